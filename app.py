@@ -1,0 +1,8 @@
+"""cnnviz entry point: routes to the pages listed in cnnviz.catalog. Run: streamlit run app.py"""
+
+import streamlit as st
+
+from cnnviz.catalog import PAGES
+
+st.set_page_config(page_title="cnnviz: a CNN lab", page_icon=":material/grid_on:", layout="wide")
+st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGES)]).run()

@@ -1,0 +1,8 @@
+"""cnnviz: a CNN lab as a Streamlit dashboard.
+
+The package is the backend: it returns arrays, dicts and Plotly figures and never calls
+``st.*`` (Streamlit glue lives in :mod:`cnnviz.ui`). Importing it must stay cheap:
+TensorFlow and Keras are imported inside the functions that need them.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,23 @@
+"""The pages of the lab, in teaching order: file, title, icon and what each one teaches.
+
+``app.py`` routes from this list and the Home page describes it, so a page is added in
+exactly one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    path: str
+    title: str
+    icon: str
+    teaches: str
+
+
+PAGES: tuple[PageInfo, ...] = (
+    PageInfo("pages/home.py", "Home", ":material/home:",
+             "What is in this lab, and what data and weights this machine has."),
+)

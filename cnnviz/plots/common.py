@@ -1,0 +1,133 @@
+"""Shared figure builders: image grids, heat maps, training curves."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+
+def _as_display_rgb(image: np.ndarray) -> np.ndarray:
+    """uint8 H×W×3 for ``go.Image``: grayscale is repeated, floats are min-max scaled."""
+    img = np.asarray(image)
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    if img.dtype != np.uint8:
+        img = img.astype(np.float64)
+        lo, hi = float(np.min(img)), float(np.max(img))
+        img = np.zeros_like(img) if hi <= lo else (img - lo) / (hi - lo)
+        img = np.round(img * 255).astype(np.uint8)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=-1)
+    return img
+
+
+def image_grid(
+    images: Sequence[np.ndarray],
+    *,
+    titles: Sequence[str] | None = None,
+    title_colors: Sequence[str] | None = None,
+    columns: int = 8,
+    tile_px: int = 96,
+    title: str | None = None,
+) -> go.Figure:
+    """A grid of small images with optional per-image titles (colours e.g. green/red).
+
+    Args:
+        images: arrays H×W, H×W×1 or H×W×3; uint8 is shown as is, floats min-max scaled.
+        titles: one caption per image.
+        title_colors: one CSS colour per caption.
+        columns: images per row.
+        tile_px: approximate pixel size of each tile.
+        title: figure title.
+    Returns:
+        A Plotly figure.
+    """
+    n = len(images)
+    if n == 0:
+        fig = go.Figure()
+        fig.update_layout(title=title or "No images", height=120)
+        return fig
+    columns = max(1, min(columns, n))
+    rows = math.ceil(n / columns)
+    fig = make_subplots(
+        rows=rows,
+        cols=columns,
+        subplot_titles=[str(t) for t in titles] if titles is not None else None,
+        horizontal_spacing=0.01,
+        vertical_spacing=0.06 if titles is not None else 0.01,
+    )
+    for i, img in enumerate(images):
+        fig.add_trace(go.Image(z=_as_display_rgb(img), hoverinfo="skip"), row=i // columns + 1, col=i % columns + 1)
+    if titles is not None:
+        for i, annotation in enumerate(fig.layout.annotations):
+            annotation.font = dict(size=11, color=title_colors[i] if title_colors else None)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(
+        title=title,
+        height=rows * (tile_px + (22 if titles is not None else 4)) + (40 if title else 10),
+        margin=dict(l=5, r=5, t=40 if title else 10, b=5),
+    )
+    return fig
+
+
+def heatmap(
+    values: np.ndarray,
+    *,
+    title: str | None = None,
+    symmetric: bool = False,
+    zrange: tuple[float, float] | None = None,
+    colorscale: str | None = None,
+    x_labels: Sequence[str] | None = None,
+    y_labels: Sequence[str] | None = None,
+    text_format: str | None = None,
+) -> go.Figure:
+    """A 2D array as a heat map with the image convention (row 0 at the top).
+
+    ``symmetric`` centres a diverging scale on 0 (for signed filter responses);
+    ``zrange`` shares one scale between several maps.
+    """
+    values = np.asarray(values, dtype=float)
+    if zrange is None and symmetric:
+        m = float(np.max(np.abs(values))) or 1.0
+        zrange = (-m, m)
+    fig = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=list(x_labels) if x_labels is not None else None,
+            y=list(y_labels) if y_labels is not None else None,
+            zmin=zrange[0] if zrange else None,
+            zmax=zrange[1] if zrange else None,
+            colorscale=colorscale or ("RdBu_r" if symmetric else "gray"),
+            texttemplate=text_format,
+        )
+    )
+    fig.update_yaxes(autorange="reversed", scaleanchor="x" if x_labels is None else None)
+    fig.update_layout(title=title, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+    return fig
+
+
+def curves(
+    series: dict[str, Sequence[float]],
+    *,
+    x: Sequence[float] | None = None,
+    title: str | None = None,
+    x_title: str = "epoch",
+    y_title: str = "",
+    dashed: Sequence[str] = (),
+) -> go.Figure:
+    """Line chart of named series (e.g. ``{"loss": [...], "val_loss": [...]}``)."""
+    fig = go.Figure()
+    for name, ys in series.items():
+        xs = list(x) if x is not None else list(range(1, len(ys) + 1))
+        fig.add_trace(
+            go.Scatter(x=xs[: len(ys)], y=list(ys), mode="lines+markers", name=name,
+                       line=dict(dash="dash" if name in dashed else None))
+        )
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title,
+                      margin=dict(l=10, r=10, t=40 if title else 10, b=10), legend=dict(orientation="h"))
+    return fig

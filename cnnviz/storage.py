@@ -1,0 +1,117 @@
+"""Where cnnviz keeps files, and crash-safe writes.
+
+Everything lives under ``CNNVIZ_HOME`` (default ``~/.cnnviz``): ``data/`` for datasets,
+``runs/`` for trained runs, ``weights/`` for pretrained weights. Writes go to a temporary
+file in the same folder, are flushed and fsynced, then moved into place with
+``os.replace`` so a crash never leaves a half-written file at a final name (the pattern
+of pip's ``filesystem.py`` and Jupyter's ``atomic_writing``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+TEMP_MARKER = ".tmp-"
+
+
+def home() -> Path:
+    """Return the cnnviz home folder (``$CNNVIZ_HOME`` or ``~/.cnnviz``), not created."""
+    env = os.environ.get("CNNVIZ_HOME", "").strip()
+    return Path(env).expanduser() if env else Path.home() / ".cnnviz"
+
+
+def data_dir() -> Path:
+    return home() / "data"
+
+
+def runs_dir() -> Path:
+    return home() / "runs"
+
+
+def weights_dir() -> Path:
+    return home() / "weights"
+
+
+def ensure_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a folder's entry table so a rename inside it survives a power cut."""
+    with contextlib.suppress(OSError):  # not supported on every filesystem
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def temp_path_for(final: Path, suffix: str = "") -> Path:
+    """A unique temporary name next to ``final`` that cleanup can recognise."""
+    fd, name = tempfile.mkstemp(
+        prefix=f"{final.name}{TEMP_MARKER}{os.getpid()}-", suffix=suffix, dir=final.parent
+    )
+    os.close(fd)
+    return Path(name)
+
+
+@contextlib.contextmanager
+def atomic_path(final: Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path; on success fsync it and move it to ``final``.
+
+    On any exception the temporary file is removed and ``final`` is untouched.
+    ``suffix`` keeps an extension some writers insist on (Keras wants ``.keras``).
+    """
+    final = Path(final)
+    ensure_dir(final.parent)
+    tmp = temp_path_for(final, suffix)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_bytes(final: Path, data: bytes) -> None:
+    """Write ``data`` to ``final`` crash-safely."""
+    with atomic_path(final) as tmp:
+        tmp.write_bytes(data)
+
+
+def remove_temporaries(folder: Path) -> list[Path]:
+    """Delete leftover temporary files (from a crash) below ``folder``; return them."""
+    removed = []
+    if not folder.exists():
+        return removed
+    for path in folder.rglob(f"*{TEMP_MARKER}*"):
+        if path.is_file():
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def is_inside(path: Path, folder: Path) -> bool:
+    """True when ``path`` resolves to somewhere inside ``folder`` (no ``..`` escapes, no symlink tricks)."""
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    return os.path.commonpath([path, folder]) == str(folder)
