@@ -1,0 +1,842 @@
+"""Training as background jobs: data pipeline, progress reporting, stop, queue, saving runs.
+
+Training never runs in a Streamlit script thread (hazards.md: reruns and clicks kill a
+``fit()`` there, and one without ``st.*`` calls cannot be stopped). :func:`manager` returns
+the process-wide :class:`JobManager`; it runs each job in its own thread, at most
+``max_jobs`` at once (FIFO queue beyond that), and publishes a :class:`Progress` snapshot at
+most once a second from a Keras callback. A stop request is a flag the callback reads
+after every batch (``model.stop_training = True``): the run ends within one batch, keeps
+its partial history and is saved as ``"stopped"``.
+
+:func:`train` is the same work, synchronously (the CLI and the job threads call it).
+Data stays uint8 until the last moment: ``tf.data`` batches it, then casts, augments and
+scales each batch (cpu-training-facts.md).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import math
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+
+from cnnviz import runs
+from cnnviz.errors import CnnvizError, InvalidArgument
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+    import tensorflow as tf
+
+    from cnnviz.datasets import Dataset
+
+log = logging.getLogger("cnnviz.training")
+
+#: How often progress is published: once a second kept UI time under 0.5% of a run
+#: (cpu-training-facts.md, "Streamlit live updates").
+PUBLISH_INTERVAL_S = 1.0
+#: Curve points kept per series; older points are thinned 2:1 beyond this (charts are re-sent whole).
+MAX_CURVE_POINTS = 240
+#: Environment variable that overrides the server-wide cap on concurrent training jobs.
+MAX_JOBS_ENV = "CNNVIZ_MAX_TRAINING_JOBS"
+#: Finished job records kept for status queries (oldest dropped first).
+MAX_FINISHED_JOBS = 200
+SCALINGS = ("unit", "symmetric", "standardize")
+#: Accuracy metric names Keras may use, preferred first.
+_ACCURACY_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy")
+
+BuildFn = Callable[[tuple[int, int, int], int], "keras.Model"]
+
+
+# --- options ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything that defines a training run (saved as the run's config).
+
+    Attributes:
+        model: ``ModelConfig.to_dict()`` of the network (JSON-safe).
+        dataset: dataset name for :func:`cnnviz.datasets.load`.
+        train_size, test_size: images drawn (stratified, by ``seed``); None keeps all.
+        validation_fraction: share of the training images held out for validation (0 = none).
+        scaling: ``"unit"`` [0,1], ``"symmetric"`` [-1,1] or ``"standardize"`` (per channel).
+        augment: ``AugmentConfig.to_dict()`` or None.
+        class_weights: weight classes by ``compute_class_weight("balanced")`` (seed 000 Part 13).
+        epochs, batch_size: as in ``model.fit``.
+        early_stopping: stop when validation loss has not improved for ``patience`` epochs.
+        keep_best: end with the weights of the best validation-loss epoch (seed 002's checkpoint).
+        seed: makes weights, split, shuffling and augmentation repeatable.
+        preset: the preset's name when the model came from one.
+    """
+
+    model: dict
+    dataset: str = "digits"
+    train_size: int | None = None
+    test_size: int | None = None
+    validation_fraction: float = 0.25
+    scaling: str = "unit"
+    augment: dict | None = None
+    class_weights: bool = False
+    epochs: int = 5
+    batch_size: int = 32
+    early_stopping: bool = False
+    patience: int = 3
+    keep_best: bool = False
+    seed: int = 0
+    preset: str | None = None
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidArgument` naming the first impossible setting."""
+        if not isinstance(self.model, dict):
+            raise InvalidArgument(f"model must be a ModelConfig dict, got {type(self.model).__name__}")
+        if not isinstance(self.dataset, str) or not self.dataset:
+            raise InvalidArgument(f"dataset must be a dataset name, got {self.dataset!r}")
+        for name in ("train_size", "test_size"):
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or value < 1):
+                raise InvalidArgument(f"{name} must be a positive whole number or empty, got {value!r}")
+        if not 0.0 <= float(self.validation_fraction) < 1.0:
+            raise InvalidArgument(f"validation fraction must be in [0, 1), got {self.validation_fraction}")
+        if self.scaling not in SCALINGS:
+            raise InvalidArgument(f"scaling must be one of {', '.join(SCALINGS)}, got {self.scaling!r}")
+        if self.augment is not None and not isinstance(self.augment, dict):
+            raise InvalidArgument(f"augment must be an AugmentConfig dict or None, got {self.augment!r}")
+        if not _is_int(self.epochs) or not 1 <= self.epochs <= 1000:
+            raise InvalidArgument(f"epochs must be 1..1000, got {self.epochs!r}")
+        if not _is_int(self.batch_size) or not 1 <= self.batch_size <= 8192:
+            raise InvalidArgument(f"batch size must be 1..8192, got {self.batch_size!r}")
+        if not _is_int(self.patience) or not 1 <= self.patience <= 1000:
+            raise InvalidArgument(f"early-stopping patience must be 1..1000 epochs, got {self.patience!r}")
+        if not _is_int(self.seed) or not 0 <= self.seed < 2**31:
+            raise InvalidArgument(f"seed must be a whole number 0..2147483647, got {self.seed!r}")
+        if (self.early_stopping or self.keep_best) and self.validation_fraction <= 0:
+            setting = "early stopping" if self.early_stopping else "keep best weights"
+            raise InvalidArgument(
+                f"{setting} needs validation data, but the validation fraction is {self.validation_fraction}"
+            )
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+# --- data ---------------------------------------------------------------------------------
+def load_training_data(name: str, *, train_size: int | None, test_size: int | None, seed: int) -> "Dataset":
+    """The dataset a run trains and tests on: ``datasets.load`` then a stratified ``subset``."""
+    datasets = _datasets()
+    ds = datasets.load(name)
+    if train_size is None and test_size is None:
+        return ds
+    return datasets.subset(
+        ds,
+        train_size=train_size if train_size is not None else len(ds.y_train),
+        test_size=test_size if test_size is not None else len(ds.y_test),
+        seed=seed,
+    )
+
+
+def _datasets() -> Any:
+    """The datasets API of CONTRACTS.md (TEMPORARY fallback for digits until the data branch merges)."""
+    from cnnviz import datasets
+
+    if hasattr(datasets, "subset"):
+        return datasets
+    import types
+
+    from sklearn.model_selection import train_test_split
+
+    def load(name: str) -> "Dataset":
+        if name != "digits":
+            raise InvalidArgument(f"dataset {name!r} is not available yet")
+        return datasets.load_digits()
+
+    def subset(ds, *, train_size, test_size, seed):
+        def pick(x, y, n):
+            if n >= len(y):
+                return x, y
+            xs, _, ys, _ = train_test_split(x, y, train_size=n, random_state=seed, stratify=y)
+            return xs, ys
+
+        x_tr, y_tr = pick(ds.x_train, ds.y_train, train_size)
+        x_te, y_te = pick(ds.x_test, ds.y_test, test_size)
+        return dataclasses.replace(ds, x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te)
+
+    def split_validation(x, y, *, fraction=0.25, seed=0):
+        return train_test_split(x, y, test_size=fraction, random_state=seed, stratify=y)
+
+    return types.SimpleNamespace(load=load, subset=subset, split_validation=split_validation)
+
+
+def scaling_affine(method: str, x_train: np.ndarray) -> dict:
+    """Per-channel ``x * scale + offset`` that implements ``method`` on uint8 pixels.
+
+    ``standardize`` uses the training images' per-channel mean and standard deviation
+    (of [0, 1] pixel values), so the test images are scaled with training statistics.
+
+    Returns:
+        ``{"method", "scale": [per channel], "offset": [per channel]}`` (JSON-safe; saved
+        in the run so evaluation scales new images the same way).
+    """
+    channels = int(x_train.shape[-1])
+    if method == "unit":
+        scale, offset = [1 / 255.0] * channels, [0.0] * channels
+    elif method == "symmetric":
+        scale, offset = [1 / 127.5] * channels, [-1.0] * channels
+    elif method == "standardize":
+        unit = x_train.reshape(-1, channels).astype(np.float64) / 255.0
+        mean, std = unit.mean(axis=0), unit.std(axis=0)
+        std = np.where(std > 1e-6, std, 1.0)  # a constant channel stays centred, not divided by 0
+        scale = (1 / (255.0 * std)).tolist()
+        offset = (-mean / std).tolist()
+    else:
+        raise InvalidArgument(f"scaling must be one of {', '.join(SCALINGS)}, got {method!r}")
+    return {"method": method, "scale": [float(s) for s in scale], "offset": [float(o) for o in offset]}
+
+
+def apply_scaling(x_uint8: np.ndarray, affine: dict) -> np.ndarray:
+    """Scale uint8 images N×H×W×C with a :func:`scaling_affine` result (float32)."""
+    x = np.asarray(x_uint8)
+    if x.ndim < 1 or x.shape[-1] != len(affine["scale"]):
+        raise InvalidArgument(
+            f"images must have {len(affine['scale'])} channel(s) in the last axis, got shape {x.shape}"
+        )
+    scale = np.asarray(affine["scale"], dtype=np.float32)
+    offset = np.asarray(affine["offset"], dtype=np.float32)
+    return x.astype(np.float32) * scale + offset
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The uint8 arrays of one run, split, plus what the model needs to know."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray | None
+    y_val: np.ndarray | None
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+    affine: dict
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(int(d) for d in self.x_train.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def prepare_data(spec: TrainSpec) -> PreparedData:
+    """Load, subset and split the data of ``spec``; work out its scaling."""
+    datasets = _datasets()
+    ds = load_training_data(spec.dataset, train_size=spec.train_size, test_size=spec.test_size, seed=spec.seed)
+    x_tr, y_tr = ds.x_train, ds.y_train
+    x_val = y_val = None
+    if spec.validation_fraction > 0:
+        x_tr, x_val, y_tr, y_val = datasets.split_validation(
+            x_tr, y_tr, fraction=spec.validation_fraction, seed=spec.seed
+        )
+    return PreparedData(
+        x_train=x_tr, y_train=np.asarray(y_tr, dtype=np.int64),
+        x_val=x_val, y_val=None if y_val is None else np.asarray(y_val, dtype=np.int64),
+        x_test=ds.x_test, y_test=np.asarray(ds.y_test, dtype=np.int64),
+        class_names=tuple(ds.class_names),
+        affine=scaling_affine(spec.scaling, x_tr),
+    )
+
+
+def balanced_class_weights(y: np.ndarray, num_classes: int) -> dict[int, float]:
+    """``compute_class_weight("balanced")`` as a dict for ``fit``; absent classes get 1.0."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    present = np.unique(y)
+    weights = compute_class_weight("balanced", classes=present, y=y)
+    out = {c: 1.0 for c in range(num_classes)}
+    out.update({int(c): float(w) for c, w in zip(present, weights)})
+    return out
+
+
+def wants_one_hot(model: "keras.Model") -> bool:
+    """True when the compiled loss expects one-hot labels (anything but the sparse losses)."""
+    loss = model.loss
+    name = loss if isinstance(loss, str) else getattr(loss, "name", None) or type(loss).__name__
+    return "sparse" not in str(name).lower()
+
+
+def make_pipeline(
+    x_uint8: np.ndarray,
+    y: np.ndarray,
+    *,
+    batch_size: int,
+    affine: dict,
+    num_classes: int,
+    one_hot: bool,
+    shuffle_seed: int | None = None,
+    augmenter: Any = None,
+) -> "tf.data.Dataset":
+    """A ``tf.data`` pipeline: uint8 batches, then cast, augment, scale, (one-hot) per batch.
+
+    Args:
+        x_uint8: images N×H×W×C, uint8 (kept as such in memory).
+        y: integer labels.
+        batch_size: images per batch.
+        affine: :func:`scaling_affine` result.
+        num_classes: for one-hot labels.
+        one_hot: give one-hot labels (categorical losses) instead of integers.
+        shuffle_seed: shuffle every epoch with this seed; None keeps the order.
+        augmenter: a Keras preprocessing model applied to whole batches in pixel units.
+    Returns:
+        A prefetched ``tf.data.Dataset`` of (float32 images, labels).
+    """
+    import tensorflow as tf
+
+    scale = tf.constant(affine["scale"], dtype=tf.float32)
+    offset = tf.constant(affine["offset"], dtype=tf.float32)
+    data = tf.data.Dataset.from_tensor_slices((x_uint8, np.asarray(y, dtype=np.int64)))
+    if shuffle_seed is not None:
+        data = data.shuffle(len(y), seed=shuffle_seed, reshuffle_each_iteration=True)
+    data = data.batch(batch_size)
+
+    def to_model_input(images, labels):
+        images = tf.cast(images, tf.float32)
+        if augmenter is not None:
+            images = augmenter(images, training=True)  # geometry only: works in pixel units
+        images = images * scale + offset
+        if one_hot:
+            labels = tf.one_hot(labels, num_classes)
+        return images, labels
+
+    return data.map(to_model_input, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+# --- progress -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of a job, published at most once a second.
+
+    ``curve`` holds the live curves: ``x`` (fractional epochs) with ``loss``/``accuracy``
+    (running epoch averages, as Keras reports them) and ``epoch`` with per-epoch
+    ``loss``/``accuracy``/``val_loss``/``val_accuracy`` (None where not measured).
+    """
+
+    phase: str = "waiting"  # waiting, loading data, building, training, testing, saving, done
+    epoch: int = 0  # 1-based epoch in progress
+    epochs: int = 0
+    batch: int = 0  # batches done in this epoch
+    batches: int = 0  # batches per epoch
+    loss: float | None = None
+    accuracy: float | None = None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    images_per_s: float | None = None
+    eta_s: float | None = None
+    elapsed_s: float = 0.0
+    curve: dict = field(default_factory=dict)
+
+    @property
+    def fraction(self) -> float:
+        """Share of all batches done, 0..1."""
+        if not self.epochs or not self.batches:
+            return 0.0
+        return min(1.0, ((self.epoch - 1) * self.batches + self.batch) / (self.epochs * self.batches))
+
+
+def _thin(points: list) -> None:
+    """Drop every other point (keeping the last) once a series is longer than the cap."""
+    if len(points) > MAX_CURVE_POINTS:
+        last = points[-1]
+        del points[1::2]
+        if points[-1] is not last:
+            points.append(last)
+
+
+def _finite(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _accuracy(logs: dict, prefix: str = "") -> float | None:
+    for key in _ACCURACY_KEYS:
+        if prefix + key in logs:
+            return _finite(logs[prefix + key])
+    return None
+
+
+def _make_callbacks(
+    *,
+    epochs: int,
+    steps: int,
+    n_train: int,
+    batch_size: int,
+    stop_event: threading.Event,
+    publish: Callable[[Progress], None] | None,
+    keep_best: bool,
+) -> tuple[Any, Any]:
+    """Build the progress/stop callback and the best-weights callback (Keras imported lazily)."""
+    import keras
+
+    class ProgressCallback(keras.callbacks.Callback):
+        """Counts batches, checks the stop flag every batch, publishes once a second."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.stopped = False
+            self.history: dict[str, list] = {k: [] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+            self.partial_epoch = 0.0  # fraction of a stopped epoch trained
+            self._points = {"x": [], "loss": [], "accuracy": []}
+            self._epoch = 0
+            self._batch = 0
+            self._done = 0
+            self._images = 0
+            self._logs: dict = {}
+
+        def on_train_begin(self, logs=None):
+            self._t0 = self._last = time.monotonic()
+            self._images_at_last = 0
+            self._rate = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch, self._batch = epoch, 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            # Cheap per batch: two counters, an Event check and a clock read.
+            self._batch += 1
+            self._done += 1
+            self._images += min(batch_size, n_train - (self._batch - 1) * batch_size)
+            if stop_event.is_set() and not self.stopped:
+                self.stopped = True
+                self.model.stop_training = True
+            now = time.monotonic()
+            if now - self._last >= PUBLISH_INTERVAL_S or self.stopped:
+                self._logs = logs or {}
+                self._publish(now, "training")
+
+        def on_test_batch_end(self, batch, logs=None):
+            if self.stopped or stop_event.is_set():
+                self.model.stop_evaluating = True  # skip the rest of validation after a stop
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            self._logs = logs
+            self.history["loss"].append(_finite(logs.get("loss")))
+            self.history["accuracy"].append(_accuracy(logs))
+            if self.stopped and self._batch < steps:
+                # The validation numbers of an interrupted epoch cover one batch: don't keep them.
+                self.partial_epoch = self._batch / steps
+                self.history["val_loss"].append(None)
+                self.history["val_accuracy"].append(None)
+            else:
+                self.history["val_loss"].append(_finite(logs.get("val_loss")))
+                self.history["val_accuracy"].append(_accuracy(logs, "val_"))
+            self._publish(time.monotonic(), "training")
+
+        def images_done(self) -> int:
+            return self._images
+
+        def _publish(self, now: float, phase: str) -> None:
+            images = self._images
+            if now > self._last and images > self._images_at_last:
+                self._rate = (images - self._images_at_last) / (now - self._last)
+            self._last, self._images_at_last = now, images
+            elapsed = now - self._t0
+            total = epochs * steps
+            eta = elapsed / self._done * (total - self._done) if self._done else None
+            x = self._epoch + self._batch / steps
+            if self._batch and (not self._points["x"] or x > self._points["x"][-1]):
+                self._points["x"].append(round(x, 4))
+                self._points["loss"].append(_finite(self._logs.get("loss")))
+                self._points["accuracy"].append(_accuracy(self._logs))
+                if len(self._points["x"]) > MAX_CURVE_POINTS:
+                    for series in self._points.values():
+                        _thin(series)
+            if publish is None:
+                return
+            curve = {k: list(v) for k, v in self._points.items()}
+            curve.update({f"epoch_{k}": list(v) for k, v in self.history.items()})
+            last_val = [v for v in self.history["val_loss"] if v is not None]
+            last_val_acc = [v for v in self.history["val_accuracy"] if v is not None]
+            publish(Progress(
+                phase=phase, epoch=self._epoch + 1, epochs=epochs, batch=self._batch, batches=steps,
+                loss=_finite(self._logs.get("loss")), accuracy=_accuracy(self._logs),
+                val_loss=last_val[-1] if last_val else None,
+                val_accuracy=last_val_acc[-1] if last_val_acc else None,
+                images_per_s=self._rate, eta_s=None if self.stopped else eta, elapsed_s=elapsed,
+                curve=curve,
+            ))
+
+    class BestWeights(keras.callbacks.Callback):
+        """Keep the weights of the lowest-validation-loss epoch in memory; restore at the end."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.best = math.inf
+            self.best_epoch: int | None = None
+            self._weights = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            value = _finite((logs or {}).get("val_loss"))
+            if progress.stopped and progress.partial_epoch:
+                return  # an interrupted epoch's validation is not comparable
+            if value is not None and value < self.best:
+                self.best, self.best_epoch = value, epoch + 1
+                self._weights = self.model.get_weights()
+
+        def on_train_end(self, logs=None):
+            if keep_best and self._weights is not None:
+                self.model.set_weights(self._weights)
+
+    progress = ProgressCallback()
+    return progress, BestWeights()
+
+
+# --- one run, synchronously ------------------------------------------------------------------
+#: Seeding touches process-wide generators (Python, NumPy, TensorFlow): seed and build under it.
+_SEED_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` did: the saved run (None when stopped before any batch)."""
+
+    run: runs.RunInfo | None
+    stopped: bool
+
+
+def _default_build(spec: TrainSpec) -> BuildFn:
+    def build(input_shape: tuple[int, int, int], num_classes: int) -> "keras.Model":
+        from cnnviz import models
+
+        config = models.ModelConfig.from_dict(spec.model)
+        return models.build_model(config, input_shape=input_shape, num_classes=num_classes)
+
+    return build
+
+
+def _preset_reference(name: str | None) -> dict:
+    if not name:
+        return {}
+    from cnnviz import models
+
+    preset = models.PRESETS.get(name)
+    if preset is None:
+        return {}
+    return {"seed_test_accuracy": preset.seed_test_accuracy, "seed_source": preset.seed_source}
+
+
+def train(
+    spec: TrainSpec,
+    *,
+    build: BuildFn | None = None,
+    stop_event: threading.Event | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    callbacks: Sequence[Any] = (),
+) -> TrainResult:
+    """Train one run to the end (or until ``stop_event`` is set), test it and save it.
+
+    Args:
+        spec: what to train (validated first).
+        build: ``build(input_shape, num_classes) -> compiled keras.Model``; default builds
+            ``spec.model`` with :func:`cnnviz.models.build_model`.
+        stop_event: set it to stop within one batch; the partial run is saved as "stopped".
+        on_progress: receives a :class:`Progress` at most once a second (from this thread).
+        callbacks: extra Keras callbacks (run before the progress callback).
+    Returns:
+        The saved run and whether it was stopped.
+    """
+    spec.validate()
+    stop_event = stop_event or threading.Event()
+    publish = on_progress or (lambda p: None)
+    t_start = time.monotonic()
+    publish(Progress(phase="loading data", epochs=spec.epochs))
+    data = prepare_data(spec)
+    if stop_event.is_set():
+        return TrainResult(run=None, stopped=True)
+
+    publish(Progress(phase="building", epochs=spec.epochs, elapsed_s=time.monotonic() - t_start))
+    import keras
+
+    build = build or _default_build(spec)
+    with _SEED_LOCK:  # weights, dropout/augmentation seeds and shuffle order all follow spec.seed
+        keras.utils.set_random_seed(spec.seed)
+        model = build(data.input_shape, data.num_classes)
+        augmenter = None
+        if spec.augment:
+            from cnnviz import augment
+
+            augmenter = augment.build_augmenter(augment.AugmentConfig.from_dict(spec.augment))
+        one_hot = wants_one_hot(model)
+        common = dict(batch_size=spec.batch_size, affine=data.affine, num_classes=data.num_classes, one_hot=one_hot)
+        train_ds = make_pipeline(data.x_train, data.y_train, shuffle_seed=spec.seed, augmenter=augmenter, **common)
+        val_ds = make_pipeline(data.x_val, data.y_val, **common) if data.x_val is not None else None
+        test_ds = make_pipeline(data.x_test, data.y_test, **common)
+
+    steps = math.ceil(len(data.y_train) / spec.batch_size)
+    progress, best = _make_callbacks(
+        epochs=spec.epochs, steps=steps, n_train=len(data.y_train), batch_size=spec.batch_size,
+        stop_event=stop_event, publish=on_progress, keep_best=spec.keep_best,
+    )
+    fit_callbacks = [*callbacks, progress]
+    if val_ds is not None:
+        fit_callbacks.append(best)
+    early = None
+    if spec.early_stopping:
+        early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=spec.patience)
+        fit_callbacks.append(early)
+    class_weight = balanced_class_weights(data.y_train, data.num_classes) if spec.class_weights else None
+
+    t_fit = time.monotonic()
+    model.fit(
+        train_ds, validation_data=val_ds, epochs=spec.epochs, callbacks=fit_callbacks,
+        class_weight=class_weight, shuffle=False, verbose=0,
+    )
+    fit_s = time.monotonic() - t_fit
+    trained_batches = progress._done
+    if trained_batches == 0:
+        return TrainResult(run=None, stopped=True)
+
+    publish(Progress(phase="testing", epochs=spec.epochs, elapsed_s=time.monotonic() - t_start,
+                     curve=_final_curve(progress)))
+    test = model.evaluate(test_ds, verbose=0, return_dict=True)
+
+    history = dict(progress.history)
+    completed = len(history["loss"]) - (1 - progress.partial_epoch if progress.partial_epoch else 0)
+    metrics = {
+        "test_loss": _finite(test.get("loss")),
+        "test_accuracy": _accuracy(test),
+        "epochs_completed": round(completed, 3),
+        "best_epoch": best.best_epoch,
+        "best_val_loss": _finite(best.best) if best.best_epoch else None,
+        "restored_best_weights": bool(spec.keep_best and best.best_epoch),
+        "early_stopped": bool(early is not None and early.stopped_epoch > 0),
+        "train_seconds": round(fit_s, 2),
+        "images_per_s": round(progress.images_done() / fit_s, 1) if fit_s > 0 else None,
+        "n_train": int(len(data.y_train)),
+        "n_val": 0 if data.y_val is None else int(len(data.y_val)),
+        "n_test": int(len(data.y_test)),
+        "params_total": int(model.count_params()),
+        "params_trainable": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
+        **_preset_reference(spec.preset),
+    }
+    config = {
+        **spec.to_dict(),
+        "input_shape": list(data.input_shape),
+        "num_classes": data.num_classes,
+        "class_names": list(data.class_names),
+        "scaling_affine": data.affine,
+        "labels": "one_hot" if one_hot else "integer",
+    }
+    publish(Progress(phase="saving", epochs=spec.epochs, elapsed_s=time.monotonic() - t_start,
+                     curve=_final_curve(progress)))
+    status = "stopped" if progress.stopped else "finished"
+    info = runs.save_run(model, config=config, history=history, metrics=metrics, status=status)
+    return TrainResult(run=info, stopped=progress.stopped)
+
+
+def _final_curve(progress: Any) -> dict:
+    curve = {k: list(v) for k, v in progress._points.items()}
+    curve.update({f"epoch_{k}": list(v) for k, v in progress.history.items()})
+    return curve
+
+
+# --- the job manager --------------------------------------------------------------------------
+JOB_STATES = ("queued", "running", "finished", "stopped", "cancelled", "failed")
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """What a page shows about one job (a copy; safe to keep)."""
+
+    job_id: str
+    label: str
+    state: str  # one of JOB_STATES
+    queue_position: int  # 1 = next to start; 0 when not queued
+    progress: Progress
+    run_id: str | None = None
+    test_accuracy: float | None = None
+    error: str | None = None
+    submitted: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("queued", "running")
+
+
+@dataclass
+class _Job:
+    job_id: str
+    spec: TrainSpec
+    build: BuildFn | None
+    label: str
+    submitted: float
+    state: str = "queued"
+    progress: Progress = field(default_factory=Progress)
+    run_id: str | None = None
+    test_accuracy: float | None = None
+    error: str | None = None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def default_max_jobs() -> int:
+    """``$CNNVIZ_MAX_TRAINING_JOBS`` if set, else half the cores (TensorFlow uses them all per job)."""
+    env = os.environ.get(MAX_JOBS_ENV, "").strip()
+    if env:
+        try:
+            value = int(env)
+        except ValueError:
+            raise InvalidArgument(f"{MAX_JOBS_ENV} must be a whole number ≥ 1, got {env!r}") from None
+        if value < 1:
+            raise InvalidArgument(f"{MAX_JOBS_ENV} must be a whole number ≥ 1, got {env!r}")
+        return value
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
+class JobManager:
+    """Runs training jobs in background threads, at most ``max_jobs`` at once, FIFO beyond.
+
+    Thread-safe. Job threads never touch Streamlit; pages poll :meth:`status` with the
+    job id they keep in session state.
+    """
+
+    def __init__(self, max_jobs: int | None = None) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[str, _Job] = {}
+        self._queue: collections.deque[str] = collections.deque()
+        self._running = 0
+        self._max_jobs = 1
+        self.set_max_jobs(default_max_jobs() if max_jobs is None else max_jobs)
+
+    @property
+    def max_jobs(self) -> int:
+        return self._max_jobs
+
+    def set_max_jobs(self, max_jobs: int) -> None:
+        """Change the cap; queued jobs start at once if the new cap allows."""
+        if not _is_int(max_jobs) or max_jobs < 1:
+            raise InvalidArgument(f"the cap on concurrent training jobs must be ≥ 1, got {max_jobs!r}")
+        with self._lock:
+            self._max_jobs = int(max_jobs)
+            self._start_waiting_locked()
+
+    def submit(self, spec: TrainSpec, *, build: BuildFn | None = None, label: str | None = None) -> str:
+        """Queue a job (it starts at once when a slot is free) and return its id."""
+        spec.validate()
+        job_id = secrets.token_hex(8)
+        job = _Job(job_id=job_id, spec=spec, build=build, submitted=time.time(),
+                   label=label or f"{spec.preset or spec.model.get('architecture', 'custom')} on {spec.dataset}",
+                   progress=Progress(epochs=spec.epochs))
+        with self._lock:
+            self._jobs[job_id] = job
+            self._queue.append(job_id)
+            self._prune_locked()
+            self._start_waiting_locked()
+        return job_id
+
+    def status(self, job_id: str) -> JobStatus | None:
+        """A snapshot of the job, or None for an unknown id (e.g. after a server restart)."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return None
+            position = self._queue.index(job_id) + 1 if job.state == "queued" else 0
+            return JobStatus(
+                job_id=job.job_id, label=job.label, state=job.state, queue_position=position,
+                progress=job.progress, run_id=job.run_id, test_accuracy=job.test_accuracy,
+                error=job.error, submitted=job.submitted,
+            )
+
+    def stop(self, job_id: str) -> None:
+        """Stop a running job within one batch (it is saved as stopped), or drop a queued one."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return
+            job.stop_event.set()
+            if job.state == "queued":
+                self._queue.remove(job_id)
+                job.state = "cancelled"
+                job.done.set()
+
+    def wait(self, job_id: str, timeout: float | None = None) -> JobStatus | None:
+        """Block until the job ends (or ``timeout`` seconds pass); return its status."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is not None:
+            job.done.wait(timeout)
+        return self.status(job_id)
+
+    def active_jobs(self) -> list[JobStatus]:
+        """Queued and running jobs, in start order."""
+        with self._lock:
+            ids = [j.job_id for j in self._jobs.values() if j.state in ("queued", "running")]
+        return [s for s in (self.status(i) for i in ids) if s is not None]
+
+    # -- internals (called with the lock held) --
+    def _start_waiting_locked(self) -> None:
+        while self._queue and self._running < self._max_jobs:
+            job = self._jobs[self._queue.popleft()]
+            job.state = "running"
+            self._running += 1
+            # daemon: a server shutdown must not wait for a long run; writes are crash-safe anyway
+            job.thread = threading.Thread(target=self._run, args=(job,), name=f"cnnviz-train-{job.job_id}",
+                                          daemon=True)
+            job.thread.start()
+
+    def _prune_locked(self) -> None:
+        ended = [j for j in self._jobs.values() if j.state not in ("queued", "running")]
+        for job in sorted(ended, key=lambda j: j.submitted)[: max(0, len(ended) - MAX_FINISHED_JOBS)]:
+            del self._jobs[job.job_id]
+
+    def _publish(self, job: _Job, progress: Progress) -> None:
+        with self._lock:
+            job.progress = progress
+
+    def _run(self, job: _Job) -> None:
+        state, run_id, accuracy, error = "failed", None, None, None
+        try:
+            result = train(job.spec, build=job.build, stop_event=job.stop_event,
+                           on_progress=lambda p: self._publish(job, p))
+            if result.run is None:
+                state = "cancelled"
+            else:
+                state = "stopped" if result.stopped else "finished"
+                run_id, accuracy = result.run.run_id, result.run.test_accuracy
+        except CnnvizError as err:
+            error = str(err)
+        except Exception:  # a bug: full traceback in the server log, a short note for the class
+            log.exception("training job %s failed", job.job_id)
+            error = "Training failed because of an internal error. The details are in the server log."
+        finally:
+            with self._lock:
+                job.state, job.run_id, job.test_accuracy, job.error = state, run_id, accuracy, error
+                job.progress = dataclasses.replace(job.progress, phase="done", eta_s=None)
+                self._running -= 1
+                self._start_waiting_locked()
+            job.done.set()
+
+
+_manager: JobManager | None = None
+_manager_lock = threading.Lock()
+
+
+def manager() -> JobManager:
+    """The process-wide job manager (created on first use; the cap from :func:`default_max_jobs`)."""
+    global _manager
+    with _manager_lock:
+        if _manager is None:
+            runs.cleanup_once()
+            _manager = JobManager()
+        return _manager

@@ -1,0 +1,31 @@
+"""Tiny models and specs for the training/runs tests (a few dozen digits images, seconds to train)."""
+
+from __future__ import annotations
+
+from cnnviz import training
+
+TINY_MODEL = {"architecture": "test-tiny", "filters": 4}
+
+
+def tiny_build(input_shape, num_classes, *, loss="categorical_crossentropy", learning_rate=0.01):
+    """A compiled 1-conv network with every layer named (what build_model would give, only smaller)."""
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input(input_shape, name="image"),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv-1"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(num_classes, activation="softmax", name="predictions"),
+        ],
+        name="test-tiny",
+    )
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
+    return model
+
+
+def tiny_spec(**changes) -> training.TrainSpec:
+    """60 training (45 + 15 validation) and 30 test digits, one epoch, batch 8."""
+    options = dict(model=dict(TINY_MODEL), dataset="digits", train_size=60, test_size=30, epochs=1, batch_size=8)
+    options.update(changes)
+    return training.TrainSpec(**options)

@@ -1,0 +1,326 @@
+"""Training: options, data pipeline, a tiny real run, stop within one batch, best weights, the job queue."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from cnnviz import runs, training
+from cnnviz.errors import InvalidArgument
+from tests.helpers_train import tiny_build, tiny_spec
+
+pytestmark = pytest.mark.slow
+
+
+# --- options ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"epochs": 0}, "epochs must be 1..1000, got 0"),
+        ({"batch_size": 0}, "batch size must be 1..8192, got 0"),
+        ({"train_size": -5}, "train_size must be a positive whole number or empty, got -5"),
+        ({"validation_fraction": 1.0}, r"validation fraction must be in \[0, 1\), got 1.0"),
+        ({"scaling": "zscore"}, "scaling must be one of unit, symmetric, standardize, got 'zscore'"),
+        ({"seed": -1}, "seed must be a whole number 0..2147483647, got -1"),
+        ({"patience": 0}, "early-stopping patience must be 1..1000 epochs, got 0"),
+        ({"early_stopping": True, "validation_fraction": 0.0},
+         "early stopping needs validation data, but the validation fraction is 0.0"),
+        ({"keep_best": True, "validation_fraction": 0.0},
+         "keep best weights needs validation data, but the validation fraction is 0.0"),
+        ({"epochs": True}, "epochs must be 1..1000, got True"),
+    ],
+)
+def test_spec_validation_names_the_setting(changes, message):
+    with pytest.raises(InvalidArgument, match=message):
+        tiny_spec(**changes).validate()
+
+
+def test_default_max_jobs(monkeypatch):
+    monkeypatch.delenv(training.MAX_JOBS_ENV, raising=False)
+    monkeypatch.setattr(training.os, "cpu_count", lambda: 8)
+    assert training.default_max_jobs() == 4
+    monkeypatch.setattr(training.os, "cpu_count", lambda: 1)
+    assert training.default_max_jobs() == 1
+    monkeypatch.setenv(training.MAX_JOBS_ENV, "3")
+    assert training.default_max_jobs() == 3
+    assert training.JobManager().max_jobs == 3
+    assert training.JobManager(max_jobs=2).max_jobs == 2
+    monkeypatch.setenv(training.MAX_JOBS_ENV, "lots")
+    with pytest.raises(InvalidArgument, match="CNNVIZ_MAX_TRAINING_JOBS must be a whole number ≥ 1, got 'lots'"):
+        training.default_max_jobs()
+    with pytest.raises(InvalidArgument, match="must be ≥ 1, got 0"):
+        training.JobManager(max_jobs=0)
+
+
+# --- data ----------------------------------------------------------------------------------
+def test_scaling_affine_matches_hand_computed_values():
+    x = np.array([[0, 100], [50, 200]], dtype=np.uint8).reshape(2, 1, 1, 2)
+    unit = training.apply_scaling(x, training.scaling_affine("unit", x))
+    np.testing.assert_allclose(unit[..., 0].ravel(), [0.0, 50 / 255], atol=1e-7)
+    sym = training.apply_scaling(x, training.scaling_affine("symmetric", x))
+    np.testing.assert_allclose(sym[..., 1].ravel(), [100 / 127.5 - 1, 200 / 127.5 - 1], atol=1e-6)
+    std = training.apply_scaling(x, training.scaling_affine("standardize", x))
+    np.testing.assert_allclose(std.reshape(2, 2), [[-1, -1], [1, 1]], atol=1e-5)  # two values per channel
+    flat = np.full((3, 2, 2, 1), 7, np.uint8)  # a constant channel is centred, not divided by zero
+    np.testing.assert_allclose(training.apply_scaling(flat, training.scaling_affine("standardize", flat)), 0, atol=1e-6)
+
+
+def test_balanced_class_weights_follow_sklearn_formula():
+    y = np.array([0, 0, 0, 1, 2, 2])
+    weights = training.balanced_class_weights(y, 4)
+    # n_samples / (n_present_classes * count): 6/(3*3), 6/(3*1), 6/(3*2); class 3 absent -> 1
+    assert weights == pytest.approx({0: 2 / 3, 1: 2.0, 2: 1.0, 3: 1.0})
+
+
+def test_pipeline_scales_batches_and_encodes_labels():
+    x = np.arange(5 * 2 * 2 * 1, dtype=np.uint8).reshape(5, 2, 2, 1)
+    y = np.array([0, 1, 2, 1, 0])
+    affine = training.scaling_affine("symmetric", x)
+    batches = list(training.make_pipeline(x, y, batch_size=2, affine=affine, num_classes=3, one_hot=True))
+    assert [b[0].shape[0] for b in batches] == [2, 2, 1]
+    images = np.concatenate([b[0].numpy() for b in batches])
+    labels = np.concatenate([b[1].numpy() for b in batches])
+    np.testing.assert_allclose(images, training.apply_scaling(x, affine), atol=1e-6)
+    np.testing.assert_array_equal(labels, np.eye(3)[y])
+    sparse = list(training.make_pipeline(x, y, batch_size=5, affine=affine, num_classes=3, one_hot=False))
+    np.testing.assert_array_equal(sparse[0][1].numpy(), y)
+
+
+def test_pipeline_shuffle_is_seeded():
+    x = np.arange(20, dtype=np.uint8).reshape(20, 1, 1, 1)
+    y = np.arange(20) % 2
+    affine = training.scaling_affine("unit", x)
+
+    def order(seed):
+        ds = training.make_pipeline(x, y, batch_size=20, affine=affine, num_classes=2, one_hot=False,
+                                    shuffle_seed=seed)
+        return np.round(next(iter(ds))[0].numpy().ravel() * 255).astype(int).tolist()
+
+    assert sorted(order(1)) == list(range(20))
+    assert order(1) == order(1) and order(1) != order(2)
+
+
+def test_wants_one_hot():
+    assert training.wants_one_hot(tiny_build((8, 8, 1), 10))
+    assert not training.wants_one_hot(tiny_build((8, 8, 1), 10, loss="sparse_categorical_crossentropy"))
+
+
+# --- a real (tiny) run ------------------------------------------------------------------------
+class _Capture:
+    """Keras callback factory that records the model, weights and val loss at each epoch end."""
+
+    def __init__(self, stop_at: tuple[int, int] | None = None, stop_event: threading.Event | None = None):
+        import keras
+
+        capture = self
+        self.model = None
+        self.batches_after_stop = 0
+        self.epoch_weights: list = []
+        self.val_losses: list = []
+        self.stop_requested = False
+
+        class Cb(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                capture.model = self.model
+
+            def on_train_batch_end(self, batch, logs=None):
+                if capture.stop_requested:
+                    capture.batches_after_stop += 1
+                if stop_at is not None and (self._epoch, batch) == stop_at:
+                    stop_event.set()
+                    capture.stop_requested = True
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self._epoch = epoch
+
+            def on_epoch_end(self, epoch, logs=None):
+                capture.epoch_weights.append(self.model.get_weights())
+                capture.val_losses.append((logs or {}).get("val_loss"))
+
+        self.callback = Cb()
+
+
+def test_tiny_run_produces_a_complete_run_that_reloads_and_predicts_the_same(cnnviz_home):
+    capture = _Capture()
+    seen: list[training.Progress] = []
+    result = training.train(tiny_spec(), build=tiny_build, on_progress=seen.append, callbacks=[capture.callback])
+    info = result.run
+    assert not result.stopped and info.status == "finished"
+    assert sorted(p.name for p in (cnnviz_home / "runs" / info.run_id).iterdir()) == [
+        "config.json", "history.json", "manifest.json", "metrics.json", "model.keras"]
+    assert [r.run_id for r in runs.list_runs()] == [info.run_id]
+    m = info.metrics
+    assert (m["n_train"], m["n_val"], m["n_test"]) == (45, 15, 30)
+    assert m["epochs_completed"] == 1 and 0.0 <= m["test_accuracy"] <= 1.0
+    assert m["params_total"] == (3 * 3 * 1 + 1) * 4 + (6 * 6 * 4 + 1) * 10
+    assert len(info.history["loss"]) == 1 and info.history["val_loss"][0] is not None
+    cfg = info.config
+    assert cfg["dataset"] == "digits" and cfg["input_shape"] == [8, 8, 1] and cfg["labels"] == "one_hot"
+    assert cfg["class_names"] == [str(d) for d in range(10)] and cfg["model"] == tiny_spec().model
+    phases = [p.phase for p in seen]
+    assert phases[:2] == ["loading data", "building"] and phases[-2:] == ["testing", "saving"]
+    assert "training" in phases
+
+    data = runs.run_dataset(info.run_id)
+    x = runs.prepare_inputs(info, data.x_test)
+    loaded = runs.load_model(info.run_id)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), capture.model.predict(x, verbose=0), rtol=1e-5,
+                               atol=1e-6)
+    accuracy = float(np.mean(np.argmax(loaded.predict(x, verbose=0), axis=1) == data.y_test))
+    assert accuracy == pytest.approx(m["test_accuracy"], abs=1e-6)
+
+
+def test_stop_ends_within_one_batch_and_keeps_partial_history(cnnviz_home):
+    stop = threading.Event()
+    capture = _Capture(stop_at=(1, 2), stop_event=stop)  # epoch 2 (0-based 1), after its 3rd batch
+    spec = tiny_spec(epochs=50)
+    result = training.train(spec, build=tiny_build, stop_event=stop, callbacks=[capture.callback])
+    assert result.stopped and result.run.status == "stopped"
+    assert capture.batches_after_stop == 0  # no batch ran after the one that saw the flag
+    history = result.run.history
+    assert len(history["loss"]) == 2
+    assert history["val_loss"][0] is not None and history["val_loss"][1] is None  # interrupted epoch
+    steps = 6  # ceil(45 / 8)
+    assert result.run.metrics["epochs_completed"] == pytest.approx(1 + 3 / steps, abs=1e-3)
+    assert result.run.metrics["test_accuracy"] is not None
+    assert [r.status for r in runs.list_runs()] == ["stopped"]
+
+
+def test_stop_before_training_saves_nothing(cnnviz_home):
+    stop = threading.Event()
+    stop.set()
+    result = training.train(tiny_spec(), build=tiny_build, stop_event=stop)
+    assert result.run is None and result.stopped and runs.list_runs() == []
+
+
+def test_keep_best_restores_the_best_validation_epoch(cnnviz_home):
+    capture = _Capture()
+    spec = tiny_spec(epochs=4, keep_best=True, seed=5)
+    info = training.train(spec, build=lambda s, n: tiny_build(s, n, learning_rate=0.3),
+                          callbacks=[capture.callback]).run
+    best = int(np.argmin(capture.val_losses))
+    assert info.metrics["best_epoch"] == best + 1 and info.metrics["restored_best_weights"]
+    assert info.metrics["best_val_loss"] == pytest.approx(capture.val_losses[best])
+    saved = runs.load_model(info.run_id).get_weights()
+    for got, want in zip(saved, capture.epoch_weights[best]):
+        np.testing.assert_array_equal(got, want)
+    if best != len(capture.val_losses) - 1:  # and they differ from the last epoch's
+        assert any(not np.array_equal(a, b) for a, b in zip(saved, capture.epoch_weights[-1]))
+
+
+def test_early_stopping_stops_when_validation_loss_stalls(cnnviz_home):
+    # learning rate 0: validation loss never improves, so patience 1 stops after epoch 2
+    info = training.train(tiny_spec(epochs=10, early_stopping=True, patience=1),
+                          build=lambda s, n: tiny_build(s, n, learning_rate=0.0)).run
+    assert info.status == "finished" and info.metrics["early_stopped"]
+    assert info.metrics["epochs_completed"] == 2 and len(info.history["loss"]) == 2
+
+
+def test_same_seed_repeats_the_run(cnnviz_home):
+    spec = tiny_spec(epochs=2, seed=11, class_weights=True, scaling="standardize")
+    a = training.train(spec, build=tiny_build).run
+    b = training.train(spec, build=tiny_build).run
+    c = training.train(tiny_spec(epochs=2, seed=12, class_weights=True, scaling="standardize"), build=tiny_build).run
+    np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-5)
+    assert a.metrics["test_accuracy"] == b.metrics["test_accuracy"]
+    assert a.history["loss"] != c.history["loss"]
+    assert a.config["scaling_affine"] == b.config["scaling_affine"] and a.config["class_weights"]
+
+
+def test_progress_is_throttled(cnnviz_home, monkeypatch):
+    seen: list[training.Progress] = []
+    spec = tiny_spec(epochs=3, batch_size=1)  # 135 batches
+    training.train(spec, build=tiny_build, on_progress=seen.append)
+    live = [p for p in seen if p.phase == "training"]
+    elapsed = live[-1].elapsed_s
+    # one publish per epoch end plus at most one per second of training
+    assert len(live) <= spec.epochs + elapsed / training.PUBLISH_INTERVAL_S + 1
+    last = live[-1]
+    assert (last.epoch, last.batch, last.batches) == (3, 45, 45)
+    assert last.curve["epoch_loss"] == pytest.approx(
+        [v for v in runs.list_runs()[0].history["loss"]])
+    assert all(0 < x <= 3 for x in last.curve["x"]) and last.curve["x"] == sorted(last.curve["x"])
+    assert any(p.images_per_s for p in live) and live[0].eta_s is not None
+
+
+def test_curve_points_are_thinned(monkeypatch):
+    points = list(range(training.MAX_CURVE_POINTS + 1))
+    training._thin(points)
+    assert len(points) <= training.MAX_CURVE_POINTS // 2 + 2 and points[0] == 0 and points[-1] == training.MAX_CURVE_POINTS
+
+
+# --- the job manager ---------------------------------------------------------------------------
+def _wait_for(predicate, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_two_jobs_with_a_cap_of_one_queue_in_order(cnnviz_home):
+    jobs = training.JobManager(max_jobs=1)
+    long_job = jobs.submit(tiny_spec(epochs=500), build=tiny_build, label="long")
+    second = jobs.submit(tiny_spec(seed=1), build=tiny_build)
+    third = jobs.submit(tiny_spec(seed=2), build=tiny_build)
+    assert jobs.status(long_job).state == "running"
+    assert (jobs.status(second).state, jobs.status(second).queue_position) == ("queued", 1)
+    assert jobs.status(third).queue_position == 2
+    assert [s.job_id for s in jobs.active_jobs()] == [long_job, second, third]
+
+    assert _wait_for(lambda: jobs.status(long_job).progress.phase == "training")
+    jobs.stop(third)  # a queued job is just dropped
+    assert jobs.status(third).state == "cancelled" and jobs.status(second).queue_position == 1
+    assert jobs.status(second).state == "queued"  # still waiting: the long job holds the only slot
+
+    jobs.stop(long_job)
+    done = jobs.wait(long_job, timeout=120)
+    assert done.state == "stopped" and done.run_id and done.label == "long"
+    finished = jobs.wait(second, timeout=120)
+    assert finished.state == "finished" and finished.queue_position == 0
+    assert finished.test_accuracy == runs.load_run(finished.run_id).test_accuracy
+    assert {r.run_id: r.status for r in runs.list_runs()} == {done.run_id: "stopped", finished.run_id: "finished"}
+    assert jobs.active_jobs() == [] and jobs.status("unknown") is None
+
+
+def test_raising_the_cap_starts_waiting_jobs(cnnviz_home):
+    jobs = training.JobManager(max_jobs=1)
+    first = jobs.submit(tiny_spec(epochs=500), build=tiny_build)
+    second = jobs.submit(tiny_spec(epochs=500), build=tiny_build)
+    assert jobs.status(second).state == "queued"
+    jobs.set_max_jobs(2)
+    assert jobs.status(second).state == "running"
+    for job in (first, second):
+        jobs.stop(job)
+    for job in (first, second):
+        assert jobs.wait(job, timeout=120).state in ("stopped", "cancelled")
+
+
+def test_failures_are_reported_not_raised(cnnviz_home, caplog):
+    jobs = training.JobManager(max_jobs=1)
+
+    def impossible(input_shape, num_classes):
+        raise InvalidArgument("conv layers would pool 8×8 below 1×1, got 4 layers")
+
+    def buggy(input_shape, num_classes):
+        raise RuntimeError("boom")
+
+    bad = jobs.submit(tiny_spec(), build=impossible)
+    status = jobs.wait(bad, timeout=60)
+    assert status.state == "failed" and status.error == "conv layers would pool 8×8 below 1×1, got 4 layers"
+    with caplog.at_level(logging.ERROR, logger="cnnviz.training"):
+        status = jobs.wait(jobs.submit(tiny_spec(), build=buggy), timeout=60)
+    assert status.state == "failed" and "internal error" in status.error and "boom" not in status.error
+    assert "boom" in caplog.text
+    assert runs.list_runs() == []
+    with pytest.raises(InvalidArgument, match="epochs must be 1..1000, got 0"):
+        jobs.submit(tiny_spec(epochs=0), build=tiny_build)
+
+
+def test_manager_is_a_process_wide_singleton():
+    assert training.manager() is training.manager()
