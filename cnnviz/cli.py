@@ -123,6 +123,8 @@ def _data_remove(args: argparse.Namespace) -> int:
 # --- presets / train / runs (models, training, runs) -----------------------------------
 def _add_training_commands(sub: argparse._SubParsersAction) -> None:
     _add_presets_command(sub)
+    _add_train_command(sub)
+    _add_runs_command(sub)
 
 
 def _add_presets_command(sub: argparse._SubParsersAction) -> None:
@@ -148,6 +150,155 @@ def _cmd_presets(args: argparse.Namespace) -> int:
         print(f"{row['name']:<24}{row['total']:>13,}{row['trainable']:>13,}  {acc:<15}{row['title']}")
     print("\nParameters for 32×32×3 images and 10 classes, counted by formula. "
           "'-': the seed printed no test accuracy (see `--json` for what it printed).")
+    return 0
+
+
+def _add_train_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a preset network (as its seed did, unless told otherwise) and save the run",
+                       description="Train a preset and save it in the run store. Ctrl-C stops within one batch "
+                                   "and saves the run as 'stopped'.")
+    p.add_argument("--preset", required=True, help="preset name (see `python -m cnnviz presets`)")
+    p.add_argument("--dataset", help="digits, cifar10, mnist, fashion_mnist or folder:NAME (default: the seed's)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--train-size", type=int, help="training images incl. validation (default: the seed's, or all)")
+    p.add_argument("--test-size", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="learning rate (default: the seed's)")
+    p.add_argument("--augment", help="e.g. rotation=30,flip=horizontal,translate=0.1,zoom=0.1, or none "
+                                     "(default: the seed's)")
+    p.add_argument("--scaling", choices=["unit", "symmetric", "standardize"], help="default: the seed's")
+    p.add_argument("--class-weights", action="store_true", help="balance the classes' weights in the loss")
+    p.add_argument("--early-stopping", type=int, metavar="PATIENCE",
+                   help="stop when validation loss has not improved for PATIENCE epochs")
+    p.add_argument("--keep-best", action=argparse.BooleanOptionalAction, default=None,
+                   help="end with the best-validation-loss weights (default: the seed's choice)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(handler=_cmd_train)
+
+
+def _add_runs_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("runs", help="list the saved training runs")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(handler=_cmd_runs)
+
+
+def _fmt_progress(p) -> str:
+    parts = [f"epoch {p.epoch}/{p.epochs}", f"batch {p.batch}/{p.batches}"]
+    for name, value in (("loss", p.loss), ("acc", p.accuracy), ("val_loss", p.val_loss), ("val_acc", p.val_accuracy)):
+        if value is not None:
+            parts.append(f"{name} {value:.4f}")
+    if p.images_per_s:
+        parts.append(f"{p.images_per_s:,.0f} img/s")
+    if p.eta_s is not None:
+        parts.append(f"ETA {p.eta_s:,.0f} s")
+    return "  ".join(parts)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import dataclasses
+    import threading
+
+    from cnnviz import runs, training
+
+    runs.cleanup_once()
+    augment = "preset" if args.augment is None else training.augment_from_text(args.augment)
+    spec = training.spec_from_preset(
+        args.preset, dataset=args.dataset, epochs=args.epochs, train_size=args.train_size,
+        test_size=args.test_size, batch_size=args.batch_size, learning_rate=args.lr, augment=augment,
+        seed=args.seed,
+    )
+    changes = {"class_weights": args.class_weights}
+    if args.scaling:
+        changes["scaling"] = args.scaling
+    if args.early_stopping is not None:
+        changes.update(early_stopping=True, patience=args.early_stopping)
+    if args.keep_best is not None:
+        changes["keep_best"] = args.keep_best
+    spec = dataclasses.replace(spec, **changes)
+    spec.validate()
+    sizes = f"train {spec.train_size or 'all'}, test {spec.test_size or 'all'}"
+    print(f"training {spec.preset} on {spec.dataset} ({sizes}, {spec.epochs} epochs, batch {spec.batch_size})",
+          flush=True)
+
+    stop = threading.Event()
+    outcome: dict = {}
+    last_phase = [None]
+
+    def show(p) -> None:
+        if p.phase == "training":
+            print(_fmt_progress(p), flush=True)
+        elif p.phase != last_phase[0]:
+            print(f"{p.phase}...", flush=True)
+        last_phase[0] = p.phase
+
+    def work() -> None:
+        try:
+            outcome["result"] = training.train(spec, stop_event=stop, on_progress=show)
+        except BaseException as err:  # handed to the main thread, which reports it
+            outcome["error"] = err
+
+    # Train in a thread so Ctrl-C only sets the stop flag: the run then ends within a batch and is saved.
+    worker = threading.Thread(target=work, name="cnnviz-train-cli", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        try:
+            worker.join(0.2)
+        except KeyboardInterrupt:
+            if stop.is_set():
+                raise
+            print("stopping after this batch (Ctrl-C again to quit without saving)...", file=sys.stderr, flush=True)
+            stop.set()
+    if "error" in outcome:
+        raise outcome["error"]
+    result = outcome["result"]
+    if result.run is None:
+        print("stopped before any training: nothing saved")
+        return 1
+    info = result.run
+    accuracy = info.test_accuracy
+    line = f"run {info.run_id} {info.status}: test accuracy {accuracy:.2%}" if accuracy is not None else \
+        f"run {info.run_id} {info.status}"
+    seed_acc = info.metrics.get("seed_test_accuracy")
+    if seed_acc is not None:
+        seed_data = _dataset_title(info.metrics.get("seed_dataset"))
+        where = "" if info.metrics.get("same_dataset_as_seed") else f" on {seed_data}"
+        line += f" (the notebook got {seed_acc:.2%}{where})"
+    print(line)
+    return 0
+
+
+def _dataset_title(name: str | None) -> str:
+    from cnnviz import datasets
+
+    try:
+        return datasets.title(name)
+    except (CnnvizError, KeyError, TypeError):
+        return str(name)
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    import json
+
+    from cnnviz import runs, storage
+
+    runs.cleanup_once()
+    items = runs.list_runs()
+    if args.json:
+        print(json.dumps([{"run_id": r.run_id, "created": r.created, "status": r.status, "config": r.config,
+                           "metrics": r.metrics} for r in items], indent=2))
+        return 0
+    if not items:
+        print(f"no runs in {storage.runs_dir()}")
+        return 0
+    header = f"{'run':<26}{'created (UTC)':<21}{'status':<10}{'model':<24}{'dataset':<14}{'epochs':>7}{'test acc.':>11}"
+    print(header)
+    print("-" * len(header))
+    for r in items:
+        model = r.config.get("preset") or (r.config.get("model") or {}).get("architecture", "?")
+        acc = "-" if r.test_accuracy is None else f"{r.test_accuracy:.2%}"
+        done = r.metrics.get("epochs_completed")
+        print(f"{r.run_id:<26}{r.created.replace('T', ' ')[:19]:<21}{r.status:<10}{model:<24}"
+              f"{r.config.get('dataset', '?'):<14}{'-' if done is None else f'{done:g}':>7}{acc:>11}")
     return 0
 
 

@@ -105,8 +105,12 @@ class TrainSpec:
             raise InvalidArgument(f"validation fraction must be in [0, 1), got {self.validation_fraction}")
         if self.scaling not in SCALINGS:
             raise InvalidArgument(f"scaling must be one of {', '.join(SCALINGS)}, got {self.scaling!r}")
-        if self.augment is not None and not isinstance(self.augment, dict):
-            raise InvalidArgument(f"augment must be an AugmentConfig dict or None, got {self.augment!r}")
+        if self.augment is not None:
+            if not isinstance(self.augment, dict):
+                raise InvalidArgument(f"augment must be an AugmentConfig dict or None, got {self.augment!r}")
+            from cnnviz import augment
+
+            augment.AugmentConfig.from_dict(self.augment)  # raises naming the bad setting
         if not _is_int(self.epochs) or not 1 <= self.epochs <= 1000:
             raise InvalidArgument(f"epochs must be 1..1000, got {self.epochs!r}")
         if not _is_int(self.batch_size) or not 1 <= self.batch_size <= 8192:
@@ -130,10 +134,23 @@ def _is_int(value: object) -> bool:
 
 
 # --- data ---------------------------------------------------------------------------------
-def load_training_data(name: str, *, train_size: int | None, test_size: int | None, seed: int) -> "Dataset":
-    """The dataset a run trains and tests on: ``datasets.load`` then a stratified ``subset``."""
-    datasets = _datasets()
-    ds = datasets.load(name)
+def load_training_data(
+    name: str, *, train_size: int | None, test_size: int | None, seed: int, full: "Dataset | None" = None
+) -> "Dataset":
+    """The dataset a run trains and tests on: ``datasets.load`` then a stratified ``subset``.
+
+    Args:
+        name: dataset name.
+        train_size, test_size: images to draw (None = all).
+        seed: seed of the subset.
+        full: the already-loaded full dataset ``name`` (e.g. the app's shared read-only
+            copy), to avoid loading a second one; never modified.
+    """
+    from cnnviz import datasets
+
+    if full is not None and full.name != name:
+        raise InvalidArgument(f"the dataset given is {full.name!r}, but the run asks for {name!r}")
+    ds = full if full is not None else datasets.load(name)
     if train_size is None and test_size is None:
         return ds
     return datasets.subset(
@@ -144,62 +161,37 @@ def load_training_data(name: str, *, train_size: int | None, test_size: int | No
     )
 
 
-def _datasets() -> Any:
-    """The datasets API of CONTRACTS.md (TEMPORARY fallback for digits until the data branch merges)."""
-    from cnnviz import datasets
-
-    if hasattr(datasets, "subset"):
-        return datasets
-    import types
-
-    from sklearn.model_selection import train_test_split
-
-    def load(name: str) -> "Dataset":
-        if name != "digits":
-            raise InvalidArgument(f"dataset {name!r} is not available yet")
-        return datasets.load_digits()
-
-    def subset(ds, *, train_size, test_size, seed):
-        def pick(x, y, n):
-            if n >= len(y):
-                return x, y
-            xs, _, ys, _ = train_test_split(x, y, train_size=n, random_state=seed, stratify=y)
-            return xs, ys
-
-        x_tr, y_tr = pick(ds.x_train, ds.y_train, train_size)
-        x_te, y_te = pick(ds.x_test, ds.y_test, test_size)
-        return dataclasses.replace(ds, x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te)
-
-    def split_validation(x, y, *, fraction=0.25, seed=0):
-        return train_test_split(x, y, test_size=fraction, random_state=seed, stratify=y)
-
-    return types.SimpleNamespace(load=load, subset=subset, split_validation=split_validation)
-
-
 def scaling_affine(method: str, x_train: np.ndarray) -> dict:
-    """Per-channel ``x * scale + offset`` that implements ``method`` on uint8 pixels.
+    """Per-channel ``x * scale + offset`` that implements ``datasets.scale(x, method)`` on uint8 pixels.
 
-    ``standardize`` uses the training images' per-channel mean and standard deviation
-    (of [0, 1] pixel values), so the test images are scaled with training statistics.
+    ``standardize`` uses :func:`cnnviz.datasets.channel_stats` of the *training* images, so
+    validation and test images are scaled with training statistics.
 
     Returns:
         ``{"method", "scale": [per channel], "offset": [per channel]}`` (JSON-safe; saved
-        in the run so evaluation scales new images the same way).
+        in the run so evaluation scales new images the same way), plus ``"stats"`` for
+        ``standardize``.
     """
     channels = int(x_train.shape[-1])
+    stats = None
     if method == "unit":
         scale, offset = [1 / 255.0] * channels, [0.0] * channels
     elif method == "symmetric":
         scale, offset = [1 / 127.5] * channels, [-1.0] * channels
     elif method == "standardize":
-        unit = x_train.reshape(-1, channels).astype(np.float64) / 255.0
-        mean, std = unit.mean(axis=0), unit.std(axis=0)
-        std = np.where(std > 1e-6, std, 1.0)  # a constant channel stays centred, not divided by 0
-        scale = (1 / (255.0 * std)).tolist()
-        offset = (-mean / std).tolist()
+        from cnnviz import datasets
+
+        stats = datasets.channel_stats(x_train)
+        mean = np.asarray(stats["mean"], dtype=np.float64)
+        std = np.asarray(stats["std"], dtype=np.float64)
+        std = np.where(std > 0, std, 1.0)  # a constant channel stays centred, as datasets.scale does
+        scale, offset = (1 / std).tolist(), (-mean / std).tolist()
     else:
         raise InvalidArgument(f"scaling must be one of {', '.join(SCALINGS)}, got {method!r}")
-    return {"method": method, "scale": [float(s) for s in scale], "offset": [float(o) for o in offset]}
+    affine = {"method": method, "scale": [float(v) for v in scale], "offset": [float(v) for v in offset]}
+    if stats is not None:
+        affine["stats"] = stats
+    return affine
 
 
 def apply_scaling(x_uint8: np.ndarray, affine: dict) -> np.ndarray:
@@ -236,10 +228,12 @@ class PreparedData:
         return len(self.class_names)
 
 
-def prepare_data(spec: TrainSpec) -> PreparedData:
-    """Load, subset and split the data of ``spec``; work out its scaling."""
-    datasets = _datasets()
-    ds = load_training_data(spec.dataset, train_size=spec.train_size, test_size=spec.test_size, seed=spec.seed)
+def prepare_data(spec: TrainSpec, *, full: "Dataset | None" = None) -> PreparedData:
+    """Load (or take ``full``), subset and split the data of ``spec``; work out its scaling."""
+    from cnnviz import datasets
+
+    ds = load_training_data(spec.dataset, train_size=spec.train_size, test_size=spec.test_size, seed=spec.seed,
+                            full=full)
     x_tr, y_tr = ds.x_train, ds.y_train
     x_val = y_val = None
     if spec.validation_fraction > 0:
@@ -524,15 +518,108 @@ def _default_build(spec: TrainSpec) -> BuildFn:
     return build
 
 
-def _preset_reference(name: str | None) -> dict:
+def _preset_reference(name: str | None, dataset: str) -> dict:
+    """The seed's own result for a preset run, to show next to ours."""
     if not name:
         return {}
-    from cnnviz import models
+    from cnnviz import presets
 
-    preset = models.PRESETS.get(name)
+    preset = presets.PRESETS.get(name)
     if preset is None:
         return {}
-    return {"seed_test_accuracy": preset.seed_test_accuracy, "seed_source": preset.seed_source}
+    return {"seed_test_accuracy": preset.seed_test_accuracy, "seed_result": preset.seed_result,
+            "seed_source": preset.seed_source, "seed_dataset": preset.training.get("dataset"),
+            "same_dataset_as_seed": preset.training.get("dataset") == dataset}
+
+
+def augment_from_text(text: str | None) -> dict | None:
+    """Parse ``"rotation=30,flip=horizontal,translate=0.1,zoom=0.1"`` (or ``"none"``) to an AugmentConfig dict.
+
+    >>> augment_from_text("flip=horizontal, rotation=15")["rotation"]
+    15.0
+    """
+    if text is None or text.strip().lower() in ("", "none", "off"):
+        return None
+    from cnnviz import augment
+
+    values: dict[str, Any] = {}
+    numbers = {"rotation": float, "translate": float, "zoom": float, "seed": int}
+    for part in text.split(","):
+        key, sep, value = (p.strip() for p in part.partition("="))
+        if not sep or not key or not value:
+            raise InvalidArgument(f"augmentation must look like rotation=30,flip=horizontal; got {text!r}")
+        if key in numbers:
+            try:
+                values[key] = numbers[key](value)
+            except ValueError:
+                raise InvalidArgument(f"augmentation {key} must be a number, got {value!r}") from None
+        else:
+            values[key] = value
+    return augment.AugmentConfig.from_dict(values).to_dict()
+
+
+def _preset_augment(seed_words: dict | None) -> dict | None:
+    """A preset's augmentation (in the seed's words) as an AugmentConfig dict."""
+    if not seed_words:
+        return None
+    from cnnviz import augment
+
+    words = dict(seed_words)
+    if "rotation_degrees" in words:
+        words["rotation"] = float(words.pop("rotation_degrees"))
+    return augment.AugmentConfig.from_dict(words).to_dict()
+
+
+def spec_from_preset(
+    name: str,
+    *,
+    dataset: str | None = None,
+    epochs: int | None = None,
+    train_size: int | None = None,
+    test_size: int | None = None,
+    batch_size: int | None = None,
+    learning_rate: float | None = None,
+    augment: dict | None | str = "preset",
+    seed: int = 0,
+) -> TrainSpec:
+    """A :class:`TrainSpec` that trains preset ``name`` as its seed did, with some settings changed.
+
+    On another dataset than the seed's, the seed's image counts do not apply: all images
+    are used unless ``train_size``/``test_size`` say otherwise.
+
+    Args:
+        name: a key of :data:`cnnviz.presets.PRESETS`.
+        dataset, epochs, train_size, test_size, batch_size, learning_rate: None keeps the seed's.
+        augment: an AugmentConfig dict, None for none, or ``"preset"`` for the seed's.
+        seed: random seed of the run.
+    Returns:
+        The validated spec.
+    """
+    from cnnviz import presets
+
+    preset = presets.PRESETS.get(name)
+    if preset is None:
+        raise InvalidArgument(f"unknown preset {name!r}; known: {', '.join(presets.PRESETS)}")
+    t = preset.training
+    dataset = dataset or t["dataset"]
+    same = dataset == t["dataset"]
+    config = preset.config if learning_rate is None else preset.config.replace(learning_rate=learning_rate)
+    spec = TrainSpec(
+        model=config.to_dict(),
+        dataset=dataset,
+        train_size=train_size if train_size is not None else (t.get("train_size") if same else None),
+        test_size=test_size if test_size is not None else (t.get("test_size") if same else None),
+        validation_fraction=float(t.get("validation_fraction", 0.25)),
+        scaling=t.get("scaling", "unit"),
+        augment=_preset_augment(t.get("augment")) if augment == "preset" else augment,
+        epochs=epochs if epochs is not None else int(t.get("epochs", 5)),
+        batch_size=batch_size if batch_size is not None else int(t.get("batch_size", 32)),
+        keep_best=bool(t.get("keep_best_weights", False)),
+        seed=seed,
+        preset=name,
+    )
+    spec.validate()
+    return spec
 
 
 def train(
@@ -542,6 +629,7 @@ def train(
     stop_event: threading.Event | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     callbacks: Sequence[Any] = (),
+    dataset: "Dataset | None" = None,
 ) -> TrainResult:
     """Train one run to the end (or until ``stop_event`` is set), test it and save it.
 
@@ -552,6 +640,7 @@ def train(
         stop_event: set it to stop within one batch; the partial run is saved as "stopped".
         on_progress: receives a :class:`Progress` at most once a second (from this thread).
         callbacks: extra Keras callbacks (run before the progress callback).
+        dataset: the full dataset ``spec.dataset`` if already loaded (read only).
     Returns:
         The saved run and whether it was stopped.
     """
@@ -560,7 +649,7 @@ def train(
     publish = on_progress or (lambda p: None)
     t_start = time.monotonic()
     publish(Progress(phase="loading data", epochs=spec.epochs))
-    data = prepare_data(spec)
+    data = prepare_data(spec, full=dataset)
     if stop_event.is_set():
         return TrainResult(run=None, stopped=True)
 
@@ -575,7 +664,9 @@ def train(
         if spec.augment:
             from cnnviz import augment
 
-            augmenter = augment.build_augmenter(augment.AugmentConfig.from_dict(spec.augment))
+            aug_config = augment.AugmentConfig.from_dict(spec.augment)
+            if not aug_config.is_identity:
+                augmenter = augment.build_augmenter(aug_config)
         one_hot = wants_one_hot(model)
         common = dict(batch_size=spec.batch_size, affine=data.affine, num_classes=data.num_classes, one_hot=one_hot)
         train_ds = make_pipeline(data.x_train, data.y_train, shuffle_seed=spec.seed, augmenter=augmenter, **common)
@@ -627,7 +718,7 @@ def train(
         "n_test": int(len(data.y_test)),
         "params_total": int(model.count_params()),
         "params_trainable": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
-        **_preset_reference(spec.preset),
+        **_preset_reference(spec.preset, spec.dataset),
     }
     config = {
         **spec.to_dict(),
@@ -680,6 +771,7 @@ class _Job:
     build: BuildFn | None
     label: str
     submitted: float
+    dataset: Any = None
     state: str = "queued"
     progress: Progress = field(default_factory=Progress)
     run_id: str | None = None
@@ -731,11 +823,21 @@ class JobManager:
             self._max_jobs = int(max_jobs)
             self._start_waiting_locked()
 
-    def submit(self, spec: TrainSpec, *, build: BuildFn | None = None, label: str | None = None) -> str:
-        """Queue a job (it starts at once when a slot is free) and return its id."""
+    def submit(
+        self, spec: TrainSpec, *, build: BuildFn | None = None, label: str | None = None,
+        dataset: "Dataset | None" = None,
+    ) -> str:
+        """Queue a job (it starts at once when a slot is free) and return its id.
+
+        Args:
+            spec: what to train (validated now, so mistakes show at once).
+            build: see :func:`train`.
+            label: a name for people (default: preset or architecture, and dataset).
+            dataset: the already-loaded full dataset ``spec.dataset`` (shared, read only).
+        """
         spec.validate()
         job_id = secrets.token_hex(8)
-        job = _Job(job_id=job_id, spec=spec, build=build, submitted=time.time(),
+        job = _Job(job_id=job_id, spec=spec, build=build, submitted=time.time(), dataset=dataset,
                    label=label or f"{spec.preset or spec.model.get('architecture', 'custom')} on {spec.dataset}",
                    progress=Progress(epochs=spec.epochs))
         with self._lock:
@@ -807,7 +909,7 @@ class JobManager:
     def _run(self, job: _Job) -> None:
         state, run_id, accuracy, error = "failed", None, None, None
         try:
-            result = train(job.spec, build=job.build, stop_event=job.stop_event,
+            result = train(job.spec, build=job.build, stop_event=job.stop_event, dataset=job.dataset,
                            on_progress=lambda p: self._publish(job, p))
             if result.run is None:
                 state = "cancelled"
@@ -825,6 +927,7 @@ class JobManager:
                 job.progress = dataclasses.replace(job.progress, phase="done", eta_s=None)
                 self._running -= 1
                 self._start_waiting_locked()
+            job.dataset = None  # let the data go
             job.done.set()
 
 
