@@ -22,4 +22,8 @@ PAGES: tuple[PageInfo, ...] = (
              "What is in this lab, and what data and weights this machine has."),
     PageInfo("pages/datasets.py", "Datasets", ":material/photo_library:",
              "Browse CIFAR-10 and other datasets: classes, pixels, subsets, scaling and augmentation."),
+    PageInfo("pages/build_train.py", "Build & train", ":material/model_training:",
+             "Build a CNN with sliders or pick a notebook's network, see its parameters, train it live."),
+    PageInfo("pages/runs.py", "Runs", ":material/history:",
+             "Every trained run: compare curves and settings, download or delete."),
 )

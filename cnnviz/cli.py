@@ -231,18 +231,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
             print(f"{p.phase}...", flush=True)
         last_phase[0] = p.phase
 
+    finished = threading.Event()
+
     def work() -> None:
         try:
             outcome["result"] = training.train(spec, stop_event=stop, on_progress=show)
         except BaseException as err:  # handed to the main thread, which reports it
             outcome["error"] = err
+        finally:
+            finished.set()
 
     # Train in a thread so Ctrl-C only sets the stop flag: the run then ends within a batch and is saved.
+    # Wait on an Event, not Thread.join: after a join interrupted by Ctrl-C, is_alive() was False here
+    # (Python 3.11) while the thread still trained.
     worker = threading.Thread(target=work, name="cnnviz-train-cli", daemon=True)
     worker.start()
-    while worker.is_alive():
+    while not finished.is_set():
         try:
-            worker.join(0.2)
+            finished.wait(0.2)
         except KeyboardInterrupt:
             if stop.is_set():
                 raise

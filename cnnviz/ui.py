@@ -106,6 +106,108 @@ def import_folder_zip(data: bytes, **opts) -> dict:
 
 
 # --- models, training and runs ----------------------------------------------------------
+# Only the job id lives in session state; the job itself belongs to the process-wide manager,
+# so reruns, clicks and page switches never touch it (hazards.md, "Streamlit").
+TRAIN_JOB_KEY = "train_job_id"
+#: Seconds between refreshes of the live panel (progress is published at most this often anyway).
+LIVE_REFRESH_S = 1.0
+
+
+def training_jobs():
+    """The process-wide :class:`cnnviz.training.JobManager` (cleans the run store once at start-up)."""
+    from cnnviz import training
+
+    return training.manager()
+
+
+def training_panel(job_key: str = TRAIN_JOB_KEY) -> None:
+    """The live view of this session's training job: queue place, progress, curves, stop button.
+
+    Refreshes itself every :data:`LIVE_REFRESH_S` seconds with ``st.fragment(run_every=...)``
+    while the job is queued or running, and reruns the whole page once when it ends.
+    """
+    job_id = st.session_state.get(job_key)
+    if not job_id:
+        return
+    status = training_jobs().status(job_id)
+    if status is None:
+        st.info("The server restarted since this training started; its finished runs are on the Runs page.")
+        st.session_state.pop(job_key, None)
+        return
+    active = status.active
+    st.fragment(_job_fragment, run_every=LIVE_REFRESH_S if active else None)(job_id, active)
+
+
+def _job_fragment(job_id: str, was_active: bool) -> None:
+    from cnnviz.plots import training as plots
+
+    jobs = training_jobs()
+    status = jobs.status(job_id)
+    if status is None:
+        return
+    if was_active and not status.active:
+        st.rerun(scope="app")  # the job ended: redraw the page (Train button, run lists) once
+    p = status.progress
+    if status.state == "queued":
+        st.info(f"Waiting for a free training slot: you are number {status.queue_position} in the queue "
+                f"(this server trains {jobs.max_jobs} network(s) at a time).", icon=":material/hourglass_top:")
+    elif status.state == "running":
+        if p.phase == "training":
+            st.progress(p.fraction, text=f"Epoch {p.epoch} of {p.epochs}, batch {p.batch} of {p.batches}")
+        else:
+            st.progress(p.fraction, text=f"{p.phase.capitalize()}…")
+    if status.active:
+        st.button("Stop training", key="train_stop", icon=":material/stop_circle:", on_click=jobs.stop,
+                  args=(job_id,), help="Ends within one batch; what was learned so far is saved as a 'stopped' run.")
+    cols = st.columns(6)
+    for col, (label, value, fmt) in zip(cols, (
+        ("loss", p.loss, "{:.4f}"), ("accuracy", p.accuracy, "{:.1%}"),
+        ("validation loss", p.val_loss, "{:.4f}"), ("validation accuracy", p.val_accuracy, "{:.1%}"),
+        ("images / s", p.images_per_s, "{:,.0f}"), ("time left", p.eta_s, "{:,.0f} s"),
+    )):
+        col.metric(label, "–" if value is None else fmt.format(value))
+    if p.curve:
+        st.plotly_chart(plots.live_curves(p.curve, epochs=p.epochs), key="train_live_curves")
+    if status.state in ("finished", "stopped"):
+        _finished_note(status)
+    elif status.state == "failed":
+        st.error(status.error or "Training failed.")
+    elif status.state == "cancelled":
+        st.info("Training was stopped before it began; nothing was saved.")
+
+
+def _finished_note(status) -> None:
+    from cnnviz import runs
+
+    word = "Finished" if status.state == "finished" else "Stopped"
+    text = f"{word}: run `{status.run_id}`"
+    if status.test_accuracy is not None:
+        text += f", test accuracy **{status.test_accuracy:.1%}**"
+    try:
+        metrics = runs.load_run(status.run_id).metrics
+    except CnnvizError:
+        metrics = {}
+    seed_acc = metrics.get("seed_test_accuracy")
+    if seed_acc is not None:
+        same = metrics.get("same_dataset_as_seed")
+        text += f" (the notebook got {seed_acc:.1%}" + ("" if same else f" on {metrics.get('seed_dataset')}") + ")"
+    elif metrics.get("seed_result"):
+        text += f" (the notebook: {metrics['seed_result']})"
+    st.success(text + ".")
+    st.page_link("pages/runs.py", label="Compare it with other runs", icon=":material/history:")
+
+
+def settings_table(rows: list[dict], differing: list[str]):
+    """Run rows as a pandas Styler with the settings that differ highlighted."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    keep = [c for c in frame.columns if c in ("run", "test accuracy", "status") or c in differing]
+    frame = frame[keep]
+    highlight = "background-color: rgba(255, 193, 7, 0.35)"
+    return frame.style.apply(lambda col: [highlight if col.name in differing else ""] * len(col), axis=0)
+
+
 
 
 # --- evaluation and features ------------------------------------------------------------

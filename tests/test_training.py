@@ -324,3 +324,79 @@ def test_failures_are_reported_not_raised(cnnviz_home, caplog):
 
 def test_manager_is_a_process_wide_singleton():
     assert training.manager() is training.manager()
+
+
+# --- presets, augmentation, the datasets API ---------------------------------------------------
+@pytest.mark.parametrize("method", ["unit", "symmetric", "standardize"])
+def test_scaling_affine_equals_datasets_scale(method):
+    from cnnviz import datasets
+
+    x = np.random.default_rng(0).integers(0, 256, (6, 4, 4, 3), dtype=np.uint8)
+    stats = datasets.channel_stats(x)
+    want = datasets.scale(x, method, stats if method == "standardize" else None)
+    got = training.apply_scaling(x, training.scaling_affine(method, x))
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_augment_from_text():
+    assert training.augment_from_text("none") is None and training.augment_from_text(None) is None
+    assert training.augment_from_text("rotation=30, flip=horizontal,translate=0.1") == {
+        "rotation": 30.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "seed": 0}
+    with pytest.raises(InvalidArgument, match="augmentation must look like rotation=30,flip=horizontal; got 'spin'"):
+        training.augment_from_text("spin")
+    with pytest.raises(InvalidArgument, match="augmentation rotation must be a number, got 'lots'"):
+        training.augment_from_text("rotation=lots")
+    with pytest.raises(InvalidArgument, match="unknown augmentation settings"):
+        training.augment_from_text("shear=3")
+
+
+def test_spec_from_preset_follows_the_seed_and_overrides():
+    spec = training.spec_from_preset("seed002_cnn_augmented")
+    assert (spec.dataset, spec.train_size, spec.test_size, spec.validation_fraction) == ("cifar10", 50_000, 10_000, 0.1)
+    assert spec.keep_best and spec.epochs == 20 and spec.batch_size == 32 and spec.preset == "seed002_cnn_augmented"
+    assert spec.augment == {"rotation": 0.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "seed": 0}
+    assert spec.model["architecture"] == "seed002_cnn" and spec.model["learning_rate"] == 0.001
+
+    other = training.spec_from_preset("seed000_model1", dataset="digits", epochs=1, learning_rate=0.05, augment=None,
+                                      batch_size=16, seed=4)
+    assert other.train_size is None and other.test_size is None  # the seed's CIFAR sizes don't apply to digits
+    assert (other.scaling, other.epochs, other.batch_size, other.seed) == ("symmetric", 1, 16, 4)
+    assert other.model["learning_rate"] == 0.05 and other.augment is None
+    with pytest.raises(InvalidArgument, match="unknown preset 'seed999'; known: seed000_model1"):
+        training.spec_from_preset("seed999")
+    with pytest.raises(InvalidArgument, match="rotation must be 0..180 degrees, got 400"):
+        tiny_spec(augment={"rotation": 400}).validate()
+
+
+def test_preset_trains_on_digits_with_augmentation_and_the_shared_dataset(cnnviz_home):
+    from cnnviz import datasets
+
+    full = datasets.load("digits")
+    for arr in (full.x_train, full.y_train, full.x_test, full.y_test):
+        arr.flags.writeable = False  # as the app's shared copy
+    spec = training.spec_from_preset("seed000_model1", dataset="digits", epochs=1, train_size=60, test_size=30,
+                                     batch_size=8, augment={"rotation": 20.0, "flip": "horizontal"})
+    info = training.train(spec, dataset=full).run
+    assert info.config["augment"]["rotation"] == 20.0 and info.config["preset"] == "seed000_model1"
+    assert info.metrics["params_total"] == 6_282  # the formula table's count for 8×8×1 input
+    assert info.metrics["seed_test_accuracy"] == 0.529 and not info.metrics["same_dataset_as_seed"]
+    model = runs.load_model(info.run_id)
+    assert not any(layer.name.startswith("augment") for layer in model.layers)  # augmentation is not in the model
+    with pytest.raises(InvalidArgument, match="the dataset given is 'digits', but the run asks for 'mnist'"):
+        training.load_training_data("mnist", train_size=None, test_size=None, seed=0, full=full)
+
+
+def test_augmented_pipeline_changes_training_batches_only():
+    from cnnviz import augment
+
+    x = np.random.default_rng(1).integers(0, 256, (4, 8, 8, 1), dtype=np.uint8)
+    y = np.arange(4)
+    affine = training.scaling_affine("unit", x)
+    flip = augment.build_augmenter(augment.AugmentConfig(flip="horizontal", seed=3))
+    batches = [next(iter(training.make_pipeline(x, y, batch_size=4, affine=affine, num_classes=4, one_hot=False,
+                                                augmenter=flip)))[0].numpy() for _ in range(6)]
+    plain = training.apply_scaling(x, affine)
+    for out in batches:  # every image is itself or its mirror image
+        for img, ref in zip(out, plain):
+            assert np.allclose(img, ref, atol=1e-6) or np.allclose(img, ref[:, ::-1], atol=1e-6)
+    assert any(not np.allclose(out, plain, atol=1e-6) for out in batches)

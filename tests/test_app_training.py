@@ -1,0 +1,135 @@
+"""AppTest: Build & train (builder, summary, a tiny training with live curves) and the Runs page."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnnviz import runs, training, ui
+from tests.helpers_train import tiny_build, tiny_spec
+
+pytestmark = pytest.mark.slow
+
+TAG = "seed000_model1_digits"  # widget keys of the first preset on the digits data
+
+
+def _build_page(app_path) -> AppTest:
+    at = AppTest.from_file(app_path, default_timeout=180).run()
+    at.switch_page("pages/build_train.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _run_until(at: AppTest, done, timeout: float = 240.0) -> None:
+    """Re-run the page (as the live fragment would) until ``done(at)`` or the timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, at.exception
+        if done(at):
+            return
+        time.sleep(0.5)
+    raise AssertionError("the page did not reach the expected state in time")
+
+
+def test_build_page_shows_preset_summary_and_builder(app_path):
+    at = _build_page(app_path)
+    assert at.selectbox(key="train_dataset").value == "digits"
+    assert at.selectbox(key="train_preset").value == "seed000_model1"
+    summary = at.dataframe[0].value
+    assert list(summary["name"])[:3] == ["image", "conv_1", "bn_1"]
+    assert list(summary["formula"])[1] == "(3·3·1+1)·16 = 160"  # 8×8×1 digits into 16 3×3 filters
+    metrics = {m.label: m.value for m in at.metric}
+    total = int(metrics["Parameters"].replace(",", ""))
+    assert total == summary["params"].sum()
+
+    at.segmented_control(key="train_source").set_value("My own network").run()
+    assert not at.exception
+    at.slider(key="build_conv").set_value(4).run()  # 8×8 digits pool below 1×1 after 3 layers
+    assert "conv layers" in at.error[0].value and "got conv layers = 4" in at.error[0].value
+    assert at.button(key="train_start").disabled
+    at.slider(key="build_conv").set_value(1).run()
+    assert not at.error and not at.button(key="train_start").disabled
+
+
+def test_train_live_then_runs_page_lists_it(app_path):
+    at = _build_page(app_path)
+    at.number_input(key=f"train_epochs_{TAG}").set_value(2)
+    at.number_input(key=f"train_size_{TAG}").set_value(60)
+    at.number_input(key=f"test_size_{TAG}").set_value(30)
+    at.select_slider(key=f"train_batch_{TAG}").set_value(8)
+    at.button(key="train_start").click().run()
+    assert not at.exception, at.exception
+    job_id = at.session_state[ui.TRAIN_JOB_KEY]
+    assert job_id and at.button(key="train_start").disabled  # one training at a time per student
+
+    def curves_shown(at):
+        return any(c.key == "train_live_curves" for c in at.get("plotly_chart")) or not ui.training_jobs().status(
+            job_id).active
+
+    _run_until(at, curves_shown)
+    status = ui.training_jobs().wait(job_id, timeout=240)
+    assert status.state == "finished", status
+    _run_until(at, lambda at: any("test accuracy" in s.value for s in at.success))
+    assert any(c.key == "train_live_curves" for c in at.get("plotly_chart"))
+    assert not at.button(key="train_start").disabled
+    assert f"run `{status.run_id}`" in at.success[0].value and "the notebook got 52.9% on cifar10" in at.success[0].value
+
+    info = runs.load_run(status.run_id)
+    assert info.config["preset"] == "seed000_model1" and info.config["epochs"] == 2
+    assert info.metrics["n_test"] == 30
+
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert list(table["run"]) == [status.run_id]
+    assert table["test accuracy"][0] == pytest.approx(info.test_accuracy)
+    assert at.multiselect(key="runs_compare").value == [status.run_id]
+    assert any(c.key == "runs_curves" for c in at.get("plotly_chart"))
+
+
+def test_runs_page_compares_downloads_and_deletes(app_path):
+    a = training.train(tiny_spec(seed=1), build=tiny_build).run
+    b = training.train(tiny_spec(seed=2, epochs=2), build=tiny_build).run
+    at = AppTest.from_file(app_path, default_timeout=180).run()
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception, at.exception
+    assert set(at.dataframe[0].value["run"]) == {a.run_id, b.run_id}
+    differ = at.dataframe[1].value
+    assert {"epochs", "seed"} <= set(differ.columns) and "dataset" not in differ.columns
+    at.segmented_control(key="runs_metric").set_value("loss").run()
+    assert not at.exception
+
+    at.selectbox(key="runs_selected").set_value(a.run_id).run()
+    assert at.button(key="runs_delete").disabled
+    at.checkbox(key="runs_delete_confirm").check().run()
+    at.button(key="runs_delete").click().run()
+    assert not at.exception, at.exception
+    assert [r.run_id for r in runs.list_runs()] == [b.run_id]
+    assert list(at.dataframe[0].value["run"]) == [b.run_id]
+
+
+def test_runs_page_without_runs(app_path):
+    at = AppTest.from_file(app_path, default_timeout=60).run()
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception
+    assert "No runs yet" in at.info[0].value
+
+
+def test_queue_position_is_shown(app_path, monkeypatch):
+    jobs = training.JobManager(max_jobs=1)
+    monkeypatch.setattr(training, "_manager", jobs)
+    blocker = jobs.submit(tiny_spec(epochs=500), build=tiny_build)
+    try:
+        at = _build_page(app_path)
+        at.session_state[ui.TRAIN_JOB_KEY] = jobs.submit(tiny_spec(), build=tiny_build)
+        at.run()
+        assert not at.exception, at.exception
+        assert "you are number 1 in the queue" in at.info[0].value
+        at.button(key="train_stop").click().run()  # leaving the queue
+        assert jobs.status(at.session_state[ui.TRAIN_JOB_KEY]).state == "cancelled"
+    finally:
+        jobs.stop(blocker)
+        jobs.wait(blocker, timeout=120)

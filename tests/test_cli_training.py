@@ -1,0 +1,81 @@
+"""`python -m cnnviz train` and `runs`: progress lines, run id, test accuracy, Ctrl-C saves a stopped run."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cnnviz import cli, runs
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+TINY = ["--preset", "seed000_model1", "--dataset", "digits", "--train-size", "60", "--test-size", "30",
+        "--batch-size", "8", "--augment", "none", "--seed", "2"]
+
+
+def test_train_prints_progress_run_id_and_accuracy(capsys):
+    assert cli.main(["train", *TINY, "--epochs", "2", "--lr", "0.02", "--class-weights", "--keep-best"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("training seed000_model1 on digits (train 60, test 30, 2 epochs, batch 8)")
+    assert re.search(r"^epoch 2/2  batch 6/6  loss \d+\.\d{4}  acc \d\.\d{4}", out, re.M), out
+    last = out.strip().splitlines()[-1]
+    match = re.fullmatch(r"run (\S+) finished: test accuracy (\d+\.\d\d)% \(the notebook got 52\.90% on CIFAR-10\)", last)
+    assert match, last
+    info = runs.load_run(match.group(1))
+    assert f"{info.test_accuracy:.2%}" == f"{match.group(2)}%"
+    assert info.config["model"]["learning_rate"] == 0.02 and info.config["class_weights"] and info.config["keep_best"]
+    assert info.config["augment"] is None and info.config["epochs"] == 2
+
+    assert cli.main(["runs"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].startswith("run ") and listing[2].startswith(info.run_id)
+    assert "seed000_model1" in listing[2] and "digits" in listing[2] and listing[2].rstrip().endswith(f"{match.group(2)}%")
+
+
+def test_train_errors_are_one_line(capsys):
+    assert cli.main(["train", "--preset", "nope"]) == 2
+    assert capsys.readouterr().err.startswith("error: unknown preset 'nope'; known: seed000_model1")
+    assert cli.main(["train", *TINY, "--epochs", "0"]) == 2
+    assert "epochs must be 1..1000, got 0" in capsys.readouterr().err
+    assert cli.main(["train", *TINY[:-4], "--augment", "rotation=999"]) == 2
+    assert "rotation must be 0..180 degrees, got 999.0" in capsys.readouterr().err
+
+
+def test_runs_when_empty(capsys, cnnviz_home):
+    assert cli.main(["runs"]) == 0
+    assert capsys.readouterr().out.strip() == f"no runs in {cnnviz_home / 'runs'}"
+
+
+def test_ctrl_c_stops_within_a_batch_and_saves_a_stopped_run(cnnviz_home):
+    env = {**os.environ, "CNNVIZ_HOME": str(cnnviz_home), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cnnviz", "train", *TINY, "--epochs", "500"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        lines = []
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if line.startswith("epoch 2/500"):
+                break
+        else:
+            raise AssertionError("".join(lines))
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    assert "stopping after this batch" in err
+    last = out.strip().splitlines()[-1]
+    run_id = re.match(r"run (\S+) stopped: test accuracy", last).group(1)
+    info = runs.load_run(run_id)
+    assert info.status == "stopped" and 1 <= info.metrics["epochs_completed"] < 500
