@@ -109,8 +109,11 @@ def import_folder_zip(data: bytes, **opts) -> dict:
 # Only the job id lives in session state; the job itself belongs to the process-wide manager,
 # so reruns, clicks and page switches never touch it (hazards.md, "Streamlit").
 TRAIN_JOB_KEY = "train_job_id"
-#: Seconds between refreshes of the live panel (progress is published at most this often anyway).
+#: Seconds between refreshes of the live numbers (progress is published at most this often anyway).
 LIVE_REFRESH_S = 1.0
+#: Seconds between redraws of the live curves: a Plotly update costs ~8-18 ms here
+#: (benchmarks/training_overhead.py), so every 2 s keeps it under 1% of the run.
+CHART_REFRESH_S = 2.0
 
 
 def training_jobs():
@@ -136,11 +139,10 @@ def training_panel(job_key: str = TRAIN_JOB_KEY) -> None:
         return
     active = status.active
     st.fragment(_job_fragment, run_every=LIVE_REFRESH_S if active else None)(job_id, active)
+    st.fragment(_chart_fragment, run_every=CHART_REFRESH_S if active else None)(job_id)
 
 
 def _job_fragment(job_id: str, was_active: bool) -> None:
-    from cnnviz.plots import training as plots
-
     jobs = training_jobs()
     status = jobs.status(job_id)
     if status is None:
@@ -166,14 +168,21 @@ def _job_fragment(job_id: str, was_active: bool) -> None:
         ("images / s", p.images_per_s, "{:,.0f}"), ("time left", p.eta_s, "{:,.0f} s"),
     )):
         col.metric(label, "–" if value is None else fmt.format(value))
-    if p.curve:
-        st.plotly_chart(plots.live_curves(p.curve, epochs=p.epochs), key="train_live_curves")
     if status.state in ("finished", "stopped"):
         _finished_note(status)
     elif status.state == "failed":
         st.error(status.error or "Training failed.")
     elif status.state == "cancelled":
         st.info("Training was stopped before it began; nothing was saved.")
+
+
+def _chart_fragment(job_id: str) -> None:
+    from cnnviz.plots import training as plots
+
+    status = training_jobs().status(job_id)
+    if status is not None and status.progress.curve:
+        p = status.progress
+        st.plotly_chart(plots.live_curves(p.curve, epochs=p.epochs), key="train_live_curves")
 
 
 def _finished_note(status) -> None:
