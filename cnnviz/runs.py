@@ -269,7 +269,11 @@ def load_run(run_id: str) -> RunInfo:
 
 
 def list_runs() -> list[RunInfo]:
-    """Every complete run, newest first. Folders without a manifest and damaged runs are skipped."""
+    """Every complete run, newest first. Folders without a manifest and damaged runs are skipped.
+
+    The first listing in a process also removes leftovers of crashed writes (:func:`cleanup_once`).
+    """
+    cleanup_once()
     root = storage.runs_dir()
     if not root.is_dir():
         return []
@@ -292,6 +296,12 @@ def model_file(run_id: str) -> Path:
     folder = run_path(run_id)
     manifest = _read_manifest(folder, run_id)
     return _verified_file(folder, manifest, MODEL_FILE, run_id)
+
+
+def model_sha256(run_id: str) -> str:
+    """The model's checksum from the manifest (a cheap cache key for a loaded model)."""
+    folder = run_path(run_id)
+    return str(_read_manifest(folder, run_id)["files"][MODEL_FILE])
 
 
 def load_model(run_id: str) -> "keras.Model":
@@ -374,8 +384,17 @@ def cleanup_once() -> None:
 
 
 # --- using a run's data ------------------------------------------------------------------------
-def run_dataset(run_id: str) -> "Dataset":
-    """Re-create the exact train/test data a run used, from its saved config (deterministic)."""
+def run_dataset(run_id: str, *, full: "Dataset | None" = None) -> "Dataset":
+    """Re-create the exact train/test data a run used, from its saved config (deterministic).
+
+    Args:
+        run_id: the run.
+        full: the full dataset the run names, if already loaded (e.g. the app's shared copy).
+    Returns:
+        The subset the run drew: ``x_train`` holds its training *and* validation images
+        (split again with ``datasets.split_validation(..., fraction=config["validation_fraction"],
+        seed=config["seed"])``), ``x_test`` its test images.
+    """
     from cnnviz import training
 
     info = load_run(run_id)
@@ -384,6 +403,7 @@ def run_dataset(run_id: str) -> "Dataset":
         train_size=info.config.get("train_size"),
         test_size=info.config.get("test_size"),
         seed=int(info.config.get("seed", 0)),
+        full=full,
     )
 
 
@@ -431,6 +451,8 @@ def runs_table(runs: Iterable[RunInfo]) -> list[dict[str, Any]]:
             "created": info.created.replace("T", " ")[:19],
             "status": info.status,
             "test accuracy": info.test_accuracy,
+            "test loss": info.metrics.get("test_loss"),
+            "notebook's accuracy": info.metrics.get("seed_test_accuracy"),
             "epochs done": info.metrics.get("epochs_completed"),
         }
         row.update(flat_settings(info))

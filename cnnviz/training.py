@@ -375,7 +375,7 @@ def _make_callbacks(
     n_train: int,
     batch_size: int,
     stop_event: threading.Event,
-    publish: Callable[[Progress], None] | None,
+    publish: Callable[[Progress], None],
     keep_best: bool,
 ) -> tuple[Any, Any]:
     """Build the progress/stop callback and the best-weights callback (Keras imported lazily)."""
@@ -417,7 +417,8 @@ def _make_callbacks(
                 self._logs = logs or {}
                 self._publish(now, "training")
 
-        def on_test_batch_end(self, batch, logs=None):
+        def on_test_batch_begin(self, batch, logs=None):
+            # A *_batch_begin hook keeps Keras' asynchronous dispatch of validation batches.
             if self.stopped or stop_event.is_set():
                 self.model.stop_evaluating = True  # skip the rest of validation after a stop
 
@@ -455,8 +456,6 @@ def _make_callbacks(
                 if len(self._points["x"]) > MAX_CURVE_POINTS:
                     for series in self._points.values():
                         _thin(series)
-            if publish is None:
-                return
             curve = {k: list(v) for k, v in self._points.items()}
             curve.update({f"epoch_{k}": list(v) for k, v in self.history.items()})
             last_val = [v for v in self.history["val_loss"] if v is not None]
@@ -646,9 +645,19 @@ def train(
     """
     spec.validate()
     stop_event = stop_event or threading.Event()
-    publish = on_progress or (lambda p: None)
+    last = [Progress(phase="loading data", epochs=spec.epochs)]
+
+    def publish(snapshot: Progress) -> None:
+        last[0] = snapshot
+        if on_progress is not None:
+            on_progress(snapshot)
+
+    def publish_phase(phase: str) -> None:  # keep the last numbers, so the bar does not jump back
+        publish(dataclasses.replace(last[0], phase=phase, eta_s=None, elapsed_s=time.monotonic() - t_start,
+                                    curve=_final_curve(progress)))
+
     t_start = time.monotonic()
-    publish(Progress(phase="loading data", epochs=spec.epochs))
+    publish(last[0])
     data = prepare_data(spec, full=dataset)
     if stop_event.is_set():
         return TrainResult(run=None, stopped=True)
@@ -676,7 +685,7 @@ def train(
     steps = math.ceil(len(data.y_train) / spec.batch_size)
     progress, best = _make_callbacks(
         epochs=spec.epochs, steps=steps, n_train=len(data.y_train), batch_size=spec.batch_size,
-        stop_event=stop_event, publish=on_progress, keep_best=spec.keep_best,
+        stop_event=stop_event, publish=publish, keep_best=spec.keep_best,
     )
     fit_callbacks = [*callbacks, progress]
     if val_ds is not None:
@@ -697,8 +706,7 @@ def train(
     if trained_batches == 0:
         return TrainResult(run=None, stopped=True)
 
-    publish(Progress(phase="testing", epochs=spec.epochs, elapsed_s=time.monotonic() - t_start,
-                     curve=_final_curve(progress)))
+    publish_phase("testing")
     test = model.evaluate(test_ds, verbose=0, return_dict=True)
 
     history = dict(progress.history)
@@ -728,8 +736,7 @@ def train(
         "scaling_affine": data.affine,
         "labels": "one_hot" if one_hot else "integer",
     }
-    publish(Progress(phase="saving", epochs=spec.epochs, elapsed_s=time.monotonic() - t_start,
-                     curve=_final_curve(progress)))
+    publish_phase("saving")
     status = "stopped" if progress.stopped else "finished"
     info = runs.save_run(model, config=config, history=history, metrics=metrics, status=status)
     return TrainResult(run=info, stopped=progress.stopped)

@@ -190,12 +190,14 @@ def _finished_note(status) -> None:
 
     word = "Finished" if status.state == "finished" else "Stopped"
     text = f"{word}: run `{status.run_id}`"
-    if status.test_accuracy is not None:
-        text += f", test accuracy **{status.test_accuracy:.1%}**"
     try:
         metrics = runs.load_run(status.run_id).metrics
     except CnnvizError:
         metrics = {}
+    if status.test_accuracy is not None:
+        text += f", test accuracy **{status.test_accuracy:.1%}**"
+    if metrics.get("test_loss") is not None:
+        text += f", test loss {metrics['test_loss']:.3f}"
     seed_acc = metrics.get("seed_test_accuracy")
     if seed_acc is not None:
         same = metrics.get("same_dataset_as_seed")
@@ -204,6 +206,27 @@ def _finished_note(status) -> None:
         text += f" (the notebook: {metrics['seed_result']})"
     st.success(text + ".")
     st.page_link("pages/runs.py", label="Compare it with other runs", icon=":material/history:")
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the trained network…")
+def _cached_run_model(run_id: str, model_sha256: str):
+    import threading
+
+    from cnnviz import runs
+
+    return runs.load_model(run_id), threading.Lock()
+
+
+def run_model(run_id: str):
+    """A saved run's Keras model, shared by all sessions, and the lock to hold while using it.
+
+    Never train or change it. Keras ``predict`` on one model is not thread-safe
+    (tensorflow#61298): ``model, lock = ui.run_model(i)``; ``with lock: model.predict(x)``.
+    Keyed by the model's checksum, so a deleted and replaced run is never served stale.
+    """
+    from cnnviz import runs
+
+    return _cached_run_model(run_id, runs.model_sha256(run_id))
 
 
 def settings_table(rows: list[dict], differing: list[str]):

@@ -15,6 +15,8 @@ def _overview(items: list[runs.RunInfo]) -> None:
     st.dataframe(
         runs.runs_table(items), hide_index=True, key="runs_table",
         column_config={"test accuracy": st.column_config.NumberColumn(format="percent"),
+                       "notebook's accuracy": st.column_config.NumberColumn(format="percent"),
+                       "test loss": st.column_config.NumberColumn(format="%.3f"),
                        "validation_fraction": st.column_config.NumberColumn("validation share", format="percent")},
     )
 
@@ -47,8 +49,10 @@ def _one_run(items: list[runs.RunInfo]) -> None:
     info = by_id[run_id]
     acc = info.test_accuracy
     seed_acc = info.metrics.get("seed_test_accuracy")
+    loss = info.metrics.get("test_loss")
     cols = st.columns(4)
-    cols[0].metric("Test accuracy", "–" if acc is None else f"{acc:.1%}")
+    cols[0].metric("Test accuracy", "–" if acc is None else f"{acc:.1%}",
+                   help=None if loss is None else f"Test loss {loss:.4f}")
     cols[1].metric("The notebook's", "–" if seed_acc is None else f"{seed_acc:.1%}",
                    help=info.metrics.get("seed_result") or "Only runs of a preset have the notebook's figure.")
     cols[2].metric("Epochs done", info.metrics.get("epochs_completed", "–"))

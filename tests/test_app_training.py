@@ -34,6 +34,15 @@ def _run_until(at: AppTest, done, timeout: float = 240.0) -> None:
     raise AssertionError("the page did not reach the expected state in time")
 
 
+def _wait_for_phase(jobs, job_id, phase, timeout=120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if jobs.status(job_id).progress.phase == phase:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_build_page_shows_preset_summary_and_builder(app_path):
     at = _build_page(app_path)
     assert at.selectbox(key="train_dataset").value == "digits"
@@ -130,6 +139,33 @@ def test_queue_position_is_shown(app_path, monkeypatch):
         assert "you are number 1 in the queue" in at.info[0].value
         at.button(key="train_stop").click().run()  # leaving the queue
         assert jobs.status(at.session_state[ui.TRAIN_JOB_KEY]).state == "cancelled"
+
+        # Now watch the running job and stop it from the page.
+        at.session_state[ui.TRAIN_JOB_KEY] = blocker
+        assert _wait_for_phase(jobs, blocker, "training")
+        _run_until(at, lambda at: bool(at.get("progress")) and "Epoch" in at.get("progress")[0].proto.text)
+        assert at.button(key="train_start").disabled
+        at.button(key="train_stop").click().run()
+        status = jobs.wait(blocker, timeout=120)
+        assert status.state == "stopped"
+        _run_until(at, lambda at: bool(at.success))
+        assert at.success[0].value.startswith(f"Stopped: run `{status.run_id}`")
+        assert runs.load_run(status.run_id).status == "stopped"
     finally:
         jobs.stop(blocker)
         jobs.wait(blocker, timeout=120)
+
+
+def test_shared_run_model_is_cached_with_a_lock(app_path):
+    info = training.train(tiny_spec(), build=tiny_build).run
+    script = f"""
+import streamlit as st
+from cnnviz import ui
+model, lock = ui.run_model({info.run_id!r})
+again, lock2 = ui.run_model({info.run_id!r})
+st.session_state["same"] = model is again and lock is lock2
+st.session_state["layers"] = [layer.name for layer in model.layers]
+"""
+    at = AppTest.from_string(script, default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert at.session_state["same"] and at.session_state["layers"] == ["conv-1", "flatten", "predictions"]

@@ -251,3 +251,18 @@ def test_history_csv():
         "1,2.0,0.2,2.1,0.1\n"
         "2,1.5,0.4,,\n"
     )
+
+
+def test_model_sha256_matches_the_file(cnnviz_home):
+    info, _ = _save()
+    digest = hashlib.sha256((cnnviz_home / "runs" / info.run_id / "model.keras").read_bytes()).hexdigest()
+    assert runs.model_sha256(info.run_id) == digest
+
+
+def test_first_listing_cleans_up_once(cnnviz_home, monkeypatch):
+    calls = []
+    monkeypatch.setattr(runs, "_cleaned_once", False)
+    monkeypatch.setattr(runs, "cleanup", lambda **kw: calls.append(kw) or [])
+    runs.list_runs()
+    runs.list_runs()
+    assert calls == [{}]
