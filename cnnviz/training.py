@@ -388,7 +388,8 @@ def _make_callbacks(
             super().__init__()
             self.stopped = False
             self.history: dict[str, list] = {k: [] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
-            self.partial_epoch = 0.0  # fraction of a stopped epoch trained
+            self.partial_epoch = 0.0  # fraction of a stopped epoch trained (0 = none or all of it)
+            self.val_cut = False  # validation of this epoch was cut short by a stop
             self._points = {"x": [], "loss": [], "accuracy": []}
             self._epoch = 0
             self._batch = 0
@@ -403,6 +404,7 @@ def _make_callbacks(
 
         def on_epoch_begin(self, epoch, logs=None):
             self._epoch, self._batch = epoch, 0
+            self.val_cut = False
 
         def on_train_batch_end(self, batch, logs=None):
             # Cheap per batch: two counters, an Event check and a clock read.
@@ -419,17 +421,27 @@ def _make_callbacks(
 
         def on_test_batch_begin(self, batch, logs=None):
             # A *_batch_begin hook keeps Keras' asynchronous dispatch of validation batches.
-            if self.stopped or stop_event.is_set():
+            if stop_event.is_set():
                 self.model.stop_evaluating = True  # skip the rest of validation after a stop
+                self.val_cut = True
+
+        @property
+        def epoch_validated(self) -> bool:
+            """False when this epoch's training or validation was cut short by a stop."""
+            return not self.val_cut and not self.partial_epoch
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             self._logs = logs
+            if stop_event.is_set() and not self.stopped:  # stopped during validation
+                self.stopped = True
+                self.model.stop_training = True
+            if self.stopped and self._batch < steps:
+                self.partial_epoch = self._batch / steps
             self.history["loss"].append(_finite(logs.get("loss")))
             self.history["accuracy"].append(_accuracy(logs))
-            if self.stopped and self._batch < steps:
-                # The validation numbers of an interrupted epoch cover one batch: don't keep them.
-                self.partial_epoch = self._batch / steps
+            if not self.epoch_validated:
+                # Validation cut short covers a batch or so: don't keep it.
                 self.history["val_loss"].append(None)
                 self.history["val_accuracy"].append(None)
             else:
@@ -480,7 +492,7 @@ def _make_callbacks(
 
         def on_epoch_end(self, epoch, logs=None):
             value = _finite((logs or {}).get("val_loss"))
-            if progress.stopped and progress.partial_epoch:
+            if not progress.epoch_validated:
                 return  # an interrupted epoch's validation is not comparable
             if value is not None and value < self.best:
                 self.best, self.best_epoch = value, epoch + 1

@@ -145,6 +145,12 @@ def test_queue_position_is_shown(app_path, monkeypatch):
         assert _wait_for_phase(jobs, blocker, "training")
         _run_until(at, lambda at: bool(at.get("progress")) and "Epoch" in at.get("progress")[0].proto.text)
         assert at.button(key="train_start").disabled
+        # Clicks and page switches do not touch the job.
+        at.slider(key=f"train_val_{TAG}").set_value(0.3).run()
+        at.switch_page("pages/runs.py").run()
+        at.switch_page("pages/build_train.py").run()
+        assert not at.exception and jobs.status(blocker).state == "running"
+        assert at.session_state[ui.TRAIN_JOB_KEY] == blocker and at.button(key="train_stop")
         at.button(key="train_stop").click().run()
         status = jobs.wait(blocker, timeout=120)
         assert status.state == "stopped"

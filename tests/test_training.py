@@ -400,3 +400,25 @@ def test_augmented_pipeline_changes_training_batches_only():
         for img, ref in zip(out, plain):
             assert np.allclose(img, ref, atol=1e-6) or np.allclose(img, ref[:, ::-1], atol=1e-6)
     assert any(not np.allclose(out, plain, atol=1e-6) for out in batches)
+
+
+def test_stop_during_validation_ends_the_run_after_that_epoch(cnnviz_home):
+    import keras
+
+    stop = threading.Event()
+
+    class StopInValidation(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_test_batch_begin(self, batch, logs=None):
+            if self.epoch == 1:
+                stop.set()
+
+    result = training.train(tiny_spec(epochs=50, keep_best=True), build=tiny_build, stop_event=stop,
+                            callbacks=[StopInValidation()])
+    info = result.run
+    assert result.stopped and info.status == "stopped"
+    assert len(info.history["loss"]) == 2 and info.metrics["epochs_completed"] == 2  # epoch 2 trained fully
+    assert info.history["val_loss"][0] is not None and info.history["val_loss"][1] is None  # its validation was cut
+    assert info.metrics["best_epoch"] == 1  # the cut validation is not a candidate
