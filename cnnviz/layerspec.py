@@ -154,9 +154,8 @@ def _window(spec: Mapping[str, Any], name: str, kind: str, shape: Shape, window_
     oh, ow = pooled_size(h, kh, sh, padding), pooled_size(w, kw, sw, padding)
     if oh < 1 or ow < 1:
         raise InvalidArgument(
-            f"layer {name!r} ({KERAS_TYPES[kind]} {kh}×{kw}, stride {sh}, padding {padding}) gets a "
-            f"{shape_text(shape)} input and would shrink it below 1×1: use a larger input, fewer "
-            f"pooling layers or 'same' padding, got input {shape_text(shape)}"
+            f"layer {name!r} ({KERAS_TYPES[kind]} {kh}×{kw}, stride {sh}, padding {padding}) would shrink "
+            f"its {shape_text(shape)} input below 1×1; use a larger image or fewer pooling layers"
         )
     return oh, ow
 

@@ -356,19 +356,24 @@ def summary_table(model: keras.Model, *, input_shape: tuple[int, int, int] | Non
 
 
 def _formula(layer: Any, params: int) -> str:
-    """The hand-count formula of one Keras layer, from its configuration and input size."""
+    """The hand-count formula of one Keras layer, from its configuration and input size.
+
+    Layers the formulas do not cover (grouped convs, other kinds) show their count only.
+    """
     name = type(layer).__name__
     if not params:
         return "0 (no weights)"
-    cin = layer.input.shape[-1]
-    if name == "Conv2D":
+    counts = None
+    if name == "Conv2D" and getattr(layer, "groups", 1) == 1:
         kh, kw = layer.kernel_size
-        return conv_params(kh, kw, cin, layer.filters, layer.use_bias)[2]
-    if name == "Dense":
-        return dense_params(cin, layer.units, layer.use_bias)[2]
-    if name == "BatchNormalization" and layer.center and layer.scale:
-        return batchnorm_params(cin)[2]
-    return f"{params:,} (no formula for {name})"
+        counts = conv_params(kh, kw, layer.input.shape[-1], layer.filters, layer.use_bias)
+    elif name == "Dense":
+        counts = dense_params(layer.input.shape[-1], layer.units, layer.use_bias)
+    elif name == "BatchNormalization" and layer.center and layer.scale:
+        counts = batchnorm_params(layer.input.shape[layer.axis])
+    if counts is None or counts[0] != params:
+        return f"{params:,} (no formula for {name})"
+    return counts[2]
 
 
 def __getattr__(name: str) -> Any:
