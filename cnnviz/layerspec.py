@@ -205,7 +205,8 @@ def _layer(spec: Mapping[str, Any], name: str, shapes: list[Shape]) -> tuple[Sha
             )
         out = shape if kind == "add" else shape[:-1] + (sum(s[-1] for s in shapes),)
         return out, NO_WEIGHTS
-    raise InvalidArgument(f"layer kind must be one of {', '.join(k for k in KERAS_TYPES if k != 'input')}, got {kind!r}")
+    kinds = ", ".join(k for k in KERAS_TYPES if k != "input")
+    raise InvalidArgument(f"layer kind must be one of {kinds}, got {kind!r}")
 
 
 def _check_input_shape(input_shape: Any) -> Shape:

@@ -25,8 +25,6 @@ from cnnviz.layerspec import (
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-    from cnnviz.presets import Preset
-
 ARCHITECTURES: tuple[str, ...] = ("custom", *architectures.FIXED)
 ACTIVATIONS = ("relu", "elu", "gelu", "leaky_relu", "selu", "sigmoid", "swish", "tanh")
 FILTER_GROWTHS = ("double_once", "double_each", "constant")  # seed 000 code, seed 000 text, flat
