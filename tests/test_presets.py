@@ -7,7 +7,7 @@ import json
 import pytest
 
 from cnnviz import cli
-from cnnviz.models import PRESETS, ModelConfig, Preset, build_model, summary_table
+from cnnviz.models import PRESETS, ModelConfig, Preset, build_model, encode_labels, summary_table
 from cnnviz.presets import presets_table
 from tests.test_models import AUTO_NAME, _formula_value
 
@@ -146,3 +146,27 @@ def test_preset_config_is_a_model_config():
     config = PRESETS["seed000_model2"].config
     assert isinstance(config, ModelConfig) and config.dense_layers == 1
     assert ModelConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.slow
+def test_trained_model_saves_and_reloads_in_safe_mode(tmp_path):
+    """Runs are stored as .keras and loaded with safe_mode=True: a functional model with an
+    add layer and seed 001's learning-rate decay schedule must come back without custom
+    objects. (One training step first: Keras 3.15 refuses to load a model saved with an
+    optimizer that has never been built, i.e. never trained.)"""
+    import keras
+    import numpy as np
+
+    name = "seed004_residual"
+    config = PRESETS[name].config.replace(optimizer="sgd_nesterov", lr_decay=1e-6,
+                                          loss="sparse_categorical_crossentropy")
+    model = build_model(config, input_shape=(16, 16, 3), num_classes=10)
+    x = np.random.default_rng(1).random((2, 16, 16, 3), dtype=np.float32)
+    loss = model.train_on_batch(x, encode_labels(config, np.array([1, 2]), 10))
+    assert np.isfinite(loss).all()
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    again = keras.models.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(np.asarray(again(x)), np.asarray(model(x)), rtol=1e-5, atol=1e-6)
+    assert [layer.name for layer in again.layers] == [layer.name for layer in model.layers]
+    assert again.optimizer.get_config()["learning_rate"] == model.optimizer.get_config()["learning_rate"]
