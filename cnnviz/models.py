@@ -147,7 +147,7 @@ class ModelConfig:
         self._check_settings()
         if not isinstance(num_classes, int) or isinstance(num_classes, bool) or not 2 <= num_classes <= 1000:
             raise InvalidArgument(f"number of classes must be a whole number from 2 to 1000, got {num_classes!r}")
-        table = param_calculator([], input_shape)  # checks the input shape
+        param_calculator([], input_shape)  # checks the input shape first
         if self.architecture == "custom":
             self._check_custom(tuple(input_shape))
         elif self.head == "global_avg" and not architectures.FIXED[self.architecture][2]:
