@@ -46,7 +46,7 @@ def dense(name: str, units: int, activation: str | None = "relu") -> Spec:
     return {"kind": "dense", "name": name, "units": units, "activation": activation}
 
 
-def head(cfg: ModelConfig, name: str = "flatten") -> Spec:
+def head(cfg: ModelConfig, name: str = "flat") -> Spec:
     """Flatten (the seeds' choice) or global average pooling, which fits any image size."""
     if cfg.head == "global_avg":
         return {"kind": "global_avg", "name": "global_avg"}
@@ -87,11 +87,11 @@ def custom(cfg: ModelConfig, num_classes: int) -> list[Spec]:
             layers.append(dropout(f"conv_dropout_{i}", cfg.conv_dropout))
     layers.append(head(cfg))
     for j in range(1, cfg.dense_layers + 1):
-        layers.append(dense(f"dense_{j}", cfg.dense_units, cfg.activation))
+        layers.append(dense(f"fc_{j}", cfg.dense_units, cfg.activation))
         if cfg.batch_norm:
-            layers.append(batchnorm(f"dense_bn_{j}"))
+            layers.append(batchnorm(f"fc_bn_{j}"))
         if cfg.dropout > 0:
-            layers.append(dropout(f"dropout_{j}", cfg.dropout))
+            layers.append(dropout(f"drop_{j}", cfg.dropout))
     layers.append(output(num_classes))
     return layers
 
@@ -99,8 +99,8 @@ def custom(cfg: ModelConfig, num_classes: int) -> list[Spec]:
 # --- seed 001: CIFAR10-Lab (2023) -----------------------------------------------------------
 def seed001_mlp(cfg: ModelConfig, num_classes: int) -> list[Spec]:
     """Part 2: flatten, 512 tanh, 256 tanh, softmax (1,707,274 parameters)."""
-    return [{"kind": "flatten", "name": "flatten"}, dense("dense_1", 512, "tanh"),
-            dense("dense_2", 256, "tanh"), output(num_classes)]
+    return [{"kind": "flatten", "name": "flat"}, dense("fc_1", 512, "tanh"),
+            dense("fc_2", 256, "tanh"), output(num_classes)]
 
 
 def _seed001_cnn(cfg: ModelConfig, num_classes: int, *, filters: tuple[int, int], units: int,
@@ -117,14 +117,14 @@ def _seed001_cnn(cfg: ModelConfig, num_classes: int, *, filters: tuple[int, int]
                        batchnorm(f"bn_{i}", bn_momentum), act(f"relu_{i}", "relu")]
         layers.append(pool(f"pool_{i}", 2))
         if drops:
-            layers.append(dropout(f"dropout_{i}", drops[i - 1]))
+            layers.append(dropout(f"drop_{i}", drops[i - 1]))
     layers.append(head(cfg))
     if bn_momentum is None:
-        layers.append(dense("dense_1", units))
+        layers.append(dense("fc_1", units))
     else:
-        layers += [dense("dense_1", units, None), batchnorm("dense_bn_1", bn_momentum), act("dense_relu_1", "relu")]
+        layers += [dense("fc_1", units, None), batchnorm("fc_bn_1", bn_momentum), act("fc_relu_1", "relu")]
     if drops:
-        layers.append(dropout("dropout_3", drops[2]))
+        layers.append(dropout("drop_3", drops[2]))
     return layers + [output(num_classes)]
 
 
@@ -152,9 +152,10 @@ def seed001_best(cfg: ModelConfig, num_classes: int) -> list[Spec]:
 # --- seed 002: ML for trading, CIFAR-10 chapter (2021); the seed's own layer names --------
 def seed002_mlp(cfg: ModelConfig, num_classes: int) -> list[Spec]:
     """Flatten, 1000 relu, dropout 0.2, 512 relu, dropout 0.2, softmax (3,590,642). The seed
-    calls its Flatten 'input'; here it is 'flatten' because the image input is 'image'."""
-    return [{"kind": "flatten", "name": "flatten"}, dense("hidden_layer_1", 1000), dropout("dropout_1", 0.2),
-            dense("hidden_layer_2", 512), dropout("dropout_2", 0.2), output(num_classes)]
+    calls its Flatten 'input' and its dropouts 'dropout_1', 'dropout_2'; here they are 'flat',
+    'drop_1', 'drop_2', so that no name looks like one Keras makes up."""
+    return [{"kind": "flatten", "name": "flat"}, dense("hidden_layer_1", 1000), dropout("drop_1", 0.2),
+            dense("hidden_layer_2", 512), dropout("drop_2", 0.2), output(num_classes)]
 
 
 def seed002_cnn(cfg: ModelConfig, num_classes: int) -> list[Spec]:
@@ -180,9 +181,9 @@ def seed002_alexnet(cfg: ModelConfig, num_classes: int) -> list[Spec]:
 # --- seed 003: CS109A HW9 (2018), Q4.2 --------------------------------------------------------
 def seed003_mlp(cfg: ModelConfig, num_classes: int) -> list[Spec]:
     """Flatten, 128 / 256 / 512 relu each followed by dropout 0.2, softmax (563,082)."""
-    layers: list[Spec] = [{"kind": "flatten", "name": "flatten"}]
+    layers: list[Spec] = [{"kind": "flatten", "name": "flat"}]
     for i, units in enumerate((128, 256, 512), start=1):
-        layers += [dense(f"dense_{i}", units), dropout(f"dropout_{i}", 0.2)]
+        layers += [dense(f"fc_{i}", units), dropout(f"drop_{i}", 0.2)]
     return layers + [output(num_classes)]
 
 
@@ -195,7 +196,7 @@ def seed003_cnn(cfg: ModelConfig, num_classes: int) -> list[Spec]:
     for block, filters in enumerate((32, 64, 128)):
         layers += [conv(f"conv_{2 * block + 1}", filters, 3), conv(f"conv_{2 * block + 2}", filters, 3),
                    pool(f"pool_{block + 1}", 2, padding="same")]
-    return layers + [head(cfg), dropout("dropout_1", 0.2), dense("dense_1", 512), dropout("dropout_2", 0.2),
+    return layers + [head(cfg), dropout("drop_1", 0.2), dense("fc_1", 512), dropout("drop_2", 0.2),
                      output(num_classes)]
 
 
@@ -210,7 +211,7 @@ SEED004_DROPOUT = 0.25  # not given in the seed (judgement)
 
 
 def _seed004_tail(cfg: ModelConfig, num_classes: int) -> list[Spec]:
-    return [conv("conv_4", 128, 3), batchnorm("bn_1"), dropout("dropout_1", SEED004_DROPOUT), head(cfg),
+    return [conv("conv_4", 128, 3), batchnorm("bn_1"), dropout("drop_1", SEED004_DROPOUT), head(cfg),
             output(num_classes)]
 
 

@@ -154,9 +154,8 @@ def _window(spec: Mapping[str, Any], name: str, kind: str, shape: Shape, window_
     oh, ow = pooled_size(h, kh, sh, padding), pooled_size(w, kw, sw, padding)
     if oh < 1 or ow < 1:
         raise InvalidArgument(
-            f"layer {name!r} ({KERAS_TYPES[kind]} {kh}×{kw}, stride {sh}, padding {padding}) gets a "
-            f"{shape_text(shape)} input and would shrink it below 1×1: use a larger input, fewer "
-            f"pooling layers or 'same' padding, got input {shape_text(shape)}"
+            f"layer {name!r} ({KERAS_TYPES[kind]} {kh}×{kw}, stride {sh}, padding {padding}) would shrink "
+            f"its {shape_text(shape)} input below 1×1; use a larger image or fewer pooling layers"
         )
     return oh, ow
 
@@ -206,7 +205,8 @@ def _layer(spec: Mapping[str, Any], name: str, shapes: list[Shape]) -> tuple[Sha
             )
         out = shape if kind == "add" else shape[:-1] + (sum(s[-1] for s in shapes),)
         return out, NO_WEIGHTS
-    raise InvalidArgument(f"layer kind must be one of {', '.join(k for k in KERAS_TYPES if k != 'input')}, got {kind!r}")
+    kinds = ", ".join(k for k in KERAS_TYPES if k != "input")
+    raise InvalidArgument(f"layer kind must be one of {kinds}, got {kind!r}")
 
 
 def _check_input_shape(input_shape: Any) -> Shape:

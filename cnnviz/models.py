@@ -25,8 +25,6 @@ from cnnviz.layerspec import (
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-    from cnnviz.presets import Preset
-
 ARCHITECTURES: tuple[str, ...] = ("custom", *architectures.FIXED)
 ACTIVATIONS = ("relu", "elu", "gelu", "leaky_relu", "selu", "sigmoid", "swish", "tanh")
 FILTER_GROWTHS = ("double_once", "double_each", "constant")  # seed 000 code, seed 000 text, flat
@@ -149,7 +147,7 @@ class ModelConfig:
         self._check_settings()
         if not isinstance(num_classes, int) or isinstance(num_classes, bool) or not 2 <= num_classes <= 1000:
             raise InvalidArgument(f"number of classes must be a whole number from 2 to 1000, got {num_classes!r}")
-        table = param_calculator([], input_shape)  # checks the input shape
+        param_calculator([], input_shape)  # checks the input shape first
         if self.architecture == "custom":
             self._check_custom(tuple(input_shape))
         elif self.head == "global_avg" and not architectures.FIXED[self.architecture][2]:
@@ -356,19 +354,24 @@ def summary_table(model: keras.Model, *, input_shape: tuple[int, int, int] | Non
 
 
 def _formula(layer: Any, params: int) -> str:
-    """The hand-count formula of one Keras layer, from its configuration and input size."""
+    """The hand-count formula of one Keras layer, from its configuration and input size.
+
+    Layers the formulas do not cover (grouped convs, other kinds) show their count only.
+    """
     name = type(layer).__name__
     if not params:
         return "0 (no weights)"
-    cin = layer.input.shape[-1]
-    if name == "Conv2D":
+    counts = None
+    if name == "Conv2D" and getattr(layer, "groups", 1) == 1:
         kh, kw = layer.kernel_size
-        return conv_params(kh, kw, cin, layer.filters, layer.use_bias)[2]
-    if name == "Dense":
-        return dense_params(cin, layer.units, layer.use_bias)[2]
-    if name == "BatchNormalization" and layer.center and layer.scale:
-        return batchnorm_params(cin)[2]
-    return f"{params:,} (no formula for {name})"
+        counts = conv_params(kh, kw, layer.input.shape[-1], layer.filters, layer.use_bias)
+    elif name == "Dense":
+        counts = dense_params(layer.input.shape[-1], layer.units, layer.use_bias)
+    elif name == "BatchNormalization" and layer.center and layer.scale:
+        counts = batchnorm_params(layer.input.shape[layer.axis])
+    if counts is None or counts[0] != params:
+        return f"{params:,} (no formula for {name})"
+    return counts[2]
 
 
 def __getattr__(name: str) -> Any:
