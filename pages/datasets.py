@@ -82,8 +82,8 @@ def _samples(ds: datasets.Dataset) -> None:
         st.session_state[SAMPLE_SEED_KEY] = st.session_state.get(SAMPLE_SEED_KEY, 0) + 1
     seed = st.session_state.get(SAMPLE_SEED_KEY, 0)
     groups = datasets.random_per_class(ds.y_train, per_class, num_classes=ds.num_classes, seed=seed)
-    images = [ds.x_train[i] for group in groups for i in group]
-    st.plotly_chart(plots.samples_per_class(images, ds.class_names, per_class), key="datasets_samples")
+    images = [[ds.x_train[i] for i in group] for group in groups]
+    st.plotly_chart(plots.samples_per_class(images, ds.class_names), key="datasets_samples")
 
 
 def _inspect(ds: datasets.Dataset) -> None:
@@ -119,7 +119,7 @@ def _split_and_scale(ds: datasets.Dataset) -> None:
 
     method = st.radio("Scaling", list(datasets.SCALINGS), key="datasets_scaling", horizontal=True,
                       format_func=lambda m: datasets.SCALINGS[m])
-    preview = datasets.scaling_preview(ds, method, validation_fraction=fraction, sample=SCALING_SAMPLE, **opts)
+    preview = ui.scaling_preview(ds.name, method, validation_fraction=fraction, sample=SCALING_SAMPLE, **opts)
     if preview["stats"]:
         st.caption("Training mean per channel: " + ", ".join(f"{m:.1f}" for m in preview["stats"]["mean"])
                    + "; std: " + ", ".join(f"{s:.1f}" for s in preview["stats"]["std"]))
