@@ -160,7 +160,7 @@ def fingerprint(name: str) -> str:
         return "bundled"
     with contextlib.suppress(OSError):
         st = _file_for(name).stat()
-        return f"{st.st_mtime_ns}-{st.st_size}"
+        return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"  # os.replace gives a new inode
     return "missing"
 
 

@@ -92,7 +92,10 @@ def _inspect(ds: datasets.Dataset) -> None:
     image = ds.x_train[int(index)]
     st.write(f"Class **{ds.class_names[int(ds.y_train[int(index)])]}**, values "
              f"{int(image.min())}..{int(image.max())} (uint8, 0 = dark, 255 = bright).")
-    st.plotly_chart(plots.channel_values(image), key="datasets_channels")
+    left, right = st.columns([1, 3])
+    left.plotly_chart(plots.mosaic([[image]], [ds.class_names[int(ds.y_train[int(index)])]], tile_px=160),
+                      key="datasets_one_image")
+    right.plotly_chart(plots.channel_values(image), key="datasets_channels")
     st.plotly_chart(plots.pixel_histogram(image, title="Pixel values of this image"), key="datasets_image_hist")
 
 

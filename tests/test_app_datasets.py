@@ -33,7 +33,7 @@ def test_digits_page_renders_every_section(app_path):
     assert not _errors(at)
     assert [m.value for m in at.metric][:4] == ["1,437", "360", "8×8×1", "10"]
     charts = at.get("plotly_chart")
-    assert len(charts) == 6  # counts, samples, channels, image histogram, split, scaling
+    assert len(charts) == 7  # counts, samples, image, channels, image histogram, split, scaling
     table = at.dataframe[0].value
     assert list(table["class"])[-1] == "total"
     assert table.iloc[-1].to_dict() == {"class": "total", "train": 1077, "validation": 360, "test": 360}
