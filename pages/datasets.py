@@ -68,7 +68,6 @@ def _overview(ds: datasets.Dataset) -> None:
     cols[1].metric("Test images", f"{len(ds.y_test):,}")
     cols[2].metric("Image size", f"{h}×{w}×{c}")
     cols[3].metric("Classes", ds.num_classes)
-    st.caption(f"Source: {ds.source}")
     counts = {"train": datasets.class_counts(ds.y_train, ds.num_classes),
               "test": datasets.class_counts(ds.y_test, ds.num_classes)}
     st.plotly_chart(plots.class_counts_bar(counts, ds.class_names, title="Images per class"), key="datasets_counts")
@@ -114,7 +113,7 @@ def _split_and_scale(ds: datasets.Dataset) -> None:
     seed = cols[3].number_input("Seed", 0, 10_000, 0, key="datasets_split_seed")
     opts = dict(train_size=int(train_size), test_size=int(test_size), seed=int(seed))
     rows = datasets.split_summary(ds, validation_fraction=fraction, **opts)
-    st.dataframe(rows, hide_index=True, key="datasets_split_table")
+    st.dataframe(rows, hide_index=True, key="datasets_split_table", height=35 * (len(rows) + 1) + 3)
     per_class = rows[:-1]
     st.plotly_chart(plots.class_counts_bar(
         {s: [r[s] for r in per_class] for s in ("train", "validation", "test")}, ds.class_names,

@@ -33,8 +33,8 @@ def class_counts_bar(counts: dict[str, Sequence[int]], class_names: Sequence[str
         fig.add_trace(go.Bar(x=list(class_names), y=[int(v) for v in values], name=split,
                              marker_color=SPLIT_COLORS.get(split), text=[int(v) for v in values],
                              textposition="auto"))
-    fig.update_layout(title=title, barmode="stack" if stacked else "group", xaxis_title="class",
-                      yaxis_title="images", margin=_margins(title), legend=dict(orientation="h"))
+    fig.update_layout(title=title, barmode="stack" if stacked else "group", xaxis_title="class", xaxis_type="category",
+                      yaxis_title="images", margin=_margins(title), legend=dict(orientation="h", y=-0.25))
     return fig
 
 
@@ -100,7 +100,7 @@ def channel_values(image: np.ndarray, *, title: str | None = None) -> go.Figure:
     fig.update_xaxes(showticklabels=False)
     for i in range(2, c + 1):  # keep every channel square
         fig.update_yaxes(scaleanchor=f"x{i}", row=1, col=i)
-    fig.update_layout(title=title, height=320, margin=_margins(title))
+    fig.update_layout(title=title, height=260, margin=dict(l=10, r=10, t=70 if title else 40, b=10))
     return fig
 
 
@@ -125,7 +125,7 @@ def pixel_histogram(values: np.ndarray, *, value_range: tuple[float, float] = (0
     """Histogram of pixel values per channel (last axis is the channel)."""
     fig = go.Figure(_histogram_traces(values, value_range, bins))
     fig.update_layout(title=title, barmode="overlay", bargap=0, xaxis_title=x_title, yaxis_title="pixels",
-                      margin=_margins(title), legend=dict(orientation="h"), height=300)
+                      margin=_margins(title), legend=dict(orientation="h", y=-0.3), height=320)
     return fig
 
 
@@ -139,8 +139,8 @@ def scaling_histograms(raw: np.ndarray, scaled: np.ndarray, *, method_label: str
         for trace in traces:
             trace.showlegend = col == 1 and len(traces) > 1
             fig.add_trace(trace, row=1, col=col)
-    fig.update_layout(barmode="overlay", bargap=0, height=300, margin=_margins(None),
-                      legend=dict(orientation="h"))
+    fig.update_layout(barmode="overlay", bargap=0, height=320, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=-0.3))
     fig.update_xaxes(title_text="pixel value")
     return fig
 
