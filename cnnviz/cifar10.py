@@ -262,7 +262,7 @@ def read_archive(path: Path) -> Cifar10Arrays:
     files: dict[str, bytes] = {}
     meta: bytes | None = None
     try:
-        with tarfile.open(path, "r:*") as tar:
+        with tarfile.open(path, "r:gz") as tar:
             for count, member in enumerate(tar, start=1):
                 if count > MAX_ARCHIVE_MEMBERS:
                     raise FormatError(f"{path} has more than {MAX_ARCHIVE_MEMBERS} entries; "
@@ -282,7 +282,8 @@ def read_archive(path: Path) -> Cifar10Arrays:
     except FileNotFoundError:
         raise FormatError(f"No file at {path}.") from None
     except (tarfile.TarError, EOFError, OSError) as err:
-        raise FormatError(f"{path} is not a readable .tar.gz archive ({err}).") from None
+        why = (str(err).splitlines() or [type(err).__name__])[0]
+        raise FormatError(f"{path} is not a readable .tar.gz archive ({why}).") from None
     return _assemble(files, meta, str(path))
 
 

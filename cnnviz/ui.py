@@ -57,6 +57,25 @@ def load_dataset(name: str):
     return _cached_dataset(name, datasets.fingerprint(name))
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _cached_scaling_preview(name: str, fingerprint: str, method: str, train_size: int, test_size: int,
+                            validation_fraction: float, seed: int, sample: int) -> dict:
+    from cnnviz import datasets
+
+    return datasets.scaling_preview(load_dataset(name), method, train_size=train_size, test_size=test_size,
+                                    validation_fraction=validation_fraction, seed=seed, sample=sample)
+
+
+def scaling_preview(name: str, method: str, *, train_size: int, test_size: int,
+                    validation_fraction: float, seed: int, sample: int) -> dict:
+    """``datasets.scaling_preview`` of a stored dataset, cached: the statistics of 7,500
+    CIFAR-10 images take a moment and depend only on these arguments."""
+    from cnnviz import datasets
+
+    return _cached_scaling_preview(name, datasets.fingerprint(name), method, train_size, test_size,
+                                   validation_fraction, seed, sample)
+
+
 def download_dataset(name: str, **opts) -> str:
     """``datasets.download`` with a progress bar; returns the summary line.
 

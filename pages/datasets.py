@@ -68,7 +68,6 @@ def _overview(ds: datasets.Dataset) -> None:
     cols[1].metric("Test images", f"{len(ds.y_test):,}")
     cols[2].metric("Image size", f"{h}×{w}×{c}")
     cols[3].metric("Classes", ds.num_classes)
-    st.caption(f"Source: {ds.source}")
     counts = {"train": datasets.class_counts(ds.y_train, ds.num_classes),
               "test": datasets.class_counts(ds.y_test, ds.num_classes)}
     st.plotly_chart(plots.class_counts_bar(counts, ds.class_names, title="Images per class"), key="datasets_counts")
@@ -82,8 +81,8 @@ def _samples(ds: datasets.Dataset) -> None:
         st.session_state[SAMPLE_SEED_KEY] = st.session_state.get(SAMPLE_SEED_KEY, 0) + 1
     seed = st.session_state.get(SAMPLE_SEED_KEY, 0)
     groups = datasets.random_per_class(ds.y_train, per_class, num_classes=ds.num_classes, seed=seed)
-    images = [ds.x_train[i] for group in groups for i in group]
-    st.plotly_chart(plots.samples_per_class(images, ds.class_names, per_class), key="datasets_samples")
+    images = [[ds.x_train[i] for i in group] for group in groups]
+    st.plotly_chart(plots.samples_per_class(images, ds.class_names), key="datasets_samples")
 
 
 def _inspect(ds: datasets.Dataset) -> None:
@@ -92,7 +91,10 @@ def _inspect(ds: datasets.Dataset) -> None:
     image = ds.x_train[int(index)]
     st.write(f"Class **{ds.class_names[int(ds.y_train[int(index)])]}**, values "
              f"{int(image.min())}..{int(image.max())} (uint8, 0 = dark, 255 = bright).")
-    st.plotly_chart(plots.channel_values(image), key="datasets_channels")
+    left, right = st.columns([1, 3])
+    left.plotly_chart(plots.mosaic([[image]], [ds.class_names[int(ds.y_train[int(index)])]], tile_px=160),
+                      key="datasets_one_image")
+    right.plotly_chart(plots.channel_values(image), key="datasets_channels")
     st.plotly_chart(plots.pixel_histogram(image, title="Pixel values of this image"), key="datasets_image_hist")
 
 
@@ -111,7 +113,7 @@ def _split_and_scale(ds: datasets.Dataset) -> None:
     seed = cols[3].number_input("Seed", 0, 10_000, 0, key="datasets_split_seed")
     opts = dict(train_size=int(train_size), test_size=int(test_size), seed=int(seed))
     rows = datasets.split_summary(ds, validation_fraction=fraction, **opts)
-    st.dataframe(rows, hide_index=True, key="datasets_split_table")
+    st.dataframe(rows, hide_index=True, key="datasets_split_table", height=35 * (len(rows) + 1) + 3)
     per_class = rows[:-1]
     st.plotly_chart(plots.class_counts_bar(
         {s: [r[s] for r in per_class] for s in ("train", "validation", "test")}, ds.class_names,
@@ -119,7 +121,7 @@ def _split_and_scale(ds: datasets.Dataset) -> None:
 
     method = st.radio("Scaling", list(datasets.SCALINGS), key="datasets_scaling", horizontal=True,
                       format_func=lambda m: datasets.SCALINGS[m])
-    preview = datasets.scaling_preview(ds, method, validation_fraction=fraction, sample=SCALING_SAMPLE, **opts)
+    preview = ui.scaling_preview(ds.name, method, validation_fraction=fraction, sample=SCALING_SAMPLE, **opts)
     if preview["stats"]:
         st.caption("Training mean per channel: " + ", ".join(f"{m:.1f}" for m in preview["stats"]["mean"])
                    + "; std: " + ", ".join(f"{s:.1f}" for s in preview["stats"]["std"]))

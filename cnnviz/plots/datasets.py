@@ -13,8 +13,6 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnnviz.plots.common import image_grid
-
 CHANNEL_COLORS = {1: ("grey",), 3: ("red", "green", "blue")}
 CHANNEL_NAMES = {1: ("grey",), 3: ("R", "G", "B")}
 CHANNEL_SCALES = {1: ("gray",), 3: ("Reds", "Greens", "Blues")}
@@ -35,19 +33,52 @@ def class_counts_bar(counts: dict[str, Sequence[int]], class_names: Sequence[str
         fig.add_trace(go.Bar(x=list(class_names), y=[int(v) for v in values], name=split,
                              marker_color=SPLIT_COLORS.get(split), text=[int(v) for v in values],
                              textposition="auto"))
-    fig.update_layout(title=title, barmode="stack" if stacked else "group", xaxis_title="class",
-                      yaxis_title="images", margin=_margins(title), legend=dict(orientation="h"))
+    fig.update_layout(title=title, barmode="stack" if stacked else "group", xaxis_title="class", xaxis_type="category",
+                      yaxis_title="images", margin=_margins(title), legend=dict(orientation="h", y=-0.25))
     return fig
 
 
-def samples_per_class(images: Sequence[np.ndarray], class_names: Sequence[str], per_class: int,
+def _rgb(image: np.ndarray) -> np.ndarray:
+    img = np.asarray(image, dtype=np.uint8)
+    if img.ndim == 2:
+        img = img[..., None]
+    return np.repeat(img, 3, axis=-1) if img.shape[-1] == 1 else img
+
+
+def mosaic(rows: Sequence[Sequence[np.ndarray]], row_labels: Sequence[str], *,
+           column_labels: Sequence[str] | None = None, title: str | None = None,
+           tile_px: int = 64, gap: int = 1) -> go.Figure:
+    """Equal-sized uint8 images tiled into one picture, a label per row (and column).
+
+    One ``go.Image`` instead of a subplot per image: ~20× faster to build and send than
+    :func:`cnnviz.plots.common.image_grid` for grids of tens of images.
+    """
+    cols = max((len(r) for r in rows), default=0)
+    if not rows or cols == 0:
+        fig = go.Figure()
+        fig.update_layout(title=title or "No images", height=120)
+        return fig
+    h, w = _rgb(next(img for r in rows for img in r)).shape[:2]
+    canvas = np.full((len(rows) * (h + gap) - gap, cols * (w + gap) - gap, 3), 255, dtype=np.uint8)
+    for i, row in enumerate(rows):
+        for j, img in enumerate(row):
+            canvas[i * (h + gap): i * (h + gap) + h, j * (w + gap): j * (w + gap) + w] = _rgb(img)
+    fig = go.Figure(go.Image(z=canvas, hoverinfo="skip"))
+    fig.update_yaxes(tickvals=[i * (h + gap) + h / 2 for i in range(len(rows))], ticktext=list(row_labels),
+                     showgrid=False, zeroline=False)
+    fig.update_xaxes(showgrid=False, zeroline=False, side="top",
+                     tickvals=[j * (w + gap) + w / 2 for j in range(cols)] if column_labels else [],
+                     ticktext=list(column_labels) if column_labels else None)
+    scale = tile_px / max(h, w)
+    fig.update_layout(title=title, height=int(len(rows) * tile_px + 60),
+                      width=int(cols * w * scale + 140), margin=dict(l=10, r=10, t=60 if title else 30, b=10))
+    return fig
+
+
+def samples_per_class(images_by_class: Sequence[Sequence[np.ndarray]], class_names: Sequence[str],
                       *, title: str | None = None) -> go.Figure:
-    """A grid with one row per class: ``images`` are ordered class by class, ``per_class`` each."""
-    titles = []
-    for name in class_names:
-        titles.extend([name] + [""] * (per_class - 1))
-    return image_grid(list(images), titles=titles[: len(images)], columns=per_class,
-                      tile_px=72, title=title)
+    """A grid with one row per class (seed 001's PlotRandomFromEachClass)."""
+    return mosaic(images_by_class, class_names, title=title, tile_px=56)
 
 
 def channel_values(image: np.ndarray, *, title: str | None = None) -> go.Figure:
@@ -69,14 +100,11 @@ def channel_values(image: np.ndarray, *, title: str | None = None) -> go.Figure:
     fig.update_xaxes(showticklabels=False)
     for i in range(2, c + 1):  # keep every channel square
         fig.update_yaxes(scaleanchor=f"x{i}", row=1, col=i)
-    fig.update_layout(title=title, height=320, margin=_margins(title))
+    fig.update_layout(title=title, height=260, margin=dict(l=10, r=10, t=70 if title else 40, b=10))
     return fig
 
 
-def pixel_histogram(values: np.ndarray, *, value_range: tuple[float, float] = (0, 255),
-                    bins: int = HISTOGRAM_BINS, title: str | None = None,
-                    x_title: str = "pixel value") -> go.Figure:
-    """Histogram of pixel values per channel (last axis is the channel)."""
+def _histogram_traces(values: np.ndarray, value_range: tuple[float, float], bins: int) -> list[go.Bar]:
     arr = np.asarray(values)
     c = arr.shape[-1] if arr.ndim >= 3 else 1
     flat = arr.reshape(-1, c)
@@ -85,39 +113,40 @@ def pixel_histogram(values: np.ndarray, *, value_range: tuple[float, float] = (0
         hi = lo + 1.0
     edges = np.linspace(lo, hi, bins + 1)
     centres = (edges[:-1] + edges[1:]) / 2
-    fig = go.Figure()
-    for i in range(c):
-        counts, _ = np.histogram(flat[:, i], bins=edges)
-        fig.add_trace(go.Bar(x=centres, y=counts, name=CHANNEL_NAMES.get(c, tuple(map(str, range(c))))[i],
-                             marker_color=CHANNEL_COLORS.get(c, (None,) * c)[i], opacity=0.6,
-                             width=(hi - lo) / bins))
+    names = CHANNEL_NAMES.get(c, tuple(str(i) for i in range(c)))
+    colors = CHANNEL_COLORS.get(c, (None,) * c)
+    return [go.Bar(x=centres, y=np.histogram(flat[:, i], bins=edges)[0], name=names[i], marker_color=colors[i],
+                   opacity=0.6, width=(hi - lo) / bins, legendgroup=names[i]) for i in range(c)]
+
+
+def pixel_histogram(values: np.ndarray, *, value_range: tuple[float, float] = (0, 255),
+                    bins: int = HISTOGRAM_BINS, title: str | None = None,
+                    x_title: str = "pixel value") -> go.Figure:
+    """Histogram of pixel values per channel (last axis is the channel)."""
+    fig = go.Figure(_histogram_traces(values, value_range, bins))
     fig.update_layout(title=title, barmode="overlay", bargap=0, xaxis_title=x_title, yaxis_title="pixels",
-                      margin=_margins(title), legend=dict(orientation="h"), height=300)
+                      margin=_margins(title), legend=dict(orientation="h", y=-0.3), height=320)
     return fig
 
 
-def scaling_histograms(raw: np.ndarray, scaled: np.ndarray, *, method_label: str) -> go.Figure:
+def scaling_histograms(raw: np.ndarray, scaled: np.ndarray, *, method_label: str,
+                       bins: int = HISTOGRAM_BINS) -> go.Figure:
     """Pixel values before (0..255) and after scaling, side by side, per channel."""
-    c = raw.shape[-1] if raw.ndim >= 3 else 1
     fig = make_subplots(rows=1, cols=2, subplot_titles=["uint8 pixels", f"after scaling: {method_label}"])
-    before = pixel_histogram(raw, value_range=(0, 255))
     lo, hi = float(np.min(scaled)), float(np.max(scaled))
-    after = pixel_histogram(scaled, value_range=(lo, hi if hi > lo else lo + 1.0))
-    for col, part in ((1, before), (2, after)):
-        for i, trace in enumerate(part.data):
-            trace.showlegend = col == 1 and c > 1
-            trace.legendgroup = str(i)
+    for col, traces in ((1, _histogram_traces(raw, (0, 255), bins)),
+                        (2, _histogram_traces(scaled, (lo, hi), bins))):
+        for trace in traces:
+            trace.showlegend = col == 1 and len(traces) > 1
             fig.add_trace(trace, row=1, col=col)
-    fig.update_layout(barmode="overlay", bargap=0, height=300, margin=_margins(None),
-                      legend=dict(orientation="h"))
+    fig.update_layout(barmode="overlay", bargap=0, height=320, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=-0.3))
     fig.update_xaxes(title_text="pixel value")
     return fig
 
 
 def before_after(before: np.ndarray, after: np.ndarray, *, captions: Sequence[str] | None = None,
                  title: str | None = None) -> go.Figure:
-    """Two rows: the original images and the same images augmented."""
-    n = len(before)
-    labels = list(captions) if captions is not None else [""] * n
-    titles = [f"{t} (original)" if t else "original" for t in labels] + ["augmented"] * n
-    return image_grid([*before, *after], titles=titles, columns=n, tile_px=80, title=title)
+    """Two rows: the original images and the same images augmented (captions per column)."""
+    return mosaic([list(before), list(after)], ["original", "augmented"], column_labels=captions,
+                  title=title, tile_px=96)
