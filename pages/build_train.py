@@ -5,6 +5,7 @@ train it live (progress, curves, stop) and compare the test accuracy with the no
 import streamlit as st
 
 from cnnviz import augment, datasets, models, presets, training, ui
+from cnnviz.plots import models as model_plots
 
 SOURCE_KEY = "train_source"
 PRESET, BUILDER = "A network from the notebooks", "My own network"
@@ -70,9 +71,13 @@ def _summary(config: models.ModelConfig, ds: datasets.Dataset) -> bool:
         cols[0].metric("Parameters", f"{table.total:,}")
         cols[1].metric("Trainable", f"{table.trainable:,}")
         cols[2].metric("Non-trainable", f"{table.non_trainable:,}")
-        st.dataframe([{k: row[k] for k in ("name", "type", "output_shape", "params", "formula")} for row in table.rows],
-                     hide_index=True, key="train_summary",
-                     column_config={"output_shape": "output shape", "params": st.column_config.NumberColumn(format="localized")})
+        left, right = st.columns([3, 2])
+        left.dataframe([{k: row[k] for k in ("name", "type", "output_shape", "params", "formula")} for row in table.rows],
+                       hide_index=True, key="train_summary",
+                       column_config={"output_shape": "output shape",
+                                      "params": st.column_config.NumberColumn(format="localized")})
+        right.plotly_chart(model_plots.param_bars(table, log_scale=True, title="Where the parameters are"),
+                           key="train_param_bars")
         return True
     return False
 
