@@ -20,7 +20,33 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
 
 # --- presets / train / runs (models, training, runs) -----------------------------------
 def _add_training_commands(sub: argparse._SubParsersAction) -> None:
-    pass
+    _add_presets_command(sub)
+
+
+def _add_presets_command(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("presets", help="list the seed networks, their parameter counts and the seeds' accuracy")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(handler=_cmd_presets)
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:
+    import json
+
+    from cnnviz.presets import presets_table
+
+    rows = presets_table()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    header = f"{'preset':<24}{'parameters':>13}{'trainable':>13}  {'seed test acc.':<15}title"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        acc = "-" if row["seed_test_accuracy"] is None else f"{row['seed_test_accuracy']:.2%}"
+        print(f"{row['name']:<24}{row['total']:>13,}{row['trainable']:>13,}  {acc:<15}{row['title']}")
+    print("\nParameters for 32×32×3 images and 10 classes, counted by formula. "
+          "'-': the seed printed no test accuracy (see `--json` for what it printed).")
+    return 0
 
 
 # --- download (pretrained weights) -----------------------------------------------------
