@@ -158,7 +158,7 @@ def test_compare_models_on_the_same_sweep(quad):
     single = robustness.rotation_sweep(model, x, y, QUAD_NAMES, angles=(0, 90, 30))
     for r in both.values():
         np.testing.assert_array_equal(r.accuracy, single.accuracy)
-    # one prepare function per model: the second model sees the images scaled by 2
+    # one prepare function per model name, each called for its own model
     seen = []
     robustness.compare_rotation({"a": inv, "b": inv}, x, yb, BIN_NAMES, angles=(0,),
                                 prepare={"a": lambda v: seen.append("a") or v, "b": lambda v: seen.append("b") or v})
