@@ -20,4 +20,6 @@ class PageInfo:
 PAGES: tuple[PageInfo, ...] = (
     PageInfo("pages/home.py", "Home", ":material/home:",
              "What is in this lab, and what data and weights this machine has."),
+    PageInfo("pages/datasets.py", "Datasets", ":material/photo_library:",
+             "Browse CIFAR-10 and other datasets: classes, pixels, subsets, scaling and augmentation."),
 )

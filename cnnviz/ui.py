@@ -35,6 +35,93 @@ def friendly_errors(action: str = "That") -> Iterator[None]:
 
 
 # --- datasets ---------------------------------------------------------------------------
+# Shared read-only datasets: one copy per process for every session (CIFAR-10 is ~180 MB).
+DATASET_CACHE_ENTRIES = 3
+
+
+@st.cache_resource(max_entries=DATASET_CACHE_ENTRIES, show_spinner="Loading the dataset…")
+def _cached_dataset(name: str, fingerprint: str):
+    """``datasets.load(name)`` with its arrays made read-only (``fingerprint`` keys new copies)."""
+    from cnnviz import datasets
+
+    ds = datasets.load(name)
+    for arr in (ds.x_train, ds.y_train, ds.x_test, ds.y_test):
+        arr.flags.writeable = False  # shared by all sessions: nobody may change it
+    return ds
+
+
+def load_dataset(name: str):
+    """The shared, read-only :class:`cnnviz.datasets.Dataset` ``name`` (raises Unavailable)."""
+    from cnnviz import datasets
+
+    return _cached_dataset(name, datasets.fingerprint(name))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _cached_scaling_preview(name: str, fingerprint: str, method: str, train_size: int, test_size: int,
+                            validation_fraction: float, seed: int, sample: int) -> dict:
+    from cnnviz import datasets
+
+    return datasets.scaling_preview(load_dataset(name), method, train_size=train_size, test_size=test_size,
+                                    validation_fraction=validation_fraction, seed=seed, sample=sample)
+
+
+def scaling_preview(name: str, method: str, *, train_size: int, test_size: int,
+                    validation_fraction: float, seed: int, sample: int) -> dict:
+    """``datasets.scaling_preview`` of a stored dataset, cached: the statistics of 7,500
+    CIFAR-10 images take a moment and depend only on these arguments."""
+    from cnnviz import datasets
+
+    return _cached_scaling_preview(name, datasets.fingerprint(name), method, train_size, test_size,
+                                   validation_fraction, seed, sample)
+
+
+def download_dataset(name: str, **opts) -> str:
+    """``datasets.download`` with a progress bar; returns the summary line.
+
+    The download runs in the script thread: if the student clicks something meanwhile,
+    Streamlit stops it at the next progress update and the partial file is deleted.
+    """
+    from cnnviz import datasets
+
+    bar = st.progress(0.0, text=f"Connecting to download {datasets.title(name)}…")
+    last = [-1]
+
+    def report(done: int, total: int | None) -> None:
+        if total:
+            percent = min(100, done * 100 // total)
+            if percent != last[0]:  # one update per percent keeps the page responsive
+                last[0] = percent
+                bar.progress(percent / 100, text=f"{done / 2**20:,.1f} of {total / 2**20:,.1f} MB")
+        elif done // 2**20 != last[0]:
+            last[0] = done // 2**20
+            bar.progress(0.0, text=f"{done / 2**20:,.1f} MB")
+
+    with st.spinner(f"Getting {datasets.title(name)} (stay on this page)…"):
+        summary = datasets.download(name, progress=report, **opts)
+    bar.progress(1.0, text="Done")
+    _cached_dataset.clear()
+    return summary
+
+
+def import_cifar10(path: str) -> str:
+    """Install CIFAR-10 from a path on the server; returns the summary line."""
+    from cnnviz import datasets
+
+    with st.spinner("Reading and checking the CIFAR-10 batches…"):
+        summary = datasets.import_cifar10(path)
+    _cached_dataset.clear()
+    return summary
+
+
+def import_folder_zip(data: bytes, **opts) -> dict:
+    """Make a folder dataset from an uploaded zip; returns the import report."""
+    from cnnviz import datasets
+
+    with st.spinner("Checking the zip and decoding the images…"):
+        report = datasets.import_folder_zip(data, **opts)
+    _cached_dataset.clear()
+    return report
 
 
 # --- models, training and runs ----------------------------------------------------------
