@@ -20,4 +20,7 @@ class PageInfo:
 PAGES: tuple[PageInfo, ...] = (
     PageInfo("pages/home.py", "Home", ":material/home:",
              "What is in this lab, and what data and weights this machine has."),
+    PageInfo("pages/pretrained.py", "Pretrained ResNet50", ":material/psychology:",
+             "Show your own photos to a network trained on 1.28 million ImageNet photos: its top guesses, "
+             "how sure it is, where it looks (Grad-CAM) and why it is called ResNet50."),
 )

@@ -35,19 +35,13 @@ _CONV_CLASS_NAMES = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTran
 _FOLLOWER_CLASS_NAMES = ("BatchNormalization", "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU",
                          "Add", "Dropout", "SpatialDropout2D", "LayerNormalization", "GroupNormalization")
 
-# Overlay colours: the "jet" colour map as (position, R, G, B) stops, blue = 0, red = 1
-# (the stops matplotlib's ``jet`` passes through).
-JET_STOPS: tuple[tuple[float, int, int, int], ...] = (
-    (0.0, 0, 0, 128),
-    (0.11, 0, 0, 255),
-    (0.125, 0, 0, 255),
-    (0.34, 0, 219, 255),
-    (0.35, 0, 229, 246),
-    (0.64, 246, 255, 0),
-    (0.65, 255, 234, 0),
-    (0.89, 255, 18, 0),
-    (1.0, 128, 0, 0),
-)
+# Overlay colours: matplotlib's "jet" colour map (blue = 0, red = 1), as its per-channel
+# (position, value) segments in matplotlib/_cm.py (_jet_data).
+JET_SEGMENTS: dict[str, tuple[tuple[float, float], ...]] = {
+    "red": ((0.0, 0.0), (0.35, 0.0), (0.66, 1.0), (0.89, 1.0), (1.0, 0.5)),
+    "green": ((0.0, 0.0), (0.125, 0.0), (0.375, 1.0), (0.64, 1.0), (0.91, 0.0), (1.0, 0.0)),
+    "blue": ((0.0, 0.5), (0.11, 1.0), (0.34, 1.0), (0.65, 0.0), (1.0, 0.0)),
+}
 DEFAULT_ALPHA = 0.45
 
 # Compiled gradient functions, keyed by (id(model), layer name); a weak reference to the model
@@ -199,14 +193,16 @@ def overlay(image_uint8: np.ndarray, heatmap: np.ndarray, *, alpha: float = DEFA
 
 
 def colorize(values: np.ndarray) -> np.ndarray:
-    """Map values in [0, 1] to uint8 RGB with the jet colour map (:data:`JET_STOPS`).
+    """Map values in [0, 1] to uint8 RGB with the jet colour map (:data:`JET_SEGMENTS`).
 
-    >>> colorize(np.array([0.0, 1.0])).tolist()
-    [[0, 0, 128], [128, 0, 0]]
+    >>> colorize(np.array([0.0, 0.5, 1.0])).tolist()
+    [[0, 0, 128], [123, 255, 123], [128, 0, 0]]
     """
     v = np.clip(np.asarray(values, dtype=np.float64), 0.0, 1.0)
-    stops = np.array(JET_STOPS, dtype=np.float64)
-    channels = [np.interp(v, stops[:, 0], stops[:, c]) for c in (1, 2, 3)]
+    channels = []
+    for name in ("red", "green", "blue"):
+        xs, ys = zip(*JET_SEGMENTS[name])
+        channels.append(np.interp(v, xs, ys) * 255)
     return np.round(np.stack(channels, axis=-1)).astype(np.uint8)
 
 

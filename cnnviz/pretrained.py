@@ -513,6 +513,42 @@ def classify(clf: SharedClassifier, images: Sequence[np.ndarray], *, top: int = 
             for p, pr, t, h in zip(prepared, probs, tops, heatmaps)]
 
 
+@dataclass(frozen=True)
+class Photo:
+    """An uploaded or bundled photo: its name, uint8 RGB pixels and the loader's notes."""
+
+    name: str
+    array: np.ndarray
+    notes: tuple[str, ...] = ()
+
+
+def load_photos(files: Sequence[tuple[str, bytes]]) -> tuple[list[Photo], list[str]]:
+    """Decode uploads with :func:`cnnviz.images.load_image`; a bad file costs only itself.
+
+    Args:
+        files: ``(file name, bytes)`` pairs.
+    Returns:
+        ``(photos, messages)``: the readable photos (at most MAX_IMAGES) and one message per
+        file that could not be used (the loader's own words) or was left out.
+    """
+    from cnnviz.images import ImageError, load_image
+
+    photos: list[Photo] = []
+    messages: list[str] = []
+    for name, data in files:
+        try:
+            loaded = load_image(data, name=name)
+        except ImageError as err:
+            messages.append(str(err))
+            continue
+        photos.append(Photo(name=name, array=loaded.array, notes=loaded.notes))
+    if len(photos) > MAX_IMAGES:
+        left_out = ", ".join(p.name for p in photos[MAX_IMAGES:])
+        messages.append(f"ResNet50 looks at {MAX_IMAGES} photos at a time: left out {left_out}.")
+        photos = photos[:MAX_IMAGES]
+    return photos, messages
+
+
 def sample_photos() -> dict[str, np.ndarray]:
     """scikit-learn's bundled photos (a Chinese temple, a flower) as uint8 RGB arrays."""
     from sklearn.datasets import load_sample_image
@@ -568,6 +604,16 @@ def depth_explanation(facts: dict) -> str:
     text += (f" Keras lists {facts['keras_layers']} layer objects because padding, batch normalisation, "
              "activation, pooling and add layers are layers too; they are not counted in the depth.")
     return text
+
+
+def hessian_note(facts: dict) -> str:
+    """Seed question 32 in numbers: how big the second derivative (Hessian) would be."""
+    n = facts["trainable_params"]
+    entries = n * n
+    petabytes = entries * 4 / 1e15  # float32
+    return (f"With {n:,} trainable parameters, the matrix of second derivatives (the Hessian) has "
+            f"{n:,}² ≈ {entries:.1e} entries: about {petabytes:,.1f} petabytes in float32, for one step. "
+            "The gradient has just one number per parameter, which is why training uses first derivatives.")
 
 
 def stage_table(model: "keras.Model") -> list[dict]:
