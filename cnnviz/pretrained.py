@@ -62,6 +62,8 @@ INPUT_SIZE = (224, 224)
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
 MAX_IMAGES = 12  # per classify call: a Grad-CAM of ResNet50 costs about a second per photo on 2 cores
 MAX_TOP = 20
+THUMBNAIL_PX = 448  # longer side of the photo kept for display
+PHOTO_MAX_SIDE = 1024  # uploads are shrunk to this on load: the network needs 224, the page a thumbnail
 
 # --- class names (assets/README.md): the MD5 is Keras' file_hash for imagenet_class_index.json.
 CLASS_INDEX_PATH = Path(__file__).resolve().parents[1] / "assets" / "imagenet_class_index.json"
@@ -130,13 +132,16 @@ class Prepared:
     """One photo on its way into ResNet50, every step kept for display.
 
     Attributes:
-        original: the photo as loaded, uint8 H×W×3 RGB.
+        original_size: ``(height, width)`` of the photo as it came in.
+        thumbnail: the photo, shrunk to at most THUMBNAIL_PX on its longer side (uint8 RGB;
+            the full photo is not kept, so cached results stay small).
         resized: squeezed to the network's input size (224×224), uint8 RGB.
         bgr: the same pixels with the channels in Caffe's B, G, R order, uint8.
         input: ``bgr`` minus the ImageNet mean of each channel, float32: what the network sees.
     """
 
-    original: np.ndarray
+    original_size: tuple[int, int]
+    thumbnail: np.ndarray
     resized: np.ndarray
     bgr: np.ndarray
     input: np.ndarray
@@ -169,7 +174,7 @@ def prepare(image: np.ndarray, *, size: tuple[int, int] = INPUT_SIZE) -> Prepare
     Returns:
         A :class:`Prepared`.
     """
-    from cnnviz.images import resize
+    from cnnviz.images import fit_within, resize
 
     img = np.asarray(image)
     if img.dtype != np.uint8:
@@ -181,8 +186,8 @@ def prepare(image: np.ndarray, *, size: tuple[int, int] = INPUT_SIZE) -> Prepare
     if img.ndim != 3 or img.shape[-1] != 3:
         raise InvalidArgument(f"expected an RGB image H×W×3, got shape {np.shape(image)}")
     resized = resize(img, size)
-    return Prepared(original=img, resized=resized, bgr=np.ascontiguousarray(resized[..., ::-1]),
-                    input=preprocess_input(resized))
+    return Prepared(original_size=(int(img.shape[0]), int(img.shape[1])), thumbnail=fit_within(img, THUMBNAIL_PX),
+                    resized=resized, bgr=np.ascontiguousarray(resized[..., ::-1]), input=preprocess_input(resized))
 
 
 # --- the shared model ------------------------------------------------------------------------------
@@ -272,12 +277,14 @@ def load_resnet50(
         InvalidArgument: an explicit file is not ResNet50 weights.
     """
     path = resolve_weights(weights_path, download=download, url=url, md5=md5, timeout=timeout)
+    official = path in weights_candidates()
     model = build_resnet50()
     try:
         model.load_weights(str(path))
     except Exception as err:  # any reader error: h5py, a shape mismatch, a wrong file type
         raise InvalidArgument(f"could not read ResNet50 weights from {path}: {err}") from None
-    return SharedClassifier(model, weights_source=f"ImageNet weights from {path}")
+    source = f"Keras' ImageNet weights from {path}" if official else f"weights from {path}"
+    return SharedClassifier(model, weights_source=source)
 
 
 # --- weights on disk -------------------------------------------------------------------------------
@@ -528,10 +535,11 @@ def load_photos(files: Sequence[tuple[str, bytes]]) -> tuple[list[Photo], list[s
     Args:
         files: ``(file name, bytes)`` pairs.
     Returns:
-        ``(photos, messages)``: the readable photos (at most MAX_IMAGES) and one message per
+        ``(photos, messages)``: the readable photos (at most MAX_IMAGES, each shrunk to at most
+        PHOTO_MAX_SIDE pixels on its longer side) and one message per
         file that could not be used (the loader's own words) or was left out.
     """
-    from cnnviz.images import ImageError, load_image
+    from cnnviz.images import ImageError, fit_within, load_image
 
     photos: list[Photo] = []
     messages: list[str] = []
@@ -541,7 +549,7 @@ def load_photos(files: Sequence[tuple[str, bytes]]) -> tuple[list[Photo], list[s
         except ImageError as err:
             messages.append(str(err))
             continue
-        photos.append(Photo(name=name, array=loaded.array, notes=loaded.notes))
+        photos.append(Photo(name=name, array=fit_within(loaded.array, PHOTO_MAX_SIDE), notes=loaded.notes))
     if len(photos) > MAX_IMAGES:
         left_out = ", ".join(p.name for p in photos[MAX_IMAGES:])
         messages.append(f"ResNet50 looks at {MAX_IMAGES} photos at a time: left out {left_out}.")
@@ -593,7 +601,8 @@ def model_facts(model: "keras.Model") -> dict:
 def depth_explanation(facts: dict) -> str:
     """Why the network is called "<depth>" in plain words, from :func:`model_facts`."""
     side = facts["side_weighted_layers"]
-    text = (f"It has {facts['conv_layers']} convolution layers and {facts['dense_layers']} dense layer(s). "
+    dense = facts["dense_layers"]
+    text = (f"It has {facts['conv_layers']} convolution layers and {dense} dense layer{'s' if dense != 1 else ''}. "
             f"The longest path from the input to the output passes through {facts['weighted_depth']} layers "
             f"that have weights ({facts['weighted_depth'] - facts['dense_layers']} convolutions and "
             f"{facts['dense_layers']} dense): that is the number in the name.")

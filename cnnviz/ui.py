@@ -86,11 +86,28 @@ def classify_photos(clf, photos, *, top: int = 5) -> list:
     return _classify_cached(digest.hexdigest(), clf, tuple(photos), top)
 
 
-@st.cache_data(max_entries=16, show_spinner="ResNet50 is looking at the photos...")
+@st.cache_data(max_entries=8, show_spinner="ResNet50 is looking at the photos...")
 def _classify_cached(key: str, _clf, _photos: tuple, top: int) -> list:
     from cnnviz import pretrained
 
     return pretrained.classify(_clf, list(_photos), top=top)
+
+
+def load_photos(files: list) -> tuple[list, list[str]]:
+    """:func:`cnnviz.pretrained.load_photos`, cached by the files' content so reruns do not decode again."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, data in files:
+        digest.update(hashlib.sha256(name.encode()).digest() + hashlib.sha256(data).digest())
+    return _load_photos_cached(digest.hexdigest(), tuple(files))
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the photos...")
+def _load_photos_cached(key: str, _files: tuple) -> tuple[list, list[str]]:
+    from cnnviz import pretrained
+
+    return pretrained.load_photos(list(_files))
 
 
 @st.cache_data(max_entries=1)

@@ -25,7 +25,7 @@ def _photos(source: str) -> list[pretrained.Photo]:
     else:
         shot = st.camera_input("Take a photo", key="pre_camera")
         pairs = [("camera photo", shot.getvalue())] if shot is not None else []
-    photos, messages = pretrained.load_photos(pairs)
+    photos, messages = ui.load_photos(pairs)
     for message in messages:
         st.error(message)
     return photos
@@ -51,12 +51,10 @@ def _photos_tab(clf) -> None:
             left, right = st.columns(2)
             left.plotly_chart(figs.topk_figure(result.top, title=f"Top {top} of 1,000 classes"),
                               key=f"pre_top_{i}")
-            right.plotly_chart(figs.gradcam_figure(result.prepared.resized, result.heatmap, label=best[1]),
+            right.plotly_chart(figs.gradcam_figure(result.prepared.resized, result.heatmap),
                                key=f"pre_cam_{i}")
             with st.expander("What the network's input looks like"):
-                st.plotly_chart(figs.preprocessing_figure(result.prepared.original, result.prepared.resized,
-                                                          result.prepared.bgr, result.prepared.input),
-                                key=f"pre_prep_{i}")
+                st.plotly_chart(figs.preprocessing_figure(result.prepared), key=f"pre_prep_{i}")
                 st.caption(
                     "keras.applications.resnet50.preprocess_input: the photo is squeezed to "
                     f"{clf.input_size[0]}×{clf.input_size[1]}, its channels reordered to B, G, R and the "
@@ -85,7 +83,11 @@ def _model_tab() -> None:
         "running means and variances, updated by averaging rather than by gradients."
     )
     st.write(pretrained.hessian_note(facts))
-    st.dataframe(stages, hide_index=True, key="pre_stages")
+    st.dataframe(stages, hide_index=True, key="pre_stages", column_config={
+        "conv_layers": "Conv2D layers",
+        "output_shape": "output shape",
+        "params": st.column_config.NumberColumn("parameters", format="localized"),
+    })
     st.plotly_chart(figs.stage_params_figure(stages), key="pre_stage_params")
 
 

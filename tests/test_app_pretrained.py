@@ -97,6 +97,20 @@ def test_camera_photo(app_path, patched):
     assert [s.value.split(":")[0] for s in at.subheader] == ["camera photo"]
 
 
+def test_cifar_bridge_with_images(app_path, patched, monkeypatch):
+    pictures = [(photo(32, 32, seed=i), name) for i, name in enumerate(["airplane", "automobile"])]
+    monkeypatch.setattr(ui, "cifar_bridge_images", lambda count, seed: pictures)
+    at = _open_page(app_path)
+    assert not at.exception
+    captions = [c for img in at.image for c in img.captions]
+    assert captions == ["CIFAR-10 says: airplane", "CIFAR-10 says: automobile"]
+    results = pretrained.classify(patched, [img for img, _ in pictures], top=3)
+    shown = " ".join(m.value for m in at.markdown)
+    for result in results:
+        for _, label, p in result.top:
+            assert f"{label.replace('_', ' ')}: {p:.1%}" in shown
+
+
 def test_offline_page_explains_and_still_shows_the_model(app_path, monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
     monkeypatch.delenv(pretrained.WEIGHTS_ENV, raising=False)

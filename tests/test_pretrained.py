@@ -100,16 +100,17 @@ def test_preprocess_equals_keras_preprocess_input():
 def test_prepare_keeps_every_step():
     import keras
 
-    from cnnviz.images import resize
+    from cnnviz.images import fit_within, resize
 
-    img = photo(300, 400)
+    img = photo(600, 800)
     prep = pretrained.prepare(img)
-    np.testing.assert_array_equal(prep.original, img)
+    assert prep.original_size == (600, 800) and prep.thumbnail.shape == (336, 448, 3)
+    np.testing.assert_array_equal(prep.thumbnail, fit_within(img, pretrained.THUMBNAIL_PX))
     np.testing.assert_array_equal(prep.resized, resize(img, (224, 224)))
     np.testing.assert_array_equal(prep.bgr, prep.resized[..., ::-1])
     np.testing.assert_array_equal(prep.input, keras.applications.resnet50.preprocess_input(prep.resized.astype(np.float32)))
     grey = pretrained.prepare(img[..., 0], size=(32, 48))
-    assert grey.resized.shape == (32, 48, 3) and grey.original.shape == (300, 400, 3)
+    assert grey.resized.shape == (32, 48, 3) and grey.thumbnail.shape == (336, 448, 3)
     with pytest.raises(InvalidArgument, match="expected a uint8 image, got dtype float32"):
         pretrained.prepare(img.astype(np.float32))
     with pytest.raises(InvalidArgument, match=r"expected an RGB image H×W×3, got shape \(4, 4, 2\)"):
@@ -124,7 +125,7 @@ def test_full_pipeline_on_generated_photos(clf):
     results = pretrained.classify(clf, photos, top=5)
     assert len(results) == 3
     for img, res in zip(photos, results):
-        assert res.prepared.original.shape == img.shape
+        assert res.prepared.original_size == img.shape[:2]
         assert res.prepared.resized.shape == (224, 224, 3) and res.prepared.input.shape == (224, 224, 3)
         assert res.probabilities.shape == (1000,)
         assert res.probabilities.sum() == pytest.approx(1.0, abs=1e-4)
@@ -232,7 +233,7 @@ def test_weights_file_by_path_gives_identical_predictions(resnet, clf, tmp_path,
     resnet.save_weights(str(path))
     x = pretrained.preprocess_input(np.stack([photo(224, 224, seed=9), photo(224, 224, seed=10)]))
     loaded = pretrained.load_resnet50(weights_path=path, download=False)
-    assert loaded.weights_source == f"ImageNet weights from {path}"
+    assert loaded.weights_source == f"weights from {path}"
     np.testing.assert_array_equal(loaded.probabilities(x), clf.probabilities(x))
     monkeypatch.setenv(pretrained.WEIGHTS_ENV, str(path))  # the same file through the environment
     assert pretrained.resolve_weights(download=False) == path
@@ -365,6 +366,15 @@ def test_bad_uploads_get_the_loaders_messages():
             load_image(data, name=name)
         expected.append(str(err.value))
     assert messages == expected
+
+
+def test_big_uploads_are_shrunk_on_load():
+    from cnnviz.images import fit_within
+
+    big = photo(1500, 2000)
+    [p], messages = pretrained.load_photos([("big.png", png_bytes(big))])
+    assert messages == [] and p.array.shape == (768, 1024, 3)
+    np.testing.assert_array_equal(p.array, fit_within(big, 1024))
 
 
 def test_too_many_photos_are_cut_with_a_message():

@@ -36,30 +36,33 @@ def topk_figure(top: Sequence[tuple[str, str, float]], *, title: str | None = No
     return fig
 
 
-def preprocessing_figure(original: np.ndarray, resized: np.ndarray, bgr: np.ndarray,
-                         network_input: np.ndarray) -> go.Figure:
-    """The photo at each step into ResNet50, left to right.
+def preprocessing_figure(prepared) -> go.Figure:
+    """The photo at each step into ResNet50, left to right (a :class:`cnnviz.pretrained.Prepared`).
 
     The BGR image is drawn as if it were RGB (red and blue swap: that is what the reordering
     does), and the mean-subtracted input is min-max scaled to be visible.
     """
-    h, w = original.shape[:2]
-    return image_grid(
-        [original, resized, bgr, network_input],
-        titles=[f"your photo ({h}×{w})", f"resized to {resized.shape[0]}×{resized.shape[1]}",
-                "RGB → BGR (drawn as RGB)", "minus ImageNet mean (rescaled to show)"],
+    h, w = prepared.original_size
+    size = prepared.resized.shape
+    fig = image_grid(
+        [prepared.thumbnail, prepared.resized, prepared.bgr, prepared.input],
+        titles=[f"your photo ({h}×{w})", f"resized to {size[0]}×{size[1]}",
+                "RGB → BGR (drawn as RGB)", "minus the mean (rescaled)"],
         columns=4, tile_px=170,
     )
+    fig.update_layout(margin=dict(l=5, r=5, t=30, b=5))
+    return fig
 
 
-def gradcam_figure(image_uint8: np.ndarray, heatmap: np.ndarray, *, label: str = "") -> go.Figure:
+def gradcam_figure(image_uint8: np.ndarray, heatmap: np.ndarray) -> go.Figure:
     """The network's input, its Grad-CAM heat map and the two blended, side by side."""
-    what = f" for {label.replace('_', ' ')}" if label else ""
-    return image_grid(
+    fig = image_grid(
         [image_uint8, colorize(heatmap), overlay(image_uint8, heatmap)],
-        titles=["what the network saw", f"Grad-CAM{what}", "overlay"],
-        columns=3, tile_px=170,
+        titles=["network input", "Grad-CAM", "overlay"],
+        columns=3, tile_px=120,
     )
+    fig.update_layout(margin=dict(l=5, r=5, t=30, b=5), height=190)
+    return fig
 
 
 def stage_params_figure(rows: Sequence[dict]) -> go.Figure:
