@@ -22,4 +22,7 @@ PAGES: tuple[PageInfo, ...] = (
              "What is in this lab, and what data and weights this machine has."),
     PageInfo("pages/datasets.py", "Datasets", ":material/photo_library:",
              "Browse CIFAR-10 and other datasets: classes, pixels, subsets, scaling and augmentation."),
+    PageInfo("pages/pretrained.py", "Pretrained ResNet50", ":material/psychology:",
+             "Show your own photos to a network trained on 1.28 million ImageNet photos: its top guesses, "
+             "how sure it is, where it looks (Grad-CAM) and why it is called ResNet50."),
 )
