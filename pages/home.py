@@ -14,7 +14,8 @@ def main() -> None:
     )
     st.subheader("Pages")
     for page in PAGES[1:]:
-        st.page_link(page.path, label=f"**{page.title}**: {page.teaches}", icon=page.icon)
+        st.page_link(page.path, label=page.title, icon=page.icon)
+        st.caption(page.teaches)
 
     st.subheader("On this machine")
     report = inventory.report()
