@@ -1,0 +1,41 @@
+"""Helpers to drive a Streamlit page in Playwright: wait for reruns, check for error boxes."""
+
+from __future__ import annotations
+
+import time
+
+from tests.e2e.conftest import SCREENSHOTS
+
+# Text that must never reach a student's screen.
+TRACEBACK_MARKERS = ("Traceback (most recent call last)", 'File "/')
+
+
+def wait_idle(page, timeout: float = 60.0, settle: float = 0.6) -> None:
+    """Wait until the app is rendered and no script run is in progress."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
+    deadline = time.monotonic() + timeout
+    quiet_since = None
+    while time.monotonic() < deadline:
+        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
+        skeleton = page.locator('[data-testid="stSkeleton"]').count() > 0
+        if running or skeleton:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= settle:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"page still running after {timeout}s")
+
+
+def assert_no_errors(page) -> None:
+    exceptions = page.locator('[data-testid="stException"]')
+    assert exceptions.count() == 0, exceptions.first.inner_text()
+    body = page.locator("body").inner_text()
+    for marker in TRACEBACK_MARKERS:
+        assert marker not in body, f"traceback text on page: {body[:2000]}"
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
