@@ -176,8 +176,11 @@ def parse_kernel_text(text: str, *, max_size: int = MAX_CUSTOM_KERNEL) -> np.nda
                                   f"{len(tokens)}")
         rows.append([_parse_number(t, r) for t in tokens])
         if len(rows[-1]) != len(rows[0]):
-            raise InvalidArgument(f"row {r} has {len(rows[-1])} numbers but row 1 has {len(rows[0])}: every "
-                                  "row needs the same count")
+            def count(n: int) -> str:
+                return f"{n} number" + ("" if n == 1 else "s")
+
+            raise InvalidArgument(f"row {r} has {count(len(rows[-1]))} but row 1 has {count(len(rows[0]))}: "
+                                  "every row needs the same count")
     return validate_kernel(rows, max_size=max_size)
 
 

@@ -34,6 +34,55 @@ def friendly_errors(action: str = "That") -> Iterator[None]:
         st.error(f"{action} failed because of an internal error. The details are in the server log.")
 
 
+# --- convolution and images ---------------------------------------------------------------
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def conv_sample_photo(name: str):
+    """A scikit-learn sample photo (cached: decoding the JPEG on every rerun is wasted work)."""
+    from cnnviz import convolution
+
+    return convolution.sample_photo(name)
+
+
+@st.cache_data(ttl=60, max_entries=1, show_spinner="Looking for CIFAR-10 ...")
+def conv_cifar10_examples(count: int = 20) -> dict:
+    """A few CIFAR-10 test images, or ``{"unavailable": message}``.
+
+    Only the small slice is cached; a minute's ``ttl`` lets a download made meanwhile show up.
+    """
+    from cnnviz import convolution
+    from cnnviz.errors import Unavailable
+
+    try:
+        x, y, names = convolution.cifar10_test_images(count)
+    except Unavailable as err:
+        return {"unavailable": str(err)}
+    return {"images": x, "labels": y, "class_names": names}
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading your image ...")
+def conv_load_upload(_data: bytes, digest: str, name: str, max_side: int):
+    """Decode an upload safely and shrink it for the lab; keyed by the bytes' sha256 ``digest``.
+
+    Streamlit hashes big arguments by sampling, so the bytes themselves are not the key.
+    Raises ``ImageError`` (not cached) for a bad file.
+    """
+    from dataclasses import replace
+
+    from cnnviz import images
+
+    loaded = images.load_image(_data, name=name, mode="RGB")
+    return replace(loaded, array=images.fit_within(loaded.array, max_side))
+
+
+def upload_digest(data: bytes) -> str:
+    """sha256 of uploaded bytes, the cache key for :func:`conv_load_upload`."""
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
 # --- datasets ---------------------------------------------------------------------------
 
 

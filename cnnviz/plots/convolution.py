@@ -77,9 +77,10 @@ def modes_figure(results: Mapping[str, ModeResult], *, symmetric: bool | None = 
             row=1, col=i,
         )
     for i in range(1, len(results) + 1):
-        fig.update_xaxes(range=[col_lo, col_hi], showgrid=False, zeroline=False, row=1, col=i)
+        # constrain="domain": keep square pixels by shrinking the plot area, not by padding the range
+        fig.update_xaxes(range=[col_lo, col_hi], showgrid=False, zeroline=False, constrain="domain", row=1, col=i)
         fig.update_yaxes(range=[row_hi, row_lo], showgrid=False, zeroline=False, scaleanchor=_axis("x", i),
-                         row=1, col=i)
+                         constrain="domain", row=1, col=i)
     fig.update_layout(
         coloraxis=dict(colorscale=_DIVERGING if symmetric else "gray", cmin=zmin, cmax=zmax,
                        colorbar=dict(title="response", thickness=12)),
@@ -132,10 +133,11 @@ def color_identity_figure(result: Mapping) -> go.Figure:
         r, c = divmod(idx, cols)
         fig.add_trace(go.Heatmap(z=np.asarray(values, dtype=np.float32), coloraxis="coloraxis",
                                  hovertemplate=_HOVER), row=r + 1, col=c + 1)
-        fig.update_yaxes(autorange="reversed", scaleanchor=_axis("x", idx + 1), showticklabels=False, row=r + 1, col=c + 1)
-        fig.update_xaxes(showticklabels=False, row=r + 1, col=c + 1)
+        fig.update_yaxes(autorange="reversed", scaleanchor=_axis("x", idx + 1), showticklabels=False,
+                         constrain="domain", row=r + 1, col=c + 1)
+        fig.update_xaxes(showticklabels=False, constrain="domain", row=r + 1, col=c + 1)
     fig.update_layout(coloraxis=dict(colorscale=_DIVERGING, cmin=zmin, cmax=zmax, colorbar=dict(thickness=12)),
-                      height=560, margin=dict(l=10, r=10, t=60, b=10))
+                      height=480, margin=dict(l=10, r=10, t=60, b=10))
     fig.update_annotations(font_size=12)
     return fig
 
@@ -146,6 +148,7 @@ def conv_timing_figure(result: Mapping) -> go.Figure:
                  title=f"Conv2D: {result['operation']}", x_title="images in the batch (N)",
                  y_title=f"seconds per batch (median of {result['repeats']})")
     fig.update_yaxes(rangemode="tozero")
+    fig.update_layout(showlegend=True)  # name the device even when there is only the CPU
     return fig
 
 
