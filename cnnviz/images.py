@@ -217,7 +217,11 @@ def _frames_note(im: Image.Image, kind: str) -> str | None:
         frames = int(getattr(im, "n_frames", 1))
     except _DECODE_ERRORS:
         return f"animated {kind}: showing the first frame (the later frames are damaged)"
-    return f"animated {kind}: showing the first of {frames} frames" if frames > 1 else None
+    if frames <= 1:
+        return None
+    if im.format == "MPO":  # phones store a preview or depth map as a second picture, not animation
+        return f"multi-picture JPEG (MPO): showing the first of {frames} pictures"
+    return f"animated {kind}: showing the first of {frames} frames"
 
 
 def _apply_exif_orientation(im: Image.Image, notes: list[str]) -> Image.Image:

@@ -45,19 +45,16 @@ def conv_sample_photo(name: str):
     return convolution.sample_photo(name)
 
 
-@st.cache_data(ttl=60, max_entries=1, show_spinner="Looking for CIFAR-10 ...")
+@st.cache_data(max_entries=1, show_spinner="Loading CIFAR-10 test images ...")
 def conv_cifar10_examples(count: int = 20) -> dict:
-    """A few CIFAR-10 test images, or ``{"unavailable": message}``.
+    """A few CIFAR-10 test images: ``{"images", "labels", "class_names"}``.
 
-    Only the small slice is cached; a minute's ``ttl`` lets a download made meanwhile show up.
+    Only the small slice is cached. ``Unavailable`` is raised, not cached, so data fetched
+    meanwhile shows up on the next rerun (the check for missing files is cheap).
     """
     from cnnviz import convolution
-    from cnnviz.errors import Unavailable
 
-    try:
-        x, y, names = convolution.cifar10_test_images(count)
-    except Unavailable as err:
-        return {"unavailable": str(err)}
+    x, y, names = convolution.cifar10_test_images(count)
     return {"images": x, "labels": y, "class_names": names}
 
 

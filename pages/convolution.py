@@ -7,6 +7,7 @@ import streamlit as st
 
 from cnnviz import convolution as conv
 from cnnviz import images, ui
+from cnnviz.errors import Unavailable
 from cnnviz.plots import convolution as plots
 from cnnviz.plots.common import image_grid
 
@@ -30,9 +31,10 @@ def _pick_image() -> np.ndarray | None:
         gray = conv.pattern_image(name, min(max_side, 128))
         return np.repeat(gray[..., None], 3, axis=-1)
     if source == "CIFAR-10 test image":
-        found = ui.conv_cifar10_examples()
-        if "unavailable" in found:
-            st.info(found["unavailable"])
+        try:
+            found = ui.conv_cifar10_examples()
+        except Unavailable as err:  # not an error: the data is simply not on this machine yet
+            st.info(str(err))
             return None
         index = st.slider("Test image number", 0, len(found["images"]) - 1, 0, key="conv_cifar_index")
         st.caption(f"Class: {found['class_names'][int(found['labels'][index])]} (32×32 pixels, shown as is)")
@@ -170,9 +172,10 @@ def main() -> None:
     if rgb is None:
         return
     gray = images.to_grayscale(rgb)
-    st.plotly_chart(image_grid([rgb, gray], titles=[f"colour: {rgb.shape[0]}×{rgb.shape[1]}×3 (3 channels)",
-                                                    f"grayscale for 2D work: {gray.shape[0]}×{gray.shape[1]} (1 channel)"],
-                               columns=2, tile_px=260, title="The image"), key="conv_image_fig")
+    captions = [f"colour: {rgb.shape[0]}×{rgb.shape[1]}×3 (3 channels)",
+                f"grayscale for 2D work: {gray.shape[0]}×{gray.shape[1]} (1 channel)"]
+    st.plotly_chart(image_grid([rgb, gray], titles=captions, columns=2, tile_px=260, title="The image"),
+                    key="conv_image_fig")
 
     kernel = None
     with ui.friendly_errors("Building the kernel"):

@@ -195,7 +195,8 @@ def test_cifar10_present(at, monkeypatch):
     from cnnviz import datasets
 
     images = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3)).astype(np.uint8)
-    fake = Dataset(name="cifar10", x_train=images, y_train=np.arange(5), x_test=images, y_test=np.array([3, 1, 0, 0, 0]),
+    fake = Dataset(name="cifar10", x_train=images, y_train=np.arange(5), x_test=images,
+                   y_test=np.array([3, 1, 0, 0, 0]),
                    class_names=("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
                    source="test")
     monkeypatch.setattr(datasets, "load", lambda name, **_: fake, raising=False)

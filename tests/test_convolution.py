@@ -146,7 +146,8 @@ def test_parse_kernel_text_rows_columns_fractions():
 
 @pytest.mark.parametrize("text,message", [
     ("", "the custom kernel is empty: type one row of numbers per line, e.g. '0 -1 0'"),
-    ("1 2 3\n4 5", "row 2 has 2 numbers but row 1 has 3: every row needs the same count"),
+    ("1 2 3\n4 5", "row 2 has 2 numbers but row 1 has 3 numbers: every row needs the same count"),
+    ("1 2\n3", "row 2 has 1 number but row 1 has 2 numbers: every row needs the same count"),
     ("1 x 3", "'x' in row 1 is not a number (write numbers like -1, 0.5 or 1/9)"),
     ("1 2\n3 1/0", "'1/0' in row 2 divides by zero"),
     ("nan 1", "'nan' in row 1 is not a number (write numbers like -1, 0.5 or 1/9)"),

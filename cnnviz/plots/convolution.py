@@ -126,7 +126,8 @@ def color_identity_figure(result: Mapping) -> go.Figure:
     ]
     cols = max(4, len(per) + 1)
     rows = 2
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[t for t, _ in panels] + [""] * (rows * cols - len(panels)),
+    padded_titles = [t for t, _ in panels] + [""] * (rows * cols - len(panels))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=padded_titles,
                         horizontal_spacing=0.02, vertical_spacing=0.12)
     zmin, zmax = _shared_range([m for _, m in panels], symmetric=True)
     for idx, (_, values) in enumerate(panels):
