@@ -245,10 +245,13 @@ def test_formats_outside_the_allow_list_are_refused_by_name(noise_rgb, fmt, kind
     assert f"it looks like {kind}. Upload a JPEG, PNG, WebP, BMP or GIF image" in str(err.value)
 
 
-def test_heic_signature_is_named():
-    fake_heic = b"\x00\x00\x00\x18ftypheic" + b"\x00" * 40
-    with pytest.raises(ImageError, match="it looks like a HEIC \\(iPhone photo\\) file"):
-        load_image(fake_heic, name="IMG_0001.HEIC")
+@pytest.mark.parametrize("head,kind", [(b"\x00\x00\x00\x18ftypheic", "a HEIC (iPhone photo) file"),
+                                       (b"\x00\x00\x00\x1cftypavif", "an AVIF file"),
+                                       (b"<svg xmlns='http://www.w3.org/2000/svg'>", "an SVG drawing file")])
+def test_phone_and_web_formats_are_named(head, kind):
+    with pytest.raises(ImageError) as err:
+        load_image(head + b"\x00" * 40, name="IMG_0001.jpg")
+    assert f"it looks like {kind}. Upload a JPEG, PNG" in str(err.value)
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "WEBP"])
