@@ -23,4 +23,9 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("pages/convolution.py", "Convolution", ":material/blur_on:",
              "Apply Gaussian, Sobel and your own kernels by hand; see the full, same and valid sizes, "
              "what a Conv2D filter does with colour, and how much faster a GPU convolves."),
+    PageInfo("pages/datasets.py", "Datasets", ":material/photo_library:",
+             "Browse CIFAR-10 and other datasets: classes, pixels, subsets, scaling and augmentation."),
+    PageInfo("pages/pretrained.py", "Pretrained ResNet50", ":material/psychology:",
+             "Show your own photos to a network trained on 1.28 million ImageNet photos: its top guesses, "
+             "how sure it is, where it looks (Grad-CAM) and why it is called ResNet50."),
 )

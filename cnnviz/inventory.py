@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from cnnviz import storage
+from cnnviz import datasets, storage
+
+
+def _dataset_items() -> list[dict]:
+    items = []
+    for entry in datasets.status():
+        detail = entry["detail"] if entry["present"] else f"{entry['detail']} Not here yet: {entry['how_to_get']}"
+        items.append({"name": entry["title"], "present": entry["present"], "detail": detail})
+    return items
 
 
 def report() -> dict:
     """Return ``{"home": str, "items": [{"name", "present", "detail"}, ...]}``."""
     items: list[dict] = []
-    items.append({
-        "name": "scikit-learn digits",
-        "present": True,
-        "detail": "8×8 handwritten digits that ship with scikit-learn; always available offline.",
-    })
+    items.extend(_dataset_items())
     return {"home": str(storage.home()), "items": items}

@@ -81,6 +81,93 @@ def upload_digest(data: bytes) -> str:
 
 
 # --- datasets ---------------------------------------------------------------------------
+# Shared read-only datasets: one copy per process for every session (CIFAR-10 is ~180 MB).
+DATASET_CACHE_ENTRIES = 3
+
+
+@st.cache_resource(max_entries=DATASET_CACHE_ENTRIES, show_spinner="Loading the dataset…")
+def _cached_dataset(name: str, fingerprint: str):
+    """``datasets.load(name)`` with its arrays made read-only (``fingerprint`` keys new copies)."""
+    from cnnviz import datasets
+
+    ds = datasets.load(name)
+    for arr in (ds.x_train, ds.y_train, ds.x_test, ds.y_test):
+        arr.flags.writeable = False  # shared by all sessions: nobody may change it
+    return ds
+
+
+def load_dataset(name: str):
+    """The shared, read-only :class:`cnnviz.datasets.Dataset` ``name`` (raises Unavailable)."""
+    from cnnviz import datasets
+
+    return _cached_dataset(name, datasets.fingerprint(name))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _cached_scaling_preview(name: str, fingerprint: str, method: str, train_size: int, test_size: int,
+                            validation_fraction: float, seed: int, sample: int) -> dict:
+    from cnnviz import datasets
+
+    return datasets.scaling_preview(load_dataset(name), method, train_size=train_size, test_size=test_size,
+                                    validation_fraction=validation_fraction, seed=seed, sample=sample)
+
+
+def scaling_preview(name: str, method: str, *, train_size: int, test_size: int,
+                    validation_fraction: float, seed: int, sample: int) -> dict:
+    """``datasets.scaling_preview`` of a stored dataset, cached: the statistics of 7,500
+    CIFAR-10 images take a moment and depend only on these arguments."""
+    from cnnviz import datasets
+
+    return _cached_scaling_preview(name, datasets.fingerprint(name), method, train_size, test_size,
+                                   validation_fraction, seed, sample)
+
+
+def download_dataset(name: str, **opts) -> str:
+    """``datasets.download`` with a progress bar; returns the summary line.
+
+    The download runs in the script thread: if the student clicks something meanwhile,
+    Streamlit stops it at the next progress update and the partial file is deleted.
+    """
+    from cnnviz import datasets
+
+    bar = st.progress(0.0, text=f"Connecting to download {datasets.title(name)}…")
+    last = [-1]
+
+    def report(done: int, total: int | None) -> None:
+        if total:
+            percent = min(100, done * 100 // total)
+            if percent != last[0]:  # one update per percent keeps the page responsive
+                last[0] = percent
+                bar.progress(percent / 100, text=f"{done / 2**20:,.1f} of {total / 2**20:,.1f} MB")
+        elif done // 2**20 != last[0]:
+            last[0] = done // 2**20
+            bar.progress(0.0, text=f"{done / 2**20:,.1f} MB")
+
+    with st.spinner(f"Getting {datasets.title(name)} (stay on this page)…"):
+        summary = datasets.download(name, progress=report, **opts)
+    bar.progress(1.0, text="Done")
+    _cached_dataset.clear()
+    return summary
+
+
+def import_cifar10(path: str) -> str:
+    """Install CIFAR-10 from a path on the server; returns the summary line."""
+    from cnnviz import datasets
+
+    with st.spinner("Reading and checking the CIFAR-10 batches…"):
+        summary = datasets.import_cifar10(path)
+    _cached_dataset.clear()
+    return summary
+
+
+def import_folder_zip(data: bytes, **opts) -> dict:
+    """Make a folder dataset from an uploaded zip; returns the import report."""
+    from cnnviz import datasets
+
+    with st.spinner("Checking the zip and decoding the images…"):
+        report = datasets.import_folder_zip(data, **opts)
+    _cached_dataset.clear()
+    return report
 
 
 # --- models, training and runs ----------------------------------------------------------
@@ -90,3 +177,109 @@ def upload_digest(data: bytes) -> str:
 
 
 # --- pretrained -------------------------------------------------------------------------
+# One ResNet50 per server (st.cache_resource: creation is locked by Streamlit, use is locked by
+# SharedClassifier). Exceptions are not cached, so a missing-weights error is retried on the next
+# rerun; a failed download is retried at most every _RESNET50_RETRY_S so an offline classroom does
+# not wait on the network at every click.
+_RESNET50_RETRY_S = 120.0
+_resnet50_failure: dict = {}  # {"at": monotonic time, "message": str} of the last failed download
+
+
+def resnet50():
+    """The shared :class:`cnnviz.pretrained.SharedClassifier`; raises Unavailable with how to fix it."""
+    return _resnet50_shared()
+
+
+@st.cache_resource(show_spinner="Loading ResNet50 and its ImageNet weights (the first time takes a while)...")
+def _resnet50_shared():
+    import time
+
+    from cnnviz import pretrained
+    from cnnviz.errors import Unavailable
+
+    failure = dict(_resnet50_failure)
+    recent = bool(failure) and time.monotonic() - failure["at"] < _RESNET50_RETRY_S
+    try:
+        return pretrained.load_resnet50(download=not recent)
+    except Unavailable as err:
+        if recent:  # no new attempt was made: repeat what the last attempt found
+            raise Unavailable(failure["message"]) from None
+        _resnet50_failure.update(at=time.monotonic(), message=str(err))
+        raise
+
+
+def classify_photos(clf, photos, *, top: int = 5) -> list:
+    """:func:`cnnviz.pretrained.classify`, cached by the photos' content (sha256), not their object."""
+    import hashlib
+
+    digest = hashlib.sha256(clf.weights_source.encode())
+    for photo in photos:
+        digest.update(str(photo.shape).encode())
+        digest.update(photo.tobytes())
+    return _classify_cached(digest.hexdigest(), clf, tuple(photos), top)
+
+
+@st.cache_data(max_entries=8, show_spinner="ResNet50 is looking at the photos...")
+def _classify_cached(key: str, _clf, _photos: tuple, top: int) -> list:
+    from cnnviz import pretrained
+
+    return pretrained.classify(_clf, list(_photos), top=top)
+
+
+def load_photos(files: list) -> tuple[list, list[str]]:
+    """:func:`cnnviz.pretrained.load_photos`, cached by the files' content so reruns do not decode again."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, data in files:
+        digest.update(hashlib.sha256(name.encode()).digest() + hashlib.sha256(data).digest())
+    return _load_photos_cached(digest.hexdigest(), tuple(files))
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the photos...")
+def _load_photos_cached(key: str, _files: tuple) -> tuple[list, list[str]]:
+    from cnnviz import pretrained
+
+    return pretrained.load_photos(list(_files))
+
+
+@st.cache_data(max_entries=1)
+def sample_photos() -> dict:
+    from cnnviz import pretrained
+
+    return pretrained.sample_photos()
+
+
+def resnet50_facts() -> tuple[dict, list[dict]]:
+    """``(model_facts, stage_table)`` of the shared model, or of the bare architecture when the
+    weights are missing (the facts do not depend on the weights)."""
+    from cnnviz.errors import Unavailable
+
+    try:
+        model = resnet50().model
+    except Unavailable:
+        return _architecture_facts()
+    return _facts_of(f"{model.name}-{model.count_params()}", model)
+
+
+@st.cache_data(max_entries=4)
+def _facts_of(key: str, _model) -> tuple[dict, list[dict]]:
+    from cnnviz import pretrained
+
+    return pretrained.model_facts(_model), pretrained.stage_table(_model)
+
+
+@st.cache_data(max_entries=1, show_spinner="Building ResNet50's layers to count them...")
+def _architecture_facts() -> tuple[dict, list[dict]]:
+    from cnnviz import pretrained
+
+    model = pretrained.build_resnet50()
+    return pretrained.model_facts(model), pretrained.stage_table(model)
+
+
+@st.cache_data(max_entries=4, show_spinner="Picking CIFAR-10 images...")
+def cifar_bridge_images(count: int, seed: int) -> list:
+    """A few CIFAR-10 test images with their class names; raises Unavailable when CIFAR-10 is absent."""
+    from cnnviz import pretrained
+
+    return pretrained.cifar_bridge_images(pretrained.load_cifar10_for_bridge(), count=count, seed=seed)

@@ -1,0 +1,136 @@
+"""Data augmentation from a plain config, with Keras 3 preprocessing layers.
+
+Replaces seed 000 Part 17's ``ImageDataGenerator(rotation_range=30, horizontal_flip=True,
+vertical_flip=True)`` (deprecated) with ``RandomRotation``, ``RandomFlip``,
+``RandomTranslation`` and ``RandomZoom``. The Dataset page previews exactly the pipeline
+training uses (:func:`build_augmenter`). Keras is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cnnviz.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    import keras
+
+FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
+MAX_ROTATION_DEGREES = 180.0
+MAX_SHIFT = 0.5  # translate and zoom, as a fraction of the image side
+# Keras' default: pixels moved in from outside mirror the image (ImageDataGenerator used "nearest").
+FILL_MODE = "reflect"
+MAX_PREVIEW_IMAGES = 64
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """What random changes each training image gets.
+
+    Attributes:
+        rotation: largest rotation in degrees, either way (seed 000 used 30).
+        flip: one of ``FLIPS``.
+        translate: largest shift, as a fraction of height/width (seed 002 used 0.1).
+        zoom: largest zoom in or out, as a fraction (0.1 = 90%..110%).
+        seed: seed of the random layers (each layer gets ``seed + i``).
+    """
+
+    rotation: float = 0.0
+    flip: str = "none"
+    translate: float = 0.0
+    zoom: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rotation <= MAX_ROTATION_DEGREES:
+            raise InvalidArgument(f"rotation must be 0..{MAX_ROTATION_DEGREES:g} degrees, got {self.rotation}")
+        if self.flip not in FLIPS:
+            raise InvalidArgument(f"flip must be one of {', '.join(FLIPS)}, got {self.flip!r}")
+        for field in ("translate", "zoom"):
+            value = getattr(self, field)
+            if not 0.0 <= value <= MAX_SHIFT:
+                raise InvalidArgument(f"{field} must be 0..{MAX_SHIFT:g} (a fraction of the image), got {value}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise InvalidArgument(f"seed must be a whole number ≥ 0, got {self.seed!r}")
+
+    @property
+    def is_identity(self) -> bool:
+        """True when nothing would change (no layer is built)."""
+        return self.rotation == 0 and self.flip == "none" and self.translate == 0 and self.zoom == 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AugmentConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise InvalidArgument(f"unknown augmentation settings {unknown}; known: {sorted(known)}")
+        return cls(**d)
+
+    def describe(self) -> str:
+        """One line for people, e.g. ``"rotate ±30°, flip horizontal"``."""
+        parts = []
+        if self.rotation:
+            parts.append(f"rotate ±{self.rotation:g}°")
+        if self.flip != "none":
+            parts.append(f"flip {self.flip.replace('_', ' ')}")
+        if self.translate:
+            parts.append(f"shift ±{self.translate:.0%}")
+        if self.zoom:
+            parts.append(f"zoom ±{self.zoom:.0%}")
+        return ", ".join(parts) or "no augmentation"
+
+
+def build_augmenter(cfg: AugmentConfig) -> "keras.Sequential":
+    """A ``keras.Sequential`` of named preprocessing layers for ``cfg``.
+
+    Active only with ``training=True`` (Keras skips random layers at inference). With an
+    identity config it holds one ``Identity`` layer, so callers need no special case.
+    Input: images N×H×W×C in any numeric range (floats come out; uint8 goes in fine).
+    """
+    import keras
+
+    layers: list = []
+    if cfg.rotation:
+        # Keras expresses rotation as a fraction of a full turn.
+        layers.append(keras.layers.RandomRotation(cfg.rotation / 360.0, fill_mode=FILL_MODE,
+                                                  seed=cfg.seed + len(layers), name="augment_rotation"))
+    if cfg.flip != "none":
+        layers.append(keras.layers.RandomFlip(cfg.flip, seed=cfg.seed + len(layers), name="augment_flip"))
+    if cfg.translate:
+        layers.append(keras.layers.RandomTranslation(cfg.translate, cfg.translate, fill_mode=FILL_MODE,
+                                                     seed=cfg.seed + len(layers), name="augment_translation"))
+    if cfg.zoom:
+        # One factor zooms height and width together (aspect ratio kept).
+        layers.append(keras.layers.RandomZoom(cfg.zoom, fill_mode=FILL_MODE,
+                                              seed=cfg.seed + len(layers), name="augment_zoom"))
+    if not layers:
+        layers.append(keras.layers.Identity(name="augment_none"))
+    return keras.Sequential(layers, name="augmentation")
+
+
+def preview(images: np.ndarray, cfg: AugmentConfig, seed: int | None = None) -> np.ndarray:
+    """Augment a few uint8 images once, repeatably, for showing before/after.
+
+    Args:
+        images: uint8 N×H×W×C (N ≤ 64).
+        cfg: the augmentation.
+        seed: overrides ``cfg.seed`` (a reroll button changes it); same seed, same output.
+    Returns:
+        uint8 array of the same shape.
+    """
+    images = np.asarray(images)
+    if images.ndim != 4 or images.dtype != np.uint8:
+        raise InvalidArgument(f"preview needs uint8 images N×H×W×C, got {images.dtype} {images.shape}")
+    if not 1 <= len(images) <= MAX_PREVIEW_IMAGES:
+        raise InvalidArgument(f"preview takes 1..{MAX_PREVIEW_IMAGES} images, got {len(images)}")
+    if seed is not None:
+        cfg = AugmentConfig(**{**cfg.to_dict(), "seed": seed})
+    # A fresh augmenter per call: its seed generators start from the seed, so it repeats.
+    out = build_augmenter(cfg)(images.astype(np.float32), training=True)
+    return np.clip(np.round(np.asarray(out)), 0, 255).astype(np.uint8)

@@ -1,0 +1,83 @@
+"""Augmentation config and the Keras preprocessing pipeline built from it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnviz import augment
+from cnnviz.augment import AugmentConfig
+from cnnviz.errors import InvalidArgument
+
+
+def _images(n=4, side=16, channels=3):
+    return np.random.default_rng(0).integers(0, 256, (n, side, side, channels), dtype=np.uint8)
+
+
+def test_config_round_trip_and_describe():
+    cfg = AugmentConfig(rotation=30, flip="horizontal", translate=0.1, zoom=0.2, seed=7)
+    assert AugmentConfig.from_dict(cfg.to_dict()) == cfg
+    assert cfg.to_dict() == {"rotation": 30, "flip": "horizontal", "translate": 0.1, "zoom": 0.2, "seed": 7}
+    assert cfg.describe() == "rotate ±30°, flip horizontal, shift ±10%, zoom ±20%"
+    assert AugmentConfig().describe() == "no augmentation" and AugmentConfig().is_identity
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"rotation": 200}, "rotation must be 0..180 degrees, got 200"),
+    ({"flip": "diagonal"}, "flip must be one of none, horizontal, vertical, horizontal_and_vertical, got 'diagonal'"),
+    ({"translate": 0.6}, "translate must be 0..0.5 (a fraction of the image), got 0.6"),
+    ({"zoom": -0.1}, "zoom must be 0..0.5 (a fraction of the image), got -0.1"),
+    ({"seed": -1}, "seed must be a whole number ≥ 0, got -1"),
+])
+def test_config_validation(kwargs, message):
+    with pytest.raises(InvalidArgument) as err:
+        AugmentConfig(**kwargs)
+    assert str(err.value) == message
+
+
+def test_from_dict_refuses_unknown_keys():
+    with pytest.raises(InvalidArgument, match=r"unknown augmentation settings \['shear'\]"):
+        AugmentConfig.from_dict({"shear": 0.2})
+
+
+def test_augmenter_layers_are_named_keras_preprocessing_layers():
+    import keras
+
+    model = augment.build_augmenter(AugmentConfig(rotation=30, flip="horizontal_and_vertical", translate=0.1, zoom=0.1))
+    assert [layer.name for layer in model.layers] == [
+        "augment_rotation", "augment_flip", "augment_translation", "augment_zoom"]
+    assert isinstance(model.layers[0], keras.layers.RandomRotation)
+    assert model.layers[0].factor == pytest.approx((-30 / 360, 30 / 360))
+    assert [layer.name for layer in augment.build_augmenter(AugmentConfig()).layers] == ["augment_none"]
+
+
+def test_preview_shapes_and_seed_repeatability():
+    x = _images()
+    cfg = AugmentConfig(rotation=45, flip="horizontal", translate=0.2)
+    a = augment.preview(x, cfg, seed=1)
+    b = augment.preview(x, cfg, seed=1)
+    c = augment.preview(x, cfg, seed=2)
+    assert a.shape == x.shape and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert not np.array_equal(a, x)
+
+
+def test_preview_identity_and_greyscale():
+    x = _images(channels=1)
+    np.testing.assert_array_equal(augment.preview(x, AugmentConfig()), x)
+
+
+def test_flip_only_is_a_mirror():
+    x = _images(n=16)
+    out = augment.preview(x, AugmentConfig(flip="horizontal"), seed=3)
+    for original, flipped in zip(x, out):
+        assert np.array_equal(flipped, original) or np.array_equal(flipped, original[:, ::-1])
+    assert any(not np.array_equal(f, o) for f, o in zip(out, x))  # some were flipped
+
+
+def test_preview_validation():
+    with pytest.raises(InvalidArgument, match=r"preview needs uint8 images N×H×W×C, got float32 \(2, 4, 4\)"):
+        augment.preview(np.zeros((2, 4, 4), np.float32), AugmentConfig())
+    with pytest.raises(InvalidArgument, match="preview takes 1..64 images, got 0"):
+        augment.preview(np.zeros((0, 4, 4, 1), np.uint8), AugmentConfig())

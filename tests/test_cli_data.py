@@ -1,0 +1,95 @@
+"""``python -m cnnviz data ...``: status, import, download (loopback), remove, errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from cnnviz import cli, datasets
+from tests import helpers_data as h
+
+
+def test_status_lists_every_dataset(capsys, cnnviz_home):
+    assert cli.main(["data", "status"]) == 0
+    out = capsys.readouterr().out
+    assert f"datasets in {cnnviz_home / 'data'}" in out
+    assert "digits           present" in out and "cifar10          missing" in out
+    assert "python -m cnnviz data import cifar10 PATH" in out
+
+
+def test_import_archive_and_directory(capsys, tmp_path):
+    archive = tmp_path / "cifar-10-binary.tar.gz"
+    archive.write_bytes(h.tiny_archive_bytes())
+    assert cli.main(["data", "import", "cifar10", str(archive)]) == 0
+    assert "Installed CIFAR-10 binary version" in capsys.readouterr().out
+    assert cli.main(["data", "import", "cifar10", str(h.write_tiny_dir(tmp_path / "d"))]) == 0
+    assert datasets.load("cifar10").x_train.shape == (100, 32, 32, 3)
+    assert cli.main(["data", "status"]) == 0
+    assert "cifar10          present" in capsys.readouterr().out
+
+
+def test_import_of_something_else_is_one_line_exit_2(capsys, tmp_path):
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"nope")
+    assert cli.main(["data", "import", "cifar10", str(junk)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "is not a readable .tar.gz archive" in err and err.count("\n") == 1
+
+
+def test_download_from_mirror_prints_progress(capsys):
+    srv, state = h.start_server()
+    try:
+        body = h.tiny_archive_bytes()
+        state.routes["/c.tar.gz"] = h.Route(body)
+        code = cli.main(["data", "download", "cifar10", "--url", state.url("/c.tar.gz"),
+                         "--size", str(len(body)), "--md5", h.md5(body)])
+        out = capsys.readouterr()
+        assert code == 0, out.err
+        assert "100%" in out.err and "Installed CIFAR-10" in out.out
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_download_offline_and_checksum_errors(capsys):
+    assert cli.main(["data", "download", "cifar10", "--url", h.refused_url()]) == 2
+    assert "looks offline" in capsys.readouterr().err
+    srv, state = h.start_server()
+    try:
+        body = h.tiny_archive_bytes()
+        state.routes["/c.tar.gz"] = h.Route(body)
+        assert cli.main(["data", "download", "cifar10", "--url", state.url("/c.tar.gz"),
+                         "--size", str(len(body))]) == 2
+        assert "Checksum mismatch" in capsys.readouterr().err
+        assert cli.main(["data", "download", "cifar10", "--url", state.url("/c.tar.gz"), "--no-verify"]) == 0
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert datasets.is_present("cifar10")
+
+
+def test_download_options_only_for_cifar(capsys):
+    assert cli.main(["data", "download", "mnist", "--url", "http://x"]) == 2
+    assert "apply to cifar10 only, not mnist" in capsys.readouterr().err
+
+
+def test_import_folder_zip_and_remove(capsys, tmp_path):
+    path = tmp_path / "pets.zip"
+    members = h.class_folders(per_class=10)
+    members["cats/readme.txt"] = b"x"
+    path.write_bytes(h.make_zip(members))
+    assert cli.main(["data", "import", "folder", str(path)]) == 2
+    assert "needs --name NAME" in capsys.readouterr().err
+    assert cli.main(["data", "import", "folder", str(path), "--name", "pets", "--image-size", "16", "--grey"]) == 0
+    out = capsys.readouterr().out
+    assert "Made folder:pets: 16 training and 4 test images (cats: 10, dogs: 10)." in out
+    assert "cats/readme.txt: not an image file name" in out
+    assert datasets.load("folder:pets").input_shape == (16, 16, 1)
+    assert cli.main(["data", "remove", "folder:pets"]) == 0
+    assert capsys.readouterr().out.strip() == "removed folder:pets"
+    assert not datasets.is_present("folder:pets")
+
+
+def test_unknown_dataset_choice_is_argparse_error():
+    with pytest.raises(SystemExit) as err:
+        cli.main(["data", "download", "imagenet"])
+    assert err.value.code == 2

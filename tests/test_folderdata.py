@@ -1,0 +1,134 @@
+"""Folder datasets from a zip of class folders: the good case and every refusal."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+
+from cnnviz import datasets, folderdata
+from cnnviz.errors import InvalidArgument
+from cnnviz.folderdata import ZipDatasetError
+from tests import helpers_data as h
+
+
+def test_cats_vs_dogs_zip_becomes_a_dataset(cnnviz_home):
+    members = h.class_folders(per_class=10, prefix="PetImages/")
+    members["PetImages/cats/notes.txt"] = b"hello"
+    members["PetImages/dogs/broken.jpg"] = h.jpeg_bytes((9, 9, 9), size=(64, 64))[:300]  # truncated
+    members["PetImages/dogs/fake.jpg"] = b"not really a jpeg"
+    members["__MACOSX/PetImages/cats/._000.png"] = b"\x00\x05\x16\x07"
+    members["README.md"] = b"# my data"
+    report = datasets.import_folder_zip(h.make_zip(members), name="cats_vs_dogs", image_size=16)
+    assert report["name"] == "folder:cats_vs_dogs"
+    assert report["class_names"] == ("cats", "dogs") and report["counts"] == [10, 10]
+    assert report["train"] == 16 and report["test"] == 4
+    reasons = dict(report["skipped"])
+    assert reasons["PetImages/cats/notes.txt"].startswith("not an image file name")
+    assert reasons["PetImages/dogs/broken.jpg"].startswith("damaged or unsupported image")
+    assert reasons["__MACOSX/PetImages/cats/._000.png"] == "hidden or macOS metadata file"
+    assert reasons["PetImages/dogs/fake.jpg"] == "not an image Pillow can read (JPEG, PNG, GIF, BMP, WebP)"
+    assert reasons["README.md"] == "not inside a class folder"
+    assert report["skipped_count"] == 5
+
+    ds = datasets.load("folder:cats_vs_dogs")
+    assert ds.x_train.shape == (16, 16, 16, 3) and ds.x_train.dtype == np.uint8
+    assert datasets.class_counts(ds.y_test, 2).tolist() == [2, 2]  # stratified 80/20
+    # cats are red and dogs blue in the fixture: labels and pixels must agree
+    reds = ds.x_train[ds.y_train == 0][..., 0].mean()
+    blues = ds.x_train[ds.y_train == 1][..., 2].mean()
+    assert reds > 150 and blues > 150
+    assert "folder:cats_vs_dogs" in datasets.names()
+    assert datasets.is_present("folder:cats_vs_dogs")
+    status = [s for s in datasets.status() if s["name"] == "folder:cats_vs_dogs"][0]
+    assert status["present"] and status["title"] == "cats_vs_dogs (your folders)"
+
+
+def test_greyscale_and_size():
+    images = folderdata.read_zip(h.make_zip(h.class_folders(per_class=10)), image_size=24, mode="L")
+    assert images.x.shape == (20, 24, 24, 1)
+
+
+def test_transparent_png_is_composited_on_white():
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGBA", (8, 8), (0, 0, 0, 0)).save(buf, format="PNG")
+    assert folderdata._decode(buf.getvalue(), size=16, mode="RGB").min() == 255
+
+
+@pytest.mark.parametrize("evil", ["../evil.jpg", "cats/../../evil.jpg", "/etc/cats/x.jpg",
+                                  "C:/cats/x.jpg", "cats\\..\\..\\x.jpg"])
+def test_path_traversal_refused(evil, tmp_path):
+    members = h.class_folders(per_class=10)
+    members[evil] = h.png_bytes((1, 2, 3))
+    with pytest.raises(ZipDatasetError) as err:
+        folderdata.read_zip(h.make_zip(members))
+    assert str(err.value) == f"The zip contains {evil!r}, a path that points outside the folder; such a zip is refused."
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_zip_bomb_refused_before_inflating():
+    members = h.class_folders(per_class=10)
+    members["cats/bomb.png"] = bytes(5 * 1024 * 1024)  # 5 MiB of zeros deflate ~1000×
+    with pytest.raises(ZipDatasetError, match=r"cats/bomb.png inflates [\d,]+× \(a zip bomb\?\); the zip is refused."):
+        folderdata.read_zip(h.make_zip(members))
+
+
+def test_total_size_and_member_limits(monkeypatch):
+    data = h.make_zip(h.class_folders(per_class=10), compression=zipfile.ZIP_STORED)
+    monkeypatch.setattr(folderdata, "MAX_TOTAL_UNCOMPRESSED", 1000)
+    with pytest.raises(ZipDatasetError, match="MiB are accepted"):
+        folderdata.read_zip(data)
+    monkeypatch.setattr(folderdata, "MAX_TOTAL_UNCOMPRESSED", 10**9)
+    monkeypatch.setattr(folderdata, "MAX_MEMBERS", 5)
+    with pytest.raises(ZipDatasetError, match="The zip has 20 entries; at most 5 are accepted."):
+        folderdata.read_zip(data)
+
+
+def test_no_images():
+    data = h.make_zip({"cats/a.txt": b"x", "dogs/b.txt": b"y"})
+    with pytest.raises(ZipDatasetError, match=r"The zip has no usable images \(2 files skipped\)"):
+        folderdata.read_zip(data)
+
+
+def test_one_class():
+    with pytest.raises(ZipDatasetError, match=r"The zip has only one class \('cats'\); a classifier needs at least 2"):
+        folderdata.read_zip(h.make_zip(h.class_folders(per_class=10, classes=("cats",))))
+
+
+def test_too_few_images_per_class():
+    members = h.class_folders(per_class=10)
+    members = {k: v for k, v in members.items() if not (k.startswith("dogs/") and k > "dogs/003")}
+    with pytest.raises(ZipDatasetError, match="Each class needs at least 10 images, but 'dogs' has 3."):
+        folderdata.read_zip(h.make_zip(members))
+
+
+def test_not_a_zip_and_bad_options(cnnviz_home):
+    with pytest.raises(ZipDatasetError, match="This is not a readable zip file"):
+        folderdata.read_zip(b"PK not really")
+    with pytest.raises(InvalidArgument, match=r"image size must be one of \(16, 24, 32, 48, 64, 96, 128\), got 30"):
+        folderdata.read_zip(b"", image_size=30)
+    with pytest.raises(InvalidArgument, match="colour mode must be 'RGB' or 'L', got 'CMYK'"):
+        folderdata.read_zip(b"", mode="CMYK")
+    with pytest.raises(InvalidArgument, match="dataset name must be 1-40 lower-case letters"):
+        datasets.import_folder_zip(b"", name="../Etc")
+
+
+def test_existing_name_needs_overwrite():
+    data = h.make_zip(h.class_folders(per_class=10))
+    datasets.import_folder_zip(data, name="pets", image_size=16)
+    with pytest.raises(InvalidArgument, match="a folder dataset named 'pets' already exists; choose another name"):
+        datasets.import_folder_zip(data, name="pets", image_size=16)
+    datasets.import_folder_zip(data, name="pets", image_size=32, overwrite=True)
+    assert datasets.load("folder:pets").input_shape == (32, 32, 3)
+
+
+def test_zip_from_a_path(tmp_path):
+    path = tmp_path / "pets.zip"
+    path.write_bytes(h.make_zip(h.class_folders(per_class=10)))
+    assert folderdata.read_zip(path, image_size=16).x.shape == (20, 16, 16, 3)
+    with pytest.raises(ZipDatasetError, match="No zip file at"):
+        folderdata.read_zip(tmp_path / "missing.zip")

@@ -1,0 +1,22 @@
+"""Home's inventory lists every dataset's status from cnnviz.datasets, without TensorFlow."""
+
+from __future__ import annotations
+
+from cnnviz import datasets, inventory
+from tests import helpers_data as h
+
+
+def test_inventory_lists_dataset_status(cnnviz_home):
+    report = inventory.report()
+    assert report["home"] == str(cnnviz_home)
+    by_name = {i["name"]: i for i in report["items"]}
+    assert list(by_name)[:4] == ["scikit-learn digits", "CIFAR-10", "MNIST", "Fashion-MNIST"]
+    assert by_name["scikit-learn digits"]["present"] is True
+    assert by_name["CIFAR-10"]["present"] is False
+    assert "python -m cnnviz data import cifar10 PATH" in by_name["CIFAR-10"]["detail"]
+
+
+def test_inventory_sees_an_imported_dataset(tmp_path):
+    datasets.import_cifar10(h.write_tiny_dir(tmp_path))
+    cifar = [i for i in inventory.report()["items"] if i["name"] == "CIFAR-10"][0]
+    assert cifar["present"] is True and "100 training and 20 test images" in cifar["detail"]
