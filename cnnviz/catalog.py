@@ -20,6 +20,9 @@ class PageInfo:
 PAGES: tuple[PageInfo, ...] = (
     PageInfo("pages/home.py", "Home", ":material/home:",
              "What is in this lab, and what data and weights this machine has."),
+    PageInfo("pages/convolution.py", "Convolution", ":material/blur_on:",
+             "Apply Gaussian, Sobel and your own kernels by hand; see the full, same and valid sizes, "
+             "what a Conv2D filter does with colour, and how much faster a GPU convolves."),
     PageInfo("pages/datasets.py", "Datasets", ":material/photo_library:",
              "Browse CIFAR-10 and other datasets: classes, pixels, subsets, scaling and augmentation."),
     PageInfo("pages/pretrained.py", "Pretrained ResNet50", ":material/psychology:",

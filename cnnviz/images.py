@@ -45,22 +45,23 @@ THIN_SIDE_PX = 8
 
 MODES = ("RGB", "L")
 
-# Magic numbers of formats people often upload but we refuse, for a helpful message.
+# Magic numbers of formats people often upload but we refuse, for a helpful message
+# (each name with its article, for "it looks like a TIFF file").
 _KNOWN_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
-    (b"II*\x00", 0, "TIFF"),
-    (b"MM\x00*", 0, "TIFF"),
-    (b"%PDF", 0, "PDF"),
-    (b"8BPS", 0, "Photoshop (PSD)"),
-    (b"\x00\x00\x00\x0cjP  ", 0, "JPEG 2000"),
-    (b"\xffO\xffQ", 0, "JPEG 2000"),
-    (b"\x00\x00\x01\x00", 0, "Windows icon (ICO)"),
-    (b"ftypheic", 4, "HEIC (iPhone photo)"),
-    (b"ftypheix", 4, "HEIC (iPhone photo)"),
-    (b"ftypmif1", 4, "HEIF"),
-    (b"ftypavif", 4, "AVIF"),
-    (b"<svg", 0, "SVG drawing"),
-    (b"<?xml", 0, "XML/SVG text"),
-    (b"PK\x03\x04", 0, "ZIP archive"),
+    (b"II*\x00", 0, "a TIFF"),
+    (b"MM\x00*", 0, "a TIFF"),
+    (b"%PDF", 0, "a PDF"),
+    (b"8BPS", 0, "a Photoshop (PSD)"),
+    (b"\x00\x00\x00\x0cjP  ", 0, "a JPEG 2000"),
+    (b"\xffO\xffQ", 0, "a JPEG 2000"),
+    (b"\x00\x00\x01\x00", 0, "a Windows icon (ICO)"),
+    (b"ftypheic", 4, "a HEIC (iPhone photo)"),
+    (b"ftypheix", 4, "a HEIC (iPhone photo)"),
+    (b"ftypmif1", 4, "a HEIF"),
+    (b"ftypavif", 4, "an AVIF"),
+    (b"<svg", 0, "an SVG drawing"),
+    (b"<?xml", 0, "an XML/SVG text"),
+    (b"PK\x03\x04", 0, "a ZIP archive"),
 )
 
 # Signatures of the formats we do read: bytes that start like one but do not open are damaged.
@@ -127,7 +128,7 @@ def _describe_bytes(data: bytes) -> str:
     """What the bytes look like, for the "not an image" message."""
     kind = _matching_kind(data, _KNOWN_SIGNATURES)
     if kind:
-        return f"a {kind} file"
+        return f"{kind} file"
     head = data[:512]
     try:
         text = head.decode("utf-8")
@@ -217,7 +218,11 @@ def _frames_note(im: Image.Image, kind: str) -> str | None:
         frames = int(getattr(im, "n_frames", 1))
     except _DECODE_ERRORS:
         return f"animated {kind}: showing the first frame (the later frames are damaged)"
-    return f"animated {kind}: showing the first of {frames} frames" if frames > 1 else None
+    if frames <= 1:
+        return None
+    if im.format == "MPO":  # phones store a preview or depth map as a second picture, not animation
+        return f"multi-picture JPEG (MPO): showing the first of {frames} pictures"
+    return f"animated {kind}: showing the first of {frames} frames"
 
 
 def _apply_exif_orientation(im: Image.Image, notes: list[str]) -> Image.Image:

@@ -175,6 +175,25 @@ def test_animated_gif_uses_first_frame_with_a_note():
     assert loaded.notes[0] == "animated GIF: showing the first of 3 frames"
 
 
+def test_animated_webp_uses_first_frame_with_a_note():
+    frames = [Image.new("RGB", (8, 8), (v, v, v)) for v in (10, 100, 200)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "WEBP", save_all=True, append_images=frames[1:], lossless=True)
+    loaded = load_image(buf.getvalue(), mode="L")
+    np.testing.assert_array_equal(loaded.array, 10)
+    assert loaded.format == "WebP" and loaded.notes == ("animated WebP: showing the first of 3 frames",)
+
+
+def test_multi_picture_jpeg_from_a_phone_opens_as_jpeg():
+    first, second = Image.new("RGB", (16, 12), (200, 10, 10)), Image.new("RGB", (16, 12), (10, 200, 10))
+    buf = io.BytesIO()
+    first.save(buf, "MPO", save_all=True, append_images=[second], quality=95)
+    loaded = load_image(buf.getvalue())
+    assert loaded.format == "JPEG" and loaded.array.shape == (12, 16, 3)
+    assert np.abs(loaded.array[6, 8].astype(int) - [200, 10, 10]).max() <= 4
+    assert loaded.notes == ("multi-picture JPEG (MPO): showing the first of 2 pictures",)
+
+
 def test_single_pixel_image_loads_with_a_note():
     loaded = load_image(encode(Image.new("RGB", (1, 1), (1, 2, 3)), "PNG"))
     np.testing.assert_array_equal(loaded.array, [[[1, 2, 3]]])
@@ -226,10 +245,13 @@ def test_formats_outside_the_allow_list_are_refused_by_name(noise_rgb, fmt, kind
     assert f"it looks like {kind}. Upload a JPEG, PNG, WebP, BMP or GIF image" in str(err.value)
 
 
-def test_heic_signature_is_named():
-    fake_heic = b"\x00\x00\x00\x18ftypheic" + b"\x00" * 40
-    with pytest.raises(ImageError, match="it looks like a HEIC \\(iPhone photo\\) file"):
-        load_image(fake_heic, name="IMG_0001.HEIC")
+@pytest.mark.parametrize("head,kind", [(b"\x00\x00\x00\x18ftypheic", "a HEIC (iPhone photo) file"),
+                                       (b"\x00\x00\x00\x1cftypavif", "an AVIF file"),
+                                       (b"<svg xmlns='http://www.w3.org/2000/svg'>", "an SVG drawing file")])
+def test_phone_and_web_formats_are_named(head, kind):
+    with pytest.raises(ImageError) as err:
+        load_image(head + b"\x00" * 40, name="IMG_0001.jpg")
+    assert f"it looks like {kind}. Upload a JPEG, PNG" in str(err.value)
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "WEBP"])
@@ -346,9 +368,10 @@ def test_resize_keeps_constant_images_constant_and_channel_axis():
 def test_resize_rejects_bad_input():
     with pytest.raises(InvalidArgument, match="resize expects a uint8 image, got dtype float64"):
         images.resize(np.zeros((4, 4)), (2, 2))
-    with pytest.raises(InvalidArgument, match=r"resize expects an image H×W, H×W×1 or H×W×3, got shape \(4, 4, 2\)"):
+    with pytest.raises(InvalidArgument, match=r"expects an image H×W, H×W×1 or H×W×3, got shape \(4, 4, 2\)"):
         images.resize(np.zeros((4, 4, 2), np.uint8), (2, 2))
-    with pytest.raises(InvalidArgument, match=r"size must be \(height, width\) of 1..40000000 pixels in all, got \(0, 3\)"):
+    with pytest.raises(InvalidArgument, match=r"size must be \(height, width\) of 1..40000000 pixels in all, "
+                                              r"got \(0, 3\)"):
         images.resize(np.zeros((4, 4), np.uint8), (0, 3))
 
 
