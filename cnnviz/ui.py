@@ -18,6 +18,24 @@ from cnnviz.errors import CnnvizError
 log = logging.getLogger("cnnviz")
 
 
+def _route_through_app() -> None:
+    """Make a first direct link to a page (``/convolution``) run ``app.py``'s navigation.
+
+    Until some session has run ``app.py``, Streamlit treats the ``pages/`` folder as the
+    legacy multipage layout and runs a linked page on its own (no page config, file names
+    in the sidebar). Every page imports this module, so the first such run clears that
+    mode and reruns; the rerun goes through ``app.py``, which routes to the same page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory and st.runtime.exists():
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_route_through_app()
+
+
 @contextlib.contextmanager
 def friendly_errors(action: str = "That") -> Iterator[None]:
     """Show CnnvizError messages with ``st.error``; log anything else and show a short note.

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cnnviz import inventory
+from cnnviz import inventory, ui
 from cnnviz.catalog import PAGES
 
 
@@ -18,7 +18,12 @@ def main() -> None:
         st.caption(page.teaches)
 
     st.subheader("On this machine")
-    report = inventory.report()
+    with ui.friendly_errors("Checking this machine"):
+        report = inventory.report()
+        _show_inventory(report)
+
+
+def _show_inventory(report: dict) -> None:
     st.caption(f"Files are kept in `{report['home']}` (set `CNNVIZ_HOME` to change it).")
     for item in report["items"]:
         icon = ":material/check_circle:" if item["present"] else ":material/cloud_download:"
