@@ -29,6 +29,15 @@ PAGES: tuple[PageInfo, ...] = (
              "Build a CNN with sliders or pick a notebook's network, see its parameters, train it live."),
     PageInfo("pages/runs.py", "Runs", ":material/history:",
              "Every trained run: compare curves and settings, download or delete."),
+    PageInfo("pages/evaluate.py", "Evaluate", ":material/fact_check:",
+             "How good is a trained network, and where does it fail? Accuracy, the confusion matrix and "
+             "the images behind each of its cells, per-class results, the most confident mistakes."),
+    PageInfo("pages/inside.py", "Inside the network", ":material/layers:",
+             "What a trained network sees: the feature maps of any layer for one image, the learned "
+             "filters, and where it looked to decide (Grad-CAM)."),
+    PageInfo("pages/robustness.py", "Robustness", ":material/rotate_right:",
+             "Rotate, flip, shift and resize the test images: how much accuracy is left, and does "
+             "training with rotated images (augmentation) help?"),
     PageInfo("pages/pretrained.py", "Pretrained ResNet50", ":material/psychology:",
              "Show your own photos to a network trained on 1.28 million ImageNet photos: its top guesses, "
              "how sure it is, where it looks (Grad-CAM) and why it is called ResNet50."),

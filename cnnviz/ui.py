@@ -330,6 +330,410 @@ def settings_table(rows: list[dict], differing: list[str]):
 
 
 # --- evaluation and features ------------------------------------------------------------
+# Everything computed from a run's model is cached by run id + the model's sha256 (+ the
+# dataset's fingerprint when the run's test images are involved), never by raw arrays:
+# Streamlit samples big arrays when hashing them (hazards.md, "Streamlit"). One image is
+# keyed by the sha256 of its bytes. Inference holds the shared model's lock.
+
+#: ``{"run_id": str, "index": int}``: a test image sent from a gallery to the inspector.
+INSPECT_TARGET_KEY = "inspect_target"
+#: The run last chosen on Evaluate / Inside the network / Robustness, so it follows the student.
+CURRENT_RUN_KEY = "inspect_current_run"
+_SEEN_TRAINED_KEY = "inspect_seen_trained_run"
+EVAL_CACHE_ENTRIES = 8
+IMAGE_CACHE_ENTRIES = 32
+#: One rotation angle of one run is two small arrays; 512 covers 8 runs × every 5°.
+STEP_CACHE_ENTRIES = 512
+
+
+def no_runs_notice(what: str) -> None:
+    """Say that there is nothing to look at yet and link to the page that makes runs."""
+    st.info(f"No trained runs yet: train a network first, then come back to {what}.")
+    st.page_link("pages/build_train.py", label="Build & train", icon=":material/model_training:")
+
+
+def just_trained_run_id() -> str | None:
+    """The run this session's last training job saved (None while it runs or when there is none)."""
+    job_id = st.session_state.get(TRAIN_JOB_KEY)
+    if not job_id:
+        return None
+    status = training_jobs().status(job_id)
+    return None if status is None else status.run_id
+
+
+def _augment_text(info) -> str:
+    from cnnviz import augment
+
+    aug = info.config.get("augment")
+    return augment.AugmentConfig.from_dict(aug).describe() if aug else "no augmentation"
+
+
+def run_label(info) -> str:
+    """``preset on dataset (id tail) · augmentation · test accuracy`` for run pickers."""
+    acc = info.test_accuracy
+    return f"{info.label} · {_augment_text(info)} · " + ("–" if acc is None else f"{acc:.1%}")
+
+
+def short_run_label(info) -> str:
+    """A unique legend name: what, id tail and augmentation."""
+    what = info.config.get("preset") or (info.config.get("model") or {}).get("architecture") or "custom"
+    head = (info.config.get("model") or {}).get("head")
+    extra = ", global-average head" if head == "global_avg" else ""
+    return f"{what}{extra} ({info.run_id[-8:]}), {_augment_text(info)}"
+
+
+def default_run_id(items: list) -> str:
+    """The run a page opens with: one this session just trained (once), else the last one
+    chosen on these pages, else the newest."""
+    ids = [r.run_id for r in items]
+    trained = just_trained_run_id()
+    if trained in ids and trained != st.session_state.get(_SEEN_TRAINED_KEY):
+        st.session_state[_SEEN_TRAINED_KEY] = trained
+        st.session_state[CURRENT_RUN_KEY] = trained
+        return trained
+    current = st.session_state.get(CURRENT_RUN_KEY)
+    return current if current in ids else ids[0]
+
+
+def pick_run(items: list, *, key: str, label: str = "Run"):
+    """A select box of saved runs that starts on :func:`default_run_id`; returns the RunInfo."""
+    by_id = {r.run_id: r for r in items}
+    if st.session_state.get(key) not in by_id:
+        st.session_state[key] = default_run_id(items)
+    run_id = st.selectbox(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]))
+    st.session_state[CURRENT_RUN_KEY] = run_id
+    return by_id[run_id]
+
+
+def pick_runs(items: list, *, key: str, label: str = "Runs") -> list:
+    """A multi-select of saved runs; a run this session just trained joins the selection."""
+    by_id = {r.run_id: r for r in items}
+    if key in st.session_state:
+        chosen = [i for i in st.session_state[key] if i in by_id]
+    else:
+        chosen = [default_run_id(items)]
+    trained = just_trained_run_id()
+    if trained in by_id and trained != st.session_state.get(_SEEN_TRAINED_KEY):
+        st.session_state[_SEEN_TRAINED_KEY] = trained
+        if trained not in chosen:
+            chosen.append(trained)
+    st.session_state[key] = chosen
+    ids = st.multiselect(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]))
+    if ids:
+        st.session_state[CURRENT_RUN_KEY] = ids[0]
+    return [by_id[i] for i in ids]
+
+
+def _fingerprint(info) -> str:
+    from cnnviz import datasets
+
+    return datasets.fingerprint(info.config["dataset"])
+
+
+@st.cache_resource(max_entries=4, show_spinner="Re-creating the run's test images…")
+def _cached_test_set(run_id: str, dataset_fingerprint: str) -> dict:
+    import numpy as np
+
+    from cnnviz import runs
+
+    info = runs.load_run(run_id)
+    ds = runs.run_dataset(run_id, full=load_dataset(info.config["dataset"]))
+    x, y = ds.x_test, np.asarray(ds.y_test, dtype=np.int64)
+    for arr in (x, y):
+        arr.flags.writeable = False  # shared by all sessions
+    return {"x": x, "y": y, "class_names": tuple(ds.class_names)}
+
+
+def run_test_set(info) -> dict:
+    """The run's own test images (uint8, read-only), labels and class names: ``{"x", "y", "class_names"}``."""
+    return _cached_test_set(info.run_id, _fingerprint(info))
+
+
+def _model_key(info) -> str:
+    from cnnviz import runs
+
+    return runs.model_sha256(info.run_id)
+
+
+@st.cache_data(max_entries=EVAL_CACHE_ENTRIES, show_spinner="Predicting every test image…")
+def _cached_evaluation(run_id: str, model_sha256: str, dataset_fingerprint: str):
+    from cnnviz import evaluation, runs
+
+    info = runs.load_run(run_id)
+    data = _cached_test_set(run_id, dataset_fingerprint)
+    model, lock = _cached_run_model(run_id, model_sha256)
+    x = runs.prepare_inputs(info, data["x"])  # scaled exactly as in training
+    with lock:
+        return evaluation.evaluate(model, x, data["y"], data["class_names"])
+
+
+def run_evaluation(info):
+    """:func:`cnnviz.evaluation.evaluate` of a run on its own test set (cached per run and model)."""
+    return _cached_evaluation(info.run_id, _model_key(info), _fingerprint(info))
+
+
+@st.cache_data(max_entries=EVAL_CACHE_ENTRIES, show_spinner=False)
+def _cached_layers(run_id: str, model_sha256: str) -> dict:
+    from cnnviz import features, gradcam
+    from cnnviz.errors import InvalidArgument
+
+    model, lock = _cached_run_model(run_id, model_sha256)
+    with lock:
+        try:
+            last_conv = gradcam.last_conv_layer_name(model)
+        except InvalidArgument:
+            last_conv = None
+        return {"maps": features.inspectable_layers(model), "convs": features.conv_layers(model),
+                "last_conv": last_conv}
+
+
+def run_layers(info) -> dict:
+    """``{"maps": feature-map layers, "convs": conv layers, "last_conv": Grad-CAM default or None}``
+    of a run's model."""
+    return _cached_layers(info.run_id, _model_key(info))
+
+
+def image_digest(image) -> str:
+    """sha256 of an image's shape, dtype and pixels: the cache key for one image."""
+    import hashlib
+
+    import numpy as np
+
+    img = np.ascontiguousarray(image)
+    return hashlib.sha256(f"{img.shape}{img.dtype}".encode() + img.tobytes()).hexdigest()
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading your image…")
+def _cached_inspect_upload(_data: bytes, digest: str, name: str, height: int, width: int, channels: int):
+    from dataclasses import replace
+
+    from cnnviz import images
+
+    loaded = images.load_image(_data, name=name, mode="L" if channels == 1 else "RGB")
+    array = loaded.array
+    notes = list(loaded.notes)
+    if array.shape[:2] != (height, width):
+        notes.append(f"resized from {array.shape[1]}×{array.shape[0]} to {width}×{height} pixels, the size "
+                     "the network was trained on")
+    array = images.resize(array, (height, width))
+    if channels == 1:
+        array = array[..., None]
+        notes.append("made grey, as the network's training images")
+    return replace(loaded, array=array, notes=tuple(notes))
+
+
+def inspect_upload(data: bytes, name: str, input_shape: tuple[int, int, int]):
+    """An upload decoded by the safe loader and resized to the model's input (H×W×C uint8).
+
+    Raises ``ImageError`` with the loader's message for a bad file.
+    """
+    h, w, c = (int(d) for d in input_shape)
+    return _cached_inspect_upload(data, upload_digest(data), name, h, w, c)
+
+
+@st.cache_data(max_entries=IMAGE_CACHE_ENTRIES, show_spinner=False)
+def _cached_image_probabilities(run_id: str, model_sha256: str, digest: str, _image):
+    from cnnviz import evaluation, runs
+
+    info = runs.load_run(run_id)
+    model, lock = _cached_run_model(run_id, model_sha256)
+    with lock:
+        return evaluation.predict_probabilities(model, runs.prepare_inputs(info, _image[None]))[0]
+
+
+def image_probabilities(info, image_uint8):
+    """Class probabilities of one uint8 image H×W×C (scaled as the run was trained)."""
+    return _cached_image_probabilities(info.run_id, _model_key(info), image_digest(image_uint8), image_uint8)
+
+
+@st.cache_data(max_entries=IMAGE_CACHE_ENTRIES, show_spinner="Running the image through the network…")
+def _cached_feature_maps(run_id: str, model_sha256: str, digest: str, _image, layer: str, normalization: str,
+                         max_channels: int):
+    from cnnviz import features, runs
+
+    info = runs.load_run(run_id)
+    model, lock = _cached_run_model(run_id, model_sha256)
+    with lock:
+        return features.feature_maps(model, runs.prepare_inputs(info, _image), layer, normalization=normalization,
+                                     max_channels=max_channels)
+
+
+def feature_maps(info, image_uint8, layer: str, *, normalization: str, max_channels: int):
+    """:func:`cnnviz.features.feature_maps` of one uint8 image (cached by run, model, image and options)."""
+    return _cached_feature_maps(info.run_id, _model_key(info), image_digest(image_uint8), image_uint8, layer,
+                                normalization, int(max_channels))
+
+
+@st.cache_data(max_entries=IMAGE_CACHE_ENTRIES, show_spinner=False)
+def _cached_filters(run_id: str, model_sha256: str, layer: str, max_filters: int, max_channels: int, scale: str):
+    from cnnviz import features
+
+    model, lock = _cached_run_model(run_id, model_sha256)
+    with lock:
+        return features.layer_filters(model, layer, max_filters=max_filters, max_channels=max_channels, scale=scale)
+
+
+def layer_filters(info, layer: str, *, max_filters: int, max_channels: int, scale: str):
+    """:func:`cnnviz.features.layer_filters` of a run's model (cached)."""
+    return _cached_filters(info.run_id, _model_key(info), layer, int(max_filters), int(max_channels), scale)
+
+
+@st.cache_data(max_entries=IMAGE_CACHE_ENTRIES, show_spinner="Computing Grad-CAM…")
+def _cached_gradcam(run_id: str, model_sha256: str, digest: str, _image, class_index: int | None, layer: str | None):
+    from cnnviz import gradcam, runs
+
+    info = runs.load_run(run_id)
+    model, lock = _cached_run_model(run_id, model_sha256)
+    with lock:
+        return gradcam.gradcam(model, runs.prepare_inputs(info, _image[None]), class_index=class_index,
+                               layer_name=layer)
+
+
+def gradcam_heatmap(info, image_uint8, *, class_index: int | None, layer: str | None):
+    """Grad-CAM heat map (H×W in [0, 1]) of one uint8 image for a class (None: the predicted one)."""
+    return _cached_gradcam(info.run_id, _model_key(info), image_digest(image_uint8), image_uint8,
+                           None if class_index is None else int(class_index), layer)
+
+
+# Robustness: each (run, angle) is one cached step, so a progress bar can follow a sweep
+# and changing the angles or adding a run only computes what is new.
+def _prepare_for(info):
+    import functools
+
+    from cnnviz import runs
+
+    return functools.partial(runs.prepare_inputs, info)
+
+
+@st.cache_data(max_entries=STEP_CACHE_ENTRIES, show_spinner=False)
+def _cached_rotation_step(run_id: str, model_sha256: str, dataset_fingerprint: str, angle: float, fill: str):
+    from cnnviz import robustness, runs
+
+    info = runs.load_run(run_id)
+    data = _cached_test_set(run_id, dataset_fingerprint)
+    model, lock = _cached_run_model(run_id, model_sha256)
+    with lock:
+        return robustness.rotation_sweep(model, data["x"], data["y"], data["class_names"], angles=(angle,),
+                                         fill=fill, prepare=_prepare_for(info))
+
+
+def join_sweeps(parts: list):
+    """One :class:`cnnviz.robustness.SweepResult` from single-angle results of the same run, in order."""
+    import numpy as np
+
+    from cnnviz.robustness import SweepResult
+
+    first = parts[0]
+    return SweepResult(
+        angles=tuple(a for p in parts for a in p.angles),
+        accuracy=np.concatenate([p.accuracy for p in parts]),
+        per_class=np.vstack([p.per_class for p in parts]),
+        class_names=first.class_names, support=first.support, fill=first.fill,
+    )
+
+
+def rotation_sweeps(infos: list, angles, *, fill: str) -> dict:
+    """``{legend name: SweepResult}``: each run on its own test set rotated by every angle, with a progress bar."""
+    angles = tuple(float(a) for a in angles)
+    steps = [(info, a) for info in infos for a in angles]
+    bar = st.progress(0.0, text="Rotating the test images…")
+    parts: dict[str, list] = {}
+    for k, (info, a) in enumerate(steps):
+        bar.progress(k / len(steps), text=f"{short_run_label(info)}: {a:g}° ({k + 1} of {len(steps)})")
+        step = _cached_rotation_step(info.run_id, _model_key(info), _fingerprint(info), a, fill)
+        parts.setdefault(short_run_label(info), []).append(step)
+    bar.empty()
+    return {name: join_sweeps(p) for name, p in parts.items()}
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _cached_transforms(run_id: str, model_sha256: str, dataset_fingerprint: str, shifts: tuple, fill: str):
+    from cnnviz import robustness, runs
+
+    info = runs.load_run(run_id)
+    data = _cached_test_set(run_id, dataset_fingerprint)
+    model, lock = _cached_run_model(run_id, model_sha256)
+    with lock:
+        return robustness.transform_test(model, data["x"], data["y"], data["class_names"], shifts=shifts,
+                                         fill=fill, prepare=_prepare_for(info))
+
+
+def transform_results(infos: list, *, shifts, fill: str) -> dict:
+    """``{legend name: TransformResult}`` of flips and shifts, one spinner per run."""
+    out = {}
+    for info in infos:
+        with st.spinner(f"Flipping and shifting the test images for {short_run_label(info)}…"):
+            out[short_run_label(info)] = _cached_transforms(info.run_id, _model_key(info), _fingerprint(info),
+                                                            tuple(int(s) for s in shifts), fill)
+    return out
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _cached_sizes(run_id: str, model_sha256: str, dataset_fingerprint: str, sizes: tuple, method: str):
+    from cnnviz import robustness, runs
+
+    info = runs.load_run(run_id)
+    data = _cached_test_set(run_id, dataset_fingerprint)
+    model, lock = _cached_run_model(run_id, model_sha256)
+    with lock:
+        return robustness.other_sizes(model, data["x"], data["y"], data["class_names"], sizes=sizes, method=method,
+                                      prepare=_prepare_for(info))
+
+
+def size_results(infos: list, *, sizes, method: str) -> dict:
+    """``{legend name: [SizeResult, ...]}`` of the other-size experiment, one spinner per run."""
+    out = {}
+    for info in infos:
+        with st.spinner(f"Trying other image sizes with {short_run_label(info)}…"):
+            out[short_run_label(info)] = _cached_sizes(info.run_id, _model_key(info), _fingerprint(info),
+                                                       tuple(int(s) for s in sizes), method)
+    return out
+
+
+def twin_spec(info, *, rotation: float | None = None, flip: str | None = None, head: str | None = None):
+    """The run's own training settings (same seed) with rotation augmentation and/or another head.
+
+    Args:
+        info: the run to copy.
+        rotation: largest rotation of the augmentation in degrees (None: keep the run's).
+        flip: flips of the augmentation (None: keep the run's).
+        head: "global_avg" for the size-agnostic variant (None: keep the run's).
+    Returns:
+        A validated :class:`cnnviz.training.TrainSpec`.
+    Raises:
+        InvalidArgument: the run's network cannot be rebuilt from its saved settings.
+    """
+    import dataclasses
+
+    from cnnviz import augment, models, training
+
+    config = info.config
+    names = {f.name for f in dataclasses.fields(training.TrainSpec)}
+    fields = {k: v for k, v in config.items() if k in names}
+    if rotation is not None or flip is not None:
+        aug = augment.AugmentConfig.from_dict(config.get("augment") or {"seed": int(config.get("seed", 0))})
+        if rotation is not None:
+            aug = dataclasses.replace(aug, rotation=float(rotation))
+        if flip is not None:
+            aug = dataclasses.replace(aug, flip=flip)
+        fields["augment"] = None if aug.is_identity else aug.to_dict()
+    if head is not None:
+        fields["model"] = {**fields["model"], "head": head}
+    model_config = models.ModelConfig.from_dict(fields["model"])
+    model_config.validate(tuple(config["input_shape"]), int(config["num_classes"]))
+    spec = training.TrainSpec(**fields)
+    spec.validate()
+    return spec
+
+
+def submit_twin(info, spec) -> str:
+    """Queue ``spec`` as this session's training job (shown by :func:`training_panel`); returns the job id."""
+    what = "size-agnostic twin" if spec.model.get("head") != (info.config.get("model") or {}).get("head") \
+        else "augmented twin"
+    job_id = training_jobs().submit(spec, dataset=load_dataset(spec.dataset),
+                                    label=f"{what} of {info.label}")
+    st.session_state[TRAIN_JOB_KEY] = job_id
+    return job_id
 
 
 # --- pretrained -------------------------------------------------------------------------
