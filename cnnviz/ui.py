@@ -368,17 +368,20 @@ def _augment_text(info) -> str:
     return augment.AugmentConfig.from_dict(aug).describe() if aug else "no augmentation"
 
 
+def _head_text(info) -> str:
+    return " · global-average head" if (info.config.get("model") or {}).get("head") == "global_avg" else ""
+
+
 def run_label(info) -> str:
     """``preset on dataset (id tail) · augmentation · test accuracy`` for run pickers."""
     acc = info.test_accuracy
-    return f"{info.label} · {_augment_text(info)} · " + ("–" if acc is None else f"{acc:.1%}")
+    return f"{info.label}{_head_text(info)} · {_augment_text(info)} · " + ("–" if acc is None else f"{acc:.1%}")
 
 
 def short_run_label(info) -> str:
     """A unique legend name: what, id tail and augmentation."""
     what = info.config.get("preset") or (info.config.get("model") or {}).get("architecture") or "custom"
-    head = (info.config.get("model") or {}).get("head")
-    extra = ", global-average head" if head == "global_avg" else ""
+    extra = ", global-average head" if _head_text(info) else ""
     return f"{what}{extra} ({info.run_id[-8:]}), {_augment_text(info)}"
 
 

@@ -59,13 +59,15 @@ def _prediction(info: runs.RunInfo, image: np.ndarray, caption: str, class_names
     left.caption(caption)
     order = np.argsort(-probs, kind="stable")[: min(10, len(probs))]
     top = [(str(i), class_names[i], float(probs[i])) for i in order]
-    right.plotly_chart(pretrained_figs.topk_figure(top, title=f"It says {class_names[order[0]]} "
-                                                              f"({probs[order[0]]:.0%})"), key="inside_probs")
+    fig = pretrained_figs.topk_figure(top, title=f"It says {class_names[order[0]]} ({probs[order[0]]:.0%})")
+    fig.update_yaxes(type="category")  # digits' class names "0".."9" would otherwise be read as numbers
+    right.plotly_chart(fig, key="inside_probs")
     return probs
 
 
 def _layer_label(layer: dict) -> str:
-    return f"{layer['name']} ({layer['type']}, {'×'.join(str(d) for d in layer['output_shape'])})"
+    shape = "×".join("any" if d is None else str(d) for d in layer["output_shape"])
+    return f"{layer['name']} ({layer['type']}, {shape})"
 
 
 def _feature_maps_tab(info: runs.RunInfo, image: np.ndarray, layers: dict) -> None:
