@@ -352,6 +352,18 @@ def no_runs_notice(what: str) -> None:
     st.page_link("pages/build_train.py", label="Build & train", icon=":material/model_training:")
 
 
+def keep_choice_valid(key: str, options, default=None) -> None:
+    """Before drawing a choice widget whose options depend on the run (layers, classes, images):
+    start it on ``default`` (when given), and reset a remembered value that is no longer offered
+    to ``default`` (else the first option)."""
+    options = list(options)
+    if key not in st.session_state:
+        if default is not None and default in options:
+            st.session_state[key] = default
+    elif st.session_state[key] not in options:
+        st.session_state[key] = default if default in options else (options[0] if options else None)
+
+
 def just_trained_run_id() -> str | None:
     """The run this session's last training job saved (None while it runs or when there is none)."""
     job_id = st.session_state.get(TRAIN_JOB_KEY)

@@ -75,6 +75,7 @@ def _send_to_inspector(info: runs.RunInfo, ev: evaluation.Evaluation, indices, *
         return
     described = {d["index"]: d for d in evaluation.describe_images(ev, indices)}
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    ui.keep_choice_valid(key, [int(i) for i in indices])
     chosen = c1.selectbox(
         "Look inside the network at", [int(i) for i in indices], key=key,
         format_func=lambda i: (f"test image #{i}: said {described[i]['predicted_name']} "
@@ -91,10 +92,8 @@ def _gallery_indices(ev: evaluation.Evaluation, cells: list[tuple[int, int]]) ->
     options = [None, *range(len(names))]
     fmt = {None: "any class", **dict(enumerate(names))}.get
     c1, c2, c3, c4 = st.columns(4)
-    if st.session_state.get(TRUE_KEY) not in options:
-        st.session_state[TRUE_KEY] = None
-    if st.session_state.get(PRED_KEY) not in options:
-        st.session_state[PRED_KEY] = None
+    ui.keep_choice_valid(TRUE_KEY, options)
+    ui.keep_choice_valid(PRED_KEY, options)
     true_class = c1.selectbox("True class", options, key=TRUE_KEY, format_func=fmt, on_change=_boxes_changed)
     pred_class = c2.selectbox("Predicted class", options, key=PRED_KEY, format_func=fmt, on_change=_boxes_changed)
     order = c4.selectbox("Order", list(ORDER_LABELS), key="eval_order", format_func=ORDER_LABELS.get)

@@ -76,6 +76,7 @@ def _feature_maps_tab(info: runs.RunInfo, image: np.ndarray, layers: dict) -> No
         st.info("This network has no layer with feature maps.")
         return
     c1, c2, c3 = st.columns(3)
+    ui.keep_choice_valid("inside_layer", maps)
     name = c1.selectbox("Layer", list(maps), key="inside_layer", format_func=lambda n: _layer_label(maps[n]))
     norm = c2.radio("Brightness", list(features.NORMALIZATIONS), key="inside_norm", format_func=NORM_LABELS.get)
     count = c3.select_slider("Channels to show at most", [4, 8, 16, 32, 64, 128], 32, key="inside_channels")
@@ -96,6 +97,7 @@ def _filters_tab(info: runs.RunInfo, layers: dict) -> None:
         st.info("This network has no convolution layer, so there are no filters to show.")
         return
     c1, c2, c3 = st.columns(3)
+    ui.keep_choice_valid("inside_filter_layer", convs)
     name = c1.selectbox("Convolution layer", list(convs), key="inside_filter_layer",
                         format_func=lambda n: f"{n} ({'×'.join(str(d) for d in convs[n]['kernel_shape'])})")
     count = c2.select_slider("Filters to show at most", [4, 8, 16, 32, 64], 16, key="inside_filter_count")
@@ -122,11 +124,11 @@ def _gradcam_tab(info: runs.RunInfo, image: np.ndarray, layers: dict, probs: np.
     maps = [layer["name"] for layer in layers["maps"]]
     predicted = int(np.argmax(probs))
     c1, c2 = st.columns(2)
+    ui.keep_choice_valid("inside_cam_class", [None, *range(len(class_names))])
     cls = c1.selectbox("Explain the class", [None, *range(len(class_names))], key="inside_cam_class",
                        format_func=lambda c: f"the predicted one ({class_names[predicted]})" if c is None
                        else class_names[c])
-    if st.session_state.get("inside_cam_layer") not in maps:
-        st.session_state["inside_cam_layer"] = layers["last_conv"]
+    ui.keep_choice_valid("inside_cam_layer", maps, layers["last_conv"])  # the usual choice
     layer = c2.selectbox("Feature maps of", maps, key="inside_cam_layer",
                          help="Grad-CAM usually explains the last convolution's maps.")
     heat = ui.gradcam_heatmap(info, image, class_index=cls, layer=layer)

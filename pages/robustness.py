@@ -18,12 +18,6 @@ TWIN_FLIP = "horizontal_and_vertical"  # seed 000 Part 17: rotation_range=30, bo
 EXAMPLES = 8
 
 
-def _valid(key: str, options, default) -> None:
-    """Reset a widget's remembered value when its options changed under it."""
-    if st.session_state.get(key) not in options:
-        st.session_state[key] = default
-
-
 def _same_test_images(chosen: list[runs.RunInfo]) -> bool:
     keys = {(r.config.get("dataset"), r.config.get("test_size"), r.config.get("train_size"), r.config.get("seed"))
             for r in chosen}
@@ -40,7 +34,7 @@ def _rotation_tab(chosen: list[runs.RunInfo]) -> None:
     angles = tuple(range(0, 360, step))
     data = ui.run_test_set(chosen[0])
     turn = [a for a in angles if a] or [90]
-    _valid("robust_example_angle", turn, 90 if 90 in turn else turn[0])
+    ui.keep_choice_valid("robust_example_angle", turn, 90)
     angle = st.select_slider("Example rotation", turn, key="robust_example_angle", format_func=lambda a: f"{a}°")
     _, originals, rotated = robustness.rotation_examples(data["x"], angle, n=EXAMPLES, seed=0, fill=fill)
     st.plotly_chart(figs.rotated_examples_figure(originals, rotated, angle), key="robust_examples")
@@ -115,6 +109,7 @@ def _twin(chosen: list[runs.RunInfo], busy: bool) -> None:
              "each time they are seen (seed 000 Part 17 used up to ±30° and flips). Then compare both here.")
     by_id = {r.run_id: r for r in chosen}
     c1, c2, c3 = st.columns([2, 1, 1])
+    ui.keep_choice_valid("robust_twin_of", by_id)
     run_id = c1.selectbox("Twin of", list(by_id), key="robust_twin_of", format_func=lambda i: ui.run_label(by_id[i]))
     rotation = c2.slider("Rotate up to ± degrees", 5, int(augment.MAX_ROTATION_DEGREES), 30, 5,
                          key="robust_twin_rotation")

@@ -158,3 +158,15 @@ def test_opens_on_the_run_this_session_just_trained(app_path, run_id, stored, mo
     at.switch_page("pages/inside.py").run()
     no_errors(at)
     assert at.selectbox(key="inside_run").value == run_id
+
+
+def test_choices_that_vanish_are_reset_not_errors(app_path, run_id, reference):
+    """The image picked for the inspector, then a gallery that no longer holds it."""
+    t, p = _off_diagonal_cell(reference)
+    at = open_page(app_path, PAGE)
+    outside = next(i for i in gallery_indices(at) if not (reference.y_true[i] == t and reference.predicted[i] == p))
+    at.selectbox(key="eval_send").set_value(outside).run()
+    at.selectbox(key="eval_true").set_value(t)
+    at.selectbox(key="eval_pred").set_value(p).run()
+    no_errors(at)
+    assert at.selectbox(key="eval_send").value == gallery_indices(at)[0]
