@@ -20,10 +20,16 @@ class PageInfo:
 PAGES: tuple[PageInfo, ...] = (
     PageInfo("pages/home.py", "Home", ":material/home:",
              "What is in this lab, and what data and weights this machine has."),
+    PageInfo("pages/convolution.py", "Convolution", ":material/blur_on:",
+             "Apply Gaussian, Sobel and your own kernels by hand; see the full, same and valid sizes, "
+             "what a Conv2D filter does with colour, and how much faster a GPU convolves."),
     PageInfo("pages/datasets.py", "Datasets", ":material/photo_library:",
              "Browse CIFAR-10 and other datasets: classes, pixels, subsets, scaling and augmentation."),
     PageInfo("pages/build_train.py", "Build & train", ":material/model_training:",
              "Build a CNN with sliders or pick a notebook's network, see its parameters, train it live."),
     PageInfo("pages/runs.py", "Runs", ":material/history:",
              "Every trained run: compare curves and settings, download or delete."),
+    PageInfo("pages/pretrained.py", "Pretrained ResNet50", ":material/psychology:",
+             "Show your own photos to a network trained on 1.28 million ImageNet photos: its top guesses, "
+             "how sure it is, where it looks (Grad-CAM) and why it is called ResNet50."),
 )

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from cnnviz import datasets, storage
+from cnnviz import datasets, pretrained, storage
 
 
-def _dataset_items() -> list[dict]:
+def _status_items() -> list[dict]:
     items = []
-    for entry in datasets.status():
+    for entry in [*datasets.status(), *pretrained.status()]:
         detail = entry["detail"] if entry["present"] else f"{entry['detail']} Not here yet: {entry['how_to_get']}"
-        items.append({"name": entry["title"], "present": entry["present"], "detail": detail})
+        items.append({"name": entry.get("title", entry["name"]), "present": entry["present"], "detail": detail})
     return items
 
 
 def report() -> dict:
     """Return ``{"home": str, "items": [{"name", "present", "detail"}, ...]}``."""
     items: list[dict] = []
-    items.extend(_dataset_items())
+    items.extend(_status_items())
     return {"home": str(storage.home()), "items": items}

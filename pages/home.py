@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cnnviz import inventory
+from cnnviz import inventory, ui
 from cnnviz.catalog import PAGES
 
 
@@ -14,10 +14,16 @@ def main() -> None:
     )
     st.subheader("Pages")
     for page in PAGES[1:]:
-        st.page_link(page.path, label=f"**{page.title}**: {page.teaches}", icon=page.icon)
+        st.page_link(page.path, label=page.title, icon=page.icon)
+        st.caption(page.teaches)
 
     st.subheader("On this machine")
-    report = inventory.report()
+    with ui.friendly_errors("Checking this machine"):
+        report = inventory.report()
+        _show_inventory(report)
+
+
+def _show_inventory(report: dict) -> None:
     st.caption(f"Files are kept in `{report['home']}` (set `CNNVIZ_HOME` to change it).")
     for item in report["items"]:
         icon = ":material/check_circle:" if item["present"] else ":material/cloud_download:"

@@ -20,3 +20,10 @@ def test_inventory_sees_an_imported_dataset(tmp_path):
     datasets.import_cifar10(h.write_tiny_dir(tmp_path))
     cifar = [i for i in inventory.report()["items"] if i["name"] == "CIFAR-10"][0]
     assert cifar["present"] is True and "100 training and 20 test images" in cifar["detail"]
+
+
+def test_inventory_lists_resnet50_weights_and_how_to_get_them(cnnviz_home, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(cnnviz_home / "no-keras-cache"))
+    weights = [i for i in inventory.report()["items"] if i["name"] == "ResNet50 ImageNet weights"]
+    assert len(weights) == 1 and weights[0]["present"] is False
+    assert "python -m cnnviz download resnet50" in weights[0]["detail"]

@@ -70,7 +70,8 @@ def image_grid(
     fig.update_layout(
         title=title,
         height=rows * (tile_px + (22 if titles is not None else 4)) + (40 if title else 10),
-        margin=dict(l=5, r=5, t=40 if title else 10, b=5),
+        # Subplot titles sit above the first row: leave room for them even without a figure title.
+        margin=dict(l=5, r=5, t=(40 if title else 10) + (20 if titles is not None else 0), b=5),
     )
     return fig
 

@@ -5,6 +5,7 @@ Screenshots go to ``test-output/screenshots/`` (git-ignored) so a person can loo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -51,12 +52,12 @@ def e2e_home(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("e2e-cnnviz-home")
 
 
-@pytest.fixture(scope="session")
-def server(e2e_home: Path):
-    """A real `streamlit run app.py` on 127.0.0.1 for the whole session; yields its base URL."""
+@contextlib.contextmanager
+def running_app(home: Path, log_name: str = "streamlit.log"):
+    """Start `streamlit run app.py` on a free 127.0.0.1 port with CNNVIZ_HOME=home; yield its URL."""
     port = _free_port()
-    log_path = e2e_home / "streamlit.log"
-    env = {**os.environ, "CNNVIZ_HOME": str(e2e_home), "TF_CPP_MIN_LOG_LEVEL": "2",
+    log_path = home / log_name
+    env = {**os.environ, "CNNVIZ_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2",
            "CNNVIZ_MAX_TRAINING_JOBS": "1"}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -77,7 +78,14 @@ def server(e2e_home: Path):
             proc.kill()
         # Keep the server log beside the screenshots for a person to read.
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(log_path, SCREENSHOTS / "streamlit.log")
+        shutil.copy(log_path, SCREENSHOTS / log_name)
+
+
+@pytest.fixture(scope="session")
+def server(e2e_home: Path):
+    """A real `streamlit run app.py` shared by the browser tests; yields its base URL."""
+    with running_app(e2e_home) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

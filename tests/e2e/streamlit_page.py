@@ -11,8 +11,11 @@ TRACEBACK_MARKERS = ("Traceback (most recent call last)", 'File "/')
 
 
 def wait_idle(page, timeout: float = 60.0, settle: float = 0.6) -> None:
-    """Wait until the app is rendered and no script run is in progress."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
+    """Wait until the page has drawn its title and no script run is in progress.
+
+    The title first: right after ``goto`` the status widget may not have appeared yet.
+    """
+    page.wait_for_selector('[data-testid="stMain"] h1', timeout=timeout * 1000)
     deadline = time.monotonic() + timeout
     quiet_since = None
     while time.monotonic() < deadline:

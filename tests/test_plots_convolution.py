@@ -1,0 +1,110 @@
+"""The Convolution page's figures: shared and symmetric colour scales, titles with shapes, timing charts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnviz import convolution as conv
+from cnnviz.plots import convolution as plots
+
+
+def test_modes_figure_shares_one_scale_and_titles_shapes_and_formulas():
+    image = conv.pattern_image("Circle", 32)
+    kernel = conv.gaussian_kernel(5, 1.0)
+    res = conv.compare_modes(image, kernel)
+    fig = plots.modes_figure(res, kernel=kernel)
+    assert [t.name for t in fig.data] == ["full", "same", "valid"]
+    assert {t.coloraxis for t in fig.data} == {"coloraxis"}
+    everything = np.concatenate([r.output.ravel() for r in res.values()])
+    assert fig.layout.coloraxis.cmin == pytest.approx(everything.min())
+    assert fig.layout.coloraxis.cmax == pytest.approx(everything.max())
+    assert fig.layout.coloraxis.colorscale[0][1] == "rgb(0, 0, 0)"  # gray, not diverging
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[0].startswith("<b>full</b>: 36×36") and "N + k − 1 = 32 + 5 − 1 = 36" in titles[0]
+    assert titles[1].startswith("<b>same</b>: 32×32") and "N = 32" in titles[1]
+    assert titles[2].startswith("<b>valid</b>: 28×28") and "N − k + 1 = 32 − 5 + 1 = 28" in titles[2]
+    # aligned in image coordinates: 'full' starts 2 pixels before the image, 'valid' 2 after
+    assert [t.x0 for t in fig.data] == [-2.0, 0.0, 2.0]
+    assert fig.layout.xaxis.range == fig.layout.xaxis3.range == (-2.5, 33.5)
+    assert fig.layout.yaxis2.scaleanchor == "x2"
+
+
+def test_modes_figure_symmetric_for_signed_kernels():
+    res = conv.compare_modes(conv.pattern_image("Step edge", 16), conv.SOBEL_X)
+    fig = plots.modes_figure(res, kernel=conv.SOBEL_X)
+    assert fig.layout.coloraxis.cmin == -fig.layout.coloraxis.cmax
+    assert fig.layout.coloraxis.cmax == pytest.approx(max(np.abs(r.output).max() for r in res.values()))
+    assert fig.layout.coloraxis.colorscale[0][1] != "rgb(0, 0, 0)"  # diverging
+
+
+def test_modes_figure_with_nothing_left_in_valid():
+    res = conv.compare_modes(np.ones((2, 2)), conv.gaussian_kernel(5, 1.0))
+    fig = plots.modes_figure(res)
+    assert [t.name for t in fig.data] == ["full", "same"]
+    assert "nothing left" in fig.layout.annotations[-1].text
+    assert "→ nothing left" in fig.layout.annotations[2].text
+
+
+def test_kernel_figure_writes_small_kernels_in_numbers():
+    fig = plots.kernel_figure(conv.SOBEL_X, title="Sobel X")
+    assert fig.data[0].texttemplate == "%{z:.3g}" and fig.data[0].zmin == -2 and fig.data[0].zmax == 2
+    big = plots.kernel_figure(conv.gaussian_kernel(15, 2.0))
+    assert big.data[0].texttemplate is None and big.data[0].colorscale[0][1] != big.data[0].colorscale[-1][1]
+
+
+def test_shrink_figure():
+    fig = plots.shrink_figure(32, 3, 20)
+    assert list(fig.data[0].y) == conv.shrink_after_layers(32, 3, 20)
+    assert list(fig.data[1].y) == [32] * 21
+    assert fig.layout.title.text == ("N = 32, k = 3: each 'valid' layer removes k − 1 = 2 pixels; nothing is "
+                                     "left after 16 layers")
+    assert "never shrinks" in plots.shrink_figure(32, 1, 3).layout.title.text
+
+
+def test_color_identity_figure_one_symmetric_scale():
+    rgb = np.random.default_rng(0).integers(0, 256, (12, 14, 3)).astype(np.uint8)
+    res = conv.color_identity(rgb, conv.color_kernel("Random (like an untrained filter)"))
+    fig = plots.color_identity_figure(res)
+    assert len(fig.data) == 8
+    assert fig.layout.coloraxis.cmin == -fig.layout.coloraxis.cmax
+    titles = [a.text for a in fig.layout.annotations if a.text]
+    assert titles[3] == "<b>Conv2D output</b> (sum)"
+    assert titles[5].startswith("Conv2D − flipped<br>max |diff| ")
+    assert float(titles[5].rsplit(" ", 1)[1]) < 1e-9
+    assert float(titles[7].rsplit(" ", 1)[1]) > 1  # not flipping gives a different map
+    np.testing.assert_allclose(fig.data[3].z, res["conv2d"], rtol=1e-6)
+
+
+TIMING = {
+    "batch_sizes": [2, 100],
+    "devices": [{"name": "/device:CPU:0", "label": "CPU", "kind": "CPU"}],
+    "seconds": {"CPU": [0.01, 0.3]},
+    "speedup": {},
+    "gpu_available": False,
+    "operation": "32 filters of 7×7×3 over N random 100×100×3 images ('valid' padding)",
+    "repeats": 5,
+}
+
+
+def test_timing_figures_without_gpu():
+    fig = plots.conv_timing_figure(TIMING)
+    assert [t.name for t in fig.data] == ["CPU"] and list(fig.data[0].x) == [2, 100]
+    assert fig.layout.yaxis.title.text == "seconds per batch (median of 5)"
+    assert plots.speedup_figure(TIMING) is None
+
+
+def test_timing_figures_with_gpu():
+    res = dict(TIMING, gpu_available=True, seconds={"CPU": [0.01, 0.3], "GPU 0": [0.005, 0.01]},
+               speedup={"GPU 0": [2.0, 30.0]})
+    assert [t.name for t in plots.conv_timing_figure(res).data] == ["CPU", "GPU 0"]
+    fig = plots.speedup_figure(res)
+    assert list(fig.data[0].y) == [2.0, 30.0]
+
+
+def test_fft_timing_figure():
+    res = {"kernel_sizes": [3, 9], "direct_seconds": [0.01, 0.05], "fft_seconds": [0.02, 0.02],
+           "max_abs_difference": [0, 0], "image_shape": (40, 50)}
+    fig = plots.fft_timing_figure(res)
+    assert [t.name for t in fig.data] == ["convolve2d (direct)", "fftconvolve (FFT)"]
+    assert fig.layout.title.text == "'same' convolution of a 40×50 image"

@@ -1,0 +1,277 @@
+"""cnnviz.robustness and cnnviz.plots.robustness on models whose behaviour is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from cnnviz import evaluation, robustness
+from cnnviz.errors import InvalidArgument
+from cnnviz.plots import robustness as plots
+from tests.helpers_inspect import invariant_data, invariant_model, quadrant_data, quadrant_model
+
+QUAD_NAMES = ("top-left", "top-right", "bottom-right", "bottom-left")
+BIN_NAMES = ("no", "yes")
+RNG = np.random.default_rng(0)
+X_U8 = RNG.integers(0, 256, size=(3, 6, 6, 2), dtype=np.uint8)
+
+
+# --- transforms -------------------------------------------------------------------------
+def test_right_angles_are_exact_rot90():
+    x = RNG.normal(size=(3, 5, 5, 2))
+    for k, angle in enumerate((0, 90, 180, 270)):
+        np.testing.assert_array_equal(robustness.rotate_images(x, angle), np.rot90(x, k, axes=(1, 2)))
+    np.testing.assert_array_equal(robustness.rotate_images(x, -90), np.rot90(x, 3, axes=(1, 2)))
+    np.testing.assert_array_equal(robustness.rotate_images(x, 450), np.rot90(x, 1, axes=(1, 2)))
+    np.testing.assert_array_equal(robustness.rotate_images(x, 360), x)
+
+
+def test_rot90_is_counter_clockwise_and_scipy_agrees():
+    x = np.zeros((1, 4, 4, 1))
+    x[0, 0, 3, 0] = 1  # top-right corner
+    r = robustness.rotate_images(x, 90)
+    assert r[0, 0, 0, 0] == 1  # counter-clockwise: top-right goes to top-left
+    np.testing.assert_allclose(ndimage.rotate(x, 90, axes=(1, 2), reshape=False, order=1), r, atol=1e-12)
+
+
+def test_other_angles_use_scipy_with_the_chosen_fill():
+    x = RNG.uniform(0, 1, size=(2, 9, 9, 3)).astype(np.float32)
+    for fill in robustness.FILLS:
+        want = ndimage.rotate(x, 30, axes=(1, 2), reshape=False, order=1, mode=fill, cval=-1.0)
+        np.testing.assert_allclose(robustness.rotate_images(x, 30, fill=fill, cval=-1.0), want, rtol=1e-6)
+    corner = robustness.rotate_images(x, 45, fill="constant", cval=-1.0)[:, 0, 0]
+    np.testing.assert_array_equal(corner, -1.0)
+    u8 = robustness.rotate_images(X_U8, 20)
+    assert u8.dtype == np.uint8 and u8.shape == X_U8.shape
+    with pytest.raises(InvalidArgument, match="fill must be one of constant, reflect, nearest, got 'wrap'"):
+        robustness.rotate_images(x, 30, fill="wrap")
+    with pytest.raises(InvalidArgument, match="angle must be a finite number of degrees, got nan"):
+        robustness.rotate_images(x, float("nan"))
+
+
+def test_flips_and_shifts_are_exact():
+    np.testing.assert_array_equal(robustness.flip_images(X_U8, "horizontal"), X_U8[:, :, ::-1])
+    np.testing.assert_array_equal(robustness.flip_images(X_U8, "vertical"), X_U8[:, ::-1])
+    s = robustness.shift_images(X_U8, 2, -1, fill="constant", cval=7)
+    assert s.dtype == np.uint8
+    np.testing.assert_array_equal(s[:, 2:, :-1], X_U8[:, :-2, 1:])
+    assert np.all(s[:, :2] == 7) and np.all(s[:, :, -1] == 7)
+    near = robustness.shift_images(X_U8, 0, 2, fill="nearest")
+    np.testing.assert_array_equal(near[:, :, 0], X_U8[:, :, 0])
+    np.testing.assert_array_equal(near[:, :, 1], X_U8[:, :, 0])
+    with pytest.raises(InvalidArgument, match=r"a shift of \(6, 0\) pixels moves a 6×6 image out of view"):
+        robustness.shift_images(X_U8, 6, 0)
+    with pytest.raises(InvalidArgument, match="flip direction must be 'horizontal' or 'vertical', got 'diagonal'"):
+        robustness.flip_images(X_U8, "diagonal")
+
+
+def test_resize_upscale_matches_scipy_zoom_and_pad_centres():
+    x = RNG.uniform(size=(2, 6, 6, 3))
+    up = robustness.resize_images(x, 15)
+    want = ndimage.zoom(x, (1, 15 / 6, 15 / 6, 1), order=1, mode="nearest", grid_mode=True)
+    np.testing.assert_allclose(up, want, atol=1e-9)
+    down = robustness.resize_images(x, 4)
+    assert down.shape == (2, 4, 4, 3)
+    pad = robustness.resize_images(X_U8, 11, method="pad", cval=9)
+    assert pad.shape == (3, 11, 11, 2) and pad.dtype == np.uint8
+    np.testing.assert_array_equal(pad[:, 2:8, 2:8], X_U8)  # (11 - 6) // 2 = 2 before, 3 after
+    assert np.all(pad[:, :2] == 9) and np.all(pad[:, 8:] == 9)
+    refl = robustness.resize_images(X_U8, 8, method="pad", fill="reflect")
+    np.testing.assert_array_equal(refl[:, 0, 1:7], X_U8[:, 0])  # edge pixel repeated, as scipy "reflect"
+    with pytest.raises(InvalidArgument, match="cannot pad 6×6 images to the smaller size 5×5"):
+        robustness.resize_images(X_U8, 5, method="pad")
+    with pytest.raises(InvalidArgument, match="size must be a whole number of pixels 4..512, got 1000"):
+        robustness.resize_images(X_U8, 1000)
+    with pytest.raises(InvalidArgument, match="method must be one of upscale, pad, got 'crop'"):
+        robustness.resize_images(X_U8, 8, method="crop")
+
+
+def test_rotation_examples():
+    x = RNG.uniform(size=(20, 6, 6, 1))
+    idx, orig, rot = robustness.rotation_examples(x, 90, n=5, seed=3)
+    assert len(idx) == 5 == len(set(idx.tolist()))
+    np.testing.assert_array_equal(orig, x[idx])
+    np.testing.assert_array_equal(rot, np.rot90(x[idx], 1, axes=(1, 2)))
+    np.testing.assert_array_equal(idx, robustness.rotation_examples(x, 90, n=5, seed=3)[0])
+
+
+# --- accuracy under rotation ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def quad():
+    return quadrant_model(), *quadrant_data(40)
+
+
+@pytest.mark.slow
+def test_rot90_accuracy_equals_accuracy_on_manually_rotated_arrays(quad):
+    model, x, y = quad
+    r = robustness.rot90_test(model, x, y, QUAD_NAMES)
+    assert r.angles == (0.0, 90.0, 180.0, 270.0)
+    for k, acc in enumerate(r.accuracy):
+        manual = evaluation.evaluate(model, np.rot90(x, k, axes=(1, 2)), y, QUAD_NAMES).accuracy
+        assert acc == manual
+    # By hand: quadrant q moves to (q + 3) % 4 per quarter turn; 1 in 4 labels is (q + 2) % 4.
+    np.testing.assert_allclose(r.accuracy, [0.75, 0.0, 0.25, 0.0])
+    assert r.unrotated_accuracy == 0.75
+
+
+@pytest.mark.slow
+def test_rotation_invariant_model_scores_the_same_at_every_right_angle():
+    model = invariant_model()
+    x, y = invariant_data(40)
+    r = robustness.rot90_test(model, x, y, BIN_NAMES)
+    assert 0.0 < r.accuracy[0] < 1.0  # a non-trivial accuracy, so equality means something
+    np.testing.assert_array_equal(r.accuracy, np.full(4, r.accuracy[0]))
+    np.testing.assert_array_equal(r.per_class, np.tile(r.per_class[0], (4, 1)))
+    probs = [evaluation.predict_probabilities(model, np.rot90(x, k, axes=(1, 2))) for k in range(4)]
+    for p in probs[1:]:
+        np.testing.assert_allclose(p, probs[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_sweep_has_one_accuracy_per_angle_and_class(quad):
+    model, x, y = quad
+    keep = y != 3  # leave one class without test images: its per-class accuracy is NaN
+    r = robustness.rotation_sweep(model, x[keep], y[keep], QUAD_NAMES, fill="nearest")
+    assert r.angles == tuple(float(a) for a in range(0, 360, 15))
+    assert r.accuracy.shape == (24,) and r.per_class.shape == (24, 4)
+    assert np.all(np.isnan(r.per_class[:, 3])) and not np.any(np.isnan(r.per_class[:, :3]))
+    np.testing.assert_array_equal(r.support, [np.sum(y[keep] == c) for c in range(4)])
+    manual = ndimage.rotate(x[keep], 45, axes=(1, 2), reshape=False, order=1, mode="nearest")
+    ev = evaluation.evaluate(model, manual, y[keep], QUAD_NAMES)
+    i45 = r.angles.index(45.0)
+    assert r.accuracy[i45] == pytest.approx(ev.accuracy)
+    np.testing.assert_allclose(r.per_class[i45, :3], [p["accuracy"] for p in ev.per_class[:3]])
+    # per-class rows average back to the overall accuracy, weighted by support
+    w = r.support[:3] / r.support[:3].sum()
+    np.testing.assert_allclose(r.per_class[:, :3] @ w, r.accuracy)
+
+
+@pytest.mark.slow
+def test_compare_models_on_the_same_sweep(quad):
+    model, x, y = quad
+    inv = invariant_model()
+    yb = (y % 2).astype(np.int64)
+    both = robustness.compare_rotation({"quadrant": model, "quadrant again": model}, x, y, QUAD_NAMES,
+                                       angles=(0, 90, 30))
+    assert list(both) == ["quadrant", "quadrant again"]
+    single = robustness.rotation_sweep(model, x, y, QUAD_NAMES, angles=(0, 90, 30))
+    for r in both.values():
+        np.testing.assert_array_equal(r.accuracy, single.accuracy)
+    # one prepare function per model name, each called for its own model
+    seen = []
+    robustness.compare_rotation({"a": inv, "b": inv}, x, yb, BIN_NAMES, angles=(0,),
+                                prepare={"a": lambda v: seen.append("a") or v, "b": lambda v: seen.append("b") or v})
+    assert seen == ["a", "b"]
+    with pytest.raises(InvalidArgument, match="no prepare function for model 'b'; got ones for a"):
+        robustness.compare_rotation({"a": inv, "b": inv}, x, yb, BIN_NAMES, angles=(0,), prepare={"a": lambda v: v})
+    with pytest.raises(InvalidArgument, match="give 1..72 angles, got 0"):
+        robustness.rotation_sweep(model, x, y, QUAD_NAMES, angles=())
+
+
+@pytest.mark.slow
+def test_prepare_turns_uint8_into_model_input(quad):
+    model, x, y = quad
+    raw = np.round(x * 255).astype(np.uint8)
+    r = robustness.rot90_test(model, raw, y, QUAD_NAMES, prepare=lambda v: v.astype(np.float32) / 255)
+    np.testing.assert_allclose(r.accuracy, [0.75, 0.0, 0.25, 0.0])
+
+
+@pytest.mark.slow
+def test_flips_and_shifts_accuracy(quad):
+    model, x, y = quad
+    r = robustness.transform_test(model, x, y, QUAD_NAMES, shifts=(1,))
+    assert r.names == ("original", "flip left-right", "flip upside down", "shift right 1 px", "shift left 1 px",
+                       "shift down 1 px", "shift up 1 px")
+    assert r.per_class.shape == (7, 4)
+    assert r.accuracy[0] == pytest.approx(0.75)
+    flipped = evaluation.evaluate(model, x[:, :, ::-1], y, QUAD_NAMES).accuracy
+    assert r.accuracy[1] == pytest.approx(flipped)
+    shifted = evaluation.evaluate(model, robustness.shift_images(x, 0, 1), y, QUAD_NAMES).accuracy
+    assert r.accuracy[3] == pytest.approx(shifted)
+    with pytest.raises(InvalidArgument, match=r"shifts must be whole pixels 1..7, got 8"):
+        robustness.transform_test(model, x, y, QUAD_NAMES, shifts=(8,))
+
+
+# --- other sizes ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def flatten_model():
+    """8×8×1 → conv 3×3 (6×6×4) → max pool (3×3×4) → Flatten (36) → Dense 2."""
+    import keras
+
+    L = keras.layers
+    model = keras.Sequential([L.Conv2D(4, 3, activation="relu", name="conv"), L.MaxPooling2D(2, name="pool"),
+                              L.Flatten(name="flatten"), L.Dense(2, activation="softmax", name="dense")],
+                             name="flatten_model")
+    model.predict(np.zeros((1, 8, 8, 1), np.float32), verbose=0)  # built without an Input layer
+    return model
+
+
+@pytest.mark.slow
+def test_flatten_model_at_64_gets_an_explanation(flatten_model):
+    x, y = invariant_data(8)
+    before = [w.copy() for w in flatten_model.get_weights()]
+    (r,) = robustness.other_sizes(flatten_model, x, y, BIN_NAMES, sizes=(64,))
+    assert not r.works and r.accuracy is None and r.per_class is None
+    # 64×64 → conv 62×62×4 → pool 31×31×4 → Flatten 3,844 numbers; Dense was trained on 36.
+    m = r.mismatch
+    assert m["layer"] == "dense" and m["flatten_layer"] == "flatten"
+    assert m["trained_weight_shape"] == (36, 2) and m["needed_weight_shape"] == (3844, 2)
+    assert m["flatten_input_trained"] == (3, 3, 4) and m["flatten_input_new"] == (31, 31, 4)
+    assert (m["flatten_output_trained"], m["flatten_output_new"]) == (36, 3844)
+    for part in ("64×64", "31×31×4", "3×3×4", "3,844", "36×2", "'dense'", "global average pooling"):
+        assert part in r.explanation
+    for a, b in zip(before, flatten_model.get_weights()):  # the model passed in is untouched
+        np.testing.assert_array_equal(a, b)
+    assert flatten_model.get_layer("flatten").output.shape[-1] == 36
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("functional", [False, True])
+def test_global_pooling_model_returns_accuracies_at_other_sizes(functional):
+    model = invariant_model(functional=functional)  # Input fixed at 8×8
+    flexible = invariant_model(flexible=True)  # same weights, any size: the reference
+    x, y = invariant_data(30)
+    results = robustness.other_sizes(model, x, y, BIN_NAMES, sizes=(16, 64), method="upscale")
+    assert [r.size for r in results] == [16, 64]
+    for r in results:
+        assert r.works and r.mismatch is None
+        up = robustness.resize_images(x, r.size)
+        manual = evaluation.evaluate(flexible, up, y, BIN_NAMES)
+        assert r.accuracy == pytest.approx(manual.accuracy)
+        np.testing.assert_allclose(r.per_class, [p["accuracy"] for p in manual.per_class])
+        assert "global pooling layer 'gap'" in r.explanation and f"{r.size}×{r.size}×2" in r.explanation
+    (padded,) = robustness.other_sizes(model, x, y, BIN_NAMES, sizes=(12,), method="pad")
+    manual = evaluation.evaluate(flexible, robustness.resize_images(x, 12, method="pad"), y, BIN_NAMES)
+    assert padded.works and padded.accuracy == pytest.approx(manual.accuracy)
+    assert model.inputs[0].shape[1:3] == (8, 8)  # the original still takes 8×8
+
+
+# --- figures ----------------------------------------------------------------------------
+@pytest.mark.slow
+def test_robustness_figures(quad):
+    model, x, y = quad
+    results = robustness.compare_rotation({"plain": model, "twin": model}, x, y, QUAD_NAMES, angles=(0, 90, 180))
+    fig = plots.accuracy_vs_angle_figure(results)
+    lines = [t for t in fig.data if t.type == "scatter"]
+    assert [t.name for t in lines] == ["plain", "twin"]
+    np.testing.assert_allclose(lines[0].y, [0.75, 0.0, 0.25])
+    assert [s.y0 for s in fig.layout.shapes] == [0.75, 0.75]  # unrotated accuracy marked per model
+    assert fig.layout.shapes[0].line.color == lines[0].line.color
+    heat = plots.per_class_angle_figure(results["plain"])
+    np.testing.assert_allclose(np.array(heat.data[0].z, dtype=float), results["plain"].per_class.T)
+    assert list(heat.data[0].x) == ["0°", "90°", "180°"] and list(heat.data[0].y) == list(QUAD_NAMES)
+    idx, orig, rot = robustness.rotation_examples(x, 90, n=4)
+    ex = plots.rotated_examples_figure(orig, rot, 90)
+    assert len(ex.data) == 8
+    assert [a.text for a in ex.layout.annotations] == ["Original"] * 4 + ["Rotated 90°"] * 4
+    tr = plots.transforms_figure({"plain": robustness.transform_test(model, x, y, QUAD_NAMES, shifts=(1,))})
+    assert len(tr.data[0].x) == 7
+
+
+def test_sizes_figure_labels_sizes_that_cannot_run():
+    rows = [robustness.SizeResult(48, "upscale", False, None, None, "no"),
+            robustness.SizeResult(64, "upscale", True, 0.5, np.array([0.5, 0.5]), "yes")]
+    fig = plots.sizes_figure({"m": rows})
+    assert list(fig.data[0].text) == ["cannot run", "50%"]
+    assert list(fig.data[0].y) == [0.0, 0.5]
