@@ -18,7 +18,6 @@ import datetime as _dt
 import io
 import json
 import logging
-import os
 import re
 import secrets
 import shutil
@@ -353,7 +352,8 @@ def cleanup(*, min_age_s: float = CLEANUP_MIN_AGE_S) -> list[Path]:
             continue
         if entry.is_dir() and RUN_ID_RE.match(entry.name):
             if not (entry / MANIFEST).is_file():
-                newest = max([old_path.lstat().st_mtime for old_path in [entry, *entry.iterdir()]])
+                # Judge by the newest file inside: a slow write in progress keeps touching them.
+                newest = max(path.lstat().st_mtime for path in [entry, *entry.iterdir()])
                 if now - newest >= min_age_s:
                     shutil.rmtree(entry, ignore_errors=True)
                     removed.append(entry)

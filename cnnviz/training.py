@@ -509,8 +509,8 @@ def _make_callbacks(
 
         def on_train_begin(self, logs=None):
             self._t0 = self._last = time.monotonic()
-            self._images_at_last = 0
-            self._rate = None
+            self._t_first = None  # end of the first batch: the rate leaves out tracing
+            self._images_first = 0
 
         def on_epoch_begin(self, epoch, logs=None):
             self._epoch, self._batch = epoch, 0
@@ -521,6 +521,8 @@ def _make_callbacks(
             self._batch += 1
             self._done += 1
             self._images += min(batch_size, n_train - (self._batch - 1) * batch_size)
+            if self._t_first is None:
+                self._t_first, self._images_first = time.monotonic(), self._images
             if stop_event.is_set() and not self.stopped:
                 self.stopped = True
                 self.model.stop_training = True
@@ -563,10 +565,10 @@ def _make_callbacks(
             return self._images
 
         def _publish(self, now: float, phase: str) -> None:
-            images = self._images
-            if now > self._last and images > self._images_at_last:
-                self._rate = (images - self._images_at_last) / (now - self._last)
-            self._last, self._images_at_last = now, images
+            self._last = now
+            rate = None  # average since the first batch (validation time included): steady to read
+            if self._t_first is not None and now > self._t_first and self._images > self._images_first:
+                rate = (self._images - self._images_first) / (now - self._t_first)
             elapsed = now - self._t0
             total = epochs * steps
             eta = elapsed / self._done * (total - self._done) if self._done else None
@@ -587,7 +589,7 @@ def _make_callbacks(
                 loss=_finite(self._logs.get("loss")), accuracy=_accuracy(self._logs),
                 val_loss=last_val[-1] if last_val else None,
                 val_accuracy=last_val_acc[-1] if last_val_acc else None,
-                images_per_s=self._rate, eta_s=None if self.stopped else eta, elapsed_s=elapsed,
+                images_per_s=rate, eta_s=None if self.stopped else eta, elapsed_s=elapsed,
                 curve=curve,
             ))
 

@@ -288,8 +288,12 @@ def _finished_note(status) -> None:
                  f"in ≈{metrics['preset_expected_seconds'] / 60:.1f} min)")
     seed_acc = metrics.get("seed_test_accuracy")
     if seed_acc is not None:
-        same = metrics.get("same_dataset_as_seed")
-        text += f" (the notebook got {seed_acc:.1%}" + ("" if same else f" on {metrics.get('seed_dataset')}") + ")"
+        where = ""
+        if not metrics.get("same_dataset_as_seed"):
+            from cnnviz import datasets
+
+            where = f" on {datasets.title(metrics['seed_dataset'])}"
+        text += f" (the notebook got {seed_acc:.1%}{where})"
     elif metrics.get("seed_result"):
         text += f" (the notebook: {metrics['seed_result']})"
     st.success(text + ".")

@@ -84,7 +84,7 @@ def test_train_live_then_runs_page_lists_it(app_path):
     _run_until(at, lambda at: any("test accuracy" in s.value for s in at.success))
     assert any(c.key == "train_live_curves" for c in at.get("plotly_chart"))
     assert not at.button(key="train_start").disabled
-    assert f"run `{status.run_id}`" in at.success[0].value and "the notebook got 52.9% on cifar10" in at.success[0].value
+    assert f"run `{status.run_id}`" in at.success[0].value and "the notebook got 52.9% on CIFAR-10" in at.success[0].value
 
     info = runs.load_run(status.run_id)
     assert info.config["preset"] == "seed000_model1" and info.config["epochs"] == 2

@@ -51,7 +51,8 @@ def live_curves(curve: dict, *, epochs: int | None = None, height: int = 320) ->
     for axis, metric in (("", "loss"), ("2", "accuracy")):
         first = axis == ""
         xs, ys = downsample(curve.get("x", []), curve.get(metric, []))
-        data.append(dict(type="scatter", x=xs, y=ys, mode="lines", name="training (during epoch)",
+        data.append(dict(type="scatter", x=xs, y=ys, mode="lines" if len(xs) > 1 else "markers",
+                         name="training (during epoch)",
                          legendgroup="running", showlegend=first, opacity=0.5,
                          line=dict(color=TRAIN_COLOR, width=1), xaxis=f"x{axis}", yaxis=f"y{axis}"))
         for key, name, color in ((f"epoch_{metric}", "training", TRAIN_COLOR),

@@ -1,0 +1,71 @@
+"""Train in a real browser: the live panel refreshes by itself (st.fragment run_every), Stop works,
+and the run then shows on the Runs page."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.e2e.streamlit_page import assert_no_errors, screenshot, wait_idle
+
+pytestmark = pytest.mark.e2e
+
+
+def _main_text(page) -> str:
+    return page.locator('[data-testid="stMain"]').inner_text()
+
+
+def _wait_text(page, pattern: str, timeout: float = 180.0) -> re.Match:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = re.search(pattern, _main_text(page))
+        if match:
+            return match
+        time.sleep(0.3)
+    raise AssertionError(f"{pattern!r} never appeared; page text: {_main_text(page)[-1500:]}")
+
+
+def test_train_live_stop_and_find_the_run(server, page):
+    # Enter through the root: on a fresh server, a first visit straight to /build_train is served by
+    # Streamlit's legacy pages/ mode (without app.py) until st.navigation has run once.
+    page.goto(server)
+    wait_idle(page, timeout=120)
+    page.goto(f"{server}/build_train")
+    wait_idle(page, timeout=120)
+    assert_no_errors(page)
+    # Default: seed 000 model1 on the digits data, 20 epochs: long enough to watch and stop.
+    page.get_by_role("button", name="Train").click()
+    first = _wait_text(page, r"Epoch (\d+) of 20, batch (\d+) of (\d+)")
+    # Without any click, the panel moves on by itself (the fragment reruns every second).
+    deadline = time.monotonic() + 60
+    while _wait_text(page, r"Epoch \d+ of 20, batch \d+ of \d+").group(0) == first.group(0):
+        assert time.monotonic() < deadline, "the live panel did not refresh by itself"
+        time.sleep(0.3)
+    _wait_text(page, r"images / s")
+    deadline = time.monotonic() + 60
+    while page.locator('[data-testid="stPlotlyChart"]').count() < 2:  # parameter bars, then the live curves
+        assert time.monotonic() < deadline, "no live curves"
+        time.sleep(0.3)
+    page.locator('[data-testid="stPlotlyChart"]').last.scroll_into_view_if_needed()
+    # The curves redraw by themselves too: epoch points (legend "validation") appear while it trains.
+    chart = page.locator('[data-testid="stPlotlyChart"]').last
+    deadline = time.monotonic() + 30
+    while "validation" not in chart.inner_text():
+        assert time.monotonic() < deadline, "the live curves did not grow"
+        time.sleep(0.3)
+    assert "Stop training" in _main_text(page)  # still training
+    screenshot(page, "build_train_live")
+
+    page.get_by_role("button", name="Stop training").click()
+    done = _wait_text(page, r"Stopped: run (\S+), test accuracy ([\d.]+)%")
+    assert_no_errors(page)
+    page.locator('[data-testid="stAlertContainer"]').last.scroll_into_view_if_needed()
+    screenshot(page, "build_train_stopped")
+
+    page.goto(f"{server}/runs")
+    wait_idle(page, timeout=120)
+    assert_no_errors(page)
+    assert f"({done.group(1)[-8:]})" in _main_text(page)  # the run's label (the table is a canvas)
+    screenshot(page, "runs_after_training")
