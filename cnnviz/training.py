@@ -408,8 +408,10 @@ def _predictions(model: Any, x: Any, *, tta: str, batch_size: int) -> tuple[np.n
         if tta == "flip":
             flipped.append(np.asarray(forward(flip_images(images)), dtype=np.float32))
     classes = int(model.output_shape[-1])
+
     def stack(parts: list) -> np.ndarray:
         return np.concatenate(parts) if parts else np.zeros((0, classes), np.float32)
+
     return stack(plain), stack(flipped) if tta == "flip" else None
 
 
@@ -669,7 +671,7 @@ def augment_from_text(text: str | None) -> dict | None:
     from cnnviz import augment
 
     values: dict[str, Any] = {}
-    numbers = {"rotation": float, "translate": float, "zoom": float, "seed": int}
+    numbers = {"rotation": float, "translate": float, "zoom": float, "seed": int, "crop": int}
     for part in text.split(","):
         key, sep, value = (p.strip() for p in part.partition("="))
         if not sep or not key or not value:

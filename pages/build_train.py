@@ -42,8 +42,8 @@ def _fast_preset() -> presets.Preset:
     cols[0].metric("Expected test accuracy", f"≈{expected['test_accuracy']:.0%}")
     cols[1].metric("Expected time", f"≈{expected['seconds'] / 60:.1f} min")
     cols[2].metric("Epochs", preset.training["epochs"])
-    st.caption(f"{preset.description} Measured on {expected['machine']} with nothing "
-               "else running; other trainings on this server make it slower. Source: " + preset.seed_source + ".")
+    st.caption(f"{preset.description} On {expected['machine']}: {expected['measured']} Other trainings on "
+               f"this server make it slower. Source: {preset.seed_source}.")
     st.caption(f"How it trains: {preset.training['notes']}")
     return preset
 
