@@ -42,8 +42,9 @@ def dropout(name: str, rate: float) -> Spec:
     return {"kind": "dropout", "name": name, "rate": rate}
 
 
-def dense(name: str, units: int, activation: str | None = "relu") -> Spec:
-    return {"kind": "dense", "name": name, "units": units, "activation": activation}
+def dense(name: str, units: int, activation: str | None = "relu", *, use_bias: bool = True) -> Spec:
+    spec = {"kind": "dense", "name": name, "units": units, "activation": activation}
+    return spec | ({} if use_bias else {"use_bias": False})
 
 
 def head(cfg: ModelConfig, name: str = "flat") -> Spec:
@@ -253,6 +254,51 @@ def seed004_residual(cfg: ModelConfig, num_classes: int) -> list[Spec]:
             act("residual_relu", "relu")] + _seed004_tail(cfg, num_classes)
 
 
+# --- cnnviz's fast CIFAR-10 networks (airbench-style) ---------------------------------------
+# After airbench94 (Keller Jordan, arXiv 2404.00498; github.com/KellerJordan/cifar10-airbench),
+# narrowed for a 2-core CPU (cpu-training-facts.md): a frozen 2×2 patch-whitening conv, GELU,
+# three groups of (3×3 conv, 2×2 max pool, batch norm, GELU, 3×3 conv, batch norm, GELU),
+# a global max pool (airbench's MaxPool2d(3) on the last 3×3 map), a linear layer without
+# bias and the logits scaled by 1/9 before the softmax.
+#: Filters of the whitening conv: 2·(2·2·3) for colour images (greyscale leaves 16 of them zero).
+FAST_WHITEN_FILTERS = 24
+#: Keras momentum (weight of the old moving average): airbench's PyTorch momentum 0.6 is Keras 0.4.
+FAST_BN_MOMENTUM = 0.4
+#: airbench's ``scaling_factor`` of the logits.
+FAST_LOGIT_SCALE = 1 / 9
+
+
+def fast_cnn(cfg: ModelConfig, num_classes: int, widths: tuple[int, int, int]) -> list[Spec]:
+    """The fast network with groups of ``widths`` filters (airbench94: 64/256/256)."""
+    whiten = conv("whiten", FAST_WHITEN_FILTERS, 2, padding="valid", activation=None)
+    layers: list[Spec] = [whiten | {"use_bias": False, "trainable": False, "init": "patch_whitening"},
+                          act("whiten_gelu", "gelu")]
+    for g, width in enumerate(widths, start=1):
+        layers += [
+            conv(f"group{g}_conv_1", width, 3, activation=None) | {"use_bias": False},
+            pool(f"group{g}_pool", 2),
+            batchnorm(f"group{g}_bn_1", FAST_BN_MOMENTUM), act(f"group{g}_gelu_1", "gelu"),
+            conv(f"group{g}_conv_2", width, 3, activation=None) | {"use_bias": False},
+            batchnorm(f"group{g}_bn_2", FAST_BN_MOMENTUM), act(f"group{g}_gelu_2", "gelu"),
+        ]
+    return layers + [
+        {"kind": "global_max", "name": "global_max"},
+        dense("logits", num_classes, None, use_bias=False),
+        {"kind": "rescale", "name": "logit_scale", "scale": FAST_LOGIT_SCALE},
+        act("output", "softmax"),
+    ]
+
+
+def fast_w16(cfg: ModelConfig, num_classes: int) -> list[Spec]:
+    """Groups of 16/64/64 filters (airbench94 at a quarter width)."""
+    return fast_cnn(cfg, num_classes, (16, 64, 64))
+
+
+def fast_w32(cfg: ModelConfig, num_classes: int) -> list[Spec]:
+    """Groups of 32/128/128 filters (airbench94 at half width)."""
+    return fast_cnn(cfg, num_classes, (32, 128, 128))
+
+
 # id → (title, layer-list function, has convolution layers)
 FIXED: dict[str, tuple[str, Callable[[Any, int], list[Spec]], bool]] = {
     "seed001_mlp": ("Seed 001 MLP (512 tanh, 256 tanh)", seed001_mlp, False),
@@ -268,4 +314,6 @@ FIXED: dict[str, tuple[str, Callable[[Any, int], list[Spec]], bool]] = {
     "seed004_base": ("Seed 004 CIFAR-10 base CNN", seed004_base, True),
     "seed004_inception": ("Seed 004 CNN with inception blocks", seed004_inception, True),
     "seed004_residual": ("Seed 004 CNN with a residual block", seed004_residual, True),
+    "fast_w16": ("Fast CIFAR-10 CNN, width 16 (airbench-style)", fast_w16, True),
+    "fast_w32": ("Fast CIFAR-10 CNN, width 32 (airbench-style)", fast_w32, True),
 }

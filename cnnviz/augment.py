@@ -24,6 +24,8 @@ MAX_SHIFT = 0.5  # translate and zoom, as a fraction of the image side
 # Keras' default: pixels moved in from outside mirror the image (ImageDataGenerator used "nearest").
 FILL_MODE = "reflect"
 MAX_PREVIEW_IMAGES = 64
+#: Largest ``crop`` shift in pixels (airbench uses 2 on 32×32 images).
+MAX_CROP = 8
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class AugmentConfig:
         flip: one of ``FLIPS``.
         translate: largest shift, as a fraction of height/width (seed 002 used 0.1).
         zoom: largest zoom in or out, as a fraction (0.1 = 90%..110%).
+        crop: pad each image by this many pixels (mirroring its edge) and cut it back out at
+            a random place: a shift by whole pixels, up to ``crop`` either way (airbench's
+            "translate 2"; sharper and cheaper than ``translate``, which interpolates).
         seed: seed of the random layers (each layer gets ``seed + i``).
     """
 
@@ -43,6 +48,7 @@ class AugmentConfig:
     translate: float = 0.0
     zoom: float = 0.0
     seed: int = 0
+    crop: int = 0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.rotation <= MAX_ROTATION_DEGREES:
@@ -53,13 +59,16 @@ class AugmentConfig:
             value = getattr(self, field)
             if not 0.0 <= value <= MAX_SHIFT:
                 raise InvalidArgument(f"{field} must be 0..{MAX_SHIFT:g} (a fraction of the image), got {value}")
+        if not isinstance(self.crop, int) or isinstance(self.crop, bool) or not 0 <= self.crop <= MAX_CROP:
+            raise InvalidArgument(f"crop must be a whole number of pixels 0..{MAX_CROP}, got {self.crop!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise InvalidArgument(f"seed must be a whole number ≥ 0, got {self.seed!r}")
 
     @property
     def is_identity(self) -> bool:
         """True when nothing would change (no layer is built)."""
-        return self.rotation == 0 and self.flip == "none" and self.translate == 0 and self.zoom == 0
+        return (self.rotation == 0 and self.flip == "none" and self.translate == 0 and self.zoom == 0
+                and self.crop == 0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,6 +92,8 @@ class AugmentConfig:
             parts.append(f"shift ±{self.translate:.0%}")
         if self.zoom:
             parts.append(f"zoom ±{self.zoom:.0%}")
+        if self.crop:
+            parts.append(f"crop ±{self.crop} px")
         return ", ".join(parts) or "no augmentation"
 
 
@@ -109,6 +120,8 @@ def build_augmenter(cfg: AugmentConfig) -> "keras.Sequential":
         # One factor zooms height and width together (aspect ratio kept).
         layers.append(keras.layers.RandomZoom(cfg.zoom, fill_mode=FILL_MODE,
                                               seed=cfg.seed + len(layers), name="augment_zoom"))
+    if cfg.crop:
+        layers.append(random_crop_layer(cfg.crop, seed=cfg.seed + len(layers), name="augment_crop"))
     if not layers:
         layers.append(keras.layers.Identity(name="augment_none"))
     return keras.Sequential(layers, name="augmentation")
@@ -134,3 +147,51 @@ def preview(images: np.ndarray, cfg: AugmentConfig, seed: int | None = None) -> 
     # A fresh augmenter per call: its seed generators start from the seed, so it repeats.
     out = build_augmenter(cfg)(images.astype(np.float32), training=True)
     return np.clip(np.round(np.asarray(out)), 0, 255).astype(np.uint8)
+
+
+def random_crop_layer(pad: int, *, seed: int, name: str) -> "keras.layers.Layer":
+    """A Keras layer that shifts each image of a batch by up to ``pad`` whole pixels either way.
+
+    The batch is padded by mirroring (``REFLECT``: the edge row is not repeated) and each
+    image is cut back to its size at its own random offset with two batched gathers, so the
+    whole batch is done in a few TensorFlow ops (cpu-training-facts.md: augment whole batches).
+    Only active with ``training=True``. The layer lives in the data pipeline, never in a saved model.
+    """
+    return _crop_class()(pad, seed=seed, name=name)
+
+
+_CROP_CLASS = None
+
+
+def _crop_class():
+    global _CROP_CLASS
+    if _CROP_CLASS is None:
+        import keras
+        import tensorflow as tf
+
+        class RandomReflectCrop(keras.layers.Layer):
+            def __init__(self, pad: int, seed: int = 0, **kwargs):
+                super().__init__(**kwargs)
+                self.pad, self.seed = int(pad), int(seed)
+
+            def call(self, images, training=None):
+                if not training:
+                    return images
+                p = self.pad
+                shape = tf.shape(images)
+                n, h, w = shape[0], shape[1], shape[2]
+                padded = tf.pad(images, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
+                offsets = tf.random.uniform([n, 2], 0, 2 * p + 1, dtype=tf.int32, seed=self.seed)
+                rows = offsets[:, :1] + tf.range(h)[None, :]  # N×H row indices into the padded image
+                cols = offsets[:, 1:] + tf.range(w)[None, :]
+                out = tf.gather(padded, rows, axis=1, batch_dims=1)
+                return tf.gather(out, cols, axis=2, batch_dims=1)
+
+            def compute_output_shape(self, input_shape):
+                return input_shape
+
+            def get_config(self):
+                return super().get_config() | {"pad": self.pad, "seed": self.seed}
+
+        _CROP_CLASS = RandomReflectCrop
+    return _CROP_CLASS

@@ -164,7 +164,7 @@ def _add_train_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test-size", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float, help="learning rate (default: the seed's)")
-    p.add_argument("--augment", help="e.g. rotation=30,flip=horizontal,translate=0.1,zoom=0.1, or none "
+    p.add_argument("--augment", help="e.g. rotation=30,flip=horizontal,translate=0.1,zoom=0.1,crop=2, or none "
                                      "(default: the seed's)")
     p.add_argument("--scaling", choices=["unit", "symmetric", "standardize"], help="default: the seed's")
     p.add_argument("--class-weights", action="store_true", help="balance the classes' weights in the loss")

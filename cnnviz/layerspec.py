@@ -11,10 +11,12 @@ with Keras, so the counts here are checked against ``count_params`` in the tests
 Kinds and their keys (defaults in brackets):
 
 - ``conv``: filters, kernel (int or [h, w]), strides [1], padding ["valid"], activation [None],
-  use_bias [True]
+  use_bias [True], trainable [True] (False: frozen weights, e.g. set from data by ``init``),
+  init [None] (``"patch_whitening"``: :func:`cnnviz.models.init_from_data` computes the kernel)
 - ``maxpool`` / ``avgpool``: pool (int), strides [= pool], padding ["valid"]
 - ``batchnorm``: momentum [0.99]; ``activation``: activation; ``dropout``: rate
-- ``flatten``, ``global_avg``; ``dense``: units, activation [None], use_bias [True]
+- ``flatten``, ``global_avg``, ``global_max``; ``dense``: units, activation [None], use_bias [True]
+- ``rescale``: scale (multiplies its input, e.g. logits by 1/9 in airbench; no weights)
 - ``concat`` / ``add``: inputs (names of two or more earlier layers)
 """
 
@@ -37,6 +39,8 @@ KERAS_TYPES: dict[str, str] = {
     "dropout": "Dropout",
     "flatten": "Flatten",
     "global_avg": "GlobalAveragePooling2D",
+    "global_max": "GlobalMaxPooling2D",
+    "rescale": "Rescaling",
     "dense": "Dense",
     "concat": "Concatenate",
     "add": "Add",
@@ -109,6 +113,12 @@ def batchnorm_params(channels: int) -> tuple[int, int, str]:
 NO_WEIGHTS = (0, 0, "0 (no weights)")
 
 
+def frozen(counts: tuple[int, int, str]) -> tuple[int, int, str]:
+    """The same weights marked as not trained (a layer with ``trainable=False``)."""
+    params, _, formula = counts
+    return params, 0, f"{formula} (frozen: not trained)"
+
+
 def pooled_size(n: int, window: int, stride: int, padding: str) -> int:
     """Output length of a convolution or pooling along one axis (Keras' rule).
 
@@ -169,7 +179,10 @@ def _layer(spec: Mapping[str, Any], name: str, shapes: list[Shape]) -> tuple[Sha
         filters = _positive(spec, "filters", name)
         kh, kw = _pair(spec.get("kernel"), "kernel", name)
         oh, ow = _window(spec, name, kind, shape, "kernel")
-        return (oh, ow, filters), conv_params(kh, kw, shape[2], filters, spec.get("use_bias", True))
+        counts = conv_params(kh, kw, shape[2], filters, spec.get("use_bias", True))
+        if spec.get("trainable", True) is False:
+            counts = frozen(counts)
+        return (oh, ow, filters), counts
     if kind in ("maxpool", "avgpool"):
         _spatial(name, kind, shape)
         oh, ow = _window(spec, name, kind, shape, "pool")
@@ -178,9 +191,13 @@ def _layer(spec: Mapping[str, Any], name: str, shapes: list[Shape]) -> tuple[Sha
         return shape, batchnorm_params(shape[-1])
     if kind in ("activation", "dropout"):
         return shape, NO_WEIGHTS
+    if kind == "rescale":
+        if not isinstance(spec.get("scale"), (int, float)) or isinstance(spec.get("scale"), bool):
+            raise InvalidArgument(f"scale of layer {name!r} must be a number, got {spec.get('scale')!r}")
+        return shape, NO_WEIGHTS
     if kind == "flatten":
         return (math.prod(shape),), NO_WEIGHTS
-    if kind == "global_avg":
+    if kind in ("global_avg", "global_max"):
         _spatial(name, kind, shape)
         return (shape[2],), NO_WEIGHTS
     if kind == "dense":

@@ -19,7 +19,7 @@ import numpy as np
 from cnnviz import architectures
 from cnnviz.errors import InvalidArgument
 from cnnviz.layerspec import (
-    INPUT_NAME, SummaryTable, batchnorm_params, conv_params, dense_params, param_calculator, shape_text,
+    INPUT_NAME, SummaryTable, batchnorm_params, conv_params, dense_params, frozen, param_calculator, shape_text,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,6 +32,10 @@ POOLINGS = ("max", "avg", "none")
 HEADS = ("flatten", "global_avg")
 OPTIMIZERS = ("adam", "sgd_nesterov", "rmsprop")
 LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy", "mean_squared_error")
+# "one_cycle": airbench94's triangle, applied per step by the training job (cnnviz.training.lr_at).
+LR_SCHEDULES = ("constant", "one_cycle")
+# "mixed_bfloat16": layers compute in bfloat16, weights stay float32 (faster for some nets on AMX CPUs).
+PRECISIONS = ("float32", "mixed_bfloat16")
 # Integer settings: inclusive (low, high). Pages use these for their sliders.
 INT_LIMITS: dict[str, tuple[int, int]] = {
     "conv_layers": (0, 8),
@@ -47,7 +51,7 @@ _LABELS = {
     "conv_layers": "conv layers", "filters": "filters", "kernel_size": "kernel size",
     "dense_layers": "dense layers", "dense_units": "dense nodes", "dropout": "dropout",
     "conv_dropout": "conv dropout", "learning_rate": "learning rate", "momentum": "momentum",
-    "lr_decay": "learning-rate decay", "label_smoothing": "label smoothing",
+    "lr_decay": "learning-rate decay", "label_smoothing": "label smoothing", "weight_decay": "weight decay",
 }
 
 
@@ -81,6 +85,11 @@ class ModelConfig:
         loss: "categorical_crossentropy" (one-hot labels, the seeds),
             "sparse_categorical_crossentropy" (integer labels) or "mean_squared_error".
         label_smoothing: for categorical cross-entropy only.
+        lr_schedule: "constant" or "one_cycle" (``learning_rate`` is the peak; the training
+            job sets the rate before every step, see :func:`cnnviz.training.lr_at`).
+        weight_decay: decoupled weight decay of the optimiser (Keras ``weight_decay``:
+            every weight shrinks by learning rate × decay per step); 0 = none.
+        precision: "float32" or "mixed_bfloat16" (the output layer stays float32).
     """
 
     architecture: str = "custom"
@@ -102,6 +111,9 @@ class ModelConfig:
     lr_decay: float = 0.0
     loss: str = "categorical_crossentropy"
     label_smoothing: float = 0.0
+    lr_schedule: str = "constant"
+    weight_decay: float = 0.0
+    precision: str = "float32"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe dict of every field."""
@@ -168,7 +180,8 @@ class ModelConfig:
     def _check_settings(self) -> None:
         for name, options in (("architecture", ARCHITECTURES), ("filter_growth", FILTER_GROWTHS),
                               ("activation", ACTIVATIONS), ("pooling", POOLINGS), ("head", HEADS),
-                              ("optimizer", OPTIMIZERS), ("loss", LOSSES)):
+                              ("optimizer", OPTIMIZERS), ("loss", LOSSES), ("lr_schedule", LR_SCHEDULES),
+                              ("precision", PRECISIONS)):
             value = getattr(self, name)
             if value not in options:
                 label = name.replace("_", " ")
@@ -179,7 +192,7 @@ class ModelConfig:
                 raise InvalidArgument(f"{_LABELS[name]} must be a whole number from {low} to {high}, got {value!r}")
         if not isinstance(self.batch_norm, bool):
             raise InvalidArgument(f"batch norm must be true or false, got {self.batch_norm!r}")
-        for name in ("dropout", "conv_dropout", "momentum", "label_smoothing"):
+        for name in ("dropout", "conv_dropout", "momentum", "label_smoothing", "weight_decay"):
             value = getattr(self, name)
             if not _is_number(value) or not 0 <= value < 1:
                 raise InvalidArgument(f"{_LABELS[name]} must be at least 0 and below 1, got {value!r}")
@@ -187,6 +200,11 @@ class ModelConfig:
             raise InvalidArgument(f"learning rate must be above 0 and at most 1, got {self.learning_rate!r}")
         if not _is_number(self.lr_decay) or not 0 <= self.lr_decay <= 1:
             raise InvalidArgument(f"learning-rate decay must be from 0 to 1, got {self.lr_decay!r}")
+        if self.lr_schedule != "constant" and self.lr_decay:
+            raise InvalidArgument(
+                f"learning-rate decay and the {self.lr_schedule} schedule cannot be combined, got "
+                f"learning-rate decay {self.lr_decay!r} with lr_schedule={self.lr_schedule!r}"
+            )
         if self.label_smoothing and self.loss != "categorical_crossentropy":
             raise InvalidArgument(
                 f"label smoothing works only with categorical_crossentropy, got loss={self.loss!r} "
@@ -242,27 +260,30 @@ def encode_labels(config: ModelConfig, y: np.ndarray, num_classes: int) -> np.nd
 
 
 # --- Keras ---------------------------------------------------------------------------------------
-def _keras_layer(spec: Mapping[str, Any]) -> Any:
+def _keras_layer(spec: Mapping[str, Any], dtype: str | None = None) -> Any:
     from keras import layers
 
     kind, name = spec["kind"], spec["name"]
+    kw: dict[str, Any] = {"name": name} | ({"dtype": dtype} if dtype else {})
     if kind == "conv":
         return layers.Conv2D(spec["filters"], spec["kernel"], strides=spec.get("strides", 1),
                              padding=spec.get("padding", "valid"), activation=spec.get("activation"),
-                             use_bias=spec.get("use_bias", True), name=name)
+                             use_bias=spec.get("use_bias", True), trainable=spec.get("trainable", True), **kw)
     if kind in ("maxpool", "avgpool"):
         cls = layers.MaxPooling2D if kind == "maxpool" else layers.AveragePooling2D
-        return cls(spec["pool"], strides=spec.get("strides"), padding=spec.get("padding", "valid"), name=name)
+        return cls(spec["pool"], strides=spec.get("strides"), padding=spec.get("padding", "valid"), **kw)
     simple = {
-        "batchnorm": lambda: layers.BatchNormalization(momentum=spec.get("momentum", 0.99), name=name),
-        "activation": lambda: layers.Activation(spec["activation"], name=name),
-        "dropout": lambda: layers.Dropout(spec["rate"], name=name),
-        "flatten": lambda: layers.Flatten(name=name),
-        "global_avg": lambda: layers.GlobalAveragePooling2D(name=name),
+        "batchnorm": lambda: layers.BatchNormalization(momentum=spec.get("momentum", 0.99), **kw),
+        "activation": lambda: layers.Activation(spec["activation"], **kw),
+        "dropout": lambda: layers.Dropout(spec["rate"], **kw),
+        "flatten": lambda: layers.Flatten(**kw),
+        "global_avg": lambda: layers.GlobalAveragePooling2D(**kw),
+        "global_max": lambda: layers.GlobalMaxPooling2D(**kw),
+        "rescale": lambda: layers.Rescaling(float(spec["scale"]), **kw),
         "dense": lambda: layers.Dense(spec["units"], activation=spec.get("activation"),
-                                      use_bias=spec.get("use_bias", True), name=name),
-        "concat": lambda: layers.Concatenate(name=name),
-        "add": lambda: layers.Add(name=name),
+                                      use_bias=spec.get("use_bias", True), **kw),
+        "concat": lambda: layers.Concatenate(**kw),
+        "add": lambda: layers.Add(**kw),
     }
     return simple[kind]()
 
@@ -273,11 +294,12 @@ def _optimizer(config: ModelConfig) -> Any:
     lr: Any = config.learning_rate
     if config.lr_decay > 0:  # Keras 2's SGD(decay=d): lr_t = lr / (1 + d·t), per step
         lr = keras.optimizers.schedules.InverseTimeDecay(lr, decay_steps=1, decay_rate=config.lr_decay)
+    decay = {"weight_decay": config.weight_decay} if config.weight_decay else {}
     if config.optimizer == "sgd_nesterov":
-        return keras.optimizers.SGD(learning_rate=lr, momentum=config.momentum, nesterov=True)
+        return keras.optimizers.SGD(learning_rate=lr, momentum=config.momentum, nesterov=True, **decay)
     if config.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=lr)
-    return keras.optimizers.Adam(learning_rate=lr)
+        return keras.optimizers.RMSprop(learning_rate=lr, **decay)
+    return keras.optimizers.Adam(learning_rate=lr, **decay)
 
 
 def _loss(config: ModelConfig) -> Any:
@@ -306,14 +328,50 @@ def build_model(config: ModelConfig, *, input_shape: tuple[int, int, int], num_c
     spatial = (None, None) if config.head == "global_avg" else (h, w)
     tensors = {INPUT_NAME: keras.Input(shape=(*spatial, c), name=INPUT_NAME)}
     previous = INPUT_NAME
-    for spec in config.layers(num_classes):
+    specs = config.layers(num_classes)
+    for i, spec in enumerate(specs):
         sources = [tensors[s] for s in spec.get("inputs") or [previous]]
-        layer = _keras_layer(spec)
+        # mixed precision: every layer but the output (probabilities stay float32)
+        mixed = config.precision != "float32" and i < len(specs) - 1
+        layer = _keras_layer(spec, config.precision if mixed else None)
         tensors[spec["name"]] = layer(sources if spec["kind"] in ("concat", "add") else sources[0])
         previous = spec["name"]
     model = keras.Model(tensors[INPUT_NAME], tensors[previous], name=config.architecture)
     model.compile(optimizer=_optimizer(config), loss=_loss(config), metrics=["accuracy"])
     return model
+
+
+def data_init_layers(config: ModelConfig, num_classes: int) -> list[dict[str, Any]]:
+    """Layer specs whose weights are computed from the training data (``init`` key) before training."""
+    return [spec for spec in config.layers(num_classes) if spec.get("init")]
+
+
+def init_from_data(model: keras.Model, config: ModelConfig, x: np.ndarray) -> list[str]:
+    """Set the weights that come from the data, e.g. the patch-whitening conv of the fast networks.
+
+    The training job calls this once after :func:`build_model`, with the first training
+    images scaled as the model sees them. The weights become ordinary (frozen) layer
+    weights, so the saved model needs nothing else to load.
+
+    Args:
+        model: built by :func:`build_model` from ``config``.
+        config: its configuration.
+        x: scaled training images N×H×W×C (float).
+    Returns:
+        The names of the layers that were set.
+    """
+    from cnnviz import whitening
+
+    done = []
+    for spec in data_init_layers(config, int(model.output_shape[-1])):
+        if spec["init"] != "patch_whitening":
+            raise InvalidArgument(f"layer {spec['name']!r} asks for an unknown initialisation, got {spec['init']!r}")
+        layer = model.get_layer(spec["name"])
+        kernel = whitening.patch_whitening_kernel(x, size=int(spec["kernel"]), filters=int(spec["filters"]))
+        weights = [kernel] + ([np.zeros(spec["filters"], np.float32)] if spec.get("use_bias", True) else [])
+        layer.set_weights(weights)
+        done.append(spec["name"])
+    return done
 
 
 def summary_table(model: keras.Model, *, input_shape: tuple[int, int, int] | None = None) -> SummaryTable:
@@ -365,6 +423,7 @@ def _formula(layer: Any, params: int) -> str:
     if name == "Conv2D" and getattr(layer, "groups", 1) == 1:
         kh, kw = layer.kernel_size
         counts = conv_params(kh, kw, layer.input.shape[-1], layer.filters, layer.use_bias)
+        counts = counts if layer.trainable else frozen(counts)
     elif name == "Dense":
         counts = dense_params(layer.input.shape[-1], layer.units, layer.use_bias)
     elif name == "BatchNormalization" and layer.center and layer.scale:

@@ -49,6 +49,15 @@ MAX_JOBS_ENV = "CNNVIZ_MAX_TRAINING_JOBS"
 #: Finished job records kept for status queries (oldest dropped first).
 MAX_FINISHED_JOBS = 200
 SCALINGS = ("unit", "symmetric", "standardize")
+#: Test-time augmentation: "flip" averages the predictions on each test image and its mirror
+#: image (airbench's tta_level 1; +0.5 to 1 point on CIFAR-10 for a second forward pass).
+TTA_MODES = ("none", "flip")
+#: airbench94's triangle: from 0.2 × peak up to the peak at 23% of the steps, down to 0.07 × peak.
+ONE_CYCLE = ((0.0, 0.23, 1.0), (0.2, 1.0, 0.07))
+#: Training images the data-dependent first layer (patch whitening) is computed from (airbench: 5,000).
+DATA_INIT_IMAGES = 5000
+#: Batch size for the test predictions (inference only; larger batches are cheaper per image).
+PREDICT_BATCH = 500
 #: Accuracy metric names Keras may use, preferred first.
 _ACCURACY_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy")
 
@@ -73,6 +82,7 @@ class TrainSpec:
         keep_best: end with the weights of the best validation-loss epoch (seed 002's checkpoint).
         seed: makes weights, split, shuffling and augmentation repeatable.
         preset: the preset's name when the model came from one.
+        tta: test-time augmentation of the run's test accuracy: "none" or "flip" (see ``TTA_MODES``).
     """
 
     model: dict
@@ -90,6 +100,7 @@ class TrainSpec:
     keep_best: bool = False
     seed: int = 0
     preset: str | None = None
+    tta: str = "none"
 
     def validate(self) -> None:
         """Raise :class:`InvalidArgument` naming the first impossible setting."""
@@ -117,6 +128,8 @@ class TrainSpec:
             raise InvalidArgument(f"batch size must be 1..8192, got {self.batch_size!r}")
         if not _is_int(self.patience) or not 1 <= self.patience <= 1000:
             raise InvalidArgument(f"early-stopping patience must be 1..1000 epochs, got {self.patience!r}")
+        if self.tta not in TTA_MODES:
+            raise InvalidArgument(f"test-time augmentation must be one of {', '.join(TTA_MODES)}, got {self.tta!r}")
         if not _is_int(self.seed) or not 0 <= self.seed < 2**31:
             raise InvalidArgument(f"seed must be a whole number 0..2147483647, got {self.seed!r}")
         if (self.early_stopping or self.keep_best) and self.validation_fraction <= 0:
@@ -311,6 +324,105 @@ def make_pipeline(
         return images, labels
 
     return data.map(to_model_input, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+# --- learning-rate schedule and test-time augmentation ---------------------------------------
+def lr_at(schedule: str, peak: float, progress: float) -> float:
+    """The learning rate of a schedule at ``progress`` (0 = first step, 1 = last step).
+
+    >>> [round(lr_at("one_cycle", 1.0, p), 3) for p in (0.0, 0.23, 1.0)]
+    [0.2, 1.0, 0.07]
+    """
+    if schedule == "constant":
+        return float(peak)
+    if schedule == "one_cycle":
+        return float(np.interp(progress, *ONE_CYCLE)) * float(peak)
+    raise InvalidArgument(f"learning-rate schedule must be constant or one_cycle, got {schedule!r}")
+
+
+def _schedule_callback(schedule: str, peak: float, total_steps: int) -> Any:
+    """A Keras callback that sets the optimiser's learning rate before every training step."""
+    import keras
+
+    class StepSchedule(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.step = 0
+
+        def on_train_batch_begin(self, batch, logs=None):
+            progress = self.step / max(1, total_steps - 1)
+            self.model.optimizer.learning_rate = lr_at(schedule, peak, progress)
+            self.step += 1
+
+    return StepSchedule()
+
+
+def flip_images(x: "np.ndarray | tf.Tensor") -> Any:
+    """Mirror images N×H×W×C left to right (NumPy arrays and TensorFlow tensors)."""
+    if isinstance(x, np.ndarray):
+        return x[:, :, ::-1, :]
+    import tensorflow as tf
+
+    return tf.reverse(x, axis=[2])
+
+
+def predict_tta(model: "keras.Model", x: "np.ndarray | tf.data.Dataset", *, tta: str = "flip",
+                batch_size: int = PREDICT_BATCH) -> np.ndarray:
+    """The model's class probabilities, with test-time augmentation.
+
+    Args:
+        model: a trained classifier (softmax output).
+        x: scaled images N×H×W×C (float), or a ``tf.data`` pipeline of (images, labels)
+            batches such as :func:`make_pipeline` gives.
+        tta: "flip": the mean of the predictions on each image and on its mirror image;
+            "none": plain predictions.
+        batch_size: images per forward pass (arrays only).
+    Returns:
+        Probabilities N×classes (float32).
+    """
+    plain, flipped = _predictions(model, x, tta=tta, batch_size=batch_size)
+    return plain if flipped is None else (plain + flipped) / 2
+
+
+def _predictions(model: Any, x: Any, *, tta: str, batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Plain and (with TTA) mirrored predictions, batch by batch through one ``tf.function``.
+
+    A plain loop over a traced forward pass: ``model.predict`` cost here about twice as much
+    for the 10,000 CIFAR-10 test images (measured for issue 8).
+    """
+    if tta not in TTA_MODES:
+        raise InvalidArgument(f"test-time augmentation must be one of {', '.join(TTA_MODES)}, got {tta!r}")
+    if isinstance(x, np.ndarray) and x.ndim != 4:
+        raise InvalidArgument(f"images must be N×H×W×C, got shape {x.shape}")
+    import tensorflow as tf
+
+    forward = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
+    if isinstance(x, np.ndarray):
+        batches: Any = (x[i:i + batch_size] for i in range(0, len(x), batch_size))
+    else:
+        batches = (b[0] if isinstance(b, tuple) else b for b in x)
+    plain, flipped = [], []
+    for images in batches:
+        images = tf.convert_to_tensor(images, dtype=tf.float32)
+        plain.append(np.asarray(forward(images), dtype=np.float32))
+        if tta == "flip":
+            flipped.append(np.asarray(forward(flip_images(images)), dtype=np.float32))
+    classes = int(model.output_shape[-1])
+
+    def stack(parts: list) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros((0, classes), np.float32)
+
+    return stack(plain), stack(flipped) if tta == "flip" else None
+
+
+def _evaluate_tta(model: Any, test_ds: Any, y: np.ndarray, *, tta: str, one_hot: bool, num_classes: int) -> dict:
+    """Test loss and accuracy of the TTA predictions, and the accuracy without TTA."""
+    plain, flipped = _predictions(model, test_ds, tta=tta, batch_size=PREDICT_BATCH)
+    probs = (plain + flipped) / 2 if flipped is not None else plain
+    target = np.eye(num_classes, dtype=np.float32)[y] if one_hot else y
+    loss = float(np.asarray(model.loss(target, probs)))
+    return {"loss": loss, "accuracy": float(np.mean(probs.argmax(1) == y)),
+            "accuracy_plain": float(np.mean(plain.argmax(1) == y))}
 
 
 # --- progress -----------------------------------------------------------------------------
@@ -540,6 +652,9 @@ def _preset_reference(name: str | None, dataset: str) -> dict:
     preset = presets.PRESETS.get(name)
     if preset is None:
         return {}
+    if preset.family == "fast":  # not from a notebook: what it reaches on this kind of machine
+        return {"preset_expected_test_accuracy": preset.expected.get("test_accuracy"),
+                "preset_expected_seconds": preset.expected.get("seconds")}
     return {"seed_test_accuracy": preset.seed_test_accuracy, "seed_result": preset.seed_result,
             "seed_source": preset.seed_source, "seed_dataset": preset.training.get("dataset"),
             "same_dataset_as_seed": preset.training.get("dataset") == dataset}
@@ -556,7 +671,7 @@ def augment_from_text(text: str | None) -> dict | None:
     from cnnviz import augment
 
     values: dict[str, Any] = {}
-    numbers = {"rotation": float, "translate": float, "zoom": float, "seed": int}
+    numbers = {"rotation": float, "translate": float, "zoom": float, "seed": int, "crop": int}
     for part in text.split(","):
         key, sep, value = (p.strip() for p in part.partition("="))
         if not sep or not key or not value:
@@ -630,6 +745,7 @@ def spec_from_preset(
         keep_best=bool(t.get("keep_best_weights", False)),
         seed=seed,
         preset=name,
+        tta=t.get("tta", "none"),
     )
     spec.validate()
     return spec
@@ -679,6 +795,7 @@ def train(
     publish(Progress(phase="building", epochs=spec.epochs, elapsed_s=time.monotonic() - t_start))
     import keras
 
+    own_build = build is None  # our build_model: data-dependent layers are ours to initialise
     build = build or _default_build(spec)
     with _SEED_LOCK:  # weights, dropout/augmentation seeds and shuffle order all follow spec.seed
         keras.utils.set_random_seed(spec.seed)
@@ -694,7 +811,12 @@ def train(
         common = dict(batch_size=spec.batch_size, affine=data.affine, num_classes=data.num_classes, one_hot=one_hot)
         train_ds = make_pipeline(data.x_train, data.y_train, shuffle_seed=spec.seed, augmenter=augmenter, **common)
         val_ds = make_pipeline(data.x_val, data.y_val, **common) if data.x_val is not None else None
+        if spec.tta != "none":  # predictions only: larger batches are cheaper
+            common["batch_size"] = PREDICT_BATCH
         test_ds = make_pipeline(data.x_test, data.y_test, **common)
+    t_init = time.monotonic()
+    data_init = _init_from_data(spec, model, data) if own_build else []
+    init_s = time.monotonic() - t_init
 
     steps = math.ceil(len(data.y_train) / spec.batch_size)
     progress, best = _make_callbacks(
@@ -702,6 +824,10 @@ def train(
         stop_event=stop_event, publish=publish, keep_best=spec.keep_best,
     )
     fit_callbacks = [*callbacks, progress]
+    schedule = spec.model.get("lr_schedule", "constant")
+    if schedule != "constant":
+        peak = float(spec.model.get("learning_rate", 0.01))
+        fit_callbacks.insert(0, _schedule_callback(schedule, peak, spec.epochs * steps))
     if val_ds is not None:
         fit_callbacks.append(best)
     early = None
@@ -721,7 +847,18 @@ def train(
         return TrainResult(run=None, stopped=True)
 
     publish_phase("testing")
-    test = model.evaluate(test_ds, verbose=0, return_dict=True)
+    t_test = time.monotonic()
+    if spec.tta == "none":
+        test = model.evaluate(test_ds, verbose=0, return_dict=True)
+        tta_metrics = {}
+    else:
+        test = _evaluate_tta(model, test_ds, data.y_test, tta=spec.tta, one_hot=one_hot,
+                             num_classes=data.num_classes)
+        tta_metrics = {
+            "test_tta": "flip: mean of the predictions on each test image and its mirror image",
+            "test_accuracy_without_tta": round(test["accuracy_plain"], 6),
+        }
+    test_s = time.monotonic() - t_test
 
     history = dict(progress.history)
     completed = len(history["loss"]) - (1 - progress.partial_epoch if progress.partial_epoch else 0)
@@ -734,12 +871,15 @@ def train(
         "restored_best_weights": bool(spec.keep_best and best.best_epoch),
         "early_stopped": bool(early is not None and early.stopped_epoch > 0),
         "train_seconds": round(fit_s, 2),
+        "test_seconds": round(test_s, 2),
         "images_per_s": round(progress.images_done() / fit_s, 1) if fit_s > 0 else None,
         "n_train": int(len(data.y_train)),
         "n_val": 0 if data.y_val is None else int(len(data.y_val)),
         "n_test": int(len(data.y_test)),
         "params_total": int(model.count_params()),
         "params_trainable": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
+        **tta_metrics,
+        **({"data_init_layers": data_init, "data_init_seconds": round(init_s, 2)} if data_init else {}),
         **_preset_reference(spec.preset, spec.dataset),
     }
     config = {
@@ -754,6 +894,17 @@ def train(
     status = "stopped" if progress.stopped else "finished"
     info = runs.save_run(model, config=config, history=history, metrics=metrics, status=status)
     return TrainResult(run=info, stopped=progress.stopped)
+
+
+def _init_from_data(spec: TrainSpec, model: Any, data: PreparedData) -> list[str]:
+    """Compute the data-dependent weights (patch whitening) from the first training images."""
+    from cnnviz import models
+
+    config = models.ModelConfig.from_dict(spec.model)
+    if not models.data_init_layers(config, data.num_classes):
+        return []
+    x = apply_scaling(data.x_train[:DATA_INIT_IMAGES], data.affine)
+    return models.init_from_data(model, config, x)
 
 
 def _final_curve(progress: Any) -> dict:

@@ -279,8 +279,13 @@ def _finished_note(status) -> None:
         metrics = {}
     if status.test_accuracy is not None:
         text += f", test accuracy **{status.test_accuracy:.1%}**"
+    if metrics.get("test_tta"):
+        text += " (mean of each test image and its mirror image)"
     if metrics.get("test_loss") is not None:
         text += f", test loss {metrics['test_loss']:.3f}"
+    if metrics.get("preset_expected_test_accuracy") is not None:
+        text += (f" (expected on a quiet 2-core server: ≈{metrics['preset_expected_test_accuracy']:.0%} "
+                 f"in ≈{metrics['preset_expected_seconds'] / 60:.1f} min)")
     seed_acc = metrics.get("seed_test_accuracy")
     if seed_acc is not None:
         where = ""

@@ -8,25 +8,55 @@ from cnnviz import augment, datasets, models, presets, training, ui
 from cnnviz.plots import models as model_plots
 
 SOURCE_KEY = "train_source"
-PRESET, BUILDER = "A network from the notebooks", "My own network"
+FAST, PRESET, BUILDER = "Fast CIFAR-10 (minutes)", "A network from the notebooks", "My own network"
 POWERS_OF_TWO = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 
 
 def _pick_dataset() -> datasets.Dataset:
     present = [n for n in datasets.names() if datasets.is_present(n)]
     name = st.selectbox("Dataset", present, key="train_dataset", format_func=datasets.title,
+                        index=present.index("cifar10") if "cifar10" in present else 0,
                         help="Get CIFAR-10 and others on the Datasets page.")
     return ui.load_dataset(name)
 
 
 def _preset_config(ds: datasets.Dataset) -> tuple[models.ModelConfig, presets.Preset]:
-    names = list(presets.PRESETS)
+    names = [n for n, p in presets.PRESETS.items() if p.family == "seed"]
     name = st.selectbox("Network", names, key="train_preset", format_func=lambda n: presets.PRESETS[n].title)
     preset = presets.PRESETS[name]
     st.caption(f"{preset.description} Source: {preset.seed_source}. The notebook: {preset.seed_result}.")
     if preset.training.get("notes"):
         st.caption(f"How the notebook trained it: {preset.training['notes']}")
     return preset.config, preset
+
+
+def _fast_preset() -> presets.Preset:
+    """The fast presets (issue 8), with what they reach on this kind of machine, before Train."""
+    st.markdown("##### Train a good CIFAR-10 model in 3 minutes")
+    fast = [n for n, p in presets.PRESETS.items() if p.family == "fast"]
+    name = st.radio("Time", fast, index=min(1, len(fast) - 1), key="train_fast_preset", horizontal=True,
+                    format_func=lambda n: presets.PRESETS[n].title.rsplit(" in ", 1)[-1])
+    preset = presets.PRESETS[name]
+    expected = preset.expected
+    cols = st.columns(3)
+    cols[0].metric("Expected test accuracy", f"≈{expected['test_accuracy']:.0%}")
+    cols[1].metric("Expected time", f"≈{expected['seconds'] / 60:.1f} min")
+    cols[2].metric("Epochs", preset.training["epochs"])
+    st.caption(f"{preset.description} On {expected['machine']}: {expected['measured']} Other trainings on "
+               f"this server make it slower. Source: {preset.seed_source}.")
+    st.caption(f"How it trains: {preset.training['notes']}")
+    return preset
+
+
+def _fast_training(ds: datasets.Dataset, preset: presets.Preset) -> training.TrainSpec | None:
+    """The preset's own set-up (only the random seed changes); None when the data is not CIFAR-10."""
+    seed = st.number_input("Random seed", 0, 2**31 - 1, 0, key="train_fast_seed",
+                           help="The same seed and settings give the same run.")
+    if ds.name != preset.training["dataset"]:
+        st.info("The fast presets are tuned for CIFAR-10: choose CIFAR-10 under 1. Data "
+                "(get it on the Datasets page if it is not there).")
+        return None
+    return training.spec_from_preset(preset.name, seed=int(seed))
 
 
 def _builder_config() -> models.ModelConfig:
@@ -145,13 +175,19 @@ def main() -> None:
         st.subheader("1. Data")
         ds = _pick_dataset()
         st.subheader("2. Network")
-        source = st.segmented_control("Start from", [PRESET, BUILDER], default=PRESET, key=SOURCE_KEY) or PRESET
-        config, preset = _preset_config(ds) if source == PRESET else (_builder_config(), None)
+        default = FAST if datasets.is_present("cifar10") else PRESET  # the fast presets need CIFAR-10
+        source = st.segmented_control("Start from", [FAST, PRESET, BUILDER], default=default,
+                                      key=SOURCE_KEY) or default
+        if source == FAST:
+            preset = _fast_preset()
+            config = preset.config
+        else:
+            config, preset = _preset_config(ds) if source == PRESET else (_builder_config(), None)
         fits = _summary(config, ds)
         st.subheader("3. Training")
-        spec = _training_options(ds, config, preset)
+        spec = _fast_training(ds, preset) if source == FAST else _training_options(ds, config, preset)
         if st.button("Train", type="primary", key="train_start", icon=":material/play_arrow:",
-                     disabled=busy or not fits, help="One training at a time per student."):
+                     disabled=busy or not fits or spec is None, help="One training at a time per student."):
             st.session_state[ui.TRAIN_JOB_KEY] = jobs.submit(spec, dataset=ds)
             st.rerun()  # redraw with the Train button disabled and the live panel
     ui.training_panel()

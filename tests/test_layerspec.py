@@ -99,7 +99,7 @@ def test_pooled_size_matches_keras_rules():
          "padding of layer 'c' must be 'valid' or 'same', got 'full'"),
         ([{"kind": "lstm"}], (8, 8, 1),
          "layer kind must be one of conv, maxpool, avgpool, batchnorm, activation, dropout, flatten, "
-         "global_avg, dense, concat, add, got 'lstm'"),
+         "global_avg, global_max, rescale, dense, concat, add, got 'lstm'"),
         ([{"kind": "flatten", "name": "x"}, {"kind": "dropout", "name": "x", "rate": 0.1}], (2, 2, 1),
          "layer names must be unique, got 'x' twice"),
         ([{"kind": "add", "name": "s", "inputs": ["image", "nowhere"]}], (2, 2, 1),

@@ -341,7 +341,8 @@ def test_scaling_affine_equals_datasets_scale(method):
 def test_augment_from_text():
     assert training.augment_from_text("none") is None and training.augment_from_text(None) is None
     assert training.augment_from_text("rotation=30, flip=horizontal,translate=0.1") == {
-        "rotation": 30.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "seed": 0}
+        "rotation": 30.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "seed": 0, "crop": 0}
+    assert training.augment_from_text("flip=horizontal,crop=2")["crop"] == 2
     with pytest.raises(InvalidArgument, match="augmentation must look like rotation=30,flip=horizontal; got 'spin'"):
         training.augment_from_text("spin")
     with pytest.raises(InvalidArgument, match="augmentation rotation must be a number, got 'lots'"):
@@ -354,7 +355,8 @@ def test_spec_from_preset_follows_the_seed_and_overrides():
     spec = training.spec_from_preset("seed002_cnn_augmented")
     assert (spec.dataset, spec.train_size, spec.test_size, spec.validation_fraction) == ("cifar10", 50_000, 10_000, 0.1)
     assert spec.keep_best and spec.epochs == 20 and spec.batch_size == 32 and spec.preset == "seed002_cnn_augmented"
-    assert spec.augment == {"rotation": 0.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "seed": 0}
+    assert spec.augment == {"rotation": 0.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "seed": 0,
+                            "crop": 0}
     assert spec.model["architecture"] == "seed002_cnn" and spec.model["learning_rate"] == 0.001
 
     other = training.spec_from_preset("seed000_model1", dataset="digits", epochs=1, learning_rate=0.05, augment=None,

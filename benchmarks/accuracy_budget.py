@@ -1,0 +1,154 @@
+"""Accuracy per CPU minute: the fast presets against seed presets given the same time, on CIFAR-10.
+
+Each fast preset trains through the normal training job (:func:`cnnviz.training.train`: the
+same pipeline, progress callback and run store as the app) on the full CIFAR-10 training
+set and is tested on all 10,000 test images. Its time is counted from the start of ``fit``
+to the end of testing (``train_seconds + test_seconds`` of the run), plus the
+``data_init_seconds`` the whitening layer takes to compute just before. Then each seed preset trains
+as its notebook did, but is stopped when its ``fit`` has run for the same budget, and is
+tested the same way (its test time comes on top of the budget, in its favour).
+
+Timings on shared machines drift (cpu-training-facts.md): the 1-minute load average is
+printed before and after every run.
+
+Run (CIFAR-10 must be in the data store: ``python -m cnnviz data import cifar10 FILE``)::
+
+    PYTHONPATH=. python benchmarks/accuracy_budget.py                      # all fast presets; seeds at 1 and 3 min
+    PYTHONPATH=. python benchmarks/accuracy_budget.py --fast fast_1min --seed-budgets 60
+    PYTHONPATH=. python benchmarks/accuracy_budget.py --fast fast_1min --epochs 1 --train-size 25000 --seeds
+
+(``--seeds`` with no names skips the seed presets; ``--epochs``/``--train-size``/``--set`` are
+for exploring: they change the fast presets' set-up.) The runs are deleted afterwards unless
+``--keep-runs`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+DEFAULT_FAST = ("fast_1min", "fast_3min", "fast_10min")
+#: The seed 003 six-layer CNN the issue quotes (~160 s per epoch here) and seed 001's best network.
+DEFAULT_SEEDS = ("seed003_cnn", "seed001_best")
+DEFAULT_SEED_BUDGETS = (60, 180)
+
+
+def load1() -> float:
+    return os.getloadavg()[0]
+
+
+def budget_callback(budget_s: float | None, stop: threading.Event):
+    """A Keras callback that sets ``stop`` once ``fit`` has run ``budget_s`` seconds."""
+    import keras
+
+    class Budget(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start = time.monotonic()
+
+        def on_train_batch_end(self, batch, logs=None):
+            if budget_s is not None and time.monotonic() - self.start >= budget_s:
+                stop.set()
+
+    return Budget()
+
+
+def run_one(spec, full, *, budget_s: float | None, keep: bool) -> dict:
+    """Train ``spec`` through the training job and return its figures."""
+    from cnnviz import runs, training
+
+    stop = threading.Event()
+    load_before = load1()
+    t0 = time.monotonic()
+    result = training.train(spec, dataset=full, stop_event=stop, callbacks=[budget_callback(budget_s, stop)])
+    wall = time.monotonic() - t0
+    m = result.run.metrics
+    row = {
+        "preset": spec.preset, "epochs_done": m["epochs_completed"], "fit_s": m["train_seconds"],
+        "test_s": m["test_seconds"], "fit_to_test_s": round(m["train_seconds"] + m["test_seconds"] + m.get("data_init_seconds", 0), 1),
+        "test_accuracy": m["test_accuracy"], "without_tta": m.get("test_accuracy_without_tta"),
+        "images_per_s": m["images_per_s"], "wall_s": round(wall, 1), "stopped": result.stopped,
+        "load_before": round(load_before, 2), "load_after": round(load1(), 2), "budget_s": budget_s,
+    }
+    if not keep:
+        runs.delete_run(result.run.run_id)
+    return row
+
+
+def fast_spec(name: str, args):
+    from cnnviz import presets, training
+
+    spec = training.spec_from_preset(name, epochs=args.epochs, train_size=args.train_size, seed=args.seed)
+    if args.set:
+        model = dict(spec.model)
+        for item in args.set:
+            key, _, value = item.partition("=")
+            model[key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
+        import dataclasses
+
+        spec = dataclasses.replace(spec, model=model)
+    budget = presets.PRESETS[name].expected.get("seconds")
+    return spec, budget
+
+
+def print_row(row: dict) -> None:
+    budget = "-" if row["budget_s"] is None else f"{row['budget_s']:.0f}"
+    tta = "-" if row["without_tta"] is None else f"{row['without_tta']:.4f}"
+    print(f"{row['preset']:<15} {budget:>6} {row['epochs_done']:>7.2f} {row['fit_s']:>7.1f} {row['test_s']:>6.1f} "
+          f"{row['fit_to_test_s']:>8.1f} {row['test_accuracy']:>8.4f} {tta:>8} {row['images_per_s']:>7.0f} "
+          f"{row['load_before']:>5.2f}/{row['load_after']:<5.2f}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fast", nargs="*", default=list(DEFAULT_FAST), help="fast presets to train")
+    parser.add_argument("--seeds", nargs="*", default=list(DEFAULT_SEEDS), help="seed presets to compare")
+    parser.add_argument("--seed-budgets", nargs="*", type=float, default=list(DEFAULT_SEED_BUDGETS),
+                        help="seconds of fit each seed preset gets (default 60 180)")
+    parser.add_argument("--epochs", type=int, default=None, help="override the fast presets' epochs")
+    parser.add_argument("--train-size", type=int, default=None, help="override: fewer training images")
+    parser.add_argument("--set", nargs="*", default=[], help="override model settings, e.g. learning_rate=0.3")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep-runs", action="store_true")
+    args = parser.parse_args(argv)
+
+    from cnnviz import datasets, storage, training
+
+    t_load = time.monotonic()
+    full = datasets.load("cifar10")
+    import tensorflow as tf
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "
+          f"TensorFlow {tf.__version__}; CIFAR-10 from {storage.data_dir()} "
+          f"({len(full.y_train):,} train, {len(full.y_test):,} test, loaded in {time.monotonic() - t_load:.1f} s)")
+    print("fit_to_test = seconds from the start of fit to the end of testing; load = 1-min load average "
+          "before/after the run")
+    header = (f"{'preset':<15} {'budget':>6} {'epochs':>7} {'fit_s':>7} {'test_s':>6} {'fit+test':>8} "
+              f"{'test_acc':>8} {'no_tta':>8} {'img/s':>7} {'load':>11}")
+    print(header, flush=True)
+    rows = []
+    for name in args.fast:
+        spec, budget = fast_spec(name, args)
+        row = run_one(spec, full, budget_s=None, keep=args.keep_runs)
+        row["budget_s"] = budget
+        rows.append(row)
+        print_row(row)
+    for budget in args.seed_budgets:
+        for name in args.seeds:
+            spec = training.spec_from_preset(name, epochs=1000, seed=args.seed)
+            row = run_one(spec, full, budget_s=budget, keep=args.keep_runs)
+            rows.append(row)
+            print_row(row)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
