@@ -39,6 +39,23 @@ def assert_no_errors(page) -> None:
         assert marker not in body, f"traceback text on page: {body[:2000]}"
 
 
+def on_live_element(action, attempts: int = 20):
+    """Run ``action()`` against an element that a live fragment may redraw meanwhile.
+
+    A fragment with ``run_every`` replaces its charts each second, so an element found a moment ago can be
+    detached by the time Playwright acts on it; looking it up again is the right answer, not a failure.
+    """
+    from playwright.sync_api import Error
+
+    for attempt in range(attempts):
+        try:
+            return action()
+        except Error as error:
+            if "not attached" not in str(error) and "not visible" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.25)
+
+
 def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

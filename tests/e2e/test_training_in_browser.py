@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.e2e.streamlit_page import assert_no_errors, screenshot, wait_idle
+from tests.e2e.streamlit_page import assert_no_errors, on_live_element, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -48,11 +48,12 @@ def test_train_live_stop_and_find_the_run(server, page):
     while page.locator('[data-testid="stPlotlyChart"]').count() < 2:  # parameter bars, then the live curves
         assert time.monotonic() < deadline, "no live curves"
         time.sleep(0.3)
-    page.locator('[data-testid="stPlotlyChart"]').last.scroll_into_view_if_needed()
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    on_live_element(lambda: charts.last.scroll_into_view_if_needed(timeout=2000))
     # The curves redraw by themselves too: epoch points (legend "validation") appear while it trains.
     chart = page.locator('[data-testid="stPlotlyChart"]').last
     deadline = time.monotonic() + 30
-    while "validation" not in chart.inner_text():
+    while "validation" not in on_live_element(lambda: chart.inner_text(timeout=2000)):
         assert time.monotonic() < deadline, "the live curves did not grow"
         time.sleep(0.3)
     assert "Stop training" in _main_text(page)  # still training
@@ -61,7 +62,8 @@ def test_train_live_stop_and_find_the_run(server, page):
     page.get_by_role("button", name="Stop training").click()
     done = _wait_text(page, r"Stopped: run (\S+), test accuracy ([\d.]+)%")
     assert_no_errors(page)
-    page.locator('[data-testid="stAlertContainer"]').last.scroll_into_view_if_needed()
+    alerts = page.locator('[data-testid="stAlertContainer"]')
+    on_live_element(lambda: alerts.last.scroll_into_view_if_needed(timeout=2000))
     screenshot(page, "build_train_stopped")
 
     page.goto(f"{server}/runs")
