@@ -337,6 +337,17 @@ def download(
         return _download_keras(name)
 
 
+#: A teacher sets this to 1 when starting the server to let the Datasets page read a path on the
+#: server. Off by default: on a shared classroom server a student could otherwise probe the file
+#: system through the import box (the CLI import is unaffected: it runs as the teacher).
+SERVER_PATHS_ENV = "CNNVIZ_ALLOW_SERVER_PATHS"
+
+
+def server_paths_allowed() -> bool:
+    """Whether the app may import datasets from paths on the server (``CNNVIZ_ALLOW_SERVER_PATHS=1``)."""
+    return os.environ.get(SERVER_PATHS_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
 def import_cifar10(path: Path | str, *, origin: str | None = None) -> str:
     """Install CIFAR-10 from an archive shaped like the official binary one, or its folder.
 

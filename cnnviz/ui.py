@@ -13,7 +13,7 @@ from typing import Iterator
 
 import streamlit as st
 
-from cnnviz.errors import CnnvizError
+from cnnviz.errors import CnnvizError, Unavailable
 
 log = logging.getLogger("cnnviz")
 
@@ -171,6 +171,9 @@ def download_dataset(name: str, **opts) -> str:
 def import_cifar10(path: str) -> str:
     """Install CIFAR-10 from a path on the server; returns the summary line."""
     from cnnviz import datasets
+
+    if not datasets.server_paths_allowed():  # the page hides the box; this guards a forged widget value
+        raise Unavailable(f"Importing from a path on the server is off: start the app with {datasets.SERVER_PATHS_ENV}=1 to allow it.")
 
     with st.spinner("Reading and checking the CIFAR-10 batches…"):
         summary = datasets.import_cifar10(path)

@@ -33,8 +33,12 @@ def _import_cifar10() -> None:
         st.write(
             "Uploading is not practical for the 170 MB archive (this server accepts uploads of a few MB). "
             "Copy `cifar-10-binary.tar.gz` (or an extracted `cifar-10-batches-bin/` folder) onto the "
-            "server and give its path, or run `python -m cnnviz data import cifar10 PATH` there. "
+            "server and run `python -m cnnviz data import cifar10 PATH` there. "
             "The files are checked record by record; a rebuilt copy is fine.")
+        if not datasets.server_paths_allowed():
+            st.caption(f"To type the path here instead, start the app with `{datasets.SERVER_PATHS_ENV}=1` "
+                       "(off by default so that students on a shared server cannot browse its files).")
+            return
         path = st.text_input("Path on the server", key="datasets_import_path")
         if st.button("Import", key="datasets_import", disabled=not path.strip()):
             with ui.friendly_errors("The import"):

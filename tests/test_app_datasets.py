@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnviz import datasets
+from cnnviz import datasets, ui
+from cnnviz.errors import Unavailable
 from tests import helpers_data as h
 
 PAGE = "pages/datasets.py"
@@ -69,7 +70,10 @@ def test_missing_cifar_offers_download_and_import(app_path):
     assert not at.exception
     assert any("CIFAR-10 is not on this machine yet" in w.value for w in at.warning)
     assert at.button(key="datasets_download") is not None
-    assert at.text_input(key="datasets_import_path") is not None
+    # Importing from a server path is teacher-only: off unless the server was started with the variable.
+    with pytest.raises(KeyError):
+        at.text_input(key="datasets_import_path")
+    assert any("CNNVIZ_ALLOW_SERVER_PATHS=1" in c.value for c in at.caption)
     assert "not on this machine yet" in at.selectbox(key="datasets_source").format_func("cifar10")
 
 
@@ -86,7 +90,8 @@ def test_fixture_cifar_installed_shows_the_page(app_path, tmp_path):
     assert list(table["class"])[:2] == ["airplane", "automobile"]
 
 
-def test_import_from_server_path_on_the_page(app_path, tmp_path):
+def test_import_from_server_path_on_the_page(app_path, tmp_path, monkeypatch):
+    monkeypatch.setenv(datasets.SERVER_PATHS_ENV, "1")
     folder = h.write_tiny_dir(tmp_path / "copy")
     at = _open(app_path)
     at.selectbox(key="datasets_source").set_value("cifar10").run()
@@ -129,3 +134,13 @@ def test_download_failure_is_a_message(app_path, monkeypatch):
     assert not at.exception
     assert any("looks offline" in e for e in _errors(at))
     assert not datasets.is_present("cifar10")
+
+
+def test_server_path_import_refused_without_the_teacher_switch(tmp_path, monkeypatch):
+    monkeypatch.delenv(datasets.SERVER_PATHS_ENV, raising=False)
+    folder = h.write_tiny_dir(tmp_path / "copy")
+    with pytest.raises(Unavailable, match="start the app with CNNVIZ_ALLOW_SERVER_PATHS=1"):
+        ui.import_cifar10(str(folder))
+    assert not datasets.is_present("cifar10")
+    monkeypatch.setenv(datasets.SERVER_PATHS_ENV, "yes")
+    assert datasets.server_paths_allowed()
