@@ -271,6 +271,7 @@ def evaluate(
     class_names: Sequence[str],
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    tta: str = "none",
 ) -> Evaluation:
     """Predict the whole test set in batches and compute every metric from the predictions.
 
@@ -280,13 +281,21 @@ def evaluate(
         y: N integer labels.
         class_names: one name per class.
         batch_size: images per forward pass.
+        tta: test-time augmentation, as the run was tested: "none", or "flip" (the mean of the
+            predictions on each image and on its mirror image; the fast presets use it).
     Returns:
         An :class:`Evaluation`.
     """
     names = check_class_names(class_names)
     x = check_images(x)
     check_labels(y, len(x), len(names))
-    return evaluation_from_probabilities(predict_probabilities(model, x, batch_size=batch_size), y, names)
+    if tta == "none":
+        probabilities = predict_probabilities(model, x, batch_size=batch_size)
+    else:  # one implementation of TTA: the one the training job measures its test accuracy with
+        from cnnviz.training import predict_tta
+
+        probabilities = predict_tta(model, x, tta=tta, batch_size=batch_size)
+    return evaluation_from_probabilities(probabilities, y, names)
 
 
 # --- galleries --------------------------------------------------------------------------

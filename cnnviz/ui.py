@@ -486,8 +486,8 @@ def _cached_evaluation(run_id: str, model_sha256: str, dataset_fingerprint: str)
     data = _cached_test_set(run_id, dataset_fingerprint)
     model, lock = _cached_run_model(run_id, model_sha256)
     x = runs.prepare_inputs(info, data["x"])  # scaled exactly as in training
-    with lock:
-        return evaluation.evaluate(model, x, data["y"], data["class_names"])
+    with lock:  # tested as in training, so the page's accuracy is the run's accuracy
+        return evaluation.evaluate(model, x, data["y"], data["class_names"], tta=info.config.get("tta", "none"))
 
 
 def run_evaluation(info):

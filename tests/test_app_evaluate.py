@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnviz import evaluation, training, ui
+from cnnviz import evaluation, runs, training, ui
 from tests.helpers_inspectpages import (
     FLAT_MODEL, assert_no_runs_notice, copy_runs, figure, gallery_indices, image_count, no_errors, open_page,
     reference_data, select_on_chart, tiny_spec, train_runs,
@@ -170,3 +170,15 @@ def test_choices_that_vanish_are_reset_not_errors(app_path, run_id, reference):
     at.selectbox(key="eval_pred").set_value(p).run()
     no_errors(at)
     assert at.selectbox(key="eval_send").value == gallery_indices(at)[0]
+
+
+def test_a_run_tested_with_flip_tta_is_evaluated_the_same_way(app_path, cnnviz_home):
+    run_id = train_runs(cnnviz_home, {"tta": tiny_spec(FLAT_MODEL, epochs=1, tta="flip")})["tta"]
+    info = runs.load_run(run_id)
+    at = open_page(app_path, PAGE)
+    no_errors(at)
+    assert at.selectbox(key="eval_run").value == run_id
+    # The page's accuracy is the one the training job measured (with TTA), not the plain one.
+    assert {m.label: m.value for m in at.metric}["Test accuracy"] == f"{info.test_accuracy:.1%}"
+    plain = info.metrics["test_accuracy_without_tta"]
+    assert any(f"without it the network got {plain:.1%}" in c.value for c in at.caption)

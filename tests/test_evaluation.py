@@ -258,3 +258,13 @@ def test_backend_modules_do_not_import_tensorflow():
             "cnnviz.plots.features, cnnviz.plots.robustness; print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+@pytest.mark.slow
+def test_flip_tta_is_the_mean_with_the_mirror_image(model, data):
+    # Mirrored, the one lit pixel (0, k) moves to column 7 - k, which no class looks at: the mirror
+    # image's prediction is uniform, so TTA halves each image's distance to 1/3.
+    ev_tta = evaluation.evaluate(model, *data, NAMES, batch_size=4, tta="flip")
+    np.testing.assert_allclose(ev_tta.probabilities, (hand_probs() + 1 / 3) / 2, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="test-time augmentation must be one of none, flip, got 'rotate'"):
+        evaluation.evaluate(model, *data, NAMES, tta="rotate")
