@@ -53,12 +53,15 @@ def e2e_home(tmp_path_factory) -> Path:
 
 
 @contextlib.contextmanager
-def running_app(home: Path, log_name: str = "streamlit.log"):
-    """Start `streamlit run app.py` on a free 127.0.0.1 port with CNNVIZ_HOME=home; yield its URL."""
+def running_app(home: Path, log_name: str = "streamlit.log", env: dict[str, str] | None = None):
+    """Start `streamlit run app.py` on a free 127.0.0.1 port with CNNVIZ_HOME=home; yield its URL.
+
+    ``env`` adds to (or overrides) the server's environment.
+    """
     port = _free_port()
     log_path = home / log_name
     env = {**os.environ, "CNNVIZ_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2",
-           "CNNVIZ_MAX_TRAINING_JOBS": "1"}
+           "CNNVIZ_MAX_TRAINING_JOBS": "1", **(env or {})}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
