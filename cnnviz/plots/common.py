@@ -53,12 +53,18 @@ def image_grid(
         return fig
     columns = max(1, min(columns, n))
     rows = math.ceil(n / columns)
+    caption_px = 22 if titles is not None else 4
+    margin_t = (40 if title else 10) + (20 if titles is not None else 0)  # captions sit above the first row
+    height = rows * (tile_px + caption_px) + (40 if title else 10)
+    plot_px = height - margin_t - 5
     fig = make_subplots(
         rows=rows,
         cols=columns,
         subplot_titles=[str(t) for t in titles] if titles is not None else None,
         horizontal_spacing=0.01,
-        vertical_spacing=0.06 if titles is not None else 0.01,
+        # Plotly's spacing is a fraction of the plot height: give each row's captions their pixels so
+        # they never overlap the images above them, however many rows there are.
+        vertical_spacing=min(caption_px / plot_px, 0.9 / (rows - 1)) if rows > 1 else 0.0,
     )
     for i, img in enumerate(images):
         fig.add_trace(go.Image(z=_as_display_rgb(img), hoverinfo="skip"), row=i // columns + 1, col=i % columns + 1)
@@ -69,9 +75,8 @@ def image_grid(
     fig.update_yaxes(visible=False)
     fig.update_layout(
         title=title,
-        height=rows * (tile_px + (22 if titles is not None else 4)) + (40 if title else 10),
-        # Subplot titles sit above the first row: leave room for them even without a figure title.
-        margin=dict(l=5, r=5, t=(40 if title else 10) + (20 if titles is not None else 0), b=5),
+        height=height,
+        margin=dict(l=5, r=5, t=margin_t, b=5),
     )
     return fig
 
