@@ -60,7 +60,6 @@ def _prediction(info: runs.RunInfo, image: np.ndarray, caption: str, class_names
     order = np.argsort(-probs, kind="stable")[: min(10, len(probs))]
     top = [(str(i), class_names[i], float(probs[i])) for i in order]
     fig = pretrained_figs.topk_figure(top, title=f"It says {class_names[order[0]]} ({probs[order[0]]:.0%})")
-    fig.update_yaxes(type="category")  # digits' class names "0".."9" would otherwise be read as numbers
     right.plotly_chart(fig, key="inside_probs")
     return probs
 

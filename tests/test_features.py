@@ -234,6 +234,7 @@ def test_feature_map_figure(functional):
     np.testing.assert_array_equal(np.array(fig.data[2].z)[..., 0], fm.images[2])
     stats = plots.channel_stats_figure(fm)
     np.testing.assert_allclose(stats.data[0].y, [s["mean"] for s in fm.stats])
+    assert (stats.layout.xaxis.tickmode, stats.layout.xaxis.dtick) == ("linear", 1)  # 5 channels: 0, 1, 2 …
 
 
 def test_filter_figures_show_the_scaled_kernel(seq_input):

@@ -14,6 +14,7 @@ def test_topk_bars_put_the_best_class_on_top():
     assert list(bar.x) == [0.05, 0.2, 0.7] and list(bar.customdata) == ["n3", "n2", "n1"]
     assert list(bar.text) == ["5.0%", "20.0%", "70.0%"]
     assert tuple(fig.layout.xaxis.range) == (0, 1) and fig.layout.title.text == "Top 3"
+    assert fig.layout.yaxis.type == "category"  # digits' "0".."9" stay labels
 
 
 def test_preprocessing_and_gradcam_figures_show_each_step():

@@ -41,6 +41,8 @@ def channel_stats_figure(fm: FeatureMaps, *, title: str | None = None) -> go.Fig
         hovertemplate="channel %{x}<br>mean %{y:.3g}<br>min %{customdata[0]:.3g}, max %{customdata[1]:.3g}"
                       "<br>%{customdata[2]:.0%} of positions > 0<extra></extra>",
     ))
+    # Whole channel numbers only (Plotly would put ticks at 0.5 for a handful of channels).
+    fig.update_xaxes(tickmode="linear", dtick=max(1, len(stats) // 16), tick0=0)
     fig.update_layout(title=title or f"{fm.layer_name}: activation per channel", xaxis_title="channel",
                       yaxis_title="mean activation", margin=dict(l=10, r=10, t=40, b=10))
     return fig

@@ -31,6 +31,7 @@ def topk_figure(top: Sequence[tuple[str, str, float]], *, title: str | None = No
     fig.update_layout(
         title=title, height=60 + 32 * max(1, len(top)),
         xaxis=dict(range=[0, 1], tickformat=".0%", title="probability"),
+        yaxis=dict(type="category"),  # class names such as the digits' "0".."9" are labels, not numbers
         margin=dict(l=10, r=10, t=40 if title else 10, b=10),
     )
     return fig
