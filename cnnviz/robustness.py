@@ -12,17 +12,20 @@ is black; pass already scaled floats without ``prepare`` and choose ``cval`` you
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from cnnviz import evaluation
+from cnnviz import augment, evaluation
 from cnnviz.errors import InvalidArgument
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
+
+    from cnnviz.runs import RunInfo
 
 FILLS = ("constant", "reflect", "nearest")  # scipy.ndimage modes for the corners
 DEFAULT_ANGLES = tuple(range(0, 360, 15))
@@ -529,3 +532,38 @@ def other_sizes(
         acc, per_class = _scores(clone, resized[s], y, len(names), prepare, batch_size)
         results.append(SizeResult(int(s), method, True, acc, per_class, _explain_works(model, clone, old_hw, int(s))))
     return results
+
+
+# --- twins: the same run retrained with rotations or another head ------------------------
+def twin_spec(info: "RunInfo", *, rotation: float | None = None, flip: str | None = None, head: str | None = None):
+    """The run's own training settings (same seed) with rotation augmentation and/or another head.
+
+    Args:
+        info: the run to copy.
+        rotation: largest rotation of the augmentation in degrees (None: keep the run's).
+        flip: flips of the augmentation (None: keep the run's).
+        head: "global_avg" for the size-agnostic variant (None: keep the run's).
+    Returns:
+        A validated :class:`cnnviz.training.TrainSpec`.
+    Raises:
+        InvalidArgument: the run's network cannot be rebuilt from its saved settings.
+    """
+    from cnnviz import models, training
+
+    config = info.config
+    names = {f.name for f in dataclasses.fields(training.TrainSpec)}
+    fields = {k: v for k, v in config.items() if k in names}
+    if rotation is not None or flip is not None:
+        aug = augment.AugmentConfig.from_dict(config.get("augment") or {"seed": int(config.get("seed", 0))})
+        if rotation is not None:
+            aug = dataclasses.replace(aug, rotation=float(rotation))
+        if flip is not None:
+            aug = dataclasses.replace(aug, flip=flip)
+        fields["augment"] = None if aug.is_identity else aug.to_dict()
+    if head is not None:
+        fields["model"] = {**fields["model"], "head": head}
+    model_config = models.ModelConfig.from_dict(fields["model"])
+    model_config.validate(tuple(config["input_shape"]), int(config["num_classes"]))
+    spec = training.TrainSpec(**fields)
+    spec.validate()
+    return spec

@@ -713,42 +713,6 @@ def size_results(infos: list, *, sizes, method: str) -> dict:
     return out
 
 
-def twin_spec(info, *, rotation: float | None = None, flip: str | None = None, head: str | None = None):
-    """The run's own training settings (same seed) with rotation augmentation and/or another head.
-
-    Args:
-        info: the run to copy.
-        rotation: largest rotation of the augmentation in degrees (None: keep the run's).
-        flip: flips of the augmentation (None: keep the run's).
-        head: "global_avg" for the size-agnostic variant (None: keep the run's).
-    Returns:
-        A validated :class:`cnnviz.training.TrainSpec`.
-    Raises:
-        InvalidArgument: the run's network cannot be rebuilt from its saved settings.
-    """
-    import dataclasses
-
-    from cnnviz import augment, models, training
-
-    config = info.config
-    names = {f.name for f in dataclasses.fields(training.TrainSpec)}
-    fields = {k: v for k, v in config.items() if k in names}
-    if rotation is not None or flip is not None:
-        aug = augment.AugmentConfig.from_dict(config.get("augment") or {"seed": int(config.get("seed", 0))})
-        if rotation is not None:
-            aug = dataclasses.replace(aug, rotation=float(rotation))
-        if flip is not None:
-            aug = dataclasses.replace(aug, flip=flip)
-        fields["augment"] = None if aug.is_identity else aug.to_dict()
-    if head is not None:
-        fields["model"] = {**fields["model"], "head": head}
-    model_config = models.ModelConfig.from_dict(fields["model"])
-    model_config.validate(tuple(config["input_shape"]), int(config["num_classes"]))
-    spec = training.TrainSpec(**fields)
-    spec.validate()
-    return spec
-
-
 def submit_twin(info, spec) -> str:
     """Queue ``spec`` as this session's training job (shown by :func:`training_panel`); returns the job id."""
     what = "size-agnostic twin" if spec.model.get("head") != (info.config.get("model") or {}).get("head") \

@@ -99,7 +99,7 @@ def _sizes_tab(chosen: list[runs.RunInfo], busy: bool) -> None:
         if not all(r.works for r in rows):
             if st.button("Train its size-agnostic twin (global average pooling instead of Flatten)",
                          key=f"robust_gap_twin_{k}", disabled=busy, icon=":material/model_training:"):
-                ui.submit_twin(info, ui.twin_spec(info, head="global_avg"))
+                ui.submit_twin(info, robustness.twin_spec(info, head="global_avg"))
                 st.rerun()
 
 
@@ -117,7 +117,7 @@ def _twin(chosen: list[runs.RunInfo], busy: bool) -> None:
     if st.button("Train the augmented twin", key="robust_twin_go", type="primary", disabled=busy,
                  icon=":material/rotate_right:", help="One training at a time per student."):
         info = by_id[run_id]
-        ui.submit_twin(info, ui.twin_spec(info, rotation=rotation, flip=TWIN_FLIP if flips else None))
+        ui.submit_twin(info, robustness.twin_spec(info, rotation=rotation, flip=TWIN_FLIP if flips else None))
         st.rerun()  # redraw with the buttons disabled and the live panel
 
 

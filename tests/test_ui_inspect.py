@@ -23,7 +23,7 @@ def _info(**changes) -> RunInfo:
 
 def test_augmented_twin_keeps_everything_but_the_augmentation():
     info = _info(seed=7)
-    spec = ui.twin_spec(info, rotation=30, flip="horizontal_and_vertical")
+    spec = robustness.twin_spec(info, rotation=30, flip="horizontal_and_vertical")
     assert spec.augment == {"rotation": 30.0, "flip": "horizontal_and_vertical", "translate": 0.0, "zoom": 0.0,
                             "crop": 0, "seed": 7}
     original = info.config
@@ -33,26 +33,26 @@ def test_augmented_twin_keeps_everything_but_the_augmentation():
 
 def test_twin_keeps_the_runs_other_augmentation_and_flip():
     info = _info(augment={"rotation": 0.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "seed": 3})
-    spec = ui.twin_spec(info, rotation=90)
+    spec = robustness.twin_spec(info, rotation=90)
     assert spec.augment == {"rotation": 90.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "crop": 0,
                             "seed": 3}
 
 
 def test_size_agnostic_twin_changes_only_the_head():
     info = _info()
-    spec = ui.twin_spec(info, head="global_avg")
+    spec = robustness.twin_spec(info, head="global_avg")
     assert spec.model == {**FLAT_MODEL, "head": "global_avg"}
     assert spec.augment is None
 
 
 def test_twin_of_a_network_that_cannot_be_rebuilt_is_refused():
     with pytest.raises(InvalidArgument, match="architecture must be one of .*got 'test-tiny'"):
-        ui.twin_spec(_info(model={"architecture": "test-tiny", "filters": 4}), rotation=30)
+        robustness.twin_spec(_info(model={"architecture": "test-tiny", "filters": 4}), rotation=30)
 
 
 def test_twin_with_an_impossible_rotation_repeats_it():
     with pytest.raises(InvalidArgument, match="rotation must be 0..180 degrees, got 400.0"):
-        ui.twin_spec(_info(), rotation=400)
+        robustness.twin_spec(_info(), rotation=400)
 
 
 def test_joined_single_angle_sweeps_equal_one_sweep():
