@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from cnnviz import training
 
 TINY_MODEL = {"architecture": "test-tiny", "filters": 4}
@@ -29,3 +31,15 @@ def tiny_spec(**changes) -> training.TrainSpec:
     options = dict(model=dict(TINY_MODEL), dataset="digits", train_size=60, test_size=30, epochs=1, batch_size=8)
     options.update(changes)
     return training.TrainSpec(**options)
+
+
+def run_until(at, done, timeout: float = 240.0) -> None:
+    """Re-run an AppTest page (as the live fragment would) until ``done(at)`` or the timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, at.exception
+        if done(at):
+            return
+        time.sleep(0.5)
+    raise AssertionError("the page did not reach the expected state in time")

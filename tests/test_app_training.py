@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnviz import runs, training, ui
-from tests.helpers_train import tiny_build, tiny_spec
+from tests.helpers_train import run_until, tiny_build, tiny_spec
 
 pytestmark = pytest.mark.slow
 
@@ -20,18 +20,6 @@ def _build_page(app_path) -> AppTest:
     at.switch_page("pages/build_train.py").run()
     assert not at.exception, at.exception
     return at
-
-
-def _run_until(at: AppTest, done, timeout: float = 240.0) -> None:
-    """Re-run the page (as the live fragment would) until ``done(at)`` or the timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        if done(at):
-            return
-        time.sleep(0.5)
-    raise AssertionError("the page did not reach the expected state in time")
 
 
 def _wait_for_phase(jobs, job_id, phase, timeout=120.0) -> bool:
@@ -78,10 +66,10 @@ def test_train_live_then_runs_page_lists_it(app_path):
         return any(c.key == "train_live_curves" for c in at.get("plotly_chart")) or not ui.training_jobs().status(
             job_id).active
 
-    _run_until(at, curves_shown)
+    run_until(at, curves_shown)
     status = ui.training_jobs().wait(job_id, timeout=240)
     assert status.state == "finished", status
-    _run_until(at, lambda at: any("test accuracy" in s.value for s in at.success))
+    run_until(at, lambda at: any("test accuracy" in s.value for s in at.success))
     assert any(c.key == "train_live_curves" for c in at.get("plotly_chart"))
     assert not at.button(key="train_start").disabled
     assert f"run `{status.run_id}`" in at.success[0].value and "the notebook got 52.9% on CIFAR-10" in at.success[0].value
@@ -143,7 +131,7 @@ def test_queue_position_is_shown(app_path, monkeypatch):
         # Now watch the running job and stop it from the page.
         at.session_state[ui.TRAIN_JOB_KEY] = blocker
         assert _wait_for_phase(jobs, blocker, "training")
-        _run_until(at, lambda at: bool(at.get("progress")) and "Epoch" in at.get("progress")[0].proto.text)
+        run_until(at, lambda at: bool(at.get("progress")) and "Epoch" in at.get("progress")[0].proto.text)
         assert at.button(key="train_start").disabled
         # Clicks and page switches do not touch the job.
         at.slider(key=f"train_val_{TAG}").set_value(0.3).run()
@@ -154,7 +142,7 @@ def test_queue_position_is_shown(app_path, monkeypatch):
         at.button(key="train_stop").click().run()
         status = jobs.wait(blocker, timeout=120)
         assert status.state == "stopped"
-        _run_until(at, lambda at: bool(at.success))
+        run_until(at, lambda at: bool(at.success))
         assert at.success[0].value.startswith(f"Stopped: run `{status.run_id}`")
         assert runs.load_run(status.run_id).status == "stopped"
     finally:

@@ -5,12 +5,12 @@ data goes all the way: train, evaluate, look inside, rotate."""
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnviz import catalog, ui
+from tests.helpers_train import run_until
 
 pytestmark = pytest.mark.slow
 
@@ -88,17 +88,6 @@ def test_every_page_opens_offline_and_says_what_is_missing(app_path, cnnviz_home
     assert offline, "the download never tried the network: the block proved nothing"
 
 
-def _run_until(at: AppTest, done, timeout: float = 240.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        if done(at):
-            return
-        time.sleep(0.5)
-    raise AssertionError("the page did not reach the expected state in time")
-
-
 def _chart_keys(at: AppTest) -> set[str]:
     return {c.key for c in at.get("plotly_chart")}
 
@@ -116,7 +105,7 @@ def test_digits_end_to_end_offline(app_path, cnnviz_home, offline):
     job_id = at.session_state[ui.TRAIN_JOB_KEY]
     status = ui.training_jobs().wait(job_id, timeout=240)
     assert status.state == "finished", status
-    _run_until(at, lambda at: any("test accuracy" in s.value for s in at.success))
+    run_until(at, lambda at: any("test accuracy" in s.value for s in at.success))
 
     at.switch_page("pages/evaluate.py").run()
     assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
