@@ -13,8 +13,8 @@ it), so a saved run reloads and sees exactly what it saw in training:
 data only: the channel three times) → ``resize`` (to the backbone's input size) → the
 backbone's own ``preprocess_input`` (``mobilenet_preprocess``: to [-1, 1]; or
 ``caffe_preprocess``: a fixed 1×1 convolution that swaps RGB to BGR and subtracts the
-ImageNet means) → the backbone (``trainable=False`` and called with ``training=False``
-when frozen) → ``head_pool`` (global average) → ``head_dropout`` → ``head_output`` (softmax).
+ImageNet means) → the backbone (``trainable=False`` when frozen; when fine-tuning ImageNet
+weights its batch norm layers stay frozen, see :func:`batchnorm_in_inference`) → ``head_pool`` (global average) → ``head_dropout`` → ``head_output`` (softmax).
 
 Weights are Keras' official "no top" files, looked for in ``CNNVIZ_HOME/weights`` and
 Keras' cache, given explicitly by an environment variable, or fetched by
@@ -109,10 +109,15 @@ BACKBONES: dict[str, Backbone] = {
 }
 DOWNLOAD_IDS = {b.download_id: b.name for b in BACKBONES.values()}
 
-# Seconds per epoch of 1,000 training images on the 2-core development machine (shared, so ±40%),
-# batch 32, with 250 validation images; MobileNetV2 α 0.35 and ResNet50 at 96×96 from 32×32 input
-# (benchmarks/transfer_epoch.py). Other sizes are scaled by the pixel count (an estimate).
-MEASURED_EPOCH_S: dict[tuple[str, bool], float] = {}
+# Seconds for one epoch of 1,000 training images plus 250 validation images, batch 32, at 96×96
+# (digits upscaled; MobileNetV2 α 0.35), first epoch (tracing included), through the training job,
+# on the 2-core development machine (shared, so ±40%): benchmarks/transfer_epoch.py.
+# Other sizes and widths are scaled by the pixel count and α (an estimate, not a measurement).
+MEASURED_EPOCH_S: dict[tuple[str, bool], float] = {
+    ("mobilenetv2", True): 16.7,
+    ("mobilenetv2", False): 66.0,
+    ("resnet50", True): 90.3,
+}
 MEASURED_AT = "96×96, 1,000 images, batch 32, the 2-core development machine"
 
 
@@ -197,11 +202,17 @@ def summary(cfg: ModelConfig, input_shape: tuple[int, int, int], num_classes: in
     else:
         n, _, text = frozen((12, 12, "(1·1·3+1)·3 = 12"))
         rows.append(_row("caffe_preprocess", "Conv2D", (s, s, 3), n, 0, f"{text}: RGB → BGR, minus ImageNet means"))
-    total, trainable = backbone_params(cfg)
+    total, _ = backbone_params(cfg)
+    trainable = trainable_backbone_params(cfg)
     f = feature_side(s)
-    state = "frozen: not trained" if cfg.frozen else f"{fmt(trainable)} trained; batch norm statistics are not"
-    rows.append(_row(f"{cfg.backbone}_backbone", "Functional", (f, f, b.features), total,
-                     0 if cfg.frozen else trainable, f"{fmt(total)} ({b.title} base, {state})"))
+    if cfg.frozen:
+        state = "frozen: not trained"
+    elif batchnorm_in_inference(cfg):
+        state = f"{fmt(trainable)} trained; its batch norm layers stay frozen"
+    else:
+        state = f"{fmt(trainable)} trained; batch norm statistics are averaged, not trained"
+    rows.append(_row(f"{cfg.backbone}_backbone", "Functional", (f, f, b.features), total, trainable,
+                     f"{fmt(total)} ({b.title} base, {state})"))
     rows.append(_row("head_pool", "GlobalAveragePooling2D", (b.features,), 0, 0, "0 (no weights)"))
     rows.append(_row("head_dropout", "Dropout", (b.features,), 0, 0, "0 (no weights)"))
     n, t, text = dense_params(b.features, num_classes)
@@ -217,13 +228,26 @@ def _row(name: str, kind: str, shape: tuple, params: int, trainable: int, formul
 
 
 def batchnorm_in_inference(cfg: ModelConfig) -> bool:
-    """Whether the backbone is called with ``training=False`` (its batch norm statistics stay fixed).
+    """Whether the backbone's batch norm layers are frozen (moving statistics, γ and β fixed).
 
-    Frozen: always. Unfrozen with ImageNet weights: too, as the Keras transfer-learning guide
-    does, so small batches of new data do not overwrite the statistics the weights were
-    trained with. From random weights the batch norms must learn their statistics.
+    Frozen: the whole backbone. Unfrozen with ImageNet weights: its batch norm layers stay
+    frozen (the Keras fine-tuning guides do the same), so small batches of new data do not
+    overwrite the statistics the weights were trained with. From random weights they learn.
+    In Keras 3 this is done with ``trainable=False`` on the layers: a non-trainable
+    BatchNormalization always uses its moving statistics, whereas ``base(x, training=False)``
+    in the graph is overridden by ``fit``'s ``training=True``.
     """
     return bool(cfg.frozen or cfg.weights == "imagenet")
+
+
+def trainable_backbone_params(cfg: ModelConfig) -> int:
+    """Backbone parameters trained: none when frozen, all but batch norm's when fine-tuning ImageNet weights."""
+    total, trainable = backbone_params(cfg)
+    if cfg.frozen:
+        return 0
+    if batchnorm_in_inference(cfg):
+        return total - 2 * (total - trainable)  # each batch norm has 2 trained and 2 moving values per channel
+    return trainable
 
 
 # --- weights files ---------------------------------------------------------------------------
@@ -492,6 +516,10 @@ def build(cfg: ModelConfig, *, input_shape: tuple[int, int, int], num_classes: i
     except (ValueError, OSError) as err:
         raise InvalidArgument(f"could not read {BACKBONES[cfg.backbone].title} weights from {path}: {err}") from None
     base.trainable = not cfg.frozen
+    if not cfg.frozen and batchnorm_in_inference(cfg):
+        for layer in base.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False
     inputs = keras.Input(shape=tuple(input_shape), name=INPUT_NAME)
     x = layers.Rescaling(255.0, name="to_pixels")(inputs)
     if input_shape[-1] == 1:
@@ -504,7 +532,7 @@ def build(cfg: ModelConfig, *, input_shape: tuple[int, int, int], num_classes: i
     else:
         caffe = layers.Conv2D(3, 1, trainable=False, name="caffe_preprocess")
         x = caffe(x)
-    x = base(x, training=False) if batchnorm_in_inference(cfg) else base(x)
+    x = base(x)
     x = layers.GlobalAveragePooling2D(name="head_pool")(x)
     x = layers.Dropout(float(cfg.dropout), name="head_dropout")(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="head_output")(x)

@@ -193,7 +193,7 @@ def test_frozen_and_unfrozen_runs(frozen_pair):
 
     # frozen: every backbone array byte for byte as before training (batch norm statistics too)
     after = transfer.backbone_layer(frozen_cap.model).get_weights()
-    assert len(after) == len(frozen_cap.before) == 262
+    assert len(after) == len(frozen_cap.before) == 260  # 52 convs, 52 batch norms × 4 (MobileNetV2)
     assert all(a.tobytes() == b.tobytes() for a, b in zip(after, frozen_cap.before))
     # ... and in the saved run, which reloads with safe_mode and predicts the same
     reloaded = runs.load_model(frozen_run.run_id)
@@ -228,8 +228,12 @@ def test_imagenet_file_loads_and_fine_tuning_keeps_batchnorm_statistics(tmp_path
     for v, a, b in zip(base.weights, base.get_weights(), cap.before):
         moved.setdefault(v.path.split("/")[-1], []).append(a.tobytes() != b.tobytes())
     assert any(moved["kernel"])  # the backbone learns ...
-    assert not any(moved["moving_mean"]) and not any(moved["moving_variance"])  # ... in inference mode
+    for frozen_part in ("moving_mean", "moving_variance", "gamma", "beta"):  # ... with its batch norms frozen
+        assert not any(moved[frozen_part]), frozen_part
     assert run.config["model"]["weights"] == "imagenet"
+    table = spec_table = models.ModelConfig.from_dict(spec.model).validate((8, 8, 1), 10)
+    assert run.metrics["params_trainable"] == table.trainable == 2 * 396_128 - 410_208 + 1281 * 10
+    assert spec_table.row("mobilenetv2_backbone")["formula"].endswith("its batch norm layers stay frozen)")
 
 
 def test_missing_weights_say_what_and_how(keras_home, cnnviz_home):
