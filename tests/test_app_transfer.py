@@ -43,7 +43,7 @@ def test_page_without_weights_says_how_to_get_them(app_path, no_weights):
     assert "Expected time per epoch" in metrics
     at.toggle(key="tl_frozen").set_value(False).run()
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Trained"] == f"{396_128 + 1281 * 10:,}"
+    assert metrics["Trained"] == f"{2 * 396_128 - 410_208 + 1281 * 10:,}"  # batch norms stay frozen
     at.radio(key="tl_backbone").set_value("resnet50").run()
     assert "ResNet50's ImageNet weights are not on this machine" in at.warning[0].value
     assert "python -m cnnviz download resnet50-notop" in at.warning[0].value
