@@ -91,8 +91,9 @@ def _training(cfg: models.ModelConfig, ds: datasets.Dataset) -> training.TrainSp
     if times[cfg.frozen] is not None:
         c2.metric("Expected time per epoch", f"≈{times[cfg.frozen]:,.0f} s",
                   help=f"Measured at {transfer.MEASURED_AT}; other trainings on the server make it slower.")
-        c3.caption(f"Frozen ≈{times[True]:,.0f} s, unfrozen ≈{times[False]:,.0f} s per epoch of {fitted:,} images "
-                   f"(measured at {transfer.MEASURED_AT}, scaled to this size).")
+        if None not in times.values():
+            c3.caption(f"Frozen ≈{times[True]:,.0f} s, unfrozen ≈{times[False]:,.0f} s per epoch of {fitted:,} "
+                       f"images (measured at {transfer.MEASURED_AT}, scaled to this size).")
     st.caption(f"Adam, learning rate {cfg.learning_rate:g} ({transfer.FROZEN_LEARNING_RATE:g} when frozen: only the "
                f"new head learns; {transfer.UNFROZEN_LEARNING_RATE:g} when unfrozen, so the head's first large "
                "corrections do not wreck the pretrained features). Batch size "
