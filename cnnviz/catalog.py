@@ -41,4 +41,7 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("pages/pretrained.py", "Pretrained ResNet50", ":material/psychology:",
              "Show your own photos to a network trained on 1.28 million ImageNet photos: its top guesses, "
              "how sure it is, where it looks (Grad-CAM) and why it is called ResNet50."),
+    PageInfo("pages/transfer.py", "Transfer learning", ":material/move_up:",
+             "Reuse an ImageNet network's layers (MobileNetV2 or ResNet50) with a new head for your own "
+             "classes; train it frozen and unfrozen and compare the two runs."),
 )

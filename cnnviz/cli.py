@@ -312,11 +312,15 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 def _add_download_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "download", help="prefetch pretrained weights for an offline classroom",
-        description="Download Keras' official ResNet50 ImageNet weights into CNNVIZ_HOME/weights "
-                    "(checked against Keras' MD5, written crash-safely), or copy a file brought from "
-                    "another machine with --from.",
+        description="Download Keras' official ImageNet weights into CNNVIZ_HOME/weights "
+                    "(checked against Keras' MD5, or by loading them where Keras publishes none; written "
+                    "crash-safely), or copy a file brought from another machine with --from. "
+                    "resnet50: the whole classifier (Pretrained ResNet50 page); mobilenetv2 and "
+                    "resnet50-notop: the convolutional bases for the Transfer learning page.",
     )
-    p.add_argument("model", choices=["resnet50"], help="which weights")
+    p.add_argument("model", choices=["resnet50", "mobilenetv2", "resnet50-notop"], help="which weights")
+    p.add_argument("--alpha", type=float, default=0.35, help="MobileNetV2 width: 0.35, 0.5, 0.75 or 1.0 (default 0.35)")
+    p.add_argument("--size", type=int, default=96, help="MobileNetV2 input size: 96, 128, 160, 192 or 224 (default 96)")
     p.add_argument("--from", dest="source", metavar="FILE",
                    help="check and copy this weights file instead of downloading")
     p.add_argument("--url", help="download from this address instead of Keras' own (a mirror)")
@@ -326,8 +330,21 @@ def _add_download_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from cnnviz import pretrained, storage
+    from cnnviz import pretrained, storage, transfer
 
+    if args.model in transfer.DOWNLOAD_IDS:
+        backbone = transfer.DOWNLOAD_IDS[args.model]
+        title = transfer.BACKBONES[backbone].title
+        if args.source:
+            path = transfer.install_weights_file(args.source, backbone, alpha=args.alpha, image_size=args.size)
+            print(f"{title} weights checked and copied to {path}")
+            return 0
+        wf = transfer.weights_file(backbone, alpha=args.alpha, image_size=args.size)
+        print(f"downloading {args.url or wf.url}", file=sys.stderr)
+        path = transfer.download_weights(backbone, alpha=args.alpha, image_size=args.size, url=args.url,
+                                         md5=args.md5, force=args.force)
+        print(f"{title} ImageNet weights (no top) downloaded and checked: {path}")
+        return 0
     if args.source:
         path = pretrained.install_weights_file(args.source, md5=args.md5)
         print(f"ResNet50 weights checked and copied to {path}")

@@ -25,7 +25,8 @@ from cnnviz.layerspec import (
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-ARCHITECTURES: tuple[str, ...] = ("custom", *architectures.FIXED)
+# "transfer": an ImageNet backbone plus a new head (cnnviz.transfer; issue 7).
+ARCHITECTURES: tuple[str, ...] = ("custom", *architectures.FIXED, "transfer")
 ACTIVATIONS = ("relu", "elu", "gelu", "leaky_relu", "selu", "sigmoid", "swish", "tanh")
 FILTER_GROWTHS = ("double_once", "double_each", "constant")  # seed 000 code, seed 000 text, flat
 POOLINGS = ("max", "avg", "none")
@@ -90,6 +91,11 @@ class ModelConfig:
         weight_decay: decoupled weight decay of the optimiser (Keras ``weight_decay``:
             every weight shrinks by learning rate × decay per step); 0 = none.
         precision: "float32" or "mixed_bfloat16" (the output layer stays float32).
+        backbone, alpha, image_size, frozen, weights: only for ``architecture == "transfer"``
+            (see :mod:`cnnviz.transfer`): "mobilenetv2" or "resnet50", MobileNetV2's width,
+            the side the images are resized to, whether the backbone is frozen, and
+            "imagenet" or "none" (random weights: not transfer learning). Its head's dropout
+            is ``dropout``.
     """
 
     architecture: str = "custom"
@@ -114,6 +120,11 @@ class ModelConfig:
     lr_schedule: str = "constant"
     weight_decay: float = 0.0
     precision: str = "float32"
+    backbone: str = "mobilenetv2"
+    alpha: float = 0.35
+    image_size: int = 96
+    frozen: bool = True
+    weights: str = "imagenet"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe dict of every field."""
@@ -139,12 +150,18 @@ class ModelConfig:
         """Human name of the network."""
         if self.architecture == "custom":
             return "Custom CNN (seed 000 build_CNN)"
+        if self.architecture == "transfer":
+            from cnnviz import transfer
+
+            return transfer.title(self)
         return architectures.FIXED.get(self.architecture, (self.architecture,))[0]
 
     def layers(self, num_classes: int) -> list[dict[str, Any]]:
         """The network as layer specs (:mod:`cnnviz.layerspec`), without checking the settings."""
         if self.architecture == "custom":
             return architectures.custom(self, num_classes)
+        if self.architecture == "transfer":  # a Keras backbone is no list of layer specs
+            raise InvalidArgument("a transfer network has no layer-spec list; see cnnviz.transfer.summary")
         return architectures.FIXED[self.architecture][1](self, num_classes)
 
     def validate(self, input_shape: tuple[int, int, int], num_classes: int) -> SummaryTable:
@@ -160,6 +177,10 @@ class ModelConfig:
         if not isinstance(num_classes, int) or isinstance(num_classes, bool) or not 2 <= num_classes <= 1000:
             raise InvalidArgument(f"number of classes must be a whole number from 2 to 1000, got {num_classes!r}")
         param_calculator([], input_shape)  # checks the input shape first
+        if self.architecture == "transfer":
+            from cnnviz import transfer
+
+            return transfer.summary(self, tuple(input_shape), num_classes)
         if self.architecture == "custom":
             self._check_custom(tuple(input_shape))
         elif self.head == "global_avg" and not architectures.FIXED[self.architecture][2]:
@@ -324,6 +345,12 @@ def build_model(config: ModelConfig, *, input_shape: tuple[int, int, int], num_c
     config.validate(input_shape, num_classes)
     import keras
 
+    if config.architecture == "transfer":
+        from cnnviz import transfer
+
+        model = transfer.build(config, input_shape=input_shape, num_classes=num_classes)
+        model.compile(optimizer=_optimizer(config), loss=_loss(config), metrics=["accuracy"])
+        return model
     h, w, c = input_shape
     spatial = (None, None) if config.head == "global_avg" else (h, w)
     tensors = {INPUT_NAME: keras.Input(shape=(*spatial, c), name=INPUT_NAME)}
@@ -343,6 +370,8 @@ def build_model(config: ModelConfig, *, input_shape: tuple[int, int, int], num_c
 
 def data_init_layers(config: ModelConfig, num_classes: int) -> list[dict[str, Any]]:
     """Layer specs whose weights are computed from the training data (``init`` key) before training."""
+    if config.architecture == "transfer":
+        return []
     return [spec for spec in config.layers(num_classes) if spec.get("init")]
 
 

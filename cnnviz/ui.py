@@ -213,7 +213,9 @@ def training_panel(job_key: str = TRAIN_JOB_KEY) -> None:
     """The live view of this session's training job: queue place, progress, curves, stop button.
 
     Refreshes itself every :data:`LIVE_REFRESH_S` seconds with ``st.fragment(run_every=...)``
-    while the job is queued or running, and reruns the whole page once when it ends.
+    while the job is queued or running, and reruns the whole page once when it ends. A page
+    may show several panels, each for the job id under its own ``job_key`` (their widget
+    keys then end in ``_<job_key>``).
     """
     job_id = st.session_state.get(job_key)
     if not job_id:
@@ -224,11 +226,12 @@ def training_panel(job_key: str = TRAIN_JOB_KEY) -> None:
         st.session_state.pop(job_key, None)
         return
     active = status.active
-    st.fragment(_job_fragment, run_every=LIVE_REFRESH_S if active else None)(job_id, active)
-    st.fragment(_chart_fragment, run_every=CHART_REFRESH_S if active else None)(job_id)
+    suffix = "" if job_key == TRAIN_JOB_KEY else f"_{job_key}"
+    st.fragment(_job_fragment, run_every=LIVE_REFRESH_S if active else None)(job_id, active, suffix)
+    st.fragment(_chart_fragment, run_every=CHART_REFRESH_S if active else None)(job_id, suffix)
 
 
-def _job_fragment(job_id: str, was_active: bool) -> None:
+def _job_fragment(job_id: str, was_active: bool, suffix: str = "") -> None:
     jobs = training_jobs()
     status = jobs.status(job_id)
     if status is None:
@@ -245,7 +248,7 @@ def _job_fragment(job_id: str, was_active: bool) -> None:
         else:
             st.progress(p.fraction, text=f"{p.phase.capitalize()}…")
     if status.active:
-        st.button("Stop training", key="train_stop", icon=":material/stop_circle:", on_click=jobs.stop,
+        st.button("Stop training", key=f"train_stop{suffix}", icon=":material/stop_circle:", on_click=jobs.stop,
                   args=(job_id,), help="Ends within one batch; what was learned so far is saved as a 'stopped' run.")
     cols = st.columns(6)
     for col, (label, value, fmt) in zip(cols, (
@@ -262,13 +265,13 @@ def _job_fragment(job_id: str, was_active: bool) -> None:
         st.info("Training was stopped before it began; nothing was saved.")
 
 
-def _chart_fragment(job_id: str) -> None:
+def _chart_fragment(job_id: str, suffix: str = "") -> None:
     from cnnviz.plots import training as plots
 
     status = training_jobs().status(job_id)
     if status is not None and status.progress.curve:
         p = status.progress
-        st.plotly_chart(plots.live_curves(p.curve, epochs=p.epochs), key="train_live_curves")
+        st.plotly_chart(plots.live_curves(p.curve, epochs=p.epochs), key=f"train_live_curves{suffix}")
 
 
 def _finished_note(status) -> None:
@@ -830,3 +833,46 @@ def cifar_bridge_images(count: int, seed: int) -> list:
     from cnnviz import pretrained
 
     return pretrained.cifar_bridge_images(pretrained.load_cifar10_for_bridge(), count=count, seed=seed)
+
+
+# --- transfer learning ------------------------------------------------------------------
+#: Session keys of the transfer page's two jobs (frozen, unfrozen): each has its own live panel.
+TRANSFER_JOB_KEYS = {True: "transfer_job_frozen", False: "transfer_job_unfrozen"}
+
+
+def transfer_download(backbone: str, *, alpha: float, image_size: int) -> str:
+    """Fetch a backbone's ImageNet weights (``keras.utils.get_file``, checked); returns the path.
+
+    Runs in the script thread behind a spinner (Keras prints its own progress to the server log).
+    """
+    from cnnviz import transfer
+
+    title = transfer.BACKBONES[backbone].title
+    with st.spinner(f"Downloading {title}'s ImageNet weights (stay on this page)…"):
+        return str(transfer.download_weights(backbone, alpha=alpha, image_size=image_size))
+
+
+def submit_transfer(specs: list, dataset) -> list[str]:
+    """Queue transfer runs (frozen and/or unfrozen), each under its own session key; returns the job ids."""
+    from cnnviz import transfer
+    from cnnviz.models import ModelConfig
+
+    ids = []
+    for spec in specs:
+        cfg = ModelConfig.from_dict(spec.model)
+        label = f"{transfer.BACKBONES[cfg.backbone].title} {'frozen' if cfg.frozen else 'unfrozen'} on {spec.dataset}"
+        job_id = training_jobs().submit(spec, dataset=dataset, label=label)
+        st.session_state[TRANSFER_JOB_KEYS[bool(cfg.frozen)]] = job_id
+        ids.append(job_id)
+    return ids
+
+
+def transfer_jobs_active() -> bool:
+    """True while one of this session's transfer jobs is queued or running."""
+    jobs = training_jobs()
+    for key in TRANSFER_JOB_KEYS.values():
+        job_id = st.session_state.get(key)
+        status = jobs.status(job_id) if job_id else None
+        if status is not None and status.active:
+            return True
+    return False

@@ -1,0 +1,79 @@
+"""AppTest: the Transfer learning page (weights status, summary, the frozen + unfrozen pair as two runs)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnnviz import runs, transfer, ui
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def no_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    for b in transfer.BACKBONES.values():
+        monkeypatch.delenv(b.weights_env, raising=False)
+
+
+def _page(app_path) -> AppTest:
+    at = AppTest.from_file(app_path, default_timeout=180).run()
+    at.switch_page("pages/transfer.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_page_without_weights_says_how_to_get_them(app_path, no_weights):
+    at = _page(app_path)
+    assert at.title[0].value == "Transfer learning"
+    assert at.selectbox(key="tl_dataset").value == "digits"
+    assert at.radio(key="tl_backbone").value == "mobilenetv2"
+    warning = at.warning[0].value
+    assert "MobileNetV2's ImageNet weights are not on this machine" in warning
+    assert "python -m cnnviz download mobilenetv2 --alpha 0.35 --size 96" in warning
+    assert at.button(key="tl_train").disabled and at.button(key="tl_train_both").disabled
+    summary = at.dataframe[0].value
+    assert list(summary["name"]) == ["image", "to_pixels", "gray_to_rgb", "resize", "mobilenet_preprocess",
+                                     "mobilenetv2_backbone", "head_pool", "head_dropout", "head_output"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Trained"] == f"{1281 * 10:,}"  # frozen: only the head
+    assert "Expected time per epoch" in metrics
+    at.toggle(key="tl_frozen").set_value(False).run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Trained"] == f"{2 * 396_128 - 410_208 + 1281 * 10:,}"  # batch norms stay frozen
+    at.radio(key="tl_backbone").set_value("resnet50").run()
+    assert "ResNet50's ImageNet weights are not on this machine" in at.warning[0].value
+    assert "python -m cnnviz download resnet50-notop" in at.warning[0].value
+
+
+def test_train_frozen_and_unfrozen_lands_two_runs(app_path, no_weights):
+    at = _page(app_path)
+    at.radio(key="tl_weights").set_value("none").run()
+    assert "NOT transfer learning" in at.warning[0].value
+    at.select_slider(key="tl_size_7").set_value(32).run()  # ANY_SIZES: 7 choices without ImageNet weights
+    at.number_input(key="tl_epochs").set_value(1).run()
+    at.number_input(key="tl_train_size_digits").set_value(40).run()
+    at.number_input(key="tl_test_size_digits").set_value(20).run()
+    assert not at.button(key="tl_train_both").disabled
+    at.button(key="tl_train_both").click().run()
+    assert not at.exception, at.exception
+    jobs = ui.training_jobs()
+    ids = [at.session_state[k] for k in ui.TRANSFER_JOB_KEYS.values()]
+    for job_id in ids:
+        status = jobs.wait(job_id, timeout=300)
+        assert status.state == "finished", status.error
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the panels notice the end at their next refresh
+        at.run()
+        if len(at.success) >= 2:
+            break
+        time.sleep(0.5)
+    assert not at.exception, at.exception
+    assert sum("Finished: run" in s.value for s in at.success) == 2
+    listed = runs.list_runs()
+    assert len(listed) == 2
+    assert sorted(r.config["model"]["frozen"] for r in listed) == [False, True]
+    assert runs.differing_settings(listed) == ["model.frozen", "model.learning_rate"]
