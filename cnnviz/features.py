@@ -113,9 +113,24 @@ def _check_built(model: "keras.Model") -> None:
         )
 
 
+def graph_output(layer):
+    """The layer's output tensor in the graph of the model that calls it.
+
+    For a nested model (a transfer-learning backbone) ``layer.output`` is the output of its own
+    inner graph, which is not connected to the outer model's inputs; the node Keras made when
+    the outer model called it is (Keras 3 keeps it in ``_inbound_nodes``; no public accessor).
+    """
+    import keras
+
+    nodes = getattr(layer, "_inbound_nodes", None)
+    if isinstance(layer, keras.Model) and nodes:
+        return nodes[-1].output_tensors[0]
+    return layer.output
+
+
 def _output_shape(layer) -> tuple | None:
     try:
-        return tuple(layer.output.shape)
+        return tuple(graph_output(layer).shape)
     except (AttributeError, ValueError, RuntimeError):  # no graph node, or shared by several models
         return None
 
@@ -189,7 +204,7 @@ def activations(model: "keras.Model", image: np.ndarray, layer_names: Sequence[s
                     break
         return {name: out[name] for name in layer_names}
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    sub = keras.Model(inputs, [layer.output for layer in wanted], name=f"{model.name}_features")
+    sub = keras.Model(inputs, [graph_output(layer) for layer in wanted], name=f"{model.name}_features")
     results = sub(batch, training=False)
     if not isinstance(results, (list, tuple)):  # Keras returns a bare tensor for one output
         results = [results]

@@ -216,8 +216,10 @@ def _is_model(layer) -> bool:
 
 
 def _output_shape(layer) -> tuple | None:
+    from cnnviz.features import graph_output
+
     try:
-        return tuple(layer.output.shape)
+        return tuple(graph_output(layer).shape)
     except (AttributeError, ValueError):
         return None
 
@@ -275,7 +277,9 @@ def _build_gradient_function(model, layer_name: str):
         raise InvalidArgument(f"model {model.name!r} is not built: give it an Input first")
     kind, last = _score_source(model)
     score_tensor = model.output if kind == "output" else last.input
-    grad_model = keras.Model(inputs, [layer.output, score_tensor], name=f"gradcam_{model.name}")
+    from cnnviz.features import graph_output  # a nested backbone's output as the outer model sees it
+
+    grad_model = keras.Model(inputs, [graph_output(layer), score_tensor], name=f"gradcam_{model.name}")
     spatial = tuple(model.input_shape[1:3])
 
     @tf.function(reduce_retracing=True)

@@ -324,3 +324,41 @@ def test_cli_download_and_copy(keras_home, cnnviz_home, tmp_path, capsys):
     assert dest.read_bytes() == good.read_bytes()
     assert cli.main(["download", "mobilenetv2", "--size", "100"]) == 2
     assert "got image size 100" in capsys.readouterr().err
+
+
+# --- looking inside: Grad-CAM and feature maps see the nested backbone -------------------------------
+def test_gradcam_and_feature_maps_reach_the_nested_backbone():
+    import keras
+    import tensorflow as tf
+
+    from cnnviz import features, gradcam
+
+    keras.utils.set_random_seed(3)
+    cfg = transfer.config(**{**TINY, "image_size": 96})  # 96 px: a 3×3 backbone map, so the map has a shape
+    model = models.build_model(cfg, input_shape=(8, 8, 1), num_classes=10)
+    image = np.random.default_rng(0).random((8, 8, 1)).astype(np.float32)
+
+    name = gradcam.last_conv_layer_name(model)
+    assert name == transfer.backbone_layer(model).name
+    cam = gradcam.gradcam(model, image, class_index=4)
+
+    # Reference: the layers one after the other, Grad-CAM written out with a tape.
+    pre = keras.Model(model.inputs[0], model.get_layer("mobilenet_preprocess").output)
+    with tf.GradientTape() as tape:
+        fmap = transfer.backbone_layer(model)(pre(image[None]), training=False)
+        tape.watch(fmap)
+        pooled = model.get_layer("head_pool")(fmap)
+        out = model.get_layer("head_output")
+        logit = (tf.matmul(pooled, out.kernel) + out.bias)[0, 4]
+    grads = tape.gradient(logit, fmap)
+    weights = tf.reduce_mean(grads, axis=(1, 2))
+    ref = tf.nn.relu(tf.einsum("nhwk,nk->nhw", fmap, weights))
+    ref = tf.image.resize(ref[..., None], (8, 8), method="bilinear")[0, ..., 0].numpy()
+    ref = ref / ref.max() if ref.max() > 0 else ref
+    assert cam.shape == (8, 8)
+    np.testing.assert_allclose(cam, ref, atol=1e-4)
+
+    listed = {d["name"]: d for d in features.inspectable_layers(model)}
+    assert listed[name]["output_shape"] == (3, 3, 1280)
+    maps = features.feature_maps(model, image, name)
+    np.testing.assert_allclose(maps.activations, fmap.numpy()[0], rtol=1e-4, atol=1e-4)
