@@ -103,6 +103,55 @@ def remove_temporaries(folder: Path) -> list[Path]:
     return removed
 
 
+@contextlib.contextmanager
+def shared_lock(path: Path) -> Iterator[bool]:
+    """Hold a shared ``flock`` on ``path`` (created if missing) for the ``with`` block.
+
+    Writers hold it while they write, so :func:`exclusive_lock_if_free` can tell whether
+    anyone is writing now. The kernel drops the lock when its holder dies (even by SIGKILL),
+    so a crashed writer never looks alive. Yields False where locking is not supported
+    (no ``fcntl``, a filesystem without ``flock``): the block still runs.
+    """
+    fd = _locked_fd(path, shared=True)
+    try:
+        yield fd is not None
+    finally:
+        if fd is not None:
+            os.close(fd)  # closing the only descriptor releases the lock
+
+
+@contextlib.contextmanager
+def exclusive_lock_if_free(path: Path) -> Iterator[bool]:
+    """Yield True while holding an exclusive ``flock`` on ``path`` if nobody holds a lock on it.
+
+    Yields False at once (never waits) when someone holds :func:`shared_lock` on it, or when
+    locking is not supported: the caller must then assume a writer may be at work.
+    """
+    fd = _locked_fd(path, shared=False)
+    try:
+        yield fd is not None
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _locked_fd(path: Path, *, shared: bool) -> int | None:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held by someone else (LOCK_NB), or flock not supported here
+        os.close(fd)
+        return None
+    return fd
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
