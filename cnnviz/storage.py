@@ -10,6 +10,7 @@ of pip's ``filesystem.py`` and Jupyter's ``atomic_writing``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -42,14 +43,31 @@ def ensure_dir(path: Path) -> Path:
     return path
 
 
+#: errno values that mean "this filesystem/OS cannot fsync a folder", not "the write failed".
+_FSYNC_DIR_UNSUPPORTED = frozenset(
+    {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBADF, errno.EACCES, errno.EPERM, errno.EISDIR}
+)
+
+
 def fsync_dir(path: Path) -> None:
-    """Flush a folder's entry table so a rename inside it survives a power cut."""
-    with contextlib.suppress(OSError):  # not supported on every filesystem
+    """Flush a folder's entry table so a rename inside it survives a power cut.
+
+    Ignored where folders cannot be fsynced; a real failure (ENOSPC, EIO) is raised, because
+    the rename it should make durable may then be lost (an fsync error must not pass silently).
+    """
+    try:
         fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    except OSError as err:
+        if err.errno in _FSYNC_DIR_UNSUPPORTED:
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError as err:
+        if err.errno not in _FSYNC_DIR_UNSUPPORTED:
+            raise
+    finally:
+        os.close(fd)
 
 
 def temp_path_for(final: Path, suffix: str = "") -> Path:
