@@ -52,6 +52,9 @@ RESNET50_WEIGHTS_URL = (
 RESNET50_WEIGHTS_MD5 = "2cb95161c43110f7111970584f804107"
 RESNET50_WEIGHTS_SIZE_TEXT = "about 100 MB"
 WEIGHTS_ENV = "CNNVIZ_RESNET50_WEIGHTS"  # an explicit weights file, for a teacher's own copy
+#: An explicit weights file must be HDF5 weights: it is only ever read with ``load_weights`` into
+#: Keras' own ResNet50 (no model config is deserialised); anything else is refused by name first.
+WEIGHTS_SUFFIXES = (".h5", ".hdf5")
 DOWNLOAD_COMMAND = "python -m cnnviz download resnet50"
 DOWNLOAD_TIMEOUT_S = 20  # per network operation: an offline classroom should not wait long
 _CHUNK = 1 << 20
@@ -352,6 +355,11 @@ def resolve_weights(
         if "://" in text:
             raise InvalidArgument(f"the weights file must be a path on this machine, got {text!r}")
         path = Path(text).expanduser()
+        if not path.name.lower().endswith(WEIGHTS_SUFFIXES):
+            raise InvalidArgument(
+                f"the ResNet50 weights file must be an HDF5 weights file ending in .h5 (as Keras publishes it, "
+                f"or written by model.save_weights), got {text!r}"
+            )
         if not path.is_file():
             origin = "" if weights_path is not None else f" (from {WEIGHTS_ENV})"
             raise Unavailable(
@@ -441,6 +449,8 @@ def install_weights_file(source: str | os.PathLike, *, md5: str | None = None, d
         Unavailable: ``source`` does not exist.
         InvalidArgument: its MD5 is not the official file's.
     """
+    if "://" in os.fspath(source):  # Path() would fold "http://x" into "http:/x" and say it is missing
+        raise InvalidArgument(f"the weights file must be a path on this machine, got {os.fspath(source)!r}")
     src = Path(source).expanduser()
     md5 = (md5 or RESNET50_WEIGHTS_MD5).lower()
     if not src.is_file():

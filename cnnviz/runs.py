@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as _dt
+import errno
 import io
 import json
 import logging
@@ -23,6 +24,7 @@ import secrets
 import shutil
 import threading
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
@@ -48,9 +50,24 @@ MANIFEST_FORMAT = 1
 STATUSES = ("finished", "stopped")
 #: Unfinished folders/temporaries younger than this may belong to a write in progress in
 #: another process (e.g. ``python -m cnnviz train`` while the app starts): leave them (judgement).
+#: Applies only while some process holds the writers' lock; with no writer alive, cleanup
+#: removes every leftover whatever its age (see :func:`cleanup`).
 CLEANUP_MIN_AGE_S = 15 * 60
+#: Every save and delete holds a shared ``flock`` on this file (in ``CNNVIZ_HOME``, beside
+#: ``runs/`` so the store's listing stays runs only); the kernel releases it when the writer
+#: dies, even by SIGKILL.
+WRITERS_LOCK = ".runs-writers.lock"
 #: Files whose names end like this are refused outright (legacy HDF5 loader ignores safe_mode).
 REFUSED_SUFFIXES = (".h5", ".hdf5")
+#: What a ``.keras`` archive written by Keras 3.15 ``model.save`` holds (``saving_lib.py``:
+#: metadata, config, weights; no assets for our layers), every member stored uncompressed
+#: (``zipfile.ZipFile(f, "w")`` defaults to ZIP_STORED). Anything else was not written by cnnviz.
+ARCHIVE_MEMBERS = frozenset({"metadata.json", "config.json", "model.weights.h5"})
+#: The largest config.json read before Keras sees it (the biggest preset's is well under 1 MB).
+MAX_CONFIG_BYTES = 16 << 20
+#: Keras classes that run code or open other files when a model is built; never in a cnnviz model
+#: (``__lambda__`` is how Keras serialises a Python lambda's bytecode).
+REFUSED_CLASSES = frozenset({"Lambda", "TFSMLayer", "__lambda__"})
 
 
 class RunNotFound(CnnvizError):
@@ -59,6 +76,10 @@ class RunNotFound(CnnvizError):
 
 class RunCorrupted(CnnvizError):
     """A run's files do not match its manifest (or the manifest is unreadable)."""
+
+
+class DiskFull(CnnvizError):
+    """A run could not be saved because the disk (or the user's quota) is full."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +190,35 @@ def save_run(
     """
     if status not in STATUSES:
         raise InvalidArgument(f"run status must be one of {', '.join(STATUSES)}, got {status!r}")
-    root = storage.ensure_dir(storage.runs_dir())
+    try:
+        root = storage.ensure_dir(storage.runs_dir())
+        with storage.shared_lock(storage.home() / WRITERS_LOCK):  # taken before mkdir: cleanup sees us from the start
+            run_id = _write_run(root, model, config=config, history=history, metrics=metrics, status=status)
+    except Exception as err:
+        if _is_disk_full(err):
+            raise DiskFull(
+                f"Could not save the run: the disk is full (CNNVIZ_HOME={storage.home()}). "
+                "Free some space or delete old runs on the Runs page."
+            ) from err
+        raise
+    log.info("saved run %s (%s)", run_id, status)
+    return load_run(run_id)
+
+
+def _is_disk_full(err: BaseException | None) -> bool:
+    """True when ``err`` or an error it was raised from is ENOSPC/EDQUOT (Keras/zipfile may wrap it)."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def _write_run(root: Path, model: "keras.Model", *, config: dict, history: dict, metrics: dict,
+               status: str) -> str:
+    """The body of :func:`save_run` (caller holds the writers' lock); returns the new run id."""
     for _ in range(5):  # a clash needs the same second and 32 random bits: retry, don't overwrite
         run_id = new_run_id()
         folder = root / run_id
@@ -201,8 +250,7 @@ def save_run(
         # cleanup() removes it at the next start.
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    log.info("saved run %s (%s)", run_id, status)
-    return load_run(run_id)
+    return run_id
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -304,13 +352,92 @@ def model_sha256(run_id: str) -> str:
 
 
 def load_model(run_id: str) -> "keras.Model":
-    """Load a run's model: id validated, checksum verified, ``safe_mode=True``, ``.keras`` only."""
+    """Load a run's model: id validated, checksum verified, archive checked, ``safe_mode=True``.
+
+    The checksum proves the file is the one the manifest names; whoever can write the store
+    can rewrite both, so the archive is also checked to be exactly what Keras writes for a
+    cnnviz model (:func:`check_model_archive`) before Keras parses it.
+
+    Raises:
+        InvalidArgument: the id is not a generated run id.
+        RunNotFound: no complete run with that id.
+        RunCorrupted: the file does not match the manifest, is not an archive cnnviz writes,
+            or Keras refuses it (e.g. ``safe_mode`` finds a Lambda layer).
+    """
     path = model_file(run_id)
     if path.suffix != ".keras":  # the manifest check already guarantees this; keep the rule visible
         raise RunCorrupted(f"run {run_id!r}: only .keras models are loaded, got {path.name}")
+    check_model_archive(path, run_id)
     import keras
 
-    return keras.saving.load_model(path, compile=True, safe_mode=True)
+    try:
+        return keras.saving.load_model(path, compile=True, safe_mode=True)
+    except Exception as err:  # Keras' refusals are ValueError/TypeError: say which run, keep it short
+        detail = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+        raise RunCorrupted(f"run {run_id!r}: Keras could not load model.keras ({detail}); it was not loaded") from err
+
+
+def check_model_archive(path: Path, run_id: str) -> None:
+    """Refuse a ``model.keras`` that is not exactly what Keras writes for a cnnviz model.
+
+    Checks (no Keras, nothing executed): a zip archive with exactly :data:`ARCHIVE_MEMBERS`,
+    each stored uncompressed (so no decompression bomb: Keras 3.15 only refuses members
+    that declare more than 4 GiB), a config.json of at most :data:`MAX_CONFIG_BYTES` that
+    names only Keras' own classes and none of :data:`REFUSED_CLASSES`.
+
+    Raises:
+        RunCorrupted: with what is wrong.
+    """
+    where = f"run {run_id!r}: model.keras"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            names = sorted(info.filename for info in infos)
+            if len(names) != len(ARCHIVE_MEMBERS) or set(names) != ARCHIVE_MEMBERS:
+                raise RunCorrupted(f"{where} holds {names}, not the files cnnviz writes; it was not loaded")
+            for info in infos:
+                if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+                    raise RunCorrupted(
+                        f"{where}: {info.filename} is compressed ({info.compress_size} bytes that unpack to "
+                        f"{info.file_size}); cnnviz stores models uncompressed, so it was not loaded "
+                        "(it may be a zip bomb)"
+                    )
+            config_info = archive.getinfo("config.json")
+            if config_info.file_size > MAX_CONFIG_BYTES:
+                raise RunCorrupted(f"{where}: config.json has {config_info.file_size} bytes, more than a cnnviz "
+                                   f"model's ({MAX_CONFIG_BYTES}); it was not loaded")
+            config = json.loads(archive.read("config.json"))
+    except RunCorrupted:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, KeyError, EOFError) as err:
+        raise RunCorrupted(f"{where} is not a Keras model archive ({err}); it was not loaded") from None
+    foreign = sorted(_foreign_classes(config))
+    if foreign:
+        raise RunCorrupted(f"{where} uses {', '.join(foreign)}, which cnnviz models never contain; "
+                           "it was not loaded")
+
+
+def _foreign_classes(config: Any) -> set[str]:
+    """Class names in a Keras config that are refused or come from outside Keras itself."""
+    found: set[str] = set()
+    stack = [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            name = item.get("class_name")
+            if isinstance(name, str):
+                module = item.get("module")
+                registered = item.get("registered_name")
+                if name in REFUSED_CLASSES:
+                    found.add(name)
+                elif module is not None and not (module == "keras" or str(module).startswith("keras.")):
+                    found.add(f"{module}.{name}")
+                elif isinstance(registered, str) and ">" in registered:  # a custom registered class
+                    found.add(registered)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 def delete_run(run_id: str) -> None:
@@ -318,9 +445,12 @@ def delete_run(run_id: str) -> None:
     folder = run_path(run_id)
     if not (folder / MANIFEST).is_file():
         raise RunNotFound(f"there is no complete run {run_id!r} in {storage.runs_dir()}")
-    (folder / MANIFEST).unlink()
-    storage.fsync_dir(folder)
-    shutil.rmtree(folder, ignore_errors=True)
+    # A writer too: cleanup must not count this half-deleted folder as a dead writer's leftover
+    # while we still remove it (harmless either way, but keeps the rule simple).
+    with storage.shared_lock(storage.home() / WRITERS_LOCK):
+        (folder / MANIFEST).unlink()
+        storage.fsync_dir(folder)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- start-up cleanup --------------------------------------------------------------------------
@@ -331,7 +461,12 @@ _cleaned_once = False
 def cleanup(*, min_age_s: float = CLEANUP_MIN_AGE_S) -> list[Path]:
     """Remove leftovers of crashed writes: run folders without a manifest and temporary files.
 
-    Anything younger than ``min_age_s`` is kept: another process may be writing it now.
+    Every save and delete holds a shared lock on :data:`WRITERS_LOCK`, which the kernel drops
+    when the writer dies. If cleanup gets the lock exclusively, no writer is alive, so every
+    leftover belongs to a dead one and all are removed at once, whatever their age: a restart
+    after a crash leaves a clean store. If a writer holds it (``python -m cnnviz train``
+    saving while the app starts), anything younger than ``min_age_s`` is kept: it may be that
+    writer's work in progress. Where locks are not supported, the age rule always applies.
 
     Returns:
         The paths removed.
@@ -339,6 +474,12 @@ def cleanup(*, min_age_s: float = CLEANUP_MIN_AGE_S) -> list[Path]:
     root = storage.runs_dir()
     if not root.is_dir():
         return []
+    with storage.exclusive_lock_if_free(storage.home() / WRITERS_LOCK) as no_writer:
+        # -inf, not 0: a clock stepped back must not make a dead writer's leftovers look young.
+        return _cleanup(root, float("-inf") if no_writer else min_age_s)
+
+
+def _cleanup(root: Path, min_age_s: float) -> list[Path]:
     now = time.time()
     removed: list[Path] = []
 

@@ -10,6 +10,7 @@ of pip's ``filesystem.py`` and Jupyter's ``atomic_writing``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -42,14 +43,31 @@ def ensure_dir(path: Path) -> Path:
     return path
 
 
+#: errno values that mean "this filesystem/OS cannot fsync a folder", not "the write failed".
+_FSYNC_DIR_UNSUPPORTED = frozenset(
+    {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBADF, errno.EACCES, errno.EPERM, errno.EISDIR}
+)
+
+
 def fsync_dir(path: Path) -> None:
-    """Flush a folder's entry table so a rename inside it survives a power cut."""
-    with contextlib.suppress(OSError):  # not supported on every filesystem
+    """Flush a folder's entry table so a rename inside it survives a power cut.
+
+    Ignored where folders cannot be fsynced; a real failure (ENOSPC, EIO) is raised, because
+    the rename it should make durable may then be lost (an fsync error must not pass silently).
+    """
+    try:
         fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    except OSError as err:
+        if err.errno in _FSYNC_DIR_UNSUPPORTED:
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError as err:
+        if err.errno not in _FSYNC_DIR_UNSUPPORTED:
+            raise
+    finally:
+        os.close(fd)
 
 
 def temp_path_for(final: Path, suffix: str = "") -> Path:
@@ -101,6 +119,55 @@ def remove_temporaries(folder: Path) -> list[Path]:
                 path.unlink()
                 removed.append(path)
     return removed
+
+
+@contextlib.contextmanager
+def shared_lock(path: Path) -> Iterator[bool]:
+    """Hold a shared ``flock`` on ``path`` (created if missing) for the ``with`` block.
+
+    Writers hold it while they write, so :func:`exclusive_lock_if_free` can tell whether
+    anyone is writing now. The kernel drops the lock when its holder dies (even by SIGKILL),
+    so a crashed writer never looks alive. Yields False where locking is not supported
+    (no ``fcntl``, a filesystem without ``flock``): the block still runs.
+    """
+    fd = _locked_fd(path, shared=True)
+    try:
+        yield fd is not None
+    finally:
+        if fd is not None:
+            os.close(fd)  # closing the only descriptor releases the lock
+
+
+@contextlib.contextmanager
+def exclusive_lock_if_free(path: Path) -> Iterator[bool]:
+    """Yield True while holding an exclusive ``flock`` on ``path`` if nobody holds a lock on it.
+
+    Yields False at once (never waits) when someone holds :func:`shared_lock` on it, or when
+    locking is not supported: the caller must then assume a writer may be at work.
+    """
+    fd = _locked_fd(path, shared=False)
+    try:
+        yield fd is not None
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _locked_fd(path: Path, *, shared: bool) -> int | None:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held by someone else (LOCK_NB), or flock not supported here
+        os.close(fd)
+        return None
+    return fd
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
