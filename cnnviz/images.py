@@ -62,6 +62,9 @@ _KNOWN_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"<svg", 0, "an SVG drawing"),
     (b"<?xml", 0, "an XML/SVG text"),
     (b"PK\x03\x04", 0, "a ZIP archive"),
+    (b"SIMPLE  =", 0, "a FITS (astronomy)"),
+    (b"\x7fELF", 0, "an executable program (ELF)"),
+    (b"MZ", 0, "an executable program (Windows)"),
 )
 
 # Signatures of the formats we do read: bytes that start like one but do not open are damaged.
@@ -121,7 +124,13 @@ def _reason(err: BaseException, data: bytes) -> str:
     riff_cut = data[:4] == b"RIFF" and len(data) >= 8 and struct.unpack("<I", data[4:8])[0] + 8 > len(data)
     if riff_cut or "truncat" in str(err).lower() or isinstance(err, EOFError):
         return "it is cut off (truncated)"
-    return f"it is damaged ({type(err).__name__}: {str(err)[:120]})"
+    # Pillow's own words help a teacher, but never the exception's class name (students read this).
+    detail = "".join(ch for ch in str(err) if ch.isprintable()).replace("`", "'").strip()[:120]
+    if "too large" in detail.lower():  # e.g. a PNG text chunk that inflates past Pillow's cap
+        return "a part of it unpacks to far more data than a picture needs (damaged, or a decompression bomb)"
+    if not detail or isinstance(err, (KeyError, IndexError, TypeError, struct.error)):
+        return "it is damaged (its data does not decode as a picture)"
+    return f"it is damaged (the decoder says: {detail})"
 
 
 def _describe_bytes(data: bytes) -> str:
