@@ -287,6 +287,9 @@ def load_image(
 
     notes: list[str] = []
     with _WARNINGS_LOCK, warnings.catch_warnings():
+        # Pillow warns (UserWarning) about damaged metadata such as corrupt EXIF and then skips
+        # it; the picture is still good, and one log line per student upload helps nobody.
+        warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             im = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))

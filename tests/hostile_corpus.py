@@ -110,6 +110,13 @@ def exif_jpeg(orientation: int, height: int = 10, width: int = 20) -> bytes:
     return encode(im, "JPEG", quality=95, exif=exif.tobytes())
 
 
+def bad_exif_jpeg() -> bytes:
+    """A JPEG whose EXIF orientation tag points past the end of the data (Pillow warns and skips it)."""
+    ifd = struct.pack("<H", 1) + struct.pack("<HHII", 0x0112, 3, 100, 0xFFFF) + struct.pack("<I", 0)
+    tiff = b"II*\x00" + struct.pack("<I", 8) + ifd
+    return encode(Image.new("RGB", (10, 20), (50, 90, 130)), "JPEG", exif=b"Exif\x00\x00" + tiff)
+
+
 def animated_gif(values: tuple[int, ...] = (10, 100, 200), size: int = 6) -> bytes:
     frames = [Image.new("L", (size, size), v) for v in values]
     buf = io.BytesIO()
@@ -246,6 +253,8 @@ def corpus() -> tuple[Upload, ...]:
         note = f"EXIF orientation {k} applied ({_MOVED})" if k > 1 else ""
         entries.append(Upload("exif", f"exif-{k}.jpg", exif_jpeg(k), ACCEPTED, note, (20, 10, 3) if k >= 5 else
                               (10, 20, 3)))
+    # damaged metadata only: the picture is shown as stored
+    entries.append(Upload("exif", "bad-exif.jpg", bad_exif_jpeg(), ACCEPTED, "", (20, 10, 3)))
     small = encode(Image.fromarray(photo_rgb(12, 16)), "PNG")
     entries += [
         # shapes
