@@ -111,6 +111,25 @@ def _display_name(name: str) -> str:
     return f"`{cleaned or 'upload'}`"
 
 
+# Characters that start Markdown, HTML or LaTeX in Streamlit's text elements.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>$~|#])")
+
+
+def plain_name(name: str, limit: int = 60) -> str:
+    """A file name to show inside Markdown text (a subheader, a caption) exactly as typed.
+
+    File names come from the student's browser: ``**x** [link](http://…).png`` must not
+    become bold text and a link. Invisible characters (NUL, right-to-left overrides, line
+    breaks) are dropped, Markdown's special characters escaped and the length capped.
+    """
+    cleaned = "".join(ch for ch in str(name) if ch.isprintable()).strip() or "upload"
+    if len(cleaned) > limit:
+        cleaned = cleaned[: limit - 3] + "..."
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", cleaned)
+    # Escaped so GitHub-flavoured Markdown does not turn "http://…" or "www.…" into a link.
+    return re.sub(r"(?i)(https?|ftp)://", r"\1\\://", re.sub(r"(?i)\bwww\.", r"www\\.", escaped))
+
+
 def _matching_kind(data: bytes, signatures: tuple[tuple[bytes, int, str], ...]) -> str | None:
     for signature, offset, kind in signatures:
         if data[offset:offset + len(signature)] == signature:
