@@ -8,6 +8,7 @@ training uses (:func:`build_augmenter`). Keras is imported inside the functions.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,10 @@ class AugmentConfig:
     crop: int = 0
 
     def __post_init__(self) -> None:
+        for field in ("rotation", "translate", "zoom"):  # "x" or None would fail the range checks with a TypeError
+            value = getattr(self, field)
+            if not isinstance(value, numbers.Real):
+                raise InvalidArgument(f"augmentation {field} must be a number, got {value!r}")
         if not 0.0 <= self.rotation <= MAX_ROTATION_DEGREES:
             raise InvalidArgument(f"rotation must be 0..{MAX_ROTATION_DEGREES:g} degrees, got {self.rotation}")
         if self.flip not in FLIPS:

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import io
 import re
+import stat
+import struct
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from cnnviz.errors import CnnvizError, InvalidArgument
+from cnnviz.images import _DECODE_ERRORS
 
 MAX_ZIP_BYTES = 200 * 1024 * 1024  # the page's upload limit is much lower (server.maxUploadSize)
 MAX_MEMBERS = 10_000
@@ -131,9 +135,13 @@ def _decode(data: bytes, *, size: int, mode: str) -> np.ndarray:
                 arr = np.asarray(im, dtype=np.uint8)
         except UnidentifiedImageError:
             raise _Skip("not an image Pillow can read (JPEG, PNG, GIF, BMP, WebP)") from None
-        except (OSError, SyntaxError, MemoryError, ValueError, NotImplementedError, OverflowError,
-                Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-            raise _Skip(f"damaged or unsupported image ({type(err).__name__})") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise _Skip("declares more pixels than cnnviz accepts (a decompression bomb?)") from None
+        # Every way Pillow's fuzzing harness expects a bad file to fail (the same list as
+        # cnnviz.images); the reason is shown to students, so it never names the exception.
+        except (*_DECODE_ERRORS, MemoryError) as err:
+            cut = isinstance(err, EOFError) or "truncat" in str(err).lower()
+            raise _Skip(f"damaged or unsupported image ({'cut off' if cut else 'does not decode'})") from None
     return arr[..., None] if arr.ndim == 2 else arr
 
 
@@ -153,7 +161,10 @@ def _open_zip(source: bytes | Path) -> zipfile.ZipFile:
         buf = io.BytesIO(path.read_bytes())
     try:
         return zipfile.ZipFile(buf)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as err:
+    # NotImplementedError: a damaged header asking for a zip version zipfile does not know;
+    # EOFError / struct.error: a central directory cut short.
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, NotImplementedError, EOFError,
+            struct.error) as err:
         raise ZipDatasetError(f"This is not a readable zip file ({err}).") from None
 
 
@@ -187,7 +198,8 @@ def read_zip(
     if not 2 <= min_per_class <= 1000:
         raise InvalidArgument(f"minimum images per class must be 2..1000, got {min_per_class}")
     with _open_zip(source) as zf:
-        infos = [i for i in zf.infolist() if not i.is_dir()]
+        # Not ZipInfo.is_dir(): it fails on the empty name a damaged entry may carry.
+        infos = [i for i in zf.infolist() if not i.filename.endswith("/")]
         for info in infos:
             _member_path(info.filename)
         _check_limits(infos)
@@ -216,8 +228,21 @@ def _decode_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], *, image_
             continue
         if len(images) >= MAX_IMAGES:
             raise ZipDatasetError(f"The zip has more than {MAX_IMAGES:,} images; use fewer per class.")
-        with zf.open(info) as fh:
-            data = fh.read(MAX_MEMBER_BYTES + 1)  # never trust the declared size alone
+        unreadable = _unreadable_member(info)
+        if unreadable:
+            skipped.append((info.filename, unreadable))
+            continue
+        try:
+            with zf.open(info) as fh:
+                data = fh.read(MAX_MEMBER_BYTES + 1)  # never trust the declared size alone
+        # A wrong checksum (BadZipFile), broken deflate data (zlib.error), a member shorter than
+        # declared (EOFError) or an unknown compression method: skip that file, keep the rest.
+        except NotImplementedError:
+            skipped.append((info.filename, "packed with a compression method cnnviz cannot unpack"))
+            continue
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, ValueError):
+            skipped.append((info.filename, "damaged inside the zip (it could not be unpacked)"))
+            continue
         if len(data) > MAX_MEMBER_BYTES:
             raise ZipDatasetError(f"{info.filename} unpacks to more than {MAX_MEMBER_BYTES // 2**20} MiB.")
         try:
@@ -227,6 +252,17 @@ def _decode_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], *, image_
             continue
         labels.append(label)
     return _assemble(images, labels, skipped, min_per_class=min_per_class)
+
+
+def _unreadable_member(info: zipfile.ZipInfo) -> str | None:
+    """Why a member is skipped before reading it: a symbolic link or a password-protected file."""
+    # The zip is never extracted, so a link cannot point anywhere; its "content" is just the
+    # link's target path, which is not a picture. Say so rather than "not an image".
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "a symbolic link, not a file"
+    if info.flag_bits & 0x1:  # general-purpose flag bit 0: encrypted (APPNOTE 4.4.4)
+        return "password-protected (encrypted) in the zip"
+    return None
 
 
 def _assemble(images: list[np.ndarray], labels: list[str], skipped: list[tuple[str, str]],

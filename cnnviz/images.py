@@ -62,6 +62,9 @@ _KNOWN_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"<svg", 0, "an SVG drawing"),
     (b"<?xml", 0, "an XML/SVG text"),
     (b"PK\x03\x04", 0, "a ZIP archive"),
+    (b"SIMPLE  =", 0, "a FITS (astronomy)"),
+    (b"\x7fELF", 0, "an executable program (ELF)"),
+    (b"MZ", 0, "an executable program (Windows)"),
 )
 
 # Signatures of the formats we do read: bytes that start like one but do not open are damaged.
@@ -108,6 +111,25 @@ def _display_name(name: str) -> str:
     return f"`{cleaned or 'upload'}`"
 
 
+# Characters that start Markdown, HTML or LaTeX in Streamlit's text elements.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>$~|#])")
+
+
+def plain_name(name: str, limit: int = 60) -> str:
+    """A file name to show inside Markdown text (a subheader, a caption) exactly as typed.
+
+    File names come from the student's browser: ``**x** [link](http://…).png`` must not
+    become bold text and a link. Invisible characters (NUL, right-to-left overrides, line
+    breaks) are dropped, Markdown's special characters escaped and the length capped.
+    """
+    cleaned = "".join(ch for ch in str(name) if ch.isprintable()).strip() or "upload"
+    if len(cleaned) > limit:
+        cleaned = cleaned[: limit - 3] + "..."
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", cleaned)
+    # Escaped so GitHub-flavoured Markdown does not turn "http://…" or "www.…" into a link.
+    return re.sub(r"(?i)(https?|ftp)://", r"\1\\://", re.sub(r"(?i)\bwww\.", r"www\\.", escaped))
+
+
 def _matching_kind(data: bytes, signatures: tuple[tuple[bytes, int, str], ...]) -> str | None:
     for signature, offset, kind in signatures:
         if data[offset:offset + len(signature)] == signature:
@@ -121,7 +143,13 @@ def _reason(err: BaseException, data: bytes) -> str:
     riff_cut = data[:4] == b"RIFF" and len(data) >= 8 and struct.unpack("<I", data[4:8])[0] + 8 > len(data)
     if riff_cut or "truncat" in str(err).lower() or isinstance(err, EOFError):
         return "it is cut off (truncated)"
-    return f"it is damaged ({type(err).__name__}: {str(err)[:120]})"
+    # Pillow's own words help a teacher, but never the exception's class name (students read this).
+    detail = "".join(ch for ch in str(err) if ch.isprintable()).replace("`", "'").strip()[:120]
+    if "too large" in detail.lower():  # e.g. a PNG text chunk that inflates past Pillow's cap
+        return "a part of it unpacks to far more data than a picture needs (damaged, or a decompression bomb)"
+    if not detail or isinstance(err, (KeyError, IndexError, TypeError, struct.error)):
+        return "it is damaged (its data does not decode as a picture)"
+    return f"it is damaged (the decoder says: {detail})"
 
 
 def _describe_bytes(data: bytes) -> str:
@@ -278,6 +306,9 @@ def load_image(
 
     notes: list[str] = []
     with _WARNINGS_LOCK, warnings.catch_warnings():
+        # Pillow warns (UserWarning) about damaged metadata such as corrupt EXIF and then skips
+        # it; the picture is still good, and one log line per student upload helps nobody.
+        warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             im = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))

@@ -549,7 +549,7 @@ def load_photos(files: Sequence[tuple[str, bytes]]) -> tuple[list[Photo], list[s
         PHOTO_MAX_SIDE pixels on its longer side) and one message per
         file that could not be used (the loader's own words) or was left out.
     """
-    from cnnviz.images import ImageError, fit_within, load_image
+    from cnnviz.images import ImageError, fit_within, load_image, plain_name
 
     photos: list[Photo] = []
     messages: list[str] = []
@@ -561,7 +561,7 @@ def load_photos(files: Sequence[tuple[str, bytes]]) -> tuple[list[Photo], list[s
             continue
         photos.append(Photo(name=name, array=fit_within(loaded.array, PHOTO_MAX_SIDE), notes=loaded.notes))
     if len(photos) > MAX_IMAGES:
-        left_out = ", ".join(p.name for p in photos[MAX_IMAGES:])
+        left_out = ", ".join(plain_name(p.name) for p in photos[MAX_IMAGES:])  # shown with st.error (Markdown)
         messages.append(f"ResNet50 looks at {MAX_IMAGES} photos at a time: left out {left_out}.")
         photos = photos[:MAX_IMAGES]
     return photos, messages

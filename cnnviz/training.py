@@ -112,8 +112,9 @@ class TrainSpec:
             value = getattr(self, name)
             if value is not None and (not _is_int(value) or value < 1):
                 raise InvalidArgument(f"{name} must be a positive whole number or empty, got {value!r}")
-        if not 0.0 <= float(self.validation_fraction) < 1.0:
-            raise InvalidArgument(f"validation fraction must be in [0, 1), got {self.validation_fraction}")
+        fraction = self.validation_fraction  # checked as a number first: float("lots") or float(None) would escape
+        if not isinstance(fraction, (int, float, np.number)) or isinstance(fraction, bool) or not 0.0 <= fraction < 1.0:
+            raise InvalidArgument(f"validation fraction must be in [0, 1), got {fraction!r}")
         if self.scaling not in SCALINGS:
             raise InvalidArgument(f"scaling must be one of {', '.join(SCALINGS)}, got {self.scaling!r}")
         if self.augment is not None:

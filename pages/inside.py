@@ -48,7 +48,7 @@ def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str
     loaded = ui.inspect_upload(upload.getvalue(), upload.name, input_shape)
     for note in loaded.notes:
         st.caption(note)
-    return loaded.array, f"{upload.name} ({loaded.format})"
+    return loaded.array, f"{images.plain_name(upload.name)} ({loaded.format})"  # name as typed, not Markdown
 
 
 def _prediction(info: runs.RunInfo, image: np.ndarray, caption: str, class_names) -> np.ndarray:

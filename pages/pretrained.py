@@ -45,7 +45,8 @@ def _photos_tab(clf) -> None:
         results = ui.classify_photos(clf, [p.array for p in photos], top=top)
         for i, (photo, result) in enumerate(zip(photos, results)):
             best = result.top[0]
-            st.subheader(f"{photo.name}: {best[1].replace('_', ' ')} ({best[2]:.1%})")
+            # The name is the student's browser's: shown as typed, never as Markdown.
+            st.subheader(f"{images.plain_name(photo.name)}: {best[1].replace('_', ' ')} ({best[2]:.1%})")
             for note in photo.notes:
                 st.caption(note)
             left, right = st.columns(2)

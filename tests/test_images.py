@@ -6,8 +6,6 @@ All files are built in memory with Pillow and numpy.
 from __future__ import annotations
 
 import io
-import zlib
-import struct
 
 import numpy as np
 import pytest
@@ -16,12 +14,7 @@ from PIL import Image
 from cnnviz import images
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.images import ImageError, LoadedImage, load_image
-
-
-def encode(im: Image.Image, fmt: str, **kw) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, fmt, **kw)
-    return buf.getvalue()
+from tests.hostile_corpus import encode, png_header_only as _png_header_only
 
 
 @pytest.fixture
@@ -280,14 +273,6 @@ def test_damaged_pixel_data_in_a_png(noise_rgb):
     data[start:start + 40] = b"\x00" * 40  # wreck the compressed stream, keep the length
     with pytest.raises(ImageError, match=r"^`bad.png` \(PNG, 30×20 pixels, .*\) cannot be decoded: it is"):
         load_image(bytes(data), name="bad.png")
-
-
-def _png_header_only(width: int, height: int) -> bytes:
-    """A PNG that declares a size but carries one tiny IDAT: a bomb needs no pixel data to claim it."""
-    def chunk(tag: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00")) + chunk(b"IEND", b"")
 
 
 def test_image_over_our_pixel_limit_is_refused_before_decoding():
