@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from cnnviz.errors import CnnvizError, InvalidArgument
-from cnnviz.images import _DECODE_ERRORS
+from cnnviz.images import DECODE_ERRORS
 
 MAX_ZIP_BYTES = 200 * 1024 * 1024  # the page's upload limit is much lower (server.maxUploadSize)
 MAX_MEMBERS = 10_000
@@ -40,6 +40,10 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 # Decoders we trust on a shared server (recent Pillow CVEs sit in PSD, FITS, PDF, EPS, ...).
 ALLOWED_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP")
 MAX_PIXELS = 40_000_000
+#: Pixels decoded for one zip, all images together: a 10 MB zip of small files that each inflate
+#: to nearly MAX_PIXELS would otherwise hold a shared server's CPU for minutes. 400 M pixels is
+#: a few thousand phone photos (JPEGs decode at a reduced scale) and some seconds of work.
+MAX_TOTAL_PIXELS = 400_000_000
 MAX_REPORTED_SKIPS = 20
 _CLASS_NAME = re.compile(r"^[\w][\w .+\-]{0,39}$")
 
@@ -111,8 +115,11 @@ def _to_mode(im, mode: str):
     return im.convert(mode)
 
 
-def _decode(data: bytes, *, size: int, mode: str) -> np.ndarray:
+def _decode(data: bytes, *, size: int, mode: str, budget: list[int] | None = None) -> np.ndarray:
     """Decode one image with Pillow, carefully, and resize it to ``size``×``size``.
+
+    ``budget`` (a one-item list) holds the pixels still allowed for this zip; the image's
+    decoded pixels are taken from it, and :class:`ZipDatasetError` ends the import when it runs out.
 
     TODO(images): switch to ``cnnviz.images.load_image`` + ``resize`` once the conv
     branch is merged; this private helper follows the same hazards list meanwhile.
@@ -128,6 +135,12 @@ def _decode(data: bytes, *, size: int, mode: str) -> np.ndarray:
                     raise _Skip(f"{w}×{h} pixels is too large")
                 if im.format == "JPEG":
                     im.draft(mode, (size, size))  # decode at a reduced scale: much faster
+                if budget is not None:
+                    budget[0] -= im.size[0] * im.size[1]
+                    if budget[0] < 0:
+                        raise ZipDatasetError(
+                            f"The images in the zip add up to more than {MAX_TOTAL_PIXELS // 1_000_000:,} million "
+                            "pixels to decode; shrink them first (a few hundred pixels a side is plenty) or use fewer.")
                 im = ImageOps.exif_transpose(im)
                 im = _to_mode(im, mode)
                 # Squash to a square, as seed 004 does; BILINEAR in Pillow antialiases when shrinking.
@@ -139,7 +152,7 @@ def _decode(data: bytes, *, size: int, mode: str) -> np.ndarray:
             raise _Skip("declares more pixels than cnnviz accepts (a decompression bomb?)") from None
         # Every way Pillow's fuzzing harness expects a bad file to fail (the same list as
         # cnnviz.images); the reason is shown to students, so it never names the exception.
-        except (*_DECODE_ERRORS, MemoryError) as err:
+        except (*DECODE_ERRORS, MemoryError) as err:
             cut = isinstance(err, EOFError) or "truncat" in str(err).lower()
             raise _Skip(f"damaged or unsupported image ({'cut off' if cut else 'does not decode'})") from None
     return arr[..., None] if arr.ndim == 2 else arr
@@ -211,6 +224,7 @@ def _decode_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], *, image_
     images: list[np.ndarray] = []
     labels: list[str] = []
     skipped: list[tuple[str, str]] = []
+    budget = [MAX_TOTAL_PIXELS]
     for info in infos:
         path = _member_path(info.filename)
         if any(p.startswith(".") or p == "__MACOSX" for p in path.parts):
@@ -246,7 +260,7 @@ def _decode_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], *, image_
         if len(data) > MAX_MEMBER_BYTES:
             raise ZipDatasetError(f"{info.filename} unpacks to more than {MAX_MEMBER_BYTES // 2**20} MiB.")
         try:
-            images.append(_decode(data, size=image_size, mode=mode))
+            images.append(_decode(data, size=image_size, mode=mode, budget=budget))
         except _Skip as why:
             skipped.append((info.filename, str(why)))
             continue

@@ -77,7 +77,7 @@ _ALLOWED_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
 )
 
 # Pillow's fuzzing harness treats these as the expected ways a bad file fails to decode.
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, NotImplementedError, OverflowError,
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, NotImplementedError, OverflowError,
                   IndexError, TypeError, KeyError, struct.error)
 
 # ``warnings.catch_warnings`` swaps a process-wide list; serialise our own uses of it.
@@ -244,7 +244,7 @@ def _frames_note(im: Image.Image, kind: str) -> str | None:
     """"animated GIF: showing the first of N frames" (frame headers only; nothing decoded)."""
     try:
         frames = int(getattr(im, "n_frames", 1))
-    except _DECODE_ERRORS:
+    except DECODE_ERRORS:
         return f"animated {kind}: showing the first frame (the later frames are damaged)"
     if frames <= 1:
         return None
@@ -257,13 +257,13 @@ def _apply_exif_orientation(im: Image.Image, notes: list[str]) -> Image.Image:
     """Rotate/flip as the camera recorded (EXIF tag 0x0112); Pillow does not do it by itself."""
     try:
         orientation = im.getexif().get(0x0112, 1)
-    except _DECODE_ERRORS:
+    except DECODE_ERRORS:
         return im
     if orientation in (None, 1):
         return im
     try:
         rotated = ImageOps.exif_transpose(im)
-    except _DECODE_ERRORS:
+    except DECODE_ERRORS:
         notes.append("the camera's rotation (EXIF) could not be read: showing the picture as stored")
         return im
     notes.append(f"EXIF orientation {orientation} applied (the camera's rotation)")
@@ -331,7 +331,7 @@ def load_image(
             pixels = int(found.group(1)) if found else 0
             limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
             raise ImageError(_bomb_message(shown, pixels, limit)) from None
-        except _DECODE_ERRORS as err:
+        except DECODE_ERRORS as err:
             raise ImageError(
                 f"{shown} ({_size_text(len(data))}) cannot be read: {_reason(err, data)}. "
                 "Download or export it again (as PNG or JPEG) and upload the complete file."
@@ -360,7 +360,7 @@ def load_image(
             except MemoryError:
                 raise ImageError(f"{shown} ({width}×{height} pixels) needs more memory than this server has "
                                  "free. Upload a smaller picture.") from None
-            except _DECODE_ERRORS as err:
+            except DECODE_ERRORS as err:
                 raise ImageError(
                     f"{shown} ({kind}, {width}×{height} pixels, {_size_text(len(data))}) cannot be decoded: "
                     f"{_reason(err, data)}. Download or export it again and upload the complete file."

@@ -132,3 +132,13 @@ def test_zip_from_a_path(tmp_path):
     assert folderdata.read_zip(path, image_size=16).x.shape == (20, 16, 16, 3)
     with pytest.raises(ZipDatasetError, match="No zip file at"):
         folderdata.read_zip(tmp_path / "missing.zip")
+
+
+def test_pixels_decoded_per_zip_are_bounded(monkeypatch):
+    data = h.make_zip(h.class_folders(per_class=10))  # 10 PNGs of 12×10 and 10 JPEGs of 20×16 per class
+    total = 10 * 12 * 10 + 10 * 20 * 16
+    monkeypatch.setattr(folderdata, "MAX_TOTAL_PIXELS", total - 1)
+    with pytest.raises(ZipDatasetError, match=r"add up to more than 0 million pixels to decode; shrink them"):
+        folderdata.read_zip(data)
+    monkeypatch.setattr(folderdata, "MAX_TOTAL_PIXELS", total)  # exactly enough
+    assert len(folderdata.read_zip(data).x) == 20
