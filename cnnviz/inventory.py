@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from cnnviz import datasets, pretrained, storage
+from cnnviz import datasets, pretrained, storage, transfer
 
 
 def _status_items() -> list[dict]:
     items = []
-    for entry in [*datasets.status(), *pretrained.status()]:
+    for entry in [*datasets.status(), *pretrained.status(), *transfer.status()]:
         detail = entry["detail"] if entry["present"] else f"{entry['detail']} Not here yet: {entry['how_to_get']}"
         items.append({"name": entry.get("title", entry["name"]), "present": entry["present"], "detail": detail})
     return items

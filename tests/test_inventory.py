@@ -27,3 +27,11 @@ def test_inventory_lists_resnet50_weights_and_how_to_get_them(cnnviz_home, monke
     weights = [i for i in inventory.report()["items"] if i["name"] == "ResNet50 ImageNet weights"]
     assert len(weights) == 1 and weights[0]["present"] is False
     assert "python -m cnnviz download resnet50" in weights[0]["detail"]
+
+
+def test_inventory_lists_transfer_backbone_weights(cnnviz_home, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(cnnviz_home / "no-keras-cache"))
+    items = {i["name"]: i for i in inventory.report()["items"]}
+    mobilenet = items["MobileNetV2 ImageNet weights (no top)"]
+    assert mobilenet["present"] is False and "python -m cnnviz download mobilenetv2" in mobilenet["detail"]
+    assert "python -m cnnviz download resnet50-notop" in items["ResNet50 ImageNet weights (no top)"]["detail"]
