@@ -55,10 +55,24 @@ def _open(page, url: str) -> None:
     assert_no_errors(page)
 
 
-def _choose(page, label: str, option: str) -> None:
-    """Pick ``option`` in the Streamlit select box labelled ``label``."""
-    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
-    page.get_by_role("option", name=option, exact=True).click()
+def _choose(page, label: str, option: str, attempts: int = 3) -> None:
+    """Pick ``option`` in the Streamlit select box labelled ``label``.
+
+    A rerun that lands while the list is open closes it again: open it once more in that case.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text(label, exact=True)).first
+    for attempt in range(attempts):
+        wait_idle(page, timeout=120)
+        box.click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
     wait_idle(page, timeout=120)
 
 
