@@ -64,3 +64,12 @@ def test_job_manager_logs_each_start_and_end_with_the_slots_busy(cnnviz_home, ca
         f"job {second} ended finished (run {done[1].run_id}): 0 of 1 training slots busy, 0 waiting",
     ]
     assert [line for line in lines if line.startswith("job ")] == expected
+
+
+def test_no_full_garbage_collection_after_each_script_run():
+    import tomllib
+
+    from tests.conftest import REPO
+
+    settings = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert settings["runner"]["postScriptGC"] is False
