@@ -45,6 +45,9 @@ RSS_SAMPLE_S = 0.25
 POLL_S = 0.4
 #: Pause between two Home loads of the probe (it is one more student clicking around, not a flood).
 PROBE_PAUSE_S = 1.0
+#: Seconds between two students opening the app (they press Train together later, at a barrier):
+#: eight chromium pages loading the Streamlit bundle in the same instant took > 30 s on 2 cores.
+ARRIVAL_GAP_S = 2.0
 #: Seconds after the Train click by which the panel must show Stop (queued or running) or the run.
 ENDED_BADLY_AFTER_S = 15.0
 #: The smallest training the page runs: 1 epoch, and 40 training images, as the 0.25 validation
@@ -196,7 +199,7 @@ class LoadReport:
 
 # --- page helpers (async twins of tests/e2e/streamlit_page.py) ----------------------------------
 async def main_text(page) -> str:
-    return await page.locator('[data-testid="stMain"]').inner_text()
+    return await page.locator('[data-testid="stMain"]').inner_text(timeout=120_000)  # renderers starve on 2 cores
 
 
 async def wait_idle(page, timeout: float = 120.0, settle: float = 0.6) -> None:
@@ -248,7 +251,7 @@ async def open_from_sidebar(page, title: str) -> None:
 
 async def prepare_tiny_training(page, server: str, seed: int) -> None:
     """Build & train with the page's smallest run; leaves the Train button ready."""
-    await page.goto(server)  # through the root first: st.navigation must have run once (see test_training_in_browser)
+    await page.goto(server, wait_until="commit", timeout=120_000)  # through the root first: st.navigation must have run once (see test_training_in_browser)
     await wait_idle(page)
     await open_from_sidebar(page, "Build & train")
     dataset = await page.get_by_role("combobox", name="Dataset", exact=True).input_value()
@@ -361,6 +364,7 @@ async def _student(browser, server: str, student: Student, ready: asyncio.Barrie
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = await context.new_page()
+        await asyncio.sleep(ARRIVAL_GAP_S * (student.index - 1) if student.index else 0)  # students trickle in
         try:
             await prepare_tiny_training(page, server, student.seed)
         except BaseException:
