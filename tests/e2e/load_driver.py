@@ -110,6 +110,7 @@ class Student:
     runs_page_has_own: bool = False
     evaluate_choice: str = ""  # the Evaluate page's run picker, as shown
     errors: list[str] = field(default_factory=list)
+    phase: str = "opening Build & train"
 
     @property
     def seconds_to_finish(self) -> float:
@@ -371,11 +372,18 @@ async def _student(browser, server: str, student: Student, ready: asyncio.Barrie
             await ready.abort()  # the others must not wait for this one at the barrier
             raise
         await asyncio.wait_for(ready.wait(), timeout)  # the class presses Train together
+        student.phase = "training"
         await train_and_watch(page, student, timeout)
+        student.phase = "after training"
         await wait_idle(page)
         text = await main_text(page)
         student.run_ids_on_panel |= set(_RUN_ID_RE.findall(text))
+        student.phase = "Runs and Evaluate"
         await visit_other_pages(page, student)
+    except Exception as error:  # say where, and what the page showed instead
+        body = await page.locator("body").inner_text(timeout=5000) if not page.is_closed() else ""
+        raise AssertionError(f"student {student.index} during {student.phase}: {error!r}; "
+                             f"url {page.url}; page: {body[:600]!r}") from error
     finally:
         await context.close()
 
