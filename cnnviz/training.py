@@ -1016,6 +1016,8 @@ class JobManager:
         with self._lock:
             self._jobs[job_id] = job
             self._queue.append(job_id)
+            log.info("job %s queued: %d of %d training slots busy, %d waiting",
+                     job_id, self._running, self._max_jobs, len(self._queue))
             self._prune_locked()
             self._start_waiting_locked()
         return job_id
@@ -1065,6 +1067,9 @@ class JobManager:
             job = self._jobs[self._queue.popleft()]
             job.state = "running"
             self._running += 1
+            # One line per start/end (INFO): a server log of who trained when, and the load test's check of the cap.
+            log.info("job %s started: %d of %d training slots busy, %d waiting",
+                     job.job_id, self._running, self._max_jobs, len(self._queue))
             # daemon: a server shutdown must not wait for a long run; writes are crash-safe anyway
             job.thread = threading.Thread(target=self._run, args=(job,), name=f"cnnviz-train-{job.job_id}",
                                           daemon=True)
@@ -1099,6 +1104,8 @@ class JobManager:
                 job.state, job.run_id, job.test_accuracy, job.error = state, run_id, accuracy, error
                 job.progress = dataclasses.replace(job.progress, phase="done", eta_s=None)
                 self._running -= 1
+                log.info("job %s ended %s (run %s): %d of %d training slots busy, %d waiting",
+                         job.job_id, state, run_id, self._running, self._max_jobs, len(self._queue))
                 self._start_waiting_locked()
             job.dataset = None  # let the data go
             job.done.set()

@@ -202,6 +202,38 @@ LIVE_REFRESH_S = 1.0
 CHART_REFRESH_S = 3.0
 
 
+def _spare_keras_after_script_runs() -> None:
+    """Stop Streamlit from calling ``keras.backend.clear_session()`` after every script run.
+
+    Streamlit's script runner does so after each run, fragment runs included, once Keras is
+    imported (``script_runner._clean_problem_modules``, streamlit 1.67). With TensorFlow that resets
+    the default graph, clears the process-wide eager kernel cache and runs ``gc.collect()``
+    (keras ``global_state.clear_session``), under every training job on the server. The live
+    panel reruns its fragment every second, so one student watching made a 5 s training take
+    150-190 s (tests/e2e/test_load.py found it). Models here are built in job threads and shared
+    read-only, so nothing needs that reset (hazards.md: never clear the session in a request).
+    Streamlit's other clean-up (closing matplotlib figures) is kept.
+    """
+    import sys
+
+    from streamlit.runtime.scriptrunner import script_runner
+
+    if getattr(script_runner._clean_problem_modules, "spares_keras", False):
+        return
+
+    def clean_problem_modules_but_keras() -> None:
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            with contextlib.suppress(Exception):  # as Streamlit: a failed clean-up must not break the page
+                pyplot.close("all")
+
+    clean_problem_modules_but_keras.spares_keras = True  # type: ignore[attr-defined]
+    script_runner._clean_problem_modules = clean_problem_modules_but_keras
+
+
+_spare_keras_after_script_runs()
+
+
 def training_jobs():
     """The process-wide :class:`cnnviz.training.JobManager` (cleans the run store once at start-up)."""
     from cnnviz import training

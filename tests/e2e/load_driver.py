@@ -1,0 +1,450 @@
+"""Many students at once (issue 9): N isolated browser sessions against one `streamlit run app.py`.
+
+Shared by ``tests/e2e/test_load.py`` (asserts) and ``benchmarks/load_test.py`` (prints the figures).
+Everything stays on 127.0.0.1: a fresh CNNVIZ_HOME, a free port, Debian chromium driven by
+Playwright's *async* API (one browser, one context per student, all driven at once with
+``asyncio.gather``; the sync API is single-threaded per Playwright instance).
+
+What one student does: open Build & train, choose the smallest training (the first seed preset,
+``seed000_model1``, on the bundled digits data, 1 epoch, 20 training and 10 test images, the
+page's minimums) with a seed of their own, wait until the whole class is ready and press Train
+together (so the queue fills), watch the live panel (recording every queue position it shows),
+read the run id the panel ends with, then open Runs and Evaluate through the sidebar (same session).
+
+Meanwhile a separate context loads Home again and again (a fresh session each time) and the
+server's resident memory (VmRSS in ``/proc/PID/status``) is sampled. The job manager logs one
+line per job queued/started/ended (``cnnviz.training`` at INFO); the server is started through a
+tiny wrapper that sends that logger to a file, which is the server-side record of the cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.conftest import REPO
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_healthy
+from tests.e2e.streamlit_page import TRACEBACK_MARKERS
+
+#: Students (browser contexts) by default; ``CNNVIZ_LOAD_SESSIONS`` overrides (bounded CI runs).
+SESSIONS_ENV = "CNNVIZ_LOAD_SESSIONS"
+DEFAULT_SESSIONS = 8
+#: Concurrent training cap given to the server: small, so most of the class queues.
+DEFAULT_CAP = 2
+#: Seconds after the last context closes before the "end" memory figure is read.
+SETTLE_AFTER_CLOSE_S = 15.0
+#: Interval of the memory sampler and of the page text polls.
+RSS_SAMPLE_S = 0.25
+POLL_S = 0.4
+#: Pause between two Home loads of the probe (it is one more student clicking around, not a flood).
+PROBE_PAUSE_S = 1.0
+#: Seconds between two students opening the app (they press Train together later, at a barrier):
+#: eight chromium pages loading the Streamlit bundle in the same instant took > 30 s on 2 cores.
+ARRIVAL_GAP_S = 2.0
+#: Seconds after the Train click by which the panel must show Stop (queued or running) or the run.
+ENDED_BADLY_AFTER_S = 15.0
+#: The smallest training the page runs: 1 epoch, and 40 training images, as the 0.25 validation
+#: share of 20 (the page's minimum) leaves 5 images for 10 classes, which the stratified split refuses.
+TINY = {"Epochs": 1, "Training images": 40, "Test images": 10}
+#: The Home page's title (pages/home.py).
+HOME_TITLE = "cnnviz: a CNN lab"
+
+_QUEUE_RE = re.compile(r"you are number (\d+) in the queue")
+_DONE_RE = re.compile(r"(Finished|Stopped): run (\S+?), test accuracy")
+_RUN_ID_RE = re.compile(r"\b\d{8}-\d{6}-[0-9a-f]{8}\b")
+_LOG_RE = re.compile(r"^(?P<t>[\d.]+) job (?P<job>[0-9a-f]+) (?P<event>queued|started|ended)(?: (?P<state>\w+) "
+                     r"\(run (?P<run>\S+)\))?: (?P<busy>\d+) of (?P<cap>\d+) training slots busy, (?P<waiting>\d+) waiting")
+
+# The server: streamlit's own CLI, after pointing the job manager's logger at a file.
+_SERVE = (
+    "import faulthandler, logging, signal, sys\n"
+    "faulthandler.register(signal.SIGUSR1, file=open(sys.argv[1] + '.stacks', 'w'), all_threads=True)\n"
+    "handler = logging.FileHandler(sys.argv[1])\n"
+    "handler.setFormatter(logging.Formatter('%(created).3f %(message)s'))\n"
+    "logger = logging.getLogger('cnnviz.training')\n"
+    "logger.addHandler(handler)\n"
+    "logger.setLevel(logging.INFO)\n"
+    "from streamlit.web.cli import main\n"
+    "sys.argv = ['streamlit', *sys.argv[2:]]\n"
+    "main()\n"
+)
+
+
+def sessions_from_env() -> int:
+    value = os.environ.get(SESSIONS_ENV, "").strip()
+    if not value:
+        return DEFAULT_SESSIONS
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{SESSIONS_ENV} must be a whole number ≥ 1, got {value!r}")
+    return int(value)
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of a process in MB (MiB), from /proc."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(rest.split()[0]) / 1024
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+@dataclass
+class Student:
+    """What one session saw."""
+
+    index: int
+    seed: int
+    clicked: float = 0.0  # monotonic time of the Train click
+    done: float = 0.0  # when the panel showed the finished run
+    queue_positions: list[int] = field(default_factory=list)  # in the order seen (repeats dropped)
+    run_id: str = ""
+    run_ids_on_panel: set[str] = field(default_factory=set)  # every run id the Build & train page showed
+    runs_page_has_own: bool = False
+    evaluate_choice: str = ""  # the Evaluate page's run picker, as shown
+    errors: list[str] = field(default_factory=list)
+    phase: str = "opening Build & train"
+
+    @property
+    def seconds_to_finish(self) -> float:
+        return self.done - self.clicked
+
+
+@dataclass
+class JobEvent:
+    t: float
+    job: str
+    event: str
+    busy: int
+    cap: int
+    waiting: int
+    state: str | None = None
+    run: str | None = None
+
+
+@dataclass
+class LoadReport:
+    sessions: int
+    cap: int
+    students: list[Student]
+    wall_s: float  # first Train click to the last Evaluate page drawn
+    training_wall_s: float  # first Train click to the last finished panel
+    page_loads_s: list[float]  # Home: navigation start to its title drawn
+    page_loads_idle_s: list[float]  # Home: navigation start to its script run ended
+    rss_warm_mb: float  # after one warm-up training and its pages, before the class arrives
+    rss_peak_mb: float  # highest VmRSS sample during the load (VmHWM below is the kernel's own peak)
+    rss_hwm_mb: float
+    rss_end_mb: float  # SETTLE_AFTER_CLOSE_S after every student's context closed
+    rss_before_warmup_mb: float
+    events: list[JobEvent]
+    setup_s: float  # server start + warm-up
+
+    # -- server-side figures from the job log --
+    def jobs(self) -> dict[str, dict[str, JobEvent]]:
+        by_job: dict[str, dict[str, JobEvent]] = {}
+        for event in self.events:
+            by_job.setdefault(event.job, {})[event.event] = event
+        return by_job
+
+    def max_busy_logged(self) -> int:
+        return max((e.busy for e in self.events if e.event == "started"), default=0)
+
+    def max_overlap(self) -> int:
+        """Most jobs between their 'started' and 'ended' lines at one instant (interval sweep)."""
+        points = []
+        for job in self.jobs().values():
+            if "started" in job and "ended" in job:
+                points += [(job["started"].t, 1), (job["ended"].t, -1)]
+        running = peak = 0
+        for _, step in sorted(points, key=lambda p: (p[0], p[1])):  # an end before a start at the same instant
+            running += step
+            peak = max(peak, running)
+        return peak
+
+    def queue_wait_s(self, run_id: str) -> float | None:
+        for job in self.jobs().values():
+            if "ended" in job and job["ended"].run == run_id and "queued" in job and "started" in job:
+                return job["started"].t - job["queued"].t
+        return None
+
+    def format(self) -> str:
+        loads, idle = self.page_loads_s, self.page_loads_idle_s
+        lines = [
+            f"sessions {self.sessions}, training cap {self.cap}, setup (server + warm-up) {self.setup_s:.1f} s",
+            f"wall time: first Train click to the last finished run {self.training_wall_s:.1f} s, "
+            f"to the last Evaluate page {self.wall_s:.1f} s",
+            f"jobs logged by the server: {len(self.jobs())} (warm-up included); most training at once: "
+            f"{self.max_busy_logged()} by the manager's count, {self.max_overlap()} by start/end times",
+            "student  seed  queue positions seen      queue wait  click→finished  run",
+        ]
+        for s in self.students:
+            wait = self.queue_wait_s(s.run_id)
+            lines.append(f"{s.index:7d}  {s.seed:4d}  {str(s.queue_positions or '-'):24s}  "
+                         f"{'-' if wait is None else f'{wait:8.1f} s':>10s}  {s.seconds_to_finish:12.1f} s  {s.run_id}")
+        if loads:
+            lines.append(f"Home page loads during the load: {len(loads)}; title drawn median {statistics.median(loads):.2f} s, "
+                         f"max {max(loads):.2f} s; script run ended median {statistics.median(idle):.2f} s, max {max(idle):.2f} s")
+        lines.append(f"server RSS: {self.rss_before_warmup_mb:.0f} MB before the warm-up, {self.rss_warm_mb:.0f} MB "
+                     f"after it (baseline), peak {self.rss_peak_mb:.0f} MB (VmHWM {self.rss_hwm_mb:.0f} MB), "
+                     f"{self.rss_end_mb:.0f} MB {SETTLE_AFTER_CLOSE_S:.0f} s after the sessions closed "
+                     f"({self.rss_end_mb - self.rss_warm_mb:+.0f} MB)")
+        return "\n".join(lines)
+
+
+# --- page helpers (async twins of tests/e2e/streamlit_page.py) ----------------------------------
+async def main_text(page) -> str:
+    return await page.locator('[data-testid="stMain"]').inner_text(timeout=120_000)  # renderers starve on 2 cores
+
+
+async def wait_idle(page, timeout: float = 120.0, settle: float = 0.6) -> None:
+    """Wait for the page title, then until no script run has been in progress for ``settle`` s."""
+    await page.wait_for_selector('[data-testid="stMain"] h1', timeout=timeout * 1000)
+    deadline = time.monotonic() + timeout
+    quiet_since = None
+    while time.monotonic() < deadline:
+        running = await page.locator('[data-testid="stStatusWidget"]').count() > 0
+        skeleton = await page.locator('[data-testid="stSkeleton"]').count() > 0
+        if running or skeleton:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= settle:
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"page still running after {timeout}s")
+
+
+async def page_errors(page) -> list[str]:
+    found = []
+    exceptions = page.locator('[data-testid="stException"]')
+    if await exceptions.count():
+        found.append(await exceptions.first.inner_text())
+    body = await page.locator("body").inner_text()
+    found += [f"traceback text on the page: {body[:500]}" for m in TRACEBACK_MARKERS if m in body]
+    return found
+
+
+async def set_number(page, label: str | re.Pattern, value: int) -> None:
+    box = page.get_by_label(label, exact=True) if isinstance(label, str) else page.get_by_label(label)
+    await box.fill(str(value))
+    await box.press("Enter")
+    await wait_idle(page)
+    shown = await box.input_value()
+    if shown != str(value):
+        raise AssertionError(f"{label}: the page kept {shown!r} instead of {value}")
+
+
+async def open_from_sidebar(page, title: str) -> None:
+    """Switch page inside the same session (a new URL would start a new session)."""
+    await page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True).click()
+    await page.wait_for_function(
+        "t => { const h = document.querySelector('[data-testid=\"stMain\"] h1'); return h && h.innerText.includes(t); }",
+        arg=title, timeout=120_000)
+    await wait_idle(page)
+
+
+async def prepare_tiny_training(page, server: str, seed: int) -> None:
+    """Build & train with the page's smallest run; leaves the Train button ready."""
+    await page.goto(server, wait_until="commit", timeout=120_000)  # through the root first: st.navigation must have run once (see test_training_in_browser)
+    await wait_idle(page)
+    await open_from_sidebar(page, "Build & train")
+    dataset = await page.get_by_role("combobox", name="Dataset", exact=True).input_value()
+    network = await page.get_by_role("combobox", name="Network", exact=True).input_value()
+    if not network.startswith("Seed 000 model1") or "digits" not in dataset.lower():
+        raise AssertionError(f"Build & train did not open on seed 000 model1 / digits: {network!r}, {dataset!r}")
+    await set_number(page, "Epochs", TINY["Epochs"])
+    await set_number(page, re.compile(r"^Training images"), TINY["Training images"])
+    await set_number(page, re.compile(r"^Test images"), TINY["Test images"])
+    await set_number(page, "Random seed", seed)
+
+
+async def train_and_watch(page, student: Student, timeout: float) -> None:
+    student.clicked = time.monotonic()
+    await page.get_by_role("button", name="Train", exact=True).click()
+    deadline = student.clicked + timeout
+    while True:
+        text = await main_text(page)
+        student.run_ids_on_panel |= set(_RUN_ID_RE.findall(text))
+        for match in _QUEUE_RE.finditer(text):
+            position = int(match.group(1))
+            if not student.queue_positions or student.queue_positions[-1] != position:
+                student.queue_positions.append(position)
+        done = _DONE_RE.search(text)
+        if done:
+            student.done = time.monotonic()
+            student.run_id = done.group(2).strip("`")
+            return
+        # Queued and running jobs always show Stop; without it and without a run, the job ended badly.
+        if "Stop training" not in text and time.monotonic() - student.clicked > ENDED_BADLY_AFTER_S:
+            raise AssertionError(f"student {student.index}: no run and no Stop button: {text[-800:]}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"student {student.index} not finished after {timeout:.0f} s: {text[-800:]}")
+        await asyncio.sleep(POLL_S)
+
+
+async def visit_other_pages(page, student: Student) -> None:
+    student.errors += await page_errors(page)
+    await open_from_sidebar(page, "Runs")
+    student.errors += await page_errors(page)
+    student.runs_page_has_own = f"({student.run_id[-8:]})" in await main_text(page)
+    await open_from_sidebar(page, "Evaluate")
+    student.evaluate_choice = await page.get_by_role("combobox", name="Run", exact=True).input_value()
+    student.errors += await page_errors(page)
+
+
+# --- the run ------------------------------------------------------------------------------------------
+@dataclass
+class _Server:
+    proc: subprocess.Popen
+    url: str
+    job_log: Path
+
+
+def start_server(home: Path, cap: int) -> _Server:
+    port = _free_port()
+    job_log = home / "jobs.log"
+    env = {**os.environ, "CNNVIZ_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2",
+           "CNNVIZ_MAX_TRAINING_JOBS": str(cap)}
+    with open(home / "streamlit-load.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SERVE, str(job_log), "run", "app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+    except BaseException:
+        proc.kill()
+        raise
+    return _Server(proc, url, job_log)
+
+
+def read_job_log(path: Path) -> list[JobEvent]:
+    events = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        m = _LOG_RE.match(line)
+        if m:
+            events.append(JobEvent(t=float(m["t"]), job=m["job"], event=m["event"], busy=int(m["busy"]),
+                                   cap=int(m["cap"]), waiting=int(m["waiting"]), state=m["state"], run=m["run"]))
+    return events
+
+
+async def _rss_sampler(pid: int, samples: list[float], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        samples.append(rss_mb(pid)[0])
+        await asyncio.sleep(RSS_SAMPLE_S)
+
+
+async def _home_probe(browser, server: str, loads: list[float], idle: list[float], stop: asyncio.Event) -> None:
+    """A ninth visitor: a fresh Home page (new session) again and again while the class works."""
+    context = await browser.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        while not stop.is_set():
+            page = await context.new_page()
+            t0 = time.monotonic()
+            await page.goto(server, wait_until="commit")
+            await page.get_by_role("heading", name=HOME_TITLE).wait_for(timeout=60_000)
+            loads.append(time.monotonic() - t0)
+            await wait_idle(page, settle=0.0)
+            idle.append(time.monotonic() - t0)
+            await page.close()
+            await asyncio.sleep(PROBE_PAUSE_S)
+    finally:
+        await context.close()
+
+
+async def _student(browser, server: str, student: Student, ready: asyncio.Barrier, timeout: float) -> None:
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = await context.new_page()
+        await asyncio.sleep(ARRIVAL_GAP_S * (student.index - 1) if student.index else 0)  # students trickle in
+        try:
+            await prepare_tiny_training(page, server, student.seed)
+        except BaseException:
+            await ready.abort()  # the others must not wait for this one at the barrier
+            raise
+        await asyncio.wait_for(ready.wait(), timeout)  # the class presses Train together
+        student.phase = "training"
+        await train_and_watch(page, student, timeout)
+        student.phase = "after training"
+        await wait_idle(page)
+        text = await main_text(page)
+        student.run_ids_on_panel |= set(_RUN_ID_RE.findall(text))
+        student.phase = "Runs and Evaluate"
+        await visit_other_pages(page, student)
+    except Exception as error:  # say where, and what the page showed instead
+        body = await page.locator("body").inner_text(timeout=5000) if not page.is_closed() else ""
+        raise AssertionError(f"student {student.index} during {student.phase}: {error!r}; "
+                             f"url {page.url}; page: {body[:600]!r}") from error
+    finally:
+        await context.close()
+
+
+async def run_load(home: Path, *, sessions: int, cap: int = DEFAULT_CAP, timeout: float = 300.0,
+                   screenshots: Path | None = None) -> LoadReport:
+    """Start a server in ``home``, warm it up with one student, then let ``sessions`` students in at once."""
+    from playwright.async_api import async_playwright
+
+    t_setup = time.monotonic()
+    server = start_server(home, cap)
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            rss_before = rss_mb(server.proc.pid)[0]
+            # Warm-up: TensorFlow, the digits data, Plotly and the Evaluate caches load once per server;
+            # the baseline is taken after them so the memory check measures what the class adds.
+            warm = Student(index=0, seed=0)
+            await _student(browser, server.url, warm, asyncio.Barrier(1), timeout)
+            await asyncio.sleep(3)
+            rss_warm = statistics.median(rss_mb(server.proc.pid)[0] for _ in range(3))
+            setup_s = time.monotonic() - t_setup
+
+            stop, rss_samples, loads, idle = asyncio.Event(), [], [], []
+            sampler = asyncio.create_task(_rss_sampler(server.proc.pid, rss_samples, stop))
+            probe = asyncio.create_task(_home_probe(browser, server.url, loads, idle, stop))
+            students = [Student(index=i, seed=100 + i) for i in range(1, sessions + 1)]
+            ready = asyncio.Barrier(sessions)
+            t0 = time.monotonic()
+            outcomes = await asyncio.gather(*(_student(browser, server.url, s, ready, timeout) for s in students),
+                                            return_exceptions=True)
+            t_end = time.monotonic()
+            stop.set()
+            await asyncio.gather(probe, return_exceptions=True)
+            await asyncio.sleep(SETTLE_AFTER_CLOSE_S)
+            rss_end = statistics.median(rss_mb(server.proc.pid)[0] for _ in range(3))
+            await sampler
+            _, hwm = rss_mb(server.proc.pid)
+            await browser.close()
+        failures = [f"student {s.index}: {o!r}" for s, o in zip(students, outcomes) if isinstance(o, BaseException)]
+        if failures:
+            raise AssertionError("; ".join(failures))
+        first_click = min(s.clicked for s in students)
+        return LoadReport(
+            sessions=sessions, cap=cap, students=students, wall_s=t_end - first_click,
+            training_wall_s=max(s.done for s in students) - first_click, page_loads_s=loads,
+            page_loads_idle_s=idle, rss_warm_mb=rss_warm, rss_peak_mb=max(rss_samples, default=rss_warm),
+            rss_hwm_mb=hwm, rss_end_mb=rss_end, rss_before_warmup_mb=rss_before,
+            events=read_job_log(server.job_log), setup_s=setup_s,
+        )
+    finally:
+        server.proc.terminate()
+        try:
+            server.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+
+
+def run_load_in_thread(home: Path, **kwargs) -> LoadReport:
+    """:func:`run_load` on its own event loop in a worker thread (safe next to a sync Playwright in pytest)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run_load(home, **kwargs)).result()

@@ -1,0 +1,75 @@
+"""What the many-students load test (tests/e2e/test_load.py) needs from the app, checked fast:
+Streamlit no longer resets Keras after each script run, and the job manager logs its cap."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import types
+
+from cnnviz import training
+from tests.helpers_train import tiny_build, tiny_spec
+
+
+def _fake_module(monkeypatch, name: str, **attrs) -> list[str]:
+    calls: list[str] = []
+    module = types.ModuleType(name)
+    for attr, path in attrs.items():
+        setattr(module, attr, types.SimpleNamespace(**{path: lambda *a, **k: calls.append(f"{attr}.{path}")}))
+    monkeypatch.setitem(sys.modules, name, module)
+    return calls
+
+
+def test_script_runs_no_longer_clear_the_keras_session(monkeypatch):
+    from streamlit.runtime.scriptrunner import script_runner
+
+    import cnnviz.ui  # noqa: F401  (the import installs the replacement)
+
+    keras_calls = _fake_module(monkeypatch, "keras", backend="clear_session")
+    plt_module = types.ModuleType("matplotlib.pyplot")
+    closed = []
+    plt_module.close = closed.append
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", plt_module)
+
+    # The name the script runner calls after every run (fragments too), looked up at call time.
+    script_runner._log_if_error(script_runner._clean_problem_modules)
+    assert keras_calls == []  # Streamlit's own version calls keras.backend.clear_session() here
+    assert closed == ["all"]  # its matplotlib clean-up is kept
+
+
+def test_streamlits_own_clean_up_did_clear_keras(monkeypatch):
+    """The guard above only matters while Streamlit does this; if an upgrade stops, this test says so."""
+    import inspect
+
+    from streamlit.runtime.scriptrunner import script_runner
+
+    source = inspect.getsource(script_runner)
+    assert "def _clean_problem_modules" in source and "clear_session()" in source
+    assert "_log_if_error(_clean_problem_modules)" in source
+
+
+def test_job_manager_logs_each_start_and_end_with_the_slots_busy(cnnviz_home, caplog):
+    jobs = training.JobManager(max_jobs=1)
+    with caplog.at_level(logging.INFO, logger="cnnviz.training"):
+        first = jobs.submit(tiny_spec(), build=tiny_build)
+        second = jobs.submit(tiny_spec(seed=1), build=tiny_build)
+        done = [jobs.wait(first, timeout=120), jobs.wait(second, timeout=120)]
+    lines = [r.getMessage() for r in caplog.records if r.name == "cnnviz.training"]
+    expected = [
+        f"job {first} queued: 0 of 1 training slots busy, 1 waiting",
+        f"job {first} started: 1 of 1 training slots busy, 0 waiting",
+        f"job {second} queued: 1 of 1 training slots busy, 1 waiting",
+        f"job {first} ended finished (run {done[0].run_id}): 0 of 1 training slots busy, 1 waiting",
+        f"job {second} started: 1 of 1 training slots busy, 0 waiting",
+        f"job {second} ended finished (run {done[1].run_id}): 0 of 1 training slots busy, 0 waiting",
+    ]
+    assert [line for line in lines if line.startswith("job ")] == expected
+
+
+def test_no_full_garbage_collection_after_each_script_run():
+    import tomllib
+
+    from tests.conftest import REPO
+
+    settings = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert settings["runner"]["postScriptGC"] is False
