@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.conftest import REPO
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_healthy
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, _free_port, _wait_healthy
 from tests.e2e.streamlit_page import TRACEBACK_MARKERS
 
 #: Students (browser contexts) by default; ``CNNVIZ_LOAD_SESSIONS`` overrides (bounded CI runs).
@@ -49,6 +49,7 @@ PROBE_PAUSE_S = 1.0
 #: eight chromium pages loading the Streamlit bundle in the same instant took > 30 s on 2 cores.
 ARRIVAL_GAP_S = 2.0
 #: Seconds after the Train click by which the panel must show Stop (queued or running) or the run.
+ENDED_BADLY_FOR_S = 15.0  # seconds the page must stay without Stop and without a run
 ENDED_BADLY_AFTER_S = 15.0
 #: The smallest training the page runs: 1 epoch, and 40 training images, as the 0.25 validation
 #: share of 20 (the page's minimum) leaves 5 images for 10 classes, which the stratified split refuses.
@@ -269,6 +270,7 @@ async def train_and_watch(page, student: Student, timeout: float) -> None:
     student.clicked = time.monotonic()
     await page.get_by_role("button", name="Train", exact=True).click()
     deadline = student.clicked + timeout
+    bad_since = None
     while True:
         text = await main_text(page)
         student.run_ids_on_panel |= set(_RUN_ID_RE.findall(text))
@@ -282,8 +284,15 @@ async def train_and_watch(page, student: Student, timeout: float) -> None:
             student.run_id = done.group(2).strip("`")
             return
         # Queued and running jobs always show Stop; without it and without a run, the job ended badly.
+        # Not at one glance: while the page reruns after the job ends, the new Train button is drawn
+        # before the panel's final message, so the state must last a while to count.
         if "Stop training" not in text and time.monotonic() - student.clicked > ENDED_BADLY_AFTER_S:
-            raise AssertionError(f"student {student.index}: no run and no Stop button: {text[-800:]}")
+            bad_since = bad_since or time.monotonic()
+            if time.monotonic() - bad_since > ENDED_BADLY_FOR_S:
+                raise AssertionError(f"student {student.index}: no run and no Stop button for {ENDED_BADLY_FOR_S:.0f} s: "
+                                     f"{text[-800:]}")
+        else:
+            bad_since = None
         if time.monotonic() > deadline:
             raise TimeoutError(f"student {student.index} not finished after {timeout:.0f} s: {text[-800:]}")
         await asyncio.sleep(POLL_S)
@@ -363,8 +372,16 @@ async def _home_probe(browser, server: str, loads: list[float], idle: list[float
 
 async def _student(browser, server: str, student: Student, ready: asyncio.Barrier, timeout: float) -> None:
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    log: list[str] = []  # what the browser saw happen to this student's page, for the failure message
     try:
         page = await context.new_page()
+        page.on("crash", lambda _: log.append(f"{time.monotonic():.1f} renderer crashed"))
+        page.on("console", lambda m: log.append(f"{time.monotonic():.1f} console {m.type}: {m.text[:200]}")
+                if m.type in ("error", "warning") else None)
+        page.on("websocket", lambda ws: (log.append(f"{time.monotonic():.1f} websocket open {ws.url[-30:]}"),
+                                         ws.on("close", lambda _: log.append(f"{time.monotonic():.1f} websocket closed"))))
+        page.on("framenavigated", lambda f: log.append(f"{time.monotonic():.1f} navigated {f.url}")
+                if f == page.main_frame else None)
         await asyncio.sleep(ARRIVAL_GAP_S * (student.index - 1) if student.index else 0)  # students trickle in
         try:
             await prepare_tiny_training(page, server, student.seed)
@@ -382,8 +399,14 @@ async def _student(browser, server: str, student: Student, ready: asyncio.Barrie
         await visit_other_pages(page, student)
     except Exception as error:  # say where, and what the page showed instead
         body = await page.locator("body").inner_text(timeout=5000) if not page.is_closed() else ""
+        try:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(SCREENSHOTS / f"load-failure-student-{student.index}.png"), timeout=10000)
+            (SCREENSHOTS / f"load-failure-student-{student.index}.html").write_text(await page.content())
+        except Exception:  # the diagnosis must not hide the failure
+            pass
         raise AssertionError(f"student {student.index} during {student.phase}: {error!r}; "
-                             f"url {page.url}; page: {body[:600]!r}") from error
+                             f"url {page.url}; page: {body[:600]!r}; browser log: {log[-15:]}") from error
     finally:
         await context.close()
 
