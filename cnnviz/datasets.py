@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import re
 import threading
@@ -471,6 +472,23 @@ def subset(ds: Dataset, *, train_size: int, test_size: int, seed: int = 0) -> Da
         ds, x_train=ds.x_train[tr], y_train=ds.y_train[tr], x_test=ds.x_test[te], y_test=ds.y_test[te],
         source=f"{ds.source}; subset of {len(tr):,} training and {len(te):,} test images (seed {seed})",
     )
+
+
+def smallest_split_size(num_classes: int, fraction: float) -> int:
+    """Fewest images a stratified split with this validation fraction accepts.
+
+    ``train_test_split`` puts ``ceil(fraction × n)`` images in the validation part and needs
+    both parts to hold at least one image per class.
+
+    >>> smallest_split_size(10, 0.25)
+    37
+    """
+    if not 0.0 < fraction < 1.0:
+        raise InvalidArgument(f"validation fraction must be between 0 and 1, got {fraction}")
+    n = 2 * num_classes
+    while math.ceil(fraction * n) < num_classes or n - math.ceil(fraction * n) < num_classes:
+        n += 1
+    return n
 
 
 def split_validation(x: np.ndarray, y: np.ndarray, *, fraction: float = DEFAULT_VALIDATION_FRACTION,

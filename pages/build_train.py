@@ -112,7 +112,8 @@ def _summary(config: models.ModelConfig, ds: datasets.Dataset) -> bool:
     return False
 
 
-def _training_options(ds: datasets.Dataset, config: models.ModelConfig, preset: presets.Preset | None) -> training.TrainSpec:
+def _training_options(ds: datasets.Dataset, config: models.ModelConfig,
+                      preset: presets.Preset | None) -> training.TrainSpec | None:
     t = preset.training if preset else {}
     same_data = preset is not None and t.get("dataset") == ds.name
     tag = f"{preset.name if preset else 'own'}_{ds.name}"  # new defaults when the preset or data change
@@ -153,6 +154,10 @@ def _training_options(ds: datasets.Dataset, config: models.ModelConfig, preset: 
             shift = st.slider("Shift up to ±", 0.0, 0.5, float(seed_aug.get("translate", 0.0)), 0.05,
                               key=f"aug_shift_{tag}")
             zoom = st.slider("Zoom up to ±", 0.0, 0.5, float(seed_aug.get("zoom", 0.0)), 0.05, key=f"aug_zoom_{tag}")
+    if val > 0 and train_size < (needed := datasets.smallest_split_size(ds.num_classes, val)):
+        st.error(f"With {ds.num_classes} classes and a validation share of {val:.2f}, training needs at least "
+                 f"{needed} images (every class on both sides of the split), got {train_size}.")
+        return None
     aug = augment.AugmentConfig(rotation=float(rotation), flip=flip, translate=shift, zoom=zoom, seed=int(seed))
     return training.TrainSpec(
         model=config.replace(learning_rate=float(lr)).to_dict(), dataset=ds.name,

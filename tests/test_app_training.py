@@ -163,3 +163,15 @@ st.session_state["layers"] = [layer.name for layer in model.layers]
     at = AppTest.from_string(script, default_timeout=120).run()
     assert not at.exception, at.exception
     assert at.session_state["same"] and at.session_state["layers"] == ["conv-1", "flatten", "predictions"]
+
+
+def test_too_few_training_images_for_the_split_are_refused_before_training(app_path):
+    at = _build_page(app_path)
+    at.number_input(key=f"train_size_{TAG}").set_value(20).run()  # 10 digit classes, 25% validation
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == [
+        "With 10 classes and a validation share of 0.25, training needs at least 37 images "
+        "(every class on both sides of the split), got 20."]
+    assert at.button(key="train_start").disabled
+    at.number_input(key=f"train_size_{TAG}").set_value(37).run()
+    assert not at.error and not at.button(key="train_start").disabled

@@ -324,3 +324,18 @@ def test_sample_indices():
     assert len(set(idx.tolist())) == 4 and idx.max() < 10
     assert np.array_equal(idx, datasets.sample_indices(10, 4, seed=1))
     assert len(datasets.sample_indices(3, 8)) == 3
+
+
+@pytest.mark.parametrize("num_classes, fraction", [(10, 0.25), (10, 0.05), (2, 0.5), (10, 0.5), (3, 0.1), (7, 0.3)])
+def test_smallest_split_size_is_what_scikit_learn_accepts(num_classes, fraction):
+    n = datasets.smallest_split_size(num_classes, fraction)
+    labels = lambda k: np.arange(k) % num_classes  # noqa: E731 - balanced classes, the easiest case
+    datasets.split_validation(labels(n), labels(n), fraction=fraction)  # n works ...
+    with pytest.raises(InvalidArgument, match=f"cannot split {n - 1:,} images"):  # ... and one fewer does not
+        datasets.split_validation(labels(n - 1), labels(n - 1), fraction=fraction)
+
+
+def test_datasets_doctests():
+    import doctest
+
+    assert doctest.testmod(datasets).failed == 0
