@@ -191,6 +191,21 @@ def import_folder_zip(data: bytes, **opts) -> dict:
     return report
 
 
+# --- model summaries (Build & train, Transfer learning) --------------------------------------
+def parameter_metrics(table, labels: tuple[str, str, str] = ("Parameters", "Trainable", "Non-trainable")) -> None:
+    """Three metrics of a :class:`cnnviz.models.SummaryTable`: total, trainable, non-trainable."""
+    for col, label, value in zip(st.columns(3), labels, (table.total, table.trainable, table.non_trainable)):
+        col.metric(label, f"{value:,}")
+
+
+def layer_table(table, *, key: str, where=None) -> None:
+    """The layer rows of a :class:`cnnviz.models.SummaryTable` (in ``where``, e.g. a column)."""
+    (where or st).dataframe(
+        [{k: row[k] for k in ("name", "type", "output_shape", "params", "formula")} for row in table.rows],
+        hide_index=True, key=key,
+        column_config={"output_shape": "output shape", "params": st.column_config.NumberColumn(format="localized")})
+
+
 # --- models, training and runs ----------------------------------------------------------
 # Only the job id lives in session state; the job itself belongs to the process-wide manager,
 # so reruns, clicks and page switches never touch it (hazards.md, "Streamlit").

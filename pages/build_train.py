@@ -97,15 +97,9 @@ def _summary(config: models.ModelConfig, ds: datasets.Dataset) -> bool:
     """Show the layer table; False when the network does not fit the data."""
     with ui.friendly_errors("The summary"):
         table = config.validate(ds.input_shape, ds.num_classes)
-        cols = st.columns(3)
-        cols[0].metric("Parameters", f"{table.total:,}")
-        cols[1].metric("Trainable", f"{table.trainable:,}")
-        cols[2].metric("Non-trainable", f"{table.non_trainable:,}")
+        ui.parameter_metrics(table)
         left, right = st.columns([3, 2])
-        left.dataframe([{k: row[k] for k in ("name", "type", "output_shape", "params", "formula")} for row in table.rows],
-                       hide_index=True, key="train_summary",
-                       column_config={"output_shape": "output shape",
-                                      "params": st.column_config.NumberColumn(format="localized")})
+        ui.layer_table(table, key="train_summary", where=left)
         right.plotly_chart(model_plots.param_bars(table, log_scale=True, title="Where the parameters are"),
                            key="train_param_bars")
         return True

@@ -62,14 +62,8 @@ def _weights_box(cfg: models.ModelConfig) -> bool:
 def _summary(cfg: models.ModelConfig, ds: datasets.Dataset) -> bool:
     with ui.friendly_errors("The summary"):
         table = cfg.validate(ds.input_shape, ds.num_classes)
-        cols = st.columns(3)
-        cols[0].metric("Parameters", f"{table.total:,}")
-        cols[1].metric("Trained", f"{table.trainable:,}")
-        cols[2].metric("Not trained", f"{table.non_trainable:,}")
-        st.dataframe([{k: row[k] for k in ("name", "type", "output_shape", "params", "formula")} for row in table.rows],
-                     hide_index=True, key="tl_summary",
-                     column_config={"output_shape": "output shape",
-                                    "params": st.column_config.NumberColumn(format="localized")})
+        ui.parameter_metrics(table, labels=("Parameters", "Trained", "Not trained"))
+        ui.layer_table(table, key="tl_summary")
         return True
     return False
 
