@@ -73,6 +73,7 @@ def test_ctrl_c_stops_within_a_batch_and_saves_a_stopped_run(cnnviz_home):
         out, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
+        proc.wait()
     assert proc.returncode == 0, err[-2000:]
     assert "stopping after this batch" in err
     last = out.strip().splitlines()[-1]

@@ -79,6 +79,7 @@ def running_app(home: Path, log_name: str = "streamlit.log", env: dict[str, str]
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()  # reap it: an unreaped Popen warns (ResourceWarning) when collected
         # Keep the server log beside the screenshots for a person to read.
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(log_path, SCREENSHOTS / log_name)

@@ -332,6 +332,7 @@ def start_server(home: Path, cap: int) -> _Server:
         _wait_healthy(url, proc)
     except BaseException:
         proc.kill()
+        proc.wait()
         raise
     return _Server(proc, url, job_log)
 
@@ -463,6 +464,7 @@ async def run_load(home: Path, *, sessions: int, cap: int = DEFAULT_CAP, timeout
             server.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.proc.kill()
+            server.proc.wait()
 
 
 def run_load_in_thread(home: Path, **kwargs) -> LoadReport:
