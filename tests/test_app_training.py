@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnviz import runs, training, ui
-from tests.helpers_train import run_until, tiny_build, tiny_spec
+from tests.helpers_train import run_until, start_page_training, tiny_build, tiny_spec
 
 pytestmark = pytest.mark.slow
 
@@ -53,13 +53,7 @@ def test_build_page_shows_preset_summary_and_builder(app_path):
 
 def test_train_live_then_runs_page_lists_it(app_path):
     at = _build_page(app_path)
-    at.number_input(key=f"train_epochs_{TAG}").set_value(2)
-    at.number_input(key=f"train_size_{TAG}").set_value(60)
-    at.number_input(key=f"test_size_{TAG}").set_value(30)
-    at.select_slider(key=f"train_batch_{TAG}").set_value(8)
-    at.button(key="train_start").click().run()
-    assert not at.exception, at.exception
-    job_id = at.session_state[ui.TRAIN_JOB_KEY]
+    job_id = start_page_training(at, TAG, epochs=2, train_size=60, test_size=30, batch=8)
     assert job_id and at.button(key="train_start").disabled  # one training at a time per student
 
     def curves_shown(at):

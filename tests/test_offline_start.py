@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnviz import catalog, ui
-from tests.helpers_train import run_until
+from tests.helpers_train import run_until, start_page_training
 
 pytestmark = pytest.mark.slow
 
@@ -96,13 +96,7 @@ def test_digits_end_to_end_offline(app_path, cnnviz_home, offline):
     at = _open(app_path, "pages/build_train.py")
     assert at.selectbox(key="train_dataset").value == "digits"  # the offline default
     tag = f"{at.selectbox(key='train_preset').value}_digits"
-    at.number_input(key=f"train_epochs_{tag}").set_value(1)
-    at.number_input(key=f"train_size_{tag}").set_value(120)
-    at.number_input(key=f"test_size_{tag}").set_value(40)
-    at.select_slider(key=f"train_batch_{tag}").set_value(16)
-    at.button(key="train_start").click().run()
-    assert not at.exception, at.exception
-    job_id = at.session_state[ui.TRAIN_JOB_KEY]
+    job_id = start_page_training(at, tag, epochs=1, train_size=120, test_size=40, batch=16)
     status = ui.training_jobs().wait(job_id, timeout=240)
     assert status.state == "finished", status
     run_until(at, lambda at: any("test accuracy" in s.value for s in at.success))
