@@ -17,7 +17,7 @@ Run (CIFAR-10 must be in the data store: ``python -m cnnviz data import cifar10 
     PYTHONPATH=. python benchmarks/accuracy_budget.py --fast fast_1min --seed-budgets 60
     PYTHONPATH=. python benchmarks/accuracy_budget.py --fast fast_1min --epochs 1 --train-size 25000 --seeds
 
-(``--seeds`` with no names skips the seed presets; ``--epochs``/``--train-size``/``--set`` are
+(``--seeds`` with no names skips the seed presets; ``--epochs``/``--train-size``/``--set``/``--tta`` are
 for exploring: they change the fast presets' set-up.) The runs are deleted afterwards unless
 ``--keep-runs`` is given.
 """
@@ -87,6 +87,10 @@ def fast_spec(name: str, args):
     from cnnviz import presets, training
 
     spec = training.spec_from_preset(name, epochs=args.epochs, train_size=args.train_size, seed=args.seed)
+    if args.tta:
+        import dataclasses
+
+        spec = dataclasses.replace(spec, tta=args.tta)
     if args.set:
         model = dict(spec.model)
         for item in args.set:
@@ -116,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override the fast presets' epochs")
     parser.add_argument("--train-size", type=int, default=None, help="override: fewer training images")
     parser.add_argument("--set", nargs="*", default=[], help="override model settings, e.g. learning_rate=0.3")
+    parser.add_argument("--tta", default=None, help="override the fast presets' test-time augmentation")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep-runs", action="store_true")
     args = parser.parse_args(argv)

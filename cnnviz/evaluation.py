@@ -281,8 +281,9 @@ def evaluate(
         y: N integer labels.
         class_names: one name per class.
         batch_size: images per forward pass.
-        tta: test-time augmentation, as the run was tested: "none", or "flip" (the mean of the
-            predictions on each image and on its mirror image; the fast presets use it).
+        tta: test-time augmentation, as the run was tested: "none", "flip" (the mean of the
+            predictions on each image and on its mirror image; the fast presets use it) or
+            "flip_translate" (see ``training.TTA_MODES``).
     Returns:
         An :class:`Evaluation`.
     """

@@ -1,26 +1,19 @@
-"""Training as background jobs: data pipeline, progress reporting, stop, queue, saving runs.
+"""Training one run: data pipeline, progress reporting, stop flag, test, saving the run.
 
-Training never runs in a Streamlit script thread (hazards.md: reruns and clicks kill a
-``fit()`` there, and one without ``st.*`` calls cannot be stopped). :func:`manager` returns
-the process-wide :class:`JobManager`; it runs each job in its own thread, at most
-``max_jobs`` at once (FIFO queue beyond that), and publishes a :class:`Progress` snapshot at
-most once a second from a Keras callback. A stop request is a flag the callback reads
-after every batch (``model.stop_training = True``): the run ends within one batch, keeps
-its partial history and is saved as ``"stopped"``.
-
-:func:`train` is the same work, synchronously (the CLI and the job threads call it).
+:func:`train` does the work synchronously; the CLI calls it, and so do the job threads of
+:mod:`cnnviz.jobs` (training never runs in a Streamlit script thread). It publishes a
+:class:`Progress` snapshot at most once a second from a Keras callback. A stop request is a
+flag the callback reads after every batch (``model.stop_training = True``): the run ends
+within one batch, keeps its partial history and is saved as ``"stopped"``.
 Data stays uint8 until the last moment: ``tf.data`` batches it, then casts, augments and
 scales each batch (cpu-training-facts.md).
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import logging
 import math
-import os
-import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from cnnviz import runs
-from cnnviz.errors import CnnvizError, InvalidArgument
+from cnnviz.errors import InvalidArgument
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -44,14 +37,23 @@ log = logging.getLogger("cnnviz.training")
 PUBLISH_INTERVAL_S = 1.0
 #: Curve points kept per series; older points are thinned 2:1 beyond this (charts are re-sent whole).
 MAX_CURVE_POINTS = 240
-#: Environment variable that overrides the server-wide cap on concurrent training jobs.
-MAX_JOBS_ENV = "CNNVIZ_MAX_TRAINING_JOBS"
-#: Finished job records kept for status queries (oldest dropped first).
-MAX_FINISHED_JOBS = 200
 SCALINGS = ("unit", "symmetric", "standardize")
 #: Test-time augmentation: "flip" averages the predictions on each test image and its mirror
-#: image (airbench's tta_level 1; +0.5 to 1 point on CIFAR-10 for a second forward pass).
-TTA_MODES = ("none", "flip")
+#: image (airbench's tta_level 1; +0.5 to 1 point on CIFAR-10 for a second forward pass);
+#: "flip_translate" is airbench's tta_level 2: half the flip mean, plus a quarter each of the flip
+#: means of the image shifted one pixel up-left and down-right (mirrored edges): six forward passes.
+TTA_MODES = ("none", "flip", "flip_translate")
+#: What each mode averages the predictions over, for pages ("the mean over {}").
+TTA_SHORT = {
+    "flip": "each test image and its mirror image",
+    "flip_translate": "each test image and its mirror image, and both shifted by one pixel (weighted 2:1:1)",
+}
+#: How the run's metrics describe each mode (``test_tta``).
+TTA_DESCRIPTIONS = {
+    "flip": "flip: mean of the predictions on each test image and its mirror image",
+    "flip_translate": "flip and translate: half the mean of the predictions on each test image and its mirror "
+                      "image, a quarter each the same mean for the image shifted one pixel up-left and down-right",
+}
 #: airbench94's triangle: from 0.2 × peak up to the peak at 23% of the steps, down to 0.07 × peak.
 ONE_CYCLE = ((0.0, 0.23, 1.0), (0.2, 1.0, 0.07))
 #: Training images the data-dependent first layer (patch whitening) is computed from (airbench: 5,000).
@@ -82,7 +84,8 @@ class TrainSpec:
         keep_best: end with the weights of the best validation-loss epoch (seed 002's checkpoint).
         seed: makes weights, split, shuffling and augmentation repeatable.
         preset: the preset's name when the model came from one.
-        tta: test-time augmentation of the run's test accuracy: "none" or "flip" (see ``TTA_MODES``).
+        tta: test-time augmentation of the run's test accuracy: "none", "flip" or "flip_translate"
+            (see ``TTA_MODES``).
     """
 
     model: dict
@@ -367,6 +370,17 @@ def flip_images(x: "np.ndarray | tf.Tensor") -> Any:
     return tf.reverse(x, axis=[2])
 
 
+def translate_images(x: "tf.Tensor", dy: int, dx: int) -> Any:
+    """Shift images N×H×W×C by (``dy``, ``dx``) pixels, at most 1, filling the edge by mirroring."""
+    import tensorflow as tf
+
+    if abs(dy) > 1 or abs(dx) > 1:
+        raise InvalidArgument(f"translate_images shifts by at most one pixel, got ({dy}, {dx})")
+    padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
+    height, width = x.shape[1], x.shape[2]
+    return padded[:, 1 - dy:1 - dy + height, 1 - dx:1 - dx + width, :]
+
+
 def predict_tta(model: "keras.Model", x: "np.ndarray | tf.data.Dataset", *, tta: str = "flip",
                 batch_size: int = PREDICT_BATCH) -> np.ndarray:
     """The model's class probabilities, with test-time augmentation.
@@ -376,17 +390,18 @@ def predict_tta(model: "keras.Model", x: "np.ndarray | tf.data.Dataset", *, tta:
         x: scaled images N×H×W×C (float), or a ``tf.data`` pipeline of (images, labels)
             batches such as :func:`make_pipeline` gives.
         tta: "flip": the mean of the predictions on each image and on its mirror image;
-            "none": plain predictions.
+            "flip_translate": half that mean plus a quarter each of the same mean for the image
+            shifted one pixel down-right and up-left (see ``TTA_MODES``); "none": plain predictions.
         batch_size: images per forward pass (arrays only).
     Returns:
         Probabilities N×classes (float32).
     """
-    plain, flipped = _predictions(model, x, tta=tta, batch_size=batch_size)
-    return plain if flipped is None else (plain + flipped) / 2
+    plain, augmented = _predictions(model, x, tta=tta, batch_size=batch_size)
+    return plain if augmented is None else augmented
 
 
 def _predictions(model: Any, x: Any, *, tta: str, batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Plain and (with TTA) mirrored predictions, batch by batch through one ``tf.function``.
+    """Plain and (with TTA) augmented predictions, batch by batch through one ``tf.function``.
 
     A plain loop over a traced forward pass: ``model.predict`` cost here about twice as much
     for the 10,000 CIFAR-10 test images (measured for issue 8).
@@ -402,24 +417,33 @@ def _predictions(model: Any, x: Any, *, tta: str, batch_size: int) -> tuple[np.n
         batches: Any = (x[i:i + batch_size] for i in range(0, len(x), batch_size))
     else:
         batches = (b[0] if isinstance(b, tuple) else b for b in x)
-    plain, flipped = [], []
+    def predict(images: Any) -> np.ndarray:
+        return np.asarray(forward(images), dtype=np.float32)
+
+    def mirror_mean(images: Any) -> np.ndarray:
+        return (predict(images) + predict(flip_images(images))) / 2
+
+    plain, augmented = [], []
     for images in batches:
         images = tf.convert_to_tensor(images, dtype=tf.float32)
-        plain.append(np.asarray(forward(images), dtype=np.float32))
+        plain.append(predict(images))
         if tta == "flip":
-            flipped.append(np.asarray(forward(flip_images(images)), dtype=np.float32))
+            augmented.append((plain[-1] + predict(flip_images(images))) / 2)
+        elif tta == "flip_translate":
+            shifted = mirror_mean(translate_images(images, 1, 1)) + mirror_mean(translate_images(images, -1, -1))
+            augmented.append((plain[-1] + predict(flip_images(images))) / 4 + shifted / 4)
     classes = int(model.output_shape[-1])
 
     def stack(parts: list) -> np.ndarray:
         return np.concatenate(parts) if parts else np.zeros((0, classes), np.float32)
 
-    return stack(plain), stack(flipped) if tta == "flip" else None
+    return stack(plain), stack(augmented) if tta != "none" else None
 
 
 def _evaluate_tta(model: Any, test_ds: Any, y: np.ndarray, *, tta: str, one_hot: bool, num_classes: int) -> dict:
     """Test loss and accuracy of the TTA predictions, and the accuracy without TTA."""
-    plain, flipped = _predictions(model, test_ds, tta=tta, batch_size=PREDICT_BATCH)
-    probs = (plain + flipped) / 2 if flipped is not None else plain
+    plain, augmented = _predictions(model, test_ds, tta=tta, batch_size=PREDICT_BATCH)
+    probs = augmented if augmented is not None else plain
     target = np.eye(num_classes, dtype=np.float32)[y] if one_hot else y
     loss = float(np.asarray(model.loss(target, probs)))
     return {"loss": loss, "accuracy": float(np.mean(probs.argmax(1) == y)),
@@ -856,7 +880,7 @@ def train(
         test = _evaluate_tta(model, test_ds, data.y_test, tta=spec.tta, one_hot=one_hot,
                              num_classes=data.num_classes)
         tta_metrics = {
-            "test_tta": "flip: mean of the predictions on each test image and its mirror image",
+            "test_tta": TTA_DESCRIPTIONS[spec.tta],
             "test_accuracy_without_tta": round(test["accuracy_plain"], 6),
         }
     test_s = time.monotonic() - t_test
@@ -912,214 +936,3 @@ def _final_curve(progress: Any) -> dict:
     curve = {k: list(v) for k, v in progress._points.items()}
     curve.update({f"epoch_{k}": list(v) for k, v in progress.history.items()})
     return curve
-
-
-# --- the job manager --------------------------------------------------------------------------
-JOB_STATES = ("queued", "running", "finished", "stopped", "cancelled", "failed")
-
-
-@dataclass(frozen=True)
-class JobStatus:
-    """What a page shows about one job (a copy; safe to keep)."""
-
-    job_id: str
-    label: str
-    state: str  # one of JOB_STATES
-    queue_position: int  # 1 = next to start; 0 when not queued
-    progress: Progress
-    run_id: str | None = None
-    test_accuracy: float | None = None
-    error: str | None = None
-    submitted: float = 0.0
-
-    @property
-    def active(self) -> bool:
-        return self.state in ("queued", "running")
-
-
-@dataclass
-class _Job:
-    job_id: str
-    spec: TrainSpec
-    build: BuildFn | None
-    label: str
-    submitted: float
-    dataset: Any = None
-    state: str = "queued"
-    progress: Progress = field(default_factory=Progress)
-    run_id: str | None = None
-    test_accuracy: float | None = None
-    error: str | None = None
-    stop_event: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
-    done: threading.Event = field(default_factory=threading.Event)
-
-
-def default_max_jobs() -> int:
-    """``$CNNVIZ_MAX_TRAINING_JOBS`` if set, else half the cores (TensorFlow uses them all per job)."""
-    env = os.environ.get(MAX_JOBS_ENV, "").strip()
-    if env:
-        try:
-            value = int(env)
-        except ValueError:
-            raise InvalidArgument(f"{MAX_JOBS_ENV} must be a whole number ≥ 1, got {env!r}") from None
-        if value < 1:
-            raise InvalidArgument(f"{MAX_JOBS_ENV} must be a whole number ≥ 1, got {env!r}")
-        return value
-    return max(1, (os.cpu_count() or 1) // 2)
-
-
-class JobManager:
-    """Runs training jobs in background threads, at most ``max_jobs`` at once, FIFO beyond.
-
-    Thread-safe. Job threads never touch Streamlit; pages poll :meth:`status` with the
-    job id they keep in session state.
-    """
-
-    def __init__(self, max_jobs: int | None = None) -> None:
-        self._lock = threading.Lock()
-        self._jobs: dict[str, _Job] = {}
-        self._queue: collections.deque[str] = collections.deque()
-        self._running = 0
-        self._max_jobs = 1
-        self.set_max_jobs(default_max_jobs() if max_jobs is None else max_jobs)
-
-    @property
-    def max_jobs(self) -> int:
-        return self._max_jobs
-
-    def set_max_jobs(self, max_jobs: int) -> None:
-        """Change the cap; queued jobs start at once if the new cap allows."""
-        if not _is_int(max_jobs) or max_jobs < 1:
-            raise InvalidArgument(f"the cap on concurrent training jobs must be ≥ 1, got {max_jobs!r}")
-        with self._lock:
-            self._max_jobs = int(max_jobs)
-            self._start_waiting_locked()
-
-    def submit(
-        self, spec: TrainSpec, *, build: BuildFn | None = None, label: str | None = None,
-        dataset: "Dataset | None" = None,
-    ) -> str:
-        """Queue a job (it starts at once when a slot is free) and return its id.
-
-        Args:
-            spec: what to train (validated now, so mistakes show at once).
-            build: see :func:`train`.
-            label: a name for people (default: preset or architecture, and dataset).
-            dataset: the already-loaded full dataset ``spec.dataset`` (shared, read only).
-        """
-        spec.validate()
-        job_id = secrets.token_hex(8)
-        job = _Job(job_id=job_id, spec=spec, build=build, submitted=time.time(), dataset=dataset,
-                   label=label or f"{spec.preset or spec.model.get('architecture', 'custom')} on {spec.dataset}",
-                   progress=Progress(epochs=spec.epochs))
-        with self._lock:
-            self._jobs[job_id] = job
-            self._queue.append(job_id)
-            log.info("job %s queued: %d of %d training slots busy, %d waiting",
-                     job_id, self._running, self._max_jobs, len(self._queue))
-            self._prune_locked()
-            self._start_waiting_locked()
-        return job_id
-
-    def status(self, job_id: str) -> JobStatus | None:
-        """A snapshot of the job, or None for an unknown id (e.g. after a server restart)."""
-        with self._lock:
-            job = self._jobs.get(job_id)
-            if job is None:
-                return None
-            position = self._queue.index(job_id) + 1 if job.state == "queued" else 0
-            return JobStatus(
-                job_id=job.job_id, label=job.label, state=job.state, queue_position=position,
-                progress=job.progress, run_id=job.run_id, test_accuracy=job.test_accuracy,
-                error=job.error, submitted=job.submitted,
-            )
-
-    def stop(self, job_id: str) -> None:
-        """Stop a running job within one batch (it is saved as stopped), or drop a queued one."""
-        with self._lock:
-            job = self._jobs.get(job_id)
-            if job is None:
-                return
-            job.stop_event.set()
-            if job.state == "queued":
-                self._queue.remove(job_id)
-                job.state = "cancelled"
-                job.done.set()
-
-    def wait(self, job_id: str, timeout: float | None = None) -> JobStatus | None:
-        """Block until the job ends (or ``timeout`` seconds pass); return its status."""
-        with self._lock:
-            job = self._jobs.get(job_id)
-        if job is not None:
-            job.done.wait(timeout)
-        return self.status(job_id)
-
-    def active_jobs(self) -> list[JobStatus]:
-        """Queued and running jobs, in start order."""
-        with self._lock:
-            ids = [j.job_id for j in self._jobs.values() if j.state in ("queued", "running")]
-        return [s for s in (self.status(i) for i in ids) if s is not None]
-
-    # -- internals (called with the lock held) --
-    def _start_waiting_locked(self) -> None:
-        while self._queue and self._running < self._max_jobs:
-            job = self._jobs[self._queue.popleft()]
-            job.state = "running"
-            self._running += 1
-            # One line per start/end (INFO): a server log of who trained when, and the load test's check of the cap.
-            log.info("job %s started: %d of %d training slots busy, %d waiting",
-                     job.job_id, self._running, self._max_jobs, len(self._queue))
-            # daemon: a server shutdown must not wait for a long run; writes are crash-safe anyway
-            job.thread = threading.Thread(target=self._run, args=(job,), name=f"cnnviz-train-{job.job_id}",
-                                          daemon=True)
-            job.thread.start()
-
-    def _prune_locked(self) -> None:
-        ended = [j for j in self._jobs.values() if j.state not in ("queued", "running")]
-        for job in sorted(ended, key=lambda j: j.submitted)[: max(0, len(ended) - MAX_FINISHED_JOBS)]:
-            del self._jobs[job.job_id]
-
-    def _publish(self, job: _Job, progress: Progress) -> None:
-        with self._lock:
-            job.progress = progress
-
-    def _run(self, job: _Job) -> None:
-        state, run_id, accuracy, error = "failed", None, None, None
-        try:
-            result = train(job.spec, build=job.build, stop_event=job.stop_event, dataset=job.dataset,
-                           on_progress=lambda p: self._publish(job, p))
-            if result.run is None:
-                state = "cancelled"
-            else:
-                state = "stopped" if result.stopped else "finished"
-                run_id, accuracy = result.run.run_id, result.run.test_accuracy
-        except CnnvizError as err:
-            error = str(err)
-        except Exception:  # a bug: full traceback in the server log, a short note for the class
-            log.exception("training job %s failed", job.job_id)
-            error = "Training failed because of an internal error. The details are in the server log."
-        finally:
-            with self._lock:
-                job.state, job.run_id, job.test_accuracy, job.error = state, run_id, accuracy, error
-                job.progress = dataclasses.replace(job.progress, phase="done", eta_s=None)
-                self._running -= 1
-                log.info("job %s ended %s (run %s): %d of %d training slots busy, %d waiting",
-                         job.job_id, state, run_id, self._running, self._max_jobs, len(self._queue))
-                self._start_waiting_locked()
-            job.dataset = None  # let the data go
-            job.done.set()
-
-
-_manager: JobManager | None = None
-_manager_lock = threading.Lock()
-
-
-def manager() -> JobManager:
-    """The process-wide job manager (created on first use; the cap from :func:`default_max_jobs`)."""
-    global _manager
-    with _manager_lock:
-        if _manager is None:
-            runs.cleanup_once()
-            _manager = JobManager()
-        return _manager

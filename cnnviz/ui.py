@@ -192,6 +192,13 @@ def import_folder_zip(data: bytes, **opts) -> dict:
 
 
 # --- model summaries (Build & train, Transfer learning) --------------------------------------
+def tta_phrase(mode: str) -> str:
+    """What a run's test-time augmentation averages over, in words (the mode itself if unknown)."""
+    from cnnviz.training import TTA_SHORT
+
+    return TTA_SHORT.get(mode, mode)
+
+
 def parameter_metrics(table, labels: tuple[str, str, str] = ("Parameters", "Trainable", "Non-trainable")) -> None:
     """Three metrics of a :class:`cnnviz.models.SummaryTable`: total, trainable, non-trainable."""
     for col, label, value in zip(st.columns(3), labels, (table.total, table.trainable, table.non_trainable)):
@@ -250,10 +257,10 @@ _spare_keras_after_script_runs()
 
 
 def training_jobs():
-    """The process-wide :class:`cnnviz.training.JobManager` (cleans the run store once at start-up)."""
-    from cnnviz import training
+    """The process-wide :class:`cnnviz.jobs.JobManager` (cleans the run store once at start-up)."""
+    from cnnviz import jobs
 
-    return training.manager()
+    return jobs.manager()
 
 
 def training_panel(job_key: str = TRAIN_JOB_KEY) -> None:
@@ -327,13 +334,14 @@ def _finished_note(status) -> None:
     word = "Finished" if status.state == "finished" else "Stopped"
     text = f"{word}: run `{status.run_id}`"
     try:
-        metrics = runs.load_run(status.run_id).metrics
+        info = runs.load_run(status.run_id)
+        metrics, tta = info.metrics, info.config.get("tta", "none")
     except CnnvizError:
-        metrics = {}
+        metrics, tta = {}, "none"
     if status.test_accuracy is not None:
         text += f", test accuracy **{status.test_accuracy:.1%}**"
-    if metrics.get("test_tta"):
-        text += " (mean of each test image and its mirror image)"
+    if tta != "none":
+        text += f" (mean over {tta_phrase(tta)})"
     if metrics.get("test_loss") is not None:
         text += f", test loss {metrics['test_loss']:.3f}"
     if metrics.get("preset_expected_test_accuracy") is not None:

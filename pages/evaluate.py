@@ -41,8 +41,8 @@ def _metrics(info: runs.RunInfo, ev: evaluation.Evaluation) -> None:
     cols[3].metric("Mistakes", f"{int((~ev.correct).sum()):,}")
     if info.config.get("tta", "none") != "none":
         plain = info.metrics.get("test_accuracy_without_tta")
-        st.caption("Tested as in training, with flip test-time augmentation: each image is classified as the "
-                   "mean of the network's answers on it and on its mirror image"
+        st.caption("Tested as in training, with test-time augmentation: the mean of the network's answers on "
+                   + ui.tta_phrase(info.config["tta"])
                    + ("." if plain is None else f" (without it the network got {plain:.1%})."))
     pairs = evaluation.most_confused(ev.confusion, ev.class_names, top=3) if (~ev.correct).any() else []
     if pairs:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cnnviz import jobs as jobmanager
 from cnnviz import evaluation, runs, training, ui
 from tests.helpers_inspectpages import (
     FLAT_MODEL, assert_no_runs_notice, copy_runs, figure, gallery_indices, image_count, no_errors, open_page,
@@ -142,10 +143,10 @@ def test_opens_on_the_run_this_session_just_trained(app_path, run_id, stored, mo
         """A job manager whose only job saved the older run."""
 
         def status(self, job_id):
-            return training.JobStatus(job_id=job_id, label="tiny", state="finished", queue_position=0,
+            return jobmanager.JobStatus(job_id=job_id, label="tiny", state="finished", queue_position=0,
                                       progress=training.Progress(), run_id=older)
 
-    monkeypatch.setattr(training, "_manager", Finished())
+    monkeypatch.setattr(jobmanager, "_manager", Finished())
     at = open_page(app_path, PAGE)
     assert at.selectbox(key="eval_run").value == run_id  # no job in this session: the newest
     at.session_state[ui.TRAIN_JOB_KEY] = "job-1"

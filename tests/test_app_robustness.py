@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnviz import robustness, runs, training, ui
+from cnnviz import jobs as jobmanager
+from cnnviz import robustness, runs, ui
 from tests.helpers_inspectpages import (
     FLAT_MODEL, GAP_MODEL, assert_no_runs_notice, chart_keys, copy_runs, figure, no_errors, open_page,
     reference_data, tiny_spec, train_runs,
@@ -119,8 +120,8 @@ def test_other_sizes_flatten_explains_global_pooling_measures(app_path, run_ids,
 
 
 def test_train_the_augmented_twin(app_path, run_ids, monkeypatch):
-    jobs = training.JobManager(max_jobs=1)
-    monkeypatch.setattr(training, "_manager", jobs)
+    jobs = jobmanager.JobManager(max_jobs=1)
+    monkeypatch.setattr(jobmanager, "_manager", jobs)
     at = open_page(app_path, PAGE)
     at.slider(key="robust_twin_rotation").set_value(45)
     at.button(key="robust_twin_go").click().run()

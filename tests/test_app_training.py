@@ -7,6 +7,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cnnviz import jobs as jobmanager
 from cnnviz import runs, training, ui
 from tests.helpers_train import run_until, start_page_training, tiny_build, tiny_spec
 
@@ -110,8 +111,8 @@ def test_runs_page_without_runs(app_path):
 
 
 def test_queue_position_is_shown(app_path, monkeypatch):
-    jobs = training.JobManager(max_jobs=1)
-    monkeypatch.setattr(training, "_manager", jobs)
+    jobs = jobmanager.JobManager(max_jobs=1)
+    monkeypatch.setattr(jobmanager, "_manager", jobs)
     blocker = jobs.submit(tiny_spec(epochs=500), build=tiny_build)
     try:
         at = _build_page(app_path)

@@ -266,5 +266,5 @@ def test_flip_tta_is_the_mean_with_the_mirror_image(model, data):
     # image's prediction is uniform, so TTA halves each image's distance to 1/3.
     ev_tta = evaluation.evaluate(model, *data, NAMES, batch_size=4, tta="flip")
     np.testing.assert_allclose(ev_tta.probabilities, (hand_probs() + 1 / 3) / 2, rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="test-time augmentation must be one of none, flip, got 'rotate'"):
+    with pytest.raises(ValueError, match="test-time augmentation must be one of none, flip, flip_translate, got 'rotate'"):
         evaluation.evaluate(model, *data, NAMES, tta="rotate")

@@ -10,7 +10,8 @@ import re
 import numpy as np
 import pytest
 
-from cnnviz import augment, architectures, models, runs, training, whitening
+from cnnviz import jobs as jobmanager
+from cnnviz import augment, architectures, runs, training, whitening
 from cnnviz.datasets import Dataset
 from cnnviz.errors import InvalidArgument
 from cnnviz.layerspec import param_calculator
@@ -60,7 +61,8 @@ def test_fast_preset_records():
         t = preset.training
         assert preset.config.architecture in ("fast_w16", "fast_w32") and preset.input_shape == (32, 32, 3)
         assert (t["dataset"], t["train_size"], t["test_size"], t["validation_fraction"]) == ("cifar10", None, None, 0.0)
-        assert (t["scaling"], t["tta"], t["augment"]) == ("standardize", "flip", {"flip": "horizontal", "crop": 2})
+        assert (t["scaling"], t["augment"]) == ("standardize", {"flip": "horizontal", "crop": 2})
+        assert t["tta"] == ("flip_translate" if name == "fast_10min" else "flip")
         c = preset.config
         assert (c.optimizer, c.momentum, c.lr_schedule, c.label_smoothing) == ("sgd_nesterov", 0.85, "one_cycle", 0.2)
         assert (preset.expected_params["total"], preset.expected_params["trainable"]) == COUNTS[name]
@@ -71,6 +73,7 @@ def test_fast_preset_records():
     assert expected == sorted(expected) and expected[0] >= (0.60, 0) and expected[1][0] >= 0.75
     assert [PRESETS[n].training["epochs"] for n in FAST] == sorted(PRESETS[n].training["epochs"] for n in FAST)
     assert PRESETS["fast_10min"].config.precision == "mixed_bfloat16"
+    assert PRESETS["fast_10min"].expected["test_accuracy"] >= 0.85 and PRESETS["fast_10min"].expected["seconds"] <= 600
 
 
 @pytest.mark.parametrize("name", FAST)
@@ -269,14 +272,42 @@ def test_tta_is_the_mean_of_the_image_and_its_mirror():
     scaled = training.apply_scaling(xu, affine)
     np.testing.assert_allclose(training.predict_tta(model, pipe), training.predict_tta(model, scaled), rtol=1e-5,
                                atol=1e-6)
-    with pytest.raises(InvalidArgument, match="test-time augmentation must be one of none, flip, got 'crop'"):
+    with pytest.raises(InvalidArgument, match="test-time augmentation must be one of none, flip, flip_translate, got 'crop'"):
         training.predict_tta(model, x, tta="crop")
+
+
+def test_translate_images_shifts_by_one_pixel_with_mirrored_edges():
+    x = np.arange(2 * 4 * 5 * 3, dtype=np.float32).reshape(2, 4, 5, 3)
+    reflect = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")  # numpy's reflect is TF's REFLECT
+    down_right = np.asarray(training.translate_images(x, 1, 1))
+    np.testing.assert_array_equal(down_right, reflect[:, 0:4, 0:5, :])
+    np.testing.assert_array_equal(down_right[:, 1:, 1:, :], x[:, :-1, :-1, :])  # content moved one pixel
+    np.testing.assert_array_equal(np.asarray(training.translate_images(x, -1, -1)), reflect[:, 2:6, 2:7, :])
+    np.testing.assert_array_equal(np.asarray(training.translate_images(x, 0, 0)), x)
+    with pytest.raises(InvalidArgument, match=r"at most one pixel, got \(2, 0\)"):
+        training.translate_images(x, 2, 0)
+
+
+@pytest.mark.slow
+def test_flip_translate_tta_weighs_six_views_as_airbench():
+    model = tiny_build((6, 6, 3), 4)
+    x = np.random.default_rng(5).random((7, 6, 6, 3)).astype(np.float32)
+
+    def mirror_mean(images):
+        return (model.predict(images, verbose=0) + model.predict(images[:, :, ::-1, :].copy(), verbose=0)) / 2
+
+    reflect = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+    expected = (mirror_mean(x) / 2 + mirror_mean(reflect[:, 0:6, 0:6, :].copy()) / 4
+                + mirror_mean(reflect[:, 2:8, 2:8, :].copy()) / 4)
+    got = training.predict_tta(model, x, tta="flip_translate", batch_size=3)
+    assert not np.allclose(expected, mirror_mean(x), atol=1e-4)  # the shifts change the answer
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_tta_setting_is_checked():
     with pytest.raises(InvalidArgument) as err:
         tiny_spec(tta="mirror").validate()
-    assert str(err.value) == "test-time augmentation must be one of none, flip, got 'mirror'"
+    assert str(err.value) == "test-time augmentation must be one of none, flip, flip_translate, got 'mirror'"
     assert training.spec_from_preset("fast_3min").tta == "flip"
     assert training.spec_from_preset("seed000_model1").tta == "none"
 
@@ -287,7 +318,7 @@ def test_fast_preset_one_epoch_through_the_training_job(cnnviz_home):
     ds = _tiny_cifar()
     spec = dataclasses.replace(training.spec_from_preset("fast_1min", dataset=ds.name), batch_size=16)
     assert (spec.epochs, spec.validation_fraction, spec.tta) == (1, 0.0, "flip")
-    jobs = training.JobManager(max_jobs=1)
+    jobs = jobmanager.JobManager(max_jobs=1)
     status = jobs.wait(jobs.submit(spec, dataset=ds), timeout=300)
     assert status.state == "finished", status
     assert status.progress.phase == "done"

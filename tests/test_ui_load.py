@@ -7,7 +7,7 @@ import logging
 import sys
 import types
 
-from cnnviz import training
+from cnnviz import jobs as jobmanager
 from tests.helpers_train import tiny_build, tiny_spec
 
 
@@ -49,12 +49,12 @@ def test_streamlits_own_clean_up_did_clear_keras(monkeypatch):
 
 
 def test_job_manager_logs_each_start_and_end_with_the_slots_busy(cnnviz_home, caplog):
-    jobs = training.JobManager(max_jobs=1)
-    with caplog.at_level(logging.INFO, logger="cnnviz.training"):
+    jobs = jobmanager.JobManager(max_jobs=1)
+    with caplog.at_level(logging.INFO, logger="cnnviz.jobs"):
         first = jobs.submit(tiny_spec(), build=tiny_build)
         second = jobs.submit(tiny_spec(seed=1), build=tiny_build)
         done = [jobs.wait(first, timeout=120), jobs.wait(second, timeout=120)]
-    lines = [r.getMessage() for r in caplog.records if r.name == "cnnviz.training"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "cnnviz.jobs"]
     expected = [
         f"job {first} queued: 0 of 1 training slots busy, 1 waiting",
         f"job {first} started: 1 of 1 training slots busy, 0 waiting",
