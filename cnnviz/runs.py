@@ -78,8 +78,29 @@ class RunCorrupted(CnnvizError):
     """A run's files do not match its manifest (or the manifest is unreadable)."""
 
 
-class DiskFull(CnnvizError):
+class SaveFailed(CnnvizError):
+    """A run could not be saved: the store refused the write (permission, read-only disk, I/O error)."""
+
+
+class DiskFull(SaveFailed):
     """A run could not be saved because the disk (or the user's quota) is full."""
+
+
+#: Why a save failed, by errno, and what the person running the server can do about it.
+_SAVE_FAILURES = {
+    errno.ENOSPC: (DiskFull, "the disk is full", "Free some space or delete old runs on the Runs page."),
+    errno.EDQUOT: (DiskFull, "the disk is full", "Free some space or delete old runs on the Runs page."),
+    errno.EACCES: (SaveFailed, "cnnviz may not write to its folder (permission denied)",
+                   "Whoever runs the server: give its user write access to that folder, or point "
+                   "CNNVIZ_HOME to a folder it may write to."),
+    errno.EPERM: (SaveFailed, "cnnviz may not write to its folder (operation not permitted)",
+                  "Whoever runs the server: give its user write access to that folder, or point "
+                  "CNNVIZ_HOME to a folder it may write to."),
+    errno.EROFS: (SaveFailed, "the disk is read-only",
+                  "Whoever runs the server: point CNNVIZ_HOME to a folder on a writable disk."),
+    errno.EIO: (SaveFailed, "the disk reported an input/output error",
+                "Whoever runs the server: check the disk; earlier runs were not changed."),
+}
 
 
 @dataclass(frozen=True)
@@ -194,26 +215,27 @@ def save_run(
         root = storage.ensure_dir(storage.runs_dir())
         with storage.shared_lock(storage.home() / WRITERS_LOCK):  # taken before mkdir: cleanup sees us from the start
             run_id = _write_run(root, model, config=config, history=history, metrics=metrics, status=status)
+    except CnnvizError:
+        raise
     except Exception as err:
-        if _is_disk_full(err):
-            raise DiskFull(
-                f"Could not save the run: the disk is full (CNNVIZ_HOME={storage.home()}). "
-                "Free some space or delete old runs on the Runs page."
-            ) from err
+        failure = _SAVE_FAILURES.get(_os_errno(err))
+        if failure is not None:
+            kind, why, what_to_do = failure
+            raise kind(f"Could not save the run: {why} (CNNVIZ_HOME={storage.home()}). {what_to_do}") from err
         raise
     log.info("saved run %s (%s)", run_id, status)
     return load_run(run_id)
 
 
-def _is_disk_full(err: BaseException | None) -> bool:
-    """True when ``err`` or an error it was raised from is ENOSPC/EDQUOT (Keras/zipfile may wrap it)."""
+def _os_errno(err: BaseException | None) -> int | None:
+    """The errno of ``err`` or of the first OSError it was raised from (Keras/zipfile may wrap it)."""
     seen: set[int] = set()
     while err is not None and id(err) not in seen:
         seen.add(id(err))
-        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
+        if isinstance(err, OSError) and err.errno in _SAVE_FAILURES:
+            return err.errno
         err = err.__cause__ or err.__context__
-    return False
+    return None
 
 
 def _write_run(root: Path, model: "keras.Model", *, config: dict, history: dict, metrics: dict,

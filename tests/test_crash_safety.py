@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnviz import runs, storage, training
+from cnnviz import jobs as jobmanager
+from cnnviz import runs, storage
 from tests import crash_worker
 from tests.helpers_train import tiny_build, tiny_spec
 
@@ -263,14 +264,14 @@ class DiskFiller:
     With ``fail_at=None`` it only counts.
     """
 
-    def __init__(self, home: Path, fail_at: int | None, *, fsync: bool = False) -> None:
-        self.home, self.fail_at, self.fsync = str(home), fail_at, fsync
+    def __init__(self, home: Path, fail_at: int | None, *, fsync: bool = False, error: int = errno.ENOSPC) -> None:
+        self.home, self.fail_at, self.fsync, self.error = str(home), fail_at, fsync, error
         self.calls = 0
 
     def hit(self) -> None:
         self.calls += 1
         if self.fail_at is not None and self.calls >= self.fail_at:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            raise OSError(self.error, os.strerror(self.error))
 
     def install(self, monkeypatch) -> None:
         import builtins
@@ -365,8 +366,37 @@ def test_disk_full_during_a_save_is_a_clear_error_and_leaves_the_store_as_it_was
     runs.load_model(earlier[0])  # still loads after all that
 
 
+@pytest.mark.parametrize(("error", "message"), [
+    (errno.EACCES, "cnnviz may not write to its folder (permission denied) (CNNVIZ_HOME={home}). Whoever runs the "
+                   "server: give its user write access to that folder, or point CNNVIZ_HOME to a folder it may write to."),
+    (errno.EROFS, "the disk is read-only (CNNVIZ_HOME={home}). Whoever runs the server: point CNNVIZ_HOME to a "
+                  "folder on a writable disk."),
+    (errno.EIO, "the disk reported an input/output error (CNNVIZ_HOME={home}). Whoever runs the server: check the "
+                "disk; earlier runs were not changed."),
+])
+def test_other_write_failures_during_a_save_say_why_and_leave_the_store_as_it_was(cnnviz_home, monkeypatch, error,
+                                                                                 message):
+    # Injected: CI runs as root, for whom permission bits and chmod-ed folders refuse nothing.
+    model = _tiny_model()
+    earlier = _save(model, 0).run_id
+    root = cnnviz_home / "runs"
+    before = hash_run(root / earlier)
+    for n, fsync in [(1, False), (1, True), (5, False)]:  # the first write, the first fsync, a later write
+        filler = DiskFiller(cnnviz_home, n, fsync=fsync, error=error)
+        with monkeypatch.context() as patch:
+            filler.install(patch)
+            with pytest.raises(runs.SaveFailed) as caught:
+                _save(model, 1)
+        assert not isinstance(caught.value, runs.DiskFull)
+        assert str(caught.value) == "Could not save the run: " + message.format(home=cnnviz_home), (n, fsync)
+        assert isinstance(caught.value.__cause__, OSError) and caught.value.__cause__.errno == error
+        assert [p.name for p in root.iterdir()] == [earlier] and hash_run(root / earlier) == before
+        assert not list(cnnviz_home.rglob(f"*{storage.TEMP_MARKER}*"))
+    assert [r.run_id for r in runs.list_runs()] == [earlier]
+
+
 def test_a_training_job_whose_save_hits_a_full_disk_fails_with_the_message(cnnviz_home, monkeypatch):
-    jobs = training.JobManager(max_jobs=1)
+    jobs = jobmanager.JobManager(max_jobs=1)
     filler = DiskFiller(cnnviz_home, 1)
     real_save_run = runs.save_run
 
