@@ -108,6 +108,11 @@ def _color_section(rgb: np.ndarray) -> None:
     name = a.selectbox("Filter", conv.COLOR_KERNEL_NAMES, key="conv_color_kernel")
     size = b.slider("Filter size k", 1, 7, 3, key="conv_color_size")
     small = images.fit_within(rgb, 96)
+    height, width = small.shape[:2]
+    if min(height, width) < size:  # thin pictures: say so here instead of failing the section
+        st.info(f"This picture is {height} pixel{'s' if height != 1 else ''} high and {width} wide: a {size}×{size} "
+                "filter does not fit inside it. Choose a smaller filter size, or another picture.")
+        return
     result = conv.color_identity(small, conv.color_kernel(name, size))
     st.plotly_chart(plots.color_identity_figure(result), key="conv_color_fig")
     note = ("this filter is the same when flipped, so both sums agree" if result["kernel_symmetric"]

@@ -164,6 +164,9 @@ def test_upload_notes_are_shown(at):
     assert "extreme shape (300×1 pixels)" in captions
     # 'valid' of a 1-pixel-tall image with a 3×3 kernel leaves nothing, and the page says so
     assert "nothing left" in " ".join(titles(figure(at, "conv_modes_fig")))
+    # the colour section's 3×3 filter does not fit a 1-pixel strip (shrunk to 96 wide): a note, not an error
+    assert not at.error
+    assert any(i.value.startswith("This picture is 1 pixel high and 96 wide: a 3×3 filter does not fit") for i in at.info)
 
 
 @pytest.mark.parametrize("name,data,start", [
