@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Iterator
+import time
+from typing import Iterator, Sequence
 
 import streamlit as st
 
@@ -263,35 +264,55 @@ def training_jobs():
     return jobs.manager()
 
 
-def training_panel(job_key: str = TRAIN_JOB_KEY) -> None:
-    """The live view of this session's training job: queue place, progress, curves, stop button.
+def training_panel(job_keys: str | Sequence[str] = TRAIN_JOB_KEY, titles: dict[str, str] | None = None) -> None:
+    """The live view of this session's training job(s): queue place, progress, curves, stop button.
 
-    Refreshes itself every :data:`LIVE_REFRESH_S` seconds with ``st.fragment(run_every=...)``
-    while the job is queued or running, and reruns the whole page once when it ends. A page
-    may show several panels, each for the job id under its own ``job_key`` (their widget
-    keys then end in ``_<job_key>``).
+    Call it last on a page. All panels of a page live in ONE ``st.fragment`` that refreshes every
+    :data:`LIVE_REFRESH_S` seconds while a job is queued or running, and reruns the whole page
+    once when a job ends. One fragment, drawn last, because Streamlit (1.67) drops a fragment's
+    unsent messages from the send queue when that fragment reruns but keeps the ones queued after
+    them: with a second fragment or other elements below, a slow server (training holds the GIL)
+    could send the browser a block at index n+1 before n, which blanks the student's page
+    ("Bad delta path index", found by the load test).
+
+    Args:
+        job_keys: the session-state key(s) holding job ids; each panel's widget keys end in
+            ``_<job_key>`` unless it is :data:`TRAIN_JOB_KEY`.
+        titles: a Markdown heading per job key, shown above its panel.
     """
-    job_id = st.session_state.get(job_key)
-    if not job_id:
-        return
-    status = training_jobs().status(job_id)
-    if status is None:
-        st.info("The server restarted since this training started; its finished runs are on the Runs page.")
-        st.session_state.pop(job_key, None)
-        return
-    active = status.active
-    suffix = "" if job_key == TRAIN_JOB_KEY else f"_{job_key}"
-    st.fragment(_job_fragment, run_every=LIVE_REFRESH_S if active else None)(job_id, active, suffix)
-    st.fragment(_chart_fragment, run_every=CHART_REFRESH_S if active else None)(job_id, suffix)
+    keys = [job_keys] if isinstance(job_keys, str) else list(job_keys)
+    shown = []
+    for key in keys:
+        job_id = st.session_state.get(key)
+        if not job_id:
+            continue
+        status = training_jobs().status(job_id)
+        if status is None:
+            st.info("The server restarted since this training started; its finished runs are on the Runs page.")
+            st.session_state.pop(key, None)
+            continue
+        shown.append((key, job_id, status.active))
+    if shown:
+        active = any(was_active for _, _, was_active in shown)
+        st.fragment(_panels_fragment, run_every=LIVE_REFRESH_S if active else None)(shown, titles or {})
 
 
-def _job_fragment(job_id: str, was_active: bool, suffix: str = "") -> None:
+def _panels_fragment(shown: list[tuple[str, str, bool]], titles: dict[str, str]) -> None:
     jobs = training_jobs()
-    status = jobs.status(job_id)
-    if status is None:
-        return
-    if was_active and not status.active:
-        st.rerun(scope="app")  # the job ended: redraw the page (Train button, run lists) once
+    statuses = [(key, jobs.status(job_id), was_active) for key, job_id, was_active in shown]
+    if any(was_active and status is not None and not status.active for _, status, was_active in statuses):
+        st.rerun(scope="app")  # a job ended: redraw the page (Train button, run lists) once
+    for key, status, _ in statuses:
+        if status is None:
+            continue
+        if key in titles:
+            st.markdown(titles[key])
+        suffix = "" if key == TRAIN_JOB_KEY else f"_{key}"
+        _job_view(jobs, status, suffix)
+        _live_chart(status, suffix)
+
+
+def _job_view(jobs, status, suffix: str) -> None:
     p = status.progress
     if status.state == "queued":
         st.info(f"Waiting for a free training slot: you are number {status.queue_position} in the queue "
@@ -303,7 +324,7 @@ def _job_fragment(job_id: str, was_active: bool, suffix: str = "") -> None:
             st.progress(p.fraction, text=f"{p.phase.capitalize()}…")
     if status.active:
         st.button("Stop training", key=f"train_stop{suffix}", icon=":material/stop_circle:", on_click=jobs.stop,
-                  args=(job_id,), help="Ends within one batch; what was learned so far is saved as a 'stopped' run.")
+                  args=(status.job_id,), help="Ends within one batch; what was learned so far is saved as a 'stopped' run.")
     cols = st.columns(6)
     for col, (label, value, fmt) in zip(cols, (
         ("loss", p.loss, "{:.4f}"), ("accuracy", p.accuracy, "{:.1%}"),
@@ -319,13 +340,23 @@ def _job_fragment(job_id: str, was_active: bool, suffix: str = "") -> None:
         st.info("Training was stopped before it began; nothing was saved.")
 
 
-def _chart_fragment(job_id: str, suffix: str = "") -> None:
+def _live_chart(status, suffix: str) -> None:
+    """The live curves, rebuilt at most every :data:`CHART_REFRESH_S` s (in between the last figure is re-sent)."""
     from cnnviz.plots import training as plots
 
-    status = training_jobs().status(job_id)
-    if status is not None and status.progress.curve:
-        p = status.progress
-        st.plotly_chart(plots.live_curves(p.curve, epochs=p.epochs), key=f"train_live_curves{suffix}")
+    p = status.progress
+    if not p.curve:
+        return
+    memo_key = f"_live_chart_{status.job_id}"
+    built_at, figure = st.session_state.get(memo_key, (0.0, None))
+    now = time.monotonic()
+    if not status.active:  # the final curves; nothing to remember any more
+        st.session_state.pop(memo_key, None)
+        figure = plots.live_curves(p.curve, epochs=p.epochs)
+    elif figure is None or now - built_at >= CHART_REFRESH_S:
+        figure = plots.live_curves(p.curve, epochs=p.epochs)
+        st.session_state[memo_key] = (now, figure)
+    st.plotly_chart(figure, key=f"train_live_curves{suffix}")
 
 
 def _finished_note(status) -> None:

@@ -130,10 +130,9 @@ def main() -> None:
                                             "the Runs page with 'frozen' and the learning rate highlighted."):
             ui.submit_transfer(list(transfer.frozen_and_unfrozen(spec)), ds)
             st.rerun()
-    for is_frozen, key in ui.TRANSFER_JOB_KEYS.items():
-        if st.session_state.get(key):
-            st.markdown(f"**{'Frozen' if is_frozen else 'Unfrozen'} backbone**")
-            ui.training_panel(key)
+    ui.training_panel(list(ui.TRANSFER_JOB_KEYS.values()),
+                      titles={key: f"**{'Frozen' if is_frozen else 'Unfrozen'} backbone**"
+                              for is_frozen, key in ui.TRANSFER_JOB_KEYS.items()})
 
 
 main()
