@@ -41,13 +41,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=load_driver.sessions_from_env(), help="students (default 8)")
     parser.add_argument("--cap", type=int, default=load_driver.DEFAULT_CAP, help="concurrent trainings (default 2)")
+    parser.add_argument("--student-nice", type=int, default=load_driver.STUDENT_BROWSER_NICE,
+                        help="CPU priority of the students' browser (default 19; 0: same as the server)")
     parser.add_argument("--home", type=Path, help="CNNVIZ_HOME for the server (default: a new temporary folder)")
     args = parser.parse_args(argv)
     home = args.home or Path(tempfile.mkdtemp(prefix="cnnviz-load-"))
     home.mkdir(parents=True, exist_ok=True)
     print(f"machine: {machine()}; load average before: {os.getloadavg()[0]:.2f}", flush=True)
     t0 = time.monotonic()
-    report = load_driver.run_load_in_thread(home, sessions=args.sessions, cap=args.cap)
+    report = load_driver.run_load_in_thread(home, sessions=args.sessions, cap=args.cap,
+                                            student_nice=args.student_nice)
     print(report.format())
     print(f"whole run (server start to stop) {time.monotonic() - t0:.0f} s; load average after: "
           f"{os.getloadavg()[0]:.2f}; server home {home}")

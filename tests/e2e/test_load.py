@@ -1,9 +1,10 @@
-"""Many students (issue 9): 8 isolated browser sessions train at once against one server.
+"""Many students (issue 9): isolated browser sessions train at once against one server.
 
 Bounded: loopback only, one chromium with one context per student, the page's smallest training
-(1 epoch of 40 digits), a training cap of 2 so six students queue. ``CNNVIZ_LOAD_SESSIONS`` sets
-how many students (default 8; ``.ci/run`` may lower it). The figures are printed (``-s``) and
-``benchmarks/load_test.py`` prints the same report on its own.
+(1 epoch of 40 digits), a training cap of 2 so the rest of the class queues. In CI 4 students
+(``load_driver.CI_SESSIONS``, about 2 minutes); ``CNNVIZ_LOAD_SESSIONS=8`` runs the issue's class of 8
+(about 8 minutes on 2 cores). The figures are printed (``-s``) and ``benchmarks/load_test.py``
+prints the same report on its own (8 students by default).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.load, pytest.mark.slow]
 #: A fresh Home page must draw its title within this while the class trains: a student waiting
 #: longer thinks the server hangs (judgement). Measured on the shared 2-core machine: see benchmarks/README.md.
 PAGE_LOAD_LIMIT_S = 10.0
+#: ... and half of them within this: "a few seconds" (judgement; 4 students measured a 2.6 s median).
+PAGE_LOAD_MEDIAN_LIMIT_S = 5.0
 #: Memory "back close to the start" after the sessions close, against the baseline taken after a
 #: warm-up training (TensorFlow, the digits data and the Evaluate caches loaded; TF's allocator
 #: and glibc's per-thread arenas keep freed memory, so the first training's growth never goes back).
@@ -29,21 +32,16 @@ MEMORY_RETURN_MB = 300.0
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> load_driver.LoadReport:
-    # Opt-in for now: on this 2-core machine the test's own browsers share the cores with the server,
-    # and Home's load time under load (median 5.4 s, max 10.6 s with 4 students) is still over the
-    # bound; issue 9 tracks making it pass in CI's bounded mode. Run it with CNNVIZ_LOAD_SESSIONS=4 (or 8).
-    if not load_driver.os.environ.get(load_driver.SESSIONS_ENV, "").strip():
-        pytest.skip(f"the load test runs when {load_driver.SESSIONS_ENV} is set (e.g. 4 or 8)")
     if not load_driver.Path(load_driver.CHROMIUM).exists():
         pytest.skip(f"Debian chromium not found at {load_driver.CHROMIUM}")
     pytest.importorskip("playwright.async_api")
     result = load_driver.run_load_in_thread(tmp_path_factory.mktemp("load-cnnviz-home"),
-                                            sessions=load_driver.sessions_from_env(), cap=load_driver.DEFAULT_CAP)
+                                            sessions=load_driver.sessions_from_env(load_driver.CI_SESSIONS), cap=load_driver.DEFAULT_CAP)
     print("\n" + result.format())
     return result
 
 
-def test_every_student_finishes_and_sees_only_their_own_run(report):
+def test_every_student_finishes_and_sees_only_their_own_run_and_upload(report):
     students = report.students
     run_ids = [s.run_id for s in students]
     assert all(run_ids) and len(set(run_ids)) == len(students)  # one run each, none shared
@@ -53,6 +51,8 @@ def test_every_student_finishes_and_sees_only_their_own_run(report):
         assert s.run_ids_on_panel == {s.run_id}, f"student {s.index} saw {s.run_ids_on_panel}"
         assert s.runs_page_has_own, f"student {s.index}: own run missing on Runs"
         assert f"({s.run_id[-8:]})" in s.evaluate_choice, f"student {s.index}: Evaluate opened {s.evaluate_choice!r}"
+        # The Convolution page worked on this student's own upload, never on a classmate's.
+        assert s.upload_widths_seen == {s.upload_width}, f"student {s.index} saw uploads {s.upload_widths_seen}"
     ended = {e.run: e for e in report.events if e.event == "ended"}
     assert set(run_ids) <= set(ended) and {ended[r].state for r in run_ids} == {"finished"}
 
@@ -73,6 +73,7 @@ def test_the_cap_holds_and_queued_students_see_their_place(report):
 
 def test_the_server_answers_page_loads_during_the_load(report):
     assert report.page_loads_s, "no Home page load completed during the load"
+    assert statistics.median(report.page_loads_s) < PAGE_LOAD_MEDIAN_LIMIT_S, report.format()
     assert max(report.page_loads_s) < PAGE_LOAD_LIMIT_S, (
         f"Home took {max(report.page_loads_s):.1f} s (median {statistics.median(report.page_loads_s):.1f} s)")
 
