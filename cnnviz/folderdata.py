@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from cnnviz.errors import CnnvizError, InvalidArgument
-from cnnviz.images import DECODE_ERRORS
+from cnnviz.images import DECODE_ERRORS, to_rgb_or_l
 
 MAX_ZIP_BYTES = 200 * 1024 * 1024  # the page's upload limit is much lower (server.maxUploadSize)
 MAX_MEMBERS = 10_000
@@ -100,29 +100,15 @@ def _check_limits(infos: list[zipfile.ZipInfo]) -> None:
             raise ZipDatasetError(f"{info.filename} inflates {ratio:,.0f}× (a zip bomb?); the zip is refused.")
 
 
-def _to_mode(im, mode: str):
-    """Convert to RGB or L: transparency over white, 16-bit scaled instead of clipped."""
-    from PIL import Image
-
-    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(im, dtype=np.float64)
-        top = float(arr.max()) or 1.0
-        im = Image.fromarray(np.round(np.clip(arr, 0, None) / top * 255).astype(np.uint8), "L")
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(white, rgba)
-    return im.convert(mode)
-
-
 def _decode(data: bytes, *, size: int, mode: str, budget: list[int] | None = None) -> np.ndarray:
     """Decode one image with Pillow, carefully, and resize it to ``size``×``size``.
 
     ``budget`` (a one-item list) holds the pixels still allowed for this zip; the image's
     decoded pixels are taken from it, and :class:`ZipDatasetError` ends the import when it runs out.
 
-    TODO(images): switch to ``cnnviz.images.load_image`` + ``resize`` once the conv
-    branch is merged; this private helper follows the same hazards list meanwhile.
+    Not ``cnnviz.images.load_image``: a dataset decodes thousands of pictures, so JPEGs are
+    decoded at a reduced scale (``draft``) and every picture counts against the zip's pixel
+    budget; the mode conversion and the list of decode errors are the uploads' own.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -142,7 +128,7 @@ def _decode(data: bytes, *, size: int, mode: str, budget: list[int] | None = Non
                             f"The images in the zip add up to more than {MAX_TOTAL_PIXELS // 1_000_000:,} million "
                             "pixels to decode; shrink them first (a few hundred pixels a side is plenty) or use fewer.")
                 im = ImageOps.exif_transpose(im)
-                im = _to_mode(im, mode)
+                im = to_rgb_or_l(im, []).convert(mode)  # the uploads' conversion (cnnviz.images)
                 # Squash to a square, as seed 004 does; BILINEAR in Pillow antialiases when shrinking.
                 im = im.resize((size, size), Image.Resampling.BILINEAR)
                 arr = np.asarray(im, dtype=np.uint8)

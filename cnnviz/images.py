@@ -204,8 +204,12 @@ def _to_uint8_from_wide(im: Image.Image, notes: list[str]) -> Image.Image:
     return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8), mode="L")
 
 
-def _to_rgb_or_l(im: Image.Image, notes: list[str]) -> Image.Image:
-    """Any decoded mode to "RGB" or "L" (grey stays grey until the caller asks for RGB)."""
+def to_rgb_or_l(im: Image.Image, notes: list[str]) -> Image.Image:
+    """Any decoded mode to "RGB" or "L" (grey stays grey until the caller asks for RGB).
+
+    16/32-bit grey is scaled (``convert`` would clip at 255), transparency goes over white,
+    CMYK becomes RGB; what was done is appended to ``notes``. Shared with the zip importer.
+    """
     if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         return _to_uint8_from_wide(im, notes)
     has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
@@ -352,7 +356,7 @@ def load_image(
                 if frames_note:
                     notes.append(frames_note)
                 im = _apply_exif_orientation(im, notes)
-                converted = _to_rgb_or_l(im, notes)
+                converted = to_rgb_or_l(im, notes)
                 converted = converted.convert(mode)
                 array = np.asarray(converted, dtype=np.uint8).copy()
             except (Image.DecompressionBombError, Image.DecompressionBombWarning):

@@ -59,6 +59,19 @@ def test_transparent_png_is_composited_on_white():
     assert folderdata._decode(buf.getvalue(), size=16, mode="RGB").min() == 255
 
 
+def test_16_bit_grey_is_scaled_as_for_uploads():
+    from PIL import Image
+
+    from cnnviz import images
+
+    values = np.array([[0, 257, 32896, 65535]] * 4, dtype=np.uint16)  # 0, 1, 128, 255 in 8 bits
+    buf = io.BytesIO()
+    Image.fromarray(values).save(buf, format="PNG")
+    decoded = folderdata._decode(buf.getvalue(), size=4, mode="L")[..., 0]
+    np.testing.assert_array_equal(decoded[0], [0, 1, 128, 255])  # scaled (/257), not clipped at 255
+    np.testing.assert_array_equal(decoded, images.load_image(buf.getvalue(), mode="L").array)
+
+
 @pytest.mark.parametrize("evil", ["../evil.jpg", "cats/../../evil.jpg", "/etc/cats/x.jpg",
                                   "C:/cats/x.jpg", "cats\\..\\..\\x.jpg"])
 def test_path_traversal_refused(evil, tmp_path):
