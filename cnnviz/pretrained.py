@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import threading
 import urllib.error
 import urllib.parse
@@ -417,29 +418,45 @@ def download_weights(
     dest = Path(dest) if dest is not None else storage.weights_dir() / RESNET50_WEIGHTS_FILE
     if not force and dest.is_file() and md5_file(dest) == md5:
         return dest
+    with storage.atomic_path(dest) as tmp:
+        got = fetch_url(url, tmp, timeout=timeout, progress=progress)
+        if got != md5:
+            raise Unavailable(f"the file downloaded from {url} has MD5 {got}, not the expected {md5}, "
+                              "so it was not kept; try again")
+    return dest
+
+
+def fetch_url(url: str, path: Path, *, timeout: float = DOWNLOAD_TIMEOUT_S,
+              progress: Callable[[int, int | None], None] | None = None) -> str:
+    """Write what ``url`` serves to ``path`` (the caller makes it a temporary path) and return its MD5.
+
+    Shared by the weights downloads (here and :mod:`cnnviz.transfer`): ``keras.utils.get_file``
+    has no network timeout, so a stalled mirror would hang a page for good.
+
+    Raises:
+        Unavailable: offline, refused, an HTTP error, a stall longer than ``timeout`` s, a broken body.
+    """
     digest = hashlib.md5(usedforsecurity=False)
     try:
-        with storage.atomic_path(dest) as tmp:
-            with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as fh:
-                length = response.headers.get("Content-Length")
-                total = int(length) if length and length.isdigit() else None
-                done = 0
-                while block := response.read(_CHUNK):
-                    fh.write(block)
-                    digest.update(block)
-                    done += len(block)
-                    if progress is not None:
-                        progress(done, total)
-            if digest.hexdigest() != md5:
-                raise Unavailable(
-                    f"the file downloaded from {url} has MD5 {digest.hexdigest()}, not the expected {md5}, "
-                    "so it was not kept; try again"
-                )
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(path, "wb") as fh:
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            done = 0
+            while block := response.read(_CHUNK):
+                fh.write(block)
+                digest.update(block)
+                done += len(block)
+                if progress is not None:
+                    progress(done, total)
+            if total is not None and done < total:
+                raise Unavailable(f"could not download {url}: it stopped after {done:,} of {total:,} bytes; try again")
     except urllib.error.URLError as err:
         raise Unavailable(f"could not download {url}: {getattr(err, 'reason', err)}") from None
+    except (TimeoutError, socket.timeout):
+        raise Unavailable(f"could not download {url}: no answer for {timeout:g} s; try again") from None
     except (OSError, http.client.HTTPException) as err:
         raise Unavailable(f"could not download {url}: {err or type(err).__name__}") from None
-    return dest
+    return digest.hexdigest()
 
 
 def install_weights_file(source: str | os.PathLike, *, md5: str | None = None, dest: Path | None = None) -> Path:

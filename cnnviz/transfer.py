@@ -390,12 +390,13 @@ def check_weights_file(path: Path, wf: WeightsFile) -> None:
 
 
 def download_weights(backbone: str, *, alpha: float = 0.35, image_size: int = 96, url: str | None = None,
-                     md5: str | None = None, force: bool = False) -> Path:
-    """Fetch the official weights with ``keras.utils.get_file`` into ``CNNVIZ_HOME/weights``, crash-safely.
+                     md5: str | None = None, force: bool = False, timeout: float | None = None) -> Path:
+    """Fetch the official weights (Keras' own address) into ``CNNVIZ_HOME/weights``, crash-safely.
 
-    ``get_file`` writes into a private temporary folder next to the destination; the file is
-    checked (:func:`check_weights_file`) and only then moved into place with ``os.replace``,
-    so an interrupted or wrong download never leaves a file under the final name.
+    The file is written into a private temporary folder next to the destination (with a network
+    timeout, which ``keras.utils.get_file`` lacks), checked (:func:`check_weights_file`) and only
+    then moved into place with ``os.replace``, so an interrupted or wrong download never leaves a
+    file under the final name.
 
     Args:
         backbone: "mobilenetv2" or "resnet50".
@@ -403,6 +404,7 @@ def download_weights(backbone: str, *, alpha: float = 0.35, image_size: int = 96
         url: another address (a mirror; tests use a loopback server). Default: Keras' own.
         md5: expected MD5 (default: Keras' published one, if any).
         force: download even if a good copy is already there.
+        timeout: seconds without an answer before giving up (default ``pretrained.DOWNLOAD_TIMEOUT_S``).
     Returns:
         The path of the checked file.
     Raises:
@@ -422,15 +424,13 @@ def download_weights(backbone: str, *, alpha: float = 0.35, image_size: int = 96
             return dest
         except InvalidArgument:
             pass  # a damaged copy: fetch it again
-    import keras
+    from cnnviz.pretrained import DOWNLOAD_TIMEOUT_S, fetch_url
 
     storage.ensure_dir(dest.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f"{wf.file}{storage.TEMP_MARKER}", dir=dest.parent))
     try:
-        try:
-            got = Path(keras.utils.get_file(wf.file, origin=url, cache_dir=str(tmp), cache_subdir="."))
-        except Exception as err:  # get_file wraps URL and HTTP errors in plain Exceptions
-            raise Unavailable(f"could not download {url}: {err}") from None
+        got = tmp / wf.file  # the real name inside the private folder: Keras reads .h5 by its suffix
+        fetch_url(url, got, timeout=DOWNLOAD_TIMEOUT_S if timeout is None else timeout)
         check_weights_file(got, wf)
         os.replace(got, dest)
         storage.fsync_dir(dest.parent)

@@ -90,3 +90,33 @@ def closed_port_url(path: str = "/weights.h5") -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}{path}"
+
+
+@contextlib.contextmanager
+def stalling_server(sent: bytes = b"0123456789", announced: int = 1000) -> Iterator[str]:
+    """A loopback server that answers 200, announces ``announced`` bytes, sends ``sent`` and then
+    says nothing more until the test is over (a stalled mirror). Yields the URL."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    done = threading.Event()
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                         + f"Content-Length: {announced}\r\n\r\n".encode() + sent)
+            done.wait(30)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/stalled.h5"
+    finally:
+        done.set()
+        listener.close()
+        thread.join(timeout=5)

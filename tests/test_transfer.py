@@ -11,7 +11,7 @@ import pytest
 
 from cnnviz import cli, models, runs, storage, training, transfer
 from cnnviz.errors import InvalidArgument, Unavailable
-from tests.helpers_pretrained import closed_port_url, loopback_server, md5
+from tests.helpers_pretrained import closed_port_url, loopback_server, md5, stalling_server
 from tests.helpers_transfer import TINY, legacy_weights_file, tiny_spec
 
 
@@ -311,6 +311,15 @@ def test_download_offline_is_unavailable(keras_home, cnnviz_home):
         transfer.download_weights("mobilenetv2", url=closed_port_url("/m.h5"))
     with pytest.raises(InvalidArgument, match="must start with http:// or https://, got 'file:///etc/passwd'"):
         transfer.download_weights("mobilenetv2", url="file:///etc/passwd")
+
+
+def test_a_stalled_download_gives_up_after_the_timeout_and_keeps_nothing(keras_home, cnnviz_home):
+    with stalling_server() as url:
+        with pytest.raises(Unavailable, match=r"could not download http://127\.0\.0\.1:\d+/stalled\.h5: "
+                                              r"no answer for 0\.5 s; try again"):
+            transfer.download_weights("resnet50", url=url, timeout=0.5)
+    folder = cnnviz_home / "weights"
+    assert not (folder / transfer.weights_file("resnet50").file).exists() and _leftovers(folder) == []
 
 
 def test_cli_download_and_copy(keras_home, cnnviz_home, tmp_path, capsys):
