@@ -324,12 +324,28 @@ async def visit_other_pages(page, student: Student) -> None:
     student.errors += await page_errors(page)
     await open_from_sidebar(page, "Runs")
     student.errors += await page_errors(page)
-    student.runs_page_has_own = f"({student.run_id[-8:]})" in await main_text(page)
+    # All runs are listed (the store is the class's); the table is drawn on a canvas, so look in the picker.
+    student.runs_page_has_own = await option_offered(page, "Run", f"({student.run_id[-8:]})")
     await open_from_sidebar(page, "Evaluate")
     student.evaluate_choice = await page.get_by_role("combobox", name="Run", exact=True).input_value()
     student.errors += await page_errors(page)
     await upload_own_picture(page, student)
     student.errors += await page_errors(page)
+
+
+async def option_offered(page, label: str, text: str) -> bool:
+    """Whether the select box ``label`` offers an option containing ``text`` (typed in to filter the list)."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    await page.get_by_role("combobox", name=label, exact=True).click()
+    await page.keyboard.type(text)
+    try:
+        await page.get_by_role("option").filter(has_text=text).first.wait_for(timeout=15_000)
+        return True
+    except PlaywrightTimeout:
+        return False
+    finally:
+        await page.keyboard.press("Escape")
 
 
 def png_bytes(width: int, height: int) -> bytes:
