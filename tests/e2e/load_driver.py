@@ -168,6 +168,8 @@ class LoadReport:
     rss_before_warmup_mb: float
     events: list[JobEvent]
     setup_s: float  # server start + warm-up
+    page_load_starts: list[float] = field(default_factory=list)  # monotonic start of each Home load
+    first_click: float = 0.0  # monotonic time of the first Train click
 
     # -- server-side figures from the job log --
     def jobs(self) -> dict[str, dict[str, JobEvent]]:
@@ -211,6 +213,11 @@ class LoadReport:
             wait = self.queue_wait_s(s.run_id)
             lines.append(f"{s.index:7d}  {s.seed:4d}  {str(s.queue_positions or '-'):24s}  "
                          f"{'-' if wait is None else f'{wait:8.1f} s':>10s}  {s.seconds_to_finish:12.1f} s  {s.run_id}")
+        if loads and self.page_load_starts:
+            slowest = max(range(len(loads)), key=loads.__getitem__)
+            lines.append(f"slowest Home load started {self.page_load_starts[slowest] - self.first_click:+.1f} s from the "
+                         f"first Train click; every load (start from the click: seconds): " + ", ".join(
+                             f"{start - self.first_click:+.0f}: {load:.1f}" for start, load in zip(self.page_load_starts, loads)))
         if loads:
             lines.append(f"Home page loads during the load: {len(loads)}; title drawn median {statistics.median(loads):.2f} s, "
                          f"max {max(loads):.2f} s; script run ended median {statistics.median(idle):.2f} s, max {max(idle):.2f} s")
@@ -433,9 +440,11 @@ async def _load_home(context, server: str) -> tuple[float, float]:
         await page.close()
 
 
-async def _home_probe(context, server: str, loads: list[float], idle: list[float], stop: asyncio.Event) -> None:
+async def _home_probe(context, server: str, loads: list[float], idle: list[float], stop: asyncio.Event,
+                      starts: list[float]) -> None:
     """One more visitor, in its own browser: a fresh Home page (new session) again and again while the class works."""
     while not stop.is_set():
+        starts.append(time.monotonic())
         title, ended = await _load_home(context, server)
         loads.append(title)
         idle.append(ended)
@@ -518,9 +527,9 @@ async def run_load(home: Path, *, sessions: int, cap: int = DEFAULT_CAP, timeout
             rss_warm = statistics.median(rss_mb(server.proc.pid)[0] for _ in range(3))
             setup_s = time.monotonic() - t_setup
 
-            stop, rss_samples, loads, idle = asyncio.Event(), [], [], []
+            stop, rss_samples, loads, idle, starts = asyncio.Event(), [], [], [], []
             sampler = asyncio.create_task(_rss_sampler(server.proc.pid, rss_samples, stop))
-            probe = asyncio.create_task(_home_probe(probe_context, server.url, loads, idle, stop))
+            probe = asyncio.create_task(_home_probe(probe_context, server.url, loads, idle, stop, starts))
             students = [Student(index=i, seed=100 + i) for i in range(1, sessions + 1)]
             ready = asyncio.Barrier(sessions)
             outcomes = await asyncio.gather(*(_student(browser, server.url, s, ready, timeout) for s in students),
@@ -545,6 +554,7 @@ async def run_load(home: Path, *, sessions: int, cap: int = DEFAULT_CAP, timeout
             page_loads_idle_s=idle, rss_warm_mb=rss_warm, rss_peak_mb=max(rss_samples, default=rss_warm),
             rss_hwm_mb=hwm, rss_end_mb=rss_end, rss_before_warmup_mb=rss_before,
             events=read_job_log(server.job_log), setup_s=setup_s,
+            page_load_starts=starts[:len(loads)], first_click=first_click,
         )
     finally:
         server.proc.terminate()
