@@ -17,6 +17,11 @@ def test_xsrf_on_and_uploads_small():
     assert server["enableStaticServing"] is False
 
 
+def test_no_source_file_watching_on_a_classroom_server():
+    # Streamlit's watcher costs the event loop a realpath per loaded module after every script run.
+    assert _config()["server"]["fileWatcherType"] == "none"
+
+
 def test_error_details_hidden_from_students():
     assert _config()["client"]["showErrorDetails"] in ("none", False)
 
