@@ -220,6 +220,9 @@ def layer_table(table, *, key: str, where=None) -> None:
 TRAIN_JOB_KEY = "train_job_id"
 #: Seconds between refreshes of the live numbers (progress is published at most this often anyway).
 LIVE_REFRESH_S = 1.0
+#: ... while the session's jobs are only queued: the place changes when a whole job ends, and in a
+#: class most students wait (cap 2, 30 students: 28 panels), so their panels rerun half as often.
+QUEUED_REFRESH_S = 2.0
 #: Seconds between redraws of the live curves: one Plotly update cost 12-29 ms on the shared
 #: 2-core machine (benchmarks/training_overhead.py), so every 3 s keeps it near or under 1% of the run.
 CHART_REFRESH_S = 3.0
@@ -268,8 +271,8 @@ def training_panel(job_keys: str | Sequence[str] = TRAIN_JOB_KEY, titles: dict[s
     """The live view of this session's training job(s): queue place, progress, curves, stop button.
 
     Call it last on a page. All panels of a page live in ONE ``st.fragment`` that refreshes every
-    :data:`LIVE_REFRESH_S` seconds while a job is queued or running, and reruns the whole page
-    once when a job ends. One fragment, drawn last, because Streamlit (1.67) drops a fragment's
+    :data:`LIVE_REFRESH_S` seconds while a job runs (:data:`QUEUED_REFRESH_S` while it only waits),
+    and reruns the whole page once when a job starts or ends. One fragment, drawn last, because Streamlit (1.67) drops a fragment's
     unsent messages from the send queue when that fragment reruns but keeps the ones queued after
     them: with a second fragment or other elements below, a slow server (training holds the GIL)
     could send the browser a block at index n+1 before n, which blanks the student's page
@@ -281,7 +284,7 @@ def training_panel(job_keys: str | Sequence[str] = TRAIN_JOB_KEY, titles: dict[s
         titles: a Markdown heading per job key, shown above its panel.
     """
     keys = [job_keys] if isinstance(job_keys, str) else list(job_keys)
-    shown = []
+    shown, states = [], set()
     for key in keys:
         job_id = st.session_state.get(key)
         if not job_id:
@@ -291,17 +294,21 @@ def training_panel(job_keys: str | Sequence[str] = TRAIN_JOB_KEY, titles: dict[s
             st.info("The server restarted since this training started; its finished runs are on the Runs page.")
             st.session_state.pop(key, None)
             continue
-        shown.append((key, job_id, status.active))
+        shown.append((key, job_id, status.state))
+        states.add(status.state)
     if shown:
-        active = any(was_active for _, _, was_active in shown)
-        st.fragment(_panels_fragment, run_every=LIVE_REFRESH_S if active else None)(shown, titles or {})
+        every = LIVE_REFRESH_S if "running" in states else QUEUED_REFRESH_S if "queued" in states else None
+        st.fragment(_panels_fragment, run_every=every)(shown, titles or {})
 
 
-def _panels_fragment(shown: list[tuple[str, str, bool]], titles: dict[str, str]) -> None:
+def _panels_fragment(shown: list[tuple[str, str, str]], titles: dict[str, str]) -> None:
     jobs = training_jobs()
-    statuses = [(key, jobs.status(job_id), was_active) for key, job_id, was_active in shown]
-    if any(was_active and status is not None and not status.active for _, status, was_active in statuses):
-        st.rerun(scope="app")  # a job ended: redraw the page (Train button, run lists) once
+    statuses = [(key, jobs.status(job_id), state_then) for key, job_id, state_then in shown]
+    for _, status, state_then in statuses:
+        if status is not None and status.state != state_then and state_then in ("queued", "running"):
+            # A job ended (redraw the Train button and run lists) or a queued job started (the panel
+            # then refreshes at the running pace): one page rerun.
+            st.rerun(scope="app")
     for key, status, _ in statuses:
         if status is None:
             continue
