@@ -19,8 +19,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.load, pytest.mark.slow]
 
 #: A fresh Home page must draw its title within this while the class trains: a student waiting
 #: longer thinks the server hangs (judgement). Measured with 4 students on the 2-core machine: max
-#: 7.3-7.7 s (benchmarks/README.md); timings there drift by up to ±40%, hence 12 s, not 8.
-PAGE_LOAD_LIMIT_S = 12.0
+#: 3.6 s since the source watcher is off, 7.3-7.7 s before (benchmarks/README.md).
+PAGE_LOAD_LIMIT_S = 10.0
 #: ... and half of them within this: "a few seconds" (judgement; 4 students measured a 2.6 s median).
 PAGE_LOAD_MEDIAN_LIMIT_S = 5.0
 #: Memory "back close to the start" after the sessions close, against the baseline taken after a
