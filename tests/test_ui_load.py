@@ -73,3 +73,24 @@ def test_no_full_garbage_collection_after_each_script_run():
 
     settings = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
     assert settings["runner"]["postScriptGC"] is False
+
+
+def test_the_training_panel_is_the_last_thing_each_page_draws():
+    """Nothing may follow the live panel's fragment (see ``ui.training_panel``): Streamlit can send a
+    later element's block before the fragment's when the fragment reruns, which blanks the page."""
+    import ast
+
+    from tests.conftest import REPO
+
+    callers = []
+    for path in sorted((REPO / "pages").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        main = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main")
+        calls = [n for n in ast.walk(main) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "training_panel"]
+        if not calls:
+            continue
+        callers.append(path.name)
+        assert len(calls) == 1, f"{path.name}: call ui.training_panel once, with every job key"
+        last = main.body[-1]
+        assert isinstance(last, ast.Expr) and last.value is calls[0], f"{path.name}: the panel is not main()'s last step"
+    assert callers == ["build_train.py", "robustness.py", "transfer.py"]
