@@ -2,8 +2,8 @@
 
 Bounded: loopback only, one chromium with one context per student, the page's smallest training
 (1 epoch of 40 digits), a training cap of 2 so the rest of the class queues. In CI 4 students
-(``load_driver.CI_SESSIONS``, about 2 minutes); ``CNNVIZ_LOAD_SESSIONS=8`` runs the issue's class of 8
-(about 8 minutes on 2 cores). The figures are printed (``-s``) and ``benchmarks/load_test.py``
+(``load_driver.CI_SESSIONS``, about 2.5 minutes); ``CNNVIZ_LOAD_SESSIONS=8`` runs the issue's class of 8
+(about 4.5 minutes on 2 cores). The figures are printed (``-s``) and ``benchmarks/load_test.py``
 prints the same report on its own (8 students by default).
 """
 
@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.load, pytest.mark.slow]
 #: longer thinks the server hangs (judgement). Measured with 4 students on the 2-core machine: max
 #: 3.6 s since the source watcher is off, 7.3-7.7 s before (benchmarks/README.md).
 PAGE_LOAD_LIMIT_S = 10.0
-#: ... and half of them within this: "a few seconds" (judgement; 4 students measured a 2.6 s median).
+#: ... and half of them within this: "a few seconds" (judgement; 4 students measured medians of 2.0-2.6 s).
 PAGE_LOAD_MEDIAN_LIMIT_S = 5.0
 #: Memory "back close to the start" after the sessions close, against the baseline taken after a
 #: warm-up training (TensorFlow, the digits data and the Evaluate caches loaded; TF's allocator
