@@ -417,6 +417,7 @@ def _predictions(model: Any, x: Any, *, tta: str, batch_size: int) -> tuple[np.n
         batches: Any = (x[i:i + batch_size] for i in range(0, len(x), batch_size))
     else:
         batches = (b[0] if isinstance(b, tuple) else b for b in x)
+
     def predict(images: Any) -> np.ndarray:
         return np.asarray(forward(images), dtype=np.float32)
 
