@@ -12,6 +12,8 @@ from tests.e2e.streamlit_page import assert_no_errors, on_live_element, screensh
 
 pytestmark = pytest.mark.e2e
 
+MAX_EPOCHS = 500  # the Epochs input's upper bound on Build & train
+
 
 def _main_text(page) -> str:
     return page.locator('[data-testid="stMain"]').inner_text()
@@ -35,12 +37,18 @@ def test_train_live_stop_and_find_the_run(server, page):
     page.goto(f"{server}/build_train")
     wait_idle(page, timeout=120)
     assert_no_errors(page)
-    # Default: seed 000 model1 on the digits data, 20 epochs: long enough to watch and stop.
+    # Default: seed 000 model1 on the digits data. Its 20 epochs take only ~5 s on a fast machine
+    # (CI once finished them before the Stop click landed), so ask for the most epochs the page allows:
+    # minutes of training, long enough to watch and stop on any machine.
+    epochs = page.get_by_role("spinbutton", name="Epochs", exact=True)
+    epochs.fill(str(MAX_EPOCHS))
+    epochs.press("Enter")
+    wait_idle(page, timeout=120)
     page.get_by_role("button", name="Train").click()
-    first = _wait_text(page, r"Epoch (\d+) of 20, batch (\d+) of (\d+)")
+    first = _wait_text(page, rf"Epoch (\d+) of {MAX_EPOCHS}, batch (\d+) of (\d+)")
     # Without any click, the panel moves on by itself (the fragment reruns every second).
     deadline = time.monotonic() + 60
-    while _wait_text(page, r"Epoch \d+ of 20, batch \d+ of \d+").group(0) == first.group(0):
+    while _wait_text(page, rf"Epoch \d+ of {MAX_EPOCHS}, batch \d+ of \d+").group(0) == first.group(0):
         assert time.monotonic() < deadline, "the live panel did not refresh by itself"
         time.sleep(0.3)
     _wait_text(page, r"images / s")
