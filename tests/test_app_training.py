@@ -113,7 +113,8 @@ def test_runs_page_without_runs(app_path):
 def test_queue_position_is_shown(app_path, monkeypatch):
     jobs = jobmanager.JobManager(max_jobs=1)
     monkeypatch.setattr(jobmanager, "_manager", jobs)
-    blocker = jobs.submit(tiny_spec(epochs=500), build=tiny_build)
+    # The most epochs allowed (~75 s here, less on a faster machine): it must still run after many page runs.
+    blocker = jobs.submit(tiny_spec(epochs=1000), build=tiny_build)
     try:
         at = _build_page(app_path)
         at.session_state[ui.TRAIN_JOB_KEY] = jobs.submit(tiny_spec(), build=tiny_build)
