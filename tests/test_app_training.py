@@ -110,6 +110,42 @@ def test_runs_page_without_runs(app_path):
     assert "No runs yet" in at.info[0].value
 
 
+def test_the_panel_refreshes_at_the_pace_of_its_place(app_path, monkeypatch):
+    import streamlit
+
+    paces = []
+    real_fragment = streamlit.fragment
+
+    def recording_fragment(func=None, *, run_every=None):
+        paces.append(run_every)
+        return real_fragment(func, run_every=run_every)
+
+    monkeypatch.setattr(streamlit, "fragment", recording_fragment)
+    jobs = jobmanager.JobManager(max_jobs=1)
+    monkeypatch.setattr(jobmanager, "_manager", jobs)
+    blocker = jobs.submit(tiny_spec(epochs=1000), build=tiny_build)
+    ahead = [jobs.submit(tiny_spec(seed=s), build=tiny_build) for s in range(4)]
+    mine = jobs.submit(tiny_spec(seed=9), build=tiny_build)
+    try:
+        at = _build_page(app_path)
+        at.session_state[ui.TRAIN_JOB_KEY] = mine
+        at.run()
+        assert not at.exception, at.exception
+        assert "you are number 5 in the queue" in at.info[0].value
+        assert paces[-1] == ui.queued_refresh_s(5) == 4.0
+        for job in ahead:
+            jobs.stop(job)
+        at.run()
+        assert "you are number 1 in the queue" in at.info[0].value and paces[-1] == ui.QUEUED_REFRESH_S
+        at.session_state[ui.TRAIN_JOB_KEY] = blocker
+        at.run()
+        assert paces[-1] == ui.LIVE_REFRESH_S
+    finally:
+        for job in (mine, blocker):
+            jobs.stop(job)
+        jobs.wait(blocker, timeout=120)
+
+
 def test_queue_position_is_shown(app_path, monkeypatch):
     jobs = jobmanager.JobManager(max_jobs=1)
     monkeypatch.setattr(jobmanager, "_manager", jobs)

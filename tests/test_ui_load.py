@@ -94,3 +94,29 @@ def test_the_training_panel_is_the_last_thing_each_page_draws():
         last = main.body[-1]
         assert isinstance(last, ast.Expr) and last.value is calls[0], f"{path.name}: the panel is not main()'s last step"
     assert callers == ["build_train.py", "robustness.py", "transfer.py"]
+
+
+def _status(state: str, place: int = 0) -> types.SimpleNamespace:
+    return types.SimpleNamespace(state=state, queue_position=place)
+
+
+def test_waiting_panels_refresh_slower_the_further_back_they_are():
+    from cnnviz import ui
+
+    assert [ui.queued_refresh_s(p) for p in (1, 2, 5, 17, 30)] == [2.0, 2.5, 4.0, 10.0, 10.0]
+    # 28 waiting students (a class of 30, cap 2): under 5 panel runs a second instead of 14.
+    assert 4.4 < sum(1 / ui.queued_refresh_s(p) for p in range(1, 29)) < 4.8
+    assert ui.panel_refresh_s([_status("queued", 5), _status("queued", 3)]) == 3.0  # the first waiting job
+    assert ui.panel_refresh_s([_status("queued", 5), _status("running")]) == ui.LIVE_REFRESH_S
+    assert ui.panel_refresh_s([_status("finished"), _status("cancelled")]) is None
+
+
+def test_a_waiting_panel_takes_a_faster_pace_after_moving_up_enough():
+    from cnnviz import ui
+
+    drawn_at_place_5 = ui.queued_refresh_s(5)  # 4 s
+    assert not ui.pace_outdated(drawn_at_place_5, [_status("queued", 5)])
+    assert not ui.pace_outdated(drawn_at_place_5, [_status("queued", 2)])  # 2.5 s: close enough
+    assert ui.pace_outdated(drawn_at_place_5, [_status("queued", 1)])  # 2 s: rerun the page once
+    assert not ui.pace_outdated(ui.LIVE_REFRESH_S, [_status("running")])
+    assert not ui.pace_outdated(None, [_status("queued", 1)])  # no live panel drawn
