@@ -391,7 +391,9 @@ def _live_chart(status, suffix: str) -> None:
     now = time.monotonic()
     if not status.active:  # the final curves; nothing to remember any more
         st.session_state.pop(memo_key, None)
-        figure = plots.live_curves(p.curve, epochs=p.epochs)
+        # The x axis fits the epochs done: a run stopped (or early-stopped) at epoch 12 of 500
+        # would otherwise sit squeezed against the left edge.
+        figure = plots.live_curves(p.curve)
     elif figure is None or now - built_at >= CHART_REFRESH_S:
         figure = plots.live_curves(p.curve, epochs=p.epochs)
         st.session_state[memo_key] = (now, figure)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -177,6 +178,11 @@ def test_queue_position_is_shown(app_path, monkeypatch):
         run_until(at, lambda at: bool(at.success))
         assert at.success[0].value.startswith(f"Stopped: run `{status.run_id}`")
         assert runs.load_run(status.run_id).status == "stopped"
+        # The final curves fit the epochs done, not the 1,000 planned (the live ones show the plan).
+        final = [c for c in at.get("plotly_chart") if c.key == "train_live_curves"]
+        layout = json.loads(final[0].proto.spec)["layout"]
+        assert "range" not in layout["xaxis"] and "range" not in layout["xaxis2"]
+        assert status.progress.epochs == 1000 and status.progress.epoch < 1000
     finally:
         jobs.stop(blocker)
         jobs.wait(blocker, timeout=120)
