@@ -281,6 +281,26 @@ def encode_labels(config: ModelConfig, y: np.ndarray, num_classes: int) -> np.nd
 
 
 # --- Keras ---------------------------------------------------------------------------------------
+def smoothed_target(label_smoothing: float, num_classes: int) -> float:
+    """The probability label smoothing teaches a network to give the true class.
+
+    Keras' ``CategoricalCrossentropy(label_smoothing=s)`` trains towards ``y·(1 − s) + s / K``:
+    the true class ``1 − s + s/K`` (0.82 for s = 0.2 and 10 classes), every other class ``s/K``.
+    Such a network is never meant to be 100% sure.
+
+    Args:
+        label_smoothing: the run's ``label_smoothing``, 0 ≤ s < 1.
+        num_classes: number of classes K ≥ 2.
+    Returns:
+        The target probability of the true class.
+    """
+    if not _is_number(label_smoothing) or not 0 <= label_smoothing < 1:
+        raise InvalidArgument(f"label smoothing must be at least 0 and below 1, got {label_smoothing!r}")
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
+        raise InvalidArgument(f"number of classes must be a whole number of at least 2, got {num_classes!r}")
+    return 1.0 - label_smoothing + label_smoothing / num_classes
+
+
 def _keras_layer(spec: Mapping[str, Any], dtype: str | None = None) -> Any:
     from keras import layers
 

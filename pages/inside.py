@@ -4,7 +4,7 @@
 import numpy as np
 import streamlit as st
 
-from cnnviz import features, images, runs, ui
+from cnnviz import features, images, models, runs, ui
 from cnnviz.plots import features as feature_figs
 from cnnviz.plots import pretrained as pretrained_figs
 from cnnviz.plots.common import image_grid
@@ -61,6 +61,12 @@ def _prediction(info: runs.RunInfo, image: np.ndarray, caption: str, class_names
     top = [(str(i), class_names[i], float(probs[i])) for i in order]
     fig = pretrained_figs.topk_figure(top, title=f"It says {class_names[order[0]]} ({probs[order[0]]:.0%})")
     right.plotly_chart(fig, key="inside_probs")
+    smoothing = info.config.get("model", {}).get("label_smoothing") or 0.0
+    if smoothing:
+        target = models.smoothed_target(smoothing, len(probs))
+        right.caption(f"This network was trained with label smoothing {smoothing:g}: it was taught to give the "
+                      f"right class {target:.0%}, never 100%, so even its sure answers look modest. Read the "
+                      "order of the bars as much as their length.")
     return probs
 
 

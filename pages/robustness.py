@@ -24,6 +24,14 @@ def _same_test_images(chosen: list[runs.RunInfo]) -> bool:
     return len(keys) == 1
 
 
+def _tta_note(chosen: list[runs.RunInfo]) -> None:
+    averaged = [r for r in chosen if r.config.get("tta", "none") != "none"]
+    if averaged:
+        st.caption("Here each image is judged once, as it is. " + " ".join(
+            f"For its own test accuracy (the % in its name), **{ui.short_run_label(r)}** averaged its answers on "
+            f"{ui.tta_phrase(r.config['tta'])}, so upright it may score a little lower here." for r in averaged))
+
+
 def _rotation_tab(chosen: list[runs.RunInfo]) -> None:
     c1, c2 = st.columns(2)
     step = c1.selectbox("Angles every", STEPS, key="robust_step",
@@ -46,6 +54,7 @@ def _rotation_tab(chosen: list[runs.RunInfo]) -> None:
                "augmentation (Part 19) 59% and 31%.")
     if not _same_test_images(chosen):
         st.caption("These runs were tested on different test images (dataset, sizes or seed differ).")
+    _tta_note(chosen)
     st.dataframe([{"rotation": f"{a:g}°", **{name: float(r.accuracy[i]) for name, r in results.items()}}
                   for i, a in enumerate(next(iter(results.values())).angles)],
                  hide_index=True, key="robust_angle_table",

@@ -20,12 +20,15 @@ pytestmark = pytest.mark.slow
 
 PAGE = "pages/inside.py"
 BROKEN_PNG = b"\x89PNG\r\n\x1a\n broken"
+SMOOTH_MODEL = {**FLAT_MODEL, "label_smoothing": 0.2}
 
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory):
     home = tmp_path_factory.mktemp("inside-runs")
-    return home, train_runs(home, {"gap": tiny_spec(GAP_MODEL), "flat": tiny_spec(FLAT_MODEL)})
+    # "flat" trained last: the newest run, the page's default.
+    return home, train_runs(home, {"smooth": tiny_spec(SMOOTH_MODEL, tta="flip"), "gap": tiny_spec(GAP_MODEL),
+                                   "flat": tiny_spec(FLAT_MODEL)})
 
 
 @pytest.fixture
@@ -160,3 +163,13 @@ def test_global_pooling_run_takes_any_size_layers(app_path, run_id, stored):
     no_errors(at)
     assert at.selectbox(key="inside_layer").options[0] == "conv_1 (Conv2D, any×any×4)"
     assert "inside_maps" in chart_keys(at)
+
+
+def test_label_smoothing_is_explained_next_to_the_probabilities(app_path, run_id, stored):
+    at = open_page(app_path, PAGE)
+    no_errors(at)
+    assert "label smoothing" not in texts(at)  # the flat run trained without it
+    at.selectbox(key="inside_run").set_value(stored[1]["smooth"]).run()
+    no_errors(at)
+    assert ("trained with label smoothing 0.2: it was taught to give the right class 82%, never 100%"
+            in texts(at))  # 1 − 0.2 + 0.2/10 of the digits' 10 classes

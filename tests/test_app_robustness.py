@@ -11,7 +11,7 @@ from cnnviz import jobs as jobmanager
 from cnnviz import robustness, runs, ui
 from tests.helpers_inspectpages import (
     FLAT_MODEL, GAP_MODEL, assert_no_runs_notice, chart_keys, copy_runs, figure, no_errors, open_page,
-    reference_data, tiny_spec, train_runs,
+    reference_data, texts, tiny_spec, train_runs,
 )
 
 pytestmark = pytest.mark.slow
@@ -22,7 +22,9 @@ PAGE = "pages/robustness.py"
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory):
     home = tmp_path_factory.mktemp("robustness-runs")
-    return home, train_runs(home, {"gap": tiny_spec(GAP_MODEL), "flat": tiny_spec(FLAT_MODEL)})
+    # "flat" trained last: the newest run, the page's default.
+    return home, train_runs(home, {"flip_tta": tiny_spec(FLAT_MODEL, tta="flip"), "gap": tiny_spec(GAP_MODEL),
+                                   "flat": tiny_spec(FLAT_MODEL)})
 
 
 @pytest.fixture
@@ -142,3 +144,15 @@ def test_train_the_augmented_twin(app_path, run_ids, monkeypatch):
     assert any(f"run `{status.run_id}`" in s.value for s in at.success)
     lines = [t for t in figure(at, "robust_angle_chart")["data"] if t["type"] == "scatter"]
     assert [t["name"] for t in lines][1].endswith("rotate ±45°, flip horizontal and vertical")
+
+
+def test_runs_tested_with_averaged_views_are_told_apart(app_path, run_ids):
+    at = open_page(app_path, PAGE)
+    no_errors(at)
+    assert "judged once" not in texts(at)  # the flat run's own accuracy is also one look per image
+    at.multiselect(key="robust_runs").set_value([run_ids["flat"], run_ids["flip_tta"]]).run()
+    no_errors(at)
+    label = ui.short_run_label(runs.load_run(run_ids["flip_tta"]))
+    note = next(t for t in texts(at).splitlines() if "judged once" in t)
+    assert f"**{label}** averaged its answers on each test image and its mirror image" in note
+    assert ui.short_run_label(runs.load_run(run_ids["flat"])) not in note

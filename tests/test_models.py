@@ -220,3 +220,28 @@ def test_global_average_head_accepts_other_image_sizes():
     table = summary_table(model, input_shape=(24, 24, 3))
     assert table.row("pool_2")["output_shape"] == "6×6×32"
     assert summary_table(model).row("pool_2")["output_shape"] == "?×?×32"
+
+
+def test_smoothed_target_matches_the_keras_loss_minimum():
+    import keras
+
+    from cnnviz.models import smoothed_target
+
+    assert smoothed_target(0.2, 10) == pytest.approx(0.82)
+    assert smoothed_target(0.0, 3) == 1.0
+    # Label-smoothed cross-entropy is lowest when the network gives the true class exactly that much.
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=0.2)
+    y = np.eye(10, dtype="float32")[[3]]
+
+    def loss_when_true_class_gets(p: float) -> float:
+        probs = np.full((1, 10), (1 - p) / 9, dtype="float32")
+        probs[0, 3] = p
+        return float(loss(y, probs))
+
+    best = smoothed_target(0.2, 10)
+    assert loss_when_true_class_gets(best) < min(loss_when_true_class_gets(best - 0.05),
+                                                 loss_when_true_class_gets(best + 0.05))
+    for args, message in (((1.0, 10), "label smoothing must be at least 0 and below 1, got 1.0"),
+                          ((0.1, 1), "number of classes must be a whole number of at least 2, got 1")):
+        with pytest.raises(InvalidArgument, match=re.escape(message)):
+            smoothed_target(*args)
