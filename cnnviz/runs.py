@@ -130,6 +130,12 @@ class RunInfo:
         return None if value is None else float(value)
 
     @property
+    def has_validation(self) -> bool:
+        """Whether any epoch was measured on validation images (none when the split was 0)."""
+        return any(v is not None for key, values in self.history.items() if key.startswith("val_")
+                   for v in values or [])
+
+    @property
     def label(self) -> str:
         """Short human name: ``preset or model`` on ``dataset``, with the id's tail."""
         what = self.config.get("preset") or (self.config.get("model") or {}).get("architecture") or "custom"

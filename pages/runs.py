@@ -32,7 +32,10 @@ def _compare(items: list[runs.RunInfo]) -> None:
         return
     metric = st.segmented_control("Curve", ["accuracy", "loss"], default="accuracy", key="runs_metric") or "accuracy"
     st.plotly_chart(plots.compare_runs(chosen, metric), key="runs_curves")
-    st.caption("Solid: training; dashed: validation.")
+    without = [r.label for r in chosen if not r.has_validation]
+    st.caption("Solid: training; dashed: validation."
+               + (f" No dashed line for {', '.join(without)}: it kept no validation images (all of its training "
+                  "images were used to train)." if without else ""))
     if len(chosen) > 1:
         differing = runs.differing_settings(chosen)
         if differing:

@@ -85,13 +85,16 @@ def test_train_live_then_runs_page_lists_it(app_path):
 
 def test_runs_page_compares_downloads_and_deletes(app_path):
     a = training.train(tiny_spec(seed=1), build=tiny_build).run
-    b = training.train(tiny_spec(seed=2, epochs=2), build=tiny_build).run
+    b = training.train(tiny_spec(seed=2, epochs=2, validation_fraction=0.0), build=tiny_build).run
     at = AppTest.from_file(app_path, default_timeout=180).run()
     at.switch_page("pages/runs.py").run()
     assert not at.exception, at.exception
     assert set(at.dataframe[0].value["run"]) == {a.run_id, b.run_id}
     differ = at.dataframe[1].value
     assert {"epochs", "seed"} <= set(differ.columns) and "dataset" not in differ.columns
+    # b kept no validation images: the legend note says why it has no dashed line, and only for b.
+    note = next(c.value for c in at.caption if c.value.startswith("Solid: training; dashed: validation."))
+    assert f"No dashed line for {b.label}: it kept no validation images" in note and a.label not in note
     at.segmented_control(key="runs_metric").set_value("loss").run()
     assert not at.exception
 

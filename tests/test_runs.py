@@ -273,3 +273,12 @@ def test_first_listing_cleans_up_once(cnnviz_home, monkeypatch):
     runs.list_runs()
     runs.list_runs()
     assert calls == [{}]
+
+
+def test_has_validation_needs_a_measured_validation_epoch():
+    def info(history: dict) -> runs.RunInfo:
+        return runs.RunInfo(run_id="x", config={}, history=history, metrics={}, created="", status="finished")
+
+    assert info({"loss": [1.0, 0.5], "val_loss": [None, 0.7], "val_accuracy": [None, 0.6]}).has_validation
+    assert not info({"loss": [1.0], "val_loss": [None], "val_accuracy": [None]}).has_validation  # stopped mid-epoch 1
+    assert not info({"loss": [1.0, 0.5], "accuracy": [0.5, 0.7]}).has_validation  # split 0: no val_ keys
