@@ -34,8 +34,8 @@ def _compare(items: list[runs.RunInfo]) -> None:
     st.plotly_chart(plots.compare_runs(chosen, metric), key="runs_curves")
     without = [r.label for r in chosen if not r.has_validation]
     st.caption("Solid: training; dashed: validation."
-               + (f" No dashed line for {', '.join(without)}: it kept no validation images (all of its training "
-                  "images were used to train)." if without else ""))
+               + (f" No dashed line for {', '.join(without)}: {'it' if len(without) == 1 else 'they'} kept no "
+                  "validation images (all the training images were used to train)." if without else ""))
     if len(chosen) > 1:
         differing = runs.differing_settings(chosen)
         if differing:
