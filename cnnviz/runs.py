@@ -625,6 +625,12 @@ def runs_table(runs: Iterable[RunInfo]) -> list[dict[str, Any]]:
             "epochs done": info.metrics.get("epochs_completed"),
         }
         row.update(flat_settings(info))
+        # A size of None means "all of them" (the fast presets): show how many that was, not "None".
+        m = info.metrics
+        drawn = {"train_size": (m.get("n_train"), m.get("n_val", 0)), "test_size": (m.get("n_test"), 0)}
+        for key, (count, extra) in drawn.items():
+            if row.get(key) is None and count is not None:
+                row[key] = int(count) + int(extra or 0)
         rows.append(row)
     return rows
 

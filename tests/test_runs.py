@@ -282,3 +282,16 @@ def test_has_validation_needs_a_measured_validation_epoch():
     assert info({"loss": [1.0, 0.5], "val_loss": [None, 0.7], "val_accuracy": [None, 0.6]}).has_validation
     assert not info({"loss": [1.0], "val_loss": [None], "val_accuracy": [None]}).has_validation  # stopped mid-epoch 1
     assert not info({"loss": [1.0, 0.5], "accuracy": [0.5, 0.7]}).has_validation  # split 0: no val_ keys
+
+
+def test_runs_table_shows_how_many_images_all_was():
+    """train_size/test_size None (the fast presets: all images) is shown as the count, not None."""
+    def info(config: dict, metrics: dict) -> runs.RunInfo:
+        return runs.RunInfo(run_id="20260101-000000-abcdef12", config=config, history={}, metrics=metrics,
+                            created="2026-01-01T00:00:00", status="finished")
+
+    every = info({"train_size": None, "test_size": None}, {"n_train": 40_000, "n_val": 10_000, "n_test": 10_000})
+    subset = info({"train_size": 60, "test_size": 30}, {"n_train": 45, "n_val": 15, "n_test": 30})
+    unknown = info({"train_size": None, "test_size": None}, {})  # a run saved before the counts were kept
+    rows = runs.runs_table([every, subset, unknown])
+    assert [(r["train_size"], r["test_size"]) for r in rows] == [(50_000, 10_000), (60, 30), (None, None)]
