@@ -296,10 +296,11 @@ def training_panel(job_keys: str | Sequence[str] = TRAIN_JOB_KEY, titles: dict[s
     Call it last on a page. All panels of a page live in ONE ``st.fragment`` that refreshes every
     :data:`LIVE_REFRESH_S` seconds while a job runs (while it only waits, slower the further back
     it is: :func:`queued_refresh_s`), and reruns the whole page once when a job starts or ends.
-    One fragment, drawn last, because Streamlit (1.67) drops a fragment's unsent messages from the send queue when that fragment
-    reruns but keeps the ones queued after them: with a second fragment or other elements below,
-    a slow server (training holds the GIL) could send the browser a block at index n+1 before n,
-    which blanks the student's page ("Bad delta path index", found by the load test).
+    One fragment, drawn last, because Streamlit (1.67) drops a fragment's unsent messages from the
+    send queue when that fragment reruns but keeps the ones queued after them: with a second
+    fragment or other elements below, a slow server (training holds the GIL) could send the browser
+    a block at index n+1 before n, which blanks the student's page ("Bad delta path index", found by
+    the load test).
 
     Args:
         job_keys: the session-state key(s) holding job ids; each panel's widget keys end in
