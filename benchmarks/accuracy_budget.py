@@ -1,6 +1,6 @@
 """Accuracy per CPU minute: the fast presets against seed presets given the same time, on CIFAR-10.
 
-Each fast preset trains through the normal training job (:func:`cnnviz.training.train`: the
+Each fast preset trains through the normal training job (:func:`cnnviz.training.loop.train`: the
 same pipeline, progress callback and run store as the app) on the full CIFAR-10 training
 set and is tested on all 10,000 test images. Its time is counted from the start of ``fit``
 to the end of testing (``train_seconds + test_seconds`` of the run), plus the
@@ -63,7 +63,8 @@ def budget_callback(budget_s: float | None, stop: threading.Event):
 
 def run_one(spec, full, *, budget_s: float | None, keep: bool) -> dict:
     """Train ``spec`` through the training job and return its figures."""
-    from cnnviz import runs, training
+    from cnnviz.runs import store as runs
+    from cnnviz.training import loop as training
 
     stop = threading.Event()
     load_before = load1()
@@ -84,7 +85,8 @@ def run_one(spec, full, *, budget_s: float | None, keep: bool) -> dict:
 
 
 def fast_spec(name: str, args):
-    from cnnviz import presets, training
+    from cnnviz.models import presets
+    from cnnviz.training import loop as training
 
     spec = training.spec_from_preset(name, epochs=args.epochs, train_size=args.train_size, seed=args.seed)
     if args.tta:
@@ -125,7 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-runs", action="store_true")
     args = parser.parse_args(argv)
 
-    from cnnviz import datasets, storage, training
+    from cnnviz import storage
+
+    from cnnviz.data import datasets
+
+    from cnnviz.training import loop as training
 
     t_load = time.monotonic()
     full = datasets.load("cifar10")

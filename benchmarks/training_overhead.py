@@ -1,4 +1,4 @@
-"""Overhead of cnnviz.training (tf.data pipeline, progress/stop callback) against plain ``model.fit``.
+"""Overhead of cnnviz.training.loop (tf.data pipeline, progress/stop callback) against plain ``model.fit``.
 
 The same network, data, epochs, batch size and seed go through both paths, alternating
 (A B A B ...) because timings on shared machines drift (cpu-training-facts.md). Only the
@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def synthetic(n_train: int, n_test: int, seed: int = 0):
     """CIFAR-shaped random uint8 images (timing does not depend on what is learnable)."""
-    from cnnviz.datasets import Dataset
+    from cnnviz.data.datasets import Dataset
 
     rng = np.random.default_rng(seed)
     return Dataset(
@@ -47,7 +47,7 @@ def synthetic(n_train: int, n_test: int, seed: int = 0):
 
 
 def run_cnnviz(spec, ds) -> float:
-    from cnnviz import training
+    from cnnviz.training import loop as training
 
     updates = []
     result = training.train(spec, dataset=ds, on_progress=updates.append)
@@ -57,7 +57,11 @@ def run_cnnviz(spec, ds) -> float:
 def run_plain(spec, ds) -> float:
     import keras
 
-    from cnnviz import datasets, models, training
+    from cnnviz.data import datasets
+
+    from cnnviz.models import network as models
+
+    from cnnviz.training import loop as training
 
     data = training.prepare_data(spec, full=ds)
     keras.utils.set_random_seed(spec.seed)
@@ -123,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
     home = tempfile.mkdtemp(prefix="cnnviz-bench-")
     os.environ["CNNVIZ_HOME"] = home
-    from cnnviz import training
+    from cnnviz.training import loop as training
 
     ds = synthetic(args.train_size, 500)
     spec = training.spec_from_preset(args.preset, dataset="synthetic", epochs=args.epochs,
@@ -142,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     median = statistics.median(ratios)
     print(f"median ratio cnnviz / plain fit: {median:.3f} (target ≤ 1.05)")
 
-    from cnnviz import ui
+    from cnnviz.app import ui
 
     chart = ui_update_cost()
     numbers = ui_numbers_cost()

@@ -18,7 +18,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 def main(backbones: list[str]) -> None:
     os.environ["CNNVIZ_HOME"] = tempfile.mkdtemp(prefix="cnnviz-bench-")
-    from cnnviz import training, transfer
+    from cnnviz.training import loop as training
+    from cnnviz.models import transfer
 
     for backbone in backbones:
         for frozen in (True, False):

@@ -18,30 +18,30 @@ class PageInfo:
 
 
 PAGES: tuple[PageInfo, ...] = (
-    PageInfo("pages/home.py", "Home", ":material/home:",
+    PageInfo("app_pages/home.py", "Home", ":material/home:",
              "What is in this lab, and what data and weights this machine has."),
-    PageInfo("pages/convolution.py", "Convolution", ":material/blur_on:",
+    PageInfo("app_pages/convolution.py", "Convolution", ":material/blur_on:",
              "Apply Gaussian, Sobel and your own kernels by hand; see the full, same and valid sizes, "
              "what a Conv2D filter does with colour, and how much faster a GPU convolves."),
-    PageInfo("pages/datasets.py", "Datasets", ":material/photo_library:",
+    PageInfo("app_pages/datasets.py", "Datasets", ":material/photo_library:",
              "Browse CIFAR-10 and other datasets: classes, pixels, subsets, scaling and augmentation."),
-    PageInfo("pages/build_train.py", "Build & train", ":material/model_training:",
+    PageInfo("app_pages/build_train.py", "Build & train", ":material/model_training:",
              "Build a CNN with sliders or pick a notebook's network, see its parameters, train it live."),
-    PageInfo("pages/runs.py", "Runs", ":material/history:",
+    PageInfo("app_pages/runs.py", "Runs", ":material/history:",
              "Every trained run: compare curves and settings, download or delete."),
-    PageInfo("pages/evaluate.py", "Evaluate", ":material/fact_check:",
+    PageInfo("app_pages/evaluate.py", "Evaluate", ":material/fact_check:",
              "How good is a trained network, and where does it fail? Accuracy, the confusion matrix and "
              "the images behind each of its cells, per-class results, the most confident mistakes."),
-    PageInfo("pages/inside.py", "Inside the network", ":material/layers:",
+    PageInfo("app_pages/inside.py", "Inside the network", ":material/layers:",
              "What a trained network sees: the feature maps of any layer for one image, the learned "
              "filters, and where it looked to decide (Grad-CAM)."),
-    PageInfo("pages/robustness.py", "Robustness", ":material/rotate_right:",
+    PageInfo("app_pages/robustness.py", "Robustness", ":material/rotate_right:",
              "Rotate, flip, shift and resize the test images: how much accuracy is left, and does "
              "training with rotated images (augmentation) help?"),
-    PageInfo("pages/pretrained.py", "Pretrained ResNet50", ":material/psychology:",
+    PageInfo("app_pages/pretrained.py", "Pretrained ResNet50", ":material/psychology:",
              "Show your own photos to a network trained on 1.28 million ImageNet photos: its top guesses, "
              "how sure it is, where it looks (Grad-CAM) and why it is called ResNet50."),
-    PageInfo("pages/transfer.py", "Transfer learning", ":material/move_up:",
+    PageInfo("app_pages/transfer.py", "Transfer learning", ":material/move_up:",
              "Reuse an ImageNet network's layers (MobileNetV2 or ResNet50) with a new head for your own "
              "classes; train it frozen and unfrozen and compare the two runs."),
 )

@@ -47,7 +47,8 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _data_status(args: argparse.Namespace) -> int:
-    from cnnviz import datasets, storage
+    from cnnviz import storage
+    from cnnviz.data import datasets
 
     print(f"datasets in {storage.data_dir()}")
     for item in datasets.status():
@@ -78,7 +79,8 @@ def _progress_printer():
 
 
 def _data_download(args: argparse.Namespace) -> int:
-    from cnnviz import cifar10, datasets
+    from cnnviz.data import cifar10
+    from cnnviz.data import datasets
 
     opts: dict = {}
     if args.name == "cifar10":
@@ -95,7 +97,7 @@ def _data_download(args: argparse.Namespace) -> int:
 
 
 def _data_import(args: argparse.Namespace) -> int:
-    from cnnviz import datasets
+    from cnnviz.data import datasets
 
     if args.kind == "cifar10":
         print(datasets.import_cifar10(args.path))
@@ -114,7 +116,7 @@ def _data_import(args: argparse.Namespace) -> int:
 
 
 def _data_remove(args: argparse.Namespace) -> int:
-    from cnnviz import datasets
+    from cnnviz.data import datasets
 
     print(f"removed {args.name}" if datasets.remove(args.name) else f"{args.name} was not stored")
     return 0
@@ -136,7 +138,7 @@ def _add_presets_command(sub: argparse._SubParsersAction) -> None:
 def _cmd_presets(args: argparse.Namespace) -> int:
     import json
 
-    from cnnviz.presets import presets_table
+    from cnnviz.models.presets import presets_table
 
     rows = presets_table()
     if args.json:
@@ -198,7 +200,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
     import threading
 
-    from cnnviz import runs, training
+    from cnnviz.runs import store as runs
+
+    from cnnviz.training import loop as training
 
     runs.cleanup_once()
     augment = "preset" if args.augment is None else training.augment_from_text(args.augment)
@@ -274,7 +278,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _dataset_title(name: str | None) -> str:
-    from cnnviz import datasets
+    from cnnviz.data import datasets
 
     try:
         return datasets.title(name)
@@ -285,7 +289,9 @@ def _dataset_title(name: str | None) -> str:
 def _cmd_runs(args: argparse.Namespace) -> int:
     import json
 
-    from cnnviz import runs, storage
+    from cnnviz import storage
+
+    from cnnviz.runs import store as runs
 
     runs.cleanup_once()
     items = runs.list_runs()
@@ -330,7 +336,9 @@ def _add_download_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from cnnviz import pretrained, storage, transfer
+    from cnnviz import storage
+    from cnnviz.inspect import pretrained
+    from cnnviz.models import transfer
 
     if args.model in transfer.DOWNLOAD_IDS:
         backbone = transfer.DOWNLOAD_IDS[args.model]

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from cnnviz import datasets, pretrained, storage, transfer
+from cnnviz import storage
+
+from cnnviz.data import datasets
+
+from cnnviz.inspect import pretrained
+
+from cnnviz.models import transfer
 
 
 def _status_items() -> list[dict]:

@@ -3,7 +3,7 @@
 Run as ``python tests/crash_worker.py`` with ``CNNVIZ_HOME`` set. Importing TensorFlow costs
 several seconds, far too much to pay again after each of 20 kills, so this process is a small
 fork server: it builds one tiny real Keras model once, then on each ``fork`` command forks a
-child that calls the real :func:`cnnviz.runs.save_run` in a loop. The test kills the child,
+child that calls the real :func:`cnnviz.runs.store.save_run` in a loop. The test kills the child,
 never this process. (Forking after TensorFlow started is not supported in general; ``model.save``
 of a tiny CPU model only reads variables and writes files, and the test times out with this
 process's stderr if a child ever hangs.)
@@ -20,7 +20,7 @@ lines never interleave):
   Keras' ``model.save`` of its ``i``-th save returned (a timer thread in the child: the test's
   own kill, a pipe read and a thread wake-up later, would often miss save_run's last ~10 ms);
 * ``load <run id> ...`` -> ``LOADED <n>``: each run's model loaded with
-  :func:`cnnviz.runs.load_model` predicts exactly what the model in memory predicts;
+  :func:`cnnviz.runs.store.load_model` predicts exactly what the model in memory predicts;
 * ``quit``.
 """
 
@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from cnnviz import runs  # noqa: E402
+from cnnviz.runs import store as runs  # noqa: E402
 from tests.helpers_train import tiny_build  # noqa: E402
 
 HISTORY = {"loss": [2.0, 1.5], "accuracy": [0.2, 0.4]}

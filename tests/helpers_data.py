@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnviz import cifar10
+from cnnviz.data import cifar10
 
 RECORDS_PER_BATCH = 20  # 2 images of each class per batch: 100 training, 20 test images
 

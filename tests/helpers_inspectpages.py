@@ -16,9 +16,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnviz import models, training
+from cnnviz.models import network as models
 
 #: A real ModelConfig (so the run can be rebuilt for a twin): conv → max pool → Flatten → softmax.
+
+from cnnviz.training import loop as training
 FLAT_MODEL = models.ModelConfig(conv_layers=1, filters=4, batch_norm=False).to_dict()
 #: The same with global average pooling instead of Flatten (takes any image size).
 GAP_MODEL = models.ModelConfig(conv_layers=1, filters=4, batch_norm=False, head="global_avg").to_dict()
@@ -105,7 +107,7 @@ def assert_no_runs_notice(at: AppTest) -> None:
 def reference_data(run_id: str):
     """The run's model, its test images scaled as in training, labels and class names, loaded directly
     (not through the app's caches): what the pages must agree with."""
-    from cnnviz import runs
+    from cnnviz.runs import store as runs
 
     info = runs.load_run(run_id)
     ds = runs.run_dataset(run_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from cnnviz import training
+from cnnviz.training import loop as training
 
 TINY_MODEL = {"architecture": "test-tiny", "filters": 4}
 
@@ -47,7 +47,7 @@ def run_until(at, done, timeout: float = 240.0) -> None:
 
 def start_page_training(at, tag: str, *, epochs: int, train_size: int, test_size: int, batch: int) -> str:
     """Set Build & train's training options (widget keys end in ``tag``), press Train; return the job id."""
-    from cnnviz import ui
+    from cnnviz.app import ui
 
     at.number_input(key=f"train_epochs_{tag}").set_value(epochs)
     at.number_input(key=f"train_size_{tag}").set_value(train_size)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnnviz import transfer
+from cnnviz.models import transfer
 
 #: The smallest MobileNetV2 Keras builds: α 0.35 at 32×32 (random weights: nothing to download).
 TINY = dict(backbone="mobilenetv2", alpha=0.35, image_size=32, weights="none")

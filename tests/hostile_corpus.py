@@ -1,6 +1,6 @@
 """Hostile and awkward uploads, built in memory: what students (and attackers) send to an image uploader.
 
-Each :class:`Upload` says whether ``cnnviz.images.load_image`` must refuse it (with a clear message)
+Each :class:`Upload` says whether ``cnnviz.data.images.load_image`` must refuse it (with a clear message)
 or accept it (with a note where something was done to the picture). Everything is deterministic,
 a few KB each, and built in well under a second in all.
 

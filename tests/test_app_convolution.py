@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from cnnviz import convolution as conv
-from cnnviz.datasets import Dataset
+from cnnviz.lessons import convolution as conv
+from cnnviz.data.datasets import Dataset
 
-PAGE = "pages/convolution.py"
+PAGE = "app_pages/convolution.py"
 
 
 @pytest.fixture
@@ -182,7 +182,7 @@ def test_upload_bad_file_shows_its_message(at, name, data, start):
 
 
 def test_cifar10_missing_says_how_to_get_it(at, monkeypatch):
-    from cnnviz import datasets
+    from cnnviz.data import datasets
     from cnnviz.errors import Unavailable
 
     def missing(name, **_):
@@ -195,7 +195,7 @@ def test_cifar10_missing_says_how_to_get_it(at, monkeypatch):
 
 
 def test_cifar10_present(at, monkeypatch):
-    from cnnviz import datasets
+    from cnnviz.data import datasets
 
     images = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3)).astype(np.uint8)
     fake = Dataset(name="cifar10", x_train=images, y_train=np.arange(5), x_test=images,

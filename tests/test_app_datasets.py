@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnviz import datasets, ui
+from cnnviz.data import datasets
+
+from cnnviz.app import ui
 from cnnviz.errors import Unavailable
 from tests import helpers_data as h
 
-PAGE = "pages/datasets.py"
+PAGE = "app_pages/datasets.py"
 
 
 def _open(app_path) -> AppTest:

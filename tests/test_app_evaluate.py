@@ -6,8 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnviz import jobs as jobmanager
-from cnnviz import evaluation, runs, training, ui
+from cnnviz.training import jobs as jobmanager
+from cnnviz.inspect import evaluation
+from cnnviz.runs import store as runs
+from cnnviz.training import loop as training
+from cnnviz.app import ui
 from tests.helpers_inspectpages import (
     FLAT_MODEL, assert_no_runs_notice, copy_runs, figure, gallery_indices, image_count, no_errors, open_page,
     reference_data, select_on_chart, tiny_spec, train_runs,
@@ -15,7 +18,7 @@ from tests.helpers_inspectpages import (
 
 pytestmark = pytest.mark.slow
 
-PAGE = "pages/evaluate.py"
+PAGE = "app_pages/evaluate.py"
 
 
 @pytest.fixture(scope="module")
@@ -150,13 +153,13 @@ def test_opens_on_the_run_this_session_just_trained(app_path, run_id, stored, mo
     at = open_page(app_path, PAGE)
     assert at.selectbox(key="eval_run").value == run_id  # no job in this session: the newest
     at.session_state[ui.TRAIN_JOB_KEY] = "job-1"
-    at.switch_page("pages/runs.py").run()  # the student trained, looked at Runs, came back
+    at.switch_page("app_pages/runs.py").run()  # the student trained, looked at Runs, came back
     at.switch_page(PAGE).run()
     no_errors(at)
     assert at.selectbox(key="eval_run").value == older
     # Only once: a run chosen afterwards sticks, here and on the other inspection pages.
     at.selectbox(key="eval_run").set_value(run_id).run()
-    at.switch_page("pages/inside.py").run()
+    at.switch_page("app_pages/inside.py").run()
     no_errors(at)
     assert at.selectbox(key="inside_run").value == run_id
 

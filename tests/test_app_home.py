@@ -29,10 +29,10 @@ from streamlit.testing.v1 import AppTest
 from cnnviz.catalog import PAGES
 at = AppTest.from_file("app.py", default_timeout=60).run()
 assert not at.exception, at.exception
-for page in [p.path for p in PAGES if p.path in ("pages/home.py", "pages/convolution.py")]:
+for page in [p.path for p in PAGES if p.path in ("app_pages/home.py", "app_pages/convolution.py")]:
     at.switch_page(page).run()
     assert not at.exception, (page, at.exception)
-import cnnviz, cnnviz.cli, cnnviz.ui  # the package and its glue stay light too
+import cnnviz, cnnviz.cli, cnnviz.app.ui  # the package and its glue stay light too
 print("tensorflow" in sys.modules, "keras" in sys.modules)
 """
 

@@ -9,8 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnviz import evaluation, features, gradcam
-from cnnviz.images import ImageError, load_image
+from cnnviz.inspect import evaluation
+
+from cnnviz.inspect import features
+
+from cnnviz.inspect import gradcam
+from cnnviz.data.images import ImageError, load_image
 from tests.helpers_inspectpages import (
     FLAT_MODEL, GAP_MODEL, assert_no_runs_notice, chart_keys, copy_runs, figure, image_count, no_errors, open_page,
     reference_data, texts, tiny_spec, train_runs,
@@ -18,7 +22,7 @@ from tests.helpers_inspectpages import (
 
 pytestmark = pytest.mark.slow
 
-PAGE = "pages/inside.py"
+PAGE = "app_pages/inside.py"
 BROKEN_PNG = b"\x89PNG\r\n\x1a\n broken"
 SMOOTH_MODEL = {**FLAT_MODEL, "label_smoothing": 0.2}
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnviz import pretrained, ui
+from cnnviz.inspect import pretrained
+
+from cnnviz.app import ui
 from tests.helpers_pretrained import loopback_server, photo, png_bytes, tiny_imagenet_model
 
-PAGE = "pages/pretrained.py"
+PAGE = "app_pages/pretrained.py"
 TIMEOUT = 180  # TensorFlow on a busy 2-core machine
 
 
@@ -76,7 +78,7 @@ def test_uploads_good_and_bad(app_path, patched):
     ]).run()
     assert not at.exception
     assert [s.value.split(":")[0] for s in at.subheader] == ["mine.png"]
-    from cnnviz.images import ImageError, load_image
+    from cnnviz.data.images import ImageError, load_image
 
     with pytest.raises(ImageError) as err:
         load_image(b"\x89PNG\r\n\x1a\n broken", name="broken.png")

@@ -7,8 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnviz import jobs as jobmanager
-from cnnviz import robustness, runs, ui
+from cnnviz.training import jobs as jobmanager
+from cnnviz.inspect import robustness
+from cnnviz.runs import store as runs
+from cnnviz.app import ui
 from tests.helpers_inspectpages import (
     FLAT_MODEL, GAP_MODEL, assert_no_runs_notice, chart_keys, copy_runs, figure, no_errors, open_page,
     reference_data, texts, tiny_spec, train_runs,
@@ -16,7 +18,7 @@ from tests.helpers_inspectpages import (
 
 pytestmark = pytest.mark.slow
 
-PAGE = "pages/robustness.py"
+PAGE = "app_pages/robustness.py"
 
 
 @pytest.fixture(scope="module")

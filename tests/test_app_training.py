@@ -8,8 +8,10 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnviz import jobs as jobmanager
-from cnnviz import runs, training, ui
+from cnnviz.training import jobs as jobmanager
+from cnnviz.runs import store as runs
+from cnnviz.training import loop as training
+from cnnviz.app import ui
 from tests.helpers_train import run_until, start_page_training, tiny_build, tiny_spec
 
 pytestmark = pytest.mark.slow
@@ -19,7 +21,7 @@ TAG = "seed000_model1_digits"  # widget keys of the first preset on the digits d
 
 def _build_page(app_path) -> AppTest:
     at = AppTest.from_file(app_path, default_timeout=180).run()
-    at.switch_page("pages/build_train.py").run()
+    at.switch_page("app_pages/build_train.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -74,7 +76,7 @@ def test_train_live_then_runs_page_lists_it(app_path):
     assert info.config["preset"] == "seed000_model1" and info.config["epochs"] == 2
     assert info.metrics["n_test"] == 30
 
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("app_pages/runs.py").run()
     assert not at.exception, at.exception
     table = at.dataframe[0].value
     assert list(table["run"]) == [status.run_id]
@@ -87,7 +89,7 @@ def test_runs_page_compares_downloads_and_deletes(app_path):
     a = training.train(tiny_spec(seed=1), build=tiny_build).run
     b = training.train(tiny_spec(seed=2, epochs=2, validation_fraction=0.0), build=tiny_build).run
     at = AppTest.from_file(app_path, default_timeout=180).run()
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("app_pages/runs.py").run()
     assert not at.exception, at.exception
     assert set(at.dataframe[0].value["run"]) == {a.run_id, b.run_id}
     differ = at.dataframe[1].value
@@ -109,7 +111,7 @@ def test_runs_page_compares_downloads_and_deletes(app_path):
 
 def test_runs_page_without_runs(app_path):
     at = AppTest.from_file(app_path, default_timeout=60).run()
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("app_pages/runs.py").run()
     assert not at.exception
     assert "No runs yet" in at.info[0].value
 
@@ -171,8 +173,8 @@ def test_queue_position_is_shown(app_path, monkeypatch):
         assert at.button(key="train_start").disabled
         # Clicks and page switches do not touch the job.
         at.slider(key=f"train_val_{TAG}").set_value(0.3).run()
-        at.switch_page("pages/runs.py").run()
-        at.switch_page("pages/build_train.py").run()
+        at.switch_page("app_pages/runs.py").run()
+        at.switch_page("app_pages/build_train.py").run()
         assert not at.exception and jobs.status(blocker).state == "running"
         assert at.session_state[ui.TRAIN_JOB_KEY] == blocker and at.button(key="train_stop")
         at.button(key="train_stop").click().run()
@@ -195,7 +197,7 @@ def test_shared_run_model_is_cached_with_a_lock(app_path):
     info = training.train(tiny_spec(), build=tiny_build).run
     script = f"""
 import streamlit as st
-from cnnviz import ui
+from cnnviz.app import ui
 model, lock = ui.run_model({info.run_id!r})
 again, lock2 = ui.run_model({info.run_id!r})
 st.session_state["same"] = model is again and lock is lock2

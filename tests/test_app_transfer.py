@@ -7,7 +7,11 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnviz import runs, transfer, ui
+from cnnviz.runs import store as runs
+
+from cnnviz.models import transfer
+
+from cnnviz.app import ui
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +25,7 @@ def no_weights(tmp_path, monkeypatch):
 
 def _page(app_path) -> AppTest:
     at = AppTest.from_file(app_path, default_timeout=180).run()
-    at.switch_page("pages/transfer.py").run()
+    at.switch_page("app_pages/transfer.py").run()
     assert not at.exception, at.exception
     return at
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnviz import augment
-from cnnviz.augment import AugmentConfig
+from cnnviz.data import augment
+from cnnviz.data.augment import AugmentConfig
 from cnnviz.errors import InvalidArgument
 
 

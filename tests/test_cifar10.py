@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnviz import cifar10
-from cnnviz.cifar10 import DownloadError, FormatError
+from cnnviz.data import cifar10
+from cnnviz.data.cifar10 import DownloadError, FormatError
 from cnnviz.errors import InvalidArgument, Unavailable
 from tests import helpers_data as h
 

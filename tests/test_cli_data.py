@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cnnviz import cli, datasets
+from cnnviz import cli
+
+from cnnviz.data import datasets
 from tests import helpers_data as h
 
 

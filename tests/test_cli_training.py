@@ -11,7 +11,9 @@ import time
 
 import pytest
 
-from cnnviz import cli, runs
+from cnnviz import cli
+
+from cnnviz.runs import store as runs
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow

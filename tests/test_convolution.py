@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from cnnviz import convolution as conv
-from cnnviz.datasets import Dataset
+from cnnviz.lessons import convolution as conv
+from cnnviz.data.datasets import Dataset
 from cnnviz.errors import InvalidArgument, Unavailable
 
 FIXED = {"Sobel X": conv.SOBEL_X, "Sobel Y": conv.SOBEL_Y, "Laplacian": conv.LAPLACIAN,
@@ -401,7 +401,7 @@ def test_patterns():
 
 
 def test_cifar10_unavailable_is_passed_on(monkeypatch):
-    from cnnviz import datasets
+    from cnnviz.data import datasets
 
     def missing(name, **_):
         raise Unavailable(f"{name} is not on this machine: run cnnviz data get {name}")
@@ -415,7 +415,7 @@ def test_cifar10_unavailable_is_passed_on(monkeypatch):
 
 
 def test_cifar10_test_images_from_the_datasets_module(monkeypatch):
-    from cnnviz import datasets
+    from cnnviz.data import datasets
 
     fake = Dataset(name="cifar10", x_train=np.zeros((2, 32, 32, 3), np.uint8), y_train=np.zeros(2, np.int64),
                    x_test=np.arange(10, dtype=np.uint8)[:, None, None, None] * np.ones((1, 32, 32, 3), np.uint8),

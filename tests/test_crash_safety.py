@@ -2,8 +2,8 @@
 
 The kill test drives ``tests/crash_worker.py`` (a fork server holding one tiny real Keras
 model) and kills its save loop at seeded random moments. After each kill it "restarts"
-the way the app does (fresh cleanup state, then :func:`cnnviz.runs.list_runs`, which runs
-:func:`cnnviz.runs.cleanup_once` with the app's default ``min_age_s``) and checks the store.
+the way the app does (fresh cleanup state, then :func:`cnnviz.runs.store.list_runs`, which runs
+:func:`cnnviz.runs.store.cleanup_once` with the app's default ``min_age_s``) and checks the store.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnviz import jobs as jobmanager
-from cnnviz import runs, storage
+from cnnviz.training import jobs as jobmanager
+from cnnviz import storage
+from cnnviz.runs import store as runs
 from tests import crash_worker
 from tests.helpers_train import tiny_build, tiny_spec
 

@@ -1,4 +1,4 @@
-"""cnnviz.datasets: load/status/download/import, subsets, splits and scaling."""
+"""cnnviz.data.datasets: load/status/download/import, subsets, splits and scaling."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ import threading
 import numpy as np
 import pytest
 
-from cnnviz import cifar10, datasets, storage
+from cnnviz import storage
+
+from cnnviz.data import cifar10
+
+from cnnviz.data import datasets
 from cnnviz.errors import CnnvizError, InvalidArgument, Unavailable
 from tests import helpers_data as h
 

@@ -1,4 +1,4 @@
-"""cnnviz.evaluation and cnnviz.plots.evaluation on a model whose outputs are known by hand."""
+"""cnnviz.inspect.evaluation and cnnviz.plots.evaluation on a model whose outputs are known by hand."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import doctest
 import numpy as np
 import pytest
 
-from cnnviz import evaluation
+from cnnviz.inspect import evaluation
 from cnnviz.errors import InvalidArgument
 from cnnviz.plots import evaluation as plots
 from tests.helpers_inspect import pixel_image, pixel_model, pixel_probs
@@ -254,7 +254,7 @@ def test_backend_modules_do_not_import_tensorflow():
     import subprocess
     import sys
 
-    code = ("import sys; import cnnviz.evaluation, cnnviz.features, cnnviz.robustness, cnnviz.plots.evaluation, "
+    code = ("import sys; import cnnviz.inspect.evaluation, cnnviz.inspect.features, cnnviz.inspect.robustness, cnnviz.plots.evaluation, "
             "cnnviz.plots.features, cnnviz.plots.robustness; print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"

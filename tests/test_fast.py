@@ -10,13 +10,17 @@ import re
 import numpy as np
 import pytest
 
-from cnnviz import jobs as jobmanager
-from cnnviz import augment, architectures, runs, training, whitening
-from cnnviz.datasets import Dataset
+from cnnviz.training import jobs as jobmanager
+from cnnviz.data import augment
+from cnnviz.models import architectures
+from cnnviz.runs import store as runs
+from cnnviz.training import loop as training
+from cnnviz.models import whitening
+from cnnviz.data.datasets import Dataset
 from cnnviz.errors import InvalidArgument
-from cnnviz.layerspec import param_calculator
-from cnnviz.models import ModelConfig, build_model, summary_table
-from cnnviz.presets import PRESETS
+from cnnviz.models.layerspec import param_calculator
+from cnnviz.models.network import ModelConfig, build_model, summary_table
+from cnnviz.models.presets import PRESETS
 from tests.helpers_train import TINY_MODEL, tiny_build, tiny_spec
 from tests.test_models import _formula_value
 
@@ -346,7 +350,7 @@ def _page(app_path):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(app_path, default_timeout=180).run()
-    at.switch_page("pages/build_train.py").run()
+    at.switch_page("app_pages/build_train.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -364,7 +368,8 @@ def test_page_without_cifar10_explains_and_disables_train(app_path):
 
 @pytest.mark.slow
 def test_page_offers_the_fast_presets_first_and_trains_one(app_path, tmp_path):
-    from cnnviz import datasets, ui
+    from cnnviz.data import datasets
+    from cnnviz.app import ui
     from tests.helpers_data import write_tiny_dir
 
     datasets.import_cifar10(write_tiny_dir(tmp_path))  # 100 training and 20 test images

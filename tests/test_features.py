@@ -1,4 +1,4 @@
-"""cnnviz.features and cnnviz.plots.features on tiny Sequential and functional models."""
+"""cnnviz.inspect.features and cnnviz.plots.features on tiny Sequential and functional models."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import doctest
 import numpy as np
 import pytest
 
-from cnnviz import features
+from cnnviz.inspect import features
 from cnnviz.errors import InvalidArgument
 from cnnviz.plots import features as plots
 

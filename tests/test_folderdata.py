@@ -8,9 +8,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from cnnviz import datasets, folderdata
+from cnnviz.data import datasets
+
+from cnnviz.data import folderdata
 from cnnviz.errors import InvalidArgument
-from cnnviz.folderdata import ZipDatasetError
+from cnnviz.data.folderdata import ZipDatasetError
 from tests import helpers_data as h
 
 
@@ -62,7 +64,7 @@ def test_transparent_png_is_composited_on_white():
 def test_16_bit_grey_is_scaled_as_for_uploads():
     from PIL import Image
 
-    from cnnviz import images
+    from cnnviz.data import images
 
     values = np.array([[0, 257, 32896, 65535]] * 4, dtype=np.uint16)  # 0, 1, 128, 255 in 8 bits
     buf = io.BytesIO()

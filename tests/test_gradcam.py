@@ -7,7 +7,7 @@ import doctest
 import numpy as np
 import pytest
 
-from cnnviz import gradcam
+from cnnviz.inspect import gradcam
 from cnnviz.errors import InvalidArgument
 
 SIZE = 16

@@ -14,10 +14,16 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnviz import datasets, folderdata, images, ui
+from cnnviz.data import datasets
+
+from cnnviz.data import folderdata
+
+from cnnviz.data import images
+
+from cnnviz.app import ui
 from cnnviz.errors import InvalidArgument
-from cnnviz.folderdata import ZipDatasetError
-from cnnviz.images import ImageError, load_image
+from cnnviz.data.folderdata import ZipDatasetError
+from cnnviz.data.images import ImageError, load_image
 from tests import helpers_data as h
 from tests.hostile_corpus import ACCEPTED, REFUSED, by_kind, corpus, representative, valid_upload
 
@@ -122,7 +128,7 @@ def test_convolution_page_survives_every_entry(app_path):
     which is the same proof.)
     """
     at = AppTest.from_file(app_path, default_timeout=60).run()
-    at.switch_page("pages/convolution.py").run()
+    at.switch_page("app_pages/convolution.py").run()
     at.select_slider(key="conv_max_side").set_value(32).run()  # small working size: fast reruns
     at.multiselect(key="conv_modes").set_value([]).run()  # skip the modes figure: the image figure suffices
     at.radio(key="conv_source").set_value("Upload").run()
@@ -168,7 +174,7 @@ def test_names_streamlit_refuses_are_stopped_before_the_page(app_path):
     rerun works again."""
     [entry] = [e for e in corpus() if e.streamlit_refuses]
     at = AppTest.from_file(app_path, default_timeout=60).run()
-    at.switch_page("pages/convolution.py").run()
+    at.switch_page("app_pages/convolution.py").run()
     at.select_slider(key="conv_max_side").set_value(32).run()
     at.radio(key="conv_source").set_value("Upload").run()
     _upload(at, "conv_upload", entry.name, entry.data)
@@ -190,7 +196,7 @@ def test_inside_page_survives_representative_entries(app_path, cnnviz_home):
     from tests.helpers_inspectpages import FLAT_MODEL, open_page, tiny_spec, train_runs
 
     train_runs(cnnviz_home, {"flat": tiny_spec(FLAT_MODEL, epochs=1)})
-    at = open_page(app_path, "pages/inside.py")
+    at = open_page(app_path, "app_pages/inside.py")
     at.radio(key="inside_source").set_value("Your own picture").run()
     good_name, good = valid_upload()
     problems = []
@@ -220,13 +226,13 @@ def test_pretrained_page_survives_representative_entries(app_path, monkeypatch):
     """Each representative entry uploaded together with a good photo (the uploader takes several): the
     bad one gets the loader's message, the good one (and an accepted entry) is still classified. A
     subset, because each accepted photo costs a classification and a Grad-CAM."""
-    from cnnviz import pretrained
+    from cnnviz.inspect import pretrained
     from tests.helpers_pretrained import tiny_imagenet_model
 
     clf = pretrained.SharedClassifier(tiny_imagenet_model(), weights_source="tiny test weights")
     monkeypatch.setattr(ui, "resnet50", lambda: clf)
     at = AppTest.from_file(app_path, default_timeout=180).run()
-    at.switch_page("pages/pretrained.py").run()
+    at.switch_page("app_pages/pretrained.py").run()
     at.radio(key="pre_source").set_value("Upload").run()
     good_name, good = valid_upload()
     problems = []
@@ -402,7 +408,7 @@ def test_damaged_zips_never_escape_as_other_exceptions():
 def test_datasets_page_zip_upload_hostile_then_good(app_path, cnnviz_home, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     at = AppTest.from_file(app_path, default_timeout=60).run()
-    at.switch_page("pages/datasets.py").run()
+    at.switch_page("app_pages/datasets.py").run()
     # CIFAR-10 is not on this machine: the page then draws no charts above the zip import (fast reruns).
     at.selectbox(key="datasets_source").set_value("cifar10").run()
     at.select_slider(key="datasets_zip_size").set_value(16).run()
@@ -455,7 +461,7 @@ def test_datasets_page_zip_upload_hostile_then_good(app_path, cnnviz_home, tmp_p
     ({"lr_decay": float("-inf")}, "learning-rate decay must be from 0 to 1, got -inf"),
 ])
 def test_model_config_refuses_hostile_values(changes, message):
-    from cnnviz.models import ModelConfig
+    from cnnviz.models.network import ModelConfig
 
     with pytest.raises(InvalidArgument) as err:
         ModelConfig(**changes).validate((32, 32, 3), 10)
@@ -471,7 +477,7 @@ def test_model_config_refuses_hostile_values(changes, message):
     ((32, 32), 10, "got (32, 32)"),
 ])
 def test_model_config_refuses_hostile_shapes(shape, classes, message):
-    from cnnviz.models import ModelConfig
+    from cnnviz.models.network import ModelConfig
 
     with pytest.raises(InvalidArgument) as err:
         ModelConfig().validate(shape, classes)
@@ -495,7 +501,8 @@ def test_model_config_refuses_hostile_shapes(shape, classes, message):
     ({"augment": {"translate": float("inf")}}, "translate must be 0..0.5 (a fraction of the image), got inf"),
 ])
 def test_train_spec_refuses_hostile_values(changes, message):
-    from cnnviz import models, training
+    from cnnviz.models import network as models
+    from cnnviz.training import loop as training
 
     spec = training.TrainSpec(model=models.ModelConfig().to_dict(), **changes)
     with pytest.raises(InvalidArgument) as err:

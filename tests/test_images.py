@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnviz import images
+from cnnviz.data import images
 from cnnviz.errors import CnnvizError, InvalidArgument
-from cnnviz.images import ImageError, LoadedImage, load_image
+from cnnviz.data.images import ImageError, LoadedImage, load_image
 from tests.hostile_corpus import encode, png_header_only as _png_header_only
 
 

@@ -1,8 +1,10 @@
-"""Home's inventory lists every dataset's status from cnnviz.datasets, without TensorFlow."""
+"""Home's inventory lists every dataset's status from cnnviz.data.datasets, without TensorFlow."""
 
 from __future__ import annotations
 
-from cnnviz import datasets, inventory
+from cnnviz import inventory
+
+from cnnviz.data import datasets
 from tests import helpers_data as h
 
 

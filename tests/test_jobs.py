@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from cnnviz import jobs as jobmanager
-from cnnviz import runs
+from cnnviz.training import jobs as jobmanager
+from cnnviz.runs import store as runs
 from cnnviz.errors import InvalidArgument
 from tests.helpers_train import tiny_build, tiny_spec
 
@@ -91,7 +91,7 @@ def test_failures_are_reported_not_raised(cnnviz_home, caplog):
     bad = jobs.submit(tiny_spec(), build=impossible)
     status = jobs.wait(bad, timeout=60)
     assert status.state == "failed" and status.error == "conv layers would pool 8×8 below 1×1, got 4 layers"
-    with caplog.at_level(logging.ERROR, logger="cnnviz.jobs"):
+    with caplog.at_level(logging.ERROR, logger="cnnviz.training.jobs"):
         status = jobs.wait(jobs.submit(tiny_spec(), build=buggy), timeout=60)
     assert status.state == "failed" and "internal error" in status.error and "boom" not in status.error
     assert "boom" in caplog.text

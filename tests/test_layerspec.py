@@ -6,9 +6,9 @@ import doctest
 
 import pytest
 
-from cnnviz import layerspec
+from cnnviz.models import layerspec
 from cnnviz.errors import InvalidArgument
-from cnnviz.layerspec import param_calculator, pooled_size
+from cnnviz.models.layerspec import param_calculator, pooled_size
 
 # Seed 003 Q3.2: 64×64×3 input; conv 16 3×3 same relu; conv 32 5×5 same relu; max pool 3×3
 # stride 2; conv 128 3×3 same; fully connected, 5 outputs. The seed's own answer (4,640 and

@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnviz import pretrained, runs
+from cnnviz.inspect import pretrained
+
+from cnnviz.runs import store as runs
 from cnnviz.errors import InvalidArgument, Unavailable
 from tests.helpers_pretrained import tiny_imagenet_model
 from tests.helpers_train import tiny_build

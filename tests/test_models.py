@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from cnnviz import architectures
+from cnnviz.models import architectures
 from cnnviz.errors import InvalidArgument
-from cnnviz.models import ModelConfig, build_model, encode_labels, min_input_side, summary_table
+from cnnviz.models.network import ModelConfig, build_model, encode_labels, min_input_side, summary_table
 from tests.conftest import REPO
 
 CIFAR = (32, 32, 3)
@@ -79,8 +79,8 @@ def test_validation_messages(changes, shape, classes, message):
 def test_validation_and_refusals_do_not_import_tensorflow():
     code = (
         "import sys\n"
-        "from cnnviz.models import ModelConfig, build_model\n"
-        "from cnnviz.presets import PRESETS, presets_table\n"
+        "from cnnviz.models.network import ModelConfig, build_model\n"
+        "from cnnviz.models.presets import PRESETS, presets_table\n"
         "from cnnviz.errors import InvalidArgument\n"
         "ModelConfig().validate((32, 32, 3), 10); presets_table()\n"
         "try:\n"
@@ -225,7 +225,7 @@ def test_global_average_head_accepts_other_image_sizes():
 def test_smoothed_target_matches_the_keras_loss_minimum():
     import keras
 
-    from cnnviz.models import smoothed_target
+    from cnnviz.models.network import smoothed_target
 
     assert smoothed_target(0.2, 10) == pytest.approx(0.82)
     assert smoothed_target(0.0, 3) == 1.0

@@ -9,7 +9,9 @@ import socket
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnviz import catalog, ui
+from cnnviz import catalog
+
+from cnnviz.app import ui
 from tests.helpers_train import run_until, start_page_training
 
 pytestmark = pytest.mark.slow
@@ -66,18 +68,18 @@ def test_every_page_opens_offline_and_says_what_is_missing(app_path, cnnviz_home
         assert "Traceback" not in text, (page.path, text)
         seen[page.path] = (at, text)
 
-    home = seen["pages/home.py"][1]
+    home = seen["app_pages/home.py"][1]
     assert "python -m cnnviz data download cifar10" in home  # what is missing, and the command that gets it
     assert "python -m cnnviz download resnet50" in home
-    for page in ("pages/evaluate.py", "pages/inside.py", "pages/robustness.py"):
+    for page in ("app_pages/evaluate.py", "app_pages/inside.py", "app_pages/robustness.py"):
         assert "No trained runs yet" in seen[page][1]
-    pretrained_at, pretrained = seen["pages/pretrained.py"]
+    pretrained_at, pretrained = seen["app_pages/pretrained.py"]
     assert "ImageNet weights are not on this machine" in pretrained
     assert "python -m cnnviz download resnet50" in pretrained
     assert not pretrained_at.exception
 
     # The Datasets page offers CIFAR-10's download; offline, pressing it gives a message, not a crash.
-    at = seen["pages/datasets.py"][0]
+    at = seen["app_pages/datasets.py"][0]
     at.selectbox(key="datasets_source").set_value("cifar10").run()
     assert any("CIFAR-10 is not on this machine yet" in w.value for w in at.warning)
     at.button(key="datasets_download").click().run()
@@ -93,7 +95,7 @@ def _chart_keys(at: AppTest) -> set[str]:
 
 
 def test_digits_end_to_end_offline(app_path, cnnviz_home, offline):
-    at = _open(app_path, "pages/build_train.py")
+    at = _open(app_path, "app_pages/build_train.py")
     assert at.selectbox(key="train_dataset").value == "digits"  # the offline default
     tag = f"{at.selectbox(key='train_preset').value}_digits"
     job_id = start_page_training(at, tag, epochs=1, train_size=120, test_size=40, batch=16)
@@ -101,16 +103,16 @@ def test_digits_end_to_end_offline(app_path, cnnviz_home, offline):
     assert status.state == "finished", status
     run_until(at, lambda at: any("test accuracy" in s.value for s in at.success))
 
-    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("app_pages/evaluate.py").run()
     assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
     assert at.selectbox(key="eval_run").value == status.run_id
     assert {m.label: m.value for m in at.metric}["Test images"] == "40"
     assert {"eval_cm", "eval_per_class"} <= _chart_keys(at)
 
-    at.switch_page("pages/inside.py").run()
+    at.switch_page("app_pages/inside.py").run()
     assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
     assert {"inside_probs", "inside_maps"} <= _chart_keys(at)
 
-    at.switch_page("pages/robustness.py").run()
+    at.switch_page("app_pages/robustness.py").run()
     assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
     assert "robust_angle_chart" in _chart_keys(at)

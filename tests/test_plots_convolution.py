@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnviz import convolution as conv
+from cnnviz.lessons import convolution as conv
 from cnnviz.plots import convolution as plots
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cnnviz.gradcam import colorize, overlay
+from cnnviz.inspect.gradcam import colorize, overlay
 from cnnviz.plots import pretrained as figs
 
 
@@ -23,7 +23,7 @@ def test_preprocessing_and_gradcam_figures_show_each_step():
     resized[..., 0] = 10
     bgr = resized[..., ::-1]
     net_input = bgr.astype(np.float32) - 100
-    from cnnviz.pretrained import Prepared
+    from cnnviz.inspect.pretrained import Prepared
 
     fig = figs.preprocessing_figure(Prepared((30, 40), original, resized, bgr, net_input))
     assert len(fig.data) == 4

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cnnviz.plots import training as plots
-from cnnviz.runs import RunInfo
+from cnnviz.runs.store import RunInfo
 
 
 def test_downsample_keeps_ends_and_caps_points():

@@ -12,7 +12,9 @@ import threading
 import numpy as np
 import pytest
 
-from cnnviz import pretrained, storage
+from cnnviz import storage
+
+from cnnviz.inspect import pretrained
 from cnnviz.errors import InvalidArgument, Unavailable
 from tests.helpers_pretrained import closed_port_url, loopback_server, md5, photo, png_bytes
 
@@ -100,7 +102,7 @@ def test_preprocess_equals_keras_preprocess_input():
 def test_prepare_keeps_every_step():
     import keras
 
-    from cnnviz.images import fit_within, resize
+    from cnnviz.data.images import fit_within, resize
 
     img = photo(600, 800)
     prep = pretrained.prepare(img)
@@ -354,7 +356,7 @@ def test_status_without_and_with_weights(keras_home, cnnviz_home):
 
 
 def test_bad_uploads_get_the_loaders_messages():
-    from cnnviz.images import ImageError, load_image
+    from cnnviz.data.images import ImageError, load_image
 
     good = png_bytes(photo(20, 30))
     bad = [("empty.png", b""), ("notes.txt", b"hello, this is text"), ("cut.png", good[:40])]
@@ -369,7 +371,7 @@ def test_bad_uploads_get_the_loaders_messages():
 
 
 def test_big_uploads_are_shrunk_on_load():
-    from cnnviz.images import fit_within
+    from cnnviz.data.images import fit_within
 
     big = photo(1500, 2000)
     [p], messages = pretrained.load_photos([("big.png", png_bytes(big))])
@@ -391,7 +393,7 @@ def test_sample_photos_are_bundled():
 
 
 def test_cifar_bridge_picks_one_image_per_class():
-    from cnnviz.datasets import Dataset
+    from cnnviz.data.datasets import Dataset
 
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(10), 3)

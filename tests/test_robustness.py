@@ -1,4 +1,4 @@
-"""cnnviz.robustness and cnnviz.plots.robustness on models whose behaviour is known."""
+"""cnnviz.inspect.robustness and cnnviz.plots.robustness on models whose behaviour is known."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from cnnviz import evaluation, robustness
+from cnnviz.inspect import evaluation
+
+from cnnviz.inspect import robustness
 from cnnviz.errors import InvalidArgument
 from cnnviz.plots import robustness as plots
 from tests.helpers_inspect import invariant_data, invariant_model, quadrant_data, quadrant_model

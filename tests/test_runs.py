@@ -10,7 +10,11 @@ import time
 import numpy as np
 import pytest
 
-from cnnviz import runs, storage, training
+from cnnviz import storage
+
+from cnnviz.runs import store as runs
+
+from cnnviz.training import loop as training
 from cnnviz.errors import InvalidArgument
 from tests.helpers_train import tiny_build
 

@@ -7,7 +7,9 @@ import threading
 import numpy as np
 import pytest
 
-from cnnviz import runs, training
+from cnnviz.runs import store as runs
+
+from cnnviz.training import loop as training
 from cnnviz.errors import InvalidArgument
 from tests.helpers_train import tiny_build, tiny_spec
 
@@ -237,7 +239,7 @@ def test_curve_points_are_thinned(monkeypatch):
 # --- presets, augmentation, the datasets API ---------------------------------------------------
 @pytest.mark.parametrize("method", ["unit", "symmetric", "standardize"])
 def test_scaling_affine_equals_datasets_scale(method):
-    from cnnviz import datasets
+    from cnnviz.data import datasets
 
     x = np.random.default_rng(0).integers(0, 256, (6, 4, 4, 3), dtype=np.uint8)
     stats = datasets.channel_stats(x)
@@ -279,7 +281,7 @@ def test_spec_from_preset_follows_the_seed_and_overrides():
 
 
 def test_preset_trains_on_digits_with_augmentation_and_the_shared_dataset(cnnviz_home):
-    from cnnviz import datasets
+    from cnnviz.data import datasets
 
     full = datasets.load("digits")
     for arr in (full.x_train, full.y_train, full.x_test, full.y_test):
@@ -297,7 +299,7 @@ def test_preset_trains_on_digits_with_augmentation_and_the_shared_dataset(cnnviz
 
 
 def test_augmented_pipeline_changes_training_batches_only():
-    from cnnviz import augment
+    from cnnviz.data import augment
 
     x = np.random.default_rng(1).integers(0, 256, (4, 8, 8, 1), dtype=np.uint8)
     y = np.arange(4)

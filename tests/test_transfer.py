@@ -9,7 +9,15 @@ import os
 import numpy as np
 import pytest
 
-from cnnviz import cli, models, runs, storage, training, transfer
+from cnnviz import cli, storage
+
+from cnnviz.models import network as models
+
+from cnnviz.runs import store as runs
+
+from cnnviz.training import loop as training
+
+from cnnviz.models import transfer
 from cnnviz.errors import InvalidArgument, Unavailable
 from tests.helpers_pretrained import closed_port_url, loopback_server, md5, stalling_server
 from tests.helpers_transfer import TINY, legacy_weights_file, tiny_spec
@@ -340,7 +348,9 @@ def test_gradcam_and_feature_maps_reach_the_nested_backbone():
     import keras
     import tensorflow as tf
 
-    from cnnviz import features, gradcam
+    from cnnviz.inspect import features
+
+    from cnnviz.inspect import gradcam
 
     keras.utils.set_random_seed(3)
     cfg = transfer.config(**{**TINY, "image_size": 96})  # 96 px: a 3×3 backbone map, so the map has a shape

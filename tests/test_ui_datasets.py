@@ -1,11 +1,13 @@
-"""The datasets section of cnnviz.ui: one shared, read-only copy per stored version."""
+"""The datasets section of cnnviz.app.ui: one shared, read-only copy per stored version."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from cnnviz import datasets, ui
+from cnnviz.data import datasets
+
+from cnnviz.app import ui
 from tests import helpers_data as h
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnviz import robustness, ui
+from cnnviz.inspect import robustness
+
+from cnnviz.app import ui
 from cnnviz.errors import InvalidArgument
-from cnnviz.runs import RunInfo
+from cnnviz.runs.store import RunInfo
 from tests.helpers_inspect import quadrant_data, quadrant_model
 from tests.helpers_inspectpages import FLAT_MODEL, tiny_spec
 

@@ -7,7 +7,7 @@ import logging
 import sys
 import types
 
-from cnnviz import jobs as jobmanager
+from cnnviz.training import jobs as jobmanager
 from tests.helpers_train import tiny_build, tiny_spec
 
 
@@ -23,7 +23,7 @@ def _fake_module(monkeypatch, name: str, **attrs) -> list[str]:
 def test_script_runs_no_longer_clear_the_keras_session(monkeypatch):
     from streamlit.runtime.scriptrunner import script_runner
 
-    import cnnviz.ui  # noqa: F401  (the import installs the replacement)
+    import cnnviz.app.ui  # noqa: F401  (the import installs the replacement)
 
     keras_calls = _fake_module(monkeypatch, "keras", backend="clear_session")
     plt_module = types.ModuleType("matplotlib.pyplot")
@@ -50,11 +50,11 @@ def test_streamlits_own_clean_up_did_clear_keras(monkeypatch):
 
 def test_job_manager_logs_each_start_and_end_with_the_slots_busy(cnnviz_home, caplog):
     jobs = jobmanager.JobManager(max_jobs=1)
-    with caplog.at_level(logging.INFO, logger="cnnviz.jobs"):
+    with caplog.at_level(logging.INFO, logger="cnnviz.training.jobs"):
         first = jobs.submit(tiny_spec(), build=tiny_build)
         second = jobs.submit(tiny_spec(seed=1), build=tiny_build)
         done = [jobs.wait(first, timeout=120), jobs.wait(second, timeout=120)]
-    lines = [r.getMessage() for r in caplog.records if r.name == "cnnviz.jobs"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "cnnviz.training.jobs"]
     expected = [
         f"job {first} queued: 0 of 1 training slots busy, 1 waiting",
         f"job {first} started: 1 of 1 training slots busy, 0 waiting",
@@ -83,7 +83,7 @@ def test_the_training_panel_is_the_last_thing_each_page_draws():
     from tests.conftest import REPO
 
     callers = []
-    for path in sorted((REPO / "pages").glob("*.py")):
+    for path in sorted((REPO / "app_pages").glob("*.py")):
         tree = ast.parse(path.read_text())
         main = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main")
         calls = [n for n in ast.walk(main) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "training_panel"]
@@ -101,7 +101,7 @@ def _status(state: str, place: int = 0) -> types.SimpleNamespace:
 
 
 def test_waiting_panels_refresh_slower_the_further_back_they_are():
-    from cnnviz import ui
+    from cnnviz.app import ui
 
     assert [ui.queued_refresh_s(p) for p in (1, 2, 5, 17, 30)] == [2.0, 2.5, 4.0, 10.0, 10.0]
     # 28 waiting students (a class of 30, cap 2): under 5 panel runs a second instead of 14.
@@ -112,7 +112,7 @@ def test_waiting_panels_refresh_slower_the_further_back_they_are():
 
 
 def test_a_waiting_panel_takes_a_faster_pace_after_moving_up_enough():
-    from cnnviz import ui
+    from cnnviz.app import ui
 
     drawn_at_place_5 = ui.queued_refresh_s(5)  # 4 s
     assert not ui.pace_outdated(drawn_at_place_5, [_status("queued", 5)])

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnnviz.convolution import ModeResult, is_signed, layers_until_empty, shrink_after_layers
+from cnnviz.lessons.convolution import ModeResult, is_signed, layers_until_empty, shrink_after_layers
 from cnnviz.plots.common import curves, heatmap
 
 _DIVERGING = "RdBu_r"  # blue negative, white zero, red positive
@@ -48,7 +48,7 @@ def modes_figure(results: Mapping[str, ModeResult], *, symmetric: bool | None = 
     (k − 1)/2 on each side and 'valid' falls short by as much.
 
     Args:
-        results: :func:`cnnviz.convolution.compare_modes` output.
+        results: :func:`cnnviz.lessons.convolution.compare_modes` output.
         symmetric: diverging scale centred on 0 (default: when any response is negative).
         kernel: only used to decide ``symmetric`` when it is None.
     """
@@ -110,7 +110,7 @@ def color_identity_figure(result: Mapping) -> go.Figure:
     """Conv2D on a colour image = Σ over channels = Σ convolve2d with flipped kernels (seed Q7-8).
 
     Args:
-        result: :func:`cnnviz.convolution.color_identity` output.
+        result: :func:`cnnviz.lessons.convolution.color_identity` output.
     """
     per = list(result["per_channel"])
     names = ["red", "green", "blue"] if len(per) == 3 else [f"channel {c}" for c in range(len(per))]

@@ -105,7 +105,7 @@ def per_class_figure(
     metrics: Sequence[str] = ("accuracy",),
     title: str | None = "Per-class results",
 ) -> go.Figure:
-    """Bars per class for one or more metrics from :func:`cnnviz.evaluation.per_class_metrics`."""
+    """Bars per class for one or more metrics from :func:`cnnviz.inspect.evaluation.per_class_metrics`."""
     for m in metrics:
         if m not in PER_CLASS_METRICS:
             raise InvalidArgument(f"metric must be one of {', '.join(PER_CLASS_METRICS)}, got {m!r}")

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from cnnviz.errors import InvalidArgument
-from cnnviz.features import FeatureMaps, Filters
+from cnnviz.inspect.features import FeatureMaps, Filters
 from cnnviz.plots.common import image_grid
 
 FILTER_MODES = ("rgb", "channels")
@@ -52,7 +52,7 @@ def filters_figure(filters: Filters, *, mode: str = "rgb", tile_px: int = 56, ti
     """Learned kernels as tiles.
 
     Args:
-        filters: from :func:`cnnviz.features.layer_filters`.
+        filters: from :func:`cnnviz.inspect.features.layer_filters`.
         mode: "rgb" (one colour tile per filter; needs a layer with 3 input channels) or
             "channels" (one grey tile per filter and input channel: a row per filter).
         tile_px: tile size.

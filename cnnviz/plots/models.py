@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from cnnviz.layerspec import SummaryTable
+from cnnviz.models.layerspec import SummaryTable
 
 TRAINABLE_COLOR = "#1f77b4"
 FROZEN_COLOR = "#ff7f0e"  # batch norm's moving mean and variance
@@ -17,7 +17,7 @@ def param_bars(table: SummaryTable, *, log_scale: bool = False, title: str | Non
     first dense layer after the flatten. Layers without weights are left out.
 
     Args:
-        table: from :func:`cnnviz.models.summary_table` or :func:`cnnviz.layerspec.param_calculator`.
+        table: from :func:`cnnviz.models.network.summary_table` or :func:`cnnviz.models.layerspec.param_calculator`.
         log_scale: a logarithmic axis, so that small conv layers stay visible next to dense ones.
         title: figure title (default: the total).
     """

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from cnnviz.gradcam import colorize, overlay
+from cnnviz.inspect.gradcam import colorize, overlay
 from cnnviz.plots.common import image_grid
 
 
@@ -15,7 +15,7 @@ def topk_figure(top: Sequence[tuple[str, str, float]], *, title: str | None = No
     """Horizontal bars of the top classes, most probable on top.
 
     Args:
-        top: ``(wnid, label, probability)`` most probable first (as :func:`cnnviz.pretrained.decode`).
+        top: ``(wnid, label, probability)`` most probable first (as :func:`cnnviz.inspect.pretrained.decode`).
         title: figure title.
     Returns:
         A Plotly figure with probabilities on a 0..100 % axis.
@@ -38,7 +38,7 @@ def topk_figure(top: Sequence[tuple[str, str, float]], *, title: str | None = No
 
 
 def preprocessing_figure(prepared) -> go.Figure:
-    """The photo at each step into ResNet50, left to right (a :class:`cnnviz.pretrained.Prepared`).
+    """The photo at each step into ResNet50, left to right (a :class:`cnnviz.inspect.pretrained.Prepared`).
 
     The BGR image is drawn as if it were RGB (red and blue swap: that is what the reordering
     does), and the mean-subtracted input is min-max scaled to be visible.
@@ -67,7 +67,7 @@ def gradcam_figure(image_uint8: np.ndarray, heatmap: np.ndarray) -> go.Figure:
 
 
 def stage_params_figure(rows: Sequence[dict]) -> go.Figure:
-    """Parameters per stage (from :func:`cnnviz.pretrained.stage_table`), as bars."""
+    """Parameters per stage (from :func:`cnnviz.inspect.pretrained.stage_table`), as bars."""
     rows = [r for r in rows if r["params"] > 0]
     fig = go.Figure(go.Bar(
         x=[r["stage"] for r in rows], y=[r["params"] for r in rows],

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from cnnviz.errors import InvalidArgument
 from cnnviz.plots.common import heatmap, image_grid
-from cnnviz.robustness import SizeResult, SweepResult, TransformResult
+from cnnviz.inspect.robustness import SizeResult, SweepResult, TransformResult
 
 # Plotly's default qualitative palette, set explicitly so each model's reference line
 # has the colour of its curve.

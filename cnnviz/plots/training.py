@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cnnviz.runs import RunInfo
+    from cnnviz.runs.store import RunInfo
 
 #: Points sent per series: charts are re-sent whole every update (cpu-training-facts.md).
 MAX_POINTS = 200

@@ -16,7 +16,7 @@ student's upload would read a width that is not theirs.
 
 Meanwhile a separate browser loads Home again and again (a fresh session each time) and the
 server's resident memory (VmRSS in ``/proc/PID/status``) is sampled. The job manager logs one
-line per job queued/started/ended (``cnnviz.jobs`` at INFO); the server is started through a
+line per job queued/started/ended (``cnnviz.training.jobs`` at INFO); the server is started through a
 tiny wrapper that sends that logger to a file, which is the server-side record of the cap.
 
 Where the browsers run: in a classroom each student's browser renders on the student's own
@@ -67,7 +67,7 @@ ENDED_BADLY_AFTER_S = 15.0
 #: The smallest training the page runs: 1 epoch, and 40 training images, as the 0.25 validation
 #: share of 20 (the page's minimum) leaves 5 images for 10 classes, which the stratified split refuses.
 TINY = {"Epochs": 1, "Training images": 40, "Test images": 10}
-#: The Home page's title (pages/home.py).
+#: The Home page's title (app_pages/home.py).
 HOME_TITLE = "cnnviz: a CNN lab"
 
 #: Height of the students' uploads: under images.THIN_SIDE_PX, so the page notes "very small (W×H pixels)".
@@ -85,7 +85,7 @@ _SERVE = (
     "faulthandler.register(signal.SIGUSR1, file=open(sys.argv[1] + '.stacks', 'w'), all_threads=True)\n"
     "handler = logging.FileHandler(sys.argv[1])\n"
     "handler.setFormatter(logging.Formatter('%(created).3f %(message)s'))\n"
-    "logger = logging.getLogger('cnnviz.jobs')\n"
+    "logger = logging.getLogger('cnnviz.training.jobs')\n"
     "logger.addHandler(handler)\n"
     "logger.setLevel(logging.INFO)\n"
     "from streamlit.web.cli import main\n"

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnviz import pretrained, training
+from cnnviz.inspect import pretrained
+
+from cnnviz.training import loop as training
 from tests.e2e.conftest import running_app
 from tests.e2e.streamlit_page import assert_no_errors, on_live_element, screenshot, wait_idle
 from tests.helpers_inspectpages import FLAT_MODEL, tiny_spec

@@ -1,0 +1,200 @@
+"""Convolution: filters by hand, full/same/valid sizes, colour Conv2D and its speed (seed 000 Parts 1-4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from cnnviz.lessons import convolution as conv
+from cnnviz.data import images
+from cnnviz.app import ui
+from cnnviz.errors import Unavailable
+from cnnviz.plots import convolution as plots
+from cnnviz.plots.common import image_grid
+
+SOURCES = ("Sample photo", "Test pattern", "CIFAR-10 test image", "Upload")
+SPEED_RESULT = "conv_speed_result"  # session-state keys for results that survive reruns
+FFT_RESULT = "conv_fft_result"
+
+
+def _pick_image() -> np.ndarray | None:
+    """The image chosen in the sidebar-free picker as uint8 RGB, shrunk to the working size."""
+    left, right = st.columns([2, 1])
+    source = left.radio("Image", SOURCES, horizontal=True, key="conv_source")
+    max_side = right.select_slider("Working size (longest side, pixels)", options=[32, 64, 128, 192, 256, 384, 512],
+                                   value=256, key="conv_max_side",
+                                   help="Big images are shrunk first so every filter answers at once.")
+    if source == "Sample photo":
+        name = st.selectbox("Photo", list(conv.SAMPLE_PHOTOS), key="conv_sample")
+        return images.fit_within(ui.conv_sample_photo(name), max_side)
+    if source == "Test pattern":
+        name = st.selectbox("Pattern", conv.PATTERNS, key="conv_pattern")
+        gray = conv.pattern_image(name, min(max_side, 128))
+        return np.repeat(gray[..., None], 3, axis=-1)
+    if source == "CIFAR-10 test image":
+        try:
+            found = ui.conv_cifar10_examples()
+        except Unavailable as err:  # not an error: the data is simply not on this machine yet
+            st.info(str(err))
+            return None
+        index = st.slider("Test image number", 0, len(found["images"]) - 1, 0, key="conv_cifar_index")
+        st.caption(f"Class: {found['class_names'][int(found['labels'][index])]} (32×32 pixels, shown as is)")
+        return found["images"][index]
+    upload = st.file_uploader("Your picture (JPEG, PNG, WebP, BMP or GIF, up to 10 MB)",
+                              type=list(images.ALLOWED_EXTENSIONS), key="conv_upload")
+    if upload is None:
+        st.info("Choose a picture to upload, or pick a sample photo above.")
+        return None
+    data = upload.getvalue()
+    loaded = ui.conv_load_upload(data, ui.upload_digest(data), upload.name, max_side)
+    for note in loaded.notes:
+        st.caption(f":material/info: {note}")
+    return loaded.array
+
+
+def _pick_kernel() -> np.ndarray:
+    left, right = st.columns([1, 1])
+    name = left.selectbox("Kernel", conv.KERNEL_NAMES, key="conv_kernel")
+    left.caption(conv.KERNEL_SOURCES[name])
+    if name == "Gaussian":
+        size = left.slider("Size k", 1, conv.MAX_KERNEL, 3, key="conv_gauss_size")
+        sigma = left.slider("Sigma σ (pixels)", 0.1, 10.0, 0.5, step=0.1, key="conv_gauss_sigma")
+        kernel = conv.gaussian_kernel(size, float(sigma))
+    elif name == "Box blur":
+        kernel = conv.box_kernel(left.slider("Size k", 1, 15, 3, key="conv_box_size"))
+    elif name == "Custom":
+        text = left.text_area("Your kernel: one row per line, numbers split by spaces (1/9 works too)",
+                              value=conv.kernel_to_text(conv.SHARPEN), height=150, key="conv_custom")
+        kernel = conv.parse_kernel_text(text)
+    else:
+        kernel = conv.named_kernel(name)
+    right.plotly_chart(plots.kernel_figure(kernel, title=f"{kernel.shape[0]}×{kernel.shape[1]} kernel, sum "
+                                                         f"{kernel.sum():.3g}"), key="conv_kernel_fig")
+    return kernel
+
+
+def _modes_section(gray: np.ndarray, kernel: np.ndarray) -> None:
+    st.subheader("full, same and valid")
+    shown = st.multiselect("Modes", conv.MODES, default=list(conv.MODES), key="conv_modes")
+    if not shown:
+        st.info("Pick at least one mode.")
+        return
+    results = conv.compare_modes(gray, kernel)
+    st.plotly_chart(plots.modes_figure({m: results[m] for m in shown}, kernel=kernel), key="conv_modes_fig")
+    st.caption(
+        "One colour scale for all panels"
+        + (", centred on 0 because this kernel has negative weights (blue below 0, red above)" if conv.is_signed(kernel)
+           else "")
+        + ". 'full' and 'same' pad the image with zeros, which shows as a frame at the border; "
+        "'valid' keeps only positions where the whole kernel fits."
+    )
+
+
+def _shrink_section() -> None:
+    st.subheader("Why 'valid' is a problem for deep networks")
+    a, b, c = st.columns(3)
+    n = a.number_input("Input size N", 4, 1024, 32, key="conv_shrink_n", help="CIFAR-10 images are 32×32.")
+    k = b.slider("Kernel size k", 1, 15, 3, key="conv_shrink_k")
+    layers = c.slider("Layers", 1, 50, 20, key="conv_shrink_layers")
+    st.plotly_chart(plots.shrink_figure(int(n), int(k), int(layers)), key="conv_shrink_fig")
+
+
+def _color_section(rgb: np.ndarray) -> None:
+    st.subheader("Colour: what a Conv2D filter computes")
+    st.write("A Conv2D filter on a colour image is k×k×3: it has one k×k slice per input channel, "
+             "multiplies each slice with its channel *without flipping* (cross-correlation) and adds the "
+             "three results into one output map. That is the sum of three `convolve2d` calls with the "
+             "slices flipped, so Conv2D is not quite the convolution `convolve2d` computes.")
+    a, b = st.columns(2)
+    name = a.selectbox("Filter", conv.COLOR_KERNEL_NAMES, key="conv_color_kernel")
+    size = b.slider("Filter size k", 1, 7, 3, key="conv_color_size")
+    small = images.fit_within(rgb, 96)
+    height, width = small.shape[:2]
+    if min(height, width) < size:  # thin pictures: say so here instead of failing the section
+        st.info(f"This picture is {height} pixel{'s' if height != 1 else ''} high and {width} wide: a {size}×{size} "
+                "filter does not fit inside it. Choose a smaller filter size, or another picture.")
+        return
+    result = conv.color_identity(small, conv.color_kernel(name, size))
+    st.plotly_chart(plots.color_identity_figure(result), key="conv_color_fig")
+    note = ("this filter is the same when flipped, so both sums agree" if result["kernel_symmetric"]
+            else "flipping matters for this filter")
+    st.caption(f"Conv2D equals the sum of flipped convolutions up to rounding "
+               f"(largest difference {result['max_diff_flipped']:.1e}); without flipping the largest "
+               f"difference is {result['max_diff_unflipped']:.3g}: {note}.")
+
+    st.markdown("**How many output channels?** One per filter, whatever the input has.")
+    a, b, c = st.columns(3)
+    in_ch = a.number_input("Input channels", 1, 4096, 32, key="conv_q17_in")
+    filters = b.number_input("Filters", 1, 4096, 128, key="conv_q17_filters")
+    k = c.number_input("Filter size k", 1, 15, 3, key="conv_q17_k")
+    shapes = conv.conv_layer_shapes(32, 32, int(in_ch), int(filters), int(k), padding="same")
+    st.markdown(
+        f"Each filter is **{'×'.join(map(str, shapes['filter_shape']))}**; a 32×32×{in_ch} input gives a "
+        f"**{'×'.join(map(str, shapes['output_shape']))}** output ('same' padding): **{filters}** channels. "
+        f"Parameters: {shapes['weights']:,} weights + {shapes['biases']:,} biases = **{shapes['params']:,}**."
+    )
+
+
+def _speed_section(gray: np.ndarray) -> None:
+    st.subheader("How fast is a graphics card?")
+    if not st.toggle("Time Conv2D on the CPU and every GPU (loads TensorFlow)", key="conv_speed_on"):
+        st.caption("Turn this on to time the seed's Conv2D: 32 filters of 7×7×3 over a batch of random "
+                   "100×100×3 images.")
+    else:
+        a, b = st.columns(2)
+        largest = a.slider("Largest batch N", 2, conv.MAX_TIMING_BATCH, 100, key="conv_speed_n")
+        repeats = b.slider("Repeats per batch size", 1, 10, 5, key="conv_speed_repeats")
+        if st.button("Run the timing", key="conv_speed_run", icon=":material/timer:"):
+            with st.spinner("Loading TensorFlow and timing Conv2D ..."):
+                st.session_state[SPEED_RESULT] = conv.time_conv2d(conv.batch_size_steps(largest), repeats=repeats)
+        result = st.session_state.get(SPEED_RESULT)
+        if result:
+            (st.success if result["gpu_available"] else st.info)(result["message"])
+            st.plotly_chart(plots.conv_timing_figure(result), key="conv_speed_fig")
+            speedup = plots.speedup_figure(result)
+            if speedup is not None:
+                st.plotly_chart(speedup, key="conv_speedup_fig")
+            st.caption(f"TensorFlow {result['tensorflow']}; median of {result['repeats']} runs after a warm-up run.")
+
+    st.markdown("**Direct or FFT?** `convolve2d` multiplies every kernel weight at every pixel; "
+                "`fftconvolve` goes through the Fourier transform, whose cost hardly depends on the kernel size.")
+    if st.button("Time convolve2d against fftconvolve", key="conv_fft_run", icon=":material/speed:"):
+        with st.spinner("Timing ..."):
+            st.session_state[FFT_RESULT] = conv.time_direct_vs_fft(gray)
+    if st.session_state.get(FFT_RESULT):
+        fft = st.session_state[FFT_RESULT]
+        st.plotly_chart(plots.fft_timing_figure(fft), key="conv_fft_fig")
+        st.caption(f"Both give the same answer: the largest difference is {max(fft['max_abs_difference']):.1e}.")
+
+
+def main() -> None:
+    st.title("Convolution")
+    st.write("Slide a small grid of numbers, the **kernel**, over an image, multiply and add: that is a "
+             "convolution, and a CNN learns its kernels. Try the classic ones here, then see what the output "
+             "sizes are, what a Conv2D layer does with colour, and how much a GPU speeds it up.")
+    rgb = None
+    with ui.friendly_errors("Loading the image"):
+        rgb = _pick_image()
+    if rgb is None:
+        return
+    gray = images.to_grayscale(rgb)
+    captions = [f"colour: {rgb.shape[0]}×{rgb.shape[1]}×3 (3 channels)",
+                f"grayscale for 2D work: {gray.shape[0]}×{gray.shape[1]} (1 channel)"]
+    st.plotly_chart(image_grid([rgb, gray], titles=captions, columns=2, tile_px=260, title="The image"),
+                    key="conv_image_fig")
+
+    kernel = None
+    with ui.friendly_errors("Building the kernel"):
+        kernel = _pick_kernel()
+    if kernel is not None:
+        with ui.friendly_errors("The convolution"):
+            _modes_section(gray, kernel)
+    with ui.friendly_errors("The shrinking chart"):
+        _shrink_section()
+    with ui.friendly_errors("The colour example"):
+        _color_section(rgb)
+    with ui.friendly_errors("The timing"):
+        _speed_section(gray)
+
+
+main()

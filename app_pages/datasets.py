@@ -1,0 +1,188 @@
+"""Datasets: what is on this machine, how to get the rest, and a look at the images,
+class balance, subsets and splits, scaling and augmentation (seed 000 Parts 5-9 and 17)."""
+
+import streamlit as st
+
+from cnnviz.data import augment
+
+from cnnviz.data import datasets
+
+from cnnviz.app import ui
+from cnnviz.data.folderdata import IMAGE_SIZES
+from cnnviz.plots import datasets as plots
+
+SAMPLE_SEED_KEY = "datasets_sample_seed"
+AUG_SEED_KEY = "datasets_aug_seed"
+MESSAGE_KEY = "datasets_message"
+AUG_PREVIEW_IMAGES = 8
+SCALING_SAMPLE = 256
+
+
+def _status_label(info: dict) -> str:
+    return f"{info['title']}: {'on this machine' if info['present'] else 'not on this machine yet'}"
+
+
+def _get_data(name: str, info: dict) -> None:
+    """Download button with progress, or the offline import, for a missing dataset."""
+    st.warning(f"{info['title']} is not on this machine yet. {info['how_to_get']}")
+    if datasets.SOURCES.get(name, None) and datasets.SOURCES[name].downloadable:
+        if st.button(f"Download {info['title']}", key="datasets_download", icon=":material/download:"):
+            with ui.friendly_errors("The download"):
+                st.session_state[MESSAGE_KEY] = ui.download_dataset(name)
+                st.rerun()
+
+
+def _import_cifar10() -> None:
+    with st.expander("Install CIFAR-10 from a file already on the server (offline classrooms)"):
+        st.write(
+            "Uploading is not practical for the 170 MB archive (this server accepts uploads of a few MB). "
+            "Copy `cifar-10-binary.tar.gz` (or an extracted `cifar-10-batches-bin/` folder) onto the "
+            "server and run `python -m cnnviz data import cifar10 PATH` there. "
+            "The files are checked record by record; a rebuilt copy is fine.")
+        if not datasets.server_paths_allowed():
+            st.caption(f"To type the path here instead, start the app with `{datasets.SERVER_PATHS_ENV}=1` "
+                       "(off by default so that students on a shared server cannot browse its files).")
+            return
+        path = st.text_input("Path on the server", key="datasets_import_path")
+        if st.button("Import", key="datasets_import", disabled=not path.strip()):
+            with ui.friendly_errors("The import"):
+                st.session_state[MESSAGE_KEY] = ui.import_cifar10(path.strip())
+                st.rerun()
+
+
+def _import_zip() -> None:
+    with st.expander("Make a dataset from your own images (a zip of class folders)"):
+        st.write("One folder per class, e.g. `cats/001.jpg` … and `dogs/001.jpg` …, zipped. "
+                 "At least 2 classes with 10 images each; other files are skipped and listed.")
+        upload = st.file_uploader("Zip file", type=["zip"], key="datasets_zip")
+        name = st.text_input("Name for the dataset", value="my_images", key="datasets_zip_name")
+        size = st.select_slider("Image size (pixels)", options=IMAGE_SIZES, value=64, key="datasets_zip_size")
+        mode = st.radio("Colours", ["RGB", "L"], horizontal=True, key="datasets_zip_mode",
+                        format_func=lambda m: "colour" if m == "RGB" else "grey")
+        if st.button("Make dataset", key="datasets_zip_import", disabled=upload is None):
+            with ui.friendly_errors("The zip import"):
+                report = ui.import_folder_zip(upload.getvalue(), name=name.strip(), image_size=size, mode=mode)
+                st.success(f"Made {report['name']}: {report['train']} training and {report['test']} test "
+                           f"images in classes {', '.join(report['class_names'])}.")
+                if report["skipped_count"]:
+                    st.info(f"{report['skipped_count']} files were skipped:\n\n" + "\n".join(
+                        f"- `{n}`: {why}" for n, why in report["skipped"]))
+
+
+def _overview(ds: datasets.Dataset) -> None:
+    h, w, c = ds.input_shape
+    cols = st.columns(4)
+    cols[0].metric("Training images", f"{len(ds.y_train):,}")
+    cols[1].metric("Test images", f"{len(ds.y_test):,}")
+    cols[2].metric("Image size", f"{h}×{w}×{c}")
+    cols[3].metric("Classes", ds.num_classes)
+    counts = {"train": datasets.class_counts(ds.y_train, ds.num_classes),
+              "test": datasets.class_counts(ds.y_test, ds.num_classes)}
+    st.plotly_chart(plots.class_counts_bar(counts, ds.class_names, title="Images per class"), key="datasets_counts")
+
+
+def _samples(ds: datasets.Dataset) -> None:
+    st.subheader("Random images of each class")
+    left, right = st.columns([3, 1])
+    per_class = left.slider("Images per class", 1, 10, 3, key="datasets_per_class")
+    if right.button("Reshuffle", key="datasets_reshuffle", icon=":material/shuffle:"):
+        st.session_state[SAMPLE_SEED_KEY] = st.session_state.get(SAMPLE_SEED_KEY, 0) + 1
+    seed = st.session_state.get(SAMPLE_SEED_KEY, 0)
+    groups = datasets.random_per_class(ds.y_train, per_class, num_classes=ds.num_classes, seed=seed)
+    images = [[ds.x_train[i] for i in group] for group in groups]
+    st.plotly_chart(plots.samples_per_class(images, ds.class_names), key="datasets_samples")
+
+
+def _inspect(ds: datasets.Dataset) -> None:
+    st.subheader("One image, pixel by pixel")
+    index = st.number_input("Training image number", 0, len(ds.y_train) - 1, 0, key=f"datasets_inspect_{ds.name}")
+    image = ds.x_train[int(index)]
+    st.write(f"Class **{ds.class_names[int(ds.y_train[int(index)])]}**, values "
+             f"{int(image.min())}..{int(image.max())} (uint8, 0 = dark, 255 = bright).")
+    left, right = st.columns([1, 3])
+    left.plotly_chart(plots.mosaic([[image]], [ds.class_names[int(ds.y_train[int(index)])]], tile_px=160),
+                      key="datasets_one_image")
+    right.plotly_chart(plots.channel_values(image), key="datasets_channels")
+    st.plotly_chart(plots.pixel_histogram(image, title="Pixel values of this image"), key="datasets_image_hist")
+
+
+def _split_and_scale(ds: datasets.Dataset) -> None:
+    st.subheader("Subset, validation split and scaling")
+    st.write("Seed 000 trains on 10,000 CIFAR-10 images, tests on 2,000 and keeps 25% of the training "
+             "images for validation. The subset and the split keep every class's share (stratified).")
+    cols = st.columns(4)
+    n_train, n_test = len(ds.y_train), len(ds.y_test)
+    train_size = cols[0].number_input("Training subset", ds.num_classes * 2, n_train,
+                                      min(datasets.SEED_TRAIN_SIZE, n_train), step=100, key=f"datasets_train_size_{ds.name}")
+    test_size = cols[1].number_input("Test subset", ds.num_classes, n_test, min(datasets.SEED_TEST_SIZE, n_test),
+                                     step=100, key=f"datasets_test_size_{ds.name}")
+    fraction = cols[2].slider("Validation fraction", 0.05, 0.5, datasets.DEFAULT_VALIDATION_FRACTION, 0.05,
+                              key="datasets_val_fraction")
+    seed = cols[3].number_input("Seed", 0, 10_000, 0, key="datasets_split_seed")
+    opts = dict(train_size=int(train_size), test_size=int(test_size), seed=int(seed))
+    rows = datasets.split_summary(ds, validation_fraction=fraction, **opts)
+    st.dataframe(rows, hide_index=True, key="datasets_split_table", height=35 * (len(rows) + 1) + 3)
+    per_class = rows[:-1]
+    st.plotly_chart(plots.class_counts_bar(
+        {s: [r[s] for r in per_class] for s in ("train", "validation", "test")}, ds.class_names,
+        stacked=True, title="Images per class after subset and split"), key="datasets_split_chart")
+
+    method = st.radio("Scaling", list(datasets.SCALINGS), key="datasets_scaling", horizontal=True,
+                      format_func=lambda m: datasets.SCALINGS[m])
+    preview = ui.scaling_preview(ds.name, method, validation_fraction=fraction, sample=SCALING_SAMPLE, **opts)
+    if preview["stats"]:
+        st.caption("Training mean per channel: " + ", ".join(f"{m:.1f}" for m in preview["stats"]["mean"])
+                   + "; std: " + ", ".join(f"{s:.1f}" for s in preview["stats"]["std"]))
+    st.plotly_chart(plots.scaling_histograms(preview["raw"], preview["scaled"], method_label=datasets.SCALINGS[method]),
+                    key="datasets_scaling_hist")
+
+
+def _augmentation(ds: datasets.Dataset) -> None:
+    st.subheader("Augmentation preview")
+    st.write("Random changes to each training image every epoch (seed 000 Part 17), made by Keras "
+             "preprocessing layers: the same pipeline training uses.")
+    if not st.toggle("Show the preview (loads TensorFlow, a few seconds the first time)", key="datasets_aug_on"):
+        return
+    cols = st.columns(4)
+    rotation = cols[0].slider("Rotation ±degrees", 0, 180, 30, key="datasets_aug_rotation")
+    flip = cols[1].selectbox("Flip", augment.FLIPS, index=1, key="datasets_aug_flip")
+    translate = cols[2].slider("Shift ±fraction", 0.0, 0.5, 0.1, 0.05, key="datasets_aug_translate")
+    zoom = cols[3].slider("Zoom ±fraction", 0.0, 0.5, 0.0, 0.05, key="datasets_aug_zoom")
+    if st.button("Reroll", key="datasets_aug_reroll", icon=":material/casino:"):
+        st.session_state[AUG_SEED_KEY] = st.session_state.get(AUG_SEED_KEY, 0) + 1
+    seed = st.session_state.get(AUG_SEED_KEY, 0)
+    with ui.friendly_errors("The augmentation preview"):
+        cfg = augment.AugmentConfig(rotation=float(rotation), flip=flip, translate=translate, zoom=zoom)
+        idx = datasets.sample_indices(len(ds.y_train), AUG_PREVIEW_IMAGES, seed=0)
+        after = augment.preview(ds.x_train[idx], cfg, seed=seed)
+        st.plotly_chart(plots.before_after(ds.x_train[idx], after, title=cfg.describe(),
+                                           captions=[ds.class_names[int(ds.y_train[i])] for i in idx]),
+                        key="datasets_aug_chart")
+
+
+def main() -> None:
+    st.title("Datasets")
+    st.write("Every page trains and tests on one of these. Pick one to see what is in it.")
+    statuses = {s["name"]: s for s in datasets.status()}
+    name = st.selectbox("Dataset", list(statuses), key="datasets_source",
+                        format_func=lambda n: _status_label(statuses[n]))
+    info = statuses[name]
+    st.caption(info["detail"])
+    if MESSAGE_KEY in st.session_state:
+        st.success(st.session_state.pop(MESSAGE_KEY))
+    ds = None
+    if not info["present"]:
+        _get_data(name, info)
+    else:
+        with ui.friendly_errors("Loading the dataset"):
+            ds = ui.load_dataset(name)
+    if ds is not None:
+        for section in (_overview, _samples, _inspect, _split_and_scale, _augmentation):
+            with ui.friendly_errors("This part of the page"):
+                section(ds)
+    if name == "cifar10":
+        _import_cifar10()
+    _import_zip()
+
+
+main()

@@ -1,0 +1,144 @@
+"""Pretrained ResNet50: the student's own photos through a network trained on ImageNet (seed 000, Part 22)."""
+
+import streamlit as st
+
+from cnnviz.data import images
+
+from cnnviz.inspect import pretrained
+
+from cnnviz.app import ui
+from cnnviz.errors import Unavailable
+from cnnviz.plots import pretrained as figs
+
+SOURCES = ("Sample photos", "Upload", "Camera")
+CIFAR_COUNT = 6
+
+
+def _photos(source: str) -> list[pretrained.Photo]:
+    """The photos the student picked, with the loader's messages shown for the bad ones."""
+    if source == "Sample photos":
+        samples = ui.sample_photos()
+        chosen = st.multiselect("Bundled photos (from scikit-learn)", list(samples), default=list(samples),
+                                key="pre_samples")
+        return [pretrained.Photo(name=n, array=samples[n]) for n in chosen]
+    if source == "Upload":
+        files = st.file_uploader(f"Your photos (up to {pretrained.MAX_IMAGES} at a time)",
+                                 type=list(images.ALLOWED_EXTENSIONS), accept_multiple_files=True,
+                                 key="pre_upload")
+        pairs = [(f.name, f.getvalue()) for f in files or []]
+    else:
+        shot = st.camera_input("Take a photo", key="pre_camera")
+        pairs = [("camera photo", shot.getvalue())] if shot is not None else []
+    photos, messages = ui.load_photos(pairs)
+    for message in messages:
+        st.error(message)
+    return photos
+
+
+def _photos_tab(clf) -> None:
+    source = st.radio("Photos from", SOURCES, horizontal=True, key="pre_source")
+    photos = _photos(source)
+    top = st.slider("Classes to list", 1, 10, 5, key="pre_top")
+    if not photos:
+        st.info("Choose, upload or take a photo to see what ResNet50 says about it.")
+        return
+    if clf is None:
+        st.info("The predictions need ResNet50's ImageNet weights: see the message at the top of the page.")
+        return
+    with ui.friendly_errors("Classifying the photos"):
+        results = ui.classify_photos(clf, [p.array for p in photos], top=top)
+        for i, (photo, result) in enumerate(zip(photos, results)):
+            best = result.top[0]
+            # The name is the student's browser's: shown as typed, never as Markdown.
+            st.subheader(f"{images.plain_name(photo.name)}: {best[1].replace('_', ' ')} ({best[2]:.1%})")
+            for note in photo.notes:
+                st.caption(note)
+            left, right = st.columns(2)
+            left.plotly_chart(figs.topk_figure(result.top, title=f"Top {top} of 1,000 classes"),
+                              key=f"pre_top_{i}")
+            right.plotly_chart(figs.gradcam_figure(result.prepared.resized, result.heatmap),
+                               key=f"pre_cam_{i}")
+            with st.expander("What the network's input looks like"):
+                st.plotly_chart(figs.preprocessing_figure(result.prepared), key=f"pre_prep_{i}")
+                st.caption(
+                    "keras.applications.resnet50.preprocess_input: the photo is squeezed to "
+                    f"{clf.input_size[0]}×{clf.input_size[1]}, its channels reordered to B, G, R and the "
+                    f"ImageNet mean of each channel {pretrained.IMAGENET_MEAN_BGR} subtracted, "
+                    "as when ResNet50 was trained (in Caffe)."
+                )
+        st.caption(
+            "The bars are the softmax probabilities of the most likely of ImageNet's 1,000 classes; the "
+            "rest of the probability is spread over the other classes. Grad-CAM colours the places "
+            "whose features raised the top class's score (red) at the last convolution, 7×7 cells "
+            "upsampled to the input."
+        )
+
+
+def _model_tab() -> None:
+    facts, stages = ui.resnet50_facts()
+    cols = st.columns(4)
+    cols[0].metric("Conv2D layers", facts["conv_layers"])
+    cols[1].metric("Depth (layers with weights)", facts["weighted_depth"])
+    cols[2].metric("Parameters", f"{facts['total_params']:,}")
+    cols[3].metric("Input", "×".join(str(d) for d in facts["input_shape"]))
+    st.write(pretrained.depth_explanation(facts))
+    st.write(
+        f"Of the {facts['total_params']:,} parameters, {facts['trainable_params']:,} are trained by "
+        f"gradient descent; the other {facts['non_trainable_params']:,} are batch normalisation's "
+        "running means and variances, updated by averaging rather than by gradients."
+    )
+    st.write(pretrained.hessian_note(facts))
+    st.dataframe(stages, hide_index=True, key="pre_stages", column_config={
+        "conv_layers": "Conv2D layers",
+        "output_shape": "output shape",
+        "params": st.column_config.NumberColumn("parameters", format="localized"),
+    })
+    st.plotly_chart(figs.stage_params_figure(stages), key="pre_stage_params")
+
+
+def _cifar_tab(clf) -> None:
+    st.write(
+        "What does ResNet50 make of a CIFAR-10 image? Each 32×32 picture is blown up 7× to 224×224. "
+        "It struggles for two reasons: the blow-up is a blur without the fine texture its first "
+        "layers learned from full-size photos, and its 1,000 ImageNet classes are not CIFAR-10's ten: "
+        "there is no 'automobile', 'bird' or 'dog', but 'sports car', 'goldfinch' and over a hundred "
+        "dog breeds. Transfer learning keeps its features and trains a new 10-class head instead."
+    )
+    try:
+        picked = ui.cifar_bridge_images(CIFAR_COUNT, 0)
+    except Unavailable as err:
+        st.info(str(err))
+        return
+    if clf is None:
+        st.info("The predictions need ResNet50's ImageNet weights: see the message at the top of the page.")
+        return
+    with ui.friendly_errors("Classifying the CIFAR-10 images"):
+        results = ui.classify_photos(clf, [img for img, _ in picked], top=3)
+        cols = st.columns(3)
+        for i, ((img, truth), result) in enumerate(zip(picked, results)):
+            with cols[i % 3]:
+                st.image(result.prepared.resized, caption=f"CIFAR-10 says: {truth}", width=180)
+                st.markdown("  \n".join(f"{label.replace('_', ' ')}: {p:.1%}" for _, label, p in result.top))
+
+
+def main() -> None:
+    st.title("Pretrained ResNet50")
+    st.write(
+        "ResNet50 learned from 1.28 million ImageNet photos in 1,000 classes. Show it your own "
+        "photos: what does it see, how sure is it, and where in the picture does it look?"
+    )
+    clf = None
+    with ui.friendly_errors("Loading ResNet50"):
+        clf = ui.resnet50()
+        st.caption(f"Model: {clf.model.name}, {clf.weights_source}.")
+    photos_tab, model_tab, cifar_tab = st.tabs(["Your photos", "The model", "CIFAR-10 bridge"])
+    with photos_tab:
+        _photos_tab(clf)
+    with model_tab:
+        with ui.friendly_errors("Counting ResNet50's layers"):
+            _model_tab()
+    with cifar_tab:
+        _cifar_tab(clf)
+
+
+main()

@@ -1,0 +1,169 @@
+"""Robustness: how much accuracy is left when the test images are rotated, flipped, shifted or
+resized, and does training with rotated images help? (seed 000 Parts 16-19 and 21, Q23, Q25-28:
+upright CIFAR-10 55% falls to 22% at 90°; augmentation recovers part of it.)"""
+
+import streamlit as st
+
+from cnnviz.data import augment
+
+from cnnviz.inspect import robustness
+
+from cnnviz.runs import store as runs
+
+from cnnviz.app import ui
+from cnnviz.plots import robustness as figs
+
+RUNS_KEY = "robust_runs"
+STEPS = (90, 45, 30, 15, 10)
+FILL_LABELS = {"constant": "black", "reflect": "mirrored image", "nearest": "edge pixels repeated"}
+SHIFT_OPTIONS = (1, 2, 3, 4, 6, 8)
+SIZE_FACTORS = (1.5, 2.0, 3.0)  # seed 000 Q27-28: 32×32 CIFAR-10 at 48×48 and 64×64
+SIZE_METHOD_LABELS = {"upscale": "stretched (bilinear)", "pad": "padded with black"}
+TABS = ("Rotation", "Flips and shifts", "Other sizes")
+TWIN_FLIP = "horizontal_and_vertical"  # seed 000 Part 17: rotation_range=30, both flips
+EXAMPLES = 8
+
+
+def _same_test_images(chosen: list[runs.RunInfo]) -> bool:
+    keys = {(r.config.get("dataset"), r.config.get("test_size"), r.config.get("train_size"), r.config.get("seed"))
+            for r in chosen}
+    return len(keys) == 1
+
+
+def _tta_note(chosen: list[runs.RunInfo]) -> None:
+    averaged = [r for r in chosen if r.config.get("tta", "none") != "none"]
+    if averaged:
+        st.caption("Here each image is judged once, as it is. " + " ".join(
+            f"For its own test accuracy (the % in its name), **{ui.short_run_label(r)}** averaged its answers on "
+            f"{ui.tta_phrase(r.config['tta'])}, so upright it may score a little lower here." for r in averaged))
+
+
+def _rotation_tab(chosen: list[runs.RunInfo]) -> None:
+    c1, c2 = st.columns(2)
+    step = c1.selectbox("Angles every", STEPS, key="robust_step",
+                        format_func=lambda s: f"{s}°" + (" (the notebook's 90° test, exact)" if s == 90 else ""))
+    fill = c2.radio("Corners of rotated images", list(robustness.FILLS), key="robust_fill", horizontal=True,
+                    format_func=FILL_LABELS.get, help="Only angles that are not multiples of 90° leave corners "
+                                                      "to fill; multiples of 90° use np.rot90, which is exact.")
+    angles = tuple(range(0, 360, step))
+    data = ui.run_test_set(chosen[0])
+    turn = [a for a in angles if a] or [90]
+    ui.keep_choice_valid("robust_example_angle", turn, 90)
+    angle = st.select_slider("Example rotation", turn, key="robust_example_angle", format_func=lambda a: f"{a}°")
+    _, originals, rotated = robustness.rotation_examples(data["x"], angle, n=EXAMPLES, seed=0, fill=fill)
+    st.plotly_chart(figs.rotated_examples_figure(originals, rotated, angle), key="robust_examples")
+
+    results = ui.rotation_sweeps(chosen, angles, fill=fill)
+    st.plotly_chart(figs.accuracy_vs_angle_figure(results), key="robust_angle_chart")
+    st.caption("Dotted: each run's accuracy on upright images. Seed 000 (Q23): a CNN trained on upright "
+               "CIFAR-10 scored 54.6% on upright and 22.2% on 90°-rotated test images; with rotation and flip "
+               "augmentation (Part 19) 59% and 31%.")
+    if not _same_test_images(chosen):
+        st.caption("These runs were tested on different test images (dataset, sizes or seed differ).")
+    _tta_note(chosen)
+    st.dataframe([{"rotation": f"{a:g}°", **{name: float(r.accuracy[i]) for name, r in results.items()}}
+                  for i, a in enumerate(next(iter(results.values())).angles)],
+                 hide_index=True, key="robust_angle_table",
+                 column_config={name: st.column_config.NumberColumn(format="percent") for name in results})
+    for i, (name, result) in enumerate(results.items()):
+        st.plotly_chart(figs.per_class_angle_figure(result, title=f"{name}: accuracy per class and angle"),
+                        key=f"robust_heat_{i}")
+
+
+def _transforms_tab(chosen: list[runs.RunInfo]) -> None:
+    side = min(min(r.config["input_shape"][:2]) for r in chosen)
+    options = [s for s in SHIFT_OPTIONS if s < side]
+    c1, c2 = st.columns(2)
+    shifts = c1.pills("Shifts (pixels)", options, selection_mode="multi", key="robust_shifts",
+                      default=[s for s in (2, 4) if s in options], format_func=lambda s: f"{s} px")
+    fill = c2.radio("Border left by a shift", list(robustness.FILLS), key="robust_shift_fill", horizontal=True,
+                    format_func=FILL_LABELS.get)
+    results = ui.transform_results(chosen, shifts=sorted(shifts), fill=fill)
+    st.plotly_chart(figs.transforms_figure(results), key="robust_transforms")
+    st.caption("A flip is a mirror image: a network that learned that cars face left may not know them facing "
+               "right. A shift moves the whole picture a few pixels; convolutions slide, but the layers after "
+               "Flatten remember where things were.")
+    names = next(iter(results.values())).names
+    st.dataframe([{"test images": t, **{name: float(r.accuracy[i]) for name, r in results.items()}}
+                  for i, t in enumerate(names)], hide_index=True, key="robust_transforms_table",
+                 column_config={name: st.column_config.NumberColumn(format="percent") for name in results})
+
+
+def _sizes_tab(chosen: list[runs.RunInfo], busy: bool) -> None:
+    c1, c2 = st.columns(2)
+    factors = c1.pills("Image sides", SIZE_FACTORS, selection_mode="multi", default=list(SIZE_FACTORS[:2]),
+                       key="robust_size_factors", format_func=lambda f: f"{f:g}× the training size")
+    method = c2.radio("Made bigger by", list(robustness.SIZE_METHODS), key="robust_size_method", horizontal=True,
+                      format_func=SIZE_METHOD_LABELS.get)
+    if not factors:
+        st.info("Choose at least one image size.")
+        return
+    results = {}
+    for info in chosen:
+        side = int(info.config["input_shape"][0])
+        sizes = sorted({min(robustness.MAX_SIZE, round(side * f)) for f in factors})
+        results.update(ui.size_results([info], sizes=sizes, method=method))
+    st.plotly_chart(figs.sizes_figure(results), key="robust_sizes_chart")
+    for k, (info, (name, rows)) in enumerate(zip(chosen, results.items())):
+        st.markdown(f"**{name}**")
+        for r in rows:
+            if r.works:
+                st.success(f"{r.size}×{r.size}: accuracy {r.accuracy:.1%}. {r.explanation}")
+            else:
+                st.info(r.explanation)
+        if not all(r.works for r in rows):
+            if st.button("Train its size-agnostic twin (global average pooling instead of Flatten)",
+                         key=f"robust_gap_twin_{k}", disabled=busy, icon=":material/model_training:"):
+                ui.submit_twin(info, robustness.twin_spec(info, head="global_avg"))
+                st.rerun()
+
+
+def _twin(chosen: list[runs.RunInfo], busy: bool) -> None:
+    st.subheader("Train the augmented twin")
+    st.write("The same network and data with the same seed, trained on images turned by a random angle "
+             "each time they are seen (seed 000 Part 17 used up to ±30° and flips). Then compare both here.")
+    by_id = {r.run_id: r for r in chosen}
+    c1, c2, c3 = st.columns([2, 1, 1])
+    ui.keep_choice_valid("robust_twin_of", by_id)
+    run_id = c1.selectbox("Twin of", list(by_id), key="robust_twin_of", format_func=lambda i: ui.run_label(by_id[i]))
+    rotation = c2.slider("Rotate up to ± degrees", 5, int(augment.MAX_ROTATION_DEGREES), 30, 5,
+                         key="robust_twin_rotation")
+    flips = c3.toggle("And flips, as the notebook", True, key="robust_twin_flip")
+    if st.button("Train the augmented twin", key="robust_twin_go", type="primary", disabled=busy,
+                 icon=":material/rotate_right:", help="One training at a time per student."):
+        info = by_id[run_id]
+        ui.submit_twin(info, robustness.twin_spec(info, rotation=rotation, flip=TWIN_FLIP if flips else None))
+        st.rerun()  # redraw with the buttons disabled and the live panel
+
+
+def main() -> None:
+    st.title("Robustness")
+    st.write("A network only knows the images it was trained on. Rotate, flip, shift or resize the test images "
+             "and see how much of its accuracy is left.")
+    with ui.friendly_errors("Testing the runs"):
+        items = runs.list_runs()
+        if not items:
+            ui.no_runs_notice("test it")
+            return
+        chosen = ui.pick_runs(items, key=RUNS_KEY)
+        if not chosen:
+            st.info("Choose one or more runs, e.g. a network and its augmented twin.")
+            return
+        job_id = st.session_state.get(ui.TRAIN_JOB_KEY)
+        status = ui.training_jobs().status(job_id) if job_id else None
+        busy = status is not None and status.active
+        tabs = st.tabs(list(TABS), key="robust_tab", on_change="rerun")
+        with tabs[0]:
+            if tabs[0].open:
+                _rotation_tab(chosen)
+        with tabs[1]:
+            if tabs[1].open:
+                _transforms_tab(chosen)
+        with tabs[2]:
+            if tabs[2].open:
+                _sizes_tab(chosen, busy)
+        _twin(chosen, busy)
+    ui.training_panel()
+
+
+main()

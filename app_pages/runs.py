@@ -1,0 +1,93 @@
+"""Runs: every saved training run with its settings and test accuracy; overlay their curves,
+see which settings differ, download a model or its history, delete runs (seed 000 Parts 12-15:
+"compare with the previous model")."""
+
+import streamlit as st
+
+from cnnviz.runs import store as runs
+
+from cnnviz.app import ui
+from cnnviz.plots import training as plots
+
+COMPARE_KEY = "runs_compare"
+CONFIRM_KEY = "runs_delete_confirm"
+
+
+def _overview(items: list[runs.RunInfo]) -> None:
+    st.dataframe(
+        runs.runs_table(items), hide_index=True, key="runs_table",
+        column_config={"test accuracy": st.column_config.NumberColumn(format="percent"),
+                       "notebook's accuracy": st.column_config.NumberColumn(format="percent"),
+                       "test loss": st.column_config.NumberColumn(format="%.3f"),
+                       "validation_fraction": st.column_config.NumberColumn("validation share", format="percent")},
+    )
+
+
+def _compare(items: list[runs.RunInfo]) -> None:
+    st.subheader("Compare runs")
+    by_id = {r.run_id: r for r in items}
+    chosen_ids = st.multiselect("Runs", list(by_id), default=list(by_id)[:2], key=COMPARE_KEY,
+                                format_func=lambda i: by_id[i].label)
+    chosen = [by_id[i] for i in chosen_ids if i in by_id]
+    if not chosen:
+        st.info("Choose one or more runs to see their curves.")
+        return
+    metric = st.segmented_control("Curve", ["accuracy", "loss"], default="accuracy", key="runs_metric") or "accuracy"
+    st.plotly_chart(plots.compare_runs(chosen, metric), key="runs_curves")
+    without = [r.label for r in chosen if not r.has_validation]
+    st.caption("Solid: training; dashed: validation."
+               + (f" No dashed line for {', '.join(without)}: {'it' if len(without) == 1 else 'they'} kept no "
+                  "validation images (all the training images were used to train)." if without else ""))
+    if len(chosen) > 1:
+        differing = runs.differing_settings(chosen)
+        if differing:
+            st.write("Settings that differ (highlighted):")
+            st.dataframe(ui.settings_table(runs.runs_table(chosen), differing), hide_index=True, key="runs_differ")
+        else:
+            st.write("These runs used the same settings.")
+
+
+def _one_run(items: list[runs.RunInfo]) -> None:
+    st.subheader("One run")
+    by_id = {r.run_id: r for r in items}
+    run_id = st.selectbox("Run", list(by_id), key="runs_selected", format_func=lambda i: by_id[i].label)
+    info = by_id[run_id]
+    acc = info.test_accuracy
+    seed_acc = info.metrics.get("seed_test_accuracy")
+    loss = info.metrics.get("test_loss")
+    cols = st.columns(4)
+    cols[0].metric("Test accuracy", "–" if acc is None else f"{acc:.1%}",
+                   help=None if loss is None else f"Test loss {loss:.4f}")
+    cols[1].metric("The notebook's", "–" if seed_acc is None else f"{seed_acc:.1%}",
+                   help=info.metrics.get("seed_result") or "Only runs of a preset have the notebook's figure.")
+    cols[2].metric("Epochs done", info.metrics.get("epochs_completed", "–"))
+    cols[3].metric("Status", info.status)
+    c1, c2, c3 = st.columns(3)
+    c1.download_button("Download model (.keras)", data=lambda: runs.model_file(run_id).read_bytes(),
+                       file_name=f"cnnviz-{run_id}.keras", mime="application/octet-stream", on_click="ignore",
+                       key="runs_download_model", icon=":material/download:")
+    c2.download_button("Download history (CSV)", data=runs.history_csv(info), file_name=f"cnnviz-{run_id}-history.csv",
+                       mime="text/csv", on_click="ignore", key="runs_download_csv", icon=":material/table:")
+    confirm = c3.checkbox("Yes, delete this run", key=CONFIRM_KEY)
+    if c3.button("Delete", key="runs_delete", disabled=not confirm, icon=":material/delete:"):
+        runs.delete_run(run_id)
+        st.session_state.pop(CONFIRM_KEY, None)
+        st.rerun()
+    with st.expander("All settings and results"):
+        st.json({"config": info.config, "metrics": info.metrics}, expanded=False)
+
+
+def main() -> None:
+    st.title("Runs")
+    with ui.friendly_errors("Reading the runs"):
+        items = runs.list_runs()
+        if not items:
+            st.info("No runs yet: train a network first.")
+            st.page_link("app_pages/build_train.py", label="Build & train", icon=":material/model_training:")
+            return
+        _overview(items)
+        _compare(items)
+        _one_run(items)
+
+
+main()

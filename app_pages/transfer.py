@@ -1,0 +1,146 @@
+"""Transfer learning: an ImageNet backbone, frozen or not, plus a new head, trained on the chosen
+dataset through the normal training job (seed 004: VGG16 frozen vs unfrozen on cats vs dogs)."""
+
+import streamlit as st
+
+from cnnviz.data import datasets
+
+from cnnviz.models import network as models
+
+from cnnviz.training import loop as training
+
+from cnnviz.models import transfer
+
+from cnnviz.app import ui
+
+VALIDATION_FRACTION = 0.25
+WEIGHTS_LABELS = {"imagenet": "ImageNet (transfer learning)", "none": "none: random start (not transfer learning)"}
+ANY_SIZES = (32, 64, 96, 128, 160, 192, 224)
+
+
+def _pick_dataset() -> datasets.Dataset:
+    present = [n for n in datasets.names() if datasets.is_present(n)]
+    folders = [n for n in datasets.folder_datasets() if n in present]
+    default = folders[0] if folders else "cifar10" if "cifar10" in present else present[0]
+    name = st.selectbox("Dataset", present, index=present.index(default), key="tl_dataset",
+                        format_func=datasets.title,
+                        help="Your own folder of images (such as cats vs dogs), CIFAR-10 and others: "
+                             "get or import them on the Datasets page.")
+    return ui.load_dataset(name)
+
+
+def _network() -> models.ModelConfig:
+    c1, c2, c3 = st.columns(3)
+    backbone = c1.radio("Backbone", list(transfer.BACKBONES), key="tl_backbone",
+                        format_func=lambda b: transfer.BACKBONES[b].title,
+                        captions=["light: usable on a CPU", "23.6 million parameters: slow on a CPU"])
+    weights = c2.radio("Weights", transfer.WEIGHTS_OPTIONS, key="tl_weights", format_func=WEIGHTS_LABELS.get)
+    frozen = c3.toggle("Freeze the backbone", True, key="tl_frozen",
+                       help="Frozen: only the new head learns. Unfrozen: the whole network learns, more slowly.")
+    alpha = 0.35
+    mobilenet = backbone == "mobilenetv2"
+    if mobilenet:
+        alpha = c1.select_slider("MobileNetV2 width α", transfer.MOBILENET_ALPHAS, 0.35, key="tl_alpha")
+    sizes = transfer.MOBILENET_SIZES if mobilenet and weights == "imagenet" else ANY_SIZES
+    size = c2.select_slider("Resize the images to", sizes, 96, key=f"tl_size_{len(sizes)}",
+                            format_func=lambda s: f"{s}×{s}")
+    return transfer.config(backbone=backbone, frozen=frozen, weights=weights, alpha=alpha, image_size=size)
+
+
+def _weights_box(cfg: models.ModelConfig) -> bool:
+    """Show whether the weights are here (and how to get them); False when training cannot start."""
+    status = transfer.weights_status(cfg)
+    if not status["needed"]:
+        st.warning("Random weights: the backbone starts from nothing, as your own CNN would. This is NOT "
+                   "transfer learning; it is the comparison that shows what the ImageNet weights bring.",
+                   icon=":material/warning:")
+        return True
+    if status["present"]:
+        st.success(f"ImageNet weights present: {status['path']}", icon=":material/check_circle:")
+        return True
+    st.warning(status["message"], icon=":material/cloud_off:")
+    if st.button("Download them now", key="tl_download", icon=":material/download:",
+                 help="Needs the internet on the server; or run the command above once."):
+        with ui.friendly_errors("Downloading the weights"):
+            ui.transfer_download(cfg.backbone, alpha=float(cfg.alpha), image_size=cfg.image_size)
+            st.rerun()
+    return False
+
+
+def _summary(cfg: models.ModelConfig, ds: datasets.Dataset) -> bool:
+    with ui.friendly_errors("The summary"):
+        table = cfg.validate(ds.input_shape, ds.num_classes)
+        ui.parameter_metrics(table, labels=("Parameters", "Trained", "Not trained"))
+        ui.layer_table(table, key="tl_summary")
+        return True
+    return False
+
+
+def _training(cfg: models.ModelConfig, ds: datasets.Dataset) -> training.TrainSpec:
+    n_train, n_test = len(ds.y_train), len(ds.y_test)
+    c1, c2, c3 = st.columns(3)
+    epochs = c1.number_input("Epochs", 1, 50, 3, key="tl_epochs")
+    train_size = c2.number_input(f"Training images (of {n_train:,})", min(20, n_train), n_train,
+                                 min(n_train, 1000), key=f"tl_train_size_{ds.name}",
+                                 help=f"{VALIDATION_FRACTION:.0%} of them are kept for validation.")
+    test_size = c3.number_input(f"Test images (of {n_test:,})", min(10, n_test), n_test, min(n_test, 500),
+                                key=f"tl_test_size_{ds.name}")
+    seed = c1.number_input("Random seed", 0, 2**31 - 1, 0, key="tl_seed")
+    spec = transfer.spec(cfg, dataset=ds.name, train_size=int(train_size), test_size=int(test_size),
+                         epochs=int(epochs), validation_fraction=VALIDATION_FRACTION, seed=int(seed))
+    fitted = round(int(train_size) * (1 - VALIDATION_FRACTION))
+    times = {f: transfer.expected_epoch_seconds(cfg.replace(frozen=f), fitted) for f in (True, False)}
+    if times[cfg.frozen] is not None:
+        c2.metric("Expected time per epoch", f"≈{times[cfg.frozen]:,.0f} s",
+                  help=f"Measured at {transfer.MEASURED_AT}; other trainings on the server make it slower.")
+        if None not in times.values():
+            c3.caption(f"Frozen ≈{times[True]:,.0f} s, unfrozen ≈{times[False]:,.0f} s per epoch of {fitted:,} "
+                       f"images (measured at {transfer.MEASURED_AT}, scaled to this size).")
+    st.caption(f"Adam, learning rate {cfg.learning_rate:g} ({transfer.FROZEN_LEARNING_RATE:g} when frozen: only the "
+               f"new head learns; {transfer.UNFROZEN_LEARNING_RATE:g} when unfrozen, so the head's first large "
+               "corrections do not wreck the pretrained features). Batch size "
+               f"{transfer.BATCH_SIZE}; images scaled to [0, 1], which the network turns back into pixels.")
+    return spec
+
+
+def main() -> None:
+    st.title("Transfer learning")
+    st.write(
+        "A network trained on 1.28 million ImageNet photos already knows edges, textures and shapes. "
+        "Keep its convolutional layers (the backbone), put a new head on top for your classes, and "
+        "train on a few hundred images. Seed 004 did this with VGG16 on cats vs dogs, once with the "
+        "backbone **frozen** (only the head learns) and once **unfrozen** (every layer learns): "
+        "train both and compare them on the Runs page."
+    )
+    busy = ui.transfer_jobs_active()
+    with ui.friendly_errors("Loading the data"):
+        st.subheader("1. Data")
+        ds = _pick_dataset()
+        st.subheader("2. Backbone and head")
+        cfg = _network()
+        weights_ok = _weights_box(cfg)
+        st.caption("Inside the network: the [0, 1] images become pixels again, grey images get three equal "
+                   "channels, everything is resized to the backbone's size and preprocessed as the backbone "
+                   "was trained; then global average pooling, dropout 0.2 and a softmax layer for your classes. "
+                   "A frozen backbone trains nothing; an unfrozen one with ImageNet weights trains everything but its "
+                   "batch normalisation layers, which keep the statistics they learned on ImageNet.")
+        fits = _summary(cfg, ds)
+        st.subheader("3. Training")
+        spec = _training(cfg, ds)
+        c1, c2 = st.columns(2)
+        blocked = busy or not fits or not weights_ok
+        if c1.button("Train", key="tl_train", icon=":material/play_arrow:", disabled=blocked,
+                     help="Trains the settings above."):
+            ui.submit_transfer([spec], ds)
+            st.rerun()
+        if c2.button("Train frozen and unfrozen", key="tl_train_both", type="primary", icon=":material/compare:",
+                     disabled=blocked, help="Queues both runs, same data and seed; they appear side by side on "
+                                            "the Runs page with 'frozen' and the learning rate highlighted."):
+            ui.submit_transfer(list(transfer.frozen_and_unfrozen(spec)), ds)
+            st.rerun()
+    ui.training_panel(list(ui.TRANSFER_JOB_KEYS.values()),
+                      titles={key: f"**{'Frozen' if is_frozen else 'Unfrozen'} backbone**"
+                              for is_frozen, key in ui.TRANSFER_JOB_KEYS.items()})
+
+
+main()

@@ -1,0 +1,644 @@
+"""Datasets as one small object: uint8 images N×H×W×C, integer labels, class names, source.
+
+Every page that needs data (training, evaluation, robustness) goes through this module:
+``load(name)`` gives a :class:`Dataset` (never downloads), ``subset`` and
+``split_validation`` cut it repeatably, ``scale`` turns uint8 into the float input a
+model takes. ``status()`` says what is on this machine and how to get the rest;
+``download`` and ``import_*`` put data into ``CNNVIZ_HOME/data`` as one ``.npz`` per
+dataset, written atomically and read back without pickle. Nothing here imports
+TensorFlow except :func:`download` for MNIST and Fashion-MNIST (through ``keras.datasets``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from cnnviz import storage
+
+from cnnviz.data import cifar10
+
+from cnnviz.data import folderdata
+from cnnviz.errors import CnnvizError, InvalidArgument, Unavailable
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Images and labels of one dataset, already split into train and test.
+
+    Attributes:
+        name: short id, e.g. ``"digits"``, ``"cifar10"`` or ``"folder:cats_vs_dogs"``.
+        x_train, x_test: uint8 arrays N×H×W×C (C is 1 or 3).
+        y_train, y_test: int64 arrays of class indices.
+        class_names: one name per class index.
+        source: where the data came from, for people.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+    source: str
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A dataset this lab knows how to get."""
+
+    name: str
+    title: str
+    description: str
+    how_to_get: str
+    downloadable: bool
+
+
+FOLDER_PREFIX = "folder:"
+_FOLDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_CLI = "python -m cnnviz data"
+SOURCES: dict[str, Source] = {
+    "digits": Source(
+        "digits", "scikit-learn digits",
+        "1,797 handwritten digits of 8×8 pixels that ship with scikit-learn; always available offline.",
+        "Nothing to do: it ships with scikit-learn.", downloadable=False),
+    "cifar10": Source(
+        "cifar10", "CIFAR-10",
+        "60,000 colour photos of 32×32 pixels in 10 classes (airplane … truck), the labs' dataset.",
+        f"Download it on the Datasets page (170 MB) or run `{_CLI} download cifar10`; offline, copy "
+        f"{cifar10.ARCHIVE_NAME} onto this machine and run `{_CLI} import cifar10 PATH`.",
+        downloadable=True),
+    "mnist": Source(
+        "mnist", "MNIST",
+        "70,000 handwritten digits of 28×28 grey pixels.",
+        f"Download it on the Datasets page (11 MB, through keras.datasets) or run `{_CLI} download mnist`; needs internet.",
+        downloadable=True),
+    "fashion_mnist": Source(
+        "fashion_mnist", "Fashion-MNIST",
+        "70,000 photos of clothes, 28×28 grey pixels, 10 classes.",
+        f"Download it on the Datasets page (30 MB, through keras.datasets) or run `{_CLI} download fashion_mnist`; "
+        "needs internet.",
+        downloadable=True),
+}
+# keras.datasets gives labels only; names from the Fashion-MNIST README (zalandoresearch).
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+SCALINGS: dict[str, str] = {
+    "unit": "[0, 1]: x / 255",
+    "symmetric": "[-1, 1]: x / 127.5 - 1 (seed 000)",
+    "standardize": "per channel: (x - mean) / std, with the training images' mean and std",
+}
+# Seed 000 reduces CIFAR-10 to 10,000 training and 2,000 test images, 25% for validation.
+SEED_TRAIN_SIZE = 10_000
+SEED_TEST_SIZE = 2_000
+DEFAULT_VALIDATION_FRACTION = 0.25
+FOLDER_TEST_FRACTION = 0.2
+_FORMAT_VERSION = 1
+_download_lock = threading.Lock()
+
+Progress = Callable[[int, "int | None"], None]
+
+
+# --- where things are -------------------------------------------------------------------
+def _file_for(name: str) -> Path:
+    if name.startswith(FOLDER_PREFIX):
+        return storage.data_dir() / "folders" / f"{name[len(FOLDER_PREFIX):]}.npz"
+    return storage.data_dir() / f"{name}.npz"
+
+
+def _check_name(name: str) -> None:
+    if name in SOURCES:
+        return
+    if name.startswith(FOLDER_PREFIX) and _FOLDER_NAME.match(name[len(FOLDER_PREFIX):]):
+        return
+    raise InvalidArgument(f"unknown dataset {name!r}; choose one of {', '.join(SOURCES)} or "
+                          f"'{FOLDER_PREFIX}NAME' for an imported folder dataset")
+
+
+def folder_datasets() -> list[str]:
+    """Names (``folder:NAME``) of the folder datasets imported on this machine, sorted."""
+    folder = storage.data_dir() / "folders"
+    if not folder.is_dir():
+        return []
+    return sorted(f"{FOLDER_PREFIX}{p.stem}" for p in folder.glob("*.npz")
+                  if storage.TEMP_MARKER not in p.name and _FOLDER_NAME.match(p.stem))
+
+
+def names() -> list[str]:
+    """Every dataset name a page may offer: the built-in sources, then folder datasets."""
+    return [*SOURCES, *folder_datasets()]
+
+
+def title(name: str) -> str:
+    """A name for people, e.g. ``"CIFAR-10"`` or ``"cats_vs_dogs (your folders)"``."""
+    if name in SOURCES:
+        return SOURCES[name].title
+    return f"{name[len(FOLDER_PREFIX):]} (your folders)"
+
+
+def is_present(name: str) -> bool:
+    _check_name(name)
+    return name == "digits" or _file_for(name).is_file()
+
+
+def fingerprint(name: str) -> str:
+    """Changes whenever the stored data changes (a cache key); ``"missing"`` when absent."""
+    _check_name(name)
+    if name == "digits":
+        return "bundled"
+    with contextlib.suppress(OSError):
+        st = _file_for(name).stat()
+        return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"  # os.replace gives a new inode
+    return "missing"
+
+
+# --- storage ----------------------------------------------------------------------------
+def _save(name: str, *, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
+          y_test: np.ndarray, class_names: tuple[str, ...], source: str) -> Path:
+    """Write one dataset as an uncompressed ``.npz`` (fast to read), atomically."""
+    final = _file_for(name)
+    with storage.atomic_path(final) as tmp, open(tmp, "wb") as fh:
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the server may run as another user than the CLI
+        np.savez(fh, x_train=x_train, y_train=y_train.astype(np.int64), x_test=x_test,
+                 y_test=y_test.astype(np.int64), class_names=np.array(class_names, dtype=str),
+                 source=np.array(source), format_version=np.array(_FORMAT_VERSION))
+    return final
+
+
+def _damaged(name: str, why: str) -> CnnvizError:
+    return CnnvizError(f"The stored copy of {title(name)} ({_file_for(name)}) is damaged ({why}); "
+                       f"delete it with `{_CLI} remove {name}` and get it again.")
+
+
+def _read(name: str) -> Dataset:
+    path = _file_for(name)
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+            class_names = tuple(str(c) for c in f["class_names"])
+            source = str(f["source"])
+    except FileNotFoundError:
+        raise Unavailable(f"{title(name)} is not on this machine. {how_to_get(name)}") from None
+    except (OSError, KeyError, ValueError) as err:
+        raise _damaged(name, str(err)) from None
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.dtype != np.uint8 or x.ndim != 4 or x.shape[-1] not in (1, 3) or y.shape != (len(x),):
+            raise _damaged(name, f"{split} arrays have shapes {x.shape} {x.dtype} and {y.shape}")
+        if len(y) and (y.min() < 0 or y.max() >= len(class_names)):
+            raise _damaged(name, f"{split} labels outside 0..{len(class_names) - 1}")
+    return Dataset(name=name, class_names=class_names, source=source, **arrays)
+
+
+def how_to_get(name: str) -> str:
+    _check_name(name)
+    if name in SOURCES:
+        return SOURCES[name].how_to_get
+    return "Import the zip of class folders again on the Datasets page."
+
+
+def status() -> list[dict]:
+    """What is on this machine: ``[{name, title, present, detail, how_to_get}, ...]``.
+
+    Cheap (no arrays are read, no TensorFlow): the Home page calls it on every visit.
+    """
+    out = []
+    for name in names():
+        present = is_present(name)
+        detail = SOURCES[name].description if name in SOURCES else "A dataset imported from a zip of class folders."
+        if present and name != "digits":
+            with contextlib.suppress(Exception):  # a damaged file shows up when it is loaded
+                with np.load(_file_for(name), allow_pickle=False) as f:
+                    detail = f"{detail} Stored: {f['source']}."
+        out.append({"name": name, "title": title(name), "present": present, "detail": detail,
+                    "how_to_get": "" if present else how_to_get(name)})
+    return out
+
+
+def remove(name: str) -> bool:
+    """Delete a stored dataset (not digits); return whether there was one."""
+    _check_name(name)
+    if name == "digits":
+        raise InvalidArgument("digits ships with scikit-learn and cannot be removed")
+    path = _file_for(name)
+    if not path.is_file():
+        return False
+    path.unlink()
+    return True
+
+
+# --- loading ----------------------------------------------------------------------------
+def load_digits(*, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """scikit-learn's bundled 8×8 digits (always available offline) as uint8 8×8×1.
+
+    The 0..16 grey levels are scaled to 0..255; the split is stratified and repeatable.
+    """
+    from sklearn.datasets import load_digits as _sk_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = _sk_digits()
+    images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+    labels = bunch.target.astype(np.int64)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        images, labels, test_size=test_fraction, random_state=seed, stratify=labels
+    )
+    return Dataset(
+        name="digits",
+        x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te,
+        class_names=tuple(str(d) for d in range(10)),
+        source="scikit-learn load_digits (bundled, 1,797 images of 8×8 pixels)",
+    )
+
+
+def load(name: str, **opts) -> Dataset:
+    """Load a dataset that is on this machine; never downloads.
+
+    Args:
+        name: ``"digits"``, ``"cifar10"``, ``"mnist"``, ``"fashion_mnist"`` or ``"folder:NAME"``.
+        **opts: only for ``"digits"``: ``test_fraction`` and ``seed`` of :func:`load_digits`.
+    Returns:
+        The full dataset (use :func:`subset` for the seed's smaller sizes).
+    Raises:
+        InvalidArgument: unknown name or options. Unavailable: not on this machine (the
+            message says how to get it).
+    """
+    _check_name(name)
+    if name == "digits":
+        return load_digits(**opts)
+    if opts:
+        raise InvalidArgument(f"{name} takes no options, got {sorted(opts)}")
+    return _read(name)
+
+
+# --- getting data -----------------------------------------------------------------------
+@contextlib.contextmanager
+def _one_download(name: str) -> Iterator[None]:
+    if not _download_lock.acquire(blocking=False):
+        raise Unavailable(f"Another download is already running on this server; wait for it to "
+                          f"finish, then get {title(name)} again.")
+    try:
+        yield
+    finally:
+        _download_lock.release()
+
+
+def download(
+    name: str,
+    *,
+    progress: Progress | None = None,
+    url: str | None = None,
+    expected_size: int | None = cifar10.OFFICIAL_SIZE,
+    expected_md5: str | None = cifar10.OFFICIAL_MD5,
+    timeout: float = cifar10.DEFAULT_TIMEOUT_S,
+) -> str:
+    """Fetch a dataset from the internet and store it; return a one-line summary.
+
+    CIFAR-10 comes from ``url`` (default the official binary archive) through a verified,
+    atomic download (:func:`cnnviz.data.cifar10.download_file`); the archive is parsed into
+    ``data/cifar10.npz`` and then deleted. MNIST and Fashion-MNIST come through
+    ``keras.datasets`` (into Keras' own cache first); ``url``/size/md5 do not apply to them.
+
+    Args:
+        name: ``"cifar10"``, ``"mnist"`` or ``"fashion_mnist"``.
+        progress: ``progress(bytes_done, bytes_total_or_None)`` (CIFAR-10 only).
+        url: a mirror of the CIFAR-10 binary archive.
+        expected_size, expected_md5: what the archive must be; None skips that check
+            (for a mirror serving a rebuilt archive: the structure is still validated).
+        timeout: seconds for the connection and each read.
+    Raises:
+        Unavailable: offline, HTTP error, checksum or size mismatch (nothing is kept).
+    """
+    _check_name(name)
+    if name not in SOURCES or not SOURCES[name].downloadable:
+        raise InvalidArgument(f"{name} cannot be downloaded; downloadable: "
+                              f"{', '.join(n for n, s in SOURCES.items() if s.downloadable)}")
+    with _one_download(name):
+        if name == "cifar10":
+            archive = storage.data_dir() / cifar10.ARCHIVE_NAME
+            cifar10.download_file(url or cifar10.OFFICIAL_URL, archive, expected_size=expected_size,
+                                  expected_md5=expected_md5, progress=progress, timeout=timeout)
+            try:
+                return import_cifar10(archive, origin=url or cifar10.OFFICIAL_URL)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    archive.unlink()
+        return _download_keras(name)
+
+
+#: A teacher sets this to 1 when starting the server to let the Datasets page read a path on the
+#: server. Off by default: on a shared classroom server a student could otherwise probe the file
+#: system through the import box (the CLI import is unaffected: it runs as the teacher).
+SERVER_PATHS_ENV = "CNNVIZ_ALLOW_SERVER_PATHS"
+
+
+def server_paths_allowed() -> bool:
+    """Whether the app may import datasets from paths on the server (``CNNVIZ_ALLOW_SERVER_PATHS=1``)."""
+    return os.environ.get(SERVER_PATHS_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def import_cifar10(path: Path | str, *, origin: str | None = None) -> str:
+    """Install CIFAR-10 from an archive shaped like the official binary one, or its folder.
+
+    The structure is validated (file names, whole 3,073-byte records, equal training
+    batches, labels 0..9); the checksum is not, since a rebuilt archive differs from the
+    official file.
+
+    Returns:
+        A one-line summary for people.
+    Raises:
+        cnnviz.data.cifar10.FormatError: the path is not the CIFAR-10 binary layout.
+    """
+    arrays = cifar10.read_any(Path(path))
+    source = f"CIFAR-10 binary version from {origin or Path(path).expanduser()} ({'; '.join(arrays.notes)})"
+    _save("cifar10", x_train=arrays.x_train, y_train=arrays.y_train, x_test=arrays.x_test,
+          y_test=arrays.y_test, class_names=arrays.class_names, source=source)
+    return f"Installed {source}."
+
+
+def _keras_load(name: str):
+    """``keras.datasets.<name>.load_data()`` (lazy import: TensorFlow loads only here)."""
+    import keras
+
+    return getattr(keras.datasets, name).load_data()
+
+
+def _download_keras(name: str) -> str:
+    title_ = SOURCES[name].title
+    try:
+        (x_tr, y_tr), (x_te, y_te) = _keras_load(name)
+    except Exception as err:  # keras' get_file raises a bare Exception when offline
+        raise Unavailable(f"Could not get {title_} through keras.datasets ({err}). This machine "
+                          "looks offline; try again with internet.") from None
+    x_tr, x_te = np.asarray(x_tr), np.asarray(x_te)
+    if x_tr.dtype != np.uint8 or x_tr.ndim != 3 or x_te.ndim != 3:
+        raise CnnvizError(f"keras.datasets returned unexpected {title_} arrays {x_tr.shape} {x_tr.dtype}.")
+    class_names = FASHION_CLASSES if name == "fashion_mnist" else tuple(str(d) for d in range(10))
+    source = f"{title_} through keras.datasets ({len(x_tr):,} training and {len(x_te):,} test images)"
+    _save(name, x_train=x_tr[..., None], y_train=np.asarray(y_tr).reshape(-1), x_test=x_te[..., None],
+          y_test=np.asarray(y_te).reshape(-1), class_names=class_names, source=source)
+    return f"Installed {source}."
+
+
+def import_folder_zip(
+    source: bytes | Path,
+    *,
+    name: str,
+    image_size: int = 64,
+    mode: str = "RGB",
+    min_per_class: int = folderdata.MIN_PER_CLASS,
+    overwrite: bool = False,
+) -> dict:
+    """Make a dataset ``folder:NAME`` from a zip of ``class_name/*.jpg`` folders.
+
+    Images are decoded safely, squashed to ``image_size``², and split 80/20 into train
+    and test (stratified, seed 0) so training and evaluation always see the same split.
+
+    Args:
+        source: the zip's bytes or its path on the server.
+        name: lower-case letters, digits, ``_`` or ``-`` (1-40 characters).
+        image_size, mode, min_per_class: see :func:`cnnviz.data.folderdata.read_zip`.
+        overwrite: replace an existing dataset of that name.
+    Returns:
+        ``{"name", "class_names", "counts", "train", "test", "skipped", "skipped_count"}``.
+    """
+    if not _FOLDER_NAME.match(name):
+        raise InvalidArgument(f"dataset name must be 1-40 lower-case letters, digits, '_' or '-', "
+                              f"starting with a letter or digit, got {name!r}")
+    full = f"{FOLDER_PREFIX}{name}"
+    if not overwrite and _file_for(full).is_file():
+        raise InvalidArgument(f"a folder dataset named {name!r} already exists; choose another name")
+    images = folderdata.read_zip(source, image_size=image_size, mode=mode, min_per_class=min_per_class)
+    x_tr, x_te, y_tr, y_te = split_validation(images.x, images.y, fraction=FOLDER_TEST_FRACTION, seed=0)
+    src = (f"your zip of class folders: {len(images.y):,} images of {image_size}×{image_size} "
+           f"{'colour' if mode == 'RGB' else 'grey'} pixels")
+    _save(full, x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te,
+          class_names=images.class_names, source=src)
+    return {"name": full, "class_names": images.class_names,
+            "counts": np.bincount(images.y, minlength=len(images.class_names)).tolist(),
+            "train": len(y_tr), "test": len(y_te), "skipped": list(images.skipped),
+            "skipped_count": images.skipped_count}
+
+
+# --- subsets, splits, scaling ------------------------------------------------------------
+def _stratified_indices(y: np.ndarray, n: int, seed: int, what: str) -> np.ndarray:
+    """Indices of ``n`` of the labels ``y``, stratified and repeatable for a seed."""
+    from sklearn.model_selection import train_test_split
+
+    total = len(y)
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 1 <= n <= total:
+        raise InvalidArgument(f"{what} size must be 1..{total:,}, got {n}")
+    if n == total:
+        return np.arange(total)
+    if total - n < len(np.unique(y)):  # too few left out to stratify: leave out a random few
+        drop = np.random.default_rng(seed).choice(total, size=total - n, replace=False)
+        return np.setdiff1d(np.arange(total), drop)
+    try:
+        take, _ = train_test_split(np.arange(total), train_size=int(n), random_state=seed, stratify=y)
+    except ValueError as err:
+        raise InvalidArgument(f"cannot take a stratified {what} subset of {n:,} images: {err}") from None
+    return take
+
+
+def subset_indices(y_train: np.ndarray, y_test: np.ndarray, *, train_size: int, test_size: int,
+                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The indices :func:`subset` keeps, from the labels alone (cheap: no images copied)."""
+    return (_stratified_indices(y_train, train_size, seed, "training"),
+            _stratified_indices(y_test, test_size, seed, "test"))
+
+
+def subset(ds: Dataset, *, train_size: int, test_size: int, seed: int = 0) -> Dataset:
+    """A smaller, class-balanced copy of ``ds``: the same sizes and seed give the same images.
+
+    Seed 000 uses ``train_size=10_000, test_size=2_000``. Asking for the full size keeps
+    the data (and its order) as it is.
+    """
+    tr, te = subset_indices(ds.y_train, ds.y_test, train_size=train_size, test_size=test_size, seed=seed)
+    if len(tr) == len(ds.y_train) and len(te) == len(ds.y_test):
+        return ds
+    return dataclasses.replace(
+        ds, x_train=ds.x_train[tr], y_train=ds.y_train[tr], x_test=ds.x_test[te], y_test=ds.y_test[te],
+        source=f"{ds.source}; subset of {len(tr):,} training and {len(te):,} test images (seed {seed})",
+    )
+
+
+def smallest_split_size(num_classes: int, fraction: float) -> int:
+    """Fewest images a stratified split with this validation fraction accepts.
+
+    ``train_test_split`` puts ``ceil(fraction × n)`` images in the validation part and needs
+    both parts to hold at least one image per class.
+
+    >>> smallest_split_size(10, 0.25)
+    37
+    """
+    if not 0.0 < fraction < 1.0:
+        raise InvalidArgument(f"validation fraction must be between 0 and 1, got {fraction}")
+    n = 2 * num_classes
+    while math.ceil(fraction * n) < num_classes or n - math.ceil(fraction * n) < num_classes:
+        n += 1
+    return n
+
+
+def split_validation(x: np.ndarray, y: np.ndarray, *, fraction: float = DEFAULT_VALIDATION_FRACTION,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified train/validation split (seed 000 Part 7: ``train_test_split``, 25%).
+
+    Returns:
+        ``(x_train, x_val, y_train, y_val)``, in scikit-learn's order.
+    """
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < fraction < 1.0:
+        raise InvalidArgument(f"validation fraction must be between 0 and 1, got {fraction}")
+    if len(x) != len(y):
+        raise InvalidArgument(f"images and labels must have the same length, got {len(x)} and {len(y)}")
+    try:
+        return tuple(train_test_split(x, y, test_size=fraction, random_state=seed, stratify=y))  # type: ignore[return-value]
+    except ValueError as err:
+        raise InvalidArgument(f"cannot split {len(y):,} images with validation fraction {fraction}: {err}") from None
+
+
+def split_summary(ds: Dataset, *, train_size: int, test_size: int,
+                  validation_fraction: float = DEFAULT_VALIDATION_FRACTION, seed: int = 0) -> list[dict]:
+    """Per-class image counts after :func:`subset` and :func:`split_validation`.
+
+    Computed from labels only, with the same seeds, so it matches what training gets.
+
+    Returns:
+        ``[{"class", "train", "validation", "test"}, ...]`` and a last ``"total"`` row.
+    """
+    tr, te = subset_indices(ds.y_train, ds.y_test, train_size=train_size, test_size=test_size, seed=seed)
+    y_sub = ds.y_train[tr]
+    _, _, y_fit, y_val = split_validation(np.arange(len(y_sub)), y_sub, fraction=validation_fraction, seed=seed)
+    k = ds.num_classes
+    columns = {"train": np.bincount(y_fit, minlength=k), "validation": np.bincount(y_val, minlength=k),
+               "test": np.bincount(ds.y_test[te], minlength=k)}
+    rows = [{"class": c, **{col: int(v[i]) for col, v in columns.items()}} for i, c in enumerate(ds.class_names)]
+    rows.append({"class": "total", **{col: int(v.sum()) for col, v in columns.items()}})
+    return rows
+
+
+def channel_stats(x: np.ndarray, *, chunk: int = 2048) -> dict[str, list[float]]:
+    """Per-channel mean and standard deviation of images (pixel units), JSON-safe.
+
+    uint8 images are counted per value (``np.bincount``: exact and ~10× faster than float
+    sums); other dtypes are summed in float64 chunks, so no full float copy is made.
+    """
+    x = np.asarray(x)
+    if x.ndim != 4:
+        raise InvalidArgument(f"images must be N×H×W×C, got shape {x.shape}")
+    c = x.shape[-1]
+    n = max(x.size // c, 1)
+    total, sq = np.zeros(c), np.zeros(c)
+    if x.dtype == np.uint8:
+        values = np.arange(256, dtype=np.float64)
+        for ch in range(c):
+            counts = np.bincount(x[..., ch].ravel(), minlength=256)
+            total[ch], sq[ch] = counts @ values, counts @ values ** 2
+    else:
+        for start in range(0, len(x), chunk):
+            block = x[start:start + chunk].reshape(-1, c).astype(np.float64)
+            total += block.sum(axis=0)
+            sq += np.square(block).sum(axis=0)
+    mean = total / n
+    std = np.sqrt(np.maximum(sq / n - mean ** 2, 0.0))
+    return {"mean": mean.tolist(), "std": std.tolist()}
+
+
+def scale(x_uint8: np.ndarray, method: str = "unit", stats: dict | None = None) -> np.ndarray:
+    """Turn uint8 pixels into the float32 input of a model.
+
+    Args:
+        x_uint8: images N×H×W×C with values 0..255 (uint8, or floats in that range).
+        method: ``"unit"`` → [0, 1]; ``"symmetric"`` → [-1, 1] (seed 000);
+            ``"standardize"`` → per channel ``(x - mean) / std``.
+        stats: for ``"standardize"``: :func:`channel_stats` of the *training* images, so
+            validation and test are scaled the same way; computed from ``x_uint8`` if None.
+    Returns:
+        float32 array of the same shape.
+
+    >>> scale(np.array([[[[0, 255]]]], dtype=np.uint8), "symmetric").tolist()
+    [[[[-1.0, 1.0]]]]
+    """
+    if method not in SCALINGS:
+        raise InvalidArgument(f"scaling must be one of {', '.join(SCALINGS)}, got {method!r}")
+    x = np.asarray(x_uint8)
+    if method == "unit":
+        return x.astype(np.float32) / np.float32(255.0)
+    if method == "symmetric":
+        return x.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
+    stats = stats if stats is not None else channel_stats(x)
+    mean = np.asarray(stats.get("mean", ()), dtype=np.float32)
+    std = np.asarray(stats.get("std", ()), dtype=np.float32)
+    if mean.shape != (x.shape[-1],) or std.shape != (x.shape[-1],):
+        raise InvalidArgument(f"standardize stats need one mean and std per channel ({x.shape[-1]}), "
+                              f"got mean {mean.tolist()} and std {std.tolist()}")
+    std = np.where(std > 0, std, np.float32(1.0))  # a constant channel stays 0 instead of NaN
+    return (x.astype(np.float32) - mean) / std
+
+
+# --- looking at the data ----------------------------------------------------------------
+def class_counts(y: np.ndarray, num_classes: int) -> np.ndarray:
+    """Images per class index (``np.bincount`` with every class present)."""
+    return np.bincount(np.asarray(y, dtype=np.int64), minlength=num_classes)
+
+
+def random_per_class(y: np.ndarray, per_class: int, *, num_classes: int | None = None,
+                     seed: int = 0) -> list[np.ndarray]:
+    """Indices of ``per_class`` random images of every class (seed 001's PlotRandomFromEachClass).
+
+    Returns:
+        One index array per class (shorter when a class has fewer images).
+    """
+    if not 1 <= per_class <= 50:
+        raise InvalidArgument(f"images per class must be 1..50, got {per_class}")
+    y = np.asarray(y)
+    k = num_classes if num_classes is not None else int(y.max()) + 1
+    rng = np.random.default_rng(seed)
+    out = []
+    for c in range(k):
+        members = np.flatnonzero(y == c)
+        out.append(rng.choice(members, size=min(per_class, len(members)), replace=False) if len(members)
+                   else members)
+    return out
+
+
+def sample_indices(n_total: int, k: int, *, seed: int = 0) -> np.ndarray:
+    """``k`` distinct random indices out of ``n_total`` (fewer when there are fewer), repeatable."""
+    if n_total < 1 or k < 1:
+        raise InvalidArgument(f"need at least one image to sample from and to take, got {n_total} and {k}")
+    return np.random.default_rng(seed).choice(n_total, size=min(k, n_total), replace=False)
+
+
+def scaling_preview(ds: Dataset, method: str, *, train_size: int, test_size: int,
+                    validation_fraction: float = DEFAULT_VALIDATION_FRACTION, seed: int = 0,
+                    sample: int = 256) -> dict:
+    """What a scaling does to the training images training would use.
+
+    The statistics for ``"standardize"`` come from the training part of the subset (after
+    the validation split), as training computes them; the histogram uses a sample.
+
+    Returns:
+        ``{"raw": uint8 sample, "scaled": float32 sample, "stats": channel_stats or None}``.
+    """
+    tr, _ = subset_indices(ds.y_train, ds.y_test, train_size=train_size, test_size=test_size, seed=seed)
+    fit_idx, _, _, _ = split_validation(tr, ds.y_train[tr], fraction=validation_fraction, seed=seed)
+    stats = channel_stats(ds.x_train[np.sort(fit_idx)]) if method == "standardize" else None
+    raw = ds.x_train[np.sort(fit_idx[:sample])]
+    return {"raw": raw, "scaled": scale(raw, method, stats), "stats": stats}

@@ -1,0 +1,572 @@
+"""How robust is a trained CNN? Rotated, flipped, shifted and resized test images.
+
+Seed 000 Part 16 rotates the CIFAR-10 test set by 90° with ``np.rot90`` (accuracy drops
+from ~55% to 22%); Parts 17-19 train with rotation augmentation (59% / 31%); Part 21
+(Q27-28) asks whether a network trained on 32×32 images can take other sizes. Every
+function takes a model (or several) and arrays; the models are only used for inference.
+
+Transforms act on the images as given. Pass raw uint8 images with ``prepare`` (the run's
+scaling, e.g. ``functools.partial(runs.prepare_inputs, run)``) so a "constant" fill of 0
+is black; pass already scaled floats without ``prepare`` and choose ``cval`` yourself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from cnnviz.data import augment
+
+from cnnviz.inspect import evaluation
+from cnnviz.errors import InvalidArgument
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+    from cnnviz.runs.store import RunInfo
+
+FILLS = ("constant", "reflect", "nearest")  # scipy.ndimage modes for the corners
+DEFAULT_ANGLES = tuple(range(0, 360, 15))
+RIGHT_ANGLES = (0, 90, 180, 270)
+MAX_ANGLES = 72  # every 5°: enough for a chart, bounded work for a shared server
+DEFAULT_SHIFTS = (2, 4)
+DEFAULT_SIZES = (48, 64)  # seed 000 Q27-28 on 32×32 CIFAR-10
+SIZE_METHODS = ("upscale", "pad")
+MIN_SIZE, MAX_SIZE = 4, 512
+
+Prepare = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Accuracy of one model at each rotation angle.
+
+    Attributes:
+        angles: degrees, counter-clockwise (as ``np.rot90`` with axes (1, 2)).
+        accuracy: one accuracy per angle.
+        per_class: angles × classes accuracy; NaN for a class with no test image.
+        class_names: the classes.
+        support: test images per class.
+        fill: how the corners were filled for angles that are not multiples of 90°.
+    """
+
+    angles: tuple[float, ...]
+    accuracy: np.ndarray
+    per_class: np.ndarray
+    class_names: tuple[str, ...]
+    support: np.ndarray
+    fill: str
+
+    @property
+    def unrotated_accuracy(self) -> float | None:
+        """Accuracy at 0° when the sweep contains it (to mark on charts)."""
+        for a, acc in zip(self.angles, self.accuracy):
+            if a % 360 == 0:
+                return float(acc)
+        return None
+
+
+@dataclass(frozen=True)
+class TransformResult:
+    """Accuracy of one model on the original, flipped and shifted test sets.
+
+    Attributes:
+        names: transform names, "original" first.
+        accuracy: one accuracy per transform.
+        per_class: transforms × classes (NaN for a class with no test image).
+        class_names: the classes.
+    """
+
+    names: tuple[str, ...]
+    accuracy: np.ndarray
+    per_class: np.ndarray
+    class_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SizeResult:
+    """The model applied to test images of another size.
+
+    Attributes:
+        size: side of the square images tried.
+        method: "upscale" (bilinear stretch) or "pad" (centred, corners filled).
+        works: whether the trained network can take images of this size at all.
+        accuracy: overall accuracy when it works, else None.
+        per_class: accuracy per class when it works, else None.
+        explanation: why it works or not, in words, with the shapes involved.
+        mismatch: when it does not work, the numbers behind the explanation:
+            ``layer, layer_type, trained_weight_shape, needed_weight_shape`` and, when a
+            Flatten layer feeds it, ``flatten_layer, flatten_input_trained,
+            flatten_input_new, flatten_output_trained, flatten_output_new``.
+    """
+
+    size: int
+    method: str
+    works: bool
+    accuracy: float | None
+    per_class: np.ndarray | None
+    explanation: str
+    mismatch: dict[str, Any] | None = None
+
+
+# --- image transforms -------------------------------------------------------------------
+def _check_fill(fill: str) -> None:
+    if fill not in FILLS:
+        raise InvalidArgument(f"fill must be one of {', '.join(FILLS)}, got {fill!r}")
+
+
+def _like(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Float results back to the input dtype (rounded and clipped for integers)."""
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return np.clip(np.round(values), info.min, info.max).astype(dtype)
+    return values.astype(dtype, copy=False)
+
+
+def rotate_images(x: np.ndarray, angle: float, *, fill: str = "constant", cval: float = 0.0) -> np.ndarray:
+    """Rotate every image counter-clockwise by ``angle`` degrees, keeping the size.
+
+    Multiples of 90° on square images use ``np.rot90`` (exact, nothing filled); other
+    angles use bilinear ``scipy.ndimage.rotate`` with the corners filled by ``fill``
+    ("constant" with ``cval``, "reflect" or "nearest").
+
+    Args:
+        x: images N×H×W×C.
+        angle: degrees.
+        fill: corner fill mode.
+        cval: value for ``fill="constant"``.
+    Returns:
+        Rotated images, same shape and dtype.
+    """
+    x = evaluation.check_images(x)
+    _check_fill(fill)
+    if not isinstance(angle, (int, float, np.integer, np.floating)) or not math.isfinite(angle):
+        raise InvalidArgument(f"angle must be a finite number of degrees, got {angle!r}")
+    a = float(angle) % 360.0
+    if a % 90.0 == 0.0 and (x.shape[1] == x.shape[2] or a % 180.0 == 0.0):
+        return np.ascontiguousarray(np.rot90(x, k=int(a // 90), axes=(1, 2)))
+    from scipy import ndimage
+
+    out = ndimage.rotate(x.astype(np.float32), a, axes=(1, 2), reshape=False, order=1, mode=fill, cval=cval)
+    return _like(out, x.dtype)
+
+
+def flip_images(x: np.ndarray, direction: str) -> np.ndarray:
+    """Mirror every image: "horizontal" (left-right) or "vertical" (upside down)."""
+    x = evaluation.check_images(x)
+    if direction == "horizontal":
+        return np.ascontiguousarray(x[:, :, ::-1])
+    if direction == "vertical":
+        return np.ascontiguousarray(x[:, ::-1])
+    raise InvalidArgument(f"flip direction must be 'horizontal' or 'vertical', got {direction!r}")
+
+
+def shift_images(x: np.ndarray, dy: int, dx: int, *, fill: str = "constant", cval: float = 0.0) -> np.ndarray:
+    """Move every image by whole pixels (``dy`` down, ``dx`` right), filling the gap by ``fill``."""
+    from scipy import ndimage
+
+    x = evaluation.check_images(x)
+    _check_fill(fill)
+    for name, v in (("dy", dy), ("dx", dx)):
+        if not isinstance(v, (int, np.integer)):
+            raise InvalidArgument(f"{name} must be a whole number of pixels, got {v!r}")
+    if abs(dy) >= x.shape[1] or abs(dx) >= x.shape[2]:
+        raise InvalidArgument(f"a shift of ({dy}, {dx}) pixels moves a {x.shape[1]}×{x.shape[2]} image out of view")
+    # order=0 with whole-pixel shifts copies pixels exactly.
+    return ndimage.shift(x, (0, int(dy), int(dx), 0), order=0, mode=fill, cval=cval)
+
+
+def _bilinear_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """n_out×n_in weights of bilinear resampling with pixel centres aligned (edge pixels repeat)."""
+    src = (np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5
+    src = np.clip(src, 0, n_in - 1)
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, n_in - 1)
+    w = src - lo
+    m = np.zeros((n_out, n_in))
+    m[np.arange(n_out), lo] += 1 - w
+    m[np.arange(n_out), hi] += w
+    return m
+
+
+def resize_images(
+    x: np.ndarray, size: int, *, method: str = "upscale", fill: str = "constant", cval: float = 0.0
+) -> np.ndarray:
+    """Images made ``size``×``size``: stretched ("upscale", bilinear) or centred ("pad").
+
+    "upscale" matches ``scipy.ndimage.zoom(order=1, grid_mode=True, mode="nearest")``
+    (any size; a smaller one shrinks); "pad" keeps every pixel and fills the border
+    by ``fill`` ("constant" with ``cval``, "reflect", "nearest").
+    """
+    x = evaluation.check_images(x)
+    _check_fill(fill)
+    if method not in SIZE_METHODS:
+        raise InvalidArgument(f"method must be one of {', '.join(SIZE_METHODS)}, got {method!r}")
+    if not isinstance(size, (int, np.integer)) or not MIN_SIZE <= size <= MAX_SIZE:
+        raise InvalidArgument(f"size must be a whole number of pixels {MIN_SIZE}..{MAX_SIZE}, got {size!r}")
+    h, w = x.shape[1:3]
+    if method == "pad":
+        if size < max(h, w):
+            raise InvalidArgument(f"cannot pad {h}×{w} images to the smaller size {size}×{size}")
+        top, left = (size - h) // 2, (size - w) // 2
+        pads = ((0, 0), (top, size - h - top), (left, size - w - left), (0, 0))
+        if fill == "constant":
+            return np.pad(x, pads, mode="constant", constant_values=np.asarray(cval).astype(x.dtype))
+        # scipy's "reflect" repeats the edge pixel (numpy "symmetric"); "nearest" is numpy "edge".
+        return np.pad(x, pads, mode="symmetric" if fill == "reflect" else "edge")
+    ry, rx = _bilinear_matrix(h, size), _bilinear_matrix(w, size)
+    out = np.einsum("ih,nhwc,jw->nijc", ry, x.astype(np.float64), rx, optimize=True)
+    return _like(out, x.dtype)
+
+
+def rotation_examples(
+    x: np.ndarray, angle: float, *, n: int = 10, seed: int = 0, fill: str = "constant", cval: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random test images and the same images rotated (seed 000's "Original"/"Rotated" figure).
+
+    Returns:
+        ``(indices, originals, rotated)``.
+    """
+    x = evaluation.check_images(x)
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise InvalidArgument(f"number of examples must be a positive integer, got {n!r}")
+    idx = np.sort(np.random.default_rng(seed).choice(len(x), size=min(int(n), len(x)), replace=False))
+    return idx, x[idx], rotate_images(x[idx], angle, fill=fill, cval=cval)
+
+
+# --- accuracy under transforms ----------------------------------------------------------
+def _check_models(models: Mapping[str, "keras.Model"]) -> None:
+    if not isinstance(models, Mapping) or not models:
+        raise InvalidArgument(f"need a dict of at least one model keyed by name, got {type(models).__name__}")
+
+
+def _preparer(prepare: Prepare | Mapping[str, Prepare] | None, name: str) -> Prepare | None:
+    if isinstance(prepare, Mapping):
+        if name not in prepare:
+            raise InvalidArgument(f"no prepare function for model {name!r}; got ones for {', '.join(prepare)}")
+        return prepare[name]
+    return prepare
+
+
+def _scores(model, x_t, y, num_classes, prepare, batch_size) -> tuple[float, np.ndarray]:
+    """Overall and per-class accuracy of ``model`` on transformed images."""
+    x_in = prepare(x_t) if prepare is not None else x_t
+    probs = evaluation.predict_probabilities(model, x_in, batch_size=batch_size)
+    if probs.shape[1] != num_classes:
+        raise InvalidArgument(f"the model outputs {probs.shape[1]} classes but {num_classes} class names were given")
+    correct = np.argmax(probs, axis=1) == y
+    per_class = np.array([correct[y == c].mean() if np.any(y == c) else np.nan for c in range(num_classes)])
+    return float(correct.mean()), per_class
+
+
+def _check_set(x, y, class_names):
+    names = evaluation.check_class_names(class_names)
+    x = evaluation.check_images(x)
+    y = evaluation.check_labels(y, len(x), len(names))
+    return x, y, names
+
+
+def _check_angles(angles: Sequence[float] | None) -> tuple[float, ...]:
+    if angles is None:
+        return tuple(float(a) for a in DEFAULT_ANGLES)
+    angles = tuple(angles)
+    if not angles or len(angles) > MAX_ANGLES:
+        raise InvalidArgument(f"give 1..{MAX_ANGLES} angles, got {len(angles)}")
+    for a in angles:
+        if not isinstance(a, (int, float, np.integer, np.floating)) or not math.isfinite(a):
+            raise InvalidArgument(f"angles must be finite numbers of degrees, got {a!r}")
+    return tuple(float(a) for a in angles)
+
+
+def compare_rotation(
+    models: Mapping[str, "keras.Model"],
+    x: np.ndarray,
+    y: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    angles: Sequence[float] | None = None,
+    fill: str = "constant",
+    cval: float = 0.0,
+    prepare: Prepare | Mapping[str, Prepare] | None = None,
+    batch_size: int = evaluation.DEFAULT_BATCH_SIZE,
+) -> dict[str, SweepResult]:
+    """Accuracy of several models on the same rotated test sets (each angle rotated once).
+
+    Args:
+        models: ``{name: model}``, e.g. a preset trained without and with rotation augmentation.
+        x: test images N×H×W×C (see the module docstring about ``prepare``).
+        y: N integer labels.
+        class_names: one name per class.
+        angles: degrees (default every 15° from 0 to 345).
+        fill, cval: corner fill for angles that are not multiples of 90°.
+        prepare: turns transformed images into model input; one function or one per model name.
+        batch_size: images per forward pass.
+    Returns:
+        ``{name: SweepResult}`` in the order of ``models``.
+    """
+    _check_models(models)
+    x, y, names = _check_set(x, y, class_names)
+    angles = _check_angles(angles)
+    _check_fill(fill)
+    acc = {m: np.zeros(len(angles)) for m in models}
+    per = {m: np.zeros((len(angles), len(names))) for m in models}
+    for i, a in enumerate(angles):
+        x_t = rotate_images(x, a, fill=fill, cval=cval)
+        for m, model in models.items():
+            acc[m][i], per[m][i] = _scores(model, x_t, y, len(names), _preparer(prepare, m), batch_size)
+    support = np.bincount(y, minlength=len(names))
+    return {m: SweepResult(angles, acc[m], per[m], names, support, fill) for m in models}
+
+
+def rotation_sweep(model: "keras.Model", x: np.ndarray, y: np.ndarray, class_names: Sequence[str],
+                   **options: Any) -> SweepResult:
+    """Accuracy of one model at each angle; options as :func:`compare_rotation`."""
+    return compare_rotation({"model": model}, x, y, class_names, **options)["model"]
+
+
+def rot90_test(model: "keras.Model", x: np.ndarray, y: np.ndarray, class_names: Sequence[str], *,
+               prepare: Prepare | None = None, batch_size: int = evaluation.DEFAULT_BATCH_SIZE) -> SweepResult:
+    """Accuracy at 0°, 90°, 180° and 270° (exact ``np.rot90``, seed 000 Part 16)."""
+    return rotation_sweep(model, x, y, class_names, angles=RIGHT_ANGLES, prepare=prepare, batch_size=batch_size)
+
+
+def _transforms(x: np.ndarray, shifts: Sequence[int], fill: str, cval: float):
+    yield "original", x
+    yield "flip left-right", flip_images(x, "horizontal")
+    yield "flip upside down", flip_images(x, "vertical")
+    for s in shifts:
+        yield f"shift right {s} px", shift_images(x, 0, s, fill=fill, cval=cval)
+        yield f"shift left {s} px", shift_images(x, 0, -s, fill=fill, cval=cval)
+        yield f"shift down {s} px", shift_images(x, s, 0, fill=fill, cval=cval)
+        yield f"shift up {s} px", shift_images(x, -s, 0, fill=fill, cval=cval)
+
+
+def compare_transforms(
+    models: Mapping[str, "keras.Model"],
+    x: np.ndarray,
+    y: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    shifts: Sequence[int] = DEFAULT_SHIFTS,
+    fill: str = "constant",
+    cval: float = 0.0,
+    prepare: Prepare | Mapping[str, Prepare] | None = None,
+    batch_size: int = evaluation.DEFAULT_BATCH_SIZE,
+) -> dict[str, TransformResult]:
+    """Accuracy of several models on the original, flipped (2) and shifted (4 per shift) test sets.
+
+    Args:
+        shifts: shift distances in pixels; each is tried right, left, down and up.
+        Others as :func:`compare_rotation`.
+    Returns:
+        ``{name: TransformResult}``.
+    """
+    _check_models(models)
+    x, y, names = _check_set(x, y, class_names)
+    _check_fill(fill)
+    shifts = tuple(shifts)
+    for s in shifts:
+        if not isinstance(s, (int, np.integer)) or not 0 < s < min(x.shape[1:3]):
+            raise InvalidArgument(f"shifts must be whole pixels 1..{min(x.shape[1:3]) - 1}, got {s!r}")
+    labels: list[str] = []
+    rows: dict[str, list[tuple[float, np.ndarray]]] = {m: [] for m in models}
+    for label, x_t in _transforms(x, shifts, fill, cval):
+        labels.append(label)
+        for m, model in models.items():
+            rows[m].append(_scores(model, x_t, y, len(names), _preparer(prepare, m), batch_size))
+    return {
+        m: TransformResult(tuple(labels), np.array([r[0] for r in rows[m]]), np.stack([r[1] for r in rows[m]]), names)
+        for m in models
+    }
+
+
+def transform_test(model: "keras.Model", x: np.ndarray, y: np.ndarray, class_names: Sequence[str],
+                   **options: Any) -> TransformResult:
+    """Flips and shifts for one model; options as :func:`compare_transforms`."""
+    return compare_transforms({"model": model}, x, y, class_names, **options)["model"]
+
+
+# --- other input sizes (seed 000 Q27-28) ------------------------------------------------
+def _shape(shape: Sequence[Any]) -> tuple:
+    return tuple(None if s is None else int(s) for s in shape)
+
+
+def _fmt(shape: Sequence[Any]) -> str:
+    return "×".join(f"{s:,}" if s is not None else "?" for s in shape)
+
+
+def _layer_input_shape(model, name: str) -> tuple | None:
+    try:
+        return _shape(model.get_layer(name).input.shape[1:])
+    except (AttributeError, ValueError, RuntimeError):
+        return None
+
+
+def _clone_at_size(model: "keras.Model", size: int, channels: int):
+    """A fresh copy of the architecture taking size×size inputs (weights not yet copied)."""
+    import keras
+
+    return keras.models.clone_model(model, input_tensors=keras.Input(shape=(size, size, channels)))
+
+
+def _first_weight_mismatch(model, clone) -> dict[str, Any] | None:
+    """The first layer whose weights would need another shape at the new size."""
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        new = clone.get_layer(layer.name)
+        for w_old, w_new in zip(layer.weights, new.weights):
+            if tuple(w_old.shape) != tuple(w_new.shape):
+                return dict(layer=layer.name, layer_type=type(layer).__name__,
+                            trained_weight_shape=_shape(w_old.shape), needed_weight_shape=_shape(w_new.shape))
+    return None
+
+
+def _previous_layer_of_type(model, before: str, prefix: str) -> str | None:
+    found = None
+    for layer in model.layers:
+        if layer.name == before:
+            break
+        if type(layer).__name__.startswith(prefix):
+            found = layer.name
+    return found
+
+
+def _explain_mismatch(model, clone, mismatch: dict[str, Any], old_hw: tuple[int, int], size: int) -> str:
+    old, new = f"{old_hw[0]}×{old_hw[1]}", f"{size}×{size}"
+    t_shape, n_shape = mismatch["trained_weight_shape"], mismatch["needed_weight_shape"]
+    flat = _previous_layer_of_type(model, mismatch["layer"], "Flatten")
+    if flat is not None and len(t_shape) == 2:
+        f_old, f_new = _layer_input_shape(model, flat), _layer_input_shape(clone, flat)
+        n_old, n_new = t_shape[0], n_shape[0]
+        mismatch.update(flatten_layer=flat, flatten_input_trained=f_old, flatten_input_new=f_new,
+                        flatten_output_trained=n_old, flatten_output_new=n_new)
+        maps = (f"the feature maps reaching Flatten layer '{flat}' are {_fmt(f_new)} instead of "
+                f"{_fmt(f_old)}, so it" if f_old and f_new else f"Flatten layer '{flat}'")
+        channels = f_new[-1] if f_new else None
+        extra = (f"There are no trained weights for the other {n_new - n_old:,} inputs,"
+                 if n_new > n_old else f"{n_old - n_new:,} rows of its weights would get no input,")
+        tail = (f" A network that ends its convolutions with global average pooling turns each feature map "
+                f"into one number, so its Dense layer gets {channels:,} numbers at any image size." if channels else "")
+        return (
+            f"This network cannot take {new} images. At {new} pixels {maps} hands {n_new:,} numbers to "
+            f"{mismatch['layer_type']} layer '{mismatch['layer']}', but that layer was trained on {old} images "
+            f"where it received {n_old:,}: its weight matrix is {_fmt(t_shape)}, one row per input number. "
+            f"{extra} so the shapes "
+            f"{_fmt(t_shape)} (trained) and {_fmt(n_shape)} (needed) do not match.{tail}"
+        )
+    return (
+        f"This network cannot take {new} images: its {mismatch['layer_type']} layer '{mismatch['layer']}' was "
+        f"trained on {old} images with weights of shape {_fmt(t_shape)}, but at {new} it would need "
+        f"weights of shape {_fmt(n_shape)}."
+    )
+
+
+def _explain_works(model, clone, old_hw: tuple[int, int], size: int) -> str:
+    old, new = f"{old_hw[0]}×{old_hw[1]}", f"{size}×{size}"
+    pool = _previous_layer_of_type(model, "", "Global")  # the last global pooling layer
+    if pool is not None:
+        p_old, p_new = _layer_input_shape(model, pool), _layer_input_shape(clone, pool)
+        if p_old and p_new:
+            return (
+                f"This network can take {new} images. The feature maps reaching global pooling layer "
+                f"'{pool}' are {_fmt(p_new)} instead of {_fmt(p_old)}; global pooling averages each of the "
+                f"{p_new[-1]:,} maps into one number, so the layers after it get the same {p_new[-1]:,} "
+                f"numbers as at {old} and the trained weights apply unchanged."
+            )
+    return (f"This network can take {new} images: every layer with weights needs the same weight shapes "
+            f"at {new} as at {old}, so the trained weights apply unchanged.")
+
+
+def other_sizes(
+    model: "keras.Model",
+    x: np.ndarray,
+    y: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    method: str = "upscale",
+    fill: str = "constant",
+    cval: float = 0.0,
+    prepare: Prepare | None = None,
+    batch_size: int = evaluation.DEFAULT_BATCH_SIZE,
+) -> list[SizeResult]:
+    """Apply the trained network to the test images made ``size``×``size`` (Q27-28).
+
+    The architecture is rebuilt for the new input size (``keras.models.clone_model``, a
+    separate copy; the model passed in is not changed). If every layer's weights keep
+    their shape (convolutions, global pooling) the trained weights are copied in and
+    the accuracy measured; otherwise (Flatten + Dense) the result explains which
+    shapes do not match instead of raising.
+
+    Args:
+        sizes: square sides to try.
+        method: "upscale" or "pad" (see :func:`resize_images`).
+        Others as :func:`compare_rotation`.
+    Returns:
+        One :class:`SizeResult` per size.
+    """
+    x, y, names = _check_set(x, y, class_names)
+    sizes = tuple(sizes)
+    if not sizes:
+        raise InvalidArgument("give at least one image size, got none")
+    resized = {s: resize_images(x, s, method=method, fill=fill, cval=cval) for s in sizes}  # validates first
+    old_hw = (int(x.shape[1]), int(x.shape[2]))
+    results = []
+    for s in sizes:
+        try:
+            clone = _clone_at_size(model, int(s), int(x.shape[3]))
+        except Exception as err:  # noqa: BLE001 - Keras's reason becomes the explanation
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            results.append(SizeResult(int(s), method, False, None, None,
+                                      f"Keras cannot build this network for {s}×{s} images: {first}"))
+            continue
+        mismatch = _first_weight_mismatch(model, clone)
+        if mismatch is not None:
+            text = _explain_mismatch(model, clone, mismatch, old_hw, int(s))
+            results.append(SizeResult(int(s), method, False, None, None, text, mismatch))
+            continue
+        clone.set_weights(model.get_weights())
+        acc, per_class = _scores(clone, resized[s], y, len(names), prepare, batch_size)
+        results.append(SizeResult(int(s), method, True, acc, per_class, _explain_works(model, clone, old_hw, int(s))))
+    return results
+
+
+# --- twins: the same run retrained with rotations or another head ------------------------
+def twin_spec(info: "RunInfo", *, rotation: float | None = None, flip: str | None = None, head: str | None = None):
+    """The run's own training settings (same seed) with rotation augmentation and/or another head.
+
+    Args:
+        info: the run to copy.
+        rotation: largest rotation of the augmentation in degrees (None: keep the run's).
+        flip: flips of the augmentation (None: keep the run's).
+        head: "global_avg" for the size-agnostic variant (None: keep the run's).
+    Returns:
+        A validated :class:`cnnviz.training.loop.TrainSpec`.
+    Raises:
+        InvalidArgument: the run's network cannot be rebuilt from its saved settings.
+    """
+    from cnnviz.models import network as models
+    from cnnviz.training import loop as training
+
+    config = info.config
+    names = {f.name for f in dataclasses.fields(training.TrainSpec)}
+    fields = {k: v for k, v in config.items() if k in names}
+    if rotation is not None or flip is not None:
+        aug = augment.AugmentConfig.from_dict(config.get("augment") or {"seed": int(config.get("seed", 0))})
+        if rotation is not None:
+            aug = dataclasses.replace(aug, rotation=float(rotation))
+        if flip is not None:
+            aug = dataclasses.replace(aug, flip=flip)
+        fields["augment"] = None if aug.is_identity else aug.to_dict()
+    if head is not None:
+        fields["model"] = {**fields["model"], "head": head}
+    model_config = models.ModelConfig.from_dict(fields["model"])
+    model_config.validate(tuple(config["input_shape"]), int(config["num_classes"]))
+    spec = training.TrainSpec(**fields)
+    spec.validate()
+    return spec

@@ -1,0 +1,294 @@
+"""The seed notebooks' networks as presets: architecture, training set-up and what they reached.
+
+Every count in ``expected_params`` is the one the seed's ``model.summary()`` printed (input
+32×32×3, 10 classes) unless its ``source`` says otherwise; the tests build each preset with
+Keras and compare. Accuracies are the seeds' printed test scores on CIFAR-10.
+
+``training`` uses the run-config keys of :mod:`cnnviz.runs.store`: ``dataset``, ``train_size``
+(the images the validation split is taken from), ``test_size``, ``validation_fraction``,
+``scaling`` (``"unit"`` [0, 1], ``"symmetric"`` [-1, 1]), ``epochs``, ``batch_size``,
+``augment`` (None, or the seed's augmentation in its own words: ``rotation_degrees``,
+``flip``, ``translate`` as a fraction of the side), ``keep_best_weights`` (seed 002's
+checkpoint of the best validation loss) and ``notes`` (how the seed did it, for people).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cnnviz.models.network import ModelConfig
+
+CIFAR_SHAPE = (32, 32, 3)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One seed network, ready to build and train as the seed did.
+
+    Attributes:
+        name: id, e.g. ``"seed000_model1"``.
+        title, description: for people.
+        config: the network and optimiser.
+        input_shape, num_classes: what the seed trained it on (CIFAR-10).
+        training: the seed's set-up (see the module docstring).
+        seed_test_accuracy: the seed's test accuracy (0-1), or None when it printed none.
+        seed_result: the seed's result in words (e.g. what it printed instead).
+        seed_source: where in ``shared/seeds`` it comes from.
+        expected_params: ``{"total", "trainable", "source"}``.
+        family: ``"seed"`` (a notebook's network) or ``"fast"`` (cnnviz's fast CIFAR-10 presets).
+        expected: for fast presets, what a run reaches on this kind of machine:
+            ``{"test_accuracy", "seconds", "machine"}`` (seconds from the start of training
+            to the end of testing), measured by ``benchmarks/accuracy_budget.py``.
+    """
+
+    name: str
+    title: str
+    description: str
+    config: ModelConfig
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    training: dict[str, Any]
+    seed_test_accuracy: float | None
+    seed_result: str
+    seed_source: str
+    expected_params: dict[str, Any] = field(default_factory=dict)
+    family: str = "seed"
+    expected: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe description (the config as :meth:`ModelConfig.to_dict`)."""
+        return {
+            "name": self.name, "title": self.title, "description": self.description,
+            "config": self.config.to_dict(), "input_shape": list(self.input_shape),
+            "num_classes": self.num_classes, "training": dict(self.training),
+            "seed_test_accuracy": self.seed_test_accuracy, "seed_result": self.seed_result,
+            "seed_source": self.seed_source, "expected_params": dict(self.expected_params),
+            "family": self.family, "expected": dict(self.expected),
+        }
+
+
+def _params(total: int, trainable: int | None = None, source: str = "the seed's model.summary()") -> dict[str, Any]:
+    return {"total": total, "trainable": total if trainable is None else trainable, "source": source}
+
+
+def _train(**kw: Any) -> dict[str, Any]:
+    base = {"dataset": "cifar10", "train_size": 50_000, "test_size": 10_000, "validation_fraction": 0.2,
+            "scaling": "unit", "epochs": 20, "batch_size": 32, "augment": None, "keep_best_weights": False,
+            "notes": ""}
+    return base | kw
+
+
+# --- seed 000: "CNN Lab" (2020), build_CNN -----------------------------------------------------
+_S000 = "seed 000 (CNN Lab, 2020)"
+_T000 = _train(
+    train_size=10_000, test_size=2_000, validation_fraction=0.25, scaling="symmetric", epochs=20, batch_size=100,
+    notes="First 10,000 training and 2,000 test images of CIFAR-10; train_test_split(test_size=0.25, "
+          "random_state=0); pixels / 127.5 - 1; one-hot labels; Adam(learning rate 0.01).",
+)
+_B000 = ModelConfig(architecture="custom", conv_layers=2, filters=16, filter_growth="double_once", batch_norm=True,
+                    dense_layers=0, dense_units=50, dropout=0.0, optimizer="adam", learning_rate=0.01)
+
+# --- seed 001: "CIFAR10-Lab" (2023) -----------------------------------------------------------------
+_S001 = "seed 001 (CIFAR10-Lab, 2023)"
+_N001 = ("All 50,000 training images, validation_split=0.2 (Keras takes the last 20%, unshuffled); "
+         "pixels / 255; one-hot labels; SGD(learning rate {lr}, momentum 0.9, Nesterov, decay 1e-6).")
+_C001 = ModelConfig(optimizer="sgd_nesterov", learning_rate=0.01, momentum=0.9, lr_decay=1e-6)
+
+# --- seed 002: ML for trading, CIFAR-10 chapter (2021) ------------------------------------------------
+_S002 = "seed 002 (ML for trading, CIFAR-10 image classification, 2021)"
+_N002 = ("50,000 training images, the first 5,000 kept for validation; pixels / 255; one-hot labels; "
+         "Adam (default learning rate 0.001); ModelCheckpoint keeps the best validation loss, reloaded before testing.")
+_A002 = {"translate": 0.1, "flip": "horizontal"}  # ImageDataGenerator(width/height_shift_range=0.1, horizontal_flip)
+_C002 = ModelConfig(optimizer="adam", learning_rate=0.001)
+
+# --- seed 003: CS109A HW9 (2018) ----------------------------------------------------------------------
+_S003 = "seed 003 (Harvard CS109A HW9, 2018), Q4.2"
+_N003 = ("All 50,000 training images, validation_split=0.2; x / 255; one-hot labels; Adam(lr=0.001); "
+         "batch 32, 5 epochs. The notebook evaluates no test set: only the last epoch's validation accuracy.")
+
+# --- seed 004: CS-577 HW4, CIFAR-10 -----------------------------------------------------------------
+_S004 = "seed 004 (CS-577 HW4), CIFAR10 section"
+_N004 = ("The report gives no training set-up (optimiser, epochs, batch size, scaling): Adam 0.001, "
+         "10 epochs of batch 64 and pixels / 255 are cnnviz's choice.")
+_T004 = _train(epochs=10, batch_size=64, notes=_N004)
+_C004 = ModelConfig(optimizer="adam", learning_rate=0.001)
+
+
+def _fixed(arch: str, base: ModelConfig, **changes: Any) -> ModelConfig:
+    return base.replace(architecture=arch, **changes)
+
+
+_PRESETS = [
+    Preset("seed000_model1", "Seed 000 model1: 2 conv layers, no dense",
+           "build_CNN(n_conv_layers=2, n_filters=16, n_dense_layers=0): conv 16 and 32, batch norm, pooling.",
+           _B000, CIFAR_SHAPE, 10, _T000, 0.5290, "Test accuracy 0.5290 after 20 epochs",
+           f"{_S000}, Part 11 (1.12), model1", _params(25_770, 25_674)),
+    Preset("seed000_model2", "Seed 000 model2: 2 conv layers, 1 dense of 50",
+           "model1 with one intermediate dense layer of 50 nodes followed by batch norm.",
+           _B000.replace(dense_layers=1), CIFAR_SHAPE, 10, _T000, 0.5435, "Test accuracy 0.5435 after 20 epochs",
+           f"{_S000}, Part 12 (1.14), model2", _params(108_440, 108_244)),
+    Preset("seed000_model3", "Seed 000 model3: 4 conv layers, 1 dense of 50",
+           "Four conv layers (16, then 32, 32, 32 as the seed's code has it) and one dense layer of 50.",
+           _B000.replace(conv_layers=4, dense_layers=1), CIFAR_SHAPE, 10, _T000, 0.5030,
+           "Test accuracy 0.5030 after 20 epochs", f"{_S000}, Part 13 (1.15), model3", _params(31_192, 30_868)),
+    Preset("seed000_model4", "Seed 000 model4: model3 with dropout",
+           "model3 with dropout 0.5 after the intermediate dense layer (Part 14).",
+           _B000.replace(conv_layers=4, dense_layers=1, dropout=0.5), CIFAR_SHAPE, 10, _T000, 0.5505,
+           "Test accuracy 0.5505 after 20 epochs", f"{_S000}, Part 14 (1.18), model4", _params(31_192, 30_868)),
+    Preset("seed001_mlp", "Seed 001 fully connected network",
+           "Flatten, dense 512 tanh, dense 256 tanh, softmax.",
+           _fixed("seed001_mlp", _C001), CIFAR_SHAPE, 10, _train(epochs=15, notes=_N001.format(lr=0.01)),
+           0.485, "Test accuracy 0.485 after 15 epochs", f"{_S001}, part 2", _params(1_707_274)),
+    Preset("seed001_cnn", "Seed 001 CNN",
+           "[conv 5×5 - relu - 2×2 max pool] with 96 then 80 filters, dense 256, softmax.",
+           _fixed("seed001_cnn", _C001), CIFAR_SHAPE, 10, _train(epochs=5, notes=_N001.format(lr=0.01)),
+           0.663, "Test accuracy 0.663 after 5 epochs", f"{_S001}, part 3", _params(714_202)),
+    Preset("seed001_cnn_dropout", "Seed 001 CNN with dropout",
+           "The part 3 CNN with dropout 0.25 after each pooling and 0.5 after the dense layer.",
+           _fixed("seed001_cnn_dropout", _C001), CIFAR_SHAPE, 10, _train(epochs=10, notes=_N001.format(lr=0.01)),
+           0.653, "Test accuracy 0.653 after 10 epochs", f"{_S001}, part 4.1", _params(714_202)),
+    Preset("seed001_cnn_batchnorm", "Seed 001 CNN with dropout and batch norm",
+           "The dropout CNN with batch norm (momentum 0.75) between each conv/dense layer and its relu.",
+           _fixed("seed001_cnn_batchnorm", _C001), CIFAR_SHAPE, 10, _train(epochs=15, notes=_N001.format(lr=0.01)),
+           0.701, "Test accuracy 0.701 after 15 epochs", f"{_S001}, part 4.2", _params(715_930, 715_066)),
+    Preset("seed001_best", "Seed 001 best model (≥75% in 25 epochs)",
+           "64 and 128 5×5 filters, dense 512, batch norm 0.8 before each relu, dropout 0.25 / 0.3 / 0.5.",
+           _fixed("seed001_best", _C001, learning_rate=0.04), CIFAR_SHAPE, 10,
+           _train(epochs=25, notes=_N001.format(lr=0.04)), 0.758, "Test accuracy 0.758 after 25 epochs",
+           f"{_S001}, part 5", _params(1_856_650, 1_855_242)),
+    Preset("seed002_mlp", "Seed 002 feedforward network",
+           "Flatten, dense 1000 relu, dropout 0.2, dense 512 relu, dropout 0.2, softmax.",
+           _fixed("seed002_mlp", _C002), CIFAR_SHAPE, 10,
+           _train(validation_fraction=0.1, keep_best_weights=True, notes=_N002), 0.4422,
+           "Test accuracy 44.22% (best-validation weights of 20 epochs)", f"{_S002}, 1.4", _params(3_590_642)),
+    Preset("seed002_cnn", "Seed 002 three-layer CNN",
+           "2×2 'same' convs of 16, 32, 64 with 2×2 pooling, dropout 0.3, dense 500, dropout 0.4.",
+           _fixed("seed002_cnn", _C002), CIFAR_SHAPE, 10,
+           _train(validation_fraction=0.1, keep_best_weights=True, notes=_N002), 0.6707,
+           "Test accuracy 67.07% (best-validation weights of 20 epochs)", f"{_S002}, 1.5", _params(528_054)),
+    Preset("seed002_cnn_augmented", "Seed 002 three-layer CNN with augmentation",
+           "The same CNN trained on shifted (±10%) and horizontally flipped images.",
+           _fixed("seed002_cnn", _C002), CIFAR_SHAPE, 10,
+           _train(validation_fraction=0.1, keep_best_weights=True, augment=_A002, notes=_N002), 0.7479,
+           "Test accuracy 74.79% (best-validation weights of 20 epochs)", f"{_S002}, 1.6", _params(528_054)),
+    Preset("seed002_alexnet", "Seed 002 AlexNet-style CNN",
+           "Five convs (96 3×3 stride 2, 256 5×5, 384, 384, 256), overlapping pooling, batch norm, "
+           "two dense layers of 4096 with dropout 0.4; trained with the same augmentation.",
+           _fixed("seed002_alexnet", _C002), CIFAR_SHAPE, 10,
+           _train(validation_fraction=0.1, keep_best_weights=True, augment=_A002, notes=_N002), 0.7684,
+           "Test accuracy 76.84% (best-validation weights of 20 epochs)", f"{_S002}, 1.7",
+           _params(21_592_330, 21_591_114)),
+    Preset("seed003_mlp", "Seed 003 MLP",
+           "Flatten, dense 128 / 256 / 512 relu each followed by dropout 0.2, softmax.",
+           _fixed("seed003_mlp", _C002), CIFAR_SHAPE, 10, _train(epochs=5, notes=_N003), None,
+           "No test accuracy printed; validation accuracy 0.3289 after 5 epochs", _S003 + " (a)", _params(563_082)),
+    Preset("seed003_cnn", "Seed 003 six-layer CNN",
+           "Two 3×3 convs each of 32, 64 and 128 filters with 2×2 pooling, dropout 0.2, dense 512, dropout.",
+           _fixed("seed003_cnn", _C002), CIFAR_SHAPE, 10, _train(epochs=5, notes=_N003), None,
+           "No test accuracy printed; validation accuracy 0.7437 after 5 epochs", _S003 + " (b)",
+           _params(1_341_226)),
+    Preset("seed004_base", "Seed 004 CIFAR-10 base CNN",
+           "Convs of 32 5×5, 64, 64 and 128 3×3 without pooling, batch norm, dropout, flatten, softmax.",
+           _fixed("seed004_base", _C004), CIFAR_SHAPE, 10, _T004, 0.7364, "Test accuracy 0.7364",
+           _S004, _params(1_442_954, 1_442_698)),
+    Preset("seed004_inception", "Seed 004 CNN with inception blocks",
+           "The base CNN with its two 64-filter convs replaced by two inception blocks (1×1, 3×3, 5×5 "
+           "and pooling branches, concatenated). The report shows no layer table: this is cnnviz's design.",
+           _fixed("seed004_inception", _C004), CIFAR_SHAPE, 10, _T004, 0.7364, "Test accuracy 0.7364",
+           _S004 + ", addition of inception blocks",
+           _params(1_408_130, 1_407_874, "computed by cnnviz (the seed prints no summary for this network)")),
+    Preset("seed004_residual", "Seed 004 CNN with a residual block",
+           "The base CNN with a skip connection (1×1 projection) around its two 64-filter convs. "
+           "The report shows no layer table: this is cnnviz's design.",
+           _fixed("seed004_residual", _C004), CIFAR_SHAPE, 10, _T004, 0.7480, "Test accuracy 0.7480",
+           _S004 + ", addition of residual blocks",
+           _params(1_445_066, 1_444_810, "computed by cnnviz (the seed prints no summary for this network)")),
+]
+
+# --- cnnviz's fast CIFAR-10 presets: accuracy per CPU minute (issue 8) ---------------------------
+# The airbench94 recipe (Keller Jordan, arXiv 2404.00498) narrowed for a 2-core CPU: frozen
+# patch-whitening first layer, batch norm with a short memory, label smoothing 0.2, SGD with
+# Nesterov momentum 0.85 and a one-cycle learning rate, flips and 2-pixel crops, flip
+# test-time augmentation. Learning rate and weight decay are airbench's, converted to Keras'
+# mean loss and decoupled weight decay (see FAST_NOTES). All 50,000 training images, no
+# validation split (validation would cost time the budget does not have); tested on all 10,000.
+FAST_MACHINE = "2 vCPU x86-64 (AVX-512/AMX), TensorFlow 2.21 CPU"
+FAST_NOTES = (
+    "All 50,000 training images (no validation split), all 10,000 test images; pixels standardised per "
+    "channel; random horizontal flips and shifts of up to 2 pixels (mirrored edges); SGD with Nesterov "
+    "momentum 0.85, one-cycle learning rate (0.2× → peak at 23% of the steps → 0.07×), decoupled weight decay, "
+    "label smoothing 0.2; the test accuracy averages the predictions on each image and its mirror image."
+)
+_FAST_SOURCE = "cnnviz, after airbench94 (Keller Jordan, arXiv 2404.00498)"
+#: airbench's lr 11.5 per 1024 images of a summed loss with momentum 0.85 is 11.5/(1024·(1+1/0.15))
+#: per image: 0.375 for a mean loss over 256 images. Its weight decay 0.0153 per 1024 images,
+#: amplified 1/(1-0.85) by momentum, is about 0.009 as Keras' decoupled decay at that rate.
+_FAST = ModelConfig(architecture="fast_w16", optimizer="sgd_nesterov", momentum=0.85, learning_rate=0.375,
+                    weight_decay=0.009, lr_schedule="one_cycle", label_smoothing=0.2)
+
+
+def _fast_train(epochs: int, batch_size: int = 256, tta: str = "flip") -> dict[str, Any]:
+    notes = FAST_NOTES if tta == "flip" else FAST_NOTES.replace(
+        "the test accuracy averages the predictions on each image and its mirror image.",
+        "the test accuracy averages the predictions on each image and its mirror image, and on both shifted by "
+        "one pixel (airbench's second level of test-time augmentation).")
+    return _train(train_size=None, test_size=None, validation_fraction=0.0, scaling="standardize", epochs=epochs,
+                  batch_size=batch_size, augment={"flip": "horizontal", "crop": 2}, tta=tta, notes=notes)
+
+
+def _expected(accuracy: float, seconds: float, measured: str) -> dict[str, Any]:
+    return {"test_accuracy": accuracy, "seconds": seconds, "machine": FAST_MACHINE, "measured": measured}
+
+
+# Measured with benchmarks/accuracy_budget.py on 2026-11-22 (see benchmarks/README.md); the machine
+# was shared, so each figure names the 1-minute load average before/after the run (2.0 = both cores busy
+# with this run alone).
+
+
+_FAST_PRESETS = [
+    Preset("fast_1min", "Fast: a good CIFAR-10 model in 1 minute",
+           "cnnviz's airbench-style network at width 16 (groups of 16, 64, 64 filters), one epoch.",
+           _FAST, CIFAR_SHAPE, 10, _fast_train(1), None, "Not in the notebooks: cnnviz's fast preset",
+           _FAST_SOURCE, _params(127_648, 126_784, "computed by cnnviz"), family="fast",
+           expected=_expected(0.67, 51, "67.8% in 50.8 s with the machine nearly to itself (load 1.2/1.5); "
+                                        "67.6% in 99 s while other work ran (load 2.2/5.3).")),
+    Preset("fast_3min", "Fast: a good CIFAR-10 model in 3 minutes",
+           "The same width-16 network, trained for 3 epochs.",
+           _FAST, CIFAR_SHAPE, 10, _fast_train(3), None, "Not in the notebooks: cnnviz's fast preset",
+           _FAST_SOURCE, _params(127_648, 126_784, "computed by cnnviz"), family="fast",
+           expected=_expected(0.77, 145, "77.9% in 240 s while other work ran (load 5.3/3.5); about 145 s "
+                                         "expected with the machine to itself (three times the 44 s epoch "
+                                         "of the 1-minute run, plus testing).")),
+    Preset("fast_10min", "Fast: a good CIFAR-10 model in 10 minutes",
+           "The network at width 32 (groups of 32, 128, 128 filters), trained for 7 epochs; tested on each image, "
+           "its mirror image and both shifted by one pixel.",
+           _FAST.replace(architecture="fast_w32", precision="mixed_bfloat16"), CIFAR_SHAPE, 10,
+           _fast_train(7, tta="flip_translate"), None, "Not in the notebooks: cnnviz's fast preset", _FAST_SOURCE,
+           _params(499_232, 497_792, "computed by cnnviz"), family="fast",
+           expected=_expected(0.85, 515, "85.05% in 481.8 s and 85.11% in 546.4 s (seeds 0 and 1, the machine to "
+                                         "itself, 2026-12-01); the same models scored 84.8% with flip "
+                                         "test-time augmentation only.")),
+]
+
+#: The notebooks' networks, then cnnviz's fast presets (``family == "fast"``; the Build & train
+#: page offers those first).
+PRESETS: dict[str, Preset] = {p.name: p for p in [*_PRESETS, *_FAST_PRESETS]}
+
+
+def presets_table() -> list[dict[str, Any]]:
+    """One row per preset for listings (CLI, pages): counts by formula, without TensorFlow.
+
+    Returns:
+        dicts with ``name``, ``title``, ``total``, ``trainable`` (computed from the
+        architecture), ``seed_test_accuracy``, ``seed_result`` and ``seed_source``.
+    """
+    rows = []
+    for preset in PRESETS.values():
+        table = preset.config.validate(preset.input_shape, preset.num_classes)
+        rows.append({
+            "name": preset.name, "title": preset.title, "total": table.total, "trainable": table.trainable,
+            "seed_test_accuracy": preset.seed_test_accuracy, "seed_result": preset.seed_result,
+            "seed_source": preset.seed_source,
+        })
+    return rows

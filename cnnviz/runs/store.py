@@ -1,0 +1,653 @@
+"""The run store: every finished or stopped training run as one folder under ``CNNVIZ_HOME/runs``.
+
+A run folder ``runs/<run id>/`` holds ``config.json``, ``history.json``, ``metrics.json`` and
+``model.keras``. Each file is written crash-safely (temporary file, fsync, ``os.replace``,
+see :mod:`cnnviz.storage`) and ``manifest.json`` with the sha256 of every file is written
+LAST: a folder without a manifest is an unfinished write and is ignored (and removed by
+:func:`cleanup`). Run ids are generated here, never taken from user text, and checked
+against :data:`RUN_ID_RE` before any path is built from them. Models are loaded only from
+this store, after checksum verification, with ``keras.saving.load_model(safe_mode=True)``
+(hazards.md, "Model files").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as _dt
+import errno
+import io
+import json
+import logging
+import re
+import secrets
+import shutil
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import numpy as np
+
+from cnnviz import storage
+from cnnviz.errors import CnnvizError, InvalidArgument
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+    from cnnviz.data.datasets import Dataset
+
+log = logging.getLogger("cnnviz.runs.store")
+
+#: ``YYYYmmdd-HHMMSS-`` + 8 random hex digits; nothing else is ever a run id.
+RUN_ID_RE = re.compile(r"\A\d{8}-\d{6}-[0-9a-f]{8}\Z")
+MODEL_FILE = "model.keras"
+DATA_FILES = ("config.json", "history.json", "metrics.json")
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1
+STATUSES = ("finished", "stopped")
+#: Unfinished folders/temporaries younger than this may belong to a write in progress in
+#: another process (e.g. ``python -m cnnviz train`` while the app starts): leave them (judgement).
+#: Applies only while some process holds the writers' lock; with no writer alive, cleanup
+#: removes every leftover whatever its age (see :func:`cleanup`).
+CLEANUP_MIN_AGE_S = 15 * 60
+#: Every save and delete holds a shared ``flock`` on this file (in ``CNNVIZ_HOME``, beside
+#: ``runs/`` so the store's listing stays runs only); the kernel releases it when the writer
+#: dies, even by SIGKILL.
+WRITERS_LOCK = ".runs-writers.lock"
+#: Files whose names end like this are refused outright (legacy HDF5 loader ignores safe_mode).
+REFUSED_SUFFIXES = (".h5", ".hdf5")
+#: What a ``.keras`` archive written by Keras 3.15 ``model.save`` holds (``saving_lib.py``:
+#: metadata, config, weights; no assets for our layers), every member stored uncompressed
+#: (``zipfile.ZipFile(f, "w")`` defaults to ZIP_STORED). Anything else was not written by cnnviz.
+ARCHIVE_MEMBERS = frozenset({"metadata.json", "config.json", "model.weights.h5"})
+#: The largest config.json read before Keras sees it (the biggest preset's is well under 1 MB).
+MAX_CONFIG_BYTES = 16 << 20
+#: Keras classes that run code or open other files when a model is built; never in a cnnviz model
+#: (``__lambda__`` is how Keras serialises a Python lambda's bytecode).
+REFUSED_CLASSES = frozenset({"Lambda", "TFSMLayer", "__lambda__"})
+
+
+class RunNotFound(CnnvizError):
+    """No complete run with this id is in the store."""
+
+
+class RunCorrupted(CnnvizError):
+    """A run's files do not match its manifest (or the manifest is unreadable)."""
+
+
+class SaveFailed(CnnvizError):
+    """A run could not be saved: the store refused the write (permission, read-only disk, I/O error)."""
+
+
+class DiskFull(SaveFailed):
+    """A run could not be saved because the disk (or the user's quota) is full."""
+
+
+#: Why a save failed, by errno, and what the person running the server can do about it.
+_SAVE_FAILURES = {
+    errno.ENOSPC: (DiskFull, "the disk is full", "Free some space or delete old runs on the Runs page."),
+    errno.EDQUOT: (DiskFull, "the disk is full", "Free some space or delete old runs on the Runs page."),
+    errno.EACCES: (SaveFailed, "cnnviz may not write to its folder (permission denied)",
+                   "Whoever runs the server: give its user write access to that folder, or point "
+                   "CNNVIZ_HOME to a folder it may write to."),
+    errno.EPERM: (SaveFailed, "cnnviz may not write to its folder (operation not permitted)",
+                  "Whoever runs the server: give its user write access to that folder, or point "
+                  "CNNVIZ_HOME to a folder it may write to."),
+    errno.EROFS: (SaveFailed, "the disk is read-only",
+                  "Whoever runs the server: point CNNVIZ_HOME to a folder on a writable disk."),
+    errno.EIO: (SaveFailed, "the disk reported an input/output error",
+                "Whoever runs the server: check the disk; earlier runs were not changed."),
+}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One complete run, as read from its folder.
+
+    Attributes:
+        run_id: the generated id (folder name).
+        config: what was trained and how (see CONTRACTS.md for the keys).
+        history: per-epoch lists, e.g. ``{"loss": [...], "val_accuracy": [...]}`` (None = not measured).
+        metrics: results, e.g. ``test_accuracy``, ``test_loss``, ``epochs_completed``.
+        created: ISO 8601 time the run was saved (UTC).
+        status: ``"finished"`` or ``"stopped"``.
+    """
+
+    run_id: str
+    config: dict
+    history: dict
+    metrics: dict
+    created: str
+    status: str
+    path: Path = field(repr=False, compare=False, default=Path("."))
+
+    @property
+    def test_accuracy(self) -> float | None:
+        value = self.metrics.get("test_accuracy")
+        return None if value is None else float(value)
+
+    @property
+    def has_validation(self) -> bool:
+        """Whether any epoch was measured on validation images (none when the split was 0)."""
+        return any(v is not None for key, values in self.history.items() if key.startswith("val_")
+                   for v in values or [])
+
+    @property
+    def label(self) -> str:
+        """Short human name: ``preset or model`` on ``dataset``, with the id's tail."""
+        what = self.config.get("preset") or (self.config.get("model") or {}).get("architecture") or "custom"
+        return f"{what} on {self.config.get('dataset', '?')} ({self.run_id[-8:]})"
+
+
+# --- ids and paths ---------------------------------------------------------------------------
+def new_run_id() -> str:
+    """A fresh id: UTC time stamp plus 32 random bits (never derived from user text)."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{secrets.token_hex(4)}"
+
+
+def _check_id(run_id: object) -> str:
+    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
+        raise InvalidArgument(f"run id must look like 20250101-120000-0123abcd, got {run_id!r}")
+    return run_id
+
+
+def run_path(run_id: str) -> Path:
+    """The folder of ``run_id`` after validating the id and that it stays inside the store."""
+    _check_id(run_id)
+    root = storage.runs_dir()
+    path = root / run_id
+    if not storage.is_inside(path, root) or path.is_symlink():
+        raise InvalidArgument(f"run id {run_id!r} does not name a folder inside the run store")
+    return path
+
+
+# --- writing -------------------------------------------------------------------------------
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, indent=2, sort_keys=True, allow_nan=False, default=_json_default).encode("utf-8")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (tuple, set)):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _clean_floats(value: Any) -> Any:
+    """NaN/inf become None so the JSON stays strict (a diverged loss is still saved)."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean_floats(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean_floats(v) for v in value]
+    if isinstance(value, np.generic):
+        return _clean_floats(value.item())
+    return value
+
+
+def save_run(
+    model: "keras.Model",
+    *,
+    config: dict,
+    history: dict,
+    metrics: dict,
+    status: str,
+) -> RunInfo:
+    """Write a complete run folder and return its :class:`RunInfo`.
+
+    Every file goes through :func:`cnnviz.storage.atomic_path`; ``manifest.json`` (file names
+    and sha256) is written last, so a crash at any point leaves no run that lists.
+
+    Args:
+        model: the trained Keras model (saved as ``model.keras``).
+        config: JSON-safe settings of the run.
+        history: per-epoch metric lists.
+        metrics: JSON-safe results.
+        status: ``"finished"`` or ``"stopped"``.
+    Returns:
+        The saved run.
+    """
+    if status not in STATUSES:
+        raise InvalidArgument(f"run status must be one of {', '.join(STATUSES)}, got {status!r}")
+    try:
+        root = storage.ensure_dir(storage.runs_dir())
+        with storage.shared_lock(storage.home() / WRITERS_LOCK):  # taken before mkdir: cleanup sees us from the start
+            run_id = _write_run(root, model, config=config, history=history, metrics=metrics, status=status)
+    except CnnvizError:
+        raise
+    except Exception as err:
+        failure = _SAVE_FAILURES.get(_os_errno(err))
+        if failure is not None:
+            kind, why, what_to_do = failure
+            raise kind(f"Could not save the run: {why} (CNNVIZ_HOME={storage.home()}). {what_to_do}") from err
+        raise
+    log.info("saved run %s (%s)", run_id, status)
+    return load_run(run_id)
+
+
+def _os_errno(err: BaseException | None) -> int | None:
+    """The errno of ``err`` or of the first OSError it was raised from (Keras/zipfile may wrap it)."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno in _SAVE_FAILURES:
+            return err.errno
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def _write_run(root: Path, model: "keras.Model", *, config: dict, history: dict, metrics: dict,
+               status: str) -> str:
+    """The body of :func:`save_run` (caller holds the writers' lock); returns the new run id."""
+    for _ in range(5):  # a clash needs the same second and 32 random bits: retry, don't overwrite
+        run_id = new_run_id()
+        folder = root / run_id
+        try:
+            folder.mkdir()
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover - astronomically unlikely
+        raise RuntimeError("could not create a unique run folder")
+    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    try:
+        with storage.atomic_path(folder / MODEL_FILE, suffix=".keras") as tmp:
+            model.save(tmp)
+        contents = {"config.json": config, "history.json": history, "metrics.json": metrics}
+        for name, value in contents.items():
+            storage.atomic_write_bytes(folder / name, _json_bytes(_clean_floats(value)))
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "run_id": run_id,
+            "status": status,
+            "created": created,
+            "files": {name: storage.sha256_file(folder / name) for name in (*DATA_FILES, MODEL_FILE)},
+        }
+        storage.atomic_write_bytes(folder / MANIFEST, _json_bytes(manifest))
+        storage.fsync_dir(root)
+    except Exception:
+        # Best effort: a real crash skips this, and then listing ignores the folder and
+        # cleanup() removes it at the next start.
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return run_id
+
+
+# --- reading -------------------------------------------------------------------------------
+def _read_manifest(folder: Path, run_id: str) -> dict:
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise RunNotFound(f"there is no complete run {run_id!r} in {storage.runs_dir()}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise RunCorrupted(f"the manifest of run {run_id!r} cannot be read ({err})") from err
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if (
+        manifest.get("format") != MANIFEST_FORMAT
+        or manifest.get("run_id") != run_id
+        or manifest.get("status") not in STATUSES
+        or not isinstance(files, dict)
+        or set(files) != {*DATA_FILES, MODEL_FILE}
+    ):
+        named = sorted(files) if isinstance(files, dict) else files
+        bad = [n for n in (named or []) if str(n).lower().endswith(REFUSED_SUFFIXES)]
+        if bad:
+            raise RunCorrupted(f"run {run_id!r} names {bad[0]!r}: only .keras models written by cnnviz are loaded")
+        raise RunCorrupted(f"the manifest of run {run_id!r} is not one cnnviz wrote (files: {named})")
+    return manifest
+
+
+def _verified_file(folder: Path, manifest: dict, name: str, run_id: str) -> Path:
+    path = folder / name
+    if path.is_symlink() or not path.is_file() or not storage.is_inside(path, folder):
+        raise RunCorrupted(f"run {run_id!r} is missing its file {name}")
+    if storage.sha256_file(path) != manifest["files"][name]:
+        raise RunCorrupted(f"run {run_id!r}: {name} does not match its checksum (the file was changed or damaged)")
+    return path
+
+
+def load_run(run_id: str) -> RunInfo:
+    """Read one complete run (its JSON files checksum-verified).
+
+    Raises:
+        InvalidArgument: the id is not a generated run id.
+        RunNotFound: no complete run with that id.
+        RunCorrupted: a file does not match the manifest.
+    """
+    folder = run_path(run_id)
+    manifest = _read_manifest(folder, run_id)
+    parts = {}
+    for name in DATA_FILES:
+        path = _verified_file(folder, manifest, name, run_id)
+        try:
+            parts[name] = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as err:
+            raise RunCorrupted(f"run {run_id!r}: {name} is not valid JSON ({err})") from err
+    return RunInfo(
+        run_id=run_id,
+        config=parts["config.json"],
+        history=parts["history.json"],
+        metrics=parts["metrics.json"],
+        created=str(manifest.get("created", "")),
+        status=manifest["status"],
+        path=folder,
+    )
+
+
+def list_runs() -> list[RunInfo]:
+    """Every complete run, newest first. Folders without a manifest and damaged runs are skipped.
+
+    The first listing in a process also removes leftovers of crashed writes (:func:`cleanup_once`).
+    """
+    cleanup_once()
+    root = storage.runs_dir()
+    if not root.is_dir():
+        return []
+    runs = []
+    for entry in root.iterdir():
+        if not RUN_ID_RE.match(entry.name) or not entry.is_dir() or entry.is_symlink():
+            continue
+        if not (entry / MANIFEST).is_file():
+            continue  # unfinished write (or a crash): never listed
+        try:
+            runs.append(load_run(entry.name))
+        except CnnvizError as err:
+            log.warning("skipping run %s: %s", entry.name, err)
+    runs.sort(key=lambda r: (r.created, r.run_id), reverse=True)
+    return runs
+
+
+def model_file(run_id: str) -> Path:
+    """Path of the run's checksum-verified ``model.keras`` (for downloads and loading)."""
+    folder = run_path(run_id)
+    manifest = _read_manifest(folder, run_id)
+    return _verified_file(folder, manifest, MODEL_FILE, run_id)
+
+
+def model_sha256(run_id: str) -> str:
+    """The model's checksum from the manifest (a cheap cache key for a loaded model)."""
+    folder = run_path(run_id)
+    return str(_read_manifest(folder, run_id)["files"][MODEL_FILE])
+
+
+def load_model(run_id: str) -> "keras.Model":
+    """Load a run's model: id validated, checksum verified, archive checked, ``safe_mode=True``.
+
+    The checksum proves the file is the one the manifest names; whoever can write the store
+    can rewrite both, so the archive is also checked to be exactly what Keras writes for a
+    cnnviz model (:func:`check_model_archive`) before Keras parses it.
+
+    Raises:
+        InvalidArgument: the id is not a generated run id.
+        RunNotFound: no complete run with that id.
+        RunCorrupted: the file does not match the manifest, is not an archive cnnviz writes,
+            or Keras refuses it (e.g. ``safe_mode`` finds a Lambda layer).
+    """
+    path = model_file(run_id)
+    if path.suffix != ".keras":  # the manifest check already guarantees this; keep the rule visible
+        raise RunCorrupted(f"run {run_id!r}: only .keras models are loaded, got {path.name}")
+    check_model_archive(path, run_id)
+    import keras
+
+    try:
+        return keras.saving.load_model(path, compile=True, safe_mode=True)
+    except Exception as err:  # Keras' refusals are ValueError/TypeError: say which run, keep it short
+        detail = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+        raise RunCorrupted(f"run {run_id!r}: Keras could not load model.keras ({detail}); it was not loaded") from err
+
+
+def check_model_archive(path: Path, run_id: str) -> None:
+    """Refuse a ``model.keras`` that is not exactly what Keras writes for a cnnviz model.
+
+    Checks (no Keras, nothing executed): a zip archive with exactly :data:`ARCHIVE_MEMBERS`,
+    each stored uncompressed (so no decompression bomb: Keras 3.15 only refuses members
+    that declare more than 4 GiB), a config.json of at most :data:`MAX_CONFIG_BYTES` that
+    names only Keras' own classes and none of :data:`REFUSED_CLASSES`.
+
+    Raises:
+        RunCorrupted: with what is wrong.
+    """
+    where = f"run {run_id!r}: model.keras"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            names = sorted(info.filename for info in infos)
+            if len(names) != len(ARCHIVE_MEMBERS) or set(names) != ARCHIVE_MEMBERS:
+                raise RunCorrupted(f"{where} holds {names}, not the files cnnviz writes; it was not loaded")
+            for info in infos:
+                if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+                    raise RunCorrupted(
+                        f"{where}: {info.filename} is compressed ({info.compress_size} bytes that unpack to "
+                        f"{info.file_size}); cnnviz stores models uncompressed, so it was not loaded "
+                        "(it may be a zip bomb)"
+                    )
+            config_info = archive.getinfo("config.json")
+            if config_info.file_size > MAX_CONFIG_BYTES:
+                raise RunCorrupted(f"{where}: config.json has {config_info.file_size} bytes, more than a cnnviz "
+                                   f"model's ({MAX_CONFIG_BYTES}); it was not loaded")
+            config = json.loads(archive.read("config.json"))
+    except RunCorrupted:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, KeyError, EOFError) as err:
+        raise RunCorrupted(f"{where} is not a Keras model archive ({err}); it was not loaded") from None
+    foreign = sorted(_foreign_classes(config))
+    if foreign:
+        raise RunCorrupted(f"{where} uses {', '.join(foreign)}, which cnnviz models never contain; "
+                           "it was not loaded")
+
+
+def _foreign_classes(config: Any) -> set[str]:
+    """Class names in a Keras config that are refused or come from outside Keras itself."""
+    found: set[str] = set()
+    stack = [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            name = item.get("class_name")
+            if isinstance(name, str):
+                module = item.get("module")
+                registered = item.get("registered_name")
+                if name in REFUSED_CLASSES:
+                    found.add(name)
+                elif module is not None and not (module == "keras" or str(module).startswith("keras.")):
+                    found.add(f"{module}.{name}")
+                elif isinstance(registered, str) and ">" in registered:  # a custom registered class
+                    found.add(registered)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def delete_run(run_id: str) -> None:
+    """Remove a run. The manifest goes first, so a half-deleted run is never listed."""
+    folder = run_path(run_id)
+    if not (folder / MANIFEST).is_file():
+        raise RunNotFound(f"there is no complete run {run_id!r} in {storage.runs_dir()}")
+    # A writer too: cleanup must not count this half-deleted folder as a dead writer's leftover
+    # while we still remove it (harmless either way, but keeps the rule simple).
+    with storage.shared_lock(storage.home() / WRITERS_LOCK):
+        (folder / MANIFEST).unlink()
+        storage.fsync_dir(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- start-up cleanup --------------------------------------------------------------------------
+_cleanup_lock = threading.Lock()
+_cleaned_once = False
+
+
+def cleanup(*, min_age_s: float = CLEANUP_MIN_AGE_S) -> list[Path]:
+    """Remove leftovers of crashed writes: run folders without a manifest and temporary files.
+
+    Every save and delete holds a shared lock on :data:`WRITERS_LOCK`, which the kernel drops
+    when the writer dies. If cleanup gets the lock exclusively, no writer is alive, so every
+    leftover belongs to a dead one and all are removed at once, whatever their age: a restart
+    after a crash leaves a clean store. If a writer holds it (``python -m cnnviz train``
+    saving while the app starts), anything younger than ``min_age_s`` is kept: it may be that
+    writer's work in progress. Where locks are not supported, the age rule always applies.
+
+    Returns:
+        The paths removed.
+    """
+    root = storage.runs_dir()
+    if not root.is_dir():
+        return []
+    with storage.exclusive_lock_if_free(storage.home() / WRITERS_LOCK) as no_writer:
+        # -inf, not 0: a clock stepped back must not make a dead writer's leftovers look young.
+        return _cleanup(root, float("-inf") if no_writer else min_age_s)
+
+
+def _cleanup(root: Path, min_age_s: float) -> list[Path]:
+    now = time.time()
+    removed: list[Path] = []
+
+    def old(path: Path) -> bool:
+        with contextlib.suppress(OSError):
+            return now - path.lstat().st_mtime >= min_age_s
+        return False
+
+    for entry in root.iterdir():
+        if entry.is_symlink():
+            continue
+        if entry.is_dir() and RUN_ID_RE.match(entry.name):
+            if not (entry / MANIFEST).is_file():
+                # Judge by the newest file inside: a slow write in progress keeps touching them.
+                newest = max(path.lstat().st_mtime for path in [entry, *entry.iterdir()])
+                if now - newest >= min_age_s:
+                    shutil.rmtree(entry, ignore_errors=True)
+                    removed.append(entry)
+                continue
+            for inner in entry.iterdir():
+                if storage.TEMP_MARKER in inner.name and inner.is_file() and old(inner):
+                    inner.unlink(missing_ok=True)
+                    removed.append(inner)
+        elif storage.TEMP_MARKER in entry.name and entry.is_file() and old(entry):
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    for path in removed:
+        log.info("removed leftover %s", path)
+    return removed
+
+
+def cleanup_once() -> None:
+    """Run :func:`cleanup` once per process (the app and the CLI call it at start-up)."""
+    global _cleaned_once
+    with _cleanup_lock:
+        if _cleaned_once:
+            return
+        _cleaned_once = True
+    try:
+        cleanup()
+    except OSError as err:  # a read-only or odd store must not stop the app
+        log.warning("run store cleanup failed: %s", err)
+
+
+# --- using a run's data ------------------------------------------------------------------------
+def run_dataset(run_id: str, *, full: "Dataset | None" = None) -> "Dataset":
+    """Re-create the exact train/test data a run used, from its saved config (deterministic).
+
+    Args:
+        run_id: the run.
+        full: the full dataset the run names, if already loaded (e.g. the app's shared copy).
+    Returns:
+        The subset the run drew: ``x_train`` holds its training *and* validation images
+        (split again with ``datasets.split_validation(..., fraction=config["validation_fraction"],
+        seed=config["seed"])``), ``x_test`` its test images.
+    """
+    from cnnviz.training import loop as training
+
+    info = load_run(run_id)
+    return training.load_training_data(
+        info.config["dataset"],
+        train_size=info.config.get("train_size"),
+        test_size=info.config.get("test_size"),
+        seed=int(info.config.get("seed", 0)),
+        full=full,
+    )
+
+
+def prepare_inputs(run_info: RunInfo, x_uint8: np.ndarray) -> np.ndarray:
+    """Scale uint8 images exactly as the run's training did (float32, same shape)."""
+    from cnnviz.training import loop as training
+
+    return training.apply_scaling(x_uint8, run_info.config["scaling_affine"])
+
+
+# --- comparing runs --------------------------------------------------------------------------
+#: Settings shown in the runs table, in this order (flattened config keys).
+SETTING_KEYS = (
+    "preset", "dataset", "train_size", "test_size", "validation_fraction", "scaling", "augment",
+    "class_weights", "epochs", "batch_size", "early_stopping", "keep_best", "seed",
+)
+
+
+def flat_settings(info: RunInfo) -> dict[str, Any]:
+    """The run's settings as one flat dict (model settings prefixed ``model.``), values JSON-ish."""
+    config = info.config
+    flat: dict[str, Any] = {key: config.get(key) for key in SETTING_KEYS}
+    if isinstance(flat.get("augment"), dict):
+        flat["augment"] = ", ".join(f"{k}={v}" for k, v in sorted(flat["augment"].items()) if k != "seed")
+    for key, value in sorted((config.get("model") or {}).items()):
+        flat[f"model.{key}"] = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
+    return flat
+
+
+def differing_settings(runs: Sequence[RunInfo]) -> list[str]:
+    """Names of the settings whose values are not all equal across ``runs`` (in table order)."""
+    flats = [flat_settings(r) for r in runs]
+    keys: list[str] = []
+    for flat in flats:
+        keys.extend(k for k in flat if k not in keys)
+    return [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1]
+
+
+def runs_table(runs: Iterable[RunInfo]) -> list[dict[str, Any]]:
+    """One row per run: id, time, status, test accuracy, epochs done and every setting."""
+    rows = []
+    for info in runs:
+        row = {
+            "run": info.run_id,
+            "created": info.created.replace("T", " ")[:19],
+            "status": info.status,
+            "test accuracy": info.test_accuracy,
+            "test loss": info.metrics.get("test_loss"),
+            "notebook's accuracy": info.metrics.get("seed_test_accuracy"),
+            "epochs done": info.metrics.get("epochs_completed"),
+        }
+        row.update(flat_settings(info))
+        # A size of None means "all of them" (the fast presets): show how many that was, not "None".
+        m = info.metrics
+        drawn = {"train_size": (m.get("n_train"), m.get("n_val", 0)), "test_size": (m.get("n_test"), 0)}
+        for key, (count, extra) in drawn.items():
+            if row.get(key) is None and count is not None:
+                row[key] = int(count) + int(extra or 0)
+        rows.append(row)
+    return rows
+
+
+HISTORY_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def history_csv(info: RunInfo) -> str:
+    """The run's per-epoch history as CSV text (``epoch`` then one column per metric)."""
+    keys = [k for k in HISTORY_COLUMNS if k in info.history] + sorted(
+        k for k in info.history if k not in HISTORY_COLUMNS
+    )
+    n = max((len(info.history[k]) for k in keys), default=0)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["epoch", *keys])
+    for i in range(n):
+        values = [info.history[k][i] if i < len(info.history[k]) else None for k in keys]
+        writer.writerow([i + 1, *("" if v is None else repr(float(v)) for v in values)])
+    return out.getvalue()
