@@ -19,7 +19,9 @@ from cnnviz.models.config import (  # noqa: F401  house: temporary alias (caller
     ACTIVATIONS, ARCHITECTURES, FILTER_GROWTHS, HEADS, INT_LIMITS, LOSSES, LR_SCHEDULES, MAX_PARAMS, OPTIMIZERS,
     POOLINGS, PRECISIONS, ModelConfig, encode_labels, min_input_side, smoothed_target,
 )
-from cnnviz.models.layerspec import INPUT_NAME, SummaryTable, batchnorm_params, conv_params, dense_params, frozen, shape_text
+from cnnviz.models.layerspec import (
+    INPUT_NAME, SummaryTable, batchnorm_params, conv_params, dense_params, frozen, shape_text,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras

@@ -36,7 +36,8 @@ import numpy as np
 
 from cnnviz import storage
 from cnnviz.errors import InvalidArgument, Unavailable
-from cnnviz.models.backbones import (  # noqa: F401  (the settings part: house: temporary alias for callers)
+# house: temporary alias: the settings part moved to models.backbones; callers still reach it as transfer.X
+from cnnviz.models.backbones import (  # noqa: F401
     ARCHITECTURE, BACKBONES, BATCH_SIZE, DOWNLOAD_IDS, FROZEN_LEARNING_RATE, HEAD_DROPOUT, MAX_IMAGE_SIZE,
     MEASURED_AT, MEASURED_EPOCH_S, MIN_IMAGE_SIZE, MOBILENET_ALPHAS, MOBILENET_SIZES, UNFROZEN_LEARNING_RATE,
     WEIGHTS_OPTIONS, Backbone, backbone_params, batchnorm_in_inference, check_settings, expected_epoch_seconds,

@@ -1,6 +1,6 @@
 """Training as background jobs: a server-wide cap, a FIFO queue, status, stop.
 
-Training never runs in a Streamlit script thread (hazards.md: reruns and clicks kill a
+Training never runs in a Streamlit script thread (reruns and clicks kill a
 ``fit()`` there, and one without ``st.*`` calls cannot be stopped). :func:`manager` returns
 the process-wide :class:`JobManager`; it runs each job (:func:`cnnviz.training.loop.train`) in its
 own thread, at most ``max_jobs`` at once (FIFO queue beyond that). Pages keep only job ids.

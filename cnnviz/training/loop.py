@@ -141,7 +141,8 @@ def train(
             augmenter = augmentation.build_augmenter(spec.augment)
         one_hot = pipeline.wants_one_hot(model)
         common = dict(batch_size=spec.batch_size, affine=data.affine, num_classes=data.num_classes, one_hot=one_hot)
-        train_ds = pipeline.make_pipeline(data.x_train, data.y_train, shuffle_seed=spec.seed, augmenter=augmenter, **common)
+        train_ds = pipeline.make_pipeline(data.x_train, data.y_train, shuffle_seed=spec.seed, augmenter=augmenter,
+                                          **common)
         val_ds = pipeline.make_pipeline(data.x_val, data.y_val, **common) if data.x_val is not None else None
         if spec.tta != "none":  # predictions only: larger batches are cheaper
             common["batch_size"] = tta.PREDICT_BATCH

@@ -91,6 +91,7 @@ def prepare_data(spec: TrainSpec, *, full: Dataset | None = None) -> PreparedDat
 
 def balanced_class_weights(y: np.ndarray, num_classes: int) -> dict[int, float]:
     """``compute_class_weight("balanced")`` as a dict for ``fit``; absent classes get 1.0."""
+    # lazy: scikit-learn took 5.6 s to import here (python -X importtime, shared machine); only class weights need it
     from sklearn.utils.class_weight import compute_class_weight
 
     present = np.unique(y)
