@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cnnviz.errors import InvalidArgument
+
 if TYPE_CHECKING:  # pragma: no cover
     from cnnviz.runs.store import RunInfo
     from cnnviz.training.spec import TrainSpec
@@ -16,7 +18,10 @@ def what(spec: TrainSpec) -> str:
 
 def label(info: RunInfo) -> str:
     """``what on dataset (id tail)``, e.g. ``"custom on digits (0123abcd)"``: short, unique."""
-    spec = info.spec
+    try:
+        spec = info.spec
+    except InvalidArgument:  # a label never fails: a config without model settings still gets a name
+        return f"{info.config.get('preset') or 'custom'} on {info.config.get('dataset', '?')} ({info.run_id[-8:]})"
     return f"{what(spec)} on {spec.dataset} ({info.run_id[-8:]})"
 
 
