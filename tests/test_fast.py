@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 
+from cnnviz.data import scaling
 from cnnviz.training import jobs as jobmanager
 from cnnviz.data import augment
 from cnnviz.models import architectures
@@ -271,9 +272,9 @@ def test_tta_is_the_mean_of_the_image_and_its_mirror():
                                atol=1e-6)
     np.testing.assert_allclose(training.predict_tta(model, x, tta="none"), plain, rtol=1e-5, atol=1e-6)
     xu = (x * 255).astype(np.uint8)
-    affine = training.scaling_affine("unit", xu)
+    affine = scaling.affine("unit", xu)
     pipe = training.make_pipeline(xu, np.zeros(11, int), batch_size=5, affine=affine, num_classes=4, one_hot=True)
-    scaled = training.apply_scaling(xu, affine)
+    scaled = scaling.apply(xu, affine)
     np.testing.assert_allclose(training.predict_tta(model, pipe), training.predict_tta(model, scaled), rtol=1e-5,
                                atol=1e-6)
     with pytest.raises(InvalidArgument, match="test-time augmentation must be one of none, flip, flip_translate, got 'crop'"):
@@ -335,7 +336,7 @@ def test_fast_preset_one_epoch_through_the_training_job(cnnviz_home):
     assert info.config["augment"]["crop"] == 2 and info.config["model"]["lr_schedule"] == "one_cycle"
 
     model = runs.load_model(status.run_id)  # safe_mode: the whitening is an ordinary frozen Conv2D
-    x_first = training.apply_scaling(ds.x_train, info.config["scaling_affine"])
+    x_first = scaling.apply(ds.x_train, info.config["scaling_affine"])
     np.testing.assert_allclose(model.get_layer("whiten").get_weights()[0],
                                whitening.patch_whitening_kernel(x_first, 2, 24), rtol=1e-5, atol=1e-5)
     x_test = runs.prepare_inputs(info, ds.x_test)

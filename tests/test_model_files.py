@@ -25,6 +25,7 @@ import pytest
 
 from cnnviz.inspect import pretrained
 
+from cnnviz.runs import modelfile
 from cnnviz.runs import store as runs
 from cnnviz.errors import InvalidArgument, Unavailable
 from tests.helpers_pretrained import tiny_imagenet_model
@@ -118,7 +119,7 @@ def test_lambda_model_is_refused_by_keras_safe_mode_too(cnnviz_home, evil_files,
     # Second layer of defence: without cnnviz's own archive check, safe_mode=True still refuses.
     info = saved_run()
     forge(info, evil_files["keras"].read_bytes())
-    monkeypatch.setattr(runs, "check_model_archive", lambda path, run_id: None)
+    monkeypatch.setattr(modelfile, "check_model_archive", lambda path, run_id: None)
     with pytest.raises(runs.RunCorrupted, match=re.escape(
             f"run {info.run_id!r}: Keras could not load model.keras (") + "[^)]*Lambda.*arbitrary code execution"):
         runs.load_model(info.run_id)

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from cnnviz import cli
-from cnnviz.models.network import PRESETS, ModelConfig, Preset, build_model, encode_labels, summary_table
-from cnnviz.models.presets import presets_table
+from cnnviz.models.config import ModelConfig, encode_labels
+from cnnviz.models.network import build_model, summary_table
+from cnnviz.models.presets import PRESETS, Preset, presets_table
 from tests.test_models import AUTO_NAME, _formula_value
 
 # Total / trainable parameters as each seed's model.summary() printed them (32×32×3, 10 classes).

@@ -12,6 +12,7 @@ import pytest
 
 from cnnviz import storage
 
+from cnnviz.runs import rundata
 from cnnviz.runs import store as runs
 
 from cnnviz.training import loop as training
@@ -228,16 +229,16 @@ def test_non_finite_numbers_are_saved_as_null():
 def test_prepare_inputs_applies_the_saved_scaling():
     info, _ = _save(scaling="symmetric", scaling_affine={"method": "symmetric", "scale": [1 / 127.5], "offset": [-1.0]})
     x = np.array([0, 127, 255], dtype=np.uint8).reshape(3, 1, 1, 1)
-    out = runs.prepare_inputs(info, x)
+    out = rundata.prepare_inputs(info, x)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out.ravel(), [-1.0, 127 / 127.5 - 1, 1.0], atol=1e-6)
     with pytest.raises(InvalidArgument, match=r"images must have 1 channel\(s\) in the last axis, got shape \(2, 3\)"):
-        runs.prepare_inputs(info, np.zeros((2, 3), np.uint8))
+        rundata.prepare_inputs(info, np.zeros((2, 3), np.uint8))
 
 
 def test_run_dataset_recreates_the_same_subset():
     info, _ = _save()
-    ds = runs.run_dataset(info.run_id)
+    ds = rundata.run_dataset(info)
     again = training.load_training_data("digits", train_size=60, test_size=30, seed=3)
     assert len(ds.y_train) == 60 and len(ds.y_test) == 30
     np.testing.assert_array_equal(ds.x_train, again.x_train)

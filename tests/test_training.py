@@ -7,6 +7,8 @@ import threading
 import numpy as np
 import pytest
 
+from cnnviz.data import scaling
+from cnnviz.runs import rundata
 from cnnviz.runs import store as runs
 
 from cnnviz.training import loop as training
@@ -42,14 +44,14 @@ def test_spec_validation_names_the_setting(changes, message):
 # --- data ----------------------------------------------------------------------------------
 def test_scaling_affine_matches_hand_computed_values():
     x = np.array([[0, 100], [50, 200]], dtype=np.uint8).reshape(2, 1, 1, 2)
-    unit = training.apply_scaling(x, training.scaling_affine("unit", x))
+    unit = scaling.apply(x, scaling.affine("unit", x))
     np.testing.assert_allclose(unit[..., 0].ravel(), [0.0, 50 / 255], atol=1e-7)
-    sym = training.apply_scaling(x, training.scaling_affine("symmetric", x))
+    sym = scaling.apply(x, scaling.affine("symmetric", x))
     np.testing.assert_allclose(sym[..., 1].ravel(), [100 / 127.5 - 1, 200 / 127.5 - 1], atol=1e-6)
-    std = training.apply_scaling(x, training.scaling_affine("standardize", x))
+    std = scaling.apply(x, scaling.affine("standardize", x))
     np.testing.assert_allclose(std.reshape(2, 2), [[-1, -1], [1, 1]], atol=1e-5)  # two values per channel
     flat = np.full((3, 2, 2, 1), 7, np.uint8)  # a constant channel is centred, not divided by zero
-    np.testing.assert_allclose(training.apply_scaling(flat, training.scaling_affine("standardize", flat)), 0, atol=1e-6)
+    np.testing.assert_allclose(scaling.apply(flat, scaling.affine("standardize", flat)), 0, atol=1e-6)
 
 
 def test_balanced_class_weights_follow_sklearn_formula():
@@ -62,12 +64,12 @@ def test_balanced_class_weights_follow_sklearn_formula():
 def test_pipeline_scales_batches_and_encodes_labels():
     x = np.arange(5 * 2 * 2 * 1, dtype=np.uint8).reshape(5, 2, 2, 1)
     y = np.array([0, 1, 2, 1, 0])
-    affine = training.scaling_affine("symmetric", x)
+    affine = scaling.affine("symmetric", x)
     batches = list(training.make_pipeline(x, y, batch_size=2, affine=affine, num_classes=3, one_hot=True))
     assert [b[0].shape[0] for b in batches] == [2, 2, 1]
     images = np.concatenate([b[0].numpy() for b in batches])
     labels = np.concatenate([b[1].numpy() for b in batches])
-    np.testing.assert_allclose(images, training.apply_scaling(x, affine), atol=1e-6)
+    np.testing.assert_allclose(images, scaling.apply(x, affine), atol=1e-6)
     np.testing.assert_array_equal(labels, np.eye(3)[y])
     sparse = list(training.make_pipeline(x, y, batch_size=5, affine=affine, num_classes=3, one_hot=False))
     np.testing.assert_array_equal(sparse[0][1].numpy(), y)
@@ -76,7 +78,7 @@ def test_pipeline_scales_batches_and_encodes_labels():
 def test_pipeline_shuffle_is_seeded():
     x = np.arange(20, dtype=np.uint8).reshape(20, 1, 1, 1)
     y = np.arange(20) % 2
-    affine = training.scaling_affine("unit", x)
+    affine = scaling.affine("unit", x)
 
     def order(seed):
         ds = training.make_pipeline(x, y, batch_size=20, affine=affine, num_classes=2, one_hot=False,
@@ -143,13 +145,13 @@ def test_tiny_run_produces_a_complete_run_that_reloads_and_predicts_the_same(cnn
     assert len(info.history["loss"]) == 1 and info.history["val_loss"][0] is not None
     cfg = info.config
     assert cfg["dataset"] == "digits" and cfg["input_shape"] == [8, 8, 1] and cfg["labels"] == "one_hot"
-    assert cfg["class_names"] == [str(d) for d in range(10)] and cfg["model"] == tiny_spec().model
+    assert cfg["class_names"] == [str(d) for d in range(10)] and cfg["model"] == tiny_spec().model.to_dict()
     phases = [p.phase for p in seen]
     assert phases[:2] == ["loading data", "building"] and phases[-2:] == ["testing", "saving"]
     assert "training" in phases
 
-    data = runs.run_dataset(info.run_id)
-    x = runs.prepare_inputs(info, data.x_test)
+    data = rundata.run_dataset(info)
+    x = rundata.prepare_inputs(info, data.x_test)
     loaded = runs.load_model(info.run_id)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), capture.model.predict(x, verbose=0), rtol=1e-5,
                                atol=1e-6)
@@ -244,15 +246,15 @@ def test_scaling_affine_equals_datasets_scale(method):
     x = np.random.default_rng(0).integers(0, 256, (6, 4, 4, 3), dtype=np.uint8)
     stats = datasets.channel_stats(x)
     want = datasets.scale(x, method, stats if method == "standardize" else None)
-    got = training.apply_scaling(x, training.scaling_affine(method, x))
+    got = scaling.apply(x, scaling.affine(method, x))
     np.testing.assert_allclose(got, want, atol=1e-5)
 
 
 def test_augment_from_text():
     assert training.augment_from_text("none") is None and training.augment_from_text(None) is None
-    assert training.augment_from_text("rotation=30, flip=horizontal,translate=0.1") == {
+    assert training.augment_from_text("rotation=30, flip=horizontal,translate=0.1").to_dict() == {
         "rotation": 30.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "seed": 0, "crop": 0}
-    assert training.augment_from_text("flip=horizontal,crop=2")["crop"] == 2
+    assert training.augment_from_text("flip=horizontal,crop=2").crop == 2
     with pytest.raises(InvalidArgument, match="augmentation must look like rotation=30,flip=horizontal; got 'spin'"):
         training.augment_from_text("spin")
     with pytest.raises(InvalidArgument, match="augmentation rotation must be a number, got 'lots'"):
@@ -265,15 +267,15 @@ def test_spec_from_preset_follows_the_seed_and_overrides():
     spec = training.spec_from_preset("seed002_cnn_augmented")
     assert (spec.dataset, spec.train_size, spec.test_size, spec.validation_fraction) == ("cifar10", 50_000, 10_000, 0.1)
     assert spec.keep_best and spec.epochs == 20 and spec.batch_size == 32 and spec.preset == "seed002_cnn_augmented"
-    assert spec.augment == {"rotation": 0.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "seed": 0,
+    assert spec.augment.to_dict() == {"rotation": 0.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "seed": 0,
                             "crop": 0}
-    assert spec.model["architecture"] == "seed002_cnn" and spec.model["learning_rate"] == 0.001
+    assert spec.model.architecture == "seed002_cnn" and spec.model.learning_rate == 0.001
 
     other = training.spec_from_preset("seed000_model1", dataset="digits", epochs=1, learning_rate=0.05, augment=None,
                                       batch_size=16, seed=4)
     assert other.train_size is None and other.test_size is None  # the seed's CIFAR sizes don't apply to digits
     assert (other.scaling, other.epochs, other.batch_size, other.seed) == ("symmetric", 1, 16, 4)
-    assert other.model["learning_rate"] == 0.05 and other.augment is None
+    assert other.model.learning_rate == 0.05 and other.augment is None
     with pytest.raises(InvalidArgument, match="unknown preset 'seed999'; known: seed000_model1"):
         training.spec_from_preset("seed999")
     with pytest.raises(InvalidArgument, match="rotation must be 0..180 degrees, got 400"):
@@ -303,11 +305,11 @@ def test_augmented_pipeline_changes_training_batches_only():
 
     x = np.random.default_rng(1).integers(0, 256, (4, 8, 8, 1), dtype=np.uint8)
     y = np.arange(4)
-    affine = training.scaling_affine("unit", x)
+    affine = scaling.affine("unit", x)
     flip = augment.build_augmenter(augment.AugmentConfig(flip="horizontal", seed=3))
     batches = [next(iter(training.make_pipeline(x, y, batch_size=4, affine=affine, num_classes=4, one_hot=False,
                                                 augmenter=flip)))[0].numpy() for _ in range(6)]
-    plain = training.apply_scaling(x, affine)
+    plain = scaling.apply(x, affine)
     for out in batches:  # every image is itself or its mirror image
         for img, ref in zip(out, plain):
             assert np.allclose(img, ref, atol=1e-6) or np.allclose(img, ref[:, ::-1], atol=1e-6)

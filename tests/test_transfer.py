@@ -13,6 +13,7 @@ from cnnviz import cli, storage
 
 from cnnviz.models import network as models
 
+from cnnviz.runs import rundata
 from cnnviz.runs import store as runs
 
 from cnnviz.training import loop as training
@@ -207,8 +208,8 @@ def test_frozen_and_unfrozen_runs(frozen_pair):
     assert all(a.tobytes() == b.tobytes()
                for a, b in zip(transfer.backbone_layer(reloaded).get_weights(), frozen_cap.before))
     assert transfer.backbone_layer(reloaded).trainable is False
-    data = runs.run_dataset(frozen_run.run_id)
-    x = runs.prepare_inputs(frozen_run, data.x_test)
+    data = rundata.run_dataset(frozen_run)
+    x = rundata.prepare_inputs(frozen_run, data.x_test)
     np.testing.assert_array_equal(reloaded.predict(x, verbose=0), frozen_cap.model.predict(x, verbose=0))
 
     # unfrozen from random weights: kernels and batch norm statistics both moved
@@ -238,7 +239,7 @@ def test_imagenet_file_loads_and_fine_tuning_keeps_batchnorm_statistics(tmp_path
     for frozen_part in ("moving_mean", "moving_variance", "gamma", "beta"):  # ... with its batch norms frozen
         assert not any(moved[frozen_part]), frozen_part
     assert run.config["model"]["weights"] == "imagenet"
-    table = models.ModelConfig.from_dict(spec.model).validate((8, 8, 1), 10)
+    table = spec.model.validate((8, 8, 1), 10)
     assert run.metrics["params_trainable"] == table.trainable == 2 * 396_128 - 410_208 + 1281 * 10
     assert table.row("mobilenetv2_backbone")["formula"].endswith("its batch norm layers stay frozen)")
 

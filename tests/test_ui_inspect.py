@@ -26,24 +26,24 @@ def _info(**changes) -> RunInfo:
 def test_augmented_twin_keeps_everything_but_the_augmentation():
     info = _info(seed=7)
     spec = robustness.twin_spec(info, rotation=30, flip="horizontal_and_vertical")
-    assert spec.augment == {"rotation": 30.0, "flip": "horizontal_and_vertical", "translate": 0.0, "zoom": 0.0,
+    assert spec.augment.to_dict() == {"rotation": 30.0, "flip": "horizontal_and_vertical", "translate": 0.0, "zoom": 0.0,
                             "crop": 0, "seed": 7}
     original = info.config
     for key in ("model", "dataset", "train_size", "test_size", "epochs", "batch_size", "seed", "scaling"):
-        assert getattr(spec, key) == original[key]
+        assert spec.to_dict()[key] == original[key]
 
 
 def test_twin_keeps_the_runs_other_augmentation_and_flip():
     info = _info(augment={"rotation": 0.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "seed": 3})
     spec = robustness.twin_spec(info, rotation=90)
-    assert spec.augment == {"rotation": 90.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "crop": 0,
+    assert spec.augment.to_dict() == {"rotation": 90.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "crop": 0,
                             "seed": 3}
 
 
 def test_size_agnostic_twin_changes_only_the_head():
     info = _info()
     spec = robustness.twin_spec(info, head="global_avg")
-    assert spec.model == {**FLAT_MODEL, "head": "global_avg"}
+    assert spec.model.to_dict() == {**FLAT_MODEL, "head": "global_avg"}
     assert spec.augment is None
 
 

@@ -28,6 +28,7 @@ from cnnviz import storage
 from cnnviz.data import cifar10
 
 from cnnviz.data import folderdata
+from cnnviz.data.scaling import SCALINGS, channel_stats, scale  # noqa: F401  (the one scaling: cnnviz.data.scaling)
 from cnnviz.errors import CnnvizError, InvalidArgument, Unavailable
 
 
@@ -100,11 +101,6 @@ SOURCES: dict[str, Source] = {
 # keras.datasets gives labels only; names from the Fashion-MNIST README (zalandoresearch).
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-SCALINGS: dict[str, str] = {
-    "unit": "[0, 1]: x / 255",
-    "symmetric": "[-1, 1]: x / 127.5 - 1 (seed 000)",
-    "standardize": "per channel: (x - mean) / std, with the training images' mean and std",
-}
 # Seed 000 reduces CIFAR-10 to 10,000 training and 2,000 test images, 25% for validation.
 SEED_TRAIN_SIZE = 10_000
 SEED_TEST_SIZE = 2_000
@@ -532,65 +528,6 @@ def split_summary(ds: Dataset, *, train_size: int, test_size: int,
     rows = [{"class": c, **{col: int(v[i]) for col, v in columns.items()}} for i, c in enumerate(ds.class_names)]
     rows.append({"class": "total", **{col: int(v.sum()) for col, v in columns.items()}})
     return rows
-
-
-def channel_stats(x: np.ndarray, *, chunk: int = 2048) -> dict[str, list[float]]:
-    """Per-channel mean and standard deviation of images (pixel units), JSON-safe.
-
-    uint8 images are counted per value (``np.bincount``: exact and ~10× faster than float
-    sums); other dtypes are summed in float64 chunks, so no full float copy is made.
-    """
-    x = np.asarray(x)
-    if x.ndim != 4:
-        raise InvalidArgument(f"images must be N×H×W×C, got shape {x.shape}")
-    c = x.shape[-1]
-    n = max(x.size // c, 1)
-    total, sq = np.zeros(c), np.zeros(c)
-    if x.dtype == np.uint8:
-        values = np.arange(256, dtype=np.float64)
-        for ch in range(c):
-            counts = np.bincount(x[..., ch].ravel(), minlength=256)
-            total[ch], sq[ch] = counts @ values, counts @ values ** 2
-    else:
-        for start in range(0, len(x), chunk):
-            block = x[start:start + chunk].reshape(-1, c).astype(np.float64)
-            total += block.sum(axis=0)
-            sq += np.square(block).sum(axis=0)
-    mean = total / n
-    std = np.sqrt(np.maximum(sq / n - mean ** 2, 0.0))
-    return {"mean": mean.tolist(), "std": std.tolist()}
-
-
-def scale(x_uint8: np.ndarray, method: str = "unit", stats: dict | None = None) -> np.ndarray:
-    """Turn uint8 pixels into the float32 input of a model.
-
-    Args:
-        x_uint8: images N×H×W×C with values 0..255 (uint8, or floats in that range).
-        method: ``"unit"`` → [0, 1]; ``"symmetric"`` → [-1, 1] (seed 000);
-            ``"standardize"`` → per channel ``(x - mean) / std``.
-        stats: for ``"standardize"``: :func:`channel_stats` of the *training* images, so
-            validation and test are scaled the same way; computed from ``x_uint8`` if None.
-    Returns:
-        float32 array of the same shape.
-
-    >>> scale(np.array([[[[0, 255]]]], dtype=np.uint8), "symmetric").tolist()
-    [[[[-1.0, 1.0]]]]
-    """
-    if method not in SCALINGS:
-        raise InvalidArgument(f"scaling must be one of {', '.join(SCALINGS)}, got {method!r}")
-    x = np.asarray(x_uint8)
-    if method == "unit":
-        return x.astype(np.float32) / np.float32(255.0)
-    if method == "symmetric":
-        return x.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
-    stats = stats if stats is not None else channel_stats(x)
-    mean = np.asarray(stats.get("mean", ()), dtype=np.float32)
-    std = np.asarray(stats.get("std", ()), dtype=np.float32)
-    if mean.shape != (x.shape[-1],) or std.shape != (x.shape[-1],):
-        raise InvalidArgument(f"standardize stats need one mean and std per channel ({x.shape[-1]}), "
-                              f"got mean {mean.tolist()} and std {std.tolist()}")
-    std = np.where(std > 0, std, np.float32(1.0))  # a constant channel stays 0 instead of NaN
-    return (x.astype(np.float32) - mean) / std
 
 
 # --- looking at the data ----------------------------------------------------------------

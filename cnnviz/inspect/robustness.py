@@ -23,6 +23,7 @@ from cnnviz.data import augment
 
 from cnnviz.inspect import evaluation
 from cnnviz.errors import InvalidArgument
+from cnnviz.training.spec import twin_spec  # noqa: F401  house: temporary alias (moved to training.spec)
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -534,39 +535,3 @@ def other_sizes(
         acc, per_class = _scores(clone, resized[s], y, len(names), prepare, batch_size)
         results.append(SizeResult(int(s), method, True, acc, per_class, _explain_works(model, clone, old_hw, int(s))))
     return results
-
-
-# --- twins: the same run retrained with rotations or another head ------------------------
-def twin_spec(info: "RunInfo", *, rotation: float | None = None, flip: str | None = None, head: str | None = None):
-    """The run's own training settings (same seed) with rotation augmentation and/or another head.
-
-    Args:
-        info: the run to copy.
-        rotation: largest rotation of the augmentation in degrees (None: keep the run's).
-        flip: flips of the augmentation (None: keep the run's).
-        head: "global_avg" for the size-agnostic variant (None: keep the run's).
-    Returns:
-        A validated :class:`cnnviz.training.loop.TrainSpec`.
-    Raises:
-        InvalidArgument: the run's network cannot be rebuilt from its saved settings.
-    """
-    from cnnviz.models import network as models
-    from cnnviz.training import loop as training
-
-    config = info.config
-    names = {f.name for f in dataclasses.fields(training.TrainSpec)}
-    fields = {k: v for k, v in config.items() if k in names}
-    if rotation is not None or flip is not None:
-        aug = augment.AugmentConfig.from_dict(config.get("augment") or {"seed": int(config.get("seed", 0))})
-        if rotation is not None:
-            aug = dataclasses.replace(aug, rotation=float(rotation))
-        if flip is not None:
-            aug = dataclasses.replace(aug, flip=flip)
-        fields["augment"] = None if aug.is_identity else aug.to_dict()
-    if head is not None:
-        fields["model"] = {**fields["model"], "head": head}
-    model_config = models.ModelConfig.from_dict(fields["model"])
-    model_config.validate(tuple(config["input_shape"]), int(config["num_classes"]))
-    spec = training.TrainSpec(**fields)
-    spec.validate()
-    return spec

@@ -256,7 +256,7 @@ def seed004_residual(cfg: ModelConfig, num_classes: int) -> list[Spec]:
 
 # --- cnnviz's fast CIFAR-10 networks (airbench-style) ---------------------------------------
 # After airbench94 (Keller Jordan, arXiv 2404.00498; github.com/KellerJordan/cifar10-airbench),
-# narrowed for a 2-core CPU (cpu-training-facts.md): a frozen 2×2 patch-whitening conv, GELU,
+# narrowed for a 2-core CPU: a frozen 2×2 patch-whitening conv, GELU,
 # three groups of (3×3 conv, 2×2 max pool, batch norm, GELU, 3×3 conv, batch norm, GELU),
 # a global max pool (airbench's MaxPool2d(3) on the last 3×3 map), a linear layer without
 # bias and the logits scaled by 1/9 before the softmax.

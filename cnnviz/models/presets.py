@@ -4,7 +4,7 @@ Every count in ``expected_params`` is the one the seed's ``model.summary()`` pri
 32×32×3, 10 classes) unless its ``source`` says otherwise; the tests build each preset with
 Keras and compare. Accuracies are the seeds' printed test scores on CIFAR-10.
 
-``training`` uses the run-config keys of :mod:`cnnviz.runs.store`: ``dataset``, ``train_size``
+``training`` uses the run-config keys of :class:`cnnviz.training.spec.TrainSpec`: ``dataset``, ``train_size``
 (the images the validation split is taken from), ``test_size``, ``validation_fraction``,
 ``scaling`` (``"unit"`` [0, 1], ``"symmetric"`` [-1, 1]), ``epochs``, ``batch_size``,
 ``augment`` (None, or the seed's augmentation in its own words: ``rotation_degrees``,
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cnnviz.models.network import ModelConfig
+from cnnviz.models.config import ModelConfig
 
 CIFAR_SHAPE = (32, 32, 3)
 

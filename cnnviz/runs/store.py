@@ -7,16 +7,14 @@ LAST: a folder without a manifest is an unfinished write and is ignored (and rem
 :func:`cleanup`). Run ids are generated here, never taken from user text, and checked
 against :data:`RUN_ID_RE` before any path is built from them. Models are loaded only from
 this store, after checksum verification, with ``keras.saving.load_model(safe_mode=True)``
-(hazards.md, "Model files").
+(:mod:`cnnviz.runs.modelfile`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as _dt
 import errno
-import io
 import json
 import logging
 import re
@@ -24,15 +22,24 @@ import secrets
 import shutil
 import threading
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cnnviz import storage
 from cnnviz.errors import CnnvizError, InvalidArgument
+from cnnviz.models.config import ModelConfig
+from cnnviz.runs import labels, modelfile, rundata
+from cnnviz.runs.modelfile import REFUSED_SUFFIXES, RunCorrupted
+from cnnviz.training.spec import TrainSpec
+# house: temporary alias: these names moved; callers still reach them as ``store.X``.
+from cnnviz.runs.compare import (  # noqa: F401
+    HISTORY_COLUMNS, SETTING_KEYS, differing_settings, flat_settings, history_csv, runs_table,
+)
+from cnnviz.runs.modelfile import ARCHIVE_MEMBERS, MAX_CONFIG_BYTES, REFUSED_CLASSES, check_model_archive  # noqa: F401
+from cnnviz.runs.rundata import prepare_inputs  # noqa: F401
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -57,25 +64,10 @@ CLEANUP_MIN_AGE_S = 15 * 60
 #: ``runs/`` so the store's listing stays runs only); the kernel releases it when the writer
 #: dies, even by SIGKILL.
 WRITERS_LOCK = ".runs-writers.lock"
-#: Files whose names end like this are refused outright (legacy HDF5 loader ignores safe_mode).
-REFUSED_SUFFIXES = (".h5", ".hdf5")
-#: What a ``.keras`` archive written by Keras 3.15 ``model.save`` holds (``saving_lib.py``:
-#: metadata, config, weights; no assets for our layers), every member stored uncompressed
-#: (``zipfile.ZipFile(f, "w")`` defaults to ZIP_STORED). Anything else was not written by cnnviz.
-ARCHIVE_MEMBERS = frozenset({"metadata.json", "config.json", "model.weights.h5"})
-#: The largest config.json read before Keras sees it (the biggest preset's is well under 1 MB).
-MAX_CONFIG_BYTES = 16 << 20
-#: Keras classes that run code or open other files when a model is built; never in a cnnviz model
-#: (``__lambda__`` is how Keras serialises a Python lambda's bytecode).
-REFUSED_CLASSES = frozenset({"Lambda", "TFSMLayer", "__lambda__"})
 
 
 class RunNotFound(CnnvizError):
     """No complete run with this id is in the store."""
-
-
-class RunCorrupted(CnnvizError):
-    """A run's files do not match its manifest (or the manifest is unreadable)."""
 
 
 class SaveFailed(CnnvizError):
@@ -109,11 +101,15 @@ class RunInfo:
 
     Attributes:
         run_id: the generated id (folder name).
-        config: what was trained and how (see CONTRACTS.md for the keys).
+        config: what was trained and how, as saved: :meth:`TrainSpec.to_dict` plus ``input_shape``,
+            ``num_classes``, ``class_names``, ``scaling_affine`` and ``labels`` (read it through the
+            typed properties below).
         history: per-epoch lists, e.g. ``{"loss": [...], "val_accuracy": [...]}`` (None = not measured).
         metrics: results, e.g. ``test_accuracy``, ``test_loss``, ``epochs_completed``.
         created: ISO 8601 time the run was saved (UTC).
         status: ``"finished"`` or ``"stopped"``.
+        path: the run's folder.
+        model_sha256: the checksum of ``model.keras`` from the manifest (a cache key for its model).
     """
 
     run_id: str
@@ -123,6 +119,35 @@ class RunInfo:
     created: str
     status: str
     path: Path = field(repr=False, compare=False, default=Path("."))
+    model_sha256: str = field(repr=False, compare=False, default="")
+
+    @property
+    def spec(self) -> TrainSpec:
+        """The run's training settings, typed (runs saved before a setting existed get its default)."""
+        return TrainSpec.from_dict(self.config)
+
+    @property
+    def model_config(self) -> ModelConfig:
+        """The run's network settings."""
+        return self.spec.model
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(height, width, channels) of the images the run trained on."""
+        return tuple(int(d) for d in self.config["input_shape"])  # type: ignore[return-value]
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.config["num_classes"])
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(str(c) for c in self.config.get("class_names") or ())
+
+    @property
+    def scaling_affine(self) -> dict:
+        """How the run scaled its images (:func:`cnnviz.data.scaling.affine`)."""
+        return self.config["scaling_affine"]
 
     @property
     def test_accuracy(self) -> float | None:
@@ -137,9 +162,8 @@ class RunInfo:
 
     @property
     def label(self) -> str:
-        """Short human name: ``preset or model`` on ``dataset``, with the id's tail."""
-        what = self.config.get("preset") or (self.config.get("model") or {}).get("architecture") or "custom"
-        return f"{what} on {self.config.get('dataset', '?')} ({self.run_id[-8:]})"
+        """Short human name: ``preset or model`` on ``dataset``, with the id's tail (:func:`labels.label`)."""
+        return labels.label(self)
 
 
 # --- ids and paths ---------------------------------------------------------------------------
@@ -194,7 +218,7 @@ def _clean_floats(value: Any) -> Any:
 
 
 def save_run(
-    model: "keras.Model",
+    model: keras.Model,
     *,
     config: dict,
     history: dict,
@@ -244,7 +268,7 @@ def _os_errno(err: BaseException | None) -> int | None:
     return None
 
 
-def _write_run(root: Path, model: "keras.Model", *, config: dict, history: dict, metrics: dict,
+def _write_run(root: Path, model: keras.Model, *, config: dict, history: dict, metrics: dict,
                status: str) -> str:
     """The body of :func:`save_run` (caller holds the writers' lock); returns the new run id."""
     for _ in range(5):  # a clash needs the same second and 32 random bits: retry, don't overwrite
@@ -340,6 +364,7 @@ def load_run(run_id: str) -> RunInfo:
         created=str(manifest.get("created", "")),
         status=manifest["status"],
         path=folder,
+        model_sha256=str(manifest["files"][MODEL_FILE]),
     )
 
 
@@ -379,93 +404,19 @@ def model_sha256(run_id: str) -> str:
     return str(_read_manifest(folder, run_id)["files"][MODEL_FILE])
 
 
-def load_model(run_id: str) -> "keras.Model":
-    """Load a run's model: id validated, checksum verified, archive checked, ``safe_mode=True``.
+def load_model(run_id: str) -> keras.Model:
+    """Load a run's model: id validated, checksum verified, then :func:`cnnviz.runs.modelfile.load_model`.
 
     The checksum proves the file is the one the manifest names; whoever can write the store
-    can rewrite both, so the archive is also checked to be exactly what Keras writes for a
-    cnnviz model (:func:`check_model_archive`) before Keras parses it.
+    can rewrite both, so the archive is also checked before Keras parses it.
 
     Raises:
         InvalidArgument: the id is not a generated run id.
         RunNotFound: no complete run with that id.
         RunCorrupted: the file does not match the manifest, is not an archive cnnviz writes,
-            or Keras refuses it (e.g. ``safe_mode`` finds a Lambda layer).
+            or Keras refuses it.
     """
-    path = model_file(run_id)
-    if path.suffix != ".keras":  # the manifest check already guarantees this; keep the rule visible
-        raise RunCorrupted(f"run {run_id!r}: only .keras models are loaded, got {path.name}")
-    check_model_archive(path, run_id)
-    import keras
-
-    try:
-        return keras.saving.load_model(path, compile=True, safe_mode=True)
-    except Exception as err:  # Keras' refusals are ValueError/TypeError: say which run, keep it short
-        detail = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
-        raise RunCorrupted(f"run {run_id!r}: Keras could not load model.keras ({detail}); it was not loaded") from err
-
-
-def check_model_archive(path: Path, run_id: str) -> None:
-    """Refuse a ``model.keras`` that is not exactly what Keras writes for a cnnviz model.
-
-    Checks (no Keras, nothing executed): a zip archive with exactly :data:`ARCHIVE_MEMBERS`,
-    each stored uncompressed (so no decompression bomb: Keras 3.15 only refuses members
-    that declare more than 4 GiB), a config.json of at most :data:`MAX_CONFIG_BYTES` that
-    names only Keras' own classes and none of :data:`REFUSED_CLASSES`.
-
-    Raises:
-        RunCorrupted: with what is wrong.
-    """
-    where = f"run {run_id!r}: model.keras"
-    try:
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-            names = sorted(info.filename for info in infos)
-            if len(names) != len(ARCHIVE_MEMBERS) or set(names) != ARCHIVE_MEMBERS:
-                raise RunCorrupted(f"{where} holds {names}, not the files cnnviz writes; it was not loaded")
-            for info in infos:
-                if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
-                    raise RunCorrupted(
-                        f"{where}: {info.filename} is compressed ({info.compress_size} bytes that unpack to "
-                        f"{info.file_size}); cnnviz stores models uncompressed, so it was not loaded "
-                        "(it may be a zip bomb)"
-                    )
-            config_info = archive.getinfo("config.json")
-            if config_info.file_size > MAX_CONFIG_BYTES:
-                raise RunCorrupted(f"{where}: config.json has {config_info.file_size} bytes, more than a cnnviz "
-                                   f"model's ({MAX_CONFIG_BYTES}); it was not loaded")
-            config = json.loads(archive.read("config.json"))
-    except RunCorrupted:
-        raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, KeyError, EOFError) as err:
-        raise RunCorrupted(f"{where} is not a Keras model archive ({err}); it was not loaded") from None
-    foreign = sorted(_foreign_classes(config))
-    if foreign:
-        raise RunCorrupted(f"{where} uses {', '.join(foreign)}, which cnnviz models never contain; "
-                           "it was not loaded")
-
-
-def _foreign_classes(config: Any) -> set[str]:
-    """Class names in a Keras config that are refused or come from outside Keras itself."""
-    found: set[str] = set()
-    stack = [config]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            name = item.get("class_name")
-            if isinstance(name, str):
-                module = item.get("module")
-                registered = item.get("registered_name")
-                if name in REFUSED_CLASSES:
-                    found.add(name)
-                elif module is not None and not (module == "keras" or str(module).startswith("keras.")):
-                    found.add(f"{module}.{name}")
-                elif isinstance(registered, str) and ">" in registered:  # a custom registered class
-                    found.add(registered)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
+    return modelfile.load_model(model_file(run_id), run_id)
 
 
 def delete_run(run_id: str) -> None:
@@ -552,102 +503,6 @@ def cleanup_once() -> None:
         log.warning("run store cleanup failed: %s", err)
 
 
-# --- using a run's data ------------------------------------------------------------------------
-def run_dataset(run_id: str, *, full: "Dataset | None" = None) -> "Dataset":
-    """Re-create the exact train/test data a run used, from its saved config (deterministic).
-
-    Args:
-        run_id: the run.
-        full: the full dataset the run names, if already loaded (e.g. the app's shared copy).
-    Returns:
-        The subset the run drew: ``x_train`` holds its training *and* validation images
-        (split again with ``datasets.split_validation(..., fraction=config["validation_fraction"],
-        seed=config["seed"])``), ``x_test`` its test images.
-    """
-    from cnnviz.training import loop as training
-
-    info = load_run(run_id)
-    return training.load_training_data(
-        info.config["dataset"],
-        train_size=info.config.get("train_size"),
-        test_size=info.config.get("test_size"),
-        seed=int(info.config.get("seed", 0)),
-        full=full,
-    )
-
-
-def prepare_inputs(run_info: RunInfo, x_uint8: np.ndarray) -> np.ndarray:
-    """Scale uint8 images exactly as the run's training did (float32, same shape)."""
-    from cnnviz.training import loop as training
-
-    return training.apply_scaling(x_uint8, run_info.config["scaling_affine"])
-
-
-# --- comparing runs --------------------------------------------------------------------------
-#: Settings shown in the runs table, in this order (flattened config keys).
-SETTING_KEYS = (
-    "preset", "dataset", "train_size", "test_size", "validation_fraction", "scaling", "augment",
-    "class_weights", "epochs", "batch_size", "early_stopping", "keep_best", "seed",
-)
-
-
-def flat_settings(info: RunInfo) -> dict[str, Any]:
-    """The run's settings as one flat dict (model settings prefixed ``model.``), values JSON-ish."""
-    config = info.config
-    flat: dict[str, Any] = {key: config.get(key) for key in SETTING_KEYS}
-    if isinstance(flat.get("augment"), dict):
-        flat["augment"] = ", ".join(f"{k}={v}" for k, v in sorted(flat["augment"].items()) if k != "seed")
-    for key, value in sorted((config.get("model") or {}).items()):
-        flat[f"model.{key}"] = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
-    return flat
-
-
-def differing_settings(runs: Sequence[RunInfo]) -> list[str]:
-    """Names of the settings whose values are not all equal across ``runs`` (in table order)."""
-    flats = [flat_settings(r) for r in runs]
-    keys: list[str] = []
-    for flat in flats:
-        keys.extend(k for k in flat if k not in keys)
-    return [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1]
-
-
-def runs_table(runs: Iterable[RunInfo]) -> list[dict[str, Any]]:
-    """One row per run: id, time, status, test accuracy, epochs done and every setting."""
-    rows = []
-    for info in runs:
-        row = {
-            "run": info.run_id,
-            "created": info.created.replace("T", " ")[:19],
-            "status": info.status,
-            "test accuracy": info.test_accuracy,
-            "test loss": info.metrics.get("test_loss"),
-            "notebook's accuracy": info.metrics.get("seed_test_accuracy"),
-            "epochs done": info.metrics.get("epochs_completed"),
-        }
-        row.update(flat_settings(info))
-        # A size of None means "all of them" (the fast presets): show how many that was, not "None".
-        m = info.metrics
-        drawn = {"train_size": (m.get("n_train"), m.get("n_val", 0)), "test_size": (m.get("n_test"), 0)}
-        for key, (count, extra) in drawn.items():
-            if row.get(key) is None and count is not None:
-                row[key] = int(count) + int(extra or 0)
-        rows.append(row)
-    return rows
-
-
-HISTORY_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")
-
-
-def history_csv(info: RunInfo) -> str:
-    """The run's per-epoch history as CSV text (``epoch`` then one column per metric)."""
-    keys = [k for k in HISTORY_COLUMNS if k in info.history] + sorted(
-        k for k in info.history if k not in HISTORY_COLUMNS
-    )
-    n = max((len(info.history[k]) for k in keys), default=0)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["epoch", *keys])
-    for i in range(n):
-        values = [info.history[k][i] if i < len(info.history[k]) else None for k in keys]
-        writer.writerow([i + 1, *("" if v is None else repr(float(v)) for v in values)])
-    return out.getvalue()
+def run_dataset(run_id: str, *, full: Dataset | None = None) -> Dataset:  # house: temporary alias
+    """:func:`cnnviz.runs.rundata.run_dataset` of the run ``run_id``."""
+    return rundata.run_dataset(load_run(run_id), full=full)

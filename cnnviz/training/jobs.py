@@ -1,6 +1,6 @@
 """Training as background jobs: a server-wide cap, a FIFO queue, status, stop.
 
-Training never runs in a Streamlit script thread (hazards.md: reruns and clicks kill a
+Training never runs in a Streamlit script thread (reruns and clicks kill a
 ``fit()`` there, and one without ``st.*`` calls cannot be stopped). :func:`manager` returns
 the process-wide :class:`JobManager`; it runs each job (:func:`cnnviz.training.loop.train`) in its
 own thread, at most ``max_jobs`` at once (FIFO queue beyond that). Pages keep only job ids.
@@ -22,7 +22,9 @@ from cnnviz.runs import store as runs
 
 from cnnviz.training import loop as training
 from cnnviz.errors import CnnvizError, InvalidArgument
-from cnnviz.training.loop import BuildFn, Progress, TrainSpec
+from cnnviz.training.callbacks import Progress
+from cnnviz.training.loop import BuildFn
+from cnnviz.training.spec import TrainSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from cnnviz.data.datasets import Dataset
@@ -131,7 +133,7 @@ class JobManager:
         spec.validate()
         job_id = secrets.token_hex(8)
         job = _Job(job_id=job_id, spec=spec, build=build, submitted=time.time(), dataset=dataset,
-                   label=label or f"{spec.preset or spec.model.get('architecture', 'custom')} on {spec.dataset}",
+                   label=label or spec.label,
                    progress=Progress(epochs=spec.epochs))
         with self._lock:
             self._jobs[job_id] = job

@@ -1,0 +1,79 @@
+"""Comparing runs: their settings as one flat row, which settings differ, the runs table, history as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cnnviz.runs.store import RunInfo
+
+#: Settings shown in the runs table, in this order (flattened config keys).
+SETTING_KEYS = (
+    "preset", "dataset", "train_size", "test_size", "validation_fraction", "scaling", "augment",
+    "class_weights", "epochs", "batch_size", "early_stopping", "keep_best", "seed",
+)
+
+
+def flat_settings(info: RunInfo) -> dict[str, Any]:
+    """The run's settings as one flat dict (model settings prefixed ``model.``), values JSON-ish."""
+    config = info.config
+    flat: dict[str, Any] = {key: config.get(key) for key in SETTING_KEYS}
+    if isinstance(flat.get("augment"), dict):
+        flat["augment"] = ", ".join(f"{k}={v}" for k, v in sorted(flat["augment"].items()) if k != "seed")
+    for key, value in sorted((config.get("model") or {}).items()):
+        flat[f"model.{key}"] = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
+    return flat
+
+
+def differing_settings(runs: Sequence[RunInfo]) -> list[str]:
+    """Names of the settings whose values are not all equal across ``runs`` (in table order)."""
+    flats = [flat_settings(r) for r in runs]
+    keys: list[str] = []
+    for flat in flats:
+        keys.extend(k for k in flat if k not in keys)
+    return [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1]
+
+
+def runs_table(runs: Iterable[RunInfo]) -> list[dict[str, Any]]:
+    """One row per run: id, time, status, test accuracy, epochs done and every setting."""
+    rows = []
+    for info in runs:
+        row = {
+            "run": info.run_id,
+            "created": info.created.replace("T", " ")[:19],
+            "status": info.status,
+            "test accuracy": info.test_accuracy,
+            "test loss": info.metrics.get("test_loss"),
+            "notebook's accuracy": info.metrics.get("seed_test_accuracy"),
+            "epochs done": info.metrics.get("epochs_completed"),
+        }
+        row.update(flat_settings(info))
+        # A size of None means "all of them" (the fast presets): show how many that was, not "None".
+        m = info.metrics
+        drawn = {"train_size": (m.get("n_train"), m.get("n_val", 0)), "test_size": (m.get("n_test"), 0)}
+        for key, (count, extra) in drawn.items():
+            if row.get(key) is None and count is not None:
+                row[key] = int(count) + int(extra or 0)
+        rows.append(row)
+    return rows
+
+
+HISTORY_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def history_csv(info: RunInfo) -> str:
+    """The run's per-epoch history as CSV text (``epoch`` then one column per metric)."""
+    keys = [k for k in HISTORY_COLUMNS if k in info.history] + sorted(
+        k for k in info.history if k not in HISTORY_COLUMNS
+    )
+    n = max((len(info.history[k]) for k in keys), default=0)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["epoch", *keys])
+    for i in range(n):
+        values = [info.history[k][i] if i < len(info.history[k]) else None for k in keys]
+        writer.writerow([i + 1, *("" if v is None else repr(float(v)) for v in values)])
+    return out.getvalue()

@@ -1,0 +1,154 @@
+"""A run's data: load and subset the dataset, split off validation, class weights, the ``tf.data`` pipeline.
+
+Data stays uint8 until the last moment: ``tf.data`` batches it, then casts, augments and scales
+each batch (a quarter of the memory of a float32 copy of the training set).
+TensorFlow and scikit-learn are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cnnviz.data import datasets, scaling
+from cnnviz.errors import InvalidArgument
+from cnnviz.training.spec import TrainSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+    import tensorflow as tf
+
+    from cnnviz.data.datasets import Dataset
+
+
+def load_training_data(
+    name: str, *, train_size: int | None, test_size: int | None, seed: int, full: "Dataset | None" = None
+) -> "Dataset":
+    """The dataset a run trains and tests on: ``datasets.load`` then a stratified ``subset``.
+
+    Args:
+        name: dataset name.
+        train_size, test_size: images to draw (None = all).
+        seed: seed of the subset.
+        full: the already-loaded full dataset ``name`` (e.g. the app's shared read-only
+            copy), to avoid loading a second one; never modified.
+    """
+    if full is not None and full.name != name:
+        raise InvalidArgument(f"the dataset given is {full.name!r}, but the run asks for {name!r}")
+    ds = full if full is not None else datasets.load(name)
+    if train_size is None and test_size is None:
+        return ds
+    return datasets.subset(
+        ds,
+        train_size=train_size if train_size is not None else len(ds.y_train),
+        test_size=test_size if test_size is not None else len(ds.y_test),
+        seed=seed,
+    )
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The uint8 arrays of one run, split, plus what the model needs to know."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray | None
+    y_val: np.ndarray | None
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+    affine: dict
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(int(d) for d in self.x_train.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def prepare_data(spec: TrainSpec, *, full: Dataset | None = None) -> PreparedData:
+    """Load (or take ``full``), subset and split the data of ``spec``; work out its scaling."""
+    ds = load_training_data(spec.dataset, train_size=spec.train_size, test_size=spec.test_size, seed=spec.seed,
+                            full=full)
+    x_tr, y_tr = ds.x_train, ds.y_train
+    x_val = y_val = None
+    if spec.validation_fraction > 0:
+        x_tr, x_val, y_tr, y_val = datasets.split_validation(
+            x_tr, y_tr, fraction=spec.validation_fraction, seed=spec.seed
+        )
+    return PreparedData(
+        x_train=x_tr, y_train=np.asarray(y_tr, dtype=np.int64),
+        x_val=x_val, y_val=None if y_val is None else np.asarray(y_val, dtype=np.int64),
+        x_test=ds.x_test, y_test=np.asarray(ds.y_test, dtype=np.int64),
+        class_names=tuple(ds.class_names),
+        affine=scaling.affine(spec.scaling, x_tr),
+    )
+
+
+def balanced_class_weights(y: np.ndarray, num_classes: int) -> dict[int, float]:
+    """``compute_class_weight("balanced")`` as a dict for ``fit``; absent classes get 1.0."""
+    # lazy: scikit-learn took 5.6 s to import here (python -X importtime, shared machine); only class weights need it
+    from sklearn.utils.class_weight import compute_class_weight
+
+    present = np.unique(y)
+    weights = compute_class_weight("balanced", classes=present, y=y)
+    out = {c: 1.0 for c in range(num_classes)}
+    out.update({int(c): float(w) for c, w in zip(present, weights)})
+    return out
+
+
+def wants_one_hot(model: keras.Model) -> bool:
+    """True when the compiled loss expects one-hot labels (anything but the sparse losses)."""
+    loss = model.loss
+    name = loss if isinstance(loss, str) else getattr(loss, "name", None) or type(loss).__name__
+    return "sparse" not in str(name).lower()
+
+
+def make_pipeline(
+    x_uint8: np.ndarray,
+    y: np.ndarray,
+    *,
+    batch_size: int,
+    affine: dict,
+    num_classes: int,
+    one_hot: bool,
+    shuffle_seed: int | None = None,
+    augmenter: Any = None,
+) -> tf.data.Dataset:
+    """A ``tf.data`` pipeline: uint8 batches, then cast, augment, scale, (one-hot) per batch.
+
+    Args:
+        x_uint8: images N×H×W×C, uint8 (kept as such in memory).
+        y: integer labels.
+        batch_size: images per batch.
+        affine: :func:`cnnviz.data.scaling.affine` result.
+        num_classes: for one-hot labels.
+        one_hot: give one-hot labels (categorical losses) instead of integers.
+        shuffle_seed: shuffle every epoch with this seed; None keeps the order.
+        augmenter: a Keras preprocessing model applied to whole batches in pixel units.
+    Returns:
+        A prefetched ``tf.data.Dataset`` of (float32 images, labels).
+    """
+    import tensorflow as tf
+
+    scale = tf.constant(affine["scale"], dtype=tf.float32)
+    offset = tf.constant(affine["offset"], dtype=tf.float32)
+    data = tf.data.Dataset.from_tensor_slices((x_uint8, np.asarray(y, dtype=np.int64)))
+    if shuffle_seed is not None:
+        data = data.shuffle(len(y), seed=shuffle_seed, reshuffle_each_iteration=True)
+    data = data.batch(batch_size)
+
+    def to_model_input(images, labels):
+        images = tf.cast(images, tf.float32)
+        if augmenter is not None:
+            images = augmenter(images, training=True)  # geometry only: works in pixel units
+        images = images * scale + offset
+        if one_hot:
+            labels = tf.one_hot(labels, num_classes)
+        return images, labels
+
+    return data.map(to_model_input, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,34 @@
+"""The one scaling: affine maps, applied and one-off, against hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnviz.data import datasets, scaling
+from cnnviz.errors import InvalidArgument
+
+
+def test_one_implementation_behind_every_name():
+    assert datasets.scale is scaling.scale and datasets.SCALINGS is scaling.SCALINGS
+    assert datasets.channel_stats is scaling.channel_stats
+
+
+@pytest.mark.parametrize("method", list(scaling.SCALINGS))
+def test_scale_equals_the_saved_affine(method):
+    x = np.random.default_rng(0).integers(0, 256, (5, 4, 4, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(scaling.scale(x, method), scaling.apply(x, scaling.affine(method, x)))
+
+
+def test_affine_values_and_refusals():
+    x = np.array([[[[0], [51], [255]]]], dtype=np.uint8)
+    np.testing.assert_allclose(scaling.scale(x, "unit").ravel(), [0.0, 0.2, 1.0], rtol=1e-6)
+    np.testing.assert_allclose(scaling.scale(x, "symmetric").ravel(), [-1.0, -0.6, 1.0], rtol=1e-6)
+    flat = np.full((2, 2, 2, 1), 7, np.uint8)
+    affine = scaling.affine("standardize", flat)
+    assert affine["stats"] == {"mean": [7.0], "std": [0.0]}
+    np.testing.assert_array_equal(scaling.apply(flat, affine), np.zeros((2, 2, 2, 1), np.float32))
+    with pytest.raises(InvalidArgument, match="scaling must be one of unit, symmetric, standardize, got 'minmax'"):
+        scaling.affine("minmax", flat)
+    with pytest.raises(InvalidArgument, match=r"images must have 1 channel\(s\) in the last axis, got shape \(2, 3\)"):
+        scaling.apply(np.zeros((2, 3), np.uint8), affine)

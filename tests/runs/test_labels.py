@@ -1,0 +1,37 @@
+"""One run label implementation (runs.labels) and RunInfo's typed accessors."""
+
+from __future__ import annotations
+
+from cnnviz.models.config import ModelConfig
+from cnnviz.runs import labels
+from cnnviz.runs.store import RunInfo
+from cnnviz.training.spec import TrainSpec
+
+
+def _info(**changes) -> RunInfo:
+    spec = TrainSpec(model=ModelConfig(conv_layers=1, filters=4, batch_norm=False), dataset="digits", train_size=60,
+                     test_size=30, seed=2)
+    config = {**spec.to_dict(), "input_shape": [8, 8, 1], "num_classes": 10,
+              "class_names": [str(d) for d in range(10)],
+              "scaling_affine": {"method": "unit", "scale": [1 / 255], "offset": [0.0]}, "labels": "one_hot"}
+    config.update(changes)
+    return RunInfo(run_id="20250101-120000-0123abcd", config=config, history={}, metrics={"test_accuracy": 0.5},
+                   created="2025-01-01T12:00:00+00:00", status="finished", model_sha256="ab" * 32)
+
+
+def test_labels():
+    info = _info(model={**ModelConfig(head="global_avg").to_dict()},
+                 augment={"rotation": 30.0, "flip": "none", "translate": 0.0, "zoom": 0.0, "seed": 0})
+    assert info.label == labels.label(info) == "custom on digits (0123abcd)"
+    assert labels.picker_label(info) == "custom on digits (0123abcd) · global-average head · rotate ±30° · 50.0%"
+    assert labels.legend_label(info) == "custom, global-average head (0123abcd), rotate ±30°"
+    assert labels.legend_label(_info()) == "custom (0123abcd), no augmentation"
+    assert _info(preset="seed000_model1").label == "seed000_model1 on digits (0123abcd)"
+
+
+def test_typed_accessors():
+    info = _info()
+    assert isinstance(info.spec, TrainSpec) and info.spec.seed == 2
+    assert info.model_config == ModelConfig(conv_layers=1, filters=4, batch_norm=False)
+    assert info.input_shape == (8, 8, 1) and info.num_classes == 10 and info.class_names[:2] == ("0", "1")
+    assert info.scaling_affine["method"] == "unit" and info.model_sha256 == "ab" * 32

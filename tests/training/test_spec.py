@@ -1,0 +1,67 @@
+"""TrainSpec: typed settings, the saved dict format, old runs, the split-size rule, the factories."""
+
+from __future__ import annotations
+
+import pytest
+
+from cnnviz.data.augment import AugmentConfig
+from cnnviz.errors import InvalidArgument
+from cnnviz.models.config import ModelConfig
+from cnnviz.training import spec as specs
+from cnnviz.training.spec import TrainSpec
+
+
+def test_model_and_augment_are_typed_and_saved_as_plain_dicts():
+    spec = TrainSpec(model=ModelConfig(learning_rate=0.02), augment=AugmentConfig(rotation=10.0))
+    saved = spec.to_dict()
+    assert saved["model"] == ModelConfig(learning_rate=0.02).to_dict()
+    assert saved["augment"] == AugmentConfig(rotation=10.0).to_dict()
+    again = TrainSpec.from_dict({**saved, "input_shape": [8, 8, 1], "num_classes": 10})  # run keys are skipped
+    assert again == spec and isinstance(again.model, ModelConfig) and isinstance(again.augment, AugmentConfig)
+
+
+def test_a_dict_given_to_the_constructor_is_parsed_once():
+    spec = TrainSpec(model={"learning_rate": 0.5}, augment={"flip": "horizontal"})
+    assert spec.model == ModelConfig(learning_rate=0.5) and spec.augment == AugmentConfig(flip="horizontal")
+
+
+def test_an_old_run_config_still_loads():
+    old = {"model": {"architecture": "custom", "conv_layers": 1}, "dataset": "digits", "train_size": 60,
+           "test_size": 30, "validation_fraction": 0.25, "scaling": "unit",
+           "augment": {"rotation": 5.0, "flip": "none", "translate": 0.0, "zoom": 0.0, "seed": 0},
+           "class_weights": False, "epochs": 1, "batch_size": 8, "early_stopping": False, "keep_best": False,
+           "seed": 0, "preset": None, "scaling_affine": {"method": "unit", "scale": [1 / 255], "offset": [0.0]}}
+    spec = TrainSpec.from_dict(old)  # saved before tta, crop and most model settings existed
+    assert spec.tta == "none" and spec.augment.crop == 0 and spec.model.conv_layers == 1
+    assert spec.model.learning_rate == ModelConfig().learning_rate
+    spec.validate()
+    with pytest.raises(InvalidArgument, match="needs its model settings"):
+        TrainSpec.from_dict({"dataset": "digits"})
+
+
+def test_split_size_rule_lives_in_validate():
+    spec = TrainSpec(model=ModelConfig(), train_size=30, validation_fraction=0.25)
+    spec.validate()  # without the number of classes the rule cannot apply
+    with pytest.raises(InvalidArgument, match=r"With 10 classes and a validation share of 0\.25, training needs at "
+                                              r"least 37 images \(every class on both sides of the split\), got 30\."):
+        spec.validate(num_classes=10)
+    TrainSpec(model=ModelConfig(), train_size=37, validation_fraction=0.25).validate(num_classes=10)
+    TrainSpec(model=ModelConfig(), train_size=5, validation_fraction=0.0).validate(num_classes=10)
+
+
+def test_frozen_and_unfrozen_change_only_freezing_and_learning_rate():
+    from cnnviz.models import transfer
+
+    base = specs.transfer_spec(transfer.config(weights="none"), dataset="digits", train_size=40, test_size=20,
+                               epochs=1)
+    frozen, unfrozen = specs.frozen_and_unfrozen(base)
+    assert (frozen.model.frozen, frozen.model.learning_rate) == (True, 1e-3)
+    assert (unfrozen.model.frozen, unfrozen.model.learning_rate) == (False, 1e-4)
+    assert frozen.model.replace(frozen=False, learning_rate=1e-4) == unfrozen.model
+    with pytest.raises(InvalidArgument, match="expected a transfer model configuration, got architecture 'custom'"):
+        specs.transfer_spec(ModelConfig(), dataset="digits", train_size=None, test_size=None, epochs=1)
+
+
+def test_job_label():
+    assert TrainSpec(model=ModelConfig(), dataset="digits").label == "custom on digits"
+    assert specs.spec_from_preset("seed000_model1", dataset="digits").label == "seed000_model1 on digits"
