@@ -504,7 +504,7 @@ def test_train_spec_refuses_hostile_values(changes, message):
     from cnnviz.models import network as models
     from cnnviz.training import loop as training
 
-    spec = training.TrainSpec(model=models.ModelConfig().to_dict(), **changes)
-    with pytest.raises(InvalidArgument) as err:
-        spec.validate()
+    saved = {**training.TrainSpec(model=models.ModelConfig()).to_dict(), **changes}
+    with pytest.raises(InvalidArgument) as err:  # a saved or submitted config: refused when parsed or validated
+        training.TrainSpec.from_dict(saved).validate()
     assert str(err.value) == message

@@ -23,7 +23,7 @@ SCALINGS: dict[str, str] = {
 
 
 def _check_method(method: object) -> str:
-    if method not in SCALINGS:
+    if not isinstance(method, str) or method not in SCALINGS:
         raise InvalidArgument(f"scaling must be one of {', '.join(SCALINGS)}, got {method!r}")
     return method  # type: ignore[return-value]
 

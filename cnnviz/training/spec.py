@@ -92,7 +92,7 @@ class TrainSpec:
         fraction = self.validation_fraction  # checked as a number first: float("lots") or float(None) would escape
         if not isinstance(fraction, (int, float, np.number)) or isinstance(fraction, bool) or not 0.0 <= fraction < 1.0:
             raise InvalidArgument(f"validation fraction must be in [0, 1), got {fraction!r}")
-        if self.scaling not in SCALINGS:
+        if not isinstance(self.scaling, str) or self.scaling not in SCALINGS:
             raise InvalidArgument(f"scaling must be one of {', '.join(SCALINGS)}, got {self.scaling!r}")
         if self.augment is not None and not isinstance(self.augment, AugmentConfig):
             raise InvalidArgument(f"augment must be an AugmentConfig or None, got {self.augment!r}")
