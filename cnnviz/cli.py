@@ -336,32 +336,18 @@ def _add_download_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from cnnviz import storage
-    from cnnviz.inspect import pretrained
-    from cnnviz.models import transfer
+    from cnnviz import storage, weights
 
-    if args.model in transfer.DOWNLOAD_IDS:
-        backbone = transfer.DOWNLOAD_IDS[args.model]
-        title = transfer.BACKBONES[backbone].title
-        if args.source:
-            path = transfer.install_weights_file(args.source, backbone, alpha=args.alpha, image_size=args.size)
-            print(f"{title} weights checked and copied to {path}")
-            return 0
-        wf = transfer.weights_file(backbone, alpha=args.alpha, image_size=args.size)
-        print(f"downloading {args.url or wf.url}", file=sys.stderr)
-        path = transfer.download_weights(backbone, alpha=args.alpha, image_size=args.size, url=args.url,
-                                         md5=args.md5, force=args.force)
-        print(f"{title} ImageNet weights (no top) downloaded and checked: {path}")
-        return 0
+    wf = weights.weights_file(args.model, alpha=args.alpha, image_size=args.size)
     if args.source:
-        path = pretrained.install_weights_file(args.source, md5=args.md5)
-        print(f"ResNet50 weights checked and copied to {path}")
+        path = weights.install_weights_file(args.source, wf, md5=args.md5)
+        print(f"{wf.name} checked and copied to {path}")
         return 0
-    dest = storage.weights_dir() / pretrained.RESNET50_WEIGHTS_FILE
-    if not args.force and dest.is_file() and pretrained.md5_file(dest) == (args.md5 or pretrained.RESNET50_WEIGHTS_MD5).lower():
-        print(f"ResNet50 weights already here: {dest}")
+    dest = storage.weights_dir() / wf.file
+    if not args.force and weights.is_good_copy(dest, wf, md5=args.md5):
+        print(f"{wf.name} already here: {dest}")
         return 0
-    url = args.url or pretrained.RESNET50_WEIGHTS_URL
+    url = args.url or wf.url
     print(f"downloading {url}", file=sys.stderr)
     shown = [-1]
 
@@ -371,8 +357,8 @@ def _download(args: argparse.Namespace) -> int:
             shown[0] = step
             print(f"  {done / 1e6:.0f} MB" + (f" of {total / 1e6:.0f} MB" if total else ""), file=sys.stderr)
 
-    path = pretrained.download_weights(url=url, md5=args.md5, force=args.force, progress=progress)
-    print(f"ResNet50 weights downloaded and checked: {path}")
+    path = weights.download_weights(wf, url=url, md5=args.md5, force=True, progress=progress)
+    print(f"{wf.name} downloaded and checked: {path}")
     return 0
 
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from cnnviz import storage
-
+from cnnviz import storage, weights
 from cnnviz.data import datasets
-
-from cnnviz.inspect import pretrained
-
-from cnnviz.models import transfer
 
 
 def _status_items() -> list[dict]:
     items = []
-    for entry in [*datasets.status(), *pretrained.status(), *transfer.status()]:
+    for entry in [*datasets.status(), *weights.status()]:
         detail = entry["detail"] if entry["present"] else f"{entry['detail']} Not here yet: {entry['how_to_get']}"
         items.append({"name": entry.get("title", entry["name"]), "present": entry["present"], "detail": detail})
     return items

@@ -170,12 +170,9 @@ def _locked_fd(path: Path, *, shared: bool) -> int | None:
     return fd
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
+def sha256_file(path: Path) -> str:
     with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def is_inside(path: Path, folder: Path) -> bool:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnviz.inspect import pretrained
-
+from cnnviz import weights
 from cnnviz.app import ui
+from cnnviz.data import samples
+from cnnviz.inspect import imagenet, pretrained
 from tests.helpers_pretrained import loopback_server, photo, png_bytes, tiny_imagenet_model
 
 PAGE = "app_pages/pretrained.py"
@@ -45,7 +48,7 @@ def test_sample_photos_are_classified_with_charts(app_path, patched):
     assert not at.error
     heads = [s.value for s in at.subheader]
     assert [h.split(":")[0] for h in heads] == ["china.jpg", "flower.jpg"]
-    results = pretrained.classify(patched, list(pretrained.sample_photos().values()), top=5)
+    results = pretrained.classify(patched, list(samples.sample_photos().values()), top=5)
     for head, result in zip(heads, results):  # the page shows what the backend computes
         label, prob = result.top[0][1], result.top[0][2]
         assert head.endswith(f"{label.replace('_', ' ')} ({prob:.1%})")
@@ -53,7 +56,7 @@ def test_sample_photos_are_classified_with_charts(app_path, patched):
     assert len(charts) >= 6  # top-k, Grad-CAM and preprocessing per photo (+ stage chart)
     assert "tiny test weights" in _texts(at)
     # The model tab: facts of the model actually loaded.
-    facts = pretrained.model_facts(patched.model)
+    facts = imagenet.model_facts(patched.model)
     assert [m.value for m in at.metric][:2] == [str(facts["conv_layers"]), str(facts["weighted_depth"])]
     # CIFAR-10 is not in the empty CNNVIZ_HOME: an info, not an error.
     assert at.info and not at.exception
@@ -115,15 +118,15 @@ def test_cifar_bridge_with_images(app_path, patched, monkeypatch):
 
 def test_offline_page_explains_and_still_shows_the_model(app_path, monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
-    monkeypatch.delenv(pretrained.WEIGHTS_ENV, raising=False)
+    monkeypatch.delenv(weights.RESNET50.env, raising=False)
     monkeypatch.setattr(ui, "_resnet50_failure", {})
     with loopback_server({}) as (base, hits):  # a server without the file: every download fails
-        monkeypatch.setattr(pretrained, "RESNET50_WEIGHTS_URL", base + "/resnet50.h5")
+        monkeypatch.setattr(weights, "RESNET50", dataclasses.replace(weights.RESNET50, url=base + "/resnet50.h5"))
         at = _open_page(app_path)
         [error] = at.error
         assert error.value.startswith("ResNet50's ImageNet weights are not on this machine")
         assert "`python -m cnnviz download resnet50`" in error.value
-        assert f"downloading it failed: could not download {base}/resnet50.h5: Not Found." in error.value
+        assert f"downloading it failed: could not download {base}/resnet50.h5: the server answered HTTP 404 (Not Found)." in error.value
         assert any("need ResNet50's ImageNet weights" in i.value for i in at.info)
         # The facts come from the architecture alone.
         assert [m.value for m in at.metric] == ["53", "50", "25,636,712", "224×224×3"]

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from cnnviz.data import cifar10
-from cnnviz.data.cifar10 import DownloadError, FormatError
+from cnnviz.data.cifar10 import FormatError
 from cnnviz.errors import InvalidArgument, Unavailable
+from cnnviz.weights import DownloadError
 from tests import helpers_data as h
 
 
@@ -55,8 +56,8 @@ def test_checksum_mismatch_leaves_nothing(server, tmp_path):
         cifar10.download_file(server.url("/c.tar.gz"), tmp_path / "data" / "a.tar.gz",
                               expected_size=len(body), expected_md5=wrong)
     assert str(err.value) == (
-        f"Checksum mismatch for {server.url('/c.tar.gz')}: MD5 {h.md5(body)} but expected {wrong}. "
-        "The file is damaged or is not the official archive; it was deleted.")
+        f"Checksum mismatch for {server.url('/c.tar.gz')}: the file has MD5 {h.md5(body)}, not the expected {wrong}; "
+        "it is damaged or is not CIFAR-10's binary archive, so it was not kept.")
     assert _leftovers(tmp_path / "data") == []
 
 
@@ -89,7 +90,8 @@ def test_http_404_says_so_and_leaves_nothing(server, tmp_path):
     with pytest.raises(DownloadError) as err:
         cifar10.download_file(server.url("/missing.tar.gz"), tmp_path / "data" / "a",
                               expected_size=10, expected_md5=None)
-    assert str(err.value).startswith(f"The server answered HTTP 404 (Not Found) for {server.url('/missing.tar.gz')}.")
+    assert str(err.value).startswith(
+        f"could not download {server.url('/missing.tar.gz')}: the server answered HTTP 404 (Not Found). ")
     assert "python -m cnnviz data import cifar10 PATH" in str(err.value)
     assert _leftovers(tmp_path / "data") == []
 
@@ -98,7 +100,7 @@ def test_connection_refused_says_offline(tmp_path):
     url = h.refused_url()
     with pytest.raises(Unavailable) as err:
         cifar10.download_file(url, tmp_path / "data" / "a", expected_size=10, expected_md5=None)
-    assert str(err.value).startswith(f"Could not reach {url} (")
+    assert str(err.value).startswith(f"could not download {url}: [Errno 111] Connection refused (")
     assert "looks offline" in str(err.value)
     assert _leftovers(tmp_path / "data") == []
 

@@ -2,7 +2,7 @@
 
 Every model-loading path in cnnviz is offered hostile files: ``runs.load_model`` (and so
 ``ui.run_model``, the only caller) and ``runs.model_file`` (downloads) for run models;
-``pretrained.resolve_weights`` / ``load_resnet50`` / ``install_weights_file`` for the one
+``weights.resolve_weights`` / ``pretrained.load_resnet50`` / ``weights.install_weights_file`` for the one
 file a teacher may name. A Lambda layer whose function creates a file stands for "code
 runs": after every refusal that file must not exist.
 
@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cnnviz import weights
 from cnnviz.inspect import pretrained
+from cnnviz.models import resnet50
 
 from cnnviz.runs import modelfile
 from cnnviz.runs import store as runs
@@ -258,7 +260,7 @@ def no_load_model(monkeypatch):
 @pytest.fixture
 def tiny_resnet(monkeypatch):
     """The tiny 1000-class stand-in for ResNet50 (same code path, seconds instead of minutes)."""
-    monkeypatch.setattr(pretrained, "build_resnet50", lambda: tiny_imagenet_model(seed=1))
+    monkeypatch.setattr(resnet50, "build_resnet50", lambda: tiny_imagenet_model(seed=1))
 
 
 def test_weights_are_only_ever_load_weights_into_the_known_architecture(tmp_path, no_load_model, tiny_resnet):
@@ -280,7 +282,7 @@ def test_weights_files_that_are_not_hdf5_weights_are_refused_by_name(tmp_path, e
                         f"it, or written by model.save_weights), got {str(path)!r}")
     with pytest.raises(InvalidArgument, match=message):
         pretrained.load_resnet50(weights_path=str(path), download=False)
-    monkeypatch.setenv(pretrained.WEIGHTS_ENV, str(path))
+    monkeypatch.setenv(weights.RESNET50.env, str(path))
     with pytest.raises(InvalidArgument, match=message):
         pretrained.load_resnet50(download=False)
     assert not evil_files["marker"].exists()
@@ -302,12 +304,12 @@ def test_an_hdf5_model_with_a_lambda_given_as_weights_runs_nothing(tmp_path, evi
 def test_remote_weights_addresses_are_refused(address, monkeypatch, cnnviz_home):
     message = re.escape(f"the weights file must be a path on this machine, got {address!r}")
     with pytest.raises(InvalidArgument, match=message):
-        pretrained.resolve_weights(address, download=False)
-    monkeypatch.setenv(pretrained.WEIGHTS_ENV, address)
+        weights.resolve_weights(weights.RESNET50, address, download=False)
+    monkeypatch.setenv(weights.RESNET50.env, address)
     with pytest.raises(InvalidArgument, match=message):
-        pretrained.resolve_weights(download=False)
+        weights.resolve_weights(weights.RESNET50, download=False)
     with pytest.raises(InvalidArgument, match=message):
-        pretrained.install_weights_file(address)
+        weights.install_weights_file(address, weights.RESNET50)
     assert not (cnnviz_home / "weights").exists()
 
 
@@ -316,8 +318,8 @@ def test_install_weights_file_copies_only_the_official_file(tmp_path, evil_files
         if not source.exists():
             source.write_bytes(b"not weights")
         with pytest.raises(InvalidArgument, match=re.escape(f"{source} has MD5 ") + ".*; not copied"):
-            pretrained.install_weights_file(source)
+            weights.install_weights_file(source, weights.RESNET50)
     with pytest.raises(Unavailable, match=re.escape(f"the file {tmp_path / 'missing.h5'} does not exist")):
-        pretrained.install_weights_file(tmp_path / "missing.h5")
+        weights.install_weights_file(tmp_path / "missing.h5", weights.RESNET50)
     assert not (cnnviz_home / "weights").exists() or not any((cnnviz_home / "weights").iterdir())
     assert not evil_files["marker"].exists()

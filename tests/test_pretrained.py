@@ -12,17 +12,18 @@ import threading
 import numpy as np
 import pytest
 
-from cnnviz import storage
-
-from cnnviz.inspect import pretrained
+from cnnviz import storage, weights
+from cnnviz.data import samples
 from cnnviz.errors import InvalidArgument, Unavailable
+from cnnviz.inspect import imagenet, pretrained
+from cnnviz.models import resnet50 as resnet50_model
 from tests.helpers_pretrained import closed_port_url, loopback_server, md5, photo, png_bytes
 
 
 @pytest.fixture(scope="module")
 def resnet():
     """ResNet50 with random weights, built once for the module (slow on 2 cores)."""
-    return pretrained.build_resnet50()
+    return resnet50_model.build_resnet50()
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def keras_home(tmp_path, monkeypatch):
     """An empty Keras cache, so the machine's real ~/.keras never leaks into a test."""
     home = tmp_path / "keras-home"
     monkeypatch.setenv("KERAS_HOME", str(home))
-    monkeypatch.delenv(pretrained.WEIGHTS_ENV, raising=False)
+    monkeypatch.delenv(weights.RESNET50.env, raising=False)
     return home
 
 
@@ -46,9 +47,9 @@ def test_class_index_is_keras_file_byte_for_byte():
     from keras.src.applications import imagenet_utils
 
     keras_hash = re.search(r'file_hash="([0-9a-f]{32})"', inspect.getsource(imagenet_utils.decode_predictions)).group(1)
-    assert pretrained.CLASS_INDEX_MD5 == keras_hash
-    assert hashlib.md5(pretrained.CLASS_INDEX_PATH.read_bytes()).hexdigest() == keras_hash
-    names = pretrained.class_index()
+    assert imagenet.CLASS_INDEX_MD5 == keras_hash
+    assert hashlib.md5(imagenet.CLASS_INDEX_PATH.read_bytes()).hexdigest() == keras_hash
+    names = imagenet.class_index()
     assert len(names) == 1000
     assert names[0] == ("n01440764", "tench") and names[-1] == ("n15075141", "toilet_tissue")
     wnids = [w for w, _ in names]
@@ -62,14 +63,14 @@ def test_decode_equals_keras_decode_predictions(monkeypatch):
 
     # The reference: Keras' own decode_predictions with CLASS_INDEX loaded from our file the way
     # it loads its download (json.load), so nothing is fetched.
-    with open(pretrained.CLASS_INDEX_PATH) as fh:
+    with open(imagenet.CLASS_INDEX_PATH) as fh:
         monkeypatch.setattr(imagenet_utils, "CLASS_INDEX", json.load(fh))
     rng = np.random.default_rng(0)
     preds = rng.random((4, 1000)).astype(np.float32)
     preds[1, [5, 17, 900]] = 0.999  # ties keep Keras' order too
     preds /= preds.sum(axis=1, keepdims=True)
     for top in (1, 5, 10):
-        ours = pretrained.decode(preds, top=top)
+        ours = imagenet.decode(preds, top=top)
         theirs = keras.applications.resnet50.decode_predictions(preds, top=top)
         assert [[(w, lbl) for w, lbl, _ in row] for row in ours] == [[(w, lbl) for w, lbl, _ in row] for row in theirs]
         np.testing.assert_array_equal([[p for *_, p in row] for row in ours], [[p for *_, p in row] for row in theirs])
@@ -77,9 +78,9 @@ def test_decode_equals_keras_decode_predictions(monkeypatch):
 
 def test_decode_rejects_bad_shapes():
     with pytest.raises(InvalidArgument, match=r"expected predictions of shape \(N, 1000\), got \(3, 10\)"):
-        pretrained.decode(np.zeros((3, 10)))
+        imagenet.decode(np.zeros((3, 10)))
     with pytest.raises(InvalidArgument, match="top must be 1..1000, got 0"):
-        pretrained.decode(np.zeros((1, 1000)), top=0)
+        imagenet.decode(np.zeros((1, 1000)), top=0)
 
 
 # --- preprocessing -----------------------------------------------------------------------------------
@@ -90,13 +91,13 @@ def test_preprocess_equals_keras_preprocess_input():
 
     batch = np.random.default_rng(1).integers(0, 256, size=(3, 224, 224, 3)).astype(np.uint8)
     reference = keras.applications.resnet50.preprocess_input(batch.astype(np.float32))
-    ours = pretrained.preprocess_input(batch)
+    ours = resnet50_model.preprocess_input(batch)
     assert ours.dtype == np.float32
     np.testing.assert_array_equal(ours, reference)
-    np.testing.assert_array_equal(pretrained.preprocess_input(batch[0]),
+    np.testing.assert_array_equal(resnet50_model.preprocess_input(batch[0]),
                                   keras.applications.resnet50.preprocess_input(batch[0].astype(np.float32)))
     with pytest.raises(InvalidArgument, match=r"3 channels last, got shape \(224, 224\)"):
-        pretrained.preprocess_input(batch[0, ..., 0])
+        resnet50_model.preprocess_input(batch[0, ..., 0])
 
 
 def test_prepare_keeps_every_step():
@@ -133,7 +134,7 @@ def test_full_pipeline_on_generated_photos(clf):
         assert res.probabilities.sum() == pytest.approx(1.0, abs=1e-4)
         probs = [p for *_, p in res.top]
         assert len(probs) == 5 and probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-6
-        assert res.top[0][0] == pretrained.class_index()[int(np.argmax(res.probabilities))][0]
+        assert res.top[0][0] == imagenet.class_index()[int(np.argmax(res.probabilities))][0]
         assert res.heatmap.shape == (224, 224) and res.heatmap.min() >= 0 and res.heatmap.max() <= 1
     # A batch gives what each photo gives alone.
     alone = pretrained.classify(clf, [photos[2]], top=5, explain=False)[0]
@@ -151,7 +152,7 @@ def test_classify_and_classifier_validate(clf):
 
 
 def test_concurrent_predictions_equal_serial_ones(clf):
-    batches = [pretrained.preprocess_input(photo(224, 224, seed=s)[None]) for s in range(4)]
+    batches = [resnet50_model.preprocess_input(photo(224, 224, seed=s)[None]) for s in range(4)]
     serial = [clf.probabilities(b) for b in batches]
     results: dict[int, np.ndarray] = {}
     errors: list[BaseException] = []
@@ -185,7 +186,7 @@ def test_shared_classifier_requires_1000_classes():
 
 
 def test_resnet50_facts(resnet):
-    facts = pretrained.model_facts(resnet)
+    facts = imagenet.model_facts(resnet)
     assert facts["conv_layers"] == 53 and facts["dense_layers"] == 1
     assert facts["weighted_depth"] == 50  # 49 convolutions + 1 dense on the longest path
     assert facts["side_weighted_layers"] == [f"conv{s}_block1_0_conv" for s in (2, 3, 4, 5)]
@@ -193,14 +194,14 @@ def test_resnet50_facts(resnet):
     assert facts["trainable_params"] == 25_583_592 and facts["non_trainable_params"] == 53_120
     assert facts["input_shape"] == (224, 224, 3) and facts["classes"] == 1000
     assert facts["keras_layers"] == 177
-    text = pretrained.depth_explanation(facts)
+    text = imagenet.depth_explanation(facts)
     assert "50 layers that have weights (49 convolutions and 1 dense)" in text
     assert "The other 4 convolutions (conv2_block1_0_conv" in text
-    assert "25,583,592² ≈ 6.5e+14 entries: about 2.6 petabytes" in pretrained.hessian_note(facts)
+    assert "25,583,592² ≈ 6.5e+14 entries: about 2.6 petabytes" in imagenet.hessian_note(facts)
 
 
 def test_resnet50_stage_table(resnet):
-    rows = pretrained.stage_table(resnet)
+    rows = imagenet.stage_table(resnet)
     assert [r["stage"] for r in rows] == ["input", "conv1 (stem)", "conv2", "conv3", "conv4", "conv5", "head"]
     assert [r["blocks"] for r in rows] == [0, 0, 3, 4, 6, 3, 0]
     assert sum(r["params"] for r in rows) == 25_636_712
@@ -221,7 +222,7 @@ def test_facts_of_small_sequential_by_hand():
         keras.layers.Flatten(name="flat"),
         keras.layers.Dense(4, name="out"),  # 4*4*3*4 + 4 = 196
     ], name="small")
-    facts = pretrained.model_facts(model)
+    facts = imagenet.model_facts(model)
     assert facts["weighted_depth"] == 3 and facts["side_weighted_layers"] == []
     assert facts["conv_layers"] == 2 and facts["dense_layers"] == 1
     assert facts["total_params"] == 20 + 8 + 57 + 196 and facts["trainable_params"] == 20 + 4 + 57 + 196
@@ -233,22 +234,22 @@ def test_facts_of_small_sequential_by_hand():
 def test_weights_file_by_path_gives_identical_predictions(resnet, clf, tmp_path, keras_home, monkeypatch):
     path = tmp_path / "random.weights.h5"
     resnet.save_weights(str(path))
-    x = pretrained.preprocess_input(np.stack([photo(224, 224, seed=9), photo(224, 224, seed=10)]))
+    x = resnet50_model.preprocess_input(np.stack([photo(224, 224, seed=9), photo(224, 224, seed=10)]))
     loaded = pretrained.load_resnet50(weights_path=path, download=False)
     assert loaded.weights_source == f"weights from {path}"
     np.testing.assert_array_equal(loaded.probabilities(x), clf.probabilities(x))
-    monkeypatch.setenv(pretrained.WEIGHTS_ENV, str(path))  # the same file through the environment
-    assert pretrained.resolve_weights(download=False) == path
+    monkeypatch.setenv(weights.RESNET50.env, str(path))  # the same file through the environment
+    assert weights.resolve_weights(weights.RESNET50, download=False) == path
 
 
 def test_explicit_weights_errors(tmp_path, keras_home, monkeypatch):
     with pytest.raises(Unavailable, match=re.escape(f"the ResNet50 weights file {tmp_path / 'no.h5'} does not exist")):
-        pretrained.resolve_weights(tmp_path / "no.h5")
-    monkeypatch.setenv(pretrained.WEIGHTS_ENV, str(tmp_path / "env.h5"))
-    with pytest.raises(Unavailable, match=re.escape(f"env.h5 (from {pretrained.WEIGHTS_ENV}) does not exist")):
-        pretrained.resolve_weights()
+        weights.resolve_weights(weights.RESNET50, tmp_path / "no.h5")
+    monkeypatch.setenv(weights.RESNET50.env, str(tmp_path / "env.h5"))
+    with pytest.raises(Unavailable, match=re.escape(f"env.h5 (from {weights.RESNET50.env}) does not exist")):
+        weights.resolve_weights(weights.RESNET50)
     with pytest.raises(InvalidArgument, match="must be a path on this machine, got 'https://x/y.h5'"):
-        pretrained.resolve_weights("https://x/y.h5")
+        weights.resolve_weights(weights.RESNET50, "https://x/y.h5")
     junk = tmp_path / "junk.weights.h5"
     junk.write_bytes(b"not hdf5")
     with pytest.raises(InvalidArgument, match=re.escape(f"could not read ResNet50 weights from {junk}:")):
@@ -274,23 +275,24 @@ def test_offline_download_attempt_is_reported(keras_home, cnnviz_home):
     with pytest.raises(Unavailable) as err:
         pretrained.load_resnet50(url=url)
     msg = str(err.value)
-    assert f", and downloading it failed: could not download {url}: [Errno 111] Connection refused. To fix it" in msg
+    assert (f", and downloading it failed: could not download {url}: [Errno 111] Connection refused (this machine "
+            "looks offline, or the address is wrong). To fix it") in msg
     assert "run `python -m cnnviz download resnet50`" in msg
-    assert not (cnnviz_home / "weights" / pretrained.RESNET50_WEIGHTS_FILE).exists()
+    assert not (cnnviz_home / "weights" / weights.RESNET50.file).exists()
 
 
 def test_download_from_loopback_server(keras_home, cnnviz_home):
     payload = bytes(range(256)) * 12_000  # 3 MB: several chunks
     seen = []
     with loopback_server({"/w.h5": payload}) as (base, hits):
-        path = pretrained.download_weights(url=base + "/w.h5", md5=md5(payload),
+        path = weights.download_weights(weights.RESNET50, url=base + "/w.h5", md5=md5(payload),
                                            progress=lambda done, total: seen.append((done, total)))
-        assert path == cnnviz_home / "weights" / pretrained.RESNET50_WEIGHTS_FILE
+        assert path == cnnviz_home / "weights" / weights.RESNET50.file
         assert path.read_bytes() == payload
         assert seen[-1] == (len(payload), len(payload)) and len(seen) >= 3
         # A good copy is not fetched again; resolve_weights finds it (checksum) without the network.
-        assert pretrained.download_weights(url=base + "/w.h5", md5=md5(payload)) == path
-        assert pretrained.resolve_weights(md5=md5(payload), download=False) == path
+        assert weights.download_weights(weights.RESNET50, url=base + "/w.h5", md5=md5(payload)) == path
+        assert weights.resolve_weights(weights.RESNET50, md5=md5(payload), download=False) == path
         assert hits == ["/w.h5"]
     assert storage.remove_temporaries(cnnviz_home) == []
 
@@ -298,41 +300,41 @@ def test_download_from_loopback_server(keras_home, cnnviz_home):
 def test_download_rejects_a_wrong_checksum_and_keeps_nothing(keras_home, cnnviz_home):
     with loopback_server({"/w.h5": b"corrupted"}) as (base, _):
         with pytest.raises(Unavailable, match=re.escape(f"has MD5 {md5(b'corrupted')}, not the expected {'0' * 32}")):
-            pretrained.download_weights(url=base + "/w.h5", md5="0" * 32)
-        with pytest.raises(Unavailable, match=re.escape(f"could not download {base}/missing.h5: Not Found")):
-            pretrained.download_weights(url=base + "/missing.h5", md5="0" * 32)
-    weights = cnnviz_home / "weights"
-    assert not weights.exists() or list(weights.iterdir()) == []
+            weights.download_weights(weights.RESNET50, url=base + "/w.h5", md5="0" * 32)
+        with pytest.raises(Unavailable, match=re.escape(f"could not download {base}/missing.h5: the server answered HTTP 404 (Not Found)")):
+            weights.download_weights(weights.RESNET50, url=base + "/missing.h5", md5="0" * 32)
+    folder = cnnviz_home / "weights"
+    assert not folder.exists() or list(folder.iterdir()) == []
     with pytest.raises(InvalidArgument, match="must start with http:// or https://, got 'file:///etc/passwd'"):
-        pretrained.download_weights(url="file:///etc/passwd")
-    with pytest.raises(InvalidArgument, match="md5 must be 32 hex digits, got 'abc'"):
-        pretrained.download_weights(url="http://127.0.0.1/x", md5="abc")
+        weights.download_weights(weights.RESNET50, url="file:///etc/passwd")
+    with pytest.raises(InvalidArgument, match="the expected MD5 must be 32 hex digits, got 'abc'"):
+        weights.download_weights(weights.RESNET50, url="http://127.0.0.1/x", md5="abc")
 
 
 def test_resolve_skips_a_damaged_copy_and_downloads(keras_home, cnnviz_home):
     payload = b"good weights" * 1000
-    damaged = keras_home / "models" / pretrained.RESNET50_WEIGHTS_FILE
+    damaged = keras_home / "models" / weights.RESNET50.file
     damaged.parent.mkdir(parents=True)
     damaged.write_bytes(b"half a download")
     with pytest.raises(Unavailable, match=re.escape(f"({damaged} is there but its checksum is wrong)")):
-        pretrained.resolve_weights(md5=md5(payload), download=False)
+        weights.resolve_weights(weights.RESNET50, md5=md5(payload), download=False)
     with loopback_server({"/w.h5": payload}) as (base, _):
-        path = pretrained.resolve_weights(url=base + "/w.h5", md5=md5(payload))
-    assert path == cnnviz_home / "weights" / pretrained.RESNET50_WEIGHTS_FILE and path.read_bytes() == payload
+        path = weights.resolve_weights(weights.RESNET50, url=base + "/w.h5", md5=md5(payload), download=True)
+    assert path == cnnviz_home / "weights" / weights.RESNET50.file and path.read_bytes() == payload
 
 
 def test_cli_download_and_copy(keras_home, cnnviz_home, tmp_path, capsys):
     from cnnviz.cli import main
 
     payload = b"weights" * 50_000
-    dest = cnnviz_home / "weights" / pretrained.RESNET50_WEIGHTS_FILE
+    dest = cnnviz_home / "weights" / weights.RESNET50.file
     with loopback_server({"/w.h5": payload}) as (base, hits):
         assert main(["download", "resnet50", "--url", base + "/w.h5", "--md5", md5(payload)]) == 0
         assert dest.read_bytes() == payload
         assert main(["download", "resnet50", "--url", base + "/w.h5", "--md5", md5(payload)]) == 0
         assert hits == ["/w.h5"]
     out = capsys.readouterr().out
-    assert f"ResNet50 weights downloaded and checked: {dest}" in out and f"already here: {dest}" in out
+    assert f"ResNet50 ImageNet weights downloaded and checked: {dest}" in out and f"already here: {dest}" in out
     dest.unlink()
     brought = tmp_path / "usb.h5"
     brought.write_bytes(payload)
@@ -345,10 +347,10 @@ def test_cli_download_and_copy(keras_home, cnnviz_home, tmp_path, capsys):
 
 
 def test_status_without_and_with_weights(keras_home, cnnviz_home):
-    [item] = pretrained.status()
+    item = weights.status()[0]
     assert item["present"] is False and item["how_to_get"] == "`python -m cnnviz download resnet50`"
-    storage.atomic_write_bytes(cnnviz_home / "weights" / pretrained.RESNET50_WEIGHTS_FILE, b"x")
-    [item] = pretrained.status()
+    storage.atomic_write_bytes(cnnviz_home / "weights" / weights.RESNET50.file, b"x")
+    item = weights.status()[0]
     assert item["present"] is True and str(cnnviz_home / "weights") in item["detail"]
 
 
@@ -387,9 +389,9 @@ def test_too_many_photos_are_cut_with_a_message():
 
 
 def test_sample_photos_are_bundled():
-    samples = pretrained.sample_photos()
-    assert list(samples) == ["china.jpg", "flower.jpg"]
-    assert all(a.dtype == np.uint8 and a.shape == (427, 640, 3) for a in samples.values())
+    photos = samples.sample_photos()
+    assert list(photos) == ["china.jpg", "flower.jpg"]
+    assert all(a.dtype == np.uint8 and a.shape == (427, 640, 3) for a in photos.values())
 
 
 def test_cifar_bridge_picks_one_image_per_class():

@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from cnnviz import cli, storage
+from cnnviz import cli, storage, weights
 
 from cnnviz.models import network as models
 
@@ -249,8 +249,8 @@ def test_missing_weights_say_what_and_how(keras_home, cnnviz_home):
     with pytest.raises(Unavailable) as err:
         models.build_model(cfg, input_shape=(32, 32, 3), num_classes=10)
     text = str(err.value)
-    wf = transfer.weights_file("mobilenetv2")
-    assert text == transfer.missing_weights_message(wf)
+    wf = weights.backbone_file("mobilenetv2")
+    assert text == weights.missing_weights_message(wf)
     assert wf.file == "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
     for part in (wf.file, str(cnnviz_home / "weights"), str(keras_home / "models"),
                  "`python -m cnnviz download mobilenetv2 --alpha 0.35 --size 96`", "CNNVIZ_MOBILENETV2_WEIGHTS",
@@ -259,24 +259,24 @@ def test_missing_weights_say_what_and_how(keras_home, cnnviz_home):
     spec = transfer.spec(cfg, dataset="digits", train_size=40, test_size=20, epochs=1)
     with pytest.raises(Unavailable, match="MobileNetV2's ImageNet weights are not on this machine"):
         training.train(spec)
-    status = transfer.weights_status(cfg)
+    status = weights.backbone_status(cfg)
     assert status["needed"] and not status["present"] and status["message"] == text
-    assert transfer.weights_status(transfer.config(**TINY))["needed"] is False
+    assert weights.backbone_status(transfer.config(**TINY))["needed"] is False
 
 
 def test_explicit_weights_file_must_exist(keras_home, monkeypatch, tmp_path):
     monkeypatch.setenv("CNNVIZ_RESNET50_NOTOP_WEIGHTS", str(tmp_path / "nope.h5"))
     cfg = transfer.config(backbone="resnet50")
     with pytest.raises(Unavailable, match=r"nope.h5 \(from CNNVIZ_RESNET50_NOTOP_WEIGHTS\) does not exist"):
-        transfer.resolve_weights(cfg)
+        weights.resolve_backbone(cfg)
 
 
 def test_a_damaged_resnet_copy_is_skipped(keras_home, cnnviz_home):
-    wf = transfer.weights_file("resnet50")
+    wf = weights.backbone_file("resnet50")
     (keras_home / "models").mkdir(parents=True)
     (keras_home / "models" / wf.file).write_bytes(b"partial download")
     with pytest.raises(Unavailable, match="is there but its checksum is wrong"):
-        transfer.resolve_weights(transfer.config(backbone="resnet50"))
+        weights.resolve_backbone(transfer.config(backbone="resnet50"))
 
 
 # --- downloads (loopback only) and the CLI ------------------------------------------------------------
@@ -287,48 +287,49 @@ def _leftovers(folder):
 def test_download_resnet_notop_with_md5(keras_home, cnnviz_home):
     payload = os.urandom(3000)
     with loopback_server({"/r.h5": payload}) as (base, hits):
-        path = transfer.download_weights("resnet50", url=base + "/r.h5", md5=md5(payload))
+        path = weights.download_backbone("resnet50", url=base + "/r.h5", md5=md5(payload))
         assert path == cnnviz_home / "weights" / "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
         assert path.read_bytes() == payload and hits == ["/r.h5"]
-        transfer.download_weights("resnet50", url=base + "/r.h5", md5=md5(payload))  # a good copy: no request
+        weights.download_backbone("resnet50", url=base + "/r.h5", md5=md5(payload))  # a good copy: no request
         assert hits == ["/r.h5"]
     assert _leftovers(path.parent) == []
 
 
 def test_download_with_a_wrong_checksum_keeps_nothing(keras_home, cnnviz_home):
     with loopback_server({"/r.h5": b"corrupted"}) as (base, _):
-        with pytest.raises(InvalidArgument, match="has MD5 .*, but Keras' resnet50_weights_tf_dim_ordering"):
-            transfer.download_weights("resnet50", url=base + "/r.h5")
+        with pytest.raises(Unavailable, match="has MD5 .*, not the expected 4d473c1dd8becc155b73f8504c6f6626; "
+                                              "it is damaged or is not Keras' resnet50_weights_tf_dim_ordering"):
+            weights.download_backbone("resnet50", url=base + "/r.h5")
     folder = cnnviz_home / "weights"
-    assert not (folder / transfer.weights_file("resnet50").file).exists() and _leftovers(folder) == []
+    assert not (folder / weights.backbone_file("resnet50").file).exists() and _leftovers(folder) == []
 
 
 def test_download_mobilenet_is_checked_by_loading(keras_home, cnnviz_home, tmp_path):
     good = legacy_weights_file(tmp_path / "good.h5").read_bytes()
     with loopback_server({"/m.h5": good, "/bad.h5": b"not hdf5"}) as (base, _):
         with pytest.raises(InvalidArgument, match="does not hold MobileNetV2 weights for α 0.35, 96×96"):
-            transfer.download_weights("mobilenetv2", url=base + "/bad.h5")
+            weights.download_backbone("mobilenetv2", url=base + "/bad.h5")
         assert _leftovers(cnnviz_home / "weights") == []
-        path = transfer.download_weights("mobilenetv2", url=base + "/m.h5")
+        path = weights.download_backbone("mobilenetv2", url=base + "/m.h5")
     assert path.read_bytes() == good
-    assert transfer.resolve_weights(transfer.config()) == path
-    assert transfer.weights_status(transfer.config())["present"]
+    assert weights.resolve_backbone(transfer.config()) == path
+    assert weights.backbone_status(transfer.config())["present"]
 
 
 def test_download_offline_is_unavailable(keras_home, cnnviz_home):
     with pytest.raises(Unavailable, match="could not download http://127.0.0.1"):
-        transfer.download_weights("mobilenetv2", url=closed_port_url("/m.h5"))
+        weights.download_backbone("mobilenetv2", url=closed_port_url("/m.h5"))
     with pytest.raises(InvalidArgument, match="must start with http:// or https://, got 'file:///etc/passwd'"):
-        transfer.download_weights("mobilenetv2", url="file:///etc/passwd")
+        weights.download_backbone("mobilenetv2", url="file:///etc/passwd")
 
 
 def test_a_stalled_download_gives_up_after_the_timeout_and_keeps_nothing(keras_home, cnnviz_home):
     with stalling_server() as url:
         with pytest.raises(Unavailable, match=r"could not download http://127\.0\.0\.1:\d+/stalled\.h5: "
                                               r"no answer for 0\.5 s; try again"):
-            transfer.download_weights("resnet50", url=url, timeout=0.5)
+            weights.download_backbone("resnet50", url=url, timeout=0.5)
     folder = cnnviz_home / "weights"
-    assert not (folder / transfer.weights_file("resnet50").file).exists() and _leftovers(folder) == []
+    assert not (folder / weights.backbone_file("resnet50").file).exists() and _leftovers(folder) == []
 
 
 def test_cli_download_and_copy(keras_home, cnnviz_home, tmp_path, capsys):

@@ -7,30 +7,22 @@ row-major), and ``batches.meta.txt`` with one class name per line
 (https://www.cs.toronto.edu/~kriz/cifar.html). Records are parsed with numpy straight
 from the archive members, so nothing is extracted to disk and no member path is trusted.
 
-Downloads go to a temporary file next to the final one, are checked for size and MD5 and
-only then moved into place with ``os.replace`` (``keras.utils.get_file`` writes straight
-to the final path, which a shared server must not copy).
+Downloads go through :func:`cnnviz.weights.fetch_url`: a temporary file next to the final
+one, checked for size and MD5 and only then moved into place with ``os.replace``
+(``keras.utils.get_file`` writes straight to the final path, which a shared server must not copy).
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import http.client
-import os
-import socket
 import tarfile
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from cnnviz import storage
-from cnnviz.errors import CnnvizError, InvalidArgument, Unavailable
+from cnnviz import weights
+from cnnviz.errors import CnnvizError
+from cnnviz.weights import Progress
 
 # From the CIFAR-10 home page (https://www.cs.toronto.edu/~kriz/cifar.html).
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
@@ -49,14 +41,7 @@ RECORD_BYTES = 1 + PIXELS  # 3,073
 OFFICIAL_RECORDS_PER_BATCH = 10_000
 MAX_ARCHIVE_MEMBERS = 64  # the official archive has 8 entries; more means "not CIFAR-10"
 MAX_META_BYTES = 4096
-CHUNK = 1 << 16
-DEFAULT_TIMEOUT_S = 30.0
-
-Progress = Callable[[int, "int | None"], None]
-
-
-class DownloadError(Unavailable):
-    """A download failed; the message says why (offline, HTTP error, checksum, truncated)."""
+DEFAULT_TIMEOUT_S = 30.0  # this download's default before the downloaders merged (weights: 20 s)
 
 
 class FormatError(CnnvizError):
@@ -76,17 +61,6 @@ class Cifar10Arrays:
 
 
 # --- download ---------------------------------------------------------------------------
-def _check_url(url: str) -> None:
-    scheme = urllib.parse.urlsplit(url).scheme.lower()
-    if scheme not in ("http", "https"):
-        raise InvalidArgument(f"download URL must start with http:// or https://, got {url!r}")
-
-
-def _offline_hint() -> str:
-    return (f"If this machine is offline, copy {ARCHIVE_NAME} onto it and run "
-            f"`python -m cnnviz data import cifar10 PATH`.")
-
-
 def download_file(
     url: str,
     final: Path,
@@ -96,7 +70,7 @@ def download_file(
     progress: Progress | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
 ) -> Path:
-    """Download ``url`` to ``final`` through a temporary file; verify size and MD5 first.
+    """Download the archive to ``final`` with :func:`cnnviz.weights.fetch_url` (size and MD5 checked first).
 
     Args:
         url: http(s) address (the official one, or a classroom mirror).
@@ -108,86 +82,13 @@ def download_file(
     Returns:
         ``final``.
     Raises:
-        DownloadError: offline, HTTP error, truncated body, wrong size or checksum; in
+        cnnviz.weights.DownloadError: offline, HTTP error, truncated body, wrong size or checksum; in
             every case no file is left at ``final`` or in its temporary place.
     """
-    _check_url(url)
-    if expected_md5 is not None and (len(expected_md5) != 32 or not all(
-            c in "0123456789abcdef" for c in expected_md5.lower())):
-        raise InvalidArgument(f"expected MD5 must be 32 hex digits, got {expected_md5!r}")
-    if expected_size is not None and expected_size <= 0:
-        raise InvalidArgument(f"expected size must be a positive number of bytes, got {expected_size}")
-    final = Path(final)
-    storage.ensure_dir(final.parent)
-    tmp = storage.temp_path_for(final)
-    try:
-        _fetch_to(url, tmp, expected_size=expected_size, expected_md5=expected_md5,
-                  progress=progress, timeout=timeout)
-        os.replace(tmp, final)
-        storage.fsync_dir(final.parent)
-    except BaseException:  # includes KeyboardInterrupt and Streamlit's stop/rerun
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    return final
-
-
-def _fetch_to(url: str, tmp: Path, *, expected_size: int | None, expected_md5: str | None,
-              progress: Progress | None, timeout: float) -> None:
-    digest = hashlib.md5(usedforsecurity=False)
-    done = 0
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:
-            header = resp.headers.get("Content-Length")
-            announced = int(header) if header and header.isdigit() else None
-            if expected_size is not None and announced is not None and announced != expected_size:
-                raise DownloadError(
-                    f"The server at {url} offers {announced:,} bytes but CIFAR-10's binary archive "
-                    f"has {expected_size:,} bytes; not downloading it.")
-            total = expected_size if expected_size is not None else announced
-            if progress:
-                progress(0, total)
-            while block := resp.read(CHUNK):
-                done += len(block)
-                if expected_size is not None and done > expected_size:
-                    raise DownloadError(
-                        f"The download from {url} is larger than the expected {expected_size:,} bytes; "
-                        "it was stopped and deleted.")
-                digest.update(block)
-                out.write(block)
-                if progress:
-                    progress(done, total)
-            out.flush()
-            os.fsync(out.fileno())
-            if announced is not None and done < announced:
-                raise _truncated(url, done, announced)
-    except urllib.error.HTTPError as err:
-        err.close()
-        raise DownloadError(f"The server answered HTTP {err.code} ({err.reason}) for {url}. "
-                            f"Check the address. {_offline_hint()}") from None
-    except urllib.error.URLError as err:
-        raise DownloadError(f"Could not reach {url} ({err.reason}): this machine looks offline "
-                            f"or the address is wrong. {_offline_hint()}") from None
-    except http.client.IncompleteRead as err:
-        raise _truncated(url, done + len(err.partial), expected_size) from None
-    except (TimeoutError, socket.timeout):
-        raise DownloadError(f"The download from {url} stopped answering after {timeout:g} s "
-                            f"({done:,} bytes received). {_offline_hint()}") from None
-    except (ConnectionError, http.client.HTTPException) as err:
-        raise DownloadError(f"The connection to {url} broke after {done:,} bytes ({err}). "
-                            "Nothing was kept; try again.") from None
-    if expected_size is not None and done != expected_size:
-        raise _truncated(url, done, expected_size)
-    if expected_md5 is not None and digest.hexdigest() != expected_md5.lower():
-        raise DownloadError(
-            f"Checksum mismatch for {url}: MD5 {digest.hexdigest()} but expected {expected_md5.lower()}. "
-            "The file is damaged or is not the official archive; it was deleted.")
-
-
-def _truncated(url: str, got: int, expected: int | None) -> DownloadError:
-    of = f" of {expected:,}" if expected else ""
-    return DownloadError(f"The download from {url} was truncated: received {got:,}{of} bytes. "
-                         "Nothing was kept; try again.")
+    return weights.fetch_url(url, final, md5=expected_md5, size=expected_size, timeout=timeout, progress=progress,
+                             what="CIFAR-10's binary archive",
+                             hint=f"If this machine is offline, copy {ARCHIVE_NAME} onto it and run "
+                                  "`python -m cnnviz data import cifar10 PATH`.")
 
 
 # --- parsing ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
+from scipy import special
 
 from cnnviz.errors import InvalidArgument
 
@@ -141,8 +142,7 @@ def as_probabilities(outputs: np.ndarray) -> np.ndarray:
         return np.stack([1.0 - p, p], axis=1).astype(np.float32)
     is_prob = np.all(out >= 0) and np.allclose(out.sum(axis=1), 1.0, atol=PROBABILITY_TOLERANCE)
     if not is_prob:
-        out = np.exp(out - out.max(axis=1, keepdims=True))
-        out /= out.sum(axis=1, keepdims=True)
+        out = special.softmax(out, axis=1)
     return out.astype(np.float32)
 
 

@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 from scipy import signal
 
+from cnnviz.data import samples
 from cnnviz.errors import InvalidArgument, Unavailable
 
 MODES: tuple[str, ...] = ("full", "same", "valid")
@@ -483,9 +484,7 @@ def sample_photo(name: str) -> np.ndarray:
     """One of :data:`SAMPLE_PHOTOS` as uint8 H×W×3 (427×640, bundled with scikit-learn)."""
     if name not in SAMPLE_PHOTOS:
         raise InvalidArgument(f"sample photo must be one of {list(SAMPLE_PHOTOS)}, got {name!r}")
-    from sklearn.datasets import load_sample_image
-
-    return np.asarray(load_sample_image(SAMPLE_PHOTOS[name]), dtype=np.uint8)
+    return samples.sample_photo(SAMPLE_PHOTOS[name])
 
 
 def pattern_image(name: str, size: int = 128) -> np.ndarray:

@@ -24,18 +24,12 @@ TensorFlow is imported inside functions only.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cnnviz import storage
-from cnnviz.errors import InvalidArgument, Unavailable
+from cnnviz.errors import InvalidArgument
 # house: temporary alias: the settings part moved to models.backbones; callers still reach it as transfer.X
 from cnnviz.models.backbones import (  # noqa: F401
     ARCHITECTURE, BACKBONES, BATCH_SIZE, DOWNLOAD_IDS, FROZEN_LEARNING_RATE, HEAD_DROPOUT, MAX_IMAGE_SIZE,
@@ -45,237 +39,17 @@ from cnnviz.models.backbones import (  # noqa: F401
 )
 from cnnviz.models.config import ModelConfig
 from cnnviz.models.layerspec import INPUT_NAME
+from cnnviz.models.resnet50 import IMAGENET_MEAN_BGR
 from cnnviz.training.spec import frozen_and_unfrozen, transfer_spec as spec  # noqa: F401  house: temporary alias
+# house: temporary alias (build below, app_pages/transfer.py and the app layer still call these here)
+from cnnviz.weights import backbone_status as weights_status  # noqa: F401
+from cnnviz.weights import download_backbone as download_weights  # noqa: F401
+from cnnviz.weights import resolve_backbone as resolve_weights
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-#: keras.applications.resnet50.preprocess_input ("caffe" mode): RGB → BGR, minus these means.
-IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
-_KERAS_BASE = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
-
-# --- weights files ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class WeightsFile:
-    """The official "no top" weights of one backbone configuration.
-
-    Attributes:
-        file: Keras' file name (also the name in Keras' cache).
-        url: Keras' own address.
-        md5: Keras' published MD5, or None (Keras publishes none for MobileNetV2).
-    """
-
-    backbone: str
-    file: str
-    url: str
-    md5: str | None
-    alpha: float | None
-    image_size: int | None
-
-
-def weights_file(backbone: str, *, alpha: float = 0.35, image_size: int = 96) -> WeightsFile:
-    """Which file holds the ImageNet weights of this backbone (names as keras.applications uses them)."""
-    if backbone == "resnet50":
-        # keras/src/applications/resnet.py: BASE_WEIGHTS_PATH + file, WEIGHTS_HASHES["resnet50"][1]
-        name = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
-        return WeightsFile(backbone, name, _KERAS_BASE + "resnet/" + name, "4d473c1dd8becc155b73f8504c6f6626",
-                           None, None)
-    if backbone == "mobilenetv2":
-        if alpha not in MOBILENET_ALPHAS:
-            raise InvalidArgument(f"MobileNetV2 width (alpha) must be one of {', '.join(map(str, MOBILENET_ALPHAS))}; "
-                                  f"got {alpha!r}")
-        if image_size not in MOBILENET_SIZES:
-            raise InvalidArgument(f"MobileNetV2's ImageNet weights exist for image sizes "
-                                  f"{', '.join(map(str, MOBILENET_SIZES))} only; got image size {image_size!r}")
-        # keras/src/applications/mobilenet_v2.py, include_top=False
-        name = f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{image_size}_no_top.h5"
-        return WeightsFile(backbone, name, _KERAS_BASE + "mobilenet_v2/" + name, None, float(alpha), image_size)
-    raise InvalidArgument(f"backbone must be one of {', '.join(BACKBONES)}; got {backbone!r}")
-
-
-def _weights_of(cfg: ModelConfig) -> WeightsFile:
-    return weights_file(cfg.backbone, alpha=float(cfg.alpha), image_size=cfg.image_size)
-
-
-def weights_candidates(wf: WeightsFile) -> list[Path]:
-    """Where the file is looked for, in order: ``CNNVIZ_HOME/weights``, then Keras' cache."""
-    from cnnviz.inspect.pretrained import keras_cache_dir
-
-    return [storage.weights_dir() / wf.file, keras_cache_dir() / wf.file]
-
-
-def download_command(wf: WeightsFile) -> str:
-    """The command that fetches the file, e.g. ``python -m cnnviz download mobilenetv2 --alpha 0.35 --size 96``."""
-    b = BACKBONES[wf.backbone]
-    extra = f" --alpha {wf.alpha:g} --size {wf.image_size}" if wf.backbone == "mobilenetv2" else ""
-    return f"python -m cnnviz download {b.download_id}{extra}"
-
-
-def missing_weights_message(wf: WeightsFile, *, damaged: list[Path] | tuple = ()) -> str:
-    """What is missing, where we looked, and how to get it (the page and the training job show it)."""
-    b = BACKBONES[wf.backbone]
-    folders = " or ".join(str(p.parent) for p in weights_candidates(wf))
-    msg = f"{b.title}'s ImageNet weights are not on this machine: {wf.file} ({b.weights_size_text}) is not in {folders}"
-    if damaged:
-        msg += " (" + ", ".join(f"{p} is there but its checksum is wrong" for p in damaged) + ")"
-    return msg + (
-        f". To fix it, run `{download_command(wf)}` on this machine while it is online (it saves the file to "
-        f"{storage.weights_dir()}), or copy the file there from another machine, or set {b.weights_env} to the "
-        "file's path. Without them you can still train the same network from random weights "
-        "(weights: none), but that is not transfer learning.")
-
-
-def md5_file(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def resolve_weights(cfg: ModelConfig) -> Path:
-    """The weights file for ``cfg``: ``$<backbone env>``, else a copy here (never downloads).
-
-    Raises:
-        Unavailable: with :func:`missing_weights_message` (or naming the explicit file that is missing).
-    """
-    wf = _weights_of(cfg)
-    env = BACKBONES[cfg.backbone].weights_env
-    explicit = os.environ.get(env, "").strip()
-    if explicit:
-        path = Path(explicit).expanduser()
-        if not path.is_file():
-            raise Unavailable(f"the weights file {path} (from {env}) does not exist. Give the path of an existing "
-                              f"file, or unset {env} and run `{download_command(wf)}`.")
-        return path
-    damaged = []
-    for path in weights_candidates(wf):
-        if path.is_file():
-            if wf.md5 is None or md5_file(path) == wf.md5:
-                return path
-            damaged.append(path)
-    raise Unavailable(missing_weights_message(wf, damaged=damaged))
-
-
-def weights_status(cfg: ModelConfig) -> dict:
-    """A quick look (no TensorFlow, no checksum) for the page.
-
-    Returns:
-        ``{"needed", "present", "path", "file", "message", "command"}``; ``needed`` is False for weights "none".
-    """
-    needed = cfg.weights == "imagenet"
-    try:
-        wf = _weights_of(cfg)
-    except InvalidArgument as err:
-        return {"needed": needed, "present": False, "path": None, "file": None, "message": str(err), "command": None}
-    env = os.environ.get(BACKBONES[cfg.backbone].weights_env, "").strip()
-    found = [p for p in ([Path(env).expanduser()] if env else []) + weights_candidates(wf) if p.is_file()]
-    return {"needed": needed, "present": bool(found), "path": str(found[0]) if found else None, "file": wf.file,
-            "message": None if found else missing_weights_message(wf), "command": download_command(wf)}
-
-
-def check_weights_file(path: Path, wf: WeightsFile) -> None:
-    """Check a weights file: Keras' MD5 where it publishes one, else that it loads into the architecture.
-
-    Raises:
-        InvalidArgument: the file is not the weights it should be.
-    """
-    if wf.md5 is not None:
-        found = md5_file(path)
-        if found != wf.md5:
-            raise InvalidArgument(f"{path.name} has MD5 {found}, but Keras' {wf.file} has {wf.md5}")
-        return
-    try:
-        _backbone(wf.backbone, alpha=wf.alpha or 1.0, image_size=wf.image_size or 224, weights_path=path)
-    except Exception as err:  # any reader error: not HDF5, wrong layers, wrong shapes
-        raise InvalidArgument(f"{path.name} does not hold {BACKBONES[wf.backbone].title} weights for "
-                              f"α {wf.alpha:g}, {wf.image_size}×{wf.image_size}: {err}") from None
-
-
-def download_weights(backbone: str, *, alpha: float = 0.35, image_size: int = 96, url: str | None = None,
-                     md5: str | None = None, force: bool = False, timeout: float | None = None) -> Path:
-    """Fetch the official weights (Keras' own address) into ``CNNVIZ_HOME/weights``, crash-safely.
-
-    The file is written into a private temporary folder next to the destination (with a network
-    timeout, which ``keras.utils.get_file`` lacks), checked (:func:`check_weights_file`) and only
-    then moved into place with ``os.replace``, so an interrupted or wrong download never leaves a
-    file under the final name.
-
-    Args:
-        backbone: "mobilenetv2" or "resnet50".
-        alpha, image_size: which MobileNetV2 file (ignored for ResNet50).
-        url: another address (a mirror; tests use a loopback server). Default: Keras' own.
-        md5: expected MD5 (default: Keras' published one, if any).
-        force: download even if a good copy is already there.
-        timeout: seconds without an answer before giving up (default ``pretrained.DOWNLOAD_TIMEOUT_S``).
-    Returns:
-        The path of the checked file.
-    Raises:
-        Unavailable: the download failed (nothing kept).
-        InvalidArgument: the file downloaded is not the expected weights (nothing kept).
-    """
-    wf = weights_file(backbone, alpha=alpha, image_size=image_size)
-    if md5 is not None:
-        wf = WeightsFile(wf.backbone, wf.file, wf.url, md5.lower(), wf.alpha, wf.image_size)
-    url = url or wf.url
-    if not url.startswith(("http://", "https://")):
-        raise InvalidArgument(f"the download address must start with http:// or https://, got {url!r}")
-    dest = storage.weights_dir() / wf.file
-    if not force and dest.is_file():
-        try:
-            check_weights_file(dest, wf)
-            return dest
-        except InvalidArgument:
-            pass  # a damaged copy: fetch it again
-    from cnnviz.inspect.pretrained import DOWNLOAD_TIMEOUT_S, fetch_url
-
-    storage.ensure_dir(dest.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{wf.file}{storage.TEMP_MARKER}", dir=dest.parent))
-    try:
-        got = tmp / wf.file  # the real name inside the private folder: Keras reads .h5 by its suffix
-        fetch_url(url, got, timeout=DOWNLOAD_TIMEOUT_S if timeout is None else timeout)
-        check_weights_file(got, wf)
-        os.replace(got, dest)
-        storage.fsync_dir(dest.parent)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return dest
-
-
-def install_weights_file(source: str | os.PathLike, backbone: str, *, alpha: float = 0.35,
-                         image_size: int = 96) -> Path:
-    """Check a weights file brought from another machine and copy it into ``CNNVIZ_HOME/weights``.
-
-    Raises:
-        Unavailable: ``source`` does not exist.
-        InvalidArgument: it is not the expected weights (see :func:`check_weights_file`).
-    """
-    wf = weights_file(backbone, alpha=alpha, image_size=image_size)
-    src = Path(source).expanduser()
-    if not src.is_file():
-        raise Unavailable(f"the file {src} does not exist")
-    check_weights_file(src, wf)
-    dest = storage.weights_dir() / wf.file
-    with storage.atomic_path(dest) as tmp, open(src, "rb") as fin, open(tmp, "wb") as fout:
-        shutil.copyfileobj(fin, fout, 1 << 20)
-    return dest
-
-
-def status() -> list[dict]:
-    """What the Home page could list: the default weights of each backbone."""
-    out = []
-    for name, b in BACKBONES.items():
-        wf = weights_file(name, alpha=0.35, image_size=b.default_size)
-        found = [p for p in weights_candidates(wf) if p.is_file()]
-        out.append({"name": f"{b.title} ImageNet weights (no top)", "present": bool(found),
-                    "detail": f"{found[0]} (for the Transfer learning page)" if found
-                    else f"{wf.file} ({b.weights_size_text}) is not on this machine yet.",
-                    "how_to_get": f"`{download_command(wf)}`"})
-    return out
-
-
-# --- Keras ---------------------------------------------------------------------------------
 def _backbone(name: str, *, alpha: float, image_size: int, weights_path: Path | None) -> keras.Model:
     """Keras' "no top" base, random (``weights=None``) or with the given file's weights."""
     import keras

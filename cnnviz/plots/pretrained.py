@@ -15,7 +15,7 @@ def topk_figure(top: Sequence[tuple[str, str, float]], *, title: str | None = No
     """Horizontal bars of the top classes, most probable on top.
 
     Args:
-        top: ``(wnid, label, probability)`` most probable first (as :func:`cnnviz.inspect.pretrained.decode`).
+        top: ``(wnid, label, probability)`` most probable first (as :func:`cnnviz.inspect.imagenet.decode`).
         title: figure title.
     Returns:
         A Plotly figure with probabilities on a 0..100 % axis.
@@ -67,7 +67,7 @@ def gradcam_figure(image_uint8: np.ndarray, heatmap: np.ndarray) -> go.Figure:
 
 
 def stage_params_figure(rows: Sequence[dict]) -> go.Figure:
-    """Parameters per stage (from :func:`cnnviz.inspect.pretrained.stage_table`), as bars."""
+    """Parameters per stage (from :func:`cnnviz.inspect.imagenet.stage_table`), as bars."""
     rows = [r for r in rows if r["params"] > 0]
     fig = go.Figure(go.Bar(
         x=[r["stage"] for r in rows], y=[r["params"] for r in rows],

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnviz.inspect import pretrained
+from cnnviz import weights
+from cnnviz.models import resnet50
 
 from cnnviz.training import loop as training
 from tests.e2e.conftest import running_app
@@ -31,9 +32,9 @@ def stocked_server(tmp_path_factory):
         mp.setenv("CNNVIZ_HOME", str(home))
         run_id = training.train(tiny_spec(FLAT_MODEL, epochs=1)).run.run_id
     weights = home / "resnet50-random.weights.h5"
-    pretrained.build_resnet50().save_weights(str(weights))
+    resnet50.build_resnet50().save_weights(str(weights))
     with running_app(home, log_name="streamlit-stocked.log",
-                     env={pretrained.WEIGHTS_ENV: str(weights)}) as url:
+                     env={weights.RESNET50.env: str(weights)}) as url:
         yield url, run_id
 
 

@@ -1,0 +1,185 @@
+"""cnnviz.weights: the catalogue against Keras' own names, one fetch (timeout, size, checksum, temporary
+file), install and status. Every download is from a loopback server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from cnnviz import storage, weights
+from cnnviz.errors import InvalidArgument, Unavailable
+from cnnviz.weights import DownloadError
+from tests.helpers_pretrained import closed_port_url, loopback_server, md5, stalling_server
+
+
+@pytest.fixture
+def keras_home(tmp_path, monkeypatch):
+    """An empty Keras cache and no explicit weights files, so the machine's own never leak in."""
+    home = tmp_path / "keras-home"
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    for key in weights.KEYS:
+        monkeypatch.delenv(weights.weights_file(key).env, raising=False)
+    return home
+
+
+def _everything(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*")) if folder.exists() else []
+
+
+# --- the catalogue ---------------------------------------------------------------------------------
+
+
+def test_catalogue_uses_keras_own_names_addresses_and_checksums():
+    from keras.src.applications import mobilenet_v2, resnet
+
+    top, notop = resnet.WEIGHTS_HASHES["resnet50"]
+    assert (weights.RESNET50.file, weights.RESNET50.md5) == ("resnet50_weights_tf_dim_ordering_tf_kernels.h5", top)
+    assert weights.RESNET50.url == resnet.BASE_WEIGHTS_PATH + weights.RESNET50.file
+    notop_file = weights.backbone_file("resnet50")
+    assert notop_file is weights.RESNET50_NOTOP and notop_file.md5 == notop
+    assert notop_file.url == resnet.BASE_WEIGHTS_PATH + "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    mobile = weights.backbone_file("mobilenetv2", alpha=0.5, image_size=128)
+    assert mobile.file == "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.5_128_no_top.h5"
+    assert mobile.url == mobilenet_v2.BASE_WEIGHT_PATH + mobile.file and mobile.md5 is None
+    assert [weights.weights_file(k).key for k in weights.KEYS] == list(weights.KEYS)
+
+
+def test_catalogue_refuses_what_keras_does_not_publish():
+    with pytest.raises(InvalidArgument, match=r"weights must be one of resnet50, mobilenetv2, resnet50-notop; "
+                                              r"got 'vgg16'"):
+        weights.weights_file("vgg16")
+    with pytest.raises(InvalidArgument, match="backbone must be one of mobilenetv2, resnet50; got 'vgg16'"):
+        weights.backbone_file("vgg16")
+    with pytest.raises(InvalidArgument, match=r"width \(alpha\) must be one of 0.35, 0.5, 0.75, 1.0; got 1.4"):
+        weights.mobilenetv2(1.4, 96)
+    with pytest.raises(InvalidArgument, match="only; got image size 100"):
+        weights.mobilenetv2(0.35, 100)
+
+
+def test_commands_places_and_the_missing_message(keras_home, cnnviz_home, monkeypatch):
+    assert weights.download_command(weights.RESNET50) == "python -m cnnviz download resnet50"
+    assert weights.download_command(weights.mobilenetv2(0.75, 160)) == \
+        "python -m cnnviz download mobilenetv2 --alpha 0.75 --size 160"
+    wf = weights.RESNET50_NOTOP
+    assert weights.weights_candidates(wf) == [cnnviz_home / "weights" / wf.file, keras_home / "models" / wf.file]
+    monkeypatch.delenv("KERAS_HOME")
+    assert weights.keras_cache_dir() == Path.home() / ".keras" / "models"
+    text = weights.missing_weights_message(wf, reason="no network", damaged=[cnnviz_home / "x.h5"])
+    assert text.startswith(f"ResNet50's ImageNet weights are not on this machine: {wf.file} (about 95 MB) is not in "
+                           f"{cnnviz_home / 'weights'} or ")
+    assert f"({cnnviz_home / 'x.h5'} is there but its checksum is wrong), and downloading it failed: no network." in text
+    assert "`python -m cnnviz download resnet50-notop --from FILE`" in text and text.endswith(wf.without)
+
+
+def test_status_lists_every_default_file(keras_home, cnnviz_home):
+    items = weights.status()
+    assert [i["name"] for i in items] == ["ResNet50 ImageNet weights", "MobileNetV2 ImageNet weights (no top)",
+                                          "ResNet50 ImageNet weights (no top)"]
+    assert not any(i["present"] for i in items)
+    assert items[0]["detail"].endswith("the Pretrained ResNet50 page downloads it when it can.")
+    storage.atomic_write_bytes(keras_home / "models" / weights.RESNET50_NOTOP.file, b"x")
+    assert weights.status()[2]["detail"] == f"{keras_home / 'models' / weights.RESNET50_NOTOP.file} " \
+                                            "(for the Transfer learning page)"
+
+
+# --- one fetch -------------------------------------------------------------------------------------
+
+
+def test_fetch_writes_through_a_temporary_file_and_reports_progress(tmp_path):
+    payload = bytes(range(256)) * 9000  # 2.3 MB: several chunks
+    seen = []
+    with loopback_server({"/f.bin": payload}) as (base, _):
+        dest = weights.fetch_url(base + "/f.bin", tmp_path / "out" / "f.bin", md5=md5(payload), size=len(payload),
+                                 progress=lambda done, total: seen.append((done, total)))
+    assert dest.read_bytes() == payload and _everything(tmp_path / "out") == ["f.bin"]
+    assert seen[0] == (0, len(payload)) and seen[-1] == (len(payload), len(payload)) and len(seen) >= 4
+
+
+def test_a_checksum_mismatch_keeps_nothing(tmp_path):
+    with loopback_server({"/f.h5": b"corrupted"}) as (base, _):
+        with pytest.raises(DownloadError) as err:
+            weights.fetch_url(base + "/f.h5", tmp_path / "out" / "f.h5", md5="0" * 32, what="the test file")
+    assert str(err.value) == (f"Checksum mismatch for {base}/f.h5: the file has MD5 {md5(b'corrupted')}, not the "
+                              f"expected {'0' * 32}; it is damaged or is not the test file, so it was not kept.")
+    assert isinstance(err.value, Unavailable) and _everything(tmp_path / "out") == []
+
+
+def test_a_stalled_server_times_out_and_the_temporary_file_is_removed(tmp_path):
+    with stalling_server(sent=b"0123456789", announced=1000) as url:
+        with pytest.raises(DownloadError, match=re.escape(f"could not download {url}: no answer for 0.3 s; try again. "
+                                                          "Ask the teacher.")):
+            weights.fetch_url(url, tmp_path / "out" / "w.h5", timeout=0.3, hint="Ask the teacher.")
+    assert _everything(tmp_path / "out") == []
+
+
+def test_a_failed_check_or_an_interrupt_keeps_nothing(tmp_path):
+    def refuse(tmp: Path) -> None:
+        assert tmp.suffix == ".h5" and storage.TEMP_MARKER in tmp.name and tmp.read_bytes() == b"weights"
+        raise InvalidArgument("not the weights")
+
+    def stop(done: int, total: int | None) -> None:
+        if done:
+            raise KeyboardInterrupt
+
+    with loopback_server({"/w.h5": b"weights"}) as (base, _):
+        with pytest.raises(InvalidArgument, match="not the weights"):
+            weights.fetch_url(base + "/w.h5", tmp_path / "out" / "w.h5", verify=refuse)
+        with pytest.raises(KeyboardInterrupt):
+            weights.fetch_url(base + "/w.h5", tmp_path / "out" / "w.h5", progress=stop)
+        with pytest.raises(DownloadError, match="the server offers 7 bytes but the expected file has 8 bytes"):
+            weights.fetch_url(base + "/w.h5", tmp_path / "out" / "w.h5", size=8)
+        with pytest.raises(DownloadError, match="the server answered HTTP 404 \\(Not Found\\)"):
+            weights.fetch_url(base + "/none.h5", tmp_path / "out" / "w.h5")
+    assert _everything(tmp_path / "out") == []
+
+
+def test_fetch_validates_its_arguments_first(tmp_path):
+    with pytest.raises(InvalidArgument, match="must start with http:// or https://, got 'ftp://x/y'"):
+        weights.fetch_url("ftp://x/y", tmp_path / "y")
+    with pytest.raises(InvalidArgument, match="the expected MD5 must be 32 hex digits, got 'xyz'"):
+        weights.fetch_url("http://127.0.0.1/y", tmp_path / "y", md5="xyz")
+    with pytest.raises(InvalidArgument, match="the expected size must be a positive number of bytes, got 0"):
+        weights.fetch_url("http://127.0.0.1/y", tmp_path / "y", size=0)
+    url = closed_port_url()
+    with pytest.raises(DownloadError, match=re.escape(f"could not download {url}: [Errno 111] Connection refused "
+                                                      "(this machine looks offline")):
+        weights.fetch_url(url, tmp_path / "y")
+
+
+# --- download, resolve, install --------------------------------------------------------------------
+
+
+def test_download_resolve_and_install_share_one_check(keras_home, cnnviz_home, tmp_path):
+    payload = b"official" * 1000
+    wf = weights.RESNET50_NOTOP
+    with loopback_server({"/r.h5": payload}) as (base, hits):
+        path = weights.download_weights(wf, url=base + "/r.h5", md5=md5(payload))
+        assert weights.download_weights(wf, url=base + "/r.h5", md5=md5(payload)) == path  # a good copy: kept
+        assert hits == ["/r.h5"]
+    assert path == cnnviz_home / "weights" / wf.file and path.read_bytes() == payload
+    assert weights.is_good_copy(path, wf, md5=md5(payload)) and not weights.is_good_copy(path, wf)
+    assert weights.resolve_weights(wf, md5=md5(payload)) == path
+    with pytest.raises(Unavailable, match=re.escape(f"({path} is there but its checksum is wrong)")):
+        weights.resolve_weights(wf)
+    brought = tmp_path / "usb.h5"
+    brought.write_bytes(payload)
+    with pytest.raises(InvalidArgument, match=re.escape(f"{brought} has MD5 {md5(payload)}, but Keras' {wf.file} "
+                                                        f"has {wf.md5}; not copied")):
+        weights.install_weights_file(brought, wf)
+    assert weights.install_weights_file(brought, wf, md5=md5(payload), dest=tmp_path / "copy.h5").read_bytes() == payload
+    assert storage.remove_temporaries(cnnviz_home) == []
+
+
+def test_an_explicit_file_is_named_by_its_variable(keras_home, monkeypatch, tmp_path):
+    wf = weights.mobilenetv2()
+    monkeypatch.setenv(wf.env, str(tmp_path / "mine.h5"))
+    with pytest.raises(Unavailable, match=re.escape(f"the MobileNetV2 weights file {tmp_path / 'mine.h5'} (from "
+                                                    f"{wf.env}) does not exist. Give the path of an existing file, or "
+                                                    f"unset {wf.env} and run `{weights.download_command(wf)}`.")):
+        weights.resolve_weights(wf)
+    (tmp_path / "mine.h5").write_bytes(b"x")
+    assert weights.resolve_weights(wf) == tmp_path / "mine.h5"
+    with pytest.raises(InvalidArgument, match="must be an HDF5 weights file ending in .h5"):
+        weights.resolve_weights(wf, tmp_path / "mine.keras")
