@@ -31,10 +31,10 @@ def stocked_server(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CNNVIZ_HOME", str(home))
         run_id = training.train(tiny_spec(FLAT_MODEL, epochs=1)).run.run_id
-    weights = home / "resnet50-random.weights.h5"
-    resnet50.build_resnet50().save_weights(str(weights))
+    weights_path = home / "resnet50-random.weights.h5"
+    resnet50.build_resnet50().save_weights(str(weights_path))
     with running_app(home, log_name="streamlit-stocked.log",
-                     env={weights.RESNET50.env: str(weights)}) as url:
+                     env={weights.RESNET50.env: str(weights_path)}) as url:
         yield url, run_id
 
 
