@@ -5,14 +5,11 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from cnnviz.errors import CnnvizError
-
-if TYPE_CHECKING:
-    from cnnviz.runs.store import RunInfo
+from cnnviz.runs import store as runs
 
 log = logging.getLogger("cnnviz")
 
@@ -40,7 +37,7 @@ def no_runs_notice(what: str) -> None:
 
 
 def run_page(action: str, what: str, draw: Callable, *, key: str, many: bool = False,
-             before: Callable[[list[RunInfo]], None] | None = None) -> None:
+             before: Callable[[list[runs.RunInfo]], None] | None = None) -> None:
     """The skeleton of the pages about saved runs: friendly errors, the runs listed, a notice when
     there are none, a run picked, then the page's own part.
 
@@ -55,7 +52,6 @@ def run_page(action: str, what: str, draw: Callable, *, key: str, many: bool = F
     """
     # lazy: the pickers' backend imports cost Home (which needs only friendly_errors) ~0.1 s of start-up
     from cnnviz.app import pickers
-    from cnnviz.runs import store as runs
 
     with friendly_errors(action):
         items = runs.list_runs()
