@@ -4,30 +4,17 @@ train it live (progress, curves, stop) and compare the test accuracy with the no
 
 import streamlit as st
 
-from cnnviz.data import augment
-
-from cnnviz.data import datasets
-
+from cnnviz.app import jobs, panel, pickers, tables
+from cnnviz.app.boundary import friendly_errors
+from cnnviz.data import augment, datasets
 from cnnviz.models import network as models
-
 from cnnviz.models import presets
-
-from cnnviz.training import loop as training
-
-from cnnviz.app import ui
 from cnnviz.plots import models as model_plots
+from cnnviz.training import loop as training
 
 SOURCE_KEY = "train_source"
 FAST, PRESET, BUILDER = "Fast CIFAR-10 (minutes)", "A network from the notebooks", "My own network"
 POWERS_OF_TWO = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
-
-
-def _pick_dataset() -> datasets.Dataset:
-    present = [n for n in datasets.names() if datasets.is_present(n)]
-    name = st.selectbox("Dataset", present, key="train_dataset", format_func=datasets.title,
-                        index=present.index("cifar10") if "cifar10" in present else 0,
-                        help="Get CIFAR-10 and others on the Datasets page.")
-    return ui.load_dataset(name)
 
 
 def _preset_config(ds: datasets.Dataset) -> tuple[models.ModelConfig, presets.Preset]:
@@ -105,11 +92,11 @@ def _builder_config() -> models.ModelConfig:
 
 def _summary(config: models.ModelConfig, ds: datasets.Dataset) -> bool:
     """Show the layer table; False when the network does not fit the data."""
-    with ui.friendly_errors("The summary"):
+    with friendly_errors("The summary"):
         table = config.validate(ds.input_shape, ds.num_classes)
-        ui.parameter_metrics(table)
+        tables.parameter_metrics(table)
         left, right = st.columns([3, 2])
-        ui.layer_table(table, key="train_summary", where=left)
+        tables.layer_table(table, key="train_summary", where=left)
         right.plotly_chart(model_plots.param_bars(table, log_scale=True, title="Where the parameters are"),
                            key="train_param_bars")
         return True
@@ -176,13 +163,12 @@ def main() -> None:
     st.title("Build & train")
     st.write("Choose a network, look at its layers and parameters, then train it and watch it learn. "
              "Training runs on the server in the background: you can change pages and come back.")
-    jobs = ui.training_jobs()
-    status = jobs.status(st.session_state[ui.TRAIN_JOB_KEY]) if st.session_state.get(ui.TRAIN_JOB_KEY) else None
-    busy = status is not None and status.active
+    busy = jobs.busy()
 
-    with ui.friendly_errors("Loading the data"):
+    with friendly_errors("Loading the data"):
         st.subheader("1. Data")
-        ds = _pick_dataset()
+        ds = pickers.pick_dataset(key="train_dataset", prefer=("cifar10",),
+                                  help="Get CIFAR-10 and others on the Datasets page.")
         st.subheader("2. Network")
         default = FAST if datasets.is_present("cifar10") else PRESET  # the fast presets need CIFAR-10
         source = st.segmented_control("Start from", [FAST, PRESET, BUILDER], default=default,
@@ -197,9 +183,9 @@ def main() -> None:
         spec = _fast_training(ds, preset) if source == FAST else _training_options(ds, config, preset)
         if st.button("Train", type="primary", key="train_start", icon=":material/play_arrow:",
                      disabled=busy or not fits or spec is None, help="One training at a time per student."):
-            st.session_state[ui.TRAIN_JOB_KEY] = jobs.submit(spec, dataset=ds)
+            jobs.submit_training(spec, ds)
             st.rerun()  # redraw with the Train button disabled and the live panel
-    ui.training_panel()
+    panel.training_panel()
 
 
 main()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from cnnviz.lessons import convolution as conv
+from cnnviz.app import caches
+from cnnviz.app.boundary import friendly_errors
 from cnnviz.data import images
-from cnnviz.app import ui
+from cnnviz.lessons import convolution as conv
 from cnnviz.errors import Unavailable
 from cnnviz.plots import convolution as plots
 from cnnviz.plots.common import image_grid
@@ -26,14 +27,14 @@ def _pick_image() -> np.ndarray | None:
                                    help="Big images are shrunk first so every filter answers at once.")
     if source == "Sample photo":
         name = st.selectbox("Photo", list(conv.SAMPLE_PHOTOS), key="conv_sample")
-        return images.fit_within(ui.conv_sample_photo(name), max_side)
+        return images.fit_within(caches.conv_sample_photo(name), max_side)
     if source == "Test pattern":
         name = st.selectbox("Pattern", conv.PATTERNS, key="conv_pattern")
         gray = conv.pattern_image(name, min(max_side, 128))
         return np.repeat(gray[..., None], 3, axis=-1)
     if source == "CIFAR-10 test image":
         try:
-            found = ui.conv_cifar10_examples()
+            found = caches.conv_cifar10_examples()
         except Unavailable as err:  # not an error: the data is simply not on this machine yet
             st.info(str(err))
             return None
@@ -45,8 +46,7 @@ def _pick_image() -> np.ndarray | None:
     if upload is None:
         st.info("Choose a picture to upload, or pick a sample photo above.")
         return None
-    data = upload.getvalue()
-    loaded = ui.conv_load_upload(data, ui.upload_digest(data), upload.name, max_side)
+    loaded = caches.conv_load_upload(upload.getvalue(), upload.name, max_side)
     for note in loaded.notes:
         st.caption(f":material/info: {note}")
     return loaded.array
@@ -173,7 +173,7 @@ def main() -> None:
              "convolution, and a CNN learns its kernels. Try the classic ones here, then see what the output "
              "sizes are, what a Conv2D layer does with colour, and how much a GPU speeds it up.")
     rgb = None
-    with ui.friendly_errors("Loading the image"):
+    with friendly_errors("Loading the image"):
         rgb = _pick_image()
     if rgb is None:
         return
@@ -184,16 +184,16 @@ def main() -> None:
                     key="conv_image_fig")
 
     kernel = None
-    with ui.friendly_errors("Building the kernel"):
+    with friendly_errors("Building the kernel"):
         kernel = _pick_kernel()
     if kernel is not None:
-        with ui.friendly_errors("The convolution"):
+        with friendly_errors("The convolution"):
             _modes_section(gray, kernel)
-    with ui.friendly_errors("The shrinking chart"):
+    with friendly_errors("The shrinking chart"):
         _shrink_section()
-    with ui.friendly_errors("The colour example"):
+    with friendly_errors("The colour example"):
         _color_section(rgb)
-    with ui.friendly_errors("The timing"):
+    with friendly_errors("The timing"):
         _speed_section(gray)
 
 

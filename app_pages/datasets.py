@@ -3,11 +3,9 @@ class balance, subsets and splits, scaling and augmentation (seed 000 Parts 5-9 
 
 import streamlit as st
 
-from cnnviz.data import augment
-
-from cnnviz.data import datasets
-
-from cnnviz.app import ui
+from cnnviz.app import caches, downloads
+from cnnviz.app.boundary import friendly_errors
+from cnnviz.data import augment, datasets
 from cnnviz.data.folderdata import IMAGE_SIZES
 from cnnviz.plots import datasets as plots
 
@@ -25,10 +23,10 @@ def _status_label(info: dict) -> str:
 def _get_data(name: str, info: dict) -> None:
     """Download button with progress, or the offline import, for a missing dataset."""
     st.warning(f"{info['title']} is not on this machine yet. {info['how_to_get']}")
-    if datasets.SOURCES.get(name, None) and datasets.SOURCES[name].downloadable:
+    if downloads.downloadable(name):
         if st.button(f"Download {info['title']}", key="datasets_download", icon=":material/download:"):
-            with ui.friendly_errors("The download"):
-                st.session_state[MESSAGE_KEY] = ui.download_dataset(name)
+            with friendly_errors("The download"):
+                st.session_state[MESSAGE_KEY] = downloads.download_dataset(name)
                 st.rerun()
 
 
@@ -45,8 +43,8 @@ def _import_cifar10() -> None:
             return
         path = st.text_input("Path on the server", key="datasets_import_path")
         if st.button("Import", key="datasets_import", disabled=not path.strip()):
-            with ui.friendly_errors("The import"):
-                st.session_state[MESSAGE_KEY] = ui.import_cifar10(path.strip())
+            with friendly_errors("The import"):
+                st.session_state[MESSAGE_KEY] = downloads.import_cifar10(path.strip())
                 st.rerun()
 
 
@@ -60,8 +58,8 @@ def _import_zip() -> None:
         mode = st.radio("Colours", ["RGB", "L"], horizontal=True, key="datasets_zip_mode",
                         format_func=lambda m: "colour" if m == "RGB" else "grey")
         if st.button("Make dataset", key="datasets_zip_import", disabled=upload is None):
-            with ui.friendly_errors("The zip import"):
-                report = ui.import_folder_zip(upload.getvalue(), name=name.strip(), image_size=size, mode=mode)
+            with friendly_errors("The zip import"):
+                report = downloads.import_folder_zip(upload.getvalue(), name=name.strip(), image_size=size, mode=mode)
                 st.success(f"Made {report['name']}: {report['train']} training and {report['test']} test "
                            f"images in classes {', '.join(report['class_names'])}.")
                 if report["skipped_count"]:
@@ -129,7 +127,7 @@ def _split_and_scale(ds: datasets.Dataset) -> None:
 
     method = st.radio("Scaling", list(datasets.SCALINGS), key="datasets_scaling", horizontal=True,
                       format_func=lambda m: datasets.SCALINGS[m])
-    preview = ui.scaling_preview(ds.name, method, validation_fraction=fraction, sample=SCALING_SAMPLE, **opts)
+    preview = caches.scaling_preview(ds, method, validation_fraction=fraction, sample=SCALING_SAMPLE, **opts)
     if preview["stats"]:
         st.caption("Training mean per channel: " + ", ".join(f"{m:.1f}" for m in preview["stats"]["mean"])
                    + "; std: " + ", ".join(f"{s:.1f}" for s in preview["stats"]["std"]))
@@ -151,7 +149,7 @@ def _augmentation(ds: datasets.Dataset) -> None:
     if st.button("Reroll", key="datasets_aug_reroll", icon=":material/casino:"):
         st.session_state[AUG_SEED_KEY] = st.session_state.get(AUG_SEED_KEY, 0) + 1
     seed = st.session_state.get(AUG_SEED_KEY, 0)
-    with ui.friendly_errors("The augmentation preview"):
+    with friendly_errors("The augmentation preview"):
         cfg = augment.AugmentConfig(rotation=float(rotation), flip=flip, translate=translate, zoom=zoom)
         idx = datasets.sample_indices(len(ds.y_train), AUG_PREVIEW_IMAGES, seed=0)
         after = augment.preview(ds.x_train[idx], cfg, seed=seed)
@@ -174,11 +172,11 @@ def main() -> None:
     if not info["present"]:
         _get_data(name, info)
     else:
-        with ui.friendly_errors("Loading the dataset"):
-            ds = ui.load_dataset(name)
+        with friendly_errors("Loading the dataset"):
+            ds = caches.load_dataset(name)
     if ds is not None:
         for section in (_overview, _samples, _inspect, _split_and_scale, _augmentation):
-            with ui.friendly_errors("This part of the page"):
+            with friendly_errors("This part of the page"):
                 section(ds)
     if name == "cifar10":
         _import_cifar10()

@@ -5,12 +5,12 @@ Part 20, seed 002 1.5.6). Any image can be sent to Inside the network."""
 
 import streamlit as st
 
+from cnnviz.app import boundary, caches
+from cnnviz.app.pickers import tta_phrase
+from cnnviz.app.state import INSPECT_TARGET_KEY, keep_choice_valid
 from cnnviz.inspect import evaluation
-
-from cnnviz.runs import store as runs
-
-from cnnviz.app import ui
 from cnnviz.plots import evaluation as figs
+from cnnviz.runs import store as runs
 
 CHART_KEY = "eval_cm"
 TRUE_KEY, PRED_KEY = "eval_true", "eval_pred"
@@ -46,7 +46,7 @@ def _metrics(info: runs.RunInfo, ev: evaluation.Evaluation) -> None:
     if info.config.get("tta", "none") != "none":
         plain = info.metrics.get("test_accuracy_without_tta")
         st.caption("Tested as in training, with test-time augmentation: the mean of the network's answers on "
-                   + ui.tta_phrase(info.config["tta"])
+                   + tta_phrase(info.config["tta"])
                    + ("." if plain is None else f" (without it the network got {plain:.1%})."))
     pairs = evaluation.most_confused(ev.confusion, ev.class_names, top=3) if (~ev.correct).any() else []
     if pairs:
@@ -84,14 +84,14 @@ def _send_to_inspector(info: runs.RunInfo, ev: evaluation.Evaluation, indices, *
         return
     described = {d["index"]: d for d in evaluation.describe_images(ev, indices)}
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    ui.keep_choice_valid(key, [int(i) for i in indices])
+    keep_choice_valid(key, [int(i) for i in indices])
     chosen = c1.selectbox(
         "Look inside the network at", [int(i) for i in indices], key=key,
         format_func=lambda i: (f"test image #{i}: said {described[i]['predicted_name']} "
                                f"({described[i]['confidence']:.0%}), truly {described[i]['true_name']}"),
     )
     if c2.button("Look inside", key=f"{key}_go", icon=":material/layers:"):
-        st.session_state[ui.INSPECT_TARGET_KEY] = {"run_id": info.run_id, "index": int(chosen)}
+        st.session_state[INSPECT_TARGET_KEY] = {"run_id": info.run_id, "index": int(chosen)}
         st.switch_page(INSIDE_PAGE)
 
 
@@ -101,8 +101,8 @@ def _gallery_indices(ev: evaluation.Evaluation, cells: list[tuple[int, int]]) ->
     options = [None, *range(len(names))]
     fmt = {None: "any class", **dict(enumerate(names))}.get
     c1, c2, c3, c4 = st.columns(4)
-    ui.keep_choice_valid(TRUE_KEY, options)
-    ui.keep_choice_valid(PRED_KEY, options)
+    keep_choice_valid(TRUE_KEY, options)
+    keep_choice_valid(PRED_KEY, options)
     true_class = c1.selectbox("True class", options, key=TRUE_KEY, format_func=fmt, on_change=_boxes_changed)
     pred_class = c2.selectbox("Predicted class", options, key=PRED_KEY, format_func=fmt, on_change=_boxes_changed)
     order = c4.selectbox("Order", list(ORDER_LABELS), key="eval_order", format_func=ORDER_LABELS.get)
@@ -163,22 +163,20 @@ def main() -> None:
     st.title("Evaluate")
     st.write("How good is a trained network, and where does it go wrong? Everything here is measured on the "
              "run's own test images, scaled exactly as in training.")
-    with ui.friendly_errors("Evaluating the run"):
-        items = runs.list_runs()
-        if not items:
-            ui.no_runs_notice("evaluate it")
-            return
-        info = ui.pick_run(items, key="eval_run")
-        ev = ui.run_evaluation(info)
-        x = ui.run_test_set(info)["x"]
-        _metrics(info, ev)
-        left, right = st.columns([3, 2])
-        with left:
-            cells = _confusion(ev)
-        with right:
-            _per_class(ev)
-        _images_behind(info, ev, x, cells)
-        _predictions(info, ev, x)
+    boundary.run_page("Evaluating the run", "evaluate it", _evaluate, key="eval_run")
+
+
+def _evaluate(info: runs.RunInfo) -> None:
+    ev = caches.run_evaluation(info)
+    x = caches.run_test_set(info)["x"]
+    _metrics(info, ev)
+    left, right = st.columns([3, 2])
+    with left:
+        cells = _confusion(ev)
+    with right:
+        _per_class(ev)
+    _images_behind(info, ev, x, cells)
+    _predictions(info, ev, x)
 
 
 main()

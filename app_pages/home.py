@@ -3,8 +3,7 @@
 import streamlit as st
 
 from cnnviz import inventory
-
-from cnnviz.app import ui
+from cnnviz.app import boundary
 from cnnviz.catalog import PAGES
 
 
@@ -20,7 +19,7 @@ def main() -> None:
         st.caption(page.teaches)
 
     st.subheader("On this machine")
-    with ui.friendly_errors("Checking this machine"):
+    with boundary.friendly_errors("Checking this machine"):
         report = inventory.report()
         _show_inventory(report)
 

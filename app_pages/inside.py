@@ -4,15 +4,12 @@
 import numpy as np
 import streamlit as st
 
-from cnnviz.inspect import features
-
+from cnnviz.app import boundary, caches
+from cnnviz.app.state import CURRENT_RUN_KEY, INSPECT_TARGET_KEY, keep_choice_valid
 from cnnviz.data import images
-
+from cnnviz.inspect import features
 from cnnviz.models import network as models
-
 from cnnviz.runs import store as runs
-
-from cnnviz.app import ui
 from cnnviz.plots import features as feature_figs
 from cnnviz.plots import pretrained as pretrained_figs
 from cnnviz.plots.common import image_grid
@@ -27,10 +24,10 @@ TABS = ("Feature maps", "Filters", "Grad-CAM")
 
 def _take_sent_image(items: list[runs.RunInfo]) -> None:
     """Point the widgets at an image sent from the Evaluate page's galleries."""
-    target = st.session_state.pop(ui.INSPECT_TARGET_KEY, None)
+    target = st.session_state.pop(INSPECT_TARGET_KEY, None)
     if not target or target.get("run_id") not in {r.run_id for r in items}:
         return
-    st.session_state[RUN_KEY] = st.session_state[ui.CURRENT_RUN_KEY] = target["run_id"]
+    st.session_state[RUN_KEY] = st.session_state[CURRENT_RUN_KEY] = target["run_id"]
     st.session_state[SOURCE_KEY] = TEST_IMAGE
     st.session_state[INDEX_KEY] = int(target["index"])
     st.session_state[SENT_KEY] = dict(target)
@@ -40,7 +37,7 @@ def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str
     """The image to look at (uint8, the size of the run's training images) and a caption."""
     source = st.radio("Image", [TEST_IMAGE, UPLOAD], horizontal=True, key=SOURCE_KEY)
     if source == TEST_IMAGE:
-        data = ui.run_test_set(info)
+        data = caches.run_test_set(info)
         n = len(data["y"])
         if st.session_state.get(INDEX_KEY, 0) >= n:
             st.session_state[INDEX_KEY] = 0
@@ -53,14 +50,14 @@ def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str
     if upload is None:
         st.info("Choose a picture to upload, or look at a test image.")
         return None, ""
-    loaded = ui.inspect_upload(upload.getvalue(), upload.name, input_shape)
+    loaded = caches.inspect_upload(upload.getvalue(), upload.name, input_shape)
     for note in loaded.notes:
         st.caption(note)
     return loaded.array, f"{images.plain_name(upload.name)} ({loaded.format})"  # name as typed, not Markdown
 
 
 def _prediction(info: runs.RunInfo, image: np.ndarray, caption: str, class_names) -> np.ndarray:
-    probs = ui.image_probabilities(info, image)
+    probs = caches.image_probabilities(info, image)
     left, right = st.columns([1, 2])
     left.plotly_chart(image_grid([image], titles=["what the network gets"], columns=1, tile_px=180),
                       key="inside_image")
@@ -89,11 +86,11 @@ def _feature_maps_tab(info: runs.RunInfo, image: np.ndarray, layers: dict) -> No
         st.info("This network has no layer with feature maps.")
         return
     c1, c2, c3 = st.columns(3)
-    ui.keep_choice_valid("inside_layer", maps)
+    keep_choice_valid("inside_layer", maps)
     name = c1.selectbox("Layer", list(maps), key="inside_layer", format_func=lambda n: _layer_label(maps[n]))
     norm = c2.radio("Brightness", list(features.NORMALIZATIONS), key="inside_norm", format_func=NORM_LABELS.get)
     count = c3.select_slider("Channels to show at most", [4, 8, 16, 32, 64, 128], 32, key="inside_channels")
-    fm = ui.feature_maps(info, image, name, normalization=norm, max_channels=count)
+    fm = caches.feature_maps(info, image, name, normalization=norm, max_channels=count)
     st.plotly_chart(feature_figs.feature_map_figure(fm), key="inside_maps")
     st.caption("Each tile is one channel: bright where the filters of this layer respond strongly. With 'each map "
                "on its own' every tile is stretched to its own mean ± 2 standard deviations (seed 004), so "
@@ -110,7 +107,7 @@ def _filters_tab(info: runs.RunInfo, layers: dict) -> None:
         st.info("This network has no convolution layer, so there are no filters to show.")
         return
     c1, c2, c3 = st.columns(3)
-    ui.keep_choice_valid("inside_filter_layer", convs)
+    keep_choice_valid("inside_filter_layer", convs)
     name = c1.selectbox("Convolution layer", list(convs), key="inside_filter_layer",
                         format_func=lambda n: f"{n} ({'×'.join(str(d) for d in convs[n]['kernel_shape'])})")
     count = c2.select_slider("Filters to show at most", [4, 8, 16, 32, 64], 16, key="inside_filter_count")
@@ -124,7 +121,7 @@ def _filters_tab(info: runs.RunInfo, layers: dict) -> None:
     if mode == "channels" and in_channels > 1:
         channels = st.select_slider("Input channels per filter at most", [1, 2, 4, 8, 16], 4,
                                     key="inside_filter_channels")
-    filters = ui.layer_filters(info, name, max_filters=count, max_channels=channels, scale=scale)
+    filters = caches.layer_filters(info, name, max_filters=count, max_channels=channels, scale=scale)
     st.plotly_chart(feature_figs.filters_figure(filters, mode=mode), key="inside_filters")
     st.caption("The learned weights, min-max scaled to grey (or colour) levels: dark = most negative, "
                "bright = most positive. A first layer on colour images often learns colour blobs and edges.")
@@ -137,14 +134,14 @@ def _gradcam_tab(info: runs.RunInfo, image: np.ndarray, layers: dict, probs: np.
     maps = [layer["name"] for layer in layers["maps"]]
     predicted = int(np.argmax(probs))
     c1, c2 = st.columns(2)
-    ui.keep_choice_valid("inside_cam_class", [None, *range(len(class_names))])
+    keep_choice_valid("inside_cam_class", [None, *range(len(class_names))])
     cls = c1.selectbox("Explain the class", [None, *range(len(class_names))], key="inside_cam_class",
                        format_func=lambda c: f"the predicted one ({class_names[predicted]})" if c is None
                        else class_names[c])
-    ui.keep_choice_valid("inside_cam_layer", maps, layers["last_conv"])  # the usual choice
+    keep_choice_valid("inside_cam_layer", maps, layers["last_conv"])  # the usual choice
     layer = c2.selectbox("Feature maps of", maps, key="inside_cam_layer",
                          help="Grad-CAM usually explains the last convolution's maps.")
-    heat = ui.gradcam_heatmap(info, image, class_index=cls, layer=layer)
+    heat = caches.gradcam_heatmap(info, image, class_index=cls, layer=layer)
     shown = predicted if cls is None else int(cls)
     st.plotly_chart(pretrained_figs.gradcam_figure(image, heat), key="inside_cam")
     st.caption(f"Red: places whose features raised the score of **{class_names[shown]}** "
@@ -152,10 +149,9 @@ def _gradcam_tab(info: runs.RunInfo, image: np.ndarray, layers: dict, probs: np.
                + ("Nothing in the image speaks for this class." if not heat.any() else ""))
 
 
-def _inspect(items: list[runs.RunInfo]) -> None:
-    info = ui.pick_run(items, key=RUN_KEY)
-    layers = ui.run_layers(info)
-    class_names = tuple(info.config.get("class_names") or ui.run_test_set(info)["class_names"])
+def _inspect(info: runs.RunInfo) -> None:
+    layers = caches.run_layers(info)
+    class_names = tuple(info.config.get("class_names") or caches.run_test_set(info)["class_names"])
     image, caption = _pick_image(info, tuple(info.config["input_shape"]))
     if image is None:
         return
@@ -176,13 +172,8 @@ def main() -> None:
     st.title("Inside the network")
     st.write("Send one image through a trained network and look at what each layer makes of it, what its "
              "filters learned, and which places made it choose its answer.")
-    with ui.friendly_errors("Looking inside the network"):
-        items = runs.list_runs()
-        if not items:
-            ui.no_runs_notice("look inside it")
-            return
-        _take_sent_image(items)
-        _inspect(items)
+    boundary.run_page("Looking inside the network", "look inside it", _inspect, key=RUN_KEY,
+                      before=_take_sent_image)
 
 
 main()

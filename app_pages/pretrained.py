@@ -2,12 +2,11 @@
 
 import streamlit as st
 
+from cnnviz.app import caches
+from cnnviz.app.boundary import friendly_errors
 from cnnviz.data import images
-
-from cnnviz.inspect import pretrained
-
-from cnnviz.app import ui
 from cnnviz.errors import Unavailable
+from cnnviz.inspect import pretrained
 from cnnviz.plots import pretrained as figs
 
 SOURCES = ("Sample photos", "Upload", "Camera")
@@ -17,7 +16,7 @@ CIFAR_COUNT = 6
 def _photos(source: str) -> list[pretrained.Photo]:
     """The photos the student picked, with the loader's messages shown for the bad ones."""
     if source == "Sample photos":
-        samples = ui.sample_photos()
+        samples = caches.sample_photos()
         chosen = st.multiselect("Bundled photos (from scikit-learn)", list(samples), default=list(samples),
                                 key="pre_samples")
         return [pretrained.Photo(name=n, array=samples[n]) for n in chosen]
@@ -29,7 +28,7 @@ def _photos(source: str) -> list[pretrained.Photo]:
     else:
         shot = st.camera_input("Take a photo", key="pre_camera")
         pairs = [("camera photo", shot.getvalue())] if shot is not None else []
-    photos, messages = ui.load_photos(pairs)
+    photos, messages = caches.load_photos(pairs)
     for message in messages:
         st.error(message)
     return photos
@@ -45,8 +44,8 @@ def _photos_tab(clf) -> None:
     if clf is None:
         st.info("The predictions need ResNet50's ImageNet weights: see the message at the top of the page.")
         return
-    with ui.friendly_errors("Classifying the photos"):
-        results = ui.classify_photos(clf, [p.array for p in photos], top=top)
+    with friendly_errors("Classifying the photos"):
+        results = caches.classify_photos(clf, [p.array for p in photos], top=top)
         for i, (photo, result) in enumerate(zip(photos, results)):
             best = result.top[0]
             # The name is the student's browser's: shown as typed, never as Markdown.
@@ -75,7 +74,7 @@ def _photos_tab(clf) -> None:
 
 
 def _model_tab() -> None:
-    facts, stages = ui.resnet50_facts()
+    facts, stages = caches.resnet50_facts()
     cols = st.columns(4)
     cols[0].metric("Conv2D layers", facts["conv_layers"])
     cols[1].metric("Depth (layers with weights)", facts["weighted_depth"])
@@ -105,15 +104,15 @@ def _cifar_tab(clf) -> None:
         "dog breeds. Transfer learning keeps its features and trains a new 10-class head instead."
     )
     try:
-        picked = ui.cifar_bridge_images(CIFAR_COUNT, 0)
+        picked = caches.cifar_bridge_images(CIFAR_COUNT, 0)
     except Unavailable as err:
         st.info(str(err))
         return
     if clf is None:
         st.info("The predictions need ResNet50's ImageNet weights: see the message at the top of the page.")
         return
-    with ui.friendly_errors("Classifying the CIFAR-10 images"):
-        results = ui.classify_photos(clf, [img for img, _ in picked], top=3)
+    with friendly_errors("Classifying the CIFAR-10 images"):
+        results = caches.classify_photos(clf, [img for img, _ in picked], top=3)
         cols = st.columns(3)
         for i, ((img, truth), result) in enumerate(zip(picked, results)):
             with cols[i % 3]:
@@ -128,14 +127,14 @@ def main() -> None:
         "photos: what does it see, how sure is it, and where in the picture does it look?"
     )
     clf = None
-    with ui.friendly_errors("Loading ResNet50"):
-        clf = ui.resnet50()
+    with friendly_errors("Loading ResNet50"):
+        clf = caches.resnet50()
         st.caption(f"Model: {clf.model.name}, {clf.weights_source}.")
     photos_tab, model_tab, cifar_tab = st.tabs(["Your photos", "The model", "CIFAR-10 bridge"])
     with photos_tab:
         _photos_tab(clf)
     with model_tab:
-        with ui.friendly_errors("Counting ResNet50's layers"):
+        with friendly_errors("Counting ResNet50's layers"):
             _model_tab()
     with cifar_tab:
         _cifar_tab(clf)

@@ -4,14 +4,13 @@ upright CIFAR-10 55% falls to 22% at 90°; augmentation recovers part of it.)"""
 
 import streamlit as st
 
+from cnnviz.app import boundary, caches, jobs, panel, sweeps
+from cnnviz.app.pickers import run_label, short_run_label, tta_phrase
+from cnnviz.app.state import keep_choice_valid
 from cnnviz.data import augment
-
 from cnnviz.inspect import robustness
-
-from cnnviz.runs import store as runs
-
-from cnnviz.app import ui
 from cnnviz.plots import robustness as figs
+from cnnviz.runs import store as runs
 
 RUNS_KEY = "robust_runs"
 STEPS = (90, 45, 30, 15, 10)
@@ -34,8 +33,8 @@ def _tta_note(chosen: list[runs.RunInfo]) -> None:
     averaged = [r for r in chosen if r.config.get("tta", "none") != "none"]
     if averaged:
         st.caption("Here each image is judged once, as it is. " + " ".join(
-            f"For its own test accuracy (the % in its name), **{ui.short_run_label(r)}** averaged its answers on "
-            f"{ui.tta_phrase(r.config['tta'])}, so upright it may score a little lower here." for r in averaged))
+            f"For its own test accuracy (the % in its name), **{short_run_label(r)}** averaged its answers on "
+            f"{tta_phrase(r.config['tta'])}, so upright it may score a little lower here." for r in averaged))
 
 
 def _rotation_tab(chosen: list[runs.RunInfo]) -> None:
@@ -46,14 +45,14 @@ def _rotation_tab(chosen: list[runs.RunInfo]) -> None:
                     format_func=FILL_LABELS.get, help="Only angles that are not multiples of 90° leave corners "
                                                       "to fill; multiples of 90° use np.rot90, which is exact.")
     angles = tuple(range(0, 360, step))
-    data = ui.run_test_set(chosen[0])
+    data = caches.run_test_set(chosen[0])
     turn = [a for a in angles if a] or [90]
-    ui.keep_choice_valid("robust_example_angle", turn, 90)
+    keep_choice_valid("robust_example_angle", turn, 90)
     angle = st.select_slider("Example rotation", turn, key="robust_example_angle", format_func=lambda a: f"{a}°")
     _, originals, rotated = robustness.rotation_examples(data["x"], angle, n=EXAMPLES, seed=0, fill=fill)
     st.plotly_chart(figs.rotated_examples_figure(originals, rotated, angle), key="robust_examples")
 
-    results = ui.rotation_sweeps(chosen, angles, fill=fill)
+    results = sweeps.rotation_sweeps(chosen, angles, fill=fill)
     st.plotly_chart(figs.accuracy_vs_angle_figure(results), key="robust_angle_chart")
     st.caption("Dotted: each run's accuracy on upright images. Seed 000 (Q23): a CNN trained on upright "
                "CIFAR-10 scored 54.6% on upright and 22.2% on 90°-rotated test images; with rotation and flip "
@@ -78,7 +77,7 @@ def _transforms_tab(chosen: list[runs.RunInfo]) -> None:
                       default=[s for s in (2, 4) if s in options], format_func=lambda s: f"{s} px")
     fill = c2.radio("Border left by a shift", list(robustness.FILLS), key="robust_shift_fill", horizontal=True,
                     format_func=FILL_LABELS.get)
-    results = ui.transform_results(chosen, shifts=sorted(shifts), fill=fill)
+    results = sweeps.transform_results(chosen, shifts=sorted(shifts), fill=fill)
     st.plotly_chart(figs.transforms_figure(results), key="robust_transforms")
     st.caption("A flip is a mirror image: a network that learned that cars face left may not know them facing "
                "right. A shift moves the whole picture a few pixels; convolutions slide, but the layers after "
@@ -102,7 +101,7 @@ def _sizes_tab(chosen: list[runs.RunInfo], busy: bool) -> None:
     for info in chosen:
         side = int(info.config["input_shape"][0])
         sizes = sorted({min(robustness.MAX_SIZE, round(side * f)) for f in factors})
-        results.update(ui.size_results([info], sizes=sizes, method=method))
+        results.update(sweeps.size_results([info], sizes=sizes, method=method))
     st.plotly_chart(figs.sizes_figure(results), key="robust_sizes_chart")
     for k, (info, (name, rows)) in enumerate(zip(chosen, results.items())):
         st.markdown(f"**{name}**")
@@ -114,7 +113,7 @@ def _sizes_tab(chosen: list[runs.RunInfo], busy: bool) -> None:
         if not all(r.works for r in rows):
             if st.button("Train its size-agnostic twin (global average pooling instead of Flatten)",
                          key=f"robust_gap_twin_{k}", disabled=busy, icon=":material/model_training:"):
-                ui.submit_twin(info, robustness.twin_spec(info, head="global_avg"))
+                jobs.submit_twin(info, robustness.twin_spec(info, head="global_avg"))
                 st.rerun()
 
 
@@ -124,15 +123,15 @@ def _twin(chosen: list[runs.RunInfo], busy: bool) -> None:
              "each time they are seen (seed 000 Part 17 used up to ±30° and flips). Then compare both here.")
     by_id = {r.run_id: r for r in chosen}
     c1, c2, c3 = st.columns([2, 1, 1])
-    ui.keep_choice_valid("robust_twin_of", by_id)
-    run_id = c1.selectbox("Twin of", list(by_id), key="robust_twin_of", format_func=lambda i: ui.run_label(by_id[i]))
+    keep_choice_valid("robust_twin_of", by_id)
+    run_id = c1.selectbox("Twin of", list(by_id), key="robust_twin_of", format_func=lambda i: run_label(by_id[i]))
     rotation = c2.slider("Rotate up to ± degrees", 5, int(augment.MAX_ROTATION_DEGREES), 30, 5,
                          key="robust_twin_rotation")
     flips = c3.toggle("And flips, as the notebook", True, key="robust_twin_flip")
     if st.button("Train the augmented twin", key="robust_twin_go", type="primary", disabled=busy,
                  icon=":material/rotate_right:", help="One training at a time per student."):
         info = by_id[run_id]
-        ui.submit_twin(info, robustness.twin_spec(info, rotation=rotation, flip=TWIN_FLIP if flips else None))
+        jobs.submit_twin(info, robustness.twin_spec(info, rotation=rotation, flip=TWIN_FLIP if flips else None))
         st.rerun()  # redraw with the buttons disabled and the live panel
 
 
@@ -140,30 +139,26 @@ def main() -> None:
     st.title("Robustness")
     st.write("A network only knows the images it was trained on. Rotate, flip, shift or resize the test images "
              "and see how much of its accuracy is left.")
-    with ui.friendly_errors("Testing the runs"):
-        items = runs.list_runs()
-        if not items:
-            ui.no_runs_notice("test it")
-            return
-        chosen = ui.pick_runs(items, key=RUNS_KEY)
-        if not chosen:
-            st.info("Choose one or more runs, e.g. a network and its augmented twin.")
-            return
-        job_id = st.session_state.get(ui.TRAIN_JOB_KEY)
-        status = ui.training_jobs().status(job_id) if job_id else None
-        busy = status is not None and status.active
-        tabs = st.tabs(list(TABS), key="robust_tab", on_change="rerun")
-        with tabs[0]:
-            if tabs[0].open:
-                _rotation_tab(chosen)
-        with tabs[1]:
-            if tabs[1].open:
-                _transforms_tab(chosen)
-        with tabs[2]:
-            if tabs[2].open:
-                _sizes_tab(chosen, busy)
-        _twin(chosen, busy)
-    ui.training_panel()
+    boundary.run_page("Testing the runs", "test it", _test, key=RUNS_KEY, many=True)
+    panel.training_panel()
+
+
+def _test(chosen: list[runs.RunInfo]) -> None:
+    if not chosen:
+        st.info("Choose one or more runs, e.g. a network and its augmented twin.")
+        return
+    busy = jobs.busy()
+    tabs = st.tabs(list(TABS), key="robust_tab", on_change="rerun")
+    with tabs[0]:
+        if tabs[0].open:
+            _rotation_tab(chosen)
+    with tabs[1]:
+        if tabs[1].open:
+            _transforms_tab(chosen)
+    with tabs[2]:
+        if tabs[2].open:
+            _sizes_tab(chosen, busy)
+    _twin(chosen, busy)
 
 
 main()

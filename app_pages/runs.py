@@ -4,10 +4,10 @@ see which settings differ, download a model or its history, delete runs (seed 00
 
 import streamlit as st
 
-from cnnviz.runs import store as runs
-
-from cnnviz.app import ui
+from cnnviz.app import tables
+from cnnviz.app.boundary import friendly_errors
 from cnnviz.plots import training as plots
+from cnnviz.runs import store as runs
 
 COMPARE_KEY = "runs_compare"
 CONFIRM_KEY = "runs_delete_confirm"
@@ -42,7 +42,7 @@ def _compare(items: list[runs.RunInfo]) -> None:
         differing = runs.differing_settings(chosen)
         if differing:
             st.write("Settings that differ (highlighted):")
-            st.dataframe(ui.settings_table(runs.runs_table(chosen), differing), hide_index=True, key="runs_differ")
+            st.dataframe(tables.settings_table(runs.runs_table(chosen), differing), hide_index=True, key="runs_differ")
         else:
             st.write("These runs used the same settings.")
 
@@ -79,7 +79,7 @@ def _one_run(items: list[runs.RunInfo]) -> None:
 
 def main() -> None:
     st.title("Runs")
-    with ui.friendly_errors("Reading the runs"):
+    with friendly_errors("Reading the runs"):
         items = runs.list_runs()
         if not items:
             st.info("No runs yet: train a network first.")

@@ -3,15 +3,13 @@ dataset through the normal training job (seed 004: VGG16 frozen vs unfrozen on c
 
 import streamlit as st
 
+from cnnviz.app import downloads, jobs, panel, pickers, tables
+from cnnviz.app.boundary import friendly_errors
+from cnnviz.app.state import TRANSFER_JOB_KEYS
 from cnnviz.data import datasets
-
 from cnnviz.models import network as models
-
-from cnnviz.training import loop as training
-
 from cnnviz.models import transfer
-
-from cnnviz.app import ui
+from cnnviz.training import loop as training
 
 VALIDATION_FRACTION = 0.25
 WEIGHTS_LABELS = {"imagenet": "ImageNet (transfer learning)", "none": "none: random start (not transfer learning)"}
@@ -19,14 +17,9 @@ ANY_SIZES = (32, 64, 96, 128, 160, 192, 224)
 
 
 def _pick_dataset() -> datasets.Dataset:
-    present = [n for n in datasets.names() if datasets.is_present(n)]
-    folders = [n for n in datasets.folder_datasets() if n in present]
-    default = folders[0] if folders else "cifar10" if "cifar10" in present else present[0]
-    name = st.selectbox("Dataset", present, index=present.index(default), key="tl_dataset",
-                        format_func=datasets.title,
-                        help="Your own folder of images (such as cats vs dogs), CIFAR-10 and others: "
-                             "get or import them on the Datasets page.")
-    return ui.load_dataset(name)
+    return pickers.pick_dataset(key="tl_dataset", prefer=(*datasets.folder_datasets(), "cifar10"),
+                                help="Your own folder of images (such as cats vs dogs), CIFAR-10 and others: "
+                                     "get or import them on the Datasets page.")
 
 
 def _network() -> models.ModelConfig:
@@ -61,17 +54,17 @@ def _weights_box(cfg: models.ModelConfig) -> bool:
     st.warning(status["message"], icon=":material/cloud_off:")
     if st.button("Download them now", key="tl_download", icon=":material/download:",
                  help="Needs the internet on the server; or run the command above once."):
-        with ui.friendly_errors("Downloading the weights"):
-            ui.transfer_download(cfg.backbone, alpha=float(cfg.alpha), image_size=cfg.image_size)
+        with friendly_errors("Downloading the weights"):
+            downloads.transfer_download(cfg.backbone, alpha=float(cfg.alpha), image_size=cfg.image_size)
             st.rerun()
     return False
 
 
 def _summary(cfg: models.ModelConfig, ds: datasets.Dataset) -> bool:
-    with ui.friendly_errors("The summary"):
+    with friendly_errors("The summary"):
         table = cfg.validate(ds.input_shape, ds.num_classes)
-        ui.parameter_metrics(table, labels=("Parameters", "Trained", "Not trained"))
-        ui.layer_table(table, key="tl_summary")
+        tables.parameter_metrics(table, labels=("Parameters", "Trained", "Not trained"))
+        tables.layer_table(table, key="tl_summary")
         return True
     return False
 
@@ -88,8 +81,7 @@ def _training(cfg: models.ModelConfig, ds: datasets.Dataset) -> training.TrainSp
     seed = c1.number_input("Random seed", 0, 2**31 - 1, 0, key="tl_seed")
     spec = transfer.spec(cfg, dataset=ds.name, train_size=int(train_size), test_size=int(test_size),
                          epochs=int(epochs), validation_fraction=VALIDATION_FRACTION, seed=int(seed))
-    fitted = round(int(train_size) * (1 - VALIDATION_FRACTION))
-    times = {f: transfer.expected_epoch_seconds(cfg.replace(frozen=f), fitted) for f in (True, False)}
+    fitted, times = jobs.transfer_epoch_seconds(cfg, int(train_size), VALIDATION_FRACTION)
     if times[cfg.frozen] is not None:
         c2.metric("Expected time per epoch", f"≈{times[cfg.frozen]:,.0f} s",
                   help=f"Measured at {transfer.MEASURED_AT}; other trainings on the server make it slower.")
@@ -112,8 +104,8 @@ def main() -> None:
         "backbone **frozen** (only the head learns) and once **unfrozen** (every layer learns): "
         "train both and compare them on the Runs page."
     )
-    busy = ui.transfer_jobs_active()
-    with ui.friendly_errors("Loading the data"):
+    busy = jobs.busy(TRANSFER_JOB_KEYS.values())
+    with friendly_errors("Loading the data"):
         st.subheader("1. Data")
         ds = _pick_dataset()
         st.subheader("2. Backbone and head")
@@ -131,16 +123,16 @@ def main() -> None:
         blocked = busy or not fits or not weights_ok
         if c1.button("Train", key="tl_train", icon=":material/play_arrow:", disabled=blocked,
                      help="Trains the settings above."):
-            ui.submit_transfer([spec], ds)
+            jobs.submit_transfer([spec], ds)
             st.rerun()
         if c2.button("Train frozen and unfrozen", key="tl_train_both", type="primary", icon=":material/compare:",
                      disabled=blocked, help="Queues both runs, same data and seed; they appear side by side on "
                                             "the Runs page with 'frozen' and the learning rate highlighted."):
-            ui.submit_transfer(list(transfer.frozen_and_unfrozen(spec)), ds)
+            jobs.submit_transfer(list(transfer.frozen_and_unfrozen(spec)), ds)
             st.rerun()
-    ui.training_panel(list(ui.TRANSFER_JOB_KEYS.values()),
-                      titles={key: f"**{'Frozen' if is_frozen else 'Unfrozen'} backbone**"
-                              for is_frozen, key in ui.TRANSFER_JOB_KEYS.items()})
+    panel.training_panel(list(TRANSFER_JOB_KEYS.values()),
+                         titles={key: f"**{'Frozen' if is_frozen else 'Unfrozen'} backbone**"
+                                 for is_frozen, key in TRANSFER_JOB_KEYS.items()})
 
 
 main()

@@ -146,13 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     median = statistics.median(ratios)
     print(f"median ratio cnnviz / plain fit: {median:.3f} (target ≤ 1.05)")
 
-    from cnnviz.app import ui
+    from cnnviz.app import panel
 
     chart = ui_update_cost()
     numbers = ui_numbers_cost()
-    share = chart / ui.CHART_REFRESH_S + numbers / ui.LIVE_REFRESH_S
+    share = chart / panel.CHART_REFRESH_S + numbers / panel.LIVE_REFRESH_S
     print(f"live panel: chart update (figure + st.plotly_chart, 200 points) {chart * 1000:.1f} ms every "
-          f"{ui.CHART_REFRESH_S:g} s, numbers {numbers * 1000:.1f} ms every {ui.LIVE_REFRESH_S:g} s: "
+          f"{panel.CHART_REFRESH_S:g} s, numbers {numbers * 1000:.1f} ms every {panel.LIVE_REFRESH_S:g} s: "
           f"{share:.2%} of the training time while a student watches")
     import shutil
 

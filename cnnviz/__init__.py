@@ -1,7 +1,7 @@
 """cnnviz: a CNN lab as a Streamlit dashboard.
 
 The package is the backend: it returns arrays, dicts and Plotly figures and never calls
-``st.*`` (Streamlit glue lives in :mod:`cnnviz.app.ui`). Importing it must stay cheap:
+``st.*`` (the Streamlit glue is the package :mod:`cnnviz.app`). Importing it must stay cheap:
 TensorFlow and Keras are imported inside the functions that need them.
 """
 

@@ -47,7 +47,7 @@ def run_until(at, done, timeout: float = 240.0) -> None:
 
 def start_page_training(at, tag: str, *, epochs: int, train_size: int, test_size: int, batch: int) -> str:
     """Set Build & train's training options (widget keys end in ``tag``), press Train; return the job id."""
-    from cnnviz.app import ui
+    from cnnviz.app import state
 
     at.number_input(key=f"train_epochs_{tag}").set_value(epochs)
     at.number_input(key=f"train_size_{tag}").set_value(train_size)
@@ -55,4 +55,4 @@ def start_page_training(at, tag: str, *, epochs: int, train_size: int, test_size
     at.select_slider(key=f"train_batch_{tag}").set_value(batch)
     at.button(key="train_start").click().run()
     assert not at.exception, at.exception
-    return at.session_state[ui.TRAIN_JOB_KEY]
+    return at.session_state[state.TRAIN_JOB_KEY]

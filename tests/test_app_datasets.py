@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnnviz.data import datasets
 
-from cnnviz.app import ui
+from cnnviz.app import downloads
 from cnnviz.errors import Unavailable
 from tests import helpers_data as h
 
@@ -142,7 +142,7 @@ def test_server_path_import_refused_without_the_teacher_switch(tmp_path, monkeyp
     monkeypatch.delenv(datasets.SERVER_PATHS_ENV, raising=False)
     folder = h.write_tiny_dir(tmp_path / "copy")
     with pytest.raises(Unavailable, match="start the app with CNNVIZ_ALLOW_SERVER_PATHS=1"):
-        ui.import_cifar10(str(folder))
+        downloads.import_cifar10(str(folder))
     assert not datasets.is_present("cifar10")
     monkeypatch.setenv(datasets.SERVER_PATHS_ENV, "yes")
     assert datasets.server_paths_allowed()

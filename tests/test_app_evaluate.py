@@ -10,7 +10,7 @@ from cnnviz.training import jobs as jobmanager
 from cnnviz.inspect import evaluation
 from cnnviz.runs import store as runs
 from cnnviz.training import loop as training
-from cnnviz.app import ui
+from cnnviz.app import state
 from tests.helpers_inspectpages import (
     FLAT_MODEL, assert_no_runs_notice, copy_runs, figure, gallery_indices, image_count, no_errors, open_page,
     reference_data, select_on_chart, tiny_spec, train_runs,
@@ -136,7 +136,7 @@ def test_send_a_gallery_image_to_the_inspector(app_path, run_id, reference):
     assert at.number_input(key="inside_index").value == index
     truth = reference.class_names[reference.y_true[index]]
     assert any(f"Test image #{index} (sent from Evaluate): truly {truth}" in c.value for c in at.caption)
-    assert ui.INSPECT_TARGET_KEY not in at.session_state  # used once
+    assert state.INSPECT_TARGET_KEY not in at.session_state  # used once
 
 
 def test_opens_on_the_run_this_session_just_trained(app_path, run_id, stored, monkeypatch):
@@ -152,7 +152,7 @@ def test_opens_on_the_run_this_session_just_trained(app_path, run_id, stored, mo
     monkeypatch.setattr(jobmanager, "_manager", Finished())
     at = open_page(app_path, PAGE)
     assert at.selectbox(key="eval_run").value == run_id  # no job in this session: the newest
-    at.session_state[ui.TRAIN_JOB_KEY] = "job-1"
+    at.session_state[state.TRAIN_JOB_KEY] = "job-1"
     at.switch_page("app_pages/runs.py").run()  # the student trained, looked at Runs, came back
     at.switch_page(PAGE).run()
     no_errors(at)

@@ -32,7 +32,8 @@ assert not at.exception, at.exception
 for page in [p.path for p in PAGES if p.path in ("app_pages/home.py", "app_pages/convolution.py")]:
     at.switch_page(page).run()
     assert not at.exception, (page, at.exception)
-import cnnviz, cnnviz.cli, cnnviz.app.ui  # the package and its glue stay light too
+import cnnviz, cnnviz.cli  # the package and its glue stay light too
+from cnnviz.app import boundary, caches, compat, downloads, jobs, panel, pickers, state, sweeps, tables
 print("tensorflow" in sys.modules, "keras" in sys.modules)
 """
 

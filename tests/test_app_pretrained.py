@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnviz import weights
-from cnnviz.app import ui
+from cnnviz.app import caches
 from cnnviz.data import samples
 from cnnviz.inspect import imagenet, pretrained
 from tests.helpers_pretrained import loopback_server, photo, png_bytes, tiny_imagenet_model
@@ -25,7 +25,7 @@ def tiny_clf():
 @pytest.fixture
 def patched(monkeypatch, tiny_clf):
     """The page's cached loader returns the tiny model instead of loading ResNet50."""
-    monkeypatch.setattr(ui, "resnet50", lambda: tiny_clf)
+    monkeypatch.setattr(caches, "resnet50", lambda: tiny_clf)
     return tiny_clf
 
 
@@ -104,7 +104,7 @@ def test_camera_photo(app_path, patched):
 
 def test_cifar_bridge_with_images(app_path, patched, monkeypatch):
     pictures = [(photo(32, 32, seed=i), name) for i, name in enumerate(["airplane", "automobile"])]
-    monkeypatch.setattr(ui, "cifar_bridge_images", lambda count, seed: pictures)
+    monkeypatch.setattr(caches, "cifar_bridge_images", lambda count, seed: pictures)
     at = _open_page(app_path)
     assert not at.exception
     captions = [c for img in at.image for c in img.captions]
@@ -119,7 +119,7 @@ def test_cifar_bridge_with_images(app_path, patched, monkeypatch):
 def test_offline_page_explains_and_still_shows_the_model(app_path, monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
     monkeypatch.delenv(weights.RESNET50.env, raising=False)
-    monkeypatch.setattr(ui, "_resnet50_failure", {})
+    monkeypatch.setattr(caches, "_resnet50_failure", {})
     with loopback_server({}) as (base, hits):  # a server without the file: every download fails
         monkeypatch.setattr(weights, "RESNET50", dataclasses.replace(weights.RESNET50, url=base + "/resnet50.h5"))
         at = _open_page(app_path)

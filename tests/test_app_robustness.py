@@ -10,7 +10,7 @@ import pytest
 from cnnviz.training import jobs as jobmanager
 from cnnviz.inspect import robustness
 from cnnviz.runs import store as runs
-from cnnviz.app import ui
+from cnnviz.app import pickers, state
 from tests.helpers_inspectpages import (
     FLAT_MODEL, GAP_MODEL, assert_no_runs_notice, chart_keys, copy_runs, figure, no_errors, open_page,
     reference_data, texts, tiny_spec, train_runs,
@@ -68,7 +68,7 @@ def test_rotation_sweep_one_line_per_run(app_path, run_ids, references):
     for line, name in zip(lines, ("flat", "gap")):
         model, _, y, names, x_uint8, info = references[name]
         expected = robustness.rot90_test(model, x_uint8, y, names, prepare=lambda x, i=info: runs.prepare_inputs(i, x))
-        assert line["name"] == ui.short_run_label(info)
+        assert line["name"] == pickers.short_run_label(info)
         assert np.asarray(line["x"]).tolist() == [0, 90, 180, 270]
         assert np.asarray(line["y"]) == pytest.approx(expected.accuracy)
     assert {"robust_heat_0", "robust_heat_1"} <= chart_keys(at)
@@ -130,7 +130,7 @@ def test_train_the_augmented_twin(app_path, run_ids, monkeypatch):
     at.slider(key="robust_twin_rotation").set_value(45)
     at.button(key="robust_twin_go").click().run()
     no_errors(at)
-    job_id = at.session_state[ui.TRAIN_JOB_KEY]
+    job_id = at.session_state[state.TRAIN_JOB_KEY]
     assert at.button(key="robust_twin_go").disabled  # one training at a time per student
     status = jobs.wait(job_id, timeout=300)
     assert status.state == "finished", status
@@ -154,7 +154,7 @@ def test_runs_tested_with_averaged_views_are_told_apart(app_path, run_ids):
     assert "judged once" not in texts(at)  # the flat run's own accuracy is also one look per image
     at.multiselect(key="robust_runs").set_value([run_ids["flat"], run_ids["flip_tta"]]).run()
     no_errors(at)
-    label = ui.short_run_label(runs.load_run(run_ids["flip_tta"]))
+    label = pickers.short_run_label(runs.load_run(run_ids["flip_tta"]))
     note = next(t for t in texts(at).splitlines() if "judged once" in t)
     assert f"**{label}** averaged its answers on each test image and its mirror image" in note
-    assert ui.short_run_label(runs.load_run(run_ids["flat"])) not in note
+    assert pickers.short_run_label(runs.load_run(run_ids["flat"])) not in note

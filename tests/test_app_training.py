@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from cnnviz.training import jobs as jobmanager
 from cnnviz.runs import store as runs
 from cnnviz.training import loop as training
-from cnnviz.app import ui
+from cnnviz.app import jobs as appjobs, panel, state
 from tests.helpers_train import run_until, start_page_training, tiny_build, tiny_spec
 
 pytestmark = pytest.mark.slow
@@ -61,11 +61,11 @@ def test_train_live_then_runs_page_lists_it(app_path):
     assert job_id and at.button(key="train_start").disabled  # one training at a time per student
 
     def curves_shown(at):
-        return any(c.key == "train_live_curves" for c in at.get("plotly_chart")) or not ui.training_jobs().status(
+        return any(c.key == "train_live_curves" for c in at.get("plotly_chart")) or not appjobs.training_jobs().status(
             job_id).active
 
     run_until(at, curves_shown)
-    status = ui.training_jobs().wait(job_id, timeout=240)
+    status = appjobs.training_jobs().wait(job_id, timeout=240)
     assert status.state == "finished", status
     run_until(at, lambda at: any("test accuracy" in s.value for s in at.success))
     assert any(c.key == "train_live_curves" for c in at.get("plotly_chart"))
@@ -134,18 +134,18 @@ def test_the_panel_refreshes_at_the_pace_of_its_place(app_path, monkeypatch):
     mine = jobs.submit(tiny_spec(seed=9), build=tiny_build)
     try:
         at = _build_page(app_path)
-        at.session_state[ui.TRAIN_JOB_KEY] = mine
+        at.session_state[state.TRAIN_JOB_KEY] = mine
         at.run()
         assert not at.exception, at.exception
         assert "you are number 5 in the queue" in at.info[0].value
-        assert paces[-1] == ui.queued_refresh_s(5) == 4.0
+        assert paces[-1] == panel.queued_refresh_s(5) == 4.0
         for job in ahead:
             jobs.stop(job)
         at.run()
-        assert "you are number 1 in the queue" in at.info[0].value and paces[-1] == ui.QUEUED_REFRESH_S
-        at.session_state[ui.TRAIN_JOB_KEY] = blocker
+        assert "you are number 1 in the queue" in at.info[0].value and paces[-1] == panel.QUEUED_REFRESH_S
+        at.session_state[state.TRAIN_JOB_KEY] = blocker
         at.run()
-        assert paces[-1] == ui.LIVE_REFRESH_S
+        assert paces[-1] == panel.LIVE_REFRESH_S
     finally:
         for job in (mine, blocker):
             jobs.stop(job)
@@ -159,15 +159,15 @@ def test_queue_position_is_shown(app_path, monkeypatch):
     blocker = jobs.submit(tiny_spec(epochs=1000), build=tiny_build)
     try:
         at = _build_page(app_path)
-        at.session_state[ui.TRAIN_JOB_KEY] = jobs.submit(tiny_spec(), build=tiny_build)
+        at.session_state[state.TRAIN_JOB_KEY] = jobs.submit(tiny_spec(), build=tiny_build)
         at.run()
         assert not at.exception, at.exception
         assert "you are number 1 in the queue" in at.info[0].value
         at.button(key="train_stop").click().run()  # leaving the queue
-        assert jobs.status(at.session_state[ui.TRAIN_JOB_KEY]).state == "cancelled"
+        assert jobs.status(at.session_state[state.TRAIN_JOB_KEY]).state == "cancelled"
 
         # Now watch the running job and stop it from the page.
-        at.session_state[ui.TRAIN_JOB_KEY] = blocker
+        at.session_state[state.TRAIN_JOB_KEY] = blocker
         assert _wait_for_phase(jobs, blocker, "training")
         run_until(at, lambda at: bool(at.get("progress")) and "Epoch" in at.get("progress")[0].proto.text)
         assert at.button(key="train_start").disabled
@@ -176,7 +176,7 @@ def test_queue_position_is_shown(app_path, monkeypatch):
         at.switch_page("app_pages/runs.py").run()
         at.switch_page("app_pages/build_train.py").run()
         assert not at.exception and jobs.status(blocker).state == "running"
-        assert at.session_state[ui.TRAIN_JOB_KEY] == blocker and at.button(key="train_stop")
+        assert at.session_state[state.TRAIN_JOB_KEY] == blocker and at.button(key="train_stop")
         at.button(key="train_stop").click().run()
         status = jobs.wait(blocker, timeout=120)
         assert status.state == "stopped"
@@ -197,9 +197,10 @@ def test_shared_run_model_is_cached_with_a_lock(app_path):
     info = training.train(tiny_spec(), build=tiny_build).run
     script = f"""
 import streamlit as st
-from cnnviz.app import ui
-model, lock = ui.run_model({info.run_id!r})
-again, lock2 = ui.run_model({info.run_id!r})
+from cnnviz.app import caches
+from cnnviz.runs import store as runs
+model, lock = caches.run_model(runs.load_run({info.run_id!r}))
+again, lock2 = caches.run_model(runs.load_run({info.run_id!r}))
 st.session_state["same"] = model is again and lock is lock2
 st.session_state["layers"] = [layer.name for layer in model.layers]
 """

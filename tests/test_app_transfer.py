@@ -11,7 +11,7 @@ from cnnviz.runs import store as runs
 
 from cnnviz.models import transfer
 
-from cnnviz.app import ui
+from cnnviz.app import jobs as appjobs, state
 
 pytestmark = pytest.mark.slow
 
@@ -64,8 +64,8 @@ def test_train_frozen_and_unfrozen_lands_two_runs(app_path, no_weights):
     assert not at.button(key="tl_train_both").disabled
     at.button(key="tl_train_both").click().run()
     assert not at.exception, at.exception
-    jobs = ui.training_jobs()
-    ids = [at.session_state[k] for k in ui.TRANSFER_JOB_KEYS.values()]
+    jobs = appjobs.training_jobs()
+    ids = [at.session_state[k] for k in state.TRANSFER_JOB_KEYS.values()]
     for job_id in ids:
         status = jobs.wait(job_id, timeout=300)
         assert status.state == "finished", status.error

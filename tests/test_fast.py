@@ -370,7 +370,7 @@ def test_page_without_cifar10_explains_and_disables_train(app_path):
 @pytest.mark.slow
 def test_page_offers_the_fast_presets_first_and_trains_one(app_path, tmp_path):
     from cnnviz.data import datasets
-    from cnnviz.app import ui
+    from cnnviz.app import jobs as appjobs, state
     from tests.helpers_data import write_tiny_dir
 
     datasets.import_cifar10(write_tiny_dir(tmp_path))  # 100 training and 20 test images
@@ -388,7 +388,7 @@ def test_page_offers_the_fast_presets_first_and_trains_one(app_path, tmp_path):
     assert not at.button(key="train_start").disabled
     at.button(key="train_start").click().run()
     assert not at.exception, at.exception
-    status = ui.training_jobs().wait(at.session_state[ui.TRAIN_JOB_KEY], timeout=300)
+    status = appjobs.training_jobs().wait(at.session_state[state.TRAIN_JOB_KEY], timeout=300)
     assert status.state == "finished", status
     info = runs.load_run(status.run_id)
     assert info.config["preset"] == "fast_1min" and info.metrics["n_train"] == 100

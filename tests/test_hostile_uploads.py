@@ -20,7 +20,7 @@ from cnnviz.data import folderdata
 
 from cnnviz.data import images
 
-from cnnviz.app import ui
+from cnnviz.app import caches
 from cnnviz.errors import InvalidArgument
 from cnnviz.data.folderdata import ZipDatasetError
 from cnnviz.data.images import ImageError, load_image
@@ -230,7 +230,7 @@ def test_pretrained_page_survives_representative_entries(app_path, monkeypatch):
     from tests.helpers_pretrained import tiny_imagenet_model
 
     clf = pretrained.SharedClassifier(tiny_imagenet_model(), weights_source="tiny test weights")
-    monkeypatch.setattr(ui, "resnet50", lambda: clf)
+    monkeypatch.setattr(caches, "resnet50", lambda: clf)
     at = AppTest.from_file(app_path, default_timeout=180).run()
     at.switch_page("app_pages/pretrained.py").run()
     at.radio(key="pre_source").set_value("Upload").run()

@@ -1,7 +1,7 @@
 """The app never loads a model file it did not write (issue 9, "Hostile input", model files).
 
 Every model-loading path in cnnviz is offered hostile files: ``runs.load_model`` (and so
-``ui.run_model``, the only caller) and ``runs.model_file`` (downloads) for run models;
+``cnnviz.app.caches.run_model``, the only caller) and ``runs.model_file`` (downloads) for run models;
 ``weights.resolve_weights`` / ``pretrained.load_resnet50`` / ``weights.install_weights_file`` for the one
 file a teacher may name. A Lambda layer whose function creates a file stands for "code
 runs": after every refusal that file must not exist.

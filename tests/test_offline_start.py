@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnnviz import catalog
 
-from cnnviz.app import ui
+from cnnviz.app import jobs as appjobs
 from tests.helpers_train import run_until, start_page_training
 
 pytestmark = pytest.mark.slow
@@ -99,7 +99,7 @@ def test_digits_end_to_end_offline(app_path, cnnviz_home, offline):
     assert at.selectbox(key="train_dataset").value == "digits"  # the offline default
     tag = f"{at.selectbox(key='train_preset').value}_digits"
     job_id = start_page_training(at, tag, epochs=1, train_size=120, test_size=40, batch=16)
-    status = ui.training_jobs().wait(job_id, timeout=240)
+    status = appjobs.training_jobs().wait(job_id, timeout=240)
     assert status.state == "finished", status
     run_until(at, lambda at: any("test accuracy" in s.value for s in at.success))
 

@@ -1,4 +1,4 @@
-"""The pure helpers of ui.py's evaluation-and-features section: twin specs, joined sweeps, labels, image keys."""
+"""The pure helpers of the app layer's run pages: twin specs, joined sweeps, labels, image keys."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from cnnviz.inspect import robustness
 
-from cnnviz.app import ui
+from cnnviz.app import caches, pickers, sweeps
 from cnnviz.errors import InvalidArgument
 from cnnviz.runs.store import RunInfo
 from tests.helpers_inspect import quadrant_data, quadrant_model
@@ -63,7 +63,7 @@ def test_joined_single_angle_sweeps_equal_one_sweep():
     names = ["tl", "tr", "br", "bl"]
     angles = (0, 45, 90, 180)
     whole = robustness.rotation_sweep(model, x, y, names, angles=angles)
-    joined = ui.join_sweeps([robustness.rotation_sweep(model, x, y, names, angles=(a,)) for a in angles])
+    joined = sweeps.join_sweeps([robustness.rotation_sweep(model, x, y, names, angles=(a,)) for a in angles])
     assert joined.angles == whole.angles
     assert np.array_equal(joined.accuracy, whole.accuracy)
     assert np.array_equal(joined.per_class, whole.per_class, equal_nan=True)
@@ -73,14 +73,14 @@ def test_joined_single_angle_sweeps_equal_one_sweep():
 def test_labels_name_head_augmentation_and_accuracy():
     info = _info(augment={"rotation": 30.0, "flip": "none", "translate": 0.0, "zoom": 0.0, "seed": 0},
                  model={**FLAT_MODEL, "head": "global_avg"})
-    assert ui.run_label(info) == "custom on digits (0123abcd) · global-average head · rotate ±30° · 50.0%"
-    assert ui.short_run_label(info) == "custom, global-average head (0123abcd), rotate ±30°"
-    assert ui.short_run_label(_info()) == "custom (0123abcd), no augmentation"
+    assert pickers.run_label(info) == "custom on digits (0123abcd) · global-average head · rotate ±30° · 50.0%"
+    assert pickers.short_run_label(info) == "custom, global-average head (0123abcd), rotate ±30°"
+    assert pickers.short_run_label(_info()) == "custom (0123abcd), no augmentation"
 
 
 def test_image_digest_depends_on_pixels_and_shape():
     a = np.zeros((8, 8, 1), dtype=np.uint8)
     b = a.copy()
     b[3, 4, 0] = 1
-    assert ui.image_digest(a) == ui.image_digest(a.copy())
-    assert len({ui.image_digest(a), ui.image_digest(b), ui.image_digest(a.reshape(4, 16, 1))}) == 3
+    assert caches.image_digest(a) == caches.image_digest(a.copy())
+    assert len({caches.image_digest(a), caches.image_digest(b), caches.image_digest(a.reshape(4, 16, 1))}) == 3

@@ -7,6 +7,7 @@ import logging
 import sys
 import types
 
+from cnnviz.app import compat, panel
 from cnnviz.training import jobs as jobmanager
 from tests.helpers_train import tiny_build, tiny_spec
 
@@ -23,7 +24,7 @@ def _fake_module(monkeypatch, name: str, **attrs) -> list[str]:
 def test_script_runs_no_longer_clear_the_keras_session(monkeypatch):
     from streamlit.runtime.scriptrunner import script_runner
 
-    import cnnviz.app.ui  # noqa: F401  (the import installs the replacement)
+    compat.install()  # app.py does this on every run; once per process is enough
 
     keras_calls = _fake_module(monkeypatch, "keras", backend="clear_session")
     plt_module = types.ModuleType("matplotlib.pyplot")
@@ -76,7 +77,7 @@ def test_no_full_garbage_collection_after_each_script_run():
 
 
 def test_the_training_panel_is_the_last_thing_each_page_draws():
-    """Nothing may follow the live panel's fragment (see ``ui.training_panel``): Streamlit can send a
+    """Nothing may follow the live panel's fragment (see ``cnnviz.app.panel``): Streamlit can send a
     later element's block before the fragment's when the fragment reruns, which blanks the page."""
     import ast
 
@@ -90,7 +91,7 @@ def test_the_training_panel_is_the_last_thing_each_page_draws():
         if not calls:
             continue
         callers.append(path.name)
-        assert len(calls) == 1, f"{path.name}: call ui.training_panel once, with every job key"
+        assert len(calls) == 1, f"{path.name}: call panel.training_panel once, with every job key"
         last = main.body[-1]
         assert isinstance(last, ast.Expr) and last.value is calls[0], f"{path.name}: the panel is not main()'s last step"
     assert callers == ["build_train.py", "robustness.py", "transfer.py"]
@@ -101,22 +102,46 @@ def _status(state: str, place: int = 0) -> types.SimpleNamespace:
 
 
 def test_waiting_panels_refresh_slower_the_further_back_they_are():
-    from cnnviz.app import ui
 
-    assert [ui.queued_refresh_s(p) for p in (1, 2, 5, 17, 30)] == [2.0, 2.5, 4.0, 10.0, 10.0]
+    assert [panel.queued_refresh_s(p) for p in (1, 2, 5, 17, 30)] == [2.0, 2.5, 4.0, 10.0, 10.0]
     # 28 waiting students (a class of 30, cap 2): under 5 panel runs a second instead of 14.
-    assert 4.4 < sum(1 / ui.queued_refresh_s(p) for p in range(1, 29)) < 4.8
-    assert ui.panel_refresh_s([_status("queued", 5), _status("queued", 3)]) == 3.0  # the first waiting job
-    assert ui.panel_refresh_s([_status("queued", 5), _status("running")]) == ui.LIVE_REFRESH_S
-    assert ui.panel_refresh_s([_status("finished"), _status("cancelled")]) is None
+    assert 4.4 < sum(1 / panel.queued_refresh_s(p) for p in range(1, 29)) < 4.8
+    assert panel.panel_refresh_s([_status("queued", 5), _status("queued", 3)]) == 3.0  # the first waiting job
+    assert panel.panel_refresh_s([_status("queued", 5), _status("running")]) == panel.LIVE_REFRESH_S
+    assert panel.panel_refresh_s([_status("finished"), _status("cancelled")]) is None
 
 
 def test_a_waiting_panel_takes_a_faster_pace_after_moving_up_enough():
-    from cnnviz.app import ui
 
-    drawn_at_place_5 = ui.queued_refresh_s(5)  # 4 s
-    assert not ui.pace_outdated(drawn_at_place_5, [_status("queued", 5)])
-    assert not ui.pace_outdated(drawn_at_place_5, [_status("queued", 2)])  # 2.5 s: close enough
-    assert ui.pace_outdated(drawn_at_place_5, [_status("queued", 1)])  # 2 s: rerun the page once
-    assert not ui.pace_outdated(ui.LIVE_REFRESH_S, [_status("running")])
-    assert not ui.pace_outdated(None, [_status("queued", 1)])  # no live panel drawn
+    drawn_at_place_5 = panel.queued_refresh_s(5)  # 4 s
+    assert not panel.pace_outdated(drawn_at_place_5, [_status("queued", 5)])
+    assert not panel.pace_outdated(drawn_at_place_5, [_status("queued", 2)])  # 2.5 s: close enough
+    assert panel.pace_outdated(drawn_at_place_5, [_status("queued", 1)])  # 2 s: rerun the page once
+    assert not panel.pace_outdated(panel.LIVE_REFRESH_S, [_status("running")])
+    assert not panel.pace_outdated(None, [_status("queued", 1)])  # no live panel drawn
+
+
+def test_app_py_applies_the_patches_explicitly():
+    from tests.conftest import REPO
+
+    assert "compat.install()" in (REPO / "app.py").read_text()
+
+
+def test_the_patches_name_the_versions_they_were_written_for(monkeypatch):
+    from importlib import metadata
+
+    installed = {"streamlit": metadata.version("streamlit"), "keras": metadata.version("keras")}
+    assert {p: ".".join(v.split(".")[:2]) for p, v in installed.items()} == compat.WRITTEN_FOR
+    assert compat.version_warnings() == []
+    monkeypatch.setattr(compat.metadata, "version", lambda package: {"streamlit": "1.99.0"}.get(package, "3.15.1"))
+    assert compat.version_warnings() == ["cnnviz.app.compat was written for streamlit 1.67, found 1.99.0: check that "
+                                         "its patches still apply (tests/test_ui_load.py)"]
+
+
+def test_a_streamlit_without_the_patched_function_gets_a_warning_not_a_crash(monkeypatch, caplog):
+    from streamlit.runtime.scriptrunner import script_runner
+
+    monkeypatch.delattr(script_runner, "_clean_problem_modules")
+    with caplog.at_level(logging.WARNING, logger="cnnviz"):
+        compat.spare_keras_after_script_runs()
+    assert "no _clean_problem_modules any more" in caplog.text

@@ -1,0 +1,296 @@
+"""Everything the pages load or compute more than once, cached for all sessions.
+
+Objects shared by all sessions (datasets, Keras models) go in ``st.cache_resource`` and are never
+trained or changed; arrays and results go in ``st.cache_data``. Arguments Streamlit would hash
+slowly or wrongly get a ``hash_funcs`` key instead: a run by its id and its model's sha256 (plus its
+dataset's fingerprint when its test images are involved), so a run deleted and replaced is never
+served stale; an image by the sha256 of its pixels, because Streamlit hashes big arrays by sampling
+them and two images could collide. Uploaded bytes are hashed whole by Streamlit. Inference on a
+shared model holds its lock (Keras ``predict`` on one model is not thread-safe, tensorflow#61298).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import replace
+
+import numpy as np
+import streamlit as st
+
+from cnnviz.data import datasets, images
+from cnnviz.errors import InvalidArgument, Unavailable
+from cnnviz.inspect import evaluation, features, gradcam, pretrained
+from cnnviz.runs import store as runs
+
+# --- keys ------------------------------------------------------------------------------------
+
+
+def image_digest(image: np.ndarray) -> str:
+    """sha256 of an image's shape, dtype and pixels: the cache key for one image."""
+    img = np.ascontiguousarray(image)
+    return hashlib.sha256(f"{img.shape}{img.dtype}".encode() + img.tobytes()).hexdigest()
+
+
+def model_key(info: runs.RunInfo) -> tuple[str, str]:
+    """A run's cache key where only its model matters: ``(run_id, model sha256)``."""
+    return info.run_id, runs.model_sha256(info.run_id)
+
+
+def run_key(info: runs.RunInfo) -> tuple[str, str, str]:
+    """A run's cache key where its test images matter too: its model key and its dataset's fingerprint."""
+    return (*model_key(info), datasets.fingerprint(info.config["dataset"]))
+
+
+#: ``hash_funcs`` of the functions of a run's model (and of one image).
+BY_MODEL = {runs.RunInfo: model_key, np.ndarray: image_digest}
+#: ``hash_funcs`` of the functions of a run's model on its own test images.
+BY_RUN = {runs.RunInfo: run_key}
+
+
+# --- datasets --------------------------------------------------------------------------------
+#: Shared read-only datasets: one copy per process for every session (CIFAR-10 is ~180 MB).
+DATASET_CACHE_ENTRIES = 3
+
+
+def load_dataset(name: str) -> datasets.Dataset:
+    """The shared, read-only :class:`cnnviz.data.datasets.Dataset` ``name`` (raises Unavailable)."""
+    # The key includes the stored file's fingerprint, which no argument carries: data imported
+    # meanwhile (e.g. with the CLI) is loaded afresh.
+    return _stored_dataset(name, datasets.fingerprint(name))
+
+
+@st.cache_resource(max_entries=DATASET_CACHE_ENTRIES, show_spinner="Loading the dataset…")
+def _stored_dataset(name: str, fingerprint: str) -> datasets.Dataset:
+    ds = datasets.load(name)
+    for arr in (ds.x_train, ds.y_train, ds.x_test, ds.y_test):
+        arr.flags.writeable = False  # shared by all sessions: nobody may change it
+    return ds
+
+
+def forget_datasets() -> None:
+    """Drop the shared datasets (after a download or import replaced one)."""
+    _stored_dataset.clear()
+
+
+@st.cache_data(max_entries=16, show_spinner=False,
+               hash_funcs={datasets.Dataset: lambda ds: (ds.name, datasets.fingerprint(ds.name))})
+def scaling_preview(ds: datasets.Dataset, method: str, *, train_size: int, test_size: int,
+                    validation_fraction: float, seed: int, sample: int) -> dict:
+    """``datasets.scaling_preview`` of a stored dataset: the statistics of 7,500 CIFAR-10 images
+    take a moment and depend only on these arguments."""
+    return datasets.scaling_preview(ds, method, train_size=train_size, test_size=test_size,
+                                    validation_fraction=validation_fraction, seed=seed, sample=sample)
+
+
+# --- the Convolution page's images ---------------------------------------------------------------
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def conv_sample_photo(name: str) -> np.ndarray:
+    """A scikit-learn sample photo (decoding the JPEG on every rerun is wasted work)."""
+    from cnnviz.lessons import convolution  # lazy: its scipy.signal costs ~1 s of every other page's start
+
+    return convolution.sample_photo(name)
+
+
+@st.cache_data(max_entries=1, show_spinner="Loading CIFAR-10 test images ...")
+def conv_cifar10_examples(count: int = 20) -> dict:
+    """A few CIFAR-10 test images: ``{"images", "labels", "class_names"}``.
+
+    Only the small slice is cached. ``Unavailable`` is raised, not cached, so data fetched
+    meanwhile shows up on the next rerun (the check for missing files is cheap).
+    """
+    from cnnviz.lessons import convolution  # lazy: as above
+
+    x, y, names = convolution.cifar10_test_images(count)
+    return {"images": x, "labels": y, "class_names": names}
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading your image ...")
+def conv_load_upload(data: bytes, name: str, max_side: int) -> images.LoadedImage:
+    """Decode an upload safely and shrink it for the lab; raises ``ImageError`` (not cached) for a bad file."""
+    loaded = images.load_image(data, name=name, mode="RGB")
+    return replace(loaded, array=images.fit_within(loaded.array, max_side))
+
+
+# --- a run's model and what is computed from it -------------------------------------------------
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the trained network…", hash_funcs=BY_MODEL)
+def run_model(info: runs.RunInfo) -> tuple:
+    """A saved run's Keras model, shared by all sessions, and the lock to hold while using it.
+
+    Never train or change it: ``model, lock = caches.run_model(info)``; ``with lock: model.predict(x)``.
+    """
+    return runs.load_model(info.run_id), threading.Lock()
+
+
+@st.cache_resource(max_entries=4, show_spinner="Re-creating the run's test images…", hash_funcs=BY_RUN)
+def run_test_set(info: runs.RunInfo) -> dict:
+    """The run's own test images (uint8, read-only), labels and class names: ``{"x", "y", "class_names"}``."""
+    ds = runs.run_dataset(info.run_id, full=load_dataset(info.config["dataset"]))
+    x, y = ds.x_test, np.asarray(ds.y_test, dtype=np.int64)
+    for arr in (x, y):
+        arr.flags.writeable = False  # shared by all sessions
+    return {"x": x, "y": y, "class_names": tuple(ds.class_names)}
+
+
+EVAL_CACHE_ENTRIES = 8
+IMAGE_CACHE_ENTRIES = 32
+
+
+@st.cache_data(max_entries=EVAL_CACHE_ENTRIES, show_spinner="Predicting every test image…", hash_funcs=BY_RUN)
+def run_evaluation(info: runs.RunInfo) -> evaluation.Evaluation:
+    """:func:`cnnviz.inspect.evaluation.evaluate` of a run on its own test set, tested as in training
+    (scaling and test-time augmentation), so the page's accuracy is the run's accuracy."""
+    data = run_test_set(info)
+    model, lock = run_model(info)
+    x = runs.prepare_inputs(info, data["x"])
+    with lock:
+        return evaluation.evaluate(model, x, data["y"], data["class_names"], tta=info.config.get("tta", "none"))
+
+
+@st.cache_data(max_entries=EVAL_CACHE_ENTRIES, show_spinner=False, hash_funcs=BY_MODEL)
+def run_layers(info: runs.RunInfo) -> dict:
+    """``{"maps": feature-map layers, "convs": conv layers, "last_conv": Grad-CAM default or None}``
+    of a run's model."""
+    model, lock = run_model(info)
+    with lock:
+        try:
+            last_conv = gradcam.last_conv_layer_name(model)
+        except InvalidArgument:
+            last_conv = None
+        return {"maps": features.inspectable_layers(model), "convs": features.conv_layers(model),
+                "last_conv": last_conv}
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading your image…")
+def inspect_upload(data: bytes, name: str, input_shape: tuple[int, int, int]) -> images.LoadedImage:
+    """An upload decoded by the safe loader and resized to the model's input (H×W×C uint8).
+
+    Raises ``ImageError`` with the loader's message for a bad file.
+    """
+    height, width, channels = (int(d) for d in input_shape)
+    loaded = images.load_image(data, name=name, mode="L" if channels == 1 else "RGB")
+    array = loaded.array
+    notes = list(loaded.notes)
+    if array.shape[:2] != (height, width):
+        notes.append(f"resized from {array.shape[1]}×{array.shape[0]} to {width}×{height} pixels, the size "
+                     "the network was trained on")
+    array = images.resize(array, (height, width))
+    if channels == 1:
+        array = array[..., None]
+        notes.append("made grey, as the network's training images")
+    return replace(loaded, array=array, notes=tuple(notes))
+
+
+@st.cache_data(max_entries=IMAGE_CACHE_ENTRIES, show_spinner=False, hash_funcs=BY_MODEL)
+def image_probabilities(info: runs.RunInfo, image: np.ndarray) -> np.ndarray:
+    """Class probabilities of one uint8 image H×W×C (scaled as the run was trained)."""
+    model, lock = run_model(info)
+    with lock:
+        return evaluation.predict_probabilities(model, runs.prepare_inputs(info, image[None]))[0]
+
+
+@st.cache_data(max_entries=IMAGE_CACHE_ENTRIES, show_spinner="Running the image through the network…",
+               hash_funcs=BY_MODEL)
+def feature_maps(info: runs.RunInfo, image: np.ndarray, layer: str, *, normalization: str, max_channels: int):
+    """:func:`cnnviz.inspect.features.feature_maps` of one uint8 image."""
+    model, lock = run_model(info)
+    with lock:
+        return features.feature_maps(model, runs.prepare_inputs(info, image), layer, normalization=normalization,
+                                     max_channels=int(max_channels))
+
+
+@st.cache_data(max_entries=IMAGE_CACHE_ENTRIES, show_spinner=False, hash_funcs=BY_MODEL)
+def layer_filters(info: runs.RunInfo, layer: str, *, max_filters: int, max_channels: int, scale: str):
+    """:func:`cnnviz.inspect.features.layer_filters` of a run's model."""
+    model, lock = run_model(info)
+    with lock:
+        return features.layer_filters(model, layer, max_filters=int(max_filters), max_channels=int(max_channels),
+                                      scale=scale)
+
+
+@st.cache_data(max_entries=IMAGE_CACHE_ENTRIES, show_spinner="Computing Grad-CAM…", hash_funcs=BY_MODEL)
+def gradcam_heatmap(info: runs.RunInfo, image: np.ndarray, *, class_index: int | None,
+                    layer: str | None) -> np.ndarray:
+    """Grad-CAM heat map (H×W in [0, 1]) of one uint8 image for a class (None: the predicted one)."""
+    model, lock = run_model(info)
+    with lock:
+        return gradcam.gradcam(model, runs.prepare_inputs(info, image[None]),
+                               class_index=None if class_index is None else int(class_index), layer_name=layer)
+
+
+# --- the pretrained ResNet50 -------------------------------------------------------------------
+# One ResNet50 per server (st.cache_resource: creation is locked by Streamlit, use is locked by
+# SharedClassifier). Exceptions are not cached, so a missing-weights error is retried on the next
+# rerun; a failed download is retried at most every RESNET50_RETRY_S so an offline classroom does
+# not wait on the network at every click.
+RESNET50_RETRY_S = 120.0
+_resnet50_failure: dict = {}  # {"at": monotonic time, "message": str} of the last failed download
+
+
+@st.cache_resource(show_spinner="Loading ResNet50 and its ImageNet weights (the first time takes a while)...")
+def resnet50() -> pretrained.SharedClassifier:
+    """The shared :class:`cnnviz.inspect.pretrained.SharedClassifier`; raises Unavailable with how to fix it."""
+    failure = dict(_resnet50_failure)
+    recent = bool(failure) and time.monotonic() - failure["at"] < RESNET50_RETRY_S
+    try:
+        return pretrained.load_resnet50(download=not recent)
+    except Unavailable as err:
+        if recent:  # no new attempt was made: repeat what the last attempt found
+            raise Unavailable(failure["message"]) from None
+        _resnet50_failure.update(at=time.monotonic(), message=str(err))
+        raise
+
+
+#: ``hash_funcs`` of a shared classifier (by where its weights came from) and of photos (by their pixels).
+BY_CLASSIFIER = {pretrained.SharedClassifier: lambda clf: clf.weights_source, np.ndarray: image_digest}
+
+
+@st.cache_data(max_entries=8, show_spinner="ResNet50 is looking at the photos...", hash_funcs=BY_CLASSIFIER)
+def classify_photos(clf: pretrained.SharedClassifier, photos: list[np.ndarray], *, top: int = 5) -> list:
+    """:func:`cnnviz.inspect.pretrained.classify` of photos (uint8 arrays)."""
+    return pretrained.classify(clf, list(photos), top=top)
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the photos...")
+def load_photos(files: list[tuple[str, bytes]]) -> tuple[list, list[str]]:
+    """:func:`cnnviz.inspect.pretrained.load_photos` of ``(name, bytes)`` uploads, so reruns do not decode again."""
+    return pretrained.load_photos(list(files))
+
+
+@st.cache_data(max_entries=1)
+def sample_photos() -> dict:
+    """The bundled sample photos, ``{name: uint8 array}``."""
+    return pretrained.sample_photos()
+
+
+def resnet50_facts() -> tuple[dict, list[dict]]:
+    """``(model_facts, stage_table)`` of the shared model, or of the bare architecture when the
+    weights are missing (the facts do not depend on the weights)."""
+    try:
+        clf = resnet50()
+    except Unavailable:
+        return _architecture_facts()
+    return _classifier_facts(clf)
+
+
+@st.cache_data(max_entries=4, hash_funcs={pretrained.SharedClassifier: lambda clf: (
+    clf.model.name, clf.model.count_params(), clf.weights_source)})
+def _classifier_facts(clf: pretrained.SharedClassifier) -> tuple[dict, list[dict]]:
+    return pretrained.model_facts(clf.model), pretrained.stage_table(clf.model)
+
+
+@st.cache_data(max_entries=1, show_spinner="Building ResNet50's layers to count them...")
+def _architecture_facts() -> tuple[dict, list[dict]]:
+    model = pretrained.build_resnet50()
+    return pretrained.model_facts(model), pretrained.stage_table(model)
+
+
+@st.cache_data(max_entries=4, show_spinner="Picking CIFAR-10 images...")
+def cifar_bridge_images(count: int, seed: int) -> list:
+    """A few CIFAR-10 test images with their class names; raises Unavailable when CIFAR-10 is absent."""
+    return pretrained.cifar_bridge_images(pretrained.load_cifar10_for_bridge(), count=count, seed=seed)

@@ -1,0 +1,78 @@
+"""This session's trainings: the process-wide job manager, submitting under session keys,
+whether one is still busy, and what an epoch is expected to cost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import streamlit as st
+
+from cnnviz.app import caches
+from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS
+from cnnviz.models import transfer
+from cnnviz.models.network import ModelConfig
+from cnnviz.training import jobs
+
+
+def training_jobs() -> jobs.JobManager:
+    """The process-wide :class:`cnnviz.training.jobs.JobManager` (cleans the run store once at start-up)."""
+    return jobs.manager()
+
+
+def status(key: str = TRAIN_JOB_KEY):
+    """The status of the job whose id is in session state under ``key`` (None: no job, or one the
+    server forgot when it restarted)."""
+    job_id = st.session_state.get(key)
+    return training_jobs().status(job_id) if job_id else None
+
+
+def busy(keys: str | Iterable[str] = TRAIN_JOB_KEY) -> bool:
+    """True while one of this session's jobs under ``keys`` is queued or running (one training at a
+    time per student)."""
+    for key in [keys] if isinstance(keys, str) else keys:
+        found = status(key)
+        if found is not None and found.active:
+            return True
+    return False
+
+
+def just_trained_run_id() -> str | None:
+    """The run this session's last training job saved (None while it runs or when there is none)."""
+    found = status(TRAIN_JOB_KEY)
+    return None if found is None else found.run_id
+
+
+def submit_training(spec, dataset) -> str:
+    """Queue ``spec`` on ``dataset`` as this session's training job; returns the job id."""
+    job_id = training_jobs().submit(spec, dataset=dataset)
+    st.session_state[TRAIN_JOB_KEY] = job_id
+    return job_id
+
+
+def submit_twin(info, spec) -> str:
+    """Queue a twin of run ``info`` (``spec``) as this session's training job; returns the job id."""
+    what = "size-agnostic twin" if spec.model.get("head") != (info.config.get("model") or {}).get("head") \
+        else "augmented twin"
+    job_id = training_jobs().submit(spec, dataset=caches.load_dataset(spec.dataset), label=f"{what} of {info.label}")
+    st.session_state[TRAIN_JOB_KEY] = job_id
+    return job_id
+
+
+def submit_transfer(specs: list, dataset) -> list[str]:
+    """Queue transfer runs (frozen and/or unfrozen), each under its own session key; returns the job ids."""
+    ids = []
+    for spec in specs:
+        cfg = ModelConfig.from_dict(spec.model)
+        label = f"{transfer.BACKBONES[cfg.backbone].title} {'frozen' if cfg.frozen else 'unfrozen'} on {spec.dataset}"
+        job_id = training_jobs().submit(spec, dataset=dataset, label=label)
+        st.session_state[TRANSFER_JOB_KEYS[bool(cfg.frozen)]] = job_id
+        ids.append(job_id)
+    return ids
+
+
+def transfer_epoch_seconds(cfg: ModelConfig, train_size: int, validation_fraction: float
+                           ) -> tuple[int, dict[bool, float | None]]:
+    """``(images fitted per epoch, {frozen: expected seconds per epoch or None})`` of a transfer run,
+    frozen and unfrozen, from the times measured at :data:`cnnviz.models.transfer.MEASURED_AT`."""
+    fitted = round(int(train_size) * (1 - validation_fraction))
+    return fitted, {f: transfer.expected_epoch_seconds(cfg.replace(frozen=f), fitted) for f in (True, False)}

@@ -1,0 +1,187 @@
+"""The live view of this session's training job(s): queue place, progress, curves, stop button.
+
+All panels of a page live in ONE ``st.fragment``, drawn last on the page. Streamlit (1.67) drops a
+fragment's unsent messages from the send queue when that fragment reruns but keeps the ones queued
+after them: with a second fragment or other elements below, a slow server (training holds the GIL)
+could send the browser a block at index n+1 before n, which blanks the student's page ("Bad delta
+path index", found by the load test, tests/e2e/test_load.py). tests/test_ui_load.py checks that
+each page calls :func:`training_panel` once, as the last step of its ``main()``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import streamlit as st
+
+from cnnviz.app import jobs
+from cnnviz.app.pickers import tta_phrase
+from cnnviz.app.state import TRAIN_JOB_KEY
+from cnnviz.data import datasets
+from cnnviz.errors import CnnvizError
+from cnnviz.plots import training as plots
+from cnnviz.runs import store as runs
+
+#: Seconds between refreshes of the live numbers (progress is published at most this often anyway).
+LIVE_REFRESH_S = 1.0
+#: ... while the session's jobs only wait. A place changes only when a whole job ends, and in a class
+#: most students wait (cap 2, 30 students: 28 panels, each a script run on the shared server), so a
+#: waiting panel refreshes every QUEUED_REFRESH_S s at the front of the queue and QUEUED_STEP_S s
+#: more per place behind, at most every QUEUED_REFRESH_MAX_S s: 28 waiting panels then rerun about
+#: 4.6 times a second instead of 14, and the student next in line still sees the start within 2 s.
+QUEUED_REFRESH_S = 2.0
+QUEUED_STEP_S = 0.5
+QUEUED_REFRESH_MAX_S = 10.0
+#: A waiting panel that moved up so far that its place's pace is this much faster reruns the page
+#: once to take it (a fragment's pace is fixed when the page draws it).
+QUEUED_CATCH_UP_S = 2.0
+#: Seconds between redraws of the live curves: one Plotly update cost 12-29 ms on the shared
+#: 2-core machine (benchmarks/training_overhead.py), so every 3 s keeps it near or under 1% of the run.
+CHART_REFRESH_S = 3.0
+
+
+def queued_refresh_s(position: int) -> float:
+    """Seconds between refreshes of a panel whose job waits at ``position`` in the queue (1 = next)."""
+    return min(QUEUED_REFRESH_S + QUEUED_STEP_S * max(position - 1, 0), QUEUED_REFRESH_MAX_S)
+
+
+def panel_refresh_s(statuses: Sequence) -> float | None:
+    """The pace of a page's live panel: every second while one of its jobs runs, slower the further
+    back its first waiting job is, none once all have ended."""
+    states = {s.state for s in statuses}
+    if "running" in states:
+        return LIVE_REFRESH_S
+    waiting = [s.queue_position for s in statuses if s.state == "queued"]
+    return queued_refresh_s(min(waiting)) if waiting else None
+
+
+def pace_outdated(every: float | None, statuses: Sequence) -> bool:
+    """Whether a waiting panel drawn at pace ``every`` has moved up enough to refresh faster now
+    (by :data:`QUEUED_CATCH_UP_S` or more)."""
+    now = panel_refresh_s(statuses)
+    return every is not None and now is not None and every - now >= QUEUED_CATCH_UP_S
+
+
+def training_panel(job_keys: str | Sequence[str] = TRAIN_JOB_KEY, titles: dict[str, str] | None = None) -> None:
+    """Draw the live panels of this session's jobs; call it once, as the page's last step.
+
+    The fragment refreshes every :data:`LIVE_REFRESH_S` seconds while a job runs (while it only
+    waits, slower the further back it is: :func:`queued_refresh_s`), and reruns the whole page once
+    when a job starts or ends.
+
+    Args:
+        job_keys: the session-state key(s) holding job ids; each panel's widget keys end in
+            ``_<job_key>`` unless it is :data:`cnnviz.app.state.TRAIN_JOB_KEY`.
+        titles: a Markdown heading per job key, shown above its panel.
+    """
+    keys = [job_keys] if isinstance(job_keys, str) else list(job_keys)
+    shown, statuses = [], []
+    for key in keys:
+        job_id = st.session_state.get(key)
+        if not job_id:
+            continue
+        status = jobs.training_jobs().status(job_id)
+        if status is None:
+            st.info("The server restarted since this training started; its finished runs are on the Runs page.")
+            st.session_state.pop(key, None)
+            continue
+        shown.append((key, job_id, status.state))
+        statuses.append(status)
+    if shown:
+        every = panel_refresh_s(statuses)
+        st.fragment(_panels_fragment, run_every=every)(shown, titles or {}, every)
+
+
+def _panels_fragment(shown: list[tuple[str, str, str]], titles: dict[str, str], every: float | None) -> None:
+    manager = jobs.training_jobs()
+    statuses = [(key, manager.status(job_id), state_then) for key, job_id, state_then in shown]
+    for _, status, state_then in statuses:
+        if status is not None and status.state != state_then and state_then in ("queued", "running"):
+            # A job ended (redraw the Train button and run lists) or a queued job started (the panel
+            # then refreshes at the running pace): one page rerun.
+            st.rerun(scope="app")
+    if pace_outdated(every, [status for _, status, _ in statuses if status is not None]):
+        st.rerun(scope="app")  # moved up the queue: take the pace of the new place
+    for key, status, _ in statuses:
+        if status is None:
+            continue
+        if key in titles:
+            st.markdown(titles[key])
+        suffix = "" if key == TRAIN_JOB_KEY else f"_{key}"
+        _job_view(manager, status, suffix)
+        _live_chart(status, suffix)
+
+
+def _job_view(manager, status, suffix: str) -> None:
+    p = status.progress
+    if status.state == "queued":
+        st.info(f"Waiting for a free training slot: you are number {status.queue_position} in the queue "
+                f"(this server trains {manager.max_jobs} network(s) at a time).", icon=":material/hourglass_top:")
+    elif status.state == "running":
+        if p.phase == "training":
+            st.progress(p.fraction, text=f"Epoch {p.epoch} of {p.epochs}, batch {p.batch} of {p.batches}")
+        else:
+            st.progress(p.fraction, text=f"{p.phase.capitalize()}…")
+    if status.active:
+        st.button("Stop training", key=f"train_stop{suffix}", icon=":material/stop_circle:", on_click=manager.stop,
+                  args=(status.job_id,), help="Ends within one batch; what was learned so far is saved as a 'stopped' run.")
+    cols = st.columns(6)
+    for col, (label, value, fmt) in zip(cols, (
+        ("loss", p.loss, "{:.4f}"), ("accuracy", p.accuracy, "{:.1%}"),
+        ("validation loss", p.val_loss, "{:.4f}"), ("validation accuracy", p.val_accuracy, "{:.1%}"),
+        ("images / s", p.images_per_s, "{:,.0f}"), ("time left", p.eta_s, "{:,.0f} s"),
+    )):
+        col.metric(label, "–" if value is None else fmt.format(value))
+    if status.state in ("finished", "stopped"):
+        _finished_note(status)
+    elif status.state == "failed":
+        st.error(status.error or "Training failed.")
+    elif status.state == "cancelled":
+        st.info("Training was stopped before it began; nothing was saved.")
+
+
+def _live_chart(status, suffix: str) -> None:
+    """The live curves, rebuilt at most every :data:`CHART_REFRESH_S` s (in between the last figure is re-sent)."""
+    p = status.progress
+    if not p.curve:
+        return
+    memo_key = f"_live_chart_{status.job_id}"
+    built_at, figure = st.session_state.get(memo_key, (0.0, None))
+    now = time.monotonic()
+    if not status.active:  # the final curves; nothing to remember any more
+        st.session_state.pop(memo_key, None)
+        # The x axis fits the epochs done: a run stopped (or early-stopped) at epoch 12 of 500
+        # would otherwise sit squeezed against the left edge.
+        figure = plots.live_curves(p.curve)
+    elif figure is None or now - built_at >= CHART_REFRESH_S:
+        figure = plots.live_curves(p.curve, epochs=p.epochs)
+        st.session_state[memo_key] = (now, figure)
+    st.plotly_chart(figure, key=f"train_live_curves{suffix}")
+
+
+def _finished_note(status) -> None:
+    word = "Finished" if status.state == "finished" else "Stopped"
+    text = f"{word}: run `{status.run_id}`"
+    try:
+        info = runs.load_run(status.run_id)
+        metrics, tta = info.metrics, info.config.get("tta", "none")
+    except CnnvizError:
+        metrics, tta = {}, "none"
+    if status.test_accuracy is not None:
+        text += f", test accuracy **{status.test_accuracy:.1%}**"
+    if tta != "none":
+        text += f" (mean over {tta_phrase(tta)})"
+    if metrics.get("test_loss") is not None:
+        text += f", test loss {metrics['test_loss']:.3f}"
+    if metrics.get("preset_expected_test_accuracy") is not None:
+        text += (f" (expected on a quiet 2-core server: ≈{metrics['preset_expected_test_accuracy']:.0%} "
+                 f"in ≈{metrics['preset_expected_seconds'] / 60:.1f} min)")
+    seed_acc = metrics.get("seed_test_accuracy")
+    if seed_acc is not None:
+        where = "" if metrics.get("same_dataset_as_seed") else f" on {datasets.title(metrics['seed_dataset'])}"
+        text += f" (the notebook got {seed_acc:.1%}{where})"
+    elif metrics.get("seed_result"):
+        text += f" (the notebook: {metrics['seed_result']})"
+    st.success(text + ".")
+    st.page_link("app_pages/runs.py", label="Compare it with other runs", icon=":material/history:")

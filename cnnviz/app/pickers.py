@@ -1,0 +1,99 @@
+"""Pickers shared by the pages: saved runs (one or several, opening on the run this session just
+trained), datasets on this machine, and the labels that name a run in them."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cnnviz.app import caches, jobs
+from cnnviz.app.state import CURRENT_RUN_KEY, SEEN_TRAINED_KEY
+from cnnviz.data import augment, datasets
+from cnnviz.runs import store as runs
+from cnnviz.training.loop import TTA_SHORT
+
+# --- labels ----------------------------------------------------------------------------------
+
+
+def tta_phrase(mode: str) -> str:
+    """What a run's test-time augmentation averages over, in words (the mode itself if unknown)."""
+    return TTA_SHORT.get(mode, mode)
+
+
+def _augment_text(info: runs.RunInfo) -> str:
+    aug = info.config.get("augment")
+    return augment.AugmentConfig.from_dict(aug).describe() if aug else "no augmentation"
+
+
+def _head_text(info: runs.RunInfo) -> str:
+    return " · global-average head" if (info.config.get("model") or {}).get("head") == "global_avg" else ""
+
+
+def run_label(info: runs.RunInfo) -> str:
+    """``preset on dataset (id tail) · augmentation · test accuracy`` for run pickers."""
+    acc = info.test_accuracy
+    return f"{info.label}{_head_text(info)} · {_augment_text(info)} · " + ("–" if acc is None else f"{acc:.1%}")
+
+
+def short_run_label(info: runs.RunInfo) -> str:
+    """A unique legend name: what, id tail and augmentation."""
+    what = info.config.get("preset") or (info.config.get("model") or {}).get("architecture") or "custom"
+    extra = ", global-average head" if _head_text(info) else ""
+    return f"{what}{extra} ({info.run_id[-8:]}), {_augment_text(info)}"
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+def default_run_id(items: list[runs.RunInfo]) -> str:
+    """The run a page opens with: one this session just trained (once), else the last one
+    chosen on these pages, else the newest."""
+    ids = [r.run_id for r in items]
+    trained = jobs.just_trained_run_id()
+    if trained in ids and trained != st.session_state.get(SEEN_TRAINED_KEY):
+        st.session_state[SEEN_TRAINED_KEY] = trained
+        st.session_state[CURRENT_RUN_KEY] = trained
+        return trained
+    current = st.session_state.get(CURRENT_RUN_KEY)
+    return current if current in ids else ids[0]
+
+
+def pick_run(items: list[runs.RunInfo], *, key: str, label: str = "Run") -> runs.RunInfo:
+    """A select box of saved runs that starts on :func:`default_run_id`; returns the RunInfo."""
+    by_id = {r.run_id: r for r in items}
+    if st.session_state.get(key) not in by_id:
+        st.session_state[key] = default_run_id(items)
+    run_id = st.selectbox(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]))
+    st.session_state[CURRENT_RUN_KEY] = run_id
+    return by_id[run_id]
+
+
+def pick_runs(items: list[runs.RunInfo], *, key: str, label: str = "Runs") -> list[runs.RunInfo]:
+    """A multi-select of saved runs; a run this session just trained joins the selection."""
+    by_id = {r.run_id: r for r in items}
+    if key in st.session_state:
+        chosen = [i for i in st.session_state[key] if i in by_id]
+    else:
+        chosen = [default_run_id(items)]
+    trained = jobs.just_trained_run_id()
+    if trained in by_id and trained != st.session_state.get(SEEN_TRAINED_KEY):
+        st.session_state[SEEN_TRAINED_KEY] = trained
+        if trained not in chosen:
+            chosen.append(trained)
+    st.session_state[key] = chosen
+    ids = st.multiselect(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]))
+    if ids:
+        st.session_state[CURRENT_RUN_KEY] = ids[0]
+    return [by_id[i] for i in ids]
+
+
+# --- datasets --------------------------------------------------------------------------------
+
+
+def pick_dataset(*, key: str, prefer: tuple[str, ...] = (), help: str | None = None) -> datasets.Dataset:
+    """A select box of the datasets on this machine, starting on the first of ``prefer`` that is
+    here (else the first one); returns the shared, read-only dataset."""
+    present = [n for n in datasets.names() if datasets.is_present(n)]
+    start = next((n for n in prefer if n in present), present[0] if present else None)
+    name = st.selectbox("Dataset", present, index=present.index(start) if start else 0, key=key,
+                        format_func=datasets.title, help=help)
+    return caches.load_dataset(name)

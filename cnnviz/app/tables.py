@@ -1,0 +1,33 @@
+"""Tables shared by the pages: a network summary's parameters and layers, and the settings of
+compared runs with the ones that differ highlighted."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+
+def parameter_metrics(table, labels: tuple[str, str, str] = ("Parameters", "Trainable", "Non-trainable")) -> None:
+    """Three metrics of a :class:`cnnviz.models.network.SummaryTable`: total, trainable, non-trainable."""
+    for col, label, value in zip(st.columns(3), labels, (table.total, table.trainable, table.non_trainable)):
+        col.metric(label, f"{value:,}")
+
+
+def layer_table(table, *, key: str, where=None) -> None:
+    """The layer rows of a :class:`cnnviz.models.network.SummaryTable` (in ``where``, e.g. a column)."""
+    (where or st).dataframe(
+        [{k: row[k] for k in ("name", "type", "output_shape", "params", "formula")} for row in table.rows],
+        hide_index=True, key=key,
+        column_config={"output_shape": "output shape", "params": st.column_config.NumberColumn(format="localized")})
+
+
+#: The background of the settings that differ between compared runs.
+HIGHLIGHT = "background-color: rgba(255, 193, 7, 0.35)"
+
+
+def settings_table(rows: list[dict], differing: list[str]):
+    """Run rows as a pandas Styler with the settings that differ highlighted (column_config
+    cannot colour cells, a Styler can)."""
+    frame = pd.DataFrame(rows)
+    frame = frame[[c for c in frame.columns if c in ("run", "test accuracy", "status") or c in differing]]
+    return frame.style.apply(lambda col: [HIGHLIGHT if col.name in differing else ""] * len(col), axis=0)

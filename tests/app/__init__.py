@@ -1,0 +1,1 @@
+"""Tests of cnnviz.app, the Streamlit layer."""
