@@ -128,10 +128,9 @@ def test_app_py_applies_the_patches_explicitly():
 
 
 def test_the_patches_name_the_versions_they_were_written_for(monkeypatch):
-    from importlib import metadata
-
-    installed = {"streamlit": metadata.version("streamlit"), "keras": metadata.version("keras")}
-    assert {p: ".".join(v.split(".")[:2]) for p, v in installed.items()} == compat.WRITTEN_FOR
+    # Not the installed versions: a fresh install may bring a newer Streamlit; the patch's own test above
+    # checks that it still works, and the warning tells a teacher's log to check.
+    monkeypatch.setattr(compat.metadata, "version", lambda package: {"streamlit": "1.67.2"}.get(package, "3.15.0"))
     assert compat.version_warnings() == []
     monkeypatch.setattr(compat.metadata, "version", lambda package: {"streamlit": "1.99.0"}.get(package, "3.15.1"))
     assert compat.version_warnings() == ["cnnviz.app.compat was written for streamlit 1.67, found 1.99.0: check that "
