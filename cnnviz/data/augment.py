@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from cnnviz.errors import InvalidArgument
 
 if TYPE_CHECKING:
     import keras
+    import tensorflow as tf
 
 FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
 MAX_ROTATION_DEGREES = 180.0
@@ -100,6 +101,29 @@ class AugmentConfig:
         if self.crop:
             parts.append(f"crop ±{self.crop} px")
         return ", ".join(parts) or "no augmentation"
+
+
+def flip_images(x: "np.ndarray | tf.Tensor", direction: str = "horizontal") -> Any:
+    """Mirror every image of a batch N×H×W×C: "horizontal" (left-right) or "vertical" (upside down).
+
+    The one flip of the lab: robustness tests and test-time augmentation both use it.
+
+    Args:
+        x: a NumPy array (the result is a contiguous copy) or a TensorFlow tensor (``tf.reverse``).
+        direction: "horizontal" or "vertical".
+    Returns:
+        The mirrored batch, same shape and dtype.
+    """
+    if direction not in ("horizontal", "vertical"):
+        raise InvalidArgument(f"flip direction must be 'horizontal' or 'vertical', got {direction!r}")
+    if len(x.shape) != 4:
+        raise InvalidArgument(f"images must be a batch N×H×W×C, got an array of shape {tuple(x.shape)}")
+    axis = 2 if direction == "horizontal" else 1
+    if isinstance(x, np.ndarray):
+        return np.ascontiguousarray(np.flip(x, axis=axis))
+    import tensorflow as tf
+
+    return tf.reverse(x, axis=[axis])
 
 
 def build_augmenter(cfg: AugmentConfig) -> "keras.Sequential":
