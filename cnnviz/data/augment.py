@@ -183,7 +183,7 @@ def random_crop_layer(pad: int, *, seed: int, name: str) -> "keras.layers.Layer"
 
     The batch is padded by mirroring (``REFLECT``: the edge row is not repeated) and each
     image is cut back to its size at its own random offset with two batched gathers, so the
-    whole batch is done in a few TensorFlow ops (cpu-training-facts.md: augment whole batches).
+    whole batch is done in a few TensorFlow ops (whole batches, not one image at a time, keep CPU training fast).
     Only active with ``training=True``. The layer lives in the data pipeline, never in a saved model.
     """
     return _crop_class()(pad, seed=seed, name=name)
