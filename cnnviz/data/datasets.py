@@ -1,10 +1,10 @@
 """Datasets as one small object: uint8 images N×H×W×C, integer labels, class names, source.
 
 Every page that needs data (training, evaluation, robustness) goes through this module:
-``load(name)`` gives a :class:`Dataset` (never downloads; :mod:`cnnviz.data.subsets` cuts it
-repeatably), ``scale`` turns uint8 into the float input a model takes. ``status()`` says what is on this machine and how to get the rest;
-``download`` and ``import_*`` put data into ``CNNVIZ_HOME/data`` as one ``.npz`` per
-dataset, written atomically and read back without pickle. Nothing here imports
+``load(name)`` gives a :class:`Dataset` (never downloads; :mod:`cnnviz.data.subsets` cuts
+it repeatably), ``scale`` turns uint8 into the float input a model takes. ``status()`` says
+what is on this machine and how to get the rest; ``download`` and ``import_*`` put data into
+``CNNVIZ_HOME/data`` as one ``.npz`` per dataset, written atomically and read back without pickle. Nothing here imports
 TensorFlow except :func:`download` for MNIST and Fashion-MNIST (through ``keras.datasets``).
 """
 

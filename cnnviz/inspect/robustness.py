@@ -171,9 +171,9 @@ def resize_images(
 ) -> np.ndarray:
     """Images made ``size``×``size``: stretched ("upscale", bilinear) or centred ("pad").
 
-    "upscale" is ``scipy.ndimage.zoom(order=1, grid_mode=True, mode="nearest")`` (bilinear with
-    pixel centres aligned, edge pixels repeated; any size, a smaller one shrinks); "pad" keeps every pixel and fills the border
-    by ``fill`` ("constant" with ``cval``, "reflect", "nearest").
+    "upscale" is ``scipy.ndimage.zoom(order=1, grid_mode=True, mode="nearest")``: bilinear with
+    pixel centres aligned and edge pixels repeated, any size (a smaller one shrinks). "pad" keeps
+    every pixel and fills the border by ``fill`` ("constant" with ``cval``, "reflect", "nearest").
     """
     x = evaluation.check_images(x)
     _check_fill(fill)
