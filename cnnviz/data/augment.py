@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from cnnviz.errors import InvalidArgument
 
 if TYPE_CHECKING:
     import keras
+    import tensorflow as tf
 
 FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
 MAX_ROTATION_DEGREES = 180.0
@@ -102,6 +103,29 @@ class AugmentConfig:
         return ", ".join(parts) or "no augmentation"
 
 
+def flip_images(x: "np.ndarray | tf.Tensor", direction: str = "horizontal") -> Any:
+    """Mirror every image of a batch N×H×W×C: "horizontal" (left-right) or "vertical" (upside down).
+
+    The one flip of the lab: robustness tests and test-time augmentation both use it.
+
+    Args:
+        x: a NumPy array (the result is a contiguous copy) or a TensorFlow tensor (``tf.reverse``).
+        direction: "horizontal" or "vertical".
+    Returns:
+        The mirrored batch, same shape and dtype.
+    """
+    if direction not in ("horizontal", "vertical"):
+        raise InvalidArgument(f"flip direction must be 'horizontal' or 'vertical', got {direction!r}")
+    if len(x.shape) != 4:
+        raise InvalidArgument(f"images must be a batch N×H×W×C, got an array of shape {tuple(x.shape)}")
+    axis = 2 if direction == "horizontal" else 1
+    if isinstance(x, np.ndarray):
+        return np.ascontiguousarray(np.flip(x, axis=axis))
+    import tensorflow as tf
+
+    return tf.reverse(x, axis=[axis])
+
+
 def build_augmenter(cfg: AugmentConfig) -> "keras.Sequential":
     """A ``keras.Sequential`` of named preprocessing layers for ``cfg``.
 
@@ -159,7 +183,7 @@ def random_crop_layer(pad: int, *, seed: int, name: str) -> "keras.layers.Layer"
 
     The batch is padded by mirroring (``REFLECT``: the edge row is not repeated) and each
     image is cut back to its size at its own random offset with two batched gathers, so the
-    whole batch is done in a few TensorFlow ops (cpu-training-facts.md: augment whole batches).
+    whole batch is done in a few TensorFlow ops (whole batches, not one image at a time, keep CPU training fast).
     Only active with ``training=True``. The layer lives in the data pipeline, never in a saved model.
     """
     return _crop_class()(pad, seed=seed, name=name)

@@ -1,19 +1,16 @@
 """Datasets as one small object: uint8 images N×H×W×C, integer labels, class names, source.
 
 Every page that needs data (training, evaluation, robustness) goes through this module:
-``load(name)`` gives a :class:`Dataset` (never downloads), ``subset`` and
-``split_validation`` cut it repeatably, ``scale`` turns uint8 into the float input a
-model takes. ``status()`` says what is on this machine and how to get the rest;
-``download`` and ``import_*`` put data into ``CNNVIZ_HOME/data`` as one ``.npz`` per
-dataset, written atomically and read back without pickle. Nothing here imports
+``load(name)`` gives a :class:`Dataset` (never downloads; :mod:`cnnviz.data.subsets` cuts
+it repeatably), ``scale`` turns uint8 into the float input a model takes. ``status()`` says
+what is on this machine and how to get the rest; ``download`` and ``import_*`` put data into
+``CNNVIZ_HOME/data`` as one ``.npz`` per dataset, written atomically and read back without pickle. Nothing here imports
 TensorFlow except :func:`download` for MNIST and Fashion-MNIST (through ``keras.datasets``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import math
 import os
 import re
 import threading
@@ -24,12 +21,16 @@ from typing import Callable, Iterator
 import numpy as np
 
 from cnnviz import storage
-
-from cnnviz.data import cifar10
-
-from cnnviz.data import folderdata
+from cnnviz.data import cifar10, folderdata
 from cnnviz.data.scaling import SCALINGS, channel_stats, scale  # noqa: F401  (the one scaling: cnnviz.data.scaling)
+from cnnviz.data.subsets import DEFAULT_VALIDATION_FRACTION, split_validation, subset_indices
 from cnnviz.errors import CnnvizError, InvalidArgument, Unavailable
+
+# house: temporary alias — subsets, splits and samples moved to cnnviz.data.subsets
+from cnnviz.data.subsets import (  # noqa: F401
+    SEED_TEST_SIZE, SEED_TRAIN_SIZE, class_counts, random_per_class, sample_indices, smallest_split_size,
+    split_summary, subset,
+)
 
 
 @dataclass(frozen=True)
@@ -101,10 +102,6 @@ SOURCES: dict[str, Source] = {
 # keras.datasets gives labels only; names from the Fashion-MNIST README (zalandoresearch).
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-# Seed 000 reduces CIFAR-10 to 10,000 training and 2,000 test images, 25% for validation.
-SEED_TRAIN_SIZE = 10_000
-SEED_TEST_SIZE = 2_000
-DEFAULT_VALIDATION_FRACTION = 0.25
 FOLDER_TEST_FRACTION = 0.2
 _FORMAT_VERSION = 1
 _download_lock = threading.Lock()
@@ -246,6 +243,7 @@ def load_digits(*, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
 
     The 0..16 grey levels are scaled to 0..255; the split is stratified and repeatable.
     """
+    # lazy: sklearn.datasets + model_selection measured 1.0-2.0 s here; Home imports this module (status)
     from sklearn.datasets import load_digits as _sk_digits
     from sklearn.model_selection import train_test_split
 
@@ -432,135 +430,6 @@ def import_folder_zip(
             "skipped_count": images.skipped_count}
 
 
-# --- subsets, splits, scaling ------------------------------------------------------------
-def _stratified_indices(y: np.ndarray, n: int, seed: int, what: str) -> np.ndarray:
-    """Indices of ``n`` of the labels ``y``, stratified and repeatable for a seed."""
-    from sklearn.model_selection import train_test_split
-
-    total = len(y)
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 1 <= n <= total:
-        raise InvalidArgument(f"{what} size must be 1..{total:,}, got {n}")
-    if n == total:
-        return np.arange(total)
-    if total - n < len(np.unique(y)):  # too few left out to stratify: leave out a random few
-        drop = np.random.default_rng(seed).choice(total, size=total - n, replace=False)
-        return np.setdiff1d(np.arange(total), drop)
-    try:
-        take, _ = train_test_split(np.arange(total), train_size=int(n), random_state=seed, stratify=y)
-    except ValueError as err:
-        raise InvalidArgument(f"cannot take a stratified {what} subset of {n:,} images: {err}") from None
-    return take
-
-
-def subset_indices(y_train: np.ndarray, y_test: np.ndarray, *, train_size: int, test_size: int,
-                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The indices :func:`subset` keeps, from the labels alone (cheap: no images copied)."""
-    return (_stratified_indices(y_train, train_size, seed, "training"),
-            _stratified_indices(y_test, test_size, seed, "test"))
-
-
-def subset(ds: Dataset, *, train_size: int, test_size: int, seed: int = 0) -> Dataset:
-    """A smaller, class-balanced copy of ``ds``: the same sizes and seed give the same images.
-
-    Seed 000 uses ``train_size=10_000, test_size=2_000``. Asking for the full size keeps
-    the data (and its order) as it is.
-    """
-    tr, te = subset_indices(ds.y_train, ds.y_test, train_size=train_size, test_size=test_size, seed=seed)
-    if len(tr) == len(ds.y_train) and len(te) == len(ds.y_test):
-        return ds
-    return dataclasses.replace(
-        ds, x_train=ds.x_train[tr], y_train=ds.y_train[tr], x_test=ds.x_test[te], y_test=ds.y_test[te],
-        source=f"{ds.source}; subset of {len(tr):,} training and {len(te):,} test images (seed {seed})",
-    )
-
-
-def smallest_split_size(num_classes: int, fraction: float) -> int:
-    """Fewest images a stratified split with this validation fraction accepts.
-
-    ``train_test_split`` puts ``ceil(fraction × n)`` images in the validation part and needs
-    both parts to hold at least one image per class.
-
-    >>> smallest_split_size(10, 0.25)
-    37
-    """
-    if not 0.0 < fraction < 1.0:
-        raise InvalidArgument(f"validation fraction must be between 0 and 1, got {fraction}")
-    n = 2 * num_classes
-    while math.ceil(fraction * n) < num_classes or n - math.ceil(fraction * n) < num_classes:
-        n += 1
-    return n
-
-
-def split_validation(x: np.ndarray, y: np.ndarray, *, fraction: float = DEFAULT_VALIDATION_FRACTION,
-                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Stratified train/validation split (seed 000 Part 7: ``train_test_split``, 25%).
-
-    Returns:
-        ``(x_train, x_val, y_train, y_val)``, in scikit-learn's order.
-    """
-    from sklearn.model_selection import train_test_split
-
-    if not 0.0 < fraction < 1.0:
-        raise InvalidArgument(f"validation fraction must be between 0 and 1, got {fraction}")
-    if len(x) != len(y):
-        raise InvalidArgument(f"images and labels must have the same length, got {len(x)} and {len(y)}")
-    try:
-        return tuple(train_test_split(x, y, test_size=fraction, random_state=seed, stratify=y))  # type: ignore[return-value]
-    except ValueError as err:
-        raise InvalidArgument(f"cannot split {len(y):,} images with validation fraction {fraction}: {err}") from None
-
-
-def split_summary(ds: Dataset, *, train_size: int, test_size: int,
-                  validation_fraction: float = DEFAULT_VALIDATION_FRACTION, seed: int = 0) -> list[dict]:
-    """Per-class image counts after :func:`subset` and :func:`split_validation`.
-
-    Computed from labels only, with the same seeds, so it matches what training gets.
-
-    Returns:
-        ``[{"class", "train", "validation", "test"}, ...]`` and a last ``"total"`` row.
-    """
-    tr, te = subset_indices(ds.y_train, ds.y_test, train_size=train_size, test_size=test_size, seed=seed)
-    y_sub = ds.y_train[tr]
-    _, _, y_fit, y_val = split_validation(np.arange(len(y_sub)), y_sub, fraction=validation_fraction, seed=seed)
-    k = ds.num_classes
-    columns = {"train": np.bincount(y_fit, minlength=k), "validation": np.bincount(y_val, minlength=k),
-               "test": np.bincount(ds.y_test[te], minlength=k)}
-    rows = [{"class": c, **{col: int(v[i]) for col, v in columns.items()}} for i, c in enumerate(ds.class_names)]
-    rows.append({"class": "total", **{col: int(v.sum()) for col, v in columns.items()}})
-    return rows
-
-
-# --- looking at the data ----------------------------------------------------------------
-def class_counts(y: np.ndarray, num_classes: int) -> np.ndarray:
-    """Images per class index (``np.bincount`` with every class present)."""
-    return np.bincount(np.asarray(y, dtype=np.int64), minlength=num_classes)
-
-
-def random_per_class(y: np.ndarray, per_class: int, *, num_classes: int | None = None,
-                     seed: int = 0) -> list[np.ndarray]:
-    """Indices of ``per_class`` random images of every class (seed 001's PlotRandomFromEachClass).
-
-    Returns:
-        One index array per class (shorter when a class has fewer images).
-    """
-    if not 1 <= per_class <= 50:
-        raise InvalidArgument(f"images per class must be 1..50, got {per_class}")
-    y = np.asarray(y)
-    k = num_classes if num_classes is not None else int(y.max()) + 1
-    rng = np.random.default_rng(seed)
-    out = []
-    for c in range(k):
-        members = np.flatnonzero(y == c)
-        out.append(rng.choice(members, size=min(per_class, len(members)), replace=False) if len(members)
-                   else members)
-    return out
-
-
-def sample_indices(n_total: int, k: int, *, seed: int = 0) -> np.ndarray:
-    """``k`` distinct random indices out of ``n_total`` (fewer when there are fewer), repeatable."""
-    if n_total < 1 or k < 1:
-        raise InvalidArgument(f"need at least one image to sample from and to take, got {n_total} and {k}")
-    return np.random.default_rng(seed).choice(n_total, size=min(k, n_total), replace=False)
 
 
 def scaling_preview(ds: Dataset, method: str, *, train_size: int, test_size: int,

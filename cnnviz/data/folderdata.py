@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.data.images import DECODE_ERRORS, to_rgb_or_l
+from cnnviz.errors import CnnvizError, InvalidArgument
 
 MAX_ZIP_BYTES = 200 * 1024 * 1024  # the page's upload limit is much lower (server.maxUploadSize)
 MAX_MEMBERS = 10_000
@@ -110,8 +111,6 @@ def _decode(data: bytes, *, size: int, mode: str, budget: list[int] | None = Non
     decoded at a reduced scale (``draft``) and every picture counts against the zip's pixel
     budget; the mode conversion and the list of decode errors are the uploads' own.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:

@@ -1,7 +1,7 @@
 """Safe image input: uploaded bytes in, a uint8 RGB (or grayscale) array out, or a clear error.
 
 Every page that accepts a student's picture goes through :func:`load_image`. The guards
-follow Pillow's own advice (see ``/work/shared/notes/hazards.md``):
+follow Pillow's own documentation (``Image.open``'s ``formats``, ``DecompressionBombWarning``):
 
 * only the decoders we need are allowed (``Image.open(..., formats=...)``); recent Pillow
   CVEs sit in other decoders (PSD, FITS, PDF, EPS, JPEG 2000, McIdas);

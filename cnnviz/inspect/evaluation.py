@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-from scipy import special
+from scipy.special import softmax
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from cnnviz.errors import InvalidArgument
+from cnnviz.inspect import topk
+from cnnviz.training import loop as training
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -142,7 +145,7 @@ def as_probabilities(outputs: np.ndarray) -> np.ndarray:
         return np.stack([1.0 - p, p], axis=1).astype(np.float32)
     is_prob = np.all(out >= 0) and np.allclose(out.sum(axis=1), 1.0, atol=PROBABILITY_TOLERANCE)
     if not is_prob:
-        out = special.softmax(out, axis=1)
+        out = softmax(out, axis=1)
     return out.astype(np.float32)
 
 
@@ -181,38 +184,39 @@ def confusion_matrices(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int)
         ``(counts, normalized)``: C×C int64 and C×C float64; a row of a class that has
         no images is all zeros in both.
     """
-    from sklearn.metrics import confusion_matrix
-
     counts = confusion_matrix(y_true, y_pred, labels=np.arange(num_classes)).astype(np.int64)
     rows = counts.sum(axis=1, keepdims=True)
     normalized = np.divide(counts, rows, out=np.zeros(counts.shape, dtype=np.float64), where=rows > 0)
     return counts, normalized
 
 
-def per_class_metrics(confusion: np.ndarray, class_names: Sequence[str]) -> list[dict[str, Any]]:
-    """Precision, recall, F1 and accuracy of each class from a confusion matrix.
+def per_class_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str]) -> list[dict[str, Any]]:
+    """Precision, recall, F1 and accuracy of each class (``sklearn.metrics.precision_recall_fscore_support``).
 
-    "accuracy" of a class is the share of its images classified correctly (the
-    diagonal over the row sum), which is the same number as its recall; precision is
-    the share of images predicted as the class that really are. Undefined values
-    (a class with no images, or never predicted) are 0.0.
+    "accuracy" of a class is the share of its images classified correctly, which is the
+    same number as its recall; precision is the share of images predicted as the class
+    that really are. Undefined values (a class with no images, or never predicted) are 0.0.
 
+    Args:
+        y_true: N true class indices.
+        y_pred: N predicted class indices.
+        class_names: one name per class index.
     Returns:
         One dict per class: ``index, name, support, correct, predicted, accuracy,
         precision, recall, f1``.
     """
-    cm = np.asarray(confusion)
-    out = []
-    for i, name in enumerate(class_names):
-        support = int(cm[i].sum())
-        predicted = int(cm[:, i].sum())
-        correct = int(cm[i, i])
-        recall = correct / support if support else 0.0
-        precision = correct / predicted if predicted else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        out.append(dict(index=i, name=str(name), support=support, correct=correct, predicted=predicted,
-                        accuracy=recall, precision=precision, recall=recall, f1=f1))
-    return out
+    labels = np.arange(len(class_names))
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0.0)
+    predicted = np.bincount(y_pred, minlength=len(labels))
+    correct = np.bincount(y_true[y_true == y_pred], minlength=len(labels))
+    return [
+        dict(index=int(i), name=str(name), support=int(support[i]), correct=int(correct[i]),
+             predicted=int(predicted[i]), accuracy=float(recall[i]), precision=float(precision[i]),
+             recall=float(recall[i]), f1=float(f1[i]))
+        for i, name in zip(labels, class_names)
+    ]
 
 
 def most_confused(confusion: np.ndarray, class_names: Sequence[str], *, top: int = 5) -> list[dict[str, Any]]:
@@ -260,7 +264,7 @@ def evaluation_from_probabilities(
         accuracy=float(np.mean(predicted == y_true)),
         confusion=counts,
         confusion_normalized=normalized,
-        per_class=tuple(per_class_metrics(counts, names)),
+        per_class=tuple(per_class_metrics(y_true, predicted, names)),
     )
 
 
@@ -293,9 +297,7 @@ def evaluate(
     if tta == "none":
         probabilities = predict_probabilities(model, x, batch_size=batch_size)
     else:  # one implementation of TTA: the one the training job measures its test accuracy with
-        from cnnviz.training.loop import predict_tta
-
-        probabilities = predict_tta(model, x, tta=tta, batch_size=batch_size)
+        probabilities = training.predict_tta(model, x, tta=tta, batch_size=batch_size)
     return evaluation_from_probabilities(probabilities, y, names)
 
 
@@ -392,17 +394,15 @@ def describe_images(ev: Evaluation, indices: Sequence[int], *, k: int = 3) -> li
     """
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise InvalidArgument(f"k must be a positive integer, got {k!r}")
-    k = min(int(k), len(ev.class_names))
     out = []
     for i in np.asarray(indices, dtype=np.int64):
         if not 0 <= i < len(ev.y_true):
             raise InvalidArgument(f"image index must lie in 0..{len(ev.y_true) - 1}, got {int(i)}")
         p = ev.probabilities[i]
-        top = np.lexsort((np.arange(len(p)), -p))[:k]  # highest first, ties by class index
         out.append(dict(
             index=int(i), true=int(ev.y_true[i]), true_name=ev.class_names[ev.y_true[i]],
             predicted=int(ev.predicted[i]), predicted_name=ev.class_names[ev.predicted[i]],
             confidence=float(p[ev.predicted[i]]), correct=bool(ev.predicted[i] == ev.y_true[i]),
-            top=[(int(j), ev.class_names[j], float(p[j])) for j in top],
+            top=topk.top_classes(p, ev.class_names, k),
         ))
     return out

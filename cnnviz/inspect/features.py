@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from cnnviz.errors import InvalidArgument
+from cnnviz.inspect import layers
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -30,16 +31,6 @@ MAX_GRID_COLUMNS = 8
 DEFAULT_MAX_CHANNELS = 64
 DEFAULT_MAX_FILTERS = 16
 
-# Layer class name -> what a student should call it.
-_KINDS = {
-    "Conv2D": "conv", "Conv2DTranspose": "conv", "DepthwiseConv2D": "conv", "SeparableConv2D": "conv",
-    "MaxPooling2D": "pooling", "AveragePooling2D": "pooling",
-    "BatchNormalization": "batch norm", "LayerNormalization": "normalization", "GroupNormalization": "normalization",
-    "Activation": "activation", "ReLU": "activation", "LeakyReLU": "activation", "ELU": "activation",
-    "PReLU": "activation", "Softmax": "activation",
-    "Add": "merge", "Concatenate": "merge", "Multiply": "merge", "Average": "merge", "Maximum": "merge",
-    "Dropout": "dropout", "SpatialDropout2D": "dropout", "GaussianNoise": "dropout",
-}
 
 
 @dataclass(frozen=True)
@@ -113,33 +104,6 @@ def _check_built(model: "keras.Model") -> None:
         )
 
 
-def graph_output(layer):
-    """The layer's output tensor in the graph of the model that calls it.
-
-    For a nested model (a transfer-learning backbone) ``layer.output`` is the output of its own
-    inner graph, which is not connected to the outer model's inputs; the node Keras made when
-    the outer model called it is (Keras 3 keeps it in ``_inbound_nodes``; no public accessor).
-    """
-    import keras
-
-    nodes = getattr(layer, "_inbound_nodes", None)
-    if isinstance(layer, keras.Model) and nodes:
-        return nodes[-1].output_tensors[0]
-    return layer.output
-
-
-def _output_shape(layer) -> tuple | None:
-    try:
-        return tuple(graph_output(layer).shape)
-    except (AttributeError, ValueError, RuntimeError):  # no graph node, or shared by several models
-        return None
-
-
-def layer_kind(layer) -> str:
-    """Kind of a layer for people: conv, pooling, batch norm, activation, merge, dropout or other."""
-    return _KINDS.get(type(layer).__name__, "other")
-
-
 def inspectable_layers(model: "keras.Model") -> list[dict[str, Any]]:
     """Layers whose output is a stack of feature maps (batch × H × W × C), in call order.
 
@@ -149,9 +113,9 @@ def inspectable_layers(model: "keras.Model") -> list[dict[str, Any]]:
     _check_built(model)
     out = []
     for layer in _model_layers(model):
-        shape = _output_shape(layer)
+        shape = layers.output_shape(layer)
         if shape is not None and len(shape) == 4:
-            out.append(dict(name=layer.name, type=type(layer).__name__, kind=layer_kind(layer),
+            out.append(dict(name=layer.name, type=type(layer).__name__, kind=layers.layer_kind(layer),
                             output_shape=tuple(shape[1:])))
     return out
 
@@ -204,7 +168,7 @@ def activations(model: "keras.Model", image: np.ndarray, layer_names: Sequence[s
                     break
         return {name: out[name] for name in layer_names}
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    sub = keras.Model(inputs, [graph_output(layer) for layer in wanted], name=f"{model.name}_features")
+    sub = keras.Model(inputs, [layers.graph_output(layer) for layer in wanted], name=f"{model.name}_features")
     results = sub(batch, training=False)
     if not isinstance(results, (list, tuple)):  # Keras returns a bare tensor for one output
         results = [results]
@@ -307,7 +271,7 @@ def feature_maps(
     images = normalize_maps(act[..., :n], normalization)
     rows, cols = grid_shape(n, columns)
     return FeatureMaps(
-        layer_name=layer_name, layer_type=type(layer).__name__, kind=layer_kind(layer), activations=act,
+        layer_name=layer_name, layer_type=type(layer).__name__, kind=layers.layer_kind(layer), activations=act,
         channels=tuple(range(n)), images=images, rows=rows, columns=cols, normalization=normalization,
         stats=tuple(channel_stats(act)),
     )
@@ -315,7 +279,11 @@ def feature_maps(
 
 # --- filters ----------------------------------------------------------------------------
 def conv_layers(model: "keras.Model") -> list[dict[str, Any]]:
-    """Layers with a 2D convolution kernel, in call order: ``name, type, kernel_shape``."""
+    """Layers with a 2D convolution kernel, in call order: ``name, type, kernel_shape``.
+
+    Asks for a drawable ``kernel`` (kh×kw×in×out) rather than :func:`layers.is_conv`: a
+    SeparableConv2D has two kernels and no ``kernel``, a custom layer may have one.
+    """
     _check_built(model)
     out = []
     for layer in _model_layers(model):

@@ -21,14 +21,13 @@ import weakref
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+from PIL import Image
 
 from cnnviz.errors import InvalidArgument
+from cnnviz.inspect.layers import graph_output, is_conv, output_shape
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
-
-# Layers whose output is a feature map that Grad-CAM can explain.
-_CONV_CLASS_NAMES = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose")
 
 # Layers that keep a convolution's output shape and are usually its "end" (normalisation,
 # activation, the residual add): the feature map after them is the one the head sees.
@@ -70,14 +69,14 @@ def last_conv_layer_name(model: "keras.Model") -> str:
     layers = list(model.layers)
     last = None
     for i, layer in enumerate(layers):
-        if type(layer).__name__ in _CONV_CLASS_NAMES or (_is_model(layer) and _rank(layer) == 4):
+        if is_conv(layer) or (_is_model(layer) and _rank(layer) == 4):
             last = i
     if last is None:
         raise InvalidArgument(f"model {model.name!r} has no convolution layer, so Grad-CAM has nothing to explain")
-    shape = _output_shape(layers[last])
+    shape = output_shape(layers[last])
     chosen = last
     for j in range(last + 1, len(layers)):
-        if type(layers[j]).__name__ in _FOLLOWER_CLASS_NAMES and _output_shape(layers[j]) == shape:
+        if type(layers[j]).__name__ in _FOLLOWER_CLASS_NAMES and output_shape(layers[j]) == shape:
             chosen = j
         else:
             break
@@ -215,17 +214,8 @@ def _is_model(layer) -> bool:
     return isinstance(layer, keras.Model)
 
 
-def _output_shape(layer) -> tuple | None:
-    from cnnviz.inspect.features import graph_output
-
-    try:
-        return tuple(graph_output(layer).shape)
-    except (AttributeError, ValueError):
-        return None
-
-
 def _rank(layer) -> int:
-    shape = _output_shape(layer)
+    shape = output_shape(layer)
     return -1 if shape is None else len(shape)
 
 
@@ -267,7 +257,7 @@ def _build_gradient_function(model, layer_name: str):
         raise InvalidArgument(f"model {model.name!r} has no layer named {layer_name!r}") from None
     if _rank(layer) != 4:
         raise InvalidArgument(
-            f"layer {layer_name!r} has output shape {_output_shape(layer)}; Grad-CAM needs a feature map N×H×W×C"
+            f"layer {layer_name!r} has output shape {output_shape(layer)}; Grad-CAM needs a feature map N×H×W×C"
         )
     try:
         inputs = model.inputs
@@ -277,8 +267,7 @@ def _build_gradient_function(model, layer_name: str):
         raise InvalidArgument(f"model {model.name!r} is not built: give it an Input first")
     kind, last = _score_source(model)
     score_tensor = model.output if kind == "output" else last.input
-    from cnnviz.inspect.features import graph_output  # a nested backbone's output as the outer model sees it
-
+    # graph_output: a nested backbone's output as the outer model sees it
     grad_model = keras.Model(inputs, [graph_output(layer), score_tensor], name=f"gradcam_{model.name}")
     spatial = tuple(model.input_shape[1:3])
 
@@ -306,7 +295,5 @@ def _build_gradient_function(model, layer_name: str):
 
 def _resize_float(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of a float map to ``size`` (rows, cols) with Pillow's 32-bit float mode."""
-    from PIL import Image
-
     img = Image.fromarray(np.ascontiguousarray(values, dtype=np.float32))  # float32 2-D: mode "F"
     return np.asarray(img.resize((size[1], size[0]), Image.Resampling.BILINEAR), dtype=np.float32)

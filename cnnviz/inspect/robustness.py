@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
+from scipy import ndimage
 
 from cnnviz.data import augment
-
-from cnnviz.inspect import evaluation
 from cnnviz.errors import InvalidArgument
+from cnnviz.inspect import evaluation
 from cnnviz.training.spec import twin_spec  # noqa: F401  house: temporary alias (moved to training.spec)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -150,26 +150,12 @@ def rotate_images(x: np.ndarray, angle: float, *, fill: str = "constant", cval: 
     a = float(angle) % 360.0
     if a % 90.0 == 0.0 and (x.shape[1] == x.shape[2] or a % 180.0 == 0.0):
         return np.ascontiguousarray(np.rot90(x, k=int(a // 90), axes=(1, 2)))
-    from scipy import ndimage
-
     out = ndimage.rotate(x.astype(np.float32), a, axes=(1, 2), reshape=False, order=1, mode=fill, cval=cval)
     return _like(out, x.dtype)
 
 
-def flip_images(x: np.ndarray, direction: str) -> np.ndarray:
-    """Mirror every image: "horizontal" (left-right) or "vertical" (upside down)."""
-    x = evaluation.check_images(x)
-    if direction == "horizontal":
-        return np.ascontiguousarray(x[:, :, ::-1])
-    if direction == "vertical":
-        return np.ascontiguousarray(x[:, ::-1])
-    raise InvalidArgument(f"flip direction must be 'horizontal' or 'vertical', got {direction!r}")
-
-
 def shift_images(x: np.ndarray, dy: int, dx: int, *, fill: str = "constant", cval: float = 0.0) -> np.ndarray:
     """Move every image by whole pixels (``dy`` down, ``dx`` right), filling the gap by ``fill``."""
-    from scipy import ndimage
-
     x = evaluation.check_images(x)
     _check_fill(fill)
     for name, v in (("dy", dy), ("dx", dx)):
@@ -181,27 +167,14 @@ def shift_images(x: np.ndarray, dy: int, dx: int, *, fill: str = "constant", cva
     return ndimage.shift(x, (0, int(dy), int(dx), 0), order=0, mode=fill, cval=cval)
 
 
-def _bilinear_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """n_out×n_in weights of bilinear resampling with pixel centres aligned (edge pixels repeat)."""
-    src = (np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5
-    src = np.clip(src, 0, n_in - 1)
-    lo = np.floor(src).astype(int)
-    hi = np.minimum(lo + 1, n_in - 1)
-    w = src - lo
-    m = np.zeros((n_out, n_in))
-    m[np.arange(n_out), lo] += 1 - w
-    m[np.arange(n_out), hi] += w
-    return m
-
-
 def resize_images(
     x: np.ndarray, size: int, *, method: str = "upscale", fill: str = "constant", cval: float = 0.0
 ) -> np.ndarray:
     """Images made ``size``×``size``: stretched ("upscale", bilinear) or centred ("pad").
 
-    "upscale" matches ``scipy.ndimage.zoom(order=1, grid_mode=True, mode="nearest")``
-    (any size; a smaller one shrinks); "pad" keeps every pixel and fills the border
-    by ``fill`` ("constant" with ``cval``, "reflect", "nearest").
+    "upscale" is ``scipy.ndimage.zoom(order=1, grid_mode=True, mode="nearest")``: bilinear with
+    pixel centres aligned and edge pixels repeated, any size (a smaller one shrinks). "pad" keeps
+    every pixel and fills the border by ``fill`` ("constant" with ``cval``, "reflect", "nearest").
     """
     x = evaluation.check_images(x)
     _check_fill(fill)
@@ -219,9 +192,15 @@ def resize_images(
             return np.pad(x, pads, mode="constant", constant_values=np.asarray(cval).astype(x.dtype))
         # scipy's "reflect" repeats the edge pixel (numpy "symmetric"); "nearest" is numpy "edge".
         return np.pad(x, pads, mode="symmetric" if fill == "reflect" else "edge")
-    ry, rx = _bilinear_matrix(h, size), _bilinear_matrix(w, size)
-    out = np.einsum("ih,nhwc,jw->nijc", ry, x.astype(np.float64), rx, optimize=True)
-    return _like(out, x.dtype)
+    # One 2-D zoom per image plane: a single 4-D zoom also interpolates along N and C (16 taps
+    # instead of 4) and measured 3-5x slower on 1,000 CIFAR-10 images. float64, so uint8 results
+    # round as before (float32 sends exact .5 values either way).
+    n, c = x.shape[0], x.shape[3]
+    planes = np.moveaxis(x, 3, 1).reshape(n * c, h, w).astype(np.float64)
+    out = np.empty((n * c, size, size))
+    for plane, target in zip(planes, out):
+        ndimage.zoom(plane, (size / h, size / w), output=target, order=1, grid_mode=True, mode="nearest")
+    return _like(np.moveaxis(out.reshape(n, c, size, size), 1, 3), x.dtype)
 
 
 def rotation_examples(
@@ -337,8 +316,8 @@ def rot90_test(model: "keras.Model", x: np.ndarray, y: np.ndarray, class_names: 
 
 def _transforms(x: np.ndarray, shifts: Sequence[int], fill: str, cval: float):
     yield "original", x
-    yield "flip left-right", flip_images(x, "horizontal")
-    yield "flip upside down", flip_images(x, "vertical")
+    yield "flip left-right", augment.flip_images(x, "horizontal")
+    yield "flip upside down", augment.flip_images(x, "vertical")
     for s in shifts:
         yield f"shift right {s} px", shift_images(x, 0, s, fill=fill, cval=cval)
         yield f"shift left {s} px", shift_images(x, 0, -s, fill=fill, cval=cval)

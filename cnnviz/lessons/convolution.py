@@ -1,26 +1,28 @@
-"""Convolution by hand: the kernels, the three output sizes, colour Conv2D and its speed.
+"""Convolution by hand: the kernels, the three output sizes, colour Conv2D, images to work on.
 
-Seed 000 Parts 1-4 (questions 1-10 and 17): ``scipy.signal.convolve2d`` with a Gaussian and
+Seed 000 Parts 1-3 (questions 1-8 and 17): ``scipy.signal.convolve2d`` with a Gaussian and
 Sobel filters in ``full``/``same``/``valid`` modes, why 'valid' layers shrink, why Conv2D
-filters are k×k×3 and do cross-correlation, and how much a GPU speeds Conv2D up.
-Everything here returns arrays and dicts; TensorFlow is imported only by :func:`time_conv2d`.
+filters are k×k×3 and do cross-correlation. How fast it runs is :mod:`cnnviz.lessons.speed`.
+Everything here returns arrays and dicts and needs no TensorFlow. scipy.signal and
+scikit-learn are imported at the top: the Convolution page's first paint uses both (a sample
+photo through the three modes), and Home does not import this module.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import statistics
-import threading
-import time
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy import signal
 
-from cnnviz.data import samples
-from cnnviz.errors import InvalidArgument, Unavailable
+from cnnviz.data import datasets, samples
+from cnnviz.errors import InvalidArgument
+from cnnviz.lessons.checks import MAX_IMAGE_SIDE, MAX_KERNEL, check_image2d, check_int
+from cnnviz.lessons.speed import (  # house: temporary alias (the speed section moved to lessons/speed.py)
+    FFT_KERNEL_SIZES, MAX_TIMING_BATCH, _timing_summary, batch_size_steps, time_conv2d, time_direct_vs_fft,
+)
 
 MODES: tuple[str, ...] = ("full", "same", "valid")
 # Output length along one axis for an input of length N and a kernel of length k
@@ -28,8 +30,6 @@ MODES: tuple[str, ...] = ("full", "same", "valid")
 MODE_FORMULAS: dict[str, str] = {"full": "N + k − 1", "same": "N", "valid": "N − k + 1"}
 
 MAX_CUSTOM_KERNEL = 7  # a student types at most 7×7 numbers
-MAX_KERNEL = 31  # builders (Gaussian, box); the seed's Gaussian was 15×15
-MAX_IMAGE_SIDE = 1024  # convolve2d is direct (O(N²k²)): keep one call well under a second
 
 # --- kernels --------------------------------------------------------------------------------
 # Sobel (Sobel & Feldman 1968), as written on Wikipedia "Sobel operator": Gx = SOBEL_X * A.
@@ -59,12 +59,6 @@ KERNEL_SOURCES: dict[str, str] = {
 }
 
 
-def _check_int(name: str, value: object, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= int(value) <= hi:
-        raise InvalidArgument(f"{name} must be a whole number from {lo} to {hi}, got {value!r}")
-    return int(value)
-
-
 def gaussian_kernel(size: int | tuple[int, int] = 3, sigma: float = 0.5) -> np.ndarray:
     """Gaussian kernel equal to MATLAB ``fspecial('gaussian', size, sigma)``.
 
@@ -82,8 +76,8 @@ def gaussian_kernel(size: int | tuple[int, int] = 3, sigma: float = 0.5) -> np.n
     array([0.0838, 0.6193, 0.0838])
     """
     rows, cols = (size, size) if not isinstance(size, tuple) else size
-    rows = _check_int("Gaussian size", rows, 1, MAX_KERNEL)
-    cols = _check_int("Gaussian size", cols, 1, MAX_KERNEL)
+    rows = check_int("Gaussian size", rows, 1, MAX_KERNEL)
+    cols = check_int("Gaussian size", cols, 1, MAX_KERNEL)
     if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma <= 0:
         raise InvalidArgument(f"Gaussian sigma must be a number above 0, got {sigma!r}")
     m, n = (rows - 1) / 2.0, (cols - 1) / 2.0
@@ -98,7 +92,7 @@ def gaussian_kernel(size: int | tuple[int, int] = 3, sigma: float = 0.5) -> np.n
 
 def box_kernel(size: int = 3) -> np.ndarray:
     """Mean filter, MATLAB ``fspecial('average', size)``: ``size``×``size`` of 1/size²."""
-    size = _check_int("box size", size, 1, MAX_KERNEL)
+    size = check_int("box size", size, 1, MAX_KERNEL)
     return np.full((size, size), 1.0 / (size * size))
 
 
@@ -221,8 +215,8 @@ def output_shape(n: int | tuple[int, ...], k: int | tuple[int, ...], mode: str) 
         if len(ns) != len(ks):
             raise InvalidArgument(f"n and k need the same number of axes, got {n!r} and {k!r}")
         return tuple(output_shape(a, b, mode) for a, b in zip(ns, ks))  # type: ignore[misc]
-    n = _check_int("N (input size)", n, 0, 10**9)
-    k = _check_int("k (kernel size)", k, 1, 10**9)
+    n = check_int("N (input size)", n, 0, 10**9)
+    k = check_int("k (kernel size)", k, 1, 10**9)
     if mode == "full":
         return n + k - 1
     if mode == "same":
@@ -239,18 +233,6 @@ def shape_formula(mode: str, n: int, k: int) -> str:
         return f"N = {n}"
     raw = n - k + 1
     return f"N − k + 1 = {n} − {k} + 1 = {raw}" + (" → nothing left" if raw <= 0 else "")
-
-
-def _check_image2d(image: np.ndarray) -> np.ndarray:
-    img = np.asarray(image)
-    if img.ndim != 2:
-        raise InvalidArgument(f"2D convolution needs a grayscale image H×W, got shape {img.shape}")
-    if img.size == 0 or max(img.shape) > MAX_IMAGE_SIDE:
-        raise InvalidArgument(f"the image must be 1..{MAX_IMAGE_SIDE} pixels on each side, got {img.shape[0]}×"
-                              f"{img.shape[1]}; shrink it first (cnnviz.data.images.fit_within)")
-    if not np.issubdtype(img.dtype, np.number) or not np.all(np.isfinite(img)):
-        raise InvalidArgument("the image must contain finite numbers only")
-    return img.astype(np.float64, copy=False)
 
 
 def _check_kernel(kernel: np.ndarray) -> np.ndarray:
@@ -271,7 +253,7 @@ def convolve(image: np.ndarray, kernel: np.ndarray, mode: str = "same") -> np.nd
     Raises:
         InvalidArgument: 'valid' with a kernel larger than the image (nothing would be left).
     """
-    img = _check_image2d(image)
+    img = check_image2d(image)
     ker = _check_kernel(kernel)
     _check_mode(mode)
     if mode == "valid" and (ker.shape[0] > img.shape[0] or ker.shape[1] > img.shape[1]):
@@ -311,7 +293,7 @@ def compare_modes(image: np.ndarray, kernel: np.ndarray) -> dict[str, ModeResult
     Returns:
         ``{mode: ModeResult}`` in the order full, same, valid.
     """
-    img = _check_image2d(image)
+    img = check_image2d(image)
     ker = _check_kernel(kernel)
     results = {}
     for mode in MODES:
@@ -343,16 +325,16 @@ def shrink_after_layers(n: int, k: int, layers: int) -> list[int]:
     >>> shrink_after_layers(32, 3, 4)
     [32, 30, 28, 26, 24]
     """
-    n = _check_int("N (input size)", n, 1, 100_000)
-    k = _check_int("k (kernel size)", k, 1, MAX_KERNEL)
-    layers = _check_int("layers", layers, 0, 1000)
+    n = check_int("N (input size)", n, 1, 100_000)
+    k = check_int("k (kernel size)", k, 1, MAX_KERNEL)
+    layers = check_int("layers", layers, 0, 1000)
     return [max(0, n - i * (k - 1)) for i in range(layers + 1)]
 
 
 def layers_until_empty(n: int, k: int) -> int | None:
     """How many 'valid' k×k layers leave nothing of an N-pixel side (None when k = 1: never)."""
-    n = _check_int("N (input size)", n, 1, 100_000)
-    k = _check_int("k (kernel size)", k, 1, MAX_KERNEL)
+    n = check_int("N (input size)", n, 1, 100_000)
+    k = check_int("k (kernel size)", k, 1, MAX_KERNEL)
     return None if k == 1 else math.ceil(n / (k - 1))
 
 
@@ -431,7 +413,7 @@ def color_kernel(name: str, size: int = 3, *, seed: int = 0) -> np.ndarray:
     flipping matters); "Sobel X on every channel" finds edges whatever their colour; "Red
     minus blue" averages red and subtracts blue.
     """
-    size = _check_int("filter size", size, 1, MAX_CUSTOM_KERNEL)
+    size = check_int("filter size", size, 1, MAX_CUSTOM_KERNEL)
     if name == COLOR_KERNEL_NAMES[0]:
         rng = np.random.default_rng(seed)
         return rng.standard_normal((size, size, 3)) / math.sqrt(size * size * 3)
@@ -453,11 +435,11 @@ def conv_layer_shapes(height: int, width: int, in_channels: int, n_filters: int,
         dict with ``filter_shape`` (k, k, C_in), ``output_shape`` (H', W', n_filters),
         ``weights`` (k·k·C_in·n_filters), ``biases`` (n_filters), ``params`` (their sum).
     """
-    height = _check_int("height", height, 1, 10_000)
-    width = _check_int("width", width, 1, 10_000)
-    in_channels = _check_int("input channels", in_channels, 1, 4096)
-    n_filters = _check_int("number of filters", n_filters, 1, 4096)
-    k = _check_int("kernel size", kernel_size, 1, MAX_KERNEL)
+    height = check_int("height", height, 1, 10_000)
+    width = check_int("width", width, 1, 10_000)
+    in_channels = check_int("input channels", in_channels, 1, 4096)
+    n_filters = check_int("number of filters", n_filters, 1, 4096)
+    k = check_int("kernel size", kernel_size, 1, MAX_KERNEL)
     if padding not in ("valid", "same"):
         raise InvalidArgument(f"padding must be 'valid' or 'same', got {padding!r}")
     out_h, out_w = output_shape((height, width), (k, k), padding)  # Conv2D 'same' keeps N (stride 1)
@@ -493,7 +475,7 @@ def pattern_image(name: str, size: int = 128) -> np.ndarray:
     "Step edge": dark left half, bright right half (one vertical edge); "Checkerboard":
     8×8 squares; "Circle": a bright disc of radius size/3 (edges in every direction).
     """
-    size = _check_int("pattern size", size, 8, MAX_IMAGE_SIDE)
+    size = check_int("pattern size", size, 8, MAX_IMAGE_SIDE)
     if name == "Step edge":
         img = np.full((size, size), 40, np.uint8)
         img[:, size // 2:] = 215
@@ -514,177 +496,6 @@ def cifar10_test_images(count: int = 20) -> tuple[np.ndarray, np.ndarray, tuple[
     Raises:
         Unavailable: CIFAR-10 is not on this machine (the message says how to get it).
     """
-    count = _check_int("count", count, 1, 1000)
-    from cnnviz.data import datasets
-
-    load = getattr(datasets, "load", None)
-    if load is None:
-        raise Unavailable("This version of cnnviz cannot load CIFAR-10 yet; use a sample photo or an upload.")
-    ds = load("cifar10")
+    count = check_int("count", count, 1, 1000)
+    ds = datasets.load("cifar10")
     return ds.x_test[:count], ds.y_test[:count], tuple(ds.class_names)
-
-
-# --- speed --------------------------------------------------------------------------------------
-
-MAX_TIMING_BATCH = 200  # seed Part 4: up to a batch of 100; the slider goes to 200
-_TIMING_LOCK = threading.Lock()  # timings taken side by side measure each other, not the hardware
-
-
-def batch_size_steps(largest: int) -> list[int]:
-    """Batch sizes to time, from 2 up to ``largest`` (seed questions 9-10 compare 2 and 100).
-
-    >>> batch_size_steps(100)
-    [2, 5, 10, 20, 50, 100]
-    >>> batch_size_steps(30)
-    [2, 5, 10, 20, 30]
-    """
-    largest = _check_int("largest batch", largest, 2, MAX_TIMING_BATCH)
-    return sorted({n for n in (2, 5, 10, 20, 50, 100, 200) if n < largest} | {largest})
-
-
-def _tf_devices(tf) -> list[dict]:
-    """CPU and every GPU TensorFlow sees: ``[{"name", "label", "kind"}]``."""
-    devices = [{"name": "/device:CPU:0", "label": "CPU", "kind": "CPU"}]
-    physical = tf.config.list_physical_devices("GPU")
-    for index, logical in enumerate(tf.config.list_logical_devices("GPU")):
-        detail = ""
-        if index < len(physical):
-            try:
-                detail = tf.config.experimental.get_device_details(physical[index]).get("device_name", "")
-            except (RuntimeError, ValueError):
-                detail = ""
-        devices.append({"name": logical.name, "label": f"GPU {index}" + (f" ({detail})" if detail else ""),
-                        "kind": "GPU"})
-    return devices
-
-
-def time_conv2d(
-    batch_sizes: Sequence[int] = (2, 100),
-    *,
-    filters: int = 32,
-    kernel_size: int = 7,
-    image_size: int = 100,
-    channels: int = 3,
-    repeats: int = 5,
-    seed: int = 0,
-) -> dict:
-    """Time the seed's Conv2D (32 filters of 7×7×3 over N random 100×100×3 images) per device.
-
-    Unlike the seed, the random batch and the filter weights are made once per device and
-    batch size, outside the timed part, so only the convolution (``tf.nn.conv2d``, what a
-    ``Conv2D(32, 7)`` layer runs, 'valid' padding) plus a sum is timed. Each batch size runs
-    once to warm up (tracing, cuDNN algorithm choice), then ``repeats`` times; the median is kept.
-
-    Returns:
-        dict with ``batch_sizes``, ``devices`` (``[{"name", "label", "kind"}]``, CPU first),
-        ``seconds`` (``{label: [median seconds per batch size]}``), ``images_per_second``,
-        ``speedup`` (``{gpu_label: [cpu / gpu per batch size]}``, empty without a GPU),
-        ``gpu_available``, ``message`` (what to conclude, or "no GPU on this machine"),
-        ``operation`` (the timed work in words), ``repeats`` and ``tensorflow``.
-    """
-    sizes = [_check_int("batch size", n, 1, MAX_TIMING_BATCH) for n in batch_sizes]
-    if not sizes:
-        raise InvalidArgument("give at least one batch size to time")
-    filters = _check_int("filters", filters, 1, 256)
-    kernel_size = _check_int("kernel size", kernel_size, 1, 15)
-    image_size = _check_int("image size", image_size, kernel_size, 256)
-    channels = _check_int("channels", channels, 1, 8)
-    repeats = _check_int("repeats", repeats, 1, 20)
-
-    import tensorflow as tf  # lazy: the rest of the page never needs it
-
-    if not _TIMING_LOCK.acquire(timeout=120):
-        raise Unavailable("Someone else is timing convolutions on this server right now; try again in a minute.")
-    try:
-        devices = _tf_devices(tf)
-        seconds: dict[str, list[float]] = {}
-        for device in devices:
-            seconds[device["label"]] = []
-            with tf.device(device["name"]):
-                weights = tf.random.stateless_normal((kernel_size, kernel_size, channels, filters), seed=(seed, 1))
-
-                @tf.function(reduce_retracing=True)
-                def conv_sum(x, w=weights):
-                    return tf.reduce_sum(tf.nn.conv2d(x, w, strides=1, padding="VALID"))
-
-                for n in sizes:
-                    batch = tf.random.stateless_normal((n, image_size, image_size, channels), seed=(seed, n))
-                    conv_sum(batch).numpy()  # warm-up; .numpy() waits for the device to finish
-                    runs = []
-                    for _ in range(repeats):
-                        start = time.perf_counter()
-                        conv_sum(batch).numpy()
-                        runs.append(time.perf_counter() - start)
-                    seconds[device["label"]].append(statistics.median(runs))
-    finally:
-        _TIMING_LOCK.release()
-    return _timing_summary(sizes, devices, seconds, repeats=repeats, tf_version=tf.__version__,
-                           operation=f"{filters} filters of {kernel_size}×{kernel_size}×{channels} over N random "
-                                     f"{image_size}×{image_size}×{channels} images ('valid' padding)")
-
-
-def _timing_summary(sizes: list[int], devices: list[dict], seconds: dict[str, list[float]], *, repeats: int,
-                    tf_version: str, operation: str) -> dict:
-    cpu = seconds["CPU"]
-    gpus = [d["label"] for d in devices if d["kind"] == "GPU"]
-    speedup = {g: [c / t if t > 0 else float("inf") for c, t in zip(cpu, seconds[g])] for g in gpus}
-    if not gpus:
-        message = ("No GPU on this machine: TensorFlow sees only the CPU, so there is no speed-up to "
-                   "measure. The CPU times are still real; run cnnviz on a computer with an NVIDIA GPU "
-                   "and a GPU build of TensorFlow to compare.")
-    else:
-        first = gpus[0]
-        message = (f"{first} is {speedup[first][-1]:.1f}× faster than the CPU for a batch of {sizes[-1]} and "
-                   f"{speedup[first][0]:.1f}× for a batch of {sizes[0]}: small batches cannot keep the GPU's "
-                   "thousands of cores busy, and copying and launching work costs the same for any batch.")
-    return {
-        "batch_sizes": list(sizes),
-        "devices": devices,
-        "seconds": seconds,
-        "images_per_second": {k: [n / t if t > 0 else float("inf") for n, t in zip(sizes, v)]
-                              for k, v in seconds.items()},
-        "speedup": speedup,
-        "gpu_available": bool(gpus),
-        "message": message,
-        "operation": operation,
-        "repeats": repeats,
-        "tensorflow": tf_version,
-    }
-
-
-FFT_KERNEL_SIZES: tuple[int, ...] = (3, 5, 7, 11, 15, 21, 31)
-
-
-def time_direct_vs_fft(image: np.ndarray, kernel_sizes: Sequence[int] = FFT_KERNEL_SIZES, *,
-                       repeats: int = 3, seed: int = 0) -> dict:
-    """Time ``convolve2d`` (direct, O(N²k²)) against ``fftconvolve`` (O(N² log N)) per kernel size.
-
-    Both run in 'same' mode on the same image with a random k×k kernel; the results agree to
-    rounding, which ``max_abs_difference`` shows.
-
-    Returns:
-        dict with ``kernel_sizes``, ``direct_seconds``, ``fft_seconds`` (medians),
-        ``max_abs_difference`` and ``image_shape``.
-    """
-    img = _check_image2d(image)
-    if max(img.shape) > 512:
-        raise InvalidArgument(f"time on an image of at most 512×512 pixels, got {img.shape[0]}×{img.shape[1]}")
-    sizes = [_check_int("kernel size", k, 1, MAX_KERNEL) for k in kernel_sizes]
-    repeats = _check_int("repeats", repeats, 1, 10)
-    rng = np.random.default_rng(seed)
-    direct, fft, diffs = [], [], []
-    for k in sizes:
-        ker = rng.random((k, k))
-        runs_direct, runs_fft = [], []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            out_direct = signal.convolve2d(img, ker, mode="same")
-            runs_direct.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            out_fft = signal.fftconvolve(img, ker, mode="same")
-            runs_fft.append(time.perf_counter() - start)
-        direct.append(statistics.median(runs_direct))
-        fft.append(statistics.median(runs_fft))
-        diffs.append(float(np.max(np.abs(out_direct - out_fft))))
-    return {"kernel_sizes": sizes, "direct_seconds": direct, "fft_seconds": fft,
-            "max_abs_difference": diffs, "image_shape": tuple(img.shape)}

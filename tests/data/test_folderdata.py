@@ -8,9 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from cnnviz.data import datasets
-
-from cnnviz.data import folderdata
+from cnnviz.data import datasets, folderdata, subsets
 from cnnviz.errors import InvalidArgument
 from cnnviz.data.folderdata import ZipDatasetError
 from tests import helpers_data as h
@@ -37,7 +35,7 @@ def test_cats_vs_dogs_zip_becomes_a_dataset(cnnviz_home):
 
     ds = datasets.load("folder:cats_vs_dogs")
     assert ds.x_train.shape == (16, 16, 16, 3) and ds.x_train.dtype == np.uint8
-    assert datasets.class_counts(ds.y_test, 2).tolist() == [2, 2]  # stratified 80/20
+    assert subsets.class_counts(ds.y_test, 2).tolist() == [2, 2]  # stratified 80/20
     # cats are red and dogs blue in the fixture: labels and pixels must agree
     reds = ds.x_train[ds.y_train == 0][..., 0].mean()
     blues = ds.x_train[ds.y_train == 1][..., 2].mean()

@@ -152,6 +152,34 @@ def test_describe_images_top3(ev):
         evaluation.describe_images(ev, [10])
 
 
+def _old_per_class_metrics(confusion, class_names):
+    """The hand-written metrics that sklearn's precision_recall_fscore_support replaced (issue 13)."""
+    out = []
+    for i, name in enumerate(class_names):
+        support, predicted, correct = int(confusion[i].sum()), int(confusion[:, i].sum()), int(confusion[i, i])
+        recall = correct / support if support else 0.0
+        precision = correct / predicted if predicted else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        out.append(dict(index=i, name=str(name), support=support, correct=correct, predicted=predicted,
+                        accuracy=recall, precision=precision, recall=recall, f1=f1))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_per_class_metrics_give_the_old_hand_written_numbers(seed):
+    rng = np.random.default_rng(seed)
+    names = ("a", "b", "c", "d", "e")
+    y_true = rng.integers(0, 4, size=60)  # class "e" has no image
+    # "d" predicted only when right, "e" never
+    y_pred = np.where(rng.random(60) < 0.5, y_true, rng.integers(0, 3, size=60))
+    cm, _ = evaluation.confusion_matrices(y_true, y_pred, len(names))
+    new, old = evaluation.per_class_metrics(y_true, y_pred, names), _old_per_class_metrics(cm, names)
+    assert [sorted(r) for r in new] == [sorted(r) for r in old]
+    for n, o in zip(new, old):
+        for key, value in o.items():
+            assert type(n[key]) is type(value) and n[key] == pytest.approx(value, abs=1e-12), (key, n, o)
+
+
 def test_as_probabilities_handles_logits_and_sigmoid():
     logits = np.array([[2.0, -1.0, 0.5]])
     e = np.exp(logits - logits.max())

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from cnnviz.inspect import evaluation
-
-from cnnviz.inspect import robustness
+from cnnviz.data import augment
 from cnnviz.errors import InvalidArgument
+from cnnviz.inspect import evaluation, robustness
 from cnnviz.plots import robustness as plots
 from tests.helpers_inspect import invariant_data, invariant_model, quadrant_data, quadrant_model
 
@@ -53,8 +52,8 @@ def test_other_angles_use_scipy_with_the_chosen_fill():
 
 
 def test_flips_and_shifts_are_exact():
-    np.testing.assert_array_equal(robustness.flip_images(X_U8, "horizontal"), X_U8[:, :, ::-1])
-    np.testing.assert_array_equal(robustness.flip_images(X_U8, "vertical"), X_U8[:, ::-1])
+    np.testing.assert_array_equal(augment.flip_images(X_U8, "horizontal"), X_U8[:, :, ::-1])
+    np.testing.assert_array_equal(augment.flip_images(X_U8, "vertical"), X_U8[:, ::-1])
     s = robustness.shift_images(X_U8, 2, -1, fill="constant", cval=7)
     assert s.dtype == np.uint8
     np.testing.assert_array_equal(s[:, 2:, :-1], X_U8[:, :-2, 1:])
@@ -65,7 +64,7 @@ def test_flips_and_shifts_are_exact():
     with pytest.raises(InvalidArgument, match=r"a shift of \(6, 0\) pixels moves a 6×6 image out of view"):
         robustness.shift_images(X_U8, 6, 0)
     with pytest.raises(InvalidArgument, match="flip direction must be 'horizontal' or 'vertical', got 'diagonal'"):
-        robustness.flip_images(X_U8, "diagonal")
+        augment.flip_images(X_U8, "diagonal")
 
 
 def test_resize_upscale_matches_scipy_zoom_and_pad_centres():
@@ -87,6 +86,47 @@ def test_resize_upscale_matches_scipy_zoom_and_pad_centres():
         robustness.resize_images(X_U8, 1000)
     with pytest.raises(InvalidArgument, match="method must be one of upscale, pad, got 'crop'"):
         robustness.resize_images(X_U8, 8, method="crop")
+
+
+def _old_bilinear_resize(x: np.ndarray, size: int) -> np.ndarray:
+    """The hand-written resize that scipy.ndimage.zoom replaced (issue 13), kept as the reference."""
+    def matrix(n_in, n_out):
+        src = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+        lo = np.floor(src).astype(int)
+        hi = np.minimum(lo + 1, n_in - 1)
+        m = np.zeros((n_out, n_in))
+        m[np.arange(n_out), lo] += 1 - (src - lo)
+        m[np.arange(n_out), hi] += src - lo
+        return m
+
+    return np.einsum("ih,nhwc,jw->nijc", matrix(x.shape[1], size), x.astype(np.float64), matrix(x.shape[2], size),
+                     optimize=True)
+
+
+@pytest.mark.parametrize("shape, size", [((4, 32, 32, 3), 48), ((4, 32, 32, 3), 64), ((3, 28, 28, 1), 45),
+                                         ((2, 17, 23, 3), 100), ((2, 32, 32, 3), 4), ((2, 6, 6, 2), 512)])
+def test_resize_gives_the_old_hand_written_numbers(shape, size):
+    x = RNG.integers(0, 256, size=shape, dtype=np.uint8)
+    old = _old_bilinear_resize(x, size)
+    new_float = robustness.resize_images(x.astype(np.float64), size)
+    np.testing.assert_allclose(new_float, old, rtol=0, atol=1e-9)  # float64 in: the same numbers
+    new_u8 = robustness.resize_images(x, size)
+    want_u8 = np.clip(np.round(old), 0, 255).astype(np.uint8)
+    # uint8 in: rounded from float64 as before, but a value that is exactly k + 0.5 (frequent at 1.5x:
+    # weights in sixteenths) lands a hair either side of it when summed in another order, so it may
+    # round the other way: at most 1 grey level apart, on a few pixels
+    assert new_u8.dtype == np.uint8 and new_u8.shape == want_u8.shape
+    assert np.abs(new_u8.astype(int) - want_u8).max() <= 1
+    assert np.mean(new_u8 != want_u8) < 0.01
+
+
+def test_flip_images_handles_tensors_and_checks_its_input():
+    tf = pytest.importorskip("tensorflow")
+    x = RNG.normal(size=(2, 3, 4, 1)).astype(np.float32)
+    np.testing.assert_array_equal(augment.flip_images(tf.constant(x)).numpy(), x[:, :, ::-1])
+    np.testing.assert_array_equal(augment.flip_images(tf.constant(x), "vertical").numpy(), x[:, ::-1])
+    with pytest.raises(InvalidArgument, match=r"images must be a batch N×H×W×C, got an array of shape \(3, 4\)"):
+        augment.flip_images(np.zeros((3, 4)))
 
 
 def test_rotation_examples():
