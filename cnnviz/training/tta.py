@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cnnviz.data.augment import flip_images
 from cnnviz.errors import InvalidArgument
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -34,27 +35,6 @@ TTA_DESCRIPTIONS = {
 }
 #: Batch size for the test predictions (inference only; larger batches are cheaper per image).
 PREDICT_BATCH = 500
-#: The image axis (of N×H×W×C) each flip direction reverses.
-FLIP_AXES = {"horizontal": 2, "vertical": 1}
-
-
-def flip_images(x: np.ndarray | tf.Tensor, direction: str = "horizontal") -> Any:
-    """Mirror images N×H×W×C: "horizontal" (left-right) or "vertical" (upside down).
-
-    Args:
-        x: NumPy images (a contiguous copy comes back) or a TensorFlow tensor (test-time augmentation).
-        direction: "horizontal" or "vertical".
-    """
-    if direction not in FLIP_AXES:
-        raise InvalidArgument(f"flip direction must be 'horizontal' or 'vertical', got {direction!r}")
-    axis = FLIP_AXES[direction]
-    if isinstance(x, np.ndarray):
-        if x.ndim != 4:
-            raise InvalidArgument(f"images must be N×H×W×C, got shape {x.shape}")
-        return np.ascontiguousarray(np.flip(x, axis=axis))
-    import tensorflow as tf
-
-    return tf.reverse(x, axis=[axis])
 
 
 def translate_images(x: tf.Tensor, dy: int, dx: int) -> Any:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cnnviz.errors import InvalidArgument
-from cnnviz.training.tta import flip_images
+from cnnviz.data.augment import flip_images
 
 X = np.arange(2 * 3 * 4 * 1, dtype=np.uint8).reshape(2, 3, 4, 1)
 
@@ -17,5 +17,5 @@ def test_flip_images():
     assert flip_images(X).flags.c_contiguous
     with pytest.raises(InvalidArgument, match="flip direction must be 'horizontal' or 'vertical', got 'diagonal'"):
         flip_images(X, "diagonal")
-    with pytest.raises(InvalidArgument, match=r"images must be N×H×W×C, got shape \(3, 4\)"):
+    with pytest.raises(InvalidArgument, match=r"images must be a batch N×H×W×C, got an array of shape \(3, 4\)"):
         flip_images(X[0, :, :, 0])
