@@ -5,6 +5,7 @@ import streamlit as st
 from cnnviz.app import compat
 from cnnviz.catalog import PAGES
 
+
 compat.install()
 st.set_page_config(page_title="cnnviz: a CNN lab", page_icon=":material/grid_on:", layout="wide")
 st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGES)]).run()

@@ -7,17 +7,29 @@ import streamlit as st
 from cnnviz.app import jobs, panel, pickers, tables
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.data import augment, datasets
-from cnnviz.models import network as models
+from cnnviz.data.scaling import SCALINGS
+from cnnviz.data.subsets import smallest_split_size
 from cnnviz.models import presets
+from cnnviz.models.config import (
+    ACTIVATIONS,
+    FILTER_GROWTHS,
+    HEADS,
+    INT_LIMITS,
+    LOSSES,
+    OPTIMIZERS,
+    POOLINGS,
+    ModelConfig,
+)
 from cnnviz.plots import models as model_plots
-from cnnviz.training import loop as training
+from cnnviz.training.spec import TrainSpec, spec_from_preset
+
 
 SOURCE_KEY = "train_source"
 FAST, PRESET, BUILDER = "Fast CIFAR-10 (minutes)", "A network from the notebooks", "My own network"
 POWERS_OF_TWO = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 
 
-def _preset_config(ds: datasets.Dataset) -> tuple[models.ModelConfig, presets.Preset]:
+def _preset_config(ds: datasets.Dataset) -> tuple[ModelConfig, presets.Preset]:
     names = [n for n, p in presets.PRESETS.items() if p.family == "seed"]
     name = st.selectbox("Network", names, key="train_preset", format_func=lambda n: presets.PRESETS[n].title)
     preset = presets.PRESETS[name]
@@ -45,7 +57,7 @@ def _fast_preset() -> presets.Preset:
     return preset
 
 
-def _fast_training(ds: datasets.Dataset, preset: presets.Preset) -> training.TrainSpec | None:
+def _fast_training(ds: datasets.Dataset, preset: presets.Preset) -> TrainSpec | None:
     """The preset's own set-up (only the random seed changes); None when the data is not CIFAR-10."""
     seed = st.number_input("Random seed", 0, 2**31 - 1, 0, key="train_fast_seed",
                            help="The same seed and settings give the same run.")
@@ -53,44 +65,44 @@ def _fast_training(ds: datasets.Dataset, preset: presets.Preset) -> training.Tra
         st.info("The fast presets are tuned for CIFAR-10: choose CIFAR-10 under 1. Data "
                 "(get it on the Datasets page if it is not there).")
         return None
-    return training.spec_from_preset(preset.name, seed=int(seed))
+    return spec_from_preset(preset.name, seed=int(seed))
 
 
-def _builder_config() -> models.ModelConfig:
-    d = models.ModelConfig()
+def _builder_config() -> ModelConfig:
+    d = ModelConfig()
     c1, c2, c3 = st.columns(3)
     with c1:
-        conv_layers = st.slider("Conv layers", *models.INT_LIMITS["conv_layers"], d.conv_layers, key="build_conv")
+        conv_layers = st.slider("Conv layers", *INT_LIMITS["conv_layers"], d.conv_layers, key="build_conv")
         filters = st.select_slider("Filters in the first layer", POWERS_OF_TWO, d.filters, key="build_filters")
-        growth = st.radio("Filters after the first layer", models.FILTER_GROWTHS, key="build_growth",
+        growth = st.radio("Filters after the first layer", FILTER_GROWTHS, key="build_growth",
                           format_func={"double_once": "2× the first (seed 000 code)",
                                        "double_each": "double every layer (seed 000 text)",
                                        "constant": "the same"}.get)
         kernel = st.select_slider("Kernel size", [1, 3, 5, 7], d.kernel_size, key="build_kernel")
     with c2:
-        activation = st.selectbox("Activation", models.ACTIVATIONS, key="build_activation")
-        pooling = st.radio("Pooling after each conv", models.POOLINGS, horizontal=True, key="build_pooling")
+        activation = st.selectbox("Activation", ACTIVATIONS, key="build_activation")
+        pooling = st.radio("Pooling after each conv", POOLINGS, horizontal=True, key="build_pooling")
         batch_norm = st.toggle("Batch normalisation", d.batch_norm, key="build_bn")
         conv_dropout = st.slider("Dropout after conv blocks", 0.0, 0.9, 0.0, 0.05, key="build_conv_dropout")
-        head = st.radio("Head", models.HEADS, horizontal=True, key="build_head",
+        head = st.radio("Head", HEADS, horizontal=True, key="build_head",
                         format_func={"flatten": "flatten", "global_avg": "global average"}.get)
     with c3:
-        dense_layers = st.slider("Dense layers", *models.INT_LIMITS["dense_layers"], d.dense_layers, key="build_dense")
+        dense_layers = st.slider("Dense layers", *INT_LIMITS["dense_layers"], d.dense_layers, key="build_dense")
         dense_units = st.select_slider("Nodes per dense layer", [16, 32, 50, 64, 128, 256, 512, 1024],
                                        d.dense_units, key="build_nodes")
         dropout = st.slider("Dropout after dense layers", 0.0, 0.9, d.dropout, 0.05, key="build_dropout")
-        optimizer = st.selectbox("Optimiser", models.OPTIMIZERS, key="build_optimizer",
+        optimizer = st.selectbox("Optimiser", OPTIMIZERS, key="build_optimizer",
                                  format_func={"adam": "Adam", "sgd_nesterov": "SGD with Nesterov momentum",
                                               "rmsprop": "RMSprop"}.get)
-        loss = st.selectbox("Loss", models.LOSSES, key="build_loss")
-    return models.ModelConfig(
+        loss = st.selectbox("Loss", LOSSES, key="build_loss")
+    return ModelConfig(
         conv_layers=conv_layers, filters=filters, filter_growth=growth, kernel_size=kernel, activation=activation,
         pooling=pooling, batch_norm=batch_norm, conv_dropout=conv_dropout, dense_layers=dense_layers,
         dense_units=dense_units, dropout=dropout, head=head, optimizer=optimizer, loss=loss,
     )
 
 
-def _summary(config: models.ModelConfig, ds: datasets.Dataset) -> bool:
+def _summary(config: ModelConfig, ds: datasets.Dataset) -> bool:
     """Show the layer table; False when the network does not fit the data."""
     with friendly_errors("The summary"):
         table = config.validate(ds.input_shape, ds.num_classes)
@@ -103,8 +115,8 @@ def _summary(config: models.ModelConfig, ds: datasets.Dataset) -> bool:
     return False
 
 
-def _training_options(ds: datasets.Dataset, config: models.ModelConfig,
-                      preset: presets.Preset | None) -> training.TrainSpec | None:
+def _training_options(ds: datasets.Dataset, config: ModelConfig,
+                      preset: presets.Preset | None) -> TrainSpec | None:
     t = preset.training if preset else {}
     same_data = preset is not None and t.get("dataset") == ds.name
     tag = f"{preset.name if preset else 'own'}_{ds.name}"  # new defaults when the preset or data change
@@ -127,8 +139,8 @@ def _training_options(ds: datasets.Dataset, config: models.ModelConfig,
                                     key=f"test_size_{tag}")
         val = st.slider("Validation share of the training images", 0.0, 0.5,
                         float(t.get("validation_fraction", 0.25)), 0.05, key=f"train_val_{tag}")
-        scaling = st.radio("Scaling", training.SCALINGS, horizontal=True, key=f"train_scaling_{tag}",
-                           index=training.SCALINGS.index(t.get("scaling", "unit")),
+        scaling = st.radio("Scaling", list(SCALINGS), horizontal=True, key=f"train_scaling_{tag}",
+                           index=list(SCALINGS).index(t.get("scaling", "unit")),
                            format_func={"unit": "[0, 1]", "symmetric": "[-1, 1]", "standardize": "standardise"}.get)
     with c3:
         class_weights = st.toggle("Class weights (balanced)", False, key="train_class_weights")
@@ -145,12 +157,12 @@ def _training_options(ds: datasets.Dataset, config: models.ModelConfig,
             shift = st.slider("Shift up to ±", 0.0, 0.5, float(seed_aug.get("translate", 0.0)), 0.05,
                               key=f"aug_shift_{tag}")
             zoom = st.slider("Zoom up to ±", 0.0, 0.5, float(seed_aug.get("zoom", 0.0)), 0.05, key=f"aug_zoom_{tag}")
-    if val > 0 and train_size < (needed := datasets.smallest_split_size(ds.num_classes, val)):
+    if val > 0 and train_size < (needed := smallest_split_size(ds.num_classes, val)):
         st.error(f"With {ds.num_classes} classes and a validation share of {val:.2f}, training needs at least "
                  f"{needed} images (every class on both sides of the split), got {train_size}.")
         return None
     aug = augment.AugmentConfig(rotation=float(rotation), flip=flip, translate=shift, zoom=zoom, seed=int(seed))
-    return training.TrainSpec(
+    return TrainSpec(
         model=config.replace(learning_rate=float(lr)).to_dict(), dataset=ds.name,
         train_size=int(train_size), test_size=int(test_size), validation_fraction=float(val), scaling=scaling,
         augment=None if aug.is_identity else aug.to_dict(), class_weights=class_weights, epochs=int(epochs),

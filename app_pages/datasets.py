@@ -7,7 +7,18 @@ from cnnviz.app import caches, downloads
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.data import augment, datasets
 from cnnviz.data.folderdata import IMAGE_SIZES
+from cnnviz.data.scaling import SCALINGS
+from cnnviz.data.subsets import (
+    DEFAULT_VALIDATION_FRACTION,
+    SEED_TEST_SIZE,
+    SEED_TRAIN_SIZE,
+    class_counts,
+    random_per_class,
+    sample_indices,
+    split_summary,
+)
 from cnnviz.plots import datasets as plots
+
 
 SAMPLE_SEED_KEY = "datasets_sample_seed"
 AUG_SEED_KEY = "datasets_aug_seed"
@@ -74,8 +85,8 @@ def _overview(ds: datasets.Dataset) -> None:
     cols[1].metric("Test images", f"{len(ds.y_test):,}")
     cols[2].metric("Image size", f"{h}×{w}×{c}")
     cols[3].metric("Classes", ds.num_classes)
-    counts = {"train": datasets.class_counts(ds.y_train, ds.num_classes),
-              "test": datasets.class_counts(ds.y_test, ds.num_classes)}
+    counts = {"train": class_counts(ds.y_train, ds.num_classes),
+              "test": class_counts(ds.y_test, ds.num_classes)}
     st.plotly_chart(plots.class_counts_bar(counts, ds.class_names, title="Images per class"), key="datasets_counts")
 
 
@@ -86,7 +97,7 @@ def _samples(ds: datasets.Dataset) -> None:
     if right.button("Reshuffle", key="datasets_reshuffle", icon=":material/shuffle:"):
         st.session_state[SAMPLE_SEED_KEY] = st.session_state.get(SAMPLE_SEED_KEY, 0) + 1
     seed = st.session_state.get(SAMPLE_SEED_KEY, 0)
-    groups = datasets.random_per_class(ds.y_train, per_class, num_classes=ds.num_classes, seed=seed)
+    groups = random_per_class(ds.y_train, per_class, num_classes=ds.num_classes, seed=seed)
     images = [[ds.x_train[i] for i in group] for group in groups]
     st.plotly_chart(plots.samples_per_class(images, ds.class_names), key="datasets_samples")
 
@@ -111,27 +122,27 @@ def _split_and_scale(ds: datasets.Dataset) -> None:
     cols = st.columns(4)
     n_train, n_test = len(ds.y_train), len(ds.y_test)
     train_size = cols[0].number_input("Training subset", ds.num_classes * 2, n_train,
-                                      min(datasets.SEED_TRAIN_SIZE, n_train), step=100, key=f"datasets_train_size_{ds.name}")
-    test_size = cols[1].number_input("Test subset", ds.num_classes, n_test, min(datasets.SEED_TEST_SIZE, n_test),
+                                      min(SEED_TRAIN_SIZE, n_train), step=100, key=f"datasets_train_size_{ds.name}")
+    test_size = cols[1].number_input("Test subset", ds.num_classes, n_test, min(SEED_TEST_SIZE, n_test),
                                      step=100, key=f"datasets_test_size_{ds.name}")
-    fraction = cols[2].slider("Validation fraction", 0.05, 0.5, datasets.DEFAULT_VALIDATION_FRACTION, 0.05,
+    fraction = cols[2].slider("Validation fraction", 0.05, 0.5, DEFAULT_VALIDATION_FRACTION, 0.05,
                               key="datasets_val_fraction")
     seed = cols[3].number_input("Seed", 0, 10_000, 0, key="datasets_split_seed")
     opts = dict(train_size=int(train_size), test_size=int(test_size), seed=int(seed))
-    rows = datasets.split_summary(ds, validation_fraction=fraction, **opts)
+    rows = split_summary(ds, validation_fraction=fraction, **opts)
     st.dataframe(rows, hide_index=True, key="datasets_split_table", height=35 * (len(rows) + 1) + 3)
     per_class = rows[:-1]
     st.plotly_chart(plots.class_counts_bar(
         {s: [r[s] for r in per_class] for s in ("train", "validation", "test")}, ds.class_names,
         stacked=True, title="Images per class after subset and split"), key="datasets_split_chart")
 
-    method = st.radio("Scaling", list(datasets.SCALINGS), key="datasets_scaling", horizontal=True,
-                      format_func=lambda m: datasets.SCALINGS[m])
+    method = st.radio("Scaling", list(SCALINGS), key="datasets_scaling", horizontal=True,
+                      format_func=lambda m: SCALINGS[m])
     preview = caches.scaling_preview(ds, method, validation_fraction=fraction, sample=SCALING_SAMPLE, **opts)
     if preview["stats"]:
         st.caption("Training mean per channel: " + ", ".join(f"{m:.1f}" for m in preview["stats"]["mean"])
                    + "; std: " + ", ".join(f"{s:.1f}" for s in preview["stats"]["std"]))
-    st.plotly_chart(plots.scaling_histograms(preview["raw"], preview["scaled"], method_label=datasets.SCALINGS[method]),
+    st.plotly_chart(plots.scaling_histograms(preview["raw"], preview["scaled"], method_label=SCALINGS[method]),
                     key="datasets_scaling_hist")
 
 
@@ -151,7 +162,7 @@ def _augmentation(ds: datasets.Dataset) -> None:
     seed = st.session_state.get(AUG_SEED_KEY, 0)
     with friendly_errors("The augmentation preview"):
         cfg = augment.AugmentConfig(rotation=float(rotation), flip=flip, translate=translate, zoom=zoom)
-        idx = datasets.sample_indices(len(ds.y_train), AUG_PREVIEW_IMAGES, seed=0)
+        idx = sample_indices(len(ds.y_train), AUG_PREVIEW_IMAGES, seed=0)
         after = augment.preview(ds.x_train[idx], cfg, seed=seed)
         st.plotly_chart(plots.before_after(ds.x_train[idx], after, title=cfg.describe(),
                                            captions=[ds.class_names[int(ds.y_train[i])] for i in idx]),

@@ -12,6 +12,7 @@ from cnnviz.inspect import evaluation
 from cnnviz.plots import evaluation as figs
 from cnnviz.runs import store as runs
 
+
 CHART_KEY = "eval_cm"
 TRUE_KEY, PRED_KEY = "eval_true", "eval_pred"
 #: Which control chose the gallery last: "chart" (a click/box on the matrix) or "boxes".

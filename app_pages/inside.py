@@ -8,11 +8,12 @@ from cnnviz.app import boundary, caches
 from cnnviz.app.state import CURRENT_RUN_KEY, INSPECT_TARGET_KEY, keep_choice_valid
 from cnnviz.data import images
 from cnnviz.inspect import features
-from cnnviz.models import network as models
-from cnnviz.runs import store as runs
+from cnnviz.models.config import smoothed_target
 from cnnviz.plots import features as feature_figs
 from cnnviz.plots import pretrained as pretrained_figs
 from cnnviz.plots.common import image_grid
+from cnnviz.runs import store as runs
+
 
 RUN_KEY, SOURCE_KEY, INDEX_KEY = "inside_run", "inside_source", "inside_index"
 SENT_KEY = "inside_sent"  # the gallery image last sent here, to say where it came from
@@ -68,7 +69,7 @@ def _prediction(info: runs.RunInfo, image: np.ndarray, caption: str, class_names
     right.plotly_chart(fig, key="inside_probs")
     smoothing = info.config.get("model", {}).get("label_smoothing") or 0.0
     if smoothing:
-        target = models.smoothed_target(smoothing, len(probs))
+        target = smoothed_target(smoothing, len(probs))
         right.caption(f"This network was trained with label smoothing {smoothing:g}: it was taught to give the "
                       f"right class {target:.0%}, never 100%, so even its sure answers look modest. Read the "
                       "order of the bars as much as their length.")

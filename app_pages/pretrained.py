@@ -7,7 +7,10 @@ from cnnviz.app.boundary import friendly_errors
 from cnnviz.data import images
 from cnnviz.errors import Unavailable
 from cnnviz.inspect import pretrained
+from cnnviz.inspect.imagenet import depth_explanation, hessian_note
+from cnnviz.models.resnet50 import IMAGENET_MEAN_BGR
 from cnnviz.plots import pretrained as figs
+
 
 SOURCES = ("Sample photos", "Upload", "Camera")
 CIFAR_COUNT = 6
@@ -62,7 +65,7 @@ def _photos_tab(clf) -> None:
                 st.caption(
                     "keras.applications.resnet50.preprocess_input: the photo is squeezed to "
                     f"{clf.input_size[0]}×{clf.input_size[1]}, its channels reordered to B, G, R and the "
-                    f"ImageNet mean of each channel {pretrained.IMAGENET_MEAN_BGR} subtracted, "
+                    f"ImageNet mean of each channel {IMAGENET_MEAN_BGR} subtracted, "
                     "as when ResNet50 was trained (in Caffe)."
                 )
         st.caption(
@@ -80,13 +83,13 @@ def _model_tab() -> None:
     cols[1].metric("Depth (layers with weights)", facts["weighted_depth"])
     cols[2].metric("Parameters", f"{facts['total_params']:,}")
     cols[3].metric("Input", "×".join(str(d) for d in facts["input_shape"]))
-    st.write(pretrained.depth_explanation(facts))
+    st.write(depth_explanation(facts))
     st.write(
         f"Of the {facts['total_params']:,} parameters, {facts['trainable_params']:,} are trained by "
         f"gradient descent; the other {facts['non_trainable_params']:,} are batch normalisation's "
         "running means and variances, updated by averaging rather than by gradients."
     )
-    st.write(pretrained.hessian_note(facts))
+    st.write(hessian_note(facts))
     st.dataframe(stages, hide_index=True, key="pre_stages", column_config={
         "conv_layers": "Conv2D layers",
         "output_shape": "output shape",

@@ -5,12 +5,15 @@ upright CIFAR-10 55% falls to 22% at 90°; augmentation recovers part of it.)"""
 import streamlit as st
 
 from cnnviz.app import boundary, caches, jobs, panel, sweeps
-from cnnviz.app.pickers import run_label, short_run_label, tta_phrase
+from cnnviz.app.pickers import tta_phrase
 from cnnviz.app.state import keep_choice_valid
 from cnnviz.data import augment
 from cnnviz.inspect import robustness
 from cnnviz.plots import robustness as figs
+from cnnviz.runs import labels
 from cnnviz.runs import store as runs
+from cnnviz.training.spec import twin_spec
+
 
 RUNS_KEY = "robust_runs"
 STEPS = (90, 45, 30, 15, 10)
@@ -24,17 +27,17 @@ EXAMPLES = 8
 
 
 def _same_test_images(chosen: list[runs.RunInfo]) -> bool:
-    keys = {(r.config.get("dataset"), r.config.get("test_size"), r.config.get("train_size"), r.config.get("seed"))
+    keys = {(r.spec.dataset, r.spec.test_size, r.spec.train_size, r.spec.seed)
             for r in chosen}
     return len(keys) == 1
 
 
 def _tta_note(chosen: list[runs.RunInfo]) -> None:
-    averaged = [r for r in chosen if r.config.get("tta", "none") != "none"]
+    averaged = [r for r in chosen if r.spec.tta != "none"]
     if averaged:
         st.caption("Here each image is judged once, as it is. " + " ".join(
-            f"For its own test accuracy (the % in its name), **{short_run_label(r)}** averaged its answers on "
-            f"{tta_phrase(r.config['tta'])}, so upright it may score a little lower here." for r in averaged))
+            f"For its own test accuracy (the % in its name), **{labels.legend_label(r)}** averaged its answers on "
+            f"{tta_phrase(r.spec.tta)}, so upright it may score a little lower here." for r in averaged))
 
 
 def _rotation_tab(chosen: list[runs.RunInfo]) -> None:
@@ -113,7 +116,7 @@ def _sizes_tab(chosen: list[runs.RunInfo], busy: bool) -> None:
         if not all(r.works for r in rows):
             if st.button("Train its size-agnostic twin (global average pooling instead of Flatten)",
                          key=f"robust_gap_twin_{k}", disabled=busy, icon=":material/model_training:"):
-                jobs.submit_twin(info, robustness.twin_spec(info, head="global_avg"))
+                jobs.submit_twin(info, twin_spec(info, head="global_avg"))
                 st.rerun()
 
 
@@ -124,14 +127,14 @@ def _twin(chosen: list[runs.RunInfo], busy: bool) -> None:
     by_id = {r.run_id: r for r in chosen}
     c1, c2, c3 = st.columns([2, 1, 1])
     keep_choice_valid("robust_twin_of", by_id)
-    run_id = c1.selectbox("Twin of", list(by_id), key="robust_twin_of", format_func=lambda i: run_label(by_id[i]))
+    run_id = c1.selectbox("Twin of", list(by_id), key="robust_twin_of", format_func=lambda i: labels.picker_label(by_id[i]))
     rotation = c2.slider("Rotate up to ± degrees", 5, int(augment.MAX_ROTATION_DEGREES), 30, 5,
                          key="robust_twin_rotation")
     flips = c3.toggle("And flips, as the notebook", True, key="robust_twin_flip")
     if st.button("Train the augmented twin", key="robust_twin_go", type="primary", disabled=busy,
                  icon=":material/rotate_right:", help="One training at a time per student."):
         info = by_id[run_id]
-        jobs.submit_twin(info, robustness.twin_spec(info, rotation=rotation, flip=TWIN_FLIP if flips else None))
+        jobs.submit_twin(info, twin_spec(info, rotation=rotation, flip=TWIN_FLIP if flips else None))
         st.rerun()  # redraw with the buttons disabled and the live panel
 
 

@@ -7,7 +7,10 @@ import streamlit as st
 from cnnviz.app import tables
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.plots import training as plots
+from cnnviz.runs import compare as runs_compare
 from cnnviz.runs import store as runs
+from cnnviz.runs.compare import differing_settings, history_csv
+
 
 COMPARE_KEY = "runs_compare"
 CONFIRM_KEY = "runs_delete_confirm"
@@ -15,7 +18,7 @@ CONFIRM_KEY = "runs_delete_confirm"
 
 def _overview(items: list[runs.RunInfo]) -> None:
     st.dataframe(
-        runs.runs_table(items), hide_index=True, key="runs_table",
+        runs_compare.runs_table(items), hide_index=True, key="runs_table",
         column_config={"test accuracy": st.column_config.NumberColumn(format="percent"),
                        "notebook's accuracy": st.column_config.NumberColumn(format="percent"),
                        "test loss": st.column_config.NumberColumn(format="%.3f"),
@@ -39,10 +42,10 @@ def _compare(items: list[runs.RunInfo]) -> None:
                + (f" No dashed line for {', '.join(without)}: {'it' if len(without) == 1 else 'they'} kept no "
                   "validation images (all the training images were used to train)." if without else ""))
     if len(chosen) > 1:
-        differing = runs.differing_settings(chosen)
+        differing = differing_settings(chosen)
         if differing:
             st.write("Settings that differ (highlighted):")
-            st.dataframe(tables.settings_table(runs.runs_table(chosen), differing), hide_index=True, key="runs_differ")
+            st.dataframe(tables.settings_table(runs_compare.runs_table(chosen), differing), hide_index=True, key="runs_differ")
         else:
             st.write("These runs used the same settings.")
 
@@ -66,7 +69,7 @@ def _one_run(items: list[runs.RunInfo]) -> None:
     c1.download_button("Download model (.keras)", data=lambda: runs.model_file(run_id).read_bytes(),
                        file_name=f"cnnviz-{run_id}.keras", mime="application/octet-stream", on_click="ignore",
                        key="runs_download_model", icon=":material/download:")
-    c2.download_button("Download history (CSV)", data=runs.history_csv(info), file_name=f"cnnviz-{run_id}-history.csv",
+    c2.download_button("Download history (CSV)", data=history_csv(info), file_name=f"cnnviz-{run_id}-history.csv",
                        mime="text/csv", on_click="ignore", key="runs_download_csv", icon=":material/table:")
     confirm = c3.checkbox("Yes, delete this run", key=CONFIRM_KEY)
     if c3.button("Delete", key="runs_delete", disabled=not confirm, icon=":material/delete:"):

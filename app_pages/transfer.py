@@ -7,9 +7,21 @@ from cnnviz.app import downloads, jobs, panel, pickers, tables
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.state import TRANSFER_JOB_KEYS
 from cnnviz.data import datasets
-from cnnviz.models import network as models
 from cnnviz.models import transfer
-from cnnviz.training import loop as training
+from cnnviz.models.backbones import (
+    BACKBONES,
+    BATCH_SIZE,
+    FROZEN_LEARNING_RATE,
+    MEASURED_AT,
+    MOBILENET_ALPHAS,
+    MOBILENET_SIZES,
+    UNFROZEN_LEARNING_RATE,
+    WEIGHTS_OPTIONS,
+)
+from cnnviz.models.config import ModelConfig
+from cnnviz.training.spec import TrainSpec, frozen_and_unfrozen, transfer_spec
+from cnnviz.weights import backbone_status
+
 
 VALIDATION_FRACTION = 0.25
 WEIGHTS_LABELS = {"imagenet": "ImageNet (transfer learning)", "none": "none: random start (not transfer learning)"}
@@ -22,27 +34,27 @@ def _pick_dataset() -> datasets.Dataset:
                                      "get or import them on the Datasets page.")
 
 
-def _network() -> models.ModelConfig:
+def _network() -> ModelConfig:
     c1, c2, c3 = st.columns(3)
-    backbone = c1.radio("Backbone", list(transfer.BACKBONES), key="tl_backbone",
-                        format_func=lambda b: transfer.BACKBONES[b].title,
+    backbone = c1.radio("Backbone", list(BACKBONES), key="tl_backbone",
+                        format_func=lambda b: BACKBONES[b].title,
                         captions=["light: usable on a CPU", "23.6 million parameters: slow on a CPU"])
-    weights = c2.radio("Weights", transfer.WEIGHTS_OPTIONS, key="tl_weights", format_func=WEIGHTS_LABELS.get)
+    weights = c2.radio("Weights", WEIGHTS_OPTIONS, key="tl_weights", format_func=WEIGHTS_LABELS.get)
     frozen = c3.toggle("Freeze the backbone", True, key="tl_frozen",
                        help="Frozen: only the new head learns. Unfrozen: the whole network learns, more slowly.")
     alpha = 0.35
     mobilenet = backbone == "mobilenetv2"
     if mobilenet:
-        alpha = c1.select_slider("MobileNetV2 width α", transfer.MOBILENET_ALPHAS, 0.35, key="tl_alpha")
-    sizes = transfer.MOBILENET_SIZES if mobilenet and weights == "imagenet" else ANY_SIZES
+        alpha = c1.select_slider("MobileNetV2 width α", MOBILENET_ALPHAS, 0.35, key="tl_alpha")
+    sizes = MOBILENET_SIZES if mobilenet and weights == "imagenet" else ANY_SIZES
     size = c2.select_slider("Resize the images to", sizes, 96, key=f"tl_size_{len(sizes)}",
                             format_func=lambda s: f"{s}×{s}")
     return transfer.config(backbone=backbone, frozen=frozen, weights=weights, alpha=alpha, image_size=size)
 
 
-def _weights_box(cfg: models.ModelConfig) -> bool:
+def _weights_box(cfg: ModelConfig) -> bool:
     """Show whether the weights are here (and how to get them); False when training cannot start."""
-    status = transfer.weights_status(cfg)
+    status = backbone_status(cfg)
     if not status["needed"]:
         st.warning("Random weights: the backbone starts from nothing, as your own CNN would. This is NOT "
                    "transfer learning; it is the comparison that shows what the ImageNet weights bring.",
@@ -60,7 +72,7 @@ def _weights_box(cfg: models.ModelConfig) -> bool:
     return False
 
 
-def _summary(cfg: models.ModelConfig, ds: datasets.Dataset) -> bool:
+def _summary(cfg: ModelConfig, ds: datasets.Dataset) -> bool:
     with friendly_errors("The summary"):
         table = cfg.validate(ds.input_shape, ds.num_classes)
         tables.parameter_metrics(table, labels=("Parameters", "Trained", "Not trained"))
@@ -69,7 +81,7 @@ def _summary(cfg: models.ModelConfig, ds: datasets.Dataset) -> bool:
     return False
 
 
-def _training(cfg: models.ModelConfig, ds: datasets.Dataset) -> training.TrainSpec:
+def _training(cfg: ModelConfig, ds: datasets.Dataset) -> TrainSpec:
     n_train, n_test = len(ds.y_train), len(ds.y_test)
     c1, c2, c3 = st.columns(3)
     epochs = c1.number_input("Epochs", 1, 50, 3, key="tl_epochs")
@@ -79,19 +91,19 @@ def _training(cfg: models.ModelConfig, ds: datasets.Dataset) -> training.TrainSp
     test_size = c3.number_input(f"Test images (of {n_test:,})", min(10, n_test), n_test, min(n_test, 500),
                                 key=f"tl_test_size_{ds.name}")
     seed = c1.number_input("Random seed", 0, 2**31 - 1, 0, key="tl_seed")
-    spec = transfer.spec(cfg, dataset=ds.name, train_size=int(train_size), test_size=int(test_size),
+    spec = transfer_spec(cfg, dataset=ds.name, train_size=int(train_size), test_size=int(test_size),
                          epochs=int(epochs), validation_fraction=VALIDATION_FRACTION, seed=int(seed))
     fitted, times = jobs.transfer_epoch_seconds(cfg, int(train_size), VALIDATION_FRACTION)
     if times[cfg.frozen] is not None:
         c2.metric("Expected time per epoch", f"≈{times[cfg.frozen]:,.0f} s",
-                  help=f"Measured at {transfer.MEASURED_AT}; other trainings on the server make it slower.")
+                  help=f"Measured at {MEASURED_AT}; other trainings on the server make it slower.")
         if None not in times.values():
             c3.caption(f"Frozen ≈{times[True]:,.0f} s, unfrozen ≈{times[False]:,.0f} s per epoch of {fitted:,} "
-                       f"images (measured at {transfer.MEASURED_AT}, scaled to this size).")
-    st.caption(f"Adam, learning rate {cfg.learning_rate:g} ({transfer.FROZEN_LEARNING_RATE:g} when frozen: only the "
-               f"new head learns; {transfer.UNFROZEN_LEARNING_RATE:g} when unfrozen, so the head's first large "
+                       f"images (measured at {MEASURED_AT}, scaled to this size).")
+    st.caption(f"Adam, learning rate {cfg.learning_rate:g} ({FROZEN_LEARNING_RATE:g} when frozen: only the "
+               f"new head learns; {UNFROZEN_LEARNING_RATE:g} when unfrozen, so the head's first large "
                "corrections do not wreck the pretrained features). Batch size "
-               f"{transfer.BATCH_SIZE}; images scaled to [0, 1], which the network turns back into pixels.")
+               f"{BATCH_SIZE}; images scaled to [0, 1], which the network turns back into pixels.")
     return spec
 
 
@@ -128,7 +140,7 @@ def main() -> None:
         if c2.button("Train frozen and unfrozen", key="tl_train_both", type="primary", icon=":material/compare:",
                      disabled=blocked, help="Queues both runs, same data and seed; they appear side by side on "
                                             "the Runs page with 'frozen' and the learning rate highlighted."):
-            jobs.submit_transfer(list(transfer.frozen_and_unfrozen(spec)), ds)
+            jobs.submit_transfer(list(frozen_and_unfrozen(spec)), ds)
             st.rerun()
     panel.training_panel(list(TRANSFER_JOB_KEYS.values()),
                          titles={key: f"**{'Frozen' if is_frozen else 'Unfrozen'} backbone**"

@@ -33,7 +33,12 @@ import threading
 import time
 from pathlib import Path
 
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cnnviz.models.config import ModelConfig  # noqa: E402
+from cnnviz.training.spec import spec_from_preset  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 DEFAULT_FAST = ("fast_1min", "fast_3min", "fast_10min")
@@ -86,21 +91,20 @@ def run_one(spec, full, *, budget_s: float | None, keep: bool) -> dict:
 
 def fast_spec(name: str, args):
     from cnnviz.models import presets
-    from cnnviz.training import loop as training
 
-    spec = training.spec_from_preset(name, epochs=args.epochs, train_size=args.train_size, seed=args.seed)
+    spec = spec_from_preset(name, epochs=args.epochs, train_size=args.train_size, seed=args.seed)
     if args.tta:
         import dataclasses
 
         spec = dataclasses.replace(spec, tta=args.tta)
     if args.set:
-        model = dict(spec.model)
+        model = spec.model.to_dict()
         for item in args.set:
             key, _, value = item.partition("=")
             model[key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
         import dataclasses
 
-        spec = dataclasses.replace(spec, model=model)
+        spec = dataclasses.replace(spec, model=ModelConfig.from_dict(model))
     budget = presets.PRESETS[name].expected.get("seconds")
     return spec, budget
 
@@ -128,10 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from cnnviz import storage
-
     from cnnviz.data import datasets
 
-    from cnnviz.training import loop as training
 
     t_load = time.monotonic()
     full = datasets.load("cifar10")
@@ -154,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         print_row(row)
     for budget in args.seed_budgets:
         for name in args.seeds:
-            spec = training.spec_from_preset(name, epochs=1000, seed=args.seed)
+            spec = spec_from_preset(name, epochs=1000, seed=args.seed)
             row = run_one(spec, full, budget_s=budget, keep=args.keep_runs)
             rows.append(row)
             print_row(row)

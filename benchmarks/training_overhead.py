@@ -26,7 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cnnviz.data.scaling import scale  # noqa: E402
+from cnnviz.models.config import ModelConfig  # noqa: E402
+from cnnviz.training.pipeline import prepare_data  # noqa: E402
+from cnnviz.training.spec import spec_from_preset  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -57,18 +64,15 @@ def run_cnnviz(spec, ds) -> float:
 def run_plain(spec, ds) -> float:
     import keras
 
-    from cnnviz.data import datasets
-
     from cnnviz.models import network as models
 
-    from cnnviz.training import loop as training
 
-    data = training.prepare_data(spec, full=ds)
+    data = prepare_data(spec, full=ds)
     keras.utils.set_random_seed(spec.seed)
-    model = models.build_model(models.ModelConfig.from_dict(spec.model), input_shape=data.input_shape,
+    model = models.build_model(ModelConfig.from_dict(spec.model), input_shape=data.input_shape,
                                num_classes=data.num_classes)
-    x_tr = datasets.scale(data.x_train, spec.scaling)
-    x_val = datasets.scale(data.x_val, spec.scaling)
+    x_tr = scale(data.x_train, spec.scaling)
+    x_val = scale(data.x_val, spec.scaling)
     y_tr, y_val = np.eye(10, dtype=np.float32)[data.y_train], np.eye(10, dtype=np.float32)[data.y_val]
     start = time.monotonic()
     model.fit(x_tr, y_tr, validation_data=(x_val, y_val), epochs=spec.epochs, batch_size=spec.batch_size, verbose=0)
@@ -127,10 +131,9 @@ def main(argv: list[str] | None = None) -> int:
 
     home = tempfile.mkdtemp(prefix="cnnviz-bench-")
     os.environ["CNNVIZ_HOME"] = home
-    from cnnviz.training import loop as training
 
     ds = synthetic(args.train_size, 500)
-    spec = training.spec_from_preset(args.preset, dataset="synthetic", epochs=args.epochs,
+    spec = spec_from_preset(args.preset, dataset="synthetic", epochs=args.epochs,
                                      batch_size=args.batch_size, augment=None)
     print(f"{args.preset}, {args.train_size} synthetic 32×32×3 images ({spec.validation_fraction:.0%} validation), "
           f"{args.epochs} epochs, batch {args.batch_size}; {args.reps} alternating pairs")

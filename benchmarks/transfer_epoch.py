@@ -13,18 +13,21 @@ import os
 import sys
 import tempfile
 
+from cnnviz.training.spec import transfer_spec
+
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def main(backbones: list[str]) -> None:
     os.environ["CNNVIZ_HOME"] = tempfile.mkdtemp(prefix="cnnviz-bench-")
-    from cnnviz.training import loop as training
     from cnnviz.models import transfer
+    from cnnviz.training import loop as training
 
     for backbone in backbones:
         for frozen in (True, False):
             cfg = transfer.config(backbone=backbone, frozen=frozen, weights="none", image_size=96)
-            spec = transfer.spec(cfg, dataset="digits", train_size=1250, test_size=100, epochs=1,
+            spec = transfer_spec(cfg, dataset="digits", train_size=1250, test_size=100, epochs=1,
                                  validation_fraction=0.2)
             result = training.train(spec)
             m = result.run.metrics

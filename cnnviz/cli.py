@@ -1,17 +1,27 @@
 """Command line for teachers: prefetch data and weights, pretrain runs before class.
 
-Each area adds its sub-commands in its own ``_add_*`` function below; handlers import
-their backend lazily so ``python -m cnnviz --help`` stays instant.
+Each area adds its sub-commands in its own ``_add_*`` function below. TensorFlow is imported only
+by the handlers that train or load a model (inside the backend), so ``--help`` stays quick.
 Errors meant for people (:class:`cnnviz.errors.CnnvizError`) print as one line, exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
+import threading
 from pathlib import Path
 
+from cnnviz import storage, weights
+from cnnviz.data import cifar10, datasets
 from cnnviz.errors import CnnvizError, InvalidArgument
+from cnnviz.models.presets import presets_table
+from cnnviz.runs import labels
+from cnnviz.runs import store as runs
+from cnnviz.training import loop as training
+from cnnviz.training.spec import augment_from_text, spec_from_preset
 
 
 # --- data (datasets) -------------------------------------------------------------------
@@ -47,8 +57,6 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _data_status(args: argparse.Namespace) -> int:
-    from cnnviz import storage
-    from cnnviz.data import datasets
 
     print(f"datasets in {storage.data_dir()}")
     for item in datasets.status():
@@ -79,8 +87,6 @@ def _progress_printer():
 
 
 def _data_download(args: argparse.Namespace) -> int:
-    from cnnviz.data import cifar10
-    from cnnviz.data import datasets
 
     opts: dict = {}
     if args.name == "cifar10":
@@ -97,7 +103,6 @@ def _data_download(args: argparse.Namespace) -> int:
 
 
 def _data_import(args: argparse.Namespace) -> int:
-    from cnnviz.data import datasets
 
     if args.kind == "cifar10":
         print(datasets.import_cifar10(args.path))
@@ -116,7 +121,6 @@ def _data_import(args: argparse.Namespace) -> int:
 
 
 def _data_remove(args: argparse.Namespace) -> int:
-    from cnnviz.data import datasets
 
     print(f"removed {args.name}" if datasets.remove(args.name) else f"{args.name} was not stored")
     return 0
@@ -136,9 +140,7 @@ def _add_presets_command(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:
-    import json
 
-    from cnnviz.models.presets import presets_table
 
     rows = presets_table()
     if args.json:
@@ -197,16 +199,12 @@ def _fmt_progress(p) -> str:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    import dataclasses
-    import threading
 
-    from cnnviz.runs import store as runs
 
-    from cnnviz.training import loop as training
 
     runs.cleanup_once()
-    augment = "preset" if args.augment is None else training.augment_from_text(args.augment)
-    spec = training.spec_from_preset(
+    augment = "preset" if args.augment is None else augment_from_text(args.augment)
+    spec = spec_from_preset(
         args.preset, dataset=args.dataset, epochs=args.epochs, train_size=args.train_size,
         test_size=args.test_size, batch_size=args.batch_size, learning_rate=args.lr, augment=augment,
         seed=args.seed,
@@ -278,7 +276,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _dataset_title(name: str | None) -> str:
-    from cnnviz.data import datasets
 
     try:
         return datasets.title(name)
@@ -287,11 +284,8 @@ def _dataset_title(name: str | None) -> str:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    import json
 
-    from cnnviz import storage
 
-    from cnnviz.runs import store as runs
 
     runs.cleanup_once()
     items = runs.list_runs()
@@ -306,11 +300,11 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     print(header)
     print("-" * len(header))
     for r in items:
-        model = r.config.get("preset") or (r.config.get("model") or {}).get("architecture", "?")
+        spec = r.spec
         acc = "-" if r.test_accuracy is None else f"{r.test_accuracy:.2%}"
         done = r.metrics.get("epochs_completed")
-        print(f"{r.run_id:<26}{r.created.replace('T', ' ')[:19]:<21}{r.status:<10}{model:<24}"
-              f"{r.config.get('dataset', '?'):<14}{'-' if done is None else f'{done:g}':>7}{acc:>11}")
+        print(f"{r.run_id:<26}{r.created.replace('T', ' ')[:19]:<21}{r.status:<10}{labels.what(spec):<24}"
+              f"{spec.dataset:<14}{'-' if done is None else f'{done:g}':>7}{acc:>11}")
     return 0
 
 
@@ -336,7 +330,6 @@ def _add_download_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from cnnviz import storage, weights
 
     wf = weights.weights_file(args.model, alpha=args.alpha, image_size=args.size)
     if args.source:

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+
 TEMP_MARKER = ".tmp-"
 
 

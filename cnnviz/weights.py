@@ -32,8 +32,9 @@ from cnnviz import storage
 from cnnviz.errors import InvalidArgument, Unavailable
 from cnnviz.models.backbones import MOBILENET_ALPHAS, MOBILENET_SIZES
 
+
 if TYPE_CHECKING:  # pragma: no cover
-    from cnnviz.models.network import ModelConfig
+    from cnnviz.models.config import ModelConfig
 
 Progress = Callable[[int, "int | None"], None]
 

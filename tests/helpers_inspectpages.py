@@ -16,26 +16,28 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnviz.models import network as models
+from cnnviz.models import config as models_config
+from cnnviz.runs.rundata import prepare_inputs
+from cnnviz.training import loop as training
+from cnnviz.training.spec import TrainSpec
+
 
 #: A real ModelConfig (so the run can be rebuilt for a twin): conv → max pool → Flatten → softmax.
 
-from cnnviz.training import loop as training
-FLAT_MODEL = models.ModelConfig(conv_layers=1, filters=4, batch_norm=False).to_dict()
+FLAT_MODEL = models_config.ModelConfig(conv_layers=1, filters=4, batch_norm=False).to_dict()
 #: The same with global average pooling instead of Flatten (takes any image size).
-GAP_MODEL = models.ModelConfig(conv_layers=1, filters=4, batch_norm=False, head="global_avg").to_dict()
+GAP_MODEL = models_config.ModelConfig(conv_layers=1, filters=4, batch_norm=False, head="global_avg").to_dict()
 TIMEOUT = 120  # TensorFlow pages: the first import alone can take ~20 s on the shared machine
 
 
-def tiny_spec(model: dict, **changes) -> training.TrainSpec:
+def tiny_spec(model: dict, **changes) -> TrainSpec:
     """120 training (90 + 30 validation) and 40 test digits, two epochs: a few seconds, some right, some wrong."""
-    options = dict(model=dict(model), dataset="digits", train_size=120, test_size=40, epochs=2, batch_size=16,
-                   seed=0)
+    options = dict(model=model, dataset="digits", train_size=120, test_size=40, epochs=2, batch_size=16, seed=0)
     options.update(changes)
-    return training.TrainSpec(**options)
+    return TrainSpec.from_dict({k: v.to_dict() if hasattr(v, "to_dict") else v for k, v in options.items()})
 
 
-def train_runs(home: Path, specs: dict[str, training.TrainSpec]) -> dict[str, str]:
+def train_runs(home: Path, specs: dict[str, TrainSpec]) -> dict[str, str]:
     """Train each spec into ``home`` (as CNNVIZ_HOME); return ``{name: run id}``."""
     ids = {}
     with pytest.MonkeyPatch.context() as mp:
@@ -107,11 +109,12 @@ def assert_no_runs_notice(at: AppTest) -> None:
 def reference_data(run_id: str):
     """The run's model, its test images scaled as in training, labels and class names, loaded directly
     (not through the app's caches): what the pages must agree with."""
+    from cnnviz.runs import rundata
     from cnnviz.runs import store as runs
 
     info = runs.load_run(run_id)
-    ds = runs.run_dataset(run_id)
-    return runs.load_model(run_id), runs.prepare_inputs(info, ds.x_test), ds.y_test, ds.class_names, ds.x_test
+    ds = rundata.run_dataset(info)
+    return runs.load_model(run_id), prepare_inputs(info, ds.x_test), ds.y_test, ds.class_names, ds.x_test
 
 
 def gallery_indices(at: AppTest) -> list[int]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from cnnviz.training import loop as training
+from cnnviz.training.spec import TrainSpec
+
 
 TINY_MODEL = {"architecture": "test-tiny", "filters": 4}
 
@@ -26,11 +27,11 @@ def tiny_build(input_shape, num_classes, *, loss="categorical_crossentropy", lea
     return model
 
 
-def tiny_spec(**changes) -> training.TrainSpec:
+def tiny_spec(**changes) -> TrainSpec:
     """60 training (45 + 15 validation) and 30 test digits, one epoch, batch 8."""
-    options = dict(model=dict(TINY_MODEL), dataset="digits", train_size=60, test_size=30, epochs=1, batch_size=8)
-    options.update(changes)
-    return training.TrainSpec(**options)
+    options = dict(model=TINY_MODEL, dataset="digits", train_size=60, test_size=30, epochs=1, batch_size=8)
+    options.update(changes)  # settings as a saved run has them (dicts), parsed at the file boundary
+    return TrainSpec.from_dict({k: v.to_dict() if hasattr(v, "to_dict") else v for k, v in options.items()})
 
 
 def run_until(at, done, timeout: float = 240.0) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnnviz.models import transfer
+from cnnviz.training.spec import transfer_spec
+
 
 #: The smallest MobileNetV2 Keras builds: α 0.35 at 32×32 (random weights: nothing to download).
 TINY = dict(backbone="mobilenetv2", alpha=0.35, image_size=32, weights="none")
@@ -13,7 +15,7 @@ TINY = dict(backbone="mobilenetv2", alpha=0.35, image_size=32, weights="none")
 def tiny_spec(*, frozen: bool = True, **changes):
     """60 digits (45 train + 15 validation), 30 test, one epoch, batch 8, through the normal job."""
     cfg = transfer.config(frozen=frozen, **{**TINY, **changes})
-    return transfer.spec(cfg, dataset="digits", train_size=60, test_size=30, epochs=1, batch_size=8)
+    return transfer_spec(cfg, dataset="digits", train_size=60, test_size=30, epochs=1, batch_size=8)
 
 
 def legacy_weights_file(path: Path, *, alpha: float = 0.35, image_size: int = 96, seed: int = 1) -> Path:

@@ -14,8 +14,10 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from cnnviz.lessons import convolution as conv
 from cnnviz.data.datasets import Dataset
+from cnnviz.lessons import convolution as conv
+from cnnviz.lessons.speed import FFT_KERNEL_SIZES, _timing_summary
+
 
 PAGE = "app_pages/convolution.py"
 
@@ -219,7 +221,7 @@ def test_speed_section_with_a_gpu_result(at, monkeypatch):
         devices = [{"name": "/device:CPU:0", "label": "CPU", "kind": "CPU"},
                    {"name": "/device:GPU:0", "label": "GPU 0 (stand-in)", "kind": "GPU"}]
         n = len(batch_sizes)
-        return conv._timing_summary(list(batch_sizes), devices, {"CPU": [0.1] * n, "GPU 0 (stand-in)": [0.01] * n},
+        return _timing_summary(list(batch_sizes), devices, {"CPU": [0.1] * n, "GPU 0 (stand-in)": [0.01] * n},
                                     repeats=repeats, tf_version="test", operation="op")
 
     monkeypatch.setattr(conv, "time_conv2d", fake_timing)
@@ -256,5 +258,5 @@ def test_fft_timing_button(at):
     at.button(key="conv_fft_run").click().run()
     no_errors(at)
     fig = figure(at, "conv_fft_fig")
-    assert fig["data"][0]["x"] == list(conv.FFT_KERNEL_SIZES)
+    assert fig["data"][0]["x"] == list(FFT_KERNEL_SIZES)
     assert "Both give the same answer" in texts(at)

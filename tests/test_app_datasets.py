@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnviz.data import datasets
-
 from cnnviz.app import downloads
+from cnnviz.data import datasets
 from cnnviz.errors import Unavailable
 from tests import helpers_data as h
+
 
 PAGE = "app_pages/datasets.py"
 

@@ -6,15 +6,26 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnviz.training import jobs as jobmanager
+from cnnviz.app import state
 from cnnviz.inspect import evaluation
 from cnnviz.runs import store as runs
-from cnnviz.training import loop as training
-from cnnviz.app import state
+from cnnviz.training import jobs as jobmanager
+from cnnviz.training.callbacks import Progress
 from tests.helpers_inspectpages import (
-    FLAT_MODEL, assert_no_runs_notice, copy_runs, figure, gallery_indices, image_count, no_errors, open_page,
-    reference_data, select_on_chart, tiny_spec, train_runs,
+    FLAT_MODEL,
+    assert_no_runs_notice,
+    copy_runs,
+    figure,
+    gallery_indices,
+    image_count,
+    no_errors,
+    open_page,
+    reference_data,
+    select_on_chart,
+    tiny_spec,
+    train_runs,
 )
+
 
 pytestmark = pytest.mark.slow
 
@@ -147,7 +158,7 @@ def test_opens_on_the_run_this_session_just_trained(app_path, run_id, stored, mo
 
         def status(self, job_id):
             return jobmanager.JobStatus(job_id=job_id, label="tiny", state="finished", queue_position=0,
-                                      progress=training.Progress(), run_id=older)
+                                      progress=Progress(), run_id=older)
 
     monkeypatch.setattr(jobmanager, "_manager", Finished())
     at = open_page(app_path, PAGE)

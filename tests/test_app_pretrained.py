@@ -13,6 +13,7 @@ from cnnviz.data import samples
 from cnnviz.inspect import imagenet, pretrained
 from tests.helpers_pretrained import loopback_server, photo, png_bytes, tiny_imagenet_model
 
+
 PAGE = "app_pages/pretrained.py"
 TIMEOUT = 180  # TensorFlow on a busy 2-core machine
 

@@ -7,14 +7,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnviz.training import jobs as jobmanager
+from cnnviz.app import state
 from cnnviz.inspect import robustness
+from cnnviz.runs import labels
 from cnnviz.runs import store as runs
-from cnnviz.app import pickers, state
+from cnnviz.runs.rundata import prepare_inputs
+from cnnviz.training import jobs as jobmanager
 from tests.helpers_inspectpages import (
-    FLAT_MODEL, GAP_MODEL, assert_no_runs_notice, chart_keys, copy_runs, figure, no_errors, open_page,
-    reference_data, texts, tiny_spec, train_runs,
+    FLAT_MODEL,
+    GAP_MODEL,
+    assert_no_runs_notice,
+    chart_keys,
+    copy_runs,
+    figure,
+    no_errors,
+    open_page,
+    reference_data,
+    texts,
+    tiny_spec,
+    train_runs,
 )
+
 
 pytestmark = pytest.mark.slow
 
@@ -67,8 +80,8 @@ def test_rotation_sweep_one_line_per_run(app_path, run_ids, references):
     assert len(lines) == 2
     for line, name in zip(lines, ("flat", "gap")):
         model, _, y, names, x_uint8, info = references[name]
-        expected = robustness.rot90_test(model, x_uint8, y, names, prepare=lambda x, i=info: runs.prepare_inputs(i, x))
-        assert line["name"] == pickers.short_run_label(info)
+        expected = robustness.rot90_test(model, x_uint8, y, names, prepare=lambda x, i=info: prepare_inputs(i, x))
+        assert line["name"] == labels.legend_label(info)
         assert np.asarray(line["x"]).tolist() == [0, 90, 180, 270]
         assert np.asarray(line["y"]) == pytest.approx(expected.accuracy)
     assert {"robust_heat_0", "robust_heat_1"} <= chart_keys(at)
@@ -80,7 +93,7 @@ def test_rotation_sweep_one_line_per_run(app_path, run_ids, references):
     assert [len(np.asarray(t["x"])) for t in lines] == [8, 8]
     model, _, y, names, x_uint8, info = references["flat"]
     at45 = robustness.rotation_sweep(model, x_uint8, y, names, angles=(45,), fill="nearest",
-                                     prepare=lambda x: runs.prepare_inputs(info, x))
+                                     prepare=lambda x: prepare_inputs(info, x))
     assert np.asarray(lines[0]["y"])[1] == pytest.approx(at45.accuracy[0])
 
 
@@ -94,7 +107,7 @@ def test_flips_and_shifts(app_path, run_ids, references):
     assert len(bars) == 2
     model, _, y, names, x_uint8, info = references["flat"]
     expected = robustness.transform_test(model, x_uint8, y, names, shifts=(2, 4),
-                                         prepare=lambda x: runs.prepare_inputs(info, x))
+                                         prepare=lambda x: prepare_inputs(info, x))
     assert list(bars[0]["x"]) == list(expected.names)
     assert np.asarray(bars[0]["y"]) == pytest.approx(expected.accuracy)
     at.pills(key="robust_shifts").set_value([1]).run()
@@ -112,7 +125,7 @@ def test_other_sizes_flatten_explains_global_pooling_measures(app_path, run_ids,
     assert "This network cannot take 12×12 images" in flat_notes[0] and "Flatten layer" in flat_notes[0]
     model, _, y, names, x_uint8, info = references["gap"]
     expected = robustness.other_sizes(model, x_uint8, y, names, sizes=(12, 16),
-                                      prepare=lambda x: runs.prepare_inputs(info, x))
+                                      prepare=lambda x: prepare_inputs(info, x))
     shown = [s.value for s in at.success]
     assert [s.split(":")[0] for s in shown] == ["12×12", "16×16"]
     for text, result in zip(shown, expected):
@@ -154,7 +167,7 @@ def test_runs_tested_with_averaged_views_are_told_apart(app_path, run_ids):
     assert "judged once" not in texts(at)  # the flat run's own accuracy is also one look per image
     at.multiselect(key="robust_runs").set_value([run_ids["flat"], run_ids["flip_tta"]]).run()
     no_errors(at)
-    label = pickers.short_run_label(runs.load_run(run_ids["flip_tta"]))
+    label = labels.legend_label(runs.load_run(run_ids["flip_tta"]))
     note = next(t for t in texts(at).splitlines() if "judged once" in t)
     assert f"**{label}** averaged its answers on each test image and its mirror image" in note
-    assert pickers.short_run_label(runs.load_run(run_ids["flat"])) not in note
+    assert labels.legend_label(runs.load_run(run_ids["flat"])) not in note

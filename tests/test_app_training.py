@@ -8,11 +8,13 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnviz.training import jobs as jobmanager
+from cnnviz.app import jobs as appjobs
+from cnnviz.app import panel, state
 from cnnviz.runs import store as runs
+from cnnviz.training import jobs as jobmanager
 from cnnviz.training import loop as training
-from cnnviz.app import jobs as appjobs, panel, state
 from tests.helpers_train import run_until, start_page_training, tiny_build, tiny_spec
+
 
 pytestmark = pytest.mark.slow
 

@@ -7,11 +7,12 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cnnviz.app import jobs as appjobs
+from cnnviz.app import state
+from cnnviz.models.backbones import BACKBONES
 from cnnviz.runs import store as runs
+from cnnviz.runs.compare import differing_settings
 
-from cnnviz.models import transfer
-
-from cnnviz.app import jobs as appjobs, state
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def no_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
-    for b in transfer.BACKBONES.values():
+    for b in BACKBONES.values():
         monkeypatch.delenv(b.weights_env, raising=False)
 
 
@@ -80,4 +81,4 @@ def test_train_frozen_and_unfrozen_lands_two_runs(app_path, no_weights):
     listed = runs.list_runs()
     assert len(listed) == 2
     assert sorted(r.config["model"]["frozen"] for r in listed) == [False, True]
-    assert runs.differing_settings(listed) == ["model.frozen", "model.learning_rate"]
+    assert differing_settings(listed) == ["model.frozen", "model.learning_rate"]

@@ -26,11 +26,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnviz.training import jobs as jobmanager
 from cnnviz import storage
 from cnnviz.runs import store as runs
+from cnnviz.runs.modelfile import check_model_archive
+from cnnviz.training import jobs as jobmanager
 from tests import crash_worker
 from tests.helpers_train import tiny_build, tiny_spec
+
 
 pytestmark = pytest.mark.crash
 
@@ -113,7 +115,7 @@ def check_final_names_are_complete(folder: Path) -> None:
     if (folder / "history.json").exists():
         assert json.loads((folder / "history.json").read_text()) == crash_worker.HISTORY
     if (folder / runs.MODEL_FILE).exists():
-        runs.check_model_archive(folder / runs.MODEL_FILE, folder.name)  # a whole zip as Keras writes it
+        check_model_archive(folder / runs.MODEL_FILE, folder.name)  # a whole zip as Keras writes it
     if (folder / runs.MANIFEST).exists():
         manifest = json.loads((folder / runs.MANIFEST).read_text())
         assert manifest["run_id"] == folder.name
@@ -141,7 +143,7 @@ def check_store(home: Path, before: dict[str, dict[str, str]], done_after: tuple
         manifest = json.loads((folder / runs.MANIFEST).read_text())
         assert sorted(p.name for p in folder.iterdir()) == sorted([*manifest["files"], runs.MANIFEST])
         runs.load_run(folder.name)  # JSON files match their checksums
-        runs.check_model_archive(runs.model_file(folder.name), folder.name)  # model checksum, archive
+        check_model_archive(runs.model_file(folder.name), folder.name)  # model checksum, archive
         check_final_names_are_complete(folder)
         now[folder.name] = hash_run(folder)
     for run_id, hashes in before.items():

@@ -10,20 +10,25 @@ import re
 import numpy as np
 import pytest
 
-from cnnviz.data import scaling
-from cnnviz.training import jobs as jobmanager
-from cnnviz.data import augment
-from cnnviz.models import architectures
-from cnnviz.runs import store as runs
-from cnnviz.training import loop as training
-from cnnviz.models import whitening
+from cnnviz.data import augment, scaling
 from cnnviz.data.datasets import Dataset
 from cnnviz.errors import InvalidArgument
+from cnnviz.models import architectures, whitening
+from cnnviz.models.config import ModelConfig
 from cnnviz.models.layerspec import param_calculator
-from cnnviz.models.network import ModelConfig, build_model, summary_table
+from cnnviz.models.network import build_model, summary_table
 from cnnviz.models.presets import PRESETS
+from cnnviz.runs import store as runs
+from cnnviz.runs.rundata import prepare_inputs
+from cnnviz.training import jobs as jobmanager
+from cnnviz.training import loop as training
+from cnnviz.training.callbacks import lr_at
+from cnnviz.training.pipeline import make_pipeline
+from cnnviz.training.spec import spec_from_preset
+from cnnviz.training.tta import predict_tta, translate_images
 from tests.helpers_train import TINY_MODEL, tiny_build, tiny_spec
 from tests.test_models import _formula_value
+
 
 FAST = ("fast_1min", "fast_3min", "fast_10min")
 # Hand count, width 16 (groups 16/64/64) on 32×32×3, 10 classes:
@@ -233,13 +238,13 @@ def test_crop_shifts_each_image_by_whole_pixels_with_mirrored_edges():
 
 # --- learning-rate schedule -----------------------------------------------------------------
 def test_one_cycle_values():
-    assert training.lr_at("one_cycle", 0.5, 0.0) == pytest.approx(0.1)
-    assert training.lr_at("one_cycle", 0.5, 0.23) == pytest.approx(0.5)
-    assert training.lr_at("one_cycle", 0.5, 0.115) == pytest.approx(0.5 * 0.6)  # half way up from 0.2 to 1
-    assert training.lr_at("one_cycle", 0.5, 1.0) == pytest.approx(0.035)
-    assert training.lr_at("constant", 0.5, 0.7) == 0.5
+    assert lr_at("one_cycle", 0.5, 0.0) == pytest.approx(0.1)
+    assert lr_at("one_cycle", 0.5, 0.23) == pytest.approx(0.5)
+    assert lr_at("one_cycle", 0.5, 0.115) == pytest.approx(0.5 * 0.6)  # half way up from 0.2 to 1
+    assert lr_at("one_cycle", 0.5, 1.0) == pytest.approx(0.035)
+    assert lr_at("constant", 0.5, 0.7) == 0.5
     with pytest.raises(InvalidArgument, match="constant or one_cycle, got 'step'"):
-        training.lr_at("step", 0.5, 0.1)
+        lr_at("step", 0.5, 0.1)
 
 
 @pytest.mark.slow
@@ -256,7 +261,7 @@ def test_one_cycle_sets_the_rate_before_every_step(cnnviz_home):
     training.train(spec, build=tiny_build, callbacks=[Record()])
     steps = 2 * int(np.ceil(45 / 8))  # 45 training images (15 for validation), batch 8
     assert len(seen) == steps
-    expected = [training.lr_at("one_cycle", 0.02, i / (steps - 1)) for i in range(steps)]
+    expected = [lr_at("one_cycle", 0.02, i / (steps - 1)) for i in range(steps)]
     np.testing.assert_allclose(seen, expected, rtol=1e-6)
 
 
@@ -268,29 +273,29 @@ def test_tta_is_the_mean_of_the_image_and_its_mirror():
     plain = model.predict(x, verbose=0)
     mirror = model.predict(x[:, :, ::-1, :].copy(), verbose=0)
     assert not np.allclose(plain, mirror)  # the test would mean nothing on a symmetric model
-    np.testing.assert_allclose(training.predict_tta(model, x, batch_size=4), (plain + mirror) / 2, rtol=1e-5,
+    np.testing.assert_allclose(predict_tta(model, x, batch_size=4), (plain + mirror) / 2, rtol=1e-5,
                                atol=1e-6)
-    np.testing.assert_allclose(training.predict_tta(model, x, tta="none"), plain, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(predict_tta(model, x, tta="none"), plain, rtol=1e-5, atol=1e-6)
     xu = (x * 255).astype(np.uint8)
     affine = scaling.affine("unit", xu)
-    pipe = training.make_pipeline(xu, np.zeros(11, int), batch_size=5, affine=affine, num_classes=4, one_hot=True)
+    pipe = make_pipeline(xu, np.zeros(11, int), batch_size=5, affine=affine, num_classes=4, one_hot=True)
     scaled = scaling.apply(xu, affine)
-    np.testing.assert_allclose(training.predict_tta(model, pipe), training.predict_tta(model, scaled), rtol=1e-5,
+    np.testing.assert_allclose(predict_tta(model, pipe), predict_tta(model, scaled), rtol=1e-5,
                                atol=1e-6)
     with pytest.raises(InvalidArgument, match="test-time augmentation must be one of none, flip, flip_translate, got 'crop'"):
-        training.predict_tta(model, x, tta="crop")
+        predict_tta(model, x, tta="crop")
 
 
 def test_translate_images_shifts_by_one_pixel_with_mirrored_edges():
     x = np.arange(2 * 4 * 5 * 3, dtype=np.float32).reshape(2, 4, 5, 3)
     reflect = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")  # numpy's reflect is TF's REFLECT
-    down_right = np.asarray(training.translate_images(x, 1, 1))
+    down_right = np.asarray(translate_images(x, 1, 1))
     np.testing.assert_array_equal(down_right, reflect[:, 0:4, 0:5, :])
     np.testing.assert_array_equal(down_right[:, 1:, 1:, :], x[:, :-1, :-1, :])  # content moved one pixel
-    np.testing.assert_array_equal(np.asarray(training.translate_images(x, -1, -1)), reflect[:, 2:6, 2:7, :])
-    np.testing.assert_array_equal(np.asarray(training.translate_images(x, 0, 0)), x)
+    np.testing.assert_array_equal(np.asarray(translate_images(x, -1, -1)), reflect[:, 2:6, 2:7, :])
+    np.testing.assert_array_equal(np.asarray(translate_images(x, 0, 0)), x)
     with pytest.raises(InvalidArgument, match=r"at most one pixel, got \(2, 0\)"):
-        training.translate_images(x, 2, 0)
+        translate_images(x, 2, 0)
 
 
 @pytest.mark.slow
@@ -304,7 +309,7 @@ def test_flip_translate_tta_weighs_six_views_as_airbench():
     reflect = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
     expected = (mirror_mean(x) / 2 + mirror_mean(reflect[:, 0:6, 0:6, :].copy()) / 4
                 + mirror_mean(reflect[:, 2:8, 2:8, :].copy()) / 4)
-    got = training.predict_tta(model, x, tta="flip_translate", batch_size=3)
+    got = predict_tta(model, x, tta="flip_translate", batch_size=3)
     assert not np.allclose(expected, mirror_mean(x), atol=1e-4)  # the shifts change the answer
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
@@ -313,15 +318,15 @@ def test_tta_setting_is_checked():
     with pytest.raises(InvalidArgument) as err:
         tiny_spec(tta="mirror").validate()
     assert str(err.value) == "test-time augmentation must be one of none, flip, flip_translate, got 'mirror'"
-    assert training.spec_from_preset("fast_3min").tta == "flip"
-    assert training.spec_from_preset("seed000_model1").tta == "none"
+    assert spec_from_preset("fast_3min").tta == "flip"
+    assert spec_from_preset("seed000_model1").tta == "none"
 
 
 # --- one epoch through the training job --------------------------------------------------------
 @pytest.mark.slow
 def test_fast_preset_one_epoch_through_the_training_job(cnnviz_home):
     ds = _tiny_cifar()
-    spec = dataclasses.replace(training.spec_from_preset("fast_1min", dataset=ds.name), batch_size=16)
+    spec = dataclasses.replace(spec_from_preset("fast_1min", dataset=ds.name), batch_size=16)
     assert (spec.epochs, spec.validation_fraction, spec.tta) == (1, 0.0, "flip")
     jobs = jobmanager.JobManager(max_jobs=1)
     status = jobs.wait(jobs.submit(spec, dataset=ds), timeout=300)
@@ -339,8 +344,8 @@ def test_fast_preset_one_epoch_through_the_training_job(cnnviz_home):
     x_first = scaling.apply(ds.x_train, info.config["scaling_affine"])
     np.testing.assert_allclose(model.get_layer("whiten").get_weights()[0],
                                whitening.patch_whitening_kernel(x_first, 2, 24), rtol=1e-5, atol=1e-5)
-    x_test = runs.prepare_inputs(info, ds.x_test)
-    probs = training.predict_tta(model, x_test)
+    x_test = prepare_inputs(info, ds.x_test)
+    probs = predict_tta(model, x_test)
     assert m["test_accuracy"] == pytest.approx(float(np.mean(probs.argmax(1) == ds.y_test)))
     plain = float(np.mean(model.predict(x_test, verbose=0).argmax(1) == ds.y_test))
     assert m["test_accuracy_without_tta"] == pytest.approx(plain, abs=1e-6)
@@ -369,8 +374,9 @@ def test_page_without_cifar10_explains_and_disables_train(app_path):
 
 @pytest.mark.slow
 def test_page_offers_the_fast_presets_first_and_trains_one(app_path, tmp_path):
+    from cnnviz.app import jobs as appjobs
+    from cnnviz.app import state
     from cnnviz.data import datasets
-    from cnnviz.app import jobs as appjobs, state
     from tests.helpers_data import write_tiny_dir
 
     datasets.import_cifar10(write_tiny_dir(tmp_path))  # 100 training and 20 test images

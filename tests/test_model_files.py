@@ -24,14 +24,16 @@ import numpy as np
 import pytest
 
 from cnnviz import weights
+from cnnviz.errors import InvalidArgument, Unavailable
 from cnnviz.inspect import pretrained
 from cnnviz.models import resnet50
-
 from cnnviz.runs import modelfile
+from cnnviz.runs import modelfile as runs_modelfile
 from cnnviz.runs import store as runs
-from cnnviz.errors import InvalidArgument, Unavailable
+from cnnviz.runs.modelfile import RunCorrupted
 from tests.helpers_pretrained import tiny_imagenet_model
 from tests.helpers_train import tiny_build
+
 
 pytestmark = pytest.mark.slow
 
@@ -110,7 +112,7 @@ def rewrite_manifest(info: runs.RunInfo, change) -> None:
 def test_lambda_model_is_refused_before_keras_sees_it(cnnviz_home, evil_files):
     info = saved_run()
     forge(info, evil_files["keras"].read_bytes())
-    with pytest.raises(runs.RunCorrupted, match=re.escape(
+    with pytest.raises(RunCorrupted, match=re.escape(
             f"run {info.run_id!r}: model.keras uses Lambda, __lambda__, which cnnviz models never contain; "
             "it was not loaded")):
         runs.load_model(info.run_id)
@@ -122,7 +124,7 @@ def test_lambda_model_is_refused_by_keras_safe_mode_too(cnnviz_home, evil_files,
     info = saved_run()
     forge(info, evil_files["keras"].read_bytes())
     monkeypatch.setattr(modelfile, "check_model_archive", lambda path, run_id: None)
-    with pytest.raises(runs.RunCorrupted, match=re.escape(
+    with pytest.raises(RunCorrupted, match=re.escape(
             f"run {info.run_id!r}: Keras could not load model.keras (") + "[^)]*Lambda.*arbitrary code execution"):
         runs.load_model(info.run_id)
     assert not evil_files["marker"].exists()
@@ -133,7 +135,7 @@ def test_a_model_replaced_after_saving_is_refused_by_its_checksum(cnnviz_home, e
     forge(info, evil_files["keras"].read_bytes(), fix_checksum=False)
     message = f"run {info.run_id!r}: model.keras does not match its checksum (the file was changed or damaged)"
     for load in (runs.load_model, runs.model_file):  # loading and downloading
-        with pytest.raises(runs.RunCorrupted, match=re.escape(message)):
+        with pytest.raises(RunCorrupted, match=re.escape(message)):
             load(info.run_id)
     assert not evil_files["marker"].exists()
 
@@ -141,13 +143,13 @@ def test_a_model_replaced_after_saving_is_refused_by_its_checksum(cnnviz_home, e
 def test_an_hdf5_model_is_refused_whatever_its_name(cnnviz_home, evil_files):
     info = saved_run()
     forge(info, evil_files["h5"].read_bytes())  # HDF5 bytes at model.keras
-    with pytest.raises(runs.RunCorrupted, match=re.escape(
+    with pytest.raises(RunCorrupted, match=re.escape(
             f"run {info.run_id!r}: model.keras is not a Keras model archive (File is not a zip file); "
             "it was not loaded")):
         runs.load_model(info.run_id)
     (info.path / runs.MODEL_FILE).rename(info.path / "model.h5")  # and named .h5 in the manifest
     rewrite_manifest(info, lambda m: m["files"].update({"model.h5": m["files"].pop(runs.MODEL_FILE)}))
-    with pytest.raises(runs.RunCorrupted, match=re.escape(
+    with pytest.raises(RunCorrupted, match=re.escape(
             f"run {info.run_id!r} names 'model.h5': only .keras models written by cnnviz are loaded")):
         runs.load_model(info.run_id)
     assert not evil_files["marker"].exists()
@@ -158,7 +160,7 @@ def test_a_zip_bomb_named_keras_is_refused_without_unpacking(cnnviz_home):
     bomb = zip_bomb()
     assert len(bomb) < 1 << 20  # 64 MiB of config in well under 1 MiB
     forge(info, bomb)
-    with pytest.raises(runs.RunCorrupted, match=re.escape(
+    with pytest.raises(RunCorrupted, match=re.escape(
             f"run {info.run_id!r}: model.keras: config.json is compressed (") + r"\d+ bytes that unpack to 67108864\)"
             "; cnnviz stores models uncompressed, so it was not loaded \\(it may be a zip bomb\\)"):
         runs.load_model(info.run_id)
@@ -177,7 +179,7 @@ def test_archives_with_other_members_are_refused(cnnviz_home, members):
             archive.writestr(name, "{}")
     info = saved_run()
     forge(info, out.getvalue())
-    with pytest.raises(runs.RunCorrupted, match="not the files cnnviz writes; it was not loaded"):
+    with pytest.raises(RunCorrupted, match="not the files cnnviz writes; it was not loaded"):
         runs.load_model(info.run_id)
 
 
@@ -193,7 +195,7 @@ def test_a_config_naming_a_foreign_module_is_refused(cnnviz_home):
         for name, data in parts.items():
             archive.writestr(name, data)
     forge(info, out.getvalue())
-    with pytest.raises(runs.RunCorrupted, match=re.escape("model.keras uses os.system, which cnnviz models never")):
+    with pytest.raises(RunCorrupted, match=re.escape("model.keras uses os.system, which cnnviz models never")):
         runs.load_model(info.run_id)
 
 
@@ -205,9 +207,9 @@ def test_a_config_naming_a_foreign_module_is_refused(cnnviz_home):
 def test_manifests_naming_other_paths_are_refused(cnnviz_home, files):
     info = saved_run()
     rewrite_manifest(info, lambda m: m.update(files=files))
-    with pytest.raises(runs.RunCorrupted, match=re.escape(f"the manifest of run {info.run_id!r} is not one cnnviz wrote")):
+    with pytest.raises(RunCorrupted, match=re.escape(f"the manifest of run {info.run_id!r} is not one cnnviz wrote")):
         runs.load_model(info.run_id)
-    with pytest.raises(runs.RunCorrupted):
+    with pytest.raises(RunCorrupted):
         runs.load_run(info.run_id)
     assert runs.list_runs() == []
 
@@ -227,8 +229,7 @@ def test_a_symlinked_run_folder_is_refused(cnnviz_home, tmp_path):
     "20250101-120000-0123abcd.h5",
 ])
 def test_ids_that_are_paths_or_addresses_are_refused_by_every_loader(bad):
-    for call in (runs.load_model, runs.model_file, runs.model_sha256, runs.load_run, runs.run_dataset,
-                 runs.delete_run):
+    for call in (runs.load_model, runs.model_file, runs.model_sha256, runs.load_run, runs.delete_run):
         with pytest.raises(InvalidArgument, match=re.escape(
                 f"run id must look like 20250101-120000-0123abcd, got {bad!r}")):
             call(bad)
@@ -236,7 +237,7 @@ def test_ids_that_are_paths_or_addresses_are_refused_by_every_loader(bad):
 
 def test_an_intact_run_still_loads(cnnviz_home):
     info = saved_run()
-    runs.check_model_archive(runs.model_file(info.run_id), info.run_id)
+    runs_modelfile.check_model_archive(runs.model_file(info.run_id), info.run_id)
     model = runs.load_model(info.run_id)
     assert [layer.name for layer in model.layers] == ["conv-1", "flatten", "predictions"]
 

@@ -10,10 +10,12 @@ import sys
 import numpy as np
 import pytest
 
-from cnnviz.models import architectures
 from cnnviz.errors import InvalidArgument
-from cnnviz.models.network import ModelConfig, build_model, encode_labels, min_input_side, summary_table
+from cnnviz.models import architectures
+from cnnviz.models.config import ModelConfig, encode_labels, min_input_side
+from cnnviz.models.network import build_model, summary_table
 from tests.conftest import REPO
+
 
 CIFAR = (32, 32, 3)
 # Keras' automatic names ("conv2d_3", "flatten", "batch_normalization_1", ...) must not appear:
@@ -225,7 +227,7 @@ def test_global_average_head_accepts_other_image_sizes():
 def test_smoothed_target_matches_the_keras_loss_minimum():
     import keras
 
-    from cnnviz.models.network import smoothed_target
+    from cnnviz.models.config import smoothed_target
 
     assert smoothed_target(0.2, 10) == pytest.approx(0.82)
     assert smoothed_target(0.0, 3) == 1.0

@@ -10,9 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnviz import catalog
-
 from cnnviz.app import jobs as appjobs
 from tests.helpers_train import run_until, start_page_training
+
 
 pytestmark = pytest.mark.slow
 

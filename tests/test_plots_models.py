@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnnviz.models.network import ModelConfig
+from cnnviz.models.config import ModelConfig
 from cnnviz.plots.models import param_bars
 
 

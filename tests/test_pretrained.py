@@ -57,9 +57,8 @@ def test_class_index_is_keras_file_byte_for_byte():
 
 
 def test_decode_equals_keras_decode_predictions(monkeypatch):
-    from keras.src.applications import imagenet_utils
-
     import keras
+    from keras.src.applications import imagenet_utils
 
     # The reference: Keras' own decode_predictions with CLASS_INDEX loaded from our file the way
     # it loads its download (json.load), so nothing is fetched.

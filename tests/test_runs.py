@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 
 from cnnviz import storage
-
+from cnnviz.errors import InvalidArgument
 from cnnviz.runs import rundata
 from cnnviz.runs import store as runs
-
-from cnnviz.training import loop as training
-from cnnviz.errors import InvalidArgument
+from cnnviz.runs.compare import differing_settings, history_csv, runs_table
+from cnnviz.runs.modelfile import RunCorrupted
+from cnnviz.training.pipeline import load_training_data
 from tests.helpers_train import tiny_build
+
 
 pytestmark = pytest.mark.slow
 
@@ -106,12 +107,12 @@ def test_checksum_mismatch_is_refused(cnnviz_home):
     folder = cnnviz_home / "runs" / info.run_id
     with open(folder / "model.keras", "ab") as fh:
         fh.write(b"\0")
-    with pytest.raises(runs.RunCorrupted, match="model.keras does not match its checksum"):
+    with pytest.raises(RunCorrupted, match="model.keras does not match its checksum"):
         runs.load_model(info.run_id)
     runs.load_run(info.run_id)  # the JSON files are still fine
 
     (folder / "metrics.json").write_text(json.dumps({**METRICS, "test_accuracy": 0.99}))
-    with pytest.raises(runs.RunCorrupted, match="metrics.json does not match its checksum"):
+    with pytest.raises(RunCorrupted, match="metrics.json does not match its checksum"):
         runs.load_run(info.run_id)
     assert runs.list_runs() == []  # a damaged run is not offered
 
@@ -124,7 +125,7 @@ def test_h5_and_foreign_manifests_are_refused(cnnviz_home):
     files["model.h5"] = files.pop("model.keras")
     (folder / "model.keras").rename(folder / "model.h5")
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(runs.RunCorrupted, match="names 'model.h5': only .keras models written by cnnviz are loaded"):
+    with pytest.raises(RunCorrupted, match="names 'model.h5': only .keras models written by cnnviz are loaded"):
         runs.load_model(info.run_id)
 
 
@@ -134,7 +135,7 @@ def test_a_symlinked_model_file_is_refused(cnnviz_home, tmp_path):
     outside = tmp_path / "elsewhere.keras"
     (folder / "model.keras").rename(outside)
     (folder / "model.keras").symlink_to(outside)
-    with pytest.raises(runs.RunCorrupted, match="is missing its file model.keras"):
+    with pytest.raises(RunCorrupted, match="is missing its file model.keras"):
         runs.load_model(info.run_id)
 
 
@@ -239,7 +240,7 @@ def test_prepare_inputs_applies_the_saved_scaling():
 def test_run_dataset_recreates_the_same_subset():
     info, _ = _save()
     ds = rundata.run_dataset(info)
-    again = training.load_training_data("digits", train_size=60, test_size=30, seed=3)
+    again = load_training_data("digits", train_size=60, test_size=30, seed=3)
     assert len(ds.y_train) == 60 and len(ds.y_test) == 30
     np.testing.assert_array_equal(ds.x_train, again.x_train)
     np.testing.assert_array_equal(ds.y_test, again.y_test)
@@ -248,9 +249,9 @@ def test_run_dataset_recreates_the_same_subset():
 def test_comparison_helpers():
     a, _ = _save(seed=1)
     b, _ = _save(seed=2, epochs=5, augment={"rotation": 10.0, "flip": True, "seed": 0})
-    assert runs.differing_settings([a, b]) == ["augment", "epochs", "seed"]
-    assert runs.differing_settings([a, a]) == []
-    rows = runs.runs_table([a, b])
+    assert differing_settings([a, b]) == ["augment", "epochs", "seed"]
+    assert differing_settings([a, a]) == []
+    rows = runs_table([a, b])
     assert rows[0]["run"] == a.run_id and rows[0]["test accuracy"] == 0.5 and rows[0]["epochs done"] == 1.5
     assert rows[1]["augment"] == "flip=True, rotation=10.0"
     assert rows[0]["model.filters"] == 4
@@ -258,7 +259,7 @@ def test_comparison_helpers():
 
 def test_history_csv():
     info, _ = _save()
-    assert runs.history_csv(info) == (
+    assert history_csv(info) == (
         "epoch,loss,accuracy,val_loss,val_accuracy\n"
         "1,2.0,0.2,2.1,0.1\n"
         "2,1.5,0.4,,\n"
@@ -298,5 +299,5 @@ def test_runs_table_shows_how_many_images_all_was():
     every = info({"train_size": None, "test_size": None}, {"n_train": 40_000, "n_val": 10_000, "n_test": 10_000})
     subset = info({"train_size": 60, "test_size": 30}, {"n_train": 45, "n_val": 15, "n_test": 30})
     unknown = info({"train_size": None, "test_size": None}, {})  # a run saved before the counts were kept
-    rows = runs.runs_table([every, subset, unknown])
+    rows = runs_table([every, subset, unknown])
     assert [(r["train_size"], r["test_size"]) for r in rows] == [(50_000, 10_000), (60, 30), (None, None)]

@@ -8,12 +8,16 @@ import numpy as np
 import pytest
 
 from cnnviz.data import scaling
+from cnnviz.data.scaling import channel_stats, scale
+from cnnviz.errors import InvalidArgument
 from cnnviz.runs import rundata
 from cnnviz.runs import store as runs
-
 from cnnviz.training import loop as training
-from cnnviz.errors import InvalidArgument
+from cnnviz.training.callbacks import MAX_CURVE_POINTS, PUBLISH_INTERVAL_S, Progress, _thin
+from cnnviz.training.pipeline import balanced_class_weights, load_training_data, make_pipeline, wants_one_hot
+from cnnviz.training.spec import augment_from_text, spec_from_preset
 from tests.helpers_train import tiny_build, tiny_spec
+
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +60,7 @@ def test_scaling_affine_matches_hand_computed_values():
 
 def test_balanced_class_weights_follow_sklearn_formula():
     y = np.array([0, 0, 0, 1, 2, 2])
-    weights = training.balanced_class_weights(y, 4)
+    weights = balanced_class_weights(y, 4)
     # n_samples / (n_present_classes * count): 6/(3*3), 6/(3*1), 6/(3*2); class 3 absent -> 1
     assert weights == pytest.approx({0: 2 / 3, 1: 2.0, 2: 1.0, 3: 1.0})
 
@@ -65,13 +69,13 @@ def test_pipeline_scales_batches_and_encodes_labels():
     x = np.arange(5 * 2 * 2 * 1, dtype=np.uint8).reshape(5, 2, 2, 1)
     y = np.array([0, 1, 2, 1, 0])
     affine = scaling.affine("symmetric", x)
-    batches = list(training.make_pipeline(x, y, batch_size=2, affine=affine, num_classes=3, one_hot=True))
+    batches = list(make_pipeline(x, y, batch_size=2, affine=affine, num_classes=3, one_hot=True))
     assert [b[0].shape[0] for b in batches] == [2, 2, 1]
     images = np.concatenate([b[0].numpy() for b in batches])
     labels = np.concatenate([b[1].numpy() for b in batches])
     np.testing.assert_allclose(images, scaling.apply(x, affine), atol=1e-6)
     np.testing.assert_array_equal(labels, np.eye(3)[y])
-    sparse = list(training.make_pipeline(x, y, batch_size=5, affine=affine, num_classes=3, one_hot=False))
+    sparse = list(make_pipeline(x, y, batch_size=5, affine=affine, num_classes=3, one_hot=False))
     np.testing.assert_array_equal(sparse[0][1].numpy(), y)
 
 
@@ -81,7 +85,7 @@ def test_pipeline_shuffle_is_seeded():
     affine = scaling.affine("unit", x)
 
     def order(seed):
-        ds = training.make_pipeline(x, y, batch_size=20, affine=affine, num_classes=2, one_hot=False,
+        ds = make_pipeline(x, y, batch_size=20, affine=affine, num_classes=2, one_hot=False,
                                     shuffle_seed=seed)
         return np.round(next(iter(ds))[0].numpy().ravel() * 255).astype(int).tolist()
 
@@ -90,8 +94,8 @@ def test_pipeline_shuffle_is_seeded():
 
 
 def test_wants_one_hot():
-    assert training.wants_one_hot(tiny_build((8, 8, 1), 10))
-    assert not training.wants_one_hot(tiny_build((8, 8, 1), 10, loss="sparse_categorical_crossentropy"))
+    assert wants_one_hot(tiny_build((8, 8, 1), 10))
+    assert not wants_one_hot(tiny_build((8, 8, 1), 10, loss="sparse_categorical_crossentropy"))
 
 
 # --- a real (tiny) run ------------------------------------------------------------------------
@@ -131,7 +135,7 @@ class _Capture:
 
 def test_tiny_run_produces_a_complete_run_that_reloads_and_predicts_the_same(cnnviz_home):
     capture = _Capture()
-    seen: list[training.Progress] = []
+    seen: list[Progress] = []
     result = training.train(tiny_spec(), build=tiny_build, on_progress=seen.append, callbacks=[capture.callback])
     info = result.run
     assert not result.stopped and info.status == "finished"
@@ -217,13 +221,13 @@ def test_same_seed_repeats_the_run(cnnviz_home):
 
 
 def test_progress_is_throttled(cnnviz_home, monkeypatch):
-    seen: list[training.Progress] = []
+    seen: list[Progress] = []
     spec = tiny_spec(epochs=3, batch_size=1)  # 135 batches
     training.train(spec, build=tiny_build, on_progress=seen.append)
     live = [p for p in seen if p.phase == "training"]
     elapsed = live[-1].elapsed_s
     # one publish per epoch end plus at most one per second of training
-    assert len(live) <= spec.epochs + elapsed / training.PUBLISH_INTERVAL_S + 1
+    assert len(live) <= spec.epochs + elapsed / PUBLISH_INTERVAL_S + 1
     last = live[-1]
     assert (last.epoch, last.batch, last.batches) == (3, 45, 45)
     assert last.curve["epoch_loss"] == pytest.approx(
@@ -233,51 +237,51 @@ def test_progress_is_throttled(cnnviz_home, monkeypatch):
 
 
 def test_curve_points_are_thinned(monkeypatch):
-    points = list(range(training.MAX_CURVE_POINTS + 1))
-    training._thin(points)
-    assert len(points) <= training.MAX_CURVE_POINTS // 2 + 2 and points[0] == 0 and points[-1] == training.MAX_CURVE_POINTS
+    points = list(range(MAX_CURVE_POINTS + 1))
+    _thin(points)
+    assert len(points) <= MAX_CURVE_POINTS // 2 + 2 and points[0] == 0 and points[-1] == MAX_CURVE_POINTS
 
 
 # --- presets, augmentation, the datasets API ---------------------------------------------------
 @pytest.mark.parametrize("method", ["unit", "symmetric", "standardize"])
 def test_scaling_affine_equals_datasets_scale(method):
-    from cnnviz.data import datasets
+    pass
 
     x = np.random.default_rng(0).integers(0, 256, (6, 4, 4, 3), dtype=np.uint8)
-    stats = datasets.channel_stats(x)
-    want = datasets.scale(x, method, stats if method == "standardize" else None)
+    stats = channel_stats(x)
+    want = scale(x, method, stats if method == "standardize" else None)
     got = scaling.apply(x, scaling.affine(method, x))
     np.testing.assert_allclose(got, want, atol=1e-5)
 
 
 def test_augment_from_text():
-    assert training.augment_from_text("none") is None and training.augment_from_text(None) is None
-    assert training.augment_from_text("rotation=30, flip=horizontal,translate=0.1").to_dict() == {
+    assert augment_from_text("none") is None and augment_from_text(None) is None
+    assert augment_from_text("rotation=30, flip=horizontal,translate=0.1").to_dict() == {
         "rotation": 30.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "seed": 0, "crop": 0}
-    assert training.augment_from_text("flip=horizontal,crop=2").crop == 2
+    assert augment_from_text("flip=horizontal,crop=2").crop == 2
     with pytest.raises(InvalidArgument, match="augmentation must look like rotation=30,flip=horizontal; got 'spin'"):
-        training.augment_from_text("spin")
+        augment_from_text("spin")
     with pytest.raises(InvalidArgument, match="augmentation rotation must be a number, got 'lots'"):
-        training.augment_from_text("rotation=lots")
+        augment_from_text("rotation=lots")
     with pytest.raises(InvalidArgument, match="unknown augmentation settings"):
-        training.augment_from_text("shear=3")
+        augment_from_text("shear=3")
 
 
 def test_spec_from_preset_follows_the_seed_and_overrides():
-    spec = training.spec_from_preset("seed002_cnn_augmented")
+    spec = spec_from_preset("seed002_cnn_augmented")
     assert (spec.dataset, spec.train_size, spec.test_size, spec.validation_fraction) == ("cifar10", 50_000, 10_000, 0.1)
     assert spec.keep_best and spec.epochs == 20 and spec.batch_size == 32 and spec.preset == "seed002_cnn_augmented"
     assert spec.augment.to_dict() == {"rotation": 0.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "seed": 0,
                             "crop": 0}
     assert spec.model.architecture == "seed002_cnn" and spec.model.learning_rate == 0.001
 
-    other = training.spec_from_preset("seed000_model1", dataset="digits", epochs=1, learning_rate=0.05, augment=None,
+    other = spec_from_preset("seed000_model1", dataset="digits", epochs=1, learning_rate=0.05, augment=None,
                                       batch_size=16, seed=4)
     assert other.train_size is None and other.test_size is None  # the seed's CIFAR sizes don't apply to digits
     assert (other.scaling, other.epochs, other.batch_size, other.seed) == ("symmetric", 1, 16, 4)
     assert other.model.learning_rate == 0.05 and other.augment is None
     with pytest.raises(InvalidArgument, match="unknown preset 'seed999'; known: seed000_model1"):
-        training.spec_from_preset("seed999")
+        spec_from_preset("seed999")
     with pytest.raises(InvalidArgument, match="rotation must be 0..180 degrees, got 400"):
         tiny_spec(augment={"rotation": 400}).validate()
 
@@ -288,7 +292,7 @@ def test_preset_trains_on_digits_with_augmentation_and_the_shared_dataset(cnnviz
     full = datasets.load("digits")
     for arr in (full.x_train, full.y_train, full.x_test, full.y_test):
         arr.flags.writeable = False  # as the app's shared copy
-    spec = training.spec_from_preset("seed000_model1", dataset="digits", epochs=1, train_size=60, test_size=30,
+    spec = spec_from_preset("seed000_model1", dataset="digits", epochs=1, train_size=60, test_size=30,
                                      batch_size=8, augment={"rotation": 20.0, "flip": "horizontal"})
     info = training.train(spec, dataset=full).run
     assert info.config["augment"]["rotation"] == 20.0 and info.config["preset"] == "seed000_model1"
@@ -297,7 +301,7 @@ def test_preset_trains_on_digits_with_augmentation_and_the_shared_dataset(cnnviz
     model = runs.load_model(info.run_id)
     assert not any(layer.name.startswith("augment") for layer in model.layers)  # augmentation is not in the model
     with pytest.raises(InvalidArgument, match="the dataset given is 'digits', but the run asks for 'mnist'"):
-        training.load_training_data("mnist", train_size=None, test_size=None, seed=0, full=full)
+        load_training_data("mnist", train_size=None, test_size=None, seed=0, full=full)
 
 
 def test_augmented_pipeline_changes_training_batches_only():
@@ -307,7 +311,7 @@ def test_augmented_pipeline_changes_training_batches_only():
     y = np.arange(4)
     affine = scaling.affine("unit", x)
     flip = augment.build_augmenter(augment.AugmentConfig(flip="horizontal", seed=3))
-    batches = [next(iter(training.make_pipeline(x, y, batch_size=4, affine=affine, num_classes=4, one_hot=False,
+    batches = [next(iter(make_pipeline(x, y, batch_size=4, affine=affine, num_classes=4, one_hot=False,
                                                 augmenter=flip)))[0].numpy() for _ in range(6)]
     plain = scaling.apply(x, affine)
     for out in batches:  # every image is itself or its mirror image

@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 
 from cnnviz import cli, storage, weights
-
+from cnnviz.errors import InvalidArgument, Unavailable
 from cnnviz.models import network as models
-
+from cnnviz.models import transfer
+from cnnviz.models.backbones import BACKBONES, FROZEN_LEARNING_RATE, HEAD_DROPOUT, UNFROZEN_LEARNING_RATE, feature_side
+from cnnviz.models.config import ModelConfig
 from cnnviz.runs import rundata
 from cnnviz.runs import store as runs
-
+from cnnviz.runs.compare import differing_settings
 from cnnviz.training import loop as training
-
-from cnnviz.models import transfer
-from cnnviz.errors import InvalidArgument, Unavailable
+from cnnviz.training.spec import frozen_and_unfrozen, transfer_spec
 from tests.helpers_pretrained import closed_port_url, loopback_server, md5, stalling_server
 from tests.helpers_transfer import TINY, legacy_weights_file, tiny_spec
 
@@ -29,7 +29,7 @@ def keras_home(tmp_path, monkeypatch):
     """An empty Keras cache and no explicit weights files, so the machine's own never leak in."""
     home = tmp_path / "keras-home"
     monkeypatch.setenv("KERAS_HOME", str(home))
-    for b in transfer.BACKBONES.values():
+    for b in BACKBONES.values():
         monkeypatch.delenv(b.weights_env, raising=False)
     return home
 
@@ -46,7 +46,7 @@ def keras_home(tmp_path, monkeypatch):
      "MobileNetV2's ImageNet weights exist for image sizes 96, 128, 160, 192, 224 only; got image size 100"),
 ])
 def test_settings_are_checked_with_the_value_received(changes, message):
-    cfg = models.ModelConfig(architecture="transfer", **{**TINY, **changes})
+    cfg = ModelConfig(architecture="transfer", **{**TINY, **changes})
     with pytest.raises(InvalidArgument) as err:
         cfg.validate((32, 32, 3), 10)
     assert str(err.value) == message
@@ -62,13 +62,13 @@ def test_other_inputs_are_refused():
 
 def test_config_round_trips_and_picks_learning_rates():
     cfg = transfer.config(backbone="resnet50", frozen=False, weights="none", image_size=64)
-    assert models.ModelConfig.from_dict(cfg.to_dict()) == cfg
-    assert cfg.learning_rate == transfer.UNFROZEN_LEARNING_RATE == 1e-4
-    assert transfer.config().learning_rate == transfer.FROZEN_LEARNING_RATE == 1e-3
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    assert cfg.learning_rate == UNFROZEN_LEARNING_RATE == 1e-4
+    assert transfer.config().learning_rate == FROZEN_LEARNING_RATE == 1e-3
     assert transfer.config().image_size == 96 and transfer.config().weights == "imagenet"
     # older run configs without the new keys still load, as custom networks with the defaults
-    old = {k: v for k, v in models.ModelConfig().to_dict().items() if k not in ("backbone", "frozen", "weights")}
-    assert models.ModelConfig.from_dict(old).architecture == "custom"
+    old = {k: v for k, v in ModelConfig().to_dict().items() if k not in ("backbone", "frozen", "weights")}
+    assert ModelConfig.from_dict(old).architecture == "custom"
 
 
 def test_summary_of_frozen_and_unfrozen_by_hand():
@@ -93,7 +93,7 @@ def test_feature_side_matches_keras_for_odd_sizes():
 
     for size in (33, 100):
         base = keras.applications.MobileNetV2(include_top=False, weights=None, alpha=0.35, input_shape=(size, size, 3))
-        assert base.output_shape[1] == transfer.feature_side(size)
+        assert base.output_shape[1] == feature_side(size)
 
 
 # --- the built network ------------------------------------------------------------------------------
@@ -120,7 +120,7 @@ def test_built_network_layers_flags_and_counts(grey_frozen, resnet_frozen):
     base = transfer.backbone_layer(grey_frozen)
     assert base.trainable is False and base.trainable_weights == []
     assert grey_frozen.get_layer("head_output").trainable
-    assert grey_frozen.get_layer("head_dropout").rate == transfer.HEAD_DROPOUT
+    assert grey_frozen.get_layer("head_dropout").rate == HEAD_DROPOUT
     table = transfer.config(backbone="resnet50", weights="none", image_size=32).validate((32, 32, 3), 3)
     assert resnet_frozen.count_params() == table.total and _trainable_count(resnet_frozen) == table.trainable
     assert resnet_frozen.get_layer("caffe_preprocess").trainable is False
@@ -183,7 +183,7 @@ def _train(spec):
 @pytest.fixture
 def frozen_pair():
     """The frozen and the unfrozen tiny run of one spec, trained through training.train."""
-    first, second = transfer.frozen_and_unfrozen(tiny_spec())
+    first, second = frozen_and_unfrozen(tiny_spec())
     return _train(first), _train(second)
 
 
@@ -193,7 +193,7 @@ def test_frozen_and_unfrozen_runs(frozen_pair):
     assert frozen_run.status == "finished" and frozen_run.metrics["n_train"] == 45
     assert frozen_run.config["model"]["frozen"] is True and unfrozen_run.config["model"]["frozen"] is False
     assert frozen_run.config["scaling"] == "unit"
-    differing = runs.differing_settings([frozen_run, unfrozen_run])
+    differing = differing_settings([frozen_run, unfrozen_run])
     assert differing == ["model.frozen", "model.learning_rate"]
     head = 1281 * 10
     assert frozen_run.metrics["params_trainable"] == head
@@ -256,7 +256,7 @@ def test_missing_weights_say_what_and_how(keras_home, cnnviz_home):
                  "`python -m cnnviz download mobilenetv2 --alpha 0.35 --size 96`", "CNNVIZ_MOBILENETV2_WEIGHTS",
                  "(weights: none), but that is not transfer learning"):
         assert part in text
-    spec = transfer.spec(cfg, dataset="digits", train_size=40, test_size=20, epochs=1)
+    spec = transfer_spec(cfg, dataset="digits", train_size=40, test_size=20, epochs=1)
     with pytest.raises(Unavailable, match="MobileNetV2's ImageNet weights are not on this machine"):
         training.train(spec)
     status = weights.backbone_status(cfg)
@@ -350,9 +350,7 @@ def test_gradcam_and_feature_maps_reach_the_nested_backbone():
     import keras
     import tensorflow as tf
 
-    from cnnviz.inspect import features
-
-    from cnnviz.inspect import gradcam
+    from cnnviz.inspect import features, gradcam
 
     keras.utils.set_random_seed(3)
     cfg = transfer.config(**{**TINY, "image_size": 96})  # 96 px: a 3×3 backbone map, so the map has a shape

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnviz.data import datasets
-
 from cnnviz.app import caches
+from cnnviz.data import datasets
 from tests import helpers_data as h
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnviz.inspect import robustness
-
-from cnnviz.app import caches, pickers, sweeps
+from cnnviz.app import caches, sweeps
 from cnnviz.errors import InvalidArgument
+from cnnviz.inspect import robustness
+from cnnviz.runs import labels
 from cnnviz.runs.store import RunInfo
+from cnnviz.training.spec import twin_spec
 from tests.helpers_inspect import quadrant_data, quadrant_model
 from tests.helpers_inspectpages import FLAT_MODEL, tiny_spec
 
@@ -25,7 +26,7 @@ def _info(**changes) -> RunInfo:
 
 def test_augmented_twin_keeps_everything_but_the_augmentation():
     info = _info(seed=7)
-    spec = robustness.twin_spec(info, rotation=30, flip="horizontal_and_vertical")
+    spec = twin_spec(info, rotation=30, flip="horizontal_and_vertical")
     assert spec.augment.to_dict() == {"rotation": 30.0, "flip": "horizontal_and_vertical", "translate": 0.0, "zoom": 0.0,
                             "crop": 0, "seed": 7}
     original = info.config
@@ -35,26 +36,26 @@ def test_augmented_twin_keeps_everything_but_the_augmentation():
 
 def test_twin_keeps_the_runs_other_augmentation_and_flip():
     info = _info(augment={"rotation": 0.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "seed": 3})
-    spec = robustness.twin_spec(info, rotation=90)
+    spec = twin_spec(info, rotation=90)
     assert spec.augment.to_dict() == {"rotation": 90.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "crop": 0,
                             "seed": 3}
 
 
 def test_size_agnostic_twin_changes_only_the_head():
     info = _info()
-    spec = robustness.twin_spec(info, head="global_avg")
+    spec = twin_spec(info, head="global_avg")
     assert spec.model.to_dict() == {**FLAT_MODEL, "head": "global_avg"}
     assert spec.augment is None
 
 
 def test_twin_of_a_network_that_cannot_be_rebuilt_is_refused():
     with pytest.raises(InvalidArgument, match="architecture must be one of .*got 'test-tiny'"):
-        robustness.twin_spec(_info(model={"architecture": "test-tiny", "filters": 4}), rotation=30)
+        twin_spec(_info(model={"architecture": "test-tiny", "filters": 4}), rotation=30)
 
 
 def test_twin_with_an_impossible_rotation_repeats_it():
     with pytest.raises(InvalidArgument, match="rotation must be 0..180 degrees, got 400.0"):
-        robustness.twin_spec(_info(), rotation=400)
+        twin_spec(_info(), rotation=400)
 
 
 def test_joined_single_angle_sweeps_equal_one_sweep():
@@ -73,9 +74,9 @@ def test_joined_single_angle_sweeps_equal_one_sweep():
 def test_labels_name_head_augmentation_and_accuracy():
     info = _info(augment={"rotation": 30.0, "flip": "none", "translate": 0.0, "zoom": 0.0, "seed": 0},
                  model={**FLAT_MODEL, "head": "global_avg"})
-    assert pickers.run_label(info) == "custom on digits (0123abcd) · global-average head · rotate ±30° · 50.0%"
-    assert pickers.short_run_label(info) == "custom, global-average head (0123abcd), rotate ±30°"
-    assert pickers.short_run_label(_info()) == "custom (0123abcd), no augmentation"
+    assert labels.picker_label(info) == "custom on digits (0123abcd) · global-average head · rotate ±30° · 50.0%"
+    assert labels.legend_label(info) == "custom, global-average head (0123abcd), rotate ±30°"
+    assert labels.legend_label(_info()) == "custom (0123abcd), no augmentation"
 
 
 def test_image_digest_depends_on_pixels_and_shape():

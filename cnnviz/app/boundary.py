@@ -11,6 +11,7 @@ import streamlit as st
 from cnnviz.errors import CnnvizError
 from cnnviz.runs import store as runs
 
+
 log = logging.getLogger("cnnviz")
 
 

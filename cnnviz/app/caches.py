@@ -20,9 +20,16 @@ import numpy as np
 import streamlit as st
 
 from cnnviz.data import datasets, images
+from cnnviz.data import samples as data_samples
 from cnnviz.errors import InvalidArgument, Unavailable
-from cnnviz.inspect import evaluation, features, gradcam, pretrained
+from cnnviz.inspect import evaluation, features, gradcam
+from cnnviz.inspect import imagenet as inspect_imagenet
+from cnnviz.inspect import pretrained
+from cnnviz.models.resnet50 import build_resnet50
+from cnnviz.runs import rundata
 from cnnviz.runs import store as runs
+from cnnviz.runs.rundata import prepare_inputs
+
 
 # --- keys ------------------------------------------------------------------------------------
 
@@ -35,12 +42,12 @@ def image_digest(image: np.ndarray) -> str:
 
 def model_key(info: runs.RunInfo) -> tuple[str, str]:
     """A run's cache key where only its model matters: ``(run_id, model sha256)``."""
-    return info.run_id, runs.model_sha256(info.run_id)
+    return info.run_id, info.model_sha256
 
 
 def run_key(info: runs.RunInfo) -> tuple[str, str, str]:
     """A run's cache key where its test images matter too: its model key and its dataset's fingerprint."""
-    return (*model_key(info), datasets.fingerprint(info.config["dataset"]))
+    return (*model_key(info), datasets.fingerprint(info.spec.dataset))
 
 
 #: ``hash_funcs`` of the functions of a run's model (and of one image).
@@ -130,7 +137,7 @@ def run_model(info: runs.RunInfo) -> tuple:
 @st.cache_resource(max_entries=4, show_spinner="Re-creating the run's test images…", hash_funcs=BY_RUN)
 def run_test_set(info: runs.RunInfo) -> dict:
     """The run's own test images (uint8, read-only), labels and class names: ``{"x", "y", "class_names"}``."""
-    ds = runs.run_dataset(info.run_id, full=load_dataset(info.config["dataset"]))
+    ds = rundata.run_dataset(info, full=load_dataset(info.spec.dataset))
     x, y = ds.x_test, np.asarray(ds.y_test, dtype=np.int64)
     for arr in (x, y):
         arr.flags.writeable = False  # shared by all sessions
@@ -147,9 +154,9 @@ def run_evaluation(info: runs.RunInfo) -> evaluation.Evaluation:
     (scaling and test-time augmentation), so the page's accuracy is the run's accuracy."""
     data = run_test_set(info)
     model, lock = run_model(info)
-    x = runs.prepare_inputs(info, data["x"])
+    x = prepare_inputs(info, data["x"])
     with lock:
-        return evaluation.evaluate(model, x, data["y"], data["class_names"], tta=info.config.get("tta", "none"))
+        return evaluation.evaluate(model, x, data["y"], data["class_names"], tta=info.spec.tta)
 
 
 @st.cache_data(max_entries=EVAL_CACHE_ENTRIES, show_spinner=False, hash_funcs=BY_MODEL)
@@ -191,7 +198,7 @@ def image_probabilities(info: runs.RunInfo, image: np.ndarray) -> np.ndarray:
     """Class probabilities of one uint8 image H×W×C (scaled as the run was trained)."""
     model, lock = run_model(info)
     with lock:
-        return evaluation.predict_probabilities(model, runs.prepare_inputs(info, image[None]))[0]
+        return evaluation.predict_probabilities(model, prepare_inputs(info, image[None]))[0]
 
 
 @st.cache_data(max_entries=IMAGE_CACHE_ENTRIES, show_spinner="Running the image through the network…",
@@ -200,7 +207,7 @@ def feature_maps(info: runs.RunInfo, image: np.ndarray, layer: str, *, normaliza
     """:func:`cnnviz.inspect.features.feature_maps` of one uint8 image."""
     model, lock = run_model(info)
     with lock:
-        return features.feature_maps(model, runs.prepare_inputs(info, image), layer, normalization=normalization,
+        return features.feature_maps(model, prepare_inputs(info, image), layer, normalization=normalization,
                                      max_channels=int(max_channels))
 
 
@@ -219,7 +226,7 @@ def gradcam_heatmap(info: runs.RunInfo, image: np.ndarray, *, class_index: int |
     """Grad-CAM heat map (H×W in [0, 1]) of one uint8 image for a class (None: the predicted one)."""
     model, lock = run_model(info)
     with lock:
-        return gradcam.gradcam(model, runs.prepare_inputs(info, image[None]),
+        return gradcam.gradcam(model, prepare_inputs(info, image[None]),
                                class_index=None if class_index is None else int(class_index), layer_name=layer)
 
 
@@ -265,7 +272,7 @@ def load_photos(files: list[tuple[str, bytes]]) -> tuple[list, list[str]]:
 @st.cache_data(max_entries=1)
 def sample_photos() -> dict:
     """The bundled sample photos, ``{name: uint8 array}``."""
-    return pretrained.sample_photos()
+    return data_samples.sample_photos()
 
 
 def resnet50_facts() -> tuple[dict, list[dict]]:
@@ -281,13 +288,13 @@ def resnet50_facts() -> tuple[dict, list[dict]]:
 @st.cache_data(max_entries=4, hash_funcs={pretrained.SharedClassifier: lambda clf: (
     clf.model.name, clf.model.count_params(), clf.weights_source)})
 def _classifier_facts(clf: pretrained.SharedClassifier) -> tuple[dict, list[dict]]:
-    return pretrained.model_facts(clf.model), pretrained.stage_table(clf.model)
+    return inspect_imagenet.model_facts(clf.model), inspect_imagenet.stage_table(clf.model)
 
 
 @st.cache_data(max_entries=1, show_spinner="Building ResNet50's layers to count them...")
 def _architecture_facts() -> tuple[dict, list[dict]]:
-    model = pretrained.build_resnet50()
-    return pretrained.model_facts(model), pretrained.stage_table(model)
+    model = build_resnet50()
+    return inspect_imagenet.model_facts(model), inspect_imagenet.stage_table(model)
 
 
 @st.cache_data(max_entries=4, show_spinner="Picking CIFAR-10 images...")

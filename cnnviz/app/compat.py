@@ -14,6 +14,7 @@ from importlib import metadata
 
 from streamlit.runtime.scriptrunner import script_runner
 
+
 log = logging.getLogger("cnnviz")
 
 #: ``major.minor`` of the packages whose internals the patches below were written against.

@@ -9,7 +9,8 @@ import streamlit as st
 from cnnviz.app import caches
 from cnnviz.data import datasets
 from cnnviz.errors import Unavailable
-from cnnviz.models import transfer
+from cnnviz.models.backbones import BACKBONES
+from cnnviz.weights import download_backbone
 
 
 def downloadable(name: str) -> bool:
@@ -61,6 +62,6 @@ def import_folder_zip(data: bytes, **opts) -> dict:
 def transfer_download(backbone: str, *, alpha: float, image_size: int) -> str:
     """Fetch a backbone's ImageNet weights (downloaded and checked by
     :func:`cnnviz.models.transfer.download_weights`); returns the path."""
-    title = transfer.BACKBONES[backbone].title
+    title = BACKBONES[backbone].title
     with st.spinner(f"Downloading {title}'s ImageNet weights (stay on this page)…"):
-        return str(transfer.download_weights(backbone, alpha=alpha, image_size=image_size))
+        return str(download_backbone(backbone, alpha=alpha, image_size=image_size))

@@ -9,8 +9,8 @@ import streamlit as st
 
 from cnnviz.app import caches
 from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS
-from cnnviz.models import transfer
-from cnnviz.models.network import ModelConfig
+from cnnviz.models.backbones import BACKBONES, expected_epoch_seconds
+from cnnviz.models.config import ModelConfig
 from cnnviz.training import jobs
 
 
@@ -51,8 +51,7 @@ def submit_training(spec, dataset) -> str:
 
 def submit_twin(info, spec) -> str:
     """Queue a twin of run ``info`` (``spec``) as this session's training job; returns the job id."""
-    what = "size-agnostic twin" if spec.model.get("head") != (info.config.get("model") or {}).get("head") \
-        else "augmented twin"
+    what = "size-agnostic twin" if spec.model.head != info.model_config.head else "augmented twin"
     job_id = training_jobs().submit(spec, dataset=caches.load_dataset(spec.dataset), label=f"{what} of {info.label}")
     st.session_state[TRAIN_JOB_KEY] = job_id
     return job_id
@@ -62,8 +61,8 @@ def submit_transfer(specs: list, dataset) -> list[str]:
     """Queue transfer runs (frozen and/or unfrozen), each under its own session key; returns the job ids."""
     ids = []
     for spec in specs:
-        cfg = ModelConfig.from_dict(spec.model)
-        label = f"{transfer.BACKBONES[cfg.backbone].title} {'frozen' if cfg.frozen else 'unfrozen'} on {spec.dataset}"
+        cfg = spec.model
+        label = f"{BACKBONES[cfg.backbone].title} {'frozen' if cfg.frozen else 'unfrozen'} on {spec.dataset}"
         job_id = training_jobs().submit(spec, dataset=dataset, label=label)
         st.session_state[TRANSFER_JOB_KEYS[bool(cfg.frozen)]] = job_id
         ids.append(job_id)
@@ -75,4 +74,4 @@ def transfer_epoch_seconds(cfg: ModelConfig, train_size: int, validation_fractio
     """``(images fitted per epoch, {frozen: expected seconds per epoch or None})`` of a transfer run,
     frozen and unfrozen, from the times measured at :data:`cnnviz.models.transfer.MEASURED_AT`."""
     fitted = round(int(train_size) * (1 - validation_fraction))
-    return fitted, {f: transfer.expected_epoch_seconds(cfg.replace(frozen=f), fitted) for f in (True, False)}
+    return fitted, {f: expected_epoch_seconds(cfg.replace(frozen=f), fitted) for f in (True, False)}

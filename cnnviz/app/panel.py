@@ -23,6 +23,7 @@ from cnnviz.errors import CnnvizError
 from cnnviz.plots import training as plots
 from cnnviz.runs import store as runs
 
+
 #: Seconds between refreshes of the live numbers (progress is published at most this often anyway).
 LIVE_REFRESH_S = 1.0
 #: ... while the session's jobs only wait. A place changes only when a whole job ends, and in a class
@@ -165,7 +166,7 @@ def _finished_note(status) -> None:
     text = f"{word}: run `{status.run_id}`"
     try:
         info = runs.load_run(status.run_id)
-        metrics, tta = info.metrics, info.config.get("tta", "none")
+        metrics, tta = info.metrics, info.spec.tta
     except CnnvizError:
         metrics, tta = {}, "none"
     if status.test_accuracy is not None:

@@ -7,9 +7,11 @@ import streamlit as st
 
 from cnnviz.app import caches, jobs
 from cnnviz.app.state import CURRENT_RUN_KEY, SEEN_TRAINED_KEY
-from cnnviz.data import augment, datasets
+from cnnviz.data import datasets
+from cnnviz.runs import labels
 from cnnviz.runs import store as runs
-from cnnviz.training.loop import TTA_SHORT
+from cnnviz.training.tta import TTA_SHORT
+
 
 # --- labels ----------------------------------------------------------------------------------
 
@@ -17,28 +19,6 @@ from cnnviz.training.loop import TTA_SHORT
 def tta_phrase(mode: str) -> str:
     """What a run's test-time augmentation averages over, in words (the mode itself if unknown)."""
     return TTA_SHORT.get(mode, mode)
-
-
-def _augment_text(info: runs.RunInfo) -> str:
-    aug = info.config.get("augment")
-    return augment.AugmentConfig.from_dict(aug).describe() if aug else "no augmentation"
-
-
-def _head_text(info: runs.RunInfo) -> str:
-    return " · global-average head" if (info.config.get("model") or {}).get("head") == "global_avg" else ""
-
-
-def run_label(info: runs.RunInfo) -> str:
-    """``preset on dataset (id tail) · augmentation · test accuracy`` for run pickers."""
-    acc = info.test_accuracy
-    return f"{info.label}{_head_text(info)} · {_augment_text(info)} · " + ("–" if acc is None else f"{acc:.1%}")
-
-
-def short_run_label(info: runs.RunInfo) -> str:
-    """A unique legend name: what, id tail and augmentation."""
-    what = info.config.get("preset") or (info.config.get("model") or {}).get("architecture") or "custom"
-    extra = ", global-average head" if _head_text(info) else ""
-    return f"{what}{extra} ({info.run_id[-8:]}), {_augment_text(info)}"
 
 
 # --- runs ------------------------------------------------------------------------------------
@@ -62,7 +42,7 @@ def pick_run(items: list[runs.RunInfo], *, key: str, label: str = "Run") -> runs
     by_id = {r.run_id: r for r in items}
     if st.session_state.get(key) not in by_id:
         st.session_state[key] = default_run_id(items)
-    run_id = st.selectbox(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]))
+    run_id = st.selectbox(label, list(by_id), key=key, format_func=lambda i: labels.picker_label(by_id[i]))
     st.session_state[CURRENT_RUN_KEY] = run_id
     return by_id[run_id]
 
@@ -80,7 +60,7 @@ def pick_runs(items: list[runs.RunInfo], *, key: str, label: str = "Runs") -> li
         if trained not in chosen:
             chosen.append(trained)
     st.session_state[key] = chosen
-    ids = st.multiselect(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]))
+    ids = st.multiselect(label, list(by_id), key=key, format_func=lambda i: labels.picker_label(by_id[i]))
     if ids:
         st.session_state[CURRENT_RUN_KEY] = ids[0]
     return [by_id[i] for i in ids]

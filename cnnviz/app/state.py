@@ -12,6 +12,7 @@ from typing import Any
 
 import streamlit as st
 
+
 #: The job id of this session's training started on Build & train or Robustness.
 TRAIN_JOB_KEY = "train_job_id"
 #: The job ids of the Transfer learning page's two trainings, by ``frozen``: each has its own panel.

@@ -13,9 +13,11 @@ import numpy as np
 import streamlit as st
 
 from cnnviz.app.caches import BY_RUN, run_model, run_test_set
-from cnnviz.app.pickers import short_run_label
 from cnnviz.inspect import robustness
+from cnnviz.runs import labels
 from cnnviz.runs import store as runs
+from cnnviz.runs.rundata import prepare_inputs
+
 
 #: One rotation angle of one run is two small arrays; 512 covers 8 runs × every 5°.
 STEP_CACHE_ENTRIES = 512
@@ -27,7 +29,7 @@ def _on_test_set(info: runs.RunInfo, experiment, **options):
     model, lock = run_model(info)
     with lock:
         return experiment(model, data["x"], data["y"], data["class_names"],
-                          prepare=functools.partial(runs.prepare_inputs, info), **options)
+                          prepare=functools.partial(prepare_inputs, info), **options)
 
 
 @st.cache_data(max_entries=STEP_CACHE_ENTRIES, show_spinner=False, hash_funcs=BY_RUN)
@@ -53,8 +55,8 @@ def rotation_sweeps(infos: list, angles, *, fill: str) -> dict:
     bar = st.progress(0.0, text="Rotating the test images…")
     parts: dict[str, list] = {}
     for k, (info, a) in enumerate(steps):
-        bar.progress(k / len(steps), text=f"{short_run_label(info)}: {a:g}° ({k + 1} of {len(steps)})")
-        parts.setdefault(short_run_label(info), []).append(rotation_step(info, a, fill))
+        bar.progress(k / len(steps), text=f"{labels.legend_label(info)}: {a:g}° ({k + 1} of {len(steps)})")
+        parts.setdefault(labels.legend_label(info), []).append(rotation_step(info, a, fill))
     bar.empty()
     return {name: join_sweeps(p) for name, p in parts.items()}
 
@@ -69,8 +71,8 @@ def transform_results(infos: list, *, shifts, fill: str) -> dict:
     """``{legend name: TransformResult}`` of flips and shifts, one spinner per run."""
     out = {}
     for info in infos:
-        with st.spinner(f"Flipping and shifting the test images for {short_run_label(info)}…"):
-            out[short_run_label(info)] = transform_step(info, tuple(int(s) for s in shifts), fill)
+        with st.spinner(f"Flipping and shifting the test images for {labels.legend_label(info)}…"):
+            out[labels.legend_label(info)] = transform_step(info, tuple(int(s) for s in shifts), fill)
     return out
 
 
@@ -84,6 +86,6 @@ def size_results(infos: list, *, sizes, method: str) -> dict:
     """``{legend name: [SizeResult, ...]}`` of the other-size experiment, one spinner per run."""
     out = {}
     for info in infos:
-        with st.spinner(f"Trying other image sizes with {short_run_label(info)}…"):
-            out[short_run_label(info)] = sizes_step(info, tuple(int(s) for s in sizes), method)
+        with st.spinner(f"Trying other image sizes with {labels.legend_label(info)}…"):
+            out[labels.legend_label(info)] = sizes_step(info, tuple(int(s) for s in sizes), method)
     return out

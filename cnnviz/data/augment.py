@@ -16,6 +16,7 @@ import numpy as np
 
 from cnnviz.errors import InvalidArgument
 
+
 if TYPE_CHECKING:
     import keras
     import tensorflow as tf

@@ -24,6 +24,7 @@ from cnnviz import weights
 from cnnviz.errors import CnnvizError
 from cnnviz.weights import Progress
 
+
 # From the CIFAR-10 home page (https://www.cs.toronto.edu/~kriz/cifar.html).
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
 OFFICIAL_SIZE = 170_052_171

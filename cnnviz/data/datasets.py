@@ -22,15 +22,9 @@ import numpy as np
 
 from cnnviz import storage
 from cnnviz.data import cifar10, folderdata
-from cnnviz.data.scaling import SCALINGS, channel_stats, scale  # noqa: F401  (the one scaling: cnnviz.data.scaling)
+from cnnviz.data.scaling import channel_stats, scale
 from cnnviz.data.subsets import DEFAULT_VALIDATION_FRACTION, split_validation, subset_indices
 from cnnviz.errors import CnnvizError, InvalidArgument, Unavailable
-
-# house: temporary alias — subsets, splits and samples moved to cnnviz.data.subsets
-from cnnviz.data.subsets import (  # noqa: F401
-    SEED_TEST_SIZE, SEED_TRAIN_SIZE, class_counts, random_per_class, sample_indices, smallest_split_size,
-    split_summary, subset,
-)
 
 
 @dataclass(frozen=True)

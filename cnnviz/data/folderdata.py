@@ -25,6 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from cnnviz.data.images import DECODE_ERRORS, to_rgb_or_l
 from cnnviz.errors import CnnvizError, InvalidArgument
 
+
 MAX_ZIP_BYTES = 200 * 1024 * 1024  # the page's upload limit is much lower (server.maxUploadSize)
 MAX_MEMBERS = 10_000
 MAX_TOTAL_UNCOMPRESSED = 500 * 1024 * 1024

@@ -27,6 +27,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cnnviz.errors import CnnvizError, InvalidArgument
 
+
 # Pillow format ids we decode. "MPO" is how Pillow names the multi-picture JPEGs many
 # phones write; it only ever opens through the JPEG plug-in.
 ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "BMP", "GIF")

@@ -9,6 +9,7 @@ import numpy as np
 
 from cnnviz.errors import InvalidArgument
 
+
 #: File names as ``sklearn.datasets.load_sample_image`` knows them (both 427×640 RGB).
 SAMPLE_FILES = ("china.jpg", "flower.jpg")
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from cnnviz.errors import InvalidArgument
 
+
 if TYPE_CHECKING:  # pragma: no cover
     from cnnviz.data.datasets import Dataset
 

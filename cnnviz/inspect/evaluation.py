@@ -16,7 +16,8 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import topk
-from cnnviz.training import loop as training
+from cnnviz.training.tta import predict_tta
+
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -297,7 +298,7 @@ def evaluate(
     if tta == "none":
         probabilities = predict_probabilities(model, x, batch_size=batch_size)
     else:  # one implementation of TTA: the one the training job measures its test accuracy with
-        probabilities = training.predict_tta(model, x, tta=tta, batch_size=batch_size)
+        probabilities = predict_tta(model, x, tta=tta, batch_size=batch_size)
     return evaluation_from_probabilities(probabilities, y, names)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import layers
 
+
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 

@@ -26,6 +26,7 @@ from PIL import Image
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect.layers import graph_output, is_conv, output_shape
 
+
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 

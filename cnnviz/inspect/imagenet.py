@@ -20,6 +20,7 @@ import numpy as np
 
 from cnnviz.errors import InvalidArgument, Unavailable
 
+
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+
 # Keras layer classes that convolve a feature map.
 CONV_CLASS_NAMES = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose")
 

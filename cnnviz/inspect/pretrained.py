@@ -30,10 +30,6 @@ from cnnviz.inspect.gradcam import gradcam_batch
 from cnnviz.inspect.imagenet import NUM_CLASSES, decode
 from cnnviz.models.resnet50 import INPUT_SIZE, load_resnet50_model, preprocess_input
 
-# house: temporary alias (app_pages/pretrained.py and cnnviz/app/ui.py still call these here)
-from cnnviz.data.samples import sample_photos  # noqa: F401, E402
-from cnnviz.inspect.imagenet import depth_explanation, hessian_note, model_facts, stage_table  # noqa: F401, E402
-from cnnviz.models.resnet50 import IMAGENET_MEAN_BGR, build_resnet50  # noqa: F401, E402
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras

@@ -12,7 +12,6 @@ is black; pass already scaled floats without ``prepare`` and choose ``cval`` you
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
@@ -23,12 +22,11 @@ from scipy import ndimage
 from cnnviz.data import augment
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import evaluation
-from cnnviz.training.spec import twin_spec  # noqa: F401  house: temporary alias (moved to training.spec)
+
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-    from cnnviz.runs.store import RunInfo
 
 FILLS = ("constant", "reflect", "nearest")  # scipy.ndimage modes for the corners
 DEFAULT_ANGLES = tuple(range(0, 360, 15))

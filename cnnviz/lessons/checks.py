@@ -9,6 +9,7 @@ import numpy as np
 
 from cnnviz.errors import InvalidArgument
 
+
 MAX_KERNEL = 31  # builders (Gaussian, box); the seed's Gaussian was 15×15
 MAX_IMAGE_SIDE = 1024  # convolve2d is direct (O(N²k²)): keep one call well under a second
 

@@ -20,9 +20,7 @@ from scipy import signal
 from cnnviz.data import datasets, samples
 from cnnviz.errors import InvalidArgument
 from cnnviz.lessons.checks import MAX_IMAGE_SIDE, MAX_KERNEL, check_image2d, check_int
-from cnnviz.lessons.speed import (  # house: temporary alias (the speed section moved to lessons/speed.py)
-    FFT_KERNEL_SIZES, MAX_TIMING_BATCH, _timing_summary, batch_size_steps, time_conv2d, time_direct_vs_fft,
-)
+
 
 MODES: tuple[str, ...] = ("full", "same", "valid")
 # Output length along one axis for an input of length N and a kernel of length k

@@ -18,6 +18,7 @@ from scipy import signal
 from cnnviz.errors import InvalidArgument, Unavailable
 from cnnviz.lessons.checks import MAX_KERNEL, check_image2d, check_int
 
+
 MAX_TIMING_BATCH = 200  # seed Part 4: up to a batch of 100; the slider goes to 200
 _TIMING_LOCK = threading.Lock()  # timings taken side by side measure each other, not the hardware
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
+
 if TYPE_CHECKING:  # pragma: no cover
-    from cnnviz.models.network import ModelConfig
+    from cnnviz.models.config import ModelConfig
 
 Spec = dict[str, Any]
 

@@ -128,8 +128,6 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
         """Inverse of :meth:`to_dict`; missing keys take their defaults, unknown keys are refused."""
-        if isinstance(data, ModelConfig):  # house: temporary alias (callers that still parse spec.model)
-            return data
         if not isinstance(data, Mapping):
             raise InvalidArgument(f"a model configuration must be a dict, got {data!r}")
         known = {f.name for f in dataclasses.fields(cls)}
@@ -137,10 +135,6 @@ class ModelConfig:
         if unknown:
             raise InvalidArgument(f"unknown model setting(s) {', '.join(map(repr, unknown))}")
         return cls(**dict(data))
-
-    def get(self, name: str, default: Any = None) -> Any:  # house: temporary alias (dict-style reads of spec.model)
-        """``getattr(self, name, default)``, for callers that still read ``spec.model`` as a dict."""
-        return getattr(self, name, default)
 
     def replace(self, **changes: Any) -> ModelConfig:
         """A copy with some fields changed (e.g. a preset with another learning rate)."""

@@ -15,13 +15,17 @@ import numpy as np
 
 from cnnviz.errors import InvalidArgument
 from cnnviz.models import transfer, whitening
-from cnnviz.models.config import (  # noqa: F401  house: temporary alias (callers use network.X for these)
-    ACTIVATIONS, ARCHITECTURES, FILTER_GROWTHS, HEADS, INT_LIMITS, LOSSES, LR_SCHEDULES, MAX_PARAMS, OPTIMIZERS,
-    POOLINGS, PRECISIONS, ModelConfig, encode_labels, min_input_side, smoothed_target,
-)
+from cnnviz.models.config import ModelConfig
 from cnnviz.models.layerspec import (
-    INPUT_NAME, SummaryTable, batchnorm_params, conv_params, dense_params, frozen, shape_text,
+    INPUT_NAME,
+    SummaryTable,
+    batchnorm_params,
+    conv_params,
+    dense_params,
+    frozen,
+    shape_text,
 )
+
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras

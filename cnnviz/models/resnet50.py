@@ -17,6 +17,7 @@ import numpy as np
 from cnnviz import weights
 from cnnviz.errors import InvalidArgument
 
+
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 

@@ -30,21 +30,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cnnviz.errors import InvalidArgument
-# house: temporary alias: the settings part moved to models.backbones; callers still reach it as transfer.X
-from cnnviz.models.backbones import (  # noqa: F401
-    ARCHITECTURE, BACKBONES, BATCH_SIZE, DOWNLOAD_IDS, FROZEN_LEARNING_RATE, HEAD_DROPOUT, MAX_IMAGE_SIZE,
-    MEASURED_AT, MEASURED_EPOCH_S, MIN_IMAGE_SIZE, MOBILENET_ALPHAS, MOBILENET_SIZES, UNFROZEN_LEARNING_RATE,
-    WEIGHTS_OPTIONS, Backbone, backbone_params, batchnorm_in_inference, check_settings, expected_epoch_seconds,
-    feature_side, summary, title, trainable_backbone_params,
+from cnnviz.models.backbones import (
+    ARCHITECTURE,
+    BACKBONES,
+    FROZEN_LEARNING_RATE,
+    HEAD_DROPOUT,
+    UNFROZEN_LEARNING_RATE,
+    batchnorm_in_inference,
+    check_settings,
+    summary,
 )
 from cnnviz.models.config import ModelConfig
 from cnnviz.models.layerspec import INPUT_NAME
 from cnnviz.models.resnet50 import IMAGENET_MEAN_BGR
-from cnnviz.training.spec import frozen_and_unfrozen, transfer_spec as spec  # noqa: F401  house: temporary alias
-# house: temporary alias (build below, app_pages/transfer.py and the app layer still call these here)
-from cnnviz.weights import backbone_status as weights_status  # noqa: F401
-from cnnviz.weights import download_backbone as download_weights  # noqa: F401
-from cnnviz.weights import resolve_backbone as resolve_weights
+from cnnviz.weights import resolve_backbone
+
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -86,7 +86,7 @@ def build(cfg: ModelConfig, *, input_shape: tuple[int, int, int], num_classes: i
         Unavailable: ImageNet weights asked for and not on this machine (says how to get them).
     """
     summary(cfg, input_shape, num_classes)
-    path = resolve_weights(cfg) if cfg.weights == "imagenet" else None
+    path = resolve_backbone(cfg) if cfg.weights == "imagenet" else None
     import keras
     from keras import layers
 

@@ -31,20 +31,14 @@ import numpy as np
 from cnnviz import storage
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.models.config import ModelConfig
-from cnnviz.runs import labels, modelfile, rundata
+from cnnviz.runs import labels, modelfile
 from cnnviz.runs.modelfile import REFUSED_SUFFIXES, RunCorrupted
 from cnnviz.training.spec import TrainSpec
-# house: temporary alias: these names moved; callers still reach them as ``store.X``.
-from cnnviz.runs.compare import (  # noqa: F401
-    HISTORY_COLUMNS, SETTING_KEYS, differing_settings, flat_settings, history_csv, runs_table,
-)
-from cnnviz.runs.modelfile import ARCHIVE_MEMBERS, MAX_CONFIG_BYTES, REFUSED_CLASSES, check_model_archive  # noqa: F401
-from cnnviz.runs.rundata import prepare_inputs  # noqa: F401
+
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-    from cnnviz.data.datasets import Dataset
 
 log = logging.getLogger("cnnviz.runs.store")
 
@@ -503,6 +497,3 @@ def cleanup_once() -> None:
         log.warning("run store cleanup failed: %s", err)
 
 
-def run_dataset(run_id: str, *, full: Dataset | None = None) -> Dataset:  # house: temporary alias
-    """:func:`cnnviz.runs.rundata.run_dataset` of the run ``run_id``."""
-    return rundata.run_dataset(load_run(run_id), full=full)

@@ -28,16 +28,7 @@ from cnnviz.training import callbacks as callbacks_
 from cnnviz.training import pipeline, tta
 from cnnviz.training.callbacks import Progress
 from cnnviz.training.spec import TrainSpec
-# house: temporary alias: these names moved; callers still reach them as ``loop.X``.
-from cnnviz.data.scaling import affine as scaling_affine, apply as apply_scaling  # noqa: F401
-from cnnviz.training.callbacks import MAX_CURVE_POINTS, PUBLISH_INTERVAL_S, _thin, lr_at  # noqa: F401
-from cnnviz.training.pipeline import (  # noqa: F401
-    PreparedData, balanced_class_weights, load_training_data, make_pipeline, prepare_data, wants_one_hot,
-)
-from cnnviz.training.spec import augment_from_text, spec_from_preset  # noqa: F401
-from cnnviz.training.tta import (  # noqa: F401
-    PREDICT_BATCH, TTA_DESCRIPTIONS, TTA_MODES, TTA_SHORT, flip_images, predict_tta, translate_images,
-)
+
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -49,7 +40,6 @@ log = logging.getLogger("cnnviz.training.loop")
 #: Training images the data-dependent first layer (patch whitening) is computed from (airbench: 5,000).
 DATA_INIT_IMAGES = 5000
 
-SCALINGS = tuple(scaling.SCALINGS)  # house: temporary alias (a page calls SCALINGS.index)
 
 BuildFn = Callable[[tuple[int, int, int], int], "keras.Model"]
 

@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cnnviz.data import datasets, scaling
+from cnnviz.data import subsets as data_subsets
+from cnnviz.data.subsets import split_validation
 from cnnviz.errors import InvalidArgument
 from cnnviz.training.spec import TrainSpec
+
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -40,7 +43,7 @@ def load_training_data(
     ds = full if full is not None else datasets.load(name)
     if train_size is None and test_size is None:
         return ds
-    return datasets.subset(
+    return data_subsets.subset(
         ds,
         train_size=train_size if train_size is not None else len(ds.y_train),
         test_size=test_size if test_size is not None else len(ds.y_test),
@@ -77,7 +80,7 @@ def prepare_data(spec: TrainSpec, *, full: Dataset | None = None) -> PreparedDat
     x_tr, y_tr = ds.x_train, ds.y_train
     x_val = y_val = None
     if spec.validation_fraction > 0:
-        x_tr, x_val, y_tr, y_val = datasets.split_validation(
+        x_tr, x_val, y_tr, y_val = split_validation(
             x_tr, y_tr, fraction=spec.validation_fraction, seed=spec.seed
         )
     return PreparedData(

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from cnnviz.data import augment as augmentation
-from cnnviz.data import datasets
 from cnnviz.data.scaling import SCALINGS
+from cnnviz.data.subsets import smallest_split_size
 from cnnviz.errors import InvalidArgument
 from cnnviz.models import backbones, presets
 from cnnviz.models.config import ModelConfig
 from cnnviz.training.tta import TTA_MODES
+
 
 if TYPE_CHECKING:  # pragma: no cover
     from cnnviz.runs.store import RunInfo
@@ -67,13 +68,6 @@ class TrainSpec:
     preset: str | None = None
     tta: str = "none"
 
-    def __post_init__(self) -> None:
-        # house: temporary alias: callers that still pass the saved dict form get it parsed here, once.
-        if isinstance(self.model, Mapping):
-            object.__setattr__(self, "model", ModelConfig.from_dict(self.model))
-        if isinstance(self.augment, Mapping):
-            object.__setattr__(self, "augment", AugmentConfig.from_dict(dict(self.augment)))
-
     def validate(self, *, num_classes: int | None = None) -> None:
         """Raise :class:`InvalidArgument` naming the first impossible setting.
 
@@ -112,7 +106,7 @@ class TrainSpec:
                 f"{setting} needs validation data, but the validation fraction is {self.validation_fraction}"
             )
         if num_classes is not None and fraction > 0 and self.train_size is not None:
-            needed = datasets.smallest_split_size(num_classes, fraction)
+            needed = smallest_split_size(num_classes, fraction)
             if self.train_size < needed:
                 raise InvalidArgument(
                     f"With {num_classes} classes and a validation share of {fraction:.2f}, training needs at least "

@@ -13,6 +13,7 @@ import numpy as np
 from cnnviz.data.augment import flip_images
 from cnnviz.errors import InvalidArgument
 
+
 if TYPE_CHECKING:  # pragma: no cover
     import keras
     import tensorflow as tf

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+
 SCRIPT = """
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.errors import Unavailable

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from cnnviz import storage
-
-from cnnviz.data import cifar10
-from cnnviz.data import datasets, subsets
+from cnnviz.data import cifar10, datasets, subsets
+from cnnviz.data.scaling import channel_stats, scale
 from cnnviz.errors import CnnvizError, InvalidArgument, Unavailable
 from tests import helpers_data as h
 
@@ -267,37 +266,37 @@ def test_split_summary_matches_the_real_split():
 # --- scaling ----------------------------------------------------------------------------
 def test_scale_unit_and_symmetric_hand_values():
     x = np.array([0, 51, 255], dtype=np.uint8).reshape(1, 1, 3, 1)
-    np.testing.assert_allclose(datasets.scale(x, "unit").ravel(), [0.0, 0.2, 1.0], rtol=1e-6)
-    np.testing.assert_allclose(datasets.scale(x, "symmetric").ravel(), [-1.0, -0.6, 1.0], rtol=1e-6)
-    assert datasets.scale(x, "unit").dtype == np.float32
+    np.testing.assert_allclose(scale(x, "unit").ravel(), [0.0, 0.2, 1.0], rtol=1e-6)
+    np.testing.assert_allclose(scale(x, "symmetric").ravel(), [-1.0, -0.6, 1.0], rtol=1e-6)
+    assert scale(x, "unit").dtype == np.float32
 
 
 def test_standardize_uses_given_train_stats():
     rng = np.random.default_rng(0)
     train = rng.integers(0, 256, (50, 4, 4, 3), dtype=np.uint8)
     test = rng.integers(0, 256, (20, 4, 4, 3), dtype=np.uint8)
-    stats = datasets.channel_stats(train)
+    stats = channel_stats(train)
     flat = train.reshape(-1, 3).astype(np.float64)
     np.testing.assert_allclose(stats["mean"], flat.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(stats["std"], flat.std(axis=0), rtol=1e-9)
-    floats = datasets.channel_stats(train.astype(np.float32), chunk=7)  # the float path, chunked
+    floats = channel_stats(train.astype(np.float32), chunk=7)  # the float path, chunked
     np.testing.assert_allclose(floats["mean"], stats["mean"], rtol=1e-12)
     np.testing.assert_allclose(floats["std"], stats["std"], rtol=1e-9)
-    z = datasets.scale(train, "standardize", stats)
+    z = scale(train, "standardize", stats)
     np.testing.assert_allclose(z.reshape(-1, 3).mean(axis=0), 0, atol=1e-5)
     np.testing.assert_allclose(z.reshape(-1, 3).std(axis=0), 1, atol=1e-4)
-    zt = datasets.scale(test, "standardize", stats)
+    zt = scale(test, "standardize", stats)
     expected = (test.astype(np.float64) - flat.mean(axis=0)) / flat.std(axis=0)
     np.testing.assert_allclose(zt, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_standardize_constant_channel_and_errors():
     x = np.full((2, 2, 2, 1), 7, dtype=np.uint8)
-    np.testing.assert_array_equal(datasets.scale(x, "standardize"), np.zeros((2, 2, 2, 1), np.float32))
+    np.testing.assert_array_equal(scale(x, "standardize"), np.zeros((2, 2, 2, 1), np.float32))
     with pytest.raises(InvalidArgument, match="scaling must be one of unit, symmetric, standardize, got 'minmax'"):
-        datasets.scale(x, "minmax")
+        scale(x, "minmax")
     with pytest.raises(InvalidArgument, match=r"need one mean and std per channel \(1\), got mean \[1.0, 2.0\]"):
-        datasets.scale(x, "standardize", {"mean": [1.0, 2.0], "std": [1.0, 1.0]})
+        scale(x, "standardize", {"mean": [1.0, 2.0], "std": [1.0, 1.0]})
 
 
 def test_scaling_preview_uses_training_part_stats():
@@ -306,7 +305,7 @@ def test_scaling_preview_uses_training_part_stats():
     assert out["raw"].shape == (16, 4, 4, 3) and out["scaled"].dtype == np.float32
     tr, _ = subsets.subset_indices(ds.y_train, ds.y_test, train_size=100, test_size=10, seed=0)
     fit, _, _, _ = subsets.split_validation(tr, ds.y_train[tr], fraction=0.25, seed=0)
-    assert out["stats"] == datasets.channel_stats(ds.x_train[np.sort(fit)])
+    assert out["stats"] == channel_stats(ds.x_train[np.sort(fit)])
     assert datasets.scaling_preview(ds, "unit", train_size=100, test_size=10)["stats"] is None
 
 
@@ -349,10 +348,3 @@ def test_subsets_doctests():
 
     result = doctest.testmod(subsets)
     assert result.attempted >= 1 and result.failed == 0
-
-
-def test_datasets_still_answers_for_the_moved_names():  # house: temporary alias
-    for name in ("subset", "subset_indices", "split_validation", "split_summary", "smallest_split_size",
-                 "class_counts", "random_per_class", "sample_indices", "SEED_TRAIN_SIZE", "SEED_TEST_SIZE",
-                 "DEFAULT_VALIDATION_FRACTION"):
-        assert getattr(datasets, name) is getattr(subsets, name), name

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from cnnviz.data import datasets, folderdata, subsets
-from cnnviz.errors import InvalidArgument
 from cnnviz.data.folderdata import ZipDatasetError
+from cnnviz.errors import InvalidArgument
 from tests import helpers_data as h
 
 

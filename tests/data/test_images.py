@@ -12,9 +12,10 @@ import pytest
 from PIL import Image
 
 from cnnviz.data import images
-from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.data.images import ImageError, LoadedImage, load_image
-from tests.hostile_corpus import encode, png_header_only as _png_header_only
+from cnnviz.errors import CnnvizError, InvalidArgument
+from tests.hostile_corpus import encode
+from tests.hostile_corpus import png_header_only as _png_header_only
 
 
 @pytest.fixture

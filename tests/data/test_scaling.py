@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnviz.data import datasets, scaling
+from cnnviz.data import scaling
+from cnnviz.data.scaling import SCALINGS, channel_stats, scale
 from cnnviz.errors import InvalidArgument
 
 
 def test_one_implementation_behind_every_name():
-    assert datasets.scale is scaling.scale and datasets.SCALINGS is scaling.SCALINGS
-    assert datasets.channel_stats is scaling.channel_stats
+    assert scale is scaling.scale and SCALINGS is scaling.SCALINGS
+    assert channel_stats is scaling.channel_stats
 
 
 @pytest.mark.parametrize("method", list(scaling.SCALINGS))

@@ -14,11 +14,11 @@ from PIL import Image
 
 from cnnviz import weights
 from cnnviz.models import resnet50
-
 from cnnviz.training import loop as training
 from tests.e2e.conftest import running_app
 from tests.e2e.streamlit_page import assert_no_errors, on_live_element, screenshot, wait_idle
 from tests.helpers_inspectpages import FLAT_MODEL, tiny_spec
+
 
 pytestmark = pytest.mark.e2e
 

@@ -7,10 +7,11 @@ import doctest
 import numpy as np
 import pytest
 
-from cnnviz.inspect import evaluation
 from cnnviz.errors import InvalidArgument
+from cnnviz.inspect import evaluation
 from cnnviz.plots import evaluation as plots
 from tests.helpers_inspect import pixel_image, pixel_model, pixel_probs
+
 
 NAMES = ("cat", "dog", "frog")
 # (true class, class whose pixel is lit = predicted class, pixel value -> confidence)

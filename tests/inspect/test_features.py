@@ -7,9 +7,10 @@ import doctest
 import numpy as np
 import pytest
 
-from cnnviz.inspect import features
 from cnnviz.errors import InvalidArgument
+from cnnviz.inspect import features
 from cnnviz.plots import features as plots
+
 
 pytestmark = pytest.mark.slow
 

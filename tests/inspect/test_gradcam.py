@@ -7,8 +7,9 @@ import doctest
 import numpy as np
 import pytest
 
-from cnnviz.inspect import gradcam
 from cnnviz.errors import InvalidArgument
+from cnnviz.inspect import gradcam
+
 
 SIZE = 16
 RED, GREEN = 0, 1  # class ids of the colour models below

@@ -12,6 +12,7 @@ from cnnviz.inspect import evaluation, robustness
 from cnnviz.plots import robustness as plots
 from tests.helpers_inspect import invariant_data, invariant_model, quadrant_data, quadrant_model
 
+
 QUAD_NAMES = ("top-left", "top-right", "bottom-right", "bottom-left")
 BIN_NAMES = ("no", "yes")
 RNG = np.random.default_rng(0)

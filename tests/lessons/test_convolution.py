@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from cnnviz.lessons import convolution as conv
 from cnnviz.data.datasets import Dataset
 from cnnviz.errors import InvalidArgument, Unavailable
+from cnnviz.lessons import convolution as conv
+
 
 FIXED = {"Sobel X": conv.SOBEL_X, "Sobel Y": conv.SOBEL_Y, "Laplacian": conv.LAPLACIAN,
          "Sharpen": conv.SHARPEN, "Emboss": conv.EMBOSS}

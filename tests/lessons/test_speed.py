@@ -8,17 +8,12 @@ import numpy as np
 import pytest
 
 from cnnviz.errors import InvalidArgument
-from cnnviz.lessons import convolution as conv
 from cnnviz.lessons import speed
 
 
 def test_doctests():
     result = doctest.testmod(speed)
     assert result.attempted >= 2 and result.failed == 0
-
-
-def test_the_convolution_module_still_answers_for_the_speed_names():  # house: temporary alias
-    assert conv.time_conv2d is speed.time_conv2d and conv.MAX_TIMING_BATCH == speed.MAX_TIMING_BATCH
 
 
 def test_batch_size_steps():

@@ -20,9 +20,11 @@ def test_model_and_augment_are_typed_and_saved_as_plain_dicts():
     assert again == spec and isinstance(again.model, ModelConfig) and isinstance(again.augment, AugmentConfig)
 
 
-def test_a_dict_given_to_the_constructor_is_parsed_once():
-    spec = TrainSpec(model={"learning_rate": 0.5}, augment={"flip": "horizontal"})
-    assert spec.model == ModelConfig(learning_rate=0.5) and spec.augment == AugmentConfig(flip="horizontal")
+def test_settings_are_typed_a_dict_is_refused_outside_the_file_boundary():
+    with pytest.raises(InvalidArgument, match="model must be a ModelConfig, got dict"):
+        TrainSpec(model={"learning_rate": 0.5}).validate()
+    with pytest.raises(InvalidArgument, match="augment must be an AugmentConfig or None, got"):
+        TrainSpec(model=ModelConfig(), augment={"flip": "horizontal"}).validate()
 
 
 def test_an_old_run_config_still_loads():

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnviz.errors import InvalidArgument
 from cnnviz.data.augment import flip_images
+from cnnviz.errors import InvalidArgument
+
 
 X = np.arange(2 * 3 * 4 * 1, dtype=np.uint8).reshape(2, 3, 4, 1)
 
