@@ -8,7 +8,7 @@ from cnnviz.app import jobs, panel, pickers, tables
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.data import augment, datasets
 from cnnviz.data.scaling import SCALINGS
-from cnnviz.data.subsets import smallest_split_size
+from cnnviz.errors import InvalidArgument
 from cnnviz.models import presets
 from cnnviz.models.config import (
     ACTIVATIONS,
@@ -157,18 +157,20 @@ def _training_options(ds: datasets.Dataset, config: ModelConfig,
             shift = st.slider("Shift up to ±", 0.0, 0.5, float(seed_aug.get("translate", 0.0)), 0.05,
                               key=f"aug_shift_{tag}")
             zoom = st.slider("Zoom up to ±", 0.0, 0.5, float(seed_aug.get("zoom", 0.0)), 0.05, key=f"aug_zoom_{tag}")
-    if val > 0 and train_size < (needed := smallest_split_size(ds.num_classes, val)):
-        st.error(f"With {ds.num_classes} classes and a validation share of {val:.2f}, training needs at least "
-                 f"{needed} images (every class on both sides of the split), got {train_size}.")
-        return None
     aug = augment.AugmentConfig(rotation=float(rotation), flip=flip, translate=shift, zoom=zoom, seed=int(seed))
-    return TrainSpec(
-        model=config.replace(learning_rate=float(lr)).to_dict(), dataset=ds.name,
+    spec = TrainSpec(
+        model=config.replace(learning_rate=float(lr)), dataset=ds.name,
         train_size=int(train_size), test_size=int(test_size), validation_fraction=float(val), scaling=scaling,
-        augment=None if aug.is_identity else aug.to_dict(), class_weights=class_weights, epochs=int(epochs),
+        augment=None if aug.is_identity else aug, class_weights=class_weights, epochs=int(epochs),
         batch_size=int(batch), early_stopping=early and val > 0, patience=int(patience),
         keep_best=keep_best and val > 0, seed=int(seed), preset=preset.name if preset else None,
     )
+    try:
+        spec.validate(num_classes=ds.num_classes)  # e.g. too few images for a stratified validation split
+    except InvalidArgument as err:
+        st.error(str(err))
+        return None
+    return spec
 
 
 def main() -> None:

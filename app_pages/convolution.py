@@ -10,8 +10,8 @@ from cnnviz.app.boundary import friendly_errors
 from cnnviz.data import images
 from cnnviz.errors import Unavailable
 from cnnviz.lessons import convolution as conv
+from cnnviz.lessons import speed
 from cnnviz.lessons.checks import MAX_KERNEL
-from cnnviz.lessons.speed import MAX_TIMING_BATCH, batch_size_steps, time_conv2d, time_direct_vs_fft
 from cnnviz.plots import convolution as plots
 from cnnviz.plots.common import image_grid
 
@@ -145,11 +145,11 @@ def _speed_section(gray: np.ndarray) -> None:
                    "100×100×3 images.")
     else:
         a, b = st.columns(2)
-        largest = a.slider("Largest batch N", 2, MAX_TIMING_BATCH, 100, key="conv_speed_n")
+        largest = a.slider("Largest batch N", 2, speed.MAX_TIMING_BATCH, 100, key="conv_speed_n")
         repeats = b.slider("Repeats per batch size", 1, 10, 5, key="conv_speed_repeats")
         if st.button("Run the timing", key="conv_speed_run", icon=":material/timer:"):
             with st.spinner("Loading TensorFlow and timing Conv2D ..."):
-                st.session_state[SPEED_RESULT] = time_conv2d(batch_size_steps(largest), repeats=repeats)
+                st.session_state[SPEED_RESULT] = speed.time_conv2d(speed.batch_size_steps(largest), repeats=repeats)
         result = st.session_state.get(SPEED_RESULT)
         if result:
             (st.success if result["gpu_available"] else st.info)(result["message"])
@@ -163,7 +163,7 @@ def _speed_section(gray: np.ndarray) -> None:
                 "`fftconvolve` goes through the Fourier transform, whose cost hardly depends on the kernel size.")
     if st.button("Time convolve2d against fftconvolve", key="conv_fft_run", icon=":material/speed:"):
         with st.spinner("Timing ..."):
-            st.session_state[FFT_RESULT] = time_direct_vs_fft(gray)
+            st.session_state[FFT_RESULT] = speed.time_direct_vs_fft(gray)
     if st.session_state.get(FFT_RESULT):
         fft = st.session_state[FFT_RESULT]
         st.plotly_chart(plots.fft_timing_figure(fft), key="conv_fft_fig")

@@ -34,7 +34,7 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[0] = str(Path(__file__).resolve().parents[1])  # the repo, not tests/ (its inspect/ shadows the stdlib)
 
 import numpy as np  # noqa: E402
 

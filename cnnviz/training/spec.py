@@ -179,6 +179,11 @@ def _preset_augment(seed_words: dict | None) -> AugmentConfig | None:
     return AugmentConfig.from_dict(words)
 
 
+def _as_augment(value: AugmentConfig | Mapping | None) -> AugmentConfig | None:
+    """An augmentation given as settings (a dict, e.g. from the command line's JSON) parsed once."""
+    return AugmentConfig.from_dict(dict(value)) if isinstance(value, Mapping) else value
+
+
 def spec_from_preset(
     name: str,
     *,
@@ -218,7 +223,7 @@ def spec_from_preset(
         test_size=test_size if test_size is not None else (t.get("test_size") if same else None),
         validation_fraction=float(t.get("validation_fraction", 0.25)),
         scaling=t.get("scaling", "unit"),
-        augment=_preset_augment(t.get("augment")) if augment == "preset" else augment,
+        augment=_preset_augment(t.get("augment")) if augment == "preset" else _as_augment(augment),
         epochs=epochs if epochs is not None else int(t.get("epochs", 5)),
         batch_size=batch_size if batch_size is not None else int(t.get("batch_size", 32)),
         keep_best=bool(t.get("keep_best_weights", False)),
