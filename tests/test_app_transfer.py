@@ -7,6 +7,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cnnviz import weights
 from cnnviz.app import jobs as appjobs
 from cnnviz.app import state
 from cnnviz.models.backbones import BACKBONES
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.slow
 def no_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
     for b in BACKBONES.values():
-        monkeypatch.delenv(b.weights_env, raising=False)
+        monkeypatch.delenv(weights.backbone_file(b.name).env, raising=False)
 
 
 def _page(app_path) -> AppTest:

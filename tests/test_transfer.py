@@ -30,7 +30,7 @@ def keras_home(tmp_path, monkeypatch):
     home = tmp_path / "keras-home"
     monkeypatch.setenv("KERAS_HOME", str(home))
     for b in BACKBONES.values():
-        monkeypatch.delenv(b.weights_env, raising=False)
+        monkeypatch.delenv(weights.backbone_file(b.name).env, raising=False)
     return home
 
 

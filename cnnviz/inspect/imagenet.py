@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cnnviz.errors import InvalidArgument, Unavailable
+from cnnviz.inspect.layers import CONV_CLASS_NAMES
 
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,7 +33,6 @@ NUM_CLASSES = 1000
 # Layer types that carry trained weights and so count towards a network's "depth".
 _WEIGHTED_CLASS_NAMES = ("Conv1D", "Conv2D", "Conv3D", "SeparableConv2D", "DepthwiseConv2D",
                          "Conv2DTranspose", "Dense")
-_CONV_CLASS_NAMES = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose")
 
 
 # --- class names ---------------------------------------------------------------------------------
@@ -104,7 +104,7 @@ def model_facts(model: "keras.Model") -> dict:
         "input_shape": tuple(int(d) if d is not None else None for d in model.input_shape[1:]),
         "classes": int(model.output_shape[-1]),
         "keras_layers": len(model.layers),
-        "conv_layers": sum(k in _CONV_CLASS_NAMES for k in kinds),
+        "conv_layers": sum(k in CONV_CLASS_NAMES for k in kinds),
         "dense_layers": sum(k == "Dense" for k in kinds),
         "weighted_depth": depth,
         "side_weighted_layers": side,
@@ -165,7 +165,7 @@ def stage_table(model: "keras.Model") -> list[dict]:
                                       "params": 0})
         if block is not None:
             row["blocks"] = max(row["blocks"], block)
-        row["conv_layers"] += type(layer).__name__ in _CONV_CLASS_NAMES
+        row["conv_layers"] += type(layer).__name__ in CONV_CLASS_NAMES
         row["params"] += int(layer.count_params()) if layer.built else 0
         shape = getattr(layer.output, "shape", None) if _has_output(layer) else None
         if shape is not None:

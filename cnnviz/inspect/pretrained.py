@@ -116,7 +116,7 @@ class SharedClassifier:
         self.input_size = (int(shape[1]), int(shape[2]))
         self.lock = threading.Lock()
         # A tf.function call is about 2x faster than model.predict and 5x faster than eager
-        # model(x) for one ResNet50 image (shared/notes/cpu-training-facts.md); a fixed
+        # model(x) for one ResNet50 image (measured on the 2-core machine); a fixed
         # signature traces once for every batch size.
         spec = tf.TensorSpec((None, *shape[1:]), tf.float32)
         self._call = tf.function(lambda x: model(x, training=False), input_signature=[spec])

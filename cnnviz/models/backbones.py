@@ -55,9 +55,8 @@ class Backbone:
         features: channels of its last feature map (what the head sees).
         preprocessing: "tf" (to [-1, 1]) or "caffe" (BGR minus the ImageNet means).
         default_size: input side used when none is chosen.
-        weights_env: environment variable naming an explicit weights file.
-        download_id: ``python -m cnnviz download <id>``.
-        weights_size_text: rough size of the weights file.
+
+    Its weights file (name, URL, size, environment variable, download id) is in :mod:`cnnviz.weights`.
     """
 
     name: str
@@ -65,18 +64,12 @@ class Backbone:
     features: int
     preprocessing: str
     default_size: int
-    weights_env: str
-    download_id: str
-    weights_size_text: str
 
 
 BACKBONES: dict[str, Backbone] = {
-    "mobilenetv2": Backbone("mobilenetv2", "MobileNetV2", 1280, "tf", 96, "CNNVIZ_MOBILENETV2_WEIGHTS",
-                            "mobilenetv2", "2 to 9 MB"),
-    "resnet50": Backbone("resnet50", "ResNet50", 2048, "caffe", 96, "CNNVIZ_RESNET50_NOTOP_WEIGHTS",
-                         "resnet50-notop", "about 95 MB"),
+    "mobilenetv2": Backbone("mobilenetv2", "MobileNetV2", 1280, "tf", 96),
+    "resnet50": Backbone("resnet50", "ResNet50", 2048, "caffe", 96),
 }
-DOWNLOAD_IDS = {b.download_id: b.name for b in BACKBONES.values()}
 
 # Seconds for one epoch of 1,000 training images plus 250 validation images, batch 32, at 96×96
 # (digits upscaled; MobileNetV2 α 0.35), first epoch (tracing included), through the training job,

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 
-def _as_display_rgb(image: np.ndarray) -> np.ndarray:
+def as_display_rgb(image: np.ndarray) -> np.ndarray:
     """uint8 H×W×3 for ``go.Image``: grayscale is repeated, floats are min-max scaled."""
     img = np.asarray(image)
     if img.ndim == 3 and img.shape[-1] == 1:
@@ -67,7 +67,7 @@ def image_grid(
         vertical_spacing=min(caption_px / plot_px, 0.9 / (rows - 1)) if rows > 1 else 0.0,
     )
     for i, img in enumerate(images):
-        fig.add_trace(go.Image(z=_as_display_rgb(img), hoverinfo="skip"), row=i // columns + 1, col=i % columns + 1)
+        fig.add_trace(go.Image(z=as_display_rgb(img), hoverinfo="skip"), row=i // columns + 1, col=i % columns + 1)
     if titles is not None:
         for i, annotation in enumerate(fig.layout.annotations):
             annotation.font = dict(size=11, color=title_colors[i] if title_colors else None)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from cnnviz.errors import InvalidArgument
-from cnnviz.plots.common import image_grid
+from cnnviz.plots.common import as_display_rgb, image_grid
 
 CORRECT_COLOR = "green"  # seed 002 1.5.6: right predictions green, wrong ones red
 WRONG_COLOR = "red"
@@ -170,12 +173,6 @@ def _captioned_grid(
     columns: int, tile_px: int, caption_lines: int, title: str | None,
 ) -> go.Figure:
     """Like ``plots.common.image_grid`` but with room for multi-line captions above each tile."""
-    import math
-
-    from plotly.subplots import make_subplots
-
-    from cnnviz.plots.common import _as_display_rgb
-
     n = len(images)
     columns = max(1, min(columns, n))
     rows = math.ceil(n / columns)
@@ -184,7 +181,7 @@ def _captioned_grid(
     fig = make_subplots(rows=rows, cols=columns, subplot_titles=list(captions), horizontal_spacing=0.02,
                         vertical_spacing=caption_px / plot_h if rows > 1 else 0.0)
     for i, img in enumerate(images):
-        fig.add_trace(go.Image(z=_as_display_rgb(img), hoverinfo="skip"), row=i // columns + 1, col=i % columns + 1)
+        fig.add_trace(go.Image(z=as_display_rgb(img), hoverinfo="skip"), row=i // columns + 1, col=i % columns + 1)
     for annotation, color in zip(fig.layout.annotations, colors):
         annotation.font = dict(size=11, color=color)
     fig.update_xaxes(visible=False)

@@ -10,7 +10,7 @@ from plotly.colors import qualitative
 if TYPE_CHECKING:  # pragma: no cover
     from cnnviz.runs.store import RunInfo
 
-#: Points sent per series: charts are re-sent whole every update (cpu-training-facts.md).
+#: Points sent per series: the live chart is re-sent whole on every update, so its size bounds the cost.
 MAX_POINTS = 200
 TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#ff7f0e"
 PALETTE = qualitative.Plotly
