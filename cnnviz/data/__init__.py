@@ -1,1 +1,7 @@
-"""cnnviz.data."""
+"""Datasets and images: what a network is shown.
+
+``datasets`` (CIFAR-10, MNIST, Fashion-MNIST, digits, own zips: load, status, import), ``cifar10`` (the
+official archive), ``folderdata`` (class folders in a zip), ``images`` (safe decoding of uploads),
+``augment`` (random flips, rotations, shifts, zooms), ``scaling`` (the one pixel scaling), ``subsets``
+(stratified subsets and validation splits) and ``samples`` (scikit-learn's sample photos).
+"""

@@ -1,1 +1,6 @@
-"""cnnviz.inspect."""
+"""Looking at trained networks: what they get right, where, and why.
+
+``evaluation`` (accuracy, confusion matrix, mistakes), ``features`` (feature maps and filters),
+``gradcam``, ``robustness`` (rotations, flips, shifts, sizes), ``layers`` (layer kinds and shapes),
+``topk``, ``imagenet`` (ImageNet classes and model facts) and ``pretrained`` (ResNet50 on uploads).
+"""

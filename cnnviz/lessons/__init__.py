@@ -1,1 +1,5 @@
-"""cnnviz.lessons."""
+"""Lessons without a trained network.
+
+``convolution`` (filters by hand: full, same and valid), ``speed`` (timing Conv2D on CPU and GPU) and
+``checks`` (their shared argument checks).
+"""

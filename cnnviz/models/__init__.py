@@ -1,1 +1,8 @@
-"""cnnviz.models."""
+"""Networks: settings, architectures and building them in Keras.
+
+``config`` (``ModelConfig`` and its options; no Keras), ``architectures`` and ``layerspec`` (the seed
+networks as layer lists, parameter formulas), ``network`` (build any ``ModelConfig``), ``presets`` (the
+notebooks' networks and the fast CIFAR-10 presets), ``whitening`` (airbench's patch whitening),
+``backbones`` and ``transfer`` (ImageNet backbones with a new head) and ``resnet50`` (the pretrained
+classifier).
+"""
