@@ -7,7 +7,7 @@ import pytest
 
 from cnnviz.app import caches
 from cnnviz.data import datasets
-from tests import helpers_data as h
+from tests.support.archives import tiny_batch, tiny_files, write_tiny_dir
 
 
 def test_shared_dataset_is_read_only_and_reused():
@@ -19,11 +19,11 @@ def test_shared_dataset_is_read_only_and_reused():
 
 
 def test_reimport_gives_a_new_copy(tmp_path):
-    datasets.import_cifar10(h.write_tiny_dir(tmp_path / "a"))
+    datasets.import_cifar10(write_tiny_dir(tmp_path / "a"))
     first = caches.load_dataset("cifar10")
-    files = h.tiny_files()
-    files["test_batch.bin"] = h.tiny_batch(7, n=10)[2]
-    datasets.import_cifar10(h.write_tiny_dir(tmp_path / "b", files))
+    files = tiny_files()
+    files["test_batch.bin"] = tiny_batch(7, n=10)[2]
+    datasets.import_cifar10(write_tiny_dir(tmp_path / "b", files))
     second = caches.load_dataset("cifar10")
     assert second is not first and len(second.y_test) == 10
 

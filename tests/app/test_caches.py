@@ -8,7 +8,8 @@ import streamlit as st
 from cnnviz.app import caches
 from cnnviz.runs import store as runs
 from cnnviz.training import loop as training
-from tests.helpers_train import tiny_build, tiny_spec
+from tests.support.models import tiny_build
+from tests.support.specs import tiny_spec
 
 
 def test_images_are_keyed_by_every_pixel_not_by_a_sample():
