@@ -1,4 +1,4 @@
-"""Hostile input: every malformed or awkward upload of ``tests/hostile_corpus.py`` through the loader and
+"""Hostile input: every malformed or awkward upload of ``tests/support/hostile_corpus.py`` through the loader and
 through every page that takes pictures; hostile zips through the folder-dataset import; impossible
 hyperparameters. Refusals must be clear sentences, never a traceback; the page must recover."""
 
@@ -441,7 +441,7 @@ def test_datasets_page_zip_upload_hostile_then_good(app_path, cnnviz_home, tmp_p
 
 
 # --- (d) hyperparameters ------------------------------------------------------------------------------
-# tests/test_models.py and tests/test_training.py already check the range of every setting with exact
+# tests/models/test_config.py and tests/training/test_loop.py already check the range of every setting with exact
 # messages; these are the hostile values they leave out: NaN, infinity, strings, None, huge numbers.
 
 

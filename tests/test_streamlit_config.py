@@ -31,3 +31,12 @@ def test_pyproject_requires_patched_versions():
         deps = tomllib.load(fh)["project"]["dependencies"]
     for needed in ("streamlit>=1.54", "keras>=3.15", "pillow>=12.2", "tensorflow>=2.19"):
         assert needed in deps, needed
+
+
+def test_no_full_garbage_collection_after_each_script_run():
+    import tomllib
+
+    from tests.conftest import REPO
+
+    settings = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert settings["runner"]["postScriptGC"] is False

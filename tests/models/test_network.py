@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
@@ -11,7 +10,6 @@ from cnnviz.models.network import build_model, summary_table
 from tests.support.models import AUTO_NAME, formula_value
 
 
-# --- with Keras ------------------------------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "config",

@@ -14,8 +14,10 @@ import pytest
 from cnnviz.runs import rundata
 from cnnviz.runs import store as runs
 from cnnviz.runs.rundata import prepare_inputs
+from cnnviz.runs.store import RunInfo
 from cnnviz.training import loop as training
 from cnnviz.training.spec import TrainSpec
+from tests.support.specs import FLAT_MODEL, page_spec
 
 
 def train_runs(home: Path, specs: dict[str, TrainSpec]) -> dict[str, str]:
@@ -38,3 +40,12 @@ def reference_data(run_id: str):
     info = runs.load_run(run_id)
     ds = rundata.run_dataset(info)
     return runs.load_model(run_id), prepare_inputs(info, ds.x_test), ds.y_test, ds.class_names, ds.x_test
+
+
+def fake_run_info(**changes) -> RunInfo:
+    """A RunInfo with the config training.train would save for a :func:`page_spec` run (no training needed)."""
+    config = {**page_spec(FLAT_MODEL).to_dict(), "input_shape": [8, 8, 1], "num_classes": 10,
+              "class_names": [str(d) for d in range(10)], "scaling_affine": {}, "labels": "one_hot"}
+    config.update(changes)
+    return RunInfo(run_id="20250101-120000-0123abcd", config=config, history={}, metrics={"test_accuracy": 0.5},
+                   created="2025-01-01T12:00:00+00:00", status="finished")

@@ -157,3 +157,21 @@ def test_fast_preset_one_epoch_through_the_training_job(cnnviz_home):
     assert m["test_accuracy"] == pytest.approx(float(np.mean(probs.argmax(1) == ds.y_test)))
     plain = float(np.mean(model.predict(x_test, verbose=0).argmax(1) == ds.y_test))
     assert m["test_accuracy_without_tta"] == pytest.approx(plain, abs=1e-6)
+
+
+def test_job_manager_logs_each_start_and_end_with_the_slots_busy(cnnviz_home, caplog):
+    jobs = jobmanager.JobManager(max_jobs=1)
+    with caplog.at_level(logging.INFO, logger="cnnviz.training.jobs"):
+        first = jobs.submit(tiny_spec(), build=tiny_build)
+        second = jobs.submit(tiny_spec(seed=1), build=tiny_build)
+        done = [jobs.wait(first, timeout=120), jobs.wait(second, timeout=120)]
+    lines = [r.getMessage() for r in caplog.records if r.name == "cnnviz.training.jobs"]
+    expected = [
+        f"job {first} queued: 0 of 1 training slots busy, 1 waiting",
+        f"job {first} started: 1 of 1 training slots busy, 0 waiting",
+        f"job {second} queued: 1 of 1 training slots busy, 1 waiting",
+        f"job {first} ended finished (run {done[0].run_id}): 0 of 1 training slots busy, 1 waiting",
+        f"job {second} started: 1 of 1 training slots busy, 0 waiting",
+        f"job {second} ended finished (run {done[1].run_id}): 0 of 1 training slots busy, 0 waiting",
+    ]
+    assert [line for line in lines if line.startswith("job ")] == expected
