@@ -289,12 +289,13 @@ def test_spec_from_preset_follows_the_seed_and_overrides():
 
 def test_preset_trains_on_digits_with_augmentation_and_the_shared_dataset(cnnviz_home):
     from cnnviz.data import datasets
+    from cnnviz.data.augment import AugmentConfig
 
     full = datasets.load("digits")
     for arr in (full.x_train, full.y_train, full.x_test, full.y_test):
         arr.flags.writeable = False  # as the app's shared copy
     spec = spec_from_preset("seed000_model1", dataset="digits", epochs=1, train_size=60, test_size=30,
-                                     batch_size=8, augment={"rotation": 20.0, "flip": "horizontal"})
+                                     batch_size=8, augment=AugmentConfig(rotation=20.0, flip="horizontal"))
     info = training.train(spec, dataset=full).run
     assert info.config["augment"]["rotation"] == 20.0 and info.config["preset"] == "seed000_model1"
     assert info.metrics["params_total"] == 6_282  # the formula table's count for 8×8×1 input

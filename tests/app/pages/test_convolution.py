@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnnviz.data.datasets import Dataset
 from cnnviz.lessons import convolution as conv
+from cnnviz.lessons import speed
 from cnnviz.lessons.speed import FFT_KERNEL_SIZES, _timing_summary
 from tests.support.images import png_bytes
 
@@ -217,7 +218,7 @@ def test_speed_section_with_a_gpu_result(at, monkeypatch):
         return _timing_summary(list(batch_sizes), devices, {"CPU": [0.1] * n, "GPU 0 (stand-in)": [0.01] * n},
                                     repeats=repeats, tf_version="test", operation="op")
 
-    monkeypatch.setattr(conv, "time_conv2d", fake_timing)
+    monkeypatch.setattr(speed, "time_conv2d", fake_timing)
     assert not at.button(key="conv_fft_run").value
     at.toggle(key="conv_speed_on").set_value(True).run()
     at.slider(key="conv_speed_n").set_value(20).run()
