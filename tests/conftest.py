@@ -1,4 +1,5 @@
-"""Shared fixtures: every test gets its own empty CNNVIZ_HOME and fresh Streamlit caches."""
+"""Shared fixtures: every test gets its own empty CNNVIZ_HOME and fresh Streamlit caches; ``loopback`` (a
+local HTTP server) and ``keras_home`` (an empty Keras cache) on request. Builders live in ``tests/support/``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from tests.support.http import LoopbackServer, start_server
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,3 +41,23 @@ def _clear_streamlit_caches():
 @pytest.fixture
 def app_path() -> str:
     return str(REPO / "app.py")
+
+
+@pytest.fixture
+def loopback() -> LoopbackServer:
+    """A loopback HTTP server for the test (add files with ``loopback.serve(path, body)``)."""
+    server = start_server()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def keras_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty Keras cache and no explicit weights files, so the machine's own never leak into a test."""
+    from cnnviz import weights
+
+    home = tmp_path / "keras-home"
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    for key in weights.KEYS:  # ResNet50 and every transfer backbone
+        monkeypatch.delenv(weights.weights_file(key).env, raising=False)
+    return home

@@ -7,7 +7,8 @@ import pytest
 from cnnviz import cli
 
 from cnnviz.data import datasets
-from tests import helpers_data as h
+from tests.support.archives import class_folders, make_zip, tiny_archive_bytes, write_tiny_dir
+from tests.support.http import Route, loopback_server, refused_url, md5
 
 
 def test_status_lists_every_dataset(capsys, cnnviz_home):
@@ -20,10 +21,10 @@ def test_status_lists_every_dataset(capsys, cnnviz_home):
 
 def test_import_archive_and_directory(capsys, tmp_path):
     archive = tmp_path / "cifar-10-binary.tar.gz"
-    archive.write_bytes(h.tiny_archive_bytes())
+    archive.write_bytes(tiny_archive_bytes())
     assert cli.main(["data", "import", "cifar10", str(archive)]) == 0
     assert "Installed CIFAR-10 binary version" in capsys.readouterr().out
-    assert cli.main(["data", "import", "cifar10", str(h.write_tiny_dir(tmp_path / "d"))]) == 0
+    assert cli.main(["data", "import", "cifar10", str(write_tiny_dir(tmp_path / "d"))]) == 0
     assert datasets.load("cifar10").x_train.shape == (100, 32, 32, 3)
     assert cli.main(["data", "status"]) == 0
     assert "cifar10          present" in capsys.readouterr().out
@@ -38,34 +39,26 @@ def test_import_of_something_else_is_one_line_exit_2(capsys, tmp_path):
 
 
 def test_download_from_mirror_prints_progress(capsys):
-    srv, state = h.start_server()
-    try:
-        body = h.tiny_archive_bytes()
-        state.routes["/c.tar.gz"] = h.Route(body)
+    with loopback_server() as state:
+        body = tiny_archive_bytes()
+        state.routes["/c.tar.gz"] = Route(body)
         code = cli.main(["data", "download", "cifar10", "--url", state.url("/c.tar.gz"),
-                         "--size", str(len(body)), "--md5", h.md5(body)])
+                         "--size", str(len(body)), "--md5", md5(body)])
         out = capsys.readouterr()
         assert code == 0, out.err
         assert "100%" in out.err and "Installed CIFAR-10" in out.out
-    finally:
-        srv.shutdown()
-        srv.server_close()
 
 
 def test_download_offline_and_checksum_errors(capsys):
-    assert cli.main(["data", "download", "cifar10", "--url", h.refused_url()]) == 2
+    assert cli.main(["data", "download", "cifar10", "--url", refused_url("/cifar-10-binary.tar.gz")]) == 2
     assert "looks offline" in capsys.readouterr().err
-    srv, state = h.start_server()
-    try:
-        body = h.tiny_archive_bytes()
-        state.routes["/c.tar.gz"] = h.Route(body)
+    with loopback_server() as state:
+        body = tiny_archive_bytes()
+        state.routes["/c.tar.gz"] = Route(body)
         assert cli.main(["data", "download", "cifar10", "--url", state.url("/c.tar.gz"),
                          "--size", str(len(body))]) == 2
         assert "Checksum mismatch" in capsys.readouterr().err
         assert cli.main(["data", "download", "cifar10", "--url", state.url("/c.tar.gz"), "--no-verify"]) == 0
-    finally:
-        srv.shutdown()
-        srv.server_close()
     assert datasets.is_present("cifar10")
 
 
@@ -76,9 +69,9 @@ def test_download_options_only_for_cifar(capsys):
 
 def test_import_folder_zip_and_remove(capsys, tmp_path):
     path = tmp_path / "pets.zip"
-    members = h.class_folders(per_class=10)
+    members = class_folders(per_class=10)
     members["cats/readme.txt"] = b"x"
-    path.write_bytes(h.make_zip(members))
+    path.write_bytes(make_zip(members))
     assert cli.main(["data", "import", "folder", str(path)]) == 2
     assert "needs --name NAME" in capsys.readouterr().err
     assert cli.main(["data", "import", "folder", str(path), "--name", "pets", "--image-size", "16", "--grey"]) == 0

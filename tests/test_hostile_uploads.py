@@ -1,4 +1,4 @@
-"""Hostile input: every malformed or awkward upload of ``tests/hostile_corpus.py`` through the loader and
+"""Hostile input: every malformed or awkward upload of ``tests/support/hostile_corpus.py`` through the loader and
 through every page that takes pictures; hostile zips through the folder-dataset import; impossible
 hyperparameters. Refusals must be clear sentences, never a traceback; the page must recover."""
 
@@ -21,8 +21,9 @@ from cnnviz.data.images import ImageError, load_image
 from cnnviz.errors import InvalidArgument
 from cnnviz.models import config as models_config
 from cnnviz.training.spec import TrainSpec
-from tests import helpers_data as h
-from tests.hostile_corpus import ACCEPTED, REFUSED, by_kind, corpus, representative, valid_upload
+from tests.support.archives import class_folders, make_zip
+from tests.support.images import png_bytes
+from tests.support.hostile_corpus import ACCEPTED, by_kind, corpus, REFUSED, representative, valid_upload
 
 
 # What must never reach a student: exception class names, tracebacks, source paths.
@@ -191,9 +192,11 @@ def test_inside_page_survives_representative_entries(app_path, cnnviz_home):
     """A representative subset (every kind, refused and accepted) rather than all entries: each
     accepted picture costs a TensorFlow prediction and feature maps, and the page needs a trained run;
     the loader itself sees every entry above and the Convolution page all of them."""
-    from tests.helpers_inspectpages import FLAT_MODEL, open_page, tiny_spec, train_runs
+    from tests.support.pages import open_page
+    from tests.support.runs import train_runs
+    from tests.support.specs import FLAT_MODEL, page_spec
 
-    train_runs(cnnviz_home, {"flat": tiny_spec(FLAT_MODEL, epochs=1)})
+    train_runs(cnnviz_home, {"flat": page_spec(FLAT_MODEL, epochs=1)})
     at = open_page(app_path, "app_pages/inside.py")
     at.radio(key="inside_source").set_value("Your own picture").run()
     good_name, good = valid_upload()
@@ -225,7 +228,7 @@ def test_pretrained_page_survives_representative_entries(app_path, monkeypatch):
     bad one gets the loader's message, the good one (and an accepted entry) is still classified. A
     subset, because each accepted photo costs a classification and a Grad-CAM."""
     from cnnviz.inspect import pretrained
-    from tests.helpers_pretrained import tiny_imagenet_model
+    from tests.support.models import tiny_imagenet_model
 
     clf = pretrained.SharedClassifier(tiny_imagenet_model(), weights_source="tiny test weights")
     monkeypatch.setattr(caches, "resnet50", lambda: clf)
@@ -255,9 +258,9 @@ def test_pretrained_page_survives_representative_entries(app_path, monkeypatch):
 
 
 def _zip_with(extra: dict[str, bytes] | None = None, per_class: int = 10, **kw) -> bytes:
-    members = h.class_folders(per_class=per_class, **kw)
+    members = class_folders(per_class=per_class, **kw)
     members.update(extra or {})
-    return h.make_zip(members)
+    return make_zip(members)
 
 
 def _patch_members(data: bytes, edit) -> bytes:
@@ -274,7 +277,7 @@ def _patch_members(data: bytes, edit) -> bytes:
 def _symlink_zip() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in h.class_folders(per_class=10).items():
+        for name, data in class_folders(per_class=10).items():
             zf.writestr(name, data)
         link = zipfile.ZipInfo("cats/link.jpg")
         link.external_attr = (stat.S_IFLNK | 0o777) << 16
@@ -283,7 +286,7 @@ def _symlink_zip() -> bytes:
 
 
 def _one_member_flagged_encrypted() -> bytes:
-    data = h.make_zip(h.class_folders(per_class=11), compression=zipfile.ZIP_STORED)
+    data = make_zip(class_folders(per_class=11), compression=zipfile.ZIP_STORED)
     first = [True, True]  # patch only the first local and the first central header
 
     def edit(buf, at, central):
@@ -294,13 +297,13 @@ def _one_member_flagged_encrypted() -> bytes:
 
 
 def _unknown_method() -> bytes:
-    data = h.make_zip(h.class_folders(per_class=10), compression=zipfile.ZIP_STORED)
+    data = make_zip(class_folders(per_class=10), compression=zipfile.ZIP_STORED)
     return _patch_members(data, lambda buf, at, central: buf.__setitem__(
         slice(at + (10 if central else 8), at + (12 if central else 10)), struct.pack("<H", 99)))
 
 
 def _bad_checksum() -> bytes:
-    data = bytearray(h.make_zip(h.class_folders(per_class=11), compression=zipfile.ZIP_STORED))
+    data = bytearray(make_zip(class_folders(per_class=11), compression=zipfile.ZIP_STORED))
     at = data.index(b"IDAT") + 8
     data[at] ^= 0xFF  # one pixel byte of the first PNG: its CRC-32 in the zip no longer matches
     return bytes(data)
@@ -311,7 +314,7 @@ def _bad_checksum() -> bytes:
 def test_zip_path_traversal_refused_and_nothing_written(evil, tmp_path, cnnviz_home, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ZipDatasetError) as err:
-        datasets.import_folder_zip(_zip_with({evil: h.png_bytes((1, 2, 3))}), name="evil")
+        datasets.import_folder_zip(_zip_with({evil: png_bytes((1, 2, 3))}), name="evil")
     assert str(err.value) == (f"The zip contains {evil!r}, a path that points outside the folder; "
                               "such a zip is refused.")
     assert not list(tmp_path.parent.rglob("escape.png"))
@@ -351,10 +354,10 @@ def test_class_folder_problems_have_messages():
         folderdata.read_zip(_zip_with(classes=("cats",)))
     # An empty class folder is only a directory entry: it is no class at all.
     with pytest.raises(ZipDatasetError, match=r"only one class \('cats'\)"):
-        folderdata.read_zip(h.make_zip({**h.class_folders(per_class=10, classes=("cats",)), "dogs/": b""}))
-    few = {k: v for k, v in h.class_folders(per_class=10).items() if not k.startswith("dogs/00") or k < "dogs/002"}
+        folderdata.read_zip(make_zip({**class_folders(per_class=10, classes=("cats",)), "dogs/": b""}))
+    few = {k: v for k, v in class_folders(per_class=10).items() if not k.startswith("dogs/00") or k < "dogs/002"}
     with pytest.raises(ZipDatasetError, match=r"^Each class needs at least 10 images, but 'dogs' has 2\.$"):
-        folderdata.read_zip(h.make_zip(few))
+        folderdata.read_zip(make_zip(few))
 
 
 def test_non_images_are_skipped_and_nested_folders_use_the_nearest_folder():
@@ -391,7 +394,7 @@ def test_non_zips_are_refused(data, start):
 
 def test_damaged_zips_never_escape_as_other_exceptions():
     """Random byte flips in a small zip (a fixed seed, 300 variants): only ZipDatasetError comes out."""
-    base = h.make_zip(h.class_folders(per_class=2))
+    base = make_zip(class_folders(per_class=2))
     rng = np.random.default_rng(7)
     for _ in range(300):
         data = bytearray(base)
@@ -411,7 +414,7 @@ def test_datasets_page_zip_upload_hostile_then_good(app_path, cnnviz_home, tmp_p
     at.selectbox(key="datasets_source").set_value("cifar10").run()
     at.select_slider(key="datasets_zip_size").set_value(16).run()
     hostile = [
-        ("traversal.zip", _zip_with({"../../escape.png": h.png_bytes((1, 2, 3))}), "points outside the folder"),
+        ("traversal.zip", _zip_with({"../../escape.png": png_bytes((1, 2, 3))}), "points outside the folder"),
         ("bomb.zip", _zip_with({"dogs/bomb.png": bytes(4 * 1024 * 1024)}), "a zip bomb?"),
         ("photo.zip", next(e.data for e in corpus() if e.name == "notes.jpg"), "This is not a readable zip file"),
         ("one.zip", _zip_with(classes=("cats",)), "only one class"),
@@ -438,7 +441,7 @@ def test_datasets_page_zip_upload_hostile_then_good(app_path, cnnviz_home, tmp_p
 
 
 # --- (d) hyperparameters ------------------------------------------------------------------------------
-# tests/test_models.py and tests/test_training.py already check the range of every setting with exact
+# tests/models/test_config.py and tests/training/test_loop.py already check the range of every setting with exact
 # messages; these are the hostile values they leave out: NaN, infinity, strings, None, huge numbers.
 
 

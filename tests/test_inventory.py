@@ -5,7 +5,7 @@ from __future__ import annotations
 from cnnviz import inventory
 
 from cnnviz.data import datasets
-from tests import helpers_data as h
+from tests.support.archives import write_tiny_dir
 
 
 def test_inventory_lists_dataset_status(cnnviz_home):
@@ -19,7 +19,7 @@ def test_inventory_lists_dataset_status(cnnviz_home):
 
 
 def test_inventory_sees_an_imported_dataset(tmp_path):
-    datasets.import_cifar10(h.write_tiny_dir(tmp_path))
+    datasets.import_cifar10(write_tiny_dir(tmp_path))
     cifar = [i for i in inventory.report()["items"] if i["name"] == "CIFAR-10"][0]
     assert cifar["present"] is True and "100 training and 20 test images" in cifar["detail"]
 

@@ -11,17 +11,7 @@ import pytest
 from cnnviz import storage, weights
 from cnnviz.errors import InvalidArgument, Unavailable
 from cnnviz.weights import DownloadError
-from tests.helpers_pretrained import closed_port_url, loopback_server, md5, stalling_server
-
-
-@pytest.fixture
-def keras_home(tmp_path, monkeypatch):
-    """An empty Keras cache and no explicit weights files, so the machine's own never leak in."""
-    home = tmp_path / "keras-home"
-    monkeypatch.setenv("KERAS_HOME", str(home))
-    for key in weights.KEYS:
-        monkeypatch.delenv(weights.weights_file(key).env, raising=False)
-    return home
+from tests.support.http import loopback_server, md5, refused_url, stalling_server
 
 
 def _everything(folder: Path) -> list[str]:
@@ -90,18 +80,18 @@ def test_status_lists_every_default_file(keras_home, cnnviz_home):
 def test_fetch_writes_through_a_temporary_file_and_reports_progress(tmp_path):
     payload = bytes(range(256)) * 9000  # 2.3 MB: several chunks
     seen = []
-    with loopback_server({"/f.bin": payload}) as (base, _):
-        dest = weights.fetch_url(base + "/f.bin", tmp_path / "out" / "f.bin", md5=md5(payload), size=len(payload),
+    with loopback_server({"/f.bin": payload}) as mirror:
+        dest = weights.fetch_url(mirror.base + "/f.bin", tmp_path / "out" / "f.bin", md5=md5(payload), size=len(payload),
                                  progress=lambda done, total: seen.append((done, total)))
     assert dest.read_bytes() == payload and _everything(tmp_path / "out") == ["f.bin"]
     assert seen[0] == (0, len(payload)) and seen[-1] == (len(payload), len(payload)) and len(seen) >= 4
 
 
 def test_a_checksum_mismatch_keeps_nothing(tmp_path):
-    with loopback_server({"/f.h5": b"corrupted"}) as (base, _):
+    with loopback_server({"/f.h5": b"corrupted"}) as mirror:
         with pytest.raises(DownloadError) as err:
-            weights.fetch_url(base + "/f.h5", tmp_path / "out" / "f.h5", md5="0" * 32, what="the test file")
-    assert str(err.value) == (f"Checksum mismatch for {base}/f.h5: the file has MD5 {md5(b'corrupted')}, not the "
+            weights.fetch_url(mirror.base + "/f.h5", tmp_path / "out" / "f.h5", md5="0" * 32, what="the test file")
+    assert str(err.value) == (f"Checksum mismatch for {mirror.base}/f.h5: the file has MD5 {md5(b'corrupted')}, not the "
                               f"expected {'0' * 32}; it is damaged or is not the test file, so it was not kept.")
     assert isinstance(err.value, Unavailable) and _everything(tmp_path / "out") == []
 
@@ -123,15 +113,15 @@ def test_a_failed_check_or_an_interrupt_keeps_nothing(tmp_path):
         if done:
             raise KeyboardInterrupt
 
-    with loopback_server({"/w.h5": b"weights"}) as (base, _):
+    with loopback_server({"/w.h5": b"weights"}) as mirror:
         with pytest.raises(InvalidArgument, match="not the weights"):
-            weights.fetch_url(base + "/w.h5", tmp_path / "out" / "w.h5", verify=refuse)
+            weights.fetch_url(mirror.base + "/w.h5", tmp_path / "out" / "w.h5", verify=refuse)
         with pytest.raises(KeyboardInterrupt):
-            weights.fetch_url(base + "/w.h5", tmp_path / "out" / "w.h5", progress=stop)
+            weights.fetch_url(mirror.base + "/w.h5", tmp_path / "out" / "w.h5", progress=stop)
         with pytest.raises(DownloadError, match="the server offers 7 bytes but the expected file has 8 bytes"):
-            weights.fetch_url(base + "/w.h5", tmp_path / "out" / "w.h5", size=8)
+            weights.fetch_url(mirror.base + "/w.h5", tmp_path / "out" / "w.h5", size=8)
         with pytest.raises(DownloadError, match="the server answered HTTP 404 \\(Not Found\\)"):
-            weights.fetch_url(base + "/none.h5", tmp_path / "out" / "w.h5")
+            weights.fetch_url(mirror.base + "/none.h5", tmp_path / "out" / "w.h5")
     assert _everything(tmp_path / "out") == []
 
 
@@ -142,7 +132,7 @@ def test_fetch_validates_its_arguments_first(tmp_path):
         weights.fetch_url("http://127.0.0.1/y", tmp_path / "y", md5="xyz")
     with pytest.raises(InvalidArgument, match="the expected size must be a positive number of bytes, got 0"):
         weights.fetch_url("http://127.0.0.1/y", tmp_path / "y", size=0)
-    url = closed_port_url()
+    url = refused_url()
     with pytest.raises(DownloadError, match=re.escape(f"could not download {url}: [Errno 111] Connection refused "
                                                       "(this machine looks offline")):
         weights.fetch_url(url, tmp_path / "y")
@@ -154,10 +144,10 @@ def test_fetch_validates_its_arguments_first(tmp_path):
 def test_download_resolve_and_install_share_one_check(keras_home, cnnviz_home, tmp_path):
     payload = b"official" * 1000
     wf = weights.RESNET50_NOTOP
-    with loopback_server({"/r.h5": payload}) as (base, hits):
-        path = weights.download_weights(wf, url=base + "/r.h5", md5=md5(payload))
-        assert weights.download_weights(wf, url=base + "/r.h5", md5=md5(payload)) == path  # a good copy: kept
-        assert hits == ["/r.h5"]
+    with loopback_server({"/r.h5": payload}) as mirror:
+        path = weights.download_weights(wf, url=mirror.base + "/r.h5", md5=md5(payload))
+        assert weights.download_weights(wf, url=mirror.base + "/r.h5", md5=md5(payload)) == path  # a good copy: kept
+        assert mirror.hits == ["/r.h5"]
     assert path == cnnviz_home / "weights" / wf.file and path.read_bytes() == payload
     assert weights.is_good_copy(path, wf, md5=md5(payload)) and not weights.is_good_copy(path, wf)
     assert weights.resolve_weights(wf, md5=md5(payload)) == path

@@ -31,7 +31,7 @@ def version_warnings() -> list[str]:
             installed = "not installed"
         if ".".join(installed.split(".")[:2]) != expected:
             lines.append(f"cnnviz.app.compat was written for {package} {expected}, found {installed}: "
-                         "check that its patches still apply (tests/test_ui_load.py)")
+                         "check that its patches still apply (tests/app/test_compat.py)")
     return lines
 
 

@@ -4,7 +4,7 @@ All panels of a page live in ONE ``st.fragment``, drawn last on the page. Stream
 fragment's unsent messages from the send queue when that fragment reruns but keeps the ones queued
 after them: with a second fragment or other elements below, a slow server (training holds the GIL)
 could send the browser a block at index n+1 before n, which blanks the student's page ("Bad delta
-path index", found by the load test, tests/e2e/test_load.py). tests/test_ui_load.py checks that
+path index", found by the load test, tests/e2e/test_load.py). tests/app/test_panel.py checks that
 each page calls :func:`training_panel` once, as the last step of its ``main()``.
 """
 

@@ -1,14 +1,19 @@
-"""cnnviz.app.caches: runs keyed by (run_id, model sha256), images by their full pixels."""
+"""cnnviz.app.caches: runs keyed by (run_id, model sha256), images by their full pixels, datasets shared
+read-only (one copy per stored version), the scaling preview equal to the backend's."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import streamlit as st
 
 from cnnviz.app import caches
+from cnnviz.data import datasets
 from cnnviz.runs import store as runs
 from cnnviz.training import loop as training
-from tests.helpers_train import tiny_build, tiny_spec
+from tests.support.archives import tiny_batch, tiny_files, write_tiny_dir
+from tests.support.models import tiny_build
+from tests.support.specs import tiny_spec
 
 
 def test_images_are_keyed_by_every_pixel_not_by_a_sample():
@@ -34,3 +39,38 @@ def test_a_run_is_keyed_by_its_id_and_model_checksum():
     model, lock = caches.run_model(first)
     assert caches.run_model(second) == (model, lock)
     assert caches.run_test_set(first) is caches.run_test_set(second)
+
+
+def test_shared_dataset_is_read_only_and_reused():
+    a = caches.load_dataset("digits")
+    assert caches.load_dataset("digits") is a
+    assert not a.x_train.flags.writeable and not a.y_test.flags.writeable
+    with pytest.raises(ValueError):
+        a.x_train[0, 0, 0, 0] = 1
+
+
+def test_reimport_gives_a_new_copy(tmp_path):
+    datasets.import_cifar10(write_tiny_dir(tmp_path / "a"))
+    first = caches.load_dataset("cifar10")
+    files = tiny_files()
+    files["test_batch.bin"] = tiny_batch(7, n=10)[2]
+    datasets.import_cifar10(write_tiny_dir(tmp_path / "b", files))
+    second = caches.load_dataset("cifar10")
+    assert second is not first and len(second.y_test) == 10
+
+
+def test_cached_scaling_preview_matches_backend():
+    ds = caches.load_dataset("digits")
+    opts = dict(train_size=500, test_size=100, validation_fraction=0.25, seed=1, sample=32)
+    cached = caches.scaling_preview(ds, "standardize", **opts)
+    direct = datasets.scaling_preview(ds, "standardize", **opts)
+    np.testing.assert_array_equal(cached["scaled"], direct["scaled"])
+    assert cached["stats"] == direct["stats"]
+
+
+def test_image_digest_depends_on_pixels_and_shape():
+    a = np.zeros((8, 8, 1), dtype=np.uint8)
+    b = a.copy()
+    b[3, 4, 0] = 1
+    assert caches.image_digest(a) == caches.image_digest(a.copy())
+    assert len({caches.image_digest(a), caches.image_digest(b), caches.image_digest(a.reshape(4, 16, 1))}) == 3

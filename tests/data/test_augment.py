@@ -82,3 +82,29 @@ def test_preview_validation():
         augment.preview(np.zeros((2, 4, 4), np.float32), AugmentConfig())
     with pytest.raises(InvalidArgument, match="preview takes 1..64 images, got 0"):
         augment.preview(np.zeros((0, 4, 4, 1), np.uint8), AugmentConfig())
+
+
+# --- crop augmentation --------------------------------------------------------------------------
+def test_crop_config():
+    cfg = augment.AugmentConfig(flip="horizontal", crop=2)
+    assert cfg.describe() == "flip horizontal, crop ±2 px" and not cfg.is_identity
+    assert augment.AugmentConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(InvalidArgument) as err:
+        augment.AugmentConfig(crop=9)
+    assert str(err.value) == "crop must be a whole number of pixels 0..8, got 9"
+
+
+@pytest.mark.slow
+def test_crop_shifts_each_image_by_whole_pixels_with_mirrored_edges():
+    x = np.random.default_rng(2).integers(0, 256, (16, 8, 9, 3)).astype(np.float32)
+    layer = augment.build_augmenter(augment.AugmentConfig(crop=2)).get_layer("augment_crop")
+    out = np.asarray(layer(x, training=True))
+    padded = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="reflect")
+    offsets = set()
+    for i in range(len(x)):
+        found = [(dy, dx) for dy in range(5) for dx in range(5)
+                 if np.array_equal(out[i], padded[i, dy:dy + 8, dx:dx + 9])]
+        assert found, f"image {i} is not a 2-pixel shift of its mirrored padding"
+        offsets.add(found[0])
+    assert len(offsets) > 1  # each image gets its own shift
+    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)

@@ -11,21 +11,14 @@ from cnnviz import storage
 from cnnviz.data import cifar10, datasets, subsets
 from cnnviz.data.scaling import channel_stats, scale
 from cnnviz.errors import CnnvizError, InvalidArgument, Unavailable
-from tests import helpers_data as h
-
-
-@pytest.fixture
-def server():
-    srv, state = h.start_server()
-    yield state
-    srv.shutdown()
-    srv.server_close()
+from tests.support.archives import tiny_archive_bytes, tiny_files, write_tiny_dir
+from tests.support.http import Route, md5
 
 
 @pytest.fixture
 def tiny_cifar(tmp_path):
     archive = tmp_path / "cifar-10-binary.tar.gz"
-    archive.write_bytes(h.tiny_archive_bytes())
+    archive.write_bytes(tiny_archive_bytes())
     datasets.import_cifar10(archive)
     return datasets.load("cifar10")
 
@@ -70,7 +63,7 @@ def test_unknown_names_and_options():
 
 def test_import_cifar10_round_trip_without_pickle(tmp_path, cnnviz_home, tiny_cifar):
     ds = tiny_cifar
-    expected = cifar10.read_any(h.write_tiny_dir(tmp_path / "d").parent)
+    expected = cifar10.read_any(write_tiny_dir(tmp_path / "d").parent)
     np.testing.assert_array_equal(ds.x_train, expected.x_train)
     np.testing.assert_array_equal(ds.y_test, expected.y_test)
     assert ds.class_names == cifar10.CLASS_NAMES and ds.y_train.dtype == np.int64
@@ -83,17 +76,17 @@ def test_import_cifar10_round_trip_without_pickle(tmp_path, cnnviz_home, tiny_ci
 
 
 def test_import_from_directory(tmp_path):
-    summary = datasets.import_cifar10(h.write_tiny_dir(tmp_path))
+    summary = datasets.import_cifar10(write_tiny_dir(tmp_path))
     assert summary.startswith("Installed CIFAR-10 binary version from ")
     assert datasets.load("cifar10").x_test.shape == (20, 32, 32, 3)
 
 
 def test_failed_import_keeps_previous_copy(tmp_path, tiny_cifar, cnnviz_home):
     before = datasets.fingerprint("cifar10")
-    files = h.tiny_files()
+    files = tiny_files()
     files["data_batch_5.bin"] = b"\x00" * 100
     with pytest.raises(cifar10.FormatError):
-        datasets.import_cifar10(h.write_tiny_dir(tmp_path / "bad", files))
+        datasets.import_cifar10(write_tiny_dir(tmp_path / "bad", files))
     assert datasets.fingerprint("cifar10") == before
     assert sorted(p.name for p in (cnnviz_home / "data").iterdir()) == ["cifar10.npz"]
 
@@ -114,28 +107,28 @@ def test_remove_and_fingerprint(tiny_cifar):
 
 
 # --- download ---------------------------------------------------------------------------
-def test_download_cifar10_from_a_mirror_installs_and_deletes_archive(server, cnnviz_home):
-    body = h.tiny_archive_bytes()
-    server.routes["/mirror/cifar.tar.gz"] = h.Route(body)
+def test_download_cifar10_from_a_mirror_installs_and_deletes_archive(loopback, cnnviz_home):
+    body = tiny_archive_bytes()
+    loopback.routes["/mirror/cifar.tar.gz"] = Route(body)
     events = []
-    summary = datasets.download("cifar10", url=server.url("/mirror/cifar.tar.gz"), expected_size=len(body),
-                                expected_md5=h.md5(body), progress=lambda d, t: events.append((d, t)))
-    assert summary.startswith(f"Installed CIFAR-10 binary version from {server.url('/mirror/cifar.tar.gz')}")
+    summary = datasets.download("cifar10", url=loopback.url("/mirror/cifar.tar.gz"), expected_size=len(body),
+                                expected_md5=md5(body), progress=lambda d, t: events.append((d, t)))
+    assert summary.startswith(f"Installed CIFAR-10 binary version from {loopback.url('/mirror/cifar.tar.gz')}")
     assert events[-1] == (len(body), len(body))
     assert datasets.load("cifar10").x_train.shape == (100, 32, 32, 3)
     assert [p.name for p in (cnnviz_home / "data").iterdir()] == ["cifar10.npz"]
 
 
-def test_download_of_a_non_cifar_file_keeps_nothing(server, cnnviz_home):
-    server.routes["/junk"] = h.Route(b"hello")
+def test_download_of_a_non_cifar_file_keeps_nothing(loopback, cnnviz_home):
+    loopback.routes["/junk"] = Route(b"hello")
     with pytest.raises(cifar10.FormatError):
-        datasets.download("cifar10", url=server.url("/junk"), expected_size=None, expected_md5=None)
+        datasets.download("cifar10", url=loopback.url("/junk"), expected_size=None, expected_md5=None)
     assert list((cnnviz_home / "data").iterdir()) == []
 
 
-def test_download_http_error_keeps_nothing(server, cnnviz_home):
+def test_download_http_error_keeps_nothing(loopback, cnnviz_home):
     with pytest.raises(Unavailable, match="HTTP 404"):
-        datasets.download("cifar10", url=server.url("/nothing"))
+        datasets.download("cifar10", url=loopback.url("/nothing"))
     assert not datasets.is_present("cifar10")
     assert list((cnnviz_home / "data").iterdir()) == []
 

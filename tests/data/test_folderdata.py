@@ -11,17 +11,18 @@ import pytest
 from cnnviz.data import datasets, folderdata, subsets
 from cnnviz.data.folderdata import ZipDatasetError
 from cnnviz.errors import InvalidArgument
-from tests import helpers_data as h
+from tests.support.archives import class_folders, make_zip
+from tests.support.images import jpeg_bytes, png_bytes
 
 
 def test_cats_vs_dogs_zip_becomes_a_dataset(cnnviz_home):
-    members = h.class_folders(per_class=10, prefix="PetImages/")
+    members = class_folders(per_class=10, prefix="PetImages/")
     members["PetImages/cats/notes.txt"] = b"hello"
-    members["PetImages/dogs/broken.jpg"] = h.jpeg_bytes((9, 9, 9), size=(64, 64))[:300]  # truncated
+    members["PetImages/dogs/broken.jpg"] = jpeg_bytes((9, 9, 9), size=(64, 64))[:300]  # truncated
     members["PetImages/dogs/fake.jpg"] = b"not really a jpeg"
     members["__MACOSX/PetImages/cats/._000.png"] = b"\x00\x05\x16\x07"
     members["README.md"] = b"# my data"
-    report = datasets.import_folder_zip(h.make_zip(members), name="cats_vs_dogs", image_size=16)
+    report = datasets.import_folder_zip(make_zip(members), name="cats_vs_dogs", image_size=16)
     assert report["name"] == "folder:cats_vs_dogs"
     assert report["class_names"] == ("cats", "dogs") and report["counts"] == [10, 10]
     assert report["train"] == 16 and report["test"] == 4
@@ -47,7 +48,7 @@ def test_cats_vs_dogs_zip_becomes_a_dataset(cnnviz_home):
 
 
 def test_greyscale_and_size():
-    images = folderdata.read_zip(h.make_zip(h.class_folders(per_class=10)), image_size=24, mode="L")
+    images = folderdata.read_zip(make_zip(class_folders(per_class=10)), image_size=24, mode="L")
     assert images.x.shape == (20, 24, 24, 1)
 
 
@@ -75,23 +76,23 @@ def test_16_bit_grey_is_scaled_as_for_uploads():
 @pytest.mark.parametrize("evil", ["../evil.jpg", "cats/../../evil.jpg", "/etc/cats/x.jpg",
                                   "C:/cats/x.jpg", "cats\\..\\..\\x.jpg"])
 def test_path_traversal_refused(evil, tmp_path):
-    members = h.class_folders(per_class=10)
-    members[evil] = h.png_bytes((1, 2, 3))
+    members = class_folders(per_class=10)
+    members[evil] = png_bytes((1, 2, 3))
     with pytest.raises(ZipDatasetError) as err:
-        folderdata.read_zip(h.make_zip(members))
+        folderdata.read_zip(make_zip(members))
     assert str(err.value) == f"The zip contains {evil!r}, a path that points outside the folder; such a zip is refused."
     assert list(tmp_path.iterdir()) == []
 
 
 def test_zip_bomb_refused_before_inflating():
-    members = h.class_folders(per_class=10)
+    members = class_folders(per_class=10)
     members["cats/bomb.png"] = bytes(5 * 1024 * 1024)  # 5 MiB of zeros deflate ~1000×
     with pytest.raises(ZipDatasetError, match=r"cats/bomb.png inflates [\d,]+× \(a zip bomb\?\); the zip is refused."):
-        folderdata.read_zip(h.make_zip(members))
+        folderdata.read_zip(make_zip(members))
 
 
 def test_total_size_and_member_limits(monkeypatch):
-    data = h.make_zip(h.class_folders(per_class=10), compression=zipfile.ZIP_STORED)
+    data = make_zip(class_folders(per_class=10), compression=zipfile.ZIP_STORED)
     monkeypatch.setattr(folderdata, "MAX_TOTAL_UNCOMPRESSED", 1000)
     with pytest.raises(ZipDatasetError, match="MiB are accepted"):
         folderdata.read_zip(data)
@@ -102,21 +103,21 @@ def test_total_size_and_member_limits(monkeypatch):
 
 
 def test_no_images():
-    data = h.make_zip({"cats/a.txt": b"x", "dogs/b.txt": b"y"})
+    data = make_zip({"cats/a.txt": b"x", "dogs/b.txt": b"y"})
     with pytest.raises(ZipDatasetError, match=r"The zip has no usable images \(2 files skipped\)"):
         folderdata.read_zip(data)
 
 
 def test_one_class():
     with pytest.raises(ZipDatasetError, match=r"The zip has only one class \('cats'\); a classifier needs at least 2"):
-        folderdata.read_zip(h.make_zip(h.class_folders(per_class=10, classes=("cats",))))
+        folderdata.read_zip(make_zip(class_folders(per_class=10, classes=("cats",))))
 
 
 def test_too_few_images_per_class():
-    members = h.class_folders(per_class=10)
+    members = class_folders(per_class=10)
     members = {k: v for k, v in members.items() if not (k.startswith("dogs/") and k > "dogs/003")}
     with pytest.raises(ZipDatasetError, match="Each class needs at least 10 images, but 'dogs' has 3."):
-        folderdata.read_zip(h.make_zip(members))
+        folderdata.read_zip(make_zip(members))
 
 
 def test_not_a_zip_and_bad_options(cnnviz_home):
@@ -131,7 +132,7 @@ def test_not_a_zip_and_bad_options(cnnviz_home):
 
 
 def test_existing_name_needs_overwrite():
-    data = h.make_zip(h.class_folders(per_class=10))
+    data = make_zip(class_folders(per_class=10))
     datasets.import_folder_zip(data, name="pets", image_size=16)
     with pytest.raises(InvalidArgument, match="a folder dataset named 'pets' already exists; choose another name"):
         datasets.import_folder_zip(data, name="pets", image_size=16)
@@ -141,14 +142,14 @@ def test_existing_name_needs_overwrite():
 
 def test_zip_from_a_path(tmp_path):
     path = tmp_path / "pets.zip"
-    path.write_bytes(h.make_zip(h.class_folders(per_class=10)))
+    path.write_bytes(make_zip(class_folders(per_class=10)))
     assert folderdata.read_zip(path, image_size=16).x.shape == (20, 16, 16, 3)
     with pytest.raises(ZipDatasetError, match="No zip file at"):
         folderdata.read_zip(tmp_path / "missing.zip")
 
 
 def test_pixels_decoded_per_zip_are_bounded(monkeypatch):
-    data = h.make_zip(h.class_folders(per_class=10))  # 10 PNGs of 12×10 and 10 JPEGs of 20×16 per class
+    data = make_zip(class_folders(per_class=10))  # 10 PNGs of 12×10 and 10 JPEGs of 20×16 per class
     total = 10 * 12 * 10 + 10 * 20 * 16
     monkeypatch.setattr(folderdata, "MAX_TOTAL_PIXELS", total - 1)
     with pytest.raises(ZipDatasetError, match=r"add up to more than 0 million pixels to decode; shrink them"):

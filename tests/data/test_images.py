@@ -14,8 +14,8 @@ from PIL import Image
 from cnnviz.data import images
 from cnnviz.data.images import ImageError, LoadedImage, load_image
 from cnnviz.errors import CnnvizError, InvalidArgument
-from tests.hostile_corpus import encode
-from tests.hostile_corpus import png_header_only as _png_header_only
+from tests.support.images import encode
+from tests.support.hostile_corpus import png_header_only as _png_header_only
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from cnnviz.models import resnet50
 from cnnviz.training import loop as training
 from tests.e2e.conftest import running_app
 from tests.e2e.streamlit_page import assert_no_errors, on_live_element, screenshot, wait_idle
-from tests.helpers_inspectpages import FLAT_MODEL, tiny_spec
+from tests.support.specs import FLAT_MODEL, page_spec
 
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +30,7 @@ def stocked_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("e2e-stocked")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CNNVIZ_HOME", str(home))
-        run_id = training.train(tiny_spec(FLAT_MODEL, epochs=1)).run.run_id
+        run_id = training.train(page_spec(FLAT_MODEL, epochs=1)).run.run_id
     weights_path = home / "resnet50-random.weights.h5"
     resnet50.build_resnet50().save_weights(str(weights_path))
     with running_app(home, log_name="streamlit-stocked.log",

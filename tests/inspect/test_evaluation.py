@@ -10,7 +10,7 @@ import pytest
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import evaluation
 from cnnviz.plots import evaluation as plots
-from tests.helpers_inspect import pixel_image, pixel_model, pixel_probs
+from tests.support.models import pixel_image, pixel_model, pixel_probs
 
 
 NAMES = ("cat", "dog", "frog")

@@ -10,7 +10,7 @@ from cnnviz.data import augment
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import evaluation, robustness
 from cnnviz.plots import robustness as plots
-from tests.helpers_inspect import invariant_data, invariant_model, quadrant_data, quadrant_model
+from tests.support.models import invariant_data, invariant_model, quadrant_data, quadrant_model
 
 
 QUAD_NAMES = ("top-left", "top-right", "bottom-right", "bottom-left")

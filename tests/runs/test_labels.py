@@ -6,6 +6,8 @@ from cnnviz.models.config import ModelConfig
 from cnnviz.runs import labels
 from cnnviz.runs.store import RunInfo
 from cnnviz.training.spec import TrainSpec
+from tests.support.runs import fake_run_info
+from tests.support.specs import FLAT_MODEL
 
 
 def _info(**changes) -> RunInfo:
@@ -35,3 +37,11 @@ def test_typed_accessors():
     assert info.model_config == ModelConfig(conv_layers=1, filters=4, batch_norm=False)
     assert info.input_shape == (8, 8, 1) and info.num_classes == 10 and info.class_names[:2] == ("0", "1")
     assert info.scaling_affine["method"] == "unit" and info.model_sha256 == "ab" * 32
+
+
+def test_labels_name_head_augmentation_and_accuracy():
+    info = fake_run_info(augment={"rotation": 30.0, "flip": "none", "translate": 0.0, "zoom": 0.0, "seed": 0},
+                 model={**FLAT_MODEL, "head": "global_avg"})
+    assert labels.picker_label(info) == "custom on digits (0123abcd) · global-average head · rotate ±30° · 50.0%"
+    assert labels.legend_label(info) == "custom, global-average head (0123abcd), rotate ±30°"
+    assert labels.legend_label(fake_run_info()) == "custom (0123abcd), no augmentation"

@@ -8,7 +8,9 @@ from cnnviz.data.augment import AugmentConfig
 from cnnviz.errors import InvalidArgument
 from cnnviz.models.config import ModelConfig
 from cnnviz.training import spec as specs
-from cnnviz.training.spec import TrainSpec
+from cnnviz.training.spec import TrainSpec, twin_spec
+from tests.support.runs import fake_run_info
+from tests.support.specs import FLAT_MODEL
 
 
 def test_model_and_augment_are_typed_and_saved_as_plain_dicts():
@@ -67,3 +69,37 @@ def test_frozen_and_unfrozen_change_only_freezing_and_learning_rate():
 def test_job_label():
     assert TrainSpec(model=ModelConfig(), dataset="digits").label == "custom on digits"
     assert specs.spec_from_preset("seed000_model1", dataset="digits").label == "seed000_model1 on digits"
+
+
+def test_augmented_twin_keeps_everything_but_the_augmentation():
+    info = fake_run_info(seed=7)
+    spec = twin_spec(info, rotation=30, flip="horizontal_and_vertical")
+    assert spec.augment.to_dict() == {"rotation": 30.0, "flip": "horizontal_and_vertical", "translate": 0.0, "zoom": 0.0,
+                            "crop": 0, "seed": 7}
+    original = info.config
+    for key in ("model", "dataset", "train_size", "test_size", "epochs", "batch_size", "seed", "scaling"):
+        assert spec.to_dict()[key] == original[key]
+
+
+def test_twin_keeps_the_runs_other_augmentation_and_flip():
+    info = fake_run_info(augment={"rotation": 0.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "seed": 3})
+    spec = twin_spec(info, rotation=90)
+    assert spec.augment.to_dict() == {"rotation": 90.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "crop": 0,
+                            "seed": 3}
+
+
+def test_size_agnostic_twin_changes_only_the_head():
+    info = fake_run_info()
+    spec = twin_spec(info, head="global_avg")
+    assert spec.model.to_dict() == {**FLAT_MODEL, "head": "global_avg"}
+    assert spec.augment is None
+
+
+def test_twin_of_a_network_that_cannot_be_rebuilt_is_refused():
+    with pytest.raises(InvalidArgument, match="architecture must be one of .*got 'test-tiny'"):
+        twin_spec(fake_run_info(model={"architecture": "test-tiny", "filters": 4}), rotation=30)
+
+
+def test_twin_with_an_impossible_rotation_repeats_it():
+    with pytest.raises(InvalidArgument, match="rotation must be 0..180 degrees, got 400.0"):
+        twin_spec(fake_run_info(), rotation=400)

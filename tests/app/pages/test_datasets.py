@@ -1,0 +1,145 @@
+"""The Datasets page with digits (always there), a fixture CIFAR-10, and CIFAR-10 missing."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnnviz.app import downloads
+from cnnviz.data import datasets
+from cnnviz.errors import Unavailable
+from tests.support.archives import tiny_archive_bytes, write_tiny_dir
+from tests.support.http import Route, loopback_server, refused_url, md5
+
+
+PAGE = "app_pages/datasets.py"
+
+
+def _open(app_path) -> AppTest:
+    at = AppTest.from_file(app_path, default_timeout=60).run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    return at
+
+
+def _chart_keys(at) -> set[str]:
+    return {c.proto.id for c in at.get("plotly_chart")}
+
+
+def _errors(at) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def test_digits_page_renders_every_section(app_path):
+    at = _open(app_path)
+    assert at.title[0].value == "Datasets"
+    assert at.selectbox(key="datasets_source").value == "digits"
+    assert not _errors(at)
+    assert [m.value for m in at.metric][:4] == ["1,437", "360", "8×8×1", "10"]
+    charts = at.get("plotly_chart")
+    assert len(charts) == 7  # counts, samples, image, channels, image histogram, split, scaling
+    table = at.dataframe[0].value
+    assert list(table["class"])[-1] == "total"
+    assert table.iloc[-1].to_dict() == {"class": "total", "train": 1077, "validation": 360, "test": 360}
+
+    at.button(key="datasets_reshuffle").click().run()
+    assert at.session_state["datasets_sample_seed"] == 1 and not at.exception
+    at.slider(key="datasets_per_class").set_value(5).run()
+    at.number_input(key="datasets_inspect_digits").set_value(7).run()
+    at.radio(key="datasets_scaling").set_value("standardize").run()
+    assert any("Training mean per channel" in c.value for c in at.caption)
+    at.slider(key="datasets_val_fraction").set_value(0.5).run()
+    assert at.dataframe[0].value.iloc[-1]["validation"] == 719  # sklearn rounds the validation share up
+    assert not at.exception and not _errors(at)
+
+
+@pytest.mark.slow
+def test_augmentation_preview_with_reroll(app_path):
+    at = _open(app_path)
+    before = len(at.get("plotly_chart"))
+    at.toggle(key="datasets_aug_on").set_value(True)
+    at.run(timeout=180)
+    assert not at.exception and not _errors(at)
+    assert len(at.get("plotly_chart")) == before + 1
+    at.button(key="datasets_aug_reroll").click().run(timeout=120)
+    assert at.session_state["datasets_aug_seed"] == 1
+    at.selectbox(key="datasets_aug_flip").set_value("none").run(timeout=120)
+    assert not at.exception and not _errors(at)
+
+
+def test_missing_cifar_offers_download_and_import(app_path):
+    at = _open(app_path)
+    at.selectbox(key="datasets_source").set_value("cifar10").run()
+    assert not at.exception
+    assert any("CIFAR-10 is not on this machine yet" in w.value for w in at.warning)
+    assert at.button(key="datasets_download") is not None
+    # Importing from a server path is teacher-only: off unless the server was started with the variable.
+    with pytest.raises(KeyError):
+        at.text_input(key="datasets_import_path")
+    assert any("CNNVIZ_ALLOW_SERVER_PATHS=1" in c.value for c in at.caption)
+    assert "not on this machine yet" in at.selectbox(key="datasets_source").format_func("cifar10")
+
+
+def test_fixture_cifar_installed_shows_the_page(app_path, tmp_path):
+    archive = tmp_path / "cifar-10-binary.tar.gz"
+    archive.write_bytes(tiny_archive_bytes())
+    datasets.import_cifar10(archive)
+    at = _open(app_path)
+    at.selectbox(key="datasets_source").set_value("cifar10").run()
+    assert not at.exception and not _errors(at)
+    assert [m.value for m in at.metric][:4] == ["100", "20", "32×32×3", "10"]
+    table = at.dataframe[0].value
+    assert table.iloc[-1].to_dict() == {"class": "total", "train": 75, "validation": 25, "test": 20}
+    assert list(table["class"])[:2] == ["airplane", "automobile"]
+
+
+def test_import_from_server_path_on_the_page(app_path, tmp_path, monkeypatch):
+    monkeypatch.setenv(datasets.SERVER_PATHS_ENV, "1")
+    folder = write_tiny_dir(tmp_path / "copy")
+    at = _open(app_path)
+    at.selectbox(key="datasets_source").set_value("cifar10").run()
+    at.text_input(key="datasets_import_path").input(str(tmp_path / "nowhere")).run()
+    at.button(key="datasets_import").click().run()
+    assert any("Nothing at" in e for e in _errors(at)) and not at.exception
+    at.text_input(key="datasets_import_path").input(str(folder)).run()
+    at.button(key="datasets_import").click().run()
+    assert not at.exception and not _errors(at)
+    assert any(s.value.startswith("Installed CIFAR-10 binary version") for s in at.success)
+    assert [m.value for m in at.metric][:2] == ["100", "20"]
+
+
+def test_download_from_loopback_mirror_on_the_page(app_path, monkeypatch):
+    with loopback_server() as state:
+        body = tiny_archive_bytes()
+        state.routes["/c.tar.gz"] = Route(body)
+        # The page downloads from the official address; point it at the loopback mirror.
+        real = datasets.download
+        monkeypatch.setattr(datasets, "download", lambda name, **kw: real(
+            name, **{**kw, "url": state.url("/c.tar.gz"), "expected_size": len(body), "expected_md5": md5(body)}))
+        at = _open(app_path)
+        at.selectbox(key="datasets_source").set_value("cifar10").run()
+        at.button(key="datasets_download").click().run()
+        assert not at.exception and not _errors(at)
+        assert any("Installed CIFAR-10" in s.value for s in at.success)
+        assert [m.value for m in at.metric][:2] == ["100", "20"]
+
+
+def test_download_failure_is_a_message(app_path, monkeypatch):
+    real = datasets.download
+    monkeypatch.setattr(datasets, "download", lambda name, **kw: real(name, **{**kw, "url": refused_url("/cifar-10-binary.tar.gz")}))
+    at = _open(app_path)
+    at.selectbox(key="datasets_source").set_value("cifar10").run()
+    at.button(key="datasets_download").click().run()
+    assert not at.exception
+    assert any("looks offline" in e for e in _errors(at))
+    assert not datasets.is_present("cifar10")
+
+
+def test_server_path_import_refused_without_the_teacher_switch(tmp_path, monkeypatch):
+    monkeypatch.delenv(datasets.SERVER_PATHS_ENV, raising=False)
+    folder = write_tiny_dir(tmp_path / "copy")
+    with pytest.raises(Unavailable, match="start the app with CNNVIZ_ALLOW_SERVER_PATHS=1"):
+        downloads.import_cifar10(str(folder))
+    assert not datasets.is_present("cifar10")
+    monkeypatch.setenv(datasets.SERVER_PATHS_ENV, "yes")
+    assert datasets.server_paths_allowed()

@@ -1,0 +1,141 @@
+"""The Pretrained ResNet50 page: with a small stand-in model, with uploads, and offline."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnnviz import weights
+from cnnviz.app import caches
+from cnnviz.data import samples
+from cnnviz.inspect import imagenet, pretrained
+from tests.support.http import loopback_server
+from tests.support.images import photo, png_bytes
+from tests.support.models import tiny_imagenet_model
+
+
+PAGE = "app_pages/pretrained.py"
+TIMEOUT = 180  # TensorFlow on a busy 2-core machine
+
+
+@pytest.fixture(scope="module")
+def tiny_clf():
+    return pretrained.SharedClassifier(tiny_imagenet_model(), weights_source="tiny test weights")
+
+
+@pytest.fixture
+def patched(monkeypatch, tiny_clf):
+    """The page's cached loader returns the tiny model instead of loading ResNet50."""
+    monkeypatch.setattr(caches, "resnet50", lambda: tiny_clf)
+    return tiny_clf
+
+
+def _open_page(app_path) -> AppTest:
+    at = AppTest.from_file(app_path, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _texts(at) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [s.value for s in at.subheader]
+    return " ".join(parts)
+
+
+def test_sample_photos_are_classified_with_charts(app_path, patched):
+    at = _open_page(app_path)
+    assert at.title[0].value == "Pretrained ResNet50"
+    assert not at.error
+    heads = [s.value for s in at.subheader]
+    assert [h.split(":")[0] for h in heads] == ["china.jpg", "flower.jpg"]
+    results = pretrained.classify(patched, list(samples.sample_photos().values()), top=5)
+    for head, result in zip(heads, results):  # the page shows what the backend computes
+        label, prob = result.top[0][1], result.top[0][2]
+        assert head.endswith(f"{label.replace('_', ' ')} ({prob:.1%})")
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 6  # top-k, Grad-CAM and preprocessing per photo (+ stage chart)
+    assert "tiny test weights" in _texts(at)
+    # The model tab: facts of the model actually loaded.
+    facts = imagenet.model_facts(patched.model)
+    assert [m.value for m in at.metric][:2] == [str(facts["conv_layers"]), str(facts["weighted_depth"])]
+    # CIFAR-10 is not in the empty CNNVIZ_HOME: an info, not an error.
+    assert at.info and not at.exception
+
+
+def test_fewer_classes_and_one_sample(app_path, patched):
+    at = _open_page(app_path)
+    at.multiselect(key="pre_samples").set_value(["flower.jpg"])
+    at.slider(key="pre_top").set_value(3)
+    at.run()
+    assert not at.exception and not at.error
+    assert [s.value.split(":")[0] for s in at.subheader] == ["flower.jpg"]
+
+
+def test_uploads_good_and_bad(app_path, patched):
+    at = _open_page(app_path)
+    at.radio(key="pre_source").set_value("Upload").run()
+    assert not at.exception
+    at.file_uploader(key="pre_upload").set_value([
+        ("mine.png", png_bytes(photo(120, 160)), "image/png"),
+        ("broken.png", b"\x89PNG\r\n\x1a\n broken", "image/png"),
+    ]).run()
+    assert not at.exception
+    assert [s.value.split(":")[0] for s in at.subheader] == ["mine.png"]
+    from cnnviz.data.images import ImageError, load_image
+
+    with pytest.raises(ImageError) as err:
+        load_image(b"\x89PNG\r\n\x1a\n broken", name="broken.png")
+    assert [e.value for e in at.error] == [str(err.value)]
+
+
+def test_camera_photo(app_path, patched):
+    import io
+
+    from PIL import Image
+
+    at = _open_page(app_path)
+    at.radio(key="pre_source").set_value("Camera").run()
+    buf = io.BytesIO()
+    Image.fromarray(photo(96, 128)).save(buf, format="JPEG")
+    at.camera_input(key="pre_camera").set_value(("shot.jpg", buf.getvalue(), "image/jpeg")).run()
+    assert not at.exception and not at.error
+    assert [s.value.split(":")[0] for s in at.subheader] == ["camera photo"]
+
+
+def test_cifar_bridge_with_images(app_path, patched, monkeypatch):
+    pictures = [(photo(32, 32, seed=i), name) for i, name in enumerate(["airplane", "automobile"])]
+    monkeypatch.setattr(caches, "cifar_bridge_images", lambda count, seed: pictures)
+    at = _open_page(app_path)
+    assert not at.exception
+    captions = [c for img in at.image for c in img.captions]
+    assert captions == ["CIFAR-10 says: airplane", "CIFAR-10 says: automobile"]
+    results = pretrained.classify(patched, [img for img, _ in pictures], top=3)
+    shown = " ".join(m.value for m in at.markdown)
+    for result in results:
+        for _, label, p in result.top:
+            assert f"{label.replace('_', ' ')}: {p:.1%}" in shown
+
+
+def test_offline_page_explains_and_still_shows_the_model(app_path, monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    monkeypatch.delenv(weights.RESNET50.env, raising=False)
+    monkeypatch.setattr(caches, "_resnet50_failure", {})
+    with loopback_server({}) as mirror:  # a server without the file: every download fails
+        monkeypatch.setattr(weights, "RESNET50", dataclasses.replace(weights.RESNET50, url=mirror.base + "/resnet50.h5"))
+        at = _open_page(app_path)
+        [error] = at.error
+        assert error.value.startswith("ResNet50's ImageNet weights are not on this machine")
+        assert "`python -m cnnviz download resnet50`" in error.value
+        assert f"downloading it failed: could not download {mirror.base}/resnet50.h5: the server answered HTTP 404 (Not Found)." in error.value
+        assert any("need ResNet50's ImageNet weights" in i.value for i in at.info)
+        # The facts come from the architecture alone.
+        assert [m.value for m in at.metric] == ["53", "50", "25,636,712", "224×224×3"]
+        assert "49 convolutions and 1 dense" in _texts(at)
+        # A rerun inside the retry window says the same without asking the network again.
+        at.run()
+        assert [e.value for e in at.error] == [error.value]
+        assert mirror.hits == ["/resnet50.h5"]
+

@@ -1,0 +1,162 @@
+"""AppTest of the Robustness page: no runs, rotation sweep (one line per run, values equal to the
+backend's), flips and shifts, other sizes (Flatten explains, global pooling measures), and the
+augmented twin trained through the normal training job."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnviz.app import state
+from cnnviz.inspect import robustness
+from cnnviz.runs import labels
+from cnnviz.runs import store as runs
+from cnnviz.runs.rundata import prepare_inputs
+from cnnviz.training import jobs as jobmanager
+from tests.support.pages import assert_no_runs_notice, chart_keys, figure, no_errors, open_page, texts
+from tests.support.runs import copy_runs, reference_data, train_runs
+from tests.support.specs import FLAT_MODEL, GAP_MODEL, page_spec
+
+
+pytestmark = pytest.mark.slow
+
+PAGE = "app_pages/robustness.py"
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    home = tmp_path_factory.mktemp("robustness-runs")
+    # "flat" trained last: the newest run, the page's default.
+    return home, train_runs(home, {"flip_tta": page_spec(FLAT_MODEL, tta="flip"), "gap": page_spec(GAP_MODEL),
+                                   "flat": page_spec(FLAT_MODEL)})
+
+
+@pytest.fixture
+def run_ids(stored, cnnviz_home) -> dict[str, str]:
+    copy_runs(stored[0], cnnviz_home)
+    return stored[1]
+
+
+@pytest.fixture(scope="module")
+def references(stored):
+    """``{name: (model, scaled x, y, class names, uint8 x, RunInfo)}`` loaded without the app."""
+    out = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CNNVIZ_HOME", str(stored[0]))
+        for name, run_id in stored[1].items():
+            out[name] = (*reference_data(run_id), runs.load_run(run_id))
+    return out
+
+
+def _both(at, run_ids):
+    at.multiselect(key="robust_runs").set_value([run_ids["flat"], run_ids["gap"]]).run()
+    no_errors(at)
+    return at
+
+
+def test_without_runs_says_so_and_links_to_training(app_path):
+    at = open_page(app_path, PAGE)
+    assert_no_runs_notice(at)
+
+
+def test_rotation_sweep_one_line_per_run(app_path, run_ids, references):
+    at = open_page(app_path, PAGE)
+    no_errors(at)
+    assert at.multiselect(key="robust_runs").value == [run_ids["flat"]]  # the newest run
+    assert {"robust_examples", "robust_angle_chart", "robust_heat_0"} <= chart_keys(at)
+    _both(at, run_ids)
+    lines = [t for t in figure(at, "robust_angle_chart")["data"] if t["type"] == "scatter"]
+    assert len(lines) == 2
+    for line, name in zip(lines, ("flat", "gap")):
+        model, _, y, names, x_uint8, info = references[name]
+        expected = robustness.rot90_test(model, x_uint8, y, names, prepare=lambda x, i=info: prepare_inputs(i, x))
+        assert line["name"] == labels.legend_label(info)
+        assert np.asarray(line["x"]).tolist() == [0, 90, 180, 270]
+        assert np.asarray(line["y"]) == pytest.approx(expected.accuracy)
+    assert {"robust_heat_0", "robust_heat_1"} <= chart_keys(at)
+    # Finer angles: 8 points per line, corners filled as chosen.
+    at.selectbox(key="robust_step").set_value(45).run()
+    at.radio(key="robust_fill").set_value("nearest").run()
+    no_errors(at)
+    lines = [t for t in figure(at, "robust_angle_chart")["data"] if t["type"] == "scatter"]
+    assert [len(np.asarray(t["x"])) for t in lines] == [8, 8]
+    model, _, y, names, x_uint8, info = references["flat"]
+    at45 = robustness.rotation_sweep(model, x_uint8, y, names, angles=(45,), fill="nearest",
+                                     prepare=lambda x: prepare_inputs(info, x))
+    assert np.asarray(lines[0]["y"])[1] == pytest.approx(at45.accuracy[0])
+
+
+def test_flips_and_shifts(app_path, run_ids, references):
+    at = _both(open_page(app_path, PAGE), run_ids)
+    assert "robust_transforms" not in chart_keys(at)
+    at.session_state["robust_tab"] = "Flips and shifts"
+    at.run()
+    no_errors(at)
+    bars = figure(at, "robust_transforms")["data"]
+    assert len(bars) == 2
+    model, _, y, names, x_uint8, info = references["flat"]
+    expected = robustness.transform_test(model, x_uint8, y, names, shifts=(2, 4),
+                                         prepare=lambda x: prepare_inputs(info, x))
+    assert list(bars[0]["x"]) == list(expected.names)
+    assert np.asarray(bars[0]["y"]) == pytest.approx(expected.accuracy)
+    at.pills(key="robust_shifts").set_value([1]).run()
+    no_errors(at)
+    assert len(figure(at, "robust_transforms")["data"][0]["x"]) == 3 + 4
+
+
+def test_other_sizes_flatten_explains_global_pooling_measures(app_path, run_ids, references):
+    at = _both(open_page(app_path, PAGE), run_ids)
+    at.session_state["robust_tab"] = "Other sizes"
+    at.run()
+    no_errors(at)
+    flat_notes = [i.value for i in at.info if "cannot take" in i.value]
+    assert len(flat_notes) == 2  # 12×12 and 16×16 for the 8×8 digits
+    assert "This network cannot take 12×12 images" in flat_notes[0] and "Flatten layer" in flat_notes[0]
+    model, _, y, names, x_uint8, info = references["gap"]
+    expected = robustness.other_sizes(model, x_uint8, y, names, sizes=(12, 16),
+                                      prepare=lambda x: prepare_inputs(info, x))
+    shown = [s.value for s in at.success]
+    assert [s.split(":")[0] for s in shown] == ["12×12", "16×16"]
+    for text, result in zip(shown, expected):
+        assert f"accuracy {result.accuracy:.1%}" in text and "global pooling" in text
+    bars = figure(at, "robust_sizes_chart")["data"]
+    assert list(bars[0]["text"]) == ["cannot run", "cannot run"]
+    assert at.button(key="robust_gap_twin_0")  # offered for the Flatten run only
+    assert len([b for b in at.button if b.key.startswith("robust_gap_twin")]) == 1
+
+
+def test_train_the_augmented_twin(app_path, run_ids, monkeypatch):
+    jobs = jobmanager.JobManager(max_jobs=1)
+    monkeypatch.setattr(jobmanager, "_manager", jobs)
+    at = open_page(app_path, PAGE)
+    at.slider(key="robust_twin_rotation").set_value(45)
+    at.button(key="robust_twin_go").click().run()
+    no_errors(at)
+    job_id = at.session_state[state.TRAIN_JOB_KEY]
+    assert at.button(key="robust_twin_go").disabled  # one training at a time per student
+    status = jobs.wait(job_id, timeout=300)
+    assert status.state == "finished", status
+    twin, original = runs.load_run(status.run_id), runs.load_run(run_ids["flat"])
+    assert twin.config["augment"] == {"rotation": 45.0, "flip": "horizontal_and_vertical", "translate": 0.0,
+                                      "zoom": 0.0, "crop": 0, "seed": 0}
+    same = ("model", "dataset", "train_size", "test_size", "validation_fraction", "scaling", "epochs",
+            "batch_size", "seed", "preset")
+    assert {k: twin.config[k] for k in same} == {k: original.config[k] for k in same}
+    at.run()  # the live panel reruns the page when the job ends
+    no_errors(at)
+    assert at.multiselect(key="robust_runs").value == [run_ids["flat"], status.run_id]
+    assert any(f"run `{status.run_id}`" in s.value for s in at.success)
+    lines = [t for t in figure(at, "robust_angle_chart")["data"] if t["type"] == "scatter"]
+    assert [t["name"] for t in lines][1].endswith("rotate ±45°, flip horizontal and vertical")
+
+
+def test_runs_tested_with_averaged_views_are_told_apart(app_path, run_ids):
+    at = open_page(app_path, PAGE)
+    no_errors(at)
+    assert "judged once" not in texts(at)  # the flat run's own accuracy is also one look per image
+    at.multiselect(key="robust_runs").set_value([run_ids["flat"], run_ids["flip_tta"]]).run()
+    no_errors(at)
+    label = labels.legend_label(runs.load_run(run_ids["flip_tta"]))
+    note = next(t for t in texts(at).splitlines() if "judged once" in t)
+    assert f"**{label}** averaged its answers on each test image and its mirror image" in note
+    assert labels.legend_label(runs.load_run(run_ids["flat"])) not in note
