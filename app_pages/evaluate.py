@@ -44,10 +44,10 @@ def _metrics(info: runs.RunInfo, ev: evaluation.Evaluation) -> None:
     cols[1].metric("Test loss", f"{ev.loss:.4f}", help="Mean cross-entropy of the true class, as model.evaluate.")
     cols[2].metric("Test images", f"{len(ev.y_true):,}")
     cols[3].metric("Mistakes", f"{int((~ev.correct).sum()):,}")
-    if info.config.get("tta", "none") != "none":
+    if info.spec.tta != "none":
         plain = info.metrics.get("test_accuracy_without_tta")
         st.caption("Tested as in training, with test-time augmentation: the mean of the network's answers on "
-                   + tta_phrase(info.config["tta"])
+                   + tta_phrase(info.spec.tta)
                    + ("." if plain is None else f" (without it the network got {plain:.1%})."))
     pairs = evaluation.most_confused(ev.confusion, ev.class_names, top=3) if (~ev.correct).any() else []
     if pairs:

@@ -152,7 +152,7 @@ def _gradcam_tab(info: runs.RunInfo, image: np.ndarray, layers: dict, probs: np.
 
 def _inspect(info: runs.RunInfo) -> None:
     layers = caches.run_layers(info)
-    class_names = tuple(info.config.get("class_names") or caches.run_test_set(info)["class_names"])
+    class_names = info.class_names or caches.run_test_set(info)["class_names"]
     image, caption = _pick_image(info, tuple(info.config["input_shape"]))
     if image is None:
         return

@@ -73,7 +73,7 @@ def _rotation_tab(chosen: list[runs.RunInfo]) -> None:
 
 
 def _transforms_tab(chosen: list[runs.RunInfo]) -> None:
-    side = min(min(r.config["input_shape"][:2]) for r in chosen)
+    side = min(min(r.input_shape[:2]) for r in chosen)
     options = [s for s in SHIFT_OPTIONS if s < side]
     c1, c2 = st.columns(2)
     shifts = c1.pills("Shifts (pixels)", options, selection_mode="multi", key="robust_shifts",
@@ -102,7 +102,7 @@ def _sizes_tab(chosen: list[runs.RunInfo], busy: bool) -> None:
         return
     results = {}
     for info in chosen:
-        side = int(info.config["input_shape"][0])
+        side = int(info.input_shape[0])
         sizes = sorted({min(robustness.MAX_SIZE, round(side * f)) for f in factors})
         results.update(sweeps.size_results([info], sizes=sizes, method=method))
     st.plotly_chart(figs.sizes_figure(results), key="robust_sizes_chart")

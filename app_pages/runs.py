@@ -77,7 +77,7 @@ def _one_run(items: list[runs.RunInfo]) -> None:
         st.session_state.pop(CONFIRM_KEY, None)
         st.rerun()
     with st.expander("All settings and results"):
-        st.json({"config": info.config, "metrics": info.metrics}, expanded=False)
+        st.json({"settings": info.spec.to_dict(), "metrics": info.metrics}, expanded=False)
 
 
 def main() -> None:
