@@ -39,14 +39,14 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # the repo, not tests/ (
 import numpy as np  # noqa: E402
 
 from cnnviz.runs import store as runs  # noqa: E402
-from tests.helpers_train import tiny_build  # noqa: E402
+from tests.helpers_train import RUN_CONFIG, tiny_build  # noqa: E402
 
 HISTORY = {"loss": [2.0, 1.5], "accuracy": [0.2, 0.4]}
 
 
 def config_for(child: int, save: int) -> dict:
     """What save ``save`` of child ``child`` writes as config.json (the test re-creates it)."""
-    return {"dataset": "digits", "child": child, "save": save, "model": {"architecture": "test-tiny"}}
+    return {**RUN_CONFIG, "child": child, "save": save}
 
 
 def metrics_for(child: int, save: int) -> dict:

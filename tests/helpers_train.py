@@ -8,6 +8,9 @@ from cnnviz.training.spec import TrainSpec
 
 
 TINY_MODEL = {"architecture": "test-tiny", "filters": 4}
+#: The least config.json a run needs to be listed (cnnviz.runs.schema): a tiny run on 8×8 grey digits.
+RUN_CONFIG = {"model": TINY_MODEL, "dataset": "digits", "input_shape": [8, 8, 1], "num_classes": 10,
+              "scaling_affine": {"method": "unit", "scale": [1 / 255], "offset": [0.0]}}
 
 
 def tiny_build(input_shape, num_classes, *, loss="categorical_crossentropy", learning_rate=0.01):

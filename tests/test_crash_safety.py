@@ -31,7 +31,7 @@ from cnnviz.runs import store as runs
 from cnnviz.runs.modelfile import check_model_archive
 from cnnviz.training import jobs as jobmanager
 from tests import crash_worker
-from tests.helpers_train import tiny_build, tiny_spec
+from tests.helpers_train import RUN_CONFIG, tiny_build, tiny_spec
 
 
 pytestmark = pytest.mark.crash
@@ -325,7 +325,8 @@ def _tiny_model():
 
 
 def _save(model, n):
-    return runs.save_run(model, config={"n": n}, history={"loss": [1.0]}, metrics={"n": n}, status="finished")
+    return runs.save_run(model, config={**RUN_CONFIG, "n": n}, history={"loss": [1.0]}, metrics={"n": n},
+                         status="finished")
 
 
 def test_disk_full_during_a_save_is_a_clear_error_and_leaves_the_store_as_it_was(cnnviz_home, monkeypatch):
