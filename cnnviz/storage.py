@@ -21,6 +21,9 @@ from cnnviz.errors import CnnvizError
 
 
 TEMP_MARKER = ".tmp-"
+#: Leftovers younger than this may be a live writer's work in progress (another process saving
+#: while the app starts): cleanup keeps them while some process holds a writers' lock (judgement).
+LEFTOVER_MIN_AGE_S = 15 * 60
 
 
 def home() -> Path:

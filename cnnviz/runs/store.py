@@ -53,7 +53,7 @@ STATUSES = ("finished", "stopped")
 #: another process (e.g. ``python -m cnnviz train`` while the app starts): leave them (judgement).
 #: Applies only while some process holds the writers' lock; with no writer alive, cleanup
 #: removes every leftover whatever its age (see :func:`cleanup`).
-CLEANUP_MIN_AGE_S = 15 * 60
+CLEANUP_MIN_AGE_S = storage.LEFTOVER_MIN_AGE_S
 #: Every save and delete holds a shared ``flock`` on this file (in ``CNNVIZ_HOME``, beside
 #: ``runs/`` so the store's listing stays runs only); the kernel releases it when the writer
 #: dies, even by SIGKILL.
