@@ -6,6 +6,7 @@ import streamlit as st
 
 from cnnviz.app import tables
 from cnnviz.app.boundary import friendly_errors
+from cnnviz.errors import CnnvizError
 from cnnviz.plots import training as plots
 from cnnviz.runs import compare as runs_compare
 from cnnviz.runs import store as runs
@@ -14,6 +15,7 @@ from cnnviz.runs.compare import differing_settings, history_csv
 
 COMPARE_KEY = "runs_compare"
 CONFIRM_KEY = "runs_delete_confirm"
+DAMAGED_CONFIRM_KEY = "runs_damaged_delete_confirm"
 
 
 def _overview(items: list[runs.RunInfo]) -> None:
@@ -66,31 +68,61 @@ def _one_run(items: list[runs.RunInfo]) -> None:
     cols[2].metric("Epochs done", info.metrics.get("epochs_completed", "–"))
     cols[3].metric("Status", info.status)
     c1, c2, c3 = st.columns(3)
-    c1.download_button("Download model (.keras)", data=lambda: runs.model_file(run_id).read_bytes(),
+    try:  # checked now: a failure inside the deferred download would only reach the server log
+        model_path = runs.model_file(run_id)
+    except CnnvizError as err:
+        model_path = None
+        c1.warning(f"The model cannot be downloaded: {err}")
+    c1.download_button("Download model (.keras)", data=lambda: model_path.read_bytes(),
                        file_name=f"cnnviz-{run_id}.keras", mime="application/octet-stream", on_click="ignore",
-                       key="runs_download_model", icon=":material/download:")
+                       key="runs_download_model", icon=":material/download:", disabled=model_path is None)
     c2.download_button("Download history (CSV)", data=history_csv(info), file_name=f"cnnviz-{run_id}-history.csv",
                        mime="text/csv", on_click="ignore", key="runs_download_csv", icon=":material/table:")
     confirm = c3.checkbox("Yes, delete this run", key=CONFIRM_KEY)
     if c3.button("Delete", key="runs_delete", disabled=not confirm, icon=":material/delete:"):
-        runs.delete_run(run_id)
-        st.session_state.pop(CONFIRM_KEY, None)
-        st.rerun()
+        with friendly_errors("Deleting the run"):  # e.g. a read-only CNNVIZ_HOME: its own words, not "reading"
+            runs.delete_run(run_id)
+            st.session_state.pop(CONFIRM_KEY, None)
+            st.rerun()
     with st.expander("All settings and results"):
         st.json({"settings": info.spec.to_dict(), "metrics": info.metrics}, expanded=False)
 
 
+def _damaged(damaged: list[runs.DamagedRun]) -> None:
+    """Runs whose files cnnviz cannot use: why (in a table cell, never markdown), and a Delete."""
+    st.subheader("Damaged runs")
+    one = len(damaged) == 1
+    st.warning(f"{len(damaged)} run{'' if one else 's'} cannot be shown, evaluated or inspected: "
+               f"{'its' if one else 'their'} files are damaged or were changed after saving. "
+               "The other runs are not affected.")
+    st.dataframe([{"run": d.run_id, "why": d.reason} for d in damaged], hide_index=True, key="runs_damaged_table")
+    by_id = {d.run_id: d for d in damaged}
+    left, right = st.columns([3, 1])
+    run_id = left.selectbox("Damaged run", list(by_id), key="runs_damaged_selected")
+    confirm = right.checkbox("Yes, delete this damaged run", key=DAMAGED_CONFIRM_KEY)
+    if right.button("Delete damaged run", key="runs_damaged_delete", disabled=not confirm,
+                    icon=":material/delete:"):
+        with friendly_errors("Deleting the run"):
+            runs.delete_run(run_id)
+            st.session_state.pop(DAMAGED_CONFIRM_KEY, None)
+            st.rerun()
+
+
 def main() -> None:
     st.title("Runs")
+    listing = runs.Listing([], [])
     with friendly_errors("Reading the runs"):
-        items = runs.list_runs()
+        listing = runs.scan()
+        items = listing.runs
         if not items:
             st.info("No runs yet: train a network first.")
             st.page_link("app_pages/build_train.py", label="Build & train", icon=":material/model_training:")
-            return
-        _overview(items)
-        _compare(items)
-        _one_run(items)
+        else:
+            _overview(items)
+            _compare(items)
+            _one_run(items)
+    if listing.damaged:  # outside: a failure above must not hide the damaged runs' Delete
+        _damaged(listing.damaged)
 
 
 main()

@@ -17,8 +17,13 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from cnnviz.errors import CnnvizError
+
 
 TEMP_MARKER = ".tmp-"
+#: Leftovers younger than this may be a live writer's work in progress (another process saving
+#: while the app starts): cleanup keeps them while some process holds a writers' lock (judgement).
+LEFTOVER_MIN_AGE_S = 15 * 60
 
 
 def home() -> Path:
@@ -180,3 +185,56 @@ def is_inside(path: Path, folder: Path) -> bool:
     """True when ``path`` resolves to somewhere inside ``folder`` (no ``..`` escapes, no symlink tricks)."""
     path, folder = Path(path).resolve(), Path(folder).resolve()
     return os.path.commonpath([path, folder]) == str(folder)
+
+
+# --- a disk that refuses a write, in words ---------------------------------------------------
+class SaveFailed(CnnvizError):
+    """A write to ``CNNVIZ_HOME`` failed: the disk refused it (permission, read-only disk, I/O error)."""
+
+
+class DiskFull(SaveFailed):
+    """A write to ``CNNVIZ_HOME`` failed because the disk (or the user's quota) is full."""
+
+
+_FREE_SOME = "Free some space or delete old runs on the Runs page."
+#: Why a save failed, by errno, and what the person running the server can do about it.
+_SAVE_FAILURES = {
+    errno.ENOSPC: (DiskFull, "the disk is full", _FREE_SOME),
+    errno.EDQUOT: (DiskFull, "the disk is full", _FREE_SOME),
+    errno.EACCES: (SaveFailed, "cnnviz may not write to its folder (permission denied)",
+                   "Whoever runs the server: give its user write access to that folder, or point "
+                   "CNNVIZ_HOME to a folder it may write to."),
+    errno.EPERM: (SaveFailed, "cnnviz may not write to its folder (operation not permitted)",
+                  "Whoever runs the server: give its user write access to that folder, or point "
+                  "CNNVIZ_HOME to a folder it may write to."),
+    errno.EROFS: (SaveFailed, "the disk is read-only",
+                  "Whoever runs the server: point CNNVIZ_HOME to a folder on a writable disk."),
+    errno.EIO: (SaveFailed, "the disk reported an input/output error",
+                "Whoever runs the server: check the disk; earlier runs were not changed."),
+}
+
+
+def disk_failure(err: BaseException, doing: str) -> SaveFailed | None:
+    """The clear error for a write to ``CNNVIZ_HOME`` the disk refused, e.g. ``"Could not save the run: the
+    disk is read-only (CNNVIZ_HOME=...). Whoever runs the server: ..."``; None when ``err`` is not one.
+
+    Args:
+        err: what the write raised (the OSError may be wrapped, e.g. by Keras or zipfile).
+        doing: what failed, after "Could not" (e.g. ``"delete the run"``).
+    """
+    failure = _SAVE_FAILURES.get(_os_errno(err))
+    if failure is None:
+        return None
+    kind, why, what_to_do = failure
+    return kind(f"Could not {doing}: {why} (CNNVIZ_HOME={home()}). {what_to_do}")
+
+
+def _os_errno(err: BaseException | None) -> int | None:
+    """The errno of ``err`` or of the first OSError it was raised from (Keras/zipfile may wrap it)."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno in _SAVE_FAILURES:
+            return err.errno
+        err = err.__cause__ or err.__context__
+    return None

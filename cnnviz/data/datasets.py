@@ -11,9 +11,11 @@ TensorFlow except :func:`download` for MNIST and Fashion-MNIST (through ``keras.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -99,6 +101,13 @@ FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 FOLDER_TEST_FRACTION = 0.2
 _FORMAT_VERSION = 1
 _download_lock = threading.Lock()
+#: Every dataset save holds a shared ``flock`` on this file (in ``CNNVIZ_HOME``), as run saves hold
+#: ``.runs-writers.lock``: cleanup can tell a live writer's temporary from a dead one's.
+WRITERS_LOCK = ".data-writers.lock"
+#: A folder dataset's name is reserved by creating ``folders/<name>`` + this (``O_EXCL``) before the
+#: long decode; it carries the temporary marker, so cleanup removes one a killed import left.
+_RESERVED = f"{storage.TEMP_MARKER}reserved"
+log = logging.getLogger("cnnviz.data.datasets")
 
 Progress = Callable[[int, "int | None"], None]
 
@@ -120,7 +129,11 @@ def _check_name(name: str) -> None:
 
 
 def folder_datasets() -> list[str]:
-    """Names (``folder:NAME``) of the folder datasets imported on this machine, sorted."""
+    """Names (``folder:NAME``) of the folder datasets imported on this machine, sorted.
+
+    The first call in a process also removes leftovers of killed saves (:func:`cleanup_once`).
+    """
+    cleanup_once()
     folder = storage.data_dir() / "folders"
     if not folder.is_dir():
         return []
@@ -161,12 +174,51 @@ def _save(name: str, *, x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
           y_test: np.ndarray, class_names: tuple[str, ...], source: str) -> Path:
     """Write one dataset as an uncompressed ``.npz`` (fast to read), atomically."""
     final = _file_for(name)
-    with storage.atomic_path(final) as tmp, open(tmp, "wb") as fh:
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the server may run as another user than the CLI
-        np.savez(fh, x_train=x_train, y_train=y_train.astype(np.int64), x_test=x_test,
-                 y_test=y_test.astype(np.int64), class_names=np.array(class_names, dtype=str),
-                 source=np.array(source), format_version=np.array(_FORMAT_VERSION))
+    try:
+        with _writing(), storage.atomic_path(final) as tmp, open(tmp, "wb") as fh:
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; the server may run as another user than the CLI
+            np.savez(fh, x_train=x_train, y_train=y_train.astype(np.int64), x_test=x_test,
+                     y_test=y_test.astype(np.int64), class_names=np.array(class_names, dtype=str),
+                     source=np.array(source), format_version=np.array(_FORMAT_VERSION))
+    except OSError as err:  # a full or read-only CNNVIZ_HOME: say so, as a run save does
+        failure = storage.disk_failure(err, f"save the dataset {title(name)}")
+        if failure is None:
+            raise
+        raise failure from err
     return final
+
+
+@contextlib.contextmanager
+def _writing() -> Iterator[None]:
+    """Hold the data writers' shared lock (see :data:`WRITERS_LOCK`) for the ``with`` block."""
+    with storage.shared_lock(storage.ensure_dir(storage.home()) / WRITERS_LOCK):
+        yield
+
+
+@contextlib.contextmanager
+def _reserved(name: str) -> Iterator[None]:
+    """Reserve folder dataset ``name`` (no ``folder:``) for one import, atomically, until the block ends.
+
+    Raises:
+        InvalidArgument: another import holds the name right now ("just taken").
+        SaveFailed: the data folder cannot be written (full, read-only), in words.
+    """
+    try:
+        folder = storage.ensure_dir(storage.data_dir() / "folders")
+        fd = os.open(folder / f"{name}{_RESERVED}", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        raise InvalidArgument(f"the name {name!r} was just taken by another import; choose another name") from None
+    except OSError as err:
+        failure = storage.disk_failure(err, f"make the dataset {name!r}")
+        if failure is None:
+            raise
+        raise failure from err
+    os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            (folder / f"{name}{_RESERVED}").unlink()
 
 
 def _damaged(name: str, why: str) -> CnnvizError:
@@ -410,20 +462,73 @@ def import_folder_zip(
         raise InvalidArgument(f"dataset name must be 1-40 lower-case letters, digits, '_' or '-', "
                               f"starting with a letter or digit, got {name!r}")
     full = f"{FOLDER_PREFIX}{name}"
+    exists = InvalidArgument(f"a folder dataset named {name!r} already exists; choose another name")
     if not overwrite and _file_for(full).is_file():
-        raise InvalidArgument(f"a folder dataset named {name!r} already exists; choose another name")
-    images = folderdata.read_zip(source, image_size=image_size, mode=mode, min_per_class=min_per_class)
-    x_tr, x_te, y_tr, y_te = split_validation(images.x, images.y, fraction=FOLDER_TEST_FRACTION, seed=0)
-    src = (f"your zip of class folders: {len(images.y):,} images of {image_size}×{image_size} "
-           f"{'colour' if mode == 'RGB' else 'grey'} pixels")
-    _save(full, x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te,
-          class_names=images.class_names, source=src)
+        raise exists  # before the long decode: the common case answers at once
+    with _writing(), _reserved(name):  # held through the decode: two imports of one name never both win
+        if not overwrite and _file_for(full).is_file():
+            raise exists  # made between the check above and the reservation
+        images = folderdata.read_zip(source, image_size=image_size, mode=mode, min_per_class=min_per_class)
+        x_tr, x_te, y_tr, y_te = split_validation(images.x, images.y, fraction=FOLDER_TEST_FRACTION, seed=0)
+        src = (f"your zip of class folders: {len(images.y):,} images of {image_size}×{image_size} "
+               f"{'colour' if mode == 'RGB' else 'grey'} pixels")
+        _save(full, x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te,
+              class_names=images.class_names, source=src)
     return {"name": full, "class_names": images.class_names,
             "counts": np.bincount(images.y, minlength=len(images.class_names)).tolist(),
             "train": len(y_tr), "test": len(y_te), "skipped": list(images.skipped),
             "skipped_count": images.skipped_count}
 
 
+
+
+# --- start-up cleanup --------------------------------------------------------------------------
+_cleanup_lock = threading.Lock()
+_cleaned_once = False
+
+
+def cleanup(*, min_age_s: float = storage.LEFTOVER_MIN_AGE_S) -> list[Path]:
+    """Remove what killed saves and imports left in ``data/`` and ``data/folders``: temporary files and
+    name reservations.
+
+    As the run store's cleanup (:func:`cnnviz.runs.store.cleanup`): with no writer holding
+    :data:`WRITERS_LOCK`, every leftover belongs to a dead process and goes, whatever its age;
+    while one writes, only leftovers older than ``min_age_s`` go (a young one may be its work).
+
+    Returns:
+        The paths removed.
+    """
+    root = storage.data_dir()
+    if not root.is_dir():
+        return []
+    with storage.exclusive_lock_if_free(storage.home() / WRITERS_LOCK) as no_writer:
+        oldest = float("-inf") if no_writer else time.time() - min_age_s
+        removed = []
+        for folder in (root, root / "folders"):
+            entries = list(folder.iterdir()) if folder.is_dir() and not folder.is_symlink() else []
+            for path in entries:
+                with contextlib.suppress(OSError):
+                    info = path.lstat()
+                    if storage.TEMP_MARKER in path.name and path.is_file() and not path.is_symlink() \
+                            and (no_writer or info.st_mtime <= oldest):
+                        path.unlink()
+                        removed.append(path)
+    for path in removed:
+        log.info("removed leftover %s", path)
+    return removed
+
+
+def cleanup_once() -> None:
+    """Run :func:`cleanup` once per process (the first dataset listing, the CLI's data commands)."""
+    global _cleaned_once
+    with _cleanup_lock:
+        if _cleaned_once:
+            return
+        _cleaned_once = True
+    try:
+        cleanup()
+    except OSError as err:  # a read-only or odd data folder must not stop the app
+        log.warning("data folder cleanup failed: %s", err)
 
 
 def scaling_preview(ds: Dataset, method: str, *, train_size: int, test_size: int,

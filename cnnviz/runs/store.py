@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import errno
 import json
 import logging
 import re
@@ -29,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cnnviz import storage
+from cnnviz.storage import DiskFull, SaveFailed, disk_failure  # noqa: F401 - DiskFull: callers catch runs.DiskFull
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.models.config import ModelConfig
-from cnnviz.runs import labels, modelfile
+from cnnviz.runs import labels, modelfile, schema
 from cnnviz.runs.modelfile import REFUSED_SUFFIXES, RunCorrupted
 from cnnviz.training.spec import TrainSpec
 
@@ -53,7 +53,7 @@ STATUSES = ("finished", "stopped")
 #: another process (e.g. ``python -m cnnviz train`` while the app starts): leave them (judgement).
 #: Applies only while some process holds the writers' lock; with no writer alive, cleanup
 #: removes every leftover whatever its age (see :func:`cleanup`).
-CLEANUP_MIN_AGE_S = 15 * 60
+CLEANUP_MIN_AGE_S = storage.LEFTOVER_MIN_AGE_S
 #: Every save and delete holds a shared ``flock`` on this file (in ``CNNVIZ_HOME``, beside
 #: ``runs/`` so the store's listing stays runs only); the kernel releases it when the writer
 #: dies, even by SIGKILL.
@@ -62,31 +62,6 @@ WRITERS_LOCK = ".runs-writers.lock"
 
 class RunNotFound(CnnvizError):
     """No complete run with this id is in the store."""
-
-
-class SaveFailed(CnnvizError):
-    """A run could not be saved: the store refused the write (permission, read-only disk, I/O error)."""
-
-
-class DiskFull(SaveFailed):
-    """A run could not be saved because the disk (or the user's quota) is full."""
-
-
-#: Why a save failed, by errno, and what the person running the server can do about it.
-_SAVE_FAILURES = {
-    errno.ENOSPC: (DiskFull, "the disk is full", "Free some space or delete old runs on the Runs page."),
-    errno.EDQUOT: (DiskFull, "the disk is full", "Free some space or delete old runs on the Runs page."),
-    errno.EACCES: (SaveFailed, "cnnviz may not write to its folder (permission denied)",
-                   "Whoever runs the server: give its user write access to that folder, or point "
-                   "CNNVIZ_HOME to a folder it may write to."),
-    errno.EPERM: (SaveFailed, "cnnviz may not write to its folder (operation not permitted)",
-                  "Whoever runs the server: give its user write access to that folder, or point "
-                  "CNNVIZ_HOME to a folder it may write to."),
-    errno.EROFS: (SaveFailed, "the disk is read-only",
-                  "Whoever runs the server: point CNNVIZ_HOME to a folder on a writable disk."),
-    errno.EIO: (SaveFailed, "the disk reported an input/output error",
-                "Whoever runs the server: check the disk; earlier runs were not changed."),
-}
 
 
 @dataclass(frozen=True)
@@ -235,6 +210,11 @@ def save_run(
     """
     if status not in STATUSES:
         raise InvalidArgument(f"run status must be one of {', '.join(STATUSES)}, got {status!r}")
+    for name, value in {"config.json": config, "history.json": history, "metrics.json": metrics}.items():
+        try:  # never write a run the listing would call damaged
+            _CHECKS[name](json.loads(_json_bytes(_clean_floats(value))))
+        except schema.RunDamaged as err:
+            raise InvalidArgument(f"the run was not saved: {err}") from None
     try:
         root = storage.ensure_dir(storage.runs_dir())
         with storage.shared_lock(storage.home() / WRITERS_LOCK):  # taken before mkdir: cleanup sees us from the start
@@ -242,24 +222,12 @@ def save_run(
     except CnnvizError:
         raise
     except Exception as err:
-        failure = _SAVE_FAILURES.get(_os_errno(err))
+        failure = disk_failure(err, "save the run")
         if failure is not None:
-            kind, why, what_to_do = failure
-            raise kind(f"Could not save the run: {why} (CNNVIZ_HOME={storage.home()}). {what_to_do}") from err
+            raise failure from err
         raise
     log.info("saved run %s (%s)", run_id, status)
     return load_run(run_id)
-
-
-def _os_errno(err: BaseException | None) -> int | None:
-    """The errno of ``err`` or of the first OSError it was raised from (Keras/zipfile may wrap it)."""
-    seen: set[int] = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        if isinstance(err, OSError) and err.errno in _SAVE_FAILURES:
-            return err.errno
-        err = err.__cause__ or err.__context__
-    return None
 
 
 def _write_run(root: Path, model: keras.Model, *, config: dict, history: dict, metrics: dict,
@@ -300,17 +268,22 @@ def _write_run(root: Path, model: keras.Model, *, config: dict, history: dict, m
 
 
 # --- reading -------------------------------------------------------------------------------
+def _damaged(run_id: str, err: schema.RunDamaged) -> RunCorrupted:
+    return RunCorrupted(f"run {run_id!r} is damaged: {err}")
+
+
 def _read_manifest(folder: Path, run_id: str) -> dict:
     path = folder / MANIFEST
     if not path.is_file():
         raise RunNotFound(f"there is no complete run {run_id!r} in {storage.runs_dir()}")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise RunCorrupted(f"the manifest of run {run_id!r} cannot be read ({err})") from err
+        manifest = schema.parse(schema.read_bytes(path, MANIFEST), MANIFEST)
+    except schema.RunDamaged as err:
+        raise _damaged(run_id, err) from None
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if (
-        manifest.get("format") != MANIFEST_FORMAT
+        not isinstance(manifest, dict)
+        or manifest.get("format") != MANIFEST_FORMAT
         or manifest.get("run_id") != run_id
         or manifest.get("status") not in STATUSES
         or not isinstance(files, dict)
@@ -321,6 +294,10 @@ def _read_manifest(folder: Path, run_id: str) -> dict:
         if bad:
             raise RunCorrupted(f"run {run_id!r} names {bad[0]!r}: only .keras models written by cnnviz are loaded")
         raise RunCorrupted(f"the manifest of run {run_id!r} is not one cnnviz wrote (files: {named})")
+    try:
+        schema.check_manifest(manifest, files=(*DATA_FILES, MODEL_FILE))
+    except schema.RunDamaged as err:
+        raise _damaged(run_id, err) from None
     return manifest
 
 
@@ -333,23 +310,32 @@ def _verified_file(folder: Path, manifest: dict, name: str, run_id: str) -> Path
     return path
 
 
+#: Each JSON file's check (:mod:`cnnviz.runs.schema`): a file that breaks it makes the run damaged.
+_CHECKS = {"config.json": schema.check_config, "history.json": schema.check_history,
+           "metrics.json": schema.check_metrics}
+
+
 def load_run(run_id: str) -> RunInfo:
-    """Read one complete run (its JSON files checksum-verified).
+    """Read one complete run: each JSON file size-capped, checksum-verified and schema-checked.
 
     Raises:
         InvalidArgument: the id is not a generated run id.
         RunNotFound: no complete run with that id.
-        RunCorrupted: a file does not match the manifest.
+        RunCorrupted: a file is missing, too big, does not match the manifest or breaks the
+            schema (the message says which and why).
     """
     folder = run_path(run_id)
     manifest = _read_manifest(folder, run_id)
     parts = {}
-    for name in DATA_FILES:
-        path = _verified_file(folder, manifest, name, run_id)
-        try:
-            parts[name] = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as err:
-            raise RunCorrupted(f"run {run_id!r}: {name} is not valid JSON ({err})") from err
+    try:
+        for name in DATA_FILES:
+            parts[name] = schema.parse(schema.read_bytes(folder / name, name), name, manifest["files"][name])
+            _CHECKS[name](parts[name])
+        model = folder / MODEL_FILE
+        if model.is_symlink() or not model.is_file():  # a stat, not a checksum: listing stays cheap
+            raise schema.RunDamaged(f"its model file {MODEL_FILE} is missing")
+    except schema.RunDamaged as err:
+        raise _damaged(run_id, err) from None
     return RunInfo(
         run_id=run_id,
         config=parts["config.json"],
@@ -362,27 +348,75 @@ def load_run(run_id: str) -> RunInfo:
     )
 
 
-def list_runs() -> list[RunInfo]:
-    """Every complete run, newest first. Folders without a manifest and damaged runs are skipped.
+@dataclass(frozen=True)
+class DamagedRun:
+    """A run folder with a manifest whose files cnnviz cannot use: listed so it can be deleted.
 
+    Attributes:
+        run_id: the folder's name (a generated run id).
+        reason: what is wrong, in words (e.g. "its files were changed after it was saved ...").
+    """
+
+    run_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The run store read once: the usable runs (newest first) and the damaged ones (by id)."""
+
+    runs: list[RunInfo]
+    damaged: list[DamagedRun]
+
+
+def scan() -> Listing:
+    """Read every run folder with a manifest: good runs and damaged runs, each on its own.
+
+    One bad folder never stops the listing: whatever goes wrong reading it (a file of the wrong
+    type, too big, changed after saving, unreadable) makes that run damaged, with the reason.
     The first listing in a process also removes leftovers of crashed writes (:func:`cleanup_once`).
     """
     cleanup_once()
     root = storage.runs_dir()
     if not root.is_dir():
-        return []
-    runs = []
+        return Listing([], [])
+    good, damaged = [], []
     for entry in root.iterdir():
         if not RUN_ID_RE.match(entry.name) or not entry.is_dir() or entry.is_symlink():
             continue
         if not (entry / MANIFEST).is_file():
             continue  # unfinished write (or a crash): never listed
         try:
-            runs.append(load_run(entry.name))
+            good.append(load_run(entry.name))
+        except RunNotFound:
+            continue  # deleted while we listed
         except CnnvizError as err:
-            log.warning("skipping run %s: %s", entry.name, err)
-    runs.sort(key=lambda r: (r.created, r.run_id), reverse=True)
-    return runs
+            log.warning("damaged run %s: %s", entry.name, err)
+            damaged.append(DamagedRun(entry.name, _reason(str(err), entry.name)))
+        except Exception as err:  # a bug in a check must not break every page: log it, list the run
+            log.exception("reading run %s failed", entry.name)
+            damaged.append(DamagedRun(entry.name, f"it could not be read ({type(err).__name__})"))
+    good.sort(key=lambda r: (r.created, r.run_id), reverse=True)
+    damaged.sort(key=lambda d: d.run_id, reverse=True)
+    return Listing(good, damaged)
+
+
+def _reason(message: str, run_id: str) -> str:
+    """The reason of a RunCorrupted message without the leading "run '<id>' is damaged: "."""
+    for prefix in (f"run {run_id!r} is damaged: ", f"run {run_id!r}: "):
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
+
+
+def list_runs() -> list[RunInfo]:
+    """Every usable run, newest first (:func:`scan`; damaged runs are in :func:`damaged_runs`)."""
+    return scan().runs
+
+
+def damaged_runs() -> list[DamagedRun]:
+    """Every run folder with a manifest that cannot be used, with the reason (:func:`scan`)."""
+    return scan().damaged
 
 
 def model_file(run_id: str) -> Path:
@@ -414,16 +448,29 @@ def load_model(run_id: str) -> keras.Model:
 
 
 def delete_run(run_id: str) -> None:
-    """Remove a run. The manifest goes first, so a half-deleted run is never listed."""
+    """Remove a run, usable or damaged. The manifest goes first, so a half-deleted run is never listed.
+
+    Raises:
+        InvalidArgument: the id is not a generated run id (nothing else is ever deleted).
+        RunNotFound: no run folder with a manifest has that id.
+        SaveFailed: the disk refused (read-only, permission), said in words.
+    """
     folder = run_path(run_id)
     if not (folder / MANIFEST).is_file():
         raise RunNotFound(f"there is no complete run {run_id!r} in {storage.runs_dir()}")
     # A writer too: cleanup must not count this half-deleted folder as a dead writer's leftover
     # while we still remove it (harmless either way, but keeps the rule simple).
-    with storage.shared_lock(storage.home() / WRITERS_LOCK):
-        (folder / MANIFEST).unlink()
-        storage.fsync_dir(folder)
-        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        with storage.shared_lock(storage.home() / WRITERS_LOCK):
+            (folder / MANIFEST).unlink()
+            storage.fsync_dir(folder)
+            shutil.rmtree(folder, ignore_errors=True)
+    except OSError as err:  # e.g. a read-only CNNVIZ_HOME: say so, not "internal error"
+        failure = disk_failure(err, f"delete run {run_id}")
+        if failure is None:
+            raise
+        raise failure from err
+    log.info("deleted run %s", run_id)
 
 
 # --- start-up cleanup --------------------------------------------------------------------------

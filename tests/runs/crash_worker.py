@@ -40,13 +40,14 @@ import numpy as np  # noqa: E402
 
 from cnnviz.runs import store as runs  # noqa: E402
 from tests.support.models import tiny_build  # noqa: E402
+from tests.support.specs import RUN_CONFIG  # noqa: E402
 
 HISTORY = {"loss": [2.0, 1.5], "accuracy": [0.2, 0.4]}
 
 
 def config_for(child: int, save: int) -> dict:
     """What save ``save`` of child ``child`` writes as config.json (the test re-creates it)."""
-    return {"dataset": "digits", "child": child, "save": save, "model": {"architecture": "test-tiny"}}
+    return {**RUN_CONFIG, "child": child, "save": save}
 
 
 def metrics_for(child: int, save: int) -> dict:

@@ -33,7 +33,7 @@ from cnnviz.training import jobs as jobmanager
 from tests.conftest import REPO
 from tests.runs import crash_worker
 from tests.support.models import tiny_build
-from tests.support.specs import tiny_spec
+from tests.support.specs import RUN_CONFIG, tiny_spec
 
 
 pytestmark = pytest.mark.crash
@@ -326,7 +326,8 @@ def _tiny_model():
 
 
 def _save(model, n):
-    return runs.save_run(model, config={"n": n}, history={"loss": [1.0]}, metrics={"n": n}, status="finished")
+    return runs.save_run(model, config={**RUN_CONFIG, "n": n}, history={"loss": [1.0]}, metrics={"n": n},
+                         status="finished")
 
 
 def test_disk_full_during_a_save_is_a_clear_error_and_leaves_the_store_as_it_was(cnnviz_home, monkeypatch):

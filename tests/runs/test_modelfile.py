@@ -31,8 +31,8 @@ from cnnviz.runs import modelfile
 from cnnviz.runs import modelfile as runs_modelfile
 from cnnviz.runs import store as runs
 from cnnviz.runs.modelfile import RunCorrupted
-from tests.support.models import tiny_imagenet_model
-from tests.support.models import tiny_build
+from tests.support.models import tiny_build, tiny_imagenet_model
+from tests.support.specs import RUN_CONFIG
 
 
 pytestmark = pytest.mark.slow
@@ -89,7 +89,7 @@ def zip_bomb(size: int = 64 << 20) -> bytes:
 def saved_run() -> runs.RunInfo:
     model = tiny_build((8, 8, 1), 10)
     model.optimizer.build(model.trainable_variables)  # as after training: its state is saved too
-    return runs.save_run(model, config={"dataset": "digits"}, history={"loss": [1.0]},
+    return runs.save_run(model, config=RUN_CONFIG, history={"loss": [1.0]},
                          metrics={"test_accuracy": 0.5}, status="finished")
 
 

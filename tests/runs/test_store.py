@@ -28,6 +28,7 @@ CONFIG = {
     "scaling": "unit", "augment": None, "class_weights": False, "epochs": 2, "batch_size": 8,
     "early_stopping": False, "keep_best": False, "seed": 3, "preset": None,
     "scaling_affine": {"method": "unit", "scale": [1 / 255], "offset": [0.0]},
+    "input_shape": [8, 8, 1], "num_classes": 10,
 }
 HISTORY = {"loss": [2.0, 1.5], "accuracy": [0.2, 0.4], "val_loss": [2.1, None], "val_accuracy": [0.1, None]}
 METRICS = {"test_accuracy": 0.5, "test_loss": 1.25, "epochs_completed": 1.5}
@@ -248,12 +249,12 @@ def test_run_dataset_recreates_the_same_subset():
 
 def test_comparison_helpers():
     a, _ = _save(seed=1)
-    b, _ = _save(seed=2, epochs=5, augment={"rotation": 10.0, "flip": True, "seed": 0})
+    b, _ = _save(seed=2, epochs=5, augment={"rotation": 10.0, "flip": "horizontal", "seed": 0})
     assert differing_settings([a, b]) == ["augment", "epochs", "seed"]
     assert differing_settings([a, a]) == []
     rows = runs_table([a, b])
     assert rows[0]["run"] == a.run_id and rows[0]["test accuracy"] == 0.5 and rows[0]["epochs done"] == 1.5
-    assert rows[1]["augment"] == "flip=True, rotation=10.0"
+    assert rows[1]["augment"] == "flip=horizontal, rotation=10.0"
     assert rows[0]["model.filters"] == 4
 
 

@@ -18,6 +18,9 @@ PAGE_RUN = dict(dataset="digits", train_size=120, test_size=40, epochs=2, batch_
 
 #: The network tiny_build makes (tests register it as architecture "test-tiny").
 TINY_MODEL = {"architecture": "test-tiny", "filters": 4}
+#: The least config.json a run needs to be listed (cnnviz.runs.schema): a tiny run on 8×8 grey digits.
+RUN_CONFIG = {"model": TINY_MODEL, "dataset": "digits", "input_shape": [8, 8, 1], "num_classes": 10,
+              "scaling_affine": {"method": "unit", "scale": [1 / 255], "offset": [0.0]}}
 #: A real ModelConfig (so the run can be rebuilt for a twin): conv → max pool → Flatten → softmax.
 FLAT_MODEL = models_config.ModelConfig(conv_layers=1, filters=4, batch_norm=False).to_dict()
 #: The same with global average pooling instead of Flatten (takes any image size).
