@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cnnviz import storage
-from cnnviz.storage import DiskFull, SaveFailed, disk_failure  # noqa: F401 - DiskFull: callers catch runs.DiskFull
+from cnnviz.storage import disk_failure
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.models.config import ModelConfig
 from cnnviz.runs import labels, modelfile, schema

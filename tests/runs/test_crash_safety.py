@@ -356,7 +356,7 @@ def test_disk_full_during_a_save_is_a_clear_error_and_leaves_the_store_as_it_was
         filler = DiskFiller(cnnviz_home, n, fsync=kind == "fsync")
         with monkeypatch.context() as patch:
             filler.install(patch)
-            with pytest.raises(runs.DiskFull) as caught:
+            with pytest.raises(storage.DiskFull) as caught:
                 _save(model, 4)
         assert str(caught.value) == (
             f"Could not save the run: the disk is full (CNNVIZ_HOME={cnnviz_home}). "
@@ -390,9 +390,9 @@ def test_other_write_failures_during_a_save_say_why_and_leave_the_store_as_it_wa
         filler = DiskFiller(cnnviz_home, n, fsync=fsync, error=error)
         with monkeypatch.context() as patch:
             filler.install(patch)
-            with pytest.raises(runs.SaveFailed) as caught:
+            with pytest.raises(storage.SaveFailed) as caught:
                 _save(model, 1)
-        assert not isinstance(caught.value, runs.DiskFull)
+        assert not isinstance(caught.value, storage.DiskFull)
         assert str(caught.value) == "Could not save the run: " + message.format(home=cnnviz_home), (n, fsync)
         assert isinstance(caught.value.__cause__, OSError) and caught.value.__cause__.errno == error
         assert [p.name for p in root.iterdir()] == [earlier] and hash_run(root / earlier) == before

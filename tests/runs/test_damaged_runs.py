@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from cnnviz import storage
 from cnnviz.errors import InvalidArgument
 from cnnviz.runs import schema
 from cnnviz.runs import store as runs
 from cnnviz.runs.modelfile import RunCorrupted
 from tests.support.runfolders import DAMAGED, GOOD_CONFIG, GOOD_METRICS, sparse, write_damaged, write_run
+
 
 GOOD = "20260101-000000-00000001"
 BAD = "20260101-000000-0000000b"
@@ -127,7 +129,7 @@ def test_delete_on_a_read_only_home_says_so(cnnviz_home, monkeypatch, code, word
         return real_unlink(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "unlink", refuse)
-    with pytest.raises(runs.SaveFailed, match=words) as caught:
+    with pytest.raises(storage.SaveFailed, match=words) as caught:
         runs.delete_run(GOOD)
     assert f"CNNVIZ_HOME={cnnviz_home}" in str(caught.value) and "Whoever runs the server" in str(caught.value)
     assert [r.run_id for r in runs.list_runs()] == [GOOD]
