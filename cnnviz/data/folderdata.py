@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from cnnviz.data.decodelimits import DecodeBudget, DecodeRefused, check_jpeg_scans
 from cnnviz.data.images import DECODE_ERRORS, to_rgb_or_l
 from cnnviz.errors import CnnvizError, InvalidArgument
 
@@ -46,6 +47,9 @@ MAX_PIXELS = 40_000_000
 #: to nearly MAX_PIXELS would otherwise hold a shared server's CPU for minutes. 400 M pixels is
 #: a few thousand phone photos (JPEGs decode at a reduced scale) and some seconds of work.
 MAX_TOTAL_PIXELS = 400_000_000
+#: Processor seconds one zip's decoding may take (checked before each image; each image alone is
+#: bounded by its pixels and its JPEG scans): the shared server must keep answering everyone.
+MAX_DECODE_CPU_S = 30.0
 MAX_REPORTED_SKIPS = 20
 _CLASS_NAME = re.compile(r"^[\w][\w .+\-]{0,39}$")
 
@@ -102,11 +106,13 @@ def _check_limits(infos: list[zipfile.ZipInfo]) -> None:
             raise ZipDatasetError(f"{info.filename} inflates {ratio:,.0f}× (a zip bomb?); the zip is refused.")
 
 
-def _decode(data: bytes, *, size: int, mode: str, budget: list[int] | None = None) -> np.ndarray:
+def _decode(data: bytes, *, size: int, mode: str, budget: DecodeBudget | None = None,
+            name: str = "image") -> np.ndarray:
     """Decode one image with Pillow, carefully, and resize it to ``size``×``size``.
 
-    ``budget`` (a one-item list) holds the pixels still allowed for this zip; the image's
-    decoded pixels are taken from it, and :class:`ZipDatasetError` ends the import when it runs out.
+    ``budget`` is the zip's: the image's decoded pixels (after ``draft``) are taken from it
+    before decoding, and :class:`ZipDatasetError` ends the import when its pixels or processor
+    seconds run out. A JPEG with more than ``MAX_JPEG_SCANS`` scans is skipped undecoded.
 
     Not ``cnnviz.data.images.load_image``: a dataset decodes thousands of pictures, so JPEGs are
     decoded at a reduced scale (``draft``) and every picture counts against the zip's pixel
@@ -119,14 +125,18 @@ def _decode(data: bytes, *, size: int, mode: str, budget: list[int] | None = Non
                 w, h = im.size
                 if w * h > MAX_PIXELS:
                     raise _Skip(f"{w}×{h} pixels is too large")
-                if im.format == "JPEG":
+                if im.format in ("JPEG", "MPO"):
+                    try:
+                        check_jpeg_scans(data, "It")
+                    except DecodeRefused:
+                        raise _Skip("a JPEG with far more progressive scans than cameras write (about 10): "
+                                    "refused undecoded, decoding it would hold the shared server") from None
                     im.draft(mode, (size, size))  # decode at a reduced scale: much faster
                 if budget is not None:
-                    budget[0] -= im.size[0] * im.size[1]
-                    if budget[0] < 0:
-                        raise ZipDatasetError(
-                            f"The images in the zip add up to more than {MAX_TOTAL_PIXELS // 1_000_000:,} million "
-                            "pixels to decode; shrink them first (a few hundred pixels a side is plenty) or use fewer.")
+                    try:
+                        budget.charge(im.size[0] * im.size[1], name)
+                    except DecodeRefused as err:
+                        raise ZipDatasetError(str(err)) from None
                 im = ImageOps.exif_transpose(im)
                 im = to_rgb_or_l(im, []).convert(mode)  # the uploads' conversion (cnnviz.data.images)
                 # Squash to a square, as seed 004 does; BILINEAR in Pillow antialiases when shrinking.
@@ -210,7 +220,7 @@ def _decode_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], *, image_
     images: list[np.ndarray] = []
     labels: list[str] = []
     skipped: list[tuple[str, str]] = []
-    budget = [MAX_TOTAL_PIXELS]
+    budget = DecodeBudget(pixels=MAX_TOTAL_PIXELS, cpu_seconds=MAX_DECODE_CPU_S, what="the images in the zip")
     for info in infos:
         path = _member_path(info.filename)
         if any(p.startswith(".") or p == "__MACOSX" for p in path.parts):
@@ -246,7 +256,7 @@ def _decode_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], *, image_
         if len(data) > MAX_MEMBER_BYTES:
             raise ZipDatasetError(f"{info.filename} unpacks to more than {MAX_MEMBER_BYTES // 2**20} MiB.")
         try:
-            images.append(_decode(data, size=image_size, mode=mode, budget=budget))
+            images.append(_decode(data, size=image_size, mode=mode, budget=budget, name=info.filename))
         except _Skip as why:
             skipped.append((info.filename, str(why)))
             continue

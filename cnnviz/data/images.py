@@ -8,6 +8,9 @@ follow Pillow's own documentation (``Image.open``'s ``formats``, ``Decompression
 * decompression bombs: Pillow's ``DecompressionBombWarning`` becomes an error, and the
   declared size is checked against ``max_pixels`` before any pixel is decoded
   (``Image.open`` only reads the header; ``load()`` decodes);
+* decode *work* is bounded too (:mod:`cnnviz.data.decodelimits`): JPEG scans are counted from
+  the markers, and a request's :class:`~cnnviz.data.decodelimits.DecodeBudget` is charged
+  with the declared pixels, both before decoding;
 * truncated files stay errors (``ImageFile.LOAD_TRUNCATED_IMAGES`` is left ``False``);
 * EXIF orientation is applied, transparency is composited on white, CMYK and 16-bit
   images are converted (16-bit is scaled, because ``convert`` would clip it to white).
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from cnnviz.data.decodelimits import DecodeBudget, DecodeRefused, check_jpeg_scans
 from cnnviz.errors import CnnvizError, InvalidArgument
 
 
@@ -281,6 +285,7 @@ def load_image(
     name: str = "upload",
     mode: str = "RGB",
     max_pixels: int = MAX_PIXELS,
+    budget: DecodeBudget | None = None,
 ) -> LoadedImage:
     """Decode uploaded bytes into a uint8 array, refusing anything unsafe or unreadable.
 
@@ -289,6 +294,8 @@ def load_image(
         name: the file name, only repeated in messages.
         mode: "RGB" for H×W×3 or "L" for H×W grayscale (ITU-R 601-2 luma, as Pillow).
         max_pixels: refuse images whose declared width × height is larger.
+        budget: the request's decode budget, charged with this picture's declared pixels
+            before it is decoded (None: this picture's own limits only).
 
     Returns:
         A :class:`LoadedImage` with the array, the format and notes on what was done.
@@ -350,6 +357,13 @@ def load_image(
                                  "Upload another picture.")
             if width * height > max_pixels:
                 raise ImageError(_bomb_message(shown, width * height, max_pixels, (width, height)))
+            try:  # the work, bounded before any pixel is decoded
+                if im.format in ("JPEG", "MPO"):
+                    check_jpeg_scans(data, shown)
+                if budget is not None:
+                    budget.charge(width * height, shown)
+            except DecodeRefused as err:
+                raise ImageError(str(err)) from None
             try:
                 frames_note = _frames_note(im, kind)
                 im.seek(0)
