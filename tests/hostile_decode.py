@@ -58,3 +58,23 @@ def scan_zip(count: int = 20, side: int = 2000, repeats: int = 5000) -> bytes:
     """A two-class dataset zip of ``count`` :func:`repeated_scan_jpeg` members."""
     bad = repeated_scan_jpeg(side, repeats)
     return zip_bytes({f"{'cats' if i % 2 else 'dogs'}/{i:03d}.jpg": bad for i in range(count)})
+
+
+# EXIF field types (TIFF 6.0 §2): how an orientation value is written in the IFD entry.
+EXIF_ASCII, EXIF_SHORT, EXIF_LONG, EXIF_SSHORT, EXIF_SLONG = 2, 3, 4, 8, 9
+
+
+def exif_orientation_jpeg(value: int | str, field_type: int = EXIF_SHORT) -> bytes:
+    """A 20×10 JPEG whose EXIF orientation entry is written by hand (Pillow only writes SHORTs 0..65535).
+
+    ``value`` may be anything the field type holds: 4294967295 (LONG), -6 (SSHORT), "6" (ASCII).
+    """
+    if field_type == EXIF_ASCII:
+        raw = str(value).encode("ascii") + b"\x00"
+        count, inline = len(raw), raw.ljust(4, b"\x00")
+    else:
+        fmt = {EXIF_SHORT: "<H", EXIF_LONG: "<I", EXIF_SSHORT: "<h", EXIF_SLONG: "<i"}[field_type]
+        count, inline = 1, struct.pack(fmt, int(value)).ljust(4, b"\x00")
+    ifd = struct.pack("<H", 1) + struct.pack("<HHI", 0x0112, field_type, count) + inline + struct.pack("<I", 0)
+    tiff = b"II*\x00" + struct.pack("<I", 8) + ifd
+    return encode(Image.new("RGB", (20, 10), (50, 90, 130)), "JPEG", exif=b"Exif\x00\x00" + tiff)

@@ -50,6 +50,10 @@ THIN_SIDE_PX = 8
 
 MODES = ("RGB", "L")
 
+# The smallest file of an allowed format is longer (a 1×1 GIF has 26 bytes, a 1×1 WebP about 30):
+# anything shorter that does not read as text is reported as too short rather than described.
+MIN_IMAGE_BYTES = 24
+
 # Magic numbers of formats people often upload but we refuse, for a helpful message
 # (each name with its article, for "it looks like a TIFF file").
 _KNOWN_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
@@ -142,6 +146,14 @@ def _matching_kind(data: bytes, signatures: tuple[tuple[bytes, int, str], ...]) 
     return None
 
 
+def _cut_kind(data: bytes) -> str | None:
+    """The format whose signature a too-short file is the start of (``0x89`` is the start of a PNG)."""
+    for signature, offset, kind in _ALLOWED_SIGNATURES:
+        if offset == 0 and len(data) < len(signature) and signature.startswith(data):
+            return kind
+    return None
+
+
 def _reason(err: BaseException, data: bytes) -> str:
     """A decoder's exception in a student's words."""
     # A RIFF (WebP) file states its own length; libwebp only says "could not create decoder".
@@ -169,12 +181,14 @@ def _describe_bytes(data: bytes) -> str:
         if err.start < len(head) - 3:  # not just a character cut in half at byte 512
             return "data in an unknown format"
         text = head[: err.start].decode("utf-8")
-    if all(ch.isprintable() or ch in "\r\n\t" for ch in text):
+    if text and all(ch.isprintable() or ch in "\r\n\t" for ch in text):  # "": no character to judge by
         return "text, not a picture"
     return "data in an unknown format"
 
 
 def _size_text(n_bytes: int) -> str:
+    if n_bytes == 1:
+        return "1 byte"
     if n_bytes < 1024:
         return f"{n_bytes} bytes"
     if n_bytes < 1024 * 1024:
@@ -270,6 +284,11 @@ def _apply_exif_orientation(im: Image.Image, notes: list[str]) -> Image.Image:
         return im
     if orientation in (None, 1):
         return im
+    # Pillow's exif_transpose acts on 2..8 only and silently keeps anything else (0, 9, 65535, "6", -6).
+    if isinstance(orientation, bool) or not isinstance(orientation, int) or not 2 <= orientation <= 8:
+        notes.append("the camera's rotation (EXIF orientation) holds an invalid value: ignored, the picture "
+                     "is shown as stored")
+        return im
     try:
         rotated = ImageOps.exif_transpose(im)
     except DECODE_ERRORS:
@@ -325,12 +344,18 @@ def load_image(
         try:
             im = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
         except UnidentifiedImageError:
-            started_as = _matching_kind(data, _ALLOWED_SIGNATURES)
+            started_as = _matching_kind(data, _ALLOWED_SIGNATURES) or _cut_kind(data)
             if started_as:
+                short = "is far too short to be a picture; it " if len(data) < MIN_IMAGE_BYTES else ""
                 raise ImageError(
-                    f"{shown} ({_size_text(len(data))}) starts like a {started_as} file but cannot be read: "
+                    f"{shown} ({_size_text(len(data))}) {short}starts like a {started_as} file but cannot be read: "
                     "it is cut off (truncated) or damaged. Download or export it again and upload the "
                     "complete file."
+                ) from None
+            if len(data) < MIN_IMAGE_BYTES and _describe_bytes(data) != "text, not a picture":
+                raise ImageError(
+                    f"{shown} is only {_size_text(len(data))}: far too short to be a picture (it is damaged or "
+                    "cut off). Download or export it again and upload the complete file."
                 ) from None
             raise ImageError(
                 f"{shown} ({_size_text(len(data))}) is not a picture cnnviz can read: it looks like "
