@@ -13,6 +13,7 @@ import io
 import re
 import stat
 import struct
+import unicodedata
 import warnings
 import zipfile
 import zlib
@@ -68,6 +69,7 @@ class FolderImages:
         class_names: folder names, sorted.
         skipped: ``(member name, reason)`` for files that were not used (first few only).
         skipped_count: how many files were not used in all.
+        warnings: things the student should check, e.g. class folders whose names look alike.
     """
 
     x: np.ndarray
@@ -75,6 +77,7 @@ class FolderImages:
     class_names: tuple[str, ...]
     skipped: tuple[tuple[str, str], ...]
     skipped_count: int
+    warnings: tuple[str, ...] = ()
 
 
 class _Skip(Exception):
@@ -232,9 +235,12 @@ def _decode_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], *, image_
         if path.suffix.lower() not in IMAGE_EXTENSIONS:
             skipped.append((info.filename, "not an image file name (.jpg, .jpeg, .png, .gif, .bmp, .webp)"))
             continue
-        label = path.parts[-2]
+        # One spelling per name: macOS zips write NFD ("e" + combining accent), Windows NFC.
+        label = unicodedata.normalize("NFC", path.parts[-2])
         if not _CLASS_NAME.match(label):
-            skipped.append((info.filename, f"folder name {label!r} is not a usable class name"))
+            # The reason does not repeat the folder's name: it is shown as Markdown, the member's name is not.
+            skipped.append((info.filename, "its folder's name is not a usable class name (letters, digits, spaces, "
+                                           "'.', '+', '-' and '_', at most 40)"))
             continue
         if len(images) >= MAX_IMAGES:
             raise ZipDatasetError(f"The zip has more than {MAX_IMAGES:,} images; use fewer per class.")
@@ -295,4 +301,21 @@ def _assemble(images: list[np.ndarray], labels: list[str], skipped: list[tuple[s
     return FolderImages(
         x=np.stack(images), y=y, class_names=class_names,
         skipped=tuple(skipped[:MAX_REPORTED_SKIPS]), skipped_count=len(skipped),
+        warnings=tuple(lookalike_warnings(class_names)),
     )
+
+
+def lookalike_warnings(class_names: tuple[str, ...] | list[str]) -> list[str]:
+    """A warning for each group of class names that differ only in character width, case or outer spaces.
+
+    ``cats``, ``ｃａｔｓ`` (full-width: the same after NFKC), ``Cats`` and ``cats `` stay different
+    classes (the folders are what the student made), but they were probably meant as one.
+    """
+    groups: dict[str, list[str]] = {}
+    for name in sorted(set(class_names)):
+        groups.setdefault(unicodedata.normalize("NFKC", name).strip().casefold(), []).append(name)
+    # Class names match _CLASS_NAME (no backticks), so a code span shows each exactly, spaces included.
+    return [f"The class folders {', '.join(f'`{n}`' for n in names)} look alike (they differ only in the width "
+            f"or case of letters, or in spaces at the ends) but are {len(names)} different classes. If they "
+            "mean one class, put their pictures in one folder and make the dataset again."
+            for names in groups.values() if len(names) > 1]

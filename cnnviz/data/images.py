@@ -112,20 +112,25 @@ class LoadedImage:
     notes: tuple[str, ...] = ()
 
 
-def _display_name(name: str) -> str:
-    """A file name safe to repeat inside a message shown as Markdown."""
+def code_name(name: str) -> str:
+    """A file name in a Markdown code span (`` `name` ``): safe to repeat inside a message shown as Markdown.
+
+    Code spans are not autolinked and draw no ``:icon:`` shortcodes; backticks in the name are
+    replaced so that it cannot close the span, invisible characters dropped, the length capped.
+    """
     cleaned = "".join(ch for ch in str(name) if ch.isprintable()).replace("`", "'").strip()
     if len(cleaned) > 60:
         cleaned = cleaned[:57] + "..."
     return f"`{cleaned or 'upload'}`"
 
 
+_JOINER = "\u2060"  # WORD JOINER: invisible, joins nothing, but no pattern sees through it
 # Characters that start Markdown, HTML or LaTeX in Streamlit's text elements.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>$~|#])")
 
 
 def plain_name(name: str, limit: int = 60) -> str:
-    """A file name to show inside Markdown text (a subheader, a caption) exactly as typed.
+    """A file name to show inside Markdown text (a subheader, a caption) as typed, with no link or icon.
 
     File names come from the student's browser: ``**x** [link](http://…).png`` must not
     become bold text and a link. Invisible characters (NUL, right-to-left overrides, line
@@ -135,8 +140,11 @@ def plain_name(name: str, limit: int = 60) -> str:
     if len(cleaned) > limit:
         cleaned = cleaned[: limit - 3] + "..."
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", cleaned)
-    # Escaped so GitHub-flavoured Markdown does not turn "http://…" or "www.…" into a link.
-    return re.sub(r"(?i)(https?|ftp)://", r"\1\\://", re.sub(r"(?i)\bwww\.", r"www\\.", escaped))
+    escaped = re.sub(r"(?i)(https?|ftp)://", r"\1\\://", re.sub(r"(?i)\bwww\.", r"www\\.", escaped))
+    # Backslashes are not enough: Streamlit finds links ("http://", "www.", "a@b.c") and shortcodes
+    # (":material/warning:", ":red[x]") in the text *after* Markdown is parsed. An invisible word
+    # joiner after every ":" and "@" and inside "www." breaks those patterns and shows the same.
+    return re.sub(r"[:@]", lambda m: m.group(0) + _JOINER, escaped.replace("www\\.", f"www{_JOINER}\\."))
 
 
 def _matching_kind(data: bytes, signatures: tuple[tuple[bytes, int, str], ...]) -> str | None:
@@ -328,7 +336,7 @@ def load_image(
         raise InvalidArgument(f"mode must be one of {MODES}, got {mode!r}")
     if not isinstance(max_pixels, int) or isinstance(max_pixels, bool) or max_pixels < 1:
         raise InvalidArgument(f"max_pixels must be a positive whole number, got {max_pixels!r}")
-    shown = _display_name(name)
+    shown = code_name(name)
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ImageError(f"{shown} did not arrive as file bytes (got {type(data).__name__}). Upload the file again.")
     data = bytes(data)
