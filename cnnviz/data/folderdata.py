@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cnnviz.data.decodelimits import DecodeBudget, DecodeRefused, check_jpeg_scans
-from cnnviz.data.images import DECODE_ERRORS, to_rgb_or_l
+from cnnviz.data.images import DECODE_ERRORS, code_name, to_rgb_or_l
 from cnnviz.errors import CnnvizError, InvalidArgument
 
 
@@ -285,19 +285,21 @@ def _assemble(images: list[np.ndarray], labels: list[str], skipped: list[tuple[s
               *, min_per_class: int) -> FolderImages:
     class_names = tuple(sorted(set(labels)))
     note = f" ({len(skipped)} files skipped)" if skipped else ""
+    # Why the first file was skipped: a refusal must say its reason, not only a count.
+    why = f" The first skipped file, {code_name(skipped[0][0])}: {skipped[0][1]}." if skipped else ""
     if not images:
         raise ZipDatasetError(f"The zip has no usable images{note}. Put images in one folder per "
-                              "class, e.g. cats/001.jpg and dogs/001.jpg.")
+                              f"class, e.g. cats/001.jpg and dogs/001.jpg.{why}")
     if len(class_names) < 2:
         raise ZipDatasetError(f"The zip has only one class ({class_names[0]!r}){note}; a classifier "
-                              "needs at least 2 class folders.")
+                              f"needs at least 2 class folders.{why}")
     if len(class_names) > MAX_CLASSES:
         raise ZipDatasetError(f"The zip has {len(class_names)} class folders; at most {MAX_CLASSES} are accepted.")
     y = np.array([class_names.index(c) for c in labels], dtype=np.int64)
     counts = np.bincount(y, minlength=len(class_names))
     small = [f"{c!r} has {n}" for c, n in zip(class_names, counts) if n < min_per_class]
     if small:
-        raise ZipDatasetError(f"Each class needs at least {min_per_class} images, but {', '.join(small)}{note}.")
+        raise ZipDatasetError(f"Each class needs at least {min_per_class} images, but {', '.join(small)}{note}.{why}")
     return FolderImages(
         x=np.stack(images), y=y, class_names=class_names,
         skipped=tuple(skipped[:MAX_REPORTED_SKIPS]), skipped_count=len(skipped),

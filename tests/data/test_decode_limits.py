@@ -121,3 +121,11 @@ def test_zip_cpu_budget_ends_the_import_with_the_reason(monkeypatch):
     monkeypatch.setattr(folderdata, "MAX_DECODE_CPU_S", 1e-9)
     with pytest.raises(ZipDatasetError, match="Decoding the images in the zip already took"):
         folderdata.read_zip(h.make_zip(h.class_folders(per_class=10)), image_size=16)
+
+
+def test_a_zip_refused_for_skipped_files_says_why_the_first_was_skipped():
+    with pytest.raises(ZipDatasetError) as err:
+        folderdata.read_zip(scan_zip(4, 500, 1000), image_size=16)
+    message = str(err.value)
+    assert message.startswith("The zip has no usable images (4 files skipped).")
+    assert "The first skipped file, `dogs/000.jpg`: a JPEG with far more progressive scans than cameras write" in message

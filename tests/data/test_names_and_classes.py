@@ -80,9 +80,8 @@ def test_bad_folder_names_are_not_repeated_in_the_reason():
     assert name == ":material/warning:/1.png" and "material" not in why and "not a usable class name" in why
 
 
-def test_datasets_page_shows_class_names_as_typed_and_warns_of_look_alikes(app_path, cnnviz_home, tmp_path,
-                                                                            monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_datasets_page_shows_class_names_as_typed_and_warns_of_look_alikes(app_path, cnnviz_home):
+    # No chdir: Streamlit reads .streamlit/config.toml from the working directory once per process.
     members = {}
     for folder, color in (("__init__", (200, 30, 30)), ("cats", (30, 200, 30)), ("ｃａｔｓ", (30, 30, 200))):
         members.update({f"{folder}/{i}.png": h.png_bytes(color) for i in range(10)})
