@@ -7,6 +7,7 @@ from cnnviz.app import caches, downloads
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.data import augment, datasets
 from cnnviz.data.folderdata import IMAGE_SIZES
+from cnnviz.data.images import code_name
 from cnnviz.data.scaling import SCALINGS
 from cnnviz.data.subsets import (
     DEFAULT_VALIDATION_FRACTION,
@@ -71,11 +72,14 @@ def _import_zip() -> None:
         if st.button("Make dataset", key="datasets_zip_import", disabled=upload is None):
             with friendly_errors("The zip import"):
                 report = downloads.import_folder_zip(upload.getvalue(), name=name.strip(), image_size=size, mode=mode)
+                # Names from the zip in code spans: `__init__` is not bold, nothing becomes a link or an icon.
                 st.success(f"Made {report['name']}: {report['train']} training and {report['test']} test "
-                           f"images in classes {', '.join(report['class_names'])}.")
+                           f"images in classes {', '.join(code_name(c) for c in report['class_names'])}.")
+                for warning in report["warnings"]:
+                    st.warning(warning)
                 if report["skipped_count"]:
                     st.info(f"{report['skipped_count']} files were skipped:\n\n" + "\n".join(
-                        f"- `{n}`: {why}" for n, why in report["skipped"]))
+                        f"- {code_name(n)}: {why}" for n, why in report["skipped"]))
 
 
 def _overview(ds: datasets.Dataset) -> None:
@@ -106,7 +110,7 @@ def _inspect(ds: datasets.Dataset) -> None:
     st.subheader("One image, pixel by pixel")
     index = st.number_input("Training image number", 0, len(ds.y_train) - 1, 0, key=f"datasets_inspect_{ds.name}")
     image = ds.x_train[int(index)]
-    st.write(f"Class **{ds.class_names[int(ds.y_train[int(index)])]}**, values "
+    st.write(f"Class {code_name(ds.class_names[int(ds.y_train[int(index)])])}, values "  # a folder's name, as typed
              f"{int(image.min())}..{int(image.max())} (uint8, 0 = dark, 255 = bright).")
     left, right = st.columns([1, 3])
     left.plotly_chart(plots.mosaic([[image]], [ds.class_names[int(ds.y_train[int(index)])]], tile_px=160),

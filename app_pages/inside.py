@@ -145,7 +145,7 @@ def _gradcam_tab(info: runs.RunInfo, image: np.ndarray, layers: dict, probs: np.
     heat = caches.gradcam_heatmap(info, image, class_index=cls, layer=layer)
     shown = predicted if cls is None else int(cls)
     st.plotly_chart(pretrained_figs.gradcam_figure(image, heat), key="inside_cam")
-    st.caption(f"Red: places whose features raised the score of **{class_names[shown]}** "
+    st.caption(f"Red: places whose features raised the score of **{images.plain_name(class_names[shown])}** "
                f"(probability {probs[shown]:.1%}) at layer {layer}; blue: little or nothing. "
                + ("Nothing in the image speaks for this class." if not heat.any() else ""))
 

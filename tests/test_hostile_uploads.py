@@ -103,8 +103,8 @@ def test_exif_orientations_put_the_bright_corner_where_the_camera_meant():
 def test_names_are_shown_as_typed_never_as_markdown():
     assert images.plain_name("mine.png") == "mine.png"
     assert images.plain_name("**b** [l](http://e.x) `c` $x$ <i>") == (
-        r"\*\*b\*\* \[l\](http\://e.x) \`c\` \$x\$ \<i\>")
-    assert images.plain_name("see www.evil.example") == r"see www\.evil.example"
+        "\\*\\*b\\*\\* \\[l\\](http\\:\u2060//e.x) \\`c\\` \\$x\\$ \\<i\\>")  # issue 18: word joiner
+    assert images.plain_name("see www.evil.example") == "see www\u2060\\.evil.example"
     assert images.plain_name("a\x00b\u202e\n.png") == "ab.png"
     assert images.plain_name("x" * 100) == "x" * 57 + "..."
     assert images.plain_name("") == "upload"

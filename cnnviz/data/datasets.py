@@ -456,7 +456,7 @@ def import_folder_zip(
         image_size, mode, min_per_class: see :func:`cnnviz.data.folderdata.read_zip`.
         overwrite: replace an existing dataset of that name.
     Returns:
-        ``{"name", "class_names", "counts", "train", "test", "skipped", "skipped_count"}``.
+        ``{"name", "class_names", "counts", "train", "test", "skipped", "skipped_count", "warnings"}``.
     """
     if not _FOLDER_NAME.match(name):
         raise InvalidArgument(f"dataset name must be 1-40 lower-case letters, digits, '_' or '-', "
@@ -477,7 +477,7 @@ def import_folder_zip(
     return {"name": full, "class_names": images.class_names,
             "counts": np.bincount(images.y, minlength=len(images.class_names)).tolist(),
             "train": len(y_tr), "test": len(y_te), "skipped": list(images.skipped),
-            "skipped_count": images.skipped_count}
+            "skipped_count": images.skipped_count, "warnings": list(images.warnings)}
 
 
 

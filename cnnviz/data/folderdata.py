@@ -13,6 +13,7 @@ import io
 import re
 import stat
 import struct
+import unicodedata
 import warnings
 import zipfile
 import zlib
@@ -22,7 +23,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from cnnviz.data.images import DECODE_ERRORS, to_rgb_or_l
+from cnnviz.data.decodelimits import DecodeBudget, DecodeRefused, check_jpeg_scans
+from cnnviz.data.images import DECODE_ERRORS, code_name, to_rgb_or_l
 from cnnviz.errors import CnnvizError, InvalidArgument
 
 
@@ -46,6 +48,9 @@ MAX_PIXELS = 40_000_000
 #: to nearly MAX_PIXELS would otherwise hold a shared server's CPU for minutes. 400 M pixels is
 #: a few thousand phone photos (JPEGs decode at a reduced scale) and some seconds of work.
 MAX_TOTAL_PIXELS = 400_000_000
+#: Processor seconds one zip's decoding may take (checked before each image; each image alone is
+#: bounded by its pixels and its JPEG scans): the shared server must keep answering everyone.
+MAX_DECODE_CPU_S = 30.0
 MAX_REPORTED_SKIPS = 20
 _CLASS_NAME = re.compile(r"^[\w][\w .+\-]{0,39}$")
 
@@ -64,6 +69,7 @@ class FolderImages:
         class_names: folder names, sorted.
         skipped: ``(member name, reason)`` for files that were not used (first few only).
         skipped_count: how many files were not used in all.
+        warnings: things the student should check, e.g. class folders whose names look alike.
     """
 
     x: np.ndarray
@@ -71,6 +77,7 @@ class FolderImages:
     class_names: tuple[str, ...]
     skipped: tuple[tuple[str, str], ...]
     skipped_count: int
+    warnings: tuple[str, ...] = ()
 
 
 class _Skip(Exception):
@@ -102,11 +109,13 @@ def _check_limits(infos: list[zipfile.ZipInfo]) -> None:
             raise ZipDatasetError(f"{info.filename} inflates {ratio:,.0f}× (a zip bomb?); the zip is refused.")
 
 
-def _decode(data: bytes, *, size: int, mode: str, budget: list[int] | None = None) -> np.ndarray:
+def _decode(data: bytes, *, size: int, mode: str, budget: DecodeBudget | None = None,
+            name: str = "image") -> np.ndarray:
     """Decode one image with Pillow, carefully, and resize it to ``size``×``size``.
 
-    ``budget`` (a one-item list) holds the pixels still allowed for this zip; the image's
-    decoded pixels are taken from it, and :class:`ZipDatasetError` ends the import when it runs out.
+    ``budget`` is the zip's: the image's decoded pixels (after ``draft``) are taken from it
+    before decoding, and :class:`ZipDatasetError` ends the import when its pixels or processor
+    seconds run out. A JPEG with more than ``MAX_JPEG_SCANS`` scans is skipped undecoded.
 
     Not ``cnnviz.data.images.load_image``: a dataset decodes thousands of pictures, so JPEGs are
     decoded at a reduced scale (``draft``) and every picture counts against the zip's pixel
@@ -119,14 +128,18 @@ def _decode(data: bytes, *, size: int, mode: str, budget: list[int] | None = Non
                 w, h = im.size
                 if w * h > MAX_PIXELS:
                     raise _Skip(f"{w}×{h} pixels is too large")
-                if im.format == "JPEG":
+                if im.format in ("JPEG", "MPO"):
+                    try:
+                        check_jpeg_scans(data, "It")
+                    except DecodeRefused:
+                        raise _Skip("a JPEG with far more progressive scans than cameras write (about 10): "
+                                    "refused undecoded, decoding it would hold the shared server") from None
                     im.draft(mode, (size, size))  # decode at a reduced scale: much faster
                 if budget is not None:
-                    budget[0] -= im.size[0] * im.size[1]
-                    if budget[0] < 0:
-                        raise ZipDatasetError(
-                            f"The images in the zip add up to more than {MAX_TOTAL_PIXELS // 1_000_000:,} million "
-                            "pixels to decode; shrink them first (a few hundred pixels a side is plenty) or use fewer.")
+                    try:
+                        budget.charge(im.size[0] * im.size[1], name)
+                    except DecodeRefused as err:
+                        raise ZipDatasetError(str(err)) from None
                 im = ImageOps.exif_transpose(im)
                 im = to_rgb_or_l(im, []).convert(mode)  # the uploads' conversion (cnnviz.data.images)
                 # Squash to a square, as seed 004 does; BILINEAR in Pillow antialiases when shrinking.
@@ -210,7 +223,7 @@ def _decode_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], *, image_
     images: list[np.ndarray] = []
     labels: list[str] = []
     skipped: list[tuple[str, str]] = []
-    budget = [MAX_TOTAL_PIXELS]
+    budget = DecodeBudget(pixels=MAX_TOTAL_PIXELS, cpu_seconds=MAX_DECODE_CPU_S, what="the images in the zip")
     for info in infos:
         path = _member_path(info.filename)
         if any(p.startswith(".") or p == "__MACOSX" for p in path.parts):
@@ -222,9 +235,12 @@ def _decode_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], *, image_
         if path.suffix.lower() not in IMAGE_EXTENSIONS:
             skipped.append((info.filename, "not an image file name (.jpg, .jpeg, .png, .gif, .bmp, .webp)"))
             continue
-        label = path.parts[-2]
+        # One spelling per name: macOS zips write NFD ("e" + combining accent), Windows NFC.
+        label = unicodedata.normalize("NFC", path.parts[-2])
         if not _CLASS_NAME.match(label):
-            skipped.append((info.filename, f"folder name {label!r} is not a usable class name"))
+            # The reason does not repeat the folder's name: it is shown as Markdown, the member's name is not.
+            skipped.append((info.filename, "its folder's name is not a usable class name (letters, digits, spaces, "
+                                           "'.', '+', '-' and '_', at most 40)"))
             continue
         if len(images) >= MAX_IMAGES:
             raise ZipDatasetError(f"The zip has more than {MAX_IMAGES:,} images; use fewer per class.")
@@ -246,7 +262,7 @@ def _decode_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], *, image_
         if len(data) > MAX_MEMBER_BYTES:
             raise ZipDatasetError(f"{info.filename} unpacks to more than {MAX_MEMBER_BYTES // 2**20} MiB.")
         try:
-            images.append(_decode(data, size=image_size, mode=mode, budget=budget))
+            images.append(_decode(data, size=image_size, mode=mode, budget=budget, name=info.filename))
         except _Skip as why:
             skipped.append((info.filename, str(why)))
             continue
@@ -269,20 +285,39 @@ def _assemble(images: list[np.ndarray], labels: list[str], skipped: list[tuple[s
               *, min_per_class: int) -> FolderImages:
     class_names = tuple(sorted(set(labels)))
     note = f" ({len(skipped)} files skipped)" if skipped else ""
+    # Why the first file was skipped: a refusal must say its reason, not only a count.
+    why = f" The first skipped file, {code_name(skipped[0][0])}: {skipped[0][1]}." if skipped else ""
     if not images:
         raise ZipDatasetError(f"The zip has no usable images{note}. Put images in one folder per "
-                              "class, e.g. cats/001.jpg and dogs/001.jpg.")
+                              f"class, e.g. cats/001.jpg and dogs/001.jpg.{why}")
     if len(class_names) < 2:
         raise ZipDatasetError(f"The zip has only one class ({class_names[0]!r}){note}; a classifier "
-                              "needs at least 2 class folders.")
+                              f"needs at least 2 class folders.{why}")
     if len(class_names) > MAX_CLASSES:
         raise ZipDatasetError(f"The zip has {len(class_names)} class folders; at most {MAX_CLASSES} are accepted.")
     y = np.array([class_names.index(c) for c in labels], dtype=np.int64)
     counts = np.bincount(y, minlength=len(class_names))
     small = [f"{c!r} has {n}" for c, n in zip(class_names, counts) if n < min_per_class]
     if small:
-        raise ZipDatasetError(f"Each class needs at least {min_per_class} images, but {', '.join(small)}{note}.")
+        raise ZipDatasetError(f"Each class needs at least {min_per_class} images, but {', '.join(small)}{note}.{why}")
     return FolderImages(
         x=np.stack(images), y=y, class_names=class_names,
         skipped=tuple(skipped[:MAX_REPORTED_SKIPS]), skipped_count=len(skipped),
+        warnings=tuple(lookalike_warnings(class_names)),
     )
+
+
+def lookalike_warnings(class_names: tuple[str, ...] | list[str]) -> list[str]:
+    """A warning for each group of class names that differ only in character width, case or outer spaces.
+
+    ``cats``, ``ｃａｔｓ`` (full-width: the same after NFKC), ``Cats`` and ``cats `` stay different
+    classes (the folders are what the student made), but they were probably meant as one.
+    """
+    groups: dict[str, list[str]] = {}
+    for name in sorted(set(class_names)):
+        groups.setdefault(unicodedata.normalize("NFKC", name).strip().casefold(), []).append(name)
+    # Class names match _CLASS_NAME (no backticks), so a code span shows each exactly, spaces included.
+    return [f"The class folders {', '.join(f'`{n}`' for n in names)} look alike (they differ only in the width "
+            f"or case of letters, or in spaces at the ends) but are {len(names)} different classes. If they "
+            "mean one class, put their pictures in one folder and make the dataset again."
+            for names in groups.values() if len(names) > 1]

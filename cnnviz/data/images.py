@@ -8,6 +8,9 @@ follow Pillow's own documentation (``Image.open``'s ``formats``, ``Decompression
 * decompression bombs: Pillow's ``DecompressionBombWarning`` becomes an error, and the
   declared size is checked against ``max_pixels`` before any pixel is decoded
   (``Image.open`` only reads the header; ``load()`` decodes);
+* decode *work* is bounded too (:mod:`cnnviz.data.decodelimits`): JPEG scans are counted from
+  the markers, and a request's :class:`~cnnviz.data.decodelimits.DecodeBudget` is charged
+  with the declared pixels, both before decoding;
 * truncated files stay errors (``ImageFile.LOAD_TRUNCATED_IMAGES`` is left ``False``);
 * EXIF orientation is applied, transparency is composited on white, CMYK and 16-bit
   images are converted (16-bit is scaled, because ``convert`` would clip it to white).
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from cnnviz.data.decodelimits import DecodeBudget, DecodeRefused, check_jpeg_scans
 from cnnviz.errors import CnnvizError, InvalidArgument
 
 
@@ -45,6 +49,10 @@ EXTREME_ASPECT_RATIO = 20
 THIN_SIDE_PX = 8
 
 MODES = ("RGB", "L")
+
+# The smallest file of an allowed format is longer (a 1×1 GIF has 26 bytes, a 1×1 WebP about 30):
+# anything shorter that does not read as text is reported as too short rather than described.
+MIN_IMAGE_BYTES = 24
 
 # Magic numbers of formats people often upload but we refuse, for a helpful message
 # (each name with its article, for "it looks like a TIFF file").
@@ -104,20 +112,25 @@ class LoadedImage:
     notes: tuple[str, ...] = ()
 
 
-def _display_name(name: str) -> str:
-    """A file name safe to repeat inside a message shown as Markdown."""
+def code_name(name: str) -> str:
+    """A file name in a Markdown code span (`` `name` ``): safe to repeat inside a message shown as Markdown.
+
+    Code spans are not autolinked and draw no ``:icon:`` shortcodes; backticks in the name are
+    replaced so that it cannot close the span, invisible characters dropped, the length capped.
+    """
     cleaned = "".join(ch for ch in str(name) if ch.isprintable()).replace("`", "'").strip()
     if len(cleaned) > 60:
         cleaned = cleaned[:57] + "..."
     return f"`{cleaned or 'upload'}`"
 
 
+_JOINER = "\u2060"  # WORD JOINER: invisible, joins nothing, but no pattern sees through it
 # Characters that start Markdown, HTML or LaTeX in Streamlit's text elements.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>$~|#])")
 
 
 def plain_name(name: str, limit: int = 60) -> str:
-    """A file name to show inside Markdown text (a subheader, a caption) exactly as typed.
+    """A file name to show inside Markdown text (a subheader, a caption) as typed, with no link or icon.
 
     File names come from the student's browser: ``**x** [link](http://…).png`` must not
     become bold text and a link. Invisible characters (NUL, right-to-left overrides, line
@@ -127,13 +140,24 @@ def plain_name(name: str, limit: int = 60) -> str:
     if len(cleaned) > limit:
         cleaned = cleaned[: limit - 3] + "..."
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", cleaned)
-    # Escaped so GitHub-flavoured Markdown does not turn "http://…" or "www.…" into a link.
-    return re.sub(r"(?i)(https?|ftp)://", r"\1\\://", re.sub(r"(?i)\bwww\.", r"www\\.", escaped))
+    escaped = re.sub(r"(?i)(https?|ftp)://", r"\1\\://", re.sub(r"(?i)\bwww\.", r"www\\.", escaped))
+    # Backslashes are not enough: Streamlit finds links ("http://", "www.", "a@b.c") and shortcodes
+    # (":material/warning:", ":red[x]") in the text *after* Markdown is parsed. An invisible word
+    # joiner after every ":" and "@" and inside "www." breaks those patterns and shows the same.
+    return re.sub(r"[:@]", lambda m: m.group(0) + _JOINER, escaped.replace("www\\.", f"www{_JOINER}\\."))
 
 
 def _matching_kind(data: bytes, signatures: tuple[tuple[bytes, int, str], ...]) -> str | None:
     for signature, offset, kind in signatures:
         if data[offset:offset + len(signature)] == signature:
+            return kind
+    return None
+
+
+def _cut_kind(data: bytes) -> str | None:
+    """The format whose signature a too-short file is the start of (``0x89`` is the start of a PNG)."""
+    for signature, offset, kind in _ALLOWED_SIGNATURES:
+        if offset == 0 and len(data) < len(signature) and signature.startswith(data):
             return kind
     return None
 
@@ -165,12 +189,14 @@ def _describe_bytes(data: bytes) -> str:
         if err.start < len(head) - 3:  # not just a character cut in half at byte 512
             return "data in an unknown format"
         text = head[: err.start].decode("utf-8")
-    if all(ch.isprintable() or ch in "\r\n\t" for ch in text):
+    if text and all(ch.isprintable() or ch in "\r\n\t" for ch in text):  # "": no character to judge by
         return "text, not a picture"
     return "data in an unknown format"
 
 
 def _size_text(n_bytes: int) -> str:
+    if n_bytes == 1:
+        return "1 byte"
     if n_bytes < 1024:
         return f"{n_bytes} bytes"
     if n_bytes < 1024 * 1024:
@@ -266,6 +292,11 @@ def _apply_exif_orientation(im: Image.Image, notes: list[str]) -> Image.Image:
         return im
     if orientation in (None, 1):
         return im
+    # Pillow's exif_transpose acts on 2..8 only and silently keeps anything else (0, 9, 65535, "6", -6).
+    if isinstance(orientation, bool) or not isinstance(orientation, int) or not 2 <= orientation <= 8:
+        notes.append("the camera's rotation (EXIF orientation) holds an invalid value: ignored, the picture "
+                     "is shown as stored")
+        return im
     try:
         rotated = ImageOps.exif_transpose(im)
     except DECODE_ERRORS:
@@ -281,6 +312,7 @@ def load_image(
     name: str = "upload",
     mode: str = "RGB",
     max_pixels: int = MAX_PIXELS,
+    budget: DecodeBudget | None = None,
 ) -> LoadedImage:
     """Decode uploaded bytes into a uint8 array, refusing anything unsafe or unreadable.
 
@@ -289,6 +321,8 @@ def load_image(
         name: the file name, only repeated in messages.
         mode: "RGB" for H×W×3 or "L" for H×W grayscale (ITU-R 601-2 luma, as Pillow).
         max_pixels: refuse images whose declared width × height is larger.
+        budget: the request's decode budget, charged with this picture's declared pixels
+            before it is decoded (None: this picture's own limits only).
 
     Returns:
         A :class:`LoadedImage` with the array, the format and notes on what was done.
@@ -302,7 +336,7 @@ def load_image(
         raise InvalidArgument(f"mode must be one of {MODES}, got {mode!r}")
     if not isinstance(max_pixels, int) or isinstance(max_pixels, bool) or max_pixels < 1:
         raise InvalidArgument(f"max_pixels must be a positive whole number, got {max_pixels!r}")
-    shown = _display_name(name)
+    shown = code_name(name)
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ImageError(f"{shown} did not arrive as file bytes (got {type(data).__name__}). Upload the file again.")
     data = bytes(data)
@@ -318,12 +352,18 @@ def load_image(
         try:
             im = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
         except UnidentifiedImageError:
-            started_as = _matching_kind(data, _ALLOWED_SIGNATURES)
+            started_as = _matching_kind(data, _ALLOWED_SIGNATURES) or _cut_kind(data)
             if started_as:
+                short = "is far too short to be a picture; it " if len(data) < MIN_IMAGE_BYTES else ""
                 raise ImageError(
-                    f"{shown} ({_size_text(len(data))}) starts like a {started_as} file but cannot be read: "
+                    f"{shown} ({_size_text(len(data))}) {short}starts like a {started_as} file but cannot be read: "
                     "it is cut off (truncated) or damaged. Download or export it again and upload the "
                     "complete file."
+                ) from None
+            if len(data) < MIN_IMAGE_BYTES and _describe_bytes(data) != "text, not a picture":
+                raise ImageError(
+                    f"{shown} is only {_size_text(len(data))}: far too short to be a picture (it is damaged or "
+                    "cut off). Download or export it again and upload the complete file."
                 ) from None
             raise ImageError(
                 f"{shown} ({_size_text(len(data))}) is not a picture cnnviz can read: it looks like "
@@ -350,6 +390,13 @@ def load_image(
                                  "Upload another picture.")
             if width * height > max_pixels:
                 raise ImageError(_bomb_message(shown, width * height, max_pixels, (width, height)))
+            try:  # the work, bounded before any pixel is decoded
+                if im.format in ("JPEG", "MPO"):
+                    check_jpeg_scans(data, shown)
+                if budget is not None:
+                    budget.charge(width * height, shown)
+            except DecodeRefused as err:
+                raise ImageError(str(err)) from None
             try:
                 frames_note = _frames_note(im, kind)
                 im.seek(0)

@@ -24,6 +24,7 @@ import numpy as np
 
 from cnnviz import weights
 from cnnviz.data import datasets
+from cnnviz.data.decodelimits import DecodeBudget
 from cnnviz.data.images import ImageError, fit_within, load_image, plain_name, resize
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect.gradcam import gradcam_batch
@@ -218,26 +219,31 @@ class Photo:
 def load_photos(files: Sequence[tuple[str, bytes]]) -> tuple[list[Photo], list[str]]:
     """Decode uploads with :func:`cnnviz.data.images.load_image`; a bad file costs only itself.
 
+    The list is cut to MAX_IMAGES *before* decoding, and the files share one
+    :class:`~cnnviz.data.decodelimits.DecodeBudget` (pixels and processor seconds), so a
+    hundred tiny files that each decode to 40 megapixels cannot hold the server.
+
     Args:
         files: ``(file name, bytes)`` pairs.
     Returns:
-        ``(photos, messages)``: the readable photos (at most MAX_IMAGES, each shrunk to at most
-        PHOTO_MAX_SIDE pixels on its longer side) and one message per
-        file that could not be used (the loader's own words) or was left out.
+        ``(photos, messages)``: the readable photos among the first MAX_IMAGES files (each shrunk
+        to at most PHOTO_MAX_SIDE pixels on its longer side) and one message per file that could
+        not be used (the loader's own words), and one for the files left out undecoded.
     """
     photos: list[Photo] = []
     messages: list[str] = []
-    for name, data in files:
+    budget = DecodeBudget(what="the photos of this upload")
+    for name, data in files[:MAX_IMAGES]:
         try:
-            loaded = load_image(data, name=name)
+            loaded = load_image(data, name=name, budget=budget)
         except ImageError as err:
             messages.append(str(err))
             continue
         photos.append(Photo(name=name, array=fit_within(loaded.array, PHOTO_MAX_SIDE), notes=loaded.notes))
-    if len(photos) > MAX_IMAGES:
-        left_out = ", ".join(plain_name(p.name) for p in photos[MAX_IMAGES:])  # shown with st.error (Markdown)
-        messages.append(f"ResNet50 looks at {MAX_IMAGES} photos at a time: left out {left_out}.")
-        photos = photos[:MAX_IMAGES]
+    if len(files) > MAX_IMAGES:
+        left_out = ", ".join(plain_name(name) for name, _ in files[MAX_IMAGES:MAX_IMAGES + 20])  # st.error: Markdown
+        more = f" and {len(files) - MAX_IMAGES - 20:,} more" if len(files) > MAX_IMAGES + 20 else ""
+        messages.append(f"ResNet50 looks at {MAX_IMAGES} photos at a time: left out {left_out}{more}.")
     return photos, messages
 
 

@@ -5,6 +5,7 @@ before Keras parses it, then loaded with ``safe_mode=True``. Keras is imported i
 from __future__ import annotations
 
 import json
+import logging
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,8 +28,18 @@ MAX_CONFIG_BYTES = 16 << 20
 REFUSED_CLASSES = frozenset({"Lambda", "TFSMLayer", "__lambda__"})
 
 
+log = logging.getLogger(__name__)
+
+
 class RunCorrupted(CnnvizError):
     """A run's files do not match its manifest (or the manifest is unreadable)."""
+
+
+def _refused(run_id: str) -> RunCorrupted:
+    """The one sentence students see when a library refuses a model file; its own words go to the server log."""
+    return RunCorrupted(f"run {run_id!r}: model.keras is not a model cnnviz would have written (it was changed or "
+                        "damaged), so it was not loaded. Delete the run or train it again; the details are in the "
+                        "server log.")
 
 
 def load_model(path: Path, run_id: str) -> keras.Model:
@@ -50,9 +61,11 @@ def load_model(path: Path, run_id: str) -> keras.Model:
 
     try:
         return keras.saving.load_model(path, compile=True, safe_mode=True)
-    except Exception as err:  # Keras' refusals are ValueError/TypeError: say which run, keep it short
-        detail = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
-        raise RunCorrupted(f"run {run_id!r}: Keras could not load model.keras ({detail}); it was not loaded") from err
+    # Keras' refusals (ValueError, TypeError, h5py's OSError, ...) speak of classes and objects: students get
+    # one calm sentence, the server log Keras' own text.
+    except Exception as err:
+        log.warning("run %r: Keras refused model.keras: %s", run_id, err, exc_info=True)
+        raise _refused(run_id) from err
 
 
 def check_model_archive(path: Path, run_id: str) -> None:
@@ -88,7 +101,8 @@ def check_model_archive(path: Path, run_id: str) -> None:
     except RunCorrupted:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, KeyError, EOFError) as err:
-        raise RunCorrupted(f"{where} is not a Keras model archive ({err}); it was not loaded") from None
+        log.warning("%s is not a Keras model archive: %s", where, err)
+        raise _refused(run_id) from None
     foreign = sorted(_foreign_classes(config))
     if foreign:
         raise RunCorrupted(f"{where} uses {', '.join(foreign)}, which cnnviz models never contain; "
