@@ -16,9 +16,10 @@ from cnnviz.data.decodelimits import DecodeBudget, DecodeRefused, jpeg_scan_coun
 from cnnviz.data.folderdata import ZipDatasetError
 from cnnviz.data.images import ImageError, load_image
 from cnnviz.inspect import pretrained
-from tests import helpers_data as h
-from tests.hostile_corpus import encode, photo_rgb
-from tests.hostile_decode import jpeg_segments, repeated_scan_jpeg, scan_zip, tiny_huge_webp
+from tests.support.archives import class_folders, make_zip
+from tests.support.hostile_corpus import photo_rgb
+from tests.support.hostile_decode import jpeg_segments, repeated_scan_jpeg, scan_zip, tiny_huge_webp
+from tests.support.images import encode
 
 
 def test_scan_count_matches_an_independent_walk_of_the_markers():
@@ -51,11 +52,11 @@ def test_many_scans_are_refused_before_decoding_with_the_reason():
 
 
 def test_a_zip_of_many_scan_jpegs_skips_them_undecoded():
-    good = h.class_folders(per_class=10)
+    good = class_folders(per_class=10)
     bad = repeated_scan_jpeg(1000, 2000)
     members = {**good, **{f"cats/bad{i}.jpg": bad for i in range(5)}}
     started = time.process_time()
-    result = folderdata.read_zip(h.make_zip(members), image_size=16)
+    result = folderdata.read_zip(make_zip(members), image_size=16)
     assert time.process_time() - started < 5.0
     assert result.skipped_count == 5
     assert all("progressive scans" in why for _, why in result.skipped)
@@ -120,7 +121,7 @@ def test_request_budget_cpu_seconds_are_enforced():
 def test_zip_cpu_budget_ends_the_import_with_the_reason(monkeypatch):
     monkeypatch.setattr(folderdata, "MAX_DECODE_CPU_S", 1e-9)
     with pytest.raises(ZipDatasetError, match="Decoding the images in the zip already took"):
-        folderdata.read_zip(h.make_zip(h.class_folders(per_class=10)), image_size=16)
+        folderdata.read_zip(make_zip(class_folders(per_class=10)), image_size=16)
 
 
 def test_a_zip_refused_for_skipped_files_says_why_the_first_was_skipped():

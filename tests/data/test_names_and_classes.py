@@ -14,7 +14,9 @@ from streamlit.testing.v1 import AppTest
 
 from cnnviz.data import folderdata
 from cnnviz.data.images import code_name, plain_name
-from tests import helpers_data as h
+from tests.support.archives import class_folders, make_zip
+from tests.support.images import png_bytes
+
 
 HOSTILE_NAME = "![t](http://127.0.0.1:9/x.png) :material/warning: :red[RED].png"
 # What Streamlit's Markdown would act on once escapes are resolved (GFM autolink literals, remark-emoji,
@@ -43,17 +45,17 @@ def _zip(classes: dict[str, str], per_class: int = 10) -> bytes:
     members = {}
     for folder, color_of in classes.items():
         members.update({k.replace(color_of, folder, 1): v
-                        for k, v in h.class_folders(per_class=per_class, classes=(color_of,)).items()})
-    return h.make_zip(members)
+                        for k, v in class_folders(per_class=per_class, classes=(color_of,)).items()})
+    return make_zip(members)
 
 
 def test_nfc_and_nfd_spellings_of_one_folder_are_one_class():
     nfc, nfd = unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")
     assert nfc != nfd
-    members = {**{f"{nfc}/{i}.png": h.png_bytes((200, 30, 30)) for i in range(5)},
-               **{f"{nfd}/{i + 5}.png": h.png_bytes((200, 30, 30)) for i in range(5)},
-               **{f"dogs/{i}.png": h.png_bytes((30, 30, 200)) for i in range(10)}}
-    result = folderdata.read_zip(h.make_zip(members), image_size=16)
+    members = {**{f"{nfc}/{i}.png": png_bytes((200, 30, 30)) for i in range(5)},
+               **{f"{nfd}/{i + 5}.png": png_bytes((200, 30, 30)) for i in range(5)},
+               **{f"dogs/{i}.png": png_bytes((30, 30, 200)) for i in range(10)}}
+    result = folderdata.read_zip(make_zip(members), image_size=16)
     assert result.class_names == (nfc, "dogs")
     assert result.skipped_count == 0 and result.warnings == ()
     assert (result.y == 0).sum() == 10
@@ -63,8 +65,8 @@ def test_look_alike_class_names_give_a_warning():
     members = {}
     for folder, color in (("cats", (200, 30, 30)), ("ｃａｔｓ", (30, 200, 30)), ("cats ", (90, 90, 90)),
                           ("dogs", (30, 30, 200))):
-        members.update({f"{folder}/{i}.png": h.png_bytes(color) for i in range(10)})
-    result = folderdata.read_zip(h.make_zip(members), image_size=16)
+        members.update({f"{folder}/{i}.png": png_bytes(color) for i in range(10)})
+    result = folderdata.read_zip(make_zip(members), image_size=16)
     assert len(result.class_names) == 4  # the folders stay what the student made
     assert len(result.warnings) == 1
     warning = result.warnings[0]
@@ -74,8 +76,8 @@ def test_look_alike_class_names_give_a_warning():
 
 
 def test_bad_folder_names_are_not_repeated_in_the_reason():
-    members = {**h.class_folders(per_class=10), ":material/warning:/1.png": h.png_bytes((1, 2, 3))}
-    result = folderdata.read_zip(h.make_zip(members), image_size=16)
+    members = {**class_folders(per_class=10), ":material/warning:/1.png": png_bytes((1, 2, 3))}
+    result = folderdata.read_zip(make_zip(members), image_size=16)
     (name, why), = result.skipped
     assert name == ":material/warning:/1.png" and "material" not in why and "not a usable class name" in why
 
@@ -84,13 +86,13 @@ def test_datasets_page_shows_class_names_as_typed_and_warns_of_look_alikes(app_p
     # No chdir: Streamlit reads .streamlit/config.toml from the working directory once per process.
     members = {}
     for folder, color in (("__init__", (200, 30, 30)), ("cats", (30, 200, 30)), ("ｃａｔｓ", (30, 30, 200))):
-        members.update({f"{folder}/{i}.png": h.png_bytes(color) for i in range(10)})
+        members.update({f"{folder}/{i}.png": png_bytes(color) for i in range(10)})
     members["**x** [y](http://e.x)`z/1.png"] = b"x"
     at = AppTest.from_file(app_path, default_timeout=60).run()
     at.switch_page("app_pages/datasets.py").run()
     at.selectbox(key="datasets_source").set_value("cifar10").run()
     at.select_slider(key="datasets_zip_size").set_value(16).run()
-    at.file_uploader(key="datasets_zip").upload("odd.zip", h.make_zip(members), "application/zip").run()
+    at.file_uploader(key="datasets_zip").upload("odd.zip", make_zip(members), "application/zip").run()
     at.text_input(key="datasets_zip_name").input("odd")
     at.button(key="datasets_zip_import").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]

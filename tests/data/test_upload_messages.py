@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 
 from cnnviz.data.images import ImageError, load_image
-from tests.hostile_decode import (EXIF_ASCII, EXIF_LONG, EXIF_SHORT, EXIF_SLONG, EXIF_SSHORT,
-                                  exif_orientation_jpeg)
+from tests.support.hostile_decode import (
+    EXIF_ASCII,
+    EXIF_LONG,
+    EXIF_SHORT,
+    EXIF_SLONG,
+    EXIF_SSHORT,
+    exif_orientation_jpeg,
+)
 
 
 @pytest.mark.parametrize("data,name,kind", [

@@ -13,7 +13,8 @@ import struct
 
 from PIL import Image
 
-from tests.hostile_corpus import encode, zip_bytes
+from tests.support.archives import make_zip
+from tests.support.images import encode
 
 
 def jpeg_segments(data: bytes) -> list[tuple[int, int]]:
@@ -57,7 +58,7 @@ def tiny_huge_webp(side: int = 6300) -> bytes:
 def scan_zip(count: int = 20, side: int = 2000, repeats: int = 5000) -> bytes:
     """A two-class dataset zip of ``count`` :func:`repeated_scan_jpeg` members."""
     bad = repeated_scan_jpeg(side, repeats)
-    return zip_bytes({f"{'cats' if i % 2 else 'dogs'}/{i:03d}.jpg": bad for i in range(count)})
+    return make_zip({f"{'cats' if i % 2 else 'dogs'}/{i:03d}.jpg": bad for i in range(count)})
 
 
 # EXIF field types (TIFF 6.0 §2): how an orientation value is written in the IFD entry.
