@@ -318,7 +318,8 @@ def test_zip_path_traversal_refused_and_nothing_written(evil, tmp_path, cnnviz_h
     assert str(err.value) == (f"The zip contains {evil!r}, a path that points outside the folder; "
                               "such a zip is refused.")
     assert not list(tmp_path.parent.rglob("escape.png"))
-    assert not (cnnviz_home.exists() and [p for p in cnnviz_home.rglob("*") if p.is_file()])
+    written = [p for p in cnnviz_home.rglob("*") if p.is_file()] if cnnviz_home.exists() else []
+    assert [p.name for p in written] in ([], [datasets.WRITERS_LOCK])  # at most the empty writers' lock file
     assert not datasets.is_present("folder:evil")
 
 
