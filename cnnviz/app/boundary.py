@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from cnnviz.errors import CnnvizError
-from cnnviz.runs import store as runs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cnnviz.runs.store import RunInfo
 
 
 log = logging.getLogger("cnnviz")
@@ -38,7 +41,7 @@ def no_runs_notice(what: str) -> None:
 
 
 def run_page(action: str, what: str, draw: Callable, *, key: str, many: bool = False,
-             before: Callable[[list[runs.RunInfo]], None] | None = None) -> None:
+             before: Callable[[list[RunInfo]], None] | None = None) -> None:
     """The skeleton of the pages about saved runs: friendly errors, the runs listed, a notice when
     there are none, a run picked, then the page's own part.
 
@@ -51,8 +54,10 @@ def run_page(action: str, what: str, draw: Callable, *, key: str, many: bool = F
         before: called with every run before the picker is drawn (e.g. to point it at a run sent
             from another page).
     """
-    # lazy: the pickers' backend imports cost Home (which needs only friendly_errors) ~0.1 s of start-up
+    # lazy: the run store and the pickers pull in the training and model settings modules, 0.05-0.15 s
+    # of Home's start-up (Home needs only friendly_errors)
     from cnnviz.app import pickers
+    from cnnviz.runs import store as runs
 
     with friendly_errors(action):
         items = runs.list_runs()
