@@ -225,7 +225,7 @@ def linear_model(weights: np.ndarray, bias: np.ndarray | None = None, *, softmax
 
 def small_cnn(seed: int = 0, size: int = 8, channels: int = 3, classes: int = 4, *, activation: str = "relu",
               gain: float = 1.0):
-    """Conv 3×3 (``activation``, same) → Conv 3×3 stride 2 (valid, tanh) → Conv 2×2 stride 2 (same) → GAP →
+    """Conv 3×3 (``activation``, same) → Conv 3×3 stride 2 (valid, tanh) → Conv 4×4 stride 2 (same: pads before and after) → GAP →
     Dense softmax; random weights and biases (functional), the Dense kernel times ``gain``."""
     import keras
 
@@ -235,7 +235,7 @@ def small_cnn(seed: int = 0, size: int = 8, channels: int = 3, classes: int = 4,
     h = keras.layers.Conv2D(5, 3, padding="same", activation=activation, bias_initializer=bias, name="conv_same")(inp)
     h = keras.layers.Conv2D(6, 3, strides=2, padding="valid", activation="tanh", bias_initializer=bias,
                             name="conv_valid")(h)
-    h = keras.layers.Conv2D(4, 2, strides=2, padding="same", bias_initializer=bias, name="conv_same_stride")(h)
+    h = keras.layers.Conv2D(4, 4, strides=2, padding="same", bias_initializer=bias, name="conv_same_stride")(h)
     h = keras.layers.GlobalAveragePooling2D(name="gap")(h)
     out = keras.layers.Dense(classes, activation="softmax", name="predictions")(h)
     model = keras.Model(inp, out, name="small_cnn")
