@@ -35,6 +35,9 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("app_pages/inside.py", "Inside the network", ":material/layers:",
              "What a trained network sees: the feature maps of any layer for one image, the learned "
              "filters, and where it looked to decide (Grad-CAM)."),
+    PageInfo("app_pages/explain.py", "Explain", ":material/lightbulb:",
+             "Why it answered that: saliency, SmoothGrad and Integrated Gradients beside Grad-CAM, hiding parts "
+             "of the image, fooling it with invisible changes (FGSM, PGD), and one neuron's arithmetic."),
     PageInfo("app_pages/robustness.py", "Robustness", ":material/rotate_right:",
              "Rotate, flip, shift and resize the test images: how much accuracy is left, and does "
              "training with rotated images (augmentation) help?"),

@@ -220,7 +220,7 @@ def _rank(layer) -> int:
     return -1 if shape is None else len(shape)
 
 
-def _score_source(model):
+def score_source(model):
     """Where the pre-softmax class scores are: ``("dense", layer)``, ``("input", layer)`` or ``("output", None)``."""
     import keras
 
@@ -266,7 +266,7 @@ def _build_gradient_function(model, layer_name: str):
         inputs = None
     if not inputs:
         raise InvalidArgument(f"model {model.name!r} is not built: give it an Input first")
-    kind, last = _score_source(model)
+    kind, last = score_source(model)
     score_tensor = model.output if kind == "output" else last.input
     # graph_output: a nested backbone's output as the outer model sees it
     grad_model = keras.Model(inputs, [graph_output(layer), score_tensor], name=f"gradcam_{model.name}")

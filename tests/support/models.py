@@ -204,3 +204,41 @@ def invariant_data(n: int = 40, size: int = 8, seed: int = 1) -> tuple[np.ndarra
     x = rng.uniform(0, 1, size=(n, size, size, 1)).astype(np.float32)
     y = rng.integers(0, 2, size=n).astype(np.int64)
     return x, y
+
+
+# --- Explain lab (saliency, occlusion, adversarial, neuron arithmetic) -------------------------------
+
+
+def linear_model(weights: np.ndarray, bias: np.ndarray | None = None, *, softmax: bool = True):
+    """Flatten + Dense: logit c = Σ weights[..., c]·x + bias[c] for images of shape ``weights.shape[:-1]``."""
+    import keras
+
+    weights = np.asarray(weights, dtype=np.float32)
+    shape, classes = weights.shape[:-1], weights.shape[-1]
+    model = keras.Sequential([keras.Input(shape, name="image"), keras.layers.Flatten(name="flatten"),
+                              keras.layers.Dense(classes, activation="softmax" if softmax else None, name="dense")],
+                             name="linear_model")
+    b = np.zeros(classes, np.float32) if bias is None else np.asarray(bias, np.float32)
+    model.get_layer("dense").set_weights([weights.reshape(-1, classes), b])
+    return model
+
+
+def small_cnn(seed: int = 0, size: int = 8, channels: int = 3, classes: int = 4, *, activation: str = "relu",
+              gain: float = 1.0):
+    """Conv 3×3 (``activation``, same) → Conv 3×3 stride 2 (valid, tanh) → Conv 4×4 stride 2 (same: pads before and after) → GAP →
+    Dense softmax; random weights and biases (functional), the Dense kernel times ``gain``."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    bias = keras.initializers.RandomNormal(stddev=0.1, seed=seed)
+    inp = keras.Input((size, size, channels), name="image")
+    h = keras.layers.Conv2D(5, 3, padding="same", activation=activation, bias_initializer=bias, name="conv_same")(inp)
+    h = keras.layers.Conv2D(6, 3, strides=2, padding="valid", activation="tanh", bias_initializer=bias,
+                            name="conv_valid")(h)
+    h = keras.layers.Conv2D(4, 4, strides=2, padding="same", bias_initializer=bias, name="conv_same_stride")(h)
+    h = keras.layers.GlobalAveragePooling2D(name="gap")(h)
+    out = keras.layers.Dense(classes, activation="softmax", name="predictions")(h)
+    model = keras.Model(inp, out, name="small_cnn")
+    kernel, b = model.get_layer("predictions").get_weights()
+    model.get_layer("predictions").set_weights([kernel * gain, b])
+    return model

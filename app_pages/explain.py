@@ -1,0 +1,180 @@
+"""Explain: what a trained run looks at and how to fool it. Saliency (gradients, SmoothGrad, Integrated
+Gradients with its completeness check) beside Grad-CAM, occlusion, FGSM/PGD and the accuracy against ε,
+and one neuron's arithmetic on the real network."""
+
+import numpy as np
+import streamlit as st
+
+from cnnviz.app import boundary, caches
+from cnnviz.app import explain as explain_cache
+from cnnviz.app.state import keep_choice_valid
+from cnnviz.data import images
+from cnnviz.inspect import adversarial, neuron, saliency
+from cnnviz.plots import explain as explain_figs
+from cnnviz.plots.common import image_grid
+from cnnviz.runs import store as runs
+
+
+RUN_KEY, SOURCE_KEY, INDEX_KEY = "explain_run", "explain_source", "explain_index"
+TEST_IMAGE, UPLOAD = "A test image", "Your own picture"
+TABS = ("Saliency", "Occlusion", "Fooling the network", "One neuron")
+EPSILONS = (0, 1, 2, 4, 8, 12, 16, 32)  # grey levels: 8 points for the curve
+METHOD_LABELS = {"fgsm": "FGSM (one step)", "pgd": "PGD (several steps)"}
+
+
+def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str, int | None]:
+    """The image to explain (uint8, the run's input size), a caption and its true class when known (as on
+    Inside the network)."""
+    source = st.radio("Image", [TEST_IMAGE, UPLOAD], horizontal=True, key=SOURCE_KEY)
+    if source == TEST_IMAGE:
+        data = caches.run_test_set(info)
+        n = len(data["y"])
+        if st.session_state.get(INDEX_KEY, 0) >= n:
+            st.session_state[INDEX_KEY] = 0
+        index = int(st.number_input(f"Test image (0 to {n - 1})", 0, n - 1, key=INDEX_KEY))
+        truth = int(data["y"][index])
+        return data["x"][index], f"Test image #{index}: truly {data['class_names'][truth]}", truth
+    upload = st.file_uploader("Your picture (JPEG, PNG, WebP, BMP or GIF)", type=list(images.ALLOWED_EXTENSIONS),
+                              key="explain_upload")
+    if upload is None:
+        st.info("Choose a picture to upload, or explain a test image.")
+        return None, "", None
+    loaded = caches.inspect_upload(upload.getvalue(), upload.name, input_shape)
+    for note in loaded.notes:
+        st.caption(note)
+    return loaded.array, f"{images.plain_name(upload.name)} ({loaded.format})", None
+
+
+def _class_picker(key: str, class_names, predicted: int):
+    keep_choice_valid(key, [None, *range(len(class_names))])
+    return st.selectbox("Explain the class", [None, *range(len(class_names))], key=key,
+                        format_func=lambda c: f"the predicted one ({class_names[predicted]})" if c is None
+                        else class_names[c])
+
+
+def _saliency_tab(info, image, layers, class_names, predicted: int) -> None:
+    cls = _class_picker("explain_sal_class", class_names, predicted)
+    c1, c2, c3, c4 = st.columns(4)
+    samples = c1.select_slider("SmoothGrad samples", [5, 10, 20, 40], 20, key="explain_samples")
+    noise = c2.select_slider("SmoothGrad noise", [0.05, 0.1, 0.15, 0.2, 0.3], 0.15, key="explain_noise")
+    steps = c3.select_slider("Integrated Gradients steps", [8, 16, 32, 64, 128], 32, key="explain_steps")
+    baseline = c4.radio("Baseline", list(saliency.BASELINES), key="explain_baseline",
+                        format_func={"black": "a black image", "blurred": "a blurred copy"}.get)
+    maps = {"gradients": explain_cache.attribution(info, image, method="gradients", class_index=cls),
+            "SmoothGrad": explain_cache.attribution(info, image, method="smoothgrad", class_index=cls,
+                                                    samples=samples, noise=noise),
+            "Integrated Gradients": explain_cache.attribution(info, image, method="integrated", class_index=cls,
+                                                              steps=steps, baseline=baseline)}
+    heats = {name: a.heat for name, a in maps.items()}
+    if layers["last_conv"] is not None:
+        heats["Grad-CAM"] = caches.gradcam_heatmap(info, image, class_index=cls, layer=layers["last_conv"])
+    st.plotly_chart(explain_figs.heat_figure(image, heats), key="explain_saliency")
+    ig = maps["Integrated Gradients"]
+    shown = images.plain_name(class_names[ig.class_index])
+    gap = ig.completeness_gap
+    st.markdown(f"**Completeness check** for **{shown}**: the attributions add up to **{ig.total:.4f}**; "
+                f"score(image) − score(baseline) = {ig.score:.4f} − {ig.baseline_score:.4f} = "
+                f"**{ig.score - ig.baseline_score:.4f}** (gap {gap:.2%}).")
+    st.caption("Red: pixels the score of the class is most sensitive to (gradients), the same averaged over noisy "
+               "copies (SmoothGrad), and each pixel's share of the score's change from the baseline (Integrated "
+               "Gradients). A gap of more than a few percent means too few steps: ReLU kinks make the path's "
+               "gradient jump; more steps shrink it.")
+
+
+def _occlusion_tab(info, image, class_names, predicted: int) -> None:
+    cls = _class_picker("explain_occ_class", class_names, predicted)
+    side = min(image.shape[:2])
+    c1, c2 = st.columns(2)
+    patch = int(c1.slider("Patch size (pixels)", 1, max(1, side // 2), min(4, max(1, side // 2)),
+                          key="explain_patch"))
+    stride = int(c2.slider("Stride (pixels)", 1, patch, min(2, patch), key="explain_stride"))
+    occ = explain_cache.occlusion_map(info, image, class_index=cls, patch=patch, stride=stride)
+    st.plotly_chart(explain_figs.occlusion_figure(image, occ.heat), key="explain_occlusion")
+    st.caption(f"A grey {patch}×{patch} patch slid every {stride} pixels ({len(occ.row_starts) * len(occ.col_starts)}"
+               f" forward passes). Red: hiding these pixels lowers the probability of "
+               f"**{images.plain_name(class_names[occ.class_index])}** ({occ.probability:.1%}) the most.")
+
+
+def _fooling_tab(info, image, class_names, label: int | None) -> None:
+    """FGSM/PGD raise the loss of ``label`` (the true class of a test image; None: the predicted class)."""
+    c1, c2, c3 = st.columns(3)
+    method = c1.radio("Attack", list(adversarial.METHODS), key="explain_attack", format_func=METHOD_LABELS.get)
+    eps = c2.slider("ε (grey levels of 255)", 0, 32, 4, key="explain_eps")
+    steps = int(c3.slider("PGD steps", 1, 20, 10, key="explain_pgd_steps", disabled=method == "fgsm"))
+    result, adv_uint8 = explain_cache.attack(info, image, label=label, method=method, epsilon=float(eps), steps=steps)
+    before, after = result.predicted_before, result.predicted_after
+    captions = [f"{class_names[before]} ({result.probs_before[before]:.0%})", "perturbation × 10",
+                f"{class_names[after]} ({result.probs_after[after]:.0%})"]
+    st.plotly_chart(explain_figs.attack_figure(image, adv_uint8, captions), key="explain_adversarial")
+    verdict = "The network changed its mind." if after != before else "The network kept its answer."
+    st.markdown(f"Before: **{images.plain_name(class_names[before])}**; after: "
+                f"**{images.plain_name(class_names[after])}**. {verdict} No pixel moved by more than {eps} "
+                "grey levels.")
+    if st.toggle("Show the test accuracy against ε", key="explain_curve"):
+        n = len(caches.run_test_set(info)["y"])
+        count = min(1000, n)
+        curve = explain_cache.epsilon_curve(info, EPSILONS, count)
+        st.plotly_chart(explain_figs.epsilon_curve_figure(curve.epsilons, curve.accuracy, count=curve.count),
+                        key="explain_eps_curve")
+        st.caption("FGSM on each test image's true class. Compare with the rotation curve on the Robustness page: "
+                   "changes too small to see hurt more than a quarter turn.")
+
+
+def _neuron_tab(info, image) -> None:
+    names = explain_cache.conv2d_layers(info)
+    if not names:
+        st.info("This network has no plain Conv2D layer whose arithmetic can be shown.")
+        return
+    keep_choice_valid("explain_neuron_layer", names)
+    layer = st.selectbox("Convolution layer", names, key="explain_neuron_layer")
+    io = explain_cache.layer_io(info, image, layer)
+    out_h, out_w, cout = io.outputs.shape
+    c1, c2, c3 = st.columns(3)
+    channel = int(c1.number_input(f"Filter (0 to {cout - 1})", 0, cout - 1, 0, key="explain_neuron_channel"))
+    row = int(c2.number_input(f"Row (0 to {out_h - 1})", 0, out_h - 1, 0, key="explain_neuron_row"))
+    col = int(c3.number_input(f"Column (0 to {out_w - 1})", 0, out_w - 1, 0, key="explain_neuron_col"))
+    n = neuron.neuron(io, channel, row, col)
+    st.plotly_chart(explain_figs.neuron_figure(n), key="explain_neuron")
+    check = "equal" if n.matches else "NOT equal"
+    st.markdown(f"Sum of the {n.products.size} products = **{n.total:.4f}**; plus the bias {n.bias:.4f} = "
+                f"{n.pre_activation:.4f}; {n.activation} → **{n.value:.4f}**. Keras computed "
+                f"**{n.keras_value:.4f}**: {check}.")
+    st.caption(f"{io.padding!r} padding, stride {io.strides[0]}×{io.strides[1]}: this window starts at row "
+               f"{n.window[0]}, column {n.window[1]} of the layer's input"
+               + (" (cells marked 'pad' are the zeros of the padding)." if n.padded.any() else "."))
+
+
+def _explain(info: runs.RunInfo) -> None:
+    layers = caches.run_layers(info)
+    class_names = info.class_names or caches.run_test_set(info)["class_names"]
+    image, caption, truth = _pick_image(info, tuple(info.config["input_shape"]))
+    if image is None:
+        return
+    probs = caches.image_probabilities(info, image)
+    predicted = int(np.argmax(probs))
+    st.plotly_chart(image_grid([image], titles=["what the network gets"], columns=1, tile_px=150),
+                    key="explain_image")
+    st.caption(f"{caption}. It says {images.plain_name(class_names[predicted])} ({probs[predicted]:.0%}).")
+    tabs = st.tabs(list(TABS), key="explain_tab", on_change="rerun")
+    with tabs[0]:
+        if tabs[0].open:
+            _saliency_tab(info, image, layers, class_names, predicted)
+    with tabs[1]:
+        if tabs[1].open:
+            _occlusion_tab(info, image, class_names, predicted)
+    with tabs[2]:
+        if tabs[2].open:
+            _fooling_tab(info, image, class_names, truth)
+    with tabs[3]:
+        if tabs[3].open:
+            _neuron_tab(info, image)
+
+
+def main() -> None:
+    st.title("Explain")
+    st.write("Which pixels made a trained network choose its answer, what happens when parts are hidden, how "
+             "little it takes to fool it, and the arithmetic of one of its neurons, number by number.")
+    boundary.run_page("Explaining the network", "explain it", _explain, key=RUN_KEY)
+
+
+main()

@@ -1,0 +1,70 @@
+"""Seconds per Explain technique on a seed 000 network and the fast 3-minute network (issue 17's targets).
+
+Random weights cost the same time as trained ones. One 32×32×3 image (uniform noise in the unit scale);
+each technique runs once to compile ("first") and then three times ("warm", the median), as a page does
+on its first and later clicks. The FGSM curve is 8 values of ε on 1,000 images. Prints one JSON row per
+network and technique with the target and the ratio warm / target, then the load average.
+Usage: ``PYTHONPATH=. python benchmarks/explain_speed.py [preset ...]`` (default seed000_model1 fast_3min).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+TARGETS = {"saliency": 1.0, "smoothgrad_20": 3.0, "integrated_32": 3.0, "occlusion_32x32": 2.0,
+           "fgsm_curve_8x1000": 20.0}
+EPSILONS = [0, 1, 2, 4, 8, 12, 16, 32]
+
+
+def _timed(fn, repeats: int = 3) -> tuple[float, float]:
+    start = time.perf_counter()
+    fn()
+    first = time.perf_counter() - start
+    warm = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        warm.append(time.perf_counter() - start)
+    return first, statistics.median(warm)
+
+
+def main(names: list[str]) -> None:
+    from cnnviz.inspect import adversarial, occlusion, saliency
+    from cnnviz.models.network import build_model
+    from cnnviz.models.presets import PRESETS
+
+    rng = np.random.default_rng(0)
+    image = rng.uniform(size=(32, 32, 3)).astype(np.float32)
+    test_x = rng.uniform(size=(1000, 32, 32, 3)).astype(np.float32)
+    test_y = rng.integers(0, 10, size=1000)
+    print(json.dumps({"load_before": [round(v, 2) for v in os.getloadavg()], "cpus": os.cpu_count()}), flush=True)
+    for name in names:
+        preset = PRESETS[name]
+        model = build_model(preset.config, input_shape=preset.input_shape, num_classes=preset.num_classes)
+        runs = {
+            "saliency": lambda: saliency.gradients(model, image),
+            "smoothgrad_20": lambda: saliency.smoothgrad(model, image, samples=20),
+            "integrated_32": lambda: saliency.integrated_gradients(model, image, np.zeros_like(image), steps=32),
+            "occlusion_32x32": lambda: occlusion.occlusion(model, image, patch=4, stride=2, fill=0.5),
+            "fgsm_curve_8x1000": lambda: adversarial.accuracy_curve(model, test_x, test_y, EPSILONS, unit=1 / 255,
+                                                                    lower=0.0, upper=1.0),
+        }
+        for technique, fn in runs.items():
+            first, warm = _timed(fn, repeats=1 if technique.startswith("fgsm") else 3)
+            print(json.dumps({"network": name, "params": model.count_params(), "technique": technique,
+                              "first_s": round(first, 3), "warm_s": round(warm, 3), "target_s": TARGETS[technique],
+                              "warm/target": round(warm / TARGETS[technique], 3)}), flush=True)
+    print(json.dumps({"load_after": [round(v, 2) for v in os.getloadavg()]}), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or ["seed000_model1", "fast_3min"])

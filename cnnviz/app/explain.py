@@ -1,0 +1,102 @@
+"""The Explain page's computations, cached for all sessions in :mod:`cnnviz.app.caches`' style.
+
+Each function takes a run (keyed by its id and model sha256, or with its dataset's fingerprint when
+its test images are involved) and uint8 images (keyed by their pixels), scales them as the run was
+trained and holds the shared model's lock while the backend works. Baselines, the grey patch and ε
+are made in the run's own input scale from uint8 pictures, so "black", "grey" and "one grey level" mean
+what they say whatever the scaling.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from cnnviz.app.caches import BY_MODEL, BY_RUN, IMAGE_CACHE_ENTRIES, run_model, run_test_set
+from cnnviz.errors import InvalidArgument
+from cnnviz.inspect import adversarial, neuron, occlusion, saliency
+from cnnviz.runs import store as runs
+from cnnviz.runs.rundata import prepare_inputs
+
+GREY = 128
+
+
+def input_range(info: runs.RunInfo, channels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(unit, lower, upper)`` per channel in the run's input scale: one grey level, black and white."""
+    black = prepare_inputs(info, np.zeros((1, 1, 1, channels), np.uint8)).reshape(-1)
+    white = prepare_inputs(info, np.full((1, 1, 1, channels), 255, np.uint8)).reshape(-1)
+    return np.abs(white - black) / 255.0, np.minimum(black, white), np.maximum(black, white)
+
+
+@st.cache_data(max_entries=IMAGE_CACHE_ENTRIES, show_spinner="Computing the saliency map…", hash_funcs=BY_MODEL)
+def attribution(info: runs.RunInfo, image: np.ndarray, *, method: str, class_index: int | None, samples: int = 20,
+                noise: float = 0.15, steps: int = 32, baseline: str = "black") -> saliency.Attribution:
+    """:mod:`cnnviz.inspect.saliency` of one uint8 image: "gradients", "smoothgrad" or "integrated"."""
+    if method not in saliency.METHODS:
+        raise InvalidArgument(f"method must be one of {', '.join(saliency.METHODS)}, got {method!r}")
+    x = prepare_inputs(info, image)
+    model, lock = run_model(info)
+    with lock:
+        if method == "gradients":
+            return saliency.gradients(model, x, class_index=class_index)
+        if method == "smoothgrad":
+            return saliency.smoothgrad(model, x, class_index=class_index, samples=int(samples), noise=float(noise))
+        x0 = prepare_inputs(info, saliency.baseline_image(baseline, image))
+        return saliency.integrated_gradients(model, x, x0, class_index=class_index, steps=int(steps))
+
+
+@st.cache_data(max_entries=IMAGE_CACHE_ENTRIES, show_spinner="Hiding one patch at a time…", hash_funcs=BY_MODEL)
+def occlusion_map(info: runs.RunInfo, image: np.ndarray, *, class_index: int | None, patch: int,
+                  stride: int) -> occlusion.Occlusion:
+    """:func:`cnnviz.inspect.occlusion.occlusion` of one uint8 image with a mid-grey patch."""
+    grey = prepare_inputs(info, np.full((1, 1, 1, image.shape[-1]), GREY, np.uint8)).reshape(-1)
+    model, lock = run_model(info)
+    with lock:
+        return occlusion.occlusion(model, prepare_inputs(info, image), class_index=class_index, patch=int(patch),
+                                   stride=int(stride), fill=grey)
+
+
+@st.cache_data(max_entries=IMAGE_CACHE_ENTRIES, show_spinner="Attacking the image…", hash_funcs=BY_MODEL)
+def attack(info: runs.RunInfo, image: np.ndarray, *, label: int | None, method: str, epsilon: float,
+           steps: int) -> tuple[adversarial.Attack, np.ndarray]:
+    """FGSM/PGD on one uint8 image with ε in grey levels; also the perturbed image as uint8 (rounded)."""
+    unit, lower, upper = input_range(info, image.shape[-1])
+    model, lock = run_model(info)
+    with lock:
+        result = adversarial.attack(model, prepare_inputs(info, image), label=label, method=method,
+                                    epsilon=float(epsilon), steps=int(steps), unit=unit, lower=lower, upper=upper)
+    # back to grey levels: one level is `step` in the input scale (negative if the scaling flips)
+    step = np.diff(prepare_inputs(info, np.array([[[[0] * image.shape[-1]], [[255] * image.shape[-1]]]], np.uint8)),
+                   axis=1).reshape(-1) / 255.0
+    levels = image.astype(np.float32) + np.divide(result.perturbation, step, out=np.zeros_like(result.perturbation),
+                                                  where=step != 0)
+    return result, np.clip(np.round(levels), 0, 255).astype(np.uint8)
+
+
+@st.cache_data(max_entries=8, show_spinner="Attacking the test images…", hash_funcs=BY_RUN)
+def epsilon_curve(info: runs.RunInfo, epsilons: tuple[float, ...], count: int) -> adversarial.AccuracyCurve:
+    """Accuracy of the run's first ``count`` test images under FGSM of each ε (grey levels)."""
+    data = run_test_set(info)
+    x = data["x"][:int(count)]
+    unit, lower, upper = input_range(info, x.shape[-1])
+    model, lock = run_model(info)
+    with lock:
+        return adversarial.accuracy_curve(model, prepare_inputs(info, x), data["y"][:int(count)], list(epsilons),
+                                          unit=unit, lower=lower, upper=upper)
+
+
+@st.cache_data(max_entries=8, show_spinner=False, hash_funcs=BY_MODEL)
+def conv2d_layers(info: runs.RunInfo) -> list[str]:
+    """The run's Conv2D layers whose arithmetic the page can show."""
+    model, lock = run_model(info)
+    with lock:
+        return neuron.conv2d_layers(model)
+
+
+@st.cache_data(max_entries=IMAGE_CACHE_ENTRIES, show_spinner="Running the image to that layer…",
+               hash_funcs=BY_MODEL)
+def layer_io(info: runs.RunInfo, image: np.ndarray, layer: str) -> neuron.LayerIO:
+    """:func:`cnnviz.inspect.neuron.layer_io` of one uint8 image."""
+    model, lock = run_model(info)
+    with lock:
+        return neuron.layer_io(model, prepare_inputs(info, image), layer)

@@ -1,0 +1,138 @@
+"""AppTest of Explain: no runs, then every tab on a tiny run's test image against the backend on the same
+model (saliency with the completeness numbers, occlusion, FGSM/PGD and the ε curve, one neuron), and an upload."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnviz.catalog import PAGES
+from cnnviz.inspect import adversarial, gradcam, neuron, occlusion, saliency
+from cnnviz.plots.explain import PERTURBATION_GAIN
+from tests.support.images import png_bytes
+from tests.support.pages import assert_no_runs_notice, chart_keys, figure, no_errors, open_page, texts
+from tests.support.runs import copy_runs, reference_data, train_runs
+from tests.support.specs import FLAT_MODEL, page_spec
+
+pytestmark = pytest.mark.slow
+
+PAGE = "app_pages/explain.py"
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    home = tmp_path_factory.mktemp("explain-runs")
+    return home, train_runs(home, {"flat": page_spec(FLAT_MODEL)})
+
+
+@pytest.fixture
+def run_id(stored, cnnviz_home) -> str:
+    copy_runs(stored[0], cnnviz_home)
+    return stored[1]["flat"]
+
+
+@pytest.fixture(scope="module")
+def reference(stored):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CNNVIZ_HOME", str(stored[0]))
+        return reference_data(stored[1]["flat"])
+
+
+def _open_tab(app_path, tab: str):
+    at = open_page(app_path, PAGE)
+    at.session_state["explain_tab"] = tab
+    at.run()
+    no_errors(at)
+    return at
+
+
+def test_catalog_places_explain_after_inside():
+    paths = [p.path for p in PAGES]
+    assert paths.index("app_pages/explain.py") == paths.index("app_pages/inside.py") + 1
+
+
+def test_without_runs_says_so_and_links_to_training(app_path):
+    assert_no_runs_notice(open_page(app_path, PAGE))
+
+
+def test_saliency_tab_shows_four_maps_and_the_completeness_numbers(app_path, run_id, reference):
+    model, x, y, names, x_uint8 = reference
+    at = _open_tab(app_path, "Saliency")
+    assert at.selectbox(key="explain_run").value == run_id
+    fig = figure(at, "explain_saliency")
+    titles = [a["text"] for a in fig["layout"]["annotations"]]
+    assert titles == ["network input", "gradients", "SmoothGrad", "Integrated Gradients", "Grad-CAM"]
+    grads = saliency.gradients(model, x[0])
+    assert np.array_equal(np.asarray(fig["data"][1]["z"]), gradcam.overlay(x_uint8[0], grads.heat))
+    black = np.zeros_like(x_uint8[:1])
+    from cnnviz.runs import store as runs
+    from cnnviz.runs.rundata import prepare_inputs
+    info = runs.load_run(run_id)
+    ig = saliency.integrated_gradients(model, x[0], prepare_inputs(info, black)[0], steps=32)
+    assert f"the attributions add up to **{ig.total:.4f}**" in texts(at)
+    assert f"**{ig.score - ig.baseline_score:.4f}** (gap" in texts(at)
+    at.radio(key="explain_baseline").set_value("blurred").run()
+    no_errors(at)
+    assert "Completeness check" in texts(at)
+
+
+def test_occlusion_tab(app_path, run_id, reference):
+    model, x, y, names, x_uint8 = reference
+    at = _open_tab(app_path, "Occlusion")
+    assert "explain_occlusion" in chart_keys(at) and "explain_saliency" not in chart_keys(at)
+    at.slider(key="explain_patch").set_value(2).run()
+    at.slider(key="explain_stride").set_value(1).run()
+    no_errors(at)
+    from cnnviz.runs import store as runs
+    from cnnviz.runs.rundata import prepare_inputs
+    grey = prepare_inputs(runs.load_run(run_id), np.full((1, 1, 1, 1), 128, np.uint8)).reshape(-1)
+    occ = occlusion.occlusion(model, x[0], patch=2, stride=1, fill=grey)
+    assert "A grey 2×2 patch slid every 1 pixels (49 forward passes)" in texts(at)
+    title = figure(at, "explain_occlusion")["layout"]["annotations"][1]["text"]
+    assert title == f"probability drop (red = {max(float(occ.heat.max()), 0.0):.1%})"
+
+
+def test_fooling_tab_fgsm_pgd_and_the_curve(app_path, run_id, reference):
+    model, x, y, names, x_uint8 = reference
+    at = _open_tab(app_path, "Fooling the network")
+    at.slider(key="explain_eps").set_value(8).run()
+    no_errors(at)
+    expected = adversarial.attack(model, x[0], label=int(y[0]), epsilon=8, unit=1 / 255, lower=0.0, upper=1.0)
+    shown = figure(at, "explain_adversarial")
+    after = np.asarray(shown["data"][2]["z"])
+    assert np.abs(after.astype(int) - x_uint8[0].astype(int)).max() <= 8
+    amplified = np.asarray(shown["data"][1]["z"])[..., 0].astype(int)
+    np.testing.assert_array_equal(amplified, np.clip(128 + PERTURBATION_GAIN * (after[..., 0].astype(int)
+                                                                                 - x_uint8[0][..., 0]), 0, 255))
+    assert f"after: **{names[expected.predicted_after]}**" in texts(at)
+    at.radio(key="explain_attack").set_value("pgd").run()
+    no_errors(at)
+    assert "No pixel moved by more than 8 grey levels" in texts(at)
+    at.toggle(key="explain_curve").set_value(True).run()
+    no_errors(at)
+    curve = figure(at, "explain_eps_curve")["data"][0]
+    ref = adversarial.accuracy_curve(model, x, y, [0, 1, 2, 4, 8, 12, 16, 32], unit=1 / 255, lower=0.0, upper=1.0)
+    assert np.asarray(curve["y"]) == pytest.approx(ref.accuracy)
+
+
+def test_neuron_tab_equals_keras(app_path, run_id, reference):
+    model, x, *_ = reference
+    at = _open_tab(app_path, "One neuron")
+    layer = neuron.conv2d_layers(model)[0]
+    assert at.selectbox(key="explain_neuron_layer").value == layer
+    at.number_input(key="explain_neuron_row").set_value(2).run()
+    at.number_input(key="explain_neuron_channel").set_value(1).run()
+    no_errors(at)
+    n = neuron.neuron(neuron.layer_io(model, x[0], layer), 1, 2, 0)
+    assert f"Keras computed **{n.keras_value:.4f}**: equal." in texts(at)
+    assert figure(at, "explain_neuron")["layout"]["title"]["text"].endswith(f"→ {n.value:.4f}")
+
+
+def test_upload_is_explained_without_a_true_class(app_path, run_id):
+    picture = np.random.default_rng(0).integers(0, 255, size=(12, 12, 3), dtype=np.uint8)
+    at = open_page(app_path, PAGE)
+    at.radio(key="explain_source").set_value("Your own picture").run()
+    at.file_uploader(key="explain_upload").upload("mine.png", png_bytes(picture), "image/png").run()
+    no_errors(at)
+    assert "resized from 12×12 to 8×8 pixels" in texts(at)
+    assert "explain_saliency" in chart_keys(at)
