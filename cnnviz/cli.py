@@ -57,7 +57,6 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _data_status(args: argparse.Namespace) -> int:
-
     print(f"datasets in {storage.data_dir()}")
     for item in datasets.status():
         mark = "present" if item["present"] else "missing"
@@ -87,7 +86,6 @@ def _progress_printer():
 
 
 def _data_download(args: argparse.Namespace) -> int:
-
     opts: dict = {}
     if args.name == "cifar10":
         opts = {"url": args.url,
@@ -103,7 +101,6 @@ def _data_download(args: argparse.Namespace) -> int:
 
 
 def _data_import(args: argparse.Namespace) -> int:
-
     if args.kind == "cifar10":
         print(datasets.import_cifar10(args.path))
         return 0
@@ -121,7 +118,6 @@ def _data_import(args: argparse.Namespace) -> int:
 
 
 def _data_remove(args: argparse.Namespace) -> int:
-
     print(f"removed {args.name}" if datasets.remove(args.name) else f"{args.name} was not stored")
     return 0
 
@@ -140,8 +136,6 @@ def _add_presets_command(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:
-
-
     rows = presets_table()
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -199,9 +193,6 @@ def _fmt_progress(p) -> str:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-
-
-
     runs.cleanup_once()
     augment = "preset" if args.augment is None else augment_from_text(args.augment)
     spec = spec_from_preset(
@@ -276,7 +267,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _dataset_title(name: str | None) -> str:
-
     try:
         return datasets.title(name)
     except (CnnvizError, KeyError, TypeError):
@@ -284,15 +274,15 @@ def _dataset_title(name: str | None) -> str:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-
-
-
-    runs.cleanup_once()
-    items = runs.list_runs()
+    listing = runs.scan()
+    items = listing.runs
     if args.json:
         print(json.dumps([{"run_id": r.run_id, "created": r.created, "status": r.status, "config": r.config,
-                           "metrics": r.metrics} for r in items], indent=2))
+                           "metrics": r.metrics} for r in items]
+                         + [{"run_id": d.run_id, "damaged": d.reason} for d in listing.damaged], indent=2))
         return 0
+    for damaged in listing.damaged:  # never silently missing
+        print(f"damaged run {damaged.run_id}: {damaged.reason}", file=sys.stderr)
     if not items:
         print(f"no runs in {storage.runs_dir()}")
         return 0
@@ -330,7 +320,6 @@ def _add_download_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _download(args: argparse.Namespace) -> int:
-
     wf = weights.weights_file(args.model, alpha=args.alpha, image_size=args.size)
     if args.source:
         path = weights.install_weights_file(args.source, wf, md5=args.md5)

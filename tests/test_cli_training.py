@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -15,6 +16,7 @@ from cnnviz import cli
 
 from cnnviz.runs import store as runs
 from tests.conftest import REPO
+from tests.support.runfolders import write_damaged
 
 pytestmark = pytest.mark.slow
 
@@ -53,6 +55,17 @@ def test_train_errors_are_one_line(capsys):
 def test_runs_when_empty(capsys, cnnviz_home):
     assert cli.main(["runs"]) == 0
     assert capsys.readouterr().out.strip() == f"no runs in {cnnviz_home / 'runs'}"
+
+
+def test_runs_names_damaged_runs_on_stderr_and_in_json(capsys, cnnviz_home):
+    write_damaged(cnnviz_home, "20200101-000000-0000000a", "config is a list")
+    assert cli.main(["runs"]) == 0
+    out = capsys.readouterr()
+    assert out.out.strip() == f"no runs in {cnnviz_home / 'runs'}"
+    assert out.err.startswith("damaged run 20200101-000000-0000000a: ") and "config.json holds list" in out.err
+    assert cli.main(["runs", "--json"]) == 0
+    [entry] = json.loads(capsys.readouterr().out)
+    assert entry["run_id"] == "20200101-000000-0000000a" and "config.json holds list" in entry["damaged"]
 
 
 def test_ctrl_c_stops_within_a_batch_and_saves_a_stopped_run(cnnviz_home):

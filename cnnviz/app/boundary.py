@@ -60,7 +60,12 @@ def run_page(action: str, what: str, draw: Callable, *, key: str, many: bool = F
     from cnnviz.runs import store as runs
 
     with friendly_errors(action):
-        items = runs.list_runs()
+        listing = runs.scan()
+        items = listing.runs
+        if listing.damaged:  # never silently missing: the Runs page lists them with the reason
+            count = len(listing.damaged)
+            st.caption(f"{count} damaged run{'s are' if count > 1 else ' is'} not offered here; the Runs page says "
+                       f"what is wrong and can delete {'them' if count > 1 else 'it'}.")
         if not items:
             no_runs_notice(what)
             return

@@ -102,11 +102,12 @@ def _check_limits(infos: list[zipfile.ZipInfo]) -> None:
                               f"{MAX_TOTAL_UNCOMPRESSED // 2**20} MiB are accepted.")
     for info in infos:
         if info.file_size > MAX_MEMBER_BYTES:
-            raise ZipDatasetError(f"{info.filename} would unpack to {info.file_size / 2**20:,.0f} MiB; "
+            raise ZipDatasetError(f"{code_name(info.filename)} would unpack to {info.file_size / 2**20:,.0f} MiB; "
                                   f"one image may have at most {MAX_MEMBER_BYTES // 2**20} MiB.")
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size >= RATIO_MIN_BYTES and ratio > MAX_RATIO:
-            raise ZipDatasetError(f"{info.filename} inflates {ratio:,.0f}× (a zip bomb?); the zip is refused.")
+            raise ZipDatasetError(
+                f"{code_name(info.filename)} inflates {ratio:,.0f}× (a zip bomb?); the zip is refused.")
 
 
 def _decode(data: bytes, *, size: int, mode: str, budget: DecodeBudget | None = None,
@@ -177,7 +178,7 @@ def _open_zip(source: bytes | Path) -> zipfile.ZipFile:
     # EOFError / struct.error: a central directory cut short.
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, NotImplementedError, EOFError,
             struct.error) as err:
-        raise ZipDatasetError(f"This is not a readable zip file ({err}).") from None
+        raise ZipDatasetError(f"This is not a readable zip file ({code_name(str(err))}).") from None
 
 
 def read_zip(
@@ -260,7 +261,7 @@ def _decode_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], *, image_
             skipped.append((info.filename, "damaged inside the zip (it could not be unpacked)"))
             continue
         if len(data) > MAX_MEMBER_BYTES:
-            raise ZipDatasetError(f"{info.filename} unpacks to more than {MAX_MEMBER_BYTES // 2**20} MiB.")
+            raise ZipDatasetError(f"{code_name(info.filename)} unpacks to more than {MAX_MEMBER_BYTES // 2**20} MiB.")
         try:
             images.append(_decode(data, size=image_size, mode=mode, budget=budget, name=info.filename))
         except _Skip as why:
