@@ -55,8 +55,17 @@ def _pick_image() -> np.ndarray | None:
     return loaded.array
 
 
+def _seed_setup() -> None:
+    """Seed Part 1: the 15×15 Gaussian on the biggest working size (a button's callback, before the widgets)."""
+    st.session_state.update(conv_kernel="Gaussian", conv_gauss_size=conv.SEED_GAUSSIAN_SIZE,
+                            conv_gauss_sigma=conv.SEED_GAUSSIAN_SIGMA, conv_max_side=conv.SEED_WORKING_SIZE)
+
+
 def _pick_kernel() -> np.ndarray:
     left, right = st.columns([1, 1])
+    left.button(f"The seed's set-up: {conv.SEED_GAUSSIAN_SIZE}×{conv.SEED_GAUSSIAN_SIZE} Gaussian "
+                f"(σ {conv.SEED_GAUSSIAN_SIGMA:g}) at {conv.SEED_WORKING_SIZE} pixels", key="conv_seed_setup",
+                on_click=_seed_setup, icon=":material/school:")
     name = left.selectbox("Kernel", conv.KERNEL_NAMES, key="conv_kernel")
     left.caption(conv.KERNEL_SOURCES[name])
     if name == "Gaussian":
@@ -89,7 +98,8 @@ def _modes_section(gray: np.ndarray, kernel: np.ndarray) -> None:
         + (", centred on 0 because this kernel has negative weights (blue below 0, red above)" if conv.is_signed(kernel)
            else "")
         + ". 'full' and 'same' pad the image with zeros, which shows as a frame at the border; "
-        "'valid' keeps only positions where the whole kernel fits."
+        "'valid' keeps only positions where the whole kernel fits. Each panel is "
+        + conv.method_text(kernel.shape) + "; the picture has 256 colour levels, hover gives the position."
     )
 
 

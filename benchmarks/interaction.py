@@ -4,7 +4,9 @@ What a rerun recomputes after a slider move, timed through the same backend call
 - ``conv15``: Convolution with the seed's 15×15 Gaussian (σ = 4) on a 512×512 grayscale image:
   ``compare_modes`` (full, same, valid) + ``modes_figure`` + ``plotly.io.to_json`` (what
   ``st.plotly_chart`` sends), and the JSON's size.
+  The image is scikit-learn's temple photo in grayscale, resized to 512×512.
 - ``sobel``: the same with the 3×3 Sobel X kernel.
+- ``noise15``: ``conv15`` on random noise, the worst case for a compressed picture.
 - ``inside``: ``feature_map_figure`` for 32 feature maps of 16×16 (+ its JSON).
 
 Each figure runs in a fresh process per tree, alternating the order per round, and prints the
@@ -41,9 +43,14 @@ def timed(fn, repeats=5):
         t0 = time.perf_counter(); out = fn(); runs.append(time.perf_counter() - t0)
     return statistics.median(runs), out
 
-gray = np.random.default_rng(0).integers(0, 256, (512, 512)).astype(np.float64)
+from PIL import Image
+from cnnviz.data import samples
+photo = Image.fromarray(samples.sample_photo("china.jpg")).convert("L").resize((512, 512))
+gray = np.asarray(photo, dtype=np.float64)
+noise = np.random.default_rng(0).integers(0, 256, (512, 512)).astype(np.float64)
 figures = {}
-for name, kernel in (("conv15", conv.gaussian_kernel(15, 4.0)), ("sobel", conv.SOBEL_X)):
+for name, gray, kernel in (("conv15", gray, conv.gaussian_kernel(15, 4.0)), ("sobel", gray, conv.SOBEL_X),
+                           ("noise15", noise, conv.gaussian_kernel(15, 4.0))):
     compute, results = timed(lambda: conv.compare_modes(gray, kernel))
     build, fig = timed(lambda: plots.modes_figure(results, kernel=kernel))
     encode, text = timed(lambda: pio.to_json(fig, validate=False))

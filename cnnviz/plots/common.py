@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import functools
+import io
 import math
 from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
+from plotly import colors
 from plotly.subplots import make_subplots
+
+#: Colour levels of an image-encoded heat map: what the eye tells apart on a colour bar.
+LEVELS = 256
 
 
 def as_display_rgb(image: np.ndarray) -> np.ndarray:
@@ -79,6 +87,41 @@ def image_grid(
         margin=dict(l=5, r=5, t=margin_t, b=5),
     )
     return fig
+
+
+@functools.lru_cache(maxsize=16)
+def colour_table(colorscale: str) -> np.ndarray:
+    """``LEVELS``×3 uint8: Plotly's named ``colorscale`` sampled evenly from its low end to its high end."""
+    points = np.linspace(0.0, 1.0, LEVELS).tolist()
+    sampled = colors.sample_colorscale(colors.get_colorscale(colorscale), points, colortype="rgb")
+    table = np.array([colors.unlabel_rgb(c) for c in sampled], dtype=float)
+    return np.round(table).astype(np.uint8)
+
+
+def quantise(values: np.ndarray, zmin: float, zmax: float) -> np.ndarray:
+    """``values`` as uint8 levels 0..LEVELS − 1 on the scale ``zmin``..``zmax`` (clipped outside it)."""
+    span = (zmax - zmin) or 1.0
+    scaled = (np.asarray(values, dtype=np.float64) - zmin) * ((LEVELS - 1) / span)
+    return np.round(np.clip(scaled, 0, LEVELS - 1)).astype(np.uint8)
+
+
+def png_source(levels: np.ndarray, colorscale: str) -> str:
+    """A palette PNG as a data URI: one byte a pixel, coloured by ``colour_table(colorscale)``.
+
+    A heat map sent this way is some 50 KB for 512×512 pixels instead of 3-4 MB of floats, and the
+    browser draws it as a plain picture.
+    """
+    picture = Image.fromarray(np.ascontiguousarray(levels, dtype=np.uint8))
+    picture.putpalette(colour_table(colorscale).ravel().tolist())  # makes it a palette ("P") image
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", compress_level=1)  # level 1: 3 ms, within 15% of the smallest file
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def colour_bar_trace(zmin: float, zmax: float, coloraxis: str = "coloraxis") -> go.Scatter:
+    """An invisible trace that makes Plotly draw ``coloraxis``'s colour bar for image-encoded heat maps."""
+    return go.Scatter(x=[None, None], y=[None, None], mode="markers", name="colour scale", showlegend=False,
+                      hoverinfo="skip", marker=dict(color=[zmin, zmax], coloraxis=coloraxis))
 
 
 def heatmap(
