@@ -14,6 +14,8 @@ from PIL import Image
 from plotly import colors
 from plotly.subplots import make_subplots
 
+from cnnviz.errors import InvalidArgument
+
 #: Colour levels of an image-encoded heat map: what the eye tells apart on a colour bar.
 LEVELS = 256
 
@@ -85,6 +87,54 @@ def image_grid(
         title=title,
         height=height,
         margin=dict(l=5, r=5, t=margin_t, b=5),
+    )
+    return fig
+
+
+def tile_figure(
+    tiles: np.ndarray,
+    *,
+    titles: Sequence[str],
+    columns: int = 8,
+    tile_px: int = 96,
+    title: str | None = None,
+) -> go.Figure:
+    """Same-sized grey tiles as one picture with a caption above each: one trace, not a subplot each.
+
+    ``image_grid`` with 32 tiles spends ~90 ms in ``make_subplots`` and per-axis updates; one
+    mosaic trace takes a few. The gaps between tiles are white.
+
+    Args:
+        tiles: N×H×W uint8 display images.
+        titles: one caption per tile.
+        columns: tiles per row.
+        tile_px: approximate pixel size of each tile on screen.
+        title: figure title.
+    """
+    tiles = np.asarray(tiles)
+    if tiles.ndim != 3 or tiles.dtype != np.uint8 or len(titles) != len(tiles):
+        raise InvalidArgument(f"tiles must be N×H×W uint8 with one title each, got {tiles.dtype} {tiles.shape} "
+                              f"and {len(titles)} titles")
+    n, h, w = tiles.shape
+    columns = max(1, min(columns, n))
+    rows = math.ceil(n / columns)
+    caption_px = 22
+    gap_x = max(1, math.ceil(w * 6 / tile_px))  # ~6 screen pixels between columns
+    gap_y = max(1, math.ceil(h * caption_px / tile_px))  # a caption's height between rows
+    mosaic = np.full((gap_y + rows * (h + gap_y) - gap_y, columns * (w + gap_x) - gap_x), 255, np.uint8)
+    annotations = []
+    for i, (tile, text) in enumerate(zip(tiles, titles)):
+        top, left = gap_y + (i // columns) * (h + gap_y), (i % columns) * (w + gap_x)
+        mosaic[top:top + h, left:left + w] = tile
+        annotations.append(dict(text=str(text), x=left + (w - 1) / 2, y=top - 0.5, xref="x", yref="y",
+                                yanchor="bottom", showarrow=False, font=dict(size=11)))
+    fig = go.Figure(go.Image(z=np.repeat(mosaic[..., None], 3, axis=-1), hoverinfo="skip"))
+    top_margin = 40 if title else 10
+    fig.update_layout(
+        title=title, annotations=annotations, height=rows * (tile_px + caption_px) + top_margin + 5,
+        margin=dict(l=5, r=5, t=top_margin, b=5),
+        xaxis=dict(visible=False, constrain="domain"),
+        yaxis=dict(visible=False, scaleanchor="x", constrain="domain", autorange="reversed"),
     )
     return fig
 

@@ -230,9 +230,15 @@ def test_deeper_layer_filters_per_channel(seq_input):
 def test_feature_map_figure(functional):
     fm = features.feature_maps(functional, IMAGE, "concat")
     fig = plots.feature_map_figure(fm)
-    assert len(fig.data) == 5
+    assert len(fig.data) == 1 and fig.data[0].type == "image"  # one picture of tiles, not a subplot each
     assert [a.text for a in fig.layout.annotations] == [f"ch {c}" for c in range(5)]
-    np.testing.assert_array_equal(np.array(fig.data[2].z)[..., 0], fm.images[2])
+    mosaic = np.array(fig.data[0].z)
+    assert (mosaic[..., 0] == mosaic[..., 2]).all()  # grey
+    h, w = fm.images.shape[1:]
+    for caption, tile in zip(fig.layout.annotations, fm.images):  # each caption sits above its own map
+        top, left = int(caption.y + 0.5), int(caption.x - (w - 1) / 2)
+        np.testing.assert_array_equal(mosaic[top:top + h, left:left + w, 0], tile)
+    assert (mosaic == 255).sum() >= mosaic.size - 3 * fm.images.size  # the rest is white gaps
     stats = plots.channel_stats_figure(fm)
     np.testing.assert_allclose(stats.data[0].y, [s["mean"] for s in fm.stats])
     assert (stats.layout.xaxis.tickmode, stats.layout.xaxis.dtick) == ("linear", 1)  # 5 channels: 0, 1, 2 …

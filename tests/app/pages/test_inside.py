@@ -78,9 +78,15 @@ def test_test_image_prediction_and_feature_maps(app_path, run_id, reference):
     layers = features.inspectable_layers(model)
     assert at.selectbox(key="inside_layer").options == [
         f"{la['name']} ({la['type']}, {'×'.join(str(d) for d in la['output_shape'])})" for la in layers]
-    assert image_count(figure(at, "inside_maps")) == layers[0]["output_shape"][-1]
-    stats = figure(at, "inside_stats")["data"][0]
+    maps = figure(at, "inside_maps")
     expected = features.feature_maps(model, x[5], layers[0]["name"])
+    channels = layers[0]["output_shape"][-1]
+    assert [a["text"] for a in maps["layout"]["annotations"]] == [f"ch {c}" for c in range(channels)]
+    mosaic, (h, w) = np.asarray(maps["data"][0]["z"]), expected.images.shape[1:]
+    for caption, tile in zip(maps["layout"]["annotations"], expected.images):  # one picture, a tile per channel
+        top, left = int(caption["y"] + 0.5), int(caption["x"] - (w - 1) / 2)
+        np.testing.assert_array_equal(mosaic[top:top + h, left:left + w, 0], tile)
+    stats = figure(at, "inside_stats")["data"][0]
     assert np.asarray(stats["y"]) == pytest.approx([s["mean"] for s in expected.stats], abs=1e-5)
 
 
