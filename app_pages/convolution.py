@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from cnnviz.app import caches
+from cnnviz.app import convcaches
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.data import images
 from cnnviz.errors import Unavailable
@@ -30,14 +30,14 @@ def _pick_image() -> np.ndarray | None:
                                    help="Big images are shrunk first so every filter answers at once.")
     if source == "Sample photo":
         name = st.selectbox("Photo", list(conv.SAMPLE_PHOTOS), key="conv_sample")
-        return images.fit_within(caches.conv_sample_photo(name), max_side)
+        return images.fit_within(convcaches.sample_photo(name), max_side)
     if source == "Test pattern":
         name = st.selectbox("Pattern", conv.PATTERNS, key="conv_pattern")
         gray = conv.pattern_image(name, min(max_side, 128))
         return np.repeat(gray[..., None], 3, axis=-1)
     if source == "CIFAR-10 test image":
         try:
-            found = caches.conv_cifar10_examples()
+            found = convcaches.cifar10_examples()
         except Unavailable as err:  # not an error: the data is simply not on this machine yet
             st.info(str(err))
             return None
@@ -49,7 +49,7 @@ def _pick_image() -> np.ndarray | None:
     if upload is None:
         st.info("Choose a picture to upload, or pick a sample photo above.")
         return None
-    loaded = caches.conv_load_upload(upload.getvalue(), upload.name, max_side)
+    loaded = convcaches.load_upload(upload.getvalue(), upload.name, max_side)
     for note in loaded.notes:
         st.caption(f":material/info: {note}")
     return loaded.array

@@ -1,11 +1,10 @@
 """Convolution by hand: the kernels, the three output sizes, colour Conv2D, images to work on.
 
 Seed 000 Parts 1-3 (questions 1-8 and 17): ``scipy.signal.convolve2d`` (``fftconvolve`` for big
-kernels: the same numbers sooner) with a Gaussian and Sobel filters in ``full``/``same``/``valid`` modes, why 'valid' layers shrink, why Conv2D
-filters are k×k×3 and do cross-correlation. How fast it runs is :mod:`cnnviz.lessons.speed`.
-Everything here returns arrays and dicts and needs no TensorFlow. scipy.signal and
-scikit-learn are imported at the top: the Convolution page's first paint uses both (a sample
-photo through the three modes), and Home does not import this module.
+kernels: the same numbers sooner) with a Gaussian and Sobel filters in ``full``/``same``/``valid``
+modes, why 'valid' layers shrink, why Conv2D filters are k×k×3 and do cross-correlation. How fast
+it runs is :mod:`cnnviz.lessons.speed`. Everything here returns arrays and dicts and needs no TensorFlow. scipy.signal is imported when
+the first convolution runs, after the page has drawn its first chart (the picture).
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
 from cnnviz.data import datasets, samples
 from cnnviz.errors import InvalidArgument
@@ -267,6 +265,8 @@ def method_text(kernel_shape: tuple[int, int]) -> str:
 
 
 def _convolve_checked(img: np.ndarray, ker: np.ndarray, mode: str, method: str) -> np.ndarray:
+    from scipy import signal  # lazy: 0.5-1.7 s to import; the page's first chart (the image) comes before
+
     if method == "auto":
         method = choose_method(ker.shape)
     if method == "fft":  # same result as convolve2d to ~1e-13 (tests/lessons/test_convolution.py)
@@ -435,6 +435,8 @@ def color_identity(image: np.ndarray, kernel: np.ndarray) -> dict:
         a true convolution), ``max_diff_flipped`` and ``max_diff_unflipped`` (largest absolute
         differences to ``conv2d``), and ``kernel_symmetric`` (flipping changes nothing).
     """
+    from scipy import signal  # lazy: as in _convolve_checked
+
     img, ker = _check_color(image, kernel)
     conv = conv2d_like(img, ker)
     channels = range(img.shape[-1])
@@ -506,7 +508,7 @@ def conv_layer_shapes(height: int, width: int, in_channels: int, n_filters: int,
 
 # --- images to work on -----------------------------------------------------------------------
 
-# scikit-learn ships two JPEG photos with the package (sklearn.datasets.load_sample_image).
+# scikit-learn ships two JPEG photos with the package (read by cnnviz.data.samples without importing it).
 SAMPLE_PHOTOS: dict[str, str] = {"Chinese temple (scikit-learn)": "china.jpg",
                                  "Flower (scikit-learn)": "flower.jpg"}
 PATTERNS: tuple[str, ...] = ("Step edge", "Checkerboard", "Circle")
