@@ -7,13 +7,15 @@ import pytest
 
 from cnnviz.errors import InvalidArgument
 from cnnviz.plots import common
+from tests.support.images import source_pixels
 
 
 def test_tile_figure_places_each_tile_under_its_caption_in_rows():
     tiles = np.arange(7 * 4 * 5, dtype=np.uint8).reshape(7, 4, 5)
     fig = common.tile_figure(tiles, titles=[f"t{i}" for i in range(7)], columns=3, tile_px=40, title="seven")
     assert len(fig.data) == 1 and fig.layout.title.text == "seven"
-    mosaic = np.array(fig.data[0].z)[..., 0]
+    mosaic = source_pixels(fig.data[0])
+    assert mosaic.ndim == 2  # one grey PNG
     captions = fig.layout.annotations
     assert [c.text for c in captions] == [f"t{i}" for i in range(7)]
     assert len({c.y for c in captions}) == 3 and len({c.x for c in captions}) == 3  # 3 rows of up to 3
