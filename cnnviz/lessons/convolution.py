@@ -3,8 +3,9 @@
 Seed 000 Parts 1-3 (questions 1-8 and 17): ``scipy.signal.convolve2d`` (``fftconvolve`` for big
 kernels: the same numbers sooner) with a Gaussian and Sobel filters in ``full``/``same``/``valid``
 modes, why 'valid' layers shrink, why Conv2D filters are k×k×3 and do cross-correlation. How fast
-it runs is :mod:`cnnviz.lessons.speed`. Everything here returns arrays and dicts and needs no TensorFlow. scipy.signal is imported when
-the first convolution runs, after the page has drawn its first chart (the picture).
+it runs is :mod:`cnnviz.lessons.speed`. Everything here returns arrays and dicts and needs no
+TensorFlow. scipy.signal is imported when the first convolution runs, after the page has drawn its
+first chart (the picture).
 """
 
 from __future__ import annotations
