@@ -159,7 +159,7 @@ def png_source(levels: np.ndarray, colorscale: str | None = None) -> str:
     """A PNG as a data URI: one byte a pixel, coloured by ``colour_table(colorscale)`` (a palette
     image), or grey levels as they are when ``colorscale`` is None.
 
-    A heat map sent this way is some 50 KB for 512×512 pixels instead of 3-4 MB of floats, and the
+    A 512×512 heat map sent this way is 50-200 KB instead of 1.4 MB of float32, and the
     browser draws it as a plain picture.
     """
     picture = Image.fromarray(np.ascontiguousarray(levels, dtype=np.uint8))
