@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from cnnviz.app import caches
+from cnnviz.app import convcaches
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.data import images
 from cnnviz.errors import Unavailable
@@ -30,14 +30,14 @@ def _pick_image() -> np.ndarray | None:
                                    help="Big images are shrunk first so every filter answers at once.")
     if source == "Sample photo":
         name = st.selectbox("Photo", list(conv.SAMPLE_PHOTOS), key="conv_sample")
-        return images.fit_within(caches.conv_sample_photo(name), max_side)
+        return images.fit_within(convcaches.sample_photo(name), max_side)
     if source == "Test pattern":
         name = st.selectbox("Pattern", conv.PATTERNS, key="conv_pattern")
         gray = conv.pattern_image(name, min(max_side, 128))
         return np.repeat(gray[..., None], 3, axis=-1)
     if source == "CIFAR-10 test image":
         try:
-            found = caches.conv_cifar10_examples()
+            found = convcaches.cifar10_examples()
         except Unavailable as err:  # not an error: the data is simply not on this machine yet
             st.info(str(err))
             return None
@@ -49,14 +49,23 @@ def _pick_image() -> np.ndarray | None:
     if upload is None:
         st.info("Choose a picture to upload, or pick a sample photo above.")
         return None
-    loaded = caches.conv_load_upload(upload.getvalue(), upload.name, max_side)
+    loaded = convcaches.load_upload(upload.getvalue(), upload.name, max_side)
     for note in loaded.notes:
         st.caption(f":material/info: {note}")
     return loaded.array
 
 
+def _seed_setup() -> None:
+    """Seed Part 1: the 15×15 Gaussian on the biggest working size (a button's callback, before the widgets)."""
+    st.session_state.update(conv_kernel="Gaussian", conv_gauss_size=conv.SEED_GAUSSIAN_SIZE,
+                            conv_gauss_sigma=conv.SEED_GAUSSIAN_SIGMA, conv_max_side=conv.SEED_WORKING_SIZE)
+
+
 def _pick_kernel() -> np.ndarray:
     left, right = st.columns([1, 1])
+    left.button(f"The seed's set-up: {conv.SEED_GAUSSIAN_SIZE}×{conv.SEED_GAUSSIAN_SIZE} Gaussian "
+                f"(σ {conv.SEED_GAUSSIAN_SIGMA:g}) at {conv.SEED_WORKING_SIZE} pixels", key="conv_seed_setup",
+                on_click=_seed_setup, icon=":material/school:")
     name = left.selectbox("Kernel", conv.KERNEL_NAMES, key="conv_kernel")
     left.caption(conv.KERNEL_SOURCES[name])
     if name == "Gaussian":
@@ -89,7 +98,8 @@ def _modes_section(gray: np.ndarray, kernel: np.ndarray) -> None:
         + (", centred on 0 because this kernel has negative weights (blue below 0, red above)" if conv.is_signed(kernel)
            else "")
         + ". 'full' and 'same' pad the image with zeros, which shows as a frame at the border; "
-        "'valid' keeps only positions where the whole kernel fits."
+        "'valid' keeps only positions where the whole kernel fits. Each panel is "
+        + conv.method_text(kernel.shape) + "; the picture has 256 colour levels, hover gives the position."
     )
 
 

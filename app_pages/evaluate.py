@@ -10,6 +10,7 @@ from cnnviz.app.pickers import tta_phrase
 from cnnviz.app.state import INSPECT_TARGET_KEY, keep_choice_valid
 from cnnviz.inspect import evaluation
 from cnnviz.plots import evaluation as figs
+from cnnviz.runs import labels as runs_labels
 from cnnviz.runs import store as runs
 
 
@@ -41,7 +42,10 @@ def _metrics(info: runs.RunInfo, ev: evaluation.Evaluation) -> None:
     saved = info.test_accuracy
     cols[0].metric("Test accuracy", f"{ev.accuracy:.1%}",
                    help=None if saved is None else f"Measured at the end of training: {saved:.1%}.")
-    cols[1].metric("Test loss", f"{ev.loss:.4f}", help="Mean cross-entropy of the true class, as model.evaluate.")
+    tested = " of the answers with test-time augmentation" if info.spec.tta != "none" else ""
+    cols[1].metric("Test loss", f"{ev.loss:.4f}",
+                   help=f"Mean cross-entropy of the true class{tested}, without label smoothing: the run's "
+                        "plain test cross-entropy.")
     cols[2].metric("Test images", f"{len(ev.y_true):,}")
     cols[3].metric("Mistakes", f"{int((~ev.correct).sum()):,}")
     if info.spec.tta != "none":
@@ -49,6 +53,10 @@ def _metrics(info: runs.RunInfo, ev: evaluation.Evaluation) -> None:
         st.caption("Tested as in training, with test-time augmentation: the mean of the network's answers on "
                    + tta_phrase(info.spec.tta)
                    + ("." if plain is None else f" (without it the network got {plain:.1%})."))
+    kind, stored = runs_labels.loss_kind(info.spec), info.metrics.get("test_loss")
+    if kind != "cross-entropy" and stored is not None:
+        st.caption(f"The test loss above is plain cross-entropy. Build & train and Runs also show the run's "
+                   f"training loss on the test set, {kind}: {stored:.4f}.")
     pairs = evaluation.most_confused(ev.confusion, ev.class_names, top=3) if (~ev.correct).any() else []
     if pairs:
         st.write("Most often confused: " + "; ".join(

@@ -91,37 +91,6 @@ def scaling_preview(ds: datasets.Dataset, method: str, *, train_size: int, test_
                                     validation_fraction=validation_fraction, seed=seed, sample=sample)
 
 
-# --- the Convolution page's images ---------------------------------------------------------------
-
-
-@st.cache_data(max_entries=4, show_spinner=False)
-def conv_sample_photo(name: str) -> np.ndarray:
-    """A scikit-learn sample photo (decoding the JPEG on every rerun is wasted work)."""
-    from cnnviz.lessons import convolution  # lazy: its scipy.signal costs ~1 s of every other page's start
-
-    return convolution.sample_photo(name)
-
-
-@st.cache_data(max_entries=1, show_spinner="Loading CIFAR-10 test images ...")
-def conv_cifar10_examples(count: int = 20) -> dict:
-    """A few CIFAR-10 test images: ``{"images", "labels", "class_names"}``.
-
-    Only the small slice is cached. ``Unavailable`` is raised, not cached, so data fetched
-    meanwhile shows up on the next rerun (the check for missing files is cheap).
-    """
-    from cnnviz.lessons import convolution  # lazy: as above
-
-    x, y, names = convolution.cifar10_test_images(count)
-    return {"images": x, "labels": y, "class_names": names}
-
-
-@st.cache_data(max_entries=8, show_spinner="Reading your image ...")
-def conv_load_upload(data: bytes, name: str, max_side: int) -> images.LoadedImage:
-    """Decode an upload safely and shrink it for the lab; raises ``ImageError`` (not cached) for a bad file."""
-    loaded = images.load_image(data, name=name, mode="RGB")
-    return replace(loaded, array=images.fit_within(loaded.array, max_side))
-
-
 # --- a run's model and what is computed from it -------------------------------------------------
 
 

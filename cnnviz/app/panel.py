@@ -21,6 +21,7 @@ from cnnviz.app.state import TRAIN_JOB_KEY
 from cnnviz.data import datasets
 from cnnviz.errors import CnnvizError
 from cnnviz.plots import training as plots
+from cnnviz.runs import labels as runs_labels
 from cnnviz.runs import store as runs
 
 
@@ -168,13 +169,14 @@ def _finished_note(status) -> None:
         info = runs.load_run(status.run_id)
         metrics, tta = info.metrics, info.spec.tta
     except CnnvizError:
-        metrics, tta = {}, "none"
+        info, metrics, tta = None, {}, "none"
     if status.test_accuracy is not None:
         text += f", test accuracy **{status.test_accuracy:.1%}**"
     if tta != "none":
         text += f" (mean over {tta_phrase(tta)})"
-    if metrics.get("test_loss") is not None:
-        text += f", test loss {metrics['test_loss']:.3f}"
+    loss_text = runs_labels.test_loss_text(info) if info is not None else None
+    if loss_text:
+        text += f", {loss_text}"
     if metrics.get("preset_expected_test_accuracy") is not None:
         text += (f" (expected on a quiet 2-core server: ≈{metrics['preset_expected_test_accuracy']:.0%} "
                  f"in ≈{metrics['preset_expected_seconds'] / 60:.1f} min)")

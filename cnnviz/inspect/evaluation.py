@@ -170,12 +170,24 @@ def predict_probabilities(
     return as_probabilities(outputs)
 
 
-def cross_entropy(probabilities: np.ndarray, y: np.ndarray) -> float:
-    """Mean cross-entropy of the true classes, computed like Keras (clipped at EPSILON)."""
+def cross_entropy(probabilities: np.ndarray, y: np.ndarray, *, label_smoothing: float = 0.0) -> float:
+    """Mean cross-entropy of the true classes, computed like Keras (clipped at EPSILON).
+
+    With ``label_smoothing`` s it is Keras' ``CategoricalCrossentropy(label_smoothing=s)``: the
+    target is ``(1 − s)`` on the true class plus ``s / K`` on every class, so the loss adds
+    ``s`` times the mean cross-entropy of all classes. That is what a run trained with label
+    smoothing reports as its loss; without smoothing it is the plain test cross-entropy.
+    """
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) \
+            or not 0 <= label_smoothing < 1:
+        raise InvalidArgument(f"label smoothing must be at least 0 and below 1, got {label_smoothing!r}")
     p = np.asarray(probabilities, dtype=np.float64)
     p = p / p.sum(axis=1, keepdims=True)
-    p = np.clip(p, EPSILON, 1.0 - EPSILON)
-    return float(-np.mean(np.log(p[np.arange(len(y)), y])))
+    logs = np.log(np.clip(p, EPSILON, 1.0 - EPSILON))
+    true = -logs[np.arange(len(y)), y]
+    if label_smoothing:
+        true = (1.0 - label_smoothing) * true - label_smoothing * logs.mean(axis=1)
+    return float(np.mean(true))
 
 
 def confusion_matrices(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:

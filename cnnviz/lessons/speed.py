@@ -13,7 +13,6 @@ import time
 from typing import Sequence
 
 import numpy as np
-from scipy import signal
 
 from cnnviz.errors import InvalidArgument, Unavailable
 from cnnviz.lessons.checks import MAX_KERNEL, check_image2d, check_int
@@ -159,6 +158,8 @@ def time_direct_vs_fft(image: np.ndarray, kernel_sizes: Sequence[int] = FFT_KERN
         dict with ``kernel_sizes``, ``direct_seconds``, ``fft_seconds`` (medians),
         ``max_abs_difference`` and ``image_shape``.
     """
+    from scipy import signal  # lazy: 0.5-1.7 s to import, and the Convolution page times only on request
+
     img = check_image2d(image)
     if max(img.shape) > 512:
         raise InvalidArgument(f"time on an image of at most 512×512 pixels, got {img.shape[0]}×{img.shape[1]}")

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import functools
+import io
 import math
 from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
+from plotly import colors
 from plotly.subplots import make_subplots
+
+from cnnviz.errors import InvalidArgument
+
+#: Colour levels of an image-encoded heat map: what the eye tells apart on a colour bar.
+LEVELS = 256
 
 
 def as_display_rgb(image: np.ndarray) -> np.ndarray:
@@ -79,6 +89,91 @@ def image_grid(
         margin=dict(l=5, r=5, t=margin_t, b=5),
     )
     return fig
+
+
+def tile_figure(
+    tiles: np.ndarray,
+    *,
+    titles: Sequence[str],
+    columns: int = 8,
+    tile_px: int = 96,
+    title: str | None = None,
+) -> go.Figure:
+    """Same-sized grey tiles as one picture with a caption above each: one trace, not a subplot each.
+
+    ``image_grid`` with 32 tiles spends ~90 ms in ``make_subplots`` and per-axis updates; one
+    mosaic trace takes a few, sent as one grey PNG. The gaps between tiles are white.
+
+    Args:
+        tiles: N×H×W uint8 display images.
+        titles: one caption per tile.
+        columns: tiles per row.
+        tile_px: approximate pixel size of each tile on screen.
+        title: figure title.
+    """
+    tiles = np.asarray(tiles)
+    if tiles.ndim != 3 or tiles.dtype != np.uint8 or len(titles) != len(tiles):
+        raise InvalidArgument(f"tiles must be N×H×W uint8 with one title each, got {tiles.dtype} {tiles.shape} "
+                              f"and {len(titles)} titles")
+    n, h, w = tiles.shape
+    columns = max(1, min(columns, n))
+    rows = math.ceil(n / columns)
+    caption_px = 22
+    gap_x = max(1, math.ceil(w * 6 / tile_px))  # ~6 screen pixels between columns
+    gap_y = max(1, math.ceil(h * caption_px / tile_px))  # a caption's height between rows
+    mosaic = np.full((gap_y + rows * (h + gap_y) - gap_y, columns * (w + gap_x) - gap_x), 255, np.uint8)
+    annotations = []
+    for i, (tile, text) in enumerate(zip(tiles, titles)):
+        top, left = gap_y + (i // columns) * (h + gap_y), (i % columns) * (w + gap_x)
+        mosaic[top:top + h, left:left + w] = tile
+        annotations.append(dict(text=str(text), x=left + (w - 1) / 2, y=top - 0.5, xref="x", yref="y",
+                                yanchor="bottom", showarrow=False, font=dict(size=11)))
+    fig = go.Figure(go.Image(source=png_source(mosaic), hoverinfo="skip"))
+    top_margin = 40 if title else 10
+    fig.update_layout(
+        title=title, annotations=annotations, height=rows * (tile_px + caption_px) + top_margin + 5,
+        margin=dict(l=5, r=5, t=top_margin, b=5),
+        xaxis=dict(visible=False, constrain="domain"),
+        yaxis=dict(visible=False, scaleanchor="x", constrain="domain", autorange="reversed"),
+    )
+    return fig
+
+
+@functools.lru_cache(maxsize=16)
+def colour_table(colorscale: str) -> np.ndarray:
+    """``LEVELS``×3 uint8: Plotly's named ``colorscale`` sampled evenly from its low end to its high end."""
+    points = np.linspace(0.0, 1.0, LEVELS).tolist()
+    sampled = colors.sample_colorscale(colors.get_colorscale(colorscale), points, colortype="rgb")
+    table = np.array([colors.unlabel_rgb(c) for c in sampled], dtype=float)
+    return np.round(table).astype(np.uint8)
+
+
+def quantise(values: np.ndarray, zmin: float, zmax: float) -> np.ndarray:
+    """``values`` as uint8 levels 0..LEVELS − 1 on the scale ``zmin``..``zmax`` (clipped outside it)."""
+    span = (zmax - zmin) or 1.0
+    scaled = (np.asarray(values, dtype=np.float64) - zmin) * ((LEVELS - 1) / span)
+    return np.round(np.clip(scaled, 0, LEVELS - 1)).astype(np.uint8)
+
+
+def png_source(levels: np.ndarray, colorscale: str | None = None) -> str:
+    """A PNG as a data URI: one byte a pixel, coloured by ``colour_table(colorscale)`` (a palette
+    image), or grey levels as they are when ``colorscale`` is None.
+
+    A 512×512 heat map sent this way is 50-200 KB instead of 1.4 MB of float32, and the
+    browser draws it as a plain picture.
+    """
+    picture = Image.fromarray(np.ascontiguousarray(levels, dtype=np.uint8))
+    if colorscale is not None:
+        picture.putpalette(colour_table(colorscale).ravel().tolist())  # makes it a palette ("P") image
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", compress_level=1)  # level 1: 3 ms, within 15% of the smallest file
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def colour_bar_trace(zmin: float, zmax: float, coloraxis: str = "coloraxis") -> go.Scatter:
+    """An invisible trace that makes Plotly draw ``coloraxis``'s colour bar for image-encoded heat maps."""
+    return go.Scatter(x=[None, None], y=[None, None], mode="markers", name="colour scale", showlegend=False,
+                      hoverinfo="skip", marker=dict(color=[zmin, zmax], coloraxis=coloraxis))
 
 
 def heatmap(

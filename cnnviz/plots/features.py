@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect.features import FeatureMaps, Filters
-from cnnviz.plots.common import image_grid
+from cnnviz.plots.common import image_grid, tile_figure
 
 FILTER_MODES = ("rgb", "channels")
 
@@ -18,10 +18,10 @@ def _to_uint8(tiles01: np.ndarray) -> np.ndarray:
 
 
 def feature_map_figure(fm: FeatureMaps, *, tile_px: int = 96, title: str | None = None) -> go.Figure:
-    """The shown channels of a layer's activation as a grey grid, titled by channel."""
+    """The shown channels of a layer's activation as a grey grid, titled by channel (one picture of tiles)."""
     how = "each map scaled on its own" if fm.normalization == "per_map" else "one shared scale"
-    return image_grid(
-        list(fm.images),
+    return tile_figure(
+        fm.images,
         titles=[f"ch {c}" for c in fm.channels],
         columns=fm.columns,
         tile_px=tile_px,

@@ -45,3 +45,37 @@ def legend_label(info: RunInfo) -> str:
     spec = info.spec
     head = ", global-average head" if _global_average(spec) else ""
     return f"{what(spec)}{head} ({info.run_id[-8:]}), {_augment_text(spec)}"
+
+
+def loss_kind(spec: TrainSpec) -> str:
+    """What a run's loss is, in words: "cross-entropy", "cross-entropy with label smoothing 0.2", ..."""
+    if spec.model.loss == "mean_squared_error":
+        return "mean squared error"
+    smoothing = spec.model.label_smoothing
+    return "cross-entropy" + (f" with label smoothing {smoothing:g}" if smoothing else "")
+
+
+def test_loss_text(info: RunInfo) -> str | None:
+    """The run's test loss and what it includes, e.g. ``"test loss 1.4650 (cross-entropy with label
+    smoothing 0.2 of the answers with test-time augmentation, the training loss); without smoothing
+    1.0664, the number Evaluate shows"``; None when it was not measured.
+
+    Evaluate shows the plain cross-entropy of the predictions the run was tested with; a run's
+    ``test_loss`` is its training loss on the test set, which differs with label smoothing or MSE.
+    """
+    loss = info.metrics.get("test_loss")
+    if loss is None:
+        return None
+    try:
+        spec = info.spec
+    except InvalidArgument:  # a run without readable settings still shows its number
+        return f"test loss {loss:.4f}"
+    kind = loss_kind(spec)
+    tested = " of the answers with test-time augmentation" if spec.tta != "none" else ""
+    if kind == "cross-entropy":
+        return f"test loss {loss:.4f} (cross-entropy{tested}, the number Evaluate shows)"
+    text = f"test loss {loss:.4f} ({kind}{tested}, the training loss)"
+    plain = info.metrics.get("test_cross_entropy")
+    if plain is not None:
+        text += f"; plain cross-entropy {plain:.4f}, the number Evaluate shows"
+    return text

@@ -33,7 +33,8 @@ MAX_CLASSES = 1000
 #: metrics.json values that pages format as numbers: (low, high); None is always allowed ("not measured").
 NUMBER_METRICS = {
     "test_accuracy": (0.0, 1.0), "seed_test_accuracy": (0.0, 1.0), "test_accuracy_without_tta": (0.0, 1.0),
-    "preset_expected_test_accuracy": (0.0, 1.0), "test_loss": (0.0, math.inf), "best_val_loss": (0.0, math.inf),
+    "preset_expected_test_accuracy": (0.0, 1.0), "test_loss": (0.0, math.inf),
+    "test_cross_entropy": (0.0, math.inf), "best_val_loss": (0.0, math.inf),
     "epochs_completed": (0.0, MAX_EPOCHS), "best_epoch": (0.0, MAX_EPOCHS), "train_seconds": (0.0, math.inf),
     "test_seconds": (0.0, math.inf), "images_per_s": (0.0, math.inf), "preset_expected_seconds": (0.0, math.inf),
     "n_train": (0, math.inf), "n_val": (0, math.inf), "n_test": (0, math.inf), "params_total": (0, math.inf),

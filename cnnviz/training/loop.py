@@ -170,22 +170,19 @@ def train(
 
     publish_phase("testing")
     t_test = time.monotonic()
-    if spec.tta == "none":
-        test = model.evaluate(test_ds, verbose=0, return_dict=True)
-        tta_metrics = {}
-    else:
-        test = tta.evaluate_tta(model, test_ds, data.y_test, tta=spec.tta, one_hot=one_hot,
-                             num_classes=data.num_classes)
-        tta_metrics = {
-            "test_tta": tta.TTA_DESCRIPTIONS[spec.tta],
-            "test_accuracy_without_tta": round(test["accuracy_plain"], 6),
-        }
+    # Predictions, not model.evaluate, even without TTA: the cross-entropy below needs them.
+    test = tta.evaluate_tta(model, test_ds, data.y_test, tta=spec.tta, one_hot=one_hot, num_classes=data.num_classes)
+    tta_metrics = {} if spec.tta == "none" else {
+        "test_tta": tta.TTA_DESCRIPTIONS[spec.tta],
+        "test_accuracy_without_tta": round(test["accuracy_plain"], 6),
+    }
+    test_losses = _test_losses(spec, test, data.y_test)
     test_s = time.monotonic() - t_test
 
     history = dict(progress.history)
     completed = len(history["loss"]) - (1 - progress.partial_epoch if progress.partial_epoch else 0)
     metrics = {
-        "test_loss": callbacks_.finite(test.get("loss")),
+        **test_losses,
         "test_accuracy": callbacks_.accuracy_from_logs(test),
         "epochs_completed": round(completed, 3),
         "best_epoch": best.best_epoch,
@@ -225,3 +222,16 @@ def _init_from_data(spec: TrainSpec, model: Any, data: pipeline.PreparedData) ->
     x = scaling.apply(data.x_train[:DATA_INIT_IMAGES], data.affine)
     return network.init_from_data(model, spec.model, x)
 
+
+def _test_losses(spec: TrainSpec, test: dict, y: np.ndarray) -> dict:
+    """``test_loss``: the training loss on the test set (label smoothing and all); ``test_cross_entropy``:
+    the plain cross-entropy of the same predictions, the number the Evaluate page shows."""
+    # lazy: evaluation imports scikit-learn (~1.6 s at start-up), needed only once a run is tested
+    from cnnviz.inspect import evaluation
+
+    probs = evaluation.as_probabilities(test["probabilities"])
+    plain = evaluation.cross_entropy(probs, y)
+    if spec.model.loss == "mean_squared_error":
+        return {"test_loss": callbacks_.finite(test["loss"]), "test_cross_entropy": callbacks_.finite(plain)}
+    smoothed = evaluation.cross_entropy(probs, y, label_smoothing=spec.model.label_smoothing)
+    return {"test_loss": callbacks_.finite(smoothed), "test_cross_entropy": callbacks_.finite(plain)}

@@ -110,10 +110,14 @@ def _predictions(model: Any, x: Any, *, tta: str, batch_size: int) -> tuple[np.n
 
 
 def evaluate_tta(model: Any, test_ds: Any, y: np.ndarray, *, tta: str, one_hot: bool, num_classes: int) -> dict:
-    """Test loss and accuracy of the TTA predictions, and the accuracy without TTA."""
+    """Test loss and accuracy of the TTA predictions (the plain ones for "none"), the accuracy without TTA
+    and the tested ``probabilities`` (N×C)."""
     plain, augmented = _predictions(model, test_ds, tta=tta, batch_size=PREDICT_BATCH)
     probs = augmented if augmented is not None else plain
     target = np.eye(num_classes, dtype=np.float32)[y] if one_hot else y
-    loss = float(np.asarray(model.loss(target, probs)))
+    import keras  # lazy: as TensorFlow in _predictions
+
+    loss_fn = model.loss if callable(model.loss) else keras.losses.get(model.loss)  # compiled with a name
+    loss = float(np.mean(np.asarray(loss_fn(target, probs))))
     return {"loss": loss, "accuracy": float(np.mean(probs.argmax(1) == y)),
-            "accuracy_plain": float(np.mean(plain.argmax(1) == y))}
+            "accuracy_plain": float(np.mean(plain.argmax(1) == y)), "probabilities": probs}

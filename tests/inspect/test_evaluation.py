@@ -95,6 +95,21 @@ def test_loss_and_per_class_agree_with_keras_and_sklearn(ev, model, data):
     np.testing.assert_array_equal([r["support"] for r in ev.per_class], sup)
 
 
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.2])
+def test_cross_entropy_with_label_smoothing_is_keras_loss(smoothing):
+    import keras
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(4), 50).astype(np.float32)
+    probs[0] = [1.0, 0.0, 0.0, 0.0]  # clipped at EPSILON as Keras does
+    y = rng.integers(0, 4, 50)
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+    expected = float(loss(np.eye(4, dtype=np.float32)[y], probs))
+    assert evaluation.cross_entropy(probs, y, label_smoothing=smoothing) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(InvalidArgument, match="label smoothing must be at least 0 and below 1, got 1.5"):
+        evaluation.cross_entropy(probs, y, label_smoothing=1.5)
+
+
 @pytest.mark.slow
 def test_most_confused_pairs(ev):
     pairs = evaluation.most_confused(ev.confusion, NAMES, top=3)

@@ -10,6 +10,7 @@ import pytest
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import features
 from cnnviz.plots import features as plots
+from tests.support.images import source_pixels
 
 
 pytestmark = pytest.mark.slow
@@ -230,9 +231,14 @@ def test_deeper_layer_filters_per_channel(seq_input):
 def test_feature_map_figure(functional):
     fm = features.feature_maps(functional, IMAGE, "concat")
     fig = plots.feature_map_figure(fm)
-    assert len(fig.data) == 5
+    assert len(fig.data) == 1 and fig.data[0].type == "image"  # one picture of tiles, not a subplot each
     assert [a.text for a in fig.layout.annotations] == [f"ch {c}" for c in range(5)]
-    np.testing.assert_array_equal(np.array(fig.data[2].z)[..., 0], fm.images[2])
+    mosaic = source_pixels(fig.data[0])  # one grey PNG
+    h, w = fm.images.shape[1:]
+    for caption, tile in zip(fig.layout.annotations, fm.images):  # each caption sits above its own map
+        top, left = int(caption.y + 0.5), int(caption.x - (w - 1) / 2)
+        np.testing.assert_array_equal(mosaic[top:top + h, left:left + w], tile)
+    assert (mosaic == 255).sum() >= mosaic.size - fm.images.size  # the rest is white gaps
     stats = plots.channel_stats_figure(fm)
     np.testing.assert_allclose(stats.data[0].y, [s["mean"] for s in fm.stats])
     assert (stats.layout.xaxis.tickmode, stats.layout.xaxis.dtick) == ("linear", 1)  # 5 channels: 0, 1, 2 …

@@ -6,7 +6,7 @@ import doctest
 
 import numpy as np
 import pytest
-from scipy import ndimage
+from scipy import ndimage, signal
 
 from cnnviz.data.datasets import Dataset
 from cnnviz.errors import InvalidArgument, Unavailable
@@ -215,6 +215,35 @@ def test_same_mode_matches_scipy_ndimage_with_zero_padding(name):
     image = np.random.default_rng(4).random((10, 9))
     np.testing.assert_allclose(conv.convolve(image, kernel, "same"),
                                ndimage.convolve(image, kernel, mode="constant", cval=0.0), atol=1e-12)
+
+
+@pytest.mark.parametrize("kshape", [(1, 1), (3, 3), (4, 4), (2, 5), (5, 5), (7, 6), (9, 9), (15, 15), (31, 31)])
+@pytest.mark.parametrize("mode", conv.MODES)
+def test_every_method_equals_scipy_convolve2d(kshape, mode):
+    # The page convolves big kernels through the FFT: the numbers must be convolve2d's, for odd and
+    # even kernels (where 'same' has to be centred on 'full' exactly as convolve2d centres it).
+    image = np.random.default_rng(7).integers(0, 256, (40, 47)).astype(np.float64)
+    kernel = np.random.default_rng(8).standard_normal(kshape)
+    reference = signal.convolve2d(image, kernel, mode=mode)
+    for method in conv.METHODS:
+        out = conv.convolve(image, kernel, mode, method=method)
+        assert out.shape == reference.shape
+        np.testing.assert_allclose(out, reference, rtol=0, atol=1e-9 * np.abs(reference).max())
+    results = conv.compare_modes(image, kernel)
+    np.testing.assert_allclose(results[mode].output, reference, rtol=0, atol=1e-9 * np.abs(reference).max())
+
+
+def test_method_is_chosen_by_kernel_size_and_checked():
+    assert conv.choose_method((3, 3)) == conv.choose_method((4, 6)) == conv.choose_method((1, 24)) == "direct"
+    assert conv.choose_method((5, 5)) == conv.choose_method((15, 15)) == conv.choose_method((1, 25)) == "fft"
+    image = np.random.default_rng(9).random((512, 512))
+    gauss = conv.gaussian_kernel(15, 4.0)  # the seed's 15×15 Gaussian on a 512×512 image
+    np.testing.assert_allclose(conv.convolve(image, gauss, "valid"), signal.convolve2d(image, gauss, "valid"),
+                               rtol=0, atol=1e-12)
+    with pytest.raises(InvalidArgument, match=r"method must be one of \('auto', 'direct', 'fft'\), got 'fast'"):
+        conv.convolve(image, gauss, method="fast")
+    with pytest.raises(InvalidArgument, match=r"method must be one of .*, got 'fast'"):
+        conv.compare_modes(image, gauss, method="fast")
 
 
 @pytest.mark.parametrize("kshape", [(1, 1), (3, 3), (4, 4), (2, 5), (7, 6), (15, 15)])

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
+import plotly.io as pio
+from plotly import colors
 import pytest
+from PIL import Image
 
 from cnnviz.lessons import convolution as conv
+from cnnviz.plots import common
 from cnnviz.plots import convolution as plots
+
+
+def decoded(trace) -> tuple[np.ndarray, np.ndarray]:
+    """An image trace's PNG source as (levels H×W, colour table LEVELS×3)."""
+    header, data = trace.source.split(",", 1)
+    assert header == "data:image/png;base64"
+    picture = Image.open(io.BytesIO(base64.b64decode(data)))
+    assert picture.mode == "P"
+    palette = np.array(picture.getpalette(), dtype=np.uint8).reshape(-1, 3)[:common.LEVELS]
+    return np.asarray(picture), palette
+
+
+def images_of(fig) -> list:
+    return [t for t in fig.data if t.type == "image"]
 
 
 def test_modes_figure_shares_one_scale_and_titles_shapes_and_formulas():
@@ -14,8 +35,9 @@ def test_modes_figure_shares_one_scale_and_titles_shapes_and_formulas():
     kernel = conv.gaussian_kernel(5, 1.0)
     res = conv.compare_modes(image, kernel)
     fig = plots.modes_figure(res, kernel=kernel)
-    assert [t.name for t in fig.data] == ["full", "same", "valid"]
-    assert {t.coloraxis for t in fig.data} == {"coloraxis"}
+    assert [t.name for t in images_of(fig)] == ["full", "same", "valid"]
+    assert [t.name for t in fig.data if t.type != "image"] == ["colour scale"]
+    assert fig.data[-1].marker.coloraxis == "coloraxis"  # the colour bar of the images' scale
     everything = np.concatenate([r.output.ravel() for r in res.values()])
     assert fig.layout.coloraxis.cmin == pytest.approx(everything.min())
     assert fig.layout.coloraxis.cmax == pytest.approx(everything.max())
@@ -25,9 +47,37 @@ def test_modes_figure_shares_one_scale_and_titles_shapes_and_formulas():
     assert titles[1].startswith("<b>same</b>: 32×32") and "N = 32" in titles[1]
     assert titles[2].startswith("<b>valid</b>: 28×28") and "N − k + 1 = 32 − 5 + 1 = 28" in titles[2]
     # aligned in image coordinates: 'full' starts 2 pixels before the image, 'valid' 2 after
-    assert [t.x0 for t in fig.data] == [-2.0, 0.0, 2.0]
+    assert [t.x0 for t in images_of(fig)] == [-2.0, 0.0, 2.0]
+    assert [t.y0 for t in images_of(fig)] == [-2.0, 0.0, 2.0]
     assert fig.layout.xaxis.range == fig.layout.xaxis3.range == (-2.5, 33.5)
     assert fig.layout.yaxis2.scaleanchor == "x2"
+
+
+def test_modes_figure_pixels_are_the_responses_in_256_levels_of_the_colour_bar():
+    image = np.random.default_rng(0).integers(0, 256, (40, 33))
+    kernel = conv.gaussian_kernel(15, 4.0)
+    res = conv.compare_modes(image, kernel)
+    fig = plots.modes_figure(res, kernel=kernel)
+    lo, hi = fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax
+    for trace, r in zip(images_of(fig), res.values()):
+        levels, palette = decoded(trace)
+        assert levels.shape == r.output.shape
+        expected = np.round((r.output - lo) / (hi - lo) * 255)
+        np.testing.assert_array_equal(levels, expected)
+        # back to values: each pixel within half a level of the response
+        np.testing.assert_allclose(lo + levels / 255 * (hi - lo), r.output, atol=(hi - lo) / 255 / 2 + 1e-9)
+        scale = fig.layout.coloraxis.colorscale
+        ends = [colors.unlabel_rgb(scale[0][1]), colors.unlabel_rgb(scale[-1][1])]
+        np.testing.assert_array_equal(palette[[0, 255]], ends)  # the colour bar's ends: black to white
+
+
+def test_modes_figure_at_512_is_small():
+    # the seed's set-up: 15×15 Gaussian on 512×512; a slider move sends one byte a pixel at most, compressed
+    image = conv.pattern_image("Circle", 512)
+    kernel = conv.gaussian_kernel(15, 4.0)
+    fig = plots.modes_figure(conv.compare_modes(image, kernel), kernel=kernel)
+    assert [decoded(t)[0].shape for t in images_of(fig)] == [(526, 526), (512, 512), (498, 498)]
+    assert len(pio.to_json(fig, validate=False)) < 150_000  # 3 × 512² float32 were 4.6 MB
 
 
 def test_modes_figure_symmetric_for_signed_kernels():
@@ -36,12 +86,22 @@ def test_modes_figure_symmetric_for_signed_kernels():
     assert fig.layout.coloraxis.cmin == -fig.layout.coloraxis.cmax
     assert fig.layout.coloraxis.cmax == pytest.approx(max(np.abs(r.output).max() for r in res.values()))
     assert fig.layout.coloraxis.colorscale[0][1] != "rgb(0, 0, 0)"  # diverging
+    levels, palette = decoded(images_of(fig)[1])
+    assert levels[5, 3] == 128 and palette[128].min() >= 240  # 0 is the middle level: near-white
+    assert palette[0, 2] > palette[0, 0] and palette[255, 0] > palette[255, 2]  # blue below 0, red above
+
+
+def test_modes_figure_stays_grey_for_a_blur_with_fft_rounding():
+    # a 15×15 blur goes through the FFT, whose rounding can dip a zero response to -1e-14
+    kernel = conv.box_kernel(15)
+    res = conv.compare_modes(np.zeros((20, 20)) + np.eye(20) * 255, kernel)
+    assert plots.modes_figure(res, kernel=kernel).layout.coloraxis.colorscale[0][1] == "rgb(0, 0, 0)"
 
 
 def test_modes_figure_with_nothing_left_in_valid():
     res = conv.compare_modes(np.ones((2, 2)), conv.gaussian_kernel(5, 1.0))
     fig = plots.modes_figure(res)
-    assert [t.name for t in fig.data] == ["full", "same"]
+    assert [t.name for t in images_of(fig)] == ["full", "same"]
     assert "nothing left" in fig.layout.annotations[-1].text
     assert "→ nothing left" in fig.layout.annotations[2].text
 

@@ -45,3 +45,27 @@ def test_labels_name_head_augmentation_and_accuracy():
     assert labels.picker_label(info) == "custom on digits (0123abcd) · global-average head · rotate ±30° · 50.0%"
     assert labels.legend_label(info) == "custom, global-average head (0123abcd), rotate ±30°"
     assert labels.legend_label(fake_run_info()) == "custom (0123abcd), no augmentation"
+
+
+def _with_metrics(info: RunInfo, **metrics) -> RunInfo:
+    return RunInfo(run_id=info.run_id, config=info.config, history={}, metrics=metrics, created=info.created,
+                   status="finished")
+
+
+def test_test_loss_text_says_what_the_loss_includes():
+    plain = fake_run_info()
+    assert labels.loss_kind(plain.spec) == "cross-entropy"
+    assert labels.test_loss_text(plain) is None  # not measured
+    assert labels.test_loss_text(_with_metrics(plain, test_loss=1.06641, test_cross_entropy=1.06641)) == (
+        "test loss 1.0664 (cross-entropy, the number Evaluate shows)")
+    smoothed = fake_run_info(model={**FLAT_MODEL, "label_smoothing": 0.2}, tta="flip")
+    assert labels.loss_kind(smoothed.spec) == "cross-entropy with label smoothing 0.2"
+    assert labels.test_loss_text(_with_metrics(smoothed, test_loss=1.465, test_cross_entropy=1.0664)) == (
+        "test loss 1.4650 (cross-entropy with label smoothing 0.2 of the answers with test-time augmentation, the "
+        "training loss); plain cross-entropy 1.0664, the number Evaluate shows")
+    # a run saved before test_cross_entropy existed still says what its number is
+    assert labels.test_loss_text(_with_metrics(smoothed, test_loss=1.465)) == (
+        "test loss 1.4650 (cross-entropy with label smoothing 0.2 of the answers with test-time augmentation, the "
+        "training loss)")
+    mse = fake_run_info(model={**FLAT_MODEL, "loss": "mean_squared_error"})
+    assert labels.loss_kind(mse.spec) == "mean squared error"

@@ -41,3 +41,13 @@ def photo(height: int, width: int, seed: int = 0) -> np.ndarray:
     base = np.stack([xx / max(width - 1, 1), yy / max(height - 1, 1), (xx + yy) / max(height + width - 2, 1)], -1)
     img = base * 200 + rng.integers(0, 55, size=(height, width, 3))
     return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def source_pixels(trace) -> np.ndarray:
+    """The pixels of a Plotly image trace's ``source`` (a PNG data URI; a trace object or its JSON dict)."""
+    import base64
+
+    source = trace["source"] if isinstance(trace, dict) else trace.source
+    header, data = source.split(",", 1)
+    assert header == "data:image/png;base64", header
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))))

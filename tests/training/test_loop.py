@@ -17,7 +17,7 @@ from cnnviz.training.callbacks import MAX_CURVE_POINTS, PUBLISH_INTERVAL_S, Prog
 from cnnviz.training.pipeline import balanced_class_weights, load_training_data, make_pipeline, wants_one_hot
 from cnnviz.training.spec import augment_from_text, spec_from_preset
 from tests.support.models import tiny_build
-from tests.support.specs import tiny_spec
+from tests.support.specs import FLAT_MODEL, tiny_spec
 
 
 pytestmark = pytest.mark.slow
@@ -162,6 +162,26 @@ def test_tiny_run_produces_a_complete_run_that_reloads_and_predicts_the_same(cnn
                                atol=1e-6)
     accuracy = float(np.mean(np.argmax(loaded.predict(x, verbose=0), axis=1) == data.y_test))
     assert accuracy == pytest.approx(m["test_accuracy"], abs=1e-6)
+    # test_loss is Keras' own loss on the test set; without label smoothing it is the plain cross-entropy
+    import keras
+
+    keras_loss = float(keras.losses.CategoricalCrossentropy()(np.eye(10)[data.y_test], loaded.predict(x, verbose=0)))
+    assert m["test_loss"] == pytest.approx(keras_loss, rel=1e-5) and m["test_cross_entropy"] == m["test_loss"]
+
+
+def test_with_label_smoothing_test_loss_is_the_training_loss_and_cross_entropy_is_plain(cnnviz_home):
+    import keras
+
+    spec = tiny_spec({**FLAT_MODEL, "label_smoothing": 0.2})
+    info = training.train(spec).run  # the real build: compiled with CategoricalCrossentropy(label_smoothing=0.2)
+    data = rundata.run_dataset(info)
+    x = rundata.prepare_inputs(info, data.x_test)
+    probs, onehot = runs.load_model(info.run_id).predict(x, verbose=0), np.eye(10)[data.y_test]
+    smoothed = float(keras.losses.CategoricalCrossentropy(label_smoothing=0.2)(onehot, probs))
+    assert info.metrics["test_loss"] == pytest.approx(smoothed, rel=1e-5)
+    plain = float(keras.losses.CategoricalCrossentropy()(onehot, probs))
+    assert info.metrics["test_cross_entropy"] == pytest.approx(plain, rel=1e-5)
+    assert info.metrics["test_cross_entropy"] < info.metrics["test_loss"]
 
 
 def test_stop_ends_within_one_batch_and_keeps_partial_history(cnnviz_home):

@@ -84,6 +84,25 @@ def test_gaussian_size_and_sigma(at):
     assert modes[0].startswith("<b>full</b>: 185×270") and modes[2].startswith("<b>valid</b>: 157×242")
 
 
+def test_seed_setup_button_gives_the_15x15_gaussian_at_512_through_the_fft(at):
+    at.selectbox(key="conv_kernel").set_value("Sobel X").run()
+    assert "computed with `convolve2d` (direct): 9 weights" in texts(at)
+    at.button(key="conv_seed_setup").click().run()
+    no_errors(at)
+    assert not at.warning, [w.value for w in at.warning]
+    assert at.selectbox(key="conv_kernel").value == "Gaussian"
+    assert (at.slider(key="conv_gauss_size").value, at.slider(key="conv_gauss_sigma").value) == (15, 4.0)
+    assert at.select_slider(key="conv_max_side").value == 512
+    assert figure(at, "conv_kernel_fig")["layout"]["title"]["text"].startswith("15×15 kernel, sum 1")
+    modes = figure(at, "conv_modes_fig")
+    # the temple photo shrunk to 342×512; full N + 14, valid N − 14
+    assert titles(modes)[0].startswith("<b>full</b>: 356×526")
+    assert titles(modes)[2].startswith("<b>valid</b>: 328×498")
+    assert [t["type"] for t in modes["data"]] == ["image", "image", "image", "scatter"]
+    assert all(t["source"].startswith("data:image/png;base64,") for t in modes["data"][:3])
+    assert "computed with `fftconvolve`: a 15×15 kernel has 225 weights" in texts(at)
+
+
 def test_box_and_other_named_kernels(at):
     for name in ("Box blur", "Sobel Y", "Laplacian", "Sharpen", "Emboss"):
         at.selectbox(key="conv_kernel").set_value(name).run()

@@ -194,3 +194,22 @@ def test_a_run_tested_with_flip_tta_is_evaluated_the_same_way(app_path, cnnviz_h
     assert {m.label: m.value for m in at.metric}["Test accuracy"] == f"{info.test_accuracy:.1%}"
     plain = info.metrics["test_accuracy_without_tta"]
     assert any(f"without it the network got {plain:.1%}" in c.value for c in at.caption)
+
+
+def test_test_loss_is_the_runs_number_and_says_what_label_smoothing_adds(app_path, cnnviz_home):
+    spec = page_spec({**FLAT_MODEL, "label_smoothing": 0.2}, epochs=1, tta="flip")
+    run_id = train_runs(cnnviz_home, {"smoothed": spec})["smoothed"]
+    metrics = runs.load_run(run_id).metrics
+    plain, smoothed = metrics["test_cross_entropy"], metrics["test_loss"]
+    assert smoothed > plain  # label smoothing adds s × the cross-entropy of every class
+    at = open_page(app_path, PAGE)
+    no_errors(at)
+    # Evaluate recomputes the plain cross-entropy of the TTA answers: the run's stored number
+    assert {m.label: m.value for m in at.metric}["Test loss"] == f"{plain:.4f}"
+    assert any(f"training loss on the test set, cross-entropy with label smoothing 0.2: {smoothed:.4f}" in c.value
+               for c in at.caption)
+    at = open_page(app_path, "app_pages/runs.py")
+    no_errors(at)
+    help_text = next(m.proto.help for m in at.metric if m.label == "Test accuracy")
+    assert f"Test loss {smoothed:.4f} (cross-entropy with label smoothing 0.2" in help_text
+    assert f"plain cross-entropy {plain:.4f}, the number Evaluate shows" in help_text

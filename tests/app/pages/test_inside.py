@@ -14,7 +14,7 @@ from cnnviz.inspect import features
 
 from cnnviz.inspect import gradcam
 from cnnviz.data.images import ImageError, load_image
-from tests.support.images import png_bytes
+from tests.support.images import png_bytes, source_pixels
 from tests.support.pages import (
     assert_no_runs_notice,
     chart_keys,
@@ -78,9 +78,15 @@ def test_test_image_prediction_and_feature_maps(app_path, run_id, reference):
     layers = features.inspectable_layers(model)
     assert at.selectbox(key="inside_layer").options == [
         f"{la['name']} ({la['type']}, {'×'.join(str(d) for d in la['output_shape'])})" for la in layers]
-    assert image_count(figure(at, "inside_maps")) == layers[0]["output_shape"][-1]
-    stats = figure(at, "inside_stats")["data"][0]
+    maps = figure(at, "inside_maps")
     expected = features.feature_maps(model, x[5], layers[0]["name"])
+    channels = layers[0]["output_shape"][-1]
+    assert [a["text"] for a in maps["layout"]["annotations"]] == [f"ch {c}" for c in range(channels)]
+    mosaic, (h, w) = source_pixels(maps["data"][0]), expected.images.shape[1:]
+    for caption, tile in zip(maps["layout"]["annotations"], expected.images):  # one picture, a tile per channel
+        top, left = int(caption["y"] + 0.5), int(caption["x"] - (w - 1) / 2)
+        np.testing.assert_array_equal(mosaic[top:top + h, left:left + w], tile)
+    stats = figure(at, "inside_stats")["data"][0]
     assert np.asarray(stats["y"]) == pytest.approx([s["mean"] for s in expected.stats], abs=1e-5)
 
 
