@@ -243,7 +243,7 @@ def _write_run(root: Path, model: keras.Model, *, config: dict, history: dict, m
             continue
     else:  # pragma: no cover - astronomically unlikely
         raise RuntimeError("could not create a unique run folder")
-    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")  # orders runs of one second
     try:
         with storage.atomic_path(folder / MODEL_FILE, suffix=".keras") as tmp:
             model.save(tmp)

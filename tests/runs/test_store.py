@@ -70,10 +70,17 @@ def test_save_run_writes_complete_folder_that_reloads(cnnviz_home):
 
 def test_run_ids_are_unique_and_listed_newest_first(cnnviz_home):
     first, _ = _save()
-    time.sleep(1.1)  # ids and "created" have one-second resolution
+    time.sleep(1.1)  # ids have one-second resolution
     second, _ = _save()
     assert first.run_id != second.run_id
     assert [r.run_id for r in runs.list_runs()] == [second.run_id, first.run_id]
+
+
+def test_runs_saved_within_one_second_are_listed_newest_first(cnnviz_home):
+    """Tiny runs finish within a second on a fast machine; the page's default, the newest run, must be the last
+    saved, not the one whose random id tail sorts higher."""
+    saved = [_save(seed=s)[0].run_id for s in range(4)]
+    assert [r.run_id for r in runs.list_runs()] == saved[::-1]
 
 
 def test_status_must_be_known():
