@@ -84,7 +84,7 @@ def training_panel(job_keys: str | Sequence[str] = TRAIN_JOB_KEY, titles: dict[s
             continue
         status = jobs.training_jobs().status(job_id)
         if status is None:
-            st.info("The server restarted since this training started; its finished runs are on the Runs page.")
+            st.info("This training is no longer in the server's job list; its finished runs are on the Runs page.")
             st.session_state.pop(key, None)
             continue
         shown.append((key, job_id, status.state))
@@ -138,6 +138,9 @@ def _job_view(manager, status, suffix: str) -> None:
         _finished_note(status)
     elif status.state == "failed":
         st.error(status.error or "Training failed.")
+    elif status.state == "interrupted":
+        kept = f" What it had learned is saved as run `{status.run_id}`." if status.run_id else ""
+        st.warning("This training was interrupted: the server stopped while it ran." + kept)
     elif status.state == "cancelled":
         st.info("Training was stopped before it began; nothing was saved.")
 

@@ -1,7 +1,7 @@
 """Training one run: data, model, fit with progress and stop, test, save the run.
 
-:func:`train` does the work synchronously; the CLI calls it, and so do the job threads of
-:mod:`cnnviz.training.jobs` (training never runs in a Streamlit script thread). Its parts:
+:func:`train` does the work synchronously; the worker processes of :mod:`cnnviz.training.worker`
+call it for every job (training never runs in the web server's process). Its parts:
 :mod:`~cnnviz.training.spec` (what to train), :mod:`~cnnviz.training.pipeline` (the data),
 :mod:`~cnnviz.training.callbacks` (progress, stop, best weights, learning rate) and
 :mod:`~cnnviz.training.tta` (test-time augmentation). A stopped run keeps its partial history

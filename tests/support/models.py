@@ -204,3 +204,15 @@ def invariant_data(n: int = 40, size: int = 8, seed: int = 1) -> tuple[np.ndarra
     x = rng.uniform(0, 1, size=(n, size, size, 1)).astype(np.float32)
     y = rng.integers(0, 2, size=n).astype(np.int64)
     return x, y
+
+
+def impossible_build(input_shape, num_classes):
+    """A build function that refuses the settings with a student-readable message (a CnnvizError)."""
+    from cnnviz.errors import InvalidArgument
+
+    raise InvalidArgument("conv layers would pool 8×8 below 1×1, got 4 layers")
+
+
+def buggy_build(input_shape, num_classes):
+    """A build function with a bug: its traceback must reach the server's log, not the student."""
+    raise RuntimeError("boom")
