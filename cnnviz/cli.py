@@ -147,6 +147,11 @@ def _add_jobs_command(sub: argparse._SubParsersAction) -> None:
     stop = jobs_sub.add_parser("stop", help="stop a running job within a batch (saved as stopped), or drop a queued one")
     stop.add_argument("job_id")
     stop.set_defaults(handler=_cmd_jobs_stop)
+    resume = jobs_sub.add_parser("resume", help="queue a failed or interrupted job again, going on from its last "
+                                                "finished epoch (add --wait to follow it)")
+    resume.add_argument("job_id")
+    resume.add_argument("--wait", action="store_true", help="follow the resumed job to its end")
+    resume.set_defaults(handler=_cmd_jobs_resume)
     work = jobs_sub.add_parser("work", help="run the training workers in the foreground until Ctrl-C "
                                             "(where no app runs, e.g. on a machine that only trains)")
     work.add_argument("--max-jobs", type=int, help=f"the cap on concurrent jobs (default ${jobs.MAX_JOBS_ENV} "
@@ -186,6 +191,19 @@ def _cmd_jobs_stop(args: argparse.Namespace) -> int:
     state = table.stop(args.job_id) if before.active else None  # an ended job stays as it ended
     print(f"job {args.job_id} {said.get(state) or f'had already ended ({state or before.state})'}")
     return 0
+
+
+def _cmd_jobs_resume(args: argparse.Namespace) -> int:
+    # Without --wait only queue it: the workers of a short-lived process would end with it.
+    manager = jobs.manager() if args.wait else jobs.JobManager(workers=False)
+    new_id = manager.resume(args.job_id, owner=_cli_owner())
+    print(f"job {new_id} queued: it goes on from epoch {manager.resumable(args.job_id)} of job {args.job_id}")
+    if not args.wait:
+        return 0
+    status = _follow(manager, new_id)
+    print(f"job {new_id} {status.state}" + (f": run {status.run_id}" if status.run_id else "")
+          + (f" ({status.error})" if status.error else ""))
+    return 0 if status.state in ("finished", "stopped") else 2
 
 
 def _cmd_jobs_work(args: argparse.Namespace) -> int:

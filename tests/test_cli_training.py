@@ -132,3 +132,31 @@ def test_jobs_work_trains_queued_jobs_and_jobs_stop_stops_a_running_one(capsys, 
             work.kill()
             work.wait()
         work.stdout.close()
+
+
+def test_jobs_resume_goes_on_from_the_last_finished_epoch(capsys, cnnviz_home):
+    from cnnviz.training import checkpoint
+    from cnnviz.training import jobs as jobmanager
+    from tests.support.models import tiny_build
+    from tests.support.specs import tiny_spec
+
+    jobs = jobmanager.manager()
+    victim = jobs.submit(tiny_spec(epochs=30), build=tiny_build)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and (checkpoint.read(checkpoint.folder_for(victim)) is None):
+        time.sleep(0.05)
+    os.kill(jobs.status(victim).worker_pid, signal.SIGKILL)
+    assert jobs.wait(victim, timeout=60).state == "failed"
+    done = jobs.resumable(victim)
+    assert cli.main(["jobs", "resume", victim, "--wait"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(rf"job ([0-9a-f]+) queued: it goes on from epoch {done} of job {victim}", out[0]), out[0]
+    # One line per epoch of the run: the checkpoint's epochs first (its history), then the ones trained now.
+    ended = [int(re.match(r"epoch (\d+)/30", line).group(1)) for line in out if re.match(r"epoch \d+/30  batch 6/6", line)]
+    assert ended == list(range(1, 31))
+    match = re.fullmatch(r"job [0-9a-f]+ finished: run (\S+)", out[-1])
+    assert match, out[-1]
+    assert len(runs.load_run(match.group(1)).history["loss"]) == 30
+    assert cli.main(["jobs", "resume", victim]) == 2  # its progress is in that run now
+    assert f"job {victim} has no saved progress to resume (it finished no epoch, or it was resumed already)" \
+        in capsys.readouterr().err

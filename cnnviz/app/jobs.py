@@ -78,6 +78,13 @@ def submit_transfer(specs: list, dataset) -> list[str]:
     return ids
 
 
+def resume_training(job_id: str, key: str = TRAIN_JOB_KEY) -> str:
+    """Queue the rest of failed or interrupted job ``job_id`` as this session's job under ``key``."""
+    new_id = training_jobs().resume(job_id, owner=owner())
+    st.session_state[key] = new_id
+    return new_id
+
+
 def transfer_epoch_seconds(cfg: ModelConfig, train_size: int, validation_fraction: float
                            ) -> tuple[int, dict[bool, float | None]]:
     """``(images fitted per epoch, {frozen: expected seconds per epoch or None})`` of a transfer run,

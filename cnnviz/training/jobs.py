@@ -22,7 +22,7 @@ from cnnviz import storage
 from cnnviz.data import datasets
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.runs import store as runs
-from cnnviz.training import jobtable, worker
+from cnnviz.training import checkpoint, jobtable, worker
 from cnnviz.training.jobtable import JOB_STATES, JobStatus, JobTable
 from cnnviz.training.loop import BuildFn
 from cnnviz.training.spec import TrainSpec
@@ -66,13 +66,16 @@ class JobManager:
     """Submits, polls and stops the jobs of the current ``CNNVIZ_HOME``; keeps its workers running.
 
     Thread-safe. Writing the cap (``max_jobs``, default :func:`default_max_jobs`) sets it for
-    every process sharing the table.
+    every process sharing the table. ``workers=False``: a manager that only queues and reads (a
+    short-lived command line), starting no worker.
     """
 
-    def __init__(self, max_jobs: int | None = None) -> None:
+    def __init__(self, max_jobs: int | None = None, *, workers: bool = True) -> None:
         self.home = storage.home()
         self.table = JobTable(self.home / "jobs.sqlite3")
-        self.table.set_max_jobs(default_max_jobs() if max_jobs is None else max_jobs)
+        self.starts_workers = workers
+        if workers or max_jobs is not None:  # a manager that only queues leaves the servers' cap alone
+            self.table.set_max_jobs(default_max_jobs() if max_jobs is None else max_jobs)
         self._lock = threading.Lock()
         self._workers: dict[int, BaseProcess] = {}
         self._checked = 0.0
@@ -115,6 +118,33 @@ class JobManager:
         self.ensure_workers()
         return job_id
 
+    def resumable(self, job_id: str) -> int:
+        """Epochs a failed or interrupted job finished and can go on from (0: nothing to resume)."""
+        status = self.table.status(job_id)
+        if status is None or status.state not in ("failed", "interrupted"):
+            return 0
+        point = checkpoint.read(checkpoint.folder_for(job_id))
+        return point.epochs_done if point is not None else 0
+
+    def resume(self, job_id: str, *, owner: str | None = None) -> str:
+        """Queue a job that goes on from the last finished epoch of failed or interrupted ``job_id``;
+        returns the new job's id (its run's history starts with the earlier epochs)."""
+        status, record = self.table.status(job_id), self.table.record(job_id)
+        if status is None or record is None:
+            raise InvalidArgument(f"no training job {job_id!r}")
+        if status.state not in ("failed", "interrupted"):
+            raise InvalidArgument(f"only a failed or interrupted training can be resumed; job {job_id} is {status.state}")
+        if not self.resumable(job_id):
+            raise InvalidArgument(f"job {job_id} has no saved progress to resume (it finished no epoch, "
+                                  "or it was resumed already)")
+        if record.data_file and not os.path.exists(record.data_file):
+            raise InvalidArgument(f"job {job_id} trained on data that was not stored, and it is gone: train it again")
+        new_id = self.table.submit(record.spec, owner=owner or status.owner, label=f"{record.label} (resumed)",
+                                   dataset=record.dataset, data_file=record.data_file, build=record.build,
+                                   resume_from=job_id)
+        self.ensure_workers()
+        return new_id
+
     def status(self, job_id: str) -> JobStatus | None:
         """A snapshot of the job, or None for an unknown id."""
         self._maintain()
@@ -140,6 +170,8 @@ class JobManager:
 
     def ensure_workers(self) -> None:
         """Start a worker for every free slot below the cap (at most the cap per CNNVIZ_HOME in all)."""
+        if not self.starts_workers:
+            return
         storage.ensure_dir(jobtable.workers_dir())
         ctx = multiprocessing.get_context("spawn")  # never fork after TensorFlow (tensorflow#27074)
         with self._lock:

@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     dataset TEXT NOT NULL,
     data_file TEXT,                         -- an in-memory dataset written for the worker, or NULL
     build TEXT,                             -- "module:function" building the model, or NULL
+    resume_from TEXT,                       -- the job whose checkpoint this one goes on from, or NULL
     state TEXT NOT NULL CHECK (state IN ({", ".join(repr(s) for s in JOB_STATES)})),
     progress TEXT NOT NULL,                 -- Progress as JSON (the live panel's numbers and curves)
     stop_requested INTEGER NOT NULL DEFAULT 0,
@@ -122,6 +123,7 @@ class ClaimedJob:
     data_file: str | None
     build: str | None
     label: str
+    resume_from: str | None = None
 
 
 def table_path() -> Path:
@@ -209,7 +211,8 @@ class JobTable:
 
     # -- submitting, stopping, reading -------------------------------------------------------
     def submit(self, spec: TrainSpec, *, owner: str, label: str, dataset: str | None = None,
-               data_file: str | None = None, build: str | None = None, job_id: str | None = None) -> str:
+               data_file: str | None = None, build: str | None = None, job_id: str | None = None,
+               resume_from: str | None = None) -> str:
         """Queue a job at the end of the queue; returns its id."""
         spec.validate()
         if not isinstance(owner, str) or not owner:
@@ -218,10 +221,10 @@ class JobTable:
         now = time.time()
         with self._write() as db:
             db.execute(
-                "INSERT INTO jobs (job_id, owner, label, spec, dataset, data_file, build, state, progress, "
-                "submitted, updated) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                "INSERT INTO jobs (job_id, owner, label, spec, dataset, data_file, build, resume_from, state, "
+                "progress, submitted, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
                 (job_id, owner, label, json.dumps(spec.to_dict()), dataset or spec.dataset, data_file, build,
-                 progress_to_json(Progress(epochs=spec.epochs)), now, now))
+                 resume_from, progress_to_json(Progress(epochs=spec.epochs)), now, now))
             self._event(db, job_id, "queued", "queued")
             self._prune(db)
         return job_id
@@ -293,8 +296,13 @@ class JobTable:
             db.execute("UPDATE jobs SET state = 'running', started = ?, updated = ?, worker_pid = ?, "
                        "worker_token = ? WHERE job_id = ?", (now, now, pid, token, row["job_id"]))
             self._event(db, row["job_id"], "started", "running")
-        return ClaimedJob(job_id=row["job_id"], spec=TrainSpec.from_dict(json.loads(row["spec"])),
-                          dataset=row["dataset"], data_file=row["data_file"], build=row["build"], label=row["label"])
+        return _claimed(row)
+
+    def record(self, job_id: str) -> ClaimedJob | None:
+        """What job ``job_id`` trains (its spec, data and build), e.g. to resume it; None for an unknown id."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return None if row is None else _claimed(row)
 
     def publish(self, job_id: str, progress: Progress) -> bool:
         """Write a running job's progress; returns whether a stop was requested."""
@@ -378,6 +386,11 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def _claimed(row: sqlite3.Row) -> ClaimedJob:
+    return ClaimedJob(job_id=row["job_id"], spec=TrainSpec.from_dict(json.loads(row["spec"])), dataset=row["dataset"],
+                      data_file=row["data_file"], build=row["build"], label=row["label"], resume_from=row["resume_from"])
 
 
 def _status(row: sqlite3.Row, place: int) -> JobStatus:

@@ -32,7 +32,7 @@ import numpy as np
 from cnnviz import storage
 from cnnviz.data import datasets
 from cnnviz.errors import CnnvizError, InvalidArgument
-from cnnviz.training import jobtable
+from cnnviz.training import checkpoint, jobtable
 from cnnviz.training import loop as training
 from cnnviz.training.jobtable import ClaimedJob, JobTable
 
@@ -130,8 +130,14 @@ def run_job(table: JobTable, job: ClaimedJob, cache: _DatasetCache | None = None
     outcome: dict = {"state": "failed"}
     try:
         build = resolve_build(job.build) if job.build else None
+        resume = None
+        if job.resume_from:
+            resume = checkpoint.read(checkpoint.folder_for(job.resume_from))
+            if resume is None:
+                raise CnnvizError("The saved progress of the training to resume is gone; train it again.")
         dataset = (cache or _DatasetCache()).get(job)
-        result = training.train(job.spec, build=build, stop_event=stop, dataset=dataset, on_progress=publish)
+        result = training.train(job.spec, build=build, stop_event=stop, dataset=dataset, on_progress=publish,
+                                checkpoint_dir=checkpoint.folder_for(job.job_id), resume_from=resume)
         if result.run is None:
             outcome["state"] = "cancelled"
         else:
@@ -148,6 +154,10 @@ def run_job(table: JobTable, job: ClaimedJob, cache: _DatasetCache | None = None
         if _terminating.is_set() and outcome["state"] != "failed":
             outcome.update(state="interrupted", error=jobtable.INTERRUPTED_MESSAGE)
         table.finish(job.job_id, **outcome)
+        if outcome["state"] not in ("failed", "interrupted"):  # the run is saved: no progress left to resume
+            for done_job in (job.job_id, job.resume_from):
+                if done_job:
+                    checkpoint.remove(checkpoint.folder_for(done_job))
         if job.data_file:
             with contextlib.suppress(OSError):
                 os.unlink(job.data_file)

@@ -299,3 +299,40 @@ def test_page_offers_the_fast_presets_first_and_trains_one(app_path, tmp_path):
     at.run()
     note = next(s.value for s in at.success if "test accuracy" in s.value)
     assert "mirror image" in note and "expected on a quiet 2-core server: ≈67%" in note
+
+
+def test_a_training_whose_worker_died_is_resumed_from_the_page(app_path):
+    import signal
+
+    from cnnviz.training import checkpoint
+
+    jobs = appjobs.training_jobs()
+    victim = jobs.submit(tiny_spec(epochs=40), build=tiny_build)
+
+    def saved_epochs() -> int:
+        point = checkpoint.read(checkpoint.folder_for(victim))
+        return point.epochs_done if point is not None else 0
+
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and saved_epochs() < 2:
+        time.sleep(0.05)
+    os.kill(jobs.status(victim).worker_pid, signal.SIGKILL)  # out of memory, say
+    assert jobs.wait(victim, timeout=60).state == "failed"
+    done = jobs.resumable(victim)
+    assert done >= 2
+
+    at = _build_page(app_path)
+    at.session_state[state.TRAIN_JOB_KEY] = victim
+    at.run()
+    assert not at.exception, at.exception
+    assert any(e.value == "failed: the training process ended unexpectedly" for e in at.error)
+    assert at.button(key="train_resume").label == f"Resume after epoch {done}"
+    at.button(key="train_resume").click().run()
+    assert not at.exception, at.exception
+    resumed = at.session_state[state.TRAIN_JOB_KEY]
+    assert resumed != victim and at.button(key="train_start").disabled  # busy again: one training at a time
+    status = jobs.wait(resumed, timeout=300)
+    assert status.state == "finished", status
+    assert status.worker_pid not in (None, os.getpid())
+    run_until(at, lambda at: any(s.value.startswith(f"Finished: run `{status.run_id}`") for s in at.success))
+    assert len(runs.load_run(status.run_id).history["loss"]) == 40
