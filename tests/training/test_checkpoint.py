@@ -62,11 +62,11 @@ def test_a_killed_training_resumes_from_its_last_finished_epoch(cnnviz_home):
     jobs = jobmanager.JobManager(max_jobs=1)
     victim = jobs.submit(tiny_spec(epochs=60), build=tiny_build, owner="student-a")
     folder = checkpoint.folder_for(victim)
-    assert _wait_for(lambda: _epochs_saved(folder) >= 3)
+    assert _wait_for(lambda: _epochs_saved(folder) >= 1)  # the first epoch is always saved, later ones every 5 s
     os.kill(jobs.status(victim).worker_pid, signal.SIGKILL)
     assert jobs.wait(victim, timeout=60).state == "failed"
     point = checkpoint.read(folder)
-    assert jobs.resumable(victim) == point.epochs_done >= 3
+    assert jobs.resumable(victim) == point.epochs_done >= 1
 
     resumed = jobs.resume(victim)
     queued = jobs.status(resumed)

@@ -314,12 +314,12 @@ def test_a_training_whose_worker_died_is_resumed_from_the_page(app_path):
         return point.epochs_done if point is not None else 0
 
     deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and saved_epochs() < 2:
+    while time.monotonic() < deadline and saved_epochs() < 1:
         time.sleep(0.05)
     os.kill(jobs.status(victim).worker_pid, signal.SIGKILL)  # out of memory, say
     assert jobs.wait(victim, timeout=60).state == "failed"
     done = jobs.resumable(victim)
-    assert done >= 2
+    assert done >= 1
 
     at = _build_page(app_path)
     at.session_state[state.TRAIN_JOB_KEY] = victim
