@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import getpass
+import socket
 import sys
-import threading
+import time
 from pathlib import Path
 
 from cnnviz import storage, weights
@@ -20,6 +22,7 @@ from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.models.presets import presets_table
 from cnnviz.runs import labels
 from cnnviz.runs import store as runs
+from cnnviz.training import jobs, jobtable
 from cnnviz.training import loop as training
 from cnnviz.training.spec import augment_from_text, spec_from_preset
 
@@ -127,6 +130,89 @@ def _add_training_commands(sub: argparse._SubParsersAction) -> None:
     _add_presets_command(sub)
     _add_train_command(sub)
     _add_runs_command(sub)
+    _add_jobs_command(sub)
+
+
+def _add_jobs_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("jobs", help="the training queue: list, stop, or run the workers",
+                       description="Without an action: the queued and running training jobs of this CNNVIZ_HOME "
+                                   "(every server and command line sharing it), with owners and progress.")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(handler=_cmd_jobs)
+    jobs_sub = p.add_subparsers(dest="jobs_command", metavar="ACTION")
+    stop = jobs_sub.add_parser("stop", help="stop a running job within a batch (saved as stopped), or drop a queued one")
+    stop.add_argument("job_id")
+    stop.set_defaults(handler=_cmd_jobs_stop)
+    resume = jobs_sub.add_parser("resume", help="queue a failed or interrupted job again, going on from its last "
+                                                "finished epoch (add --wait to follow it)")
+    resume.add_argument("job_id")
+    resume.add_argument("--wait", action="store_true", help="follow the resumed job to its end")
+    resume.set_defaults(handler=_cmd_jobs_resume)
+    work = jobs_sub.add_parser("work", help="run the training workers in the foreground until Ctrl-C "
+                                            "(where no app runs, e.g. on a machine that only trains)")
+    work.add_argument("--max-jobs", type=int, help=f"the cap on concurrent jobs (default ${jobs.MAX_JOBS_ENV} "
+                                                   "or half the cores)")
+    work.set_defaults(handler=_cmd_jobs_work)
+
+
+def _cmd_jobs(args: argparse.Namespace) -> int:
+    items = jobtable.JobTable().jobs()
+    if args.json:
+        print(json.dumps([{"job_id": s.job_id, "state": s.state, "queue_position": s.queue_position,
+                           "owner": s.owner, "label": s.label, "dataset": s.dataset, "submitted": s.submitted,
+                           "started": s.started, "worker_pid": s.worker_pid, "stop_requested": s.stop_requested,
+                           "progress": dataclasses.asdict(s.progress) | {"curve": None}} for s in items], indent=2))
+        return 0
+    if not items:
+        print("no training jobs queued or running")
+        return 0
+    header = f"{'job':<18}{'state':<10}{'place':>6}  {'owner':<36}{'what':<34}progress"
+    print(header)
+    print("-" * len(header))
+    for s in items:
+        p = s.progress
+        progress = _fmt_progress(p) if p.phase == "training" else p.phase
+        if s.stop_requested and s.state == "running":
+            progress += " (stopping)"
+        print(f"{s.job_id:<18}{s.state:<10}{s.queue_position or '':>6}  {s.owner[:35]:<36}{s.label[:33]:<34}{progress}")
+    return 0
+
+
+def _cmd_jobs_stop(args: argparse.Namespace) -> int:
+    table = jobtable.JobTable()
+    before = table.status(args.job_id)
+    if before is None:
+        raise InvalidArgument(f"no training job {args.job_id!r} (see `python -m cnnviz jobs`)")
+    said = {"cancelled": "removed from the queue", "running": "asked to stop after its current batch"}
+    state = table.stop(args.job_id) if before.active else None  # an ended job stays as it ended
+    print(f"job {args.job_id} {said.get(state) or f'had already ended ({state or before.state})'}")
+    return 0
+
+
+def _cmd_jobs_resume(args: argparse.Namespace) -> int:
+    # Without --wait only queue it: the workers of a short-lived process would end with it.
+    manager = jobs.manager() if args.wait else jobs.JobManager(workers=False)
+    new_id = manager.resume(args.job_id, owner=_cli_owner())
+    print(f"job {new_id} queued: it goes on from epoch {manager.resumable(args.job_id)} of job {args.job_id}")
+    if not args.wait:
+        return 0
+    status = _follow(manager, new_id)
+    print(f"job {new_id} {status.state}" + (f": run {status.run_id}" if status.run_id else "")
+          + (f" ({status.error})" if status.error else ""))
+    return 0 if status.state in ("finished", "stopped") else 2
+
+
+def _cmd_jobs_work(args: argparse.Namespace) -> int:
+    manager = jobs.JobManager(max_jobs=args.max_jobs)
+    manager.table.recover()
+    print(f"training workers for {storage.home()} (cap {manager.max_jobs}); Ctrl-C ends them", flush=True)
+    try:
+        while True:
+            manager.active_jobs()  # ends jobs whose worker died, starts workers for free slots
+            manager.ensure_workers()
+            time.sleep(1.0)
+    finally:
+        manager.close()
 
 
 def _add_presets_command(sub: argparse._SubParsersAction) -> None:
@@ -171,6 +257,8 @@ def _add_train_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-best", action=argparse.BooleanOptionalAction, default=None,
                    help="end with the best-validation-loss weights (default: the seed's choice)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--wait", action="store_true",
+                   help="follow the job to its end, printing progress (else: queue it and return)")
     p.set_defaults(handler=_cmd_train)
 
 
@@ -213,46 +301,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"training {spec.preset} on {spec.dataset} ({sizes}, {spec.epochs} epochs, batch {spec.batch_size})",
           flush=True)
 
-    stop = threading.Event()
-    outcome: dict = {}
-    last_phase = [None]
-
-    def show(p) -> None:
-        if p.phase == "training":
-            print(_fmt_progress(p), flush=True)
-        elif p.phase != last_phase[0]:
-            print(f"{p.phase}...", flush=True)
-        last_phase[0] = p.phase
-
-    finished = threading.Event()
-
-    def work() -> None:
-        try:
-            outcome["result"] = training.train(spec, stop_event=stop, on_progress=show)
-        except BaseException as err:  # handed to the main thread, which reports it
-            outcome["error"] = err
-        finally:
-            finished.set()
-
-    # Train in a thread so Ctrl-C only sets the stop flag: the run then ends within a batch and is saved.
-    # Wait on an Event, not Thread.join: after a join interrupted by Ctrl-C, is_alive() was False here
-    # (Python 3.11) while the thread still trained.
-    worker = threading.Thread(target=work, name="cnnviz-train-cli", daemon=True)
-    worker.start()
-    while not finished.is_set():
-        try:
-            finished.wait(0.2)
-        except KeyboardInterrupt:
-            if stop.is_set():
-                raise
-            print("stopping after this batch (Ctrl-C again to quit without saving)...", file=sys.stderr, flush=True)
-            stop.set()
-    if "error" in outcome:
-        raise outcome["error"]
-    result = outcome["result"]
-    if result.run is None:
+    if not args.wait:  # queue it for the workers of a running server (or of `jobs work`), and return
+        table = jobtable.JobTable()
+        job_id = table.submit(spec, owner=_cli_owner(), label=spec.label)
+        print(f"job {job_id} queued (number {table.status(job_id).queue_position}); see it with "
+              f"`python -m cnnviz jobs`, stop it with `python -m cnnviz jobs stop {job_id}`")
+        if not jobs.workers_running():
+            print("no training worker runs for this CNNVIZ_HOME yet: it starts when the app does, or run "
+                  "`python -m cnnviz jobs work`")
+        return 0
+    manager = jobs.manager()
+    status = _follow(manager, manager.submit(spec, owner=_cli_owner()))
+    if status.state in ("failed", "interrupted"):
+        raise CnnvizError(status.error or f"the training {status.state}")
+    if status.run_id is None:
         print("stopped before any training: nothing saved")
         return 1
+    result = training.TrainResult(run=runs.load_run(status.run_id), stopped=status.state == "stopped")
     info = result.run
     accuracy = info.test_accuracy
     line = f"run {info.run_id} {info.status}: test accuracy {accuracy:.2%}" if accuracy is not None else \
@@ -264,6 +329,41 @@ def _cmd_train(args: argparse.Namespace) -> int:
         line += f" (the notebook got {seed_acc:.2%}{where})"
     print(line)
     return 0
+
+
+def _cli_owner() -> str:
+    return f"{getpass.getuser()}@{socket.gethostname()} (command line)"
+
+
+def _follow(manager, job_id: str):
+    """Print the job's progress until it ends: a line per finished epoch (from its history, however
+    fast the epochs go) and the running numbers in between; Ctrl-C asks it to stop within a batch."""
+    epochs_shown, shown, phase, stopping = 0, None, None, False
+    while True:
+        try:
+            status = manager.status(job_id)
+            p = status.progress
+            history = {k: p.curve.get(f"epoch_{k}", []) for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+            for e in range(epochs_shown, len(history["loss"])):
+                ended = dataclasses.replace(p, epoch=e + 1, batch=p.batches, **{k: v[e] for k, v in history.items()})
+                print(_fmt_progress(ended), flush=True)
+                shown = (e + 1, p.batches)
+            epochs_shown = len(history["loss"])
+            if p.phase == "training" and p.batches and (p.epoch, p.batch) != shown and p.batch < p.batches:
+                print(_fmt_progress(p), flush=True)
+                shown = (p.epoch, p.batch)
+            if p.phase != phase and p.phase not in ("training", "done", "waiting"):
+                print(f"{p.phase}...", flush=True)
+            phase = p.phase
+            if not status.active:
+                return status
+            time.sleep(0.25)
+        except KeyboardInterrupt:
+            if stopping:
+                raise
+            print("stopping after this batch (Ctrl-C again to quit without saving)...", file=sys.stderr, flush=True)
+            manager.stop(job_id)
+            stopping = True
 
 
 def _dataset_title(name: str | None) -> str:

@@ -61,3 +61,13 @@ def keras_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for key in weights.KEYS:  # ResNet50 and every transfer backbone
         monkeypatch.delenv(weights.weights_file(key).env, raising=False)
     return home
+
+
+@pytest.fixture(autouse=True)
+def _end_training_workers():
+    """Training workers belong to one test's CNNVIZ_HOME: end those a test started."""
+    yield
+    import sys
+
+    if "cnnviz.training.jobs" in sys.modules:
+        sys.modules["cnnviz.training.jobs"].close_all()

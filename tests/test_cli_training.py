@@ -25,7 +25,7 @@ TINY = ["--preset", "seed000_model1", "--dataset", "digits", "--train-size", "60
 
 
 def test_train_prints_progress_run_id_and_accuracy(capsys):
-    assert cli.main(["train", *TINY, "--epochs", "2", "--lr", "0.02", "--class-weights", "--keep-best"]) == 0
+    assert cli.main(["train", "--wait", *TINY, "--epochs", "2", "--lr", "0.02", "--class-weights", "--keep-best"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("training seed000_model1 on digits (train 60, test 30, 2 epochs, batch 8)")
     assert re.search(r"^epoch 2/2  batch 6/6  loss \d+\.\d{4}  acc \d\.\d{4}", out, re.M), out
@@ -71,7 +71,7 @@ def test_runs_names_damaged_runs_on_stderr_and_in_json(capsys, cnnviz_home):
 def test_ctrl_c_stops_within_a_batch_and_saves_a_stopped_run(cnnviz_home):
     env = {**os.environ, "CNNVIZ_HOME": str(cnnviz_home), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cnnviz", "train", *TINY, "--epochs", "500"],
+        [sys.executable, "-m", "cnnviz", "train", "--wait", *TINY, "--epochs", "500"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -95,3 +95,81 @@ def test_ctrl_c_stops_within_a_batch_and_saves_a_stopped_run(cnnviz_home):
     run_id = re.match(r"run (\S+) stopped: test accuracy", last).group(1)
     info = runs.load_run(run_id)
     assert info.status == "stopped" and 1 <= info.metrics["epochs_completed"] < 500
+
+
+def test_train_without_wait_queues_a_job_that_jobs_lists_and_stops(capsys, cnnviz_home):
+    assert cli.main(["train", *TINY, "--epochs", "500"]) == 0
+    out = capsys.readouterr().out
+    job_id = re.search(r"^job ([0-9a-f]+) queued \(number 1\)", out, re.M).group(1)
+    assert "no training worker runs for this CNNVIZ_HOME yet" in out
+    assert cli.main(["jobs"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(job_id))
+    assert row.split()[1:3] == ["queued", "1"] and "(command line)" in row and "waiting" in row
+    assert cli.main(["jobs", "stop", job_id]) == 0
+    assert capsys.readouterr().out.strip() == f"job {job_id} removed from the queue"
+    assert cli.main(["jobs"]) == 0
+    assert capsys.readouterr().out.strip() == "no training jobs queued or running"
+    assert cli.main(["jobs", "stop", job_id]) == 0
+    assert capsys.readouterr().out.strip() == f"job {job_id} had already ended (cancelled)"
+    assert cli.main(["jobs", "stop", "nope"]) == 2
+    assert "no training job 'nope'" in capsys.readouterr().err
+
+
+def test_jobs_work_trains_queued_jobs_and_jobs_stop_stops_a_running_one(capsys, cnnviz_home):
+    from cnnviz.training import jobtable
+
+    env = {**os.environ, "CNNVIZ_HOME": str(cnnviz_home), "PYTHONUNBUFFERED": "1"}
+    assert cli.main(["train", *TINY, "--epochs", "500"]) == 0
+    job_id = re.search(r"^job ([0-9a-f]+) queued", capsys.readouterr().out, re.M).group(1)
+    work = subprocess.Popen([sys.executable, "-m", "cnnviz", "jobs", "work", "--max-jobs", "1"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    table = jobtable.JobTable()
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and table.status(job_id).progress.epoch < 2:
+            time.sleep(0.2)
+        assert cli.main(["jobs"]) == 0
+        row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(job_id))
+        assert row.split()[1] == "running" and re.search(r"epoch \d+/500  batch \d+/6", row), row
+        assert table.status(job_id).worker_pid not in (work.pid, os.getpid())  # a worker of `jobs work`
+        assert cli.main(["jobs", "stop", job_id]) == 0
+        assert capsys.readouterr().out.strip() == f"job {job_id} asked to stop after its current batch"
+        while time.monotonic() < deadline and table.status(job_id).active:
+            time.sleep(0.2)
+        status = table.status(job_id)
+        assert status.state == "stopped" and runs.load_run(status.run_id).status == "stopped"
+        work.send_signal(signal.SIGINT)
+        work.wait(timeout=60)
+    finally:
+        if work.poll() is None:
+            work.kill()
+            work.wait()
+        work.stdout.close()
+
+
+def test_jobs_resume_goes_on_from_the_last_finished_epoch(capsys, cnnviz_home):
+    from cnnviz.training import checkpoint
+    from cnnviz.training import jobs as jobmanager
+    from tests.support.models import tiny_build
+    from tests.support.specs import tiny_spec
+
+    jobs = jobmanager.manager()
+    victim = jobs.submit(tiny_spec(epochs=30), build=tiny_build)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and (checkpoint.read(checkpoint.folder_for(victim)) is None):
+        time.sleep(0.05)
+    os.kill(jobs.status(victim).worker_pid, signal.SIGKILL)
+    assert jobs.wait(victim, timeout=60).state == "failed"
+    done = jobs.resumable(victim)
+    assert cli.main(["jobs", "resume", victim, "--wait"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(rf"job ([0-9a-f]+) queued: it goes on from epoch {done} of job {victim}", out[0]), out[0]
+    # One line per epoch of the run: the checkpoint's epochs first (its history), then the ones trained now.
+    ended = [int(re.match(r"epoch (\d+)/30", line).group(1)) for line in out if re.match(r"epoch \d+/30  batch 6/6", line)]
+    assert ended == list(range(1, 31))
+    match = re.fullmatch(r"job [0-9a-f]+ finished: run (\S+)", out[-1])
+    assert match, out[-1]
+    assert len(runs.load_run(match.group(1)).history["loss"]) == 30
+    assert cli.main(["jobs", "resume", victim]) == 2  # its progress is in that run now
+    assert f"job {victim} has no saved progress to resume (it finished no epoch, or it was resumed already)" \
+        in capsys.readouterr().err

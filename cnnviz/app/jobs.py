@@ -1,4 +1,5 @@
-"""This session's trainings: the process-wide job manager, submitting under session keys,
+"""This session's trainings: the job manager (jobs live in the job table and train in worker
+processes, never in this server), submitting under session keys with the session as owner,
 whether one is still busy, and what an epoch is expected to cost."""
 
 from __future__ import annotations
@@ -6,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from cnnviz.app import caches
 from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS
@@ -15,8 +17,14 @@ from cnnviz.training import jobs
 
 
 def training_jobs() -> jobs.JobManager:
-    """The process-wide :class:`cnnviz.training.jobs.JobManager` (cleans the run store once at start-up)."""
+    """The process's :class:`cnnviz.training.jobs.JobManager` (cleans the run store once at start-up)."""
     return jobs.manager()
+
+
+def owner() -> str:
+    """Who a job belongs to: this browser session for now (the classroom issue brings names)."""
+    ctx = get_script_run_ctx()
+    return f"session {ctx.session_id}" if ctx is not None else jobs.default_owner()
 
 
 def status(key: str = TRAIN_JOB_KEY):
@@ -44,7 +52,7 @@ def just_trained_run_id() -> str | None:
 
 def submit_training(spec, dataset) -> str:
     """Queue ``spec`` on ``dataset`` as this session's training job; returns the job id."""
-    job_id = training_jobs().submit(spec, dataset=dataset)
+    job_id = training_jobs().submit(spec, dataset=dataset, owner=owner())
     st.session_state[TRAIN_JOB_KEY] = job_id
     return job_id
 
@@ -52,7 +60,8 @@ def submit_training(spec, dataset) -> str:
 def submit_twin(info, spec) -> str:
     """Queue a twin of run ``info`` (``spec``) as this session's training job; returns the job id."""
     what = "size-agnostic twin" if spec.model.head != info.model_config.head else "augmented twin"
-    job_id = training_jobs().submit(spec, dataset=caches.load_dataset(spec.dataset), label=f"{what} of {info.label}")
+    job_id = training_jobs().submit(spec, dataset=caches.load_dataset(spec.dataset), label=f"{what} of {info.label}",
+                                    owner=owner())
     st.session_state[TRAIN_JOB_KEY] = job_id
     return job_id
 
@@ -63,10 +72,17 @@ def submit_transfer(specs: list, dataset) -> list[str]:
     for spec in specs:
         cfg = spec.model
         label = f"{BACKBONES[cfg.backbone].title} {'frozen' if cfg.frozen else 'unfrozen'} on {spec.dataset}"
-        job_id = training_jobs().submit(spec, dataset=dataset, label=label)
+        job_id = training_jobs().submit(spec, dataset=dataset, label=label, owner=owner())
         st.session_state[TRANSFER_JOB_KEYS[bool(cfg.frozen)]] = job_id
         ids.append(job_id)
     return ids
+
+
+def resume_training(job_id: str, key: str = TRAIN_JOB_KEY) -> str:
+    """Queue the rest of failed or interrupted job ``job_id`` as this session's job under ``key``."""
+    new_id = training_jobs().resume(job_id, owner=owner())
+    st.session_state[key] = new_id
+    return new_id
 
 
 def transfer_epoch_seconds(cfg: ModelConfig, train_size: int, validation_fraction: float

@@ -85,7 +85,7 @@ def training_panel(job_keys: str | Sequence[str] = TRAIN_JOB_KEY, titles: dict[s
             continue
         status = jobs.training_jobs().status(job_id)
         if status is None:
-            st.info("The server restarted since this training started; its finished runs are on the Runs page.")
+            st.info("This training is no longer in the server's job list; its finished runs are on the Runs page.")
             st.session_state.pop(key, None)
             continue
         shown.append((key, job_id, status.state))
@@ -105,17 +105,19 @@ def _panels_fragment(shown: list[tuple[str, str, str]], titles: dict[str, str], 
             st.rerun(scope="app")
     if pace_outdated(every, [status for _, status, _ in statuses if status is not None]):
         st.rerun(scope="app")  # moved up the queue: take the pace of the new place
+    if any(st.session_state.get(key) != job_id for key, job_id, _ in shown):
+        st.rerun(scope="app")  # the student resumed a training: the page draws the new job
     for key, status, _ in statuses:
         if status is None:
             continue
         if key in titles:
             st.markdown(titles[key])
         suffix = "" if key == TRAIN_JOB_KEY else f"_{key}"
-        _job_view(manager, status, suffix)
+        _job_view(manager, status, suffix, key)
         _live_chart(status, suffix)
 
 
-def _job_view(manager, status, suffix: str) -> None:
+def _job_view(manager, status, suffix: str, key: str = TRAIN_JOB_KEY) -> None:
     p = status.progress
     if status.state == "queued":
         st.info(f"Waiting for a free training slot: you are number {status.queue_position} in the queue "
@@ -139,6 +141,14 @@ def _job_view(manager, status, suffix: str) -> None:
         _finished_note(status)
     elif status.state == "failed":
         st.error(status.error or "Training failed.")
+    elif status.state == "interrupted":
+        kept = f" What it had learned is saved as run `{status.run_id}`." if status.run_id else ""
+        st.warning("This training was interrupted: the server stopped while it ran." + kept)
+    epochs_done = manager.resumable(status.job_id) if status.state in ("failed", "interrupted") else 0
+    if epochs_done:
+        st.button(f"Resume after epoch {epochs_done}", key=f"train_resume{suffix}", icon=":material/replay:",
+                  on_click=jobs.resume_training, args=(status.job_id, key),
+                  help="Goes on from the last finished epoch; the new run's history starts with the earlier epochs.")
     elif status.state == "cancelled":
         st.info("Training was stopped before it began; nothing was saved.")
 

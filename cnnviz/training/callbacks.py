@@ -40,7 +40,7 @@ def lr_at(schedule: str, peak: float, progress: float) -> float:
     raise InvalidArgument(f"learning-rate schedule must be constant or one_cycle, got {schedule!r}")
 
 
-def schedule_callback(schedule: str, peak: float, total_steps: int) -> Any:
+def schedule_callback(schedule: str, peak: float, total_steps: int, start_step: int = 0) -> Any:
     """A Keras callback that sets the optimiser's learning rate before every training step.
 
     Why a callback and not a ``keras.optimizers.schedules`` subclass: a custom schedule class would
@@ -51,7 +51,7 @@ def schedule_callback(schedule: str, peak: float, total_steps: int) -> Any:
     class StepSchedule(keras.callbacks.Callback):
         def __init__(self) -> None:
             super().__init__()
-            self.step = 0
+            self.step = start_step  # a resumed run goes on where its schedule was
 
         def on_train_batch_begin(self, batch, logs=None):
             progress = self.step / max(1, total_steps - 1)
@@ -124,8 +124,13 @@ def make_callbacks(
     stop_event: threading.Event,
     publish: Callable[[Progress], None],
     keep_best: bool,
+    initial_history: dict | None = None,
 ) -> tuple[Any, Any]:
-    """Build the progress/stop callback and the best-weights callback (Keras imported lazily)."""
+    """Build the progress/stop callback and the best-weights callback (Keras imported lazily).
+
+    ``initial_history``: the per-epoch history of the epochs a resumed run already finished.
+    """
+    done_before = len((initial_history or {}).get("loss", []))
     import keras
 
     class ProgressCallback(keras.callbacks.Callback):
@@ -134,7 +139,8 @@ def make_callbacks(
         def __init__(self) -> None:
             super().__init__()
             self.stopped = False
-            self.history: dict[str, list] = {k: [] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+            self.history: dict[str, list] = {k: list((initial_history or {}).get(k, [None] * done_before))
+                                             for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
             self.partial_epoch = 0.0  # fraction of a stopped epoch trained (0 = none or all of it)
             self.val_cut = False  # validation of this epoch was cut short by a stop
             self._points = {"x": [], "loss": [], "accuracy": []}
@@ -207,8 +213,8 @@ def make_callbacks(
             if self._t_first is not None and now > self._t_first and self._images > self._images_first:
                 rate = (self._images - self._images_first) / (now - self._t_first)
             elapsed = now - self._t0
-            total = epochs * steps
-            eta = elapsed / self._done * (total - self._done) if self._done else None
+            left = (epochs - done_before) * steps - self._done  # a resumed run counts only what is left
+            eta = elapsed / self._done * left if self._done else None
             x = self._epoch + self._batch / steps
             if self._batch and (not self._points["x"] or x > self._points["x"][-1]):
                 self._points["x"].append(round(x, 4))

@@ -1,80 +1,47 @@
-"""Training as background jobs: a server-wide cap, a FIFO queue, status, stop.
+"""Training as jobs: records in the job table, trained by warm worker processes.
 
-Training never runs in a Streamlit script thread (reruns and clicks kill a
-``fit()`` there, and one without ``st.*`` calls cannot be stopped). :func:`manager` returns
-the process-wide :class:`JobManager`; it runs each job (:func:`cnnviz.training.loop.train`) in its
-own thread, at most ``max_jobs`` at once (FIFO queue beyond that). Pages keep only job ids.
+Training never runs in the web server's process: :class:`JobManager` only submits, polls and
+stops rows of :mod:`cnnviz.training.jobtable`, and keeps up to the cap of warm workers
+(:mod:`cnnviz.training.worker`, spawned) running for this ``CNNVIZ_HOME``. Several server
+processes sharing ``CNNVIZ_HOME`` share one queue and one cap. :func:`manager` returns the
+process's manager (created on first use: it also marks jobs whose worker vanished while no
+server ran as "interrupted"). Pages keep only job ids.
 """
 
 from __future__ import annotations
 
-import collections
-import dataclasses
 import logging
+import multiprocessing
 import os
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from cnnviz.runs import store as runs
-
-from cnnviz.training import loop as training
+from cnnviz import storage
+from cnnviz.data import datasets
 from cnnviz.errors import CnnvizError, InvalidArgument
-from cnnviz.training.callbacks import Progress
+from cnnviz.runs import store as runs
+from cnnviz.training import checkpoint, jobtable, worker
+from cnnviz.training.jobtable import JOB_STATES, JobStatus, JobTable
 from cnnviz.training.loop import BuildFn
 from cnnviz.training.spec import TrainSpec
 
 if TYPE_CHECKING:  # pragma: no cover
+    from multiprocessing.process import BaseProcess
+
     from cnnviz.data.datasets import Dataset
 
-#: One INFO line per job queued/started/ended: the server's record of who trained when.
+__all__ = ["JOB_STATES", "JobManager", "JobStatus", "MAX_JOBS_ENV", "default_max_jobs", "manager"]
+
 log = logging.getLogger("cnnviz.training.jobs")
 
-#: Environment variable that overrides the server-wide cap on concurrent training jobs.
+#: Environment variable that overrides the cap on concurrent training jobs (for the whole CNNVIZ_HOME).
 MAX_JOBS_ENV = "CNNVIZ_MAX_TRAINING_JOBS"
-#: Finished job records kept for status queries (oldest dropped first).
-MAX_FINISHED_JOBS = 200
-
-JOB_STATES = ("queued", "running", "finished", "stopped", "cancelled", "failed")
-
-
-@dataclass(frozen=True)
-class JobStatus:
-    """What a page shows about one job (a copy; safe to keep)."""
-
-    job_id: str
-    label: str
-    state: str  # one of JOB_STATES
-    queue_position: int  # 1 = next to start; 0 when not queued
-    progress: Progress
-    run_id: str | None = None
-    test_accuracy: float | None = None
-    error: str | None = None
-    submitted: float = 0.0
-
-    @property
-    def active(self) -> bool:
-        return self.state in ("queued", "running")
-
-
-@dataclass
-class _Job:
-    job_id: str
-    spec: TrainSpec
-    build: BuildFn | None
-    label: str
-    submitted: float
-    dataset: Any = None
-    state: str = "queued"
-    progress: Progress = field(default_factory=Progress)
-    run_id: str | None = None
-    test_accuracy: float | None = None
-    error: str | None = None
-    stop_event: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
-    done: threading.Event = field(default_factory=threading.Event)
+#: Seconds between a manager's checks for dead workers and missing ones (status polls trigger them).
+MAINTAIN_EVERY_S = 0.5
+#: Seconds a closing manager gives its workers to stop their jobs and save.
+CLOSE_GRACE_S = 30.0
 
 
 def default_max_jobs() -> int:
@@ -91,157 +58,208 @@ def default_max_jobs() -> int:
     return max(1, (os.cpu_count() or 1) // 2)
 
 
-class JobManager:
-    """Runs training jobs in background threads, at most ``max_jobs`` at once, FIFO beyond.
+def default_owner() -> str:
+    return f"process {os.getpid()}"
 
-    Thread-safe. Job threads never touch Streamlit; pages poll :meth:`status` with the
-    job id they keep in session state.
+
+class JobManager:
+    """Submits, polls and stops the jobs of the current ``CNNVIZ_HOME``; keeps its workers running.
+
+    Thread-safe. Writing the cap (``max_jobs``, default :func:`default_max_jobs`) sets it for
+    every process sharing the table. ``workers=False``: a manager that only queues and reads (a
+    short-lived command line), starting no worker.
     """
 
-    def __init__(self, max_jobs: int | None = None) -> None:
+    def __init__(self, max_jobs: int | None = None, *, workers: bool = True) -> None:
+        self.home = storage.home()
+        self.table = JobTable(self.home / "jobs.sqlite3")
+        self.starts_workers = workers
+        if workers or max_jobs is not None:  # a manager that only queues leaves the servers' cap alone
+            self.table.set_max_jobs(default_max_jobs() if max_jobs is None else max_jobs)
         self._lock = threading.Lock()
-        self._jobs: dict[str, _Job] = {}
-        self._queue: collections.deque[str] = collections.deque()
-        self._running = 0
-        self._max_jobs = 1
-        self.set_max_jobs(default_max_jobs() if max_jobs is None else max_jobs)
+        self._workers: dict[int, BaseProcess] = {}
+        self._checked = 0.0
+        _managers.append(self)
 
     @property
     def max_jobs(self) -> int:
-        return self._max_jobs
+        return self.table.max_jobs()
 
     def set_max_jobs(self, max_jobs: int) -> None:
-        """Change the cap; queued jobs start at once if the new cap allows."""
-        if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
-            raise InvalidArgument(f"the cap on concurrent training jobs must be ≥ 1, got {max_jobs!r}")
-        with self._lock:
-            self._max_jobs = int(max_jobs)
-            self._start_waiting_locked()
+        """Change the cap; queued jobs start as soon as the new workers are up."""
+        self.table.set_max_jobs(max_jobs)
+        self.ensure_workers()
 
     def submit(
         self, spec: TrainSpec, *, build: BuildFn | None = None, label: str | None = None,
-        dataset: "Dataset | None" = None,
+        dataset: "Dataset | None" = None, owner: str | None = None,
     ) -> str:
-        """Queue a job (it starts at once when a slot is free) and return its id.
+        """Queue a job (a worker takes it when a slot is free) and return its id.
 
         Args:
             spec: what to train (validated now, so mistakes show at once).
-            build: see :func:`train`.
+            build: a module-level ``build(input_shape, num_classes)`` (the worker imports it by name);
+                default: ``spec.model`` through :func:`cnnviz.models.network.build_model`.
             label: a name for people (default: preset or architecture, and dataset).
-            dataset: the already-loaded full dataset ``spec.dataset`` (shared, read only).
+            dataset: the already-loaded dataset ``spec.dataset``. A stored dataset is loaded by name in
+                the worker; any other is written to a file for it.
+            owner: who submitted it (the app passes the student's session).
         """
         spec.validate()
+        reference = worker.build_reference(build) if build is not None else None
         job_id = secrets.token_hex(8)
-        job = _Job(job_id=job_id, spec=spec, build=build, submitted=time.time(), dataset=dataset,
-                   label=label or spec.label,
-                   progress=Progress(epochs=spec.epochs))
-        with self._lock:
-            self._jobs[job_id] = job
-            self._queue.append(job_id)
-            log.info("job %s queued: %d of %d training slots busy, %d waiting",
-                     job_id, self._running, self._max_jobs, len(self._queue))
-            self._prune_locked()
-            self._start_waiting_locked()
+        data_file = None
+        if dataset is not None and not _stored(dataset):
+            path = jobtable.data_files_dir() / f"{job_id}.npz"
+            worker.write_dataset(dataset, path)
+            data_file = str(path)
+        self.table.submit(spec, owner=owner or default_owner(), label=label or spec.label, data_file=data_file,
+                          build=reference, job_id=job_id)
+        self.ensure_workers()
         return job_id
 
+    def resumable(self, job_id: str) -> int:
+        """Epochs a failed or interrupted job finished and can go on from (0: nothing to resume)."""
+        status = self.table.status(job_id)
+        if status is None or status.state not in ("failed", "interrupted"):
+            return 0
+        point = checkpoint.read(checkpoint.folder_for(job_id))
+        return point.epochs_done if point is not None else 0
+
+    def resume(self, job_id: str, *, owner: str | None = None) -> str:
+        """Queue a job that goes on from the last finished epoch of failed or interrupted ``job_id``;
+        returns the new job's id (its run's history starts with the earlier epochs)."""
+        status, record = self.table.status(job_id), self.table.record(job_id)
+        if status is None or record is None:
+            raise InvalidArgument(f"no training job {job_id!r}")
+        if status.state not in ("failed", "interrupted"):
+            raise InvalidArgument(f"only a failed or interrupted training can be resumed; job {job_id} is {status.state}")
+        if not self.resumable(job_id):
+            raise InvalidArgument(f"job {job_id} has no saved progress to resume (it finished no epoch, "
+                                  "or it was resumed already)")
+        if record.data_file and not os.path.exists(record.data_file):
+            raise InvalidArgument(f"job {job_id} trained on data that was not stored, and it is gone: train it again")
+        new_id = self.table.submit(record.spec, owner=owner or status.owner, label=f"{record.label} (resumed)",
+                                   dataset=record.dataset, data_file=record.data_file, build=record.build,
+                                   resume_from=job_id)
+        self.ensure_workers()
+        return new_id
+
     def status(self, job_id: str) -> JobStatus | None:
-        """A snapshot of the job, or None for an unknown id (e.g. after a server restart)."""
-        with self._lock:
-            job = self._jobs.get(job_id)
-            if job is None:
-                return None
-            position = self._queue.index(job_id) + 1 if job.state == "queued" else 0
-            return JobStatus(
-                job_id=job.job_id, label=job.label, state=job.state, queue_position=position,
-                progress=job.progress, run_id=job.run_id, test_accuracy=job.test_accuracy,
-                error=job.error, submitted=job.submitted,
-            )
+        """A snapshot of the job, or None for an unknown id."""
+        self._maintain()
+        return self.table.status(job_id)
 
     def stop(self, job_id: str) -> None:
         """Stop a running job within one batch (it is saved as stopped), or drop a queued one."""
-        with self._lock:
-            job = self._jobs.get(job_id)
-            if job is None:
-                return
-            job.stop_event.set()
-            if job.state == "queued":
-                self._queue.remove(job_id)
-                job.state = "cancelled"
-                job.done.set()
+        self.table.stop(job_id)
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobStatus | None:
-        """Block until the job ends (or ``timeout`` seconds pass); return its status."""
-        with self._lock:
-            job = self._jobs.get(job_id)
-        if job is not None:
-            job.done.wait(timeout)
-        return self.status(job_id)
+        """Poll until the job ends (or ``timeout`` seconds pass); return its status."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            status = self.status(job_id)
+            if status is None or not status.active or (deadline is not None and time.monotonic() >= deadline):
+                return status
+            time.sleep(0.1)
 
     def active_jobs(self) -> list[JobStatus]:
-        """Queued and running jobs, in start order."""
+        """Queued and running jobs, in queue order."""
+        self._maintain()
+        return self.table.jobs()
+
+    def ensure_workers(self) -> None:
+        """Start a worker for every free slot below the cap (at most the cap per CNNVIZ_HOME in all)."""
+        if not self.starts_workers:
+            return
+        storage.ensure_dir(jobtable.workers_dir())
+        ctx = multiprocessing.get_context("spawn")  # never fork after TensorFlow (tensorflow#27074)
         with self._lock:
-            ids = [j.job_id for j in self._jobs.values() if j.state in ("queued", "running")]
-        return [s for s in (self.status(i) for i in ids) if s is not None]
+            for slot in range(self.table.max_jobs()):
+                mine = self._workers.get(slot)
+                if mine is not None and mine.is_alive():
+                    continue
+                with storage.exclusive_lock_if_free(worker.slot_lock_path(slot)) as free:
+                    if not free:
+                        continue  # another process's worker has it
+                process = ctx.Process(target=worker.main, args=(str(self.home), slot, os.getpid()),
+                                      name=f"cnnviz-training-worker-{slot}", daemon=True)
+                process.start()
+                self._workers[slot] = process
+                log.info("started training worker %d (pid %d) for %s", slot, process.pid, self.home)
 
-    # -- internals (called with the lock held) --
-    def _start_waiting_locked(self) -> None:
-        while self._queue and self._running < self._max_jobs:
-            job = self._jobs[self._queue.popleft()]
-            job.state = "running"
-            self._running += 1
-            # One line per start/end (INFO): a server log of who trained when, and the load test's check of the cap.
-            log.info("job %s started: %d of %d training slots busy, %d waiting",
-                     job.job_id, self._running, self._max_jobs, len(self._queue))
-            # daemon: a server shutdown must not wait for a long run; writes are crash-safe anyway
-            job.thread = threading.Thread(target=self._run, args=(job,), name=f"cnnviz-train-{job.job_id}",
-                                          daemon=True)
-            job.thread.start()
-
-    def _prune_locked(self) -> None:
-        ended = [j for j in self._jobs.values() if j.state not in ("queued", "running")]
-        for job in sorted(ended, key=lambda j: j.submitted)[: max(0, len(ended) - MAX_FINISHED_JOBS)]:
-            del self._jobs[job.job_id]
-
-    def _publish(self, job: _Job, progress: Progress) -> None:
+    def worker_pids(self) -> list[int]:
+        """The pids of the workers this manager started that are still alive."""
         with self._lock:
-            job.progress = progress
+            return [p.pid for p in self._workers.values() if p.is_alive()]
 
-    def _run(self, job: _Job) -> None:
-        state, run_id, accuracy, error = "failed", None, None, None
-        try:
-            result = training.train(job.spec, build=job.build, stop_event=job.stop_event, dataset=job.dataset,
-                           on_progress=lambda p: self._publish(job, p))
-            if result.run is None:
-                state = "cancelled"
-            else:
-                state = "stopped" if result.stopped else "finished"
-                run_id, accuracy = result.run.run_id, result.run.test_accuracy
-        except CnnvizError as err:
-            error = str(err)
-        except Exception:  # a bug: full traceback in the server log, a short note for the class
-            log.exception("training job %s failed", job.job_id)
-            error = "Training failed because of an internal error. The details are in the server log."
-        finally:
-            with self._lock:
-                job.state, job.run_id, job.test_accuracy, job.error = state, run_id, accuracy, error
-                job.progress = dataclasses.replace(job.progress, phase="done", eta_s=None)
-                self._running -= 1
-                log.info("job %s ended %s (run %s): %d of %d training slots busy, %d waiting",
-                         job.job_id, state, run_id, self._running, self._max_jobs, len(self._queue))
-                self._start_waiting_locked()
-            job.dataset = None  # let the data go
-            job.done.set()
+    def close(self, grace_s: float = CLOSE_GRACE_S) -> None:
+        """End the workers this manager started (their running jobs end as "interrupted")."""
+        with self._lock:
+            workers, self._workers = list(self._workers.values()), {}
+        for process in workers:
+            if process.is_alive():
+                process.terminate()
+        for process in workers:
+            process.join(grace_s)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        self.table.reap(state="interrupted", message=jobtable.INTERRUPTED_MESSAGE)
+
+    def _maintain(self) -> None:
+        """Now and then: end jobs whose worker died, and start workers while jobs wait."""
+        now = time.monotonic()
+        if now - self._checked < MAINTAIN_EVERY_S:
+            return
+        self._checked = now
+        self.table.reap()
+        if any(s.state == "queued" for s in self.table.jobs(("queued",))):
+            self.ensure_workers()
 
 
+def workers_running() -> int:
+    """How many training workers hold a slot of the current ``CNNVIZ_HOME`` (in any process)."""
+    table = JobTable()
+    busy = 0
+    for slot in range(table.max_jobs()):
+        path = worker.slot_lock_path(slot)
+        if path.exists():
+            with storage.exclusive_lock_if_free(path) as free:
+                busy += not free
+    return busy
+
+
+def _stored(dataset: "Dataset") -> bool:
+    """Whether the worker can load ``dataset`` by its name (a stored or bundled dataset)."""
+    try:
+        return datasets.is_present(dataset.name)
+    except CnnvizError:
+        return False
+
+
+_managers: list[JobManager] = []
 _manager: JobManager | None = None
 _manager_lock = threading.Lock()
 
 
 def manager() -> JobManager:
-    """The process-wide job manager (created on first use; the cap from :func:`default_max_jobs`)."""
+    """This process's job manager for the current ``CNNVIZ_HOME`` (created on first use; the cap from
+    :func:`default_max_jobs`); at creation, jobs left running by workers that are gone become "interrupted"."""
     global _manager
     with _manager_lock:
-        if _manager is None:
+        if _manager is None or (isinstance(_manager, JobManager) and _manager.home != storage.home()):
             runs.cleanup_once()
             _manager = JobManager()
+            _manager.table.recover()
         return _manager
+
+
+def close_all() -> None:
+    """End every worker this process started (tests; a server's shutdown ends them itself)."""
+    global _manager
+    with _manager_lock:
+        managers, _managers[:] = list(_managers), []
+        _manager = None
+    for item in managers:
+        item.close()

@@ -1,7 +1,7 @@
 """Training one run: data, model, fit with progress and stop, test, save the run.
 
-:func:`train` does the work synchronously; the CLI calls it, and so do the job threads of
-:mod:`cnnviz.training.jobs` (training never runs in a Streamlit script thread). Its parts:
+:func:`train` does the work synchronously; the worker processes of :mod:`cnnviz.training.worker`
+call it for every job (training never runs in the web server's process). Its parts:
 :mod:`~cnnviz.training.spec` (what to train), :mod:`~cnnviz.training.pipeline` (the data),
 :mod:`~cnnviz.training.callbacks` (progress, stop, best weights, learning rate) and
 :mod:`~cnnviz.training.tta` (test-time augmentation). A stopped run keeps its partial history
@@ -16,6 +16,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
@@ -25,6 +26,7 @@ from cnnviz.data import scaling
 from cnnviz.models import network, presets
 from cnnviz.runs import store
 from cnnviz.training import callbacks as callbacks_
+from cnnviz.training import checkpoint
 from cnnviz.training import pipeline, tta
 from cnnviz.training.callbacks import Progress
 from cnnviz.training.spec import TrainSpec
@@ -85,6 +87,8 @@ def train(
     on_progress: Callable[[Progress], None] | None = None,
     callbacks: Sequence[Any] = (),
     dataset: Dataset | None = None,
+    checkpoint_dir: Path | None = None,
+    resume_from: checkpoint.Checkpoint | None = None,
 ) -> TrainResult:
     """Train one run to the end (or until ``stop_event`` is set), test it and save it.
 
@@ -96,6 +100,9 @@ def train(
         on_progress: receives a :class:`Progress` at most once a second (from this thread).
         callbacks: extra Keras callbacks (run before the progress callback).
         dataset: the full dataset ``spec.dataset`` if already loaded (read only).
+        checkpoint_dir: save a checkpoint there after every finished epoch (:mod:`~cnnviz.training.checkpoint`).
+        resume_from: go on from this checkpoint (its model, optimiser state and history) instead of
+            building a new model; the saved run's history then starts with the checkpoint's epochs.
     Returns:
         The saved run and whether it was stopped.
     """
@@ -121,11 +128,15 @@ def train(
     publish(Progress(phase="building", epochs=spec.epochs, elapsed_s=time.monotonic() - t_start))
     import keras
 
-    own_build = build is None  # our build_model: data-dependent layers are ours to initialise
+    own_build = build is None and resume_from is None  # data-dependent layers are ours to initialise
     build = build or _default_build(spec)
+    done_before = resume_from.epochs_done if resume_from is not None else 0
     with _SEED_LOCK:  # weights, dropout/augmentation seeds and shuffle order all follow spec.seed
-        keras.utils.set_random_seed(spec.seed)
-        model = build(data.input_shape, data.num_classes)
+        keras.utils.set_random_seed(spec.seed + done_before)
+        if resume_from is None:
+            model = build(data.input_shape, data.num_classes)
+        else:
+            model = checkpoint.load_model(resume_from)
         augmenter = None
         if spec.augment is not None and not spec.augment.is_identity:
             augmenter = augmentation.build_augmenter(spec.augment)
@@ -145,11 +156,14 @@ def train(
     progress, best = callbacks_.make_callbacks(
         epochs=spec.epochs, steps=steps, n_train=len(data.y_train), batch_size=spec.batch_size,
         stop_event=stop_event, publish=publish, keep_best=spec.keep_best,
+        initial_history=resume_from.history if resume_from is not None else None,
     )
     fit_callbacks = [*callbacks, progress]
+    if checkpoint_dir is not None:  # after the progress callback, which records the epoch's history
+        fit_callbacks.append(checkpoint.callback(checkpoint_dir, progress))
     if spec.model.lr_schedule != "constant":
         fit_callbacks.insert(0, callbacks_.schedule_callback(spec.model.lr_schedule, spec.model.learning_rate,
-                                                             spec.epochs * steps))
+                                                             spec.epochs * steps, start_step=done_before * steps))
     if val_ds is not None:
         fit_callbacks.append(best)
     early = None
@@ -161,7 +175,7 @@ def train(
     t_fit = time.monotonic()
     model.fit(
         train_ds, validation_data=val_ds, epochs=spec.epochs, callbacks=fit_callbacks,
-        class_weight=class_weight, shuffle=False, verbose=0,
+        class_weight=class_weight, shuffle=False, verbose=0, initial_epoch=done_before,
     )
     fit_s = time.monotonic() - t_fit
     trained_batches = progress._done

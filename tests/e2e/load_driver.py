@@ -29,8 +29,10 @@ priority, so its page loads count a real browser's own work next to a loaded ser
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -411,8 +413,15 @@ def start_server(home: Path, cap: int) -> _Server:
 
 
 def read_job_log(path: Path) -> list[JobEvent]:
+    """The job events: from the job table next to ``path`` (every process writes there, workers too),
+    else from the server's log lines."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    table = path.parent / "jobs.sqlite3"
+    if table.exists():
+        with contextlib.closing(sqlite3.connect(table)) as db:
+            lines = [f"{at:.3f} {message}" for at, message in db.execute("SELECT at, message FROM events ORDER BY seq")]
     events = []
-    for line in path.read_text().splitlines() if path.exists() else []:
+    for line in lines:
         m = _LOG_RE.match(line)
         if m:
             events.append(JobEvent(t=float(m["t"]), job=m["job"], event=m["event"], busy=int(m["busy"]),

@@ -30,6 +30,7 @@ from cnnviz import storage
 from cnnviz.runs import store as runs
 from cnnviz.runs.modelfile import check_model_archive
 from cnnviz.training import jobs as jobmanager
+from cnnviz.training import worker
 from tests.conftest import REPO
 from tests.runs import crash_worker
 from tests.support.models import tiny_build
@@ -412,7 +413,10 @@ def test_a_training_job_whose_save_hits_a_full_disk_fails_with_the_message(cnnvi
 
     with monkeypatch.context() as patch:
         patch.setattr(runs, "save_run", save_run_on_a_full_disk)
-        status = jobs.wait(jobs.submit(tiny_spec(), build=tiny_build), timeout=120)
+        job_id = jobs.table.submit(tiny_spec(), owner="test", label="tiny", build=worker.build_reference(tiny_build))
+        # The worker's own job code, run here so that the disk fills up in this process (workers run the same).
+        worker.run_job(jobs.table, jobs.table.claim(token="in-this-test", pid=os.getpid()))
+    status = jobs.status(job_id)
     assert filler.calls >= 1  # the save really ran into the full disk
     assert status.state == "failed" and status.run_id is None
     assert status.error == (

@@ -242,3 +242,15 @@ def small_cnn(seed: int = 0, size: int = 8, channels: int = 3, classes: int = 4,
     kernel, b = model.get_layer("predictions").get_weights()
     model.get_layer("predictions").set_weights([kernel * gain, b])
     return model
+
+
+def impossible_build(input_shape, num_classes):
+    """A build function that refuses the settings with a student-readable message (a CnnvizError)."""
+    from cnnviz.errors import InvalidArgument
+
+    raise InvalidArgument("conv layers would pool 8×8 below 1×1, got 4 layers")
+
+
+def buggy_build(input_shape, num_classes):
+    """A build function with a bug: its traceback must reach the server's log, not the student."""
+    raise RuntimeError("boom")

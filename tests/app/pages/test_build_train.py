@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -71,6 +72,10 @@ def test_train_live_then_runs_page_lists_it(app_path):
     run_until(at, curves_shown)
     status = appjobs.training_jobs().wait(job_id, timeout=240)
     assert status.state == "finished", status
+    # Trained in a worker process, not in the server's (here: the test's), and owned by the student's session.
+    assert status.worker_pid is not None and status.worker_pid != os.getpid()
+    assert status.worker_pid in appjobs.training_jobs().worker_pids()  # a warm worker: still there for the next job
+    assert status.owner.startswith("session ")
     run_until(at, lambda at: any("test accuracy" in s.value for s in at.success))
     assert any(c.key == "train_live_curves" for c in at.get("plotly_chart"))
     assert not at.button(key="train_start").disabled
@@ -134,6 +139,7 @@ def test_the_panel_refreshes_at_the_pace_of_its_place(app_path, monkeypatch):
     jobs = jobmanager.JobManager(max_jobs=1)
     monkeypatch.setattr(jobmanager, "_manager", jobs)
     blocker = jobs.submit(tiny_spec(epochs=1000), build=tiny_build)
+    assert _wait_for_phase(jobs, blocker, "training")  # the worker is up and holds the only slot
     ahead = [jobs.submit(tiny_spec(seed=s), build=tiny_build) for s in range(4)]
     mine = jobs.submit(tiny_spec(seed=9), build=tiny_build)
     try:
@@ -161,6 +167,7 @@ def test_queue_position_is_shown(app_path, monkeypatch):
     monkeypatch.setattr(jobmanager, "_manager", jobs)
     # The most epochs allowed (~75 s here, less on a faster machine): it must still run after many page runs.
     blocker = jobs.submit(tiny_spec(epochs=1000), build=tiny_build)
+    assert _wait_for_phase(jobs, blocker, "training")  # the worker is up and holds the only slot
     try:
         at = _build_page(app_path)
         at.session_state[state.TRAIN_JOB_KEY] = jobs.submit(tiny_spec(), build=tiny_build)
@@ -292,3 +299,40 @@ def test_page_offers_the_fast_presets_first_and_trains_one(app_path, tmp_path):
     at.run()
     note = next(s.value for s in at.success if "test accuracy" in s.value)
     assert "mirror image" in note and "expected on a quiet 2-core server: ≈67%" in note
+
+
+def test_a_training_whose_worker_died_is_resumed_from_the_page(app_path):
+    import signal
+
+    from cnnviz.training import checkpoint
+
+    jobs = appjobs.training_jobs()
+    victim = jobs.submit(tiny_spec(epochs=40), build=tiny_build)
+
+    def saved_epochs() -> int:
+        point = checkpoint.read(checkpoint.folder_for(victim))
+        return point.epochs_done if point is not None else 0
+
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and saved_epochs() < 1:
+        time.sleep(0.05)
+    os.kill(jobs.status(victim).worker_pid, signal.SIGKILL)  # out of memory, say
+    assert jobs.wait(victim, timeout=60).state == "failed"
+    done = jobs.resumable(victim)
+    assert done >= 1
+
+    at = _build_page(app_path)
+    at.session_state[state.TRAIN_JOB_KEY] = victim
+    at.run()
+    assert not at.exception, at.exception
+    assert any(e.value == "failed: the training process ended unexpectedly" for e in at.error)
+    assert at.button(key="train_resume").label == f"Resume after epoch {done}"
+    at.button(key="train_resume").click().run()
+    assert not at.exception, at.exception
+    resumed = at.session_state[state.TRAIN_JOB_KEY]
+    assert resumed != victim and at.button(key="train_start").disabled  # busy again: one training at a time
+    status = jobs.wait(resumed, timeout=300)
+    assert status.state == "finished", status
+    assert status.worker_pid not in (None, os.getpid())
+    run_until(at, lambda at: any(s.value.startswith(f"Finished: run `{status.run_id}`") for s in at.success))
+    assert len(runs.load_run(status.run_id).history["loss"]) == 40

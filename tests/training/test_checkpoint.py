@@ -1,0 +1,94 @@
+"""Per-epoch checkpoints: an interrupted training keeps its finished epochs, and resuming it gives a run whose
+history goes on from the last one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from cnnviz.errors import CnnvizError, InvalidArgument
+from cnnviz.runs import store as runs
+from cnnviz.training import checkpoint
+from cnnviz.training import jobs as jobmanager
+from tests.support.models import tiny_build
+from tests.support.specs import tiny_spec
+
+pytestmark = pytest.mark.slow
+
+
+def _wait_for(predicate, timeout=180.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _epochs_saved(folder) -> int:
+    point = checkpoint.read(folder)
+    return 0 if point is None else point.epochs_done
+
+
+def test_a_checkpoint_is_whole_or_absent_and_checked_before_loading(cnnviz_home):
+    import numpy as np
+
+    model = tiny_build((8, 8, 1), 10)
+    rng = np.random.default_rng(0)
+    model.fit(rng.random((8, 8, 8, 1)), np.eye(10)[np.arange(8)], epochs=1, verbose=0)  # as after an epoch
+    folder = checkpoint.folder_for("job1")
+    assert checkpoint.read(folder) is None
+    history = {"loss": [1.0, 0.5, 0.4], "accuracy": [0.1, 0.2, 0.3], "val_loss": [None, 0.9, 0.8],
+               "val_accuracy": [None, 0.5, 0.6]}
+    checkpoint.save(folder, model, epochs_done=2, history=history)
+    point = checkpoint.read(folder)
+    assert (point.epochs_done, point.history["loss"], point.history["val_loss"]) == (2, [1.0, 0.5], [None, 0.9])
+    again = checkpoint.load_model(point)
+    for a, b in zip(model.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with open(folder / checkpoint.MODEL_FILE, "r+b") as fh:  # damaged after it was written
+        fh.seek(100)
+        fh.write(b"\0\1\2")
+    with pytest.raises(CnnvizError, match="damaged, so it cannot be resumed"):
+        checkpoint.load_model(point)
+    (folder / checkpoint.STATE_FILE).unlink()  # a crash between the model and its state: no checkpoint
+    assert checkpoint.read(folder) is None
+
+
+def test_a_killed_training_resumes_from_its_last_finished_epoch(cnnviz_home):
+    jobs = jobmanager.JobManager(max_jobs=1)
+    victim = jobs.submit(tiny_spec(epochs=60), build=tiny_build, owner="student-a")
+    folder = checkpoint.folder_for(victim)
+    assert _wait_for(lambda: _epochs_saved(folder) >= 1)  # the first epoch is always saved, later ones every 5 s
+    os.kill(jobs.status(victim).worker_pid, signal.SIGKILL)
+    assert jobs.wait(victim, timeout=60).state == "failed"
+    point = checkpoint.read(folder)
+    assert jobs.resumable(victim) == point.epochs_done >= 1
+
+    resumed = jobs.resume(victim)
+    queued = jobs.status(resumed)
+    assert queued.owner == "student-a" and queued.label.endswith("(resumed)")
+    status = jobs.wait(resumed, timeout=300)
+    assert status.state == "finished", status
+    info = runs.load_run(status.run_id)
+    assert info.metrics["epochs_completed"] == 60 and len(info.history["loss"]) == 60
+    for key, values in point.history.items():  # the run's history goes on from the checkpoint's epochs
+        assert info.history[key][:point.epochs_done] == values
+    assert not folder.exists() and not checkpoint.folder_for(resumed).exists()  # the run is saved: cleaned up
+    with pytest.raises(InvalidArgument, match=f"only a failed or interrupted training can be resumed; job {resumed}"):
+        jobs.resume(resumed)
+    assert jobs.resumable(victim) == 0  # its progress went into the resumed run
+
+
+def test_a_job_that_finished_no_epoch_has_nothing_to_resume(cnnviz_home):
+    jobs = jobmanager.JobManager(max_jobs=1)
+    job = jobs.submit(tiny_spec(), build=tiny_build)
+    jobs.table.claim(token="gone", pid=1)  # taken by a worker that died at once (no lock held)
+    assert jobs.wait(job, timeout=30).state == "failed"
+    with pytest.raises(InvalidArgument, match=f"job {job} has no saved progress to resume \\(it finished no epoch"):
+        jobs.resume(job)
+    with pytest.raises(InvalidArgument, match="no training job 'nope'"):
+        jobs.resume("nope")
