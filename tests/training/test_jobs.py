@@ -4,9 +4,7 @@ a worker killed mid-epoch, a server that starts again."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
-import signal
 import time
 
 import numpy as np
@@ -20,7 +18,6 @@ from cnnviz.models.presets import PRESETS
 from cnnviz.runs import store as runs
 from cnnviz.runs.rundata import prepare_inputs
 from cnnviz.training import jobs as jobmanager
-from cnnviz.training import jobtable
 from cnnviz.training.spec import spec_from_preset
 from cnnviz.training.tta import predict_tta
 from tests.support.models import COUNTS, buggy_build, impossible_build, tiny_build
