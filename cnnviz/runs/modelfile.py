@@ -24,8 +24,11 @@ ARCHIVE_MEMBERS = frozenset({"metadata.json", "config.json", "model.weights.h5"}
 #: The largest config.json read before Keras sees it (the biggest preset's is well under 1 MB).
 MAX_CONFIG_BYTES = 16 << 20
 #: Keras classes that run code or open other files when a model is built; never in a cnnviz model
-#: (``__lambda__`` is how Keras serialises a Python lambda's bytecode).
-REFUSED_CLASSES = frozenset({"Lambda", "TFSMLayer", "__lambda__"})
+#: (``__lambda__`` is how Keras serialises a Python lambda's bytecode, ``function`` a reference to any
+#: Python function, e.g. ``keras.utils.get_file`` given as an initializer; the lookup layers read
+#: vocabulary files named in the config).
+REFUSED_CLASSES = frozenset({"Lambda", "TFSMLayer", "__lambda__", "function",
+                             "StringLookup", "IntegerLookup", "TextVectorization"})
 
 
 log = logging.getLogger(__name__)
@@ -98,6 +101,7 @@ def check_model_archive(path: Path, run_id: str) -> None:
                 raise RunCorrupted(f"{where}: config.json has {config_info.file_size} bytes, more than a cnnviz "
                                    f"model's ({MAX_CONFIG_BYTES}); it was not loaded")
             config = json.loads(archive.read("config.json"))
+            _check_weights(archive, where)
     except RunCorrupted:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, KeyError, EOFError) as err:
@@ -107,6 +111,30 @@ def check_model_archive(path: Path, run_id: str) -> None:
     if foreign:
         raise RunCorrupted(f"{where} uses {', '.join(foreign)}, which cnnviz models never contain; "
                            "it was not loaded")
+
+
+def _check_weights(archive: zipfile.ZipFile, where: str) -> None:
+    """Refuse weights that point outside the file or declare more data than they hold.
+
+    Keras writes every weight as a contiguous, uncompressed HDF5 dataset, so a real weights file
+    holds all its bytes; a dataset stored elsewhere (external or virtual) or larger than the file
+    (a "shape bomb": a tiny file that h5py would fill to gigabytes of zeros) was not written by Keras.
+    """
+    import h5py  # lazy: a Keras dependency, needed only when a model is opened
+
+    info = archive.getinfo("model.weights.h5")
+    declared = 0
+    with archive.open(info) as raw, h5py.File(raw, "r") as weights:
+        datasets: list[h5py.Dataset] = []
+        weights.visititems(lambda _, item: datasets.append(item) if isinstance(item, h5py.Dataset) else None)
+        for dataset in datasets:
+            if dataset.external or dataset.is_virtual:
+                raise RunCorrupted(f"{where}: its weights read data from outside the file ({dataset.name}); "
+                                   "it was not loaded")
+            declared += dataset.size * dataset.dtype.itemsize
+    if declared > info.file_size:
+        raise RunCorrupted(f"{where}: its weights declare {declared:,} bytes in a file of {info.file_size:,} bytes "
+                           "(Keras' weights hold every byte they declare); it was not loaded")
 
 
 def _foreign_classes(config: Any) -> set[str]:
@@ -121,7 +149,7 @@ def _foreign_classes(config: Any) -> set[str]:
                 module = item.get("module")
                 registered = item.get("registered_name")
                 if name in REFUSED_CLASSES:
-                    found.add(name)
+                    found.add("a reference to a Python function" if name == "function" else name)
                 elif module is not None and not (module == "keras" or str(module).startswith("keras.")):
                     found.add(f"{module}.{name}")
                 elif isinstance(registered, str) and ">" in registered:  # a custom registered class
