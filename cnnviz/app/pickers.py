@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnnviz.app import caches, jobs
+from cnnviz.app import caches, identity, jobs
 from cnnviz.app.state import CURRENT_RUN_KEY, SEEN_TRAINED_KEY
 from cnnviz.data import datasets
 from cnnviz.runs import labels
@@ -70,9 +70,10 @@ def pick_runs(items: list[runs.RunInfo], *, key: str, label: str = "Runs") -> li
 
 
 def pick_dataset(*, key: str, prefer: tuple[str, ...] = (), help: str | None = None) -> datasets.Dataset:
-    """A select box of the datasets on this machine, starting on the first of ``prefer`` that is
-    here (else the first one); returns the shared, read-only dataset."""
-    present = [n for n in datasets.names() if datasets.is_present(n)]
+    """A select box of the datasets on this machine this person may use (built-ins, the teacher's and
+    their own imports), starting on the first of ``prefer`` that is here (else the first one);
+    returns the shared, read-only dataset."""
+    present = [n for n in datasets.names(identity.person()) if datasets.is_present(n)]
     start = next((n for n in prefer if n in present), present[0] if present else None)
     name = st.selectbox("Dataset", present, index=present.index(start) if start else 0, key=key,
                         format_func=datasets.title, help=help)

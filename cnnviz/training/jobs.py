@@ -19,6 +19,8 @@ import time
 from typing import TYPE_CHECKING
 
 from cnnviz import storage
+from cnnviz.classroom import people, policy
+from cnnviz.classroom.people import Person
 from cnnviz.data import datasets
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.runs import store as runs
@@ -59,7 +61,18 @@ def default_max_jobs() -> int:
 
 
 def default_owner() -> str:
-    return f"process {os.getpid()}"
+    """The owner of jobs queued without one: the teacher (the command line, the laptop user)."""
+    return people.TEACHER_OWNER
+
+
+def _owner(owner: Person | str | None) -> tuple[str, str]:
+    """``(user id, display name)`` of a job's owner (a plain text owner is its own display name)."""
+    if isinstance(owner, Person):
+        return owner.user_id, owner.display_name
+    if owner is None:
+        teacher = people.local_teacher()
+        return teacher.user_id, teacher.display_name
+    return owner, owner
 
 
 class JobManager:
@@ -92,7 +105,7 @@ class JobManager:
 
     def submit(
         self, spec: TrainSpec, *, build: BuildFn | None = None, label: str | None = None,
-        dataset: "Dataset | None" = None, owner: str | None = None,
+        dataset: "Dataset | None" = None, owner: Person | str | None = None,
     ) -> str:
         """Queue a job (a worker takes it when a slot is free) and return its id.
 
@@ -103,7 +116,8 @@ class JobManager:
             label: a name for people (default: preset or architecture, and dataset).
             dataset: the already-loaded dataset ``spec.dataset``. A stored dataset is loaded by name in
                 the worker; any other is written to a file for it.
-            owner: who submitted it (the app passes the student's session).
+            owner: who submitted it (the app passes the session's Person); the run it saves is theirs.
+                Default: the teacher.
         """
         spec.validate()
         reference = worker.build_reference(build) if build is not None else None
@@ -113,8 +127,9 @@ class JobManager:
             path = jobtable.data_files_dir() / f"{job_id}.npz"
             worker.write_dataset(dataset, path)
             data_file = str(path)
-        self.table.submit(spec, owner=owner or default_owner(), label=label or spec.label, data_file=data_file,
-                          build=reference, job_id=job_id)
+        owner_id, owner_name = _owner(owner)
+        self.table.submit(spec, owner=owner_id, owner_name=owner_name, label=label or spec.label,
+                          data_file=data_file, build=reference, job_id=job_id)
         self.ensure_workers()
         return job_id
 
@@ -126,12 +141,18 @@ class JobManager:
         point = checkpoint.read(checkpoint.folder_for(job_id))
         return point.epochs_done if point is not None else 0
 
-    def resume(self, job_id: str, *, owner: str | None = None) -> str:
+    def resume(self, job_id: str, *, owner: Person | str | None = None) -> str:
         """Queue a job that goes on from the last finished epoch of failed or interrupted ``job_id``;
-        returns the new job's id (its run's history starts with the earlier epochs)."""
+        returns the new job's id (its run's history starts with the earlier epochs).
+
+        A :class:`Person` as ``owner`` must own ``job_id`` or be the teacher (:class:`NotAllowed` otherwise);
+        the new job keeps the old one's owner.
+        """
         status, record = self.table.status(job_id), self.table.record(job_id)
         if status is None or record is None:
             raise InvalidArgument(f"no training job {job_id!r}")
+        if isinstance(owner, Person):
+            policy.check_change(owner, status.owner, f"resume training job {job_id}")
         if status.state not in ("failed", "interrupted"):
             raise InvalidArgument(f"only a failed or interrupted training can be resumed; job {job_id} is {status.state}")
         if not self.resumable(job_id):
@@ -139,7 +160,10 @@ class JobManager:
                                   "or it was resumed already)")
         if record.data_file and not os.path.exists(record.data_file):
             raise InvalidArgument(f"job {job_id} trained on data that was not stored, and it is gone: train it again")
-        new_id = self.table.submit(record.spec, owner=owner or status.owner, label=f"{record.label} (resumed)",
+        owner_id, owner_name = (status.owner, status.owner_name) if isinstance(owner, Person) or owner is None \
+            else _owner(owner)
+        new_id = self.table.submit(record.spec, owner=owner_id, owner_name=owner_name,
+                                   label=f"{record.label} (resumed)",
                                    dataset=record.dataset, data_file=record.data_file, build=record.build,
                                    resume_from=job_id)
         self.ensure_workers()
@@ -150,8 +174,20 @@ class JobManager:
         self._maintain()
         return self.table.status(job_id)
 
-    def stop(self, job_id: str) -> None:
-        """Stop a running job within one batch (it is saved as stopped), or drop a queued one."""
+    def stop(self, job_id: str, *, by: Person | None = None) -> None:
+        """Stop a running job within one batch (it is saved as stopped), or drop a queued one.
+
+        Args:
+            job_id: the job.
+            by: who stops it: its owner or the teacher (None: the teacher).
+
+        Raises:
+            NotAllowed: ``by`` is neither the job's owner nor the teacher (the job goes on).
+        """
+        if by is not None and not by.is_teacher:
+            status = self.table.status(job_id)
+            if status is not None:
+                policy.check_change(by, status.owner, f"stop training job {job_id}")
         self.table.stop(job_id)
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobStatus | None:
