@@ -8,13 +8,15 @@ teacher's listing that goes in, not a student's.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from cnnviz.classroom import policy
+from cnnviz.classroom import settings as class_settings
+from cnnviz.classroom.people import Person
 from cnnviz.errors import InvalidArgument
 from cnnviz.runs import labels
-
-if TYPE_CHECKING:  # pragma: no cover
-    from cnnviz.runs.store import RunInfo
+from cnnviz.runs import store
+from cnnviz.runs.store import RunInfo
 
 
 COLUMNS = ("dataset", "network", "best test accuracy", "epochs", "seconds", "who", "runs", "run")
@@ -49,3 +51,15 @@ def results_table(runs: Iterable[RunInfo]) -> list[dict[str, Any]]:
         })
     rows.sort(key=lambda r: (r["dataset"], -(r["best test accuracy"] if r["best test accuracy"] is not None else -1)))
     return rows
+
+
+def class_results(viewer: Person) -> list[dict[str, Any]]:
+    """:func:`results_table` of every run in the store, for the teacher, or for a student once it is shared.
+
+    Raises:
+        NotAllowed: ``viewer`` is a student and the teacher has not shared the results table.
+    """
+    if not viewer.is_teacher and not class_settings.results_shared():
+        raise policy.NotAllowed(f"{viewer.display_name} may not see the class's results table: the teacher has "
+                                "not shared it yet.")
+    return results_table(store.list_runs())

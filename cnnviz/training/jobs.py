@@ -98,8 +98,13 @@ class JobManager:
     def max_jobs(self) -> int:
         return self.table.max_jobs()
 
-    def set_max_jobs(self, max_jobs: int) -> None:
-        """Change the cap; queued jobs start as soon as the new workers are up."""
+    def set_max_jobs(self, max_jobs: int, *, by: Person | None = None) -> None:
+        """Change the cap; queued jobs start as soon as the new workers are up.
+
+        ``by``: who changes it; only the teacher may (None: the teacher), else NotAllowed.
+        """
+        if by is not None:
+            policy.check_teacher(by, f"change the number of trainings at once to {max_jobs!r}")
         self.table.set_max_jobs(max_jobs)
         self.ensure_workers()
 
