@@ -57,7 +57,7 @@ def test_a_student_may_not_stop_anothers_job(students):
         manager.stop(job_id, by=ben)
     assert f"Ben may not stop training job {job_id}" in str(err.value)
     assert manager.status(job_id).state == "queued"
-    with pytest.raises(NotAllowed, match=f"Ben may not change the number of trainings at once"):
+    with pytest.raises(NotAllowed, match="Ben may not change the number of trainings at once"):
         manager.set_max_jobs(3, by=ben)
     manager.stop(job_id, by=ann)
     assert manager.status(job_id).state == "cancelled"
