@@ -24,6 +24,13 @@ def tta_phrase(mode: str) -> str:
 # --- runs ------------------------------------------------------------------------------------
 
 
+def run_label(info: runs.RunInfo) -> str:
+    """:func:`labels.picker_label`, with whose run it is when it is not this person's (a teacher's list)."""
+    mine = info.owner == identity.person().user_id
+    return labels.picker_label(info) + ("" if mine else f" · by {info.owner_name}")
+
+
+
 def default_run_id(items: list[runs.RunInfo]) -> str:
     """The run a page opens with: one this session just trained (once), else the last one
     chosen on these pages, else the newest."""
@@ -42,7 +49,7 @@ def pick_run(items: list[runs.RunInfo], *, key: str, label: str = "Run") -> runs
     by_id = {r.run_id: r for r in items}
     if st.session_state.get(key) not in by_id:
         st.session_state[key] = default_run_id(items)
-    run_id = st.selectbox(label, list(by_id), key=key, format_func=lambda i: labels.picker_label(by_id[i]))
+    run_id = st.selectbox(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]))
     st.session_state[CURRENT_RUN_KEY] = run_id
     return by_id[run_id]
 
@@ -60,7 +67,7 @@ def pick_runs(items: list[runs.RunInfo], *, key: str, label: str = "Runs") -> li
         if trained not in chosen:
             chosen.append(trained)
     st.session_state[key] = chosen
-    ids = st.multiselect(label, list(by_id), key=key, format_func=lambda i: labels.picker_label(by_id[i]))
+    ids = st.multiselect(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]))
     if ids:
         st.session_state[CURRENT_RUN_KEY] = ids[0]
     return [by_id[i] for i in ids]

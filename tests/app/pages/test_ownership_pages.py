@@ -65,12 +65,13 @@ def _offered(at: AppTest, page: str) -> str:
 def test_ben_is_offered_only_his_run_and_the_teacher_both(page, room, app_path, monkeypatch):
     ids, ben_key = room
     offered = _offered(_as_ben(app_path, ben_key, page, monkeypatch), page)
-    assert ids["Ben"][-8:] in offered and ids["Ann"][-8:] not in offered
+    assert ids["Ben"][-8:] in offered and ids["Ann"][-8:] not in offered and "· by" not in offered
     monkeypatch.delenv(people.CLASSROOM_ENV)
     teacher = open_page(app_path, page)  # a laptop: the local teacher
     no_errors(teacher)
     offered = _offered(teacher, page)
     assert ids["Ben"][-8:] in offered and ids["Ann"][-8:] in offered
+    assert "· by Ann" in offered and "· by Ben" in offered  # the teacher's list says whose run it is
 
 
 def test_a_shared_run_is_read_only_for_ben_on_the_runs_page(room, app_path, monkeypatch):
