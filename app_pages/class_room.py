@@ -41,7 +41,8 @@ def _trainings(me) -> None:
     waiting = [s for s in active if s.state == "queued"]
     st.write(f"{len(running)} training, {len(waiting)} waiting; the server trains {manager.max_jobs} at a time.")
     if active:
-        st.dataframe([{"who": s.owner_name, "what": s.label, "state": s.state, "place in queue": s.queue_position or None,
+        st.dataframe([{"who": s.owner_name, "what": s.label, "state": s.state,
+                       "place in queue": s.queue_position or None,
                        "progress": f"epoch {s.progress.epoch} of {s.progress.epochs}" if s.state == "running" else "",
                        "since": _when(s.started or s.submitted), "job": s.job_id} for s in active],
                      hide_index=True, key="class_jobs")

@@ -122,9 +122,12 @@ class JobManager:
             dataset: the already-loaded dataset ``spec.dataset``. A stored dataset is loaded by name in
                 the worker; any other is written to a file for it.
             owner: who submitted it (the app passes the session's Person); the run it saves is theirs.
-                Default: the teacher.
+                Default: the teacher. A student may not train on another student's imported dataset.
         """
         spec.validate()
+        if isinstance(owner, Person) and spec.dataset not in datasets.names(owner) and spec.dataset in datasets.names():
+            raise policy.NotAllowed(f"{owner.display_name} may not train on dataset {spec.dataset}: someone else "
+                                    "imported it, and only they and the teacher use it.")
         reference = worker.build_reference(build) if build is not None else None
         job_id = secrets.token_hex(8)
         data_file = None

@@ -237,8 +237,8 @@ class JobTable:
             db.execute(
                 "INSERT INTO jobs (job_id, owner, owner_name, label, spec, dataset, data_file, build, resume_from, "
                 "state, progress, submitted, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
-                (job_id, owner, owner_name, label, json.dumps(spec.to_dict()), dataset or spec.dataset, data_file, build,
-                 resume_from, progress_to_json(Progress(epochs=spec.epochs)), now, now))
+                (job_id, owner, owner_name, label, json.dumps(spec.to_dict()), dataset or spec.dataset, data_file,
+                 build, resume_from, progress_to_json(Progress(epochs=spec.epochs)), now, now))
             self._event(db, job_id, "queued", "queued")
             self._prune(db)
         return job_id
@@ -404,8 +404,8 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
 
 def _claimed(row: sqlite3.Row) -> ClaimedJob:
     return ClaimedJob(job_id=row["job_id"], spec=TrainSpec.from_dict(json.loads(row["spec"])), dataset=row["dataset"],
-                      data_file=row["data_file"], build=row["build"], label=row["label"], resume_from=row["resume_from"],
-                      owner=row["owner"], owner_name=row["owner_name"] or row["owner"])
+                      data_file=row["data_file"], build=row["build"], label=row["label"],
+                      resume_from=row["resume_from"], owner=row["owner"], owner_name=row["owner_name"] or row["owner"])
 
 
 def _status(row: sqlite3.Row, place: int) -> JobStatus:

@@ -15,7 +15,8 @@ def _run(home, run_id, *, accuracy, owner=None, name=None, dataset="digits", fil
     config = {**GOOD_CONFIG, "dataset": dataset, "model": {**GOOD_CONFIG["model"], "filters": filters}}
     if owner:
         config.update(owner=owner, owner_name=name)
-    write_run(home, run_id, config=config, metrics={**GOOD_METRICS, "test_accuracy": accuracy, "train_seconds": seconds})
+    write_run(home, run_id, config=config,
+              metrics={**GOOD_METRICS, "test_accuracy": accuracy, "train_seconds": seconds})
 
 
 def test_best_run_per_dataset_and_network(cnnviz_home):

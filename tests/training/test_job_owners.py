@@ -66,6 +66,19 @@ def test_a_student_may_not_stop_anothers_job(students):
     assert manager.status(other).state == "cancelled"
 
 
+def test_a_student_may_not_train_on_anothers_dataset(students):
+    from cnnviz.data import datasets
+    from tests.support.archives import class_folders, make_zip
+
+    ann, ben = students
+    datasets.import_folder_zip(make_zip(class_folders()), name="anns", image_size=16, owner=ann)
+    manager = jobmanager.JobManager(workers=False)
+    with pytest.raises(NotAllowed, match="Ben may not train on dataset folder:anns: someone else imported it"):
+        manager.submit(tiny_spec(dataset="folder:anns"), build=tiny_build, owner=ben)
+    assert manager.table.jobs() == []
+    manager.submit(tiny_spec(dataset="folder:anns"), build=tiny_build, owner=ann)
+
+
 def test_jobs_without_an_owner_are_the_teachers():
     manager = jobmanager.JobManager(workers=False)
     status = manager.status(manager.submit(tiny_spec(), build=tiny_build))
