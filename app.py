@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from cnnviz.app import compat
+from cnnviz.app import compat, identity
 from cnnviz.catalog import PAGES
 
 
 compat.install()
 st.set_page_config(page_title="cnnviz: a CNN lab", page_icon=":material/grid_on:", layout="wide")
+identity.gate()  # who is who: a laptop draws nothing; a classroom may stop here with a name form
 st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGES)]).run()

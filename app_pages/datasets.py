@@ -3,7 +3,7 @@ class balance, subsets and splits, scaling and augmentation (seed 000 Parts 5-9 
 
 import streamlit as st
 
-from cnnviz.app import caches, downloads
+from cnnviz.app import caches, downloads, identity
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.data import augment, datasets
 from cnnviz.data.folderdata import IMAGE_SIZES
@@ -71,7 +71,8 @@ def _import_zip() -> None:
                         format_func=lambda m: "colour" if m == "RGB" else "grey")
         if st.button("Make dataset", key="datasets_zip_import", disabled=upload is None):
             with friendly_errors("The zip import"):
-                report = downloads.import_folder_zip(upload.getvalue(), name=name.strip(), image_size=size, mode=mode)
+                report = downloads.import_folder_zip(upload.getvalue(), name=name.strip(), image_size=size, mode=mode,
+                                                     owner=identity.person())
                 # Names from the zip in code spans: `__init__` is not bold, nothing becomes a link or an icon.
                 st.success(f"Made {report['name']}: {report['train']} training and {report['test']} test "
                            f"images in classes {', '.join(code_name(c) for c in report['class_names'])}.")
@@ -176,7 +177,7 @@ def _augmentation(ds: datasets.Dataset) -> None:
 def main() -> None:
     st.title("Datasets")
     st.write("Every page trains and tests on one of these. Pick one to see what is in it.")
-    statuses = {s["name"]: s for s in datasets.status()}
+    statuses = {s["name"]: s for s in datasets.status(identity.person())}
     name = st.selectbox("Dataset", list(statuses), key="datasets_source",
                         format_func=lambda n: _status_label(statuses[n]))
     info = statuses[name]

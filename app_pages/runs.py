@@ -4,8 +4,9 @@ see which settings differ, download a model or its history, delete runs (seed 00
 
 import streamlit as st
 
-from cnnviz.app import tables
+from cnnviz.app import identity, tables
 from cnnviz.app.boundary import friendly_errors
+from cnnviz.classroom import policy
 from cnnviz.errors import CnnvizError
 from cnnviz.plots import training as plots
 from cnnviz.runs import compare as runs_compare
@@ -20,8 +21,9 @@ DAMAGED_CONFIRM_KEY = "runs_damaged_delete_confirm"
 
 
 def _overview(items: list[runs.RunInfo]) -> None:
+    rows = [{"by": info.owner_name, **row} for info, row in zip(items, runs_compare.runs_table(items))]
     st.dataframe(
-        runs_compare.runs_table(items), hide_index=True, key="runs_table",
+        rows, hide_index=True, key="runs_table",
         column_config={"test accuracy": st.column_config.NumberColumn(format="percent"),
                        "notebook's accuracy": st.column_config.NumberColumn(format="percent"),
                        "test loss": st.column_config.NumberColumn(format="%.3f"),
@@ -58,6 +60,10 @@ def _one_run(items: list[runs.RunInfo]) -> None:
     by_id = {r.run_id: r for r in items}
     run_id = st.selectbox("Run", list(by_id), key="runs_selected", format_func=lambda i: by_id[i].label)
     info = by_id[run_id]
+    me = identity.person()
+    mine = policy.can_change(me, info.owner)
+    if info.owner != me.user_id:
+        st.caption(f"Trained by {info.owner_name}" + ("." if mine else ": shared with the class, read-only."))
     acc = info.test_accuracy
     seed_acc = info.metrics.get("seed_test_accuracy")
     loss_text = runs_labels.test_loss_text(info)
@@ -79,10 +85,10 @@ def _one_run(items: list[runs.RunInfo]) -> None:
                        key="runs_download_model", icon=":material/download:", disabled=model_path is None)
     c2.download_button("Download history (CSV)", data=history_csv(info), file_name=f"cnnviz-{run_id}-history.csv",
                        mime="text/csv", on_click="ignore", key="runs_download_csv", icon=":material/table:")
-    confirm = c3.checkbox("Yes, delete this run", key=CONFIRM_KEY)
-    if c3.button("Delete", key="runs_delete", disabled=not confirm, icon=":material/delete:"):
+    confirm = c3.checkbox("Yes, delete this run", key=CONFIRM_KEY) if mine else False
+    if mine and c3.button("Delete", key="runs_delete", disabled=not confirm, icon=":material/delete:"):
         with friendly_errors("Deleting the run"):  # e.g. a read-only CNNVIZ_HOME: its own words, not "reading"
-            runs.delete_run(run_id)
+            runs.delete_run(run_id, by=me)
             st.session_state.pop(CONFIRM_KEY, None)
             st.rerun()
     with st.expander("All settings and results"):
@@ -104,7 +110,7 @@ def _damaged(damaged: list[runs.DamagedRun]) -> None:
     if right.button("Delete damaged run", key="runs_damaged_delete", disabled=not confirm,
                     icon=":material/delete:"):
         with friendly_errors("Deleting the run"):
-            runs.delete_run(run_id)
+            runs.delete_run(run_id, by=identity.person())
             st.session_state.pop(DAMAGED_CONFIRM_KEY, None)
             st.rerun()
 
@@ -113,7 +119,7 @@ def main() -> None:
     st.title("Runs")
     listing = runs.Listing([], [])
     with friendly_errors("Reading the runs"):
-        listing = runs.scan()
+        listing = runs.scan(identity.person())  # only the runs this person may see
         items = listing.runs
         if not items:
             st.info("No runs yet: train a network first.")

@@ -3,7 +3,7 @@ dataset through the normal training job (seed 004: VGG16 frozen vs unfrozen on c
 
 import streamlit as st
 
-from cnnviz.app import downloads, jobs, panel, pickers, tables
+from cnnviz.app import downloads, identity, jobs, panel, pickers, tables
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.state import TRANSFER_JOB_KEYS
 from cnnviz.data import datasets
@@ -29,7 +29,8 @@ ANY_SIZES = (32, 64, 96, 128, 160, 192, 224)
 
 
 def _pick_dataset() -> datasets.Dataset:
-    return pickers.pick_dataset(key="tl_dataset", prefer=(*datasets.folder_datasets(), "cifar10"),
+    own = datasets.folder_datasets(identity.person())
+    return pickers.pick_dataset(key="tl_dataset", prefer=(*own, "cifar10"),
                                 help="Your own folder of images (such as cats vs dogs), CIFAR-10 and others: "
                                      "get or import them on the Datasets page.")
 

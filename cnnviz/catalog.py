@@ -47,4 +47,7 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("app_pages/transfer.py", "Transfer learning", ":material/move_up:",
              "Reuse an ImageNet network's layers (MobileNetV2 or ResNet50) with a new head for your own "
              "classes; train it frozen and unfrozen and compare the two runs."),
+    PageInfo("app_pages/class_room.py", "Class", ":material/school:",
+             "For the teacher: who is training and who is waiting, stop a training, how many train at once, "
+             "which runs the class sees, and the class's results table."),
 )

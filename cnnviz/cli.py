@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from cnnviz import storage, weights
+from cnnviz.classroom.people import TEACHER_OWNER, Person
 from cnnviz.data import cifar10, datasets
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.models.presets import presets_table
@@ -159,7 +160,7 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     items = jobtable.JobTable().jobs()
     if args.json:
         print(json.dumps([{"job_id": s.job_id, "state": s.state, "queue_position": s.queue_position,
-                           "owner": s.owner, "label": s.label, "dataset": s.dataset, "submitted": s.submitted,
+                           "owner": s.owner, "owner_name": s.owner_name, "label": s.label, "dataset": s.dataset, "submitted": s.submitted,
                            "started": s.started, "worker_pid": s.worker_pid, "stop_requested": s.stop_requested,
                            "progress": dataclasses.asdict(s.progress) | {"curve": None}} for s in items], indent=2))
         return 0
@@ -174,7 +175,7 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
         progress = _fmt_progress(p) if p.phase == "training" else p.phase
         if s.stop_requested and s.state == "running":
             progress += " (stopping)"
-        print(f"{s.job_id:<18}{s.state:<10}{s.queue_position or '':>6}  {s.owner[:35]:<36}{s.label[:33]:<34}{progress}")
+        print(f"{s.job_id:<18}{s.state:<10}{s.queue_position or '':>6}  {s.owner_name[:35]:<36}{s.label[:33]:<34}{progress}")
     return 0
 
 
@@ -303,7 +304,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if not args.wait:  # queue it for the workers of a running server (or of `jobs work`), and return
         table = jobtable.JobTable()
-        job_id = table.submit(spec, owner=_cli_owner(), label=spec.label)
+        me = _cli_owner()
+        job_id = table.submit(spec, owner=me.user_id, owner_name=me.display_name, label=spec.label)
         print(f"job {job_id} queued (number {table.status(job_id).queue_position}); see it with "
               f"`python -m cnnviz jobs`, stop it with `python -m cnnviz jobs stop {job_id}`")
         if not jobs.workers_running():
@@ -331,8 +333,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cli_owner() -> str:
-    return f"{getpass.getuser()}@{socket.gethostname()} (command line)"
+def _cli_owner() -> Person:
+    """The command line acts as the teacher; its jobs show who ran it."""
+    return Person(TEACHER_OWNER, f"{getpass.getuser()}@{socket.gethostname()} (command line)", True, "cli")
 
 
 def _follow(manager, job_id: str):

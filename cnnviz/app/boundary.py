@@ -56,11 +56,11 @@ def run_page(action: str, what: str, draw: Callable, *, key: str, many: bool = F
     """
     # lazy: the run store and the pickers pull in the training and model settings modules, 0.05-0.15 s
     # of Home's start-up (Home needs only friendly_errors)
-    from cnnviz.app import pickers
+    from cnnviz.app import identity, pickers
     from cnnviz.runs import store as runs
 
     with friendly_errors(action):
-        listing = runs.scan()
+        listing = runs.scan(identity.person())  # only the runs this person may see
         items = listing.runs
         if listing.damaged:  # never silently missing: the Runs page lists them with the reason
             count = len(listing.damaged)

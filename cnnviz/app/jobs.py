@@ -1,16 +1,17 @@
 """This session's trainings: the job manager (jobs live in the job table and train in worker
-processes, never in this server), submitting under session keys with the session as owner,
-whether one is still busy, and what an epoch is expected to cost."""
+processes, never in this server), submitting under session keys with the session's person as
+owner (:mod:`cnnviz.app.identity`), stopping, whether one is still busy, and what an epoch is
+expected to cost."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from cnnviz.app import caches
+from cnnviz.app import caches, identity
 from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS
+from cnnviz.classroom.people import Person
 from cnnviz.models.backbones import BACKBONES, expected_epoch_seconds
 from cnnviz.models.config import ModelConfig
 from cnnviz.training import jobs
@@ -21,10 +22,14 @@ def training_jobs() -> jobs.JobManager:
     return jobs.manager()
 
 
-def owner() -> str:
-    """Who a job belongs to: this browser session for now (the classroom issue brings names)."""
-    ctx = get_script_run_ctx()
-    return f"session {ctx.session_id}" if ctx is not None else jobs.default_owner()
+def owner() -> Person:
+    """Who a job belongs to: this session's person (the run it saves is theirs)."""
+    return identity.person()
+
+
+def stop_training(job_id: str) -> None:
+    """Stop job ``job_id`` as this session's person (their own job, or any as the teacher)."""
+    training_jobs().stop(job_id, by=owner())
 
 
 def status(key: str = TRAIN_JOB_KEY):

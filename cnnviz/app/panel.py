@@ -128,7 +128,7 @@ def _job_view(manager, status, suffix: str, key: str = TRAIN_JOB_KEY) -> None:
         else:
             st.progress(p.fraction, text=f"{p.phase.capitalize()}…")
     if status.active:
-        st.button("Stop training", key=f"train_stop{suffix}", icon=":material/stop_circle:", on_click=manager.stop,
+        st.button("Stop training", key=f"train_stop{suffix}", icon=":material/stop_circle:", on_click=jobs.stop_training,
                   args=(status.job_id,), help="Ends within one batch; what was learned so far is saved as a 'stopped' run.")
     cols = st.columns(6)
     for col, (label, value, fmt) in zip(cols, (

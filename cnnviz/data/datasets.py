@@ -23,7 +23,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from cnnviz import storage
-from cnnviz.data import cifar10, folderdata
+from cnnviz.classroom.people import Person
+from cnnviz.data import cifar10, folderdata, owners
 from cnnviz.data.scaling import channel_stats, scale
 from cnnviz.data.subsets import DEFAULT_VALIDATION_FRACTION, split_validation, subset_indices
 from cnnviz.errors import CnnvizError, InvalidArgument, Unavailable
@@ -128,8 +129,9 @@ def _check_name(name: str) -> None:
                           f"'{FOLDER_PREFIX}NAME' for an imported folder dataset")
 
 
-def folder_datasets() -> list[str]:
-    """Names (``folder:NAME``) of the folder datasets imported on this machine, sorted.
+def folder_datasets(viewer: Person | None = None) -> list[str]:
+    """Names (``folder:NAME``) of the folder datasets imported on this machine that ``viewer`` may use
+    (:mod:`cnnviz.data.owners`; None: all), sorted.
 
     The first call in a process also removes leftovers of killed saves (:func:`cleanup_once`).
     """
@@ -137,13 +139,14 @@ def folder_datasets() -> list[str]:
     folder = storage.data_dir() / "folders"
     if not folder.is_dir():
         return []
-    return sorted(f"{FOLDER_PREFIX}{p.stem}" for p in folder.glob("*.npz")
-                  if storage.TEMP_MARKER not in p.name and _FOLDER_NAME.match(p.stem))
+    found = sorted(f"{FOLDER_PREFIX}{p.stem}" for p in folder.glob("*.npz")
+                   if storage.TEMP_MARKER not in p.name and _FOLDER_NAME.match(p.stem))
+    return owners.visible(found, viewer)
 
 
-def names() -> list[str]:
-    """Every dataset name a page may offer: the built-in sources, then folder datasets."""
-    return [*SOURCES, *folder_datasets()]
+def names(viewer: Person | None = None) -> list[str]:
+    """Every dataset name a page may offer ``viewer``: the built-in sources, then folder datasets."""
+    return [*SOURCES, *folder_datasets(viewer)]
 
 
 def title(name: str) -> str:
@@ -253,13 +256,13 @@ def how_to_get(name: str) -> str:
     return "Import the zip of class folders again on the Datasets page."
 
 
-def status() -> list[dict]:
-    """What is on this machine: ``[{name, title, present, detail, how_to_get}, ...]``.
+def status(viewer: Person | None = None) -> list[dict]:
+    """What is on this machine for ``viewer``: ``[{name, title, present, detail, how_to_get}, ...]``.
 
     Cheap (no arrays are read, no TensorFlow): the Home page calls it on every visit.
     """
     out = []
-    for name in names():
+    for name in names(viewer):
         present = is_present(name)
         detail = SOURCES[name].description if name in SOURCES else "A dataset imported from a zip of class folders."
         if present and name != "digits":
@@ -271,15 +274,20 @@ def status() -> list[dict]:
     return out
 
 
-def remove(name: str) -> bool:
-    """Delete a stored dataset (not digits); return whether there was one."""
+def remove(name: str, by: Person | None = None) -> bool:
+    """Delete a stored dataset (not digits); return whether there was one.
+
+    ``by``: who removes it: whoever imported it, or the teacher (None: the teacher); else NotAllowed.
+    """
     _check_name(name)
     if name == "digits":
         raise InvalidArgument("digits ships with scikit-learn and cannot be removed")
+    owners.check_change(name, by, "remove")  # built-ins are the teacher's to remove
     path = _file_for(name)
     if not path.is_file():
         return False
     path.unlink()
+    owners.forget(name)
     return True
 
 
@@ -444,6 +452,7 @@ def import_folder_zip(
     mode: str = "RGB",
     min_per_class: int = folderdata.MIN_PER_CLASS,
     overwrite: bool = False,
+    owner: Person | None = None,
 ) -> dict:
     """Make a dataset ``folder:NAME`` from a zip of ``class_name/*.jpg`` folders.
 
@@ -454,7 +463,8 @@ def import_folder_zip(
         source: the zip's bytes or its path on the server.
         name: lower-case letters, digits, ``_`` or ``-`` (1-40 characters).
         image_size, mode, min_per_class: see :func:`cnnviz.data.folderdata.read_zip`.
-        overwrite: replace an existing dataset of that name.
+        overwrite: replace an existing dataset of that name (only its owner or the teacher may).
+        owner: who imports it (None: the teacher); :mod:`cnnviz.data.owners` records it.
     Returns:
         ``{"name", "class_names", "counts", "train", "test", "skipped", "skipped_count", "warnings"}``.
     """
@@ -465,6 +475,8 @@ def import_folder_zip(
     exists = InvalidArgument(f"a folder dataset named {name!r} already exists; choose another name")
     if not overwrite and _file_for(full).is_file():
         raise exists  # before the long decode: the common case answers at once
+    if _file_for(full).is_file():
+        owners.check_change(full, owner, "replace")
     with _writing(), _reserved(name):  # held through the decode: two imports of one name never both win
         if not overwrite and _file_for(full).is_file():
             raise exists  # made between the check above and the reservation
@@ -474,6 +486,7 @@ def import_folder_zip(
                f"{'colour' if mode == 'RGB' else 'grey'} pixels")
         _save(full, x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te,
               class_names=images.class_names, source=src)
+        owners.record(full, owner)
     return {"name": full, "class_names": images.class_names,
             "counts": np.bincount(images.y, minlength=len(images.class_names)).tolist(),
             "train": len(y_tr), "test": len(y_te), "skipped": list(images.skipped),

@@ -30,6 +30,7 @@ MAX_EPOCHS = 10_000  # history entries per key (epochs are capped at 1000; a par
 MAX_KEYS = 200  # history or metrics entries
 MAX_SIDE = 8192  # image side in input_shape
 MAX_CLASSES = 1000
+MAX_OWNER = 200  # characters of an owner's user id or display name
 #: metrics.json values that pages format as numbers: (low, high); None is always allowed ("not measured").
 NUMBER_METRICS = {
     "test_accuracy": (0.0, 1.0), "seed_test_accuracy": (0.0, 1.0), "test_accuracy_without_tta": (0.0, 1.0),
@@ -144,7 +145,17 @@ def check_config(config: Any) -> TrainSpec:
                               or not all(isinstance(n, str) and len(n) <= 200 for n in names)):
         raise RunDamaged(f"its config.json has class names {_shown(names)}, not {classes} names")
     _check_affine(config["scaling_affine"], shape[2])
+    _check_owner(config)
     return spec
+
+
+def _check_owner(config: dict) -> None:
+    """``owner`` (a user id) and ``owner_name``: text of 1 to :data:`MAX_OWNER` characters when present."""
+    for key in ("owner", "owner_name"):
+        value = config.get(key)
+        if value is not None and (not isinstance(value, str) or not 1 <= len(value) <= MAX_OWNER):
+            raise RunDamaged(f"its config.json gives the {key.replace('_', ' ')} as {_shown(value)}, not text of "
+                             f"1 to {MAX_OWNER} characters")
 
 
 #: A dataclass field's declared type: (check, words).

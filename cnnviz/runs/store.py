@@ -8,6 +8,10 @@ LAST: a folder without a manifest is an unfinished write and is ignored (and rem
 against :data:`RUN_ID_RE` before any path is built from them. Models are loaded only from
 this store, after checksum verification, with ``keras.saving.load_model(safe_mode=True)``
 (:mod:`cnnviz.runs.modelfile`).
+
+Runs have an owner (``owner``/``owner_name`` in config; older runs: the teacher). Listing and loading give a
+``viewer`` only what it may see (:mod:`cnnviz.classroom.policy`; else "not found", as for a missing run); only
+the owner or the teacher deletes. ``viewer=None``/``by=None`` is the command line or laptop user: the teacher.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cnnviz import storage
+from cnnviz.classroom import policy
+from cnnviz.classroom import settings as class_settings
+from cnnviz.classroom.people import TEACHER_NAME, TEACHER_OWNER, Person
 from cnnviz.storage import disk_failure
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.models.config import ModelConfig
@@ -128,6 +135,17 @@ class RunInfo:
         """Whether any epoch was measured on validation images (none when the split was 0)."""
         return any(v is not None for key, values in self.history.items() if key.startswith("val_")
                    for v in values or [])
+
+    @property
+    def owner(self) -> str:
+        """The owner's user id (the teacher's for runs saved before owners existed)."""
+        return policy.owner_or_teacher(self.config.get("owner"))
+
+    @property
+    def owner_name(self) -> str:
+        """The owner's display name, as it was when the run was saved."""
+        name = self.config.get("owner_name")
+        return str(name) if name else TEACHER_NAME if self.owner == TEACHER_OWNER else self.owner
 
     @property
     def label(self) -> str:
@@ -275,7 +293,7 @@ def _damaged(run_id: str, err: schema.RunDamaged) -> RunCorrupted:
 def _read_manifest(folder: Path, run_id: str) -> dict:
     path = folder / MANIFEST
     if not path.is_file():
-        raise RunNotFound(f"there is no complete run {run_id!r} in {storage.runs_dir()}")
+        raise _not_found(run_id)
     try:
         manifest = schema.parse(schema.read_bytes(path, MANIFEST), MANIFEST)
     except schema.RunDamaged as err:
@@ -315,8 +333,17 @@ _CHECKS = {"config.json": schema.check_config, "history.json": schema.check_hist
            "metrics.json": schema.check_metrics}
 
 
-def load_run(run_id: str) -> RunInfo:
+def _not_found(run_id: str) -> RunNotFound:
+    return RunNotFound(f"there is no complete run {run_id!r} in {storage.runs_dir()}")
+
+
+def load_run(run_id: str, viewer: Person | None = None) -> RunInfo:
     """Read one complete run: each JSON file size-capped, checksum-verified and schema-checked.
+
+    Args:
+        run_id: the run's id.
+        viewer: who asks; a run they may not see is :class:`RunNotFound`, as if it did not exist
+            (None: the teacher).
 
     Raises:
         InvalidArgument: the id is not a generated run id.
@@ -336,7 +363,7 @@ def load_run(run_id: str) -> RunInfo:
             raise schema.RunDamaged(f"its model file {MODEL_FILE} is missing")
     except schema.RunDamaged as err:
         raise _damaged(run_id, err) from None
-    return RunInfo(
+    info = RunInfo(
         run_id=run_id,
         config=parts["config.json"],
         history=parts["history.json"],
@@ -346,6 +373,13 @@ def load_run(run_id: str) -> RunInfo:
         path=folder,
         model_sha256=str(manifest["files"][MODEL_FILE]),
     )
+    if viewer is not None and not _visible(viewer, [info])[0]:
+        raise _not_found(run_id)
+    return info
+
+
+def _visible(viewer: Person | None, items: list[RunInfo]) -> list[bool]:
+    return class_settings.runs_visible(viewer, [(i.owner, i.run_id) for i in items])
 
 
 @dataclass(frozen=True)
@@ -369,8 +403,11 @@ class Listing:
     damaged: list[DamagedRun]
 
 
-def scan() -> Listing:
+def scan(viewer: Person | None = None) -> Listing:
     """Read every run folder with a manifest: good runs and damaged runs, each on its own.
+
+    Only the runs ``viewer`` may see are listed (None: the teacher, who sees all). Damaged runs
+    are listed for the teacher only: their owner cannot be trusted.
 
     One bad folder never stops the listing: whatever goes wrong reading it (a file of the wrong
     type, too big, changed after saving, unreadable) makes that run damaged, with the reason.
@@ -396,6 +433,9 @@ def scan() -> Listing:
         except Exception as err:  # a bug in a check must not break every page: log it, list the run
             log.exception("reading run %s failed", entry.name)
             damaged.append(DamagedRun(entry.name, f"it could not be read ({type(err).__name__})"))
+    good = [r for r, seen in zip(good, _visible(viewer, good)) if seen]
+    if viewer is not None and not viewer.is_teacher:
+        damaged = []
     good.sort(key=lambda r: (r.created, r.run_id), reverse=True)
     damaged.sort(key=lambda d: d.run_id, reverse=True)
     return Listing(good, damaged)
@@ -409,14 +449,14 @@ def _reason(message: str, run_id: str) -> str:
     return message
 
 
-def list_runs() -> list[RunInfo]:
-    """Every usable run, newest first (:func:`scan`; damaged runs are in :func:`damaged_runs`)."""
-    return scan().runs
+def list_runs(viewer: Person | None = None) -> list[RunInfo]:
+    """Every usable run ``viewer`` may see, newest first (:func:`scan`; damaged runs are in :func:`damaged_runs`)."""
+    return scan(viewer).runs
 
 
-def damaged_runs() -> list[DamagedRun]:
-    """Every run folder with a manifest that cannot be used, with the reason (:func:`scan`)."""
-    return scan().damaged
+def damaged_runs(viewer: Person | None = None) -> list[DamagedRun]:
+    """Every run folder with a manifest that cannot be used, with the reason (:func:`scan`; teacher only)."""
+    return scan(viewer).damaged
 
 
 def model_file(run_id: str) -> Path:
@@ -447,17 +487,30 @@ def load_model(run_id: str) -> keras.Model:
     return modelfile.load_model(model_file(run_id), run_id)
 
 
-def delete_run(run_id: str) -> None:
+def delete_run(run_id: str, by: Person | None = None) -> None:
     """Remove a run, usable or damaged. The manifest goes first, so a half-deleted run is never listed.
+
+    Args:
+        run_id: the run's id.
+        by: who deletes it: its owner or the teacher (None: the teacher). Damaged runs are the teacher's
+            to delete. A refusal changes nothing on disk.
 
     Raises:
         InvalidArgument: the id is not a generated run id (nothing else is ever deleted).
-        RunNotFound: no run folder with a manifest has that id.
+        RunNotFound: no run folder with a manifest has that id (or ``by`` may not see it).
+        NotAllowed: ``by`` may see the run but is neither its owner nor the teacher.
         SaveFailed: the disk refused (read-only, permission), said in words.
     """
     folder = run_path(run_id)
     if not (folder / MANIFEST).is_file():
-        raise RunNotFound(f"there is no complete run {run_id!r} in {storage.runs_dir()}")
+        raise _not_found(run_id)
+    if by is not None and not by.is_teacher:
+        try:
+            info = load_run(run_id, viewer=by)
+        except RunCorrupted:
+            raise policy.NotAllowed(f"{by.display_name} may not delete run {run_id}: it is damaged, and only the "
+                                    "teacher deletes damaged runs.") from None
+        policy.check_change(by, info.owner, f"delete run {run_id}")
     # A writer too: cleanup must not count this half-deleted folder as a dead writer's leftover
     # while we still remove it (harmless either way, but keeps the rule simple).
     try:

@@ -19,6 +19,8 @@ import time
 from typing import TYPE_CHECKING
 
 from cnnviz import storage
+from cnnviz.classroom import people, policy
+from cnnviz.classroom.people import Person
 from cnnviz.data import datasets
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.runs import store as runs
@@ -59,7 +61,18 @@ def default_max_jobs() -> int:
 
 
 def default_owner() -> str:
-    return f"process {os.getpid()}"
+    """The owner of jobs queued without one: the teacher (the command line, the laptop user)."""
+    return people.TEACHER_OWNER
+
+
+def _owner(owner: Person | str | None) -> tuple[str, str]:
+    """``(user id, display name)`` of a job's owner (a plain text owner is its own display name)."""
+    if isinstance(owner, Person):
+        return owner.user_id, owner.display_name
+    if owner is None:
+        teacher = people.local_teacher()
+        return teacher.user_id, teacher.display_name
+    return owner, owner
 
 
 class JobManager:
@@ -85,14 +98,19 @@ class JobManager:
     def max_jobs(self) -> int:
         return self.table.max_jobs()
 
-    def set_max_jobs(self, max_jobs: int) -> None:
-        """Change the cap; queued jobs start as soon as the new workers are up."""
+    def set_max_jobs(self, max_jobs: int, *, by: Person | None = None) -> None:
+        """Change the cap; queued jobs start as soon as the new workers are up.
+
+        ``by``: who changes it; only the teacher may (None: the teacher), else NotAllowed.
+        """
+        if by is not None:
+            policy.check_teacher(by, f"change the number of trainings at once to {max_jobs!r}")
         self.table.set_max_jobs(max_jobs)
         self.ensure_workers()
 
     def submit(
         self, spec: TrainSpec, *, build: BuildFn | None = None, label: str | None = None,
-        dataset: "Dataset | None" = None, owner: str | None = None,
+        dataset: "Dataset | None" = None, owner: Person | str | None = None,
     ) -> str:
         """Queue a job (a worker takes it when a slot is free) and return its id.
 
@@ -103,9 +121,13 @@ class JobManager:
             label: a name for people (default: preset or architecture, and dataset).
             dataset: the already-loaded dataset ``spec.dataset``. A stored dataset is loaded by name in
                 the worker; any other is written to a file for it.
-            owner: who submitted it (the app passes the student's session).
+            owner: who submitted it (the app passes the session's Person); the run it saves is theirs.
+                Default: the teacher. A student may not train on another student's imported dataset.
         """
         spec.validate()
+        if isinstance(owner, Person) and spec.dataset not in datasets.names(owner) and spec.dataset in datasets.names():
+            raise policy.NotAllowed(f"{owner.display_name} may not train on dataset {spec.dataset}: someone else "
+                                    "imported it, and only they and the teacher use it.")
         reference = worker.build_reference(build) if build is not None else None
         job_id = secrets.token_hex(8)
         data_file = None
@@ -113,8 +135,9 @@ class JobManager:
             path = jobtable.data_files_dir() / f"{job_id}.npz"
             worker.write_dataset(dataset, path)
             data_file = str(path)
-        self.table.submit(spec, owner=owner or default_owner(), label=label or spec.label, data_file=data_file,
-                          build=reference, job_id=job_id)
+        owner_id, owner_name = _owner(owner)
+        self.table.submit(spec, owner=owner_id, owner_name=owner_name, label=label or spec.label,
+                          data_file=data_file, build=reference, job_id=job_id)
         self.ensure_workers()
         return job_id
 
@@ -126,12 +149,18 @@ class JobManager:
         point = checkpoint.read(checkpoint.folder_for(job_id))
         return point.epochs_done if point is not None else 0
 
-    def resume(self, job_id: str, *, owner: str | None = None) -> str:
+    def resume(self, job_id: str, *, owner: Person | str | None = None) -> str:
         """Queue a job that goes on from the last finished epoch of failed or interrupted ``job_id``;
-        returns the new job's id (its run's history starts with the earlier epochs)."""
+        returns the new job's id (its run's history starts with the earlier epochs).
+
+        A :class:`Person` as ``owner`` must own ``job_id`` or be the teacher (:class:`NotAllowed` otherwise);
+        the new job keeps the old one's owner.
+        """
         status, record = self.table.status(job_id), self.table.record(job_id)
         if status is None or record is None:
             raise InvalidArgument(f"no training job {job_id!r}")
+        if isinstance(owner, Person):
+            policy.check_change(owner, status.owner, f"resume training job {job_id}")
         if status.state not in ("failed", "interrupted"):
             raise InvalidArgument(f"only a failed or interrupted training can be resumed; job {job_id} is {status.state}")
         if not self.resumable(job_id):
@@ -139,7 +168,10 @@ class JobManager:
                                   "or it was resumed already)")
         if record.data_file and not os.path.exists(record.data_file):
             raise InvalidArgument(f"job {job_id} trained on data that was not stored, and it is gone: train it again")
-        new_id = self.table.submit(record.spec, owner=owner or status.owner, label=f"{record.label} (resumed)",
+        owner_id, owner_name = (status.owner, status.owner_name) if isinstance(owner, Person) or owner is None \
+            else _owner(owner)
+        new_id = self.table.submit(record.spec, owner=owner_id, owner_name=owner_name,
+                                   label=f"{record.label} (resumed)",
                                    dataset=record.dataset, data_file=record.data_file, build=record.build,
                                    resume_from=job_id)
         self.ensure_workers()
@@ -150,8 +182,20 @@ class JobManager:
         self._maintain()
         return self.table.status(job_id)
 
-    def stop(self, job_id: str) -> None:
-        """Stop a running job within one batch (it is saved as stopped), or drop a queued one."""
+    def stop(self, job_id: str, *, by: Person | None = None) -> None:
+        """Stop a running job within one batch (it is saved as stopped), or drop a queued one.
+
+        Args:
+            job_id: the job.
+            by: who stops it: its owner or the teacher (None: the teacher).
+
+        Raises:
+            NotAllowed: ``by`` is neither the job's owner nor the teacher (the job goes on).
+        """
+        if by is not None and not by.is_teacher:
+            status = self.table.status(job_id)
+            if status is not None:
+                policy.check_change(by, status.owner, f"stop training job {job_id}")
         self.table.stop(job_id)
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobStatus | None:

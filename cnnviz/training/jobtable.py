@@ -47,13 +47,15 @@ MAX_ENDED_JOBS = 200
 MAX_EVENTS = 5000
 #: Seconds a writer waits for another's transaction (they last milliseconds).
 BUSY_TIMEOUT_S = 30.0
-SCHEMA_VERSION = 1
+#: 2: ``owner_name`` (the owner's display name) beside ``owner`` (their user id); a version 1 table gains it.
+SCHEMA_VERSION = 2
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- queue order
     job_id TEXT NOT NULL UNIQUE,
-    owner TEXT NOT NULL,
+    owner TEXT NOT NULL,                    -- the owner's user id (cnnviz.classroom.people.Person)
+    owner_name TEXT NOT NULL DEFAULT '',    -- the owner's display name
     label TEXT NOT NULL,
     spec TEXT NOT NULL,                     -- TrainSpec.to_dict() as JSON
     dataset TEXT NOT NULL,
@@ -102,6 +104,7 @@ class JobStatus:
     error: str | None = None
     submitted: float = 0.0
     owner: str = ""
+    owner_name: str = ""
     dataset: str = ""
     started: float | None = None
     ended: float | None = None
@@ -124,6 +127,8 @@ class ClaimedJob:
     build: str | None
     label: str
     resume_from: str | None = None
+    owner: str = ""
+    owner_name: str = ""
 
 
 def table_path() -> Path:
@@ -179,6 +184,9 @@ class JobTable:
                     for statement in _SCHEMA.split(";"):  # executescript would commit the transaction
                         if statement.strip():
                             db.execute(statement)
+                    columns = {r["name"] for r in db.execute("PRAGMA table_info(jobs)")}
+                    if "owner_name" not in columns:  # a version 1 table: its jobs keep their rows
+                        db.execute("ALTER TABLE jobs ADD COLUMN owner_name TEXT NOT NULL DEFAULT ''")
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextlib.contextmanager
@@ -212,19 +220,25 @@ class JobTable:
     # -- submitting, stopping, reading -------------------------------------------------------
     def submit(self, spec: TrainSpec, *, owner: str, label: str, dataset: str | None = None,
                data_file: str | None = None, build: str | None = None, job_id: str | None = None,
-               resume_from: str | None = None) -> str:
-        """Queue a job at the end of the queue; returns its id."""
+               resume_from: str | None = None, owner_name: str | None = None) -> str:
+        """Queue a job at the end of the queue; returns its id.
+
+        ``owner`` is the owner's user id, ``owner_name`` their display name (default: the user id).
+        """
         spec.validate()
         if not isinstance(owner, str) or not owner:
             raise InvalidArgument(f"a job needs an owner, got {owner!r}")
+        if owner_name is not None and not isinstance(owner_name, str):
+            raise InvalidArgument(f"a job owner's name is text, got {owner_name!r}")
+        owner_name = owner_name or owner
         job_id = job_id or secrets.token_hex(8)
         now = time.time()
         with self._write() as db:
             db.execute(
-                "INSERT INTO jobs (job_id, owner, label, spec, dataset, data_file, build, resume_from, state, "
-                "progress, submitted, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
-                (job_id, owner, label, json.dumps(spec.to_dict()), dataset or spec.dataset, data_file, build,
-                 resume_from, progress_to_json(Progress(epochs=spec.epochs)), now, now))
+                "INSERT INTO jobs (job_id, owner, owner_name, label, spec, dataset, data_file, build, resume_from, "
+                "state, progress, submitted, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                (job_id, owner, owner_name, label, json.dumps(spec.to_dict()), dataset or spec.dataset, data_file,
+                 build, resume_from, progress_to_json(Progress(epochs=spec.epochs)), now, now))
             self._event(db, job_id, "queued", "queued")
             self._prune(db)
         return job_id
@@ -390,14 +404,16 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
 
 def _claimed(row: sqlite3.Row) -> ClaimedJob:
     return ClaimedJob(job_id=row["job_id"], spec=TrainSpec.from_dict(json.loads(row["spec"])), dataset=row["dataset"],
-                      data_file=row["data_file"], build=row["build"], label=row["label"], resume_from=row["resume_from"])
+                      data_file=row["data_file"], build=row["build"], label=row["label"],
+                      resume_from=row["resume_from"], owner=row["owner"], owner_name=row["owner_name"] or row["owner"])
 
 
 def _status(row: sqlite3.Row, place: int) -> JobStatus:
     return JobStatus(
         job_id=row["job_id"], label=row["label"], state=row["state"], queue_position=place,
         progress=progress_from_json(row["progress"]), run_id=row["run_id"], test_accuracy=row["test_accuracy"],
-        error=row["error"], submitted=row["submitted"], owner=row["owner"], dataset=row["dataset"],
+        error=row["error"], submitted=row["submitted"], owner=row["owner"],
+        owner_name=row["owner_name"] or row["owner"], dataset=row["dataset"],
         started=row["started"], ended=row["ended"], worker_pid=row["worker_pid"],
         stop_requested=bool(row["stop_requested"]),
     )

@@ -23,6 +23,7 @@ import numpy as np
 
 from cnnviz.data import augment as augmentation
 from cnnviz.data import scaling
+from cnnviz.errors import InvalidArgument
 from cnnviz.models import network, presets
 from cnnviz.runs import store
 from cnnviz.training import callbacks as callbacks_
@@ -89,6 +90,7 @@ def train(
     dataset: Dataset | None = None,
     checkpoint_dir: Path | None = None,
     resume_from: checkpoint.Checkpoint | None = None,
+    owner: tuple[str, str] | None = None,
 ) -> TrainResult:
     """Train one run to the end (or until ``stop_event`` is set), test it and save it.
 
@@ -103,10 +105,14 @@ def train(
         checkpoint_dir: save a checkpoint there after every finished epoch (:mod:`~cnnviz.training.checkpoint`).
         resume_from: go on from this checkpoint (its model, optimiser state and history) instead of
             building a new model; the saved run's history then starts with the checkpoint's epochs.
+        owner: ``(user id, display name)`` of whom the run belongs to (default: the teacher).
     Returns:
         The saved run and whether it was stopped.
     """
     spec.validate()
+    if owner is not None and not (isinstance(owner, tuple) and len(owner) == 2
+                                  and all(isinstance(o, str) and o for o in owner)):
+        raise InvalidArgument(f"a run's owner is (user id, display name), got {owner!r}")
     stop_event = stop_event or threading.Event()
     last = [Progress(phase="loading data", epochs=spec.epochs)]
 
@@ -222,6 +228,7 @@ def train(
         "class_names": list(data.class_names),
         "scaling_affine": data.affine,
         "labels": "one_hot" if one_hot else "integer",
+        **({"owner": owner[0], "owner_name": owner[1]} if owner else {}),
     }
     publish_phase("saving")
     status = "stopped" if progress.stopped else "finished"

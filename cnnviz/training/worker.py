@@ -29,6 +29,7 @@ from typing import Callable
 import numpy as np
 
 from cnnviz import storage
+from cnnviz.classroom import people
 from cnnviz.data import datasets
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.training import checkpoint, jobtable
@@ -135,8 +136,9 @@ def run_job(table: JobTable, job: ClaimedJob, cache: _DatasetCache | None = None
             if resume is None:
                 raise CnnvizError("The saved progress of the training to resume is gone; train it again.")
         dataset = (cache or _DatasetCache()).get(job)
+        owner = (job.owner, job.owner_name or job.owner) if people.is_user_id(job.owner) else None  # else: teacher's
         result = training.train(job.spec, build=build, stop_event=stop, dataset=dataset, on_progress=publish,
-                                checkpoint_dir=checkpoint.folder_for(job.job_id), resume_from=resume)
+                                checkpoint_dir=checkpoint.folder_for(job.job_id), resume_from=resume, owner=owner)
         if result.run is None:
             outcome["state"] = "cancelled"
         else:

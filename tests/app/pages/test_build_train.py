@@ -72,10 +72,10 @@ def test_train_live_then_runs_page_lists_it(app_path):
     run_until(at, curves_shown)
     status = appjobs.training_jobs().wait(job_id, timeout=240)
     assert status.state == "finished", status
-    # Trained in a worker process, not in the server's (here: the test's), and owned by the student's session.
+    # Trained in a worker process, not in the server's (here: the test's), and owned by the laptop's user.
     assert status.worker_pid is not None and status.worker_pid != os.getpid()
     assert status.worker_pid in appjobs.training_jobs().worker_pids()  # a warm worker: still there for the next job
-    assert status.owner.startswith("session ")
+    assert (status.owner, status.owner_name) == ("teacher", "Teacher")
     run_until(at, lambda at: any("test accuracy" in s.value for s in at.success))
     assert any(c.key == "train_live_curves" for c in at.get("plotly_chart"))
     assert not at.button(key="train_start").disabled
@@ -83,6 +83,7 @@ def test_train_live_then_runs_page_lists_it(app_path):
 
     info = runs.load_run(status.run_id)
     assert info.config["preset"] == "seed000_model1" and info.config["epochs"] == 2
+    assert (info.owner, info.owner_name) == ("teacher", "Teacher")
     assert info.metrics["n_test"] == 30
 
     at.switch_page("app_pages/runs.py").run()

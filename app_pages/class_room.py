@@ -1,0 +1,121 @@
+"""Class: the teacher's page. Who is training and who is waiting, stop any training, the number of
+trainings at once, which runs the class sees, and the class's results table (students see the
+table once the teacher shares it)."""
+
+import datetime as dt
+
+import streamlit as st
+
+from cnnviz.app import identity, jobs
+from cnnviz.app.boundary import friendly_errors
+from cnnviz.classroom import roster
+from cnnviz.classroom import settings as class_settings
+from cnnviz.runs import results
+from cnnviz.runs import store as runs
+
+
+RESULT_COLUMNS = {"best test accuracy": st.column_config.NumberColumn(format="percent"),
+                  "seconds": st.column_config.NumberColumn("training time (s)", format="%.0f")}
+
+
+def _results_table(me) -> None:
+    st.subheader("Results of the class")
+    st.caption("Per dataset and network: the best test accuracy anyone reached, with its epochs, training time "
+               "and who trained it.")
+    rows = results.class_results(me)
+    if not rows:
+        st.info("No runs yet.")
+        return
+    st.dataframe(rows, hide_index=True, key="class_results", column_config=RESULT_COLUMNS)
+
+
+def _when(seconds: float | None) -> str:
+    return "" if seconds is None else dt.datetime.fromtimestamp(seconds).strftime("%H:%M:%S")
+
+
+def _trainings(me) -> None:
+    st.subheader("Trainings")
+    manager = jobs.training_jobs()
+    active = manager.active_jobs()
+    running = [s for s in active if s.state == "running"]
+    waiting = [s for s in active if s.state == "queued"]
+    st.write(f"{len(running)} training, {len(waiting)} waiting; the server trains {manager.max_jobs} at a time.")
+    if active:
+        st.dataframe([{"who": s.owner_name, "what": s.label, "state": s.state,
+                       "place in queue": s.queue_position or None,
+                       "progress": f"epoch {s.progress.epoch} of {s.progress.epochs}" if s.state == "running" else "",
+                       "since": _when(s.started or s.submitted), "job": s.job_id} for s in active],
+                     hide_index=True, key="class_jobs")
+        by_id = {s.job_id: s for s in active}
+        left, right = st.columns([3, 1])
+        job_id = left.selectbox("Training", list(by_id), key="class_stop_job",
+                                format_func=lambda i: f"{by_id[i].owner_name}: {by_id[i].label} ({by_id[i].state})")
+        if right.button("Stop it", key="class_stop", icon=":material/stop_circle:"):
+            with friendly_errors("Stopping the training"):
+                manager.stop(job_id, by=me)
+                st.rerun()
+    else:
+        st.caption("Nobody is training right now.")
+    left, right = st.columns([3, 1])
+    cap = left.number_input("Trainings at once", min_value=1, max_value=64, value=manager.max_jobs, step=1,
+                            key="class_cap", help="More at once share the server's cores: each goes slower.")
+    if right.button("Apply", key="class_cap_apply", disabled=int(cap) == manager.max_jobs):
+        with friendly_errors("Changing the number of trainings at once"):
+            manager.set_max_jobs(int(cap), by=me)
+            st.rerun()
+
+
+def _flag(label: str, key: str, value: bool, setter, me, help: str) -> None:
+    """A toggle that always shows the stored setting (another teacher's tab may have changed it)."""
+    def store() -> None:
+        with friendly_errors("Changing what the class sees"):
+            setter(bool(st.session_state[key]), by=me)
+
+    st.session_state[key] = value
+    st.toggle(label, key=key, help=help, on_change=store)
+
+
+def _sharing(me) -> None:
+    st.subheader("What the class sees")
+    _flag("The class sees all runs", "class_sees_all", class_settings.class_sees_all(),
+          class_settings.set_class_sees_all, me, "Every student sees every run, read-only; each still deletes only "
+          "their own.")
+    _flag("Students see the results table", "class_results_shared", class_settings.results_shared(),
+          class_settings.set_results_shared, me, "The table below appears on this page for the students.")
+    items = runs.list_runs(me)
+    if not items:
+        return
+    by_id = {r.run_id: r for r in items}
+    shared = sorted(i for i in class_settings.shared_runs() if i in by_id)
+    chosen = st.multiselect("Runs shared with the class (read-only for them)", list(by_id), default=shared,
+                            key="class_shared_runs", format_func=lambda i: f"{by_id[i].owner_name}: {by_id[i].label}")
+    if st.button("Share these runs", key="class_share_apply", disabled=set(chosen) == set(shared)):
+        with friendly_errors("Sharing runs"):
+            for run_id in set(chosen) ^ set(shared):
+                class_settings.share_run(run_id, run_id in chosen, by=me)
+            st.rerun()
+
+
+def main() -> None:
+    st.title("Class")
+    me = identity.person()
+    if not me.is_teacher:
+        st.info("This page is for the teacher: who is training, the queue, and what the class shares. "
+                "The teacher opens it with the password in the sidebar's Teacher box.")
+        if class_settings.results_shared():
+            with friendly_errors("Reading the results"):
+                _results_table(me)
+        return
+    with friendly_errors("Reading the trainings"):
+        _trainings(me)
+    with friendly_errors("Reading the class settings"):
+        _sharing(me)
+    with friendly_errors("Reading the results"):
+        _results_table(me)
+    names = [p.display_name for p in roster.students()]
+    if names:
+        with st.expander(f"Students with a key ({len(names)})"):
+            st.write(", ".join(names))
+
+
+main()

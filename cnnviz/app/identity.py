@@ -1,0 +1,143 @@
+"""Who this browser session is: an account, a student's private key in the URL, the teacher, or the laptop user.
+
+:func:`gate` runs before every page (``app.py``): on a laptop (nothing configured) it draws nothing and
+everyone is the local teacher, as before classrooms. In a classroom it draws the sidebar's Teacher
+box, keeps a student's key in the URL across page switches and reloads, and stops the page with
+a short name form (or a Sign in button) while nobody is known. Pages call :func:`person` and pass
+it to every backend call that reads or changes someone's things.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cnnviz.app import accounts
+from cnnviz.classroom import people, roster
+from cnnviz.classroom.people import Person
+from cnnviz.errors import CnnvizError
+
+#: The URL query parameter that holds a student's private key.
+KEY_PARAM = "key"
+#: The key this session uses (put back in the URL when a page switch drops it).
+SESSION_KEY = "identity_key"
+#: ``(key, Person)`` of the last lookup: one SQLite read per key, not per rerun.
+LOOKUP_KEY = "identity_lookup"
+#: True once the teacher password was entered in this session.
+TEACHER_FLAG = "identity_teacher"
+#: True right after registering: the page says once to bookmark the address.
+WELCOME_KEY = "identity_welcome"
+
+
+def classroom() -> bool:
+    """Whether this server is a classroom (:func:`cnnviz.classroom.people.classroom_mode`)."""
+    return people.classroom_mode(auth_configured=accounts.auth_configured())
+
+
+def _student(key: str | None) -> Person | None:
+    if not key:
+        return None
+    cached = st.session_state.get(LOOKUP_KEY)
+    if cached and cached[0] == key:
+        return cached[1]
+    found = roster.lookup(key)
+    if found is not None:
+        st.session_state[LOOKUP_KEY] = (key, found)
+    return found
+
+
+def _url_key() -> str | None:
+    value = st.query_params.get(KEY_PARAM)
+    return value if isinstance(value, str) and value else None
+
+
+def current_person() -> Person | None:
+    """This session's person: None in a classroom while nobody is known yet (no account, no known key)."""
+    if not classroom():
+        return people.local_teacher()
+    account = accounts.signed_in_account()
+    if account is not None:
+        found = people.account_person(account.email, account.name)
+        if st.session_state.get(TEACHER_FLAG) and not found.is_teacher:
+            found = Person(found.user_id, found.display_name, True, "account")
+        return found
+    if st.session_state.get(TEACHER_FLAG):
+        return people.local_teacher()
+    return _student(_url_key() or st.session_state.get(SESSION_KEY))
+
+
+def person() -> Person:
+    """This session's person for a page (the gate has made sure there is one)."""
+    found = current_person()
+    if found is None:  # only without the gate (a page run on its own): ask on Home
+        st.info("Choose your name first: open the lab's Home page.")
+        st.stop()
+    return found
+
+
+def gate() -> Person:
+    """Before every page: in a classroom, the Teacher box, the key kept in the URL, and a name form
+    (or Sign in) that stops the page while nobody is known. On a laptop: the local teacher, nothing drawn."""
+    if not classroom():
+        return people.local_teacher()
+    _teacher_box()
+    found = current_person()
+    if found is None:
+        _who_are_you()
+        st.stop()
+    if found.kind == "key":
+        key = _url_key() or st.session_state.get(SESSION_KEY)
+        st.session_state[SESSION_KEY] = key
+        if _url_key() != key:  # a page switch dropped it: a reload or bookmark must find the student again
+            st.query_params[KEY_PARAM] = key
+    st.sidebar.caption(f"You are **{found.display_name}**" + (" (teacher)" if found.is_teacher else ""))
+    if found.kind == "account":
+        with st.sidebar:
+            accounts.sign_out_button()
+    if st.session_state.pop(WELCOME_KEY, False):
+        st.success(f"Welcome, {found.display_name}! Bookmark this page: its address holds your private key, "
+                   "and it brings your runs back. Without it (another browser) you are someone new.")
+    return found
+
+
+def _who_are_you() -> None:
+    st.title("Welcome to the CNN lab")
+    if accounts.auth_configured():
+        st.write("Sign in with your school account to train your own networks.")
+        accounts.sign_in_button()
+        return
+    if _url_key() is not None:
+        st.warning("This address holds a key that this server does not know (it may be from another server, "
+                   "or mistyped). Check your bookmark, or choose a name to start afresh.")
+    with st.form("identity_name_form"):
+        name = st.text_input("Your name (the class and the teacher see it)", max_chars=roster.NAME_MAX,
+                             key="identity_name")
+        if st.form_submit_button("Start", icon=":material/login:"):
+            try:
+                key, _ = roster.register(name)
+            except CnnvizError as err:  # a name too short, too long or unprintable: say so, keep the form
+                st.error(str(err))
+                return
+            st.session_state[SESSION_KEY] = key
+            st.session_state[WELCOME_KEY] = True
+            st.query_params[KEY_PARAM] = key
+            st.rerun()
+
+
+def _teacher_box() -> None:
+    with st.sidebar.expander("Teacher", icon=":material/school:"):
+        if st.session_state.get(TEACHER_FLAG):
+            st.caption("This browser session is the teacher's.")
+            if st.button("Leave teacher mode", key="identity_leave_teacher"):
+                st.session_state.pop(TEACHER_FLAG, None)
+                st.rerun()
+            return
+        if not people.teacher_password_set():
+            st.caption(f"No teacher password is set on this server ({people.PASSWORD_ENV}).")
+            return
+        with st.form("identity_teacher_form", clear_on_submit=True):
+            entered = st.text_input("Teacher password", type="password", key="identity_password")
+            if st.form_submit_button("Enter"):
+                if people.check_teacher_password(entered):
+                    st.session_state[TEACHER_FLAG] = True
+                    st.rerun()
+                st.error("That is not the teacher password.")

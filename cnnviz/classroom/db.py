@@ -1,0 +1,59 @@
+"""``CNNVIZ_HOME/class.sqlite3``: the roster, the class settings and who imported which dataset (WAL).
+
+Every function opens its own connection, so any thread or process sharing ``CNNVIZ_HOME`` may call it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+from typing import Iterator
+
+from cnnviz import storage
+
+BUSY_TIMEOUT_S = 30.0
+SCHEMA_VERSION = 1
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS students (key_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL UNIQUE, "
+    "display_name TEXT NOT NULL, created REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS shared_runs (run_id TEXT PRIMARY KEY, at REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS dataset_owners (name TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+    "owner_name TEXT NOT NULL)",
+)
+
+
+def path() -> Path:
+    return storage.home() / "class.sqlite3"
+
+
+@contextlib.contextmanager
+def connect(*, write: bool = False) -> Iterator[sqlite3.Connection]:
+    """A connection to the class file (created with its tables on first use); ``write``: one transaction."""
+    file = path()
+    storage.ensure_dir(file.parent)
+    db = sqlite3.connect(file, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    try:
+        db.row_factory = sqlite3.Row
+        if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the file
+            db.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA:
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        db.execute("PRAGMA synchronous=NORMAL")
+        if not write:
+            yield db
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    finally:
+        db.close()

@@ -1,0 +1,99 @@
+"""The people the lab acts for: a :class:`Person` per session, the teacher checks, and classroom mode.
+
+A laptop with nothing configured has one user, the local teacher (as before ownership existed);
+a server becomes a classroom as soon as a teacher password, a teacher list, Streamlit sign-in
+or ``CNNVIZ_CLASSROOM=1`` is set.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from dataclasses import dataclass
+
+from cnnviz.errors import InvalidArgument
+
+#: The owner of everything made before ownership existed, and of what the local user or the CLI makes.
+TEACHER_OWNER = "teacher"
+TEACHER_NAME = "Teacher"
+KINDS = ("account", "key", "local", "cli")
+PASSWORD_ENV = "CNNVIZ_TEACHER_PASSWORD"
+TEACHERS_ENV = "CNNVIZ_TEACHERS"
+CLASSROOM_ENV = "CNNVIZ_CLASSROOM"
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who a backend call is made for.
+
+    Attributes:
+        user_id: stable and unique: ``"teacher"``, ``"account:<email>"`` or ``"key:<short hash>"``.
+        display_name: how the class sees them.
+        is_teacher: may see and change everything.
+        kind: ``"account"`` (signed in), ``"key"`` (a private key in the URL), ``"local"`` (the laptop
+            user, or the teacher by password) or ``"cli"`` (the command line).
+    """
+
+    user_id: str
+    display_name: str
+    is_teacher: bool
+    kind: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.user_id, str) or not self.user_id.strip():
+            raise InvalidArgument(f"a person needs a user id, got {self.user_id!r}")
+        if self.kind not in KINDS:
+            raise InvalidArgument(f"a person's kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+
+
+def is_user_id(text: object) -> bool:
+    """Whether ``text`` is a person's user id (jobs queued before owners existed name a session instead)."""
+    return isinstance(text, str) and (text == TEACHER_OWNER or text.startswith(("account:", "key:")))
+
+
+def local_teacher() -> Person:
+    """The one user of a laptop (and the teacher who entered the password): owns the old runs."""
+    return Person(TEACHER_OWNER, TEACHER_NAME, True, "local")
+
+
+def cli_person() -> Person:
+    """The command line: acts as the teacher (whoever can run it can read ``CNNVIZ_HOME`` anyway)."""
+    return Person(TEACHER_OWNER, TEACHER_NAME, True, "cli")
+
+
+def account_person(email: str, name: str = "") -> Person:
+    """A signed-in account; a teacher when its e-mail is in :func:`teacher_emails`."""
+    if not isinstance(email, str) or "@" not in email:
+        raise InvalidArgument(f"an account needs an e-mail address, got {email!r}")
+    address = email.strip().lower()
+    return Person(f"account:{address}", (name or "").strip() or address, address in teacher_emails(), "account")
+
+
+def teacher_emails() -> frozenset[str]:
+    """The teachers' e-mail addresses from ``$CNNVIZ_TEACHERS`` (comma-separated, any case)."""
+    return frozenset(e.strip().lower() for e in os.environ.get(TEACHERS_ENV, "").split(",") if e.strip())
+
+
+def teacher_password_set() -> bool:
+    return bool(os.environ.get(PASSWORD_ENV, ""))
+
+
+def check_teacher_password(entered: object) -> bool:
+    """Whether ``entered`` is ``$CNNVIZ_TEACHER_PASSWORD`` (constant time; False when none is set).
+
+    Neither the password nor the attempt is ever logged or put in a message.
+    """
+    expected = os.environ.get(PASSWORD_ENV, "")
+    if not expected or not isinstance(entered, str) or not entered:
+        return False
+    return hmac.compare_digest(entered.encode("utf-8"), expected.encode("utf-8"))
+
+
+def classroom_mode(*, auth_configured: bool = False) -> bool:
+    """Whether this server is a classroom (several people) rather than one laptop user.
+
+    Args:
+        auth_configured: Streamlit sign-in is set up (the app layer knows; the backend cannot).
+    """
+    flag = os.environ.get(CLASSROOM_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return bool(flag or auth_configured or teacher_password_set() or teacher_emails())

@@ -1,0 +1,91 @@
+"""Students without accounts: a display name and a private random key (kept in the page URL).
+
+Only a hash of each key is stored (``class.sqlite3``): whoever reads the file cannot become a
+student. Keys come from :func:`secrets.token_urlsafe` (32 random bytes), so a plain SHA-256 is
+enough (no password stretching needed for a key nobody chose).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+import unicodedata
+
+from cnnviz.classroom import db
+from cnnviz.classroom.people import TEACHER_NAME, Person
+from cnnviz.errors import InvalidArgument
+
+log = logging.getLogger("cnnviz.classroom")
+
+NAME_MIN, NAME_MAX = 2, 40
+KEY_BYTES = 32
+#: Hex digits of the key's hash in the user id: 64 bits, unique within any class.
+SHORT_HASH = 16
+#: A key is URL-safe base64 text of about 43 characters; anything much longer is not a key.
+KEY_MAX = 128
+
+
+def clean_name(name: object) -> str:
+    """A display name stripped and checked: 2 to 40 printable characters, not the teacher's own name.
+
+    Raises:
+        InvalidArgument: saying what was received and why it is refused.
+    """
+    if not isinstance(name, str):
+        raise InvalidArgument(f"a name must be text, got {name!r}")
+    text = " ".join(unicodedata.normalize("NFC", name).split())  # inner runs of spaces become one
+    if not NAME_MIN <= len(text) <= NAME_MAX:
+        raise InvalidArgument(f"a name needs {NAME_MIN} to {NAME_MAX} characters, got {len(text)} ({text[:60]!r})")
+    if not text.isprintable():
+        raise InvalidArgument(f"a name may hold only printable characters, got {text!r}")
+    if text.casefold() == TEACHER_NAME.casefold():
+        raise InvalidArgument(f"{text!r} is the teacher's name: choose your own")
+    return text
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _person(digest: str, name: str) -> Person:
+    return Person(f"key:{digest[:SHORT_HASH]}", name, False, "key")
+
+
+def register(name: object) -> tuple[str, Person]:
+    """Add a student called ``name``; returns their private key (shown once, put in their URL) and them."""
+    display = clean_name(name)
+    for _ in range(5):  # two keys sharing 64 bits of hash: practically never; try another, never merge
+        key = secrets.token_urlsafe(KEY_BYTES)
+        digest = key_hash(key)
+        person = _person(digest, display)
+        with db.connect(write=True) as conn:
+            if conn.execute("SELECT 1 FROM students WHERE user_id = ?", (person.user_id,)).fetchone():
+                continue
+            conn.execute("INSERT INTO students (key_hash, user_id, display_name, created) VALUES (?, ?, ?, ?)",
+                         (digest, person.user_id, display, time.time()))
+        log.info("registered student %s", person.user_id)  # never the key
+        return key, person
+    raise RuntimeError("could not make a unique student key")  # pragma: no cover - astronomically unlikely
+
+
+def lookup(key: object) -> Person | None:
+    """The student whose private key is ``key``, or None (an unknown, malformed or empty key)."""
+    if not isinstance(key, str) or not key or len(key) > KEY_MAX:
+        return None
+    digest = key_hash(key)
+    if not db.path().exists():
+        return None
+    with db.connect() as conn:
+        row = conn.execute("SELECT display_name FROM students WHERE key_hash = ?", (digest,)).fetchone()
+    return None if row is None else _person(digest, row["display_name"])
+
+
+def students() -> list[Person]:
+    """Every registered student, oldest first (for the teacher's Class page)."""
+    if not db.path().exists():
+        return []
+    with db.connect() as conn:
+        rows = conn.execute("SELECT user_id, display_name FROM students ORDER BY created").fetchall()
+    return [Person(r["user_id"], r["display_name"], False, "key") for r in rows]

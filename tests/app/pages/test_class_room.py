@@ -1,0 +1,94 @@
+"""The Class page (issue 14): the teacher sees who trains and waits, stops any job, changes the cap, shares runs
+and the results table; a student gets a short note, and the results table once the teacher shares it."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnnviz.classroom import people, roster
+from cnnviz.classroom import settings as class_settings
+from cnnviz.classroom.people import local_teacher
+from cnnviz.training import jobs as jobmanager
+from cnnviz.training.jobtable import JobTable
+from tests.support.models import tiny_build
+from tests.support.pages import TIMEOUT, no_errors, open_page, texts
+from tests.support.runfolders import GOOD_CONFIG, write_run
+from tests.support.specs import tiny_spec
+
+PAGE = "app_pages/class_room.py"
+A_RUN = "20260101-000000-0000000a"
+
+
+@pytest.fixture(autouse=True)
+def _no_workers(monkeypatch):
+    """Jobs stay where the test puts them: no worker starts to train them."""
+    monkeypatch.setattr(jobmanager.JobManager, "ensure_workers", lambda self: None)
+    for name in (people.PASSWORD_ENV, people.TEACHERS_ENV, people.CLASSROOM_ENV):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def ann_and_ben(cnnviz_home):
+    (_, ann), (ben_key, ben) = roster.register("Ann"), roster.register("Ben")
+    write_run(cnnviz_home, A_RUN, config={**GOOD_CONFIG, "owner": ann.user_id, "owner_name": "Ann"})
+    manager = jobmanager.JobManager(workers=False)
+    jobs = [manager.submit(tiny_spec(seed=s), build=tiny_build, owner=who) for s, who in enumerate((ann, ben))]
+    return ann, ben, ben_key, jobs
+
+
+def _button(at: AppTest, key: str):
+    return at.button(key=key)
+
+
+def test_the_teacher_sees_the_queue_and_stops_a_students_job(app_path, ann_and_ben):
+    ann, ben, _, (ann_job, ben_job) = ann_and_ben
+    at = open_page(app_path, PAGE)
+    no_errors(at)
+    assert [s.value for s in at.subheader][:3] == ["Trainings", "What the class sees", "Results of the class"]
+    assert "0 training, 2 waiting" in texts(at)
+    queue = at.dataframe[0].value
+    assert list(queue["who"]) == ["Ann", "Ben"] and list(queue["place in queue"]) == [1, 2]
+    at.selectbox(key="class_stop_job").select(ben_job)
+    _button(at, "class_stop").click().run()
+    no_errors(at)
+    table = JobTable()
+    assert table.status(ben_job).state == "cancelled" and table.status(ann_job).state == "queued"
+    assert "0 training, 1 waiting" in texts(at)
+
+
+def test_the_teacher_changes_the_cap_and_what_the_class_sees(app_path, ann_and_ben):
+    at = open_page(app_path, PAGE)
+    cap = JobTable().max_jobs() + 2
+    at.number_input(key="class_cap").set_value(cap).run()  # the browser reruns on the change: Apply opens
+    _button(at, "class_cap_apply").click().run()
+    no_errors(at)
+    assert JobTable().max_jobs() == cap
+    at.toggle(key="class_sees_all").set_value(True).run()
+    at.toggle(key="class_results_shared").set_value(True).run()
+    no_errors(at)
+    assert class_settings.class_sees_all() and class_settings.results_shared()
+    at.multiselect(key="class_shared_runs").select(A_RUN).run()
+    _button(at, "class_share_apply").click().run()
+    no_errors(at)
+    assert class_settings.shared_runs() == {A_RUN}
+    results = next(f.value for f in at.dataframe if "best test accuracy" in f.value.columns)
+    assert list(results["who"]) == ["Ann"]
+
+
+def test_a_student_gets_a_note_and_the_results_only_when_shared(app_path, ann_and_ben, monkeypatch):
+    _, _, ben_key, (ann_job, _) = ann_and_ben
+    monkeypatch.setenv(people.CLASSROOM_ENV, "1")
+    at = AppTest.from_file(app_path, default_timeout=TIMEOUT)
+    at.query_params["key"] = ben_key
+    at.run()
+    at.switch_page(PAGE).run()
+    no_errors(at)
+    assert any("This page is for the teacher" in i.value for i in at.info)
+    assert not at.toggle and not at.dataframe and not at.button
+    class_settings.set_results_shared(True, by=local_teacher())
+    at.run()
+    no_errors(at)
+    assert [s.value for s in at.subheader] == ["Results of the class"]
+    assert list(at.dataframe[0].value["who"]) == ["Ann"]
+    assert JobTable().status(ann_job).state == "queued"  # and nothing else to press

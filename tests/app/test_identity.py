@@ -1,0 +1,91 @@
+"""Who is who in the app (issue 14): a laptop is the teacher; in a classroom, a name gives a private key kept in
+the URL (across page switches and reloads), an unknown key says so, and the teacher enters a password."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnnviz.classroom import people, roster
+from tests.support.pages import TIMEOUT
+
+CLASS_ENVS = (people.PASSWORD_ENV, people.TEACHERS_ENV, people.CLASSROOM_ENV)
+
+
+@pytest.fixture(autouse=True)
+def _no_class_env(monkeypatch):
+    for name in CLASS_ENVS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def classroom(monkeypatch):
+    monkeypatch.setenv(people.CLASSROOM_ENV, "1")
+
+
+def _app(app_path: str, key: str | None = None) -> AppTest:
+    at = AppTest.from_file(app_path, default_timeout=TIMEOUT)
+    if key is not None:
+        at.query_params["key"] = key
+    return at.run()
+
+
+def _button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def _me(at: AppTest) -> str:
+    return " ".join(c.value for c in at.sidebar.caption)
+
+
+def test_a_laptop_is_the_teacher_with_nothing_to_fill_in(app_path):
+    at = _app(app_path)
+    assert not at.exception
+    assert not at.get("text_input") and not at.sidebar.expander and "Welcome" not in [t.value for t in at.title]
+
+
+def test_a_first_visit_asks_a_name_then_keeps_the_key_in_the_url(app_path, classroom):
+    at = _app(app_path)
+    assert [t.value for t in at.title] == ["Welcome to the CNN lab"]
+    assert "key" not in at.query_params
+    at.text_input(key="identity_name").input("A")
+    _button(at, "Start").click().run()
+    assert "a name needs 2 to 40 characters, got 1 ('A')" in at.error[0].value  # still on the form
+    assert roster.students() == []
+    at.text_input(key="identity_name").input("  Ann  ")
+    _button(at, "Start").click().run()
+    assert not at.exception and not at.error
+    key = at.query_params["key"]
+    assert roster.lookup(key).display_name == "Ann"
+    assert any("Bookmark this page" in s.value for s in at.success)
+    assert "You are **Ann**" in _me(at)
+
+    at.query_params.clear()  # a page switch that drops the query string
+    at.switch_page("app_pages/runs.py").run()
+    assert at.query_params["key"] == key and "You are **Ann**" in _me(at)
+
+    again = _app(app_path, key)  # a reload, or the bookmark in a new session
+    assert "You are **Ann**" in _me(again) and "Welcome to the CNN lab" not in [t.value for t in again.title]
+    assert again.query_params["key"] == key
+
+
+def test_an_unknown_key_says_so_and_offers_the_form(app_path, classroom):
+    at = _app(app_path, "not-a-key-this-server-made")
+    assert any("does not know" in w.value for w in at.warning)
+    assert at.text_input(key="identity_name") is not None
+
+
+def test_the_teacher_password_makes_this_session_the_teacher(app_path, monkeypatch):
+    monkeypatch.setenv(people.PASSWORD_ENV, "pass-1234")
+    at = _app(app_path)
+    assert [t.value for t in at.title] == ["Welcome to the CNN lab"]  # a classroom: nobody known yet
+    at.sidebar.text_input(key="identity_password").input("wrong")
+    _button(at, "Enter").click().run()
+    assert "That is not the teacher password." in [e.value for e in at.error]
+    at.sidebar.text_input(key="identity_password").input("pass-1234")
+    _button(at, "Enter").click().run()
+    assert not at.exception and "(teacher)" in _me(at)
+    at.switch_page("app_pages/class_room.py").run()
+    assert "Trainings" in [s.value for s in at.subheader]
+    _button(at, "Leave teacher mode").click().run()
+    assert [t.value for t in at.title] == ["Welcome to the CNN lab"]

@@ -1,0 +1,71 @@
+"""People: the Person contract, the teacher checks (password in constant time, e-mail list) and classroom mode."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from cnnviz.classroom import people
+from cnnviz.classroom.people import TEACHER_OWNER, Person
+from cnnviz.errors import InvalidArgument
+
+CLASS_ENVS = (people.PASSWORD_ENV, people.TEACHERS_ENV, people.CLASSROOM_ENV)
+
+
+@pytest.fixture(autouse=True)
+def _no_class_env(monkeypatch):
+    for name in CLASS_ENVS:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_local_teacher_and_the_cli_own_what_came_before():
+    assert people.local_teacher() == Person(TEACHER_OWNER, "Teacher", True, "local")
+    assert people.cli_person().user_id == TEACHER_OWNER and people.cli_person().is_teacher
+
+
+def test_a_person_refuses_an_empty_id_and_an_unknown_kind():
+    with pytest.raises(InvalidArgument, match="a person needs a user id, got ''"):
+        Person("", "x", False, "key")
+    with pytest.raises(InvalidArgument, match="kind must be one of account, key, local, cli, got 'robot'"):
+        Person("key:1", "x", False, "robot")
+
+
+def test_accounts_are_teachers_when_their_address_is_listed(monkeypatch):
+    monkeypatch.setenv(people.TEACHERS_ENV, " Ada@School.org , bob@school.org,")
+    assert people.teacher_emails() == {"ada@school.org", "bob@school.org"}
+    ada = people.account_person("ADA@school.org", "Ada L.")
+    assert ada == Person("account:ada@school.org", "Ada L.", True, "account")
+    eve = people.account_person("eve@school.org")
+    assert eve == Person("account:eve@school.org", "eve@school.org", False, "account")
+    with pytest.raises(InvalidArgument, match="an account needs an e-mail address, got 'nobody'"):
+        people.account_person("nobody")
+
+
+def test_the_teacher_password_is_compared_and_never_logged(monkeypatch, caplog):
+    assert not people.check_teacher_password("anything")  # none set: nobody is the teacher by password
+    monkeypatch.setenv(people.PASSWORD_ENV, "s3cret-Ω")
+    with caplog.at_level(logging.DEBUG):
+        assert people.check_teacher_password("s3cret-Ω")
+        assert not people.check_teacher_password("s3cret")
+        assert not people.check_teacher_password("")
+        assert not people.check_teacher_password(None)
+    assert "s3cret" not in caplog.text
+
+
+def test_user_ids_are_told_from_the_old_session_owners():
+    assert people.is_user_id("teacher") and people.is_user_id("key:0123") and people.is_user_id("account:a@b")
+    assert not people.is_user_id("session 12ab") and not people.is_user_id("process 7") and not people.is_user_id(None)
+
+
+@pytest.mark.parametrize("env", CLASS_ENVS)
+def test_any_class_setting_makes_a_classroom(monkeypatch, env):
+    assert not people.classroom_mode()
+    assert people.classroom_mode(auth_configured=True)
+    monkeypatch.setenv(env, "1")
+    assert people.classroom_mode()
+
+
+def test_classroom_flag_off_is_a_laptop(monkeypatch):
+    monkeypatch.setenv(people.CLASSROOM_ENV, "0")
+    assert not people.classroom_mode()

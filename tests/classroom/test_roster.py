@@ -1,0 +1,61 @@
+"""The roster: a name gives a private key; only the key's hash is stored; a key finds its student again."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from cnnviz.classroom import db, roster
+from cnnviz.errors import InvalidArgument
+
+
+def test_a_name_gives_a_key_that_finds_the_student_again(cnnviz_home):
+    key, ann = roster.register("  Ann   Lee ")
+    assert ann.display_name == "Ann Lee" and ann.kind == "key" and not ann.is_teacher
+    assert ann.user_id == f"key:{roster.key_hash(key)[:roster.SHORT_HASH]}"
+    assert len(key) >= 40  # 32 random bytes, URL-safe
+    assert roster.lookup(key) == ann
+    assert [p.user_id for p in roster.students()] == [ann.user_id]
+
+
+def test_two_students_of_one_name_are_two_people():
+    key_a, first = roster.register("Sam")
+    key_b, second = roster.register("Sam")
+    assert key_a != key_b and first.user_id != second.user_id
+    assert roster.lookup(key_b) == second
+
+
+def test_only_the_hash_of_a_key_is_stored(cnnviz_home):
+    key, _ = roster.register("Ann")
+    raw = db.path().read_bytes() + b"".join(p.read_bytes() for p in cnnviz_home.glob("class.sqlite3-*"))
+    assert key.encode() not in raw
+    with sqlite3.connect(db.path()) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT key_hash FROM students").fetchone()[0] == roster.key_hash(key)
+
+
+@pytest.mark.parametrize("key", ["", None, 42, "not-a-key", "x" * 500])
+def test_unknown_or_malformed_keys_find_nobody(key):
+    roster.register("Ann")
+    assert roster.lookup(key) is None
+
+
+def test_nobody_is_found_before_anyone_registered(cnnviz_home):
+    assert roster.lookup("abc") is None and roster.students() == []
+    assert not db.path().exists()  # looking does not create the file
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("A", "a name needs 2 to 40 characters, got 1 ('A')"),
+    ("   ", "a name needs 2 to 40 characters, got 0 ('')"),
+    ("x" * 41, "a name needs 2 to 40 characters, got 41"),
+    ("Ann\x00", "a name may hold only printable characters, got 'Ann\\x00'"),
+    (7, "a name must be text, got 7"),
+    ("teacher", "'teacher' is the teacher's name: choose your own"),
+])
+def test_names_are_checked(name, words):
+    with pytest.raises(InvalidArgument) as err:
+        roster.register(name)
+    assert words in str(err.value)
+    assert roster.students() == []
