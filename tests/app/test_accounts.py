@@ -1,0 +1,158 @@
+"""Sign-in with school accounts (cnnviz.app.accounts): settings read from ``[auth]``, ``st.user`` read as an Account,
+the sign-in screen, the sidebar line and sign-out, all in AppTest (``at.secrets``, ``at.user``)."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnnviz.app import accounts
+
+SHARED = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "a-long-random-cookie-secret"}
+CLIENT = {"client_id": "cnnviz", "client_secret": "client-secret-value",
+          "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration"}
+ADA = {"is_logged_in": True, "email": "Ada@School.example", "name": "Ada Lovelace", "sub": "1"}
+
+
+def _script():
+    """The app's gate and a line after it that shows what the page would see."""
+    import streamlit as st
+
+    from cnnviz.app import accounts
+
+    account = accounts.sign_in_gate()
+    st.session_state["probe"] = {
+        "configured": accounts.auth_configured(), "problem": accounts.auth_problem(),
+        "account": account, "signed_in": accounts.signed_in_account(), "providers": accounts.providers(),
+    }
+    st.write("the pages")
+
+
+def _run(auth=None, user=None) -> AppTest:
+    at = AppTest.from_function(_script, default_timeout=30)
+    if auth is not None:
+        at.secrets["auth"] = auth
+    if user is not None:
+        at.user = user
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _probe(at: AppTest) -> dict:
+    return at.session_state["probe"]
+
+
+def test_no_auth_section_means_not_configured_and_nothing_drawn():
+    at = _run()
+    probe = _probe(at)
+    assert probe == {"configured": False, "problem": None, "account": None, "signed_in": None, "providers": []}
+    assert not at.sidebar.markdown and not at.sidebar.error and not at.button
+    assert [m.value for m in at.markdown] == ["the pages"]
+
+
+def test_outside_a_script_run_with_no_secrets_file_it_is_not_configured():
+    # A laptop: no .streamlit/secrets.toml anywhere Streamlit looks (the tests run without one).
+    assert accounts.auth_configured() is False
+    assert accounts.auth_problem() is None
+
+
+def test_signed_out_student_sees_only_the_sign_in_screen():
+    at = _run({**SHARED, **CLIENT}, user={"is_logged_in": False})
+    assert "probe" not in at.session_state  # st.stop(): no page drawn
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert at.title[0].value == "cnnviz: a CNN lab"
+    assert "Sign in with your school account" in at.markdown[0].value
+
+
+def test_signed_in_account_is_read_from_st_user():
+    at = _run({**SHARED, **CLIENT}, user=ADA)
+    probe = _probe(at)
+    assert probe["configured"] is True and probe["providers"] == ["default"]
+    assert probe["account"] == accounts.Account(email="Ada@School.example", name="Ada Lovelace")
+    assert probe["signed_in"] == probe["account"]
+    assert probe["account"].user_id == "account:ada@school.example"
+    assert at.sidebar.markdown[0].value == "Signed in as **Ada Lovelace**"
+    assert [b.label for b in at.sidebar.button] == ["Sign out"]
+
+
+def test_a_teacher_by_email_is_marked_teacher(monkeypatch):
+    monkeypatch.setenv(accounts.TEACHERS_ENV, " grace@school.example , ADA@school.example")
+    at = _run({**SHARED, **CLIENT}, user=ADA)
+    assert at.sidebar.markdown[0].value == "Signed in as **Ada Lovelace** · teacher"
+    assert accounts.teacher_emails() == {"grace@school.example", "ada@school.example"}
+
+
+def test_a_student_is_not_a_teacher(monkeypatch):
+    monkeypatch.setenv(accounts.TEACHERS_ENV, "grace@school.example")
+    at = _run({**SHARED, **CLIENT}, user=ADA)
+    assert at.sidebar.markdown[0].value == "Signed in as **Ada Lovelace**"
+    assert not accounts.is_teacher_account(accounts.Account("ada@school.example", "Ada"))
+
+
+def test_sign_out_clears_the_user_and_shows_sign_in_again():
+    at = _run({**SHARED, **CLIENT}, user=ADA)
+    at.sidebar.button(key="accounts_sign_out").click().run()
+    assert at.user == {"is_logged_in": False}
+    at.run()  # a browser is sent to Streamlit's logout route and back, which starts a new run
+    assert [b.label for b in at.button] == ["Sign in"] and not at.sidebar.markdown
+
+
+def test_a_markdown_name_is_shown_as_typed():
+    at = _run({**SHARED, **CLIENT}, user={**ADA, "name": "**Bold** [x](http://127.0.0.1:9/)"})
+    shown = at.sidebar.markdown[0].value
+    assert "\\*\\*Bold\\*\\*" in shown and "\\[x\\]" in shown and "http://" not in shown
+
+
+def test_name_falls_back_to_given_and_family_name_then_email():
+    at = _run({**SHARED, **CLIENT}, user={"is_logged_in": True, "email": "b@s.example", "given_name": "Bo",
+                                          "family_name": "Li"})
+    assert _probe(at)["account"] == accounts.Account("b@s.example", "Bo Li")
+    at = _run({**SHARED, **CLIENT}, user={"is_logged_in": True, "email": "b@s.example"})
+    assert _probe(at)["account"] == accounts.Account("b@s.example", "b@s.example")
+
+
+def test_an_account_without_email_is_not_signed_in():
+    at = _run({**SHARED, **CLIENT}, user={"is_logged_in": True, "name": "No Mail", "sub": "42"})
+    assert "probe" not in at.session_state and [b.label for b in at.button] == ["Sign in"]
+
+
+def test_named_providers_get_one_button_each():
+    at = _run({**SHARED, "google": CLIENT, "microsoft": {**CLIENT, "client_kwargs": {"prompt": "login"}}},
+              user={"is_logged_in": False})
+    assert [b.label for b in at.button] == ["Sign in with Google", "Sign in with Microsoft"]
+
+
+def test_a_sign_in_click_calls_st_login_with_its_provider(monkeypatch):
+    # Streamlit's st.login reads the secrets file itself (AppTest's secrets do not reach it): the redirect it
+    # starts is driven in the real browser (tests/e2e/test_accounts_in_browser.py); here, which provider it gets.
+    import streamlit as st
+
+    calls = []
+    monkeypatch.setattr(st, "login", calls.append)
+    at = _run({**SHARED, "google": CLIENT, "microsoft": CLIENT}, user={"is_logged_in": False})
+    at.button(key="accounts_sign_in_microsoft").click().run()
+    assert calls == ["microsoft"]
+    at = _run({**SHARED, **CLIENT}, user={"is_logged_in": False})
+    at.button(key="accounts_sign_in_default").click().run()
+    assert calls == ["microsoft", None]
+
+
+@pytest.mark.parametrize(("auth", "words"), [
+    ({"cookie_secret": "s" * 20, **CLIENT}, "no `redirect_uri`"),
+    ({**SHARED, "cookie_secret": ""}, "no `cookie_secret`"),
+    ({**SHARED, "redirect_uri": "localhost:8501"}, "ending in /oauth2callback"),
+    (SHARED, "names no sign-in provider"),
+    ({**SHARED, "client_id": "x", "server_metadata_url": CLIENT["server_metadata_url"]}, "`[auth]` in .streamlit/"
+                                                                                         "secrets.toml has no `client_secret`"),
+    ({**SHARED, "google": {"client_id": "x"}}, "`[auth.google]` in .streamlit/secrets.toml has no `client_secret` or"),
+    ({**SHARED, "my_school": CLIENT}, "underscore"),
+    ({**SHARED, **CLIENT, "server_metadata_url": "accounts.google.com"}, "full https:// address"),
+    ("yes", "must be a section"),
+])
+def test_a_half_written_auth_section_tells_the_teacher_and_does_not_crash(auth, words):
+    at = _run(auth, user={"is_logged_in": False})
+    probe = _probe(at)
+    assert probe["configured"] is False and probe["account"] is None and words in probe["problem"]
+    assert words in at.sidebar.error[0].value and "client-secret-value" not in at.sidebar.error[0].value
+    assert [m.value for m in at.markdown] == ["the pages"]  # the app goes on without accounts
