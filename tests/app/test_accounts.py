@@ -156,3 +156,40 @@ def test_a_half_written_auth_section_tells_the_teacher_and_does_not_crash(auth, 
     assert probe["configured"] is False and probe["account"] is None and words in probe["problem"]
     assert words in at.sidebar.error[0].value and "client-secret-value" not in at.sidebar.error[0].value
     assert [m.value for m in at.markdown] == ["the pages"]  # the app goes on without accounts
+
+
+def test_the_test_provider_issues_the_claims_the_app_reads():
+    # The harness the browser test signs in through: a code flow by hand, the identity token's claims read back.
+    import base64
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from tests.support import oidc
+
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    redirect = "http://127.0.0.1:9/oauth2callback"
+    with oidc.running_provider([oidc.ProviderUser("ada@school.example", "Ada Lovelace")]) as provider:
+        with urllib.request.urlopen(provider.metadata_url, timeout=10) as resp:
+            metadata = json.load(resp)
+        assert metadata["issuer"] == provider.base and provider.base.startswith("http://127.0.0.1:")
+        query = urllib.parse.urlencode({"client_id": oidc.CLIENT_ID, "redirect_uri": redirect, "response_type": "code",
+                                        "scope": "openid email profile", "state": "s"})
+        form = urllib.parse.urlencode({"sub": "ada@school.example"}).encode()
+        with pytest.raises(urllib.error.HTTPError) as answer:  # the 302 back to the app, not followed
+            urllib.request.build_opener(_NoRedirect).open(f"{metadata['authorization_endpoint']}?{query}", form,
+                                                           timeout=10)
+        back = urllib.parse.urlparse(answer.value.headers["Location"])
+        answer.value.close()
+        code = urllib.parse.parse_qs(back.query)["code"][0]
+        token_form = urllib.parse.urlencode({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
+                                             "client_id": oidc.CLIENT_ID, "client_secret": oidc.CLIENT_SECRET}).encode()
+        with urllib.request.urlopen(metadata["token_endpoint"], token_form, timeout=10) as resp:
+            id_token = json.load(resp)["id_token"]
+    payload = id_token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert (claims["email"], claims["name"], claims["iss"]) == ("ada@school.example", "Ada Lovelace", provider.base)
