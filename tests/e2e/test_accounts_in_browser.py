@@ -1,0 +1,125 @@
+"""Sign-in with school accounts in the real browser (issue 14): Streamlit's own OpenID Connect against a real
+provider on 127.0.0.1 (oidc-provider-mock, tests/support/oidc.py), a student and a teacher (by CNNVIZ_TEACHERS).
+
+Each browser context is one person's browser (its own cookies): :func:`signed_in` gives one, signed in, so a
+check with two people at once (a student's run not visible to another) opens two.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import pytest
+
+from tests.e2e.conftest import running_app
+from tests.e2e.streamlit_page import assert_no_errors, screenshot, wait_idle
+from tests.support import oidc
+
+pytestmark = pytest.mark.e2e
+
+STUDENT = oidc.ProviderUser("ada@school.example", "Ada Lovelace")
+OTHER_STUDENT = oidc.ProviderUser("alan@school.example", "Alan Turing")
+TEACHER = oidc.ProviderUser("grace@school.example", "Grace Hopper")
+
+
+@pytest.fixture(scope="module")
+def provider():
+    with oidc.running_provider([STUDENT, OTHER_STUDENT, TEACHER]) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def accounts_server(provider, tmp_path_factory):
+    """``streamlit run app.py`` with ``[auth]`` pointing at the provider and Grace on the teacher list."""
+    home = tmp_path_factory.mktemp("e2e-accounts-home")
+    secrets = oidc.write_auth_secrets(home / "secrets" / "secrets.toml", oidc.auth_settings(provider))
+    env = {**oidc.server_env(secrets), "CNNVIZ_TEACHERS": TEACHER.email}
+    with running_app(home, "streamlit-accounts.log", env=env) as url:
+        yield url
+
+
+def sign_in(page, server: str, provider: oidc.Provider, who: oidc.ProviderUser) -> None:
+    """From the app's sign-in screen through the provider's authorize page back to the app, signed in."""
+    page.goto(server)
+    wait_idle(page, timeout=120)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(re.escape(provider.base) + "/oauth2/authorize"), timeout=60_000)
+    page.get_by_role("button", name=who.email, exact=True).click()  # the provider's one-click user
+    page.wait_for_url(re.compile("^" + re.escape(server) + "/?$"), timeout=60_000)
+    signed_in_line(page, who).wait_for(timeout=120_000)
+    wait_idle(page, timeout=120)
+
+
+def sign_out(page, server: str, provider: oidc.Provider) -> None:
+    """Sidebar "Sign out", then the provider's end-session page, back to the app's sign-in screen."""
+    page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(re.escape(provider.base) + "/oauth2/end_session"), timeout=60_000)
+    page.get_by_role("button", name="End session").click()
+    page.wait_for_url(re.compile("^" + re.escape(server) + "/?$"), timeout=60_000)
+    page.get_by_role("button", name="Sign in").wait_for(timeout=120_000)
+
+
+def signed_in_line(page, who: oidc.ProviderUser):
+    return page.locator('[data-testid="stSidebar"]').get_by_text(f"Signed in as {who.name}")
+
+
+@contextlib.contextmanager
+def signed_in(browser, server: str, provider: oidc.Provider, who: oidc.ProviderUser):
+    """A browser of its own (cookies and all) for ``who``, signed in; closed afterwards."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        sign_in(page, server, provider, who)
+        yield page
+    finally:
+        context.close()
+
+
+def sidebar_text(page) -> str:
+    return page.locator('[data-testid="stSidebar"]').inner_text()
+
+
+def test_nobody_signed_in_sees_only_the_sign_in_screen(accounts_server, page):
+    page.goto(accounts_server)
+    wait_idle(page, timeout=120)
+    assert page.get_by_role("button", name="Sign in").count() == 1
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 0  # no pages before signing in
+    assert_no_errors(page)
+    screenshot(page, "accounts_sign_in_screen")
+
+
+def test_a_student_signs_in_sees_their_name_and_signs_out(accounts_server, provider, page):
+    sign_in(page, accounts_server, provider, STUDENT)
+    assert "teacher" not in sidebar_text(page)
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 1  # the pages are there
+    assert_no_errors(page)
+    screenshot(page, "accounts_student_signed_in")
+
+    page.reload()  # the identity cookie keeps the student signed in across a reload
+    signed_in_line(page, STUDENT).wait_for(timeout=120_000)
+
+    sign_out(page, accounts_server, provider)
+    page.reload()  # and the cookie is gone: still signed out after a reload
+    wait_idle(page, timeout=120)
+    assert page.get_by_role("button", name="Sign in").count() == 1 and signed_in_line(page, STUDENT).count() == 0
+    assert_no_errors(page)
+
+
+def test_a_teacher_by_email_signs_in_as_teacher(accounts_server, provider, page):
+    sign_in(page, accounts_server, provider, TEACHER)
+    assert f"Signed in as {TEACHER.name} · teacher" in sidebar_text(page)
+    assert_no_errors(page)
+    screenshot(page, "accounts_teacher_signed_in")
+
+
+def test_two_people_at_once_are_each_themselves(accounts_server, provider, browser):
+    # The frame for the ownership checks (issue 14): two browsers, two accounts, one server.
+    with signed_in(browser, accounts_server, provider, STUDENT) as ada, \
+            signed_in(browser, accounts_server, provider, OTHER_STUDENT) as alan:
+        ada.reload()
+        signed_in_line(ada, STUDENT).wait_for(timeout=120_000)
+        assert OTHER_STUDENT.name not in sidebar_text(ada)
+        assert STUDENT.name not in sidebar_text(alan)
+        assert_no_errors(ada)
+        assert_no_errors(alan)
