@@ -193,3 +193,15 @@ def test_the_test_provider_issues_the_claims_the_app_reads():
     payload = id_token.split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert (claims["email"], claims["name"], claims["iss"]) == ("ada@school.example", "Ada Lovelace", provider.base)
+
+
+def test_the_readme_example_is_a_working_auth_section():
+    import re
+    import tomllib
+
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"```toml\n(\[auth\].*?)```", readme, re.S).group(1)
+    at = _run(tomllib.loads(example)["auth"], user={"is_logged_in": False})
+    assert not at.sidebar.error and [b.label for b in at.button] == ["Sign in with Google"]
