@@ -6,8 +6,9 @@ provider in ``[auth]`` itself, or named ones in ``[auth.google]``, ``[auth.micro
 settings never touches the network: Streamlit fetches the provider's metadata only when someone clicks Sign in.
 A half-written section is not usable: :func:`auth_problem` says what is missing, in words for the teacher.
 
-Teachers by account are the emails listed in ``CNNVIZ_TEACHERS`` (comma-separated). Who is who, and what a
-teacher may do, is decided in ``cnnviz.app.identity`` and ``cnnviz.classroom``; this module only reads accounts.
+Teachers by account are the emails listed in ``CNNVIZ_TEACHERS`` (comma-separated). This module only reads
+accounts and draws their buttons; who is who without accounts (names and keys, the teacher password) and what
+each may do belong to the classroom modules, which can use these pieces in place of :func:`sign_in_gate`.
 """
 
 from __future__ import annotations
@@ -150,19 +151,25 @@ def signed_in_sidebar(name: str, is_teacher: bool = False) -> None:
         sign_out_button()
 
 
+def show_auth_problem() -> bool:
+    """Say in the sidebar (and once in the server log) what keeps a written ``[auth]`` from working; True if
+    something does. The app then goes on without accounts rather than failing at the first sign-in."""
+    problem = auth_problem()
+    if problem is None:
+        return False
+    _log_once(problem)
+    st.sidebar.error(f"Sign-in with school accounts is not working. {problem} (README: Sign-in)",
+                     icon=":material/lock_open:")
+    return True
+
+
 def sign_in_gate() -> Account | None:
     """Who this session is, on a server with sign-in; call it before the pages are drawn.
 
     Sign-in configured: the signed-in account (with "Signed in as" in the sidebar), or else a sign-in screen
     and ``st.stop()``. Not configured: None, and a half-written ``[auth]`` shows the teacher what is missing.
     """
-    problem = auth_problem()
-    if problem is not None:
-        _log_once(problem)
-        st.sidebar.error(f"Sign-in with school accounts is not working. {problem} (README: Sign-in)",
-                         icon=":material/lock_open:")
-        return None
-    if not auth_configured():
+    if show_auth_problem() or not auth_configured():
         return None
     account = signed_in_account()
     if account is None:
