@@ -29,6 +29,9 @@ TEACHERS_ENV = "CNNVIZ_TEACHERS"
 #: The provider Streamlit uses when the client settings sit in ``[auth]`` itself.
 DEFAULT_PROVIDER = "default"
 
+#: Shorter cookie secrets could be guessed, and a guessed one signs a cookie for any account (the teacher's).
+MIN_COOKIE_SECRET = 16
+
 _SHARED_KEYS = ("redirect_uri", "cookie_secret")
 _PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
 _SIGN_OUT_KEY = "accounts_sign_out"
@@ -55,6 +58,12 @@ def auth_configured() -> bool:
     return _auth_section() is not None and auth_problem() is None
 
 
+def auth_written() -> bool:
+    """True when ``.streamlit/secrets.toml`` has an ``[auth]`` section at all, usable or not: the teacher meant
+    this server for a class with accounts, so a broken section must not make it a one-person laptop."""
+    return _auth_section() is not None
+
+
 def auth_problem() -> str | None:
     """What keeps a written ``[auth]`` section from working, as one message for the teacher; None when it works
     or when there is no ``[auth]`` section at all (sign-in simply not set up). Never repeats a secret's value."""
@@ -66,6 +75,10 @@ def auth_problem() -> str | None:
     missing = [key for key in _SHARED_KEYS if not _text(section.get(key))]
     if missing:
         return f"`[auth]` in .streamlit/secrets.toml has no {_keys(missing)}."
+    if len(_text(section["cookie_secret"])) < MIN_COOKIE_SECRET:
+        return (f"`cookie_secret` in `[auth]` is too short to keep sign-in cookies from being forged "
+                f"({len(_text(section['cookie_secret']))} characters; use {MIN_COOKIE_SECRET} or more: "
+                "python -c \"import secrets; print(secrets.token_urlsafe(32))\").")
     redirect = _text(section["redirect_uri"])
     if not redirect.startswith(("http://", "https://")) or not redirect.endswith("/oauth2callback"):
         return ("`redirect_uri` in `[auth]` must be the app's full address ending in /oauth2callback "

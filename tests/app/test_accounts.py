@@ -23,7 +23,8 @@ def _script():
     account = accounts.sign_in_gate()
     st.session_state["probe"] = {
         "configured": accounts.auth_configured(), "problem": accounts.auth_problem(),
-        "account": account, "signed_in": accounts.signed_in_account(), "providers": accounts.providers(),
+        "written": accounts.auth_written(), "account": account, "signed_in": accounts.signed_in_account(),
+        "providers": accounts.providers(),
     }
     st.write("the pages")
 
@@ -46,7 +47,8 @@ def _probe(at: AppTest) -> dict:
 def test_no_auth_section_means_not_configured_and_nothing_drawn():
     at = _run()
     probe = _probe(at)
-    assert probe == {"configured": False, "problem": None, "account": None, "signed_in": None, "providers": []}
+    assert probe == {"configured": False, "problem": None, "written": False, "account": None, "signed_in": None,
+                     "providers": []}
     assert not at.sidebar.markdown and not at.sidebar.error and not at.button
     assert [m.value for m in at.markdown] == ["the pages"]
 
@@ -141,10 +143,11 @@ def test_a_sign_in_click_calls_st_login_with_its_provider(monkeypatch):
 @pytest.mark.parametrize(("auth", "words"), [
     ({"cookie_secret": "s" * 20, **CLIENT}, "no `redirect_uri`"),
     ({**SHARED, "cookie_secret": ""}, "no `cookie_secret`"),
+    ({**SHARED, **CLIENT, "cookie_secret": "xxx"}, "too short to keep sign-in cookies from being forged (3 char"),
     ({**SHARED, "redirect_uri": "localhost:8501"}, "ending in /oauth2callback"),
     (SHARED, "names no sign-in provider"),
-    ({**SHARED, "client_id": "x", "server_metadata_url": CLIENT["server_metadata_url"]}, "`[auth]` in .streamlit/"
-                                                                                         "secrets.toml has no `client_secret`"),
+    ({**SHARED, "client_id": "x", "server_metadata_url": CLIENT["server_metadata_url"]},
+     "`[auth]` in .streamlit/secrets.toml has no `client_secret`"),
     ({**SHARED, "google": {"client_id": "x"}}, "`[auth.google]` in .streamlit/secrets.toml has no `client_secret` or"),
     ({**SHARED, "my_school": CLIENT}, "underscore"),
     ({**SHARED, **CLIENT, "server_metadata_url": "accounts.google.com"}, "full https:// address"),
@@ -154,6 +157,7 @@ def test_a_half_written_auth_section_tells_the_teacher_and_does_not_crash(auth, 
     at = _run(auth, user={"is_logged_in": False})
     probe = _probe(at)
     assert probe["configured"] is False and probe["account"] is None and words in probe["problem"]
+    assert probe["written"] is True  # a classroom still: names and keys, not everyone the teacher
     assert words in at.sidebar.error[0].value and "client-secret-value" not in at.sidebar.error[0].value
     assert [m.value for m in at.markdown] == ["the pages"]  # the app goes on without accounts
 
@@ -203,5 +207,6 @@ def test_the_readme_example_is_a_working_auth_section():
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     example = re.search(r"```toml\n(\[auth\].*?)```", readme, re.S).group(1)
-    at = _run(tomllib.loads(example)["auth"], user={"is_logged_in": False})
+    filled = example.replace('"..."', '"' + "x" * 32 + '"')  # the teacher's own id, secret and cookie secret
+    at = _run(tomllib.loads(filled)["auth"], user={"is_logged_in": False})
     assert not at.sidebar.error and [b.label for b in at.button] == ["Sign in with Google"]
