@@ -81,5 +81,7 @@ def write_auth_secrets(path: Path, auth: dict) -> Path:
 
 
 def server_env(secrets_file: Path) -> dict[str, str]:
-    """Environment for ``streamlit run`` that reads only ``secrets_file`` (not the repository's or the user's)."""
-    return {"STREAMLIT_SECRETS_FILES": str(secrets_file)}
+    """Environment for ``streamlit run`` that reads only ``secrets_file`` (not the repository's or the user's) and
+    reaches the provider directly even where a proxy is configured."""
+    return {"STREAMLIT_SECRETS_FILES": str(secrets_file), "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost"}
