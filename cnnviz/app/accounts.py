@@ -97,7 +97,7 @@ def auth_problem() -> str | None:
         metadata = _text(provider["server_metadata_url"])
         if not metadata.startswith(("http://", "https://")):
             return f"`server_metadata_url` in {where} must be a full https:// address; it is {metadata!r}."
-    if importlib.util.find_spec("authlib") is None:
+    if not _authlib_installed():
         return "Sign-in needs the Authlib package on the server: run `pip install -e .` in cnnviz's folder again."
     return None
 
@@ -212,6 +212,12 @@ def _provider_sections(section: Mapping) -> dict[str, Mapping]:
         if isinstance(value, Mapping) and name != "client_kwargs" and any(key in value for key in _PROVIDER_KEYS):
             found[name] = value
     return found
+
+
+@functools.cache
+def _authlib_installed() -> bool:
+    """Whether Streamlit's sign-in can work here (looked up once: a path search costs ~0.1 ms a call)."""
+    return importlib.util.find_spec("authlib") is not None
 
 
 @functools.cache

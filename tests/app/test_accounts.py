@@ -210,3 +210,10 @@ def test_the_readme_example_is_a_working_auth_section():
     filled = example.replace('"..."', '"' + "x" * 32 + '"')  # the teacher's own id, secret and cookie secret
     at = _run(tomllib.loads(filled)["auth"], user={"is_logged_in": False})
     assert not at.sidebar.error and [b.label for b in at.button] == ["Sign in with Google"]
+
+
+def test_without_authlib_the_teacher_is_told_to_reinstall(monkeypatch):
+    monkeypatch.setattr(accounts, "_authlib_installed", lambda: False)
+    at = _run({**SHARED, **CLIENT}, user=ADA)
+    assert _probe(at)["configured"] is False and "Authlib" in at.sidebar.error[0].value
+    assert "probe" in at.session_state and not at.button  # the pages go on, no Sign in that would fail
