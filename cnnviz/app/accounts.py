@@ -112,10 +112,11 @@ def providers() -> list[str]:
 def signed_in_account() -> Account | None:
     """The account signed in to this browser session, or None (nobody signed in, or sign-in not configured).
 
-    The email is the account's identity; an account whose provider shares no email address counts as not
-    signed in (Streamlit asks for the ``email`` scope by default). The name falls back to the email.
+    The email is the account's identity (and makes a teacher): an account whose provider shares no email
+    address, or says it is not verified, counts as not signed in (Streamlit asks for the ``email`` scope by
+    default). Microsoft may send the address as ``preferred_username`` only. The name falls back to the email.
     """
-    if not auth_configured() or st.user.get("is_logged_in") is not True:
+    if not auth_configured() or st.user.get("is_logged_in") is not True or st.user.get("email_verified") is False:
         return None
     email = _text(st.user.get("email")) or _text(st.user.get("preferred_username"))
     if "@" not in email:

@@ -114,9 +114,20 @@ def test_name_falls_back_to_given_and_family_name_then_email():
     assert _probe(at)["account"] == accounts.Account("b@s.example", "b@s.example")
 
 
-def test_an_account_without_email_is_not_signed_in():
-    at = _run({**SHARED, **CLIENT}, user={"is_logged_in": True, "name": "No Mail", "sub": "42"})
+@pytest.mark.parametrize("user", [
+    {"is_logged_in": True, "name": "No Mail", "sub": "42"},
+    {**ADA, "email_verified": False},  # an address the provider has not checked could be the teacher's
+])
+def test_an_account_without_a_verified_email_is_not_signed_in(user):
+    at = _run({**SHARED, **CLIENT}, user=user)
     assert "probe" not in at.session_state and [b.label for b in at.button] == ["Sign in"]
+
+
+def test_an_address_in_preferred_username_is_the_email():
+    # Microsoft Entra sends the address as preferred_username when the account has no mailbox.
+    at = _run({**SHARED, **CLIENT}, user={"is_logged_in": True, "preferred_username": "bo@s.example", "name": "Bo",
+                                          "email_verified": True})
+    assert _probe(at)["account"] == accounts.Account("bo@s.example", "Bo")
 
 
 def test_named_providers_get_one_button_each():
