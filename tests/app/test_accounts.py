@@ -228,3 +228,14 @@ def test_without_authlib_the_teacher_is_told_to_reinstall(monkeypatch):
     at = _run({**SHARED, **CLIENT}, user=ADA)
     assert _probe(at)["configured"] is False and "Authlib" in at.sidebar.error[0].value
     assert "probe" in at.session_state and not at.button  # the pages go on, no Sign in that would fail
+
+
+def test_a_half_written_auth_section_keeps_the_server_a_classroom(app_path):
+    # Not a laptop where everyone is the teacher: the name form (or Sign in) and the teacher's message.
+    pytest.importorskip("cnnviz.app.identity", reason="who is who comes with the classroom modules (issue 14)")
+    at = AppTest.from_file(app_path, default_timeout=60)
+    at.secrets["auth"] = {**SHARED, "client_id": "cnnviz"}  # no client_secret, no server_metadata_url
+    at.run()
+    assert not at.exception, at.exception
+    assert "has no `client_secret` or `server_metadata_url`" in at.sidebar.error[0].value
+    assert at.text_input and "cnnviz: a CNN lab" not in [t.value for t in at.title]  # a name form, not Home
