@@ -30,7 +30,7 @@ WELCOME_KEY = "identity_welcome"
 
 def classroom() -> bool:
     """Whether this server is a classroom (:func:`cnnviz.classroom.people.classroom_mode`)."""
-    return people.classroom_mode(auth_configured=accounts.auth_configured())
+    return people.classroom_mode(auth_configured=accounts.auth_written())  # a broken [auth] is still a class
 
 
 def _student(key: str | None) -> Person | None:
@@ -79,6 +79,7 @@ def gate() -> Person:
     (or Sign in) that stops the page while nobody is known. On a laptop: the local teacher, nothing drawn."""
     if not classroom():
         return people.local_teacher()
+    accounts.show_auth_problem()  # a half-written [auth]: the teacher reads what is missing
     _teacher_box()
     found = current_person()
     if found is None:
@@ -89,10 +90,10 @@ def gate() -> Person:
         st.session_state[SESSION_KEY] = key
         if _url_key() != key:  # a page switch dropped it: a reload or bookmark must find the student again
             st.query_params[KEY_PARAM] = key
-    st.sidebar.caption(f"You are **{found.display_name}**" + (" (teacher)" if found.is_teacher else ""))
     if found.kind == "account":
-        with st.sidebar:
-            accounts.sign_out_button()
+        accounts.signed_in_sidebar(found.display_name, found.is_teacher)
+    else:
+        st.sidebar.text(f"You are {found.display_name}" + (" (teacher)" if found.is_teacher else ""))
     if st.session_state.pop(WELCOME_KEY, False):
         st.success(f"Welcome, {found.display_name}! Bookmark this page: its address holds your private key, "
                    "and it brings your runs back. Without it (another browser) you are someone new.")

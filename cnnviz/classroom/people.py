@@ -20,6 +20,14 @@ KINDS = ("account", "key", "local", "cli")
 PASSWORD_ENV = "CNNVIZ_TEACHER_PASSWORD"
 TEACHERS_ENV = "CNNVIZ_TEACHERS"
 CLASSROOM_ENV = "CNNVIZ_CLASSROOM"
+#: Characters that start Markdown, HTML, LaTeX or Streamlit's shortcodes: names are shown in captions
+#: and tables, so a name holds none of them ("[x](http://…)" would be a link on every student's page).
+MARKUP = frozenset("\\`*_[](){}<>$~|#!:")
+
+
+def without_markup(text: str) -> str:
+    """``text`` with :data:`MARKUP` characters dropped and spaces collapsed (for names from a sign-in provider)."""
+    return " ".join("".join(ch for ch in text if ch not in MARKUP and ch.isprintable()).split())
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,8 @@ def account_person(email: str, name: str = "") -> Person:
     if not isinstance(email, str) or "@" not in email:
         raise InvalidArgument(f"an account needs an e-mail address, got {email!r}")
     address = email.strip().lower()
-    return Person(f"account:{address}", (name or "").strip() or address, address in teacher_emails(), "account")
+    shown = without_markup(name or "") or address  # the provider's name is the student's to choose
+    return Person(f"account:{address}", shown, address in teacher_emails(), "account")
 
 
 def teacher_emails() -> frozenset[str]:

@@ -13,7 +13,7 @@ import secrets
 import time
 import unicodedata
 
-from cnnviz.classroom import db
+from cnnviz.classroom import db, people
 from cnnviz.classroom.people import TEACHER_NAME, Person
 from cnnviz.errors import InvalidArgument
 
@@ -40,6 +40,9 @@ def clean_name(name: object) -> str:
         raise InvalidArgument(f"a name needs {NAME_MIN} to {NAME_MAX} characters, got {len(text)} ({text[:60]!r})")
     if not text.isprintable():
         raise InvalidArgument(f"a name may hold only printable characters, got {text!r}")
+    if people.MARKUP & set(text):
+        shown = " ".join(sorted(people.MARKUP & set(text)))
+        raise InvalidArgument(f"a name may hold letters, digits, spaces and . - ' , but {text!r} has {shown}")
     if text.casefold() == TEACHER_NAME.casefold():
         raise InvalidArgument(f"{text!r} is the teacher's name: choose your own")
     return text
