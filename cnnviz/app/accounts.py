@@ -16,13 +16,12 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import streamlit as st
 
-from cnnviz.classroom.people import TEACHERS_ENV, teacher_emails
+from cnnviz.classroom.people import teacher_emails
 
 _LOG = logging.getLogger(__name__)
 

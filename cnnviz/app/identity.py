@@ -93,7 +93,8 @@ def gate() -> Person:
     if found.kind == "account":
         accounts.signed_in_sidebar(found.display_name, found.is_teacher)
     else:
-        st.sidebar.text(f"You are {found.display_name}" + (" (teacher)" if found.is_teacher else ""))
+        # names hold no Markdown (roster.clean_name, people.without_markup)
+        st.sidebar.caption(f"You are **{found.display_name}**" + (" (teacher)" if found.is_teacher else ""))
     if st.session_state.pop(WELCOME_KEY, False):
         st.success(f"Welcome, {found.display_name}! Bookmark this page: its address holds your private key, "
                    "and it brings your runs back. Without it (another browser) you are someone new.")

@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnviz.app import accounts
+from cnnviz.classroom import people
 
 SHARED = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "a-long-random-cookie-secret"}
 CLIENT = {"client_id": "cnnviz", "client_secret": "client-secret-value",
@@ -79,14 +80,14 @@ def test_signed_in_account_is_read_from_st_user():
 
 
 def test_a_teacher_by_email_is_marked_teacher(monkeypatch):
-    monkeypatch.setenv(accounts.TEACHERS_ENV, " grace@school.example , ADA@school.example")
+    monkeypatch.setenv(people.TEACHERS_ENV, " grace@school.example , ADA@school.example")
     at = _run({**SHARED, **CLIENT}, user=ADA)
     assert at.sidebar.markdown[0].value == "Signed in as **Ada Lovelace** · teacher"
     assert accounts.teacher_emails() == {"grace@school.example", "ada@school.example"}
 
 
 def test_a_student_is_not_a_teacher(monkeypatch):
-    monkeypatch.setenv(accounts.TEACHERS_ENV, "grace@school.example")
+    monkeypatch.setenv(people.TEACHERS_ENV, "grace@school.example")
     at = _run({**SHARED, **CLIENT}, user=ADA)
     assert at.sidebar.markdown[0].value == "Signed in as **Ada Lovelace**"
     assert not accounts.is_teacher_account(accounts.Account("ada@school.example", "Ada"))

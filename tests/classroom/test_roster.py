@@ -59,3 +59,14 @@ def test_names_are_checked(name, words):
         roster.register(name)
     assert words in str(err.value)
     assert roster.students() == []
+
+
+@pytest.mark.parametrize("name", ["[Ann](http://127.0.0.1:9/x)", "**Ben**", ":red[Cy]", "<b>Di</b>", "Ed $x$"])
+def test_names_that_would_be_markup_on_every_page_are_refused(name):
+    with pytest.raises(InvalidArgument) as err:
+        roster.clean_name(name)
+    assert repr(name) in str(err.value) and "letters, digits, spaces" in str(err.value)
+
+
+def test_plain_names_with_accents_and_apostrophes_are_kept():
+    assert roster.clean_name("  Zoë  O'Brien-Núñez ") == "Zoë O'Brien-Núñez"
