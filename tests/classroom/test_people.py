@@ -73,5 +73,5 @@ def test_classroom_flag_off_is_a_laptop(monkeypatch):
 
 def test_an_account_name_from_the_provider_loses_its_markup():
     ann = people.account_person("ann@school.org", "[Ann](http://x.example) :material/warning: **A**")
-    assert ann.display_name == "Ann http//x.example material/warning A"
+    assert ann.display_name == "Annhttp//x.example material/warning A"
     assert people.account_person("bo@school.org", "**").display_name == "bo@school.org"
