@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from cnnviz.app import boundary, caches
+from cnnviz.app.report import pin_button
 from cnnviz.app import explain as explain_cache
 from cnnviz.app.state import keep_choice_valid
 from cnnviz.data import images
@@ -68,7 +69,8 @@ def _saliency_tab(info, image, layers, class_names, predicted: int) -> None:
     heats = {name: a.heat for name, a in maps.items()}
     if layers["last_conv"] is not None:
         heats["Grad-CAM"] = caches.gradcam_heatmap(info, image, class_index=cls, layer=layers["last_conv"])
-    st.plotly_chart(explain_figs.heat_figure(image, heats), key="explain_saliency")
+    fig = explain_figs.heat_figure(image, heats)
+    st.plotly_chart(fig, key="explain_saliency")
     ig = maps["Integrated Gradients"]
     shown = images.plain_name(class_names[ig.class_index])
     gap = ig.completeness_gap
@@ -79,6 +81,8 @@ def _saliency_tab(info, image, layers, class_names, predicted: int) -> None:
                "copies (SmoothGrad), and each pixel's share of the score's change from the baseline (Integrated "
                "Gradients). A gap of more than a few percent means too few steps: ReLU kinks make the path's "
                "gradient jump; more steps shrink it.")
+    pin_button(info, "explain_saliency", f"Saliency of {class_names[ig.class_index]}", fig,
+               f"Integrated Gradients add up to {ig.total:.4f}; score difference {ig.score - ig.baseline_score:.4f}.")
 
 
 def _occlusion_tab(info, image, class_names, predicted: int) -> None:
@@ -89,10 +93,13 @@ def _occlusion_tab(info, image, class_names, predicted: int) -> None:
                           key="explain_patch"))
     stride = int(c2.slider("Stride (pixels)", 1, patch, min(2, patch), key="explain_stride"))
     occ = explain_cache.occlusion_map(info, image, class_index=cls, patch=patch, stride=stride)
-    st.plotly_chart(explain_figs.occlusion_figure(image, occ.heat), key="explain_occlusion")
+    fig = explain_figs.occlusion_figure(image, occ.heat)
+    st.plotly_chart(fig, key="explain_occlusion")
     st.caption(f"A grey {patch}×{patch} patch slid every {stride} pixels ({len(occ.row_starts) * len(occ.col_starts)}"
                f" forward passes). Red: hiding these pixels lowers the probability of "
                f"**{images.plain_name(class_names[occ.class_index])}** ({occ.probability:.1%}) the most.")
+    pin_button(info, "explain_occlusion", f"Occlusion of {class_names[occ.class_index]}", fig,
+               f"A grey {patch}×{patch} patch slid every {stride} pixels.")
 
 
 def _fooling_tab(info, image, class_names, label: int | None) -> None:
@@ -105,19 +112,23 @@ def _fooling_tab(info, image, class_names, label: int | None) -> None:
     before, after = result.predicted_before, result.predicted_after
     captions = [f"{class_names[before]} ({result.probs_before[before]:.0%})", "perturbation × 10",
                 f"{class_names[after]} ({result.probs_after[after]:.0%})"]
-    st.plotly_chart(explain_figs.attack_figure(image, adv_uint8, captions), key="explain_adversarial")
+    fig = explain_figs.attack_figure(image, adv_uint8, captions)
+    st.plotly_chart(fig, key="explain_adversarial")
     verdict = "The network changed its mind." if after != before else "The network kept its answer."
     st.markdown(f"Before: **{images.plain_name(class_names[before])}**; after: "
                 f"**{images.plain_name(class_names[after])}**. {verdict} No pixel moved by more than {eps} "
                 "grey levels.")
+    pin_button(info, "explain_adversarial", f"{METHOD_LABELS[method]} with ε = {eps}", fig,
+               f"Before: {class_names[before]}; after: {class_names[after]}.")
     if st.toggle("Show the test accuracy against ε", key="explain_curve"):
         n = len(caches.run_test_set(info)["y"])
         count = min(1000, n)
         curve = explain_cache.epsilon_curve(info, EPSILONS, count)
-        st.plotly_chart(explain_figs.epsilon_curve_figure(curve.epsilons, curve.accuracy, count=curve.count),
-                        key="explain_eps_curve")
+        curve_fig = explain_figs.epsilon_curve_figure(curve.epsilons, curve.accuracy, count=curve.count)
+        st.plotly_chart(curve_fig, key="explain_eps_curve")
         st.caption("FGSM on each test image's true class. Compare with the rotation curve on the Robustness page: "
                    "changes too small to see hurt more than a quarter turn.")
+        pin_button(info, "explain_eps_curve", "Test accuracy against the FGSM ε", curve_fig)
 
 
 def _neuron_tab(info, image) -> None:
@@ -134,7 +145,8 @@ def _neuron_tab(info, image) -> None:
     row = int(c2.number_input(f"Row (0 to {out_h - 1})", 0, out_h - 1, 0, key="explain_neuron_row"))
     col = int(c3.number_input(f"Column (0 to {out_w - 1})", 0, out_w - 1, 0, key="explain_neuron_col"))
     n = neuron.neuron(io, channel, row, col)
-    st.plotly_chart(explain_figs.neuron_figure(n), key="explain_neuron")
+    fig = explain_figs.neuron_figure(n)
+    st.plotly_chart(fig, key="explain_neuron")
     check = "equal" if n.matches else "NOT equal"
     st.markdown(f"Sum of the {n.products.size} products = **{n.total:.4f}**; plus the bias {n.bias:.4f} = "
                 f"{n.pre_activation:.4f}; {n.activation} → **{n.value:.4f}**. Keras computed "
@@ -142,6 +154,8 @@ def _neuron_tab(info, image) -> None:
     st.caption(f"{io.padding!r} padding, stride {io.strides[0]}×{io.strides[1]}: this window starts at row "
                f"{n.window[0]}, column {n.window[1]} of the layer's input"
                + (" (cells marked 'pad' are the zeros of the padding)." if n.padded.any() else "."))
+    pin_button(info, "explain_neuron", f"One neuron: {layer}, filter {channel}, position ({row}, {col})", fig,
+               f"Keras computed {n.keras_value:.4f}; the arithmetic gives {n.value:.4f}.")
 
 
 def _explain(info: runs.RunInfo) -> None:

@@ -4,7 +4,7 @@ see which settings differ, download a model or its history, delete runs (seed 00
 
 import streamlit as st
 
-from cnnviz.app import tables
+from cnnviz.app import report, tables
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.errors import CnnvizError
 from cnnviz.plots import training as plots
@@ -85,6 +85,7 @@ def _one_run(items: list[runs.RunInfo]) -> None:
             runs.delete_run(run_id)
             st.session_state.pop(CONFIRM_KEY, None)
             st.rerun()
+    report.report_download(info)
     with st.expander("All settings and results"):
         st.json({"settings": info.spec.to_dict(), "metrics": info.metrics}, expanded=False)
 

@@ -418,7 +418,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out or f"cnnviz-{info.run_id}-report.html")
     for path in (out, out.parent):  # before the minutes of measuring
         if path.exists() and path.is_dir() != (path == out.parent):
-            raise InvalidArgument(f"cannot write the report to {out}: {path} is {'a folder' if path == out else 'a file'}")
+            kind = "a folder" if path == out else "a file"
+            raise InvalidArgument(f"cannot write the report to {out}: {path} is {kind}")
     print(f"measuring {info.label} on its test images...", file=sys.stderr, flush=True)
     text = page.report_html(info, inputs.gather(info))
     try:

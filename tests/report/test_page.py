@@ -24,8 +24,8 @@ from tests.support.models import tiny_build
 
 pytestmark = pytest.mark.slow
 
-HOSTILE = ('<img src=x onerror=alert(1)>', '</script><script>alert("x")</script>', '<a href="http://127.0.0.1:9/">a</a>',
-           "**bold** & 'quote'")
+HOSTILE = ('<img src=x onerror=alert(1)>', '</script><script>alert("x")</script>',
+           '<a href="http://127.0.0.1:9/">a</a>', "**bold** & 'quote'")
 CONFIG = {
     "model": {"architecture": "test-tiny", "filters": 4},
     "dataset": "digits", "train_size": 60, "test_size": 30, "validation_fraction": 0.25, "scaling": "unit",
