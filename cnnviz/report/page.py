@@ -55,7 +55,7 @@ th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; vertic
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .meta { color: #666; } .figure { margin: 0.8em 0; }
 .gallery { display: flex; flex-wrap: wrap; gap: 12px; }
-.gallery figure { margin: 0; width: 150px; font-size: 0.85em; }
+.gallery figure { margin: 0; width: 150px; font-size: 0.85em; overflow-wrap: anywhere; }
 .gallery img { width: 96px; image-rendering: pixelated; display: block; border: 1px solid #ccc; }
 .wrong { color: #b00020; } nav ol { columns: 2; }
 @media print { .plotly-graph-div { break-inside: avoid; } }
