@@ -5,7 +5,7 @@ and one neuron's arithmetic on the real network."""
 import numpy as np
 import streamlit as st
 
-from cnnviz.app import boundary, caches
+from cnnviz.app import boundary, caches, imagesource
 from cnnviz.app.report import pin_button
 from cnnviz.app import explain as explain_cache
 from cnnviz.app.state import keep_choice_valid
@@ -26,7 +26,7 @@ METHOD_LABELS = {"fgsm": "FGSM (one step)", "pgd": "PGD (several steps)"}
 def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str, int | None]:
     """The image to explain (uint8, the run's input size), a caption and its true class when known (as on
     Inside the network)."""
-    source = st.radio("Image", [TEST_IMAGE, UPLOAD], horizontal=True, key=SOURCE_KEY)
+    source = imagesource.source_radio("Image", [TEST_IMAGE], upload=UPLOAD, key=SOURCE_KEY)
     if source == TEST_IMAGE:
         data = caches.run_test_set(info)
         n = len(data["y"])
@@ -35,15 +35,17 @@ def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str
         index = int(st.number_input(f"Test image (0 to {n - 1})", 0, n - 1, key=INDEX_KEY))
         truth = int(data["y"][index])
         return data["x"][index], f"Test image #{index}: truly {data['class_names'][truth]}", truth
-    upload = st.file_uploader("Your picture (JPEG, PNG, WebP, BMP or GIF)", type=list(images.ALLOWED_EXTENSIONS),
-                              key="explain_upload")
-    if upload is None:
-        st.info("Choose a picture to upload, or explain a test image.")
+    pictures = imagesource.own_pictures(source, upload=UPLOAD, upload_key="explain_upload",
+                                        camera_key="explain_camera",
+                                        upload_label="Your picture (JPEG, PNG, WebP, BMP or GIF)",
+                                        empty_note="Choose a picture to upload, or explain a test image.")
+    if not pictures:
         return None, "", None
-    loaded = caches.inspect_upload(upload.getvalue(), upload.name, input_shape)
+    picture = pictures[0]
+    loaded = caches.inspect_upload(picture.data, picture.name, input_shape)
     for note in loaded.notes:
         st.caption(note)
-    return loaded.array, f"{images.plain_name(upload.name)} ({loaded.format})", None
+    return loaded.array, f"{images.plain_name(picture.name)} ({loaded.format})", None
 
 
 def _class_picker(key: str, class_names, predicted: int):
