@@ -118,7 +118,7 @@ def test_run_pages_camera_survives_representative_entries(app_path, cnnviz_home,
     at.radio(key=f"{prefix}_source").set_value(CAMERA).run()
     assert CAMERA_NOTE in [i.value for i in at.info]
     _camera(at, f"{prefix}_camera", valid_upload()[1])
-    assert f"`{CAMERA_NAME}` (PNG)" in " ".join(c.value for c in at.caption)  # named as a camera photo
+    assert f"{CAMERA_NAME} (PNG)" in " ".join(c.value for c in at.caption)  # named as a camera photo
     # digits runs are grey: the loader reads in "L" mode
     assert not _feed(at, key=f"{prefix}_camera", chart=chart, entries=representative(), mode="L")
 
