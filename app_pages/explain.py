@@ -158,6 +158,14 @@ def _neuron_tab(info, image) -> None:
                + (" (cells marked 'pad' are the zeros of the padding)." if n.padded.any() else "."))
     pin_button(info, "explain_neuron", f"One neuron: {layer}, filter {channel}, position ({row}, {col})", fig,
                f"Keras computed {n.keras_value:.4f}; the arithmetic gives {n.value:.4f}.")
+    if st.toggle("Step the position across the map (animation)", key="explain_neuron_animate"):
+        spots = neuron.sweep_positions((out_h, out_w), (row, col))
+        anim = explain_figs.neuron_animation_figure(io.inputs, neuron.sweep(io, channel, spots), (out_h, out_w))
+        st.plotly_chart(anim, key="explain_neuron_animation")
+        block = "every position" if len(spots) == out_h * out_w else f"the {len(spots)} positions around ({row}, {col})"
+        st.caption(f"Play, or drag the slider: the window slides over {block} of the {out_h}×{out_w} map, and each "
+                   "value the arithmetic gives fills its cell of the output map (the title compares it with Keras).")
+        pin_button(info, "explain_neuron_animation", f"One neuron across the map: {layer}, filter {channel}", anim)
 
 
 def _explain(info: runs.RunInfo) -> None:
