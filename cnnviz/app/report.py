@@ -53,9 +53,9 @@ def _pin(run_id: str, view_id: str, title: str, fig: go.Figure, caption: str) ->
     st.toast("Pinned to the lab report.", icon=":material/push_pin:")
 
 
-@st.cache_data(max_entries=4, show_spinner="Measuring the run for its report…", hash_funcs=caches.BY_RUN)
 def report_inputs(info: runs.RunInfo) -> inputs.ReportInputs:
-    """:func:`cnnviz.report.inputs.gather` from the Evaluate and Robustness pages' caches."""
+    """:func:`cnnviz.report.inputs.gather` from the Evaluate and Robustness pages' caches (not cached itself:
+    only the parameter table is new, a few milliseconds, and a copy of the test images per entry would not be)."""
     data = caches.run_test_set(info)
     evaluated = caches.run_evaluation(info)
     rotation = sweeps.join_sweeps([sweeps.rotation_step(info, float(a), "constant") for a in RIGHT_ANGLES])
@@ -81,7 +81,7 @@ def report_download(info: runs.RunInfo) -> None:
             st.rerun()
     ids = [p["id"] for p in pins]
     if st.button("Make the lab report", key="report_make", icon=":material/description:"):
-        with friendly_errors("Making the lab report"):
+        with friendly_errors("Making the lab report"), st.spinner("Measuring the run and writing its report…"):
             text = page.report_html(info, report_inputs(info), inputs.pinned_from_dicts(pins))
             st.session_state[MADE_KEY] = {"run_id": info.run_id, "pins": ids, "html": text}
     made = st.session_state.get(MADE_KEY)
