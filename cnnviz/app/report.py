@@ -10,10 +10,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from cnnviz.app import caches, sweeps
 from cnnviz.app.boundary import friendly_errors
-from cnnviz.inspect.robustness import RIGHT_ANGLES
-from cnnviz.report import inputs, page
 from cnnviz.runs import store as runs
 
 PINS_KEY = "report_pins"  # [{"run_id", "id", "title", "figure_json", "caption"}], in pinning order
@@ -53,9 +50,15 @@ def _pin(run_id: str, view_id: str, title: str, fig: go.Figure, caption: str) ->
     st.toast("Pinned to the lab report.", icon=":material/push_pin:")
 
 
-def report_inputs(info: runs.RunInfo) -> inputs.ReportInputs:
+def report_inputs(info: runs.RunInfo):
     """:func:`cnnviz.report.inputs.gather` from the Evaluate and Robustness pages' caches (not cached itself:
     only the parameter table is new, a few milliseconds, and a copy of the test images per entry would not be)."""
+    # Lazy: the caches, inspection modules and scikit-learn they load took a fresh Runs page from 1.5 to
+    # 5.4 s of imports (load 11); the report needs them only when it is made.
+    from cnnviz.app import caches, sweeps
+    from cnnviz.inspect.robustness import RIGHT_ANGLES
+    from cnnviz.report import inputs
+
     data = caches.run_test_set(info)
     evaluated = caches.run_evaluation(info)
     rotation = sweeps.join_sweeps([sweeps.rotation_step(info, float(a), "constant") for a in RIGHT_ANGLES])
@@ -81,6 +84,8 @@ def report_download(info: runs.RunInfo) -> None:
             st.rerun()
     ids = [p["id"] for p in pins]
     if st.button("Make the lab report", key="report_make", icon=":material/description:"):
+        from cnnviz.report import inputs, page  # lazy: see report_inputs
+
         with friendly_errors("Making the lab report"), st.spinner("Measuring the run and writing its report…"):
             text = page.report_html(info, report_inputs(info), inputs.pinned_from_dicts(pins))
             st.session_state[MADE_KEY] = {"run_id": info.run_id, "pins": ids, "html": text}
