@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from cnnviz.app import convcaches
+from cnnviz.app import convcaches, imagesource
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.data import images
 from cnnviz.errors import Unavailable
@@ -16,7 +16,7 @@ from cnnviz.plots import convolution as plots
 from cnnviz.plots.common import image_grid
 
 
-SOURCES = ("Sample photo", "Test pattern", "CIFAR-10 test image", "Upload")
+SOURCES = ("Sample photo", "Test pattern", "CIFAR-10 test image")  # then Upload and Camera
 SPEED_RESULT = "conv_speed_result"  # session-state keys for results that survive reruns
 FFT_RESULT = "conv_fft_result"
 
@@ -24,7 +24,7 @@ FFT_RESULT = "conv_fft_result"
 def _pick_image() -> np.ndarray | None:
     """The image chosen in the sidebar-free picker as uint8 RGB, shrunk to the working size."""
     left, right = st.columns([2, 1])
-    source = left.radio("Image", SOURCES, horizontal=True, key="conv_source")
+    source = imagesource.source_radio("Image", SOURCES, key="conv_source", where=left)
     max_side = right.select_slider("Working size (longest side, pixels)", options=[32, 64, 128, 192, 256, 384, 512],
                                    value=256, key="conv_max_side",
                                    help="Big images are shrunk first so every filter answers at once.")
@@ -44,12 +44,12 @@ def _pick_image() -> np.ndarray | None:
         index = st.slider("Test image number", 0, len(found["images"]) - 1, 0, key="conv_cifar_index")
         st.caption(f"Class: {found['class_names'][int(found['labels'][index])]} (32×32 pixels, shown as is)")
         return found["images"][index]
-    upload = st.file_uploader("Your picture (JPEG, PNG, WebP, BMP or GIF, up to 10 MB)",
-                              type=list(images.ALLOWED_EXTENSIONS), key="conv_upload")
-    if upload is None:
-        st.info("Choose a picture to upload, or pick a sample photo above.")
+    pictures = imagesource.own_pictures(source, upload_key="conv_upload", camera_key="conv_camera",
+                                        upload_label="Your picture (JPEG, PNG, WebP, BMP or GIF, up to 10 MB)",
+                                        empty_note="Choose a picture to upload, or pick a sample photo above.")
+    if not pictures:
         return None
-    loaded = convcaches.load_upload(upload.getvalue(), upload.name, max_side)
+    loaded = convcaches.load_upload(pictures[0].data, pictures[0].name, max_side)
     for note in loaded.notes:
         st.caption(f":material/info: {note}")
     return loaded.array

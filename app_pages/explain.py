@@ -5,7 +5,8 @@ and one neuron's arithmetic on the real network."""
 import numpy as np
 import streamlit as st
 
-from cnnviz.app import boundary, caches
+from cnnviz.app import boundary, caches, imagesource
+from cnnviz.app.report import pin_button
 from cnnviz.app import explain as explain_cache
 from cnnviz.app.state import keep_choice_valid
 from cnnviz.data import images
@@ -25,7 +26,7 @@ METHOD_LABELS = {"fgsm": "FGSM (one step)", "pgd": "PGD (several steps)"}
 def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str, int | None]:
     """The image to explain (uint8, the run's input size), a caption and its true class when known (as on
     Inside the network)."""
-    source = st.radio("Image", [TEST_IMAGE, UPLOAD], horizontal=True, key=SOURCE_KEY)
+    source = imagesource.source_radio("Image", [TEST_IMAGE], upload=UPLOAD, key=SOURCE_KEY)
     if source == TEST_IMAGE:
         data = caches.run_test_set(info)
         n = len(data["y"])
@@ -34,15 +35,17 @@ def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str
         index = int(st.number_input(f"Test image (0 to {n - 1})", 0, n - 1, key=INDEX_KEY))
         truth = int(data["y"][index])
         return data["x"][index], f"Test image #{index}: truly {data['class_names'][truth]}", truth
-    upload = st.file_uploader("Your picture (JPEG, PNG, WebP, BMP or GIF)", type=list(images.ALLOWED_EXTENSIONS),
-                              key="explain_upload")
-    if upload is None:
-        st.info("Choose a picture to upload, or explain a test image.")
+    pictures = imagesource.own_pictures(source, upload=UPLOAD, upload_key="explain_upload",
+                                        camera_key="explain_camera",
+                                        upload_label="Your picture (JPEG, PNG, WebP, BMP or GIF)",
+                                        empty_note="Choose a picture to upload, or explain a test image.")
+    if not pictures:
         return None, "", None
-    loaded = caches.inspect_upload(upload.getvalue(), upload.name, input_shape)
+    picture = pictures[0]
+    loaded = caches.inspect_upload(picture.data, picture.name, input_shape)
     for note in loaded.notes:
         st.caption(note)
-    return loaded.array, f"{images.plain_name(upload.name)} ({loaded.format})", None
+    return loaded.array, f"{images.plain_name(picture.name)} ({loaded.format})", None
 
 
 def _class_picker(key: str, class_names, predicted: int):
@@ -68,7 +71,8 @@ def _saliency_tab(info, image, layers, class_names, predicted: int) -> None:
     heats = {name: a.heat for name, a in maps.items()}
     if layers["last_conv"] is not None:
         heats["Grad-CAM"] = caches.gradcam_heatmap(info, image, class_index=cls, layer=layers["last_conv"])
-    st.plotly_chart(explain_figs.heat_figure(image, heats), key="explain_saliency")
+    fig = explain_figs.heat_figure(image, heats)
+    st.plotly_chart(fig, key="explain_saliency")
     ig = maps["Integrated Gradients"]
     shown = images.plain_name(class_names[ig.class_index])
     gap = ig.completeness_gap
@@ -79,6 +83,8 @@ def _saliency_tab(info, image, layers, class_names, predicted: int) -> None:
                "copies (SmoothGrad), and each pixel's share of the score's change from the baseline (Integrated "
                "Gradients). A gap of more than a few percent means too few steps: ReLU kinks make the path's "
                "gradient jump; more steps shrink it.")
+    pin_button(info, "explain_saliency", f"Saliency of {class_names[ig.class_index]}", fig,
+               f"Integrated Gradients add up to {ig.total:.4f}; score difference {ig.score - ig.baseline_score:.4f}.")
 
 
 def _occlusion_tab(info, image, class_names, predicted: int) -> None:
@@ -89,10 +95,13 @@ def _occlusion_tab(info, image, class_names, predicted: int) -> None:
                           key="explain_patch"))
     stride = int(c2.slider("Stride (pixels)", 1, patch, min(2, patch), key="explain_stride"))
     occ = explain_cache.occlusion_map(info, image, class_index=cls, patch=patch, stride=stride)
-    st.plotly_chart(explain_figs.occlusion_figure(image, occ.heat), key="explain_occlusion")
+    fig = explain_figs.occlusion_figure(image, occ.heat)
+    st.plotly_chart(fig, key="explain_occlusion")
     st.caption(f"A grey {patch}×{patch} patch slid every {stride} pixels ({len(occ.row_starts) * len(occ.col_starts)}"
                f" forward passes). Red: hiding these pixels lowers the probability of "
                f"**{images.plain_name(class_names[occ.class_index])}** ({occ.probability:.1%}) the most.")
+    pin_button(info, "explain_occlusion", f"Occlusion of {class_names[occ.class_index]}", fig,
+               f"A grey {patch}×{patch} patch slid every {stride} pixels.")
 
 
 def _fooling_tab(info, image, class_names, label: int | None) -> None:
@@ -105,19 +114,23 @@ def _fooling_tab(info, image, class_names, label: int | None) -> None:
     before, after = result.predicted_before, result.predicted_after
     captions = [f"{class_names[before]} ({result.probs_before[before]:.0%})", "perturbation × 10",
                 f"{class_names[after]} ({result.probs_after[after]:.0%})"]
-    st.plotly_chart(explain_figs.attack_figure(image, adv_uint8, captions), key="explain_adversarial")
+    fig = explain_figs.attack_figure(image, adv_uint8, captions)
+    st.plotly_chart(fig, key="explain_adversarial")
     verdict = "The network changed its mind." if after != before else "The network kept its answer."
     st.markdown(f"Before: **{images.plain_name(class_names[before])}**; after: "
                 f"**{images.plain_name(class_names[after])}**. {verdict} No pixel moved by more than {eps} "
                 "grey levels.")
+    pin_button(info, "explain_adversarial", f"{METHOD_LABELS[method]} with ε = {eps}", fig,
+               f"Before: {class_names[before]}; after: {class_names[after]}.")
     if st.toggle("Show the test accuracy against ε", key="explain_curve"):
         n = len(caches.run_test_set(info)["y"])
         count = min(1000, n)
         curve = explain_cache.epsilon_curve(info, EPSILONS, count)
-        st.plotly_chart(explain_figs.epsilon_curve_figure(curve.epsilons, curve.accuracy, count=curve.count),
-                        key="explain_eps_curve")
+        curve_fig = explain_figs.epsilon_curve_figure(curve.epsilons, curve.accuracy, count=curve.count)
+        st.plotly_chart(curve_fig, key="explain_eps_curve")
         st.caption("FGSM on each test image's true class. Compare with the rotation curve on the Robustness page: "
                    "changes too small to see hurt more than a quarter turn.")
+        pin_button(info, "explain_eps_curve", "Test accuracy against the FGSM ε", curve_fig)
 
 
 def _neuron_tab(info, image) -> None:
@@ -134,7 +147,8 @@ def _neuron_tab(info, image) -> None:
     row = int(c2.number_input(f"Row (0 to {out_h - 1})", 0, out_h - 1, 0, key="explain_neuron_row"))
     col = int(c3.number_input(f"Column (0 to {out_w - 1})", 0, out_w - 1, 0, key="explain_neuron_col"))
     n = neuron.neuron(io, channel, row, col)
-    st.plotly_chart(explain_figs.neuron_figure(n), key="explain_neuron")
+    fig = explain_figs.neuron_figure(n)
+    st.plotly_chart(fig, key="explain_neuron")
     check = "equal" if n.matches else "NOT equal"
     st.markdown(f"Sum of the {n.products.size} products = **{n.total:.4f}**; plus the bias {n.bias:.4f} = "
                 f"{n.pre_activation:.4f}; {n.activation} → **{n.value:.4f}**. Keras computed "
@@ -142,6 +156,16 @@ def _neuron_tab(info, image) -> None:
     st.caption(f"{io.padding!r} padding, stride {io.strides[0]}×{io.strides[1]}: this window starts at row "
                f"{n.window[0]}, column {n.window[1]} of the layer's input"
                + (" (cells marked 'pad' are the zeros of the padding)." if n.padded.any() else "."))
+    pin_button(info, "explain_neuron", f"One neuron: {layer}, filter {channel}, position ({row}, {col})", fig,
+               f"Keras computed {n.keras_value:.4f}; the arithmetic gives {n.value:.4f}.")
+    if st.toggle("Step the position across the map (animation)", key="explain_neuron_animate"):
+        spots = neuron.sweep_positions((out_h, out_w), (row, col))
+        anim = explain_figs.neuron_animation_figure(io.inputs, neuron.sweep(io, channel, spots), (out_h, out_w))
+        st.plotly_chart(anim, key="explain_neuron_animation")
+        block = "every position" if len(spots) == out_h * out_w else f"the {len(spots)} positions around ({row}, {col})"
+        st.caption(f"Play, or drag the slider: the window slides over {block} of the {out_h}×{out_w} map, and each "
+                   "value the arithmetic gives fills its cell of the output map (the title compares it with Keras).")
+        pin_button(info, "explain_neuron_animation", f"One neuron across the map: {layer}, filter {channel}", anim)
 
 
 def _explain(info: runs.RunInfo) -> None:

@@ -4,7 +4,7 @@
 import numpy as np
 import streamlit as st
 
-from cnnviz.app import boundary, caches
+from cnnviz.app import boundary, caches, imagesource
 from cnnviz.app.state import CURRENT_RUN_KEY, INSPECT_TARGET_KEY, keep_choice_valid
 from cnnviz.data import images
 from cnnviz.inspect import features, topk
@@ -36,7 +36,7 @@ def _take_sent_image(items: list[runs.RunInfo]) -> None:
 
 def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str]:
     """The image to look at (uint8, the size of the run's training images) and a caption."""
-    source = st.radio("Image", [TEST_IMAGE, UPLOAD], horizontal=True, key=SOURCE_KEY)
+    source = imagesource.source_radio("Image", [TEST_IMAGE], upload=UPLOAD, key=SOURCE_KEY)
     if source == TEST_IMAGE:
         data = caches.run_test_set(info)
         n = len(data["y"])
@@ -46,15 +46,16 @@ def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str
         sent = st.session_state.get(SENT_KEY)
         note = " (sent from Evaluate)" if sent == {"run_id": info.run_id, "index": index} else ""
         return data["x"][index], f"Test image #{index}{note}: truly {data['class_names'][data['y'][index]]}"
-    upload = st.file_uploader("Your picture (JPEG, PNG, WebP, BMP or GIF)", type=list(images.ALLOWED_EXTENSIONS),
-                              key="inside_upload")
-    if upload is None:
-        st.info("Choose a picture to upload, or look at a test image.")
+    pictures = imagesource.own_pictures(source, upload=UPLOAD, upload_key="inside_upload", camera_key="inside_camera",
+                                        upload_label="Your picture (JPEG, PNG, WebP, BMP or GIF)",
+                                        empty_note="Choose a picture to upload, or look at a test image.")
+    if not pictures:
         return None, ""
-    loaded = caches.inspect_upload(upload.getvalue(), upload.name, input_shape)
+    picture = pictures[0]
+    loaded = caches.inspect_upload(picture.data, picture.name, input_shape)
     for note in loaded.notes:
         st.caption(note)
-    return loaded.array, f"{images.plain_name(upload.name)} ({loaded.format})"  # name as typed, not Markdown
+    return loaded.array, f"{images.plain_name(picture.name)} ({loaded.format})"  # name as typed, not Markdown
 
 
 def _prediction(info: runs.RunInfo, image: np.ndarray, caption: str, class_names) -> np.ndarray:

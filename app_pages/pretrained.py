@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cnnviz.app import caches
+from cnnviz.app import caches, imagesource
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.data import images
 from cnnviz.errors import Unavailable
@@ -12,7 +12,7 @@ from cnnviz.models.resnet50 import IMAGENET_MEAN_BGR
 from cnnviz.plots import pretrained as figs
 
 
-SOURCES = ("Sample photos", "Upload", "Camera")
+SOURCES = ("Sample photos",)  # then Upload and Camera
 CIFAR_COUNT = 6
 
 
@@ -23,22 +23,17 @@ def _photos(source: str) -> list[pretrained.Photo]:
         chosen = st.multiselect("Bundled photos (from scikit-learn)", list(samples), default=list(samples),
                                 key="pre_samples")
         return [pretrained.Photo(name=n, array=samples[n]) for n in chosen]
-    if source == "Upload":
-        files = st.file_uploader(f"Your photos (up to {pretrained.MAX_IMAGES} at a time)",
-                                 type=list(images.ALLOWED_EXTENSIONS), accept_multiple_files=True,
-                                 key="pre_upload")
-        pairs = [(f.name, f.getvalue()) for f in files or []]
-    else:
-        shot = st.camera_input("Take a photo", key="pre_camera")
-        pairs = [("camera photo", shot.getvalue())] if shot is not None else []
-    photos, messages = caches.load_photos(pairs)
+    pictures = imagesource.own_pictures(source, upload_key="pre_upload", camera_key="pre_camera", multiple=True,
+                                        upload_label=f"Your photos (up to {pretrained.MAX_IMAGES} at a time)",
+                                        empty_note="")  # the tab says what to do when there is no photo
+    photos, messages = caches.load_photos([(p.name, p.data) for p in pictures or []])
     for message in messages:
         st.error(message)
     return photos
 
 
 def _photos_tab(clf) -> None:
-    source = st.radio("Photos from", SOURCES, horizontal=True, key="pre_source")
+    source = imagesource.source_radio("Photos from", SOURCES, key="pre_source")
     photos = _photos(source)
     top = st.slider("Classes to list", 1, 10, 5, key="pre_top")
     if not photos:

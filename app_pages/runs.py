@@ -4,7 +4,7 @@ see which settings differ, download a model or its history, delete runs (seed 00
 
 import streamlit as st
 
-from cnnviz.app import identity, tables
+from cnnviz.app import identity, report, tables
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.classroom import policy
 from cnnviz.errors import CnnvizError
@@ -91,6 +91,7 @@ def _one_run(items: list[runs.RunInfo]) -> None:
             runs.delete_run(run_id, by=me)
             st.session_state.pop(CONFIRM_KEY, None)
             st.rerun()
+    report.report_download(info)
     with st.expander("All settings and results"):
         st.json({"settings": info.spec.to_dict(), "metrics": info.metrics}, expanded=False)
 

@@ -21,7 +21,7 @@ from cnnviz.classroom.people import TEACHER_OWNER, Person
 from cnnviz.data import cifar10, datasets
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.models.presets import presets_table
-from cnnviz.runs import labels
+from cnnviz.runs import compare, labels
 from cnnviz.runs import store as runs
 from cnnviz.training import jobs, jobtable
 from cnnviz.training import loop as training
@@ -401,6 +401,41 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- report (runs) ----------------------------------------------------------------------
+def _add_report_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="write a run's lab report: one HTML file that opens offline",
+                       description="The network and its parameters, the training set-up, the curves, the test "
+                                   "results and confusion matrix, the worst mistakes and the rotation test of one "
+                                   "run, in one self-contained HTML file (the Runs page's download, without the "
+                                   "Explain views a student pins in the app).")
+    p.add_argument("run_id", help="the run (see: python -m cnnviz runs)")
+    p.add_argument("--out", metavar="FILE.html", help="where to write it (default: cnnviz-RUN_ID-report.html)")
+    p.add_argument("--csv", metavar="FILE.csv", help="also write the run's history as CSV")
+    p.set_defaults(handler=_cmd_report)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from cnnviz.report import inputs, page  # plotly and the inspection modules: only this command needs them
+
+    info = runs.load_run(args.run_id)
+    out = Path(args.out or f"cnnviz-{info.run_id}-report.html")
+    for path in (out, out.parent):  # before the minutes of measuring
+        if path.exists() and path.is_dir() != (path == out.parent):
+            kind = "a folder" if path == out else "a file"
+            raise InvalidArgument(f"cannot write the report to {out}: {path} is {kind}")
+    print(f"measuring {info.label} on its test images...", file=sys.stderr, flush=True)
+    text = page.report_html(info, inputs.gather(info))
+    try:
+        storage.atomic_write_bytes(out, text.encode("utf-8"))
+    except OSError as err:
+        raise InvalidArgument(f"cannot write the report to {out}: {err.strerror or err}") from None
+    print(f"wrote {out} ({len(text.encode()) / 1e6:.1f} MB)")
+    if args.csv:
+        Path(args.csv).write_text(compare.history_csv(info), encoding="utf-8")
+        print(f"wrote {args.csv}")
+    return 0
+
+
 # --- download (pretrained weights) -----------------------------------------------------
 def _add_download_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -453,6 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_commands(sub)
     _add_training_commands(sub)
     _add_download_commands(sub)
+    _add_report_command(sub)
     return parser
 
 

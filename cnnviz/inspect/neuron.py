@@ -167,3 +167,35 @@ def activate(name: str, value: float) -> float:
 
     fn = keras.activations.get(name)
     return float(keras.ops.convert_to_numpy(fn(np.array([value], np.float32)))[0])
+
+
+MAX_SWEEP = 144  # positions one animation steps through: a 12×12 block of a bigger map
+
+
+def sweep_positions(map_shape: tuple[int, int], around: tuple[int, int], *, limit: int = MAX_SWEEP
+                    ) -> list[tuple[int, int]]:
+    """The positions an animation steps through, row by row: the whole map when it has at most ``limit``
+    positions, else the largest square block of at most ``limit`` positions that holds ``around``.
+
+    >>> sweep_positions((2, 3), (0, 0))
+    [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+    >>> sweep_positions((10, 10), (9, 0), limit=4)
+    [(8, 0), (8, 1), (9, 0), (9, 1)]
+    """
+    out_h, out_w = (int(d) for d in map_shape)
+    row, col = around
+    if not (0 <= row < out_h and 0 <= col < out_w) or limit < 1:
+        raise InvalidArgument(f"the position must lie in the {out_h}×{out_w} map and the limit be at least 1, "
+                              f"got {around} and {limit}")
+    side = max(1, int(limit ** 0.5))
+    if out_h * out_w <= limit:
+        rows, cols = range(out_h), range(out_w)
+    else:
+        top, left = (min(max(p - side // 2, 0), max(size - side, 0)) for p, size in ((row, out_h), (col, out_w)))
+        rows, cols = range(top, min(top + side, out_h)), range(left, min(left + side, out_w))
+    return [(i, j) for i in rows for j in cols]
+
+
+def sweep(io: LayerIO, channel: int, positions: list[tuple[int, int]]) -> list[Neuron]:
+    """:func:`neuron` of ``channel`` at each position, in order (an animation's frames)."""
+    return [neuron(io, channel, int(i), int(j)) for i, j in positions]

@@ -1,0 +1,99 @@
+"""The lab report in the app: "Pin to report" buttons under the Explain views (the pinned figures live in
+the session), and the Runs page's button that makes the report (:mod:`cnnviz.report`) and offers it.
+
+The measurements come from the caches the Evaluate and Robustness pages fill (the same evaluation, the
+same rotation steps), so a report of a run already looked at costs little more than writing the HTML.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from cnnviz.app.boundary import friendly_errors
+from cnnviz.runs import store as runs
+
+PINS_KEY = "report_pins"  # [{"run_id", "id", "title", "figure_json", "caption"}], in pinning order
+MADE_KEY = "report_made"  # {"run_id", "pins", "html"}: the last report made in this session
+MAX_PINS = 12  # each pinned figure is kept in the session: a few hundred KB at most
+
+
+def pinned(run_id: str) -> list[dict]:
+    """The views pinned for ``run_id`` in this session, in pinning order."""
+    return [p for p in st.session_state.get(PINS_KEY, []) if p["run_id"] == run_id]
+
+
+def pin_button(info: runs.RunInfo, view_id: str, title: str, fig: go.Figure, caption: str = "") -> None:
+    """A "Pin to report" button under an Explain view: pins (or updates) this view of this run.
+
+    Args:
+        info: the run the view explains.
+        view_id: the view's chart key (one pin per view and run; pinning again replaces it).
+        title, caption: shown above and under the figure in the report (escaped there).
+        fig: the figure as drawn.
+    """
+    here = any(p["id"] == view_id for p in pinned(info.run_id))
+    st.button("Update the pinned view" if here else "Pin to report", key=f"{view_id}_pin",
+              icon=":material/push_pin:", on_click=_pin, args=(info.run_id, view_id, title, fig, caption),
+              help="Adds this figure to the run's lab report (Runs page: Make the lab report).")
+
+
+def _pin(run_id: str, view_id: str, title: str, fig: go.Figure, caption: str) -> None:
+    """The button's callback (before the rerun draws the page, so the label says it is pinned); the figure
+    becomes JSON only when pinned, not on every rerun."""
+    kept = [p for p in st.session_state.get(PINS_KEY, []) if not (p["run_id"] == run_id and p["id"] == view_id)]
+    if len(kept) >= MAX_PINS:
+        st.toast(f"At most {MAX_PINS} views can be pinned: unpin some on the Runs page first.", icon=":material/block:")
+        return
+    kept.append({"run_id": run_id, "id": view_id, "title": title, "figure_json": fig.to_json(), "caption": caption})
+    st.session_state[PINS_KEY] = kept
+    st.toast("Pinned to the lab report.", icon=":material/push_pin:")
+
+
+def report_inputs(info: runs.RunInfo):
+    """:func:`cnnviz.report.inputs.gather` from the Evaluate and Robustness pages' caches (not cached itself:
+    only the parameter table is new, a few milliseconds, and a copy of the test images per entry would not be)."""
+    # Lazy: the caches, inspection modules and scikit-learn they load took a fresh Runs page from 1.5 to
+    # 5.4 s of imports (load 11); the report needs them only when it is made.
+    from cnnviz.app import caches, sweeps
+    from cnnviz.inspect.robustness import RIGHT_ANGLES
+    from cnnviz.report import inputs
+
+    data = caches.run_test_set(info)
+    evaluated = caches.run_evaluation(info)
+    rotation = sweeps.join_sweeps([sweeps.rotation_step(info, float(a), "constant") for a in RIGHT_ANGLES])
+    model, lock = caches.run_model(info)
+    with lock:
+        return inputs.gather(info, model=model, test_set=data, evaluated=evaluated, rotation=rotation)
+
+
+def report_download(info: runs.RunInfo) -> None:
+    """The Runs page's lab report: which views are pinned, a button to make it, then its download."""
+    pins = pinned(info.run_id)
+    st.markdown("**Lab report**: the network, set-up, curves, test results, worst mistakes and rotation test in "
+                "one HTML file that opens offline" + (f", with {len(pins)} pinned Explain view"
+                                                       f"{'' if len(pins) == 1 else 's'}." if pins else
+                                                       ". Pin Explain views on the Explain page to add them."))
+    if pins:
+        drop = st.multiselect("Unpin", [p["id"] for p in pins], key="report_unpin",
+                              format_func={p["id"]: p["title"] for p in pins}.get)
+        if drop and st.button("Unpin these views", key="report_unpin_go", icon=":material/delete:"):
+            st.session_state[PINS_KEY] = [p for p in st.session_state[PINS_KEY]
+                                          if not (p["run_id"] == info.run_id and p["id"] in drop)]
+            st.session_state.pop("report_unpin", None)
+            st.rerun()
+    ids = [p["id"] for p in pins]
+    if st.button("Make the lab report", key="report_make", icon=":material/description:"):
+        from cnnviz.report import inputs, page  # lazy: see report_inputs
+
+        with friendly_errors("Making the lab report"), st.spinner("Measuring the run and writing its report…"):
+            text = page.report_html(info, report_inputs(info), inputs.pinned_from_dicts(pins))
+            st.session_state[MADE_KEY] = {"run_id": info.run_id, "pins": ids, "html": text}
+    made = st.session_state.get(MADE_KEY)
+    if made and made["run_id"] == info.run_id:
+        stale = made["pins"] != ids
+        st.download_button("Download the lab report (HTML)", data=made["html"].encode("utf-8"),
+                           file_name=f"cnnviz-{info.run_id}-report.html", mime="text/html", on_click="ignore",
+                           key="report_download", icon=":material/download:")
+        if stale:
+            st.caption("The pinned views changed since: make the report again to include them.")
