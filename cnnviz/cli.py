@@ -20,7 +20,7 @@ from cnnviz import storage, weights
 from cnnviz.data import cifar10, datasets
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.models.presets import presets_table
-from cnnviz.runs import labels
+from cnnviz.runs import labels, notebook
 from cnnviz.runs import store as runs
 from cnnviz.training import jobs, jobtable
 from cnnviz.training import loop as training
@@ -322,12 +322,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     accuracy = info.test_accuracy
     line = f"run {info.run_id} {info.status}: test accuracy {accuracy:.2%}" if accuracy is not None else \
         f"run {info.run_id} {info.status}"
-    seed_acc = info.metrics.get("seed_test_accuracy")
-    if seed_acc is not None:
-        seed_data = _dataset_title(info.metrics.get("seed_dataset"))
-        where = "" if info.metrics.get("same_dataset_as_seed") else f" on {seed_data}"
-        line += f" (the notebook got {seed_acc:.2%}{where})"
+    figure = notebook.for_run(info)
+    if figure is not None and figure.shown_accuracy is not None:
+        line += f" (the notebook got {figure.shown_accuracy:.2%} with this set-up)"
     print(line)
+    if figure is not None and figure.shown_accuracy is None:
+        print(figure.text())
     return 0
 
 
@@ -364,13 +364,6 @@ def _follow(manager, job_id: str):
             print("stopping after this batch (Ctrl-C again to quit without saving)...", file=sys.stderr, flush=True)
             manager.stop(job_id)
             stopping = True
-
-
-def _dataset_title(name: str | None) -> str:
-    try:
-        return datasets.title(name)
-    except (CnnvizError, KeyError, TypeError):
-        return str(name)
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:

@@ -36,6 +36,10 @@ SPLIT_WORDS = {
     "last": "the last share of the training images, unshuffled (Keras' validation_split)",
 }
 
+SUBSET_SHORT = {"stratified": "a random stratified subset", "first": "the first images"}
+SPLIT_SHORT = {"stratified": "validation stratified at random", "shuffled": "validation at random (not stratified)",
+               "first": "the first share for validation", "last": "the last share for validation"}
+
 
 @dataclass(frozen=True)
 class Selection:
@@ -75,6 +79,12 @@ class Selection:
     def is_stratified(self) -> bool:
         """True for cnnviz's own random stratified subset and split."""
         return self.subset == "stratified" and self.split == "stratified"
+
+    def short(self) -> str:
+        """A few words, e.g. ``"the first images, the last share for validation"``."""
+        if self.is_stratified:
+            return "random stratified"
+        return f"{SUBSET_SHORT[self.subset]}, {SPLIT_SHORT[self.split]}"
 
     def describe(self) -> str:
         """One line for people, e.g. ``"the first images; validation: the last share ..."``."""
@@ -186,20 +196,19 @@ def count_rows(y_train: np.ndarray, y_test: np.ndarray, class_names: tuple[str, 
 
 
 def balanced_weights(y: np.ndarray, num_classes: int) -> dict[int, float]:
-    """``compute_class_weight("balanced")`` (seed 000 Part 15) as a dict for ``fit``: ``n / (k × count)``
-    over the classes present; absent classes get 1.0.
+    """The weights of ``compute_class_weight("balanced")`` (seed 000 Part 15) as a dict for ``fit``:
+    ``n / (k × count)`` over the ``k`` classes present; absent classes get 1.0.
+
+    scikit-learn's formula in NumPy (its import costs seconds on a page; the tests compare both).
 
     >>> balanced_weights(np.array([0, 0, 0, 1]), 3)
     {0: 0.6666666666666666, 1: 2.0, 2: 1.0}
     """
-    # lazy: scikit-learn took 5.6 s to import (python -X importtime, shared machine); only class weights need it
-    from sklearn.utils.class_weight import compute_class_weight
-
-    y = np.asarray(y)
+    y = np.asarray(y, dtype=np.int64)
     out = {c: 1.0 for c in range(num_classes)}
     if len(y) == 0:
         return out
-    present = np.unique(y)
-    weights = compute_class_weight("balanced", classes=present, y=y)
-    out.update({int(c): float(w) for c, w in zip(present, weights)})
+    counts = np.bincount(y, minlength=num_classes)
+    present = np.flatnonzero(counts)
+    out.update({int(c): float(len(y) / (len(present) * counts[c])) for c in present})
     return out

@@ -7,6 +7,8 @@ import io
 import json
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from cnnviz.runs import notebook
+
 if TYPE_CHECKING:  # pragma: no cover
     from cnnviz.runs.store import RunInfo
 
@@ -47,7 +49,7 @@ def runs_table(runs: Iterable[RunInfo]) -> list[dict[str, Any]]:
             "status": info.status,
             "test accuracy": info.test_accuracy,
             "test loss": info.metrics.get("test_loss"),
-            "notebook's accuracy": info.metrics.get("seed_test_accuracy"),
+            "notebook's accuracy": _notebook_accuracy(info),
             "epochs done": info.metrics.get("epochs_completed"),
         }
         row.update(flat_settings(info))
@@ -59,6 +61,12 @@ def runs_table(runs: Iterable[RunInfo]) -> list[dict[str, Any]]:
                 row[key] = int(count) + int(extra or 0)
         rows.append(row)
     return rows
+
+
+def _notebook_accuracy(info: RunInfo) -> float | None:
+    """The notebook's figure when the run was set up as the notebook did (never another set-up's)."""
+    figure = notebook.for_run(info)
+    return None if figure is None else figure.shown_accuracy
 
 
 HISTORY_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")

@@ -96,3 +96,14 @@ def test_selection_round_trips_and_refuses_unknown_words():
 def test_an_unshuffled_split_needs_an_image_on_each_side():
     with pytest.raises(InvalidArgument, match="leaves 1 for validation and 0 to train on"):
         selection.split_indices(np.array([0]), fraction=0.5, selection=FIRST_LAST)
+
+
+@pytest.mark.parametrize("y", [Y_TRAIN, Y_TRAIN[:7], np.array([2, 2, 0]), np.repeat([0, 1, 2], [500, 3, 97])])
+def test_balanced_weights_are_scikit_learns(y):
+    from sklearn.utils.class_weight import compute_class_weight
+
+    present = np.unique(y)
+    expected = dict(zip(present.tolist(), compute_class_weight("balanced", classes=present, y=y)))
+    got = selection.balanced_weights(y, 4)
+    assert {c: got[c] for c in expected} == pytest.approx(expected, rel=1e-15)
+    assert all(got[c] == 1.0 for c in range(4) if c not in expected)
