@@ -4,7 +4,7 @@ train it live (progress, curves, stop) and compare the test accuracy with the no
 
 import streamlit as st
 
-from cnnviz.app import jobs, panel, pickers, tables
+from cnnviz.app import datachoice, jobs, panel, pickers, tables
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.data import augment, datasets
 from cnnviz.data.scaling import SCALINGS
@@ -139,6 +139,7 @@ def _training_options(ds: datasets.Dataset, config: ModelConfig,
                                     key=f"test_size_{tag}")
         val = st.slider("Validation share of the training images", 0.0, 0.5,
                         float(t.get("validation_fraction", 0.25)), 0.05, key=f"train_val_{tag}")
+        selection = datachoice.pick_selection(preset, same_data, key=f"train_selection_{tag}")
         scaling = st.radio("Scaling", list(SCALINGS), horizontal=True, key=f"train_scaling_{tag}",
                            index=list(SCALINGS).index(t.get("scaling", "unit")),
                            format_func={"unit": "[0, 1]", "symmetric": "[-1, 1]", "standardize": "standardise"}.get)
@@ -164,6 +165,7 @@ def _training_options(ds: datasets.Dataset, config: ModelConfig,
         augment=None if aug.is_identity else aug, class_weights=class_weights, epochs=int(epochs),
         batch_size=int(batch), early_stopping=early and val > 0, patience=int(patience),
         keep_best=keep_best and val > 0, seed=int(seed), preset=preset.name if preset else None,
+        selection=selection,
     )
     try:
         spec.validate(num_classes=ds.num_classes)  # e.g. too few images for a stratified validation split
@@ -195,6 +197,8 @@ def main() -> None:
         fits = _summary(config, ds)
         st.subheader("3. Training")
         spec = _fast_training(ds, preset) if source == FAST else _training_options(ds, config, preset)
+        if spec is not None and source != FAST:
+            datachoice.show_set_up(ds, spec)
         if st.button("Train", type="primary", key="train_start", icon=":material/play_arrow:",
                      disabled=busy or not fits or spec is None, help="One training at a time per student."):
             jobs.submit_training(spec, ds)
