@@ -9,6 +9,7 @@ from cnnviz.app.boundary import friendly_errors
 from cnnviz.data import augment, datasets
 from cnnviz.data.scaling import SCALINGS
 from cnnviz.errors import InvalidArgument
+from cnnviz.lessons import shapes
 from cnnviz.models import presets
 from cnnviz.models.config import (
     ACTIVATIONS,
@@ -109,6 +110,7 @@ def _summary(config: ModelConfig, ds: datasets.Dataset) -> bool:
         tables.parameter_metrics(table)
         left, right = st.columns([3, 2])
         tables.layer_table(table, key="train_summary", where=left)
+        left.caption(shapes.BATCH_AXIS_NOTE)
         right.plotly_chart(model_plots.param_bars(table, log_scale=True, title="Where the parameters are"),
                            key="train_param_bars")
         return True
@@ -139,7 +141,8 @@ def _training_options(ds: datasets.Dataset, config: ModelConfig,
                                     key=f"test_size_{tag}")
         val = st.slider("Validation share of the training images", 0.0, 0.5,
                         float(t.get("validation_fraction", 0.25)), 0.05, key=f"train_val_{tag}")
-        selection = datachoice.pick_selection(preset, same_data, key=f"train_selection_{tag}")
+        selection = datachoice.pick_selection(datachoice.preset_selection(preset, same_data),
+                                              key=f"train_selection_{tag}")
         scaling = st.radio("Scaling", list(SCALINGS), horizontal=True, key=f"train_scaling_{tag}",
                            index=list(SCALINGS).index(t.get("scaling", "unit")),
                            format_func={"unit": "[0, 1]", "symmetric": "[-1, 1]", "standardize": "standardise"}.get)

@@ -25,9 +25,13 @@ WORDS = {
 COUNTS_KEY = "train_counts_open"
 
 
-def pick_selection(preset: presets.Preset | None, same_data: bool, *, key: str) -> sel.Selection:
-    """A select box of the selections; a preset on its notebook's dataset starts with the notebook's."""
-    own = sel.Selection.from_dict(preset.training.get("selection")) if preset is not None and same_data else None
+def preset_selection(preset: presets.Preset | None, same_data: bool) -> sel.Selection | None:
+    """The notebook's selection of a preset on the notebook's dataset (None otherwise)."""
+    return sel.Selection.from_dict(preset.training.get("selection")) if preset is not None and same_data else None
+
+
+def pick_selection(own: sel.Selection | None, *, key: str) -> sel.Selection:
+    """A select box of the selections, starting on the notebook's (``own``, marked) or the stratified one."""
     names = list(CHOICES)
     default = next((n for n, s in CHOICES.items() if s == own), "stratified")
     name = st.selectbox("Which images", names, index=names.index(default), key=key,

@@ -72,3 +72,11 @@ def test_seed_000_on_cifar10_takes_the_first_images_and_shows_their_counts_and_w
     at.selectbox(key=f"train_selection_{tag}").set_value("stratified").run()
     table = _counts_table(at)
     assert list(table["train"])[10] == 75 and "which images random stratified" in texts(at)
+
+
+def test_the_layer_table_gives_each_shape_as_keras_prints_it_batch_first(app_path):
+    """Seed 000 Q16: is the batch always the first dimension?"""
+    at = open_page(app_path, "app_pages/build_train.py")
+    summary = next(d.value for d in at.dataframe if "formula" in d.value.columns)
+    assert list(summary["keras_shape"])[:2] == ["(None, 8, 8, 1)", "(None, 8, 8, 16)"]  # digits into 16 filters
+    assert any("`None` is the number of images in a batch" in c.value for c in at.caption)
