@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from cnnviz import storage, weights
-from cnnviz.data import cifar10, datasets
+from cnnviz.data import cifar10, datasets, selection
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.models.presets import presets_table
 from cnnviz.runs import labels, notebook
@@ -257,6 +257,9 @@ def _add_train_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-best", action=argparse.BooleanOptionalAction, default=None,
                    help="end with the best-validation-loss weights (default: the seed's choice)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--images", choices=list(selection.NAMED),
+                   help="which images: the first ones as a notebook took them (first_shuffled: seed 000, first_last: "
+                        "seed 001/003, first_first: seed 002) or stratified at random (default: the seed's)")
     p.add_argument("--wait", action="store_true",
                    help="follow the job to its end, printing progress (else: queue it and return)")
     p.set_defaults(handler=_cmd_train)
@@ -286,7 +289,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     spec = spec_from_preset(
         args.preset, dataset=args.dataset, epochs=args.epochs, train_size=args.train_size,
         test_size=args.test_size, batch_size=args.batch_size, learning_rate=args.lr, augment=augment,
-        seed=args.seed,
+        seed=args.seed, selection=selection.NAMED[args.images] if args.images else None,
     )
     changes = {"class_weights": args.class_weights}
     if args.scaling:
@@ -298,8 +301,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     spec = dataclasses.replace(spec, **changes)
     spec.validate()
     sizes = f"train {spec.train_size or 'all'}, test {spec.test_size or 'all'}"
-    print(f"training {spec.preset} on {spec.dataset} ({sizes}, {spec.epochs} epochs, batch {spec.batch_size})",
-          flush=True)
+    print(f"training {spec.preset} on {spec.dataset} ({sizes}, {spec.epochs} epochs, batch {spec.batch_size}), "
+          f"images: {spec.selection.short()}", flush=True)
 
     if not args.wait:  # queue it for the workers of a running server (or of `jobs work`), and return
         table = jobtable.JobTable()

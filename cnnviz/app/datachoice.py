@@ -14,8 +14,7 @@ from cnnviz.training.spec import TrainSpec
 
 
 #: The selections offered, by name; the notebooks' each name their seed.
-CHOICES = {"stratified": sel.STRATIFIED, "first_shuffled": sel.FIRST_SHUFFLED, "first_last": sel.FIRST_LAST,
-           "first_first": sel.FIRST_FIRST}
+CHOICES = sel.NAMED
 WORDS = {
     "stratified": "Random, every class in its share (stratified)",
     "first_shuffled": "The first images; validation at random, not stratified (seed 000)",

@@ -98,6 +98,9 @@ FIRST_SHUFFLED = Selection("first", "shuffled")
 FIRST_LAST = Selection("first", "last")
 #: Seed 002 1.3.4: ``X_train[5000:], X_valid = X_train[:5000]``.
 FIRST_FIRST = Selection("first", "first")
+#: The selections offered by name (pages, command line).
+NAMED = {"stratified": STRATIFIED, "first_shuffled": FIRST_SHUFFLED, "first_last": FIRST_LAST,
+         "first_first": FIRST_FIRST}
 
 
 def _first(n_total: int, n: int | None, what: str) -> np.ndarray:
