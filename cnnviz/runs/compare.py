@@ -7,6 +7,8 @@ import io
 import json
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from cnnviz.data.selection import Selection
+from cnnviz.errors import InvalidArgument
 from cnnviz.runs import notebook
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -15,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Settings shown in the runs table, in this order (flattened config keys).
 SETTING_KEYS = (
     "preset", "dataset", "train_size", "test_size", "validation_fraction", "scaling", "augment",
-    "class_weights", "epochs", "batch_size", "early_stopping", "keep_best", "seed",
+    "class_weights", "epochs", "batch_size", "early_stopping", "keep_best", "seed", "selection",
 )
 
 
@@ -23,6 +25,10 @@ def flat_settings(info: RunInfo) -> dict[str, Any]:
     """The run's settings as one flat dict (model settings prefixed ``model.``), values JSON-ish."""
     config = info.config
     flat: dict[str, Any] = {key: config.get(key) for key in SETTING_KEYS}
+    try:  # a run saved before selections existed drew a random stratified subset
+        flat["selection"] = Selection.from_dict(flat["selection"]).short()
+    except InvalidArgument:
+        flat["selection"] = str(flat["selection"])
     if isinstance(flat.get("augment"), dict):
         flat["augment"] = ", ".join(f"{k}={v}" for k, v in sorted(flat["augment"].items()) if k != "seed")
     for key, value in sorted((config.get("model") or {}).items()):

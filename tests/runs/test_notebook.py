@@ -74,3 +74,14 @@ def test_twins_made_by_the_robustness_page_are_judged_by_their_own_settings():
     assert notebook_figure(aug).differences == ("epochs 20 (the notebook: 70)",)
     assert notebook.for_run(fake_run_info(**_change(MODEL4, epochs=3).to_dict(), input_shape=[32, 32, 3])
                             ).shown_accuracy is None
+
+
+def test_the_runs_table_names_the_images_and_tells_runs_apart_by_them():
+    from cnnviz.data.selection import FIRST_LAST
+
+    old = fake_run_info()
+    old.config.pop("selection")  # saved before selections existed
+    first = fake_run_info(selection=FIRST_LAST.to_dict())
+    rows = compare.runs_table([old, first])
+    assert [r["selection"] for r in rows] == ["random stratified", "the first images, the last share for validation"]
+    assert compare.differing_settings([old, first]) == ["selection"]
