@@ -151,7 +151,8 @@ def _split_and_scale(ds: datasets.Dataset) -> None:
     opts = dict(train_size=int(train_size), test_size=int(test_size), seed=int(seed))
     rows = count_rows(ds.y_train, ds.y_test, ds.class_names, validation_fraction=fraction, selection=selection, **opts)
     st.dataframe(rows, hide_index=True, key="datasets_split_table", height=35 * (len(rows) + 1) + 3,
-                 column_config={"weight": st.column_config.NumberColumn("class weight (balanced)", format="%.3f")})
+                 column_config={"weight": st.column_config.NumberColumn("class weight (balanced)", format="%.3f"),
+                                "subset": st.column_config.NumberColumn("before the split")})
     per_class = rows[:-1]
     st.plotly_chart(plots.class_counts_bar(
         {s: [r[s] for r in per_class] for s in ("train", "validation", "test")}, ds.class_names,

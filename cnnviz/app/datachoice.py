@@ -69,6 +69,7 @@ def show_set_up(ds: datasets.Dataset, spec: TrainSpec) -> None:
         st.caption(_weights_line(rows))
     with box:
         st.dataframe(rows, hide_index=True, key="train_counts_table",
-                     column_config={"weight": st.column_config.NumberColumn("class weight", format="%.3f")})
+                     column_config={"weight": st.column_config.NumberColumn("class weight", format="%.3f"),
+                                    "subset": st.column_config.NumberColumn("before the split")})
         st.caption(f"{spec.selection.describe().capitalize()}. The class weights are what "
                    "'Class weights (balanced)' gives the training images: 1.0 for every class when they are balanced.")

@@ -173,12 +173,13 @@ def split_indices(y: np.ndarray, *, fraction: float, selection: Selection = STRA
 def count_rows(y_train: np.ndarray, y_test: np.ndarray, class_names: tuple[str, ...] | list[str], *,
                train_size: int | None, test_size: int | None, validation_fraction: float,
                selection: Selection = STRATIFIED, seed: int = 0) -> list[dict]:
-    """Images per class in the training, validation and test parts a run uses, and the class
-    weights ``compute_class_weight("balanced")`` gives its training part.
+    """Images per class in the training subset (before the validation split: what seed 000 Part 5
+    prints), the training, validation and test parts a run uses, and the class weights
+    ``compute_class_weight("balanced")`` gives its training part.
 
     Returns:
-        ``[{"class", "train", "validation", "test", "weight"}, ...]`` and a last ``"total"`` row
-        (its weight None).
+        ``[{"class", "subset", "train", "validation", "test", "weight"}, ...]`` and a last ``"total"``
+        row (its weight None).
     """
     tr, te = subset_indices(y_train, y_test, train_size=train_size, test_size=test_size, selection=selection,
                             seed=seed)
@@ -190,7 +191,7 @@ def count_rows(y_train: np.ndarray, y_test: np.ndarray, class_names: tuple[str, 
         y_fit, y_val = y_sub, y_sub[:0]
     k = len(class_names)
     weights = balanced_weights(y_fit, k)
-    columns = {"train": np.bincount(y_fit, minlength=k), "validation": np.bincount(y_val, minlength=k),
+    columns = {"subset": np.bincount(y_sub, minlength=k), "train": np.bincount(y_fit, minlength=k), "validation": np.bincount(y_val, minlength=k),
                "test": np.bincount(np.asarray(y_test)[te], minlength=k)}
     rows = [{"class": c, **{col: int(v[i]) for col, v in columns.items()}, "weight": weights[i]}
             for i, c in enumerate(class_names)]

@@ -64,8 +64,8 @@ def test_counts_of_the_first_images_are_uneven_and_the_weights_correct_them():
     rows = selection.count_rows(Y_TRAIN, Y_TEST, NAMES, train_size=10, test_size=5, validation_fraction=0.2,
                                 selection=FIRST_LAST)
     # first 10: 0 0 0 1 0 1 0 2 1 0 -> trained on the first 8 (0 0 0 1 0 1 0 2), validated on 1 0
-    assert [(r["class"], r["train"], r["validation"], r["test"]) for r in rows] == [
-        ("a", 5, 1, 1), ("b", 2, 1, 2), ("c", 1, 0, 2), ("total", 8, 2, 5)]
+    assert [(r["class"], r["subset"], r["train"], r["validation"], r["test"]) for r in rows] == [
+        ("a", 6, 5, 1, 1), ("b", 3, 2, 1, 2), ("c", 1, 1, 0, 2), ("total", 10, 8, 2, 5)]
     weights = [r["weight"] for r in rows[:-1]]
     assert weights == pytest.approx([8 / (3 * 5), 8 / (3 * 2), 8 / (3 * 1)])  # n / (classes × count)
     assert rows[-1]["weight"] is None
@@ -80,7 +80,7 @@ def test_a_balanced_subset_gives_weights_of_one():
 def test_no_validation_keeps_every_training_image():
     rows = selection.count_rows(Y_TRAIN, Y_TEST, NAMES, train_size=None, test_size=None, validation_fraction=0.0,
                                 selection=FIRST_FIRST)
-    assert rows[-1] == {"class": "total", "train": 20, "validation": 0, "test": 10, "weight": None}
+    assert rows[-1] == {"class": "total", "subset": 20, "train": 20, "validation": 0, "test": 10, "weight": None}
 
 
 def test_selection_round_trips_and_refuses_unknown_words():

@@ -32,8 +32,8 @@ def _uneven_cifar(tmp_path) -> None:
 
 def _counts_table(at):
     """The images-per-class table (AppTest does not give a dataframe's key: found by its columns)."""
-    return next((d.value for d in at.dataframe if list(d.value.columns) == ["class", "train", "validation", "test",
-                                                                             "weight"]), None)
+    return next((d.value for d in at.dataframe if list(d.value.columns) == ["class", "subset", "train", "validation",
+                                                                             "test", "weight"]), None)
 
 
 def test_a_preset_on_another_dataset_draws_random_stratified_images_and_gets_no_notebook_figure(app_path):
@@ -62,6 +62,7 @@ def test_seed_000_on_cifar10_takes_the_first_images_and_shows_their_counts_and_w
     assert list(table["train"])[:10] == np.bincount(TRAIN_LABELS[fit], minlength=10).tolist()
     assert list(table["validation"])[:10] == np.bincount(TRAIN_LABELS[val], minlength=10).tolist()
     assert list(table["train"])[10] == 75 and list(table["test"])[10] == 20
+    assert list(table["subset"])[:10] == np.bincount(TRAIN_LABELS, minlength=10).tolist()  # seed 000 Part 5's counts
     counts = np.bincount(TRAIN_LABELS[fit], minlength=10)
     present = np.count_nonzero(counts)
     assert list(table["weight"])[:10] == pytest.approx([75 / (present * c) if c else 1.0 for c in counts])
