@@ -160,7 +160,8 @@ def _split_and_scale(ds: datasets.Dataset) -> None:
 
     method = st.radio("Scaling", list(SCALINGS), key="datasets_scaling", horizontal=True,
                       format_func=lambda m: SCALINGS[m])
-    preview = caches.scaling_preview(ds, method, validation_fraction=fraction, sample=SCALING_SAMPLE, **opts)
+    preview = caches.scaling_preview(ds, method, validation_fraction=fraction, sample=SCALING_SAMPLE,
+                                     selection=selection, **opts)
     if preview["stats"]:
         st.caption("Training mean per channel: " + ", ".join(f"{m:.1f}" for m in preview["stats"]["mean"])
                    + "; std: " + ", ".join(f"{s:.1f}" for s in preview["stats"]["std"]))

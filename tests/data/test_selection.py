@@ -107,3 +107,15 @@ def test_balanced_weights_are_scikit_learns(y):
     got = selection.balanced_weights(y, 4)
     assert {c: got[c] for c in expected} == pytest.approx(expected, rel=1e-15)
     assert all(got[c] == 1.0 for c in range(4) if c not in expected)
+
+
+def test_the_scaling_preview_takes_its_statistics_from_the_selected_training_part():
+    from cnnviz.data import datasets
+
+    x = np.arange(20, dtype=np.uint8).reshape(20, 1, 1, 1) * 10  # image i is all 10·i
+    ds = datasets.Dataset("tiny", x, Y_TRAIN, x[:10], Y_TEST, NAMES, "hand-made")
+    out = datasets.scaling_preview(ds, "standardize", train_size=10, test_size=5, validation_fraction=0.2,
+                                   selection=FIRST_FIRST)
+    # the first 10 images, the first 2 for validation: trained on images 2..9, values 20..90
+    assert out["raw"].ravel().tolist() == list(range(20, 100, 10))
+    assert out["stats"]["mean"] == pytest.approx([55.0])
