@@ -60,7 +60,8 @@ def show_set_up(ds: datasets.Dataset, spec: TrainSpec) -> None:
     """The notebook figure's verdict, the class weights (when on) and, on request, the images per class."""
     figure = notebook.notebook_figure(spec)
     if figure is not None:
-        st.caption(("With these settings, the notebook's set-up. " if figure.matches else "") + figure.text())
+        st.caption(("These are the notebook's settings: its accuracy is the one to compare with. " if figure.matches
+                    else "") + figure.text())
     box = st.expander("Images per class in this run, and their class weights", key=COUNTS_KEY, on_change="rerun")
     if not (box.open or spec.class_weights):  # the split may need scikit-learn: seconds to import, only on request
         return
