@@ -4,11 +4,12 @@ train it live (progress, curves, stop) and compare the test accuracy with the no
 
 import streamlit as st
 
-from cnnviz.app import jobs, panel, pickers, tables
+from cnnviz.app import datachoice, jobs, panel, pickers, tables
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.data import augment, datasets
 from cnnviz.data.scaling import SCALINGS
 from cnnviz.errors import InvalidArgument
+from cnnviz.lessons import shapes
 from cnnviz.models import presets
 from cnnviz.models.config import (
     ACTIVATIONS,
@@ -109,6 +110,7 @@ def _summary(config: ModelConfig, ds: datasets.Dataset) -> bool:
         tables.parameter_metrics(table)
         left, right = st.columns([3, 2])
         tables.layer_table(table, key="train_summary", where=left)
+        left.caption(shapes.BATCH_AXIS_NOTE)
         right.plotly_chart(model_plots.param_bars(table, log_scale=True, title="Where the parameters are"),
                            key="train_param_bars")
         return True
@@ -139,6 +141,8 @@ def _training_options(ds: datasets.Dataset, config: ModelConfig,
                                     key=f"test_size_{tag}")
         val = st.slider("Validation share of the training images", 0.0, 0.5,
                         float(t.get("validation_fraction", 0.25)), 0.05, key=f"train_val_{tag}")
+        selection = datachoice.pick_selection(datachoice.preset_selection(preset, same_data),
+                                              key=f"train_selection_{tag}")
         scaling = st.radio("Scaling", list(SCALINGS), horizontal=True, key=f"train_scaling_{tag}",
                            index=list(SCALINGS).index(t.get("scaling", "unit")),
                            format_func={"unit": "[0, 1]", "symmetric": "[-1, 1]", "standardize": "standardise"}.get)
@@ -164,6 +168,7 @@ def _training_options(ds: datasets.Dataset, config: ModelConfig,
         augment=None if aug.is_identity else aug, class_weights=class_weights, epochs=int(epochs),
         batch_size=int(batch), early_stopping=early and val > 0, patience=int(patience),
         keep_best=keep_best and val > 0, seed=int(seed), preset=preset.name if preset else None,
+        selection=selection,
     )
     try:
         spec.validate(num_classes=ds.num_classes)  # e.g. too few images for a stratified validation split
@@ -195,6 +200,8 @@ def main() -> None:
         fits = _summary(config, ds)
         st.subheader("3. Training")
         spec = _fast_training(ds, preset) if source == FAST else _training_options(ds, config, preset)
+        if spec is not None and source != FAST:
+            datachoice.show_set_up(ds, spec)
         if st.button("Train", type="primary", key="train_start", icon=":material/play_arrow:",
                      disabled=busy or not fits or spec is None, help="One training at a time per student."):
             jobs.submit_training(spec, ds)

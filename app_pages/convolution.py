@@ -21,8 +21,9 @@ SPEED_RESULT = "conv_speed_result"  # session-state keys for results that surviv
 FFT_RESULT = "conv_fft_result"
 
 
-def _pick_image() -> np.ndarray | None:
-    """The image chosen in the sidebar-free picker as uint8 RGB, shrunk to the working size."""
+def _pick_image() -> tuple[np.ndarray, tuple[int, int, int]] | None:
+    """The image chosen in the sidebar-free picker as uint8 RGB, shrunk to the working size, and the
+    picture's own height, width and channels (seed 000 Q2)."""
     left, right = st.columns([2, 1])
     source = imagesource.source_radio("Image", SOURCES, key="conv_source", where=left)
     max_side = right.select_slider("Working size (longest side, pixels)", options=[32, 64, 128, 192, 256, 384, 512],
@@ -30,11 +31,12 @@ def _pick_image() -> np.ndarray | None:
                                    help="Big images are shrunk first so every filter answers at once.")
     if source == "Sample photo":
         name = st.selectbox("Photo", list(conv.SAMPLE_PHOTOS), key="conv_sample")
-        return images.fit_within(convcaches.sample_photo(name), max_side)
+        photo = convcaches.sample_photo(name)
+        return images.fit_within(photo, max_side), photo.shape
     if source == "Test pattern":
         name = st.selectbox("Pattern", conv.PATTERNS, key="conv_pattern")
         gray = conv.pattern_image(name, min(max_side, 128))
-        return np.repeat(gray[..., None], 3, axis=-1)
+        return np.repeat(gray[..., None], 3, axis=-1), (*gray.shape, 1)
     if source == "CIFAR-10 test image":
         try:
             found = convcaches.cifar10_examples()
@@ -43,7 +45,7 @@ def _pick_image() -> np.ndarray | None:
             return None
         index = st.slider("Test image number", 0, len(found["images"]) - 1, 0, key="conv_cifar_index")
         st.caption(f"Class: {found['class_names'][int(found['labels'][index])]} (32×32 pixels, shown as is)")
-        return found["images"][index]
+        return found["images"][index], found["images"][index].shape
     pictures = imagesource.own_pictures(source, upload_key="conv_upload", camera_key="conv_camera",
                                         upload_label="Your picture (JPEG, PNG, WebP, BMP or GIF, up to 10 MB)",
                                         empty_note="Choose a picture to upload, or pick a sample photo above.")
@@ -52,7 +54,19 @@ def _pick_image() -> np.ndarray | None:
     loaded = convcaches.load_upload(pictures[0].data, pictures[0].name, max_side)
     for note in loaded.notes:
         st.caption(f":material/info: {note}")
-    return loaded.array
+    return loaded.array, (*(loaded.original_size or loaded.array.shape[:2]), loaded.channels)
+
+
+def _sizes_text(original: tuple[int, int, int], working: tuple[int, int]) -> str:
+    """Seed 000 Q2: the picture's own size and channels, apart from the size the page works at."""
+    height, width, channels = original
+    kind = "grey" if channels == 1 else "colour: red, green and blue"
+    text = f"**The picture:** {height}×{width} pixels, **{channels} channel{'s' if channels != 1 else ''}** ({kind}). "
+    if tuple(working) == (height, width):
+        text += "The page works on it at this size. "
+    else:
+        text += f"**Working size:** {working[0]}×{working[1]} (shrunk so that its longest side fits the slider). "
+    return text + "A colour image normally has 3 channels; a grey one has 1."
 
 
 def _seed_setup() -> None:
@@ -168,6 +182,11 @@ def _speed_section(gray: np.ndarray) -> None:
             if speedup is not None:
                 st.plotly_chart(speedup, key="conv_speedup_fig")
             st.caption(f"TensorFlow {result['tensorflow']}; median of {result['repeats']} runs after a warm-up run.")
+            for label, used in result.get("gpu_memory", {}).items():  # seed questions 9 and 12
+                st.markdown(f"**{label} memory** (TensorFlow's `get_memory_info`): peak "
+                            f"{used['peak_bytes'] / 2**20:,.1f} MiB while timing, {used['current_bytes'] / 2**20:,.1f} "
+                            "MiB in use now. `nvidia-smi` shows more, because TensorFlow reserves most of the "
+                            "card's memory for itself; it also shows how busy the GPU is, which TensorFlow does not.")
 
     st.markdown("**Direct or FFT?** `convolve2d` multiplies every kernel weight at every pixel; "
                 "`fftconvolve` goes through the Fourier transform, whose cost hardly depends on the kernel size.")
@@ -185,13 +204,16 @@ def main() -> None:
     st.write("Slide a small grid of numbers, the **kernel**, over an image, multiply and add: that is a "
              "convolution, and a CNN learns its kernels. Try the classic ones here, then see what the output "
              "sizes are, what a Conv2D layer does with colour, and how much a GPU speeds it up.")
-    rgb = None
+    picked = None
     with friendly_errors("Loading the image"):
-        rgb = _pick_image()
-    if rgb is None:
+        picked = _pick_image()
+    if picked is None:
         return
+    rgb, (height, width, channels) = picked
     gray = images.to_grayscale(rgb)
-    captions = [f"colour: {rgb.shape[0]}×{rgb.shape[1]}×3 (3 channels)",
+    st.markdown(_sizes_text((height, width, channels), rgb.shape[:2]))
+    colour = "colour" if channels == 3 else "grey, the same in all 3 channels"
+    captions = [f"{colour}: {rgb.shape[0]}×{rgb.shape[1]}×3 (working size)",
                 f"grayscale for 2D work: {gray.shape[0]}×{gray.shape[1]} (1 channel)"]
     st.plotly_chart(image_grid([rgb, gray], titles=captions, columns=2, tile_px=260, title="The image"),
                     key="conv_image_fig")

@@ -3,12 +3,14 @@ class balance, subsets and splits, scaling and augmentation (seed 000 Parts 5-9 
 
 import streamlit as st
 
-from cnnviz.app import caches, downloads, identity
+from cnnviz.app import caches, datachoice, downloads, identity
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.data import augment, datasets
 from cnnviz.data.folderdata import IMAGE_SIZES
 from cnnviz.data.images import code_name
 from cnnviz.data.scaling import SCALINGS
+from cnnviz.lessons.shapes import BATCH_AXIS_NOTE, label_shapes, one_hot
+from cnnviz.data.selection import FIRST_SHUFFLED, count_rows
 from cnnviz.data.subsets import (
     DEFAULT_VALIDATION_FRACTION,
     SEED_TEST_SIZE,
@@ -16,7 +18,6 @@ from cnnviz.data.subsets import (
     class_counts,
     random_per_class,
     sample_indices,
-    split_summary,
 )
 from cnnviz.plots import datasets as plots
 
@@ -118,12 +119,27 @@ def _inspect(ds: datasets.Dataset) -> None:
                       key="datasets_one_image")
     right.plotly_chart(plots.channel_values(image), key="datasets_channels")
     st.plotly_chart(plots.pixel_histogram(image, title="Pixel values of this image"), key="datasets_image_hist")
+    _label(ds, int(ds.y_train[int(index)]))
+
+
+def _label(ds: datasets.Dataset, label: int) -> None:
+    """Seed 000 Part 9, seed 002 1.3.3: the label as the network gets it; Q16: shapes, batch first."""
+    vector = one_hot(label, ds.num_classes).astype(int).tolist()
+    st.markdown(f"**Its label as the network gets it:** class number {label} → one-hot "
+                f"`{vector}` (`to_categorical`: a 1 in position {label}, {code_name(ds.class_names[label])}, "
+                f"0 elsewhere; one position per class).")
+    st.dataframe(label_shapes(len(ds.y_train), ds.num_classes, ds.input_shape), hide_index=True,
+                 key="datasets_label_shapes")
+    st.caption(BATCH_AXIS_NOTE)
 
 
 def _split_and_scale(ds: datasets.Dataset) -> None:
     st.subheader("Subset, validation split and scaling")
-    st.write("Seed 000 trains on 10,000 CIFAR-10 images, tests on 2,000 and keeps 25% of the training "
-             "images for validation. The subset and the split keep every class's share (stratified).")
+    st.write("Seed 000 trains on the first 10,000 CIFAR-10 images, tests on the first 2,000 and keeps 25% of "
+             "the training images for validation, split off at random but not stratified: its classes are uneven "
+             "(Part 5 prints the counts). cnnviz can instead draw a random subset with every class in its share.")
+    selection = datachoice.pick_selection(FIRST_SHUFFLED if ds.name == "cifar10" else None,
+                                          key=f"datasets_selection_{ds.name}")
     cols = st.columns(4)
     n_train, n_test = len(ds.y_train), len(ds.y_test)
     train_size = cols[0].number_input("Training subset", ds.num_classes * 2, n_train,
@@ -134,8 +150,10 @@ def _split_and_scale(ds: datasets.Dataset) -> None:
                               key="datasets_val_fraction")
     seed = cols[3].number_input("Seed", 0, 10_000, 0, key="datasets_split_seed")
     opts = dict(train_size=int(train_size), test_size=int(test_size), seed=int(seed))
-    rows = split_summary(ds, validation_fraction=fraction, **opts)
-    st.dataframe(rows, hide_index=True, key="datasets_split_table", height=35 * (len(rows) + 1) + 3)
+    rows = count_rows(ds.y_train, ds.y_test, ds.class_names, validation_fraction=fraction, selection=selection, **opts)
+    st.dataframe(rows, hide_index=True, key="datasets_split_table", height=35 * (len(rows) + 1) + 3,
+                 column_config={"weight": st.column_config.NumberColumn("class weight (balanced)", format="%.3f"),
+                                "subset": st.column_config.NumberColumn("before the split")})
     per_class = rows[:-1]
     st.plotly_chart(plots.class_counts_bar(
         {s: [r[s] for r in per_class] for s in ("train", "validation", "test")}, ds.class_names,
@@ -143,7 +161,8 @@ def _split_and_scale(ds: datasets.Dataset) -> None:
 
     method = st.radio("Scaling", list(SCALINGS), key="datasets_scaling", horizontal=True,
                       format_func=lambda m: SCALINGS[m])
-    preview = caches.scaling_preview(ds, method, validation_fraction=fraction, sample=SCALING_SAMPLE, **opts)
+    preview = caches.scaling_preview(ds, method, validation_fraction=fraction, sample=SCALING_SAMPLE,
+                                     selection=selection, **opts)
     if preview["stats"]:
         st.caption("Training mean per channel: " + ", ".join(f"{m:.1f}" for m in preview["stats"]["mean"])
                    + "; std: " + ", ".join(f"{s:.1f}" for s in preview["stats"]["std"]))

@@ -27,7 +27,7 @@ EXAMPLES = 8
 
 
 def _same_test_images(chosen: list[runs.RunInfo]) -> bool:
-    keys = {(r.spec.dataset, r.spec.test_size, r.spec.train_size, r.spec.seed)
+    keys = {(r.spec.dataset, r.spec.test_size, r.spec.train_size, r.spec.seed, r.spec.selection.subset)
             for r in chosen}
     return len(keys) == 1
 
@@ -61,7 +61,7 @@ def _rotation_tab(chosen: list[runs.RunInfo]) -> None:
                "CIFAR-10 scored 54.6% on upright and 22.2% on 90°-rotated test images; with rotation and flip "
                "augmentation (Part 19) 59% and 31%.")
     if not _same_test_images(chosen):
-        st.caption("These runs were tested on different test images (dataset, sizes or seed differ).")
+        st.caption("These runs were tested on different test images (dataset, sizes, selection or seed differ).")
     _tta_note(chosen)
     st.dataframe([{"rotation": f"{a:g}°", **{name: float(r.accuracy[i]) for name, r in results.items()}}
                   for i, a in enumerate(next(iter(results.values())).angles)],

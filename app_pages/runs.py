@@ -11,6 +11,7 @@ from cnnviz.errors import CnnvizError
 from cnnviz.plots import training as plots
 from cnnviz.runs import compare as runs_compare
 from cnnviz.runs import labels as runs_labels
+from cnnviz.runs import notebook
 from cnnviz.runs import store as runs
 from cnnviz.runs.compare import differing_settings, history_csv
 
@@ -65,13 +66,14 @@ def _one_run(items: list[runs.RunInfo]) -> None:
     if info.owner != me.user_id:
         st.caption(f"Trained by {info.owner_name}" + ("." if mine else ": shared with the class, read-only."))
     acc = info.test_accuracy
-    seed_acc = info.metrics.get("seed_test_accuracy")
+    figure = notebook.for_run(info)
+    seed_acc = figure.shown_accuracy if figure is not None else None
     loss_text = runs_labels.test_loss_text(info)
     cols = st.columns(4)
     cols[0].metric("Test accuracy", "–" if acc is None else f"{acc:.1%}",
                    help=None if loss_text is None else loss_text[0].upper() + loss_text[1:] + ".")
     cols[1].metric("The notebook's", "–" if seed_acc is None else f"{seed_acc:.1%}",
-                   help=info.metrics.get("seed_result") or "Only runs of a preset have the notebook's figure.")
+                   help=figure.text() if figure is not None else "Only runs of a notebook's network have its figure.")
     cols[2].metric("Epochs done", info.metrics.get("epochs_completed", "–"))
     cols[3].metric("Status", info.status)
     c1, c2, c3 = st.columns(3)

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from cnnviz import storage, weights
 from cnnviz.classroom.people import TEACHER_OWNER, Person
-from cnnviz.data import cifar10, datasets
+from cnnviz.data import cifar10, datasets, selection
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.models.presets import presets_table
-from cnnviz.runs import compare, labels
+from cnnviz.runs import compare, labels, notebook
 from cnnviz.runs import store as runs
 from cnnviz.training import jobs, jobtable
 from cnnviz.training import loop as training
@@ -258,6 +258,9 @@ def _add_train_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-best", action=argparse.BooleanOptionalAction, default=None,
                    help="end with the best-validation-loss weights (default: the seed's choice)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--images", choices=list(selection.NAMED),
+                   help="which images: the first ones as a notebook took them (first_shuffled: seed 000, first_last: "
+                        "seed 001/003, first_first: seed 002) or stratified at random (default: the seed's)")
     p.add_argument("--wait", action="store_true",
                    help="follow the job to its end, printing progress (else: queue it and return)")
     p.set_defaults(handler=_cmd_train)
@@ -287,7 +290,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     spec = spec_from_preset(
         args.preset, dataset=args.dataset, epochs=args.epochs, train_size=args.train_size,
         test_size=args.test_size, batch_size=args.batch_size, learning_rate=args.lr, augment=augment,
-        seed=args.seed,
+        seed=args.seed, selection=selection.NAMED[args.images] if args.images else None,
     )
     changes = {"class_weights": args.class_weights}
     if args.scaling:
@@ -299,8 +302,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     spec = dataclasses.replace(spec, **changes)
     spec.validate()
     sizes = f"train {spec.train_size or 'all'}, test {spec.test_size or 'all'}"
-    print(f"training {spec.preset} on {spec.dataset} ({sizes}, {spec.epochs} epochs, batch {spec.batch_size})",
-          flush=True)
+    print(f"training {spec.preset} on {spec.dataset} ({sizes}, {spec.epochs} epochs, batch {spec.batch_size}), "
+          f"images: {spec.selection.short()}", flush=True)
 
     if not args.wait:  # queue it for the workers of a running server (or of `jobs work`), and return
         table = jobtable.JobTable()
@@ -324,12 +327,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     accuracy = info.test_accuracy
     line = f"run {info.run_id} {info.status}: test accuracy {accuracy:.2%}" if accuracy is not None else \
         f"run {info.run_id} {info.status}"
-    seed_acc = info.metrics.get("seed_test_accuracy")
-    if seed_acc is not None:
-        seed_data = _dataset_title(info.metrics.get("seed_dataset"))
-        where = "" if info.metrics.get("same_dataset_as_seed") else f" on {seed_data}"
-        line += f" (the notebook got {seed_acc:.2%}{where})"
+    figure = notebook.for_run(info)
+    if figure is not None and figure.shown_accuracy is not None:
+        line += f" (the notebook got {figure.shown_accuracy:.2%} with this set-up)"
     print(line)
+    if figure is not None and figure.shown_accuracy is None:
+        print(figure.text())
     return 0
 
 
@@ -367,13 +370,6 @@ def _follow(manager, job_id: str):
             print("stopping after this batch (Ctrl-C again to quit without saving)...", file=sys.stderr, flush=True)
             manager.stop(job_id)
             stopping = True
-
-
-def _dataset_title(name: str | None) -> str:
-    try:
-        return datasets.title(name)
-    except (CnnvizError, KeyError, TypeError):
-        return str(name)
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:

@@ -84,11 +84,13 @@ def forget_datasets() -> None:
 @st.cache_data(max_entries=16, show_spinner=False,
                hash_funcs={datasets.Dataset: lambda ds: (ds.name, datasets.fingerprint(ds.name))})
 def scaling_preview(ds: datasets.Dataset, method: str, *, train_size: int, test_size: int,
-                    validation_fraction: float, seed: int, sample: int) -> dict:
+                    validation_fraction: float, seed: int, sample: int,
+                    selection: datasets.Selection = datasets.STRATIFIED) -> dict:
     """``datasets.scaling_preview`` of a stored dataset: the statistics of 7,500 CIFAR-10 images
     take a moment and depend only on these arguments."""
     return datasets.scaling_preview(ds, method, train_size=train_size, test_size=test_size,
-                                    validation_fraction=validation_fraction, seed=seed, sample=sample)
+                                    validation_fraction=validation_fraction, seed=seed, sample=sample,
+                                    selection=selection)
 
 
 # --- a run's model and what is computed from it -------------------------------------------------

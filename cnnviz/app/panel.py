@@ -18,10 +18,10 @@ import streamlit as st
 from cnnviz.app import jobs
 from cnnviz.app.pickers import tta_phrase
 from cnnviz.app.state import TRAIN_JOB_KEY
-from cnnviz.data import datasets
 from cnnviz.errors import CnnvizError
 from cnnviz.plots import training as plots
 from cnnviz.runs import labels as runs_labels
+from cnnviz.runs import notebook
 from cnnviz.runs import store as runs
 
 
@@ -190,11 +190,10 @@ def _finished_note(status) -> None:
     if metrics.get("preset_expected_test_accuracy") is not None:
         text += (f" (expected on a quiet 2-core server: ≈{metrics['preset_expected_test_accuracy']:.0%} "
                  f"in ≈{metrics['preset_expected_seconds'] / 60:.1f} min)")
-    seed_acc = metrics.get("seed_test_accuracy")
-    if seed_acc is not None:
-        where = "" if metrics.get("same_dataset_as_seed") else f" on {datasets.title(metrics['seed_dataset'])}"
-        text += f" (the notebook got {seed_acc:.1%}{where})"
-    elif metrics.get("seed_result"):
-        text += f" (the notebook: {metrics['seed_result']})"
+    figure = notebook.for_run(info) if info is not None else None
+    if figure is not None and figure.shown_accuracy is not None:
+        text += f" (the notebook got {figure.shown_accuracy:.1%} with this set-up)"
     st.success(text + ".")
+    if figure is not None and figure.shown_accuracy is None:
+        st.caption(figure.text())
     st.page_link("app_pages/runs.py", label="Compare it with other runs", icon=":material/history:")

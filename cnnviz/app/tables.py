@@ -6,6 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from cnnviz.lessons.shapes import keras_shape
+
 
 def parameter_metrics(table, labels: tuple[str, str, str] = ("Parameters", "Trainable", "Non-trainable")) -> None:
     """Three metrics of a :class:`cnnviz.models.network.SummaryTable`: total, trainable, non-trainable."""
@@ -14,11 +16,14 @@ def parameter_metrics(table, labels: tuple[str, str, str] = ("Parameters", "Trai
 
 
 def layer_table(table, *, key: str, where=None) -> None:
-    """The layer rows of a :class:`cnnviz.models.network.SummaryTable` (in ``where``, e.g. a column)."""
+    """The layer rows of a :class:`cnnviz.models.network.SummaryTable` (in ``where``, e.g. a column), with
+    each output shape also as Keras prints it, batch first (seed 000 Q16)."""
     (where or st).dataframe(
-        [{k: row[k] for k in ("name", "type", "output_shape", "params", "formula")} for row in table.rows],
+        [{**{k: row[k] for k in ("name", "type", "output_shape", "params", "formula")},
+          "keras_shape": keras_shape(row["shape"]) if "shape" in row else ""} for row in table.rows],
         hide_index=True, key=key,
-        column_config={"output_shape": "output shape", "params": st.column_config.NumberColumn(format="localized")})
+        column_config={"output_shape": "output shape", "params": st.column_config.NumberColumn(format="localized"),
+                       "keras_shape": "as Keras prints it"})
 
 
 #: The background of the settings that differ between compared runs.

@@ -26,7 +26,8 @@ from cnnviz import storage
 from cnnviz.classroom.people import Person
 from cnnviz.data import cifar10, folderdata, owners
 from cnnviz.data.scaling import channel_stats, scale
-from cnnviz.data.subsets import DEFAULT_VALIDATION_FRACTION, split_validation, subset_indices
+from cnnviz.data.selection import STRATIFIED, Selection, split_indices, subset_indices
+from cnnviz.data.subsets import DEFAULT_VALIDATION_FRACTION, split_validation
 from cnnviz.errors import CnnvizError, InvalidArgument, Unavailable
 
 
@@ -546,7 +547,7 @@ def cleanup_once() -> None:
 
 def scaling_preview(ds: Dataset, method: str, *, train_size: int, test_size: int,
                     validation_fraction: float = DEFAULT_VALIDATION_FRACTION, seed: int = 0,
-                    sample: int = 256) -> dict:
+                    sample: int = 256, selection: Selection = STRATIFIED) -> dict:
     """What a scaling does to the training images training would use.
 
     The statistics for ``"standardize"`` come from the training part of the subset (after
@@ -555,8 +556,10 @@ def scaling_preview(ds: Dataset, method: str, *, train_size: int, test_size: int
     Returns:
         ``{"raw": uint8 sample, "scaled": float32 sample, "stats": channel_stats or None}``.
     """
-    tr, _ = subset_indices(ds.y_train, ds.y_test, train_size=train_size, test_size=test_size, seed=seed)
-    fit_idx, _, _, _ = split_validation(tr, ds.y_train[tr], fraction=validation_fraction, seed=seed)
+    tr, _ = subset_indices(ds.y_train, ds.y_test, train_size=train_size, test_size=test_size, selection=selection,
+                           seed=seed)
+    fit, _ = split_indices(ds.y_train[tr], fraction=validation_fraction, selection=selection, seed=seed)
+    fit_idx = tr[fit]
     stats = channel_stats(ds.x_train[np.sort(fit_idx)]) if method == "standardize" else None
     raw = ds.x_train[np.sort(fit_idx[:sample])]
     return {"raw": raw, "scaled": scale(raw, method, stats), "stats": stats}

@@ -105,11 +105,15 @@ class LoadedImage:
         array: uint8, H×W×3 for mode "RGB" or H×W for mode "L".
         format: the file format as people say it ("JPEG", "PNG", "WebP", "BMP", "GIF").
         notes: what was done to the picture on the way (for an ``st.caption``).
+        original_size: the picture's own ``(height, width)`` (upright), before any shrinking.
+        channels: the picture's own channels: 1 grey, 3 colour (whatever ``mode`` made of it).
     """
 
     array: np.ndarray
     format: str
     notes: tuple[str, ...] = ()
+    original_size: tuple[int, int] | None = None
+    channels: int = 3
 
 
 def code_name(name: str) -> str:
@@ -405,6 +409,7 @@ def load_image(
                     notes.append(frames_note)
                 im = _apply_exif_orientation(im, notes)
                 converted = to_rgb_or_l(im, notes)
+                channels = 1 if converted.mode == "L" else 3
                 converted = converted.convert(mode)
                 array = np.asarray(converted, dtype=np.uint8).copy()
             except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -419,7 +424,8 @@ def load_image(
                 ) from None
 
     notes.extend(shape_notes(array.shape[0], array.shape[1]))
-    return LoadedImage(array=array, format=kind, notes=tuple(notes))
+    return LoadedImage(array=array, format=kind, notes=tuple(notes), original_size=array.shape[:2],
+                       channels=channels)
 
 
 def resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Lessons without a trained network.
 
-``convolution`` (filters by hand: full, same and valid), ``speed`` (timing Conv2D on CPU and GPU) and
-``checks`` (their shared argument checks).
+``convolution`` (filters by hand: full, same and valid), ``speed`` (timing Conv2D on CPU and GPU),
+``shapes`` (shapes as Keras writes them, one-hot labels) and ``checks`` (their shared argument checks).
 """

@@ -1,7 +1,8 @@
 """How fast convolution runs: Conv2D on the CPU and every GPU, direct against FFT (seed 000 Part 4).
 
 Seed questions 9-10: time the seed's Conv2D over batches of random images per device;
-and ``convolve2d`` (direct) against ``fftconvolve`` per kernel size. TensorFlow is
+and ``convolve2d`` (direct) against ``fftconvolve`` per kernel size. Questions 9 and 12 (how much GPU
+memory): with a GPU, the timing also reports TensorFlow's memory use on it. TensorFlow is
 imported only by :func:`time_conv2d`.
 """
 
@@ -50,6 +51,25 @@ def _tf_devices(tf) -> list[dict]:
     return devices
 
 
+def gpu_memory(tf, device_name: str) -> dict | None:
+    """TensorFlow's memory on a GPU (``tf.config.experimental.get_memory_info``): ``{"current_bytes",
+    "peak_bytes"}`` since the last :func:`reset_gpu_peak`; None when TensorFlow cannot tell (a CPU, an old
+    TensorFlow, a device it does not track)."""
+    try:
+        info = tf.config.experimental.get_memory_info(device_name.split("device:")[-1])
+        return {"current_bytes": int(info["current"]), "peak_bytes": int(info["peak"])}
+    except (AttributeError, KeyError, RuntimeError, TypeError, ValueError):
+        return None
+
+
+def reset_gpu_peak(tf, device_name: str) -> None:
+    """Start counting a GPU's peak memory afresh (nothing happens where TensorFlow cannot)."""
+    try:
+        tf.config.experimental.reset_memory_stats(device_name.split("device:")[-1])
+    except (AttributeError, RuntimeError, TypeError, ValueError):
+        pass
+
+
 def time_conv2d(
     batch_sizes: Sequence[int] = (2, 100),
     *,
@@ -72,7 +92,8 @@ def time_conv2d(
         ``seconds`` (``{label: [median seconds per batch size]}``), ``images_per_second``,
         ``speedup`` (``{gpu_label: [cpu / gpu per batch size]}``, empty without a GPU),
         ``gpu_available``, ``message`` (what to conclude, or "no GPU on this machine"),
-        ``operation`` (the timed work in words), ``repeats`` and ``tensorflow``.
+        ``operation`` (the timed work in words), ``repeats``, ``tensorflow`` and ``gpu_memory``
+        (``{gpu_label: {"current_bytes", "peak_bytes"}}`` from TensorFlow, for the GPUs it reports on).
     """
     sizes = [check_int("batch size", n, 1, MAX_TIMING_BATCH) for n in batch_sizes]
     if not sizes:
@@ -90,8 +111,11 @@ def time_conv2d(
     try:
         devices = _tf_devices(tf)
         seconds: dict[str, list[float]] = {}
+        memory: dict[str, dict] = {}
         for device in devices:
             seconds[device["label"]] = []
+            if device["kind"] == "GPU":
+                reset_gpu_peak(tf, device["name"])
             with tf.device(device["name"]):
                 weights = tf.random.stateless_normal((kernel_size, kernel_size, channels, filters), seed=(seed, 1))
 
@@ -108,11 +132,15 @@ def time_conv2d(
                         conv_sum(batch).numpy()
                         runs.append(time.perf_counter() - start)
                     seconds[device["label"]].append(statistics.median(runs))
+            used = gpu_memory(tf, device["name"]) if device["kind"] == "GPU" else None
+            if used is not None:
+                memory[device["label"]] = used
     finally:
         _TIMING_LOCK.release()
-    return _timing_summary(sizes, devices, seconds, repeats=repeats, tf_version=tf.__version__,
-                           operation=f"{filters} filters of {kernel_size}×{kernel_size}×{channels} over N random "
-                                     f"{image_size}×{image_size}×{channels} images ('valid' padding)")
+    summary = _timing_summary(sizes, devices, seconds, repeats=repeats, tf_version=tf.__version__,
+                              operation=f"{filters} filters of {kernel_size}×{kernel_size}×{channels} over N "
+                                        f"random {image_size}×{image_size}×{channels} images ('valid' padding)")
+    return summary | {"gpu_memory": memory}
 
 
 def _timing_summary(sizes: list[int], devices: list[dict], seconds: dict[str, list[float]], *, repeats: int,

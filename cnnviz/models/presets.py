@@ -9,12 +9,14 @@ Keras and compare. Accuracies are the seeds' printed test scores on CIFAR-10.
 ``scaling`` (``"unit"`` [0, 1], ``"symmetric"`` [-1, 1]), ``epochs``, ``batch_size``,
 ``augment`` (None, or the seed's augmentation in its own words: ``rotation_degrees``,
 ``flip``, ``translate`` as a fraction of the side), ``keep_best_weights`` (seed 002's
-checkpoint of the best validation loss) and ``notes`` (how the seed did it, for people).
+checkpoint of the best validation loss), ``selection`` (which images, a
+:class:`cnnviz.data.selection.Selection` as a dict: see :data:`NOTEBOOK_SELECTIONS`) and ``notes``
+(how the seed did it, for people).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cnnviz.models.config import ModelConfig
@@ -271,9 +273,26 @@ _FAST_PRESETS = [
                                          "test-time augmentation only.")),
 ]
 
+#: Which images each notebook trained on (a :class:`cnnviz.data.selection.Selection` as a dict), by the
+#: preset name's first part; any other preset (seed 004's report, the fast presets) draws cnnviz's random
+#: stratified subset and split.
+NOTEBOOK_SELECTIONS = {
+    "seed000": {"subset": "first", "split": "shuffled"},  # Xtrain[0:10000]; train_test_split(random_state=0)
+    "seed001": {"subset": "first", "split": "last"},  # model.fit(validation_split=0.2) keeps the last 20%
+    "seed002": {"subset": "first", "split": "first"},  # X_valid = X_train[:5000]
+    "seed003": {"subset": "first", "split": "last"},  # model.fit(validation_split=0.2)
+}
+_STRATIFIED = {"subset": "stratified", "split": "stratified"}
+
+
+def _with_selection(preset: Preset) -> Preset:
+    chosen = NOTEBOOK_SELECTIONS.get(preset.name.split("_", 1)[0], _STRATIFIED)
+    return replace(preset, training={"selection": dict(chosen)} | preset.training)
+
+
 #: The notebooks' networks, then cnnviz's fast presets (``family == "fast"``; the Build & train
 #: page offers those first).
-PRESETS: dict[str, Preset] = {p.name: p for p in [*_PRESETS, *_FAST_PRESETS]}
+PRESETS: dict[str, Preset] = {p.name: _with_selection(p) for p in [*_PRESETS, *_FAST_PRESETS]}
 
 
 def presets_table() -> list[dict[str, Any]]:

@@ -7,13 +7,17 @@ import io
 import json
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from cnnviz.data.selection import Selection
+from cnnviz.errors import InvalidArgument
+from cnnviz.runs import notebook
+
 if TYPE_CHECKING:  # pragma: no cover
     from cnnviz.runs.store import RunInfo
 
 #: Settings shown in the runs table, in this order (flattened config keys).
 SETTING_KEYS = (
     "preset", "dataset", "train_size", "test_size", "validation_fraction", "scaling", "augment",
-    "class_weights", "epochs", "batch_size", "early_stopping", "keep_best", "seed",
+    "class_weights", "epochs", "batch_size", "early_stopping", "keep_best", "seed", "selection",
 )
 
 
@@ -21,6 +25,10 @@ def flat_settings(info: RunInfo) -> dict[str, Any]:
     """The run's settings as one flat dict (model settings prefixed ``model.``), values JSON-ish."""
     config = info.config
     flat: dict[str, Any] = {key: config.get(key) for key in SETTING_KEYS}
+    try:  # a run saved before selections existed drew a random stratified subset
+        flat["selection"] = Selection.from_dict(flat["selection"]).short()
+    except InvalidArgument:
+        flat["selection"] = str(flat["selection"])
     if isinstance(flat.get("augment"), dict):
         flat["augment"] = ", ".join(f"{k}={v}" for k, v in sorted(flat["augment"].items()) if k != "seed")
     for key, value in sorted((config.get("model") or {}).items()):
@@ -47,7 +55,7 @@ def runs_table(runs: Iterable[RunInfo]) -> list[dict[str, Any]]:
             "status": info.status,
             "test accuracy": info.test_accuracy,
             "test loss": info.metrics.get("test_loss"),
-            "notebook's accuracy": info.metrics.get("seed_test_accuracy"),
+            "notebook's accuracy": _notebook_accuracy(info),
             "epochs done": info.metrics.get("epochs_completed"),
         }
         row.update(flat_settings(info))
@@ -59,6 +67,12 @@ def runs_table(runs: Iterable[RunInfo]) -> list[dict[str, Any]]:
                 row[key] = int(count) + int(extra or 0)
         rows.append(row)
     return rows
+
+
+def _notebook_accuracy(info: RunInfo) -> float | None:
+    """The notebook's figure when the run was set up as the notebook did (never another set-up's)."""
+    figure = notebook.for_run(info)
+    return None if figure is None else figure.shown_accuracy
 
 
 HISTORY_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")

@@ -22,12 +22,12 @@ def run_dataset(info: RunInfo, *, full: Dataset | None = None) -> Dataset:
         full: the full dataset the run names, if already loaded (e.g. the app's shared copy).
     Returns:
         The subset the run drew: ``x_train`` holds its training *and* validation images
-        (split again with ``datasets.split_validation(..., fraction=spec.validation_fraction,
-        seed=spec.seed)``), ``x_test`` its test images.
+        (split again with ``selection.split_indices(y_train, fraction=spec.validation_fraction,
+        selection=spec.selection, seed=spec.seed)``), ``x_test`` its test images.
     """
     spec = info.spec
     return pipeline.load_training_data(spec.dataset, train_size=spec.train_size, test_size=spec.test_size,
-                                       seed=spec.seed, full=full)
+                                       seed=spec.seed, full=full, selection=spec.selection)
 
 
 def prepare_inputs(info: RunInfo, x_uint8: np.ndarray) -> np.ndarray:

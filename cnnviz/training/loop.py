@@ -25,7 +25,7 @@ from cnnviz.data import augment as augmentation
 from cnnviz.data import scaling
 from cnnviz.errors import InvalidArgument
 from cnnviz.models import network, presets
-from cnnviz.runs import store
+from cnnviz.runs import notebook, store
 from cnnviz.training import callbacks as callbacks_
 from cnnviz.training import checkpoint
 from cnnviz.training import pipeline, tta
@@ -65,19 +65,22 @@ def _default_build(spec: TrainSpec) -> BuildFn:
     return build
 
 
-def _preset_reference(name: str | None, dataset: str) -> dict:
-    """The seed's own result for a preset run, to show next to ours."""
-    if not name:
+def _preset_reference(spec: TrainSpec) -> dict:
+    """The seed's result for a preset run, to show next to ours: its accuracy only when the run was set
+    up as the notebook did (:func:`cnnviz.runs.notebook.notebook_figure` decides)."""
+    if not spec.preset:
         return {}
-    preset = presets.PRESETS.get(name)
+    preset = presets.PRESETS.get(spec.preset)
     if preset is None:
         return {}
     if preset.family == "fast":  # not from a notebook: what it reaches on this kind of machine
         return {"preset_expected_test_accuracy": preset.expected.get("test_accuracy"),
                 "preset_expected_seconds": preset.expected.get("seconds")}
-    return {"seed_test_accuracy": preset.seed_test_accuracy, "seed_result": preset.seed_result,
-            "seed_source": preset.seed_source, "seed_dataset": preset.training.get("dataset"),
-            "same_dataset_as_seed": preset.training.get("dataset") == dataset}
+    figure = notebook.notebook_figure(spec)
+    return {"seed_test_accuracy": figure.shown_accuracy, "seed_result": figure.result,
+            "seed_source": figure.source, "seed_dataset": preset.training.get("dataset"),
+            "same_dataset_as_seed": preset.training.get("dataset") == spec.dataset,
+            "notebook_differences": list(figure.differences)}
 
 
 def train(
@@ -219,7 +222,7 @@ def train(
         "params_trainable": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
         **tta_metrics,
         **({"data_init_layers": data_init, "data_init_seconds": round(init_s, 2)} if data_init else {}),
-        **_preset_reference(spec.preset, spec.dataset),
+        **_preset_reference(spec),
     }
     config = {
         **spec.to_dict(),

@@ -7,14 +7,13 @@ TensorFlow and scikit-learn are imported inside the functions that need them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cnnviz.data import datasets, scaling
-from cnnviz.data import subsets as data_subsets
-from cnnviz.data.subsets import split_validation
+from cnnviz.data import selection as data_selection
 from cnnviz.errors import InvalidArgument
 from cnnviz.training.spec import TrainSpec
 
@@ -27,9 +26,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def load_training_data(
-    name: str, *, train_size: int | None, test_size: int | None, seed: int, full: "Dataset | None" = None
+    name: str, *, train_size: int | None, test_size: int | None, seed: int, full: "Dataset | None" = None,
+    selection: data_selection.Selection = data_selection.STRATIFIED,
 ) -> "Dataset":
-    """The dataset a run trains and tests on: ``datasets.load`` then a stratified ``subset``.
+    """The dataset a run trains and tests on: ``datasets.load`` then the subset ``selection`` names.
 
     Args:
         name: dataset name.
@@ -37,17 +37,21 @@ def load_training_data(
         seed: seed of the subset.
         full: the already-loaded full dataset ``name`` (e.g. the app's shared read-only
             copy), to avoid loading a second one; never modified.
+        selection: stratified at random (cnnviz's) or the first images (the notebooks').
     """
     if full is not None and full.name != name:
         raise InvalidArgument(f"the dataset given is {full.name!r}, but the run asks for {name!r}")
     ds = full if full is not None else datasets.load(name)
     if train_size is None and test_size is None:
         return ds
-    return data_subsets.subset(
-        ds,
-        train_size=train_size if train_size is not None else len(ds.y_train),
-        test_size=test_size if test_size is not None else len(ds.y_test),
-        seed=seed,
+    tr, te = data_selection.subset_indices(ds.y_train, ds.y_test, train_size=train_size, test_size=test_size,
+                                           selection=selection, seed=seed)
+    if len(tr) == len(ds.y_train) and len(te) == len(ds.y_test):
+        return ds
+    how = "first" if selection.subset == "first" else f"stratified subset (seed {seed}) of"
+    return replace(
+        ds, x_train=ds.x_train[tr], y_train=ds.y_train[tr], x_test=ds.x_test[te], y_test=ds.y_test[te],
+        source=f"{ds.source}; {how} {len(tr):,} training and {len(te):,} test images",
     )
 
 
@@ -76,13 +80,13 @@ class PreparedData:
 def prepare_data(spec: TrainSpec, *, full: Dataset | None = None) -> PreparedData:
     """Load (or take ``full``), subset and split the data of ``spec``; work out its scaling."""
     ds = load_training_data(spec.dataset, train_size=spec.train_size, test_size=spec.test_size, seed=spec.seed,
-                            full=full)
+                            full=full, selection=spec.selection)
     x_tr, y_tr = ds.x_train, ds.y_train
     x_val = y_val = None
     if spec.validation_fraction > 0:
-        x_tr, x_val, y_tr, y_val = split_validation(
-            x_tr, y_tr, fraction=spec.validation_fraction, seed=spec.seed
-        )
+        fit, val = data_selection.split_indices(y_tr, fraction=spec.validation_fraction, selection=spec.selection,
+                                                seed=spec.seed)
+        x_tr, x_val, y_tr, y_val = x_tr[fit], x_tr[val], y_tr[fit], y_tr[val]
     return PreparedData(
         x_train=x_tr, y_train=np.asarray(y_tr, dtype=np.int64),
         x_val=x_val, y_val=None if y_val is None else np.asarray(y_val, dtype=np.int64),
@@ -94,14 +98,7 @@ def prepare_data(spec: TrainSpec, *, full: Dataset | None = None) -> PreparedDat
 
 def balanced_class_weights(y: np.ndarray, num_classes: int) -> dict[int, float]:
     """``compute_class_weight("balanced")`` as a dict for ``fit``; absent classes get 1.0."""
-    # lazy: scikit-learn took 5.6 s to import here (python -X importtime, shared machine); only class weights need it
-    from sklearn.utils.class_weight import compute_class_weight
-
-    present = np.unique(y)
-    weights = compute_class_weight("balanced", classes=present, y=y)
-    out = {c: 1.0 for c in range(num_classes)}
-    out.update({int(c): float(w) for c, w in zip(present, weights)})
-    return out
+    return data_selection.balanced_weights(y, num_classes)
 
 
 def wants_one_hot(model: keras.Model) -> bool:

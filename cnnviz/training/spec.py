@@ -17,6 +17,7 @@ import numpy as np
 
 from cnnviz.data import augment as augmentation
 from cnnviz.data.scaling import SCALINGS
+from cnnviz.data.selection import STRATIFIED, Selection, validation_count
 from cnnviz.data.subsets import smallest_split_size
 from cnnviz.errors import InvalidArgument
 from cnnviz.models import backbones, presets
@@ -37,7 +38,7 @@ class TrainSpec:
     Attributes:
         model: the network and its optimiser.
         dataset: dataset name for :func:`cnnviz.data.datasets.load`.
-        train_size, test_size: images drawn (stratified, by ``seed``); None keeps all.
+        train_size, test_size: images used, chosen as ``selection`` says; None keeps all.
         validation_fraction: share of the training images held out for validation (0 = none).
         scaling: ``"unit"`` [0,1], ``"symmetric"`` [-1,1] or ``"standardize"`` (per channel).
         augment: the training images' random changes, or None.
@@ -49,6 +50,9 @@ class TrainSpec:
         preset: the preset's name when the model came from one.
         tta: test-time augmentation of the run's test accuracy: "none", "flip" or "flip_translate"
             (see ``TTA_MODES``).
+        selection: how the images and the validation share are chosen: random stratified (cnnviz's,
+            and every run saved before selections existed) or a notebook's (the first images; see
+            :mod:`cnnviz.data.selection`).
     """
 
     model: ModelConfig
@@ -67,6 +71,7 @@ class TrainSpec:
     seed: int = 0
     preset: str | None = None
     tta: str = "none"
+    selection: Selection = STRATIFIED
 
     def validate(self, *, num_classes: int | None = None) -> None:
         """Raise :class:`InvalidArgument` naming the first impossible setting.
@@ -96,6 +101,8 @@ class TrainSpec:
             raise InvalidArgument(f"batch size must be 1..8192, got {self.batch_size!r}")
         if not _is_int(self.patience) or not 1 <= self.patience <= 1000:
             raise InvalidArgument(f"early-stopping patience must be 1..1000 epochs, got {self.patience!r}")
+        if not isinstance(self.selection, Selection):
+            raise InvalidArgument(f"selection must be a Selection, got {self.selection!r}")
         if self.tta not in TTA_MODES:
             raise InvalidArgument(f"test-time augmentation must be one of {', '.join(TTA_MODES)}, got {self.tta!r}")
         if not _is_int(self.seed) or not 0 <= self.seed < 2**31:
@@ -105,7 +112,12 @@ class TrainSpec:
             raise InvalidArgument(
                 f"{setting} needs validation data, but the validation fraction is {self.validation_fraction}"
             )
-        if num_classes is not None and fraction > 0 and self.train_size is not None:
+        if fraction > 0 and self.train_size is not None and self.selection.split in ("first", "last") and not (
+                1 <= validation_count(self.train_size, fraction) < self.train_size):
+            raise InvalidArgument(f"a validation share of {fraction:.2f} of {self.train_size} training images leaves "
+                                  "no images for validation or none to train on")
+        stratified = self.selection.split == "stratified"  # only it needs every class on both sides
+        if num_classes is not None and fraction > 0 and self.train_size is not None and stratified:
             needed = smallest_split_size(num_classes, fraction)
             if self.train_size < needed:
                 raise InvalidArgument(
@@ -132,6 +144,7 @@ class TrainSpec:
         fields["model"] = ModelConfig.from_dict(fields["model"])
         augment = fields.get("augment")
         fields["augment"] = None if augment is None else AugmentConfig.from_dict(dict(augment))
+        fields["selection"] = Selection.from_dict(fields.get("selection"))
         return cls(**fields)
 
     @property
@@ -195,6 +208,7 @@ def spec_from_preset(
     learning_rate: float | None = None,
     augment: AugmentConfig | Mapping | None | str = "preset",
     seed: int = 0,
+    selection: Selection | None = None,
 ) -> TrainSpec:
     """A :class:`TrainSpec` that trains preset ``name`` as its seed did, with some settings changed.
 
@@ -206,6 +220,8 @@ def spec_from_preset(
         dataset, epochs, train_size, test_size, batch_size, learning_rate: None keeps the seed's.
         augment: an AugmentConfig, None for none, or ``"preset"`` for the seed's.
         seed: random seed of the run.
+        selection: None takes the notebook's (the first images, its validation split) on the
+            seed's dataset, random stratified on any other (its images may be sorted by class).
     Returns:
         The validated spec.
     """
@@ -230,6 +246,7 @@ def spec_from_preset(
         seed=seed,
         preset=name,
         tta=t.get("tta", "none"),
+        selection=selection or (Selection.from_dict(t.get("selection")) if same else STRATIFIED),
     )
     spec.validate()
     return spec

@@ -14,7 +14,7 @@ from PIL import Image
 from cnnviz.data import images
 from cnnviz.data.images import ImageError, LoadedImage, load_image
 from cnnviz.errors import CnnvizError, InvalidArgument
-from tests.support.images import encode
+from tests.support.images import encode, png_bytes
 from tests.support.hostile_corpus import png_header_only as _png_header_only
 
 
@@ -373,3 +373,12 @@ def test_to_grayscale_matches_load_image_l_mode(noise_rgb):
     gray = images.to_grayscale(noise_rgb)
     np.testing.assert_array_equal(gray, load_image(encode(Image.fromarray(noise_rgb), "PNG"), mode="L").array)
     np.testing.assert_array_equal(images.to_grayscale(gray), gray)
+
+
+def test_a_loaded_picture_keeps_its_own_size_and_channels():
+    """Seed 000 Q2: a grey picture has one channel, even when the lab asks for RGB."""
+    grey = np.arange(24 * 30, dtype=np.uint32).reshape(24, 30).astype(np.uint8)
+    loaded = images.load_image(png_bytes(grey), mode="RGB")
+    assert loaded.array.shape == (24, 30, 3) and loaded.original_size == (24, 30) and loaded.channels == 1
+    colour = images.load_image(png_bytes(np.zeros((5, 7, 3), np.uint8)), mode="L")
+    assert colour.array.shape == (5, 7) and colour.original_size == (5, 7) and colour.channels == 3

@@ -52,6 +52,7 @@ def test_time_conv2d_tiny_on_this_machine():
         assert not res["gpu_available"] and res["speedup"] == {}
         assert res["message"].startswith("No GPU on this machine: TensorFlow sees only the CPU")
         assert [d["kind"] for d in res["devices"]] == ["CPU"]
+        assert res["gpu_memory"] == {}  # no GPU: no memory figures, and no error
 
 
 @pytest.mark.slow
@@ -60,9 +61,46 @@ def test_time_conv2d_times_every_device_it_is_given(monkeypatch):
     fake = [{"name": "/device:CPU:0", "label": "CPU", "kind": "CPU"},
             {"name": "/device:CPU:0", "label": "GPU 0 (stand-in)", "kind": "GPU"}]
     monkeypatch.setattr(speed, "_tf_devices", lambda tf: fake)
+    asked = []
+    monkeypatch.setattr(speed, "gpu_memory", lambda tf, name: asked.append(name) or {"current_bytes": 1, "peak_bytes": 2})
     res = speed.time_conv2d((2,), filters=1, kernel_size=3, image_size=8, repeats=1)
+    assert asked == ["/device:CPU:0"] and res["gpu_memory"] == {"GPU 0 (stand-in)": {"current_bytes": 1, "peak_bytes": 2}}
     assert res["gpu_available"] and list(res["seconds"]) == ["CPU", "GPU 0 (stand-in)"]
     assert len(res["speedup"]["GPU 0 (stand-in)"]) == 1 and res["speedup"]["GPU 0 (stand-in)"][0] > 0
+
+
+class _FakeExperimental:
+    """``tf.config.experimental`` of a TensorFlow with one GPU, or of one that cannot tell (``error``)."""
+
+    def __init__(self, error: Exception | None = None):
+        self.error, self.asked, self.reset = error, [], []
+
+    def get_memory_info(self, device):
+        self.asked.append(device)
+        if self.error:
+            raise self.error
+        return {"current": 3 * 2**20, "peak": 40 * 2**20}
+
+    def reset_memory_stats(self, device):
+        self.reset.append(device)
+        if self.error:
+            raise self.error
+
+
+def _fake_tf(experimental):
+    return type("TF", (), {"config": type("Config", (), {"experimental": experimental})})
+
+
+def test_gpu_memory_asks_tensorflow_by_device_name_and_is_guarded():
+    ok = _FakeExperimental()
+    assert speed.gpu_memory(_fake_tf(ok), "/device:GPU:0") == {"current_bytes": 3 * 2**20, "peak_bytes": 40 * 2**20}
+    speed.reset_gpu_peak(_fake_tf(ok), "/job:localhost/replica:0/task:0/device:GPU:1")
+    assert ok.asked == ["GPU:0"] and ok.reset == ["GPU:1"]
+    for error in (ValueError("not a GPU"), RuntimeError("no memory stats"), AttributeError("old TensorFlow")):
+        failing = _FakeExperimental(error)
+        assert speed.gpu_memory(_fake_tf(failing), "/device:GPU:0") is None
+        speed.reset_gpu_peak(_fake_tf(failing), "/device:GPU:0")  # says nothing
+    assert speed.gpu_memory(object(), "/device:GPU:0") is None  # no tf.config at all
 
 
 def test_time_conv2d_validates_before_importing_tensorflow():

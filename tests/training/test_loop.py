@@ -319,7 +319,10 @@ def test_preset_trains_on_digits_with_augmentation_and_the_shared_dataset(cnnviz
     info = training.train(spec, dataset=full).run
     assert info.config["augment"]["rotation"] == 20.0 and info.config["preset"] == "seed000_model1"
     assert info.metrics["params_total"] == 6_282  # the formula table's count for 8×8×1 input
-    assert info.metrics["seed_test_accuracy"] == 0.529 and not info.metrics["same_dataset_as_seed"]
+    assert not info.metrics["same_dataset_as_seed"]  # so not the notebook's figure: not its set-up
+    # an augmented run is compared with the notebook's augmented model (Part 19), not model1
+    assert info.metrics["seed_test_accuracy"] is None and info.metrics["seed_result"].startswith("Test accuracy 0.5930")
+    assert info.metrics["notebook_differences"] == ["dataset digits (the notebook: cifar10)"]
     model = runs.load_model(info.run_id)
     assert not any(layer.name.startswith("augment") for layer in model.layers)  # augmentation is not in the model
     with pytest.raises(InvalidArgument, match="the dataset given is 'digits', but the run asks for 'mnist'"):

@@ -103,3 +103,59 @@ def test_twin_of_a_network_that_cannot_be_rebuilt_is_refused():
 def test_twin_with_an_impossible_rotation_repeats_it():
     with pytest.raises(InvalidArgument, match="rotation must be 0..180 degrees, got 400.0"):
         twin_spec(fake_run_info(), rotation=400)
+
+
+# --- which images (cnnviz.data.selection) -----------------------------------------------------------
+def test_the_selection_is_typed_saved_and_an_old_run_reads_as_stratified():
+    from cnnviz.data.selection import FIRST_LAST, STRATIFIED
+
+    spec = TrainSpec(model=ModelConfig(), selection=FIRST_LAST)
+    saved = spec.to_dict()
+    assert saved["selection"] == {"subset": "first", "split": "last"}
+    assert TrainSpec.from_dict(saved) == spec
+    saved.pop("selection")  # a run saved before selections existed drew a stratified subset
+    assert TrainSpec.from_dict(saved).selection == STRATIFIED
+    with pytest.raises(InvalidArgument, match="selection must be a Selection, got"):
+        TrainSpec(model=ModelConfig(), selection={"subset": "first"}).validate()
+
+
+def test_each_seed_preset_defaults_to_its_notebooks_images():
+    seen = {name: specs.spec_from_preset(name).selection.to_dict() for name in
+            ("seed000_model1", "seed001_cnn", "seed002_cnn_augmented", "seed003_cnn", "seed004_base", "fast_1min")}
+    assert seen == {
+        "seed000_model1": {"subset": "first", "split": "shuffled"},
+        "seed001_cnn": {"subset": "first", "split": "last"},
+        "seed002_cnn_augmented": {"subset": "first", "split": "first"},
+        "seed003_cnn": {"subset": "first", "split": "last"},
+        "seed004_base": {"subset": "stratified", "split": "stratified"},  # the report gives no set-up
+        "fast_1min": {"subset": "stratified", "split": "stratified"},
+    }
+    # on another dataset (maybe sorted by class) the random stratified one
+    assert specs.spec_from_preset("seed001_cnn", dataset="digits").selection.is_stratified
+
+
+def test_an_unshuffled_split_needs_no_class_on_both_sides_but_an_image_on_each():
+    from cnnviz.data.selection import FIRST_FIRST
+
+    TrainSpec(model=ModelConfig(), train_size=8, validation_fraction=0.25, selection=FIRST_FIRST).validate(
+        num_classes=10)  # a stratified split would need 37
+    with pytest.raises(InvalidArgument, match="needs at least 37 images"):
+        TrainSpec(model=ModelConfig(), train_size=8, validation_fraction=0.25).validate(num_classes=10)
+    with pytest.raises(InvalidArgument, match="of 1 training images leaves no images for validation or none"):
+        TrainSpec(model=ModelConfig(), train_size=1, validation_fraction=0.25, selection=FIRST_FIRST).validate()
+
+
+def test_prepare_data_uses_the_selected_images():
+    import numpy as np
+
+    from cnnviz.data.datasets import Dataset
+    from cnnviz.data.selection import FIRST_LAST
+    from cnnviz.training.pipeline import prepare_data
+
+    x = np.arange(20, dtype=np.uint8).reshape(20, 1, 1, 1)
+    ds = Dataset("tiny", x, np.arange(20) % 2, x[:6], np.arange(6) % 2, ("even", "odd"), "hand-made")
+    spec = TrainSpec(model=ModelConfig(), dataset="tiny", train_size=10, test_size=4, validation_fraction=0.2,
+                     selection=FIRST_LAST)
+    data = prepare_data(spec, full=ds)
+    assert data.x_train.ravel().tolist() == list(range(8)) and data.x_val.ravel().tolist() == [8, 9]
+    assert data.x_test.ravel().tolist() == [0, 1, 2, 3]

@@ -61,7 +61,9 @@ def test_default_page(at):
     assert modes[0].startswith("<b>full</b>: 173×258") and modes[2].startswith("<b>valid</b>: 169×254")
     kernel = figure(at, "conv_kernel_fig")["data"][0]
     assert kernel["texttemplate"] == "%{z:.3g}"
-    assert "colour: 171×256×3 (3 channels)" in titles(figure(at, "conv_image_fig"))
+    assert "colour: 171×256×3 (working size)" in titles(figure(at, "conv_image_fig"))
+    assert "**The picture:** 427×640 pixels, **3 channels** (colour: red, green and blue)" in texts(at)
+    assert "**Working size:** 171×256" in texts(at)
     assert "Conv2D equals the sum of flipped convolutions up to rounding" in texts(at)
     assert "a **32×32×128** output" in texts(at)  # seed question 17: 128 filters → 128 channels
     assert not at.button(key="conv_fft_run").value
@@ -167,6 +169,22 @@ def test_upload_good_image(at):
     at.file_uploader(key="conv_upload").upload("edge.png", png_bytes(rgb), "image/png").run()
     no_errors(at)
     assert titles(figure(at, "conv_modes_fig"))[1].startswith("<b>same</b>: 40×60")
+    assert "**The picture:** 40×60 pixels, **3 channels**" in texts(at)
+
+
+def test_a_grey_upload_is_called_grey_with_its_own_size_and_the_working_size_apart(at):
+    """Seed 000 Q2: the notebook's picture is 512×512 with one channel; a grey picture must not be called
+    colour, and its own size must be shown apart from the shrunk working size."""
+    grey = np.tile(np.arange(0, 250, 2, dtype=np.uint8), (300, 3))[:, :400]  # 300×375 grey ramp
+    at.radio(key="conv_source").set_value("Upload").run()
+    at.file_uploader(key="conv_upload").upload("ascent.png", png_bytes(grey), "image/png").run()
+    no_errors(at)
+    shown = texts(at)
+    assert f"**The picture:** {grey.shape[0]}×{grey.shape[1]} pixels, **1 channel** (grey)" in shown
+    assert "**Working size:** 205×256" in shown and "A colour image normally has 3 channels" in shown
+    image_titles = titles(figure(at, "conv_image_fig"))
+    assert image_titles[0] == "grey, the same in all 3 channels: 205×256×3 (working size)"
+    assert not any(t.startswith("colour") for t in image_titles)
 
 
 def test_upload_notes_are_shown(at):
@@ -235,7 +253,8 @@ def test_speed_section_with_a_gpu_result(at, monkeypatch):
                    {"name": "/device:GPU:0", "label": "GPU 0 (stand-in)", "kind": "GPU"}]
         n = len(batch_sizes)
         return _timing_summary(list(batch_sizes), devices, {"CPU": [0.1] * n, "GPU 0 (stand-in)": [0.01] * n},
-                                    repeats=repeats, tf_version="test", operation="op")
+                               repeats=repeats, tf_version="test", operation="op") | {
+            "gpu_memory": {"GPU 0 (stand-in)": {"current_bytes": 3 * 2**20, "peak_bytes": 41.5 * 2**20}}}
 
     monkeypatch.setattr(speed, "time_conv2d", fake_timing)
     assert not at.button(key="conv_fft_run").value
@@ -247,6 +266,8 @@ def test_speed_section_with_a_gpu_result(at, monkeypatch):
     assert at.success[0].value.startswith("GPU 0 (stand-in) is 10.0× faster than the CPU for a batch of 20")
     assert [t["name"] for t in figure(at, "conv_speed_fig")["data"]] == ["CPU", "GPU 0 (stand-in)"]
     assert figure(at, "conv_speedup_fig")["data"][0]["y"] == [10.0] * 4
+    assert ("**GPU 0 (stand-in) memory** (TensorFlow's `get_memory_info`): peak 41.5 MiB while timing, 3.0 MiB "
+            "in use now") in texts(at)  # seed questions 9 and 12
 
 
 @pytest.mark.slow
@@ -264,6 +285,7 @@ def test_speed_section_really_times_on_this_machine(app_path):
 
     if not tf.config.list_logical_devices("GPU"):
         assert app.info[0].value.startswith("No GPU on this machine")
+        assert "memory** (TensorFlow's" not in texts(app)  # nothing to say about a GPU's memory
 
 
 def test_fft_timing_button(at):

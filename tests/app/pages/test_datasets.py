@@ -30,6 +30,12 @@ def _errors(at) -> list[str]:
     return [e.value for e in at.error]
 
 
+def _split_table(at):
+    """The images-per-class table after subset and split (found by its columns: AppTest gives no key)."""
+    table = next(d.value for d in at.dataframe if "validation" in d.value.columns)
+    return table[["class", "train", "validation", "test"]]
+
+
 def test_digits_page_renders_every_section(app_path):
     at = _open(app_path)
     assert at.title[0].value == "Datasets"
@@ -38,9 +44,10 @@ def test_digits_page_renders_every_section(app_path):
     assert [m.value for m in at.metric][:4] == ["1,437", "360", "8×8×1", "10"]
     charts = at.get("plotly_chart")
     assert len(charts) == 7  # counts, samples, image, channels, image histogram, split, scaling
-    table = at.dataframe[0].value
+    table = _split_table(at)
     assert list(table["class"])[-1] == "total"
     assert table.iloc[-1].to_dict() == {"class": "total", "train": 1077, "validation": 360, "test": 360}
+    assert at.selectbox(key="datasets_selection_digits").value == "stratified"
 
     at.button(key="datasets_reshuffle").click().run()
     assert at.session_state["datasets_sample_seed"] == 1 and not at.exception
@@ -49,7 +56,7 @@ def test_digits_page_renders_every_section(app_path):
     at.radio(key="datasets_scaling").set_value("standardize").run()
     assert any("Training mean per channel" in c.value for c in at.caption)
     at.slider(key="datasets_val_fraction").set_value(0.5).run()
-    assert at.dataframe[0].value.iloc[-1]["validation"] == 719  # sklearn rounds the validation share up
+    assert _split_table(at).iloc[-1]["validation"] == 719  # sklearn rounds the validation share up
     assert not at.exception and not _errors(at)
 
 
@@ -88,9 +95,24 @@ def test_fixture_cifar_installed_shows_the_page(app_path, tmp_path):
     at.selectbox(key="datasets_source").set_value("cifar10").run()
     assert not at.exception and not _errors(at)
     assert [m.value for m in at.metric][:4] == ["100", "20", "32×32×3", "10"]
-    table = at.dataframe[0].value
+    table = _split_table(at)
     assert table.iloc[-1].to_dict() == {"class": "total", "train": 75, "validation": 25, "test": 20}
     assert list(table["class"])[:2] == ["airplane", "automobile"]
+    # seed 000's selection by default on CIFAR-10: the first images, validation at random, not stratified
+    assert at.selectbox(key="datasets_selection_cifar10").value == "first_shuffled"
+
+
+def test_a_label_next_to_its_one_hot_vector_and_the_shapes_batch_first(app_path):
+    """Seed 000 Part 9 and Q16, seed 002 1.3.3."""
+    at = _open(app_path)
+    at.number_input(key="datasets_inspect_digits").set_value(7).run()
+    label = int(datasets.load("digits").y_train[7])
+    vector = [1 if i == label else 0 for i in range(10)]
+    shown = " ".join(m.value for m in at.markdown)
+    assert f"class number {label} → one-hot `{vector}`" in shown and f"a 1 in position {label}" in shown
+    shapes = next(d.value for d in at.dataframe if list(d.value.columns) == ["what", "shape"])
+    assert list(shapes["shape"]) == ["(1437, 1)", "(1437, 10)", "(None, 8, 8, 1)", "(None, 10)"]
+    assert any("`None` is the number of images in a batch" in c.value for c in at.caption)
 
 
 def test_import_from_server_path_on_the_page(app_path, tmp_path, monkeypatch):
