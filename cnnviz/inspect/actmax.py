@@ -35,9 +35,11 @@ if TYPE_CHECKING:  # pragma: no cover
     import keras
 
 TARGETS = ("channel", "class")
-DEFAULT_STEPS, DEFAULT_OCTAVES = 40, 3  # steps per octave: 8×8, 16×16, then 32×32 for CIFAR-10
+DEFAULT_STEPS = 40  # per octave
+MAX_AUTO_OCTAVES, COARSEST = 3, 8  # automatic octaves: grids of 8 pixels or more (CIFAR-10: 8, 16 then 32)
+JITTER_FRACTION = 16  # automatic jitter: 1 pixel per 16 of the side (CIFAR-10: 2; 8×8 digits: none)
 DEFAULT_STEP = 0.03  # a pixel moves by about 3% of its range per step
-DEFAULT_JITTER, DEFAULT_TV, DEFAULT_BLUR_SIGMA, DEFAULT_BLUR_EVERY = 2, 0.3, 0.5, 4
+DEFAULT_TV, DEFAULT_BLUR_SIGMA, DEFAULT_BLUR_EVERY = 0.3, 0.5, 4
 SEED_NOISE = 0.1  # the start: grey ± 10% of the range, uniform
 MAX_UNITS, MAX_STEPS, MAX_OCTAVES = 64, 500, 4
 TOP_BATCH = 256
@@ -88,7 +90,7 @@ def channel_count(model: "keras.Model", layer: str) -> int:
 
 def maximize(model: "keras.Model", units: Sequence[int], *, target: str = "channel", layer: str | None = None,
              lower: float | np.ndarray = 0.0, upper: float | np.ndarray = 1.0, steps: int = DEFAULT_STEPS,
-             octaves: int = DEFAULT_OCTAVES, step: float = DEFAULT_STEP, jitter: int = DEFAULT_JITTER,
+             octaves: int | None = None, step: float = DEFAULT_STEP, jitter: int | None = None,
              tv: float = DEFAULT_TV, blur_sigma: float = DEFAULT_BLUR_SIGMA, blur_every: int = DEFAULT_BLUR_EVERY,
              seed: int = 0, on_step: Callable[[int, int], bool | None] | None = None) -> Pictures:
     """Pictures from noise that raise each unit's objective, one per unit, optimised together.
@@ -100,9 +102,10 @@ def maximize(model: "keras.Model", units: Sequence[int], *, target: str = "chann
         layer: a conv layer of :func:`conv_layers` (target "channel" only).
         lower, upper: the input range (numbers or one per channel; e.g. black and white in the input scale).
         steps: gradient steps per octave, 1..500.
-        octaves: 1..4; octave ``o`` of ``n`` optimises a grid of side/2^(n-1-o) stretched to the input size.
+        octaves: 1..4; octave ``o`` of ``n`` optimises a grid of side/2^(n-1-o) stretched to the input size
+            (None: as many as keep the coarsest grid at 8 pixels or more, at most 3).
         step: how far a pixel moves per step, as a fraction of its range (> 0).
-        jitter: largest random roll in pixels each step (0: none).
+        jitter: largest random roll in pixels each step (0: none; None: 1 per 16 pixels of the side).
         tv: weight of the total-variation gradient against the objective's (both normalised; ≥ 0).
         blur_sigma, blur_every: Gaussian blur of ``blur_sigma`` pixels every ``blur_every`` steps (0: none).
         seed: seed of the noise and the jitter.
@@ -113,6 +116,12 @@ def maximize(model: "keras.Model", units: Sequence[int], *, target: str = "chann
     import tensorflow as tf
 
     units = _units(model, units, target, layer)
+    height, width, channels = (int(s) for s in model.input_shape[1:4])
+    side = min(height, width)
+    if octaves is None:
+        octaves = max(1, min(MAX_AUTO_OCTAVES, 1 + int(np.log2(max(side / COARSEST, 1)))))
+    if jitter is None:
+        jitter = side // JITTER_FRACTION
     steps = _whole(steps, "steps", 1, MAX_STEPS)
     octaves = _whole(octaves, "octaves", 1, MAX_OCTAVES)
     jitter = _whole(jitter, "jitter", 0, 16)
@@ -122,7 +131,6 @@ def maximize(model: "keras.Model", units: Sequence[int], *, target: str = "chann
             raise InvalidArgument(f"{name} must be a number ≥ 0, got {value!r}")
     if not step > 0:
         raise InvalidArgument(f"step must be > 0, got {step!r}")
-    height, width, channels = (int(s) for s in model.input_shape[1:4])
     lo, hi = _per_channel(lower, channels, "lower"), _per_channel(upper, channels, "upper")
     if np.any(hi <= lo):
         raise InvalidArgument(f"upper must be above lower, got lower {lower!r} and upper {upper!r}")

@@ -62,32 +62,41 @@ def pca(values: np.ndarray) -> np.ndarray:
     return PCA(n_components=2, svd_solver="full").fit_transform(v).astype(np.float32)
 
 
-def tsne_stages(values: np.ndarray, *, seed: int = 0, perplexity: float = 30.0,
-                stages: int = TSNE_STAGES) -> Iterator[np.ndarray]:
-    """t-SNE in ``stages`` of 250 iterations: yields the N×2 layout after each (the last one is the result).
+def tsne_stage(values: np.ndarray, previous: np.ndarray | None = None, *, seed: int = 0,
+               perplexity: float = 30.0) -> np.ndarray:
+    """One stage (250 iterations) of t-SNE: the first (``previous`` None) with early exaggeration from a PCA
+    start, a later one from ``previous`` (N×2) without it. The learning rate is sklearn's "auto" for the
+    first stage, kept for all of them.
 
     Args:
         values: N×D features (N ≥ 5).
+        previous: the layout the last stage gave, or None.
         seed: t-SNE's random state.
         perplexity: about how many neighbours each point keeps (capped at (N − 1) / 3).
-        stages: 1..8.
+    Returns:
+        The N×2 layout.
     """
     v = _check(values)
-    if isinstance(stages, bool) or not isinstance(stages, (int, np.integer)) or not 1 <= stages <= 8:
-        raise InvalidArgument(f"stages must be a whole number from 1 to 8, got {stages!r}")
-    if not (isinstance(perplexity, (int, float)) and perplexity > 0):
+    if not (isinstance(perplexity, (int, float)) and not isinstance(perplexity, bool) and perplexity > 0):
         raise InvalidArgument(f"perplexity must be a number > 0, got {perplexity!r}")
+    if previous is not None and np.shape(previous) != (len(v), 2):
+        raise InvalidArgument(f"previous layout must be {len(v)}×2, got shape {np.shape(previous)}")
     if v.shape[1] > TSNE_PCA_DIMS:
         v = PCA(n_components=min(TSNE_PCA_DIMS, len(v)), svd_solver="full", random_state=seed).fit_transform(v)
-    v = v.astype(np.float32)
-    perplexity = float(min(perplexity, (len(v) - 1) / 3))
-    layout: str | np.ndarray = "pca"
-    rate = max(len(v) / TSNE_EXAGGERATION / 4, 50.0)  # sklearn's "auto" rate, kept for every stage
-    for stage in range(int(stages)):
-        tsne = TSNE(n_components=2, perplexity=perplexity, init=layout, random_state=seed,
-                    max_iter=TSNE_STAGE_ITERATIONS, learning_rate=rate,
-                    early_exaggeration=TSNE_EXAGGERATION if stage == 0 else 1.0)
-        layout = tsne.fit_transform(v).astype(np.float32)
+    tsne = TSNE(n_components=2, perplexity=float(min(perplexity, (len(v) - 1) / 3)),
+                init="pca" if previous is None else np.asarray(previous, np.float32), random_state=seed,
+                max_iter=TSNE_STAGE_ITERATIONS, learning_rate=max(len(v) / TSNE_EXAGGERATION / 4, 50.0),
+                early_exaggeration=TSNE_EXAGGERATION if previous is None else 1.0)
+    return tsne.fit_transform(v.astype(np.float32)).astype(np.float32)
+
+
+def tsne_stages(values: np.ndarray, *, stages: int = TSNE_STAGES, **options) -> Iterator[np.ndarray]:
+    """:func:`tsne_stage` ``stages`` times (1..8), each from the last: yields each layout (the last is the result)."""
+    if isinstance(stages, bool) or not isinstance(stages, (int, np.integer)) or not 1 <= stages <= 8:
+        raise InvalidArgument(f"stages must be a whole number from 1 to 8, got {stages!r}")
+    layout = None
+    for _ in range(int(stages)):
+        layout = tsne_stage(values, layout, **options)
         yield layout
 
 
