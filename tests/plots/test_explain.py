@@ -42,3 +42,9 @@ def test_neuron_figure_marks_the_padding():
     assert len(fig.data) == 9  # 3 input channels × (patch, kernel, products)
     assert fig.data[0].text[0][0] == "pad" and fig.data[0].text[1][1] != "pad"
     assert fig.layout.title.text.endswith(f"→ {n.value:.4f}")
+
+
+def test_epsilon_curves_one_line_per_run():
+    fig = explain.epsilon_curves_figure({"run": ([0, 2], [0.9, 0.4]), "twin": ([0, 2], [0.8, 0.6])}, count=5)
+    assert [t.name for t in fig.data] == ["run", "twin"] and list(fig.data[1].y) == [0.8, 0.6]
+    assert fig.layout.title.text == "Accuracy of 5 test images under FGSM"
