@@ -57,9 +57,10 @@ def features(model: "keras.Model", x: np.ndarray, *, batch_size: int = BATCH) ->
 
 
 def pca(values: np.ndarray) -> np.ndarray:
-    """N×2: the features projected on their two principal components (scikit-learn's PCA, ``random_state`` 0)."""
+    """N×2: the features projected on their two principal components (scikit-learn's PCA and its choice of solver:
+    a randomised SVD for wide features; ``random_state`` 0)."""
     v = _check(values)
-    return PCA(n_components=2, svd_solver="full").fit_transform(v).astype(np.float32)
+    return PCA(n_components=2, random_state=0).fit_transform(v).astype(np.float32)
 
 
 def tsne_stage(values: np.ndarray, previous: np.ndarray | None = None, *, seed: int = 0,
@@ -82,7 +83,7 @@ def tsne_stage(values: np.ndarray, previous: np.ndarray | None = None, *, seed: 
     if previous is not None and np.shape(previous) != (len(v), 2):
         raise InvalidArgument(f"previous layout must be {len(v)}×2, got shape {np.shape(previous)}")
     if v.shape[1] > TSNE_PCA_DIMS:
-        v = PCA(n_components=min(TSNE_PCA_DIMS, len(v)), svd_solver="full", random_state=seed).fit_transform(v)
+        v = PCA(n_components=min(TSNE_PCA_DIMS, len(v)), random_state=seed).fit_transform(v)
     tsne = TSNE(n_components=2, perplexity=float(min(perplexity, (len(v) - 1) / 3)),
                 init="pca" if previous is None else np.asarray(previous, np.float32), random_state=seed,
                 max_iter=TSNE_STAGE_ITERATIONS, learning_rate=max(len(v) / TSNE_EXAGGERATION / 4, 50.0),
