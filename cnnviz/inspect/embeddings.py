@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
+from threadpoolctl import threadpool_limits
 
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import layers
@@ -28,7 +29,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 BATCH = 256
 TSNE_PCA_DIMS = 50
-TSNE_STAGES, TSNE_STAGE_ITERATIONS = 4, 250  # 1,000 iterations in all, sklearn's default; 250 is its least
+# 750 iterations in all (openTSNE's default: 250 exaggerated, then 500); 250 a stage is sklearn's least
+TSNE_STAGES, TSNE_STAGE_ITERATIONS = 3, 250
+# BLAS and OpenMP on one thread: on the busy 2-core machine two threads spin against each other and the
+# web server's (benchmarks/README.md: PCA of 2,000×2,048 2.4 → 0.5 s, t-SNE of 2,000 125 → 39 s at load 9).
+# threadpoolctl's limit is process-wide while it lasts: other sessions' numpy calls get one thread meanwhile.
+THREADS = 1
 TSNE_EXAGGERATION = 12.0  # sklearn's default, first stage only
 MIN_POINTS = 5
 
@@ -60,7 +66,8 @@ def pca(values: np.ndarray) -> np.ndarray:
     """N×2: the features projected on their two principal components (scikit-learn's PCA and its choice of solver:
     a randomised SVD for wide features; ``random_state`` 0)."""
     v = _check(values)
-    return PCA(n_components=2, random_state=0).fit_transform(v).astype(np.float32)
+    with threadpool_limits(THREADS):
+        return PCA(n_components=2, random_state=0).fit_transform(v).astype(np.float32)
 
 
 def tsne_stage(values: np.ndarray, previous: np.ndarray | None = None, *, seed: int = 0,
@@ -82,6 +89,11 @@ def tsne_stage(values: np.ndarray, previous: np.ndarray | None = None, *, seed: 
         raise InvalidArgument(f"perplexity must be a number > 0, got {perplexity!r}")
     if previous is not None and np.shape(previous) != (len(v), 2):
         raise InvalidArgument(f"previous layout must be {len(v)}×2, got shape {np.shape(previous)}")
+    with threadpool_limits(THREADS):
+        return _tsne_stage(v, previous, seed=seed, perplexity=perplexity)
+
+
+def _tsne_stage(v: np.ndarray, previous: np.ndarray | None, *, seed: int, perplexity: float) -> np.ndarray:
     if v.shape[1] > TSNE_PCA_DIMS:
         v = PCA(n_components=min(TSNE_PCA_DIMS, len(v)), random_state=seed).fit_transform(v)
     tsne = TSNE(n_components=2, perplexity=float(min(perplexity, (len(v) - 1) / 3)),
