@@ -8,7 +8,8 @@ first group compiles); PCA and t-SNE (3 stages of 250 iterations, the page's) pr
 embedding of 2,000 images (the features are computed once, outside the timing), on one BLAS/OpenMP thread as
 the page does and, for comparison, on two. Prints one JSON row per
 network and technique with the target and the ratio warm / target, then the load average.
-Usage: ``PYTHONPATH=. python benchmarks/explain_speed.py [preset ...]`` (default seed000_model1 fast_3min).
+Usage: ``PYTHONPATH=. python benchmarks/explain_speed.py [preset ...] [--only=technique,...]`` (default
+seed000_model1 fast_3min, every technique).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _two_threads(fn, *args):
         embeddings.THREADS = old
 
 
-def main(names: list[str]) -> None:
+def main(names: list[str], only: set[str] | None = None) -> None:
     from cnnviz.inspect import actmax, adversarial, embeddings, occlusion, saliency
     from cnnviz.models.network import build_model
     from cnnviz.models.presets import PRESETS
@@ -88,6 +89,8 @@ def main(names: list[str]) -> None:
         last_conv = actmax.conv_layers(model)[-1]
         features = embeddings.features(model, embed_x)
         for technique, fn in runs.items():
+            if only and technique not in only:
+                continue
             repeats = 0 if technique.startswith(ONCE) else 1 if technique.startswith(SLOW) else 3
             first, warm = _timed(fn, repeats=repeats)
             print(json.dumps({"network": name, "params": model.count_params(), "technique": technique,
@@ -99,4 +102,6 @@ def main(names: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["seed000_model1", "fast_3min"])
+    args = [a for a in sys.argv[1:] if not a.startswith("--only=")]
+    chosen = {t for a in sys.argv[1:] if a.startswith("--only=") for t in a[len("--only="):].split(",")}
+    main(args or ["seed000_model1", "fast_3min"], chosen or None)

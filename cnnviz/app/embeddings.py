@@ -49,11 +49,16 @@ def pca(info: runs.RunInfo, trained: bool, count: int) -> np.ndarray:
     return embeddings.pca(features(info, trained, count)[0])
 
 
+@st.cache_data(max_entries=8, show_spinner=False, hash_funcs=BY_RUN)
+def reduced(info: runs.RunInfo, trained: bool, count: int) -> np.ndarray:
+    return embeddings.reduce_for_tsne(features(info, trained, count)[0])
+
+
 @st.cache_data(max_entries=64, show_spinner=False, hash_funcs=BY_RUN)
 def tsne_stage(info: runs.RunInfo, trained: bool, count: int, stage: int) -> np.ndarray:
     """Stage ``stage`` (from 0) of :func:`cnnviz.inspect.embeddings.tsne_stage`, from the cached stage before."""
     previous = None if stage == 0 else tsne_stage(info, trained, count, stage - 1)
-    return embeddings.tsne_stage(features(info, trained, count)[0], previous)
+    return embeddings.tsne_stage(reduced(info, trained, count), previous)
 
 
 def tsne(info: runs.RunInfo, trained: bool, count: int) -> np.ndarray:

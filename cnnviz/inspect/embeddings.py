@@ -93,9 +93,19 @@ def tsne_stage(values: np.ndarray, previous: np.ndarray | None = None, *, seed: 
         return _tsne_stage(v, previous, seed=seed, perplexity=perplexity)
 
 
+def reduce_for_tsne(values: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """N×min(D, 50): the features on their first 50 principal components, what :func:`tsne_stage` works on (a
+    caller running several stages reduces once)."""
+    v = _check(values)
+    if v.shape[1] <= TSNE_PCA_DIMS:
+        return v.astype(np.float32)
+    with threadpool_limits(THREADS):
+        return PCA(n_components=min(TSNE_PCA_DIMS, len(v)), random_state=seed).fit_transform(v).astype(np.float32)
+
+
 def _tsne_stage(v: np.ndarray, previous: np.ndarray | None, *, seed: int, perplexity: float) -> np.ndarray:
     if v.shape[1] > TSNE_PCA_DIMS:
-        v = PCA(n_components=min(TSNE_PCA_DIMS, len(v)), random_state=seed).fit_transform(v)
+        v = reduce_for_tsne(v, seed=seed)
     tsne = TSNE(n_components=2, perplexity=float(min(perplexity, (len(v) - 1) / 3)),
                 init="pca" if previous is None else np.asarray(previous, np.float32), random_state=seed,
                 max_iter=TSNE_STAGE_ITERATIONS, learning_rate=max(len(v) / TSNE_EXAGGERATION / 4, 50.0),
@@ -108,6 +118,7 @@ def tsne_stages(values: np.ndarray, *, stages: int = TSNE_STAGES, **options) -> 
     if isinstance(stages, bool) or not isinstance(stages, (int, np.integer)) or not 1 <= stages <= 8:
         raise InvalidArgument(f"stages must be a whole number from 1 to 8, got {stages!r}")
     layout = None
+    values = reduce_for_tsne(values, seed=options.get("seed", 0))
     for _ in range(int(stages)):
         layout = tsne_stage(values, layout, **options)
         yield layout
