@@ -1,13 +1,16 @@
 """Explain: what a trained run looks at and how to fool it. Saliency (gradients, SmoothGrad, Integrated
 Gradients with its completeness check) beside Grad-CAM, occlusion, FGSM/PGD and the accuracy against ε,
-and one neuron's arithmetic on the real network."""
+one neuron's arithmetic on the real network, what a filter or class looks for (activation maximisation) and
+the test images' embeddings."""
 
 import numpy as np
 import streamlit as st
 
-from cnnviz.app import boundary, caches, imagesource
+from cnnviz.app import boundary, caches, identity, imagesource
 from cnnviz.app.report import pin_button
 from cnnviz.app import explain as explain_cache
+from cnnviz.app.actmax import actmax_tab
+from cnnviz.app.embeddings import embeddings_tab
 from cnnviz.app.state import keep_choice_valid
 from cnnviz.data import images
 from cnnviz.inspect import adversarial, neuron, saliency
@@ -18,8 +21,7 @@ from cnnviz.runs import store as runs
 
 RUN_KEY, SOURCE_KEY, INDEX_KEY = "explain_run", "explain_source", "explain_index"
 TEST_IMAGE, UPLOAD = "A test image", "Your own picture"
-TABS = ("Saliency", "Occlusion", "Fooling the network", "One neuron")
-EPSILONS = (0, 1, 2, 4, 8, 12, 16, 32)  # grey levels: 8 points for the curve
+TABS = ("Saliency", "Occlusion", "Fooling the network", "One neuron", "What a filter looks for", "Embeddings")
 METHOD_LABELS = {"fgsm": "FGSM (one step)", "pgd": "PGD (several steps)"}
 
 
@@ -123,13 +125,11 @@ def _fooling_tab(info, image, class_names, label: int | None) -> None:
     pin_button(info, "explain_adversarial", f"{METHOD_LABELS[method]} with ε = {eps}", fig,
                f"Before: {class_names[before]}; after: {class_names[after]}.")
     if st.toggle("Show the test accuracy against ε", key="explain_curve"):
-        n = len(caches.run_test_set(info)["y"])
-        count = min(1000, n)
-        curve = explain_cache.epsilon_curve(info, EPSILONS, count)
-        curve_fig = explain_figs.epsilon_curve_figure(curve.epsilons, curve.accuracy, count=curve.count)
-        st.plotly_chart(curve_fig, key="explain_eps_curve")
-        st.caption("FGSM on each test image's true class. Compare with the rotation curve on the Robustness page: "
-                   "changes too small to see hurt more than a quarter turn.")
+        twins = explain_cache.augmented_twins(info, runs.scan(identity.person()).runs)
+        curve_fig = explain_cache.epsilon_curves_chart([info, *twins], key="explain_eps_curve")
+        st.caption("FGSM on each test image's true class" + (", for this run and its augmented twin" if twins else
+                   " (train an augmented twin on the Robustness page to compare)") + ". Compare with the rotation "
+                   "curve on the Robustness page: changes too small to see hurt more than a quarter turn.")
         pin_button(info, "explain_eps_curve", "Test accuracy against the FGSM ε", curve_fig)
 
 
@@ -192,12 +192,19 @@ def _explain(info: runs.RunInfo) -> None:
     with tabs[3]:
         if tabs[3].open:
             _neuron_tab(info, image)
+    with tabs[4]:
+        if tabs[4].open:
+            actmax_tab(info)
+    with tabs[5]:
+        if tabs[5].open:
+            embeddings_tab(info)
 
 
 def main() -> None:
     st.title("Explain")
     st.write("Which pixels made a trained network choose its answer, what happens when parts are hidden, how "
-             "little it takes to fool it, and the arithmetic of one of its neurons, number by number.")
+             "little it takes to fool it, the arithmetic of one of its neurons, number by number, what its filters "
+             "look for and where it puts the test images.")
     boundary.run_page("Explaining the network", "explain it", _explain, key=RUN_KEY)
 
 

@@ -5,6 +5,7 @@ upright CIFAR-10 55% falls to 22% at 90°; augmentation recovers part of it.)"""
 import streamlit as st
 
 from cnnviz.app import boundary, caches, jobs, panel, sweeps
+from cnnviz.app import explain as explain_cache
 from cnnviz.app.pickers import tta_phrase
 from cnnviz.app.state import keep_choice_valid
 from cnnviz.data import augment
@@ -56,7 +57,13 @@ def _rotation_tab(chosen: list[runs.RunInfo]) -> None:
     st.plotly_chart(figs.rotated_examples_figure(originals, rotated, angle), key="robust_examples")
 
     results = sweeps.rotation_sweeps(chosen, angles, fill=fill)
-    st.plotly_chart(figs.accuracy_vs_angle_figure(results), key="robust_angle_chart")
+    beside = st.toggle("Beside it: the accuracy under FGSM, changes too small to see (Explain's attack)",
+                       key="robust_fgsm")
+    left, right = st.columns(2) if beside else (st.container(), None)
+    left.plotly_chart(figs.accuracy_vs_angle_figure(results), key="robust_angle_chart")
+    if right is not None:
+        with right:
+            explain_cache.epsilon_curves_chart(chosen, key="robust_fgsm_chart")
     st.caption("Dotted: each run's accuracy on upright images. Seed 000 (Q23): a CNN trained on upright "
                "CIFAR-10 scored 54.6% on upright and 22.2% on 90°-rotated test images; with rotation and flip "
                "augmentation (Part 19) 59% and 31%.")

@@ -2,9 +2,14 @@
 
 Random weights cost the same time as trained ones. One 32×32×3 image (uniform noise in the unit scale);
 each technique runs once to compile ("first") and then three times ("warm", the median), as a page does
-on its first and later clicks. The FGSM curve is 8 values of ε on 1,000 images. Prints one JSON row per
+on its first and later clicks. The FGSM curve is 8 values of ε on 1,000 images. The activation-maximisation
+grid is the first 16 filters of the network's last conv layer, made as the page does (4 groups of 4; the
+first group compiles); PCA and t-SNE (3 stages of 250 iterations, the page's) project the network's
+embedding of 2,000 images (the features are computed once, outside the timing), on one BLAS/OpenMP thread as
+the page does and, for comparison, on two. Prints one JSON row per
 network and technique with the target and the ratio warm / target, then the load average.
-Usage: ``PYTHONPATH=. python benchmarks/explain_speed.py [preset ...]`` (default seed000_model1 fast_3min).
+Usage: ``PYTHONPATH=. python benchmarks/explain_speed.py [preset ...] [--only=technique,...]`` (default
+seed000_model1 fast_3min, every technique).
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 TARGETS = {"saliency": 1.0, "smoothgrad_20": 3.0, "integrated_32": 3.0, "occlusion_32x32": 2.0,
-           "fgsm_curve_8x1000": 20.0}
+           "fgsm_curve_8x1000": 20.0, "actmax_grid_16": 30.0, "pca_2000": 3.0, "tsne_2000": 30.0,
+           "tsne_2000_two_threads": 30.0, "pca_2000_two_threads": 3.0}
+SLOW = ("fgsm", "actmax")  # timed once warm, not three times
+ONCE = ("tsne",)  # nothing to compile: timed once
 EPSILONS = [0, 1, 2, 4, 8, 12, 16, 32]
 
 
@@ -29,6 +37,8 @@ def _timed(fn, repeats: int = 3) -> tuple[float, float]:
     start = time.perf_counter()
     fn()
     first = time.perf_counter() - start
+    if not repeats:  # nothing compiles: the first time is the time
+        return first, first
     warm = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -37,8 +47,19 @@ def _timed(fn, repeats: int = 3) -> tuple[float, float]:
     return first, statistics.median(warm)
 
 
-def main(names: list[str]) -> None:
-    from cnnviz.inspect import adversarial, occlusion, saliency
+def _two_threads(fn, *args):
+    """``fn(*args)`` with BLAS and OpenMP (PCA's SVD, t-SNE's gradient) on two threads (the page uses one)."""
+    from cnnviz.inspect import embeddings
+
+    old, embeddings.THREADS = embeddings.THREADS, 2
+    try:
+        return fn(*args)
+    finally:
+        embeddings.THREADS = old
+
+
+def main(names: list[str], only: set[str] | None = None) -> None:
+    from cnnviz.inspect import actmax, adversarial, embeddings, occlusion, saliency
     from cnnviz.models.network import build_model
     from cnnviz.models.presets import PRESETS
 
@@ -46,6 +67,7 @@ def main(names: list[str]) -> None:
     image = rng.uniform(size=(32, 32, 3)).astype(np.float32)
     test_x = rng.uniform(size=(1000, 32, 32, 3)).astype(np.float32)
     test_y = rng.integers(0, 10, size=1000)
+    embed_x = rng.uniform(size=(2000, 32, 32, 3)).astype(np.float32)
     print(json.dumps({"load_before": [round(v, 2) for v in os.getloadavg()], "cpus": os.cpu_count()}), flush=True)
     for name in names:
         preset = PRESETS[name]
@@ -57,14 +79,29 @@ def main(names: list[str]) -> None:
             "occlusion_32x32": lambda: occlusion.occlusion(model, image, patch=4, stride=2, fill=0.5),
             "fgsm_curve_8x1000": lambda: adversarial.accuracy_curve(model, test_x, test_y, EPSILONS, unit=1 / 255,
                                                                     lower=0.0, upper=1.0),
+            "actmax_grid_16": lambda: [actmax.maximize(model, list(range(k, k + 4)), layer=last_conv)
+                                       for k in range(0, 16, 4)],
+            "pca_2000": lambda: embeddings.pca(features),
+            "pca_2000_two_threads": lambda: _two_threads(embeddings.pca, features),
+            "tsne_2000": lambda: embeddings.tsne(features),
+            "tsne_2000_two_threads": lambda: _two_threads(embeddings.tsne, features),
         }
+        last_conv = actmax.conv_layers(model)[-1]
+        features = embeddings.features(model, embed_x)
         for technique, fn in runs.items():
-            first, warm = _timed(fn, repeats=1 if technique.startswith("fgsm") else 3)
+            if only and technique not in only:
+                continue
+            repeats = 0 if technique.startswith(ONCE) else 1 if technique.startswith(SLOW) else 3
+            first, warm = _timed(fn, repeats=repeats)
             print(json.dumps({"network": name, "params": model.count_params(), "technique": technique,
+                              **({"layer": last_conv} if technique.startswith("actmax") else {}),
+                              **({"features": list(features.shape)} if technique.endswith("_2000") else {}),
                               "first_s": round(first, 3), "warm_s": round(warm, 3), "target_s": TARGETS[technique],
                               "warm/target": round(warm / TARGETS[technique], 3)}), flush=True)
     print(json.dumps({"load_after": [round(v, 2) for v in os.getloadavg()]}), flush=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["seed000_model1", "fast_3min"])
+    args = [a for a in sys.argv[1:] if not a.startswith("--only=")]
+    chosen = {t for a in sys.argv[1:] if a.startswith("--only=") for t in a[len("--only="):].split(",")}
+    main(args or ["seed000_model1", "fast_3min"], chosen or None)

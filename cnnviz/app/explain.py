@@ -9,16 +9,26 @@ what they say whatever the scaling.
 
 from __future__ import annotations
 
+import dataclasses
+from typing import TYPE_CHECKING
+
 import numpy as np
 import streamlit as st
 
 from cnnviz.app.caches import BY_MODEL, BY_RUN, IMAGE_CACHE_ENTRIES, run_model, run_test_set
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import adversarial, neuron, occlusion, saliency
+from cnnviz.plots import explain as explain_figs
+from cnnviz.runs import labels
 from cnnviz.runs import store as runs
 from cnnviz.runs.rundata import prepare_inputs
 
+if TYPE_CHECKING:  # pragma: no cover
+    import plotly.graph_objects as go
+
 GREY = 128
+EPSILONS = (0, 1, 2, 4, 8, 12, 16, 32)  # grey levels: 8 points for the curve
+CURVE_IMAGES = 1000
 
 
 def input_range(info: runs.RunInfo, channels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -100,3 +110,31 @@ def layer_io(info: runs.RunInfo, image: np.ndarray, layer: str) -> neuron.LayerI
     model, lock = run_model(info)
     with lock:
         return neuron.layer_io(model, prepare_inputs(info, image), layer)
+
+
+def augmented_twins(info: runs.RunInfo, candidates: list[runs.RunInfo]) -> list[runs.RunInfo]:
+    """The runs among ``candidates`` trained as ``info`` (network, data, sizes, seed, epochs) but for their
+    augmentation: Robustness's augmented twins of it, or the run it is the twin of."""
+    def without_augmentation(r: runs.RunInfo):
+        try:
+            return dataclasses.replace(r.spec, augment=None)
+        except InvalidArgument:  # a run whose settings cannot be read is nobody's twin
+            return None
+
+    own = without_augmentation(info)
+    return [r for r in candidates if r.run_id != info.run_id and own is not None
+            and without_augmentation(r) == own and r.spec.augment != info.spec.augment]
+
+
+def epsilon_curves_chart(infos: list[runs.RunInfo], *, key: str) -> go.Figure:
+    """One figure of the FGSM accuracy curves of several runs (their first 1,000 test images each), a spinner
+    per run; Robustness draws it beside the rotation curve. Returns the figure (to pin to the report)."""
+    curves = {}
+    for info in infos:
+        count = min(CURVE_IMAGES, len(run_test_set(info)["y"]))
+        curves[labels.legend_label(info)] = epsilon_curve(info, EPSILONS, count)
+    counts = {c.count for c in curves.values()}
+    fig = explain_figs.epsilon_curves_figure({k: (c.epsilons, c.accuracy) for k, c in curves.items()},
+                                             count=max(counts), title="Accuracy under FGSM" if len(counts) > 1 else None)
+    st.plotly_chart(fig, key=key)
+    return fig

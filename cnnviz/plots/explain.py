@@ -166,3 +166,17 @@ def neuron_animation_figure(inputs: np.ndarray, neurons: Sequence, out_shape: tu
                              for k, n in enumerate(neurons)])],
     )
     return fig
+
+
+def epsilon_curves_figure(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, count: int,
+                          title: str | None = None) -> go.Figure:
+    """Test accuracy against the FGSM ε, one line per run (``{name: (epsilons, accuracy)}``), e.g. a run and its
+    augmented twin."""
+    fig = go.Figure([go.Scatter(x=list(eps), y=list(acc), mode="lines+markers", name=name,
+                                hovertemplate=f"{name}<br>ε = %{{x}} grey levels: %{{y:.1%}}<extra></extra>")
+                     for name, (eps, acc) in curves.items()])
+    fig.update_layout(title=title or f"Accuracy of {count} test images under FGSM",
+                      xaxis_title="ε (grey levels of 255)", yaxis=dict(range=[0, 1.02], tickformat=".0%",
+                                                                        title="test accuracy"),
+                      height=340, legend=dict(orientation="h"), margin=dict(l=10, r=10, t=40, b=10))
+    return fig

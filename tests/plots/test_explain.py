@@ -88,3 +88,9 @@ def test_sweep_positions_of_a_big_map_is_a_block_around_the_position():
         neuron.sweep_positions((4, 4), (4, 0))
     with pytest.raises(Exception, match="need at least one position to animate, got none"):
         explain.neuron_animation_figure(np.zeros((3, 3, 1)), [], (1, 1))
+
+
+def test_epsilon_curves_one_line_per_run():
+    fig = explain.epsilon_curves_figure({"run": ([0, 2], [0.9, 0.4]), "twin": ([0, 2], [0.8, 0.6])}, count=5)
+    assert [t.name for t in fig.data] == ["run", "twin"] and list(fig.data[1].y) == [0.8, 0.6]
+    assert fig.layout.title.text == "Accuracy of 5 test images under FGSM"
