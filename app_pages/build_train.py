@@ -200,7 +200,7 @@ def main() -> None:
             st.markdown("###### For your data")
         else:
             config, preset = _preset_config(ds) if source == PRESET else (_builder_config(), None)
-        fits = _summary(config, ds, pooling_note=source == BUILDER)
+        fits = _summary(config, ds, pooling_note=source == BUILDER) and layerbuilder.weights_ready(config)
         st.subheader("3. Training")
         spec = _fast_training(ds, preset) if source == FAST else _training_options(ds, config, preset)
         if st.button("Train", type="primary", key="train_start", icon=":material/play_arrow:",

@@ -33,6 +33,7 @@ from cnnviz.models.layerlist import (
     keras_shape,
 )
 from cnnviz.models.layertemplates import TEMPLATES
+from cnnviz.weights import backbone_status
 
 ITEMS_KEY = "lb_items"  # [(uid, layer)]
 NEXT_KEY = "lb_next_uid"
@@ -204,6 +205,17 @@ def pooling_note(config: ModelConfig, input_shape: tuple[int, int, int], num_cla
     """Seed 000 Q19: what pooling does to this network's parameter count, in words."""
     if config.architecture in ("custom", LAYERS):
         st.info(pooling_effect(config, input_shape, num_classes).text, icon=":material/compress:")
+
+
+def weights_ready(config: ModelConfig) -> bool:
+    """For a transfer preset (seed 004's VGG16): False, with what to do, when its ImageNet weights are missing."""
+    if config.architecture != "transfer":
+        return True
+    status = backbone_status(config)
+    if status["needed"] and not status["present"]:
+        st.warning(status["message"], icon=":material/cloud_off:")
+        return False
+    return True
 
 
 def layer_by_layer(input_shape: tuple[int, int, int], num_classes: int) -> ModelConfig:

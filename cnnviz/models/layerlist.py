@@ -133,7 +133,8 @@ class LayerList:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LayerList:
-        """Inverse of :meth:`to_dict`; missing keys take their defaults, unknown keys are refused."""
+        """Inverse of :meth:`to_dict`, checked (:meth:`check_settings`): a run whose file holds an
+        impossible layer is refused when read. Missing keys take their defaults, unknown keys are refused."""
         if not isinstance(data, Mapping):
             raise InvalidArgument(f"a layer list must be a dict, got {data!r}")
         unknown = sorted(set(data) - {"layers", "flatten_dropout", "output"})
@@ -144,7 +145,9 @@ class LayerList:
             raise InvalidArgument(f"the layers of a layer list must be a list, got {items!r}")
         layers = tuple(_layer_from_dict(item, position) for position, item in enumerate(items, start=1))
         rest = {k: data[k] for k in ("flatten_dropout", "output") if k in data}
-        return cls(layers=layers, **rest)
+        parsed = cls(layers=layers, **rest)
+        parsed.check_settings()
+        return parsed
 
     def replace(self, **changes: Any) -> LayerList:
         return dataclasses.replace(self, **changes)

@@ -199,3 +199,17 @@ def test_sigmoid_output_trains_as_two_probabilities_and_reloads(tmp_path):
     model.save(path)
     again = keras.models.load_model(path, safe_mode=True)
     np.testing.assert_allclose(np.asarray(again(x)), probs, rtol=1e-5, atol=1e-6)
+
+
+def test_a_run_config_with_a_layer_list_is_checked_when_read():
+    from cnnviz.runs import schema
+
+    spec = TrainSpec(model=_config(SEED004_CATS_DOGS), dataset="cats_vs_dogs")
+    config = json.loads(json.dumps(spec.to_dict())) | {
+        "input_shape": [200, 200, 1], "num_classes": 2,
+        "scaling_affine": {"method": "unit", "scale": [1 / 255], "offset": [0.0]}}
+    assert schema.check_config(config) == spec
+    config["model"]["layer_list"]["layers"][0]["kernel"] = "big"
+    with pytest.raises(schema.RunDamaged, match=r"impossible setting: layer 1 \(conv\): kernel must be a whole "
+                                                r"number from 1 to 11, got 'big'"):
+        schema.check_config(config)

@@ -125,3 +125,15 @@ def test_a_layer_list_trains_through_the_job_path(app_path):
     model = runs.load_model(status.run_id)
     assert model.get_layer("fc_act_1").activation.__name__ == "relu" and model.count_params() == (
         config.validate((8, 8, 1), 10).total)
+
+
+def test_vgg16_preset_without_its_weights_says_how_to_get_them(app_path, keras_home):
+    at = open_page(app_path, "app_pages/build_train.py")
+    at.segmented_control(key="train_source").set_value("A network from the notebooks").run()
+    at.selectbox(key="train_preset").set_value("seed004_vgg16_frozen").run()
+    assert not at.exception, at.exception
+    assert any("VGG16's ImageNet weights are not on this machine" in w.value
+               and "python -m cnnviz download vgg16-notop" in w.value for w in at.warning)
+    assert at.button(key="train_start").disabled
+    summary = at.dataframe[0].value.set_index("name")
+    assert int(summary.loc["vgg16_backbone", "params"]) == 14_714_688
