@@ -87,7 +87,8 @@ def pooling_effect(config: ModelConfig, input_shape: Sequence[int], num_classes:
     unpooled, unpooled_map = _count(unpooled_cfg, input_shape, num_classes)
     if pooled is None or unpooled is None:
         which = "with" if pooled is None else "without"
-        text = f"This network does not fit a {shape_text(input_shape)} image {which} pooling, so there is no comparison."
+        text = (f"This network does not fit a {shape_text(input_shape)} image {which} pooling, so there is no "
+                "comparison.")
     elif pooled == unpooled:
         text = (f"With or without pooling this network has {pooled:,} parameters: its global-average head gives the "
                 "dense layers one value per channel whatever the size of the map, and pooling has no weights.")

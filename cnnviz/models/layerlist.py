@@ -256,7 +256,8 @@ def _layer_from_dict(item: Any, position: int) -> Layer:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(item) - known)
     if unknown:
-        raise InvalidArgument(f"layer {position} ({item['kind']}) has unknown setting(s) {', '.join(map(repr, unknown))}")
+        names = ", ".join(map(repr, unknown))
+        raise InvalidArgument(f"layer {position} ({item['kind']}) has unknown setting(s) {names}")
     return cls(**{k: v for k, v in item.items() if k != "kind"})
 
 
@@ -346,7 +347,8 @@ def _dense_specs(layer: DenseLayer, n: int) -> list[dict[str, Any]]:
 
 
 def _head_specs(head: str, dropout: float) -> list[dict[str, Any]]:
-    specs = [{"kind": "global_avg", "name": "global_avg"} if head == "global_avg" else {"kind": "flatten", "name": "flat"}]
+    gap = head == "global_avg"
+    specs = [{"kind": "global_avg", "name": "global_avg"} if gap else {"kind": "flatten", "name": "flat"}]
     if dropout > 0:
         specs.append({"kind": "dropout", "name": "flat_drop", "rate": float(dropout)})
     return specs

@@ -93,7 +93,8 @@ def test_batch_norm_positions_dropout_and_decay_become_named_layers():
     specs = {s["name"]: s for s in layers.specs(10)}
     assert specs["conv_1"]["activation"] is None and specs["conv_2"]["activation"] == "relu"
     assert specs["conv_1"]["l2"] == 1e-4 and "l1" not in specs["conv_1"] and specs["fc_1"]["l1"] == 1e-5
-    assert layers.validate((16, 16, 3), 10).row("pool_2")["shape"] == (6, 6, 8)  # 8×8 after pool_1; 3×3 window, stride 1
+    # 16×16 → 8×8 after pool_1; then a 3×3 window with stride 1
+    assert layers.validate((16, 16, 3), 10).row("pool_2")["shape"] == (6, 6, 8)
     gap = layers.specs(10, head="global_avg")
     assert [s["name"] for s in gap if s["kind"] == "global_avg"] == ["global_avg"]
 
@@ -116,8 +117,10 @@ def test_batch_norm_positions_dropout_and_decay_become_named_layers():
      "layer 1 (dense): batch norm must be one of none, before_activation, after_activation; got 'after_pooling'"),
     (LayerList((ConvLayer(batch_norm="after_pooling"),)), (8, 8, 3), 10,
      "layer 1 (conv): batch norm after the pooling needs pooling, got pooling='none'"),
-    (LayerList((DenseLayer(dropout=1.0),)), (8, 8, 3), 10, "layer 1 (dense): dropout must be at least 0 and below 1, got 1.0"),
-    (LayerList((DenseLayer(l2=-1.0),)), (8, 8, 3), 10, "layer 1 (dense): L2 weight decay must be from 0 to 1, got -1.0"),
+    (LayerList((DenseLayer(dropout=1.0),)), (8, 8, 3), 10,
+     "layer 1 (dense): dropout must be at least 0 and below 1, got 1.0"),
+    (LayerList((DenseLayer(l2=-1.0),)), (8, 8, 3), 10,
+     "layer 1 (dense): L2 weight decay must be from 0 to 1, got -1.0"),
     (LayerList(output="sigmoid"), (8, 8, 3), 10, "one sigmoid output tells two classes apart; these data have 10"),
     (LayerList(), (225, 225, 3), 10, "sides from 1 to 224 and 1 (grey) or 3 (colour) channels, got (225, 225, 3)"),
     (LayerList(), (32, 32, 4), 10, "got (32, 32, 4)"),
