@@ -27,9 +27,12 @@ from cnnviz.models.layerlist import (
     MAX_SIDE,
     OUTPUTS,
     POOLINGS,
+    SPATIAL,
     ConvLayer,
     DenseLayer,
+    InceptionBlock,
     LayerList,
+    ResidualBlock,
     keras_shape,
 )
 from cnnviz.models.layertemplates import TEMPLATES
@@ -75,15 +78,20 @@ def _items() -> list[tuple[int, Any]]:
     return st.session_state[ITEMS_KEY]
 
 
+NEW_LAYERS = {"conv": lambda: ConvLayer(pooling="max"), "inception": InceptionBlock, "residual": ResidualBlock,
+              "dense": DenseLayer}
+
+
 def _add(kind: str) -> None:
     items = _items()
     uid = st.session_state[NEXT_KEY]
     st.session_state[NEXT_KEY] = uid + 1
-    if kind == "conv":  # a new conv layer goes after the last conv layer (before the dense ones)
-        at = max((i + 1 for i, (_, layer) in enumerate(items) if isinstance(layer, ConvLayer)), default=0)
-        items.insert(at, (uid, ConvLayer(pooling="max")))
-    else:
+    if kind == "dense":
         items.append((uid, DenseLayer()))
+        return
+    # a new conv layer or block goes after the last one (before the dense layers)
+    at = max((i + 1 for i, (_, layer) in enumerate(items) if isinstance(layer, SPATIAL)), default=0)
+    items.insert(at, (uid, NEW_LAYERS[kind]()))
 
 
 def _move(index: int, step: int) -> None:
@@ -98,6 +106,14 @@ def _remove(index: int) -> None:
 
 
 def _describe(layer: Any) -> str:
+    if isinstance(layer, InceptionBlock):
+        return (f"Inception block: 1×1 {layer.b1} · 1×1 {layer.b3_reduce} → 3×3 {layer.b3} · "
+                f"1×1 {layer.b5_reduce} → 5×5 {layer.b5} · 3×3 max pool → 1×1 {layer.pool_proj}, concatenated "
+                f"({layer.b1 + layer.b3 + layer.b5 + layer.pool_proj} channels)")
+    if isinstance(layer, ResidualBlock):
+        skip = "1×1 projection" if layer.projection else "identity"
+        return (f"Residual block: 2 × conv {layer.filters} {layer.kernel}×{layer.kernel} + skip ({skip}), "
+                f"{layer.activation}")
     if isinstance(layer, DenseLayer):
         text = f"Dense {layer.units} {layer.activation}"
     else:
@@ -116,12 +132,32 @@ def _describe(layer: Any) -> str:
 
 
 def _int(where, label: str, name: str, layer: Any, uid: int, **kw) -> int:
-    low, high = LIMITS[name]
+    low, high = LIMITS.get(name, LIMITS["filters"])
     return int(where.number_input(label, low, high, int(getattr(layer, name)), key=f"lb_{uid}_{name}", **kw))
+
+
+def _block_settings(layer: InceptionBlock | ResidualBlock, uid: int) -> Any:
+    c1, c2, c3 = st.columns(3)
+    if isinstance(layer, ResidualBlock):
+        return dataclasses.replace(
+            layer, filters=_int(c1, "Filters", "filters", layer, uid),
+            kernel=_int(c1, "Kernel size", "kernel", layer, uid),
+            projection=c2.toggle("1×1 projection on the skip", layer.projection, key=f"lb_{uid}_projection",
+                                 help="Needed when the block's input has another number of channels."),
+            activation=c3.selectbox("Activation", ACTIVATIONS, ACTIVATIONS.index(layer.activation),
+                                    key=f"lb_{uid}_activation"))
+    labels = {"b1": "1×1 branch", "b3_reduce": "3×3 branch: 1×1 reduction", "b3": "3×3 branch: 3×3 filters",
+              "b5_reduce": "5×5 branch: 1×1 reduction", "b5": "5×5 branch: 5×5 filters",
+              "pool_proj": "pooling branch: 1×1 filters"}
+    cols = (c1, c2, c3, c1, c2, c3)
+    return dataclasses.replace(layer, **{name: _int(col, label, name, layer, uid)
+                                         for col, (name, label) in zip(cols, labels.items())})
 
 
 def _settings(layer: Any, uid: int) -> Any:
     """The widgets of one layer; returns the layer as set."""
+    if isinstance(layer, (InceptionBlock, ResidualBlock)):
+        return _block_settings(layer, uid)
     c1, c2, c3 = st.columns(3)
     values: dict[str, Any] = {}
     if isinstance(layer, ConvLayer):
@@ -173,11 +209,9 @@ def _layer_rows() -> LayerList:
                 items[index] = (uid, _settings(layer, uid))
             line.markdown(f"**{index + 1}.** {_describe(items[index][1])}")
     full = len(items) >= MAX_LAYERS
-    add_conv, add_dense, _ = st.columns([1, 1, 3])
-    add_conv.button("Conv layer", key="lb_add_conv", icon=":material/add:", on_click=_add, args=("conv",),
-                    disabled=full)
-    add_dense.button("Dense layer", key="lb_add_dense", icon=":material/add:", on_click=_add, args=("dense",),
-                     disabled=full)
+    for col, (kind, label) in zip(st.columns(4), (("conv", "Conv layer"), ("inception", "Inception block"),
+                                                  ("residual", "Residual block"), ("dense", "Dense layer"))):
+        col.button(label, key=f"lb_add_{kind}", icon=":material/add:", on_click=_add, args=(kind,), disabled=full)
     c1, c2 = st.columns(2)
     flatten_dropout = c1.slider("Dropout after the flatten", 0.0, 0.9, step=0.05, key="lb_flatten_dropout")
     output = c2.radio("Output", OUTPUTS, key="lb_output", horizontal=True,

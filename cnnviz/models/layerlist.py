@@ -4,8 +4,9 @@ Where the slider builder (seed 000's ``build_CNN``) gives every conv layer the s
 pooling and batch norm, a :class:`LayerList` lets each layer choose: kernel, stride, padding,
 activation, pooling (size, stride, padding), batch norm before or after the activation (seed
 001 teaches before) or after the pooling (seed 002's AlexNet), dropout and L1/L2 weight decay;
-then dense layers, and a softmax output or one sigmoid unit for two classes. Every seed network
-without branches is such a list (:mod:`cnnviz.models.layertemplates`).
+then dense layers, and a softmax output or one sigmoid unit for two classes. Inception and
+residual blocks (seed 004) can stand among the conv layers. Every seed network is such a list
+(:mod:`cnnviz.models.layertemplates`).
 
 A ``ModelConfig(architecture="layers", layer_list=...)`` carries it through training and the
 run store (plain dicts only at the file boundary: :meth:`LayerList.to_dict`,
@@ -27,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from cnnviz.errors import InvalidArgument
-from cnnviz.models.layerspec import SummaryTable, param_calculator, shape_text
+from cnnviz.models.architectures import conv, inception_block
+from cnnviz.models.layerspec import INPUT_NAME, SummaryTable, param_calculator, shape_text
 
 ACTIVATIONS = ("relu", "linear", "elu", "gelu", "leaky_relu", "selu", "sigmoid", "swish", "tanh")
 PADDINGS = ("same", "valid")
@@ -104,8 +106,53 @@ class DenseLayer:
     kind: str = field(default="dense", init=False)
 
 
-Layer = ConvLayer | DenseLayer
-_CLASSES: dict[str, type] = {"conv": ConvLayer, "dense": DenseLayer}
+@dataclass(frozen=True)
+class InceptionBlock:
+    """GoogLeNet's inception module (Szegedy et al. 2015): four branches side by side, concatenated
+    along the channels: a 1×1 conv; 1×1 then 3×3; 1×1 then 5×5; 3×3 max pool (stride 1) then 1×1.
+    All 'same' and relu, so the block keeps the height and width. Defaults: seed 004's blocks
+    as cnnviz built them (GoogLeNet's 3a widths divided by 4: 16 + 32 + 8 + 8 = 64 channels).
+
+    Attributes:
+        b1: filters of the 1×1 branch.
+        b3_reduce, b3: the 1×1 reduction and the 3×3 conv of the second branch.
+        b5_reduce, b5: the 1×1 reduction and the 5×5 conv of the third branch.
+        pool_proj: the 1×1 conv after the pooling branch.
+    """
+
+    b1: int = 16
+    b3_reduce: int = 24
+    b3: int = 32
+    b5_reduce: int = 4
+    b5: int = 8
+    pool_proj: int = 8
+    kind: str = field(default="inception", init=False)
+
+
+@dataclass(frozen=True)
+class ResidualBlock:
+    """A ResNet basic block (He et al. 2016): two 'same' convs (the second without activation) added
+    to the block's input, then the activation. The input goes through a 1×1 conv (``projection``)
+    when its channels differ from ``filters``; without projection they must be equal.
+
+    Attributes:
+        filters, kernel: of both convs.
+        projection: a 1×1 conv on the skip connection.
+        activation: after the first conv and after the addition.
+    """
+
+    filters: int = 64
+    kernel: int = 3
+    projection: bool = True
+    activation: str = "relu"
+    kind: str = field(default="residual", init=False)
+
+
+Layer = ConvLayer | DenseLayer | InceptionBlock | ResidualBlock
+#: The layers that need an image (height×width×channels): they come before the dense layers.
+SPATIAL = (ConvLayer, InceptionBlock, ResidualBlock)
+_CLASSES: dict[str, type] = {"conv": ConvLayer, "dense": DenseLayer, "inception": InceptionBlock,
+                             "residual": ResidualBlock}
 
 
 @dataclass(frozen=True)
@@ -116,7 +163,7 @@ class LayerList:
     fixed networks, so the robustness page's size-agnostic twin works the same way.
 
     Attributes:
-        layers: conv layers first, then dense layers (both may be empty).
+        layers: conv layers and blocks first, then dense layers (both may be empty).
         flatten_dropout: dropout right after the flatten (seed 003's CNN); 0 = none.
         output: "softmax" (one unit per class) or "sigmoid" (one unit; two classes only).
     """
@@ -156,19 +203,21 @@ class LayerList:
     def check_settings(self) -> None:
         """Raise :class:`InvalidArgument` naming the first impossible setting (by layer number)."""
         if not isinstance(self.layers, tuple):
-            raise InvalidArgument(f"layers must be a tuple of ConvLayer and DenseLayer, got {self.layers!r}")
+            raise InvalidArgument(f"layers must be a tuple of layers (conv, dense, inception, residual), "
+                                  f"got {self.layers!r}")
         if len(self.layers) > MAX_LAYERS:
             raise InvalidArgument(f"a layer list holds at most {MAX_LAYERS} layers, got {len(self.layers)}")
         first_dense = None
         for position, layer in enumerate(self.layers, start=1):
-            if not isinstance(layer, (ConvLayer, DenseLayer)):
-                raise InvalidArgument(f"layer {position} must be a ConvLayer or DenseLayer, got {layer!r}")
+            if not isinstance(layer, tuple(_CLASSES.values())):
+                raise InvalidArgument(f"layer {position} must be a ConvLayer, DenseLayer, InceptionBlock or "
+                                      f"ResidualBlock, got {layer!r}")
             if isinstance(layer, DenseLayer) and first_dense is None:
                 first_dense = position
-            if isinstance(layer, ConvLayer) and first_dense is not None:
+            if isinstance(layer, SPATIAL) and first_dense is not None:
                 raise InvalidArgument(
-                    f"layer {position} is a conv layer after dense layer {first_dense}: a convolution needs an "
-                    "image (height×width×channels), so conv layers come before the dense layers"
+                    f"layer {position} ({layer.kind}) comes after dense layer {first_dense}: a convolution needs "
+                    "an image (height×width×channels), so conv layers and blocks come before the dense layers"
                 )
             _check_layer(layer, position)
         _check_rate("flatten dropout", self.flatten_dropout)
@@ -224,8 +273,9 @@ class LayerList:
         return "the head or output"
 
     @property
-    def conv_layers(self) -> tuple[ConvLayer, ...]:
-        return tuple(layer for layer in self.layers if isinstance(layer, ConvLayer))
+    def conv_layers(self) -> tuple[Layer, ...]:
+        """The layers before the head: conv layers and blocks."""
+        return tuple(layer for layer in self.layers if isinstance(layer, SPATIAL))
 
     # --- the network as layer specs ---------------------------------------------------------------
     def specs(self, num_classes: int, *, head: str = "flatten") -> list[dict[str, Any]]:
@@ -233,10 +283,15 @@ class LayerList:
         ``position`` of its list layer (0 for the head and output), which Keras ignores."""
         out: list[dict[str, Any]] = []
         conv_n = dense_n = 0
+        counts = {"inception": 0, "residual": 0}
         for position, layer in enumerate(self.layers, start=1):
             if isinstance(layer, ConvLayer):
                 conv_n += 1
                 block = _conv_specs(layer, conv_n)
+            elif isinstance(layer, (InceptionBlock, ResidualBlock)):
+                counts[layer.kind] += 1
+                source = out[-1]["name"] if out else INPUT_NAME
+                block = _block_specs(layer, counts[layer.kind], source)
             else:
                 if dense_n == 0:
                     out += _head_specs(head, self.flatten_dropout)
@@ -251,7 +306,8 @@ class LayerList:
 # --- helpers ---------------------------------------------------------------------------------------
 def _layer_from_dict(item: Any, position: int) -> Layer:
     if not isinstance(item, Mapping) or item.get("kind") not in _CLASSES:
-        raise InvalidArgument(f"layer {position} must be a dict with kind 'conv' or 'dense', got {item!r}")
+        raise InvalidArgument(f"layer {position} must be a dict with kind {', '.join(map(repr, _CLASSES))}, "
+                              f"got {item!r}")
     cls = _CLASSES[item["kind"]]
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(item) - known)
@@ -270,8 +326,46 @@ def _check_rate(what: str, value: Any) -> None:
         raise InvalidArgument(f"{what} must be at least 0 and below 1, got {value!r}")
 
 
+def _check_block(layer: InceptionBlock | ResidualBlock, at: str) -> None:
+    names = ("filters", "kernel") if isinstance(layer, ResidualBlock) else (
+        "b1", "b3_reduce", "b3", "b5_reduce", "b5", "pool_proj")
+    for name in names:
+        low, high = LIMITS.get(name, LIMITS["filters"])
+        value = getattr(layer, name)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise InvalidArgument(f"{at}{name.replace('_', ' ')} must be a whole number from {low} to {high}, "
+                                  f"got {value!r}")
+    if isinstance(layer, ResidualBlock):
+        if not isinstance(layer.projection, bool):
+            raise InvalidArgument(f"{at}projection must be true or false, got {layer.projection!r}")
+        if layer.activation not in ACTIVATIONS:
+            raise InvalidArgument(f"{at}activation must be one of {', '.join(ACTIVATIONS)}; got {layer.activation!r}")
+
+
+def _block_specs(layer: InceptionBlock | ResidualBlock, n: int, source: str) -> list[dict[str, Any]]:
+    """An inception or residual block reading ``source`` (the name of the layer before it)."""
+    if isinstance(layer, InceptionBlock):
+        return inception_block(f"inception_{n}", source, b1=layer.b1, b3=(layer.b3_reduce, layer.b3),
+                               b5=(layer.b5_reduce, layer.b5), proj=layer.pool_proj)
+    act = None if layer.activation == "linear" else layer.activation
+    p = f"residual_{n}"
+    specs = [conv(f"{p}_conv_1", layer.filters, layer.kernel, activation=act, inputs=[source]),
+             conv(f"{p}_conv_2", layer.filters, layer.kernel, activation=None)]
+    skip = source
+    if layer.projection:
+        specs.append(conv(f"{p}_shortcut", layer.filters, 1, activation=None, inputs=[source]))
+        skip = f"{p}_shortcut"
+    specs.append({"kind": "add", "name": f"{p}_add", "inputs": [f"{p}_conv_2", skip]})
+    if act:
+        specs.append({"kind": "activation", "name": f"{p}_{layer.activation}", "activation": layer.activation})
+    return specs
+
+
 def _check_layer(layer: Layer, position: int) -> None:
     at = f"layer {position} ({layer.kind}): "
+    if isinstance(layer, (InceptionBlock, ResidualBlock)):
+        _check_block(layer, at)
+        return
     ints = ("filters", "kernel", "stride", "pool_size", "pool_stride") if isinstance(layer, ConvLayer) else ("units",)
     for name in ints:
         low, high = LIMITS[name]

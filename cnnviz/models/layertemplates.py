@@ -1,17 +1,18 @@
-"""Every seed network without branches as a :class:`~cnnviz.models.layerlist.LayerList`.
+"""Every seed network as a :class:`~cnnviz.models.layerlist.LayerList`.
 
 The layer-by-layer builder starts from any of these and the student changes layers from
 there. Each has the parameter count of its preset (tests compare it with the seed's
 ``model.summary()`` and with Keras' ``count_params``); layer names follow the builder
 (``conv_1``, ``bn_1``, ``fc_1``…), not the seeds'. Seed 004's inception and residual networks
-have branches (and the seed describes them only in words), so they stay fixed networks.
+(described in the seed only in words; see :mod:`cnnviz.models.architectures`) use the builder's
+inception and residual blocks.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnnviz.models.layerlist import ConvLayer, DenseLayer, LayerList
+from cnnviz.models.layerlist import ConvLayer, DenseLayer, InceptionBlock, LayerList, ResidualBlock
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,10 @@ _S002_ALEXNET = LayerList((
 _S003_CNN = LayerList(tuple(
     ConvLayer(filters=f, pooling="max" if second else "none", pool_padding="same")
     for f in (32, 64, 128) for second in (False, True)) + (DenseLayer(units=512, dropout=0.2),), flatten_dropout=0.2)
-_S004_BASE = LayerList((ConvLayer(filters=32, kernel=5), ConvLayer(filters=64), ConvLayer(filters=64),
-                        ConvLayer(filters=128, batch_norm="after_activation", dropout=0.25)))
+_S004_TAIL = ConvLayer(filters=128, batch_norm="after_activation", dropout=0.25)
+_S004_BASE = LayerList((ConvLayer(filters=32, kernel=5), ConvLayer(filters=64), ConvLayer(filters=64), _S004_TAIL))
+_S004_INCEPTION = LayerList((ConvLayer(filters=32, kernel=5), InceptionBlock(), InceptionBlock(), _S004_TAIL))
+_S004_RESIDUAL = LayerList((ConvLayer(filters=32, kernel=5), ResidualBlock(filters=64, projection=True), _S004_TAIL))
 #: Seed 003 question 3.2 (a pen-and-paper count): 64×64×3, five outputs.
 SEED003_Q32 = LayerList((ConvLayer(filters=16), ConvLayer(filters=32, kernel=5, pooling="max", pool_size=3,
                                                           pool_stride=2),
@@ -104,6 +107,8 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
     Template("seed003_q32", "Seed 003 question 3.2 (64×64×3, 5 outputs)", SEED003_Q32, (64, 64, 3), 5,
              SEED003_Q32_NOTE),
     Template("seed004_base", "Seed 004 CIFAR-10 base CNN", _S004_BASE),
+    Template("seed004_inception", "Seed 004 CNN with inception blocks", _S004_INCEPTION),
+    Template("seed004_residual", "Seed 004 CNN with a residual block", _S004_RESIDUAL),
     Template("seed004_cats_dogs", "Seed 004 cats vs dogs (200×200 grey, sigmoid)", SEED004_CATS_DOGS,
              (200, 200, 1), 2),
 ]}

@@ -9,7 +9,7 @@ import pytest
 
 from cnnviz.errors import InvalidArgument
 from cnnviz.models.config import LAYERS, ModelConfig, encode_labels
-from cnnviz.models.layerlist import ConvLayer, DenseLayer, LayerList, keras_shape
+from cnnviz.models.layerlist import ConvLayer, DenseLayer, InceptionBlock, LayerList, ResidualBlock, keras_shape
 from cnnviz.models.layertemplates import SEED003_Q32, SEED004_CATS_DOGS, TEMPLATES
 from cnnviz.models.network import build_model, summary_table
 from cnnviz.models.presets import PRESETS
@@ -23,7 +23,7 @@ def _config(layer_list: LayerList, **kw) -> ModelConfig:
 
 # --- counts by formula ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", sorted(n for n in TEMPLATES if n in PRESETS))
-def test_every_plain_seed_network_is_a_layer_list_with_the_seed_count(name):
+def test_every_seed_network_is_a_layer_list_with_the_seed_count(name):
     template, preset = TEMPLATES[name], PRESETS[name]
     table = template.layer_list.validate(preset.input_shape, preset.num_classes)
     assert (table.total, table.trainable) == (preset.expected_params["total"], preset.expected_params["trainable"])
@@ -99,6 +99,30 @@ def test_batch_norm_positions_dropout_and_decay_become_named_layers():
     assert [s["name"] for s in gap if s["kind"] == "global_avg"] == ["global_avg"]
 
 
+def test_inception_and_residual_blocks():
+    layers = LayerList((ConvLayer(filters=32, kernel=5), InceptionBlock(), ResidualBlock(filters=64, projection=False),
+                        ResidualBlock(filters=16)))
+    table = layers.validate((16, 16, 3), 10)
+    assert table.row("inception_1_concat")["shape"] == (16, 16, 16 + 32 + 8 + 8)
+    assert table.row("inception_1_5x5")["params"] == (5 * 5 * 4 + 1) * 8
+    assert table.row("residual_1_add")["shape"] == (16, 16, 64)  # identity skip: 64 channels in and out
+    assert "residual_1_shortcut" not in [r["name"] for r in table.rows]
+    assert table.row("residual_2_shortcut")["params"] == (64 + 1) * 16
+    assert table.row("residual_2_relu")["shape"] == (16, 16, 16)
+    spec = {s["name"]: s for s in layers.specs(10)}
+    assert spec["residual_1_conv_1"]["inputs"] == ["inception_1_concat"]
+    assert spec["residual_2_add"]["inputs"] == ["residual_2_conv_2", "residual_2_shortcut"]
+    with pytest.raises(InvalidArgument, match=r"layer 2 of the list \(residual\) cannot take its 8×8×32 input: add "
+                                              r"layer 'residual_1_add' needs inputs of one shape, got 8×8×64, 8×8×32"):
+        LayerList((ConvLayer(filters=32), ResidualBlock(projection=False))).validate((8, 8, 3), 10)
+    with pytest.raises(InvalidArgument, match=r"layer 2 \(inception\) comes after dense layer 1"):
+        LayerList((DenseLayer(), InceptionBlock())).validate((8, 8, 3), 10)
+    with pytest.raises(InvalidArgument, match=r"layer 1 \(inception\): b5 must be a whole number from 1 to 1024, "
+                                              r"got 0"):
+        LayerList((InceptionBlock(b5=0),)).validate((8, 8, 3), 10)
+    assert LayerList.from_dict(json.loads(json.dumps(layers.to_dict()))) == layers
+
+
 # --- messages --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("layers", "shape", "classes", "message"), [
     (LayerList((ConvLayer(pooling="max"),) * 4), (8, 8, 1), 10,
@@ -107,7 +131,7 @@ def test_batch_norm_positions_dropout_and_decay_become_named_layers():
     (LayerList((ConvLayer(kernel=5, padding="valid"),)), (3, 3, 3), 10,
      "layer 1 of the list (conv) cannot take its 3×3×3 input: layer 'conv_1' (Conv2D 5×5, stride 1"),
     (LayerList((DenseLayer(), ConvLayer())), (8, 8, 3), 10,
-     "layer 2 is a conv layer after dense layer 1: a convolution needs an image"),
+     "layer 2 (conv) comes after dense layer 1: a convolution needs an image"),
     (LayerList((ConvLayer(kernel=13),)), (8, 8, 3), 10,
      "layer 1 (conv): kernel must be a whole number from 1 to 11, got 13"),
     (LayerList((ConvLayer(batch_norm="middle"),)), (8, 8, 3), 10,
@@ -152,7 +176,8 @@ def test_round_trip_through_json_and_a_train_spec():
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    ({"layers": [{"kind": "pool"}]}, "layer 1 must be a dict with kind 'conv' or 'dense', got {'kind': 'pool'}"),
+    ({"layers": [{"kind": "pool"}]},
+     "layer 1 must be a dict with kind 'conv', 'dense', 'inception', 'residual', got {'kind': 'pool'}"),
     ({"layers": [{"kind": "conv", "size": 3}]}, "layer 1 (conv) has unknown setting(s) 'size'"),
     ({"layers": "conv"}, "the layers of a layer list must be a list, got 'conv'"),
     ({"head": "flatten"}, "unknown layer-list setting(s) 'head'"),
@@ -216,3 +241,11 @@ def test_a_run_config_with_a_layer_list_is_checked_when_read():
     with pytest.raises(schema.RunDamaged, match=r"impossible setting: layer 1 \(conv\): kernel must be a whole "
                                                 r"number from 1 to 11, got 'big'"):
         schema.check_config(config)
+
+
+def test_every_seed_preset_has_a_template():
+    seeds = {n for n, p in PRESETS.items() if p.family == "seed" and p.config.architecture != "transfer"}
+    # seed002_cnn_augmented is seed002_cnn's network trained on augmented images
+    assert seeds - {"seed002_cnn_augmented"} == set(TEMPLATES)
+    assert PRESETS["seed002_cnn_augmented"].config == PRESETS["seed002_cnn"].config
+    assert len(TEMPLATES) == 19  # the 17 CIFAR-10 networks, seed 003's Q3.2 and seed 004's cats vs dogs

@@ -137,3 +137,21 @@ def test_vgg16_preset_without_its_weights_says_how_to_get_them(app_path, keras_h
     assert at.button(key="train_start").disabled
     summary = at.dataframe[0].value.set_index("name")
     assert int(summary.loc["vgg16_backbone", "params"]) == 14_714_688
+
+
+def test_blocks_in_the_list(app_path):
+    at = _layers_page(app_path)
+    at.selectbox(key="lb_template").set_value("seed004_residual").run()
+    at.button(key="lb_load").click().run()  # uids 2, 3, 4 (model1's first two were 0 and 1)
+    assert any("Residual block: 2 × conv 64 3×3 + skip (1×1 projection), relu" in m.value for m in at.markdown)
+    at.number_input(key="lb_in_h").set_value(32).run()
+    at.number_input(key="lb_in_w").set_value(32).run()
+    at.radio(key="lb_in_c").set_value(3).run()
+    assert any("In all 1,445,066 parameters" in c.value for c in at.caption)  # the seed 004 preset's count
+    at.button(key="lb_add_inception").click().run()  # uid 5, after the last conv layer or block
+    table = _preview(at).set_index("layer")
+    assert table.loc["inception_1_concat", "output shape"] == "(None, 32, 32, 64)"  # 16+32+8+8 channels
+    assert list(table.index).index("inception_1_concat") < list(table.index).index("flat")
+    at.number_input(key="lb_5_b1").set_value(32).run()
+    assert _preview(at).set_index("layer").loc["inception_1_concat", "output shape"] == "(None, 32, 32, 80)"
+    assert not at.exception and not at.error
