@@ -4,7 +4,7 @@ train it live (progress, curves, stop) and compare the test accuracy with the no
 
 import streamlit as st
 
-from cnnviz.app import datachoice, jobs, panel, pickers, tables
+from cnnviz.app import datachoice, jobs, layerbuilder, panel, pickers, tables
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.data import augment, datasets
 from cnnviz.data.scaling import SCALINGS
@@ -27,6 +27,7 @@ from cnnviz.training.spec import TrainSpec, spec_from_preset
 
 SOURCE_KEY = "train_source"
 FAST, PRESET, BUILDER = "Fast CIFAR-10 (minutes)", "A network from the notebooks", "My own network"
+LAYERS = "Layer by layer"
 POWERS_OF_TWO = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 
 
@@ -103,7 +104,7 @@ def _builder_config() -> ModelConfig:
     )
 
 
-def _summary(config: ModelConfig, ds: datasets.Dataset) -> bool:
+def _summary(config: ModelConfig, ds: datasets.Dataset, *, pooling_note: bool = False) -> bool:
     """Show the layer table; False when the network does not fit the data."""
     with friendly_errors("The summary"):
         table = config.validate(ds.input_shape, ds.num_classes)
@@ -111,8 +112,12 @@ def _summary(config: ModelConfig, ds: datasets.Dataset) -> bool:
         left, right = st.columns([3, 2])
         tables.layer_table(table, key="train_summary", where=left)
         left.caption(shapes.BATCH_AXIS_NOTE)
-        right.plotly_chart(model_plots.param_bars(table, log_scale=True, title="Where the parameters are"),
+        log = right.toggle("Log scale", False, key="train_param_log",
+                           help="Small layers stay visible next to big ones; the bars then stand side by side.")
+        right.plotly_chart(model_plots.param_bars(table, log_scale=log, title="Where the parameters are"),
                            key="train_param_bars")
+        if pooling_note:
+            layerbuilder.pooling_note(config, ds.input_shape, ds.num_classes)
         return True
     return False
 
@@ -190,14 +195,17 @@ def main() -> None:
                                   help="Get CIFAR-10 and others on the Datasets page.")
         st.subheader("2. Network")
         default = FAST if datasets.is_present("cifar10") else PRESET  # the fast presets need CIFAR-10
-        source = st.segmented_control("Start from", [FAST, PRESET, BUILDER], default=default,
+        source = st.segmented_control("Start from", [FAST, PRESET, BUILDER, LAYERS], default=default,
                                       key=SOURCE_KEY) or default
         if source == FAST:
             preset = _fast_preset()
             config = preset.config
+        elif source == LAYERS:
+            config, preset = layerbuilder.layer_by_layer(ds.input_shape, ds.num_classes), None
+            st.markdown("###### For your data")
         else:
             config, preset = _preset_config(ds) if source == PRESET else (_builder_config(), None)
-        fits = _summary(config, ds)
+        fits = _summary(config, ds, pooling_note=source == BUILDER) and layerbuilder.weights_ready(config)
         st.subheader("3. Training")
         spec = _fast_training(ds, preset) if source == FAST else _training_options(ds, config, preset)
         if spec is not None and source != FAST:

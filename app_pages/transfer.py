@@ -39,7 +39,8 @@ def _network() -> ModelConfig:
     c1, c2, c3 = st.columns(3)
     backbone = c1.radio("Backbone", list(BACKBONES), key="tl_backbone",
                         format_func=lambda b: BACKBONES[b].title,
-                        captions=["light: usable on a CPU", "23.6 million parameters: slow on a CPU"])
+                        captions=["light: usable on a CPU", "23.6 million parameters: slow on a CPU",
+                                  "14.7 million parameters, seed 004's choice: slow on a CPU"])
     weights = c2.radio("Weights", WEIGHTS_OPTIONS, key="tl_weights", format_func=WEIGHTS_LABELS.get)
     frozen = c3.toggle("Freeze the backbone", True, key="tl_frozen",
                        help="Frozen: only the new head learns. Unfrozen: the whole network learns, more slowly.")

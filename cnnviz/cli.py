@@ -227,14 +227,15 @@ def _cmd_presets(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    header = f"{'preset':<24}{'parameters':>13}{'trainable':>13}  {'seed test acc.':<15}title"
+    header = f"{'preset':<24}{'parameters':>13}{'trainable':>13}  {'input, classes':<17}{'seed test acc.':<15}title"
     print(header)
     print("-" * len(header))
     for row in rows:
         acc = "-" if row["seed_test_accuracy"] is None else f"{row['seed_test_accuracy']:.2%}"
-        print(f"{row['name']:<24}{row['total']:>13,}{row['trainable']:>13,}  {acc:<15}{row['title']}")
-    print("\nParameters for 32×32×3 images and 10 classes, counted by formula. "
-          "'-': the seed printed no test accuracy (see `--json` for what it printed).")
+        shape = "×".join(map(str, row["input_shape"])) + f", {row['num_classes']}"
+        print(f"{row['name']:<24}{row['total']:>13,}{row['trainable']:>13,}  {shape:<17}{acc:<15}{row['title']}")
+    print("\nParameters for each preset's input (height×width×channels) and number of classes, counted by "
+          "formula. '-': the seed printed no test accuracy (see `--json` for what it printed).")
     return 0
 
 
@@ -439,10 +440,10 @@ def _add_download_commands(sub: argparse._SubParsersAction) -> None:
         description="Download Keras' official ImageNet weights into CNNVIZ_HOME/weights "
                     "(checked against Keras' MD5, or by loading them where Keras publishes none; written "
                     "crash-safely), or copy a file brought from another machine with --from. "
-                    "resnet50: the whole classifier (Pretrained ResNet50 page); mobilenetv2 and "
-                    "resnet50-notop: the convolutional bases for the Transfer learning page.",
+                    "resnet50: the whole classifier (Pretrained ResNet50 page); mobilenetv2, "
+                    "resnet50-notop and vgg16-notop: the convolutional bases for the Transfer learning page.",
     )
-    p.add_argument("model", choices=["resnet50", "mobilenetv2", "resnet50-notop"], help="which weights")
+    p.add_argument("model", choices=list(weights.KEYS), help="which weights")
     p.add_argument("--alpha", type=float, default=0.35, help="MobileNetV2 width: 0.35, 0.5, 0.75 or 1.0 (default 0.35)")
     p.add_argument("--size", type=int, default=96, help="MobileNetV2 input size: 96, 128, 160, 192 or 224 (default 96)")
     p.add_argument("--from", dest="source", metavar="FILE",

@@ -2,7 +2,7 @@
 
 The catalogue holds Keras' official files under Keras' own names, addresses and checksums:
 ResNet50 with its ImageNet classifier (the Pretrained ResNet50 page) and the "no top"
-convolutional bases of the transfer backbones (MobileNetV2, ResNet50). A file is looked for
+convolutional bases of the transfer backbones (MobileNetV2, ResNet50, VGG16). A file is looked for
 in an explicit path (an environment variable), then ``CNNVIZ_HOME/weights``, then Keras' own
 cache (``$KERAS_HOME/models``); ``python -m cnnviz download <key>`` fetches it.
 
@@ -221,10 +221,17 @@ RESNET50_NOTOP = WeightsFile(
     url=_KERAS_BASE + "resnet/" + _NOTOP_FILE, md5="4d473c1dd8becc155b73f8504c6f6626",
     size_text="about 95 MB", env="CNNVIZ_RESNET50_NOTOP_WEIGHTS", page="Transfer learning",
     without=_WITHOUT_BACKBONE)
+# keras/src/applications/vgg16.py: WEIGHTS_PATH_NO_TOP and its file_hash (MD5).
+_VGG16_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+VGG16_NOTOP = WeightsFile(
+    key="vgg16-notop", name="VGG16 ImageNet weights (no top)", title="VGG16", file=_VGG16_FILE,
+    url=_KERAS_BASE + "vgg16/" + _VGG16_FILE, md5="6d6bbae143d832006294945121d1f1fc",
+    size_text="about 56 MB", env="CNNVIZ_VGG16_NOTOP_WEIGHTS", page="Transfer learning",
+    without=_WITHOUT_BACKBONE)
 #: The command-line keys, in the order the Home page lists them.
-KEYS = ("resnet50", "mobilenetv2", "resnet50-notop")
+KEYS = ("resnet50", "mobilenetv2", "resnet50-notop", "vgg16-notop")
 #: Transfer backbone id -> its key.
-BACKBONE_KEYS = {"mobilenetv2": "mobilenetv2", "resnet50": "resnet50-notop"}
+BACKBONE_KEYS = {"mobilenetv2": "mobilenetv2", "resnet50": "resnet50-notop", "vgg16": "vgg16-notop"}
 
 
 def mobilenetv2(alpha: float = 0.35, image_size: int = 96) -> WeightsFile:
@@ -247,7 +254,7 @@ def weights_file(key: str, *, alpha: float = 0.35, image_size: int = 96) -> Weig
     """The catalogue entry of a command-line key; ``alpha``/``image_size`` pick the MobileNetV2 file."""
     if key == "mobilenetv2":
         return mobilenetv2(alpha, image_size)
-    entries = {RESNET50.key: RESNET50, RESNET50_NOTOP.key: RESNET50_NOTOP}
+    entries = {RESNET50.key: RESNET50, RESNET50_NOTOP.key: RESNET50_NOTOP, VGG16_NOTOP.key: VGG16_NOTOP}
     if key not in entries:
         raise InvalidArgument(f"weights must be one of {', '.join(KEYS)}; got {key!r}")
     return entries[key]

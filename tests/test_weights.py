@@ -22,7 +22,7 @@ def _everything(folder: Path) -> list[str]:
 
 
 def test_catalogue_uses_keras_own_names_addresses_and_checksums():
-    from keras.src.applications import mobilenet_v2, resnet
+    from keras.src.applications import mobilenet_v2, resnet, vgg16
 
     top, notop = resnet.WEIGHTS_HASHES["resnet50"]
     assert (weights.RESNET50.file, weights.RESNET50.md5) == ("resnet50_weights_tf_dim_ordering_tf_kernels.h5", top)
@@ -34,14 +34,19 @@ def test_catalogue_uses_keras_own_names_addresses_and_checksums():
     assert mobile.file == "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.5_128_no_top.h5"
     assert mobile.url == mobilenet_v2.BASE_WEIGHT_PATH + mobile.file and mobile.md5 is None
     assert [weights.weights_file(k).key for k in weights.KEYS] == list(weights.KEYS)
+    vgg = weights.backbone_file("vgg16")
+    assert vgg is weights.VGG16_NOTOP and vgg.key == "vgg16-notop"
+    assert (vgg.url, vgg.md5) == (vgg16.WEIGHTS_PATH_NO_TOP, "6d6bbae143d832006294945121d1f1fc")
+    assert vgg.file == vgg16.WEIGHTS_PATH_NO_TOP.rsplit("/", 1)[1]
+    assert f'file_hash="{vgg.md5}"' in Path(vgg16.__file__).read_text()  # the MD5 Keras itself checks
 
 
 def test_catalogue_refuses_what_keras_does_not_publish():
-    with pytest.raises(InvalidArgument, match=r"weights must be one of resnet50, mobilenetv2, resnet50-notop; "
-                                              r"got 'vgg16'"):
-        weights.weights_file("vgg16")
-    with pytest.raises(InvalidArgument, match="backbone must be one of mobilenetv2, resnet50; got 'vgg16'"):
-        weights.backbone_file("vgg16")
+    with pytest.raises(InvalidArgument, match=r"weights must be one of resnet50, mobilenetv2, resnet50-notop, "
+                                              r"vgg16-notop; got 'vgg19'"):
+        weights.weights_file("vgg19")
+    with pytest.raises(InvalidArgument, match="backbone must be one of mobilenetv2, resnet50, vgg16; got 'vgg19'"):
+        weights.backbone_file("vgg19")
     with pytest.raises(InvalidArgument, match=r"width \(alpha\) must be one of 0.35, 0.5, 0.75, 1.0; got 1.4"):
         weights.mobilenetv2(1.4, 96)
     with pytest.raises(InvalidArgument, match="only; got image size 100"):
@@ -66,7 +71,7 @@ def test_commands_places_and_the_missing_message(keras_home, cnnviz_home, monkey
 def test_status_lists_every_default_file(keras_home, cnnviz_home):
     items = weights.status()
     assert [i["name"] for i in items] == ["ResNet50 ImageNet weights", "MobileNetV2 ImageNet weights (no top)",
-                                          "ResNet50 ImageNet weights (no top)"]
+                                          "ResNet50 ImageNet weights (no top)", "VGG16 ImageNet weights (no top)"]
     assert not any(i["present"] for i in items)
     assert items[0]["detail"].endswith("the Pretrained ResNet50 page downloads it when it can.")
     storage.atomic_write_bytes(keras_home / "models" / weights.RESNET50_NOTOP.file, b"x")

@@ -1,7 +1,7 @@
 """The transfer networks' backbones and settings, without TensorFlow: checks, shapes, parameter counts.
 
-A transfer network (``ModelConfig.architecture == "transfer"``) is an ImageNet backbone (MobileNetV2 or
-ResNet50), frozen or not, plus a new head; :mod:`cnnviz.models.transfer` builds it with Keras. This module
+A transfer network (``ModelConfig.architecture == "transfer"``) is an ImageNet backbone (MobileNetV2,
+ResNet50 or VGG16, the one seed 004 task 4 uses), frozen or not, plus a new head; :mod:`cnnviz.models.transfer` builds it with Keras. This module
 holds what :class:`cnnviz.models.config.ModelConfig` needs to check and count such a network before
 TensorFlow is touched, so the settings never import the builder.
 """
@@ -43,6 +43,7 @@ BATCH_SIZE = 32
 _MOBILENET_PARAMS = {0.35: (410_208, 396_128), 0.5: (706_224, 687_680), 0.75: (1_382_064, 1_355_424),
                      1.0: (2_257_984, 2_223_872)}
 _RESNET50_PARAMS = (23_587_712, 23_534_592)
+_VGG16_PARAMS = (14_714_688, 14_714_688)  # 13 convs, no batch norm
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Backbone:
         features: channels of its last feature map (what the head sees).
         preprocessing: "tf" (to [-1, 1]) or "caffe" (BGR minus the ImageNet means).
         default_size: input side used when none is chosen.
+        rounds_up: whether its five halvings round up ('same'-padded strides: MobileNetV2, ResNet50)
+            or down (VGG16's 2×2 'valid' max pooling).
 
     Its weights file (name, URL, size, environment variable, download id) is in :mod:`cnnviz.weights`.
     """
@@ -64,11 +67,13 @@ class Backbone:
     features: int
     preprocessing: str
     default_size: int
+    rounds_up: bool = True
 
 
 BACKBONES: dict[str, Backbone] = {
     "mobilenetv2": Backbone("mobilenetv2", "MobileNetV2", 1280, "tf", 96),
     "resnet50": Backbone("resnet50", "ResNet50", 2048, "caffe", 96),
+    "vgg16": Backbone("vgg16", "VGG16", 512, "caffe", 96, rounds_up=False),
 }
 
 # Seconds for one epoch of 1,000 training images plus 250 validation images, batch 32, at 96×96
@@ -115,18 +120,20 @@ def backbone_params(cfg: ModelConfig) -> tuple[int, int]:
     """``(total, trainable if unfrozen)`` parameters of the backbone (the input size does not matter)."""
     if cfg.backbone == "resnet50":
         return _RESNET50_PARAMS
+    if cfg.backbone == "vgg16":
+        return _VGG16_PARAMS
     return _MOBILENET_PARAMS[float(cfg.alpha)]
 
 
-def feature_side(image_size: int) -> int:
-    """Side of the backbone's last feature map: the image halved (rounding up) five times.
+def feature_side(image_size: int, rounds_up: bool = True) -> int:
+    """Side of the backbone's last feature map: the image halved five times (rounding up or down).
 
-    >>> feature_side(96), feature_side(224), feature_side(32), feature_side(100)
-    (3, 7, 1, 4)
+    >>> feature_side(96), feature_side(224), feature_side(32), feature_side(100), feature_side(200, False)
+    (3, 7, 1, 4, 6)
     """
     side = image_size
     for _ in range(DOWNSAMPLING_STEPS):
-        side = math.ceil(side / 2)
+        side = math.ceil(side / 2) if rounds_up else side // 2
     return side
 
 
@@ -167,7 +174,7 @@ def summary(cfg: ModelConfig, input_shape: tuple[int, int, int], num_classes: in
         rows.append(_row("caffe_preprocess", "Conv2D", (s, s, 3), n, 0, f"{text}: RGB → BGR, minus ImageNet means"))
     total, _ = backbone_params(cfg)
     trainable = trainable_backbone_params(cfg)
-    f = feature_side(s)
+    f = feature_side(s, b.rounds_up)
     if cfg.frozen:
         state = "frozen: not trained"
     elif batchnorm_in_inference(cfg):

@@ -18,10 +18,13 @@ import numpy as np
 
 from cnnviz.errors import InvalidArgument
 from cnnviz.models import architectures, backbones
+from cnnviz.models.layerlist import LayerList
 from cnnviz.models.layerspec import SummaryTable, param_calculator, shape_text
 
 # "transfer": an ImageNet backbone plus a new head (cnnviz.models.backbones, .transfer; issue 7).
-ARCHITECTURES: tuple[str, ...] = ("custom", *architectures.FIXED, "transfer")
+# "layers": the layer-by-layer builder's list (cnnviz.models.layerlist; issue 16).
+LAYERS = "layers"
+ARCHITECTURES: tuple[str, ...] = ("custom", *architectures.FIXED, "transfer", LAYERS)
 ACTIVATIONS = ("relu", "elu", "gelu", "leaky_relu", "selu", "sigmoid", "swish", "tanh")
 FILTER_GROWTHS = ("double_once", "double_each", "constant")  # seed 000 code, seed 000 text, flat
 POOLINGS = ("max", "avg", "none")
@@ -91,6 +94,8 @@ class ModelConfig:
             the side the images are resized to, whether the backbone is frozen, and
             "imagenet" or "none" (random weights: not transfer learning). Its head's dropout
             is ``dropout``.
+        layer_list: only for ``architecture == "layers"``: the network layer by layer
+            (:class:`cnnviz.models.layerlist.LayerList`); its head is ``head``.
     """
 
     architecture: str = "custom"
@@ -120,10 +125,13 @@ class ModelConfig:
     image_size: int = 96
     frozen: bool = True
     weights: str = "imagenet"
+    layer_list: LayerList | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-safe dict of every field."""
-        return dataclasses.asdict(self)
+        """Plain JSON-safe dict of every field (the layer list as :meth:`LayerList.to_dict`)."""
+        data = dataclasses.asdict(self)
+        data["layer_list"] = None if self.layer_list is None else self.layer_list.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
@@ -134,7 +142,10 @@ class ModelConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise InvalidArgument(f"unknown model setting(s) {', '.join(map(repr, unknown))}")
-        return cls(**dict(data))
+        data = dict(data)
+        if isinstance(data.get("layer_list"), Mapping):
+            data["layer_list"] = LayerList.from_dict(data["layer_list"])
+        return cls(**data)
 
     def replace(self, **changes: Any) -> ModelConfig:
         """A copy with some fields changed (e.g. a preset with another learning rate)."""
@@ -147,6 +158,9 @@ class ModelConfig:
             return "Custom CNN (seed 000 build_CNN)"
         if self.architecture == "transfer":
             return backbones.title(self)
+        if self.architecture == LAYERS:
+            n = len(self.layer_list.layers) if isinstance(self.layer_list, LayerList) else 0
+            return f"Layer by layer ({n} layer{'s' * (n != 1)} + output)"
         return architectures.FIXED.get(self.architecture, (self.architecture,))[0]
 
     def layers(self, num_classes: int) -> list[dict[str, Any]]:
@@ -155,6 +169,8 @@ class ModelConfig:
             return architectures.custom(self, num_classes)
         if self.architecture == "transfer":  # a Keras backbone is no list of layer specs
             raise InvalidArgument("a transfer network has no layer-spec list; see cnnviz.models.backbones.summary")
+        if self.architecture == LAYERS:
+            return self._layer_list().specs(num_classes, head=self.head)
         return architectures.FIXED[self.architecture][1](self, num_classes)
 
     def validate(self, input_shape: tuple[int, int, int], num_classes: int) -> SummaryTable:
@@ -173,6 +189,9 @@ class ModelConfig:
         param_calculator([], input_shape)  # checks the input shape first
         if self.architecture == "transfer":
             return backbones.summary(self, tuple(input_shape), num_classes)
+        if self.architecture == LAYERS:
+            table = self._layer_list().validate(tuple(input_shape), num_classes, head=self.head)
+            return self._check_size(table)
         if self.architecture == "custom":
             self._check_custom(tuple(input_shape))
         elif self.head == "global_avg" and not architectures.FIXED[self.architecture][2]:
@@ -183,6 +202,15 @@ class ModelConfig:
             table = param_calculator(self.layers(num_classes), input_shape)
         except InvalidArgument as err:
             raise InvalidArgument(f"{self.title} does not fit a {shape_text(input_shape)} image: {err}") from None
+        return self._check_size(table)
+
+    def _layer_list(self) -> LayerList:
+        if not isinstance(self.layer_list, LayerList):
+            raise InvalidArgument(f"architecture 'layers' needs a layer list, got layer_list={self.layer_list!r}")
+        return self.layer_list
+
+    @staticmethod
+    def _check_size(table: SummaryTable) -> SummaryTable:
         if table.total > MAX_PARAMS:
             raise InvalidArgument(
                 f"this network would have {table.total:,} parameters, more than this server's limit of "

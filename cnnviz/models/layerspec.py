@@ -11,12 +11,13 @@ with Keras, so the counts here are checked against ``count_params`` in the tests
 Kinds and their keys (defaults in brackets):
 
 - ``conv``: filters, kernel (int or [h, w]), strides [1], padding ["valid"], activation [None],
+  l1, l2 [0] (weight decay; no parameters),
   use_bias [True], trainable [True] (False: frozen weights, e.g. set from data by ``init``),
   init [None] (``"patch_whitening"``: :func:`cnnviz.models.network.init_from_data` computes the kernel)
 - ``maxpool`` / ``avgpool``: pool (int), strides [= pool], padding ["valid"]
 - ``batchnorm``: momentum [0.99]; ``activation``: activation; ``dropout``: rate
-- ``flatten``, ``global_avg``, ``global_max``; ``dense``: units, activation [None], use_bias [True]
-- ``rescale``: scale (multiplies its input, e.g. logits by 1/9 in airbench; no weights)
+- ``flatten``, ``global_avg``, ``global_max``; ``dense``: units, activation [None], use_bias [True], l1, l2 [0]
+- ``rescale``: scale, offset [0] (``x·scale + offset``, e.g. logits by 1/9 in airbench; no weights)
 - ``concat`` / ``add``: inputs (names of two or more earlier layers)
 """
 

@@ -32,10 +32,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def _keras_layer(spec: Mapping[str, Any], dtype: str | None = None) -> Any:
-    from keras import layers
+    from keras import layers, regularizers
 
     kind, name = spec["kind"], spec["name"]
     kw: dict[str, Any] = {"name": name} | ({"dtype": dtype} if dtype else {})
+    if kind in ("conv", "dense") and (spec.get("l1") or spec.get("l2")):  # L1/L2 weight decay (layerlist)
+        kw["kernel_regularizer"] = regularizers.L1L2(l1=spec.get("l1", 0.0), l2=spec.get("l2", 0.0))
     if kind == "conv":
         return layers.Conv2D(spec["filters"], spec["kernel"], strides=spec.get("strides", 1),
                              padding=spec.get("padding", "valid"), activation=spec.get("activation"),
@@ -50,7 +52,7 @@ def _keras_layer(spec: Mapping[str, Any], dtype: str | None = None) -> Any:
         "flatten": lambda: layers.Flatten(**kw),
         "global_avg": lambda: layers.GlobalAveragePooling2D(**kw),
         "global_max": lambda: layers.GlobalMaxPooling2D(**kw),
-        "rescale": lambda: layers.Rescaling(float(spec["scale"]), **kw),
+        "rescale": lambda: layers.Rescaling(float(spec["scale"]), offset=float(spec.get("offset", 0.0)), **kw),
         "dense": lambda: layers.Dense(spec["units"], activation=spec.get("activation"),
                                       use_bias=spec.get("use_bias", True), **kw),
         "concat": lambda: layers.Concatenate(**kw),

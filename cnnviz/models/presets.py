@@ -19,7 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cnnviz.models.config import ModelConfig
+from cnnviz.models import backbones
+from cnnviz.models.config import LAYERS, ModelConfig
+from cnnviz.models.layertemplates import SEED003_Q32, SEED003_Q32_NOTE, SEED004_CATS_DOGS
 
 CIFAR_SHAPE = (32, 32, 3)
 
@@ -117,6 +119,29 @@ _T004 = _train(epochs=10, batch_size=64, notes=_N004)
 _C004 = ModelConfig(optimizer="adam", learning_rate=0.001)
 
 
+# --- the networks only the layer-by-layer builder makes (issue 16) -------------------------------------
+_N003_Q32 = ("A pen-and-paper question (64×64×3 images, 5 classes): the notebook trains nothing. " + SEED003_Q32_NOTE
+             + " On CIFAR-10 the same layers see 32×32 images and end in 10 outputs.")
+_CATS_DOGS = "cats_vs_dogs"  # the name to give the Kaggle PetImages zip on the Datasets page
+_N004_CATS = ("Kaggle's cats and dogs (PetImages): the first 2,000 of each class, resized to 200×200 and converted to "
+              f"grey, / 255; 10% test, then 10% of the rest for validation. Import the photos as '{_CATS_DOGS}' on "
+              "the Datasets page. The report shows no optimiser, epochs or batch size: Adam 0.001, 10 epochs of "
+              "batch 32 are cnnviz's choice.")
+_T004_CATS = _train(dataset=_CATS_DOGS, train_size=3_600, test_size=400, validation_fraction=0.1, epochs=10,
+                    notes=_N004_CATS)
+_N004_VGG = ("Seed 004 task 4: VGG16's ImageNet convolutional base on the same 200×200 cats and dogs (grey, given to "
+             "VGG16 as three equal channels), once unfrozen and once frozen; the report shows no head or set-up, so "
+             "cnnviz's transfer head (global average, dropout 0.2, softmax) and learning rates are used. "
+             + _N004_CATS.split(". ", 1)[1])
+_SHAPE_CATS = (200, 200, 1)
+
+
+def _vgg16(frozen: bool) -> ModelConfig:
+    lr = backbones.FROZEN_LEARNING_RATE if frozen else backbones.UNFROZEN_LEARNING_RATE
+    return ModelConfig(architecture=backbones.ARCHITECTURE, backbone="vgg16", image_size=200, frozen=frozen,
+                       weights="imagenet", learning_rate=lr, dropout=backbones.HEAD_DROPOUT, head="global_avg")
+
+
 def _fixed(arch: str, base: ModelConfig, **changes: Any) -> ModelConfig:
     return base.replace(architecture=arch, **changes)
 
@@ -206,6 +231,29 @@ _PRESETS = [
            _fixed("seed004_residual", _C004), CIFAR_SHAPE, 10, _T004, 0.7480, "Test accuracy 0.7480",
            _S004 + ", addition of residual blocks",
            _params(1_445_066, 1_444_810, "computed by cnnviz (the seed prints no summary for this network)")),
+    Preset("seed003_q32", "Seed 003 question 3.2: count the parameters",
+           "64×64×3 input; 16 3×3 and 32 5×5 'same' relu convs; 3×3 max pooling with stride 2; 128 3×3 'same' "
+           "convs; a dense layer of 5 outputs. Built layer by layer.",
+           ModelConfig(architecture=LAYERS, layer_list=SEED003_Q32, optimizer="adam", learning_rate=0.001),
+           (64, 64, 3), 5, _train(epochs=5, notes=_N003_Q32), None,
+           "A counting question (no training); the right answer is 665,317 parameters", "seed 003 (CS109A HW9), 3.2",
+           _params(665_317, source="worked out by hand: 448 + 12,832 + 0 + 36,992 + 615,045")),
+    Preset("seed004_cats_dogs", "Seed 004 cats vs dogs CNN",
+           "200×200 grey input; 32 and 64 3×3 'valid' relu convs, each with 2×2 max pooling; dense 32 relu; "
+           "one sigmoid output (probability of a dog). Built layer by layer.",
+           ModelConfig(architecture=LAYERS, layer_list=SEED004_CATS_DOGS, optimizer="adam", learning_rate=0.001),
+           _SHAPE_CATS, 2, _T004_CATS, None, "Training curves only (no test accuracy printed)",
+           "seed 004 (CS-577 HW4), binary classification (CNN.ipynb)", _params(4_737_473)),
+    Preset("seed004_vgg16_unfrozen", "Seed 004 VGG16 transfer, unfrozen",
+           "VGG16's ImageNet convolutional base, every layer learning, and a new two-class head.",
+           _vgg16(False), _SHAPE_CATS, 2, _T004_CATS | {"notes": _N004_VGG}, None,
+           "Training curves only (no test accuracy printed)", "seed 004 (CS-577 HW4), VGC16, freeze deactivated",
+           _params(14_715_726, 14_715_714, "Keras' VGG16 without top (14,714,688) + cnnviz's preprocessing and head")),
+    Preset("seed004_vgg16_frozen", "Seed 004 VGG16 transfer, frozen",
+           "VGG16's ImageNet convolutional base frozen: only the new two-class head learns.",
+           _vgg16(True), _SHAPE_CATS, 2, _T004_CATS | {"notes": _N004_VGG}, None,
+           "Training curves only (no test accuracy printed)", "seed 004 (CS-577 HW4), VGC16, freeze activated",
+           _params(14_715_726, 1_026, "Keras' VGG16 without top (14,714,688) + cnnviz's preprocessing and head")),
 ]
 
 # --- cnnviz's fast CIFAR-10 presets: accuracy per CPU minute (issue 8) ---------------------------
@@ -300,13 +348,14 @@ def presets_table() -> list[dict[str, Any]]:
 
     Returns:
         dicts with ``name``, ``title``, ``total``, ``trainable`` (computed from the
-        architecture), ``seed_test_accuracy``, ``seed_result`` and ``seed_source``.
+        architecture), ``input_shape``, ``num_classes``, ``seed_test_accuracy``, ``seed_result`` and ``seed_source``.
     """
     rows = []
     for preset in PRESETS.values():
         table = preset.config.validate(preset.input_shape, preset.num_classes)
         rows.append({
             "name": preset.name, "title": preset.title, "total": table.total, "trainable": table.trainable,
+            "input_shape": list(preset.input_shape), "num_classes": preset.num_classes,
             "seed_test_accuracy": preset.seed_test_accuracy, "seed_result": preset.seed_result,
             "seed_source": preset.seed_source,
         })

@@ -2,7 +2,7 @@
 
 Seed 004 (CS-577 HW4) replaces its own cats-vs-dogs CNN with VGG16's pretrained convolutional
 base and trains it twice, "with freeze deactivated" and "with freeze activated". cnnviz does
-the same with MobileNetV2 (light enough for a 2-core CPU) or ResNet50, through the normal
+the same with VGG16 itself, MobileNetV2 (light enough for a 2-core CPU) or ResNet50, through the normal
 training job, so the two runs land side by side in the run store.
 
 The whole path from the training pipeline's [0, 1] images to the prediction is inside the
@@ -59,6 +59,8 @@ def _backbone(name: str, *, alpha: float, image_size: int, weights_path: Path | 
     if name == "resnet50":
         return keras.applications.ResNet50(include_top=False, weights=weights, input_shape=shape,
                                            name="resnet50_backbone")
+    if name == "vgg16":  # seed 004 task 4's backbone; its preprocess_input is ResNet50's ("caffe")
+        return keras.applications.VGG16(include_top=False, weights=weights, input_shape=shape, name="vgg16_backbone")
     return keras.applications.MobileNetV2(include_top=False, weights=weights, input_shape=shape, alpha=alpha,
                                           name="mobilenetv2_backbone")
 

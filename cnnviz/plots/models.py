@@ -19,6 +19,9 @@ def param_bars(table: SummaryTable, *, log_scale: bool = False, title: str | Non
     Args:
         table: from :func:`cnnviz.models.network.summary_table` or :func:`cnnviz.models.layerspec.param_calculator`.
         log_scale: a logarithmic axis, so that small conv layers stay visible next to dense ones.
+            Bars stacked on a log axis misdraw the shares (the second segment starts at the first's
+            end, so its drawn length is no longer its count), so on a log axis the trainable and the
+            not-trainable bars stand side by side.
         title: figure title (default: the total).
     """
     rows = [r for r in table.rows if r["params"] > 0]
@@ -30,9 +33,9 @@ def param_bars(table: SummaryTable, *, log_scale: bool = False, title: str | Non
     fig.add_bar(y=names, x=[r["params"] - r["trainable"] for r in rows], orientation="h", name="not trainable",
                 marker_color=FROZEN_COLOR, hovertext=hover, hoverinfo="text+x")
     fig.update_layout(
-        barmode="stack",
+        barmode="group" if log_scale else "stack",
         title=title or f"{table.total:,} parameters ({table.trainable:,} trainable)",
-        xaxis_title="parameters",
+        xaxis_title="parameters (log scale)" if log_scale else "parameters",
         xaxis_type="log" if log_scale else "linear",
         yaxis=dict(autorange="reversed"),
         height=max(200, 28 * len(rows) + 120),

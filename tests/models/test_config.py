@@ -40,7 +40,7 @@ CIFAR = (32, 32, 3)
         ({"loss": "hinge"}, CIFAR, 10, "loss must be one of categorical_crossentropy, "
          "sparse_categorical_crossentropy, mean_squared_error; got 'hinge'"),
         ({"architecture": "vgg16"}, CIFAR, 10, "architecture must be one of " + ", ".join(
-            ("custom", *architectures.FIXED, "transfer")) + "; got 'vgg16'"),
+            ("custom", *architectures.FIXED, "transfer", "layers")) + "; got 'vgg16'"),
         ({"batch_norm": "yes"}, CIFAR, 10, "batch norm must be true or false, got 'yes'"),
         ({"loss": "sparse_categorical_crossentropy", "label_smoothing": 0.1}, CIFAR, 10,
          "label smoothing works only with categorical_crossentropy, got loss='sparse_categorical_crossentropy' "

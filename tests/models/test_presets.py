@@ -40,20 +40,32 @@ SEED_COUNTS = {
     # residual: base + the 1×1 shortcut (1·1·32+1)·64 = 2,112.
     "seed004_inception": (1_408_130, 1_407_874),
     "seed004_residual": (1_445_066, 1_444_810),
+    # Built layer by layer (issue 16): seed 003 Q3.2 by hand (64×64×3, 5 classes), seed 004's cats-vs-dogs
+    # summary (200×200×1, one sigmoid), VGG16's no-top base (14,714,688) + preprocessing (12, frozen) + head 1,026.
+    "seed003_q32": (665_317, 665_317),
+    "seed004_cats_dogs": (4_737_473, 4_737_473),
+    "seed004_vgg16_unfrozen": (14_715_726, 14_715_714),
+    "seed004_vgg16_frozen": (14_715_726, 1_026),
 }
+#: The presets trained on something other than CIFAR-10 32×32×3 with 10 classes.
+OTHER_INPUTS = {"seed003_q32": ((64, 64, 3), 5), "seed004_cats_dogs": ((200, 200, 1), 2),
+                "seed004_vgg16_unfrozen": ((200, 200, 1), 2), "seed004_vgg16_frozen": ((200, 200, 1), 2)}
 SEED_ACCURACY = {
     "seed000_model1": 0.5290, "seed000_model2": 0.5435, "seed000_model3": 0.5030, "seed000_model4": 0.5505,
     "seed001_mlp": 0.485, "seed001_cnn": 0.663, "seed001_cnn_dropout": 0.653, "seed001_cnn_batchnorm": 0.701,
     "seed001_best": 0.758, "seed002_mlp": 0.4422, "seed002_cnn": 0.6707, "seed002_cnn_augmented": 0.7479,
     "seed002_alexnet": 0.7684, "seed003_mlp": None, "seed003_cnn": None, "seed004_base": 0.7364,
-    "seed004_inception": 0.7364, "seed004_residual": 0.7480,
+    "seed004_inception": 0.7364, "seed004_residual": 0.7480, "seed003_q32": None, "seed004_cats_dogs": None,
+    "seed004_vgg16_unfrozen": None, "seed004_vgg16_frozen": None,
 }
 
 
 @pytest.fixture(scope="module")
 def built() -> dict:
-    """Each preset built once (AlexNet-style included: building 21.6M weights takes well under a second)."""
-    return {name: build_model(p.config, input_shape=p.input_shape, num_classes=p.num_classes)
+    """Each preset built once (AlexNet-style included: building 21.6M weights takes well under a second);
+    VGG16 from random weights (the same count, no download in tests)."""
+    return {name: build_model(p.config.replace(weights="none") if p.config.architecture == "transfer" else p.config,
+                              input_shape=p.input_shape, num_classes=p.num_classes)
             for name, p in PRESETS.items()}
 
 
@@ -66,9 +78,11 @@ def test_preset_list_and_records():
         assert (preset.expected_params["total"], preset.expected_params["trainable"]) == SEED_COUNTS[name]
         assert preset.seed_test_accuracy == SEED_ACCURACY[name]
         assert preset.seed_source.startswith(f"seed {name[4:7]} ")
-        assert preset.input_shape == (32, 32, 3) and preset.num_classes == 10
+        assert (preset.input_shape, preset.num_classes) == OTHER_INPUTS.get(name, ((32, 32, 3), 10))
         training = preset.training
-        assert training["dataset"] == "cifar10" and training["scaling"] in ("unit", "symmetric")
+        assert training["dataset"] == ("cats_vs_dogs" if name.startswith("seed004_") and name in OTHER_INPUTS
+                                       else "cifar10")
+        assert training["scaling"] in ("unit", "symmetric")
         assert training["epochs"] >= 1 and training["batch_size"] >= 1 and 0 < training["validation_fraction"] < 1
         assert training["train_size"] + training["test_size"] <= 60_000
         assert json.loads(json.dumps(preset.to_dict()))["config"] == preset.config.to_dict()
@@ -96,6 +110,10 @@ def test_keras_counts_formulas_and_names(name, built):
     expected = preset.config.validate(preset.input_shape, preset.num_classes)
     assert (table.total, table.trainable, table.non_trainable) == (
         expected.total, expected.trainable, expected.non_trainable)
+    if preset.config.architecture == "transfer":  # a Keras backbone: names, shapes and counts per row
+        assert [(r["name"], r["shape"], r["params"], r["trainable"]) for r in table.rows] == [
+            (r["name"], r["shape"], r["params"], r["trainable"]) for r in expected.rows]
+        return
     spec_names = ["image"] + [s["name"] for s in preset.config.layers(preset.num_classes)]
     assert sorted(r["name"] for r in table.rows) == sorted(spec_names)
     for row in table.rows:
@@ -141,9 +159,15 @@ def test_presets_table_and_cli(capsys):
     assert cli.main(["presets"]) == 0
     out = capsys.readouterr().out
     line = next(l for l in out.splitlines() if l.startswith("seed002_alexnet "))
-    assert line.split()[:4] == ["seed002_alexnet", "21,592,330", "21,591,114", "76.84%"]
+    assert line.split()[:6] == ["seed002_alexnet", "21,592,330", "21,591,114", "32×32×3,", "10", "76.84%"]
     line = next(l for l in out.splitlines() if l.startswith("seed003_cnn "))
-    assert line.split()[:4] == ["seed003_cnn", "1,341,226", "1,341,226", "-"]
+    assert line.split()[:6] == ["seed003_cnn", "1,341,226", "1,341,226", "32×32×3,", "10", "-"]
+    # every seed network, the layer-by-layer ones and VGG16 transfer included, with its own input
+    for name, counts in SEED_COUNTS.items():
+        line = next(l for l in out.splitlines() if l.startswith(f"{name} "))
+        shape, classes = OTHER_INPUTS.get(name, ((32, 32, 3), 10))
+        assert line.split()[:5] == [name, f"{counts[0]:,}", f"{counts[1]:,}", "×".join(map(str, shape)) + ",",
+                                    str(classes)]
     assert cli.main(["presets", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [d["name"] for d in data] == list(PRESETS)

@@ -27,7 +27,7 @@ from tests.support.specs import TINY_TRANSFER, tiny_transfer_spec
 
 # --- settings and summary (no TensorFlow) ---------------------------------------------------------
 @pytest.mark.parametrize("changes, message", [
-    ({"backbone": "vgg16"}, "backbone must be one of mobilenetv2, resnet50; got 'vgg16'"),
+    ({"backbone": "vgg19"}, "backbone must be one of mobilenetv2, resnet50, vgg16; got 'vgg19'"),
     ({"weights": "random"}, "weights must be one of imagenet, none; got 'random'"),
     ({"frozen": "yes"}, "frozen must be true or false, got 'yes'"),
     ({"image_size": 16}, "image size must be a whole number from 32 to 224, got 16"),

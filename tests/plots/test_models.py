@@ -17,3 +17,12 @@ def test_param_bars_values():
     assert fig.layout.xaxis.type == "log"
     assert fig.layout.title.text == "25,770 parameters (25,674 trainable)"
     assert "(3·3·16+1)·32 = 4,640" in trainable.hovertext[2]
+
+
+def test_linear_by_default_and_never_stacked_on_a_log_axis():
+    table = ModelConfig().validate((32, 32, 3), 10)
+    linear = param_bars(table)
+    assert (linear.layout.xaxis.type, linear.layout.barmode) == ("linear", "stack")
+    log = param_bars(table, log_scale=True)
+    assert (log.layout.xaxis.type, log.layout.barmode) == ("log", "group")
+    assert log.layout.xaxis.title.text == "parameters (log scale)"
