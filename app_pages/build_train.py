@@ -6,6 +6,7 @@ import streamlit as st
 
 from cnnviz.app import jobs, panel, pickers, tables
 from cnnviz.app.boundary import friendly_errors
+from cnnviz.app.remember import KEEP
 from cnnviz.data import augment, datasets
 from cnnviz.data.scaling import SCALINGS
 from cnnviz.errors import InvalidArgument
@@ -31,7 +32,8 @@ POWERS_OF_TWO = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 
 def _preset_config(ds: datasets.Dataset) -> tuple[ModelConfig, presets.Preset]:
     names = [n for n, p in presets.PRESETS.items() if p.family == "seed"]
-    name = st.selectbox("Network", names, key="train_preset", format_func=lambda n: presets.PRESETS[n].title)
+    name = st.selectbox("Network", names, key="train_preset", persist_state=KEEP,
+                        format_func=lambda n: presets.PRESETS[n].title)
     preset = presets.PRESETS[name]
     st.caption(f"{preset.description} Source: {preset.seed_source}. The notebook: {preset.seed_result}.")
     if preset.training.get("notes"):
@@ -43,7 +45,8 @@ def _fast_preset() -> presets.Preset:
     """The fast presets (issue 8), with what they reach on this kind of machine, before Train."""
     st.markdown("##### Train a good CIFAR-10 model in 3 minutes")
     fast = [n for n, p in presets.PRESETS.items() if p.family == "fast"]
-    name = st.radio("Time", fast, index=min(1, len(fast) - 1), key="train_fast_preset", horizontal=True,
+    name = st.radio("Time", fast, index=min(1, len(fast) - 1), key="train_fast_preset", persist_state=KEEP,
+                    horizontal=True,
                     format_func=lambda n: presets.PRESETS[n].title.rsplit(" in ", 1)[-1])
     preset = presets.PRESETS[name]
     expected = preset.expected
@@ -59,7 +62,7 @@ def _fast_preset() -> presets.Preset:
 
 def _fast_training(ds: datasets.Dataset, preset: presets.Preset) -> TrainSpec | None:
     """The preset's own set-up (only the random seed changes); None when the data is not CIFAR-10."""
-    seed = st.number_input("Random seed", 0, 2**31 - 1, 0, key="train_fast_seed",
+    seed = st.number_input("Random seed", 0, 2**31 - 1, 0, key="train_fast_seed", persist_state=KEEP,
                            help="The same seed and settings give the same run.")
     if ds.name != preset.training["dataset"]:
         st.info("The fast presets are tuned for CIFAR-10: choose CIFAR-10 under 1. Data "
@@ -72,29 +75,35 @@ def _builder_config() -> ModelConfig:
     d = ModelConfig()
     c1, c2, c3 = st.columns(3)
     with c1:
-        conv_layers = st.slider("Conv layers", *INT_LIMITS["conv_layers"], d.conv_layers, key="build_conv")
-        filters = st.select_slider("Filters in the first layer", POWERS_OF_TWO, d.filters, key="build_filters")
-        growth = st.radio("Filters after the first layer", FILTER_GROWTHS, key="build_growth",
+        conv_layers = st.slider("Conv layers", *INT_LIMITS["conv_layers"], d.conv_layers, key="build_conv",
+                                persist_state=KEEP)
+        filters = st.select_slider("Filters in the first layer", POWERS_OF_TWO, d.filters,
+                                   key="build_filters", persist_state=KEEP)
+        growth = st.radio("Filters after the first layer", FILTER_GROWTHS, key="build_growth", persist_state=KEEP,
                           format_func={"double_once": "2× the first (seed 000 code)",
                                        "double_each": "double every layer (seed 000 text)",
                                        "constant": "the same"}.get)
-        kernel = st.select_slider("Kernel size", [1, 3, 5, 7], d.kernel_size, key="build_kernel")
+        kernel = st.select_slider("Kernel size", [1, 3, 5, 7], d.kernel_size, key="build_kernel", persist_state=KEEP)
     with c2:
-        activation = st.selectbox("Activation", ACTIVATIONS, key="build_activation")
-        pooling = st.radio("Pooling after each conv", POOLINGS, horizontal=True, key="build_pooling")
-        batch_norm = st.toggle("Batch normalisation", d.batch_norm, key="build_bn")
-        conv_dropout = st.slider("Dropout after conv blocks", 0.0, 0.9, 0.0, 0.05, key="build_conv_dropout")
-        head = st.radio("Head", HEADS, horizontal=True, key="build_head",
+        activation = st.selectbox("Activation", ACTIVATIONS, key="build_activation", persist_state=KEEP)
+        pooling = st.radio("Pooling after each conv", POOLINGS, horizontal=True, key="build_pooling",
+                           persist_state=KEEP)
+        batch_norm = st.toggle("Batch normalisation", d.batch_norm, key="build_bn", persist_state=KEEP)
+        conv_dropout = st.slider("Dropout after conv blocks", 0.0, 0.9, 0.0, 0.05, key="build_conv_dropout",
+                                 persist_state=KEEP)
+        head = st.radio("Head", HEADS, horizontal=True, key="build_head", persist_state=KEEP,
                         format_func={"flatten": "flatten", "global_avg": "global average"}.get)
     with c3:
-        dense_layers = st.slider("Dense layers", *INT_LIMITS["dense_layers"], d.dense_layers, key="build_dense")
+        dense_layers = st.slider("Dense layers", *INT_LIMITS["dense_layers"], d.dense_layers,
+                                 key="build_dense", persist_state=KEEP)
         dense_units = st.select_slider("Nodes per dense layer", [16, 32, 50, 64, 128, 256, 512, 1024],
-                                       d.dense_units, key="build_nodes")
-        dropout = st.slider("Dropout after dense layers", 0.0, 0.9, d.dropout, 0.05, key="build_dropout")
-        optimizer = st.selectbox("Optimiser", OPTIMIZERS, key="build_optimizer",
+                                       d.dense_units, key="build_nodes", persist_state=KEEP)
+        dropout = st.slider("Dropout after dense layers", 0.0, 0.9, d.dropout, 0.05, key="build_dropout",
+                            persist_state=KEEP)
+        optimizer = st.selectbox("Optimiser", OPTIMIZERS, key="build_optimizer", persist_state=KEEP,
                                  format_func={"adam": "Adam", "sgd_nesterov": "SGD with Nesterov momentum",
                                               "rmsprop": "RMSprop"}.get)
-        loss = st.selectbox("Loss", LOSSES, key="build_loss")
+        loss = st.selectbox("Loss", LOSSES, key="build_loss", persist_state=KEEP)
     return ModelConfig(
         conv_layers=conv_layers, filters=filters, filter_growth=growth, kernel_size=kernel, activation=activation,
         pooling=pooling, batch_norm=batch_norm, conv_dropout=conv_dropout, dense_layers=dense_layers,
@@ -123,40 +132,43 @@ def _training_options(ds: datasets.Dataset, config: ModelConfig,
     n_train, n_test = len(ds.y_train), len(ds.y_test)
     c1, c2, c3 = st.columns(3)
     with c1:
-        epochs = st.number_input("Epochs", 1, 500, int(t.get("epochs", 5)), key=f"train_epochs_{tag}")
+        epochs = st.number_input("Epochs", 1, 500, int(t.get("epochs", 5)), key=f"train_epochs_{tag}",
+                                 persist_state=KEEP)
         batch = st.select_slider("Batch size", [8, 16, 32, 64, 100, 128, 256, 512],
-                                 int(t.get("batch_size", 32)), key=f"train_batch_{tag}")
+                                 int(t.get("batch_size", 32)), key=f"train_batch_{tag}", persist_state=KEEP)
         lr = st.number_input("Learning rate", 1e-5, 1.0, float(config.learning_rate), format="%.5f",
-                             key=f"train_lr_{tag}")
-        seed = st.number_input("Random seed", 0, 2**31 - 1, 0, key="train_seed",
+                             key=f"train_lr_{tag}", persist_state=KEEP)
+        seed = st.number_input("Random seed", 0, 2**31 - 1, 0, key="train_seed", persist_state=KEEP,
                                help="The same seed and settings give the same run.")
     with c2:
         train_size = st.number_input(f"Training images (of {n_train:,})", min(20, n_train), n_train,
                                      min(n_train, int(t["train_size"])) if same_data else min(n_train, 10_000),
-                                     key=f"train_size_{tag}")
+                                     key=f"train_size_{tag}", persist_state=KEEP)
         test_size = st.number_input(f"Test images (of {n_test:,})", min(10, n_test), n_test,
                                     min(n_test, int(t["test_size"])) if same_data else min(n_test, 2_000),
-                                    key=f"test_size_{tag}")
+                                    key=f"test_size_{tag}", persist_state=KEEP)
         val = st.slider("Validation share of the training images", 0.0, 0.5,
-                        float(t.get("validation_fraction", 0.25)), 0.05, key=f"train_val_{tag}")
-        scaling = st.radio("Scaling", list(SCALINGS), horizontal=True, key=f"train_scaling_{tag}",
+                        float(t.get("validation_fraction", 0.25)), 0.05, key=f"train_val_{tag}", persist_state=KEEP)
+        scaling = st.radio("Scaling", list(SCALINGS), horizontal=True, key=f"train_scaling_{tag}", persist_state=KEEP,
                            index=list(SCALINGS).index(t.get("scaling", "unit")),
                            format_func={"unit": "[0, 1]", "symmetric": "[-1, 1]", "standardize": "standardise"}.get)
     with c3:
-        class_weights = st.toggle("Class weights (balanced)", False, key="train_class_weights")
+        class_weights = st.toggle("Class weights (balanced)", False, key="train_class_weights", persist_state=KEEP)
         keep_best = st.toggle("Keep the best validation weights", bool(t.get("keep_best_weights", False)),
-                              key=f"train_keep_best_{tag}", disabled=val == 0)
-        early = st.toggle("Early stopping", False, key="train_early", disabled=val == 0)
-        patience = st.number_input("Patience (epochs)", 1, 50, 3, key="train_patience", disabled=not early)
+                              key=f"train_keep_best_{tag}", persist_state=KEEP, disabled=val == 0)
+        early = st.toggle("Early stopping", False, key="train_early", persist_state=KEEP, disabled=val == 0)
+        patience = st.number_input("Patience (epochs)", 1, 50, 3, key="train_patience", persist_state=KEEP,
+                                   disabled=not early)
         with st.expander("Augmentation"):
             seed_aug = t.get("augment") or {}
             rotation = st.slider("Rotate up to ± degrees", 0, 180, int(seed_aug.get("rotation", 0)),
-                                 key=f"aug_rotation_{tag}")
+                                 key=f"aug_rotation_{tag}", persist_state=KEEP)
             flip = st.selectbox("Flip", augment.FLIPS, index=augment.FLIPS.index(seed_aug.get("flip", "none")),
-                                key=f"aug_flip_{tag}")
+                                key=f"aug_flip_{tag}", persist_state=KEEP)
             shift = st.slider("Shift up to ±", 0.0, 0.5, float(seed_aug.get("translate", 0.0)), 0.05,
-                              key=f"aug_shift_{tag}")
-            zoom = st.slider("Zoom up to ±", 0.0, 0.5, float(seed_aug.get("zoom", 0.0)), 0.05, key=f"aug_zoom_{tag}")
+                              key=f"aug_shift_{tag}", persist_state=KEEP)
+            zoom = st.slider("Zoom up to ±", 0.0, 0.5, float(seed_aug.get("zoom", 0.0)), 0.05,
+                             key=f"aug_zoom_{tag}", persist_state=KEEP)
     aug = augment.AugmentConfig(rotation=float(rotation), flip=flip, translate=shift, zoom=zoom, seed=int(seed))
     spec = TrainSpec(
         model=config.replace(learning_rate=float(lr)), dataset=ds.name,
@@ -186,7 +198,7 @@ def main() -> None:
         st.subheader("2. Network")
         default = FAST if datasets.is_present("cifar10") else PRESET  # the fast presets need CIFAR-10
         source = st.segmented_control("Start from", [FAST, PRESET, BUILDER], default=default,
-                                      key=SOURCE_KEY) or default
+                                      key=SOURCE_KEY, persist_state=KEEP) or default
         if source == FAST:
             preset = _fast_preset()
             config = preset.config

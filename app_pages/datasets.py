@@ -5,6 +5,7 @@ import streamlit as st
 
 from cnnviz.app import caches, downloads
 from cnnviz.app.boundary import friendly_errors
+from cnnviz.app.remember import KEEP
 from cnnviz.data import augment, datasets
 from cnnviz.data.folderdata import IMAGE_SIZES
 from cnnviz.data.images import code_name
@@ -53,7 +54,7 @@ def _import_cifar10() -> None:
             st.caption(f"To type the path here instead, start the app with `{datasets.SERVER_PATHS_ENV}=1` "
                        "(off by default so that students on a shared server cannot browse its files).")
             return
-        path = st.text_input("Path on the server", key="datasets_import_path")
+        path = st.text_input("Path on the server", key="datasets_import_path", persist_state=KEEP)
         if st.button("Import", key="datasets_import", disabled=not path.strip()):
             with friendly_errors("The import"):
                 st.session_state[MESSAGE_KEY] = downloads.import_cifar10(path.strip())
@@ -65,9 +66,10 @@ def _import_zip() -> None:
         st.write("One folder per class, e.g. `cats/001.jpg` … and `dogs/001.jpg` …, zipped. "
                  "At least 2 classes with 10 images each; other files are skipped and listed.")
         upload = st.file_uploader("Zip file", type=["zip"], key="datasets_zip")
-        name = st.text_input("Name for the dataset", value="my_images", key="datasets_zip_name")
-        size = st.select_slider("Image size (pixels)", options=IMAGE_SIZES, value=64, key="datasets_zip_size")
-        mode = st.radio("Colours", ["RGB", "L"], horizontal=True, key="datasets_zip_mode",
+        name = st.text_input("Name for the dataset", value="my_images", key="datasets_zip_name", persist_state=KEEP)
+        size = st.select_slider("Image size (pixels)", options=IMAGE_SIZES, value=64,
+                                key="datasets_zip_size", persist_state=KEEP)
+        mode = st.radio("Colours", ["RGB", "L"], horizontal=True, key="datasets_zip_mode", persist_state=KEEP,
                         format_func=lambda m: "colour" if m == "RGB" else "grey")
         if st.button("Make dataset", key="datasets_zip_import", disabled=upload is None):
             with friendly_errors("The zip import"):
@@ -97,7 +99,7 @@ def _overview(ds: datasets.Dataset) -> None:
 def _samples(ds: datasets.Dataset) -> None:
     st.subheader("Random images of each class")
     left, right = st.columns([3, 1])
-    per_class = left.slider("Images per class", 1, 10, 3, key="datasets_per_class")
+    per_class = left.slider("Images per class", 1, 10, 3, key="datasets_per_class", persist_state=KEEP)
     if right.button("Reshuffle", key="datasets_reshuffle", icon=":material/shuffle:"):
         st.session_state[SAMPLE_SEED_KEY] = st.session_state.get(SAMPLE_SEED_KEY, 0) + 1
     seed = st.session_state.get(SAMPLE_SEED_KEY, 0)
@@ -108,7 +110,8 @@ def _samples(ds: datasets.Dataset) -> None:
 
 def _inspect(ds: datasets.Dataset) -> None:
     st.subheader("One image, pixel by pixel")
-    index = st.number_input("Training image number", 0, len(ds.y_train) - 1, 0, key=f"datasets_inspect_{ds.name}")
+    index = st.number_input("Training image number", 0, len(ds.y_train) - 1, 0,
+                            key=f"datasets_inspect_{ds.name}", persist_state=KEEP)
     image = ds.x_train[int(index)]
     st.write(f"Class {code_name(ds.class_names[int(ds.y_train[int(index)])])}, values "  # a folder's name, as typed
              f"{int(image.min())}..{int(image.max())} (uint8, 0 = dark, 255 = bright).")
@@ -126,12 +129,13 @@ def _split_and_scale(ds: datasets.Dataset) -> None:
     cols = st.columns(4)
     n_train, n_test = len(ds.y_train), len(ds.y_test)
     train_size = cols[0].number_input("Training subset", ds.num_classes * 2, n_train,
-                                      min(SEED_TRAIN_SIZE, n_train), step=100, key=f"datasets_train_size_{ds.name}")
+                                      min(SEED_TRAIN_SIZE, n_train), step=100,
+                                      key=f"datasets_train_size_{ds.name}", persist_state=KEEP)
     test_size = cols[1].number_input("Test subset", ds.num_classes, n_test, min(SEED_TEST_SIZE, n_test),
-                                     step=100, key=f"datasets_test_size_{ds.name}")
+                                     step=100, key=f"datasets_test_size_{ds.name}", persist_state=KEEP)
     fraction = cols[2].slider("Validation fraction", 0.05, 0.5, DEFAULT_VALIDATION_FRACTION, 0.05,
-                              key="datasets_val_fraction")
-    seed = cols[3].number_input("Seed", 0, 10_000, 0, key="datasets_split_seed")
+                              key="datasets_val_fraction", persist_state=KEEP)
+    seed = cols[3].number_input("Seed", 0, 10_000, 0, key="datasets_split_seed", persist_state=KEEP)
     opts = dict(train_size=int(train_size), test_size=int(test_size), seed=int(seed))
     rows = split_summary(ds, validation_fraction=fraction, **opts)
     st.dataframe(rows, hide_index=True, key="datasets_split_table", height=35 * (len(rows) + 1) + 3)
@@ -140,7 +144,7 @@ def _split_and_scale(ds: datasets.Dataset) -> None:
         {s: [r[s] for r in per_class] for s in ("train", "validation", "test")}, ds.class_names,
         stacked=True, title="Images per class after subset and split"), key="datasets_split_chart")
 
-    method = st.radio("Scaling", list(SCALINGS), key="datasets_scaling", horizontal=True,
+    method = st.radio("Scaling", list(SCALINGS), key="datasets_scaling", persist_state=KEEP, horizontal=True,
                       format_func=lambda m: SCALINGS[m])
     preview = caches.scaling_preview(ds, method, validation_fraction=fraction, sample=SCALING_SAMPLE, **opts)
     if preview["stats"]:
@@ -154,13 +158,15 @@ def _augmentation(ds: datasets.Dataset) -> None:
     st.subheader("Augmentation preview")
     st.write("Random changes to each training image every epoch (seed 000 Part 17), made by Keras "
              "preprocessing layers: the same pipeline training uses.")
-    if not st.toggle("Show the preview (loads TensorFlow, a few seconds the first time)", key="datasets_aug_on"):
+    if not st.toggle("Show the preview (loads TensorFlow, a few seconds the first time)",
+                     key="datasets_aug_on", persist_state=KEEP):
         return
     cols = st.columns(4)
-    rotation = cols[0].slider("Rotation ±degrees", 0, 180, 30, key="datasets_aug_rotation")
-    flip = cols[1].selectbox("Flip", augment.FLIPS, index=1, key="datasets_aug_flip")
-    translate = cols[2].slider("Shift ±fraction", 0.0, 0.5, 0.1, 0.05, key="datasets_aug_translate")
-    zoom = cols[3].slider("Zoom ±fraction", 0.0, 0.5, 0.0, 0.05, key="datasets_aug_zoom")
+    rotation = cols[0].slider("Rotation ±degrees", 0, 180, 30, key="datasets_aug_rotation", persist_state=KEEP)
+    flip = cols[1].selectbox("Flip", augment.FLIPS, index=1, key="datasets_aug_flip", persist_state=KEEP)
+    translate = cols[2].slider("Shift ±fraction", 0.0, 0.5, 0.1, 0.05, key="datasets_aug_translate",
+                               persist_state=KEEP)
+    zoom = cols[3].slider("Zoom ±fraction", 0.0, 0.5, 0.0, 0.05, key="datasets_aug_zoom", persist_state=KEEP)
     if st.button("Reroll", key="datasets_aug_reroll", icon=":material/casino:"):
         st.session_state[AUG_SEED_KEY] = st.session_state.get(AUG_SEED_KEY, 0) + 1
     seed = st.session_state.get(AUG_SEED_KEY, 0)
@@ -177,7 +183,7 @@ def main() -> None:
     st.title("Datasets")
     st.write("Every page trains and tests on one of these. Pick one to see what is in it.")
     statuses = {s["name"]: s for s in datasets.status()}
-    name = st.selectbox("Dataset", list(statuses), key="datasets_source",
+    name = st.selectbox("Dataset", list(statuses), key="datasets_source", persist_state=KEEP,
                         format_func=lambda n: _status_label(statuses[n]))
     info = statuses[name]
     st.caption(info["detail"])

@@ -8,7 +8,8 @@ pickers still see it), and comes back when the student returns. ``tests/app/page
 test_settings_survive.py`` checks it on every page with AppTest's ``switch_page``.
 
 Every widget of a page that holds a setting is drawn with ``persist_state=KEEP``. ``st.tabs`` has no
-``persist_state``: :func:`tabs` keeps the open tab under a key of its own and opens it again.
+``persist_state``: :func:`remembered_tabs` keeps the open tab under a key of its own and opens it
+again.
 
 A browser reload starts a new session, so these choices are those of the visit, as Streamlit's own
 widgets are: what must outlive a reload (runs, datasets, jobs) is on disk.
@@ -29,7 +30,7 @@ def _kept_key(key: str) -> str:
     return f"remember__{key}"
 
 
-def tabs(labels: Sequence[str], *, key: str) -> list:
+def remembered_tabs(labels: Sequence[str], *, key: str) -> list:
     """``st.tabs`` that opens on the tab the student last opened, also after a page switch.
 
     Only the open tab's content runs (``on_change="rerun"``): check each tab's ``open``.
