@@ -6,6 +6,7 @@ import streamlit as st
 
 from cnnviz.app import jobs, panel, pickers, tables
 from cnnviz.app.boundary import friendly_errors
+from cnnviz.app.numbers import checked_number
 from cnnviz.app.remember import KEEP
 from cnnviz.data import augment, datasets
 from cnnviz.data.scaling import SCALINGS
@@ -43,12 +44,13 @@ def _preset_config(ds: datasets.Dataset) -> tuple[ModelConfig, presets.Preset]:
 
 def _fast_preset() -> presets.Preset:
     """The fast presets (issue 8), with what they reach on this kind of machine, before Train."""
-    st.markdown("##### Train a good CIFAR-10 model in 3 minutes")
+    heading = st.empty()  # filled below: it names the time chosen under it
     fast = [n for n, p in presets.PRESETS.items() if p.family == "fast"]
     name = st.radio("Time", fast, index=min(1, len(fast) - 1), key="train_fast_preset", persist_state=KEEP,
                     horizontal=True,
                     format_func=lambda n: presets.PRESETS[n].title.rsplit(" in ", 1)[-1])
     preset = presets.PRESETS[name]
+    heading.markdown(f"##### Train a good CIFAR-10 model in {preset.title.rsplit(' in ', 1)[-1]}")
     expected = preset.expected
     cols = st.columns(3)
     cols[0].metric("Expected test accuracy", f"≈{expected['test_accuracy']:.0%}")
@@ -62,13 +64,13 @@ def _fast_preset() -> presets.Preset:
 
 def _fast_training(ds: datasets.Dataset, preset: presets.Preset) -> TrainSpec | None:
     """The preset's own set-up (only the random seed changes); None when the data is not CIFAR-10."""
-    seed = st.number_input("Random seed", 0, 2**31 - 1, 0, key="train_fast_seed", persist_state=KEEP,
-                           help="The same seed and settings give the same run.")
+    seed = checked_number("Random seed", 0, 2**31 - 1, 0, key="train_fast_seed",
+                          help="The same seed and settings give the same run.")
     if ds.name != preset.training["dataset"]:
         st.info("The fast presets are tuned for CIFAR-10: choose CIFAR-10 under 1. Data "
                 "(get it on the Datasets page if it is not there).")
         return None
-    return spec_from_preset(preset.name, seed=int(seed))
+    return None if seed is None else spec_from_preset(preset.name, seed=int(seed))
 
 
 def _builder_config() -> ModelConfig:
@@ -132,21 +134,20 @@ def _training_options(ds: datasets.Dataset, config: ModelConfig,
     n_train, n_test = len(ds.y_train), len(ds.y_test)
     c1, c2, c3 = st.columns(3)
     with c1:
-        epochs = st.number_input("Epochs", 1, 500, int(t.get("epochs", 5)), key=f"train_epochs_{tag}",
-                                 persist_state=KEEP)
+        epochs = checked_number("Epochs", 1, 500, int(t.get("epochs", 5)), key=f"train_epochs_{tag}")
         batch = st.select_slider("Batch size", [8, 16, 32, 64, 100, 128, 256, 512],
                                  int(t.get("batch_size", 32)), key=f"train_batch_{tag}", persist_state=KEEP)
-        lr = st.number_input("Learning rate", 1e-5, 1.0, float(config.learning_rate), format="%.5f",
-                             key=f"train_lr_{tag}", persist_state=KEEP)
-        seed = st.number_input("Random seed", 0, 2**31 - 1, 0, key="train_seed", persist_state=KEEP,
-                               help="The same seed and settings give the same run.")
+        lr = checked_number("Learning rate", 1e-5, 1.0, float(config.learning_rate), format="%.5f",
+                            key=f"train_lr_{tag}")
+        seed = checked_number("Random seed", 0, 2**31 - 1, 0, key="train_seed",
+                              help="The same seed and settings give the same run.")
     with c2:
-        train_size = st.number_input(f"Training images (of {n_train:,})", min(20, n_train), n_train,
-                                     min(n_train, int(t["train_size"])) if same_data else min(n_train, 10_000),
-                                     key=f"train_size_{tag}", persist_state=KEEP)
-        test_size = st.number_input(f"Test images (of {n_test:,})", min(10, n_test), n_test,
-                                    min(n_test, int(t["test_size"])) if same_data else min(n_test, 2_000),
-                                    key=f"test_size_{tag}", persist_state=KEEP)
+        train_size = checked_number(f"Training images (of {n_train:,})", min(20, n_train), n_train,
+                                    min(n_train, int(t["train_size"])) if same_data else min(n_train, 10_000),
+                                    key=f"train_size_{tag}")
+        test_size = checked_number(f"Test images (of {n_test:,})", min(10, n_test), n_test,
+                                   min(n_test, int(t["test_size"])) if same_data else min(n_test, 2_000),
+                                   key=f"test_size_{tag}")
         val = st.slider("Validation share of the training images", 0.0, 0.5,
                         float(t.get("validation_fraction", 0.25)), 0.05, key=f"train_val_{tag}", persist_state=KEEP)
         scaling = st.radio("Scaling", list(SCALINGS), horizontal=True, key=f"train_scaling_{tag}", persist_state=KEEP,
@@ -157,8 +158,7 @@ def _training_options(ds: datasets.Dataset, config: ModelConfig,
         keep_best = st.toggle("Keep the best validation weights", bool(t.get("keep_best_weights", False)),
                               key=f"train_keep_best_{tag}", persist_state=KEEP, disabled=val == 0)
         early = st.toggle("Early stopping", False, key="train_early", persist_state=KEEP, disabled=val == 0)
-        patience = st.number_input("Patience (epochs)", 1, 50, 3, key="train_patience", persist_state=KEEP,
-                                   disabled=not early)
+        patience = checked_number("Patience (epochs)", 1, 50, 3, key="train_patience", disabled=not early)
         with st.expander("Augmentation"):
             seed_aug = t.get("augment") or {}
             rotation = st.slider("Rotate up to ± degrees", 0, 180, int(seed_aug.get("rotation", 0)),
@@ -169,6 +169,8 @@ def _training_options(ds: datasets.Dataset, config: ModelConfig,
                               key=f"aug_shift_{tag}", persist_state=KEEP)
             zoom = st.slider("Zoom up to ±", 0.0, 0.5, float(seed_aug.get("zoom", 0.0)), 0.05,
                              key=f"aug_zoom_{tag}", persist_state=KEEP)
+    if None in (epochs, lr, seed, train_size, test_size, patience):
+        return None  # a box holds a value outside its range: said under it, and Train waits for it
     aug = augment.AugmentConfig(rotation=float(rotation), flip=flip, translate=shift, zoom=zoom, seed=int(seed))
     spec = TrainSpec(
         model=config.replace(learning_rate=float(lr)), dataset=ds.name,
@@ -208,7 +210,9 @@ def main() -> None:
         st.subheader("3. Training")
         spec = _fast_training(ds, preset) if source == FAST else _training_options(ds, config, preset)
         if st.button("Train", type="primary", key="train_start", icon=":material/play_arrow:",
-                     disabled=busy or not fits or spec is None, help="One training at a time per student."):
+                     disabled=busy or not fits or spec is None,
+                     help="One training at a time per student." if spec is not None
+                     else "Train waits until the settings above are usable (see the notes there)."):
             jobs.submit_training(spec, ds)
             st.rerun()  # redraw with the Train button disabled and the live panel
     panel.training_panel()

@@ -7,6 +7,7 @@ import streamlit as st
 
 from cnnviz.app import convcaches
 from cnnviz.app.boundary import friendly_errors
+from cnnviz.app.numbers import checked_number
 from cnnviz.app.remember import KEEP
 from cnnviz.data import images
 from cnnviz.errors import Unavailable
@@ -109,11 +110,11 @@ def _modes_section(gray: np.ndarray, kernel: np.ndarray) -> None:
 def _shrink_section() -> None:
     st.subheader("Why 'valid' is a problem for deep networks")
     a, b, c = st.columns(3)
-    n = a.number_input("Input size N", 4, 1024, 32, key="conv_shrink_n", persist_state=KEEP,
-                       help="CIFAR-10 images are 32×32.")
+    n = checked_number("Input size N", 4, 1024, 32, key="conv_shrink_n", where=a, help="CIFAR-10 images are 32×32.")
     k = b.slider("Kernel size k", 1, 15, 3, key="conv_shrink_k", persist_state=KEEP)
     layers = c.slider("Layers", 1, 50, 20, key="conv_shrink_layers", persist_state=KEEP)
-    st.plotly_chart(plots.shrink_figure(int(n), int(k), int(layers)), key="conv_shrink_fig")
+    if n is not None:
+        st.plotly_chart(plots.shrink_figure(int(n), int(k), int(layers)), key="conv_shrink_fig")
 
 
 def _color_section(rgb: np.ndarray) -> None:
@@ -141,9 +142,11 @@ def _color_section(rgb: np.ndarray) -> None:
 
     st.markdown("**How many output channels?** One per filter, whatever the input has.")
     a, b, c = st.columns(3)
-    in_ch = a.number_input("Input channels", 1, 4096, 32, key="conv_q17_in", persist_state=KEEP)
-    filters = b.number_input("Filters", 1, 4096, 128, key="conv_q17_filters", persist_state=KEEP)
-    k = c.number_input("Filter size k", 1, 15, 3, key="conv_q17_k", persist_state=KEEP)
+    in_ch = checked_number("Input channels", 1, 4096, 32, key="conv_q17_in", where=a)
+    filters = checked_number("Filters", 1, 4096, 128, key="conv_q17_filters", where=b)
+    k = checked_number("Filter size k", 1, 15, 3, key="conv_q17_k", where=c)
+    if None in (in_ch, filters, k):
+        return
     shapes = conv.conv_layer_shapes(32, 32, int(in_ch), int(filters), int(k), padding="same")
     st.markdown(
         f"Each filter is **{'×'.join(map(str, shapes['filter_shape']))}**; a 32×32×{in_ch} input gives a "

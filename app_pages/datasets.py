@@ -5,6 +5,7 @@ import streamlit as st
 
 from cnnviz.app import caches, downloads
 from cnnviz.app.boundary import friendly_errors
+from cnnviz.app.numbers import checked_number
 from cnnviz.app.remember import KEEP
 from cnnviz.data import augment, datasets
 from cnnviz.data.folderdata import IMAGE_SIZES
@@ -128,14 +129,15 @@ def _split_and_scale(ds: datasets.Dataset) -> None:
              "images for validation. The subset and the split keep every class's share (stratified).")
     cols = st.columns(4)
     n_train, n_test = len(ds.y_train), len(ds.y_test)
-    train_size = cols[0].number_input("Training subset", ds.num_classes * 2, n_train,
-                                      min(SEED_TRAIN_SIZE, n_train), step=100,
-                                      key=f"datasets_train_size_{ds.name}", persist_state=KEEP)
-    test_size = cols[1].number_input("Test subset", ds.num_classes, n_test, min(SEED_TEST_SIZE, n_test),
-                                     step=100, key=f"datasets_test_size_{ds.name}", persist_state=KEEP)
+    train_size = checked_number("Training subset", ds.num_classes * 2, n_train, min(SEED_TRAIN_SIZE, n_train),
+                                step=100, key=f"datasets_train_size_{ds.name}", where=cols[0])
+    test_size = checked_number("Test subset", ds.num_classes, n_test, min(SEED_TEST_SIZE, n_test),
+                               step=100, key=f"datasets_test_size_{ds.name}", where=cols[1])
     fraction = cols[2].slider("Validation fraction", 0.05, 0.5, DEFAULT_VALIDATION_FRACTION, 0.05,
                               key="datasets_val_fraction", persist_state=KEEP)
-    seed = cols[3].number_input("Seed", 0, 10_000, 0, key="datasets_split_seed", persist_state=KEEP)
+    seed = checked_number("Seed", 0, 10_000, 0, key="datasets_split_seed", where=cols[3])
+    if None in (train_size, test_size, seed):
+        return  # the box says what is wrong; no table of numbers the boxes do not show
     opts = dict(train_size=int(train_size), test_size=int(test_size), seed=int(seed))
     rows = split_summary(ds, validation_fraction=fraction, **opts)
     st.dataframe(rows, hide_index=True, key="datasets_split_table", height=35 * (len(rows) + 1) + 3)

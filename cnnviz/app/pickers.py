@@ -43,8 +43,8 @@ def pick_run(items: list[runs.RunInfo], *, key: str, label: str = "Run") -> runs
     by_id = {r.run_id: r for r in items}
     if st.session_state.get(key) not in by_id:
         st.session_state[key] = default_run_id(items)
-    run_id = st.selectbox(label, list(by_id), key=key, persist_state=KEEP,
-                          format_func=lambda i: labels.picker_label(by_id[i]))
+    # Not kept per page (no persist_state): the run chosen last on any page (CURRENT_RUN_KEY) follows the student.
+    run_id = st.selectbox(label, list(by_id), key=key, format_func=lambda i: labels.picker_label(by_id[i]))
     st.session_state[CURRENT_RUN_KEY] = run_id
     return by_id[run_id]
 

@@ -249,6 +249,20 @@ def test_too_few_training_images_for_the_split_are_refused_before_training(app_p
     assert not at.error and not at.button(key="train_start").disabled
 
 
+def test_a_value_outside_its_range_disables_train_and_says_why(app_path):
+    """Streamlit's own range check kept the last valid learning rate while the box showed 0 (issue 14)."""
+    at = _build_page(app_path)
+    assert not at.button(key="train_start").disabled
+    at.number_input(key=f"train_lr_{TAG}").set_value(0.0).run()
+    assert [e.value for e in at.error] == ["Learning rate must be from 1e-05 to 1; the box shows 0."]
+    assert at.button(key="train_start").disabled
+    at.number_input(key=f"train_epochs_{TAG}").set_value(0).run()
+    assert "Epochs must be from 1 to 500; the box shows 0." in [e.value for e in at.error]
+    at.number_input(key=f"train_lr_{TAG}").set_value(0.01).run()
+    at.number_input(key=f"train_epochs_{TAG}").set_value(2).run()
+    assert not at.error and not at.button(key="train_start").disabled
+
+
 # --- the Build & train page ------------------------------------------------------------------
 def _page(app_path):
     from streamlit.testing.v1 import AppTest
@@ -289,6 +303,8 @@ def test_page_offers_the_fast_presets_first_and_trains_one(app_path, tmp_path):
     assert list(at.dataframe[0].value["name"])[:3] == ["image", "whiten", "whiten_gelu"]
     at.radio(key="train_fast_preset").set_value("fast_1min").run()
     assert {m.label: m.value for m in at.metric}["Expected test accuracy"] == "≈67%"
+    headings = [m.value for m in at.markdown if m.value.startswith("##### Train a good")]
+    assert headings == ["##### Train a good CIFAR-10 model in 1 minute"]  # not the 3 minutes of the default
     assert not at.button(key="train_start").disabled
     at.button(key="train_start").click().run()
     assert not at.exception, at.exception
