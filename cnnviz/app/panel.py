@@ -136,7 +136,8 @@ def _job_view(manager, status, suffix: str, key: str = TRAIN_JOB_KEY) -> None:
         ("validation loss", p.val_loss, "{:.4f}"), ("validation accuracy", p.val_accuracy, "{:.1%}"),
         ("images / s", p.images_per_s, "{:,.0f}"), ("time left", p.eta_s, "{:,.0f} s"),
     )):
-        col.metric(label, "–" if value is None else fmt.format(value))
+        estimating = label == "time left" and status.state == "running" and p.phase == "training"
+        col.metric(label, ("estimating…" if estimating else "–") if value is None else fmt.format(value))
     if status.state in ("finished", "stopped"):
         _finished_note(status)
     elif status.state == "failed":
