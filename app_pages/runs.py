@@ -10,6 +10,7 @@ from cnnviz.app.remember import KEEP
 from cnnviz.errors import CnnvizError
 from cnnviz.plots import training as plots
 from cnnviz.runs import compare as runs_compare
+from cnnviz.runs import details as run_details
 from cnnviz.runs import labels as runs_labels
 from cnnviz.runs import store as runs
 from cnnviz.runs.compare import differing_settings, history_csv
@@ -62,15 +63,21 @@ def _one_run(items: list[runs.RunInfo]) -> None:
                           format_func=lambda i: by_id[i].label)
     info = by_id[run_id]
     acc = info.test_accuracy
-    seed_acc = info.metrics.get("seed_test_accuracy")
+    seed_acc = run_details.notebook_accuracy(info)
     loss_text = runs_labels.test_loss_text(info)
     cols = st.columns(4)
     cols[0].metric("Test accuracy", "–" if acc is None else f"{acc:.1%}",
                    help=None if loss_text is None else loss_text[0].upper() + loss_text[1:] + ".")
+    other_data = info.metrics.get("same_dataset_as_seed") is False and info.metrics.get("seed_dataset")
     cols[1].metric("The notebook's", "–" if seed_acc is None else f"{seed_acc:.1%}",
-                   help=info.metrics.get("seed_result") or "Only runs of a preset have the notebook's figure.")
+                   help=(f"The notebook trained this network on {other_data}, this run on "
+                         f"{info.config.get('dataset')}: its figure does not apply." if other_data
+                         else info.metrics.get("seed_result") or "Only runs of a preset have the notebook's figure."))
     cols[2].metric("Epochs done", info.metrics.get("epochs_completed", "–"))
     cols[3].metric("Status", info.status)
+    gap = runs_labels.accuracy_gap_note(info.spec)
+    if gap:
+        st.caption(gap)
     c1, c2, c3 = st.columns(3)
     try:  # checked now: a failure inside the deferred download would only reach the server log
         model_path = runs.model_file(run_id)
@@ -89,7 +96,8 @@ def _one_run(items: list[runs.RunInfo]) -> None:
             st.session_state.pop(CONFIRM_KEY, None)
             st.rerun()
     with st.expander("All settings and results"):
-        st.json({"settings": info.spec.to_dict(), "metrics": info.metrics}, expanded=False)
+        st.dataframe(run_details.run_details(info), hide_index=True, key="runs_details",
+                     column_config={"what": "setting or result", "value": "value"})
 
 
 def _damaged(damaged: list[runs.DamagedRun]) -> None:

@@ -198,4 +198,7 @@ def _finished_note(status) -> None:
     elif metrics.get("seed_result"):
         text += f" (the notebook: {metrics['seed_result']})"
     st.success(text + ".")
+    gap = runs_labels.accuracy_gap_note(info.spec) if info is not None else None
+    if gap:
+        st.caption(gap)
     st.page_link("app_pages/runs.py", label="Compare it with other runs", icon=":material/history:")

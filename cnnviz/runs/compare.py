@@ -7,6 +7,8 @@ import io
 import json
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from cnnviz.runs.details import notebook_accuracy
+
 if TYPE_CHECKING:  # pragma: no cover
     from cnnviz.runs.store import RunInfo
 
@@ -47,7 +49,7 @@ def runs_table(runs: Iterable[RunInfo]) -> list[dict[str, Any]]:
             "status": info.status,
             "test accuracy": info.test_accuracy,
             "test loss": info.metrics.get("test_loss"),
-            "notebook's accuracy": info.metrics.get("seed_test_accuracy"),
+            "notebook's accuracy": notebook_accuracy(info),  # None for a run on other data than the notebook's
             "epochs done": info.metrics.get("epochs_completed"),
         }
         row.update(flat_settings(info))

@@ -110,6 +110,10 @@ def test_runs_page_compares_downloads_and_deletes(app_path):
     assert not at.exception
 
     at.selectbox(key="runs_selected").set_value(a.run_id).run()
+    # The run's settings and results: a short table of formatted values, not a JSON tree of every key.
+    assert not at.json
+    details = next(d.value for d in at.dataframe if list(d.value.columns) == ["what", "value"])
+    assert "test accuracy" in list(details["what"]) and "None" not in list(details["value"])
     assert at.button(key="runs_delete").disabled
     at.checkbox(key="runs_delete_confirm").check().run()
     at.button(key="runs_delete").click().run()
@@ -314,6 +318,7 @@ def test_page_offers_the_fast_presets_first_and_trains_one(app_path, tmp_path):
     assert info.config["preset"] == "fast_1min" and info.metrics["n_train"] == 100
     at.run()
     note = next(s.value for s in at.success if "test accuracy" in s.value)
+    assert any(c.value.startswith("Why the training accuracy can be lower than the test accuracy") for c in at.caption)
     assert "mirror image" in note and "expected on a quiet 2-core server: ≈67%" in note
 
 
