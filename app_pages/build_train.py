@@ -67,8 +67,8 @@ def _fast_training(ds: datasets.Dataset, preset: presets.Preset) -> TrainSpec | 
     seed = checked_number("Random seed", 0, 2**31 - 1, 0, key="train_fast_seed",
                           help="The same seed and settings give the same run.")
     if ds.name != preset.training["dataset"]:
-        st.info("The fast presets are tuned for CIFAR-10: choose CIFAR-10 under 1. Data "
-                "(get it on the Datasets page if it is not there).")
+        if datasets.is_present(preset.training["dataset"]):  # else "get CIFAR-10 first" is said above
+            st.info("The fast presets are tuned for CIFAR-10: choose CIFAR-10 under 1. Data.")
         return None
     return None if seed is None else spec_from_preset(preset.name, seed=int(seed))
 
@@ -111,6 +111,25 @@ def _builder_config() -> ModelConfig:
         pooling=pooling, batch_norm=batch_norm, conv_dropout=conv_dropout, dense_layers=dense_layers,
         dense_units=dense_units, dropout=dropout, head=head, optimizer=optimizer, loss=loss,
     )
+
+
+def _made_for_missing_data(preset: presets.Preset | None, ds: datasets.Dataset) -> bool:
+    """Say "get CIFAR-10 first" (with a link) when the preset was made for data not on this machine and
+    does not fit the data chosen, instead of a layer-shape error about the other data's images."""
+    wanted = preset.training.get("dataset") if preset else None
+    if not wanted or wanted == ds.name or datasets.is_present(wanted):
+        return False
+    try:
+        preset.config.validate(ds.input_shape, ds.num_classes)
+        return False  # it fits the data chosen: the page goes on, the notebook's figure is labelled as such
+    except InvalidArgument:
+        pass
+    st.info(f"This network was made for {datasets.title(wanted)}, which is not on this machine yet, and does not "
+            f"fit the {datasets.title(ds.name)} images ({'×'.join(map(str, ds.input_shape))}). Get "
+            f"{datasets.title(wanted)} first, or choose another network.", icon=":material/download:")
+    st.page_link("app_pages/datasets.py", label=f"Get {datasets.title(wanted)} on the Datasets page",
+                 icon=":material/photo_library:")
+    return True
 
 
 def _summary(config: ModelConfig, ds: datasets.Dataset) -> bool:
@@ -206,7 +225,7 @@ def main() -> None:
             config = preset.config
         else:
             config, preset = _preset_config(ds) if source == PRESET else (_builder_config(), None)
-        fits = _summary(config, ds)
+        fits = not _made_for_missing_data(preset, ds) and _summary(config, ds)
         st.subheader("3. Training")
         spec = _fast_training(ds, preset) if source == FAST else _training_options(ds, config, preset)
         if st.button("Train", type="primary", key="train_start", icon=":material/play_arrow:",

@@ -284,8 +284,19 @@ def test_page_without_cifar10_explains_and_disables_train(app_path):
     assert at.segmented_control(key="train_source").options[0] == "Fast CIFAR-10 (minutes)"
     at.segmented_control(key="train_source").set_value("Fast CIFAR-10 (minutes)").run()
     assert not at.exception, at.exception
-    assert any("tuned for CIFAR-10" in i.value for i in at.info)
+    # "get CIFAR-10 first" with a link, not a layer-shape error about the 8×8×1 digits (issue 14)
+    assert not at.error, [e.value for e in at.error]
+    assert any("made for CIFAR-10, which is not on this machine yet" in i.value and "Get CIFAR-10 first" in i.value
+               for i in at.info)
+    assert any(link.proto.page == "app_pages/datasets.py" or "datasets" in link.proto.page
+               for link in at.get("page_link"))
     assert at.button(key="train_start").disabled
+    at.segmented_control(key="train_source").set_value("A network from the notebooks").run()
+    at.selectbox(key="train_preset").set_value("seed001_cnn").run()  # 5×5 filters: no room in 8×8 digits
+    assert not at.error and any("Get CIFAR-10 first" in i.value for i in at.info)
+    at.selectbox(key="train_preset").set_value("seed000_model1").run()  # fits the digits: trains on them
+    assert not at.error and not any("Get CIFAR-10 first" in i.value for i in at.info)
+    assert not at.button(key="train_start").disabled
 
 
 @pytest.mark.slow
