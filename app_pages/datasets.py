@@ -26,6 +26,9 @@ from cnnviz.plots import datasets as plots
 SAMPLE_SEED_KEY = "datasets_sample_seed"
 AUG_SEED_KEY = "datasets_aug_seed"
 MESSAGE_KEY = "datasets_message"
+ZIP_REPORT_KEY = "datasets_zip_report"  # the import report, shown at the top after the rerun
+CHOOSE_KEY = "datasets_choose_next"  # a dataset the picker opens on at the next run (one just made)
+SOURCE_KEY = "datasets_source"
 AUG_PREVIEW_IMAGES = 8
 SCALING_SAMPLE = 256
 
@@ -36,7 +39,10 @@ def _status_label(info: dict) -> str:
 
 def _get_data(name: str, info: dict) -> None:
     """Download button with progress, or the offline import, for a missing dataset."""
-    st.warning(f"{info['title']} is not on this machine yet. {info['how_to_get']}")
+    # This is the Datasets page: not "download it on the Datasets page".
+    how = info["how_to_get"].replace("on the Datasets page",
+                                     "with the button below" if downloads.downloadable(name) else "here")
+    st.warning(f"{info['title']} is not on this machine yet. {how}")
     if downloads.downloadable(name):
         if st.button(f"Download {info['title']}", key="datasets_download", icon=":material/download:"):
             with friendly_errors("The download"):
@@ -75,14 +81,20 @@ def _import_zip() -> None:
         if st.button("Make dataset", key="datasets_zip_import", disabled=upload is None):
             with friendly_errors("The zip import"):
                 report = downloads.import_folder_zip(upload.getvalue(), name=name.strip(), image_size=size, mode=mode)
-                # Names from the zip in code spans: `__init__` is not bold, nothing becomes a link or an icon.
-                st.success(f"Made {report['name']}: {report['train']} training and {report['test']} test "
-                           f"images in classes {', '.join(code_name(c) for c in report['class_names'])}.")
-                for warning in report["warnings"]:
-                    st.warning(warning)
-                if report["skipped_count"]:
-                    st.info(f"{report['skipped_count']} files were skipped:\n\n" + "\n".join(
-                        f"- {code_name(n)}: {why}" for n, why in report["skipped"]))
+                st.session_state[ZIP_REPORT_KEY] = report
+                st.session_state[CHOOSE_KEY] = report["name"]
+                st.rerun()  # the picker at the top offers (and opens) the new dataset at once
+
+
+def _zip_report(report: dict) -> None:
+    # Names from the zip in code spans: `__init__` is not bold, nothing becomes a link or an icon.
+    st.success(f"Made {report['name']}: {report['train']} training and {report['test']} test "
+               f"images in classes {', '.join(code_name(c) for c in report['class_names'])}.")
+    for warning in report["warnings"]:
+        st.warning(warning)
+    if report["skipped_count"]:
+        st.info(f"{report['skipped_count']} files were skipped:\n\n" + "\n".join(
+            f"- {code_name(n)}: {why}" for n, why in report["skipped"]))
 
 
 def _overview(ds: datasets.Dataset) -> None:
@@ -185,12 +197,19 @@ def main() -> None:
     st.title("Datasets")
     st.write("Every page trains and tests on one of these. Pick one to see what is in it.")
     statuses = {s["name"]: s for s in datasets.status()}
-    name = st.selectbox("Dataset", list(statuses), key="datasets_source", persist_state=KEEP,
+    made = st.session_state.pop(CHOOSE_KEY, None)
+    if made in statuses:
+        st.session_state[SOURCE_KEY] = made
+    elif SOURCE_KEY not in st.session_state and statuses.get("cifar10", {}).get("present"):
+        st.session_state[SOURCE_KEY] = "cifar10"  # the lab's dataset, when it is here
+    name = st.selectbox("Dataset", list(statuses), key=SOURCE_KEY, persist_state=KEEP,
                         format_func=lambda n: _status_label(statuses[n]))
     info = statuses[name]
     st.caption(info["detail"])
     if MESSAGE_KEY in st.session_state:
         st.success(st.session_state.pop(MESSAGE_KEY))
+    if ZIP_REPORT_KEY in st.session_state:
+        _zip_report(st.session_state.pop(ZIP_REPORT_KEY))
     ds = None
     if not info["present"]:
         _get_data(name, info)
