@@ -11,6 +11,7 @@ from cnnviz.app.remember import KEEP
 from cnnviz.data import augment, datasets
 from cnnviz.data.scaling import SCALINGS
 from cnnviz.errors import InvalidArgument
+from cnnviz.models import names as network_names
 from cnnviz.models import presets
 from cnnviz.models.config import (
     ACTIVATIONS,
@@ -34,7 +35,7 @@ POWERS_OF_TWO = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 def _preset_config(ds: datasets.Dataset) -> tuple[ModelConfig, presets.Preset]:
     names = [n for n, p in presets.PRESETS.items() if p.family == "seed"]
     name = st.selectbox("Network", names, key="train_preset", persist_state=KEEP,
-                        format_func=lambda n: presets.PRESETS[n].title)
+                        format_func=network_names.network_name)
     preset = presets.PRESETS[name]
     st.caption(f"{preset.description} Source: {preset.seed_source}. The notebook: {preset.seed_result}.")
     if preset.training.get("notes"):
@@ -82,9 +83,7 @@ def _builder_config() -> ModelConfig:
         filters = st.select_slider("Filters in the first layer", POWERS_OF_TWO, d.filters,
                                    key="build_filters", persist_state=KEEP)
         growth = st.radio("Filters after the first layer", FILTER_GROWTHS, key="build_growth", persist_state=KEEP,
-                          format_func={"double_once": "2× the first (seed 000 code)",
-                                       "double_each": "double every layer (seed 000 text)",
-                                       "constant": "the same"}.get)
+                          format_func=network_names.FILTER_GROWTH_LABELS.get)
         kernel = st.select_slider("Kernel size", [1, 3, 5, 7], d.kernel_size, key="build_kernel", persist_state=KEEP)
     with c2:
         activation = st.selectbox("Activation", ACTIVATIONS, key="build_activation", persist_state=KEEP)

@@ -44,6 +44,9 @@ def test_build_page_shows_preset_summary_and_builder(app_path):
     at = _build_page(app_path)
     assert at.selectbox(key="train_dataset").value == "digits"
     assert at.selectbox(key="train_preset").value == "seed000_model1"
+    # Named as a class knows it, with the notebook as a source line (not "Seed 000 model1").
+    assert at.selectbox(key="train_preset").format_func("seed000_model1") == "CNN Lab: 2 conv layers, 16 filters"
+    assert any("Source: seed 000 (CNN Lab, 2020)" in c.value for c in at.caption)
     summary = at.dataframe[0].value
     assert list(summary["name"])[:3] == ["image", "conv_1", "bn_1"]
     assert list(summary["formula"])[1] == "(3·3·1+1)·16 = 160"  # 8×8×1 digits into 16 3×3 filters
@@ -53,6 +56,7 @@ def test_build_page_shows_preset_summary_and_builder(app_path):
 
     at.segmented_control(key="train_source").set_value("My own network").run()
     assert not at.exception
+    assert not any("seed 000" in o for o in at.radio(key="build_growth").options)
     at.slider(key="build_conv").set_value(4).run()  # 8×8 digits pool below 1×1 after 3 layers
     assert "conv layers" in at.error[0].value and "got conv layers = 4" in at.error[0].value
     assert at.button(key="train_start").disabled
