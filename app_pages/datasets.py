@@ -168,15 +168,28 @@ def _split_and_scale(ds: datasets.Dataset) -> None:
                     key="datasets_scaling_hist")
 
 
+#: The preview's starting values, and where each set-up comes from (the text names the one shown).
+SEED002_AUGMENT = dict(datasets_aug_rotation=0, datasets_aug_flip="horizontal", datasets_aug_translate=0.1,
+                       datasets_aug_zoom=0.0)
+SEED000_AUGMENT = dict(datasets_aug_rotation=30, datasets_aug_flip="horizontal_and_vertical",
+                       datasets_aug_translate=0.0, datasets_aug_zoom=0.0)
+
+
 def _augmentation(ds: datasets.Dataset) -> None:
     st.subheader("Augmentation preview")
-    st.write("Random changes to each training image every epoch (seed 000 Part 17), made by Keras "
-             "preprocessing layers: the same pipeline training uses.")
+    st.write("Random changes to each training image every epoch, made by Keras preprocessing layers: the same "
+             "pipeline training uses. It starts on seed 002's set-up (shifts up to ±10% and left-right flips, "
+             "notebook 1.6); seed 000 Part 17 rotated up to ±30° and flipped both ways.")
     if not st.toggle("Show the preview (loads TensorFlow, a few seconds the first time)",
                      key="datasets_aug_on", persist_state=KEEP):
         return
+    left, right = st.columns(2)
+    left.button("Seed 002's set-up (1.6)", key="datasets_aug_seed002", on_click=st.session_state.update,
+                kwargs=SEED002_AUGMENT, icon=":material/school:")
+    right.button("Seed 000 Part 17's set-up", key="datasets_aug_seed000", on_click=st.session_state.update,
+                 kwargs=SEED000_AUGMENT, icon=":material/school:")
     cols = st.columns(4)
-    rotation = cols[0].slider("Rotation ±degrees", 0, 180, 30, key="datasets_aug_rotation", persist_state=KEEP)
+    rotation = cols[0].slider("Rotation ±degrees", 0, 180, 0, key="datasets_aug_rotation", persist_state=KEEP)
     flip = cols[1].selectbox("Flip", augment.FLIPS, index=1, key="datasets_aug_flip", persist_state=KEEP)
     translate = cols[2].slider("Shift ±fraction", 0.0, 0.5, 0.1, 0.05, key="datasets_aug_translate",
                                persist_state=KEEP)

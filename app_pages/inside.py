@@ -130,8 +130,13 @@ def _filters_tab(info: runs.RunInfo, layers: dict) -> None:
                                     key="inside_filter_channels", persist_state=KEEP)
     filters = caches.layer_filters(info, name, max_filters=count, max_channels=channels, scale=scale)
     st.plotly_chart(feature_figs.filters_figure(filters, mode=mode), key="inside_filters")
-    st.caption("The learned weights, min-max scaled to grey (or colour) levels: dark = most negative, "
-               "bright = most positive. A first layer on colour images often learns colour blobs and edges.")
+    if convs[name].get("trainable", True):
+        st.caption("The learned weights, min-max scaled to grey (or colour) levels: dark = most negative, "
+                   "bright = most positive. A first layer on colour images often learns colour blobs and edges.")
+    else:  # e.g. the fast networks' whitening layer: set before training, then frozen
+        st.caption(f"These weights were not learned: layer {name} is frozen, its weights were set before training "
+                   "(a whitening layer's are computed from patches of the training images) and never changed. "
+                   "Min-max scaled to grey (or colour) levels: dark = most negative, bright = most positive.")
 
 
 def _gradcam_tab(info: runs.RunInfo, image: np.ndarray, layers: dict, probs: np.ndarray, class_names) -> None:

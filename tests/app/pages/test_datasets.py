@@ -67,6 +67,23 @@ def test_augmentation_preview_with_reroll(app_path):
     assert not at.exception and not _errors(at)
 
 
+def test_augmentation_preview_names_the_set_up_it_shows(app_path):
+    """The defaults are seed 002's: the text said "seed 000 Part 17" (issue 14)."""
+    at = _open(app_path)
+    intro = next(m.value for m in at.markdown if m.value.startswith("Random changes to each training image"))
+    assert "It starts on seed 002's set-up" in intro and "(seed 000 Part 17)" not in intro
+    at.toggle(key="datasets_aug_on").set_value(True)
+    at.run(timeout=180)
+    shown = lambda: (at.slider(key="datasets_aug_rotation").value, at.selectbox(key="datasets_aug_flip").value,  # noqa: E731
+                     at.slider(key="datasets_aug_translate").value)
+    assert shown() == (0, "horizontal", 0.1)
+    at.button(key="datasets_aug_seed000").click().run(timeout=120)
+    assert shown() == (30, "horizontal_and_vertical", 0.0)
+    at.button(key="datasets_aug_seed002").click().run(timeout=120)
+    assert shown() == (0, "horizontal", 0.1)
+    assert not at.exception and not _errors(at) and not at.warning
+
+
 def test_missing_cifar_offers_download_and_import(app_path):
     at = _open(app_path)
     at.selectbox(key="datasets_source").set_value("cifar10").run()
