@@ -184,11 +184,8 @@ def _evaluate(info: runs.RunInfo) -> None:
     ev = caches.run_evaluation(info)
     x = caches.run_test_set(info)["x"]
     _metrics(info, ev)
-    left, right = st.columns([3, 2])
-    with left:
-        cells = _confusion(ev)
-    with right:
-        _per_class(ev)
+    cells = _confusion(ev)  # the whole width: beside the per-class bars it was squeezed at 1024 pixels
+    _per_class(ev)
     _images_behind(info, ev, x, cells)
     _predictions(info, ev, x)
 

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cnnviz.errors import InvalidArgument
-from cnnviz.plots.common import as_display_rgb, image_grid
+from cnnviz.plots.common import LEGEND_BELOW, LEGEND_MARGIN, as_display_rgb, image_grid
 
 CORRECT_COLOR = "green"  # seed 002 1.5.6: right predictions green, wrong ones red
 WRONG_COLOR = "red"
@@ -128,8 +128,8 @@ def per_class_figure(
         ))
     fig.update_xaxes(type="category", title="class")
     fig.update_yaxes(range=[0, 1], tickformat=".0%", title=metrics[0] if len(metrics) == 1 else "")
-    fig.update_layout(title=title, barmode="group", legend=dict(orientation="h"),
-                      margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+    fig.update_layout(title=title, barmode="group", legend=LEGEND_BELOW,
+                      margin=dict(l=10, r=10, t=40 if title else 10, b=LEGEND_MARGIN))
     return fig
 
 
