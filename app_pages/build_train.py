@@ -7,7 +7,7 @@ import streamlit as st
 from cnnviz.app import jobs, panel, pickers, tables
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.numbers import checked_number
-from cnnviz.app.remember import KEEP
+from cnnviz.app.remember import KEEP, URL
 from cnnviz.data import augment, datasets
 from cnnviz.data.scaling import SCALINGS
 from cnnviz.errors import InvalidArgument
@@ -34,7 +34,7 @@ POWERS_OF_TWO = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 
 def _preset_config(ds: datasets.Dataset) -> tuple[ModelConfig, presets.Preset]:
     names = [n for n, p in presets.PRESETS.items() if p.family == "seed"]
-    name = st.selectbox("Network", names, key="train_preset", persist_state=KEEP,
+    name = st.selectbox("Network", names, key="train_preset", persist_state=KEEP, bind=URL,
                         format_func=network_names.network_name)
     preset = presets.PRESETS[name]
     st.caption(f"{preset.description} Source: {preset.seed_source}. The notebook: {preset.seed_result}.")
@@ -47,7 +47,7 @@ def _fast_preset() -> presets.Preset:
     """The fast presets (issue 8), with what they reach on this kind of machine, before Train."""
     heading = st.empty()  # filled below: it names the time chosen under it
     fast = [n for n, p in presets.PRESETS.items() if p.family == "fast"]
-    name = st.radio("Time", fast, index=min(1, len(fast) - 1), key="train_fast_preset", persist_state=KEEP,
+    name = st.radio("Time", fast, index=min(1, len(fast) - 1), key="train_fast_preset", persist_state=KEEP, bind=URL,
                     horizontal=True,
                     format_func=lambda n: presets.PRESETS[n].title.rsplit(" in ", 1)[-1])
     preset = presets.PRESETS[name]
@@ -218,7 +218,7 @@ def main() -> None:
         st.subheader("2. Network")
         default = FAST if datasets.is_present("cifar10") else PRESET  # the fast presets need CIFAR-10
         source = st.segmented_control("Start from", [FAST, PRESET, BUILDER], default=default,
-                                      key=SOURCE_KEY, persist_state=KEEP) or default
+                                      key=SOURCE_KEY, persist_state=KEEP, bind=URL) or default
         if source == FAST:
             preset = _fast_preset()
             config = preset.config

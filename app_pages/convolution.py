@@ -8,7 +8,7 @@ import streamlit as st
 from cnnviz.app import convcaches
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.numbers import checked_number
-from cnnviz.app.remember import KEEP
+from cnnviz.app.remember import KEEP, URL
 from cnnviz.data import images
 from cnnviz.errors import Unavailable
 from cnnviz.lessons import convolution as conv
@@ -26,7 +26,7 @@ FFT_RESULT = "conv_fft_result"
 def _pick_image() -> np.ndarray | None:
     """The image chosen in the sidebar-free picker as uint8 RGB, shrunk to the working size."""
     left, right = st.columns([2, 1])
-    source = left.radio("Image", SOURCES, horizontal=True, key="conv_source", persist_state=KEEP)
+    source = left.radio("Image", SOURCES, horizontal=True, key="conv_source", persist_state=KEEP, bind=URL)
     max_side = right.select_slider("Working size (longest side, pixels)", options=[32, 64, 128, 192, 256, 384, 512],
                                    value=256, key="conv_max_side", persist_state=KEEP,
                                    help="Big images are shrunk first so every filter answers at once.")
@@ -69,7 +69,7 @@ def _pick_kernel() -> np.ndarray:
     left.button(f"The seed's set-up: {conv.SEED_GAUSSIAN_SIZE}×{conv.SEED_GAUSSIAN_SIZE} Gaussian "
                 f"(σ {conv.SEED_GAUSSIAN_SIGMA:g}) at {conv.SEED_WORKING_SIZE} pixels", key="conv_seed_setup",
                 on_click=_seed_setup, icon=":material/school:")
-    name = left.selectbox("Kernel", conv.KERNEL_NAMES, key="conv_kernel", persist_state=KEEP)
+    name = left.selectbox("Kernel", conv.KERNEL_NAMES, key="conv_kernel", persist_state=KEEP, bind=URL)
     left.caption(conv.KERNEL_SOURCES[name])
     if name == "Gaussian":
         size = left.slider("Size k", 1, MAX_KERNEL, 3, key="conv_gauss_size", persist_state=KEEP)

@@ -6,7 +6,7 @@ import streamlit as st
 from cnnviz.app import caches, downloads
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.numbers import checked_number
-from cnnviz.app.remember import KEEP
+from cnnviz.app.remember import KEEP, URL
 from cnnviz.data import augment, datasets
 from cnnviz.data.folderdata import IMAGE_SIZES
 from cnnviz.data.images import code_name
@@ -215,7 +215,7 @@ def main() -> None:
         st.session_state[SOURCE_KEY] = made
     elif SOURCE_KEY not in st.session_state and statuses.get("cifar10", {}).get("present"):
         st.session_state[SOURCE_KEY] = "cifar10"  # the lab's dataset, when it is here
-    name = st.selectbox("Dataset", list(statuses), key=SOURCE_KEY, persist_state=KEEP,
+    name = st.selectbox("Dataset", list(statuses), key=SOURCE_KEY, persist_state=KEEP, bind=URL,
                         format_func=lambda n: _status_label(statuses[n]))
     info = statuses[name]
     st.caption(info["detail"])

@@ -4,7 +4,7 @@ import streamlit as st
 
 from cnnviz.app import caches
 from cnnviz.app.boundary import friendly_errors
-from cnnviz.app.remember import KEEP
+from cnnviz.app.remember import KEEP, URL
 from cnnviz.data import images
 from cnnviz.errors import Unavailable
 from cnnviz.inspect import pretrained
@@ -39,7 +39,7 @@ def _photos(source: str) -> list[pretrained.Photo]:
 
 
 def _photos_tab(clf) -> None:
-    source = st.radio("Photos from", SOURCES, horizontal=True, key="pre_source", persist_state=KEEP)
+    source = st.radio("Photos from", SOURCES, horizontal=True, key="pre_source", persist_state=KEEP, bind=URL)
     photos = _photos(source)
     top = st.slider("Classes to list", 1, 10, 5, key="pre_top", persist_state=KEEP)
     if not photos:

@@ -6,7 +6,7 @@ import streamlit as st
 from cnnviz.app import downloads, jobs, panel, pickers, tables
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.numbers import checked_number
-from cnnviz.app.remember import KEEP
+from cnnviz.app.remember import KEEP, URL
 from cnnviz.app.state import TRANSFER_JOB_KEYS
 from cnnviz.data import datasets
 from cnnviz.models import transfer
@@ -38,7 +38,7 @@ def _pick_dataset() -> datasets.Dataset:
 
 def _network() -> ModelConfig:
     c1, c2, c3 = st.columns(3)
-    backbone = c1.radio("Backbone", list(BACKBONES), key="tl_backbone", persist_state=KEEP,
+    backbone = c1.radio("Backbone", list(BACKBONES), key="tl_backbone", persist_state=KEEP, bind=URL,
                         format_func=lambda b: BACKBONES[b].title,
                         captions=["light: usable on a CPU", "23.6 million parameters: slow on a CPU"])
     weights = c2.radio("Weights", WEIGHTS_OPTIONS, key="tl_weights", persist_state=KEEP, format_func=WEIGHTS_LABELS.get)

@@ -11,8 +11,11 @@ Every widget of a page that holds a setting is drawn with ``persist_state=KEEP``
 ``persist_state``: :func:`remembered_tabs` keeps the open tab under a key of its own and opens it
 again.
 
-A browser reload starts a new session, so these choices are those of the visit, as Streamlit's own
-widgets are: what must outlive a reload (runs, datasets, jobs) is on disk.
+A browser reload starts a new session. The main choice of each page (the image source and kernel on
+Convolution, the network on Build & train, the dataset on Datasets, the backbone on Transfer, the photo
+source on Pretrained) is also kept in the page's URL with ``bind=URL``: a reload or a bookmark opens the
+page as left. The other settings are those of the visit; what must outlive a session (runs, datasets, jobs) is
+on disk. Streamlit leaves the URL's other parameters (e.g. a student's ``?key=``) alone.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import streamlit as st
 
 #: ``persist_state`` for every setting widget: its value survives page switches for the whole session.
 KEEP = "session"
+#: ``bind`` for a page's main choice: its value is also in the URL, so it survives a reload.
+URL = "query-params"
 
 
 def _kept_key(key: str) -> str:
@@ -48,6 +53,8 @@ def remembered_tabs(labels: Sequence[str], *, key: str) -> list:
     kept = st.session_state.get(_kept_key(key))
     if key not in st.session_state and kept in labels:  # back on the page: open the tab again
         st.session_state[key] = kept  # (not ``default``, which is part of the tabs' identity)
+    # Not bound to the URL: AppTest could not drive bound tabs reliably (a tab set through session state
+    # was sometimes overridden by the URL's), so a reload opens the first tab.
     opened = st.tabs(labels, key=key, on_change="rerun")
     current = st.session_state.get(key)
     if current in labels:

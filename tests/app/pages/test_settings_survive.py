@@ -187,3 +187,44 @@ def test_pretrained_settings_survive(app_path, keras_home):
     at.slider(key="pre_top").set_value(3).run()
     away_and_back(at, page)
     assert at.slider(key="pre_top").value == 3
+
+
+# --- a browser reload ----------------------------------------------------------------------------
+def reload(app_path: str, at: AppTest, page: str) -> AppTest:
+    """A browser reload: a new session that opens the page from its URL (query parameters included)."""
+    fresh = AppTest.from_file(app_path, default_timeout=at.default_timeout)
+    for key in at.query_params:
+        fresh.query_params[key] = at.query_params.get_all(key) if hasattr(at.query_params, "get_all") else \
+            at.query_params[key]
+    fresh.run()
+    fresh.switch_page(page).run()
+    no_errors(fresh)
+    return fresh
+
+
+def test_main_choices_survive_a_reload_and_keep_other_query_parameters(app_path):
+    """The main choice of each page is also kept in the URL (bind="query-params"): a reload or a bookmark
+    opens the page as left; a parameter of someone else's (class-core's ``?key=``) stays untouched."""
+    page = "app_pages/convolution.py"
+    at = AppTest.from_file(app_path, default_timeout=120)
+    at.query_params["key"] = "student-key-1"
+    at.run()
+    at.switch_page(page).run()
+    at.selectbox(key="conv_kernel").set_value("Laplacian").run()
+    at.radio(key="conv_source").set_value("Test pattern").run()
+    away_and_back(at, page)  # AppTest reads the URL Streamlit wrote when a page is entered
+    assert at.query_params["key"] == "student-key-1"
+    fresh = reload(app_path, at, page)
+    assert fresh.selectbox(key="conv_kernel").value == "Laplacian"
+    assert fresh.radio(key="conv_source").value == "Test pattern"
+    assert fresh.query_params["key"] == "student-key-1"
+
+    page = "app_pages/build_train.py"
+    at.switch_page(page).run()
+    other = [v for v in at.selectbox(key="train_preset").options if v != at.selectbox(key="train_preset").value][0]
+    at.selectbox(key="train_preset").select(other).run()
+    chosen = at.selectbox(key="train_preset").value
+    away_and_back(at, page)
+    fresh = reload(app_path, at, page)
+    assert fresh.selectbox(key="train_preset").value == chosen
+    assert fresh.query_params["key"] == "student-key-1"
