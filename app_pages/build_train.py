@@ -6,10 +6,13 @@ import streamlit as st
 
 from cnnviz.app import datachoice, jobs, layerbuilder, panel, pickers, tables
 from cnnviz.app.boundary import friendly_errors
+from cnnviz.app.numbers import checked_number
+from cnnviz.app.remember import KEEP, URL
 from cnnviz.data import augment, datasets
 from cnnviz.data.scaling import SCALINGS
 from cnnviz.errors import InvalidArgument
 from cnnviz.lessons import shapes
+from cnnviz.models import names as network_names
 from cnnviz.models import presets
 from cnnviz.models.config import (
     ACTIVATIONS,
@@ -33,7 +36,8 @@ POWERS_OF_TWO = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 
 def _preset_config(ds: datasets.Dataset) -> tuple[ModelConfig, presets.Preset]:
     names = [n for n, p in presets.PRESETS.items() if p.family == "seed"]
-    name = st.selectbox("Network", names, key="train_preset", format_func=lambda n: presets.PRESETS[n].title)
+    name = st.selectbox("Network", names, key="train_preset", persist_state=KEEP, bind=URL,
+                        format_func=network_names.network_name)
     preset = presets.PRESETS[name]
     st.caption(f"{preset.description} Source: {preset.seed_source}. The notebook: {preset.seed_result}.")
     if preset.training.get("notes"):
@@ -43,11 +47,13 @@ def _preset_config(ds: datasets.Dataset) -> tuple[ModelConfig, presets.Preset]:
 
 def _fast_preset() -> presets.Preset:
     """The fast presets (issue 8), with what they reach on this kind of machine, before Train."""
-    st.markdown("##### Train a good CIFAR-10 model in 3 minutes")
+    heading = st.empty()  # filled below: it names the time chosen under it
     fast = [n for n, p in presets.PRESETS.items() if p.family == "fast"]
-    name = st.radio("Time", fast, index=min(1, len(fast) - 1), key="train_fast_preset", horizontal=True,
+    name = st.radio("Time", fast, index=min(1, len(fast) - 1), key="train_fast_preset", persist_state=KEEP, bind=URL,
+                    horizontal=True,
                     format_func=lambda n: presets.PRESETS[n].title.rsplit(" in ", 1)[-1])
     preset = presets.PRESETS[name]
+    heading.markdown(f"##### Train a good CIFAR-10 model in {preset.title.rsplit(' in ', 1)[-1]}")
     expected = preset.expected
     cols = st.columns(3)
     cols[0].metric("Expected test accuracy", f"≈{expected['test_accuracy']:.0%}")
@@ -61,47 +67,70 @@ def _fast_preset() -> presets.Preset:
 
 def _fast_training(ds: datasets.Dataset, preset: presets.Preset) -> TrainSpec | None:
     """The preset's own set-up (only the random seed changes); None when the data is not CIFAR-10."""
-    seed = st.number_input("Random seed", 0, 2**31 - 1, 0, key="train_fast_seed",
-                           help="The same seed and settings give the same run.")
+    seed = checked_number("Random seed", 0, 2**31 - 1, 0, key="train_fast_seed",
+                          help="The same seed and settings give the same run.")
     if ds.name != preset.training["dataset"]:
-        st.info("The fast presets are tuned for CIFAR-10: choose CIFAR-10 under 1. Data "
-                "(get it on the Datasets page if it is not there).")
+        if datasets.is_present(preset.training["dataset"]):  # else "get CIFAR-10 first" is said above
+            st.info("The fast presets are tuned for CIFAR-10: choose CIFAR-10 under 1. Data.")
         return None
-    return spec_from_preset(preset.name, seed=int(seed))
+    return None if seed is None else spec_from_preset(preset.name, seed=int(seed))
 
 
 def _builder_config() -> ModelConfig:
     d = ModelConfig()
     c1, c2, c3 = st.columns(3)
     with c1:
-        conv_layers = st.slider("Conv layers", *INT_LIMITS["conv_layers"], d.conv_layers, key="build_conv")
-        filters = st.select_slider("Filters in the first layer", POWERS_OF_TWO, d.filters, key="build_filters")
-        growth = st.radio("Filters after the first layer", FILTER_GROWTHS, key="build_growth",
-                          format_func={"double_once": "2× the first (seed 000 code)",
-                                       "double_each": "double every layer (seed 000 text)",
-                                       "constant": "the same"}.get)
-        kernel = st.select_slider("Kernel size", [1, 3, 5, 7], d.kernel_size, key="build_kernel")
+        conv_layers = st.slider("Conv layers", *INT_LIMITS["conv_layers"], d.conv_layers, key="build_conv",
+                                persist_state=KEEP)
+        filters = st.select_slider("Filters in the first layer", POWERS_OF_TWO, d.filters,
+                                   key="build_filters", persist_state=KEEP)
+        growth = st.radio("Filters after the first layer", FILTER_GROWTHS, key="build_growth", persist_state=KEEP,
+                          format_func=network_names.FILTER_GROWTH_LABELS.get)
+        kernel = st.select_slider("Kernel size", [1, 3, 5, 7], d.kernel_size, key="build_kernel", persist_state=KEEP)
     with c2:
-        activation = st.selectbox("Activation", ACTIVATIONS, key="build_activation")
-        pooling = st.radio("Pooling after each conv", POOLINGS, horizontal=True, key="build_pooling")
-        batch_norm = st.toggle("Batch normalisation", d.batch_norm, key="build_bn")
-        conv_dropout = st.slider("Dropout after conv blocks", 0.0, 0.9, 0.0, 0.05, key="build_conv_dropout")
-        head = st.radio("Head", HEADS, horizontal=True, key="build_head",
+        activation = st.selectbox("Activation", ACTIVATIONS, key="build_activation", persist_state=KEEP)
+        pooling = st.radio("Pooling after each conv", POOLINGS, horizontal=True, key="build_pooling",
+                           persist_state=KEEP)
+        batch_norm = st.toggle("Batch normalisation", d.batch_norm, key="build_bn", persist_state=KEEP)
+        conv_dropout = st.slider("Dropout after conv blocks", 0.0, 0.9, 0.0, 0.05, key="build_conv_dropout",
+                                 persist_state=KEEP)
+        head = st.radio("Head", HEADS, horizontal=True, key="build_head", persist_state=KEEP,
                         format_func={"flatten": "flatten", "global_avg": "global average"}.get)
     with c3:
-        dense_layers = st.slider("Dense layers", *INT_LIMITS["dense_layers"], d.dense_layers, key="build_dense")
+        dense_layers = st.slider("Dense layers", *INT_LIMITS["dense_layers"], d.dense_layers,
+                                 key="build_dense", persist_state=KEEP)
         dense_units = st.select_slider("Nodes per dense layer", [16, 32, 50, 64, 128, 256, 512, 1024],
-                                       d.dense_units, key="build_nodes")
-        dropout = st.slider("Dropout after dense layers", 0.0, 0.9, d.dropout, 0.05, key="build_dropout")
-        optimizer = st.selectbox("Optimiser", OPTIMIZERS, key="build_optimizer",
+                                       d.dense_units, key="build_nodes", persist_state=KEEP)
+        dropout = st.slider("Dropout after dense layers", 0.0, 0.9, d.dropout, 0.05, key="build_dropout",
+                            persist_state=KEEP)
+        optimizer = st.selectbox("Optimiser", OPTIMIZERS, key="build_optimizer", persist_state=KEEP,
                                  format_func={"adam": "Adam", "sgd_nesterov": "SGD with Nesterov momentum",
                                               "rmsprop": "RMSprop"}.get)
-        loss = st.selectbox("Loss", LOSSES, key="build_loss")
+        loss = st.selectbox("Loss", LOSSES, key="build_loss", persist_state=KEEP)
     return ModelConfig(
         conv_layers=conv_layers, filters=filters, filter_growth=growth, kernel_size=kernel, activation=activation,
         pooling=pooling, batch_norm=batch_norm, conv_dropout=conv_dropout, dense_layers=dense_layers,
         dense_units=dense_units, dropout=dropout, head=head, optimizer=optimizer, loss=loss,
     )
+
+
+def _made_for_missing_data(preset: presets.Preset | None, ds: datasets.Dataset) -> bool:
+    """Say "get CIFAR-10 first" (with a link) when the preset was made for data not on this machine and
+    does not fit the data chosen, instead of a layer-shape error about the other data's images."""
+    wanted = preset.training.get("dataset") if preset else None
+    if not wanted or wanted == ds.name or datasets.is_present(wanted):
+        return False
+    try:
+        preset.config.validate(ds.input_shape, ds.num_classes)
+        return False  # it fits the data chosen: the page goes on, the notebook's figure is labelled as such
+    except InvalidArgument:
+        pass
+    st.info(f"This network was made for {datasets.title(wanted)}, which is not on this machine yet, and does not "
+            f"fit the {datasets.title(ds.name)} images ({'×'.join(map(str, ds.input_shape))}). Get "
+            f"{datasets.title(wanted)} first, or choose another network.", icon=":material/download:")
+    st.page_link("app_pages/datasets.py", label=f"Get {datasets.title(wanted)} on the Datasets page",
+                 icon=":material/photo_library:")
+    return True
 
 
 def _summary(config: ModelConfig, ds: datasets.Dataset, *, pooling_note: bool = False) -> bool:
@@ -130,42 +159,45 @@ def _training_options(ds: datasets.Dataset, config: ModelConfig,
     n_train, n_test = len(ds.y_train), len(ds.y_test)
     c1, c2, c3 = st.columns(3)
     with c1:
-        epochs = st.number_input("Epochs", 1, 500, int(t.get("epochs", 5)), key=f"train_epochs_{tag}")
+        epochs = checked_number("Epochs", 1, 500, int(t.get("epochs", 5)), key=f"train_epochs_{tag}")
         batch = st.select_slider("Batch size", [8, 16, 32, 64, 100, 128, 256, 512],
-                                 int(t.get("batch_size", 32)), key=f"train_batch_{tag}")
-        lr = st.number_input("Learning rate", 1e-5, 1.0, float(config.learning_rate), format="%.5f",
-                             key=f"train_lr_{tag}")
-        seed = st.number_input("Random seed", 0, 2**31 - 1, 0, key="train_seed",
-                               help="The same seed and settings give the same run.")
+                                 int(t.get("batch_size", 32)), key=f"train_batch_{tag}", persist_state=KEEP)
+        lr = checked_number("Learning rate", 1e-5, 1.0, float(config.learning_rate), format="%.5f",
+                            key=f"train_lr_{tag}")
+        seed = checked_number("Random seed", 0, 2**31 - 1, 0, key="train_seed",
+                              help="The same seed and settings give the same run.")
     with c2:
-        train_size = st.number_input(f"Training images (of {n_train:,})", min(20, n_train), n_train,
-                                     min(n_train, int(t["train_size"])) if same_data else min(n_train, 10_000),
-                                     key=f"train_size_{tag}")
-        test_size = st.number_input(f"Test images (of {n_test:,})", min(10, n_test), n_test,
-                                    min(n_test, int(t["test_size"])) if same_data else min(n_test, 2_000),
-                                    key=f"test_size_{tag}")
+        train_size = checked_number(f"Training images (of {n_train:,})", min(20, n_train), n_train,
+                                    min(n_train, int(t["train_size"])) if same_data else min(n_train, 10_000),
+                                    key=f"train_size_{tag}")
+        test_size = checked_number(f"Test images (of {n_test:,})", min(10, n_test), n_test,
+                                   min(n_test, int(t["test_size"])) if same_data else min(n_test, 2_000),
+                                   key=f"test_size_{tag}")
         val = st.slider("Validation share of the training images", 0.0, 0.5,
-                        float(t.get("validation_fraction", 0.25)), 0.05, key=f"train_val_{tag}")
+                        float(t.get("validation_fraction", 0.25)), 0.05, key=f"train_val_{tag}", persist_state=KEEP)
         selection = datachoice.pick_selection(datachoice.preset_selection(preset, same_data),
                                               key=f"train_selection_{tag}")
-        scaling = st.radio("Scaling", list(SCALINGS), horizontal=True, key=f"train_scaling_{tag}",
+        scaling = st.radio("Scaling", list(SCALINGS), horizontal=True, key=f"train_scaling_{tag}", persist_state=KEEP,
                            index=list(SCALINGS).index(t.get("scaling", "unit")),
                            format_func={"unit": "[0, 1]", "symmetric": "[-1, 1]", "standardize": "standardise"}.get)
     with c3:
-        class_weights = st.toggle("Class weights (balanced)", False, key="train_class_weights")
+        class_weights = st.toggle("Class weights (balanced)", False, key="train_class_weights", persist_state=KEEP)
         keep_best = st.toggle("Keep the best validation weights", bool(t.get("keep_best_weights", False)),
-                              key=f"train_keep_best_{tag}", disabled=val == 0)
-        early = st.toggle("Early stopping", False, key="train_early", disabled=val == 0)
-        patience = st.number_input("Patience (epochs)", 1, 50, 3, key="train_patience", disabled=not early)
+                              key=f"train_keep_best_{tag}", persist_state=KEEP, disabled=val == 0)
+        early = st.toggle("Early stopping", False, key="train_early", persist_state=KEEP, disabled=val == 0)
+        patience = checked_number("Patience (epochs)", 1, 50, 3, key="train_patience", disabled=not early)
         with st.expander("Augmentation"):
             seed_aug = t.get("augment") or {}
             rotation = st.slider("Rotate up to ± degrees", 0, 180, int(seed_aug.get("rotation", 0)),
-                                 key=f"aug_rotation_{tag}")
+                                 key=f"aug_rotation_{tag}", persist_state=KEEP)
             flip = st.selectbox("Flip", augment.FLIPS, index=augment.FLIPS.index(seed_aug.get("flip", "none")),
-                                key=f"aug_flip_{tag}")
+                                key=f"aug_flip_{tag}", persist_state=KEEP)
             shift = st.slider("Shift up to ±", 0.0, 0.5, float(seed_aug.get("translate", 0.0)), 0.05,
-                              key=f"aug_shift_{tag}")
-            zoom = st.slider("Zoom up to ±", 0.0, 0.5, float(seed_aug.get("zoom", 0.0)), 0.05, key=f"aug_zoom_{tag}")
+                              key=f"aug_shift_{tag}", persist_state=KEEP)
+            zoom = st.slider("Zoom up to ±", 0.0, 0.5, float(seed_aug.get("zoom", 0.0)), 0.05,
+                             key=f"aug_zoom_{tag}", persist_state=KEEP)
+    if None in (epochs, lr, seed, train_size, test_size, patience):
+        return None  # a box holds a value outside its range: said under it, and Train waits for it
     aug = augment.AugmentConfig(rotation=float(rotation), flip=flip, translate=shift, zoom=zoom, seed=int(seed))
     spec = TrainSpec(
         model=config.replace(learning_rate=float(lr)), dataset=ds.name,
@@ -196,7 +228,7 @@ def main() -> None:
         st.subheader("2. Network")
         default = FAST if datasets.is_present("cifar10") else PRESET  # the fast presets need CIFAR-10
         source = st.segmented_control("Start from", [FAST, PRESET, BUILDER, LAYERS], default=default,
-                                      key=SOURCE_KEY) or default
+                                      key=SOURCE_KEY, persist_state=KEEP, bind=URL) or default
         if source == FAST:
             preset = _fast_preset()
             config = preset.config
@@ -205,13 +237,16 @@ def main() -> None:
             st.markdown("###### For your data")
         else:
             config, preset = _preset_config(ds) if source == PRESET else (_builder_config(), None)
-        fits = _summary(config, ds, pooling_note=source == BUILDER) and layerbuilder.weights_ready(config)
+        fits = (not _made_for_missing_data(preset, ds) and _summary(config, ds, pooling_note=source == BUILDER)
+                and layerbuilder.weights_ready(config))
         st.subheader("3. Training")
         spec = _fast_training(ds, preset) if source == FAST else _training_options(ds, config, preset)
         if spec is not None and source != FAST:
             datachoice.show_set_up(ds, spec)
         if st.button("Train", type="primary", key="train_start", icon=":material/play_arrow:",
-                     disabled=busy or not fits or spec is None, help="One training at a time per student."):
+                     disabled=busy or not fits or spec is None,
+                     help="One training at a time per student." if spec is not None
+                     else "Train waits until the settings above are usable (see the notes there)."):
             jobs.submit_training(spec, ds)
             st.rerun()  # redraw with the Train button disabled and the live panel
     panel.training_panel()

@@ -7,6 +7,8 @@ import streamlit as st
 
 from cnnviz.app import convcaches, imagesource
 from cnnviz.app.boundary import friendly_errors
+from cnnviz.app.numbers import checked_number
+from cnnviz.app.remember import KEEP, URL
 from cnnviz.data import images
 from cnnviz.errors import Unavailable
 from cnnviz.lessons import convolution as conv
@@ -25,16 +27,16 @@ def _pick_image() -> tuple[np.ndarray, tuple[int, int, int]] | None:
     """The image chosen in the sidebar-free picker as uint8 RGB, shrunk to the working size, and the
     picture's own height, width and channels (seed 000 Q2)."""
     left, right = st.columns([2, 1])
-    source = imagesource.source_radio("Image", SOURCES, key="conv_source", where=left)
+    source = imagesource.source_radio("Image", SOURCES, key="conv_source", where=left, bind=URL)
     max_side = right.select_slider("Working size (longest side, pixels)", options=[32, 64, 128, 192, 256, 384, 512],
-                                   value=256, key="conv_max_side",
+                                   value=256, key="conv_max_side", persist_state=KEEP,
                                    help="Big images are shrunk first so every filter answers at once.")
     if source == "Sample photo":
-        name = st.selectbox("Photo", list(conv.SAMPLE_PHOTOS), key="conv_sample")
+        name = st.selectbox("Photo", list(conv.SAMPLE_PHOTOS), key="conv_sample", persist_state=KEEP)
         photo = convcaches.sample_photo(name)
         return images.fit_within(photo, max_side), photo.shape
     if source == "Test pattern":
-        name = st.selectbox("Pattern", conv.PATTERNS, key="conv_pattern")
+        name = st.selectbox("Pattern", conv.PATTERNS, key="conv_pattern", persist_state=KEEP)
         gray = conv.pattern_image(name, min(max_side, 128))
         return np.repeat(gray[..., None], 3, axis=-1), (*gray.shape, 1)
     if source == "CIFAR-10 test image":
@@ -43,7 +45,8 @@ def _pick_image() -> tuple[np.ndarray, tuple[int, int, int]] | None:
         except Unavailable as err:  # not an error: the data is simply not on this machine yet
             st.info(str(err))
             return None
-        index = st.slider("Test image number", 0, len(found["images"]) - 1, 0, key="conv_cifar_index")
+        index = st.slider("Test image number", 0, len(found["images"]) - 1, 0, key="conv_cifar_index",
+                          persist_state=KEEP)
         st.caption(f"Class: {found['class_names'][int(found['labels'][index])]} (32×32 pixels, shown as is)")
         return found["images"][index], found["images"][index].shape
     pictures = imagesource.own_pictures(source, upload_key="conv_upload", camera_key="conv_camera",
@@ -80,17 +83,18 @@ def _pick_kernel() -> np.ndarray:
     left.button(f"The seed's set-up: {conv.SEED_GAUSSIAN_SIZE}×{conv.SEED_GAUSSIAN_SIZE} Gaussian "
                 f"(σ {conv.SEED_GAUSSIAN_SIGMA:g}) at {conv.SEED_WORKING_SIZE} pixels", key="conv_seed_setup",
                 on_click=_seed_setup, icon=":material/school:")
-    name = left.selectbox("Kernel", conv.KERNEL_NAMES, key="conv_kernel")
+    name = left.selectbox("Kernel", conv.KERNEL_NAMES, key="conv_kernel", persist_state=KEEP, bind=URL)
     left.caption(conv.KERNEL_SOURCES[name])
     if name == "Gaussian":
-        size = left.slider("Size k", 1, MAX_KERNEL, 3, key="conv_gauss_size")
-        sigma = left.slider("Sigma σ (pixels)", 0.1, 10.0, 0.5, step=0.1, key="conv_gauss_sigma")
+        size = left.slider("Size k", 1, MAX_KERNEL, 3, key="conv_gauss_size", persist_state=KEEP)
+        sigma = left.slider("Sigma σ (pixels)", 0.1, 10.0, 0.5, step=0.1, key="conv_gauss_sigma", persist_state=KEEP)
         kernel = conv.gaussian_kernel(size, float(sigma))
     elif name == "Box blur":
-        kernel = conv.box_kernel(left.slider("Size k", 1, 15, 3, key="conv_box_size"))
+        kernel = conv.box_kernel(left.slider("Size k", 1, 15, 3, key="conv_box_size", persist_state=KEEP))
     elif name == "Custom":
         text = left.text_area("Your kernel: one row per line, numbers split by spaces (1/9 works too)",
-                              value=conv.kernel_to_text(conv.SHARPEN), height=150, key="conv_custom")
+                              value=conv.kernel_to_text(conv.SHARPEN), height=150, key="conv_custom",
+                              persist_state=KEEP)
         kernel = conv.parse_kernel_text(text)
     else:
         kernel = conv.named_kernel(name)
@@ -101,7 +105,7 @@ def _pick_kernel() -> np.ndarray:
 
 def _modes_section(gray: np.ndarray, kernel: np.ndarray) -> None:
     st.subheader("full, same and valid")
-    shown = st.multiselect("Modes", conv.MODES, default=list(conv.MODES), key="conv_modes")
+    shown = st.multiselect("Modes", conv.MODES, default=list(conv.MODES), key="conv_modes", persist_state=KEEP)
     if not shown:
         st.info("Pick at least one mode.")
         return
@@ -120,10 +124,11 @@ def _modes_section(gray: np.ndarray, kernel: np.ndarray) -> None:
 def _shrink_section() -> None:
     st.subheader("Why 'valid' is a problem for deep networks")
     a, b, c = st.columns(3)
-    n = a.number_input("Input size N", 4, 1024, 32, key="conv_shrink_n", help="CIFAR-10 images are 32×32.")
-    k = b.slider("Kernel size k", 1, 15, 3, key="conv_shrink_k")
-    layers = c.slider("Layers", 1, 50, 20, key="conv_shrink_layers")
-    st.plotly_chart(plots.shrink_figure(int(n), int(k), int(layers)), key="conv_shrink_fig")
+    n = checked_number("Input size N", 4, 1024, 32, key="conv_shrink_n", where=a, help="CIFAR-10 images are 32×32.")
+    k = b.slider("Kernel size k", 1, 15, 3, key="conv_shrink_k", persist_state=KEEP)
+    layers = c.slider("Layers", 1, 50, 20, key="conv_shrink_layers", persist_state=KEEP)
+    if n is not None:
+        st.plotly_chart(plots.shrink_figure(int(n), int(k), int(layers)), key="conv_shrink_fig")
 
 
 def _color_section(rgb: np.ndarray) -> None:
@@ -133,8 +138,8 @@ def _color_section(rgb: np.ndarray) -> None:
              "three results into one output map. That is the sum of three `convolve2d` calls with the "
              "slices flipped, so Conv2D is not quite the convolution `convolve2d` computes.")
     a, b = st.columns(2)
-    name = a.selectbox("Filter", conv.COLOR_KERNEL_NAMES, key="conv_color_kernel")
-    size = b.slider("Filter size k", 1, 7, 3, key="conv_color_size")
+    name = a.selectbox("Filter", conv.COLOR_KERNEL_NAMES, key="conv_color_kernel", persist_state=KEEP)
+    size = b.slider("Filter size k", 1, 7, 3, key="conv_color_size", persist_state=KEEP)
     small = images.fit_within(rgb, 96)
     height, width = small.shape[:2]
     if min(height, width) < size:  # thin pictures: say so here instead of failing the section
@@ -151,9 +156,11 @@ def _color_section(rgb: np.ndarray) -> None:
 
     st.markdown("**How many output channels?** One per filter, whatever the input has.")
     a, b, c = st.columns(3)
-    in_ch = a.number_input("Input channels", 1, 4096, 32, key="conv_q17_in")
-    filters = b.number_input("Filters", 1, 4096, 128, key="conv_q17_filters")
-    k = c.number_input("Filter size k", 1, 15, 3, key="conv_q17_k")
+    in_ch = checked_number("Input channels", 1, 4096, 32, key="conv_q17_in", where=a)
+    filters = checked_number("Filters", 1, 4096, 128, key="conv_q17_filters", where=b)
+    k = checked_number("Filter size k", 1, 15, 3, key="conv_q17_k", where=c)
+    if None in (in_ch, filters, k):
+        return
     shapes = conv.conv_layer_shapes(32, 32, int(in_ch), int(filters), int(k), padding="same")
     st.markdown(
         f"Each filter is **{'×'.join(map(str, shapes['filter_shape']))}**; a 32×32×{in_ch} input gives a "
@@ -164,13 +171,14 @@ def _color_section(rgb: np.ndarray) -> None:
 
 def _speed_section(gray: np.ndarray) -> None:
     st.subheader("How fast is a graphics card?")
-    if not st.toggle("Time Conv2D on the CPU and every GPU (loads TensorFlow)", key="conv_speed_on"):
+    if not st.toggle("Time Conv2D on the CPU and every GPU (loads TensorFlow)", key="conv_speed_on",
+                     persist_state=KEEP):
         st.caption("Turn this on to time the seed's Conv2D: 32 filters of 7×7×3 over a batch of random "
                    "100×100×3 images.")
     else:
         a, b = st.columns(2)
-        largest = a.slider("Largest batch N", 2, speed.MAX_TIMING_BATCH, 100, key="conv_speed_n")
-        repeats = b.slider("Repeats per batch size", 1, 10, 5, key="conv_speed_repeats")
+        largest = a.slider("Largest batch N", 2, speed.MAX_TIMING_BATCH, 100, key="conv_speed_n", persist_state=KEEP)
+        repeats = b.slider("Repeats per batch size", 1, 10, 5, key="conv_speed_repeats", persist_state=KEEP)
         if st.button("Run the timing", key="conv_speed_run", icon=":material/timer:"):
             with st.spinner("Loading TensorFlow and timing Conv2D ..."):
                 st.session_state[SPEED_RESULT] = speed.time_conv2d(speed.batch_size_steps(largest), repeats=repeats)

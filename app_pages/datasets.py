@@ -5,6 +5,8 @@ import streamlit as st
 
 from cnnviz.app import caches, datachoice, downloads, identity
 from cnnviz.app.boundary import friendly_errors
+from cnnviz.app.numbers import checked_number
+from cnnviz.app.remember import KEEP, URL
 from cnnviz.data import augment, datasets
 from cnnviz.data.folderdata import IMAGE_SIZES
 from cnnviz.data.images import code_name
@@ -25,6 +27,9 @@ from cnnviz.plots import datasets as plots
 SAMPLE_SEED_KEY = "datasets_sample_seed"
 AUG_SEED_KEY = "datasets_aug_seed"
 MESSAGE_KEY = "datasets_message"
+ZIP_REPORT_KEY = "datasets_zip_report"  # the import report, shown at the top after the rerun
+CHOOSE_KEY = "datasets_choose_next"  # a dataset the picker opens on at the next run (one just made)
+SOURCE_KEY = "datasets_source"
 AUG_PREVIEW_IMAGES = 8
 SCALING_SAMPLE = 256
 
@@ -35,7 +40,10 @@ def _status_label(info: dict) -> str:
 
 def _get_data(name: str, info: dict) -> None:
     """Download button with progress, or the offline import, for a missing dataset."""
-    st.warning(f"{info['title']} is not on this machine yet. {info['how_to_get']}")
+    # This is the Datasets page: not "download it on the Datasets page".
+    how = info["how_to_get"].replace("on the Datasets page",
+                                     "with the button below" if downloads.downloadable(name) else "here")
+    st.warning(f"{info['title']} is not on this machine yet. {how}")
     if downloads.downloadable(name):
         if st.button(f"Download {info['title']}", key="datasets_download", icon=":material/download:"):
             with friendly_errors("The download"):
@@ -54,7 +62,7 @@ def _import_cifar10() -> None:
             st.caption(f"To type the path here instead, start the app with `{datasets.SERVER_PATHS_ENV}=1` "
                        "(off by default so that students on a shared server cannot browse its files).")
             return
-        path = st.text_input("Path on the server", key="datasets_import_path")
+        path = st.text_input("Path on the server", key="datasets_import_path", persist_state=KEEP)
         if st.button("Import", key="datasets_import", disabled=not path.strip()):
             with friendly_errors("The import"):
                 st.session_state[MESSAGE_KEY] = downloads.import_cifar10(path.strip())
@@ -66,22 +74,29 @@ def _import_zip() -> None:
         st.write("One folder per class, e.g. `cats/001.jpg` … and `dogs/001.jpg` …, zipped. "
                  "At least 2 classes with 10 images each; other files are skipped and listed.")
         upload = st.file_uploader("Zip file", type=["zip"], key="datasets_zip")
-        name = st.text_input("Name for the dataset", value="my_images", key="datasets_zip_name")
-        size = st.select_slider("Image size (pixels)", options=IMAGE_SIZES, value=64, key="datasets_zip_size")
-        mode = st.radio("Colours", ["RGB", "L"], horizontal=True, key="datasets_zip_mode",
+        name = st.text_input("Name for the dataset", value="my_images", key="datasets_zip_name", persist_state=KEEP)
+        size = st.select_slider("Image size (pixels)", options=IMAGE_SIZES, value=64,
+                                key="datasets_zip_size", persist_state=KEEP)
+        mode = st.radio("Colours", ["RGB", "L"], horizontal=True, key="datasets_zip_mode", persist_state=KEEP,
                         format_func=lambda m: "colour" if m == "RGB" else "grey")
         if st.button("Make dataset", key="datasets_zip_import", disabled=upload is None):
             with friendly_errors("The zip import"):
                 report = downloads.import_folder_zip(upload.getvalue(), name=name.strip(), image_size=size, mode=mode,
                                                      owner=identity.person())
-                # Names from the zip in code spans: `__init__` is not bold, nothing becomes a link or an icon.
-                st.success(f"Made {report['name']}: {report['train']} training and {report['test']} test "
-                           f"images in classes {', '.join(code_name(c) for c in report['class_names'])}.")
-                for warning in report["warnings"]:
-                    st.warning(warning)
-                if report["skipped_count"]:
-                    st.info(f"{report['skipped_count']} files were skipped:\n\n" + "\n".join(
-                        f"- {code_name(n)}: {why}" for n, why in report["skipped"]))
+                st.session_state[ZIP_REPORT_KEY] = report
+                st.session_state[CHOOSE_KEY] = report["name"]
+                st.rerun()  # the picker at the top offers (and opens) the new dataset at once
+
+
+def _zip_report(report: dict) -> None:
+    # Names from the zip in code spans: `__init__` is not bold, nothing becomes a link or an icon.
+    st.success(f"Made {report['name']}: {report['train']} training and {report['test']} test "
+               f"images in classes {', '.join(code_name(c) for c in report['class_names'])}.")
+    for warning in report["warnings"]:
+        st.warning(warning)
+    if report["skipped_count"]:
+        st.info(f"{report['skipped_count']} files were skipped:\n\n" + "\n".join(
+            f"- {code_name(n)}: {why}" for n, why in report["skipped"]))
 
 
 def _overview(ds: datasets.Dataset) -> None:
@@ -99,7 +114,7 @@ def _overview(ds: datasets.Dataset) -> None:
 def _samples(ds: datasets.Dataset) -> None:
     st.subheader("Random images of each class")
     left, right = st.columns([3, 1])
-    per_class = left.slider("Images per class", 1, 10, 3, key="datasets_per_class")
+    per_class = left.slider("Images per class", 1, 10, 3, key="datasets_per_class", persist_state=KEEP)
     if right.button("Reshuffle", key="datasets_reshuffle", icon=":material/shuffle:"):
         st.session_state[SAMPLE_SEED_KEY] = st.session_state.get(SAMPLE_SEED_KEY, 0) + 1
     seed = st.session_state.get(SAMPLE_SEED_KEY, 0)
@@ -110,7 +125,8 @@ def _samples(ds: datasets.Dataset) -> None:
 
 def _inspect(ds: datasets.Dataset) -> None:
     st.subheader("One image, pixel by pixel")
-    index = st.number_input("Training image number", 0, len(ds.y_train) - 1, 0, key=f"datasets_inspect_{ds.name}")
+    index = st.number_input("Training image number", 0, len(ds.y_train) - 1, 0,
+                            key=f"datasets_inspect_{ds.name}", persist_state=KEEP)
     image = ds.x_train[int(index)]
     st.write(f"Class {code_name(ds.class_names[int(ds.y_train[int(index)])])}, values "  # a folder's name, as typed
              f"{int(image.min())}..{int(image.max())} (uint8, 0 = dark, 255 = bright).")
@@ -142,13 +158,15 @@ def _split_and_scale(ds: datasets.Dataset) -> None:
                                           key=f"datasets_selection_{ds.name}")
     cols = st.columns(4)
     n_train, n_test = len(ds.y_train), len(ds.y_test)
-    train_size = cols[0].number_input("Training subset", ds.num_classes * 2, n_train,
-                                      min(SEED_TRAIN_SIZE, n_train), step=100, key=f"datasets_train_size_{ds.name}")
-    test_size = cols[1].number_input("Test subset", ds.num_classes, n_test, min(SEED_TEST_SIZE, n_test),
-                                     step=100, key=f"datasets_test_size_{ds.name}")
+    train_size = checked_number("Training subset", ds.num_classes * 2, n_train, min(SEED_TRAIN_SIZE, n_train),
+                                step=100, key=f"datasets_train_size_{ds.name}", where=cols[0])
+    test_size = checked_number("Test subset", ds.num_classes, n_test, min(SEED_TEST_SIZE, n_test),
+                               step=100, key=f"datasets_test_size_{ds.name}", where=cols[1])
     fraction = cols[2].slider("Validation fraction", 0.05, 0.5, DEFAULT_VALIDATION_FRACTION, 0.05,
-                              key="datasets_val_fraction")
-    seed = cols[3].number_input("Seed", 0, 10_000, 0, key="datasets_split_seed")
+                              key="datasets_val_fraction", persist_state=KEEP)
+    seed = checked_number("Seed", 0, 10_000, 0, key="datasets_split_seed", where=cols[3])
+    if None in (train_size, test_size, seed):
+        return  # the box says what is wrong; no table of numbers the boxes do not show
     opts = dict(train_size=int(train_size), test_size=int(test_size), seed=int(seed))
     rows = count_rows(ds.y_train, ds.y_test, ds.class_names, validation_fraction=fraction, selection=selection, **opts)
     st.dataframe(rows, hide_index=True, key="datasets_split_table", height=35 * (len(rows) + 1) + 3,
@@ -159,7 +177,7 @@ def _split_and_scale(ds: datasets.Dataset) -> None:
         {s: [r[s] for r in per_class] for s in ("train", "validation", "test")}, ds.class_names,
         stacked=True, title="Images per class after subset and split"), key="datasets_split_chart")
 
-    method = st.radio("Scaling", list(SCALINGS), key="datasets_scaling", horizontal=True,
+    method = st.radio("Scaling", list(SCALINGS), key="datasets_scaling", persist_state=KEEP, horizontal=True,
                       format_func=lambda m: SCALINGS[m])
     preview = caches.scaling_preview(ds, method, validation_fraction=fraction, sample=SCALING_SAMPLE,
                                      selection=selection, **opts)
@@ -170,17 +188,32 @@ def _split_and_scale(ds: datasets.Dataset) -> None:
                     key="datasets_scaling_hist")
 
 
+#: The preview's starting values, and where each set-up comes from (the text names the one shown).
+SEED002_AUGMENT = dict(datasets_aug_rotation=0, datasets_aug_flip="horizontal", datasets_aug_translate=0.1,
+                       datasets_aug_zoom=0.0)
+SEED000_AUGMENT = dict(datasets_aug_rotation=30, datasets_aug_flip="horizontal_and_vertical",
+                       datasets_aug_translate=0.0, datasets_aug_zoom=0.0)
+
+
 def _augmentation(ds: datasets.Dataset) -> None:
     st.subheader("Augmentation preview")
-    st.write("Random changes to each training image every epoch (seed 000 Part 17), made by Keras "
-             "preprocessing layers: the same pipeline training uses.")
-    if not st.toggle("Show the preview (loads TensorFlow, a few seconds the first time)", key="datasets_aug_on"):
+    st.write("Random changes to each training image every epoch, made by Keras preprocessing layers: the same "
+             "pipeline training uses. It starts on seed 002's set-up (shifts up to ±10% and left-right flips, "
+             "notebook 1.6); seed 000 Part 17 rotated up to ±30° and flipped both ways.")
+    if not st.toggle("Show the preview (loads TensorFlow, a few seconds the first time)",
+                     key="datasets_aug_on", persist_state=KEEP):
         return
+    left, right = st.columns(2)
+    left.button("Seed 002's set-up (1.6)", key="datasets_aug_seed002", on_click=st.session_state.update,
+                kwargs=SEED002_AUGMENT, icon=":material/school:")
+    right.button("Seed 000 Part 17's set-up", key="datasets_aug_seed000", on_click=st.session_state.update,
+                 kwargs=SEED000_AUGMENT, icon=":material/school:")
     cols = st.columns(4)
-    rotation = cols[0].slider("Rotation ±degrees", 0, 180, 30, key="datasets_aug_rotation")
-    flip = cols[1].selectbox("Flip", augment.FLIPS, index=1, key="datasets_aug_flip")
-    translate = cols[2].slider("Shift ±fraction", 0.0, 0.5, 0.1, 0.05, key="datasets_aug_translate")
-    zoom = cols[3].slider("Zoom ±fraction", 0.0, 0.5, 0.0, 0.05, key="datasets_aug_zoom")
+    rotation = cols[0].slider("Rotation ±degrees", 0, 180, 0, key="datasets_aug_rotation", persist_state=KEEP)
+    flip = cols[1].selectbox("Flip", augment.FLIPS, index=1, key="datasets_aug_flip", persist_state=KEEP)
+    translate = cols[2].slider("Shift ±fraction", 0.0, 0.5, 0.1, 0.05, key="datasets_aug_translate",
+                               persist_state=KEEP)
+    zoom = cols[3].slider("Zoom ±fraction", 0.0, 0.5, 0.0, 0.05, key="datasets_aug_zoom", persist_state=KEEP)
     if st.button("Reroll", key="datasets_aug_reroll", icon=":material/casino:"):
         st.session_state[AUG_SEED_KEY] = st.session_state.get(AUG_SEED_KEY, 0) + 1
     seed = st.session_state.get(AUG_SEED_KEY, 0)
@@ -197,12 +230,19 @@ def main() -> None:
     st.title("Datasets")
     st.write("Every page trains and tests on one of these. Pick one to see what is in it.")
     statuses = {s["name"]: s for s in datasets.status(identity.person())}
-    name = st.selectbox("Dataset", list(statuses), key="datasets_source",
+    made = st.session_state.pop(CHOOSE_KEY, None)
+    if made in statuses:
+        st.session_state[SOURCE_KEY] = made
+    elif SOURCE_KEY not in st.session_state and statuses.get("cifar10", {}).get("present"):
+        st.session_state[SOURCE_KEY] = "cifar10"  # the lab's dataset, when it is here
+    name = st.selectbox("Dataset", list(statuses), key=SOURCE_KEY, persist_state=KEEP, bind=URL,
                         format_func=lambda n: _status_label(statuses[n]))
     info = statuses[name]
     st.caption(info["detail"])
     if MESSAGE_KEY in st.session_state:
         st.success(st.session_state.pop(MESSAGE_KEY))
+    if ZIP_REPORT_KEY in st.session_state:
+        _zip_report(st.session_state.pop(ZIP_REPORT_KEY))
     ds = None
     if not info["present"]:
         _get_data(name, info)

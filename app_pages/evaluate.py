@@ -7,6 +7,7 @@ import streamlit as st
 
 from cnnviz.app import boundary, caches
 from cnnviz.app.pickers import tta_phrase
+from cnnviz.app.remember import KEEP
 from cnnviz.app.state import INSPECT_TARGET_KEY, keep_choice_valid
 from cnnviz.inspect import evaluation
 from cnnviz.plots import evaluation as figs
@@ -67,7 +68,7 @@ def _metrics(info: runs.RunInfo, ev: evaluation.Evaluation) -> None:
 def _confusion(ev: evaluation.Evaluation) -> list[tuple[int, int]]:
     """Draw the matrix; return the cells chosen on it (empty when the select boxes lead)."""
     st.subheader("Confusion matrix")
-    normalized = st.toggle("Show each row as shares of its true class", key="eval_cm_normalized")
+    normalized = st.toggle("Show each row as shares of its true class", key="eval_cm_normalized", persist_state=KEEP)
     event = st.plotly_chart(
         figs.confusion_matrix_figure(ev.confusion, ev.class_names, normalized=normalized, title=None),
         on_select=_chart_selected, selection_mode=("points", "box"), key=CHART_KEY,
@@ -81,7 +82,7 @@ def _confusion(ev: evaluation.Evaluation) -> list[tuple[int, int]]:
 
 def _per_class(ev: evaluation.Evaluation) -> None:
     metrics = st.pills("Per-class results", list(figs.PER_CLASS_METRICS), selection_mode="multi",
-                       default=["accuracy"], key="eval_metrics") or ["accuracy"]
+                       default=["accuracy"], key="eval_metrics", persist_state=KEEP) or ["accuracy"]
     st.plotly_chart(figs.per_class_figure(ev.per_class, metrics=metrics, title=None), key="eval_per_class")
     st.caption("Accuracy of a class (= recall): share of its images classified right. Precision: share of the "
                "images called that class that really are.")
@@ -95,7 +96,7 @@ def _send_to_inspector(info: runs.RunInfo, ev: evaluation.Evaluation, indices, *
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     keep_choice_valid(key, [int(i) for i in indices])
     chosen = c1.selectbox(
-        "Look inside the network at", [int(i) for i in indices], key=key,
+        "Look inside the network at", [int(i) for i in indices], key=key, persist_state=KEEP,
         format_func=lambda i: (f"test image #{i}: said {described[i]['predicted_name']} "
                                f"({described[i]['confidence']:.0%}), truly {described[i]['true_name']}"),
     )
@@ -112,9 +113,12 @@ def _gallery_indices(ev: evaluation.Evaluation, cells: list[tuple[int, int]]) ->
     c1, c2, c3, c4 = st.columns(4)
     keep_choice_valid(TRUE_KEY, options)
     keep_choice_valid(PRED_KEY, options)
-    true_class = c1.selectbox("True class", options, key=TRUE_KEY, format_func=fmt, on_change=_boxes_changed)
-    pred_class = c2.selectbox("Predicted class", options, key=PRED_KEY, format_func=fmt, on_change=_boxes_changed)
-    order = c4.selectbox("Order", list(ORDER_LABELS), key="eval_order", format_func=ORDER_LABELS.get)
+    true_class = c1.selectbox("True class", options, key=TRUE_KEY, persist_state=KEEP, format_func=fmt,
+                              on_change=_boxes_changed)
+    pred_class = c2.selectbox("Predicted class", options, key=PRED_KEY, persist_state=KEEP, format_func=fmt,
+                              on_change=_boxes_changed)
+    order = c4.selectbox("Order", list(ORDER_LABELS), key="eval_order", persist_state=KEEP,
+                         format_func=ORDER_LABELS.get)
     if cells:
         idx = evaluation.cells_images(ev, cells, order=order)
         heading = ", ".join(f"true {names[t]} → said {names[p]}" for t, p in cells)
@@ -123,7 +127,8 @@ def _gallery_indices(ev: evaluation.Evaluation, cells: list[tuple[int, int]]) ->
         idx = evaluation.cell_images(ev, true_class, pred_class, order=order)
         heading = f"true {names[true_class]} → said {names[pred_class]}"
     else:
-        which = c3.selectbox("Show", list(WHICH_LABELS), key="eval_which", format_func=WHICH_LABELS.get)
+        which = c3.selectbox("Show", list(WHICH_LABELS), key="eval_which", persist_state=KEEP,
+                             format_func=WHICH_LABELS.get)
         idx = evaluation.select_images(ev, true_class=true_class, predicted_class=pred_class, which=which,
                                        order=order, seed=0)
         heading = f"{WHICH_LABELS[which]}" + (f", true {names[true_class]}" if true_class is not None else "") + (
@@ -134,7 +139,7 @@ def _gallery_indices(ev: evaluation.Evaluation, cells: list[tuple[int, int]]) ->
 def _images_behind(info: runs.RunInfo, ev: evaluation.Evaluation, x, cells) -> None:
     st.subheader("The images behind the numbers")
     idx, heading, _ = _gallery_indices(ev, cells)
-    limit = st.slider("Images to show at most", 5, 100, 20, 5, key="eval_limit")
+    limit = st.slider("Images to show at most", 5, 100, 20, 5, key="eval_limit", persist_state=KEEP)
     shown = idx[:limit]
     st.write(f"**{heading}**: {len(idx):,} image(s)" + (f", showing the first {len(shown)}" if len(shown) < len(idx)
                                                          else "") + ".")
@@ -157,7 +162,7 @@ def _images_behind(info: runs.RunInfo, ev: evaluation.Evaluation, x, cells) -> N
 def _predictions(info: runs.RunInfo, ev: evaluation.Evaluation, x) -> None:
     st.subheader("Predictions on random test images")
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    count = c1.slider("Images", 8, 64, 16, 8, key="eval_pred_count")
+    count = c1.slider("Images", 8, 64, 16, 8, key="eval_pred_count", persist_state=KEEP)
     if c2.button("Other images", key="eval_pred_shuffle", icon=":material/shuffle:"):
         st.session_state[PRED_SEED_KEY] = st.session_state.get(PRED_SEED_KEY, 0) + 1
     idx = evaluation.select_images(ev, which="all", order="random", seed=st.session_state.get(PRED_SEED_KEY, 0),
@@ -179,11 +184,8 @@ def _evaluate(info: runs.RunInfo) -> None:
     ev = caches.run_evaluation(info)
     x = caches.run_test_set(info)["x"]
     _metrics(info, ev)
-    left, right = st.columns([3, 2])
-    with left:
-        cells = _confusion(ev)
-    with right:
-        _per_class(ev)
+    cells = _confusion(ev)  # the whole width: beside the per-class bars it was squeezed at 1024 pixels
+    _per_class(ev)
     _images_behind(info, ev, x, cells)
     _predictions(info, ev, x)
 

@@ -11,6 +11,7 @@ from cnnviz.app.report import pin_button
 from cnnviz.app import explain as explain_cache
 from cnnviz.app.actmax import actmax_tab
 from cnnviz.app.embeddings import embeddings_tab
+from cnnviz.app.remember import KEEP, remembered_tabs
 from cnnviz.app.state import keep_choice_valid
 from cnnviz.data import images
 from cnnviz.inspect import adversarial, neuron, saliency
@@ -34,7 +35,7 @@ def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str
         n = len(data["y"])
         if st.session_state.get(INDEX_KEY, 0) >= n:
             st.session_state[INDEX_KEY] = 0
-        index = int(st.number_input(f"Test image (0 to {n - 1})", 0, n - 1, key=INDEX_KEY))
+        index = int(st.number_input(f"Test image (0 to {n - 1})", 0, n - 1, key=INDEX_KEY, persist_state=KEEP))
         truth = int(data["y"][index])
         return data["x"][index], f"Test image #{index}: truly {data['class_names'][truth]}", truth
     pictures = imagesource.own_pictures(source, upload=UPLOAD, upload_key="explain_upload",
@@ -52,7 +53,7 @@ def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str
 
 def _class_picker(key: str, class_names, predicted: int):
     keep_choice_valid(key, [None, *range(len(class_names))])
-    return st.selectbox("Explain the class", [None, *range(len(class_names))], key=key,
+    return st.selectbox("Explain the class", [None, *range(len(class_names))], key=key, persist_state=KEEP,
                         format_func=lambda c: f"the predicted one ({class_names[predicted]})" if c is None
                         else class_names[c])
 
@@ -60,10 +61,12 @@ def _class_picker(key: str, class_names, predicted: int):
 def _saliency_tab(info, image, layers, class_names, predicted: int) -> None:
     cls = _class_picker("explain_sal_class", class_names, predicted)
     c1, c2, c3, c4 = st.columns(4)
-    samples = c1.select_slider("SmoothGrad samples", [5, 10, 20, 40], 20, key="explain_samples")
-    noise = c2.select_slider("SmoothGrad noise", [0.05, 0.1, 0.15, 0.2, 0.3], 0.15, key="explain_noise")
-    steps = c3.select_slider("Integrated Gradients steps", [8, 16, 32, 64, 128], 32, key="explain_steps")
-    baseline = c4.radio("Baseline", list(saliency.BASELINES), key="explain_baseline",
+    samples = c1.select_slider("SmoothGrad samples", [5, 10, 20, 40], 20, key="explain_samples", persist_state=KEEP)
+    noise = c2.select_slider("SmoothGrad noise", [0.05, 0.1, 0.15, 0.2, 0.3], 0.15, key="explain_noise",
+                             persist_state=KEEP)
+    steps = c3.select_slider("Integrated Gradients steps", [8, 16, 32, 64, 128], 32, key="explain_steps",
+                             persist_state=KEEP)
+    baseline = c4.radio("Baseline", list(saliency.BASELINES), key="explain_baseline", persist_state=KEEP,
                         format_func={"black": "a black image", "blurred": "a blurred copy"}.get)
     maps = {"gradients": explain_cache.attribution(info, image, method="gradients", class_index=cls),
             "SmoothGrad": explain_cache.attribution(info, image, method="smoothgrad", class_index=cls,
@@ -94,8 +97,8 @@ def _occlusion_tab(info, image, class_names, predicted: int) -> None:
     side = min(image.shape[:2])
     c1, c2 = st.columns(2)
     patch = int(c1.slider("Patch size (pixels)", 1, max(1, side // 2), min(4, max(1, side // 2)),
-                          key="explain_patch"))
-    stride = int(c2.slider("Stride (pixels)", 1, patch, min(2, patch), key="explain_stride"))
+                          key="explain_patch", persist_state=KEEP))
+    stride = int(c2.slider("Stride (pixels)", 1, patch, min(2, patch), key="explain_stride", persist_state=KEEP))
     occ = explain_cache.occlusion_map(info, image, class_index=cls, patch=patch, stride=stride)
     fig = explain_figs.occlusion_figure(image, occ.heat)
     st.plotly_chart(fig, key="explain_occlusion")
@@ -109,9 +112,11 @@ def _occlusion_tab(info, image, class_names, predicted: int) -> None:
 def _fooling_tab(info, image, class_names, label: int | None) -> None:
     """FGSM/PGD raise the loss of ``label`` (the true class of a test image; None: the predicted class)."""
     c1, c2, c3 = st.columns(3)
-    method = c1.radio("Attack", list(adversarial.METHODS), key="explain_attack", format_func=METHOD_LABELS.get)
-    eps = c2.slider("ε (grey levels of 255)", 0, 32, 4, key="explain_eps")
-    steps = int(c3.slider("PGD steps", 1, 20, 10, key="explain_pgd_steps", disabled=method == "fgsm"))
+    method = c1.radio("Attack", list(adversarial.METHODS), key="explain_attack", persist_state=KEEP,
+                      format_func=METHOD_LABELS.get)
+    eps = c2.slider("ε (grey levels of 255)", 0, 32, 4, key="explain_eps", persist_state=KEEP)
+    steps = int(c3.slider("PGD steps", 1, 20, 10, key="explain_pgd_steps", persist_state=KEEP,
+                          disabled=method == "fgsm"))
     result, adv_uint8 = explain_cache.attack(info, image, label=label, method=method, epsilon=float(eps), steps=steps)
     before, after = result.predicted_before, result.predicted_after
     captions = [f"{class_names[before]} ({result.probs_before[before]:.0%})", "perturbation × 10",
@@ -124,7 +129,7 @@ def _fooling_tab(info, image, class_names, label: int | None) -> None:
                 "grey levels.")
     pin_button(info, "explain_adversarial", f"{METHOD_LABELS[method]} with ε = {eps}", fig,
                f"Before: {class_names[before]}; after: {class_names[after]}.")
-    if st.toggle("Show the test accuracy against ε", key="explain_curve"):
+    if st.toggle("Show the test accuracy against ε", key="explain_curve", persist_state=KEEP):
         twins = explain_cache.augmented_twins(info, runs.scan(identity.person()).runs)
         curve_fig = explain_cache.epsilon_curves_chart([info, *twins], key="explain_eps_curve")
         st.caption("FGSM on each test image's true class" + (", for this run and its augmented twin" if twins else
@@ -139,13 +144,15 @@ def _neuron_tab(info, image) -> None:
         st.info("This network has no plain Conv2D layer whose arithmetic can be shown.")
         return
     keep_choice_valid("explain_neuron_layer", names)
-    layer = st.selectbox("Convolution layer", names, key="explain_neuron_layer")
+    layer = st.selectbox("Convolution layer", names, key="explain_neuron_layer", persist_state=KEEP)
     io = explain_cache.layer_io(info, image, layer)
     out_h, out_w, cout = io.outputs.shape
     c1, c2, c3 = st.columns(3)
-    channel = int(c1.number_input(f"Filter (0 to {cout - 1})", 0, cout - 1, 0, key="explain_neuron_channel"))
-    row = int(c2.number_input(f"Row (0 to {out_h - 1})", 0, out_h - 1, 0, key="explain_neuron_row"))
-    col = int(c3.number_input(f"Column (0 to {out_w - 1})", 0, out_w - 1, 0, key="explain_neuron_col"))
+    channel = int(c1.number_input(f"Filter (0 to {cout - 1})", 0, cout - 1, 0, key="explain_neuron_channel",
+                                  persist_state=KEEP))
+    row = int(c2.number_input(f"Row (0 to {out_h - 1})", 0, out_h - 1, 0, key="explain_neuron_row", persist_state=KEEP))
+    col = int(c3.number_input(f"Column (0 to {out_w - 1})", 0, out_w - 1, 0, key="explain_neuron_col",
+                              persist_state=KEEP))
     n = neuron.neuron(io, channel, row, col)
     fig = explain_figs.neuron_figure(n)
     st.plotly_chart(fig, key="explain_neuron")
@@ -179,7 +186,7 @@ def _explain(info: runs.RunInfo) -> None:
     st.plotly_chart(image_grid([image], titles=["what the network gets"], columns=1, tile_px=150),
                     key="explain_image")
     st.caption(f"{caption}. It says {images.plain_name(class_names[predicted])} ({probs[predicted]:.0%}).")
-    tabs = st.tabs(list(TABS), key="explain_tab", on_change="rerun")
+    tabs = remembered_tabs(TABS, key="explain_tab")
     with tabs[0]:
         if tabs[0].open:
             _saliency_tab(info, image, layers, class_names, predicted)

@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 
 from cnnviz.app import boundary, caches, imagesource
+from cnnviz.app.remember import KEEP, remembered_tabs
 from cnnviz.app.state import CURRENT_RUN_KEY, INSPECT_TARGET_KEY, keep_choice_valid
 from cnnviz.data import images
 from cnnviz.inspect import features, topk
@@ -42,7 +43,7 @@ def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str
         n = len(data["y"])
         if st.session_state.get(INDEX_KEY, 0) >= n:
             st.session_state[INDEX_KEY] = 0
-        index = int(st.number_input(f"Test image (0 to {n - 1})", 0, n - 1, key=INDEX_KEY))
+        index = int(st.number_input(f"Test image (0 to {n - 1})", 0, n - 1, key=INDEX_KEY, persist_state=KEEP))
         sent = st.session_state.get(SENT_KEY)
         note = " (sent from Evaluate)" if sent == {"run_id": info.run_id, "index": index} else ""
         return data["x"][index], f"Test image #{index}{note}: truly {data['class_names'][data['y'][index]]}"
@@ -89,9 +90,12 @@ def _feature_maps_tab(info: runs.RunInfo, image: np.ndarray, layers: dict) -> No
         return
     c1, c2, c3 = st.columns(3)
     keep_choice_valid("inside_layer", maps)
-    name = c1.selectbox("Layer", list(maps), key="inside_layer", format_func=lambda n: _layer_label(maps[n]))
-    norm = c2.radio("Brightness", list(features.NORMALIZATIONS), key="inside_norm", format_func=NORM_LABELS.get)
-    count = c3.select_slider("Channels to show at most", [4, 8, 16, 32, 64, 128], 32, key="inside_channels")
+    name = c1.selectbox("Layer", list(maps), key="inside_layer", persist_state=KEEP,
+                        format_func=lambda n: _layer_label(maps[n]))
+    norm = c2.radio("Brightness", list(features.NORMALIZATIONS), key="inside_norm", persist_state=KEEP,
+                    format_func=NORM_LABELS.get)
+    count = c3.select_slider("Channels to show at most", [4, 8, 16, 32, 64, 128], 32, key="inside_channels",
+                             persist_state=KEEP)
     fm = caches.feature_maps(info, image, name, normalization=norm, max_channels=count)
     st.plotly_chart(feature_figs.feature_map_figure(fm), key="inside_maps")
     st.caption("Each tile is one channel: bright where the filters of this layer respond strongly. With 'each map "
@@ -110,23 +114,30 @@ def _filters_tab(info: runs.RunInfo, layers: dict) -> None:
         return
     c1, c2, c3 = st.columns(3)
     keep_choice_valid("inside_filter_layer", convs)
-    name = c1.selectbox("Convolution layer", list(convs), key="inside_filter_layer",
+    name = c1.selectbox("Convolution layer", list(convs), key="inside_filter_layer", persist_state=KEEP,
                         format_func=lambda n: f"{n} ({'×'.join(str(d) for d in convs[n]['kernel_shape'])})")
-    count = c2.select_slider("Filters to show at most", [4, 8, 16, 32, 64], 16, key="inside_filter_count")
-    scale = c3.radio("Scale", list(features.FILTER_SCALES), key="inside_filter_scale", format_func=SCALE_LABELS.get)
+    count = c2.select_slider("Filters to show at most", [4, 8, 16, 32, 64], 16, key="inside_filter_count",
+                             persist_state=KEEP)
+    scale = c3.radio("Scale", list(features.FILTER_SCALES), key="inside_filter_scale", persist_state=KEEP,
+                     format_func=SCALE_LABELS.get)
     in_channels = convs[name]["kernel_shape"][2]
     mode = "channels"
     if in_channels == 3:
-        mode = st.radio("Show", ["rgb", "channels"], horizontal=True, key="inside_filter_mode",
+        mode = st.radio("Show", ["rgb", "channels"], horizontal=True, key="inside_filter_mode", persist_state=KEEP,
                         format_func={"rgb": "one colour tile per filter", "channels": "each input channel"}.get)
     channels = 8 if mode == "channels" else 3
     if mode == "channels" and in_channels > 1:
         channels = st.select_slider("Input channels per filter at most", [1, 2, 4, 8, 16], 4,
-                                    key="inside_filter_channels")
+                                    key="inside_filter_channels", persist_state=KEEP)
     filters = caches.layer_filters(info, name, max_filters=count, max_channels=channels, scale=scale)
     st.plotly_chart(feature_figs.filters_figure(filters, mode=mode), key="inside_filters")
-    st.caption("The learned weights, min-max scaled to grey (or colour) levels: dark = most negative, "
-               "bright = most positive. A first layer on colour images often learns colour blobs and edges.")
+    if convs[name].get("trainable", True):
+        st.caption("The learned weights, min-max scaled to grey (or colour) levels: dark = most negative, "
+                   "bright = most positive. A first layer on colour images often learns colour blobs and edges.")
+    else:  # e.g. the fast networks' whitening layer: set before training, then frozen
+        st.caption(f"These weights were not learned: layer {name} is frozen, its weights were set before training "
+                   "(a whitening layer's are computed from patches of the training images) and never changed. "
+                   "Min-max scaled to grey (or colour) levels: dark = most negative, bright = most positive.")
 
 
 def _gradcam_tab(info: runs.RunInfo, image: np.ndarray, layers: dict, probs: np.ndarray, class_names) -> None:
@@ -138,10 +149,11 @@ def _gradcam_tab(info: runs.RunInfo, image: np.ndarray, layers: dict, probs: np.
     c1, c2 = st.columns(2)
     keep_choice_valid("inside_cam_class", [None, *range(len(class_names))])
     cls = c1.selectbox("Explain the class", [None, *range(len(class_names))], key="inside_cam_class",
+                       persist_state=KEEP,
                        format_func=lambda c: f"the predicted one ({class_names[predicted]})" if c is None
                        else class_names[c])
     keep_choice_valid("inside_cam_layer", maps, layers["last_conv"])  # the usual choice
-    layer = c2.selectbox("Feature maps of", maps, key="inside_cam_layer",
+    layer = c2.selectbox("Feature maps of", maps, key="inside_cam_layer", persist_state=KEEP,
                          help="Grad-CAM usually explains the last convolution's maps.")
     heat = caches.gradcam_heatmap(info, image, class_index=cls, layer=layer)
     shown = predicted if cls is None else int(cls)
@@ -158,7 +170,7 @@ def _inspect(info: runs.RunInfo) -> None:
     if image is None:
         return
     probs = _prediction(info, image, caption, class_names)
-    tabs = st.tabs(list(TABS), key="inside_tab", on_change="rerun")
+    tabs = remembered_tabs(TABS, key="inside_tab")
     with tabs[0]:
         if tabs[0].open:
             _feature_maps_tab(info, image, layers)

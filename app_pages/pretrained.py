@@ -4,6 +4,7 @@ import streamlit as st
 
 from cnnviz.app import caches, imagesource
 from cnnviz.app.boundary import friendly_errors
+from cnnviz.app.remember import KEEP, URL
 from cnnviz.data import images
 from cnnviz.errors import Unavailable
 from cnnviz.inspect import pretrained
@@ -21,7 +22,7 @@ def _photos(source: str) -> list[pretrained.Photo]:
     if source == "Sample photos":
         samples = caches.sample_photos()
         chosen = st.multiselect("Bundled photos (from scikit-learn)", list(samples), default=list(samples),
-                                key="pre_samples")
+                                key="pre_samples", persist_state=KEEP)
         return [pretrained.Photo(name=n, array=samples[n]) for n in chosen]
     pictures = imagesource.own_pictures(source, upload_key="pre_upload", camera_key="pre_camera", multiple=True,
                                         upload_label=f"Your photos (up to {pretrained.MAX_IMAGES} at a time)",
@@ -33,14 +34,14 @@ def _photos(source: str) -> list[pretrained.Photo]:
 
 
 def _photos_tab(clf) -> None:
-    source = imagesource.source_radio("Photos from", SOURCES, key="pre_source")
+    source = imagesource.source_radio("Photos from", SOURCES, key="pre_source", bind=URL)
     photos = _photos(source)
-    top = st.slider("Classes to list", 1, 10, 5, key="pre_top")
+    top = st.slider("Classes to list", 1, 10, 5, key="pre_top", persist_state=KEEP)
     if not photos:
         st.info("Choose, upload or take a photo to see what ResNet50 says about it.")
         return
     if clf is None:
-        st.info("The predictions need ResNet50's ImageNet weights: see the message at the top of the page.")
+        st.info("The predictions need ResNet50's ImageNet weights: see the note at the top of the page.")
         return
     with friendly_errors("Classifying the photos"):
         results = caches.classify_photos(clf, [p.array for p in photos], top=top)
@@ -107,7 +108,7 @@ def _cifar_tab(clf) -> None:
         st.info(str(err))
         return
     if clf is None:
-        st.info("The predictions need ResNet50's ImageNet weights: see the message at the top of the page.")
+        st.info("The predictions need ResNet50's ImageNet weights: see the note at the top of the page.")
         return
     with friendly_errors("Classifying the CIFAR-10 images"):
         results = caches.classify_photos(clf, [img for img, _ in picked], top=3)
@@ -126,8 +127,14 @@ def main() -> None:
     )
     clf = None
     with friendly_errors("Loading ResNet50"):
-        clf = caches.resnet50()
-        st.caption(f"Model: {clf.model.name}, {clf.weights_source}.")
+        try:
+            clf = caches.resnet50()
+            st.caption(f"Model: {clf.model.name}, {clf.weights_source}.")
+        except Unavailable as err:  # the whole class sees this page: one calm line, the details for the teacher
+            st.info("ResNet50's ImageNet weights are not installed on this server yet, so it cannot look at "
+                    "photos today. The other tabs and pages work without them.", icon=":material/info:")
+            with st.expander("For the teacher: how to install the weights"):
+                st.markdown(str(err))
     photos_tab, model_tab, cifar_tab = st.tabs(["Your photos", "The model", "CIFAR-10 bridge"])
     with photos_tab:
         _photos_tab(clf)

@@ -7,6 +7,7 @@ import streamlit as st
 from cnnviz.app import boundary, caches, jobs, panel, sweeps
 from cnnviz.app import explain as explain_cache
 from cnnviz.app.pickers import tta_phrase
+from cnnviz.app.remember import KEEP, remembered_tabs
 from cnnviz.app.state import keep_choice_valid
 from cnnviz.data import augment
 from cnnviz.inspect import robustness
@@ -43,16 +44,18 @@ def _tta_note(chosen: list[runs.RunInfo]) -> None:
 
 def _rotation_tab(chosen: list[runs.RunInfo]) -> None:
     c1, c2 = st.columns(2)
-    step = c1.selectbox("Angles every", STEPS, key="robust_step",
+    step = c1.selectbox("Angles every", STEPS, key="robust_step", persist_state=KEEP,
                         format_func=lambda s: f"{s}°" + (" (the notebook's 90° test, exact)" if s == 90 else ""))
-    fill = c2.radio("Corners of rotated images", list(robustness.FILLS), key="robust_fill", horizontal=True,
+    fill = c2.radio("Corners of rotated images", list(robustness.FILLS), key="robust_fill",
+                    persist_state=KEEP, horizontal=True,
                     format_func=FILL_LABELS.get, help="Only angles that are not multiples of 90° leave corners "
                                                       "to fill; multiples of 90° use np.rot90, which is exact.")
     angles = tuple(range(0, 360, step))
     data = caches.run_test_set(chosen[0])
     turn = [a for a in angles if a] or [90]
     keep_choice_valid("robust_example_angle", turn, 90)
-    angle = st.select_slider("Example rotation", turn, key="robust_example_angle", format_func=lambda a: f"{a}°")
+    angle = st.select_slider("Example rotation", turn, key="robust_example_angle", persist_state=KEEP,
+                             format_func=lambda a: f"{a}°")
     _, originals, rotated = robustness.rotation_examples(data["x"], angle, n=EXAMPLES, seed=0, fill=fill)
     st.plotly_chart(figs.rotated_examples_figure(originals, rotated, angle), key="robust_examples")
 
@@ -83,9 +86,10 @@ def _transforms_tab(chosen: list[runs.RunInfo]) -> None:
     side = min(min(r.input_shape[:2]) for r in chosen)
     options = [s for s in SHIFT_OPTIONS if s < side]
     c1, c2 = st.columns(2)
-    shifts = c1.pills("Shifts (pixels)", options, selection_mode="multi", key="robust_shifts",
+    shifts = c1.pills("Shifts (pixels)", options, selection_mode="multi", key="robust_shifts", persist_state=KEEP,
                       default=[s for s in (2, 4) if s in options], format_func=lambda s: f"{s} px")
-    fill = c2.radio("Border left by a shift", list(robustness.FILLS), key="robust_shift_fill", horizontal=True,
+    fill = c2.radio("Border left by a shift", list(robustness.FILLS), key="robust_shift_fill",
+                    persist_state=KEEP, horizontal=True,
                     format_func=FILL_LABELS.get)
     results = sweeps.transform_results(chosen, shifts=sorted(shifts), fill=fill)
     st.plotly_chart(figs.transforms_figure(results), key="robust_transforms")
@@ -101,8 +105,10 @@ def _transforms_tab(chosen: list[runs.RunInfo]) -> None:
 def _sizes_tab(chosen: list[runs.RunInfo], busy: bool) -> None:
     c1, c2 = st.columns(2)
     factors = c1.pills("Image sides", SIZE_FACTORS, selection_mode="multi", default=list(SIZE_FACTORS[:2]),
-                       key="robust_size_factors", format_func=lambda f: f"{f:g}× the training size")
-    method = c2.radio("Made bigger by", list(robustness.SIZE_METHODS), key="robust_size_method", horizontal=True,
+                       key="robust_size_factors", persist_state=KEEP,
+                       format_func=lambda f: f"{f:g}× the training size")
+    method = c2.radio("Made bigger by", list(robustness.SIZE_METHODS), key="robust_size_method",
+                      persist_state=KEEP, horizontal=True,
                       format_func=SIZE_METHOD_LABELS.get)
     if not factors:
         st.info("Choose at least one image size.")
@@ -134,10 +140,11 @@ def _twin(chosen: list[runs.RunInfo], busy: bool) -> None:
     by_id = {r.run_id: r for r in chosen}
     c1, c2, c3 = st.columns([2, 1, 1])
     keep_choice_valid("robust_twin_of", by_id)
-    run_id = c1.selectbox("Twin of", list(by_id), key="robust_twin_of", format_func=lambda i: labels.picker_label(by_id[i]))
+    run_id = c1.selectbox("Twin of", list(by_id), key="robust_twin_of", persist_state=KEEP,
+                          format_func=lambda i: labels.picker_label(by_id[i]))
     rotation = c2.slider("Rotate up to ± degrees", 5, int(augment.MAX_ROTATION_DEGREES), 30, 5,
-                         key="robust_twin_rotation")
-    flips = c3.toggle("And flips, as the notebook", True, key="robust_twin_flip")
+                         key="robust_twin_rotation", persist_state=KEEP)
+    flips = c3.toggle("And flips, as the notebook", True, key="robust_twin_flip", persist_state=KEEP)
     if st.button("Train the augmented twin", key="robust_twin_go", type="primary", disabled=busy,
                  icon=":material/rotate_right:", help="One training at a time per student."):
         info = by_id[run_id]
@@ -158,7 +165,7 @@ def _test(chosen: list[runs.RunInfo]) -> None:
         st.info("Choose one or more runs, e.g. a network and its augmented twin.")
         return
     busy = jobs.busy()
-    tabs = st.tabs(list(TABS), key="robust_tab", on_change="rerun")
+    tabs = remembered_tabs(TABS, key="robust_tab")
     with tabs[0]:
         if tabs[0].open:
             _rotation_tab(chosen)

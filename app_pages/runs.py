@@ -7,9 +7,11 @@ import streamlit as st
 from cnnviz.app import identity, report, tables
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.classroom import policy
+from cnnviz.app.remember import KEEP
 from cnnviz.errors import CnnvizError
 from cnnviz.plots import training as plots
 from cnnviz.runs import compare as runs_compare
+from cnnviz.runs import details as run_details
 from cnnviz.runs import labels as runs_labels
 from cnnviz.runs import notebook
 from cnnviz.runs import store as runs
@@ -35,13 +37,14 @@ def _overview(items: list[runs.RunInfo]) -> None:
 def _compare(items: list[runs.RunInfo]) -> None:
     st.subheader("Compare runs")
     by_id = {r.run_id: r for r in items}
-    chosen_ids = st.multiselect("Runs", list(by_id), default=list(by_id)[:2], key=COMPARE_KEY,
+    chosen_ids = st.multiselect("Runs", list(by_id), default=list(by_id)[:2], key=COMPARE_KEY, persist_state=KEEP,
                                 format_func=lambda i: by_id[i].label)
     chosen = [by_id[i] for i in chosen_ids if i in by_id]
     if not chosen:
         st.info("Choose one or more runs to see their curves.")
         return
-    metric = st.segmented_control("Curve", ["accuracy", "loss"], default="accuracy", key="runs_metric") or "accuracy"
+    metric = st.segmented_control("Curve", ["accuracy", "loss"], default="accuracy", key="runs_metric",
+                                  persist_state=KEEP) or "accuracy"
     st.plotly_chart(plots.compare_runs(chosen, metric), key="runs_curves")
     without = [r.label for r in chosen if not r.has_validation]
     st.caption("Solid: training; dashed: validation."
@@ -59,7 +62,8 @@ def _compare(items: list[runs.RunInfo]) -> None:
 def _one_run(items: list[runs.RunInfo]) -> None:
     st.subheader("One run")
     by_id = {r.run_id: r for r in items}
-    run_id = st.selectbox("Run", list(by_id), key="runs_selected", format_func=lambda i: by_id[i].label)
+    run_id = st.selectbox("Run", list(by_id), key="runs_selected", persist_state=KEEP,
+                          format_func=lambda i: by_id[i].label)
     info = by_id[run_id]
     me = identity.person()
     mine = policy.can_change(me, info.owner)
@@ -76,6 +80,9 @@ def _one_run(items: list[runs.RunInfo]) -> None:
                    help=figure.text() if figure is not None else "Only runs of a notebook's network have its figure.")
     cols[2].metric("Epochs done", info.metrics.get("epochs_completed", "–"))
     cols[3].metric("Status", info.status)
+    gap = runs_labels.accuracy_gap_note(info.spec)
+    if gap:
+        st.caption(gap)
     c1, c2, c3 = st.columns(3)
     try:  # checked now: a failure inside the deferred download would only reach the server log
         model_path = runs.model_file(run_id)
@@ -95,7 +102,8 @@ def _one_run(items: list[runs.RunInfo]) -> None:
             st.rerun()
     report.report_download(info)
     with st.expander("All settings and results"):
-        st.json({"settings": info.spec.to_dict(), "metrics": info.metrics}, expanded=False)
+        st.dataframe(run_details.run_details(info), hide_index=True, key="runs_details",
+                     column_config={"what": "setting or result", "value": "value"})
 
 
 def _damaged(damaged: list[runs.DamagedRun]) -> None:
@@ -108,7 +116,7 @@ def _damaged(damaged: list[runs.DamagedRun]) -> None:
     st.dataframe([{"run": d.run_id, "why": d.reason} for d in damaged], hide_index=True, key="runs_damaged_table")
     by_id = {d.run_id: d for d in damaged}
     left, right = st.columns([3, 1])
-    run_id = left.selectbox("Damaged run", list(by_id), key="runs_damaged_selected")
+    run_id = left.selectbox("Damaged run", list(by_id), key="runs_damaged_selected", persist_state=KEEP)
     confirm = right.checkbox("Yes, delete this damaged run", key=DAMAGED_CONFIRM_KEY)
     if right.button("Delete damaged run", key="runs_damaged_delete", disabled=not confirm,
                     icon=":material/delete:"):

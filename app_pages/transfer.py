@@ -5,6 +5,8 @@ import streamlit as st
 
 from cnnviz.app import downloads, identity, jobs, panel, pickers, tables
 from cnnviz.app.boundary import friendly_errors
+from cnnviz.app.numbers import checked_number
+from cnnviz.app.remember import KEEP, URL
 from cnnviz.app.state import TRANSFER_JOB_KEYS
 from cnnviz.data import datasets
 from cnnviz.models import transfer
@@ -37,19 +39,19 @@ def _pick_dataset() -> datasets.Dataset:
 
 def _network() -> ModelConfig:
     c1, c2, c3 = st.columns(3)
-    backbone = c1.radio("Backbone", list(BACKBONES), key="tl_backbone",
+    backbone = c1.radio("Backbone", list(BACKBONES), key="tl_backbone", persist_state=KEEP, bind=URL,
                         format_func=lambda b: BACKBONES[b].title,
                         captions=["light: usable on a CPU", "23.6 million parameters: slow on a CPU",
                                   "14.7 million parameters, seed 004's choice: slow on a CPU"])
-    weights = c2.radio("Weights", WEIGHTS_OPTIONS, key="tl_weights", format_func=WEIGHTS_LABELS.get)
-    frozen = c3.toggle("Freeze the backbone", True, key="tl_frozen",
+    weights = c2.radio("Weights", WEIGHTS_OPTIONS, key="tl_weights", persist_state=KEEP, format_func=WEIGHTS_LABELS.get)
+    frozen = c3.toggle("Freeze the backbone", True, key="tl_frozen", persist_state=KEEP,
                        help="Frozen: only the new head learns. Unfrozen: the whole network learns, more slowly.")
     alpha = 0.35
     mobilenet = backbone == "mobilenetv2"
     if mobilenet:
-        alpha = c1.select_slider("MobileNetV2 width α", MOBILENET_ALPHAS, 0.35, key="tl_alpha")
+        alpha = c1.select_slider("MobileNetV2 width α", MOBILENET_ALPHAS, 0.35, key="tl_alpha", persist_state=KEEP)
     sizes = MOBILENET_SIZES if mobilenet and weights == "imagenet" else ANY_SIZES
-    size = c2.select_slider("Resize the images to", sizes, 96, key=f"tl_size_{len(sizes)}",
+    size = c2.select_slider("Resize the images to", sizes, 96, key=f"tl_size_{len(sizes)}", persist_state=KEEP,
                             format_func=lambda s: f"{s}×{s}")
     return transfer.config(backbone=backbone, frozen=frozen, weights=weights, alpha=alpha, image_size=size)
 
@@ -83,16 +85,19 @@ def _summary(cfg: ModelConfig, ds: datasets.Dataset) -> bool:
     return False
 
 
-def _training(cfg: ModelConfig, ds: datasets.Dataset) -> TrainSpec:
+def _training(cfg: ModelConfig, ds: datasets.Dataset) -> TrainSpec | None:
+    """The training settings; None while a box holds a value outside its range (said under it)."""
     n_train, n_test = len(ds.y_train), len(ds.y_test)
     c1, c2, c3 = st.columns(3)
-    epochs = c1.number_input("Epochs", 1, 50, 3, key="tl_epochs")
-    train_size = c2.number_input(f"Training images (of {n_train:,})", min(20, n_train), n_train,
-                                 min(n_train, 1000), key=f"tl_train_size_{ds.name}",
-                                 help=f"{VALIDATION_FRACTION:.0%} of them are kept for validation.")
-    test_size = c3.number_input(f"Test images (of {n_test:,})", min(10, n_test), n_test, min(n_test, 500),
-                                key=f"tl_test_size_{ds.name}")
-    seed = c1.number_input("Random seed", 0, 2**31 - 1, 0, key="tl_seed")
+    epochs = checked_number("Epochs", 1, 50, 3, key="tl_epochs", where=c1)
+    train_size = checked_number(f"Training images (of {n_train:,})", min(20, n_train), n_train,
+                                min(n_train, 1000), key=f"tl_train_size_{ds.name}", where=c2,
+                                help=f"{VALIDATION_FRACTION:.0%} of them are kept for validation.")
+    test_size = checked_number(f"Test images (of {n_test:,})", min(10, n_test), n_test, min(n_test, 500),
+                               key=f"tl_test_size_{ds.name}", where=c3)
+    seed = checked_number("Random seed", 0, 2**31 - 1, 0, key="tl_seed", where=c1)
+    if None in (epochs, train_size, test_size, seed):
+        return None
     spec = transfer_spec(cfg, dataset=ds.name, train_size=int(train_size), test_size=int(test_size),
                          epochs=int(epochs), validation_fraction=VALIDATION_FRACTION, seed=int(seed))
     fitted, times = jobs.transfer_epoch_seconds(cfg, int(train_size), VALIDATION_FRACTION)
@@ -134,7 +139,7 @@ def main() -> None:
         st.subheader("3. Training")
         spec = _training(cfg, ds)
         c1, c2 = st.columns(2)
-        blocked = busy or not fits or not weights_ok
+        blocked = busy or not fits or not weights_ok or spec is None
         if c1.button("Train", key="tl_train", icon=":material/play_arrow:", disabled=blocked,
                      help="Trains the settings above."):
             jobs.submit_transfer([spec], ds)

@@ -21,7 +21,8 @@ def downloadable(name: str) -> bool:
 
 def download_dataset(name: str, **opts) -> str:
     """``datasets.download`` with a progress bar; returns the summary line."""
-    bar = st.progress(0.0, text=f"Connecting to download {datasets.title(name)}…")
+    slot = st.empty()  # the bar lives here, so that a failed download leaves no stale "Connecting…" behind
+    bar = slot.progress(0.0, text=f"Connecting to download {datasets.title(name)}…")
     last = [-1]
 
     def report(done: int, total: int | None) -> None:
@@ -34,8 +35,12 @@ def download_dataset(name: str, **opts) -> str:
             last[0] = done // 2**20
             bar.progress(0.0, text=f"{done / 2**20:,.1f} MB")
 
-    with st.spinner(f"Getting {datasets.title(name)} (stay on this page)…"):
-        summary = datasets.download(name, progress=report, **opts)
+    try:
+        with st.spinner(f"Getting {datasets.title(name)} (stay on this page)…"):
+            summary = datasets.download(name, progress=report, **opts)
+    except BaseException:  # offline, refused, or the student left: the error says it, no empty bar above it
+        slot.empty()
+        raise
     bar.progress(1.0, text="Done")
     caches.forget_datasets()
     return summary

@@ -14,6 +14,8 @@ from typing import Sequence
 
 import streamlit as st
 
+from cnnviz.app.remember import KEEP
+
 from cnnviz.data import images
 from cnnviz.errors import InvalidArgument
 
@@ -30,11 +32,14 @@ class Picture:
     data: bytes
 
 
-def source_radio(label: str, options: Sequence[str], *, key: str, upload: str = UPLOAD, where=None) -> str:
-    """A horizontal radio of the page's ``options``, then ``upload`` and :data:`CAMERA`; the choice."""
+def source_radio(label: str, options: Sequence[str], *, key: str, upload: str = UPLOAD, where=None,
+                 bind: str | None = None) -> str:
+    """A horizontal radio of the page's ``options``, then ``upload`` and :data:`CAMERA`; the choice (kept across
+    page switches; ``bind=remember.URL`` also keeps it in the page address)."""
     if upload in options or CAMERA in options:
         raise InvalidArgument(f"the page's own sources must not be named {upload!r} or {CAMERA!r}, got {list(options)}")
-    return (where or st).radio(label, [*options, upload, CAMERA], horizontal=True, key=key)
+    return (where or st).radio(label, [*options, upload, CAMERA], horizontal=True, key=key, persist_state=KEEP,
+                               bind=bind)
 
 
 def own_pictures(choice: str, *, upload: str = UPLOAD, upload_key: str, camera_key: str, upload_label: str,

@@ -136,7 +136,8 @@ def _job_view(manager, status, suffix: str, key: str = TRAIN_JOB_KEY) -> None:
         ("validation loss", p.val_loss, "{:.4f}"), ("validation accuracy", p.val_accuracy, "{:.1%}"),
         ("images / s", p.images_per_s, "{:,.0f}"), ("time left", p.eta_s, "{:,.0f} s"),
     )):
-        col.metric(label, "–" if value is None else fmt.format(value))
+        estimating = label == "time left" and status.state == "running" and p.phase == "training"
+        col.metric(label, ("estimating…" if estimating else "–") if value is None else fmt.format(value))
     if status.state in ("finished", "stopped"):
         _finished_note(status)
     elif status.state == "failed":
@@ -196,4 +197,7 @@ def _finished_note(status) -> None:
     st.success(text + ".")
     if figure is not None and figure.shown_accuracy is None:
         st.caption(figure.text())
+    gap = runs_labels.accuracy_gap_note(info.spec) if info is not None else None
+    if gap:
+        st.caption(gap)
     st.page_link("app_pages/runs.py", label="Compare it with other runs", icon=":material/history:")

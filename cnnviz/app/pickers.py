@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnviz.app import caches, identity, jobs
+from cnnviz.app.remember import KEEP
 from cnnviz.app.state import CURRENT_RUN_KEY, SEEN_TRAINED_KEY
 from cnnviz.data import datasets
 from cnnviz.runs import labels
@@ -49,6 +50,7 @@ def pick_run(items: list[runs.RunInfo], *, key: str, label: str = "Run") -> runs
     by_id = {r.run_id: r for r in items}
     if st.session_state.get(key) not in by_id:
         st.session_state[key] = default_run_id(items)
+    # Not kept per page (no persist_state): the run chosen last on any page (CURRENT_RUN_KEY) follows the student.
     run_id = st.selectbox(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]))
     st.session_state[CURRENT_RUN_KEY] = run_id
     return by_id[run_id]
@@ -67,7 +69,7 @@ def pick_runs(items: list[runs.RunInfo], *, key: str, label: str = "Runs") -> li
         if trained not in chosen:
             chosen.append(trained)
     st.session_state[key] = chosen
-    ids = st.multiselect(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]))
+    ids = st.multiselect(label, list(by_id), key=key, persist_state=KEEP, format_func=lambda i: run_label(by_id[i]))
     if ids:
         st.session_state[CURRENT_RUN_KEY] = ids[0]
     return [by_id[i] for i in ids]
@@ -82,6 +84,6 @@ def pick_dataset(*, key: str, prefer: tuple[str, ...] = (), help: str | None = N
     returns the shared, read-only dataset."""
     present = [n for n in datasets.names(identity.person()) if datasets.is_present(n)]
     start = next((n for n in prefer if n in present), present[0] if present else None)
-    name = st.selectbox("Dataset", present, index=present.index(start) if start else 0, key=key,
+    name = st.selectbox("Dataset", present, index=present.index(start) if start else 0, key=key, persist_state=KEEP,
                         format_func=datasets.title, help=help)
     return caches.load_dataset(name)

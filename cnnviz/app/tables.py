@@ -3,10 +3,13 @@ compared runs with the ones that differ highlighted."""
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import streamlit as st
 
 from cnnviz.lessons.shapes import keras_shape
+from cnnviz.runs.details import PERCENT_COLUMNS, format_value
 
 
 def parameter_metrics(table, labels: tuple[str, str, str] = ("Parameters", "Trainable", "Non-trainable")) -> None:
@@ -35,4 +38,6 @@ def settings_table(rows: list[dict], differing: list[str]):
     cannot colour cells, a Styler can)."""
     frame = pd.DataFrame(rows)
     frame = frame[[c for c in frame.columns if c in ("run", "test accuracy", "status") or c in differing]]
-    return frame.style.apply(lambda col: [HIGHLIGHT if col.name in differing else ""] * len(col), axis=0)
+    styled = frame.style.apply(lambda col: [HIGHLIGHT if col.name in differing else ""] * len(col), axis=0)
+    # Values as people read them ("–", "yes", "48.1%", "0.4805"), not pandas' "None" and "0.480500".
+    return styled.format({c: functools.partial(format_value, percent=c in PERCENT_COLUMNS) for c in frame.columns})

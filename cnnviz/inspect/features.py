@@ -280,7 +280,8 @@ def feature_maps(
 
 # --- filters ----------------------------------------------------------------------------
 def conv_layers(model: "keras.Model") -> list[dict[str, Any]]:
-    """Layers with a 2D convolution kernel, in call order: ``name, type, kernel_shape``.
+    """Layers with a 2D convolution kernel, in call order: ``name, type, kernel_shape, trainable``
+    (False for a frozen layer, e.g. the fast presets' whitening conv, whose weights nobody learned).
 
     Asks for a drawable ``kernel`` (kh×kw×in×out) rather than :func:`layers.is_conv`: a
     SeparableConv2D has two kernels and no ``kernel``, a custom layer may have one.
@@ -290,7 +291,8 @@ def conv_layers(model: "keras.Model") -> list[dict[str, Any]]:
     for layer in _model_layers(model):
         kernel = getattr(layer, "kernel", None)
         if kernel is not None and len(kernel.shape) == 4:
-            out.append(dict(name=layer.name, type=type(layer).__name__, kernel_shape=tuple(kernel.shape)))
+            out.append(dict(name=layer.name, type=type(layer).__name__, kernel_shape=tuple(kernel.shape),
+                            trainable=bool(layer.trainable)))
     return out
 
 

@@ -450,10 +450,13 @@ def _explain_works(model, clone, old_hw: tuple[int, int], size: int) -> str:
     if pool is not None:
         p_old, p_new = _layer_input_shape(model, pool), _layer_input_shape(clone, pool)
         if p_old and p_new:
+            # What this pooling does, by its class: a `global_max` layer takes maxima, it averages nothing.
+            kind = type(model.get_layer(pool)).__name__
+            how = " (its largest value)" if "Max" in kind else " (its average)" if "Average" in kind else ""
             return (
                 f"This network can take {new} images. The feature maps reaching global pooling layer "
-                f"'{pool}' are {_fmt(p_new)} instead of {_fmt(p_old)}; global pooling averages each of the "
-                f"{p_new[-1]:,} maps into one number, so the layers after it get the same {p_new[-1]:,} "
+                f"'{pool}' are {_fmt(p_new)} instead of {_fmt(p_old)}; global pooling turns each of the "
+                f"{p_new[-1]:,} maps into one number{how}, so the layers after it get the same {p_new[-1]:,} "
                 f"numbers as at {old} and the trained weights apply unchanged."
             )
     return (f"This network can take {new} images: every layer with weights needs the same weight shapes "

@@ -18,6 +18,11 @@ from cnnviz.errors import InvalidArgument
 
 #: Colour levels of an image-encoded heat map: what the eye tells apart on a colour bar.
 LEVELS = 256
+#: A horizontal legend at the bottom edge of the whole figure (container coordinates), under the x-axis
+#: title: at paper y = -0.25, or Plotly's default spot, it covered "epoch" or "class" on a projector.
+LEGEND_BELOW = dict(orientation="h", yref="container", y=0.0, yanchor="bottom", x=0.0, xanchor="left")
+#: Bottom margin (pixels) that holds the x-axis title and :data:`LEGEND_BELOW` one above the other.
+LEGEND_MARGIN = 90
 
 
 def as_display_rgb(image: np.ndarray) -> np.ndarray:
@@ -230,5 +235,5 @@ def curves(
                        line=dict(dash="dash" if name in dashed else None))
         )
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title,
-                      margin=dict(l=10, r=10, t=40 if title else 10, b=10), legend=dict(orientation="h"))
+                      margin=dict(l=10, r=10, t=40 if title else 10, b=LEGEND_MARGIN), legend=LEGEND_BELOW)
     return fig

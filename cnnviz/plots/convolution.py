@@ -40,6 +40,13 @@ def _shared_range(arrays: list[np.ndarray], symmetric: bool) -> tuple[float, flo
     return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
 
 
+#: The panels' titles and formulas, readable from the back of a classroom (they were 13 px, the formulas
+#: a smaller <sub> of that).
+TITLE_FONT_SIZE = 15
+#: The gap between the full/same/valid panels, a share of the figure's width.
+PANEL_GAP = 0.08
+
+
 def modes_figure(results: Mapping[str, ModeResult], *, symmetric: bool | None = None,
                  kernel: np.ndarray | None = None) -> go.Figure:
     """full, same and valid responses side by side, aligned on the image and on one colour scale.
@@ -61,12 +68,13 @@ def modes_figure(results: Mapping[str, ModeResult], *, symmetric: bool | None = 
     zmin, zmax = _shared_range(outputs, symmetric) if outputs else (0.0, 1.0)
     colorscale = _DIVERGING if symmetric else "gray"
     titles = [
-        f"<b>{r.mode}</b>: {r.shape[0]}×{r.shape[1]}<br><sub>rows {r.rows_text}<br>columns {r.cols_text}</sub>"
+        f"<b>{r.mode}</b>: {r.shape[0]}×{r.shape[1]}<br>rows {r.rows_text}<br>columns {r.cols_text}"
         for r in results.values()
     ]
     # One figure built from one layout dict, the grid make_subplots would give (1 row, spacing 0.04):
-    # make_subplots and a trace added per panel cost ~20-30 ms of a slider move.
-    spacing, count = 0.04, len(results)
+    # make_subplots and a trace added per panel cost ~20-30 ms of a slider move. The gap is PANEL_GAP:
+    # each panel's row numbers need room left of it, or they cover the panel before (on a projector).
+    spacing, count = PANEL_GAP, len(results)
     width = (1 - spacing * (count - 1)) / count
     row_lo = col_lo = np.inf
     row_hi = col_hi = -np.inf
@@ -96,7 +104,7 @@ def modes_figure(results: Mapping[str, ModeResult], *, symmetric: bool | None = 
                       xanchor="center", yanchor="bottom", showarrow=False) for i, t in enumerate(titles)]
     return go.Figure(data=traces, layout=dict(
         **layout,
-        annotations=[dict(a, font=dict(size=13)) for a in titles_at + notes],
+        annotations=[dict(a, font=dict(size=TITLE_FONT_SIZE)) for a in titles_at + notes],
         coloraxis=dict(colorscale=colorscale, cmin=zmin, cmax=zmax, colorbar=dict(title="response", thickness=12)),
         margin=dict(l=10, r=10, t=110, b=10), height=430,
     ))

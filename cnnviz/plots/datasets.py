@@ -13,6 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnviz.plots.common import LEGEND_BELOW, LEGEND_MARGIN
+
 CHANNEL_COLORS = {1: ("grey",), 3: ("red", "green", "blue")}
 CHANNEL_NAMES = {1: ("grey",), 3: ("R", "G", "B")}
 CHANNEL_SCALES = {1: ("gray",), 3: ("Reds", "Greens", "Blues")}
@@ -21,8 +23,8 @@ MAX_TEXT_SIDE = 16  # print pixel values on the heat map only when they stay rea
 SPLIT_COLORS = {"train": "#1f77b4", "validation": "#ff7f0e", "test": "#2ca02c"}
 
 
-def _margins(title: str | None) -> dict:
-    return dict(l=10, r=10, t=40 if title else 10, b=10)
+def _margins(title: str | None, *, legend: bool = False) -> dict:
+    return dict(l=10, r=10, t=40 if title else 10, b=LEGEND_MARGIN if legend else 10)
 
 
 def class_counts_bar(counts: dict[str, Sequence[int]], class_names: Sequence[str],
@@ -34,7 +36,8 @@ def class_counts_bar(counts: dict[str, Sequence[int]], class_names: Sequence[str
                              marker_color=SPLIT_COLORS.get(split), text=[int(v) for v in values],
                              textposition="auto"))
     fig.update_layout(title=title, barmode="stack" if stacked else "group", xaxis_title="class", xaxis_type="category",
-                      yaxis_title="images", margin=_margins(title), legend=dict(orientation="h", y=-0.25))
+                      yaxis_title="images", margin=_margins(title, legend=True), legend=LEGEND_BELOW,
+                      uniformtext=dict(minsize=11, mode="hide"))  # no squeezed, unreadable count in a thin band
     return fig
 
 
@@ -125,7 +128,7 @@ def pixel_histogram(values: np.ndarray, *, value_range: tuple[float, float] = (0
     """Histogram of pixel values per channel (last axis is the channel)."""
     fig = go.Figure(_histogram_traces(values, value_range, bins))
     fig.update_layout(title=title, barmode="overlay", bargap=0, xaxis_title=x_title, yaxis_title="pixels",
-                      margin=_margins(title), legend=dict(orientation="h", y=-0.3), height=320)
+                      margin=_margins(title, legend=True), legend=LEGEND_BELOW, height=320)
     return fig
 
 
@@ -139,8 +142,8 @@ def scaling_histograms(raw: np.ndarray, scaled: np.ndarray, *, method_label: str
         for trace in traces:
             trace.showlegend = col == 1 and len(traces) > 1
             fig.add_trace(trace, row=1, col=col)
-    fig.update_layout(barmode="overlay", bargap=0, height=320, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", y=-0.3))
+    fig.update_layout(barmode="overlay", bargap=0, height=320, margin=dict(l=10, r=10, t=40, b=LEGEND_MARGIN),
+                      legend=LEGEND_BELOW)
     fig.update_xaxes(title_text="pixel value")
     return fig
 

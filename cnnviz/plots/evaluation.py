@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cnnviz.errors import InvalidArgument
-from cnnviz.plots.common import as_display_rgb, image_grid
+from cnnviz.plots.common import LEGEND_BELOW, LEGEND_MARGIN, as_display_rgb, image_grid
 
 CORRECT_COLOR = "green"  # seed 002 1.5.6: right predictions green, wrong ones red
 WRONG_COLOR = "red"
@@ -30,9 +30,9 @@ def confusion_matrix_figure(
 ) -> go.Figure:
     """Heat map of a confusion matrix (rows true class, columns predicted), row 0 on top.
 
-    Every cell carries ``customdata = [true index, predicted index, count]``, on the heat
-    map (hover) and on an overlaid marker trace named ``CELL_TRACE_NAME`` that click and
-    box selection return; :func:`cells_from_selection` turns that into cells.
+    Every cell carries ``customdata = [true index, predicted index, count]`` on the heat map and,
+    with its row share, on an overlaid marker trace named ``CELL_TRACE_NAME`` that hovers, and that
+    a click or a box selects; :func:`cells_from_selection` turns that into cells.
 
     Args:
         confusion: C×C counts.
@@ -58,16 +58,19 @@ def confusion_matrix_figure(
         z, text = cm, [[str(int(cm[t, p])) for p in range(c)] for t in range(c)]
     hover = ("true %{y}<br>predicted %{x}<br>%{customdata[2]} images"
              + ("<br>%{z:.1%} of the true class" if normalized else "") + "<extra></extra>")
+    # The marker trace, not the heat map, answers the mouse: Plotly fires no click for a trace with
+    # hoverinfo "skip", and Streamlit selects no heat-map cell, so a single click selected nothing.
     fig = go.Figure(go.Heatmap(
         z=z, x=names, y=names, customdata=custom, text=text, texttemplate="%{text}",
-        colorscale="Blues", zmin=0, zmax=1 if normalized else None, hovertemplate=hover,
+        colorscale="Blues", zmin=0, zmax=1 if normalized else None, hoverinfo="skip",
         colorbar=dict(title="share" if normalized else "images"),
     ))
     fig.add_trace(go.Scatter(
         x=[names[p] for t in range(c) for p in range(c)],
         y=[names[t] for t in range(c) for p in range(c)],
-        customdata=[[t, p, int(cm[t, p])] for t in range(c) for p in range(c)],
-        mode="markers", name=CELL_TRACE_NAME, showlegend=False, hoverinfo="skip",
+        customdata=[[t, p, int(cm[t, p]), float(share[t, p])] for t in range(c) for p in range(c)],
+        mode="markers", name=CELL_TRACE_NAME, showlegend=False,
+        hovertemplate=hover.replace("%{z:.1%}", "%{customdata[3]:.1%}"),
         marker=dict(symbol="square", size=max(8, 320 // c), color="rgba(255,165,0,0.45)", opacity=0.01),
         selected=dict(marker=dict(opacity=0.6)), unselected=dict(marker=dict(opacity=0.01)),
     ))
@@ -125,8 +128,8 @@ def per_class_figure(
         ))
     fig.update_xaxes(type="category", title="class")
     fig.update_yaxes(range=[0, 1], tickformat=".0%", title=metrics[0] if len(metrics) == 1 else "")
-    fig.update_layout(title=title, barmode="group", legend=dict(orientation="h"),
-                      margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+    fig.update_layout(title=title, barmode="group", legend=LEGEND_BELOW,
+                      margin=dict(l=10, r=10, t=40 if title else 10, b=LEGEND_MARGIN))
     return fig
 
 

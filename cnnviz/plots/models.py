@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from cnnviz.models.layerspec import SummaryTable
+from cnnviz.plots.common import LEGEND_BELOW, LEGEND_MARGIN
 
 TRAINABLE_COLOR = "#1f77b4"
 FROZEN_COLOR = "#ff7f0e"  # batch norm's moving mean and variance
@@ -39,7 +40,7 @@ def param_bars(table: SummaryTable, *, log_scale: bool = False, title: str | Non
         xaxis_type="log" if log_scale else "linear",
         yaxis=dict(autorange="reversed"),
         height=max(200, 28 * len(rows) + 120),
-        margin=dict(l=10, r=10, t=50, b=40),
-        legend=dict(orientation="h", y=-0.2),
+        margin=dict(l=10, r=10, t=50, b=LEGEND_MARGIN),
+        legend=LEGEND_BELOW,
     )
     return fig

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from cnnviz.errors import InvalidArgument
-from cnnviz.plots.common import heatmap, image_grid
+from cnnviz.plots.common import LEGEND_BELOW, LEGEND_MARGIN, heatmap, image_grid
 from cnnviz.inspect.robustness import SizeResult, SweepResult, TransformResult
 
 # Plotly's default qualitative palette, set explicitly so each model's reference line
@@ -50,7 +50,8 @@ def accuracy_vs_angle_figure(results: Mapping[str, SweepResult], *, title: str |
     fig.update_xaxes(title="rotation (degrees, counter-clockwise)", tickmode="array",
                      tickvals=sorted({a for r in results.values() for a in r.angles}))
     fig.update_yaxes(title="test accuracy", range=[0, 1.02], tickformat=".0%")
-    fig.update_layout(title=title, legend=dict(orientation="h"), margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+    fig.update_layout(title=title, legend=LEGEND_BELOW,
+                      margin=dict(l=10, r=10, t=40 if title else 10, b=LEGEND_MARGIN))
     return fig
 
 
@@ -75,8 +76,8 @@ def transforms_figure(results: Mapping[str, TransformResult], *, title: str | No
         fig.add_trace(go.Bar(x=list(r.names), y=list(r.accuracy), name=name, marker_color=PALETTE[i % len(PALETTE)],
                              text=[f"{a:.0%}" for a in r.accuracy], textposition="auto"))
     fig.update_yaxes(title="test accuracy", range=[0, 1], tickformat=".0%")
-    fig.update_layout(title=title, barmode="group", legend=dict(orientation="h"),
-                      margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+    fig.update_layout(title=title, barmode="group", legend=LEGEND_BELOW,
+                      margin=dict(l=10, r=10, t=40 if title else 10, b=LEGEND_MARGIN))
     return fig
 
 
@@ -93,6 +94,6 @@ def sizes_figure(results: Mapping[str, Sequence[SizeResult]], *, title: str | No
         ))
     fig.update_xaxes(type="category", title="image size")
     fig.update_yaxes(title="test accuracy", range=[0, 1.1], tickformat=".0%")
-    fig.update_layout(title=title, barmode="group", legend=dict(orientation="h"),
-                      margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+    fig.update_layout(title=title, barmode="group", legend=LEGEND_BELOW,
+                      margin=dict(l=10, r=10, t=40 if title else 10, b=LEGEND_MARGIN))
     return fig

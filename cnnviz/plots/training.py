@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Sequence
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from cnnviz.plots.common import LEGEND_BELOW, LEGEND_MARGIN
+
 if TYPE_CHECKING:  # pragma: no cover
     from cnnviz.runs.store import RunInfo
 
@@ -63,7 +65,7 @@ def live_curves(curve: dict, *, epochs: int | None = None, height: int = 320) ->
                              showlegend=first, line=dict(color=color), xaxis=f"x{axis}", yaxis=f"y{axis}"))
     x_range = [0, max(1, epochs) + 0.05] if epochs else None
     layout = dict(
-        height=height, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.25),
+        height=height, margin=dict(l=10, r=10, t=30, b=LEGEND_MARGIN), legend=LEGEND_BELOW,
         xaxis=dict(domain=[0.0, 0.45], title=dict(text="epoch"), range=x_range),
         xaxis2=dict(domain=[0.55, 1.0], title=dict(text="epoch"), range=x_range, anchor="y2"),
         yaxis=dict(anchor="x"), yaxis2=dict(anchor="x2", rangemode="tozero"),
@@ -94,5 +96,5 @@ def compare_runs(runs: Sequence["RunInfo"], metric: str = "accuracy", *, height:
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=f"{info.label} {suffix}",
                                      legendgroup=info.run_id, line=dict(color=color, dash=dash)))
     fig.update_layout(height=height, xaxis_title="epoch", yaxis_title=metric,
-                      margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.25))
+                      margin=dict(l=10, r=10, t=30, b=LEGEND_MARGIN), legend=LEGEND_BELOW)
     return fig

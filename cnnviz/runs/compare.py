@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from cnnviz.data.selection import Selection
 from cnnviz.errors import InvalidArgument
-from cnnviz.runs import notebook
+from cnnviz.runs.details import notebook_accuracy
 
 if TYPE_CHECKING:  # pragma: no cover
     from cnnviz.runs.store import RunInfo
@@ -55,7 +55,7 @@ def runs_table(runs: Iterable[RunInfo]) -> list[dict[str, Any]]:
             "status": info.status,
             "test accuracy": info.test_accuracy,
             "test loss": info.metrics.get("test_loss"),
-            "notebook's accuracy": _notebook_accuracy(info),
+            "notebook's accuracy": notebook_accuracy(info),  # only for the notebook's own set-up
             "epochs done": info.metrics.get("epochs_completed"),
         }
         row.update(flat_settings(info))
@@ -67,12 +67,6 @@ def runs_table(runs: Iterable[RunInfo]) -> list[dict[str, Any]]:
                 row[key] = int(count) + int(extra or 0)
         rows.append(row)
     return rows
-
-
-def _notebook_accuracy(info: RunInfo) -> float | None:
-    """The notebook's figure when the run was set up as the notebook did (never another set-up's)."""
-    figure = notebook.for_run(info)
-    return None if figure is None else figure.shown_accuracy
 
 
 HISTORY_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")

@@ -79,3 +79,28 @@ def test_loss_text(info: RunInfo) -> str | None:
     if plain is not None:
         text += f"; plain cross-entropy {plain:.4f}, the number Evaluate shows"
     return text
+
+
+def accuracy_gap_note(spec: TrainSpec) -> str | None:
+    """Why the training accuracy can sit below the test accuracy (augmentation, label smoothing and
+    dropout make training harder; test-time augmentation helps the test), or None when nothing does."""
+    harder = []
+    if spec.augment is not None and not spec.augment.is_identity:
+        harder.append(f"saw randomly changed images ({spec.augment.describe()})")
+    if spec.model.label_smoothing:
+        harder.append(f"was taught with label smoothing {spec.model.label_smoothing:g}, which counts a sure "
+                      "right answer as only partly right")
+    dropouts = [d for d in (spec.model.dropout, spec.model.conv_dropout) if d]
+    if dropouts:
+        harder.append(f"had {max(dropouts):.0%} of some layers' nodes switched off at random (dropout)")
+    helped = spec.tta != "none"
+    if not harder and not helped:
+        return None
+    text = "Why the training accuracy can be lower than the test accuracy: "
+    if harder:
+        text += "during training the network " + "; ".join(harder) + ". The test uses the plain images"
+    else:
+        text += "the test uses the plain images"
+    if helped:
+        text += ", and averages the network's answers over a few changed copies of each (test-time augmentation)"
+    return text + "."

@@ -21,6 +21,9 @@ from cnnviz.errors import InvalidArgument
 PUBLISH_INTERVAL_S = 1.0
 #: Curve points kept per series; older points are thinned 2:1 beyond this (charts are re-sent whole).
 MAX_CURVE_POINTS = 240
+#: The time left is estimated only after this many batches and seconds past the first batch (which
+#: includes tracing): before, the first batches' pace promised 583 s to a run that took 15 s.
+ETA_MIN_BATCHES, ETA_MIN_SECONDS = 5, 1.0
 #: airbench94's triangle: from 0.2 × peak up to the peak at 23% of the steps, down to 0.07 × peak.
 ONE_CYCLE = ((0.0, 0.23, 1.0), (0.2, 1.0, 0.07))
 #: Accuracy metric names Keras may use, preferred first.
@@ -101,6 +104,18 @@ def _thin(points: list) -> None:
             points.append(last)
 
 
+def seconds_left(batches: int, seconds: float, batches_left: int) -> float | None:
+    """The time left at the pace of ``batches`` batches in ``seconds`` (both counted from the end of the
+    first batch), or None while too few are done for a stable estimate (:data:`ETA_MIN_BATCHES`,
+    :data:`ETA_MIN_SECONDS`)."""
+    if batches < 0 or seconds < 0 or batches_left < 0:
+        raise ValueError(f"seconds_left needs counts ≥ 0, got batches={batches}, seconds={seconds}, "
+                         f"batches_left={batches_left}")
+    if batches < ETA_MIN_BATCHES or seconds < ETA_MIN_SECONDS:
+        return None
+    return seconds / batches * batches_left
+
+
 def finite(value: Any) -> float | None:
     if value is None:
         return None
@@ -153,7 +168,7 @@ def make_callbacks(
         def on_train_begin(self, logs=None):
             self._t0 = self._last = time.monotonic()
             self._t_first = None  # end of the first batch: the rate leaves out tracing
-            self._images_first = 0
+            self._images_first = self._done_first = 0
 
         def on_epoch_begin(self, epoch, logs=None):
             self._epoch, self._batch = epoch, 0
@@ -165,7 +180,7 @@ def make_callbacks(
             self._done += 1
             self._images += min(batch_size, n_train - (self._batch - 1) * batch_size)
             if self._t_first is None:
-                self._t_first, self._images_first = time.monotonic(), self._images
+                self._t_first, self._images_first, self._done_first = time.monotonic(), self._images, self._done
             if stop_event.is_set() and not self.stopped:
                 self.stopped = True
                 self.model.stop_training = True
@@ -214,7 +229,8 @@ def make_callbacks(
                 rate = (self._images - self._images_first) / (now - self._t_first)
             elapsed = now - self._t0
             left = (epochs - done_before) * steps - self._done  # a resumed run counts only what is left
-            eta = elapsed / self._done * left if self._done else None
+            eta = None if self._t_first is None else seconds_left(self._done - self._done_first, now - self._t_first,
+                                                                  left)
             x = self._epoch + self._batch / steps
             if self._batch and (not self._points["x"] or x > self._points["x"][-1]):
                 self._points["x"].append(round(x, 4))

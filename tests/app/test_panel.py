@@ -51,3 +51,27 @@ def test_a_waiting_panel_takes_a_faster_pace_after_moving_up_enough():
     assert panel.pace_outdated(drawn_at_place_5, [_status("queued", 1)])  # 2 s: rerun the page once
     assert not panel.pace_outdated(panel.LIVE_REFRESH_S, [_status("running")])
     assert not panel.pace_outdated(None, [_status("queued", 1)])  # no live panel drawn
+
+
+def _job_view_script(eta_s, phase):
+    import types as t
+
+    from cnnviz.app import panel as p
+    from cnnviz.training.callbacks import Progress
+
+    progress = Progress(phase=phase, epoch=1, epochs=3, batch=1, batches=50, eta_s=eta_s)
+    status = t.SimpleNamespace(state="running", active=True, job_id="job-1", progress=progress, run_id=None)
+    p._job_view(t.SimpleNamespace(stop=lambda job_id: None, resumable=lambda job_id: 0), status, "")
+
+
+def test_time_left_says_estimating_until_there_is_an_estimate():
+    """Not a number from batch 1 (issue 14: "time left 583 s" for a run that took 15 s), nor a bare dash."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_job_view_script, args=(None, "training")).run()
+    assert not at.exception, at.exception
+    assert {m.label: m.value for m in at.metric}["time left"] == "estimating…"
+    at = AppTest.from_function(_job_view_script, args=(42.4, "training")).run()
+    assert {m.label: m.value for m in at.metric}["time left"] == "42 s"
+    at = AppTest.from_function(_job_view_script, args=(None, "testing")).run()
+    assert {m.label: m.value for m in at.metric}["time left"] == "–"

@@ -289,7 +289,7 @@ async def prepare_tiny_training(page, server: str, seed: int) -> None:
     await open_from_sidebar(page, "Build & train")
     dataset = await page.get_by_role("combobox", name="Dataset", exact=True).input_value()
     network = await page.get_by_role("combobox", name="Network", exact=True).input_value()
-    if not network.startswith("Seed 000 model1") or "digits" not in dataset.lower():
+    if not network.startswith("CNN Lab: 2 conv layers, 16 filters") or "digits" not in dataset.lower():
         raise AssertionError(f"Build & train did not open on seed 000 model1 / digits: {network!r}, {dataset!r}")
     await set_number(page, "Epochs", TINY["Epochs"])
     await set_number(page, re.compile(r"^Training images"), TINY["Training images"])

@@ -256,6 +256,18 @@ def test_confusion_figure_matches_hand_matrix_and_carries_cells(ev):
     assert norm.data[0].text[1][0] == "67%<br>2"
 
 
+def test_a_single_click_reaches_the_cell_trace():
+    """Plotly fires no click event for a trace with hoverinfo "skip" and Streamlit selects no heat-map cell:
+    the marker trace must answer the mouse (issue 14: "Click a cell" did nothing, only a box selected)."""
+    fig = plots.confusion_matrix_figure(CONFUSION, NAMES, normalized=True)
+    heat, cells = fig.data
+    assert heat.hoverinfo == "skip"
+    assert cells.hoverinfo != "skip" and "%{customdata[2]} images" in cells.hovertemplate
+    assert "%{customdata[3]:.1%} of the true class" in cells.hovertemplate
+    assert cells.customdata[3][3] == pytest.approx(CONFUSION[1, 0] / CONFUSION[1].sum())
+    assert fig.layout.clickmode == "event+select"
+
+
 def test_cells_from_streamlit_selection():
     event = {"selection": {"points": [
         {"curve_number": 1, "point_index": 3, "x": "cat", "y": "dog", "customdata": [1, 0, 2]},

@@ -223,6 +223,7 @@ def test_deeper_layer_filters_per_channel(seq_input):
     scaled = (kernel - kernel.min()) / (kernel.max() - kernel.min())
     np.testing.assert_allclose(f.per_channel[4, 1], scaled[:, :, 1, 4])
     assert [c["name"] for c in features.conv_layers(seq_input)] == ["conv1", "conv2"]
+    assert all(c["trainable"] for c in features.conv_layers(seq_input))
     with pytest.raises(InvalidArgument, match="layer 'bn1' is not a convolution layer; choose one of conv1, conv2"):
         features.layer_filters(seq_input, "bn1")
 
@@ -256,3 +257,13 @@ def test_filter_figures_show_the_scaled_kernel(seq_input):
     deeper = features.layer_filters(seq_input, "conv2")
     with pytest.raises(InvalidArgument, match="layer 'conv2' sees 4 input channels, not 3"):
         plots.filters_figure(deeper, mode="rgb")
+
+
+def test_a_frozen_conv_is_marked_not_trainable(seq_input):
+    """The fast presets' whitening conv is frozen: Inside must not call its weights "learned" (issue 14)."""
+    seq_input.get_layer("conv1").trainable = False
+    try:
+        assert [(c["name"], c["trainable"]) for c in features.conv_layers(seq_input)] == [
+            ("conv1", False), ("conv2", True)]
+    finally:
+        seq_input.get_layer("conv1").trainable = True

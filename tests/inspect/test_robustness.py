@@ -290,6 +290,24 @@ def test_global_pooling_model_returns_accuracies_at_other_sizes(functional):
     assert model.inputs[0].shape[1:3] == (8, 8)  # the original still takes 8×8
 
 
+@pytest.mark.slow
+def test_the_explanation_names_what_the_global_pooling_does():
+    """"global pooling averages each of the maps" was said of a layer named global_max (issue 14)."""
+    import keras
+
+    x, y = invariant_data(10)
+    average = robustness.other_sizes(invariant_model(), x, y, BIN_NAMES, sizes=(16,))[0]
+    assert "global pooling turns each of the 2 maps into one number (its average)" in average.explanation
+    model = keras.Sequential([keras.Input((8, 8, 1), name="image"),
+                              keras.layers.Conv2D(2, 3, padding="same", name="conv"),
+                              keras.layers.GlobalMaxPooling2D(name="global_max"),
+                              keras.layers.Dense(2, activation="softmax", name="dense")], name="maxed")
+    (r,) = robustness.other_sizes(model, x, y, BIN_NAMES, sizes=(16,))
+    assert r.works and "global pooling layer 'global_max'" in r.explanation
+    assert "turns each of the 2 maps into one number (its largest value)" in r.explanation
+    assert "averages" not in r.explanation
+
+
 # --- figures ----------------------------------------------------------------------------
 @pytest.mark.slow
 def test_robustness_figures(quad):

@@ -38,3 +38,32 @@ def test_quantise_and_colour_table():
     table = common.colour_table("gray")
     assert table.shape == (common.LEVELS, 3) and table.dtype == np.uint8
     assert (np.diff(table[:, 0].astype(int)) >= 0).all()  # dark to light
+
+
+def test_legends_sit_below_the_axis_titles_not_over_them():
+    """A horizontal legend at paper y = -0.25 (or Plotly's default) covered the x-axis title on a projector
+    (issue 14): every legend is at the figure's bottom edge, with a margin that holds both."""
+    from cnnviz.plots import datasets as dplots
+    from cnnviz.plots import training as tplots
+
+    figures = {
+        "class counts": dplots.class_counts_bar({"train": [30, 40], "validation": [1, 2], "test": [5, 6]},
+                                                ["cat", "dog"], stacked=True),
+        "curves": common.curves({"a": [1, 2], "b": [2, 1]}, title="t"),
+        "live curves": tplots.live_curves({"x": [0.5, 1.0], "loss": [1.0, 0.8], "accuracy": [0.1, 0.2],
+                                           "epoch_loss": [0.8], "epoch_accuracy": [0.2],
+                                           "epoch_val_loss": [0.9], "epoch_val_accuracy": [0.15]}),
+        "pixel histogram": dplots.pixel_histogram(np.zeros((4, 4, 3), dtype=np.uint8)),
+    }
+    for name, fig in figures.items():
+        legend = fig.layout.legend
+        assert (legend.yref, legend.y, legend.yanchor) == ("container", 0.0, "bottom"), name
+        assert fig.layout.margin.b >= common.LEGEND_MARGIN, name
+
+
+def test_thin_bands_hide_their_count_instead_of_squeezing_it():
+    """The validation band's counts were drawn so small they showed as "□" on a projector (issue 14)."""
+    from cnnviz.plots import datasets as dplots
+
+    fig = dplots.class_counts_bar({"train": [300, 400], "validation": [1, 2]}, ["cat", "dog"], stacked=True)
+    assert fig.layout.uniformtext.mode == "hide" and fig.layout.uniformtext.minsize >= 11

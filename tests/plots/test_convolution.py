@@ -53,6 +53,17 @@ def test_modes_figure_shares_one_scale_and_titles_shapes_and_formulas():
     assert fig.layout.yaxis2.scaleanchor == "x2"
 
 
+def test_modes_figure_is_readable_on_a_projector():
+    """Formulas at full title size, not a small <sub>; room between panels for each one's axis labels (issue 14)."""
+    res = conv.compare_modes(conv.pattern_image("Circle", 32), conv.gaussian_kernel(5, 1.0))
+    fig = plots.modes_figure(res)
+    titles = [a for a in fig.layout.annotations]
+    assert all("<sub>" not in a.text and a.font.size >= 15 for a in titles)
+    domains = [fig.layout[f"xaxis{'' if i == 1 else i}"].domain for i in (1, 2, 3)]
+    gaps = [b[0] - a[1] for a, b in zip(domains, domains[1:])]
+    assert all(g >= 0.07 for g in gaps), gaps
+
+
 def test_modes_figure_pixels_are_the_responses_in_256_levels_of_the_colour_bar():
     image = np.random.default_rng(0).integers(0, 256, (40, 33))
     kernel = conv.gaussian_kernel(15, 4.0)

@@ -69,3 +69,17 @@ def test_test_loss_text_says_what_the_loss_includes():
         "training loss)")
     mse = fake_run_info(model={**FLAT_MODEL, "loss": "mean_squared_error"})
     assert labels.loss_kind(mse.spec) == "mean squared error"
+
+
+def test_accuracy_gap_note_says_why_training_accuracy_trails_the_test():
+    from cnnviz.training.spec import spec_from_preset
+
+    assert labels.accuracy_gap_note(fake_run_info().spec) is None  # plain training: nothing to explain
+    note = labels.accuracy_gap_note(spec_from_preset("fast_1min", seed=0))
+    assert note == ("Why the training accuracy can be lower than the test accuracy: during training the network "
+                    "saw randomly changed images (flip horizontal, crop ±2 px); was taught with label smoothing "
+                    "0.2, which counts a sure right answer as only partly right. The test uses the plain images, "
+                    "and averages the network's answers over a few changed copies of each (test-time "
+                    "augmentation).")
+    dropout = fake_run_info(model={**FLAT_MODEL, "dropout": 0.5}).spec
+    assert "had 50% of some layers' nodes switched off at random (dropout)" in labels.accuracy_gap_note(dropout)

@@ -7,7 +7,7 @@ import pytest
 
 from cnnviz.errors import InvalidArgument
 from cnnviz.training import loop as training
-from cnnviz.training.callbacks import lr_at
+from cnnviz.training.callbacks import ETA_MIN_BATCHES, ETA_MIN_SECONDS, lr_at, seconds_left
 from tests.support.models import tiny_build
 from tests.support.specs import TINY_MODEL, tiny_spec
 
@@ -39,3 +39,14 @@ def test_one_cycle_sets_the_rate_before_every_step(cnnviz_home):
     assert len(seen) == steps
     expected = [lr_at("one_cycle", 0.02, i / (steps - 1)) for i in range(steps)]
     np.testing.assert_allclose(seen, expected, rtol=1e-6)
+
+
+# --- time left ------------------------------------------------------------------------------
+def test_time_left_waits_for_a_stable_pace():
+    """Batch 1 includes tracing: no estimate from it, nor from a handful of batches or a blink (issue 14)."""
+    assert seconds_left(0, 0.0, 100) is None
+    assert seconds_left(ETA_MIN_BATCHES - 1, 10.0, 100) is None
+    assert seconds_left(50, ETA_MIN_SECONDS / 2, 100) is None
+    assert seconds_left(10, 2.0, 90) == pytest.approx(18.0)
+    with pytest.raises(ValueError, match="batches_left=-1"):
+        seconds_left(10, 2.0, -1)

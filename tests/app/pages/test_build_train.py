@@ -44,6 +44,9 @@ def test_build_page_shows_preset_summary_and_builder(app_path):
     at = _build_page(app_path)
     assert at.selectbox(key="train_dataset").value == "digits"
     assert at.selectbox(key="train_preset").value == "seed000_model1"
+    # Named as a class knows it, with the notebook as a source line (not "Seed 000 model1").
+    assert at.selectbox(key="train_preset").format_func("seed000_model1") == "CNN Lab: 2 conv layers, 16 filters"
+    assert any("Source: seed 000 (CNN Lab, 2020)" in c.value for c in at.caption)
     summary = at.dataframe[0].value
     assert list(summary["name"])[:3] == ["image", "conv_1", "bn_1"]
     assert list(summary["formula"])[1] == "(3·3·1+1)·16 = 160"  # 8×8×1 digits into 16 3×3 filters
@@ -53,6 +56,7 @@ def test_build_page_shows_preset_summary_and_builder(app_path):
 
     at.segmented_control(key="train_source").set_value("My own network").run()
     assert not at.exception
+    assert not any("seed 000" in o for o in at.radio(key="build_growth").options)
     at.slider(key="build_conv").set_value(4).run()  # 8×8 digits pool below 1×1 after 3 layers
     assert "conv layers" in at.error[0].value and "got conv layers = 4" in at.error[0].value
     assert at.button(key="train_start").disabled
@@ -113,6 +117,10 @@ def test_runs_page_compares_downloads_and_deletes(app_path):
     assert not at.exception
 
     at.selectbox(key="runs_selected").set_value(a.run_id).run()
+    # The run's settings and results: a short table of formatted values, not a JSON tree of every key.
+    assert not at.json
+    details = next(d.value for d in at.dataframe if list(d.value.columns) == ["what", "value"])
+    assert "test accuracy" in list(details["what"]) and "None" not in list(details["value"])
     assert at.button(key="runs_delete").disabled
     at.checkbox(key="runs_delete_confirm").check().run()
     at.button(key="runs_delete").click().run()
@@ -252,6 +260,20 @@ def test_too_few_training_images_for_the_split_are_refused_before_training(app_p
     assert not at.error and not at.button(key="train_start").disabled
 
 
+def test_a_value_outside_its_range_disables_train_and_says_why(app_path):
+    """Streamlit's own range check kept the last valid learning rate while the box showed 0 (issue 14)."""
+    at = _build_page(app_path)
+    assert not at.button(key="train_start").disabled
+    at.number_input(key=f"train_lr_{TAG}").set_value(0.0).run()
+    assert [e.value for e in at.error] == ["Learning rate must be from 1e-05 to 1; the box shows 0."]
+    assert at.button(key="train_start").disabled
+    at.number_input(key=f"train_epochs_{TAG}").set_value(0).run()
+    assert "Epochs must be from 1 to 500; the box shows 0." in [e.value for e in at.error]
+    at.number_input(key=f"train_lr_{TAG}").set_value(0.01).run()
+    at.number_input(key=f"train_epochs_{TAG}").set_value(2).run()
+    assert not at.error and not at.button(key="train_start").disabled
+
+
 # --- the Build & train page ------------------------------------------------------------------
 def _page(app_path):
     from streamlit.testing.v1 import AppTest
@@ -269,8 +291,19 @@ def test_page_without_cifar10_explains_and_disables_train(app_path):
     assert at.segmented_control(key="train_source").options[0] == "Fast CIFAR-10 (minutes)"
     at.segmented_control(key="train_source").set_value("Fast CIFAR-10 (minutes)").run()
     assert not at.exception, at.exception
-    assert any("tuned for CIFAR-10" in i.value for i in at.info)
+    # "get CIFAR-10 first" with a link, not a layer-shape error about the 8×8×1 digits (issue 14)
+    assert not at.error, [e.value for e in at.error]
+    assert any("made for CIFAR-10, which is not on this machine yet" in i.value and "Get CIFAR-10 first" in i.value
+               for i in at.info)
+    assert any(link.proto.page == "app_pages/datasets.py" or "datasets" in link.proto.page
+               for link in at.get("page_link"))
     assert at.button(key="train_start").disabled
+    at.segmented_control(key="train_source").set_value("A network from the notebooks").run()
+    at.selectbox(key="train_preset").set_value("seed001_cnn").run()  # 5×5 filters: no room in 8×8 digits
+    assert not at.error and any("Get CIFAR-10 first" in i.value for i in at.info)
+    at.selectbox(key="train_preset").set_value("seed000_model1").run()  # fits the digits: trains on them
+    assert not at.error and not any("Get CIFAR-10 first" in i.value for i in at.info)
+    assert not at.button(key="train_start").disabled
 
 
 @pytest.mark.slow
@@ -292,6 +325,8 @@ def test_page_offers_the_fast_presets_first_and_trains_one(app_path, tmp_path):
     assert list(at.dataframe[0].value["name"])[:3] == ["image", "whiten", "whiten_gelu"]
     at.radio(key="train_fast_preset").set_value("fast_1min").run()
     assert {m.label: m.value for m in at.metric}["Expected test accuracy"] == "≈67%"
+    headings = [m.value for m in at.markdown if m.value.startswith("##### Train a good")]
+    assert headings == ["##### Train a good CIFAR-10 model in 1 minute"]  # not the 3 minutes of the default
     assert not at.button(key="train_start").disabled
     at.button(key="train_start").click().run()
     assert not at.exception, at.exception
@@ -301,6 +336,7 @@ def test_page_offers_the_fast_presets_first_and_trains_one(app_path, tmp_path):
     assert info.config["preset"] == "fast_1min" and info.metrics["n_train"] == 100
     at.run()
     note = next(s.value for s in at.success if "test accuracy" in s.value)
+    assert any(c.value.startswith("Why the training accuracy can be lower than the test accuracy") for c in at.caption)
     assert "mirror image" in note and "expected on a quiet 2-core server: ≈67%" in note
 
 

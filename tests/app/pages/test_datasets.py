@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from cnnviz.app import downloads
 from cnnviz.data import datasets
 from cnnviz.errors import Unavailable
-from tests.support.archives import tiny_archive_bytes, write_tiny_dir
+from tests.support.archives import class_folders, make_zip, tiny_archive_bytes, write_tiny_dir
 from tests.support.http import Route, loopback_server, refused_url, md5
 
 
@@ -74,11 +74,31 @@ def test_augmentation_preview_with_reroll(app_path):
     assert not at.exception and not _errors(at)
 
 
+def test_augmentation_preview_names_the_set_up_it_shows(app_path):
+    """The defaults are seed 002's: the text said "seed 000 Part 17" (issue 14)."""
+    at = _open(app_path)
+    intro = next(m.value for m in at.markdown if m.value.startswith("Random changes to each training image"))
+    assert "It starts on seed 002's set-up" in intro and "(seed 000 Part 17)" not in intro
+    at.toggle(key="datasets_aug_on").set_value(True)
+    at.run(timeout=180)
+    shown = lambda: (at.slider(key="datasets_aug_rotation").value, at.selectbox(key="datasets_aug_flip").value,  # noqa: E731
+                     at.slider(key="datasets_aug_translate").value)
+    assert shown() == (0, "horizontal", 0.1)
+    at.button(key="datasets_aug_seed000").click().run(timeout=120)
+    assert shown() == (30, "horizontal_and_vertical", 0.0)
+    at.button(key="datasets_aug_seed002").click().run(timeout=120)
+    assert shown() == (0, "horizontal", 0.1)
+    assert not at.exception and not _errors(at) and not at.warning
+
+
 def test_missing_cifar_offers_download_and_import(app_path):
     at = _open(app_path)
     at.selectbox(key="datasets_source").set_value("cifar10").run()
     assert not at.exception
     assert any("CIFAR-10 is not on this machine yet" in w.value for w in at.warning)
+    # This is the Datasets page: the warning points at the button, not at "the Datasets page".
+    assert not any("on the Datasets page" in w.value for w in at.warning)
+    assert any("Download it with the button below" in w.value for w in at.warning)
     assert at.button(key="datasets_download") is not None
     # Importing from a server path is teacher-only: off unless the server was started with the variable.
     with pytest.raises(KeyError):
@@ -92,7 +112,7 @@ def test_fixture_cifar_installed_shows_the_page(app_path, tmp_path):
     archive.write_bytes(tiny_archive_bytes())
     datasets.import_cifar10(archive)
     at = _open(app_path)
-    at.selectbox(key="datasets_source").set_value("cifar10").run()
+    assert at.selectbox(key="datasets_source").value == "cifar10"  # the lab's dataset first, when it is here
     assert not at.exception and not _errors(at)
     assert [m.value for m in at.metric][:4] == ["100", "20", "32×32×3", "10"]
     table = _split_table(at)
@@ -155,6 +175,26 @@ def test_download_failure_is_a_message(app_path, monkeypatch):
     assert not at.exception
     assert any("looks offline" in e for e in _errors(at))
     assert not datasets.is_present("cifar10")
+    # No stale "Connecting…" line and empty progress bar above the error.
+    assert not at.get("progress")
+    assert not any("Connecting" in m.value for m in at.markdown)
+
+
+def test_a_made_dataset_is_offered_and_chosen_at_once(app_path):
+    at = _open(app_path)
+    at.selectbox(key="datasets_source").set_value("cifar10").run()  # no charts: fast reruns
+    at.select_slider(key="datasets_zip_size").set_value(16).run()
+    at.text_input(key="datasets_zip_name").input("pets")
+    at.file_uploader(key="datasets_zip").upload("pets.zip", make_zip(class_folders()), "application/zip").run()
+    at.button(key="datasets_zip_import").click().run()
+    assert not at.exception and not _errors(at)
+    assert any(s.value.startswith("Made folder:pets") for s in at.success)
+    picker = at.selectbox(key="datasets_source")
+    assert "folder:pets" in picker.options[-1] or any("pets" in o for o in picker.options)
+    assert picker.value == "folder:pets"  # opened at once, no browser reload
+    at.switch_page("app_pages/build_train.py").run()
+    assert "folder:pets" in [o for o in at.selectbox(key="train_dataset").options] or any(
+        "pets" in o for o in at.selectbox(key="train_dataset").options)
 
 
 def test_server_path_import_refused_without_the_teacher_switch(tmp_path, monkeypatch):

@@ -213,3 +213,11 @@ def test_test_loss_is_the_runs_number_and_says_what_label_smoothing_adds(app_pat
     help_text = next(m.proto.help for m in at.metric if m.label == "Test accuracy")
     assert f"Test loss {smoothed:.4f} (cross-entropy with label smoothing 0.2" in help_text
     assert f"plain cross-entropy {plain:.4f}, the number Evaluate shows" in help_text
+
+
+def test_the_confusion_matrix_has_the_whole_width(app_path, run_id):
+    """Beside the per-class bars, the matrix was squeezed on a 1024-pixel projector (issue 14)."""
+    at = open_page(app_path, PAGE)
+    no_errors(at)
+    in_columns = {c.key for column in at.columns for c in column.get("plotly_chart")}
+    assert "eval_cm" in {c.key for c in at.get("plotly_chart")} and "eval_cm" not in in_columns

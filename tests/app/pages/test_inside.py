@@ -120,6 +120,19 @@ def test_filters_tab(app_path, run_id, reference):
     assert "inside_maps" not in chart_keys(at)
 
 
+def test_a_frozen_layers_weights_are_not_called_learned(app_path, run_id, monkeypatch):
+    """The fast networks' whitening conv is set from the data and frozen (issue 14)."""
+    real = features.conv_layers
+    monkeypatch.setattr(features, "conv_layers", lambda model: [dict(c, trainable=False) for c in real(model)])
+    at = open_page(app_path, PAGE)
+    at.session_state["inside_tab"] = "Filters"
+    at.run()
+    no_errors(at)
+    shown = texts(at)
+    assert "These weights were not learned: layer conv_1 is frozen" in shown
+    assert "The learned weights" not in shown
+
+
 def test_gradcam_tab(app_path, run_id, reference):
     model, x, y, names, x_uint8 = reference
     at = open_page(app_path, PAGE)

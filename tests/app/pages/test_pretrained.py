@@ -126,7 +126,12 @@ def test_offline_page_explains_and_still_shows_the_model(app_path, monkeypatch, 
     with loopback_server({}) as mirror:  # a server without the file: every download fails
         monkeypatch.setattr(weights, "RESNET50", dataclasses.replace(weights.RESNET50, url=mirror.base + "/resnet50.h5"))
         at = _open_page(app_path)
-        [error] = at.error
+        # Students get one calm line; the teacher's details (URL, error, paths) wait in an expander.
+        assert not at.error
+        assert at.info[0].value.startswith("ResNet50's ImageNet weights are not installed on this server yet")
+        assert mirror.base not in at.info[0].value
+        [details] = [e for e in at.expander if e.label == "For the teacher: how to install the weights"]
+        error = details.markdown[0]
         assert error.value.startswith("ResNet50's ImageNet weights are not on this machine")
         assert "`python -m cnnviz download resnet50`" in error.value
         assert f"downloading it failed: could not download {mirror.base}/resnet50.h5: the server answered HTTP 404 (Not Found)." in error.value
@@ -136,6 +141,6 @@ def test_offline_page_explains_and_still_shows_the_model(app_path, monkeypatch, 
         assert "49 convolutions and 1 dense" in _texts(at)
         # A rerun inside the retry window says the same without asking the network again.
         at.run()
-        assert [e.value for e in at.error] == [error.value]
+        assert [e.markdown[0].value for e in at.expander if e.label.startswith("For the teacher")] == [error.value]
         assert mirror.hits == ["/resnet50.h5"]
 

@@ -55,6 +55,15 @@ def test_page_without_weights_says_how_to_get_them(app_path, no_weights):
     assert "python -m cnnviz download resnet50-notop" in at.warning[0].value
 
 
+def test_a_value_outside_its_range_disables_both_trainings(app_path, no_weights):
+    at = _page(app_path)
+    at.radio(key="tl_weights").set_value("none").run()
+    assert not at.button(key="tl_train").disabled
+    at.number_input(key="tl_epochs").set_value(60).run()  # Streamlit's own check would train 3 epochs
+    assert [e.value for e in at.error] == ["Epochs must be from 1 to 50; the box shows 60."]
+    assert at.button(key="tl_train").disabled and at.button(key="tl_train_both").disabled
+
+
 def test_train_frozen_and_unfrozen_lands_two_runs(app_path, no_weights):
     at = _page(app_path)
     at.radio(key="tl_weights").set_value("none").run()

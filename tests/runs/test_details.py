@@ -1,0 +1,65 @@
+"""cnnviz.runs.details: a run's values as people read them, and only the keys a student reads (issue 14)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from cnnviz.app.tables import settings_table
+from cnnviz.runs import details
+from tests.support.runs import fake_run_info
+
+
+def with_metrics(metrics: dict):
+    return dataclasses.replace(fake_run_info(), metrics=metrics)
+
+
+def test_values_are_formatted_not_raw():
+    assert details.format_value(None) == "–"
+    assert details.format_value(float("nan")) == "–"
+    assert details.format_value(0.4805) == "0.4805"
+    assert details.format_value(0.4805, percent=True) == "48.0%"  # 48.05% rounds to even
+    assert details.format_value(np.float64(0.25), percent=True) == "25.0%"
+    assert details.format_value(10000) == "10,000" and details.format_value(np.int64(20)) == "20"
+    assert details.format_value(20.0) == "20"
+    assert details.format_value(True) == "yes" and details.format_value(np.bool_(False)) == "no"
+    assert details.format_value("adam") == "adam"
+
+
+def test_a_digits_run_of_a_cifar10_network_has_no_notebook_figure():
+    cifar = with_metrics({"test_accuracy": 0.5, "seed_test_accuracy": 0.529, "same_dataset_as_seed": True})
+    digits = with_metrics({"test_accuracy": 0.9, "seed_test_accuracy": 0.529, "seed_dataset": "cifar10",
+                                    "same_dataset_as_seed": False})
+    assert details.notebook_accuracy(cifar) == 0.529
+    assert details.notebook_accuracy(digits) is None
+    from cnnviz.runs.compare import runs_table
+
+    assert [row["notebook's accuracy"] for row in runs_table([cifar, digits])] == [0.529, None]
+
+
+def test_run_details_list_the_relevant_keys_formatted():
+    info = with_metrics({"test_accuracy": 0.4805, "test_loss": 1.4651, "n_train": 90, "n_val": 30,
+                                  "n_test": 40, "epochs_completed": 2.0, "train_seconds": 12.345,
+                                  "params_total": 1234, "params_trainable": 1234, "images_per_s": 456.7})
+    rows = {r["what"]: r["value"] for r in details.run_details(info)}
+    assert rows["images: training / validation / test"] == "90 / 30 / 40"
+    assert rows["epochs done / asked"] == "2 / 2"
+    assert rows["test accuracy"] == "48.0%"
+    assert rows["notebook's test accuracy"] == "–"
+    assert rows["training time"] == "12.3 s"
+    assert rows["parameters (trainable)"] == "1,234 (1,234)"
+    assert all(isinstance(v, str) and v != "None" for v in rows.values())
+    assert "scaling_affine" not in rows and "class_names" not in rows
+
+
+def test_the_settings_table_shows_dashes_and_short_numbers():
+    rows = [{"run": "a", "test accuracy": 0.4805, "status": "finished", "validation_fraction": 0.25,
+             "model.learning_rate": 0.001, "train_size": None},
+            {"run": "b", "test accuracy": None, "status": "finished", "validation_fraction": 0.1,
+             "model.learning_rate": 0.01, "train_size": 100}]
+    html = settings_table(rows, ["validation_fraction", "model.learning_rate", "train_size"]).to_html()
+    assert "None" not in html and "0.480500" not in html and "nan" not in html
+    assert "48.0%" in html and "25.0%" in html and "0.001" in html and ">100<" in html and "–" in html
+    assert isinstance(pd.DataFrame(rows), pd.DataFrame)
