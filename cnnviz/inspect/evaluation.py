@@ -15,14 +15,14 @@ from scipy.special import softmax
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from cnnviz.errors import InvalidArgument
-from cnnviz.inspect import topk
+from cnnviz.inspect import inference, topk
 from cnnviz.training.tta import predict_tta
 
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-DEFAULT_BATCH_SIZE = 256
+DEFAULT_BATCH_SIZE = inference.DEFAULT_BATCH_SIZE
 # Keras clips probabilities to [EPSILON, 1 - EPSILON] before the log in cross-entropy
 # (keras.config.epsilon() default), so our loss equals model.evaluate's.
 EPSILON = 1e-7
@@ -151,23 +151,25 @@ def as_probabilities(outputs: np.ndarray) -> np.ndarray:
 
 
 def predict_probabilities(
-    model: "keras.Model", x: np.ndarray, *, batch_size: int = DEFAULT_BATCH_SIZE
+    model: "keras.Model | inference.Forward", x: np.ndarray, *, batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: inference.Progress | None = None,
 ) -> np.ndarray:
-    """Class probabilities for every image, computed in batches.
+    """Class probabilities for every image, computed in batches by the model's compiled forward pass.
 
     Args:
-        model: a trained Keras classifier taking ``x`` as it is (already scaled).
+        model: a trained Keras classifier taking ``x`` as it is (already scaled), or its
+            :class:`cnnviz.inspect.inference.Forward`.
         x: float images N×H×W×C.
         batch_size: images per forward pass.
+        progress: called as ``progress(images done, N)`` after each batch.
     Returns:
-        N×C float32 probabilities (see :func:`as_probabilities`).
+        N×C float32 probabilities (see :func:`as_probabilities`); the same as from ``model.predict``.
     """
     x = check_images(x)
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise InvalidArgument(f"batch size must be a positive integer, got {batch_size!r}")
-    _check_model_input(model, x)
-    outputs = model.predict(x.astype(np.float32, copy=False), batch_size=int(batch_size), verbose=0)
-    return as_probabilities(outputs)
+    inference.check_batch_size(batch_size)
+    forward = inference.compiled(model)
+    _check_model_input(forward.model, x)
+    return as_probabilities(forward.outputs(x, batch_size=int(batch_size), progress=progress))
 
 
 def cross_entropy(probabilities: np.ndarray, y: np.ndarray, *, label_smoothing: float = 0.0) -> float:

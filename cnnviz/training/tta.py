@@ -12,6 +12,7 @@ import numpy as np
 
 from cnnviz.data.augment import flip_images
 from cnnviz.errors import InvalidArgument
+from cnnviz.inspect.inference import compiled
 
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,10 +70,10 @@ def predict_tta(model: keras.Model, x: np.ndarray | tf.data.Dataset, *, tta: str
 
 
 def _predictions(model: Any, x: Any, *, tta: str, batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Plain and (with TTA) augmented predictions, batch by batch through one ``tf.function``.
+    """Plain and (with TTA) augmented predictions, batch by batch through the model's compiled forward pass.
 
-    A plain loop over a traced forward pass: ``model.predict`` cost here about twice as much
-    for the 10,000 CIFAR-10 test images (measured for issue 8).
+    A plain loop over a traced forward pass (:func:`cnnviz.inspect.inference.compiled`, traced once per
+    model): ``model.predict`` cost here about twice as much for the 10,000 CIFAR-10 test images (issue 8).
     """
     if tta not in TTA_MODES:
         raise InvalidArgument(f"test-time augmentation must be one of {', '.join(TTA_MODES)}, got {tta!r}")
@@ -80,14 +81,14 @@ def _predictions(model: Any, x: Any, *, tta: str, batch_size: int) -> tuple[np.n
         raise InvalidArgument(f"images must be N×H×W×C, got shape {x.shape}")
     import tensorflow as tf
 
-    forward = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
+    forward = compiled(model)
     if isinstance(x, np.ndarray):
         batches: Any = (x[i:i + batch_size] for i in range(0, len(x), batch_size))
     else:
         batches = (b[0] if isinstance(b, tuple) else b for b in x)
 
     def predict(images: Any) -> np.ndarray:
-        return np.asarray(forward(images), dtype=np.float32)
+        return forward.batch(images)
 
     def mirror_mean(images: Any) -> np.ndarray:
         return (predict(images) + predict(flip_images(images))) / 2
