@@ -107,7 +107,6 @@ class SharedClassifier:
     """
 
     def __init__(self, model: "keras.Model", *, weights_source: str) -> None:
-
         shape = tuple(model.input_shape)
         if len(shape) != 4 or shape[-1] != 3 or shape[1] is None or shape[2] is None:
             raise InvalidArgument(f"expected a model taking N×H×W×3 images of a fixed size, got input shape {shape}")
