@@ -1,22 +1,14 @@
-"""cnnviz.app.sweeps: rotation sweeps measured one angle at a time join into one sweep."""
+"""cnnviz.app.sweeps: the Robustness results kept per (run, transformed copy)."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from cnnviz.app import sweeps
-from cnnviz.inspect import robustness
-from tests.support.models import quadrant_data, quadrant_model
 
 
-def test_joined_single_angle_sweeps_equal_one_sweep():
-    model = quadrant_model()
-    x, y = quadrant_data()
-    names = ["tl", "tr", "br", "bl"]
-    angles = (0, 45, 90, 180)
-    whole = robustness.rotation_sweep(model, x, y, names, angles=angles)
-    joined = sweeps.join_sweeps([robustness.rotation_sweep(model, x, y, names, angles=(a,)) for a in angles])
-    assert joined.angles == whole.angles
-    assert np.array_equal(joined.accuracy, whole.accuracy)
-    assert np.array_equal(joined.per_class, whole.per_class, equal_nan=True)
-    assert joined.unrotated_accuracy == whole.unrotated_accuracy
+def test_store_forgets_the_least_recently_used():
+    store = sweeps.ResultStore(max_entries=2)
+    store.put("a", 1)
+    store.put("b", 2)
+    assert store.get("a") == 1  # now "b" is the oldest
+    store.put("c", 3)
+    assert (store.get("a"), store.get("b"), store.get("c"), len(store)) == (1, None, 3, 2)
