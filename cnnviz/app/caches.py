@@ -6,7 +6,8 @@ slowly or wrongly get a ``hash_funcs`` key instead: a run by its id and its mode
 dataset's fingerprint when its test images are involved), so a run deleted and replaced is never
 served stale; an image by the sha256 of its pixels, because Streamlit hashes big arrays by sampling
 them and two images could collide. Uploaded bytes are hashed whole by Streamlit. Inference on a
-shared model holds its lock (Keras ``predict`` on one model is not thread-safe, tensorflow#61298).
+shared model goes through its one compiled forward pass (:mod:`cnnviz.inspect.inference`) and holds
+its lock (Keras inference on one model is not thread-safe, tensorflow#61298).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import streamlit as st
 from cnnviz.data import datasets, images
 from cnnviz.data import samples as data_samples
 from cnnviz.errors import InvalidArgument, Unavailable
-from cnnviz.inspect import evaluation, features, gradcam
+from cnnviz.inspect import evaluation, features, gradcam, inference
 from cnnviz.inspect import imagenet as inspect_imagenet
 from cnnviz.inspect import pretrained
 from cnnviz.models.resnet50 import build_resnet50
@@ -98,9 +99,14 @@ def scaling_preview(ds: datasets.Dataset, method: str, *, train_size: int, test_
 def run_model(info: runs.RunInfo) -> tuple:
     """A saved run's Keras model, shared by all sessions, and the lock to hold while using it.
 
-    Never train or change it: ``model, lock = caches.run_model(info)``; ``with lock: model.predict(x)``.
+    Never train or change it: ``model, lock = caches.run_model(info)``; ``with lock:
+    evaluation.predict_probabilities(model, x)``. Inference goes through the model's compiled forward
+    pass (:func:`cnnviz.inspect.inference.compiled`, made here and kept as long as this entry: one
+    trace per run id and model sha256), never ``model.predict``.
     """
-    return runs.load_model(info.run_id), threading.Lock()
+    model = runs.load_model(info.run_id)
+    inference.compiled(model)
+    return model, threading.Lock()
 
 
 @st.cache_resource(max_entries=4, show_spinner="Re-creating the run's test images…", hash_funcs=BY_RUN)
