@@ -58,7 +58,7 @@ BY_RUN = {runs.RunInfo: run_key}
 
 
 # --- datasets --------------------------------------------------------------------------------
-#: Shared read-only datasets: one copy per process for every session (CIFAR-10 is ~180 MB).
+#: Shared read-only datasets: one memory map per process for every session (CIFAR-10 is ~180 MB).
 DATASET_CACHE_ENTRIES = 3
 
 
@@ -71,7 +71,7 @@ def load_dataset(name: str) -> datasets.Dataset:
 
 @st.cache_resource(max_entries=DATASET_CACHE_ENTRIES, show_spinner="Loading the dataset…")
 def _stored_dataset(name: str, fingerprint: str) -> datasets.Dataset:
-    ds = datasets.load(name)
+    ds = datasets.load(name, mapped=True)  # images read only where used (a run's test draw: 6 of 184 MB)
     for arr in (ds.x_train, ds.y_train, ds.x_test, ds.y_test):
         arr.flags.writeable = False  # shared by all sessions: nobody may change it
     return ds
@@ -112,11 +112,12 @@ def run_model(info: runs.RunInfo) -> tuple:
 @st.cache_resource(max_entries=4, show_spinner="Re-creating the run's test images…", hash_funcs=BY_RUN)
 def run_test_set(info: runs.RunInfo) -> dict:
     """The run's own test images (uint8, read-only), labels and class names: ``{"x", "y", "class_names"}``."""
-    ds = rundata.run_dataset(info, full=load_dataset(info.spec.dataset))
-    x, y = ds.x_test, np.asarray(ds.y_test, dtype=np.int64)
+    full = load_dataset(info.spec.dataset)
+    x, y = rundata.run_test_images(info, full=full)  # the test draw alone, read from the mapped file
+    x, y = np.asarray(x), np.asarray(y, dtype=np.int64)
     for arr in (x, y):
         arr.flags.writeable = False  # shared by all sessions
-    return {"x": x, "y": y, "class_names": tuple(ds.class_names)}
+    return {"x": x, "y": y, "class_names": tuple(full.class_names)}
 
 
 EVAL_CACHE_ENTRIES = 8
