@@ -54,6 +54,11 @@ class ResultStore:
             while len(self._items) > self.max_entries:
                 self._items.popitem(last=False)
 
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._items.clear()
+
     def __len__(self) -> int:
         return len(self._items)
 
