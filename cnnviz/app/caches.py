@@ -12,6 +12,7 @@ its lock (Keras inference on one model is not thread-safe, tensorflow#61298).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
@@ -130,9 +131,9 @@ def run_evaluation(info: runs.RunInfo) -> evaluation.Evaluation:
     (scaling and test-time augmentation), so the page's accuracy is the run's accuracy."""
     data = run_test_set(info)
     model, lock = run_model(info)
-    x = prepare_inputs(info, data["x"])
-    with lock:
-        return evaluation.evaluate(model, x, data["y"], data["class_names"], tta=info.spec.tta)
+    with lock:  # scaled batch by batch, as it goes through the network
+        return evaluation.evaluate(model, data["x"], data["y"], data["class_names"], tta=info.spec.tta,
+                                   prepare=functools.partial(prepare_inputs, info))
 
 
 @st.cache_data(max_entries=EVAL_CACHE_ENTRIES, show_spinner=False, hash_funcs=BY_MODEL)

@@ -152,16 +152,17 @@ def as_probabilities(outputs: np.ndarray) -> np.ndarray:
 
 def predict_probabilities(
     model: "keras.Model | inference.Forward", x: np.ndarray, *, batch_size: int = DEFAULT_BATCH_SIZE,
-    progress: inference.Progress | None = None,
+    progress: inference.Progress | None = None, prepare: inference.Prepare | None = None,
 ) -> np.ndarray:
     """Class probabilities for every image, computed in batches by the model's compiled forward pass.
 
     Args:
         model: a trained Keras classifier taking ``x`` as it is (already scaled), or its
             :class:`cnnviz.inspect.inference.Forward`.
-        x: float images N×H×W×C.
+        x: float images N×H×W×C (or images ``prepare`` turns into them).
         batch_size: images per forward pass.
         progress: called as ``progress(images done, N)`` after each batch.
+        prepare: applied to each batch of ``x`` first (e.g. the run's scaling of uint8 pixels).
     Returns:
         N×C float32 probabilities (see :func:`as_probabilities`); the same as from ``model.predict``.
     """
@@ -169,7 +170,7 @@ def predict_probabilities(
     inference.check_batch_size(batch_size)
     forward = inference.compiled(model)
     _check_model_input(forward.model, x)
-    return as_probabilities(forward.outputs(x, batch_size=int(batch_size), progress=progress))
+    return as_probabilities(forward.outputs(x, batch_size=int(batch_size), progress=progress, prepare=prepare))
 
 
 def cross_entropy(probabilities: np.ndarray, y: np.ndarray, *, label_smoothing: float = 0.0) -> float:
@@ -291,18 +292,21 @@ def evaluate(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     tta: str = "none",
+    prepare: inference.Prepare | None = None,
 ) -> Evaluation:
     """Predict the whole test set in batches and compute every metric from the predictions.
 
     Args:
         model: trained Keras classifier (only used for inference).
-        x: float images N×H×W×C, scaled as the model was trained.
+        x: float images N×H×W×C, scaled as the model was trained (or as ``prepare`` scales them).
         y: N integer labels.
         class_names: one name per class.
         batch_size: images per forward pass.
         tta: test-time augmentation, as the run was tested: "none", "flip" (the mean of the
             predictions on each image and on its mirror image; the fast presets use it) or
             "flip_translate" (see ``training.TTA_MODES``).
+        prepare: applied to each batch of ``x`` first (e.g. the run's scaling of uint8 pixels, so
+            ``x`` can be the stored images).
     Returns:
         An :class:`Evaluation`.
     """
@@ -310,9 +314,9 @@ def evaluate(
     x = check_images(x)
     check_labels(y, len(x), len(names))
     if tta == "none":
-        probabilities = predict_probabilities(model, x, batch_size=batch_size)
+        probabilities = predict_probabilities(model, x, batch_size=batch_size, prepare=prepare)
     else:  # one implementation of TTA: the one the training job measures its test accuracy with
-        probabilities = predict_tta(model, x, tta=tta, batch_size=batch_size)
+        probabilities = predict_tta(model, x, tta=tta, batch_size=batch_size, prepare=prepare)
     return evaluation_from_probabilities(probabilities, y, names)
 
 

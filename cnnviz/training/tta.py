@@ -51,7 +51,7 @@ def translate_images(x: tf.Tensor, dy: int, dx: int) -> Any:
 
 
 def predict_tta(model: keras.Model, x: np.ndarray | tf.data.Dataset, *, tta: str = "flip",
-                batch_size: int = PREDICT_BATCH) -> np.ndarray:
+                batch_size: int = PREDICT_BATCH, prepare: Any = None) -> np.ndarray:
     """The model's class probabilities, with test-time augmentation.
 
     Args:
@@ -62,14 +62,16 @@ def predict_tta(model: keras.Model, x: np.ndarray | tf.data.Dataset, *, tta: str
             "flip_translate": half that mean plus a quarter each of the same mean for the image
             shifted one pixel down-right and up-left (see ``TTA_MODES``); "none": plain predictions.
         batch_size: images per forward pass (arrays only).
+        prepare: applied to each batch of an array first (e.g. the run's scaling of uint8 pixels).
     Returns:
         Probabilities N×classes (float32).
     """
-    plain, augmented = _predictions(model, x, tta=tta, batch_size=batch_size)
+    plain, augmented = _predictions(model, x, tta=tta, batch_size=batch_size, prepare=prepare)
     return plain if augmented is None else augmented
 
 
-def _predictions(model: Any, x: Any, *, tta: str, batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
+def _predictions(model: Any, x: Any, *, tta: str, batch_size: int,
+                 prepare: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Plain and (with TTA) augmented predictions, batch by batch through the model's compiled forward pass.
 
     A plain loop over a traced forward pass (:func:`cnnviz.inspect.inference.compiled`, traced once per
@@ -84,6 +86,8 @@ def _predictions(model: Any, x: Any, *, tta: str, batch_size: int) -> tuple[np.n
     forward = compiled(model)
     if isinstance(x, np.ndarray):
         batches: Any = (x[i:i + batch_size] for i in range(0, len(x), batch_size))
+        if prepare is not None:  # batch by batch: scaling all images at once costs more than a small network
+            batches = (prepare(b) for b in batches)
     else:
         batches = (b[0] if isinstance(b, tuple) else b for b in x)
 

@@ -64,3 +64,15 @@ def test_the_cache_does_not_keep_a_model_alive():
 def test_bad_arguments_repeat_what_was_received(model, x, batch_size, message):
     with pytest.raises(InvalidArgument, match=message.replace("(", r"\(").replace(")", r"\)")):
         inference.model_outputs(model, x, batch_size=batch_size)
+
+
+@pytest.mark.parametrize("tta", ["none", "flip", "flip_translate"])
+def test_preparing_batch_by_batch_equals_preparing_everything_first(model, tta):
+    x_u8 = np.random.default_rng(1).integers(0, 256, (300, 8, 8, 3), dtype=np.uint8)
+    y = np.arange(300) % 5
+    scale = lambda images: images.astype(np.float32) / 127.5 - 1  # noqa: E731 - a run's scaling
+    names = [str(c) for c in range(5)]
+    whole = evaluation.evaluate(model, scale(x_u8), y, names, tta=tta, batch_size=128)
+    batched = evaluation.evaluate(model, x_u8, y, names, tta=tta, batch_size=128, prepare=scale)
+    np.testing.assert_allclose(batched.probabilities, whole.probabilities, atol=1e-6)
+    assert batched.loss == pytest.approx(whole.loss, abs=1e-6)
