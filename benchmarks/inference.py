@@ -15,6 +15,9 @@ run on the seed's 2,000 test images. Then, medians of ``--repeats`` interleaved 
 * ``evaluate``: ``caches.run_evaluation`` of the 10,000-image run as the page calls it (TTA as the
   run was tested): ``cold`` with every cache empty (model load, memory-mapped test draw, trace),
   ``first`` with the model and test images loaded, ``cached`` (target ≤ 3 s first);
+* ``test_set_whole`` / ``test_set_mapped``: a run's 2,000 test images re-created in a fresh process
+  from the stored CIFAR-10 file read whole (as before) or memory-mapped (test draw only), with the
+  peak memory;
 * Robustness on the 2,000-image run through ``cnnviz.app.sweeps`` as the page calls it: rotation
   every 90° (the page's default) and every 15°, flips and shifts (2 and 4 px), a Border change
   (shifts again with edge pixels repeated), other sizes (48 and 64, stretched); ``first`` with the
@@ -35,6 +38,7 @@ import json
 import logging
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -154,6 +158,36 @@ def robustness_times(name: str, info, repeats: int) -> None:
          first_s=statistics.median(border), note="flips and shifts computed, then Border: edge pixels repeated")
 
 
+READ = """
+import resource, sys, time
+from types import SimpleNamespace
+import sklearn.model_selection  # the stratified split's import, paid either way: outside the clock
+from cnnviz.data import datasets
+from cnnviz.runs import rundata
+from cnnviz.training.spec import spec_from_preset
+info = SimpleNamespace(spec=spec_from_preset("seed000_model1", dataset="cifar10"))  # 10,000 + 2,000 images
+start = time.perf_counter()
+if sys.argv[1] == "whole":
+    x = rundata.run_dataset(info, full=datasets.load("cifar10")).x_test
+else:
+    x = rundata.run_test_images(info, full=datasets.load("cifar10", mapped=True))[0]
+print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, len(x))
+"""
+
+
+def test_set_read(repeats: int) -> None:
+    """A run's 2,000 test images re-created in a fresh process: the whole file read, or mapped."""
+    times: dict[str, list] = {"whole": [], "mapped": []}
+    for _ in range(repeats):
+        for how in times:
+            out = subprocess.run([sys.executable, "-c", READ, how], capture_output=True, text=True, check=True,
+                                 env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+            times[how].append([float(v) for v in out.stdout.split()[:2]])
+    for how, rows in times.items():
+        _row(section=f"test_set_{how}", images=2_000, seconds=statistics.median(r[0] for r in rows),
+             peak_rss_mb=statistics.median(r[1] for r in rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cifar", required=True, type=Path, help="a cifar-10-batches-bin folder")
@@ -168,6 +202,7 @@ def main() -> None:
 
     datasets.import_cifar10(args.cifar)
     _row(load_before=list(os.getloadavg()), cpus=os.cpu_count(), home=home)
+    test_set_read(args.repeats)
     for name in args.presets:
         whole, seed_size = _train(name, None), _train(name, 2_000)
         inference_ratio(name, whole, args.repeats)
