@@ -7,7 +7,10 @@ dataset's fingerprint when its test images are involved), so a run deleted and r
 served stale; an image by the sha256 of its pixels, because Streamlit hashes big arrays by sampling
 them and two images could collide. Uploaded bytes are hashed whole by Streamlit. Inference on a
 shared model goes through its one compiled forward pass (:mod:`cnnviz.inspect.inference`) and holds
-its lock (Keras inference on one model is not thread-safe, tensorflow#61298).
+its lock (Keras inference on one model is not thread-safe, tensorflow#61298). Results that take
+seconds and want a progress bar while they are computed (Evaluate, the Robustness copies) are kept
+in a :class:`ResultStore` in ``st.cache_resource`` instead of ``st.cache_data``, whose cached
+functions would replay their progress bars.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import functools
 import hashlib
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import replace
+from typing import Any, Hashable
 
 import numpy as np
 import streamlit as st
@@ -50,6 +55,39 @@ def model_key(info: runs.RunInfo) -> tuple[str, str]:
 def run_key(info: runs.RunInfo) -> tuple[str, str, str]:
     """A run's cache key where its test images matter too: its model key and its dataset's fingerprint."""
     return (*model_key(info), datasets.fingerprint(info.spec.dataset))
+
+
+class ResultStore:
+    """A thread-safe mapping that forgets the least recently used entries beyond ``max_entries``."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = int(max_entries)
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        """The value stored under ``key`` (now the most recently used), or None."""
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        """Store ``value`` under ``key``, forgetting the oldest entries beyond ``max_entries``."""
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 #: ``hash_funcs`` of the functions of a run's model (and of one image).
@@ -125,15 +163,36 @@ EVAL_CACHE_ENTRIES = 8
 IMAGE_CACHE_ENTRIES = 32
 
 
-@st.cache_data(max_entries=EVAL_CACHE_ENTRIES, show_spinner="Predicting every test image…", hash_funcs=BY_RUN)
+@st.cache_resource(show_spinner=False)
+def _evaluations() -> ResultStore:
+    return ResultStore(EVAL_CACHE_ENTRIES)
+
+
 def run_evaluation(info: runs.RunInfo) -> evaluation.Evaluation:
     """:func:`cnnviz.inspect.evaluation.evaluate` of a run on its own test set, tested as in training
-    (scaling and test-time augmentation), so the page's accuracy is the run's accuracy."""
-    data = run_test_set(info)
-    model, lock = run_model(info)
-    with lock:  # scaled batch by batch, as it goes through the network
-        return evaluation.evaluate(model, data["x"], data["y"], data["class_names"], tta=info.spec.tta,
-                                   prepare=functools.partial(prepare_inputs, info))
+    (scaling and test-time augmentation), so the page's accuracy is the run's accuracy.
+
+    Computed once per run key for all sessions, with a progress bar that moves with every batch
+    (a fast preset's 10,000 test images with TTA take several seconds on two cores).
+    """
+    store, key = _evaluations(), run_key(info)
+    found = store.get(key)
+    if found is None:
+        data = run_test_set(info)
+        model, lock = run_model(info)
+        bar = st.progress(0.0, text="Predicting every test image…")
+
+        def step(done: int, total: int) -> None:
+            bar.progress(min(1.0, done / max(total, 1)), text=f"Predicting every test image… {done:,} of {total:,}")
+
+        with lock:  # scaled batch by batch, as it goes through the network
+            found = evaluation.evaluate(model, data["x"], data["y"], data["class_names"], tta=info.spec.tta,
+                                        prepare=functools.partial(prepare_inputs, info), progress=step)
+        bar.empty()
+        for arr in (found.probabilities, found.y_true, found.predicted, found.confusion, found.confusion_normalized):
+            arr.flags.writeable = False  # shared by all sessions
+        store.put(key, found)
+    return found
 
 
 @st.cache_data(max_entries=EVAL_CACHE_ENTRIES, show_spinner=False, hash_funcs=BY_MODEL)

@@ -12,14 +12,12 @@ every right angle, and adding a run or an angle computes only what is new.
 from __future__ import annotations
 
 import functools
-import threading
-from collections import OrderedDict
-from typing import Any, Callable, Hashable, Sequence
+from typing import Callable, Hashable, Sequence
 
 import numpy as np
 import streamlit as st
 
-from cnnviz.app.caches import run_key, run_model, run_test_set
+from cnnviz.app.caches import ResultStore, run_key, run_model, run_test_set
 from cnnviz.inspect import robustness, transforms
 from cnnviz.runs import labels
 from cnnviz.runs import store as runs
@@ -30,43 +28,10 @@ from cnnviz.runs.rundata import prepare_inputs
 STORE_ENTRIES = 4096
 
 
-class ResultStore:
-    """A thread-safe mapping that forgets the least recently used entries beyond ``max_entries``."""
-
-    def __init__(self, max_entries: int = STORE_ENTRIES) -> None:
-        self.max_entries = int(max_entries)
-        self._items: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Any:
-        """The value stored under ``key`` (now the most recently used), or None."""
-        with self._lock:
-            if key not in self._items:
-                return None
-            self._items.move_to_end(key)
-            return self._items[key]
-
-    def put(self, key: Hashable, value: Any) -> None:
-        """Store ``value`` under ``key``, forgetting the oldest entries beyond ``max_entries``."""
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        """Forget every entry."""
-        with self._lock:
-            self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
 @st.cache_resource(show_spinner=False)
 def result_store() -> ResultStore:
     """The store of every session's Robustness results (cleared with the other Streamlit caches)."""
-    return ResultStore()
+    return ResultStore(STORE_ENTRIES)
 
 
 def _with_progress(requests: Sequence[tuple[runs.RunInfo, Sequence[Hashable]]], kind: str, text: str,

@@ -293,6 +293,7 @@ def evaluate(
     batch_size: int = DEFAULT_BATCH_SIZE,
     tta: str = "none",
     prepare: inference.Prepare | None = None,
+    progress: inference.Progress | None = None,
 ) -> Evaluation:
     """Predict the whole test set in batches and compute every metric from the predictions.
 
@@ -307,6 +308,7 @@ def evaluate(
             "flip_translate" (see ``training.TTA_MODES``).
         prepare: applied to each batch of ``x`` first (e.g. the run's scaling of uint8 pixels, so
             ``x`` can be the stored images).
+        progress: called as ``progress(images done, N)`` after each batch.
     Returns:
         An :class:`Evaluation`.
     """
@@ -314,9 +316,9 @@ def evaluate(
     x = check_images(x)
     check_labels(y, len(x), len(names))
     if tta == "none":
-        probabilities = predict_probabilities(model, x, batch_size=batch_size, prepare=prepare)
+        probabilities = predict_probabilities(model, x, batch_size=batch_size, prepare=prepare, progress=progress)
     else:  # one implementation of TTA: the one the training job measures its test accuracy with
-        probabilities = predict_tta(model, x, tta=tta, batch_size=batch_size, prepare=prepare)
+        probabilities = predict_tta(model, x, tta=tta, batch_size=batch_size, prepare=prepare, progress=progress)
     return evaluation_from_probabilities(probabilities, y, names)
 
 

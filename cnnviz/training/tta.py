@@ -51,7 +51,7 @@ def translate_images(x: tf.Tensor, dy: int, dx: int) -> Any:
 
 
 def predict_tta(model: keras.Model, x: np.ndarray | tf.data.Dataset, *, tta: str = "flip",
-                batch_size: int = PREDICT_BATCH, prepare: Any = None) -> np.ndarray:
+                batch_size: int = PREDICT_BATCH, prepare: Any = None, progress: Any = None) -> np.ndarray:
     """The model's class probabilities, with test-time augmentation.
 
     Args:
@@ -63,15 +63,16 @@ def predict_tta(model: keras.Model, x: np.ndarray | tf.data.Dataset, *, tta: str
             shifted one pixel down-right and up-left (see ``TTA_MODES``); "none": plain predictions.
         batch_size: images per forward pass (arrays only).
         prepare: applied to each batch of an array first (e.g. the run's scaling of uint8 pixels).
+        progress: for an array, called as ``progress(images done, N)`` after each batch.
     Returns:
         Probabilities N×classes (float32).
     """
-    plain, augmented = _predictions(model, x, tta=tta, batch_size=batch_size, prepare=prepare)
+    plain, augmented = _predictions(model, x, tta=tta, batch_size=batch_size, prepare=prepare, progress=progress)
     return plain if augmented is None else augmented
 
 
-def _predictions(model: Any, x: Any, *, tta: str, batch_size: int,
-                 prepare: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+def _predictions(model: Any, x: Any, *, tta: str, batch_size: int, prepare: Any = None,
+                 progress: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Plain and (with TTA) augmented predictions, batch by batch through the model's compiled forward pass.
 
     A plain loop over a traced forward pass (:func:`cnnviz.inspect.inference.compiled`, traced once per
@@ -106,6 +107,8 @@ def _predictions(model: Any, x: Any, *, tta: str, batch_size: int,
         elif tta == "flip_translate":
             shifted = mirror_mean(translate_images(images, 1, 1)) + mirror_mean(translate_images(images, -1, -1))
             augmented.append((plain[-1] + predict(flip_images(images))) / 4 + shifted / 4)
+        if progress is not None and isinstance(x, np.ndarray):
+            progress(sum(len(p) for p in plain), len(x))
     classes = int(model.output_shape[-1])
 
     def stack(parts: list) -> np.ndarray:

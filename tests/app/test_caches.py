@@ -91,3 +91,12 @@ def test_every_inference_on_a_run_goes_through_its_one_compiled_pass():
     np.testing.assert_allclose(caches.image_probabilities(info, data["x"][3]), ev.probabilities[3], atol=1e-5)
     assert forward.images == len(data["x"]) + 1
     assert forward._call.experimental_get_tracing_count() == 1  # traced once for every batch size
+
+
+def test_store_forgets_the_least_recently_used():
+    store = caches.ResultStore(max_entries=2)
+    store.put("a", 1)
+    store.put("b", 2)
+    assert store.get("a") == 1  # now "b" is the oldest
+    store.put("c", 3)
+    assert (store.get("a"), store.get("b"), store.get("c"), len(store)) == (1, None, 3, 2)

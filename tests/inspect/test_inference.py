@@ -76,3 +76,11 @@ def test_preparing_batch_by_batch_equals_preparing_everything_first(model, tta):
     batched = evaluation.evaluate(model, x_u8, y, names, tta=tta, batch_size=128, prepare=scale)
     np.testing.assert_allclose(batched.probabilities, whole.probabilities, atol=1e-6)
     assert batched.loss == pytest.approx(whole.loss, abs=1e-6)
+
+
+@pytest.mark.parametrize("tta", ["none", "flip"])
+def test_evaluate_reports_progress_batch_by_batch(model, tta):
+    seen = []
+    evaluation.evaluate(model, _images(300), np.arange(300) % 5, [str(c) for c in range(5)], tta=tta,
+                        batch_size=128, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(128, 300), (256, 300), (300, 300)]
