@@ -6,15 +6,22 @@ slowly or wrongly get a ``hash_funcs`` key instead: a run by its id and its mode
 dataset's fingerprint when its test images are involved), so a run deleted and replaced is never
 served stale; an image by the sha256 of its pixels, because Streamlit hashes big arrays by sampling
 them and two images could collide. Uploaded bytes are hashed whole by Streamlit. Inference on a
-shared model holds its lock (Keras ``predict`` on one model is not thread-safe, tensorflow#61298).
+shared model goes through its one compiled forward pass (:mod:`cnnviz.inspect.inference`) and holds
+its lock (Keras inference on one model is not thread-safe, tensorflow#61298). Results that take
+seconds and want a progress bar while they are computed (Evaluate, the Robustness copies) are kept
+in a :class:`ResultStore` in ``st.cache_resource`` instead of ``st.cache_data``, whose cached
+functions would replay their progress bars.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import replace
+from typing import Any, Hashable
 
 import numpy as np
 import streamlit as st
@@ -22,7 +29,7 @@ import streamlit as st
 from cnnviz.data import datasets, images
 from cnnviz.data import samples as data_samples
 from cnnviz.errors import InvalidArgument, Unavailable
-from cnnviz.inspect import evaluation, features, gradcam
+from cnnviz.inspect import evaluation, features, gradcam, inference
 from cnnviz.inspect import imagenet as inspect_imagenet
 from cnnviz.inspect import pretrained
 from cnnviz.models.resnet50 import build_resnet50
@@ -50,6 +57,39 @@ def run_key(info: runs.RunInfo) -> tuple[str, str, str]:
     return (*model_key(info), datasets.fingerprint(info.spec.dataset))
 
 
+class ResultStore:
+    """A thread-safe mapping that forgets the least recently used entries beyond ``max_entries``."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = int(max_entries)
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        """The value stored under ``key`` (now the most recently used), or None."""
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        """Store ``value`` under ``key``, forgetting the oldest entries beyond ``max_entries``."""
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 #: ``hash_funcs`` of the functions of a run's model (and of one image).
 BY_MODEL = {runs.RunInfo: model_key, np.ndarray: image_digest}
 #: ``hash_funcs`` of the functions of a run's model on its own test images.
@@ -57,7 +97,7 @@ BY_RUN = {runs.RunInfo: run_key}
 
 
 # --- datasets --------------------------------------------------------------------------------
-#: Shared read-only datasets: one copy per process for every session (CIFAR-10 is ~180 MB).
+#: Shared read-only datasets: one memory map per process for every session (CIFAR-10 is ~180 MB).
 DATASET_CACHE_ENTRIES = 3
 
 
@@ -70,7 +110,7 @@ def load_dataset(name: str) -> datasets.Dataset:
 
 @st.cache_resource(max_entries=DATASET_CACHE_ENTRIES, show_spinner="Loading the dataset…")
 def _stored_dataset(name: str, fingerprint: str) -> datasets.Dataset:
-    ds = datasets.load(name)
+    ds = datasets.load(name, mapped=True)  # images read only where used (a run's test draw: 6 of 184 MB)
     for arr in (ds.x_train, ds.y_train, ds.x_test, ds.y_test):
         arr.flags.writeable = False  # shared by all sessions: nobody may change it
     return ds
@@ -100,34 +140,61 @@ def scaling_preview(ds: datasets.Dataset, method: str, *, train_size: int, test_
 def run_model(info: runs.RunInfo) -> tuple:
     """A saved run's Keras model, shared by all sessions, and the lock to hold while using it.
 
-    Never train or change it: ``model, lock = caches.run_model(info)``; ``with lock: model.predict(x)``.
+    Never train or change it: ``model, lock = caches.run_model(info)``; ``with lock:
+    evaluation.predict_probabilities(model, x)``. Inference goes through the model's compiled forward
+    pass (:func:`cnnviz.inspect.inference.compiled`, made here and kept as long as this entry: one
+    trace per run id and model sha256), never ``model.predict``.
     """
-    return runs.load_model(info.run_id), threading.Lock()
+    model = runs.load_model(info.run_id)
+    inference.compiled(model)
+    return model, threading.Lock()
 
 
 @st.cache_resource(max_entries=4, show_spinner="Re-creating the run's test images…", hash_funcs=BY_RUN)
 def run_test_set(info: runs.RunInfo) -> dict:
     """The run's own test images (uint8, read-only), labels and class names: ``{"x", "y", "class_names"}``."""
-    ds = rundata.run_dataset(info, full=load_dataset(info.spec.dataset))
-    x, y = ds.x_test, np.asarray(ds.y_test, dtype=np.int64)
+    full = load_dataset(info.spec.dataset)
+    x, y = rundata.run_test_images(info, full=full)  # the test draw alone, read from the mapped file
+    x, y = np.asarray(x), np.asarray(y, dtype=np.int64)
     for arr in (x, y):
         arr.flags.writeable = False  # shared by all sessions
-    return {"x": x, "y": y, "class_names": tuple(ds.class_names)}
+    return {"x": x, "y": y, "class_names": tuple(full.class_names)}
 
 
 EVAL_CACHE_ENTRIES = 8
 IMAGE_CACHE_ENTRIES = 32
 
 
-@st.cache_data(max_entries=EVAL_CACHE_ENTRIES, show_spinner="Predicting every test image…", hash_funcs=BY_RUN)
+@st.cache_resource(show_spinner=False)
+def _evaluations() -> ResultStore:
+    return ResultStore(EVAL_CACHE_ENTRIES)
+
+
 def run_evaluation(info: runs.RunInfo) -> evaluation.Evaluation:
     """:func:`cnnviz.inspect.evaluation.evaluate` of a run on its own test set, tested as in training
-    (scaling and test-time augmentation), so the page's accuracy is the run's accuracy."""
-    data = run_test_set(info)
-    model, lock = run_model(info)
-    x = prepare_inputs(info, data["x"])
-    with lock:
-        return evaluation.evaluate(model, x, data["y"], data["class_names"], tta=info.spec.tta)
+    (scaling and test-time augmentation), so the page's accuracy is the run's accuracy.
+
+    Computed once per run key for all sessions, with a progress bar that moves with every batch
+    (a fast preset's 10,000 test images with TTA take several seconds on two cores).
+    """
+    store, key = _evaluations(), run_key(info)
+    found = store.get(key)
+    if found is None:
+        data = run_test_set(info)
+        model, lock = run_model(info)
+        bar = st.progress(0.0, text="Predicting every test image…")
+
+        def step(done: int, total: int) -> None:
+            bar.progress(min(1.0, done / max(total, 1)), text=f"Predicting every test image… {done:,} of {total:,}")
+
+        with lock:  # scaled batch by batch, as it goes through the network
+            found = evaluation.evaluate(model, data["x"], data["y"], data["class_names"], tta=info.spec.tta,
+                                        prepare=functools.partial(prepare_inputs, info), progress=step)
+        bar.empty()
+        for arr in (found.probabilities, found.y_true, found.predicted, found.confusion, found.confusion_normalized):
+            arr.flags.writeable = False  # shared by all sessions
+        store.put(key, found)
+    return found
 
 
 @st.cache_data(max_entries=EVAL_CACHE_ENTRIES, show_spinner=False, hash_funcs=BY_MODEL)

@@ -1,91 +1,119 @@
-"""The Robustness page's experiments over runs, cached and with progress in the page.
+"""The Robustness page's experiments over runs: one batched pass per request, results kept per (run, copy).
 
-Each (run, angle) of a rotation sweep is one cached step, so a progress bar can follow the
-sweep and changing the angles or adding a run only computes what is new. Runs are keyed as in
-:mod:`cnnviz.app.caches` (their id, model sha256 and dataset fingerprint).
+Each transformed copy of a run's test set (:class:`cnnviz.inspect.transforms.Variant`: an angle, a
+flip, a shift, a size, with its border fill only where pixels are filled) is scored once and kept
+in a store shared by all sessions, keyed by the run (its id, model sha256 and dataset fingerprint,
+as in :mod:`cnnviz.app.caches`) and the copy. A request computes only the copies no one has
+asked for yet, all of them in one stream of batches through the run's compiled forward pass with
+a progress bar that moves with every batch; so a Border change re-uses the original, the flips and
+every right angle, and adding a run or an angle computes only what is new.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import Callable, Hashable, Sequence
 
 import numpy as np
 import streamlit as st
 
-from cnnviz.app.caches import BY_RUN, run_model, run_test_set
-from cnnviz.inspect import robustness
+from cnnviz.app.caches import ResultStore, run_key, run_model, run_test_set
+from cnnviz.inspect import robustness, transforms
 from cnnviz.runs import labels
 from cnnviz.runs import store as runs
 from cnnviz.runs.rundata import prepare_inputs
 
 
-#: One rotation angle of one run is two small arrays; 512 covers 8 runs × every 5°.
-STEP_CACHE_ENTRIES = 512
+#: One copy of one run is an accuracy and one per class: 4,096 cover 8 runs × every 5° and more.
+STORE_ENTRIES = 4096
 
 
-def _on_test_set(info: runs.RunInfo, experiment, **options):
-    """``experiment(model, x, y, class_names, **options)`` on the run's test images, scaled as in training."""
-    data = run_test_set(info)
+@st.cache_resource(show_spinner=False)
+def result_store() -> ResultStore:
+    """The store of every session's Robustness results (cleared with the other Streamlit caches)."""
+    return ResultStore(STORE_ENTRIES)
+
+
+def _with_progress(requests: Sequence[tuple[runs.RunInfo, Sequence[Hashable]]], kind: str, text: str,
+                   compute: Callable) -> list[dict]:
+    """``{key: result}`` per request, computing the keys not stored yet with one progress bar.
+
+    ``compute(info, data, keys, progress)`` returns ``{key: result}`` for one run's missing keys,
+    calling ``progress(images done, images in all)`` as it goes.
+    """
+    store = result_store()
+    found: list[dict] = []
+    todo: list[tuple[runs.RunInfo, list]] = []
+    for info, keys in requests:
+        stored = {k: store.get((kind, run_key(info), k)) for k in dict.fromkeys(keys)}
+        found.append({k: v for k, v in stored.items() if v is not None})
+        todo.append((info, [k for k, v in stored.items() if v is None]))
+    sizes = [len(run_test_set(info)["y"]) * len(keys) for info, keys in todo]
+    total, done = sum(sizes), 0
+    if total:
+        bar = st.progress(0.0, text=text)
+        for (info, keys), size, out in zip(todo, sizes, found):
+            if not keys:
+                continue
+            name = labels.legend_label(info)
+
+            def step(images: int, _all: int, before: int = done, name: str = name) -> None:
+                share = min(1.0, (before + images) / total)
+                bar.progress(share, text=f"{text} {name}: {share:.0%}")
+
+            results = compute(info, run_test_set(info), keys, step)
+            for k, v in results.items():
+                store.put((kind, run_key(info), k), v)
+            out.update(results)
+            done += size
+        bar.empty()
+    return found
+
+
+def _score(info: runs.RunInfo, data: dict, variants: list, progress) -> dict:
     model, lock = run_model(info)
     with lock:
-        return experiment(model, data["x"], data["y"], data["class_names"],
-                          prepare=functools.partial(prepare_inputs, info), **options)
-
-
-@st.cache_data(max_entries=STEP_CACHE_ENTRIES, show_spinner=False, hash_funcs=BY_RUN)
-def rotation_step(info: runs.RunInfo, angle: float, fill: str) -> robustness.SweepResult:
-    """:func:`cnnviz.inspect.robustness.rotation_sweep` of one run at one angle."""
-    return _on_test_set(info, robustness.rotation_sweep, angles=(float(angle),), fill=fill)
-
-
-def join_sweeps(parts: list) -> robustness.SweepResult:
-    """One :class:`cnnviz.inspect.robustness.SweepResult` from single-angle results of the same run, in order."""
-    first = parts[0]
-    return robustness.SweepResult(
-        angles=tuple(a for p in parts for a in p.angles),
-        accuracy=np.concatenate([p.accuracy for p in parts]),
-        per_class=np.vstack([p.per_class for p in parts]),
-        class_names=first.class_names, support=first.support, fill=first.fill,
-    )
+        return robustness.variant_scores(model, data["x"], data["y"], len(data["class_names"]), variants,
+                                         prepare=functools.partial(prepare_inputs, info), progress=progress)
 
 
 def rotation_sweeps(infos: list, angles, *, fill: str) -> dict:
-    """``{legend name: SweepResult}``: each run on its own test set rotated by every angle, with a progress bar."""
-    steps = [(info, float(a)) for info in infos for a in angles]
-    bar = st.progress(0.0, text="Rotating the test images…")
-    parts: dict[str, list] = {}
-    for k, (info, a) in enumerate(steps):
-        bar.progress(k / len(steps), text=f"{labels.legend_label(info)}: {a:g}° ({k + 1} of {len(steps)})")
-        parts.setdefault(labels.legend_label(info), []).append(rotation_step(info, a, fill))
-    bar.empty()
-    return {name: join_sweeps(p) for name, p in parts.items()}
-
-
-@st.cache_data(max_entries=32, show_spinner=False, hash_funcs=BY_RUN)
-def transform_step(info: runs.RunInfo, shifts: tuple[int, ...], fill: str) -> robustness.TransformResult:
-    """:func:`cnnviz.inspect.robustness.transform_test` (flips and shifts) of one run."""
-    return _on_test_set(info, robustness.transform_test, shifts=tuple(int(s) for s in shifts), fill=fill)
+    """``{legend name: SweepResult}``: each run on its own test set rotated by every angle."""
+    angles = tuple(float(a) for a in angles)
+    wanted = [robustness.rotation_variants(angles, fill=fill, shape=(0, *info.input_shape)) for info in infos]
+    scores = _with_progress(list(zip(infos, wanted)), "score", "Rotating the test images…", _score)
+    out = {}
+    for info, variants, got in zip(infos, wanted, scores):
+        data = run_test_set(info)
+        out[labels.legend_label(info)] = robustness.sweep_result(
+            angles, [got[v] for v in variants], data["class_names"], data["y"], fill)
+    return out
 
 
 def transform_results(infos: list, *, shifts, fill: str) -> dict:
-    """``{legend name: TransformResult}`` of flips and shifts, one spinner per run."""
+    """``{legend name: TransformResult}`` of the original, flips and shifts."""
+    named = robustness.transform_variants(tuple(int(s) for s in shifts), fill=fill)
+    scores = _with_progress([(info, [v for _, v in named]) for info in infos], "score",
+                            "Flipping and shifting the test images…", _score)
     out = {}
-    for info in infos:
-        with st.spinner(f"Flipping and shifting the test images for {labels.legend_label(info)}…"):
-            out[labels.legend_label(info)] = transform_step(info, tuple(int(s) for s in shifts), fill)
+    for info, got in zip(infos, scores):
+        out[labels.legend_label(info)] = robustness.TransformResult(
+            tuple(n for n, _ in named), np.array([got[v][0] for _, v in named]),
+            np.stack([got[v][1] for _, v in named]), run_test_set(info)["class_names"])
     return out
 
 
-@st.cache_data(max_entries=32, show_spinner=False, hash_funcs=BY_RUN)
-def sizes_step(info: runs.RunInfo, sizes: tuple[int, ...], method: str) -> list:
-    """:func:`cnnviz.inspect.robustness.other_sizes` of one run."""
-    return _on_test_set(info, robustness.other_sizes, sizes=tuple(int(s) for s in sizes), method=method)
+def _sizes(info: runs.RunInfo, data: dict, variants: list, progress) -> dict:
+    model, lock = run_model(info)
+    with lock:
+        rows = robustness.other_sizes(model, data["x"], data["y"], data["class_names"],
+                                      sizes=[v.size for v in variants], method=variants[0].method,
+                                      prepare=functools.partial(prepare_inputs, info), progress=progress)
+    return dict(zip(variants, rows))
 
 
 def size_results(infos: list, *, sizes, method: str) -> dict:
-    """``{legend name: [SizeResult, ...]}`` of the other-size experiment, one spinner per run."""
-    out = {}
-    for info in infos:
-        with st.spinner(f"Trying other image sizes with {labels.legend_label(info)}…"):
-            out[labels.legend_label(info)] = sizes_step(info, tuple(int(s) for s in sizes), method)
-    return out
+    """``{legend name: [SizeResult, ...]}`` of the other-size experiment (black borders when padded)."""
+    wanted = [transforms.resize(int(s), method=method) for s in sizes]
+    found = _with_progress([(info, wanted) for info in infos], "size", "Trying other image sizes…", _sizes)
+    return {labels.legend_label(info): [got[v] for v in wanted] for info, got in zip(infos, found)}

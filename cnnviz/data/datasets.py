@@ -24,7 +24,7 @@ import numpy as np
 
 from cnnviz import storage
 from cnnviz.classroom.people import Person
-from cnnviz.data import cifar10, folderdata, owners
+from cnnviz.data import cifar10, folderdata, npzmap, owners
 from cnnviz.data.scaling import channel_stats, scale
 from cnnviz.data.selection import STRATIFIED, Selection, split_indices, subset_indices
 from cnnviz.data.subsets import DEFAULT_VALIDATION_FRACTION, split_validation
@@ -230,13 +230,16 @@ def _damaged(name: str, why: str) -> CnnvizError:
                        f"delete it with `{_CLI} remove {name}` and get it again.")
 
 
-def _read(name: str) -> Dataset:
+def _read(name: str, *, mapped: bool = False) -> Dataset:
     path = _file_for(name)
     try:
         with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+            keys = ("y_train", "y_test") if mapped else ("x_train", "y_train", "x_test", "y_test")
+            arrays = {k: f[k] for k in keys}
             class_names = tuple(str(c) for c in f["class_names"])
             source = str(f["source"])
+        if mapped:  # the images stay on disk until used: a run's 2,000 test images read 6 MB, not 184
+            arrays.update(npzmap.map_arrays(path, ("x_train", "x_test")))
     except FileNotFoundError:
         raise Unavailable(f"{title(name)} is not on this machine. {how_to_get(name)}") from None
     except (OSError, KeyError, ValueError) as err:
@@ -316,11 +319,13 @@ def load_digits(*, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
     )
 
 
-def load(name: str, **opts) -> Dataset:
+def load(name: str, *, mapped: bool = False, **opts) -> Dataset:
     """Load a dataset that is on this machine; never downloads.
 
     Args:
         name: ``"digits"``, ``"cifar10"``, ``"mnist"``, ``"fashion_mnist"`` or ``"folder:NAME"``.
+        mapped: memory-map the stored images (read-only) instead of reading them, so only the
+            images used are read (:mod:`cnnviz.data.npzmap`); the bundled digits are in memory anyway.
         **opts: only for ``"digits"``: ``test_fraction`` and ``seed`` of :func:`load_digits`.
     Returns:
         The full dataset (use :func:`subset` for the seed's smaller sizes).
@@ -333,7 +338,7 @@ def load(name: str, **opts) -> Dataset:
         return load_digits(**opts)
     if opts:
         raise InvalidArgument(f"{name} takes no options, got {sorted(opts)}")
-    return _read(name)
+    return _read(name, mapped=mapped)
 
 
 # --- getting data -----------------------------------------------------------------------

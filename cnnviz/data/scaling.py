@@ -106,7 +106,9 @@ def apply(x_uint8: np.ndarray, affine_map: Mapping) -> np.ndarray:
         )
     scale_ = np.asarray(affine_map["scale"], dtype=np.float32)
     offset = np.asarray(affine_map["offset"], dtype=np.float32)
-    return x.astype(np.float32) * scale_ + offset
+    out = np.multiply(x, scale_, dtype=np.float32)  # one pass from uint8 (no float32 copy first), same bits
+    out += offset
+    return out
 
 
 def scale(x_uint8: np.ndarray, method: str = "unit", stats: Mapping | None = None) -> np.ndarray:

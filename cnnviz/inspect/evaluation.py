@@ -15,14 +15,14 @@ from scipy.special import softmax
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from cnnviz.errors import InvalidArgument
-from cnnviz.inspect import topk
+from cnnviz.inspect import inference, topk
 from cnnviz.training.tta import predict_tta
 
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-DEFAULT_BATCH_SIZE = 256
+DEFAULT_BATCH_SIZE = inference.DEFAULT_BATCH_SIZE
 # Keras clips probabilities to [EPSILON, 1 - EPSILON] before the log in cross-entropy
 # (keras.config.epsilon() default), so our loss equals model.evaluate's.
 EPSILON = 1e-7
@@ -151,23 +151,26 @@ def as_probabilities(outputs: np.ndarray) -> np.ndarray:
 
 
 def predict_probabilities(
-    model: "keras.Model", x: np.ndarray, *, batch_size: int = DEFAULT_BATCH_SIZE
+    model: "keras.Model | inference.Forward", x: np.ndarray, *, batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: inference.Progress | None = None, prepare: inference.Prepare | None = None,
 ) -> np.ndarray:
-    """Class probabilities for every image, computed in batches.
+    """Class probabilities for every image, computed in batches by the model's compiled forward pass.
 
     Args:
-        model: a trained Keras classifier taking ``x`` as it is (already scaled).
-        x: float images N×H×W×C.
+        model: a trained Keras classifier taking ``x`` as it is (already scaled), or its
+            :class:`cnnviz.inspect.inference.Forward`.
+        x: float images N×H×W×C (or images ``prepare`` turns into them).
         batch_size: images per forward pass.
+        progress: called as ``progress(images done, N)`` after each batch.
+        prepare: applied to each batch of ``x`` first (e.g. the run's scaling of uint8 pixels).
     Returns:
-        N×C float32 probabilities (see :func:`as_probabilities`).
+        N×C float32 probabilities (see :func:`as_probabilities`); the same as from ``model.predict``.
     """
     x = check_images(x)
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise InvalidArgument(f"batch size must be a positive integer, got {batch_size!r}")
-    _check_model_input(model, x)
-    outputs = model.predict(x.astype(np.float32, copy=False), batch_size=int(batch_size), verbose=0)
-    return as_probabilities(outputs)
+    inference.check_batch_size(batch_size)
+    forward = inference.compiled(model)
+    _check_model_input(forward.model, x)
+    return as_probabilities(forward.outputs(x, batch_size=int(batch_size), progress=progress, prepare=prepare))
 
 
 def cross_entropy(probabilities: np.ndarray, y: np.ndarray, *, label_smoothing: float = 0.0) -> float:
@@ -289,18 +292,23 @@ def evaluate(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     tta: str = "none",
+    prepare: inference.Prepare | None = None,
+    progress: inference.Progress | None = None,
 ) -> Evaluation:
     """Predict the whole test set in batches and compute every metric from the predictions.
 
     Args:
         model: trained Keras classifier (only used for inference).
-        x: float images N×H×W×C, scaled as the model was trained.
+        x: float images N×H×W×C, scaled as the model was trained (or as ``prepare`` scales them).
         y: N integer labels.
         class_names: one name per class.
         batch_size: images per forward pass.
         tta: test-time augmentation, as the run was tested: "none", "flip" (the mean of the
             predictions on each image and on its mirror image; the fast presets use it) or
             "flip_translate" (see ``training.TTA_MODES``).
+        prepare: applied to each batch of ``x`` first (e.g. the run's scaling of uint8 pixels, so
+            ``x`` can be the stored images).
+        progress: called as ``progress(images done, N)`` after each batch.
     Returns:
         An :class:`Evaluation`.
     """
@@ -308,9 +316,9 @@ def evaluate(
     x = check_images(x)
     check_labels(y, len(x), len(names))
     if tta == "none":
-        probabilities = predict_probabilities(model, x, batch_size=batch_size)
+        probabilities = predict_probabilities(model, x, batch_size=batch_size, prepare=prepare, progress=progress)
     else:  # one implementation of TTA: the one the training job measures its test accuracy with
-        probabilities = predict_tta(model, x, tta=tta, batch_size=batch_size)
+        probabilities = predict_tta(model, x, tta=tta, batch_size=batch_size, prepare=prepare, progress=progress)
     return evaluation_from_probabilities(probabilities, y, names)
 
 

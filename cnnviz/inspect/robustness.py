@@ -5,6 +5,9 @@ from ~55% to 22%); Parts 17-19 train with rotation augmentation (59% / 31%); Par
 (Q27-28) asks whether a network trained on 32×32 images can take other sizes. Every
 function takes a model (or several) and arrays; the models are only used for inference.
 
+The test set's transformed copies (:mod:`cnnviz.inspect.transforms`) go through the model's
+compiled forward pass in one stream of batches per request (:func:`variant_scores`).
+
 Transforms act on the images as given. Pass raw uint8 images with ``prepare`` (the run's
 scaling, e.g. ``functools.partial(runs.prepare_inputs, run)``) so a "constant" fill of 0
 is black; pass already scaled floats without ``prepare`` and choose ``cval`` yourself.
@@ -17,25 +20,23 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
-from scipy import ndimage
 
-from cnnviz.data import augment
 from cnnviz.errors import InvalidArgument
-from cnnviz.inspect import evaluation
+from cnnviz.inspect import evaluation, inference, transforms
+# The image transforms live in transforms.py; pages and tests still reach them here.
+from cnnviz.inspect.transforms import (  # noqa: F401
+    FILLS, MAX_SIZE, MIN_SIZE, SIZE_METHODS, Variant, _check_fill, resize_images, rotate_images, shift_images)
 
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
 
-FILLS = ("constant", "reflect", "nearest")  # scipy.ndimage modes for the corners
 DEFAULT_ANGLES = tuple(range(0, 360, 15))
 RIGHT_ANGLES = (0, 90, 180, 270)
 MAX_ANGLES = 72  # every 5°: enough for a chart, bounded work for a shared server
 DEFAULT_SHIFTS = (2, 4)
 DEFAULT_SIZES = (48, 64)  # seed 000 Q27-28 on 32×32 CIFAR-10
-SIZE_METHODS = ("upscale", "pad")
-MIN_SIZE, MAX_SIZE = 4, 512
 
 Prepare = Callable[[np.ndarray], np.ndarray]
 
@@ -112,95 +113,6 @@ class SizeResult:
     mismatch: dict[str, Any] | None = None
 
 
-# --- image transforms -------------------------------------------------------------------
-def _check_fill(fill: str) -> None:
-    if fill not in FILLS:
-        raise InvalidArgument(f"fill must be one of {', '.join(FILLS)}, got {fill!r}")
-
-
-def _like(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Float results back to the input dtype (rounded and clipped for integers)."""
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return np.clip(np.round(values), info.min, info.max).astype(dtype)
-    return values.astype(dtype, copy=False)
-
-
-def rotate_images(x: np.ndarray, angle: float, *, fill: str = "constant", cval: float = 0.0) -> np.ndarray:
-    """Rotate every image counter-clockwise by ``angle`` degrees, keeping the size.
-
-    Multiples of 90° on square images use ``np.rot90`` (exact, nothing filled); other
-    angles use bilinear ``scipy.ndimage.rotate`` with the corners filled by ``fill``
-    ("constant" with ``cval``, "reflect" or "nearest").
-
-    Args:
-        x: images N×H×W×C.
-        angle: degrees.
-        fill: corner fill mode.
-        cval: value for ``fill="constant"``.
-    Returns:
-        Rotated images, same shape and dtype.
-    """
-    x = evaluation.check_images(x)
-    _check_fill(fill)
-    if not isinstance(angle, (int, float, np.integer, np.floating)) or not math.isfinite(angle):
-        raise InvalidArgument(f"angle must be a finite number of degrees, got {angle!r}")
-    a = float(angle) % 360.0
-    if a % 90.0 == 0.0 and (x.shape[1] == x.shape[2] or a % 180.0 == 0.0):
-        return np.ascontiguousarray(np.rot90(x, k=int(a // 90), axes=(1, 2)))
-    out = ndimage.rotate(x.astype(np.float32), a, axes=(1, 2), reshape=False, order=1, mode=fill, cval=cval)
-    return _like(out, x.dtype)
-
-
-def shift_images(x: np.ndarray, dy: int, dx: int, *, fill: str = "constant", cval: float = 0.0) -> np.ndarray:
-    """Move every image by whole pixels (``dy`` down, ``dx`` right), filling the gap by ``fill``."""
-    x = evaluation.check_images(x)
-    _check_fill(fill)
-    for name, v in (("dy", dy), ("dx", dx)):
-        if not isinstance(v, (int, np.integer)):
-            raise InvalidArgument(f"{name} must be a whole number of pixels, got {v!r}")
-    if abs(dy) >= x.shape[1] or abs(dx) >= x.shape[2]:
-        raise InvalidArgument(f"a shift of ({dy}, {dx}) pixels moves a {x.shape[1]}×{x.shape[2]} image out of view")
-    # order=0 with whole-pixel shifts copies pixels exactly.
-    return ndimage.shift(x, (0, int(dy), int(dx), 0), order=0, mode=fill, cval=cval)
-
-
-def resize_images(
-    x: np.ndarray, size: int, *, method: str = "upscale", fill: str = "constant", cval: float = 0.0
-) -> np.ndarray:
-    """Images made ``size``×``size``: stretched ("upscale", bilinear) or centred ("pad").
-
-    "upscale" is ``scipy.ndimage.zoom(order=1, grid_mode=True, mode="nearest")``: bilinear with
-    pixel centres aligned and edge pixels repeated, any size (a smaller one shrinks). "pad" keeps
-    every pixel and fills the border by ``fill`` ("constant" with ``cval``, "reflect", "nearest").
-    """
-    x = evaluation.check_images(x)
-    _check_fill(fill)
-    if method not in SIZE_METHODS:
-        raise InvalidArgument(f"method must be one of {', '.join(SIZE_METHODS)}, got {method!r}")
-    if not isinstance(size, (int, np.integer)) or not MIN_SIZE <= size <= MAX_SIZE:
-        raise InvalidArgument(f"size must be a whole number of pixels {MIN_SIZE}..{MAX_SIZE}, got {size!r}")
-    h, w = x.shape[1:3]
-    if method == "pad":
-        if size < max(h, w):
-            raise InvalidArgument(f"cannot pad {h}×{w} images to the smaller size {size}×{size}")
-        top, left = (size - h) // 2, (size - w) // 2
-        pads = ((0, 0), (top, size - h - top), (left, size - w - left), (0, 0))
-        if fill == "constant":
-            return np.pad(x, pads, mode="constant", constant_values=np.asarray(cval).astype(x.dtype))
-        # scipy's "reflect" repeats the edge pixel (numpy "symmetric"); "nearest" is numpy "edge".
-        return np.pad(x, pads, mode="symmetric" if fill == "reflect" else "edge")
-    # One 2-D zoom per image plane: a single 4-D zoom also interpolates along N and C (16 taps
-    # instead of 4) and measured 3-5x slower on 1,000 CIFAR-10 images. float64, so uint8 results
-    # round as before (float32 sends exact .5 values either way).
-    n, c = x.shape[0], x.shape[3]
-    planes = np.moveaxis(x, 3, 1).reshape(n * c, h, w).astype(np.float64)
-    out = np.empty((n * c, size, size))
-    for plane, target in zip(planes, out):
-        ndimage.zoom(plane, (size / h, size / w), output=target, order=1, grid_mode=True, mode="nearest")
-    return _like(np.moveaxis(out.reshape(n, c, size, size), 1, 3), x.dtype)
-
-
 def rotation_examples(
     x: np.ndarray, angle: float, *, n: int = 10, seed: int = 0, fill: str = "constant", cval: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -230,15 +142,57 @@ def _preparer(prepare: Prepare | Mapping[str, Prepare] | None, name: str) -> Pre
     return prepare
 
 
-def _scores(model, x_t, y, num_classes, prepare, batch_size) -> tuple[float, np.ndarray]:
-    """Overall and per-class accuracy of ``model`` on transformed images."""
-    x_in = prepare(x_t) if prepare is not None else x_t
-    probs = evaluation.predict_probabilities(model, x_in, batch_size=batch_size)
-    if probs.shape[1] != num_classes:
-        raise InvalidArgument(f"the model outputs {probs.shape[1]} classes but {num_classes} class names were given")
-    correct = np.argmax(probs, axis=1) == y
-    per_class = np.array([correct[y == c].mean() if np.any(y == c) else np.nan for c in range(num_classes)])
-    return float(correct.mean()), per_class
+def variant_scores(
+    model: "keras.Model | inference.Forward",
+    x: np.ndarray,
+    y: np.ndarray,
+    num_classes: int,
+    variants: Sequence[Variant],
+    *,
+    prepare: Prepare | None = None,
+    batch_size: int = evaluation.DEFAULT_BATCH_SIZE,
+    progress: inference.Progress | None = None,
+) -> dict[Variant, tuple[float, np.ndarray]]:
+    """Overall and per-class accuracy of one model on every transformed copy of a test set, in one pass.
+
+    The copies are streamed through the model's compiled forward pass (:mod:`cnnviz.inspect.inference`)
+    ``batch_size`` images at a time, each slice transformed just before its pass, so memory stays that
+    of one batch whatever the number of copies and ``progress`` moves with every batch.
+
+    Args:
+        model: the classifier (or its compiled :class:`~cnnviz.inspect.inference.Forward`).
+        x, y: test images (see the module docstring about ``prepare``) and their integer labels.
+        num_classes: the number of classes the model must output.
+        variants: the copies (:mod:`cnnviz.inspect.transforms`); repeats are computed once.
+        prepare: turns transformed images into model input.
+        batch_size: images per forward pass.
+        progress: called as ``progress(images done, images in all copies)`` after each batch.
+    Returns:
+        ``{variant: (accuracy, per-class accuracy)}``; NaN for a class with no test image.
+    """
+    forward = inference.compiled(model)
+    batch_size = inference.check_batch_size(batch_size)
+    unique = tuple(dict.fromkeys(variants))
+    total, done = len(unique) * len(x), 0
+    support = np.bincount(y, minlength=num_classes)
+    out: dict[Variant, tuple[float, np.ndarray]] = {}
+    for variant in unique:
+        correct = np.empty(len(x), dtype=bool)
+        for i in range(0, len(x), batch_size):
+            images = variant.apply(x[i:i + batch_size])
+            probs = evaluation.as_probabilities(forward.batch(prepare(images) if prepare is not None else images))
+            if probs.shape[1] != num_classes:
+                raise InvalidArgument(
+                    f"the model outputs {probs.shape[1]} classes but {num_classes} class names were given")
+            correct[i:i + len(images)] = np.argmax(probs, axis=1) == y[i:i + len(images)]
+            done += len(images)
+            if progress is not None:
+                progress(done, total)
+        hits = np.bincount(y[correct], minlength=num_classes)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_class = np.where(support > 0, hits / np.maximum(support, 1), np.nan)
+        out[variant] = (float(correct.mean()), per_class)
+    return out
 
 
 def _check_set(x, y, class_names):
@@ -289,15 +243,28 @@ def compare_rotation(
     _check_models(models)
     x, y, names = _check_set(x, y, class_names)
     angles = _check_angles(angles)
-    _check_fill(fill)
-    acc = {m: np.zeros(len(angles)) for m in models}
-    per = {m: np.zeros((len(angles), len(names))) for m in models}
-    for i, a in enumerate(angles):
-        x_t = rotate_images(x, a, fill=fill, cval=cval)
-        for m, model in models.items():
-            acc[m][i], per[m][i] = _scores(model, x_t, y, len(names), _preparer(prepare, m), batch_size)
-    support = np.bincount(y, minlength=len(names))
-    return {m: SweepResult(angles, acc[m], per[m], names, support, fill) for m in models}
+    variants = rotation_variants(angles, fill=fill, cval=cval, shape=x.shape)
+    out = {}
+    for m, model in models.items():
+        scores = variant_scores(model, x, y, len(names), variants, prepare=_preparer(prepare, m),
+                                batch_size=batch_size)
+        out[m] = sweep_result(angles, [scores[v] for v in variants], names, y, fill)
+    return out
+
+
+def rotation_variants(angles: Sequence[float], *, fill: str, cval: float = 0.0,
+                      shape: Sequence[int] | None = None) -> list[Variant]:
+    """The :class:`~cnnviz.inspect.transforms.Variant` of each angle for images of ``shape`` (N×H×W×C)."""
+    square = shape is None or shape[1] == shape[2]
+    return [transforms.rotation(a, fill=fill, cval=cval, square=square) for a in angles]
+
+
+def sweep_result(angles: Sequence[float], scores: Sequence[tuple[float, np.ndarray]], class_names: Sequence[str],
+                 y: np.ndarray, fill: str) -> SweepResult:
+    """A :class:`SweepResult` from the ``(accuracy, per class)`` of each angle."""
+    return SweepResult(tuple(float(a) for a in angles), np.array([s[0] for s in scores], dtype=float),
+                       np.stack([s[1] for s in scores]).astype(float), tuple(class_names),
+                       np.bincount(y, minlength=len(class_names)), fill)
 
 
 def rotation_sweep(model: "keras.Model", x: np.ndarray, y: np.ndarray, class_names: Sequence[str],
@@ -312,15 +279,25 @@ def rot90_test(model: "keras.Model", x: np.ndarray, y: np.ndarray, class_names: 
     return rotation_sweep(model, x, y, class_names, angles=RIGHT_ANGLES, prepare=prepare, batch_size=batch_size)
 
 
-def _transforms(x: np.ndarray, shifts: Sequence[int], fill: str, cval: float):
-    yield "original", x
-    yield "flip left-right", augment.flip_images(x, "horizontal")
-    yield "flip upside down", augment.flip_images(x, "vertical")
+def transform_variants(shifts: Sequence[int], *, fill: str, cval: float = 0.0) -> list[tuple[str, Variant]]:
+    """``(name, variant)`` of the original, both flips and each shift right, left, down and up."""
+    named = [("original", transforms.original()), ("flip left-right", transforms.flip("horizontal")),
+             ("flip upside down", transforms.flip("vertical"))]
     for s in shifts:
-        yield f"shift right {s} px", shift_images(x, 0, s, fill=fill, cval=cval)
-        yield f"shift left {s} px", shift_images(x, 0, -s, fill=fill, cval=cval)
-        yield f"shift down {s} px", shift_images(x, s, 0, fill=fill, cval=cval)
-        yield f"shift up {s} px", shift_images(x, -s, 0, fill=fill, cval=cval)
+        named += [(f"shift right {s} px", transforms.shift(0, s, fill=fill, cval=cval)),
+                  (f"shift left {s} px", transforms.shift(0, -s, fill=fill, cval=cval)),
+                  (f"shift down {s} px", transforms.shift(s, 0, fill=fill, cval=cval)),
+                  (f"shift up {s} px", transforms.shift(-s, 0, fill=fill, cval=cval))]
+    return named
+
+
+def check_shifts(shifts: Sequence[int], shape: Sequence[int]) -> tuple[int, ...]:
+    """Shift distances as whole pixels that keep part of an image of ``shape`` (N×H×W×C) in view."""
+    shifts = tuple(shifts)
+    for s in shifts:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or not 0 < s < min(shape[1:3]):
+            raise InvalidArgument(f"shifts must be whole pixels 1..{min(shape[1:3]) - 1}, got {s!r}")
+    return tuple(int(s) for s in shifts)
 
 
 def compare_transforms(
@@ -346,20 +323,14 @@ def compare_transforms(
     _check_models(models)
     x, y, names = _check_set(x, y, class_names)
     _check_fill(fill)
-    shifts = tuple(shifts)
-    for s in shifts:
-        if not isinstance(s, (int, np.integer)) or not 0 < s < min(x.shape[1:3]):
-            raise InvalidArgument(f"shifts must be whole pixels 1..{min(x.shape[1:3]) - 1}, got {s!r}")
-    labels: list[str] = []
-    rows: dict[str, list[tuple[float, np.ndarray]]] = {m: [] for m in models}
-    for label, x_t in _transforms(x, shifts, fill, cval):
-        labels.append(label)
-        for m, model in models.items():
-            rows[m].append(_scores(model, x_t, y, len(names), _preparer(prepare, m), batch_size))
-    return {
-        m: TransformResult(tuple(labels), np.array([r[0] for r in rows[m]]), np.stack([r[1] for r in rows[m]]), names)
-        for m in models
-    }
+    named = transform_variants(check_shifts(shifts, x.shape), fill=fill, cval=cval)
+    out = {}
+    for m, model in models.items():
+        scores = variant_scores(model, x, y, len(names), [v for _, v in named], prepare=_preparer(prepare, m),
+                                batch_size=batch_size)
+        out[m] = TransformResult(tuple(n for n, _ in named), np.array([scores[v][0] for _, v in named]),
+                                 np.stack([scores[v][1] for _, v in named]), names)
+    return out
 
 
 def transform_test(model: "keras.Model", x: np.ndarray, y: np.ndarray, class_names: Sequence[str],
@@ -475,6 +446,7 @@ def other_sizes(
     cval: float = 0.0,
     prepare: Prepare | None = None,
     batch_size: int = evaluation.DEFAULT_BATCH_SIZE,
+    progress: inference.Progress | None = None,
 ) -> list[SizeResult]:
     """Apply the trained network to the test images made ``size``×``size`` (Q27-28).
 
@@ -487,6 +459,7 @@ def other_sizes(
     Args:
         sizes: square sides to try.
         method: "upscale" or "pad" (see :func:`resize_images`).
+        progress: called as ``progress(images done, images at all sizes)`` after each batch.
         Others as :func:`compare_rotation`.
     Returns:
         One :class:`SizeResult` per size.
@@ -495,10 +468,13 @@ def other_sizes(
     sizes = tuple(sizes)
     if not sizes:
         raise InvalidArgument("give at least one image size, got none")
-    resized = {s: resize_images(x, s, method=method, fill=fill, cval=cval) for s in sizes}  # validates first
+    variants = {s: transforms.resize(s, method=method, fill=fill, cval=cval) for s in sizes}  # validates first
     old_hw = (int(x.shape[1]), int(x.shape[2]))
+    if method == "pad" and min(sizes) < max(old_hw):
+        raise InvalidArgument(f"cannot pad {old_hw[0]}×{old_hw[1]} images to the smaller size "
+                              f"{min(sizes)}×{min(sizes)}")
     results = []
-    for s in sizes:
+    for k, s in enumerate(sizes):
         try:
             clone = _clone_at_size(model, int(s), int(x.shape[3]))
         except Exception as err:  # noqa: BLE001 - Keras's reason becomes the explanation
@@ -512,6 +488,9 @@ def other_sizes(
             results.append(SizeResult(int(s), method, False, None, None, text, mismatch))
             continue
         clone.set_weights(model.get_weights())
-        acc, per_class = _scores(clone, resized[s], y, len(names), prepare, batch_size)
+        step = None if progress is None else (
+            lambda done, total, k=k: progress(k * len(x) + done, len(sizes) * len(x)))
+        acc, per_class = variant_scores(clone, x, y, len(names), [variants[s]], prepare=prepare,
+                                        batch_size=batch_size, progress=step)[variants[s]]
         results.append(SizeResult(int(s), method, True, acc, per_class, _explain_works(model, clone, old_hw, int(s))))
     return results

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cnnviz.data import scaling
+from cnnviz.data import datasets, scaling
+from cnnviz.data.subsets import subset_indices
 from cnnviz.training import pipeline
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,6 +29,23 @@ def run_dataset(info: RunInfo, *, full: Dataset | None = None) -> Dataset:
     spec = info.spec
     return pipeline.load_training_data(spec.dataset, train_size=spec.train_size, test_size=spec.test_size,
                                        seed=spec.seed, full=full, selection=spec.selection)
+
+
+def run_test_images(info: RunInfo, *, full: Dataset | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The run's test images and labels only, the same (and in the same order) as :func:`run_dataset`'s.
+
+    Only the labels decide which images a run drew, so no training image is copied; with a
+    memory-mapped ``full`` (``datasets.load(name, mapped=True)``, the app's shared copy) only the
+    chosen test images are read from disk.
+    """
+    spec = info.spec
+    ds = full if full is not None else datasets.load(spec.dataset, mapped=True)
+    if spec.train_size is None and spec.test_size is None:
+        return ds.x_test, ds.y_test
+    # The full training size: the test draw alone, exactly as load_training_data's subset makes it.
+    _, test = subset_indices(ds.y_train, ds.y_test, train_size=len(ds.y_train),
+                             test_size=spec.test_size if spec.test_size is not None else len(ds.y_test), seed=spec.seed)
+    return ds.x_test[test], ds.y_test[test]
 
 
 def prepare_inputs(info: RunInfo, x_uint8: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ import numpy as np
 
 from cnnviz.data.augment import flip_images
 from cnnviz.errors import InvalidArgument
+from cnnviz.inspect.inference import compiled
 
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,7 +51,7 @@ def translate_images(x: tf.Tensor, dy: int, dx: int) -> Any:
 
 
 def predict_tta(model: keras.Model, x: np.ndarray | tf.data.Dataset, *, tta: str = "flip",
-                batch_size: int = PREDICT_BATCH) -> np.ndarray:
+                batch_size: int = PREDICT_BATCH, prepare: Any = None, progress: Any = None) -> np.ndarray:
     """The model's class probabilities, with test-time augmentation.
 
     Args:
@@ -61,18 +62,21 @@ def predict_tta(model: keras.Model, x: np.ndarray | tf.data.Dataset, *, tta: str
             "flip_translate": half that mean plus a quarter each of the same mean for the image
             shifted one pixel down-right and up-left (see ``TTA_MODES``); "none": plain predictions.
         batch_size: images per forward pass (arrays only).
+        prepare: applied to each batch of an array first (e.g. the run's scaling of uint8 pixels).
+        progress: for an array, called as ``progress(images done, N)`` after each batch.
     Returns:
         Probabilities N×classes (float32).
     """
-    plain, augmented = _predictions(model, x, tta=tta, batch_size=batch_size)
+    plain, augmented = _predictions(model, x, tta=tta, batch_size=batch_size, prepare=prepare, progress=progress)
     return plain if augmented is None else augmented
 
 
-def _predictions(model: Any, x: Any, *, tta: str, batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Plain and (with TTA) augmented predictions, batch by batch through one ``tf.function``.
+def _predictions(model: Any, x: Any, *, tta: str, batch_size: int, prepare: Any = None,
+                 progress: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Plain and (with TTA) augmented predictions, batch by batch through the model's compiled forward pass.
 
-    A plain loop over a traced forward pass: ``model.predict`` cost here about twice as much
-    for the 10,000 CIFAR-10 test images (measured for issue 8).
+    A plain loop over a traced forward pass (:func:`cnnviz.inspect.inference.compiled`, traced once per
+    model): ``model.predict`` cost here about twice as much for the 10,000 CIFAR-10 test images (issue 8).
     """
     if tta not in TTA_MODES:
         raise InvalidArgument(f"test-time augmentation must be one of {', '.join(TTA_MODES)}, got {tta!r}")
@@ -80,14 +84,16 @@ def _predictions(model: Any, x: Any, *, tta: str, batch_size: int) -> tuple[np.n
         raise InvalidArgument(f"images must be N×H×W×C, got shape {x.shape}")
     import tensorflow as tf
 
-    forward = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
+    forward = compiled(model)
     if isinstance(x, np.ndarray):
         batches: Any = (x[i:i + batch_size] for i in range(0, len(x), batch_size))
+        if prepare is not None:  # batch by batch: scaling all images at once costs more than a small network
+            batches = (prepare(b) for b in batches)
     else:
         batches = (b[0] if isinstance(b, tuple) else b for b in x)
 
     def predict(images: Any) -> np.ndarray:
-        return np.asarray(forward(images), dtype=np.float32)
+        return forward.batch(images)
 
     def mirror_mean(images: Any) -> np.ndarray:
         return (predict(images) + predict(flip_images(images))) / 2
@@ -101,6 +107,8 @@ def _predictions(model: Any, x: Any, *, tta: str, batch_size: int) -> tuple[np.n
         elif tta == "flip_translate":
             shifted = mirror_mean(translate_images(images, 1, 1)) + mirror_mean(translate_images(images, -1, -1))
             augmented.append((plain[-1] + predict(flip_images(images))) / 4 + shifted / 4)
+        if progress is not None and isinstance(x, np.ndarray):
+            progress(sum(len(p) for p in plain), len(x))
     classes = int(model.output_shape[-1])
 
     def stack(parts: list) -> np.ndarray:

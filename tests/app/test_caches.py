@@ -74,3 +74,29 @@ def test_image_digest_depends_on_pixels_and_shape():
     b[3, 4, 0] = 1
     assert caches.image_digest(a) == caches.image_digest(a.copy())
     assert len({caches.image_digest(a), caches.image_digest(b), caches.image_digest(a.reshape(4, 16, 1))}) == 3
+
+
+def test_every_inference_on_a_run_goes_through_its_one_compiled_pass():
+    from cnnviz.inspect import evaluation, inference
+    from cnnviz.runs.rundata import prepare_inputs
+
+    info = runs.load_run(training.train(tiny_spec(), build=tiny_build).run.run_id)
+    model, _ = caches.run_model(info)
+    forward = inference.compiled(model)
+    data = caches.run_test_set(info)
+    ev = caches.run_evaluation(info)
+    assert forward.passes >= 1 and forward.images == len(data["x"])  # tested as trained (no TTA here)
+    expected = model.predict(prepare_inputs(info, data["x"]), verbose=0)
+    np.testing.assert_allclose(ev.probabilities, evaluation.as_probabilities(expected), atol=1e-5)
+    np.testing.assert_allclose(caches.image_probabilities(info, data["x"][3]), ev.probabilities[3], atol=1e-5)
+    assert forward.images == len(data["x"]) + 1
+    assert forward._call.experimental_get_tracing_count() == 1  # traced once for every batch size
+
+
+def test_store_forgets_the_least_recently_used():
+    store = caches.ResultStore(max_entries=2)
+    store.put("a", 1)
+    store.put("b", 2)
+    assert store.get("a") == 1  # now "b" is the oldest
+    store.put("c", 3)
+    assert (store.get("a"), store.get("b"), store.get("c"), len(store)) == (1, None, 3, 2)

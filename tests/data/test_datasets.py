@@ -341,3 +341,25 @@ def test_subsets_doctests():
 
     result = doctest.testmod(subsets)
     assert result.attempted >= 1 and result.failed == 0
+
+
+def test_a_mapped_dataset_equals_the_read_one_and_its_test_draw_equals_the_run_data(tmp_path):
+    from types import SimpleNamespace
+
+    from cnnviz.runs import rundata
+    from tests.support.archives import write_tiny_dir
+    from tests.support.specs import tiny_spec
+
+    datasets.import_cifar10(write_tiny_dir(tmp_path / "cifar"))
+    read, mapped = datasets.load("cifar10"), datasets.load("cifar10", mapped=True)
+    for key in ("x_train", "y_train", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(mapped, key), getattr(read, key))
+    assert isinstance(mapped.x_train.base, np.memmap) and not mapped.x_test.flags.writeable
+    for sizes in (dict(train_size=50, test_size=10), dict(train_size=None, test_size=None),
+                  dict(train_size=40, test_size=None)):
+        info = SimpleNamespace(spec=tiny_spec(dataset="cifar10", seed=3, **sizes))
+        whole = rundata.run_dataset(info, full=read)
+        x, y = rundata.run_test_images(info, full=mapped)
+        np.testing.assert_array_equal(x, whole.x_test)
+        np.testing.assert_array_equal(y, whole.y_test)
+        np.testing.assert_array_equal(rundata.run_test_images(info)[0], whole.x_test)

@@ -336,3 +336,24 @@ def test_sizes_figure_labels_sizes_that_cannot_run():
     fig = plots.sizes_figure({"m": rows})
     assert list(fig.data[0].text) == ["cannot run", "50%"]
     assert list(fig.data[0].y) == [0.0, 0.5]
+
+
+def test_variant_scores_stream_every_copy_in_batches_of_one_compiled_pass(quad):
+    from cnnviz.inspect import inference, transforms
+
+    model, x, y = quad
+    variants = [transforms.original(), transforms.rotation(90), transforms.flip("vertical"), transforms.rotation(90),
+                transforms.shift(0, 1)]
+    forward = inference.Forward(model)
+    seen = []
+    scores = robustness.variant_scores(forward, x, y, 4, variants, batch_size=3,
+                                       progress=lambda done, total: seen.append((done, total)))
+    assert list(scores) == list(dict.fromkeys(variants))  # the repeated 90° is computed once
+    batches = -(-len(x) // 3)
+    assert forward.passes == 4 * batches and seen[-1] == (4 * len(x), 4 * len(x))
+    assert forward._call.experimental_get_tracing_count() == 1
+    for variant, (acc, per_class) in scores.items():
+        predicted = evaluation.predict_probabilities(model, variant.apply(x)).argmax(1)
+        assert acc == pytest.approx(np.mean(predicted == y))
+        expected = [np.mean(predicted[y == c] == c) if np.any(y == c) else np.nan for c in range(4)]
+        np.testing.assert_allclose(per_class, expected)

@@ -160,3 +160,36 @@ def test_runs_tested_with_averaged_views_are_told_apart(app_path, run_ids):
     note = next(t for t in texts(at).splitlines() if "judged once" in t)
     assert f"**{label}** averaged its answers on each test image and its mirror image" in note
     assert labels.legend_label(runs.load_run(run_ids["flat"])) not in note
+
+
+def test_a_border_change_computes_only_the_shifted_copies_in_one_pass(app_path, run_ids, monkeypatch):
+    asked = []
+    real = robustness.variant_scores
+
+    def counting(model, x, y, num_classes, variants, **options):
+        asked.append(list(variants))
+        return real(model, x, y, num_classes, variants, **options)
+
+    monkeypatch.setattr(robustness, "variant_scores", counting)
+    at = open_page(app_path, PAGE)  # the Rotation tab: 0° (the original), 90°, 180°, 270° in one pass
+    no_errors(at)
+    assert [[(v.kind, v.angle) for v in a] for a in asked] == [
+        [("original", 0.0), ("rotate", 90.0), ("rotate", 180.0), ("rotate", 270.0)]]
+    asked.clear()
+    at.session_state["robust_tab"] = "Flips and shifts"
+    at.run()
+    no_errors(at)
+    assert [len(a) for a in asked] == [2 + 2 * 4]  # one pass: 2 flips, 8 shifts (the original is known)
+    asked.clear()
+    at.run()
+    assert asked == []  # nothing new
+    at.radio(key="robust_shift_fill").set_value("nearest").run()
+    no_errors(at)
+    assert len(asked) == 1 and {v.kind for v in asked[0]} == {"shift"} and len(asked[0]) == 8
+    asked.clear()
+    at.session_state["robust_tab"] = "Rotation"
+    at.session_state["robust_fill"] = "nearest"
+    at.run()
+    no_errors(at)
+    assert at.radio(key="robust_fill").value == "nearest"
+    assert asked == []  # right angles fill no corner: the same copies as with black corners
