@@ -1,0 +1,215 @@
+"""Training on a Ray cluster: with ``CNNVIZ_RAY_ADDRESS`` set, each queued job runs as a Ray task.
+
+The job table in ``CNNVIZ_HOME`` stays the truth. Whoever polls the table (a web server's
+:class:`cnnviz.training.jobs.JobManager`, ``python -m cnnviz train --wait``, ``jobs work``) hands
+queued jobs to Ray in queue order, no more than the table's cap leaves room for; each task reserves
+``CNNVIZ_RAY_CPUS_PER_JOB`` CPUs, so Ray's scheduler queues them against the cluster's capacity.
+The task opens the same table (``CNNVIZ_HOME`` is on a filesystem every node shares, at the same
+path), claims its job by id in one transaction (of two dispatchers handing over the same job, one
+task trains it and the other returns at once), and trains it through
+:func:`cnnviz.training.worker.run_job`, the warm local workers' code: progress, stop within a batch,
+checkpoints and the saved run are the same.
+
+A task that dies (its worker killed, out of memory, its node lost) is seen by the dispatcher that
+submitted it, through its ``ObjectRef``; if that dispatcher is gone too (Ray ends a driver's tasks
+with it), the job's heartbeat stops and :meth:`JobTable.reap` ends it after
+:data:`~cnnviz.training.jobtable.HEARTBEAT_TIMEOUT_S`. Only Ray's public API is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from cnnviz.errors import InvalidArgument
+from cnnviz.training import jobtable, worker
+from cnnviz.training.jobtable import JobTable
+
+log = logging.getLogger("cnnviz.training.cluster")
+
+#: The Ray cluster to train on ("host:port" of its head, or "auto"); unset: local workers.
+ADDRESS_ENV = "CNNVIZ_RAY_ADDRESS"
+#: CPUs each job reserves on the cluster (TensorFlow is told to use as many threads).
+CPUS_ENV = "CNNVIZ_RAY_CPUS_PER_JOB"
+DEFAULT_CPUS_PER_JOB = 2
+#: The Ray namespace of cnnviz's tasks.
+NAMESPACE = "cnnviz"
+#: Seconds between a task's heartbeats (well under the table's timeout).
+HEARTBEAT_S = 5.0
+#: What a task returns when another one had its job already (or the cap was full).
+NOT_CLAIMED = "not claimed"
+
+
+def address() -> str | None:
+    """``$CNNVIZ_RAY_ADDRESS``, or None when jobs train in local workers."""
+    return os.environ.get(ADDRESS_ENV, "").strip() or None
+
+
+def cpus_per_job() -> float:
+    """``$CNNVIZ_RAY_CPUS_PER_JOB`` (default :data:`DEFAULT_CPUS_PER_JOB`)."""
+    text = os.environ.get(CPUS_ENV, "").strip()
+    if not text:
+        return DEFAULT_CPUS_PER_JOB
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise InvalidArgument(f"{CPUS_ENV} must be a number of CPUs > 0, got {text!r}")
+    return value
+
+
+# --- the Ray side ------------------------------------------------------------------------------
+def train_job(home: str, job_id: str, token: str, cpus: float) -> str:
+    """The Ray task: claim job ``job_id`` of ``home``'s table as worker ``token`` and train it; returns
+    its final state (or :data:`NOT_CLAIMED`). Runs in a Ray worker process, never in the dispatcher."""
+    os.environ["CNNVIZ_HOME"] = home
+    threads = str(max(1, int(cpus)))
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", threads)  # TensorFlow reads it at its first use
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", threads)
+    table = JobTable(Path(home) / "jobs.sqlite3")
+    job = table.claim_job(job_id, token=token, pid=os.getpid())
+    if job is None:
+        return NOT_CLAIMED
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(HEARTBEAT_S):
+            table.heartbeat(job_id, token)
+
+    threading.Thread(target=beat, name=f"cnnviz-heartbeat-{job_id}", daemon=True).start()
+    try:
+        return worker.run_job(table, job)
+    finally:
+        done.set()
+
+
+# --- the dispatcher's side -----------------------------------------------------------------------
+@dataclass
+class _Submitted:
+    job_id: str
+    token: str  # the task's worker token in the table
+    ref: object  # ray.ObjectRef
+
+
+class Dispatcher:
+    """Hands one ``CNNVIZ_HOME``'s queued jobs to a Ray cluster and watches the tasks it submitted.
+
+    Thread-safe. The process becomes a Ray driver at the first dispatch (``ray.init``).
+    """
+
+    def __init__(self, home: Path, ray_address: str) -> None:
+        self.home = Path(home)
+        self.address = ray_address
+        self._lock = threading.Lock()
+        self._submitted: dict[str, _Submitted] = {}
+        self._remote = None  # train_job as a Ray remote function, made once
+
+    def dispatch(self, table: JobTable) -> None:
+        """End jobs whose task died, then submit queued jobs while the cap leaves room."""
+        with self._lock:
+            self._check(table)
+            queued = table.jobs(("queued",))
+            if not queued:
+                return
+            running = len(table.jobs(("running",)))
+            waiting = sum(1 for s in self._submitted.values() if _queued(table, s.job_id))
+            room = table.max_jobs() - running - waiting
+            ray = self._connect()
+            self._remote = self._remote or ray.remote(train_job)
+            cpus = cpus_per_job()
+            for status in queued:
+                if room <= 0:
+                    break
+                if status.job_id in self._submitted:
+                    continue
+                token = f"{jobtable.REMOTE_TOKEN_PREFIX}{secrets.token_hex(8)}"
+                ref = self._remote.options(num_cpus=cpus, max_retries=0, name=f"cnnviz-job-{status.job_id}").remote(
+                    str(self.home), status.job_id, token, cpus)
+                self._submitted[status.job_id] = _Submitted(status.job_id, token, ref)
+                log.info("job %s handed to the Ray cluster at %s (%g CPUs)", status.job_id, self.address, cpus)
+                room -= 1
+
+    def submitted(self) -> list[str]:
+        """Ids of the jobs whose task this dispatcher submitted and has not seen end."""
+        with self._lock:
+            return list(self._submitted)
+
+    def close(self, table: JobTable) -> None:
+        """Cancel this dispatcher's tasks (Ray would end them with the driver anyway); their running
+        jobs end as "interrupted"."""
+        with self._lock:
+            items, self._submitted = list(self._submitted.values()), {}
+            if not items:
+                return
+            import ray  # loaded: there were tasks
+
+            for item in items:
+                ray.cancel(item.ref, force=True)
+            for item in items:
+                table.end_if_running(item.job_id, item.token, state="interrupted",
+                                     message=jobtable.INTERRUPTED_MESSAGE)
+
+    def _connect(self):
+        # Imported at the first dispatch only (1.7 s measured): a laptop without Ray never loads it.
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(address=self.address, namespace=NAMESPACE, log_to_driver=False,
+                     logging_level=logging.WARNING)
+        return ray
+
+    def _check(self, table: JobTable) -> None:
+        """Forget tasks that ended; a task that died leaves its running job "failed"."""
+        if not self._submitted:
+            return
+        ray = self._connect()
+        items = list(self._submitted.values())
+        ready, _ = ray.wait([s.ref for s in items], num_returns=len(items), timeout=0)
+        for item in items:
+            if item.ref not in ready:
+                continue
+            del self._submitted[item.job_id]
+            try:
+                ray.get(item.ref)
+            except ray.exceptions.RayError as err:  # the worker died, or the task raised
+                log.warning("the Ray task of job %s ended abnormally: %s", item.job_id, err)
+                table.end_if_running(item.job_id, item.token)
+
+
+def _queued(table: JobTable, job_id: str) -> bool:
+    status = table.status(job_id)
+    return status is not None and status.state == "queued"
+
+
+_dispatcher: Dispatcher | None = None
+_dispatcher_lock = threading.Lock()
+
+
+def dispatcher(home: Path) -> Dispatcher | None:
+    """This process's dispatcher for ``home`` when ``CNNVIZ_RAY_ADDRESS`` is set, else None."""
+    global _dispatcher
+    where = address()
+    if where is None:
+        return None
+    with _dispatcher_lock:
+        if _dispatcher is None or _dispatcher.home != Path(home) or _dispatcher.address != where:
+            _dispatcher = Dispatcher(home, where)
+        return _dispatcher
+
+
+def shutdown(table: JobTable | None = None) -> None:
+    """Cancel this process's Ray tasks and leave the cluster (tests; a closing manager)."""
+    global _dispatcher
+    with _dispatcher_lock:
+        item, _dispatcher = _dispatcher, None
+    if item is not None and table is not None:
+        item.close(table)
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
