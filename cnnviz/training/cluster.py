@@ -23,6 +23,7 @@ import os
 import secrets
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,8 @@ DEFAULT_CPUS_PER_JOB = 2
 NAMESPACE = "cnnviz"
 #: Seconds between a task's heartbeats (well under the table's timeout).
 HEARTBEAT_S = 5.0
+#: Seconds before a failed connection to the cluster is tried again.
+CONNECT_RETRY_S = 30.0
 #: What a task returns when another one had its job already (or the cap was full).
 NOT_CLAIMED = "not claimed"
 
@@ -109,6 +112,9 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._submitted: dict[str, _Submitted] = {}
         self._remote = None  # train_job as a Ray remote function, made once
+        self._connected = False
+        self._connecting: threading.Thread | None = None
+        self._retry_at = 0.0
 
     def dispatch(self, table: JobTable) -> None:
         """End jobs whose task died, then submit queued jobs while the cap leaves room."""
@@ -117,10 +123,12 @@ class Dispatcher:
             queued = table.jobs(("queued",))
             if not queued:
                 return
+            ray = self._connect()
+            if ray is None:
+                return  # not connected yet: the jobs wait in the queue
             running = len(table.jobs(("running",)))
             waiting = sum(1 for s in self._submitted.values() if _queued(table, s.job_id))
             room = table.max_jobs() - running - waiting
-            ray = self._connect()
             self._remote = self._remote or ray.remote(train_job)
             cpus = cpus_per_job()
             for status in queued:
@@ -147,8 +155,7 @@ class Dispatcher:
             items, self._submitted = list(self._submitted.values()), {}
             if not items:
                 return
-            import ray  # loaded: there were tasks
-
+            ray = sys.modules["ray"]  # loaded: there were tasks
             for item in items:
                 ray.cancel(item.ref, force=True)
             for item in items:
@@ -156,19 +163,36 @@ class Dispatcher:
                                      message=jobtable.INTERRUPTED_MESSAGE)
 
     def _connect(self):
-        # Imported at the first dispatch only (1.7 s measured): a laptop without Ray never loads it.
-        import ray
+        """Ray once this process is connected to the cluster, else None. The connection is made in a
+        thread (``ray.init`` retries a wrong or down address for minutes): a page's poll never waits on it."""
+        if self._connected:
+            return sys.modules["ray"]
+        now = time.monotonic()
+        if (self._connecting is None or not self._connecting.is_alive()) and now >= self._retry_at:
+            self._retry_at = now + CONNECT_RETRY_S
+            self._connecting = threading.Thread(target=self._init, name="cnnviz-ray-connect", daemon=True)
+            self._connecting.start()
+        return None
 
-        if not ray.is_initialized():
-            ray.init(address=self.address, namespace=NAMESPACE, log_to_driver=False,
-                     logging_level=logging.WARNING)
-        return ray
+    def _init(self) -> None:
+        try:
+            # Imported here only (1.7 s measured): a laptop without CNNVIZ_RAY_ADDRESS never loads Ray.
+            import ray
+
+            if not ray.is_initialized():
+                ray.init(address=self.address, namespace=NAMESPACE, log_to_driver=False,
+                         logging_level=logging.WARNING)
+            self._connected = True
+            log.info("connected to the Ray cluster at %s: %s", self.address, ray.cluster_resources())
+        except Exception:  # a wrong address, a cluster of another Ray version: the jobs wait, the server says why
+            log.exception("could not connect to the Ray cluster at %s (%s); trying again in %g s",
+                          self.address, ADDRESS_ENV, CONNECT_RETRY_S)
 
     def _check(self, table: JobTable) -> None:
         """Forget tasks that ended; a task that died leaves its running job "failed"."""
-        if not self._submitted:
-            return
         ray = self._connect()
+        if not self._submitted or ray is None:
+            return
         items = list(self._submitted.values())
         ready, _ = ray.wait([s.ref for s in items], num_returns=len(items), timeout=0)
         for item in items:

@@ -83,10 +83,11 @@ def ray_head():
            # Ray's single-machine mode: every address is 127.0.0.1 (nothing listens on other interfaces).
            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     out = temp / "head.log"
-    head = subprocess.Popen(
-        [ray_cli, "start", "--head", "--block", "--num-cpus", "2", "--include-dashboard=false",
-         "--port", str(port), "--node-ip-address", "127.0.0.1", "--temp-dir", str(temp), "--disable-usage-stats"],
-        env=env, stdout=out.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    with out.open("w") as log:
+        head = subprocess.Popen(
+            [ray_cli, "start", "--head", "--block", "--num-cpus", "2", "--include-dashboard=false", "--port", str(port),
+             "--node-ip-address", "127.0.0.1", "--temp-dir", str(temp), "--disable-usage-stats"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while "Ray runtime started" not in out.read_text():
@@ -105,6 +106,7 @@ def ray_head():
 @pytest.fixture
 def on_ray(ray_head, monkeypatch):
     monkeypatch.setenv(cluster.ADDRESS_ENV, ray_head)
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # the drivers, too: 127.0.0.1 stays 127.0.0.1
     monkeypatch.setenv(cluster.CPUS_ENV, "1")
     return ray_head
 
@@ -131,7 +133,7 @@ def _wait_for(predicate, timeout=180.0) -> bool:
 def test_the_command_line_trains_on_the_ray_cluster(on_ray, cnnviz_home):
     env = {**os.environ, "CNNVIZ_HOME": str(cnnviz_home), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run([sys.executable, "-m", "cnnviz", "train", "--wait", *TINY, "--epochs", "2"], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=400)
+                          env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert re.search(r"^epoch 2/2  batch 6/6  loss \d+\.\d{4}", proc.stdout, re.M), proc.stdout  # progress
     run_id = re.search(r"^run (\S+) finished: test accuracy", proc.stdout, re.M).group(1)
