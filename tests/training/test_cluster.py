@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -68,9 +69,28 @@ def test_the_settings_are_checked(monkeypatch):
 
 
 # --- a real Ray head ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RayHead:
+    address: str
+    logs: Path  # the session's log folder: one python-core-worker-<id>_<pid>.log per Ray worker process
+
+    def ran_in_a_worker(self, pid: int | None) -> bool:
+        """Whether process ``pid`` was one of this head's Ray workers (asked of Ray's own record)."""
+        return pid is not None and any(self.logs.glob(f"python-core-worker-*_{pid}.log"))
+
+
 @pytest.fixture(scope="module")
 def ray_head():
-    """A Ray head on 127.0.0.1 with 2 CPUs (its own process group, ended afterwards); yields its address."""
+    """A Ray head on 127.0.0.1 with 2 CPUs (its own process group, ended afterwards)."""
+    with pytest.MonkeyPatch.context() as patch:
+        # Ray's single-machine mode, read when ray is imported: 127.0.0.1 stays 127.0.0.1 for the head and
+        # every driver (nothing listens on, or is sent to, another interface).
+        patch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        yield from _start_head()
+
+
+def _start_head():
     pytest.importorskip("ray", reason="Ray is the optional extra 'cluster': pip install -e '.[cluster]'")
     ray_cli = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
     if ray_cli is None:
@@ -79,9 +99,7 @@ def ray_head():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
-    env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0",
-           # Ray's single-machine mode: every address is 127.0.0.1 (nothing listens on other interfaces).
-           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}  # the Ray workers import this tree's cnnviz
     out = temp / "head.log"
     with out.open("w") as log:
         head = subprocess.Popen(
@@ -93,7 +111,7 @@ def ray_head():
         while "Ray runtime started" not in out.read_text():
             assert head.poll() is None and time.monotonic() < deadline, out.read_text()[-3000:]
             time.sleep(0.2)
-        yield f"127.0.0.1:{port}"
+        yield RayHead(f"127.0.0.1:{port}", temp / "session_latest" / "logs")
     finally:
         cluster.shutdown()
         with_group = os.getpgid(head.pid) if head.poll() is None else None
@@ -105,19 +123,9 @@ def ray_head():
 
 @pytest.fixture
 def on_ray(ray_head, monkeypatch):
-    monkeypatch.setenv(cluster.ADDRESS_ENV, ray_head)
-    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # the drivers, too: 127.0.0.1 stays 127.0.0.1
+    monkeypatch.setenv(cluster.ADDRESS_ENV, ray_head.address)
     monkeypatch.setenv(cluster.CPUS_ENV, "1")
     return ray_head
-
-
-def _ray_worker(pid: int) -> bool:
-    """Whether ``pid`` is a Ray worker process (Ray names them ``ray::...``)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return cmdline.startswith(b"ray::")
 
 
 def _wait_for(predicate, timeout=180.0) -> bool:
@@ -139,7 +147,7 @@ def test_the_command_line_trains_on_the_ray_cluster(on_ray, cnnviz_home):
     run_id = re.search(r"^run (\S+) finished: test accuracy", proc.stdout, re.M).group(1)
     [job] = jobtable.JobTable().jobs(jobtable.ENDED_STATES)
     assert (job.state, job.run_id) == ("finished", run_id)
-    assert job.worker_pid not in (proc.pid, os.getpid()) and _ray_worker(job.worker_pid)  # a Ray worker trained it
+    assert job.worker_pid != os.getpid() and on_ray.ran_in_a_worker(job.worker_pid)  # a Ray worker trained it
     info = runs.load_run(run_id)
     assert info.config["epochs"] == 2 and info.metrics["n_test"] == 30 and len(info.history["loss"]) == 2
 
@@ -159,7 +167,9 @@ def test_the_app_trains_on_the_ray_cluster_and_stop_is_honoured(on_ray, app_path
     assert _wait_for(lambda: manager.status(job_id).progress.epoch >= 2, timeout=300), manager.status(job_id)
     run_until(at, lambda at: len(at.get("progress")) > 0)  # the live panel shows it
     running = manager.status(job_id)
-    assert running.state == "running" and _ray_worker(running.worker_pid) and running.worker_pid != os.getpid()
+    assert running.state == "running" and running.worker_pid != os.getpid()
+    assert on_ray.ran_in_a_worker(running.worker_pid)
+    assert Path(f"/proc/{running.worker_pid}/cmdline").read_bytes().startswith(b"ray::")  # Ray names its workers
     assert manager.worker_pids() == []  # no local worker was started
     assert cluster.dispatcher(manager.home).submitted() == [job_id]
 
@@ -178,10 +188,10 @@ def test_a_killed_ray_worker_fails_its_job_and_the_next_one_trains(on_ray, cnnvi
     assert _wait_for(lambda: manager.status(victim).progress.batch > 0, timeout=300), manager.status(victim)
     assert manager.status(after).queue_position == 1  # the table's cap holds it back, not Ray's CPUs
     pid = manager.status(victim).worker_pid
-    assert _ray_worker(pid)
+    assert on_ray.ran_in_a_worker(pid)
     os.kill(pid, signal.SIGKILL)
     failed = manager.wait(victim, timeout=60)
     assert (failed.state, failed.error, failed.run_id) == ("failed", jobtable.DIED_MESSAGE, None)
     done = manager.wait(after, timeout=300)
-    assert done.state == "finished" and done.worker_pid != pid and _ray_worker(done.worker_pid)
+    assert done.state == "finished" and done.worker_pid != pid and on_ray.ran_in_a_worker(done.worker_pid)
     assert [r.run_id for r in runs.list_runs()] == [done.run_id]
