@@ -4,11 +4,13 @@ The job table in ``CNNVIZ_HOME`` stays the truth. Whoever polls the table (a web
 :class:`cnnviz.training.jobs.JobManager`, ``python -m cnnviz train --wait``, ``jobs work``) hands
 queued jobs to Ray in queue order, no more than the table's cap leaves room for; each task reserves
 ``CNNVIZ_RAY_CPUS_PER_JOB`` CPUs, so Ray's scheduler queues them against the cluster's capacity.
-The task opens the same table (``CNNVIZ_HOME`` is on a filesystem every node shares, at the same
-path), claims its job by id in one transaction (of two dispatchers handing over the same job, one
-task trains it and the other returns at once), and trains it through
+A task claims its job by id in one transaction (of two dispatchers handing over the same job, one
+task trains it and the other returns at once) and trains it through
 :func:`cnnviz.training.worker.run_job`, the warm local workers' code: progress, stop within a batch,
-checkpoints and the saved run are the same.
+checkpoints and the saved run are the same. Runs, data and checkpoints are files in the shared
+``CNNVIZ_HOME`` (the same path on every machine); the SQLite table is reached through a
+:class:`TableService` actor on the dispatcher's machine, because SQLite's WAL mode must not be
+shared over a network filesystem.
 
 A task that dies (its worker killed, out of memory, its node lost) is seen by the dispatcher that
 submitted it, through its ``ObjectRef``; if that dispatcher is gone too (Ray ends a driver's tasks
@@ -18,6 +20,7 @@ with it), the job's heartbeat stops and :meth:`JobTable.reap` ends it after
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -68,14 +71,71 @@ def cpus_per_job() -> float:
 
 
 # --- the Ray side ------------------------------------------------------------------------------
-def train_job(home: str, job_id: str, token: str, cpus: float) -> str:
-    """The Ray task: claim job ``job_id`` of ``home``'s table as worker ``token`` and train it; returns
-    its final state (or :data:`NOT_CLAIMED`). Runs in a Ray worker process, never in the dispatcher."""
+class TableService:
+    """The job table served by a Ray actor on the machine that holds ``jobs.sqlite3``.
+
+    SQLite in WAL mode must only be opened by processes of one machine (it shares memory between
+    them), so tasks on other machines reach the table through this actor, never through the
+    network filesystem; the dispatcher pins it to its own machine. Calls run in threads
+    (``max_concurrency``): every :class:`JobTable` call opens its own connection.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._table = JobTable(Path(path))
+
+    def claim_job(self, job_id: str, token: str, pid: int):
+        return self._table.claim_job(job_id, token=token, pid=pid)
+
+    def heartbeat(self, job_id: str, token: str) -> None:
+        self._table.heartbeat(job_id, token)
+
+    def publish(self, job_id: str, progress) -> bool:
+        return self._table.publish(job_id, progress)
+
+    def stop_requested(self, job_id: str) -> bool:
+        return self._table.stop_requested(job_id)
+
+    def finish(self, job_id: str, outcome: dict) -> None:
+        self._table.finish(job_id, **outcome)
+
+
+class RemoteTable:
+    """What :func:`cnnviz.training.worker.run_job` needs of a :class:`JobTable`, through the
+    :class:`TableService` actor ``service``."""
+
+    def __init__(self, service) -> None:
+        self._service = service
+
+    def _call(self, method: str, *args):
+        import ray  # loaded: this runs in a Ray worker
+
+        return ray.get(getattr(self._service, method).remote(*args))
+
+    def claim_job(self, job_id: str, *, token: str, pid: int):
+        return self._call("claim_job", job_id, token, pid)
+
+    def heartbeat(self, job_id: str, token: str) -> None:
+        self._call("heartbeat", job_id, token)
+
+    def publish(self, job_id: str, progress) -> bool:
+        return self._call("publish", job_id, progress)
+
+    def stop_requested(self, job_id: str) -> bool:
+        return self._call("stop_requested", job_id)
+
+    def finish(self, job_id: str, **outcome) -> None:
+        self._call("finish", job_id, outcome)
+
+
+def train_job(home: str, service, job_id: str, token: str, cpus: float) -> str:
+    """The Ray task: claim job ``job_id`` through the table's actor ``service`` as worker ``token`` and
+    train it with ``home`` (the shared CNNVIZ_HOME) for runs, data and checkpoints; returns its final
+    state (or :data:`NOT_CLAIMED`). Runs in a Ray worker process, never in the dispatcher."""
     os.environ["CNNVIZ_HOME"] = home
     threads = str(max(1, int(cpus)))
-    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", threads)  # TensorFlow reads it at its first use
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", threads)  # TensorFlow reads them at its first use
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", threads)
-    table = JobTable(Path(home) / "jobs.sqlite3")
+    table = RemoteTable(service)
     job = table.claim_job(job_id, token=token, pid=os.getpid())
     if job is None:
         return NOT_CLAIMED
@@ -130,15 +190,17 @@ class Dispatcher:
             waiting = sum(1 for s in self._submitted.values() if _queued(table, s.job_id))
             room = table.max_jobs() - running - waiting
             self._remote = self._remote or ray.remote(train_job)
+            service = None
             cpus = cpus_per_job()
             for status in queued:
                 if room <= 0:
                     break
                 if status.job_id in self._submitted:
                     continue
+                service = service or self._service(ray, table)
                 token = f"{jobtable.REMOTE_TOKEN_PREFIX}{secrets.token_hex(8)}"
                 ref = self._remote.options(num_cpus=cpus, max_retries=0, name=f"cnnviz-job-{status.job_id}").remote(
-                    str(self.home), status.job_id, token, cpus)
+                    str(self.home), service, status.job_id, token, cpus)
                 self._submitted[status.job_id] = _Submitted(status.job_id, token, ref)
                 log.info("job %s handed to the Ray cluster at %s (%g CPUs)", status.job_id, self.address, cpus)
                 room -= 1
@@ -187,6 +249,18 @@ class Dispatcher:
         except Exception:  # a wrong address, a cluster of another Ray version: the jobs wait, the server says why
             log.exception("could not connect to the Ray cluster at %s (%s); trying again in %g s",
                           self.address, ADDRESS_ENV, CONNECT_RETRY_S)
+
+    def _service(self, ray, table: JobTable):
+        """The table's actor on this machine (one per machine and table, shared by its servers;
+        detached: it outlives a server's restart, and the tasks that use it)."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        node = ray.get_runtime_context().get_node_id()
+        where = hashlib.sha256(f"{node} {table.path.resolve()}".encode()).hexdigest()[:16]
+        return ray.remote(TableService).options(
+            name=f"cnnviz-table-{where}", namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
+            num_cpus=0, max_concurrency=32, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
+        ).remote(str(table.path))
 
     def _check(self, table: JobTable) -> None:
         """Forget tasks that ended; a task that died leaves its running job "failed"."""

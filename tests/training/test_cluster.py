@@ -171,6 +171,10 @@ def test_the_app_trains_on_the_ray_cluster_and_stop_is_honoured(on_ray, app_path
     assert on_ray.ran_in_a_worker(running.worker_pid)
     assert Path(f"/proc/{running.worker_pid}/cmdline").read_bytes().startswith(b"ray::")  # Ray names its workers
     assert manager.worker_pids() == []  # no local worker was started
+    # The task reaches the table through the table's actor: it never opens the SQLite file itself
+    # (WAL must not be shared over a network filesystem).
+    opened = [os.readlink(fd) for fd in Path(f"/proc/{running.worker_pid}/fd").iterdir() if fd.is_symlink()]
+    assert not [f for f in opened if "jobs.sqlite3" in f], opened
     assert cluster.dispatcher(manager.home).submitted() == [job_id]
 
     at.button(key="train_stop").click().run()
