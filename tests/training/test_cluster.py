@@ -128,6 +128,16 @@ def on_ray(ray_head, monkeypatch):
     return ray_head
 
 
+def _open_files(pid: int) -> list[str]:
+    names = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            names.append(os.readlink(fd))
+        except OSError:  # closed meanwhile
+            pass
+    return names
+
+
 def _wait_for(predicate, timeout=180.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -173,8 +183,8 @@ def test_the_app_trains_on_the_ray_cluster_and_stop_is_honoured(on_ray, app_path
     assert manager.worker_pids() == []  # no local worker was started
     # The task reaches the table through the table's actor: it never opens the SQLite file itself
     # (WAL must not be shared over a network filesystem).
-    opened = [os.readlink(fd) for fd in Path(f"/proc/{running.worker_pid}/fd").iterdir() if fd.is_symlink()]
-    assert not [f for f in opened if "jobs.sqlite3" in f], opened
+    opened = _open_files(running.worker_pid)
+    assert opened and not [f for f in opened if "jobs.sqlite3" in f], opened
     assert cluster.dispatcher(manager.home).submitted() == [job_id]
 
     at.button(key="train_stop").click().run()
