@@ -253,7 +253,7 @@ class Dispatcher:
     def _service(self, ray, table: JobTable):
         """The table's actor on this machine (one per machine and table, shared by its servers;
         detached: it outlives a server's restart, and the tasks that use it)."""
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # ray is loaded by now
 
         node = ray.get_runtime_context().get_node_id()
         where = hashlib.sha256(f"{node} {table.path.resolve()}".encode()).hexdigest()[:16]
