@@ -69,8 +69,8 @@ def run_plain(spec, ds) -> float:
 
     data = prepare_data(spec, full=ds)
     keras.utils.set_random_seed(spec.seed)
-    model = models.build_model(ModelConfig.from_dict(spec.model), input_shape=data.input_shape,
-                               num_classes=data.num_classes)
+    config = spec.model if isinstance(spec.model, ModelConfig) else ModelConfig.from_dict(spec.model)
+    model = models.build_model(config, input_shape=data.input_shape, num_classes=data.num_classes)
     x_tr = scale(data.x_train, spec.scaling)
     x_val = scale(data.x_val, spec.scaling)
     y_tr, y_val = np.eye(10, dtype=np.float32)[data.y_train], np.eye(10, dtype=np.float32)[data.y_val]

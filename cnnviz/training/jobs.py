@@ -24,7 +24,7 @@ from cnnviz.classroom.people import Person
 from cnnviz.data import datasets
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.runs import store as runs
-from cnnviz.training import checkpoint, jobtable, worker
+from cnnviz.training import checkpoint, cluster, jobtable, worker
 from cnnviz.training.jobtable import JOB_STATES, JobStatus, JobTable
 from cnnviz.training.loop import BuildFn
 from cnnviz.training.spec import TrainSpec
@@ -216,6 +216,10 @@ class JobManager:
         """Start a worker for every free slot below the cap (at most the cap per CNNVIZ_HOME in all)."""
         if not self.starts_workers:
             return
+        ray_dispatcher = cluster.dispatcher(self.home)
+        if ray_dispatcher is not None:  # CNNVIZ_RAY_ADDRESS: the cluster's workers train, not ours
+            ray_dispatcher.dispatch(self.table)
+            return
         storage.ensure_dir(jobtable.workers_dir())
         ctx = multiprocessing.get_context("spawn")  # never fork after TensorFlow (tensorflow#27074)
         with self._lock:
@@ -249,6 +253,8 @@ class JobManager:
             if process.is_alive():
                 process.kill()
                 process.join()
+        if self.starts_workers:
+            cluster.shutdown(self.table)
         self.table.reap(state="interrupted", message=jobtable.INTERRUPTED_MESSAGE)
 
     def _maintain(self) -> None:
@@ -258,7 +264,9 @@ class JobManager:
             return
         self._checked = now
         self.table.reap()
-        if any(s.state == "queued" for s in self.table.jobs(("queued",))):
+        if cluster.address() is not None:
+            self.ensure_workers()  # also notices Ray tasks that died
+        elif any(s.state == "queued" for s in self.table.jobs(("queued",))):
             self.ensure_workers()
 
 

@@ -45,6 +45,11 @@ INTERRUPTED_MESSAGE = "interrupted: the server stopped while this training ran"
 #: Ended jobs kept for status queries (oldest dropped first), and events kept.
 MAX_ENDED_JOBS = 200
 MAX_EVENTS = 5000
+#: Workers on other machines (a Ray cluster: :mod:`cnnviz.training.cluster`) have tokens with this prefix;
+#: no lock of theirs can be seen from here, so they prove they live by a heartbeat on the row's ``updated``.
+REMOTE_TOKEN_PREFIX = "ray:"
+#: Seconds without a heartbeat after which a remote worker counts as gone (it beats every few seconds).
+HEARTBEAT_TIMEOUT_S = 60.0
 #: Seconds a writer waits for another's transaction (they last milliseconds).
 BUSY_TIMEOUT_S = 30.0
 #: 2: ``owner_name`` (the owner's display name) beside ``owner`` (their user id); a version 1 table gains it.
@@ -156,6 +161,13 @@ def worker_alive(token: str | None) -> bool:
         return False
     with storage.exclusive_lock_if_free(path) as free:
         return not free
+
+
+def _worker_alive(token: str | None, updated: float) -> bool:
+    """Local workers by their lock, remote ones by their heartbeat."""
+    if token and token.startswith(REMOTE_TOKEN_PREFIX):
+        return time.time() - updated < HEARTBEAT_TIMEOUT_S
+    return worker_alive(token)
 
 
 def progress_to_json(progress: Progress) -> str:
@@ -312,6 +324,35 @@ class JobTable:
             self._event(db, row["job_id"], "started", "running")
         return _claimed(row)
 
+    def claim_job(self, job_id: str, *, token: str, pid: int) -> ClaimedJob | None:
+        """Take job ``job_id`` if it is still queued and fewer than the cap run (one transaction), or None:
+        of several workers handed the same job (two dispatchers), exactly one gets it."""
+        with self._write() as db:
+            running = db.execute("SELECT COUNT(*) FROM jobs WHERE state = 'running'").fetchone()[0]
+            row = db.execute("SELECT * FROM jobs WHERE job_id = ? AND state = 'queued'", (job_id,)).fetchone()
+            if row is None or running >= self._cap(db):
+                return None
+            now = time.time()
+            db.execute("UPDATE jobs SET state = 'running', started = ?, updated = ?, worker_pid = ?, "
+                       "worker_token = ? WHERE job_id = ?", (now, now, pid, token, job_id))
+            self._event(db, job_id, "started", "running")
+        return _claimed(row)
+
+    def heartbeat(self, job_id: str, token: str) -> None:
+        """A remote worker's sign of life for its running job (see :data:`HEARTBEAT_TIMEOUT_S`)."""
+        with self._write() as db:
+            db.execute("UPDATE jobs SET updated = ? WHERE job_id = ? AND state = 'running' AND worker_token = ?",
+                       (time.time(), job_id, token))
+
+    def end_if_running(self, job_id: str, token: str, *, state: str = "failed", message: str = DIED_MESSAGE) -> bool:
+        """End job ``job_id`` (default: "failed", its worker died) if worker ``token`` still has it running."""
+        with self._write() as db:
+            row = db.execute("SELECT 1 FROM jobs WHERE job_id = ? AND state = 'running' AND worker_token = ?",
+                             (job_id, token)).fetchone()
+            if row is not None:
+                self._end(db, job_id, state=state, error=message)
+        return row is not None
+
     def record(self, job_id: str) -> ClaimedJob | None:
         """What job ``job_id`` trains (its spec, data and build), e.g. to resume it; None for an unknown id."""
         with self._connect() as db:
@@ -342,13 +383,14 @@ class JobTable:
     def reap(self, *, state: str = "failed", message: str = DIED_MESSAGE) -> list[str]:
         """End every running job whose worker is gone; returns their ids."""
         with self._connect() as db:
-            rows = db.execute("SELECT job_id, worker_token FROM jobs WHERE state = 'running'").fetchall()
-        dead = [r["job_id"] for r in rows if not worker_alive(r["worker_token"])]
+            rows = db.execute("SELECT job_id, worker_token, updated FROM jobs WHERE state = 'running'").fetchall()
+        dead = [r["job_id"] for r in rows if not _worker_alive(r["worker_token"], r["updated"])]
         ended = []
         for job_id in dead:
             with self._write() as db:  # re-checked inside the write lock: it may have ended meanwhile
-                row = db.execute("SELECT state, worker_token FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
-                if row["state"] == "running" and not worker_alive(row["worker_token"]):
+                row = db.execute("SELECT state, worker_token, updated FROM jobs WHERE job_id = ?",
+                                 (job_id,)).fetchone()
+                if row["state"] == "running" and not _worker_alive(row["worker_token"], row["updated"]):
                     self._end(db, job_id, state=state, error=message)
                     ended.append(job_id)
         return ended
