@@ -60,9 +60,13 @@ def current_person() -> Person | None:
         if st.session_state.get(TEACHER_FLAG) and not found.is_teacher:
             found = Person(found.user_id, found.display_name, True, "account")
         return found
+    student = _student(_url_key() or st.session_state.get(SESSION_KEY))
     if st.session_state.get(TEACHER_FLAG):
-        return people.local_teacher()
-    return _student(_url_key() or st.session_state.get(SESSION_KEY))
+        # A student who enters the password is the teacher under their own user id: what they
+        # made stays theirs, and what they make now is theirs too (the teacher sees it anyway).
+        return people.local_teacher() if student is None else Person(student.user_id, student.display_name,
+                                                                      True, "key")
+    return student
 
 
 def person() -> Person:
