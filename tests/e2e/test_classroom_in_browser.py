@@ -82,6 +82,14 @@ def offered(page, label: str) -> str:
     return shown + "\n" + "\n".join(options)
 
 
+def choose(page, label: str, text: str) -> None:
+    """Pick the option of select box ``label`` that contains ``text`` (typed in to filter the list)."""
+    page.get_by_role("combobox", name=label, exact=True).click()
+    page.keyboard.type(text)
+    page.get_by_role("option").filter(has_text=text).first.click(timeout=60_000)
+    wait_idle(page, timeout=120)
+
+
 def become_teacher(page, server: str) -> None:
     page.goto(server)
     wait_idle(page, timeout=180)
@@ -171,8 +179,7 @@ def test_two_students_and_the_teacher(classroom, browser):
         open_from_sidebar(ben, "Runs")
         seen = offered(ben, "Run")
         assert tail["Ann"] in seen and tail["Ben"] in seen
-        ben.get_by_role("combobox", name="Run", exact=True).click()
-        ben.get_by_role("option").filter(has_text=tail["Ann"]).first.click()
+        choose(ben, "Run", tail["Ann"])
         expect(ben.locator('[data-testid="stMain"]')).to_contain_text("shared with the class, read-only",
                                                                        timeout=60_000)
         wait_idle(ben, timeout=120)
@@ -180,9 +187,8 @@ def test_two_students_and_the_teacher(classroom, browser):
 
         # The teacher deletes Ben's run: gone from disk, and from Ben's Runs page.
         open_from_sidebar(teacher, "Runs")  # no reload: the password holds for this browser session only
-        teacher.get_by_role("combobox", name="Run", exact=True).click()
-        teacher.get_by_role("option").filter(has_text=tail["Ben"]).first.click()
-        wait_idle(teacher, timeout=120)
+        screenshot(teacher, "classroom_teacher_runs")
+        choose(teacher, "Run", tail["Ben"])
         teacher.get_by_text("Yes, delete this run", exact=True).click()
         wait_idle(teacher, timeout=60)
         teacher.get_by_role("button", name="Delete", exact=True).click()
