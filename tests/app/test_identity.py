@@ -123,3 +123,11 @@ def test_the_teacher_password_before_any_name_is_the_plain_teacher(monkeypatch):
     at.sidebar.text_input(key="identity_password").input("pass-1234")
     _button(at, "Enter").click().run()
     assert at.text[0].value == f"{people.TEACHER_OWNER}|True|local"
+
+
+def test_a_training_worker_that_runs_app_py_again_asks_nobody_for_a_name(app_path, classroom):
+    # multiprocessing's spawn runs the main script of `streamlit run app.py` again in each training worker, as
+    # __mp_main__ and outside any session: in a classroom the gate found nobody there and the worker died.
+    import runpy
+
+    runpy.run_path(app_path, run_name="__mp_main__")
