@@ -374,6 +374,7 @@ async def visit_other_pages(page, student: Student) -> None:
 async def options(page, label: str) -> list[str]:
     """Every option the select box ``label`` offers (its list opened, read, closed)."""
     await page.get_by_role("combobox", name=label, exact=True).click()
+    await page.keyboard.press("ArrowDown")  # a click only focuses the search box: the list opens on a key
     await page.get_by_role("option").first.wait_for(timeout=30_000)
     try:
         return await page.get_by_role("option").all_inner_texts()

@@ -68,7 +68,8 @@ def offered(page, label: str) -> str:
     if box.count() == 0:  # nothing to choose from: the page says so instead
         return shown
     box.first.click()
-    page.wait_for_timeout(800)
+    page.keyboard.press("ArrowDown")  # a click only focuses the search box: the list opens on a key
+    page.get_by_role("option").first.wait_for(timeout=30_000)
     options = page.get_by_role("option").all_inner_texts()
     page.keyboard.press("Escape")
     return shown + "\n" + "\n".join(options)
