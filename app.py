@@ -6,7 +6,10 @@ from cnnviz.app import compat, identity
 from cnnviz.catalog import PAGES
 
 
-compat.install()
-st.set_page_config(page_title="cnnviz: a CNN lab", page_icon=":material/grid_on:", layout="wide")
-identity.gate()  # who is who: a laptop draws nothing; a classroom may stop here with a name form
-st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGES)]).run()
+# A training worker started with multiprocessing's "spawn" runs this file again as __mp_main__ (outside any
+# browser session): it must draw nothing, and in a classroom the gate would ask it for a name and fail.
+if __name__ != "__mp_main__":
+    compat.install()
+    st.set_page_config(page_title="cnnviz: a CNN lab", page_icon=":material/grid_on:", layout="wide")
+    identity.gate()  # who is who: a laptop draws nothing; a classroom may stop here with a name form
+    st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGES)]).run()

@@ -237,8 +237,9 @@ def main() -> None:
             st.markdown("###### For your data")
         else:
             config, preset = _preset_config(ds) if source == PRESET else (_builder_config(), None)
+        weights_ready = layerbuilder.weights_ready(config)  # says how to get missing weights, whatever the data
         fits = (not _made_for_missing_data(preset, ds) and _summary(config, ds, pooling_note=source == BUILDER)
-                and layerbuilder.weights_ready(config))
+                and weights_ready)
         st.subheader("3. Training")
         spec = _fast_training(ds, preset) if source == FAST else _training_options(ds, config, preset)
         if spec is not None and source != FAST:

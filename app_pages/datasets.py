@@ -7,7 +7,9 @@ from cnnviz.app import caches, datachoice, downloads, identity
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.numbers import checked_number
 from cnnviz.app.remember import KEEP, URL
+from cnnviz.classroom import policy
 from cnnviz.data import augment, datasets
+from cnnviz.data import owners as data_owners
 from cnnviz.data.folderdata import IMAGE_SIZES
 from cnnviz.data.images import code_name
 from cnnviz.data.scaling import SCALINGS
@@ -30,6 +32,7 @@ MESSAGE_KEY = "datasets_message"
 ZIP_REPORT_KEY = "datasets_zip_report"  # the import report, shown at the top after the rerun
 CHOOSE_KEY = "datasets_choose_next"  # a dataset the picker opens on at the next run (one just made)
 SOURCE_KEY = "datasets_source"
+DELETE_CONFIRM_KEY = "datasets_delete_confirm"
 AUG_PREVIEW_IMAGES = 8
 SCALING_SAMPLE = 256
 
@@ -226,6 +229,22 @@ def _augmentation(ds: datasets.Dataset) -> None:
                         key="datasets_aug_chart")
 
 
+def _delete_import(name: str) -> None:
+    """A Delete for an imported dataset its owner (or the teacher) may remove; the backend checks again."""
+    me = identity.person()
+    if not policy.can_change(me, data_owners.owner(name)):
+        return
+    left, right = st.columns([3, 1])
+    confirm = left.checkbox(f"Yes, delete {datasets.title(name)}", key=DELETE_CONFIRM_KEY)
+    if right.button("Delete dataset", key="datasets_delete", disabled=not confirm, icon=":material/delete:"):
+        with friendly_errors("Deleting the dataset"):
+            datasets.remove(name, by=me)
+            caches.forget_datasets()
+            st.session_state.pop(DELETE_CONFIRM_KEY, None)
+            st.session_state[MESSAGE_KEY] = f"Deleted {datasets.title(name)}."
+            st.rerun()
+
+
 def main() -> None:
     st.title("Datasets")
     st.write("Every page trains and tests on one of these. Pick one to see what is in it.")
@@ -248,11 +267,13 @@ def main() -> None:
         _get_data(name, info)
     else:
         with friendly_errors("Loading the dataset"):
-            ds = caches.load_dataset(name)
+            ds = caches.load_dataset(name, identity.person())
     if ds is not None:
         for section in (_overview, _samples, _inspect, _split_and_scale, _augmentation):
             with friendly_errors("This part of the page"):
                 section(ds)
+    if name.startswith(datasets.FOLDER_PREFIX) and info["present"]:
+        _delete_import(name)
     if name == "cifar10":
         _import_cifar10()
     _import_zip()

@@ -85,7 +85,7 @@ def _one_run(items: list[runs.RunInfo]) -> None:
         st.caption(gap)
     c1, c2, c3 = st.columns(3)
     try:  # checked now: a failure inside the deferred download would only reach the server log
-        model_path = runs.model_file(run_id)
+        model_path = runs.model_file(run_id, me)
     except CnnvizError as err:
         model_path = None
         c1.warning(f"The model cannot be downloaded: {err}")

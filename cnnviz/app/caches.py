@@ -26,6 +26,7 @@ from typing import Any, Hashable
 import numpy as np
 import streamlit as st
 
+from cnnviz.classroom.people import Person
 from cnnviz.data import datasets, images
 from cnnviz.data import samples as data_samples
 from cnnviz.errors import InvalidArgument, Unavailable
@@ -101,8 +102,10 @@ BY_RUN = {runs.RunInfo: run_key}
 DATASET_CACHE_ENTRIES = 3
 
 
-def load_dataset(name: str) -> datasets.Dataset:
-    """The shared, read-only :class:`cnnviz.data.datasets.Dataset` ``name`` (raises Unavailable)."""
+def load_dataset(name: str, viewer: Person | None = None) -> datasets.Dataset:
+    """The shared, read-only :class:`cnnviz.data.datasets.Dataset` ``name`` (raises Unavailable, also for
+    another student's import when ``viewer`` is given: checked before the shared copy is handed out)."""
+    datasets.check_visible(name, viewer)
     # The key includes the stored file's fingerprint, which no argument carries: data imported
     # meanwhile (e.g. with the CLI) is loaded afresh.
     return _stored_dataset(name, datasets.fingerprint(name))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnnviz.app import accounts
+from cnnviz.app import accounts, reconnect
 from cnnviz.classroom import people, roster
 from cnnviz.classroom.people import Person
 from cnnviz.errors import CnnvizError
@@ -60,9 +60,13 @@ def current_person() -> Person | None:
         if st.session_state.get(TEACHER_FLAG) and not found.is_teacher:
             found = Person(found.user_id, found.display_name, True, "account")
         return found
+    student = _student(_url_key() or st.session_state.get(SESSION_KEY))
     if st.session_state.get(TEACHER_FLAG):
-        return people.local_teacher()
-    return _student(_url_key() or st.session_state.get(SESSION_KEY))
+        # A student who enters the password is the teacher under their own user id: what they
+        # made stays theirs, and what they make now is theirs too (the teacher sees it anyway).
+        return people.local_teacher() if student is None else Person(student.user_id, student.display_name,
+                                                                      True, "key")
+    return student
 
 
 def person() -> Person:
@@ -95,6 +99,7 @@ def gate() -> Person:
     else:
         # names hold no Markdown (roster.clean_name, people.without_markup)
         st.sidebar.caption(f"You are **{found.display_name}**" + (" (teacher)" if found.is_teacher else ""))
+    reconnect.reattach(found)  # a fresh session after a restart: their trainings, found by owner
     if st.session_state.pop(WELCOME_KEY, False):
         st.success(f"Welcome, {found.display_name}! Bookmark this page: its address holds your private key, "
                    "and it brings your runs back. Without it (another browser) you are someone new.")

@@ -86,4 +86,4 @@ def pick_dataset(*, key: str, prefer: tuple[str, ...] = (), help: str | None = N
     start = next((n for n in prefer if n in present), present[0] if present else None)
     name = st.selectbox("Dataset", present, index=present.index(start) if start else 0, key=key, persist_state=KEEP,
                         format_func=datasets.title, help=help)
-    return caches.load_dataset(name)
+    return caches.load_dataset(name, identity.person())

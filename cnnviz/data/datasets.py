@@ -296,6 +296,13 @@ def remove(name: str, by: Person | None = None) -> bool:
 
 
 # --- loading ----------------------------------------------------------------------------
+def check_visible(name: str, viewer: Person | None) -> None:
+    """Raise Unavailable ("not on this machine") when ``name`` is another student's import for ``viewer``."""
+    _check_name(name)
+    if name not in SOURCES and not owners.visible([name], viewer):
+        raise Unavailable(f"{title(name)} is not on this machine. {how_to_get(name)}")
+
+
 def load_digits(*, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
     """scikit-learn's bundled 8×8 digits (always available offline) as uint8 8×8×1.
 
@@ -319,21 +326,23 @@ def load_digits(*, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
     )
 
 
-def load(name: str, *, mapped: bool = False, **opts) -> Dataset:
+def load(name: str, viewer: Person | None = None, *, mapped: bool = False, **opts) -> Dataset:
     """Load a dataset that is on this machine; never downloads.
 
     Args:
         name: ``"digits"``, ``"cifar10"``, ``"mnist"``, ``"fashion_mnist"`` or ``"folder:NAME"``.
         mapped: memory-map the stored images (read-only) instead of reading them, so only the
             images used are read (:mod:`cnnviz.data.npzmap`); the bundled digits are in memory anyway.
+        viewer: who asks; another student's import is "not on this machine" for them, as if it did
+            not exist (None: the teacher; a run's own test images are read through the run).
         **opts: only for ``"digits"``: ``test_fraction`` and ``seed`` of :func:`load_digits`.
     Returns:
         The full dataset (use :func:`subset` for the seed's smaller sizes).
     Raises:
         InvalidArgument: unknown name or options. Unavailable: not on this machine (the
-            message says how to get it).
+            message says how to get it), or not ``viewer``'s to use.
     """
-    _check_name(name)
+    check_visible(name, viewer)
     if name == "digits":
         return load_digits(**opts)
     if opts:

@@ -459,32 +459,33 @@ def damaged_runs(viewer: Person | None = None) -> list[DamagedRun]:
     return scan(viewer).damaged
 
 
-def model_file(run_id: str) -> Path:
-    """Path of the run's checksum-verified ``model.keras`` (for downloads and loading)."""
+def model_file(run_id: str, viewer: Person | None = None) -> Path:
+    """Path of the run's checksum-verified ``model.keras`` (for downloads and loading); a run ``viewer``
+    may not see is :class:`RunNotFound` (None: the teacher)."""
+    if viewer is not None:
+        load_run(run_id, viewer)
     folder = run_path(run_id)
-    manifest = _read_manifest(folder, run_id)
-    return _verified_file(folder, manifest, MODEL_FILE, run_id)
+    return _verified_file(folder, _read_manifest(folder, run_id), MODEL_FILE, run_id)
 
 
 def model_sha256(run_id: str) -> str:
     """The model's checksum from the manifest (a cheap cache key for a loaded model)."""
-    folder = run_path(run_id)
-    return str(_read_manifest(folder, run_id)["files"][MODEL_FILE])
+    return str(_read_manifest(run_path(run_id), run_id)["files"][MODEL_FILE])
 
 
-def load_model(run_id: str) -> keras.Model:
-    """Load a run's model: id validated, checksum verified, then :func:`cnnviz.runs.modelfile.load_model`.
+def load_model(run_id: str, viewer: Person | None = None) -> keras.Model:
+    """Load a run's model (one ``viewer`` may see: :func:`model_file`): id validated, checksum verified, then
+    :func:`cnnviz.runs.modelfile.load_model`.
 
     The checksum proves the file is the one the manifest names; whoever can write the store
     can rewrite both, so the archive is also checked before Keras parses it.
 
     Raises:
-        InvalidArgument: the id is not a generated run id.
-        RunNotFound: no complete run with that id.
-        RunCorrupted: the file does not match the manifest, is not an archive cnnviz writes,
-            or Keras refuses it.
+        InvalidArgument: the id is not a generated run id. RunNotFound: no complete run with that id
+            (or not one ``viewer`` may see). RunCorrupted: the file does not match the manifest, is
+            not an archive cnnviz writes, or Keras refuses it.
     """
-    return modelfile.load_model(model_file(run_id), run_id)
+    return modelfile.load_model(model_file(run_id, viewer), run_id)
 
 
 def delete_run(run_id: str, by: Person | None = None) -> None:

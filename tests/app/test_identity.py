@@ -89,3 +89,45 @@ def test_the_teacher_password_makes_this_session_the_teacher(app_path, monkeypat
     assert "Trainings" in [s.value for s in at.subheader]
     _button(at, "Leave teacher mode").click().run()
     assert [t.value for t in at.title] == ["Welcome to the CNN lab"]
+
+
+
+def _whoami_script():
+    import streamlit as st
+
+    from cnnviz.app import identity
+
+    found = identity.gate()
+    st.text(f"{found.user_id}|{found.is_teacher}|{found.kind}")
+
+
+def test_a_student_who_enters_the_teacher_password_keeps_their_own_user_id(monkeypatch):
+    monkeypatch.setenv(people.PASSWORD_ENV, "pass-1234")
+    key, ann = roster.register("Ann")
+    at = AppTest.from_function(_whoami_script, default_timeout=TIMEOUT)
+    at.query_params["key"] = key
+    at.run()
+    assert at.text[0].value == f"{ann.user_id}|False|key"
+    at.sidebar.text_input(key="identity_password").input("pass-1234")
+    _button(at, "Enter").click().run()
+    # The teacher's rights under Ann's own id: her runs stay hers, and what she makes now is hers.
+    assert not at.exception and at.text[0].value == f"{ann.user_id}|True|key"
+    assert "You are **Ann** (teacher)" in _me(at) and at.query_params["key"] == key
+    _button(at, "Leave teacher mode").click().run()
+    assert at.text[0].value == f"{ann.user_id}|False|key" and "(teacher)" not in _me(at)
+
+
+def test_the_teacher_password_before_any_name_is_the_plain_teacher(monkeypatch):
+    monkeypatch.setenv(people.PASSWORD_ENV, "pass-1234")
+    at = AppTest.from_function(_whoami_script, default_timeout=TIMEOUT).run()
+    at.sidebar.text_input(key="identity_password").input("pass-1234")
+    _button(at, "Enter").click().run()
+    assert at.text[0].value == f"{people.TEACHER_OWNER}|True|local"
+
+
+def test_a_training_worker_that_runs_app_py_again_asks_nobody_for_a_name(app_path, classroom):
+    # multiprocessing's spawn runs the main script of `streamlit run app.py` again in each training worker, as
+    # __mp_main__ and outside any session: in a classroom the gate found nobody there and the worker died.
+    import runpy
+
+    runpy.run_path(app_path, run_name="__mp_main__")

@@ -5,16 +5,20 @@ Everything stays on 127.0.0.1: a fresh CNNVIZ_HOME, a free port, Debian chromium
 Playwright's *async* API (one browser, one context per student, all driven at once with
 ``asyncio.gather``; the sync API is single-threaded per Playwright instance).
 
-What one student does: open Build & train, choose the smallest training (the first seed preset,
+The server is a classroom (a teacher password is set): every student first types their own name
+("Student N") in the name form and keeps the private key it puts in the address; every page they
+open after that is theirs. What one student does: open Build & train, choose the smallest training (the first seed preset,
 ``seed000_model1``, on the bundled digits data, 1 epoch, 20 training and 10 test images, the
 page's minimums) with a seed of their own, wait until the whole class is ready and press Train
 together (so the queue fills), watch the live panel (recording every queue position it shows),
 read the run id the panel ends with, then open Runs and Evaluate through the sidebar (same session),
-and last upload a picture of their own on Convolution: its width (``upload_width``) is unique to
-the student and comes back in the server's note about small pictures, so a student who saw another
-student's upload would read a width that is not theirs.
+where the run pickers must offer their own run and nobody else's (every option is read), and last
+upload a picture of their own on Convolution: its width (``upload_width``) is unique to the student
+and comes back in the server's note about small pictures, so a student who saw another student's
+upload would read a width that is not theirs.
 
-Meanwhile a separate browser loads Home again and again (a fresh session each time) and the
+Meanwhile a separate browser loads Home again and again (a fresh session each time, with the key
+of a name it chose once) and the
 server's resident memory (VmRSS in ``/proc/PID/status``) is sampled. The job manager logs one
 line per job queued/started/ended (``cnnviz.training.jobs`` at INFO); the server is started through a
 tiny wrapper that sends that logger to a file, which is the server-side record of the cap.
@@ -71,6 +75,9 @@ ENDED_BADLY_AFTER_S = 15.0
 TINY = {"Epochs": 1, "Training images": 40, "Test images": 10}
 #: The Home page's title (app_pages/home.py).
 HOME_TITLE = "cnnviz: a CNN lab"
+#: The server is a classroom: a teacher password makes every visitor choose a name (cnnviz.app.identity).
+TEACHER_PASSWORD = "load-test-teacher"
+NAME_LABEL = "Your name (the class and the teacher see it)"
 
 #: Height of the students' uploads: under images.THIN_SIDE_PX, so the page notes "very small (W×H pixels)".
 UPLOAD_HEIGHT = 5
@@ -128,9 +135,16 @@ class Student:
     run_ids_on_panel: set[str] = field(default_factory=set)  # every run id the Build & train page showed
     runs_page_has_own: bool = False
     evaluate_choice: str = ""  # the Evaluate page's run picker, as shown
+    key: str = ""  # the private key the name form gave this student
+    runs_offered: list[str] = field(default_factory=list)  # every option of the Runs page's run picker
+    evaluate_offered: list[str] = field(default_factory=list)  # ... and of the Evaluate page's
     upload_widths_seen: set[int] = field(default_factory=set)  # widths in the Convolution page's notes
     errors: list[str] = field(default_factory=list)
     phase: str = "opening Build & train"
+
+    @property
+    def name(self) -> str:
+        return f"Student {self.index}"
 
     @property
     def upload_width(self) -> int:
@@ -282,9 +296,22 @@ async def open_from_sidebar(page, title: str) -> None:
     await wait_idle(page)
 
 
-async def prepare_tiny_training(page, server: str, seed: int) -> None:
+async def register(page, server: str, name: str) -> str:
+    """A first visit: the name form, Start, and the private key the page puts in the address."""
+    await page.goto(server, wait_until="commit", timeout=120_000)
+    box = page.get_by_label(NAME_LABEL, exact=True)
+    await box.wait_for(timeout=120_000)
+    await box.fill(name)
+    await page.get_by_role("button", name="Start", exact=True).click()
+    await page.wait_for_url(re.compile(r"[?&]key=[^&]+"), timeout=120_000)
+    await page.locator('[data-testid="stSidebar"]').get_by_text(name, exact=True).wait_for(timeout=120_000)
+    return re.search(r"[?&]key=([^&]+)", page.url).group(1)
+
+
+async def prepare_tiny_training(page, server: str, seed: int, key: str) -> None:
     """Build & train with the page's smallest run; leaves the Train button ready."""
-    await page.goto(server, wait_until="commit", timeout=120_000)  # through the root first: st.navigation must have run once (see test_training_in_browser)
+    # Through the root first (st.navigation must have run once, see test_training_in_browser), with the key.
+    await page.goto(f"{server}/?key={key}", wait_until="commit", timeout=120_000)
     await wait_idle(page)
     await open_from_sidebar(page, "Build & train")
     dataset = await page.get_by_role("combobox", name="Dataset", exact=True).input_value()
@@ -334,12 +361,25 @@ async def visit_other_pages(page, student: Student) -> None:
     await open_from_sidebar(page, "Runs")
     student.errors += await page_errors(page)
     # All runs are listed (the store is the class's); the table is drawn on a canvas, so look in the picker.
+    student.runs_offered = await options(page, "Run")
     student.runs_page_has_own = await option_offered(page, "Run", f"({student.run_id[-8:]})")
     await open_from_sidebar(page, "Evaluate")
     student.evaluate_choice = await page.get_by_role("combobox", name="Run", exact=True).input_value()
+    student.evaluate_offered = await options(page, "Run")
     student.errors += await page_errors(page)
     await upload_own_picture(page, student)
     student.errors += await page_errors(page)
+
+
+async def options(page, label: str) -> list[str]:
+    """Every option the select box ``label`` offers (its list opened, read, closed)."""
+    await page.get_by_role("combobox", name=label, exact=True).click()
+    await page.keyboard.press("ArrowDown")  # a click only focuses the search box: the list opens on a key
+    await page.get_by_role("option").first.wait_for(timeout=30_000)
+    try:
+        return await page.get_by_role("option").all_inner_texts()
+    finally:
+        await page.keyboard.press("Escape")
 
 
 async def option_offered(page, label: str, text: str) -> bool:
@@ -395,7 +435,7 @@ def start_server(home: Path, cap: int) -> _Server:
     port = _free_port()
     job_log = home / "jobs.log"
     env = {**os.environ, "CNNVIZ_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2",
-           "CNNVIZ_MAX_TRAINING_JOBS": str(cap)}
+           "CNNVIZ_MAX_TRAINING_JOBS": str(cap), "CNNVIZ_TEACHER_PASSWORD": TEACHER_PASSWORD}
     with open(home / "streamlit-load.log", "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-c", _SERVE, str(job_log), "run", "app.py", "--server.port", str(port),
@@ -474,7 +514,10 @@ async def _student(browser, server: str, student: Student, ready: asyncio.Barrie
                 if f == page.main_frame else None)
         await asyncio.sleep(ARRIVAL_GAP_S * (student.index - 1) if student.index else 0)  # students trickle in
         try:
-            await prepare_tiny_training(page, server, student.seed)
+            student.phase = "choosing a name"
+            student.key = await register(page, server, student.name)
+            student.phase = "opening Build & train"
+            await prepare_tiny_training(page, server, student.seed, student.key)
         except BaseException:
             await ready.abort()  # the others must not wait for this one at the barrier
             raise
@@ -531,14 +574,17 @@ async def run_load(home: Path, *, sessions: int, cap: int = DEFAULT_CAP, timeout
             # The probe's first visit downloads and compiles Streamlit's JavaScript, which a student's
             # browser does once and then caches: done here, before the class, so the figure is the server's.
             probe_context = await probe_browser.new_context(viewport={"width": 1200, "height": 900})
-            await _load_home(probe_context, server.url)
+            first = await probe_context.new_page()
+            home_url = f"{server.url}/?key={await register(first, server.url, 'Home visitor')}"
+            await first.close()
+            await _load_home(probe_context, home_url)
             await asyncio.sleep(3)
             rss_warm = statistics.median(rss_mb(server.proc.pid)[0] for _ in range(3))
             setup_s = time.monotonic() - t_setup
 
             stop, rss_samples, loads, idle, starts = asyncio.Event(), [], [], [], []
             sampler = asyncio.create_task(_rss_sampler(server.proc.pid, rss_samples, stop))
-            probe = asyncio.create_task(_home_probe(probe_context, server.url, loads, idle, stop, starts))
+            probe = asyncio.create_task(_home_probe(probe_context, home_url, loads, idle, stop, starts))
             students = [Student(index=i, seed=100 + i) for i in range(1, sessions + 1)]
             ready = asyncio.Barrier(sessions)
             outcomes = await asyncio.gather(*(_student(browser, server.url, s, ready, timeout) for s in students),

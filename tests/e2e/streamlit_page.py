@@ -59,3 +59,17 @@ def on_live_element(action, attempts: int = 20):
 def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def offered(page, label: str) -> str:
+    """Everything a picker shows and offers: the main area's text (what is chosen) and its opened list."""
+    shown = page.locator('[data-testid="stMain"]').inner_text()
+    box = page.get_by_role("combobox", name=label, exact=True)
+    if box.count() == 0:  # nothing to choose from: the page says so instead
+        return shown
+    box.first.click()
+    page.keyboard.press("ArrowDown")  # a click only focuses the search box: the list opens on a key
+    page.get_by_role("option").first.wait_for(timeout=30_000)
+    options = page.get_by_role("option").all_inner_texts()
+    page.keyboard.press("Escape")
+    return shown + "\n" + "\n".join(options)

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import running_app
-from tests.e2e.streamlit_page import assert_no_errors, screenshot, wait_idle
+from tests.e2e.streamlit_page import assert_no_errors, offered, screenshot, wait_idle
 from tests.support import oidc
 from tests.support.runfolders import GOOD_CONFIG, write_run
 
@@ -155,3 +155,15 @@ def test_a_students_run_is_seen_by_its_owner_and_the_teacher_only(accounts_serve
     assert tail[STUDENT] in shown[STUDENT] and tail[OTHER_STUDENT] not in shown[STUDENT]
     assert tail[OTHER_STUDENT] in shown[OTHER_STUDENT] and tail[STUDENT] not in shown[OTHER_STUDENT]
     assert tail[STUDENT] in shown[TEACHER] and tail[OTHER_STUDENT] in shown[TEACHER]
+
+
+def test_the_run_pages_offer_a_student_only_their_own_run(accounts_server, provider, browser):
+    pytest.importorskip("cnnviz.classroom", reason="run owners come with the classroom modules (issue 14)")
+    tail = {who: run_id[-8:] for who, run_id in RUNS.items()}
+    with signed_in(browser, accounts_server, provider, OTHER_STUDENT) as alan:
+        for path, label in (("evaluate", "Run"), ("inside", "Run"), ("robustness", "Runs")):
+            alan.goto(f"{accounts_server}/{path}")
+            wait_idle(alan, timeout=240)
+            seen = offered(alan, label)
+            assert tail[OTHER_STUDENT] in seen and tail[STUDENT] not in seen, f"Alan on {path}: {seen}"
+            assert_no_errors(alan)

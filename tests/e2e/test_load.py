@@ -1,4 +1,5 @@
-"""Many students (issue 9): isolated browser sessions train at once against one server.
+"""Many students (issue 9): isolated browser sessions train at once against one server, a classroom (issue 14):
+each student signed in under their own name sees only their own run and their own upload.
 
 Bounded: loopback only, one chromium with one context per student, the page's smallest training
 (1 epoch of 40 digits), a training cap of 2 so the rest of the class queues. In CI 4 students
@@ -54,6 +55,13 @@ def test_every_student_finishes_and_sees_only_their_own_run_and_upload(report):
         assert f"({s.run_id[-8:]})" in s.evaluate_choice, f"student {s.index}: Evaluate opened {s.evaluate_choice!r}"
         # The Convolution page worked on this student's own upload, never on a classmate's.
         assert s.upload_widths_seen == {s.upload_width}, f"student {s.index} saw uploads {s.upload_widths_seen}"
+    # A classroom: each student's run pickers offer their own run and nobody else's (the warm-up student's neither).
+    everyone = {e.run for e in report.events if e.event == "ended" and e.run}
+    assert all(s.key for s in students) and len({s.key for s in students}) == len(students)  # a key each
+    for s in students:
+        for page, offered in (("Runs", s.runs_offered), ("Evaluate", s.evaluate_offered)):
+            tails = {run[-8:] for run in everyone if any(run[-8:] in option for option in offered)}
+            assert tails == {s.run_id[-8:]}, f"student {s.index} on {page} was offered {offered}"
     ended = {e.run: e for e in report.events if e.event == "ended"}
     assert set(run_ids) <= set(ended) and {ended[r].state for r in run_ids} == {"finished"}
 

@@ -1,0 +1,115 @@
+"""A student back on a restarted server (issue 18): a fresh session with their key in the URL finds their
+trainings in the job table by owner: running in a worker (the live panel again), queued (their place),
+interrupted (said so, with Resume). Nobody else's job is put in their session."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnnviz import storage
+from cnnviz.app import reconnect
+from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS
+from cnnviz.classroom import people, roster
+from cnnviz.training import checkpoint, jobtable
+from cnnviz.training import jobs as training_jobs
+from cnnviz.training.callbacks import Progress
+from tests.support.pages import TIMEOUT
+from tests.support.specs import FLAT_MODEL, page_spec, tiny_transfer_spec
+
+
+@pytest.fixture
+def restarted(cnnviz_home, monkeypatch):
+    """The job table as a killed server left it, read by a server that starts afresh (no worker starts here).
+
+    Cy's job ran in a worker that died with the server (a checkpoint of 2 epochs), Ann's runs on in a
+    worker that outlived it (its lock held by this test), Ben's waits behind hers, Dee has none.
+    """
+    for name in (people.PASSWORD_ENV, people.TEACHERS_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(people.CLASSROOM_ENV, "1")
+    monkeypatch.setattr(training_jobs.JobManager, "ensure_workers", lambda self: None)
+    who = {name: roster.register(name) for name in ("Ann", "Ben", "Cy", "Dee")}
+    table = jobtable.JobTable(jobtable.table_path())
+    table.set_max_jobs(2)
+
+    def submit(name: str, spec=None) -> str:
+        person = who[name][1]
+        spec = spec or page_spec(FLAT_MODEL, epochs=3)
+        return table.submit(spec, owner=person.user_id, owner_name=name, label=f"{name}'s network")
+
+    ids = {"Cy": submit("Cy")}
+    table.claim(token="dead-worker", pid=0)
+    point = checkpoint.folder_for(ids["Cy"])
+    point.mkdir(parents=True)
+    (point / checkpoint.STATE_FILE).write_text(json.dumps({"epochs_done": 2, "history": {"loss": [2.0, 1.5]}}))
+    (point / checkpoint.MODEL_FILE).write_bytes(b"a checkpoint")
+    ids["Ann"] = submit("Ann")
+    assert table.claim(token="live-worker", pid=0).job_id == ids["Ann"]
+    table.publish(ids["Ann"], Progress(phase="training", epoch=1, epochs=3, batch=2, batches=5, loss=1.9))
+    ids["Ann transfer"] = submit("Ann", tiny_transfer_spec(frozen=True))
+    ids["Ben old"] = submit("Ben")
+    table.stop(ids["Ben old"])  # cancelled long ago: his newer job is the one to show
+    ids["Ben"] = submit("Ben")
+    training_jobs.close_all()  # the server is gone: the next one reads the table afresh
+    storage.ensure_dir(jobtable.workers_dir())
+    with storage.exclusive_lock_if_free(jobtable.worker_lock_path("live-worker")) as held:
+        assert held
+        yield who, ids
+
+
+def _fresh(app_path: str, key: str, page: str = "app_pages/build_train.py") -> AppTest:
+    at = AppTest.from_file(app_path, default_timeout=TIMEOUT)
+    at.query_params["key"] = key
+    at.run()
+    welcome = [i.value for i in at.info if i.value.startswith("Welcome back.")]
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    at.welcome = welcome  # what the first page said
+    return at
+
+
+def test_a_running_training_is_followed_again_on_a_fresh_session(restarted, app_path):
+    who, ids = restarted
+    at = _fresh(app_path, who["Ann"][0])
+    assert at.welcome == ["Welcome back. Your training “Ann's network” is still running: follow it on Build & "
+                          "train. Your training “Ann's network” is waiting for a free training slot, number 1 in "
+                          "the queue: Transfer learning shows its place."]
+    assert at.session_state[TRAIN_JOB_KEY] == ids["Ann"]
+    assert at.session_state[TRANSFER_JOB_KEYS[True]] == ids["Ann transfer"]
+    assert at.button(key="train_stop") is not None and at.button(key="train_start").disabled
+    assert not [i for i in at.info if i.value.startswith("Welcome back.")]  # said once, not on every page
+
+
+def test_a_queued_training_shows_its_place(restarted, app_path):
+    who, ids = restarted
+    at = _fresh(app_path, who["Ben"][0])
+    assert at.session_state[TRAIN_JOB_KEY] == ids["Ben"]
+    assert any("you are number 2 in the queue" in i.value for i in at.info)  # behind Ann's transfer job
+
+
+def test_an_interrupted_training_says_so_and_offers_resume(restarted, app_path):
+    who, ids = restarted
+    at = _fresh(app_path, who["Cy"][0])
+    assert at.welcome == ["Welcome back. Your training “Cy's network” was interrupted when the server stopped: "
+                          "Build & train offers to resume it."]
+    assert at.session_state[TRAIN_JOB_KEY] == ids["Cy"]
+    assert any("This training was interrupted" in w.value for w in at.warning)
+    assert at.button(key="train_resume").label == "Resume after epoch 2"
+
+
+def test_someone_without_jobs_gets_none_and_nobody_gets_anothers(restarted, app_path):
+    who, ids = restarted
+    at = _fresh(app_path, who["Dee"][0])
+    assert at.welcome == [] and TRAIN_JOB_KEY not in at.session_state
+    assert reconnect.newest_jobs(who["Dee"][1]) == {}
+    assert {s.job_id for s in reconnect.newest_jobs(who["Ben"][1]).values()} == {ids["Ben"]}
+
+
+def test_the_laptop_user_is_left_alone(restarted, app_path, monkeypatch):
+    monkeypatch.delenv(people.CLASSROOM_ENV)
+    at = AppTest.from_file(app_path, default_timeout=TIMEOUT).run()
+    at.switch_page("app_pages/build_train.py").run()
+    assert TRAIN_JOB_KEY not in at.session_state and not at.exception
