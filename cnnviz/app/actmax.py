@@ -13,6 +13,7 @@ import numpy as np
 import streamlit as st
 
 from cnnviz.app.caches import BY_MODEL, BY_RUN, run_model, run_test_set
+from cnnviz.app.report import pin_button
 from cnnviz.app.state import keep_choice_valid
 from cnnviz.data import images
 from cnnviz.inspect import actmax
@@ -110,10 +111,12 @@ def actmax_tab(info: runs.RunInfo) -> None:
         done = _joined(made)
         titles = [f"{images.plain_name(class_names[u])}<br>{s:.2f} → {f:.2f}"
                   for u, s, f in zip(done.units, done.start, done.final)]
-        st.plotly_chart(figs.pictures_figure(actmax.to_uint8(done.images, black, white), titles, columns=5),
-                        key="explain_actmax_classes")
-        st.caption("Each picture started as grey noise and was changed step by step to raise one class's score "
+        fig = figs.pictures_figure(actmax.to_uint8(done.images, black, white), titles, columns=5)
+        st.plotly_chart(fig, key="explain_actmax_classes")
+        caption = ("Each picture started as grey noise and was changed step by step to raise one class's score "
                    "(its logit: start → end under each picture). Contrast stretched for display.")
+        st.caption(caption)
+        pin_button(info, "explain_actmax_classes", "What each class looks for", fig, caption)
         return
     names = list(layer_channels)
     keep_choice_valid("explain_actmax_layer", names)
@@ -131,12 +134,15 @@ def actmax_tab(info: runs.RunInfo) -> None:
     x = run_test_set(info)["x"]
     titles = [f"filter {u}<br>{s:.2f} → {f:.2f}" for u, s, f in zip(done.units, done.start, done.final)]
     top_titles = [[f"#{i} ({v:.2f})" for i, v in zip(row, scores)] for row, scores in zip(top.indices, top.scores)]
-    st.plotly_chart(figs.filters_and_top_figure(actmax.to_uint8(done.images, black, white), titles,
-                                                x[top.indices], top_titles), key="explain_actmax_filters")
+    fig = figs.filters_and_top_figure(actmax.to_uint8(done.images, black, white), titles, x[top.indices], top_titles)
+    st.plotly_chart(fig, key="explain_actmax_filters")
     st.caption(f"Left: a picture grown from grey noise to raise the filter's mean value over the whole map "
                f"(start → end; before its activation function); jitter, total variation, blur and coarse-to-fine "
                f"octaves keep it readable. Right: the {top.indices.shape[1]} test images (#number, mean activation) "
                f"that excite it most among the first {min(TOP_POOL, len(x))}. Contrast stretched for display.")
+    pin_button(info, "explain_actmax_filters", f"What the first {len(done.units)} filters of {layer} look for", fig,
+               "Pictures grown from grey noise to raise each filter's mean value, beside the test images that "
+               "excite it most.")
 
 
 def _joined(parts: list[actmax.Pictures]) -> actmax.Pictures:

@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 
 from cnnviz.app.caches import BY_MODEL, BY_RUN, run_model, run_test_set
+from cnnviz.app.report import pin_button
 from cnnviz.data import images
 from cnnviz.inspect import embeddings, evaluation
 from cnnviz.plots import embeddings as figs
@@ -102,12 +103,13 @@ def _scatter(info, trained: bool, count: int, method: str, class_names, thumbs: 
     xy = pca(info, trained, count) if method == "pca" else tsne(info, trained, count)
     predicted = np.argmax(probs, axis=1)
     y = data["y"][:count]
+    title = (f"{'Trained' if trained else 'Untrained'} network: {'PCA' if method == 'pca' else 't-SNE'} of "
+             f"{count} test images ({np.mean(predicted == y):.0%} right)")
     fig = figs.embedding_figure(xy, y, class_names, predicted, probs[np.arange(count), predicted],
-                                thumbnails=data["x"][:min(THUMBNAILS, count)] if thumbs else None,
-                                title=f"{'Trained' if trained else 'Untrained'} network: "
-                                      f"{'PCA' if method == 'pca' else 't-SNE'} of {count} test images "
-                                      f"({np.mean(predicted == y):.0%} right)")
+                                thumbnails=data["x"][:min(THUMBNAILS, count)] if thumbs else None, title=title)
     event = st.plotly_chart(fig, key=f"explain_emb_{which}", on_select="rerun", selection_mode="points")
+    pin_button(info, f"explain_emb_{which}", f"Embeddings: {title}", fig,
+               "Each dot is a test image placed by the network's last hidden layer; colour = its true class.")
     index = figs.selected_index(event)
     if index is None or not 0 <= index < count:
         st.caption("Click a point to see its image.")

@@ -87,3 +87,29 @@ def test_no_pins_the_report_says_how_to_add_them(app_path, run_id):
     at.button(key="report_make").click().run()
     no_errors(at)
     assert "No Explain views were pinned" in at.session_state[report.MADE_KEY]["html"]
+
+
+def test_the_filter_grid_and_the_embeddings_scatter_are_pinned_into_the_report(app_path, run_id):
+    at = open_page(app_path, "app_pages/explain.py")
+    at.session_state["explain_tab"] = "What a filter looks for"
+    at.run()
+    at.button(key="explain_actmax_filters_pin").click().run()
+    no_errors(at)
+    at.session_state["explain_tab"] = "Embeddings"
+    at.run()
+    at.button(key="explain_emb_trained_pin").click().run()
+    no_errors(at)
+    pins = at.session_state[report.PINS_KEY]
+    assert [p["id"] for p in pins] == ["explain_actmax_filters", "explain_emb_trained"]
+    grid, scatter = (json.loads(p["figure_json"]) for p in pins)
+    drawn = figure(at, "explain_emb_trained")
+    assert scatter["layout"]["title"]["text"] == drawn["layout"]["title"]["text"]
+    assert [a["text"] for a in grid["layout"]["annotations"]][0].startswith("filter 0<br>")
+
+    at.switch_page("app_pages/runs.py").run()
+    at.button(key="report_make").click().run()
+    no_errors(at)
+    text = at.session_state[report.MADE_KEY]["html"]
+    assert text.count("<h3>") == 2
+    assert "<h3>What the first 4 filters of " in text and "<h3>Embeddings: Trained network: PCA of " in text
+    assert "Pictures grown from grey noise" in text and "placed by the network&#x27;s last hidden layer" in text
