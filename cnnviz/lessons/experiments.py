@@ -136,8 +136,9 @@ def _train(model, data: Data, *, label: str, batch_size: int, epochs: int, learn
            progress: Progress | None, done: float, share: float) -> Trained:
     import keras  # lazy: see small_network
 
+    # No XLA: compiling each tiny network for each batch shape would take longer than its training.
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+                  metrics=["accuracy"], jit_compile=False)
     steps = -(-len(data.x_train) // batch_size)
     losses, seconds, started = [], [], [0.0]
 
@@ -315,7 +316,7 @@ def compare_memory_and_streaming(data: Data, folder: Path, *, batch_size: int = 
                     batch_size=batch_size, epochs=epochs, learning_rate=1e-3, progress=progress, done=0, share=0.5)
     model = small_network("conv", data.x_train.shape[1:], data.num_classes)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+                  metrics=["accuracy"], jit_compile=False)
     seconds = []
     for epoch in range(epochs):
         start = time.perf_counter()
@@ -338,6 +339,16 @@ class DropoutPredictions:
 
     off: np.ndarray
     on: np.ndarray
+
+
+def dropout_experiment(data: Data, *, epochs: int = 3, tries: int = 10,
+                       progress: Progress | None = None) -> DropoutPredictions:
+    """Train a dense net with dropout 0.5, then :func:`dropout_predictions` of the first validation image."""
+    _check_epochs(epochs)
+    model = small_network("dense", data.x_train.shape[1:], data.num_classes, dropout=0.5)
+    _train(model, data, label="dropout 0.5", batch_size=32, epochs=epochs, learning_rate=1e-3, progress=progress,
+           done=0.0, share=1.0)
+    return dropout_predictions(model, data.x_val[0], tries=tries)
 
 
 def dropout_predictions(model, image: np.ndarray, *, tries: int = 10, seed: int = 0) -> DropoutPredictions:
