@@ -63,9 +63,13 @@ def _layers(at):
     at.button(key="lb_load").click().run()
 
 
+def _weights(at):
+    at.toggle(key="train_class_weights").set_value(True).run()  # the counts and weights of the run's images
+
+
 SETUPS = {  # view: (page file, what to do there first, needs a trained run)
     "convolution": ("convolution", None, False), "datasets": ("datasets", None, False),
-    "build": ("build_train", None, False),
+    "build": ("build_train", None, False), "weights": ("build_train", _weights, False),
     "builder": ("build_train", lambda at: at.segmented_control(key="train_source").set_value("My own network").run(),
                 False),
     "layers": ("build_train", _layers, False), "experiments": ("experiments", None, False),
