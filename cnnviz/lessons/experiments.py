@@ -99,7 +99,7 @@ def small_network(kind: str, input_shape: Sequence[int], num_classes: int, *, ba
             softmax) or ``"dense"`` (Flatten, one hidden layer of ``hidden`` units, softmax).
         batch_norm: batch normalisation after each convolution (or the hidden layer).
         dropout: rate of a Dropout layer before the output (0 for none).
-        seed: the initial weights.
+        seed: the initial weights (and the dropout's masks).
     """
     if kind not in ("conv", "dense"):
         raise InvalidArgument(f"kind must be 'conv' or 'dense', got {kind!r}")
@@ -108,13 +108,16 @@ def small_network(kind: str, input_shape: Sequence[int], num_classes: int, *, ba
     import keras  # lazy: TensorFlow's first import takes seconds
     from keras import layers
 
-    keras.utils.set_random_seed(seed)
+    # Seeded initialisers, not keras.utils.set_random_seed: that would reseed the whole server process.
+    def init(offset: int):
+        return keras.initializers.GlorotUniform(seed=seed * 10 + offset)
+
     inputs = keras.Input(shape=tuple(input_shape), name="images")
     x = inputs
     if kind == "conv":
         for i, filters in enumerate((8, 16), start=1):
             x = layers.Conv2D(filters, 3, padding="same", activation=None if batch_norm else "relu",
-                              name=f"conv{i}")(x)
+                              kernel_initializer=init(i), name=f"conv{i}")(x)
             if batch_norm:
                 x = layers.BatchNormalization(name=f"bn{i}")(x)
                 x = layers.Activation("relu", name=f"relu{i}")(x)
@@ -122,13 +125,14 @@ def small_network(kind: str, input_shape: Sequence[int], num_classes: int, *, ba
         x = layers.Flatten(name="flatten")(x)
     else:
         x = layers.Flatten(name="flatten")(x)
-        x = layers.Dense(hidden, activation=None if batch_norm else "relu", name="hidden")(x)
+        x = layers.Dense(hidden, activation=None if batch_norm else "relu", kernel_initializer=init(1),
+                         name="hidden")(x)
         if batch_norm:
             x = layers.BatchNormalization(name="bn1")(x)
             x = layers.Activation("relu", name="relu1")(x)
     if dropout:
-        x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="output")(x)
+        x = layers.Dropout(dropout, seed=seed, name="dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", kernel_initializer=init(9), name="output")(x)
     return keras.Model(inputs, outputs, name=f"experiment_{kind}")
 
 
@@ -351,7 +355,7 @@ def dropout_experiment(data: Data, *, epochs: int = 3, tries: int = 10,
     return dropout_predictions(model, data.x_val[0], tries=tries)
 
 
-def dropout_predictions(model, image: np.ndarray, *, tries: int = 10, seed: int = 0) -> DropoutPredictions:
+def dropout_predictions(model, image: np.ndarray, *, tries: int = 10) -> DropoutPredictions:
     """Predict one image ``tries`` times with dropout on and once with it off (seed 001 Q6).
 
     Args:
@@ -359,12 +363,9 @@ def dropout_predictions(model, image: np.ndarray, *, tries: int = 10, seed: int 
     """
     if not 1 <= tries <= 100:
         raise InvalidArgument(f"tries must be 1 to 100, got {tries}")
-    import keras  # lazy: see small_network
-
     batch = np.asarray(image, dtype=np.float32)[None]
     if batch.shape[1:] != tuple(model.input_shape[1:]):
         raise InvalidArgument(f"the model takes {tuple(model.input_shape[1:])}, got an image of {batch.shape[1:]}")
-    keras.utils.set_random_seed(seed)
     off = np.asarray(model(batch, training=False))[0]
     on = np.stack([np.asarray(model(batch, training=True))[0] for _ in range(tries)])
     return DropoutPredictions(off=off, on=on)
