@@ -8,7 +8,7 @@ from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.numbers import checked_number
 from cnnviz.app.remember import KEEP, URL
 from cnnviz.classroom import policy
-from cnnviz.data import augment, datasets
+from cnnviz.data import augment, datasets, folderdata
 from cnnviz.data import owners as data_owners
 from cnnviz.data.folderdata import IMAGE_SIZES
 from cnnviz.data.images import code_name
@@ -82,6 +82,7 @@ def _import_zip() -> None:
                                 key="datasets_zip_size", persist_state=KEEP)
         mode = st.radio("Colours", ["RGB", "L"], horizontal=True, key="datasets_zip_mode", persist_state=KEEP,
                         format_func=lambda m: "colour" if m == "RGB" else "grey")
+        st.caption(folderdata.size_note(size, mode))
         if st.button("Make dataset", key="datasets_zip_import", disabled=upload is None):
             with friendly_errors("The zip import"):
                 report = downloads.import_folder_zip(upload.getvalue(), name=name.strip(), image_size=size, mode=mode,

@@ -27,6 +27,9 @@ PAGES: tuple[PageInfo, ...] = (
              "Browse CIFAR-10 and other datasets: classes, pixels, subsets, scaling and augmentation."),
     PageInfo("app_pages/build_train.py", "Build & train", ":material/model_training:",
              "Build a CNN with sliders or pick a notebook's network, see its parameters, train it live."),
+    PageInfo("app_pages/experiments.py", "Experiments", ":material/science:",
+             "Why mini-batches, batch norm's batch size, data larger than memory, dense against convolutional "
+             "networks, dropout at test time: tiny networks trained side by side to answer the notebooks' whys."),
     PageInfo("app_pages/runs.py", "Runs", ":material/history:",
              "Every trained run: compare curves and settings, download or delete."),
     PageInfo("app_pages/evaluate.py", "Evaluate", ":material/fact_check:",

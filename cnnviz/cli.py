@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cnnviz import storage, weights
 from cnnviz.classroom.people import TEACHER_OWNER, Person
-from cnnviz.data import cifar10, datasets, selection
+from cnnviz.data import cifar10, datasets, folderdata, selection
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.models.presets import presets_table
 from cnnviz.runs import compare, labels, notebook
@@ -50,7 +50,8 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
                    help="cifar10: cifar-10-binary.tar.gz or cifar-10-batches-bin/; folder: a zip of class folders")
     p.add_argument("path")
     p.add_argument("--name", help="folder only: dataset name (lower-case letters, digits, _ or -)")
-    p.add_argument("--image-size", type=int, default=64, help="folder only: side in pixels (default 64)")
+    p.add_argument("--image-size", type=int, default=64, help="folder only: side in pixels, one of "
+                   f"{', '.join(map(str, folderdata.IMAGE_SIZES))} (default 64; 200 as seed 004)")
     p.add_argument("--grey", action="store_true", help="folder only: greyscale instead of colour")
     p.add_argument("--overwrite", action="store_true", help="folder only: replace a dataset of that name")
     p.set_defaults(handler=_data_import)

@@ -38,7 +38,10 @@ RATIO_MIN_BYTES = 1024 * 1024  # tiny members may compress well without being a 
 MAX_IMAGES = 5_000
 MAX_CLASSES = 50
 MIN_PER_CLASS = 10
-IMAGE_SIZES = (16, 24, 32, 48, 64, 96, 128)
+IMAGE_SIZES = (16, 24, 32, 48, 64, 96, 128, 160, 200, 224)  # 200: seed 004's cats vs dogs; 224: ImageNet's
+#: Bytes the decoded images of one dataset may hold (uint8): 5,000 colour images of 96×96, or 1,783 of 224×224,
+#: or seed 004's 4,000 grey 200×200 ones. Training holds them as float32 too (4×), so this bounds the server's memory.
+MAX_DATASET_BYTES = 256 * 1024 * 1024
 MODES = ("RGB", "L")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 # Decoders we trust on a shared server (recent Pillow CVEs sit in PSD, FITS, PDF, EPS, ...).
@@ -219,12 +222,38 @@ def read_zip(
         return _decode_members(zf, infos, image_size=image_size, mode=mode, min_per_class=min_per_class)
 
 
+def max_images(image_size: int, mode: str) -> int:
+    """How many images of ``image_size``×``image_size`` in ``mode`` one dataset may hold.
+
+    Args:
+        image_size: side of the square images, one of ``IMAGE_SIZES``.
+        mode: ``"RGB"`` or ``"L"``.
+    Returns:
+        ``MAX_IMAGES``, or fewer where that many would take more than ``MAX_DATASET_BYTES``.
+    """
+    if image_size not in IMAGE_SIZES:
+        raise InvalidArgument(f"image size must be one of {IMAGE_SIZES}, got {image_size}")
+    if mode not in MODES:
+        raise InvalidArgument(f"colour mode must be 'RGB' or 'L', got {mode!r}")
+    return min(MAX_IMAGES, MAX_DATASET_BYTES // (image_size * image_size * (3 if mode == "RGB" else 1)))
+
+
+def size_note(image_size: int, mode: str) -> str:
+    """One sentence for the import form: how big one image and the largest dataset get in memory."""
+    channels = 3 if mode == "RGB" else 1
+    one = image_size * image_size * channels
+    most = max_images(image_size, mode)
+    return (f"One {image_size}×{image_size}×{channels} image takes {one / 1024:,.0f} KiB; at most {most:,} images "
+            f"({most * one / 2**20:,.0f} MiB as bytes, 4× that as float32 while training).")
+
+
 def _decode_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], *, image_size: int,
                     mode: str, min_per_class: int) -> FolderImages:
     images: list[np.ndarray] = []
     labels: list[str] = []
     skipped: list[tuple[str, str]] = []
     budget = DecodeBudget(pixels=MAX_TOTAL_PIXELS, cpu_seconds=MAX_DECODE_CPU_S, what="the images in the zip")
+    most = max_images(image_size, mode)
     for info in infos:
         path = _member_path(info.filename)
         if any(p.startswith(".") or p == "__MACOSX" for p in path.parts):
@@ -243,8 +272,10 @@ def _decode_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], *, image_
             skipped.append((info.filename, "its folder's name is not a usable class name (letters, digits, spaces, "
                                            "'.', '+', '-' and '_', at most 40)"))
             continue
-        if len(images) >= MAX_IMAGES:
-            raise ZipDatasetError(f"The zip has more than {MAX_IMAGES:,} images; use fewer per class.")
+        if len(images) >= most:
+            raise ZipDatasetError(f"The zip has more than {most:,} images; at {image_size}×{image_size} in {mode} "
+                                  f"they would take more than {MAX_DATASET_BYTES // 2**20} MiB: use fewer per class "
+                                  "or a smaller image size.")
         unreadable = _unreadable_member(info)
         if unreadable:
             skipped.append((info.filename, unreadable))

@@ -123,7 +123,7 @@ def test_too_few_images_per_class():
 def test_not_a_zip_and_bad_options(cnnviz_home):
     with pytest.raises(ZipDatasetError, match="This is not a readable zip file"):
         folderdata.read_zip(b"PK not really")
-    with pytest.raises(InvalidArgument, match=r"image size must be one of \(16, 24, 32, 48, 64, 96, 128\), got 30"):
+    with pytest.raises(InvalidArgument, match=r"image size must be one of \(16, 24, 32, 48, 64, 96, 128, 160, 200, 224\), got 30"):
         folderdata.read_zip(b"", image_size=30)
     with pytest.raises(InvalidArgument, match="colour mode must be 'RGB' or 'L', got 'CMYK'"):
         folderdata.read_zip(b"", mode="CMYK")
@@ -156,3 +156,30 @@ def test_pixels_decoded_per_zip_are_bounded(monkeypatch):
         folderdata.read_zip(data)
     monkeypatch.setattr(folderdata, "MAX_TOTAL_PIXELS", total)  # exactly enough
     assert len(folderdata.read_zip(data).x) == 20
+
+
+def test_seed_004_sizes_200_and_224_are_offered_and_decoded():
+    members = {f"PetImages/{c}/{i:03d}.jpg": jpeg_bytes(colour, size=(500, 375))
+               for c, colour in (("Cat", (200, 40, 40)), ("Dog", (40, 40, 200))) for i in range(10)}
+    grey = folderdata.read_zip(make_zip(members), image_size=200, mode="L")  # seed 004: 200×200 grey
+    assert grey.x.shape == (20, 200, 200, 1)
+    colour = folderdata.read_zip(make_zip(members), image_size=224)
+    assert colour.x.shape == (20, 224, 224, 3)
+    assert colour.x[colour.y == colour.class_names.index("Cat"), 112, 112, 0].min() > 150
+
+
+def test_large_images_are_bounded_in_bytes_and_the_form_says_how_big():
+    assert folderdata.max_images(224, "RGB") == folderdata.MAX_DATASET_BYTES // (224 * 224 * 3) == 1783
+    assert folderdata.max_images(200, "L") == folderdata.MAX_IMAGES  # seed 004's 4,000 grey images fit
+    assert folderdata.max_images(32, "RGB") == folderdata.MAX_IMAGES
+    note = folderdata.size_note(224, "RGB")
+    assert "224×224×3 image takes 147 KiB" in note and "at most 1,783 images" in note and "256 MiB" in note
+    with pytest.raises(InvalidArgument, match="got 100"):
+        folderdata.max_images(100, "RGB")
+
+
+def test_a_zip_over_the_byte_bound_is_refused_with_the_size_named(monkeypatch):
+    monkeypatch.setattr(folderdata, "MAX_DATASET_BYTES", 224 * 224 * 3 * 15)
+    with pytest.raises(ZipDatasetError, match=r"more than 15 images; at 224×224 in RGB"):
+        folderdata.read_zip(make_zip(class_folders(per_class=10)), image_size=224)
+    assert folderdata.read_zip(make_zip(class_folders(per_class=10)), image_size=224, mode="L").x.shape[0] == 20

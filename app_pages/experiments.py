@@ -1,0 +1,151 @@
+"""Experiments: answer the notebooks' "why" questions by training tiny networks side by side (issue 16)."""
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from cnnviz.app import pickers
+from cnnviz.app.boundary import friendly_errors
+from cnnviz.app.remember import KEEP
+from cnnviz.data import datasets
+from cnnviz.lessons import experiments as ex
+from cnnviz.plots import experiments as plots
+
+RESULTS = "experiments_results"  # session state: {experiment: its result}
+DATA_KEY = "experiments_data"  # session state: the (dataset, training images) the results are of
+
+
+def _run(name: str, label: str, work) -> None:
+    """Run ``work(progress)`` on a button press and keep its result for the session."""
+    if st.button(label, key=f"exp_run_{name}"):
+        bar = st.progress(0.0, text="Starting (TensorFlow's first start takes some seconds)")
+        with friendly_errors(label):
+            st.session_state.setdefault(RESULTS, {})[name] = work(lambda f, text: bar.progress(min(f, 1.0), text))
+        bar.empty()
+
+
+def _result(name: str):
+    return st.session_state.get(RESULTS, {}).get(name)
+
+
+def _table(results) -> None:
+    st.dataframe([{"training": r.label, "parameters": f"{r.parameters:,}", "updates per epoch": r.steps_per_epoch,
+                   "seconds per epoch": round(r.seconds_per_epoch, 2),
+                   "training accuracy": f"{r.train_accuracy[-1]:.1%}",
+                   "validation accuracy": f"{r.val_accuracy[-1]:.1%}"} for r in results], hide_index=True)
+
+
+def _batch_sizes(data: ex.Data) -> None:
+    st.subheader("Batch sizes: why mini-batches?")
+    st.caption("Seed 000 Q13. The same network, from the same initial weights, trained with batches of 8, 64 "
+               "and 512 images. A big batch makes few updates per epoch; a tiny one makes many noisy ones and "
+               "keeps the processor waiting between them. Compare the seconds per epoch and the curves.")
+    _run("batch", "Compare batch sizes", lambda p: ex.compare_batch_sizes(data, ex.BATCH_SIZES, progress=p))
+    if (results := _result("batch")) is not None:
+        _table(results)
+        st.plotly_chart(plots.loss_by_images(results), key="exp_batch_loss")
+
+
+def _batch_norm(data: ex.Data) -> None:
+    st.subheader("Batch norm with a batch of 2 or 64")
+    st.caption("Seed 001 Q7. Batch normalisation divides by the mean and spread of the batch it is given. "
+               "How far a batch's channel mean strays from the whole data's (in standard deviations):")
+    noise = ex.batch_mean_noise(data.x_train, [b for b in (2, 8, 64, 512) if b <= len(data.x_train)])
+    st.dataframe([{"batch size": b, "batch mean off by (std)": round(v, 3)} for b, v in noise.items()],
+                 hide_index=True)
+    st.caption("Too small (2): the statistics are noise, training and test behave differently. Too large: few "
+               "updates per epoch and the batch may not fit the GPU's memory. Train the same network with "
+               "batch norm both ways:")
+    _run("bn", "Train with batch norm, batch 2 and 64",
+         lambda p: ex.compare_batch_sizes(data, ex.BN_BATCH_SIZES, epochs=2, batch_norm=True, progress=p))
+    if (results := _result("bn")) is not None:
+        _table(results)
+        st.plotly_chart(plots.accuracy_by_epoch(results), key="exp_bn_accuracy")
+
+
+def _streaming(data: ex.Data) -> None:
+    st.subheader("Data larger than memory")
+    st.caption("Seed 000 Q24. Instead of arrays in memory, a generator reads each batch's image files from "
+               "disk: it holds one batch at a time, and pays for reading and decoding every image every epoch.")
+
+    def work(progress):
+        with tempfile.TemporaryDirectory(prefix="cnnviz-stream-") as folder:
+            return ex.compare_memory_and_streaming(data, Path(folder), progress=progress)
+
+    _run("stream", "Train from memory and from files", work)
+    if (r := _result("stream")) is not None:
+        st.dataframe([
+            {"way": "arrays in memory", "held in memory": f"{r.memory_bytes / 1024:,.0f} KiB (all images)",
+             "seconds per epoch": round(r.memory_seconds, 2), "validation accuracy": f"{r.memory_accuracy:.1%}"},
+            {"way": "files, batch by batch", "held in memory": f"{r.streaming_bytes / 1024:,.0f} KiB (one batch)",
+             "seconds per epoch": round(r.streaming_seconds, 2), "validation accuracy": f"{r.streaming_accuracy:.1%}"},
+        ], hide_index=True)
+        st.caption(f"The files take {r.file_bytes / 1024:,.0f} KiB on disk (PNG). Streaming was "
+                   f"{r.streaming_seconds / max(r.memory_seconds, 1e-9):.1f}× the time per epoch of memory.")
+
+
+def _dense_or_conv(ds: datasets.Dataset, data: ex.Data) -> None:
+    st.subheader("Dense or convolutional?")
+    st.caption("Seed 001 Q5 and seed 003 3.1. A convolution uses the same few weights at every position, so "
+               "its parameters do not grow with the image; a dense layer has one weight per pixel and unit:")
+    st.dataframe([{"image": f"{r['side']}×{r['side']}×3", "Conv2D, 16 filters of 3×3": f"{r['conv']:,}",
+                   "Dense, 16 units": f"{r['dense']:,}"} for r in ex.conv_and_dense_parameters()], hide_index=True)
+    _run("dense_conv", "Train a dense and a conv net on the same images",
+         lambda p: ex.compare_networks({ds.name: data}, progress=p))
+    if (results := _result("dense_conv")) is not None:
+        _table(results)
+        st.plotly_chart(plots.accuracy_by_epoch(results), key="exp_dense_conv_accuracy")
+
+
+def _harder(ds: datasets.Dataset, data: ex.Data, size: int) -> None:
+    st.subheader("Why is CIFAR-10 harder than digits?")
+    st.caption("Seed 001 Q3. The same conv net trained on as many 8×8 handwritten digits as your images: "
+               "digits are centred, grey and alike within a class; photos vary in pose, colour and background.")
+    if ds.name == "digits":
+        st.info("Choose CIFAR-10 (or another dataset) above to compare it with the digits.")
+        return
+    digits = datasets.load("digits")
+    other = ex.make_data(digits.x_train, digits.y_train, train_size=min(size, 1000), val_size=200, num_classes=10)
+    _run("harder", f"Train on digits and on {datasets.title(ds.name)}",
+         lambda p: ex.compare_networks({"digits": other, ds.name: data}, ("conv",), progress=p))
+    if (results := _result("harder")) is not None:
+        _table(results)
+
+
+def _dropout(ds: datasets.Dataset, data: ex.Data) -> None:
+    st.subheader("Dropout at test time")
+    st.caption("Seed 001 Q6. A dense net with dropout 0.5 is trained for 3 epochs, then predicts the first "
+               "validation image once with dropout off (what predict and evaluate do) and 10 times with it on.")
+
+    _run("dropout", "Predict with dropout off and on", lambda p: ex.dropout_experiment(data, progress=p))
+    if (r := _result("dropout")) is not None:
+        st.plotly_chart(plots.dropout_bars(r, ds.class_names), key="exp_dropout")
+        st.caption(f"Dropout off: {ds.class_names[int(r.off.argmax())]} ({r.off.max():.1%}) every time. Dropout "
+                   f"on: {len({int(i) for i in r.on.argmax(axis=1)})} different top classes in {len(r.on)} tries.")
+
+
+def main() -> None:
+    st.title("Experiments")
+    st.write("Questions of the notebooks answered by trying: each experiment trains tiny networks side by side "
+             "on a few images of the dataset you choose (seconds to a minute).")
+    with friendly_errors("Loading the data"):
+        ds = pickers.pick_dataset(key="exp_dataset", prefer=("cifar10", "digits"))
+        val = min(200, len(ds.y_train) // 4)
+        most = min(len(ds.y_train) - val, 2000) // 50 * 50
+        if most < 100:
+            st.info(f"{datasets.title(ds.name)} has too few training images for these experiments; choose another.")
+            return
+        size = st.slider("Training images", 50, most, min(500, most), step=50, key="exp_size", persist_state=KEEP)
+        data = ex.make_data(ds.x_train, ds.y_train, train_size=size, val_size=val, num_classes=ds.num_classes)
+        if st.session_state.get(DATA_KEY) != (ds.name, size):  # results of other data no longer apply
+            st.session_state[DATA_KEY], st.session_state[RESULTS] = (ds.name, size), {}
+    _batch_sizes(data)
+    _batch_norm(data)
+    _streaming(data)
+    _dense_or_conv(ds, data)
+    _harder(ds, data, size)
+    _dropout(ds, data)
+
+
+main()

@@ -1,0 +1,115 @@
+"""The experiments behind seed 000 Q13/Q24, seed 001 Q3/Q5/Q6/Q7 and seed 003 3.1, against references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnviz.data import datasets
+from cnnviz.errors import InvalidArgument
+from cnnviz.lessons import experiments
+
+
+@pytest.fixture(scope="module")
+def digits():
+    ds = datasets.load_digits()
+    return experiments.make_data(ds.x_train, ds.y_train, train_size=96, val_size=40, num_classes=10)
+
+
+def test_make_data_draws_without_overlap_and_scales():
+    x = np.arange(20, dtype=np.uint8).reshape(20, 1, 1, 1) * 10
+    data = experiments.make_data(x, np.arange(20), train_size=12, val_size=5, num_classes=20)
+    assert data.x_train.dtype == np.float32 and data.x_train.max() <= 1.0
+    picked = np.concatenate([data.y_train, data.y_val])
+    assert len(set(picked.tolist())) == 17  # no image twice
+    np.testing.assert_allclose(data.x_train[:, 0, 0, 0], data.y_train * 10 / 255, rtol=1e-6)  # labels follow images
+    with pytest.raises(InvalidArgument, match="got 15 and 10"):
+        experiments.make_data(x, np.arange(20), train_size=15, val_size=10, num_classes=20)
+
+
+def test_batch_sizes_same_start_different_updates(digits):
+    results = experiments.compare_batch_sizes(digits, (8, 32, 96), epochs=2)
+    assert [r.label for r in results] == ["batch 8", "batch 32", "batch 96"]
+    assert [r.steps_per_epoch for r in results] == [12, 3, 1]  # ceil(96 / batch) updates per epoch
+    assert len({r.parameters for r in results}) == 1
+    assert results[0].images_seen[:3] == (8, 16, 24) and results[0].images_seen[-1] == 192
+    assert results[2].images_seen == (96, 192) and len(results[1].step_loss) == 6
+    assert all(len(r.val_accuracy) == 2 and r.seconds_per_epoch > 0 for r in results)
+    # many small steps learn more in two epochs than two big ones (Q13)
+    assert results[0].val_accuracy[-1] > results[2].val_accuracy[-1]
+
+
+def test_batchnorm_with_batch_2_and_64(digits):
+    results = experiments.compare_batch_sizes(digits, experiments.BN_BATCH_SIZES, epochs=1, batch_norm=True)
+    assert [r.steps_per_epoch for r in results] == [48, 2]
+    # conv1 3·3·1·8+8, bn1 4·8, conv2 3·3·8·16+16, bn2 4·16, output (2·2·16)·10+10
+    assert results[0].parameters == 80 + 32 + 1168 + 64 + 650
+
+
+def test_batch_mean_noise_matches_one_over_root_n_for_independent_values():
+    x = np.random.default_rng(1).normal(5.0, 2.0, size=(4000, 1, 1, 2))
+    noise = experiments.batch_mean_noise(x, (4, 64), draws=2000)
+    assert noise[4] == pytest.approx(1 / np.sqrt(4), rel=0.1)
+    assert noise[64] == pytest.approx(1 / np.sqrt(64), rel=0.1)
+    images = datasets.load_digits().x_train
+    real = experiments.batch_mean_noise(images, (2, 64))
+    assert real[2] > 3 * real[64]
+    with pytest.raises(InvalidArgument, match="got 0"):
+        experiments.batch_mean_noise(x, (0,))
+
+
+def test_dense_and_conv_parameters_by_formula_and_keras():
+    rows = experiments.conv_and_dense_parameters((8, 32, 224))
+    assert rows == [{"side": 8, "conv": 448, "dense": 3088}, {"side": 32, "conv": 448, "dense": 49_168},
+                    {"side": 224, "conv": 448, "dense": 2_408_464}]
+    dense = experiments.small_network("dense", (32, 32, 3), 10)
+    conv = experiments.small_network("conv", (32, 32, 3), 10)
+    assert dense.count_params() == (3072 + 1) * 32 + (32 + 1) * 10 == 98_666
+    assert conv.count_params() == (27 + 1) * 8 + (72 + 1) * 16 + (8 * 8 * 16 + 1) * 10 == 11_642
+
+
+def test_conv_beats_dense_with_fewer_parameters_and_digits_compare(digits):
+    dense, conv = experiments.compare_networks({"digits": digits}, epochs=3)
+    assert (dense.label, conv.label) == ("dense", "conv")
+    assert conv.parameters < dense.parameters
+    two = experiments.compare_networks({"a": digits, "b": digits}, ("conv",), epochs=1)
+    assert [t.label for t in two] == ["a", "b"] and two[0].parameters == two[1].parameters
+    first, again = (experiments.small_network("conv", (8, 8, 1), 10).get_weights() for _ in range(2))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))  # the same start each time, no global seed
+    other = experiments.small_network("conv", (8, 8, 1), 10, seed=1).get_weights()
+    assert not np.array_equal(first[0], other[0])
+
+
+def test_streaming_holds_one_batch_and_reads_files(digits, tmp_path):
+    result = experiments.compare_memory_and_streaming(digits, tmp_path / "files", batch_size=16, epochs=1)
+    assert result.memory_bytes == 96 * 8 * 8 * 1 * 4 and result.streaming_bytes == 16 * 8 * 8 * 4
+    assert len(list((tmp_path / "files").glob("*.png"))) == 96 and result.file_bytes > 0
+    batch = experiments.read_png_batch(sorted((tmp_path / "files").glob("*.png"))[:3])
+    np.testing.assert_allclose(batch, np.round(digits.x_train[:3] * 255) / 255, atol=1e-6)
+    assert 0 <= result.streaming_accuracy <= 1 and result.streaming_seconds > 0
+
+
+def test_dropout_is_off_at_test_time():
+    model = experiments.small_network("dense", (8, 8, 1), 10, dropout=0.5)
+    image = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8, 1)
+    result = experiments.dropout_predictions(model, image, tries=5)
+    np.testing.assert_allclose(result.off, model.predict(image[None], verbose=0)[0], rtol=1e-5)
+    assert result.on.shape == (5, 10) and np.allclose(result.on.sum(axis=1), 1, atol=1e-5)
+    assert np.ptp(result.on, axis=0).max() > 1e-3  # a different guess each try
+    with pytest.raises(InvalidArgument, match=r"takes \(8, 8, 1\), got an image of \(4, 4, 1\)"):
+        experiments.dropout_predictions(model, image[:4, :4])
+
+
+def test_one_experiment_at_a_time_and_the_waiting_one_says_so(digits):
+    import threading
+
+    messages = []
+    experiments._ONE_AT_A_TIME.acquire()
+    worker = threading.Thread(target=lambda: experiments.compare_batch_sizes(
+        digits, (96,), epochs=1, progress=lambda f, text: messages.append(text)))
+    worker.start()
+    worker.join(timeout=0.5)
+    assert worker.is_alive() and messages == ["Waiting: another experiment is running on the server"]
+    experiments._ONE_AT_A_TIME.release()
+    worker.join(timeout=120)
+    assert not worker.is_alive() and messages[-1] == "batch 96: epoch 1 of 1"
