@@ -1,8 +1,5 @@
 """Experiments: answer the notebooks' "why" questions by training tiny networks side by side (issue 16)."""
 
-import tempfile
-from pathlib import Path
-
 import streamlit as st
 
 from cnnviz.app import pickers
@@ -11,17 +8,20 @@ from cnnviz.app.remember import KEEP
 from cnnviz.data import datasets
 from cnnviz.lessons import experiments as ex
 from cnnviz.plots import experiments as plots
+from cnnviz.training import isolated
 
 RESULTS = "experiments_results"  # session state: {experiment: its result}
 DATA_KEY = "experiments_data"  # session state: the (dataset, training images) the results are of
 
 
-def _run(name: str, label: str, work) -> None:
-    """Run ``work(progress)`` on a button press and keep its result for the session."""
+def _run(name: str, label: str, func, *args, **kwargs) -> None:
+    """On a button press, ``func(*args, **kwargs)`` in its own process (never this server's), its result
+    kept for the session."""
     if st.button(label, key=f"exp_run_{name}"):
         bar = st.progress(0.0, text="Starting (TensorFlow's first start takes some seconds)")
         with friendly_errors(label):
-            st.session_state.setdefault(RESULTS, {})[name] = work(lambda f, text: bar.progress(min(f, 1.0), text))
+            st.session_state.setdefault(RESULTS, {})[name] = isolated.run_isolated(
+                func, *args, progress=lambda f, text: bar.progress(min(f, 1.0), text), **kwargs)
         bar.empty()
 
 
@@ -41,7 +41,7 @@ def _batch_sizes(data: ex.Data) -> None:
     st.caption("Seed 000 Q13. The same network, from the same initial weights, trained with batches of 8, 64 "
                "and 512 images. A big batch makes few updates per epoch; a tiny one makes many noisy ones and "
                "keeps the processor waiting between them. Compare the seconds per epoch and the curves.")
-    _run("batch", "Compare batch sizes", lambda p: ex.compare_batch_sizes(data, ex.BATCH_SIZES, progress=p))
+    _run("batch", "Compare batch sizes", ex.compare_batch_sizes, data, ex.BATCH_SIZES)
     if (results := _result("batch")) is not None:
         _table(results)
         st.plotly_chart(plots.loss_by_images(results), key="exp_batch_loss")
@@ -57,8 +57,8 @@ def _batch_norm(data: ex.Data) -> None:
     st.caption("Too small (2): the statistics are noise, training and test behave differently. Too large: few "
                "updates per epoch and the batch may not fit the GPU's memory. Train the same network with "
                "batch norm both ways:")
-    _run("bn", "Train with batch norm, batch 2 and 64",
-         lambda p: ex.compare_batch_sizes(data, ex.BN_BATCH_SIZES, epochs=2, batch_norm=True, progress=p))
+    _run("bn", "Train with batch norm, batch 2 and 64", ex.compare_batch_sizes, data, ex.BN_BATCH_SIZES, epochs=2,
+         batch_norm=True)
     if (results := _result("bn")) is not None:
         _table(results)
         st.plotly_chart(plots.accuracy_by_epoch(results), key="exp_bn_accuracy")
@@ -68,12 +68,7 @@ def _streaming(data: ex.Data) -> None:
     st.subheader("Data larger than memory")
     st.caption("Seed 000 Q24. Instead of arrays in memory, a generator reads each batch's image files from "
                "disk: it holds one batch at a time, and pays for reading and decoding every image every epoch.")
-
-    def work(progress):
-        with tempfile.TemporaryDirectory(prefix="cnnviz-stream-") as folder:
-            return ex.compare_memory_and_streaming(data, Path(folder), progress=progress)
-
-    _run("stream", "Train from memory and from files", work)
+    _run("stream", "Train from memory and from files", ex.compare_memory_and_streaming_in_temp, data)
     if (r := _result("stream")) is not None:
         st.dataframe([
             {"way": "arrays in memory", "held in memory": f"{r.memory_bytes / 1024:,.0f} KiB (all images)",
@@ -91,8 +86,7 @@ def _dense_or_conv(ds: datasets.Dataset, data: ex.Data) -> None:
                "its parameters do not grow with the image; a dense layer has one weight per pixel and unit:")
     st.dataframe([{"image": f"{r['side']}×{r['side']}×3", "Conv2D, 16 filters of 3×3": f"{r['conv']:,}",
                    "Dense, 16 units": f"{r['dense']:,}"} for r in ex.conv_and_dense_parameters()], hide_index=True)
-    _run("dense_conv", "Train a dense and a conv net on the same images",
-         lambda p: ex.compare_networks({ds.name: data}, progress=p))
+    _run("dense_conv", "Train a dense and a conv net on the same images", ex.compare_networks, {ds.name: data})
     if (results := _result("dense_conv")) is not None:
         _table(results)
         st.plotly_chart(plots.accuracy_by_epoch(results), key="exp_dense_conv_accuracy")
@@ -107,8 +101,8 @@ def _harder(ds: datasets.Dataset, data: ex.Data, size: int) -> None:
         return
     digits = datasets.load("digits")
     other = ex.make_data(digits.x_train, digits.y_train, train_size=min(size, 1000), val_size=200, num_classes=10)
-    _run("harder", f"Train on digits and on {datasets.title(ds.name)}",
-         lambda p: ex.compare_networks({"digits": other, ds.name: data}, ("conv",), progress=p))
+    _run("harder", f"Train on digits and on {datasets.title(ds.name)}", ex.compare_networks,
+         {"digits": other, ds.name: data}, ("conv",))
     if (results := _result("harder")) is not None:
         _table(results)
 
@@ -118,7 +112,7 @@ def _dropout(ds: datasets.Dataset, data: ex.Data) -> None:
     st.caption("Seed 001 Q6. A dense net with dropout 0.5 is trained for 3 epochs, then predicts the first "
                "validation image once with dropout off (what predict and evaluate do) and 10 times with it on.")
 
-    _run("dropout", "Predict with dropout off and on", lambda p: ex.dropout_experiment(data, progress=p))
+    _run("dropout", "Predict with dropout off and on", ex.dropout_experiment, data)
     if (r := _result("dropout")) is not None:
         st.plotly_chart(plots.dropout_bars(r, ds.class_names), key="exp_dropout")
         st.caption(f"Dropout off: {ds.class_names[int(r.off.argmax())]} ({r.off.max():.1%}) every time. Dropout "

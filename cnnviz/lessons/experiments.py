@@ -16,9 +16,8 @@ Keras is imported inside the functions that train. Every result is a frozen data
 
 from __future__ import annotations
 
-import functools
 import io
-import threading
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,22 +32,6 @@ Progress = Callable[[float, str], None]
 BATCH_SIZES = (8, 64, 512)
 BN_BATCH_SIZES = (2, 64)
 MAX_IMAGES = 5_000  # one experiment trains in seconds to a minute on a classroom laptop
-#: One experiment at a time in the server: side by side they would measure each other's seconds per epoch,
-#: and a class pressing the buttons together would share the processor thirty ways.
-_ONE_AT_A_TIME = threading.Lock()
-
-
-def _one_at_a_time(func):
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        progress = kwargs.get("progress")
-        if progress and _ONE_AT_A_TIME.locked():
-            progress(0.0, "Waiting: another experiment is running on the server")
-        with _ONE_AT_A_TIME:
-            return func(*args, **kwargs)
-    return wrapper
-
-
 @dataclass(frozen=True)
 class Data:
     """Images scaled to 0..1 (float32 N×H×W×C) and int class labels, split into training and validation."""
@@ -189,7 +172,6 @@ def _check_epochs(epochs: int) -> None:
         raise InvalidArgument(f"epochs must be a whole number from 1 to 20, got {epochs!r}")
 
 
-@_one_at_a_time
 def compare_batch_sizes(data: Data, batch_sizes: Sequence[int] = BATCH_SIZES, *, epochs: int = 2,
                         batch_norm: bool = False, learning_rate: float = 1e-3,
                         progress: Progress | None = None) -> list[Trained]:
@@ -212,7 +194,6 @@ def compare_batch_sizes(data: Data, batch_sizes: Sequence[int] = BATCH_SIZES, *,
     return results
 
 
-@_one_at_a_time
 def compare_networks(datasets: dict[str, Data], kinds: Sequence[str] = ("dense", "conv"), *, epochs: int = 3,
                      batch_size: int = 32, hidden: int = 32, dropout: float = 0.0,
                      progress: Progress | None = None) -> list[Trained]:
@@ -312,7 +293,12 @@ def read_png_batch(paths: Sequence[Path]) -> np.ndarray:
     return np.stack([im[..., None] if im.ndim == 2 else im for im in images])
 
 
-@_one_at_a_time
+def compare_memory_and_streaming_in_temp(data: Data, *, progress: Progress | None = None, **options) -> Streaming:
+    """:func:`compare_memory_and_streaming` with its files in a temporary folder removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="cnnviz-stream-") as folder:
+        return compare_memory_and_streaming(data, Path(folder), progress=progress, **options)
+
+
 def compare_memory_and_streaming(data: Data, folder: Path, *, batch_size: int = 32, epochs: int = 2,
                                  progress: Progress | None = None) -> Streaming:
     """Train the same network one way and the other: arrays in memory, then PNG files read batch by batch.
@@ -364,7 +350,6 @@ class DropoutPredictions:
     on: np.ndarray
 
 
-@_one_at_a_time
 def dropout_experiment(data: Data, *, epochs: int = 3, tries: int = 10,
                        progress: Progress | None = None) -> DropoutPredictions:
     """Train a dense net with dropout 0.5, then :func:`dropout_predictions` of the first validation image."""

@@ -98,18 +98,3 @@ def test_dropout_is_off_at_test_time():
     assert np.ptp(result.on, axis=0).max() > 1e-3  # a different guess each try
     with pytest.raises(InvalidArgument, match=r"takes \(8, 8, 1\), got an image of \(4, 4, 1\)"):
         experiments.dropout_predictions(model, image[:4, :4])
-
-
-def test_one_experiment_at_a_time_and_the_waiting_one_says_so(digits):
-    import threading
-
-    messages = []
-    experiments._ONE_AT_A_TIME.acquire()
-    worker = threading.Thread(target=lambda: experiments.compare_batch_sizes(
-        digits, (96,), epochs=1, progress=lambda f, text: messages.append(text)))
-    worker.start()
-    worker.join(timeout=0.5)
-    assert worker.is_alive() and messages == ["Waiting: another experiment is running on the server"]
-    experiments._ONE_AT_A_TIME.release()
-    worker.join(timeout=120)
-    assert not worker.is_alive() and messages[-1] == "batch 96: epoch 1 of 1"
