@@ -299,8 +299,11 @@ def twin_spec(info: RunInfo, *, rotation: float | None = None, flip: str | None 
         if rotation is not None:
             aug = dataclasses.replace(aug, rotation=float(rotation))
         if flip is not None:
-            aug = dataclasses.replace(aug, flip=flip)
+            aug = dataclasses.replace(aug, flip=flip, alternate_flip=aug.alternate_flip and flip == "horizontal")
         changes["augment"] = None if aug.is_identity else aug
+        changes["prepadded"] = spec.prepadded and prepadded_fits(aug)  # rotations need the Keras layers
+        if not changes["prepadded"] and aug.alternate_flip:
+            changes["augment"] = dataclasses.replace(aug, alternate_flip=False)
     if head is not None:
         changes["model"] = spec.model.replace(head=head)
     spec = dataclasses.replace(spec, **changes)
