@@ -56,6 +56,11 @@ class Preset:
     family: str = "seed"
     expected: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def measured(self) -> bool:
+        """False for a fast preset whose ``expected`` figures are targets nobody has measured yet on this machine."""
+        return not str(self.expected.get("measured", "")).startswith("Not measured")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe description (the config as :meth:`ModelConfig.to_dict`)."""
         return {
