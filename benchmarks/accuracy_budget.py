@@ -45,6 +45,16 @@ DEFAULT_FAST = ("fast_1min", "fast_3min", "fast_10min")
 #: The seed 003 six-layer CNN the issue quotes (~160 s per epoch here) and seed 001's best network.
 DEFAULT_SEEDS = ("seed003_cnn", "seed001_best")
 DEFAULT_SEED_BUDGETS = (60, 180)
+#: airbench's tricks (issue 19) as the settings that turn each one off again: ``--without NAME…``
+#: (``--without all``: the fast presets as they were before issue 19).
+TRICKS_OFF = {
+    "dirac": {"model": {"dirac_init": False}},
+    "bn_scale": {"model": {"bn_scale": True}},  # batch norm learns γ again
+    "bias_lr": {"model": {"bn_bias_lr": 1.0}},
+    "lookahead": {"model": {"lookahead": False}},
+    "alternate_flip": {"augment": {"alternate_flip": False}},
+    "prepadded": {"augment": {"alternate_flip": False}, "spec": {"prepadded": False}},
+}
 
 
 def load1() -> float:
@@ -89,10 +99,57 @@ def run_one(spec, full, *, budget_s: float | None, keep: bool) -> dict:
     return row
 
 
+def without_tricks(spec, names: list[str]):
+    """``spec`` with the named airbench tricks turned off (``all``: every one)."""
+    import dataclasses
+
+    names = list(TRICKS_OFF) if "all" in names else names
+    for name in names:
+        off = TRICKS_OFF[name]
+        changes = dict(off.get("spec", {}))
+        if "model" in off:
+            changes["model"] = spec.model.replace(**off["model"])
+        if "augment" in off and spec.augment is not None:
+            changes["augment"] = dataclasses.replace(spec.augment, **off["augment"])
+        spec = dataclasses.replace(spec, **changes)
+    spec.validate()
+    return spec
+
+
+def flop_per_image(spec) -> float:
+    """Training FLOP per image: 2 × the multiply-adds of a forward pass (convs and dense layers, by their
+    output sizes and weights), × 3 for forward plus backward (weights and inputs)."""
+    table = spec.model.validate((32, 32, 3), 10)
+    macs = 0
+    for row in table.rows:
+        if row["type"] == "Conv2D":
+            h, w, _ = row["shape"]
+            macs += h * w * row["params"]
+        elif row["type"] == "Dense":
+            macs += row["params"]
+    return 3 * 2 * macs
+
+
+def peak_flops() -> tuple[float, str]:
+    """The CPU's FP32 peak: cores × clock × FLOP per cycle (AVX-512: 2 FMA units of 16 floats, or Zen 4's
+    2 × 256-bit pipes doing AVX-512 in two halves: 32 FLOP a cycle either way)."""
+    mhz = 0.0
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("cpu MHz"):
+                mhz = float(line.split(":")[1])
+                break
+    cores = os.cpu_count() or 1
+    return cores * mhz * 1e6 * 32, f"{cores} cores × {mhz / 1000:.2f} GHz × 32 FLOP/cycle (fp32 AVX-512 FMA)"
+
+
 def fast_spec(name: str, args):
     from cnnviz.models import presets
 
-    spec = spec_from_preset(name, epochs=args.epochs, train_size=args.train_size, seed=args.seed)
+    spec = spec_from_preset(name, epochs=args.epochs, train_size=args.train_size, seed=args.seed,
+                            batch_size=args.batch_size)
+    if args.without:
+        spec = without_tricks(spec, args.without)
     if args.tta:
         import dataclasses
 
@@ -128,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", nargs="*", default=[], help="override model settings, e.g. learning_rate=0.3")
     parser.add_argument("--tta", default=None, help="override the fast presets' test-time augmentation")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--without", nargs="*", default=[], choices=[*TRICKS_OFF, "all"],
+                        help="turn these airbench tricks off in the fast presets (all: the presets before issue 19)")
+    parser.add_argument("--batch-size", type=int, default=None, help="override the fast presets' batch size")
     parser.add_argument("--keep-runs", action="store_true")
     args = parser.parse_args(argv)
 
@@ -154,6 +214,12 @@ def main(argv: list[str] | None = None) -> int:
         row["budget_s"] = budget
         rows.append(row)
         print_row(row)
+        flop = flop_per_image(spec)
+        peak, how = peak_flops()
+        rate = flop * row["images_per_s"]
+        print(f"    {', '.join(args.without) or 'all tricks'} (batch {spec.batch_size}, {spec.model.precision}): "
+              f"{flop / 1e6:.1f} MFLOP per training image × {row['images_per_s']:.0f} img/s = {rate / 1e9:.1f} "
+              f"GFLOP/s, {rate / peak:.1%} of the fp32 peak {peak / 1e9:.0f} GFLOP/s ({how})", flush=True)
     for budget in args.seed_budgets:
         for name in args.seeds:
             spec = spec_from_preset(name, epochs=1000, seed=args.seed)

@@ -44,6 +44,10 @@ class AugmentConfig:
             a random place: a shift by whole pixels, up to ``crop`` either way (airbench's
             "translate 2"; sharper and cheaper than ``translate``, which interpolates).
         seed: seed of the random layers (each layer gets ``seed + i``).
+        alternate_flip: airbench's alternating flip (needs ``flip="horizontal"`` and the training
+            job's pre-padded data, ``TrainSpec.prepadded``): half the images, drawn once, are
+            mirrored on even epochs and the other half on odd epochs, so every image is seen both
+            ways every two epochs instead of at random.
     """
 
     rotation: float = 0.0
@@ -52,6 +56,7 @@ class AugmentConfig:
     zoom: float = 0.0
     seed: int = 0
     crop: int = 0
+    alternate_flip: bool = False
 
     def __post_init__(self) -> None:
         for field in ("rotation", "translate", "zoom"):  # "x" or None would fail the range checks with a TypeError
@@ -68,6 +73,10 @@ class AugmentConfig:
                 raise InvalidArgument(f"{field} must be 0..{MAX_SHIFT:g} (a fraction of the image), got {value}")
         if not isinstance(self.crop, int) or isinstance(self.crop, bool) or not 0 <= self.crop <= MAX_CROP:
             raise InvalidArgument(f"crop must be a whole number of pixels 0..{MAX_CROP}, got {self.crop!r}")
+        if not isinstance(self.alternate_flip, bool):
+            raise InvalidArgument(f"alternate flip must be true or false, got {self.alternate_flip!r}")
+        if self.alternate_flip and self.flip != "horizontal":
+            raise InvalidArgument(f"alternate flip needs flip='horizontal', got flip={self.flip!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise InvalidArgument(f"seed must be a whole number ≥ 0, got {self.seed!r}")
 
@@ -94,7 +103,7 @@ class AugmentConfig:
         if self.rotation:
             parts.append(f"rotate ±{self.rotation:g}°")
         if self.flip != "none":
-            parts.append(f"flip {self.flip.replace('_', ' ')}")
+            parts.append(f"flip {self.flip.replace('_', ' ')}" + (" (alternating epochs)" if self.alternate_flip else ""))
         if self.translate:
             parts.append(f"shift ±{self.translate:.0%}")
         if self.zoom:

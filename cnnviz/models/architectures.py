@@ -274,13 +274,16 @@ def fast_cnn(cfg: ModelConfig, num_classes: int, widths: tuple[int, int, int]) -
     whiten = conv("whiten", FAST_WHITEN_FILTERS, 2, padding="valid", activation=None)
     layers: list[Spec] = [whiten | {"use_bias": False, "trainable": False, "init": "patch_whitening"},
                           act("whiten_gelu", "gelu")]
+    # airbench's options (ModelConfig): convs that start as identities, batch norm without a learned γ
+    conv_extra = {"use_bias": False} | ({"init": "dirac"} if cfg.dirac_init else {})
+    bn_extra = {} if cfg.bn_scale else {"scale": False}
     for g, width in enumerate(widths, start=1):
         layers += [
-            conv(f"group{g}_conv_1", width, 3, activation=None) | {"use_bias": False},
+            conv(f"group{g}_conv_1", width, 3, activation=None) | conv_extra,
             pool(f"group{g}_pool", 2),
-            batchnorm(f"group{g}_bn_1", FAST_BN_MOMENTUM), act(f"group{g}_gelu_1", "gelu"),
-            conv(f"group{g}_conv_2", width, 3, activation=None) | {"use_bias": False},
-            batchnorm(f"group{g}_bn_2", FAST_BN_MOMENTUM), act(f"group{g}_gelu_2", "gelu"),
+            batchnorm(f"group{g}_bn_1", FAST_BN_MOMENTUM) | bn_extra, act(f"group{g}_gelu_1", "gelu"),
+            conv(f"group{g}_conv_2", width, 3, activation=None) | conv_extra,
+            batchnorm(f"group{g}_bn_2", FAST_BN_MOMENTUM) | bn_extra, act(f"group{g}_gelu_2", "gelu"),
         ]
     return layers + [
         {"kind": "global_max", "name": "global_max"},
@@ -300,6 +303,16 @@ def fast_w32(cfg: ModelConfig, num_classes: int) -> list[Spec]:
     return fast_cnn(cfg, num_classes, (32, 128, 128))
 
 
+def fast_airbench93(cfg: ModelConfig, num_classes: int) -> list[Spec]:
+    """airbench93's widths: groups of 64/128/128 filters."""
+    return fast_cnn(cfg, num_classes, (64, 128, 128))
+
+
+def fast_airbench94(cfg: ModelConfig, num_classes: int) -> list[Spec]:
+    """airbench94's widths: groups of 64/256/256 filters."""
+    return fast_cnn(cfg, num_classes, (64, 256, 256))
+
+
 # id → (title, layer-list function, has convolution layers)
 FIXED: dict[str, tuple[str, Callable[[Any, int], list[Spec]], bool]] = {
     "seed001_mlp": ("Seed 001 MLP (512 tanh, 256 tanh)", seed001_mlp, False),
@@ -317,4 +330,6 @@ FIXED: dict[str, tuple[str, Callable[[Any, int], list[Spec]], bool]] = {
     "seed004_residual": ("Seed 004 CNN with a residual block", seed004_residual, True),
     "fast_w16": ("Fast CIFAR-10 CNN, width 16 (airbench-style)", fast_w16, True),
     "fast_w32": ("Fast CIFAR-10 CNN, width 32 (airbench-style)", fast_w32, True),
+    "fast_airbench93": ("Fast CIFAR-10 CNN, airbench93 widths 64/128/128", fast_airbench93, True),
+    "fast_airbench94": ("Fast CIFAR-10 CNN, airbench94 widths 64/256/256", fast_airbench94, True),
 }

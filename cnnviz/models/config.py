@@ -35,6 +35,8 @@ LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy", "mean_s
 LR_SCHEDULES = ("constant", "one_cycle")
 # "mixed_bfloat16": layers compute in bfloat16, weights stay float32 (faster for some nets on AMX CPUs).
 PRECISIONS = ("float32", "mixed_bfloat16")
+#: Largest factor on the batch-norm biases' learning rate (airbench uses 64).
+MAX_BN_BIAS_LR = 1000.0
 # Integer settings: inclusive (low, high). Pages use these for their sliders.
 INT_LIMITS: dict[str, tuple[int, int]] = {
     "conv_layers": (0, 8),
@@ -89,6 +91,15 @@ class ModelConfig:
         weight_decay: decoupled weight decay of the optimiser (Keras ``weight_decay``:
             every weight shrinks by learning rate × decay per step); 0 = none.
         precision: "float32" or "mixed_bfloat16" (the output layer stays float32).
+        dirac_init: the fast networks' 3×3 convs start as identities on their first channels
+            (airbench; :mod:`cnnviz.models.dirac`).
+        bn_scale: batch norm learns a scale γ (Keras' default); False leaves it out, as airbench
+            freezes its batch-norm weights at 1.
+        bn_bias_lr: the batch-norm biases (β) learn this many times faster than the other weights
+            (airbench: 64); their weight decay stays as is. Applied by the training job
+            (:mod:`cnnviz.training.airbench`).
+        lookahead: airbench's Lookahead: every 5 steps the weights are pulled back towards an
+            average of their past values, which the training ends with (:mod:`cnnviz.training.airbench`).
         backbone, alpha, image_size, frozen, weights: only for ``architecture == "transfer"``
             (see :mod:`cnnviz.models.backbones`): "mobilenetv2" or "resnet50", MobileNetV2's width,
             the side the images are resized to, whether the backbone is frozen, and
@@ -120,6 +131,10 @@ class ModelConfig:
     lr_schedule: str = "constant"
     weight_decay: float = 0.0
     precision: str = "float32"
+    dirac_init: bool = False
+    bn_scale: bool = True
+    bn_bias_lr: float = 1.0
+    lookahead: bool = False
     backbone: str = "mobilenetv2"
     alpha: float = 0.35
     image_size: int = 96
@@ -231,8 +246,12 @@ class ModelConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise InvalidArgument(f"{_LABELS[name]} must be a whole number from {low} to {high}, got {value!r}")
-        if not isinstance(self.batch_norm, bool):
-            raise InvalidArgument(f"batch norm must be true or false, got {self.batch_norm!r}")
+        for name in ("batch_norm", "dirac_init", "bn_scale", "lookahead"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidArgument(f"{name.replace('_', ' ')} must be true or false, got {getattr(self, name)!r}")
+        if not _is_number(self.bn_bias_lr) or not 0 < self.bn_bias_lr <= MAX_BN_BIAS_LR:
+            raise InvalidArgument(f"batch-norm bias learning-rate factor must be above 0 and at most "
+                                  f"{MAX_BN_BIAS_LR}, got {self.bn_bias_lr!r}")
         for name in ("dropout", "conv_dropout", "momentum", "label_smoothing", "weight_decay"):
             value = getattr(self, name)
             if not _is_number(value) or not 0 <= value < 1:

@@ -13,9 +13,11 @@ Kinds and their keys (defaults in brackets):
 - ``conv``: filters, kernel (int or [h, w]), strides [1], padding ["valid"], activation [None],
   l1, l2 [0] (weight decay; no parameters),
   use_bias [True], trainable [True] (False: frozen weights, e.g. set from data by ``init``),
-  init [None] (``"patch_whitening"``: :func:`cnnviz.models.network.init_from_data` computes the kernel)
+  init [None] (``"patch_whitening"``: :func:`cnnviz.models.network.init_from_data` computes the kernel;
+  ``"dirac"``: the first filters start as the identity, see :func:`cnnviz.models.dirac.dirac_kernel`)
 - ``maxpool`` / ``avgpool``: pool (int), strides [= pool], padding ["valid"]
-- ``batchnorm``: momentum [0.99]; ``activation``: activation; ``dropout``: rate
+- ``batchnorm``: momentum [0.99], scale [True] (False: no learned γ, as airbench's frozen weights of 1);
+  ``activation``: activation; ``dropout``: rate
 - ``flatten``, ``global_avg``, ``global_max``; ``dense``: units, activation [None], use_bias [True], l1, l2 [0]
 - ``rescale``: scale, offset [0] (``x·scale + offset``, e.g. logits by 1/9 in airbench; no weights)
 - ``concat`` / ``add``: inputs (names of two or more earlier layers)
@@ -105,10 +107,12 @@ def dense_params(inputs: int, units: int, use_bias: bool = True) -> tuple[int, i
     return n, n, f"{fmt(inputs)}·{fmt(units)} = {fmt(n)}"
 
 
-def batchnorm_params(channels: int) -> tuple[int, int, str]:
-    """(params, trainable, formula): γ, β learned; moving mean and variance are not trained."""
-    n, t = 4 * channels, 2 * channels
-    return n, t, f"4·{fmt(channels)} = {fmt(n)} (2·{fmt(channels)} = {fmt(t)} trainable)"
+def batchnorm_params(channels: int, scale: bool = True) -> tuple[int, int, str]:
+    """(params, trainable, formula): γ (unless ``scale`` is False), β learned; moving mean and variance are not
+    trained."""
+    k = 4 if scale else 3
+    n, t = k * channels, (k - 2) * channels
+    return n, t, f"{k}·{fmt(channels)} = {fmt(n)} ({k - 2}·{fmt(channels)} = {fmt(t)} trainable)"
 
 
 NO_WEIGHTS = (0, 0, "0 (no weights)")
@@ -189,7 +193,7 @@ def _layer(spec: Mapping[str, Any], name: str, shapes: list[Shape]) -> tuple[Sha
         oh, ow = _window(spec, name, kind, shape, "pool")
         return (oh, ow, shape[2]), NO_WEIGHTS
     if kind == "batchnorm":
-        return shape, batchnorm_params(shape[-1])
+        return shape, batchnorm_params(shape[-1], spec.get("scale", True))
     if kind in ("activation", "dropout"):
         return shape, NO_WEIGHTS
     if kind == "rescale":

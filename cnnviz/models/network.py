@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from cnnviz.errors import InvalidArgument
-from cnnviz.models import transfer, whitening
+from cnnviz.models import dirac, transfer, whitening
 from cnnviz.models.config import ModelConfig
 from cnnviz.models.layerspec import (
     INPUT_NAME,
@@ -46,7 +46,8 @@ def _keras_layer(spec: Mapping[str, Any], dtype: str | None = None) -> Any:
         cls = layers.MaxPooling2D if kind == "maxpool" else layers.AveragePooling2D
         return cls(spec["pool"], strides=spec.get("strides"), padding=spec.get("padding", "valid"), **kw)
     simple = {
-        "batchnorm": lambda: layers.BatchNormalization(momentum=spec.get("momentum", 0.99), **kw),
+        "batchnorm": lambda: layers.BatchNormalization(momentum=spec.get("momentum", 0.99),
+                                                       scale=spec.get("scale", True), **kw),
         "activation": lambda: layers.Activation(spec["activation"], **kw),
         "dropout": lambda: layers.Dropout(spec["rate"], **kw),
         "flatten": lambda: layers.Flatten(**kw),
@@ -141,6 +142,11 @@ def init_from_data(model: keras.Model, config: ModelConfig, x: np.ndarray) -> li
     """
     done = []
     for spec in data_init_layers(config, int(model.output_shape[-1])):
+        if spec["init"] == "dirac":  # needs no data, but is set at the same moment
+            layer = model.get_layer(spec["name"])
+            layer.set_weights([dirac.dirac_kernel(layer.get_weights()[0]), *layer.get_weights()[1:]])
+            done.append(spec["name"])
+            continue
         if spec["init"] != "patch_whitening":
             raise InvalidArgument(f"layer {spec['name']!r} asks for an unknown initialisation, got {spec['init']!r}")
         layer = model.get_layer(spec["name"])
@@ -203,8 +209,8 @@ def _formula(layer: Any, params: int) -> str:
         counts = counts if layer.trainable else frozen(counts)
     elif name == "Dense":
         counts = dense_params(layer.input.shape[-1], layer.units, layer.use_bias)
-    elif name == "BatchNormalization" and layer.center and layer.scale:
-        counts = batchnorm_params(layer.input.shape[layer.axis])
+    elif name == "BatchNormalization" and layer.center:
+        counts = batchnorm_params(layer.input.shape[layer.axis], layer.scale)
     if counts is None or counts[0] != params:
         return f"{params:,} (no formula for {name})"
     return counts[2]

@@ -28,7 +28,7 @@ from cnnviz.models import network, presets
 from cnnviz.runs import notebook, store
 from cnnviz.training import callbacks as callbacks_
 from cnnviz.training import checkpoint
-from cnnviz.training import pipeline, tta
+from cnnviz.training import airbench, fastdata, pipeline, tta
 from cnnviz.training.callbacks import Progress
 from cnnviz.training.spec import TrainSpec
 
@@ -147,12 +147,16 @@ def train(
         else:
             model = checkpoint.load_model(resume_from)
         augmenter = None
-        if spec.augment is not None and not spec.augment.is_identity:
+        if spec.augment is not None and not spec.augment.is_identity and not spec.prepadded:
             augmenter = augmentation.build_augmenter(spec.augment)
         one_hot = pipeline.wants_one_hot(model)
         common = dict(batch_size=spec.batch_size, affine=data.affine, num_classes=data.num_classes, one_hot=one_hot)
-        train_ds = pipeline.make_pipeline(data.x_train, data.y_train, shuffle_seed=spec.seed, augmenter=augmenter,
-                                          **common)
+        if spec.prepadded:
+            train_ds = fastdata.epoch_pipeline(data.x_train, data.y_train, seed=spec.seed, epochs=spec.epochs,
+                                               first_epoch=done_before, **_fast_augment(spec.augment), **common)
+        else:
+            train_ds = pipeline.make_pipeline(data.x_train, data.y_train, shuffle_seed=spec.seed, augmenter=augmenter,
+                                              **common)
         val_ds = pipeline.make_pipeline(data.x_val, data.y_val, **common) if data.x_val is not None else None
         if spec.tta != "none":  # predictions only: larger batches are cheaper
             common["batch_size"] = tta.PREDICT_BATCH
@@ -170,6 +174,9 @@ def train(
     fit_callbacks = [*callbacks, progress]
     if checkpoint_dir is not None:  # after the progress callback, which records the epoch's history
         fit_callbacks.append(checkpoint.callback(checkpoint_dir, progress))
+    airbench.scale_bias_learning_rate(model, spec.model.bn_bias_lr)  # not saved with the model: every time
+    if spec.model.lookahead:
+        fit_callbacks.insert(0, airbench.lookahead_callback(spec.epochs * steps, start_step=done_before * steps))
     if spec.model.lr_schedule != "constant":
         fit_callbacks.insert(0, callbacks_.schedule_callback(spec.model.lr_schedule, spec.model.learning_rate,
                                                              spec.epochs * steps, start_step=done_before * steps))
@@ -185,6 +192,7 @@ def train(
     model.fit(
         train_ds, validation_data=val_ds, epochs=spec.epochs, callbacks=fit_callbacks,
         class_weight=class_weight, shuffle=False, verbose=0, initial_epoch=done_before,
+        steps_per_epoch=steps if spec.prepadded else None,  # the pre-padded pipeline holds every epoch
     )
     fit_s = time.monotonic() - t_fit
     trained_batches = progress._done
@@ -237,6 +245,14 @@ def train(
     status = "stopped" if progress.stopped else "finished"
     info = store.save_run(model, config=config, history=history, metrics=metrics, status=status)
     return TrainResult(run=info, stopped=progress.stopped)
+
+
+def _fast_augment(augment: Any) -> dict:
+    """The crop and flip of the pre-padded data path (:mod:`~cnnviz.training.fastdata`)."""
+    if augment is None:
+        return {"crop": 0, "flip": "none"}
+    flip = "none" if augment.flip == "none" else "alternating" if augment.alternate_flip else "random"
+    return {"crop": augment.crop, "flip": flip}
 
 
 def _init_from_data(spec: TrainSpec, model: Any, data: pipeline.PreparedData) -> list[str]:

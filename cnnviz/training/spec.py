@@ -53,6 +53,9 @@ class TrainSpec:
         selection: how the images and the validation share are chosen: random stratified (cnnviz's,
             and every run saved before selections existed) or a notebook's (the first images; see
             :mod:`cnnviz.data.selection`).
+        prepadded: airbench's data path (:mod:`cnnviz.training.fastdata`): the uint8 training images are
+            padded once in memory for ``augment.crop`` and every batch is cut, mirrored (at random, or
+            alternating with ``augment.alternate_flip``) and scaled in one step. Only flips and crops.
     """
 
     model: ModelConfig
@@ -72,6 +75,7 @@ class TrainSpec:
     preset: str | None = None
     tta: str = "none"
     selection: Selection = STRATIFIED
+    prepadded: bool = False
 
     def validate(self, *, num_classes: int | None = None) -> None:
         """Raise :class:`InvalidArgument` naming the first impossible setting.
@@ -107,6 +111,13 @@ class TrainSpec:
             raise InvalidArgument(f"test-time augmentation must be one of {', '.join(TTA_MODES)}, got {self.tta!r}")
         if not _is_int(self.seed) or not 0 <= self.seed < 2**31:
             raise InvalidArgument(f"seed must be a whole number 0..2147483647, got {self.seed!r}")
+        if not isinstance(self.prepadded, bool):
+            raise InvalidArgument(f"prepadded must be true or false, got {self.prepadded!r}")
+        aug = self.augment
+        if self.prepadded and not prepadded_fits(aug):
+            raise InvalidArgument(f"pre-padded data takes only horizontal flips and crops, got augment {aug.describe()!r}")
+        if aug is not None and aug.alternate_flip and not self.prepadded:
+            raise InvalidArgument("alternate flip needs the pre-padded data path (prepadded=True), got prepadded=False")
         if (self.early_stopping or self.keep_best) and self.validation_fraction <= 0:
             setting = "early stopping" if self.early_stopping else "keep best weights"
             raise InvalidArgument(
@@ -182,6 +193,11 @@ def augment_from_text(text: str | None) -> AugmentConfig | None:
     return AugmentConfig.from_dict(values)
 
 
+def prepadded_fits(aug: AugmentConfig | None) -> bool:
+    """True when the pre-padded data path can do this augmentation (none, or horizontal flips and crops)."""
+    return aug is None or not (aug.rotation or aug.translate or aug.zoom or aug.flip not in ("none", "horizontal"))
+
+
 def _preset_augment(seed_words: dict | None) -> AugmentConfig | None:
     """A preset's augmentation (in the seed's words) as an AugmentConfig."""
     if not seed_words:
@@ -232,6 +248,7 @@ def spec_from_preset(
     dataset = dataset or t["dataset"]
     same = dataset == t["dataset"]
     config = preset.config if learning_rate is None else preset.config.replace(learning_rate=learning_rate)
+    aug = _preset_augment(t.get("augment")) if augment == "preset" else _as_augment(augment)
     spec = TrainSpec(
         model=config,
         dataset=dataset,
@@ -239,7 +256,7 @@ def spec_from_preset(
         test_size=test_size if test_size is not None else (t.get("test_size") if same else None),
         validation_fraction=float(t.get("validation_fraction", 0.25)),
         scaling=t.get("scaling", "unit"),
-        augment=_preset_augment(t.get("augment")) if augment == "preset" else _as_augment(augment),
+        augment=aug,
         epochs=epochs if epochs is not None else int(t.get("epochs", 5)),
         batch_size=batch_size if batch_size is not None else int(t.get("batch_size", 32)),
         keep_best=bool(t.get("keep_best_weights", False)),
@@ -247,6 +264,7 @@ def spec_from_preset(
         preset=name,
         tta=t.get("tta", "none"),
         selection=selection or (Selection.from_dict(t.get("selection")) if same else STRATIFIED),
+        prepadded=bool(t.get("prepadded", False)) and prepadded_fits(aug),
     )
     spec.validate()
     return spec
@@ -298,8 +316,11 @@ def twin_spec(info: RunInfo, *, rotation: float | None = None, flip: str | None 
         if rotation is not None:
             aug = dataclasses.replace(aug, rotation=float(rotation))
         if flip is not None:
-            aug = dataclasses.replace(aug, flip=flip)
+            aug = dataclasses.replace(aug, flip=flip, alternate_flip=aug.alternate_flip and flip == "horizontal")
         changes["augment"] = None if aug.is_identity else aug
+        changes["prepadded"] = spec.prepadded and prepadded_fits(aug)  # rotations need the Keras layers
+        if not changes["prepadded"] and aug.alternate_flip:
+            changes["augment"] = dataclasses.replace(aug, alternate_flip=False)
     if head is not None:
         changes["model"] = spec.model.replace(head=head)
     spec = dataclasses.replace(spec, **changes)

@@ -18,7 +18,7 @@ def test_config_round_trip_and_describe():
     cfg = AugmentConfig(rotation=30, flip="horizontal", translate=0.1, zoom=0.2, seed=7)
     assert AugmentConfig.from_dict(cfg.to_dict()) == cfg
     assert cfg.to_dict() == {"rotation": 30, "flip": "horizontal", "translate": 0.1, "zoom": 0.2, "seed": 7,
-                             "crop": 0}
+                             "crop": 0, "alternate_flip": False}
     assert cfg.describe() == "rotate ±30°, flip horizontal, shift ±10%, zoom ±20%"
     assert AugmentConfig().describe() == "no augmentation" and AugmentConfig().is_identity
 

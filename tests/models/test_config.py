@@ -162,3 +162,18 @@ def test_smoothed_target_matches_the_keras_loss_minimum():
                           ((0.1, 1), "number of classes must be a whole number of at least 2, got 1")):
         with pytest.raises(InvalidArgument, match=re.escape(message)):
             smoothed_target(*args)
+
+
+def test_airbench_options_round_trip_and_are_checked():
+    config = ModelConfig(architecture="fast_w16", dirac_init=True, bn_scale=False, bn_bias_lr=64.0, lookahead=True)
+    assert ModelConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    defaults = ModelConfig.from_dict({})  # runs saved before these options: Keras' plain behaviour
+    assert (defaults.dirac_init, defaults.bn_scale, defaults.bn_bias_lr, defaults.lookahead) == (False, True, 1.0, False)
+    table = config.validate((32, 32, 3), 10)
+    assert table.row("group1_bn_1")["formula"] == "3·16 = 48 (1·16 = 16 trainable)"  # β and the statistics, no γ
+    for changes, message in (({"bn_bias_lr": 0}, "factor must be above 0 and at most 1000.0, got 0"),
+                             ({"bn_bias_lr": "64"}, "got '64'"), ({"lookahead": 1}, "lookahead must be true or false, got 1"),
+                             ({"dirac_init": "yes"}, "dirac init must be true or false, got 'yes'"),
+                             ({"bn_scale": None}, "bn scale must be true or false, got None")):
+        with pytest.raises(InvalidArgument, match=message):
+            config.replace(**changes).validate((32, 32, 3), 10)

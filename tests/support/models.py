@@ -23,7 +23,7 @@ AUTO_NAME = re.compile(
     r"activation|concatenate|add|global_average_pooling2d|global_max_pooling2d|rescaling)(_\d+)?$"
 )
 #: The fast CIFAR-10 presets and their parameter counts (total, trainable), worked out by hand.
-FAST = ("fast_1min", "fast_3min", "fast_10min")
+FAST = ("fast_1min", "fast_3min", "fast_10min", "fast_15min", "fast_45min")
 # Hand count, width 16 (groups 16/64/64) on 32×32×3, 10 classes:
 #   whiten 2·2·3·24 = 288 (frozen); group 1: 3·3·24·16 + 3·3·16·16 = 5,760, 2 batch norms of 16: 128;
 #   group 2: 3·3·16·64 + 3·3·64·64 = 46,080, batch norms 512; group 3: 2·3·3·64·64 = 73,728, 512;
@@ -34,8 +34,19 @@ W16_TRAINABLE = W16_TOTAL - 288 - (128 + 512 + 512) // 2
 #   + 2·3·3·128·128 + 4·256 + 128·10.
 W32_TOTAL = 288 + 16_128 + 256 + 184_320 + 1_024 + 294_912 + 1_024 + 1_280
 W32_TRAINABLE = W32_TOTAL - 288 - (256 + 1_024 + 1_024) // 2
+# The presets' batch norms have no γ (airbench's frozen scale): 3·C weights each, of which C (β) are trained.
+W16_TOTAL, W16_TRAINABLE = W16_TOTAL - (128 + 512 + 512) // 4, W16_TRAINABLE - (128 + 512 + 512) // 4
+W32_TOTAL, W32_TRAINABLE = W32_TOTAL - (256 + 1_024 + 1_024) // 4, W32_TRAINABLE - (256 + 1_024 + 1_024) // 4
+# airbench93 (64/128/128) and airbench94 (64/256/256) widths, batch norms of 3·C.
+AB93_TOTAL = 288 + (9 * 24 * 64 + 9 * 64 * 64) + 6 * 64 + (9 * 64 * 128 + 9 * 128 * 128) + 6 * 128 \
+    + 2 * 9 * 128 * 128 + 6 * 128 + 128 * 10
+AB93_TRAINABLE = AB93_TOTAL - 288 - 4 * 64 - 8 * 128
+AB94_TOTAL = 288 + (9 * 24 * 64 + 9 * 64 * 64) + 6 * 64 + (9 * 64 * 256 + 9 * 256 * 256) + 6 * 256 \
+    + 2 * 9 * 256 * 256 + 6 * 256 + 256 * 10
+AB94_TRAINABLE = AB94_TOTAL - 288 - 4 * 64 - 8 * 256
 COUNTS = {"fast_1min": (W16_TOTAL, W16_TRAINABLE), "fast_3min": (W16_TOTAL, W16_TRAINABLE),
-          "fast_10min": (W32_TOTAL, W32_TRAINABLE)}
+          "fast_10min": (W32_TOTAL, W32_TRAINABLE), "fast_15min": (AB93_TOTAL, AB93_TRAINABLE),
+          "fast_45min": (AB94_TOTAL, AB94_TRAINABLE)}
 TINY_SIZE = 32  # input size of the stand-in for ResNet50 in page tests
 
 

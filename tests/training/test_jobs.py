@@ -147,7 +147,8 @@ def test_fast_preset_one_epoch_through_the_training_job(cnnviz_home):
     info = runs.load_run(status.run_id)
     m = info.metrics
     assert (m["n_train"], m["n_val"], m["n_test"], m["epochs_completed"]) == (64, 0, 32, 1)
-    assert m["data_init_layers"] == ["whiten"] and m["test_tta"].startswith("flip")
+    convs = [f"group{g}_conv_{i}" for g in (1, 2, 3) for i in (1, 2)]  # dirac (identity) start
+    assert m["data_init_layers"] == ["whiten", *convs] and m["test_tta"].startswith("flip")
     assert (m["params_total"], m["params_trainable"]) == COUNTS["fast_1min"]
     assert m["preset_expected_test_accuracy"] == PRESETS["fast_1min"].expected["test_accuracy"]
     assert info.config["augment"]["crop"] == 2 and info.config["model"]["lr_schedule"] == "one_cycle"

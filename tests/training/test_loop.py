@@ -278,7 +278,7 @@ def test_scaling_affine_equals_datasets_scale(method):
 def test_augment_from_text():
     assert augment_from_text("none") is None and augment_from_text(None) is None
     assert augment_from_text("rotation=30, flip=horizontal,translate=0.1").to_dict() == {
-        "rotation": 30.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "seed": 0, "crop": 0}
+        "rotation": 30.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "seed": 0, "crop": 0, "alternate_flip": False}
     assert augment_from_text("flip=horizontal,crop=2").crop == 2
     with pytest.raises(InvalidArgument, match="augmentation must look like rotation=30,flip=horizontal; got 'spin'"):
         augment_from_text("spin")
@@ -293,7 +293,7 @@ def test_spec_from_preset_follows_the_seed_and_overrides():
     assert (spec.dataset, spec.train_size, spec.test_size, spec.validation_fraction) == ("cifar10", 50_000, 10_000, 0.1)
     assert spec.keep_best and spec.epochs == 20 and spec.batch_size == 32 and spec.preset == "seed002_cnn_augmented"
     assert spec.augment.to_dict() == {"rotation": 0.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "seed": 0,
-                            "crop": 0}
+                            "crop": 0, "alternate_flip": False}
     assert spec.model.architecture == "seed002_cnn" and spec.model.learning_rate == 0.001
 
     other = spec_from_preset("seed000_model1", dataset="digits", epochs=1, learning_rate=0.05, augment=None,

@@ -75,7 +75,7 @@ def test_augmented_twin_keeps_everything_but_the_augmentation():
     info = fake_run_info(seed=7)
     spec = twin_spec(info, rotation=30, flip="horizontal_and_vertical")
     assert spec.augment.to_dict() == {"rotation": 30.0, "flip": "horizontal_and_vertical", "translate": 0.0, "zoom": 0.0,
-                            "crop": 0, "seed": 7}
+                            "crop": 0, "seed": 7, "alternate_flip": False}
     original = info.config
     for key in ("model", "dataset", "train_size", "test_size", "epochs", "batch_size", "seed", "scaling"):
         assert spec.to_dict()[key] == original[key]
@@ -85,7 +85,7 @@ def test_twin_keeps_the_runs_other_augmentation_and_flip():
     info = fake_run_info(augment={"rotation": 0.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "seed": 3})
     spec = twin_spec(info, rotation=90)
     assert spec.augment.to_dict() == {"rotation": 90.0, "flip": "horizontal", "translate": 0.1, "zoom": 0.0, "crop": 0,
-                            "seed": 3}
+                            "seed": 3, "alternate_flip": False}
 
 
 def test_size_agnostic_twin_changes_only_the_head():
@@ -159,3 +159,28 @@ def test_prepare_data_uses_the_selected_images():
     data = prepare_data(spec, full=ds)
     assert data.x_train.ravel().tolist() == list(range(8)) and data.x_val.ravel().tolist() == [8, 9]
     assert data.x_test.ravel().tolist() == [0, 1, 2, 3]
+
+
+def test_prepadded_and_alternating_flip_round_trip_and_are_checked():
+    aug = AugmentConfig(flip="horizontal", crop=2, alternate_flip=True)
+    spec = TrainSpec(model=ModelConfig(), augment=aug, prepadded=True)
+    spec.validate()
+    again = TrainSpec.from_dict(spec.to_dict())
+    assert again == spec and again.augment.alternate_flip and again.prepadded
+    assert TrainSpec.from_dict({"model": {}}).prepadded is False  # older runs
+    with pytest.raises(InvalidArgument, match="alternate flip needs the pre-padded data path"):
+        TrainSpec(model=ModelConfig(), augment=aug).validate()
+    with pytest.raises(InvalidArgument, match="only horizontal flips and crops, got augment 'rotate ±10°'"):
+        TrainSpec(model=ModelConfig(), augment=AugmentConfig(rotation=10.0), prepadded=True).validate()
+    with pytest.raises(InvalidArgument, match="alternate flip needs flip='horizontal', got flip='none'"):
+        AugmentConfig(alternate_flip=True)
+    # a fast preset trained with another augmentation leaves the pre-padded path
+    fast = specs.spec_from_preset("fast_1min", augment=AugmentConfig(rotation=10.0))
+    assert not fast.prepadded and specs.spec_from_preset("fast_1min").prepadded
+
+
+def test_a_fast_runs_rotation_twin_leaves_the_pre_padded_path():
+    fast = specs.spec_from_preset("fast_1min")
+    info = fake_run_info(augment=fast.augment.to_dict(), prepadded=True)
+    twin = twin_spec(info, rotation=30)
+    assert not twin.prepadded and twin.augment.rotation == 30 and not twin.augment.alternate_flip
