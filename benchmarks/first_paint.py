@@ -4,8 +4,8 @@ Each figure is the wall time of a fresh Python process that imports Streamlit's 
 script once and exits (imports included), the way ``startup.py``'s ``import`` figure is taken:
 - ``bare``: ``st.title`` and one ``st.plotly_chart`` of a three-point line: the reference.
 - ``home``: cnnviz's ``app.py`` (Home, the default page).
-- ``convolution``: a direct first visit to Convolution (``app.py``'s set-up with Convolution as the
-  default page), to the end of its script.
+- ``convolution``: a direct first visit to Convolution (``app.py``'s set-up, identity gate included, with
+  Convolution as the default page), to the end of its script.
 - ``…_first_chart``: from the process's start to the script's first ``st.plotly_chart`` call (what a
   browser sees first: Streamlit sends elements as they are drawn), for the bare app and Convolution.
 
@@ -40,10 +40,11 @@ st.plotly_chart(go.Figure(go.Scatter(y=[1, 3, 2])))
 CONVOLUTION = """
 import streamlit as st
 
-from cnnviz.app import compat
+from cnnviz.app import compat, identity
 
 compat.install()
 st.set_page_config(page_title="cnnviz: a CNN lab", layout="wide")
+identity.gate()
 st.navigation([st.Page({page!r}, title="Convolution", default=True)]).run()
 """
 # Notes when the script draws its first chart (perf_counter is system-wide: CLOCK_MONOTONIC on Linux).

@@ -75,3 +75,22 @@ def test_home_imports_no_numpy_and_opens_no_class_file(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "", f"Home imported {result.stdout.strip()}"
     assert not (tmp_path / "class.sqlite3").exists()  # a laptop: no classroom file
+
+
+CONVOLUTION_SCRIPT = r"""
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file("app.py", default_timeout=60).run()
+at.switch_page("app_pages/convolution.py").run()
+assert not at.exception, at.exception
+print(*sorted(m for m in ("cnnviz.data.datasets", "tarfile", "sklearn", "tensorflow") if m in sys.modules))
+"""
+
+
+def test_convolution_does_not_import_the_dataset_loaders(tmp_path):
+    # The loaders (tarfile, cifar10, folderdata, weights) took 0.1-0.2 s of Convolution's first visit;
+    # its default source (a sample photo) needs none of them.
+    result = subprocess.run([sys.executable, "-c", CONVOLUTION_SCRIPT], cwd=REPO, capture_output=True, text=True,
+                            timeout=240, env={**__import__("os").environ, "CNNVIZ_HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "", f"Convolution imported {result.stdout.strip()}"
