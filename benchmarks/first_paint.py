@@ -4,8 +4,8 @@ Each figure is the wall time of a fresh Python process that imports Streamlit's 
 script once and exits (imports included), the way ``startup.py``'s ``import`` figure is taken:
 - ``bare``: ``st.title`` and one ``st.plotly_chart`` of a three-point line: the reference.
 - ``home``: cnnviz's ``app.py`` (Home, the default page).
-- ``convolution``: a direct first visit to Convolution (``app.py``'s set-up with Convolution as the
-  default page), to the end of its script.
+- ``convolution``: a direct first visit to Convolution (``app.py``'s set-up, identity gate included, with
+  Convolution as the default page), to the end of its script.
 - ``…_first_chart``: from the process's start to the script's first ``st.plotly_chart`` call (what a
   browser sees first: Streamlit sends elements as they are drawn), for the bare app and Convolution.
 
@@ -40,10 +40,11 @@ st.plotly_chart(go.Figure(go.Scatter(y=[1, 3, 2])))
 CONVOLUTION = """
 import streamlit as st
 
-from cnnviz.app import compat
+from cnnviz.app import compat, identity
 
 compat.install()
 st.set_page_config(page_title="cnnviz: a CNN lab", layout="wide")
+identity.gate()
 st.navigation([st.Page({page!r}, title="Convolution", default=True)]).run()
 """
 # Notes when the script draws its first chart (perf_counter is system-wide: CLOCK_MONOTONIC on Linux).
@@ -129,12 +130,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.before:
             subprocess.run(["git", "worktree", "remove", "--force", str(scratch / "before")], cwd=REPO, check=False)
         shutil.rmtree(scratch, ignore_errors=True)
+    # The bare app is the same script for every tree: its runs are pooled. Under a changing load the median of
+    # per-round ratios (each figure over the bare run of the same round and tree, seconds apart) is steadier.
+    pooled = {ref: statistics.median([v for t in trees for v in figures[t][ref]])
+              for ref in ("bare", "bare_first_chart")}
     for tree_name in trees:
         medians = {figure: statistics.median(values) for figure, values in figures[tree_name].items()}
-        print(f"\n{tree_name}: medians of {args.rounds} fresh processes (seconds), ratio to the bare app's")
+        print(f"\n{tree_name}: medians of {args.rounds} fresh processes (seconds); ratio to this tree's bare "
+              "median, to the pooled bare median, and the median of per-round ratios")
         for figure, median in medians.items():
-            reference = medians["bare_first_chart" if figure.endswith("first_chart") else "bare"]
-            print(f"{figure:<26} {median:6.2f} {median / reference:6.2f}×")
+            ref = "bare_first_chart" if figure.endswith("first_chart") else "bare"
+            paired = statistics.median(v / b for v, b in zip(figures[tree_name][figure], figures[tree_name][ref]))
+            print(f"{figure:<26} {median:6.2f} {median / medians[ref]:6.2f}× {median / pooled[ref]:6.2f}× "
+                  f"{paired:6.2f}×")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

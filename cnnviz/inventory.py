@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from cnnviz import storage, weights
-from cnnviz.data import datasets
+from cnnviz.data import stored
 
 
 def _status_items() -> list[dict]:
     items = []
-    for entry in [*datasets.status(), *weights.status()]:
+    for entry in [*stored.status(), *weights.status()]:
         detail = entry["detail"] if entry["present"] else f"{entry['detail']} Not here yet: {entry['how_to_get']}"
         items.append({"name": entry.get("title", entry["name"]), "present": entry["present"], "detail": detail})
     return items

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnviz import weights
+from cnnviz.data.stored import CIFAR10_ARCHIVE
 from cnnviz.errors import CnnvizError
 from cnnviz.weights import Progress
 
@@ -29,7 +30,7 @@ from cnnviz.weights import Progress
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
 OFFICIAL_SIZE = 170_052_171
 OFFICIAL_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
-ARCHIVE_NAME = "cifar-10-binary.tar.gz"
+ARCHIVE_NAME = CIFAR10_ARCHIVE
 BATCH_DIR = "cifar-10-batches-bin"
 TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 TEST_FILE = "test_batch.bin"

@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -28,6 +26,9 @@ from cnnviz.data import cifar10, folderdata, npzmap, owners
 from cnnviz.data.scaling import channel_stats, scale
 from cnnviz.data.selection import STRATIFIED, Selection, split_indices, subset_indices
 from cnnviz.data.subsets import DEFAULT_VALIDATION_FRACTION, split_validation
+from cnnviz.data.stored import (  # the numpy-free half (Home's list), re-exported: one module for pages
+    CLI, FOLDER_NAME, FOLDER_PREFIX, SOURCES, WRITERS_LOCK, Source, check_name, cleanup, cleanup_once, file_for,
+    fingerprint, folder_datasets, how_to_get, is_present, names, status, title)
 from cnnviz.errors import CnnvizError, InvalidArgument, Unavailable
 
 
@@ -60,52 +61,12 @@ class Dataset:
         return len(self.class_names)
 
 
-@dataclass(frozen=True)
-class Source:
-    """A dataset this lab knows how to get."""
-
-    name: str
-    title: str
-    description: str
-    how_to_get: str
-    downloadable: bool
-
-
-FOLDER_PREFIX = "folder:"
-_FOLDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-_CLI = "python -m cnnviz data"
-SOURCES: dict[str, Source] = {
-    "digits": Source(
-        "digits", "scikit-learn digits",
-        "1,797 handwritten digits of 8×8 pixels that ship with scikit-learn; always available offline.",
-        "Nothing to do: it ships with scikit-learn.", downloadable=False),
-    "cifar10": Source(
-        "cifar10", "CIFAR-10",
-        "60,000 colour photos of 32×32 pixels in 10 classes (airplane … truck), the labs' dataset.",
-        f"Download it on the Datasets page (170 MB) or run `{_CLI} download cifar10`; offline, copy "
-        f"{cifar10.ARCHIVE_NAME} onto this machine and run `{_CLI} import cifar10 PATH`.",
-        downloadable=True),
-    "mnist": Source(
-        "mnist", "MNIST",
-        "70,000 handwritten digits of 28×28 grey pixels.",
-        f"Download it on the Datasets page (11 MB, through keras.datasets) or run `{_CLI} download mnist`; needs internet.",
-        downloadable=True),
-    "fashion_mnist": Source(
-        "fashion_mnist", "Fashion-MNIST",
-        "70,000 photos of clothes, 28×28 grey pixels, 10 classes.",
-        f"Download it on the Datasets page (30 MB, through keras.datasets) or run `{_CLI} download fashion_mnist`; "
-        "needs internet.",
-        downloadable=True),
-}
 # keras.datasets gives labels only; names from the Fashion-MNIST README (zalandoresearch).
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 FOLDER_TEST_FRACTION = 0.2
 _FORMAT_VERSION = 1
 _download_lock = threading.Lock()
-#: Every dataset save holds a shared ``flock`` on this file (in ``CNNVIZ_HOME``), as run saves hold
-#: ``.runs-writers.lock``: cleanup can tell a live writer's temporary from a dead one's.
-WRITERS_LOCK = ".data-writers.lock"
 #: A folder dataset's name is reserved by creating ``folders/<name>`` + this (``O_EXCL``) before the
 #: long decode; it carries the temporary marker, so cleanup removes one a killed import left.
 _RESERVED = f"{storage.TEMP_MARKER}reserved"
@@ -114,70 +75,11 @@ log = logging.getLogger("cnnviz.data.datasets")
 Progress = Callable[[int, "int | None"], None]
 
 
-# --- where things are -------------------------------------------------------------------
-def _file_for(name: str) -> Path:
-    if name.startswith(FOLDER_PREFIX):
-        return storage.data_dir() / "folders" / f"{name[len(FOLDER_PREFIX):]}.npz"
-    return storage.data_dir() / f"{name}.npz"
-
-
-def _check_name(name: str) -> None:
-    if name in SOURCES:
-        return
-    if name.startswith(FOLDER_PREFIX) and _FOLDER_NAME.match(name[len(FOLDER_PREFIX):]):
-        return
-    raise InvalidArgument(f"unknown dataset {name!r}; choose one of {', '.join(SOURCES)} or "
-                          f"'{FOLDER_PREFIX}NAME' for an imported folder dataset")
-
-
-def folder_datasets(viewer: Person | None = None) -> list[str]:
-    """Names (``folder:NAME``) of the folder datasets imported on this machine that ``viewer`` may use
-    (:mod:`cnnviz.data.owners`; None: all), sorted.
-
-    The first call in a process also removes leftovers of killed saves (:func:`cleanup_once`).
-    """
-    cleanup_once()
-    folder = storage.data_dir() / "folders"
-    if not folder.is_dir():
-        return []
-    found = sorted(f"{FOLDER_PREFIX}{p.stem}" for p in folder.glob("*.npz")
-                   if storage.TEMP_MARKER not in p.name and _FOLDER_NAME.match(p.stem))
-    return owners.visible(found, viewer)
-
-
-def names(viewer: Person | None = None) -> list[str]:
-    """Every dataset name a page may offer ``viewer``: the built-in sources, then folder datasets."""
-    return [*SOURCES, *folder_datasets(viewer)]
-
-
-def title(name: str) -> str:
-    """A name for people, e.g. ``"CIFAR-10"`` or ``"cats_vs_dogs (your folders)"``."""
-    if name in SOURCES:
-        return SOURCES[name].title
-    return f"{name[len(FOLDER_PREFIX):]} (your folders)"
-
-
-def is_present(name: str) -> bool:
-    _check_name(name)
-    return name == "digits" or _file_for(name).is_file()
-
-
-def fingerprint(name: str) -> str:
-    """Changes whenever the stored data changes (a cache key); ``"missing"`` when absent."""
-    _check_name(name)
-    if name == "digits":
-        return "bundled"
-    with contextlib.suppress(OSError):
-        st = _file_for(name).stat()
-        return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"  # os.replace gives a new inode
-    return "missing"
-
-
 # --- storage ----------------------------------------------------------------------------
 def _save(name: str, *, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
           y_test: np.ndarray, class_names: tuple[str, ...], source: str) -> Path:
     """Write one dataset as an uncompressed ``.npz`` (fast to read), atomically."""
-    final = _file_for(name)
+    final = file_for(name)
     try:
         with _writing(), storage.atomic_path(final) as tmp, open(tmp, "wb") as fh:
             os.chmod(tmp, 0o644)  # mkstemp makes 0600; the server may run as another user than the CLI
@@ -226,12 +128,12 @@ def _reserved(name: str) -> Iterator[None]:
 
 
 def _damaged(name: str, why: str) -> CnnvizError:
-    return CnnvizError(f"The stored copy of {title(name)} ({_file_for(name)}) is damaged ({why}); "
-                       f"delete it with `{_CLI} remove {name}` and get it again.")
+    return CnnvizError(f"The stored copy of {title(name)} ({file_for(name)}) is damaged ({why}); "
+                       f"delete it with `{CLI} remove {name}` and get it again.")
 
 
 def _read(name: str, *, mapped: bool = False) -> Dataset:
-    path = _file_for(name)
+    path = file_for(name)
     try:
         with np.load(path, allow_pickle=False) as f:
             keys = ("y_train", "y_test") if mapped else ("x_train", "y_train", "x_test", "y_test")
@@ -253,41 +155,16 @@ def _read(name: str, *, mapped: bool = False) -> Dataset:
     return Dataset(name=name, class_names=class_names, source=source, **arrays)
 
 
-def how_to_get(name: str) -> str:
-    _check_name(name)
-    if name in SOURCES:
-        return SOURCES[name].how_to_get
-    return "Import the zip of class folders again on the Datasets page."
-
-
-def status(viewer: Person | None = None) -> list[dict]:
-    """What is on this machine for ``viewer``: ``[{name, title, present, detail, how_to_get}, ...]``.
-
-    Cheap (no arrays are read, no TensorFlow): the Home page calls it on every visit.
-    """
-    out = []
-    for name in names(viewer):
-        present = is_present(name)
-        detail = SOURCES[name].description if name in SOURCES else "A dataset imported from a zip of class folders."
-        if present and name != "digits":
-            with contextlib.suppress(Exception):  # a damaged file shows up when it is loaded
-                with np.load(_file_for(name), allow_pickle=False) as f:
-                    detail = f"{detail} Stored: {f['source']}."
-        out.append({"name": name, "title": title(name), "present": present, "detail": detail,
-                    "how_to_get": "" if present else how_to_get(name)})
-    return out
-
-
 def remove(name: str, by: Person | None = None) -> bool:
     """Delete a stored dataset (not digits); return whether there was one.
 
     ``by``: who removes it: whoever imported it, or the teacher (None: the teacher); else NotAllowed.
     """
-    _check_name(name)
+    check_name(name)
     if name == "digits":
         raise InvalidArgument("digits ships with scikit-learn and cannot be removed")
     owners.check_change(name, by, "remove")  # built-ins are the teacher's to remove
-    path = _file_for(name)
+    path = file_for(name)
     if not path.is_file():
         return False
     path.unlink()
@@ -298,7 +175,7 @@ def remove(name: str, by: Person | None = None) -> bool:
 # --- loading ----------------------------------------------------------------------------
 def check_visible(name: str, viewer: Person | None) -> None:
     """Raise Unavailable ("not on this machine") when ``name`` is another student's import for ``viewer``."""
-    _check_name(name)
+    check_name(name)
     if name not in SOURCES and not owners.visible([name], viewer):
         raise Unavailable(f"{title(name)} is not on this machine. {how_to_get(name)}")
 
@@ -388,7 +265,7 @@ def download(
     Raises:
         Unavailable: offline, HTTP error, checksum or size mismatch (nothing is kept).
     """
-    _check_name(name)
+    check_name(name)
     if name not in SOURCES or not SOURCES[name].downloadable:
         raise InvalidArgument(f"{name} cannot be downloaded; downloadable: "
                               f"{', '.join(n for n, s in SOURCES.items() if s.downloadable)}")
@@ -483,17 +360,17 @@ def import_folder_zip(
     Returns:
         ``{"name", "class_names", "counts", "train", "test", "skipped", "skipped_count", "warnings"}``.
     """
-    if not _FOLDER_NAME.match(name):
+    if not FOLDER_NAME.match(name):
         raise InvalidArgument(f"dataset name must be 1-40 lower-case letters, digits, '_' or '-', "
                               f"starting with a letter or digit, got {name!r}")
     full = f"{FOLDER_PREFIX}{name}"
     exists = InvalidArgument(f"a folder dataset named {name!r} already exists; choose another name")
-    if not overwrite and _file_for(full).is_file():
+    if not overwrite and file_for(full).is_file():
         raise exists  # before the long decode: the common case answers at once
-    if _file_for(full).is_file():
+    if file_for(full).is_file():
         owners.check_change(full, owner, "replace")
     with _writing(), _reserved(name):  # held through the decode: two imports of one name never both win
-        if not overwrite and _file_for(full).is_file():
+        if not overwrite and file_for(full).is_file():
             raise exists  # made between the check above and the reservation
         images = folderdata.read_zip(source, image_size=image_size, mode=mode, min_per_class=min_per_class)
         x_tr, x_te, y_tr, y_te = split_validation(images.x, images.y, fraction=FOLDER_TEST_FRACTION, seed=0)
@@ -508,57 +385,7 @@ def import_folder_zip(
             "skipped_count": images.skipped_count, "warnings": list(images.warnings)}
 
 
-
-
-# --- start-up cleanup --------------------------------------------------------------------------
-_cleanup_lock = threading.Lock()
-_cleaned_once = False
-
-
-def cleanup(*, min_age_s: float = storage.LEFTOVER_MIN_AGE_S) -> list[Path]:
-    """Remove what killed saves and imports left in ``data/`` and ``data/folders``: temporary files and
-    name reservations.
-
-    As the run store's cleanup (:func:`cnnviz.runs.store.cleanup`): with no writer holding
-    :data:`WRITERS_LOCK`, every leftover belongs to a dead process and goes, whatever its age;
-    while one writes, only leftovers older than ``min_age_s`` go (a young one may be its work).
-
-    Returns:
-        The paths removed.
-    """
-    root = storage.data_dir()
-    if not root.is_dir():
-        return []
-    with storage.exclusive_lock_if_free(storage.home() / WRITERS_LOCK) as no_writer:
-        oldest = float("-inf") if no_writer else time.time() - min_age_s
-        removed = []
-        for folder in (root, root / "folders"):
-            entries = list(folder.iterdir()) if folder.is_dir() and not folder.is_symlink() else []
-            for path in entries:
-                with contextlib.suppress(OSError):
-                    info = path.lstat()
-                    if storage.TEMP_MARKER in path.name and path.is_file() and not path.is_symlink() \
-                            and (no_writer or info.st_mtime <= oldest):
-                        path.unlink()
-                        removed.append(path)
-    for path in removed:
-        log.info("removed leftover %s", path)
-    return removed
-
-
-def cleanup_once() -> None:
-    """Run :func:`cleanup` once per process (the first dataset listing, the CLI's data commands)."""
-    global _cleaned_once
-    with _cleanup_lock:
-        if _cleaned_once:
-            return
-        _cleaned_once = True
-    try:
-        cleanup()
-    except OSError as err:  # a read-only or odd data folder must not stop the app
-        log.warning("data folder cleanup failed: %s", err)
-
-
+# --- previews ----------------------------------------------------------------------------
 def scaling_preview(ds: Dataset, method: str, *, train_size: int, test_size: int,
                     validation_fraction: float = DEFAULT_VALIDATION_FRACTION, seed: int = 0,
                     sample: int = 256, selection: Selection = STRATIFIED) -> dict:

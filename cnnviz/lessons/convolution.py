@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnviz.data import datasets, samples
+from cnnviz.data import samples
 from cnnviz.errors import InvalidArgument
 from cnnviz.lessons.checks import MAX_IMAGE_SIDE, MAX_KERNEL, check_image2d, check_int
 
@@ -549,6 +549,10 @@ def cifar10_test_images(count: int = 20) -> tuple[np.ndarray, np.ndarray, tuple[
     Raises:
         Unavailable: CIFAR-10 is not on this machine (the message says how to get it).
     """
+    # lazy: the loaders (tarfile, cifar10, folderdata, weights...) took 0.10-0.23 s on the shared machine,
+    # before the page's first chart; only the "CIFAR-10 test image" source needs them
+    from cnnviz.data import datasets
+
     count = check_int("count", count, 1, 1000)
     ds = datasets.load("cifar10")
     return ds.x_test[:count], ds.y_test[:count], tuple(ds.class_names)

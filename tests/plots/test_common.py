@@ -67,3 +67,40 @@ def test_thin_bands_hide_their_count_instead_of_squeezing_it():
 
     fig = dplots.class_counts_bar({"train": [300, 400], "validation": [1, 2]}, ["cat", "dog"], stacked=True)
     assert fig.layout.uniformtext.mode == "hide" and fig.layout.uniformtext.minsize >= 11
+
+
+@pytest.mark.parametrize("n, columns, titled", [(2, 2, True), (5, 3, True), (7, 8, False), (1, 4, True)])
+def test_image_grid_lays_out_as_make_subplots_did(n, columns, titled):
+    # image_grid builds one layout dict (make_subplots cost 70-110 ms of Convolution's first chart): the same
+    # axis domains, captions and pixels as the make_subplots grid it replaced.
+    from plotly.subplots import make_subplots
+
+    rng = np.random.default_rng(n)
+    images = [rng.integers(0, 256, (6, 5, 3), dtype=np.uint8) for _ in range(n)]
+    titles = [f"image {i}" for i in range(n)] if titled else None
+    colors = ["green", "red"] * n if titled else None
+    fig = common.image_grid(images, titles=titles, title_colors=colors, columns=columns, tile_px=50, title="Grid")
+    cols = min(columns, n)
+    rows = -(-n // cols)
+    caption_px = 22 if titled else 4
+    plot_px = fig.layout.height - fig.layout.margin.t - 5
+    ref = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.01,
+                        vertical_spacing=min(caption_px / plot_px, 0.9 / (rows - 1)) if rows > 1 else 0.0)
+    assert len(fig.data) == n
+    for i, trace in enumerate(fig.data):
+        suffix = "" if i == 0 else str(i + 1)
+        assert (trace.xaxis, trace.yaxis) == (f"x{suffix}", f"y{suffix}")
+        np.testing.assert_array_equal(np.asarray(trace.z), images[i])
+        for axis in ("xaxis", "yaxis"):
+            ours, theirs = fig.layout[axis + suffix], ref.layout[axis + suffix]
+            np.testing.assert_allclose(ours.domain, theirs.domain, atol=1e-9)
+            assert ours.anchor == theirs.anchor and ours.visible is False
+    if titled:
+        for ours, theirs, color in zip(fig.layout.annotations, ref.layout.annotations, colors):
+            assert (ours.text, ours.xanchor, ours.yanchor, ours.xref, ours.yref) == \
+                (theirs.text, theirs.xanchor, theirs.yanchor, theirs.xref, theirs.yref)
+            assert ours.x == pytest.approx(theirs.x) and ours.y == pytest.approx(theirs.y)
+            assert (ours.font.size, ours.font.color) == (11, color)
+    else:
+        assert not fig.layout.annotations
+    assert fig.layout.title.text == "Grid"
