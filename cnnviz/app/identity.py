@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnnviz.app import accounts, reconnect
+from cnnviz.app import accounts
 from cnnviz.classroom import people, roster
 from cnnviz.classroom.people import Person
 from cnnviz.errors import CnnvizError
@@ -99,6 +99,9 @@ def gate() -> Person:
     else:
         # names hold no Markdown (roster.clean_name, people.without_markup)
         st.sidebar.caption(f"You are **{found.display_name}**" + (" (teacher)" if found.is_teacher else ""))
+    # lazy: the job modules bring numpy and the training code (0.3-1 s measured), which a laptop's Home never needs
+    from cnnviz.app import reconnect
+
     reconnect.reattach(found)  # a fresh session after a restart: their trainings, found by owner
     if st.session_state.pop(WELCOME_KEY, False):
         st.success(f"Welcome, {found.display_name}! Bookmark this page: its address holds your private key, "
