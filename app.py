@@ -12,4 +12,5 @@ if __name__ != "__mp_main__":
     compat.install()
     st.set_page_config(page_title="cnnviz: a CNN lab", page_icon=":material/grid_on:", layout="wide")
     identity.gate()  # who is who: a laptop draws nothing; a classroom may stop here with a name form
-    st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGES)]).run()
+    pages = [st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGES)]
+    st.navigation(pages, expanded=True).run()  # every page listed: past 12 Streamlit hides the rest behind "View more"
