@@ -119,18 +119,23 @@ def _made_for_missing_data(preset: presets.Preset | None, ds: datasets.Dataset) 
     """Say "get CIFAR-10 first" (with a link) when the preset was made for data not on this machine and
     does not fit the data chosen, instead of a layer-shape error about the other data's images."""
     wanted = preset.training.get("dataset") if preset else None
-    if not wanted or wanted == ds.name or datasets.is_present(wanted):
+    if not wanted or wanted == ds.name:
+        return False
+    try:
+        here, name = datasets.is_present(wanted), datasets.title(wanted)
+    except InvalidArgument:  # not a built-in (seed 004's cats and dogs): the class imports those photos as a zip
+        here, name = False, wanted.replace("_", " ")
+    if here:
         return False
     try:
         preset.config.validate(ds.input_shape, ds.num_classes)
         return False  # it fits the data chosen: the page goes on, the notebook's figure is labelled as such
     except InvalidArgument:
         pass
-    st.info(f"This network was made for {datasets.title(wanted)}, which is not on this machine yet, and does not "
+    st.info(f"This network was made for {name}, which is not on this machine yet, and does not "
             f"fit the {datasets.title(ds.name)} images ({'×'.join(map(str, ds.input_shape))}). Get "
-            f"{datasets.title(wanted)} first, or choose another network.", icon=":material/download:")
-    st.page_link("app_pages/datasets.py", label=f"Get {datasets.title(wanted)} on the Datasets page",
-                 icon=":material/photo_library:")
+            f"{name} first, or choose another network.", icon=":material/download:")
+    st.page_link("app_pages/datasets.py", label=f"Get {name} on the Datasets page", icon=":material/photo_library:")
     return True
 
 

@@ -61,7 +61,7 @@ def report_inputs(info: runs.RunInfo):
 
     data = caches.run_test_set(info)
     evaluated = caches.run_evaluation(info)
-    rotation = sweeps.join_sweeps([sweeps.rotation_step(info, float(a), "constant") for a in RIGHT_ANGLES])
+    (rotation,) = sweeps.rotation_sweeps([info], RIGHT_ANGLES, fill="constant").values()  # Robustness' store
     model, lock = caches.run_model(info)
     with lock:
         return inputs.gather(info, model=model, test_set=data, evaluated=evaluated, rotation=rotation)

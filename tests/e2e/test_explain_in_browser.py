@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 
@@ -38,15 +37,13 @@ def explain_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    """This module's chromium: the shared one's arguments plus the fake camera."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Debian chromium not found at {CHROMIUM} (apt-get install chromium)")
-    playwright_sync = pytest.importorskip("playwright.sync_api")
-    with playwright_sync.sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *CAMERA_ARGS])
-        yield launched
-        launched.close()
+def browser(playwright_driver):
+    """This module's chromium: the shared one's arguments plus the fake camera (launched by the session's
+    one Playwright)."""
+    launched = playwright_driver.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                 args=[*CHROMIUM_ARGS, *CAMERA_ARGS])
+    yield launched
+    launched.close()
 
 
 @pytest.fixture

@@ -77,7 +77,7 @@ def test_accuracy_gap_note_says_why_training_accuracy_trails_the_test():
     assert labels.accuracy_gap_note(fake_run_info().spec) is None  # plain training: nothing to explain
     note = labels.accuracy_gap_note(spec_from_preset("fast_1min", seed=0))
     assert note == ("Why the training accuracy can be lower than the test accuracy: during training the network "
-                    "saw randomly changed images (flip horizontal, crop ±2 px); was taught with label smoothing "
+                    "saw randomly changed images (flip horizontal (alternating epochs), crop ±2 px); was taught with label smoothing "
                     "0.2, which counts a sure right answer as only partly right. The test uses the plain images, "
                     "and averages the network's answers over a few changed copies of each (test-time "
                     "augmentation).")

@@ -138,7 +138,7 @@ def test_train_the_augmented_twin(app_path, run_ids, monkeypatch):
     assert status.state == "finished", status
     twin, original = runs.load_run(status.run_id), runs.load_run(run_ids["flat"])
     assert twin.config["augment"] == {"rotation": 45.0, "flip": "horizontal_and_vertical", "translate": 0.0,
-                                      "zoom": 0.0, "crop": 0, "seed": 0}
+                                      "zoom": 0.0, "crop": 0, "seed": 0, "alternate_flip": False}
     same = ("model", "dataset", "train_size", "test_size", "validation_fraction", "scaling", "epochs",
             "batch_size", "seed", "preset")
     assert {k: twin.config[k] for k in same} == {k: original.config[k] for k in same}
