@@ -1,8 +1,8 @@
 """Which images: repeatable stratified subsets, validation splits and per-class samples.
 
 Everything works on labels (and images only where a copy is asked for), with a seed, so
-the Datasets page's counts are exactly what training gets. scikit-learn's
-``train_test_split`` does the stratified cuts.
+the Datasets page's counts are exactly what training gets. The stratified cuts are scikit-learn's
+``train_test_split``'s, computed in NumPy (:mod:`cnnviz.data.stratify`: the same indices, no import).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cnnviz.data import stratify
 from cnnviz.errors import InvalidArgument
 
 
@@ -27,9 +28,6 @@ DEFAULT_VALIDATION_FRACTION = 0.25
 
 def _stratified_indices(y: np.ndarray, n: int, seed: int, what: str) -> np.ndarray:
     """Indices of ``n`` of the labels ``y``, stratified and repeatable for a seed."""
-    # lazy: sklearn.model_selection measured 1.7-2.0 s here; Home imports this module (through datasets)
-    from sklearn.model_selection import train_test_split
-
     total = len(y)
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 1 <= n <= total:
         raise InvalidArgument(f"{what} size must be 1..{total:,}, got {n}")
@@ -39,7 +37,7 @@ def _stratified_indices(y: np.ndarray, n: int, seed: int, what: str) -> np.ndarr
         drop = np.random.default_rng(seed).choice(total, size=total - n, replace=False)
         return np.setdiff1d(np.arange(total), drop)
     try:
-        take, _ = train_test_split(np.arange(total), train_size=int(n), random_state=seed, stratify=y)
+        take, _ = stratify.stratified_split(y, test_size=None, train_size=int(n), seed=seed)
     except ValueError as err:
         raise InvalidArgument(f"cannot take a stratified {what} subset of {n:,} images: {err}") from None
     return take
@@ -91,17 +89,16 @@ def split_validation(x: np.ndarray, y: np.ndarray, *, fraction: float = DEFAULT_
     Returns:
         ``(x_train, x_val, y_train, y_val)``, in scikit-learn's order.
     """
-    # lazy: sklearn.model_selection measured 1.7-2.0 s here; Home imports this module (through datasets)
-    from sklearn.model_selection import train_test_split
-
     if not 0.0 < fraction < 1.0:
         raise InvalidArgument(f"validation fraction must be between 0 and 1, got {fraction}")
     if len(x) != len(y):
         raise InvalidArgument(f"images and labels must have the same length, got {len(x)} and {len(y)}")
     try:
-        return tuple(train_test_split(x, y, test_size=fraction, random_state=seed, stratify=y))  # type: ignore[return-value]
+        fit, val = stratify.stratified_split(y, test_size=float(fraction), seed=seed)
     except ValueError as err:
         raise InvalidArgument(f"cannot split {len(y):,} images with validation fraction {fraction}: {err}") from None
+    x, y = np.asarray(x), np.asarray(y)
+    return x[fit], x[val], y[fit], y[val]
 
 
 def split_summary(ds: Dataset, *, train_size: int, test_size: int,
