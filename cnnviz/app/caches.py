@@ -34,7 +34,7 @@ from cnnviz.inspect import evaluation, features, gradcam, inference
 from cnnviz.inspect import imagenet as inspect_imagenet
 from cnnviz.inspect import pretrained
 from cnnviz.models.resnet50 import build_resnet50
-from cnnviz.runs import rundata
+from cnnviz.runs import predictions, rundata
 from cnnviz.runs import store as runs
 from cnnviz.runs.rundata import prepare_inputs
 
@@ -177,26 +177,34 @@ def run_evaluation(info: runs.RunInfo) -> evaluation.Evaluation:
     """:func:`cnnviz.inspect.evaluation.evaluate` of a run on its own test set, tested as in training
     (scaling and test-time augmentation), so the page's accuracy is the run's accuracy.
 
-    Computed once per run key for all sessions, with a progress bar that moves with every batch
-    (a fast preset's 10,000 test images with TTA take several seconds on two cores).
+    The answers the training job kept (:mod:`cnnviz.runs.predictions`) when they are this model's on
+    these test images; otherwise computed once per run key for all sessions, with a progress bar that
+    moves with every batch (a fast preset's 10,000 test images with TTA take 10-25 s on two cores).
     """
     store, key = _evaluations(), run_key(info)
     found = store.get(key)
     if found is None:
         data = run_test_set(info)
-        model, lock = run_model(info)
-        bar = st.progress(0.0, text="Predicting every test image…")
-
-        def step(done: int, total: int) -> None:
-            bar.progress(min(1.0, done / max(total, 1)), text=f"Predicting every test image… {done:,} of {total:,}")
-
-        with lock:  # scaled batch by batch, as it goes through the network
-            found = evaluation.evaluate(model, data["x"], data["y"], data["class_names"], tta=info.spec.tta,
-                                        prepare=functools.partial(prepare_inputs, info), progress=step)
-        bar.empty()
+        kept = predictions.load(info.path, info.model_sha256, data["y"])  # the training job's answers
+        found = (evaluation.evaluation_from_probabilities(kept, data["y"], data["class_names"]) if kept is not None
+                 else _predicted_evaluation(info, data))
         for arr in (found.probabilities, found.y_true, found.predicted, found.confusion, found.confusion_normalized):
             arr.flags.writeable = False  # shared by all sessions
         store.put(key, found)
+    return found
+
+
+def _predicted_evaluation(info: runs.RunInfo, data: dict) -> evaluation.Evaluation:
+    model, lock = run_model(info)
+    bar = st.progress(0.0, text="Predicting every test image…")
+
+    def step(done: int, total: int) -> None:
+        bar.progress(min(1.0, done / max(total, 1)), text=f"Predicting every test image… {done:,} of {total:,}")
+
+    with lock:  # scaled batch by batch, as it goes through the network
+        found = evaluation.evaluate(model, data["x"], data["y"], data["class_names"], tta=info.spec.tta,
+                                    prepare=functools.partial(prepare_inputs, info), progress=step)
+    bar.empty()
     return found
 
 

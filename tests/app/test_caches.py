@@ -9,6 +9,7 @@ import streamlit as st
 
 from cnnviz.app import caches
 from cnnviz.data import datasets
+from cnnviz.runs import predictions
 from cnnviz.runs import store as runs
 from cnnviz.training import loop as training
 from tests.support.archives import tiny_batch, tiny_files, write_tiny_dir
@@ -81,6 +82,7 @@ def test_every_inference_on_a_run_goes_through_its_one_compiled_pass():
     from cnnviz.runs.rundata import prepare_inputs
 
     info = runs.load_run(training.train(tiny_spec(), build=tiny_build).run.run_id)
+    predictions.path(info.path).unlink()  # a run saved before the training job kept its answers
     model, _ = caches.run_model(info)
     forward = inference.compiled(model)
     data = caches.run_test_set(info)
@@ -100,3 +102,42 @@ def test_store_forgets_the_least_recently_used():
     assert store.get("a") == 1  # now "b" is the oldest
     store.put("c", 3)
     assert (store.get("a"), store.get("b"), store.get("c"), len(store)) == (1, None, 3, 2)
+
+
+@pytest.mark.parametrize("tta", ["none", "flip"])
+def test_evaluate_reads_the_answers_the_training_job_kept_without_a_forward_pass(tta):
+    from cnnviz.inspect import evaluation, inference
+    from cnnviz.runs.rundata import prepare_inputs
+
+    info = runs.load_run(training.train(tiny_spec(tta=tta), build=tiny_build).run.run_id)
+    model, _ = caches.run_model(info)
+    forward = inference.compiled(model)
+    data = caches.run_test_set(info)
+    before = forward.images
+    ev = caches.run_evaluation(info)
+    assert forward.images == before  # not one image predicted again
+    reference = evaluation.evaluate(model, data["x"], data["y"], data["class_names"], tta=tta,
+                                    prepare=lambda b: prepare_inputs(info, b))
+    np.testing.assert_allclose(ev.probabilities, reference.probabilities, atol=1e-5)
+    assert ev.accuracy == pytest.approx(info.test_accuracy, abs=1e-6)  # the run's own accuracy, as it was tested
+    assert abs(ev.loss - reference.loss) < 1e-5 and not ev.probabilities.flags.writeable
+
+
+def test_evaluate_predicts_again_when_the_kept_answers_are_another_models_or_damaged():
+    from cnnviz.inspect import inference
+
+    info = runs.load_run(training.train(tiny_spec(), build=tiny_build).run.run_id)
+    model, _ = caches.run_model(info)
+    forward = inference.compiled(model)
+    n = len(caches.run_test_set(info)["y"])
+    kept = predictions.path(info.path)
+    with np.load(kept) as f:
+        probs = f["probabilities"]
+    predictions.save(info.path, "0" * 64, caches.run_test_set(info)["y"], probs)  # another model file's
+    caches._evaluations().clear()
+    caches.run_evaluation(info)
+    assert forward.images == n
+    kept.write_bytes(b"PK\x03\x04 not a zip")
+    caches._evaluations().clear()
+    caches.run_evaluation(info)
+    assert forward.images == 2 * n

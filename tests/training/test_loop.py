@@ -141,7 +141,8 @@ def test_tiny_run_produces_a_complete_run_that_reloads_and_predicts_the_same(cnn
     info = result.run
     assert not result.stopped and info.status == "finished"
     assert sorted(p.name for p in (cnnviz_home / "runs" / info.run_id).iterdir()) == [
-        "config.json", "history.json", "manifest.json", "metrics.json", "model.keras"]
+        "config.json", "history.json", "manifest.json", "metrics.json", "model.keras",
+        "test_predictions.npz"]  # the tested answers, beside the manifest's files (Evaluate reads them)
     assert [r.run_id for r in runs.list_runs()] == [info.run_id]
     m = info.metrics
     assert (m["n_train"], m["n_val"], m["n_test"]) == (45, 15, 30)
