@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from scipy.special import softmax
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import inference, topk
@@ -200,14 +199,18 @@ def confusion_matrices(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int)
         ``(counts, normalized)``: C×C int64 and C×C float64; a row of a class that has
         no images is all zeros in both.
     """
-    counts = confusion_matrix(y_true, y_pred, labels=np.arange(num_classes)).astype(np.int64)
+    # sklearn.metrics.confusion_matrix's counts by one bincount (importing scikit-learn cost a fresh
+    # server's Evaluate 1-2 s, issue 19; tests compare both).
+    cells = np.asarray(y_true, dtype=np.int64) * num_classes + np.asarray(y_pred, dtype=np.int64)
+    counts = np.bincount(cells, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
     rows = counts.sum(axis=1, keepdims=True)
     normalized = np.divide(counts, rows, out=np.zeros(counts.shape, dtype=np.float64), where=rows > 0)
     return counts, normalized
 
 
 def per_class_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str]) -> list[dict[str, Any]]:
-    """Precision, recall, F1 and accuracy of each class (``sklearn.metrics.precision_recall_fscore_support``).
+    """Precision, recall, F1 and accuracy of each class: ``sklearn.metrics.precision_recall_fscore_support``'s
+    numbers with ``zero_division=0`` (its formulas in NumPy; tests compare both).
 
     "accuracy" of a class is the share of its images classified correctly, which is the
     same number as its recall; precision is the share of images predicted as the class
@@ -223,10 +226,15 @@ def per_class_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: Seque
     """
     labels = np.arange(len(class_names))
     y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=0.0)
+    support = np.bincount(y_true, minlength=len(labels))
     predicted = np.bincount(y_pred, minlength=len(labels))
     correct = np.bincount(y_true[y_true == y_pred], minlength=len(labels))
+
+    def ratio(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+        return np.divide(top, bottom, out=np.zeros(len(labels)), where=bottom > 0)
+
+    precision, recall = ratio(correct, predicted), ratio(correct, support)
+    f1 = ratio(2.0 * correct, (predicted - correct) + (support - correct) + 2.0 * correct)  # sklearn's F-beta, beta 1
     return [
         dict(index=int(i), name=str(name), support=int(support[i]), correct=int(correct[i]),
              predicted=int(predicted[i]), accuracy=float(recall[i]), precision=float(precision[i]),

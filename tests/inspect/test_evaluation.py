@@ -324,3 +324,30 @@ def test_flip_tta_is_the_mean_with_the_mirror_image(model, data):
     np.testing.assert_allclose(ev_tta.probabilities, (hand_probs() + 1 / 3) / 2, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="test-time augmentation must be one of none, flip, flip_translate, got 'rotate'"):
         evaluation.evaluate(model, *data, NAMES, tta="rotate")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_confusion_and_per_class_metrics_equal_sklearns(seed):
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(2, 12))
+    names = [f"c{i}" for i in range(k)]
+    y_true = rng.integers(0, max(1, k - 1), size=int(rng.integers(1, 400)))  # the last class has no image
+    y_pred = np.where(rng.random(len(y_true)) < 0.6, y_true, rng.integers(0, k, size=len(y_true)))
+    counts, _ = evaluation.confusion_matrices(y_true, y_pred, k)
+    np.testing.assert_array_equal(counts, confusion_matrix(y_true, y_pred, labels=np.arange(k)))
+    assert counts.dtype == np.int64
+    prec, rec, f1, sup = precision_recall_fscore_support(y_true, y_pred, labels=np.arange(k), zero_division=0.0)
+    rows = evaluation.per_class_metrics(y_true, y_pred, names)
+    for key, want in (("precision", prec), ("recall", rec), ("f1", f1), ("support", sup)):
+        np.testing.assert_allclose([r[key] for r in rows], want, rtol=0, atol=1e-12)
+
+
+def test_evaluate_and_the_app_caches_import_no_scikit_learn():
+    import subprocess
+    import sys
+
+    code = "import sys, cnnviz.inspect.evaluation, cnnviz.app.caches; print('sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
