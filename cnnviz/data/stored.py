@@ -12,7 +12,6 @@ import ast
 import contextlib
 import logging
 import re
-import threading
 import time
 import zipfile
 from dataclasses import dataclass
@@ -181,8 +180,7 @@ def stored_source(path: Path) -> str | None:
     return None
 
 
-_cleanup_lock = threading.Lock()
-_cleaned_once = False
+_first_cleanup = storage.Once(log, "data folder cleanup")
 
 
 def cleanup(*, min_age_s: float = storage.LEFTOVER_MIN_AGE_S) -> list[Path]:
@@ -218,12 +216,4 @@ def cleanup(*, min_age_s: float = storage.LEFTOVER_MIN_AGE_S) -> list[Path]:
 
 def cleanup_once() -> None:
     """Run :func:`cleanup` once per process (the first dataset listing, the CLI's data commands)."""
-    global _cleaned_once
-    with _cleanup_lock:
-        if _cleaned_once:
-            return
-        _cleaned_once = True
-    try:
-        cleanup()
-    except OSError as err:  # a read-only or odd data folder must not stop the app
-        log.warning("data folder cleanup failed: %s", err)
+    _first_cleanup.run(cleanup)

@@ -23,7 +23,6 @@ import logging
 import re
 import secrets
 import shutil
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -528,8 +527,7 @@ def delete_run(run_id: str, by: Person | None = None) -> None:
 
 
 # --- start-up cleanup --------------------------------------------------------------------------
-_cleanup_lock = threading.Lock()
-_cleaned_once = False
+_first_cleanup = storage.Once(log, "run store cleanup")
 
 
 def cleanup(*, min_age_s: float = CLEANUP_MIN_AGE_S) -> list[Path]:
@@ -587,14 +585,4 @@ def _cleanup(root: Path, min_age_s: float) -> list[Path]:
 
 def cleanup_once() -> None:
     """Run :func:`cleanup` once per process (the app and the CLI call it at start-up)."""
-    global _cleaned_once
-    with _cleanup_lock:
-        if _cleaned_once:
-            return
-        _cleaned_once = True
-    try:
-        cleanup()
-    except OSError as err:  # a read-only or odd store must not stop the app
-        log.warning("run store cleanup failed: %s", err)
-
-
+    _first_cleanup.run(cleanup)

@@ -99,7 +99,7 @@ def test_a_save_killed_mid_way_leaves_nothing_after_the_next_start(cnnviz_home):
         child.send_signal(signal.SIGKILL)
         child.wait()
         child.stdout.close()
-    stored._cleaned_once = False  # a fresh process: its first dataset listing cleans up
+    stored._first_cleanup.done = False  # a fresh process: its first dataset listing cleans up
     assert datasets.folder_datasets() == []
     assert not list(folders.iterdir())
     with pytest.MonkeyPatch.context() as mp:  # and the name is free again

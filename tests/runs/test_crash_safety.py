@@ -157,7 +157,7 @@ def check_store(home: Path, before: dict[str, dict[str, str]], done_after: tuple
 
 def _restart() -> None:
     """What a fresh app process does first: the once-per-process cleanup, via the first listing."""
-    runs._cleaned_once = False
+    runs._first_cleanup.done = False
     runs.list_runs()
 
 
@@ -167,7 +167,7 @@ def test_sigkill_during_saves_never_leaves_a_broken_or_partial_run(cnnviz_home, 
     # kill (the fork server is idle between saves and holds no lock), so cleanup gets the
     # writers' lock exclusively and removes every leftover at once, as it will after a real
     # crash. The age rule only protects a writer that is still alive.
-    monkeypatch.setattr(runs, "_cleaned_once", True)
+    monkeypatch.setattr(runs._first_cleanup, "done", True)
     rng = np.random.default_rng(SEED)
     started = time.monotonic()
     worker = Worker(cnnviz_home, tmp_path / "worker-stderr.txt")

@@ -282,7 +282,7 @@ def test_model_sha256_matches_the_file(cnnviz_home):
 
 def test_first_listing_cleans_up_once(cnnviz_home, monkeypatch):
     calls = []
-    monkeypatch.setattr(runs, "_cleaned_once", False)
+    monkeypatch.setattr(runs._first_cleanup, "done", False)
     monkeypatch.setattr(runs, "cleanup", lambda **kw: calls.append(kw) or [])
     runs.list_runs()
     runs.list_runs()
