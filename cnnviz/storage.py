@@ -136,8 +136,8 @@ class Once:
     writes left behind. Tests model a fresh process by setting :attr:`done` back to False.
 
     Args:
-        log: the logger that reports a failed cleanup (the folder's own).
-        what: the cleanup in words, for that report (e.g. ``"run store cleanup"``).
+        log: the logger that reports what the cleanup removed, or why it failed (the folder's own).
+        what: the cleanup in words, for a failure (e.g. ``"run store cleanup"``).
     """
 
     def __init__(self, log: logging.Logger, what: str) -> None:
@@ -145,8 +145,9 @@ class Once:
         self.done = False
         self._lock = threading.Lock()
 
-    def run(self, cleanup: Callable[[], object]) -> None:
-        """Call ``cleanup`` unless it was called before in this process (by any thread).
+    def run(self, cleanup: Callable[[], list[Path]]) -> None:
+        """Call ``cleanup`` unless it was called before in this process (by any thread); log each path it
+        returns (what it removed).
 
         An OSError is logged, not raised: a read-only or odd folder must not stop the app.
         """
@@ -155,9 +156,12 @@ class Once:
                 return
             self.done = True
         try:
-            cleanup()
+            removed = cleanup()
         except OSError as err:
             self.log.warning("%s failed: %s", self.what, err)
+            return
+        for path in removed:
+            self.log.info("removed leftover %s", path)
 
 
 @contextlib.contextmanager

@@ -192,7 +192,7 @@ def cleanup(*, min_age_s: float = storage.LEFTOVER_MIN_AGE_S) -> list[Path]:
     while one writes, only leftovers older than ``min_age_s`` go (a young one may be its work).
 
     Returns:
-        The paths removed.
+        The paths removed (:func:`cleanup_once` logs them).
     """
     root = storage.data_dir()
     if not root.is_dir():
@@ -209,8 +209,6 @@ def cleanup(*, min_age_s: float = storage.LEFTOVER_MIN_AGE_S) -> list[Path]:
                             and (no_writer or info.st_mtime <= oldest):
                         path.unlink()
                         removed.append(path)
-    for path in removed:
-        log.info("removed leftover %s", path)
     return removed
 
 

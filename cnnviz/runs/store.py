@@ -430,7 +430,7 @@ def cleanup(*, min_age_s: float = CLEANUP_MIN_AGE_S) -> list[Path]:
     writer's work in progress. Where locks are not supported, the age rule always applies.
 
     Returns:
-        The paths removed.
+        The paths removed (:func:`cleanup_once` logs them).
     """
     root = storage.runs_dir()
     if not root.is_dir():
@@ -467,8 +467,6 @@ def _cleanup(root: Path, min_age_s: float) -> list[Path]:
         elif storage.TEMP_MARKER in entry.name and entry.is_file() and old(entry):
             entry.unlink(missing_ok=True)
             removed.append(entry)
-    for path in removed:
-        log.info("removed leftover %s", path)
     return removed
 
 
