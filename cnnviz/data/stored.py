@@ -1,6 +1,6 @@
 """Which datasets this lab knows and which are on this machine: names, files, titles, status, cleanup.
 
-Split out of :mod:`cnnviz.data.datasets` (which re-exports all of it) so that Home's "On this
+Split out of :mod:`cnnviz.data.datasets` (callers import these names from here) so that Home's "On this
 machine" list imports neither numpy nor the loaders: numpy alone cost ~40-60 ms of a ~0.6 s first
 visit (``python -X importtime``). A dataset's ``source`` note is read from its ``.npz`` with
 :func:`stored_source`, a reader of that one scalar, not with ``numpy.load``.
