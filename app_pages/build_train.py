@@ -8,7 +8,7 @@ from cnnviz.app import datachoice, jobs, layerbuilder, panel, pickers, tables
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.numbers import checked_number
 from cnnviz.app.remember import KEEP, URL
-from cnnviz.data import augment, datasets
+from cnnviz.data import augment, datasets, stored
 from cnnviz.data.scaling import SCALINGS
 from cnnviz.errors import InvalidArgument
 from cnnviz.lessons import shapes
@@ -71,7 +71,7 @@ def _fast_training(ds: datasets.Dataset, preset: presets.Preset) -> TrainSpec | 
     seed = checked_number("Random seed", 0, 2**31 - 1, 0, key="train_fast_seed",
                           help="The same seed and settings give the same run.")
     if ds.name != preset.training["dataset"]:
-        if datasets.is_present(preset.training["dataset"]):  # else "get CIFAR-10 first" is said above
+        if stored.is_present(preset.training["dataset"]):  # else "get CIFAR-10 first" is said above
             st.info("The fast presets are tuned for CIFAR-10: choose CIFAR-10 under 1. Data.")
         return None
     return None if seed is None else spec_from_preset(preset.name, seed=int(seed))
@@ -122,7 +122,7 @@ def _made_for_missing_data(preset: presets.Preset | None, ds: datasets.Dataset) 
     if not wanted or wanted == ds.name:
         return False
     try:
-        here, name = datasets.is_present(wanted), datasets.title(wanted)
+        here, name = stored.is_present(wanted), stored.title(wanted)
     except InvalidArgument:  # not a built-in (seed 004's cats and dogs): the class imports those photos as a zip
         here, name = False, wanted.replace("_", " ")
     if here:
@@ -133,7 +133,7 @@ def _made_for_missing_data(preset: presets.Preset | None, ds: datasets.Dataset) 
     except InvalidArgument:
         pass
     st.info(f"This network was made for {name}, which is not on this machine yet, and does not "
-            f"fit the {datasets.title(ds.name)} images ({'×'.join(map(str, ds.input_shape))}). Get "
+            f"fit the {stored.title(ds.name)} images ({'×'.join(map(str, ds.input_shape))}). Get "
             f"{name} first, or choose another network.", icon=":material/download:")
     st.page_link("app_pages/datasets.py", label=f"Get {name} on the Datasets page", icon=":material/photo_library:")
     return True
@@ -232,7 +232,7 @@ def main() -> None:
         ds = pickers.pick_dataset(key="train_dataset", prefer=("cifar10",),
                                   help="Get CIFAR-10 and others on the Datasets page.")
         st.subheader("2. Network")
-        default = FAST if datasets.is_present("cifar10") else PRESET  # the fast presets need CIFAR-10
+        default = FAST if stored.is_present("cifar10") else PRESET  # the fast presets need CIFAR-10
         source = st.segmented_control("Start from", [FAST, PRESET, BUILDER, LAYERS], default=default,
                                       key=SOURCE_KEY, persist_state=KEEP, bind=URL) or default
         if source == FAST:

@@ -8,7 +8,7 @@ from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.numbers import checked_number
 from cnnviz.app.remember import KEEP, URL
 from cnnviz.classroom import policy
-from cnnviz.data import augment, datasets, folderdata
+from cnnviz.data import augment, datasets, folderdata, stored
 from cnnviz.data import owners as data_owners
 from cnnviz.data.folderdata import IMAGE_SIZES
 from cnnviz.data.images import code_name
@@ -236,20 +236,20 @@ def _delete_import(name: str) -> None:
     if not policy.can_change(me, data_owners.owner(name)):
         return
     left, right = st.columns([3, 1])
-    confirm = left.checkbox(f"Yes, delete {datasets.title(name)}", key=DELETE_CONFIRM_KEY)
+    confirm = left.checkbox(f"Yes, delete {stored.title(name)}", key=DELETE_CONFIRM_KEY)
     if right.button("Delete dataset", key="datasets_delete", disabled=not confirm, icon=":material/delete:"):
         with friendly_errors("Deleting the dataset"):
             datasets.remove(name, by=me)
             caches.forget_datasets()
             st.session_state.pop(DELETE_CONFIRM_KEY, None)
-            st.session_state[MESSAGE_KEY] = f"Deleted {datasets.title(name)}."
+            st.session_state[MESSAGE_KEY] = f"Deleted {stored.title(name)}."
             st.rerun()
 
 
 def main() -> None:
     st.title("Datasets")
     st.write("Every page trains and tests on one of these. Pick one to see what is in it.")
-    statuses = {s["name"]: s for s in datasets.status(identity.person())}
+    statuses = {s["name"]: s for s in stored.status(identity.person())}
     made = st.session_state.pop(CHOOSE_KEY, None)
     if made in statuses:
         st.session_state[SOURCE_KEY] = made
@@ -273,7 +273,7 @@ def main() -> None:
         for section in (_overview, _samples, _inspect, _split_and_scale, _augmentation):
             with friendly_errors("This part of the page"):
                 section(ds)
-    if name.startswith(datasets.FOLDER_PREFIX) and info["present"]:
+    if name.startswith(stored.FOLDER_PREFIX) and info["present"]:
         _delete_import(name)
     if name == "cifar10":
         _import_cifar10()

@@ -5,7 +5,7 @@ import streamlit as st
 from cnnviz.app import pickers
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.remember import KEEP
-from cnnviz.data import datasets
+from cnnviz.data import datasets, stored
 from cnnviz.lessons import experiments as ex
 from cnnviz.plots import experiments as plots
 from cnnviz.training import isolated
@@ -101,7 +101,7 @@ def _harder(ds: datasets.Dataset, data: ex.Data, size: int) -> None:
         return
     digits = datasets.load("digits")
     other = ex.make_data(digits.x_train, digits.y_train, train_size=min(size, 1000), val_size=200, num_classes=10)
-    _run("harder", f"Train on digits and on {datasets.title(ds.name)}", ex.compare_networks,
+    _run("harder", f"Train on digits and on {stored.title(ds.name)}", ex.compare_networks,
          {"digits": other, ds.name: data}, ("conv",))
     if (results := _result("harder")) is not None:
         _table(results)
@@ -128,7 +128,7 @@ def main() -> None:
         val = min(200, len(ds.y_train) // 4)
         most = min(len(ds.y_train) - val, 2000) // 50 * 50
         if most < 100:
-            st.info(f"{datasets.title(ds.name)} has too few training images for these experiments; choose another.")
+            st.info(f"{stored.title(ds.name)} has too few training images for these experiments; choose another.")
             return
         size = st.slider("Training images", 50, most, min(500, most), step=50, key="exp_size", persist_state=KEEP)
         data = ex.make_data(ds.x_train, ds.y_train, train_size=size, val_size=val, num_classes=ds.num_classes)

@@ -8,7 +8,7 @@ from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.numbers import checked_number
 from cnnviz.app.remember import KEEP, URL
 from cnnviz.app.state import TRANSFER_JOB_KEYS
-from cnnviz.data import datasets
+from cnnviz.data import datasets, stored
 from cnnviz.models import transfer
 from cnnviz.models.backbones import (
     BACKBONES,
@@ -31,7 +31,7 @@ ANY_SIZES = (32, 64, 96, 128, 160, 192, 224)
 
 
 def _pick_dataset() -> datasets.Dataset:
-    own = datasets.folder_datasets(identity.person())
+    own = stored.folder_datasets(identity.person())
     return pickers.pick_dataset(key="tl_dataset", prefer=(*own, "cifar10"),
                                 help="Your own folder of images (such as cats vs dogs), CIFAR-10 and others: "
                                      "get or import them on the Datasets page.")

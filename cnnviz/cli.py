@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cnnviz import storage, weights
 from cnnviz.classroom.people import TEACHER_OWNER, Person
-from cnnviz.data import cifar10, datasets, folderdata, selection
+from cnnviz.data import cifar10, datasets, folderdata, selection, stored
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.models.presets import presets_table
 from cnnviz.runs import compare, labels, notebook
@@ -63,7 +63,7 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
 
 def _data_status(args: argparse.Namespace) -> int:
     print(f"datasets in {storage.data_dir()}")
-    for item in datasets.status():
+    for item in stored.status():
         mark = "present" if item["present"] else "missing"
         print(f"  {item['name']:<16} {mark:<8} {item['detail']}")
         if not item["present"]:

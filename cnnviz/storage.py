@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import logging
 import os
 import tempfile
+import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from cnnviz.errors import CnnvizError
 
@@ -125,6 +127,41 @@ def remove_temporaries(folder: Path) -> list[Path]:
                 path.unlink()
                 removed.append(path)
     return removed
+
+
+class Once:
+    """A start-up cleanup that runs the first time it is asked for in a process, then never again.
+
+    The run store and the data folder each keep one: their first listing removes what crashed
+    writes left behind. Tests model a fresh process by setting :attr:`done` back to False.
+
+    Args:
+        log: the logger that reports what the cleanup removed, or why it failed (the folder's own).
+        what: the cleanup in words, for a failure (e.g. ``"run store cleanup"``).
+    """
+
+    def __init__(self, log: logging.Logger, what: str) -> None:
+        self.log, self.what = log, what
+        self.done = False
+        self._lock = threading.Lock()
+
+    def run(self, cleanup: Callable[[], list[Path]]) -> None:
+        """Call ``cleanup`` unless it was called before in this process (by any thread); log each path it
+        returns (what it removed).
+
+        An OSError is logged, not raised: a read-only or odd folder must not stop the app.
+        """
+        with self._lock:
+            if self.done:
+                return
+            self.done = True
+        try:
+            removed = cleanup()
+        except OSError as err:
+            self.log.warning("%s failed: %s", self.what, err)
+            return
+        for path in removed:
+            self.log.info("removed leftover %s", path)
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ import pytest
 
 from cnnviz import cli
 
-from cnnviz.data import datasets
+from cnnviz.data import datasets, stored
 from tests.support.archives import class_folders, make_zip, tiny_archive_bytes, write_tiny_dir
 from tests.support.http import Route, loopback_server, refused_url, md5
 
@@ -59,7 +59,7 @@ def test_download_offline_and_checksum_errors(capsys):
                          "--size", str(len(body))]) == 2
         assert "Checksum mismatch" in capsys.readouterr().err
         assert cli.main(["data", "download", "cifar10", "--url", state.url("/c.tar.gz"), "--no-verify"]) == 0
-    assert datasets.is_present("cifar10")
+    assert stored.is_present("cifar10")
 
 
 def test_download_options_only_for_cifar(capsys):
@@ -81,7 +81,7 @@ def test_import_folder_zip_and_remove(capsys, tmp_path):
     assert datasets.load("folder:pets").input_shape == (16, 16, 1)
     assert cli.main(["data", "remove", "folder:pets"]) == 0
     assert capsys.readouterr().out.strip() == "removed folder:pets"
-    assert not datasets.is_present("folder:pets")
+    assert not stored.is_present("folder:pets")
 
 
 def test_unknown_dataset_choice_is_argparse_error():

@@ -7,7 +7,7 @@ import pytest
 from cnnviz import cli
 from cnnviz.report import page
 from cnnviz.runs import compare
-from cnnviz.runs import store as runs
+from cnnviz.runs import saving
 from tests.support.models import tiny_build
 
 pytestmark = pytest.mark.slow
@@ -27,7 +27,7 @@ def _model():
 
 
 def test_report_writes_the_html_and_the_csv(tmp_path, capsys):
-    info = runs.save_run(_model(), config=CONFIG, history={"loss": [2.0], "accuracy": [0.3]},
+    info = saving.save_run(_model(), config=CONFIG, history={"loss": [2.0], "accuracy": [0.3]},
                          metrics={"test_accuracy": 0.3}, status="finished")
     out, csv = tmp_path / "mine.html", tmp_path / "mine.csv"
     assert cli.main(["report", info.run_id, "--out", str(out), "--csv", str(csv)]) == 0
@@ -43,7 +43,7 @@ def test_report_writes_the_html_and_the_csv(tmp_path, capsys):
 def test_report_errors_are_one_line(tmp_path, capsys):
     assert cli.main(["report", "20250101-000000-00000000", "--out", str(tmp_path / "x.html")]) == 2
     assert capsys.readouterr().err.startswith("error: ")
-    info = runs.save_run(_model(), config=CONFIG, history={}, metrics={}, status="finished")
+    info = saving.save_run(_model(), config=CONFIG, history={}, metrics={}, status="finished")
     (tmp_path / "a-file").write_text("not a folder")
     assert cli.main(["report", info.run_id, "--out", str(tmp_path / "a-file" / "x.html")]) == 2
     assert capsys.readouterr().err == (f"error: cannot write the report to {tmp_path / 'a-file' / 'x.html'}: "

@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnviz.app import caches
-from cnnviz.data import datasets, folderdata, images
+from cnnviz.data import datasets, folderdata, images, stored
 from cnnviz.data.folderdata import ZipDatasetError
 from cnnviz.data.images import ImageError, load_image
 from cnnviz.errors import InvalidArgument
@@ -319,8 +319,8 @@ def test_zip_path_traversal_refused_and_nothing_written(evil, tmp_path, cnnviz_h
                               "such a zip is refused.")
     assert not list(tmp_path.parent.rglob("escape.png"))
     written = [p for p in cnnviz_home.rglob("*") if p.is_file()] if cnnviz_home.exists() else []
-    assert [p.name for p in written] in ([], [datasets.WRITERS_LOCK])  # at most the empty writers' lock file
-    assert not datasets.is_present("folder:evil")
+    assert [p.name for p in written] in ([], [stored.WRITERS_LOCK])  # at most the empty writers' lock file
+    assert not stored.is_present("folder:evil")
 
 
 @pytest.mark.parametrize("make,reason,outcome", [

@@ -27,7 +27,7 @@ import numpy as np
 import streamlit as st
 
 from cnnviz.classroom.people import Person
-from cnnviz.data import datasets, images
+from cnnviz.data import datasets, images, stored
 from cnnviz.data import samples as data_samples
 from cnnviz.errors import InvalidArgument, Unavailable
 from cnnviz.inspect import evaluation, features, gradcam, inference
@@ -55,7 +55,7 @@ def model_key(info: runs.RunInfo) -> tuple[str, str]:
 
 def run_key(info: runs.RunInfo) -> tuple[str, str, str]:
     """A run's cache key where its test images matter too: its model key and its dataset's fingerprint."""
-    return (*model_key(info), datasets.fingerprint(info.spec.dataset))
+    return (*model_key(info), stored.fingerprint(info.spec.dataset))
 
 
 class ResultStore:
@@ -108,7 +108,7 @@ def load_dataset(name: str, viewer: Person | None = None) -> datasets.Dataset:
     datasets.check_visible(name, viewer)
     # The key includes the stored file's fingerprint, which no argument carries: data imported
     # meanwhile (e.g. with the CLI) is loaded afresh.
-    return _stored_dataset(name, datasets.fingerprint(name))
+    return _stored_dataset(name, stored.fingerprint(name))
 
 
 @st.cache_resource(max_entries=DATASET_CACHE_ENTRIES, show_spinner="Loading the dataset…")
@@ -125,7 +125,7 @@ def forget_datasets() -> None:
 
 
 @st.cache_data(max_entries=16, show_spinner=False,
-               hash_funcs={datasets.Dataset: lambda ds: (ds.name, datasets.fingerprint(ds.name))})
+               hash_funcs={datasets.Dataset: lambda ds: (ds.name, stored.fingerprint(ds.name))})
 def scaling_preview(ds: datasets.Dataset, method: str, *, train_size: int, test_size: int,
                     validation_fraction: float, seed: int, sample: int,
                     selection: datasets.Selection = datasets.STRATIFIED) -> dict:

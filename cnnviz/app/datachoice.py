@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnnviz.data import datasets
+from cnnviz.data import datasets, stored
 from cnnviz.data import selection as sel
 from cnnviz.models import presets
 from cnnviz.runs import notebook
@@ -42,7 +42,7 @@ def pick_selection(own: sel.Selection | None, *, key: str) -> sel.Selection:
 
 
 @st.cache_data(max_entries=32, show_spinner=False,
-               hash_funcs={datasets.Dataset: lambda ds: (ds.name, datasets.fingerprint(ds.name))})
+               hash_funcs={datasets.Dataset: lambda ds: (ds.name, stored.fingerprint(ds.name))})
 def _counts(ds: datasets.Dataset, train_size: int | None, test_size: int | None, fraction: float,
             selection: sel.Selection, seed: int) -> list[dict]:
     return sel.count_rows(ds.y_train, ds.y_test, ds.class_names, train_size=train_size, test_size=test_size,

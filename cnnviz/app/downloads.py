@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnviz.app import caches
-from cnnviz.data import datasets
+from cnnviz.data import datasets, stored
 from cnnviz.errors import Unavailable
 from cnnviz.models.backbones import BACKBONES
 from cnnviz.weights import download_backbone
@@ -15,14 +15,14 @@ from cnnviz.weights import download_backbone
 
 def downloadable(name: str) -> bool:
     """Whether dataset ``name`` can be downloaded from the page (else it is imported)."""
-    source = datasets.SOURCES.get(name)
+    source = stored.SOURCES.get(name)
     return bool(source and source.downloadable)
 
 
 def download_dataset(name: str, **opts) -> str:
     """``datasets.download`` with a progress bar; returns the summary line."""
     slot = st.empty()  # the bar lives here, so that a failed download leaves no stale "Connecting…" behind
-    bar = slot.progress(0.0, text=f"Connecting to download {datasets.title(name)}…")
+    bar = slot.progress(0.0, text=f"Connecting to download {stored.title(name)}…")
     last = [-1]
 
     def report(done: int, total: int | None) -> None:
@@ -36,7 +36,7 @@ def download_dataset(name: str, **opts) -> str:
             bar.progress(0.0, text=f"{done / 2**20:,.1f} MB")
 
     try:
-        with st.spinner(f"Getting {datasets.title(name)} (stay on this page)…"):
+        with st.spinner(f"Getting {stored.title(name)} (stay on this page)…"):
             summary = datasets.download(name, progress=report, **opts)
     except BaseException:  # offline, refused, or the student left: the error says it, no empty bar above it
         slot.empty()

@@ -8,7 +8,7 @@ import streamlit as st
 from cnnviz.app import caches, identity, jobs
 from cnnviz.app.remember import KEEP
 from cnnviz.app.state import CURRENT_RUN_KEY, SEEN_TRAINED_KEY
-from cnnviz.data import datasets
+from cnnviz.data import datasets, stored
 from cnnviz.runs import labels
 from cnnviz.runs import store as runs
 from cnnviz.training.tta import TTA_SHORT
@@ -82,8 +82,8 @@ def pick_dataset(*, key: str, prefer: tuple[str, ...] = (), help: str | None = N
     """A select box of the datasets on this machine this person may use (built-ins, the teacher's and
     their own imports), starting on the first of ``prefer`` that is here (else the first one);
     returns the shared, read-only dataset."""
-    present = [n for n in datasets.names(identity.person()) if datasets.is_present(n)]
+    present = [n for n in stored.names(identity.person()) if stored.is_present(n)]
     start = next((n for n in prefer if n in present), present[0] if present else None)
     name = st.selectbox("Dataset", present, index=present.index(start) if start else 0, key=key, persist_state=KEEP,
-                        format_func=datasets.title, help=help)
+                        format_func=stored.title, help=help)
     return caches.load_dataset(name, identity.person())

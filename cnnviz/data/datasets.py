@@ -2,10 +2,11 @@
 
 Every page that needs data (training, evaluation, robustness) goes through this module:
 ``load(name)`` gives a :class:`Dataset` (never downloads; :mod:`cnnviz.data.subsets` cuts
-it repeatably), ``scale`` turns uint8 into the float input a model takes. ``status()`` says
-what is on this machine and how to get the rest; ``download`` and ``import_*`` put data into
-``CNNVIZ_HOME/data`` as one ``.npz`` per dataset, written atomically and read back without pickle. Nothing here imports
-TensorFlow except :func:`download` for MNIST and Fashion-MNIST (through ``keras.datasets``).
+it repeatably), ``scale`` turns uint8 into the float input a model takes. Names, what is on
+this machine and how to get the rest are in :mod:`cnnviz.data.stored` (numpy-free, for Home);
+``download`` and ``import_*`` put data into ``CNNVIZ_HOME/data`` as one ``.npz`` per dataset,
+written atomically and read back without pickle. Nothing here imports TensorFlow except
+:func:`download` for MNIST and Fashion-MNIST (through ``keras.datasets``).
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ from cnnviz.data import cifar10, folderdata, npzmap, owners
 from cnnviz.data.scaling import channel_stats, scale
 from cnnviz.data.selection import STRATIFIED, Selection, split_indices, subset_indices
 from cnnviz.data.subsets import DEFAULT_VALIDATION_FRACTION, split_validation
-from cnnviz.data.stored import (  # the numpy-free half (Home's list), re-exported: one module for pages
-    CLI, FOLDER_NAME, FOLDER_PREFIX, SOURCES, WRITERS_LOCK, Source, check_name, cleanup, cleanup_once, file_for,
-    fingerprint, folder_datasets, how_to_get, is_present, names, status, title)
+from cnnviz.data.stored import (
+    CLI, FOLDER_NAME, FOLDER_PREFIX, SOURCES, WRITERS_LOCK, check_name, file_for, how_to_get, title)
 from cnnviz.errors import CnnvizError, InvalidArgument, Unavailable
 
 

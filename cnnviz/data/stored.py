@@ -1,6 +1,6 @@
 """Which datasets this lab knows and which are on this machine: names, files, titles, status, cleanup.
 
-Split out of :mod:`cnnviz.data.datasets` (which re-exports all of it) so that Home's "On this
+Split out of :mod:`cnnviz.data.datasets` (callers import these names from here) so that Home's "On this
 machine" list imports neither numpy nor the loaders: numpy alone cost ~40-60 ms of a ~0.6 s first
 visit (``python -X importtime``). A dataset's ``source`` note is read from its ``.npz`` with
 :func:`stored_source`, a reader of that one scalar, not with ``numpy.load``.
@@ -12,7 +12,6 @@ import ast
 import contextlib
 import logging
 import re
-import threading
 import time
 import zipfile
 from dataclasses import dataclass
@@ -181,8 +180,7 @@ def stored_source(path: Path) -> str | None:
     return None
 
 
-_cleanup_lock = threading.Lock()
-_cleaned_once = False
+_first_cleanup = storage.Once(log, "data folder cleanup")
 
 
 def cleanup(*, min_age_s: float = storage.LEFTOVER_MIN_AGE_S) -> list[Path]:
@@ -194,7 +192,7 @@ def cleanup(*, min_age_s: float = storage.LEFTOVER_MIN_AGE_S) -> list[Path]:
     while one writes, only leftovers older than ``min_age_s`` go (a young one may be its work).
 
     Returns:
-        The paths removed.
+        The paths removed (:func:`cleanup_once` logs them).
     """
     root = storage.data_dir()
     if not root.is_dir():
@@ -211,19 +209,9 @@ def cleanup(*, min_age_s: float = storage.LEFTOVER_MIN_AGE_S) -> list[Path]:
                             and (no_writer or info.st_mtime <= oldest):
                         path.unlink()
                         removed.append(path)
-    for path in removed:
-        log.info("removed leftover %s", path)
     return removed
 
 
 def cleanup_once() -> None:
     """Run :func:`cleanup` once per process (the first dataset listing, the CLI's data commands)."""
-    global _cleaned_once
-    with _cleanup_lock:
-        if _cleaned_once:
-            return
-        _cleaned_once = True
-    try:
-        cleanup()
-    except OSError as err:  # a read-only or odd data folder must not stop the app
-        log.warning("data folder cleanup failed: %s", err)
+    _first_cleanup.run(cleanup)

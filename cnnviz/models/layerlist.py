@@ -326,15 +326,20 @@ def _check_rate(what: str, value: Any) -> None:
         raise InvalidArgument(f"{what} must be at least 0 and below 1, got {value!r}")
 
 
-def _check_block(layer: InceptionBlock | ResidualBlock, at: str) -> None:
-    names = ("filters", "kernel") if isinstance(layer, ResidualBlock) else (
-        "b1", "b3_reduce", "b3", "b5_reduce", "b5", "pool_proj")
+def _check_whole_numbers(layer: Layer, names: Sequence[str], at: str) -> None:
+    """Each setting in ``names`` is a whole number within its :data:`LIMITS` (a block's widths: as filters)."""
     for name in names:
         low, high = LIMITS.get(name, LIMITS["filters"])
         value = getattr(layer, name)
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise InvalidArgument(f"{at}{name.replace('_', ' ')} must be a whole number from {low} to {high}, "
                                   f"got {value!r}")
+
+
+def _check_block(layer: InceptionBlock | ResidualBlock, at: str) -> None:
+    names = ("filters", "kernel") if isinstance(layer, ResidualBlock) else (
+        "b1", "b3_reduce", "b3", "b5_reduce", "b5", "pool_proj")
+    _check_whole_numbers(layer, names, at)
     if isinstance(layer, ResidualBlock):
         if not isinstance(layer.projection, bool):
             raise InvalidArgument(f"{at}projection must be true or false, got {layer.projection!r}")
@@ -367,12 +372,7 @@ def _check_layer(layer: Layer, position: int) -> None:
         _check_block(layer, at)
         return
     ints = ("filters", "kernel", "stride", "pool_size", "pool_stride") if isinstance(layer, ConvLayer) else ("units",)
-    for name in ints:
-        low, high = LIMITS[name]
-        value = getattr(layer, name)
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise InvalidArgument(f"{at}{name.replace('_', ' ')} must be a whole number from {low} to {high}, "
-                                  f"got {value!r}")
+    _check_whole_numbers(layer, ints, at)
     options = {"activation": ACTIVATIONS, "batch_norm": DENSE_BN}
     if isinstance(layer, ConvLayer):
         options |= {"padding": PADDINGS, "pooling": POOLINGS, "pool_padding": PADDINGS, "batch_norm": CONV_BN}
@@ -383,8 +383,7 @@ def _check_layer(layer: Layer, position: int) -> None:
     if isinstance(layer, ConvLayer) and layer.batch_norm == "after_pooling" and layer.pooling == "none":
         raise InvalidArgument(f"{at}batch norm after the pooling needs pooling, got pooling='none'")
     _check_rate(f"{at}dropout", layer.dropout)
-    if not _is_number(layer.bn_momentum) or not 0 <= layer.bn_momentum < 1:
-        raise InvalidArgument(f"{at}batch-norm momentum must be at least 0 and below 1, got {layer.bn_momentum!r}")
+    _check_rate(f"{at}batch-norm momentum", layer.bn_momentum)
     for name in ("l1", "l2"):
         value = getattr(layer, name)
         if not _is_number(value) or not 0 <= value <= 1:

@@ -1,8 +1,8 @@
 """The run store: every finished or stopped training run as one folder under ``CNNVIZ_HOME/runs``.
 
 A run folder ``runs/<run id>/`` holds ``config.json``, ``history.json``, ``metrics.json`` and
-``model.keras``. Each file is written crash-safely (temporary file, fsync, ``os.replace``,
-see :mod:`cnnviz.storage`) and ``manifest.json`` with the sha256 of every file is written
+``model.keras``. Each file is written crash-safely (:mod:`cnnviz.runs.saving`: temporary file,
+fsync, ``os.replace``) and ``manifest.json`` with the sha256 of every file is written
 LAST: a folder without a manifest is an unfinished write and is ignored (and removed by
 :func:`cleanup`). Run ids are generated here, never taken from user text, and checked
 against :data:`RUN_ID_RE` before any path is built from them. Models are loaded only from
@@ -18,18 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import json
 import logging
 import re
 import secrets
 import shutil
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from cnnviz import storage
 from cnnviz.classroom import policy
@@ -176,115 +172,6 @@ def run_path(run_id: str) -> Path:
     return path
 
 
-# --- writing -------------------------------------------------------------------------------
-def _json_bytes(value: Any) -> bytes:
-    return json.dumps(value, indent=2, sort_keys=True, allow_nan=False, default=_json_default).encode("utf-8")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (tuple, set)):
-        return list(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _clean_floats(value: Any) -> Any:
-    """NaN/inf become None so the JSON stays strict (a diverged loss is still saved)."""
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean_floats(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean_floats(v) for v in value]
-    if isinstance(value, np.generic):
-        return _clean_floats(value.item())
-    return value
-
-
-def save_run(
-    model: keras.Model,
-    *,
-    config: dict,
-    history: dict,
-    metrics: dict,
-    status: str,
-) -> RunInfo:
-    """Write a complete run folder and return its :class:`RunInfo`.
-
-    Every file goes through :func:`cnnviz.storage.atomic_path`; ``manifest.json`` (file names
-    and sha256) is written last, so a crash at any point leaves no run that lists.
-
-    Args:
-        model: the trained Keras model (saved as ``model.keras``).
-        config: JSON-safe settings of the run.
-        history: per-epoch metric lists.
-        metrics: JSON-safe results.
-        status: ``"finished"`` or ``"stopped"``.
-    Returns:
-        The saved run.
-    """
-    if status not in STATUSES:
-        raise InvalidArgument(f"run status must be one of {', '.join(STATUSES)}, got {status!r}")
-    for name, value in {"config.json": config, "history.json": history, "metrics.json": metrics}.items():
-        try:  # never write a run the listing would call damaged
-            _CHECKS[name](json.loads(_json_bytes(_clean_floats(value))))
-        except schema.RunDamaged as err:
-            raise InvalidArgument(f"the run was not saved: {err}") from None
-    try:
-        root = storage.ensure_dir(storage.runs_dir())
-        with storage.shared_lock(storage.home() / WRITERS_LOCK):  # taken before mkdir: cleanup sees us from the start
-            run_id = _write_run(root, model, config=config, history=history, metrics=metrics, status=status)
-    except CnnvizError:
-        raise
-    except Exception as err:
-        failure = disk_failure(err, "save the run")
-        if failure is not None:
-            raise failure from err
-        raise
-    log.info("saved run %s (%s)", run_id, status)
-    return load_run(run_id)
-
-
-def _write_run(root: Path, model: keras.Model, *, config: dict, history: dict, metrics: dict,
-               status: str) -> str:
-    """The body of :func:`save_run` (caller holds the writers' lock); returns the new run id."""
-    for _ in range(5):  # a clash needs the same second and 32 random bits: retry, don't overwrite
-        run_id = new_run_id()
-        folder = root / run_id
-        try:
-            folder.mkdir()
-            break
-        except FileExistsError:
-            continue
-    else:  # pragma: no cover - astronomically unlikely
-        raise RuntimeError("could not create a unique run folder")
-    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")  # orders runs of one second
-    try:
-        with storage.atomic_path(folder / MODEL_FILE, suffix=".keras") as tmp:
-            model.save(tmp)
-        contents = {"config.json": config, "history.json": history, "metrics.json": metrics}
-        for name, value in contents.items():
-            storage.atomic_write_bytes(folder / name, _json_bytes(_clean_floats(value)))
-        manifest = {
-            "format": MANIFEST_FORMAT,
-            "run_id": run_id,
-            "status": status,
-            "created": created,
-            "files": {name: storage.sha256_file(folder / name) for name in (*DATA_FILES, MODEL_FILE)},
-        }
-        storage.atomic_write_bytes(folder / MANIFEST, _json_bytes(manifest))
-        storage.fsync_dir(root)
-    except Exception:
-        # Best effort: a real crash skips this, and then listing ignores the folder and
-        # cleanup() removes it at the next start.
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    return run_id
-
-
 # --- reading -------------------------------------------------------------------------------
 def _damaged(run_id: str, err: schema.RunDamaged) -> RunCorrupted:
     return RunCorrupted(f"run {run_id!r} is damaged: {err}")
@@ -328,8 +215,9 @@ def _verified_file(folder: Path, manifest: dict, name: str, run_id: str) -> Path
     return path
 
 
-#: Each JSON file's check (:mod:`cnnviz.runs.schema`): a file that breaks it makes the run damaged.
-_CHECKS = {"config.json": schema.check_config, "history.json": schema.check_history,
+#: Each JSON file's check (:mod:`cnnviz.runs.schema`): a file that breaks it makes the run damaged
+#: (and :func:`cnnviz.runs.saving.save_run` refuses to write it).
+JSON_CHECKS = {"config.json": schema.check_config, "history.json": schema.check_history,
            "metrics.json": schema.check_metrics}
 
 
@@ -357,7 +245,7 @@ def load_run(run_id: str, viewer: Person | None = None) -> RunInfo:
     try:
         for name in DATA_FILES:
             parts[name] = schema.parse(schema.read_bytes(folder / name, name), name, manifest["files"][name])
-            _CHECKS[name](parts[name])
+            JSON_CHECKS[name](parts[name])
         model = folder / MODEL_FILE
         if model.is_symlink() or not model.is_file():  # a stat, not a checksum: listing stays cheap
             raise schema.RunDamaged(f"its model file {MODEL_FILE} is missing")
@@ -528,8 +416,7 @@ def delete_run(run_id: str, by: Person | None = None) -> None:
 
 
 # --- start-up cleanup --------------------------------------------------------------------------
-_cleanup_lock = threading.Lock()
-_cleaned_once = False
+_first_cleanup = storage.Once(log, "run store cleanup")
 
 
 def cleanup(*, min_age_s: float = CLEANUP_MIN_AGE_S) -> list[Path]:
@@ -543,7 +430,7 @@ def cleanup(*, min_age_s: float = CLEANUP_MIN_AGE_S) -> list[Path]:
     writer's work in progress. Where locks are not supported, the age rule always applies.
 
     Returns:
-        The paths removed.
+        The paths removed (:func:`cleanup_once` logs them).
     """
     root = storage.runs_dir()
     if not root.is_dir():
@@ -580,21 +467,9 @@ def _cleanup(root: Path, min_age_s: float) -> list[Path]:
         elif storage.TEMP_MARKER in entry.name and entry.is_file() and old(entry):
             entry.unlink(missing_ok=True)
             removed.append(entry)
-    for path in removed:
-        log.info("removed leftover %s", path)
     return removed
 
 
 def cleanup_once() -> None:
     """Run :func:`cleanup` once per process (the app and the CLI call it at start-up)."""
-    global _cleaned_once
-    with _cleanup_lock:
-        if _cleaned_once:
-            return
-        _cleaned_once = True
-    try:
-        cleanup()
-    except OSError as err:  # a read-only or odd store must not stop the app
-        log.warning("run store cleanup failed: %s", err)
-
-
+    _first_cleanup.run(cleanup)

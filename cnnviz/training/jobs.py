@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from cnnviz import storage
 from cnnviz.classroom import people, policy
 from cnnviz.classroom.people import Person
-from cnnviz.data import datasets
+from cnnviz.data import stored
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.runs import store as runs
 from cnnviz.training import checkpoint, cluster, jobtable, worker
@@ -125,7 +125,7 @@ class JobManager:
                 Default: the teacher. A student may not train on another student's imported dataset.
         """
         spec.validate()
-        if isinstance(owner, Person) and spec.dataset not in datasets.names(owner) and spec.dataset in datasets.names():
+        if isinstance(owner, Person) and spec.dataset not in stored.names(owner) and spec.dataset in stored.names():
             raise policy.NotAllowed(f"{owner.display_name} may not train on dataset {spec.dataset}: someone else "
                                     "imported it, and only they and the teacher use it.")
         reference = worker.build_reference(build) if build is not None else None
@@ -285,7 +285,7 @@ def workers_running() -> int:
 def _stored(dataset: "Dataset") -> bool:
     """Whether the worker can load ``dataset`` by its name (a stored or bundled dataset)."""
     try:
-        return datasets.is_present(dataset.name)
+        return stored.is_present(dataset.name)
     except CnnvizError:
         return False
 

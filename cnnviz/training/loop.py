@@ -25,7 +25,7 @@ from cnnviz.data import augment as augmentation
 from cnnviz.data import scaling
 from cnnviz.errors import InvalidArgument
 from cnnviz.models import network, presets
-from cnnviz.runs import notebook, predictions, store
+from cnnviz.runs import notebook, predictions, saving, store
 from cnnviz.training import callbacks as callbacks_
 from cnnviz.training import checkpoint
 from cnnviz.training import airbench, fastdata, pipeline, tta
@@ -243,7 +243,7 @@ def train(
     }
     publish_phase("saving")
     status = "stopped" if progress.stopped else "finished"
-    info = store.save_run(model, config=config, history=history, metrics=metrics, status=status)
+    info = saving.save_run(model, config=config, history=history, metrics=metrics, status=status)
     predictions.save(info.path, info.model_sha256, data.y_test, test["probabilities"])  # Evaluate reads them
     return TrainResult(run=info, stopped=progress.stopped)
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from cnnviz import storage
 from cnnviz.classroom import people
-from cnnviz.data import datasets
+from cnnviz.data import datasets, stored
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.training import checkpoint, jobtable
 from cnnviz.training import loop as training
@@ -102,7 +102,7 @@ class _DatasetCache:
     def get(self, job: ClaimedJob) -> datasets.Dataset:
         if job.data_file:
             return read_dataset(Path(job.data_file))
-        key = (job.dataset, datasets.fingerprint(job.dataset))
+        key = (job.dataset, stored.fingerprint(job.dataset))
         if key != self._key:
             self._key, self._value = None, None  # let the old one go first
             self._value, self._key = datasets.load(job.dataset), key

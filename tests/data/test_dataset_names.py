@@ -94,13 +94,13 @@ def test_a_save_killed_mid_way_leaves_nothing_after_the_next_start(cnnviz_home):
         tmp = Path(child.stdout.readline().strip())
         folders = cnnviz_home / "data" / "folders"
         assert tmp.is_file() and (folders / "my_images.tmp-reserved").is_file()
-        assert datasets.cleanup() == []  # a live writer's young files are kept
+        assert stored.cleanup() == []  # a live writer's young files are kept
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
         child.stdout.close()
-    stored._cleaned_once = False  # a fresh process: its first dataset listing cleans up
-    assert datasets.folder_datasets() == []
+    stored._first_cleanup.done = False  # a fresh process: its first dataset listing cleans up
+    assert stored.folder_datasets() == []
     assert not list(folders.iterdir())
     with pytest.MonkeyPatch.context() as mp:  # and the name is free again
         mp.setattr(folderdata, "read_zip", _slow_read_zip(0))
@@ -116,9 +116,9 @@ def test_cleanup_keeps_young_files_of_a_live_writer_and_removes_old_ones(cnnviz_
     keep = folders / "kept.npz"
     keep.write_bytes(b"x")
     with datasets._writing():
-        assert datasets.cleanup(min_age_s=600) == [old]
+        assert stored.cleanup(min_age_s=600) == [old]
     assert young.exists() and keep.exists()
-    assert datasets.cleanup() == [young] and keep.exists()
+    assert stored.cleanup() == [young] and keep.exists()
 
 
 @pytest.mark.parametrize(("code", "words"), [

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cnnviz import storage
-from cnnviz.data import cifar10, datasets, subsets
+from cnnviz.data import cifar10, datasets, stored, subsets
 from cnnviz.data.scaling import channel_stats, scale
 from cnnviz.errors import CnnvizError, InvalidArgument, Unavailable
 from tests.support.archives import tiny_archive_bytes, tiny_files, write_tiny_dir
@@ -38,17 +38,17 @@ def test_digits_is_always_present_and_loads():
     ds = datasets.load("digits")
     assert ds.x_train.shape == (1437, 8, 8, 1) and ds.x_train.dtype == np.uint8
     assert len(ds.y_test) == 360 and ds.num_classes == 10
-    assert datasets.status()[0] == {
+    assert stored.status()[0] == {
         "name": "digits", "title": "scikit-learn digits", "present": True,
-        "detail": datasets.SOURCES["digits"].description, "how_to_get": ""}
+        "detail": stored.SOURCES["digits"].description, "how_to_get": ""}
 
 
 def test_missing_dataset_is_unavailable_with_how_to_get():
     with pytest.raises(Unavailable) as err:
         datasets.load("cifar10")
-    assert str(err.value) == f"CIFAR-10 is not on this machine. {datasets.SOURCES['cifar10'].how_to_get}"
+    assert str(err.value) == f"CIFAR-10 is not on this machine. {stored.SOURCES['cifar10'].how_to_get}"
     assert "python -m cnnviz data import cifar10 PATH" in str(err.value)
-    cifar = [s for s in datasets.status() if s["name"] == "cifar10"][0]
+    cifar = [s for s in stored.status() if s["name"] == "cifar10"][0]
     assert cifar["present"] is False and "download cifar10" in cifar["how_to_get"]
 
 
@@ -67,11 +67,11 @@ def test_import_cifar10_round_trip_without_pickle(tmp_path, cnnviz_home, tiny_ci
     np.testing.assert_array_equal(ds.x_train, expected.x_train)
     np.testing.assert_array_equal(ds.y_test, expected.y_test)
     assert ds.class_names == cifar10.CLASS_NAMES and ds.y_train.dtype == np.int64
-    stored = cnnviz_home / "data" / "cifar10.npz"
-    with np.load(stored, allow_pickle=False) as f:  # readable with pickle off
+    npz = cnnviz_home / "data" / "cifar10.npz"
+    with np.load(npz, allow_pickle=False) as f:  # readable with pickle off
         assert f["x_train"].shape == (100, 32, 32, 3)
     assert [p.name for p in (cnnviz_home / "data").iterdir()] == ["cifar10.npz"]
-    cifar = [s for s in datasets.status() if s["name"] == "cifar10"][0]
+    cifar = [s for s in stored.status() if s["name"] == "cifar10"][0]
     assert cifar["present"] and "100 training and 20 test images" in cifar["detail"]
 
 
@@ -82,12 +82,12 @@ def test_import_from_directory(tmp_path):
 
 
 def test_failed_import_keeps_previous_copy(tmp_path, tiny_cifar, cnnviz_home):
-    before = datasets.fingerprint("cifar10")
+    before = stored.fingerprint("cifar10")
     files = tiny_files()
     files["data_batch_5.bin"] = b"\x00" * 100
     with pytest.raises(cifar10.FormatError):
         datasets.import_cifar10(write_tiny_dir(tmp_path / "bad", files))
-    assert datasets.fingerprint("cifar10") == before
+    assert stored.fingerprint("cifar10") == before
     assert sorted(p.name for p in (cnnviz_home / "data").iterdir()) == ["cifar10.npz"]
 
 
@@ -99,9 +99,9 @@ def test_damaged_store_is_reported(cnnviz_home):
 
 
 def test_remove_and_fingerprint(tiny_cifar):
-    assert datasets.fingerprint("cifar10") != "missing"
+    assert stored.fingerprint("cifar10") != "missing"
     assert datasets.remove("cifar10") is True
-    assert datasets.fingerprint("cifar10") == "missing" and datasets.remove("cifar10") is False
+    assert stored.fingerprint("cifar10") == "missing" and datasets.remove("cifar10") is False
     with pytest.raises(InvalidArgument, match="digits ships with scikit-learn"):
         datasets.remove("digits")
 
@@ -129,7 +129,7 @@ def test_download_of_a_non_cifar_file_keeps_nothing(loopback, cnnviz_home):
 def test_download_http_error_keeps_nothing(loopback, cnnviz_home):
     with pytest.raises(Unavailable, match="HTTP 404"):
         datasets.download("cifar10", url=loopback.url("/nothing"))
-    assert not datasets.is_present("cifar10")
+    assert not stored.is_present("cifar10")
     assert list((cnnviz_home / "data").iterdir()) == []
 
 
@@ -168,7 +168,7 @@ def test_keras_offline_becomes_unavailable(monkeypatch, cnnviz_home):
         datasets.download("mnist")
     assert str(err.value).startswith("Could not get MNIST through keras.datasets (URL fetch failure")
     assert str(err.value).endswith("This machine looks offline; try again with internet.")
-    assert not datasets.is_present("mnist")
+    assert not stored.is_present("mnist")
 
 
 def test_keras_download_is_stored_as_npz(monkeypatch):

@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from cnnviz.data import datasets, folderdata, subsets
+from cnnviz.data import datasets, folderdata, stored, subsets
 from cnnviz.data.folderdata import ZipDatasetError
 from cnnviz.errors import InvalidArgument
 from tests.support.archives import class_folders, make_zip
@@ -41,9 +41,9 @@ def test_cats_vs_dogs_zip_becomes_a_dataset(cnnviz_home):
     reds = ds.x_train[ds.y_train == 0][..., 0].mean()
     blues = ds.x_train[ds.y_train == 1][..., 2].mean()
     assert reds > 150 and blues > 150
-    assert "folder:cats_vs_dogs" in datasets.names()
-    assert datasets.is_present("folder:cats_vs_dogs")
-    status = [s for s in datasets.status() if s["name"] == "folder:cats_vs_dogs"][0]
+    assert "folder:cats_vs_dogs" in stored.names()
+    assert stored.is_present("folder:cats_vs_dogs")
+    status = [s for s in stored.status() if s["name"] == "folder:cats_vs_dogs"][0]
     assert status["present"] and status["title"] == "cats_vs_dogs (your folders)"
 
 

@@ -7,7 +7,7 @@ import pytest
 from cnnviz.classroom import roster
 from cnnviz.classroom.people import local_teacher
 from cnnviz.classroom.policy import NotAllowed
-from cnnviz.data import datasets, owners
+from cnnviz.data import datasets, owners, stored
 from tests.support.archives import class_folders, make_zip
 
 ZIP = make_zip(class_folders(per_class=10))
@@ -25,11 +25,11 @@ def room():
 
 def test_listing_is_filtered_by_viewer(room):
     ann, ben = room
-    builtins = list(datasets.SOURCES)
-    assert datasets.names(ann) == [*builtins, "folder:anns", "folder:shared_set"]
-    assert datasets.names(ben) == [*builtins, "folder:shared_set"]
-    assert datasets.names(local_teacher()) == datasets.names() == datasets.names(ann)
-    assert [s["name"] for s in datasets.status(ben)] == [*builtins, "folder:shared_set"]
+    builtins = list(stored.SOURCES)
+    assert stored.names(ann) == [*builtins, "folder:anns", "folder:shared_set"]
+    assert stored.names(ben) == [*builtins, "folder:shared_set"]
+    assert stored.names(local_teacher()) == stored.names() == stored.names(ann)
+    assert [s["name"] for s in stored.status(ben)] == [*builtins, "folder:shared_set"]
     assert owners.owner("folder:anns") == ann.user_id and owners.owner("folder:shared_set") == "teacher"
 
 
@@ -53,4 +53,4 @@ def test_owners_and_the_teacher_remove(room):
     assert datasets.remove("folder:anns", by=ann)
     assert owners.owner("folder:anns") == "teacher"  # the record went with the data
     assert datasets.remove("folder:shared_set", by=local_teacher())
-    assert datasets.folder_datasets() == []
+    assert stored.folder_datasets() == []

@@ -41,9 +41,3 @@ def test_stored_source_is_none_for_missing_damaged_or_other_files(tmp_path):
         archive.writestr("source.npy", b"\x93NUMPY\x01\x00" + (118).to_bytes(2, "little")
                          + b"{'descr': '<U10', 'fortran_order': False, 'shape': (), }".ljust(118) + b"ab")
     assert stored.stored_source(tmp_path / "cut.npz") is None
-
-
-def test_datasets_reexports_the_same_objects():
-    for name in ("SOURCES", "FOLDER_PREFIX", "WRITERS_LOCK", "status", "names", "title", "is_present",
-                 "fingerprint", "folder_datasets", "how_to_get", "cleanup", "cleanup_once", "file_for"):
-        assert getattr(datasets, name) is getattr(stored, name), name

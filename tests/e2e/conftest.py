@@ -52,23 +52,31 @@ def e2e_home(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("e2e-cnnviz-home")
 
 
-@contextlib.contextmanager
-def running_app(home: Path, log_name: str = "streamlit.log", env: dict[str, str] | None = None):
-    """Start `streamlit run app.py` on a free 127.0.0.1 port with CNNVIZ_HOME=home; yield its URL.
+def launch_app(home: Path, port: int, log_name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start `streamlit run app.py` on 127.0.0.1:``port`` with CNNVIZ_HOME=home and one training job at a
+    time, its output in ``home / log_name``; return at once (wait with :func:`_wait_healthy`).
 
     ``env`` adds to (or overrides) the server's environment.
     """
-    port = _free_port()
-    log_path = home / log_name
     env = {**os.environ, "CNNVIZ_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2",
            "CNNVIZ_MAX_TRAINING_JOBS": "1", **(env or {})}
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
+    with open(home / log_name, "wb") as log:
+        return subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true",
              "--browser.gatherUsageStats", "false"],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
+
+
+@contextlib.contextmanager
+def running_app(home: Path, log_name: str = "streamlit.log", env: dict[str, str] | None = None):
+    """Start `streamlit run app.py` on a free 127.0.0.1 port (:func:`launch_app`); yield its URL.
+
+    ``env`` adds to (or overrides) the server's environment.
+    """
+    port = _free_port()
+    proc = launch_app(home, port, log_name, env)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc)
@@ -82,7 +90,7 @@ def running_app(home: Path, log_name: str = "streamlit.log", env: dict[str, str]
             proc.wait()  # reap it: an unreaped Popen warns (ResourceWarning) when collected
         # Keep the server log beside the screenshots for a person to read.
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(log_path, SCREENSHOTS / log_name)
+        shutil.copy(home / log_name, SCREENSHOTS / log_name)
 
 
 @pytest.fixture(scope="session")

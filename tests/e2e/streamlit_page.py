@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from tests.e2e.conftest import SCREENSHOTS
@@ -29,6 +30,22 @@ def wait_idle(page, timeout: float = 60.0, settle: float = 0.6) -> None:
             return
         time.sleep(0.2)
     raise TimeoutError(f"page still running after {timeout}s")
+
+
+def main_text(page) -> str:
+    """The text of the page's main area (not the sidebar)."""
+    return page.locator('[data-testid="stMain"]').inner_text()
+
+
+def wait_text(page, pattern: str, timeout: float = 180.0) -> re.Match:
+    """Wait until the main area's text matches ``pattern`` (a regular expression); return the match."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = re.search(pattern, main_text(page))
+        if match:
+            return match
+        time.sleep(0.3)
+    raise AssertionError(f"{pattern!r} never appeared; page text: {main_text(page)[-1500:]}")
 
 
 def assert_no_errors(page) -> None:

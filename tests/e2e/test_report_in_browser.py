@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import pytest
 
 from cnnviz.report import inputs, page as report_page
-from cnnviz.runs import store as runs
+from cnnviz.runs import saving
 from tests.e2e.conftest import SCREENSHOTS
 from tests.support.models import tiny_build
 
@@ -33,7 +33,7 @@ def report_file(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CNNVIZ_HOME", str(folder / "home"))
         model = tiny_build((8, 8, 1), 4)
-        info = runs.save_run(model, config=CONFIG, history=HISTORY, metrics={"test_accuracy": 0.5}, status="finished")
+        info = saving.save_run(model, config=CONFIG, history=HISTORY, metrics={"test_accuracy": 0.5}, status="finished")
     rng = np.random.default_rng(0)
     test_set = {"x": rng.integers(0, 256, (24, 8, 8, 1), dtype=np.uint8), "y": np.arange(24) % 4,
                 "class_names": HOSTILE}

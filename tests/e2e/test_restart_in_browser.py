@@ -10,15 +10,12 @@ import os
 import re
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-from tests.e2e.conftest import SCREENSHOTS, _free_port, _wait_healthy
-from tests.e2e.streamlit_page import assert_no_errors, screenshot, wait_idle
+from tests.e2e.conftest import SCREENSHOTS, _free_port, _wait_healthy, launch_app
+from tests.e2e.streamlit_page import assert_no_errors, main_text, screenshot, wait_idle, wait_text
 from tests.e2e.test_classroom_in_browser import PASSWORD, register
 
 pytestmark = pytest.mark.e2e
@@ -27,13 +24,7 @@ EPOCHS = 500  # the most Build & train allows: it must still train when the new 
 
 
 def _start(home: Path, port: int, log_name: str) -> subprocess.Popen:
-    env = {**os.environ, "CNNVIZ_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2", "CNNVIZ_MAX_TRAINING_JOBS": "1",
-           "CNNVIZ_TEACHER_PASSWORD": PASSWORD}
-    with open(home / log_name, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-             "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = launch_app(home, port, log_name, {"CNNVIZ_TEACHER_PASSWORD": PASSWORD})
     _wait_healthy(f"http://127.0.0.1:{port}", proc)
     return proc
 
@@ -44,18 +35,8 @@ def _stop(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def _main_text(page) -> str:
-    return page.locator('[data-testid="stMain"]').inner_text()
-
-
-def _wait_text(page, pattern: str, timeout: float = 240.0) -> re.Match:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        match = re.search(pattern, _main_text(page))
-        if match:
-            return match
-        time.sleep(0.3)
-    raise AssertionError(f"{pattern!r} never appeared; page text: {_main_text(page)[-1500:]}")
+def _wait_text(page, pattern: str) -> re.Match:
+    return wait_text(page, pattern, timeout=240.0)  # longer than the default: a new server, a reload
 
 
 def test_after_kill_9_the_student_follows_their_training_again(tmp_path, page):
@@ -91,7 +72,7 @@ def test_after_kill_9_the_student_follows_their_training_again(tmp_path, page):
         text = _wait_text(page, r"Welcome back\..*still running").string
         assert "Ann" in page.locator('[data-testid="stSidebar"]').inner_text()
         _wait_text(page, rf"Epoch \d+ of {EPOCHS}, batch \d+ of \d+")  # the live panel, moving again
-        assert "Stop training" in _main_text(page) and "Welcome to the CNN lab" not in text
+        assert "Stop training" in main_text(page) and "Welcome to the CNN lab" not in text
         assert_no_errors(page)
         screenshot(page, "restart_reattached")
         page.get_by_role("button", name="Stop training").click()

@@ -3,30 +3,15 @@ and the run then shows on the Runs page."""
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
 
-from tests.e2e.streamlit_page import assert_no_errors, on_live_element, screenshot, wait_idle
+from tests.e2e.streamlit_page import assert_no_errors, main_text, on_live_element, screenshot, wait_idle, wait_text
 
 pytestmark = pytest.mark.e2e
 
 MAX_EPOCHS = 500  # the Epochs input's upper bound on Build & train
-
-
-def _main_text(page) -> str:
-    return page.locator('[data-testid="stMain"]').inner_text()
-
-
-def _wait_text(page, pattern: str, timeout: float = 180.0) -> re.Match:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        match = re.search(pattern, _main_text(page))
-        if match:
-            return match
-        time.sleep(0.3)
-    raise AssertionError(f"{pattern!r} never appeared; page text: {_main_text(page)[-1500:]}")
 
 
 def test_train_live_stop_and_find_the_run(server, page):
@@ -45,13 +30,13 @@ def test_train_live_stop_and_find_the_run(server, page):
     epochs.press("Enter")
     wait_idle(page, timeout=120)
     page.get_by_role("button", name="Train").click()
-    first = _wait_text(page, rf"Epoch (\d+) of {MAX_EPOCHS}, batch (\d+) of (\d+)")
+    first = wait_text(page, rf"Epoch (\d+) of {MAX_EPOCHS}, batch (\d+) of (\d+)")
     # Without any click, the panel moves on by itself (the fragment reruns every second).
     deadline = time.monotonic() + 60
-    while _wait_text(page, rf"Epoch \d+ of {MAX_EPOCHS}, batch \d+ of \d+").group(0) == first.group(0):
+    while wait_text(page, rf"Epoch \d+ of {MAX_EPOCHS}, batch \d+ of \d+").group(0) == first.group(0):
         assert time.monotonic() < deadline, "the live panel did not refresh by itself"
         time.sleep(0.3)
-    _wait_text(page, r"images / s")
+    wait_text(page, r"images / s")
     deadline = time.monotonic() + 60
     while page.locator('[data-testid="stPlotlyChart"]').count() < 2:  # parameter bars, then the live curves
         assert time.monotonic() < deadline, "no live curves"
@@ -64,11 +49,11 @@ def test_train_live_stop_and_find_the_run(server, page):
     while "validation" not in on_live_element(lambda: chart.inner_text(timeout=2000)):
         assert time.monotonic() < deadline, "the live curves did not grow"
         time.sleep(0.3)
-    assert "Stop training" in _main_text(page)  # still training
+    assert "Stop training" in main_text(page)  # still training
     screenshot(page, "build_train_live")
 
     page.get_by_role("button", name="Stop training").click()
-    done = _wait_text(page, r"Stopped: run (\S+), test accuracy ([\d.]+)%")
+    done = wait_text(page, r"Stopped: run (\S+), test accuracy ([\d.]+)%")
     assert_no_errors(page)
     alerts = page.locator('[data-testid="stAlertContainer"]')
     on_live_element(lambda: alerts.last.scroll_into_view_if_needed(timeout=2000))
@@ -77,5 +62,5 @@ def test_train_live_stop_and_find_the_run(server, page):
     page.goto(f"{server}/runs")
     wait_idle(page, timeout=120)
     assert_no_errors(page)
-    assert f"({done.group(1)[-8:]})" in _main_text(page)  # the run's label (the table is a canvas)
+    assert f"({done.group(1)[-8:]})" in main_text(page)  # the run's label (the table is a canvas)
     screenshot(page, "runs_after_training")

@@ -5,32 +5,17 @@ in the one queue the two servers share."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
 from cnnviz.training.jobtable import JobTable
 from tests.e2e.conftest import running_app
-from tests.e2e.streamlit_page import assert_no_errors, wait_idle
+from tests.e2e.streamlit_page import assert_no_errors, main_text, wait_idle, wait_text
 
 pytestmark = pytest.mark.e2e
 
 EPOCHS = 500  # minutes of training: nobody finishes while the test looks
 RUNNING = rf"Epoch \d+ of {EPOCHS}, batch \d+ of \d+"
-
-
-def _main_text(page) -> str:
-    return page.locator('[data-testid="stMain"]').inner_text()
-
-
-def _wait_text(page, pattern: str, timeout: float = 180.0) -> re.Match:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        match = re.search(pattern, _main_text(page))
-        if match:
-            return match
-        time.sleep(0.3)
-    raise AssertionError(f"{pattern!r} never appeared; page text: {_main_text(page)[-1500:]}")
 
 
 def _ready_to_train(browser, server: str):
@@ -60,18 +45,18 @@ def test_two_servers_share_one_queue_and_one_cap(tmp_path, browser):
                 pages.append(page)
             first, second, third = pages
             first.get_by_role("button", name="Train").click()
-            _wait_text(first, RUNNING)
+            wait_text(first, RUNNING)
             for page, place in ((second, 1), (third, 2)):  # b's student queues behind a's, then a's second
                 page.get_by_role("button", name="Train").click()
-                _wait_text(page, rf"you are number {place} in the queue")
+                wait_text(page, rf"you are number {place} in the queue")
             table = JobTable(home / "jobs.sqlite3")
             assert [j.state for j in table.jobs()] == ["running", "queued", "queued"]
-            assert re.search(RUNNING, _main_text(first)) and "in the queue" not in _main_text(first)
+            assert re.search(RUNNING, main_text(first)) and "in the queue" not in main_text(first)
 
             first.get_by_role("button", name="Stop training").click()
-            _wait_text(first, r"Stopped: run \S+")
-            _wait_text(second, RUNNING)  # on server b: the next in the one queue trains now
-            _wait_text(third, r"you are number 1 in the queue")  # and a's second student moved up
+            wait_text(first, r"Stopped: run \S+")
+            wait_text(second, RUNNING)  # on server b: the next in the one queue trains now
+            wait_text(third, r"you are number 1 in the queue")  # and a's second student moved up
             assert [j.state for j in table.jobs()] == ["running", "queued"]
             for page in pages:
                 assert_no_errors(page)

@@ -18,7 +18,7 @@ from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import evaluation, robustness
 from cnnviz.report import inputs, page
 from cnnviz.runs import compare
-from cnnviz.runs import store as runs
+from cnnviz.runs import saving
 from cnnviz.runs.rundata import prepare_inputs
 from tests.support.models import tiny_build
 
@@ -65,7 +65,7 @@ def made(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CNNVIZ_HOME", str(tmp_path_factory.mktemp("home")))
         model = tiny_build((8, 8, 1), 4)
-        info = runs.save_run(model, config=CONFIG, history=HISTORY, metrics={"test_accuracy": 0.5, "test_loss": 1.3},
+        info = saving.save_run(model, config=CONFIG, history=HISTORY, metrics={"test_accuracy": 0.5, "test_loss": 1.3},
                              status="finished")
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (24, 8, 8, 1), dtype=np.uint8)

@@ -3,7 +3,7 @@
 Run as ``python tests/runs/crash_worker.py`` with ``CNNVIZ_HOME`` set. Importing TensorFlow costs
 several seconds, far too much to pay again after each of 20 kills, so this process is a small
 fork server: it builds one tiny real Keras model once, then on each ``fork`` command forks a
-child that calls the real :func:`cnnviz.runs.store.save_run` in a loop. The test kills the child,
+child that calls the real :func:`cnnviz.runs.saving.save_run` in a loop. The test kills the child,
 never this process. (Forking after TensorFlow started is not supported in general; ``model.save``
 of a tiny CPU model only reads variables and writes files, and the test times out with this
 process's stderr if a child ever hangs.)
@@ -38,6 +38,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[2])  # the repository root, n
 
 import numpy as np  # noqa: E402
 
+from cnnviz.runs import saving  # noqa: E402
 from cnnviz.runs import store as runs  # noqa: E402
 from tests.support.models import tiny_build  # noqa: E402
 from tests.support.specs import RUN_CONFIG  # noqa: E402
@@ -61,7 +62,7 @@ def _say(text: str) -> None:
 
 def _save(model, child: int, save: int) -> tuple[str, float]:
     start = time.perf_counter()
-    info = runs.save_run(model, config=config_for(child, save), history=HISTORY,
+    info = saving.save_run(model, config=config_for(child, save), history=HISTORY,
                          metrics=metrics_for(child, save), status="finished")
     return info.run_id, time.perf_counter() - start
 

@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 
 from cnnviz import storage
+from cnnviz.runs import saving
 from cnnviz.runs import store as runs
 from cnnviz.runs.modelfile import check_model_archive
 from cnnviz.training import jobs as jobmanager
@@ -157,7 +158,7 @@ def check_store(home: Path, before: dict[str, dict[str, str]], done_after: tuple
 
 def _restart() -> None:
     """What a fresh app process does first: the once-per-process cleanup, via the first listing."""
-    runs._cleaned_once = False
+    runs._first_cleanup.done = False
     runs.list_runs()
 
 
@@ -167,7 +168,7 @@ def test_sigkill_during_saves_never_leaves_a_broken_or_partial_run(cnnviz_home, 
     # kill (the fork server is idle between saves and holds no lock), so cleanup gets the
     # writers' lock exclusively and removes every leftover at once, as it will after a real
     # crash. The age rule only protects a writer that is still alive.
-    monkeypatch.setattr(runs, "_cleaned_once", True)
+    monkeypatch.setattr(runs._first_cleanup, "done", True)
     rng = np.random.default_rng(SEED)
     started = time.monotonic()
     worker = Worker(cnnviz_home, tmp_path / "worker-stderr.txt")
@@ -327,7 +328,7 @@ def _tiny_model():
 
 
 def _save(model, n):
-    return runs.save_run(model, config={**RUN_CONFIG, "n": n}, history={"loss": [1.0]}, metrics={"n": n},
+    return saving.save_run(model, config={**RUN_CONFIG, "n": n}, history={"loss": [1.0]}, metrics={"n": n},
                          status="finished")
 
 
@@ -404,7 +405,7 @@ def test_other_write_failures_during_a_save_say_why_and_leave_the_store_as_it_wa
 def test_a_training_job_whose_save_hits_a_full_disk_fails_with_the_message(cnnviz_home, monkeypatch):
     jobs = jobmanager.JobManager(max_jobs=1)
     filler = DiskFiller(cnnviz_home, 1)
-    real_save_run = runs.save_run
+    real_save_run = saving.save_run
 
     def save_run_on_a_full_disk(*args, **kwargs):  # the disk fills up just as the job saves
         with monkeypatch.context() as patch:
@@ -412,7 +413,7 @@ def test_a_training_job_whose_save_hits_a_full_disk_fails_with_the_message(cnnvi
             return real_save_run(*args, **kwargs)
 
     with monkeypatch.context() as patch:
-        patch.setattr(runs, "save_run", save_run_on_a_full_disk)
+        patch.setattr(saving, "save_run", save_run_on_a_full_disk)
         job_id = jobs.table.submit(tiny_spec(), owner="test", label="tiny", build=worker.build_reference(tiny_build))
         # The worker's own job code, run here so that the disk fills up in this process (workers run the same).
         worker.run_job(jobs.table, jobs.table.claim(token="in-this-test", pid=os.getpid()))

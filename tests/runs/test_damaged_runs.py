@@ -12,6 +12,7 @@ import pytest
 from cnnviz import storage
 from cnnviz.errors import InvalidArgument
 from cnnviz.runs import schema
+from cnnviz.runs import saving
 from cnnviz.runs import store as runs
 from cnnviz.runs.modelfile import RunCorrupted
 from tests.support.runfolders import DAMAGED, GOOD_CONFIG, GOOD_METRICS, sparse, write_damaged, write_run
@@ -88,14 +89,14 @@ def test_a_symlinked_json_file_is_not_followed(cnnviz_home, tmp_path):
 def test_a_bug_in_a_check_lists_the_run_as_damaged_and_logs_it(cnnviz_home, monkeypatch, caplog):
     write_run(cnnviz_home, GOOD)
     write_run(cnnviz_home, BAD, metrics={**GOOD_METRICS, "trips_the_bug": 1})
-    real = runs._CHECKS["metrics.json"]
+    real = runs.JSON_CHECKS["metrics.json"]
 
     def buggy(metrics):
         if "trips_the_bug" in metrics:
             raise KeyError("bug")
         return real(metrics)
 
-    monkeypatch.setitem(runs._CHECKS, "metrics.json", buggy)
+    monkeypatch.setitem(runs.JSON_CHECKS, "metrics.json", buggy)
     listing = runs.scan()
     assert [r.run_id for r in listing.runs] == [GOOD]
     assert listing.damaged == [runs.DamagedRun(BAD, "it could not be read (KeyError)")]
@@ -146,5 +147,5 @@ def test_schema_caps_every_file_it_reads():
 ])
 def test_save_run_refuses_what_the_listing_would_call_damaged(cnnviz_home, config, history, metrics, words):
     with pytest.raises(InvalidArgument, match=f"the run was not saved: .*{words}"):
-        runs.save_run(object(), config=config, history=history, metrics=metrics, status="finished")
+        saving.save_run(object(), config=config, history=history, metrics=metrics, status="finished")
     assert not (cnnviz_home / "runs").exists() or not list((cnnviz_home / "runs").iterdir())

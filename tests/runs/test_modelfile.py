@@ -29,6 +29,7 @@ from cnnviz.inspect import pretrained
 from cnnviz.models import resnet50
 from cnnviz.runs import modelfile
 from cnnviz.runs import modelfile as runs_modelfile
+from cnnviz.runs import saving
 from cnnviz.runs import store as runs
 from cnnviz.runs.modelfile import RunCorrupted
 from tests.support.models import tiny_build, tiny_imagenet_model
@@ -89,7 +90,7 @@ def zip_bomb(size: int = 64 << 20) -> bytes:
 def saved_run() -> runs.RunInfo:
     model = tiny_build((8, 8, 1), 10)
     model.optimizer.build(model.trainable_variables)  # as after training: its state is saved too
-    return runs.save_run(model, config=RUN_CONFIG, history={"loss": [1.0]},
+    return saving.save_run(model, config=RUN_CONFIG, history={"loss": [1.0]},
                          metrics={"test_accuracy": 0.5}, status="finished")
 
 

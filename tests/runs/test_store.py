@@ -13,6 +13,7 @@ import pytest
 from cnnviz import storage
 from cnnviz.errors import InvalidArgument
 from cnnviz.runs import rundata
+from cnnviz.runs import saving
 from cnnviz.runs import store as runs
 from cnnviz.runs.compare import differing_settings, history_csv, runs_table
 from cnnviz.runs.modelfile import RunCorrupted
@@ -42,7 +43,7 @@ def _model():
 
 def _save(status="finished", **config_changes):
     model = _model()
-    return runs.save_run(model, config={**CONFIG, **config_changes}, history=HISTORY, metrics=METRICS,
+    return saving.save_run(model, config={**CONFIG, **config_changes}, history=HISTORY, metrics=METRICS,
                          status=status), model
 
 
@@ -86,7 +87,7 @@ def test_runs_saved_within_one_second_are_listed_newest_first(cnnviz_home):
 def test_status_must_be_known():
     model = _model()
     with pytest.raises(InvalidArgument, match="run status must be one of finished, stopped, got 'done'"):
-        runs.save_run(model, config=CONFIG, history=HISTORY, metrics=METRICS, status="done")
+        saving.save_run(model, config=CONFIG, history=HISTORY, metrics=METRICS, status="done")
 
 
 @pytest.mark.parametrize("bad", ["../x", "", "20250101-120000-0123ABCD", "20250101-120000-0123abcd/../x",
@@ -230,7 +231,7 @@ def test_delete_run(cnnviz_home):
 
 
 def test_non_finite_numbers_are_saved_as_null():
-    info = runs.save_run(_model(), config=CONFIG, history={"loss": [float("nan"), 1.0]},
+    info = saving.save_run(_model(), config=CONFIG, history={"loss": [float("nan"), 1.0]},
                          metrics={"test_loss": float("inf")}, status="finished")
     assert info.history == {"loss": [None, 1.0]} and info.metrics == {"test_loss": None}
 
@@ -282,7 +283,7 @@ def test_model_sha256_matches_the_file(cnnviz_home):
 
 def test_first_listing_cleans_up_once(cnnviz_home, monkeypatch):
     calls = []
-    monkeypatch.setattr(runs, "_cleaned_once", False)
+    monkeypatch.setattr(runs._first_cleanup, "done", False)
     monkeypatch.setattr(runs, "cleanup", lambda **kw: calls.append(kw) or [])
     runs.list_runs()
     runs.list_runs()

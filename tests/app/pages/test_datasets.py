@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnviz.app import downloads
-from cnnviz.data import datasets
+from cnnviz.data import datasets, stored
 from cnnviz.errors import Unavailable
 from tests.support.archives import class_folders, make_zip, tiny_archive_bytes, write_tiny_dir
 from tests.support.http import Route, loopback_server, refused_url, md5
@@ -174,7 +174,7 @@ def test_download_failure_is_a_message(app_path, monkeypatch):
     at.button(key="datasets_download").click().run()
     assert not at.exception
     assert any("looks offline" in e for e in _errors(at))
-    assert not datasets.is_present("cifar10")
+    assert not stored.is_present("cifar10")
     # No stale "Connecting…" line and empty progress bar above the error.
     assert not at.get("progress")
     assert not any("Connecting" in m.value for m in at.markdown)
@@ -202,6 +202,6 @@ def test_server_path_import_refused_without_the_teacher_switch(tmp_path, monkeyp
     folder = write_tiny_dir(tmp_path / "copy")
     with pytest.raises(Unavailable, match="start the app with CNNVIZ_ALLOW_SERVER_PATHS=1"):
         downloads.import_cifar10(str(folder))
-    assert not datasets.is_present("cifar10")
+    assert not stored.is_present("cifar10")
     monkeypatch.setenv(datasets.SERVER_PATHS_ENV, "yes")
     assert datasets.server_paths_allowed()

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from cnnviz.app import caches
 from cnnviz.classroom import people, roster
 from cnnviz.classroom.people import local_teacher
-from cnnviz.data import datasets
+from cnnviz.data import datasets, stored
 from cnnviz.errors import Unavailable
 from cnnviz.runs import store as runs
 from tests.support.archives import class_folders, make_zip
@@ -76,6 +76,6 @@ def test_the_datasets_page_deletes_ones_own_import_only(room, app_path):
     at.checkbox(key="datasets_delete_confirm").check().run()
     at.button(key="datasets_delete").click().run()
     no_errors(at)
-    assert ANNS not in datasets.folder_datasets()
+    assert ANNS not in stored.folder_datasets()
     assert "Deleted anns (your folders)." in [s.value for s in at.success]
     assert not any("anns" in shown for shown in at.selectbox(key="datasets_source").options)
