@@ -7,7 +7,8 @@ grid is the first 16 filters of the network's last conv layer, made as the page 
 first group compiles); PCA and t-SNE (3 stages of 250 iterations, the page's) project the network's
 embedding of 2,000 images (the features are computed once, outside the timing), on one BLAS/OpenMP thread as
 the page does and, for comparison, on two. Prints one JSON row per
-network and technique with the target and the ratio warm / target, then the load average.
+network and technique with the target and the ratio warm / target (and the warm call's CPU seconds, the work
+whatever the load), then the load average.
 Usage: ``PYTHONPATH=. python benchmarks/explain_speed.py [preset ...] [--only=technique,...]`` (default
 seed000_model1 fast_3min, every technique).
 """
@@ -33,18 +34,21 @@ ONCE = ("tsne",)  # nothing to compile: timed once
 EPSILONS = [0, 1, 2, 4, 8, 12, 16, 32]
 
 
-def _timed(fn, repeats: int = 3) -> tuple[float, float]:
+def _timed(fn, repeats: int = 3) -> tuple[float, float, float]:
+    """Wall seconds of the first call and the median warm call, and the warm call's CPU seconds (this process's,
+    all threads: the work, which the load of other processes does not change)."""
     start = time.perf_counter()
+    cpu = time.process_time()
     fn()
-    first = time.perf_counter() - start
+    first, first_cpu = time.perf_counter() - start, time.process_time() - cpu
     if not repeats:  # nothing compiles: the first time is the time
-        return first, first
+        return first, first, first_cpu
     warm = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         fn()
-        warm.append(time.perf_counter() - start)
-    return first, statistics.median(warm)
+        warm.append((time.perf_counter() - start, time.process_time() - cpu))
+    return first, statistics.median(w for w, _ in warm), statistics.median(c for _, c in warm)
 
 
 def _two_threads(fn, *args):
@@ -99,11 +103,12 @@ def main(names: list[str], only: set[str] | None = None) -> None:
             if only and technique not in only:
                 continue
             repeats = 0 if technique.startswith(ONCE) else 1 if technique.startswith(SLOW) else 3
-            first, warm = _timed(fn, repeats=repeats)
+            first, warm, warm_cpu = _timed(fn, repeats=repeats)
             print(json.dumps({"network": name, "params": model.count_params(), "technique": technique,
                               **({"layer": last_conv} if technique.startswith("actmax") else {}),
                               **({"features": list(features.shape)} if "_2000" in technique else {}),
-                              "first_s": round(first, 3), "warm_s": round(warm, 3), "target_s": TARGETS[technique],
+                              "first_s": round(first, 3), "warm_s": round(warm, 3), "warm_cpu_s": round(warm_cpu, 3),
+                              "target_s": TARGETS[technique],
                               "warm/target": round(warm / TARGETS[technique], 3)}), flush=True)
     print(json.dumps({"load_after": [round(v, 2) for v in os.getloadavg()]}), flush=True)
 
