@@ -8,7 +8,8 @@
 ε is counted in ``unit`` (e.g. one grey level of the model's input scale, one value per channel) and
 the result is clipped to ``[lower, upper]`` (the input range of a real picture) when given. The
 curve (:func:`accuracy_curve`) needs one gradient per image for FGSM whatever the number of ε: the
-sign does not depend on ε; each ε then costs a forward pass only (the compiled inference path). Shared models: hold the model's lock while calling these functions.
+sign does not depend on ε; each ε then costs a forward pass only (the compiled inference path).
+Shared models: hold the model's lock while calling these functions.
 """
 
 from __future__ import annotations

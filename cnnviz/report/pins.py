@@ -208,8 +208,8 @@ def find_owner(text: str, viewer: Person | None = None) -> str:
     named = [uid for uid, name in known.items() if name.casefold() == text.casefold()]
     if len(named) == 1:
         return named[0]
-    listed = ", ".join(f"{name} ({uid})" for uid, name in sorted(known.items(), key=lambda kv: (kv[1].casefold(),
-                                                                                                  kv[0]))) or "nobody yet"
+    by_name = sorted(known.items(), key=lambda item: (item[1].casefold(), item[0]))
+    listed = ", ".join(f"{name} ({uid})" for uid, name in by_name) or "nobody yet"
     if named:
         raise InvalidArgument(f"several people are called {text!r}: give a user id; people with pinned views: "
                               f"{listed}")
