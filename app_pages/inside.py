@@ -134,6 +134,10 @@ def _filters_tab(info: runs.RunInfo, layers: dict) -> None:
     if convs[name].get("trainable", True):
         st.caption("The learned weights, min-max scaled to grey (or colour) levels: dark = most negative, "
                    "bright = most positive. A first layer on colour images often learns colour blobs and edges.")
+    elif "/" in name:  # a conv inside a frozen transfer backbone
+        st.caption(f"These weights were not learned in this run: {name.split('/')[0]} was frozen, so they are the "
+                   "backbone's own (ImageNet's, or random when trained without them). Min-max scaled to grey (or "
+                   "colour) levels: dark = most negative, bright = most positive.")
     else:  # e.g. the fast networks' whitening layer: set before training, then frozen
         st.caption(f"These weights were not learned: layer {name} is frozen, its weights were set before training "
                    "(a whitening layer's are computed from patches of the training images) and never changed. "
@@ -144,7 +148,7 @@ def _gradcam_tab(info: runs.RunInfo, image: np.ndarray, layers: dict, probs: np.
     if layers["last_conv"] is None:
         st.info("Grad-CAM needs a convolution layer, and this network has none.")
         return
-    maps = [layer["name"] for layer in layers["maps"]]
+    maps = [layer["name"] for layer in layers["maps"] if "/" not in layer["name"]]  # not inside a backbone
     predicted = int(np.argmax(probs))
     c1, c2 = st.columns(2)
     keep_choice_valid("inside_cam_class", [None, *range(len(class_names))])

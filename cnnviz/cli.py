@@ -404,25 +404,33 @@ def _add_report_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="write a run's lab report: one HTML file that opens offline",
                        description="The network and its parameters, the training set-up, the curves, the test "
                                    "results and confusion matrix, the worst mistakes and the rotation test of one "
-                                   "run, in one self-contained HTML file (the Runs page's download, without the "
-                                   "Explain views a student pins in the app).")
+                                   "run, in one self-contained HTML file (the Runs page's download), with the "
+                                   "Explain views pinned in the app: your own (the teacher's), or a student's "
+                                   "with --owner.")
     p.add_argument("run_id", help="the run (see: python -m cnnviz runs)")
     p.add_argument("--out", metavar="FILE.html", help="where to write it (default: cnnviz-RUN_ID-report.html)")
     p.add_argument("--csv", metavar="FILE.csv", help="also write the run's history as CSV")
+    p.add_argument("--owner", metavar="NAME",
+                   help="whose pinned Explain views to include: a student's name or user id (default: your own)")
     p.set_defaults(handler=_cmd_report)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from cnnviz.report import inputs, page  # plotly and the inspection modules: only this command needs them
+    from cnnviz.report import inputs, page, pins  # plotly and the inspection modules: only this command needs them
 
     info = runs.load_run(args.run_id)
+    me = _cli_owner()
+    owner = me.user_id if args.owner is None else pins.find_owner(args.owner, me)
+    pinned = [inputs.Pinned(p.title, p.figure_json, p.caption)
+              for p in pins.for_run(pins.load(owner, me), info.run_id)]
     out = Path(args.out or f"cnnviz-{info.run_id}-report.html")
     for path in (out, out.parent):  # before the minutes of measuring
         if path.exists() and path.is_dir() != (path == out.parent):
             kind = "a folder" if path == out else "a file"
             raise InvalidArgument(f"cannot write the report to {out}: {path} is {kind}")
+    print(f"{len(pinned)} pinned Explain view{'' if len(pinned) == 1 else 's'} of {owner}", file=sys.stderr)
     print(f"measuring {info.label} on its test images...", file=sys.stderr, flush=True)
-    text = page.report_html(info, inputs.gather(info))
+    text = page.report_html(info, inputs.gather(info), pinned)
     try:
         storage.atomic_write_bytes(out, text.encode("utf-8"))
     except OSError as err:

@@ -1,5 +1,8 @@
-"""The lab report in the app: "Pin to report" buttons under the Explain views (the pinned figures live in
-the session), and the Runs page's button that makes the report (:mod:`cnnviz.report`) and offers it.
+"""The lab report in the app: "Pin to report" buttons under the Explain views, and the Runs page's button that
+makes the report (:mod:`cnnviz.report`) and offers it.
+
+Pins are the person's own (:mod:`cnnviz.report.pins`: a small file under ``CNNVIZ_HOME``), so they survive a
+reload and ``python -m cnnviz report --owner`` finds them; the session keeps a copy, read once per person.
 
 The measurements come from the caches the Evaluate and Robustness pages fill (the same evaluation, the
 same rotation steps), so a report of a run already looked at costs little more than writing the HTML.
@@ -10,17 +13,36 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
+from cnnviz.app import identity
 from cnnviz.app.boundary import friendly_errors
+from cnnviz.errors import CnnvizError
+from cnnviz.report import pins as pin_store
 from cnnviz.runs import store as runs
 
 PINS_KEY = "report_pins"  # [{"run_id", "id", "title", "figure_json", "caption"}], in pinning order
+PINS_OWNER_KEY = "report_pins_owner"  # whose pin file PINS_KEY was read from
 MADE_KEY = "report_made"  # {"run_id", "pins", "html"}: the last report made in this session
-MAX_PINS = 12  # each pinned figure is kept in the session: a few hundred KB at most
+MAX_PINS = pin_store.MAX_PER_RUN  # each pinned figure is a few hundred KB at most
+
+
+def _as_dict(pin: pin_store.Pin) -> dict:
+    return {"run_id": pin.run_id, "id": pin.view_id, "title": pin.title, "figure_json": pin.figure_json,
+            "caption": pin.caption}
+
+
+def _session_pins() -> list[dict]:
+    """This person's pins: read from their file once per session (and again if the person changes)."""
+    person = identity.current_person()
+    owner = None if person is None else person.user_id
+    if owner is not None and st.session_state.get(PINS_OWNER_KEY) != owner:
+        st.session_state[PINS_KEY] = [_as_dict(p) for p in pin_store.load(owner, person)]
+        st.session_state[PINS_OWNER_KEY] = owner
+    return st.session_state.get(PINS_KEY, [])
 
 
 def pinned(run_id: str) -> list[dict]:
-    """The views pinned for ``run_id`` in this session, in pinning order."""
-    return [p for p in st.session_state.get(PINS_KEY, []) if p["run_id"] == run_id]
+    """The views this person pinned for ``run_id``, in pinning order."""
+    return [p for p in _session_pins() if p["run_id"] == run_id]
 
 
 def pin_button(info: runs.RunInfo, view_id: str, title: str, fig: go.Figure, caption: str = "") -> None:
@@ -41,12 +63,20 @@ def pin_button(info: runs.RunInfo, view_id: str, title: str, fig: go.Figure, cap
 def _pin(run_id: str, view_id: str, title: str, fig: go.Figure, caption: str) -> None:
     """The button's callback (before the rerun draws the page, so the label says it is pinned); the figure
     becomes JSON only when pinned, not on every rerun."""
-    kept = [p for p in st.session_state.get(PINS_KEY, []) if not (p["run_id"] == run_id and p["id"] == view_id)]
-    if len(kept) >= MAX_PINS:
+    kept = [p for p in _session_pins() if not (p["run_id"] == run_id and p["id"] == view_id)]
+    if sum(p["run_id"] == run_id for p in kept) >= MAX_PINS:
         st.toast(f"At most {MAX_PINS} views can be pinned: unpin some on the Runs page first.", icon=":material/block:")
         return
-    kept.append({"run_id": run_id, "id": view_id, "title": title, "figure_json": fig.to_json(), "caption": caption})
-    st.session_state[PINS_KEY] = kept
+    pin = pin_store.Pin(run_id, view_id, title, fig.to_json(), caption)
+    person = identity.current_person()
+    if person is not None:
+        try:
+            st.session_state[PINS_KEY] = [_as_dict(p) for p in pin_store.add(person, pin)]
+        except CnnvizError as err:  # e.g. a full disk: the pin is not kept
+            st.toast(f"Could not pin this view: {err}", icon=":material/error:")
+            return
+    else:
+        st.session_state[PINS_KEY] = [*kept, _as_dict(pin)]
     st.toast("Pinned to the lab report.", icon=":material/push_pin:")
 
 
@@ -78,8 +108,12 @@ def report_download(info: runs.RunInfo) -> None:
         drop = st.multiselect("Unpin", [p["id"] for p in pins], key="report_unpin",
                               format_func={p["id"]: p["title"] for p in pins}.get)
         if drop and st.button("Unpin these views", key="report_unpin_go", icon=":material/delete:"):
-            st.session_state[PINS_KEY] = [p for p in st.session_state[PINS_KEY]
-                                          if not (p["run_id"] == info.run_id and p["id"] in drop)]
+            person = identity.current_person()
+            with friendly_errors("Unpinning"):
+                st.session_state[PINS_KEY] = ([_as_dict(p) for p in pin_store.remove(person, info.run_id, drop)]
+                                              if person is not None else
+                                              [p for p in st.session_state[PINS_KEY]
+                                               if not (p["run_id"] == info.run_id and p["id"] in drop)])
             st.session_state.pop("report_unpin", None)
             st.rerun()
     ids = [p["id"] for p in pins]

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from cnnviz.errors import InvalidArgument
-from cnnviz.inspect import layers, logits
+from cnnviz.inspect import layers, logits, nested
 
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,8 +79,14 @@ class TopImages:
 
 
 def conv_layers(model: "keras.Model") -> list[str]:
-    """Names of the model's top-level convolution layers (feature maps N×H×W×C), in call order."""
-    return [layer.name for layer in model.layers if layers.is_conv(layer) and len(layers.output_shape(layer) or ()) == 4]
+    """Names of the model's convolution layers (feature maps N×H×W×C), in call order; those inside a nested model
+    (a transfer run's backbone) as ``"backbone/inner"``, just before it."""
+    inner: dict[str, list[str]] = {}
+    for path, layer in nested.inner_layers(model):
+        if layers.is_conv(layer) and len(layers.output_shape(layer) or ()) == 4:
+            inner.setdefault(path.split(nested.SEPARATOR, 1)[0], []).append(path)
+    return [name for layer in model.layers for name in inner.get(layer.name, [])
+            + ([layer.name] if layers.is_conv(layer) and len(layers.output_shape(layer) or ()) == 4 else [])]
 
 
 def channel_count(model: "keras.Model", layer: str) -> int:
@@ -175,13 +181,13 @@ def top_images(model: "keras.Model", x: np.ndarray, layer: str, channels: Sequen
     """
     import keras
 
-    conv = _conv_layer(model, layer)
+    _conv_layer(model, layer)  # checks the name
     channels = _units(model, channels, "channel", layer)
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 4 or len(x) == 0:
         raise InvalidArgument(f"x must be N×H×W×C images (N ≥ 1), got shape {x.shape}")
     k = _whole(k, "k", 1, len(x))
-    sub = keras.Model(model.inputs[0], layers.graph_output(conv), name=f"{model.name}_top_images")
+    sub = keras.Model(model.inputs[0], nested.graph_tensor(model, layer), name=f"{model.name}_top_images")
     means = np.concatenate([keras.ops.convert_to_numpy(sub(x[s:s + batch_size], training=False)).mean(axis=(1, 2))
                             for s in range(0, len(x), int(batch_size))])[:, list(channels)]
     order = np.argsort(-means, axis=0, kind="stable")[:k].T
@@ -222,7 +228,7 @@ def _conv_layer(model, name):
     if name not in names:
         raise InvalidArgument(f"model {model.name!r} has no convolution layer {name!r}; "
                               f"choose one of {', '.join(names) or '(none)'}")
-    return model.get_layer(name)
+    return nested.get(model, name)
 
 
 def _units(model, units, target: str, layer: str | None) -> list[int]:
@@ -267,10 +273,11 @@ def _build(model, target: str, layer: str | None) -> _Compiled:
         def measure(x, units):
             return tf.gather(scores_of(x), units[:, None], axis=1, batch_dims=1)[:, 0]
     else:
-        conv = model.get_layer(layer)
+        conv = nested.get(model, layer)
         pre = type(conv).__name__ == "Conv2D" and hasattr(conv, "convolution_op") and (
             keras.activations.serialize(conv.activation) != "linear")
-        sub = keras.Model(model.inputs[0], conv.input if pre else layers.graph_output(conv), name=f"actmax_{layer}")
+        sub = keras.Model(model.inputs[0], nested.graph_tensor(model, layer, "input" if pre else "output"),
+                          name=f"actmax_{layer.replace(nested.SEPARATOR, '_')}")
 
         def measure(x, units):
             h = sub(x, training=False)

@@ -8,7 +8,8 @@
 ε is counted in ``unit`` (e.g. one grey level of the model's input scale, one value per channel) and
 the result is clipped to ``[lower, upper]`` (the input range of a real picture) when given. The
 curve (:func:`accuracy_curve`) needs one gradient per image for FGSM whatever the number of ε: the
-sign does not depend on ε. Shared models: hold the model's lock while calling these functions.
+sign does not depend on ε; each ε then costs a forward pass only (the compiled inference path).
+Shared models: hold the model's lock while calling these functions.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import logits
-from cnnviz.inspect.evaluation import check_images, check_labels
+from cnnviz.inspect.evaluation import check_images, check_labels, predict_probabilities
 from cnnviz.inspect.saliency import as_one_image
 
 
@@ -145,9 +146,9 @@ def accuracy_curve(model: "keras.Model", x: np.ndarray, y: np.ndarray, epsilons:
         xb = x[start:start + batch_size].astype(np.float32)
         yb = y[start:start + batch_size].astype(np.int32)
         signs = np.sign(_loss_gradients(model, xb, yb)[1])
-        for k, e in enumerate(eps):
-            scores = _loss_gradients(model, _clip(xb + e * unit_ * signs, lo, hi), yb)[0]
-            right[k] += int(np.sum(np.argmax(scores, axis=1) == yb))
+        for k, e in enumerate(eps):  # counting right answers needs a forward pass only (softmax keeps the order)
+            probs = predict_probabilities(model, _clip(xb + e * unit_ * signs, lo, hi), batch_size=len(xb))
+            right[k] += int(np.sum(np.argmax(probs, axis=1) == yb))
     return AccuracyCurve(epsilons=tuple(eps), accuracy=right / max(len(x), 1), count=len(x))
 
 

@@ -5,7 +5,8 @@ mean and standard deviation and the first layer's kernels min-max scaled. Works 
 Sequential models (with or without an explicit ``Input``) and functional ones
 (inception/residual blocks). The model passed in is never cloned or changed: feature maps
 come from a sub-model sharing its layers (functional) or from calling its layers in
-order (Sequential).
+order (Sequential). The convolutions inside a functional model's nested backbone (a transfer
+run) are offered too, named ``"backbone/inner"`` (:mod:`cnnviz.inspect.nested`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from cnnviz.errors import InvalidArgument
-from cnnviz.inspect import layers
+from cnnviz.inspect import layers, nested
 
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -105,15 +106,31 @@ def _check_built(model: "keras.Model") -> None:
         )
 
 
+def _inner_convs(model: "keras.Model") -> dict[str, list[tuple[str, Any]]]:
+    """``{nested model's name: [(path, conv layer), ...]}``: the convolutions inside each nested model."""
+    out: dict[str, list[tuple[str, Any]]] = {}
+    for path, layer in nested.inner_layers(model):
+        if layers.is_conv(layer):
+            out.setdefault(path.split(nested.SEPARATOR, 1)[0], []).append((path, layer))
+    return out
+
+
 def inspectable_layers(model: "keras.Model") -> list[dict[str, Any]]:
-    """Layers whose output is a stack of feature maps (batch × H × W × C), in call order.
+    """Layers whose output is a stack of feature maps (batch × H × W × C), in call order; a nested model's
+    convolutions (``"backbone/inner"``) come just before the nested model itself.
 
     Returns:
         One dict per layer: ``name, type, kind, output_shape`` (H, W, C).
     """
     _check_built(model)
+    inner = _inner_convs(model)
     out = []
     for layer in _model_layers(model):
+        for path, conv in inner.get(layer.name, ()):
+            shape = layers.output_shape(conv)
+            if shape is not None and len(shape) == 4:
+                out.append(dict(name=path, type=type(conv).__name__, kind=layers.layer_kind(conv),
+                                output_shape=tuple(shape[1:])))
         shape = layers.output_shape(layer)
         if shape is not None and len(shape) == 4:
             out.append(dict(name=layer.name, type=type(layer).__name__, kind=layers.layer_kind(layer),
@@ -122,6 +139,8 @@ def inspectable_layers(model: "keras.Model") -> list[dict[str, Any]]:
 
 
 def _get_layer(model: "keras.Model", layer_name: str):
+    if isinstance(layer_name, str) and nested.is_nested(layer_name) and not _is_sequential(model):
+        return nested.get(model, layer_name)
     names = [layer.name for layer in _model_layers(model)]
     if layer_name not in names:
         raise InvalidArgument(f"model {model.name!r} has no layer {layer_name!r}; its layers are {', '.join(names)}")
@@ -144,7 +163,7 @@ def activations(model: "keras.Model", image: np.ndarray, layer_names: Sequence[s
     Args:
         model: a built Keras model (not changed).
         image: H×W×C float (scaled as the model was trained) or 1×H×W×C.
-        layer_names: top-level layer names.
+        layer_names: top-level layer names, or ``"backbone/inner"`` paths (functional models).
     Returns:
         ``{layer name: output without the batch axis}`` as float32 arrays.
     """
@@ -169,7 +188,7 @@ def activations(model: "keras.Model", image: np.ndarray, layer_names: Sequence[s
                     break
         return {name: out[name] for name in layer_names}
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    sub = keras.Model(inputs, [layers.graph_output(layer) for layer in wanted], name=f"{model.name}_features")
+    sub = keras.Model(inputs, [nested.graph_tensor(model, name) for name in layer_names], name=f"{model.name}_features")
     results = sub(batch, training=False)
     if not isinstance(results, (list, tuple)):  # Keras returns a bare tensor for one output
         results = [results]
@@ -281,18 +300,23 @@ def feature_maps(
 # --- filters ----------------------------------------------------------------------------
 def conv_layers(model: "keras.Model") -> list[dict[str, Any]]:
     """Layers with a 2D convolution kernel, in call order: ``name, type, kernel_shape, trainable``
-    (False for a frozen layer, e.g. the fast presets' whitening conv, whose weights nobody learned).
+    (False for a frozen layer, e.g. the fast presets' whitening conv, whose weights nobody learned);
+    a nested model's (a transfer run's backbone's) come just before it, named ``"backbone/inner"``.
 
     Asks for a drawable ``kernel`` (kh×kw×in×out) rather than :func:`layers.is_conv`: a
     SeparableConv2D has two kernels and no ``kernel``, a custom layer may have one.
     """
     _check_built(model)
+    inner = {}
+    for path, layer in nested.inner_layers(model):
+        inner.setdefault(path.split(nested.SEPARATOR, 1)[0], []).append((path, layer))
     out = []
-    for layer in _model_layers(model):
-        kernel = getattr(layer, "kernel", None)
-        if kernel is not None and len(kernel.shape) == 4:
-            out.append(dict(name=layer.name, type=type(layer).__name__, kernel_shape=tuple(kernel.shape),
-                            trainable=bool(layer.trainable)))
+    for top in _model_layers(model):
+        for name, layer in [*inner.get(top.name, ()), (top.name, top)]:
+            kernel = getattr(layer, "kernel", None)
+            if kernel is not None and len(kernel.shape) == 4:
+                out.append(dict(name=name, type=type(layer).__name__, kernel_shape=tuple(kernel.shape),
+                                trainable=bool(layer.trainable)))
     return out
 
 
@@ -339,7 +363,7 @@ def layer_filters(
         raise InvalidArgument(
             f"layer {layer_name!r} is not a convolution layer; choose one of {', '.join(c['name'] for c in convs)}"
         )
-    kernel = keras.ops.convert_to_numpy(model.get_layer(layer_name).kernel).astype(np.float64)
+    kernel = keras.ops.convert_to_numpy(_get_layer(model, layer_name).kernel).astype(np.float64)
     kh, kw, cin, cout = kernel.shape
     n_f, n_c = min(int(max_filters), cout), min(int(max_channels), cin)
     if scale == "global":

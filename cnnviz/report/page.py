@@ -182,17 +182,30 @@ def _rotation(inputs: ReportInputs, figures: _Figures) -> str:
             "images it was trained on.</p>" + figures.div(fig) + _table(rows, ("rotation", "accuracy"), numeric=(1,)))
 
 
+def _offline(fig: go.Figure) -> go.Figure:
+    """The figure without pictures it would fetch when opened (a pin file is text anyone with the disk can edit):
+    only ``data:`` sources stay, for layout images and Image traces."""
+    def inline(source: object) -> bool:
+        return source is None or (isinstance(source, str) and source.startswith("data:"))
+
+    fig.layout.images = [image for image in fig.layout.images if inline(image.source)]
+    for trace in fig.data:
+        if trace.type == "image" and not inline(trace.source):
+            trace.source = None
+    return fig
+
+
 def _explain(pinned: Sequence[Pinned], figures: _Figures) -> str:
     if not pinned:
         return "<p>No Explain views were pinned (the Explain page's “Pin to report” buttons add them).</p>"
     out = []
     for p in pinned:
         try:
-            fig = pio.from_json(p.figure_json)
-        except ValueError as err:
-            raise InvalidArgument(f"the pinned view {p.title!r:.80} is not a Plotly figure: {err}") from None
-        out.append(f"<h3>{escape(p.title)}</h3>" + figures.div(fig)
-                   + (f"<p>{escape(p.caption)}</p>" if p.caption else ""))
+            drawn = figures.div(_offline(pio.from_json(p.figure_json)))
+        except ValueError as err:  # a damaged or edited pin: say so, keep the rest of the report
+            why = escape(str(err).strip().split("\n")[0][:200])  # Plotly's own lists every valid property
+            drawn = f'<p class="wrong">This pinned view cannot be drawn: it is not a Plotly figure ({why}).</p>'
+        out.append(f"<h3>{escape(p.title)}</h3>" + drawn + (f"<p>{escape(p.caption)}</p>" if p.caption else ""))
     return "".join(out)
 
 

@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from cnnviz.app import report
-from cnnviz.report import inputs, page
+from cnnviz.app import pickers, report
+from cnnviz.classroom import people, roster
+from cnnviz.classroom import settings as class_settings
+from cnnviz.report import inputs, page, pins
+from cnnviz.runs import labels
 from cnnviz.runs import store as runs
-from tests.support.pages import figure, no_errors, open_page
+from tests.support.pages import TIMEOUT, figure, no_errors, open_page
 from tests.support.runs import copy_runs, train_runs
 from tests.support.specs import FLAT_MODEL, page_spec
 
@@ -113,3 +117,54 @@ def test_the_filter_grid_and_the_embeddings_scatter_are_pinned_into_the_report(a
     assert text.count("<h3>") == 2
     assert "<h3>What the first 4 filters of " in text and "<h3>Embeddings: Trained network: PCA of " in text
     assert "Pictures grown from grey noise" in text and "placed by the network&#x27;s last hidden layer" in text
+
+
+def _as_student(app_path: str, key: str, page_path: str) -> AppTest:
+    """A fresh browser session of the student whose private key is ``key`` (a reload), on ``page_path``."""
+    at = AppTest.from_file(app_path, default_timeout=TIMEOUT)
+    at.query_params["key"] = key
+    at.run()
+    at.switch_page(page_path).run()
+    no_errors(at)
+    return at
+
+
+def test_pins_are_the_students_own_and_survive_a_reload(app_path, run_id, monkeypatch):
+    for name in (people.PASSWORD_ENV, people.TEACHERS_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(people.CLASSROOM_ENV, "1")
+    (ann_key, ann), (ben_key, ben) = roster.register("Ann"), roster.register("Ben")
+    class_settings.set_class_sees_all(True, by=people.local_teacher())  # both see the teacher's run
+    # AppTest calls a select box's format_func outside the script run, where the run picker's label cannot ask
+    # who is looking (identity reads the URL): label the runs without "· by ..." in this test.
+    monkeypatch.setattr(pickers, "run_label", labels.picker_label)
+
+    at = _as_student(app_path, ann_key, "app_pages/explain.py")
+    at.session_state["explain_tab"] = "Occlusion"
+    at.run()
+    at.button(key="explain_occlusion_pin").click().run()
+    no_errors(at)
+    saved = json.loads(pins.pin_file(ann.user_id).read_text(encoding="utf-8"))
+    assert saved["owner"] == ann.user_id and saved["owner_name"] == "Ann"
+    assert [(p["run_id"], p["view_id"]) for p in saved["pins"]] == [(run_id, "explain_occlusion")]
+    assert saved["pins"][0]["figure_json"] == at.session_state[report.PINS_KEY][0]["figure_json"]
+
+    again = _as_student(app_path, ann_key, "app_pages/runs.py")  # a reload: a new session finds her pin
+    assert "with 1 pinned Explain view." in " ".join(m.value for m in again.markdown)
+    again.button(key="report_make").click().run()
+    no_errors(again)
+    assert "<h3>Occlusion of " in again.session_state[report.MADE_KEY]["html"]
+
+    other = _as_student(app_path, ben_key, "app_pages/runs.py")  # Ben's session: none of Ann's pins
+    assert "Pin Explain views on the Explain page to add them." in " ".join(m.value for m in other.markdown)
+    other.switch_page("app_pages/explain.py").run()
+    other.session_state["explain_tab"] = "Occlusion"
+    other.run()
+    no_errors(other)
+    assert other.button(key="explain_occlusion_pin").label == "Pin to report"
+    assert not pins.pin_file(ben.user_id).exists() and len(pins.load(ann.user_id)) == 1
+
+    again.multiselect(key="report_unpin").set_value(["explain_occlusion"]).run()
+    again.button(key="report_unpin_go").click().run()
+    no_errors(again)
+    assert json.loads(pins.pin_file(ann.user_id).read_text(encoding="utf-8"))["pins"] == []

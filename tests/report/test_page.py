@@ -156,8 +156,9 @@ def test_no_pins_no_rotation_no_mistakes_and_errors(made):
     assert "No mistakes on the test set." in text
     with pytest.raises(InvalidArgument, match=r"mistakes must be a non-negative whole number, got -1"):
         page.report_html(info, got, mistakes=-1)
-    with pytest.raises(InvalidArgument, match=r"the pinned view 'bad' is not a Plotly figure"):
-        page.report_html(info, got, [inputs.Pinned("bad", "{not json")])
+    damaged = page.report_html(info, got, [inputs.Pinned("bad", "{not json"), _pin("good")])  # the rest is kept
+    assert ("<h3>bad</h3><p class=\"wrong\">This pinned view cannot be drawn: it is not a Plotly figure (Expecting "
+            "property name enclosed in double quotes: line 1 column 2 (char 1)).</p><h3>good</h3>") in damaged
     assert inputs.pinned_from_dicts([{"title": "t", "figure_json": "{}", "caption": "c"}]) == [
         inputs.Pinned("t", "{}", "c")]
     with pytest.raises(InvalidArgument, match="a pinned view needs a title and its figure as JSON, got"):

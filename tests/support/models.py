@@ -265,3 +265,26 @@ def impossible_build(input_shape, num_classes):
 def buggy_build(input_shape, num_classes):
     """A build function with a bug: its traceback must reach the server's log, not the student."""
     raise RuntimeError("boom")
+
+
+def nested_backbone_model(size: int = 12, seed: int = 0):
+    """A transfer network in miniature: ``image`` → ``to_pixels`` (×2) → a functional backbone called as one layer
+    (``tiny_backbone``: ``bb_conv1`` 3×3 ReLU 'same', ``bb_bn``, ``bb_conv2`` 3×3 linear 'valid' with 5 filters,
+    ``bb_relu``) → ``head_pool`` → ``head_output`` (3 classes). Random weights, nothing downloaded."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    bb_in = keras.Input((size, size, 3), name="bb_input")
+    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="bb_conv1")(bb_in)
+    h = keras.layers.BatchNormalization(name="bb_bn")(h)
+    h = keras.layers.Conv2D(5, 3, name="bb_conv2")(h)
+    backbone = keras.Model(bb_in, keras.layers.ReLU(name="bb_relu")(h), name="tiny_backbone")
+    inp = keras.Input((size, size, 3), name="image")
+    h = backbone(keras.layers.Rescaling(2.0, name="to_pixels")(inp))
+    h = keras.layers.GlobalAveragePooling2D(name="head_pool")(h)
+    out = keras.layers.Dense(3, activation="softmax", name="head_output")(h)
+    model = keras.Model(inp, out, name="tiny_transfer")
+    bn = backbone.get_layer("bb_bn")  # statistics that change the numbers, so a skipped layer would show
+    bn.set_weights([np.linspace(0.5, 1.5, 4), np.linspace(-0.2, 0.2, 4), np.linspace(-0.1, 0.1, 4),
+                    np.linspace(0.5, 2.0, 4)])
+    return model

@@ -1,0 +1,95 @@
+"""Each person's pinned views in their own file: kept across sessions, replaced not duplicated, read by their owner
+and the teacher only, never from a file that names someone else, damaged entries skipped, names found by the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from cnnviz.classroom import policy
+from cnnviz.classroom.people import TEACHER_OWNER, Person, local_teacher
+from cnnviz.errors import InvalidArgument
+from cnnviz.report import pins
+
+ANN = Person("key:ann0001", "Ann", False, "key")
+BEN = Person("key:ben0002", "Ben", False, "key")
+OTHER_ANN = Person("account:ann@school.example", "ann", False, "account")
+RUN = "20260101-000000-0000a001"
+
+
+def _pin(view: str = "explain_occlusion", run: str = RUN, title: str = "Occlusion") -> pins.Pin:
+    return pins.Pin(run, view, title, json.dumps({"data": [], "layout": {"title": {"text": title}}}), "a caption")
+
+
+def test_pins_are_kept_in_the_owners_file(cnnviz_home):
+    assert pins.load(ANN.user_id, ANN) == []
+    pins.add(ANN, _pin())
+    pins.add(ANN, _pin("explain_neuron", title="One neuron"))
+    got = pins.add(ANN, _pin(title="Occlusion again"))  # the same view again: replaced, moved to the end
+    assert [(p.view_id, p.title) for p in got] == [("explain_neuron", "One neuron"), ("explain_occlusion",
+                                                                                       "Occlusion again")]
+    path = pins.pin_file(ANN.user_id)
+    assert path.parent == cnnviz_home / "pins" and ":" not in path.name
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["owner"] == ANN.user_id and saved["owner_name"] == "Ann" and saved["format"] == pins.FORMAT
+    assert [pins.Pin.from_dict(p) for p in saved["pins"]] == got == pins.load(ANN.user_id, ANN)
+    assert pins.for_run(got, "another") == []
+    assert pins.remove(ANN, RUN, ["explain_neuron"]) == [got[1]]
+
+
+def test_only_the_owner_and_the_teacher_read_or_change_them(cnnviz_home):
+    pins.add(ANN, _pin())
+    assert pins.load(BEN.user_id, BEN) == []  # Ben's own: none
+    with pytest.raises(policy.NotAllowed, match="Ben may not see the pinned views of someone else"):
+        pins.load(ANN.user_id, BEN)
+    with pytest.raises(policy.NotAllowed, match="Ben may not change the pinned views of someone else"):
+        pins.remove(BEN, RUN, ["explain_occlusion"], owner=ANN.user_id)
+    assert len(pins.load(ANN.user_id, local_teacher())) == len(pins.load(ANN.user_id)) == 1
+    assert pins.remove(local_teacher(), RUN, ["explain_occlusion"], owner=ANN.user_id) == []
+    assert json.loads(pins.pin_file(ANN.user_id).read_text())["owner_name"] == "Ann"  # the teacher kept her name
+
+
+def test_a_file_naming_someone_else_or_damaged_is_not_trusted(cnnviz_home):
+    pins.add(ANN, _pin())
+    shutil.copy(pins.pin_file(ANN.user_id), pins.pin_file(BEN.user_id))  # Ann's file under Ben's name
+    assert pins.load(BEN.user_id, BEN) == []
+    pins.pin_file(BEN.user_id).write_text("{not json", encoding="utf-8")
+    assert pins.load(BEN.user_id, BEN) == []
+    assert pins.add(BEN, _pin())[0].view_id == "explain_occlusion"  # a damaged file is written over
+    data = json.loads(pins.pin_file(ANN.user_id).read_text())
+    data["pins"] += [{"run_id": RUN, "view_id": 3, "figure_json": "{}"}, "text", {"run_id": RUN}]
+    pins.pin_file(ANN.user_id).write_text(json.dumps(data), encoding="utf-8")
+    assert [p.view_id for p in pins.load(ANN.user_id)] == ["explain_occlusion"]  # the bad entries are skipped
+    with pytest.raises(InvalidArgument, match=r"a pin needs run_id, view_id, title, figure_json and caption as text, "
+                                              r"got \{'run_id': "):
+        pins.Pin.from_dict({"run_id": RUN, "view_id": "v"})
+
+
+def test_at_most_twelve_views_per_run(cnnviz_home):
+    for k in range(pins.MAX_PER_RUN):
+        pins.add(ANN, _pin(f"view_{k}"))
+    pins.add(ANN, _pin("view_0", title="replaced"))  # replacing is always possible
+    pins.add(ANN, _pin("view_x", run="another"))  # another run has its own twelve
+    with pytest.raises(InvalidArgument, match=f"at most {pins.MAX_PER_RUN} views of a run can be pinned, and run "
+                                              f"{RUN} has {pins.MAX_PER_RUN}"):
+        pins.add(ANN, _pin("view_13"))
+    assert len(pins.load(ANN.user_id)) == pins.MAX_PER_RUN + 1
+
+
+def test_find_owner_by_name_or_user_id(cnnviz_home):
+    for person in (ANN, BEN):
+        pins.add(person, _pin())
+    assert pins.owners() == {ANN.user_id: "Ann", BEN.user_id: "Ben"}
+    assert pins.owners(BEN) == {BEN.user_id: "Ben"}
+    assert pins.find_owner("ben") == pins.find_owner(BEN.user_id) == BEN.user_id
+    assert pins.find_owner("Teacher") == TEACHER_OWNER
+    with pytest.raises(InvalidArgument, match=r"nobody called 'Cy' has pinned views; people with pinned views: "
+                                              r"Ann \(key:ann0001\), Ben \(key:ben0002\)"):
+        pins.find_owner("Cy")
+    pins.add(OTHER_ANN, _pin())
+    with pytest.raises(InvalidArgument, match="several people are called 'Ann': give a user id"):
+        pins.find_owner("Ann")
+    with pytest.raises(InvalidArgument, match="got ' '"):
+        pins.find_owner(" ")
