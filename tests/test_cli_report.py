@@ -64,7 +64,7 @@ def _figure(title: str) -> str:
 
 
 def test_report_has_the_pinned_views_of_the_teacher_or_of_a_student(tmp_path, capsys):
-    info = runs.save_run(_model(), config=CONFIG, history={"loss": [2.0], "accuracy": [0.3]},
+    info = saving.save_run(_model(), config=CONFIG, history={"loss": [2.0], "accuracy": [0.3]},
                          metrics={"test_accuracy": 0.3}, status="finished")
     pins.add(ANN, pins.Pin(info.run_id, "explain_occlusion", "Occlusion of test image 3", _figure("ann's map"),
                            "Red: where a grey patch lowered the score"))
@@ -87,7 +87,7 @@ def test_report_has_the_pinned_views_of_the_teacher_or_of_a_student(tmp_path, ca
 
 
 def test_a_hostile_pin_file_is_escaped_and_fetches_nothing(tmp_path, capsys):
-    info = runs.save_run(_model(), config=CONFIG, history={"loss": [2.0], "accuracy": [0.3]},
+    info = saving.save_run(_model(), config=CONFIG, history={"loss": [2.0], "accuracy": [0.3]},
                          metrics={"test_accuracy": 0.3}, status="finished")
     script = '</script><script>alert("pin")</script>'
     fig = go.Figure(go.Scatter(x=[0], y=[0], name=script), layout={
