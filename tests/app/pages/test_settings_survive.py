@@ -181,11 +181,18 @@ def test_transfer_settings_survive(app_path):
     assert at.number_input(key="tl_epochs").value == 5
 
 
-def test_pretrained_settings_survive(app_path, keras_home):
+def test_pretrained_tab_and_settings_survive(app_path, keras_home):
     page = "app_pages/pretrained.py"
     at = open_page(app_path, page)
     at.slider(key="pre_top").set_value(3).run()
+    at.session_state["pre_tab"] = "The model"
+    at.run()
+    no_errors(at)
     away_and_back(at, page)
+    assert at.session_state["pre_tab"] == "The model"  # the tab is open again (issue 14)
+    assert [m.label for m in at.metric][:1] == ["Conv2D layers"] and not at.get("slider")  # only its content ran
+    at.session_state["pre_tab"] = "Your photos"
+    at.run()
     assert at.slider(key="pre_top").value == 3
 
 
