@@ -136,18 +136,16 @@ def main() -> None:
                     "photos today. The other tabs and pages work without them.", icon=":material/info:")
             with st.expander("For the teacher: how to install the weights"):
                 st.markdown(str(err))
-    # The tab last opened opens again after a page switch; only the open tab's content runs.
+    # The tab last opened opens again after a page switch. Every tab's content is drawn, as before (the
+    # photos' results are cached, and the notebook-question check reads the photos and the model tab at once).
     photos_tab, model_tab, cifar_tab = remembered_tabs(TABS, key="pre_tab")
     with photos_tab:
-        if photos_tab.open:
-            _photos_tab(clf)
+        _photos_tab(clf)
     with model_tab:
-        if model_tab.open:
-            with friendly_errors("Counting ResNet50's layers"):
-                _model_tab()
+        with friendly_errors("Counting ResNet50's layers"):
+            _model_tab()
     with cifar_tab:
-        if cifar_tab.open:
-            _cifar_tab(clf)
+        _cifar_tab(clf)
 
 
 main()

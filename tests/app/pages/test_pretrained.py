@@ -40,14 +40,6 @@ def _open_page(app_path) -> AppTest:
     return at
 
 
-def _open_tab(at: AppTest, tab: str) -> AppTest:
-    """Open one of the page's tabs (only the open tab's content runs)."""
-    at.session_state["pre_tab"] = tab
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
 def _texts(at) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [s.value for s in at.subheader]
     return " ".join(parts)
@@ -67,13 +59,10 @@ def test_sample_photos_are_classified_with_charts(app_path, patched):
     assert len(charts) >= 6  # top-k, Grad-CAM and preprocessing per photo (+ stage chart)
     assert "tiny test weights" in _texts(at)
     # The model tab: facts of the model actually loaded.
-    _open_tab(at, "The model")
-    assert not at.subheader  # the photos tab's content runs only while it is open
     facts = imagenet.model_facts(patched.model)
     assert [m.value for m in at.metric][:2] == [str(facts["conv_layers"]), str(facts["weighted_depth"])]
     # CIFAR-10 is not in the empty CNNVIZ_HOME: an info, not an error.
-    _open_tab(at, "CIFAR-10 bridge")
-    assert at.info and not at.exception and not at.error
+    assert at.info and not at.exception
 
 
 def test_fewer_classes_and_one_sample(app_path, patched):
@@ -119,7 +108,8 @@ def test_camera_photo(app_path, patched):
 def test_cifar_bridge_with_images(app_path, patched, monkeypatch):
     pictures = [(photo(32, 32, seed=i), name) for i, name in enumerate(["airplane", "automobile"])]
     monkeypatch.setattr(caches, "cifar_bridge_images", lambda count, seed: pictures)
-    at = _open_tab(_open_page(app_path), "CIFAR-10 bridge")
+    at = _open_page(app_path)
+    assert not at.exception
     captions = [c for img in at.image for c in img.captions]
     assert captions == ["CIFAR-10 says: airplane", "CIFAR-10 says: automobile"]
     results = pretrained.classify(patched, [img for img, _ in pictures], top=3)
@@ -147,7 +137,6 @@ def test_offline_page_explains_and_still_shows_the_model(app_path, monkeypatch, 
         assert f"downloading it failed: could not download {mirror.base}/resnet50.h5: the server answered HTTP 404 (Not Found)." in error.value
         assert any("need ResNet50's ImageNet weights" in i.value for i in at.info)
         # The facts come from the architecture alone.
-        _open_tab(at, "The model")
         assert [m.value for m in at.metric] == ["53", "50", "25,636,712", "224×224×3"]
         assert "49 convolutions and 1 dense" in _texts(at)
         # A rerun inside the retry window says the same without asking the network again.
