@@ -157,8 +157,9 @@ def _summary(config: ModelConfig, ds: datasets.Dataset, *, pooling_note: bool = 
     return False
 
 
-def _training_options(ds: datasets.Dataset, config: ModelConfig,
+def _training_options(ds: datasets.Dataset, config: ModelConfig | None,
                       preset: presets.Preset | None) -> TrainSpec | None:
+    """The training settings (drawn even while the network is not usable, config None) and their spec, or None."""
     t = preset.training if preset else {}
     same_data = preset is not None and t.get("dataset") == ds.name
     tag = f"{preset.name if preset else 'own'}_{ds.name}"  # new defaults when the preset or data change
@@ -168,8 +169,8 @@ def _training_options(ds: datasets.Dataset, config: ModelConfig,
         epochs = checked_number("Epochs", 1, 500, int(t.get("epochs", 5)), key=f"train_epochs_{tag}")
         batch = st.select_slider("Batch size", [8, 16, 32, 64, 100, 128, 256, 512],
                                  int(t.get("batch_size", 32)), key=f"train_batch_{tag}", persist_state=KEEP)
-        lr = checked_number("Learning rate", 1e-5, 1.0, float(config.learning_rate), format="%.5f",
-                            key=f"train_lr_{tag}")
+        lr = checked_number("Learning rate", 1e-5, 1.0, 0.001 if config is None else float(config.learning_rate),
+                            format="%.5f", key=f"train_lr_{tag}")
         seed = checked_number("Random seed", 0, 2**31 - 1, 0, key="train_seed",
                               help="The same seed and settings give the same run.")
     with c2:
@@ -202,7 +203,7 @@ def _training_options(ds: datasets.Dataset, config: ModelConfig,
                               key=f"aug_shift_{tag}", persist_state=KEEP)
             zoom = st.slider("Zoom up to ±", 0.0, 0.5, float(seed_aug.get("zoom", 0.0)), 0.05,
                              key=f"aug_zoom_{tag}", persist_state=KEEP)
-    if None in (epochs, lr, seed, train_size, test_size, patience):
+    if config is None or None in (epochs, lr, seed, train_size, test_size, patience):
         return None  # a box holds a value outside its range: said under it, and Train waits for it
     aug = augment.AugmentConfig(rotation=float(rotation), flip=flip, translate=shift, zoom=zoom, seed=int(seed))
     spec = TrainSpec(
@@ -240,12 +241,14 @@ def main() -> None:
             config = preset.config
         elif source == LAYERS:
             config, preset = layerbuilder.layer_by_layer(ds.input_shape, ds.num_classes), None
-            st.markdown("###### For your data")
+            if config is not None:  # None: a layer's box is out of its range (said there); nothing to show yet
+                st.markdown("###### For your data")
         else:
             config, preset = _preset_config(ds) if source == PRESET else (_builder_config(), None)
-        weights_ready = layerbuilder.weights_ready(config)  # says how to get missing weights, whatever the data
-        fits = (not _made_for_missing_data(preset, ds) and _summary(config, ds, pooling_note=source == BUILDER)
-                and weights_ready)
+        # says how to get missing weights, whatever the data
+        weights_ready = config is not None and layerbuilder.weights_ready(config)
+        fits = config is not None and (not _made_for_missing_data(preset, ds)
+                                       and _summary(config, ds, pooling_note=source == BUILDER) and weights_ready)
         st.subheader("3. Training")
         spec = _fast_training(ds, preset) if source == FAST else _training_options(ds, config, preset)
         if spec is not None and source != FAST:

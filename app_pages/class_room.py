@@ -8,6 +8,7 @@ import streamlit as st
 
 from cnnviz.app import identity, jobs
 from cnnviz.app.boundary import friendly_errors
+from cnnviz.app.numbers import checked_number
 from cnnviz.classroom import roster
 from cnnviz.classroom import settings as class_settings
 from cnnviz.runs import results
@@ -57,9 +58,9 @@ def _trainings(me) -> None:
     else:
         st.caption("Nobody is training right now.")
     left, right = st.columns([3, 1])
-    cap = left.number_input("Trainings at once", min_value=1, max_value=64, value=manager.max_jobs, step=1,
-                            key="class_cap", help="More at once share the server's cores: each goes slower.")
-    if right.button("Apply", key="class_cap_apply", disabled=int(cap) == manager.max_jobs):
+    cap = checked_number("Trainings at once", 1, max(64, manager.max_jobs), manager.max_jobs, key="class_cap",
+                         where=left, help="More at once share the server's cores: each goes slower.")
+    if right.button("Apply", key="class_cap_apply", disabled=cap is None or int(cap) == manager.max_jobs):
         with friendly_errors("Changing the number of trainings at once"):
             manager.set_max_jobs(int(cap), by=me)
             st.rerun()

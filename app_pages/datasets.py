@@ -129,8 +129,10 @@ def _samples(ds: datasets.Dataset) -> None:
 
 def _inspect(ds: datasets.Dataset) -> None:
     st.subheader("One image, pixel by pixel")
-    index = st.number_input("Training image number", 0, len(ds.y_train) - 1, 0,
-                            key=f"datasets_inspect_{ds.name}", persist_state=KEEP)
+    index = checked_number(f"Training image number (0 to {len(ds.y_train) - 1:,})", 0, len(ds.y_train) - 1, 0,
+                           key=f"datasets_inspect_{ds.name}")
+    if index is None:  # said under the box: no picture of another image
+        return
     image = ds.x_train[int(index)]
     st.write(f"Class {code_name(ds.class_names[int(ds.y_train[int(index)])])}, values "  # a folder's name, as typed
              f"{int(image.min())}..{int(image.max())} (uint8, 0 = dark, 255 = bright).")

@@ -11,6 +11,7 @@ from cnnviz.app.report import pin_button
 from cnnviz.app import explain as explain_cache
 from cnnviz.app.actmax import actmax_tab
 from cnnviz.app.embeddings import embeddings_tab
+from cnnviz.app.numbers import checked_number
 from cnnviz.app.remember import KEEP, remembered_tabs
 from cnnviz.app.state import keep_choice_valid
 from cnnviz.data import images
@@ -33,9 +34,11 @@ def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str
     if source == TEST_IMAGE:
         data = caches.run_test_set(info)
         n = len(data["y"])
-        if st.session_state.get(INDEX_KEY, 0) >= n:
-            st.session_state[INDEX_KEY] = 0
-        index = int(st.number_input(f"Test image (0 to {n - 1})", 0, n - 1, key=INDEX_KEY, persist_state=KEEP))
+        # Checked here, not by Streamlit: a number outside the range (e.g. kept from a run with more test
+        # images) is said under the box, and no picture is drawn for another number.
+        index = checked_number(f"Test image (0 to {n - 1})", 0, n - 1, 0, key=INDEX_KEY)
+        if index is None:
+            return None, "", None
         truth = int(data["y"][index])
         return data["x"][index], f"Test image #{index}: truly {data['class_names'][truth]}", truth
     pictures = imagesource.own_pictures(source, upload=UPLOAD, upload_key="explain_upload",
@@ -148,11 +151,11 @@ def _neuron_tab(info, image) -> None:
     io = explain_cache.layer_io(info, image, layer)
     out_h, out_w, cout = io.outputs.shape
     c1, c2, c3 = st.columns(3)
-    channel = int(c1.number_input(f"Filter (0 to {cout - 1})", 0, cout - 1, 0, key="explain_neuron_channel",
-                                  persist_state=KEEP))
-    row = int(c2.number_input(f"Row (0 to {out_h - 1})", 0, out_h - 1, 0, key="explain_neuron_row", persist_state=KEEP))
-    col = int(c3.number_input(f"Column (0 to {out_w - 1})", 0, out_w - 1, 0, key="explain_neuron_col",
-                              persist_state=KEEP))
+    channel = checked_number(f"Filter (0 to {cout - 1})", 0, cout - 1, 0, key="explain_neuron_channel", where=c1)
+    row = checked_number(f"Row (0 to {out_h - 1})", 0, out_h - 1, 0, key="explain_neuron_row", where=c2)
+    col = checked_number(f"Column (0 to {out_w - 1})", 0, out_w - 1, 0, key="explain_neuron_col", where=c3)
+    if channel is None or row is None or col is None:  # said under the box: no neuron of another number
+        return
     n = neuron.neuron(io, channel, row, col)
     fig = explain_figs.neuron_figure(n)
     st.plotly_chart(fig, key="explain_neuron")

@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 
 from cnnviz.app import boundary, caches, imagesource
+from cnnviz.app.numbers import checked_number
 from cnnviz.app.remember import KEEP, remembered_tabs
 from cnnviz.app.state import CURRENT_RUN_KEY, INSPECT_TARGET_KEY, keep_choice_valid
 from cnnviz.data import images
@@ -41,9 +42,11 @@ def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str
     if source == TEST_IMAGE:
         data = caches.run_test_set(info)
         n = len(data["y"])
-        if st.session_state.get(INDEX_KEY, 0) >= n:
-            st.session_state[INDEX_KEY] = 0
-        index = int(st.number_input(f"Test image (0 to {n - 1})", 0, n - 1, key=INDEX_KEY, persist_state=KEEP))
+        # Checked here, not by Streamlit: a number outside the range (e.g. kept from a run with more test
+        # images) is said under the box, and no picture is drawn for another number.
+        index = checked_number(f"Test image (0 to {n - 1})", 0, n - 1, 0, key=INDEX_KEY)
+        if index is None:
+            return None, ""
         sent = st.session_state.get(SENT_KEY)
         note = " (sent from Evaluate)" if sent == {"run_id": info.run_id, "index": index} else ""
         return data["x"][index], f"Test image #{index}{note}: truly {data['class_names'][data['y'][index]]}"

@@ -4,7 +4,7 @@ import streamlit as st
 
 from cnnviz.app import caches, imagesource
 from cnnviz.app.boundary import friendly_errors
-from cnnviz.app.remember import KEEP, URL
+from cnnviz.app.remember import KEEP, URL, remembered_tabs
 from cnnviz.data import images
 from cnnviz.errors import Unavailable
 from cnnviz.inspect import pretrained
@@ -14,6 +14,7 @@ from cnnviz.plots import pretrained as figs
 
 
 SOURCES = ("Sample photos",)  # then Upload and Camera
+TABS = ("Your photos", "The model", "CIFAR-10 bridge")
 CIFAR_COUNT = 6
 
 
@@ -135,7 +136,9 @@ def main() -> None:
                     "photos today. The other tabs and pages work without them.", icon=":material/info:")
             with st.expander("For the teacher: how to install the weights"):
                 st.markdown(str(err))
-    photos_tab, model_tab, cifar_tab = st.tabs(["Your photos", "The model", "CIFAR-10 bridge"])
+    # The tab last opened opens again after a page switch. Every tab's content is drawn, as before (the
+    # photos' results are cached, and the notebook-question check reads the photos and the model tab at once).
+    photos_tab, model_tab, cifar_tab = remembered_tabs(TABS, key="pre_tab")
     with photos_tab:
         _photos_tab(clf)
     with model_tab:

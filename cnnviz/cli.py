@@ -394,7 +394,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         spec = r.spec
         acc = "-" if r.test_accuracy is None else f"{r.test_accuracy:.2%}"
         done = r.metrics.get("epochs_completed")
-        print(f"{r.run_id:<26}{r.created.replace('T', ' ')[:19]:<21}{r.status:<10}{labels.what(spec):<24}"
+        print(f"{r.run_id:<26}{r.created.replace('T', ' ')[:19]:<21}{r.status:<10}{labels.network_id(spec):<24}"
               f"{spec.dataset:<14}{'-' if done is None else f'{done:g}':>7}{acc:>11}")
     return 0
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import streamlit as st
 
+from cnnviz.app.numbers import checked_number
 from cnnviz.errors import InvalidArgument
 from cnnviz.lessons.pooling import pooling_effect
 from cnnviz.models.config import LAYERS, OPTIMIZERS, ModelConfig
@@ -131,17 +132,29 @@ def _describe(layer: Any) -> str:
     return text
 
 
-def _int(where, label: str, name: str, layer: Any, uid: int, **kw) -> int:
+def _number(where, label: str, name: str, layer: Any, uid: int, bad: list[str], low: float, high: float,
+            **kw) -> float:
+    """A float :func:`checked_number` box for one layer setting: out of its range, the box keeps what was typed
+    (said under it), ``bad`` gets its label, and the layer keeps its last value (no network is returned then)."""
+    start = type(low)(getattr(layer, name))  # the box's type follows the range's: 0 → 0.0 for a float setting
+    value = checked_number(label, low, high, start, key=f"lb_{uid}_{name}", where=where, **kw)
+    if value is None:
+        bad.append(label)
+        return start
+    return value
+
+
+def _int(where, label: str, name: str, layer: Any, uid: int, bad: list[str], **kw) -> int:
     low, high = LIMITS.get(name, LIMITS["filters"])
-    return int(where.number_input(label, low, high, int(getattr(layer, name)), key=f"lb_{uid}_{name}", **kw))
+    return int(_number(where, label, name, layer, uid, bad, int(low), int(high), **kw))
 
 
-def _block_settings(layer: InceptionBlock | ResidualBlock, uid: int) -> Any:
+def _block_settings(layer: InceptionBlock | ResidualBlock, uid: int, bad: list[str]) -> Any:
     c1, c2, c3 = st.columns(3)
     if isinstance(layer, ResidualBlock):
         return dataclasses.replace(
-            layer, filters=_int(c1, "Filters", "filters", layer, uid),
-            kernel=_int(c1, "Kernel size", "kernel", layer, uid),
+            layer, filters=_int(c1, "Filters", "filters", layer, uid, bad),
+            kernel=_int(c1, "Kernel size", "kernel", layer, uid, bad),
             projection=c2.toggle("1×1 projection on the skip", layer.projection, key=f"lb_{uid}_projection",
                                  help="Needed when the block's input has another number of channels."),
             activation=c3.selectbox("Activation", ACTIVATIONS, ACTIVATIONS.index(layer.activation),
@@ -150,50 +163,48 @@ def _block_settings(layer: InceptionBlock | ResidualBlock, uid: int) -> Any:
               "b5_reduce": "5×5 branch: 1×1 reduction", "b5": "5×5 branch: 5×5 filters",
               "pool_proj": "pooling branch: 1×1 filters"}
     cols = (c1, c2, c3, c1, c2, c3)
-    return dataclasses.replace(layer, **{name: _int(col, label, name, layer, uid)
+    return dataclasses.replace(layer, **{name: _int(col, label, name, layer, uid, bad)
                                          for col, (name, label) in zip(cols, labels.items())})
 
 
-def _settings(layer: Any, uid: int) -> Any:
-    """The widgets of one layer; returns the layer as set."""
+def _settings(layer: Any, uid: int, bad: list[str]) -> Any:
+    """The widgets of one layer; returns the layer as set (a box out of its range is named in ``bad``)."""
     if isinstance(layer, (InceptionBlock, ResidualBlock)):
-        return _block_settings(layer, uid)
+        return _block_settings(layer, uid, bad)
     c1, c2, c3 = st.columns(3)
     values: dict[str, Any] = {}
     if isinstance(layer, ConvLayer):
-        values["filters"] = _int(c1, "Filters", "filters", layer, uid)
-        values["kernel"] = _int(c1, "Kernel size", "kernel", layer, uid)
-        values["stride"] = _int(c1, "Stride", "stride", layer, uid)
+        values["filters"] = _int(c1, "Filters", "filters", layer, uid, bad)
+        values["kernel"] = _int(c1, "Kernel size", "kernel", layer, uid, bad)
+        values["stride"] = _int(c1, "Stride", "stride", layer, uid, bad)
         values["padding"] = c1.radio("Padding", ("same", "valid"), ("same", "valid").index(layer.padding),
                                      key=f"lb_{uid}_padding", horizontal=True)
         values["pooling"] = c2.radio("Pooling", POOLINGS, POOLINGS.index(layer.pooling), key=f"lb_{uid}_pooling",
                                      horizontal=True)
         pooled = values["pooling"] != "none"
-        values["pool_size"] = _int(c2, "Pool size", "pool_size", layer, uid, disabled=not pooled)
-        values["pool_stride"] = _int(c2, "Pool stride (0: the pool size)", "pool_stride", layer, uid,
+        values["pool_size"] = _int(c2, "Pool size", "pool_size", layer, uid, bad, disabled=not pooled)
+        values["pool_stride"] = _int(c2, "Pool stride (0: the pool size)", "pool_stride", layer, uid, bad,
                                      disabled=not pooled)
         values["pool_padding"] = c2.radio("Pool padding", ("valid", "same"),
                                           ("valid", "same").index(layer.pool_padding), key=f"lb_{uid}_pool_padding",
                                           horizontal=True, disabled=not pooled)
         positions = CONV_BN
     else:
-        values["units"] = _int(c1, "Nodes", "units", layer, uid)
+        values["units"] = _int(c1, "Nodes", "units", layer, uid, bad)
         positions = DENSE_BN
     values["activation"] = c1.selectbox("Activation", ACTIVATIONS, ACTIVATIONS.index(layer.activation),
                                         key=f"lb_{uid}_activation")
     values["batch_norm"] = c3.selectbox("Batch norm", positions, positions.index(layer.batch_norm),
                                         key=f"lb_{uid}_batch_norm", format_func=BN_LABELS.get)
-    values["bn_momentum"] = c3.number_input("Batch-norm momentum", 0.0, 0.999, float(layer.bn_momentum), 0.01,
-                                            key=f"lb_{uid}_bn_momentum", disabled=values["batch_norm"] == "none")
+    values["bn_momentum"] = _number(c3, "Batch-norm momentum", "bn_momentum", layer, uid, bad, 0.0, 0.999, step=0.01,
+                                    disabled=values["batch_norm"] == "none")
     values["dropout"] = c3.slider("Dropout", 0.0, 0.9, float(layer.dropout), 0.05, key=f"lb_{uid}_dropout")
-    values["l1"] = c3.number_input("L1 weight decay", 0.0, 1.0, float(layer.l1), 1e-4, format="%.5f",
-                                   key=f"lb_{uid}_l1")
-    values["l2"] = c3.number_input("L2 weight decay", 0.0, 1.0, float(layer.l2), 1e-4, format="%.5f",
-                                   key=f"lb_{uid}_l2")
+    values["l1"] = _number(c3, "L1 weight decay", "l1", layer, uid, bad, 0.0, 1.0, step=1e-4, format="%.5f")
+    values["l2"] = _number(c3, "L2 weight decay", "l2", layer, uid, bad, 0.0, 1.0, step=1e-4, format="%.5f")
     return dataclasses.replace(layer, **values)
 
 
-def _layer_rows() -> LayerList:
+def _layer_rows(bad: list[str]) -> LayerList:
     items = _items()
     for index, (uid, layer) in enumerate(items):
         with st.container(border=True):
@@ -206,7 +217,7 @@ def _layer_rows() -> LayerList:
             remove.button("", key=f"lb_{uid}_remove", icon=":material/delete:", on_click=_remove, args=(index,),
                           help="Remove this layer")
             with st.expander(f"Settings of layer {index + 1}"):
-                items[index] = (uid, _settings(layer, uid))
+                items[index] = (uid, _settings(layer, uid, bad))
             line.markdown(f"**{index + 1}.** {_describe(items[index][1])}")
     full = len(items) >= MAX_LAYERS
     for col, (kind, label) in zip(st.columns(4), (("conv", "Conv layer"), ("inception", "Inception block"),
@@ -252,13 +263,14 @@ def weights_ready(config: ModelConfig) -> bool:
     return True
 
 
-def layer_by_layer(input_shape: tuple[int, int, int], num_classes: int) -> ModelConfig:
+def layer_by_layer(input_shape: tuple[int, int, int], num_classes: int) -> ModelConfig | None:
     """The section: a starting network, the layer rows, the head, the preview for any input size.
 
     Args:
         input_shape, num_classes: the chosen data's (the preview's default input).
     Returns:
-        The network as a ``ModelConfig(architecture="layers")`` (validated by the page's summary).
+        The network as a ``ModelConfig(architecture="layers")`` (validated by the page's summary), or None
+        while a layer's number box holds a value outside its range (said under the box).
     """
     st.session_state[DATA_KEY] = (tuple(input_shape), int(num_classes))
     st.markdown("##### Layer by layer")
@@ -268,7 +280,8 @@ def layer_by_layer(input_shape: tuple[int, int, int], num_classes: int) -> Model
     name = pick.selectbox("Start from", list(TEMPLATES), key="lb_template",
                           index=list(TEMPLATES).index(DEFAULT_TEMPLATE), format_func=lambda n: TEMPLATES[n].title)
     load.button("Load", key="lb_load", on_click=_load, args=(name,), icon=":material/download:")
-    layer_list = _layer_rows()
+    bad: list[str] = []
+    layer_list = _layer_rows(bad)
     note = TEMPLATES.get(st.session_state.get(NOTE_KEY, ""))
     c1, c2 = st.columns(2)
     head = c1.radio("Head", HEADS, key="lb_head", horizontal=True,
@@ -276,16 +289,22 @@ def layer_by_layer(input_shape: tuple[int, int, int], num_classes: int) -> Model
     optimizer = c2.selectbox("Optimiser", OPTIMIZERS, key="lb_optimizer",
                              format_func={"adam": "Adam", "sgd_nesterov": "SGD with Nesterov momentum",
                                           "rmsprop": "RMSprop"}.get)
+    if bad:  # each box says what is wrong under it: no table, and no network, of other numbers
+        st.info(f"The network waits until {', '.join(bad)} {'is' if len(bad) == 1 else 'are'} inside the range "
+                "(see the note under the box).", icon=":material/pending:")
+        return None
     config = ModelConfig(architecture=LAYERS, layer_list=layer_list, head=head, optimizer=optimizer,
                          learning_rate=0.001)
     st.markdown("###### Shapes and parameters for any input")
     h, w, c, k = st.columns(4)
-    shape = (int(h.number_input("Height", 1, MAX_SIDE, key="lb_in_h")),
-             int(w.number_input("Width", 1, MAX_SIDE, key="lb_in_w")),
-             int(c.radio("Channels", (1, 3), key="lb_in_c", horizontal=True)))
-    classes = int(k.number_input("Classes", 2, 1000, key="lb_in_classes"))
-    preview(config, shape, classes, key="lb_preview")
-    if note and note.note:
-        st.info(note.note, icon=":material/calculate:")
-    pooling_note(config, shape, classes)
+    height = checked_number("Height", 1, MAX_SIDE, CIFAR[0], key="lb_in_h", where=h)
+    width = checked_number("Width", 1, MAX_SIDE, CIFAR[1], key="lb_in_w", where=w)
+    channels = int(c.radio("Channels", (1, 3), key="lb_in_c", horizontal=True))
+    classes = checked_number("Classes", 2, 1000, 10, key="lb_in_classes", where=k)
+    if None not in (height, width, classes):  # else the box says why: no table for other numbers
+        shape = (int(height), int(width), channels)
+        preview(config, shape, int(classes), key="lb_preview")
+        if note and note.note:
+            st.info(note.note, icon=":material/calculate:")
+        pooling_note(config, shape, int(classes))
     return config

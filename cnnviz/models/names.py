@@ -48,3 +48,17 @@ def network_name(preset_name: str) -> str:
             rest = rest[0].lower() + rest[1:]
         return f"{NOTEBOOKS[found.group(1)]}: {rest}"
     return title
+
+
+def display_name(preset: str | None, architecture: str | None = None) -> str:
+    """How a run's network is shown: :func:`network_name` for a preset, else the preset id a newer or
+    older cnnviz knew (never an error), else the architecture, else ``"custom"``."""
+    if preset in presets.PRESETS:
+        return network_name(preset)
+    return preset or architecture or "custom"
+
+
+def source_line(preset: str | None) -> str | None:
+    """Where a preset network comes from, e.g. ``"seed 000 (CNN Lab, 2020), Part 11 (1.12), model1"``;
+    None for a network that is not a preset."""
+    return presets.PRESETS[preset].seed_source if preset in presets.PRESETS else None

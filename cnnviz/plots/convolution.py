@@ -134,7 +134,7 @@ def color_identity_figure(result: Mapping) -> go.Figure:
     """
     per = list(result["per_channel"])
     names = ["red", "green", "blue"] if len(per) == 3 else [f"channel {c}" for c in range(len(per))]
-    panels = [(f"{n} ⋆ filter[..., {c}]", m) for c, (n, m) in enumerate(zip(names, per))]
+    panels = [(f"{n} * filter[..., {c}]", m) for c, (n, m) in enumerate(zip(names, per))]
     panels.append(("<b>Conv2D output</b> (sum)", result["conv2d"]))
     panels += [
         ("Σ convolve2d, flipped filters", result["flipped_sum"]),

@@ -154,8 +154,9 @@ def neuron_animation_figure(inputs: np.ndarray, neurons: Sequence, out_shape: tu
     fig.update_yaxes(showticklabels=False)
     play = dict(frame=dict(duration=int(frame_ms), redraw=True), fromcurrent=True, transition=dict(duration=0))
     stop = dict(frame=dict(duration=0, redraw=False), mode="immediate", transition=dict(duration=0))
-    buttons = [dict(label="▶ play", method="animate", args=[None, play]),
-               dict(label="❚❚ pause", method="animate", args=[[None], stop])]
+    # Plain words: "❚" (and "▶") are missing from common fonts and drew as "□" (tests/support/glyphs.py).
+    buttons = [dict(label="Play", method="animate", args=[None, play]),
+               dict(label="Pause", method="animate", args=[[None], stop])]
     fig.update_layout(
         height=470, margin=dict(l=10, r=10, t=70, b=110), **first.layout.to_plotly_json(),
         updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.08, xanchor="left", yanchor="top",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from cnnviz.data.selection import Selection
 from cnnviz.errors import InvalidArgument
+from cnnviz.runs import labels
 from cnnviz.runs.details import notebook_accuracy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,6 +52,7 @@ def runs_table(runs: Iterable[RunInfo]) -> list[dict[str, Any]]:
     for info in runs:
         row = {
             "run": info.run_id,
+            "network": labels.network(info),  # the name a class knows; the preset id stays under "preset"
             "created": info.created.replace("T", " ")[:19],
             "status": info.status,
             "test accuracy": info.test_accuracy,

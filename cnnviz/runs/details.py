@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cnnviz.errors import InvalidArgument
+from cnnviz.models import names as network_names
 from cnnviz.runs import labels, notebook
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,6 +62,9 @@ def run_details(info: RunInfo) -> list[dict[str, str]]:
         spec = None
     if spec is not None:
         rows[0] = ("network", labels.what(spec))
+        source = network_names.source_line(spec.preset)
+        if source is not None:
+            rows.insert(1, ("from", source))
         rows += [
             ("images: training / validation / test",
              f"{format_value(m.get('n_train'))} / {format_value(m.get('n_val'))} / {format_value(m.get('n_test'))}"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cnnviz.errors import InvalidArgument
+from cnnviz.models import names
 
 if TYPE_CHECKING:  # pragma: no cover
     from cnnviz.runs.store import RunInfo
@@ -12,17 +13,27 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def what(spec: TrainSpec) -> str:
-    """The network of a run: its preset's name, else its architecture (e.g. ``"seed000_model1"``)."""
+    """The network of a run as a class knows it (:func:`names.display_name`), e.g.
+    ``"CNN Lab: 2 conv layers, 16 filters"``; else its architecture, else ``"custom"``."""
+    return names.display_name(spec.preset, spec.model.architecture)
+
+
+def network_id(spec: TrainSpec) -> str:
+    """The network's id as the command line takes it (``--preset``), e.g. ``"seed000_model1"``."""
     return spec.preset or spec.model.architecture or "custom"
+
+
+def network(info: RunInfo) -> str:
+    """:func:`what` of a run; never fails: a config without model settings is named by its preset."""
+    try:
+        return what(info.spec)
+    except InvalidArgument:
+        return names.display_name(info.config.get("preset"))
 
 
 def label(info: RunInfo) -> str:
     """``what on dataset (id tail)``, e.g. ``"custom on digits (0123abcd)"``: short, unique."""
-    try:
-        spec = info.spec
-    except InvalidArgument:  # a label never fails: a config without model settings still gets a name
-        return f"{info.config.get('preset') or 'custom'} on {info.config.get('dataset', '?')} ({info.run_id[-8:]})"
-    return f"{what(spec)} on {spec.dataset} ({info.run_id[-8:]})"
+    return f"{network(info)} on {info.config.get('dataset', '?')} ({info.run_id[-8:]})"
 
 
 def _augment_text(spec: TrainSpec) -> str:

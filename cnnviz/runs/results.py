@@ -13,7 +13,6 @@ from typing import Any
 from cnnviz.classroom import policy
 from cnnviz.classroom import settings as class_settings
 from cnnviz.classroom.people import Person
-from cnnviz.errors import InvalidArgument
 from cnnviz.runs import labels
 from cnnviz.runs import store
 from cnnviz.runs.store import RunInfo
@@ -30,10 +29,7 @@ def results_table(runs: Iterable[RunInfo]) -> list[dict[str, Any]]:
     """
     groups: dict[tuple[str, str], list[RunInfo]] = {}
     for info in runs:
-        try:
-            key = (info.spec.dataset, labels.what(info.spec))
-        except InvalidArgument:  # a config without model settings still counts (it is listed as its label)
-            key = (str(info.config.get("dataset", "?")), str(info.config.get("preset") or "custom"))
+        key = (str(info.config.get("dataset", "?")), labels.network(info))  # never fails: every run counts
         groups.setdefault(key, []).append(info)
     rows = []
     for (dataset, network), items in groups.items():

@@ -21,6 +21,7 @@ from cnnviz.data.selection import STRATIFIED, Selection, validation_count
 from cnnviz.data.subsets import smallest_split_size
 from cnnviz.errors import InvalidArgument
 from cnnviz.models import backbones, presets
+from cnnviz.models import names as network_names
 from cnnviz.models.config import ModelConfig
 from cnnviz.training.tta import TTA_MODES
 
@@ -160,8 +161,8 @@ class TrainSpec:
 
     @property
     def label(self) -> str:
-        """What is trained on what, e.g. ``"seed000_model1 on cifar10"`` (a job's name)."""
-        return f"{self.preset or self.model.architecture or 'custom'} on {self.dataset}"
+        """What is trained on what, e.g. ``"CNN Lab: 2 conv layers, 16 filters on cifar10"`` (a job's name)."""
+        return f"{network_names.display_name(self.preset, self.model.architecture)} on {self.dataset}"
 
 
 def _is_int(value: object) -> bool:

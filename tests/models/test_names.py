@@ -27,3 +27,11 @@ def test_every_filter_growth_has_words_without_seed_numbers():
 def test_an_unknown_preset_is_named_in_the_error():
     with pytest.raises(KeyError, match="no preset 'nope'"):
         names.network_name("nope")
+
+
+def test_display_names_never_fail_and_sources_name_the_notebook():
+    assert names.display_name("seed001_cnn") == "CIFAR10-Lab: CNN"
+    assert names.display_name("seed999_gone") == "seed999_gone"  # a run from another cnnviz keeps its id
+    assert names.display_name(None, "resnet50") == "resnet50" and names.display_name(None) == "custom"
+    assert names.source_line("seed000_model1") == "seed 000 (CNN Lab, 2020), Part 11 (1.12), model1"
+    assert names.source_line(None) is None and names.source_line("seed999_gone") is None

@@ -14,6 +14,7 @@ from PIL import Image
 from cnnviz.lessons import convolution as conv
 from cnnviz.plots import common
 from cnnviz.plots import convolution as plots
+from tests.support.glyphs import figure_texts, unsafe_characters
 
 
 def decoded(trace) -> tuple[np.ndarray, np.ndarray]:
@@ -140,7 +141,8 @@ def test_color_identity_figure_one_symmetric_scale():
     assert len(fig.data) == 8
     assert fig.layout.coloraxis.cmin == -fig.layout.coloraxis.cmax
     titles = [a.text for a in fig.layout.annotations if a.text]
-    assert titles[3] == "<b>Conv2D output</b> (sum)"
+    assert titles[3] == "<b>Conv2D output</b> (sum)" and titles[0] == "red * filter[..., 0]"
+    assert unsafe_characters(figure_texts(fig)) == {}  # issue 14: no "⋆", which common fonts lack
     assert titles[5].startswith("Conv2D − flipped<br>max |diff| ")
     assert float(titles[5].rsplit(" ", 1)[1]) < 1e-9
     assert float(titles[7].rsplit(" ", 1)[1]) > 1  # not flipping gives a different map

@@ -9,6 +9,7 @@ import pytest
 
 from cnnviz.inspect import gradcam, neuron
 from cnnviz.plots import explain
+from tests.support.glyphs import figure_texts, unsafe_characters
 
 
 def test_heat_figure_overlays_each_map():
@@ -59,7 +60,8 @@ def test_neuron_animation_frames_equal_keras_at_every_position(layer):
     assert spots == [(i, j) for i in range(out_h) for j in range(out_w)]  # a small map: every position
     fig = explain.neuron_animation_figure(io.inputs, neuron.sweep(io, 1, spots), (out_h, out_w), input_channel=2)
     assert len(fig.frames) == out_h * out_w == len(fig.layout.sliders[0].steps)
-    assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["▶ play", "❚❚ pause"]
+    assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["Play", "Pause"]
+    assert unsafe_characters(figure_texts(fig)) == {}  # issue 14: no "□" for a glyph a font lacks
     for k, ((i, j), frame) in enumerate(zip(spots, fig.frames)):
         keras_value = float(io.outputs[i, j, 1])
         products, output = frame.data

@@ -66,3 +66,14 @@ def test_the_settings_table_shows_dashes_and_short_numbers():
     assert "None" not in html and "0.480500" not in html and "nan" not in html
     assert "48.0%" in html and "25.0%" in html and "0.001" in html and ">100<" in html and "–" in html
     assert isinstance(pd.DataFrame(rows), pd.DataFrame)
+
+
+def test_a_preset_run_is_named_as_a_class_knows_it_with_its_notebook():
+    from cnnviz.training.spec import spec_from_preset
+
+    info = dataclasses.replace(fake_run_info(**spec_from_preset("seed000_model1", dataset="digits").to_dict()),
+                               metrics={"test_accuracy": 0.5})
+    rows = [(r["what"], r["value"]) for r in details.run_details(info)]
+    assert rows[:3] == [("network", "CNN Lab: 2 conv layers, 16 filters"),
+                        ("from", "seed 000 (CNN Lab, 2020), Part 11 (1.12), model1"), ("dataset", "digits")]
+    assert "from" not in [r["what"] for r in details.run_details(fake_run_info())]  # a custom network: no source

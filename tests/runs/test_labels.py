@@ -28,7 +28,12 @@ def test_labels():
     assert labels.picker_label(info) == "custom on digits (0123abcd) · global-average head · rotate ±30° · 50.0%"
     assert labels.legend_label(info) == "custom, global-average head (0123abcd), rotate ±30°"
     assert labels.legend_label(_info()) == "custom (0123abcd), no augmentation"
-    assert _info(preset="seed000_model1").label == "seed000_model1 on digits (0123abcd)"
+    named = _info(preset="seed000_model1")  # issue 14: the name a class knows, not the preset id
+    assert named.label == "CNN Lab: 2 conv layers, 16 filters on digits (0123abcd)"
+    assert labels.picker_label(named).startswith("CNN Lab: 2 conv layers, 16 filters on digits (0123abcd) · ")
+    assert labels.legend_label(named) == "CNN Lab: 2 conv layers, 16 filters (0123abcd), no augmentation"
+    assert labels.network_id(named.spec) == "seed000_model1"  # what the command line takes
+    assert _info(preset="seed999_gone").label == "seed999_gone on digits (0123abcd)"  # an unknown id never fails
 
 
 def test_typed_accessors():

@@ -68,7 +68,7 @@ def test_frozen_and_unfrozen_change_only_freezing_and_learning_rate():
 
 def test_job_label():
     assert TrainSpec(model=ModelConfig(), dataset="digits").label == "custom on digits"
-    assert specs.spec_from_preset("seed000_model1", dataset="digits").label == "seed000_model1 on digits"
+    assert specs.spec_from_preset("seed000_model1", dataset="digits").label == "CNN Lab: 2 conv layers, 16 filters on digits"
 
 
 def test_augmented_twin_keeps_everything_but_the_augmentation():

@@ -92,3 +92,14 @@ def test_a_student_gets_a_note_and_the_results_only_when_shared(app_path, ann_an
     assert [s.value for s in at.subheader] == ["Results of the class"]
     assert list(at.dataframe[0].value["who"]) == ["Ann"]
     assert JobTable().status(ann_job).state == "queued"  # and nothing else to press
+
+
+def test_a_cap_out_of_range_is_said_and_apply_stays_off(app_path, ann_and_ben):
+    """Issue 14: the cap's range is checked in Python: 0 stays in the box, is said, and cannot be applied."""
+    at = open_page(app_path, PAGE)
+    before = JobTable().max_jobs()
+    at.number_input(key="class_cap").set_value(0).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Trainings at once must be from 1 to 64; the box shows 0."]
+    assert at.number_input(key="class_cap").value == 0 and _button(at, "class_cap_apply").disabled
+    assert JobTable().max_jobs() == before

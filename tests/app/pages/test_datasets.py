@@ -60,6 +60,41 @@ def test_digits_page_renders_every_section(app_path):
     assert not at.exception and not _errors(at)
 
 
+def test_counts_and_captions_hold_only_characters_every_browser_draws(app_path):
+    """Issue 14 ("validation counts render as □"): the class balance charts, the split table with its
+    validation counts, and the page's captions hold no character a classroom browser's fonts may lack."""
+    import json
+
+    from tests.support.glyphs import figure_texts, unsafe_characters
+
+    at = _open(app_path)
+    texts = [e.value for kind in ("title", "subheader", "markdown", "caption", "info", "warning", "success")
+             for e in at.get(kind)]
+    texts += [str(m.label) for m in at.metric] + [str(m.value) for m in at.metric]
+    for frame in at.dataframe:
+        texts += [str(c) for c in frame.value.columns]
+        texts += [v for v in frame.value.to_numpy().ravel() if isinstance(v, str)]
+    charts = at.get("plotly_chart")
+    for chart in charts:
+        texts += figure_texts(json.loads(chart.proto.spec))
+    assert len(charts) >= 5 and "validation" in texts  # the split chart's legend: its figure was read
+    assert unsafe_characters(texts) == {}
+
+
+def test_an_image_number_out_of_range_is_said_and_no_picture_drawn(app_path):
+    """Issue 14: the range is checked in Python; the box keeps what was typed and no other image is shown."""
+    at = _open(app_path)
+    box = at.number_input(key="datasets_inspect_digits")
+    assert box.label == "Training image number (0 to 1,436)"
+    box.set_value(1437).run()
+    assert not at.exception
+    assert _errors(at) == ["Training image number (0 to 1,436) must be from 0 to 1,436; the box shows 1,437."]
+    assert at.number_input(key="datasets_inspect_digits").value == 1437  # never silently replaced
+    assert not any(k.endswith(("datasets_one_image", "datasets_channels")) for k in _chart_keys(at))
+    at.number_input(key="datasets_inspect_digits").set_value(1436).run()
+    assert not _errors(at) and any(k.endswith("datasets_one_image") for k in _chart_keys(at))
+
+
 @pytest.mark.slow
 def test_augmentation_preview_with_reroll(app_path):
     at = _open(app_path)

@@ -128,6 +128,30 @@ def test_neuron_tab_equals_keras(app_path, run_id, reference):
     assert figure(at, "explain_neuron")["layout"]["title"]["text"].endswith(f"→ {n.value:.4f}")
 
 
+def test_numbers_out_of_range_are_said_and_nothing_computed_with_another(app_path, run_id):
+    """Issue 14: the image number and the neuron's filter, row and column are checked in Python; a box holding
+    a number outside its range keeps it, says why, and nothing is drawn for another number."""
+    at = _open_tab(app_path, "One neuron")
+    assert "explain_neuron" in chart_keys(at)
+    filters, rows = (int(at.number_input(key=k).label.split(" to ")[1].rstrip(")"))  # "Row (0 to 5)" → 5
+                     for k in ("explain_neuron_channel", "explain_neuron_row"))
+    at.number_input(key="explain_neuron_row").set_value(rows + 1).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [f"Row (0 to {rows}) must be from 0 to {rows}; the box shows {rows + 1}."]
+    assert at.number_input(key="explain_neuron_row").value == rows + 1
+    assert "explain_neuron" not in chart_keys(at) and "Keras computed" not in texts(at)
+    at.number_input(key="explain_neuron_row").set_value(0).run()
+    at.number_input(key="explain_neuron_channel").set_value(filters + 1).run()
+    assert [e.value for e in at.error] == [
+        f"Filter (0 to {filters}) must be from 0 to {filters}; the box shows {filters + 1}."]
+    assert "explain_neuron" not in chart_keys(at)
+    at.number_input(key="explain_neuron_channel").set_value(0).run()
+    at.number_input(key="explain_index").set_value(40).run()  # 40 test images: 0 to 39
+    assert [e.value for e in at.error] == ["Test image (0 to 39) must be from 0 to 39; the box shows 40."]
+    assert at.number_input(key="explain_index").value == 40
+    assert "explain_image" not in chart_keys(at) and "Test image #" not in texts(at)
+
+
 def test_upload_is_explained_without_a_true_class(app_path, run_id):
     picture = np.random.default_rng(0).integers(0, 255, size=(12, 12, 3), dtype=np.uint8)
     at = open_page(app_path, PAGE)

@@ -197,3 +197,17 @@ def test_label_smoothing_is_explained_next_to_the_probabilities(app_path, run_id
     no_errors(at)
     assert ("trained with label smoothing 0.2: it was taught to give the right class 82%, never 100%"
             in texts(at))  # 1 − 0.2 + 0.2/10 of the digits' 10 classes
+
+
+def test_a_test_image_number_out_of_range_is_said_and_no_picture_drawn(app_path, run_id):
+    """Issue 14: the range is checked in Python; the box keeps what was typed and no other image is shown."""
+    at = open_page(app_path, PAGE)
+    at.number_input(key="inside_index").set_value(3).run()
+    assert "Test image #3" in texts(at)
+    at.number_input(key="inside_index").set_value(40).run()  # 40 test images: 0 to 39
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Test image (0 to 39) must be from 0 to 39; the box shows 40."]
+    assert at.number_input(key="inside_index").value == 40  # never silently replaced
+    assert "Test image #" not in texts(at) and not {"inside_image", "inside_probs"} & chart_keys(at)
+    at.number_input(key="inside_index").set_value(-1).run()
+    assert [e.value for e in at.error] == ["Test image (0 to 39) must be from 0 to 39; the box shows -1."]

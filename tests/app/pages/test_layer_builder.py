@@ -155,3 +155,29 @@ def test_blocks_in_the_list(app_path):
     at.number_input(key="lb_5_b1").set_value(32).run()
     assert _preview(at).set_index("layer").loc["inception_1_concat", "output shape"] == "(None, 32, 32, 80)"
     assert not at.exception and not at.error
+
+
+def test_a_layer_number_out_of_range_is_said_and_nothing_built_from_another(app_path):
+    """Issue 14: a layer's box (kernel 0, L2 2) and the preview's input boxes are checked in Python: the box
+    keeps what was typed and says why, no table or network is made of the last valid numbers, Train waits."""
+    at = _layers_page(app_path)
+    assert not at.button(key="train_start").disabled
+    at.number_input(key="lb_0_kernel").set_value(0).run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == ["Kernel size must be from 1 to 11; the box shows 0."]
+    assert at.number_input(key="lb_0_kernel").value == 0  # never silently replaced
+    assert "Kernel size" in " ".join(i.value for i in at.info)
+    assert not [f for f in at.dataframe if "output shape" in f.value.columns]  # no preview of the old kernel
+    assert at.button(key="train_start").disabled
+    at.number_input(key="lb_0_kernel").set_value(5).run()
+    at.number_input(key="lb_0_l2").set_value(2.0).run()
+    assert [e.value for e in at.error] == ["L2 weight decay must be from 0 to 1; the box shows 2."]
+    assert at.button(key="train_start").disabled
+    at.number_input(key="lb_0_l2").set_value(0.0).run()
+    assert not at.error and not at.button(key="train_start").disabled
+    assert list(_preview(at)["parameters"])[1] == (5 * 5 * 1 + 1) * 16  # the kernel typed, not the old 3
+
+    at.number_input(key="lb_in_h").set_value(0).run()  # the preview's input: only its table waits
+    assert [e.value for e in at.error] == ["Height must be from 1 to 224; the box shows 0."]
+    assert at.number_input(key="lb_in_h").value == 0
+    assert not at.button(key="train_start").disabled  # the network itself is fine: it trains on the data's size
