@@ -12,6 +12,8 @@
 * :func:`dropout_predictions`: one image's prediction with dropout off (as at test time) and on (seed 001 Q6).
 
 Keras is imported inside the functions that train. Every result is a frozen dataclass of plain numbers.
+``progress(fraction, words)`` is called after every batch; it may raise to end the experiment there (the
+job's stop: :mod:`cnnviz.training.experiment_jobs` runs these in a training worker).
 """
 
 from __future__ import annotations
