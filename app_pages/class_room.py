@@ -34,6 +34,14 @@ def _when(seconds: float | None) -> str:
     return "" if seconds is None else dt.datetime.fromtimestamp(seconds).strftime("%H:%M:%S")
 
 
+def _progress(status) -> str:
+    """A training's epoch, or what an experiment (the Experiments page) is doing and its share done."""
+    p = status.progress
+    if status.kind == "experiment":
+        return f"experiment: {p.note or p.phase} ({p.fraction:.0%})"
+    return f"epoch {p.epoch} of {p.epochs}"
+
+
 def _trainings(me) -> None:
     st.subheader("Trainings")
     manager = jobs.training_jobs()
@@ -44,7 +52,7 @@ def _trainings(me) -> None:
     if active:
         st.dataframe([{"who": s.owner_name, "what": s.label, "state": s.state,
                        "place in queue": s.queue_position or None,
-                       "progress": f"epoch {s.progress.epoch} of {s.progress.epochs}" if s.state == "running" else "",
+                       "progress": _progress(s) if s.state == "running" else "",
                        "since": _when(s.started or s.submitted), "job": s.job_id} for s in active],
                      hide_index=True, key="class_jobs")
         by_id = {s.job_id: s for s in active}

@@ -14,11 +14,11 @@ from cnnviz.models.backbones import (
     BACKBONES,
     BATCH_SIZE,
     FROZEN_LEARNING_RATE,
-    MEASURED_AT,
     MOBILENET_ALPHAS,
     MOBILENET_SIZES,
     UNFROZEN_LEARNING_RATE,
     WEIGHTS_OPTIONS,
+    measured_at,
 )
 from cnnviz.models.config import ModelConfig
 from cnnviz.training.spec import TrainSpec, frozen_and_unfrozen, transfer_spec
@@ -103,10 +103,10 @@ def _training(cfg: ModelConfig, ds: datasets.Dataset) -> TrainSpec | None:
     fitted, times = jobs.transfer_epoch_seconds(cfg, int(train_size), VALIDATION_FRACTION)
     if times[cfg.frozen] is not None:
         c2.metric("Expected time per epoch", f"≈{times[cfg.frozen]:,.0f} s",
-                  help=f"Measured at {MEASURED_AT}; other trainings on the server make it slower.")
+                  help=f"Measured at {measured_at(cfg.backbone)}; other trainings on the server make it slower.")
         if None not in times.values():
             c3.caption(f"Frozen ≈{times[True]:,.0f} s, unfrozen ≈{times[False]:,.0f} s per epoch of {fitted:,} "
-                       f"images (measured at {MEASURED_AT}, scaled to this size).")
+                       f"images (measured at {measured_at(cfg.backbone)}, scaled to this size).")
     st.caption(f"Adam, learning rate {cfg.learning_rate:g} ({FROZEN_LEARNING_RATE:g} when frozen: only the "
                f"new head learns; {UNFROZEN_LEARNING_RATE:g} when unfrozen, so the head's first large "
                "corrections do not wreck the pretrained features). Batch size "

@@ -161,7 +161,7 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     items = jobtable.JobTable().jobs()
     if args.json:
         print(json.dumps([{"job_id": s.job_id, "state": s.state, "queue_position": s.queue_position,
-                           "owner": s.owner, "owner_name": s.owner_name, "label": s.label, "dataset": s.dataset, "submitted": s.submitted,
+                           "owner": s.owner, "owner_name": s.owner_name, "kind": s.kind, "label": s.label, "dataset": s.dataset, "submitted": s.submitted,
                            "started": s.started, "worker_pid": s.worker_pid, "stop_requested": s.stop_requested,
                            "progress": dataclasses.asdict(s.progress) | {"curve": None}} for s in items], indent=2))
         return 0
@@ -174,6 +174,8 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     for s in items:
         p = s.progress
         progress = _fmt_progress(p) if p.phase == "training" else p.phase
+        if s.kind != "training":  # an Experiments page job: its step in words and share done
+            progress = f"experiment: {p.note or p.phase} ({p.fraction:.0%})"
         if s.stop_requested and s.state == "running":
             progress += " (stopping)"
         print(f"{s.job_id:<18}{s.state:<10}{s.queue_position or '':>6}  {s.owner_name[:35]:<36}{s.label[:33]:<34}{progress}")

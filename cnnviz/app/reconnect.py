@@ -39,7 +39,7 @@ def _session_key(table, status: JobStatus) -> str:
 def newest_jobs(person: Person) -> dict[str, JobStatus]:
     """``{session key: status}`` of ``person``'s newest job per panel that is queued, running or interrupted."""
     table = training_jobs.manager().table  # its creation at a server's start marks orphaned jobs interrupted
-    mine = [s for s in table.jobs(JOB_STATES) if s.owner == person.user_id]
+    mine = [s for s in table.jobs(JOB_STATES) if s.owner == person.user_id and s.kind == "training"]
     newest: dict[str, JobStatus] = {}
     for status in reversed(mine):  # the table lists in queue order: newest last
         newest.setdefault(_session_key(table, status), status)

@@ -126,7 +126,8 @@ def gradcam_batch(
 
     The class score is the pre-softmax logit when the model ends in a softmax (a Dense layer
     with softmax activation, or a separate softmax layer), as in the Grad-CAM paper: the
-    probability saturates near 1 and would give vanishing gradients.
+    probability saturates near 1 and would give vanishing gradients; for one sigmoid unit, its
+    logit (see :func:`class_scores`).
 
     Args:
         model: a built Keras classifier.
@@ -145,7 +146,7 @@ def gradcam_batch(
     expected = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else None
     if expected is not None and any(e is not None and e != g for e, g in zip(expected, x.shape[1:])):
         raise InvalidArgument(f"the model expects images of shape {expected}, got {x.shape[1:]}")
-    n_classes = int(model.output_shape[-1])
+    n_classes = class_count(model)
     if class_indices is None:
         idx = np.full(x.shape[0], -1, dtype=np.int32)
     else:
@@ -221,7 +222,13 @@ def _rank(layer) -> int:
 
 
 def score_source(model):
-    """Where the pre-softmax class scores are: ``("dense", layer)``, ``("input", layer)`` or ``("output", None)``."""
+    """Where the class scores before the output's squashing are.
+
+    ``("dense", layer)``: a Dense layer with softmax; ``("input", layer)``: a final Softmax layer's input;
+    ``("sigmoid", layer)``: one Dense(1, sigmoid) unit, the model's output or (the layer-by-layer builder's
+    two-class ending, :mod:`cnnviz.models.layerlist`) concatenated as ``(1 - p, p)`` by weightless layers;
+    ``("output", None)``: the model's output as it is.
+    """
     import keras
 
     last = model.layers[-1]
@@ -230,7 +237,36 @@ def score_source(model):
         return "dense", last
     if isinstance(last, keras.layers.Softmax) or (isinstance(last, keras.layers.Activation) and activation == "softmax"):
         return "input", last
+    units = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense) and layer.units == 1
+             and getattr(layer.activation, "__name__", "") == "sigmoid"]
+    if len(units) == 1 and (last is units[0] or (isinstance(last, keras.layers.Concatenate)
+                                                 and output_shape(last)[-1] == 2)):
+        return "sigmoid", units[0]
     return "output", None
+
+
+def class_count(model) -> int:
+    """The classes a model tells apart: its outputs, or 2 for one sigmoid unit."""
+    return 2 if score_source(model)[0] == "sigmoid" else int(model.output_shape[-1])
+
+
+def class_scores(kind: str, last, h):
+    """The class scores (N×classes) from ``h``, the tensor :func:`score_source`'s layer receives.
+
+    Softmax: the Dense layer's logits. One sigmoid unit with logit ``z = log(p / (1 - p))``: the two
+    scores ``(-z/2, z/2)``, whose softmax is exactly ``(1 - p, p)``. Their gradients are tf-keras-vis's
+    (``ReplaceToLinear`` + ``BinaryScore``: ``±z``) halved; the maps are scaled to their maximum, so they are
+    the same. Either way never the probability, which saturates near 0 and 1 and whose gradient vanishes.
+    """
+    import tensorflow as tf
+
+    if kind in ("dense", "sigmoid"):
+        h = tf.matmul(h, last.kernel)
+        if last.use_bias:
+            h = h + last.bias
+    if kind == "sigmoid":
+        h = tf.concat([-0.5 * h, 0.5 * h], axis=-1)
+    return h
 
 
 def _gradient_function(model, layer_name: str):
@@ -276,10 +312,7 @@ def _build_gradient_function(model, layer_name: str):
     def compute(x, class_idx):
         with tf.GradientTape() as tape:
             features, scores = grad_model(x, training=False)
-            if kind == "dense":  # the Dense layer's logits, before its softmax
-                scores = tf.matmul(scores, last.kernel)
-                if last.use_bias:
-                    scores = scores + last.bias
+            scores = class_scores(kind, last, scores)  # the logits, before the softmax or sigmoid
             predicted = tf.argmax(scores, axis=-1, output_type=tf.int32)
             chosen = tf.where(class_idx < 0, predicted, class_idx)
             score = tf.gather(scores, chosen, axis=1, batch_dims=1)

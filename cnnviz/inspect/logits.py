@@ -2,8 +2,8 @@
 
 Saliency, Integrated Gradients and the adversarial attacks differentiate the *logits*, as Grad-CAM
 does: a softmax probability saturates near 1 and its gradient vanishes. :func:`logits_fn` finds them
-(the last Dense layer's output before its softmax, the input of a final Softmax layer, or the model's
-output when it has no softmax) through a sub-model that shares the model's layers and never changes it.
+(the last Dense layer's output before its softmax, the input of a final Softmax layer, one sigmoid unit's
+logit as two class scores (:func:`cnnviz.inspect.gradcam.class_scores`), or the model's output otherwise) through a sub-model that shares the model's layers and never changes it.
 :func:`compiled` keeps one compiled TensorFlow function per model and purpose, with a weak reference so a
 recycled ``id`` never returns another model's function.
 """
@@ -15,7 +15,7 @@ import weakref
 from typing import TYPE_CHECKING, Callable
 
 from cnnviz.errors import InvalidArgument
-from cnnviz.inspect.gradcam import score_source
+from cnnviz.inspect.gradcam import class_scores, score_source
 
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,7 +33,6 @@ def logits_fn(model: "keras.Model") -> Callable:
         InvalidArgument: the model has no graph inputs (a Sequential model built without ``Input``).
     """
     import keras
-    import tensorflow as tf
 
     try:
         inputs = model.inputs
@@ -48,12 +47,7 @@ def logits_fn(model: "keras.Model") -> Callable:
     sub = keras.Model(inputs, last.input, name=f"logits_{model.name}")
 
     def logits(x):
-        h = sub(x, training=False)
-        if kind == "dense":  # the Dense layer's logits, before its softmax
-            h = tf.matmul(h, last.kernel)
-            if last.use_bias:
-                h = h + last.bias
-        return h
+        return class_scores(kind, last, sub(x, training=False))  # before the softmax or sigmoid
 
     return logits
 

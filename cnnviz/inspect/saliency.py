@@ -23,6 +23,7 @@ from scipy import ndimage
 
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import logits
+from cnnviz.inspect.gradcam import class_count
 
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -88,7 +89,7 @@ def as_one_image(model: "keras.Model", image: np.ndarray, what: str = "image") -
 
 def pick_class(model: "keras.Model", index: int | None, x: np.ndarray) -> int:
     """``index`` checked against the model's classes; ``None``: the class the model predicts for ``x``."""
-    n_classes = int(model.output_shape[-1])
+    n_classes = class_count(model)
     if index is None:
         return int(np.argmax(_scores_and_gradients(model, x, np.zeros(len(x), np.int32))[0][0]))
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < n_classes:

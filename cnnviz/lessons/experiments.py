@@ -12,6 +12,8 @@
 * :func:`dropout_predictions`: one image's prediction with dropout off (as at test time) and on (seed 001 Q6).
 
 Keras is imported inside the functions that train. Every result is a frozen dataclass of plain numbers.
+``progress(fraction, words)`` is called after every batch; it may raise to end the experiment there (the
+job's stop: :mod:`cnnviz.training.experiment_jobs` runs these in a training worker).
 """
 
 from __future__ import annotations
@@ -143,11 +145,11 @@ def _train(model, data: Data, *, label: str, batch_size: int, epochs: int, learn
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"], jit_compile=False)
     steps = -(-len(data.x_train) // batch_size)
-    losses, seconds, started = [], [], [0.0]
+    losses, seconds, started, current = [], [], [0.0], [0]
 
     class _Watch(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            started[0] = time.perf_counter()
+            started[0], current[0] = time.perf_counter(), epoch
 
         def on_epoch_end(self, epoch, logs=None):
             seconds.append(time.perf_counter() - started[0])
@@ -156,6 +158,9 @@ def _train(model, data: Data, *, label: str, batch_size: int, epochs: int, learn
 
         def on_train_batch_end(self, batch, logs=None):
             losses.append(float((logs or {}).get("loss", np.nan)))
+            if progress:  # every batch: a job's progress callback may stop the training here
+                progress(done + share * (current[0] + (batch + 1) / steps) / epochs,
+                         f"{label}: epoch {current[0] + 1} of {epochs}")
 
     history = model.fit(data.x_train, data.y_train, batch_size=batch_size, epochs=epochs, verbose=0,
                         validation_data=(data.x_val, data.y_val), shuffle=True, callbacks=[_Watch()])
@@ -326,13 +331,16 @@ def compare_memory_and_streaming(data: Data, folder: Path, *, batch_size: int = 
     model = small_network("conv", data.x_train.shape[1:], data.num_classes)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"], jit_compile=False)
-    seconds = []
+    seconds, steps = [], -(-len(paths) // batch_size)
     for epoch in range(epochs):
+        text = f"from files: epoch {epoch + 1} of {epochs}"
+        watch = [keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs, e=epoch, t=text: progress(
+            0.5 + 0.5 * (e + (batch + 1) / steps) / epochs, t))] if progress else []
         start = time.perf_counter()
-        model.fit(_Files(), epochs=1, verbose=0)
+        model.fit(_Files(), epochs=1, verbose=0, callbacks=watch)
         seconds.append(time.perf_counter() - start)
         if progress:
-            progress(0.5 + 0.5 * (epoch + 1) / epochs, f"from files: epoch {epoch + 1} of {epochs}")
+            progress(0.5 + 0.5 * (epoch + 1) / epochs, text)
     accuracy = float(model.evaluate(data.x_val, data.y_val, verbose=0)[1])
     one = data.x_train[:1].nbytes
     return Streaming(memory_bytes=int(data.x_train.nbytes), streaming_bytes=int(one * min(batch_size, len(paths))),

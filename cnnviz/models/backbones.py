@@ -85,8 +85,22 @@ MEASURED_EPOCH_S: dict[tuple[str, bool], float] = {
     ("mobilenetv2", False): 66.0,
     ("resnet50", True): 90.3,
     ("resnet50", False): 286.0,  # measured while a test run shared the 2 cores: likely an overestimate
+    # VGG16 (seed 004 task 4), measured at the presets' 200×200 with benchmarks/vgg16_epoch.py (90 images, the
+    # steady second epoch) while the machine ran at load 25-48: its CPU seconds over the 2 cores, the epoch's
+    # time when the machine is the training's alone, converted to this unit by pixel count.
+    ("vgg16", True): 28.9,  # 0.251 CPU-s per 200×200 image
+    ("vgg16", False): 90.1,  # 0.782 CPU-s per 200×200 image
 }
 MEASURED_AT = "96×96, 1,000 images, batch 32, the 2-core development machine"
+#: Where a backbone's figure was measured when not at :data:`MEASURED_AT`.
+MEASURED_AT_BY_BACKBONE = {
+    "vgg16": "200×200 (seed 004's presets), 90 images, batch 32, the 2-core development machine's CPU time",
+}
+
+
+def measured_at(backbone: str) -> str:
+    """Where backbone ``backbone``'s epoch time was measured (the page says it beside the estimate)."""
+    return MEASURED_AT_BY_BACKBONE.get(backbone, MEASURED_AT)
 
 
 # --- settings (no TensorFlow) -----------------------------------------------------------------

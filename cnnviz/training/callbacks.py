@@ -86,6 +86,7 @@ class Progress:
     eta_s: float | None = None
     elapsed_s: float = 0.0
     curve: dict = field(default_factory=dict)
+    note: str = ""  # an experiment job's step in words (its share done is batch / batches)
 
     @property
     def fraction(self) -> float:

@@ -53,7 +53,10 @@ HEARTBEAT_TIMEOUT_S = 60.0
 #: Seconds a writer waits for another's transaction (they last milliseconds).
 BUSY_TIMEOUT_S = 30.0
 #: 2: ``owner_name`` (the owner's display name) beside ``owner`` (their user id); a version 1 table gains it.
-SCHEMA_VERSION = 2
+#: 3: ``kind``: "training" (a TrainSpec that makes a run) or "experiment" (the Experiments page's side-by-side
+#: trainings, :mod:`cnnviz.training.experiment_jobs`: its ``spec`` names the experiment and its settings).
+SCHEMA_VERSION = 3
+JOB_KINDS = ("training", "experiment")
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS jobs (
@@ -62,7 +65,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     owner TEXT NOT NULL,                    -- the owner's user id (cnnviz.classroom.people.Person)
     owner_name TEXT NOT NULL DEFAULT '',    -- the owner's display name
     label TEXT NOT NULL,
-    spec TEXT NOT NULL,                     -- TrainSpec.to_dict() as JSON
+    kind TEXT NOT NULL DEFAULT 'training',  -- one of JOB_KINDS
+    spec TEXT NOT NULL,                     -- TrainSpec.to_dict() as JSON (an experiment: its name and settings)
     dataset TEXT NOT NULL,
     data_file TEXT,                         -- an in-memory dataset written for the worker, or NULL
     build TEXT,                             -- "module:function" building the model, or NULL
@@ -115,6 +119,7 @@ class JobStatus:
     ended: float | None = None
     worker_pid: int | None = None
     stop_requested: bool = False
+    kind: str = "training"
 
     @property
     def active(self) -> bool:
@@ -123,10 +128,10 @@ class JobStatus:
 
 @dataclass(frozen=True)
 class ClaimedJob:
-    """A job a worker took: what it needs to train it."""
+    """A job a worker took: what it needs to train it (``spec`` for a training, ``task`` for an experiment)."""
 
     job_id: str
-    spec: TrainSpec
+    spec: TrainSpec | None
     dataset: str
     data_file: str | None
     build: str | None
@@ -134,6 +139,8 @@ class ClaimedJob:
     resume_from: str | None = None
     owner: str = ""
     owner_name: str = ""
+    kind: str = "training"
+    task: dict | None = None
 
 
 def table_path() -> Path:
@@ -199,6 +206,8 @@ class JobTable:
                     columns = {r["name"] for r in db.execute("PRAGMA table_info(jobs)")}
                     if "owner_name" not in columns:  # a version 1 table: its jobs keep their rows
                         db.execute("ALTER TABLE jobs ADD COLUMN owner_name TEXT NOT NULL DEFAULT ''")
+                    if "kind" not in columns:  # before version 3 every job was a training
+                        db.execute("ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'training'")
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextlib.contextmanager
@@ -230,14 +239,24 @@ class JobTable:
                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(max_jobs),))
 
     # -- submitting, stopping, reading -------------------------------------------------------
-    def submit(self, spec: TrainSpec, *, owner: str, label: str, dataset: str | None = None,
+    def submit(self, spec: TrainSpec | dict, *, owner: str, label: str, dataset: str | None = None,
                data_file: str | None = None, build: str | None = None, job_id: str | None = None,
-               resume_from: str | None = None, owner_name: str | None = None) -> str:
+               resume_from: str | None = None, owner_name: str | None = None, kind: str = "training") -> str:
         """Queue a job at the end of the queue; returns its id.
 
         ``owner`` is the owner's user id, ``owner_name`` their display name (default: the user id).
+        ``kind`` "experiment": ``spec`` is a JSON-ready dict (its name and settings) and ``dataset`` is given.
         """
-        spec.validate()
+        if kind not in JOB_KINDS:
+            raise InvalidArgument(f"a job's kind is one of {', '.join(JOB_KINDS)}, got {kind!r}")
+        if kind == "training":
+            spec.validate()
+            spec_text, dataset, first = json.dumps(spec.to_dict()), dataset or spec.dataset, Progress(epochs=spec.epochs)
+        elif not isinstance(spec, dict) or not dataset:
+            raise InvalidArgument(f"an experiment job needs its settings as a dict and a dataset, got {spec!r} "
+                                  f"and {dataset!r}")
+        else:
+            spec_text, first = json.dumps(spec), Progress()
         if not isinstance(owner, str) or not owner:
             raise InvalidArgument(f"a job needs an owner, got {owner!r}")
         if owner_name is not None and not isinstance(owner_name, str):
@@ -247,10 +266,10 @@ class JobTable:
         now = time.time()
         with self._write() as db:
             db.execute(
-                "INSERT INTO jobs (job_id, owner, owner_name, label, spec, dataset, data_file, build, resume_from, "
-                "state, progress, submitted, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
-                (job_id, owner, owner_name, label, json.dumps(spec.to_dict()), dataset or spec.dataset, data_file,
-                 build, resume_from, progress_to_json(Progress(epochs=spec.epochs)), now, now))
+                "INSERT INTO jobs (job_id, owner, owner_name, label, kind, spec, dataset, data_file, build, resume_from, "
+                "state, progress, submitted, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                (job_id, owner, owner_name, label, kind, spec_text, dataset, data_file,
+                 build, resume_from, progress_to_json(first), now, now))
             self._event(db, job_id, "queued", "queued")
             self._prune(db)
         return job_id
@@ -445,9 +464,12 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
 
 
 def _claimed(row: sqlite3.Row) -> ClaimedJob:
-    return ClaimedJob(job_id=row["job_id"], spec=TrainSpec.from_dict(json.loads(row["spec"])), dataset=row["dataset"],
-                      data_file=row["data_file"], build=row["build"], label=row["label"],
-                      resume_from=row["resume_from"], owner=row["owner"], owner_name=row["owner_name"] or row["owner"])
+    training = row["kind"] == "training"
+    spec = json.loads(row["spec"])
+    return ClaimedJob(job_id=row["job_id"], spec=TrainSpec.from_dict(spec) if training else None,
+                      dataset=row["dataset"], data_file=row["data_file"], build=row["build"], label=row["label"],
+                      resume_from=row["resume_from"], owner=row["owner"], owner_name=row["owner_name"] or row["owner"],
+                      kind=row["kind"], task=None if training else spec)
 
 
 def _status(row: sqlite3.Row, place: int) -> JobStatus:
@@ -457,7 +479,7 @@ def _status(row: sqlite3.Row, place: int) -> JobStatus:
         error=row["error"], submitted=row["submitted"], owner=row["owner"],
         owner_name=row["owner_name"] or row["owner"], dataset=row["dataset"],
         started=row["started"], ended=row["ended"], worker_pid=row["worker_pid"],
-        stop_requested=bool(row["stop_requested"]),
+        stop_requested=bool(row["stop_requested"]), kind=row["kind"],
     )
 
 

@@ -32,7 +32,7 @@ from cnnviz import storage
 from cnnviz.classroom import people
 from cnnviz.data import datasets, stored
 from cnnviz.errors import CnnvizError, InvalidArgument
-from cnnviz.training import checkpoint, jobtable
+from cnnviz.training import checkpoint, experiment_jobs, jobtable
 from cnnviz.training import loop as training
 from cnnviz.training.jobtable import ClaimedJob, JobTable
 
@@ -112,6 +112,8 @@ class _DatasetCache:
 # --- one job -----------------------------------------------------------------------------------
 def run_job(table: JobTable, job: ClaimedJob, cache: _DatasetCache | None = None) -> str:
     """Train a claimed job to its end and record the outcome in the table; returns its final state."""
+    if job.kind == experiment_jobs.KIND:  # the Experiments page's side-by-side trainings: no run, a result file
+        return experiment_jobs.run(table, job, stops=_current_stop, terminating=_terminating)
     stop, done = threading.Event(), threading.Event()
     _current_stop[:] = [stop]
 

@@ -12,3 +12,13 @@ def test_transfer_epoch_estimate_counts_only_the_images_fitted():
     fitted, times = jobs.transfer_epoch_seconds(cfg, 1000, 0.25)
     assert fitted == 750
     assert times == {f: expected_epoch_seconds(cfg.replace(frozen=f), 750) for f in (True, False)}
+
+
+def test_vgg16_has_a_measured_epoch_time_at_the_presets_size():
+    from cnnviz.models.backbones import MEASURED_AT, MEASURED_EPOCH_S, measured_at
+
+    cfg = transfer.config(backbone="vgg16", frozen=True, weights="imagenet", image_size=200)
+    fitted, times = jobs.transfer_epoch_seconds(cfg, 3600, 0.1)  # seed 004's presets
+    assert fitted == 3240
+    assert times[True] == MEASURED_EPOCH_S[("vgg16", True)] * 3.24 * (200 / 96) ** 2 and times[False] > 3 * times[True]
+    assert "200×200" in measured_at("vgg16") and measured_at("resnet50") == MEASURED_AT

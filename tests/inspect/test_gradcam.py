@@ -238,3 +238,33 @@ def test_colorize_endpoints_and_doctest():
     mid = gradcam.colorize(np.array([0.5]))[0]
     assert mid[1] == 255  # jet is green-ish in the middle
     assert doctest.testmod(gradcam).failed == 0
+
+
+def test_a_saturated_sigmoid_unit_is_explained_by_its_logit_not_its_probability():
+    """The probability's gradient is 0 at p = 1.0; the logit z's is not. A conv (linear) → GAP → Dense(1)
+    network has Grad-CAM ∝ relu(±Σ_k w_k A_k) (class 1: +z, class 0: −z), worked out here in numpy."""
+    import keras
+    import tensorflow as tf
+
+    from tests.support.models import sigmoid_model
+
+    model = sigmoid_model((8, 8, 3), conv_filters=4, bias=40.0)
+    image = np.random.default_rng(5).uniform(size=(8, 8, 3)).astype(np.float32)
+    probs = model.predict(image[None], verbose=0)[0]
+    assert probs.tolist() == [0.0, 1.0]  # saturated
+    features_model = keras.Model(model.inputs, model.get_layer("conv").output)
+    x = tf.constant(image[None])
+    with tf.GradientTape() as tape:
+        features = features_model(x)
+        p = model.get_layer("output")(model.get_layer("gap")(features))
+    assert not np.any(tape.gradient(p, features))  # what the probability gave: nothing
+    a = features.numpy()[0]  # 8×8×4
+    w = model.get_layer("output").get_weights()[0][:, 0]
+    for cls, sign in ((1, 1.0), (0, -1.0)):
+        cam = np.maximum(sign * np.tensordot(a, w, axes=([2], [0])), 0.0)
+        reference = cam / cam.max()
+        got = gradcam.gradcam(model, image, class_index=cls, layer_name="conv")
+        assert got.max() == pytest.approx(1.0)
+        np.testing.assert_allclose(got, reference, atol=1e-5)
+    np.testing.assert_array_equal(gradcam.gradcam(model, image), gradcam.gradcam(model, image, class_index=1))
+    assert gradcam.score_source(model)[0] == "sigmoid" and gradcam.class_count(model) == 2

@@ -7,7 +7,7 @@ import pytest
 
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import saliency
-from tests.support.models import linear_model, small_cnn
+from tests.support.models import linear_model, sigmoid_model, small_cnn
 
 pytestmark = pytest.mark.slow
 
@@ -124,3 +124,23 @@ def _logits(model, x):
 
     pooled = keras.Model(model.inputs[0], model.get_layer("gap").output)(x)
     return keras.ops.convert_to_numpy(pooled) @ kernel + bias
+
+
+def test_a_sigmoid_unit_gives_the_gradient_of_its_logit_even_when_saturated():
+    """z = w·x + b, p = sigmoid(z) = 1.0 (b = 40): the scores are ±z/2 (softmax = (1 − p, p)), so the
+    gradients are ±w/2, where the probability's would be 0."""
+    model = sigmoid_model((4, 5, 2), bias=40.0)
+    w = model.get_layer("output").get_weights()[0][:, 0].reshape(4, 5, 2)
+    image = np.random.default_rng(3).uniform(size=(4, 5, 2)).astype(np.float32)
+    assert model.predict(image[None], verbose=0)[0].tolist() == [0.0, 1.0]
+    z = float((w * image).sum() + 40.0)
+    for cls, sign in ((1, 0.5), (0, -0.5)):
+        got = saliency.gradients(model, image, class_index=cls)
+        np.testing.assert_allclose(got.values, sign * w, atol=1e-6)
+        assert got.score == pytest.approx(sign * z, rel=1e-5)
+        assert got.heat.max() == pytest.approx(1.0)
+    assert saliency.gradients(model, image).class_index == 1  # the predicted class
+    mild = sigmoid_model((4, 5, 2), bias=0.3)  # not saturated: the scores' softmax is the model's output
+    scores = saliency._scores_and_gradients(mild, image[None], np.zeros(1, np.int32))[0]
+    e = np.exp(scores - scores.max())
+    np.testing.assert_allclose(e / e.sum(), mild.predict(image[None], verbose=0), atol=1e-6)

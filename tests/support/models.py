@@ -234,6 +234,31 @@ def linear_model(weights: np.ndarray, bias: np.ndarray | None = None, *, softmax
     return model
 
 
+def sigmoid_model(shape: tuple[int, int, int], *, conv_filters: int = 0, bias: float = 0.0, seed: int = 0):
+    """One sigmoid unit ending as the layer-by-layer builder's two-class models do (``output`` =
+    Dense(1, sigmoid), ``p_first_class`` = 1 − p, ``two_class_probs``): [Conv 3×3 'same' linear →
+    GAP] or Flatten, then the unit, random weights (seeded) and its bias ``bias`` (40: p is 1.0 in
+    float32, the probability's gradient exactly 0)."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    inp = keras.Input(shape, name="image")
+    if conv_filters:
+        conv = keras.layers.Conv2D(conv_filters, 3, padding="same", name="conv")
+        h = keras.layers.GlobalAveragePooling2D(name="gap")(conv(inp))
+    else:
+        h = keras.layers.Flatten(name="flatten")(inp)
+    unit = keras.layers.Dense(1, activation="sigmoid", name="output")
+    p = unit(h)
+    first = keras.layers.Rescaling(-1.0, offset=1.0, name="p_first_class")(p)
+    model = keras.Model(inp, keras.layers.Concatenate(name="two_class_probs")([first, p]), name="sigmoid_model")
+    if conv_filters:
+        conv.set_weights([rng.normal(size=(3, 3, shape[-1], conv_filters)).astype(np.float32),
+                          rng.normal(size=conv_filters).astype(np.float32)])
+    unit.set_weights([rng.normal(size=(unit.kernel.shape[0], 1)).astype(np.float32), np.array([bias], np.float32)])
+    return model
+
+
 def small_cnn(seed: int = 0, size: int = 8, channels: int = 3, classes: int = 4, *, activation: str = "relu",
               gain: float = 1.0):
     """Conv 3×3 (``activation``, same) → Conv 3×3 stride 2 (valid, tanh) → Conv 4×4 stride 2 (same: pads before and after) → GAP →

@@ -44,7 +44,7 @@ def test_a_version_1_table_gains_owner_names_and_keeps_its_jobs(cnnviz_home):
     new = table.submit(tiny_spec(), owner="key:abc", owner_name="Ann", label="new")
     assert (table.status(new).owner, table.status(new).owner_name) == ("key:abc", "Ann")
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == jobtable.SCHEMA_VERSION == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == jobtable.SCHEMA_VERSION == 3
     JobTable(path)  # opening it again changes nothing
     assert table.status("old1").owner == "session 12ab"
 

@@ -103,3 +103,23 @@ def test_a_cap_out_of_range_is_said_and_apply_stays_off(app_path, ann_and_ben):
     assert [e.value for e in at.error] == ["Trainings at once must be from 1 to 64; the box shows 0."]
     assert at.number_input(key="class_cap").value == 0 and _button(at, "class_cap_apply").disabled
     assert JobTable().max_jobs() == before
+
+
+def test_an_experiment_job_is_listed_with_its_owner_and_counted(app_path, ann_and_ben):
+    import numpy as np
+
+    from cnnviz.lessons import experiments as ex
+    from cnnviz.training import experiment_jobs
+
+    ann, _, _, _ = ann_and_ben
+    rng = np.random.default_rng(0)
+    data = ex.make_data(rng.uniform(size=(60, 8, 8, 1)).astype(np.float32), np.arange(60) % 3, train_size=40,
+                        val_size=20, num_classes=3)
+    job_id = experiment_jobs.submit(jobmanager.JobManager(workers=False), "dropout", {"images": data},
+                                    label="Experiment: dropout", owner=ann)
+    at = open_page(app_path, PAGE)
+    no_errors(at)
+    assert "0 training, 3 waiting" in texts(at)
+    queue = at.dataframe[0].value
+    row = queue[queue["job"] == job_id].iloc[0]
+    assert (row["who"], row["what"], row["place in queue"]) == ("Ann", "Experiment: dropout", 3)

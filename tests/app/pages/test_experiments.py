@@ -1,8 +1,28 @@
-"""Experiments page: each experiment runs on tiny digits and shows what the notebooks' questions ask about."""
+"""Experiments page: each experiment runs on tiny digits as a job of the job table, trained by a worker
+process, and shows what the notebooks' questions ask about; Stop ends it within a batch."""
 
 from __future__ import annotations
 
-from tests.support.pages import chart_keys, figure, no_errors, open_page, texts
+import os
+
+from cnnviz.classroom.people import local_teacher
+from cnnviz.training.jobtable import JobTable
+from tests.support.pages import chart_keys, figure, no_errors, open_page, run_until, texts
+
+JOB_KEY = "experiments_job"
+
+
+def _press(at, name: str, done) -> None:
+    """Press experiment ``name``'s button: a job row of kind "experiment" owned by this session's person
+    appears; rerun the page (as its fragment would) until ``done(at)``."""
+    at.button(key=f"exp_run_{name}").click().run()
+    no_errors(at)
+    job_id = at.session_state[JOB_KEY]["job_id"]
+    row = JobTable().status(job_id)
+    assert (row.kind, row.owner) == ("experiment", local_teacher().user_id)
+    run_until(at, done)
+    ended = JobTable().status(job_id)
+    assert ended.state == "finished" and ended.worker_pid not in (None, os.getpid())  # a worker, not the server
 
 
 def _frame(at, column, first_row=None):
@@ -25,27 +45,41 @@ def test_every_experiment_runs_and_shows_its_answer(app_path):
     assert noise["batch size"].tolist() == [2, 8, 64]
     assert noise["batch mean off by (std)"].iloc[0] > noise["batch mean off by (std)"].iloc[2]
 
-    at.button(key="exp_run_batch").click().run()  # seed 000 Q13
-    no_errors(at)
+    _press(at, "batch", lambda at: "exp_batch_loss" in chart_keys(at))  # seed 000 Q13
     table = _frame(at, "updates per epoch")
     assert table["training"].tolist() == ["batch 8", "batch 64", "batch 512"]
     assert table["updates per epoch"].tolist() == [13, 2, 1]  # ceil(100 / batch)
     assert [t["name"] for t in figure(at, "exp_batch_loss")["data"]] == ["batch 8", "batch 64", "batch 512"]
 
-    at.button(key="exp_run_bn").click().run()  # seed 001 Q7
-    assert "exp_bn_accuracy" in chart_keys(at)
-    at.button(key="exp_run_stream").click().run()  # seed 000 Q24
-    no_errors(at)
+    _press(at, "bn", lambda at: "exp_bn_accuracy" in chart_keys(at))  # seed 001 Q7
+    _press(at, "stream", lambda at: "on disk (PNG)" in texts(at))  # seed 000 Q24
     stream = _frame(at, "held in memory")
     assert stream["held in memory"].tolist() == ["25 KiB (all images)", "8 KiB (one batch)"]  # 100·8·8·4 B; 32 of them
     assert "on disk (PNG)" in texts(at)
-    at.button(key="exp_run_dense_conv").click().run()  # seed 001 Q5
+    _press(at, "dense_conv", lambda at: "exp_dense_conv_accuracy" in chart_keys(at))  # seed 001 Q5
     trained = _frame(at, "parameters", first_row="dense")
     assert trained["training"].tolist() == ["dense", "conv"]
     assert trained["parameters"].tolist() == ["2,410", "1,898"]  # 8×8×1 digits: the conv net is the smaller
-    at.button(key="exp_run_dropout").click().run()  # seed 001 Q6
-    no_errors(at)
+    _press(at, "dropout", lambda at: "exp_dropout" in chart_keys(at))  # seed 001 Q6
     assert "every time. Dropout on:" in texts(at)
     bars = figure(at, "exp_dropout")["data"]
     assert bars[0]["name"] == "dropout off (test time)" and len(bars[1]["y"]) == 10 * 10
     assert "Choose CIFAR-10 (or another dataset) above to compare it with the digits." in texts(at)  # seed 001 Q3
+
+
+def test_stop_ends_the_experiment_job_within_a_batch(app_path):
+    at = open_page(app_path, "app_pages/experiments.py")
+    at.slider(key="exp_size").set_value(1500).run()
+    at.button(key="exp_run_bn").click().run()  # batch 2 with batch norm: 750 updates per epoch, 2 epochs
+    job_id = at.session_state[JOB_KEY]["job_id"]
+    at.run()
+    assert at.button(key="exp_run_batch").disabled  # one experiment at a time per student
+    # the job's progress as the page's fragment draws it, the worker's words included
+    run_until(at, lambda at: any("batch 2: epoch 1 of 2" in p.proto.text for p in at.get("progress")))
+    assert JobTable().status(job_id).state == "running"
+    at.button(key="exp_stop").click().run()
+    run_until(at, lambda at: JOB_KEY not in at.session_state)
+    ended = JobTable().status(job_id)
+    assert ended.state == "stopped" and ended.progress.fraction < 1
+    assert "Stopped: nothing was kept." in [w.value for w in at.warning]
+    assert "exp_bn_accuracy" not in chart_keys(at)

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from cnnviz import weights
 from cnnviz.app import jobs as appjobs
 from cnnviz.app import state
+from cnnviz.models import transfer
 from cnnviz.models.backbones import BACKBONES
 from cnnviz.runs import store as runs
 from cnnviz.runs.compare import differing_settings
@@ -92,3 +93,17 @@ def test_train_frozen_and_unfrozen_lands_two_runs(app_path, no_weights):
     assert len(listed) == 2
     assert sorted(r.config["model"]["frozen"] for r in listed) == [False, True]
     assert differing_settings(listed) == ["model.frozen", "model.learning_rate"]
+
+
+def test_vgg16_shows_its_expected_epoch_time_frozen_and_unfrozen(app_path, no_weights):
+    at = _page(app_path)
+    at.radio(key="tl_backbone").set_value("vgg16").run()
+    assert not at.exception, at.exception
+    cfg = transfer.config(backbone="vgg16", frozen=True, weights="imagenet", image_size=96)
+    fitted, times = appjobs.transfer_epoch_seconds(cfg, 1000, 0.25)
+    assert fitted == 750 and None not in times.values()
+    metrics = {m.label: m for m in at.metric}
+    assert metrics["Expected time per epoch"].value == f"≈{times[True]:,.0f} s"
+    assert "200×200 (seed 004's presets)" in metrics["Expected time per epoch"].proto.help
+    assert f"Frozen ≈{times[True]:,.0f} s, unfrozen ≈{times[False]:,.0f} s per epoch of 750 images" in \
+        " ".join(c.value for c in at.caption)
