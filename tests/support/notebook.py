@@ -67,7 +67,8 @@ def page_text(at) -> str:
 def run_checks(at, view: str, checks: dict[str, Callable]) -> None:
     """Run each check of a row in ``view`` on the page ``at``; fail once, naming every row whose value is wrong."""
     wanted = {r["id"] for r in rows() if r["view"] == view}
-    failed = []
+    failed, ran = [], [row_id for row_id in checks if row_id in wanted]
+    assert ran, f"no value check for a row of view {view!r}"
     for row_id, check in checks.items():
         if row_id in wanted:
             try:

@@ -18,10 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.notebook import ANSWER_KINDS, page_text, rows
-from tests.support.pages import open_page
-from tests.support.runs import copy_runs, train_runs
-from tests.support.specs import FLAT_MODEL, page_spec
-from tests.support.views import SETUPS
+from tests.support.views import SETUPS, open_view, train_stored
 
 pytestmark = pytest.mark.slow
 PAGES = Path(__file__).resolve().parent
@@ -58,21 +55,14 @@ def test_the_answer_column_names_real_checks():
     assert claimed == registered
 
 
-@pytest.fixture(scope="module")
-def stored(tmp_path_factory):
-    home = tmp_path_factory.mktemp("notebook-runs")
-    return home, train_runs(home, {"flat": page_spec(FLAT_MODEL)})
+@pytest.fixture(scope="module", name="stored_runs")
+def _stored_runs(tmp_path_factory):
+    return train_stored(tmp_path_factory.mktemp("notebook-runs"))
 
 
 @pytest.mark.parametrize("view", sorted(SETUPS))
 def test_each_rows_answer_is_on_its_page(view, app_path, request, keras_home):
-    page, setup, needs_run = SETUPS[view]
-    if needs_run:
-        copy_runs(request.getfixturevalue("stored")[0], request.getfixturevalue("cnnviz_home"))
-    at = open_page(app_path, f"app_pages/{page}.py")
-    if setup:
-        setup(at)
-    assert not at.exception, at.exception
+    at = open_view(view, app_path, request)
     text = page_text(at)
     missing = [f"{r['id']}: {r['check']!r}" for r in rows() if r["view"] == view and r["check"] not in text]
     assert not missing, "answers not on the page:\n" + "\n".join(missing)
