@@ -159,6 +159,25 @@ def seed004_cats_dogs(at):
     _load(at, "seed003_q32")
 
 
+def global_average_any_size(at):
+    """Q28: with global average pooling the network takes any image size with the same parameters: the total
+    shown for 64×64 and 100×80 inputs is Keras' count_params() of the network built for each."""
+    _load(at, "seed003_q32")
+    at.radio(key="lb_head").set_value("global_avg").run()
+    config = ModelConfig(architecture=LAYERS, layer_list=TEMPLATES["seed003_q32"].layer_list, head="global_avg")
+    totals = []
+    for h, w in ((64, 64), (100, 80)):
+        at.number_input(key="lb_in_h").set_value(h)
+        at.number_input(key="lb_in_w").set_value(w).run()
+        total = next(c.value for c in at.caption if c.value.startswith("In all"))
+        shown = number(re.match(r"In all ([\d,]+) parameters", total).group(1))
+        assert shown == build_model(config, input_shape=(h, w, 3), num_classes=5).count_params(), total
+        totals.append(shown)
+    assert totals[0] == totals[1]
+    at.radio(key="lb_head").set_value("flatten").run()
+    _load(at, "seed003_q32")
+
+
 # --- presets: each seed network on (a tiny) CIFAR-10, as the notebooks counted it ------------------------------
 
 def _preset_check(name: str):
@@ -211,6 +230,7 @@ CHECKS = {"seed 000 Q14": q14_parameters, "seed 000 Q15": q15_q16_shapes, "seed 
           "seed 000 Part 10": part10_build_cnn, "seed 000 Q19": q19_pooling,
           "seed 003 3.2a": seed003_q32_most, "seed 003 3.2b": seed003_q32_per_layer,
           "seed 003 3.2 note": seed003_q32_note, "seed 004 CNN": seed004_cats_dogs,
+          "seed 000 Q28": global_average_any_size, "seed 001 challenge layers": global_average_any_size,
           "seed 000 Part 5": part5_part15_counts_and_weights, "seed 000 Part 15": part5_part15_counts_and_weights,
           **{row: _preset_check(name) for row, name in PRESET_ROWS.items()}}
 

@@ -14,6 +14,7 @@ import pytest
 
 from cnnviz.data import datasets
 from tests.support.notebook import metric, number, run_checks
+from tests.support.pages import figure
 from tests.support.views import open_view
 
 pytestmark = pytest.mark.slow
@@ -85,6 +86,40 @@ def notebook_split(at):
     at.selectbox(key="datasets_selection_digits").set_value("stratified").run()
 
 
+def first_share_for_validation(at):
+    """seed 002 1.3.4: X_valid = X_train[:5000]: the validation images are the first of the subset, unshuffled,
+    as many as train_test_split would hold out for that share."""
+    from sklearn.model_selection import train_test_split
+
+    ds = _digits()
+    at.selectbox(key="datasets_selection_digits").set_value("first_first").run()
+    n_train = min(len(ds.y_train), 10_000)
+    fraction = at.slider(key="datasets_val_fraction").value
+    n_val = len(train_test_split(np.arange(n_train), test_size=fraction)[1])
+    table = next(f.value for f in at.dataframe if "validation" in f.value.columns)
+    rows = table[table["class"] != "total"]
+    y = ds.y_train[:n_train]
+    assert list(rows["validation"]) == np.bincount(y[:n_val], minlength=10).tolist()
+    assert list(rows["train"]) == np.bincount(y[n_val:], minlength=10).tolist()
+    at.selectbox(key="datasets_selection_digits").set_value("stratified").run()
+
+
+def images_of_each_class(at):
+    """Each row of "Random images of each class" holds training images of that row's class, as many as asked."""
+    ds = _digits()
+    fig = figure(at, "datasets_samples")
+    canvas = np.asarray(fig["data"][0]["z"])
+    labels = list(fig["layout"]["yaxis"]["ticktext"])
+    per_class = at.slider(key="datasets_per_class").value
+    h, w = ds.x_train.shape[1:3]
+    assert labels == list(ds.class_names)
+    for row, name in enumerate(labels):
+        for col in range(per_class):
+            tile = canvas[row * (h + 1): row * (h + 1) + h, col * (w + 1): col * (w + 1) + w, 0]
+            found = {int(ds.y_train[i]) for i in np.flatnonzero((ds.x_train[..., 0] == tile).all(axis=(1, 2)))}
+            assert found == {row}, (name, col, found)
+
+
 def image_sizes(at):
     """seed 004 sizes: a 200×200 grey image's bytes, and 4× as float32, as NumPy counts them."""
     at.select_slider(key="datasets_zip_size").set_value(200).run()
@@ -120,6 +155,8 @@ def seed000_augmentation(at):
 
 CHECKS = {"seed 001 Q1": x_train_shape, "seed 000 Part 9": one_hot, "seed 002 1.3.3": one_hot,
           "seed 003 4.1": one_image, "seed 000 Part 7": notebook_split, "seed 004 sizes": image_sizes,
+          "seed 002 1.3.4": first_share_for_validation, "seed 000 Part 6": images_of_each_class,
+          "seed 001 PlotRandomFromEachClass": images_of_each_class, "seed 002 1.3.1": images_of_each_class,
           "seed 002 1.6.1": seed002_augmentation, "seed 000 Part 17": seed000_augmentation}
 
 

@@ -135,6 +135,25 @@ def part20_mistakes(at):
         assert (true, said) == (ref["names"][ref["y"][index]], ref["names"][ref["pred"][index]])
 
 
+def predictions(at):
+    """seed 002 1.5.6: each picture of the gallery is a test image, titled with the model's prediction, in
+    green when right, red with the true class when wrong."""
+    ref = REFERENCE["flat"]
+    fig = figure(at, "eval_predictions")
+    pictures = [np.asarray(t["z"]) for t in fig["data"] if t["type"] == "image"]
+    notes = fig["layout"]["annotations"]
+    assert len(pictures) == len(notes) == 16
+    grey = ref["x_uint8"][..., 0]
+    for picture, note in zip(pictures, notes):
+        found = [i for i in range(len(grey)) if np.array_equal(picture[..., 0], grey[i])]
+        assert found, "a picture that is no test image"
+        said = {(ref["names"][ref["pred"][i]] if ref["pred"][i] == ref["y"][i]
+                 else f"{ref['names'][ref['pred'][i]]} ({ref['names'][ref['y'][i]]})",
+                 "green" if ref["pred"][i] == ref["y"][i] else "red") for i in found}
+        colour = note["font"]["color"]
+        assert (note["text"], colour) in said, (note["text"], colour, said)
+
+
 # --- Inside the network ---------------------------------------------------------------------------------------
 
 def feature_maps(at):
@@ -171,7 +190,7 @@ def q23_rotation(at):
 CHECKS = {"seed 000 Q11": q11_train_against_test, "seed 002 TensorBoard": tensorboard_curves,
           "seed 000 Q22": q22_best_run, "seed 003 4.3": q22_best_run,
           "seed 000 Part 11": part11_test_accuracy, "seed 002 1.4.5": loss_shown,
-          "seed 001 PlotModelEval": confusion_matrix, "seed 000 Part 20": part20_mistakes,
+          "seed 001 PlotModelEval": confusion_matrix, "seed 000 Part 20": part20_mistakes, "seed 002 1.5.6": predictions,
           "seed 004 feature maps": feature_maps, "seed 000 Q23": q23_rotation, "seed 000 Part 16": q23_rotation}
 
 
