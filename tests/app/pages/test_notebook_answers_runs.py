@@ -172,6 +172,25 @@ def feature_maps(at):
                                rtol=1e-4, atol=1e-6)
 
 
+def filters(at):
+    """seed 004: the learned filters shown are the Keras layer's kernel, one grey scale for the whole layer."""
+    at.session_state["inside_tab"] = "Filters"
+    at.run()
+    at.radio(key="inside_filter_scale").set_value("global").run()
+    layer = at.selectbox(key="inside_filter_layer").value
+    kernel = np.asarray(REFERENCE["flat"]["model"].get_layer(layer).get_weights()[0], dtype=np.float64)
+    levels = np.round((kernel - kernel.min()) / (kernel.max() - kernel.min()) * 255)
+    fig = figure(at, "inside_filters")
+    tiles = [np.asarray(t["z"])[..., 0] for t in fig["data"] if t["type"] == "image"]
+    names = [a["text"] for a in fig["layout"]["annotations"]]
+    assert len(tiles) == len(names) == kernel.shape[2] * kernel.shape[3]
+    for tile, name in zip(tiles, names):
+        f, c = (int(n) for n in re.fullmatch(r"f(\d+) c(\d+)", name).groups())
+        assert np.abs(tile.astype(int) - levels[:, :, c, f]).max() <= 1, name
+    at.session_state["inside_tab"] = "Feature maps"
+    at.run()
+
+
 # --- Robustness ------------------------------------------------------------------------------------------------
 
 def q23_rotation(at):
@@ -187,11 +206,33 @@ def q23_rotation(at):
     assert expected[0] == pytest.approx(_accuracy())
 
 
+def other_sizes(at):
+    """Q27 / Part 21: a Flatten network trained on 8×8 cannot take 12×12 or 16×16 images: the same network
+    built by Keras for that size does not take the trained weights (the dense layer would need more), and
+    the page says so for each size (no accuracy) and offers the global-pooling twin."""
+    from cnnviz.models.config import ModelConfig
+    from cnnviz.models.network import build_model
+
+    ref = REFERENCE["flat"]
+    at.session_state["robust_tab"] = "Other sizes"
+    at.run()
+    side = ref["x"].shape[1]
+    sizes = sorted({round(side * f) for f in at.pills(key="robust_size_factors").value})
+    for size in sizes:
+        bigger = build_model(ModelConfig.from_dict(FLAT_MODEL), input_shape=(size, size, 1), num_classes=10)
+        with pytest.raises(ValueError):
+            bigger.set_weights(ref["model"].get_weights())
+    assert not at.success and len(at.info) >= len(sizes) == 2, [m.value for m in at.success]
+    assert at.button(key="robust_gap_twin_0")  # the way out: the global-pooling twin
+
+
 CHECKS = {"seed 000 Q11": q11_train_against_test, "seed 002 TensorBoard": tensorboard_curves,
           "seed 000 Q22": q22_best_run, "seed 003 4.3": q22_best_run,
           "seed 000 Part 11": part11_test_accuracy, "seed 002 1.4.5": loss_shown,
           "seed 001 PlotModelEval": confusion_matrix, "seed 000 Part 20": part20_mistakes, "seed 002 1.5.6": predictions,
-          "seed 004 feature maps": feature_maps, "seed 000 Q23": q23_rotation, "seed 000 Part 16": q23_rotation}
+          "seed 004 feature maps": feature_maps, "seed 004 filters": filters,
+ "seed 000 Q23": q23_rotation, "seed 000 Part 16": q23_rotation,
+          "seed 000 Q27": other_sizes, "seed 000 Part 21": other_sizes}  # after the rotation rows: it changes tab
 
 
 @pytest.mark.parametrize("view", ["runs", "evaluate", "inside", "robustness"])
