@@ -86,6 +86,26 @@ def notebook_split(at):
     at.selectbox(key="datasets_selection_digits").set_value("stratified").run()
 
 
+def standardise(at):
+    """seed 000 Part 8: standardising uses the mean and std per channel of the training part only (the
+    notebook's first images less its train_test_split validation), as NumPy computes them."""
+    from sklearn.model_selection import train_test_split
+
+    ds = _digits()
+    at.selectbox(key="datasets_selection_digits").set_value("first_shuffled").run()
+    at.radio(key="datasets_scaling").set_value("standardize").run()
+    n_train = min(len(ds.y_train), 10_000)
+    fit, _ = train_test_split(np.arange(n_train), test_size=at.slider(key="datasets_val_fraction").value,
+                              random_state=0)
+    part = ds.x_train[:n_train][fit].astype(np.float64)
+    mean, std = part.mean(axis=(0, 1, 2)), part.std(axis=(0, 1, 2))
+    said = next(c.value for c in at.caption if c.value.startswith("Training mean per channel"))
+    assert said == ("Training mean per channel: " + ", ".join(f"{m:.1f}" for m in mean) + "; std: "
+                    + ", ".join(f"{v:.1f}" for v in std)), said
+    at.radio(key="datasets_scaling").set_value("unit").run()
+    at.selectbox(key="datasets_selection_digits").set_value("stratified").run()
+
+
 def first_share_for_validation(at):
     """seed 002 1.3.4: X_valid = X_train[:5000]: the validation images are the first of the subset, unshuffled,
     as many as train_test_split would hold out for that share."""
@@ -155,7 +175,7 @@ def seed000_augmentation(at):
 
 CHECKS = {"seed 001 Q1": x_train_shape, "seed 000 Part 9": one_hot, "seed 002 1.3.3": one_hot,
           "seed 003 4.1": one_image, "seed 000 Part 7": notebook_split, "seed 004 sizes": image_sizes,
-          "seed 002 1.3.4": first_share_for_validation, "seed 000 Part 6": images_of_each_class,
+          "seed 002 1.3.4": first_share_for_validation, "seed 000 Part 8": standardise, "seed 000 Part 6": images_of_each_class,
           "seed 001 PlotRandomFromEachClass": images_of_each_class, "seed 002 1.3.1": images_of_each_class,
           "seed 002 1.6.1": seed002_augmentation, "seed 000 Part 17": seed000_augmentation}
 
