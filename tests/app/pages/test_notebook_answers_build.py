@@ -159,6 +159,53 @@ def seed004_cats_dogs(at):
     _load(at, "seed003_q32")
 
 
+def _first_layer_key(at, name: str) -> str:
+    """The widget key of the first listed layer's setting ``name`` (keys are ``lb_<uid>_<name>``)."""
+    keys = [w.key for w in at.main if getattr(w, "key", None) and re.fullmatch(rf"lb_\d+_{name}", w.key)]
+    found = sorted(keys, key=lambda k: int(k.split("_")[1]))
+    assert found, f"no {name} setting"
+    return found[0]
+
+
+def _rows(at) -> list[tuple]:
+    table = _frame(at, "how they are counted")
+    return list(zip(table["layer"], table["type"], table["parameters"], table["output shape"]))
+
+
+def _keras_rows(model) -> list[tuple]:
+    return [(layer.name, type(layer).__name__, layer.count_params(), _keras_shape(layer.output.shape))
+            for layer in model.layers]
+
+
+def filters_and_kernel(at):
+    """seed 001 challenge: 8 filters of 5×5 in the first layer: its parameters and those of the layer after
+    it (which sees 8 channels now) are Keras'."""
+    import keras
+    from keras import layers
+
+    _load(at, "seed003_q32")
+    at.number_input(key=_first_layer_key(at, "filters")).set_value(8).run()
+    at.number_input(key=_first_layer_key(at, "kernel")).set_value(5).run()
+    model = keras.Sequential([keras.Input((64, 64, 3)), layers.Conv2D(8, 5, padding="same", name="conv_1"),
+                              layers.Conv2D(32, 5, padding="same", name="conv_2")])
+    assert _rows(at)[1:3] == _keras_rows(model)
+    _load(at, "seed003_q32")
+
+
+def batch_norm_before(at):
+    """seed 001's order, Conv2D → BatchNormalization → Activation: the rows shown and their parameters are
+    those of that Keras stack (4·C weights for batch norm, none for the activation)."""
+    import keras
+    from keras import layers
+
+    _load(at, "seed003_q32")
+    at.selectbox(key=_first_layer_key(at, "batch_norm")).set_value("before_activation").run()
+    model = keras.Sequential([keras.Input((64, 64, 3)), layers.Conv2D(16, 3, padding="same", name="conv_1"),
+                              layers.BatchNormalization(name="bn_1"), layers.Activation("relu", name="act_1")])
+    assert _rows(at)[1:4] == _keras_rows(model)
+    _load(at, "seed003_q32")
+
+
 def global_average_any_size(at):
     """Q28: with global average pooling the network takes any image size with the same parameters: the total
     shown for 64×64 and 100×80 inputs is Keras' count_params() of the network built for each."""
@@ -230,7 +277,8 @@ CHECKS = {"seed 000 Q14": q14_parameters, "seed 000 Q15": q15_q16_shapes, "seed 
           "seed 000 Part 10": part10_build_cnn, "seed 000 Q19": q19_pooling,
           "seed 003 3.2a": seed003_q32_most, "seed 003 3.2b": seed003_q32_per_layer,
           "seed 003 3.2 note": seed003_q32_note, "seed 004 CNN": seed004_cats_dogs,
-          "seed 000 Q28": global_average_any_size, "seed 001 challenge layers": global_average_any_size,
+          "seed 000 Q28": global_average_any_size,
+          "seed 001 challenge filters": filters_and_kernel, "seed 001 batch norm": batch_norm_before, "seed 001 challenge layers": global_average_any_size,
           "seed 000 Part 5": part5_part15_counts_and_weights, "seed 000 Part 15": part5_part15_counts_and_weights,
           **{row: _preset_check(name) for row, name in PRESET_ROWS.items()}}
 

@@ -47,7 +47,15 @@ def q31_input(at):
     assert metric(at, "Input") == "×".join(map(str, _keras_resnet50()["input"])) == "224×224×3"
 
 
-CHECKS = {"seed 000 Q29": q29_conv_layers, "seed 000 Q30": q30_trainable, "seed 000 Q31": q31_input}
+def q32_hessian(at):
+    """Why second derivatives are not used: the Hessian of Keras' ResNet50 has trainable² entries."""
+    n = _keras_resnet50()["trainable"]
+    note = next(m.value for m in at.markdown if "(the Hessian)" in m.value)
+    assert note.startswith(f"With {n:,} trainable parameters, the matrix of second derivatives (the Hessian) has "
+                           f"{n:,}² ≈ {n * n:.1e} entries: about {n * n * 4 / 1e15:,.1f} petabytes in float32"), note
+
+
+CHECKS = {"seed 000 Q32": q32_hessian, "seed 000 Q29": q29_conv_layers, "seed 000 Q30": q30_trainable, "seed 000 Q31": q31_input}
 
 
 def test_pretrained_answers(app_path, request, keras_home):
