@@ -14,6 +14,7 @@ from cnnviz.errors import InvalidArgument
 from cnnviz.lessons import shapes
 from cnnviz.models import names as network_names
 from cnnviz.models import presets
+from cnnviz.models.notebookresults import notebook_networks
 from cnnviz.models.config import (
     ACTIVATIONS,
     FILTER_GROWTHS,
@@ -42,6 +43,12 @@ def _preset_config(ds: datasets.Dataset) -> tuple[ModelConfig, presets.Preset]:
     st.caption(f"{preset.description} Source: {preset.seed_source}. The notebook: {preset.seed_result}.")
     if preset.training.get("notes"):
         st.caption(f"How the notebook trained it: {preset.training['notes']}")
+    with st.expander("This notebook's networks and the test accuracy it printed for each"):  # seed 000 Q20
+        st.dataframe([{k: r[k] for k in ("title", "parameters", "test accuracy", "where")} for r in
+                      notebook_networks(name)], hide_index=True, key="train_notebook_networks",
+                     column_config={"parameters": st.column_config.NumberColumn(format="localized"),
+                                    "test accuracy": st.column_config.NumberColumn("the notebook's test accuracy",
+                                                                                   format="percent")})
     return preset.config, preset
 
 

@@ -241,7 +241,20 @@ def _preset_check(name: str):
     return check
 
 
-PRESET_ROWS = {"seed 000 Q20": "seed000_model4", "seed 001 Q2": "seed001_mlp", "seed 001 Q4": "seed001_cnn",
+def q20_dropout(at):
+    """Dropout's improvement: model3 and model4 (model3 with dropout) side by side with the accuracies the
+    notebook printed (Parts 13 and 14: "Test accuracy: 0.5030" and "0.5505"); the same parameters (Keras)."""
+    _preset_check("seed000_model4")(at)
+    table = next(f.value for f in at.dataframe if "where" in f.value.columns)
+    by_title = {t: (a, n) for t, a, n in zip(table["title"], table["test accuracy"], table["parameters"])}
+    (acc3, n3), (acc4, n4) = (by_title[presets.PRESETS[m].title] for m in ("seed000_model3", "seed000_model4"))
+    assert (acc3, acc4) == (0.5030, 0.5505) and round(acc4 - acc3, 4) == 0.0475
+    keras_counts = {m: build_model(presets.PRESETS[m].config, input_shape=presets.CIFAR_SHAPE,
+                                   num_classes=10).count_params() for m in ("seed000_model3", "seed000_model4")}
+    assert n3 == n4 == keras_counts["seed000_model3"] == keras_counts["seed000_model4"]
+
+
+PRESET_ROWS = {"seed 001 Q2": "seed001_mlp", "seed 001 Q4": "seed001_cnn",
                "seed 001 Q8": "seed001_best", "seed 002 1.4": "seed002_mlp", "seed 002 1.5": "seed002_cnn",
                "seed 002 1.6.3": "seed002_cnn_augmented", "seed 002 1.7": "seed002_alexnet",
                "seed 003 4.2a": "seed003_mlp", "seed 003 4.2b": "seed003_cnn", "seed 004 CIFAR-10": "seed004_base",
@@ -280,7 +293,7 @@ CHECKS = {"seed 000 Q14": q14_parameters, "seed 000 Q15": q15_q16_shapes, "seed 
           "seed 000 Q28": global_average_any_size,
           "seed 001 challenge filters": filters_and_kernel, "seed 001 batch norm": batch_norm_before, "seed 001 challenge layers": global_average_any_size,
           "seed 000 Part 5": part5_part15_counts_and_weights, "seed 000 Part 15": part5_part15_counts_and_weights,
-          **{row: _preset_check(name) for row, name in PRESET_ROWS.items()}}
+          "seed 000 Q20": q20_dropout, **{row: _preset_check(name) for row, name in PRESET_ROWS.items()}}
 
 
 @pytest.mark.parametrize("view", ["build", "builder", "layers", "presets"])
