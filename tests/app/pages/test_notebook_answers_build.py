@@ -254,11 +254,24 @@ def q20_dropout(at):
     assert n3 == n4 == keras_counts["seed000_model3"] == keras_counts["seed000_model4"]
 
 
+def seed004_three_compared(at):
+    """seed 004's three networks side by side with the accuracies it printed (0.7364, 0.7364, 0.7480: the
+    residual one best), each with its parameters shown = Keras' count_params()."""
+    _preset_check("seed004_residual")(at)
+    table = next(f.value for f in at.dataframe if "where" in f.value.columns)
+    by_title = dict(zip(table["title"], zip(table["test accuracy"], table["parameters"])))
+    three = ("seed004_base", "seed004_inception", "seed004_residual")
+    shown = [by_title[presets.PRESETS[m].title] for m in three]
+    assert [a for a, _ in shown] == [0.7364, 0.7364, 0.7480]
+    assert [n for _, n in shown] == [build_model(presets.PRESETS[m].config, input_shape=presets.CIFAR_SHAPE,
+                                                 num_classes=10).count_params() for m in three]
+
+
 PRESET_ROWS = {"seed 001 Q2": "seed001_mlp", "seed 001 Q4": "seed001_cnn",
                "seed 001 Q8": "seed001_best", "seed 002 1.4": "seed002_mlp", "seed 002 1.5": "seed002_cnn",
                "seed 002 1.6.3": "seed002_cnn_augmented", "seed 002 1.7": "seed002_alexnet",
                "seed 003 4.2a": "seed003_mlp", "seed 003 4.2b": "seed003_cnn", "seed 004 CIFAR-10": "seed004_base",
-               "seed 004 inception": "seed004_inception", "seed 004 residual": "seed004_residual"}
+               "seed 004 inception": "seed004_inception"}
 
 
 def part5_part15_counts_and_weights(at):
@@ -293,7 +306,8 @@ CHECKS = {"seed 000 Q14": q14_parameters, "seed 000 Q15": q15_q16_shapes, "seed 
           "seed 000 Q28": global_average_any_size,
           "seed 001 challenge filters": filters_and_kernel, "seed 001 batch norm": batch_norm_before, "seed 001 challenge layers": global_average_any_size,
           "seed 000 Part 5": part5_part15_counts_and_weights, "seed 000 Part 15": part5_part15_counts_and_weights,
-          "seed 000 Q20": q20_dropout, **{row: _preset_check(name) for row, name in PRESET_ROWS.items()}}
+          "seed 000 Q20": q20_dropout, "seed 004 residual": seed004_three_compared,
+          **{row: _preset_check(name) for row, name in PRESET_ROWS.items()}}
 
 
 @pytest.mark.parametrize("view", ["build", "builder", "layers", "presets"])
