@@ -43,13 +43,17 @@ def _preset_config(ds: datasets.Dataset) -> tuple[ModelConfig, presets.Preset]:
     st.caption(f"{preset.description} Source: {preset.seed_source}. The notebook: {preset.seed_result}.")
     if preset.training.get("notes"):
         st.caption(f"How the notebook trained it: {preset.training['notes']}")
-    with st.expander("This notebook's networks and the test accuracy it printed for each"):  # seed 000 Q20
+    return preset.config, preset
+
+
+def _notebook_networks(preset: presets.Preset) -> None:
+    """Seed 000 Q20, seed 004's three: the notebook's networks with the test accuracy it printed for each."""
+    with st.expander("This notebook's networks and the test accuracy it printed for each"):
         st.dataframe([{k: r[k] for k in ("title", "parameters", "test accuracy", "where")} for r in
-                      notebook_networks(name)], hide_index=True, key="train_notebook_networks",
+                      notebook_networks(preset.name)], hide_index=True, key="train_notebook_networks",
                      column_config={"parameters": st.column_config.NumberColumn(format="localized"),
                                     "test accuracy": st.column_config.NumberColumn("the notebook's test accuracy",
                                                                                    format="percent")})
-    return preset.config, preset
 
 
 def _fast_preset() -> presets.Preset:
@@ -253,6 +257,8 @@ def main() -> None:
         weights_ready = layerbuilder.weights_ready(config)  # says how to get missing weights, whatever the data
         fits = (not _made_for_missing_data(preset, ds) and _summary(config, ds, pooling_note=source == BUILDER)
                 and weights_ready)
+        if source == PRESET:
+            _notebook_networks(preset)
         st.subheader("3. Training")
         spec = _fast_training(ds, preset) if source == FAST else _training_options(ds, config, preset)
         if spec is not None and source != FAST:
