@@ -14,6 +14,7 @@ from cnnviz.errors import InvalidArgument
 from cnnviz.lessons import shapes
 from cnnviz.models import names as network_names
 from cnnviz.models import presets
+from cnnviz.models.notebookresults import notebook_networks
 from cnnviz.models.config import (
     ACTIVATIONS,
     FILTER_GROWTHS,
@@ -43,6 +44,16 @@ def _preset_config(ds: datasets.Dataset) -> tuple[ModelConfig, presets.Preset]:
     if preset.training.get("notes"):
         st.caption(f"How the notebook trained it: {preset.training['notes']}")
     return preset.config, preset
+
+
+def _notebook_networks(preset: presets.Preset) -> None:
+    """Seed 000 Q20, seed 004's three: the notebook's networks with the test accuracy it printed for each."""
+    with st.expander("This notebook's networks and the test accuracy it printed for each"):
+        st.dataframe([{k: r[k] for k in ("title", "parameters", "test accuracy", "where")} for r in
+                      notebook_networks(preset.name)], hide_index=True, key="train_notebook_networks",
+                     column_config={"parameters": st.column_config.NumberColumn(format="localized"),
+                                    "test accuracy": st.column_config.NumberColumn("the notebook's test accuracy",
+                                                                                   format="percent")})
 
 
 def _fast_preset() -> presets.Preset:
@@ -249,6 +260,8 @@ def main() -> None:
         weights_ready = config is not None and layerbuilder.weights_ready(config)
         fits = config is not None and (not _made_for_missing_data(preset, ds)
                                        and _summary(config, ds, pooling_note=source == BUILDER) and weights_ready)
+        if source == PRESET:
+            _notebook_networks(preset)
         st.subheader("3. Training")
         spec = _fast_training(ds, preset) if source == FAST else _training_options(ds, config, preset)
         if spec is not None and source != FAST:
