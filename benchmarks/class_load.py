@@ -237,8 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cap", type=int, default=load_driver.DEFAULT_CAP, help="trainings at once (default 2)")
     parser.add_argument("--epochs", type=int, default=2, help="epochs of each student's training (default 2)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds a student may wait for its run")
+    parser.add_argument("--page-timeout", type=float, default=120.0,
+                        help="seconds a page may stay busy after a click (the load test's 120 s; more on a crowded machine)")
     args = parser.parse_args(argv)
     load_driver.TINY["Epochs"] = args.epochs
+    load_driver.wait_idle.__defaults__ = (args.page_timeout, 0.6)  # (timeout, settle)
     print(f"machine: {os.cpu_count()} CPUs; cap {args.cap}; {args.epochs} epochs per training; "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     tables = []
