@@ -25,7 +25,9 @@ table); Train → first epoch (click to the first published epoch end, polled fr
 ``POLL_S`` s: ±0.1 s) median. Ratios workers/threads (< 1: workers better) and class total / back to
 back (target ≤ 1.2), with the 1-minute load average before and after each part.
 
-Run from the repository root (loopback only; Debian chromium and Playwright needed; ~25 minutes):
+Run from the repository root (loopback only; Debian chromium and Playwright needed; ~40 minutes for 8
+and 16 students on a quiet machine, far more on a loaded one; each mode's figures are printed as soon as
+measured, so do not cut the run short with a `timeout` shorter than that):
 
     PYTHONPATH=. python benchmarks/class_load.py                     # 8 and 16 students
     PYTHONPATH=. python benchmarks/class_load.py --students 8 --modes workers
@@ -150,6 +152,14 @@ def format_table(students: int, results: dict[str, ModeResult], back_to_back_s: 
     return "\n".join(lines)
 
 
+def format_mode(r: ModeResult) -> str:
+    """One mode's figures on one line, printed as soon as they are measured."""
+    return (f"{r.students} students, {r.mode}: Home median {median(r.home_s):.2f} s, max "
+            f"{max(r.home_s) if r.home_s else math.nan:.2f} s ({len(r.home_s)} loads during training); class total "
+            f"{r.class_total_s:.2f} s; Train → first epoch median {median(r.first_epoch_s):.2f} s; "
+            f"load {r.load_before:.1f}→{r.load_after:.1f}" + (f"; failed: {r.error[:300]}" if r.error else ""))
+
+
 # --- the job table, watched from outside -------------------------------------------------------
 class EpochWatch(threading.Thread):
     """Polls a ``jobs.sqlite3`` every POLL_S s: when each job first shows a finished epoch, and the rows."""
@@ -251,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"--- {students} students, {mode} ({time.strftime('%H:%M:%S')})", flush=True)
             results[mode], mode_rows = run_mode(mode, students, args.cap, args.timeout)
             rows = rows or mode_rows
+            print(format_mode(results[mode]), flush=True)  # kept even if a later part is cut short
         print(f"--- {students} trainings back to back ({time.strftime('%H:%M:%S')})", flush=True)
         total, load = back_to_back(rows) if rows else (math.nan, (math.nan, math.nan))
         tables.append(format_table(students, results, total, load))

@@ -53,3 +53,11 @@ def test_a_failed_mode_shows_dashes_and_its_error():
     table = class_load.format_table(16, {"workers": workers}, math.nan, (1.0, 1.0))
     assert "workers failed: TimeoutError('student 3')" in table
     assert next(line for line in table.splitlines() if "Home max" in line).split()[-3:] == ["-", "-", "-"]
+
+
+def test_one_mode_line_names_its_figures():
+    r = class_load.ModeResult("workers", 8, home_s=[1.0, 3.0], class_total_s=42.0, first_epoch_s=[7.0],
+                              load_before=2.0, load_after=3.5)
+    assert class_load.format_mode(r) == ("8 students, workers: Home median 2.00 s, max 3.00 s (2 loads during "
+                                         "training); class total 42.00 s; Train → first epoch median 7.00 s; "
+                                         "load 2.0→3.5")
