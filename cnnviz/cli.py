@@ -23,7 +23,7 @@ from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.models.presets import presets_table
 from cnnviz.runs import compare, labels, notebook
 from cnnviz.runs import store as runs
-from cnnviz.training import jobs, jobtable
+from cnnviz.training import cluster, jobs, jobtable
 from cnnviz.training import loop as training
 from cnnviz.training.spec import augment_from_text, spec_from_preset
 
@@ -315,7 +315,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         job_id = table.submit(spec, owner=me.user_id, owner_name=me.display_name, label=spec.label)
         print(f"job {job_id} queued (number {table.status(job_id).queue_position}); see it with "
               f"`python -m cnnviz jobs`, stop it with `python -m cnnviz jobs stop {job_id}`")
-        if not jobs.workers_running():
+        ray_address = cluster.address()
+        if ray_address is not None:  # local workers do not train it: the dispatcher of a server hands it to Ray
+            print(f"{cluster.ADDRESS_ENV} is set: the Ray cluster at {ray_address} trains it once a web server (or "
+                  f"`python -m cnnviz jobs work`) runs with the same {cluster.ADDRESS_ENV} and CNNVIZ_HOME")
+        elif not jobs.workers_running():
             print("no training worker runs for this CNNVIZ_HOME yet: it starts when the app does, or run "
                   "`python -m cnnviz jobs work`")
         return 0

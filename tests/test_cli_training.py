@@ -115,6 +115,18 @@ def test_train_without_wait_queues_a_job_that_jobs_lists_and_stops(capsys, cnnvi
     assert "no training job 'nope'" in capsys.readouterr().err
 
 
+def test_train_without_wait_under_ray_names_the_cluster_not_a_local_worker(capsys, cnnviz_home, monkeypatch):
+    from cnnviz.training import cluster
+
+    monkeypatch.setenv(cluster.ADDRESS_ENV, "10.1.2.3:6379")  # only queued: nothing contacts it
+    assert cli.main(["train", *TINY, "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    job_id = re.search(r"^job ([0-9a-f]+) queued \(number 1\)", out, re.M).group(1)
+    assert "the Ray cluster at 10.1.2.3:6379 trains it once a web server" in out
+    assert "no training worker runs" not in out
+    assert cli.main(["jobs", "stop", job_id]) == 0
+
+
 def test_jobs_work_trains_queued_jobs_and_jobs_stop_stops_a_running_one(capsys, cnnviz_home):
     from cnnviz.training import jobtable
 
