@@ -268,7 +268,7 @@ _PRESETS = [
 # test-time augmentation. Learning rate and weight decay are airbench's, converted to Keras'
 # mean loss and decoupled weight decay (see FAST_NOTES). All 50,000 training images, no
 # validation split (validation would cost time the budget does not have); tested on all 10,000.
-FAST_MACHINE = "2 vCPU x86-64 (AVX-512/AMX), TensorFlow 2.21 CPU"
+FAST_MACHINE = "2 vCPU x86-64 (AMD EPYC, AVX-512 with BF16, no AMX), TensorFlow 2.21 CPU"
 FAST_NOTES = (
     "All 50,000 training images (no validation split), all 10,000 test images; pixels standardised per "
     "channel; random horizontal flips and shifts of up to 2 pixels (mirrored edges); SGD with Nesterov "
