@@ -158,7 +158,10 @@ def fast_spec(name: str, args):
         model = spec.model.to_dict()
         for item in args.set:
             key, _, value = item.partition("=")
-            model[key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
+            try:  # numbers, true/false, lists; anything else (e.g. float32) is a string
+                model[key] = json.loads(value)
+            except json.JSONDecodeError:
+                model[key] = value
         import dataclasses
 
         spec = dataclasses.replace(spec, model=ModelConfig.from_dict(model))

@@ -263,8 +263,9 @@ def seed004_residual(cfg: ModelConfig, num_classes: int) -> list[Spec]:
 # bias and the logits scaled by 1/9 before the softmax.
 #: Filters of the whitening conv: 2·(2·2·3) for colour images (greyscale leaves 16 of them zero).
 FAST_WHITEN_FILTERS = 24
-#: Keras momentum (weight of the old moving average): airbench's PyTorch momentum 0.6 is Keras 0.4.
-FAST_BN_MOMENTUM = 0.4
+#: Keras momentum (weight of the old moving average). airbench's ``batchnorm_momentum`` 0.6 is already in
+#: this convention: its BatchNorm passes PyTorch ``momentum=1 - 0.6`` (the weight of the new batch).
+FAST_BN_MOMENTUM = 0.6
 #: airbench's ``scaling_factor`` of the logits.
 FAST_LOGIT_SCALE = 1 / 9
 
