@@ -69,6 +69,17 @@ def cli_person() -> Person:
     return Person(TEACHER_OWNER, TEACHER_NAME, True, "cli")
 
 
+def owner_fields(owner: Person | str | None) -> tuple[str, str]:
+    """``(user id, display name)`` of a job's owner: a Person, a plain text owner (its own display name) or None (the
+    local teacher)."""
+    if isinstance(owner, Person):
+        return owner.user_id, owner.display_name
+    if owner is None:
+        teacher = local_teacher()
+        return teacher.user_id, teacher.display_name
+    return owner, owner
+
+
 def account_person(email: str, name: str = "") -> Person:
     """A signed-in account; a teacher when its e-mail is in :func:`teacher_emails`."""
     if not isinstance(email, str) or "@" not in email:

@@ -93,7 +93,7 @@ def submit(manager, name: str, data: dict[str, ex.Data], *, label: str, settings
     job_id = secrets.token_hex(8)
     path = jobtable.data_files_dir() / f"{job_id}.npz"
     write_data(data, path)
-    owner_id, owner_name = _owner(owner)
+    owner_id, owner_name = people.owner_fields(owner)
     try:
         manager.table.submit({"experiment": name, "settings": settings}, owner=owner_id, owner_name=owner_name,
                              label=label, dataset=", ".join(data), data_file=str(path), job_id=job_id, kind=KIND)
@@ -120,14 +120,6 @@ def result(job_id: str, *, by: Person | None = None) -> Any:
         return None
     return decode(json.loads(text))
 
-
-def _owner(owner: Person | str | None) -> tuple[str, str]:
-    if isinstance(owner, Person):
-        return owner.user_id, owner.display_name
-    if owner is None:
-        teacher = people.local_teacher()
-        return teacher.user_id, teacher.display_name
-    return owner, owner
 
 
 # --- the worker's side -------------------------------------------------------------------------

@@ -65,15 +65,6 @@ def default_owner() -> str:
     return people.TEACHER_OWNER
 
 
-def _owner(owner: Person | str | None) -> tuple[str, str]:
-    """``(user id, display name)`` of a job's owner (a plain text owner is its own display name)."""
-    if isinstance(owner, Person):
-        return owner.user_id, owner.display_name
-    if owner is None:
-        teacher = people.local_teacher()
-        return teacher.user_id, teacher.display_name
-    return owner, owner
-
 
 class JobManager:
     """Submits, polls and stops the jobs of the current ``CNNVIZ_HOME``; keeps its workers running.
@@ -135,7 +126,7 @@ class JobManager:
             path = jobtable.data_files_dir() / f"{job_id}.npz"
             worker.write_dataset(dataset, path)
             data_file = str(path)
-        owner_id, owner_name = _owner(owner)
+        owner_id, owner_name = people.owner_fields(owner)
         self.table.submit(spec, owner=owner_id, owner_name=owner_name, label=label or spec.label,
                           data_file=data_file, build=reference, job_id=job_id)
         self.ensure_workers()
@@ -169,7 +160,7 @@ class JobManager:
         if record.data_file and not os.path.exists(record.data_file):
             raise InvalidArgument(f"job {job_id} trained on data that was not stored, and it is gone: train it again")
         owner_id, owner_name = (status.owner, status.owner_name) if isinstance(owner, Person) or owner is None \
-            else _owner(owner)
+            else people.owner_fields(owner)
         new_id = self.table.submit(record.spec, owner=owner_id, owner_name=owner_name,
                                    label=f"{record.label} (resumed)",
                                    dataset=record.dataset, data_file=record.data_file, build=record.build,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
@@ -15,17 +14,9 @@ from cnnviz.training import checkpoint
 from cnnviz.training import jobs as jobmanager
 from tests.support.models import tiny_build
 from tests.support.specs import tiny_spec
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def _wait_for(predicate, timeout=180.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _epochs_saved(folder) -> int:
@@ -62,7 +53,7 @@ def test_a_killed_training_resumes_from_its_last_finished_epoch(cnnviz_home):
     jobs = jobmanager.JobManager(max_jobs=1)
     victim = jobs.submit(tiny_spec(epochs=60), build=tiny_build, owner="student-a")
     folder = checkpoint.folder_for(victim)
-    assert _wait_for(lambda: _epochs_saved(folder) >= 1)  # the first epoch is always saved, later ones every 5 s
+    assert wait_for(lambda: _epochs_saved(folder) >= 1)  # the first epoch is always saved, later ones every 5 s
     os.kill(jobs.status(victim).worker_pid, signal.SIGKILL)
     assert jobs.wait(victim, timeout=60).state == "failed"
     point = checkpoint.read(folder)

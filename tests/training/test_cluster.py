@@ -23,6 +23,7 @@ from cnnviz.training import jobs as jobmanager
 from tests.conftest import REPO
 from tests.support.models import tiny_build
 from tests.support.specs import tiny_spec
+from tests.support.waiting import wait_for
 
 TINY = ["--preset", "seed000_model1", "--dataset", "digits", "--train-size", "60", "--test-size", "30",
         "--batch-size", "8", "--augment", "none", "--seed", "2"]
@@ -138,15 +139,6 @@ def _open_files(pid: int) -> list[str]:
     return names
 
 
-def _wait_for(predicate, timeout=180.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.slow
 def test_the_command_line_trains_on_the_ray_cluster(on_ray, cnnviz_home):
     env = {**os.environ, "CNNVIZ_HOME": str(cnnviz_home), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
@@ -174,7 +166,7 @@ def test_the_app_trains_on_the_ray_cluster_and_stop_is_honoured(on_ray, app_path
     assert not at.exception, at.exception
     job_id = start_page_training(at, "seed000_model1_digits", epochs=500, train_size=60, test_size=30, batch=8)
     manager = appjobs.training_jobs()
-    assert _wait_for(lambda: manager.status(job_id).progress.epoch >= 2, timeout=300), manager.status(job_id)
+    assert wait_for(lambda: manager.status(job_id).progress.epoch >= 2, timeout=300), manager.status(job_id)
     run_until(at, lambda at: len(at.get("progress")) > 0)  # the live panel shows it
     running = manager.status(job_id)
     assert running.state == "running" and running.worker_pid != os.getpid()
@@ -199,7 +191,7 @@ def test_a_killed_ray_worker_fails_its_job_and_the_next_one_trains(on_ray, cnnvi
     manager = jobmanager.JobManager(max_jobs=1)
     victim = manager.submit(tiny_spec(epochs=1000), build=tiny_build)
     after = manager.submit(tiny_spec(seed=1), build=tiny_build)
-    assert _wait_for(lambda: manager.status(victim).progress.batch > 0, timeout=300), manager.status(victim)
+    assert wait_for(lambda: manager.status(victim).progress.batch > 0, timeout=300), manager.status(victim)
     assert manager.status(after).queue_position == 1  # the table's cap holds it back, not Ray's CPUs
     pid = manager.status(victim).worker_pid
     assert on_ray.ran_in_a_worker(pid)

@@ -19,6 +19,7 @@ from cnnviz.training import experiment_jobs, jobtable
 from cnnviz.training import jobs as jobmanager
 from tests.support.models import tiny_build
 from tests.support.specs import tiny_spec
+from tests.support.waiting import wait_for
 
 
 def _data(n: int = 64, seed: int = 0) -> ex.Data:
@@ -31,15 +32,6 @@ def _data(n: int = 64, seed: int = 0) -> ex.Data:
 @pytest.fixture
 def students():
     return roster.register("Ann")[1], roster.register("Ben")[1]
-
-
-def _wait_for(predicate, timeout=180.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_results_round_trip_through_json():
@@ -99,7 +91,7 @@ def test_an_experiment_counts_against_the_cap_and_stops_from_the_command_line(st
     long_one = experiment_jobs.submit(manager, "batch_sizes", {"images": _data(400)}, label="Experiment: long",
                                       settings={"batch_sizes": [2, 2, 2], "epochs": 20}, owner=ann)
     training = manager.submit(tiny_spec(), build=tiny_build, owner=ann)
-    assert _wait_for(lambda: manager.status(long_one).progress.fraction > 0)  # progress published while it runs
+    assert wait_for(lambda: manager.status(long_one).progress.fraction > 0)  # progress published while it runs
     running = manager.status(long_one)
     assert running.state == "running" and running.progress.note.startswith("batch 2: epoch 1 of 20")
     time.sleep(1.0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 
 import numpy as np
 import pytest
@@ -22,6 +21,7 @@ from cnnviz.training.spec import spec_from_preset
 from cnnviz.training.tta import predict_tta
 from tests.support.models import COUNTS, buggy_build, impossible_build, tiny_build
 from tests.support.specs import tiny_spec
+from tests.support.waiting import wait_for
 
 
 pytestmark = pytest.mark.slow
@@ -44,27 +44,18 @@ def test_default_max_jobs(monkeypatch):
         jobmanager.JobManager(max_jobs=0)
 
 
-def _wait_for(predicate, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_two_jobs_with_a_cap_of_one_queue_in_order(cnnviz_home):
     jobs = jobmanager.JobManager(max_jobs=1)
     long_job = jobs.submit(tiny_spec(epochs=500), build=tiny_build, label="long")
     second = jobs.submit(tiny_spec(seed=1), build=tiny_build)
     third = jobs.submit(tiny_spec(seed=2), build=tiny_build)
-    assert _wait_for(lambda: jobs.status(long_job).state == "running")
+    assert wait_for(lambda: jobs.status(long_job).state == "running")
     assert jobs.status(long_job).worker_pid not in (None, os.getpid())  # trained in a worker process
     assert (jobs.status(second).state, jobs.status(second).queue_position) == ("queued", 1)
     assert jobs.status(third).queue_position == 2
     assert [s.job_id for s in jobs.active_jobs()] == [long_job, second, third]
 
-    assert _wait_for(lambda: jobs.status(long_job).progress.phase == "training")
+    assert wait_for(lambda: jobs.status(long_job).progress.phase == "training")
     jobs.stop(third)  # a queued job is just dropped
     assert jobs.status(third).state == "cancelled" and jobs.status(second).queue_position == 1
     assert jobs.status(second).state == "queued"  # still waiting: the long job holds the only slot
@@ -83,10 +74,10 @@ def test_raising_the_cap_starts_waiting_jobs(cnnviz_home):
     jobs = jobmanager.JobManager(max_jobs=1)
     first = jobs.submit(tiny_spec(epochs=500), build=tiny_build)
     second = jobs.submit(tiny_spec(epochs=500), build=tiny_build)
-    assert _wait_for(lambda: jobs.status(first).state == "running")
+    assert wait_for(lambda: jobs.status(first).state == "running")
     assert jobs.status(second).state == "queued"
     jobs.set_max_jobs(2)
-    assert _wait_for(lambda: jobs.status(second).state == "running")  # a second worker started for it
+    assert wait_for(lambda: jobs.status(second).state == "running")  # a second worker started for it
     assert jobs.status(first).worker_pid != jobs.status(second).worker_pid
     for job in (first, second):
         jobs.stop(job)
@@ -168,7 +159,7 @@ def test_job_manager_logs_each_start_and_end_with_the_slots_busy(cnnviz_home):
     """Every process writes its events to the table (and logs them): one record of the cap for all."""
     jobs = jobmanager.JobManager(max_jobs=1)
     first = jobs.submit(tiny_spec(epochs=5), build=tiny_build)  # long enough to be running when the next comes
-    assert _wait_for(lambda: jobs.status(first).state != "queued")  # the worker is up and took it
+    assert wait_for(lambda: jobs.status(first).state != "queued")  # the worker is up and took it
     second = jobs.submit(tiny_spec(seed=1), build=tiny_build)
     done = [jobs.wait(first, timeout=120), jobs.wait(second, timeout=120)]
     lines = [e["message"] for e in jobs.table.events()]

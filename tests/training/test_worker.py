@@ -9,7 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,17 +20,9 @@ from cnnviz.training import jobtable, worker
 from tests.conftest import REPO
 from tests.support.models import tiny_build
 from tests.support.specs import tiny_spec
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.crash]
-
-
-def _wait_for(predicate, timeout=180.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _hash_folder(folder: Path) -> dict[str, str]:
@@ -51,7 +42,7 @@ def test_a_worker_killed_mid_epoch_fails_its_job_and_the_queue_goes_on(cnnviz_ho
     before = _hash_folder(cnnviz_home / "runs")
     victim = jobs.submit(tiny_spec(epochs=1000), build=tiny_build)
     after = jobs.submit(tiny_spec(seed=1), build=tiny_build)
-    assert _wait_for(lambda: _training(jobs, victim))
+    assert wait_for(lambda: _training(jobs, victim))
     pid = jobs.status(victim).worker_pid
     assert pid == earlier.worker_pid != os.getpid()  # the same warm worker took the next job
     os.kill(pid, signal.SIGKILL)
@@ -105,13 +96,13 @@ def test_a_server_killed_and_started_again_keeps_its_queue_and_tells_the_truth(c
     server, long_job, queued = _start_server(cnnviz_home)
     table = jobtable.JobTable()
     try:
-        assert _wait_for(lambda: table.status(long_job).progress.batch > 0)
+        assert wait_for(lambda: table.status(long_job).progress.batch > 0)
         worker_pid = table.status(long_job).worker_pid
         assert worker_pid not in (server.pid, os.getpid())
         server.kill()  # kill -9 the server mid-training; its worker goes on alone
         server.wait()
         batches = table.status(long_job).progress.epoch
-        assert _wait_for(lambda: table.status(long_job).progress.epoch > batches)
+        assert wait_for(lambda: table.status(long_job).progress.epoch > batches)
         jobs = jobmanager.manager()  # the server starts again
         assert jobs.status(long_job).state == "running"  # still training in its worker: left alone
         assert (jobs.status(queued).state, jobs.status(queued).queue_position) == ("queued", 1)
@@ -129,13 +120,13 @@ def test_a_job_whose_worker_vanished_while_no_server_ran_is_interrupted(cnnviz_h
     server, long_job, queued = _start_server(cnnviz_home)
     table = jobtable.JobTable()
     try:
-        assert _wait_for(lambda: table.status(long_job).progress.batch > 0)
+        assert wait_for(lambda: table.status(long_job).progress.batch > 0)
         worker_pid = table.status(long_job).worker_pid
         server.kill()
         os.kill(worker_pid, signal.SIGKILL)  # the whole machine went down
         server.wait()
         token = _worker_token(table, long_job)
-        assert _wait_for(lambda: not jobtable.worker_alive(token), timeout=60)  # every thread of it has ended
+        assert wait_for(lambda: not jobtable.worker_alive(token), timeout=60)  # every thread of it has ended
     finally:
         _end(server)
     assert table.status(long_job).state == "running"  # what the table says until someone looks
@@ -148,7 +139,7 @@ def test_a_job_whose_worker_vanished_while_no_server_ran_is_interrupted(cnnviz_h
 def test_a_server_shutting_down_interrupts_its_jobs_and_keeps_what_they_learned(cnnviz_home):
     jobs = jobmanager.JobManager(max_jobs=1)
     long_job = jobs.submit(tiny_spec(epochs=1000), build=tiny_build)
-    assert _wait_for(lambda: jobs.status(long_job).progress.epoch >= 2)
+    assert wait_for(lambda: jobs.status(long_job).progress.epoch >= 2)
     jobs.close()  # what multiprocessing does to daemon workers when the server exits: SIGTERM
     status = jobs.status(long_job)
     assert (status.state, status.error) == ("interrupted", jobtable.INTERRUPTED_MESSAGE)
