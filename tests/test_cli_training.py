@@ -20,6 +20,19 @@ from tests.support.runfolders import write_damaged
 
 pytestmark = pytest.mark.slow
 
+@pytest.fixture
+def ctrl_c_reaches_children():
+    """Children started now get Python's Ctrl-C handler, however the tests were launched.
+
+    A shell without job control starts background commands (`cmd &`, under nohup or CI) with SIGINT
+    ignored, and an ignored signal stays ignored across exec: the CLI would never see the test's Ctrl-C.
+    A handler (unlike SIG_IGN) is reset to the default on exec, so the child installs its own.
+    """
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 TINY = ["--preset", "seed000_model1", "--dataset", "digits", "--train-size", "60", "--test-size", "30",
         "--batch-size", "8", "--augment", "none", "--seed", "2"]
 
@@ -69,7 +82,7 @@ def test_runs_names_damaged_runs_on_stderr_and_in_json(capsys, cnnviz_home):
     assert entry["run_id"] == "20200101-000000-0000000a" and "config.json holds list" in entry["damaged"]
 
 
-def test_ctrl_c_stops_within_a_batch_and_saves_a_stopped_run(cnnviz_home):
+def test_ctrl_c_stops_within_a_batch_and_saves_a_stopped_run(cnnviz_home, ctrl_c_reaches_children):
     env = {**os.environ, "CNNVIZ_HOME": str(cnnviz_home), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "cnnviz", "train", "--wait", *TINY, "--epochs", "500"],
@@ -127,7 +140,7 @@ def test_train_without_wait_under_ray_names_the_cluster_not_a_local_worker(capsy
     assert cli.main(["jobs", "stop", job_id]) == 0
 
 
-def test_jobs_work_trains_queued_jobs_and_jobs_stop_stops_a_running_one(capsys, cnnviz_home):
+def test_jobs_work_trains_queued_jobs_and_jobs_stop_stops_a_running_one(capsys, cnnviz_home, ctrl_c_reaches_children):
     from cnnviz.training import jobtable
 
     env = {**os.environ, "CNNVIZ_HOME": str(cnnviz_home), "PYTHONUNBUFFERED": "1"}
