@@ -15,6 +15,12 @@ a second browser loads Home again and again. Modes:
   so its figures would mix other causes into the comparison.)
 - ``workers``: today's code unchanged (spawned warm worker processes).
 
+The students' browsers run at the lowest CPU priority (``load_driver.niced_chromium``: nice 19 for the
+browser and for its session's autogroup); the Home probe at normal priority unless ``--probe-nice 19``.
+In a classroom every browser renders on its own machine: a probe at normal priority counts a real
+browser's work next to the server (the Home figures), one at nice 19 leaves the cores to the server and
+the trainings, as in a classroom (the class-total figure).
+
 Then the class's trainings (the specs read back from the job table) run back to back through the
 job table with no browser and no server: one warm worker (cap 1), after one warm-up job.
 
@@ -25,11 +31,12 @@ table); Train → first epoch (click to the first published epoch end, polled fr
 ``POLL_S`` s: ±0.1 s) median. Ratios workers/threads (< 1: workers better) and class total / back to
 back (target ≤ 1.2), with the 1-minute load average before and after each part.
 
-Run from the repository root (loopback only; Debian chromium and Playwright needed; ~40 minutes for 8
+Run from the repository root (loopback only; Debian chromium and Playwright needed; about 22 minutes for 8
 and 16 students on a quiet machine, far more on a loaded one; each mode's figures are printed as soon as
 measured, so do not cut the run short with a `timeout` shorter than that):
 
     PYTHONPATH=. python benchmarks/class_load.py                     # 8 and 16 students
+    PYTHONPATH=. python benchmarks/class_load.py --students 8 --probe-nice 19
     PYTHONPATH=. python benchmarks/class_load.py --students 8 --modes workers
 """
 
@@ -91,6 +98,7 @@ class ModeResult:
     home_s: list[float] = field(default_factory=list)  # Home loads started while the class trained
     class_total_s: float = math.nan  # first class job submitted → last ended (job table)
     first_epoch_s: list[float] = field(default_factory=list)  # per student: Train click → first epoch end
+    job_s: list[float] = field(default_factory=list)  # per job: started → ended (job table)
     load_before: float = math.nan
     load_after: float = math.nan
     error: str = ""
@@ -117,7 +125,7 @@ def epoch_count(progress_json: str) -> int:
 
 
 def format_table(students: int, results: dict[str, ModeResult], back_to_back_s: float,
-                 back_to_back_load: tuple[float, float]) -> str:
+                 back_to_back_load: tuple[float, float], back_to_back_job_s: float = math.nan) -> str:
     """One class size: a row per figure, a column per mode, then workers/threads."""
     threads, workers = results.get("threads"), results.get("workers")
 
@@ -129,6 +137,7 @@ def format_table(students: int, results: dict[str, ModeResult], back_to_back_s: 
         ("Home max", lambda r: max(r.home_s) if r.home_s else math.nan),
         ("class total training (first submit → last end)", lambda r: r.class_total_s),
         ("Train → first epoch, median", lambda r: median(r.first_epoch_s)),
+        ("one job, start → end, median", lambda r: median(r.job_s)),
     ]
     lines = [f"{students} students: {'figure':<48}{'threads':>12}{'workers':>12}{'workers/threads':>17}"]
     pad = " " * len(f"{students} students: ")
@@ -137,6 +146,7 @@ def format_table(students: int, results: dict[str, ModeResult], back_to_back_s: 
         w = get(workers) if workers else math.nan
         lines.append(f"{pad}{name:<48}{cell(t):>12}{cell(w):>12}{cell(ratio(w, t), ''):>17}")
     lines.append(f"{pad}{'back to back, no browser (one warm worker)':<48}{cell(back_to_back_s):>24}")
+    lines.append(f"{pad}{'  one job of it, start → end, median':<48}{cell(back_to_back_job_s):>24}")
     t_vs = ratio(threads.class_total_s, back_to_back_s) if threads else math.nan
     w_vs = ratio(workers.class_total_s, back_to_back_s) if workers else math.nan
     lines.append(f"{pad}{f'class total / back to back (target ≤ {TARGET_VS_BACK_TO_BACK})':<48}"
@@ -156,7 +166,8 @@ def format_mode(r: ModeResult) -> str:
     """One mode's figures on one line, printed as soon as they are measured."""
     return (f"{r.students} students, {r.mode}: Home median {median(r.home_s):.2f} s, max "
             f"{max(r.home_s) if r.home_s else math.nan:.2f} s ({len(r.home_s)} loads during training); class total "
-            f"{r.class_total_s:.2f} s; Train → first epoch median {median(r.first_epoch_s):.2f} s; "
+            f"{r.class_total_s:.2f} s; Train → first epoch median {median(r.first_epoch_s):.2f} s; one job median "
+            f"{median(r.job_s):.2f} s; "
             f"load {r.load_before:.1f}→{r.load_after:.1f}" + (f"; failed: {r.error[:300]}" if r.error else ""))
 
 
@@ -187,7 +198,8 @@ class EpochWatch(threading.Thread):
         self.rows = [dict(r) for r in rows]
 
 
-def run_mode(mode: str, students: int, cap: int, timeout: float) -> tuple[ModeResult, list[dict]]:
+def run_mode(mode: str, students: int, cap: int, timeout: float,
+             probe_nice: int = 0) -> tuple[ModeResult, list[dict]]:
     """One server, one class; returns the figures and the class's job rows (for the back-to-back run)."""
     result = ModeResult(mode, students, load_before=os.getloadavg()[0])
     home = Path(tempfile.mkdtemp(prefix=f"cnnviz-class-{mode}-{students}-"))
@@ -197,7 +209,8 @@ def run_mode(mode: str, students: int, cap: int, timeout: float) -> tuple[ModeRe
     if mode == "threads":
         load_driver._SERVE = THREADS_PRELUDE + serve
     try:
-        report = load_driver.run_load_in_thread(home, sessions=students, cap=cap, timeout=timeout)
+        report = load_driver.run_load_in_thread(home, sessions=students, cap=cap, timeout=timeout,
+                                                probe_nice=probe_nice)
     except Exception as error:  # noqa: BLE001  a mode that fails is reported, the other still runs
         result.error = repr(error)
         return result, []
@@ -214,13 +227,14 @@ def run_mode(mode: str, students: int, cap: int, timeout: float) -> tuple[ModeRe
     rows = [r for r in watch.rows if r["owner_name"] in names]
     if rows and all(r["ended"] for r in rows):
         result.class_total_s = max(r["ended"] for r in rows) - min(r["submitted"] for r in rows)
+        result.job_s = [r["ended"] - r["started"] for r in rows if r["started"]]
     result.first_epoch_s = [watch.first_epoch[r["job_id"]] - (names[r["owner_name"]].clicked + wall_minus_mono)
                             for r in rows if r["job_id"] in watch.first_epoch]
     print(report.format(), flush=True)
     return result, rows
 
 
-def back_to_back(rows: list[dict]) -> tuple[float, tuple[float, float]]:
+def back_to_back(rows: list[dict]) -> tuple[float, tuple[float, float], float]:
     """The class's specs through the job table, one warm worker, no server: first submit → last end."""
     from cnnviz.training import jobs
     from cnnviz.training.spec import TrainSpec
@@ -236,35 +250,43 @@ def back_to_back(rows: list[dict]) -> tuple[float, tuple[float, float]]:
     finally:
         manager.close()
     if any(s is None or s.state != "finished" for s in statuses):
-        return math.nan, (before, os.getloadavg()[0])
-    return max(s.ended for s in statuses) - min(s.submitted for s in statuses), (before, os.getloadavg()[0])
+        return math.nan, (before, os.getloadavg()[0]), math.nan
+    return (max(s.ended for s in statuses) - min(s.submitted for s in statuses), (before, os.getloadavg()[0]),
+            median([s.ended - s.started for s in statuses]))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, nargs="+", default=[8, 16])
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    parser.add_argument("--cap", type=int, default=load_driver.DEFAULT_CAP, help="trainings at once (default 2)")
+    parser.add_argument("--cap", type=int, default=max(1, (os.cpu_count() or 1) // 2),
+                        help="trainings at once (default: the server's, half the cores)")
     parser.add_argument("--epochs", type=int, default=2, help="epochs of each student's training (default 2)")
+    parser.add_argument("--train-images", type=int, default=load_driver.TINY["Training images"],
+                        help=f"training images of each student's training (default {load_driver.TINY['Training images']})")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds a student may wait for its run")
     parser.add_argument("--page-timeout", type=float, default=120.0,
                         help="seconds a page may stay busy after a click (the load test's 120 s; more on a crowded machine)")
+    parser.add_argument("--probe-nice", type=int, default=0,
+                        help="CPU priority of the Home probe's chromium (default 0; 19: as low as the students')")
     args = parser.parse_args(argv)
     load_driver.TINY["Epochs"] = args.epochs
+    load_driver.TINY["Training images"] = args.train_images
     load_driver.wait_idle.__defaults__ = (args.page_timeout, 0.6)  # (timeout, settle)
-    print(f"machine: {os.cpu_count()} CPUs; cap {args.cap}; {args.epochs} epochs per training; "
+    print(f"machine: {os.cpu_count()} CPUs; cap {args.cap}; {args.epochs} epochs of {args.train_images} images per training; Home probe at nice "
+          f"{args.probe_nice}; "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     tables = []
     for students in args.students:
         results, rows = {}, []
         for mode in args.modes:
             print(f"--- {students} students, {mode} ({time.strftime('%H:%M:%S')})", flush=True)
-            results[mode], mode_rows = run_mode(mode, students, args.cap, args.timeout)
+            results[mode], mode_rows = run_mode(mode, students, args.cap, args.timeout, args.probe_nice)
             rows = rows or mode_rows
             print(format_mode(results[mode]), flush=True)  # kept even if a later part is cut short
         print(f"--- {students} trainings back to back ({time.strftime('%H:%M:%S')})", flush=True)
-        total, load = back_to_back(rows) if rows else (math.nan, (math.nan, math.nan))
-        tables.append(format_table(students, results, total, load))
+        total, load, job_s = back_to_back(rows) if rows else (math.nan, (math.nan, math.nan), math.nan)
+        tables.append(format_table(students, results, total, load, job_s))
         print(tables[-1], flush=True)
     print("\n" + "\n\n".join(tables))
     return 0

@@ -341,10 +341,9 @@ _FAST_PRESETS = [
            "The same width-16 network, trained for 5 epochs of batch 128 in bfloat16.",
            _FAST_3MIN, CIFAR_SHAPE, 10, _fast_train(5, 128), None, "Not in the notebooks: cnnviz's fast preset",
            _FAST_SOURCE, _params(127_360, 126_496, "computed by cnnviz"), family="fast",
-           expected=_expected(0.82, 215, "82.3% and 82.1% (seeds 0 and 1, 2026-12-06, 5 epochs of batch 128, "
-                                         "learning rate 0.28, bfloat16); seed 1 took 214.8 s with little else "
-                                         "running (load 3-4), over the 3 minutes: a quiet machine's time is not "
-                                         "measured yet.")),
+           expected=_expected(0.82, 149, "82.25% in 149.4 s and 82.13% in 148.4 s (seeds 0 and 1, 2026-12-06, "
+                                         "5 epochs of batch 128, learning rate 0.28, bfloat16, the machine to "
+                                         "itself: 144 s of training at 1,740 images/s, 4-6 s of testing).")),
     Preset("fast_10min", "Fast: a good CIFAR-10 model in 10 minutes",
            "The network at width 32 (groups of 32, 128, 128 filters), trained for 7 epochs; tested on each image, "
            "its mirror image and both shifted by one pixel.",

@@ -34,8 +34,11 @@ def test_table_puts_workers_over_threads_and_each_mode_over_back_to_back():
     threads = class_load.ModeResult("threads", 8, home_s=[2.0, 4.0, 9.0], class_total_s=100.0,
                                     first_epoch_s=[10.0, 30.0], load_before=5.0, load_after=6.0)
     workers = class_load.ModeResult("workers", 8, home_s=[1.0, 1.0, 2.0], class_total_s=60.0,
-                                    first_epoch_s=[5.0, 15.0], load_before=6.0, load_after=7.0)
-    table = class_load.format_table(8, {"threads": threads, "workers": workers}, 50.0, (4.0, 4.5)).splitlines()
+                                    first_epoch_s=[5.0, 15.0], job_s=[3.0, 4.0, 8.0], load_before=6.0,
+                                    load_after=7.0)
+    threads.job_s = [6.0, 8.0]
+    table = class_load.format_table(8, {"threads": threads, "workers": workers}, 50.0, (4.0, 4.5),
+                                    2.5).splitlines()
     home = next(line for line in table if "Home median" in line).split()
     assert home[-5:] == ["4.00", "s", "1.00", "s", "0.25"]
     assert next(line for line in table if "Home max" in line).split()[-5:] == ["9.00", "s", "2.00", "s", "0.22"]
@@ -43,6 +46,9 @@ def test_table_puts_workers_over_threads_and_each_mode_over_back_to_back():
     assert total[-5:] == ["100.00", "s", "60.00", "s", "0.60"]
     first = next(line for line in table if "Train → first epoch" in line).split()
     assert first[-5:] == ["20.00", "s", "10.00", "s", "0.50"]
+    one_job = next(line for line in table if "one job, start" in line).split()
+    assert one_job[-5:] == ["7.00", "s", "4.00", "s", "0.57"]
+    assert next(line for line in table if "one job of it" in line).split()[-2:] == ["2.50", "s"]
     versus = next(line for line in table if "class total / back to back" in line).split()
     assert versus[-2:] == ["2.00", "1.20"]
     assert "threads 5.0→6.0, workers 6.0→7.0, back to back 4.0→4.5" in table[-1]
@@ -57,7 +63,7 @@ def test_a_failed_mode_shows_dashes_and_its_error():
 
 def test_one_mode_line_names_its_figures():
     r = class_load.ModeResult("workers", 8, home_s=[1.0, 3.0], class_total_s=42.0, first_epoch_s=[7.0],
-                              load_before=2.0, load_after=3.5)
+                              job_s=[4.0, 5.0, 9.0], load_before=2.0, load_after=3.5)
     assert class_load.format_mode(r) == ("8 students, workers: Home median 2.00 s, max 3.00 s (2 loads during "
                                          "training); class total 42.00 s; Train → first epoch median 7.00 s; "
-                                         "load 2.0→3.5")
+                                         "one job median 5.00 s; load 2.0→3.5")

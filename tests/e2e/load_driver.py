@@ -25,8 +25,11 @@ tiny wrapper that sends that logger to a file, which is the server-side record o
 
 Where the browsers run: in a classroom each student's browser renders on the student's own
 machine; here all of them share the server's cores. So the students' chromium runs at the lowest
-CPU priority (``nice 19``, through a wrapper script): it still drives every session, but its
-rendering no longer takes CPU from the server. The Home probe runs in a second chromium at normal
+CPU priority (``nice 19``, through a wrapper script, which also lowers its session's autogroup: with
+Linux's autogroup scheduling each session gets an equal share before nice counts, and chromium run as
+root re-nices its own processes, so ``nice`` alone left the students' browsers two thirds of the cores
+and the training a third): it still drives every session, but its rendering no longer takes CPU from
+the server and the training. The Home probe runs in a second chromium at normal
 priority, so its page loads count a real browser's own work next to a loaded server.
 """
 
@@ -548,14 +551,21 @@ def niced_chromium(folder: Path, nice: int = STUDENT_BROWSER_NICE) -> str:
     """A wrapper script that starts chromium at CPU priority ``nice`` (its renderers inherit it)."""
     if nice == 0:
         return CHROMIUM
-    wrapper = folder / "chromium-niced"
-    wrapper.write_text(f'#!/bin/sh\nexec nice -n {int(nice)} "{CHROMIUM}" "$@"\n')
+    wrapper = folder / f"chromium-nice{int(nice)}"
+    # Linux shares the CPU between sessions (autogroups) before nice counts, and chromium, run as root,
+    # re-nices its own processes: so the wrapper also lowers its session's autogroup when it leads a
+    # session of its own (Playwright starts each browser with setsid), never the caller's.
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$(cut -d" " -f6 /proc/$$/stat)" = "$$" ] && [ -w /proc/self/autogroup ]; then '
+        f"echo {int(nice)} > /proc/self/autogroup; fi\n"
+        f'exec nice -n {int(nice)} "{CHROMIUM}" "$@"\n')
     wrapper.chmod(0o755)
     return str(wrapper)
 
 
 async def run_load(home: Path, *, sessions: int, cap: int = DEFAULT_CAP, timeout: float = 300.0,
-                   student_nice: int = STUDENT_BROWSER_NICE) -> LoadReport:
+                   student_nice: int = STUDENT_BROWSER_NICE, probe_nice: int = 0) -> LoadReport:
     """Start a server in ``home``, warm it up with one student, then let ``sessions`` students in at once."""
     from playwright.async_api import async_playwright
 
@@ -565,7 +575,8 @@ async def run_load(home: Path, *, sessions: int, cap: int = DEFAULT_CAP, timeout
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=niced_chromium(home, student_nice), headless=True,
                                                args=CHROMIUM_ARGS)
-            probe_browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            probe_browser = await pw.chromium.launch(executable_path=niced_chromium(home, probe_nice), headless=True,
+                                                     args=CHROMIUM_ARGS)
             rss_before = rss_mb(server.proc.pid)[0]
             # Warm-up: TensorFlow, the digits data, Plotly and the Evaluate caches load once per server;
             # the baseline is taken after them so the memory check measures what the class adds.

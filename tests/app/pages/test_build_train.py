@@ -320,7 +320,7 @@ def test_page_offers_the_fast_presets_first_and_trains_one(app_path, tmp_path):
     assert at.radio(key="train_fast_preset").value == "fast_3min"
     assert any("Train a good CIFAR-10 model in 3 minutes" in m.value for m in at.markdown)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Expected test accuracy"] == "≈82%" and metrics["Expected time"] == "≈3.6 min"
+    assert metrics["Expected test accuracy"] == "≈82%" and metrics["Expected time"] == "≈2.5 min"
     assert metrics["Parameters"] == f"{W16_TOTAL:,}"
     assert list(at.dataframe[0].value["name"])[:3] == ["image", "whiten", "whiten_gelu"]
     at.radio(key="train_fast_preset").set_value("fast_1min").run()
