@@ -4,6 +4,7 @@ read back by its owner only, stopped from the command line within a batch, count
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import numpy as np
@@ -93,7 +94,8 @@ def test_an_experiment_counts_against_the_cap_and_stops_from_the_command_line(st
     training = manager.submit(tiny_spec(), build=tiny_build, owner=ann)
     assert wait_for(lambda: manager.status(long_one).progress.fraction > 0)  # progress published while it runs
     running = manager.status(long_one)
-    assert running.state == "running" and running.progress.note.startswith("batch 2: epoch 1 of 20")
+    # which epoch depends on the machine's speed (a quiet one is past the first by the time this reads)
+    assert running.state == "running" and re.match(r"batch 2: epoch \d+ of 20", running.progress.note), running
     time.sleep(1.0)
     assert (manager.status(training).state, manager.status(training).queue_position) == ("queued", 1)  # the cap: 1
 
