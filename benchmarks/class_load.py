@@ -256,10 +256,12 @@ def back_to_back(rows: list[dict]) -> tuple[float, tuple[float, float], float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cnnviz.training import jobs
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, nargs="+", default=[8, 16])
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    parser.add_argument("--cap", type=int, default=max(1, (os.cpu_count() or 1) // 2),
+    parser.add_argument("--cap", type=int, default=jobs.default_max_jobs(),
                         help="trainings at once (default: the server's, half the cores)")
     parser.add_argument("--epochs", type=int, default=2, help="epochs of each student's training (default 2)")
     parser.add_argument("--train-images", type=int, default=load_driver.TINY["Training images"],
@@ -273,8 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     load_driver.TINY["Epochs"] = args.epochs
     load_driver.TINY["Training images"] = args.train_images
     load_driver.wait_idle.__defaults__ = (args.page_timeout, 0.6)  # (timeout, settle)
-    print(f"machine: {os.cpu_count()} CPUs; cap {args.cap}; {args.epochs} epochs of {args.train_images} images per training; Home probe at nice "
-          f"{args.probe_nice}; "
+    print(f"machine: {os.cpu_count()} CPUs; cap {args.cap}; {args.epochs} epochs of {args.train_images} images "
+          f"per training; Home probe at nice {args.probe_nice}; "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     tables = []
     for students in args.students:

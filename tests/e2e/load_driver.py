@@ -30,7 +30,8 @@ Linux's autogroup scheduling each session gets an equal share before nice counts
 root re-nices its own processes, so ``nice`` alone left the students' browsers two thirds of the cores
 and the training a third): it still drives every session, but its rendering no longer takes CPU from
 the server and the training. The Home probe runs in a second chromium at normal
-priority, so its page loads count a real browser's own work next to a loaded server.
+priority (``probe_nice`` to lower it), so its page loads count a real browser's own work next to a
+loaded server.
 """
 
 from __future__ import annotations
@@ -547,10 +548,10 @@ async def _student(browser, server: str, student: Student, ready: asyncio.Barrie
         await context.close()
 
 
-def niced_chromium(folder: Path, nice: int = STUDENT_BROWSER_NICE) -> str:
-    """A wrapper script that starts chromium at CPU priority ``nice`` (its renderers inherit it)."""
+def niced_chromium(folder: Path, nice: int = STUDENT_BROWSER_NICE, executable: str = CHROMIUM) -> str:
+    """A wrapper script that starts chromium (``executable``) at CPU priority ``nice``."""
     if nice == 0:
-        return CHROMIUM
+        return executable
     wrapper = folder / f"chromium-nice{int(nice)}"
     # Linux shares the CPU between sessions (autogroups) before nice counts, and chromium, run as root,
     # re-nices its own processes: so the wrapper also lowers its session's autogroup when it leads a
@@ -559,7 +560,7 @@ def niced_chromium(folder: Path, nice: int = STUDENT_BROWSER_NICE) -> str:
         "#!/bin/sh\n"
         f'if [ "$(cut -d" " -f6 /proc/$$/stat)" = "$$" ] && [ -w /proc/self/autogroup ]; then '
         f"echo {int(nice)} > /proc/self/autogroup; fi\n"
-        f'exec nice -n {int(nice)} "{CHROMIUM}" "$@"\n')
+        f'exec nice -n {int(nice)} "{executable}" "$@"\n')
     wrapper.chmod(0o755)
     return str(wrapper)
 

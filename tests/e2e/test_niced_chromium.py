@@ -1,0 +1,41 @@
+"""The load test's browser wrapper lowers nice and its own session's autogroup, never the caller's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.load_driver import niced_chromium
+
+AUTOGROUP = Path("/proc/self/autogroup")
+
+
+def _report(tmp_path: Path, **popen) -> list[str]:
+    """Run the wrapper around a shell that prints its autogroup line and its nice value."""
+    reporter = tmp_path / "report.sh"
+    reporter.write_text('#!/bin/sh\ncat /proc/self/autogroup\ncut -d" " -f19 /proc/$$/stat\n')
+    reporter.chmod(0o755)
+    wrapper = niced_chromium(tmp_path, 19, executable=str(reporter))
+    out = subprocess.run([wrapper], capture_output=True, text=True, timeout=30, check=True, **popen).stdout
+    return out.split("\n")
+
+
+@pytest.mark.skipif(not AUTOGROUP.exists(), reason="this kernel has no autogroup scheduling")
+def test_a_browser_in_its_own_session_gets_a_nice_19_autogroup(tmp_path):
+    autogroup, nice = _report(tmp_path, start_new_session=True)[:2]
+    assert autogroup.endswith("nice 19") and nice == "19"
+
+
+@pytest.mark.skipif(not AUTOGROUP.exists(), reason="this kernel has no autogroup scheduling")
+def test_the_callers_autogroup_is_left_alone(tmp_path):
+    mine = AUTOGROUP.read_text().strip()
+    autogroup, nice = _report(tmp_path)[:2]  # same session as this test: not its own
+    assert autogroup == mine and AUTOGROUP.read_text().strip() == mine and nice == "19"
+
+
+def test_nice_0_is_the_browser_itself(tmp_path):
+    assert niced_chromium(tmp_path, 0, executable="/usr/bin/true") == "/usr/bin/true"
+    assert not list(tmp_path.iterdir()) and os.path.isabs(niced_chromium(tmp_path, 0))
