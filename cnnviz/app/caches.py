@@ -164,6 +164,20 @@ def run_test_set(info: runs.RunInfo) -> dict:
     return {"x": x, "y": y, "class_names": tuple(full.class_names)}
 
 
+@st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=BY_RUN)
+def run_robustness_set(info: runs.RunInfo) -> dict:
+    """The test images Robustness transforms: :func:`run_test_set` cut to
+    :data:`~cnnviz.inspect.robustness.SAMPLE_IMAGES` evenly spaced images, plus ``"of"``: the run's test images in all."""
+    from cnnviz.inspect import robustness
+
+    data = run_test_set(info)
+    keep = robustness.sample_indices(len(data["y"]), robustness.SAMPLE_IMAGES)
+    x, y = data["x"][keep], data["y"][keep]
+    for arr in (x, y):
+        arr.flags.writeable = False  # shared by all sessions
+    return {"x": x, "y": y, "class_names": data["class_names"], "of": len(data["y"])}
+
+
 EVAL_CACHE_ENTRIES = 8
 IMAGE_CACHE_ENTRIES = 32
 

@@ -6,7 +6,8 @@ in a store shared by all sessions, keyed by the run (its id, model sha256 and da
 as in :mod:`cnnviz.app.caches`) and the copy. A request computes only the copies no one has
 asked for yet, all of them in one stream of batches through the run's compiled forward pass with
 a progress bar that moves with every batch; so a Border change re-uses the original, the flips and
-every right angle, and adding a run or an angle computes only what is new.
+every right angle, and adding a run or an angle computes only what is new. Each run is tested on at most
+:data:`~cnnviz.inspect.robustness.SAMPLE_IMAGES` of its test images (:func:`cnnviz.app.caches.run_robustness_set`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Callable, Hashable, Sequence
 import numpy as np
 import streamlit as st
 
-from cnnviz.app.caches import ResultStore, run_key, run_model, run_test_set
+from cnnviz.app.caches import ResultStore, run_key, run_model, run_robustness_set
 from cnnviz.inspect import robustness, transforms
 from cnnviz.runs import labels
 from cnnviz.runs import store as runs
@@ -48,7 +49,7 @@ def _with_progress(requests: Sequence[tuple[runs.RunInfo, Sequence[Hashable]]], 
         stored = {k: store.get((kind, run_key(info), k)) for k in dict.fromkeys(keys)}
         found.append({k: v for k, v in stored.items() if v is not None})
         todo.append((info, [k for k, v in stored.items() if v is None]))
-    sizes = [len(run_test_set(info)["y"]) * len(keys) for info, keys in todo]
+    sizes = [len(run_robustness_set(info)["y"]) * len(keys) for info, keys in todo]
     total, done = sum(sizes), 0
     if total:
         bar = st.progress(0.0, text=text)
@@ -61,7 +62,7 @@ def _with_progress(requests: Sequence[tuple[runs.RunInfo, Sequence[Hashable]]], 
                 share = min(1.0, (before + images) / total)
                 bar.progress(share, text=f"{text} {name}: {share:.0%}")
 
-            results = compute(info, run_test_set(info), keys, step)
+            results = compute(info, run_robustness_set(info), keys, step)
             for k, v in results.items():
                 store.put((kind, run_key(info), k), v)
             out.update(results)
@@ -84,7 +85,7 @@ def rotation_sweeps(infos: list, angles, *, fill: str) -> dict:
     scores = _with_progress(list(zip(infos, wanted)), "score", "Rotating the test images…", _score)
     out = {}
     for info, variants, got in zip(infos, wanted, scores):
-        data = run_test_set(info)
+        data = run_robustness_set(info)
         out[labels.legend_label(info)] = robustness.sweep_result(
             angles, [got[v] for v in variants], data["class_names"], data["y"], fill)
     return out
@@ -99,7 +100,7 @@ def transform_results(infos: list, *, shifts, fill: str) -> dict:
     for info, got in zip(infos, scores):
         out[labels.legend_label(info)] = robustness.TransformResult(
             tuple(n for n, _ in named), np.array([got[v][0] for _, v in named]),
-            np.stack([got[v][1] for _, v in named]), run_test_set(info)["class_names"])
+            np.stack([got[v][1] for _, v in named]), run_robustness_set(info)["class_names"])
     return out
 
 

@@ -357,3 +357,15 @@ def test_variant_scores_stream_every_copy_in_batches_of_one_compiled_pass(quad):
         assert acc == pytest.approx(np.mean(predicted == y))
         expected = [np.mean(predicted[y == c] == c) if np.any(y == c) else np.nan for c in range(4)]
         np.testing.assert_allclose(per_class, expected)
+
+
+def test_sample_indices_are_evenly_spaced_and_refuse_nonsense():
+    assert robustness.sample_indices(10_000).tolist() == list(range(0, 10_000, 5))
+    assert robustness.sample_indices(7, 3).tolist() == [0, 2, 4]
+    assert robustness.sample_indices(3, 3).tolist() == [0, 1, 2]
+    assert robustness.sample_indices(0).tolist() == []
+    classes = np.repeat(np.arange(10), 1000)  # a test set sorted by class keeps its proportions
+    assert np.bincount(classes[robustness.sample_indices(len(classes))]).tolist() == [200] * 10
+    for count, limit in ((-1, 5), (2.5, 5), (True, 5), (10, 0)):
+        with pytest.raises(InvalidArgument, match=repr(count) if limit else "got 0"):
+            robustness.sample_indices(count, limit)

@@ -104,6 +104,23 @@ def test_flips_and_shifts(app_path, run_ids, references):
     assert len(figure(at, "robust_transforms")["data"][0]["x"]) == 3 + 4
 
 
+def test_a_large_test_set_is_sampled_and_the_page_says_so(app_path, run_ids, references, monkeypatch):
+    model, _, y, names, x_uint8, info = references["flat"]
+    limit = len(y) // 3
+    monkeypatch.setattr(robustness, "SAMPLE_IMAGES", limit)
+    at = open_page(app_path, PAGE)
+    no_errors(at)
+    said = texts(at)
+    assert f"at most {limit:,} of its test images" in said and f"Evaluate uses all {len(y):,}." in said, said
+    keep = robustness.sample_indices(len(y), limit)
+    assert len(keep) == limit
+    expected = robustness.rot90_test(model, x_uint8[keep], y[keep], names, prepare=lambda x: prepare_inputs(info, x))
+    full = robustness.rot90_test(model, x_uint8, y, names, prepare=lambda x: prepare_inputs(info, x))
+    (line,) = [t for t in figure(at, "robust_angle_chart")["data"] if t["type"] == "scatter"]
+    assert np.asarray(line["y"]) == pytest.approx(expected.accuracy)
+    assert not np.allclose(expected.accuracy, full.accuracy)  # the sample is not the whole set here
+
+
 def test_other_sizes_flatten_explains_global_pooling_measures(app_path, run_ids, references):
     at = _both(open_page(app_path, PAGE), run_ids)
     at.session_state["robust_tab"] = "Other sizes"
