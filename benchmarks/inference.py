@@ -33,7 +33,6 @@ Usage: ``PYTHONPATH=. python benchmarks/inference.py --cifar /tmp/cifar-build/ci
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import logging
 import os
@@ -83,11 +82,11 @@ def inference_ratio(name: str, info, repeats: int) -> None:
 
     from cnnviz.app import caches
     from cnnviz.inspect import evaluation
-    from cnnviz.runs.rundata import prepare_inputs
+    from cnnviz.runs.rundata import input_scaling, prepare_inputs
 
     model, _ = caches.run_model(info)
     x_u8 = caches.run_test_set(info)["x"]
-    prepare = functools.partial(prepare_inputs, info)
+    prepare = input_scaling(info)  # the pages' prepare: scaled inside the compiled pass
     for n in (2_000, 10_000):
         x = x_u8[:n]
         scaled = prepare_inputs(info, x)

@@ -15,7 +15,6 @@ functions would replay their progress bars.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import threading
 import time
@@ -36,7 +35,7 @@ from cnnviz.inspect import pretrained
 from cnnviz.models.resnet50 import build_resnet50
 from cnnviz.runs import predictions, rundata
 from cnnviz.runs import store as runs
-from cnnviz.runs.rundata import prepare_inputs
+from cnnviz.runs.rundata import input_scaling, prepare_inputs
 
 
 # --- keys ------------------------------------------------------------------------------------
@@ -217,7 +216,7 @@ def _predicted_evaluation(info: runs.RunInfo, data: dict) -> evaluation.Evaluati
 
     with lock:  # scaled batch by batch, as it goes through the network
         found = evaluation.evaluate(model, data["x"], data["y"], data["class_names"], tta=info.spec.tta,
-                                    prepare=functools.partial(prepare_inputs, info), progress=step)
+                                    prepare=input_scaling(info), progress=step)
     bar.empty()
     return found
 

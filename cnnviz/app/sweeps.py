@@ -12,7 +12,6 @@ every right angle, and adding a run or an angle computes only what is new. Each 
 
 from __future__ import annotations
 
-import functools
 from typing import Callable, Hashable, Sequence
 
 import numpy as np
@@ -22,7 +21,7 @@ from cnnviz.app.caches import ResultStore, run_key, run_model, run_robustness_se
 from cnnviz.inspect import robustness, transforms
 from cnnviz.runs import labels
 from cnnviz.runs import store as runs
-from cnnviz.runs.rundata import prepare_inputs
+from cnnviz.runs.rundata import input_scaling
 
 
 #: One copy of one run is an accuracy and one per class: 4,096 cover 8 runs × every 5° and more.
@@ -75,7 +74,7 @@ def _score(info: runs.RunInfo, data: dict, variants: list, progress) -> dict:
     model, lock = run_model(info)
     with lock:
         return robustness.variant_scores(model, data["x"], data["y"], len(data["class_names"]), variants,
-                                         prepare=functools.partial(prepare_inputs, info), progress=progress)
+                                         prepare=input_scaling(info), progress=progress)
 
 
 def rotation_sweeps(infos: list, angles, *, fill: str) -> dict:
@@ -109,7 +108,7 @@ def _sizes(info: runs.RunInfo, data: dict, variants: list, progress) -> dict:
     with lock:
         rows = robustness.other_sizes(model, data["x"], data["y"], data["class_names"],
                                       sizes=[v.size for v in variants], method=variants[0].method,
-                                      prepare=functools.partial(prepare_inputs, info), progress=progress)
+                                      prepare=input_scaling(info), progress=progress)
     return dict(zip(variants, rows))
 
 

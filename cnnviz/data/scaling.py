@@ -8,6 +8,7 @@ one-off call (the Datasets page's preview).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
@@ -109,6 +110,29 @@ def apply(x_uint8: np.ndarray, affine_map: Mapping) -> np.ndarray:
     out = np.multiply(x, scale_, dtype=np.float32)  # one pass from uint8 (no float32 copy first), same bits
     out += offset
     return out
+
+
+@dataclass(frozen=True)
+class Affine:
+    """A run's scaling as a callable: ``Affine.of(run.scaling_affine)(x_uint8)`` is :func:`apply`.
+
+    :mod:`cnnviz.inspect.inference` recognises it and applies the map inside the compiled forward
+    pass instead (uint8 in, the cast and ``x * scale + offset`` in the graph, on every core).
+    """
+
+    scale: tuple[float, ...]
+    offset: tuple[float, ...]
+
+    @classmethod
+    def of(cls, affine_map: Mapping) -> "Affine":
+        """The map of an :func:`affine` result (a run's ``scaling_affine``)."""
+        scale_, offset = tuple(map(float, affine_map["scale"])), tuple(map(float, affine_map["offset"]))
+        if not scale_ or len(scale_) != len(offset):
+            raise InvalidArgument(f"a scaling needs one scale and one offset per channel, got {dict(affine_map)!r}")
+        return cls(scale_, offset)
+
+    def __call__(self, x_uint8: np.ndarray) -> np.ndarray:
+        return apply(x_uint8, {"scale": self.scale, "offset": self.offset})
 
 
 def scale(x_uint8: np.ndarray, method: str = "unit", stats: Mapping | None = None) -> np.ndarray:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import numpy as np
 
+from cnnviz.data.scaling import Affine
 from cnnviz.errors import InvalidArgument
 
 
@@ -28,7 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_BATCH_SIZE = 256
 #: ``progress(done, total)``: images (or work units) finished so far of ``total``.
 Progress = Callable[[int, int], None]
-#: Turns a slice of stored images (e.g. uint8) into model input (float32), batch by batch.
+#: Turns a slice of stored images (e.g. uint8) into model input (float32), batch by batch. An
+#: :class:`~cnnviz.data.scaling.Affine` on uint8 images is applied inside the compiled pass instead.
 Prepare = Callable[[np.ndarray], np.ndarray]
 
 
@@ -52,6 +54,13 @@ class Forward:
         model_ref = self._model
         self._call = tf.function(lambda x: model_ref()(x, training=False), input_signature=signature,
                                  reduce_retracing=True)
+        # uint8 images and a run's scaling: the cast and x·scale + offset in the graph, on every core (in
+        # NumPy, batch by batch, they cost a quarter of a small network's forward pass: benchmarks/inference.py).
+        # Traced on first use; the scale and offset are inputs, so one trace serves every scaling.
+        self._scaled_call = None if shape is None else tf.function(
+            lambda x, scale, offset: model_ref()(tf.cast(x, tf.float32) * scale + offset, training=False),
+            input_signature=[tf.TensorSpec((None, *shape[1:]), tf.uint8), tf.TensorSpec((shape[-1],), tf.float32),
+                             tf.TensorSpec((shape[-1],), tf.float32)], reduce_retracing=True)
 
     @property
     def model(self) -> "keras.Model":
@@ -63,11 +72,20 @@ class Forward:
         """``(None, H, W, C)`` of the model, or None when Keras does not say."""
         return _input_shape(self.model)
 
-    def batch(self, x: Any) -> np.ndarray:
-        """Outputs of one batch (an array or tensor N×H×W×C, taken as float32), as float32 numpy."""
+    def batch(self, x: Any, prepare: Prepare | None = None) -> np.ndarray:
+        """Outputs of one batch (an array or tensor N×H×W×C), as float32 numpy.
+
+        ``prepare`` is applied first; without it ``x`` is taken as float32 model input. A uint8 batch
+        with an :class:`~cnnviz.data.scaling.Affine` goes into the graph as uint8 and is scaled there.
+        """
         import tensorflow as tf
 
-        out = self._call(tf.convert_to_tensor(x, dtype=tf.float32))
+        if (isinstance(prepare, Affine) and self._scaled_call is not None and len(prepare.scale) == x.shape[-1]
+                and tf.as_dtype(x.dtype) == tf.uint8):
+            out = self._scaled_call(tf.convert_to_tensor(x), tf.constant(prepare.scale, tf.float32),
+                                    tf.constant(prepare.offset, tf.float32))
+        else:
+            out = self._call(tf.convert_to_tensor(x if prepare is None else prepare(x), dtype=tf.float32))
         self.passes += 1
         self.images += int(out.shape[0])
         return np.asarray(out, dtype=np.float32)
@@ -83,16 +101,15 @@ class Forward:
         x = check_batch(x)
         check_batch_size(batch_size)
         batches = (x[i:i + batch_size] for i in range(0, len(x), batch_size))
-        if prepare is not None:
-            batches = (prepare(b) for b in batches)
-        return np.concatenate(list(self.stream(batches, total=len(x), progress=progress)))
+        return np.concatenate(list(self.stream(batches, total=len(x), progress=progress, prepare=prepare)))
 
-    def stream(self, batches: Iterable[np.ndarray], *, total: int = 0,
-               progress: Progress | None = None) -> Iterator[np.ndarray]:
-        """Outputs of each batch as it comes, calling ``progress(images done, total)`` after each."""
+    def stream(self, batches: Iterable[np.ndarray], *, total: int = 0, progress: Progress | None = None,
+               prepare: Prepare | None = None) -> Iterator[np.ndarray]:
+        """Outputs of each batch (``prepare``d as in :meth:`batch`) as it comes, calling
+        ``progress(images done, total)`` after each."""
         done = 0
         for images in batches:
-            out = self.batch(np.asarray(images, dtype=np.float32))
+            out = self.batch(np.asarray(images), prepare)
             done += len(out)
             if progress is not None:
                 progress(done, total)

@@ -201,7 +201,7 @@ def variant_scores(
         correct = np.empty(len(x), dtype=bool)
         for i in range(0, len(x), batch_size):
             images = variant.apply(x[i:i + batch_size])
-            probs = evaluation.as_probabilities(forward.batch(prepare(images) if prepare is not None else images))
+            probs = evaluation.as_probabilities(forward.batch(images, prepare))
             if probs.shape[1] != num_classes:
                 raise InvalidArgument(
                     f"the model outputs {probs.shape[1]} classes but {num_classes} class names were given")

@@ -17,7 +17,7 @@ from cnnviz.models.layerspec import SummaryTable
 from cnnviz.models.network import summary_table
 from cnnviz.runs import rundata
 from cnnviz.runs import store
-from cnnviz.runs.rundata import prepare_inputs
+from cnnviz.runs.rundata import input_scaling, prepare_inputs
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -84,6 +84,6 @@ def gather(info: store.RunInfo, *, model: "keras.Model | None" = None, test_set:
     if evaluated is None:
         evaluated = evaluation.evaluate(model, prepare_inputs(info, x), y, names, tta=info.spec.tta)
     if rotation is None and rotate:
-        rotation = robustness.rot90_test(model, x, y, names, prepare=lambda images: prepare_inputs(info, images))
+        rotation = robustness.rot90_test(model, x, y, names, prepare=input_scaling(info))
     return ReportInputs(summary=summary_table(model, input_shape=info.input_shape), evaluation=evaluated,
                         x_test=np.asarray(x), rotation=rotation)

@@ -51,3 +51,9 @@ def run_test_images(info: RunInfo, *, full: Dataset | None = None) -> tuple[np.n
 def prepare_inputs(info: RunInfo, x_uint8: np.ndarray) -> np.ndarray:
     """Scale uint8 images exactly as the run's training did (float32, same shape)."""
     return scaling.apply(x_uint8, info.scaling_affine)
+
+
+def input_scaling(info: RunInfo) -> scaling.Affine:
+    """The run's scaling as a ``prepare`` for the inference path: :func:`prepare_inputs` as a callable
+    that the compiled forward pass applies in its graph (:class:`cnnviz.data.scaling.Affine`)."""
+    return scaling.Affine.of(info.scaling_affine)

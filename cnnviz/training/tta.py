@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cnnviz.data.augment import flip_images
+from cnnviz.data.scaling import Affine
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect.inference import compiled
 
@@ -87,20 +88,23 @@ def _predictions(model: Any, x: Any, *, tta: str, batch_size: int, prepare: Any 
     forward = compiled(model)
     if isinstance(x, np.ndarray):
         batches: Any = (x[i:i + batch_size] for i in range(0, len(x), batch_size))
-        if prepare is not None:  # batch by batch: scaling all images at once costs more than a small network
-            batches = (prepare(b) for b in batches)
     else:
-        batches = (b[0] if isinstance(b, tuple) else b for b in x)
+        batches, prepare = (b[0] if isinstance(b, tuple) else b for b in x), None
+    # Batch by batch: scaling all images at once costs more than a small network. The run's scaling of uint8
+    # images (an Affine) happens inside the compiled pass, after the flips and shifts (pixel copies: same result).
+    in_graph = isinstance(prepare, Affine) and isinstance(x, np.ndarray) and x.dtype == np.uint8
+    if prepare is not None and not in_graph:
+        batches = (prepare(b) for b in batches)
 
     def predict(images: Any) -> np.ndarray:
-        return forward.batch(images)
+        return forward.batch(images, prepare if in_graph else None)
 
     def mirror_mean(images: Any) -> np.ndarray:
         return (predict(images) + predict(flip_images(images))) / 2
 
     plain, augmented = [], []
     for images in batches:
-        images = tf.convert_to_tensor(images, dtype=tf.float32)
+        images = tf.convert_to_tensor(images, dtype=tf.uint8 if in_graph else tf.float32)
         plain.append(predict(images))
         if tta == "flip":
             augmented.append((plain[-1] + predict(flip_images(images))) / 2)

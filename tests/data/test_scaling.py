@@ -33,3 +33,14 @@ def test_affine_values_and_refusals():
         scaling.affine("minmax", flat)
     with pytest.raises(InvalidArgument, match=r"images must have 1 channel\(s\) in the last axis, got shape \(2, 3\)"):
         scaling.apply(np.zeros((2, 3), np.uint8), affine)
+
+
+@pytest.mark.parametrize("method", list(scaling.SCALINGS))
+def test_affine_callable_is_apply(method):
+    x = np.random.default_rng(1).integers(0, 256, (3, 4, 4, 3), dtype=np.uint8)
+    saved = scaling.affine(method, x)
+    mapped = scaling.Affine.of(saved)
+    assert len(mapped.scale) == len(mapped.offset) == 3
+    np.testing.assert_array_equal(mapped(x), scaling.apply(x, saved))
+    with pytest.raises(InvalidArgument, match=r"one scale and one offset per channel, got .*'offset': \[0.0\]"):
+        scaling.Affine.of({"scale": [1.0, 2.0], "offset": [0.0]})

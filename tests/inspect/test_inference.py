@@ -8,6 +8,7 @@ import weakref
 import numpy as np
 import pytest
 
+from cnnviz.data import scaling
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import evaluation, inference
 from tests.support.models import tiny_build
@@ -86,3 +87,20 @@ def test_evaluate_reports_progress_batch_by_batch(model, tta):
     evaluation.evaluate(model, _images(300), np.arange(300) % 5, [str(c) for c in range(5)], tta=tta,
                         batch_size=128, progress=lambda done, total: seen.append((done, total)))
     assert seen == [(128, 300), (256, 300), (300, 300)]
+
+
+@pytest.mark.parametrize("tta", ["none", "flip", "flip_translate"])
+def test_a_runs_scaling_on_uint8_images_runs_inside_the_compiled_pass(model, tta):
+    """An Affine on uint8 batches is applied in the graph: the same answers as scaling in NumPy first."""
+    x_u8 = np.random.default_rng(2).integers(0, 256, (300, 8, 8, 3), dtype=np.uint8)
+    y = np.arange(300) % 5
+    names = [str(c) for c in range(5)]
+    affine = scaling.Affine((1 / 51.0, 1 / 102.0, 1 / 25.5), (-2.5, 0.0, -5.0))  # per channel, as standardize
+    forward = inference.compiled(model)
+    in_graph = evaluation.evaluate(model, x_u8, y, names, tta=tta, batch_size=128, prepare=affine)
+    in_numpy = evaluation.evaluate(model, x_u8, y, names, tta=tta, batch_size=128, prepare=lambda b: affine(b))
+    np.testing.assert_allclose(in_graph.probabilities, in_numpy.probabilities, atol=1e-5)
+    assert forward._scaled_call.experimental_get_tracing_count() == 1  # taken, and traced once for every call
+    # Float images, or a batch whose channels do not match, are scaled in NumPy as before.
+    floats = x_u8.astype(np.float32)
+    np.testing.assert_allclose(forward.batch(floats[:5], affine), forward.batch(affine(floats[:5])), atol=1e-6)
