@@ -67,3 +67,15 @@ def test_one_mode_line_names_its_figures():
     assert class_load.format_mode(r) == ("8 students, workers: Home median 2.00 s, max 3.00 s (2 loads during "
                                          "training); class total 42.00 s; Train → first epoch median 7.00 s; "
                                          "one job median 5.00 s; load 2.0→3.5")
+
+
+def test_back_to_back_waits_for_the_load_to_fall_but_not_for_ever(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(class_load.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(class_load.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    loads = iter([9.0, 5.0, 2.0, 1.2, 0.5])
+    monkeypatch.setattr(class_load.os, "getloadavg", lambda: (next(loads), 0.0, 0.0))
+    assert class_load.wait_quiet(1.5, 60) == 6.0  # three 2-s naps: 9, 5, 2 were too high, 1.2 is under
+    monkeypatch.setattr(class_load.os, "getloadavg", lambda: (20.0, 0.0, 0.0))
+    clock[0] = 0.0
+    assert class_load.wait_quiet(1.5, 10) == 10.0  # gives up after the most it may wait
