@@ -166,7 +166,7 @@ def run_test_set(info: runs.RunInfo) -> dict:
 @st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=BY_RUN)
 def run_robustness_set(info: runs.RunInfo) -> dict:
     """The test images Robustness transforms: :func:`run_test_set` cut to
-    :data:`~cnnviz.inspect.robustness.SAMPLE_IMAGES` evenly spaced images, plus ``"of"``: the run's test images in all."""
+    :data:`~cnnviz.inspect.robustness.SAMPLE_IMAGES` evenly spaced images, plus ``"of"``: how many the run has."""
     from cnnviz.inspect import robustness
 
     data = run_test_set(info)

@@ -54,8 +54,8 @@ class Forward:
         model_ref = self._model
         self._call = tf.function(lambda x: model_ref()(x, training=False), input_signature=signature,
                                  reduce_retracing=True)
-        # uint8 images and a run's scaling: the cast and x·scale + offset in the graph, on every core (in
-        # NumPy, batch by batch, they cost a quarter of a small network's forward pass: benchmarks/inference.py).
+        # uint8 images and a run's scaling: the cast and x·scale + offset in the graph, on every core, instead
+        # of NumPy batch by batch (a fast preset's Robustness sections 13-23% faster: benchmarks/README.md).
         # Traced on first use; the scale and offset are inputs, so one trace serves every scaling.
         self._scaled_call = None if shape is None else tf.function(
             lambda x, scale, offset: model_ref()(tf.cast(x, tf.float32) * scale + offset, training=False),

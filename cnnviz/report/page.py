@@ -179,7 +179,8 @@ def _rotation(inputs: ReportInputs, figures: _Figures) -> str:
     fig = robust_figs.accuracy_vs_angle_figure({"this run": r}, title="Test accuracy of rotated test images")
     rows = [(f"{a:g}°", _percent(float(acc))) for a, acc in zip(r.angles, r.accuracy)]
     return (f"<p>{int(r.support.sum()):,} of the run's test images turned by quarter turns (exact, no corners to "
-            "fill): a network only knows the images it was trained on.</p>" + figures.div(fig) + _table(rows, ("rotation", "accuracy"), numeric=(1,)))
+            "fill): a network only knows the images it was trained on.</p>"
+            + figures.div(fig) + _table(rows, ("rotation", "accuracy"), numeric=(1,)))
 
 
 def _offline(fig: go.Figure) -> go.Figure:

@@ -109,6 +109,7 @@ def test_every_section_in_order_and_nothing_from_the_internet(made):
     assert not re.search(r"""(src|href|url)\s*[=(]\s*["']?\s*(https?:)?//""", ours, re.I)
     assert text.count("<script") == 1 + 5  # plotly.js once, then one per figure: 2 curves, matrix, rotation, pinned
     assert "report made 2026-01-02 03:04 UTC" in text and info.run_id in text
+    assert f"<p>{int(got.rotation.support.sum()):,} of the run's test images turned by quarter turns" in text
     images = [attrs["src"] for tag, attrs in parser.tags if tag == "img"]
     assert len(images) == min(page.MISTAKES, int((~got.evaluation.correct).sum()))
     assert all(src.startswith("data:image/png;base64,") for src in images)
