@@ -144,8 +144,9 @@ def run_model(info: runs.RunInfo) -> tuple:
 
     Never train or change it: ``model, lock = caches.run_model(info)``; ``with lock:
     evaluation.predict_probabilities(model, x)``. Inference goes through the model's compiled forward
-    pass (:func:`cnnviz.inspect.inference.compiled`, made here and kept as long as this entry: one
-    trace per run id and model sha256), never ``model.predict``.
+    pass (:func:`cnnviz.inspect.inference.compiled`, made here and kept as long as this entry: traced
+    once per run id and model sha256 for float inputs and once for uint8 inputs scaled in the graph),
+    never ``model.predict``.
     """
     model = runs.load_model(info.run_id)
     inference.compiled(model)

@@ -292,12 +292,6 @@ AIRBENCH_NOTES = (" airbench's further tricks: the 3×3 convolutions start as id
                   "scale and its bias learns 64× faster, Lookahead pulls the weights towards their running average "
                   "every 5 steps, and each image is mirrored on every other epoch (alternating flip).")
 _FAST = _FAST.replace(**AIRBENCH_TRICKS)
-#: airbench93 / airbench94 (KellerJordan/cifar10-airbench: airbench/lib_airbench93.py, airbench94.py) in Keras
-#: units at batch 512: lr 11.5 per 1024 images → 0.75 for a mean loss over 512 images (see above); the decay
-#: stays 0.009. Full width: groups 64/128/128 (93) and 64/256/256 (94); 11 and 10 (airbench: 9.9) epochs.
-AIRBENCH93_EPOCHS, AIRBENCH94_EPOCHS = 11, 10
-_AIRBENCH93 = _FAST.replace(architecture="fast_airbench93", learning_rate=0.75, precision="mixed_bfloat16")
-_AIRBENCH94 = _AIRBENCH93.replace(architecture="fast_airbench94")
 # --- the 1- and 3-minute presets tuned on 2 CPU cores (issue 19, session 7; benchmarks/README.md) ---------------------
 # Runs of 1-5 epochs want more, larger steps than airbench's 10: batch 128 (twice the steps per image, as fast per
 # image here) and learning rates 1.5-3.7× airbench's 11.5 per 1024 images (Keras 0.1875 at batch 128). bfloat16
@@ -309,6 +303,16 @@ _FAST_3MIN = _FAST.replace(learning_rate=FAST_3MIN_LR, precision="mixed_bfloat16
 # 3-minute preset's: 88.5-88.6%); airbench93's wider network for 8 epochs scored 88.4% in 604 s.
 FAST_10MIN_LR = 0.2
 _FAST_10MIN = _FAST_3MIN.replace(architecture="fast_w32", learning_rate=FAST_10MIN_LR)
+# The 15-minute preset (session 10): the same network for 16 epochs, 89.2% in 887 s. airbench93's network (groups
+# 64/128/128) for its 11 epochs scored the same (89.21%) in 957 s, over the 15 minutes; airbench's own code on this
+# machine's CIFAR-10 copy scores what the port does (88.93% against 88.91% at the 10-minute settings), so its 93% (a
+# GPU, the original CIFAR-10) is not lost in the porting (benchmarks/README.md).
+FAST_15MIN_EPOCHS = 16
+#: airbench94 (KellerJordan/cifar10-airbench: airbench94.py): groups 64/256/256, 10 epochs (airbench: 9.9), at batch
+#: 128 like the presets above (batch 512 trains 0.64× as fast per image on 2 cores) with airbench's learning rate
+#: (11.5 per 1024 images → Keras 0.1875 at batch 128; the 10-minute preset's 0.2).
+AIRBENCH94_EPOCHS = 10
+_AIRBENCH94 = _FAST_10MIN.replace(architecture="fast_airbench94")
 
 
 def _fast_train(epochs: int, batch_size: int = 256, tta: str = "flip") -> dict[str, Any]:
@@ -330,8 +334,9 @@ def _expected(accuracy: float, seconds: float, measured: str) -> dict[str, Any]:
 # with this run alone).
 
 
-_UNMEASURED = ("Not measured yet: {target} is airbench{n}'s result with this recipe (GPU, float16); on 2 CPU cores "
-               "the time is an estimate from the images per second of the narrower presets.")
+_UNMEASURED = ("Not measured yet: {target} is airbench{n}'s result on a GPU with the original CIFAR-10; the time is an "
+               "estimate for 2 CPU cores from the arithmetic rate of the narrower presets. On this machine's CIFAR-10 "
+               "copy airbench's own code reached what cnnviz's port does (88.9% at the 10-minute settings).")
 
 _FAST_PRESETS = [
     Preset("fast_1min", "Fast: a good CIFAR-10 model in 1 minute",
@@ -358,20 +363,23 @@ _FAST_PRESETS = [
                                           "11 epochs of batch 128, learning rate 0.2, bfloat16, the machine to "
                                           "itself: 563 s of training at 976 images/s, 22 s of testing); without "
                                           "test-time augmentation 87.7% and 87.6%.")),
-    Preset("fast_15min", "Fast: airbench93 on CIFAR-10 in 15 minutes",
-           "airbench93's network (groups of 64, 128, 128 filters) and recipe, 11 epochs of batch 512 in bfloat16; "
-           "tested on each image, its mirror image and both shifted by one pixel.",
-           _AIRBENCH93, CIFAR_SHAPE, 10, _fast_train(AIRBENCH93_EPOCHS, 512, "flip_translate"), None,
-           "Not in the notebooks: cnnviz's fast preset", "cnnviz, after airbench93 (Keller Jordan, arXiv 2404.00498)",
-           _params(570_272, 568_704, "computed by cnnviz"), family="fast",
-           expected=_expected(0.93, 900, _UNMEASURED.format(target="93%", n=93))),
+    Preset("fast_15min", "Fast: a good CIFAR-10 model in 15 minutes",
+           "The width-32 network of the 10-minute preset, trained for 16 epochs of batch 128 in bfloat16; tested on "
+           "each image, its mirror image and both shifted by one pixel.",
+           _FAST_10MIN, CIFAR_SHAPE, 10, _fast_train(FAST_15MIN_EPOCHS, 128, tta="flip_translate"), None,
+           "Not in the notebooks: cnnviz's fast preset", _FAST_SOURCE,
+           _params(498_656, 497_216, "computed by cnnviz"), family="fast",
+           expected=_expected(0.892, 887, "89.17% in 887.4 s (seed 0, 2026-12-06, 16 epochs of batch 128, learning "
+                                          "rate 0.2, bfloat16, the machine to itself: 864 s of training at 926 "
+                                          "images/s, 23 s of testing); without test-time augmentation 87.9%. Five "
+                                          "epochs more than the 10-minute preset buy 0.3 points.")),
     Preset("fast_45min", "Fast: airbench94 on CIFAR-10 in 45 minutes",
-           "airbench94's network (groups of 64, 256, 256 filters) and recipe, 10 epochs of batch 512 in bfloat16; "
+           "airbench94's network (groups of 64, 256, 256 filters) and recipe, 10 epochs of batch 128 in bfloat16; "
            "tested on each image, its mirror image and both shifted by one pixel.",
-           _AIRBENCH94, CIFAR_SHAPE, 10, _fast_train(AIRBENCH94_EPOCHS, 512, "flip_translate"), None,
+           _AIRBENCH94, CIFAR_SHAPE, 10, _fast_train(AIRBENCH94_EPOCHS, 128, "flip_translate"), None,
            "Not in the notebooks: cnnviz's fast preset", "cnnviz, after airbench94 (Keller Jordan, arXiv 2404.00498)",
            _params(1_973_920, 1_971_328, "computed by cnnviz"), family="fast",
-           expected=_expected(0.94, 2700, _UNMEASURED.format(target="94%", n=94))),
+           expected=_expected(0.94, 1900, _UNMEASURED.format(target="94%", n=94))),
 ]
 
 #: Which images each notebook trained on (a :class:`cnnviz.data.selection.Selection` as a dict), by the

@@ -28,8 +28,9 @@ machine; here all of them share the server's cores. So the students' chromium ru
 CPU priority (``nice 19``, through a wrapper script, which also lowers its session's autogroup: with
 Linux's autogroup scheduling each session gets an equal share before nice counts, and chromium run as
 root re-nices its own processes, so ``nice`` alone left the students' browsers two thirds of the cores
-and the training a third): it still drives every session, but its rendering no longer takes CPU from
-the server and the training. The Home probe runs in a second chromium at normal
+and the training a third): it still drives every session, and its rendering yields to the server and
+the training, though it still takes some of their CPU: a nice-19 autogroup keeps a small share of the cores, and
+16 of them add up (not measured apart from the server's). The Home probe runs in a second chromium at normal
 priority (``probe_nice`` to lower it), so its page loads count a real browser's own work next to a
 loaded server.
 """

@@ -45,7 +45,7 @@ AB94_TOTAL = 288 + (9 * 24 * 64 + 9 * 64 * 64) + 6 * 64 + (9 * 64 * 256 + 9 * 25
     + 2 * 9 * 256 * 256 + 6 * 256 + 256 * 10
 AB94_TRAINABLE = AB94_TOTAL - 288 - 4 * 64 - 8 * 256
 COUNTS = {"fast_1min": (W16_TOTAL, W16_TRAINABLE), "fast_3min": (W16_TOTAL, W16_TRAINABLE),
-          "fast_10min": (W32_TOTAL, W32_TRAINABLE), "fast_15min": (AB93_TOTAL, AB93_TRAINABLE),
+          "fast_10min": (W32_TOTAL, W32_TRAINABLE), "fast_15min": (W32_TOTAL, W32_TRAINABLE),
           "fast_45min": (AB94_TOTAL, AB94_TRAINABLE)}
 TINY_SIZE = 32  # input size of the stand-in for ResNet50 in page tests
 
