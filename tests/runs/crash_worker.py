@@ -16,9 +16,13 @@ lines never interleave):
   ``save_run`` for its ``i``-th save, ``MODEL <k> <i> <seconds>`` when Keras' ``model.save``
   inside it has returned, and ``DONE <k> <i> <run id> <seconds of the whole save>`` when ``save_run``
   returns; this process prints ``REAPED <pid>`` when the child has died;
-* ``fork <i> <seconds>``: the same, but the child also SIGKILLs itself that many seconds after
-  Keras' ``model.save`` of its ``i``-th save returned (a timer thread in the child: the test's
-  own kill, a pipe read and a thread wake-up later, would often miss save_run's last ~10 ms);
+* ``fork <i> <w> <seconds>``: the same, but the child also SIGKILLs itself that many seconds
+  after a chosen moment of its ``i``-th save: ``w = 0`` when Keras' ``model.save`` returned
+  (before ``model.keras`` gets its final name), ``w = 1..4`` when save_run starts writing its
+  ``w``-th small file (config, history, metrics, manifest). A timer thread in the child: the
+  test's own kill, a pipe read and a thread wake-up later, would often miss save_run's last
+  ~10 ms, and a delay measured from Keras' return alone lands in the rename's fsync on one
+  machine and after the manifest on another;
 * ``load <run id> ...`` -> ``LOADED <n>``: each run's model loaded with
   :func:`cnnviz.runs.store.load_model` predicts exactly what the model in memory predicts;
 * ``quit``.
@@ -67,17 +71,29 @@ def _save(model, child: int, save: int) -> tuple[str, float]:
     return info.run_id, time.perf_counter() - start
 
 
-def _child(model, child: int, kill_after: tuple[int, float] | None) -> None:
-    keras_save, save = model.save, 0
+def _child(model, child: int, kill_after: tuple[int, int, float] | None) -> None:
+    keras_save, write_bytes, save, writes = model.save, saving.storage.atomic_write_bytes, 0, 0
+
+    def kill_if_aimed_at(moment: int) -> None:
+        if kill_after is not None and kill_after[:2] == (save, moment):
+            threading.Timer(kill_after[2], os.kill, (os.getpid(), signal.SIGKILL)).start()
 
     def save_and_say(path):  # lets the test aim kills at the part of save_run after Keras
+        nonlocal writes
         start = time.perf_counter()
         keras_save(path)
         _say(f"MODEL {child} {save} {time.perf_counter() - start:.4f}")  # first: the test waits for it
-        if kill_after is not None and kill_after[0] == save:
-            threading.Timer(kill_after[1], os.kill, (os.getpid(), signal.SIGKILL)).start()
+        writes = 0
+        kill_if_aimed_at(0)
+
+    def write_and_aim(final, data):
+        nonlocal writes
+        writes += 1
+        kill_if_aimed_at(writes)
+        write_bytes(final, data)
 
     model.save = save_and_say
+    saving.storage.atomic_write_bytes = write_and_aim  # this child only: the parent never saves again
     try:
         for save in itertools.count(1):
             _say(f"START {child} {save}")
@@ -100,7 +116,7 @@ def main() -> None:
         command = line.strip()
         if command.startswith("fork"):
             words = command.split()
-            kill_after = (int(words[1]), float(words[2])) if len(words) == 3 else None
+            kill_after = (int(words[1]), int(words[2]), float(words[3])) if len(words) == 4 else None
             child = next(children)
             sys.stdout.flush()
             pid = os.fork()

@@ -187,13 +187,16 @@ def test_sigkill_during_saves_never_leaves_a_broken_or_partial_run(cnnviz_home, 
             target = int(rng.integers(1, 3))  # kill during the child's 1st or 2nd save
             # Even kills: this test SIGKILLs the child at a random moment of Keras' own writing
             # (a kill that comes late lands in the next save: still mid-save). Odd kills: the
-            # child SIGKILLs itself at a random moment after Keras returned, while save_run
-            # writes the JSON files and the manifest (~10 ms: too short to aim at from here).
+            # child SIGKILLs itself shortly after a random step of the rest of save_run: Keras
+            # returned (model.keras not renamed yet), or the start of one of its four small
+            # files (~10 ms in all: too short to aim at from here, and a busy machine shifts
+            # the steps, so the child aims at the step itself, not at a time after Keras).
             self_kill = kill % 2 == 1
-            delay = float(rng.uniform(0.0, 0.8 if self_kill else 1.0)) * statistics.median(rest_s if self_kill else keras_s)
+            step = int(rng.integers(0, 5))
+            delay = float(rng.uniform(0.0, 1.0)) * statistics.median(rest_s if self_kill else keras_s) / (5 if self_kill else 1)
             before = dict(hashes)
             pid, aimed_at = None, None
-            worker.send(f"fork {target} {delay:.5f}" if self_kill else "fork")
+            worker.send(f"fork {target} {step} {delay:.5f}" if self_kill else "fork")
             while aimed_at is None or pid is None:
                 words = worker.next_line().split()
                 if words[0] == "CHILD":
