@@ -216,6 +216,7 @@ def other_sizes(at):
     ref = REFERENCE["flat"]
     at.session_state["robust_tab"] = "Other sizes"
     at.run()
+    at.pills(key="robust_size_factors").set_value([1.5, 2.0]).run()  # 12×12 and 16×16
     side = ref["x"].shape[1]
     sizes = sorted({round(side * f) for f in at.pills(key="robust_size_factors").value})
     for size in sizes:

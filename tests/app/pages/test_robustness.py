@@ -95,9 +95,17 @@ def test_flips_and_shifts(app_path, run_ids, references):
     bars = figure(at, "robust_transforms")["data"]
     assert len(bars) == 2
     model, _, y, names, x_uint8, info = references["flat"]
-    expected = robustness.transform_test(model, x_uint8, y, names, shifts=(2, 4),
+    assert at.pills(key="robust_shifts").value == [2]  # what a fast preset's run answers in 3 s at first
+    expected = robustness.transform_test(model, x_uint8, y, names, shifts=(2,),
                                          prepare=lambda x: prepare_inputs(info, x))
     assert list(bars[0]["x"]) == list(expected.names)
+    assert np.asarray(bars[0]["y"]) == pytest.approx(expected.accuracy)
+    at.pills(key="robust_shifts").set_value([2, 4]).run()
+    no_errors(at)
+    expected = robustness.transform_test(model, x_uint8, y, names, shifts=(2, 4),
+                                         prepare=lambda x: prepare_inputs(info, x))
+    bars = figure(at, "robust_transforms")["data"]
+    assert list(bars[0]["x"]) == list(expected.names) and len(expected.names) == 3 + 8
     assert np.asarray(bars[0]["y"]) == pytest.approx(expected.accuracy)
     at.pills(key="robust_shifts").set_value([1]).run()
     no_errors(at)
@@ -125,6 +133,9 @@ def test_other_sizes_flatten_explains_global_pooling_measures(app_path, run_ids,
     at = _both(open_page(app_path, PAGE), run_ids)
     at.session_state["robust_tab"] = "Other sizes"
     at.run()
+    no_errors(at)
+    assert at.pills(key="robust_size_factors").value == [1.5]
+    at.pills(key="robust_size_factors").set_value([1.5, 2.0]).run()
     no_errors(at)
     flat_notes = [i.value for i in at.info if "cannot take" in i.value]
     assert len(flat_notes) == 2  # 12×12 and 16×16 for the 8×8 digits
@@ -196,10 +207,14 @@ def test_a_border_change_computes_only_the_shifted_copies_in_one_pass(app_path, 
     at.session_state["robust_tab"] = "Flips and shifts"
     at.run()
     no_errors(at)
-    assert [len(a) for a in asked] == [2 + 2 * 4]  # one pass: 2 flips, 8 shifts (the original is known)
+    assert [len(a) for a in asked] == [2 + 4]  # one pass: 2 flips, 4 shifts of 2 px (the original is known)
     asked.clear()
     at.run()
     assert asked == []  # nothing new
+    at.pills(key="robust_shifts").set_value([2, 4]).run()
+    no_errors(at)
+    assert [sorted(abs(v.dx or v.dy) for v in a) for a in asked] == [[4] * 4]  # only the new shifts
+    asked.clear()
     at.radio(key="robust_shift_fill").set_value("nearest").run()
     no_errors(at)
     assert len(asked) == 1 and {v.kind for v in asked[0]} == {"shift"} and len(asked[0]) == 8
