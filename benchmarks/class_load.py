@@ -49,7 +49,6 @@ import os
 import sqlite3
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from contextlib import closing
@@ -59,6 +58,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.e2e import load_driver  # noqa: E402
+from benchmarks.scratch import scratch_dir  # noqa: E402
 
 MODES = ("threads", "workers")
 #: Seconds between two looks at the job table for epoch ends.
@@ -202,7 +202,7 @@ def run_mode(mode: str, students: int, cap: int, timeout: float,
              probe_nice: int = 0) -> tuple[ModeResult, list[dict]]:
     """One server, one class; returns the figures and the class's job rows (for the back-to-back run)."""
     result = ModeResult(mode, students, load_before=os.getloadavg()[0])
-    home = Path(tempfile.mkdtemp(prefix=f"cnnviz-class-{mode}-{students}-"))
+    home = Path(scratch_dir(prefix=f"cnnviz-class-{mode}-{students}-"))
     watch = EpochWatch(home / "jobs.sqlite3")
     watch.start()
     serve = load_driver._SERVE
@@ -259,7 +259,7 @@ def back_to_back(rows: list[dict], quiet_below: float = 0.0, quiet_most_s: float
               f"(now {os.getloadavg()[0]:.2f})", flush=True)
     before = os.getloadavg()[0]
     specs = [TrainSpec.from_dict(json.loads(r["spec"])) for r in rows]
-    os.environ["CNNVIZ_HOME"] = tempfile.mkdtemp(prefix="cnnviz-class-back-to-back-")
+    os.environ["CNNVIZ_HOME"] = scratch_dir(prefix="cnnviz-class-back-to-back-")
     manager = jobs.JobManager(max_jobs=1)
     try:
         manager.wait(manager.submit(specs[0], label="warm-up"))  # spawn + TensorFlow import, as the class's warm-up

@@ -25,10 +25,10 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
+from scratch import scratch_dir  # benchmarks/scratch.py
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parents[1]
@@ -68,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    home = tempfile.mkdtemp(prefix="cnnviz-bench-")
+    home = scratch_dir(prefix="cnnviz-bench-")
     os.environ["CNNVIZ_HOME"] = home
     logging.disable(logging.WARNING)
     warnings.simplefilter("ignore")

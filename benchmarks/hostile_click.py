@@ -26,7 +26,6 @@ import asyncio
 import os
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 from tests.e2e.load_driver import open_from_sidebar, page_errors, wait_idle  # noqa: E402
 from tests.support.hostile_decode import repeated_scan_jpeg, scan_zip, tiny_huge_webp  # noqa: E402
+from benchmarks.scratch import scratch_dir  # noqa: E402
 
 CLICK_EVERY_S = 0.25
 QUIET_CLICKS = 8  # baseline clicks before the upload starts
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     selected = kinds(args.kinds)
     print(f"{os.cpu_count()} CPUs; load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-    home = Path(tempfile.mkdtemp(prefix="cnnviz-hostile-click-"))
+    home = Path(scratch_dir(prefix="cnnviz-hostile-click-"))
     with running_app(home, log_name="streamlit-hostile-click.log") as url:
         results = asyncio.run(run(url, selected))
     worst = max(max(r.during, default=float("nan")) for r in results)

@@ -40,13 +40,13 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from scratch import scratch_dir  # benchmarks/scratch.py: the script's own folder is on sys.path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 BATCH = 256
@@ -204,7 +204,7 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", default=["seed000_model1", "fast_3min"])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    home = tempfile.mkdtemp(prefix="cnnviz-bench-")
+    home = scratch_dir(prefix="cnnviz-bench-")
     os.environ["CNNVIZ_HOME"] = home
     logging.disable(logging.WARNING)  # bare Streamlit warns about its missing runtime at every call
     warnings.simplefilter("ignore")

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
 
+from scratch import scratch_dir  # benchmarks/scratch.py
 from cnnviz.training import jobs as jobmanager
 from cnnviz.training import loop
 from tests.support.models import tiny_build
@@ -61,7 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=4)
     args = parser.parse_args()
-    os.environ["CNNVIZ_HOME"] = tempfile.mkdtemp(prefix="cnnviz-job-latency-")
+    os.environ["CNNVIZ_HOME"] = scratch_dir(prefix="cnnviz-job-latency-")
     print(f"cpus {os.cpu_count()}, load before {os.getloadavg()[0]:.2f}")
     workers = _through_workers(args.jobs)
     inproc = _in_process(args.jobs)

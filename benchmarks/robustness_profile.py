@@ -34,7 +34,6 @@ import os
 import pstats
 import statistics
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -43,6 +42,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 from inference import BATCH, _row, _seconds  # noqa: E402  (benchmarks/inference.py: one way to print and time)
+from scratch import scratch_dir  # noqa: E402
 
 
 def _model():
@@ -98,7 +98,7 @@ def main() -> None:
     rotations = robustness.rotation_variants(angles, fill="constant", shape=x2.shape)
     odd = [a for a in angles if a % 90]
     moves = [(v.dy, v.dx) for v in flips_shifts if v.kind == "shift"]
-    home = tempfile.mkdtemp(prefix="cnnviz-bench-")
+    home = scratch_dir(prefix="cnnviz-bench-")
     probs = evaluation.evaluate(model, x10, y10, names, tta="flip", prepare=_prepare()).probabilities
     predictions.save(Path(home), "0" * 64, y10, probs)
     runs = {

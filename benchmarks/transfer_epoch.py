@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 
 from cnnviz.training.spec import transfer_spec
 
+from scratch import scratch_dir  # benchmarks/scratch.py
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def main(backbones: list[str]) -> None:
-    os.environ["CNNVIZ_HOME"] = tempfile.mkdtemp(prefix="cnnviz-bench-")
+    os.environ["CNNVIZ_HOME"] = scratch_dir(prefix="cnnviz-bench-")
     from cnnviz.models import transfer
     from cnnviz.training import loop as training
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
 
 from cnnviz.training.spec import transfer_spec
 
+from scratch import scratch_dir  # benchmarks/scratch.py
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=200, help="image side given to VGG16")
     parser.add_argument("--frozen", choices=("both", "frozen", "unfrozen"), default="both")
     args = parser.parse_args()
-    os.environ["CNNVIZ_HOME"] = tempfile.mkdtemp(prefix="cnnviz-bench-")
+    os.environ["CNNVIZ_HOME"] = scratch_dir(prefix="cnnviz-bench-")
     import keras
 
     from cnnviz.models import transfer

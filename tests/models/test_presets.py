@@ -230,11 +230,11 @@ def test_fast_preset_records():
     assert [PRESETS[n].training["epochs"] for n in same_net] == sorted(PRESETS[n].training["epochs"] for n in same_net)
     assert PRESETS["fast_10min"].config.precision == "mixed_bfloat16"
     assert PRESETS["fast_10min"].expected["test_accuracy"] >= 0.85 and PRESETS["fast_10min"].expected["seconds"] <= 600
-    # the 15-minute preset is the 10-minute one trained longer (measured); the 45-minute one is a target
+    # the 15-minute preset is the 10-minute one trained longer; the 45-minute one airbench94's wider network
     assert PRESETS["fast_15min"].config == PRESETS["fast_10min"].config
     assert PRESETS["fast_15min"].training["epochs"] > PRESETS["fast_10min"].training["epochs"]
-    assert PRESETS["fast_15min"].measured
-    assert not PRESETS["fast_45min"].measured and PRESETS["fast_45min"].expected["seconds"] <= 2700
+    assert PRESETS["fast_45min"].config.architecture == "fast_airbench94"
+    assert all("(seeds 0 and 1, " in PRESETS[n].expected["measured"] for n in FAST)  # figures from two runs each
     assert {PRESETS[n].training["batch_size"] for n in FAST} == {128}
 
 

@@ -193,7 +193,8 @@ def test_sigkill_during_saves_never_leaves_a_broken_or_partial_run(cnnviz_home, 
             # the steps, so the child aims at the step itself, not at a time after Keras).
             self_kill = kill % 2 == 1
             step = int(rng.integers(0, 5))
-            delay = float(rng.uniform(0.0, 1.0)) * statistics.median(rest_s if self_kill else keras_s) / (5 if self_kill else 1)
+            span = statistics.median(rest_s) / 5 if self_kill else statistics.median(keras_s)  # a step, or Keras
+            delay = float(rng.uniform(0.0, 1.0)) * span
             before = dict(hashes)
             pid, aimed_at = None, None
             worker.send(f"fork {target} {step} {delay:.5f}" if self_kill else "fork")
