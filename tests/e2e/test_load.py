@@ -74,10 +74,13 @@ def test_the_cap_holds_and_queued_students_see_their_place(report):
     # started only after a first one ended (workers claim queued jobs: when a job was queued says nothing)...
     first_end = min(e.t for e in report.events if e.event == "ended")
     assert len([e for e in report.events if e.event == "started" and e.t >= first_end]) >= expected_queued
-    # ...and each one who waited more than two seconds was shown its place, counting down to 1.
+    # ...and each one who waited more than two seconds was shown its place, counting down. Places count every
+    # queued job: until the warm workers claim their first jobs (seconds on a busy machine) all of the class's
+    # are queued, so a first place can be up to the class's size, not only up to sessions - cap.
     for s in waited:
         assert s.queue_positions, f"student {s.index} waited {report.queue_wait_s(s.run_id):.1f} s, saw no place"
-        assert s.queue_positions == sorted(s.queue_positions, reverse=True) and s.queue_positions[0] <= expected_queued
+        assert s.queue_positions == sorted(s.queue_positions, reverse=True), s.queue_positions
+        assert 1 <= s.queue_positions[0] <= report.sessions, s.queue_positions
     assert len(waited) >= expected_queued - 1  # the last slot can free just as its student clicks
 
 
