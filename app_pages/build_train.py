@@ -67,8 +67,7 @@ def _fast_preset() -> presets.Preset:
     heading.markdown(f"##### Train a good CIFAR-10 model in {preset.title.rsplit(' in ', 1)[-1]}")
     expected = preset.expected
     cols = st.columns(3)
-    cols[0].metric("Expected test accuracy",
-                   f"≈{expected['test_accuracy']:.0%}")
+    cols[0].metric("Expected test accuracy", f"≈{expected['test_accuracy']:.0%}")
     cols[1].metric("Expected time", f"≈{expected['seconds'] / 60:.1f} min")
     cols[2].metric("Epochs", preset.training["epochs"])
     st.caption(f"{preset.description} On {expected['machine']}: {expected['measured']} Other trainings on "

@@ -25,22 +25,12 @@ from inference import _row  # noqa: E402  (benchmarks/inference.py: one way to p
 IMAGES = 2_000
 
 
-def _median_seconds(fn, x, batch: int, repeats: int) -> float:
-    import tensorflow as tf
-
-    chunks = [tf.constant(x[i:i + batch]) for i in range(0, len(x), batch)]
-
-    def run():
-        for chunk in chunks:
-            np.asarray(fn(chunk))
-
-    run()  # trace (and for XLA, compile) outside the clock
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _pass_seconds(fn, chunks) -> float:
+    """Seconds of one pass of ``fn`` over every batch, outputs to numpy."""
+    start = time.perf_counter()
+    for chunk in chunks:
+        np.asarray(fn(chunk))
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -66,10 +56,13 @@ def main() -> None:
             "float32": tf.function(lambda t: single(t, training=False), input_signature=signature),
         }
         for batch in (256, 512):
-            seconds = {}
+            chunks = [tf.constant(x[i:i + batch]) for i in range(0, len(x), batch)]
+            for fn in ways.values():
+                _pass_seconds(fn, chunks)  # trace (and for XLA, compile) outside the clock
+            seconds = {name: [] for name in ways}
             for _ in range(args.repeats):  # interleaved rounds: a busy moment hits every way alike
                 for name, fn in ways.items():
-                    seconds.setdefault(name, []).append(_median_seconds(fn, x, batch, 1))
+                    seconds[name].append(_pass_seconds(fn, chunks))
             med = {name: statistics.median(v) for name, v in seconds.items()}
             _row(preset=preset, architecture=config.architecture, precision=config.precision, batch=batch,
                  images=IMAGES, **{f"{k}_s": v for k, v in med.items()},
