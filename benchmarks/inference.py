@@ -23,7 +23,9 @@ run on the seed's 2,000 test images. Then, medians of ``--repeats`` interleaved 
   and 2 and 4 px at once; ``added_to_first``: 4 px added after 2), a Border change (2-px shifts
   again with edge pixels repeated), other sizes (48, the page's first choice, and 48 and 64 at once;
   64 added after 48), stretched; ``first`` with the model and test images loaded and no result
-  stored, ``cached`` the same request again (targets ≤ 3 s and ≤ 0.5 s); every 15° is timed once.
+  stored, ``cached`` the same request again (targets ≤ 3 s and ≤ 0.5 s); every 15° is timed once;
+  ``first_without_kept_views``: the first request with the training job's kept answers hidden (the
+  original and mirrored copies predicted again, as before session 12).
 
 Streamlit runs bare (no server): progress bars and figures are not drawn, so the page adds its
 figures' time. Prints one JSON row per measurement, with the load average before and after.
@@ -130,6 +132,7 @@ def evaluate_times(name: str, info, repeats: int) -> None:
 
 def robustness_times(name: str, info, repeats: int) -> None:
     from cnnviz.app import caches, sweeps
+    from cnnviz.runs import predictions
 
     caches.run_model(info)
     caches.run_test_set(info)
@@ -144,8 +147,9 @@ def robustness_times(name: str, info, repeats: int) -> None:
         "sizes_48_64": lambda: sweeps.size_results([info], sizes=[48, 64], method="upscale"),
     }
     added = {"flips_shifts_2_4px": "flips_shifts", "sizes_48_64": "sizes"}  # a choice added after the first
+    kept = predictions.path(info.path)
     for section, fn in sections.items():
-        first, cached, after_first = [], [], []
+        first, cached, after_first, unkept = [], [], [], []
         for _ in range(1 if section == "rotation_15" else repeats):  # 24 angles: once is enough
             store.clear()
             first.append(_seconds(fn))
@@ -154,7 +158,16 @@ def robustness_times(name: str, info, repeats: int) -> None:
                 store.clear()
                 sections[added[section]]()
                 after_first.append(_seconds(fn))
+            if not section.startswith("sizes"):  # the same request with the training job's answers hidden
+                store.clear()
+                kept.rename(kept.with_suffix(".hidden"))
+                try:
+                    unkept.append(_seconds(fn))
+                finally:
+                    kept.with_suffix(".hidden").rename(kept)
         extra = {"added_to_first_s": statistics.median(after_first)} if after_first else {}
+        if unkept:
+            extra["first_without_kept_views_s"] = statistics.median(unkept)
         _row(preset=name, section=section, images=len(caches.run_test_set(info)["y"]),
              first_s=statistics.median(first), cached_s=statistics.median(cached), **extra,
              target="first <= 3 s, cached <= 0.5 s")

@@ -167,15 +167,16 @@ def run_test_set(info: runs.RunInfo) -> dict:
 @st.cache_resource(max_entries=4, show_spinner=False, hash_funcs=BY_RUN)
 def run_robustness_set(info: runs.RunInfo) -> dict:
     """The test images Robustness transforms: :func:`run_test_set` cut to
-    :data:`~cnnviz.inspect.robustness.SAMPLE_IMAGES` evenly spaced images, plus ``"of"``: how many the run has."""
+    :data:`~cnnviz.inspect.robustness.SAMPLE_IMAGES` evenly spaced images, plus ``"of"``: how many the run has,
+    and ``"keep"``: which they are."""
     from cnnviz.inspect import robustness
 
     data = run_test_set(info)
     keep = robustness.sample_indices(len(data["y"]), robustness.SAMPLE_IMAGES)
     x, y = data["x"][keep], data["y"][keep]
-    for arr in (x, y):
+    for arr in (x, y, keep):
         arr.flags.writeable = False  # shared by all sessions
-    return {"x": x, "y": y, "class_names": data["class_names"], "of": len(data["y"])}
+    return {"x": x, "y": y, "class_names": data["class_names"], "of": len(data["y"]), "keep": keep}
 
 
 EVAL_CACHE_ENTRIES = 8

@@ -6,7 +6,8 @@ in a store shared by all sessions, keyed by the run (its id, model sha256 and da
 as in :mod:`cnnviz.app.caches`) and the copy. A request computes only the copies no one has
 asked for yet, all of them in one stream of batches through the run's compiled forward pass with
 a progress bar that moves with every batch; so a Border change re-uses the original, the flips and
-every right angle, and adding a run or an angle computes only what is new. Each run is tested on at most
+every right angle, and adding a run or an angle computes only what is new; the original and its mirror
+image come from the training job's kept answers when it kept them. Each run is tested on at most
 :data:`~cnnviz.inspect.robustness.SAMPLE_IMAGES` of its test images (:func:`cnnviz.app.caches.run_robustness_set`).
 """
 
@@ -17,9 +18,9 @@ from typing import Callable, Hashable, Sequence
 import numpy as np
 import streamlit as st
 
-from cnnviz.app.caches import ResultStore, run_key, run_model, run_robustness_set
+from cnnviz.app.caches import ResultStore, run_key, run_model, run_robustness_set, run_test_set
 from cnnviz.inspect import robustness, transforms
-from cnnviz.runs import labels
+from cnnviz.runs import labels, predictions
 from cnnviz.runs import store as runs
 from cnnviz.runs.rundata import input_scaling
 
@@ -45,6 +46,8 @@ def _with_progress(requests: Sequence[tuple[runs.RunInfo, Sequence[Hashable]]], 
     found: list[dict] = []
     todo: list[tuple[runs.RunInfo, list]] = []
     for info, keys in requests:
+        if kind == "score":
+            _store_kept_views(info, keys)
         stored = {k: store.get((kind, run_key(info), k)) for k in dict.fromkeys(keys)}
         found.append({k: v for k, v in stored.items() if v is not None})
         todo.append((info, [k for k, v in stored.items() if v is None]))
@@ -68,6 +71,22 @@ def _with_progress(requests: Sequence[tuple[runs.RunInfo, Sequence[Hashable]]], 
             done += size
         bar.empty()
     return found
+
+
+def _store_kept_views(info: runs.RunInfo, variants: Sequence[Hashable]) -> None:
+    """Store the scores of the wanted copies the training job already predicted (its plain and mirrored
+    answers on every test image, :mod:`cnnviz.runs.predictions`), read on the run's sample."""
+    store = result_store()
+    if not any(v in robustness.KEPT_VIEWS.values() and store.get(("score", run_key(info), v)) is None
+               for v in variants):
+        return
+    views = predictions.load_views(info.path, info.model_sha256, run_test_set(info)["y"])
+    if views:
+        sample = run_robustness_set(info)
+        scores = robustness.kept_view_scores({k: v[sample["keep"]] for k, v in views.items()}, sample["y"],
+                                             len(sample["class_names"]))
+        for variant, score in scores.items():
+            store.put(("score", run_key(info), variant), score)
 
 
 def _score(info: runs.RunInfo, data: dict, variants: list, progress) -> dict:

@@ -23,6 +23,7 @@ import numpy as np
 
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import evaluation, inference, transforms
+from cnnviz.training import tta
 # The image transforms live in transforms.py; pages and tests still reach them here.
 from cnnviz.inspect.transforms import (  # noqa: F401
     FILLS, MAX_SIZE, MIN_SIZE, SIZE_METHODS, Variant, _check_fill, resize_images, rotate_images, shift_images)
@@ -209,11 +210,30 @@ def variant_scores(
             done += len(images)
             if progress is not None:
                 progress(done, total)
-        hits = np.bincount(y[correct], minlength=num_classes)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            per_class = np.where(support > 0, hits / np.maximum(support, 1), np.nan)
-        out[variant] = (float(correct.mean()), per_class)
+        out[variant] = _score(correct, y, support)
     return out
+
+
+def _score(correct: np.ndarray, y: np.ndarray, support: np.ndarray) -> tuple[float, np.ndarray]:
+    """``(accuracy, per-class accuracy)`` of the answers ``correct`` on labels ``y`` (NaN for a class without images)."""
+    hits = np.bincount(y[correct], minlength=len(support))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_class = np.where(support > 0, hits / np.maximum(support, 1), np.nan)
+    return float(correct.mean()), per_class
+
+
+#: The copy each view that the training job keeps (:mod:`cnnviz.runs.predictions`) already predicted.
+KEPT_VIEWS = {tta.PLAIN_VIEW: transforms.original(), tta.MIRRORED_VIEW: transforms.flip("horizontal")}
+
+
+def kept_view_scores(views: Mapping[str, np.ndarray], y: np.ndarray,
+                     num_classes: int) -> dict[Variant, tuple[float, np.ndarray]]:
+    """:func:`variant_scores` of the copies among ``views`` (the training job's answers on the images of
+    ``y``, by view name; unknown names are skipped), without a forward pass."""
+    y = np.asarray(y)
+    support = np.bincount(y, minlength=num_classes)
+    return {KEPT_VIEWS[name]: _score(np.argmax(probs, axis=1) == y, y, support)
+            for name, probs in views.items() if name in KEPT_VIEWS and probs.shape == (len(y), num_classes)}
 
 
 def _check_set(x, y, class_names):

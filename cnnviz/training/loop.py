@@ -244,7 +244,8 @@ def train(
     publish_phase("saving")
     status = "stopped" if progress.stopped else "finished"
     info = saving.save_run(model, config=config, history=history, metrics=metrics, status=status)
-    predictions.save(info.path, info.model_sha256, data.y_test, test["probabilities"])  # Evaluate reads them
+    # Evaluate reads the answers, Robustness the single views (its original and mirrored copies).
+    predictions.save(info.path, info.model_sha256, data.y_test, test["probabilities"], views=test["views"])
     return TrainResult(run=info, stopped=progress.stopped)
 
 

@@ -38,6 +38,9 @@ TTA_DESCRIPTIONS = {
 }
 #: Batch size for the test predictions (inference only; larger batches are cheaper per image).
 PREDICT_BATCH = 500
+#: The single views behind the TTA answers, kept beside a run (:mod:`cnnviz.runs.predictions`): each is
+#: also one of Robustness' copies of the test set, which then need no forward pass (issue 19).
+PLAIN_VIEW, MIRRORED_VIEW = "original", "flip_horizontal"
 
 
 def translate_images(x: tf.Tensor, dy: int, dx: int) -> Any:
@@ -68,13 +71,14 @@ def predict_tta(model: keras.Model, x: np.ndarray | tf.data.Dataset, *, tta: str
     Returns:
         Probabilities N×classes (float32).
     """
-    plain, augmented = _predictions(model, x, tta=tta, batch_size=batch_size, prepare=prepare, progress=progress)
+    plain, _, augmented = _predictions(model, x, tta=tta, batch_size=batch_size, prepare=prepare, progress=progress)
     return plain if augmented is None else augmented
 
 
 def _predictions(model: Any, x: Any, *, tta: str, batch_size: int, prepare: Any = None,
-                 progress: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Plain and (with TTA) augmented predictions, batch by batch through the model's compiled forward pass.
+                 progress: Any = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Plain, (with TTA) mirrored and augmented predictions, batch by batch through the model's compiled
+    forward pass.
 
     A plain loop over a traced forward pass (:func:`cnnviz.inspect.inference.compiled`, traced once per
     model): ``model.predict`` cost here about twice as much for the 10,000 CIFAR-10 test images (issue 8).
@@ -102,15 +106,18 @@ def _predictions(model: Any, x: Any, *, tta: str, batch_size: int, prepare: Any 
     def mirror_mean(images: Any) -> np.ndarray:
         return (predict(images) + predict(flip_images(images))) / 2
 
-    plain, augmented = [], []
+    plain, mirrored, augmented = [], [], []
     for images in batches:
         images = tf.convert_to_tensor(images, dtype=tf.uint8 if in_graph else tf.float32)
         plain.append(predict(images))
-        if tta == "flip":
-            augmented.append((plain[-1] + predict(flip_images(images))) / 2)
-        elif tta == "flip_translate":
-            shifted = mirror_mean(translate_images(images, 1, 1)) + mirror_mean(translate_images(images, -1, -1))
-            augmented.append((plain[-1] + predict(flip_images(images))) / 4 + shifted / 4)
+        if tta != "none":
+            mirrored.append(predict(flip_images(images)))
+            both = (plain[-1] + mirrored[-1]) / 2
+            if tta == "flip":
+                augmented.append(both)
+            else:  # halving twice is exact: the same numbers as (plain + mirrored) / 4
+                shifted = mirror_mean(translate_images(images, 1, 1)) + mirror_mean(translate_images(images, -1, -1))
+                augmented.append(both / 2 + shifted / 4)
         if progress is not None and isinstance(x, np.ndarray):
             progress(sum(len(p) for p in plain), len(x))
     classes = int(model.output_shape[-1])
@@ -118,13 +125,16 @@ def _predictions(model: Any, x: Any, *, tta: str, batch_size: int, prepare: Any 
     def stack(parts: list) -> np.ndarray:
         return np.concatenate(parts) if parts else np.zeros((0, classes), np.float32)
 
-    return stack(plain), stack(augmented) if tta != "none" else None
+    if tta == "none":
+        return stack(plain), None, None
+    return stack(plain), stack(mirrored), stack(augmented)
 
 
 def evaluate_tta(model: Any, test_ds: Any, y: np.ndarray, *, tta: str, one_hot: bool, num_classes: int) -> dict:
-    """Test loss and accuracy of the TTA predictions (the plain ones for "none"), the accuracy without TTA
-    and the tested ``probabilities`` (N×C)."""
-    plain, augmented = _predictions(model, test_ds, tta=tta, batch_size=PREDICT_BATCH)
+    """Test loss and accuracy of the TTA predictions (the plain ones for "none"), the accuracy without TTA,
+    the tested ``probabilities`` (N×C) and the single ``views`` computed on the way (``{PLAIN_VIEW: N×C}``,
+    and ``MIRRORED_VIEW`` with TTA)."""
+    plain, mirrored, augmented = _predictions(model, test_ds, tta=tta, batch_size=PREDICT_BATCH)
     probs = augmented if augmented is not None else plain
     target = np.eye(num_classes, dtype=np.float32)[y] if one_hot else y
     import keras  # lazy: as TensorFlow in _predictions
@@ -132,4 +142,5 @@ def evaluate_tta(model: Any, test_ds: Any, y: np.ndarray, *, tta: str, one_hot: 
     loss_fn = model.loss if callable(model.loss) else keras.losses.get(model.loss)  # compiled with a name
     loss = float(np.mean(np.asarray(loss_fn(target, probs))))
     return {"loss": loss, "accuracy": float(np.mean(probs.argmax(1) == y)),
-            "accuracy_plain": float(np.mean(plain.argmax(1) == y)), "probabilities": probs}
+            "accuracy_plain": float(np.mean(plain.argmax(1) == y)), "probabilities": probs,
+            "views": {PLAIN_VIEW: plain, **({} if mirrored is None else {MIRRORED_VIEW: mirrored})}}

@@ -10,7 +10,7 @@ import pytest
 from cnnviz.data import scaling
 from cnnviz.data.scaling import channel_stats, scale
 from cnnviz.errors import InvalidArgument
-from cnnviz.runs import rundata
+from cnnviz.runs import predictions, rundata
 from cnnviz.runs import store as runs
 from cnnviz.training import loop as training
 from cnnviz.training.callbacks import MAX_CURVE_POINTS, PUBLISH_INTERVAL_S, Progress, _thin
@@ -163,6 +163,9 @@ def test_tiny_run_produces_a_complete_run_that_reloads_and_predicts_the_same(cnn
                                atol=1e-6)
     accuracy = float(np.mean(np.argmax(loaded.predict(x, verbose=0), axis=1) == data.y_test))
     assert accuracy == pytest.approx(m["test_accuracy"], abs=1e-6)
+    views = predictions.load_views(info.path, info.model_sha256, data.y_test)  # Robustness' original copy
+    assert list(views) == ["original"]  # tested without TTA: no mirrored answers
+    np.testing.assert_allclose(views["original"], loaded.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
     # test_loss is Keras' own loss on the test set; without label smoothing it is the plain cross-entropy
     import keras
 

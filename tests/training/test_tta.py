@@ -10,7 +10,7 @@ from cnnviz.data.augment import flip_images
 from cnnviz.errors import InvalidArgument
 from cnnviz.training.pipeline import make_pipeline
 from cnnviz.training.spec import spec_from_preset
-from cnnviz.training.tta import predict_tta, translate_images
+from cnnviz.training.tta import MIRRORED_VIEW, PLAIN_VIEW, evaluate_tta, predict_tta, translate_images
 from tests.support.models import tiny_build
 from tests.support.specs import tiny_spec
 
@@ -75,6 +75,27 @@ def test_flip_translate_tta_weighs_six_views_as_airbench():
     got = predict_tta(model, x, tta="flip_translate", batch_size=3)
     assert not np.allclose(expected, mirror_mean(x), atol=1e-4)  # the shifts change the answer
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["none", "flip", "flip_translate"])
+def test_the_test_keeps_the_single_views_it_averaged(mode):
+    model = tiny_build((6, 6, 3), 4)
+    model.compile(loss="categorical_crossentropy")
+    xu = (np.random.default_rng(6).random((9, 6, 6, 3)) * 255).astype(np.uint8)
+    y = np.arange(9) % 4
+    affine = scaling.affine("unit", xu)
+    pipe = make_pipeline(xu, y, batch_size=4, affine=affine, num_classes=4, one_hot=True)
+    got = evaluate_tta(model, pipe, y, tta=mode, one_hot=True, num_classes=4)
+    scaled = scaling.apply(xu, affine)
+    plain = model.predict(scaled, verbose=0)
+    expected = {PLAIN_VIEW: plain} if mode == "none" else {
+        PLAIN_VIEW: plain, MIRRORED_VIEW: model.predict(scaled[:, :, ::-1, :].copy(), verbose=0)}
+    assert set(got["views"]) == set(expected)
+    for name, view in expected.items():
+        np.testing.assert_allclose(got["views"][name], view, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got["probabilities"], predict_tta(model, scaled, tta=mode), rtol=1e-5, atol=1e-6)
+    assert got["accuracy_plain"] == pytest.approx(np.mean(plain.argmax(1) == y))
 
 
 def test_tta_setting_is_checked():

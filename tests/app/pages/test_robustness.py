@@ -9,7 +9,7 @@ import pytest
 
 from cnnviz.app import state
 from cnnviz.inspect import robustness
-from cnnviz.runs import labels
+from cnnviz.runs import labels, predictions
 from cnnviz.runs import store as runs
 from cnnviz.runs.rundata import prepare_inputs
 from cnnviz.training import jobs as jobmanager
@@ -199,10 +199,9 @@ def test_a_border_change_computes_only_the_shifted_copies_in_one_pass(app_path, 
         return real(model, x, y, num_classes, variants, **options)
 
     monkeypatch.setattr(robustness, "variant_scores", counting)
-    at = open_page(app_path, PAGE)  # the Rotation tab: 0° (the original), 90°, 180°, 270° in one pass
+    at = open_page(app_path, PAGE)  # the Rotation tab: 90°, 180°, 270° in one pass (0° the training job kept)
     no_errors(at)
-    assert [[(v.kind, v.angle) for v in a] for a in asked] == [
-        [("original", 0.0), ("rotate", 90.0), ("rotate", 180.0), ("rotate", 270.0)]]
+    assert [[(v.kind, v.angle) for v in a] for a in asked] == [[("rotate", 90.0), ("rotate", 180.0), ("rotate", 270.0)]]
     asked.clear()
     at.session_state["robust_tab"] = "Flips and shifts"
     at.run()
@@ -225,3 +224,31 @@ def test_a_border_change_computes_only_the_shifted_copies_in_one_pass(app_path, 
     no_errors(at)
     assert at.radio(key="robust_fill").value == "nearest"
     assert asked == []  # right angles fill no corner: the same copies as with black corners
+
+
+def test_the_training_jobs_kept_views_are_read_not_predicted_again(app_path, run_ids, references, monkeypatch):
+    asked = []
+    real = robustness.variant_scores
+
+    def counting(model, x, y, num_classes, variants, **options):
+        asked.append([(v.kind, v.angle or v.direction) for v in variants if v.kind != "shift"])
+        return real(model, x, y, num_classes, variants, **options)
+
+    monkeypatch.setattr(robustness, "variant_scores", counting)
+    # A run saved before the views were kept (or with its file damaged) is predicted as before.
+    predictions.path(runs.load_run(run_ids["flat"]).path).unlink()
+    at = open_page(app_path, PAGE)
+    no_errors(at)
+    assert asked == [[("original", ""), ("rotate", 90.0), ("rotate", 180.0), ("rotate", 270.0)]]
+    asked.clear()
+    at.multiselect(key="robust_runs").set_value([run_ids["flip_tta"]]).run()
+    at.session_state["robust_tab"] = "Flips and shifts"
+    at.run()
+    no_errors(at)
+    # Tested with its mirror image: the original and the left-right flip are the training job's answers.
+    assert asked == [[("rotate", 90.0), ("rotate", 180.0), ("rotate", 270.0)], [("flip", "vertical")]]
+    model, _, y, names, x_uint8, info = references["flip_tta"]
+    expected = robustness.transform_test(model, x_uint8, y, names, shifts=(2,), prepare=lambda x: prepare_inputs(info, x))
+    (bars,) = figure(at, "robust_transforms")["data"]
+    assert list(bars["x"]) == list(expected.names)
+    assert np.asarray(bars["y"]) == pytest.approx(expected.accuracy)
