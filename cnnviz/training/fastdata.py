@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cnnviz.errors import InvalidArgument
+from cnnviz.training.pipeline import mapped_and_prefetched
 
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -120,4 +121,4 @@ def epoch_pipeline(
             labels = tf.one_hot(labels, num_classes)
         return images, labels
 
-    return data.map(to_model_input, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return mapped_and_prefetched(data, to_model_input)

@@ -151,4 +151,24 @@ def make_pipeline(
             labels = tf.one_hot(labels, num_classes)
         return images, labels
 
-    return data.map(to_model_input, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return mapped_and_prefetched(data, to_model_input)
+
+
+#: Batches made ahead of the training step (each a few MB); the map runs on every core.
+PREFETCH_BATCHES = 2
+
+
+def mapped_and_prefetched(data: "tf.data.Dataset", to_model_input: Any) -> "tf.data.Dataset":
+    """``data.map(to_model_input)`` on every core, ``PREFETCH_BATCHES`` ahead, with tf.data's autotuning off.
+
+    Deleting an iterator waits for the autotuning thread, which sleeps up to a minute between rounds:
+    after a 30-s epoch of fast_1min, ``fit`` returned 8-21 s late in half the runs (gdb: the main thread
+    in ``~RootDataset::Iterator``, waiting for ``Model::OptimizeLoop``), and Keras drops an iterator per
+    epoch. With autotuning off, AUTOTUNE's parallelism is the number of cores (benchmarks/README.md).
+    """
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    data = data.map(to_model_input, num_parallel_calls=tf.data.AUTOTUNE).prefetch(PREFETCH_BATCHES)
+    return data.with_options(options)
