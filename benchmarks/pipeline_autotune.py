@@ -9,8 +9,9 @@ the fast pipeline as before (``autotune``: map and prefetch autotuned) and as no
 alternating in one process: ``fit`` seconds, images/s (of ``fit``'s time) and the lag between the
 last callback and ``fit`` returning.
 
-Usage: ``PYTHONPATH=. python benchmarks/pipeline_autotune.py --cifar DEST/cifar-10-batches-bin
-[--rounds 2]``. Prints one JSON row per training and the medians.
+``--preset seed000_model1`` trains a notebook's preset instead (the plain pipeline, which Keras
+iterates anew every epoch); ``--dataset digits --epochs 10 --train-size 1000`` a class's tiny training. Usage: ``PYTHONPATH=. python benchmarks/pipeline_autotune.py --cifar
+DEST/cifar-10-batches-bin [--rounds 2] [--preset fast_1min]``. Prints one JSON row per training and the medians.
 """
 
 from __future__ import annotations
@@ -41,12 +42,18 @@ def _autotuned(data, to_model_input):
 
 
 def _use(way: str) -> None:
+    """Both pipelines (the fast one and the notebooks' presets') built the ``way`` given."""
     from cnnviz.training import fastdata, pipeline
 
-    fastdata.mapped_and_prefetched = _autotuned if way == "autotune" else pipeline.mapped_and_prefetched
+    fixed = _FIXED.setdefault("step", pipeline.mapped_and_prefetched)
+    for module in (fastdata, pipeline):
+        module.mapped_and_prefetched = _autotuned if way == "autotune" else fixed
 
 
-def train_once() -> dict:
+_FIXED: dict = {}
+
+
+def train_once(preset: str, **changes) -> dict:
     import keras
 
     from cnnviz.training import loop as training
@@ -62,7 +69,7 @@ def train_once() -> dict:
         if update.phase == "testing":
             marks.setdefault("testing", time.monotonic())
 
-    metrics = training.train(spec_from_preset("fast_1min", dataset="cifar10"), callbacks=[Marks()],
+    metrics = training.train(spec_from_preset(preset, **changes), callbacks=[Marks()],
                              on_progress=progress).run.metrics
     return {"fit_s": metrics["train_seconds"], "images_per_s": metrics["images_per_s"],
             "lag_s": marks["testing"] - marks["train_end"]}
@@ -70,22 +77,29 @@ def train_once() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cifar", required=True, type=Path, help="a cifar-10-batches-bin folder")
-    parser.add_argument("--rounds", type=int, default=2, help="fast_1min trainings per way")
+    parser.add_argument("--cifar", type=Path, help="a cifar-10-batches-bin folder (CIFAR-10 is the default data)")
+    parser.add_argument("--dataset", default="cifar10", help="e.g. digits: a class's tiny trainings")
+    parser.add_argument("--epochs", type=int, help="instead of the preset's")
+    parser.add_argument("--train-size", type=int, help="instead of the preset's")
+    parser.add_argument("--rounds", type=int, default=2, help="trainings per way")
+    parser.add_argument("--preset", default="fast_1min", help="what to train (e.g. seed000_model1: an iterator per epoch)")
     args = parser.parse_args()
     os.environ["CNNVIZ_HOME"] = scratch_dir(prefix="cnnviz-autotune-")
     _row(load_before=list(os.getloadavg()), cpus=os.cpu_count())
-    from cnnviz.data import datasets
+    if args.dataset == "cifar10":
+        from cnnviz.data import datasets
 
-    datasets.import_cifar10(args.cifar)
+        datasets.import_cifar10(args.cifar)
+    changes = {"dataset": args.dataset, **{k: v for k, v in (("epochs", args.epochs), ("train_size", args.train_size))
+                                          if v is not None}}
     runs: dict[str, list] = {way: [] for way in WAYS}
     for _ in range(args.rounds):
         for way in WAYS:
             _use(way)
-            runs[way].append(train_once())
-            _row(way=way, **runs[way][-1])
+            runs[way].append(train_once(args.preset, **changes))
+            _row(preset=args.preset, **changes, way=way, **runs[way][-1])
     for way in WAYS:
-        _row(way=way, **{f"median_{k}": statistics.median(r[k] for r in runs[way])
+        _row(preset=args.preset, way=way, **{f"median_{k}": statistics.median(r[k] for r in runs[way])
                          for k in ("fit_s", "images_per_s", "lag_s")}, max_lag_s=max(r["lag_s"] for r in runs[way]))
     _row(load_after=list(os.getloadavg()))
 

@@ -335,9 +335,9 @@ _FAST_PRESETS = [
            "cnnviz's airbench-style network at width 16 (groups of 16, 64, 64 filters), one epoch of batch 128.",
            _FAST_1MIN, CIFAR_SHAPE, 10, _fast_train(1), None, "Not in the notebooks: cnnviz's fast preset",
            _FAST_SOURCE, _params(127_360, 126_496, "computed by cnnviz"), family="fast",
-           expected=_expected(0.72, 51, "72.5% and 72.3% (seeds 0 and 1, 2026-12-06, batch 128, learning rate 0.7); "
-                                        "seed 1 took 51.4 s with little else running (load 3-4: 40.8 s of "
-                                        "training, 10.3 s of testing).")),
+           expected=_expected(0.72, 41, "72.49% in 39.7 s and 72.26% in 41.2 s (seeds 0 and 1, 2026-12-07, batch 128, "
+                                        "learning rate 0.7, the machine to itself: 35-36 s of training at 1,383-1,434 "
+                                        "images/s, 4.5-4.8 s of testing).")),
     Preset("fast_3min", "Fast: a good CIFAR-10 model in 3 minutes",
            "The same width-16 network, trained for 5 epochs of batch 128 in bfloat16.",
            _FAST_3MIN, CIFAR_SHAPE, 10, _fast_train(5), None, "Not in the notebooks: cnnviz's fast preset",
