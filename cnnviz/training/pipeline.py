@@ -162,9 +162,10 @@ def mapped_and_prefetched(data: "tf.data.Dataset", to_model_input: Any) -> "tf.d
     """``data.map(to_model_input)`` on every core, ``PREFETCH_BATCHES`` ahead, with tf.data's autotuning off.
 
     Deleting an iterator waits for the autotuning thread, which sleeps up to a minute between rounds:
-    after a 30-s epoch of fast_1min, ``fit`` returned 8-21 s late in half the runs (gdb: the main thread
-    in ``~RootDataset::Iterator``, waiting for ``Model::OptimizeLoop``), and Keras drops an iterator per
-    epoch. With autotuning off, AUTOTUNE's parallelism is the number of cores (benchmarks/README.md).
+    ``fit`` returned 6-16 s late in half the fast_1min runs and 38 s late in a fast_3min run (gdb: the
+    main thread in ``~RootDataset::Iterator``, waiting for ``Model::OptimizeLoop``), and Keras drops an
+    iterator per epoch of a plain pipeline. With autotuning off, AUTOTUNE's parallelism is the number of
+    cores; the same steps, without the waits (benchmarks/pipeline_autotune.py).
     """
     import tensorflow as tf
 
