@@ -1,17 +1,18 @@
-"""tf.data's autotuning in the training pipeline: the wait when ``fit`` drops its iterator, and training speed.
+"""tf.data's autotuning in the training pipelines: the wait when ``fit`` drops its iterator, and training speed.
 
-Session 12 found that ``fit`` sometimes returned 8-21 s after its last callback (fast_1min: one
-30-s epoch): deleting a tf.data iterator waits for the autotuning thread, which sleeps longer and
-longer between rounds (up to a minute). The pipelines now run with autotuning off
-(:func:`cnnviz.training.pipeline.mapped_and_prefetched`). fast_1min is trained through the training
-job on CIFAR-10 (a temporary CNNVIZ_HOME; ``--cifar DIR``, a ``cifar-10-batches-bin`` folder), with
-the fast pipeline as before (``autotune``: map and prefetch autotuned) and as now (``fixed``), rounds
-alternating in one process: the whole training job's seconds (data, build, fit, test, save), ``fit``
-seconds, images/s (of ``fit``'s time) and the lag between the last callback and ``fit`` returning.
+Session 12 found that ``fit`` sometimes returned 6-38 s after its last callback: deleting a tf.data
+iterator waits for the autotuning thread, which sleeps longer and longer between rounds (up to a
+minute). The pipelines now run with autotuning off (:func:`cnnviz.training.pipeline.mapped_and_prefetched`).
+A preset (``--preset``, default fast_1min) is trained through the training job on CIFAR-10 (a temporary
+CNNVIZ_HOME; ``--cifar DIR``, a ``cifar-10-batches-bin`` folder) with both pipelines as before
+(``autotune``: map and prefetch autotuned) and as now (``fixed``), rounds alternating in one process:
+the whole training job's seconds (data, build, fit, test, save), ``fit`` seconds, images/s (of
+``fit``'s time) and the lag between the last callback and ``fit`` returning.
 
-``--preset seed000_model1`` trains a notebook's preset instead (the plain pipeline, which Keras
-iterates anew every epoch); ``--dataset digits --epochs 10 --train-size 1000`` a class's tiny training. Usage: ``PYTHONPATH=. python benchmarks/pipeline_autotune.py --cifar
-DEST/cifar-10-batches-bin [--rounds 2] [--preset fast_1min]``. Prints one JSON row per training and the medians.
+``--preset seed000_model1`` trains a notebook's preset (the plain pipeline, which Keras iterates anew
+every epoch); ``--dataset digits --epochs 10 --train-size 1000`` a class's tiny training. Usage:
+``PYTHONPATH=. python benchmarks/pipeline_autotune.py --cifar DEST/cifar-10-batches-bin [--rounds 2]
+[--preset fast_1min]``. Prints one JSON row per training and the medians.
 """
 
 from __future__ import annotations
