@@ -27,8 +27,11 @@ from pathlib import Path
 
 from scratch import scratch_dir  # benchmarks/scratch.py: the script's own folder is on sys.path
 
+from cnnviz.training import fastdata, pipeline  # no TensorFlow at import
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 WAYS = ("autotune", "fixed")
+FIXED = pipeline.mapped_and_prefetched  # the step as the code has it now
 
 
 def _row(**values) -> None:
@@ -44,14 +47,8 @@ def _autotuned(data, to_model_input):
 
 def _use(way: str) -> None:
     """Both pipelines (the fast one and the notebooks' presets') built the ``way`` given."""
-    from cnnviz.training import fastdata, pipeline
-
-    fixed = _FIXED.setdefault("step", pipeline.mapped_and_prefetched)
     for module in (fastdata, pipeline):
-        module.mapped_and_prefetched = _autotuned if way == "autotune" else fixed
-
-
-_FIXED: dict = {}
+        module.mapped_and_prefetched = _autotuned if way == "autotune" else FIXED
 
 
 def train_once(preset: str, **changes) -> dict:
