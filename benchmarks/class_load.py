@@ -19,7 +19,10 @@ The students' browsers run at the lowest CPU priority (``load_driver.niced_chrom
 browser and for its session's autogroup); the Home probe at normal priority unless ``--probe-nice 19``.
 In a classroom every browser renders on its own machine: a probe at normal priority counts a real
 browser's work next to the server (the Home figures), one at nice 19 leaves the cores to the server and
-the trainings, as in a classroom (the class-total figure).
+the trainings, as in a classroom (the class-total figure). Nice 19 still leaves each student's browser a
+small share (16 of them about a fifth of 2 cores): ``--browsers-idle`` puts the students' chromium in an
+idle CPU cgroup instead (``load_driver.idle_cpu_cgroup``, root only), where it runs only on cores the server
+and the trainings leave, as browsers on the students' own machines would.
 
 Then the class's trainings (the specs read back from the job table) run back to back through the
 job table with no browser and no server: one warm worker (cap 1), after one warm-up job.
@@ -51,7 +54,7 @@ import statistics
 import sys
 import threading
 import time
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,7 +202,7 @@ class EpochWatch(threading.Thread):
 
 
 def run_mode(mode: str, students: int, cap: int, timeout: float,
-             probe_nice: int = 0) -> tuple[ModeResult, list[dict]]:
+             probe_nice: int = 0, browsers_idle: bool = False) -> tuple[ModeResult, list[dict]]:
     """One server, one class; returns the figures and the class's job rows (for the back-to-back run)."""
     result = ModeResult(mode, students, load_before=os.getloadavg()[0])
     home = Path(scratch_dir(prefix=f"cnnviz-class-{mode}-{students}-"))
@@ -209,8 +212,10 @@ def run_mode(mode: str, students: int, cap: int, timeout: float,
     if mode == "threads":
         load_driver._SERVE = THREADS_PRELUDE + serve
     try:
-        report = load_driver.run_load_in_thread(home, sessions=students, cap=cap, timeout=timeout,
-                                                probe_nice=probe_nice)
+        with (load_driver.idle_cpu_cgroup("cnnviz-class-browsers") if browsers_idle
+              else nullcontext()) as cgroup:
+            report = load_driver.run_load_in_thread(home, sessions=students, cap=cap, timeout=timeout,
+                                                    probe_nice=probe_nice, student_cgroup=cgroup)
     except Exception as error:  # noqa: BLE001  a mode that fails is reported, the other still runs
         result.error = repr(error)
         return result, []
@@ -293,19 +298,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="... but at most this many seconds (0: do not wait)")
     parser.add_argument("--probe-nice", type=int, default=0,
                         help="CPU priority of the Home probe's chromium (default 0; 19: as low as the students')")
+    parser.add_argument("--browsers-idle", action="store_true",
+                        help="the students' chromium in an idle CPU cgroup, as if on their own machines (needs root)")
     args = parser.parse_args(argv)
     load_driver.TINY["Epochs"] = args.epochs
     load_driver.TINY["Training images"] = args.train_images
     load_driver.wait_idle.__defaults__ = (args.page_timeout, 0.6)  # (timeout, settle)
     print(f"machine: {os.cpu_count()} CPUs; cap {args.cap}; {args.epochs} epochs of {args.train_images} images "
-          f"per training; Home probe at nice {args.probe_nice}; "
+          f"per training; Home probe at nice {args.probe_nice}; students' browsers "
+          f"{'in an idle CPU cgroup' if args.browsers_idle else 'at nice 19'}; "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     tables = []
     for students in args.students:
         results, rows = {}, []
         for mode in args.modes:
             print(f"--- {students} students, {mode} ({time.strftime('%H:%M:%S')})", flush=True)
-            results[mode], mode_rows = run_mode(mode, students, args.cap, args.timeout, args.probe_nice)
+            results[mode], mode_rows = run_mode(mode, students, args.cap, args.timeout, args.probe_nice,
+                                                  args.browsers_idle)
             rows = rows or mode_rows
             print(format_mode(results[mode]), flush=True)  # kept even if a later part is cut short
         print(f"--- {students} trainings back to back ({time.strftime('%H:%M:%S')})", flush=True)

@@ -549,33 +549,83 @@ async def _student(browser, server: str, student: Student, ready: asyncio.Barrie
         await context.close()
 
 
-def niced_chromium(folder: Path, nice: int = STUDENT_BROWSER_NICE, executable: str = CHROMIUM) -> str:
-    """A wrapper script that starts chromium (``executable``) at CPU priority ``nice``."""
-    if nice == 0:
+def niced_chromium(folder: Path, nice: int = STUDENT_BROWSER_NICE, executable: str = CHROMIUM,
+                   cgroup: Path | None = None) -> str:
+    """A wrapper script that starts chromium (``executable``) at CPU priority ``nice``, in ``cgroup`` if given."""
+    if nice == 0 and cgroup is None:
         return executable
-    wrapper = folder / f"chromium-nice{int(nice)}"
+    wrapper = folder / (f"chromium-nice{int(nice)}" + (f"-{cgroup.name}" if cgroup else ""))
     # Linux shares the CPU between sessions (autogroups) before nice counts, and chromium, run as root,
     # re-nices its own processes: so the wrapper also lowers its session's autogroup when it leads a
     # session of its own (Playwright starts each browser with setsid), never the caller's.
+    # Every process chromium starts inherits the cgroup the wrapper moves itself into.
     wrapper.write_text(
         "#!/bin/sh\n"
-        f'if [ "$(cut -d" " -f6 /proc/$$/stat)" = "$$" ] && [ -w /proc/self/autogroup ]; then '
+        + (f'echo $$ > "{cgroup}/cgroup.procs" || exit 1\n' if cgroup else "")
+        + f'if [ "$(cut -d" " -f6 /proc/$$/stat)" = "$$" ] && [ -w /proc/self/autogroup ]; then '
         f"echo {int(nice)} > /proc/self/autogroup; fi\n"
         f'exec nice -n {int(nice)} "{executable}" "$@"\n')
     wrapper.chmod(0o755)
     return str(wrapper)
 
 
+#: Where a CPU cgroup can be made: cgroup v1's cpu hierarchy, or v2's unified one when it offers ``cpu``.
+CGROUP_ROOTS = (Path("/sys/fs/cgroup/cpu"), Path("/sys/fs/cgroup"))
+
+
+def _cpu_cgroup_root() -> Path | None:
+    for root in CGROUP_ROOTS:
+        v2 = (root / "cgroup.controllers").exists()
+        if (root / "cpu.shares").exists() or (v2 and "cpu" in (root / "cgroup.subtree_control").read_text().split()):
+            if os.access(root, os.W_OK):
+                return root
+    return None
+
+
+@contextlib.contextmanager
+def idle_cpu_cgroup(name: str):
+    """A CPU cgroup whose processes run only on cores nothing else wants (``cpu.idle``; else the least weight).
+
+    The students' browsers go there to stand for browsers on the students' own machines: they still drive
+    every session, but take no CPU time the server and the trainings want. Yields the cgroup's folder;
+    raises ``RuntimeError`` (saying why) where no CPU cgroup can be made, e.g. not root or no cpu controller.
+    """
+    root = _cpu_cgroup_root()
+    if root is None:
+        raise RuntimeError(f"no writable CPU cgroup hierarchy at {' or '.join(map(str, CGROUP_ROOTS))} "
+                           "(needs root and the cpu controller)")
+    group = root / f"{name}-{os.getpid()}"
+    group.mkdir()
+    try:
+        if (group / "cpu.idle").exists():
+            (group / "cpu.idle").write_text("1")
+        elif (group / "cpu.shares").exists():
+            (group / "cpu.shares").write_text("2")  # v1's least weight, against 1,024 for everything else
+        else:
+            (group / "cpu.weight").write_text("1")
+        yield group
+    finally:
+        for pid in (group / "cgroup.procs").read_text().split():  # stragglers back to the root, so it can go
+            with contextlib.suppress(OSError):
+                (root / "cgroup.procs").write_text(pid)
+        group.rmdir()
+
+
 async def run_load(home: Path, *, sessions: int, cap: int = DEFAULT_CAP, timeout: float = 300.0,
-                   student_nice: int = STUDENT_BROWSER_NICE, probe_nice: int = 0) -> LoadReport:
-    """Start a server in ``home``, warm it up with one student, then let ``sessions`` students in at once."""
+                   student_nice: int = STUDENT_BROWSER_NICE, probe_nice: int = 0,
+                   student_cgroup: Path | None = None) -> LoadReport:
+    """Start a server in ``home``, warm it up with one student, then let ``sessions`` students in at once.
+
+    ``student_cgroup``: a cgroup for the students' browser (e.g. :func:`idle_cpu_cgroup`), not the probe's.
+    """
     from playwright.async_api import async_playwright
 
     t_setup = time.monotonic()
     server = start_server(home, cap)
     try:
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=niced_chromium(home, student_nice), headless=True,
+            students_chromium = niced_chromium(home, student_nice, cgroup=student_cgroup)
+            browser = await pw.chromium.launch(executable_path=students_chromium, headless=True,
                                                args=CHROMIUM_ARGS)
             probe_browser = await pw.chromium.launch(executable_path=niced_chromium(home, probe_nice), headless=True,
                                                      args=CHROMIUM_ARGS)

@@ -1,4 +1,4 @@
-"""The load test's browser wrapper lowers nice and its own session's autogroup, never the caller's."""
+"""The load test's browser wrapper: nice 19 and its own session's autogroup (never the caller's), and a cgroup."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.load_driver import niced_chromium
+from tests.e2e.load_driver import _cpu_cgroup_root, idle_cpu_cgroup, niced_chromium
 
 AUTOGROUP = Path("/proc/self/autogroup")
 
@@ -45,3 +45,47 @@ def test_the_callers_autogroup_is_left_alone(tmp_path):
 def test_nice_0_is_the_browser_itself(tmp_path):
     assert niced_chromium(tmp_path, 0, executable="/usr/bin/true") == "/usr/bin/true"
     assert not list(tmp_path.iterdir()) and os.path.isabs(niced_chromium(tmp_path, 0))
+
+
+def test_the_wrapper_moves_the_browser_into_the_cgroup_before_it_starts(tmp_path):
+    """A stand-in cgroup folder: the pid written to its ``cgroup.procs`` is the browser's own (exec keeps it)."""
+    group = tmp_path / "browsers"
+    group.mkdir()
+    (group / "cgroup.procs").write_text("")
+    reporter = tmp_path / "pid.sh"
+    reporter.write_text('#!/bin/sh\necho "$$"\n')
+    reporter.chmod(0o755)
+    wrapper = niced_chromium(tmp_path, 0, executable=str(reporter), cgroup=group)
+    pid = subprocess.run([wrapper], capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+    assert wrapper != str(reporter) and (group / "cgroup.procs").read_text().strip() == pid
+
+
+def test_a_browser_that_cannot_join_its_cgroup_does_not_start(tmp_path):
+    reporter = tmp_path / "started.sh"
+    reporter.write_text(f'#!/bin/sh\ntouch "{tmp_path}/started"\n')
+    reporter.chmod(0o755)
+    wrapper = niced_chromium(tmp_path, 19, executable=str(reporter), cgroup=tmp_path / "missing")
+    assert subprocess.run([wrapper], capture_output=True, timeout=30).returncode != 0
+    assert not (tmp_path / "started").exists()
+
+
+@pytest.mark.skipif(_cpu_cgroup_root() is None, reason="no writable CPU cgroup here (needs root)")
+def test_an_idle_cgroup_holds_the_browser_and_goes_afterwards(tmp_path):
+    with idle_cpu_cgroup("cnnviz-test-browsers") as group:
+        idle = group / "cpu.idle"
+        assert (idle.read_text().strip() == "1" if idle.exists()
+                else (group / "cpu.shares").read_text().strip() == "2" if (group / "cpu.shares").exists()
+                else (group / "cpu.weight").read_text().strip() == "1")
+        reporter = tmp_path / "cgroup.sh"
+        reporter.write_text("#!/bin/sh\ncat /proc/self/cgroup\n")
+        reporter.chmod(0o755)
+        lines = subprocess.run([niced_chromium(tmp_path, 19, executable=str(reporter), cgroup=group)],
+                               capture_output=True, text=True, timeout=30, check=True).stdout.splitlines()
+        assert any(line.endswith("/" + group.name) for line in lines), lines
+        straggler = subprocess.Popen(["sleep", "60"])
+        (group / "cgroup.procs").write_text(str(straggler.pid))
+    try:
+        assert not group.exists() and group.name not in Path(f"/proc/{straggler.pid}/cgroup").read_text()
+    finally:
+        straggler.kill()
+        straggler.wait()
