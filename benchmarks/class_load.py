@@ -20,9 +20,11 @@ browser and for its session's autogroup); the Home probe at normal priority unle
 In a classroom every browser renders on its own machine: a probe at normal priority counts a real
 browser's work next to the server (the Home figures), one at nice 19 leaves the cores to the server and
 the trainings, as in a classroom (the class-total figure). Nice 19 still leaves each student's browser a
-small share (16 of them about a fifth of 2 cores): ``--browsers-idle`` puts the students' chromium in an
-idle CPU cgroup instead (``load_driver.idle_cpu_cgroup``, root only), where it runs only on cores the server
-and the trainings leave, as browsers on the students' own machines would.
+small share (16 of them about a fifth of 2 cores), and the probe took half a core beside a digits training:
+``--browsers-idle`` puts both browsers, the students' and the probe's, in an idle CPU cgroup instead
+(``load_driver.idle_cpu_cgroup``, root only), where they run only on CPU time the server and the trainings
+leave, as browsers on the students' own machines would. The Home figures then include the probe's waits for
+that time (an upper bound), the class-total figure no browser's work.
 
 Then the class's trainings (the specs read back from the job table) run back to back through the
 job table with no browser and no server: one warm worker (cap 1), after one warm-up job.
@@ -215,7 +217,7 @@ def run_mode(mode: str, students: int, cap: int, timeout: float,
         with (load_driver.idle_cpu_cgroup("cnnviz-class-browsers") if browsers_idle
               else nullcontext()) as cgroup:
             report = load_driver.run_load_in_thread(home, sessions=students, cap=cap, timeout=timeout,
-                                                    probe_nice=probe_nice, student_cgroup=cgroup)
+                                                    probe_nice=probe_nice, browsers_cgroup=cgroup)
     except Exception as error:  # noqa: BLE001  a mode that fails is reported, the other still runs
         result.error = repr(error)
         return result, []
@@ -299,14 +301,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probe-nice", type=int, default=0,
                         help="CPU priority of the Home probe's chromium (default 0; 19: as low as the students')")
     parser.add_argument("--browsers-idle", action="store_true",
-                        help="the students' chromium in an idle CPU cgroup, as if on their own machines (needs root)")
+                        help="both browsers in an idle CPU cgroup, as if on the students' own machines (needs root)")
     args = parser.parse_args(argv)
     load_driver.TINY["Epochs"] = args.epochs
     load_driver.TINY["Training images"] = args.train_images
     load_driver.wait_idle.__defaults__ = (args.page_timeout, 0.6)  # (timeout, settle)
     print(f"machine: {os.cpu_count()} CPUs; cap {args.cap}; {args.epochs} epochs of {args.train_images} images "
           f"per training; Home probe at nice {args.probe_nice}; students' browsers "
-          f"{'in an idle CPU cgroup' if args.browsers_idle else 'at nice 19'}; "
+          f"{'(and the probe) in an idle CPU cgroup' if args.browsers_idle else 'at nice 19'}; "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     tables = []
     for students in args.students:

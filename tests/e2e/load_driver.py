@@ -613,10 +613,10 @@ def idle_cpu_cgroup(name: str):
 
 async def run_load(home: Path, *, sessions: int, cap: int = DEFAULT_CAP, timeout: float = 300.0,
                    student_nice: int = STUDENT_BROWSER_NICE, probe_nice: int = 0,
-                   student_cgroup: Path | None = None) -> LoadReport:
+                   browsers_cgroup: Path | None = None) -> LoadReport:
     """Start a server in ``home``, warm it up with one student, then let ``sessions`` students in at once.
 
-    ``student_cgroup``: a cgroup for the students' browser (e.g. :func:`idle_cpu_cgroup`), not the probe's.
+    ``browsers_cgroup``: a cgroup for both browsers, the students' and the Home probe's (e.g. :func:`idle_cpu_cgroup`).
     """
     from playwright.async_api import async_playwright
 
@@ -624,11 +624,10 @@ async def run_load(home: Path, *, sessions: int, cap: int = DEFAULT_CAP, timeout
     server = start_server(home, cap)
     try:
         async with async_playwright() as pw:
-            students_chromium = niced_chromium(home, student_nice, cgroup=student_cgroup)
-            browser = await pw.chromium.launch(executable_path=students_chromium, headless=True,
-                                               args=CHROMIUM_ARGS)
-            probe_browser = await pw.chromium.launch(executable_path=niced_chromium(home, probe_nice), headless=True,
-                                                     args=CHROMIUM_ARGS)
+            students_chromium = niced_chromium(home, student_nice, cgroup=browsers_cgroup)
+            probe_chromium = niced_chromium(home, probe_nice, cgroup=browsers_cgroup)
+            browser = await pw.chromium.launch(executable_path=students_chromium, headless=True, args=CHROMIUM_ARGS)
+            probe_browser = await pw.chromium.launch(executable_path=probe_chromium, headless=True, args=CHROMIUM_ARGS)
             rss_before = rss_mb(server.proc.pid)[0]
             # Warm-up: TensorFlow, the digits data, Plotly and the Evaluate caches load once per server;
             # the baseline is taken after them so the memory check measures what the class adds.
