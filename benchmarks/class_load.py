@@ -21,10 +21,11 @@ In a classroom every browser renders on its own machine: a probe at normal prior
 browser's work next to the server (the Home figures), one at nice 19 leaves the cores to the server and
 the trainings, as in a classroom (the class-total figure). Nice 19 still leaves each student's browser a
 small share (16 of them about a fifth of 2 cores), and the probe took half a core beside a digits training:
-``--browsers-idle`` puts both browsers, the students' and the probe's, in an idle CPU cgroup instead
-(``load_driver.idle_cpu_cgroup``, root only), where they run only on CPU time the server and the trainings
-leave, as browsers on the students' own machines would. The Home figures then include the probe's waits for
-that time (an upper bound), the class-total figure no browser's work.
+``--idle-browsers students`` puts the students' chromium in an idle CPU cgroup instead
+(``load_driver.idle_cpu_cgroup``, root only), where it runs only on CPU time the server and the trainings
+leave, as browsers on the students' own machines would; ``--idle-browsers all`` the probe's too: then the
+class-total figure counts no browser's work, and the Home figures count the probe's waits for idle CPU
+(not a page's time, only there for completeness).
 
 Then the class's trainings (the specs read back from the job table) run back to back through the
 job table with no browser and no server: one warm worker (cap 1), after one warm-up job.
@@ -204,7 +205,7 @@ class EpochWatch(threading.Thread):
 
 
 def run_mode(mode: str, students: int, cap: int, timeout: float,
-             probe_nice: int = 0, browsers_idle: bool = False) -> tuple[ModeResult, list[dict]]:
+             probe_nice: int = 0, idle_browsers: str = "none") -> tuple[ModeResult, list[dict]]:
     """One server, one class; returns the figures and the class's job rows (for the back-to-back run)."""
     result = ModeResult(mode, students, load_before=os.getloadavg()[0])
     home = Path(scratch_dir(prefix=f"cnnviz-class-{mode}-{students}-"))
@@ -214,10 +215,11 @@ def run_mode(mode: str, students: int, cap: int, timeout: float,
     if mode == "threads":
         load_driver._SERVE = THREADS_PRELUDE + serve
     try:
-        with (load_driver.idle_cpu_cgroup("cnnviz-class-browsers") if browsers_idle
+        with (load_driver.idle_cpu_cgroup("cnnviz-class-browsers") if idle_browsers != "none"
               else nullcontext()) as cgroup:
             report = load_driver.run_load_in_thread(home, sessions=students, cap=cap, timeout=timeout,
-                                                    probe_nice=probe_nice, browsers_cgroup=cgroup)
+                                                    probe_nice=probe_nice, students_cgroup=cgroup,
+                                                    probe_cgroup=cgroup if idle_browsers == "all" else None)
     except Exception as error:  # noqa: BLE001  a mode that fails is reported, the other still runs
         result.error = repr(error)
         return result, []
@@ -300,15 +302,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="... but at most this many seconds (0: do not wait)")
     parser.add_argument("--probe-nice", type=int, default=0,
                         help="CPU priority of the Home probe's chromium (default 0; 19: as low as the students')")
-    parser.add_argument("--browsers-idle", action="store_true",
-                        help="both browsers in an idle CPU cgroup, as if on the students' own machines (needs root)")
+    parser.add_argument("--idle-browsers", choices=("none", "students", "all"), default="none",
+                        help="browsers in an idle CPU cgroup, as if on the students' own machines: the students', "
+                             "or theirs and the Home probe's (needs root)")
     args = parser.parse_args(argv)
     load_driver.TINY["Epochs"] = args.epochs
     load_driver.TINY["Training images"] = args.train_images
     load_driver.wait_idle.__defaults__ = (args.page_timeout, 0.6)  # (timeout, settle)
     print(f"machine: {os.cpu_count()} CPUs; cap {args.cap}; {args.epochs} epochs of {args.train_images} images "
           f"per training; Home probe at nice {args.probe_nice}; students' browsers "
-          f"{'(and the probe) in an idle CPU cgroup' if args.browsers_idle else 'at nice 19'}; "
+          f"at nice 19{'' if args.idle_browsers == 'none' else ', in an idle CPU cgroup: ' + args.idle_browsers}; "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     tables = []
     for students in args.students:
@@ -316,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         for mode in args.modes:
             print(f"--- {students} students, {mode} ({time.strftime('%H:%M:%S')})", flush=True)
             results[mode], mode_rows = run_mode(mode, students, args.cap, args.timeout, args.probe_nice,
-                                                  args.browsers_idle)
+                                                  args.idle_browsers)
             rows = rows or mode_rows
             print(format_mode(results[mode]), flush=True)  # kept even if a later part is cut short
         print(f"--- {students} trainings back to back ({time.strftime('%H:%M:%S')})", flush=True)

@@ -11,7 +11,8 @@ Each job runs through :func:`cnnviz.training.loop.train`: its progress (publishe
 second) goes to the table, and a watcher thread reads the table's stop request every
 :data:`STOP_POLL_S` s, so Stop lands within one batch after that. SIGTERM (a server shutting down)
 stops the running job within a batch, keeps what it learned as the run, marks the job
-"interrupted" and ends the worker. A worker whose parent is gone ends when it is idle.
+"interrupted" and ends the worker. A worker whose parent is gone ends when it is idle. Workers run
+at nice +:data:`WORKER_NICE`, so the web server's pages come before the training.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ log = logging.getLogger("cnnviz.training.worker")
 #: Seconds between looks at the queue while idle, and at a running job's stop request.
 POLL_S = 0.25
 STOP_POLL_S = 0.2
+#: CPU priority a worker adds to its own: a training takes every core nothing else wants, but yields them to
+#: the web server drawing a student's page (the class load test: benchmarks/README.md, "class_load.py").
+WORKER_NICE = 10
 #: What a student reads when the training code had a bug (the traceback goes to the server's log).
 INTERNAL_ERROR = "Training failed because of an internal error. The details are in the server log."
 
@@ -205,6 +209,7 @@ def main(home: str, slot: int, parent_pid: int) -> None:
     token = jobtable.new_worker_token()
     token_path = jobtable.worker_lock_path(token)
     token_fd = _hold_lock(token_path)
+    os.nice(WORKER_NICE)
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal reaches the whole group: the CLI stops jobs
     try:

@@ -32,7 +32,9 @@ and the training a third): it still drives every session, and its rendering yiel
 the training, though it still takes some of their CPU: a nice-19 autogroup keeps a small share of the cores, and
 16 of them add up (not measured apart from the server's). The Home probe runs in a second chromium at normal
 priority (``probe_nice`` to lower it), so its page loads count a real browser's own work next to a
-loaded server.
+loaded server. ``students_cgroup`` and ``probe_cgroup`` (e.g. :func:`idle_cpu_cgroup`, root only) put a
+browser where it takes only CPU time nothing else wants, the nearest this machine comes to browsers on
+other machines.
 """
 
 from __future__ import annotations
@@ -613,10 +615,11 @@ def idle_cpu_cgroup(name: str):
 
 async def run_load(home: Path, *, sessions: int, cap: int = DEFAULT_CAP, timeout: float = 300.0,
                    student_nice: int = STUDENT_BROWSER_NICE, probe_nice: int = 0,
-                   browsers_cgroup: Path | None = None) -> LoadReport:
+                   students_cgroup: Path | None = None, probe_cgroup: Path | None = None) -> LoadReport:
     """Start a server in ``home``, warm it up with one student, then let ``sessions`` students in at once.
 
-    ``browsers_cgroup``: a cgroup for both browsers, the students' and the Home probe's (e.g. :func:`idle_cpu_cgroup`).
+    ``students_cgroup``, ``probe_cgroup``: a cgroup for the students' browser, the Home probe's (e.g.
+    :func:`idle_cpu_cgroup`).
     """
     from playwright.async_api import async_playwright
 
@@ -624,8 +627,8 @@ async def run_load(home: Path, *, sessions: int, cap: int = DEFAULT_CAP, timeout
     server = start_server(home, cap)
     try:
         async with async_playwright() as pw:
-            students_chromium = niced_chromium(home, student_nice, cgroup=browsers_cgroup)
-            probe_chromium = niced_chromium(home, probe_nice, cgroup=browsers_cgroup)
+            students_chromium = niced_chromium(home, student_nice, cgroup=students_cgroup)
+            probe_chromium = niced_chromium(home, probe_nice, cgroup=probe_cgroup)
             browser = await pw.chromium.launch(executable_path=students_chromium, headless=True, args=CHROMIUM_ARGS)
             probe_browser = await pw.chromium.launch(executable_path=probe_chromium, headless=True, args=CHROMIUM_ARGS)
             rss_before = rss_mb(server.proc.pid)[0]

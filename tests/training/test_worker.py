@@ -57,6 +57,19 @@ def test_a_worker_killed_mid_epoch_fails_its_job_and_the_queue_goes_on(cnnviz_ho
     assert {k: v for k, v in after_kill.items() if k.startswith(earlier.run_id)} == before  # byte-identical
 
 
+def test_a_worker_trains_at_a_lower_cpu_priority_than_the_server(cnnviz_home):
+    jobs = jobmanager.JobManager(max_jobs=1)
+    job = jobs.submit(tiny_spec(epochs=1000), build=tiny_build)
+    try:
+        assert wait_for(lambda: _training(jobs, job))
+        pid = jobs.status(job).worker_pid
+        assert pid != os.getpid()
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(os.getpriority(os.PRIO_PROCESS, 0) + worker.WORKER_NICE, 19)
+    finally:
+        jobs.stop(job)
+        assert jobs.wait(job, timeout=60).state == "stopped"
+
+
 _SERVER = """
 import sys, time
 from cnnviz.training import jobs
