@@ -5,8 +5,9 @@ batches through ``model.fit`` (the training job's path, without its pipeline), a
 second after a warm-up give the achieved rate: FLOP per training image (3 × 2 × multiply-adds of the
 forward pass: forward, input gradients, weight gradients) × images per second. The settings run in
 turns, A B C A B C …, so that a shared machine's load falls on all of them alike; the medians and
-the ratios to the first setting are printed with the load average. The peak is cores × clock ×
-32 FLOP a cycle (AVX-512 fp32 FMA; bfloat16's dot products do twice that on CPUs with AVX512_BF16).
+the ratios to the first setting are printed with the load average. The peak is cores × clock × FLOP a
+cycle (``accuracy_budget.peak_flops``: 64 on Intel AVX-512, 32 on Zen 4 and AVX2); bfloat16's dot products
+do twice that on CPUs with AVX512_BF16, and AMX far more (not counted).
 
 Run::
 
