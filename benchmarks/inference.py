@@ -10,6 +10,7 @@ run on the seed's 2,000 test images. Then, medians of ``--repeats`` interleaved 
   already scaled float32 tensors, 256 at a time, outputs to numpy;
 * ``inference``: ``evaluation.predict_probabilities`` on the uint8 test images, scaled batch by
   batch as the run was trained (what Evaluate and Robustness do), and its ratio to ``bare`` (target ≤ 1.15);
+  ``inference_unfused`` the same with the scaling in TensorFlow's own kernels instead of one XLA-fused pass;
   ``inference_scaled`` the same on the already scaled floats (the path's own overhead);
 * ``predict``: ``model.predict`` on the scaled floats, for reference;
 * ``evaluate``: ``caches.run_evaluation`` of the 10,000-image run as the page calls it (TTA as the
@@ -30,7 +31,8 @@ run on the seed's 2,000 test images. Then, medians of ``--repeats`` interleaved 
 Streamlit runs bare (no server): progress bars and figures are not drawn, so the page adds its
 figures' time. Prints one JSON row per measurement, with the load average before and after.
 Usage: ``PYTHONPATH=. python benchmarks/inference.py --cifar /tmp/cifar-build/cifar-10-batches-bin
-[--presets seed000_model1 fast_3min] [--repeats 3]``.
+[--presets seed000_model1 fast_3min] [--repeats 3] [--parts ratio evaluate]`` (``--parts``: any of
+test_set, ratio, evaluate, robustness; all by default).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from scratch import scratch_dir  # benchmarks/scratch.py: the script's own folde
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 BATCH = 256
+PARTS = ("test_set", "ratio", "evaluate", "robustness")
 
 
 def _row(**values) -> None:
@@ -84,7 +87,7 @@ def inference_ratio(name: str, info, repeats: int) -> None:
     import tensorflow as tf
 
     from cnnviz.app import caches
-    from cnnviz.inspect import evaluation
+    from cnnviz.inspect import evaluation, inference
     from cnnviz.runs.rundata import input_scaling, prepare_inputs
 
     model, _ = caches.run_model(info)
@@ -96,8 +99,10 @@ def inference_ratio(name: str, info, repeats: int) -> None:
         bare = tf.function(lambda t: model(t, training=False),
                            input_signature=[tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)])
         tensors = [tf.constant(scaled[i:i + BATCH]) for i in range(0, n, BATCH)]
+        unfused = inference.Forward(model, fuse_scaling=False)
         runs = {"bare": lambda: _bare_forward(bare, tensors),
                 "inference": lambda: evaluation.predict_probabilities(model, x, prepare=prepare),
+                "inference_unfused": lambda: evaluation.predict_probabilities(unfused, x, prepare=prepare),
                 "inference_scaled": lambda: evaluation.predict_probabilities(model, scaled),
                 "predict": lambda: model.predict(scaled, batch_size=BATCH, verbose=0)}
         for fn in runs.values():
@@ -216,6 +221,7 @@ def main() -> None:
     parser.add_argument("--cifar", required=True, type=Path, help="a cifar-10-batches-bin folder")
     parser.add_argument("--presets", nargs="+", default=["seed000_model1", "fast_3min"])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure")
     args = parser.parse_args()
     home = scratch_dir(prefix="cnnviz-bench-")
     os.environ["CNNVIZ_HOME"] = home
@@ -225,12 +231,16 @@ def main() -> None:
 
     datasets.import_cifar10(args.cifar)
     _row(load_before=list(os.getloadavg()), cpus=os.cpu_count(), home=home)
-    test_set_read(args.repeats)
+    if "test_set" in args.parts:
+        test_set_read(args.repeats)
     for name in args.presets:
-        whole, seed_size = _train(name, None), _train(name, 2_000)
-        inference_ratio(name, whole, args.repeats)
-        evaluate_times(name, whole, args.repeats)
-        robustness_times(name, seed_size, args.repeats)
+        whole = _train(name, None)
+        if "ratio" in args.parts:
+            inference_ratio(name, whole, args.repeats)
+        if "evaluate" in args.parts:
+            evaluate_times(name, whole, args.repeats)
+        if "robustness" in args.parts:
+            robustness_times(name, _train(name, 2_000), args.repeats)
     _row(load_after=list(os.getloadavg()))
 
 

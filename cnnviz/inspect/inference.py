@@ -42,7 +42,8 @@ class Forward:
         images: images passed through so far.
     """
 
-    def __init__(self, model: "keras.Model") -> None:
+    def __init__(self, model: "keras.Model", *, fuse_scaling: bool = True) -> None:
+        """``fuse_scaling=False`` scales uint8 pixels with TensorFlow's own kernels (for comparison)."""
         import tensorflow as tf
 
         self._model = weakref.ref(model)  # weak: the cache in compiled() must not keep the model alive
@@ -57,10 +58,21 @@ class Forward:
         # uint8 images and a run's scaling: the cast and x·scale + offset in the graph, on every core, instead
         # of NumPy batch by batch (a fast preset's Robustness sections 13-23% faster: benchmarks/README.md).
         # Traced on first use; the scale and offset are inputs, so one trace serves every scaling.
-        self._scaled_call = None if shape is None else tf.function(
-            lambda x, scale, offset: model_ref()(tf.cast(x, tf.float32) * scale + offset, training=False),
-            input_signature=[tf.TensorSpec((None, *shape[1:]), tf.uint8), tf.TensorSpec((shape[-1],), tf.float32),
-                             tf.TensorSpec((shape[-1],), tf.float32)], reduce_retracing=True)
+        self._fused = fuse_scaling
+        self._scaled_call = None if shape is None else self._scaled_pass(shape, fused=fuse_scaling)
+
+    def _scaled_pass(self, shape: tuple, *, fused: bool) -> Any:
+        import tensorflow as tf
+
+        # XLA fuses cast, multiply and add into one pass over the pixels: TensorFlow's three separate
+        # kernels cost a small network's inference 12% more (benchmarks/README.md, session 14).
+        scale_pixels = tf.function(lambda x, scale, offset: tf.cast(x, tf.float32) * scale + offset,
+                                   jit_compile=fused)
+        model_ref = self._model
+        return tf.function(lambda x, scale, offset: model_ref()(scale_pixels(x, scale, offset), training=False),
+                           input_signature=[tf.TensorSpec((None, *shape[1:]), tf.uint8),
+                                            tf.TensorSpec((shape[-1],), tf.float32),
+                                            tf.TensorSpec((shape[-1],), tf.float32)], reduce_retracing=True)
 
     @property
     def model(self) -> "keras.Model":
@@ -82,8 +94,17 @@ class Forward:
 
         if (isinstance(prepare, Affine) and self._scaled_call is not None and len(prepare.scale) == x.shape[-1]
                 and tf.as_dtype(x.dtype) == tf.uint8):
-            out = self._scaled_call(tf.convert_to_tensor(x), tf.constant(prepare.scale, tf.float32),
-                                    tf.constant(prepare.offset, tf.float32))
+            args = (tf.convert_to_tensor(x), tf.constant(prepare.scale, tf.float32),
+                    tf.constant(prepare.offset, tf.float32))
+            try:
+                out = self._scaled_call(*args)
+            except tf.errors.OpError:
+                if not self._fused:
+                    raise
+                # A TensorFlow build without XLA for this CPU: the same pass with TensorFlow's own kernels.
+                self._fused = False
+                self._scaled_call = self._scaled_pass(_input_shape(self.model), fused=False)
+                out = self._scaled_call(*args)
         else:
             out = self._call(tf.convert_to_tensor(x if prepare is None else prepare(x), dtype=tf.float32))
         self.passes += 1

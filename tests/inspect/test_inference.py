@@ -104,3 +104,35 @@ def test_a_runs_scaling_on_uint8_images_runs_inside_the_compiled_pass(model, tta
     # Float images, or a batch whose channels do not match, are scaled in NumPy as before.
     floats = x_u8.astype(np.float32)
     np.testing.assert_allclose(forward.batch(floats[:5], affine), forward.batch(affine(floats[:5])), atol=1e-6)
+
+
+def test_without_xla_the_scaled_pass_falls_back_to_tensorflows_own_kernels(model):
+    """A TensorFlow build that cannot compile the fused scaling still answers, the same numbers."""
+    import tensorflow as tf
+
+    x_u8 = np.random.default_rng(3).integers(0, 256, (20, 8, 8, 3), dtype=np.uint8)
+    affine = scaling.Affine((1 / 51.0, 1 / 102.0, 1 / 25.5), (-2.5, 0.0, -5.0))
+    forward = inference.Forward(model)
+    fused = forward.batch(x_u8, affine)
+    np.testing.assert_allclose(inference.Forward(model, fuse_scaling=False).batch(x_u8, affine), fused, atol=1e-5)
+
+    def no_xla(*args):
+        raise tf.errors.UnimplementedError(None, None, "Could not find compiler for platform Host")
+
+    forward._scaled_call = no_xla
+    np.testing.assert_allclose(forward.batch(x_u8, affine), fused, atol=1e-5)
+    assert forward._scaled_call is not no_xla and forward._scaled_call.experimental_get_tracing_count() == 1
+    np.testing.assert_allclose(forward.batch(x_u8, affine), fused, atol=1e-5)  # and stays on it
+
+
+def test_an_error_of_the_unfused_pass_is_not_swallowed(model):
+    import tensorflow as tf
+
+    forward = inference.Forward(model, fuse_scaling=False)
+
+    def broken(*args):
+        raise tf.errors.InternalError(None, None, "out of memory")
+
+    forward._scaled_call = broken
+    with pytest.raises(tf.errors.InternalError, match="out of memory"):
+        forward.batch(np.zeros((2, 8, 8, 3), np.uint8), scaling.Affine((1.0,) * 3, (0.0,) * 3))
