@@ -65,7 +65,7 @@ class Forward:
         import tensorflow as tf
 
         # XLA fuses cast, multiply and add into one pass over the pixels: TensorFlow's three separate
-        # kernels cost a small network's inference 12% more (benchmarks/README.md, session 14).
+        # kernels cost a small network's inference 3-9% more (benchmarks/README.md, session 14).
         scale_pixels = tf.function(lambda x, scale, offset: tf.cast(x, tf.float32) * scale + offset,
                                    jit_compile=fused)
         model_ref = self._model
