@@ -106,6 +106,20 @@ def test_a_runs_scaling_on_uint8_images_runs_inside_the_compiled_pass(model, tta
     np.testing.assert_allclose(forward.batch(floats[:5], affine), forward.batch(affine(floats[:5])), atol=1e-6)
 
 
+def _xla_compiled_calls(forward) -> list[bool]:
+    graph = forward._scaled_call.get_concrete_function().graph
+    return [op.get_attr("_XlaMustCompile") for op in graph.get_operations() if "_XlaMustCompile" in op.node_def.attr]
+
+
+def test_the_scaling_of_uint8_pixels_is_compiled_by_xla_unless_asked_not_to(model):
+    affine = scaling.Affine((1 / 51.0, 1 / 102.0, 1 / 25.5), (-2.5, 0.0, -5.0))
+    fused, unfused = inference.Forward(model), inference.Forward(model, fuse_scaling=False)
+    for forward in (fused, unfused):
+        forward.batch(np.zeros((3, 8, 8, 3), np.uint8), affine)
+    assert _xla_compiled_calls(fused) == [True]  # one fused pass: cast, multiply, add
+    assert _xla_compiled_calls(unfused) == [False]
+
+
 def test_without_xla_the_scaled_pass_falls_back_to_tensorflows_own_kernels(model):
     """A TensorFlow build that cannot compile the fused scaling still answers, the same numbers."""
     import tensorflow as tf
@@ -122,6 +136,7 @@ def test_without_xla_the_scaled_pass_falls_back_to_tensorflows_own_kernels(model
     forward._scaled_call = no_xla
     np.testing.assert_allclose(forward.batch(x_u8, affine), fused, atol=1e-5)
     assert forward._scaled_call is not no_xla and forward._scaled_call.experimental_get_tracing_count() == 1
+    assert _xla_compiled_calls(forward) == [False]
     np.testing.assert_allclose(forward.batch(x_u8, affine), fused, atol=1e-5)  # and stays on it
 
 
