@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cnnviz.data import datasets, scaling
-from cnnviz.data.subsets import subset_indices
+from cnnviz.data import selection as data_selection
 from cnnviz.training import pipeline
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,9 +42,10 @@ def run_test_images(info: RunInfo, *, full: Dataset | None = None) -> tuple[np.n
     ds = full if full is not None else datasets.load(spec.dataset, mapped=True)
     if spec.train_size is None and spec.test_size is None:
         return ds.x_test, ds.y_test
-    # The full training size: the test draw alone, exactly as load_training_data's subset makes it.
-    _, test = subset_indices(ds.y_train, ds.y_test, train_size=len(ds.y_train),
-                             test_size=spec.test_size if spec.test_size is not None else len(ds.y_test), seed=spec.seed)
+    # All training images (the test draw does not depend on them): the test draw alone, with the run's
+    # selection (stratified, or the notebooks' first images), exactly as load_training_data makes it.
+    _, test = data_selection.subset_indices(ds.y_train, ds.y_test, train_size=None, test_size=spec.test_size,
+                                            selection=spec.selection, seed=spec.seed)
     return ds.x_test[test], ds.y_test[test]
 
 

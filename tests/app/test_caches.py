@@ -104,12 +104,13 @@ def test_store_forgets_the_least_recently_used():
     assert (store.get("a"), store.get("b"), store.get("c"), len(store)) == (1, None, 3, 2)
 
 
-@pytest.mark.parametrize("tta", ["none", "flip"])
-def test_evaluate_reads_the_answers_the_training_job_kept_without_a_forward_pass(tta):
+@pytest.mark.parametrize("tta, selection", [("none", None), ("flip", None),
+                                            ("none", {"subset": "first", "split": "shuffled"})])  # the notebooks'
+def test_evaluate_reads_the_answers_the_training_job_kept_without_a_forward_pass(tta, selection):
     from cnnviz.inspect import evaluation, inference
     from cnnviz.runs.rundata import prepare_inputs
 
-    info = runs.load_run(training.train(tiny_spec(tta=tta), build=tiny_build).run.run_id)
+    info = runs.load_run(training.train(tiny_spec(tta=tta, selection=selection), build=tiny_build).run.run_id)
     model, _ = caches.run_model(info)
     forward = inference.compiled(model)
     data = caches.run_test_set(info)

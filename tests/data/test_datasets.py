@@ -356,9 +356,12 @@ def test_a_mapped_dataset_equals_the_read_one_and_its_test_draw_equals_the_run_d
         np.testing.assert_array_equal(getattr(mapped, key), getattr(read, key))
     assert isinstance(mapped.x_train.base, np.memmap) and not mapped.x_test.flags.writeable
     for sizes in (dict(train_size=50, test_size=10), dict(train_size=None, test_size=None),
-                  dict(train_size=40, test_size=None)):
+                  dict(train_size=40, test_size=None), dict(train_size=50, test_size=10, selection={"subset": "first", "split": "shuffled"}),
+                  dict(train_size=40, test_size=None, selection={"subset": "first", "split": "first"})):
         info = SimpleNamespace(spec=tiny_spec(dataset="cifar10", seed=3, **sizes))
         whole = rundata.run_dataset(info, full=read)
+        if "selection" in sizes and sizes["test_size"] is not None:  # the notebooks' first test images, in order
+            np.testing.assert_array_equal(whole.y_test, read.y_test[:sizes["test_size"]])
         x, y = rundata.run_test_images(info, full=mapped)
         np.testing.assert_array_equal(x, whole.x_test)
         np.testing.assert_array_equal(y, whole.y_test)
