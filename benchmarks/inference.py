@@ -26,7 +26,8 @@ run on the seed's 2,000 test images. Then, medians of ``--repeats`` interleaved 
   64 added after 48), stretched; ``first`` with the model and test images loaded and no result
   stored, ``cached`` the same request again (targets ≤ 3 s and ≤ 0.5 s); every 15° is timed once;
   ``first_without_kept_views``: the first request with the training job's kept answers hidden (the
-  original and mirrored copies predicted again, as before session 12).
+  original and mirrored copies predicted again, as before session 12); ``serial_transforms``: the first
+  request with each slice transformed just before its pass (as before session 15), and ``first/serial``.
 
 Streamlit runs bare (no server): progress bars and figures are not drawn, so the page adds its
 figures' time. Prints one JSON row per measurement, with the load average before and after.
@@ -38,6 +39,7 @@ test_set, ratio, evaluate, robustness; all by default).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -135,6 +137,23 @@ def evaluate_times(name: str, info, repeats: int) -> None:
          target="first <= 3 s")
 
 
+@contextlib.contextmanager
+def _serial_transforms():
+    """Each slice transformed just before its pass, as before session 15 (no transform thread)."""
+    from cnnviz.inspect import robustness
+
+    def serial(x, variants, batch_size):
+        for variant in variants:
+            for i in range(0, len(x), batch_size):
+                yield variant, i, variant.apply(x[i:i + batch_size])
+
+    overlapped, robustness.transformed_batches = robustness.transformed_batches, serial
+    try:
+        yield
+    finally:
+        robustness.transformed_batches = overlapped
+
+
 def robustness_times(name: str, info, repeats: int) -> None:
     from cnnviz.app import caches, sweeps
     from cnnviz.runs import predictions
@@ -154,11 +173,14 @@ def robustness_times(name: str, info, repeats: int) -> None:
     added = {"flips_shifts_2_4px": "flips_shifts", "sizes_48_64": "sizes"}  # a choice added after the first
     kept = predictions.path(info.path)
     for section, fn in sections.items():
-        first, cached, after_first, unkept = [], [], [], []
+        first, cached, after_first, unkept, serial = [], [], [], [], []
         for _ in range(1 if section == "rotation_15" else repeats):  # 24 angles: once is enough
             store.clear()
             first.append(_seconds(fn))
             cached.append(_seconds(fn))
+            store.clear()
+            with _serial_transforms():
+                serial.append(_seconds(fn))
             if section in added:
                 store.clear()
                 sections[added[section]]()
@@ -170,7 +192,10 @@ def robustness_times(name: str, info, repeats: int) -> None:
                     unkept.append(_seconds(fn))
                 finally:
                     kept.with_suffix(".hidden").rename(kept)
-        extra = {"added_to_first_s": statistics.median(after_first)} if after_first else {}
+        extra = {"serial_transforms_s": statistics.median(serial),
+                 "first/serial": statistics.median(first) / statistics.median(serial)}
+        if after_first:
+            extra["added_to_first_s"] = statistics.median(after_first)
         if unkept:
             extra["first_without_kept_views_s"] = statistics.median(unkept)
         _row(preset=name, section=section, images=len(caches.run_test_set(info)["y"]),

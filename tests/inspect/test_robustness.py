@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -357,6 +359,56 @@ def test_variant_scores_stream_every_copy_in_batches_of_one_compiled_pass(quad):
         assert acc == pytest.approx(np.mean(predicted == y))
         expected = [np.mean(predicted[y == c] == c) if np.any(y == c) else np.nan for c in range(4)]
         np.testing.assert_allclose(per_class, expected)
+
+
+class _LoggedVariant:
+    """A copy whose transform logs which slice it made, in which thread (or raises on one slice)."""
+
+    def __init__(self, name, log, fail_at=None):
+        self.name, self.log, self.fail_at = name, log, fail_at
+
+    def apply(self, images):
+        import threading
+
+        start = int(images[0, 0, 0, 0])  # the images below hold their own index
+        if start == self.fail_at:
+            raise InvalidArgument(f"cannot transform slice {start}")
+        self.log.append(("made", self.name, start, threading.current_thread().name))
+        return images + 1000
+
+
+def test_transformed_batches_make_the_next_slice_in_another_thread_before_this_one_is_used():
+    import threading
+
+    log = []
+    x = np.arange(7, dtype=np.int64).reshape(7, 1, 1, 1) * np.ones((1, 2, 2, 1), np.int64)
+    variants = [_LoggedVariant("a", log), _LoggedVariant("b", log)]
+    order = [("a", 0), ("a", 3), ("a", 6), ("b", 0), ("b", 3), ("b", 6)]
+    got = []
+    for variant, start, images in robustness.transformed_batches(x, variants, 3):
+        got.append((variant.name, start))
+        np.testing.assert_array_equal(images, x[start:start + 3] + 1000)
+        if len(got) < len(order):  # the next slice is made while this one is in the caller's hands
+            deadline = time.monotonic() + 10
+            while not any(e[1:3] == order[len(got)] for e in list(log)) and time.monotonic() < deadline:
+                time.sleep(0.001)
+            assert any(e[1:3] == order[len(got)] for e in list(log)), f"slice {order[len(got)]} not made ahead"
+    assert got == order
+    assert len(log) == len(order) and all(e[3] != threading.current_thread().name for e in log)
+    assert list(robustness.transformed_batches(x, [], 3)) == []
+
+
+def test_a_transform_error_reaches_the_caller_and_no_thread_is_left_behind():
+    import threading
+
+    x = np.arange(6, dtype=np.int64).reshape(6, 1, 1, 1)
+    with pytest.raises(InvalidArgument, match="cannot transform slice 4"):
+        for _ in robustness.transformed_batches(x, [_LoggedVariant("a", [], fail_at=4)], 2):
+            pass
+    batches = robustness.transformed_batches(x, [_LoggedVariant("a", [])], 2)
+    next(batches)
+    batches.close()  # the caller stops early (e.g. its forward pass failed)
+    assert not [t for t in threading.enumerate() if t.name.startswith("cnnviz-transform")]
 
 
 def test_sample_indices_are_evenly_spaced_and_refuse_nonsense():
