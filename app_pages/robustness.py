@@ -12,7 +12,7 @@ from cnnviz.app.state import keep_choice_valid
 from cnnviz.data import augment
 from cnnviz.inspect import robustness
 from cnnviz.plots import robustness as figs
-from cnnviz.runs import labels
+from cnnviz.runs import labels, rundata
 from cnnviz.runs import store as runs
 from cnnviz.training.spec import twin_spec
 
@@ -32,9 +32,7 @@ EXAMPLES = 8
 
 
 def _same_test_images(chosen: list[runs.RunInfo]) -> bool:
-    keys = {(r.spec.dataset, r.spec.test_size, r.spec.train_size, r.spec.seed, r.spec.selection.subset)
-            for r in chosen}
-    return len(keys) == 1
+    return len({rundata.test_draw(r.spec) for r in chosen}) == 1
 
 
 def _tta_note(chosen: list[runs.RunInfo]) -> None:

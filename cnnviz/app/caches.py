@@ -159,6 +159,7 @@ def run_test_set(info: runs.RunInfo) -> dict:
     full = load_dataset(info.spec.dataset)
     x, y = rundata.run_test_images(info, full=full)  # the test draw alone, read from the mapped file
     x, y = np.asarray(x), np.asarray(y, dtype=np.int64)
+    rundata.check_test_images(info, x, y)
     for arr in (x, y):
         arr.flags.writeable = False  # shared by all sessions
     return {"x": x, "y": y, "class_names": tuple(full.class_names)}

@@ -117,7 +117,8 @@ def augmented_twins(info: runs.RunInfo, candidates: list[runs.RunInfo]) -> list[
     augmentation: Robustness's augmented twins of it, or the run it is the twin of."""
     def without_augmentation(r: runs.RunInfo):
         try:
-            return dataclasses.replace(r.spec, augment=None)
+            # twin_spec turns the pre-padded data path off when it adds rotations: part of the augmentation
+            return dataclasses.replace(r.spec, augment=None, prepadded=False)
         except InvalidArgument:  # a run whose settings cannot be read is nobody's twin
             return None
 

@@ -12,6 +12,7 @@ import streamlit as st
 from cnnviz.app import caches, identity
 from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS
 from cnnviz.classroom.people import Person
+from cnnviz.data.selection import validation_count
 from cnnviz.models.backbones import BACKBONES, expected_epoch_seconds
 from cnnviz.models.config import ModelConfig
 from cnnviz.training import jobs
@@ -94,5 +95,5 @@ def transfer_epoch_seconds(cfg: ModelConfig, train_size: int, validation_fractio
                            ) -> tuple[int, dict[bool, float | None]]:
     """``(images fitted per epoch, {frozen: expected seconds per epoch or None})`` of a transfer run,
     frozen and unfrozen, from the times measured at :data:`cnnviz.models.transfer.MEASURED_AT`."""
-    fitted = round(int(train_size) * (1 - validation_fraction))
+    fitted = int(train_size) - validation_count(int(train_size), validation_fraction)  # what the split leaves
     return fitted, {f: expected_epoch_seconds(cfg.replace(frozen=f), fitted) for f in (True, False)}

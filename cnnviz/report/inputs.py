@@ -79,6 +79,7 @@ def gather(info: store.RunInfo, *, model: "keras.Model | None" = None, test_set:
         model = store.load_model(info.run_id)
     if test_set is None:
         ds = rundata.run_dataset(info)
+        rundata.check_test_images(info, ds.x_test, ds.y_test)
         test_set = {"x": ds.x_test, "y": np.asarray(ds.y_test, np.int64), "class_names": tuple(ds.class_names)}
     x, y, names = test_set["x"], test_set["y"], test_set["class_names"]
     if evaluated is None:

@@ -18,7 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Settings shown in the runs table, in this order (flattened config keys).
 SETTING_KEYS = (
     "preset", "dataset", "train_size", "test_size", "validation_fraction", "scaling", "augment",
-    "class_weights", "epochs", "batch_size", "early_stopping", "keep_best", "seed", "selection",
+    "class_weights", "epochs", "batch_size", "early_stopping", "patience", "keep_best", "seed", "selection",
+    "tta", "prepadded",
 )
 
 
@@ -26,6 +27,10 @@ def flat_settings(info: RunInfo) -> dict[str, Any]:
     """The run's settings as one flat dict (model settings prefixed ``model.``), values JSON-ish."""
     config = info.config
     flat: dict[str, Any] = {key: config.get(key) for key in SETTING_KEYS}
+    # Runs saved before a setting existed did what its default does; patience counts only with early stopping.
+    flat["tta"] = config.get("tta") or "none"
+    flat["prepadded"] = bool(config.get("prepadded", False))
+    flat["patience"] = config.get("patience") if config.get("early_stopping") else None
     try:  # a run saved before selections existed drew a random stratified subset
         flat["selection"] = Selection.from_dict(flat["selection"]).short()
     except InvalidArgument:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cnnviz.data import datasets, scaling
 from cnnviz.data import selection as data_selection
+from cnnviz.errors import Unavailable
 from cnnviz.training import pipeline
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,6 +49,37 @@ def run_test_images(info: RunInfo, *, full: Dataset | None = None) -> tuple[np.n
     _, test = data_selection.subset_indices(ds.y_train, ds.y_test, train_size=None, test_size=spec.test_size,
                                             selection=spec.selection, seed=spec.seed)
     return ds.x_test[test], ds.y_test[test]
+
+
+def test_draw(spec) -> tuple:
+    """What decides which test images (in which order) :func:`run_test_images` gives a run of ``spec``: the
+    dataset and all its test images, its first N, or N drawn with the seed; the training size never counts."""
+    if spec.test_size is None:
+        return spec.dataset, "all"
+    if spec.selection.subset == "first":
+        return spec.dataset, "first", spec.test_size
+    return spec.dataset, "stratified", spec.test_size, spec.seed
+
+
+def test_digest(x: np.ndarray, y: np.ndarray) -> str:
+    """sha256 of test images and labels (shapes, dtypes and bytes): which test set a run was tested on."""
+    digest = hashlib.sha256()
+    for arr in (np.ascontiguousarray(x), np.ascontiguousarray(np.asarray(y, dtype=np.int64))):
+        digest.update(f"{arr.shape}{arr.dtype}".encode())
+        digest.update(memoryview(arr).cast("B"))
+    return digest.hexdigest()
+
+
+def check_test_images(info: RunInfo, x: np.ndarray, y: np.ndarray) -> None:
+    """Refuse (:class:`~cnnviz.errors.Unavailable`) test images that are not the ones the run was tested on:
+    its dataset was replaced since (deleted and made again under its name, or imported from another archive).
+    Runs saved before the training job recorded ``test_sha256`` are not checked."""
+    saved = info.config.get("test_sha256")
+    if saved is not None and saved != test_digest(x, y):
+        raise Unavailable(
+            f"The dataset {info.spec.dataset!r} was replaced after this run was trained: its test images are "
+            "not the ones the run was tested on, so it cannot be evaluated or inspected on them. Import the "
+            "data it was trained on again under that name, or train a new run on the data as it is now.")
 
 
 def prepare_inputs(info: RunInfo, x_uint8: np.ndarray) -> np.ndarray:

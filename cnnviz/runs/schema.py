@@ -145,6 +145,10 @@ def check_config(config: Any) -> TrainSpec:
                               or not all(isinstance(n, str) and len(n) <= 200 for n in names)):
         raise RunDamaged(f"its config.json has class names {_shown(names)}, not {classes} names")
     _check_affine(config["scaling_affine"], shape[2])
+    digest = config.get("test_sha256")
+    if digest is not None and not (isinstance(digest, str) and len(digest) == 64
+                                   and all(c in "0123456789abcdef" for c in digest)):
+        raise RunDamaged(f"its config.json gives its test images' checksum as {_shown(digest)}, not a sha256")
     _check_owner(config)
     return spec
 

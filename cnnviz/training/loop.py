@@ -25,7 +25,7 @@ from cnnviz.data import augment as augmentation
 from cnnviz.data import scaling
 from cnnviz.errors import InvalidArgument
 from cnnviz.models import network, presets
-from cnnviz.runs import notebook, predictions, saving, store
+from cnnviz.runs import notebook, predictions, rundata, saving, store
 from cnnviz.training import callbacks as callbacks_
 from cnnviz.training import checkpoint
 from cnnviz.training import airbench, fastdata, pipeline, tta
@@ -238,6 +238,7 @@ def train(
         "num_classes": data.num_classes,
         "class_names": list(data.class_names),
         "scaling_affine": data.affine,
+        "test_sha256": rundata.test_digest(data.x_test, data.y_test),  # pages refuse a replaced dataset's images
         "labels": "one_hot" if one_hot else "integer",
         **({"owner": owner[0], "owner_name": owner[1]} if owner else {}),
     }

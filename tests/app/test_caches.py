@@ -124,6 +124,40 @@ def test_evaluate_reads_the_answers_the_training_job_kept_without_a_forward_pass
     assert abs(ev.loss - reference.loss) < 1e-5 and not ev.probabilities.flags.writeable
 
 
+def _pictures_zip(offset: int) -> bytes:
+    from tests.support.archives import make_zip
+    from tests.support.images import photo, png_bytes
+
+    return make_zip({f"{name}/{i:03d}.png": png_bytes(photo(16, 16, seed=offset + 100 * c + i))
+                     for c, name in enumerate(("cats", "dogs")) for i in range(12)})
+
+
+def test_a_replaced_dataset_is_refused_in_words_not_taken_for_the_runs_own_test_images():
+    from cnnviz.errors import Unavailable
+    from cnnviz.report import inputs as report_inputs
+    from cnnviz.runs import rundata
+
+    datasets.import_folder_zip(_pictures_zip(0), name="pics", image_size=16)
+    info = runs.load_run(training.train(tiny_spec(dataset="folder:pics", train_size=None, test_size=None),
+                                        build=tiny_build).run.run_id)
+    ds = datasets.load("folder:pics")
+    assert info.config["test_sha256"] == rundata.test_digest(ds.x_test, ds.y_test)
+    assert caches.run_evaluation(info).accuracy == pytest.approx(info.test_accuracy, abs=1e-6)
+    datasets.remove("folder:pics")
+    datasets.import_folder_zip(_pictures_zip(5000), name="pics", image_size=16)  # the same labels, other pictures
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    message = "The dataset 'folder:pics' was replaced after this run was trained"
+    with pytest.raises(Unavailable, match=message):
+        caches.run_test_set(info)
+    with pytest.raises(Unavailable, match=message):
+        caches.run_evaluation(info)
+    with pytest.raises(Unavailable, match=message):
+        report_inputs.gather(info, rotate=False)
+    info.config.pop("test_sha256")  # a run saved before the checksum existed: not checked, as before
+    assert len(caches.run_test_set(info)["y"]) == len(ds.y_test)
+
+
 def test_evaluate_predicts_again_when_the_kept_answers_are_another_models_or_damaged():
     from cnnviz.inspect import inference
 

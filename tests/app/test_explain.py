@@ -15,6 +15,18 @@ def _run(tail: str, **changes):
     return dataclasses.replace(info, run_id=info.run_id[:-8] + tail)
 
 
+def test_the_augmented_twin_of_a_prepadded_run_is_found_both_ways():
+    from cnnviz.training.spec import twin_spec
+
+    base = _run("00000001", augment={"flip": "horizontal", "crop": 2, "alternate_flip": True, "seed": 0},
+                prepadded=True)
+    spec = twin_spec(base, rotation=30, flip="horizontal_and_vertical")
+    assert spec.prepadded is False  # Robustness's twin leaves the pre-padded path for the rotations
+    twin = _run("00000002", **spec.to_dict())
+    assert augmented_twins(base, [base, twin]) == [twin]
+    assert augmented_twins(twin, [base, twin]) == [base]
+
+
 def test_twins_differ_only_in_their_augmentation():
     plain = _run("00000001")
     twin = _run("00000002", augment=AUGMENT)

@@ -343,6 +343,30 @@ def test_subsets_doctests():
     assert result.attempted >= 1 and result.failed == 0
 
 
+def test_runs_with_the_same_test_draw_key_get_the_same_test_images_and_others_do_not():
+    import itertools
+    from types import SimpleNamespace
+
+    from cnnviz.runs import rundata
+    from tests.support.specs import tiny_spec
+
+    full = datasets.load("digits")
+    drawn = {}
+    for selection, train_size, test_size, seed in itertools.product(
+            (None, {"subset": "first", "split": "shuffled"}), (None, 300, 500), (None, 100, 120), (0, 3)):
+        spec = tiny_spec(dataset="digits", selection=selection, train_size=train_size, test_size=test_size, seed=seed)
+        x, y = rundata.run_test_images(SimpleNamespace(spec=spec), full=full)
+        drawn.setdefault(rundata.test_draw(spec), []).append((x, y))
+    for same in drawn.values():  # the training size never counts, nor the seed of the first images or of all
+        for x, y in same[1:]:
+            np.testing.assert_array_equal(x, same[0][0])
+            np.testing.assert_array_equal(y, same[0][1])
+    firsts = [same[0] for same in drawn.values()]
+    for (xa, _), (xb, _) in itertools.combinations(firsts, 2):  # and different keys, different test images
+        assert xa.shape != xb.shape or not np.array_equal(xa, xb)
+    assert len(drawn) == 1 + 2 * 1 + 2 * 2  # all; first 100/120; stratified 100/120 × seeds 0/3
+
+
 def test_a_mapped_dataset_equals_the_read_one_and_its_test_draw_equals_the_run_data(tmp_path):
     from types import SimpleNamespace
 

@@ -144,6 +144,8 @@ def test_schema_caps_every_file_it_reads():
     ([], {}, {}, "config.json holds list"),
     ({**GOOD_CONFIG}, {"loss": 5}, {}, "history.json gives loss as 5"),
     ({**GOOD_CONFIG}, {}, {"test_accuracy": "high"}, "test_accuracy as 'high'"),
+    ({**GOOD_CONFIG, "test_sha256": "abc"}, {}, {}, "test images' checksum as 'abc', not a sha256"),
+    ({**GOOD_CONFIG, "test_sha256": 7}, {}, {}, "test images' checksum as 7, not a sha256"),
 ])
 def test_save_run_refuses_what_the_listing_would_call_damaged(cnnviz_home, config, history, metrics, words):
     with pytest.raises(InvalidArgument, match=f"the run was not saved: .*{words}"):

@@ -266,6 +266,22 @@ def test_comparison_helpers():
     assert rows[0]["model.filters"] == 4
 
 
+def test_comparison_sees_test_time_augmentation_the_prepadded_path_and_patience():
+    from tests.support.runs import fake_run_info
+
+    aug = {"flip": "horizontal", "crop": 2, "seed": 0}
+    assert differing_settings([fake_run_info(), fake_run_info(tta="flip")]) == ["tta"]
+    assert differing_settings([fake_run_info(augment=aug), fake_run_info(augment=aug, prepadded=True)]) == ["prepadded"]
+    assert differing_settings([fake_run_info(early_stopping=True, patience=2),
+                               fake_run_info(early_stopping=True, patience=10)]) == ["patience"]
+    # patience is no difference without early stopping, nor a saved "none"/false against a run saved before them
+    assert differing_settings([fake_run_info(patience=2), fake_run_info(patience=10)]) == []
+    old = fake_run_info()
+    for key in ("tta", "prepadded"):
+        old.config.pop(key, None)
+    assert differing_settings([old, fake_run_info(tta="none", prepadded=False)]) == []
+
+
 def test_history_csv():
     info, _ = _save()
     assert history_csv(info) == (
