@@ -86,8 +86,10 @@ def run_details(info: RunInfo) -> list[dict[str, str]]:
         ("images per second", format_value(None if m.get("images_per_s") is None else round(m["images_per_s"]))),
     ]
     if m.get("best_epoch"):
-        rows.append(("best validation epoch", format_value(m.get("best_epoch"))
-                     + (" (its weights were kept)" if m.get("restored_best_weights") else "")))
+        kept = (" (its weights were kept)" if m.get("restored_best_weights") else
+                " (before the training was resumed: its weights were not saved, so the last epoch's were kept)"
+                if info.spec.keep_best else "")
+        rows.append(("best validation epoch", format_value(m.get("best_epoch")) + kept))
     if m.get("early_stopped"):
         rows.append(("early stopping", "stopped early"))
     return [{"what": what, "value": value if isinstance(value, str) else format_value(value)} for what, value in rows]

@@ -262,8 +262,10 @@ def make_callbacks(
 
         def __init__(self) -> None:
             super().__init__()
-            self.best = math.inf
-            self.best_epoch: int | None = None
+            # A resumed run's earlier epochs count (the curves show them), though their weights are gone.
+            earlier = [(v, i + 1) for i, v in enumerate((initial_history or {}).get("val_loss", []))
+                       if finite(v) is not None]
+            self.best, self.best_epoch = min(earlier) if earlier else (math.inf, None)
             self._weights = None
 
         def on_epoch_end(self, epoch, logs=None):

@@ -218,7 +218,7 @@ def train(
         "epochs_completed": round(completed, 3),
         "best_epoch": best.best_epoch,
         "best_val_loss": callbacks_.finite(best.best) if best.best_epoch else None,
-        "restored_best_weights": bool(spec.keep_best and best.best_epoch),
+        "restored_best_weights": bool(spec.keep_best and best.best_epoch and best.best_epoch > done_before),
         "early_stopped": bool(early is not None and early.stopped_epoch > 0),
         "train_seconds": round(fit_s, 2),
         "test_seconds": round(test_s, 2),

@@ -83,3 +83,37 @@ def test_a_job_that_finished_no_epoch_has_nothing_to_resume(cnnviz_home):
         jobs.resume(job)
     with pytest.raises(InvalidArgument, match="no training job 'nope'"):
         jobs.resume("nope")
+
+
+@pytest.mark.parametrize(("first_val_loss", "best", "kept"), [(0.0, 1, False), (99.0, 2, True)])
+def test_a_resumed_runs_best_validation_epoch_counts_the_epochs_before_the_resume(cnnviz_home, first_val_loss,
+                                                                                   best, kept):
+    import dataclasses
+    import threading
+
+    import keras
+
+    from cnnviz.runs.details import run_details
+    from cnnviz.training import loop as training
+
+    spec = tiny_spec(epochs=2, validation_fraction=0.25, keep_best=True)
+    stop = threading.Event()
+
+    class StopAfterFirstEpoch(keras.callbacks.Callback):  # as the worker's SIGTERM does
+        def on_epoch_end(self, epoch, logs=None):
+            stop.set()
+
+    folder = cnnviz_home / "checkpoint"
+    training.train(spec, build=tiny_build, stop_event=stop, callbacks=[StopAfterFirstEpoch()], checkpoint_dir=folder)
+    point = checkpoint.read(folder)
+    assert point.epochs_done == 1 and point.history["val_loss"][0] is not None
+    # The first epoch's validation loss made lowest (or highest) of all, as the curves will show it.
+    point = dataclasses.replace(point, history={**point.history, "val_loss": [first_val_loss]})
+    info = runs.load_run(training.train(spec, build=tiny_build, resume_from=point).run.run_id)
+    val = info.history["val_loss"]
+    assert val[0] == first_val_loss and len(val) == 2
+    assert (info.metrics["best_epoch"], info.metrics["best_val_loss"]) == (best, val[best - 1])
+    assert info.metrics["restored_best_weights"] is kept  # the weights before a resume are not saved
+    row = next(r["value"] for r in run_details(info) if r["what"] == "best validation epoch")
+    assert row == (f"{best} (its weights were kept)" if kept else
+                   "1 (before the training was resumed: its weights were not saved, so the last epoch's were kept)")
