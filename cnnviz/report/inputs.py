@@ -84,7 +84,8 @@ def gather(info: store.RunInfo, *, model: "keras.Model | None" = None, test_set:
     x, y, names = test_set["x"], test_set["y"], test_set["class_names"]
     if evaluated is None:
         evaluated = evaluation.evaluate(model, prepare_inputs(info, x), y, names, tta=info.spec.tta)
-    if rotation is None and rotate:
-        rotation = robustness.rot90_test(model, x, y, names, prepare=input_scaling(info))
+    if rotation is None and rotate:  # on the Robustness page's sample, as the app's report
+        keep = robustness.sample_indices(len(y), robustness.SAMPLE_IMAGES)
+        rotation = robustness.rot90_test(model, x[keep], y[keep], names, prepare=input_scaling(info))
     return ReportInputs(summary=summary_table(model, input_shape=info.input_shape), evaluation=evaluated,
                         x_test=np.asarray(x), rotation=rotation)

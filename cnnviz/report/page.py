@@ -30,6 +30,7 @@ from cnnviz.plots.common import as_display_rgb
 from cnnviz.report.inputs import Pinned, ReportInputs
 from cnnviz.runs import compare, labels
 from cnnviz.runs import store
+from cnnviz.training.tta import TTA_SHORT
 
 #: ``(anchor, heading)`` of every section, in order: the table of contents and the tests use them.
 SECTIONS = (
@@ -172,14 +173,17 @@ def _mistakes(inputs: ReportInputs, count: int) -> str:
             "the network's three most likely classes.</p><div class=\"gallery\">" + "".join(cards) + "</div>")
 
 
-def _rotation(inputs: ReportInputs, figures: _Figures) -> str:
+def _rotation(info: store.RunInfo, inputs: ReportInputs, figures: _Figures) -> str:
     r = inputs.rotation
     if r is None:
         return "<p>Not measured for this report.</p>"
     fig = robust_figs.accuracy_vs_angle_figure({"this run": r}, title="Test accuracy of rotated test images")
     rows = [(f"{a:g}°", _percent(float(acc))) for a, acc in zip(r.angles, r.accuracy)]
     return (f"<p>{int(r.support.sum()):,} of the run's test images turned by quarter turns (exact, no corners to "
-            "fill): a network only knows the images it was trained on.</p>"
+            "fill): a network only knows the images it was trained on."
+            + (" Each image is judged once, as it is: the test accuracy above averages the network's answers on "
+               f"{escape(TTA_SHORT[info.spec.tta])} (test-time augmentation), so 0° may differ from it."
+               if info.spec.tta != "none" else "") + "</p>"
             + figures.div(fig) + _table(rows, ("rotation", "accuracy"), numeric=(1,)))
 
 
@@ -244,7 +248,7 @@ def report_html(info: store.RunInfo, inputs: ReportInputs, pinned: Sequence[Pinn
         "curves": _curves(info, figures),
         "results": _results(info, inputs.evaluation, figures),
         "mistakes": _mistakes(inputs, mistakes),
-        "rotation": _rotation(inputs, figures),
+        "rotation": _rotation(info, inputs, figures),
         "explain": _explain(pinned, figures),
         "history": _history(info),
     }

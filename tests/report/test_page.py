@@ -170,3 +170,31 @@ def test_the_same_run_gives_the_same_file(made):
     info, _, _, got = made
     assert page.report_html(info, got, [_pin()], generated=WHEN) == page.report_html(info, got, [_pin()],
                                                                                         generated=WHEN)
+
+
+def test_the_rotation_test_runs_on_the_robustness_pages_sample_as_the_apps_report(made, monkeypatch):
+    info, model, test_set, _ = made
+    monkeypatch.setattr(robustness, "SAMPLE_IMAGES", 10)  # 24 test images: every 2.4th, as the page samples
+    got = inputs.gather(info, model=model, test_set=test_set)
+    keep = robustness.sample_indices(24, 10)
+    rot = robustness.rot90_test(model, test_set["x"][keep], test_set["y"][keep], HOSTILE,
+                                prepare=lambda i: prepare_inputs(info, i))
+    assert int(got.rotation.support.sum()) == 10
+    np.testing.assert_allclose(got.rotation.accuracy, rot.accuracy)
+    assert "<p>10 of the run's test images turned by quarter turns" in page.report_html(info, got, generated=WHEN)
+
+
+@pytest.mark.parametrize("tta", ["none", "flip", "flip_translate"])
+def test_the_rotation_section_says_when_the_test_accuracy_averaged_several_views(made, tta):
+    import dataclasses
+
+    from cnnviz.training.tta import TTA_SHORT
+
+    info, _, _, got = made
+    info = dataclasses.replace(info, config={**info.config, "tta": tta})
+    rotation = re.search(r'<section id="rotation">(.*?)</section>', page.report_html(info, got, generated=WHEN),
+                         re.S).group(1)
+    said = "Each image is judged once, as it is: the test accuracy above averages the network's answers on"
+    assert (said in rotation) is (tta != "none")
+    if tta != "none":
+        assert page.escape(TTA_SHORT[tta]) in rotation
