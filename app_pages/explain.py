@@ -12,6 +12,7 @@ from cnnviz.app import explain as explain_cache
 from cnnviz.app.actmax import actmax_tab
 from cnnviz.app.embeddings import embeddings_tab
 from cnnviz.app.numbers import checked_number
+from cnnviz.app.pickers import tested_answer_caption
 from cnnviz.app.remember import KEEP, remembered_tabs
 from cnnviz.app.state import keep_choice_valid
 from cnnviz.data import images
@@ -27,9 +28,9 @@ TABS = ("Saliency", "Occlusion", "Fooling the network", "One neuron", "What a fi
 METHOD_LABELS = {"fgsm": "FGSM (one step)", "pgd": "PGD (several steps)"}
 
 
-def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str, int | None]:
-    """The image to explain (uint8, the run's input size), a caption and its true class when known (as on
-    Inside the network)."""
+def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str, int | None, int | None]:
+    """The image to explain (uint8, the run's input size), a caption, its true class and its test image number
+    when it is a test image (as on Inside the network)."""
     source = imagesource.source_radio("Image", [TEST_IMAGE], upload=UPLOAD, key=SOURCE_KEY)
     if source == TEST_IMAGE:
         data = caches.run_test_set(info)
@@ -38,20 +39,20 @@ def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str
         # images) is said under the box, and no picture is drawn for another number.
         index = checked_number(f"Test image (0 to {n - 1})", 0, n - 1, 0, key=INDEX_KEY)
         if index is None:
-            return None, "", None
+            return None, "", None, None
         truth = int(data["y"][index])
-        return data["x"][index], f"Test image #{index}: truly {data['class_names'][truth]}", truth
+        return data["x"][index], f"Test image #{index}: truly {data['class_names'][truth]}", truth, index
     pictures = imagesource.own_pictures(source, upload=UPLOAD, upload_key="explain_upload",
                                         camera_key="explain_camera",
                                         upload_label="Your picture (JPEG, PNG, WebP, BMP or GIF)",
                                         empty_note="Choose a picture to upload, or explain a test image.")
     if not pictures:
-        return None, "", None
+        return None, "", None, None
     picture = pictures[0]
     loaded = caches.inspect_upload(picture.data, picture.name, input_shape)
     for note in loaded.notes:
         st.caption(note)
-    return loaded.array, f"{images.plain_name(picture.name)} ({loaded.format})", None
+    return loaded.array, f"{images.plain_name(picture.name)} ({loaded.format})", None, None
 
 
 def _class_picker(key: str, class_names, predicted: int):
@@ -181,7 +182,7 @@ def _neuron_tab(info, image) -> None:
 def _explain(info: runs.RunInfo) -> None:
     layers = caches.run_layers(info)
     class_names = info.class_names or caches.run_test_set(info)["class_names"]
-    image, caption, truth = _pick_image(info, tuple(info.config["input_shape"]))
+    image, caption, truth, index = _pick_image(info, tuple(info.config["input_shape"]))
     if image is None:
         return
     probs = caches.image_probabilities(info, image)
@@ -189,6 +190,9 @@ def _explain(info: runs.RunInfo) -> None:
     st.plotly_chart(image_grid([image], titles=["what the network gets"], columns=1, tile_px=150),
                     key="explain_image")
     st.caption(f"{caption}. It says {images.plain_name(class_names[predicted])} ({probs[predicted]:.0%}).")
+    tested = None if index is None else caches.tested_answer(info, index)
+    if tested is not None:  # the answer Evaluate and the test accuracy counted
+        st.caption(tested_answer_caption(info, tested, class_names))
     tabs = remembered_tabs(TABS, key="explain_tab")
     with tabs[0]:
         if tabs[0].open:

@@ -6,6 +6,7 @@ import streamlit as st
 
 from cnnviz.app import boundary, caches, imagesource
 from cnnviz.app.numbers import checked_number
+from cnnviz.app.pickers import tested_answer_caption
 from cnnviz.app.remember import KEEP, remembered_tabs
 from cnnviz.app.state import CURRENT_RUN_KEY, INSPECT_TARGET_KEY, keep_choice_valid
 from cnnviz.data import images
@@ -36,8 +37,9 @@ def _take_sent_image(items: list[runs.RunInfo]) -> None:
     st.session_state[SENT_KEY] = dict(target)
 
 
-def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str]:
-    """The image to look at (uint8, the size of the run's training images) and a caption."""
+def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str, int | None]:
+    """The image to look at (uint8, the size of the run's training images), a caption and its test image
+    number (None for the student's own picture)."""
     source = imagesource.source_radio("Image", [TEST_IMAGE], upload=UPLOAD, key=SOURCE_KEY)
     if source == TEST_IMAGE:
         data = caches.run_test_set(info)
@@ -46,23 +48,23 @@ def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str
         # images) is said under the box, and no picture is drawn for another number.
         index = checked_number(f"Test image (0 to {n - 1})", 0, n - 1, 0, key=INDEX_KEY)
         if index is None:
-            return None, ""
+            return None, "", None
         sent = st.session_state.get(SENT_KEY)
         note = " (sent from Evaluate)" if sent == {"run_id": info.run_id, "index": index} else ""
-        return data["x"][index], f"Test image #{index}{note}: truly {data['class_names'][data['y'][index]]}"
+        return data["x"][index], f"Test image #{index}{note}: truly {data['class_names'][data['y'][index]]}", index
     pictures = imagesource.own_pictures(source, upload=UPLOAD, upload_key="inside_upload", camera_key="inside_camera",
                                         upload_label="Your picture (JPEG, PNG, WebP, BMP or GIF)",
                                         empty_note="Choose a picture to upload, or look at a test image.")
     if not pictures:
-        return None, ""
+        return None, "", None
     picture = pictures[0]
     loaded = caches.inspect_upload(picture.data, picture.name, input_shape)
     for note in loaded.notes:
         st.caption(note)
-    return loaded.array, f"{images.plain_name(picture.name)} ({loaded.format})"  # name as typed, not Markdown
+    return loaded.array, f"{images.plain_name(picture.name)} ({loaded.format})", None  # name as typed, not Markdown
 
 
-def _prediction(info: runs.RunInfo, image: np.ndarray, caption: str, class_names) -> np.ndarray:
+def _prediction(info: runs.RunInfo, image: np.ndarray, caption: str, class_names, index: int | None) -> np.ndarray:
     probs = caches.image_probabilities(info, image)
     left, right = st.columns([1, 2])
     left.plotly_chart(image_grid([image], titles=["what the network gets"], columns=1, tile_px=180),
@@ -72,6 +74,9 @@ def _prediction(info: runs.RunInfo, image: np.ndarray, caption: str, class_names
     fig = pretrained_figs.topk_figure([(str(i), name, p) for i, name, p in top],
                                       title=f"It says {top[0][1]} ({top[0][2]:.0%})")
     right.plotly_chart(fig, key="inside_probs")
+    tested = None if index is None else caches.tested_answer(info, index)
+    if tested is not None:  # Evaluate, which sent it here, counted another answer
+        right.caption(tested_answer_caption(info, tested, class_names))
     smoothing = info.model_config.label_smoothing
     if smoothing:
         target = smoothed_target(smoothing, len(probs))
@@ -173,10 +178,10 @@ def _gradcam_tab(info: runs.RunInfo, image: np.ndarray, layers: dict, probs: np.
 def _inspect(info: runs.RunInfo) -> None:
     layers = caches.run_layers(info)
     class_names = info.class_names or caches.run_test_set(info)["class_names"]
-    image, caption = _pick_image(info, tuple(info.config["input_shape"]))
+    image, caption, index = _pick_image(info, tuple(info.config["input_shape"]))
     if image is None:
         return
-    probs = _prediction(info, image, caption, class_names)
+    probs = _prediction(info, image, caption, class_names, index)
     tabs = remembered_tabs(TABS, key="inside_tab")
     with tabs[0]:
         if tabs[0].open:

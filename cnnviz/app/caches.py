@@ -266,6 +266,15 @@ def image_probabilities(info: runs.RunInfo, image: np.ndarray) -> np.ndarray:
         return evaluation.predict_probabilities(model, prepare_inputs(info, image[None]))[0]
 
 
+def tested_answer(info: runs.RunInfo, index: int) -> np.ndarray | None:
+    """Evaluate's answer (class probabilities) on test image ``index`` of a run tested with test-time
+    augmentation, the answer its test accuracy counted; None for a run tested on each image as it is
+    (then :func:`image_probabilities` is that answer)."""
+    if info.spec.tta == "none":
+        return None
+    return run_evaluation(info).probabilities[index]
+
+
 @st.cache_data(max_entries=IMAGE_CACHE_ENTRIES, show_spinner="Running the image through the network…",
                hash_funcs=BY_MODEL)
 def feature_maps(info: runs.RunInfo, image: np.ndarray, layer: str, *, normalization: str, max_channels: int):

@@ -3,12 +3,13 @@ trained), datasets on this machine, and the labels that name a run in them."""
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from cnnviz.app import caches, identity, jobs
 from cnnviz.app.remember import KEEP
 from cnnviz.app.state import CURRENT_RUN_KEY, SEEN_TRAINED_KEY
-from cnnviz.data import datasets, stored
+from cnnviz.data import datasets, images, stored
 from cnnviz.runs import labels
 from cnnviz.runs import store as runs
 from cnnviz.training.tta import TTA_SHORT
@@ -20,6 +21,15 @@ from cnnviz.training.tta import TTA_SHORT
 def tta_phrase(mode: str) -> str:
     """What a run's test-time augmentation averages over, in words (the mode itself if unknown)."""
     return TTA_SHORT.get(mode, mode)
+
+
+def tested_answer_caption(info: runs.RunInfo, tested: np.ndarray, class_names) -> str:
+    """Says that the answer shown is one pass on the image as it is, and what Evaluate and the test accuracy
+    counted instead (``tested``: :func:`cnnviz.app.caches.tested_answer`)."""
+    best = int(np.argmax(tested))
+    return (f"These answers are one pass on the image as it is. Its test accuracy and Evaluate average the answers "
+            f"on {tta_phrase(info.spec.tta)} (test-time augmentation): there it says "
+            f"{images.plain_name(class_names[best])} ({tested[best]:.0%}).")
 
 
 # --- runs ------------------------------------------------------------------------------------

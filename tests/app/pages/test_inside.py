@@ -39,7 +39,7 @@ def stored(tmp_path_factory):
     home = tmp_path_factory.mktemp("inside-runs")
     # "flat" trained last: the newest run, the page's default.
     return home, train_runs(home, {"smooth": page_spec(SMOOTH_MODEL), "gap": page_spec(GAP_MODEL),
-                                   "flat": page_spec(FLAT_MODEL)})
+                                   "tta": page_spec(FLAT_MODEL, tta="flip"), "flat": page_spec(FLAT_MODEL)})
 
 
 @pytest.fixture
@@ -211,3 +211,29 @@ def test_a_test_image_number_out_of_range_is_said_and_no_picture_drawn(app_path,
     assert "Test image #" not in texts(at) and not {"inside_image", "inside_probs"} & chart_keys(at)
     at.number_input(key="inside_index").set_value(-1).run()
     assert [e.value for e in at.error] == ["Test image (0 to 39) must be from 0 to 39; the box shows -1."]
+
+
+def _tta_reference(run_id: str, index: int):
+    """What Evaluate counts for test image ``index`` of a flip-TTA run: the mean answer on it and its mirror."""
+    model, x, y, names, _ = reference_data(run_id)
+    tested = evaluation.evaluate(model, x, y, names, tta="flip").probabilities[index]
+    plain = evaluation.predict_probabilities(model, x[index:index + 1])[0]
+    return names, tested, plain
+
+
+def test_a_tta_runs_test_image_says_what_evaluate_counted_beside_the_one_pass(app_path, run_id, stored):
+    at = open_page(app_path, PAGE)
+    at.number_input(key="inside_index").set_value(5).run()
+    assert "test-time augmentation" not in texts(at)  # the flat run is tested on each image as it is
+    at.selectbox(key="inside_run").set_value(stored[1]["tta"]).run()
+    no_errors(at)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CNNVIZ_HOME", str(stored[0]))
+        names, tested, plain = _tta_reference(stored[1]["tta"], 5)
+    assert figure(at, "inside_probs")["layout"]["title"]["text"] == (
+        f"It says {names[int(np.argmax(plain))]} ({plain.max():.0%})")  # the bars: one pass, as the tabs use
+    assert ("These answers are one pass on the image as it is. Its test accuracy and Evaluate average the answers "
+            "on each test image and its mirror image (test-time augmentation): there it says "
+            f"{names[int(np.argmax(tested))]} ({tested.max():.0%}).") in texts(at)
+    at.radio(key="inside_source").set_value(at.radio(key="inside_source").options[-1]).run()
+    assert "test-time augmentation" not in texts(at)  # the student's own picture was never tested
