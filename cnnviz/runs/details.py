@@ -52,6 +52,23 @@ def _seconds(value: float | None) -> str:
     return f"{value:.1f} s" if value < 60 else f"{value / 60:.1f} min"
 
 
+def training_time_text(metrics: dict) -> str:
+    """The run's training time; for a run resumed from progress saved without its time, which epochs it covers."""
+    text = _seconds(metrics.get("train_seconds"))
+    after = metrics.get("train_seconds_after_epoch")
+    if after is not None and text != "–":
+        text += (f" (the epochs after epoch {format_value(after)} only: it was resumed from progress saved "
+                 "without its time)")
+    return text
+
+
+def images_per_second_text(metrics: dict) -> str:
+    """Images trained per second over the whole training, first batch (and its tracing) included: the
+    figure of the Runs page and of a finished training's panel."""
+    rate = metrics.get("images_per_s")
+    return format_value(None if rate is None else round(rate))
+
+
 def run_details(info: RunInfo) -> list[dict[str, str]]:
     """The rows of a run's "settings and results" table: ``{"what": ..., "value": ...}``, in reading order."""
     m = info.metrics
@@ -82,8 +99,8 @@ def run_details(info: RunInfo) -> list[dict[str, str]]:
         ("notebook's test accuracy", format_value(notebook_accuracy(info), percent=True)),
         ("parameters (trainable)",
          f"{format_value(m.get('params_total'))} ({format_value(m.get('params_trainable'))})"),
-        ("training time", _seconds(m.get("train_seconds"))),
-        ("images per second", format_value(None if m.get("images_per_s") is None else round(m["images_per_s"]))),
+        ("training time", training_time_text(m)),
+        ("images per second", images_per_second_text(m)),
     ]
     if m.get("best_epoch"):
         kept = (" (its weights were kept)" if m.get("restored_best_weights") else

@@ -40,6 +40,7 @@ NUMBER_METRICS = {
     "test_seconds": (0.0, math.inf), "images_per_s": (0.0, math.inf), "preset_expected_seconds": (0.0, math.inf),
     "n_train": (0, math.inf), "n_val": (0, math.inf), "n_test": (0, math.inf), "params_total": (0, math.inf),
     "params_trainable": (0, math.inf), "data_init_seconds": (0.0, math.inf),
+    "train_seconds_after_epoch": (0, MAX_EPOCHS),
 }
 TEXT_METRICS = ("seed_result", "seed_source", "seed_dataset", "test_tta")
 

@@ -107,7 +107,8 @@ def train(
         dataset: the full dataset ``spec.dataset`` if already loaded (read only).
         checkpoint_dir: save a checkpoint there after every finished epoch (:mod:`~cnnviz.training.checkpoint`).
         resume_from: go on from this checkpoint (its model, optimiser state and history) instead of
-            building a new model; the saved run's history then starts with the checkpoint's epochs.
+            building a new model; the saved run's history and training time then start with the
+            checkpoint's epochs.
         owner: ``(user id, display name)`` of whom the run belongs to (default: the teacher).
     Returns:
         The saved run and whether it was stopped.
@@ -140,6 +141,7 @@ def train(
     own_build = build is None and resume_from is None  # data-dependent layers are ours to initialise
     build = build or _default_build(spec)
     done_before = resume_from.epochs_done if resume_from is not None else 0
+    seconds_before = resume_from.fit_seconds if resume_from is not None else 0.0  # None: not known
     with _SEED_LOCK:  # weights, dropout/augmentation seeds and shuffle order all follow spec.seed
         keras.utils.set_random_seed(spec.seed + done_before)
         if resume_from is None:
@@ -172,8 +174,13 @@ def train(
         initial_history=resume_from.history if resume_from is not None else None,
     )
     fit_callbacks = [*callbacks, progress]
+    fit_started = [0.0]  # set just before fit: a checkpoint keeps the training time of its epochs
+
+    def fit_seconds_so_far() -> float | None:
+        return None if seconds_before is None else seconds_before + time.monotonic() - fit_started[0]
+
     if checkpoint_dir is not None:  # after the progress callback, which records the epoch's history
-        fit_callbacks.append(checkpoint.callback(checkpoint_dir, progress))
+        fit_callbacks.append(checkpoint.callback(checkpoint_dir, progress, fit_seconds=fit_seconds_so_far))
     airbench.scale_bias_learning_rate(model, spec.model.bn_bias_lr)  # not saved with the model: every time
     if spec.model.lookahead:
         fit_callbacks.insert(0, airbench.lookahead_callback(spec.epochs * steps, start_step=done_before * steps))
@@ -188,7 +195,7 @@ def train(
         fit_callbacks.append(early)
     class_weight = pipeline.balanced_class_weights(data.y_train, data.num_classes) if spec.class_weights else None
 
-    t_fit = time.monotonic()
+    t_fit = fit_started[0] = time.monotonic()
     model.fit(
         train_ds, validation_data=val_ds, epochs=spec.epochs, callbacks=fit_callbacks,
         class_weight=class_weight, shuffle=False, verbose=0, initial_epoch=done_before,
@@ -220,9 +227,9 @@ def train(
         "best_val_loss": callbacks_.finite(best.best) if best.best_epoch else None,
         "restored_best_weights": bool(spec.keep_best and best.best_epoch and best.best_epoch > done_before),
         "early_stopped": bool(early is not None and early.stopped_epoch > 0),
-        "train_seconds": round(fit_s, 2),
+        **_fit_timing(fit_s, progress.images_done(), seconds_before=seconds_before, epochs_before=done_before,
+                      n_train=len(data.y_train)),
         "test_seconds": round(test_s, 2),
-        "images_per_s": round(progress.images_done() / fit_s, 1) if fit_s > 0 else None,
         "n_train": int(len(data.y_train)),
         "n_val": 0 if data.y_val is None else int(len(data.y_val)),
         "n_test": int(len(data.y_test)),
@@ -248,6 +255,19 @@ def train(
     # Evaluate reads the answers, Robustness the single views (its original and mirrored copies).
     predictions.save(info.path, info.model_sha256, data.y_test, test["probabilities"], views=test["views"])
     return TrainResult(run=info, stopped=progress.stopped)
+
+
+def _fit_timing(fit_s: float, images: int, *, seconds_before: float | None, epochs_before: int,
+                n_train: int) -> dict:
+    """``train_seconds`` and ``images_per_s`` of every epoch trained, a resumed run's earlier ones too, as
+    ``epochs_completed`` counts them. When their time is not known (``seconds_before`` None: a checkpoint
+    written before it was kept), both cover this part only and ``train_seconds_after_epoch`` says so."""
+    if seconds_before is None:
+        seconds, note = fit_s, {"train_seconds_after_epoch": epochs_before}
+    else:  # a checkpoint holds whole epochs only: n_train images each
+        seconds, images, note = seconds_before + fit_s, images + n_train * epochs_before, {}
+    return {"train_seconds": round(seconds, 2), "images_per_s": round(images / seconds, 1) if seconds > 0 else None,
+            **note}
 
 
 def _fast_augment(augment: Any) -> dict:

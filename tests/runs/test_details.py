@@ -57,6 +57,16 @@ def test_run_details_list_the_relevant_keys_formatted():
     assert "scaling_affine" not in rows and "class_names" not in rows
 
 
+def test_a_training_time_that_misses_the_epochs_before_a_resume_says_so():
+    rows = {r["what"]: r["value"] for r in details.run_details(with_metrics(
+        {"epochs_completed": 3.0, "train_seconds": 75.0, "train_seconds_after_epoch": 1, "images_per_s": 187.4}))}
+    assert rows["training time"] == ("1.2 min (the epochs after epoch 1 only: it was resumed from progress saved "
+                                     "without its time)")
+    assert rows["images per second"] == "187"
+    no_time = {r["what"]: r["value"] for r in details.run_details(with_metrics({"train_seconds_after_epoch": 1}))}
+    assert no_time["training time"] == "–"
+
+
 def test_the_settings_table_shows_dashes_and_short_numbers():
     rows = [{"run": "a", "test accuracy": 0.4805, "status": "finished", "validation_fraction": 0.25,
              "model.learning_rate": 0.001, "train_size": None},

@@ -117,3 +117,98 @@ def test_a_resumed_runs_best_validation_epoch_counts_the_epochs_before_the_resum
     row = next(r["value"] for r in run_details(info) if r["what"] == "best validation epoch")
     assert row == (f"{best} (its weights were kept)" if kept else
                    "1 (before the training was resumed: its weights were not saved, so the last epoch's were kept)")
+
+
+# --- a resumed run's training time ------------------------------------------------------------
+def _fit_clock():
+    """A Keras callback timing ``fit`` from its start to its end (a part of what ``train_seconds`` covers)."""
+    import time
+
+    import keras
+
+    class FitClock(keras.callbacks.Callback):
+        seconds = 0.0
+
+        def on_train_begin(self, logs=None):
+            self._start = time.monotonic()
+
+        def on_train_end(self, logs=None):
+            FitClock.seconds = time.monotonic() - self._start
+
+    return FitClock()
+
+
+def _interrupted_after_one_epoch(tmp_path, epochs: int = 3):
+    """A page-sized run of FLAT_MODEL stopped after its first epoch: its spec, run and checkpoint."""
+    import threading
+
+    import keras
+
+    from cnnviz.training import loop as training
+    from tests.support.specs import FLAT_MODEL, page_spec
+
+    spec, stop = page_spec(FLAT_MODEL, epochs=epochs), threading.Event()
+
+    class StopAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            stop.set()
+
+    first = training.train(spec, stop_event=stop, callbacks=[StopAfterFirstEpoch()], checkpoint_dir=tmp_path / "one")
+    point = checkpoint.read(tmp_path / "one")
+    assert point is not None and point.epochs_done == 1 and first.run.metrics["epochs_completed"] == 1
+    return spec, first.run, point
+
+
+def test_a_resumed_runs_training_time_covers_all_its_epochs(cnnviz_home, tmp_path):
+    import time
+
+    from cnnviz.training import loop as training
+
+    spec, first, point = _interrupted_after_one_epoch(tmp_path)
+    clock, started = _fit_clock(), time.monotonic()
+    resumed = training.train(spec, resume_from=point, callbacks=[clock], checkpoint_dir=tmp_path / "two")
+    wall = time.monotonic() - started
+    m = runs.load_run(resumed.run.run_id).metrics
+    assert m["epochs_completed"] == 3 and "train_seconds_after_epoch" not in m
+    assert m["images_per_s"] * m["train_seconds"] == pytest.approx(m["n_train"] * 3, rel=0.03)  # all 3 epochs
+    assert 0 < point.fit_seconds <= first.metrics["train_seconds"] + 0.01  # saved inside the first fit
+    # the epoch before the resume plus this fit, no more than this whole call took
+    assert point.fit_seconds + clock.seconds - 0.01 <= m["train_seconds"] <= point.fit_seconds + wall + 0.01
+    assert checkpoint.read(tmp_path / "two").fit_seconds > point.fit_seconds  # a second resume goes on counting
+
+
+def test_a_run_resumed_from_a_checkpoint_without_its_time_says_what_its_time_covers(cnnviz_home, tmp_path):
+    import json
+
+    from cnnviz.runs import details
+    from cnnviz.training import loop as training
+
+    spec, _, point = _interrupted_after_one_epoch(tmp_path)
+    state_file = point.folder / checkpoint.STATE_FILE
+    state = json.loads(state_file.read_text())
+    del state["fit_seconds"]  # as a checkpoint written before the time was kept
+    state_file.write_text(json.dumps(state))
+    old = checkpoint.read(point.folder)
+    assert old.fit_seconds is None
+    resumed = training.train(spec, resume_from=old, checkpoint_dir=tmp_path / "two")
+    info = runs.load_run(resumed.run.run_id)
+    m = info.metrics
+    assert m["epochs_completed"] == 3 and m["train_seconds_after_epoch"] == 1
+    assert m["images_per_s"] * m["train_seconds"] == pytest.approx(m["n_train"] * 2, rel=0.03)  # its own 2 epochs
+    time_row = {r["what"]: r["value"] for r in details.run_details(info)}["training time"]
+    assert time_row.endswith("(the epochs after epoch 1 only: it was resumed from progress saved without its time)")
+    assert checkpoint.read(tmp_path / "two").fit_seconds is None  # not known, so not guessed later either
+
+
+def test_a_checkpoints_training_time_is_a_number_of_seconds_or_unknown(cnnviz_home):
+    import json
+
+    model = tiny_build((8, 8, 1), 10)
+    folder = checkpoint.folder_for("job1")
+    with pytest.raises(InvalidArgument, match="a finite number of seconds ≥ 0 or None, got -1.0"):
+        checkpoint.save(folder, model, epochs_done=1, history={"loss": [1.0]}, fit_seconds=-1.0)
+    checkpoint.save(folder, model, epochs_done=1, history={"loss": [1.0]}, fit_seconds=2.5)
+    assert checkpoint.read(folder).fit_seconds == 2.5
+    state = json.loads((folder / checkpoint.STATE_FILE).read_text())
+    (folder / checkpoint.STATE_FILE).write_text(json.dumps({**state, "fit_seconds": "soon"}))
+    assert checkpoint.read(folder).fit_seconds is None  # resumable still, its time unknown
