@@ -130,16 +130,19 @@ def _job_view(manager, status, suffix: str, key: str = TRAIN_JOB_KEY) -> None:
     if status.active:
         st.button("Stop training", key=f"train_stop{suffix}", icon=":material/stop_circle:", on_click=jobs.stop_training,
                   args=(status.job_id,), help="Ends within one batch; what was learned so far is saved as a 'stopped' run.")
+    saved = _saved_run(status)
+    rate, rate_meaning = _images_per_second(p, saved)
     cols = st.columns(6)
     for col, (label, value, fmt) in zip(cols, (
         ("loss", p.loss, "{:.4f}"), ("accuracy", p.accuracy, "{:.1%}"),
         ("validation loss", p.val_loss, "{:.4f}"), ("validation accuracy", p.val_accuracy, "{:.1%}"),
-        ("images / s", p.images_per_s, "{:,.0f}"), ("time left", p.eta_s, "{:,.0f} s"),
+        ("images / s", rate, "{:,.0f}"), ("time left", p.eta_s, "{:,.0f} s"),
     )):
         estimating = label == "time left" and status.state == "running" and p.phase == "training"
-        col.metric(label, ("estimating…" if estimating else "–") if value is None else fmt.format(value))
+        col.metric(label, ("estimating…" if estimating else "–") if value is None else fmt.format(value),
+                   help=rate_meaning if label == "images / s" else None)
     if status.state in ("finished", "stopped"):
-        _finished_note(status)
+        _finished_note(status, saved)
     elif status.state == "failed":
         st.error(status.error or "Training failed.")
     elif status.state == "interrupted":
@@ -152,6 +155,28 @@ def _job_view(manager, status, suffix: str, key: str = TRAIN_JOB_KEY) -> None:
                   help="Goes on from the last finished epoch; the new run's history starts with the earlier epochs.")
     elif status.state == "cancelled":
         st.info("Training was stopped before it began; nothing was saved.")
+
+
+def _saved_run(status) -> runs.RunInfo | None:
+    """The run a job that ended saved; None while it runs, or when it saved none that can be read."""
+    if status.active or not status.run_id:
+        return None
+    try:
+        return runs.load_run(status.run_id)
+    except CnnvizError:
+        return None
+
+
+def _images_per_second(progress, saved: runs.RunInfo | None) -> tuple[float | None, str]:
+    """The pace to show and what it means: once the run is saved, its own figure (the one the Runs page
+    shows), so that a student never reads two numbers for one fact; before, the live one."""
+    if saved is not None:
+        return saved.metrics.get("images_per_s"), (
+            "Training images per second over the whole training, the first batch (which traces the network) "
+            "included: the run's figure, as on the Runs page.")
+    return progress.images_per_s, ("Training images per second so far, from the end of the first batch "
+                                   "(tracing the network is left out); once the run is saved, its figure over "
+                                   "the whole training.")
 
 
 def _live_chart(status, suffix: str) -> None:
@@ -173,12 +198,12 @@ def _live_chart(status, suffix: str) -> None:
     st.plotly_chart(figure, key=f"train_live_curves{suffix}")
 
 
-def _finished_note(status) -> None:
+def _finished_note(status, info: runs.RunInfo | None) -> None:
+    """What a finished or stopped job saved; ``info``: its run (None when it cannot be read)."""
     word = "Finished" if status.state == "finished" else "Stopped"
     text = f"{word}: run `{status.run_id}`"
     try:
-        info = runs.load_run(status.run_id)
-        metrics, tta = info.metrics, info.spec.tta
+        metrics, tta = (info.metrics, info.spec.tta) if info is not None else ({}, "none")
     except CnnvizError:
         info, metrics, tta = None, {}, "none"
     if status.test_accuracy is not None:

@@ -63,8 +63,8 @@ def training_time_text(metrics: dict) -> str:
 
 
 def images_per_second_text(metrics: dict) -> str:
-    """Images trained per second over the whole training, first batch (and its tracing) included: the
-    figure of the Runs page and of a finished training's panel."""
+    """Images trained per second over the whole training (``images_per_s``: the first batch, which traces
+    the network, included; a finished training's live panel shows the same figure)."""
     rate = metrics.get("images_per_s")
     return format_value(None if rate is None else round(rate))
 

@@ -91,6 +91,9 @@ def test_train_live_then_runs_page_lists_it(app_path):
     assert info.config["preset"] == "seed000_model1" and info.config["epochs"] == 2
     assert (info.owner, info.owner_name) == ("teacher", "Teacher")
     assert info.metrics["n_test"] == 30
+    # Finished, the panel's pace is the saved run's (first batch included), not its last live one.
+    shown_rate = next(m for m in at.metric if m.label == "images / s")
+    assert shown_rate.value == f"{info.metrics['images_per_s']:,.0f}" and "whole training" in shown_rate.help
 
     at.switch_page("app_pages/runs.py").run()
     assert not at.exception, at.exception
@@ -99,6 +102,8 @@ def test_train_live_then_runs_page_lists_it(app_path):
     assert table["test accuracy"][0] == pytest.approx(info.test_accuracy)
     assert at.multiselect(key="runs_compare").value == [status.run_id]
     assert any(c.key == "runs_curves" for c in at.get("plotly_chart"))
+    details = next(d.value for d in at.dataframe if list(d.value.columns) == ["what", "value"])
+    assert dict(zip(details["what"], details["value"]))["images per second"] == shown_rate.value  # one number
 
 
 def test_runs_page_compares_downloads_and_deletes(app_path):
