@@ -43,7 +43,8 @@ def live_curves(curve: dict, *, epochs: int | None = None, height: int = 320) ->
     Args:
         curve: ``Progress.curve``: ``x``/``loss``/``accuracy`` (running averages within
             epochs, x in fractional epochs) and ``epoch_loss``/``epoch_accuracy``/
-            ``epoch_val_loss``/``epoch_val_accuracy`` (one value per finished epoch).
+            ``epoch_val_loss``/``epoch_val_accuracy`` (one value per finished epoch, at ``epoch_x``:
+            a stopped epoch's at the share of it trained).
         epochs: planned epochs, to fix the x range so the curve visibly grows.
         height: figure height in pixels.
     Returns:
@@ -60,7 +61,7 @@ def live_curves(curve: dict, *, epochs: int | None = None, height: int = 320) ->
         for key, name, color in ((f"epoch_{metric}", "training", TRAIN_COLOR),
                                  (f"epoch_val_{metric}", "validation", VAL_COLOR)):
             values = curve.get(key, [])
-            ex, ey = downsample(list(range(1, len(values) + 1)), values)
+            ex, ey = downsample(curve.get("epoch_x") or list(range(1, len(values) + 1)), values)
             data.append(dict(type="scatter", x=ex, y=ey, mode="lines+markers", name=name, legendgroup=name,
                              showlegend=first, line=dict(color=color), xaxis=f"x{axis}", yaxis=f"y{axis}"))
     x_range = [0, max(1, epochs) + 0.05] if epochs else None
@@ -78,6 +79,9 @@ def live_curves(curve: dict, *, epochs: int | None = None, height: int = 320) ->
 def compare_runs(runs: Sequence["RunInfo"], metric: str = "accuracy", *, height: int = 380) -> go.Figure:
     """Per-epoch ``metric`` of several runs: training solid, validation dashed, one colour per run.
 
+    Each point sits at the epoch it ended (:attr:`RunInfo.history_epochs`): a stopped run's last at its
+    epochs done, e.g. 2.333.
+
     Args:
         runs: the runs to overlay.
         metric: ``"loss"`` or ``"accuracy"``.
@@ -92,7 +96,7 @@ def compare_runs(runs: Sequence["RunInfo"], metric: str = "accuracy", *, height:
             values = info.history.get(key) or []
             if not any(v is not None for v in values):
                 continue
-            xs, ys = downsample(list(range(1, len(values) + 1)), values)
+            xs, ys = downsample(info.history_epochs, values)
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=f"{info.label} {suffix}",
                                      legendgroup=info.run_id, line=dict(color=color, dash=dash)))
     fig.update_layout(height=height, xaxis_title="epoch", yaxis_title=metric,

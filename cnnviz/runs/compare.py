@@ -80,7 +80,11 @@ HISTORY_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 def history_csv(info: RunInfo) -> str:
-    """The run's per-epoch history as CSV text (``epoch`` then one column per metric)."""
+    """The run's per-epoch history as CSV text (``epoch`` then one column per metric).
+
+    ``epoch`` is where the row ends (:attr:`RunInfo.history_epochs`): a stopped run's last row at its
+    epochs done, e.g. 2.333, as the curves draw it.
+    """
     keys = [k for k in HISTORY_COLUMNS if k in info.history] + sorted(
         k for k in info.history if k not in HISTORY_COLUMNS
     )
@@ -88,7 +92,7 @@ def history_csv(info: RunInfo) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["epoch", *keys])
-    for i in range(n):
+    for i, epoch in enumerate(info.history_epochs[:n]):
         values = [info.history[k][i] if i < len(info.history[k]) else None for k in keys]
-        writer.writerow([i + 1, *("" if v is None else repr(float(v)) for v in values)])
+        writer.writerow([f"{epoch:g}", *("" if v is None else repr(float(v)) for v in values)])
     return out.getvalue()

@@ -36,6 +36,7 @@ from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.models.config import ModelConfig
 from cnnviz.runs import labels, modelfile, schema
 from cnnviz.runs.modelfile import REFUSED_SUFFIXES, RunCorrupted
+from cnnviz.training.callbacks import epoch_ends
 from cnnviz.training.spec import TrainSpec
 
 
@@ -131,6 +132,14 @@ class RunInfo:
         """Whether any epoch was measured on validation images (none when the split was 0)."""
         return any(v is not None for key, values in self.history.items() if key.startswith("val_")
                    for v in values or [])
+
+    @property
+    def history_epochs(self) -> list[float]:
+        """The epoch each history row ends at, as curves and the CSV draw it: 1, 2, ... but a run
+        stopped mid-epoch ends at ``epochs_completed`` (2.333, not 3), as "Epochs done" says."""
+        rows = max((len(values or []) for values in self.history.values()), default=0)
+        done = self.metrics.get("epochs_completed")
+        return epoch_ends(rows, None if done is None else float(done))
 
     @property
     def owner(self) -> str:

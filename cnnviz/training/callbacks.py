@@ -69,8 +69,9 @@ class Progress:
     """A snapshot of a job, published at most once a second.
 
     ``curve`` holds the live curves: ``x`` (fractional epochs) with ``loss``/``accuracy``
-    (running epoch averages, as Keras reports them) and ``epoch`` with per-epoch
-    ``loss``/``accuracy``/``val_loss``/``val_accuracy`` (None where not measured).
+    (running epoch averages, as Keras reports them) and ``epoch_`` with per-epoch
+    ``loss``/``accuracy``/``val_loss``/``val_accuracy`` (None where not measured) ending at
+    ``epoch_x`` (a stopped epoch's at the share of it trained, :func:`epoch_ends`).
     """
 
     phase: str = "waiting"  # waiting, loading data, building, training, testing, saving, done
@@ -240,8 +241,7 @@ def make_callbacks(
                 if len(self._points["x"]) > MAX_CURVE_POINTS:
                     for series in self._points.values():
                         _thin(series)
-            curve = {k: list(v) for k, v in self._points.items()}
-            curve.update({f"epoch_{k}": list(v) for k, v in self.history.items()})
+            curve = final_curve(self)
             last_val = [v for v in self.history["val_loss"] if v is not None]
             last_val_acc = [v for v in self.history["val_accuracy"] if v is not None]
             publish(Progress(
@@ -286,7 +286,22 @@ def make_callbacks(
 
 
 
+def epoch_ends(rows: int, completed: float | None) -> list[float]:
+    """Where each of ``rows`` history rows sits on the epoch axis: 1, 2, ... but a last row that a stop
+    cut short at ``completed`` (e.g. 2.333), the epochs done that "Epochs done" shows.
+
+    >>> epoch_ends(3, 2.333), epoch_ends(3, 3.0), epoch_ends(2, None)
+    ([1, 2, 2.333], [1, 2, 3], [1, 2])
+    """
+    ends: list[float] = list(range(1, rows + 1))
+    if rows and completed is not None and rows - 1 < completed < rows:
+        ends[-1] = completed
+    return ends
+
+
 def final_curve(progress: Any) -> dict:
     curve = {k: list(v) for k, v in progress._points.items()}
     curve.update({f"epoch_{k}": list(v) for k, v in progress.history.items()})
+    rows = len(progress.history["loss"])
+    curve["epoch_x"] = epoch_ends(rows, round(rows - 1 + progress.partial_epoch, 4) if progress.partial_epoch else None)
     return curve

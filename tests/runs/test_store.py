@@ -287,8 +287,19 @@ def test_history_csv():
     assert history_csv(info) == (
         "epoch,loss,accuracy,val_loss,val_accuracy\n"
         "1,2.0,0.2,2.1,0.1\n"
-        "2,1.5,0.4,,\n"
+        "1.5,1.5,0.4,,\n"  # stopped half-way through epoch 2 (epochs_completed 1.5)
     )
+
+
+def test_history_csv_ends_a_stopped_run_at_its_epochs_done():
+    def info(done):
+        return runs.RunInfo(run_id="r", config={}, history={"loss": [2.0, 1.5, 1.2]},
+                            metrics={} if done is None else {"epochs_completed": done}, created="", status="stopped")
+
+    assert history_csv(info(2.333)).splitlines() == ["epoch,loss", "1,2.0", "2,1.5", "2.333,1.2"]
+    # a whole last epoch, and a run saved without the metric, count 1, 2, 3
+    assert [line.split(",")[0] for line in history_csv(info(3.0)).splitlines()] == ["epoch", "1", "2", "3"]
+    assert info(None).history_epochs == [1, 2, 3]
 
 
 def test_model_sha256_matches_the_file(cnnviz_home):

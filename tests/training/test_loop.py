@@ -204,6 +204,25 @@ def test_stop_ends_within_one_batch_and_keeps_partial_history(cnnviz_home):
     assert [r.status for r in runs.list_runs()] == ["stopped"]
 
 
+def test_a_stopped_runs_curves_and_history_end_at_the_epochs_it_did(cnnviz_home):
+    from cnnviz.plots import training as plots
+    from cnnviz.runs.compare import history_csv
+
+    stop, published = threading.Event(), []
+    capture = _Capture(stop_at=(2, 1), stop_event=stop)  # epoch 3 (0-based 2), after its 2nd batch of 6
+    training.train(tiny_spec(epochs=5), build=tiny_build, stop_event=stop, callbacks=[capture.callback],
+                   on_progress=published.append)
+    info = runs.load_run(runs.list_runs()[0].run_id)
+    done = info.metrics["epochs_completed"]
+    assert info.status == "stopped" and done == pytest.approx(2 + 2 / 6, abs=1e-3)
+    assert [line.split(",")[0] for line in history_csv(info).splitlines()[1:]] == ["1", "2", "2.333"]
+    for fig in (plots.compare_runs([info], "loss"), plots.live_curves(published[-1].curve, epochs=5)):
+        epoch_traces = [t for t in fig.data if t.name != "training (during epoch)" and t.y is not None and len(t.y)]
+        assert [list(t.x) for t in epoch_traces][0] == pytest.approx([1, 2, done], abs=1e-3)
+        assert max(max(t.x) for t in fig.data if t.x is not None and len(t.x)) == pytest.approx(done, abs=1e-3)
+    assert info.history_epochs == [1, 2, done]
+
+
 def test_stop_before_training_saves_nothing(cnnviz_home):
     stop = threading.Event()
     stop.set()
