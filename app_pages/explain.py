@@ -16,7 +16,7 @@ from cnnviz.app.pickers import tested_answer_caption
 from cnnviz.app.remember import KEEP, remembered_tabs
 from cnnviz.app.state import keep_choice_valid
 from cnnviz.data import images
-from cnnviz.inspect import adversarial, neuron, saliency
+from cnnviz.inspect import adversarial, neuron, robustness, saliency
 from cnnviz.plots import explain as explain_figs
 from cnnviz.plots.common import image_grid
 from cnnviz.runs import store as runs
@@ -138,7 +138,9 @@ def _fooling_tab(info, image, class_names, label: int | None) -> None:
         curve_fig = explain_cache.epsilon_curves_chart([info, *twins], key="explain_eps_curve")
         st.caption("FGSM on each test image's true class" + (", for this run and its augmented twin" if twins else
                    " (train an augmented twin on the Robustness page to compare)") + ". Compare with the rotation "
-                   "curve on the Robustness page: changes too small to see hurt more than a quarter turn.")
+                   "curve on the Robustness page, measured on the same test images (at most "
+                   f"{robustness.SAMPLE_IMAGES:,}, evenly spaced): changes too small to see hurt more than a "
+                   "quarter turn.")
         pin_button(info, "explain_eps_curve", "Test accuracy against the FGSM ε", curve_fig)
 
 

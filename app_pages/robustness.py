@@ -170,8 +170,8 @@ def _test(chosen: list[runs.RunInfo]) -> None:
     if max(counts) > robustness.SAMPLE_IMAGES:
         everything = f"all {max(counts):,}" if len(counts) == 1 else "all of them"
         st.caption(f"Each run is tested here on at most {robustness.SAMPLE_IMAGES:,} of its test images (evenly "
-                   "spaced: the same ones for every rotation, flip and shift), so that each section answers in "
-                   f"seconds; Evaluate uses {everything}.")
+                   "spaced: the same ones for every rotation, flip, shift and FGSM ε), so that each section answers "
+                   f"in seconds; Evaluate uses {everything}.")
     tabs = remembered_tabs(TABS, key="robust_tab")
     with tabs[0]:
         if tabs[0].open:

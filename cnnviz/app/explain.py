@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
-from cnnviz.app.caches import BY_MODEL, BY_RUN, IMAGE_CACHE_ENTRIES, run_model, run_test_set
+from cnnviz.app.caches import BY_MODEL, BY_RUN, IMAGE_CACHE_ENTRIES, run_model, run_robustness_set
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import adversarial, neuron, occlusion, saliency
 from cnnviz.plots import explain as explain_figs
@@ -28,7 +28,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 GREY = 128
 EPSILONS = (0, 1, 2, 4, 8, 12, 16, 32)  # grey levels: 8 points for the curve
-CURVE_IMAGES = 1000
 
 
 def input_range(info: runs.RunInfo, channels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -84,14 +83,15 @@ def attack(info: runs.RunInfo, image: np.ndarray, *, label: int | None, method: 
 
 
 @st.cache_data(max_entries=8, show_spinner="Attacking the test images…", hash_funcs=BY_RUN)
-def epsilon_curve(info: runs.RunInfo, epsilons: tuple[float, ...], count: int) -> adversarial.AccuracyCurve:
-    """Accuracy of the run's first ``count`` test images under FGSM of each ε (grey levels)."""
-    data = run_test_set(info)
-    x = data["x"][:int(count)]
-    unit, lower, upper = input_range(info, x.shape[-1])
+def epsilon_curve(info: runs.RunInfo, epsilons: tuple[float, ...]) -> adversarial.AccuracyCurve:
+    """Accuracy under FGSM of each ε (grey levels) on the test images Robustness rotates
+    (:func:`~cnnviz.app.caches.run_robustness_set`), so that ε = 0 is the rotation curve's 0°: both
+    one plain pass per image, even for a run tested with test-time augmentation."""
+    data = run_robustness_set(info)
+    unit, lower, upper = input_range(info, data["x"].shape[-1])
     model, lock = run_model(info)
     with lock:
-        return adversarial.accuracy_curve(model, prepare_inputs(info, x), data["y"][:int(count)], list(epsilons),
+        return adversarial.accuracy_curve(model, prepare_inputs(info, data["x"]), data["y"], list(epsilons),
                                           unit=unit, lower=lower, upper=upper)
 
 
@@ -128,12 +128,9 @@ def augmented_twins(info: runs.RunInfo, candidates: list[runs.RunInfo]) -> list[
 
 
 def epsilon_curves_chart(infos: list[runs.RunInfo], *, key: str) -> go.Figure:
-    """One figure of the FGSM accuracy curves of several runs (their first 1,000 test images each), a spinner
+    """One figure of the FGSM accuracy curves of several runs (each on its Robustness sample), a spinner
     per run; Robustness draws it beside the rotation curve. Returns the figure (to pin to the report)."""
-    curves = {}
-    for info in infos:
-        count = min(CURVE_IMAGES, len(run_test_set(info)["y"]))
-        curves[labels.legend_label(info)] = epsilon_curve(info, EPSILONS, count)
+    curves = {labels.legend_label(info): epsilon_curve(info, EPSILONS) for info in infos}
     counts = {c.count for c in curves.values()}
     fig = explain_figs.epsilon_curves_figure({k: (c.epsilons, c.accuracy) for k, c in curves.items()},
                                              count=max(counts), title="Accuracy under FGSM" if len(counts) > 1 else None)

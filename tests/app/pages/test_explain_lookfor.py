@@ -172,6 +172,23 @@ def test_fgsm_curve_of_a_run_and_its_augmented_twin(app_path, run_ids, reference
     assert "for this run and its augmented twin" in texts(at)
 
 
+def test_explains_fgsm_curve_is_measured_on_robustnesss_test_images(app_path, run_ids, reference, monkeypatch):
+    from cnnviz.inspect import robustness
+
+    model, x, y, *_ = reference["flat"]
+    limit = len(y) // 3
+    monkeypatch.setattr(robustness, "SAMPLE_IMAGES", limit)
+    at = _open(app_path, run_ids["flat"], "Fooling the network")
+    at.toggle(key="explain_curve").set_value(True).run()
+    no_errors(at)
+    keep = robustness.sample_indices(len(y), limit)
+    ref = adversarial.accuracy_curve(model, x[keep], y[keep], EPSILONS, unit=1 / 255, lower=0.0, upper=1.0)
+    fig = figure(at, "explain_eps_curve")
+    assert np.asarray(fig["data"][0]["y"]) == pytest.approx(ref.accuracy)
+    assert fig["layout"]["title"]["text"] == f"Accuracy of {limit} test images under FGSM"
+    assert f"measured on the same test images (at most {limit:,}, evenly spaced)" in texts(at)
+
+
 def test_robustness_draws_the_fgsm_curves_beside_the_rotation_curve(app_path, run_ids, reference):
     at = open_page(app_path, "app_pages/robustness.py")
     at.multiselect(key="robust_runs").set_value([run_ids["flat"], run_ids["twin"]]).run()

@@ -129,6 +129,29 @@ def test_a_large_test_set_is_sampled_and_the_page_says_so(app_path, run_ids, ref
     assert not np.allclose(expected.accuracy, full.accuracy)  # the sample is not the whole set here
 
 
+def test_the_fgsm_curve_beside_rotation_starts_at_the_same_upright_accuracy(app_path, run_ids, references,
+                                                                           monkeypatch):
+    from cnnviz.inspect import adversarial
+
+    limit = len(references["flat"][2]) // 3  # a sample, not the first images, nor all of them
+    monkeypatch.setattr(robustness, "SAMPLE_IMAGES", limit)
+    at = open_page(app_path, PAGE)
+    at.multiselect(key="robust_runs").set_value([run_ids["flat"], run_ids["flip_tta"]]).run()
+    at.toggle(key="robust_fgsm").set_value(True).run()
+    no_errors(at)
+    table = next(f.value for f in at.dataframe if "rotation" in f.value.columns)
+    fgsm = figure(at, "robust_fgsm_chart")
+    assert fgsm["layout"]["title"]["text"] == f"Accuracy of {limit} test images under FGSM"
+    for trace, name in zip(fgsm["data"], ("flat", "flip_tta")):  # a run tested with TTA too: one plain look
+        model, x, y, _, _, info = references[name]
+        keep = robustness.sample_indices(len(y), limit)
+        expected = adversarial.accuracy_curve(model, x[keep], y[keep], [0, 1], unit=1 / 255, lower=0.0, upper=1.0)
+        assert float(np.asarray(trace["x"])[0]) == 0.0 and trace["name"] == labels.legend_label(info)
+        upright = float(table[trace["name"]].iloc[0])  # the 0° row
+        assert float(np.asarray(trace["y"])[0]) == pytest.approx(upright) == pytest.approx(expected.accuracy[0])
+    assert "the same ones for every rotation, flip, shift and FGSM ε" in texts(at)
+
+
 def test_other_sizes_flatten_explains_global_pooling_measures(app_path, run_ids, references):
     at = _both(open_page(app_path, PAGE), run_ids)
     at.session_state["robust_tab"] = "Other sizes"
