@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
-from cnnviz.app.caches import BY_MODEL, BY_RUN, IMAGE_CACHE_ENTRIES, run_model, run_robustness_set
+from cnnviz.app.caches import (BY_MODEL, IMAGE_CACHE_ENTRIES, ResultStore, run_key, run_model,
+                               run_robustness_set)
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import adversarial, neuron, occlusion, saliency
 from cnnviz.plots import explain as explain_figs
@@ -82,17 +83,40 @@ def attack(info: runs.RunInfo, image: np.ndarray, *, label: int | None, method: 
     return result, np.clip(np.round(levels), 0, 255).astype(np.uint8)
 
 
-@st.cache_data(max_entries=8, show_spinner="Attacking the test images…", hash_funcs=BY_RUN)
+#: FGSM curves kept (run × ε list): a few runs' curves on each page.
+EPSILON_CURVE_ENTRIES = 8
+
+
+@st.cache_resource(show_spinner=False)
+def _epsilon_curves() -> ResultStore:
+    """Every session's FGSM curves: a ResultStore, not st.cache_data, which would replay the progress bar."""
+    return ResultStore(EPSILON_CURVE_ENTRIES)
+
+
 def epsilon_curve(info: runs.RunInfo, epsilons: tuple[float, ...]) -> adversarial.AccuracyCurve:
     """Accuracy under FGSM of each ε (grey levels) on the test images Robustness rotates
     (:func:`~cnnviz.app.caches.run_robustness_set`), so that ε = 0 is the rotation curve's 0°: both
-    one plain pass per image, even for a run tested with test-time augmentation."""
-    data = run_robustness_set(info)
-    unit, lower, upper = input_range(info, data["x"].shape[-1])
-    model, lock = run_model(info)
-    with lock:
-        return adversarial.accuracy_curve(model, prepare_inputs(info, data["x"]), data["y"], list(epsilons),
-                                          unit=unit, lower=lower, upper=upper)
+    one plain pass per image, even for a run tested with test-time augmentation. Computed once per run
+    and ε list for all sessions, with a progress bar that moves with every batch (2,000 images of a
+    fast preset take seconds: a gradient pass and a forward pass per ε for each)."""
+    store, key = _epsilon_curves(), (run_key(info), tuple(float(e) for e in epsilons))
+    found = store.get(key)
+    if found is None:
+        data = run_robustness_set(info)
+        unit, lower, upper = input_range(info, data["x"].shape[-1])
+        model, lock = run_model(info)
+        text = f"Attacking the test images of {labels.legend_label(info)}…"
+        bar = st.progress(0.0, text=text)
+
+        def step(done: int, total: int) -> None:
+            bar.progress(min(1.0, done / max(total, 1)), text=f"{text} {done:,} of {total:,}")
+
+        with lock:
+            found = adversarial.accuracy_curve(model, prepare_inputs(info, data["x"]), data["y"], list(epsilons),
+                                               unit=unit, lower=lower, upper=upper, progress=step)
+        bar.empty()
+        store.put(key, found)
+    return found
 
 
 @st.cache_data(max_entries=8, show_spinner=False, hash_funcs=BY_MODEL)
@@ -128,7 +152,7 @@ def augmented_twins(info: runs.RunInfo, candidates: list[runs.RunInfo]) -> list[
 
 
 def epsilon_curves_chart(infos: list[runs.RunInfo], *, key: str) -> go.Figure:
-    """One figure of the FGSM accuracy curves of several runs (each on its Robustness sample), a spinner
+    """One figure of the FGSM accuracy curves of several runs (each on its Robustness sample), a progress bar
     per run; Robustness draws it beside the rotation curve. Returns the figure (to pin to the report)."""
     curves = {labels.legend_label(info): epsilon_curve(info, EPSILONS) for info in infos}
     counts = {c.count for c in curves.values()}

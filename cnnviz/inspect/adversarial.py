@@ -15,7 +15,7 @@ Shared models: hold the model's lock while calling these functions.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -121,7 +121,8 @@ def attack(model: "keras.Model", image: np.ndarray, *, label: int | None = None,
 
 def accuracy_curve(model: "keras.Model", x: np.ndarray, y: np.ndarray, epsilons: Sequence[float], *,
                    unit: float | np.ndarray = 1.0, lower: float | np.ndarray | None = None,
-                   upper: float | np.ndarray | None = None, batch_size: int = BATCH) -> AccuracyCurve:
+                   upper: float | np.ndarray | None = None, batch_size: int = BATCH,
+                   progress: Callable[[int, int], None] | None = None) -> AccuracyCurve:
     """Accuracy of ``x`` (scaled) against its labels ``y`` under FGSM of each ε (true labels' loss).
 
     Args:
@@ -130,6 +131,7 @@ def accuracy_curve(model: "keras.Model", x: np.ndarray, y: np.ndarray, epsilons:
         epsilons: 1..32 sizes in ``unit``s; 0 gives the clean accuracy.
         unit, lower, upper: as :func:`attack`.
         batch_size: images per gradient pass.
+        progress: called as ``progress(images done, images in all)`` after each batch (every ε done).
     Returns:
         :class:`AccuracyCurve`.
     """
@@ -149,6 +151,8 @@ def accuracy_curve(model: "keras.Model", x: np.ndarray, y: np.ndarray, epsilons:
         for k, e in enumerate(eps):  # counting right answers needs a forward pass only (softmax keeps the order)
             probs = predict_probabilities(model, _clip(xb + e * unit_ * signs, lo, hi), batch_size=len(xb))
             right[k] += int(np.sum(np.argmax(probs, axis=1) == yb))
+        if progress is not None:
+            progress(start + len(xb), len(x))
     return AccuracyCurve(epsilons=tuple(eps), accuracy=right / max(len(x), 1), count=len(x))
 
 

@@ -176,3 +176,31 @@ def test_evaluate_predicts_again_when_the_kept_answers_are_another_models_or_dam
     caches._evaluations().clear()
     caches.run_evaluation(info)
     assert forward.images == 2 * n
+
+
+def test_the_fgsm_curve_moves_a_progress_bar_once_and_is_then_kept_for_every_session(monkeypatch):
+    from cnnviz.app import explain as explain_cache
+    from cnnviz.inspect import adversarial
+
+    info = runs.load_run(training.train(tiny_spec(), build=tiny_build).run.run_id)
+    shown = []
+
+    class Bar:
+        def progress(self, value, text=""):
+            shown.append((value, text))
+
+        def empty(self):
+            shown.append("emptied")
+
+    monkeypatch.setattr(st, "progress", lambda value, text="": Bar())
+    monkeypatch.setattr(adversarial, "BATCH", 4)  # the tiny run's test images in several batches
+    calls = []
+    real = adversarial.accuracy_curve
+    monkeypatch.setattr(adversarial, "accuracy_curve", lambda *a, **k: calls.append(k) or real(*a, batch_size=4, **k))
+    curve = explain_cache.epsilon_curve(info, (0, 1, 2))
+    n = len(caches.run_robustness_set(info)["y"])
+    assert curve.count == n and curve.epsilons == (0.0, 1.0, 2.0) and len(calls) == 1
+    assert shown[-2][0] == 1.0 and shown[-2][1].endswith(f"{n:,} of {n:,}") and shown[-1] == "emptied"
+    assert len(shown) == -(-n // 4) + 1  # one move per batch, then gone
+    assert explain_cache.epsilon_curve(info, (0, 1, 2)) is curve and len(calls) == 1  # kept: no attack again
+    assert explain_cache.epsilon_curve(info, (0, 1)).epsilons == (0.0, 1.0) and len(calls) == 2

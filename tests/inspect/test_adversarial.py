@@ -59,8 +59,11 @@ def test_accuracy_curve_equals_a_loop_of_single_attacks():
     y = np.argmax(model.predict(x, verbose=0), axis=1)
     y[:3] = (y[:3] + 1) % 4  # three wrong to start with
     eps = [0, 1, 4, 16]
-    curve = adversarial.accuracy_curve(model, x, y, eps, unit=1 / 255, lower=0, upper=1, batch_size=4)
+    seen = []
+    curve = adversarial.accuracy_curve(model, x, y, eps, unit=1 / 255, lower=0, upper=1, batch_size=4,
+                                       progress=lambda done, total: seen.append((done, total)))
     assert curve.epsilons == (0.0, 1.0, 4.0, 16.0) and curve.count == 10
+    assert seen == [(4, 10), (8, 10), (10, 10)]  # after each batch, every ε of it done
     assert curve.accuracy[0] == pytest.approx(0.7)
     for k, e in enumerate(eps):
         right = sum(adversarial.attack(model, x[i], label=int(y[i]), epsilon=e, unit=1 / 255, lower=0, upper=1)
