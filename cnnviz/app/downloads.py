@@ -1,8 +1,12 @@
-"""Getting data and weights onto the server from a page: downloads with a progress bar, imports
-behind a spinner. Each runs in the script thread: if the student clicks something meanwhile,
-Streamlit stops it at the next update and the partial file is deleted."""
+"""Getting data and weights onto the server from a page: downloads with a progress bar that moves
+(:func:`_moving_bar`, one for all of them), imports behind a spinner. Each runs in the script thread: if the
+student clicks something meanwhile, Streamlit stops it at the next update and the partial file is
+deleted."""
 
 from __future__ import annotations
+
+import contextlib
+from typing import Callable, Iterator
 
 import streamlit as st
 
@@ -10,7 +14,46 @@ from cnnviz.app import caches
 from cnnviz.data import datasets, stored
 from cnnviz.errors import Unavailable
 from cnnviz.models.backbones import BACKBONES
-from cnnviz.weights import download_backbone
+from cnnviz.weights import Progress, download_backbone
+
+
+# --- the bar ---------------------------------------------------------------------------------------
+
+
+def megabytes(done: int, total: int | None) -> str:
+    """A download's bar text: "3.0 of 14.0 MB", then what happens once the last byte is in."""
+    if not total:
+        return f"{done / 2**20:,.1f} MB"
+    text = f"{done / 2**20:,.1f} of {total / 2**20:,.1f} MB"
+    return f"{text}: checking the file…" if done >= total else text
+
+
+@contextlib.contextmanager
+def _moving_bar(first_text: str, describe: Callable[[int, int | None], str] = megabytes) -> Iterator[Progress]:
+    """A progress bar for the ``with`` block, which gets ``report(done, total)`` to move it.
+
+    It moves once per percent (once per new text while the total is unknown), so that thousands of
+    calls keep the page responsive; it ends full ("Done"), or is removed when the block fails.
+    """
+    slot = st.empty()  # the bar lives here, so that a failure leaves no stale bar and "Connecting…" behind
+    bar = slot.progress(0.0, text=first_text)
+    last: list = [None]
+
+    def report(done: int, total: int | None) -> None:
+        step = min(100, done * 100 // total) if total else describe(done, total)
+        if step != last[0]:
+            last[0] = step
+            bar.progress(step / 100 if total else 0.0, text=describe(done, total))
+
+    try:
+        yield report
+    except BaseException:  # offline, refused, or the student left: the error says it, no bar above it
+        slot.empty()
+        raise
+    bar.progress(1.0, text="Done")
+
+
+# --- datasets --------------------------------------------------------------------------------------
 
 
 def downloadable(name: str) -> bool:
@@ -21,27 +64,10 @@ def downloadable(name: str) -> bool:
 
 def download_dataset(name: str, **opts) -> str:
     """``datasets.download`` with a progress bar; returns the summary line."""
-    slot = st.empty()  # the bar lives here, so that a failed download leaves no stale "Connecting…" behind
-    bar = slot.progress(0.0, text=f"Connecting to download {stored.title(name)}…")
-    last = [-1]
-
-    def report(done: int, total: int | None) -> None:
-        if total:
-            percent = min(100, done * 100 // total)
-            if percent != last[0]:  # one update per percent keeps the page responsive
-                last[0] = percent
-                bar.progress(percent / 100, text=f"{done / 2**20:,.1f} of {total / 2**20:,.1f} MB")
-        elif done // 2**20 != last[0]:
-            last[0] = done // 2**20
-            bar.progress(0.0, text=f"{done / 2**20:,.1f} MB")
-
-    try:
-        with st.spinner(f"Getting {stored.title(name)} (stay on this page)…"):
-            summary = datasets.download(name, progress=report, **opts)
-    except BaseException:  # offline, refused, or the student left: the error says it, no empty bar above it
-        slot.empty()
-        raise
-    bar.progress(1.0, text="Done")
+    title = stored.title(name)
+    with _moving_bar(f"Connecting to download {title}…") as report, \
+            st.spinner(f"Getting {title} (stay on this page)…"):
+        summary = datasets.download(name, progress=report, **opts)
     caches.forget_datasets()
     return summary
 
@@ -64,9 +90,13 @@ def import_folder_zip(data: bytes, **opts) -> dict:
     return report
 
 
+# --- weights ---------------------------------------------------------------------------------------
+
+
 def transfer_download(backbone: str, *, alpha: float, image_size: int) -> str:
     """Fetch a backbone's ImageNet weights (downloaded and checked by
-    :func:`cnnviz.models.transfer.download_weights`); returns the path."""
+    :func:`cnnviz.weights.download_backbone`) with a progress bar; returns the path."""
     title = BACKBONES[backbone].title
-    with st.spinner(f"Downloading {title}'s ImageNet weights (stay on this page)…"):
-        return str(download_backbone(backbone, alpha=alpha, image_size=image_size))
+    with _moving_bar(f"Connecting to download {title}'s ImageNet weights…") as report, \
+            st.spinner(f"Downloading {title}'s ImageNet weights (stay on this page)…"):
+        return str(download_backbone(backbone, alpha=alpha, image_size=image_size, progress=report))

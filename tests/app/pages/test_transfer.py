@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -14,6 +15,7 @@ from cnnviz.models import transfer
 from cnnviz.models.backbones import BACKBONES
 from cnnviz.runs import store as runs
 from cnnviz.runs.compare import differing_settings
+from tests.support.http import loopback_server, md5, refused_url
 
 
 pytestmark = pytest.mark.slow
@@ -107,3 +109,41 @@ def test_vgg16_shows_its_expected_epoch_time_frozen_and_unfrozen(app_path, no_we
     assert "200×200 (seed 004's presets)" in metrics["Expected time per epoch"].proto.help
     assert f"Frozen ≈{times[True]:,.0f} s, unfrozen ≈{times[False]:,.0f} s per epoch of 750 images" in \
         " ".join(c.value for c in at.caption)
+
+
+def _recorded_download(monkeypatch) -> list:
+    """Every ``progress(done, total)`` the page's weights download makes."""
+    moves = []
+    real = weights.download_weights
+    monkeypatch.setattr(weights, "download_weights", lambda wf, progress=None, **kw: real(
+        wf, progress=lambda done, total: moves.append((done, total)) or progress(done, total), **kw))
+    return moves
+
+
+def test_download_button_fetches_the_weights_with_a_moving_bar(app_path, no_weights, monkeypatch, cnnviz_home):
+    payload = b"no top" * 300_000  # 1.8 MB: two blocks
+    moves = _recorded_download(monkeypatch)
+    with loopback_server({"/notop.h5": payload}) as mirror:
+        monkeypatch.setattr(weights, "RESNET50_NOTOP", dataclasses.replace(
+            weights.RESNET50_NOTOP, url=mirror.base + "/notop.h5", md5=md5(payload)))
+        at = _page(app_path)
+        at.radio(key="tl_backbone").set_value("resnet50").run()
+        at.button(key="tl_download").click().run()
+    assert not at.exception and not at.error
+    path = cnnviz_home / "weights" / weights.RESNET50_NOTOP.file
+    assert path.read_bytes() == payload and mirror.hits == ["/notop.h5"]
+    assert moves == [(0, len(payload)), (2**20, len(payload)), (len(payload), len(payload))]
+    assert [s.value for s in at.success] == [f"ImageNet weights present: {path}"]
+    assert not at.get("progress")  # gone with the rerun that shows the weights
+
+
+def test_a_failed_download_says_why_and_leaves_no_bar(app_path, no_weights, monkeypatch):
+    moves = _recorded_download(monkeypatch)
+    monkeypatch.setattr(weights, "RESNET50_NOTOP", dataclasses.replace(weights.RESNET50_NOTOP, url=refused_url()))
+    at = _page(app_path)
+    at.radio(key="tl_backbone").set_value("resnet50").run()
+    at.button(key="tl_download").click().run()
+    assert not at.exception
+    assert any("could not download http://127.0.0.1" in e.value and "looks offline" in e.value for e in at.error)
+    assert moves == []  # refused before the first byte
+    assert not at.get("progress") and not any("Connecting" in m.value for m in at.markdown)

@@ -1,0 +1,102 @@
+"""cnnviz.app.downloads: one progress bar for every download, that moves with the bytes, ends full,
+and is removed when the download fails."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+import streamlit as st
+
+from cnnviz import weights
+from cnnviz.app import downloads
+from cnnviz.errors import Unavailable
+from tests.support.http import loopback_server, md5, refused_url
+
+MB = 2**20
+
+
+class Slot:
+    """``st.empty()`` stand-in: every (value, text) its bar showed, and whether it was removed."""
+
+    def __init__(self) -> None:
+        self.shown: list[tuple[float, str]] = []
+        self.removed = False
+
+    def progress(self, value: float, text: str = "") -> "Slot":
+        self.shown.append((value, text))
+        return self
+
+    def empty(self) -> None:
+        self.removed = True
+
+
+@pytest.fixture
+def slots(monkeypatch) -> list[Slot]:
+    """The slots the code under test made with ``st.empty()``, in order."""
+    made: list[Slot] = []
+    monkeypatch.setattr(st, "empty", lambda: made.append(Slot()) or made[-1])
+    return made
+
+
+# --- the bar ---------------------------------------------------------------------------------------
+
+
+def test_the_bar_moves_once_per_percent_and_ends_full(slots):
+    with downloads._moving_bar("Connecting…") as report:
+        for done in range(0, 100 * MB + 1, MB // 4):  # 401 blocks of a quarter MB
+            report(done, 100 * MB)
+    [slot] = slots
+    assert len(slot.shown) == 1 + 101 + 1  # the first line, 0 % to 100 %, "Done"
+    assert slot.shown[:3] == [(0.0, "Connecting…"), (0.0, "0.0 of 100.0 MB"), (0.01, "1.0 of 100.0 MB")]
+    assert slot.shown[-2:] == [(1.0, "100.0 of 100.0 MB: checking the file…"), (1.0, "Done")]
+    assert not slot.removed
+
+
+def test_without_a_total_the_bar_counts_megabytes(slots):
+    with downloads._moving_bar("Connecting…") as report:
+        for done in (0, MB // 2, MB // 2, 3 * MB):
+            report(done, None)
+    assert slots[0].shown == [(0.0, "Connecting…"), (0.0, "0.0 MB"), (0.0, "0.5 MB"), (0.0, "3.0 MB"), (1.0, "Done")]
+
+
+def test_a_failure_removes_the_bar(slots):
+    with pytest.raises(Unavailable, match="offline"):
+        with downloads._moving_bar("Connecting…") as report:
+            report(MB, 4 * MB)
+            raise Unavailable("offline")
+    assert slots[0].shown == [(0.0, "Connecting…"), (0.25, "1.0 of 4.0 MB")] and slots[0].removed
+
+
+# --- the Transfer page's backbone weights ------------------------------------------------------------
+
+
+@pytest.fixture
+def notop_mirror(monkeypatch, keras_home):
+    """ResNet50's "no top" file (2.5 MiB of random bytes) on a loopback mirror, with its checksum."""
+    payload = os.urandom(5 * MB // 2)
+    with loopback_server({"/notop.h5": payload}) as mirror:
+        monkeypatch.setattr(weights, "RESNET50_NOTOP", dataclasses.replace(
+            weights.RESNET50_NOTOP, url=mirror.url("/notop.h5"), md5=md5(payload)))
+        yield payload, mirror
+
+
+def test_transfer_download_moves_a_bar_with_the_bytes(slots, notop_mirror, cnnviz_home):
+    payload, mirror = notop_mirror
+    path = downloads.transfer_download("resnet50", alpha=0.35, image_size=96)
+    assert path == str(cnnviz_home / "weights" / weights.RESNET50_NOTOP.file)
+    assert Path(path).read_bytes() == payload and mirror.hits == ["/notop.h5"]
+    [slot] = slots
+    assert slot.shown == [  # one move per 1 MiB block read (cnnviz.weights.CHUNK)
+        (0.0, "Connecting to download ResNet50's ImageNet weights…"), (0.0, "0.0 of 2.5 MB"), (0.4, "1.0 of 2.5 MB"),
+        (0.8, "2.0 of 2.5 MB"), (1.0, "2.5 of 2.5 MB: checking the file…"), (1.0, "Done")]
+    assert not slot.removed
+
+
+def test_a_failed_transfer_download_leaves_no_bar(slots, monkeypatch, keras_home):
+    monkeypatch.setattr(weights, "RESNET50_NOTOP", dataclasses.replace(weights.RESNET50_NOTOP, url=refused_url()))
+    with pytest.raises(Unavailable, match="could not download http://127.0.0.1"):
+        downloads.transfer_download("resnet50", alpha=0.35, image_size=96)
+    assert slots[0].shown == [(0.0, "Connecting to download ResNet50's ImageNet weights…")] and slots[0].removed
