@@ -1,7 +1,7 @@
-"""Getting data and weights onto the server from a page: downloads with a progress bar that moves
-(:func:`_moving_bar`, one for all of them), imports behind a spinner. Each runs in the script thread: if the
-student clicks something meanwhile, Streamlit stops it at the next update and the partial file is
-deleted."""
+"""Getting data and weights onto the server from a page: downloads and the zip import with a progress
+bar that moves (:func:`_moving_bar`, one for all of them), the CIFAR-10 import from a path behind a
+spinner. Each runs in the script thread: if the student clicks something meanwhile, Streamlit stops
+it at the next update and the partial file is deleted."""
 
 from __future__ import annotations
 
@@ -28,6 +28,12 @@ def megabytes(done: int, total: int | None) -> str:
     return f"{text}: checking the file…" if done >= total else text
 
 
+def zip_files(done: int, total: int | None) -> str:
+    """A zip import's bar text: "120 of 4,000 files read", then what happens once the last one is."""
+    text = f"{done:,} of {total or 0:,} files in the zip read"
+    return f"{text}: saving the dataset…" if total and done >= total else text
+
+
 @contextlib.contextmanager
 def _moving_bar(first_text: str, describe: Callable[[int, int | None], str] = megabytes) -> Iterator[Progress]:
     """A progress bar for the ``with`` block, which gets ``report(done, total)`` to move it.
@@ -47,7 +53,7 @@ def _moving_bar(first_text: str, describe: Callable[[int, int | None], str] = me
 
     try:
         yield report
-    except BaseException:  # offline, refused, or the student left: the error says it, no bar above it
+    except BaseException:  # offline, refused, a bad zip, or the student left: the error says why, no bar above it
         slot.empty()
         raise
     bar.progress(1.0, text="Done")
@@ -83,9 +89,11 @@ def import_cifar10(path: str) -> str:
 
 
 def import_folder_zip(data: bytes, **opts) -> dict:
-    """Make a folder dataset from an uploaded zip; returns the import report."""
-    with st.spinner("Checking the zip and decoding the images…"):
-        report = datasets.import_folder_zip(data, **opts)
+    """Make a folder dataset from an uploaded zip, a bar moving as its files are decoded; returns the
+    import report."""
+    with _moving_bar("Opening the zip…", zip_files) as progress, \
+            st.spinner("Checking the zip and decoding the images…"):
+        report = datasets.import_folder_zip(data, progress=progress, **opts)
     caches.forget_datasets()
     return report
 

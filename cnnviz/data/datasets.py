@@ -345,6 +345,7 @@ def import_folder_zip(
     min_per_class: int = folderdata.MIN_PER_CLASS,
     overwrite: bool = False,
     owner: Person | None = None,
+    progress: folderdata.Progress | None = None,
 ) -> dict:
     """Make a dataset ``folder:NAME`` from a zip of ``class_name/*.jpg`` folders.
 
@@ -357,6 +358,8 @@ def import_folder_zip(
         image_size, mode, min_per_class: see :func:`cnnviz.data.folderdata.read_zip`.
         overwrite: replace an existing dataset of that name (only its owner or the teacher may).
         owner: who imports it (None: the teacher); :mod:`cnnviz.data.owners` records it.
+        progress: ``progress(files done, files in the zip)`` as the images are decoded (see
+            :func:`cnnviz.data.folderdata.read_zip`).
     Returns:
         ``{"name", "class_names", "counts", "train", "test", "skipped", "skipped_count", "warnings"}``.
     """
@@ -372,7 +375,8 @@ def import_folder_zip(
     with _writing(), _reserved(name):  # held through the decode: two imports of one name never both win
         if not overwrite and file_for(full).is_file():
             raise exists  # made between the check above and the reservation
-        images = folderdata.read_zip(source, image_size=image_size, mode=mode, min_per_class=min_per_class)
+        images = folderdata.read_zip(source, image_size=image_size, mode=mode, min_per_class=min_per_class,
+                                     progress=progress)
         x_tr, x_te, y_tr, y_te = split_validation(images.x, images.y, fraction=FOLDER_TEST_FRACTION, seed=0)
         src = (f"your zip of class folders: {len(images.y):,} images of {image_size}×{image_size} "
                f"{'colour' if mode == 'RGB' else 'grey'} pixels")

@@ -19,6 +19,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -56,6 +57,8 @@ MAX_TOTAL_PIXELS = 400_000_000
 MAX_DECODE_CPU_S = 30.0
 MAX_REPORTED_SKIPS = 20
 _CLASS_NAME = re.compile(r"^[\w][\w .+\-]{0,39}$")
+#: ``progress(files done, files in the zip)``: see :func:`read_zip`.
+Progress = Callable[[int, int], None]
 
 
 class ZipDatasetError(CnnvizError):
@@ -190,6 +193,7 @@ def read_zip(
     image_size: int = 64,
     mode: str = "RGB",
     min_per_class: int = MIN_PER_CLASS,
+    progress: Progress | None = None,
 ) -> FolderImages:
     """Decode a zip of ``class_name/image`` folders into equally sized uint8 images.
 
@@ -202,6 +206,9 @@ def read_zip(
         image_size: side of the square images, one of ``IMAGE_SIZES``.
         mode: ``"RGB"`` (3 channels) or ``"L"`` (greyscale, as seed 004 used).
         min_per_class: fewest images a class may have.
+        progress: called as ``progress(files done, files in the zip)``, first with 0 once the zip's
+            limits are checked, then after each file (an image decoded, or a file skipped), last with
+            the total: decoding thousands of photos takes seconds.
     Returns:
         The decoded images and a report of what was skipped.
     Raises:
@@ -213,13 +220,16 @@ def read_zip(
         raise InvalidArgument(f"colour mode must be 'RGB' or 'L', got {mode!r}")
     if not 2 <= min_per_class <= 1000:
         raise InvalidArgument(f"minimum images per class must be 2..1000, got {min_per_class}")
+    if progress is not None and not callable(progress):
+        raise InvalidArgument(f"progress must be a function called as progress(done, total), got {progress!r}")
     with _open_zip(source) as zf:
         # Not ZipInfo.is_dir(): it fails on the empty name a damaged entry may carry.
         infos = [i for i in zf.infolist() if not i.filename.endswith("/")]
         for info in infos:
             _member_path(info.filename)
         _check_limits(infos)
-        return _decode_members(zf, infos, image_size=image_size, mode=mode, min_per_class=min_per_class)
+        return _decode_members(zf, infos, image_size=image_size, mode=mode, min_per_class=min_per_class,
+                               progress=progress or (lambda done, total: None))
 
 
 def max_images(image_size: int, mode: str) -> int:
@@ -248,13 +258,14 @@ def size_note(image_size: int, mode: str) -> str:
 
 
 def _decode_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], *, image_size: int,
-                    mode: str, min_per_class: int) -> FolderImages:
+                    mode: str, min_per_class: int, progress: Progress) -> FolderImages:
     images: list[np.ndarray] = []
     labels: list[str] = []
     skipped: list[tuple[str, str]] = []
     budget = DecodeBudget(pixels=MAX_TOTAL_PIXELS, cpu_seconds=MAX_DECODE_CPU_S, what="the images in the zip")
     most = max_images(image_size, mode)
-    for info in infos:
+    for done, info in enumerate(infos):
+        progress(done, len(infos))  # the files before this one are read, whichever way each left the loop
         path = _member_path(info.filename)
         if any(p.startswith(".") or p == "__MACOSX" for p in path.parts):
             skipped.append((info.filename, "hidden or macOS metadata file"))
@@ -299,6 +310,7 @@ def _decode_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], *, image_
             skipped.append((info.filename, str(why)))
             continue
         labels.append(label)
+    progress(len(infos), len(infos))
     return _assemble(images, labels, skipped, min_per_class=min_per_class)
 
 

@@ -1,5 +1,5 @@
-"""cnnviz.app.downloads: one progress bar for every download, that moves with the bytes, ends full,
-and is removed when the download fails."""
+"""cnnviz.app.downloads: one progress bar for every download and import, that moves with the bytes or
+files, ends full, and is removed when the work fails."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import streamlit as st
 
 from cnnviz import weights
 from cnnviz.app import downloads
+from cnnviz.data import folderdata
 from cnnviz.errors import Unavailable
+from tests.support.archives import class_folders, make_zip
 from tests.support.http import loopback_server, md5, refused_url
 
 MB = 2**20
@@ -100,3 +102,22 @@ def test_a_failed_transfer_download_leaves_no_bar(slots, monkeypatch, keras_home
     with pytest.raises(Unavailable, match="could not download http://127.0.0.1"):
         downloads.transfer_download("resnet50", alpha=0.35, image_size=96)
     assert slots[0].shown == [(0.0, "Connecting to download ResNet50's ImageNet weights…")] and slots[0].removed
+
+
+# --- a zip of class folders ------------------------------------------------------------------------
+
+
+def test_zip_import_moves_a_bar_with_the_files(slots):
+    report = downloads.import_folder_zip(make_zip(class_folders(per_class=10)), name="pets", image_size=16)
+    assert report["name"] == "folder:pets"
+    [slot] = slots
+    assert slot.shown == [(0.0, "Opening the zip…")] + [
+        (5 * done / 100, f"{done} of 20 files in the zip read") for done in range(20)] + [
+        (1.0, "20 of 20 files in the zip read: saving the dataset…"), (1.0, "Done")]
+
+
+def test_a_refused_zip_leaves_no_bar(slots):
+    with pytest.raises(folderdata.ZipDatasetError, match="only one class"):
+        downloads.import_folder_zip(make_zip(class_folders(per_class=10, classes=("cats",))), name="cats",
+                                    image_size=16)
+    assert slots[0].shown[-1] == (1.0, "10 of 10 files in the zip read: saving the dataset…") and slots[0].removed

@@ -183,3 +183,33 @@ def test_a_zip_over_the_byte_bound_is_refused_with_the_size_named(monkeypatch):
     with pytest.raises(ZipDatasetError, match=r"more than 15 images; at 224×224 in RGB"):
         folderdata.read_zip(make_zip(class_folders(per_class=10)), image_size=224)
     assert folderdata.read_zip(make_zip(class_folders(per_class=10)), image_size=224, mode="L").x.shape[0] == 20
+
+
+def test_progress_counts_every_file_of_the_zip_as_it_is_read():
+    members = class_folders(per_class=10)
+    members["cats/notes.txt"] = b"skipped, but read past"
+    members["README.md"] = b"# not in a class folder"
+    data = make_zip(members)
+    calls = []
+    images = folderdata.read_zip(data, image_size=16, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(done, 22) for done in range(23)]  # 20 images and 2 other files: 0, 1, ..., 22 of 22
+    np.testing.assert_array_equal(images.x, folderdata.read_zip(data, image_size=16).x)  # the same images
+
+
+def test_progress_stops_where_the_zip_is_refused(monkeypatch):
+    monkeypatch.setattr(folderdata, "MAX_IMAGES", 12)
+    calls = []
+    with pytest.raises(ZipDatasetError, match="The zip has more than 12 images"):
+        folderdata.read_zip(make_zip(class_folders(per_class=10)), image_size=16,
+                            progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(done, 20) for done in range(13)]  # the 13th image is refused before it is decoded
+
+
+def test_import_passes_progress_through_and_refuses_a_non_function():
+    calls = []
+    report = datasets.import_folder_zip(make_zip(class_folders(per_class=10)), name="pets", image_size=16,
+                                        progress=lambda done, total: calls.append((done, total)))
+    assert report["train"] + report["test"] == 20 and calls == [(done, 20) for done in range(21)]
+    with pytest.raises(InvalidArgument, match=r"progress must be a function called as progress\(done, total\), "
+                                              r"got 'a bar'"):
+        folderdata.read_zip(make_zip(class_folders(per_class=10)), progress="a bar")

@@ -232,6 +232,33 @@ def test_a_made_dataset_is_offered_and_chosen_at_once(app_path):
         "pets" in o for o in at.selectbox(key="train_dataset").options)
 
 
+def test_a_zip_import_moves_a_bar_with_its_files(app_path, monkeypatch):
+    moves = []
+    real = datasets.import_folder_zip
+    monkeypatch.setattr(datasets, "import_folder_zip", lambda data, progress=None, **kw: real(
+        data, progress=lambda done, total: moves.append((done, total)) or progress(done, total), **kw))
+    at = _open(app_path)
+    at.selectbox(key="datasets_source").set_value("cifar10").run()  # no charts: fast reruns
+    at.select_slider(key="datasets_zip_size").set_value(16).run()
+    at.text_input(key="datasets_zip_name").input("pets")
+    at.file_uploader(key="datasets_zip").upload("pets.zip", make_zip(class_folders()), "application/zip").run()
+    at.button(key="datasets_zip_import").click().run()
+    assert not at.exception and not _errors(at)
+    assert moves == [(done, 20) for done in range(21)]  # the 20 images of the zip, one by one
+    assert not at.get("progress")  # gone with the rerun that opens the new dataset
+
+
+def test_a_refused_zip_says_why_and_leaves_no_bar(app_path):
+    at = _open(app_path)
+    at.selectbox(key="datasets_source").set_value("cifar10").run()
+    at.file_uploader(key="datasets_zip").upload(
+        "cats.zip", make_zip(class_folders(classes=("cats",))), "application/zip").run()
+    at.button(key="datasets_zip_import").click().run()
+    assert not at.exception
+    assert any("only one class" in e for e in _errors(at))
+    assert not at.get("progress")
+
+
 def test_server_path_import_refused_without_the_teacher_switch(tmp_path, monkeypatch):
     monkeypatch.delenv(datasets.SERVER_PATHS_ENV, raising=False)
     folder = write_tiny_dir(tmp_path / "copy")
