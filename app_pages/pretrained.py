@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cnnviz.app import caches, imagesource
+from cnnviz.app import caches, downloads, imagesource
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.remember import KEEP, URL, remembered_tabs
 from cnnviz.data import images
@@ -129,7 +129,7 @@ def main() -> None:
     clf = None
     with friendly_errors("Loading ResNet50"):
         try:
-            clf = caches.resnet50()
+            clf = downloads.resnet50()
             st.caption(f"Model: {clf.model.name}, {clf.weights_source}.")
         except Unavailable as err:  # the whole class sees this page: one calm line, the details for the teacher
             st.info("ResNet50's ImageNet weights are not installed on this server yet, so it cannot look at "

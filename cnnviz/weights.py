@@ -362,12 +362,14 @@ def _explicit_path(wf: WeightsFile, given: str | os.PathLike | None) -> Path | N
 
 
 def resolve_weights(wf: WeightsFile, weights_path: str | os.PathLike | None = None, *, download: bool = False,
-                    url: str | None = None, md5: str | None = None, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
+                    url: str | None = None, md5: str | None = None, timeout: float = DOWNLOAD_TIMEOUT_S,
+                    progress: Progress | None = None) -> Path:
     """The weights file to load: explicit, else a checked copy here, else (``download``) fetched.
 
     Order: ``weights_path``; ``$<wf.env>``; ``CNNVIZ_HOME/weights`` and Keras' cache (a copy whose
     MD5 is wrong, e.g. a partial download, is skipped; without a published MD5 a copy is trusted);
-    a download into ``CNNVIZ_HOME/weights``.
+    a download into ``CNNVIZ_HOME/weights`` (``progress``: see :func:`fetch_url`; called only when
+    a download starts).
 
     Raises:
         Unavailable: with :func:`missing_weights_message` (or naming the explicit file that is missing).
@@ -386,7 +388,7 @@ def resolve_weights(wf: WeightsFile, weights_path: str | os.PathLike | None = No
     if not download:
         raise Unavailable(missing_weights_message(wf, damaged=damaged))
     try:
-        return download_weights(wf, url=url, md5=md5, timeout=timeout)
+        return download_weights(wf, url=url, md5=md5, timeout=timeout, progress=progress)
     except Unavailable as err:
         raise Unavailable(missing_weights_message(wf, reason=str(err), damaged=damaged)) from None
 

@@ -167,6 +167,19 @@ def test_download_resolve_and_install_share_one_check(keras_home, cnnviz_home, t
     assert storage.remove_temporaries(cnnviz_home) == []
 
 
+def test_resolve_reports_the_progress_of_a_download_only(keras_home, cnnviz_home):
+    payload = b"official" * 200_000  # 1.6 MB: two blocks
+    wf = weights.RESNET50
+    moves = []
+    with loopback_server({"/r.h5": payload}) as mirror:
+        path = weights.resolve_weights(wf, download=True, url=mirror.base + "/r.h5", md5=md5(payload),
+                                       progress=lambda done, total: moves.append((done, total)))
+        assert moves == [(0, len(payload)), (2**20, len(payload)), (len(payload), len(payload))]
+        assert weights.resolve_weights(wf, download=True, url=mirror.base + "/r.h5", md5=md5(payload),
+                                       progress=lambda done, total: moves.append("again")) == path
+        assert mirror.hits == ["/r.h5"] and len(moves) == 3  # the copy here: no request, no progress
+
+
 def test_an_explicit_file_is_named_by_its_variable(keras_home, monkeypatch, tmp_path):
     wf = weights.mobilenetv2()
     monkeypatch.setenv(wf.env, str(tmp_path / "mine.h5"))

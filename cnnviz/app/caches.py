@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import replace
 from typing import Any, Hashable
@@ -306,25 +305,16 @@ def gradcam_heatmap(info: runs.RunInfo, image: np.ndarray, *, class_index: int |
 
 # --- the pretrained ResNet50 -------------------------------------------------------------------
 # One ResNet50 per server (st.cache_resource: creation is locked by Streamlit, use is locked by
-# SharedClassifier). Exceptions are not cached, so a missing-weights error is retried on the next
-# rerun; a failed download is retried at most every RESNET50_RETRY_S so an offline classroom does
-# not wait on the network at every click.
-RESNET50_RETRY_S = 120.0
-_resnet50_failure: dict = {}  # {"at": monotonic time, "message": str} of the last failed download
+# SharedClassifier), loaded from the weights on this machine only: cnnviz.app.downloads.resnet50
+# downloads them first, with a progress bar, which an element made in here would replay at every
+# hit. Exceptions are not cached, so missing weights are looked for again on the next rerun.
 
 
 @st.cache_resource(show_spinner="Loading ResNet50 and its ImageNet weights (the first time takes a while)...")
 def resnet50() -> pretrained.SharedClassifier:
-    """The shared :class:`cnnviz.inspect.pretrained.SharedClassifier`; raises Unavailable with how to fix it."""
-    failure = dict(_resnet50_failure)
-    recent = bool(failure) and time.monotonic() - failure["at"] < RESNET50_RETRY_S
-    try:
-        return pretrained.load_resnet50(download=not recent)
-    except Unavailable as err:
-        if recent:  # no new attempt was made: repeat what the last attempt found
-            raise Unavailable(failure["message"]) from None
-        _resnet50_failure.update(at=time.monotonic(), message=str(err))
-        raise
+    """The shared :class:`cnnviz.inspect.pretrained.SharedClassifier`; raises Unavailable with how to fix it
+    when its weights are not on this machine (it never downloads: see :func:`cnnviz.app.downloads.resnet50`)."""
+    return pretrained.load_resnet50(download=False)
 
 
 #: ``hash_funcs`` of a shared classifier (by where its weights came from) and of photos (by their pixels).

@@ -6,13 +6,17 @@ it at the next update and the partial file is deleted."""
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 from typing import Callable, Iterator
 
 import streamlit as st
 
+from cnnviz import weights
 from cnnviz.app import caches
 from cnnviz.data import datasets, stored
 from cnnviz.errors import Unavailable
+from cnnviz.inspect import pretrained
 from cnnviz.models.backbones import BACKBONES
 from cnnviz.weights import Progress, download_backbone
 
@@ -108,3 +112,62 @@ def transfer_download(backbone: str, *, alpha: float, image_size: int) -> str:
     with _moving_bar(f"Connecting to download {title}'s ImageNet weights…") as report, \
             st.spinner(f"Downloading {title}'s ImageNet weights (stay on this page)…"):
         return str(download_backbone(backbone, alpha=alpha, image_size=image_size, progress=report))
+
+
+# --- the pretrained ResNet50 -------------------------------------------------------------------
+# Its ~100 MB of weights are fetched here, with a bar, and not inside the cached model
+# (caches.resnet50), whose elements Streamlit would replay on every later hit. A failed download
+# is retried at most every RESNET50_RETRY_S so an offline classroom does not wait on the network at
+# every click; one session downloads at a time, the others follow its bar and then load its file.
+RESNET50_RETRY_S = 120.0
+_resnet50_failure: dict = {}  # {"at": monotonic time, "message": str} of the last failed download
+_resnet50_download = threading.Lock()
+_resnet50_progress: dict = {}  # {"at": (done, total)} of the download under way, for the sessions waiting
+WAIT_STEP_S = 0.25  # how often a waiting session looks at the other one's download
+
+
+def resnet50() -> pretrained.SharedClassifier:
+    """The shared :class:`cnnviz.inspect.pretrained.SharedClassifier` (:func:`cnnviz.app.caches.resnet50`),
+    its weights downloaded first with a progress bar when this server has none; raises Unavailable
+    with what is missing and how to get it."""
+    try:
+        return caches.resnet50()
+    except Unavailable:
+        _fetch_resnet50_weights()
+    return caches.resnet50()
+
+
+def _fetch_resnet50_weights() -> None:
+    _repeat_recent_failure()  # before any bar: offline, a click costs nothing
+    wf = weights.RESNET50
+    with _moving_bar(f"Connecting to download {wf.title}'s ImageNet weights ({wf.size_text})…") as report, \
+            st.spinner(f"Downloading {wf.title}'s ImageNet weights (the first time only)…"):
+        while not _resnet50_download.acquire(timeout=WAIT_STEP_S):  # another session downloads: follow it
+            if "at" in _resnet50_progress:
+                report(*_resnet50_progress["at"])
+        try:
+            _download_resnet50_weights(report)
+        finally:
+            _resnet50_progress.clear()
+            _resnet50_download.release()
+
+
+def _download_resnet50_weights(report: Progress) -> None:
+    _repeat_recent_failure()  # the session this one waited for may have just failed
+
+    def shared(done: int, total: int | None) -> None:
+        _resnet50_progress["at"] = (done, total)
+        report(done, total)
+
+    try:  # a copy that arrived meanwhile (the other session's) is found and checked, not fetched again
+        weights.resolve_weights(weights.RESNET50, download=True, progress=shared)
+    except Unavailable as err:
+        _resnet50_failure.update(at=time.monotonic(), message=str(err))
+        raise
+
+
+def _repeat_recent_failure() -> None:
+    """Raise the last failed download's Unavailable again while it is recent (no new attempt)."""
+    failure = dict(_resnet50_failure)
+    if failure and time.monotonic() - failure["at"] < RESNET50_RETRY_S:
+        raise Unavailable(failure["message"])

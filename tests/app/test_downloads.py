@@ -1,19 +1,22 @@
 """cnnviz.app.downloads: one progress bar for every download and import, that moves with the bytes or
-files, ends full, and is removed when the work fails."""
+files, ends full, and is removed when the work fails; ResNet50's weights fetched with it, outside the
+cached model, at most once per retry window when offline, by one session at a time."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from pathlib import Path
 
 import pytest
 import streamlit as st
 
 from cnnviz import weights
-from cnnviz.app import downloads
+from cnnviz.app import caches, downloads
 from cnnviz.data import folderdata
 from cnnviz.errors import Unavailable
+from cnnviz.inspect import pretrained
 from tests.support.archives import class_folders, make_zip
 from tests.support.http import loopback_server, md5, refused_url
 
@@ -121,3 +124,93 @@ def test_a_refused_zip_leaves_no_bar(slots):
         downloads.import_folder_zip(make_zip(class_folders(per_class=10, classes=("cats",))), name="cats",
                                     image_size=16)
     assert slots[0].shown[-1] == (1.0, "10 of 10 files in the zip read: saving the dataset…") and slots[0].removed
+
+
+# --- the pretrained ResNet50 -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def from_disk(monkeypatch, keras_home):
+    """The cached model loads a stand-in from the weights file on disk (no TensorFlow), and says how it was called."""
+    monkeypatch.setattr(downloads, "_resnet50_failure", {})
+    asked = []
+
+    def load(*, download):
+        asked.append(download)
+        return f"a model from {weights.resolve_weights(weights.RESNET50)}"  # Unavailable while missing
+
+    monkeypatch.setattr(pretrained, "load_resnet50", load)
+    return asked
+
+
+def _serve_resnet50(mirror, monkeypatch, payload: bytes) -> None:
+    monkeypatch.setattr(weights, "RESNET50", dataclasses.replace(
+        weights.RESNET50, url=mirror.url("/resnet50.h5"), md5=md5(payload)))
+
+
+def test_resnet50_weights_are_downloaded_with_a_bar_outside_the_cached_model(slots, from_disk, monkeypatch,
+                                                                           cnnviz_home):
+    payload = os.urandom(3 * MB)
+    with loopback_server({"/resnet50.h5": payload}) as mirror:
+        _serve_resnet50(mirror, monkeypatch, payload)
+        model = downloads.resnet50()
+        path = cnnviz_home / "weights" / weights.RESNET50.file
+        assert model == f"a model from {path}" and path.read_bytes() == payload
+        [slot] = slots
+        assert slot.shown == [
+            (0.0, "Connecting to download ResNet50's ImageNet weights (about 100 MB)…"), (0.0, "0.0 of 3.0 MB"),
+            (0.33, "1.0 of 3.0 MB"), (0.66, "2.0 of 3.0 MB"), (1.0, "3.0 of 3.0 MB: checking the file…"),
+            (1.0, "Done")]
+        assert from_disk == [False, False]  # the cached model never downloads: missing, then loaded
+        assert downloads.resnet50() is model and caches.resnet50() is model  # kept: no bar, no request
+        assert len(slots) == 1 and mirror.hits == ["/resnet50.h5"] and from_disk == [False, False]
+
+
+def test_offline_the_download_is_tried_once_per_retry_window(slots, from_disk, monkeypatch, cnnviz_home):
+    monkeypatch.setattr(weights, "RESNET50", dataclasses.replace(weights.RESNET50, url=refused_url("/resnet50.h5")))
+    with pytest.raises(Unavailable) as first:
+        downloads.resnet50()
+    message = str(first.value)
+    assert message.startswith("ResNet50's ImageNet weights are not on this machine")
+    assert "downloading it failed: could not download http://127.0.0.1" in message
+    assert "`python -m cnnviz download resnet50`" in message
+    assert slots[0].removed  # no stale bar above the message
+    with pytest.raises(Unavailable) as again:  # inside the window: the same message, no bar, no network
+        downloads.resnet50()
+    assert str(again.value) == message and len(slots) == 1
+    failure = downloads._resnet50_failure
+    failure["at"] -= downloads.RESNET50_RETRY_S  # as if the window had passed
+    with pytest.raises(Unavailable):  # the window is over: tried again, with a bar
+        downloads.resnet50()
+    assert len(slots) == 2 and slots[1].removed
+    assert from_disk == [False] * 3  # each time the disk was looked at first
+
+
+def test_a_session_waiting_for_another_ones_download_follows_its_bar_then_loads_its_file(
+        slots, from_disk, monkeypatch, cnnviz_home):
+    payload = b"the other session's download"
+    # Any request would fail: the waiting session must not download again.
+    monkeypatch.setattr(weights, "RESNET50", dataclasses.replace(
+        weights.RESNET50, url=refused_url("/resnet50.h5"), md5=md5(payload)))
+    monkeypatch.setattr(downloads, "WAIT_STEP_S", 0.01)
+    followed = threading.Event()
+
+    class Watched(Slot):
+        def progress(self, value: float, text: str = "") -> Slot:
+            if (value, text) == (0.5, "3.0 of 6.0 MB"):  # the other session's bytes, on this one's bar
+                followed.set()
+            return super().progress(value, text)
+
+    monkeypatch.setattr(st, "empty", lambda: slots.append(Watched()) or slots[-1])
+    results = []
+    waiting = threading.Thread(target=lambda: results.append(downloads.resnet50()), daemon=True)
+    with downloads._resnet50_download:  # the other session holds the download, half done
+        downloads._resnet50_progress["at"] = (3 * MB, 6 * MB)
+        waiting.start()
+        assert followed.wait(30)
+        (cnnviz_home / "weights").mkdir(parents=True)
+        (cnnviz_home / "weights" / weights.RESNET50.file).write_bytes(payload)  # its download lands
+        downloads._resnet50_progress.clear()
+    waiting.join(30)
+    assert results == [f"a model from {cnnviz_home / 'weights' / weights.RESNET50.file}"]
+    assert slots[0].shown[-1] == (1.0, "Done") and not slots[0].removed and not downloads._resnet50_failure

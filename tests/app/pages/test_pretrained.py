@@ -1,4 +1,4 @@
-"""The Pretrained ResNet50 page: with a small stand-in model, with uploads, and offline."""
+"""The Pretrained ResNet50 page: with a small stand-in model, with uploads, offline, and online without weights."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnviz import weights
-from cnnviz.app import caches
+from cnnviz.app import caches, downloads
 from cnnviz.data import samples
 from cnnviz.inspect import imagenet, pretrained
-from tests.support.http import loopback_server
+from tests.support.http import loopback_server, md5
 from tests.support.images import photo, png_bytes
 from tests.support.models import tiny_imagenet_model
 
@@ -122,7 +122,7 @@ def test_cifar_bridge_with_images(app_path, patched, monkeypatch):
 def test_offline_page_explains_and_still_shows_the_model(app_path, monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
     monkeypatch.delenv(weights.RESNET50.env, raising=False)
-    monkeypatch.setattr(caches, "_resnet50_failure", {})
+    monkeypatch.setattr(downloads, "_resnet50_failure", {})
     with loopback_server({}) as mirror:  # a server without the file: every download fails
         monkeypatch.setattr(weights, "RESNET50", dataclasses.replace(weights.RESNET50, url=mirror.base + "/resnet50.h5"))
         at = _open_page(app_path)
@@ -136,6 +136,7 @@ def test_offline_page_explains_and_still_shows_the_model(app_path, monkeypatch, 
         assert "`python -m cnnviz download resnet50`" in error.value
         assert f"downloading it failed: could not download {mirror.base}/resnet50.h5: the server answered HTTP 404 (Not Found)." in error.value
         assert any("need ResNet50's ImageNet weights" in i.value for i in at.info)
+        assert not at.get("progress")  # the failed download's bar is gone
         # The facts come from the architecture alone.
         assert [m.value for m in at.metric] == ["53", "50", "25,636,712", "224×224×3"]
         assert "49 convolutions and 1 dense" in _texts(at)
@@ -144,3 +145,35 @@ def test_offline_page_explains_and_still_shows_the_model(app_path, monkeypatch, 
         assert [e.markdown[0].value for e in at.expander if e.label.startswith("For the teacher")] == [error.value]
         assert mirror.hits == ["/resnet50.h5"]
 
+
+
+def test_online_without_weights_the_page_downloads_them_with_a_bar_once(app_path, monkeypatch, keras_home,
+                                                                        cnnviz_home, tiny_clf):
+    """The ~100 MB download happens on the page with a moving bar, not inside the cached model; the next
+    rerun loads the kept model without a bar or a request."""
+    payload = b"ResNet50 weights" * 100_000  # 1.6 MB: the bar moves
+    loads = []
+
+    def load(*, download):  # the cached model: the weights from disk (checked as ResNet50's), the tiny network
+        loads.append(download)
+        weights.resolve_weights(weights.RESNET50)
+        return tiny_clf
+
+    monkeypatch.setattr(pretrained, "load_resnet50", load)
+    monkeypatch.setattr(downloads, "_resnet50_failure", {})
+    moves = []
+    real = weights.download_weights
+    monkeypatch.setattr(weights, "download_weights", lambda wf, progress, **kw: real(
+        wf, progress=lambda done, total: moves.append((done, total)) or progress(done, total), **kw))
+    with loopback_server({"/resnet50.h5": payload}) as mirror:
+        monkeypatch.setattr(weights, "RESNET50", dataclasses.replace(
+            weights.RESNET50, url=mirror.base + "/resnet50.h5", md5=md5(payload)))
+        at = _open_page(app_path)
+        assert (cnnviz_home / "weights" / weights.RESNET50.file).read_bytes() == payload
+        assert moves == [(0, len(payload)), (2**20, len(payload)), (len(payload), len(payload))]
+        [bar] = at.get("progress")
+        assert (bar.proto.value, bar.proto.text) == (100, "Done")
+        assert "tiny test weights" in _texts(at) and not any("not installed" in i.value for i in at.info)
+        assert loads == [False, False]  # missing, then loaded: the cached model never downloads
+        at.run()
+        assert not at.get("progress") and mirror.hits == ["/resnet50.h5"] and loads == [False, False]
