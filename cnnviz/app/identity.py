@@ -26,6 +26,8 @@ LOOKUP_KEY = "identity_lookup"
 TEACHER_FLAG = "identity_teacher"
 #: True right after registering: the page says once to bookmark the address.
 WELCOME_KEY = "identity_welcome"
+#: The user id this session's state (job ids, chosen runs, results) belongs to.
+STATE_OWNER_KEY = "identity_state_owner"
 
 
 def classroom() -> bool:
@@ -89,6 +91,12 @@ def gate() -> Person:
     if found is None:
         _who_are_you()
         st.stop()
+    if st.session_state.get(STATE_OWNER_KEY, found.user_id) != found.user_id:
+        # Someone else in this tab now (the teacher left teacher mode and a student chose a name): nothing of the
+        # one before (their job ids, runs chosen, results, the reconnect check) is theirs.
+        for name in [k for k in st.session_state if not str(k).startswith("identity_")]:  # this module's own
+            del st.session_state[name]
+    st.session_state[STATE_OWNER_KEY] = found.user_id
     if found.kind == "key":
         key = _url_key() or st.session_state.get(SESSION_KEY)
         st.session_state[SESSION_KEY] = key

@@ -162,7 +162,7 @@ def _saved_run(status) -> runs.RunInfo | None:
     if status.active or not status.run_id:
         return None
     try:
-        return runs.load_run(status.run_id)
+        return runs.load_run(status.run_id, jobs.owner())  # only a run this person may see
     except CnnvizError:
         return None
 

@@ -12,6 +12,7 @@ written atomically and read back without pickle. Nothing here imports TensorFlow
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import threading
@@ -367,12 +368,15 @@ def import_folder_zip(
         raise InvalidArgument(f"dataset name must be 1-40 lower-case letters, digits, '_' or '-', "
                               f"starting with a letter or digit, got {name!r}")
     full = f"{FOLDER_PREFIX}{name}"
+    if not overwrite and file_for(full).is_file() and not owners.visible([full], owner):
+        # someone else's private import holds the name: this one gets a name of its own, and says nothing of theirs
+        full = f"{FOLDER_PREFIX}{name[:31]}-{hashlib.sha256(owner.user_id.encode()).hexdigest()[:8]}"
     exists = InvalidArgument(f"a folder dataset named {name!r} already exists; choose another name")
     if not overwrite and file_for(full).is_file():
         raise exists  # before the long decode: the common case answers at once
     if file_for(full).is_file():
         owners.check_change(full, owner, "replace")
-    with _writing(), _reserved(name):  # held through the decode: two imports of one name never both win
+    with _writing(), _reserved(full[len(FOLDER_PREFIX):]):  # held through the decode: two imports of one name never both win
         if not overwrite and file_for(full).is_file():
             raise exists  # made between the check above and the reservation
         images = folderdata.read_zip(source, image_size=image_size, mode=mode, min_per_class=min_per_class,

@@ -54,6 +54,15 @@ def visible(names: list[str], viewer: Person | None, builtin: tuple[str, ...] | 
     return [n for n in names if n in builtin or recorded.get(n, TEACHER_OWNER) in (TEACHER_OWNER, viewer.user_id)]
 
 
+def trains_for(name: str, job_owner: str) -> bool:
+    """Whether a job of ``job_owner`` (a user id) may train on stored dataset ``name`` now: built-ins and the
+    teacher's imports are everyone's, a student's import only theirs (the name may have been freed and taken
+    by someone else since the job was queued)."""
+    if job_owner == TEACHER_OWNER or not name.startswith("folder:"):
+        return True
+    return owner(name) in (TEACHER_OWNER, job_owner)
+
+
 def check_change(name: str, by: Person | None, action: str) -> None:
     """Raise :class:`~cnnviz.classroom.policy.NotAllowed` unless ``by`` imported ``name`` or is the teacher."""
     if by is not None:

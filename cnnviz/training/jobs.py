@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from cnnviz import storage
 from cnnviz.classroom import people, policy
 from cnnviz.classroom.people import Person
+from cnnviz.data import owners as data_owners
 from cnnviz.data import stored
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.runs import store as runs
@@ -119,6 +120,8 @@ class JobManager:
         if isinstance(owner, Person) and spec.dataset not in stored.names(owner) and spec.dataset in stored.names():
             raise policy.NotAllowed(f"{owner.display_name} may not train on dataset {spec.dataset}: someone else "
                                     "imported it, and only they and the teacher use it.")
+        if isinstance(owner, Person):
+            self.check_one_at_a_time(owner, spec)
         reference = worker.build_reference(build) if build is not None else None
         job_id = secrets.token_hex(8)
         data_file = None
@@ -131,6 +134,19 @@ class JobManager:
                           data_file=data_file, build=reference, job_id=job_id)
         self.ensure_workers()
         return job_id
+
+    def check_one_at_a_time(self, owner: Person, spec: TrainSpec) -> None:
+        """One training at a time per student and panel (Build & train, each transfer run), as the pages
+        say: raise NotAllowed when ``owner`` (not the teacher) has one of the same panel queued or running."""
+        if owner.is_teacher:
+            return
+        panel = _panel(spec)
+        for status in self.table.jobs():
+            record = self.table.record(status.job_id)
+            if status.owner == owner.user_id and status.kind == "training" and record is not None \
+                    and _panel(record.spec) == panel:
+                raise policy.NotAllowed(f"{owner.display_name} may not queue another training: job {status.job_id} "
+                                        "is still queued or running (one training at a time per student).")
 
     def resumable(self, job_id: str) -> int:
         """Epochs a failed or interrupted job finished and can go on from (0: nothing to resume)."""
@@ -152,6 +168,9 @@ class JobManager:
             raise InvalidArgument(f"no training job {job_id!r}")
         if isinstance(owner, Person):
             policy.check_change(owner, status.owner, f"resume training job {job_id}")
+        if not record.data_file and not data_owners.trains_for(record.dataset, status.owner):
+            raise policy.NotAllowed(f"job {job_id} cannot be resumed: its dataset {record.dataset} was deleted and "
+                                    "someone else imported another one under that name")
         if status.state not in ("failed", "interrupted"):
             raise InvalidArgument(f"only a failed or interrupted training can be resumed; job {job_id} is {status.state}")
         if not self.resumable(job_id):
@@ -259,6 +278,12 @@ class JobManager:
             self.ensure_workers()  # also notices Ray tasks that died
         elif any(s.state == "queued" for s in self.table.jobs(("queued",))):
             self.ensure_workers()
+
+
+def _panel(spec: TrainSpec) -> tuple:
+    """Which page panel a training belongs to (as cnnviz.app.reconnect keys them)."""
+    model = spec.model
+    return ("transfer", bool(model.frozen)) if model.architecture == "transfer" else ("train",)
 
 
 def workers_running() -> int:

@@ -31,6 +31,7 @@ import numpy as np
 
 from cnnviz import storage
 from cnnviz.classroom import people
+from cnnviz.data import owners as data_owners
 from cnnviz.data import datasets, stored
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.training import checkpoint, experiment_jobs, jobtable
@@ -141,6 +142,9 @@ def run_job(table: JobTable, job: ClaimedJob, cache: _DatasetCache | None = None
             resume = checkpoint.read(checkpoint.folder_for(job.resume_from))
             if resume is None:
                 raise CnnvizError("The saved progress of the training to resume is gone; train it again.")
+        if not job.data_file and not data_owners.trains_for(job.dataset, job.owner):
+            raise CnnvizError(f"The dataset {job.dataset} this training was queued on was deleted, and someone else "
+                              "has imported another one under its name since: train again on your own data.")
         dataset = (cache or _DatasetCache()).get(job)
         owner = (job.owner, job.owner_name or job.owner) if people.is_user_id(job.owner) else None  # else: teacher's
         result = training.train(job.spec, build=build, stop_event=stop, dataset=dataset, on_progress=publish,
