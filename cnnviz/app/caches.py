@@ -15,11 +15,12 @@ functions would replay their progress bars.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import replace
-from typing import Any, Hashable
+from typing import Any, Callable, Hashable, Iterator
 
 import numpy as np
 import streamlit as st
@@ -152,6 +153,25 @@ def run_model(info: runs.RunInfo) -> tuple:
     return model, threading.Lock()
 
 
+#: What a progress bar says while another session's work holds the network.
+WAITING_TEXT = "waiting for the network: another student is using it…"
+
+
+@contextlib.contextmanager
+def model_turn(lock: threading.Lock, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold a shared model's ``lock``, calling ``on_wait()`` first when another session holds it (a
+    bar then says why it stands still). Work that keeps its results for every session re-checks them
+    inside: a class asking for the same result at once computes it once, the others take it."""
+    if not lock.acquire(blocking=False):
+        if on_wait is not None:
+            on_wait()
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 @st.cache_resource(max_entries=4, show_spinner="Re-creating the run's test images…", hash_funcs=BY_RUN)
 def run_test_set(info: runs.RunInfo) -> dict:
     """The run's own test images (uint8, read-only), labels and class names: ``{"x", "y", "class_names"}``."""
@@ -201,24 +221,33 @@ def run_evaluation(info: runs.RunInfo) -> evaluation.Evaluation:
     if found is None:
         data = run_test_set(info)
         kept = predictions.load(info.path, info.model_sha256, data["y"])  # the training job's answers
-        found = (evaluation.evaluation_from_probabilities(kept, data["y"], data["class_names"]) if kept is not None
-                 else _predicted_evaluation(info, data))
-        for arr in (found.probabilities, found.y_true, found.predicted, found.confusion, found.confusion_normalized):
-            arr.flags.writeable = False  # shared by all sessions
+        if kept is None:
+            return _predicted_evaluation(info, data, store, key)
+        found = _shared(evaluation.evaluation_from_probabilities(kept, data["y"], data["class_names"]))
         store.put(key, found)
     return found
 
 
-def _predicted_evaluation(info: runs.RunInfo, data: dict) -> evaluation.Evaluation:
+def _shared(found: evaluation.Evaluation) -> evaluation.Evaluation:
+    for arr in (found.probabilities, found.y_true, found.predicted, found.confusion, found.confusion_normalized):
+        arr.flags.writeable = False  # shared by all sessions
+    return found
+
+
+def _predicted_evaluation(info: runs.RunInfo, data: dict, store: ResultStore, key: Hashable) -> evaluation.Evaluation:
     model, lock = run_model(info)
-    bar = st.progress(0.0, text="Predicting every test image…")
+    text = "Predicting every test image…"
+    bar = st.progress(0.0, text=text)
 
     def step(done: int, total: int) -> None:
-        bar.progress(min(1.0, done / max(total, 1)), text=f"Predicting every test image… {done:,} of {total:,}")
+        bar.progress(min(1.0, done / max(total, 1)), text=f"{text} {done:,} of {total:,}")
 
-    with lock:  # scaled batch by batch, as it goes through the network
-        found = evaluation.evaluate(model, data["x"], data["y"], data["class_names"], tta=info.spec.tta,
-                                    prepare=input_scaling(info), progress=step)
+    with model_turn(lock, lambda: bar.progress(0.0, text=f"{text} {WAITING_TEXT}")):
+        found = store.get(key)  # another session's, computed while this one waited
+        if found is None:  # scaled batch by batch, as it goes through the network
+            found = _shared(evaluation.evaluate(model, data["x"], data["y"], data["class_names"], tta=info.spec.tta,
+                                                prepare=input_scaling(info), progress=step))
+            store.put(key, found)
     bar.empty()
     return found
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
-from cnnviz.app.caches import (BY_MODEL, IMAGE_CACHE_ENTRIES, ResultStore, run_key, run_model,
-                               run_robustness_set)
+from cnnviz.app.caches import (BY_MODEL, IMAGE_CACHE_ENTRIES, WAITING_TEXT, ResultStore, model_turn, run_key,
+                               run_model, run_robustness_set)
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import adversarial, neuron, occlusion, saliency
 from cnnviz.plots import explain as explain_figs
@@ -111,11 +111,13 @@ def epsilon_curve(info: runs.RunInfo, epsilons: tuple[float, ...]) -> adversaria
         def step(done: int, total: int) -> None:
             bar.progress(min(1.0, done / max(total, 1)), text=f"{text} {done:,} of {total:,}")
 
-        with lock:
-            found = adversarial.accuracy_curve(model, prepare_inputs(info, data["x"]), data["y"], list(epsilons),
-                                               unit=unit, lower=lower, upper=upper, progress=step)
+        with model_turn(lock, lambda: bar.progress(0.0, text=f"{text} {WAITING_TEXT}")):
+            found = store.get(key)  # another session's, computed while this one waited
+            if found is None:
+                found = adversarial.accuracy_curve(model, prepare_inputs(info, data["x"]), data["y"], list(epsilons),
+                                                   unit=unit, lower=lower, upper=upper, progress=step)
+                store.put(key, found)
         bar.empty()
-        store.put(key, found)
     return found
 
 

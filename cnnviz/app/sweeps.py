@@ -18,7 +18,8 @@ from typing import Callable, Hashable, Sequence
 import numpy as np
 import streamlit as st
 
-from cnnviz.app.caches import ResultStore, run_key, run_model, run_robustness_set, run_test_set
+from cnnviz.app.caches import (WAITING_TEXT, ResultStore, model_turn, run_key, run_model, run_robustness_set,
+                               run_test_set)
 from cnnviz.inspect import robustness, transforms
 from cnnviz.runs import labels, predictions
 from cnnviz.runs import store as runs
@@ -39,8 +40,9 @@ def _with_progress(requests: Sequence[tuple[runs.RunInfo, Sequence[Hashable]]], 
                    compute: Callable) -> list[dict]:
     """``{key: result}`` per request, computing the keys not stored yet with one progress bar.
 
-    ``compute(info, data, keys, progress)`` returns ``{key: result}`` for one run's missing keys,
-    calling ``progress(images done, images in all)`` as it goes.
+    ``compute(model, info, data, keys, progress)`` returns ``{key: result}`` for one run's missing keys,
+    calling ``progress(images done, images in all)`` as it goes; it is called holding the model's lock,
+    after the keys another session stored meanwhile were taken (a class asking at once computes once).
     """
     store = result_store()
     found: list[dict] = []
@@ -64,9 +66,14 @@ def _with_progress(requests: Sequence[tuple[runs.RunInfo, Sequence[Hashable]]], 
                 share = min(1.0, (before + images) / total)
                 bar.progress(share, text=f"{text} {name}: {share:.0%}")
 
-            results = compute(info, run_robustness_set(info), keys, step)
-            for k, v in results.items():
-                store.put((kind, run_key(info), k), v)
+            model, lock = run_model(info)
+            with model_turn(lock, lambda: bar.progress(done / total, text=f"{text} {name}: {WAITING_TEXT}")):
+                meanwhile = {k: store.get((kind, run_key(info), k)) for k in keys}
+                out.update({k: v for k, v in meanwhile.items() if v is not None})
+                missing = [k for k, v in meanwhile.items() if v is None]
+                results = compute(model, info, run_robustness_set(info), missing, step) if missing else {}
+                for k, v in results.items():
+                    store.put((kind, run_key(info), k), v)
             out.update(results)
             done += size
         bar.empty()
@@ -89,11 +96,9 @@ def _store_kept_views(info: runs.RunInfo, variants: Sequence[Hashable]) -> None:
             store.put(("score", run_key(info), variant), score)
 
 
-def _score(info: runs.RunInfo, data: dict, variants: list, progress) -> dict:
-    model, lock = run_model(info)
-    with lock:
-        return robustness.variant_scores(model, data["x"], data["y"], len(data["class_names"]), variants,
-                                         prepare=input_scaling(info), progress=progress)
+def _score(model, info: runs.RunInfo, data: dict, variants: list, progress) -> dict:
+    return robustness.variant_scores(model, data["x"], data["y"], len(data["class_names"]), variants,
+                                     prepare=input_scaling(info), progress=progress)
 
 
 def rotation_sweeps(infos: list, angles, *, fill: str) -> dict:
@@ -122,12 +127,10 @@ def transform_results(infos: list, *, shifts, fill: str) -> dict:
     return out
 
 
-def _sizes(info: runs.RunInfo, data: dict, variants: list, progress) -> dict:
-    model, lock = run_model(info)
-    with lock:
-        rows = robustness.other_sizes(model, data["x"], data["y"], data["class_names"],
-                                      sizes=[v.size for v in variants], method=variants[0].method,
-                                      prepare=input_scaling(info), progress=progress)
+def _sizes(model, info: runs.RunInfo, data: dict, variants: list, progress) -> dict:
+    rows = robustness.other_sizes(model, data["x"], data["y"], data["class_names"],
+                                  sizes=[v.size for v in variants], method=variants[0].method,
+                                  prepare=input_scaling(info), progress=progress)
     return dict(zip(variants, rows))
 
 

@@ -204,3 +204,75 @@ def test_the_fgsm_curve_moves_a_progress_bar_once_and_is_then_kept_for_every_ses
     assert len(shown) == -(-n // 4) + 1  # one move per batch, then gone
     assert explain_cache.epsilon_curve(info, (0, 1, 2)) is curve and len(calls) == 1  # kept: no attack again
     assert explain_cache.epsilon_curve(info, (0, 1)).epsilons == (0.0, 1.0) and len(calls) == 2
+
+
+def _asked_at_once(monkeypatch, module, name: str, request) -> tuple[int, list]:
+    """Two sessions make ``request()`` at once: the first computes (``module.name`` held up until the second
+    waits for the network), the second waits. Returns how often ``module.name`` ran and both answers."""
+    import threading
+
+    inside, waiting = threading.Event(), threading.Event()
+    calls = []
+
+    class Bar:
+        def progress(self, value, text=""):
+            if caches.WAITING_TEXT in text:
+                waiting.set()
+
+        def empty(self):
+            pass
+
+    monkeypatch.setattr(st, "progress", lambda value=0.0, text="": Bar())
+    real = getattr(module, name)
+
+    def held_up(*args, **kwargs):
+        calls.append(1)
+        inside.set()
+        assert waiting.wait(30), "the second session never said it waits for the network"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, held_up)
+    answers = [None, None]
+
+    def ask(k):
+        answers[k] = request()
+
+    first = threading.Thread(target=ask, args=(0,))
+    first.start()
+    assert inside.wait(60)
+    second = threading.Thread(target=ask, args=(1,))
+    second.start()
+    first.join(60)
+    second.join(60)
+    return len(calls), answers
+
+
+def test_a_class_asking_for_the_same_robustness_copies_at_once_computes_them_once(monkeypatch):
+    from cnnviz.app import sweeps
+    from cnnviz.inspect import robustness
+
+    info = runs.load_run(training.train(tiny_spec(), build=tiny_build).run.run_id)
+    calls, (a, b) = _asked_at_once(monkeypatch, robustness, "variant_scores",
+                                   lambda: sweeps.rotation_sweeps([info], (30, 60), fill="constant"))
+    assert calls == 1
+    (ra,), (rb,) = a.values(), b.values()
+    np.testing.assert_array_equal(ra.accuracy, rb.accuracy)
+
+
+def test_a_class_asking_for_the_same_evaluation_at_once_predicts_once(monkeypatch):
+    from cnnviz.inspect import evaluation
+
+    info = runs.load_run(training.train(tiny_spec(), build=tiny_build).run.run_id)
+    predictions.path(info.path).unlink()  # no kept answers: the network predicts them
+    calls, (a, b) = _asked_at_once(monkeypatch, evaluation, "evaluate", lambda: caches.run_evaluation(info))
+    assert calls == 1 and a is b
+
+
+def test_a_class_asking_for_the_same_fgsm_curve_at_once_attacks_once(monkeypatch):
+    from cnnviz.app import explain as explain_cache
+    from cnnviz.inspect import adversarial
+
+    info = runs.load_run(training.train(tiny_spec(), build=tiny_build).run.run_id)
+    calls, (a, b) = _asked_at_once(monkeypatch, adversarial, "accuracy_curve",
+                                   lambda: explain_cache.epsilon_curve(info, (0, 1)))
+    assert calls == 1 and a is b
