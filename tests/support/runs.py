@@ -49,3 +49,14 @@ def fake_run_info(**changes) -> RunInfo:
     config.update(changes)
     return RunInfo(run_id="20250101-120000-0123abcd", config=config, history={}, metrics={"test_accuracy": 0.5},
                    created="2025-01-01T12:00:00+00:00", status="finished")
+
+
+def tta_reference(run_id: str, index: int):
+    """``(class names, Evaluate's answer, one pass's answer)`` on test image ``index`` of a flip-TTA run:
+    the mean answer on the image and its mirror, and the answer on the image as it is."""
+    from cnnviz.inspect import evaluation
+
+    model, x, y, names, _ = reference_data(run_id)
+    tested = evaluation.evaluate(model, x, y, names, tta="flip").probabilities[index]
+    plain = evaluation.predict_probabilities(model, x[index:index + 1])[0]
+    return names, tested, plain

@@ -215,7 +215,8 @@ def test_download_failure_is_a_message(app_path, monkeypatch):
     assert not any("Connecting" in m.value for m in at.markdown)
 
 
-def test_a_made_dataset_is_offered_and_chosen_at_once(app_path):
+def _import_pets_zip(app_path):
+    """The Datasets page after importing a zip of 20 pictures as "pets" (16×16)."""
     at = _open(app_path)
     at.selectbox(key="datasets_source").set_value("cifar10").run()  # no charts: fast reruns
     at.select_slider(key="datasets_zip_size").set_value(16).run()
@@ -223,6 +224,11 @@ def test_a_made_dataset_is_offered_and_chosen_at_once(app_path):
     at.file_uploader(key="datasets_zip").upload("pets.zip", make_zip(class_folders()), "application/zip").run()
     at.button(key="datasets_zip_import").click().run()
     assert not at.exception and not _errors(at)
+    return at
+
+
+def test_a_made_dataset_is_offered_and_chosen_at_once(app_path):
+    at = _import_pets_zip(app_path)
     assert any(s.value.startswith("Made folder:pets") for s in at.success)
     picker = at.selectbox(key="datasets_source")
     assert "folder:pets" in picker.options[-1] or any("pets" in o for o in picker.options)
@@ -237,13 +243,7 @@ def test_a_zip_import_moves_a_bar_with_its_files(app_path, monkeypatch):
     real = datasets.import_folder_zip
     monkeypatch.setattr(datasets, "import_folder_zip", lambda data, progress=None, **kw: real(
         data, progress=lambda done, total: moves.append((done, total)) or progress(done, total), **kw))
-    at = _open(app_path)
-    at.selectbox(key="datasets_source").set_value("cifar10").run()  # no charts: fast reruns
-    at.select_slider(key="datasets_zip_size").set_value(16).run()
-    at.text_input(key="datasets_zip_name").input("pets")
-    at.file_uploader(key="datasets_zip").upload("pets.zip", make_zip(class_folders()), "application/zip").run()
-    at.button(key="datasets_zip_import").click().run()
-    assert not at.exception and not _errors(at)
+    at = _import_pets_zip(app_path)
     assert moves == [(done, 20) for done in range(21)]  # the 20 images of the zip, one by one
     assert not at.get("progress")  # gone with the rerun that opens the new dataset
 

@@ -11,8 +11,7 @@ from cnnviz.inspect import adversarial, gradcam, neuron, occlusion, saliency
 from cnnviz.plots.explain import PERTURBATION_GAIN
 from tests.support.images import png_bytes
 from tests.support.pages import assert_no_runs_notice, chart_keys, figure, no_errors, open_page, texts
-from tests.support.runs import copy_runs, reference_data, train_runs
-from cnnviz.inspect import evaluation
+from tests.support.runs import copy_runs, reference_data, train_runs, tta_reference
 from tests.support.specs import FLAT_MODEL, page_spec
 
 pytestmark = pytest.mark.slow
@@ -163,14 +162,6 @@ def test_upload_is_explained_without_a_true_class(app_path, run_id):
     assert "explain_saliency" in chart_keys(at)
 
 
-def _tta_reference(run_id: str, index: int):
-    """What Evaluate counts for test image ``index`` of a flip-TTA run: the mean answer on it and its mirror."""
-    model, x, y, names, _ = reference_data(run_id)
-    tested = evaluation.evaluate(model, x, y, names, tta="flip").probabilities[index]
-    plain = evaluation.predict_probabilities(model, x[index:index + 1])[0]
-    return names, tested, plain
-
-
 def test_a_tta_runs_test_image_says_what_evaluate_counted(app_path, run_id, stored):
     at = open_page(app_path, PAGE)
     at.number_input(key="explain_index").set_value(5).run()
@@ -179,7 +170,7 @@ def test_a_tta_runs_test_image_says_what_evaluate_counted(app_path, run_id, stor
     no_errors(at)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CNNVIZ_HOME", str(stored[0]))
-        names, tested, plain = _tta_reference(stored[1]["tta"], 5)
+        names, tested, plain = tta_reference(stored[1]["tta"], 5)
     assert f". It says {names[int(np.argmax(plain))]} ({plain.max():.0%})." in texts(at)
     assert ("Its test accuracy and Evaluate average the answers on each test image and its mirror image "
             f"(test-time augmentation): there it says {names[int(np.argmax(tested))]} ({tested.max():.0%}).") in texts(at)

@@ -24,7 +24,7 @@ from tests.support.pages import (
     open_page,
     texts,
 )
-from tests.support.runs import copy_runs, reference_data, train_runs
+from tests.support.runs import copy_runs, reference_data, train_runs, tta_reference
 from tests.support.specs import FLAT_MODEL, GAP_MODEL, page_spec
 
 pytestmark = pytest.mark.slow
@@ -213,14 +213,6 @@ def test_a_test_image_number_out_of_range_is_said_and_no_picture_drawn(app_path,
     assert [e.value for e in at.error] == ["Test image (0 to 39) must be from 0 to 39; the box shows -1."]
 
 
-def _tta_reference(run_id: str, index: int):
-    """What Evaluate counts for test image ``index`` of a flip-TTA run: the mean answer on it and its mirror."""
-    model, x, y, names, _ = reference_data(run_id)
-    tested = evaluation.evaluate(model, x, y, names, tta="flip").probabilities[index]
-    plain = evaluation.predict_probabilities(model, x[index:index + 1])[0]
-    return names, tested, plain
-
-
 def test_a_tta_runs_test_image_says_what_evaluate_counted_beside_the_one_pass(app_path, run_id, stored):
     at = open_page(app_path, PAGE)
     at.number_input(key="inside_index").set_value(5).run()
@@ -229,7 +221,7 @@ def test_a_tta_runs_test_image_says_what_evaluate_counted_beside_the_one_pass(ap
     no_errors(at)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CNNVIZ_HOME", str(stored[0]))
-        names, tested, plain = _tta_reference(stored[1]["tta"], 5)
+        names, tested, plain = tta_reference(stored[1]["tta"], 5)
     assert figure(at, "inside_probs")["layout"]["title"]["text"] == (
         f"It says {names[int(np.argmax(plain))]} ({plain.max():.0%})")  # the bars: one pass, as the tabs use
     assert ("These answers are one pass on the image as it is. Its test accuracy and Evaluate average the answers "
