@@ -209,8 +209,9 @@ def _speed_section(gray: np.ndarray) -> None:
 
 def main() -> None:
     st.title("Convolution")
-    st.write("Slide a small grid of numbers, the **kernel**, over an image, multiply and add: that is a "
-             "convolution, and a CNN learns its kernels. Try the classic ones here, then see what the output "
+    st.write("Turn a small grid of numbers, the **kernel**, by 180°, slide it over an image, multiply and add: "
+             "that is a convolution (a CNN's Conv2D skips the turn: see the colour section), and a CNN learns "
+             "its kernels. Try the classic ones here, then see what the output "
              "sizes are, what a Conv2D layer does with colour, and how much a GPU speeds it up.")
     picked = None
     with friendly_errors("Loading the image"):

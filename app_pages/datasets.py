@@ -150,7 +150,7 @@ def _label(ds: datasets.Dataset, label: int) -> None:
     st.markdown(f"**Its label as the network gets it:** class number {label} → one-hot "
                 f"`{vector}` (`to_categorical`: a 1 in position {label}, {code_name(ds.class_names[label])}, "
                 f"0 elsewhere; one position per class).")
-    st.dataframe(label_shapes(len(ds.y_train), ds.num_classes, ds.input_shape), hide_index=True,
+    st.dataframe(label_shapes(len(ds.y_train), ds.num_classes, ds.input_shape, dataset=ds.name), hide_index=True,
                  key="datasets_label_shapes")
     st.caption(BATCH_AXIS_NOTE)
 

@@ -108,7 +108,7 @@ def _batch_sizes(data: ex.Data) -> None:
 
 def _batch_norm(data: ex.Data) -> None:
     st.subheader("Batch norm with a batch of 2 or 64")
-    st.caption("Seed 001 Q7. Batch normalisation divides by the mean and spread of the batch it is given. "
+    st.caption("Seed 001 Q7. Batch normalisation subtracts the mean of the batch it is given and divides by its standard deviation, channel by channel. "
                "How far a batch's channel mean strays from the whole data's (in standard deviations):")
     noise = ex.batch_mean_noise(data.x_train, [b for b in (2, 8, 64, 512) if b <= len(data.x_train)])
     st.dataframe([{"batch size": b, "batch mean off by (std)": round(v, 3)} for b, v in noise.items()],
@@ -142,7 +142,7 @@ def _streaming(data: ex.Data) -> None:
 def _dense_or_conv(ds: datasets.Dataset, data: ex.Data) -> None:
     st.subheader("Dense or convolutional?")
     st.caption("Seed 001 Q5 and seed 003 3.1. A convolution uses the same few weights at every position, so "
-               "its parameters do not grow with the image; a dense layer has one weight per pixel and unit:")
+               "its parameters do not grow with the image; a dense layer has one weight per input value (pixel and colour channel) and unit:")
     st.dataframe([{"image": f"{r['side']}×{r['side']}×3", "Conv2D, 16 filters of 3×3": f"{r['conv']:,}",
                    "Dense, 16 units": f"{r['dense']:,}"} for r in ex.conv_and_dense_parameters()], hide_index=True)
     _run("dense_conv", "Train a dense and a conv net on the same images", "networks", {ds.name: data})

@@ -110,7 +110,7 @@ def _feature_maps_tab(info: runs.RunInfo, image: np.ndarray, layers: dict) -> No
                "on its own' every tile is stretched to its own mean ± 2 standard deviations (seed 004), so "
                "brightness cannot be compared between tiles; with 'one scale' it can.")
     st.plotly_chart(feature_figs.channel_stats_figure(fm), key="inside_stats")
-    dead = sum(1 for s in fm.stats if s["max"] <= 0)
+    dead = features.zero_channels(fm)
     if fm.kind in ("conv", "activation") and dead:
         st.caption(f"{dead} of {len(fm.stats)} channels are zero everywhere for this image.")
 

@@ -48,7 +48,7 @@ PAGES: tuple[PageInfo, ...] = (
              "Show your own photos to a network trained on 1.28 million ImageNet photos: its top guesses, "
              "how sure it is, where it looks (Grad-CAM) and why it is called ResNet50."),
     PageInfo("app_pages/transfer.py", "Transfer learning", ":material/move_up:",
-             "Reuse an ImageNet network's layers (MobileNetV2 or ResNet50) with a new head for your own "
+             "Reuse an ImageNet network's layers (MobileNetV2, ResNet50 or VGG16) with a new head for your own "
              "classes; train it frozen and unfrozen and compare the two runs."),
     PageInfo("app_pages/class_room.py", "Class", ":material/school:",
              "For the teacher: who is training and who is waiting, stop a training, how many train at once, "

@@ -25,10 +25,11 @@ from cnnviz.weights import Progress, download_backbone
 
 
 def megabytes(done: int, total: int | None) -> str:
-    """A download's bar text: "3.0 of 14.0 MB", then what happens once the last byte is in."""
+    """A download's bar text: "3.0 of 14.0 MB" (10⁶ bytes, as the pages give sizes), then what happens once
+    the last byte is in."""
     if not total:
-        return f"{done / 2**20:,.1f} MB"
-    text = f"{done / 2**20:,.1f} of {total / 2**20:,.1f} MB"
+        return f"{done / 1e6:,.1f} MB"
+    text = f"{done / 1e6:,.1f} of {total / 1e6:,.1f} MB"
     return f"{text}: checking the file…" if done >= total else text
 
 

@@ -377,3 +377,10 @@ def layer_filters(
         in_channels=tuple(range(n_c)), per_channel=per_channel, rgb=rgb, scale=scale,
         weights=kernel[:, :, :n_c, :n_f].astype(np.float32),
     )
+
+
+def zero_channels(maps: FeatureMaps) -> int:
+    """How many channels of ``maps`` are exactly zero everywhere (a ReLU that never fired on this image).
+    A channel before its activation (e.g. batch norm before the ReLU) may be negative everywhere
+    instead: that is not zero, and not counted."""
+    return sum(1 for s in maps.stats if s["min"] == s["max"] == 0)

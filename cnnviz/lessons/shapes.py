@@ -47,15 +47,19 @@ def one_hot(labels: np.ndarray | Sequence[int] | int, num_classes: int) -> np.nd
     return np.eye(num_classes)[y]
 
 
-def label_shapes(n_images: int, num_classes: int, input_shape: Sequence[int]) -> list[dict[str, str]]:
+def label_shapes(n_images: int, num_classes: int, input_shape: Sequence[int], *,
+                 dataset: str = "cifar10") -> list[dict[str, str]]:
     """The shapes a student meets on the way from the data to the network, as Keras gives them.
 
     Returns:
-        ``[{"what", "shape"}, ...]``: the labels as ``cifar10.load_data`` returns them, after
-        ``to_categorical``, and one batch of images and of one-hot labels going into ``fit``.
+        ``[{"what", "shape"}, ...]``: the labels as loaded (``cifar10.load_data`` gives a column, N×1;
+        other datasets one number per image), after ``to_categorical``, and one batch of images and of
+        one-hot labels going into ``fit``.
     """
+    loaded = ({"what": "labels as keras.datasets.cifar10.load_data() gives them", "shape": str((n_images, 1))}
+              if dataset == "cifar10" else {"what": "labels: one class number per image", "shape": str((n_images,))})
     return [
-        {"what": "labels as keras.datasets.cifar10.load_data() gives them", "shape": str((n_images, 1))},
+        loaded,
         {"what": f"labels after to_categorical(y, {num_classes})", "shape": str((n_images, num_classes))},
         {"what": "images going into the network (one batch)", "shape": keras_shape(input_shape)},
         {"what": "one-hot labels of that batch", "shape": keras_shape((num_classes,))},

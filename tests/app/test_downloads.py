@@ -20,7 +20,7 @@ from cnnviz.inspect import pretrained
 from tests.support.archives import class_folders, make_zip
 from tests.support.http import loopback_server, md5, refused_url
 
-MB = 2**20
+MB = 10**6  # as the bar counts them
 
 
 class Slot:
@@ -94,9 +94,9 @@ def test_transfer_download_moves_a_bar_with_the_bytes(slots, notop_mirror, cnnvi
     assert path == str(cnnviz_home / "weights" / weights.RESNET50_NOTOP.file)
     assert Path(path).read_bytes() == payload and mirror.hits == ["/notop.h5"]
     [slot] = slots
-    assert slot.shown == [  # one move per 1 MiB block read (cnnviz.weights.CHUNK)
-        (0.0, "Connecting to download ResNet50's ImageNet weights…"), (0.0, "0.0 of 2.5 MB"), (0.4, "1.0 of 2.5 MB"),
-        (0.8, "2.0 of 2.5 MB"), (1.0, "2.5 of 2.5 MB: checking the file…"), (1.0, "Done")]
+    assert slot.shown == [  # one move per 1 MiB block read (cnnviz.weights.CHUNK), counted in 10⁶ bytes
+        (0.0, "Connecting to download ResNet50's ImageNet weights…"), (0.0, "0.0 of 2.5 MB"), (0.41, "1.0 of 2.5 MB"),
+        (0.83, "2.1 of 2.5 MB"), (1.0, "2.5 of 2.5 MB: checking the file…"), (1.0, "Done")]
     assert not slot.removed
 
 
@@ -159,7 +159,7 @@ def test_resnet50_weights_are_downloaded_with_a_bar_outside_the_cached_model(slo
         [slot] = slots
         assert slot.shown == [
             (0.0, "Connecting to download ResNet50's ImageNet weights (about 100 MB)…"), (0.0, "0.0 of 3.0 MB"),
-            (0.33, "1.0 of 3.0 MB"), (0.66, "2.0 of 3.0 MB"), (1.0, "3.0 of 3.0 MB: checking the file…"),
+            (0.34, "1.0 of 3.0 MB"), (0.69, "2.1 of 3.0 MB"), (1.0, "3.0 of 3.0 MB: checking the file…"),
             (1.0, "Done")]
         assert from_disk == [False, False]  # the cached model never downloads: missing, then loaded
         assert downloads.resnet50() is model and caches.resnet50() is model  # kept: no bar, no request

@@ -267,3 +267,18 @@ def test_a_frozen_conv_is_marked_not_trainable(seq_input):
             ("conv1", False), ("conv2", True)]
     finally:
         seq_input.get_layer("conv1").trainable = True
+
+
+def test_zero_channels_counts_a_relu_that_never_fired_not_a_channel_that_is_negative_everywhere():
+    import keras
+
+    inputs = keras.Input((4, 4, 1), name="image")
+    conv = keras.layers.Conv2D(3, 1, name="conv", kernel_initializer=keras.initializers.Constant(
+        np.array([[[[1.0, -1.0, -1.0]]]])), bias_initializer=keras.initializers.Constant([0.0, 0.0, -0.5]))(inputs)
+    relu = keras.layers.ReLU(name="relu")(conv)
+    model = keras.Model(inputs, relu, name="probe")
+    image = np.full((4, 4, 1), 0.25, np.float32)  # conv: 0.25, -0.25, -0.75 everywhere
+    before, after = (features.feature_maps(model, image, name) for name in ("conv", "relu"))
+    assert [s["max"] for s in before.stats] == pytest.approx([0.25, -0.25, -0.75])
+    assert features.zero_channels(before) == 0  # negative everywhere is not zero (batch norm before the ReLU)
+    assert features.zero_channels(after) == 2  # the ReLU never fired in two channels

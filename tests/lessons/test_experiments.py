@@ -98,3 +98,17 @@ def test_dropout_is_off_at_test_time():
     assert np.ptp(result.on, axis=0).max() > 1e-3  # a different guess each try
     with pytest.raises(InvalidArgument, match=r"takes \(8, 8, 1\), got an image of \(4, 4, 1\)"):
         experiments.dropout_predictions(model, image[:4, :4])
+
+
+def test_what_the_experiments_page_says_of_batch_norm_and_dense_layers_is_what_keras_does():
+    from pathlib import Path
+
+    import keras
+
+    text = (Path(__file__).resolve().parents[2] / "app_pages" / "experiments.py").read_text(encoding="utf-8")
+    out = np.asarray(keras.layers.BatchNormalization(epsilon=0.0)(np.array([[1.0], [3.0]], np.float32), training=True))
+    np.testing.assert_allclose(out[:, 0], [-1.0, 1.0])  # (x − mean 2) / std 1: subtracts the mean
+    assert "subtracts the mean of the batch it is given and divides by its standard deviation" in text
+    row = next(r for r in experiments.conv_and_dense_parameters() if r["side"] == 32)
+    assert row["dense"] == (32 * 32 * 3 + 1) * 16  # one weight per input value, colour channels included
+    assert "one weight per input value (pixel and colour channel) and unit" in text

@@ -44,3 +44,10 @@ def test_keras_shape_is_what_a_keras_model_prints():
 def test_label_shapes_of_seed_000():
     rows = shapes.label_shapes(10_000, 10, (32, 32, 3))
     assert [r["shape"] for r in rows] == ["(10000, 1)", "(10000, 10)", "(None, 32, 32, 3)", "(None, 10)"]
+
+
+def test_only_cifar10_loads_its_labels_as_a_column():
+    """keras.datasets.cifar10.load_data reshapes its labels to N×1; mnist's and the others' stay one number each."""
+    rows = shapes.label_shapes(1_797, 10, (8, 8, 1), dataset="digits")
+    assert rows[0] == {"what": "labels: one class number per image", "shape": "(1797,)"}
+    assert shapes.label_shapes(50_000, 10, (32, 32, 3), dataset="cifar10")[0]["shape"] == "(50000, 1)"

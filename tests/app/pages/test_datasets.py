@@ -166,7 +166,8 @@ def test_a_label_next_to_its_one_hot_vector_and_the_shapes_batch_first(app_path)
     shown = " ".join(m.value for m in at.markdown)
     assert f"class number {label} → one-hot `{vector}`" in shown and f"a 1 in position {label}" in shown
     shapes = next(d.value for d in at.dataframe if list(d.value.columns) == ["what", "shape"])
-    assert list(shapes["shape"]) == ["(1437, 1)", "(1437, 10)", "(None, 8, 8, 1)", "(None, 10)"]
+    assert list(shapes["shape"]) == ["(1437,)", "(1437, 10)", "(None, 8, 8, 1)", "(None, 10)"]
+    assert shapes["what"][0] == "labels: one class number per image"  # only cifar10.load_data gives a column
     assert any("`None` is the number of images in a batch" in c.value for c in at.caption)
 
 

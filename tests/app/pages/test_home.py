@@ -94,3 +94,11 @@ def test_convolution_does_not_import_the_dataset_loaders(tmp_path):
                             timeout=240, env={**__import__("os").environ, "CNNVIZ_HOME": str(tmp_path)})
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "", f"Convolution imported {result.stdout.strip()}"
+
+
+def test_the_home_page_names_every_transfer_backbone():
+    from cnnviz.catalog import PAGES
+    from cnnviz.models.backbones import BACKBONES
+
+    teaches = next(p.teaches for p in PAGES if p.path == "app_pages/transfer.py")
+    assert all(b.title in teaches for b in BACKBONES.values()), teaches
