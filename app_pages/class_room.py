@@ -9,6 +9,7 @@ import streamlit as st
 from cnnviz.app import identity, jobs
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.numbers import checked_number
+from cnnviz.app.state import still_chosen
 from cnnviz.classroom import roster
 from cnnviz.classroom import settings as class_settings
 from cnnviz.runs import results
@@ -57,9 +58,13 @@ def _trainings(me) -> None:
                      hide_index=True, key="class_jobs")
         by_id = {s.job_id: s for s in active}
         left, right = st.columns([3, 1])
+        wanted = st.session_state.get("class_stop_job")  # the teacher's choice, before an ended job is replaced
         job_id = left.selectbox("Training", list(by_id), key="class_stop_job",
                                 format_func=lambda i: f"{by_id[i].owner_name}: {by_id[i].label} ({by_id[i].state})")
-        if right.button("Stop it", key="class_stop", icon=":material/stop_circle:"):
+        clicked = right.button("Stop it", key="class_stop", icon=":material/stop_circle:")
+        if clicked and not still_chosen(wanted, job_id):  # it ended meanwhile: never stop the next one
+            right.warning("The training you chose has ended or left the queue: nothing was stopped.")
+        elif clicked:
             with friendly_errors("Stopping the training"):
                 manager.stop(job_id, by=me)
                 st.rerun()

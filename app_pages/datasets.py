@@ -7,6 +7,7 @@ from cnnviz.app import caches, datachoice, downloads, identity
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.numbers import checked_number
 from cnnviz.app.remember import KEEP, URL
+from cnnviz.app.state import still_chosen, tick_belongs_to
 from cnnviz.classroom import policy
 from cnnviz.data import augment, datasets, folderdata, stored
 from cnnviz.data import owners as data_owners
@@ -33,6 +34,7 @@ ZIP_REPORT_KEY = "datasets_zip_report"  # the import report, shown at the top af
 CHOOSE_KEY = "datasets_choose_next"  # a dataset the picker opens on at the next run (one just made)
 SOURCE_KEY = "datasets_source"
 DELETE_CONFIRM_KEY = "datasets_delete_confirm"
+DELETE_SHOWN_KEY = "datasets_delete_shown"  # the dataset the Delete tick was last drawn for
 AUG_PREVIEW_IMAGES = 8
 SCALING_SAMPLE = 256
 
@@ -232,14 +234,19 @@ def _augmentation(ds: datasets.Dataset) -> None:
                         key="datasets_aug_chart")
 
 
-def _delete_import(name: str) -> None:
-    """A Delete for an imported dataset its owner (or the teacher) may remove; the backend checks again."""
+def _delete_import(name: str, wanted: str | None) -> None:
+    """A Delete for an imported dataset its owner (or the teacher) may remove; the backend checks again.
+    ``wanted``: the dataset chosen before the picker was drawn (gone meanwhile: nothing is deleted)."""
     me = identity.person()
     if not policy.can_change(me, data_owners.owner(name)):
         return
     left, right = st.columns([3, 1])
+    tick_belongs_to(name, confirm_key=DELETE_CONFIRM_KEY, shown_key=DELETE_SHOWN_KEY)
     confirm = left.checkbox(f"Yes, delete {stored.title(name)}", key=DELETE_CONFIRM_KEY)
-    if right.button("Delete dataset", key="datasets_delete", disabled=not confirm, icon=":material/delete:"):
+    clicked = right.button("Delete dataset", key="datasets_delete", disabled=not confirm, icon=":material/delete:")
+    if clicked and not still_chosen(wanted, name):
+        right.warning("The dataset you chose is gone (deleted in another tab?): nothing was deleted.")
+    elif clicked:
         with friendly_errors("Deleting the dataset"):
             datasets.remove(name, by=me)
             caches.forget_datasets()
@@ -257,6 +264,7 @@ def main() -> None:
         st.session_state[SOURCE_KEY] = made
     elif SOURCE_KEY not in st.session_state and statuses.get("cifar10", {}).get("present"):
         st.session_state[SOURCE_KEY] = "cifar10"  # the lab's dataset, when it is here
+    wanted = st.session_state.get(SOURCE_KEY)  # before the picker replaces a dataset deleted meanwhile
     name = st.selectbox("Dataset", list(statuses), key=SOURCE_KEY, persist_state=KEEP, bind=URL,
                         format_func=lambda n: _status_label(statuses[n]))
     info = statuses[name]
@@ -276,7 +284,7 @@ def main() -> None:
             with friendly_errors("This part of the page"):
                 section(ds)
     if name.startswith(stored.FOLDER_PREFIX) and info["present"]:
-        _delete_import(name)
+        _delete_import(name, wanted)
     if name == "cifar10":
         _import_cifar10()
     _import_zip()

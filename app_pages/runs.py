@@ -8,6 +8,7 @@ from cnnviz.app import identity, report, tables
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.classroom import policy
 from cnnviz.app.remember import KEEP
+from cnnviz.app.state import still_chosen, tick_belongs_to
 from cnnviz.errors import CnnvizError
 from cnnviz.plots import training as plots
 from cnnviz.runs import compare as runs_compare
@@ -21,6 +22,7 @@ from cnnviz.runs.compare import differing_settings, history_csv
 COMPARE_KEY = "runs_compare"
 CONFIRM_KEY = "runs_delete_confirm"
 DAMAGED_CONFIRM_KEY = "runs_damaged_delete_confirm"
+SHOWN_KEY = "runs_delete_shown"  # the run the Delete tick was last drawn for
 
 
 def _overview(items: list[runs.RunInfo]) -> None:
@@ -62,6 +64,7 @@ def _compare(items: list[runs.RunInfo]) -> None:
 def _one_run(items: list[runs.RunInfo]) -> None:
     st.subheader("One run")
     by_id = {r.run_id: r for r in items}
+    wanted = st.session_state.get("runs_selected")  # what the student chose, before a vanished run is replaced
     run_id = st.selectbox("Run", list(by_id), key="runs_selected", persist_state=KEEP,
                           format_func=lambda i: by_id[i].label)
     info = by_id[run_id]
@@ -94,8 +97,12 @@ def _one_run(items: list[runs.RunInfo]) -> None:
                        key="runs_download_model", icon=":material/download:", disabled=model_path is None)
     c2.download_button("Download history (CSV)", data=history_csv(info), file_name=f"cnnviz-{run_id}-history.csv",
                        mime="text/csv", on_click="ignore", key="runs_download_csv", icon=":material/table:")
+    tick_belongs_to(run_id, confirm_key=CONFIRM_KEY, shown_key=SHOWN_KEY)
     confirm = c3.checkbox("Yes, delete this run", key=CONFIRM_KEY) if mine else False
-    if mine and c3.button("Delete", key="runs_delete", disabled=not confirm, icon=":material/delete:"):
+    clicked = mine and c3.button("Delete", key="runs_delete", disabled=not confirm, icon=":material/delete:")
+    if clicked and not still_chosen(wanted, run_id):  # deleted in another tab: never delete the next run
+        c3.warning("The run you chose is gone (deleted in another tab?): nothing was deleted.")
+    elif clicked:
         with friendly_errors("Deleting the run"):  # e.g. a read-only CNNVIZ_HOME: its own words, not "reading"
             runs.delete_run(run_id, by=me)
             st.session_state.pop(CONFIRM_KEY, None)

@@ -53,7 +53,7 @@ def pictures(info: runs.RunInfo, target: str, layer: str | None, units: tuple[in
     model, lock = run_model(info)
     with lock:
         return actmax.maximize(model, list(units), target=target, layer=layer, lower=np.minimum(black, white),
-                               upper=np.maximum(black, white))
+                               upper=np.maximum(black, white), size=tuple(int(s) for s in info.input_shape[:2]))
 
 
 @st.cache_data(max_entries=32, show_spinner="Finding the test images that excite each filter most…",

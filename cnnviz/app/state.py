@@ -37,3 +37,18 @@ def keep_choice_valid(key: str, options: Iterable, default: Any = None) -> None:
             st.session_state[key] = default
     elif st.session_state[key] not in options:
         st.session_state[key] = default if default in options else (options[0] if options else None)
+
+
+def tick_belongs_to(item: Any, *, confirm_key: str, shown_key: str) -> None:
+    """A confirmation tick ("Yes, delete this run") arms only the item it was given for: call it before
+    drawing the checkbox; shown for another item, the box starts unticked."""
+    if st.session_state.get(shown_key) != item:
+        st.session_state[confirm_key] = False
+    st.session_state[shown_key] = item
+
+
+def still_chosen(wanted: Any, shown: Any) -> bool:
+    """Whether a click acts on what the person chose: ``wanted`` is the picker's value read before the
+    picker was drawn; when that item vanished meanwhile (deleted or ended in another tab) the picker
+    falls back to another, ``shown``, and a Delete or Stop must not fall through to it."""
+    return wanted is None or wanted == shown

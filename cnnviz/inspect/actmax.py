@@ -98,7 +98,8 @@ def maximize(model: "keras.Model", units: Sequence[int], *, target: str = "chann
              lower: float | np.ndarray = 0.0, upper: float | np.ndarray = 1.0, steps: int = DEFAULT_STEPS,
              octaves: int | None = None, step: float = DEFAULT_STEP, jitter: int | None = None,
              tv: float = DEFAULT_TV, blur_sigma: float = DEFAULT_BLUR_SIGMA, blur_every: int = DEFAULT_BLUR_EVERY,
-             seed: int = 0, on_step: Callable[[int, int], bool | None] | None = None) -> Pictures:
+             seed: int = 0, on_step: Callable[[int, int], bool | None] | None = None,
+             size: tuple[int, int] | None = None) -> Pictures:
     """Pictures from noise that raise each unit's objective, one per unit, optimised together.
 
     Args:
@@ -116,13 +117,21 @@ def maximize(model: "keras.Model", units: Sequence[int], *, target: str = "chann
         blur_sigma, blur_every: Gaussian blur of ``blur_sigma`` pixels every ``blur_every`` steps (0: none).
         seed: seed of the noise and the jitter.
         on_step: called after each step with ``(done, total)``; returning False stops early.
+        size: ``(height, width)`` to draw at when the network takes any size (global pooling: its input is
+            None×None; the pages give the run's training size); ignored otherwise.
     Returns:
         :class:`Pictures`.
     """
     import tensorflow as tf
 
     units = _units(model, units, target, layer)
-    height, width, channels = (int(s) for s in model.input_shape[1:4])
+    height, width, channels = model.input_shape[1:4]
+    if height is None or width is None:  # a size-agnostic network (global pooling): the run's training size
+        if size is None:
+            raise InvalidArgument(f"this network takes images of any size (its input is "
+                                  f"{tuple(model.input_shape[1:])}): give the size to draw at, got size={size!r}")
+        height, width = size
+    height, width, channels = int(height), int(width), int(channels)
     side = min(height, width)
     if octaves is None:
         octaves = max(1, min(MAX_AUTO_OCTAVES, 1 + int(np.log2(max(side / COARSEST, 1)))))

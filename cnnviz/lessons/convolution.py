@@ -136,8 +136,16 @@ def validate_kernel(values: object, *, max_size: int = MAX_CUSTOM_KERNEL) -> np.
         r, c = bad[0]
         raise InvalidArgument(f"every kernel value must be a finite number; row {r + 1}, column {c + 1} is "
                               f"{kernel[r, c]}")
+    big = np.argwhere(np.abs(kernel) > MAX_KERNEL_VALUE)
+    if len(big):  # finite, but 255 × the sum of the weights would overflow (inf / NaN pictures)
+        r, c = big[0]
+        raise InvalidArgument(f"kernel values must be from {-MAX_KERNEL_VALUE:g} to {MAX_KERNEL_VALUE:g}; row {r + 1}, "
+                              f"column {c + 1} is {kernel[r, c]:g}")
     return kernel
 
+
+#: Largest weight a custom kernel may have: far above any lesson's, far below what overflows a float64 sum.
+MAX_KERNEL_VALUE = 1e6
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 

@@ -122,3 +122,17 @@ def test_to_uint8_maps_black_and_white_and_stretches():
     np.testing.assert_array_equal(plain, [[[[0, 128], [255, 191]]]])
     stretched = actmax.to_uint8(images, -1.0, 1.0)
     assert stretched.min() == 0 and stretched.max() == 255
+
+
+def test_a_network_of_any_size_is_drawn_at_the_size_given_and_refused_without_one():
+    import keras
+
+    inputs = keras.Input((None, None, 1), name="image")
+    x = keras.layers.Conv2D(2, 3, padding="same", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="out")(x), name="any_size")
+    pictures = actmax.maximize(model, [0, 1], layer="conv", steps=2, size=(12, 10))
+    assert pictures.images.shape[1:3] == (12, 10)
+    with pytest.raises(InvalidArgument, match=r"its input is \(None, None, 1\)\): give the size to draw at, "
+                                              r"got size=None"):
+        actmax.maximize(model, [0], layer="conv", steps=2)
