@@ -11,6 +11,8 @@ import argparse
 import dataclasses
 import json
 import getpass
+import os
+import signal
 import socket
 import sys
 import time
@@ -19,13 +21,14 @@ from pathlib import Path
 from cnnviz import storage, weights
 from cnnviz.classroom.people import TEACHER_OWNER, Person
 from cnnviz.data import cifar10, datasets, folderdata, selection, stored
-from cnnviz.errors import CnnvizError, InvalidArgument
+from cnnviz.errors import CnnvizError, InvalidArgument, Unavailable
 from cnnviz.models.presets import presets_table
 from cnnviz.runs import compare, labels, notebook
 from cnnviz.runs import store as runs
 from cnnviz.training import cluster, jobs, jobtable
 from cnnviz.training import loop as training
 from cnnviz.training.spec import augment_from_text, spec_from_preset
+from cnnviz.training.tta import TTA_SHORT
 
 
 # --- data (datasets) -------------------------------------------------------------------
@@ -195,7 +198,7 @@ def _cmd_jobs_stop(args: argparse.Namespace) -> int:
 
 def _cmd_jobs_resume(args: argparse.Namespace) -> int:
     # Without --wait only queue it: the workers of a short-lived process would end with it.
-    manager = jobs.manager() if args.wait else jobs.JobManager(workers=False)
+    manager = _cli_manager() if args.wait else jobs.JobManager(workers=False)
     new_id = manager.resume(args.job_id, owner=_cli_owner())
     print(f"job {new_id} queued: it goes on from epoch {manager.resumable(args.job_id)} of job {args.job_id}")
     if not args.wait:
@@ -305,6 +308,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         changes["keep_best"] = args.keep_best
     spec = dataclasses.replace(spec, **changes)
     spec.validate()
+    if not stored.is_present(spec.dataset):  # unknown names raise here; a missing one says how to get it
+        raise Unavailable(f"dataset {spec.dataset} is not on this machine. {stored.how_to_get(spec.dataset)}")
+    data = datasets.load(spec.dataset, mapped=True)
+    spec.model.validate(data.input_shape, data.num_classes)  # e.g. the learning rate, checked with the data's shape
+    spec.validate(num_classes=data.num_classes)
     sizes = f"train {spec.train_size or 'all'}, test {spec.test_size or 'all'}"
     print(f"training {spec.preset} on {spec.dataset} ({sizes}, {spec.epochs} epochs, batch {spec.batch_size}), "
           f"images: {spec.selection.short()}", flush=True)
@@ -323,7 +331,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             print("no training worker runs for this CNNVIZ_HOME yet: it starts when the app does, or run "
                   "`python -m cnnviz jobs work`")
         return 0
-    manager = jobs.manager()
+    manager = _cli_manager()
     status = _follow(manager, manager.submit(spec, owner=_cli_owner()))
     if status.state in ("failed", "interrupted"):
         raise CnnvizError(status.error or f"the training {status.state}")
@@ -335,6 +343,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     accuracy = info.test_accuracy
     line = f"run {info.run_id} {info.status}: test accuracy {accuracy:.2%}" if accuracy is not None else \
         f"run {info.run_id} {info.status}"
+    if accuracy is not None and info.spec.tta != "none":  # as Build & train says it
+        plain = info.metrics.get("test_accuracy_without_tta")
+        line += f" (mean over {TTA_SHORT.get(info.spec.tta, info.spec.tta)}" + \
+            ("" if plain is None else f"; without it {plain:.2%}") + ")"
     figure = notebook.for_run(info)
     if figure is not None and figure.shown_accuracy is not None:
         line += f" (the notebook got {figure.shown_accuracy:.2%} with this set-up)"
@@ -344,6 +356,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cli_manager() -> jobs.JobManager:
+    """Workers for a following command under the cap the servers or the Class page set (never rewritten:
+    it is the whole CNNVIZ_HOME's); the default cap only where none was set yet."""
+    cap = jobtable.JobTable().max_jobs(default=0)
+    if not cap:
+        return jobs.manager()
+    manager = jobs.JobManager(max_jobs=cap)
+    manager.table.recover()
+    return manager
+
+
 def _cli_owner() -> Person:
     """The command line acts as the teacher; its jobs show who ran it."""
     return Person(TEACHER_OWNER, f"{getpass.getuser()}@{socket.gethostname()} (command line)", True, "cli")
@@ -351,33 +374,59 @@ def _cli_owner() -> Person:
 
 def _follow(manager, job_id: str):
     """Print the job's progress until it ends: a line per finished epoch (from its history, however
-    fast the epochs go) and the running numbers in between; Ctrl-C asks it to stop within a batch."""
+    fast the epochs go) and the running numbers in between; Ctrl-C asks it to stop within a batch, a
+    second one quits (saying what became of the job). Ctrl-C only counts presses here, so one that comes
+    while the first is being handled is never lost nor raised half-way."""
+    presses: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda *_: presses.append(1))
+    try:
+        return _follow_loop(manager, job_id, presses)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _follow_loop(manager, job_id: str, presses: list[int]):
     epochs_shown, shown, phase, stopping = 0, None, None, False
     while True:
-        try:
-            status = manager.status(job_id)
-            p = status.progress
-            history = {k: p.curve.get(f"epoch_{k}", []) for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
-            for e in range(epochs_shown, len(history["loss"])):
-                ended = dataclasses.replace(p, epoch=e + 1, batch=p.batches, **{k: v[e] for k, v in history.items()})
-                print(_fmt_progress(ended), flush=True)
-                shown = (e + 1, p.batches)
-            epochs_shown = len(history["loss"])
-            if p.phase == "training" and p.batches and (p.epoch, p.batch) != shown and p.batch < p.batches:
-                print(_fmt_progress(p), flush=True)
-                shown = (p.epoch, p.batch)
-            if p.phase != phase and p.phase not in ("training", "done", "waiting"):
-                print(f"{p.phase}...", flush=True)
-            phase = p.phase
-            if not status.active:
-                return status
-            time.sleep(0.25)
-        except KeyboardInterrupt:
-            if stopping:
-                raise
-            print("stopping after this batch (Ctrl-C again to quit without saving)...", file=sys.stderr, flush=True)
+        if len(presses) >= 2:
+            _quit_following(manager, job_id)
+            raise KeyboardInterrupt
+        if presses and not stopping:
+            print(f"stopping after this batch (job {job_id}; Ctrl-C again to quit at once)...", file=sys.stderr,
+                  flush=True)
             manager.stop(job_id)
             stopping = True
+        status = manager.status(job_id)
+        p = status.progress
+        history = {k: p.curve.get(f"epoch_{k}", []) for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+        for e in range(epochs_shown, len(history["loss"])):
+            ended = dataclasses.replace(p, epoch=e + 1, batch=p.batches, **{k: v[e] for k, v in history.items()})
+            print(_fmt_progress(ended), flush=True)
+            shown = (e + 1, p.batches)
+        epochs_shown = len(history["loss"])
+        if p.phase == "training" and p.batches and (p.epoch, p.batch) != shown and p.batch < p.batches:
+            print(_fmt_progress(p), flush=True)
+            shown = (p.epoch, p.batch)
+        if p.phase != phase and p.phase not in ("training", "done", "waiting"):
+            print(f"{p.phase}...", flush=True)
+        phase = p.phase
+        if not status.active:
+            return status
+        time.sleep(0.25)
+
+
+def _quit_following(manager, job_id: str) -> None:
+    """A second Ctrl-C: end this command's workers (a job of theirs ends "interrupted", keeping what it
+    trained) and say what became of the job."""
+    manager.close()
+    status = manager.table.status(job_id)
+    if status is None or status.active:
+        print(f"job {job_id} goes on stopping in its worker; see `python -m cnnviz jobs`", file=sys.stderr)
+        return
+    saved = f"run {status.run_id} keeps what it trained" if status.run_id else "nothing was saved"
+    resume = f"; `python -m cnnviz jobs resume {job_id}` goes on from its last finished epoch" \
+        if status.run_id is None and manager.resumable(job_id) else ""
+    print(f"job {job_id} {status.state}: {saved}{resume}", file=sys.stderr, flush=True)
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
@@ -393,15 +442,15 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     if not items:
         print(f"no runs in {storage.runs_dir()}")
         return 0
-    header = f"{'run':<26}{'created (UTC)':<21}{'status':<10}{'model':<24}{'dataset':<14}{'epochs':>7}{'test acc.':>11}"
+    header = f"{'run':<26}{'created (UTC)':<21}{'status':<10}{'by':<24}{'model':<24}{'dataset':<14}{'epochs':>7}{'test acc.':>11}"
     print(header)
     print("-" * len(header))
     for r in items:
         spec = r.spec
         acc = "-" if r.test_accuracy is None else f"{r.test_accuracy:.2%}"
         done = r.metrics.get("epochs_completed")
-        print(f"{r.run_id:<26}{r.created.replace('T', ' ')[:19]:<21}{r.status:<10}{labels.network_id(spec):<24}"
-              f"{spec.dataset:<14}{'-' if done is None else f'{done:g}':>7}{acc:>11}")
+        print(f"{r.run_id:<26}{r.created.replace('T', ' ')[:19]:<21}{r.status:<10}{r.owner_name[:23]:<24}"
+              f"{labels.network_id(spec):<24}{spec.dataset:<14}{'-' if done is None else f'{done:g}':>7}{acc:>11}")
     return 0
 
 
@@ -430,21 +479,26 @@ def _cmd_report(args: argparse.Namespace) -> int:
     pinned = [inputs.Pinned(p.title, p.figure_json, p.caption)
               for p in pins.for_run(pins.load(owner, me), info.run_id)]
     out = Path(args.out or f"cnnviz-{info.run_id}-report.html")
-    for path in (out, out.parent):  # before the minutes of measuring
-        if path.exists() and path.is_dir() != (path == out.parent):
-            kind = "a folder" if path == out else "a file"
-            raise InvalidArgument(f"cannot write the report to {out}: {path} is {kind}")
+    csv = Path(args.csv) if args.csv else None
+    for target in (out, csv):  # before the minutes of measuring
+        if target is None:
+            continue
+        if target.is_dir():
+            raise InvalidArgument(f"cannot write the report to {target}: {target} is a folder")
+        if target.parent.exists() and not target.parent.is_dir():
+            raise InvalidArgument(f"cannot write the report to {target}: {target.parent} is a file")
     print(f"{len(pinned)} pinned Explain view{'' if len(pinned) == 1 else 's'} of {owner}", file=sys.stderr)
     print(f"measuring {info.label} on its test images...", file=sys.stderr, flush=True)
     text = page.report_html(info, inputs.gather(info), pinned)
-    try:
-        storage.atomic_write_bytes(out, text.encode("utf-8"))
-    except OSError as err:
-        raise InvalidArgument(f"cannot write the report to {out}: {err.strerror or err}") from None
-    print(f"wrote {out} ({len(text.encode()) / 1e6:.1f} MB)")
-    if args.csv:
-        Path(args.csv).write_text(compare.history_csv(info), encoding="utf-8")
-        print(f"wrote {args.csv}")
+    for path, data in ((out, text.encode("utf-8")), *(((csv, compare.history_csv(info).encode("utf-8")),) if csv else ())):
+        try:
+            storage.atomic_write_bytes(path, data)
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(path, 0o666 & ~mask)  # mkstemp made it owner-only: a report is for handing out
+        except OSError as err:
+            raise InvalidArgument(f"cannot write the report to {path}: {err.strerror or err}") from None
+        print(f"wrote {path}" + (f" ({len(data) / 1e6:.1f} MB)" if path == out else ""))
     return 0
 
 
@@ -489,7 +543,12 @@ def _download(args: argparse.Namespace) -> int:
             shown[0] = step
             print(f"  {done / 1e6:.0f} MB" + (f" of {total / 1e6:.0f} MB" if total else ""), file=sys.stderr)
 
-    path = weights.download_weights(wf, url=url, md5=args.md5, force=True, progress=progress)
+    try:
+        path = weights.download_weights(wf, url=url, md5=args.md5, force=True, progress=progress)
+    except weights.DownloadError as err:
+        raise weights.DownloadError(f"{err}. If this machine is offline, copy {wf.file} onto it from one that has it "
+                                    f"and run `{weights.download_command(wf)} --from FILE`, or set {wf.env} to "
+                                    "its path.") from None
     print(f"{wf.name} downloaded and checked: {path}")
     return 0
 
@@ -519,6 +578,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `python -m cnnviz runs | head`: the reader left; nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the flush at exit is quiet too
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -436,6 +436,8 @@ def install_weights_file(source: str | os.PathLike, wf: WeightsFile, *, md5: str
         InvalidArgument: it is not the expected weights (see :func:`check_weights_file`); not copied.
     """
     src = _local_path(os.fspath(source))
+    if src.is_dir():
+        raise InvalidArgument(f"{src} is a folder: give the weights file itself ({wf.file})")
     if not src.is_file():
         raise Unavailable(f"the file {src} does not exist")
     try:

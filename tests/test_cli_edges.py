@@ -1,0 +1,185 @@
+"""The command line at its edges: bad paths, impossible trainings, the class's cap, Ctrl-C twice, closed pipes,
+offline downloads, owners, TTA accuracies and report permissions (each test failed on the code before)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from cnnviz import cli
+from cnnviz.runs import saving
+from cnnviz.runs import store as runs
+from tests.conftest import REPO
+from tests.support.http import refused_url
+from tests.support.models import tiny_build
+
+TINY = ["--preset", "seed000_model1", "--dataset", "digits", "--train-size", "60", "--test-size", "30",
+        "--batch-size", "8", "--augment", "none", "--seed", "2"]
+CONFIG = {
+    "model": {"architecture": "test-tiny", "filters": 4}, "dataset": "digits", "train_size": 60, "test_size": 30,
+    "validation_fraction": 0.25, "scaling": "unit", "augment": None, "epochs": 1, "batch_size": 8, "seed": 3,
+    "preset": None, "scaling_affine": {"method": "unit", "scale": [1 / 255], "offset": [0.0]},
+    "input_shape": [8, 8, 1], "num_classes": 10,
+}
+
+
+def _saved_run(config=None, metrics=None):
+    model = tiny_build((8, 8, 1), 10)
+    model.optimizer.build(model.trainable_variables)
+    return saving.save_run(model, config={**CONFIG, **(config or {})}, history={"loss": [2.0], "accuracy": [0.3]},
+                           metrics={"test_accuracy": 0.3, **(metrics or {})}, status="finished")
+
+
+# 1. report --csv: a folder, a missing folder or a file as folder is a traceback (exit 1), after the measuring
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["folder", "under_a_file", "missing"])
+def test_report_csv_to_a_bad_path_is_one_line(tmp_path, capsys, where):
+    info = _saved_run()
+    (tmp_path / "afile").write_text("x")
+    csv = {"folder": tmp_path, "under_a_file": tmp_path / "afile" / "h.csv",
+           "missing": tmp_path / "no" / "such" / "h.csv"}[where]
+    code = cli.main(["report", info.run_id, "--out", str(tmp_path / "r.html"), "--csv", str(csv)])
+    if where == "missing":  # as --out does: the folders are made
+        assert code == 0 and csv.is_file()
+        return
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and str(csv) in err[-1], err
+
+
+# 2. train without --wait queues what can never train, and says all is well (exit 0)
+@pytest.mark.parametrize("extra", [["--dataset", "nope"], ["--dataset", "folder:gone"], ["--dataset", "cifar10"],
+                                   ["--lr", "-1"], ["--lr", "nan"]])
+def test_train_refuses_at_once_what_the_worker_would_refuse(capsys, extra):
+    assert cli.main(["train", *TINY, "--epochs", "1", *extra]) == 2
+    out = capsys.readouterr()
+    assert "queued" not in out.out and out.err.startswith("error: "), (out.out, out.err)
+    from cnnviz.training import jobtable
+    assert jobtable.JobTable().jobs() == []
+
+
+# 3. train --wait rewrites the class's cap (set on the Class page) to $CNNVIZ_MAX_TRAINING_JOBS or half the cores
+def test_train_wait_keeps_the_cap_the_teacher_set(capsys, monkeypatch):
+    from cnnviz.training import jobs, jobtable
+
+    monkeypatch.delenv(jobs.MAX_JOBS_ENV, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # the default cap would be 1
+    monkeypatch.setattr(jobs.JobManager, "ensure_workers", lambda self: None)  # train nothing: the cap is the point
+    jobtable.JobTable().set_max_jobs(3)  # the teacher's choice on the Class page
+
+    def follow(manager, job_id):
+        manager.stop(job_id)
+        return manager.wait(job_id, timeout=30)
+
+    monkeypatch.setattr(cli, "_follow", follow)
+    assert cli.main(["train", "--wait", *TINY, "--epochs", "1"]) == 1  # stopped before any training
+    assert jobtable.JobTable().max_jobs() == 3
+
+
+# 4. Ctrl-C twice (a terminal sends it to the whole process group): "quit without saving" but a run is saved,
+#    and the command only says "interrupted": neither the job nor the run is named
+@pytest.mark.slow
+def test_second_ctrl_c_says_what_became_of_the_job(cnnviz_home):
+    env = {**os.environ, "CNNVIZ_HOME": str(cnnviz_home), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "cnnviz", "train", "--wait", *TINY, "--epochs", "500"],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline, lines = time.monotonic() + 180, []
+        while time.monotonic() < deadline:
+            lines.append(proc.stdout.readline())
+            if lines[-1].startswith("epoch 2/500"):
+                break
+        os.killpg(proc.pid, signal.SIGINT)
+        while time.monotonic() < deadline:
+            lines.append(proc.stdout.readline())
+            if "stopping after this batch" in lines[-1]:
+                break
+        os.killpg(proc.pid, signal.SIGINT)
+        out = "".join(lines) + proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    from cnnviz.training import jobtable
+    [job] = jobtable.JobTable().jobs(("queued", "running", "finished", "stopped", "failed", "interrupted", "cancelled"))
+    assert "Traceback" not in out
+    # The CLI's own words: not the workers' log lines (time-stamped) nor TensorFlow's (I0000/E0000/W0000 ...).
+    out = "\n".join(line for line in out.splitlines()
+                    if not re.match(r"\d{4}-\d\d-\d\d \d\d:|[IWEF]\d{4} |WARNING: All log|To enable", line))
+    assert job.job_id in out, out[-1500:]  # which job, so `jobs resume ID` can be typed
+    if job.run_id is not None:  # the worker saved what it trained: say so, never "without saving"
+        assert job.run_id in out, out[-1500:]
+
+
+# 5. piped into `head` (or any reader that stops early): a BrokenPipeError traceback
+@pytest.mark.parametrize("command", [["presets"], ["runs"], ["data", "status"], ["jobs", "--json"]])
+def test_a_closed_pipe_is_no_traceback(cnnviz_home, command):
+    read, write = os.pipe()
+    os.close(read)  # `... | head -1` after head has gone
+    try:
+        done = subprocess.run([sys.executable, "-m", "cnnviz", *command], cwd=REPO, stdout=write,
+                              stderr=subprocess.PIPE, text=True, env={**os.environ, "CNNVIZ_HOME": str(cnnviz_home)},
+                              timeout=120)
+    finally:
+        os.close(write)
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr[-800:]
+
+
+# 6. download offline: no word of how to get the weights onto an offline machine (data download has one)
+def test_download_offline_says_how_to_get_the_weights(capsys, keras_home):
+    assert cli.main(["download", "resnet50", "--url", refused_url()]) == 2
+    err = capsys.readouterr().err
+    assert "--from" in err, err
+
+
+def test_download_from_a_folder_does_not_say_it_does_not_exist(capsys, tmp_path, keras_home):
+    assert cli.main(["download", "resnet50", "--from", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" not in err and str(tmp_path) in err, err
+
+
+# 7. runs: no owner, where the Runs page's table starts with "by"
+@pytest.mark.slow
+def test_runs_names_the_owner_as_the_runs_page_does(capsys):
+    info = _saved_run(config={"owner": "u-ada-1", "owner_name": "Ada Lovelace"})
+    assert info.owner_name == "Ada Lovelace"
+    assert cli.main(["runs"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(info.run_id))
+    assert "Ada Lovelace" in row, row
+
+
+# 8. train --wait: a test-time-augmented accuracy given as the plain one (Build & train says "mean over ...")
+@pytest.mark.slow
+def test_train_wait_says_the_accuracy_was_tested_with_tta(capsys, monkeypatch):
+    info = _saved_run(config={"tta": "flip"}, metrics={"test_accuracy": 0.6, "test_accuracy_without_tta": 0.55,
+                                                       "test_tta": "mean over each image and its mirror"})
+    assert info.spec.tta == "flip"
+    monkeypatch.setattr(cli.jobs, "manager", lambda: SimpleNamespace(submit=lambda spec, owner: "job1"))
+    monkeypatch.setattr(cli, "_follow", lambda manager, job_id: SimpleNamespace(
+        state="finished", run_id=info.run_id, error=None))
+    assert cli.main(["train", "--wait", *TINY, "--epochs", "1"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(f"run {info.run_id}"))
+    assert "mirror" in line or "augmentation" in line, line
+    assert "55.00%" in line, line
+
+
+# 9. report: the HTML is written owner-only (0600, mkstemp's mode) while the CSV beside it is 0644
+@pytest.mark.slow
+def test_report_file_is_readable_like_any_file_the_user_writes(tmp_path, capsys):
+    info = _saved_run()
+    old = os.umask(0o022)
+    try:
+        assert cli.main(["report", info.run_id, "--out", str(tmp_path / "r.html"), "--csv", str(tmp_path / "h.csv")]) == 0
+    finally:
+        os.umask(old)
+    html, csv = (stat.S_IMODE((tmp_path / n).stat().st_mode) for n in ("r.html", "h.csv"))
+    assert html == csv == 0o644, (oct(html), oct(csv))
