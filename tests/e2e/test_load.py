@@ -81,7 +81,10 @@ def test_the_cap_holds_and_queued_students_see_their_place(report):
         assert s.queue_positions, f"student {s.index} waited {report.queue_wait_s(s.run_id):.1f} s, saw no place"
         assert s.queue_positions == sorted(s.queue_positions, reverse=True), s.queue_positions
         assert 1 <= s.queue_positions[0] <= report.sessions, s.queue_positions
-    assert len(waited) >= expected_queued - 1  # the last slot can free just as its student clicks
+    # Who queued at all: a job a worker claims at once starts within ~0.2 s; one waiting for a slot waits a
+    # training (2-4 s for this tiny one, so "more than two seconds" above is a matter of the machine's speed).
+    queued = [s for s in report.students if (report.queue_wait_s(s.run_id) or 0.0) > 0.5]
+    assert len(queued) >= expected_queued - 1, report.format()  # the last slot can free just as its student clicks
 
 
 def test_the_server_answers_page_loads_during_the_load(report):

@@ -41,7 +41,7 @@ def x_train_shape(at):
     shapes = _shapes(at)
     onehot = keras.utils.to_categorical(ds.y_train, ds.num_classes)
     assert shapes[f"labels after to_categorical(y, {ds.num_classes})"] == str(onehot.shape)
-    assert shapes["labels as keras.datasets.cifar10.load_data() gives them"] == str((n, 1))
+    assert shapes["labels: one class number per image"] == str((n,))  # cifar10.load_data alone gives N×1
     assert shapes["images going into the network (one batch)"] == f"(None, {h}, {w}, {c})"
 
 
