@@ -12,15 +12,21 @@ FIRST = "20260101-000000-00000001"
 SECOND = "20260101-000000-00000002"
 
 
-def test_runs_delete_never_deletes_a_run_the_student_did_not_choose(app_path, cnnviz_home):
-    """The student picks SECOND and ticks 'Yes, delete'; another tab deletes SECOND; the student's Delete
-    must not fall through to the run the picker snapped back to."""
+def _second_ticked_for_delete(app_path, cnnviz_home) -> AppTest:
+    """The Runs page with runs FIRST and SECOND, SECOND chosen and 'Yes, delete this run' ticked."""
     write_run(cnnviz_home, FIRST)
     write_run(cnnviz_home, SECOND)
     at = AppTest.from_file(app_path, default_timeout=60).run()
     at.switch_page("app_pages/runs.py").run()
     at.selectbox(key="runs_selected").set_value(SECOND).run()
     next(c for c in at.checkbox if c.label == "Yes, delete this run").check().run()
+    return at
+
+
+def test_runs_delete_never_deletes_a_run_the_student_did_not_choose(app_path, cnnviz_home):
+    """The student picks SECOND and ticks 'Yes, delete'; another tab deletes SECOND; the student's Delete
+    must not fall through to the run the picker snapped back to."""
+    at = _second_ticked_for_delete(app_path, cnnviz_home)
     assert at.selectbox(key="runs_selected").value == SECOND
     shutil.rmtree(cnnviz_home / "runs" / SECOND)  # deleted in another tab before the click arrives
     next(b for b in at.button if b.label == "Delete").click().run()
@@ -72,12 +78,7 @@ def test_explain_what_a_filter_looks_for_on_a_global_pooling_run(app_path, cnnvi
 
 def test_a_runs_delete_confirmation_does_not_carry_over_to_another_run(app_path, cnnviz_home):
     """'Yes, delete this run' ticked for one run must not arm Delete for the next run the student looks at."""
-    write_run(cnnviz_home, FIRST)
-    write_run(cnnviz_home, SECOND)
-    at = AppTest.from_file(app_path, default_timeout=60).run()
-    at.switch_page("app_pages/runs.py").run()
-    at.selectbox(key="runs_selected").set_value(SECOND).run()
-    next(c for c in at.checkbox if c.label == "Yes, delete this run").check().run()
+    at = _second_ticked_for_delete(app_path, cnnviz_home)
     at.selectbox(key="runs_selected").set_value(FIRST).run()
     assert not next(c for c in at.checkbox if c.label == "Yes, delete this run").value
     assert next(b for b in at.button if b.label == "Delete").disabled
