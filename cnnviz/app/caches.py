@@ -172,6 +172,27 @@ def model_turn(lock: threading.Lock, on_wait: Callable[[], None] | None = None) 
         lock.release()
 
 
+def computed_once(store: ResultStore, key: Hashable, lock: threading.Lock, text: str,
+                  compute: Callable[[Callable[[int, int], None]], Any]) -> Any:
+    """``store[key]``, else ``compute(step)`` under the model's ``lock`` with a bar that ``step(done, total)``
+    moves, kept in ``store`` for every session (looked up again inside the lock: see :func:`model_turn`)."""
+    found = store.get(key)
+    if found is not None:
+        return found
+    bar = st.progress(0.0, text=text)
+
+    def step(done: int, total: int) -> None:
+        bar.progress(min(1.0, done / max(total, 1)), text=f"{text} {done:,} of {total:,}")
+
+    with model_turn(lock, lambda: bar.progress(0.0, text=f"{text} {WAITING_TEXT}")):
+        found = store.get(key)  # another session's, computed while this one waited
+        if found is None:
+            found = compute(step)
+            store.put(key, found)
+    bar.empty()
+    return found
+
+
 @st.cache_resource(max_entries=4, show_spinner="Re-creating the run's test images…", hash_funcs=BY_RUN)
 def run_test_set(info: runs.RunInfo) -> dict:
     """The run's own test images (uint8, read-only), labels and class names: ``{"x", "y", "class_names"}``."""
@@ -236,20 +257,9 @@ def _shared(found: evaluation.Evaluation) -> evaluation.Evaluation:
 
 def _predicted_evaluation(info: runs.RunInfo, data: dict, store: ResultStore, key: Hashable) -> evaluation.Evaluation:
     model, lock = run_model(info)
-    text = "Predicting every test image…"
-    bar = st.progress(0.0, text=text)
-
-    def step(done: int, total: int) -> None:
-        bar.progress(min(1.0, done / max(total, 1)), text=f"{text} {done:,} of {total:,}")
-
-    with model_turn(lock, lambda: bar.progress(0.0, text=f"{text} {WAITING_TEXT}")):
-        found = store.get(key)  # another session's, computed while this one waited
-        if found is None:  # scaled batch by batch, as it goes through the network
-            found = _shared(evaluation.evaluate(model, data["x"], data["y"], data["class_names"], tta=info.spec.tta,
-                                                prepare=input_scaling(info), progress=step))
-            store.put(key, found)
-    bar.empty()
-    return found
+    return computed_once(store, key, lock, "Predicting every test image…", lambda step: _shared(
+        evaluation.evaluate(model, data["x"], data["y"], data["class_names"], tta=info.spec.tta,
+                            prepare=input_scaling(info), progress=step)))  # scaled batch by batch, in the graph
 
 
 @st.cache_data(max_entries=EVAL_CACHE_ENTRIES, show_spinner=False, hash_funcs=BY_MODEL)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
-from cnnviz.app.caches import (BY_MODEL, IMAGE_CACHE_ENTRIES, WAITING_TEXT, ResultStore, model_turn, run_key,
-                               run_model, run_robustness_set)
+from cnnviz.app.caches import (BY_MODEL, IMAGE_CACHE_ENTRIES, ResultStore, computed_once, run_key, run_model,
+                               run_robustness_set)
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import adversarial, neuron, occlusion, saliency
 from cnnviz.plots import explain as explain_figs
@@ -99,26 +99,14 @@ def epsilon_curve(info: runs.RunInfo, epsilons: tuple[float, ...]) -> adversaria
     one plain pass per image, even for a run tested with test-time augmentation. Computed once per run
     and ε list for all sessions, with a progress bar that moves with every batch (2,000 images of a
     fast preset take seconds: a gradient pass and a forward pass per ε for each)."""
-    store, key = _epsilon_curves(), (run_key(info), tuple(float(e) for e in epsilons))
-    found = store.get(key)
-    if found is None:
-        data = run_robustness_set(info)
-        unit, lower, upper = input_range(info, data["x"].shape[-1])
-        model, lock = run_model(info)
-        text = f"Attacking the test images of {labels.legend_label(info)}…"
-        bar = st.progress(0.0, text=text)
-
-        def step(done: int, total: int) -> None:
-            bar.progress(min(1.0, done / max(total, 1)), text=f"{text} {done:,} of {total:,}")
-
-        with model_turn(lock, lambda: bar.progress(0.0, text=f"{text} {WAITING_TEXT}")):
-            found = store.get(key)  # another session's, computed while this one waited
-            if found is None:
-                found = adversarial.accuracy_curve(model, prepare_inputs(info, data["x"]), data["y"], list(epsilons),
-                                                   unit=unit, lower=lower, upper=upper, progress=step)
-                store.put(key, found)
-        bar.empty()
-    return found
+    data = run_robustness_set(info)
+    unit, lower, upper = input_range(info, data["x"].shape[-1])
+    model, lock = run_model(info)
+    return computed_once(
+        _epsilon_curves(), (run_key(info), tuple(float(e) for e in epsilons)), lock,
+        f"Attacking the test images of {labels.legend_label(info)}…",
+        lambda step: adversarial.accuracy_curve(model, prepare_inputs(info, data["x"]), data["y"], list(epsilons),
+                                                unit=unit, lower=lower, upper=upper, progress=step))
 
 
 @st.cache_data(max_entries=8, show_spinner=False, hash_funcs=BY_MODEL)

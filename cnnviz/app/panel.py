@@ -202,10 +202,7 @@ def _finished_note(status, info: runs.RunInfo | None) -> None:
     """What a finished or stopped job saved; ``info``: its run (None when it cannot be read)."""
     word = "Finished" if status.state == "finished" else "Stopped"
     text = f"{word}: run `{status.run_id}`"
-    try:
-        metrics, tta = (info.metrics, info.spec.tta) if info is not None else ({}, "none")
-    except CnnvizError:
-        info, metrics, tta = None, {}, "none"
+    metrics, tta = (info.metrics, info.spec.tta) if info is not None else ({}, "none")
     if status.test_accuracy is not None:
         text += f", test accuracy **{status.test_accuracy:.1%}**"
     if tta != "none":
