@@ -30,10 +30,8 @@ LASTING_KINDS = ("key", "account")
 def _session_key(table, status: JobStatus) -> str:
     """The session key a job's panel lives under: a transfer run's (frozen or not), else Build & train's."""
     record = table.record(status.job_id)
-    model = None if record is None else record.spec.model
-    if model is not None and model.architecture == "transfer":
-        return TRANSFER_JOB_KEYS[bool(model.frozen)]
-    return TRAIN_JOB_KEY
+    panel = ("train",) if record is None else training_jobs.panel_of(record.spec)
+    return TRANSFER_JOB_KEYS[panel[1]] if panel[0] == "transfer" else TRAIN_JOB_KEY
 
 
 def newest_jobs(person: Person) -> dict[str, JobStatus]:

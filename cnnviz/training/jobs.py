@@ -140,11 +140,11 @@ class JobManager:
         say: raise NotAllowed when ``owner`` (not the teacher) has one of the same panel queued or running."""
         if owner.is_teacher:
             return
-        panel = _panel(spec)
+        panel = panel_of(spec)
         for status in self.table.jobs():
             record = self.table.record(status.job_id)
             if status.owner == owner.user_id and status.kind == "training" and record is not None \
-                    and _panel(record.spec) == panel:
+                    and panel_of(record.spec) == panel:
                 raise policy.NotAllowed(f"{owner.display_name} may not queue another training: job {status.job_id} "
                                         "is still queued or running (one training at a time per student).")
 
@@ -280,8 +280,9 @@ class JobManager:
             self.ensure_workers()
 
 
-def _panel(spec: TrainSpec) -> tuple:
-    """Which page panel a training belongs to (as cnnviz.app.reconnect keys them)."""
+def panel_of(spec: TrainSpec) -> tuple:
+    """Which page panel a training belongs to: ``("transfer", frozen)`` or ``("train",)`` (Build & train's);
+    one student trains once per panel, and cnnviz.app.reconnect puts a job back under its panel's key."""
     model = spec.model
     return ("transfer", bool(model.frozen)) if model.architecture == "transfer" else ("train",)
 
