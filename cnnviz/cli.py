@@ -387,11 +387,14 @@ def _follow(manager, job_id: str):
 
 def _follow_loop(manager, job_id: str, presses: list[int]):
     epochs_shown, shown, phase, stopping = 0, None, None, False
+    line = _LinePrinter(sys.stdout.isatty())
     while True:
         if len(presses) >= 2:
+            line.end()
             _quit_following(manager, job_id)
             raise KeyboardInterrupt
         if presses and not stopping:
+            line.end()
             print(f"stopping after this batch (job {job_id}; Ctrl-C again to quit at once)...", file=sys.stderr,
                   flush=True)
             manager.stop(job_id)
@@ -399,20 +402,47 @@ def _follow_loop(manager, job_id: str, presses: list[int]):
         status = manager.status(job_id)
         p = status.progress
         history = {k: p.curve.get(f"epoch_{k}", []) for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+        ends = p.curve.get("epoch_x") or []
         for e in range(epochs_shown, len(history["loss"])):
-            ended = dataclasses.replace(p, epoch=e + 1, batch=p.batches, **{k: v[e] for k, v in history.items()})
-            print(_fmt_progress(ended), flush=True)
+            share = ends[e] - e if e < len(ends) and ends[e] < e + 1 else 1  # a stopped epoch's trained share
+            ended = dataclasses.replace(p, epoch=e + 1, batch=round(share * p.batches),
+                                        **{k: v[e] for k, v in history.items()})
+            line.keep(_fmt_progress(ended) + ("  (stopped)" if share < 1 else ""))
             shown = (e + 1, p.batches)
         epochs_shown = len(history["loss"])
         if p.phase == "training" and p.batches and (p.epoch, p.batch) != shown and p.batch < p.batches:
-            print(_fmt_progress(p), flush=True)
+            line.running(_fmt_progress(p))
             shown = (p.epoch, p.batch)
         if p.phase != phase and p.phase not in ("training", "done", "waiting"):
-            print(f"{p.phase}...", flush=True)
+            line.keep(f"{p.phase}...")
         phase = p.phase
         if not status.active:
+            line.end()
             return status
         time.sleep(0.25)
+
+
+class _LinePrinter:
+    """Training progress on stdout: on a terminal the running numbers rewrite one line (as ``data download``'s
+    percents do) and each finished epoch keeps its own; elsewhere (a log, a pipe) every line stays."""
+
+    def __init__(self, tty: bool):
+        self.tty, self.pending = tty, 0  # pending: the length of a running line that the next one overwrites
+
+    def running(self, text: str) -> None:
+        if not self.tty:
+            return self.keep(text)
+        print("\r" + text.ljust(self.pending), end="", flush=True)
+        self.pending = len(text)
+
+    def keep(self, text: str) -> None:
+        print(("\r" + text.ljust(self.pending)) if self.pending else text, flush=True)
+        self.pending = 0
+
+    def end(self) -> None:
+        if self.pending:
+            print(flush=True)
+            self.pending = 0
 
 
 def _quit_following(manager, job_id: str) -> None:

@@ -183,3 +183,48 @@ def test_report_file_is_readable_like_any_file_the_user_writes(tmp_path, capsys)
         os.umask(old)
     html, csv = (stat.S_IMODE((tmp_path / n).stat().st_mode) for n in ("r.html", "h.csv"))
     assert html == csv == 0o644, (oct(html), oct(csv))
+
+
+# 11. train --wait: a stopped epoch printed as a whole one ("batch 6/6"), and a new line per update on a terminal
+def _scripted_manager(progresses):
+    from cnnviz.training.callbacks import Progress
+    statuses = iter([SimpleNamespace(progress=Progress(**p), active=i < len(progresses) - 1)
+                     for i, p in enumerate(progresses)])
+    return SimpleNamespace(status=lambda job_id: next(statuses))
+
+
+STOPPED_IN_EPOCH_3 = [
+    dict(phase="training", epoch=3, epochs=5, batch=1, batches=6, loss=1.5),
+    dict(phase="training", epoch=3, epochs=5, batch=2, batches=6, loss=1.4),
+    dict(phase="done", epoch=3, epochs=5, batch=2, batches=6,
+         curve={"epoch_loss": [2.0, 1.6, 1.4], "epoch_accuracy": [0.3, 0.5, 0.6],
+                "epoch_val_loss": [None] * 3, "epoch_val_accuracy": [None] * 3, "epoch_x": [1, 2, 2.3333]}),
+]
+
+
+def test_follow_prints_a_stopped_epoch_with_the_batches_it_trained(monkeypatch, capsys):
+    monkeypatch.setattr(cli.time, "sleep", lambda s: None)
+    cli._follow_loop(_scripted_manager(STOPPED_IN_EPOCH_3), "job1", [])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("epoch 3/5  batch 1/6  loss 1.5000") and lines[1].startswith("epoch 3/5  batch 2/6")
+    assert lines[2].startswith("epoch 1/5  batch 6/6  loss 2.0000  acc 0.3000")
+    assert lines[4].startswith("epoch 3/5  batch 2/6  loss 1.4000  acc 0.6000") and lines[4].endswith("(stopped)")
+    assert len(lines) == 5
+
+
+def test_follow_rewrites_the_running_line_on_a_terminal(monkeypatch):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Terminal()
+    monkeypatch.setattr(cli.sys, "stdout", out)
+    monkeypatch.setattr(cli.time, "sleep", lambda s: None)
+    cli._follow_loop(_scripted_manager(STOPPED_IN_EPOCH_3), "job1", [])
+    kept = out.getvalue().split("\n")
+    assert kept[0].count("\r") == 3 and kept[0].endswith("acc 0.3000")  # the two running lines, then epoch 1
+    assert kept[0].split("\r")[2].startswith("epoch 3/5  batch 2/6  loss 1.4000")
+    assert kept[1].startswith("epoch 2/5  batch 6/6") and kept[2].endswith("(stopped)")
+    assert kept[3] == "" and len(kept) == 4
