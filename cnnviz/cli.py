@@ -313,6 +313,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     data = datasets.load(spec.dataset, mapped=True)
     spec.model.validate(data.input_shape, data.num_classes)  # e.g. the learning rate, checked with the data's shape
     spec.validate(num_classes=data.num_classes)
+    selection.count_rows(data.y_train, data.y_test, data.class_names, train_size=spec.train_size,  # sizes, split
+                         test_size=spec.test_size, validation_fraction=spec.validation_fraction,
+                         selection=spec.selection, seed=spec.seed)
     sizes = f"train {spec.train_size or 'all'}, test {spec.test_size or 'all'}"
     print(f"training {spec.preset} on {spec.dataset} ({sizes}, {spec.epochs} epochs, batch {spec.batch_size}), "
           f"images: {spec.selection.short()}", flush=True)

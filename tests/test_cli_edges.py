@@ -57,7 +57,8 @@ def test_report_csv_to_a_bad_path_is_one_line(tmp_path, capsys, where):
 
 # 2. train without --wait queues what can never train, and says all is well (exit 0)
 @pytest.mark.parametrize("extra", [["--dataset", "nope"], ["--dataset", "folder:gone"], ["--dataset", "cifar10"],
-                                   ["--lr", "-1"], ["--lr", "nan"]])
+                                   ["--lr", "-1"], ["--lr", "nan"], ["--train-size", "100000"],
+                                   ["--train-size", "60", "--images", "first_last", "--test-size", "99999"]])
 def test_train_refuses_at_once_what_the_worker_would_refuse(capsys, extra):
     assert cli.main(["train", *TINY, "--epochs", "1", *extra]) == 2
     out = capsys.readouterr()
