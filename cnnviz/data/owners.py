@@ -54,13 +54,17 @@ def visible(names: list[str], viewer: Person | None, builtin: tuple[str, ...] | 
     return [n for n in names if n in builtin or recorded.get(n, TEACHER_OWNER) in (TEACHER_OWNER, viewer.user_id)]
 
 
-def trains_for(name: str, job_owner: str) -> bool:
-    """Whether a job of ``job_owner`` (a user id) may train on stored dataset ``name`` now: built-ins and the
-    teacher's imports are everyone's, a student's import only theirs (the name may have been freed and taken
-    by someone else since the job was queued)."""
-    if job_owner == TEACHER_OWNER or not name.startswith("folder:"):
+def trains_for(name: str, job_owner: str, queued_owner: str | None = None) -> bool:
+    """Whether a job of ``job_owner`` (a user id) may train on stored dataset ``name`` now (the name may have
+    been freed and taken by someone else since the job was queued). ``queued_owner``, whoever had imported
+    ``name`` when the job was queued (the job table keeps it), must still own it; a job queued without it
+    follows the rule of who may use what: built-ins and the teacher's imports are everyone's, a student's
+    import theirs and the teacher's."""
+    if not name.startswith("folder:"):
         return True
-    return owner(name) in (TEACHER_OWNER, job_owner)
+    if queued_owner is not None:
+        return owner(name) == queued_owner
+    return job_owner == TEACHER_OWNER or owner(name) in (TEACHER_OWNER, job_owner)
 
 
 def check_change(name: str, by: Person | None, action: str) -> None:

@@ -130,8 +130,10 @@ class JobManager:
             worker.write_dataset(dataset, path)
             data_file = str(path)
         owner_id, owner_name = people.owner_fields(owner)
+        imported_by = data_owners.owner(spec.dataset) if data_file is None and spec.dataset.startswith("folder:") \
+            else None  # the worker trains only if that import is still the one under this name
         self.table.submit(spec, owner=owner_id, owner_name=owner_name, label=label or spec.label,
-                          data_file=data_file, build=reference, job_id=job_id)
+                          data_file=data_file, build=reference, job_id=job_id, dataset_owner=imported_by)
         self.ensure_workers()
         return job_id
 
@@ -168,7 +170,7 @@ class JobManager:
             raise InvalidArgument(f"no training job {job_id!r}")
         if isinstance(owner, Person):
             policy.check_change(owner, status.owner, f"resume training job {job_id}")
-        if not record.data_file and not data_owners.trains_for(record.dataset, status.owner):
+        if not record.data_file and not data_owners.trains_for(record.dataset, status.owner, record.dataset_owner):
             raise policy.NotAllowed(f"job {job_id} cannot be resumed: its dataset {record.dataset} was deleted and "
                                     "someone else imported another one under that name")
         if status.state not in ("failed", "interrupted"):
@@ -183,7 +185,7 @@ class JobManager:
         new_id = self.table.submit(record.spec, owner=owner_id, owner_name=owner_name,
                                    label=f"{record.label} (resumed)",
                                    dataset=record.dataset, data_file=record.data_file, build=record.build,
-                                   resume_from=job_id)
+                                   resume_from=job_id, dataset_owner=record.dataset_owner)
         self.ensure_workers()
         return new_id
 

@@ -55,7 +55,8 @@ BUSY_TIMEOUT_S = 30.0
 #: 2: ``owner_name`` (the owner's display name) beside ``owner`` (their user id); a version 1 table gains it.
 #: 3: ``kind``: "training" (a TrainSpec that makes a run) or "experiment" (the Experiments page's side-by-side
 #: trainings, :mod:`cnnviz.training.experiment_jobs`: its ``spec`` names the experiment and its settings).
-SCHEMA_VERSION = 3
+#: 4: ``dataset_owner``: who had imported the job's dataset when it was queued (its name may change hands since).
+SCHEMA_VERSION = 4
 JOB_KINDS = ("training", "experiment")
 
 _SCHEMA = f"""
@@ -68,6 +69,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     kind TEXT NOT NULL DEFAULT 'training',  -- one of JOB_KINDS
     spec TEXT NOT NULL,                     -- TrainSpec.to_dict() as JSON (an experiment: its name and settings)
     dataset TEXT NOT NULL,
+    dataset_owner TEXT,                     -- the imported dataset's owner when queued, or NULL (built-in, file)
     data_file TEXT,                         -- an in-memory dataset written for the worker, or NULL
     build TEXT,                             -- "module:function" building the model, or NULL
     resume_from TEXT,                       -- the job whose checkpoint this one goes on from, or NULL
@@ -141,6 +143,7 @@ class ClaimedJob:
     owner_name: str = ""
     kind: str = "training"
     task: dict | None = None
+    dataset_owner: str | None = None
 
 
 def table_path() -> Path:
@@ -208,6 +211,8 @@ class JobTable:
                         db.execute("ALTER TABLE jobs ADD COLUMN owner_name TEXT NOT NULL DEFAULT ''")
                     if "kind" not in columns:  # before version 3 every job was a training
                         db.execute("ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'training'")
+                    if "dataset_owner" not in columns:  # before version 4 the worker checked the job's owner only
+                        db.execute("ALTER TABLE jobs ADD COLUMN dataset_owner TEXT")
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextlib.contextmanager
@@ -241,11 +246,13 @@ class JobTable:
     # -- submitting, stopping, reading -------------------------------------------------------
     def submit(self, spec: TrainSpec | dict, *, owner: str, label: str, dataset: str | None = None,
                data_file: str | None = None, build: str | None = None, job_id: str | None = None,
-               resume_from: str | None = None, owner_name: str | None = None, kind: str = "training") -> str:
+               resume_from: str | None = None, owner_name: str | None = None, kind: str = "training",
+               dataset_owner: str | None = None) -> str:
         """Queue a job at the end of the queue; returns its id.
 
         ``owner`` is the owner's user id, ``owner_name`` their display name (default: the user id).
         ``kind`` "experiment": ``spec`` is a JSON-ready dict (its name and settings) and ``dataset`` is given.
+        ``dataset_owner``: the user id of whoever imported ``dataset`` now (the worker checks it still is).
         """
         if kind not in JOB_KINDS:
             raise InvalidArgument(f"a job's kind is one of {', '.join(JOB_KINDS)}, got {kind!r}")
@@ -266,9 +273,10 @@ class JobTable:
         now = time.time()
         with self._write() as db:
             db.execute(
-                "INSERT INTO jobs (job_id, owner, owner_name, label, kind, spec, dataset, data_file, build, resume_from, "
-                "state, progress, submitted, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
-                (job_id, owner, owner_name, label, kind, spec_text, dataset, data_file,
+                "INSERT INTO jobs (job_id, owner, owner_name, label, kind, spec, dataset, dataset_owner, data_file, "
+                "build, resume_from, state, progress, submitted, updated) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                (job_id, owner, owner_name, label, kind, spec_text, dataset, dataset_owner, data_file,
                  build, resume_from, progress_to_json(first), now, now))
             self._event(db, job_id, "queued", "queued")
             self._prune(db)
@@ -469,7 +477,7 @@ def _claimed(row: sqlite3.Row) -> ClaimedJob:
     return ClaimedJob(job_id=row["job_id"], spec=TrainSpec.from_dict(spec) if training else None,
                       dataset=row["dataset"], data_file=row["data_file"], build=row["build"], label=row["label"],
                       resume_from=row["resume_from"], owner=row["owner"], owner_name=row["owner_name"] or row["owner"],
-                      kind=row["kind"], task=None if training else spec)
+                      kind=row["kind"], task=None if training else spec, dataset_owner=row["dataset_owner"])
 
 
 def _status(row: sqlite3.Row, place: int) -> JobStatus:

@@ -142,7 +142,7 @@ def run_job(table: JobTable, job: ClaimedJob, cache: _DatasetCache | None = None
             resume = checkpoint.read(checkpoint.folder_for(job.resume_from))
             if resume is None:
                 raise CnnvizError("The saved progress of the training to resume is gone; train it again.")
-        if not job.data_file and not data_owners.trains_for(job.dataset, job.owner):
+        if not job.data_file and not data_owners.trains_for(job.dataset, job.owner, job.dataset_owner):
             raise CnnvizError(f"The dataset {job.dataset} this training was queued on was deleted, and someone else "
                               "has imported another one under its name since: train again on your own data.")
         dataset = (cache or _DatasetCache()).get(job)

@@ -4,6 +4,7 @@ private images."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -74,3 +75,30 @@ def test_a_queued_job_does_not_train_on_a_name_that_became_anothers_import(stude
         f"The dataset folder:{NAME} this training was queued on was deleted, and someone else has imported another "
         "one under its name since: train again on your own data.")
     assert not runs.scan(ann).runs
+
+
+@pytest.mark.slow
+def test_a_student_with_teacher_rights_trains_on_the_import_they_queued_on(students):
+    ann, ben = students
+    datasets.import_folder_zip(make_zip(class_folders()), name=NAME, image_size=16, owner=ben)
+    ann_as_teacher = dataclasses.replace(ann, is_teacher=True)  # typed the teacher password: her own id
+    manager = jobmanager.JobManager(workers=False)
+    job_id = manager.submit(tiny_spec(dataset=f"folder:{NAME}", train_size=None, test_size=None),
+                            build=tiny_build, owner=ann_as_teacher)  # she sees Ben's import, as the teacher does
+    table = JobTable()
+    assert worker.run_job(table, table.claim(token="t", pid=0)) == "finished", table.status(job_id).error
+    assert table.status(job_id).run_id in {r.run_id for r in runs.scan(ann).runs}
+
+
+@pytest.mark.slow
+def test_the_teachers_queued_job_does_not_train_on_a_name_that_changed_hands(students):
+    ann, ben = students
+    steps = _anns_then_bens(ann, ben)
+    next(steps)
+    manager = jobmanager.JobManager(workers=False)
+    job_id = manager.submit(tiny_spec(dataset=f"folder:{NAME}", train_size=None, test_size=None),
+                            build=tiny_build)  # the teacher, on Ann's images
+    next(steps, None)
+    table = JobTable()
+    assert worker.run_job(table, table.claim(token="t", pid=0)) == "failed"  # not on Ben's photos
+    assert "someone else has imported another one under its name" in table.status(job_id).error

@@ -30,7 +30,7 @@ def students():
     return roster.register("Ann")[1], roster.register("Ben")[1]
 
 
-def test_a_version_1_table_gains_owner_names_and_keeps_its_jobs(cnnviz_home):
+def test_a_version_1_table_gains_owner_names_and_dataset_owners_and_keeps_its_jobs(cnnviz_home):
     cnnviz_home.mkdir(parents=True)
     path = cnnviz_home / "jobs.sqlite3"
     with sqlite3.connect(path) as db:
@@ -41,10 +41,12 @@ def test_a_version_1_table_gains_owner_names_and_keeps_its_jobs(cnnviz_home):
     table = JobTable(path)
     old = table.status("old1")
     assert (old.owner, old.owner_name, old.label) == ("session 12ab", "session 12ab", "old job")
-    new = table.submit(tiny_spec(), owner="key:abc", owner_name="Ann", label="new")
+    new = table.submit(tiny_spec(), owner="key:abc", owner_name="Ann", label="new", dataset_owner="key:def")
     assert (table.status(new).owner, table.status(new).owner_name) == ("key:abc", "Ann")
+    assert table.record(new).dataset_owner == "key:def"
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == jobtable.SCHEMA_VERSION == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == jobtable.SCHEMA_VERSION == 4
+        assert db.execute("SELECT dataset_owner FROM jobs WHERE job_id = 'old1'").fetchone() == (None,)
     JobTable(path)  # opening it again changes nothing
     assert table.status("old1").owner == "session 12ab"
 
