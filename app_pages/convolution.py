@@ -64,7 +64,7 @@ def _sizes_text(original: tuple[int, int, int], working: tuple[int, int]) -> str
     """Seed 000 Q2: the picture's own size and channels, apart from the size the page works at."""
     height, width, channels = original
     kind = "grey" if channels == 1 else "colour: red, green and blue"
-    text = f"**The picture:** {height}×{width} pixels, **{channels} channel{'s' if channels != 1 else ''}** ({kind}). "
+    text = f"**The picture:** {height}×{width} pixels (height × width), **{channels} channel{'s' if channels != 1 else ''}** ({kind}). "
     if tuple(working) == (height, width):
         text += "The page works on it at this size. "
     else:

@@ -265,12 +265,12 @@ def shape_notes(height: int, width: int) -> list[str]:
     """Warnings for pictures too small or too thin for the filters to show much."""
     if width == 1 and height == 1:
         return ["the picture is a single pixel: there is nothing for a filter to find"]
-    notes = []
+    notes, wide = [], f"{width} pixel{'s' if width != 1 else ''} wide"
     if min(width, height) < THIN_SIDE_PX:
-        notes.append(f"very small ({width}×{height} pixels): kernels larger than {min(width, height)} "
+        notes.append(f"very small ({wide}, {height} tall): kernels larger than {min(width, height)} "
                      "pixels leave nothing in 'valid' mode")
     if max(width, height) >= EXTREME_ASPECT_RATIO * min(width, height):
-        notes.append(f"extreme shape ({width}×{height} pixels): shrunk to fit the screen it becomes a "
+        notes.append(f"extreme shape ({wide}, {height} tall): shrunk to fit the screen it becomes a "
                      "thin line")
     return notes
 

@@ -198,8 +198,8 @@ def test_extremely_thin_image_loads_with_notes():
     loaded = load_image(encode(Image.new("L", (20000, 1), 9), "PNG"), mode="L")
     assert loaded.array.shape == (1, 20000)
     assert loaded.notes == (
-        "very small (20000×1 pixels): kernels larger than 1 pixels leave nothing in 'valid' mode",
-        "extreme shape (20000×1 pixels): shrunk to fit the screen it becomes a thin line",
+        "very small (20000 pixels wide, 1 tall): kernels larger than 1 pixels leave nothing in 'valid' mode",
+        "extreme shape (20000 pixels wide, 1 tall): shrunk to fit the screen it becomes a thin line",
     )
     small = images.fit_within(loaded.array, 256)
     assert small.shape == (1, 256) and small.dtype == np.uint8

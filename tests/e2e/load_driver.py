@@ -86,7 +86,7 @@ HOME_TITLE = "cnnviz: a CNN lab"
 TEACHER_PASSWORD = "load-test-teacher"
 NAME_LABEL = "Your name (the class and the teacher see it)"
 
-#: Height of the students' uploads: under images.THIN_SIDE_PX, so the page notes "very small (W×H pixels)".
+#: Height of the students' uploads: under images.THIN_SIDE_PX, so the page notes "very small (W pixels wide, H tall)".
 UPLOAD_HEIGHT = 5
 _SMALL_NOTE_RE = re.compile(rf"very small \((\d+)×{UPLOAD_HEIGHT} pixels\)")
 _QUEUE_RE = re.compile(r"you are number (\d+) in the queue")
@@ -424,7 +424,7 @@ async def upload_own_picture(page, student: Student) -> None:
     name = f"student-{student.index}.png"
     await page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         [{"name": name, "mimeType": "image/png", "buffer": png_bytes(student.upload_width, UPLOAD_HEIGHT)}])
-    await page.get_by_text(f"very small ({student.upload_width}×{UPLOAD_HEIGHT} pixels)").first.wait_for(
+    await page.get_by_text(f"very small ({student.upload_width} pixels wide, {UPLOAD_HEIGHT} tall)").first.wait_for(
         timeout=120_000)
     await wait_idle(page)
     student.upload_widths_seen |= {int(w) for w in _SMALL_NOTE_RE.findall(await main_text(page))}

@@ -248,9 +248,9 @@ def corpus() -> tuple[Upload, ...]:
         Upload("shape", "dot.png", encode(Image.new("RGB", (1, 1), (1, 2, 3)), "PNG"), ACCEPTED,
                "the picture is a single pixel", (1, 1, 3)),
         Upload("shape", "wide.png", encode(Image.new("L", (20000, 1), 9), "PNG"), ACCEPTED,
-               "extreme shape (20000×1 pixels)", (1, 20000, 3)),
+               "extreme shape (20000 pixels wide, 1 tall)", (1, 20000, 3)),
         Upload("shape", "tall.png", encode(Image.new("L", (1, 20000), 9), "PNG"), ACCEPTED,
-               "extreme shape (1×20000 pixels)", (20000, 1, 3)),
+               "extreme shape (1 pixel wide, 20000 tall)", (20000, 1, 3)),
         # names
         Upload("name", "**bold** [link](http://evil.example) $x^2$ <b>x</b>.png", small, ACCEPTED, "", (12, 16, 3)),
         Upload("name", "really-a-png.jpg", small, ACCEPTED, "", (12, 16, 3)),

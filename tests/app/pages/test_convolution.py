@@ -62,7 +62,7 @@ def test_default_page(at):
     kernel = figure(at, "conv_kernel_fig")["data"][0]
     assert kernel["texttemplate"] == "%{z:.3g}"
     assert "colour: 171×256×3 (working size)" in titles(figure(at, "conv_image_fig"))
-    assert "**The picture:** 427×640 pixels, **3 channels** (colour: red, green and blue)" in texts(at)
+    assert "**The picture:** 427×640 pixels (height × width), **3 channels** (colour: red, green and blue)" in texts(at)
     assert "**Working size:** 171×256" in texts(at)
     assert "Conv2D equals the sum of flipped convolutions up to rounding" in texts(at)
     assert "a **32×32×128** output" in texts(at)  # seed question 17: 128 filters → 128 channels
@@ -169,7 +169,7 @@ def test_upload_good_image(at):
     at.file_uploader(key="conv_upload").upload("edge.png", png_bytes(rgb), "image/png").run()
     no_errors(at)
     assert titles(figure(at, "conv_modes_fig"))[1].startswith("<b>same</b>: 40×60")
-    assert "**The picture:** 40×60 pixels, **3 channels**" in texts(at)
+    assert "**The picture:** 40×60 pixels (height × width), **3 channels**" in texts(at)
 
 
 def test_a_grey_upload_is_called_grey_with_its_own_size_and_the_working_size_apart(at):
@@ -180,7 +180,7 @@ def test_a_grey_upload_is_called_grey_with_its_own_size_and_the_working_size_apa
     at.file_uploader(key="conv_upload").upload("ascent.png", png_bytes(grey), "image/png").run()
     no_errors(at)
     shown = texts(at)
-    assert f"**The picture:** {grey.shape[0]}×{grey.shape[1]} pixels, **1 channel** (grey)" in shown
+    assert f"**The picture:** {grey.shape[0]}×{grey.shape[1]} pixels (height × width), **1 channel** (grey)" in shown
     assert "**Working size:** 205×256" in shown and "A colour image normally has 3 channels" in shown
     image_titles = titles(figure(at, "conv_image_fig"))
     assert image_titles[0] == "grey, the same in all 3 channels: 205×256×3 (working size)"
@@ -194,7 +194,7 @@ def test_upload_notes_are_shown(at):
     assert not at.exception
     captions = texts(at)
     assert "transparent areas shown on a white background" in captions
-    assert "extreme shape (300×1 pixels)" in captions
+    assert "extreme shape (300 pixels wide, 1 tall)" in captions
     # 'valid' of a 1-pixel-tall image with a 3×3 kernel leaves nothing, and the page says so
     assert "nothing left" in " ".join(titles(figure(at, "conv_modes_fig")))
     # the colour section's 3×3 filter does not fit a 1-pixel strip (shrunk to 96 wide): a note, not an error

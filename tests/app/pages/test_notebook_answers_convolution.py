@@ -125,7 +125,7 @@ def q2_picture(at):
     work = images.fit_within(load_sample_image(PHOTO), side).shape
     assert (channels, max(work[:2])) == (3, side)
     line = next(t for t in texts(at).splitlines() if t.startswith("**The picture:**"))
-    assert f"**The picture:** {height}×{width} pixels, **{channels} channels**" in line, line
+    assert f"**The picture:** {height}×{width} pixels (height × width), **{channels} channels**" in line, line
     assert f"**Working size:** {work[0]}×{work[1]}" in line, line
 
 
