@@ -75,16 +75,17 @@ def _data_status(args: argparse.Namespace) -> int:
 
 
 def _progress_printer():
-    """A progress callback that prints whole percents (one line each when not a terminal)."""
+    """A progress callback that prints whole percents (one line each when not a terminal); MB are 10⁶ bytes,
+    as the pages and the app's download bar count them."""
     last = [-1]
     tty = sys.stderr.isatty()
 
     def report(done: int, total: int | None) -> None:
-        step = done * 100 // total if total else done // 2**20
+        step = done * 100 // total if total else done // 10**6
         if step == last[0]:
             return
         last[0] = step
-        text = f"{step:3d}% {done / 2**20:8.1f} MB" if total else f"{done / 2**20:8.1f} MB"
+        text = f"{step:3d}% {done / 1e6:8.1f} MB" if total else f"{done / 1e6:8.1f} MB"
         if tty:
             print("\r" + text, end="", file=sys.stderr, flush=True)
         elif not total or step % 5 == 0:

@@ -49,6 +49,18 @@ def test_download_from_mirror_prints_progress(capsys):
         assert "100%" in out.err and "Installed CIFAR-10" in out.out
 
 
+def test_download_progress_counts_megabytes_as_the_pages_do(capsys):
+    """MB are 10⁶ bytes, as the Datasets page and the app's download bar count them ("the 170 MB archive"):
+    the whole CIFAR-10 archive reads 170.1 MB, not 162.2 (its size in MiB)."""
+    from cnnviz.data import cifar10
+
+    report = cli._progress_printer()
+    report(cifar10.OFFICIAL_SIZE, cifar10.OFFICIAL_SIZE)
+    report(3 * 10**6, None)
+    lines = capsys.readouterr().err.replace("\r", "\n").split()
+    assert " ".join(lines) == "100% 170.1 MB 3.0 MB"
+
+
 def test_download_offline_and_checksum_errors(capsys):
     assert cli.main(["data", "download", "cifar10", "--url", refused_url("/cifar-10-binary.tar.gz")]) == 2
     assert "looks offline" in capsys.readouterr().err
