@@ -7,7 +7,6 @@ the Datasets page's counts are exactly what training gets. The stratified cuts a
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import TYPE_CHECKING
 
@@ -45,24 +44,10 @@ def _stratified_indices(y: np.ndarray, n: int, seed: int, what: str) -> np.ndarr
 
 def subset_indices(y_train: np.ndarray, y_test: np.ndarray, *, train_size: int, test_size: int,
                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The indices :func:`subset` keeps, from the labels alone (cheap: no images copied)."""
+    """The training and test images of a stratified subset, by index, from the labels alone (the images are cut
+    by :func:`cnnviz.training.pipeline.load_training_data`)."""
     return (_stratified_indices(y_train, train_size, seed, "training"),
             _stratified_indices(y_test, test_size, seed, "test"))
-
-
-def subset(ds: Dataset, *, train_size: int, test_size: int, seed: int = 0) -> Dataset:
-    """A smaller, class-balanced copy of ``ds``: the same sizes and seed give the same images.
-
-    Seed 000 uses ``train_size=10_000, test_size=2_000``. Asking for the full size keeps
-    the data (and its order) as it is.
-    """
-    tr, te = subset_indices(ds.y_train, ds.y_test, train_size=train_size, test_size=test_size, seed=seed)
-    if len(tr) == len(ds.y_train) and len(te) == len(ds.y_test):
-        return ds
-    return dataclasses.replace(
-        ds, x_train=ds.x_train[tr], y_train=ds.y_train[tr], x_test=ds.x_test[te], y_test=ds.y_test[te],
-        source=f"{ds.source}; subset of {len(tr):,} training and {len(te):,} test images (seed {seed})",
-    )
 
 
 def smallest_split_size(num_classes: int, fraction: float) -> int:
@@ -99,26 +84,6 @@ def split_validation(x: np.ndarray, y: np.ndarray, *, fraction: float = DEFAULT_
         raise InvalidArgument(f"cannot split {len(y):,} images with validation fraction {fraction}: {err}") from None
     x, y = np.asarray(x), np.asarray(y)
     return x[fit], x[val], y[fit], y[val]
-
-
-def split_summary(ds: Dataset, *, train_size: int, test_size: int,
-                  validation_fraction: float = DEFAULT_VALIDATION_FRACTION, seed: int = 0) -> list[dict]:
-    """Per-class image counts after :func:`subset` and :func:`split_validation`.
-
-    Computed from labels only, with the same seeds, so it matches what training gets.
-
-    Returns:
-        ``[{"class", "train", "validation", "test"}, ...]`` and a last ``"total"`` row.
-    """
-    tr, te = subset_indices(ds.y_train, ds.y_test, train_size=train_size, test_size=test_size, seed=seed)
-    y_sub = ds.y_train[tr]
-    _, _, y_fit, y_val = split_validation(np.arange(len(y_sub)), y_sub, fraction=validation_fraction, seed=seed)
-    k = ds.num_classes
-    columns = {"train": np.bincount(y_fit, minlength=k), "validation": np.bincount(y_val, minlength=k),
-               "test": np.bincount(ds.y_test[te], minlength=k)}
-    rows = [{"class": c, **{col: int(v[i]) for col, v in columns.items()}} for i, c in enumerate(ds.class_names)]
-    rows.append({"class": "total", **{col: int(v.sum()) for col, v in columns.items()}})
-    return rows
 
 
 # --- looking at the data ----------------------------------------------------------------

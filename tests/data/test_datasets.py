@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from cnnviz import storage
-from cnnviz.data import cifar10, datasets, stored, subsets
+from cnnviz.data import cifar10, datasets, selection, stored, subsets
 from cnnviz.data.scaling import channel_stats, scale
 from cnnviz.errors import CnnvizError, InvalidArgument, Unavailable
+from cnnviz.training import pipeline
 from tests.support.archives import tiny_archive_bytes, tiny_files, write_tiny_dir
 from tests.support.http import Route, md5
 
@@ -186,16 +187,21 @@ def test_keras_download_is_stored_as_npz(monkeypatch):
 
 
 # --- subsets and splits -----------------------------------------------------------------
+def _subset(ds, **sizes):
+    """A run's stratified subset of ``ds`` (what training takes)."""
+    return pipeline.load_training_data(ds.name, full=ds, **{"seed": 0, **sizes})
+
+
 def test_subset_is_deterministic_and_stratified():
     ds = _balanced(n_per_class=40, classes=5)
-    a = subsets.subset(ds, train_size=100, test_size=10, seed=3)
-    b = subsets.subset(ds, train_size=100, test_size=10, seed=3)
-    c = subsets.subset(ds, train_size=100, test_size=10, seed=4)
+    a = _subset(ds, train_size=100, test_size=10, seed=3)
+    b = _subset(ds, train_size=100, test_size=10, seed=3)
+    c = _subset(ds, train_size=100, test_size=10, seed=4)
     np.testing.assert_array_equal(a.x_train, b.x_train)
     assert not np.array_equal(a.x_train, c.x_train)
     assert subsets.class_counts(a.y_train, 5).tolist() == [20] * 5
     assert subsets.class_counts(a.y_test, 5).tolist() == [2] * 5
-    assert "subset of 100 training and 10 test images (seed 3)" in a.source
+    assert "stratified subset (seed 3) of 100 training and 10 test images" in a.source
     # every kept image is one of the originals with its own label
     rows = {r.tobytes(): int(l) for r, l in zip(ds.x_train, ds.y_train)}
     assert all(rows[r.tobytes()] == int(l) for r, l in zip(a.x_train, a.y_train))
@@ -203,12 +209,12 @@ def test_subset_is_deterministic_and_stratified():
 
 def test_subset_of_full_size_is_the_same_data():
     ds = _balanced()
-    assert subsets.subset(ds, train_size=len(ds.y_train), test_size=len(ds.y_test)) is ds
+    assert _subset(ds, train_size=len(ds.y_train), test_size=len(ds.y_test)) is ds
 
 
 def test_subset_nearly_full_size_still_works():
     ds = _balanced(n_per_class=30, classes=5)
-    s = subsets.subset(ds, train_size=148, test_size=20, seed=0)
+    s = _subset(ds, train_size=148, test_size=20, seed=0)
     assert len(s.y_train) == 148 and len(np.unique(s.x_train.reshape(148, -1), axis=0)) == 148
 
 
@@ -216,12 +222,12 @@ def test_subset_nearly_full_size_still_works():
 def test_subset_size_validation(size):
     ds = _balanced()
     with pytest.raises(InvalidArgument, match=f"training size must be 1..150, got {size}"):
-        subsets.subset(ds, train_size=size, test_size=5)
+        _subset(ds, train_size=size, test_size=5)
 
 
 def test_subset_smaller_than_the_number_of_classes():
     with pytest.raises(InvalidArgument, match="cannot take a stratified training subset of 3 images"):
-        subsets.subset(_balanced(), train_size=3, test_size=5)
+        _subset(_balanced(), train_size=3, test_size=5)
 
 
 def test_seed_sizes_on_cifar_shaped_labels():
@@ -246,14 +252,15 @@ def test_split_validation_is_stratified_and_repeatable():
         subsets.split_validation(ds.x_train, ds.y_train[:3])
 
 
-def test_split_summary_matches_the_real_split():
+def test_count_rows_match_the_real_split():
     ds = _balanced(n_per_class=40, classes=5, seed=1)
-    rows = subsets.split_summary(ds, train_size=120, test_size=10, validation_fraction=0.25, seed=2)
-    sub = subsets.subset(ds, train_size=120, test_size=10, seed=2)
+    rows = selection.count_rows(ds.y_train, ds.y_test, ds.class_names, train_size=120, test_size=10,
+                                validation_fraction=0.25, seed=2)
+    sub = _subset(ds, train_size=120, test_size=10, seed=2)
     _, _, y_fit, y_val = subsets.split_validation(sub.x_train, sub.y_train, fraction=0.25, seed=2)
     assert [r["train"] for r in rows[:-1]] == subsets.class_counts(y_fit, 5).tolist()
     assert [r["validation"] for r in rows[:-1]] == subsets.class_counts(y_val, 5).tolist()
-    assert rows[-1] == {"class": "total", "train": 90, "validation": 30, "test": 10}
+    assert rows[-1] == {"class": "total", "subset": 120, "train": 90, "validation": 30, "test": 10, "weight": None}
 
 
 # --- scaling ----------------------------------------------------------------------------
