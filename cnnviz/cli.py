@@ -12,13 +12,12 @@ import dataclasses
 import json
 import getpass
 import os
-import signal
 import socket
 import sys
 import time
 from pathlib import Path
 
-from cnnviz import storage, weights
+from cnnviz import storage, terminal, weights
 from cnnviz.classroom.people import TEACHER_OWNER, Person
 from cnnviz.data import cifar10, datasets, folderdata, selection, stored
 from cnnviz.errors import CnnvizError, InvalidArgument, Unavailable
@@ -74,26 +73,6 @@ def _data_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_printer():
-    """A progress callback that prints whole percents (one line each when not a terminal); MB are 10⁶ bytes,
-    as the pages and the app's download bar count them."""
-    last = [-1]
-    tty = sys.stderr.isatty()
-
-    def report(done: int, total: int | None) -> None:
-        step = done * 100 // total if total else done // 10**6
-        if step == last[0]:
-            return
-        last[0] = step
-        text = f"{step:3d}% {done / 1e6:8.1f} MB" if total else f"{done / 1e6:8.1f} MB"
-        if tty:
-            print("\r" + text, end="", file=sys.stderr, flush=True)
-        elif not total or step % 5 == 0:
-            print(text, file=sys.stderr, flush=True)
-
-    return report
-
-
 def _data_download(args: argparse.Namespace) -> int:
     opts: dict = {}
     if args.name == "cifar10":
@@ -102,7 +81,7 @@ def _data_download(args: argparse.Namespace) -> int:
                 "expected_md5": None if args.no_verify else (args.md5 or cifar10.OFFICIAL_MD5)}
     elif args.url or args.size or args.md5 or args.no_verify:
         raise InvalidArgument(f"--url, --size, --md5 and --no-verify apply to cifar10 only, not {args.name}")
-    summary = datasets.download(args.name, progress=_progress_printer(), **opts)
+    summary = datasets.download(args.name, progress=terminal.download_printer(), **opts)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     print(summary)
@@ -177,7 +156,7 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     print("-" * len(header))
     for s in items:
         p = s.progress
-        progress = _fmt_progress(p) if p.phase == "training" else p.phase
+        progress = terminal.progress_line(p) if p.phase == "training" else p.phase
         if s.kind != "training":  # an Experiments page job: its step in words and share done
             progress = f"experiment: {p.note or p.phase} ({p.fraction:.0%})"
         if s.stop_requested and s.state == "running":
@@ -204,7 +183,7 @@ def _cmd_jobs_resume(args: argparse.Namespace) -> int:
     print(f"job {new_id} queued: it goes on from epoch {manager.resumable(args.job_id)} of job {args.job_id}")
     if not args.wait:
         return 0
-    status = _follow(manager, new_id)
+    status = terminal.follow(manager, new_id)
     print(f"job {new_id} {status.state}" + (f": run {status.run_id}" if status.run_id else "")
           + (f" ({status.error})" if status.error else ""))
     return 0 if status.state in ("finished", "stopped") else 2
@@ -280,18 +259,6 @@ def _add_runs_command(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_runs)
 
 
-def _fmt_progress(p) -> str:
-    parts = [f"epoch {p.epoch}/{p.epochs}", f"batch {p.batch}/{p.batches}"]
-    for name, value in (("loss", p.loss), ("acc", p.accuracy), ("val_loss", p.val_loss), ("val_acc", p.val_accuracy)):
-        if value is not None:
-            parts.append(f"{name} {value:.4f}")
-    if p.images_per_s:
-        parts.append(f"{p.images_per_s:,.0f} img/s")
-    if p.eta_s is not None:
-        parts.append(f"ETA {p.eta_s:,.0f} s")
-    return "  ".join(parts)
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     runs.cleanup_once()
     augment = "preset" if args.augment is None else augment_from_text(args.augment)
@@ -336,7 +303,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                   "`python -m cnnviz jobs work`")
         return 0
     manager = _cli_manager()
-    status = _follow(manager, manager.submit(spec, owner=_cli_owner()))
+    status = terminal.follow(manager, manager.submit(spec, owner=_cli_owner()))
     if status.state in ("failed", "interrupted"):
         raise CnnvizError(status.error or f"the training {status.state}")
     if status.run_id is None:
@@ -374,93 +341,6 @@ def _cli_manager() -> jobs.JobManager:
 def _cli_owner() -> Person:
     """The command line acts as the teacher; its jobs show who ran it."""
     return Person(TEACHER_OWNER, f"{getpass.getuser()}@{socket.gethostname()} (command line)", True, "cli")
-
-
-def _follow(manager, job_id: str):
-    """Print the job's progress until it ends: a line per finished epoch (from its history, however
-    fast the epochs go) and the running numbers in between; Ctrl-C asks it to stop within a batch, a
-    second one quits (saying what became of the job). Ctrl-C only counts presses here, so one that comes
-    while the first is being handled is never lost nor raised half-way."""
-    presses: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda *_: presses.append(1))
-    try:
-        return _follow_loop(manager, job_id, presses)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _follow_loop(manager, job_id: str, presses: list[int]):
-    epochs_shown, shown, phase, stopping = 0, None, None, False
-    line = _LinePrinter(sys.stdout.isatty())
-    while True:
-        if len(presses) >= 2:
-            line.end()
-            _quit_following(manager, job_id)
-            raise KeyboardInterrupt
-        if presses and not stopping:
-            line.end()
-            print(f"stopping after this batch (job {job_id}; Ctrl-C again to quit at once)...", file=sys.stderr,
-                  flush=True)
-            manager.stop(job_id)
-            stopping = True
-        status = manager.status(job_id)
-        p = status.progress
-        history = {k: p.curve.get(f"epoch_{k}", []) for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
-        ends = p.curve.get("epoch_x") or []
-        for e in range(epochs_shown, len(history["loss"])):
-            share = ends[e] - e if e < len(ends) and ends[e] < e + 1 else 1  # a stopped epoch's trained share
-            ended = dataclasses.replace(p, epoch=e + 1, batch=round(share * p.batches),
-                                        **{k: v[e] for k, v in history.items()})
-            line.keep(_fmt_progress(ended) + ("  (stopped)" if share < 1 else ""))
-            shown = (e + 1, p.batches)
-        epochs_shown = len(history["loss"])
-        if p.phase == "training" and p.batches and (p.epoch, p.batch) != shown and p.batch < p.batches:
-            line.running(_fmt_progress(p))
-            shown = (p.epoch, p.batch)
-        if p.phase != phase and p.phase not in ("training", "done", "waiting"):
-            line.keep(f"{p.phase}...")
-        phase = p.phase
-        if not status.active:
-            line.end()
-            return status
-        time.sleep(0.25)
-
-
-class _LinePrinter:
-    """Training progress on stdout: on a terminal the running numbers rewrite one line (as ``data download``'s
-    percents do) and each finished epoch keeps its own; elsewhere (a log, a pipe) every line stays."""
-
-    def __init__(self, tty: bool):
-        self.tty, self.pending = tty, 0  # pending: the length of a running line that the next one overwrites
-
-    def running(self, text: str) -> None:
-        if not self.tty:
-            return self.keep(text)
-        print("\r" + text.ljust(self.pending), end="", flush=True)
-        self.pending = len(text)
-
-    def keep(self, text: str) -> None:
-        print(("\r" + text.ljust(self.pending)) if self.pending else text, flush=True)
-        self.pending = 0
-
-    def end(self) -> None:
-        if self.pending:
-            print(flush=True)
-            self.pending = 0
-
-
-def _quit_following(manager, job_id: str) -> None:
-    """A second Ctrl-C: end this command's workers (a job of theirs ends "interrupted", keeping what it
-    trained) and say what became of the job."""
-    manager.close()
-    status = manager.table.status(job_id)
-    if status is None or status.active:
-        print(f"job {job_id} goes on stopping in its worker; see `python -m cnnviz jobs`", file=sys.stderr)
-        return
-    saved = f"run {status.run_id} keeps what it trained" if status.run_id else "nothing was saved"
-    resume = f"; `python -m cnnviz jobs resume {job_id}` goes on from its last finished epoch" \
-        if status.run_id is None and manager.resumable(job_id) else ""
-    print(f"job {job_id} {status.state}: {saved}{resume}", file=sys.stderr, flush=True)
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cnnviz import cli
+from cnnviz import cli, terminal
 
 from cnnviz.data import datasets, stored
 from tests.support.archives import class_folders, make_zip, tiny_archive_bytes, write_tiny_dir
@@ -54,7 +54,7 @@ def test_download_progress_counts_megabytes_as_the_pages_do(capsys):
     the whole CIFAR-10 archive reads 170.1 MB, not 162.2 (its size in MiB)."""
     from cnnviz.data import cifar10
 
-    report = cli._progress_printer()
+    report = terminal.download_printer()
     report(cifar10.OFFICIAL_SIZE, cifar10.OFFICIAL_SIZE)
     report(3 * 10**6, None)
     lines = capsys.readouterr().err.replace("\r", "\n").split()

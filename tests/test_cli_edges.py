@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from cnnviz import cli
+from cnnviz import cli, terminal
 from cnnviz.runs import saving
 from cnnviz.runs import store as runs
 from tests.conftest import REPO
@@ -80,7 +80,7 @@ def test_train_wait_keeps_the_cap_the_teacher_set(capsys, monkeypatch):
         manager.stop(job_id)
         return manager.wait(job_id, timeout=30)
 
-    monkeypatch.setattr(cli, "_follow", follow)
+    monkeypatch.setattr(terminal, "follow", follow)
     assert cli.main(["train", "--wait", *TINY, "--epochs", "1"]) == 1  # stopped before any training
     assert jobtable.JobTable().max_jobs() == 3
 
@@ -165,7 +165,7 @@ def test_train_wait_says_the_accuracy_was_tested_with_tta(capsys, monkeypatch):
                                                        "test_tta": "mean over each image and its mirror"})
     assert info.spec.tta == "flip"
     monkeypatch.setattr(cli.jobs, "manager", lambda: SimpleNamespace(submit=lambda spec, owner: "job1"))
-    monkeypatch.setattr(cli, "_follow", lambda manager, job_id: SimpleNamespace(
+    monkeypatch.setattr(terminal, "follow", lambda manager, job_id: SimpleNamespace(
         state="finished", run_id=info.run_id, error=None))
     assert cli.main(["train", "--wait", *TINY, "--epochs", "1"]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(f"run {info.run_id}"))
@@ -204,8 +204,8 @@ STOPPED_IN_EPOCH_3 = [
 
 
 def test_follow_prints_a_stopped_epoch_with_the_batches_it_trained(monkeypatch, capsys):
-    monkeypatch.setattr(cli.time, "sleep", lambda s: None)
-    cli._follow_loop(_scripted_manager(STOPPED_IN_EPOCH_3), "job1", [])
+    monkeypatch.setattr(terminal.time, "sleep", lambda s: None)
+    terminal._follow_loop(_scripted_manager(STOPPED_IN_EPOCH_3), "job1", [])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("epoch 3/5  batch 1/6  loss 1.5000") and lines[1].startswith("epoch 3/5  batch 2/6")
     assert lines[2].startswith("epoch 1/5  batch 6/6  loss 2.0000  acc 0.3000")
@@ -221,9 +221,9 @@ def test_follow_rewrites_the_running_line_on_a_terminal(monkeypatch):
             return True
 
     out = Terminal()
-    monkeypatch.setattr(cli.sys, "stdout", out)
-    monkeypatch.setattr(cli.time, "sleep", lambda s: None)
-    cli._follow_loop(_scripted_manager(STOPPED_IN_EPOCH_3), "job1", [])
+    monkeypatch.setattr(terminal.sys, "stdout", out)
+    monkeypatch.setattr(terminal.time, "sleep", lambda s: None)
+    terminal._follow_loop(_scripted_manager(STOPPED_IN_EPOCH_3), "job1", [])
     kept = out.getvalue().split("\n")
     assert kept[0].count("\r") == 3 and kept[0].endswith("acc 0.3000")  # the two running lines, then epoch 1
     assert kept[0].split("\r")[2].startswith("epoch 3/5  batch 2/6  loss 1.4000")
