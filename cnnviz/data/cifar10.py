@@ -14,7 +14,9 @@ one, checked for size and MD5 and only then moved into place with ``os.replace``
 
 from __future__ import annotations
 
+import gzip
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,8 +184,16 @@ def read_archive(path: Path) -> Cifar10Arrays:
                     continue
                 _check_size(base, member.size)
                 files[base] = tar.extractfile(member).read()
+            # tarfile stops after the last member (and quietly at a damaged header), before the gzip trailer:
+            # read to the end so that gzip checks its CRC-32, the only guard of a copied, rebuilt archive.
+            while tar.fileobj.read(1 << 20):
+                pass
     except FileNotFoundError:
         raise FormatError(f"No file at {path}.") from None
+    except (gzip.BadGzipFile, zlib.error) as err:  # past the header: the stream itself is damaged
+        what = ("its compressed data does not unpack" if isinstance(err, zlib.error) else
+                "its data fails the checksum stored in it (bytes changed, lost or added on the way)")
+        raise FormatError(f"{path} is damaged: {what}. Copy it onto the server again, or download it.") from None
     except (tarfile.TarError, EOFError, OSError) as err:
         why = (str(err).splitlines() or [type(err).__name__])[0]
         raise FormatError(f"{path} is not a readable .tar.gz archive ({why}).") from None

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
+import zlib
+
 import numpy as np
 import pytest
 
@@ -210,3 +214,38 @@ def test_not_an_archive(tmp_path):
         cifar10.read_any(junk)
     with pytest.raises(FormatError, match="Nothing at"):
         cifar10.read_any(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("at", [10, 2], ids=["in-pixels", "in-a-block-header"])
+def test_a_changed_bit_in_the_archive_is_refused_not_installed(at, tmp_path):
+    """A copy off a USB stick with one bit changed: only gzip's CRC-32 at the end of the stream can tell (a rebuilt
+    archive is not held to the official MD5), and tarfile stops reading before it. Before: installed with changed
+    pixels ("in-pixels"), or "is missing data_batch_4.bin, ..." ("in-a-block-header")."""
+    data = bytearray(tiny_archive_bytes())
+    data[len(data) // at] ^= 0x01  # random pixels are stored, not compressed: 1/10 is inside data_batch_1's pixels
+    archive = tmp_path / "c.tar.gz"
+    archive.write_bytes(bytes(data))
+    with pytest.raises(FormatError) as err:
+        cifar10.read_archive(archive)
+    assert str(err.value) == (f"{archive} is damaged: its data fails the checksum stored in it (bytes changed, lost "
+                              "or added on the way). Copy it onto the server again, or download it.")
+
+
+def test_an_archive_whose_compressed_data_breaks_is_refused_in_words(tmp_path):
+    """A deflate stream that breaks after the first batch (a reserved block type): zlib's own error is not a
+    FormatError, and must not reach the page or the command line as one."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:  # uncompressed: the stream is cut at a member's end below
+        first = tiny_files()[cifar10.TRAIN_FILES[0]]
+        info = tarfile.TarInfo(f"{cifar10.BATCH_DIR}/{cifar10.TRAIN_FILES[0]}")
+        info.size = len(first)
+        tar.addfile(info, io.BytesIO(first))
+    member_end = 512 + -(-len(first) // 512) * 512
+    deflate = zlib.compressobj(wbits=-15)
+    body = deflate.compress(buf.getvalue()[:member_end]) + deflate.flush(zlib.Z_SYNC_FLUSH)
+    archive = tmp_path / "c.tar.gz"
+    archive.write_bytes(b"\x1f\x8b\x08\x00" + bytes(4) + b"\x00\xff" + body + b"\x07" + bytes(16))  # 0x07: last block, type 3
+    with pytest.raises(FormatError) as err:
+        cifar10.read_archive(archive)
+    assert str(err.value) == (f"{archive} is damaged: its compressed data does not unpack. Copy it onto the server "
+                              "again, or download it.")
