@@ -67,6 +67,9 @@ def _import_cifar10() -> None:
             st.caption(f"To type the path here instead, start the app with `{datasets.SERVER_PATHS_ENV}=1` "
                        "(off by default so that students on a shared server cannot browse its files).")
             return
+        if not identity.person().is_teacher:  # it replaces the class's CIFAR-10, and its answers map the server's files
+            st.caption("Only the teacher can install CIFAR-10 from a file on the server.")
+            return
         path = st.text_input("Path on the server", key="datasets_import_path", persist_state=KEEP)
         if st.button("Import", key="datasets_import", disabled=not path.strip()):
             with friendly_errors("The import"):

@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 import streamlit as st
 
 from cnnviz import weights
-from cnnviz.app import caches
+from cnnviz.app import caches, identity
 from cnnviz.data import datasets, stored
 from cnnviz.errors import Unavailable
 from cnnviz.inspect import pretrained
@@ -88,7 +88,7 @@ def import_cifar10(path: str) -> str:
     if not datasets.server_paths_allowed():  # the page hides the box; this guards a forged widget value
         raise Unavailable(f"Importing from a path on the server is off: start the app with {datasets.SERVER_PATHS_ENV}=1 to allow it.")
     with st.spinner("Reading and checking the CIFAR-10 batches…"):
-        summary = datasets.import_cifar10(path)
+        summary = datasets.import_cifar10(path, by=identity.person())
     caches.forget_datasets()
     return summary
 

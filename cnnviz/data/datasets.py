@@ -23,6 +23,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from cnnviz import storage
+from cnnviz.classroom import policy
 from cnnviz.classroom.people import Person
 from cnnviz.data import cifar10, folderdata, npzmap, owners
 from cnnviz.data.scaling import channel_stats, scale
@@ -294,18 +295,23 @@ def server_paths_allowed() -> bool:
     return os.environ.get(SERVER_PATHS_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
-def import_cifar10(path: Path | str, *, origin: str | None = None) -> str:
+def import_cifar10(path: Path | str, *, origin: str | None = None, by: Person | None = None) -> str:
     """Install CIFAR-10 from an archive shaped like the official binary one, or its folder.
 
     The structure is validated (file names, whole 3,073-byte records, equal training
     batches, labels 0..9); the checksum is not, since a rebuilt archive differs from the
     official file.
 
+    Args:
+        by: who installs it (None: the teacher); CIFAR-10 is the whole class's, so only the teacher may.
     Returns:
         A one-line summary for people.
     Raises:
         cnnviz.data.cifar10.FormatError: the path is not the CIFAR-10 binary layout.
+        cnnviz.classroom.policy.NotAllowed: ``by`` is a student.
     """
+    if by is not None:
+        policy.check_teacher(by, "install CIFAR-10 from a path on the server")
     arrays = cifar10.read_any(Path(path))
     source = f"CIFAR-10 binary version from {origin or Path(path).expanduser()} ({'; '.join(arrays.notes)})"
     _save("cifar10", x_train=arrays.x_train, y_train=arrays.y_train, x_test=arrays.x_test,

@@ -10,10 +10,11 @@ from streamlit.testing.v1 import AppTest
 from cnnviz.app import caches
 from cnnviz.classroom import people, roster
 from cnnviz.classroom.people import local_teacher
+from cnnviz.classroom.policy import NotAllowed
 from cnnviz.data import datasets, stored
 from cnnviz.errors import Unavailable
 from cnnviz.runs import store as runs
-from tests.support.archives import class_folders, make_zip
+from tests.support.archives import class_folders, make_zip, write_tiny_dir
 from tests.support.pages import TIMEOUT, no_errors
 from tests.support.runfolders import GOOD_CONFIG, write_run
 
@@ -79,3 +80,23 @@ def test_the_datasets_page_deletes_ones_own_import_only(room, app_path):
     assert ANNS not in stored.folder_datasets()
     assert "Deleted anns (your folders)." in [s.value for s in at.success]
     assert not any("anns" in shown for shown in at.selectbox(key="datasets_source").options)
+
+
+def test_a_student_gets_no_server_path_box_and_cannot_replace_the_class_cifar10(room, app_path, tmp_path,
+                                                                                 monkeypatch):
+    """CNNVIZ_ALLOW_SERVER_PATHS=1 is for the teacher's offline import: a student's import from a path would replace
+    CIFAR-10 for the whole class, and its answers ("Nothing at ...", "not a readable archive") map the server's
+    files. Before, Ben got the box and the import ran."""
+    monkeypatch.setenv(datasets.SERVER_PATHS_ENV, "1")
+    folder = write_tiny_dir(tmp_path / "copy")
+    ben_key, ben = room["Ben"]
+    at = _datasets_page(app_path, ben_key)
+    at.selectbox(key="datasets_source").set_value("cifar10").run()
+    no_errors(at)
+    assert not [t for t in at.text_input if t.key == "datasets_import_path"]
+    assert "Only the teacher can install CIFAR-10 from a file on the server." in [c.value for c in at.caption]
+    with pytest.raises(NotAllowed, match=r"^Ben may not install CIFAR-10 from a path on the server: only the teacher "
+                                         r"can\.$"):
+        datasets.import_cifar10(folder, by=ben)
+    assert not stored.is_present("cifar10")
+    assert datasets.import_cifar10(folder, by=local_teacher()).startswith("Installed CIFAR-10")
