@@ -10,6 +10,7 @@ from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.panel import LIVE_REFRESH_S
 from cnnviz.app.remember import KEEP
 from cnnviz.data import datasets, stored
+from cnnviz.data.images import plain_name
 from cnnviz.lessons import experiments as ex
 from cnnviz.plots import experiments as plots
 from cnnviz.training import experiment_jobs
@@ -174,7 +175,8 @@ def _dropout(ds: datasets.Dataset, data: ex.Data) -> None:
     _run("dropout", "Predict with dropout off and on", "dropout", {"images": data})
     if (r := _result("dropout")) is not None:
         st.plotly_chart(plots.dropout_bars(r, ds.class_names), key="exp_dropout")
-        st.caption(f"Dropout off: {ds.class_names[int(r.off.argmax())]} ({r.off.max():.1%}) every time. Dropout "
+        top = plain_name(ds.class_names[int(r.off.argmax())])  # a folder's name, as typed
+        st.caption(f"Dropout off: {top} ({r.off.max():.1%}) every time. Dropout "
                    f"on: {len({int(i) for i in r.on.argmax(axis=1)})} different top classes in {len(r.on)} tries.")
 
 

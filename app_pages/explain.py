@@ -41,7 +41,8 @@ def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str
         if index is None:
             return None, "", None, None
         truth = int(data["y"][index])
-        return data["x"][index], f"Test image #{index}: truly {data['class_names'][truth]}", truth, index
+        truly = images.plain_name(data["class_names"][truth])  # a folder's name, as typed
+        return data["x"][index], f"Test image #{index}: truly {truly}", truth, index
     pictures = imagesource.own_pictures(source, upload=UPLOAD, upload_key="explain_upload",
                                         camera_key="explain_camera",
                                         upload_label="Your picture (JPEG, PNG, WebP, BMP or GIF)",

@@ -51,7 +51,8 @@ def _pick_image(info: runs.RunInfo, input_shape) -> tuple[np.ndarray | None, str
             return None, "", None
         sent = st.session_state.get(SENT_KEY)
         note = " (sent from Evaluate)" if sent == {"run_id": info.run_id, "index": index} else ""
-        return data["x"][index], f"Test image #{index}{note}: truly {data['class_names'][data['y'][index]]}", index
+        truly = images.plain_name(data["class_names"][data["y"][index]])  # a folder's name, as typed
+        return data["x"][index], f"Test image #{index}{note}: truly {truly}", index
     pictures = imagesource.own_pictures(source, upload=UPLOAD, upload_key="inside_upload", camera_key="inside_camera",
                                         upload_label="Your picture (JPEG, PNG, WebP, BMP or GIF)",
                                         empty_note="Choose a picture to upload, or look at a test image.")

@@ -1,0 +1,51 @@
+"""Class names come from the folders of a student's zip (``__init__``, ``www.evil.example`` pass the importer's
+letters-digits-dots rule): where a page puts one in Markdown (a caption), it must be shown as typed, never bold and
+never a link (Streamlit autolinks ``www.`` even in escaped text, docs/hazards: "Markdown in text the student
+controls")."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from cnnviz.data import datasets
+from cnnviz.data.images import plain_name
+from cnnviz.training import loop as training
+from tests.support.archives import class_folders, make_zip
+from tests.support.pages import no_errors, open_page
+from tests.support.runs import copy_runs, reference_data
+from tests.support.specs import FLAT_MODEL, tiny_spec
+
+pytestmark = pytest.mark.slow
+
+CLASSES = ("__init__", "www.evil.example")
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """A folder dataset with those class names and one tiny run trained on it, made once."""
+    home = tmp_path_factory.mktemp("odd-class-names")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CNNVIZ_HOME", str(home))
+        datasets.import_folder_zip(make_zip(class_folders(per_class=10, classes=CLASSES)), name="odd", image_size=16)
+        run_id = training.train(tiny_spec(FLAT_MODEL, dataset="folder:odd", train_size=16, test_size=4)).run.run_id
+    return home, run_id
+
+
+@pytest.fixture
+def truth(stored, cnnviz_home) -> str:
+    """The class name of test image 0 (the pages' default picture), with the dataset and the run in this home."""
+    home, run_id = stored
+    copy_runs(home, cnnviz_home)
+    shutil.copytree(home / "data", cnnviz_home / "data", dirs_exist_ok=True)
+    _, _, y_test, class_names, _ = reference_data(run_id)
+    return class_names[int(y_test[0])]
+
+
+@pytest.mark.parametrize("page", ["app_pages/inside.py", "app_pages/explain.py"])
+def test_a_test_images_true_class_is_shown_as_typed(page, truth, app_path):
+    at = open_page(app_path, page)
+    no_errors(at)
+    captions = [c.value for c in at.caption if c.value.startswith("Test image #0")]
+    assert captions and all(f"truly {plain_name(truth)}" in c for c in captions), (truth, captions)
