@@ -98,11 +98,19 @@ def _data_import(args: argparse.Namespace) -> int:
                                         mode="L" if args.grey else "RGB", overwrite=args.overwrite)
     counts = ", ".join(f"{c}: {n}" for c, n in zip(report["class_names"], report["counts"]))
     print(f"Made {report['name']}: {report['train']} training and {report['test']} test images ({counts}).")
+    for warning in report["warnings"]:
+        print(f"Warning: {warning}")
     if report["skipped_count"]:
         print(f"Skipped {report['skipped_count']} files, e.g.:")
         for name, why in report["skipped"]:
-            print(f"  {name}: {why}")
+            print(f"  {_as_received(name)}: {why}")
     return 0
+
+
+def _as_received(text: str) -> str:
+    """A name from a zip for the terminal: control characters written as escapes (``\\x1b``, ``\\n``), so that a
+    name can neither drive the terminal nor print a line of its own."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def _data_remove(args: argparse.Namespace) -> int:

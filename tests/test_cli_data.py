@@ -96,6 +96,24 @@ def test_import_folder_zip_and_remove(capsys, tmp_path):
     assert not stored.is_present("folder:pets")
 
 
+def test_import_folder_zip_says_what_the_page_says_and_prints_names_as_received(capsys, tmp_path):
+    """A student's zip imported by the teacher: folders that look alike are warned of (as on the page), and a
+    member's name can neither drive the terminal (escape sequences) nor print a line of its own."""
+    members = class_folders(per_class=10, classes=("cats", "Cats"))
+    members["dogs/\x1b]0;owned\x07\x1b[2J.txt"] = b"x"
+    members["dogs/x\nMade folder:fake: 999 training.txt"] = b"x"
+    path = tmp_path / "pets.zip"
+    path.write_bytes(make_zip(members))
+    assert cli.main(["data", "import", "folder", str(path), "--name", "pets", "--image-size", "16"]) == 0
+    out = capsys.readouterr().out
+    assert "Warning: The class folders `Cats`, `cats` look alike" in out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "  dogs/\\x1b]0;owned\\x07\\x1b[2J.txt: not an image file name" in out
+    assert "  dogs/x\\nMade folder:fake: 999 training.txt: not an image file name" in out
+    assert [line for line in out.splitlines() if line.startswith("Made")] == [
+        "Made folder:pets: 16 training and 4 test images (Cats: 10, cats: 10)."]
+
+
 def test_unknown_dataset_choice_is_argparse_error():
     with pytest.raises(SystemExit) as err:
         cli.main(["data", "download", "imagenet"])
