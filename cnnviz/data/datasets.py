@@ -274,8 +274,9 @@ def download(
     with _one_download(name):
         if name == "cifar10":
             archive = storage.data_dir() / cifar10.ARCHIVE_NAME
-            cifar10.download_file(url or cifar10.OFFICIAL_URL, archive, expected_size=expected_size,
-                                  expected_md5=expected_md5, progress=progress, timeout=timeout)
+            with _writing():  # a writer at work: another process's cleanup keeps its temporary file
+                cifar10.download_file(url or cifar10.OFFICIAL_URL, archive, expected_size=expected_size,
+                                      expected_md5=expected_md5, progress=progress, timeout=timeout)
             try:
                 return import_cifar10(archive, origin=url or cifar10.OFFICIAL_URL)
             finally:

@@ -120,6 +120,22 @@ def test_download_cifar10_from_a_mirror_installs_and_deletes_archive(loopback, c
     assert [p.name for p in (cnnviz_home / "data").iterdir()] == ["cifar10.npz"]
 
 
+def test_a_download_under_way_survives_another_process_cleaning_up(loopback, cnnviz_home):
+    """The first dataset listing of another process (a second server, `python -m cnnviz data status`) cleans
+    up what killed writers left in data/: a download still under way is not one of them."""
+    body = tiny_archive_bytes()
+    loopback.routes["/mirror/cifar.tar.gz"] = Route(body)
+    removed = []
+
+    def another_process_starts(done, total):
+        if done:  # the temporary file is being written: cleanup meets it as another process would
+            removed.extend(stored.cleanup())
+
+    datasets.download("cifar10", url=loopback.url("/mirror/cifar.tar.gz"), expected_size=len(body),
+                      expected_md5=md5(body), progress=another_process_starts)
+    assert removed == [] and stored.is_present("cifar10")
+
+
 def test_download_of_a_non_cifar_file_keeps_nothing(loopback, cnnviz_home):
     loopback.routes["/junk"] = Route(b"hello")
     with pytest.raises(cifar10.FormatError):
