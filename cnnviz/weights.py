@@ -108,14 +108,23 @@ def fetch_url(
     if size is not None and size <= 0:
         raise InvalidArgument(f"the expected size must be a positive number of bytes, got {size}")
     dest = Path(dest)
-    with storage.atomic_path(dest, suffix=dest.suffix) as tmp:  # removes tmp on any exception
-        _stream(url, tmp, size=size, timeout=timeout, progress=progress, what=what, hint=hint)
-        if md5 is not None and (got := md5_file(tmp)) != md5:
-            raise DownloadError(f"Checksum mismatch for {url}: the file has MD5 {got}, not the expected {md5}; "
-                                f"it is damaged or is not {what}, so it was not kept.")
-        if verify is not None:
-            verify(tmp)
+    try:
+        with storage.atomic_path(dest, suffix=dest.suffix) as tmp:  # removes tmp on any exception
+            _stream(url, tmp, size=size, timeout=timeout, progress=progress, what=what, hint=hint)
+            if md5 is not None and (got := md5_file(tmp)) != md5:
+                raise DownloadError(f"Checksum mismatch for {url}: the file has MD5 {got}, not the expected {md5}; "
+                                    f"it is damaged or is not {what}, so it was not kept.")
+            if verify is not None:
+                verify(tmp)
+    except OSError as err:  # the folder or the temporary file (the network's errors are DownloadErrors by now)
+        raise _disk_refusal(err, what) from None
     return dest
+
+
+def _disk_refusal(err: OSError, what: str) -> Exception:
+    """What to raise when the disk refused to keep a download (full, read-only, no permission): said as
+    such (:func:`cnnviz.storage.disk_failure`), never as a broken connection; ``err`` itself otherwise."""
+    return storage.disk_failure(err, f"save {what}") or err
 
 
 def _stream(url: str, tmp: Path, *, size: int | None, timeout: float, progress: Progress | None,
@@ -137,7 +146,10 @@ def _stream(url: str, tmp: Path, *, size: int | None, timeout: float, progress: 
                 done += len(block)
                 if size is not None and done > size:
                     raise DownloadError(f"{failed}it is larger than the expected {size:,} bytes, so it was stopped")
-                out.write(block)
+                try:
+                    out.write(block)
+                except OSError as err:  # the disk's refusal, not the connection's: not for the clauses below
+                    raise _disk_refusal(err, what) from None
                 if progress:
                     progress(done, total)
             if announced is not None and done < announced:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
+from pathlib import Path
+
 import pytest
 
 from cnnviz import cli, terminal
@@ -72,6 +76,23 @@ def test_download_offline_and_checksum_errors(capsys):
         assert "Checksum mismatch" in capsys.readouterr().err
         assert cli.main(["data", "download", "cifar10", "--url", state.url("/c.tar.gz"), "--no-verify"]) == 0
     assert stored.is_present("cifar10")
+
+
+@pytest.mark.parametrize("command", [["data", "download", "cifar10", "--no-verify"], ["download", "vgg16-notop"]])
+def test_download_into_a_read_only_home_is_one_line(capsys, cnnviz_home, monkeypatch, keras_home, command):
+    real_mkdir = Path.mkdir
+
+    def read_only(self, *args, **kwargs):
+        if str(self).startswith(str(cnnviz_home)):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    with loopback_server() as state:
+        state.routes["/f"] = Route(tiny_archive_bytes())
+        assert cli.main([*command, "--url", state.url("/f")]) == 2
+    err = capsys.readouterr().err
+    assert f"the disk is read-only (CNNVIZ_HOME={cnnviz_home})" in err and "Traceback" not in err, err
 
 
 def test_download_options_only_for_cifar(capsys):

@@ -3,6 +3,9 @@ file), install and status. Every download is from a loopback server on 127.0.0.1
 
 from __future__ import annotations
 
+import builtins
+import errno
+import os
 import re
 from pathlib import Path
 
@@ -128,6 +131,72 @@ def test_a_failed_check_or_an_interrupt_keeps_nothing(tmp_path):
         with pytest.raises(DownloadError, match="the server answered HTTP 404 \\(Not Found\\)"):
             weights.fetch_url(mirror.base + "/none.h5", tmp_path / "out" / "w.h5")
     assert _everything(tmp_path / "out") == []
+
+
+class _FullDisk:
+    """Writes to files under ``folder`` fail with ENOSPC once ``room`` bytes are written (a disk filling up)."""
+
+    def __init__(self, folder: Path, room: int) -> None:
+        self.folder, self.room = str(folder), room
+
+    def install(self, monkeypatch) -> None:
+        real_open, disk = builtins.open, self
+
+        class Writer:
+            def __init__(self, fh):
+                self._fh = fh
+
+            def write(self, data):
+                if len(data) > disk.room:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                disk.room -= len(data)
+                return self._fh.write(data)
+
+            def __getattr__(self, name):
+                return getattr(self._fh, name)
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                self._fh.close()
+
+        def fake_open(file, mode="r", *args, **kwargs):
+            fh = real_open(file, mode, *args, **kwargs)
+            mine = isinstance(file, (str, os.PathLike)) and os.fspath(file).startswith(disk.folder)
+            return Writer(fh) if mine and "w" in mode else fh
+
+        monkeypatch.setattr(builtins, "open", fake_open)
+
+
+def test_a_full_disk_is_said_as_such_not_as_a_broken_connection(cnnviz_home, monkeypatch):
+    payload = b"w" * (3 * weights.CHUNK)
+    _FullDisk(cnnviz_home, room=weights.CHUNK).install(monkeypatch)
+    with loopback_server({"/w.h5": payload}) as mirror:
+        with pytest.raises(storage.DiskFull) as err:
+            weights.fetch_url(mirror.base + "/w.h5", storage.weights_dir() / "w.h5", what="the test file",
+                              hint="If this machine is offline, copy it.")
+    text = str(err.value)
+    assert text.startswith(f"Could not save the test file: the disk is full (CNNVIZ_HOME={cnnviz_home}).")
+    assert "connection" not in text and "offline" not in text and "try again" not in text, text
+    assert _everything(storage.weights_dir()) == []
+
+
+def test_a_read_only_home_is_said_not_raised(cnnviz_home, monkeypatch):
+    real_mkdir = Path.mkdir
+
+    def read_only(self, *args, **kwargs):
+        if str(self).startswith(str(cnnviz_home)):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    with loopback_server({"/w.h5": b"weights"}) as mirror:
+        with pytest.raises(storage.SaveFailed, match=re.escape(
+                f"Could not save the test file: the disk is read-only (CNNVIZ_HOME={cnnviz_home}). Whoever runs "
+                "the server: point CNNVIZ_HOME to a folder on a writable disk.")):
+            weights.fetch_url(mirror.base + "/w.h5", storage.weights_dir() / "w.h5", what="the test file")
+    assert not cnnviz_home.exists()
 
 
 def test_fetch_validates_its_arguments_first(tmp_path):
