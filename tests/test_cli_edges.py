@@ -186,6 +186,26 @@ def test_report_file_is_readable_like_any_file_the_user_writes(tmp_path, capsys)
     assert html == csv == 0o644, (oct(html), oct(csv))
 
 
+# 10. a CNNVIZ_HOME that cannot be made (no permission, a read-only disk): a traceback from the job table
+@pytest.mark.parametrize("command", [["jobs"], ["jobs", "stop", "job-1"], ["train", *TINY]])
+def test_a_home_that_cannot_be_made_is_one_line(capsys, cnnviz_home, monkeypatch, command):
+    import errno
+    from pathlib import Path
+
+    real_mkdir = Path.mkdir
+
+    def refused(self, *args, **kwargs):
+        if str(self).startswith(str(cnnviz_home)):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refused)
+    assert cli.main(command) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Could not open the training queue: cnnviz may not write to its folder "
+                          f"(permission denied) (CNNVIZ_HOME={cnnviz_home})."), err
+
+
 # 11. train --wait: a stopped epoch printed as a whole one ("batch 6/6"), and a new line per update on a terminal
 def _scripted_manager(progresses):
     from cnnviz.training.callbacks import Progress

@@ -197,7 +197,10 @@ class JobTable:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path) if path is not None else table_path()
-        storage.ensure_dir(self.path.parent)
+        try:
+            storage.ensure_dir(self.path.parent)
+        except OSError as err:  # a CNNVIZ_HOME that cannot be made (permission, read-only disk): in words
+            raise storage.disk_failure(err, "open the training queue") or err from None
         with self._connect() as db:
             if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 db.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the file
