@@ -327,8 +327,11 @@ def check_weights_file(path: Path, wf: WeightsFile, *, md5: str | None = None) -
     _load_check(path, wf)
 
 
-def _load_check(path: Path, wf: WeightsFile) -> None:
-    """Load the file into Keras' own MobileNetV2 (the only file here without a published checksum)."""
+def _load_check(path: Path, wf: WeightsFile, *, came_from: str | None = None) -> None:
+    """Load the file into Keras' own MobileNetV2 (the only file here without a published checksum).
+
+    ``came_from``: the address a download came from, named instead of its temporary file.
+    """
     import keras
 
     size = wf.image_size or 224
@@ -336,8 +339,10 @@ def _load_check(path: Path, wf: WeightsFile) -> None:
         keras.applications.MobileNetV2(include_top=False, weights=str(path), input_shape=(size, size, 3),
                                        alpha=wf.alpha or 1.0)
     except Exception as err:  # any reader error: not HDF5, wrong layers, wrong shapes
-        raise InvalidArgument(f"{path.name} does not hold {wf.title} weights for "
-                              f"α {wf.alpha:g}, {wf.image_size}×{wf.image_size}: {err}") from None
+        what = f"{wf.title} weights for α {wf.alpha:g}, {wf.image_size}×{wf.image_size}"
+        if came_from is not None:
+            raise InvalidArgument(f"{came_from} does not hold {what}, so it was not kept: {err}") from None
+        raise InvalidArgument(f"{path.name} does not hold {what}: {err}") from None
 
 
 def is_good_copy(path: Path, wf: WeightsFile, *, md5: str | None = None) -> bool:
@@ -430,7 +435,7 @@ def download_weights(wf: WeightsFile, *, url: str | None = None, md5: str | None
     if not force and is_good_copy(dest, wf, md5=md5):
         return dest
     return fetch_url(url, dest, md5=md5, timeout=DOWNLOAD_TIMEOUT_S if timeout is None else timeout,
-                     progress=progress, verify=None if md5 else lambda tmp: _load_check(tmp, wf),
+                     progress=progress, verify=None if md5 else lambda tmp: _load_check(tmp, wf, came_from=url),
                      what=f"Keras' {wf.file}")
 
 

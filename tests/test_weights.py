@@ -236,6 +236,17 @@ def test_download_resolve_and_install_share_one_check(keras_home, cnnviz_home, t
     assert storage.remove_temporaries(cnnviz_home) == []
 
 
+def test_a_page_instead_of_mobilenet_weights_names_the_address_not_the_temporary_file(keras_home, cnnviz_home):
+    wf = weights.mobilenetv2(0.35, 96)  # Keras publishes no MD5 for it: the download is checked by loading
+    with loopback_server({"/m.h5": b"<html><body>Sign in to the school network</body></html>"}) as mirror:
+        with pytest.raises(InvalidArgument) as err:
+            weights.download_weights(wf, url=mirror.base + "/m.h5")
+    text = str(err.value)
+    assert text.startswith(f"{mirror.base}/m.h5 does not hold MobileNetV2 weights for α 0.35, 96×96, so it was not "
+                           "kept: "), text
+    assert storage.TEMP_MARKER not in text and _everything(cnnviz_home / "weights") == []
+
+
 def test_resolve_reports_the_progress_of_a_download_only(keras_home, cnnviz_home):
     payload = b"official" * 200_000  # 1.6 MB: two blocks
     wf = weights.RESNET50
