@@ -468,7 +468,7 @@ def _download(args: argparse.Namespace) -> int:
     try:
         path = weights.download_weights(wf, url=url, md5=args.md5, force=True, progress=progress)
     except weights.DownloadError as err:
-        raise weights.DownloadError(f"{err}. If this machine is offline, copy {wf.file} onto it from one that has it "
+        raise weights.DownloadError(f"{str(err).rstrip('.')}. If this machine is offline, copy {wf.file} onto it from one that has it "
                                     f"and run `{weights.download_command(wf)} --from FILE`, or set {wf.env} to "
                                     "its path.") from None
     print(f"{wf.name} downloaded and checked: {path}")

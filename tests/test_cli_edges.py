@@ -18,7 +18,7 @@ from cnnviz import cli, terminal
 from cnnviz.runs import saving
 from cnnviz.runs import store as runs
 from tests.conftest import REPO
-from tests.support.http import refused_url
+from tests.support.http import loopback_server, refused_url
 from tests.support.models import tiny_build
 
 TINY = ["--preset", "seed000_model1", "--dataset", "digits", "--train-size", "60", "--test-size", "30",
@@ -140,6 +140,13 @@ def test_download_offline_says_how_to_get_the_weights(capsys, keras_home):
     assert cli.main(["download", "resnet50", "--url", refused_url()]) == 2
     err = capsys.readouterr().err
     assert "--from" in err, err
+
+
+def test_download_of_a_wrong_file_is_one_sentence_then_the_offline_hint(capsys, keras_home):
+    with loopback_server({"/r.h5": b"not the weights"}) as mirror:
+        assert cli.main(["download", "resnet50", "--url", mirror.base + "/r.h5"]) == 2
+    err = capsys.readouterr().err
+    assert "so it was not kept. If this machine is offline" in err and ".." not in err, err
 
 
 def test_download_from_a_folder_does_not_say_it_does_not_exist(capsys, tmp_path, keras_home):
