@@ -15,8 +15,10 @@ leaves a file under the final name. TensorFlow is imported only to check a file 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
+import logging
 import os
 import re
 import shutil
@@ -43,6 +45,10 @@ CHUNK = 1 << 20
 #: An explicit weights file must be HDF5 weights: it is only ever read with ``load_weights`` into
 #: Keras' own architecture (no model config is deserialised); anything else is refused by name first.
 WEIGHTS_SUFFIXES = (".h5", ".hdf5")
+#: Every download or copy into ``CNNVIZ_HOME/weights`` holds a shared ``flock`` on this file (in ``CNNVIZ_HOME``),
+#: as dataset writers hold ``.data-writers.lock``: cleanup tells a live download's temporary file from a killed one's.
+WRITERS_LOCK = ".weights-writers.lock"
+log = logging.getLogger("cnnviz.weights")
 
 
 class DownloadError(Unavailable):
@@ -434,9 +440,10 @@ def download_weights(wf: WeightsFile, *, url: str | None = None, md5: str | None
     dest = Path(dest) if dest is not None else storage.weights_dir() / wf.file
     if not force and is_good_copy(dest, wf, md5=md5):
         return dest
-    return fetch_url(url, dest, md5=md5, timeout=DOWNLOAD_TIMEOUT_S if timeout is None else timeout,
-                     progress=progress, verify=None if md5 else lambda tmp: _load_check(tmp, wf, came_from=url),
-                     what=f"Keras' {wf.file}")
+    with _writing():
+        return fetch_url(url, dest, md5=md5, timeout=DOWNLOAD_TIMEOUT_S if timeout is None else timeout,
+                         progress=progress, verify=None if md5 else lambda tmp: _load_check(tmp, wf, came_from=url),
+                         what=f"Keras' {wf.file}")
 
 
 def download_backbone(backbone: str, *, alpha: float = 0.35, image_size: int = 96, **options) -> Path:
@@ -462,9 +469,35 @@ def install_weights_file(source: str | os.PathLike, wf: WeightsFile, *, md5: str
     except InvalidArgument as err:
         raise InvalidArgument(f"{err}; not copied") from None
     dest = Path(dest) if dest is not None else storage.weights_dir() / wf.file
-    with storage.atomic_path(dest) as tmp:
+    with _writing(), storage.atomic_path(dest) as tmp:
         shutil.copyfile(src, tmp)
     return dest
+
+
+@contextlib.contextmanager
+def _writing():
+    """Hold the weights writers' shared lock (:data:`WRITERS_LOCK`) for the ``with`` block."""
+    with contextlib.suppress(OSError):  # a home the disk refuses: the write in the block says so
+        storage.ensure_dir(storage.home())
+    with storage.shared_lock(storage.home() / WRITERS_LOCK):
+        yield
+
+
+def cleanup() -> list[Path]:
+    """Remove the temporary files of downloads and copies that were killed (a server stopped mid-download):
+    only while nobody holds :data:`WRITERS_LOCK`, since a live one's temporary file looks the same.
+
+    Returns:
+        The paths removed.
+    """
+    folder = storage.weights_dir()
+    if not folder.is_dir():
+        return []
+    with storage.exclusive_lock_if_free(storage.home() / WRITERS_LOCK) as no_writer:
+        return storage.remove_temporaries(folder) if no_writer else []
+
+
+_first_cleanup = storage.Once(log, "weights folder cleanup")
 
 
 # --- status ----------------------------------------------------------------------------------------
@@ -482,6 +515,7 @@ def status() -> list[dict]:
     Returns:
         ``[{"name", "present", "detail", "how_to_get"}]`` in :data:`KEYS` order.
     """
+    _first_cleanup.run(cleanup)  # the first look in a process (Home, the command line) clears killed downloads
     out = []
     for key in KEYS:
         wf = weights_file(key)

@@ -199,6 +199,26 @@ def test_a_read_only_home_is_said_not_raised(cnnviz_home, monkeypatch):
     assert not cnnviz_home.exists()
 
 
+def test_a_killed_downloads_temporary_file_goes_at_the_next_start_a_live_ones_stays(keras_home, cnnviz_home):
+    folder = storage.ensure_dir(storage.weights_dir())
+    killed = storage.temp_path_for(folder / weights.RESNET50.file, ".h5")  # what a download killed mid-way leaves
+    killed.write_bytes(b"x" * 1000)
+    payload = b"official" * 1000
+    during = []
+
+    def another_process_starts(done, total):
+        if done:
+            during.extend(weights.cleanup())
+
+    with loopback_server({"/r.h5": payload}) as mirror:
+        weights.download_weights(weights.RESNET50_NOTOP, url=mirror.base + "/r.h5", md5=md5(payload),
+                                 progress=another_process_starts)
+    assert during == [] and killed.exists()  # a writer at work: nothing goes
+    weights._first_cleanup.done = False  # a fresh process: its first look at the weights cleans up
+    weights.status()
+    assert _everything(folder) == [weights.RESNET50_NOTOP.file]
+
+
 def test_fetch_validates_its_arguments_first(tmp_path):
     with pytest.raises(InvalidArgument, match="must start with http:// or https://, got 'ftp://x/y'"):
         weights.fetch_url("ftp://x/y", tmp_path / "y")
