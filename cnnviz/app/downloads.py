@@ -1,6 +1,5 @@
-"""Getting data and weights onto the server from a page: downloads and the zip import with a progress
-bar that moves (:func:`_moving_bar`, one for all of them), the CIFAR-10 import from a path behind a
-spinner. Each runs in the script thread: if the student clicks something meanwhile, Streamlit stops
+"""Getting data and weights onto the server from a page: downloads, the zip import and the CIFAR-10 import
+from a path, each with a progress bar that moves (:func:`_moving_bar`, one for all of them). Each runs in the script thread: if the student clicks something meanwhile, Streamlit stops
 it at the next update and the partial file is deleted."""
 
 from __future__ import annotations
@@ -31,6 +30,12 @@ def megabytes(done: int, total: int | None) -> str:
         return f"{done / 1e6:,.1f} MB"
     text = f"{done / 1e6:,.1f} of {total / 1e6:,.1f} MB"
     return f"{text}: checking the file…" if done >= total else text
+
+
+def read_megabytes(done: int, total: int | None) -> str:
+    """A file import's bar text: "34.7 of 173.3 MB read", then what happens once the last byte is."""
+    text = f"{done / 1e6:,.1f} of {(total or 0) / 1e6:,.1f} MB read"
+    return f"{text}: checking and saving…" if total and done >= total else text
 
 
 def zip_files(done: int, total: int | None) -> str:
@@ -87,8 +92,9 @@ def import_cifar10(path: str) -> str:
     """Install CIFAR-10 from a path on the server; returns the summary line."""
     if not datasets.server_paths_allowed():  # the page hides the box; this guards a forged widget value
         raise Unavailable(f"Importing from a path on the server is off: start the app with {datasets.SERVER_PATHS_ENV}=1 to allow it.")
-    with st.spinner("Reading and checking the CIFAR-10 batches…"):
-        summary = datasets.import_cifar10(path, by=identity.person())
+    with _moving_bar("Opening CIFAR-10…", read_megabytes) as progress, \
+            st.spinner("Reading and checking the CIFAR-10 batches…"):
+        summary = datasets.import_cifar10(path, by=identity.person(), progress=progress)
     caches.forget_datasets()
     return summary
 

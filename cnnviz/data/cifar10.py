@@ -15,6 +15,7 @@ one, checked for size and MD5 and only then moved into place with ``os.replace``
 from __future__ import annotations
 
 import gzip
+import os
 import tarfile
 import zlib
 from dataclasses import dataclass
@@ -157,17 +158,19 @@ def _assemble(files: dict[str, bytes], meta: bytes | None, origin: str) -> Cifar
     )
 
 
-def read_archive(path: Path) -> Cifar10Arrays:
+def read_archive(path: Path, progress: Progress | None = None) -> Cifar10Arrays:
     """Parse an archive shaped like ``cifar-10-binary.tar.gz`` without extracting it.
 
     Only regular-file members named like the official batch files are read (by base
-    name, so any folder prefix is ignored and never used as a path).
+    name, so any folder prefix is ignored and never used as a path). ``progress(done, total)``
+    gets the archive's bytes read so far after each member.
     """
     path = Path(path)
     files: dict[str, bytes] = {}
     meta: bytes | None = None
     try:
-        with tarfile.open(path, "r:gz") as tar:
+        with open(path, "rb") as raw, tarfile.open(fileobj=raw, mode="r:gz") as tar:
+            total = os.fstat(raw.fileno()).st_size
             for count, member in enumerate(tar, start=1):
                 if count > MAX_ARCHIVE_MEMBERS:
                     raise FormatError(f"{path} has more than {MAX_ARCHIVE_MEMBERS} entries; "
@@ -184,10 +187,14 @@ def read_archive(path: Path) -> Cifar10Arrays:
                     continue
                 _check_size(base, member.size)
                 files[base] = tar.extractfile(member).read()
+                if progress is not None:
+                    progress(raw.tell(), total)
             # tarfile stops after the last member (and quietly at a damaged header), before the gzip trailer:
             # read to the end so that gzip checks its CRC-32, the only guard of a copied, rebuilt archive.
             while tar.fileobj.read(1 << 20):
                 pass
+            if progress is not None:
+                progress(total, total)
     except FileNotFoundError:
         raise FormatError(f"No file at {path}.") from None
     except (gzip.BadGzipFile, zlib.error) as err:  # past the header: the stream itself is damaged
@@ -200,17 +207,21 @@ def read_archive(path: Path) -> Cifar10Arrays:
     return _assemble(files, meta, str(path))
 
 
-def read_directory(path: Path) -> Cifar10Arrays:
-    """Parse an extracted ``cifar-10-batches-bin/`` folder (or a folder that contains one)."""
+def read_directory(path: Path, progress: Progress | None = None) -> Cifar10Arrays:
+    """Parse an extracted ``cifar-10-batches-bin/`` folder (or a folder that contains one); ``progress(done,
+    total)`` gets the batch files' bytes read so far after each file."""
     path = Path(path)
     if (path / BATCH_DIR).is_dir():
         path = path / BATCH_DIR
     files: dict[str, bytes] = {}
-    for name in (*TRAIN_FILES, TEST_FILE):
-        file = path / name
-        if file.is_file():
-            _check_size(name, file.stat().st_size)
-            files[name] = file.read_bytes()
+    batches = [path / name for name in (*TRAIN_FILES, TEST_FILE) if (path / name).is_file()]
+    total, done = sum(file.stat().st_size for file in batches), 0
+    for file in batches:
+        _check_size(file.name, file.stat().st_size)
+        files[file.name] = file.read_bytes()
+        done += len(files[file.name])
+        if progress is not None:
+            progress(done, total)
     meta_file = path / META_FILE
     meta = None
     if meta_file.is_file():
@@ -220,12 +231,13 @@ def read_directory(path: Path) -> Cifar10Arrays:
     return _assemble(files, meta, str(path))
 
 
-def read_any(path: Path) -> Cifar10Arrays:
-    """Parse an archive file or an extracted folder; raise FormatError when it is neither."""
+def read_any(path: Path, progress: Progress | None = None) -> Cifar10Arrays:
+    """Parse an archive file or an extracted folder (``progress(done, total)``: bytes read); raise FormatError
+    when it is neither."""
     path = Path(path).expanduser()
     if path.is_dir():
-        return read_directory(path)
+        return read_directory(path, progress)
     if path.is_file():
-        return read_archive(path)
+        return read_archive(path, progress)
     raise FormatError(f"Nothing at {path}: give the path of {ARCHIVE_NAME} or of an extracted "
                       f"{BATCH_DIR}/ folder.")

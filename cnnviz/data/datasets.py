@@ -298,7 +298,8 @@ def server_paths_allowed() -> bool:
     return os.environ.get(SERVER_PATHS_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
-def import_cifar10(path: Path | str, *, origin: str | None = None, by: Person | None = None) -> str:
+def import_cifar10(path: Path | str, *, origin: str | None = None, by: Person | None = None,
+                   progress: Progress | None = None) -> str:
     """Install CIFAR-10 from an archive shaped like the official binary one, or its folder.
 
     The structure is validated (file names, whole 3,073-byte records, equal training
@@ -307,6 +308,7 @@ def import_cifar10(path: Path | str, *, origin: str | None = None, by: Person | 
 
     Args:
         by: who installs it (None: the teacher); CIFAR-10 is the whole class's, so only the teacher may.
+        progress: ``progress(done, total)``, the bytes read of the archive or the batch files.
     Returns:
         A one-line summary for people.
     Raises:
@@ -315,7 +317,7 @@ def import_cifar10(path: Path | str, *, origin: str | None = None, by: Person | 
     """
     if by is not None:
         policy.check_teacher(by, "install CIFAR-10 from a path on the server")
-    arrays = cifar10.read_any(Path(path))
+    arrays = cifar10.read_any(Path(path), progress)
     source = f"CIFAR-10 binary version from {origin or Path(path).expanduser()} ({'; '.join(arrays.notes)})"
     _save("cifar10", x_train=arrays.x_train, y_train=arrays.y_train, x_test=arrays.x_test,
           y_test=arrays.y_test, class_names=arrays.class_names, source=source)

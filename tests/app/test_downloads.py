@@ -14,10 +14,10 @@ import streamlit as st
 
 from cnnviz import weights
 from cnnviz.app import caches, downloads
-from cnnviz.data import folderdata
+from cnnviz.data import cifar10, datasets, folderdata
 from cnnviz.errors import Unavailable
 from cnnviz.inspect import pretrained
-from tests.support.archives import class_folders, make_zip
+from tests.support.archives import class_folders, make_zip, tiny_files, write_tiny_dir
 from tests.support.http import loopback_server, md5, refused_url
 
 MB = 10**6  # as the bar counts them
@@ -105,6 +105,28 @@ def test_a_failed_transfer_download_leaves_no_bar(slots, monkeypatch, keras_home
     with pytest.raises(Unavailable, match="could not download http://127.0.0.1"):
         downloads.transfer_download("resnet50", alpha=0.35, image_size=96)
     assert slots[0].shown == [(0.0, "Connecting to download ResNet50's ImageNet weights…")] and slots[0].removed
+
+
+# --- CIFAR-10 from a path on the server -----------------------------------------------------------
+
+
+def test_cifar10_from_a_server_path_moves_a_bar_with_the_bytes_read(slots, monkeypatch, tmp_path):
+    monkeypatch.setenv(datasets.SERVER_PATHS_ENV, "1")
+    folder = write_tiny_dir(tmp_path / "copy")
+    assert downloads.import_cifar10(str(folder)).startswith("Installed CIFAR-10 binary version")
+    batch = len(tiny_files()[cifar10.TEST_FILE])
+    [slot] = slots
+    assert slot.shown == [(0.0, "Opening CIFAR-10…")] + [
+        (k * 100 // 6 / 100, f"{k * batch / MB:,.1f} of {6 * batch / MB:,.1f} MB read") for k in range(1, 6)] + [
+        (1.0, f"{6 * batch / MB:,.1f} of {6 * batch / MB:,.1f} MB read: checking and saving…"), (1.0, "Done")]
+
+
+def test_a_refused_cifar10_path_leaves_no_bar(slots, monkeypatch, tmp_path):
+    monkeypatch.setenv(datasets.SERVER_PATHS_ENV, "1")
+    (tmp_path / "copy.tar.gz").write_bytes(b"not an archive")
+    with pytest.raises(cifar10.FormatError, match="is not a readable .tar.gz archive"):
+        downloads.import_cifar10(str(tmp_path / "copy.tar.gz"))
+    assert slots[0].shown == [(0.0, "Opening CIFAR-10…")] and slots[0].removed
 
 
 # --- a zip of class folders ------------------------------------------------------------------------

@@ -249,3 +249,17 @@ def test_an_archive_whose_compressed_data_breaks_is_refused_in_words(tmp_path):
         cifar10.read_archive(archive)
     assert str(err.value) == (f"{archive} is damaged: its compressed data does not unpack. Copy it onto the server "
                               "again, or download it.")
+
+
+def test_reading_says_how_many_bytes_are_read(tmp_path):
+    archive = tmp_path / "copy.tar.gz"
+    archive.write_bytes(tiny_archive_bytes())
+    seen: list[tuple[int, int]] = []
+    cifar10.read_any(archive, lambda done, total: seen.append((done, total)))
+    size = archive.stat().st_size
+    assert len(seen) == 7 and seen[-1] == (size, size)  # after each of the 6 batches, then at the end
+    assert all(total == size for _, total in seen) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    seen.clear()
+    cifar10.read_any(write_tiny_dir(tmp_path / "folder").parent, lambda done, total: seen.append((done, total)))
+    batch = len(tiny_files()[cifar10.TEST_FILE])
+    assert seen == [(k * batch, 6 * batch) for k in range(1, 7)]

@@ -179,6 +179,7 @@ def test_import_from_server_path_on_the_page(app_path, tmp_path, monkeypatch):
     at.text_input(key="datasets_import_path").input(str(tmp_path / "nowhere")).run()
     at.button(key="datasets_import").click().run()
     assert any("Nothing at" in e for e in _errors(at)) and not at.exception
+    assert not at.get("progress")  # no stale bar above the message
     at.text_input(key="datasets_import_path").input(str(folder)).run()
     at.button(key="datasets_import").click().run()
     assert not at.exception and not _errors(at)
