@@ -47,6 +47,16 @@ CIFAR = (32, 32, 3)
 DEFAULT_TEMPLATE = "seed000_model1"
 BN_LABELS = {"none": "none", "before_activation": "before the activation (seed 001)",
              "after_activation": "after the activation (seed 000)", "after_pooling": "after the pooling (seed 002)"}
+#: What the two per-layer boxes do: a penalty on the kernel added to the loss (Keras' ``kernel_regularizer``), which
+#: is not the optimiser's weight decay (every weight shrunk by learning rate × decay each step).
+REGULARISATION_HELP = {
+    "l1": "L1 regularisation (Keras' kernel_regularizer): adds this number × the sum of the kernel's |weights| to "
+          "the loss, which pushes small weights to exactly 0. It is not weight decay.",
+    "l2": "L2 regularisation (Keras' kernel_regularizer, the notebooks' regularizers.l2(0.01)): adds this number × "
+          "the sum of the kernel's squared weights to the loss. Not the optimiser's weight decay (each weight "
+          "shrunk by learning rate × decay every step): the penalty's gradient, 2 × this number × the weight, goes "
+          "through the optimiser (momentum, Adam's scaling) like any other.",
+}
 BATCH_AXIS = ("Shapes as Keras prints them: the first number is the **batch axis**, `None` because the "
               "network takes any number of images at once (a batch); the rest is one image's output, "
               "height × width × channels for a conv layer, a flat vector after the flatten. So yes, the batch "
@@ -199,8 +209,10 @@ def _settings(layer: Any, uid: int, bad: list[str]) -> Any:
     values["bn_momentum"] = _number(c3, "Batch-norm momentum", "bn_momentum", layer, uid, bad, 0.0, 0.999, step=0.01,
                                     disabled=values["batch_norm"] == "none")
     values["dropout"] = c3.slider("Dropout", 0.0, 0.9, float(layer.dropout), 0.05, key=f"lb_{uid}_dropout")
-    values["l1"] = _number(c3, "L1 weight decay", "l1", layer, uid, bad, 0.0, 1.0, step=1e-4, format="%.5f")
-    values["l2"] = _number(c3, "L2 weight decay", "l2", layer, uid, bad, 0.0, 1.0, step=1e-4, format="%.5f")
+    values["l1"] = _number(c3, "L1 regularisation", "l1", layer, uid, bad, 0.0, 1.0, step=1e-4, format="%.5f",
+                           help=REGULARISATION_HELP["l1"])
+    values["l2"] = _number(c3, "L2 regularisation", "l2", layer, uid, bad, 0.0, 1.0, step=1e-4, format="%.5f",
+                           help=REGULARISATION_HELP["l2"])
     return dataclasses.replace(layer, **values)
 
 
@@ -275,7 +287,7 @@ def layer_by_layer(input_shape: tuple[int, int, int], num_classes: int) -> Model
     st.session_state[DATA_KEY] = (tuple(input_shape), int(num_classes))
     st.markdown("##### Layer by layer")
     st.caption("Each layer has its own kernel, stride, padding, pooling, activation, batch norm, dropout and "
-               "weight decay. Start from a notebook's network, then add, remove and move layers.")
+               "L1/L2 regularisation. Start from a notebook's network, then add, remove and move layers.")
     pick, load = st.columns([4, 1], vertical_alignment="bottom")
     name = pick.selectbox("Start from", list(TEMPLATES), key="lb_template",
                           index=list(TEMPLATES).index(DEFAULT_TEMPLATE), format_func=lambda n: TEMPLATES[n].title)

@@ -3,7 +3,7 @@
 Where the slider builder (seed 000's ``build_CNN``) gives every conv layer the same kernel,
 pooling and batch norm, a :class:`LayerList` lets each layer choose: kernel, stride, padding,
 activation, pooling (size, stride, padding), batch norm before or after the activation (seed
-001 teaches before) or after the pooling (seed 002's AlexNet), dropout and L1/L2 weight decay;
+001 teaches before) or after the pooling (seed 002's AlexNet), dropout and L1/L2 regularisation;
 then dense layers, and a softmax output or one sigmoid unit for two classes. Inception and
 residual blocks (seed 004) can stand among the conv layers. Every seed network is such a list
 (:mod:`cnnviz.models.layertemplates`).
@@ -67,7 +67,8 @@ class ConvLayer:
         pool_stride: step of the window; 0 = the window (Keras' default, no overlap).
         pool_padding: "valid" or "same".
         dropout: share of the outputs dropped in training (0 = no dropout layer).
-        l1, l2: weight decay of the kernel (Keras' ``kernel_regularizer``), added to the loss.
+        l1, l2: L1/L2 regularisation of the kernel (Keras' ``kernel_regularizer``): ``l1·Σ|w| + l2·Σw²`` added
+            to the loss. Not the optimiser's (decoupled) weight decay, ``ModelConfig.weight_decay``.
     """
 
     filters: int = 16
@@ -387,7 +388,7 @@ def _check_layer(layer: Layer, position: int) -> None:
     for name in ("l1", "l2"):
         value = getattr(layer, name)
         if not _is_number(value) or not 0 <= value <= 1:
-            raise InvalidArgument(f"{at}{name.upper()} weight decay must be from 0 to 1, got {value!r}")
+            raise InvalidArgument(f"{at}{name.upper()} regularisation must be from 0 to 1, got {value!r}")
 
 
 def _decay(layer: Layer) -> dict[str, float]:

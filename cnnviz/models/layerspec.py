@@ -11,7 +11,7 @@ with Keras, so the counts here are checked against ``count_params`` in the tests
 Kinds and their keys (defaults in brackets):
 
 - ``conv``: filters, kernel (int or [h, w]), strides [1], padding ["valid"], activation [None],
-  l1, l2 [0] (weight decay; no parameters),
+  l1, l2 [0] (L1/L2 regularisation; no parameters),
   use_bias [True], trainable [True] (False: frozen weights, e.g. set from data by ``init``),
   init [None] (``"patch_whitening"``: :func:`cnnviz.models.network.init_from_data` computes the kernel;
   ``"dirac"``: the first filters start as the identity, see :func:`cnnviz.models.dirac.dirac_kernel`)

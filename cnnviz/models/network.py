@@ -36,7 +36,7 @@ def _keras_layer(spec: Mapping[str, Any], dtype: str | None = None) -> Any:
 
     kind, name = spec["kind"], spec["name"]
     kw: dict[str, Any] = {"name": name} | ({"dtype": dtype} if dtype else {})
-    if kind in ("conv", "dense") and (spec.get("l1") or spec.get("l2")):  # L1/L2 weight decay (layerlist)
+    if kind in ("conv", "dense") and (spec.get("l1") or spec.get("l2")):  # L1/L2 regularisation (layerlist)
         kw["kernel_regularizer"] = regularizers.L1L2(l1=spec.get("l1", 0.0), l2=spec.get("l2", 0.0))
     if kind == "conv":
         return layers.Conv2D(spec["filters"], spec["kernel"], strides=spec.get("strides", 1),

@@ -144,7 +144,7 @@ def test_inception_and_residual_blocks():
     (LayerList((DenseLayer(dropout=1.0),)), (8, 8, 3), 10,
      "layer 1 (dense): dropout must be at least 0 and below 1, got 1.0"),
     (LayerList((DenseLayer(l2=-1.0),)), (8, 8, 3), 10,
-     "layer 1 (dense): L2 weight decay must be from 0 to 1, got -1.0"),
+     "layer 1 (dense): L2 regularisation must be from 0 to 1, got -1.0"),
     (LayerList(output="sigmoid"), (8, 8, 3), 10, "one sigmoid output tells two classes apart; these data have 10"),
     (LayerList(), (225, 225, 3), 10, "sides from 1 to 224 and 1 (grey) or 3 (colour) channels, got (225, 225, 3)"),
     (LayerList(), (32, 32, 4), 10, "got (32, 32, 4)"),

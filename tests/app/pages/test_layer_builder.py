@@ -157,6 +157,27 @@ def test_blocks_in_the_list(app_path):
     assert not at.exception and not at.error
 
 
+def test_the_per_layer_l1_l2_boxes_are_named_for_what_they_do(app_path):
+    """They set Keras' kernel_regularizer (a penalty added to the loss, seed 000 Q21's regularizers.l2), not weight
+    decay: an L1 penalty decays nothing, and the optimiser's weight decay is another setting with another scale."""
+    import keras
+
+    from cnnviz.models import network
+
+    at = _layers_page(app_path)
+    l1, l2 = at.number_input(key="lb_0_l1"), at.number_input(key="lb_0_l2")
+    assert (l1.label, l2.label) == ("L1 regularisation", "L2 regularisation")
+    assert "to the loss" in l1.help and "not weight decay" in l1.help
+    assert "regularizers.l2(0.01)" in l2.help and "Not the optimiser's weight decay" in l2.help
+    assert not any("weight decay" in (n.label or "").lower() for n in at.number_input)
+    l1.set_value(0.001).run()
+    layer_list = LayerList((ConvLayer(l1=0.001, pooling="max"),))
+    model = network.build_model(ModelConfig(architecture="layers", layer_list=layer_list), input_shape=(8, 8, 1),
+                                num_classes=10)
+    regulariser = model.get_layer("conv_1").kernel_regularizer  # what the box sets: a penalty, not a decay
+    assert isinstance(regulariser, keras.regularizers.L1L2) and regulariser.get_config() == {"l1": 0.001, "l2": 0.0}
+
+
 def test_a_layer_number_out_of_range_is_said_and_nothing_built_from_another(app_path):
     """Issue 14: a layer's box (kernel 0, L2 2) and the preview's input boxes are checked in Python: the box
     keeps what was typed and says why, no table or network is made of the last valid numbers, Train waits."""
@@ -171,7 +192,7 @@ def test_a_layer_number_out_of_range_is_said_and_nothing_built_from_another(app_
     assert at.button(key="train_start").disabled
     at.number_input(key="lb_0_kernel").set_value(5).run()
     at.number_input(key="lb_0_l2").set_value(2.0).run()
-    assert [e.value for e in at.error] == ["L2 weight decay must be from 0 to 1; the box shows 2."]
+    assert [e.value for e in at.error] == ["L2 regularisation must be from 0 to 1; the box shows 2."]
     assert at.button(key="train_start").disabled
     at.number_input(key="lb_0_l2").set_value(0.0).run()
     assert not at.error and not at.button(key="train_start").disabled
