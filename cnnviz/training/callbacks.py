@@ -286,6 +286,28 @@ def make_callbacks(
 
 
 
+def early_stopping_callback(patience: int, initial_history: dict | None = None) -> Any:
+    """Keras' ``EarlyStopping`` on the validation loss that, in a resumed run, goes on from the epochs before the
+    resume (``initial_history``: their per-epoch history), as if the run had not been interrupted.
+
+    Keras' own forgets them at the start of every ``fit``: a run resumed after epochs without improvement would
+    train up to ``patience`` epochs more than the same run without the interruption.
+    """
+    import keras
+
+    earlier = [v for v in (finite(v) for v in (initial_history or {}).get("val_loss", [])) if v is not None]
+
+    class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            for value in earlier:  # Keras' own bookkeeping of on_epoch_end (val_loss: lower is better)
+                self.wait += 1
+                if self.best is None or value < self.best:
+                    self.best, self.wait = value, 0
+
+    return ResumableEarlyStopping(monitor="val_loss", patience=patience)
+
+
 def epoch_ends(rows: int, completed: float | None) -> list[float]:
     """Where each of ``rows`` history rows sits on the epoch axis: 1, 2, ... but a last row that a stop
     cut short at ``completed`` (e.g. 2.333), the epochs done that "Epochs done" shows.

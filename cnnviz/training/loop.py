@@ -191,7 +191,7 @@ def train(
         fit_callbacks.append(best)
     early = None
     if spec.early_stopping:
-        early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=spec.patience)
+        early = callbacks_.early_stopping_callback(spec.patience, resume_from.history if resume_from else None)
         fit_callbacks.append(early)
     class_weight = pipeline.balanced_class_weights(data.y_train, data.num_classes) if spec.class_weights else None
 

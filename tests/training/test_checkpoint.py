@@ -212,3 +212,34 @@ def test_a_checkpoints_training_time_is_a_number_of_seconds_or_unknown(cnnviz_ho
     state = json.loads((folder / checkpoint.STATE_FILE).read_text())
     (folder / checkpoint.STATE_FILE).write_text(json.dumps({**state, "fit_seconds": "soon"}))
     assert checkpoint.read(folder).fit_seconds is None  # resumable still, its time unknown
+
+
+# --- early stopping across a resume ---------------------------------------------------------------
+def test_a_resumed_run_stops_early_when_the_uninterrupted_run_would(cnnviz_home, tmp_path):
+    """Early stopping counts the epochs without improvement before the resume too (the checkpoint's history):
+    a resumed run must not train ``patience`` more epochs than the same run without the interruption."""
+    import threading
+
+    import keras
+
+    from cnnviz.training import loop as training
+
+    # learning rate 0: the validation loss never improves after epoch 1, so patience 2 stops after epoch 3
+    spec = tiny_spec(epochs=10, early_stopping=True, patience=2)
+    build = lambda s, n: tiny_build(s, n, learning_rate=0.0)  # noqa: E731
+    whole = training.train(spec, build=build).run
+    assert whole.metrics["early_stopped"] and whole.metrics["epochs_completed"] == 3
+
+    stop = threading.Event()
+
+    class StopAfterFirstEpoch(keras.callbacks.Callback):  # as the worker's SIGTERM does
+        def on_epoch_end(self, epoch, logs=None):
+            stop.set()
+
+    training.train(spec, build=build, stop_event=stop, callbacks=[StopAfterFirstEpoch()],
+                   checkpoint_dir=tmp_path / "one")
+    point = checkpoint.read(tmp_path / "one")
+    assert point.epochs_done == 1 and point.history["val_loss"][0] is not None
+    resumed = training.train(spec, resume_from=point).run
+    assert resumed.metrics["early_stopped"] and resumed.metrics["epochs_completed"] == 3
+    assert len(resumed.history["val_loss"]) == 3
