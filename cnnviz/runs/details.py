@@ -103,9 +103,12 @@ def run_details(info: RunInfo) -> list[dict[str, str]]:
         ("images per second", images_per_second_text(m)),
     ]
     if m.get("best_epoch"):
+        last = math.ceil(m.get("epochs_completed") or 0)  # a stop's partial epoch is the last one trained
         kept = (" (its weights were kept)" if m.get("restored_best_weights") else
                 " (before the training was resumed: its weights were not saved, so the last epoch's were kept)"
-                if info.spec.keep_best else "")
+                if spec is not None and spec.keep_best else
+                f" (not the saved weights: they are the last epoch's, {last}, as the best weights were not kept)"
+                if last > m["best_epoch"] else "")
         rows.append(("best validation epoch", format_value(m.get("best_epoch")) + kept))
     if m.get("early_stopped"):
         rows.append(("early stopping", "stopped early"))

@@ -67,6 +67,25 @@ def test_a_training_time_that_misses_the_epochs_before_a_resume_says_so():
     assert no_time["training time"] == "–"
 
 
+def test_the_best_validation_epoch_says_whose_weights_the_saved_model_has():
+    """Keep the best validation weights off (early stopping alone, as Keras' restore_best_weights=False): the
+    saved model is the last epoch's, not the best one's, and its row says so; the last epoch being the best needs
+    no word."""
+    def best_row(metrics, **config):
+        info = dataclasses.replace(fake_run_info(**config), metrics=metrics)
+        return {r["what"]: r["value"] for r in details.run_details(info)}["best validation epoch"]
+
+    early = {"best_epoch": 2, "epochs_completed": 4.0, "early_stopped": True, "restored_best_weights": False}
+    assert best_row(early, early_stopping=True, patience=2, epochs=10) == (
+        "2 (not the saved weights: they are the last epoch's, 4, as the best weights were not kept)")
+    stopped = {"best_epoch": 2, "epochs_completed": 2.5, "restored_best_weights": False}  # a stop cut epoch 3
+    assert best_row(stopped) == "2 (not the saved weights: they are the last epoch's, 3, as the best weights were " \
+                                "not kept)"
+    assert best_row({"best_epoch": 2, "epochs_completed": 2.0, "restored_best_weights": False}) == "2"
+    assert best_row({"best_epoch": 2, "epochs_completed": 4.0, "restored_best_weights": True},
+                    keep_best=True) == "2 (its weights were kept)"
+
+
 def test_the_settings_table_shows_dashes_and_short_numbers():
     rows = [{"run": "a", "test accuracy": 0.4805, "status": "finished", "validation_fraction": 0.25,
              "model.learning_rate": 0.001, "train_size": None},
