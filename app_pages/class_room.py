@@ -129,7 +129,7 @@ def main() -> None:
     names = [p.display_name for p in roster.students()]
     if names:
         with st.expander(f"Students with a key ({len(names)})"):
-            st.write(", ".join(names))
+            st.text(", ".join(names))  # names as typed: Markdown would link "www.…" and list "1. Ann"
 
 
 main()
