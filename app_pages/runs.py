@@ -7,6 +7,7 @@ import streamlit as st
 from cnnviz.app import identity, report, tables
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.classroom import policy
+from cnnviz.data import images
 from cnnviz.app.remember import KEEP
 from cnnviz.app.state import still_chosen, tick_belongs_to
 from cnnviz.errors import CnnvizError
@@ -71,7 +72,7 @@ def _one_run(items: list[runs.RunInfo]) -> None:
     me = identity.person()
     mine = policy.can_change(me, info.owner)
     if info.owner != me.user_id:
-        st.caption(f"Trained by {info.owner_name}" + ("." if mine else ": shared with the class, read-only."))
+        st.caption(f"Trained by {images.plain_name(info.owner_name)}" + ("." if mine else ": shared with the class, read-only."))
     acc = info.test_accuracy
     figure = notebook.for_run(info)
     seed_acc = figure.shown_accuracy if figure is not None else None
