@@ -9,6 +9,7 @@ from cnnviz.app import boundary, caches
 from cnnviz.app.pickers import tta_phrase
 from cnnviz.app.remember import KEEP
 from cnnviz.app.state import INSPECT_TARGET_KEY, keep_choice_valid
+from cnnviz.data import images
 from cnnviz.inspect import evaluation
 from cnnviz.plots import evaluation as figs
 from cnnviz.runs import labels as runs_labels
@@ -60,9 +61,10 @@ def _metrics(info: runs.RunInfo, ev: evaluation.Evaluation) -> None:
                    f"training loss on the test set, {kind}: {stored:.4f}.")
     pairs = evaluation.most_confused(ev.confusion, ev.class_names, top=3) if (~ev.correct).any() else []
     if pairs:
+        shown = images.plain_name  # folders' names, as typed: never bold, never a link
         st.write("Most often confused: " + "; ".join(
-            f"**{p['true_name']}** taken for **{p['predicted_name']}** {p['count']}× ({p['fraction']:.0%} of "
-            f"{p['true_name']})" for p in pairs) + ".")
+            f"**{shown(p['true_name'])}** taken for **{shown(p['predicted_name'])}** {p['count']}× "
+            f"({p['fraction']:.0%} of {shown(p['true_name'])})" for p in pairs) + ".")
 
 
 def _confusion(ev: evaluation.Evaluation) -> list[tuple[int, int]]:
@@ -106,10 +108,10 @@ def _send_to_inspector(info: runs.RunInfo, ev: evaluation.Evaluation, indices, *
 
 
 def _gallery_indices(ev: evaluation.Evaluation, cells: list[tuple[int, int]]) -> tuple[list[int], str, str]:
-    """The chosen images (all of them, in gallery order), a heading, and the order used."""
-    names = ev.class_names
-    options = [None, *range(len(names))]
-    fmt = {None: "any class", **dict(enumerate(names))}.get
+    """The chosen images (all of them, in gallery order), a heading (Markdown), and the order used."""
+    options = [None, *range(len(ev.class_names))]
+    fmt = {None: "any class", **dict(enumerate(ev.class_names))}.get
+    names = [images.plain_name(n) for n in ev.class_names]  # for the heading: folders' names, as typed
     c1, c2, c3, c4 = st.columns(4)
     keep_choice_valid(TRUE_KEY, options)
     keep_choice_valid(PRED_KEY, options)

@@ -24,11 +24,14 @@ CLASSES = ("__init__", "www.evil.example")
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory):
-    """A folder dataset with those class names and one tiny run trained on it, made once."""
+    """A folder dataset with those class names and one tiny run trained on it, made once. Both folders hold the
+    same pictures, so the run answers one class for all of them: its mistakes name both classes on Evaluate."""
     home = tmp_path_factory.mktemp("odd-class-names")
+    first = class_folders(per_class=10, classes=CLASSES[:1])
+    same = {name.replace(CLASSES[0], CLASSES[1], 1): data for name, data in first.items()}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CNNVIZ_HOME", str(home))
-        datasets.import_folder_zip(make_zip(class_folders(per_class=10, classes=CLASSES)), name="odd", image_size=16)
+        datasets.import_folder_zip(make_zip({**first, **same}), name="odd", image_size=16)
         run_id = training.train(tiny_spec(FLAT_MODEL, dataset="folder:odd", train_size=16, test_size=4)).run.run_id
     return home, run_id
 
@@ -49,3 +52,19 @@ def test_a_test_images_true_class_is_shown_as_typed(page, truth, app_path):
     no_errors(at)
     captions = [c.value for c in at.caption if c.value.startswith("Test image #0")]
     assert captions and all(f"truly {plain_name(truth)}" in c for c in captions), (truth, captions)
+
+
+def test_the_evaluate_page_names_the_chosen_classes_as_typed(stored, truth, app_path):
+    """The gallery's heading ("**true … → said …**") and the most confused pairs: no name bold, no name a link."""
+    names = reference_data(stored[1])[3]
+    at = open_page(app_path, "app_pages/evaluate.py")
+    at.selectbox(key="eval_true").select(0).run()
+    at.selectbox(key="eval_pred").select(1).run()
+    no_errors(at)
+    heading = [m.value for m in at.markdown if m.value.startswith("**true ")]
+    assert heading and heading[0].startswith(f"**true {plain_name(names[0])} → said {plain_name(names[1])}**: "), \
+        heading
+    confused = [m.value for m in at.markdown if m.value.startswith("Most often confused")]
+    assert confused, "the run answers one class for the same pictures of both: it makes mistakes"
+    assert all(f"**{plain_name(n)}**" in confused[0] for n in names), confused
+
