@@ -9,13 +9,14 @@ remembers the groups it has finished, so a stopped grid shows them and "Go on" c
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import streamlit as st
 
 from cnnviz.app.caches import BY_MODEL, BY_RUN, run_model, run_test_set
 from cnnviz.app.report import pin_button
 from cnnviz.app.state import keep_choice_valid
-from cnnviz.data import images
 from cnnviz.inspect import actmax
 from cnnviz.plots import actmax as figs
 from cnnviz.runs import store as runs
@@ -109,7 +110,8 @@ def actmax_tab(info: runs.RunInfo) -> None:
         if not made:
             return
         done = _joined(made)
-        titles = [f"{images.plain_name(class_names[u])}<br>{s:.2f} → {f:.2f}"
+        # A Plotly title, not Markdown: escaped for Plotly's few HTML tags (it shows "&lt;" as "<"), no backslashes.
+        titles = [f"{html.escape(class_names[u], quote=False)}<br>{s:.2f} → {f:.2f}"
                   for u, s, f in zip(done.units, done.start, done.final)]
         fig = figs.pictures_figure(actmax.to_uint8(done.images, black, white), titles, columns=5)
         st.plotly_chart(fig, key="explain_actmax_classes")

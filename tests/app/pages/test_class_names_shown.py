@@ -13,7 +13,7 @@ from cnnviz.data import datasets
 from cnnviz.data.images import plain_name
 from cnnviz.training import loop as training
 from tests.support.archives import class_folders, make_zip
-from tests.support.pages import no_errors, open_page
+from tests.support.pages import figure, no_errors, open_page
 from tests.support.runs import copy_runs, reference_data
 from tests.support.specs import FLAT_MODEL, tiny_spec
 
@@ -68,3 +68,14 @@ def test_the_evaluate_page_names_the_chosen_classes_as_typed(stored, truth, app_
     assert confused, "the run answers one class for the same pictures of both: it makes mistakes"
     assert all(f"**{plain_name(n)}**" in confused[0] for n in names), confused
 
+
+def test_what_each_class_looks_for_is_titled_with_the_names_as_typed(stored, truth, app_path):
+    """Plotly titles are not Markdown: a name there is shown as typed, without plain_name's backslashes."""
+    names = reference_data(stored[1])[3]
+    at = open_page(app_path, "app_pages/explain.py")
+    at.session_state["explain_tab"] = "What a filter looks for"
+    at.run()
+    at.radio(key="explain_actmax_kind").set_value("A class").run()
+    no_errors(at)
+    titles = [a["text"] for a in figure(at, "explain_actmax_classes")["layout"]["annotations"]]
+    assert [t.split("<br>")[0] for t in titles] == list(names), titles
