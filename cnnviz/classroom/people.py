@@ -23,11 +23,16 @@ CLASSROOM_ENV = "CNNVIZ_CLASSROOM"
 #: Characters that start Markdown, HTML, LaTeX or Streamlit's shortcodes: names are shown in captions
 #: and tables, so a name holds none of them ("[x](http://…)" would be a link on every student's page).
 MARKUP = frozenset("\\`*_[](){}<>$~|#!:")
+#: What a name may not start with: a spreadsheet computes such a cell as a formula (OWASP: CSV injection), and the
+#: teacher downloads the tables that name people (the Class page's results, the Runs table) as CSV.
+FORMULA_START = "=+-@"
 
 
 def without_markup(text: str) -> str:
-    """``text`` with :data:`MARKUP` characters dropped and spaces collapsed (for names from a sign-in provider)."""
-    return " ".join("".join(ch for ch in text if ch not in MARKUP and ch.isprintable()).split())
+    """``text`` with :data:`MARKUP` characters dropped, spaces collapsed and no :data:`FORMULA_START` in front (for
+    names from a sign-in provider)."""
+    return " ".join("".join(ch for ch in text if ch not in MARKUP and ch.isprintable()).split()).lstrip(
+        FORMULA_START + " ")
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,9 @@ def clean_name(name: object) -> str:
     if people.MARKUP & set(text):
         shown = " ".join(sorted(people.MARKUP & set(text)))
         raise InvalidArgument(f"a name may hold letters, digits, spaces and . - ' , but {text!r} has {shown}")
+    if text[0] in people.FORMULA_START:
+        raise InvalidArgument(f"a name may not start with = + - @ (a spreadsheet would take it for a formula), "
+                              f"got {text!r}")
     if text.casefold() == TEACHER_NAME.casefold():
         raise InvalidArgument(f"{text!r} is the teacher's name: choose your own")
     return text

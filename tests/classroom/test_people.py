@@ -75,3 +75,10 @@ def test_an_account_name_from_the_provider_loses_its_markup():
     ann = people.account_person("ann@school.org", "[Ann](http://x.example) :material/warning: **A**")
     assert ann.display_name == "Annhttp//x.example material/warning A"
     assert people.account_person("bo@school.org", "**").display_name == "bo@school.org"
+
+
+def test_an_account_name_from_the_provider_does_not_start_as_a_formula():
+    """A spreadsheet computes a cell starting with = + - @ (the teacher's CSV of the class's results)."""
+    assert people.account_person("ann@school.org", "=1+1 Ann").display_name == "1+1 Ann"
+    assert people.account_person("bo@school.org", " @-+Bo").display_name == "Bo"
+    assert people.account_person("cy@school.org", "=").display_name == "cy@school.org"

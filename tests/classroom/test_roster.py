@@ -70,3 +70,12 @@ def test_names_that_would_be_markup_on_every_page_are_refused(name):
 
 def test_plain_names_with_accents_and_apostrophes_are_kept():
     assert roster.clean_name("  Zoë  O'Brien-Núñez ") == "Zoë O'Brien-Núñez"
+
+
+@pytest.mark.parametrize("name", ["=1+1", "+Ann", "-Ann", "@Ann"])
+def test_names_a_spreadsheet_would_read_as_a_formula_are_refused(name):
+    """The Class page's results and the Runs table name people; the teacher downloads them as CSV (the table's
+    own download) and opens them in a spreadsheet, which computes a cell starting with = + - @ (OWASP: CSV injection)."""
+    with pytest.raises(InvalidArgument) as err:
+        roster.clean_name(name)
+    assert repr(name) in str(err.value) and "= + - @" in str(err.value)
