@@ -102,17 +102,19 @@ def gate() -> Person:
         st.session_state[SESSION_KEY] = key
         if _url_key() != key:  # a page switch dropped it: a reload or bookmark must find the student again
             st.query_params[KEY_PARAM] = key
+    from cnnviz.data.images import plain_name  # lazy, as in accounts.signed_in_sidebar: numpy and PIL
+
     if found.kind == "account":
         accounts.signed_in_sidebar(found.display_name, found.is_teacher)
     else:
-        # names hold no Markdown (roster.clean_name, people.without_markup)
-        st.sidebar.caption(f"You are **{found.display_name}**" + (" (teacher)" if found.is_teacher else ""))
+        # names hold no Markdown characters (roster.clean_name), but "www.…" and "a@b.c" would still be links
+        st.sidebar.caption(f"You are **{plain_name(found.display_name)}**" + (" (teacher)" if found.is_teacher else ""))
     # lazy: the job modules bring numpy and the training code (0.3-1 s measured), which a laptop's Home never needs
     from cnnviz.app import reconnect
 
     reconnect.reattach(found)  # a fresh session after a restart: their trainings, found by owner
     if st.session_state.pop(WELCOME_KEY, False):
-        st.success(f"Welcome, {found.display_name}! Bookmark this page: its address holds your private key, "
+        st.success(f"Welcome, {plain_name(found.display_name)}! Bookmark this page: its address holds your private key, "
                    "and it brings your runs back. Without it (another browser) you are someone new.")
     return found
 

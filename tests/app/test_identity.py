@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnviz.classroom import people, roster
+from cnnviz.data.images import plain_name
 from tests.support.pages import TIMEOUT
 
 CLASS_ENVS = (people.PASSWORD_ENV, people.TEACHERS_ENV, people.CLASSROOM_ENV)
@@ -67,6 +68,18 @@ def test_a_first_visit_asks_a_name_then_keeps_the_key_in_the_url(app_path, class
     again = _app(app_path, key)  # a reload, or the bookmark in a new session
     assert "You are **Ann**" in _me(again) and "Welcome to the CNN lab" not in [t.value for t in again.title]
     assert again.query_params["key"] == key
+
+
+def test_the_students_own_name_is_shown_as_typed(app_path, classroom):
+    """The roster takes "www.evil.example": in the sidebar and the welcome it is no link (Streamlit autolinks "www."
+    even in escaped Markdown)."""
+    at = _app(app_path)
+    at.text_input(key="identity_name").input("www.evil.example")
+    _button(at, "Start").click().run()
+    assert not at.exception and not at.error
+    shown = plain_name("www.evil.example")
+    assert f"You are **{shown}**" in _me(at)
+    assert any(s.value.startswith(f"Welcome, {shown}!") for s in at.success), [s.value for s in at.success]
 
 
 def test_an_unknown_key_says_so_and_offers_the_form(app_path, classroom):
