@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnnviz.data import datasets, stored
+from cnnviz.data import datasets, images, stored
 from cnnviz.data import selection as sel
 from cnnviz.models import presets
 from cnnviz.runs import notebook
@@ -51,7 +51,7 @@ def _counts(ds: datasets.Dataset, train_size: int | None, test_size: int | None,
 
 def _weights_line(rows: list[dict]) -> str:
     n = rows[-1]["train"]
-    pairs = ", ".join(f"{r['class']} {r['weight']:.3f}" for r in rows[:-1])
+    pairs = ", ".join(f"{images.plain_name(r['class'])} {r['weight']:.3f}" for r in rows[:-1])  # folders' names
     return (f"Class weights, `compute_class_weight(\"balanced\")` on the {n:,} training images "
             f"(weight = images ÷ (classes × images of the class)): {pairs}.")
 

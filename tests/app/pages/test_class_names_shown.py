@@ -79,3 +79,13 @@ def test_what_each_class_looks_for_is_titled_with_the_names_as_typed(stored, tru
     no_errors(at)
     titles = [a["text"] for a in figure(at, "explain_actmax_classes")["layout"]["annotations"]]
     assert [t.split("<br>")[0] for t in titles] == list(names), titles
+
+
+def test_build_and_train_names_the_classes_of_their_weights_as_typed(truth, app_path):
+    """The class weights' caption ("Class weights, …: __init__ 1.000, …") under the training settings."""
+    at = open_page(app_path, "app_pages/build_train.py")
+    at.selectbox(key="train_dataset").set_value("folder:odd").run()
+    at.toggle(key="train_class_weights").set_value(True).run()
+    no_errors(at)
+    weights = [c.value for c in at.caption if c.value.startswith("Class weights")]
+    assert weights and all(f"{plain_name(name)} 1.000" in weights[0] for name in CLASSES), weights
