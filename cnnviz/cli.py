@@ -82,8 +82,7 @@ def _data_download(args: argparse.Namespace) -> int:
     elif args.url or args.size or args.md5 or args.no_verify:
         raise InvalidArgument(f"--url, --size, --md5 and --no-verify apply to cifar10 only, not {args.name}")
     summary = datasets.download(args.name, progress=terminal.download_printer(), **opts)
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
+    terminal.end_percents()
     print(summary)
     return 0
 
@@ -446,6 +445,9 @@ def _add_download_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _download(args: argparse.Namespace) -> int:
+    if args.model != "mobilenetv2" and (args.alpha, args.size) != (0.35, 96):
+        raise InvalidArgument(f"--alpha and --size choose MobileNetV2's weights; {args.model} has one file, "
+                              f"got --alpha {args.alpha:g} --size {args.size}")
     wf = weights.weights_file(args.model, alpha=args.alpha, image_size=args.size)
     if args.source:
         path = weights.install_weights_file(args.source, wf, md5=args.md5)
@@ -457,20 +459,13 @@ def _download(args: argparse.Namespace) -> int:
         return 0
     url = args.url or wf.url
     print(f"downloading {url}", file=sys.stderr)
-    shown = [-1]
-
-    def progress(done: int, total: int | None) -> None:
-        step = done * 10 // total if total else done >> 24  # every 10 %, or every 16 MiB
-        if step != shown[0]:
-            shown[0] = step
-            print(f"  {done / 1e6:.0f} MB" + (f" of {total / 1e6:.0f} MB" if total else ""), file=sys.stderr)
-
     try:
-        path = weights.download_weights(wf, url=url, md5=args.md5, force=True, progress=progress)
+        path = weights.download_weights(wf, url=url, md5=args.md5, force=True, progress=terminal.download_printer())
     except weights.DownloadError as err:
         raise weights.DownloadError(f"{str(err).rstrip('.')}. If this machine is offline, copy {wf.file} onto it from one that has it "
                                     f"and run `{weights.download_command(wf)} --from FILE`, or set {wf.env} to "
                                     "its path.") from None
+    terminal.end_percents()
     print(f"{wf.name} downloaded and checked: {path}")
     return 0
 

@@ -29,6 +29,12 @@ def download_printer():
     return report
 
 
+def end_percents() -> None:
+    """End the line that :func:`download_printer`'s percents rewrote on a terminal."""
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+
+
 def progress_line(p) -> str:
     """One line of a training's numbers: "epoch 3/5  batch 2/6  loss 1.4000 ..."."""
     parts = [f"epoch {p.epoch}/{p.epochs}", f"batch {p.batch}/{p.batches}"]

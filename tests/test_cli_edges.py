@@ -256,3 +256,12 @@ def test_follow_rewrites_the_running_line_on_a_terminal(monkeypatch):
     assert kept[0].split("\r")[2].startswith("epoch 3/5  batch 2/6  loss 1.4000")
     assert kept[1].startswith("epoch 2/5  batch 6/6") and kept[2].endswith("(stopped)")
     assert kept[3] == "" and len(kept) == 4
+
+
+# 12. download: --alpha and --size of a backbone with one weights file were ignored without a word
+@pytest.mark.parametrize("model", ["resnet50", "vgg16-notop", "resnet50-notop"])
+def test_download_refuses_mobilenet_sizes_for_other_weights(capsys, model):
+    assert cli.main(["download", model, "--alpha", "0.5", "--size", "128"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: --alpha and --size choose MobileNetV2's weights; {model} has one file, "
+                   "got --alpha 0.5 --size 128"), err
