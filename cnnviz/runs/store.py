@@ -413,7 +413,10 @@ def delete_run(run_id: str, by: Person | None = None) -> None:
     # while we still remove it (harmless either way, but keeps the rule simple).
     try:
         with storage.shared_lock(storage.home() / WRITERS_LOCK):
-            (folder / MANIFEST).unlink()
+            try:
+                (folder / MANIFEST).unlink()
+            except FileNotFoundError:  # deleted meanwhile (its owner and the teacher at once, two tabs)
+                raise _not_found(run_id) from None
             storage.fsync_dir(folder)
             shutil.rmtree(folder, ignore_errors=True)
     except OSError as err:  # e.g. a read-only CNNVIZ_HOME: say so, not "internal error"

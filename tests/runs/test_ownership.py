@@ -5,10 +5,13 @@ Runs are written by hand (:mod:`tests.support.runfolders`, no Keras): only their
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 
 import pytest
 
+from cnnviz import storage
 from cnnviz.classroom import roster, settings
 from cnnviz.classroom.people import local_teacher
 from cnnviz.classroom.policy import NotAllowed
@@ -79,6 +82,41 @@ def test_owners_and_the_teacher_delete(room, cnnviz_home):
     runs.delete_run(A_RUN, by=ann)
     runs.delete_run(B_RUN, by=local_teacher())
     assert [r.run_id for r in runs.list_runs()] == [OLD_RUN]
+
+
+def test_the_owner_and_the_teacher_deleting_one_run_at_once_get_deleted_and_not_found(room, monkeypatch):
+    """Both clicks pass the "is it there" check before either removes anything (the barrier holds them at
+    the writers' lock): one deletes the run, the other is told it is gone, never an internal error."""
+    ann, _ = room
+    both_checked = threading.Barrier(2, timeout=30)
+    shared_lock = storage.shared_lock
+
+    @contextlib.contextmanager
+    def after_both_checked(path):
+        both_checked.wait()
+        with shared_lock(path) as held:
+            yield held
+
+    monkeypatch.setattr(storage, "shared_lock", after_both_checked)
+    outcomes = {}
+
+    def delete(who):
+        try:
+            runs.delete_run(A_RUN, by=who)
+            outcomes[who.display_name] = "deleted"
+        except Exception as err:  # noqa: BLE001 - what each click would show
+            outcomes[who.display_name] = err
+
+    clicks = [threading.Thread(target=delete, args=(who,)) for who in (ann, local_teacher())]
+    for click in clicks:
+        click.start()
+    for click in clicks:
+        click.join(60)
+    assert sorted(outcomes) == ["Ann", "Teacher"]
+    said = [o for o in outcomes.values() if o != "deleted"]
+    assert len(said) == 1 and isinstance(said[0], runs.RunNotFound), outcomes
+    assert A_RUN in str(said[0])
+    assert A_RUN not in {r.run_id for r in runs.list_runs()}
 
 
 def test_shared_runs_and_the_whole_class_setting(room):
