@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import pytest
 
 from cnnviz.classroom import roster
@@ -46,6 +49,36 @@ def test_others_may_not_remove_or_replace_a_dataset(room, cnnviz_home):
     with pytest.raises(NotAllowed, match="Ann may not remove dataset cifar10"):
         datasets.remove("cifar10", by=ann)
     assert path.read_bytes() == before and owners.owner("folder:anns") == ann.user_id
+
+
+def test_the_owner_and_the_teacher_removing_one_dataset_at_once(room, monkeypatch):
+    """Both pass the "is it stored" check before either removes the file (held at the unlink by a barrier):
+    one removes it, the other is told there was none, never an internal error."""
+    ann, _ = room
+    both_checked = threading.Barrier(2, timeout=30)
+
+    class HeldPath(type(Path())):
+        def unlink(self, missing_ok=False):
+            both_checked.wait()
+            return super().unlink(missing_ok)
+
+    file_for = datasets.file_for
+    monkeypatch.setattr(datasets, "file_for", lambda name: HeldPath(file_for(name)))
+    outcomes = {}
+
+    def remove(who):
+        try:
+            outcomes[who.display_name] = datasets.remove("folder:anns", by=who)
+        except Exception as err:  # noqa: BLE001 - what each click would show
+            outcomes[who.display_name] = err
+
+    clicks = [threading.Thread(target=remove, args=(who,)) for who in (ann, local_teacher())]
+    for click in clicks:
+        click.start()
+    for click in clicks:
+        click.join(60)
+    assert sorted(outcomes.values(), key=str) == [False, True], outcomes
+    assert stored.folder_datasets() == ["folder:shared_set"]
 
 
 def test_owners_and_the_teacher_remove(room):
