@@ -10,6 +10,7 @@ server ran as "interrupted"). Pages keep only job ids.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -26,7 +27,7 @@ from cnnviz.data import stored
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.runs import store as runs
 from cnnviz.training import checkpoint, cluster, jobtable, worker
-from cnnviz.training.jobtable import JOB_STATES, JobStatus, JobTable
+from cnnviz.training.jobtable import JOB_STATES, ClaimedJob, JobStatus, JobTable
 from cnnviz.training.loop import BuildFn
 from cnnviz.training.spec import TrainSpec
 
@@ -121,7 +122,7 @@ class JobManager:
             raise policy.NotAllowed(f"{owner.display_name} may not train on dataset {spec.dataset}: someone else "
                                     "imported it, and only they and the teacher use it.")
         if isinstance(owner, Person):
-            self.check_one_at_a_time(owner, spec)
+            self.check_one_at_a_time(owner, spec)  # at once, before a dataset is written for the worker
         reference = worker.build_reference(build) if build is not None else None
         job_id = secrets.token_hex(8)
         data_file = None
@@ -132,23 +133,41 @@ class JobManager:
         owner_id, owner_name = people.owner_fields(owner)
         imported_by = data_owners.owner(spec.dataset) if data_file is None and spec.dataset.startswith("folder:") \
             else None  # the worker trains only if that import is still the one under this name
-        self.table.submit(spec, owner=owner_id, owner_name=owner_name, label=label or spec.label,
-                          data_file=data_file, build=reference, job_id=job_id, dataset_owner=imported_by)
+        try:
+            self.table.submit(spec, owner=owner_id, owner_name=owner_name, label=label or spec.label,
+                              data_file=data_file, build=reference, job_id=job_id, dataset_owner=imported_by,
+                              refuse=self._one_at_a_time(owner, spec))
+        except BaseException:
+            if data_file is not None:  # refused (another tab's job came first): nobody will train on it
+                with contextlib.suppress(OSError):
+                    os.unlink(data_file)
+            raise
         self.ensure_workers()
         return job_id
 
-    def check_one_at_a_time(self, owner: Person, spec: TrainSpec) -> None:
+    def check_one_at_a_time(self, owner: Person, spec: TrainSpec, active: list[ClaimedJob] | None = None) -> None:
         """One training at a time per student and panel (Build & train, each transfer run), as the pages
-        say: raise NotAllowed when ``owner`` (not the teacher) has one of the same panel queued or running."""
+        say: raise NotAllowed when ``owner`` (not the teacher) has one of the same panel queued or running.
+
+        ``active``: the owner's queued and running jobs, as the table's write transaction reads them
+        (:meth:`JobTable.submit`'s ``refuse``); default: read now (a quick answer before any work).
+        """
         if owner.is_teacher:
             return
         panel = panel_of(spec)
-        for status in self.table.jobs():
-            record = self.table.record(status.job_id)
-            if status.owner == owner.user_id and status.kind == "training" and record is not None \
+        if active is None:
+            active = [self.table.record(s.job_id) for s in self.table.jobs() if s.owner == owner.user_id]
+        for record in active:
+            if record is not None and record.owner == owner.user_id and record.kind == "training" \
                     and panel_of(record.spec) == panel:
-                raise policy.NotAllowed(f"{owner.display_name} may not queue another training: job {status.job_id} "
+                raise policy.NotAllowed(f"{owner.display_name} may not queue another training: job {record.job_id} "
                                         "is still queued or running (one training at a time per student).")
+
+    def _one_at_a_time(self, owner: Person | str | None, spec: TrainSpec):
+        """:meth:`check_one_at_a_time` for the table's write transaction (None: not a student's, no rule)."""
+        if not isinstance(owner, Person) or owner.is_teacher:
+            return None
+        return lambda active: self.check_one_at_a_time(owner, spec, active)
 
     def resumable(self, job_id: str) -> int:
         """Epochs a failed or interrupted job finished and can go on from (0: nothing to resume)."""
@@ -170,6 +189,7 @@ class JobManager:
             raise InvalidArgument(f"no training job {job_id!r}")
         if isinstance(owner, Person):
             policy.check_change(owner, status.owner, f"resume training job {job_id}")
+            self.check_one_at_a_time(owner, record.spec)  # a second tab's Resume, or a training queued since
         if not record.data_file and not data_owners.trains_for(record.dataset, status.owner, record.dataset_owner):
             raise policy.NotAllowed(f"job {job_id} cannot be resumed: its dataset {record.dataset} was deleted and "
                                     "someone else imported another one under that name")
@@ -185,7 +205,8 @@ class JobManager:
         new_id = self.table.submit(record.spec, owner=owner_id, owner_name=owner_name,
                                    label=f"{record.label} (resumed)",
                                    dataset=record.dataset, data_file=record.data_file, build=record.build,
-                                   resume_from=job_id, dataset_owner=record.dataset_owner)
+                                   resume_from=job_id, dataset_owner=record.dataset_owner,
+                                   refuse=self._one_at_a_time(owner, record.spec))
         self.ensure_workers()
         return new_id
 

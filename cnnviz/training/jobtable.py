@@ -24,7 +24,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from cnnviz import storage
 from cnnviz.errors import InvalidArgument
@@ -250,12 +250,14 @@ class JobTable:
     def submit(self, spec: TrainSpec | dict, *, owner: str, label: str, dataset: str | None = None,
                data_file: str | None = None, build: str | None = None, job_id: str | None = None,
                resume_from: str | None = None, owner_name: str | None = None, kind: str = "training",
-               dataset_owner: str | None = None) -> str:
+               dataset_owner: str | None = None, refuse: Callable[[list[ClaimedJob]], None] | None = None) -> str:
         """Queue a job at the end of the queue; returns its id.
 
         ``owner`` is the owner's user id, ``owner_name`` their display name (default: the user id).
         ``kind`` "experiment": ``spec`` is a JSON-ready dict (its name and settings) and ``dataset`` is given.
         ``dataset_owner``: the user id of whoever imported ``dataset`` now (the worker checks it still is).
+        ``refuse``: called inside the write transaction with the owner's queued and running jobs; what it
+        raises refuses the job and nothing is written (two tabs submitting at once see each other's job).
         """
         if kind not in JOB_KINDS:
             raise InvalidArgument(f"a job's kind is one of {', '.join(JOB_KINDS)}, got {kind!r}")
@@ -275,6 +277,9 @@ class JobTable:
         job_id = job_id or secrets.token_hex(8)
         now = time.time()
         with self._write() as db:
+            if refuse is not None:
+                refuse([_claimed(row) for row in db.execute(
+                    "SELECT * FROM jobs WHERE owner = ? AND state IN ('queued', 'running') ORDER BY seq", (owner,))])
             db.execute(
                 "INSERT INTO jobs (job_id, owner, owner_name, label, kind, spec, dataset, dataset_owner, data_file, "
                 "build, resume_from, state, progress, submitted, updated) "

@@ -3,7 +3,9 @@ the run a job saves carries its owner, and a job table from before owners gains 
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import threading
 
 import pytest
 
@@ -12,7 +14,7 @@ from cnnviz.classroom.people import local_teacher
 from cnnviz.classroom.policy import NotAllowed
 from cnnviz.runs import store as runs
 from cnnviz.training import jobs as jobmanager
-from cnnviz.training import jobtable, worker
+from cnnviz.training import checkpoint, jobtable, worker
 from cnnviz.training.jobtable import JobTable
 from tests.support.models import tiny_build
 from tests.support.specs import tiny_spec
@@ -100,3 +102,69 @@ def test_the_run_a_job_saves_is_its_owners(students):
     info = runs.load_run(run_id, ann)
     assert (info.owner, info.owner_name) == (ann.user_id, "Ann")
     assert runs.list_runs(ben) == []
+
+
+def test_two_tabs_pressing_train_at_once_queue_one_training(students, monkeypatch):
+    """Both clicks pass the page's "one training at a time" look before either is queued (a barrier holds them
+    there): the table itself keeps one, and the other is refused in words."""
+    ann, _ = students
+    manager = jobmanager.JobManager(workers=False)  # a full class: everything waits in the queue
+    both_looked = threading.Barrier(2, timeout=30)
+    look = manager.check_one_at_a_time
+
+    def look_then_wait(owner, spec, *args, **kwargs):
+        look(owner, spec, *args, **kwargs)
+        if not args and not kwargs:  # the early look, before anything is written
+            both_looked.wait()
+
+    monkeypatch.setattr(manager, "check_one_at_a_time", look_then_wait)
+    outcomes = []
+
+    def train(seed):
+        try:
+            outcomes.append(manager.submit(tiny_spec(seed=seed), build=tiny_build, owner=ann))
+        except Exception as err:  # noqa: BLE001 - what each tab would show
+            outcomes.append(err)
+
+    tabs = [threading.Thread(target=train, args=(seed,)) for seed in (1, 2)]
+    for tab in tabs:
+        tab.start()
+    for tab in tabs:
+        tab.join(60)
+    queued = [s.job_id for s in manager.table.jobs() if s.owner == ann.user_id]
+    assert len(queued) == 1, f"Ann has {len(queued)} trainings queued"
+    refused = [o for o in outcomes if isinstance(o, Exception)]
+    assert outcomes.count(queued[0]) == 1 and len(refused) == 1 and isinstance(refused[0], NotAllowed), outcomes
+    assert f"job {queued[0]} is still queued or running (one training at a time per student)" in str(refused[0])
+
+
+def _interrupted_with_a_checkpoint(manager, owner) -> str:
+    job_id = manager.submit(tiny_spec(), build=tiny_build, owner=owner)
+    table = JobTable()
+    table.claim(token="t", pid=0)
+    table.finish(job_id, state="interrupted", error=jobtable.INTERRUPTED_MESSAGE)
+    folder = checkpoint.folder_for(job_id)  # one finished epoch kept
+    folder.mkdir(parents=True)
+    (folder / checkpoint.MODEL_FILE).write_bytes(b"x")
+    (folder / checkpoint.STATE_FILE).write_text(json.dumps({"epochs_done": 1, "history": {"loss": [1.0]}}))
+    return job_id
+
+
+def test_resume_keeps_one_training_at_a_time(students):
+    """Resume in a second tab (its panel still shows the interrupted job), or while another training waits, queues
+    no second training of the same student: two resumed copies would train the same epochs twice and the first
+    to end would remove the checkpoint the other goes on from."""
+    ann, ben = students
+    manager = jobmanager.JobManager(workers=False)
+    interrupted = _interrupted_with_a_checkpoint(manager, ann)
+    resumed = manager.resume(interrupted, owner=ann)  # the first tab
+    with pytest.raises(NotAllowed, match=f"job {resumed} is still queued or running"):
+        manager.resume(interrupted, owner=ann)  # the second tab
+    manager.stop(resumed, by=ann)
+    queued = manager.submit(tiny_spec(), build=tiny_build, owner=ann)  # a new training on Build & train
+    with pytest.raises(NotAllowed, match=f"job {queued} is still queued or running"):
+        manager.resume(interrupted, owner=ann)
+    assert [s.job_id for s in manager.table.jobs() if s.owner == ann.user_id] == [queued]
+    ben_job = _interrupted_with_a_checkpoint(manager, ben)
+    manager.resume(ben_job, owner=local_teacher())  # the teacher resumes for Ben: Ben's one training
+    assert [s.owner for s in manager.table.jobs()] == [ann.user_id, ben.user_id]
