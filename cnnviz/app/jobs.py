@@ -13,6 +13,7 @@ from cnnviz.app import caches, identity
 from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS
 from cnnviz.classroom.people import Person
 from cnnviz.data.selection import validation_count
+from cnnviz.errors import CnnvizError
 from cnnviz.models.backbones import BACKBONES, expected_epoch_seconds
 from cnnviz.models.config import ModelConfig
 from cnnviz.training import jobs
@@ -84,9 +85,14 @@ def submit_transfer(specs: list, dataset) -> list[str]:
     return ids
 
 
-def resume_training(job_id: str, key: str = TRAIN_JOB_KEY) -> str:
-    """Queue the rest of failed or interrupted job ``job_id`` as this session's job under ``key``."""
-    new_id = training_jobs().resume(job_id, owner=owner())
+def resume_training(job_id: str, key: str = TRAIN_JOB_KEY) -> str | None:
+    """Queue the rest of failed or interrupted job ``job_id`` as this session's job under ``key`` (a button's
+    callback: a refusal, e.g. the training already resumed in another tab, is said in a toast; returns None)."""
+    try:
+        new_id = training_jobs().resume(job_id, owner=owner())
+    except CnnvizError as err:  # raised in a callback it would only say "This app has encountered an error"
+        st.toast(f"Not resumed: {err}", icon=":material/block:")
+        return None
     st.session_state[key] = new_id
     return new_id
 
