@@ -259,6 +259,8 @@ def load_run(run_id: str, viewer: Person | None = None) -> RunInfo:
         if model.is_symlink() or not model.is_file():  # a stat, not a checksum: listing stays cheap
             raise schema.RunDamaged(f"its model file {MODEL_FILE} is missing")
     except schema.RunDamaged as err:
+        if not (folder / MANIFEST).is_file():  # deleted while we read it (the manifest goes first): gone, not damaged
+            raise _not_found(run_id) from None
         raise _damaged(run_id, err) from None
     info = RunInfo(
         run_id=run_id,

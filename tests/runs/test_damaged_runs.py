@@ -151,3 +151,24 @@ def test_save_run_refuses_what_the_listing_would_call_damaged(cnnviz_home, confi
     with pytest.raises(InvalidArgument, match=f"the run was not saved: .*{words}"):
         saving.save_run(object(), config=config, history=history, metrics=metrics, status="finished")
     assert not (cnnviz_home / "runs").exists() or not list((cnnviz_home / "runs").iterdir())
+
+
+def test_a_run_deleted_while_the_store_is_listed_is_not_called_damaged(cnnviz_home, monkeypatch):
+    """The owner deletes a run just after the teacher's listing read its manifest (its other files go while
+    the listing reads them): it is gone, not "damaged" (a Delete offered for it would only say it is not there)."""
+    write_run(cnnviz_home, GOOD)
+    write_run(cnnviz_home, BAD)
+    read_bytes = schema.read_bytes
+    deleted = []
+
+    def deleted_meanwhile(path, name):
+        if Path(path).parent.name == BAD and name == "history.json" and not deleted:
+            deleted.append(runs.delete_run(BAD))  # between reading its config and its history
+        return read_bytes(path, name)
+
+    monkeypatch.setattr(schema, "read_bytes", deleted_meanwhile)
+    listing = runs.scan()
+    assert deleted and [r.run_id for r in listing.runs] == [GOOD]
+    assert listing.damaged == []
+    with pytest.raises(runs.RunNotFound):
+        runs.load_run(BAD)
