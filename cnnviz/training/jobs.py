@@ -191,6 +191,8 @@ class JobManager:
             policy.check_change(owner, status.owner, f"resume training job {job_id}")
             self.check_one_at_a_time(owner, record.spec)  # a second tab's Resume, or a training queued since
         if not record.data_file and not data_owners.trains_for(record.dataset, status.owner, record.dataset_owner):
+            if not stored.is_present(record.dataset):  # deleted, and nobody took its name since
+                raise worker.dataset_deleted(record.dataset, f"of job {job_id}")
             raise policy.NotAllowed(f"job {job_id} cannot be resumed: its dataset {record.dataset} was deleted and "
                                     "someone else imported another one under that name")
         if status.state not in ("failed", "interrupted"):

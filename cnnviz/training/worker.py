@@ -33,7 +33,7 @@ from cnnviz import storage
 from cnnviz.classroom import people
 from cnnviz.data import owners as data_owners
 from cnnviz.data import datasets, stored
-from cnnviz.errors import CnnvizError, InvalidArgument
+from cnnviz.errors import CnnvizError, InvalidArgument, Unavailable
 from cnnviz.training import checkpoint, experiment_jobs, jobtable
 from cnnviz.training import loop as training
 from cnnviz.training.jobtable import ClaimedJob, JobTable
@@ -114,6 +114,13 @@ class _DatasetCache:
         return self._value
 
 
+def dataset_deleted(name: str, what: str) -> Unavailable:
+    """The error of a job whose imported dataset ``name`` was deleted (and not imported again by anyone) since
+    it was queued, e.g. ``what`` "this training was queued on"."""
+    return Unavailable(f"The dataset {name} {what} was deleted: it is not on this machine any more. "
+                       f"{stored.how_to_get(name)}")
+
+
 # --- one job -----------------------------------------------------------------------------------
 def run_job(table: JobTable, job: ClaimedJob, cache: _DatasetCache | None = None) -> str:
     """Train a claimed job to its end and record the outcome in the table; returns its final state."""
@@ -143,6 +150,8 @@ def run_job(table: JobTable, job: ClaimedJob, cache: _DatasetCache | None = None
             if resume is None:
                 raise CnnvizError("The saved progress of the training to resume is gone; train it again.")
         if not job.data_file and not data_owners.trains_for(job.dataset, job.owner, job.dataset_owner):
+            if not stored.is_present(job.dataset):  # deleted, and nobody took its name since
+                raise dataset_deleted(job.dataset, "this training was queued on")
             raise CnnvizError(f"The dataset {job.dataset} this training was queued on was deleted, and someone else "
                               "has imported another one under its name since: train again on your own data.")
         dataset = (cache or _DatasetCache()).get(job)

@@ -102,3 +102,26 @@ def test_the_teachers_queued_job_does_not_train_on_a_name_that_changed_hands(stu
     table = JobTable()
     assert worker.run_job(table, table.claim(token="t", pid=0)) == "failed"  # not on Ben's photos
     assert "someone else has imported another one under its name" in table.status(job_id).error
+
+
+def test_a_dataset_deleted_while_its_training_waits_is_said_to_be_gone_not_taken_by_someone_else(students):
+    """Ann deletes her own import while her training waits in the queue, and nobody imports under its name:
+    the job fails saying the dataset is not here, and Resume says so too, not that "someone else imported"
+    one under its name (she would look for a classmate's dataset that does not exist)."""
+    ann, _ = students
+    datasets.import_folder_zip(make_zip(class_folders()), name=NAME, image_size=16, owner=ann)
+    manager = jobmanager.JobManager(workers=False)
+    job_id = manager.submit(tiny_spec(dataset=f"folder:{NAME}", train_size=None, test_size=None),
+                            build=tiny_build, owner=ann)  # waits in the queue (a full class)
+    datasets.remove(f"folder:{NAME}", by=ann)
+    table = JobTable()
+    assert worker.run_job(table, table.claim(token="t", pid=0)) == "failed"
+    error = table.status(job_id).error
+    assert "someone else" not in error and f"folder:{NAME}" in error and "not on this machine" in error, error
+    folder = checkpoint.folder_for(job_id)  # had it finished an epoch: Resume says the same
+    folder.mkdir(parents=True)
+    (folder / checkpoint.MODEL_FILE).write_bytes(b"x")
+    (folder / checkpoint.STATE_FILE).write_text(json.dumps({"epochs_done": 1, "history": {"loss": [1.0]}}))
+    with pytest.raises(Exception) as refused:
+        manager.resume(job_id, owner=ann)
+    assert "someone else" not in str(refused.value) and "not on this machine" in str(refused.value), refused.value
