@@ -256,6 +256,7 @@ class JobTable:
         ``owner`` is the owner's user id, ``owner_name`` their display name (default: the user id).
         ``kind`` "experiment": ``spec`` is a JSON-ready dict (its name and settings) and ``dataset`` is given.
         ``dataset_owner``: the user id of whoever imported ``dataset`` now (the worker checks it still is).
+        ``resume_from``: a job at most one queued or running job goes on from (InvalidArgument for a second).
         ``refuse``: called inside the write transaction with the owner's queued and running jobs; what it
         raises refuses the job and nothing is written (two tabs submitting at once see each other's job).
         """
@@ -280,6 +281,12 @@ class JobTable:
             if refuse is not None:
                 refuse([_claimed(row) for row in db.execute(
                     "SELECT * FROM jobs WHERE owner = ? AND state IN ('queued', 'running') ORDER BY seq", (owner,))])
+            if resume_from is not None:  # one copy per checkpoint: the first to end removes it
+                row = db.execute("SELECT job_id FROM jobs WHERE resume_from = ? AND state IN ('queued', 'running')",
+                                 (resume_from,)).fetchone()
+                if row is not None:
+                    raise InvalidArgument(f"job {resume_from} is being resumed already by job {row['job_id']}, which "
+                                          "is still queued or running")
             db.execute(
                 "INSERT INTO jobs (job_id, owner, owner_name, label, kind, spec, dataset, dataset_owner, data_file, "
                 "build, resume_from, state, progress, submitted, updated) "

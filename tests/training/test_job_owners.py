@@ -12,6 +12,7 @@ import pytest
 from cnnviz.classroom import roster
 from cnnviz.classroom.people import local_teacher
 from cnnviz.classroom.policy import NotAllowed
+from cnnviz.errors import InvalidArgument
 from cnnviz.runs import store as runs
 from cnnviz.training import jobs as jobmanager
 from cnnviz.training import checkpoint, jobtable, worker
@@ -168,3 +169,17 @@ def test_resume_keeps_one_training_at_a_time(students):
     ben_job = _interrupted_with_a_checkpoint(manager, ben)
     manager.resume(ben_job, owner=local_teacher())  # the teacher resumes for Ben: Ben's one training
     assert [s.owner for s in manager.table.jobs()] == [ann.user_id, ben.user_id]
+
+
+def test_a_job_is_resumed_once_even_by_the_teacher(students):
+    """The teacher (and the laptop user, who is the teacher) may train several at once, but two copies resumed from
+    one checkpoint would train the same epochs twice, and the first to end removes the checkpoint the other needs."""
+    ann, _ = students
+    manager = jobmanager.JobManager(workers=False)
+    interrupted = _interrupted_with_a_checkpoint(manager, ann)
+    resumed = manager.resume(interrupted)  # the laptop user / command line
+    with pytest.raises(InvalidArgument, match=f"job {interrupted} is being resumed already by job {resumed}"):
+        manager.resume(interrupted, owner=local_teacher())  # a second tab
+    assert [s.job_id for s in manager.table.jobs()] == [resumed]
+    manager.stop(resumed)
+    assert manager.resume(interrupted) != resumed  # stopped before it began: it may be resumed again
