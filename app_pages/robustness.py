@@ -10,6 +10,7 @@ from cnnviz.app.pickers import tta_phrase
 from cnnviz.app.remember import KEEP, remembered_tabs
 from cnnviz.app.state import keep_choice_valid
 from cnnviz.data import augment
+from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import robustness
 from cnnviz.plots import robustness as figs
 from cnnviz.runs import labels, rundata
@@ -128,9 +129,14 @@ def _sizes_tab(chosen: list[runs.RunInfo], busy: bool) -> None:
             else:
                 st.info(r.explanation)
         if not all(r.works for r in rows):
+            try:  # e.g. a network without convolutions: global pooling has no feature maps to pool
+                twin = twin_spec(info, head="global_avg")
+            except InvalidArgument as err:
+                st.caption(f"No size-agnostic twin can be trained of this network: {err}.")
+                continue
             if st.button("Train its size-agnostic twin (global average pooling instead of Flatten)",
                          key=f"robust_gap_twin_{k}", disabled=busy, icon=":material/model_training:"):
-                jobs.submit_twin(info, twin_spec(info, head="global_avg"))
+                jobs.submit_twin(info, twin)
                 st.rerun()
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from cnnviz.errors import InvalidArgument
-from cnnviz.inspect import evaluation, inference, transforms
+from cnnviz.inspect import evaluation, inference, layers, transforms
 from cnnviz.training import tta
 # The image transforms live in transforms.py; pages and tests still reach them here.
 from cnnviz.inspect.transforms import (  # noqa: F401
@@ -448,6 +448,17 @@ def _previous_layer_of_type(model, before: str, prefix: str) -> str | None:
     return found
 
 
+def _convolves_before(model, name: str) -> bool:
+    """Whether a convolution (or a nested model, a transfer backbone) comes before layer ``name``: then what
+    reaches it are feature maps, not the images themselves (a seed MLP's Flatten comes straight after the input)."""
+    for layer in model.layers:
+        if layer.name == name:
+            return False
+        if layers.is_conv(layer) or hasattr(layer, "layers"):
+            return True
+    return False
+
+
 def _explain_mismatch(model, clone, mismatch: dict[str, Any], old_hw: tuple[int, int], size: int) -> str:
     old, new = f"{old_hw[0]}×{old_hw[1]}", f"{size}×{size}"
     t_shape, n_shape = mismatch["trained_weight_shape"], mismatch["needed_weight_shape"]
@@ -457,13 +468,20 @@ def _explain_mismatch(model, clone, mismatch: dict[str, Any], old_hw: tuple[int,
         n_old, n_new = t_shape[0], n_shape[0]
         mismatch.update(flatten_layer=flat, flatten_input_trained=f_old, flatten_input_new=f_new,
                         flatten_output_trained=n_old, flatten_output_new=n_new)
-        maps = (f"the feature maps reaching Flatten layer '{flat}' are {_fmt(f_new)} instead of "
+        convolved = _convolves_before(model, flat)
+        reaching = "feature maps" if convolved else "images"
+        maps = (f"the {reaching} reaching Flatten layer '{flat}' are {_fmt(f_new)} instead of "
                 f"{_fmt(f_old)}, so it" if f_old and f_new else f"Flatten layer '{flat}'")
         channels = f_new[-1] if f_new else None
         extra = (f"There are no trained weights for the other {n_new - n_old:,} inputs,"
                  if n_new > n_old else f"{n_old - n_new:,} rows of its weights would get no input,")
-        tail = (f" A network that ends its convolutions with global average pooling turns each feature map "
-                f"into one number, so its Dense layer gets {channels:,} numbers at any image size." if channels else "")
+        if not convolved:  # no maps to pool: every pixel has weights of its own
+            tail = (" This network has no convolution layer before Flatten: every pixel has weights of its own, "
+                    "so it only takes images of the size it was trained on.")
+        else:
+            tail = (f" A network that ends its convolutions with global average pooling turns each feature map "
+                    f"into one number, so its Dense layer gets {channels:,} numbers at any image size."
+                    if channels else "")
         return (
             f"This network cannot take {new} images. At {new} pixels {maps} hands {n_new:,} numbers to "
             f"{mismatch['layer_type']} layer '{mismatch['layer']}', but that layer was trained on {old} images "

@@ -310,6 +310,24 @@ def test_the_explanation_names_what_the_global_pooling_does():
     assert "averages" not in r.explanation
 
 
+
+@pytest.mark.slow
+def test_a_network_without_convolutions_is_not_told_to_pool_its_feature_maps():
+    """A seed MLP (Flatten straight after the input) has no feature maps: what reaches Flatten is the image,
+    and global average pooling of its colour channels is no way out (it said "its Dense layer gets 1 numbers
+    at any image size", and the page offered a twin that cannot be built)."""
+    import keras
+
+    x, y = invariant_data(10)
+    mlp = keras.Sequential([keras.Input((8, 8, 1), name="image"), keras.layers.Flatten(name="flat"),
+                            keras.layers.Dense(2, activation="softmax", name="output")], name="mlp")
+    (r,) = robustness.other_sizes(mlp, x, y, BIN_NAMES, sizes=(12,))
+    assert not r.works and r.mismatch["flatten_layer"] == "flat"
+    assert "the images reaching Flatten layer 'flat' are 12×12×1 instead of 8×8×1" in r.explanation
+    assert "feature maps" not in r.explanation and "global average pooling" not in r.explanation
+    assert "no convolution layer" in r.explanation
+
+
 # --- figures ----------------------------------------------------------------------------
 @pytest.mark.slow
 def test_robustness_figures(quad):

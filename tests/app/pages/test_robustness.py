@@ -9,6 +9,7 @@ import pytest
 
 from cnnviz.app import state
 from cnnviz.inspect import robustness
+from cnnviz.models import config as models_config
 from cnnviz.runs import labels, predictions
 from cnnviz.runs import store as runs
 from cnnviz.runs.rundata import prepare_inputs
@@ -175,6 +176,27 @@ def test_other_sizes_flatten_explains_global_pooling_measures(app_path, run_ids,
     assert at.button(key="robust_gap_twin_0")  # offered for the Flatten run only
     assert len([b for b in at.button if b.key.startswith("robust_gap_twin")]) == 1
 
+
+
+@pytest.fixture(scope="module")
+def mlp_run(tmp_path_factory):
+    """A run of a network without convolutions (Flatten straight after the input, as the seed MLPs)."""
+    home = tmp_path_factory.mktemp("robustness-mlp")
+    mlp = models_config.ModelConfig(conv_layers=0, batch_norm=False).to_dict()
+    return home, train_runs(home, {"mlp": page_spec(mlp)})["mlp"]
+
+
+def test_other_sizes_offer_no_pooling_twin_to_a_network_without_convolutions(app_path, mlp_run, cnnviz_home):
+    """The button trained nothing: it answered "head 'global_avg' needs at least one conv layer"."""
+    copy_runs(mlp_run[0], cnnviz_home)
+    at = open_page(app_path, PAGE)
+    at.session_state["robust_tab"] = "Other sizes"
+    at.run()
+    no_errors(at)
+    (note,) = [i.value for i in at.info if "cannot take" in i.value]
+    assert "the images reaching Flatten layer" in note and "global average pooling" not in note
+    assert not [b for b in at.button if b.key.startswith("robust_gap_twin")]
+    assert any("No size-agnostic twin" in c.value and "conv layer" in c.value for c in at.caption), texts(at)
 
 def test_train_the_augmented_twin(app_path, run_ids, monkeypatch):
     jobs = jobmanager.JobManager(max_jobs=1)
