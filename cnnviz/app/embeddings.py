@@ -77,6 +77,10 @@ def tsne(info: runs.RunInfo, trained: bool, count: int) -> np.ndarray:
 def embeddings_tab(info: runs.RunInfo) -> None:
     """The tab: projection, how many images, pictures or dots, trained beside untrained; a clicked point's image."""
     data = run_test_set(info)
+    if len(data["y"]) < embeddings.MIN_POINTS:  # PCA and t-SNE need a few points to place
+        st.info(f"Embeddings need at least {embeddings.MIN_POINTS} test images to place, and this run has "
+                f"{len(data['y'])}: train it with a larger test set to see them.")
+        return
     class_names = info.class_names or data["class_names"]
     counts = [c for c in COUNTS if c < len(data["y"])] + [min(len(data["y"]), COUNTS[-1])]
     counts = sorted(set(counts))

@@ -201,3 +201,24 @@ def test_robustness_draws_the_fgsm_curves_beside_the_rotation_curve(app_path, ru
         assert trace["name"] == labels.legend_label(reference[name][5])
         ref = adversarial.accuracy_curve(model, x, y, EPSILONS, unit=1 / 255, lower=0.0, upper=1.0)
         assert np.asarray(trace["y"]) == pytest.approx(ref.accuracy)
+
+
+@pytest.fixture(scope="module")
+def four_test_images(tmp_path_factory):
+    """A run tested on its first 4 test images only (Build & train allows any test size with "first")."""
+    home = tmp_path_factory.mktemp("explain-four-test-images")
+    spec = page_spec(FLAT_MODEL, test_size=4, selection={"subset": "first", "split": "stratified"})
+    return home, train_runs(home, {"four": spec})["four"]
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_embeddings_of_too_few_test_images_say_so_in_words(app_path, four_test_images, cnnviz_home, method):
+    """The tab showed the backend's "features must be N×D finite numbers with N ≥ 5, got shape (4, 64)"."""
+    copy_runs(four_test_images[0], cnnviz_home)
+    at = open_page(app_path, PAGE)
+    at.session_state["explain_tab"] = "Embeddings"
+    at.session_state["explain_emb_method"] = method
+    at.run()
+    no_errors(at)
+    assert f"at least {embeddings.MIN_POINTS} test images" in texts(at) and "has 4" in texts(at)
+    assert not {"explain_emb_trained", "explain_emb_untrained"} & chart_keys(at)
