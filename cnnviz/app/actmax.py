@@ -142,6 +142,12 @@ def actmax_tab(info: runs.RunInfo) -> None:
                f"(start → end; before its activation function); jitter, total variation, blur and coarse-to-fine "
                f"octaves keep it readable. Right: the {top.indices.shape[1]} test images (#number, mean activation) "
                f"that excite it most among the first {min(TOP_POOL, len(x))}. Contrast stretched for display.")
+    dead = [u for u, scores in zip(done.units, top.scores) if not scores.any()]
+    if dead:  # every mean is 0: the ranking fell back to test-set order
+        st.caption(f"{'Filter' if len(dead) == 1 else 'Filters'} {', '.join(map(str, dead))} "
+                   f"{'is' if len(dead) == 1 else 'are'} 0 on every one of the first {min(TOP_POOL, len(x))} test "
+                   "images (its activation never lets anything through): the images beside "
+                   f"{'it' if len(dead) == 1 else 'them'} are just the first ones, not images that excite it.")
     pin_button(info, "explain_actmax_filters", f"What the first {len(done.units)} filters of {layer} look for", fig,
                "Pictures grown from grey noise to raise each filter's mean value, beside the test images that "
                "excite it most.")

@@ -222,3 +222,38 @@ def test_embeddings_of_too_few_test_images_say_so_in_words(app_path, four_test_i
     no_errors(at)
     assert f"at least {embeddings.MIN_POINTS} test images" in texts(at) and "has 4" in texts(at)
     assert not {"explain_emb_trained", "explain_emb_untrained"} & chart_keys(at)
+
+
+
+@pytest.fixture(scope="module")
+def dead_filter(stored, tmp_path_factory):
+    """The flat run saved again with filter 0 of its first conv dead: a bias of -100 keeps its ReLU at 0 on every
+    image (pixels are in 0..1 and the weights small)."""
+    from cnnviz.runs import saving
+
+    home = tmp_path_factory.mktemp("explain-dead-filter")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CNNVIZ_HOME", str(stored[0]))
+        info = runs.load_run(stored[1]["flat"])
+        model = runs.load_model(info.run_id)
+        mp.setenv("CNNVIZ_HOME", str(home))
+        conv = model.get_layer(actmax.conv_layers(model)[0])
+        bias = conv.bias.numpy()
+        bias[0] = -100.0
+        conv.bias.assign(bias)
+        run_id = saving.save_run(model, config=info.config, history=info.history, metrics=info.metrics,
+                                 status="finished").run_id
+        return home, run_id, model
+
+
+def test_a_filter_that_never_fires_is_not_said_to_be_excited_by_the_first_test_images(app_path, dead_filter,
+                                                                                       cnnviz_home):
+    """A dead filter (ReLU output 0 on every test image) got the first 5 test images, all (0.00), shown as
+    "the test images that excite it most" without a word."""
+    home, run_id, model = dead_filter
+    copy_runs(home, cnnviz_home)
+    at = _open(app_path, run_id, "What a filter looks for")
+    titles = _titles(figure(at, "explain_actmax_filters"))
+    assert titles[1:6] == [f"#{i} (0.00)" for i in range(5)]  # the first five: none excites it
+    (note,) = [c.value for c in at.caption if "never" in c.value]
+    assert note.startswith("Filter 0 is 0 on every one of the first ") and "not images that excite it" in note
