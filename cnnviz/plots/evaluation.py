@@ -16,6 +16,8 @@ from cnnviz.plots.common import LEGEND_BELOW, LEGEND_MARGIN, as_display_rgb, ima
 CORRECT_COLOR = "green"  # seed 002 1.5.6: right predictions green, wrong ones red
 WRONG_COLOR = "red"
 PER_CLASS_METRICS = ("accuracy", "precision", "recall", "f1")
+#: Metrics that are a share of the class's own test images: undefined for a class without any.
+UNDEFINED_WITHOUT_IMAGES = ("accuracy", "recall")
 # Name of the invisible marker trace that makes cells clickable: Streamlit's
 # on_select returns nothing for go.Heatmap (streamlit/streamlit#8760), but does for markers.
 CELL_TRACE_NAME = "cells"
@@ -120,9 +122,11 @@ def per_class_figure(
     names = [str(row["name"]) for row in per_class]
     fig = go.Figure()
     for m in metrics:
-        values = [float(row[m]) for row in per_class]
+        # A class with no test images has no accuracy (recall): no bar, not 0% ("none of them right").
+        values = [None if m in UNDEFINED_WITHOUT_IMAGES and not row["support"] else float(row[m]) for row in per_class]
         fig.add_trace(go.Bar(
-            x=names, y=values, name=m, text=[f"{v:.0%}" for v in values], textposition="auto",
+            x=names, y=values, name=m, text=["no test images" if v is None else f"{v:.0%}" for v in values],
+            textposition="auto",
             customdata=[[int(row["support"]), int(row["correct"])] for row in per_class],
             hovertemplate=f"%{{x}}<br>{m} %{{y:.1%}}<br>%{{customdata[1]}} of %{{customdata[0]}} correct<extra></extra>",
         ))

@@ -281,6 +281,17 @@ def test_cells_from_streamlit_selection():
     assert plots.cells_from_selection({"selection": {"points": []}}) == []
 
 
+def test_per_class_figure_gives_a_class_without_test_images_no_accuracy():
+    """A tiny test set (e.g. the first 3 images) leaves classes out: their accuracy is not 0% (none right) but
+    undefined, as on Robustness's per-class map; their precision (0 of the images said to be that class) stays."""
+    per_class = evaluation.per_class_metrics(np.array([0, 0, 1]), np.array([0, 2, 1]), ("a", "b", "c"))
+    fig = plots.per_class_figure(per_class, metrics=("accuracy", "precision", "recall"))
+    accuracy, precision, recall = fig.data
+    assert list(accuracy.y) == [0.5, 1.0, None] and list(recall.y) == [0.5, 1.0, None]
+    assert list(accuracy.text) == ["50%", "100%", "no test images"]
+    assert list(precision.y) == [1.0, 1.0, 0.0]
+
+
 @pytest.mark.slow
 def test_per_class_figure_shows_hand_accuracies(ev):
     fig = plots.per_class_figure(ev.per_class, metrics=("accuracy", "precision"))
