@@ -145,10 +145,15 @@ def _fooling_tab(info, image, class_names, label: int | None) -> None:
         pin_button(info, "explain_eps_curve", "Test accuracy against the FGSM ε", curve_fig)
 
 
-def _neuron_tab(info, image) -> None:
+def _neuron_tab(info, image, layers) -> None:
     names = explain_cache.conv2d_layers(info)
     if not names:
-        st.info("This network has no plain Conv2D layer whose arithmetic can be shown.")
+        inner = sorted({c["name"].split("/")[0] for c in layers["convs"] if "/" in c["name"]})
+        if inner:  # a transfer run: the backbone's convolutions are not offered here
+            st.info(f"This network's convolutions are all inside its backbone {', '.join(inner)}; the arithmetic of "
+                    "one neuron is shown for a network's own Conv2D layers, and it has none.")
+        else:
+            st.info("This network has no plain Conv2D layer whose arithmetic can be shown.")
         return
     keep_choice_valid("explain_neuron_layer", names)
     layer = st.selectbox("Convolution layer", names, key="explain_neuron_layer", persist_state=KEEP)
@@ -208,7 +213,7 @@ def _explain(info: runs.RunInfo) -> None:
             _fooling_tab(info, image, class_names, truth)
     with tabs[3]:
         if tabs[3].open:
-            _neuron_tab(info, image)
+            _neuron_tab(info, image, layers)
     with tabs[4]:
         if tabs[4].open:
             actmax_tab(info)

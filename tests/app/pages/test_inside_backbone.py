@@ -81,3 +81,13 @@ def test_what_an_inner_filter_looks_for(app_path, run_id, reference):
     top = actmax.top_images(model, x, INNER, [0, 1, 2, 3], k=5)  # beside each picture: its top 5 test images
     for c in range(4):
         assert [int(t.split(" ")[0][1:]) for t in titles[6 * c + 1:6 * c + 6]] == list(top.indices[c])
+
+
+def test_one_neuron_says_the_convolutions_are_inside_the_backbone(app_path, run_id):
+    """It said "This network has no plain Conv2D layer" of a MobileNetV2, whose backbone is full of them."""
+    at = open_page(app_path, "app_pages/explain.py")
+    at.session_state["explain_tab"] = "One neuron"
+    at.run()
+    no_errors(at)
+    assert "no plain Conv2D layer" not in texts(at)
+    assert "inside its backbone mobilenetv2_backbone" in texts(at)
