@@ -498,7 +498,13 @@ def _explain_mismatch(model, clone, mismatch: dict[str, Any], old_hw: tuple[int,
 
 def _explain_works(model, clone, old_hw: tuple[int, int], size: int) -> str:
     old, new = f"{old_hw[0]}×{old_hw[1]}", f"{size}×{size}"
+    resize = next((layer for layer in model.layers if type(layer).__name__ == "Resizing"), None)
     pool = _previous_layer_of_type(model, "", "Global")  # the last global pooling layer
+    if resize is not None and (pool is None or _layer_input_shape(model, pool) == _layer_input_shape(clone, pool)):
+        # e.g. a transfer run: the image is scaled to the backbone's size first, so nothing after it changes
+        return (f"This network can take {new} images: its Resizing layer '{resize.name}' makes every image "
+                f"{resize.height}×{resize.width} before the rest of the network sees it, at {new} as at {old}, "
+                "so the trained weights apply unchanged.")
     if pool is not None:
         p_old, p_new = _layer_input_shape(model, pool), _layer_input_shape(clone, pool)
         if p_old and p_new:

@@ -328,6 +328,24 @@ def test_a_network_without_convolutions_is_not_told_to_pool_its_feature_maps():
     assert "no convolution layer" in r.explanation
 
 
+
+@pytest.mark.slow
+def test_a_network_that_resizes_its_input_says_so_not_that_its_maps_changed():
+    """A transfer run resizes every image to its backbone's size first: it said "the feature maps reaching global
+    pooling layer 'head_pool' are 1×1×1,280 instead of 1×1×1,280"."""
+    import keras
+
+    x, y = invariant_data(10)
+    model = keras.Sequential([keras.Input((8, 8, 1), name="image"), keras.layers.Resizing(16, 16, name="resize"),
+                              keras.layers.Conv2D(2, 3, padding="same", name="conv"),
+                              keras.layers.GlobalAveragePooling2D(name="gap"),
+                              keras.layers.Dense(2, activation="softmax", name="dense")], name="resized")
+    (r,) = robustness.other_sizes(model, x, y, BIN_NAMES, sizes=(12,))
+    assert r.works
+    assert "Resizing layer 'resize' makes every image 16×16" in r.explanation
+    assert "instead of" not in r.explanation
+
+
 # --- figures ----------------------------------------------------------------------------
 @pytest.mark.slow
 def test_robustness_figures(quad):
