@@ -151,6 +151,10 @@ def _teacher_box() -> None:
                 st.session_state.pop(TEACHER_FLAG, None)
                 st.rerun()
             return
+        if people.teacher_password_blank():
+            st.caption(f"The teacher password ({people.PASSWORD_ENV}) is set but blank on this server: nobody can "
+                       "enter as the teacher until it holds a password and the server is started again.")
+            return
         if not people.teacher_password_set():
             st.caption(f"No teacher password is set on this server ({people.PASSWORD_ENV}).")
             return

@@ -100,16 +100,25 @@ def teacher_emails() -> frozenset[str]:
 
 
 def teacher_password_set() -> bool:
-    return bool(os.environ.get(PASSWORD_ENV, ""))
+    """Whether a usable teacher password is set: ``$CNNVIZ_TEACHER_PASSWORD`` holding more than spaces."""
+    return bool(os.environ.get(PASSWORD_ENV, "").strip())
+
+
+def teacher_password_blank() -> bool:
+    """Whether ``$CNNVIZ_TEACHER_PASSWORD`` is set but empty or only spaces (``=$UNSET_VARIABLE``, a stray space): a
+    mistake, not a password anyone could guess by typing a space. The server stays a classroom, with no teacher
+    by password."""
+    return PASSWORD_ENV in os.environ and not teacher_password_set()
 
 
 def check_teacher_password(entered: object) -> bool:
     """Whether ``entered`` is ``$CNNVIZ_TEACHER_PASSWORD`` (constant time; False when none is set).
 
-    Neither the password nor the attempt is ever logged or put in a message.
+    Neither the password nor the attempt is ever logged or put in a message. A blank password (empty or only
+    spaces, :func:`teacher_password_blank`) lets nobody in.
     """
     expected = os.environ.get(PASSWORD_ENV, "")
-    if not expected or not isinstance(entered, str) or not entered:
+    if not expected.strip() or not isinstance(entered, str) or not entered:
         return False
     return hmac.compare_digest(entered.encode("utf-8"), expected.encode("utf-8"))
 
@@ -121,4 +130,6 @@ def classroom_mode(*, auth_configured: bool = False) -> bool:
         auth_configured: Streamlit sign-in is set up (the app layer knows; the backend cannot).
     """
     flag = os.environ.get(CLASSROOM_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-    return bool(flag or auth_configured or teacher_password_set() or teacher_emails())
+    # The password's variable counts even when blank: the teacher meant a class, and a laptop would make everyone the
+    # teacher.
+    return bool(flag or auth_configured or PASSWORD_ENV in os.environ or teacher_emails())

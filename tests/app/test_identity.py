@@ -105,6 +105,14 @@ def test_the_teacher_password_makes_this_session_the_teacher(app_path, monkeypat
 
 
 
+def test_a_blank_teacher_password_keeps_the_classroom_and_lets_nobody_in(app_path, monkeypatch):
+    monkeypatch.setenv(people.PASSWORD_ENV, " ")
+    at = _app(app_path)
+    assert not at.exception and [t.value for t in at.title] == ["Welcome to the CNN lab"]  # not everyone the teacher
+    assert not at.sidebar.get("text_input")  # no password box to type a space into
+    assert any("set but blank" in c.value for c in at.sidebar.caption), [c.value for c in at.sidebar.caption]
+
+
 def _whoami_script():
     import streamlit as st
 

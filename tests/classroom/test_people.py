@@ -53,6 +53,16 @@ def test_the_teacher_password_is_compared_and_never_logged(monkeypatch, caplog):
     assert "s3cret" not in caplog.text
 
 
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
+def test_a_blank_teacher_password_lets_nobody_in_and_keeps_a_classroom(monkeypatch, blank):
+    # CNNVIZ_TEACHER_PASSWORD=$UNSET_VARIABLE made a laptop (every student the teacher); a stray space was a password
+    # any student guesses.
+    monkeypatch.setenv(people.PASSWORD_ENV, blank)
+    assert people.classroom_mode()
+    assert not people.teacher_password_set() and people.teacher_password_blank()
+    assert not people.check_teacher_password(blank) and not people.check_teacher_password(" ")
+
+
 def test_user_ids_are_told_from_the_old_session_owners():
     assert people.is_user_id("teacher") and people.is_user_id("key:0123") and people.is_user_id("account:a@b")
     assert not people.is_user_id("session 12ab") and not people.is_user_id("process 7") and not people.is_user_id(None)
