@@ -116,7 +116,7 @@ def signed_in_account() -> Account | None:
     address, or says it is not verified, counts as not signed in (Streamlit asks for the ``email`` scope by
     default). Microsoft may send the address as ``preferred_username`` only. The name falls back to the email.
     """
-    if not auth_configured() or st.user.get("is_logged_in") is not True or st.user.get("email_verified") is False:
+    if not auth_configured() or st.user.get("is_logged_in") is not True or _says_unverified(st.user.get("email_verified")):
         return None
     email = _text(st.user.get("email")) or _text(st.user.get("preferred_username"))
     if "@" not in email:
@@ -219,6 +219,12 @@ def _authlib_installed() -> bool:
 def _log_once(problem: str) -> None:
     """Tell the server log once per distinct problem, not on every rerun of every page."""
     _LOG.warning("sign-in with school accounts is not set up: %s", problem)
+
+
+def _says_unverified(claim) -> bool:
+    """Whether an ``email_verified`` claim says no: False, or the text "false" (Sign in with Apple sends the claim as
+    a string; the text "false" is not the boolean False, and a check for ``is False`` let it through)."""
+    return claim is False or (isinstance(claim, str) and claim.strip().lower() == "false")
 
 
 def _text(value) -> str:

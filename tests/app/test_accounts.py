@@ -118,6 +118,8 @@ def test_name_falls_back_to_given_and_family_name_then_email():
 @pytest.mark.parametrize("user", [
     {"is_logged_in": True, "name": "No Mail", "sub": "42"},
     {**ADA, "email_verified": False},  # an address the provider has not checked could be the teacher's
+    {**ADA, "email_verified": "false"},  # Sign in with Apple sends the claim as text
+    {**ADA, "email_verified": " False "},
 ])
 def test_an_account_without_a_verified_email_is_not_signed_in(user):
     at = _run({**SHARED, **CLIENT}, user=user)
