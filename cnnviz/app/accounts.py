@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -97,6 +98,11 @@ def auth_problem() -> str | None:
         metadata = _text(provider["server_metadata_url"])
         if not metadata.startswith(("http://", "https://")):
             return f"`server_metadata_url` in {where} must be a full https:// address; it is {metadata!r}."
+        if _any_microsoft_tenant(metadata):
+            return (f"`server_metadata_url` in {where} lets any organisation's Microsoft accounts sign in, and each "
+                    "organisation writes its own users' e-mail addresses, the teacher's too: use your school's "
+                    "tenant, https://login.microsoftonline.com/YOUR-TENANT-ID/v2.0/.well-known/openid-configuration; "
+                    f"it is {metadata!r}.")
     if not _authlib_installed():
         return "Sign-in needs the Authlib package on the server: run `pip install -e .` in cnnviz's folder again."
     return None
@@ -219,6 +225,20 @@ def _authlib_installed() -> bool:
 def _log_once(problem: str) -> None:
     """Tell the server log once per distinct problem, not on every rerun of every page."""
     _LOG.warning("sign-in with school accounts is not set up: %s", problem)
+
+
+#: Microsoft's sign-in addresses that take accounts of every organisation (``consumers``, personal accounts only,
+#: has addresses Microsoft checked).
+_MULTI_TENANT = ("common", "organizations")
+
+
+def _any_microsoft_tenant(metadata_url: str) -> bool:
+    """Whether ``metadata_url`` is Microsoft's sign-in for every organisation (``/common/``, ``/organizations/``):
+    there the e-mail claim is whatever another organisation's administrator wrote, unchecked (Microsoft's "nOAuth"
+    warning), so a stranger's account could carry the teacher's address."""
+    url = urllib.parse.urlsplit(metadata_url.strip())
+    tenant = url.path.strip("/").split("/")[0].lower()
+    return (url.hostname or "").lower().startswith("login.microsoftonline.") and tenant in _MULTI_TENANT
 
 
 def _says_unverified(claim) -> bool:

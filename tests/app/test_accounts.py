@@ -12,6 +12,7 @@ from cnnviz.classroom import people
 SHARED = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "a-long-random-cookie-secret"}
 CLIENT = {"client_id": "cnnviz", "client_secret": "client-secret-value",
           "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration"}
+MICROSOFT = "https://login.microsoftonline.com/{tenant}/v2.0/.well-known/openid-configuration"
 ADA = {"is_logged_in": True, "email": "Ada@School.example", "name": "Ada Lovelace", "sub": "1"}
 
 
@@ -166,6 +167,11 @@ def test_a_sign_in_click_calls_st_login_with_its_provider(monkeypatch):
     ({**SHARED, "my_school": CLIENT}, "underscore"),
     ({**SHARED, **CLIENT, "server_metadata_url": "accounts.google.com"}, "full https:// address"),
     ("yes", "must be a section"),
+    # Any organisation's Microsoft accounts: their e-mail claim is whatever their own administrator wrote (nOAuth)
+    ({**SHARED, "microsoft": {**CLIENT, "server_metadata_url": MICROSOFT.format(tenant="common")}},
+     "lets any organisation's Microsoft accounts sign in"),
+    ({**SHARED, "microsoft": {**CLIENT, "server_metadata_url": MICROSOFT.format(tenant="Organizations")}},
+     "use your school's tenant"),
 ])
 def test_a_half_written_auth_section_tells_the_teacher_and_does_not_crash(auth, words):
     at = _run(auth, user={"is_logged_in": False})
@@ -224,6 +230,12 @@ def test_the_readme_example_is_a_working_auth_section():
     filled = example.replace('"..."', '"' + "x" * 32 + '"')  # the teacher's own id, secret and cookie secret
     at = _run(tomllib.loads(filled)["auth"], user={"is_logged_in": False})
     assert not at.sidebar.error and [b.label for b in at.button] == ["Sign in with Google"]
+
+
+def test_a_schools_own_microsoft_tenant_is_a_working_auth_section():
+    tenant = MICROSOFT.format(tenant="0f3c9b2e-1d4a-4c7b-9e8f-123456789abc")
+    at = _run({**SHARED, "microsoft": {**CLIENT, "server_metadata_url": tenant}}, user={"is_logged_in": False})
+    assert not at.sidebar.error and [b.label for b in at.button] == ["Sign in with Microsoft"]
 
 
 def test_without_authlib_the_teacher_is_told_to_reinstall(monkeypatch):
