@@ -115,7 +115,8 @@ def gate() -> Person:
     reconnect.reattach(found)  # a fresh session after a restart: their trainings, found by owner
     if st.session_state.pop(WELCOME_KEY, False):
         st.success(f"Welcome, {plain_name(found.display_name)}! Bookmark this page: its address holds your private key, "
-                   "and it brings your runs back. Without it (another browser) you are someone new.")
+                   "and it brings your runs back. Without it (another browser) you are someone new. Keep it to "
+                   "yourself: whoever opens this address is you, and can delete your runs.")
     return found
 
 

@@ -59,6 +59,8 @@ def test_a_first_visit_asks_a_name_then_keeps_the_key_in_the_url(app_path, class
     key = at.query_params["key"]
     assert roster.lookup(key).display_name == "Ann"
     assert any("Bookmark this page" in s.value for s in at.success)
+    # The key is a bearer key: a link pasted in the class chat makes its reader this student.
+    assert any("whoever opens this address is you" in s.value for s in at.success)
     assert "You are **Ann**" in _me(at)
 
     at.query_params.clear()  # a page switch that drops the query string
