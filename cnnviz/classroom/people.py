@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import unicodedata
 from dataclasses import dataclass
 
 from cnnviz.errors import InvalidArgument
@@ -26,6 +27,20 @@ MARKUP = frozenset("\\`*_[](){}<>$~|#!:")
 #: What a name may not start with: a spreadsheet computes such a cell as a formula (OWASP: CSV injection), and the
 #: teacher downloads the tables that name people (the Class page's results, the Runs table) as CSV.
 FORMULA_START = "=+-@"
+
+
+#: Cyrillic and Greek letters that look like Latin ones (Unicode's confusables, the letters of names; lower case,
+#: as :func:`str.casefold` leaves them): "Tеacher" with a Cyrillic "е" is shown as "Teacher".
+LOOK_ALIKES = str.maketrans("асеһіјкмнортхувѕԁԛԝгαβεηικνορτυχ", "acehijkmhoptxybsdqwrabehiknoptux")
+
+
+def looks_like_teacher(name: str) -> bool:
+    """Whether ``name`` reads as :data:`TEACHER_NAME` on screen: any case, full-width letters (NFKC) or Cyrillic and
+    Greek look-alikes (:data:`LOOK_ALIKES`)."""
+    def skeleton(text: str) -> str:
+        return " ".join(unicodedata.normalize("NFKC", text).casefold().translate(LOOK_ALIKES).split())
+
+    return skeleton(name) == skeleton(TEACHER_NAME)
 
 
 def without_markup(text: str) -> str:
@@ -90,7 +105,8 @@ def account_person(email: str, name: str = "") -> Person:
     if not isinstance(email, str) or "@" not in email:
         raise InvalidArgument(f"an account needs an e-mail address, got {email!r}")
     address = email.strip().lower()
-    shown = without_markup(name or "") or address  # the provider's name is the student's to choose
+    shown = without_markup(name or "")  # the provider's name is the student's to choose: not the teacher's
+    shown = address if not shown or looks_like_teacher(shown) else shown
     return Person(f"account:{address}", shown, address in teacher_emails(), "account")
 
 

@@ -14,7 +14,7 @@ import time
 import unicodedata
 
 from cnnviz.classroom import db, people
-from cnnviz.classroom.people import TEACHER_NAME, Person
+from cnnviz.classroom.people import Person
 from cnnviz.errors import InvalidArgument
 
 log = logging.getLogger("cnnviz.classroom")
@@ -46,7 +46,7 @@ def clean_name(name: object) -> str:
     if text[0] in people.FORMULA_START:
         raise InvalidArgument(f"a name may not start with = + - @ (a spreadsheet would take it for a formula), "
                               f"got {text!r}")
-    if text.casefold() == TEACHER_NAME.casefold():
+    if people.looks_like_teacher(text):  # "TEACHER", "Ｔｅａｃｈｅｒ", "Tеacher" with a Cyrillic е
         raise InvalidArgument(f"{text!r} is the teacher's name: choose your own")
     return text
 

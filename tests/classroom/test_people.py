@@ -87,6 +87,13 @@ def test_an_account_name_from_the_provider_loses_its_markup():
     assert people.account_person("bo@school.org", "**").display_name == "bo@school.org"
 
 
+@pytest.mark.parametrize("name", ["Teacher", "TEACHER", "T\u0435acher", "\uff34\uff45\uff41\uff43\uff48\uff45\uff52"])
+def test_an_account_name_from_the_provider_is_not_the_teachers(name):
+    # A student's own profile name "Teacher" made their runs and trainings read as the teacher's.
+    assert people.account_person("eve@school.org", name).display_name == "eve@school.org"
+    assert people.account_person("eve@school.org", "Teachers' pet").display_name == "Teachers' pet"
+
+
 def test_an_account_name_from_the_provider_does_not_start_as_a_formula():
     """A spreadsheet computes a cell starting with = + - @ (the teacher's CSV of the class's results)."""
     assert people.account_person("ann@school.org", "=1+1 Ann").display_name == "1+1 Ann"

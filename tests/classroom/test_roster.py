@@ -53,6 +53,10 @@ def test_nobody_is_found_before_anyone_registered(cnnviz_home):
     ("Ann\x00", "a name may hold only printable characters, got 'Ann\\x00'"),
     (7, "a name must be text, got 7"),
     ("teacher", "'teacher' is the teacher's name: choose your own"),
+    # Look-alikes of the teacher's name, shown as "Teacher" beside their runs and trainings
+    ("\uff34\uff45\uff41\uff43\uff48\uff45\uff52", "is the teacher's name"),  # full-width letters
+    ("T\u0435acher", "is the teacher's name"),  # a Cyrillic е
+    ("\u0422\u0415\u0410\u0421\u041d\u0415R", "is the teacher's name"),  # Cyrillic capitals, a Latin R
 ])
 def test_names_are_checked(name, words):
     with pytest.raises(InvalidArgument) as err:
