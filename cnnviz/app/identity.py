@@ -162,7 +162,12 @@ def _teacher_box() -> None:
         with st.form("identity_teacher_form", clear_on_submit=True):
             entered = st.text_input("Teacher password", type="password", key="identity_password")
             if st.form_submit_button("Enter"):
-                if people.check_teacher_password(entered):
+                try:
+                    right = people.check_teacher_password(entered)
+                except people.TooManyGuesses as err:
+                    st.error(str(err))
+                    return
+                if right:
                     st.session_state[TEACHER_FLAG] = True
                     st.rerun()
                 st.error("That is not the teacher password.")

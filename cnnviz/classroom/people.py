@@ -7,12 +7,19 @@ or ``CNNVIZ_CLASSROOM=1`` is set.
 
 from __future__ import annotations
 
+import collections
 import hmac
+import logging
+import math
 import os
+import threading
+import time
 import unicodedata
 from dataclasses import dataclass
 
-from cnnviz.errors import InvalidArgument
+from cnnviz.errors import CnnvizError, InvalidArgument
+
+log = logging.getLogger("cnnviz.classroom")
 
 #: The owner of everything made before ownership existed, and of what the local user or the CLI makes.
 TEACHER_OWNER = "teacher"
@@ -127,16 +134,45 @@ def teacher_password_blank() -> bool:
     return PASSWORD_ENV in os.environ and not teacher_password_set()
 
 
+#: Wrong teacher passwords one server process takes in a minute before it compares none for a while: a script
+#: from a student's laptop could otherwise try thousands a minute (a new tab is a new session, so the count is
+#: the server's). The teacher keeps the command line, which needs no password.
+WRONG_PASSWORDS_PER_MINUTE = 10
+_wrong_passwords: collections.deque = collections.deque()  # monotonic times of the last minute's wrong ones
+_wrong_passwords_lock = threading.Lock()
+
+
+class TooManyGuesses(CnnvizError):
+    """Too many wrong teacher passwords on this server in the last minute: none is compared for now."""
+
+
 def check_teacher_password(entered: object) -> bool:
     """Whether ``entered`` is ``$CNNVIZ_TEACHER_PASSWORD`` (constant time; False when none is set).
 
     Neither the password nor the attempt is ever logged or put in a message. A blank password (empty or only
     spaces, :func:`teacher_password_blank`) lets nobody in.
+
+    Raises:
+        TooManyGuesses: :data:`WRONG_PASSWORDS_PER_MINUTE` wrong ones came in the last minute (nothing compared).
     """
     expected = os.environ.get(PASSWORD_ENV, "")
     if not expected.strip() or not isinstance(entered, str) or not entered:
         return False
-    return hmac.compare_digest(entered.encode("utf-8"), expected.encode("utf-8"))
+    with _wrong_passwords_lock:
+        now = time.monotonic()
+        while _wrong_passwords and now - _wrong_passwords[0] >= 60:
+            _wrong_passwords.popleft()
+        if len(_wrong_passwords) >= WRONG_PASSWORDS_PER_MINUTE:
+            wait = math.ceil(60 - (now - _wrong_passwords[0]))
+            raise TooManyGuesses(f"{len(_wrong_passwords)} wrong teacher passwords reached this server in the last "
+                                 f"minute, so none is checked for now: try again in {wait} s.")
+        if hmac.compare_digest(entered.encode("utf-8"), expected.encode("utf-8")):
+            return True
+        _wrong_passwords.append(now)
+        if len(_wrong_passwords) == WRONG_PASSWORDS_PER_MINUTE:  # the count only, never what was typed
+            log.warning("%d wrong teacher passwords in a minute: none is checked until the minute has passed",
+                        WRONG_PASSWORDS_PER_MINUTE)
+        return False
 
 
 def classroom_mode(*, auth_configured: bool = False) -> bool:

@@ -107,6 +107,21 @@ def test_the_teacher_password_makes_this_session_the_teacher(app_path, monkeypat
 
 
 
+def test_too_many_wrong_teacher_passwords_are_said_and_not_checked(app_path, monkeypatch):
+    monkeypatch.setenv(people.PASSWORD_ENV, "pass-1234")
+    monkeypatch.setattr(people, "WRONG_PASSWORDS_PER_MINUTE", 2)
+    at = _app(app_path)
+    for _ in range(2):
+        at.sidebar.text_input(key="identity_password").input("wrong")
+        _button(at, "Enter").click().run()
+    at.sidebar.text_input(key="identity_password").input("pass-1234")
+    _button(at, "Enter").click().run()
+    assert not at.exception and "(teacher)" not in _me(at)
+    [error] = [e.value for e in at.error]
+    assert error.startswith("2 wrong teacher passwords reached this server in the last minute, so none is checked "
+                            "for now: try again in ")
+
+
 def test_a_blank_teacher_password_keeps_the_classroom_and_lets_nobody_in(app_path, monkeypatch):
     monkeypatch.setenv(people.PASSWORD_ENV, " ")
     at = _app(app_path)

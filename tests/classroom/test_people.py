@@ -99,3 +99,24 @@ def test_an_account_name_from_the_provider_does_not_start_as_a_formula():
     assert people.account_person("ann@school.org", "=1+1 Ann").display_name == "1+1 Ann"
     assert people.account_person("bo@school.org", " @-+Bo").display_name == "Bo"
     assert people.account_person("cy@school.org", "=").display_name == "cy@school.org"
+
+
+def test_wrong_teacher_passwords_are_limited_per_minute_for_the_whole_server(monkeypatch, caplog):
+    # A script could try thousands of passwords a minute, from as many sessions as it likes.
+    monkeypatch.setenv(people.PASSWORD_ENV, "pass-1234")
+    clock = [1000.0]
+    monkeypatch.setattr(people.time, "monotonic", lambda: clock[0])
+    with caplog.at_level(logging.WARNING):
+        for guess in range(people.WRONG_PASSWORDS_PER_MINUTE):
+            clock[0] += 1
+            assert not people.check_teacher_password(f"guess-{guess}")
+    assert "10 wrong teacher passwords in a minute" in caplog.text and "guess-" not in caplog.text
+    clock[0] += 20  # 30 s after the first wrong one: the right one is not even compared
+    with pytest.raises(people.TooManyGuesses, match="10 wrong teacher passwords reached this server in the last "
+                                                    "minute, so none is checked for now: try again in 31 s."):
+        people.check_teacher_password("pass-1234")
+    clock[0] += 31  # the first wrong one is a minute old: one more try
+    assert people.check_teacher_password("pass-1234")
+    assert not people.check_teacher_password("wrong again")
+    with pytest.raises(people.TooManyGuesses):
+        people.check_teacher_password("pass-1234")
