@@ -9,7 +9,7 @@ from cnnviz.app.boundary import friendly_errors
 from cnnviz.classroom import policy
 from cnnviz.data import images
 from cnnviz.app.remember import KEEP
-from cnnviz.app.state import still_chosen, tick_belongs_to
+from cnnviz.app.state import TRAIN_JOB_KEY, still_chosen, tick_belongs_to
 from cnnviz.errors import CnnvizError
 from cnnviz.plots import training as plots
 from cnnviz.runs import compare as runs_compare
@@ -24,6 +24,25 @@ COMPARE_KEY = "runs_compare"
 CONFIRM_KEY = "runs_delete_confirm"
 DAMAGED_CONFIRM_KEY = "runs_damaged_delete_confirm"
 SHOWN_KEY = "runs_delete_shown"  # the run the Delete tick was last drawn for
+SELECTED_KEY = "runs_selected"
+SEEN_TRAINED_KEY = "runs_seen_trained_run"  # the run this session trained that this page has taken in
+
+
+def _take_in_just_trained(items: list[runs.RunInfo]) -> None:
+    """The run this session just trained (its panel links here: "Compare it with other runs") joins Compare
+    and is the one run shown, once: the student's choices afterwards are kept."""
+    if not st.session_state.get(TRAIN_JOB_KEY):
+        return
+    from cnnviz.app import jobs  # lazy: only a session that trained needs the job manager here
+
+    ids = [r.run_id for r in items]
+    trained = jobs.just_trained_run_id()
+    if trained not in ids or trained == st.session_state.get(SEEN_TRAINED_KEY):
+        return
+    st.session_state[SEEN_TRAINED_KEY] = trained
+    chosen = [i for i in st.session_state.get(COMPARE_KEY, ids[:2]) if i in ids]
+    st.session_state[COMPARE_KEY] = chosen if trained in chosen else [*chosen, trained]
+    st.session_state[SELECTED_KEY] = trained
 
 
 def _overview(items: list[runs.RunInfo]) -> None:
@@ -40,7 +59,9 @@ def _overview(items: list[runs.RunInfo]) -> None:
 def _compare(items: list[runs.RunInfo]) -> None:
     st.subheader("Compare runs")
     by_id = {r.run_id: r for r in items}
-    chosen_ids = st.multiselect("Runs", list(by_id), default=list(by_id)[:2], key=COMPARE_KEY, persist_state=KEEP,
+    if COMPARE_KEY not in st.session_state:
+        st.session_state[COMPARE_KEY] = list(by_id)[:2]  # the newest two (set here: the page may also set it)
+    chosen_ids = st.multiselect("Runs", list(by_id), key=COMPARE_KEY, persist_state=KEEP,
                                 format_func=lambda i: by_id[i].label)
     chosen = [by_id[i] for i in chosen_ids if i in by_id]
     if not chosen:
@@ -65,8 +86,8 @@ def _compare(items: list[runs.RunInfo]) -> None:
 def _one_run(items: list[runs.RunInfo]) -> None:
     st.subheader("One run")
     by_id = {r.run_id: r for r in items}
-    wanted = st.session_state.get("runs_selected")  # what the student chose, before a vanished run is replaced
-    run_id = st.selectbox("Run", list(by_id), key="runs_selected", persist_state=KEEP,
+    wanted = st.session_state.get(SELECTED_KEY)  # what the student chose, before a vanished run is replaced
+    run_id = st.selectbox("Run", list(by_id), key=SELECTED_KEY, persist_state=KEEP,
                           format_func=lambda i: by_id[i].label)
     info = by_id[run_id]
     me = identity.person()
@@ -144,6 +165,7 @@ def main() -> None:
             st.info("No runs yet: train a network first.")
             st.page_link("app_pages/build_train.py", label="Build & train", icon=":material/model_training:")
         else:
+            _take_in_just_trained(items)
             _overview(items)
             _compare(items)
             _one_run(items)
