@@ -9,7 +9,7 @@ from cnnviz.app.boundary import friendly_errors
 from cnnviz.classroom import policy
 from cnnviz.data import images
 from cnnviz.app.remember import KEEP
-from cnnviz.app.state import TRAIN_JOB_KEY, still_chosen, tick_belongs_to
+from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS, still_chosen, tick_belongs_to
 from cnnviz.errors import CnnvizError
 from cnnviz.plots import training as plots
 from cnnviz.runs import compare as runs_compare
@@ -155,14 +155,29 @@ def _damaged(damaged: list[runs.DamagedRun]) -> None:
             st.rerun()
 
 
+def _training_now() -> bool:
+    """Whether one of this session's trainings is queued or running (its run is saved only when it ends)."""
+    keys = [TRAIN_JOB_KEY, *TRANSFER_JOB_KEYS.values()]
+    if not any(st.session_state.get(k) for k in keys):
+        return False
+    from cnnviz.app import jobs  # lazy: only a session that trained needs the job manager here
+
+    return jobs.busy(keys)
+
+
 def main() -> None:
     st.title("Runs")
     listing = runs.Listing([], [])
     with friendly_errors("Reading the runs"):
         listing = runs.scan(identity.person())  # only the runs this person may see
         items = listing.runs
+        training_now = _training_now()
+        if training_now:
+            st.info("Your training is still going on: its run is saved, and listed on Runs when it ends. "
+                    "Its live progress is on the page you started it from.", icon=":material/hourglass_top:")
         if not items:
-            st.info("No runs yet: train a network first.")
+            if not training_now:
+                st.info("No runs yet: train a network first.")
             st.page_link("app_pages/build_train.py", label="Build & train", icon=":material/model_training:")
         else:
             _take_in_just_trained(items)
