@@ -11,6 +11,11 @@ from cnnviz.catalog import PAGES
 if __name__ != "__mp_main__":
     compat.install()
     st.set_page_config(page_title="cnnviz: a CNN lab", page_icon=":material/grid_on:", layout="wide")
-    identity.gate()  # who is who: a laptop draws nothing; a classroom may stop here with a name form
     pages = [st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGES)]
-    st.navigation(pages, expanded=True).run()  # every page listed: past 12 Streamlit hides the rest behind "View more"
+    # The navigation before the gate: a run the gate stops without it forgets the page asked for (a teacher on the
+    # Class page's address, a student on a link, let in by the password or a name, landed on Home). Hidden
+    # while nobody is known. Every page listed: past 12 Streamlit hides the rest behind "View more".
+    page = st.navigation(pages, expanded=True,
+                         position="sidebar" if identity.current_person() is not None else "hidden")
+    identity.gate()  # who is who: a laptop draws nothing; a classroom may stop here with a name form
+    page.run()

@@ -189,3 +189,35 @@ def test_two_students_and_the_teacher(classroom, browser):
     finally:
         for context in contexts.values():
             context.close()
+
+
+def test_the_page_asked_for_is_the_page_shown_after_the_password_or_the_name(classroom, browser):
+    # A teacher who opened the Class page's address, or a student a link to a page, landed on Home once the gate
+    # let them in: the gate stopped the first run before the app had its navigation, and the page was forgotten.
+    server, _ = classroom
+    contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(2)]
+    try:
+        teacher, student = (context.new_page() for context in contexts)
+        teacher.goto(f"{server}/class_room")
+        wait_idle(teacher, timeout=180)
+        _sidebar(teacher).get_by_text("Teacher", exact=True).click()
+        _sidebar(teacher).get_by_label("Teacher password").fill(PASSWORD)
+        _sidebar(teacher).get_by_role("button", name="Enter").click()
+        expect(_sidebar(teacher)).to_contain_text("(teacher)", timeout=60_000)
+        wait_idle(teacher, timeout=120)
+        expect(teacher.locator('[data-testid="stMain"] h1').first).to_have_text("Class")
+        assert "/class_room" in teacher.url
+
+        student.goto(f"{server}/runs")
+        wait_idle(student, timeout=180)
+        student.get_by_label(NAME_LABEL).fill("Cleo")
+        student.get_by_role("button", name="Start").click()
+        student.wait_for_url(re.compile(r"[?&]key="), timeout=60_000)
+        expect(_sidebar(student)).to_contain_text("You are Cleo", timeout=60_000)
+        wait_idle(student, timeout=120)
+        expect(student.locator('[data-testid="stMain"] h1').first).to_have_text("Runs")
+        assert "/runs" in student.url and _key(student)
+        assert_no_errors(student)
+    finally:
+        for context in contexts:
+            context.close()
