@@ -43,15 +43,22 @@ def _progress(status) -> str:
     return f"epoch {p.epoch} of {p.epochs}"
 
 
+def _state(status) -> str:
+    """A job's state for the table: a running one asked to stop is "stopping" until its next batch ends it."""
+    return "stopping" if status.state == "running" and status.stop_requested else status.state
+
+
 def _trainings(me) -> None:
     st.subheader("Trainings")
     manager = jobs.training_jobs()
     active = manager.active_jobs()
     running = [s for s in active if s.state == "running"]
     waiting = [s for s in active if s.state == "queued"]
-    st.write(f"{len(running)} training, {len(waiting)} waiting; the server trains {manager.max_jobs} at a time.")
+    stopping = sum(s.stop_requested for s in running)  # a running job ends at its next batch: say it was asked to
+    asked = f" ({stopping} stopping within a batch)" if stopping else ""
+    st.write(f"{len(running)} training{asked}, {len(waiting)} waiting; the server trains {manager.max_jobs} at a time.")
     if active:
-        st.dataframe([{"who": s.owner_name, "what": s.label, "state": s.state,
+        st.dataframe([{"who": s.owner_name, "what": s.label, "state": _state(s),
                        "place in queue": s.queue_position or None,
                        "progress": _progress(s) if s.state == "running" else "",
                        "since": _when(s.started or s.submitted), "job": s.job_id} for s in active],
@@ -60,7 +67,7 @@ def _trainings(me) -> None:
         left, right = st.columns([3, 1])
         wanted = st.session_state.get("class_stop_job")  # the teacher's choice, before an ended job is replaced
         job_id = left.selectbox("Training", list(by_id), key="class_stop_job",
-                                format_func=lambda i: f"{by_id[i].owner_name}: {by_id[i].label} ({by_id[i].state})")
+                                format_func=lambda i: f"{by_id[i].owner_name}: {by_id[i].label} ({_state(by_id[i])})")
         clicked = right.button("Stop it", key="class_stop", icon=":material/stop_circle:")
         if clicked and not still_chosen(wanted, job_id):  # it ended meanwhile: never stop the next one
             right.warning("The training you chose has ended or left the queue: nothing was stopped.")

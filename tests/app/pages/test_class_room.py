@@ -10,6 +10,7 @@ from cnnviz.classroom import people, roster
 from cnnviz.classroom import settings as class_settings
 from cnnviz.classroom.people import local_teacher
 from cnnviz.training import jobs as jobmanager
+from cnnviz.training import jobtable
 from cnnviz.training.jobtable import JobTable
 from tests.support.models import tiny_build
 from tests.support.pages import TIMEOUT, no_errors, open_page, texts
@@ -56,6 +57,23 @@ def test_the_teacher_sees_the_queue_and_stops_a_students_job(app_path, ann_and_b
     assert table.status(ben_job).state == "cancelled" and table.status(ann_job).state == "queued"
     assert "0 training, 1 waiting" in texts(at)
 
+
+
+def test_a_running_training_the_teacher_stopped_is_listed_as_stopping(app_path, ann_and_ben, monkeypatch):
+    # A running job ends only at its next batch: after "Stop it" the page drew the same "running" row and the same
+    # count, as if the button had done nothing, and the teacher clicked again.
+    _, _, _, (ann_job, _) = ann_and_ben
+    monkeypatch.setattr(jobtable, "_worker_alive", lambda token, updated: True)  # a (pretend) worker trains it
+    JobTable().claim(token="test", pid=0)  # Ann's job starts
+    at = open_page(app_path, PAGE)
+    assert "1 training, 1 waiting" in texts(at)
+    at.selectbox(key="class_stop_job").select(ann_job)
+    _button(at, "class_stop").click().run()
+    no_errors(at)
+    assert JobTable().status(ann_job).stop_requested
+    queue = at.dataframe[0].value
+    assert list(queue["state"]) == ["stopping", "queued"]
+    assert "1 training (1 stopping within a batch), 1 waiting" in texts(at)
 
 def test_the_teacher_changes_the_cap_and_what_the_class_sees(app_path, ann_and_ben):
     at = open_page(app_path, PAGE)
