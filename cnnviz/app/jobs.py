@@ -14,8 +14,9 @@ from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS
 from cnnviz.classroom.people import Person
 from cnnviz.data.selection import validation_count
 from cnnviz.errors import CnnvizError
-from cnnviz.models.backbones import BACKBONES, expected_epoch_seconds
+from cnnviz.models.backbones import expected_epoch_seconds
 from cnnviz.models.config import ModelConfig
+from cnnviz.runs import labels as runs_labels
 from cnnviz.training import jobs
 
 
@@ -77,10 +78,9 @@ def submit_transfer(specs: list, dataset) -> list[str]:
     """Queue transfer runs (frozen and/or unfrozen), each under its own session key; returns the job ids."""
     ids = []
     for spec in specs:
-        cfg = spec.model
-        label = f"{BACKBONES[cfg.backbone].title} {'frozen' if cfg.frozen else 'unfrozen'} on {spec.dataset}"
+        label = f"{runs_labels.what(spec)} on {spec.dataset}"  # the name its run will have
         job_id = training_jobs().submit(spec, dataset=dataset, label=label, owner=owner())
-        st.session_state[TRANSFER_JOB_KEYS[bool(cfg.frozen)]] = job_id
+        st.session_state[TRANSFER_JOB_KEYS[bool(spec.model.frozen)]] = job_id
         ids.append(job_id)
     return ids
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from cnnviz.errors import InvalidArgument
 from cnnviz.models import names
+from cnnviz.models.backbones import BACKBONES
 
 if TYPE_CHECKING:  # pragma: no cover
     from cnnviz.runs.store import RunInfo
@@ -14,8 +15,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def what(spec: TrainSpec) -> str:
     """The network of a run as a class knows it (:func:`names.display_name`), e.g.
-    ``"CNN Lab: 2 conv layers, 16 filters"``; else its architecture, else ``"custom"``."""
-    return names.display_name(spec.preset, spec.model.architecture)
+    ``"CNN Lab: 2 conv layers, 16 filters"``; a transfer run by its backbone and whether it was frozen, e.g.
+    ``"MobileNetV2 frozen"`` (the Transfer page trains both to compare them); else its architecture, else
+    ``"custom"``."""
+    model = spec.model
+    if spec.preset is None and model.architecture == "transfer" and model.backbone in BACKBONES:
+        return f"{BACKBONES[model.backbone].title} {'frozen' if model.frozen else 'unfrozen'}"
+    return names.display_name(spec.preset, model.architecture)
 
 
 def network_id(spec: TrainSpec) -> str:

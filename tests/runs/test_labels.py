@@ -88,3 +88,15 @@ def test_accuracy_gap_note_says_why_training_accuracy_trails_the_test():
                     "augmentation).")
     dropout = fake_run_info(model={**FLAT_MODEL, "dropout": 0.5}).spec
     assert "had 50% of some layers' nodes switched off at random (dropout)" in labels.accuracy_gap_note(dropout)
+
+
+def test_a_transfer_run_is_named_by_its_backbone_and_whether_it_was_frozen():
+    # The Transfer page trains a frozen and an unfrozen run "to compare on the Runs page"; both were called
+    # "transfer on digits (id)" in every picker and legend (their jobs said "MobileNetV2 frozen on digits").
+    from tests.support.specs import tiny_transfer_spec
+
+    frozen, unfrozen = (fake_run_info(**tiny_transfer_spec(frozen=f).to_dict()) for f in (True, False))
+    assert frozen.label == "MobileNetV2 frozen on digits (0123abcd)"
+    assert unfrozen.label == "MobileNetV2 unfrozen on digits (0123abcd)"
+    assert labels.legend_label(unfrozen).startswith("MobileNetV2 unfrozen")
+    assert labels.network_id(frozen.spec) == "transfer"  # what the command line takes stays
