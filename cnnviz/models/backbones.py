@@ -58,6 +58,7 @@ class Backbone:
         default_size: input side used when none is chosen.
         rounds_up: whether its five halvings round up ('same'-padded strides: MobileNetV2, ResNet50)
             or down (VGG16's 2×2 'valid' max pooling).
+        batchnorm: whether it has batch normalisation layers (VGG16 has none).
 
     Its weights file (name, URL, size, environment variable, download id) is in :mod:`cnnviz.weights`.
     """
@@ -68,12 +69,13 @@ class Backbone:
     preprocessing: str
     default_size: int
     rounds_up: bool = True
+    batchnorm: bool = True
 
 
 BACKBONES: dict[str, Backbone] = {
     "mobilenetv2": Backbone("mobilenetv2", "MobileNetV2", 1280, "tf", 96),
     "resnet50": Backbone("resnet50", "ResNet50", 2048, "caffe", 96),
-    "vgg16": Backbone("vgg16", "VGG16", 512, "caffe", 96, rounds_up=False),
+    "vgg16": Backbone("vgg16", "VGG16", 512, "caffe", 96, rounds_up=False, batchnorm=False),
 }
 
 # Seconds for one epoch of 1,000 training images plus 250 validation images, batch 32, at 96×96
@@ -191,6 +193,8 @@ def summary(cfg: ModelConfig, input_shape: tuple[int, int, int], num_classes: in
     f = feature_side(s, b.rounds_up)
     if cfg.frozen:
         state = "frozen: not trained"
+    elif not b.batchnorm:
+        state = f"{fmt(trainable)} trained: every layer, it has no batch norm"
     elif batchnorm_in_inference(cfg):
         state = f"{fmt(trainable)} trained; its batch norm layers stay frozen"
     else:

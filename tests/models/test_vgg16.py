@@ -77,3 +77,17 @@ def test_vgg16_downloaded_from_a_mirror_is_checked_and_loaded(keras_home, cnnviz
         assert (model.count_params(), trainable) == (VGG16_NOTOP + 12 + 1026, 1026 if frozen else VGG16_NOTOP + 1026)
         expected = cfg.validate((32, 32, 1), 2)
         assert (expected.total, expected.trainable) == (model.count_params(), trainable)
+
+
+def test_unfrozen_vgg16_is_not_said_to_have_batch_norm():
+    """VGG16 has no batch normalisation: its summary row says every layer learns, never that 'its batch norm
+    layers stay frozen' (ImageNet weights) or that 'batch norm statistics are averaged' (random weights)."""
+    for weights_choice in ("imagenet", "none"):
+        cfg = transfer.config(backbone="vgg16", weights=weights_choice, frozen=False, image_size=32)
+        row = cfg.validate((32, 32, 3), 2).row("vgg16_backbone")
+        assert row["trainable"] == VGG16_NOTOP
+        assert row["formula"] == "14,714,688 (VGG16 base, 14,714,688 trained: every layer, it has no batch norm)"
+    for backbone in ("mobilenetv2", "resnet50"):  # the others do have batch norm layers
+        formula = transfer.config(backbone=backbone, frozen=False).validate((32, 32, 3), 2).row(
+            f"{backbone}_backbone")["formula"]
+        assert formula.endswith("its batch norm layers stay frozen)")
