@@ -26,7 +26,16 @@ import numpy as np
 from cnnviz import weights
 from cnnviz.data import datasets
 from cnnviz.data.decodelimits import DecodeBudget
-from cnnviz.data.images import ImageError, fit_within, load_image, plain_name, resize
+from cnnviz.data.images import (
+    EXTREME_ASPECT_RATIO,
+    THIN_SIDE_PX,
+    ImageError,
+    fit_within,
+    load_image,
+    plain_name,
+    resize,
+    shape_notes,
+)
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import inference
 from cnnviz.inspect.gradcam import gradcam_batch
@@ -236,12 +245,37 @@ def load_photos(files: Sequence[tuple[str, bytes]]) -> tuple[list[Photo], list[s
         except ImageError as err:
             messages.append(str(err))
             continue
-        photos.append(Photo(name=name, array=fit_within(loaded.array, PHOTO_MAX_SIDE), notes=loaded.notes))
+        array = fit_within(loaded.array, PHOTO_MAX_SIDE)
+        # The loader's words on the size are the Convolution page's ('valid' mode, a thin line on screen): this
+        # page says its own.
+        own = shape_notes(*loaded.original_size)
+        notes = (*(n for n in loaded.notes if n not in own), *size_notes(loaded.original_size, array.shape[:2]))
+        photos.append(Photo(name=name, array=array, notes=notes))
     if len(files) > MAX_IMAGES:
         left_out = ", ".join(plain_name(name) for name, _ in files[MAX_IMAGES:MAX_IMAGES + 20])  # st.error: Markdown
         more = f" and {len(files) - MAX_IMAGES - 20:,} more" if len(files) > MAX_IMAGES + 20 else ""
         messages.append(f"ResNet50 looks at {MAX_IMAGES} photos at a time: left out {left_out}{more}.")
     return photos, messages
+
+
+def size_notes(original: tuple[int, int], loaded: tuple[int, int]) -> list[str]:
+    """What this page does to a photo of this size: shrunk on loading, blown up or stretched into the input.
+
+    Args:
+        original: the photo's own ``(height, width)``.
+        loaded: its ``(height, width)`` after :data:`PHOTO_MAX_SIDE` shrinking.
+    """
+    (h, w), (h2, w2) = original, loaded
+    size = f"{w:,} pixel{'s' if w != 1 else ''} wide, {h:,} tall"
+    notes = []
+    if (h2, w2) != (h, w):
+        notes.append(f"{size}: shrunk to {w2:,} wide, {h2:,} tall on loading")
+    if min(h, w) < THIN_SIDE_PX:
+        notes.append(f"very small ({size}): blown up to the network's input size, it is a blur")
+    if max(h, w) >= EXTREME_ASPECT_RATIO * min(h, w):
+        notes.append(f"extreme shape ({size}): squeezed into the network's square input, everything in it is "
+                     f"stretched {max(h, w) / min(h, w):,.0f}×")
+    return notes
 
 
 # --- the CIFAR-10 bridge ----------------------------------------------------------------------------

@@ -400,3 +400,22 @@ def test_cifar_bridge_picks_one_image_per_class():
         assert names[y[i]] == name
     with pytest.raises(InvalidArgument, match=r"count must be 1\.\.10, got 11"):
         pretrained.cifar_bridge_images(ds, count=11)
+
+
+def test_size_notes_say_what_this_page_does_with_the_photo():
+    """The Convolution page's notes ('valid' mode kernels, 'a thin line' on screen) are not ResNet50's: a photo
+    is shrunk on loading (its own size is said, since the preprocessing figure shows the shrunk one) and
+    squeezed to the network's square input."""
+    files = [("big.png", png_bytes(photo(1500, 2000))), ("tiny.png", png_bytes(photo(5, 6))),
+             ("strip.png", png_bytes(photo(30, 900))), ("fine.png", png_bytes(photo(300, 400)))]
+    photos, messages = pretrained.load_photos(files)
+    assert messages == []
+    notes = {p.name: p.notes for p in photos}
+    assert notes == {
+        "big.png": ("2,000 pixels wide, 1,500 tall: shrunk to 1,024 wide, 768 tall on loading",),
+        "tiny.png": ("very small (6 pixels wide, 5 tall): blown up to the network's input size, it is a blur",),
+        "strip.png": ("extreme shape (900 pixels wide, 30 tall): squeezed into the network's square input, "
+                      "everything in it is stretched 30×",),
+        "fine.png": (),
+    }
+    assert pretrained.prepare(photos[0].array).original_size == (768, 1024)  # what the figure's title says
