@@ -244,10 +244,15 @@ def batch_mean_noise(x: np.ndarray, batch_sizes: Sequence[int] = (2, 8, 64, 512)
     batches and the channels of (batch mean − data mean) / data standard deviation: for independent
     values about ``1/sqrt(batch × pixels)``; images' pixels are alike, so it is larger.
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
     if x.ndim != 4 or len(x) < 2:
         raise InvalidArgument(f"need N×H×W×C values with N ≥ 2, got shape {x.shape}")
-    mean, std = x.mean(axis=(0, 1, 2)), x.std(axis=(0, 1, 2))
+    # Every image has as many pixels, so a batch's channel mean is the mean of its images' channel means:
+    # the draws pick rows of this N×C table, not copies of their images (draws × batch × pixels numbers:
+    # 2.5 GB and tens of seconds for 200 batches of 512 CIFAR-10 images, on every rerun of the page).
+    image_means = x.mean(axis=(1, 2), dtype=np.float64)
+    mean = image_means.mean(axis=0)
+    std = x.std(axis=(0, 1, 2), dtype=np.float64)
     std = np.where(std > 0, std, 1.0)
     rng = np.random.default_rng(seed)
     noise = {}
@@ -255,7 +260,7 @@ def batch_mean_noise(x: np.ndarray, batch_sizes: Sequence[int] = (2, 8, 64, 512)
         if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= len(x):
             raise InvalidArgument(f"batch sizes must be 1..{len(x)} (the number of images), got {batch!r}")
         picks = np.stack([rng.choice(len(x), size=batch, replace=False) for _ in range(draws)])
-        batch_means = x[picks].mean(axis=(1, 2, 3))  # draws × channels
+        batch_means = image_means[picks].mean(axis=1)  # draws × channels
         noise[batch] = float(np.sqrt(np.mean(((batch_means - mean) / std) ** 2)))
     return noise
 
