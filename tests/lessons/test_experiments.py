@@ -48,6 +48,24 @@ def test_batchnorm_with_batch_2_and_64(digits):
     assert results[0].parameters == 80 + 32 + 1168 + 64 + 650
 
 
+def test_batchnorm_statistics_for_validation_are_the_data_s_after_a_batch_of_64(monkeypatch):
+    """Validation normalises by the moving statistics. With Keras' momentum 0.99 a batch of 64 (16 updates:
+    512 images, 2 epochs) kept 85% of the starting variance 1 (0.85 against the data's 0.01-0.1), so its
+    validation accuracy fell for that reason, not its batch size (seed 001 Q7 uses momentum 0.75)."""
+    import keras
+
+    ds = datasets.load_digits()
+    data = experiments.make_data(ds.x_train, ds.y_train, train_size=512, val_size=40, num_classes=10)
+    models, build = [], experiments.small_network
+    monkeypatch.setattr(experiments, "small_network", lambda *a, **k: models.append(build(*a, **k)) or models[-1])
+    experiments.compare_batch_sizes(data, (64,), epochs=2, batch_norm=True)
+    model = models[0]
+    conv1 = np.asarray(keras.Model(model.input, model.get_layer("conv1").output)(data.x_train))
+    moving = np.asarray(model.get_layer("bn1").moving_variance)
+    ratio = moving / conv1.var(axis=(0, 1, 2))
+    assert np.all((ratio > 0.25) & (ratio < 4)), ratio  # was 9 to 96 times the data's
+
+
 def test_batch_mean_noise_matches_one_over_root_n_for_independent_values():
     x = np.random.default_rng(1).normal(5.0, 2.0, size=(4000, 1, 1, 2))
     noise = experiments.batch_mean_noise(x, (4, 64), draws=2000)
