@@ -3,6 +3,8 @@
 Each experiment is a job of the server's job table (kind "experiment"): a training worker runs it, never
 this server's process; it waits in the same queue as the trainings, and the Class page lists it."""
 
+import dataclasses
+
 import streamlit as st
 
 from cnnviz.app import jobs, pickers
@@ -19,6 +21,7 @@ RESULTS = "experiments_results"  # session state: {experiment: its result}
 DATA_KEY = "experiments_data"  # session state: the (dataset, training images) the results are of
 JOB_KEY = "experiments_job"  # session state: {"name", "job_id", "data"} of this session's experiment job
 NOTES = "experiments_notes"  # session state: {experiment: why it gave no result (stopped, failed)}
+HARDER_MOST = 1_000  # digits: 1,437 training images, 200 of them kept for validation
 ENDED = {"stopped": "Stopped: nothing was kept.", "cancelled": "Stopped before it started.",
          "interrupted": "The server stopped while this experiment ran; run it again."}
 
@@ -154,15 +157,18 @@ def _dense_or_conv(ds: datasets.Dataset, data: ex.Data) -> None:
 
 def _harder(ds: datasets.Dataset, data: ex.Data, size: int) -> None:
     st.subheader("Why is CIFAR-10 harder than digits?")
-    st.caption("Seed 001 Q3. The same conv net trained on as many 8×8 handwritten digits as your images: "
-               "digits are centred, grey and alike within a class; photos vary in pose, colour and background.")
+    count = min(size, HARDER_MOST)  # both sides the same number of images, or the comparison is not fair
+    st.caption(f"Seed 001 Q3. The same conv net trained on {count:,} of your images and {count:,} 8×8 handwritten "
+               "digits" + (f" (at most {HARDER_MOST:,}: the digits have no more to spare)" if size > count else "")
+               + ": digits are centred, grey and alike within a class; photos vary in pose, colour and background.")
     if ds.name == "digits":
         st.info("Choose CIFAR-10 (or another dataset) above to compare it with the digits.")
         return
     digits = datasets.load("digits")
-    other = ex.make_data(digits.x_train, digits.y_train, train_size=min(size, 1000), val_size=200, num_classes=10)
+    other = ex.make_data(digits.x_train, digits.y_train, train_size=count, val_size=200, num_classes=10)
+    mine = dataclasses.replace(data, x_train=data.x_train[:count], y_train=data.y_train[:count])  # a random draw
     _run("harder", f"Train on digits and on {stored.title(ds.name)}", "networks",
-         {"digits": other, ds.name: data}, kinds=["conv"])
+         {"digits": other, ds.name: mine}, kinds=["conv"])
     if (results := _result("harder")) is not None:
         _table(results)
 

@@ -83,3 +83,23 @@ def test_stop_ends_the_experiment_job_within_a_batch(app_path):
     assert ended.state == "stopped" and ended.progress.fraction < 1
     assert "Stopped: nothing was kept." in [w.value for w in at.warning]
     assert "exp_bn_accuracy" not in chart_keys(at)
+
+
+def test_digits_and_cifar10_are_trained_on_as_many_images(app_path, cnnviz_home, monkeypatch):
+    """Seed 001 Q3 compares the same conv net on digits and on CIFAR-10: above 1,000 training images the
+    digits stayed at 1,000 while CIFAR-10 had all of them, though the page said 'as many'."""
+    from cnnviz.data import datasets
+    from cnnviz.training import experiment_jobs
+    from tests.support.archives import tiny_archive_bytes, tiny_files
+
+    archive = cnnviz_home.parent / "cifar-10-binary.tar.gz"
+    archive.write_bytes(tiny_archive_bytes(tiny_files(300)))  # 1,500 training images
+    datasets.import_cifar10(archive)
+    sent = []
+    monkeypatch.setattr(experiment_jobs, "submit", lambda manager, name, data, **kw: sent.append(data) or "0")
+    at = open_page(app_path, "app_pages/experiments.py")
+    at.slider(key="exp_size").set_value(1300).run()
+    at.button(key="exp_run_harder").click().run()
+    no_errors(at)
+    assert {name: len(d.x_train) for name, d in sent[0].items()} == {"digits": 1000, "cifar10": 1000}
+    assert "trained on 1,000 of your images and 1,000 8×8 handwritten digits" in texts(at)
