@@ -157,6 +157,7 @@ def test_dropout_is_off_at_test_time():
     np.testing.assert_allclose(result.off, model.predict(image[None], verbose=0)[0], rtol=1e-5)
     assert result.on.shape == (5, 10) and np.allclose(result.on.sum(axis=1), 1, atol=1e-5)
     assert np.ptp(result.on, axis=0).max() > 1e-3  # a different guess each try
+    assert result.off_spread == 0.0  # measured over as many tries: the same numbers each time
     with pytest.raises(InvalidArgument, match=r"takes \(8, 8, 1\), got an image of \(4, 4, 1\)"):
         experiments.dropout_predictions(model, image[:4, :4])
 

@@ -39,7 +39,8 @@ def test_results_round_trip_through_json():
     trained = ex.Trained(label="batch 8", parameters=10, steps_per_epoch=2, seconds_per_epoch=0.5,
                          images_seen=(8, 16), step_loss=(1.0, float("nan")), train_accuracy=(0.5,), val_accuracy=(0.25,))
     streaming = ex.Streaming(1, 2, 3, 0.1, 0.2, 0.5, 0.5)
-    dropout = ex.DropoutPredictions(off=np.array([0.2, 0.8], np.float32), on=np.eye(2, dtype=np.float32))
+    dropout = ex.DropoutPredictions(off=np.array([0.2, 0.8], np.float32), on=np.eye(2, dtype=np.float32),
+                                   off_spread=0.0)
     import json
 
     back = experiment_jobs.decode(json.loads(json.dumps(experiment_jobs.encode([trained]))))
