@@ -152,11 +152,19 @@ def _timing_summary(sizes: list[int], devices: list[dict], seconds: dict[str, li
         message = ("No GPU on this machine: TensorFlow sees only the CPU, so there is no speed-up to "
                    "measure. The CPU times are still real; run cnnviz on a computer with an NVIDIA GPU "
                    "and a GPU build of TensorFlow to compare.")
-    else:
+    else:  # what the numbers show: a GPU slower than the CPU, or gaining less on the larger batch, is said so
         first = gpus[0]
-        message = (f"{first} is {speedup[first][-1]:.1f}× faster than the CPU for a batch of {sizes[-1]} and "
-                   f"{speedup[first][0]:.1f}× for a batch of {sizes[0]}: small batches cannot keep the GPU's "
-                   "thousands of cores busy, and copying and launching work costs the same for any batch.")
+        small, large = speedup[first][0], speedup[first][-1]
+        message = f"{first} is {_than_cpu(large)} for a batch of {sizes[-1]}"
+        if len(sizes) == 1:
+            message += "."
+        elif large > small:
+            message += (f" and {f'{small:.1f}×' if small >= 1 <= large else _than_cpu(small)} for a batch of "
+                        f"{sizes[0]}: small batches cannot keep the GPU's thousands of cores busy, and copying and "
+                        "launching work costs the same for any batch.")
+        else:
+            message += (f" and {_than_cpu(small)} for a batch of {sizes[0]}: this time the larger batch did not "
+                        "gain more, as it usually does on a GPU; run the timing again to see whether that holds.")
     return {
         "batch_sizes": list(sizes),
         "devices": devices,
@@ -170,6 +178,11 @@ def _timing_summary(sizes: list[int], devices: list[dict], seconds: dict[str, li
         "repeats": repeats,
         "tensorflow": tf_version,
     }
+
+
+def _than_cpu(speedup: float) -> str:
+    """``"50.0× faster than the CPU"``, or ``"2.0× slower than the CPU"`` for a speed-up below 1."""
+    return f"{speedup:.1f}× faster than the CPU" if speedup >= 1 else f"{1 / speedup:.1f}× slower than the CPU"
 
 
 FFT_KERNEL_SIZES: tuple[int, ...] = (3, 5, 7, 11, 15, 21, 31)

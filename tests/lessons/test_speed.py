@@ -33,6 +33,19 @@ def test_timing_summary_speedup_and_messages():
     assert res["images_per_second"]["CPU"] == [200.0, 200.0]
     assert res["gpu_available"] and res["message"].startswith(
         "GPU 0 is 50.0× faster than the CPU for a batch of 100 and 2.0× for a batch of 2")
+    slower = speed._timing_summary([2, 100], devices, {"CPU": [0.01, 0.5], "GPU 0": [0.04, 0.05]}, repeats=3,
+                                  tf_version="x", operation="op")  # launching costs more than 2 images' work
+    assert slower["message"].startswith(
+        "GPU 0 is 10.0× faster than the CPU for a batch of 100 and 4.0× slower than the CPU for a batch of 2: small")
+    # the numbers, not what a GPU usually does, decide the words: here the small batch gained more
+    less = speed._timing_summary([2, 100], devices, {"CPU": [0.01, 0.5], "GPU 0": [0.001, 0.25]}, repeats=3,
+                                tf_version="x", operation="op")
+    assert less["message"] == ("GPU 0 is 2.0× faster than the CPU for a batch of 100 and 10.0× faster than the CPU "
+                               "for a batch of 2: this time the larger batch did not gain more, as it usually does on "
+                               "a GPU; run the timing again to see whether that holds.")
+    one = speed._timing_summary([2], devices, {"CPU": [0.01], "GPU 0": [0.02]}, repeats=1, tf_version="x",
+                               operation="op")
+    assert one["message"] == "GPU 0 is 2.0× slower than the CPU for a batch of 2."
     cpu_only = speed._timing_summary([2], devices[:1], {"CPU": [0.01]}, repeats=1, tf_version="x", operation="op")
     assert cpu_only["speedup"] == {} and not cpu_only["gpu_available"]
     assert cpu_only["message"].startswith("No GPU on this machine")
