@@ -169,6 +169,11 @@ def _color_section(rgb: np.ndarray) -> None:
     )
 
 
+def _bar_mover(bar):
+    """A timing's ``progress(share, words)`` moving ``bar`` (both timings take seconds: no wait without a bar)."""
+    return lambda share, words: bar.progress(min(max(share, 0.0), 1.0), text=f"Timing: {words} ({share:.0%})")
+
+
 def _speed_section(gray: np.ndarray) -> None:
     st.subheader("How fast is a graphics card?")
     if not st.toggle("Time Conv2D on the CPU and every GPU (loads TensorFlow)", key="conv_speed_on",
@@ -180,8 +185,10 @@ def _speed_section(gray: np.ndarray) -> None:
         largest = a.slider("Largest batch N", 2, speed.MAX_TIMING_BATCH, 100, key="conv_speed_n", persist_state=KEEP)
         repeats = b.slider("Repeats per batch size", 1, 10, 5, key="conv_speed_repeats", persist_state=KEEP)
         if st.button("Run the timing", key="conv_speed_run", icon=":material/timer:"):
-            with st.spinner("Loading TensorFlow and timing Conv2D ..."):
-                st.session_state[SPEED_RESULT] = speed.time_conv2d(speed.batch_size_steps(largest), repeats=repeats)
+            bar = st.progress(0.0, text="Loading TensorFlow ...")
+            st.session_state[SPEED_RESULT] = speed.time_conv2d(speed.batch_size_steps(largest), repeats=repeats,
+                                                               progress=_bar_mover(bar))
+            bar.empty()
         result = st.session_state.get(SPEED_RESULT)
         if result:
             (st.success if result["gpu_available"] else st.info)(result["message"])
@@ -199,8 +206,9 @@ def _speed_section(gray: np.ndarray) -> None:
     st.markdown("**Direct or FFT?** `convolve2d` multiplies every kernel weight at every pixel; "
                 "`fftconvolve` goes through the Fourier transform, whose cost hardly depends on the kernel size.")
     if st.button("Time convolve2d against fftconvolve", key="conv_fft_run", icon=":material/speed:"):
-        with st.spinner("Timing ..."):
-            st.session_state[FFT_RESULT] = speed.time_direct_vs_fft(gray)
+        bar = st.progress(0.0, text="Timing ...")
+        st.session_state[FFT_RESULT] = speed.time_direct_vs_fft(gray, progress=_bar_mover(bar))
+        bar.empty()
     if st.session_state.get(FFT_RESULT):
         fft = st.session_state[FFT_RESULT]
         st.plotly_chart(plots.fft_timing_figure(fft), key="conv_fft_fig")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from cnnviz.errors import InvalidArgument, Unavailable
 from cnnviz.lessons.checks import MAX_KERNEL, check_image2d, check_int
 
 
+Progress = Callable[[float, str], None]  # (share done 0..1, what is being timed), after each timed step
 MAX_TIMING_BATCH = 200  # seed Part 4: up to a batch of 100; the slider goes to 200
 _TIMING_LOCK = threading.Lock()  # timings taken side by side measure each other, not the hardware
 
@@ -79,6 +80,7 @@ def time_conv2d(
     channels: int = 3,
     repeats: int = 5,
     seed: int = 0,
+    progress: Progress | None = None,
 ) -> dict:
     """Time the seed's Conv2D (32 filters of 7×7×3 over N random 100×100×3 images) per device.
 
@@ -86,6 +88,7 @@ def time_conv2d(
     batch size, outside the timed part, so only the convolution (``tf.nn.conv2d``, what a
     ``Conv2D(32, 7)`` layer runs, 'valid' padding) plus a sum is timed. Each batch size runs
     once to warm up (tracing, cuDNN algorithm choice), then ``repeats`` times; the median is kept.
+    ``progress(share, words)`` is called after each device's batch size (the largest take seconds on a CPU).
 
     Returns:
         dict with ``batch_sizes``, ``devices`` (``[{"name", "label", "kind"}]``, CPU first),
@@ -132,6 +135,9 @@ def time_conv2d(
                         conv_sum(batch).numpy()
                         runs.append(time.perf_counter() - start)
                     seconds[device["label"]].append(statistics.median(runs))
+                    if progress:
+                        done = sum(map(len, seconds.values()))
+                        progress(done / (len(devices) * len(sizes)), f"{device['label']}: batch of {n} timed")
             used = gpu_memory(tf, device["name"]) if device["kind"] == "GPU" else None
             if used is not None:
                 memory[device["label"]] = used
@@ -189,11 +195,12 @@ FFT_KERNEL_SIZES: tuple[int, ...] = (3, 5, 7, 11, 15, 21, 31)
 
 
 def time_direct_vs_fft(image: np.ndarray, kernel_sizes: Sequence[int] = FFT_KERNEL_SIZES, *,
-                       repeats: int = 3, seed: int = 0) -> dict:
+                       repeats: int = 3, seed: int = 0, progress: Progress | None = None) -> dict:
     """Time ``convolve2d`` (direct, O(N²k²)) against ``fftconvolve`` (O(N² log N)) per kernel size.
 
     Both run in 'same' mode on the same image with a random k×k kernel; the results agree to
-    rounding, which ``max_abs_difference`` shows.
+    rounding, which ``max_abs_difference`` shows. ``progress(share, words)`` is called after each kernel
+    size (direct 31×31 on 512×512 takes about a second each time).
 
     Returns:
         dict with ``kernel_sizes``, ``direct_seconds``, ``fft_seconds`` (medians),
@@ -221,5 +228,7 @@ def time_direct_vs_fft(image: np.ndarray, kernel_sizes: Sequence[int] = FFT_KERN
         direct.append(statistics.median(runs_direct))
         fft.append(statistics.median(runs_fft))
         diffs.append(float(np.max(np.abs(out_direct - out_fft))))
+        if progress:
+            progress(len(diffs) / len(sizes), f"{k}×{k} kernel timed")
     return {"kernel_sizes": sizes, "direct_seconds": direct, "fft_seconds": fft,
             "max_abs_difference": diffs, "image_shape": tuple(img.shape)}

@@ -53,7 +53,11 @@ def test_timing_summary_speedup_and_messages():
 
 @pytest.mark.slow
 def test_time_conv2d_tiny_on_this_machine():
-    res = speed.time_conv2d((1, 3), filters=2, kernel_size=3, image_size=12, repeats=2)
+    moved = []
+    res = speed.time_conv2d((1, 3), filters=2, kernel_size=3, image_size=12, repeats=2,
+                            progress=lambda share, words: moved.append((share, words)))
+    shares = [share for share, _ in moved]
+    assert shares == sorted(shares) and shares[-1] == 1.0 and moved[0][1] == "CPU: batch of 1 timed"
     assert res["batch_sizes"] == [1, 3]
     assert res["devices"][0] == {"name": "/device:CPU:0", "label": "CPU", "kind": "CPU"}
     assert len(res["seconds"]["CPU"]) == 2 and all(t > 0 for t in res["seconds"]["CPU"])
@@ -127,7 +131,9 @@ def test_time_conv2d_validates_before_importing_tensorflow():
 
 def test_time_direct_vs_fft():
     image = np.random.default_rng(9).random((40, 50))
-    res = speed.time_direct_vs_fft(image, (3, 9), repeats=1)
+    moved = []
+    res = speed.time_direct_vs_fft(image, (3, 9), repeats=1, progress=lambda share, words: moved.append((share, words)))
+    assert moved == [(0.5, "3×3 kernel timed"), (1.0, "9×9 kernel timed")]
     assert res["kernel_sizes"] == [3, 9] and res["image_shape"] == (40, 50)
     assert len(res["direct_seconds"]) == len(res["fft_seconds"]) == 2
     assert all(t > 0 for t in res["direct_seconds"] + res["fft_seconds"])

@@ -247,8 +247,9 @@ def test_cifar10_present(at, monkeypatch):
 def test_speed_section_with_a_gpu_result(at, monkeypatch):
     calls = []
 
-    def fake_timing(batch_sizes, *, repeats):
+    def fake_timing(batch_sizes, *, repeats, progress):
         calls.append((list(batch_sizes), repeats))
+        progress(0.5, "CPU: batch of 20 timed")  # the page's bar moves with the timing (a spinner before)
         devices = [{"name": "/device:CPU:0", "label": "CPU", "kind": "CPU"},
                    {"name": "/device:GPU:0", "label": "GPU 0 (stand-in)", "kind": "GPU"}]
         n = len(batch_sizes)
@@ -288,10 +289,19 @@ def test_speed_section_really_times_on_this_machine(app_path):
         assert "memory** (TensorFlow's" not in texts(app)  # nothing to say about a GPU's memory
 
 
-def test_fft_timing_button(at):
+def test_fft_timing_button(at, monkeypatch):
+    """The timing moves a bar after each kernel size (6 s on 512×512 under load, a spinner only before)."""
+    moved, timing = [], speed.time_direct_vs_fft
+
+    def watched(gray, progress=None, **kw):  # the page's own bar, wrapped to see it move
+        seen = progress and (lambda share, words: moved.append(share) or progress(share, words))
+        return timing(gray, **kw, progress=seen)
+
+    monkeypatch.setattr(speed, "time_direct_vs_fft", watched)
     at.select_slider(key="conv_max_side").set_value(64).run()
     at.button(key="conv_fft_run").click().run()
     no_errors(at)
+    assert moved == [(i + 1) / len(FFT_KERNEL_SIZES) for i in range(len(FFT_KERNEL_SIZES))]
     fig = figure(at, "conv_fft_fig")
     assert fig["data"][0]["x"] == list(FFT_KERNEL_SIZES)
     assert "Both give the same answer" in texts(at)
