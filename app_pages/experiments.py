@@ -103,8 +103,8 @@ def _table(results) -> None:
 def _batch_sizes(data: ex.Data) -> None:
     st.subheader("Batch sizes: why mini-batches?")
     st.caption("Seed 000 Q13. The same network, from the same initial weights, trained with batches of 8, 64 "
-               "and 512 images. A big batch makes few updates per epoch; a tiny one makes many noisy ones and "
-               "keeps the processor waiting between them. Compare the seconds per epoch and the curves.")
+               "and 512 images (all of them, when you chose fewer). A big batch makes few updates per epoch; a tiny "
+               "one makes many noisy ones and keeps the processor waiting between them. Compare the seconds per epoch and the curves.")
     _run("batch", "Compare batch sizes", "batch_sizes", {"images": data}, batch_sizes=list(ex.BATCH_SIZES))
     if (results := _result("batch")) is not None:
         _table(results)

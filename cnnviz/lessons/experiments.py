@@ -186,7 +186,8 @@ def _check_epochs(epochs: int) -> None:
 def compare_batch_sizes(data: Data, batch_sizes: Sequence[int] = BATCH_SIZES, *, epochs: int = 2,
                         batch_norm: bool = False, learning_rate: float = 1e-3,
                         progress: Progress | None = None) -> list[Trained]:
-    """The same conv network, from the same initial weights, trained once per batch size.
+    """The same conv network, from the same initial weights, trained once per batch size, labelled
+    ``"batch 64"``, or ``"batch 500 (all images)"`` for a batch size of at least the 500 training images.
 
     A small batch makes many noisy updates per epoch and uses the hardware poorly (slow epochs); a large one
     makes few (the loss falls little in an epoch) and, with batch norm, a batch of 2 normalises by statistics
@@ -199,7 +200,9 @@ def compare_batch_sizes(data: Data, batch_sizes: Sequence[int] = BATCH_SIZES, *,
     results = []
     for i, batch in enumerate(batch_sizes):
         model = small_network("conv", data.x_train.shape[1:], data.num_classes, batch_norm=batch_norm)
-        results.append(_train(model, data, label=f"batch {batch}", batch_size=batch, epochs=epochs,
+        n = len(data.x_train)  # Keras' batch is at most the whole training set: say the batch it really was
+        label = f"batch {batch}" if batch < n else f"batch {n} (all images)"
+        results.append(_train(model, data, label=label, batch_size=batch, epochs=epochs,
                               learning_rate=learning_rate, progress=progress, done=i / len(batch_sizes),
                               share=1 / len(batch_sizes)))
     return results

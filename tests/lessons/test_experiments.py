@@ -31,7 +31,9 @@ def test_make_data_draws_without_overlap_and_scales():
 
 def test_batch_sizes_same_start_different_updates(digits):
     results = experiments.compare_batch_sizes(digits, (8, 32, 96), epochs=2)
-    assert [r.label for r in results] == ["batch 8", "batch 32", "batch 96"]
+    assert [r.label for r in results] == ["batch 8", "batch 32", "batch 96 (all images)"]
+    bigger = experiments.compare_batch_sizes(digits, (512,), epochs=1)  # 96 images: the batch was 96, not 512
+    assert bigger[0].label == "batch 96 (all images)" and bigger[0].steps_per_epoch == 1
     assert [r.steps_per_epoch for r in results] == [12, 3, 1]  # ceil(96 / batch) updates per epoch
     assert len({r.parameters for r in results}) == 1
     assert results[0].images_seen[:3] == (8, 16, 24) and results[0].images_seen[-1] == 192

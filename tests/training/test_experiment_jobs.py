@@ -77,12 +77,12 @@ def test_an_experiment_is_a_job_of_its_owner_run_by_a_worker(students):
     assert done.worker_pid not in (None, os.getpid())  # trained in a worker, not in this (the server's) process
     assert done.run_id is None  # an experiment makes no run
     results = experiment_jobs.result(job_id, by=ann)
-    assert [r.label for r in results] == ["batch 8", "batch 64"]
+    assert [r.label for r in results] == ["batch 8", "batch 64 (all images)"]
     assert [r.steps_per_epoch for r in results] == [8, 1]  # ceil(64 / batch)
     assert all(len(r.val_accuracy) == 1 for r in results)
     with pytest.raises(NotAllowed, match=f"Ben may not see the result of experiment job {job_id}"):
         experiment_jobs.result(job_id, by=ben)
-    assert [r.label for r in experiment_jobs.result(job_id, by=local_teacher())] == ["batch 8", "batch 64"]
+    assert [r.label for r in experiment_jobs.result(job_id, by=local_teacher())] == ["batch 8", "batch 64 (all images)"]
     assert not list(jobtable.data_files_dir().glob("*.npz"))  # the images handed over are gone
 
 
