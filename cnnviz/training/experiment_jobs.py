@@ -239,7 +239,11 @@ def decode(value: Any) -> Any:
         if cls is None:
             raise CnnvizError(f"Unknown experiment result {value['type']!r}.")
         fields = {k: decode(v) for k, v in value["fields"].items()}
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+        try:
+            return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+        except TypeError:  # kept (up to a day) from a version with other fields
+            raise CnnvizError(f"This {value['type']} result was saved by another version of cnnviz: run the "
+                              "experiment again.") from None
     if isinstance(value, dict) and "array" in value:
         return np.asarray(value["array"], dtype=value["dtype"])
     if isinstance(value, list):

@@ -14,7 +14,7 @@ from cnnviz import cli
 from cnnviz.classroom import roster
 from cnnviz.classroom.people import local_teacher
 from cnnviz.classroom.policy import NotAllowed
-from cnnviz.errors import InvalidArgument
+from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.lessons import experiments as ex
 from cnnviz.training import experiment_jobs, jobtable
 from cnnviz.training import jobs as jobmanager
@@ -33,6 +33,14 @@ def _data(n: int = 64, seed: int = 0) -> ex.Data:
 @pytest.fixture
 def students():
     return roster.register("Ann")[1], roster.register("Ben")[1]
+
+
+def test_a_result_kept_from_a_version_with_other_fields_says_to_run_it_again():
+    older = {"type": "DropoutPredictions", "fields": {"off": {"array": [0.5, 0.5], "dtype": "float32"},
+                                                      "on": {"array": [[0.5, 0.5]], "dtype": "float32"}}}
+    with pytest.raises(CnnvizError, match="This DropoutPredictions result was saved by another version of cnnviz: "
+                                          "run the experiment again."):
+        experiment_jobs.decode(older)  # no off_spread yet: a TypeError, 'internal error' on the page
 
 
 def test_results_round_trip_through_json():
