@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import errno
-import os
-from pathlib import Path
-
 import pytest
 
 from cnnviz import cli, terminal
-
 from cnnviz.data import datasets, stored
 from tests.support.archives import class_folders, make_zip, tiny_archive_bytes, write_tiny_dir
+from tests.support.disks import refuse_mkdir_under
 from tests.support.http import Route, loopback_server, refused_url, md5
 
 
@@ -80,14 +76,7 @@ def test_download_offline_and_checksum_errors(capsys):
 
 @pytest.mark.parametrize("command", [["data", "download", "cifar10", "--no-verify"], ["download", "vgg16-notop"]])
 def test_download_into_a_read_only_home_is_one_line(capsys, cnnviz_home, monkeypatch, keras_home, command):
-    real_mkdir = Path.mkdir
-
-    def read_only(self, *args, **kwargs):
-        if str(self).startswith(str(cnnviz_home)):
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
-        return real_mkdir(self, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "mkdir", read_only)
+    refuse_mkdir_under(monkeypatch, cnnviz_home)
     with loopback_server() as state:
         state.routes["/f"] = Route(tiny_archive_bytes())
         assert cli.main([*command, "--url", state.url("/f")]) == 2

@@ -18,6 +18,7 @@ from cnnviz import cli, terminal
 from cnnviz.runs import saving
 from cnnviz.runs import store as runs
 from tests.conftest import REPO
+from tests.support.disks import refuse_mkdir_under
 from tests.support.http import loopback_server, refused_url
 from tests.support.models import tiny_build
 
@@ -197,16 +198,8 @@ def test_report_file_is_readable_like_any_file_the_user_writes(tmp_path, capsys)
 @pytest.mark.parametrize("command", [["jobs"], ["jobs", "stop", "job-1"], ["train", *TINY]])
 def test_a_home_that_cannot_be_made_is_one_line(capsys, cnnviz_home, monkeypatch, command):
     import errno
-    from pathlib import Path
 
-    real_mkdir = Path.mkdir
-
-    def refused(self, *args, **kwargs):
-        if str(self).startswith(str(cnnviz_home)):
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
-        return real_mkdir(self, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "mkdir", refused)
+    refuse_mkdir_under(monkeypatch, cnnviz_home, errno.EACCES)
     assert cli.main(command) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: Could not open the training queue: cnnviz may not write to its folder "

@@ -14,6 +14,7 @@ import pytest
 from cnnviz import storage, weights
 from cnnviz.errors import InvalidArgument, Unavailable
 from cnnviz.weights import DownloadError
+from tests.support.disks import refuse_mkdir_under
 from tests.support.http import loopback_server, md5, refused_url, stalling_server
 
 
@@ -183,14 +184,7 @@ def test_a_full_disk_is_said_as_such_not_as_a_broken_connection(cnnviz_home, mon
 
 
 def test_a_read_only_home_is_said_not_raised(cnnviz_home, monkeypatch):
-    real_mkdir = Path.mkdir
-
-    def read_only(self, *args, **kwargs):
-        if str(self).startswith(str(cnnviz_home)):
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
-        return real_mkdir(self, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "mkdir", read_only)
+    refuse_mkdir_under(monkeypatch, cnnviz_home)
     with loopback_server({"/w.h5": b"weights"}) as mirror:
         with pytest.raises(storage.SaveFailed, match=re.escape(
                 f"Could not save the test file: the disk is read-only (CNNVIZ_HOME={cnnviz_home}). Whoever runs "
