@@ -88,7 +88,7 @@ NAME_LABEL = "Your name (the class and the teacher see it)"
 
 #: Height of the students' uploads: under images.THIN_SIDE_PX, so the page notes "very small (W pixels wide, H tall)".
 UPLOAD_HEIGHT = 5
-_SMALL_NOTE_RE = re.compile(rf"very small \((\d+)×{UPLOAD_HEIGHT} pixels\)")
+_SMALL_NOTE_RE = re.compile(rf"very small \((\d+) pixels? wide, {UPLOAD_HEIGHT} tall\)")
 _QUEUE_RE = re.compile(r"you are number (\d+) in the queue")
 _DONE_RE = re.compile(r"(Finished|Stopped): run (\S+?), test accuracy")
 _RUN_ID_RE = re.compile(r"\b\d{8}-\d{6}-[0-9a-f]{8}\b")
