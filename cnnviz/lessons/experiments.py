@@ -283,7 +283,8 @@ class Streaming:
         streaming_bytes: what one batch takes (all a generator holds at a time).
         file_bytes: the PNG files on disk.
         memory_seconds, streaming_seconds: the faster of two epochs each way.
-        memory_accuracy, streaming_accuracy: validation accuracy after the epochs (the same: same data).
+        memory_accuracy, streaming_accuracy: validation accuracy after the epochs (the same images and network,
+            not always the same number: the two trainings go through the images in orders of their own).
     """
 
     memory_bytes: int
