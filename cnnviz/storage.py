@@ -182,6 +182,16 @@ def shared_lock(path: Path) -> Iterator[bool]:
 
 
 @contextlib.contextmanager
+def writing(lock_name: str) -> Iterator[None]:
+    """Hold one kind of writers' :func:`shared_lock` (``CNNVIZ_HOME/lock_name``: data, weights) for the block, so that
+    a cleanup (:func:`exclusive_lock_if_free`) leaves their temporary files alone."""
+    with contextlib.suppress(OSError):  # a home the disk refuses: the write in the block says so, in words
+        ensure_dir(home())
+    with shared_lock(home() / lock_name):
+        yield
+
+
+@contextlib.contextmanager
 def exclusive_lock_if_free(path: Path) -> Iterator[bool]:
     """Yield True while holding an exclusive ``flock`` on ``path`` if nobody holds a lock on it.
 

@@ -477,9 +477,7 @@ def install_weights_file(source: str | os.PathLike, wf: WeightsFile, *, md5: str
 @contextlib.contextmanager
 def _writing():
     """Hold the weights writers' shared lock (:data:`WRITERS_LOCK`) for the ``with`` block."""
-    with contextlib.suppress(OSError):  # a home the disk refuses: the write in the block says so
-        storage.ensure_dir(storage.home())
-    with storage.shared_lock(storage.home() / WRITERS_LOCK):
+    with storage.writing(WRITERS_LOCK):
         yield
 
 

@@ -99,9 +99,7 @@ def _save(name: str, *, x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
 @contextlib.contextmanager
 def _writing() -> Iterator[None]:
     """Hold the data writers' shared lock (see :data:`WRITERS_LOCK`) for the ``with`` block."""
-    with contextlib.suppress(OSError):  # a home the disk refuses: the write in the block says so, in words
-        storage.ensure_dir(storage.home())
-    with storage.shared_lock(storage.home() / WRITERS_LOCK):
+    with storage.writing(WRITERS_LOCK):
         yield
 
 
