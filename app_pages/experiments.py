@@ -5,7 +5,6 @@ this server's process; it waits in the same queue as the trainings, and the Clas
 
 import dataclasses
 
-import numpy as np
 import streamlit as st
 
 from cnnviz.app import jobs, pickers
@@ -13,7 +12,6 @@ from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.panel import LIVE_REFRESH_S
 from cnnviz.app.remember import KEEP
 from cnnviz.data import datasets, stored
-from cnnviz.data.images import plain_name
 from cnnviz.lessons import experiments as ex
 from cnnviz.plots import experiments as plots
 from cnnviz.training import experiment_jobs
@@ -182,21 +180,7 @@ def _dropout(ds: datasets.Dataset, data: ex.Data) -> None:
     _run("dropout", "Predict with dropout off and on", "dropout", {"images": data})
     if (r := _result("dropout")) is not None:
         st.plotly_chart(plots.dropout_bars(r, ds.class_names), key="exp_dropout")
-        st.caption(_dropout_text(r, ds.class_names))
-
-
-def _dropout_text(r: ex.DropoutPredictions, class_names) -> str:
-    """What the tries gave, in words: the numbers' spread decides what is said, not what dropout should do."""
-    tries = len(r.on)
-    top = plain_name(class_names[int(r.off.argmax())])  # a folder's name, as typed
-    off = (f"the same probabilities in all {tries} tries, {top} first ({r.off.max():.1%})" if r.off_spread == 0
-           else f"{top} first ({r.off.max():.1%}), the probabilities changing by up to {r.off_spread:.2%} over "
-                f"{tries} tries")
-    spread, tops = float(np.ptp(r.on, axis=0).max()), len({int(i) for i in r.on.argmax(axis=1)})
-    on = (f"the probabilities changed by up to {spread:.1%} from try to try, "
-          + ("the top class the same in all of them" if tops == 1 else f"with {tops} different top classes")
-          if spread > 0 else "the same probabilities in every try")
-    return f"Dropout off: {off}. Dropout on: {on}."
+        st.caption(r.in_words(ds.class_names))
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ from typing import Callable, Sequence
 import numpy as np
 from PIL import Image
 
+from cnnviz.data.images import plain_name
 from cnnviz.errors import InvalidArgument
 
 Progress = Callable[[float, str], None]
@@ -380,6 +381,20 @@ class DropoutPredictions:
     off: np.ndarray
     on: np.ndarray
     off_spread: float
+
+    def in_words(self, class_names: Sequence[str]) -> str:
+        """What the tries gave, as Markdown: the numbers' spread decides what is said, not what dropout should do."""
+        tries = len(self.on)
+        top = plain_name(class_names[int(self.off.argmax())])  # a folder's name, shown as typed
+        off = (f"the same probabilities in all {tries} tries, {top} first ({self.off.max():.1%})"
+               if self.off_spread == 0 else
+               f"{top} first ({self.off.max():.1%}), the probabilities changing by up to {self.off_spread:.2%} "
+               f"over {tries} tries")
+        spread, tops = float(np.ptp(self.on, axis=0).max()), len({int(i) for i in self.on.argmax(axis=1)})
+        on = (f"the probabilities changed by up to {spread:.1%} from try to try, "
+              + ("the top class the same in all of them" if tops == 1 else f"with {tops} different top classes")
+              if spread > 0 else "the same probabilities in every try")
+        return f"Dropout off: {off}. Dropout on: {on}."
 
 
 def dropout_experiment(data: Data, *, epochs: int = 3, tries: int = 10,

@@ -164,6 +164,20 @@ def test_dropout_is_off_at_test_time():
         experiments.dropout_predictions(model, image[:4, :4])
 
 
+def test_the_dropout_result_in_words_follows_its_numbers():
+    off = np.array([0.1, 0.7, 0.2])
+    same = experiments.DropoutPredictions(off, np.tile(off, (4, 1)), off_spread=0.0)
+    assert same.in_words(["cat", "dog", "*bird*"]) == (
+        "Dropout off: the same probabilities in all 4 tries, dog first (70.0%). "
+        "Dropout on: the same probabilities in every try.")
+    on = np.array([[0.1, 0.7, 0.2], [0.5, 0.3, 0.2], [0.1, 0.6, 0.3], [0.2, 0.4, 0.4]])
+    varied = experiments.DropoutPredictions(np.array([0.1, 0.2, 0.7]), on, off_spread=0.0012)
+    assert varied.in_words(["cat", "dog", "*bird*"]) == (
+        r"Dropout off: \*bird\* first (70.0%), the"  # a class name is shown as typed, not as Markdown
+        " probabilities changing by up to 0.12% over 4 tries. "
+        "Dropout on: the probabilities changed by up to 40.0% from try to try, with 2 different top classes.")
+
+
 def test_what_the_experiments_page_says_of_batch_norm_and_dense_layers_is_what_keras_does():
     from pathlib import Path
 
