@@ -9,7 +9,7 @@ from cnnviz.app.boundary import friendly_errors
 from cnnviz.classroom import policy
 from cnnviz.data import images
 from cnnviz.app.remember import KEEP
-from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS, still_chosen, tick_belongs_to
+from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS, still_chosen, take_in_just_trained, tick_belongs_to
 from cnnviz.errors import CnnvizError
 from cnnviz.plots import training as plots
 from cnnviz.runs import compare as runs_compare
@@ -26,23 +26,6 @@ DAMAGED_CONFIRM_KEY = "runs_damaged_delete_confirm"
 SHOWN_KEY = "runs_delete_shown"  # the run the Delete tick was last drawn for
 SELECTED_KEY = "runs_selected"
 SEEN_TRAINED_KEY = "runs_seen_trained_run"  # the run this session trained that this page has taken in
-
-
-def _take_in_just_trained(items: list[runs.RunInfo]) -> None:
-    """The run this session just trained (its panel links here: "Compare it with other runs") joins Compare
-    and is the one run shown, once: the student's choices afterwards are kept."""
-    if not st.session_state.get(TRAIN_JOB_KEY):
-        return
-    from cnnviz.app import jobs  # lazy: only a session that trained needs the job manager here
-
-    ids = [r.run_id for r in items]
-    trained = jobs.just_trained_run_id()
-    if trained not in ids or trained == st.session_state.get(SEEN_TRAINED_KEY):
-        return
-    st.session_state[SEEN_TRAINED_KEY] = trained
-    chosen = [i for i in st.session_state.get(COMPARE_KEY, ids[:2]) if i in ids]
-    st.session_state[COMPARE_KEY] = chosen if trained in chosen else [*chosen, trained]
-    st.session_state[SELECTED_KEY] = trained
 
 
 def _overview(items: list[runs.RunInfo]) -> None:
@@ -180,7 +163,8 @@ def main() -> None:
                 st.info("No runs yet: train a network first.")
             st.page_link("app_pages/build_train.py", label="Build & train", icon=":material/model_training:")
         else:
-            _take_in_just_trained(items)
+            take_in_just_trained([r.run_id for r in items], multi_key=COMPARE_KEY, single_key=SELECTED_KEY,
+                                 seen_key=SEEN_TRAINED_KEY)
             _overview(items)
             _compare(items)
             _one_run(items)
