@@ -368,12 +368,33 @@ def _local_path(text: str) -> Path:
     return Path(text).expanduser()
 
 
-def _explicit_path(wf: WeightsFile, given: str | os.PathLike | None) -> Path | None:
-    """The explicit file (argument, else ``$<wf.env>``), checked; None when neither is set."""
-    text = os.fspath(given) if given is not None else os.environ.get(wf.env, "").strip()
+#: Keras' MobileNetV2 "no top" file names: a file named so is for that width and size only.
+_MOBILENET_NAME = re.compile(r"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_([0-9.]+)_([0-9]+)_no_top\.h5")
+
+
+def _env_path(wf: WeightsFile) -> Path | None:
+    """``$<wf.env>``: a file, or a folder of files under Keras' names (one variable for every MobileNetV2
+    width and size); None when unset."""
+    text = os.environ.get(wf.env, "").strip()
     if not text:
         return None
     path = _local_path(text)
+    return path / wf.file if path.is_dir() else path
+
+
+def _explicit_path(wf: WeightsFile, given: str | os.PathLike | None) -> Path | None:
+    """The explicit file (argument, else ``$<wf.env>``), checked; None when neither is set."""
+    path = _local_path(os.fspath(given)) if given is not None else _env_path(wf)
+    if path is None:
+        return None
+    text = os.fspath(given) if given is not None else str(path)
+    other = _MOBILENET_NAME.fullmatch(path.name)
+    if wf.key == "mobilenetv2" and other and path.name != wf.file:
+        origin = "" if given is not None else f" (from {wf.env})"
+        raise InvalidArgument(
+            f"{path}{origin} is MobileNetV2's file for width {other[1]} and {other[2]}×{other[2]} images, but this "
+            f"network has width {wf.alpha:g} and {wf.image_size}×{wf.image_size} images ({wf.file}). Give that "
+            f"file, or set {wf.env} to a folder holding the files of every size you use.")
     if not path.name.lower().endswith(WEIGHTS_SUFFIXES):
         raise InvalidArgument(f"the {wf.title} weights file must be an HDF5 weights file ending in .h5 (as Keras "
                               f"publishes it, or written by model.save_weights), got {text!r}")
@@ -503,8 +524,20 @@ _first_cleanup = storage.Once(log, "weights folder cleanup")
 
 def _found(wf: WeightsFile) -> list[Path]:
     """Files present (no checksum: a quick look), the explicit one first."""
-    explicit = os.environ.get(wf.env, "").strip()
-    return [p for p in ([Path(explicit).expanduser()] if explicit else []) + weights_candidates(wf) if p.is_file()]
+    try:
+        explicit = _explicit_path(wf, None)
+    except (InvalidArgument, Unavailable):  # resolve_weights says why (_why_missing)
+        explicit = None
+    return [p for p in ([explicit] if explicit else []) + weights_candidates(wf) if p.is_file()]
+
+
+def _why_missing(wf: WeightsFile) -> str:
+    """Why :func:`resolve_weights` would find nothing: the explicit file's fault, else the usual message."""
+    try:
+        _explicit_path(wf, None)
+    except (InvalidArgument, Unavailable) as err:
+        return str(err)
+    return missing_weights_message(wf)
 
 
 def status() -> list[dict]:
@@ -542,7 +575,7 @@ def backbone_status(cfg: "ModelConfig") -> dict:
         return {"needed": needed, "present": False, "path": None, "file": None, "message": str(err), "command": None}
     found = _found(wf)
     return {"needed": needed, "present": bool(found), "path": str(found[0]) if found else None, "file": wf.file,
-            "message": None if found else missing_weights_message(wf), "command": download_command(wf)}
+            "message": None if found else _why_missing(wf), "command": download_command(wf)}
 
 
 def resolve_backbone(cfg: "ModelConfig") -> Path:

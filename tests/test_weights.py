@@ -261,6 +261,32 @@ def test_a_page_instead_of_mobilenet_weights_names_the_address_not_the_temporary
     assert storage.TEMP_MARKER not in text and _everything(cnnviz_home / "weights") == []
 
 
+def test_the_mobilenet_variable_names_one_width_and_size_or_a_folder_of_them(keras_home, monkeypatch, tmp_path):
+    small, large = weights.mobilenetv2(0.35, 96), weights.mobilenetv2(0.35, 160)
+    (tmp_path / small.file).write_bytes(b"x")
+    monkeypatch.setenv(small.env, str(tmp_path / small.file))
+    assert weights.resolve_weights(small) == tmp_path / small.file
+    with pytest.raises(InvalidArgument, match=re.escape(
+            f"{tmp_path / small.file} (from {small.env}) is MobileNetV2's file for width 0.35 and 96×96 images, but "
+            f"this network has width 0.35 and 160×160 images ({large.file}). Give that file, or set {small.env} to "
+            f"a folder holding the files of every size you use.")):
+        weights.resolve_weights(large)  # before: the 96×96 weights, silently, for 160×160 images
+    from cnnviz.models.config import ModelConfig
+
+    said = weights.backbone_status(ModelConfig(backbone="mobilenetv2", alpha=0.35, image_size=160, weights="imagenet"))
+    assert not said["present"] and said["message"].startswith(f"{tmp_path / small.file} (from {small.env}) is ")
+    monkeypatch.setenv(small.env, str(tmp_path))
+    assert weights.resolve_weights(small) == tmp_path / small.file
+    with pytest.raises(Unavailable, match=re.escape(f"the MobileNetV2 weights file {tmp_path / large.file} (from "
+                                                    f"{small.env}) does not exist")):
+        weights.resolve_weights(large)
+    (tmp_path / large.file).write_bytes(b"y")
+    assert weights.resolve_weights(large) == tmp_path / large.file
+    monkeypatch.setenv(small.env, str(tmp_path / "mine.h5"))  # a name of the teacher's own: taken as given
+    (tmp_path / "mine.h5").write_bytes(b"z")
+    assert weights.resolve_weights(large) == tmp_path / "mine.h5"
+
+
 def test_resolve_reports_the_progress_of_a_download_only(keras_home, cnnviz_home):
     payload = b"official" * 200_000  # 1.6 MB: two blocks
     wf = weights.RESNET50
