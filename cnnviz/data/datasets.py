@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from cnnviz import storage
+from cnnviz import storage, weights
 from cnnviz.classroom import policy
 from cnnviz.classroom.people import Person
 from cnnviz.data import cifar10, folderdata, npzmap, owners
@@ -277,15 +277,29 @@ def download(
     with _one_download(name):
         if name == "cifar10":
             archive = storage.data_dir() / cifar10.ARCHIVE_NAME
-            with _writing():  # a writer at work: another process's cleanup keeps its temporary file
-                cifar10.download_file(url or cifar10.OFFICIAL_URL, archive, expected_size=expected_size,
-                                      expected_md5=expected_md5, progress=progress, timeout=timeout)
+            if _verified_leftover(archive, expected_size, expected_md5):  # a process killed before the import
+                if progress is not None:
+                    progress(archive.stat().st_size, archive.stat().st_size)
+            else:
+                with _writing():  # a writer at work: another process's cleanup keeps its temporary file
+                    cifar10.download_file(url or cifar10.OFFICIAL_URL, archive, expected_size=expected_size,
+                                          expected_md5=expected_md5, progress=progress, timeout=timeout)
             try:
                 return import_cifar10(archive, origin=url or cifar10.OFFICIAL_URL)
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     archive.unlink()
         return _download_keras(name)
+
+
+def _verified_leftover(archive: Path, size: int | None, md5: str | None) -> bool:
+    """Whether a download's archive is already here, complete (the size and MD5 asked for): a process killed
+    between the download and the import leaves one, and 170 MB need not be fetched again."""
+    try:
+        return (md5 is not None and archive.is_file() and (size is None or archive.stat().st_size == size)
+                and weights.md5_file(archive) == md5)
+    except OSError:
+        return False
 
 
 #: A teacher sets this to 1 when starting the server to let the Datasets page read a path on the

@@ -120,6 +120,24 @@ def test_download_cifar10_from_a_mirror_installs_and_deletes_archive(loopback, c
     assert [p.name for p in (cnnviz_home / "data").iterdir()] == ["cifar10.npz"]
 
 
+def test_an_archive_left_by_a_killed_import_is_imported_not_fetched_again(loopback, cnnviz_home):
+    body = tiny_archive_bytes()
+    loopback.routes["/mirror/cifar.tar.gz"] = Route(body)
+    (cnnviz_home / "data").mkdir(parents=True)
+    (cnnviz_home / "data" / cifar10.ARCHIVE_NAME).write_bytes(body)  # downloaded, then the process was killed
+    events = []
+    datasets.download("cifar10", url=loopback.url("/mirror/cifar.tar.gz"), expected_size=len(body),
+                      expected_md5=md5(body), progress=lambda d, t: events.append((d, t)))
+    assert loopback.hits == [] and events == [(len(body), len(body))]
+    assert [p.name for p in (cnnviz_home / "data").iterdir()] == ["cifar10.npz"]
+    assert datasets.load("cifar10").x_train.shape == (100, 32, 32, 3)
+    datasets.remove("cifar10")
+    (cnnviz_home / "data" / cifar10.ARCHIVE_NAME).write_bytes(body[:-10])  # cut short: fetched again
+    datasets.download("cifar10", url=loopback.url("/mirror/cifar.tar.gz"), expected_size=len(body),
+                      expected_md5=md5(body))
+    assert loopback.hits == ["/mirror/cifar.tar.gz"] and stored.is_present("cifar10")
+
+
 def test_a_download_under_way_survives_another_process_cleaning_up(loopback, cnnviz_home):
     """The first dataset listing of another process (a second server, `python -m cnnviz data status`) cleans
     up what killed writers left in data/: a download still under way is not one of them."""
