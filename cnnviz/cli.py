@@ -452,11 +452,11 @@ def _download(args: argparse.Namespace) -> int:
     if args.source:
         path = weights.install_weights_file(args.source, wf, md5=args.md5)
         print(f"{wf.name} checked and copied to {path}")
-        return 0
+        return _note_variable(wf, path)
     dest = storage.weights_dir() / wf.file
     if not args.force and weights.is_good_copy(dest, wf, md5=args.md5):
         print(f"{wf.name} already here: {dest}")
-        return 0
+        return _note_variable(wf, dest)
     url = args.url or wf.url
     print(f"downloading {url}", file=sys.stderr)
     try:
@@ -467,6 +467,18 @@ def _download(args: argparse.Namespace) -> int:
                                     "its path.") from None
     terminal.end_percents()
     print(f"{wf.name} downloaded and checked: {path}")
+    return _note_variable(wf, path)
+
+
+def _note_variable(wf: weights.WeightsFile, copy: Path) -> int:
+    """Says when the app will not use ``copy`` because ``$<wf.env>`` names another file; returns 0."""
+    try:
+        chosen = weights.explicit_file(wf)
+    except CnnvizError as err:
+        print(f"note: the app will not use this copy while {wf.env} is set: {err}", file=sys.stderr)
+    else:
+        if chosen is not None and chosen.resolve() != copy.resolve():
+            print(f"note: {wf.env} is set, so the app uses {chosen}, not this copy.", file=sys.stderr)
     return 0
 
 

@@ -405,6 +405,15 @@ def _explicit_path(wf: WeightsFile, given: str | os.PathLike | None) -> Path | N
     return path
 
 
+def explicit_file(wf: WeightsFile) -> Path | None:
+    """The file ``$<wf.env>`` names (None when unset), which the app uses before any copy here.
+
+    Raises:
+        Unavailable, InvalidArgument: it names nothing, or not this network's weights.
+    """
+    return _explicit_path(wf, None)
+
+
 def resolve_weights(wf: WeightsFile, weights_path: str | os.PathLike | None = None, *, download: bool = False,
                     url: str | None = None, md5: str | None = None, timeout: float = DOWNLOAD_TIMEOUT_S,
                     progress: Progress | None = None) -> Path:

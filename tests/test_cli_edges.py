@@ -156,6 +156,29 @@ def test_download_from_a_folder_does_not_say_it_does_not_exist(capsys, tmp_path,
     assert "does not exist" not in err and str(tmp_path) in err, err
 
 
+def test_a_download_says_when_the_variable_the_app_reads_first_names_another_file(capsys, tmp_path, keras_home,
+                                                                                  monkeypatch):
+    import hashlib
+
+    payload = b"official" * 1000
+    monkeypatch.setenv("CNNVIZ_RESNET50_WEIGHTS", str(tmp_path / "gone.h5"))
+    with loopback_server({"/r.h5": payload}) as mirror:
+        assert cli.main(["download", "resnet50", "--url", mirror.base + "/r.h5",
+                         "--md5", hashlib.md5(payload).hexdigest()]) == 0
+    err = capsys.readouterr().err
+    assert (f"note: the app will not use this copy while CNNVIZ_RESNET50_WEIGHTS is set: the ResNet50 weights file "
+            f"{tmp_path / 'gone.h5'} (from CNNVIZ_RESNET50_WEIGHTS) does not exist.") in err, err
+    (tmp_path / "mine.h5").write_bytes(b"x")
+    monkeypatch.setenv("CNNVIZ_RESNET50_WEIGHTS", str(tmp_path / "mine.h5"))
+    assert cli.main(["download", "resnet50", "--md5", hashlib.md5(payload).hexdigest()]) == 0  # already here
+    said = capsys.readouterr()
+    assert "already here" in said.out and (f"note: CNNVIZ_RESNET50_WEIGHTS is set, so the app uses "
+                                           f"{tmp_path / 'mine.h5'}, not this copy.") in said.err, said
+    monkeypatch.delenv("CNNVIZ_RESNET50_WEIGHTS")
+    assert cli.main(["download", "resnet50", "--md5", hashlib.md5(payload).hexdigest()]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
 # 7. runs: no owner, where the Runs page's table starts with "by"
 @pytest.mark.slow
 def test_runs_names_the_owner_as_the_runs_page_does(capsys):
