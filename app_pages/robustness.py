@@ -61,11 +61,14 @@ def _rotation_tab(chosen: list[runs.RunInfo]) -> None:
     _, originals, rotated = robustness.rotation_examples(data["x"], angle, n=EXAMPLES, seed=0, fill=fill)
     st.plotly_chart(figs.rotated_examples_figure(originals, rotated, angle), key="robust_examples")
 
-    results = sweeps.rotation_sweeps(chosen, angles, fill=fill)
     beside = st.toggle("Beside it: the accuracy under FGSM, changes too small to see (Explain's attack)",
                        key="robust_fgsm")
     left, right = st.columns(2) if beside else (st.container(), None)
-    left.plotly_chart(figs.accuracy_vs_angle_figure(results), key="robust_angle_chart")
+    chart = left.empty()  # the angles done so far are drawn here while the others are computed
+    results = sweeps.rotation_sweeps(chosen, angles, fill=fill,
+                                     draw=lambda partial: chart.plotly_chart(figs.accuracy_vs_angle_figure(
+                                         partial, title="Accuracy vs rotation: the angles measured so far")))
+    chart.plotly_chart(figs.accuracy_vs_angle_figure(results), key="robust_angle_chart")
     if right is not None:
         with right:
             explain_cache.epsilon_curves_chart(chosen, key="robust_fgsm_chart")

@@ -175,6 +175,7 @@ def variant_scores(
     prepare: Prepare | None = None,
     batch_size: int = evaluation.DEFAULT_BATCH_SIZE,
     progress: inference.Progress | None = None,
+    finished: Callable[[Variant, tuple[float, np.ndarray]], None] | None = None,
 ) -> dict[Variant, tuple[float, np.ndarray]]:
     """Overall and per-class accuracy of one model on every transformed copy of a test set, in one pass.
 
@@ -191,6 +192,8 @@ def variant_scores(
         prepare: turns transformed images into model input.
         batch_size: images per forward pass.
         progress: called as ``progress(images done, images in all copies)`` after each batch.
+        finished: called as ``finished(variant, score)`` as soon as a copy's last batch is scored, in the
+            order of ``variants`` (a page can draw what is done while the rest is computed).
     Returns:
         ``{variant: (accuracy, per-class accuracy)}``; NaN for a class with no test image.
     """
@@ -209,6 +212,8 @@ def variant_scores(
         done += len(images)
         if progress is not None:
             progress(done, total)
+        if finished is not None and i + len(images) == len(x):
+            finished(variant, _score(correct[variant], y, support))
     return {variant: _score(hits, y, support) for variant, hits in correct.items()}
 
 
@@ -320,6 +325,22 @@ def rotation_variants(angles: Sequence[float], *, fill: str, cval: float = 0.0,
     """The :class:`~cnnviz.inspect.transforms.Variant` of each angle for images of ``shape`` (N×H×W×C)."""
     square = shape is None or shape[1] == shape[2]
     return [transforms.rotation(a, fill=fill, cval=cval, square=square) for a in angles]
+
+
+def coarse_to_fine(angles: Sequence[float]) -> list[float]:
+    """``angles`` (degrees, repeats dropped) so that each next one lies farthest round the circle from those
+    before it (ties: the smaller angle): a sweep drawn while it is computed shows the whole curve coarsely,
+    then finer. E.g. every 45° → 0, 180, 90, 270, 45, 135, 225, 315."""
+    left, order = sorted({float(a) for a in angles}), []
+
+    def gap(a: float) -> float:
+        return min((min((a - b) % 360, (b - a) % 360) for b in order), default=360.0)
+
+    while left:
+        best = max(left, key=lambda a: (gap(a), -a))
+        order.append(best)
+        left.remove(best)
+    return order
 
 
 def sweep_result(angles: Sequence[float], scores: Sequence[tuple[float, np.ndarray]], class_names: Sequence[str],

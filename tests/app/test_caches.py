@@ -259,6 +259,25 @@ def test_a_class_asking_for_the_same_robustness_copies_at_once_computes_them_onc
     np.testing.assert_array_equal(ra.accuracy, rb.accuracy)
 
 
+def test_a_rotation_sweep_is_drawn_coarse_to_fine_while_it_is_computed_every_point_final():
+    from cnnviz.app import sweeps
+
+    info = runs.load_run(training.train(tiny_spec(), build=tiny_build).run.run_id)
+    drawn = []
+    angles = tuple(range(0, 360, 45))
+    (final,) = sweeps.rotation_sweeps([info], angles, fill="constant", draw=drawn.append, draw_every_s=0).values()
+    assert final.angles == tuple(float(a) for a in angles)
+    assert [tuple(r.angles) for (r,) in (d.values() for d in drawn)] == [
+        (0.0, 180.0), (0.0, 90.0, 180.0), (0.0, 90.0, 180.0, 270.0), (0.0, 45.0, 90.0, 180.0, 270.0),
+        (0.0, 45.0, 90.0, 135.0, 180.0, 270.0), (0.0, 45.0, 90.0, 135.0, 180.0, 225.0, 270.0)]  # then the whole
+    for (partial,) in (d.values() for d in drawn):
+        at = [angles.index(int(a)) for a in partial.angles]
+        np.testing.assert_array_equal(partial.accuracy, final.accuracy[at])
+    drawn.clear()
+    sweeps.rotation_sweeps([info], angles, fill="constant", draw=drawn.append, draw_every_s=0)
+    assert drawn == []  # all stored: nothing to wait for
+
+
 def test_a_class_asking_for_the_same_evaluation_at_once_predicts_once(monkeypatch):
     from cnnviz.inspect import evaluation
 

@@ -395,6 +395,23 @@ def test_variant_scores_stream_every_copy_in_batches_of_one_compiled_pass(quad):
         assert acc == pytest.approx(np.mean(predicted == y))
         expected = [np.mean(predicted[y == c] == c) if np.any(y == c) else np.nan for c in range(4)]
         np.testing.assert_allclose(per_class, expected)
+    done = []
+    again = robustness.variant_scores(forward, x, y, 4, variants, batch_size=3,
+                                      progress=lambda d, t: done.append(d),
+                                      finished=lambda variant, score: done.append((variant, score)))
+    told = [item for item in done if isinstance(item, tuple)]
+    assert [v for v, _ in told] == list(again)  # each copy as soon as it is done, in order, once
+    assert [done.index(item) for item in told] == [k * (batches + 1) + batches for k in range(4)]
+    for variant, (acc, per_class) in told:
+        assert acc == again[variant][0] and np.array_equal(per_class, again[variant][1], equal_nan=True)
+
+
+def test_coarse_to_fine_spreads_each_first_few_angles_round_the_circle():
+    assert robustness.coarse_to_fine(range(0, 360, 45)) == [0, 180, 90, 270, 45, 135, 225, 315]
+    assert robustness.coarse_to_fine((30, 60, 30)) == [30, 60]
+    order = robustness.coarse_to_fine(range(0, 360, 15))
+    assert sorted(order) == list(range(0, 360, 15)) and order[:4] == [0, 180, 90, 270]
+    assert robustness.coarse_to_fine(()) == []
 
 
 class _LoggedVariant:

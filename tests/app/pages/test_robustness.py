@@ -235,6 +235,29 @@ def test_runs_tested_with_averaged_views_are_told_apart(app_path, run_ids):
     assert labels.legend_label(runs.load_run(run_ids["flat"])) not in note
 
 
+def test_the_rotation_chart_is_drawn_with_the_angles_done_while_the_others_are_computed(app_path, run_ids,
+                                                                                        monkeypatch):
+    from cnnviz.app import sweeps
+    from cnnviz.plots import robustness as figs
+
+    drawn = []
+    real = figs.accuracy_vs_angle_figure
+
+    def recording(results, **options):
+        drawn.append(([tuple(r.angles) for r in results.values()], options.get("title")))
+        return real(results, **options)
+
+    monkeypatch.setattr(sweeps, "DRAW_EVERY_S", 0.0)
+    monkeypatch.setattr(figs, "accuracy_vs_angle_figure", recording)
+    at = open_page(app_path, PAGE)
+    at.selectbox(key="robust_step").set_value(45).run()
+    no_errors(at)
+    so_far = [angles for angles, title in drawn if title == "Accuracy vs rotation: the angles measured so far"]
+    assert so_far and all(len(a) < 8 for (a,) in so_far)  # never the whole sweep: that is the keyed chart
+    assert [len(a) for (a,) in so_far] == sorted(len(a) for (a,) in so_far)  # only ever finer
+    assert figure(at, "robust_angle_chart")["data"][0]["x"] == [float(a) for a in range(0, 360, 45)]
+
+
 def test_a_border_change_computes_only_the_shifted_copies_in_one_pass(app_path, run_ids, monkeypatch):
     asked = []
     real = robustness.variant_scores
@@ -244,9 +267,9 @@ def test_a_border_change_computes_only_the_shifted_copies_in_one_pass(app_path, 
         return real(model, x, y, num_classes, variants, **options)
 
     monkeypatch.setattr(robustness, "variant_scores", counting)
-    at = open_page(app_path, PAGE)  # the Rotation tab: 90°, 180°, 270° in one pass (0° the training job kept)
+    at = open_page(app_path, PAGE)  # the Rotation tab: 180°, 90°, 270° (coarse to fine) in one pass (0° kept)
     no_errors(at)
-    assert [[(v.kind, v.angle) for v in a] for a in asked] == [[("rotate", 90.0), ("rotate", 180.0), ("rotate", 270.0)]]
+    assert [[(v.kind, v.angle) for v in a] for a in asked] == [[("rotate", 180.0), ("rotate", 90.0), ("rotate", 270.0)]]
     asked.clear()
     at.session_state["robust_tab"] = "Flips and shifts"
     at.run()
@@ -284,14 +307,14 @@ def test_the_training_jobs_kept_views_are_read_not_predicted_again(app_path, run
     predictions.path(runs.load_run(run_ids["flat"]).path).unlink()
     at = open_page(app_path, PAGE)
     no_errors(at)
-    assert asked == [[("original", ""), ("rotate", 90.0), ("rotate", 180.0), ("rotate", 270.0)]]
+    assert asked == [[("original", ""), ("rotate", 180.0), ("rotate", 90.0), ("rotate", 270.0)]]  # coarse to fine
     asked.clear()
     at.multiselect(key="robust_runs").set_value([run_ids["flip_tta"]]).run()
     at.session_state["robust_tab"] = "Flips and shifts"
     at.run()
     no_errors(at)
     # Tested with its mirror image: the original and the left-right flip are the training job's answers.
-    assert asked == [[("rotate", 90.0), ("rotate", 180.0), ("rotate", 270.0)], [("flip", "vertical")]]
+    assert asked == [[("rotate", 180.0), ("rotate", 90.0), ("rotate", 270.0)], [("flip", "vertical")]]
     model, _, y, names, x_uint8, info = references["flip_tta"]
     expected = robustness.transform_test(model, x_uint8, y, names, shifts=(2,), prepare=lambda x: prepare_inputs(info, x))
     (bars,) = figure(at, "robust_transforms")["data"]
