@@ -96,8 +96,11 @@ def _transforms_tab(chosen: list[runs.RunInfo]) -> None:
     fill = c2.radio("Border left by a shift", list(robustness.FILLS), key="robust_shift_fill",
                     persist_state=KEEP, horizontal=True,
                     format_func=FILL_LABELS.get)
-    results = sweeps.transform_results(chosen, shifts=sorted(shifts), fill=fill)
-    st.plotly_chart(figs.transforms_figure(results), key="robust_transforms")
+    chart = st.empty()  # the copies done so far are drawn here while the others are computed
+    results = sweeps.transform_results(chosen, shifts=sorted(shifts), fill=fill,
+                                       draw=lambda partial: chart.plotly_chart(figs.transforms_figure(
+                                           partial, title="Flips and shifts: the copies tested so far")))
+    chart.plotly_chart(figs.transforms_figure(results), key="robust_transforms")
     st.caption("A flip is a mirror image: a network that learned that cars face left may not know them facing "
                "right. A shift moves the whole picture a few pixels; convolutions slide, but the layers after "
                "Flatten remember where things were.")

@@ -110,8 +110,25 @@ def _score(model, info: runs.RunInfo, data: dict, variants: list, progress, fini
                                      prepare=input_scaling(info), progress=progress, finished=finished)
 
 
-#: Seconds between two drawings of a rotation sweep still being computed (each is a new chart to send).
+#: Seconds between two drawings of a result still being computed (each is a new chart to send).
 DRAW_EVERY_S = 1.0
+
+
+def _drawer(draw: Callable[[dict], None] | None, every_s: float | None,
+            partial: Callable[[list[dict]], dict | None]) -> Callable[[list[dict]], None] | None:
+    """``_with_progress``'s ``on_result``: ``draw(partial(results so far))`` at most every ``every_s`` (default
+    :data:`DRAW_EVERY_S`); ``partial`` gives None when everything is done (the page draws that itself)."""
+    if draw is None:
+        return None
+    every_s = DRAW_EVERY_S if every_s is None else every_s
+    last = [time.monotonic()]
+
+    def on_result(scores: list[dict]) -> None:
+        if time.monotonic() - last[0] >= every_s and (shown := partial(scores)):
+            draw(shown)
+            last[0] = time.monotonic()
+
+    return on_result
 
 
 def rotation_sweeps(infos: list, angles, *, fill: str, draw: Callable[[dict], None] | None = None,
@@ -120,48 +137,54 @@ def rotation_sweeps(infos: list, angles, *, fill: str, draw: Callable[[dict], No
 
     The angles are computed coarse to fine (:func:`cnnviz.inspect.robustness.coarse_to_fine`), and ``draw``
     gets ``{legend name: SweepResult of the angles done}`` at most every ``draw_every_s`` (default
-    :data:`DRAW_EVERY_S`) while the rest is
-    computed: every point drawn is final, the curve only gets finer (a wide network takes ~14 s for every
-    15° of 2,000 images on 2 cores).
+    :data:`DRAW_EVERY_S`) while the rest is computed: every point drawn is final, the curve only gets finer
+    (a wide network takes ~14 s for every 15° of 2,000 images on 2 cores).
     """
     angles = tuple(float(a) for a in angles)
     order = robustness.coarse_to_fine(angles)
     wanted = [dict(zip(order, robustness.rotation_variants(order, fill=fill, shape=(0, *info.input_shape))))
               for info in infos]
-    last_drawn, every_s = [time.monotonic()], DRAW_EVERY_S if draw_every_s is None else draw_every_s
 
-    def sweeps_of(scores: list[dict], complete: bool) -> dict:
+    def sweeps_of(scores: list[dict], complete: bool = True) -> dict | None:
+        if not complete and all(len(got) == len(set(v.values())) for v, got in zip(wanted, scores)):
+            return None
         out = {}
         for info, variants, got in zip(infos, wanted, scores):
-            done = [a for a in angles if variants[a] in got] if not complete else list(angles)
+            done = list(angles) if complete else [a for a in angles if variants[a] in got]
             if done:
                 data = run_robustness_set(info)
                 out[labels.legend_label(info)] = robustness.sweep_result(
                     done, [got[variants[a]] for a in done], data["class_names"], data["y"], fill)
         return out
 
-    def on_result(scores: list[dict]) -> None:
-        if time.monotonic() - last_drawn[0] >= every_s and not all(
-                len(got) == len(set(v.values())) for v, got in zip(wanted, scores)):
-            draw(sweeps_of(scores, complete=False))
-            last_drawn[0] = time.monotonic()
-
     scores = _with_progress([(info, list(variants.values())) for info, variants in zip(infos, wanted)], "score",
-                            "Rotating the test images…", _score, on_result if draw is not None else None)
-    return sweeps_of(scores, complete=True)
+                            "Rotating the test images…", _score,
+                            _drawer(draw, draw_every_s, lambda scores: sweeps_of(scores, complete=False)))
+    return sweeps_of(scores)
 
 
-def transform_results(infos: list, *, shifts, fill: str) -> dict:
-    """``{legend name: TransformResult}`` of the original, flips and shifts."""
+def transform_results(infos: list, *, shifts, fill: str, draw: Callable[[dict], None] | None = None,
+                      draw_every_s: float | None = None) -> dict:
+    """``{legend name: TransformResult}`` of the original, flips and shifts; ``draw`` as in
+    :func:`rotation_sweeps` (the copies done so far, in the order of the page's bars)."""
     named = robustness.transform_variants(tuple(int(s) for s in shifts), fill=fill)
+
+    def results_of(scores: list[dict], complete: bool = True) -> dict | None:
+        if not complete and all(len(got) == len({v for _, v in named}) for got in scores):
+            return None
+        out = {}
+        for info, got in zip(infos, scores):
+            done = named if complete else [(n, v) for n, v in named if v in got]
+            if done:
+                out[labels.legend_label(info)] = robustness.TransformResult(
+                    tuple(n for n, _ in done), np.array([got[v][0] for _, v in done]),
+                    np.stack([got[v][1] for _, v in done]), run_robustness_set(info)["class_names"])
+        return out
+
     scores = _with_progress([(info, [v for _, v in named]) for info in infos], "score",
-                            "Flipping and shifting the test images…", _score)
-    out = {}
-    for info, got in zip(infos, scores):
-        out[labels.legend_label(info)] = robustness.TransformResult(
-            tuple(n for n, _ in named), np.array([got[v][0] for _, v in named]),
-            np.stack([got[v][1] for _, v in named]), run_robustness_set(info)["class_names"])
-    return out
+                            "Flipping and shifting the test images…", _score,
+                            _drawer(draw, draw_every_s, lambda scores: results_of(scores, complete=False)))
+    return results_of(scores)
 
 
 def _sizes(model, info: runs.RunInfo, data: dict, variants: list, progress, finished=None) -> dict:

@@ -258,6 +258,31 @@ def test_the_rotation_chart_is_drawn_with_the_angles_done_while_the_others_are_c
     assert figure(at, "robust_angle_chart")["data"][0]["x"] == [float(a) for a in range(0, 360, 45)]
 
 
+def test_the_flips_and_shifts_chart_is_drawn_with_the_copies_done_while_the_others_are_computed(app_path, run_ids,
+                                                                                                monkeypatch):
+    from cnnviz.app import sweeps
+    from cnnviz.plots import robustness as figs
+
+    drawn = []
+    real = figs.transforms_figure
+
+    def recording(results, **options):
+        drawn.append(([tuple(r.names) for r in results.values()], options.get("title")))
+        return real(results, **options)
+
+    monkeypatch.setattr(sweeps, "DRAW_EVERY_S", 0.0)
+    monkeypatch.setattr(figs, "transforms_figure", recording)
+    at = open_page(app_path, PAGE)
+    at.session_state["robust_tab"] = "Flips and shifts"
+    at.run()
+    no_errors(at)
+    final = figure(at, "robust_transforms")["data"][0]["x"]
+    so_far = [names for names, title in drawn if title == "Flips and shifts: the copies tested so far"]
+    assert so_far and [len(n) for (n,) in so_far] == sorted(len(n) for (n,) in so_far) and len(so_far[-1][0]) < len(final)
+    for (names,) in so_far:  # the page's bars, in the page's order, only those done
+        assert list(names) == [n for n in final if n in names]
+
+
 def test_a_border_change_computes_only_the_shifted_copies_in_one_pass(app_path, run_ids, monkeypatch):
     asked = []
     real = robustness.variant_scores
