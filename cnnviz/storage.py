@@ -276,6 +276,52 @@ def disk_failure(err: BaseException, doing: str) -> SaveFailed | None:
     return kind(f"Could not {doing}: {why} (CNNVIZ_HOME={home()}). {what_to_do}")
 
 
+class DatabaseUnusable(CnnvizError):
+    """One of cnnviz's SQLite files in ``CNNVIZ_HOME`` cannot be used: damaged, locked for long, not a file."""
+
+
+#: Why an SQLite file could not be used, by SQLite's primary result code (``sqlite3.Error.sqlite_errorcode``).
+_NOT_A_DATABASE, _CORRUPT, _BUSY, _LOCKED, _CANTOPEN = 26, 11, 5, 6, 14
+_DATABASE_FAILURES = {
+    _NOT_A_DATABASE: "is damaged or not an SQLite database",
+    _CORRUPT: "is damaged or not an SQLite database",
+    _CANTOPEN: "cannot be opened (a folder in its place, or a file cnnviz may not read)",
+}
+#: SQLite's codes for a disk that refuses (PERM, READONLY, IOERR, FULL), as the errno a file write would get.
+_DATABASE_DISK_ERRNO = {3: errno.EACCES, 8: errno.EROFS, 10: errno.EIO, 13: errno.ENOSPC}
+
+
+def database_failure(err: BaseException, path: Path, doing: str, *, waited_s: float,
+                     afresh: str) -> CnnvizError | None:
+    """The clear error for an SQLite file of ``CNNVIZ_HOME`` that cannot be used, naming the file, e.g. ``"Could not
+    open the training queue: /home/t/.cnnviz/jobs.sqlite3 is damaged or not an SQLite database (file is not a
+    database). Whoever runs the server: ..."``; None when ``err`` is not one (a bug: raise it as it is).
+
+    Args:
+        err: what :mod:`sqlite3` raised.
+        path: the SQLite file.
+        doing: what failed, after "Could not" (e.g. ``"open the training queue"``).
+        waited_s: how long a connection waits for another's lock (its busy timeout).
+        afresh: what starting with a new file instead of a damaged one loses, for the person running the server.
+    """
+    import sqlite3  # already imported by the caller: Home, which never opens a database, needs not
+
+    if not isinstance(err, sqlite3.Error):
+        return None
+    code = (getattr(err, "sqlite_errorcode", None) or 0) & 0xFF
+    if code in (_BUSY, _LOCKED):
+        return DatabaseUnusable(f"Could not {doing}: {path} is locked by another process (waited {waited_s:g} s; "
+                                f"{err}). Try again in a moment; if it stays locked, whoever runs the server: end the "
+                                "process holding it (an sqlite3 shell, a backup or copy in progress).")
+    if code in _DATABASE_FAILURES:
+        return DatabaseUnusable(f"Could not {doing}: {path} {_DATABASE_FAILURES[code]} ({err}). Whoever runs the "
+                                "server: stop cnnviz, restore that file from a backup or move it aside, and start "
+                                f"again (without it a new one is made: {afresh}).")
+    if code in _DATABASE_DISK_ERRNO:  # the disk refused: the words of a refused write
+        return disk_failure(OSError(_DATABASE_DISK_ERRNO[code], str(err)), doing)
+    return None
+
+
 def _os_errno(err: BaseException | None) -> int | None:
     """The errno of ``err`` or of the first OSError it was raised from (Keras/zipfile may wrap it)."""
     seen: set[int] = set()

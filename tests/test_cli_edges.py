@@ -281,3 +281,32 @@ def test_download_refuses_mobilenet_sizes_for_other_weights(capsys, model):
     err = capsys.readouterr().err.strip()
     assert err == (f"error: --alpha and --size choose MobileNetV2's weights; {model} has one file, "
                    "got --alpha 0.5 --size 128"), err
+
+
+# 13. a job table that is not what cnnviz wrote (a crash, a restored disk, a copy in progress): a traceback
+@pytest.mark.parametrize("damage", ["garbage", "folder", "locked"])
+def test_a_damaged_or_locked_job_table_is_one_line_naming_it(capsys, cnnviz_home, monkeypatch, damage):
+    import sqlite3
+
+    from cnnviz.training import jobtable
+
+    path = jobtable.table_path()
+    cnnviz_home.mkdir()
+    holder = None
+    if damage == "garbage":
+        path.write_bytes(b"not a database, whatever a backup tool left\n" * 200)
+    elif damage == "folder":
+        path.mkdir()
+    else:  # another process holds SQLite's write lock (an sqlite3 shell left in BEGIN EXCLUSIVE)
+        jobtable.JobTable().set_max_jobs(2)
+        monkeypatch.setattr(jobtable, "BUSY_TIMEOUT_S", 0.05)  # not 30 s of waiting in a test
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+    try:
+        assert cli.main(["jobs", "stop", "job-1"]) == 2
+    finally:
+        if holder is not None:
+            holder.close()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: Could not open the training queue: {path} "), err
+    assert ("is locked by another process" if damage == "locked" else "Whoever runs the server") in err[0], err

@@ -16,6 +16,7 @@ import streamlit as st
 
 from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS
 from cnnviz.classroom.people import Person
+from cnnviz.errors import CnnvizError
 from cnnviz.training import jobs as training_jobs
 from cnnviz.training.jobtable import JOB_STATES, JobStatus
 
@@ -53,7 +54,11 @@ def reattach(person: Person) -> list[JobStatus]:
     st.session_state[CHECKED_KEY] = True
     if any(st.session_state.get(k) for k in (TRAIN_JOB_KEY, *TRANSFER_JOB_KEYS.values())):
         return []
-    found = newest_jobs(person)
+    try:
+        found = newest_jobs(person)
+    except CnnvizError as err:  # e.g. a damaged job table: said (naming it), and the pages without training open
+        st.error(str(err))
+        return []
     for key, status in found.items():
         st.session_state[key] = status.job_id
     if found:

@@ -58,6 +58,8 @@ BUSY_TIMEOUT_S = 30.0
 #: 4: ``dataset_owner``: who had imported the job's dataset when it was queued (its name may change hands since).
 SCHEMA_VERSION = 4
 JOB_KINDS = ("training", "experiment")
+#: What a new table in place of a damaged one loses (the person running the server reads it).
+AFRESH = "the queue and the record of past trainings start empty; saved runs are kept"
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS jobs (
@@ -220,13 +222,18 @@ class JobTable:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        """A connection; a table that is damaged, locked for long or not a file raises a CnnvizError naming it."""
         try:
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable against a crashed process
-            yield db
-        finally:
-            db.close()
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            try:
+                db.row_factory = sqlite3.Row
+                db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable against a crashed process
+                yield db
+            finally:
+                db.close()
+        except sqlite3.Error as err:
+            raise storage.database_failure(err, self.path, "open the training queue", waited_s=BUSY_TIMEOUT_S,
+                                           afresh=AFRESH) or err
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

@@ -113,3 +113,21 @@ def test_the_laptop_user_is_left_alone(restarted, app_path, monkeypatch):
     at = AppTest.from_file(app_path, default_timeout=TIMEOUT).run()
     at.switch_page("app_pages/build_train.py").run()
     assert TRAIN_JOB_KEY not in at.session_state and not at.exception
+
+
+def test_a_damaged_job_table_is_named_and_the_lab_still_opens(cnnviz_home, app_path, monkeypatch):
+    # A disk restored from a backup that caught jobs.sqlite3 half-copied: every page of a student back with
+    # their key was a traceback (the gate looks for their trainings before any page draws).
+    for name in (people.PASSWORD_ENV, people.TEACHERS_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(people.CLASSROOM_ENV, "1")
+    key, _ = roster.register("Ann")
+    jobtable.table_path().write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    at = AppTest.from_file(app_path, default_timeout=TIMEOUT)
+    at.query_params["key"] = key
+    at.run()
+    assert not at.exception, at.exception
+    said = [e.value for e in at.error]
+    assert len(said) == 1 and f"{jobtable.table_path()} is damaged" in said[0], said
+    at.switch_page("app_pages/convolution.py").run()  # what needs no training queue works as before
+    assert not at.exception and not at.error and at.title[0].value == "Convolution"
