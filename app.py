@@ -16,6 +16,6 @@ if __name__ != "__mp_main__":
     # Class page's address, a student on a link, let in by the password or a name, landed on Home). Hidden
     # while nobody is known. Every page listed: past 12 Streamlit hides the rest behind "View more".
     page = st.navigation(pages, expanded=True,
-                         position="sidebar" if identity.current_person() is not None else "hidden")
+                         position="sidebar" if identity.known() else "hidden")
     identity.gate()  # who is who: a laptop draws nothing; a classroom may stop here with a name form
     page.run()

@@ -71,6 +71,15 @@ def current_person() -> Person | None:
     return student
 
 
+def known() -> bool:
+    """Whether this session's person is known (False too while the class file cannot be read: :func:`gate` says
+    why), for the page list."""
+    try:
+        return current_person() is not None
+    except CnnvizError:
+        return False
+
+
 def person() -> Person:
     """This session's person for a page (the gate has made sure there is one)."""
     found = current_person()
@@ -87,7 +96,11 @@ def gate() -> Person:
         return people.local_teacher()
     accounts.show_auth_problem()  # a half-written [auth]: the teacher reads what is missing
     _teacher_box()
-    found = current_person()
+    try:
+        found = current_person()
+    except CnnvizError as err:  # a damaged or locked class file: nobody can be told apart, so no page; say why
+        st.error(str(err))
+        st.stop()
     if found is None:
         _who_are_you()
         st.stop()

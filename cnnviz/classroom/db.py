@@ -14,6 +14,9 @@ from cnnviz import storage
 
 BUSY_TIMEOUT_S = 30.0
 SCHEMA_VERSION = 1
+#: What a new class file in place of a damaged one loses (the person running the server reads it).
+AFRESH = ("students choose a name again and get new keys (their earlier runs then only the teacher sees, and datasets "
+          "they imported are offered to the whole class), and the class settings are reset; runs and datasets are kept")
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS students (key_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL UNIQUE, "
     "display_name TEXT NOT NULL, created REAL NOT NULL)",
@@ -30,9 +33,22 @@ def path() -> Path:
 
 @contextlib.contextmanager
 def connect(*, write: bool = False) -> Iterator[sqlite3.Connection]:
-    """A connection to the class file (created with its tables on first use); ``write``: one transaction."""
+    """A connection to the class file (created with its tables on first use); ``write``: one transaction.
+
+    A class file that is damaged, locked for long or not a file raises a CnnvizError naming it.
+    """
     file = path()
     storage.ensure_dir(file.parent)
+    try:
+        with _connected(file, write=write) as db:
+            yield db
+    except sqlite3.Error as err:
+        raise storage.database_failure(err, file, "open the class list", waited_s=BUSY_TIMEOUT_S, afresh=AFRESH) \
+            or err
+
+
+@contextlib.contextmanager
+def _connected(file: Path, *, write: bool) -> Iterator[sqlite3.Connection]:
     db = sqlite3.connect(file, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     try:
         db.row_factory = sqlite3.Row

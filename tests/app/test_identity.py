@@ -90,6 +90,26 @@ def test_an_unknown_key_says_so_and_offers_the_form(app_path, classroom):
     assert at.text_input(key="identity_name") is not None
 
 
+@pytest.mark.parametrize("damage", ["garbage", "folder"])
+def test_a_damaged_class_file_is_named_and_nothing_is_made_anew(app_path, classroom, cnnviz_home, damage):
+    """class.sqlite3 cut short by a crash or a restore: every page of every student was a sqlite3 traceback."""
+    key, _ = roster.register("Ann")
+    file = cnnviz_home / "class.sqlite3"
+    for extra in cnnviz_home.glob("class.sqlite3*"):  # the WAL beside it goes with the file
+        extra.unlink()
+    if damage == "garbage":
+        file.write_bytes(b"SQLite format 3\x00" + b"\x00\xff" * 3000)
+    else:
+        file.mkdir()
+    before = sorted(p.name for p in cnnviz_home.iterdir())
+    at = _app(app_path, key)
+    assert not at.exception, at.exception
+    said = [e.value for e in at.error]
+    assert len(said) == 1 and said[0].startswith(f"Could not open the class list: {file} "), said
+    assert "Whoever runs the server" in said[0] and not at.get("text_input")  # no name form: Ann has a name
+    assert sorted(p.name for p in cnnviz_home.iterdir()) == before and file.is_dir() == (damage == "folder")
+
+
 def test_the_teacher_password_makes_this_session_the_teacher(app_path, monkeypatch):
     monkeypatch.setenv(people.PASSWORD_ENV, "pass-1234")
     at = _app(app_path)
