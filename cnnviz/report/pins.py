@@ -76,8 +76,12 @@ def _check_reader(viewer: Person | None, owner: str) -> None:
                                 "owner and the teacher can.")
 
 
-def _read(path: Path, owner: str | None = None) -> dict | None:
-    """The checked content of a pin file ``{"owner", "owner_name", "pins": [Pin]}``, or None (missing or not ours)."""
+def _read(path: Path, owner: str | None = None, *, to_change: bool = False) -> dict | None:
+    """The checked content of a pin file ``{"owner", "owner_name", "pins": [Pin]}``, or None (missing or not ours).
+
+    ``to_change``: a file the disk refuses to read (permission, I/O error, a folder in its place) raises
+    :class:`~cnnviz.storage.SaveFailed` instead, so that the write after it does not replace pins it never saw.
+    """
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             log.warning("pin file %s is larger than %d bytes: not read", path, MAX_FILE_BYTES)
@@ -85,7 +89,14 @@ def _read(path: Path, owner: str | None = None) -> dict | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as err:
+    except OSError as err:
+        if to_change:
+            raise storage.SaveFailed(f"Could not change the pinned views: {path} cannot be read "
+                                     f"({err.strerror or err}), so it was left as it is. Whoever runs the server: "
+                                     "check that file and the disk, then pin again.") from err
+        log.warning("pin file %s cannot be read: %s", path, err)
+        return None
+    except ValueError as err:
         log.warning("pin file %s cannot be read: %s", path, err)
         return None
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("owner"), str) or (
@@ -144,7 +155,7 @@ def _change(person: Person, owner: str | None, change) -> list[Pin]:
     policy.check_change(person, owner, "change the pinned views of someone else")
     path = pin_file(owner)
     with _locked(path):
-        found = _read(path, owner)
+        found = _read(path, owner, to_change=True)
         pins = change([] if found is None else found["pins"])
         name = person.display_name if owner == person.user_id else (found or {}).get("owner_name", owner)
         text = json.dumps({"format": FORMAT, "owner": owner, "owner_name": name or TEACHER_NAME,

@@ -3,11 +3,16 @@ and the teacher only, never from a file that names someone else, damaged entries
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import re
 import shutil
+from pathlib import Path
 
 import pytest
 
+from cnnviz import storage
 from cnnviz.classroom import policy
 from cnnviz.classroom.people import TEACHER_OWNER, Person, local_teacher
 from cnnviz.errors import InvalidArgument
@@ -65,6 +70,34 @@ def test_a_file_naming_someone_else_or_damaged_is_not_trusted(cnnviz_home):
     with pytest.raises(InvalidArgument, match=r"a pin needs run_id, view_id, title, figure_json and caption as text, "
                                               r"got \{'run_id': "):
         pins.Pin.from_dict({"run_id": RUN, "view_id": "v"})
+
+
+@pytest.mark.parametrize("refusal", ["io_error", "folder"])
+def test_a_pin_file_the_disk_will_not_read_is_not_written_over(cnnviz_home, monkeypatch, refusal):
+    # Ann's two pins were replaced by the one she pinned while her file could not be read (an I/O error, too
+    # many open files on a busy server, a folder a restore put in its place): her earlier pins were lost unsaid.
+    pins.add(ANN, _pin())
+    pins.add(ANN, _pin("explain_neuron", title="One neuron"))
+    path = pins.pin_file(ANN.user_id)
+    kept = path.read_bytes()
+    if refusal == "folder":
+        path.unlink()
+        path.mkdir()
+        (path / "pins.json").write_bytes(kept)  # what a restore tool made of it
+    else:
+        real_read_text = Path.read_text
+
+        def read_text(self, *args, **kwargs):
+            if self == path:
+                raise OSError(errno.EIO, os.strerror(errno.EIO), str(self))
+            return real_read_text(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "read_text", read_text)
+    assert pins.load(ANN.user_id, ANN) == []  # reading shows none (logged)
+    with pytest.raises(storage.SaveFailed, match=f"Could not change the pinned views: {re.escape(str(path))} cannot "
+                                                 "be read .*so it was left as it is"):
+        pins.add(ANN, _pin("explain_saliency", title="Saliency"))
+    assert (path / "pins.json" if refusal == "folder" else path).read_bytes() == kept
 
 
 def test_at_most_twelve_views_per_run(cnnviz_home):
