@@ -47,7 +47,13 @@ def weights_dir() -> Path:
 
 
 def ensure_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
+    """Make folder ``path`` and those above it; a file standing where one of them goes raises NotADirectoryError
+    naming that file (not FileExistsError, which callers reserving names by ``O_EXCL`` take for a name taken)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:  # with exist_ok: something that is not a folder is there
+        blocker = next((p for p in (path, *path.parents) if os.path.lexists(p) and not p.is_dir()), path)
+        raise NotADirectoryError(errno.ENOTDIR, "a file stands where a folder goes", str(blocker)) from err
     return path
 
 
@@ -258,6 +264,8 @@ _SAVE_FAILURES = {
                   "Whoever runs the server: point CNNVIZ_HOME to a folder on a writable disk."),
     errno.EIO: (SaveFailed, "the disk reported an input/output error",
                 "Whoever runs the server: check the disk; earlier runs were not changed."),
+    errno.ENOTDIR: (SaveFailed, "a file stands where cnnviz keeps a folder",
+                    "Whoever runs the server: move that file out of the way (cnnviz did not make it)."),
 }
 
 
@@ -269,10 +277,13 @@ def disk_failure(err: BaseException, doing: str) -> SaveFailed | None:
         err: what the write raised (the OSError may be wrapped, e.g. by Keras or zipfile).
         doing: what failed, after "Could not" (e.g. ``"delete the run"``).
     """
-    failure = _SAVE_FAILURES.get(_os_errno(err))
+    code = _os_errno(err)
+    failure = _SAVE_FAILURES.get(code)
     if failure is None:
         return None
     kind, why, what_to_do = failure
+    if code == errno.ENOTDIR:  # which file: the one in the way (storage.ensure_dir names it)
+        why = f"{why} ({_os_error(err).filename})"
     return kind(f"Could not {doing}: {why} (CNNVIZ_HOME={home()}). {what_to_do}")
 
 
@@ -324,10 +335,16 @@ def database_failure(err: BaseException, path: Path, doing: str, *, waited_s: fl
 
 def _os_errno(err: BaseException | None) -> int | None:
     """The errno of ``err`` or of the first OSError it was raised from (Keras/zipfile may wrap it)."""
+    found = _os_error(err)
+    return None if found is None else found.errno
+
+
+def _os_error(err: BaseException | None) -> OSError | None:
+    """``err`` or the first OSError it was raised from whose errno :data:`_SAVE_FAILURES` knows."""
     seen: set[int] = set()
     while err is not None and id(err) not in seen:
         seen.add(id(err))
         if isinstance(err, OSError) and err.errno in _SAVE_FAILURES:
-            return err.errno
+            return err
         err = err.__cause__ or err.__context__
     return None

@@ -153,3 +153,17 @@ def test_a_disk_that_refuses_the_save_is_said_in_words(cnnviz_home, monkeypatch,
         datasets.import_folder_zip(b"\x01", name="my_images")
     assert "internal error" not in str(caught.value)
     assert not list((cnnviz_home / "data" / "folders").iterdir())  # no temporary, no reservation
+
+
+@pytest.mark.parametrize("where", ["data", "data/folders"])
+def test_a_file_where_the_data_folder_goes_is_said_not_called_a_taken_name(cnnviz_home, monkeypatch, where):
+    # A teacher's copy left a file named data (or data/folders): every import, whatever its name, said "the name
+    # ... was just taken by another import; choose another name".
+    blocker = cnnviz_home / where
+    blocker.parent.mkdir(parents=True)
+    blocker.write_bytes(b"not a folder")
+    monkeypatch.setattr(folderdata, "read_zip", lambda *a, **k: pytest.fail("decoded although nothing can be saved"))
+    with pytest.raises(storage.SaveFailed, match=f"Could not make the dataset 'my_images': a file stands where cnnviz "
+                                                 f"keeps a folder \\({blocker}\\)") as caught:
+        datasets.import_folder_zip(b"\x01", name="my_images")
+    assert "just taken" not in str(caught.value) and blocker.read_bytes() == b"not a folder"
