@@ -154,13 +154,19 @@ def _change(person: Person, owner: str | None, change) -> list[Pin]:
     owner = person.user_id if owner is None else owner
     policy.check_change(person, owner, "change the pinned views of someone else")
     path = pin_file(owner)
-    with _locked(path):
-        found = _read(path, owner, to_change=True)
-        pins = change([] if found is None else found["pins"])
-        name = person.display_name if owner == person.user_id else (found or {}).get("owner_name", owner)
-        text = json.dumps({"format": FORMAT, "owner": owner, "owner_name": name or TEACHER_NAME,
-                           "pins": [p.to_dict() for p in pins]}, ensure_ascii=False)
-        storage.atomic_write_bytes(path, text.encode("utf-8"))
+    try:
+        with _locked(path):
+            found = _read(path, owner, to_change=True)
+            pins = change([] if found is None else found["pins"])
+            name = person.display_name if owner == person.user_id else (found or {}).get("owner_name", owner)
+            text = json.dumps({"format": FORMAT, "owner": owner, "owner_name": name or TEACHER_NAME,
+                               "pins": [p.to_dict() for p in pins]}, ensure_ascii=False)
+            storage.atomic_write_bytes(path, text.encode("utf-8"))
+    except OSError as err:  # a full disk, a file where pins/ goes: in words (the page shows CnnvizErrors)
+        failure = storage.disk_failure(err, "change the pinned views")
+        if failure is None:
+            raise
+        raise failure from err
     return pins
 
 

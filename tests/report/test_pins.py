@@ -100,6 +100,26 @@ def test_a_pin_file_the_disk_will_not_read_is_not_written_over(cnnviz_home, monk
     assert (path / "pins.json" if refusal == "folder" else path).read_bytes() == kept
 
 
+@pytest.mark.parametrize("refusal", ["full", "file_for_folder"])
+def test_a_disk_that_refuses_the_pin_says_so(cnnviz_home, monkeypatch, refusal):
+    # The Pin button shows a CnnvizError as a toast; a full disk or a file named pins/ was a raw OSError instead.
+    if refusal == "full":
+        pins.add(ANN, _pin())
+
+        def full(*args, **kwargs):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(storage, "atomic_write_bytes", full)
+        words = "Could not change the pinned views: the disk is full"
+    else:
+        cnnviz_home.mkdir()
+        (cnnviz_home / "pins").write_bytes(b"a copy gone wrong")
+        words = (f"Could not change the pinned views: a file stands where cnnviz keeps a folder "
+                 f"\\({re.escape(str(cnnviz_home / 'pins'))}\\)")
+    with pytest.raises(storage.SaveFailed, match=words):
+        pins.add(ANN, _pin("explain_neuron", title="One neuron"))
+
+
 def test_at_most_twelve_views_per_run(cnnviz_home):
     for k in range(pins.MAX_PER_RUN):
         pins.add(ANN, _pin(f"view_{k}"))
