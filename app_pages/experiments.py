@@ -12,6 +12,7 @@ from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.panel import LIVE_REFRESH_S
 from cnnviz.app.remember import KEEP
 from cnnviz.data import datasets, stored
+from cnnviz.errors import CnnvizError
 from cnnviz.lessons import experiments as ex
 from cnnviz.plots import experiments as plots
 from cnnviz.training import experiment_jobs
@@ -54,7 +55,11 @@ def _collect() -> None:
     if status is None:
         notes[job["name"]] = "The server no longer knows this experiment; run it again."
     elif status.state == "finished":
-        value = experiment_jobs.result(job["job_id"], by=jobs.owner())
+        try:
+            value = experiment_jobs.result(job["job_id"], by=jobs.owner())
+        except CnnvizError as err:  # e.g. a damaged result file: said beside the experiment, as an error is
+            notes[job["name"]] = str(err)
+            return
         if value is not None and job["data"] == st.session_state.get(DATA_KEY):  # else: of other images
             st.session_state.setdefault(RESULTS, {})[job["name"]] = value
     else:

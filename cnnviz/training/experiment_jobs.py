@@ -114,11 +114,17 @@ def result(job_id: str, *, by: Person | None = None) -> Any:
         policy.check_change(by, status.owner, f"see the result of experiment job {job_id}")
     if status.state != "finished":
         return None
+    path = result_path(job_id)
     try:
-        text = result_path(job_id).read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    return decode(json.loads(text))
+    try:
+        return decode(json.loads(text))
+    except CnnvizError:
+        raise
+    except (ValueError, KeyError, AttributeError, TypeError) as err:  # cut short or edited: not what run() wrote
+        raise CnnvizError(f"The result of this experiment ({path}) is damaged: run the experiment again.") from err
 
 
 

@@ -115,3 +115,22 @@ def test_an_experiment_counts_against_the_cap_and_stops_from_the_command_line(st
     assert experiment_jobs.result(long_one, by=ann) is None
     assert manager.wait(training, timeout=300).state == "finished"
     assert max(e["running"] for e in manager.table.events()) == 1
+
+
+@pytest.mark.parametrize("content", [b'[{"type": "Trained", "fields": {"label": "batch', b'[1, {"array": [3]}]',
+                                     b'{"type": "Streaming", "fields": 3}'])
+def test_a_damaged_result_file_is_named_and_kept(students, content):
+    # A result file cut short by a restore, or edited: JSONDecodeError, KeyError or AttributeError, so the
+    # Experiments page said "internal error" and dropped the finished experiment without a word.
+    ann, _ = students
+    table = jobtable.JobTable()
+    job_id = table.submit({"experiment": "batch_sizes", "settings": {}}, owner=ann.user_id, label="Experiment",
+                          dataset="images", kind=experiment_jobs.KIND)
+    assert table.claim(token="a-worker", pid=0).job_id == job_id
+    table.finish(job_id, state="finished")
+    path = experiment_jobs.result_path(job_id)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    with pytest.raises(CnnvizError, match=f"The result of this experiment \\({re.escape(str(path))}\\) is damaged"):
+        experiment_jobs.result(job_id, by=ann)
+    assert path.read_bytes() == content

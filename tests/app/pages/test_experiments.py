@@ -105,3 +105,26 @@ def test_digits_and_cifar10_are_trained_on_as_many_images(app_path, cnnviz_home,
     no_errors(at)
     assert {name: len(d.x_train) for name, d in sent[0].items()} == {"digits": 1000, "cifar10": 1000}
     assert "trained on 1,000 of your images and 1,000 8×8 handwritten digits" in texts(at)
+
+
+def test_a_damaged_result_is_said_beside_its_experiment(app_path):
+    # The job finished but its result file was cut short (a restore): "Loading the data failed because of an
+    # internal error" once, then the experiment looked as if it had never run.
+    from cnnviz.training import experiment_jobs
+
+    at = open_page(app_path, "app_pages/experiments.py")
+    table = JobTable()
+    job_id = table.submit({"experiment": "batch_sizes", "settings": {}}, owner=local_teacher().user_id,
+                          label="Experiment: Compare batch sizes", dataset="images", kind=experiment_jobs.KIND)
+    assert table.claim(token="a-worker", pid=0).job_id == job_id
+    table.finish(job_id, state="finished")
+    path = experiment_jobs.result_path(job_id)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'[{"type": "Trained", "fields": {"label": "batch')
+    at.session_state[JOB_KEY] = {"name": "batch", "job_id": job_id, "data": at.session_state["experiments_data"]}
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    notes = [w.value for w in at.warning if str(path) in w.value]
+    assert notes == [f"The result of this experiment ({path}) is damaged: run the experiment again."], notes
+    at.run()
+    assert [w.value for w in at.warning if str(path) in w.value] == notes  # still said on the next rerun
