@@ -123,8 +123,8 @@ def main() -> None:
     if not me.is_teacher:
         st.info("This page is for the teacher: who is training, the queue, and what the class shares. "
                 "The teacher opens it with the password in the sidebar's Teacher box.")
-        if class_settings.results_shared():
-            with friendly_errors("Reading the results"):
+        with friendly_errors("Reading the results"):
+            if class_settings.results_shared():
                 _results_table(me)
         return
     with friendly_errors("Reading the trainings"):
@@ -133,10 +133,11 @@ def main() -> None:
         _sharing(me)
     with friendly_errors("Reading the results"):
         _results_table(me)
-    names = [p.display_name for p in roster.students()]
-    if names:
-        with st.expander(f"Students with a key ({len(names)})"):
-            st.text(", ".join(names))  # names as typed: Markdown would link "www.…" and list "1. Ann"
+    with friendly_errors("Reading the class list"):
+        names = [p.display_name for p in roster.students()]
+        if names:
+            with st.expander(f"Students with a key ({len(names)})"):
+                st.text(", ".join(names))  # names as typed: Markdown would link "www.…" and list "1. Ann"
 
 
 main()

@@ -141,3 +141,34 @@ def test_an_experiment_job_is_listed_with_its_owner_and_counted(app_path, ann_an
     queue = at.dataframe[0].value
     row = queue[queue["job"] == job_id].iloc[0]
     assert (row["who"], row["what"], row["place in queue"]) == ("Ann", "Experiment: dropout", 3)
+
+
+def test_a_damaged_class_file_is_named_to_the_teacher_not_a_traceback(app_path, cnnviz_home):
+    # The teacher is the one who can move class.sqlite3 aside: the Class page named it in its sections, then ended
+    # in a traceback from the list of students at its foot.
+    roster.register("Ann")
+    file = cnnviz_home / "class.sqlite3"
+    for extra in cnnviz_home.glob("class.sqlite3*"):
+        extra.unlink()
+    file.write_bytes(b"\x00" * 8192)
+    at = open_page(app_path, PAGE)
+    said = [e.value for e in at.error]
+    assert said and all(str(file) in e for e in said), said
+
+
+def test_a_damaged_class_file_is_named_to_a_signed_in_student_not_a_traceback(app_path, cnnviz_home):
+    # A school account passes the gate without the class file; the Class page read it bare for its note.
+    cnnviz_home.mkdir()
+    file = cnnviz_home / "class.sqlite3"
+    file.write_bytes(b"\x00" * 8192)
+    at = AppTest.from_file(app_path, default_timeout=TIMEOUT)
+    at.secrets["auth"] = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+                          "cookie_secret": "a-long-random-cookie-secret", "client_id": "cnnviz",
+                          "client_secret": "client-secret-value",
+                          "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration"}
+    at.user = {"is_logged_in": True, "email": "ada@school.example", "name": "Ada", "sub": "1"}
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    said = [e.value for e in at.error]
+    assert len(said) == 1 and str(file) in said[0], said
