@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import threading
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -137,7 +138,8 @@ def _damaged(name: str, why: str) -> CnnvizError:
 def _read(name: str, *, mapped: bool = False) -> Dataset:
     path = file_for(name)
     try:
-        with np.load(path, allow_pickle=False) as f:
+        # the handle ours to close: np.load leaves its own open when the zip inside is cut short
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as f:
             keys = ("y_train", "y_test") if mapped else ("x_train", "y_train", "x_test", "y_test")
             arrays = {k: f[k] for k in keys}
             class_names = tuple(str(c) for c in f["class_names"])
@@ -146,7 +148,7 @@ def _read(name: str, *, mapped: bool = False) -> Dataset:
             arrays.update(npzmap.map_arrays(path, ("x_train", "x_test")))
     except FileNotFoundError:
         raise Unavailable(f"{title(name)} is not on this machine. {how_to_get(name)}") from None
-    except (OSError, KeyError, ValueError) as err:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:  # the last two: a file cut short
         raise _damaged(name, str(err)) from None
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -97,6 +98,19 @@ def test_damaged_store_is_reported(cnnviz_home):
     (cnnviz_home / "data" / "cifar10.npz").write_bytes(b"garbage")
     with pytest.raises(CnnvizError, match=r"The stored copy of CIFAR-10 .* is damaged"):
         datasets.load("cifar10")
+
+
+@pytest.mark.parametrize("cut", ["to nothing", "in half"])
+def test_a_stored_copy_cut_short_is_reported_as_damaged(tiny_cifar, cnnviz_home, cut):
+    # A copy or restore that stopped early: EOFError or BadZipFile, so "internal error" on the pages and a
+    # traceback from `python -m cnnviz train`, where a wrong array already said what to do.
+    path = cnnviz_home / "data" / "cifar10.npz"
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2] if cut == "in half" else b"")
+    for mapped in (False, True):
+        with pytest.raises(CnnvizError, match=rf"The stored copy of CIFAR-10 \({re.escape(str(path))}\) is damaged .*"
+                                              r"python -m cnnviz data remove cifar10"):
+            datasets.load("cifar10", mapped=mapped)
 
 
 def test_remove_and_fingerprint(tiny_cifar):
