@@ -298,8 +298,9 @@ _DATABASE_FAILURES = {
     _CORRUPT: "is damaged or not an SQLite database",
     _CANTOPEN: "cannot be opened (a folder in its place, or a file cnnviz may not read)",
 }
-#: SQLite's codes for a disk that refuses (PERM, READONLY, IOERR, FULL), as the errno a file write would get.
-_DATABASE_DISK_ERRNO = {3: errno.EACCES, 8: errno.EROFS, 10: errno.EIO, 13: errno.ENOSPC}
+_READONLY = 8  # the file may not be written: its owner or mode (a server once run as root), or a read-only disk
+#: SQLite's codes for a disk that refuses (PERM, IOERR, FULL), as the errno a file write would get.
+_DATABASE_DISK_ERRNO = {3: errno.EACCES, 10: errno.EIO, 13: errno.ENOSPC}
 
 
 def database_failure(err: BaseException, path: Path, doing: str, *, waited_s: float,
@@ -324,6 +325,11 @@ def database_failure(err: BaseException, path: Path, doing: str, *, waited_s: fl
         return DatabaseUnusable(f"Could not {doing}: {path} is locked by another process (waited {waited_s:g} s; "
                                 f"{err}). Try again in a moment; if it stays locked, whoever runs the server: end the "
                                 "process holding it (an sqlite3 shell, a backup or copy in progress).")
+    if code == _READONLY:
+        return DatabaseUnusable(f"Could not {doing}: {path} may not be written by the user running cnnviz ({err}). "
+                                "Whoever runs the server: give that user write access to the file and its folder "
+                                "(made by another user, e.g. a server once run as root?), or point CNNVIZ_HOME to a "
+                                "folder it may write to.")
     if code in _DATABASE_FAILURES:
         return DatabaseUnusable(f"Could not {doing}: {path} {_DATABASE_FAILURES[code]} ({err}). Whoever runs the "
                                 "server: stop cnnviz, restore that file from a backup or move it aside, and start "
