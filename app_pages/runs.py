@@ -9,7 +9,7 @@ from cnnviz.app.boundary import friendly_errors
 from cnnviz.classroom import policy
 from cnnviz.data import images
 from cnnviz.app.remember import KEEP
-from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS, still_chosen, take_in_just_trained, tick_belongs_to
+from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS, still_chosen, tick_belongs_to
 from cnnviz.errors import CnnvizError
 from cnnviz.plots import training as plots
 from cnnviz.runs import compare as runs_compare
@@ -163,8 +163,11 @@ def main() -> None:
                 st.info("No runs yet: train a network first.")
             st.page_link("app_pages/build_train.py", label="Build & train", icon=":material/model_training:")
         else:
-            take_in_just_trained([r.run_id for r in items], multi_key=COMPARE_KEY, single_key=SELECTED_KEY,
-                                 seen_key=SEEN_TRAINED_KEY)
+            if st.session_state.get(TRAIN_JOB_KEY):  # lazy: only a session that trained needs the job manager
+                from cnnviz.app import jobs
+
+                jobs.take_in_just_trained([r.run_id for r in items], multi_key=COMPARE_KEY, single_key=SELECTED_KEY,
+                                          seen_key=SEEN_TRAINED_KEY)
             _overview(items)
             _compare(items)
             _one_run(items)

@@ -58,6 +58,19 @@ def just_trained_run_id() -> str | None:
     return None if found is None else found.run_id
 
 
+def take_in_just_trained(ids: list[str], *, multi_key: str, single_key: str, seen_key: str) -> None:
+    """The run this session just trained joins the multi-select under ``multi_key`` (which starts on the first
+    two of ``ids``) and is chosen under ``single_key``, once (``seen_key`` remembers it): the student's choices
+    afterwards are kept."""
+    trained = just_trained_run_id()
+    if trained not in ids or trained == st.session_state.get(seen_key):
+        return
+    st.session_state[seen_key] = trained
+    chosen = [i for i in st.session_state.get(multi_key, ids[:2]) if i in ids]
+    st.session_state[multi_key] = chosen if trained in chosen else [*chosen, trained]
+    st.session_state[single_key] = trained
+
+
 def submit_training(spec, dataset) -> str:
     """Queue ``spec`` on ``dataset`` as this session's training job; returns the job id."""
     job_id = training_jobs().submit(spec, dataset=dataset, owner=owner())

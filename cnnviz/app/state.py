@@ -25,23 +25,6 @@ CURRENT_RUN_KEY = "inspect_current_run"
 SEEN_TRAINED_KEY = "inspect_seen_trained_run"
 
 
-def take_in_just_trained(ids: list[str], *, multi_key: str, single_key: str, seen_key: str) -> None:
-    """The run this session just trained joins the multi-select under ``multi_key`` (which starts on the first
-    two of ``ids``) and is chosen under ``single_key``, once (``seen_key`` remembers it): the student's choices
-    afterwards are kept."""
-    if not st.session_state.get(TRAIN_JOB_KEY):
-        return
-    from cnnviz.app import jobs  # lazy: only a session that trained needs the job manager here
-
-    trained = jobs.just_trained_run_id()
-    if trained not in ids or trained == st.session_state.get(seen_key):
-        return
-    st.session_state[seen_key] = trained
-    chosen = [i for i in st.session_state.get(multi_key, ids[:2]) if i in ids]
-    st.session_state[multi_key] = chosen if trained in chosen else [*chosen, trained]
-    st.session_state[single_key] = trained
-
-
 def keep_choice_valid(key: str, options: Iterable, default: Any = None) -> None:
     """Give a choice widget whose options depend on the run (layers, classes, images) a valid value.
 
