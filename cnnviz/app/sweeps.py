@@ -135,13 +135,13 @@ def rotation_sweeps(infos: list, angles, *, fill: str, draw: Callable[[dict], No
                     draw_every_s: float | None = None) -> dict:
     """``{legend name: SweepResult}``: each run on its own test set rotated by every angle.
 
-    The angles are computed coarse to fine (:func:`cnnviz.inspect.robustness.coarse_to_fine`), and ``draw``
+    The angles are computed coarse to fine (:func:`cnnviz.inspect.transforms.coarse_to_fine`), and ``draw``
     gets ``{legend name: SweepResult of the angles done}`` at most every ``draw_every_s`` (default
     :data:`DRAW_EVERY_S`) while the rest is computed: every point drawn is final, the curve only gets finer
     (a wide network takes ~14 s for every 15° of 2,000 images on 2 cores).
     """
     angles = tuple(float(a) for a in angles)
-    order = robustness.coarse_to_fine(angles)
+    order = transforms.coarse_to_fine(angles)
     wanted = [dict(zip(order, robustness.rotation_variants(order, fill=fill, shape=(0, *info.input_shape))))
               for info in infos]
 

@@ -327,22 +327,6 @@ def rotation_variants(angles: Sequence[float], *, fill: str, cval: float = 0.0,
     return [transforms.rotation(a, fill=fill, cval=cval, square=square) for a in angles]
 
 
-def coarse_to_fine(angles: Sequence[float]) -> list[float]:
-    """``angles`` (degrees, repeats dropped) so that each next one lies farthest round the circle from those
-    before it (ties: the smaller angle): a sweep drawn while it is computed shows the whole curve coarsely,
-    then finer. E.g. every 45° → 0, 180, 90, 270, 45, 135, 225, 315."""
-    left, order = sorted({float(a) for a in angles}), []
-
-    def gap(a: float) -> float:
-        return min((min((a - b) % 360, (b - a) % 360) for b in order), default=360.0)
-
-    while left:
-        best = max(left, key=lambda a: (gap(a), -a))
-        order.append(best)
-        left.remove(best)
-    return order
-
-
 def sweep_result(angles: Sequence[float], scores: Sequence[tuple[float, np.ndarray]], class_names: Sequence[str],
                  y: np.ndarray, fill: str) -> SweepResult:
     """A :class:`SweepResult` from the ``(accuracy, per class)`` of each angle."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 from scipy import ndimage, sparse
@@ -277,3 +278,19 @@ def resize(size: int, *, method: str = "upscale", fill: str = "constant", cval: 
     if method == "upscale":
         return Variant("resize", size=int(size), method=method)
     return Variant("resize", size=int(size), method=method, fill=fill, cval=cval)
+
+
+def coarse_to_fine(angles: Sequence[float]) -> list[float]:
+    """``angles`` (degrees, repeats dropped) so that each next one lies farthest round the circle from those
+    before it (ties: the smaller angle): a sweep drawn while it is computed shows the whole curve coarsely,
+    then finer. E.g. every 45° → 0, 180, 90, 270, 45, 135, 225, 315."""
+    left, order = sorted({float(a) for a in angles}), []
+
+    def gap(a: float) -> float:
+        return min((min((a - b) % 360, (b - a) % 360) for b in order), default=360.0)
+
+    while left:
+        best = max(left, key=lambda a: (gap(a), -a))
+        order.append(best)
+        left.remove(best)
+    return order

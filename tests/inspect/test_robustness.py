@@ -407,11 +407,13 @@ def test_variant_scores_stream_every_copy_in_batches_of_one_compiled_pass(quad):
 
 
 def test_coarse_to_fine_spreads_each_first_few_angles_round_the_circle():
-    assert robustness.coarse_to_fine(range(0, 360, 45)) == [0, 180, 90, 270, 45, 135, 225, 315]
-    assert robustness.coarse_to_fine((30, 60, 30)) == [30, 60]
-    order = robustness.coarse_to_fine(range(0, 360, 15))
+    from cnnviz.inspect import transforms
+
+    assert transforms.coarse_to_fine(range(0, 360, 45)) == [0, 180, 90, 270, 45, 135, 225, 315]
+    assert transforms.coarse_to_fine((30, 60, 30)) == [30, 60]
+    order = transforms.coarse_to_fine(range(0, 360, 15))
     assert sorted(order) == list(range(0, 360, 15)) and order[:4] == [0, 180, 90, 270]
-    assert robustness.coarse_to_fine(()) == []
+    assert transforms.coarse_to_fine(()) == []
 
 
 class _LoggedVariant:
