@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from cnnviz.data.stored import FOLDER_PREFIX
 from cnnviz.models import backbones
 from cnnviz.models.config import LAYERS, ModelConfig
 from cnnviz.models.layertemplates import SEED003_Q32, SEED003_Q32_NOTE, SEED004_CATS_DOGS
@@ -127,8 +128,9 @@ _N004_CATS = ("Kaggle's cats and dogs (PetImages): the first 2,000 of each class
               f"grey, / 255; 10% test, then 10% of the rest for validation. Import the photos as '{_CATS_DOGS}' on "
               "the Datasets page. The report shows no optimiser, epochs or batch size: Adam 0.001, 10 epochs of "
               "batch 32 are cnnviz's choice.")
-_T004_CATS = _train(dataset=_CATS_DOGS, train_size=3_600, test_size=400, validation_fraction=0.1, epochs=10,
-                    notes=_N004_CATS)
+# Importing the zip as 'cats_vs_dogs' stores it as folder:cats_vs_dogs: the run's dataset is that one.
+_T004_CATS = _train(dataset=f"{FOLDER_PREFIX}{_CATS_DOGS}", train_size=3_600, test_size=400, validation_fraction=0.1,
+                    epochs=10, notes=_N004_CATS)
 _N004_VGG = ("Seed 004 task 4: VGG16's ImageNet convolutional base on the same 200×200 cats and dogs (grey, given to "
              "VGG16 as three equal channels), once unfrozen and once frozen; the report shows no head or set-up, so "
              "cnnviz's transfer head (global average, dropout 0.2, softmax) and learning rates are used. "

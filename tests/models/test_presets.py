@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cnnviz import cli
+from cnnviz.data import stored
 from cnnviz.errors import InvalidArgument
 from cnnviz.models import architectures
 from cnnviz.models.config import encode_labels, ModelConfig
@@ -80,8 +81,10 @@ def test_preset_list_and_records():
         assert preset.seed_source.startswith(f"seed {name[4:7]} ")
         assert (preset.input_shape, preset.num_classes) == OTHER_INPUTS.get(name, ((32, 32, 3), 10))
         training = preset.training
-        assert training["dataset"] == ("cats_vs_dogs" if name.startswith("seed004_") and name in OTHER_INPUTS
+        # seed 004's photos: the name importing a zip as 'cats_vs_dogs' on the Datasets page gives them
+        assert training["dataset"] == ("folder:cats_vs_dogs" if name.startswith("seed004_") and name in OTHER_INPUTS
                                        else "cifar10")
+        stored.check_name(training["dataset"])  # a dataset this machine can have
         assert training["scaling"] in ("unit", "symmetric")
         assert training["epochs"] >= 1 and training["batch_size"] >= 1 and 0 < training["validation_fraction"] < 1
         assert training["train_size"] + training["test_size"] <= 60_000

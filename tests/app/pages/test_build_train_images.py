@@ -9,7 +9,7 @@ from sklearn.model_selection import train_test_split
 
 from cnnviz.app.datachoice import COUNTS_KEY
 from cnnviz.data import cifar10, datasets
-from tests.support.archives import tiny_files, write_tiny_dir
+from tests.support.archives import class_folders, make_zip, tiny_files, write_tiny_dir
 from tests.support.pages import open_page, texts
 
 pytestmark = pytest.mark.slow
@@ -73,6 +73,22 @@ def test_seed_000_on_cifar10_takes_the_first_images_and_shows_their_counts_and_w
     at.selectbox(key=f"train_selection_{tag}").set_value("stratified").run()
     table = _counts_table(at)
     assert list(table["train"])[10] == 75 and "which images random stratified" in texts(at)
+
+
+def test_seed_004_cats_and_dogs_on_the_imported_cats_vs_dogs_is_the_notebooks_data(app_path):
+    """The preset says: import the photos as 'cats_vs_dogs' on the Datasets page. That import (folder:cats_vs_dogs)
+    is the notebook's data: the verdict compares the set-up with the notebook's, it does not call it another dataset."""
+    report = datasets.import_folder_zip(make_zip(class_folders(per_class=20)), name="cats_vs_dogs", image_size=200,
+                                        mode="L")
+    at = open_page(app_path, "app_pages/build_train.py")
+    at.selectbox(key="train_dataset").set_value(report["name"]).run()
+    at.segmented_control(key="train_source").set_value("A network from the notebooks").run()
+    at.selectbox(key="train_preset").set_value("seed004_cats_dogs").run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert "No notebook figure for this set-up" in shown
+    assert "in dataset" not in shown and "(the notebook: cats_vs_dogs)" not in shown
+    assert "training images 32 (the notebook: 3,600)" in shown  # 40 photos, 80% kept for training at the import
 
 
 def test_the_layer_table_gives_each_shape_as_keras_prints_it_batch_first(app_path):
