@@ -124,17 +124,20 @@ _C004 = ModelConfig(optimizer="adam", learning_rate=0.001)
 _N003_Q32 = ("A pen-and-paper question (64×64×3 images, 5 classes): the notebook trains nothing. " + SEED003_Q32_NOTE
              + " On CIFAR-10 the same layers see 32×32 images and end in 10 outputs.")
 _CATS_DOGS = "cats_vs_dogs"  # the name to give the Kaggle PetImages zip on the Datasets page
+_IMPORT_CATS = f"Import the photos as '{_CATS_DOGS}' on the Datasets page. "
+#: What the report leaves open and cnnviz chose; ``lr``: the network's own learning rate.
+_SETUP_CATS = ("The report shows no optimiser, epochs or batch size: Adam {lr:g}, 10 epochs of batch 32 are cnnviz's "
+               "choice.")
 _N004_CATS = ("Kaggle's cats and dogs (PetImages): the first 2,000 of each class, resized to 200×200 and converted to "
-              f"grey, / 255; 10% test, then 10% of the rest for validation. Import the photos as '{_CATS_DOGS}' on "
-              "the Datasets page. The report shows no optimiser, epochs or batch size: Adam 0.001, 10 epochs of "
-              "batch 32 are cnnviz's choice.")
+              "grey, / 255; 10% test, then 10% of the rest for validation. " + _IMPORT_CATS
+              + _SETUP_CATS.format(lr=0.001))
 # Importing the zip as 'cats_vs_dogs' stores it as folder:cats_vs_dogs: the run's dataset is that one.
 _T004_CATS = _train(dataset=f"{FOLDER_PREFIX}{_CATS_DOGS}", train_size=3_600, test_size=400, validation_fraction=0.1,
                     epochs=10, notes=_N004_CATS)
 _N004_VGG = ("Seed 004 task 4: VGG16's ImageNet convolutional base on the same 200×200 cats and dogs (grey, given to "
              "VGG16 as three equal channels), once unfrozen and once frozen; the report shows no head or set-up, so "
              "cnnviz's transfer head (global average, dropout 0.2, softmax) and learning rates are used. "
-             + _N004_CATS.split(". ", 1)[1])
+             + _IMPORT_CATS)
 _SHAPE_CATS = (200, 200, 1)
 
 
@@ -142,6 +145,11 @@ def _vgg16(frozen: bool) -> ModelConfig:
     lr = backbones.FROZEN_LEARNING_RATE if frozen else backbones.UNFROZEN_LEARNING_RATE
     return ModelConfig(architecture=backbones.ARCHITECTURE, backbone="vgg16", image_size=200, frozen=frozen,
                        weights="imagenet", learning_rate=lr, dropout=backbones.HEAD_DROPOUT, head="global_avg")
+
+
+def _vgg16_training(frozen: bool) -> dict[str, Any]:
+    """The cats-and-dogs set-up, its notes naming this VGG16's own learning rate (frozen and unfrozen differ)."""
+    return _T004_CATS | {"notes": _N004_VGG + _SETUP_CATS.format(lr=_vgg16(frozen).learning_rate)}
 
 
 def _fixed(arch: str, base: ModelConfig, **changes: Any) -> ModelConfig:
@@ -248,12 +256,12 @@ _PRESETS = [
            "seed 004 (CS-577 HW4), binary classification (CNN.ipynb)", _params(4_737_473)),
     Preset("seed004_vgg16_unfrozen", "Seed 004 VGG16 transfer, unfrozen",
            "VGG16's ImageNet convolutional base, every layer learning, and a new two-class head.",
-           _vgg16(False), _SHAPE_CATS, 2, _T004_CATS | {"notes": _N004_VGG}, None,
+           _vgg16(False), _SHAPE_CATS, 2, _vgg16_training(False), None,
            "Training curves only (no test accuracy printed)", "seed 004 (CS-577 HW4), VGC16, freeze deactivated",
            _params(14_715_726, 14_715_714, "Keras' VGG16 without top (14,714,688) + cnnviz's preprocessing and head")),
     Preset("seed004_vgg16_frozen", "Seed 004 VGG16 transfer, frozen",
            "VGG16's ImageNet convolutional base frozen: only the new two-class head learns.",
-           _vgg16(True), _SHAPE_CATS, 2, _T004_CATS | {"notes": _N004_VGG}, None,
+           _vgg16(True), _SHAPE_CATS, 2, _vgg16_training(True), None,
            "Training curves only (no test accuracy printed)", "seed 004 (CS-577 HW4), VGC16, freeze activated",
            _params(14_715_726, 1_026, "Keras' VGG16 without top (14,714,688) + cnnviz's preprocessing and head")),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -94,6 +95,18 @@ def test_preset_list_and_records():
             s000["batch_size"]) == (10_000, 2_000, 0.25, "symmetric", 100)
     assert PRESETS["seed002_alexnet"].training["augment"] == {"translate": 0.1, "flip": "horizontal"}
     assert PRESETS["seed002_cnn"].training["keep_best_weights"] is True
+
+
+@pytest.mark.parametrize("name", sorted(SEED_COUNTS))
+def test_the_notes_give_the_set_up_the_preset_trains_with(name):
+    """"How the notebook trained it" (the Build & train page) names the optimiser's learning rate, epochs and
+    batch size: those the preset trains with, not another preset's."""
+    preset = PRESETS[name]
+    notes = preset.training["notes"]
+    rates = re.findall(r"(?:Adam|SGD)\s*\(?(?:default learning rate |learning rate |lr=)?(\d[\d.e-]*\d)", notes)
+    assert all(float(rate) == preset.config.learning_rate for rate in rates), (notes, preset.config.learning_rate)
+    for epochs, batch in re.findall(r"(\d+) epochs of batch (\d+)", notes):
+        assert (int(epochs), int(batch)) == (preset.training["epochs"], preset.training["batch_size"]), notes
 
 
 @pytest.mark.parametrize("name", sorted(SEED_COUNTS))
