@@ -108,7 +108,8 @@ _A002 = {"translate": 0.1, "flip": "horizontal"}  # ImageDataGenerator(width/hei
 _C002 = ModelConfig(optimizer="adam", learning_rate=0.001)
 
 # --- seed 003: CS109A HW9 (2018) ----------------------------------------------------------------------
-_S003 = "seed 003 (Harvard CS109A HW9, 2018), Q4.2"
+_S003_NOTEBOOK = "seed 003 (Harvard CS109A HW9, 2018)"
+_S003 = f"{_S003_NOTEBOOK}, Q4.2"
 _N003 = ("All 50,000 training images, validation_split=0.2; x / 255; one-hot labels; Adam(lr=0.001); "
          "batch 32, 5 epochs. The notebook evaluates no test set: only the last epoch's validation accuracy.")
 
@@ -246,7 +247,7 @@ _PRESETS = [
            "convs; a dense layer of 5 outputs. Built layer by layer.",
            ModelConfig(architecture=LAYERS, layer_list=SEED003_Q32, optimizer="adam", learning_rate=0.001),
            (64, 64, 3), 5, _train(epochs=5, notes=_N003_Q32), None,
-           "A counting question (no training); the right answer is 665,317 parameters", "seed 003 (CS109A HW9), 3.2",
+           "A counting question (no training); the right answer is 665,317 parameters", f"{_S003_NOTEBOOK}, 3.2",
            _params(665_317, source="worked out by hand: 448 + 12,832 + 0 + 36,992 + 615,045")),
     Preset("seed004_cats_dogs", "Seed 004 cats vs dogs CNN",
            "200×200 grey input; 32 and 64 3×3 'valid' relu convs, each with 2×2 max pooling; dense 32 relu; "

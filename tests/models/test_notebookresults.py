@@ -27,6 +27,14 @@ def test_every_seed_preset_is_among_its_notebooks_networks():
         "seed002_mlp", "seed002_cnn", "seed002_cnn_augmented", "seed002_alexnet"}
 
 
+def test_a_notebooks_networks_are_all_of_its_presets():
+    """Seed 003's question-3.2 network is one of its notebook's, beside the MLP and the CNN of 4.2: every preset of a
+    notebook (``seedNNN_…``) lists the same companions, whichever part of the notebook its source line names."""
+    seed = [n for n, p in PRESETS.items() if p.family == "seed"]
+    for name in seed:
+        assert [r["network"] for r in notebook_networks(name)] == [n for n in seed if n[:7] == name[:7]], name
+
+
 def test_unknown_preset_is_named():
     with pytest.raises(InvalidArgument, match="unknown preset 'seed009'; choose one of seed000_model1"):
         notebook_networks("seed009")
