@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from cnnviz.models.layertemplates import TEMPLATES
 from tests.support.notebook import ANSWER_KINDS, page_text, rows
 from tests.support.views import SETUPS, open_view, train_stored
 
@@ -53,6 +54,19 @@ def test_the_answer_column_names_real_checks():
         module = importlib.import_module(f"tests.app.pages.{file.stem}")
         registered.update({row_id: file.name for row_id in module.CHECKS})
     assert claimed == registered
+
+
+def test_the_templates_a_row_sends_students_to_are_offered():
+    """A row that sends students to Layer by layer's templates ("Start from (A, B templates)", "Layer by layer's A
+    templates") names networks that "Start from" offers."""
+    offered = " ".join(t.title for t in TEMPLATES.values()).lower()
+    missing = []
+    for row in rows():
+        named = re.findall(r"Start from \(([^)]*?) templates?\)", row["where"]) + re.findall(
+            r"Layer by layer's ([^)]*?) templates?", row["where"])
+        missing += [f"{row['id']}: {name}" for group in named for name in re.split(r", | and ", group)
+                    if name.split()[0].lower() not in offered]
+    assert not missing, "no such template in Start from:\n" + "\n".join(missing)
 
 
 @pytest.fixture(scope="module", name="stored_runs")
