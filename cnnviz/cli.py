@@ -502,9 +502,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(handler(args) or 0)
     except CnnvizError as err:
+        terminal.end_percents()
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        terminal.end_percents()
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `python -m cnnviz runs | head`: the reader left; nothing more to say

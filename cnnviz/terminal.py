@@ -9,6 +9,10 @@ import sys
 import time
 
 
+#: Whether :func:`download_printer`'s percents left a terminal's cursor at the end of their line.
+_line_open = [False]
+
+
 def download_printer():
     """A progress callback that prints whole percents (one line each when not a terminal); MB are 10⁶ bytes,
     as the pages and the app's download bar count them."""
@@ -23,6 +27,7 @@ def download_printer():
         text = f"{step:3d}% {done / 1e6:8.1f} MB" if total else f"{done / 1e6:8.1f} MB"
         if tty:
             print("\r" + text, end="", file=sys.stderr, flush=True)
+            _line_open[0] = True
         elif not total or step % 5 == 0:
             print(text, file=sys.stderr, flush=True)
 
@@ -30,8 +35,10 @@ def download_printer():
 
 
 def end_percents() -> None:
-    """End the line that :func:`download_printer`'s percents rewrote on a terminal."""
-    if sys.stderr.isatty():
+    """End the line that :func:`download_printer`'s percents rewrote on a terminal, if they left one open (before
+    the summary, an error or "interrupted", so that each has a line of its own)."""
+    if _line_open[0]:
+        _line_open[0] = False
         print(file=sys.stderr)
 
 

@@ -3,6 +3,7 @@ offline downloads, owners, TTA accuracies and report permissions (each test fail
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -18,6 +19,7 @@ from cnnviz import cli, terminal
 from cnnviz.runs import saving
 from cnnviz.runs import store as runs
 from tests.conftest import REPO
+from tests.support.archives import tiny_archive_bytes
 from tests.support.disks import refuse_mkdir_under
 from tests.support.http import loopback_server, refused_url
 from tests.support.models import tiny_build
@@ -310,3 +312,36 @@ def test_a_damaged_or_locked_job_table_is_one_line_naming_it(capsys, cnnviz_home
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: Could not open the training queue: {path} "), err
     assert ("is locked by another process" if damage == "locked" else "Whoever runs the server") in err[0], err
+
+
+# 14. a download that fails or is interrupted on a terminal: the error is printed at the end of the percents' line
+#     ("  50%      0.0 MBerror: could not download ..."), not on a line of its own
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("command", [["data", "download", "cifar10", "--no-verify"], ["download", "vgg16-notop"]])
+def test_a_failed_download_on_a_terminal_says_so_on_a_line_of_its_own(monkeypatch, keras_home, command):
+    err = _Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    with loopback_server() as server:
+        url = server.serve("/f", tiny_archive_bytes(), mode="truncate")
+        assert cli.main([*command, "--url", url]) == 2
+    text = err.getvalue()
+    assert "%" in text, text  # the percents were drawn
+    last = text.rstrip("\n").split("\n")[-1]
+    assert last.startswith("error: could not download"), repr(text[-300:])
+
+
+def test_ctrl_c_during_a_download_on_a_terminal_says_so_on_a_line_of_its_own(monkeypatch):
+    def download(name, progress, **opts):
+        progress(0, 1000)
+        progress(500, 1000)
+        raise KeyboardInterrupt
+
+    err = _Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setattr(cli.datasets, "download", download)
+    assert cli.main(["data", "download", "cifar10"]) == 130
+    assert err.getvalue().endswith("\ninterrupted\n"), repr(err.getvalue())
