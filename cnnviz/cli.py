@@ -89,12 +89,16 @@ def _data_download(args: argparse.Namespace) -> int:
 
 def _data_import(args: argparse.Namespace) -> int:
     if args.kind == "cifar10":
-        print(datasets.import_cifar10(args.path))
+        summary = datasets.import_cifar10(args.path, progress=terminal.download_printer())  # the bytes read
+        terminal.end_percents()
+        print(summary)
         return 0
     if not args.name:
         raise InvalidArgument("importing a folder zip needs --name NAME")
     report = datasets.import_folder_zip(Path(args.path), name=args.name, image_size=args.image_size,
-                                        mode="L" if args.grey else "RGB", overwrite=args.overwrite)
+                                        mode="L" if args.grey else "RGB", overwrite=args.overwrite,
+                                        progress=terminal.count_printer("files in the zip"))
+    terminal.end_percents()
     counts = ", ".join(f"{c}: {n}" for c, n in zip(report["class_names"], report["counts"]))
     print(f"Made {report['name']}: {report['train']} training and {report['test']} test images ({counts}).")
     for warning in report["warnings"]:

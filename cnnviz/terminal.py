@@ -9,22 +9,35 @@ import sys
 import time
 
 
-#: Whether :func:`download_printer`'s percents left a terminal's cursor at the end of their line.
+#: Whether the percents (:func:`download_printer`, :func:`count_printer`) left a terminal's cursor at the end of
+#: their line.
 _line_open = [False]
 
 
 def download_printer():
-    """A progress callback that prints whole percents (one line each when not a terminal); MB are 10⁶ bytes,
-    as the pages and the app's download bar count them."""
+    """A progress callback for bytes (a download, an archive read) that prints whole percents (one line each when
+    not a terminal); MB are 10⁶ bytes, as the pages and the app's download bar count them."""
+    return _percent_printer(lambda done, total: f"{done / 1e6:8.1f} MB", unit=10**6)
+
+
+def count_printer(what: str):
+    """A progress callback like :func:`download_printer` for things counted one by one: ``" 50% 10 of 20 {what}"``."""
+    return _percent_printer(lambda done, total: f"{done:,} of {total:,} {what}" if total else f"{done:,} {what}",
+                            unit=1)
+
+
+def _percent_printer(amount, *, unit: int):
+    """``progress(done, total)`` printing whole percents and ``amount(done, total)``; without a total, a line per
+    ``unit`` done."""
     last = [-1]
     tty = sys.stderr.isatty()
 
     def report(done: int, total: int | None) -> None:
-        step = done * 100 // total if total else done // 10**6
+        step = done * 100 // total if total else done // unit
         if step == last[0]:
             return
         last[0] = step
-        text = f"{step:3d}% {done / 1e6:8.1f} MB" if total else f"{done / 1e6:8.1f} MB"
+        text = f"{step:3d}% {amount(done, total)}" if total else amount(done, total)
         if tty:
             print("\r" + text, end="", file=sys.stderr, flush=True)
             _line_open[0] = True
@@ -35,7 +48,7 @@ def download_printer():
 
 
 def end_percents() -> None:
-    """End the line that :func:`download_printer`'s percents rewrote on a terminal, if they left one open (before
+    """End the line that the percents rewrote on a terminal, if they left one open (before
     the summary, an error or "interrupted", so that each has a line of its own)."""
     if _line_open[0]:
         _line_open[0] = False

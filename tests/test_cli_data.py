@@ -128,3 +128,18 @@ def test_unknown_dataset_choice_is_argparse_error():
     with pytest.raises(SystemExit) as err:
         cli.main(["data", "download", "imagenet"])
     assert err.value.code == 2
+
+
+def test_imports_print_progress_as_the_datasets_page_shows_it(capsys, tmp_path):
+    """Reading a 170 MB archive or decoding a zip of thousands of images takes a while: the Datasets page shows a
+    progress bar for both, the command line printed nothing until the end."""
+    archive = tmp_path / "cifar-10-binary.tar.gz"
+    archive.write_bytes(tiny_archive_bytes())
+    assert cli.main(["data", "import", "cifar10", str(archive)]) == 0
+    out = capsys.readouterr()
+    assert "Installed CIFAR-10" in out.out and "100%" in out.err, out.err
+    path = tmp_path / "pets.zip"
+    path.write_bytes(make_zip(class_folders(per_class=10)))
+    assert cli.main(["data", "import", "folder", str(path), "--name", "pets", "--image-size", "16"]) == 0
+    out = capsys.readouterr()
+    assert out.out.startswith("Made folder:pets") and "100%" in out.err and "20 of 20 files" in out.err, out.err
