@@ -300,10 +300,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
           f"images: {spec.selection.short()}", flush=True)
 
     if not args.wait:  # queue it for the workers of a running server (or of `jobs work`), and return
-        table = jobtable.JobTable()
-        me = _cli_owner()
-        job_id = table.submit(spec, owner=me.user_id, owner_name=me.display_name, label=spec.label)
-        print(f"job {job_id} queued (number {table.status(job_id).queue_position}); see it with "
+        queue = jobs.JobManager(workers=False)  # the app's rules: e.g. the job notes whose import it trains on
+        job_id = queue.submit(spec, owner=_cli_owner())
+        print(f"job {job_id} queued (number {queue.table.status(job_id).queue_position}); see it with "
               f"`python -m cnnviz jobs`, stop it with `python -m cnnviz jobs stop {job_id}`")
         ray_address = cluster.address()
         if ray_address is not None:  # local workers do not train it: the dispatcher of a server hands it to Ray

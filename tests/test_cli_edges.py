@@ -345,3 +345,24 @@ def test_ctrl_c_during_a_download_on_a_terminal_says_so_on_a_line_of_its_own(mon
     monkeypatch.setattr(cli.datasets, "download", download)
     assert cli.main(["data", "download", "cifar10"]) == 130
     assert err.getvalue().endswith("\ninterrupted\n"), repr(err.getvalue())
+
+
+# 14. train without --wait queued a job on a student's import without noting whose import it was: when that student
+#     deleted it and another imported their own data under the freed name, the teacher's job trained on that
+#     (the app's queue refuses it: "someone else has imported another one under its name since")
+def test_a_queued_training_trains_only_on_the_import_it_was_queued_on(capsys, tmp_path):
+    from cnnviz.classroom.people import Person
+    from cnnviz.data import datasets, owners
+    from cnnviz.training import jobtable
+    from tests.support.archives import class_folders, make_zip
+
+    ada, bob = Person("key:ada", "Ada", False, "key"), Person("key:bob", "Bob", False, "key")
+    zipped = make_zip(class_folders(per_class=10))
+    datasets.import_folder_zip(zipped, name="pets", image_size=16, owner=ada)
+    assert cli.main(["train", "--preset", "seed000_model1", "--dataset", "folder:pets", "--train-size", "16",
+                     "--test-size", "4", "--epochs", "1", "--augment", "none"]) == 0
+    job_id = re.search(r"^job ([0-9a-f]+) queued", capsys.readouterr().out, re.M).group(1)
+    assert datasets.remove("folder:pets", by=ada)
+    datasets.import_folder_zip(zipped, name="pets", image_size=16, owner=bob)  # Bob's, under the freed name
+    record = jobtable.JobTable().record(job_id)
+    assert not owners.trains_for(record.dataset, record.owner, record.dataset_owner), record.dataset_owner
