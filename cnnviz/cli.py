@@ -77,14 +77,19 @@ def _data_download(args: argparse.Namespace) -> int:
     opts: dict = {}
     if args.name == "cifar10":
         opts = {"url": args.url,
-                "expected_size": None if args.no_verify else (args.size or cifar10.OFFICIAL_SIZE),
-                "expected_md5": None if args.no_verify else (args.md5 or cifar10.OFFICIAL_MD5)}
-    elif args.url or args.size or args.md5 or args.no_verify:
+                "expected_size": None if args.no_verify else _given(args.size, cifar10.OFFICIAL_SIZE),
+                "expected_md5": None if args.no_verify else _given(args.md5, cifar10.OFFICIAL_MD5)}
+    elif any(given is not None for given in (args.url, args.size, args.md5)) or args.no_verify:
         raise InvalidArgument(f"--url, --size, --md5 and --no-verify apply to cifar10 only, not {args.name}")
     summary = datasets.download(args.name, progress=terminal.download_printer(), **opts)
     terminal.end_percents()
     print(summary)
     return 0
+
+
+def _given(value, default):
+    """``value`` where the option was given, even as 0 or "" (the backend says what is wrong with it)."""
+    return default if value is None else value
 
 
 def _data_import(args: argparse.Namespace) -> int:

@@ -143,3 +143,16 @@ def test_imports_print_progress_as_the_datasets_page_shows_it(capsys, tmp_path):
     assert cli.main(["data", "import", "folder", str(path), "--name", "pets", "--image-size", "16"]) == 0
     out = capsys.readouterr()
     assert out.out.startswith("Made folder:pets") and "100%" in out.err and "20 of 20 files" in out.err, out.err
+
+
+@pytest.mark.parametrize("option, value, said", [("--size", "0", "got 0"), ("--md5", "", "got ''")])
+def test_download_says_what_is_wrong_with_a_size_of_0_or_an_empty_md5(capsys, option, value, said):
+    """Both were taken for 'not given' and replaced by the official size and MD5 without a word: the mirror's
+    file then failed a check the teacher had not asked for."""
+    with loopback_server() as state:
+        body = tiny_archive_bytes()
+        state.routes["/c.tar.gz"] = Route(body)
+        assert cli.main(["data", "download", "cifar10", "--url", state.url("/c.tar.gz"), option, value]) == 2
+        assert state.hits == []  # refused before any download
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and said in err and err.count("\n") == 1, err
