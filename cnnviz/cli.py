@@ -52,7 +52,7 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
                    help="cifar10: cifar-10-binary.tar.gz or cifar-10-batches-bin/; folder: a zip of class folders")
     p.add_argument("path")
     p.add_argument("--name", help="folder only: dataset name (lower-case letters, digits, _ or -)")
-    p.add_argument("--image-size", type=int, default=64, help="folder only: side in pixels, one of "
+    p.add_argument("--image-size", type=int, help="folder only: side in pixels, one of "
                    f"{', '.join(map(str, folderdata.IMAGE_SIZES))} (default 64; 200 as seed 004)")
     p.add_argument("--grey", action="store_true", help="folder only: greyscale instead of colour")
     p.add_argument("--overwrite", action="store_true", help="folder only: replace a dataset of that name")
@@ -94,13 +94,19 @@ def _given(value, default):
 
 def _data_import(args: argparse.Namespace) -> int:
     if args.kind == "cifar10":
+        given = [f"{flag} {value!r}" for flag, value in (("--name", args.name), ("--image-size", args.image_size))
+                 if value is not None] + [flag for flag, on in (("--grey", args.grey), ("--overwrite", args.overwrite))
+                                          if on]
+        if given:
+            raise InvalidArgument(f"--name, --image-size, --grey and --overwrite apply to folder only, not cifar10; "
+                                  f"got {' '.join(given)}")
         summary = datasets.import_cifar10(args.path, progress=terminal.download_printer())  # the bytes read
         terminal.end_percents()
         print(summary)
         return 0
     if not args.name:
         raise InvalidArgument("importing a folder zip needs --name NAME")
-    report = datasets.import_folder_zip(Path(args.path), name=args.name, image_size=args.image_size,
+    report = datasets.import_folder_zip(Path(args.path), name=args.name, image_size=_given(args.image_size, 64),
                                         mode="L" if args.grey else "RGB", overwrite=args.overwrite,
                                         progress=terminal.count_printer("files in the zip"))
     terminal.end_percents()

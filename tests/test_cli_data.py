@@ -156,3 +156,15 @@ def test_download_says_what_is_wrong_with_a_size_of_0_or_an_empty_md5(capsys, op
         assert state.hits == []  # refused before any download
     err = capsys.readouterr().err
     assert err.startswith("error: ") and said in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("extra", [["--name", "mine"], ["--grey"], ["--image-size", "32"], ["--overwrite"]])
+def test_import_cifar10_refuses_the_folder_options(capsys, tmp_path, extra):
+    """They were ignored without a word: `--name mine --grey` replaced CIFAR-10 itself, in colour (as `data download
+    mnist --url` is refused: those options apply to cifar10 only)."""
+    archive = tmp_path / "cifar-10-binary.tar.gz"
+    archive.write_bytes(tiny_archive_bytes())
+    assert cli.main(["data", "import", "cifar10", str(archive), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and extra[0] in err and "folder only" in err and err.count("\n") == 1, err
+    assert not stored.is_present("cifar10")
