@@ -467,10 +467,14 @@ def _download(args: argparse.Namespace) -> int:
         path = weights.install_weights_file(args.source, wf, md5=args.md5)
         print(f"{wf.name} checked and copied to {path}")
         return _note_variable(wf, path)
-    dest = storage.weights_dir() / wf.file
+    dest, cached = weights.weights_candidates(wf)  # CNNVIZ_HOME/weights, then Keras' cache (the pages use both)
     if not args.force and weights.is_good_copy(dest, wf, md5=args.md5):
         print(f"{wf.name} already here: {dest}")
         return _note_variable(wf, dest)
+    if not args.force and weights.is_good_copy(cached, wf, md5=args.md5):  # no download, even offline
+        copied = weights.install_weights_file(cached, wf, md5=args.md5)
+        print(f"{wf.name} found in Keras' cache, checked and copied to {copied}")
+        return _note_variable(wf, copied)
     url = args.url or wf.url
     print(f"downloading {url}", file=sys.stderr)
     try:

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from cnnviz import cli, terminal
+from cnnviz import cli, storage, terminal
 from cnnviz.runs import saving
 from cnnviz.runs import store as runs
 from tests.conftest import REPO
@@ -366,3 +366,22 @@ def test_a_queued_training_trains_only_on_the_import_it_was_queued_on(capsys, tm
     datasets.import_folder_zip(zipped, name="pets", image_size=16, owner=bob)  # Bob's, under the freed name
     record = jobtable.JobTable().record(job_id)
     assert not owners.trains_for(record.dataset, record.owner, record.dataset_owner), record.dataset_owner
+
+
+# 15. download: weights already in Keras' cache (which the pages use as they are) were downloaded again, and offline the
+#     command failed, telling the teacher to copy onto the machine a file that is there; they go into CNNVIZ_HOME
+#     (shared with other machines) as a download would
+def test_download_takes_the_weights_from_keras_cache_where_the_pages_find_them(capsys, keras_home):
+    from cnnviz import weights
+    from tests.support.http import md5
+
+    wf = weights.weights_file("resnet50")
+    body = b"the weights, as far as this MD5 goes"
+    cached = keras_home / "models" / wf.file
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(body)
+    assert weights.resolve_weights(wf, md5=md5(body)) == cached  # what the Pretrained page loads
+    assert cli.main(["download", "resnet50", "--md5", md5(body), "--url", refused_url()]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    copied = storage.weights_dir() / wf.file
+    assert copied.read_bytes() == body and str(copied) in out, out
