@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
+from pathlib import Path
+
 import pytest
 
 from cnnviz import cli, terminal
@@ -168,3 +172,22 @@ def test_import_cifar10_refuses_the_folder_options(capsys, tmp_path, extra):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and extra[0] in err and "folder only" in err and err.count("\n") == 1, err
     assert not stored.is_present("cifar10")
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EROFS])
+def test_remove_from_a_home_that_refuses_is_one_line(capsys, cnnviz_home, monkeypatch, tmp_path, code):
+    """The command line run by a user who may not write the server's CNNVIZ_HOME (or a read-only disk): the
+    import's and the download's refusals are one line, the removal's was a PermissionError traceback."""
+    datasets.import_folder_zip(make_zip(class_folders(per_class=10)), name="pets", image_size=16)
+    real_unlink = Path.unlink
+
+    def refused(self, *args, **kwargs):
+        if str(self).startswith(str(cnnviz_home)):
+            raise OSError(code, os.strerror(code), str(self))
+        return real_unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", refused)
+    assert cli.main(["data", "remove", "folder:pets"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Could not remove the dataset") and f"(CNNVIZ_HOME={cnnviz_home})" in err, err
+    assert stored.is_present("folder:pets")

@@ -175,6 +175,11 @@ def remove(name: str, by: Person | None = None) -> bool:
         path.unlink()
     except FileNotFoundError:  # removed meanwhile (its owner and the teacher at once, two tabs): theirs to forget
         return False
+    except OSError as err:  # a read-only CNNVIZ_HOME, or one the command line's user may not write: say so
+        failure = storage.disk_failure(err, f"remove the dataset {title(name)}")
+        if failure is None:
+            raise
+        raise failure from err
     owners.forget(name)
     return True
 
