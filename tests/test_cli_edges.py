@@ -385,3 +385,27 @@ def test_download_takes_the_weights_from_keras_cache_where_the_pages_find_them(c
     out = capsys.readouterr().out
     copied = storage.weights_dir() / wf.file
     assert copied.read_bytes() == body and str(copied) in out, out
+
+
+# 16. a CNNVIZ_HOME that exists but this user may not write (the server's, from the teacher's own account): an
+#     sqlite3.OperationalError traceback ("unable to open database file") where test 10's home that cannot be made
+#     is one line
+@pytest.mark.parametrize("command", [["jobs"], ["jobs", "stop", "job-1"], ["train", *TINY], ["jobs", "work"]])
+def test_a_home_this_user_may_not_write_is_one_line(capsys, cnnviz_home, monkeypatch, command):
+    import sqlite3
+
+    from cnnviz.training import jobtable
+
+    cnnviz_home.mkdir()
+    real_connect, real_access = sqlite3.connect, os.access
+
+    def as_that_user(path, *args, **kwargs):  # sqlite may read, not create or write: as for a folder of another user
+        return real_connect(f"file:{path}?mode=ro", *args, uri=True, **kwargs)
+
+    monkeypatch.setattr(jobtable.sqlite3, "connect", as_that_user)
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: (mode & os.W_OK == 0 or not str(path).startswith(
+        str(cnnviz_home))) and real_access(path, mode, **kw))
+    assert cli.main(command) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Could not open the training queue: cnnviz may not write to its folder "
+                          f"(permission denied) (CNNVIZ_HOME={cnnviz_home})."), err

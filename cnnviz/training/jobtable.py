@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import logging
 import os
@@ -191,6 +192,23 @@ def progress_from_json(text: str) -> Progress:
     return Progress(**{k: v for k, v in json.loads(text).items() if k in fields})
 
 
+def _write_refused(path: Path) -> OSError | None:
+    """The OSError for a table file (or its folder, where sqlite makes its side files) that this process may not
+    write; None when both are writable."""
+    for target in (path.parent, path):
+        if target.exists() and not os.access(target, os.W_OK):
+            code = errno.EROFS if _on_read_only_disk(target) else errno.EACCES
+            return OSError(code, os.strerror(code), str(target))
+    return None
+
+
+def _on_read_only_disk(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 class JobTable:
     """The job table of one ``CNNVIZ_HOME`` (the current one unless ``path`` is given).
 
@@ -203,6 +221,16 @@ class JobTable:
             storage.ensure_dir(self.path.parent)
         except OSError as err:  # a CNNVIZ_HOME that cannot be made (permission, read-only disk): in words
             raise storage.disk_failure(err, "open the training queue") or err from None
+        try:
+            self._create()
+        except sqlite3.OperationalError:  # e.g. "unable to open database file"
+            refused = _write_refused(self.path)  # a home this user may not write (another user's, a read-only disk)
+            if refused is None:
+                raise
+            raise storage.disk_failure(refused, "open the training queue") from None
+
+    def _create(self) -> None:
+        """Make the table, or bring an older one up to :data:`SCHEMA_VERSION`."""
         with self._connect() as db:
             if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 db.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the file
