@@ -352,12 +352,12 @@ def _load_check(path: Path, wf: WeightsFile, *, came_from: str | None = None) ->
 
 
 def is_good_copy(path: Path, wf: WeightsFile, *, md5: str | None = None) -> bool:
-    """Whether ``path`` is a file that passes :func:`check_weights_file`."""
-    if not path.is_file():
-        return False
+    """Whether ``path`` is a file that passes :func:`check_weights_file` (one this process may not read is not)."""
     try:
+        if not path.is_file():
+            return False
         check_weights_file(path, wf, md5=md5)
-    except InvalidArgument:
+    except (InvalidArgument, OSError):
         return False
     return True
 

@@ -409,3 +409,23 @@ def test_a_home_this_user_may_not_write_is_one_line(capsys, cnnviz_home, monkeyp
     err = capsys.readouterr().err
     assert err.startswith("error: Could not open the training queue: cnnviz may not write to its folder "
                           f"(permission denied) (CNNVIZ_HOME={cnnviz_home})."), err
+
+
+def test_download_with_a_keras_cache_it_may_not_read_goes_on(capsys, keras_home, monkeypatch):
+    """A Keras cache of another user (HOME kept by `sudo -u`): not a copy to use, and no PermissionError traceback."""
+    from pathlib import Path
+
+    from cnnviz import weights
+
+    unreadable = keras_home / "models" / weights.weights_file("resnet50").file
+    real_is_file = Path.is_file
+
+    def is_file(self):
+        if self == unreadable:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_is_file(self)
+
+    monkeypatch.setattr(Path, "is_file", is_file)
+    assert cli.main(["download", "resnet50", "--url", refused_url()]) == 2
+    err = capsys.readouterr().err
+    assert "error: could not download" in err and "Traceback" not in err, err
