@@ -29,7 +29,7 @@ def count_printer(what: str):
 def _percent_printer(amount, *, unit: int):
     """``progress(done, total)`` printing whole percents and ``amount(done, total)``; without a total, a line per
     ``unit`` done."""
-    last = [-1]
+    last, logged = [-1], [-1]  # the step shown last; on a log, the last 5 % passed that has a line
     tty = sys.stderr.isatty()
 
     def report(done: int, total: int | None) -> None:
@@ -41,7 +41,8 @@ def _percent_printer(amount, *, unit: int):
         if tty:
             print("\r" + text, end="", file=sys.stderr, flush=True)
             _line_open[0] = True
-        elif not total or step % 5 == 0:
+        elif not total or step // 5 != logged[0]:  # however far one update jumps
+            logged[0] = step // 5
             print(text, file=sys.stderr, flush=True)
 
     return report

@@ -191,3 +191,13 @@ def test_remove_from_a_home_that_refuses_is_one_line(capsys, cnnviz_home, monkey
     err = capsys.readouterr().err
     assert err.startswith("error: Could not remove the dataset") and f"(CNNVIZ_HOME={cnnviz_home})" in err, err
     assert stored.is_present("folder:pets")
+
+
+def test_progress_in_a_log_has_a_line_each_time_another_5_percent_is_passed(capsys):
+    """Not a terminal: updates that jump past the multiples of 5 (the six members of the CIFAR-10 archive, read one
+    by one by `data import`) printed only 0 % and 100 %."""
+    report = terminal.download_printer()
+    for done in (0, 29, 58, 87, 116, 145, 173):
+        report(done * 10**6, 173 * 10**6)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split()[0] for line in lines] == ["0%", "16%", "33%", "50%", "67%", "83%", "100%"], lines
