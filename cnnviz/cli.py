@@ -422,6 +422,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
             raise InvalidArgument(f"cannot write the report to {target}: {target} is a folder")
         if target.parent.exists() and not target.parent.is_dir():
             raise InvalidArgument(f"cannot write the report to {target}: {target.parent} is a file")
+        folder = next(p for p in (target.absolute().parent, *target.absolute().parents) if p.exists())  # or made
+        if not os.access(folder, os.W_OK):
+            raise InvalidArgument(f"cannot write the report to {target}: you may not write in {folder}")
     print(f"{len(pinned)} pinned Explain view{'' if len(pinned) == 1 else 's'} of {owner}", file=sys.stderr)
     print(f"measuring {info.label} on its test images...", file=sys.stderr, flush=True)
     text = page.report_html(info, inputs.gather(info), pinned)

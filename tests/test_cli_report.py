@@ -114,3 +114,24 @@ def test_a_hostile_pin_file_is_escaped_and_fetches_nothing(tmp_path, capsys):
     assert "127.0.0.1:9" not in text  # the picture it would fetch is dropped; the inline one stays
     assert "data:image\\u002fpng;base64,iVBORw0KGgo=" in explain  # (Plotly's JSON writes / as \\u002f)
     assert explain.count("<script") == 1  # the one pinned figure that could be drawn
+
+
+@pytest.mark.parametrize("which", ["out", "csv"])
+def test_report_to_a_folder_it_may_not_write_is_refused_before_measuring(tmp_path, capsys, monkeypatch, which):
+    """A folder of another user (or on a read-only disk) was found out only after the minutes of measuring."""
+    import os
+
+    from cnnviz.report import inputs
+
+    info = saving.save_run(_model(), config=CONFIG, history={"loss": [2.0]}, metrics={}, status="finished")
+    locked = tmp_path / "theirs"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: not (mode & os.W_OK and str(path).startswith(
+        str(locked))) and real_access(path, mode, **kw))
+    monkeypatch.setattr(inputs, "gather", lambda *a, **kw: pytest.fail("measured before refusing the path"))
+    paths = {"out": tmp_path / "r.html", "csv": None, which: locked / "sub" / f"r.{which.replace('out', 'html')}"}
+    argv = ["report", info.run_id, "--out", str(paths["out"])] + (["--csv", str(paths["csv"])] if paths["csv"] else [])
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"error: cannot write the report to {paths[which]}: ") and str(locked) in err[-1], err
