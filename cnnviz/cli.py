@@ -204,6 +204,7 @@ def _cmd_jobs_resume(args: argparse.Namespace) -> int:
     new_id = manager.resume(args.job_id, owner=_cli_owner())
     print(f"job {new_id} queued: it goes on from epoch {manager.resumable(args.job_id)} of job {args.job_id}")
     if not args.wait:
+        _say_who_trains_it()
         return 0
     status = terminal.follow(manager, new_id)
     print(f"job {new_id} {status.state}" + (f": run {status.run_id}" if status.run_id else "")
@@ -315,13 +316,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         job_id = queue.submit(spec, owner=_cli_owner())
         print(f"job {job_id} queued (number {queue.table.status(job_id).queue_position}); see it with "
               f"`python -m cnnviz jobs`, stop it with `python -m cnnviz jobs stop {job_id}`")
-        ray_address = cluster.address()
-        if ray_address is not None:  # local workers do not train it: the dispatcher of a server hands it to Ray
-            print(f"{cluster.ADDRESS_ENV} is set: the Ray cluster at {ray_address} trains it once a web server (or "
-                  f"`python -m cnnviz jobs work`) runs with the same {cluster.ADDRESS_ENV} and CNNVIZ_HOME")
-        elif not jobs.workers_running():
-            print("no training worker runs for this CNNVIZ_HOME yet: it starts when the app does, or run "
-                  "`python -m cnnviz jobs work`")
+        _say_who_trains_it()
         return 0
     manager = _cli_manager()
     status = terminal.follow(manager, manager.submit(spec, owner=_cli_owner()))
@@ -346,6 +341,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if figure is not None and figure.shown_accuracy is None:
         print(figure.text())
     return 0
+
+
+def _say_who_trains_it() -> None:
+    """After queuing without --wait: who will train the job, or that nothing does yet."""
+    ray_address = cluster.address()
+    if ray_address is not None:  # local workers do not train it: the dispatcher of a server hands it to Ray
+        print(f"{cluster.ADDRESS_ENV} is set: the Ray cluster at {ray_address} trains it once a web server (or "
+              f"`python -m cnnviz jobs work`) runs with the same {cluster.ADDRESS_ENV} and CNNVIZ_HOME")
+    elif not jobs.workers_running():
+        print("no training worker runs for this CNNVIZ_HOME yet: it starts when the app does, or run "
+              "`python -m cnnviz jobs work`")
 
 
 def _cli_manager() -> jobs.JobManager:

@@ -429,3 +429,25 @@ def test_download_with_a_keras_cache_it_may_not_read_goes_on(capsys, keras_home,
     assert cli.main(["download", "resnet50", "--url", refused_url()]) == 2
     err = capsys.readouterr().err
     assert "error: could not download" in err and "Traceback" not in err, err
+
+
+# 17. jobs resume without --wait: "queued", and nothing trains it while no server or `jobs work` runs; `train` without
+#     --wait says so, resume did not
+def test_jobs_resume_without_wait_says_when_no_worker_runs(capsys):
+    import json
+
+    from cnnviz.training import checkpoint, jobtable
+    from tests.support.specs import FLAT_MODEL, tiny_spec
+
+    table = jobtable.JobTable()
+    job_id = table.submit(tiny_spec(FLAT_MODEL, epochs=3), owner="teacher", label="tiny")
+    assert table.claim(token="t", pid=os.getpid()).job_id == job_id
+    table.finish(job_id, state="failed", error="the worker died")
+    folder = checkpoint.folder_for(job_id)  # its first epoch, as the worker saved it
+    folder.mkdir(parents=True)
+    (folder / checkpoint.MODEL_FILE).write_bytes(b"a model")
+    (folder / checkpoint.STATE_FILE).write_text(json.dumps({"epochs_done": 1, "history": {"loss": [2.0]}}))
+    assert cli.main(["jobs", "resume", job_id]) == 0
+    out = capsys.readouterr().out
+    assert re.match(rf"job [0-9a-f]+ queued: it goes on from epoch 1 of job {job_id}", out), out
+    assert "no training worker runs for this CNNVIZ_HOME yet" in out, out
