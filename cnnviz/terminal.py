@@ -83,7 +83,7 @@ def follow(manager, job_id: str):
 
 
 def _follow_loop(manager, job_id: str, presses: list[int]):
-    epochs_shown, shown, phase, stopping = 0, None, None, False
+    epochs_shown, shown, phase, stopping, place = 0, None, None, False, 0
     line = _LinePrinter(sys.stdout.isatty())
     while True:
         if len(presses) >= 2:
@@ -97,6 +97,9 @@ def _follow_loop(manager, job_id: str, presses: list[int]):
             manager.stop(job_id)
             stopping = True
         status = manager.status(job_id)
+        if status.state == "queued" and status.queue_position != place:  # behind other trainings: as the pages say
+            place = status.queue_position
+            line.keep(f"waiting in the queue (number {place})")
         p = status.progress
         history = {k: p.curve.get(f"epoch_{k}", []) for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
         ends = p.curve.get("epoch_x") or []

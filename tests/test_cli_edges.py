@@ -234,8 +234,8 @@ def test_a_home_that_cannot_be_made_is_one_line(capsys, cnnviz_home, monkeypatch
 # 11. train --wait: a stopped epoch printed as a whole one ("batch 6/6"), and a new line per update on a terminal
 def _scripted_manager(progresses):
     from cnnviz.training.callbacks import Progress
-    statuses = iter([SimpleNamespace(progress=Progress(**p), active=i < len(progresses) - 1)
-                     for i, p in enumerate(progresses)])
+    statuses = iter([SimpleNamespace(progress=Progress(**p), active=i < len(progresses) - 1, state="running",
+                                     queue_position=0) for i, p in enumerate(progresses)])
     return SimpleNamespace(status=lambda job_id: next(statuses))
 
 
@@ -451,3 +451,16 @@ def test_jobs_resume_without_wait_says_when_no_worker_runs(capsys):
     out = capsys.readouterr().out
     assert re.match(rf"job [0-9a-f]+ queued: it goes on from epoch 1 of job {job_id}", out), out
     assert "no training worker runs for this CNNVIZ_HOME yet" in out, out
+
+
+# 18. train --wait behind the class's trainings: nothing printed until the job started (the pages show the place in
+#     the queue)
+def test_follow_says_its_place_in_the_queue(monkeypatch, capsys):
+    from cnnviz.training.callbacks import Progress
+
+    monkeypatch.setattr(terminal.time, "sleep", lambda s: None)
+    places = (3, 3, 1, 0)
+    statuses = iter([SimpleNamespace(state="queued" if place else "cancelled", queue_position=place, active=place > 0,
+                                     progress=Progress(phase="waiting" if place else "done")) for place in places])
+    terminal._follow_loop(SimpleNamespace(status=lambda job_id: next(statuses)), "job1", [])
+    assert capsys.readouterr().out.splitlines() == ["waiting in the queue (number 3)", "waiting in the queue (number 1)"]
