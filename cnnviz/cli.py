@@ -471,6 +471,9 @@ def _download(args: argparse.Namespace) -> int:
     if args.model != "mobilenetv2" and (args.alpha, args.size) != (0.35, 96):
         raise InvalidArgument(f"--alpha and --size choose MobileNetV2's weights; {args.model} has one file, "
                               f"got --alpha {args.alpha:g} --size {args.size}")
+    if args.source is not None and args.url is not None:
+        raise InvalidArgument(f"--from copies a file and --url downloads one: give one of them, "
+                              f"got --from {args.source!r} --url {args.url!r}")
     wf = weights.weights_file(args.model, alpha=args.alpha, image_size=args.size)
     if args.source:
         path = weights.install_weights_file(args.source, wf, md5=args.md5)

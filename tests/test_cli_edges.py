@@ -464,3 +464,19 @@ def test_follow_says_its_place_in_the_queue(monkeypatch, capsys):
                                      progress=Progress(phase="waiting" if place else "done")) for place in places])
     terminal._follow_loop(SimpleNamespace(status=lambda job_id: next(statuses)), "job1", [])
     assert capsys.readouterr().out.splitlines() == ["waiting in the queue (number 3)", "waiting in the queue (number 1)"]
+
+
+# 19. download --from FILE --url MIRROR: the mirror was ignored without a word (the file was copied)
+def test_download_from_a_file_refuses_a_mirror_too(capsys, tmp_path, keras_home):
+    from cnnviz import weights
+    from tests.support.http import md5
+
+    body = b"weights brought on a stick"
+    source = tmp_path / "r.h5"
+    source.write_bytes(body)
+    assert cli.main(["download", "resnet50", "--from", str(source), "--md5", md5(body),
+                     "--url", "http://127.0.0.1:9/r.h5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("error: --from copies a file and --url downloads one: give one of them, "
+                   "got --from " + repr(str(source)) + " --url 'http://127.0.0.1:9/r.h5'"), err
+    assert not (storage.weights_dir() / weights.weights_file("resnet50").file).exists()
