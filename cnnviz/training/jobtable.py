@@ -223,7 +223,7 @@ class JobTable:
             raise storage.disk_failure(err, "open the training queue") or err from None
         try:
             self._create()
-        except sqlite3.OperationalError:  # e.g. "unable to open database file"
+        except (sqlite3.OperationalError, storage.DatabaseUnusable):  # e.g. "unable to open database file"
             refused = _write_refused(self.path)  # a home this user may not write (another user's, a read-only disk)
             if refused is None:
                 raise
