@@ -17,5 +17,5 @@ if __name__ != "__mp_main__":
     # while nobody is known. Every page listed: past 12 Streamlit hides the rest behind "View more".
     page = st.navigation(pages, expanded=True,
                          position="sidebar" if identity.known() else "hidden")
-    identity.gate()  # who is who: a laptop draws nothing; a classroom may stop here with a name form
+    identity.gate(page.title)  # who is who: a laptop draws nothing; a classroom may stop here with a name form
     page.run()

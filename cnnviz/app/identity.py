@@ -89,9 +89,12 @@ def person() -> Person:
     return found
 
 
-def gate() -> Person:
+def gate(here: str | None = None) -> Person:
     """Before every page: in a classroom, the Teacher box, the key kept in the URL, and a name form
-    (or Sign in) that stops the page while nobody is known. On a laptop: the local teacher, nothing drawn."""
+    (or Sign in) that stops the page while nobody is known. On a laptop: the local teacher, nothing drawn.
+
+    ``here``: the title of the page about to run (a note about a training says "below" on its own page).
+    """
     if not classroom():
         return people.local_teacher()
     accounts.show_auth_problem()  # a half-written [auth]: the teacher reads what is missing
@@ -125,7 +128,7 @@ def gate() -> Person:
     # lazy: the job modules bring numpy and the training code (0.3-1 s measured), which a laptop's Home never needs
     from cnnviz.app import reconnect
 
-    reconnect.reattach(found)  # a fresh session after a restart: their trainings, found by owner
+    reconnect.reattach(found, here=here)  # a fresh session after a restart: their trainings, found by owner
     if st.session_state.pop(WELCOME_KEY, False):
         st.success(f"Welcome, {plain_name(found.display_name)}! Bookmark this page: its address holds your private key, "
                    "and it brings your runs back. Without it (another browser) you are someone new. Keep it to "

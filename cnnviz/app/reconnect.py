@@ -46,9 +46,12 @@ def newest_jobs(person: Person) -> dict[str, JobStatus]:
     return {key: newest[key] for key in order if key in newest and newest[key].state in REATTACH_STATES}
 
 
-def reattach(person: Person) -> list[JobStatus]:
+def reattach(person: Person, *, here: str | None = None) -> list[JobStatus]:
     """Once per session: put ``person``'s jobs still worth watching back under this session's keys, and
-    say what became of them. Returns the jobs put back (none when the session already has jobs)."""
+    say what became of them. Returns the jobs put back (none when the session already has jobs).
+
+    ``here``: the title of the page about to be drawn under the note: its panel is "below", not "on" it.
+    """
     if st.session_state.get(CHECKED_KEY) or person.kind not in LASTING_KINDS:
         return []
     st.session_state[CHECKED_KEY] = True
@@ -62,16 +65,17 @@ def reattach(person: Person) -> list[JobStatus]:
     for key, status in found.items():
         st.session_state[key] = status.job_id
     if found:
-        st.info(" ".join(["Welcome back.", *(_sentence(k, s) for k, s in found.items())]), icon=":material/sync:")
+        st.info(" ".join(["Welcome back.", *(_sentence(k, s, here) for k, s in found.items())]), icon=":material/sync:")
     return list(found.values())
 
 
-def _sentence(key: str, status: JobStatus) -> str:
-    where = "Build & train" if key == TRAIN_JOB_KEY else "Transfer learning"
+def _sentence(key: str, status: JobStatus, here: str | None) -> str:
+    where = "Build & train" if key == TRAIN_JOB_KEY else "Transfer learning"  # the pages' titles (cnnviz.catalog)
     what = f"Your training “{status.label}”"
     if status.state == "running":
-        return f"{what} is still running: follow it on {where}."
+        return f"{what} is still running: follow it {'below' if where == here else f'on {where}'}."
     if status.state == "queued":
         return (f"{what} is waiting for a free training slot, number {status.queue_position} in the queue: "
-                f"{where} shows its place.")
-    return f"{what} was interrupted when the server stopped: {where} offers to resume it."
+                + ("its place is shown below." if where == here else f"{where} shows its place."))
+    return (f"{what} was interrupted when the server stopped: "
+            + ("resume it below." if where == here else f"{where} offers to resume it."))

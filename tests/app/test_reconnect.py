@@ -83,6 +83,19 @@ def test_a_running_training_is_followed_again_on_a_fresh_session(restarted, app_
     assert not [i for i in at.info if i.value.startswith("Welcome back.")]  # said once, not on every page
 
 
+def test_the_welcome_on_the_trainings_own_page_points_below(restarted, app_path):
+    # Shown above Build & train's own panel, "follow it on Build & train" sent the student where they already were.
+    who, ids = restarted
+    at = AppTest.from_file(app_path, default_timeout=TIMEOUT)
+    at.query_params["key"] = who["Ann"][0]
+    at.switch_page("app_pages/build_train.py").run()  # the bookmark of Build & train: the first page is it
+    assert not at.exception, at.exception
+    assert [i.value for i in at.info if i.value.startswith("Welcome back.")] == [
+        "Welcome back. Your training “Ann's network” is still running: follow it below. Your training “Ann's "
+        "network” is waiting for a free training slot, number 1 in the queue: Transfer learning shows its place."]
+    assert at.button(key="train_stop") is not None  # and below it is
+
+
 def test_a_queued_training_shows_its_place(restarted, app_path):
     who, ids = restarted
     at = _fresh(app_path, who["Ben"][0])
