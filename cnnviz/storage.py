@@ -46,6 +46,11 @@ def weights_dir() -> Path:
     return home() / "weights"
 
 
+def jobs_table_path() -> Path:
+    """The job table (:mod:`cnnviz.training.jobtable`); here so that asking whether it exists imports no numpy."""
+    return home() / "jobs.sqlite3"
+
+
 def ensure_dir(path: Path) -> Path:
     """Make folder ``path`` and those above it; a file standing where one of them goes raises NotADirectoryError
     naming that file (not FileExistsError, which callers reserving names by ``O_EXCL`` take for a name taken)."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from cnnviz import storage
 from cnnviz.app import accounts
+from cnnviz.app.state import RECONNECT_CHECKED_KEY
 from cnnviz.classroom import people, roster
 from cnnviz.classroom.people import Person
 from cnnviz.errors import CnnvizError
@@ -91,12 +93,20 @@ def person() -> Person:
 
 def gate(here: str | None = None) -> Person:
     """Before every page: in a classroom, the Teacher box, the key kept in the URL, and a name form
-    (or Sign in) that stops the page while nobody is known. On a laptop: the local teacher, nothing drawn.
+    (or Sign in) that stops the page while nobody is known. On a laptop: the local teacher, nothing drawn but
+    the note that finds a training again after a reload (:func:`cnnviz.app.reconnect.reattach`).
 
     ``here``: the title of the page about to run (a note about a training says "below" on its own page).
     """
     if not classroom():
-        return people.local_teacher()
+        found = people.local_teacher()
+        if not st.session_state.get(RECONNECT_CHECKED_KEY):  # once, at a session's start: never in the middle of one
+            if storage.jobs_table_path().exists():  # a laptop that never trained: Home imports no job code (numpy)
+                from cnnviz.app import reconnect  # lazy, as below
+
+                reconnect.reattach(found, here=here, one_user=True)  # a reload mid-training finds the panel again
+            st.session_state[RECONNECT_CHECKED_KEY] = True
+        return found
     accounts.show_auth_problem()  # a half-written [auth]: the teacher reads what is missing
     _teacher_box()
     try:

@@ -6,22 +6,24 @@ processes that outlive the server's process). :func:`reattach` runs once per ses
 identity gate: for a person who is the same across sessions (a key in the URL, an account) it
 puts their newest Build & train job and their newest transfer jobs back under the session keys,
 when they are still worth watching: running in a worker (the live panel again), queued (their
-place) or interrupted (said so, with Resume). Finished or stopped ones are on the Runs page. The
-laptop user (everyone is the local teacher there) is left alone: two tabs are not one session.
+place) or interrupted (said so, with Resume). Finished or stopped ones are on the Runs page. A laptop
+has one user, the local teacher in every session: a reload mid-training finds their training the same way
+(and so does a second tab: it follows the newest training, as a student's second tab does).
+The teacher by password in a classroom is not looked for: that is any browser that typed it, not one person.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS
+from cnnviz.app.state import RECONNECT_CHECKED_KEY, TRAIN_JOB_KEY, TRANSFER_JOB_KEYS
 from cnnviz.classroom.people import Person
 from cnnviz.errors import CnnvizError
 from cnnviz.training import jobs as training_jobs
 from cnnviz.training.jobtable import JOB_STATES, JobStatus
 
 #: Set once this session has looked for its person's jobs (one table read per session).
-CHECKED_KEY = "reconnect_checked"
+CHECKED_KEY = RECONNECT_CHECKED_KEY
 #: States worth a panel on a fresh session.
 REATTACH_STATES = ("queued", "running", "interrupted")
 #: Who is the same person in another session (a key in the URL, a signed-in account).
@@ -46,13 +48,14 @@ def newest_jobs(person: Person) -> dict[str, JobStatus]:
     return {key: newest[key] for key in order if key in newest and newest[key].state in REATTACH_STATES}
 
 
-def reattach(person: Person, *, here: str | None = None) -> list[JobStatus]:
+def reattach(person: Person, *, here: str | None = None, one_user: bool = False) -> list[JobStatus]:
     """Once per session: put ``person``'s jobs still worth watching back under this session's keys, and
     say what became of them. Returns the jobs put back (none when the session already has jobs).
 
     ``here``: the title of the page about to be drawn under the note: its panel is "below", not "on" it.
+    ``one_user``: the server has one user (a laptop), the same person in every session whatever their kind.
     """
-    if st.session_state.get(CHECKED_KEY) or person.kind not in LASTING_KINDS:
+    if st.session_state.get(CHECKED_KEY) or not (one_user or person.kind in LASTING_KINDS):
         return []
     st.session_state[CHECKED_KEY] = True
     if any(st.session_state.get(k) for k in (TRAIN_JOB_KEY, *TRANSFER_JOB_KEYS.values())):

@@ -23,6 +23,8 @@ INSPECT_TARGET_KEY = "inspect_target"
 CURRENT_RUN_KEY = "inspect_current_run"
 #: The run this session trained that a run picker has already opened on (it does so once).
 SEEN_TRAINED_KEY = "inspect_seen_trained_run"
+#: Set once this session has looked for its person's jobs (:mod:`cnnviz.app.reconnect`): one look per session.
+RECONNECT_CHECKED_KEY = "reconnect_checked"
 
 
 def keep_choice_valid(key: str, options: Iterable, default: Any = None) -> None:

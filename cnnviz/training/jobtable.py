@@ -150,7 +150,7 @@ class ClaimedJob:
 
 
 def table_path() -> Path:
-    return storage.home() / "jobs.sqlite3"
+    return storage.jobs_table_path()
 
 
 def workers_dir() -> Path:

@@ -121,11 +121,37 @@ def test_someone_without_jobs_gets_none_and_nobody_gets_anothers(restarted, app_
     assert {s.job_id for s in reconnect.newest_jobs(who["Ben"][1]).values()} == {ids["Ben"]}
 
 
-def test_the_laptop_user_is_left_alone(restarted, app_path, monkeypatch):
+def test_a_laptop_reload_finds_its_one_users_training_again(restarted, app_path, monkeypatch):
+    # A laptop has one user, the local teacher in every session: a reload mid-training lost the panel and
+    # offered Train again. Their training is found as a student's is; the students' jobs stay theirs.
     monkeypatch.delenv(people.CLASSROOM_ENV)
+    table = jobtable.JobTable(jobtable.table_path())
+    mine = table.submit(page_spec(FLAT_MODEL, epochs=3), owner=people.TEACHER_OWNER, owner_name=people.TEACHER_NAME,
+                        label="my network")
+    at = AppTest.from_file(app_path, default_timeout=TIMEOUT)
+    at.switch_page("app_pages/build_train.py").run()  # the reloaded tab
+    assert not at.exception, at.exception
+    assert at.session_state[TRAIN_JOB_KEY] == mine
+    assert [i.value for i in at.info if i.value.startswith("Welcome back.")] == [
+        "Welcome back. Your training “my network” is waiting for a free training slot, number 3 in the queue: "
+        "its place is shown below."]
+    assert at.button(key="train_start").disabled and any("number 3 in the queue" in i.value for i in at.info)
+    assert not [k for k in TRANSFER_JOB_KEYS.values() if k in at.session_state]  # Ann's transfer job is hers
+
+
+def test_a_laptop_tab_open_before_the_first_training_is_not_taken_over_by_it(app_path, cnnviz_home, monkeypatch):
+    # A laptop that never trained reads no job table (Home stays free of the job code); the look is once, at the
+    # session's start: a training started afterwards in another tab does not move into this one.
+    for name in (people.PASSWORD_ENV, people.TEACHERS_ENV, people.CLASSROOM_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(training_jobs.JobManager, "ensure_workers", lambda self: None)
     at = AppTest.from_file(app_path, default_timeout=TIMEOUT).run()
+    assert not at.exception and not jobtable.table_path().exists()
+    jobtable.JobTable(jobtable.table_path()).submit(page_spec(FLAT_MODEL, epochs=3), owner=people.TEACHER_OWNER,
+                                                    label="the other tab's network")
     at.switch_page("app_pages/build_train.py").run()
-    assert TRAIN_JOB_KEY not in at.session_state and not at.exception
+    assert not at.exception, at.exception
+    assert TRAIN_JOB_KEY not in at.session_state and not [i for i in at.info if i.value.startswith("Welcome back.")]
 
 
 def test_a_damaged_job_table_is_named_and_the_lab_still_opens(cnnviz_home, app_path, monkeypatch):
