@@ -12,6 +12,7 @@ from cnnviz.data import augment, datasets, stored
 from cnnviz.data.scaling import SCALINGS
 from cnnviz.errors import InvalidArgument
 from cnnviz.lessons import shapes
+from cnnviz.markup import plain_text
 from cnnviz.models import names as network_names
 from cnnviz.models import presets
 from cnnviz.models.notebookresults import notebook_networks
@@ -227,7 +228,7 @@ def _training_options(ds: datasets.Dataset, config: ModelConfig | None,
     try:
         spec.validate(num_classes=ds.num_classes)  # e.g. too few images for a stratified validation split
     except InvalidArgument as err:
-        st.error(str(err))
+        st.error(plain_text(str(err)))
         return None
     return spec
 

@@ -14,6 +14,7 @@ from cnnviz.app.remember import KEEP
 from cnnviz.data import datasets, stored
 from cnnviz.errors import CnnvizError
 from cnnviz.lessons import experiments as ex
+from cnnviz.markup import plain_text
 from cnnviz.plots import experiments as plots
 from cnnviz.training import experiment_jobs
 
@@ -39,7 +40,7 @@ def _run(name: str, label: str, experiment: str, data: dict, **settings) -> None
     if job is not None and job["name"] == name:
         st.caption("Queued as a job of the server: its progress and Stop button are at the bottom of the page.")
     if (note := st.session_state.get(NOTES, {}).get(name)) is not None:
-        st.warning(note)
+        st.warning(plain_text(note))  # a job's error may repeat a dataset's name
 
 
 def _collect() -> None:

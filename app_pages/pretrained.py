@@ -9,6 +9,7 @@ from cnnviz.data import images
 from cnnviz.errors import Unavailable
 from cnnviz.inspect import pretrained
 from cnnviz.inspect.imagenet import depth_explanation, hessian_note
+from cnnviz.markup import plain_text
 from cnnviz.models.resnet50 import IMAGENET_MEAN_BGR
 from cnnviz.plots import pretrained as figs
 
@@ -30,7 +31,7 @@ def _photos(source: str) -> list[pretrained.Photo]:
                                         empty_note="")  # the tab says what to do when there is no photo
     photos, messages = caches.load_photos([(p.name, p.data) for p in pictures or []])
     for message in messages:
-        st.error(message)
+        st.error(plain_text(message))  # they name the student's files
     return photos
 
 

@@ -12,6 +12,7 @@ from cnnviz.app.state import keep_choice_valid
 from cnnviz.data import augment
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import robustness
+from cnnviz.markup import plain_text
 from cnnviz.plots import robustness as figs
 from cnnviz.runs import labels, rundata
 from cnnviz.runs import store as runs
@@ -138,7 +139,7 @@ def _sizes_tab(chosen: list[runs.RunInfo], busy: bool) -> None:
             try:  # e.g. a network without convolutions: global pooling has no feature maps to pool
                 twin = twin_spec(info, head="global_avg")
             except InvalidArgument as err:
-                st.caption(f"No size-agnostic twin can be trained of this network: {err}.")
+                st.caption(f"No size-agnostic twin can be trained of this network: {plain_text(str(err))}.")
                 continue
             if st.button("Train its size-agnostic twin (global average pooling instead of Flatten)",
                          key=f"robust_gap_twin_{k}", disabled=busy, icon=":material/model_training:"):

@@ -11,6 +11,7 @@ from cnnviz.data import images
 from cnnviz.app.remember import KEEP
 from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS, still_chosen, tick_belongs_to
 from cnnviz.errors import CnnvizError
+from cnnviz.markup import plain_text
 from cnnviz.plots import training as plots
 from cnnviz.runs import compare as runs_compare
 from cnnviz.runs import details as run_details
@@ -96,7 +97,7 @@ def _one_run(items: list[runs.RunInfo]) -> None:
         model_path = runs.model_file(run_id, me)
     except CnnvizError as err:
         model_path = None
-        c1.warning(f"The model cannot be downloaded: {err}")
+        c1.warning(f"The model cannot be downloaded: {plain_text(str(err))}")
     c1.download_button("Download model (.keras)", data=lambda: model_path.read_bytes(),
                        file_name=f"cnnviz-{run_id}.keras", mime="application/octet-stream", on_click="ignore",
                        key="runs_download_model", icon=":material/download:", disabled=model_path is None)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from cnnviz.errors import CnnvizError
+from cnnviz.markup import plain_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from cnnviz.runs.store import RunInfo
@@ -22,13 +23,14 @@ log = logging.getLogger("cnnviz")
 def friendly_errors(action: str = "That") -> Iterator[None]:
     """Show CnnvizError messages with ``st.error``; log anything else and show a short note.
 
-    Streamlit's own control-flow exceptions (rerun, stop) derive from BaseException
+    A message shows its characters as they are (:func:`cnnviz.markup.plain_text`): it may repeat what the
+    student typed. Streamlit's own control-flow exceptions (rerun, stop) derive from BaseException
     and pass through untouched.
     """
     try:
         yield
     except CnnvizError as err:
-        st.error(str(err))
+        st.error(plain_text(str(err)))
     except Exception:  # a bug: keep the traceback on the server, not in front of the class
         log.exception("%s failed", action)
         st.error(f"{action} failed because of an internal error. The details are in the server log.")

@@ -17,6 +17,7 @@ from cnnviz.app.state import RECONNECT_CHECKED_KEY
 from cnnviz.classroom import people, roster
 from cnnviz.classroom.people import Person
 from cnnviz.errors import CnnvizError
+from cnnviz.markup import plain_text
 
 #: The URL query parameter that holds a student's private key.
 KEY_PARAM = "key"
@@ -161,8 +162,8 @@ def _who_are_you() -> None:
         if st.form_submit_button("Start", icon=":material/login:"):
             try:
                 key, _ = roster.register(name)
-            except CnnvizError as err:  # a name too short, too long or unprintable: say so, keep the form
-                st.error(str(err))
+            except CnnvizError as err:  # a name too short, too long or unprintable: say so (as typed), keep the form
+                st.error(plain_text(str(err)))
                 return
             st.session_state[SESSION_KEY] = key
             st.session_state[WELCOME_KEY] = True

@@ -14,6 +14,7 @@ from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS
 from cnnviz.classroom.people import Person
 from cnnviz.data.selection import validation_count
 from cnnviz.errors import CnnvizError
+from cnnviz.markup import plain_text
 from cnnviz.models.backbones import expected_epoch_seconds
 from cnnviz.models.config import ModelConfig
 from cnnviz.runs import labels as runs_labels
@@ -104,7 +105,7 @@ def resume_training(job_id: str, key: str = TRAIN_JOB_KEY) -> str | None:
     try:
         new_id = training_jobs().resume(job_id, owner=owner())
     except CnnvizError as err:  # raised in a callback it would only say "This app has encountered an error"
-        st.toast(f"Not resumed: {err}", icon=":material/block:")
+        st.toast(f"Not resumed: {plain_text(str(err))}", icon=":material/block:")
         return None
     st.session_state[key] = new_id
     return new_id

@@ -16,6 +16,7 @@ import streamlit as st
 
 from cnnviz.app.numbers import checked_number
 from cnnviz.errors import InvalidArgument
+from cnnviz.markup import plain_text
 from cnnviz.lessons.pooling import pooling_effect
 from cnnviz.models.config import LAYERS, OPTIMIZERS, ModelConfig
 from cnnviz.models.layerlist import (
@@ -248,7 +249,7 @@ def preview(config: ModelConfig, input_shape: tuple[int, int, int], num_classes:
     try:
         table = config.validate(input_shape, num_classes)
     except InvalidArgument as err:
-        st.error(str(err))
+        st.error(plain_text(str(err)))
         return
     st.dataframe([{"layer": r["name"], "type": r["type"], "output shape": keras_shape(r["shape"]),
                    "parameters": r["params"], "how they are counted": r["formula"]} for r in table.rows],

@@ -19,6 +19,7 @@ from cnnviz.app import jobs
 from cnnviz.app.pickers import tta_phrase
 from cnnviz.app.state import TRAIN_JOB_KEY
 from cnnviz.errors import CnnvizError
+from cnnviz.markup import plain_text
 from cnnviz.plots import training as plots
 from cnnviz.runs import labels as runs_labels
 from cnnviz.runs import notebook
@@ -144,7 +145,7 @@ def _job_view(manager, status, suffix: str, key: str = TRAIN_JOB_KEY) -> None:
     if status.state in ("finished", "stopped"):
         _finished_note(status, saved)
     elif status.state == "failed":
-        st.error(status.error or "Training failed.")
+        st.error(plain_text(status.error or "Training failed."))  # it may name a dataset or label
     elif status.state == "interrupted":
         kept = f" What it had learned is saved as run `{status.run_id}`." if status.run_id else ""
         st.warning("This training was interrupted: the server stopped while it ran." + kept)

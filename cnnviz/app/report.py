@@ -16,6 +16,7 @@ import streamlit as st
 from cnnviz.app import identity
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.errors import CnnvizError
+from cnnviz.markup import plain_text
 from cnnviz.report import pins as pin_store
 from cnnviz.runs import store as runs
 
@@ -73,7 +74,7 @@ def _pin(run_id: str, view_id: str, title: str, fig: go.Figure, caption: str) ->
         try:
             st.session_state[PINS_KEY] = [_as_dict(p) for p in pin_store.add(person, pin)]
         except CnnvizError as err:  # e.g. a full disk: the pin is not kept
-            st.toast(f"Could not pin this view: {err}", icon=":material/error:")
+            st.toast(f"Could not pin this view: {plain_text(str(err))}", icon=":material/error:")
             return
     else:
         st.session_state[PINS_KEY] = [*kept, _as_dict(pin)]

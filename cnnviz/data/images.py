@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from cnnviz import markup
 from cnnviz.data.decodelimits import DecodeBudget, DecodeRefused, check_jpeg_scans
 from cnnviz.errors import CnnvizError, InvalidArgument
 
@@ -128,11 +129,6 @@ def code_name(name: str) -> str:
     return f"`{cleaned or 'upload'}`"
 
 
-_JOINER = "\u2060"  # WORD JOINER: invisible, joins nothing, but no pattern sees through it
-# Characters that start Markdown, HTML or LaTeX in Streamlit's text elements.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>$~|#])")
-
-
 def plain_name(name: str, limit: int = 60) -> str:
     """A file name to show inside Markdown text (a subheader, a caption) as typed, with no link or icon.
 
@@ -143,12 +139,10 @@ def plain_name(name: str, limit: int = 60) -> str:
     cleaned = "".join(ch for ch in str(name) if ch.isprintable()).strip() or "upload"
     if len(cleaned) > limit:
         cleaned = cleaned[: limit - 3] + "..."
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", cleaned)
-    escaped = re.sub(r"(?i)(https?|ftp)://", r"\1\\://", re.sub(r"(?i)\bwww\.", r"www\\.", escaped))
     # Backslashes are not enough: Streamlit finds links ("http://", "www.", "a@b.c") and shortcodes
     # (":material/warning:", ":red[x]") in the text *after* Markdown is parsed. An invisible word
     # joiner after every ":" and "@" and inside "www." breaks those patterns and shows the same.
-    return re.sub(r"[:@]", lambda m: m.group(0) + _JOINER, escaped.replace("www\\.", f"www{_JOINER}\\."))
+    return markup.escaped(cleaned)
 
 
 def _matching_kind(data: bytes, signatures: tuple[tuple[bytes, int, str], ...]) -> str | None:

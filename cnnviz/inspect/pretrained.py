@@ -30,9 +30,9 @@ from cnnviz.data.images import (
     EXTREME_ASPECT_RATIO,
     THIN_SIDE_PX,
     ImageError,
+    code_name,
     fit_within,
     load_image,
-    plain_name,
     resize,
     shape_notes,
 )
@@ -252,7 +252,7 @@ def load_photos(files: Sequence[tuple[str, bytes]]) -> tuple[list[Photo], list[s
         notes = (*(n for n in loaded.notes if n not in own), *size_notes(loaded.original_size, array.shape[:2]))
         photos.append(Photo(name=name, array=array, notes=notes))
     if len(files) > MAX_IMAGES:
-        left_out = ", ".join(plain_name(name) for name, _ in files[MAX_IMAGES:MAX_IMAGES + 20])  # st.error: Markdown
+        left_out = ", ".join(code_name(name) for name, _ in files[MAX_IMAGES:MAX_IMAGES + 20])  # as load_image's
         more = f" and {len(files) - MAX_IMAGES - 20:,} more" if len(files) > MAX_IMAGES + 20 else ""
         messages.append(f"ResNet50 looks at {MAX_IMAGES} photos at a time: left out {left_out}{more}.")
     return photos, messages

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnnviz.classroom import people, roster
 from cnnviz.data.images import plain_name
-from tests.support.pages import TIMEOUT
+from tests.support.pages import TIMEOUT, markdown_in, shown
 
 CLASS_ENVS = (people.PASSWORD_ENV, people.TEACHERS_ENV, people.CLASSROOM_ENV)
 
@@ -43,6 +43,17 @@ def test_a_laptop_is_the_teacher_with_nothing_to_fill_in(app_path):
     at = _app(app_path)
     assert not at.exception
     assert not at.get("text_input") and not at.sidebar.expander and "Welcome" not in [t.value for t in at.title]
+
+
+def test_a_refused_name_is_repeated_as_typed_not_as_markdown(app_path, classroom):
+    typed = "**x** [a](http://e) :red[b] $x$"
+    at = _app(app_path)
+    at.text_input(key="identity_name").input(typed)
+    _button(at, "Start").click().run()
+    [error] = [e.value for e in at.error]  # still on the form, saying why
+    assert f"but {typed!r} has" in shown(error)
+    assert markdown_in(error) == [], error  # not bold, no link, no red word, no formula
+    assert roster.students() == []
 
 
 def test_a_first_visit_asks_a_name_then_keeps_the_key_in_the_url(app_path, classroom):

@@ -76,7 +76,7 @@ def test_pretrained_cuts_the_list_before_decoding(monkeypatch):
     small = encode(Image.fromarray(photo_rgb(8, 8)), "PNG")
     photos, messages = pretrained.load_photos([(f"p{i}.png", small) for i in range(100)])
     assert len(photos) == pretrained.MAX_IMAGES and len(decoded) == pretrained.MAX_IMAGES
-    assert messages[-1].startswith("ResNet50 looks at 12 photos at a time: left out p12.png")
+    assert messages[-1].startswith("ResNet50 looks at 12 photos at a time: left out `p12.png`")
     assert messages[-1].endswith("and 68 more.")
 
 

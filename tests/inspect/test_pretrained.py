@@ -376,7 +376,7 @@ def test_too_many_photos_are_cut_with_a_message():
     data = png_bytes(photo(8, 8))
     photos, messages = pretrained.load_photos([(f"p{i}.png", data) for i in range(14)])
     assert len(photos) == 12
-    assert messages == ["ResNet50 looks at 12 photos at a time: left out p12.png, p13.png."]
+    assert messages == ["ResNet50 looks at 12 photos at a time: left out `p12.png`, `p13.png`."]
 
 
 def test_sample_photos_are_bundled():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 
 import numpy as np
@@ -54,6 +55,24 @@ def chart_keys(at: AppTest) -> set[str]:
 def no_errors(at: AppTest) -> None:
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
+
+
+#: What Markdown acts on in the text as sent: emphasis, written links, formulas, code, lists (unless escaped).
+MARKDOWN_SYNTAX = re.compile(r"(?<!\\)[*\[\]$`]|^\s*(\d+[.)]|[-+])\s", re.M)
+#: What Streamlit acts on once escapes are resolved: GFM autolinks, e-mail links, shortcodes (icons, emoji, colours).
+STREAMLIT_ACTS_ON = re.compile(r"https?://|ftp://|\bwww\.|:material/\w+:|:[a-z]+\[|:\w+:|[\w.+-]@[\w-]+\.\w", re.I)
+
+
+def shown(value: str) -> str:
+    """What a reader sees of a message drawn as Markdown: backslash escapes resolved, invisible joiners dropped."""
+    return re.sub(r"\\(.)", r"\1", value).replace("\u2060", "")
+
+
+def markdown_in(value: str) -> list[str]:
+    """What Markdown or Streamlit would act on in ``value`` (a message as sent to ``st.error``): none when every
+    character shows as typed."""
+    resolved = re.sub(r"\\(.)", r"\1", value)  # the invisible joiners stay: they are what breaks the patterns
+    return [m.group(0) for m in (*MARKDOWN_SYNTAX.finditer(value), *STREAMLIT_ACTS_ON.finditer(resolved))]
 
 
 def texts(at: AppTest) -> str:
