@@ -52,6 +52,7 @@ def _notebook_networks(preset: presets.Preset) -> None:
     with st.expander("This notebook's networks and the test accuracy it printed for each"):
         st.dataframe([{k: r[k] for k in ("title", "parameters", "test accuracy", "where")} for r in
                       notebook_networks(preset.name)], hide_index=True, key="train_notebook_networks",
+                     placeholder=tables.MISSING,
                      column_config={"parameters": st.column_config.NumberColumn(format="localized"),
                                     "test accuracy": st.column_config.NumberColumn("the notebook's test accuracy",
                                                                                    format="percent")})

@@ -6,7 +6,7 @@ import datetime as dt
 
 import streamlit as st
 
-from cnnviz.app import identity, jobs
+from cnnviz.app import identity, jobs, tables
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.numbers import checked_number
 from cnnviz.app.state import still_chosen
@@ -28,7 +28,7 @@ def _results_table(me) -> None:
     if not rows:
         st.info("No runs yet.")
         return
-    st.dataframe(rows, hide_index=True, key="class_results", column_config=RESULT_COLUMNS)
+    st.dataframe(rows, hide_index=True, key="class_results", column_config=RESULT_COLUMNS, placeholder=tables.MISSING)
 
 
 def _when(seconds: float | None) -> str:
@@ -62,7 +62,7 @@ def _trainings(me) -> None:
                        "place in queue": s.queue_position or None,
                        "progress": _progress(s) if s.state == "running" else "",
                        "since": _when(s.started or s.submitted), "job": s.job_id} for s in active],
-                     hide_index=True, key="class_jobs")
+                     hide_index=True, key="class_jobs", placeholder=tables.MISSING)
         by_id = {s.job_id: s for s in active}
         left, right = st.columns([3, 1])
         wanted = st.session_state.get("class_stop_job")  # the teacher's choice, before an ended job is replaced

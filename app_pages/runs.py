@@ -32,7 +32,7 @@ SEEN_TRAINED_KEY = "runs_seen_trained_run"  # the run this session trained that 
 def _overview(items: list[runs.RunInfo]) -> None:
     rows = [{"by": info.owner_name, **row} for info, row in zip(items, runs_compare.runs_table(items))]
     st.dataframe(
-        rows, hide_index=True, key="runs_table",
+        rows, hide_index=True, key="runs_table", placeholder=tables.MISSING,
         column_config={"test accuracy": st.column_config.NumberColumn(format="percent"),
                        "notebook's accuracy": st.column_config.NumberColumn(format="percent"),
                        "test loss": st.column_config.NumberColumn(format="%.3f"),
@@ -62,7 +62,8 @@ def _compare(items: list[runs.RunInfo]) -> None:
         differing = differing_settings(chosen)
         if differing:
             st.write("Settings that differ (highlighted):")
-            st.dataframe(tables.settings_table(runs_compare.runs_table(chosen), differing), hide_index=True, key="runs_differ")
+            st.dataframe(tables.settings_table(runs_compare.runs_table(chosen), differing), hide_index=True,
+                         key="runs_differ", placeholder=tables.MISSING)
         else:
             st.write("These runs used the same settings.")
 

@@ -12,6 +12,11 @@ from cnnviz.lessons.shapes import keras_shape
 from cnnviz.runs.details import PERCENT_COLUMNS, format_value
 
 
+#: What an empty cell reads (``st.dataframe(placeholder=...)``), as :func:`cnnviz.runs.details.format_value` writes
+#: a missing value, not Streamlit's grey "None".
+MISSING = "–"
+
+
 def parameter_metrics(table, labels: tuple[str, str, str] = ("Parameters", "Trainable", "Non-trainable")) -> None:
     """Three metrics of a :class:`cnnviz.models.network.SummaryTable`: total, trainable, non-trainable."""
     for col, label, value in zip(st.columns(3), labels, (table.total, table.trainable, table.non_trainable)):
