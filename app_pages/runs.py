@@ -51,6 +51,9 @@ def _compare(items: list[runs.RunInfo]) -> None:
     if not chosen:
         st.info("Choose one or more runs to see their curves.")
         return
+    note = runs_compare.datasets_note(chosen)
+    if note is not None:  # above the curves: a higher one on easier data is no better network
+        st.warning(plain_text(note), icon=":material/compare_arrows:")
     metric = st.segmented_control("Curve", ["accuracy", "loss"], default="accuracy", key="runs_metric",
                                   persist_state=KEEP) or "accuracy"
     st.plotly_chart(plots.compare_runs(chosen, metric), key="runs_curves")

@@ -51,6 +51,20 @@ def differing_settings(runs: Sequence[RunInfo]) -> list[str]:
     return [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1]
 
 
+def datasets_note(runs: Sequence[RunInfo]) -> str | None:
+    """A warning for an overlay of runs trained on different datasets (None when they share one): their curves and
+    accuracies measure different tasks, so side by side they cannot say which network or setting is better."""
+    classes: dict[str, Any] = {}
+    for info in runs:
+        classes.setdefault(str(info.config.get("dataset", "?")), info.config.get("num_classes"))
+    if len(classes) < 2:
+        return None
+    named = [f"{name} ({count} classes)" if isinstance(count, int) else name for name, count in classes.items()]
+    return (f"These runs were trained on different datasets: {', '.join(named[:-1])} and {named[-1]}. Their curves "
+            "and accuracies measure different tasks (other images, other classes, another chance level), so side by "
+            "side they do not say which network or setting is better: compare runs of one dataset for that.")
+
+
 def runs_table(runs: Iterable[RunInfo]) -> list[dict[str, Any]]:
     """One row per run: id, time, status, test accuracy, epochs done and every setting."""
     rows = []
