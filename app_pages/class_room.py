@@ -58,7 +58,12 @@ def _trainings(me) -> None:
     asked = f" ({stopping} stopping within a batch)" if stopping else ""
     st.write(f"{len(running)} training{asked}, {len(waiting)} waiting; the server trains {manager.max_jobs} at a time.")
     if active:
-        st.dataframe([{"who": s.owner_name, "what": s.label, "state": _state(s),
+        shown = roster.shown_names((s.owner, s.owner_name) for s in active)  # two Anns: "Ann (3f2a)", "Ann (91bc)"
+
+        def who(s) -> str:
+            return shown[s.owner, s.owner_name]
+
+        st.dataframe([{"who": who(s), "what": s.label, "state": _state(s),
                        "place in queue": s.queue_position or None,
                        "progress": _progress(s) if s.state == "running" else "",
                        "since": _when(s.started or s.submitted), "job": s.job_id} for s in active],
@@ -67,7 +72,7 @@ def _trainings(me) -> None:
         left, right = st.columns([3, 1])
         wanted = st.session_state.get("class_stop_job")  # the teacher's choice, before an ended job is replaced
         job_id = left.selectbox("Training", list(by_id), key="class_stop_job",
-                                format_func=lambda i: f"{by_id[i].owner_name}: {by_id[i].label} ({_state(by_id[i])})")
+                                format_func=lambda i: f"{who(by_id[i])}: {by_id[i].label} ({_state(by_id[i])})")
         clicked = right.button("Stop it", key="class_stop", icon=":material/stop_circle:")
         if clicked and not still_chosen(wanted, job_id):  # it ended meanwhile: never stop the next one
             right.warning("The training you chose has ended or left the queue: nothing was stopped.")
@@ -107,9 +112,11 @@ def _sharing(me) -> None:
     if not items:
         return
     by_id = {r.run_id: r for r in items}
+    who = roster.shown_names((r.owner, r.owner_name) for r in items)
+    label = {r.run_id: f"{who[r.owner, r.owner_name]}: {r.label}" for r in items}
     shared = sorted(i for i in class_settings.shared_runs() if i in by_id)
     chosen = st.multiselect("Runs shared with the class (read-only for them)", list(by_id), default=shared,
-                            key="class_shared_runs", format_func=lambda i: f"{by_id[i].owner_name}: {by_id[i].label}")
+                            key="class_shared_runs", format_func=label.get)
     if st.button("Share these runs", key="class_share_apply", disabled=set(chosen) == set(shared)):
         with friendly_errors("Sharing runs"):
             for run_id in set(chosen) ^ set(shared):
@@ -134,7 +141,9 @@ def main() -> None:
     with friendly_errors("Reading the results"):
         _results_table(me)
     with friendly_errors("Reading the class list"):
-        names = [p.display_name for p in roster.students()]
+        students = roster.students()  # oldest first
+        shown = roster.shown_names((p.user_id, p.display_name) for p in students)
+        names = [shown[p.user_id, p.display_name] for p in students]
         if names:
             with st.expander(f"Students with a key ({len(names)})"):
                 st.text(", ".join(names))  # names as typed: Markdown would link "www.…" and list "1. Ann"

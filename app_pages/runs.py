@@ -6,7 +6,7 @@ import streamlit as st
 
 from cnnviz.app import identity, report, tables
 from cnnviz.app.boundary import friendly_errors
-from cnnviz.classroom import policy
+from cnnviz.classroom import policy, roster
 from cnnviz.data import images
 from cnnviz.app.remember import KEEP
 from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS, still_chosen, tick_belongs_to
@@ -30,7 +30,8 @@ SEEN_TRAINED_KEY = "runs_seen_trained_run"  # the run this session trained that 
 
 
 def _overview(items: list[runs.RunInfo]) -> None:
-    rows = [{"by": info.owner_name, **row} for info, row in zip(items, runs_compare.runs_table(items))]
+    who = roster.shown_names((info.owner, info.owner_name) for info in items)  # two Anns: "Ann (3f2a)", "Ann (91bc)"
+    rows = [{"by": who[info.owner, info.owner_name], **row} for info, row in zip(items, runs_compare.runs_table(items))]
     st.dataframe(
         rows, hide_index=True, key="runs_table", placeholder=tables.MISSING,
         column_config={"test accuracy": st.column_config.NumberColumn(format="percent"),
@@ -81,7 +82,8 @@ def _one_run(items: list[runs.RunInfo]) -> None:
     me = identity.person()
     mine = policy.can_change(me, info.owner)
     if info.owner != me.user_id:
-        st.caption(f"Trained by {images.plain_name(info.owner_name)}" + ("." if mine else ": shared with the class, read-only."))
+        shown = roster.shown_names([(info.owner, info.owner_name)])[info.owner, info.owner_name]
+        st.caption(f"Trained by {images.plain_name(shown)}" + ("." if mine else ": shared with the class, read-only."))
     acc = info.test_accuracy
     figure = notebook.for_run(info)
     seed_acc = figure.shown_accuracy if figure is not None else None

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from cnnviz import storage, terminal, weights
+from cnnviz.classroom import roster
 from cnnviz.classroom.people import TEACHER_OWNER, Person
 from cnnviz.data import cifar10, datasets, folderdata, selection, stored
 from cnnviz.errors import CnnvizError, InvalidArgument, Unavailable
@@ -162,6 +163,15 @@ def _add_jobs_command(sub: argparse._SubParsersAction) -> None:
     work.set_defaults(handler=_cmd_jobs_work)
 
 
+def _cut(name: str, width: int) -> str:
+    """``name`` in at most ``width`` characters, keeping the tag that tells two of one name apart ("Ann (3f2a)")."""
+    if len(name) <= width:
+        return name
+    _, sep, tag = name.rpartition(" (")
+    kept = sep + tag if sep and tag.endswith(")") and len(sep + tag) < width - 3 else ""
+    return name[: width - len(kept) - 3] + "..." + kept
+
+
 def _cmd_jobs(args: argparse.Namespace) -> int:
     items = jobtable.JobTable().jobs()
     if args.json:
@@ -173,6 +183,7 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     if not items:
         print("no training jobs queued or running")
         return 0
+    who = roster.shown_names((s.owner, s.owner_name) for s in items)  # two Anns: "Ann (3f2a)", "Ann (91bc)"
     header = f"{'job':<18}{'state':<10}{'place':>6}  {'owner':<36}{'what':<34}progress"
     print(header)
     print("-" * len(header))
@@ -183,7 +194,8 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
             progress = f"experiment: {p.note or p.phase} ({p.fraction:.0%})"
         if s.stop_requested and s.state == "running":
             progress += " (stopping)"
-        print(f"{s.job_id:<18}{s.state:<10}{s.queue_position or '':>6}  {s.owner_name[:35]:<36}{s.label[:33]:<34}{progress}")
+        owner = _cut(who[s.owner, s.owner_name], 35)
+        print(f"{s.job_id:<18}{s.state:<10}{s.queue_position or '':>6}  {owner:<36}{s.label[:33]:<34}{progress}")
     return 0
 
 
@@ -383,6 +395,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     if not items:
         print(f"no runs in {storage.runs_dir()}")
         return 0
+    who = roster.shown_names((r.owner, r.owner_name) for r in items)
     header = f"{'run':<26}{'created (UTC)':<21}{'status':<10}{'by':<24}{'model':<24}{'dataset':<14}{'epochs':>7}{'test acc.':>11}"
     print(header)
     print("-" * len(header))
@@ -390,7 +403,8 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         spec = r.spec
         acc = "-" if r.test_accuracy is None else f"{r.test_accuracy:.2%}"
         done = r.metrics.get("epochs_completed")
-        print(f"{r.run_id:<26}{r.created.replace('T', ' ')[:19]:<21}{r.status:<10}{r.owner_name[:23]:<24}"
+        by = _cut(who[r.owner, r.owner_name], 23)
+        print(f"{r.run_id:<26}{r.created.replace('T', ' ')[:19]:<21}{r.status:<10}{by:<24}"
               f"{labels.network_id(spec):<24}{spec.dataset:<14}{'-' if done is None else f'{done:g}':>7}{acc:>11}")
     return 0
 

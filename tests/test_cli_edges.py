@@ -347,7 +347,7 @@ def test_ctrl_c_during_a_download_on_a_terminal_says_so_on_a_line_of_its_own(mon
     assert err.getvalue().endswith("\ninterrupted\n"), repr(err.getvalue())
 
 
-# 14. train without --wait queued a job on a student's import without noting whose import it was: when that student
+# 15. train without --wait queued a job on a student's import without noting whose import it was: when that student
 #     deleted it and another imported their own data under the freed name, the teacher's job trained on that
 #     (the app's queue refuses it: "someone else has imported another one under its name since")
 def test_a_queued_training_trains_only_on_the_import_it_was_queued_on(capsys, tmp_path):
@@ -368,7 +368,7 @@ def test_a_queued_training_trains_only_on_the_import_it_was_queued_on(capsys, tm
     assert not owners.trains_for(record.dataset, record.owner, record.dataset_owner), record.dataset_owner
 
 
-# 15. download: weights already in Keras' cache (which the pages use as they are) were downloaded again, and offline the
+# 16. download: weights already in Keras' cache (which the pages use as they are) were downloaded again, and offline the
 #     command failed, telling the teacher to copy onto the machine a file that is there; they go into CNNVIZ_HOME
 #     (shared with other machines) as a download would
 def test_download_takes_the_weights_from_keras_cache_where_the_pages_find_them(capsys, keras_home):
@@ -387,7 +387,7 @@ def test_download_takes_the_weights_from_keras_cache_where_the_pages_find_them(c
     assert copied.read_bytes() == body and str(copied) in out, out
 
 
-# 16. a CNNVIZ_HOME that exists but this user may not write (the server's, from the teacher's own account): an
+# 17. a CNNVIZ_HOME that exists but this user may not write (the server's, from the teacher's own account): an
 #     sqlite3.OperationalError traceback ("unable to open database file") where test 10's home that cannot be made
 #     is one line
 @pytest.mark.parametrize("command", [["jobs"], ["jobs", "stop", "job-1"], ["train", *TINY], ["jobs", "work"]])
@@ -431,7 +431,7 @@ def test_download_with_a_keras_cache_it_may_not_read_goes_on(capsys, keras_home,
     assert "error: could not download" in err and "Traceback" not in err, err
 
 
-# 17. jobs resume without --wait: "queued", and nothing trains it while no server or `jobs work` runs; `train` without
+# 18. jobs resume without --wait: "queued", and nothing trains it while no server or `jobs work` runs; `train` without
 #     --wait says so, resume did not
 def test_jobs_resume_without_wait_says_when_no_worker_runs(capsys):
     import json
@@ -453,7 +453,7 @@ def test_jobs_resume_without_wait_says_when_no_worker_runs(capsys):
     assert "no training worker runs for this CNNVIZ_HOME yet" in out, out
 
 
-# 18. train --wait behind the class's trainings: nothing printed until the job started (the pages show the place in
+# 19. train --wait behind the class's trainings: nothing printed until the job started (the pages show the place in
 #     the queue)
 def test_follow_says_its_place_in_the_queue(monkeypatch, capsys):
     from cnnviz.training.callbacks import Progress
@@ -466,7 +466,7 @@ def test_follow_says_its_place_in_the_queue(monkeypatch, capsys):
     assert capsys.readouterr().out.splitlines() == ["waiting in the queue (number 3)", "waiting in the queue (number 1)"]
 
 
-# 19. download --from FILE --url MIRROR: the mirror was ignored without a word (the file was copied)
+# 20. download --from FILE --url MIRROR: the mirror was ignored without a word (the file was copied)
 def test_download_from_a_file_refuses_a_mirror_too(capsys, tmp_path, keras_home):
     from cnnviz import weights
     from tests.support.http import md5
@@ -480,3 +480,22 @@ def test_download_from_a_file_refuses_a_mirror_too(capsys, tmp_path, keras_home)
     assert err == ("error: --from copies a file and --url downloads one: give one of them, "
                    "got --from " + repr(str(source)) + " --url 'http://127.0.0.1:9/r.h5'"), err
     assert not (storage.weights_dir() / weights.weights_file("resnet50").file).exists()
+
+
+# 21. jobs: two students of one name are two lines the teacher can tell apart, and a long name keeps its tag
+def test_jobs_tells_two_students_of_one_name_apart(capsys, cnnviz_home):
+    from cnnviz.classroom import roster
+    from cnnviz.training.jobtable import JobTable
+    from tests.support.specs import tiny_spec
+
+    table = JobTable()
+    long = "Ann Maria Josephine de la Cruz Fernandez"
+    people = [roster.register(name)[1] for name in ("Ann", "Ann", long, long)]
+    for seed, who in enumerate(people):
+        table.submit(tiny_spec(seed=seed), owner=who.user_id, owner_name=who.display_name, label="net")
+    assert cli.main(["jobs"]) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    owners = [row[36:72].strip() for row in rows]
+    assert owners[0] != owners[1] and all(re.fullmatch(r"Ann \([0-9a-f]{4,}\)", o) for o in owners[:2]), owners
+    cut = re.compile(r"Ann Maria Josephine de.*\.\.\. \([0-9a-f]{4,}\)")
+    assert owners[2] != owners[3] and all(len(o) == 35 and cut.fullmatch(o) for o in owners[2:]), owners  # the tag kept

@@ -3,12 +3,15 @@ trained), datasets on this machine, and the labels that name a run in them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import streamlit as st
 
 from cnnviz.app import caches, identity, jobs
 from cnnviz.app.remember import KEEP
 from cnnviz.app.state import CURRENT_RUN_KEY, SEEN_TRAINED_KEY
+from cnnviz.classroom import roster
 from cnnviz.data import datasets, images, stored
 from cnnviz.runs import labels
 from cnnviz.runs import store as runs
@@ -35,10 +38,12 @@ def tested_answer_caption(info: runs.RunInfo, tested: np.ndarray, class_names) -
 # --- runs ------------------------------------------------------------------------------------
 
 
-def run_label(info: runs.RunInfo) -> str:
-    """:func:`labels.picker_label`, with whose run it is when it is not this person's (a teacher's list)."""
+def run_label(info: runs.RunInfo, who: Mapping[tuple[str, str], str] | None = None) -> str:
+    """:func:`labels.picker_label`, with whose run it is when it is not this person's (a teacher's list), as ``who``
+    names them (:func:`cnnviz.classroom.roster.shown_names`; else the run's owner name)."""
     mine = info.owner == identity.person().user_id
-    return labels.picker_label(info) + ("" if mine else f" · by {info.owner_name}")
+    by = (who or {}).get((info.owner, info.owner_name), info.owner_name)
+    return labels.picker_label(info) + ("" if mine else f" · by {by}")
 
 
 
@@ -61,7 +66,8 @@ def pick_run(items: list[runs.RunInfo], *, key: str, label: str = "Run") -> runs
     if st.session_state.get(key) not in by_id:
         st.session_state[key] = default_run_id(items)
     # Not kept per page (no persist_state): the run chosen last on any page (CURRENT_RUN_KEY) follows the student.
-    run_id = st.selectbox(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i]))
+    who = roster.shown_names((r.owner, r.owner_name) for r in items)
+    run_id = st.selectbox(label, list(by_id), key=key, format_func=lambda i: run_label(by_id[i], who))
     st.session_state[CURRENT_RUN_KEY] = run_id
     return by_id[run_id]
 
@@ -79,7 +85,9 @@ def pick_runs(items: list[runs.RunInfo], *, key: str, label: str = "Runs") -> li
         if trained not in chosen:
             chosen.append(trained)
     st.session_state[key] = chosen
-    ids = st.multiselect(label, list(by_id), key=key, persist_state=KEEP, format_func=lambda i: run_label(by_id[i]))
+    who = roster.shown_names((r.owner, r.owner_name) for r in items)
+    ids = st.multiselect(label, list(by_id), key=key, persist_state=KEEP,
+                         format_func=lambda i: run_label(by_id[i], who))
     if ids:
         st.session_state[CURRENT_RUN_KEY] = ids[0]
     return [by_id[i] for i in ids]

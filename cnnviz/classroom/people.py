@@ -41,12 +41,14 @@ FORMULA_START = "=+-@"
 LOOK_ALIKES = str.maketrans("асеһіјкмнортхувѕԁԛԝгαβεηικνορτυχ", "acehijkmhoptxybsdqwrabehiknoptux")
 
 
-def looks_like_teacher(name: str) -> bool:
-    """Whether ``name`` reads as :data:`TEACHER_NAME` on screen: any case, full-width letters (NFKC) or Cyrillic and
-    Greek look-alikes (:data:`LOOK_ALIKES`)."""
-    def skeleton(text: str) -> str:
-        return " ".join(unicodedata.normalize("NFKC", text).casefold().translate(LOOK_ALIKES).split())
+def skeleton(name: str) -> str:
+    """How ``name`` reads on screen: any case, full-width letters (NFKC) and Cyrillic and Greek look-alikes
+    (:data:`LOOK_ALIKES`) as one; two names with one skeleton cannot be told apart by reading them."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().translate(LOOK_ALIKES).split())
 
+
+def looks_like_teacher(name: str) -> bool:
+    """Whether ``name`` reads as :data:`TEACHER_NAME` on screen (:func:`skeleton`)."""
     return skeleton(name) == skeleton(TEACHER_NAME)
 
 

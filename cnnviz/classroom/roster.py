@@ -12,6 +12,7 @@ import logging
 import secrets
 import time
 import unicodedata
+from collections.abc import Iterable
 
 from cnnviz.classroom import db, people
 from cnnviz.classroom.people import Person
@@ -25,6 +26,8 @@ KEY_BYTES = 32
 SHORT_HASH = 16
 #: A key is URL-safe base64 text of about 43 characters; anything much longer is not a key.
 KEY_MAX = 128
+#: Hex digits of the tag that tells apart people who share a name ("Ann (3f2a)"; more when two tags meet).
+TAG_DIGITS = 4
 
 
 def clean_name(name: object) -> str:
@@ -95,3 +98,31 @@ def students() -> list[Person]:
     with db.connect() as conn:
         rows = conn.execute("SELECT user_id, display_name FROM students ORDER BY created").fetchall()
     return [Person(r["user_id"], r["display_name"], False, "key") for r in rows]
+
+
+def _tag(user_id: str, digits: int) -> str:
+    """A short tag of ``user_id``: a hash of it, so it tells nothing of a student's key (their user id is already a
+    hash of it) nor of an account's e-mail address."""
+    return hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:digits]
+
+
+def shown_names(owners: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """``{(user id, display name): name to show}`` for the owners of runs or jobs: a name that reads the same as
+    another person's (:func:`cnnviz.classroom.people.skeleton`), among these owners or the registered students, gets
+    a short stable tag of each one's user id, "Ann (3f2a)", the same on every page (one person under two names, the
+    teacher on a page and on the command line, keeps both). Names hold no "(" (:func:`clean_name`,
+    :func:`cnnviz.classroom.people.without_markup`): nobody can type another's tag.
+    """
+    wanted = set(owners)
+    alike: dict[str, set[str]] = {}
+    for user_id, name in wanted | {(p.user_id, p.display_name) for p in students()}:
+        alike.setdefault(people.skeleton(name), set()).add(user_id)
+    shown = {}
+    for user_id, name in wanted:
+        group = alike[people.skeleton(name)]
+        if len(group) == 1:
+            shown[user_id, name] = name
+            continue
+        digits = next(d for d in range(TAG_DIGITS, 65) if len({_tag(u, d) for u in group}) == len(group))
+        shown[user_id, name] = f"{name} ({_tag(user_id, digits)})"
+    return shown

@@ -7,10 +7,10 @@ teacher's listing that goes in, not a student's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cnnviz.classroom import policy
+from cnnviz.classroom import policy, roster
 from cnnviz.classroom import settings as class_settings
 from cnnviz.classroom.people import Person
 from cnnviz.runs import labels
@@ -21,11 +21,12 @@ from cnnviz.runs.store import RunInfo
 COLUMNS = ("dataset", "network", "best test accuracy", "epochs", "seconds", "who", "runs", "run")
 
 
-def results_table(runs: Iterable[RunInfo]) -> list[dict[str, Any]]:
+def results_table(runs: Iterable[RunInfo], names: Mapping[tuple[str, str], str] | None = None) -> list[dict[str, Any]]:
     """One row per (dataset, network): the run with the best test accuracy, and how many runs tried it.
 
     Runs without a test accuracy count in ``runs`` but never win. Rows are sorted by dataset, then
-    best accuracy (highest first). ``seconds`` is the training time (``train_seconds``).
+    best accuracy (highest first). ``seconds`` is the training time (``train_seconds``). ``names``: who is shown as
+    what, by (user id, display name) (:func:`cnnviz.classroom.roster.shown_names`; else each run's owner name).
     """
     groups: dict[tuple[str, str], list[RunInfo]] = {}
     for info in runs:
@@ -41,7 +42,7 @@ def results_table(runs: Iterable[RunInfo]) -> list[dict[str, Any]]:
             "best test accuracy": None if best is None else best.test_accuracy,
             "epochs": None if best is None else best.metrics.get("epochs_completed"),
             "seconds": None if best is None else best.metrics.get("train_seconds"),
-            "who": None if best is None else best.owner_name,
+            "who": None if best is None else (names or {}).get((best.owner, best.owner_name), best.owner_name),
             "runs": len(items),
             "run": None if best is None else best.run_id,
         })
@@ -58,4 +59,5 @@ def class_results(viewer: Person) -> list[dict[str, Any]]:
     if not viewer.is_teacher and not class_settings.results_shared():
         raise policy.NotAllowed(f"{viewer.display_name} may not see the class's results table: the teacher has "
                                 "not shared it yet.")
-    return results_table(store.list_runs())
+    items = store.list_runs()
+    return results_table(items, roster.shown_names((r.owner, r.owner_name) for r in items))  # two Anns: two names

@@ -26,6 +26,30 @@ def test_two_students_of_one_name_are_two_people():
     assert roster.lookup(key_b) == second
 
 
+def test_two_students_of_one_name_are_told_apart_wherever_the_teacher_sees_them(cnnviz_home, monkeypatch):
+    keys = iter(["k" * 43, "q" * 43, "z" * 43])  # fixed keys: what the tag must not show is known
+    monkeypatch.setattr(roster.secrets, "token_urlsafe", lambda n: next(keys))
+    key_a, first = roster.register("Sam")
+    key_b, second = roster.register("sam")  # reads the same on screen
+    _, cy = roster.register("Cy")
+    sam, other_sam = (first.user_id, "Sam"), (second.user_id, "sam")
+    shown = roster.shown_names([sam, (cy.user_id, "Cy")])  # a table with one Sam in it
+    assert shown[cy.user_id, "Cy"] == "Cy"  # a name nobody shares stays as it is
+    both = roster.shown_names([other_sam, sam])
+    assert both == {sam: "Sam (c279)", other_sam: "sam (d020)"} and shown[sam] == both[sam]  # the same everywhere
+    for key, person in ((key_a, first), (key_b, second)):
+        tag = both[person.user_id, person.display_name][-5:-1]
+        assert tag not in key and tag not in roster.key_hash(key)  # nothing of the key, nor of its stored hash
+
+
+def test_one_person_under_two_names_keeps_both_and_accounts_get_tags_too(cnnviz_home):
+    teacher = [("teacher", "Teacher"), ("teacher", "ada@lab (command line)")]  # a page and the command line
+    assert roster.shown_names(teacher) == {pair: pair[1] for pair in teacher}
+    accounts = [("account:a@school.org", "Ann Lee"), ("account:b@school.org", "Ann Lee")]
+    shown = roster.shown_names(accounts)
+    assert len(set(shown.values())) == 2 and not any("school" in v for v in shown.values())
+
+
 def test_only_the_hash_of_a_key_is_stored(cnnviz_home):
     key, _ = roster.register("Ann")
     raw = db.path().read_bytes() + b"".join(p.read_bytes() for p in cnnviz_home.glob("class.sqlite3-*"))

@@ -172,3 +172,27 @@ def test_a_damaged_class_file_is_named_to_a_signed_in_student_not_a_traceback(ap
     assert not at.exception, at.exception
     said = [e.value for e in at.error]
     assert len(said) == 1 and str(file) in said[0], said
+
+
+def test_two_students_of_one_name_are_told_apart_on_the_class_and_runs_pages(app_path, cnnviz_home):
+    (_, first), (_, second) = roster.register("Ann"), roster.register("Ann")
+    manager = jobmanager.JobManager(workers=False)
+    for seed, who in enumerate((first, second)):
+        manager.submit(tiny_spec(seed=seed), build=tiny_build, owner=who)
+    for run_id, who in (("20260101-000000-0000000a", first), ("20260102-000000-0000000b", second)):
+        write_run(cnnviz_home, run_id, config={**GOOD_CONFIG, "owner": who.user_id, "owner_name": who.display_name})
+    at = open_page(app_path, PAGE)
+    no_errors(at)
+    [queue] = [d.value for d in at.dataframe if "place in queue" in d.value.columns]
+    names = list(queue["who"])  # first's job, then second's
+    assert len(set(names)) == 2 and all(n.startswith("Ann (") for n in names), names
+    offered = at.selectbox(key="class_stop_job").options  # the Stop picker names them so too
+    assert [o.split(":")[0] for o in offered] == names, offered
+    [results] = [d.value for d in at.dataframe if "best test accuracy" in d.value.columns]
+    assert list(results["who"]) == names[1:]  # the same accuracy: the newer run, second's, wins
+    assert any(all(n in t.value for n in names) for t in at.text)  # the students' list
+    at.switch_page("app_pages/runs.py").run()
+    no_errors(at)
+    [runs_table] = [d.value for d in at.dataframe if "by" in d.value.columns]
+    assert list(runs_table["by"]) == names[::-1]  # newest first: the same names as on the Class page
+    assert [c.value for c in at.caption if c.value.startswith("Trained by")] == [f"Trained by {names[1]}."]
