@@ -5,8 +5,9 @@ file name is a hash (user ids hold ``@`` and ``:``) and the ``owner`` inside is 
 copied or renamed to another person's name is never shown to them. Only the owner and the teacher read or change
 someone's pins (:mod:`cnnviz.classroom.policy`). JSON at the file boundary, :class:`Pin` in code; a file or an
 entry that is not what this module writes is skipped (logged), never trusted: the report escapes every text of a
-pin anyway (:mod:`cnnviz.report.page`). Writes are atomic, under an exclusive ``flock`` per file so two tabs of
-one student do not lose each other's pins.
+pin anyway (:mod:`cnnviz.report.page`). A file that cannot be read is never written over (pinning and unpinning
+say so instead), and no write makes a file larger than :data:`MAX_FILE_BYTES`. Writes are atomic, under an
+exclusive ``flock`` per file so two tabs of one student do not lose each other's pins.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, Iterator, Sequence
 from cnnviz import storage
 from cnnviz.classroom import policy
 from cnnviz.classroom.people import TEACHER_NAME, TEACHER_OWNER, Person
-from cnnviz.errors import InvalidArgument
+from cnnviz.errors import CnnvizError, InvalidArgument
 
 log = logging.getLogger(__name__)
 
@@ -76,33 +77,37 @@ def _check_reader(viewer: Person | None, owner: str) -> None:
                                 "owner and the teacher can.")
 
 
-def _read(path: Path, owner: str | None = None, *, to_change: bool = False) -> dict | None:
-    """The checked content of a pin file ``{"owner", "owner_name", "pins": [Pin]}``, or None (missing or not ours).
+class PinFileUnreadable(CnnvizError):
+    """A person's pin file is there but cannot be read (too large, damaged, someone else's): it is never written
+    over, so nothing is pinned or unpinned for them until it is moved away."""
 
-    ``to_change``: a file the disk refuses to read (permission, I/O error, a folder in its place) raises
-    :class:`~cnnviz.storage.SaveFailed` instead, so that the write after it does not replace pins it never saw.
-    """
+
+def _read(path: Path, owner: str | None = None) -> dict | None:
+    """The checked content of a pin file ``{"owner", "owner_name", "pins": [Pin]}``, or None (missing or not ours)."""
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            log.warning("pin file %s is larger than %d bytes: not read", path, MAX_FILE_BYTES)
-            return None
+        return _read_or_raise(path, owner)
+    except PinFileUnreadable as err:
+        log.warning("%s", err)
+        return None
+
+
+def _read_or_raise(path: Path, owner: str | None) -> dict | None:
+    """:func:`_read`, but a file that is there and cannot be used raises PinFileUnreadable (None: no file)."""
+    keep = (f"it was left as it is. Whoever runs the server: move {path} away (the pinned views in it are not "
+            "shown) to pin again.")
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise PinFileUnreadable(f"The file of pinned views is {size / 2**20:.1f} MB, larger than the "
+                                    f"{MAX_FILE_BYTES / 2**20:.0f} MB cnnviz reads: {keep}")
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except OSError as err:
-        if to_change:
-            raise storage.SaveFailed(f"Could not change the pinned views: {path} cannot be read "
-                                     f"({err.strerror or err}), so it was left as it is. Whoever runs the server: "
-                                     "check that file and the disk, then pin again.") from err
-        log.warning("pin file %s cannot be read: %s", path, err)
-        return None
-    except ValueError as err:
-        log.warning("pin file %s cannot be read: %s", path, err)
-        return None
+    except (OSError, ValueError) as err:
+        raise PinFileUnreadable(f"The file of pinned views cannot be read ({err}): {keep}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("owner"), str) or (
             owner is not None and data["owner"] != owner) or not isinstance(data.get("pins"), list):
-        log.warning("pin file %s is not a pin file of %r: not read", path, owner)
-        return None
+        raise PinFileUnreadable(f"The file of pinned views is not a pin file of {owner!r}: {keep}")
     pins = []
     for item in data["pins"]:
         try:
@@ -156,12 +161,16 @@ def _change(person: Person, owner: str | None, change) -> list[Pin]:
     path = pin_file(owner)
     try:
         with _locked(path):
-            found = _read(path, owner, to_change=True)
+            found = _read_or_raise(path, owner)  # a file that cannot be read is never written over
             pins = change([] if found is None else found["pins"])
             name = person.display_name if owner == person.user_id else (found or {}).get("owner_name", owner)
             text = json.dumps({"format": FORMAT, "owner": owner, "owner_name": name or TEACHER_NAME,
-                               "pins": [p.to_dict() for p in pins]}, ensure_ascii=False)
-            storage.atomic_write_bytes(path, text.encode("utf-8"))
+                               "pins": [p.to_dict() for p in pins]}, ensure_ascii=False).encode("utf-8")
+            if len(text) > MAX_FILE_BYTES:  # never a file this module would not read back
+                raise InvalidArgument(f"the pinned views would take {len(text) / 2**20:.1f} MB, more than the "
+                                      f"{MAX_FILE_BYTES / 2**20:.0f} MB kept per person: unpin views of other runs on "
+                                      "the Runs page first")
+            storage.atomic_write_bytes(path, text)
     except OSError as err:  # a full disk, a file where pins/ goes: in words (the page shows CnnvizErrors)
         failure = storage.disk_failure(err, "change the pinned views")
         if failure is None:
@@ -174,7 +183,9 @@ def add(person: Person, pin: Pin) -> list[Pin]:
     """Pin a view for ``person`` (replacing the same view of the same run); returns all their pins.
 
     Raises:
-        InvalidArgument: the run already has :data:`MAX_PER_RUN` other pinned views.
+        InvalidArgument: the run already has :data:`MAX_PER_RUN` other pinned views, or the file would grow past
+            :data:`MAX_FILE_BYTES`.
+        PinFileUnreadable: their file is there but cannot be read (it is left as it is).
     """
     if not isinstance(pin, Pin):
         raise InvalidArgument(f"pin a Pin, got {pin!r:.200}")
@@ -191,7 +202,11 @@ def add(person: Person, pin: Pin) -> list[Pin]:
 
 
 def remove(person: Person, run_id: str, view_ids: Sequence[str], owner: str | None = None) -> list[Pin]:
-    """Unpin views of a run (``owner``'s pins, by default ``person``'s own); returns the pins left."""
+    """Unpin views of a run (``owner``'s pins, by default ``person``'s own); returns the pins left.
+
+    Raises:
+        PinFileUnreadable: the file is there but cannot be read (it is left as it is).
+    """
     drop = set(view_ids)
     return _change(person, owner, lambda pins: [p for p in pins if not (p.run_id == run_id and p.view_id in drop)])
 

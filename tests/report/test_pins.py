@@ -15,7 +15,7 @@ import pytest
 from cnnviz import storage
 from cnnviz.classroom import policy
 from cnnviz.classroom.people import TEACHER_OWNER, Person, local_teacher
-from cnnviz.errors import InvalidArgument
+from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.report import pins
 
 ANN = Person("key:ann0001", "Ann", False, "key")
@@ -62,7 +62,10 @@ def test_a_file_naming_someone_else_or_damaged_is_not_trusted(cnnviz_home):
     assert pins.load(BEN.user_id, BEN) == []
     pins.pin_file(BEN.user_id).write_text("{not json", encoding="utf-8")
     assert pins.load(BEN.user_id, BEN) == []
-    assert pins.add(BEN, _pin())[0].view_id == "explain_occlusion"  # a damaged file is written over
+    with pytest.raises(CnnvizError, match=r"cannot be read \(Expecting property name .*\): it was left as "
+                                                     r"it is\. Whoever runs the server: move .* away"):
+        pins.add(BEN, _pin())  # a damaged file is never written over: what is in it may still be wanted
+    assert pins.pin_file(BEN.user_id).read_text(encoding="utf-8") == "{not json"
     data = json.loads(pins.pin_file(ANN.user_id).read_text())
     data["pins"] += [{"run_id": RUN, "view_id": 3, "figure_json": "{}"}, "text", {"run_id": RUN}]
     pins.pin_file(ANN.user_id).write_text(json.dumps(data), encoding="utf-8")
@@ -94,8 +97,8 @@ def test_a_pin_file_the_disk_will_not_read_is_not_written_over(cnnviz_home, monk
 
         monkeypatch.setattr(Path, "read_text", read_text)
     assert pins.load(ANN.user_id, ANN) == []  # reading shows none (logged)
-    with pytest.raises(storage.SaveFailed, match=f"Could not change the pinned views: {re.escape(str(path))} cannot "
-                                                 "be read .*so it was left as it is"):
+    with pytest.raises(pins.PinFileUnreadable, match=r"The file of pinned views cannot be read \(.*\): it was left "
+                                                     f"as it is. Whoever runs the server: move {re.escape(str(path))} away"):
         pins.add(ANN, _pin("explain_saliency", title="Saliency"))
     assert (path / "pins.json" if refusal == "folder" else path).read_bytes() == kept
 
@@ -146,3 +149,29 @@ def test_find_owner_by_name_or_user_id(cnnviz_home):
         pins.find_owner("Ann")
     with pytest.raises(InvalidArgument, match="got ' '"):
         pins.find_owner(" ")
+
+
+def test_a_pin_file_too_large_to_read_is_never_written_over(cnnviz_home, monkeypatch):
+    pins.add(ANN, _pin())
+    pins.add(ANN, _pin("explain_neuron"))
+    path = pins.pin_file(ANN.user_id)
+    before = path.read_bytes()
+    monkeypatch.setattr(pins, "MAX_FILE_BYTES", len(before) - 1)  # e.g. a file written before the limit
+    assert pins.load(ANN.user_id) == []  # not read: nothing shown ...
+    for change in (lambda: pins.add(ANN, _pin("explain_gradcam")), lambda: pins.remove(ANN, RUN, ["explain_neuron"])):
+        with pytest.raises(CnnvizError, match=rf"The file of pinned views is 0\.0 MB, larger than the 0 MB "
+                                                         rf"cnnviz reads: it was left as it is\. Whoever runs the "
+                                                         rf"server: move {path} away"):
+            change()
+    assert path.read_bytes() == before  # ... and nothing lost
+
+
+def test_no_pin_makes_the_file_too_large_to_read_back(cnnviz_home, monkeypatch):
+    pins.add(ANN, _pin())
+    size = pins.pin_file(ANN.user_id).stat().st_size
+    monkeypatch.setattr(pins, "MAX_FILE_BYTES", size + 100)
+    big = pins.Pin(RUN, "explain_neuron", "One neuron", json.dumps({"data": [], "layout": {"x": "y" * 200}}))
+    with pytest.raises(InvalidArgument, match=r"the pinned views would take 0\.0 MB, more than the 0 MB kept per "
+                                              r"person: unpin views of other runs on the Runs page first"):
+        pins.add(ANN, big)
+    assert [p.view_id for p in pins.load(ANN.user_id)] == ["explain_occlusion"]  # still read, as it was
