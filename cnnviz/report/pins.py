@@ -164,19 +164,24 @@ def _change(person: Person, owner: str | None, change) -> list[Pin]:
             found = _read_or_raise(path, owner)  # a file that cannot be read is never written over
             pins = change([] if found is None else found["pins"])
             name = person.display_name if owner == person.user_id else (found or {}).get("owner_name", owner)
-            text = json.dumps({"format": FORMAT, "owner": owner, "owner_name": name or TEACHER_NAME,
-                               "pins": [p.to_dict() for p in pins]}, ensure_ascii=False).encode("utf-8")
-            if len(text) > MAX_FILE_BYTES:  # never a file this module would not read back
-                raise InvalidArgument(f"the pinned views would take {len(text) / 2**20:.1f} MB, more than the "
-                                      f"{MAX_FILE_BYTES / 2**20:.0f} MB kept per person: unpin views of other runs on "
-                                      "the Runs page first")
-            storage.atomic_write_bytes(path, text)
+            _write(path, owner, name, pins)
     except OSError as err:  # a full disk, a file where pins/ goes: in words (the page shows CnnvizErrors)
         failure = storage.disk_failure(err, "change the pinned views")
         if failure is None:
             raise
         raise failure from err
     return pins
+
+
+def _write(path: Path, owner: str, name: str | None, pins: list[Pin]) -> None:
+    """Write ``owner``'s pin file (the caller holds its lock)."""
+    text = json.dumps({"format": FORMAT, "owner": owner, "owner_name": name or TEACHER_NAME,
+                       "pins": [p.to_dict() for p in pins]}, ensure_ascii=False).encode("utf-8")
+    if len(text) > MAX_FILE_BYTES:  # never a file this module would not read back
+        raise InvalidArgument(f"the pinned views would take {len(text) / 2**20:.1f} MB, more than the "
+                              f"{MAX_FILE_BYTES / 2**20:.0f} MB kept per person: unpin views of other runs on "
+                              "the Runs page first")
+    storage.atomic_write_bytes(path, text)
 
 
 def add(person: Person, pin: Pin) -> list[Pin]:
@@ -209,6 +214,30 @@ def remove(person: Person, run_id: str, view_ids: Sequence[str], owner: str | No
     """
     drop = set(view_ids)
     return _change(person, owner, lambda pins: [p for p in pins if not (p.run_id == run_id and p.view_id in drop)])
+
+
+def forget_run(run_id: str) -> int:
+    """Drop every person's pins of ``run_id`` (the run was deleted: :func:`cnnviz.runs.store.delete_run`).
+
+    A file that cannot be read is left as it is (logged). Returns how many pins were dropped.
+    """
+    dropped = 0
+    folder = pins_dir()
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        with contextlib.suppress(OSError):
+            if run_id.encode("utf-8") not in path.read_bytes():  # most files never pinned it: not parsed
+                continue
+        found = _read(path)
+        if found is None or path != pin_file(found["owner"]):
+            continue
+        with _locked(path):
+            found = _read(path, found["owner"])  # again under the lock: another tab may have changed it
+            if found is None or not for_run(found["pins"], run_id):
+                continue
+            kept = [p for p in found["pins"] if p.run_id != run_id]
+            _write(path, found["owner"], found["owner_name"], kept)
+            dropped += len(found["pins"]) - len(kept)
+    return dropped
 
 
 def owners(viewer: Person | None = None) -> dict[str, str]:

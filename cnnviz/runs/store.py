@@ -34,6 +34,7 @@ from cnnviz.classroom.people import TEACHER_NAME, TEACHER_OWNER, Person
 from cnnviz.storage import disk_failure
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.models.config import ModelConfig
+from cnnviz.report import pins
 from cnnviz.runs import labels, modelfile, schema
 from cnnviz.runs.modelfile import REFUSED_SUFFIXES, RunCorrupted
 from cnnviz.training.callbacks import epoch_ends
@@ -427,6 +428,16 @@ def delete_run(run_id: str, by: Person | None = None) -> None:
             raise
         raise failure from err
     log.info("deleted run %s", run_id)
+    _forget_run_elsewhere(run_id)
+
+
+def _forget_run_elsewhere(run_id: str) -> None:
+    """What is kept of a deleted run outside its folder goes too: everyone's pins of it. The run is gone
+    already, so a failure here is logged, not raised."""
+    try:
+        pins.forget_run(run_id)
+    except (OSError, CnnvizError) as err:
+        log.warning("run %s was deleted, but its pinned views were not: %s", run_id, err)
 
 
 # --- start-up cleanup --------------------------------------------------------------------------

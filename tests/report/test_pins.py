@@ -17,6 +17,8 @@ from cnnviz.classroom import policy
 from cnnviz.classroom.people import TEACHER_OWNER, Person, local_teacher
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.report import pins
+from cnnviz.runs import store as runs
+from tests.support.runfolders import write_run
 
 ANN = Person("key:ann0001", "Ann", False, "key")
 BEN = Person("key:ben0002", "Ben", False, "key")
@@ -175,3 +177,19 @@ def test_no_pin_makes_the_file_too_large_to_read_back(cnnviz_home, monkeypatch):
                                               r"person: unpin views of other runs on the Runs page first"):
         pins.add(ANN, big)
     assert [p.view_id for p in pins.load(ANN.user_id)] == ["explain_occlusion"]  # still read, as it was
+
+
+def test_deleting_a_run_drops_everyones_pins_of_it(cnnviz_home):
+    kept_run = "20260101-000000-0000a002"
+    for run_id in (RUN, kept_run):
+        write_run(cnnviz_home, run_id)
+    pins.add(ANN, _pin())
+    pins.add(ANN, _pin(run=kept_run))
+    pins.add(BEN, _pin())  # Ben pinned the same run (e.g. the teacher shared it)
+    pins.add(local_teacher(), _pin(run=kept_run))
+    untouched = pins.pin_file(TEACHER_OWNER).read_bytes()
+    runs.delete_run(RUN)
+    assert [p.run_id for p in pins.load(ANN.user_id)] == [kept_run]
+    assert pins.load(BEN.user_id) == []
+    assert json.loads(pins.pin_file(BEN.user_id).read_text(encoding="utf-8"))["owner_name"] == "Ben"
+    assert pins.pin_file(TEACHER_OWNER).read_bytes() == untouched  # a file without the run is not rewritten
