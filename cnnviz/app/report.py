@@ -18,11 +18,12 @@ from cnnviz.app.boundary import friendly_errors
 from cnnviz.errors import CnnvizError
 from cnnviz.markup import plain_text
 from cnnviz.report import pins as pin_store
+from cnnviz.report import saved
 from cnnviz.runs import store as runs
 
 PINS_KEY = "report_pins"  # [{"run_id", "id", "title", "figure_json", "caption"}], in pinning order
 PINS_OWNER_KEY = "report_pins_owner"  # whose pin file PINS_KEY was read from
-MADE_KEY = "report_made"  # {"run_id", "pins", "html"}: the last report made in this session
+MADE_KEY = "report_made"  # {"run_id", "pins"}: the last report made in this session (its HTML is a file: saved)
 MAX_PINS = pin_store.MAX_PER_RUN  # each pinned figure is a few hundred KB at most
 
 
@@ -118,17 +119,21 @@ def report_download(info: runs.RunInfo) -> None:
             st.session_state.pop("report_unpin", None)
             st.rerun()
     ids = [p["id"] for p in pins]
+    path = saved.report_file(info.run_id, identity.person().user_id)
     if st.button("Make the lab report", key="report_make", icon=":material/description:"):
         from cnnviz.report import inputs, page  # lazy: see report_inputs
 
         with friendly_errors("Making the lab report"), st.spinner("Measuring the run and writing its report…"):
             text = page.report_html(info, report_inputs(info), inputs.pinned_from_dicts(pins))
-            st.session_state[MADE_KEY] = {"run_id": info.run_id, "pins": ids, "html": text}
-    made = st.session_state.get(MADE_KEY)
-    if made and made["run_id"] == info.run_id:
-        stale = made["pins"] != ids
-        st.download_button("Download the lab report (HTML)", data=made["html"].encode("utf-8"),
+            saved.save(info.run_id, identity.person().user_id, text)  # a file: the session keeps kilobytes
+            st.session_state[MADE_KEY] = {"run_id": info.run_id, "pins": ids}
+    made_at = saved.made_at(path)  # None: never made (or the file is gone)
+    if made_at is not None:
+        made = st.session_state.get(MADE_KEY)
+        st.download_button("Download the lab report (HTML)", data=path.read_bytes,  # read only on a click
                            file_name=f"cnnviz-{info.run_id}-report.html", mime="text/html", on_click="ignore",
                            key="report_download", icon=":material/download:")
-        if stale:
+        if not made or made["run_id"] != info.run_id:  # made earlier, e.g. before a reload
+            st.caption(f"Made {made_at:%d %b at %H:%M}: make it again if you pinned or unpinned views since.")
+        elif made["pins"] != ids:
             st.caption("The pinned views changed since: make the report again to include them.")

@@ -35,6 +35,7 @@ from cnnviz.storage import disk_failure
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.models.config import ModelConfig
 from cnnviz.report import pins
+from cnnviz.report import saved as saved_reports
 from cnnviz.runs import labels, modelfile, schema
 from cnnviz.runs.modelfile import REFUSED_SUFFIXES, RunCorrupted
 from cnnviz.training.callbacks import epoch_ends
@@ -432,12 +433,13 @@ def delete_run(run_id: str, by: Person | None = None) -> None:
 
 
 def _forget_run_elsewhere(run_id: str) -> None:
-    """What is kept of a deleted run outside its folder goes too: everyone's pins of it. The run is gone
-    already, so a failure here is logged, not raised."""
-    try:
-        pins.forget_run(run_id)
-    except (OSError, CnnvizError) as err:
-        log.warning("run %s was deleted, but its pinned views were not: %s", run_id, err)
+    """What is kept of a deleted run outside its folder goes too: everyone's pins and lab reports of it. The run
+    is gone already, so a failure here is logged, not raised."""
+    for what, forget in (("pinned views", pins.forget_run), ("lab reports", saved_reports.forget_run)):
+        try:
+            forget(run_id)
+        except (OSError, CnnvizError) as err:
+            log.warning("run %s was deleted, but its %s were not: %s", run_id, what, err)
 
 
 # --- start-up cleanup --------------------------------------------------------------------------

@@ -4,8 +4,10 @@ holds the pinned figures and the same measurements as the command line's."""
 from __future__ import annotations
 
 import json
+import pickle
 
 import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from cnnviz.app import pickers, report
@@ -37,7 +39,25 @@ def _downloads(at):
     return [d for d in at.get("download_button") if d.proto.id and "report_download" in d.proto.id]
 
 
-def test_pin_views_then_make_and_download_the_report(app_path, run_id):
+@pytest.fixture
+def clicked(monkeypatch):
+    """``clicked(name)``: what a click on the download button of file ``name`` gives (the last one drawn), as text."""
+    deferred = {}
+    add = MediaFileManager.add_deferred
+
+    def remember(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        deferred[file_name] = data_callable
+        return add(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", remember)
+    return lambda name: deferred[name]().decode("utf-8")
+
+
+def _report_name(run_id: str) -> str:
+    return f"cnnviz-{run_id}-report.html"
+
+
+def test_pin_views_then_make_and_download_the_report(app_path, run_id, clicked):
     at = open_page(app_path, "app_pages/explain.py")
     at.session_state["explain_tab"] = "Occlusion"
     at.run()
@@ -67,7 +87,7 @@ def test_pin_views_then_make_and_download_the_report(app_path, run_id):
     assert len(_downloads(at)) == 1
     made = at.session_state[report.MADE_KEY]
     assert made["run_id"] == run_id and made["pins"] == ["explain_occlusion", "explain_neuron"]
-    text = made["html"]
+    text = clicked(_report_name(run_id))
     for anchor, heading in page.SECTIONS:
         assert f'<section id="{anchor}"><h2>{heading}</h2>' in text
     assert "<h3>One neuron: " in text and "<h3>Occlusion of " in text
@@ -85,15 +105,15 @@ def test_pin_views_then_make_and_download_the_report(app_path, run_id):
     assert "The pinned views changed since" in " ".join(c.value for c in at.caption)
 
 
-def test_no_pins_the_report_says_how_to_add_them(app_path, run_id):
+def test_no_pins_the_report_says_how_to_add_them(app_path, run_id, clicked):
     at = open_page(app_path, "app_pages/runs.py")
     assert "Pin Explain views on the Explain page to add them." in " ".join(m.value for m in at.markdown)
     at.button(key="report_make").click().run()
     no_errors(at)
-    assert "No Explain views were pinned" in at.session_state[report.MADE_KEY]["html"]
+    assert "No Explain views were pinned" in clicked(_report_name(run_id))
 
 
-def test_the_filter_grid_and_the_embeddings_scatter_are_pinned_into_the_report(app_path, run_id):
+def test_the_filter_grid_and_the_embeddings_scatter_are_pinned_into_the_report(app_path, run_id, clicked):
     at = open_page(app_path, "app_pages/explain.py")
     at.session_state["explain_tab"] = "What a filter looks for"
     at.run()
@@ -113,10 +133,25 @@ def test_the_filter_grid_and_the_embeddings_scatter_are_pinned_into_the_report(a
     at.switch_page("app_pages/runs.py").run()
     at.button(key="report_make").click().run()
     no_errors(at)
-    text = at.session_state[report.MADE_KEY]["html"]
+    text = clicked(_report_name(run_id))
     assert text.count("<h3>") == 2
     assert "<h3>What the first 4 filters of " in text and "<h3>Embeddings: Trained network: PCA of " in text
     assert "Pictures grown from grey noise" in text and "placed by the network&#x27;s last hidden layer" in text
+
+
+def test_the_session_keeps_no_copy_of_the_report_and_a_reload_still_offers_it(app_path, run_id, clicked):
+    at = open_page(app_path, "app_pages/runs.py")
+    at.button(key="report_make").click().run()
+    no_errors(at)
+    kept = {key: len(pickle.dumps(value)) for key, value in at.session_state.to_dict().items()}
+    assert sum(kept.values()) < 100_000, kept  # kilobytes: thirty students' reports are not in the server's memory
+    text = clicked(_report_name(run_id))
+    assert len(text) > 4_000_000 and text.rstrip().endswith("</html>")  # the whole report, plotly.js inlined
+    assert not any(c.value.startswith("Made ") for c in at.caption)
+
+    again = open_page(app_path, "app_pages/runs.py")  # a reload: a new session, the report is still offered
+    assert len(_downloads(again)) == 1 and clicked(_report_name(run_id)) == text
+    assert any(c.value.startswith("Made ") and "make it again if you pinned" in c.value for c in again.caption)
 
 
 def _as_student(app_path: str, key: str, page_path: str) -> AppTest:
@@ -129,7 +164,7 @@ def _as_student(app_path: str, key: str, page_path: str) -> AppTest:
     return at
 
 
-def test_pins_are_the_students_own_and_survive_a_reload(app_path, run_id, monkeypatch):
+def test_pins_are_the_students_own_and_survive_a_reload(app_path, run_id, monkeypatch, clicked):
     for name in (people.PASSWORD_ENV, people.TEACHERS_ENV):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(people.CLASSROOM_ENV, "1")
@@ -153,10 +188,11 @@ def test_pins_are_the_students_own_and_survive_a_reload(app_path, run_id, monkey
     assert "with 1 pinned Explain view." in " ".join(m.value for m in again.markdown)
     again.button(key="report_make").click().run()
     no_errors(again)
-    assert "<h3>Occlusion of " in again.session_state[report.MADE_KEY]["html"]
+    assert "<h3>Occlusion of " in clicked(_report_name(run_id))
 
     other = _as_student(app_path, ben_key, "app_pages/runs.py")  # Ben's session: none of Ann's pins
     assert "Pin Explain views on the Explain page to add them." in " ".join(m.value for m in other.markdown)
+    assert not _downloads(other)  # nor her report of the same run
     other.switch_page("app_pages/explain.py").run()
     other.session_state["explain_tab"] = "Occlusion"
     other.run()

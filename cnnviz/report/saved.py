@@ -1,0 +1,62 @@
+"""Each person's last lab report of each run, kept as a file so that a browser session holds only its name.
+
+``CNNVIZ_HOME/reports/<run id>/<hash of the user id>.html``: one file per person and run, replaced (atomically)
+when the report is made again, removed with the run (:func:`cnnviz.runs.store.delete_run`). A report inlines
+plotly.js (about 5 MB): kept in session state and again in the download button, thirty students' reports held
+150-300 MB of the server's memory until their sessions ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import shutil
+from pathlib import Path
+
+from cnnviz import storage
+from cnnviz.errors import InvalidArgument
+
+
+def reports_dir() -> Path:
+    return storage.home() / "reports"
+
+
+def report_file(run_id: str, owner: str) -> Path:
+    """Where ``owner``'s (a user id) report of run ``run_id`` is kept (it may not exist)."""
+    if not isinstance(run_id, str) or not run_id or Path(run_id).name != run_id or run_id.startswith("."):
+        raise InvalidArgument(f"a report belongs to a run id, got {run_id!r}")
+    if not isinstance(owner, str) or not owner.strip():
+        raise InvalidArgument(f"a report belongs to a user id, got {owner!r}")
+    return reports_dir() / run_id / f"{hashlib.sha256(owner.encode('utf-8')).hexdigest()[:32]}.html"
+
+
+def save(run_id: str, owner: str, text: str) -> Path:
+    """Keep ``text`` as ``owner``'s report of ``run_id`` (replacing the one made before); returns its path.
+
+    Raises:
+        SaveFailed: the disk refused the write (full, read-only, no permission), said in words.
+    """
+    path = report_file(run_id, owner)
+    try:
+        storage.atomic_write_bytes(path, text.encode("utf-8"))
+    except OSError as err:
+        failure = storage.disk_failure(err, "save the lab report")
+        if failure is None:
+            raise
+        raise failure from err
+    return path
+
+
+def made_at(path: Path) -> _dt.datetime | None:
+    """When the report at ``path`` was made (local time), or None if there is none."""
+    try:
+        return _dt.datetime.fromtimestamp(path.stat().st_mtime)
+    except FileNotFoundError:
+        return None
+
+
+def forget_run(run_id: str) -> None:
+    """Remove everyone's reports of ``run_id`` (the run was deleted)."""
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(report_file(run_id, "anyone").parent)
