@@ -21,15 +21,16 @@ from cnnviz.report import pins as pin_store
 from cnnviz.report import saved
 from cnnviz.runs import store as runs
 
-PINS_KEY = "report_pins"  # [{"run_id", "id", "title", "figure_json", "caption"}], in pinning order
+PINS_KEY = "report_pins"  # [{"run_id", "id", "title", "caption"}], in pinning order (the figures: in the file)
 PINS_OWNER_KEY = "report_pins_owner"  # whose pin file PINS_KEY was read from
 MADE_KEY = "report_made"  # {"run_id", "pins"}: the last report made in this session (its HTML is a file: saved)
 MAX_PINS = pin_store.MAX_PER_RUN  # each pinned figure is a few hundred KB at most
 
 
 def _as_dict(pin: pin_store.Pin) -> dict:
-    return {"run_id": pin.run_id, "id": pin.view_id, "title": pin.title, "figure_json": pin.figure_json,
-            "caption": pin.caption}
+    """A pin as the session keeps it: without its figure, which stays in the person's file (an embeddings scatter
+    of 2,000 CIFAR-10 images with pictures is 0.8 MB of JSON)."""
+    return {"run_id": pin.run_id, "id": pin.view_id, "title": pin.title, "caption": pin.caption}
 
 
 def _session_pins() -> list[dict]:
@@ -77,9 +78,21 @@ def _pin(run_id: str, view_id: str, title: str, fig: go.Figure, caption: str) ->
         except CnnvizError as err:  # e.g. a full disk: the pin is not kept
             st.toast(f"Could not pin this view: {plain_text(str(err))}", icon=":material/error:")
             return
-    else:
-        st.session_state[PINS_KEY] = [*kept, _as_dict(pin)]
+    else:  # nobody to keep a file for: the session keeps the figure itself
+        st.session_state[PINS_KEY] = [*kept, {**_as_dict(pin), "figure_json": pin.figure_json}]
     st.toast("Pinned to the lab report.", icon=":material/push_pin:")
+
+
+def _pinned_views(run_id: str, ids: list[str]) -> list:
+    """The views ``ids`` of ``run_id`` (as this page lists them) with their figures, for the report: from the
+    person's file, where the figures are kept (one unpinned meanwhile in another tab is left out)."""
+    from cnnviz.report import inputs  # lazy: see report_inputs
+
+    person = identity.current_person()
+    if person is None:
+        return inputs.pinned_from_dicts(pinned(run_id))
+    by_id = {p.view_id: p for p in pin_store.for_run(pin_store.load(person.user_id, person), run_id)}
+    return [inputs.Pinned(by_id[i].title, by_id[i].figure_json, by_id[i].caption) for i in ids if i in by_id]
 
 
 def report_inputs(info: runs.RunInfo):
@@ -121,10 +134,10 @@ def report_download(info: runs.RunInfo) -> None:
     ids = [p["id"] for p in pins]
     path = saved.report_file(info.run_id, identity.person().user_id)
     if st.button("Make the lab report", key="report_make", icon=":material/description:"):
-        from cnnviz.report import inputs, page  # lazy: see report_inputs
+        from cnnviz.report import page  # lazy: see report_inputs
 
         with friendly_errors("Making the lab report"), st.spinner("Measuring the run and writing its report…"):
-            text = page.report_html(info, report_inputs(info), inputs.pinned_from_dicts(pins))
+            text = page.report_html(info, report_inputs(info), _pinned_views(info.run_id, ids))
             saved.save(info.run_id, identity.person().user_id, text)  # a file: the session keeps kilobytes
             st.session_state[MADE_KEY] = {"run_id": info.run_id, "pins": ids}
     made_at = saved.made_at(path)  # None: never made (or the file is gone)
