@@ -194,7 +194,7 @@ def test_pins_are_the_students_own_and_survive_a_reload(app_path, run_id, monkey
     class_settings.set_class_sees_all(True, by=people.local_teacher())  # both see the teacher's run
     # AppTest calls a select box's format_func outside the script run, where the run picker's label cannot ask
     # who is looking (identity reads the URL): label the runs without "· by ..." in this test.
-    monkeypatch.setattr(pickers, "run_label", labels.picker_label)
+    monkeypatch.setattr(pickers, "run_label", lambda info, who=None: labels.picker_label(info))
 
     at = _as_student(app_path, ann_key, "app_pages/explain.py")
     at.session_state["explain_tab"] = "Occlusion"
