@@ -111,6 +111,7 @@ def _modes_section(gray: np.ndarray, kernel: np.ndarray) -> None:
         return
     results = conv.compare_modes(gray, kernel)
     st.plotly_chart(plots.modes_figure({m: results[m] for m in shown}, kernel=kernel), key="conv_modes_fig")
+    st.markdown("  \n".join(conv.size_lines({m: results[m] for m in shown})))
     st.caption(
         "One colour scale for all panels"
         + (", centred on 0 because this kernel has negative weights (blue below 0, red above)" if conv.is_signed(kernel)

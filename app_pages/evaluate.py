@@ -149,7 +149,7 @@ def _images_behind(info: runs.RunInfo, ev: evaluation.Evaluation, x, cells) -> N
         st.info("No test image matches this choice.")
         return
     described = evaluation.describe_images(ev, shown)
-    st.plotly_chart(figs.mistakes_gallery(x[shown], described, columns=5), key="eval_gallery")
+    st.plotly_chart(figs.mistakes_gallery(x[shown], described, columns=4), key="eval_gallery")
     st.caption("Each image: its true class, then the network's three most likely classes; red when the top "
                "class is wrong.")
     with st.expander("The same images as a table"):

@@ -380,6 +380,16 @@ def compare_modes(image: np.ndarray, kernel: np.ndarray, *, method: str = "auto"
     return results
 
 
+def size_lines(results: dict[str, ModeResult]) -> list[str]:
+    """One Markdown line per mode of :func:`compare_modes`: its output size and the formulas that give it.
+
+    >>> size_lines(compare_modes(np.zeros((6, 5)), np.ones((3, 3))))[0]
+    '**full**, 8×7: rows N + k − 1 = 6 + 3 − 1 = 8; columns N + k − 1 = 5 + 3 − 1 = 7'
+    """
+    return [f"**{r.mode}**, {r.shape[0]}×{r.shape[1]}: rows {r.rows_text}; columns {r.cols_text}"
+            for r in results.values()]
+
+
 def shrink_after_layers(n: int, k: int, layers: int) -> list[int]:
     """Side length after 0, 1, ..., ``layers`` 'valid' convolutions (seed questions 5-6).
 

@@ -6,6 +6,7 @@ import base64
 import functools
 import io
 import math
+import re
 from typing import Sequence
 
 import numpy as np
@@ -22,6 +23,65 @@ LEVELS = 256
 LEGEND_BELOW = dict(orientation="h", yref="container", y=0.0, yanchor="bottom", x=0.0, xanchor="left")
 #: Bottom margin (pixels) that holds the x-axis title and :data:`LEGEND_BELOW` one above the other.
 LEGEND_MARGIN = 90
+#: The narrowest figure the captions are fitted to: a phone's page 390 px wide, less Streamlit's 1rem margins.
+#: Side-by-side captions as long as on a projector ran into each other there.
+NARROW_PX = 358
+#: A character's width in font sizes, on the generous side: Streamlit draws Plotly's text in Source Sans, whose
+#: captions here measured 0.42-0.48 of the font size a character in Chromium.
+CHAR_EM = 0.5
+#: Caption font sizes (pixels), largest first.
+CAPTION_SIZES = (11, 10, 9)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def visible_length(text: str) -> int:
+    """Characters of ``text`` a reader sees on its longest line (Plotly's tags such as <b> left out).
+
+    >>> visible_length("<b>full</b>: 36×36<br>rows")
+    11
+    """
+    return max(len(_TAG.sub("", line)) for line in text.split("<br>"))
+
+
+def wrap_words(text: str, width: int) -> str:
+    """``text`` with a <br> between words wherever a line would pass ``width`` characters, the lines
+    of each paragraph about as long as each other (a word longer than ``width`` stays whole).
+
+    >>> wrap_words("grayscale for 2D work: 32×32 (1 channel)", 26)
+    'grayscale for 2D work:<br>32×32 (1 channel)'
+    """
+    lines = []
+    for paragraph in text.split("<br>"):
+        words = paragraph.split(" ")
+        count = len(_greedy(words, width))
+        # the narrowest width that needs no more lines than ``width`` does: balanced lines, no lone last word
+        even = min(w for w in range(1, max(width, 1) + 1) if len(_greedy(words, w)) <= count)
+        lines += _greedy(words, max(even, 1))
+    return "<br>".join(lines)
+
+
+def _greedy(words: list[str], width: int) -> list[str]:
+    lines: list[str] = []
+    for word in words:
+        if lines and visible_length(lines[-1] + " " + word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def fitted_captions(texts: Sequence[str], column_px: float) -> tuple[int, list[str]]:
+    """A font size of :data:`CAPTION_SIZES` and ``texts`` fitted to columns ``column_px`` pixels wide, so that
+    captions side by side do not run into each other: as they are at the largest size where every line fits,
+    else wrapped between words at the largest size where every word fits."""
+    texts = [str(t) for t in texts]
+    longest_line = max((visible_length(t) for t in texts), default=1)
+    for size in CAPTION_SIZES:
+        if longest_line * size * CHAR_EM <= column_px:
+            return size, texts
+    longest_word = max((visible_length(w) for t in texts for w in re.split(r" |<br>", t)), default=1)
+    size = next((s for s in CAPTION_SIZES if longest_word * s * CHAR_EM <= column_px), CAPTION_SIZES[-1])
+    return size, [wrap_words(t, max(1, int(column_px // (size * CHAR_EM)))) for t in texts]
 
 
 def as_display_rgb(image: np.ndarray) -> np.ndarray:
@@ -67,13 +127,17 @@ def image_grid(
         return fig
     columns = max(1, min(columns, n))
     rows = math.ceil(n / columns)
-    caption_px = 22 if titles is not None else 4
-    margin_t = (40 if title else 10) + (20 if titles is not None else 0)  # captions sit above the first row
+    gap_x = 0.01  # a share of the width between columns
+    caption_size, lines = 11, 1
+    if titles is not None:  # fitted to a column of a phone's figure (NARROW_PX, less the margins)
+        caption_size, titles = fitted_captions(titles, (NARROW_PX - 10) * (1 - gap_x * (columns - 1)) / columns)
+        lines = max(t.count("<br>") + 1 for t in titles)
+    caption_px = 22 + 16 * (lines - 1) if titles is not None else 4
+    margin_t = (40 if title else 10) + (caption_px - 2 if titles is not None else 0)  # captions above the first row
     height = rows * (tile_px + caption_px) + (40 if title else 10)
     plot_px = height - margin_t - 5
     # One layout dict, not make_subplots (its axes and per-axis updates took 70-110 ms for Convolution's first
     # chart of two images under load): the same domains, captions and hidden axes as make_subplots gives.
-    gap_x = 0.01  # a share of the width between columns
     gap_y = min(caption_px / plot_px, 0.9 / (rows - 1)) if rows > 1 else 0.0  # each row's captions get their pixels
     cell_w, cell_h = (1 - gap_x * (columns - 1)) / columns, (1 - gap_y * (rows - 1)) / rows
     layout: dict = {"title": title, "height": height, "margin": dict(l=5, r=5, t=margin_t, b=5), "annotations": []}
@@ -89,7 +153,7 @@ def image_grid(
             layout["annotations"].append(dict(
                 text=str(titles[i]), x=x0 + cell_w / 2, y=y1, xref="paper", yref="paper", xanchor="center",
                 yanchor="bottom", showarrow=False,
-                font=dict(size=11, color=title_colors[i] if title_colors else None)))
+                font=dict(size=caption_size, color=title_colors[i] if title_colors else None)))
     fig = go.Figure(data=traces, layout=layout)
     return fig
 

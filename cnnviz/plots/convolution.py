@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cnnviz.lessons.convolution import ModeResult, is_signed, layers_until_empty, shrink_after_layers
-from cnnviz.plots.common import colour_bar_trace, curves, heatmap, png_source, quantise
+from cnnviz.plots.common import NARROW_PX, colour_bar_trace, curves, fitted_captions, heatmap, png_source, quantise
 
 _DIVERGING = "RdBu_r"  # blue negative, white zero, red positive
 _HOVER = "row %{y}, column %{x}<br>value %{z:.4g}<extra></extra>"
@@ -51,7 +51,8 @@ def modes_figure(results: Mapping[str, ModeResult], *, symmetric: bool | None = 
                  kernel: np.ndarray | None = None) -> go.Figure:
     """full, same and valid responses side by side, aligned on the image and on one colour scale.
 
-    Each panel is titled with its output shape and the formula that gives it. The panels
+    Each panel is titled with its mode and output shape, short enough for a phone (the formulas that give
+    the shapes are :func:`cnnviz.lessons.convolution.size_lines`, written under the figure). The panels
     share axes in image coordinates, so 'full' visibly sticks out of the image by
     (k − 1)/2 on each side and 'valid' falls short by as much. Each response is sent as a PNG
     of 256 colour levels (:func:`cnnviz.plots.common.png_source`), not as floats: a slider
@@ -67,10 +68,7 @@ def modes_figure(results: Mapping[str, ModeResult], *, symmetric: bool | None = 
         symmetric = is_signed(kernel) if kernel is not None else any(float(np.min(o)) < 0 for o in outputs)
     zmin, zmax = _shared_range(outputs, symmetric) if outputs else (0.0, 1.0)
     colorscale = _DIVERGING if symmetric else "gray"
-    titles = [
-        f"<b>{r.mode}</b>: {r.shape[0]}×{r.shape[1]}<br>rows {r.rows_text}<br>columns {r.cols_text}"
-        for r in results.values()
-    ]
+    titles = [f"<b>{r.mode}</b><br>{r.shape[0]}×{r.shape[1]}" for r in results.values()]
     # One figure built from one layout dict, the grid make_subplots would give (1 row, spacing 0.04):
     # make_subplots and a trace added per panel cost ~20-30 ms of a slider move. The gap is PANEL_GAP:
     # each panel's row numbers need room left of it, or they cover the panel before (on a projector).
@@ -106,7 +104,7 @@ def modes_figure(results: Mapping[str, ModeResult], *, symmetric: bool | None = 
         **layout,
         annotations=[dict(a, font=dict(size=TITLE_FONT_SIZE)) for a in titles_at + notes],
         coloraxis=dict(colorscale=colorscale, cmin=zmin, cmax=zmax, colorbar=dict(title="response", thickness=12)),
-        margin=dict(l=10, r=10, t=110, b=10), height=430,
+        margin=dict(l=10, r=10, t=60, b=10), height=380,
     ))
 
 
@@ -134,19 +132,22 @@ def color_identity_figure(result: Mapping) -> go.Figure:
     """
     per = list(result["per_channel"])
     names = ["red", "green", "blue"] if len(per) == 3 else [f"channel {c}" for c in range(len(per))]
-    panels = [(f"{n} * filter[..., {c}]", m) for c, (n, m) in enumerate(zip(names, per))]
-    panels.append(("<b>Conv2D output</b> (sum)", result["conv2d"]))
+    # Lines of at most 12 characters, so that four panels side by side keep their titles apart on a phone
+    # (NARROW_PX); the page's caption repeats the largest differences in words.
+    panels = [(f"{n}<br>* slice {c}", m) for c, (n, m) in enumerate(zip(names, per))]
+    panels.append(("<b>Conv2D</b><br>output (sum)", result["conv2d"]))
     panels += [
-        ("Σ convolve2d, flipped filters", result["flipped_sum"]),
-        (f"Conv2D − flipped<br>max |diff| {result['max_diff_flipped']:.1e}",
-         result["conv2d"] - result["flipped_sum"]),
-        ("Σ convolve2d, filters as they are", result["unflipped_sum"]),
-        (f"Conv2D − not flipped<br>max |diff| {result['max_diff_unflipped']:.3g}",
+        ("Σ convolve2d<br>flipped", result["flipped_sum"]),
+        (f"Conv2D − Σ<br>max |diff|<br>{result['max_diff_flipped']:.1e}", result["conv2d"] - result["flipped_sum"]),
+        ("Σ convolve2d<br>not flipped", result["unflipped_sum"]),
+        (f"Conv2D − Σ<br>max |diff|<br>{result['max_diff_unflipped']:.3g}",
          result["conv2d"] - result["unflipped_sum"]),
     ]
     cols = max(4, len(per) + 1)
     rows = 2
-    padded_titles = [t for t, _ in panels] + [""] * (rows * cols - len(panels))
+    # the panels' width on a phone: the figure less its margins and the colour bar, four panels and their gaps
+    font_size, titles = fitted_captions([t for t, _ in panels], (NARROW_PX - 90) * (1 - 0.02 * (cols - 1)) / cols)
+    padded_titles = titles + [""] * (rows * cols - len(panels))
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=padded_titles,
                         horizontal_spacing=0.02, vertical_spacing=0.12)
     zmin, zmax = _shared_range([m for _, m in panels], symmetric=True)
@@ -159,7 +160,7 @@ def color_identity_figure(result: Mapping) -> go.Figure:
         fig.update_xaxes(showticklabels=False, constrain="domain", row=r + 1, col=c + 1)
     fig.update_layout(coloraxis=dict(colorscale=_DIVERGING, cmin=zmin, cmax=zmax, colorbar=dict(thickness=12)),
                       height=480, margin=dict(l=10, r=10, t=60, b=10))
-    fig.update_annotations(font_size=12)
+    fig.update_annotations(font_size=font_size)
     return fig
 
 

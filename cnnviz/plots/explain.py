@@ -21,7 +21,7 @@ def heat_figure(image_uint8: np.ndarray, heats: Mapping[str, np.ndarray], *, til
     """The network's input, then each heat map (values in [0, 1]) blended over it, side by side."""
     tiles = [image_uint8] + [overlay(image_uint8, np.clip(h, 0.0, 1.0)) for h in heats.values()]
     fig = image_grid(tiles, titles=["network input", *heats], columns=len(tiles), tile_px=tile_px)
-    fig.update_layout(margin=dict(l=5, r=5, t=30, b=5), height=tile_px + 70)
+    fig.update_layout(height=tile_px + 40 + fig.layout.margin.t)  # image_grid's margin holds the captions' lines
     return fig
 
 
@@ -32,7 +32,7 @@ def occlusion_figure(image_uint8: np.ndarray, heat: np.ndarray, *, tile_px: int 
     fig = image_grid([image_uint8, colorize(scaled), overlay(image_uint8, scaled)],
                      titles=["network input", f"probability drop (red = {peak:.1%})", "overlay"],
                      columns=3, tile_px=tile_px)
-    fig.update_layout(margin=dict(l=5, r=5, t=30, b=5), height=tile_px + 70)
+    fig.update_layout(height=tile_px + 40 + fig.layout.margin.t)  # image_grid's margin holds the captions' lines
     return fig
 
 
@@ -42,7 +42,7 @@ def attack_figure(before_uint8: np.ndarray, after_uint8: np.ndarray, captions: S
     diff = after_uint8.astype(np.float32) - before_uint8.astype(np.float32)
     amplified = np.clip(np.round(128 + PERTURBATION_GAIN * diff), 0, 255).astype(np.uint8)
     fig = image_grid([before_uint8, amplified, after_uint8], titles=list(captions), columns=3, tile_px=tile_px)
-    fig.update_layout(margin=dict(l=5, r=5, t=30, b=5), height=tile_px + 70)
+    fig.update_layout(height=tile_px + 40 + fig.layout.margin.t)  # image_grid's margin holds the captions' lines
     return fig
 
 

@@ -31,7 +31,7 @@ def images_of(fig) -> list:
     return [t for t in fig.data if t.type == "image"]
 
 
-def test_modes_figure_shares_one_scale_and_titles_shapes_and_formulas():
+def test_modes_figure_shares_one_scale_and_titles_shapes():
     image = conv.pattern_image("Circle", 32)
     kernel = conv.gaussian_kernel(5, 1.0)
     res = conv.compare_modes(image, kernel)
@@ -44,9 +44,12 @@ def test_modes_figure_shares_one_scale_and_titles_shapes_and_formulas():
     assert fig.layout.coloraxis.cmax == pytest.approx(everything.max())
     assert fig.layout.coloraxis.colorscale[0][1] == "rgb(0, 0, 0)"  # gray, not diverging
     titles = [a.text for a in fig.layout.annotations]
-    assert titles[0].startswith("<b>full</b>: 36×36") and "N + k − 1 = 32 + 5 − 1 = 36" in titles[0]
-    assert titles[1].startswith("<b>same</b>: 32×32") and "N = 32" in titles[1]
-    assert titles[2].startswith("<b>valid</b>: 28×28") and "N − k + 1 = 32 − 5 + 1 = 28" in titles[2]
+    assert titles == ["<b>full</b><br>36×36", "<b>same</b><br>32×32", "<b>valid</b><br>28×28"]
+    # The formulas, too long for a phone's panels, are the lines the page writes under the figure.
+    assert conv.size_lines(res) == [
+        "**full**, 36×36: rows N + k − 1 = 32 + 5 − 1 = 36; columns N + k − 1 = 32 + 5 − 1 = 36",
+        "**same**, 32×32: rows N = 32; columns N = 32",
+        "**valid**, 28×28: rows N − k + 1 = 32 − 5 + 1 = 28; columns N − k + 1 = 32 − 5 + 1 = 28"]
     # aligned in image coordinates: 'full' starts 2 pixels before the image, 'valid' 2 after
     assert [t.x0 for t in images_of(fig)] == [-2.0, 0.0, 2.0]
     assert [t.y0 for t in images_of(fig)] == [-2.0, 0.0, 2.0]
@@ -55,7 +58,7 @@ def test_modes_figure_shares_one_scale_and_titles_shapes_and_formulas():
 
 
 def test_modes_figure_is_readable_on_a_projector():
-    """Formulas at full title size, not a small <sub>; room between panels for each one's axis labels (issue 14)."""
+    """Titles at full size, not a small <sub>; room between panels for each one's axis labels (issue 14)."""
     res = conv.compare_modes(conv.pattern_image("Circle", 32), conv.gaussian_kernel(5, 1.0))
     fig = plots.modes_figure(res)
     titles = [a for a in fig.layout.annotations]
@@ -115,7 +118,8 @@ def test_modes_figure_with_nothing_left_in_valid():
     fig = plots.modes_figure(res)
     assert [t.name for t in images_of(fig)] == ["full", "same"]
     assert "nothing left" in fig.layout.annotations[-1].text
-    assert "→ nothing left" in fig.layout.annotations[2].text
+    assert fig.layout.annotations[2].text == "<b>valid</b><br>0×0"
+    assert conv.size_lines(res)[2].endswith("columns N − k + 1 = 2 − 5 + 1 = -2 → nothing left")
 
 
 def test_kernel_figure_writes_small_kernels_in_numbers():
@@ -141,11 +145,13 @@ def test_color_identity_figure_one_symmetric_scale():
     assert len(fig.data) == 8
     assert fig.layout.coloraxis.cmin == -fig.layout.coloraxis.cmax
     titles = [a.text for a in fig.layout.annotations if a.text]
-    assert titles[3] == "<b>Conv2D output</b> (sum)" and titles[0] == "red * filter[..., 0]"
+    assert titles[3] == "<b>Conv2D</b><br>output (sum)" and titles[0] == "red<br>* slice 0"
     assert unsafe_characters(figure_texts(fig)) == {}  # issue 14: no "⋆", which common fonts lack
-    assert titles[5].startswith("Conv2D − flipped<br>max |diff| ")
-    assert float(titles[5].rsplit(" ", 1)[1]) < 1e-9
-    assert float(titles[7].rsplit(" ", 1)[1]) > 1  # not flipping gives a different map
+    assert titles[4] == "Σ convolve2d<br>flipped" and titles[6] == "Σ convolve2d<br>not flipped"
+    assert titles[5].startswith("Conv2D − Σ<br>max |diff|<br>")
+    assert float(titles[5].rsplit("<br>", 1)[1]) < 1e-9
+    assert float(titles[7].rsplit("<br>", 1)[1]) > 1  # not flipping gives a different map
+    assert fig.layout.annotations[0].font.size == 10  # the largest at which every line fits a phone's panel
     np.testing.assert_allclose(fig.data[3].z, res["conv2d"], rtol=1e-6)
 
 

@@ -25,7 +25,7 @@ def test_occlusion_and_attack_figures():
     heat = np.zeros((4, 4), np.float32)
     heat[1, 1] = 0.25
     fig = explain.occlusion_figure(img, heat)
-    assert fig.layout.annotations[1].text == "probability drop (red = 25.0%)"
+    assert fig.layout.annotations[1].text == "probability drop<br>(red = 25.0%)"  # two lines: a third of a phone
     after = img.copy()
     after[0, 0] = 103
     fig = explain.attack_figure(img, after, ["a", "b", "c"])

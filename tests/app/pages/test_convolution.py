@@ -58,10 +58,11 @@ def test_default_page(at):
         "Colour: what a Conv2D filter computes", "How fast is a graphics card?"]
     # default: scikit-learn's temple photo (427×640) shrunk to 171×256, Gaussian 3×3 σ 0.5
     modes = titles(figure(at, "conv_modes_fig"))
-    assert modes[0].startswith("<b>full</b>: 173×258") and modes[2].startswith("<b>valid</b>: 169×254")
+    assert modes[0].startswith("<b>full</b><br>173×258") and modes[2].startswith("<b>valid</b><br>169×254")
     kernel = figure(at, "conv_kernel_fig")["data"][0]
     assert kernel["texttemplate"] == "%{z:.3g}"
-    assert "colour: 171×256×3 (working size)" in titles(figure(at, "conv_image_fig"))
+    assert "**full**, 173×258: rows N + k − 1 = 171 + 3 − 1 = 173; columns N + k − 1 = 256 + 3 − 1 = 258" in texts(at)
+    assert "colour: 171×256×3<br>(working size)" in titles(figure(at, "conv_image_fig"))  # wrapped for a phone
     assert "**The picture:** 427×640 pixels (height × width), **3 channels** (colour: red, green and blue)" in texts(at)
     assert "**Working size:** 171×256" in texts(at)
     assert "Conv2D equals the sum of flipped convolutions up to rounding" in texts(at)
@@ -83,7 +84,7 @@ def test_gaussian_size_and_sigma(at):
     no_errors(at)
     modes = titles(figure(at, "conv_modes_fig"))
     # the seed's numbers: full N + 14, valid N − 14
-    assert modes[0].startswith("<b>full</b>: 185×270") and modes[2].startswith("<b>valid</b>: 157×242")
+    assert modes[0].startswith("<b>full</b><br>185×270") and modes[2].startswith("<b>valid</b><br>157×242")
 
 
 def test_seed_setup_button_gives_the_15x15_gaussian_at_512_through_the_fft(at):
@@ -98,8 +99,8 @@ def test_seed_setup_button_gives_the_15x15_gaussian_at_512_through_the_fft(at):
     assert figure(at, "conv_kernel_fig")["layout"]["title"]["text"].startswith("15×15 kernel, sum 1")
     modes = figure(at, "conv_modes_fig")
     # the temple photo shrunk to 342×512; full N + 14, valid N − 14
-    assert titles(modes)[0].startswith("<b>full</b>: 356×526")
-    assert titles(modes)[2].startswith("<b>valid</b>: 328×498")
+    assert titles(modes)[0].startswith("<b>full</b><br>356×526")
+    assert titles(modes)[2].startswith("<b>valid</b><br>328×498")
     assert [t["type"] for t in modes["data"]] == ["image", "image", "image", "scatter"]
     assert all(t["source"].startswith("data:image/png;base64,") for t in modes["data"][:3])
     assert "computed with `fftconvolve`: a 15×15 kernel has 225 weights" in texts(at)
@@ -127,7 +128,7 @@ def test_custom_kernel_good_and_bad(at):
     assert at.text_area(key="conv_custom").value == "0 -1 0\n-1 5 -1\n0 -1 0"
     at.text_area(key="conv_custom").set_value("1 2\n3 4").run()  # an even 2×2 kernel
     no_errors(at)
-    assert titles(figure(at, "conv_modes_fig"))[0].startswith("<b>full</b>: 172×257")
+    assert titles(figure(at, "conv_modes_fig"))[0].startswith("<b>full</b><br>172×257")
     at.text_area(key="conv_custom").set_value("1 2 3\n4 five 6").run()
     assert not at.exception
     assert [e.value for e in at.error] == ["'five' in row 2 is not a number (write numbers like -1, 0.5 or 1/9)"]
@@ -139,7 +140,7 @@ def test_test_pattern_and_working_size(at):
     at.selectbox(key="conv_pattern").set_value("Circle").run()
     at.select_slider(key="conv_max_side").set_value(64).run()
     no_errors(at)
-    assert titles(figure(at, "conv_modes_fig"))[1].startswith("<b>same</b>: 64×64")
+    assert titles(figure(at, "conv_modes_fig"))[1].startswith("<b>same</b><br>64×64")
 
 
 def test_shrink_chart_widgets(at):
@@ -168,7 +169,7 @@ def test_upload_good_image(at):
     assert "Choose a picture to upload" in texts(at)
     at.file_uploader(key="conv_upload").upload("edge.png", png_bytes(rgb), "image/png").run()
     no_errors(at)
-    assert titles(figure(at, "conv_modes_fig"))[1].startswith("<b>same</b>: 40×60")
+    assert titles(figure(at, "conv_modes_fig"))[1].startswith("<b>same</b><br>40×60")
     assert "**The picture:** 40×60 pixels (height × width), **3 channels**" in texts(at)
 
 
@@ -183,7 +184,7 @@ def test_a_grey_upload_is_called_grey_with_its_own_size_and_the_working_size_apa
     assert f"**The picture:** {grey.shape[0]}×{grey.shape[1]} pixels (height × width), **1 channel** (grey)" in shown
     assert "**Working size:** 205×256" in shown and "A colour image normally has 3 channels" in shown
     image_titles = titles(figure(at, "conv_image_fig"))
-    assert image_titles[0] == "grey, the same in all 3 channels: 205×256×3 (working size)"
+    assert image_titles[0] == "grey, the same in all<br>3 channels: 205×256×3<br>(working size)"  # half a phone
     assert not any(t.startswith("colour") for t in image_titles)
 
 
@@ -239,7 +240,7 @@ def test_cifar10_present(at, monkeypatch):
     at.radio(key="conv_source").set_value("CIFAR-10 test image").run()
     no_errors(at)
     assert "Class: cat (32×32 pixels, shown as is)" in texts(at)
-    assert titles(figure(at, "conv_modes_fig"))[2].startswith("<b>valid</b>: 30×30")
+    assert titles(figure(at, "conv_modes_fig"))[2].startswith("<b>valid</b><br>30×30")
     at.slider(key="conv_cifar_index").set_value(1).run()
     assert "Class: car" in texts(at)
 

@@ -61,7 +61,7 @@ def test_saliency_tab_shows_four_maps_and_the_completeness_numbers(app_path, run
     assert at.selectbox(key="explain_run").value == run_id
     fig = figure(at, "explain_saliency")
     titles = [a["text"] for a in fig["layout"]["annotations"]]
-    assert titles == ["network input", "gradients", "SmoothGrad", "Integrated Gradients", "Grad-CAM"]
+    assert titles == ["network<br>input", "gradients", "SmoothGrad", "Integrated<br>Gradients", "Grad-CAM"]
     grads = saliency.gradients(model, x[0])
     assert np.array_equal(np.asarray(fig["data"][1]["z"]), gradcam.overlay(x_uint8[0], grads.heat))
     black = np.zeros_like(x_uint8[:1])
@@ -89,7 +89,7 @@ def test_occlusion_tab(app_path, run_id, reference):
     occ = occlusion.occlusion(model, x[0], patch=2, stride=1, fill=grey)
     assert "A grey 2×2 patch slid every 1 pixels (49 forward passes)" in texts(at)
     title = figure(at, "explain_occlusion")["layout"]["annotations"][1]["text"]
-    assert title == f"probability drop (red = {max(float(occ.heat.max()), 0.0):.1%})"
+    assert title == f"probability drop<br>(red = {max(float(occ.heat.max()), 0.0):.1%})"
 
 
 def test_fooling_tab_fgsm_pgd_and_the_curve(app_path, run_id, reference):

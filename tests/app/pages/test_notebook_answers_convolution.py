@@ -52,7 +52,7 @@ def _panels(at) -> dict[str, tuple[tuple[int, int], np.ndarray, tuple[float, flo
     titles = [a["text"] for a in fig["layout"]["annotations"] if a["text"].startswith("<b>")]
     levels = [t for t in fig["data"] if t["type"] == "image"]
     for title, trace in zip(titles, levels):
-        mode, rows, cols = re.match(r"<b>(\w+)</b>: (\d+)×(\d+)", title).groups()
+        mode, rows, cols = re.match(r"<b>(\w+)</b><br>(\d+)×(\d+)", title).groups()
         png = base64.b64decode(trace["source"].split(",", 1)[1])
         shown[mode] = ((int(rows), int(cols)), np.asarray(Image.open(io.BytesIO(png))), (scale["cmin"], scale["cmax"]))
     return shown
@@ -191,8 +191,8 @@ def q8_conv2d_is_not_convolve2d(at):
     unflipped = sum(signal.convolve2d(small[..., c], kernel[..., c], mode="valid") for c in range(3))
     fig = figure(at, "conv_color_fig")
     panels = {a["text"]: np.asarray(t["z"], dtype=float) for a, t in zip(fig["layout"]["annotations"], fig["data"])}
-    np.testing.assert_allclose(panels["<b>Conv2D output</b> (sum)"], keras_out, rtol=1e-4, atol=1e-2)
-    np.testing.assert_allclose(panels["Σ convolve2d, filters as they are"], unflipped, rtol=1e-4, atol=1e-2)
+    np.testing.assert_allclose(panels["<b>Conv2D</b><br>output (sum)"], keras_out, rtol=1e-4, atol=1e-2)
+    np.testing.assert_allclose(panels["Σ convolve2d<br>not flipped"], unflipped, rtol=1e-4, atol=1e-2)
     diff = float(np.abs(keras_out - unflipped).max())
     caption = next(c.value for c in at.caption if c.value.startswith("Conv2D equals"))
     shown = float(re.search(r"without flipping the largest difference is ([\d.e+-]+)", caption).group(1))
