@@ -8,7 +8,7 @@ served stale; an image by the sha256 of its pixels, because Streamlit hashes big
 them and two images could collide. Uploaded bytes are hashed whole by Streamlit. Inference on a
 shared model goes through its one compiled forward pass (:mod:`cnnviz.inspect.inference`) and holds
 its lock (Keras inference on one model is not thread-safe, tensorflow#61298). Results that take
-seconds and want a progress bar while they are computed (Evaluate, the Robustness copies) are kept
+seconds and want a progress bar while they are computed (Evaluate, the Robustness copies, ResNet50 itself) are kept
 in a :class:`ResultStore` in ``st.cache_resource`` instead of ``st.cache_data``, whose cached
 functions would replay their progress bars.
 """
@@ -343,17 +343,73 @@ def gradcam_heatmap(info: runs.RunInfo, image: np.ndarray, *, class_index: int |
 
 
 # --- the pretrained ResNet50 -------------------------------------------------------------------
-# One ResNet50 per server (st.cache_resource: creation is locked by Streamlit, use is locked by
-# SharedClassifier), loaded from the weights on this machine only: cnnviz.app.downloads.resnet50
-# downloads them first, with a progress bar, which an element made in here would replay at every
-# hit. Exceptions are not cached, so missing weights are looked for again on the next rerun.
+# One ResNet50 per server, loaded from the weights on this machine only: cnnviz.app.downloads.resnet50
+# downloads them first, with a progress bar. Loaded once for all sessions into a ResultStore in
+# st.cache_resource, not by a cached function, whose note and bar Streamlit would replay at every hit; the lock
+# makes a class opening the page at once load it once. Failures are not kept: missing weights are looked
+# for again on the next rerun.
+
+#: What the page says while ResNet50 is loaded, and why only the first time.
+RESNET50_FIRST_LOAD = (
+    "Loading ResNet50 into the server's memory: TensorFlow starts, the network's layers are built and its "
+    "25.6 million weights are read from the disk, which takes a while on a small server. This happens once "
+    "after the server starts; from then on every page and every student gets it at once."
+)
+#: What the bar says while another session loads it.
+RESNET50_WAITING = "Another student's page is loading it: waiting for that load to end…"
 
 
-@st.cache_resource(show_spinner="Loading ResNet50 and its ImageNet weights (the first time takes a while)...")
+@st.cache_resource(show_spinner=False)
+def _resnet50_slot() -> tuple[ResultStore, threading.Lock]:
+    return ResultStore(1), threading.Lock()
+
+
+class _LoadNote:
+    """The note and bar shown while a shared model loads: drawn at its first step (missing weights, found
+    before any step, draw nothing), removed when the load ends or fails."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+        self.slot = self.bar = None
+
+    def _bar(self):
+        if self.slot is None:
+            self.slot = st.empty()
+            box = self.slot.container()
+            box.info(self.why, icon=":material/hourglass_top:")
+            self.bar = box.progress(0.0)
+        return self.bar
+
+    def step(self, done: int, total: int, words: str) -> None:
+        self._bar().progress(min(1.0, done / max(total, 1)),
+                             text=f"Step {min(done + 1, total)} of {total}: {words}…" if done < total else words)
+
+    def waiting(self) -> None:
+        self._bar().progress(0.0, text=RESNET50_WAITING)
+
+    def remove(self) -> None:
+        if self.slot is not None:
+            self.slot.empty()
+
+
 def resnet50() -> pretrained.SharedClassifier:
-    """The shared :class:`cnnviz.inspect.pretrained.SharedClassifier`; raises Unavailable with how to fix it
-    when its weights are not on this machine (it never downloads: see :func:`cnnviz.app.downloads.resnet50`)."""
-    return pretrained.load_resnet50(download=False)
+    """The shared :class:`cnnviz.inspect.pretrained.SharedClassifier`, loaded the first time with a note and a
+    bar of the load's steps; raises Unavailable with how to fix it when its weights are not on this machine (it
+    never downloads: see :func:`cnnviz.app.downloads.resnet50`)."""
+    store, lock = _resnet50_slot()
+    found = store.get("resnet50")
+    if found is not None:
+        return found
+    note = _LoadNote(RESNET50_FIRST_LOAD)
+    try:
+        with model_turn(lock, note.waiting):
+            found = store.get("resnet50")  # another session's, loaded while this one waited
+            if found is None:
+                found = pretrained.load_resnet50(download=False, progress=note.step)
+                store.put("resnet50", found)
+    finally:
+        note.remove()
+    return found
 
 
 #: ``hash_funcs`` of a shared classifier (by where its weights came from) and of photos (by their pixels).

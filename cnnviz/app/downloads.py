@@ -122,8 +122,8 @@ def transfer_download(backbone: str, *, alpha: float, image_size: int) -> str:
 
 
 # --- the pretrained ResNet50 -------------------------------------------------------------------
-# Its ~100 MB of weights are fetched here, with a bar, and not inside the cached model
-# (caches.resnet50), whose elements Streamlit would replay on every later hit. A failed download
+# Its ~100 MB of weights are fetched here, with a bar, and not by the shared model (caches.resnet50), which
+# only loads them from the disk (with a bar of its own steps). A failed download
 # is retried at most every RESNET50_RETRY_S so an offline classroom does not wait on the network at
 # every click; one session downloads at a time, the others follow its bar and then load its file.
 RESNET50_RETRY_S = 120.0
@@ -136,16 +136,26 @@ WAIT_STEP_S = 0.25  # how often a waiting session looks at the other one's downl
 def resnet50() -> pretrained.SharedClassifier:
     """The shared :class:`cnnviz.inspect.pretrained.SharedClassifier` (:func:`cnnviz.app.caches.resnet50`),
     its weights downloaded first with a progress bar when this server has none; raises Unavailable
-    with what is missing and how to get it."""
+    with what is missing and how to get it. After a download, its bar gives way to one line once the model is
+    loaded."""
     try:
         return caches.resnet50()
     except Unavailable:
-        _fetch_resnet50_weights()
-    return caches.resnet50()
+        _repeat_recent_failure()  # before any bar: offline, a click costs nothing
+    slot = st.empty()
+    try:
+        with slot.container():
+            _fetch_resnet50_weights()
+        clf = caches.resnet50()
+    except BaseException:  # offline, or a downloaded file that does not load: the error says why, no bar above it
+        slot.empty()
+        raise
+    slot.success(f"{weights.RESNET50.title}'s ImageNet weights are downloaded and loaded: ResNet50 is ready.",
+                 icon=":material/check_circle:")
+    return clf
 
 
 def _fetch_resnet50_weights() -> None:
-    _repeat_recent_failure()  # before any bar: offline, a click costs nothing
     wf = weights.RESNET50
     with _moving_bar(f"Connecting to download {wf.title}'s ImageNet weights ({wf.size_text})…") as report, \
             st.spinner(f"Downloading {wf.title}'s ImageNet weights (the first time only)…"):

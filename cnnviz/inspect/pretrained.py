@@ -40,7 +40,7 @@ from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import inference
 from cnnviz.inspect.gradcam import gradcam_batch
 from cnnviz.inspect.imagenet import NUM_CLASSES, decode
-from cnnviz.models.resnet50 import INPUT_SIZE, load_resnet50_model, preprocess_input
+from cnnviz.models.resnet50 import INPUT_SIZE, StepProgress, load_resnet50_model, preprocess_input
 
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -158,10 +158,12 @@ def load_resnet50(
     url: str | None = None,
     md5: str | None = None,
     timeout: float = weights.DOWNLOAD_TIMEOUT_S,
+    progress: StepProgress | None = None,
 ) -> SharedClassifier:
-    """ResNet50 with its ImageNet weights (:func:`cnnviz.models.resnet50.load_resnet50_model`), ready to share."""
+    """ResNet50 with its ImageNet weights (:func:`cnnviz.models.resnet50.load_resnet50_model`, which tells
+    ``progress`` its steps), ready to share."""
     model, source = load_resnet50_model(weights_path=weights_path, download=download, url=url, md5=md5,
-                                        timeout=timeout)
+                                        timeout=timeout, progress=progress)
     return SharedClassifier(model, weights_source=source)
 
 

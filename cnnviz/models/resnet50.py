@@ -10,7 +10,7 @@ download) and the official weights file is found, fetched or given through
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -25,6 +25,9 @@ INPUT_SIZE = (224, 224)
 # keras.applications.resnet50.preprocess_input is "caffe" mode (keras/src/applications/imagenet_utils.py):
 # RGB -> BGR, then subtract these means, no scaling.
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
+#: ``progress(done, total, words)`` of :func:`load_resnet50_model`: ``done`` of ``total`` steps are over and
+#: ``words`` say what happens now ("ready" once ``done == total``).
+StepProgress = Callable[[int, int, str], None]
 
 
 def preprocess_input(x: np.ndarray) -> np.ndarray:
@@ -55,8 +58,13 @@ def load_resnet50_model(
     url: str | None = None,
     md5: str | None = None,
     timeout: float = weights.DOWNLOAD_TIMEOUT_S,
+    progress: StepProgress | None = None,
 ) -> tuple["keras.Model", str]:
     """ResNet50 with its ImageNet weights, and where they came from (for people).
+
+    Once the weights file is found, the load goes in three steps, each reported to ``progress`` as it
+    starts: importing TensorFlow (seconds, the first time in a process), building the architecture's layers
+    and reading the weights from the file (Keras reports nothing within a step).
 
     Args:
         weights_path: an explicit weights file (``.h5`` as Keras publishes it, or a
@@ -65,6 +73,7 @@ def load_resnet50_model(
         download: fetch the official file when no copy is on this machine.
         url, md5: where to fetch it and its checksum (default: Keras' own).
         timeout: seconds per network operation.
+        progress: told each step as it starts, and "ready" at the end (:data:`StepProgress`).
     Returns:
         ``(model, weights_source)``.
     Raises:
@@ -74,9 +83,16 @@ def load_resnet50_model(
     wf = weights.RESNET50
     path = weights.resolve_weights(wf, weights_path, download=download, url=url, md5=md5, timeout=timeout)
     official = path in weights.weights_candidates(wf)
+    step = progress or (lambda done, total, words: None)
+    step(0, 3, "starting TensorFlow")
+    import keras  # unused here: its own step, as the first import in a process takes seconds
+
+    step(1, 3, "building the network's layers")
     model = build_resnet50()
+    step(2, 3, f"reading its {os.path.getsize(path) / 1e6:,.0f} MB of ImageNet weights from the disk")
     try:
         model.load_weights(str(path))
     except Exception as err:  # any reader error: h5py, a shape mismatch, a wrong file type
         raise InvalidArgument(f"could not read ResNet50 weights from {path}: {err}") from None
+    step(3, 3, "ready")
     return model, (f"Keras' ImageNet weights from {path}" if official else f"weights from {path}")

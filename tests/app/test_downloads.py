@@ -15,7 +15,7 @@ import streamlit as st
 from cnnviz import weights
 from cnnviz.app import caches, downloads
 from cnnviz.data import cifar10, datasets, folderdata
-from cnnviz.errors import Unavailable
+from cnnviz.errors import InvalidArgument, Unavailable
 from cnnviz.inspect import pretrained
 from tests.support.archives import class_folders, make_zip, tiny_files, write_tiny_dir
 from tests.support.http import loopback_server, md5, refused_url
@@ -24,15 +24,32 @@ MB = 10**6  # as the bar counts them
 
 
 class Slot:
-    """``st.empty()`` stand-in: every (value, text) its bar showed, and whether it was removed."""
+    """``st.empty()`` stand-in: every (value, text) its bar showed, the notes drawn in it (its ``container()``
+    is itself), and whether it was removed."""
 
     def __init__(self) -> None:
         self.shown: list[tuple[float, str]] = []
+        self.notes: list[tuple[str, str]] = []
         self.removed = False
 
     def progress(self, value: float, text: str = "") -> "Slot":
         self.shown.append((value, text))
         return self
+
+    def info(self, text: str, **_) -> None:
+        self.notes.append(("info", text))
+
+    def success(self, text: str, **_) -> None:
+        self.notes.append(("success", text))
+
+    def container(self) -> "Slot":
+        return self
+
+    def __enter__(self) -> "Slot":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
 
     def empty(self) -> None:
         self.removed = True
@@ -157,7 +174,7 @@ def from_disk(monkeypatch, keras_home):
     monkeypatch.setattr(downloads, "_resnet50_failure", {})
     asked = []
 
-    def load(*, download):
+    def load(*, download, progress=None):
         asked.append(download)
         return f"a model from {weights.resolve_weights(weights.RESNET50)}"  # Unavailable while missing
 
@@ -178,14 +195,33 @@ def test_resnet50_weights_are_downloaded_with_a_bar_outside_the_cached_model(slo
         model = downloads.resnet50()
         path = cnnviz_home / "weights" / weights.RESNET50.file
         assert model == f"a model from {path}" and path.read_bytes() == payload
-        [slot] = slots
-        assert slot.shown == [
+        place, bar = slots  # the bar is drawn in a place of its own
+        assert bar.shown == [
             (0.0, "Connecting to download ResNet50's ImageNet weights (about 100 MB)…"), (0.0, "0.0 of 3.0 MB"),
             (0.34, "1.0 of 3.0 MB"), (0.69, "2.1 of 3.0 MB"), (1.0, "3.0 of 3.0 MB: checking the file…"),
             (1.0, "Done")]
+        # Once the model is loaded, one line instead of a "Done" bar that stayed until the next click.
+        assert place.notes == [("success", "ResNet50's ImageNet weights are downloaded and loaded: ResNet50 is ready.")]
         assert from_disk == [False, False]  # the cached model never downloads: missing, then loaded
         assert downloads.resnet50() is model and caches.resnet50() is model  # kept: no bar, no request
-        assert len(slots) == 1 and mirror.hits == ["/resnet50.h5"] and from_disk == [False, False]
+        assert len(slots) == 2 and mirror.hits == ["/resnet50.h5"] and from_disk == [False, False]
+
+
+def test_a_downloaded_file_that_does_not_load_leaves_no_done_bar(slots, monkeypatch, keras_home, cnnviz_home):
+    payload = b"not ResNet50 weights"
+
+    def load(*, download, progress=None):
+        weights.resolve_weights(weights.RESNET50)  # Unavailable while missing
+        raise InvalidArgument("could not read ResNet50 weights from the file")
+
+    monkeypatch.setattr(pretrained, "load_resnet50", load)
+    monkeypatch.setattr(downloads, "_resnet50_failure", {})
+    with loopback_server({"/resnet50.h5": payload}) as mirror:
+        _serve_resnet50(mirror, monkeypatch, payload)
+        with pytest.raises(InvalidArgument, match="could not read"):
+            downloads.resnet50()
+    place, bar = slots
+    assert bar.shown[-1] == (1.0, "Done") and place.removed and place.notes == []
 
 
 def test_offline_the_download_is_tried_once_per_retry_window(slots, from_disk, monkeypatch, cnnviz_home):
@@ -196,15 +232,15 @@ def test_offline_the_download_is_tried_once_per_retry_window(slots, from_disk, m
     assert message.startswith("ResNet50's ImageNet weights are not on this machine")
     assert "downloading it failed: could not download http://127.0.0.1" in message
     assert "`python -m cnnviz download resnet50`" in message
-    assert slots[0].removed  # no stale bar above the message
+    assert slots[0].removed and slots[1].removed  # no stale bar above the message
     with pytest.raises(Unavailable) as again:  # inside the window: the same message, no bar, no network
         downloads.resnet50()
-    assert str(again.value) == message and len(slots) == 1
+    assert str(again.value) == message and len(slots) == 2
     failure = downloads._resnet50_failure
     failure["at"] -= downloads.RESNET50_RETRY_S  # as if the window had passed
     with pytest.raises(Unavailable):  # the window is over: tried again, with a bar
         downloads.resnet50()
-    assert len(slots) == 2 and slots[1].removed
+    assert len(slots) == 4 and slots[2].removed and slots[3].removed
     assert from_disk == [False] * 3  # each time the disk was looked at first
 
 
@@ -235,4 +271,69 @@ def test_a_session_waiting_for_another_ones_download_follows_its_bar_then_loads_
         downloads._resnet50_progress.clear()
     waiting.join(30)
     assert results == [f"a model from {cnnviz_home / 'weights' / weights.RESNET50.file}"]
-    assert slots[0].shown[-1] == (1.0, "Done") and not slots[0].removed and not downloads._resnet50_failure
+    place, bar = slots
+    assert bar.shown[-1] == (1.0, "Done") and not downloads._resnet50_failure
+    assert place.notes == [("success", "ResNet50's ImageNet weights are downloaded and loaded: ResNet50 is ready.")]
+
+
+# --- loading ResNet50 from the disk ------------------------------------------------------------------
+
+
+def _stepping_load(calls: list, model="the model"):
+    """A stand-in for pretrained.load_resnet50 that goes through three steps, as the real one reports them."""
+
+    def load(*, download, progress=None):
+        calls.append(download)
+        for done, words in enumerate(("starting TensorFlow", "building the network's layers",
+                                      "reading its 103 MB of ImageNet weights from the disk", "ready")):
+            progress(done, 3, words)
+        return model
+
+    return load
+
+
+def test_the_first_load_says_what_happens_and_why_with_a_bar_of_its_steps_then_goes(slots, monkeypatch):
+    calls = []
+    monkeypatch.setattr(pretrained, "load_resnet50", _stepping_load(calls))
+    assert caches.resnet50() == "the model"
+    [note] = slots
+    assert note.notes == [("info", caches.RESNET50_FIRST_LOAD)]
+    assert "once after the server starts" in caches.RESNET50_FIRST_LOAD
+    assert note.shown == [(0.0, ""), (0.0, "Step 1 of 3: starting TensorFlow…"),
+                          (pytest.approx(1 / 3), "Step 2 of 3: building the network's layers…"),
+                          (pytest.approx(2 / 3), "Step 3 of 3: reading its 103 MB of ImageNet weights from the disk…"),
+                          (1.0, "ready")]
+    assert note.removed
+    assert caches.resnet50() == "the model" and downloads.resnet50() == "the model"  # kept: no note, no load
+    assert len(slots) == 1 and calls == [False]
+
+
+def test_missing_weights_draw_no_loading_note(slots, from_disk, keras_home):
+    with pytest.raises(Unavailable):
+        caches.resnet50()
+    assert slots == [] and from_disk == [False]
+
+
+def test_a_class_opening_the_page_at_once_loads_it_once_the_others_wait_with_a_note(slots, monkeypatch):
+    calls = []
+    monkeypatch.setattr(pretrained, "load_resnet50", _stepping_load(calls))
+    told = threading.Event()
+
+    class Watched(Slot):
+        def progress(self, value: float, text: str = "") -> Slot:
+            if text == caches.RESNET50_WAITING:
+                told.set()
+            return super().progress(value, text)
+
+    monkeypatch.setattr(st, "empty", lambda: slots.append(Watched()) or slots[-1])
+    store, lock = caches._resnet50_slot()
+    results = []
+    waiting = threading.Thread(target=lambda: results.append(caches.resnet50()), daemon=True)
+    with lock:  # another session is loading it
+        waiting.start()
+        assert told.wait(30)
+        store.put("resnet50", "the other session's model")
+    waiting.join(30)
+    assert results == ["the other session's model"] and calls == []
+    [note] = slots
+    assert note.shown[-1] == (0.0, caches.RESNET50_WAITING) and note.removed

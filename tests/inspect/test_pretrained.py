@@ -222,12 +222,17 @@ def test_facts_of_small_sequential_by_hand():
 # --- weights on disk ------------------------------------------------------------------------------------
 
 
-def test_weights_file_by_path_gives_identical_predictions(resnet, clf, tmp_path, keras_home, monkeypatch):
+def test_weights_file_by_path_gives_identical_predictions_step_by_step(resnet, clf, tmp_path, keras_home, monkeypatch):
     path = tmp_path / "random.weights.h5"
     resnet.save_weights(str(path))
     x = resnet50_model.preprocess_input(np.stack([photo(224, 224, seed=9), photo(224, 224, seed=10)]))
-    loaded = pretrained.load_resnet50(weights_path=path, download=False)
+    steps = []
+    loaded = pretrained.load_resnet50(weights_path=path, download=False,
+                                      progress=lambda *step: steps.append(step))
     assert loaded.weights_source == f"weights from {path}"
+    megabytes = f"{path.stat().st_size / 1e6:,.0f}"
+    assert steps == [(0, 3, "starting TensorFlow"), (1, 3, "building the network's layers"),
+                     (2, 3, f"reading its {megabytes} MB of ImageNet weights from the disk"), (3, 3, "ready")]
     np.testing.assert_array_equal(loaded.probabilities(x), clf.probabilities(x))
     monkeypatch.setenv(weights.RESNET50.env, str(path))  # the same file through the environment
     assert weights.resolve_weights(weights.RESNET50, download=False) == path

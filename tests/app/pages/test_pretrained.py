@@ -154,9 +154,11 @@ def test_online_without_weights_the_page_downloads_them_with_a_bar_once(app_path
     payload = b"ResNet50 weights" * 100_000  # 1.6 MB: the bar moves
     loads = []
 
-    def load(*, download):  # the cached model: the weights from disk (checked as ResNet50's), the tiny network
+    def load(*, download, progress):  # the shared model: the weights from disk (checked as ResNet50's), the tiny network
         loads.append(download)
         weights.resolve_weights(weights.RESNET50)
+        for done, words in enumerate(("starting TensorFlow", "building the network's layers", "reading", "ready")):
+            progress(done, 3, words)  # the note and bar of the load, on the page
         return tiny_clf
 
     monkeypatch.setattr(pretrained, "load_resnet50", load)
@@ -171,9 +173,34 @@ def test_online_without_weights_the_page_downloads_them_with_a_bar_once(app_path
         at = _open_page(app_path)
         assert (cnnviz_home / "weights" / weights.RESNET50.file).read_bytes() == payload
         assert moves == [(0, len(payload)), (2**20, len(payload)), (len(payload), len(payload))]
-        [bar] = at.get("progress")
-        assert (bar.proto.value, bar.proto.text) == (100, "Done")
+        # Once the model is ready, one line instead of the download's "Done" bar and the load's note.
+        assert not at.get("progress")
+        assert [s.value for s in at.success] == [
+            "ResNet50's ImageNet weights are downloaded and loaded: ResNet50 is ready."]
+        assert not any(i.value == caches.RESNET50_FIRST_LOAD for i in at.info)
         assert "tiny test weights" in _texts(at) and not any("not installed" in i.value for i in at.info)
         assert loads == [False, False]  # missing, then loaded: the cached model never downloads
         at.run()
-        assert not at.get("progress") and mirror.hits == ["/resnet50.h5"] and loads == [False, False]
+        assert not at.get("progress") and not at.success
+        assert mirror.hits == ["/resnet50.h5"] and loads == [False, False]
+
+
+def test_the_first_load_from_the_disk_leaves_nothing_behind_once_ready(app_path, monkeypatch, tiny_clf):
+    """The load's note and bar of steps (tests/app/test_downloads.py follows them) are gone once the model is
+    ready; the next visit takes the kept model without loading it again."""
+    steps = []
+
+    def load(*, download, progress):
+        for step in ((0, 3, "starting TensorFlow"), (1, 3, "building the network's layers"),
+                     (2, 3, "reading its 103 MB of ImageNet weights from the disk"), (3, 3, "ready")):
+            progress(*step)
+            steps.append(step)
+        return tiny_clf
+
+    monkeypatch.setattr(pretrained, "load_resnet50", load)
+    at = _open_page(app_path)
+    assert len(steps) == 4 and not at.error
+    assert not at.get("progress") and not any(i.value == caches.RESNET50_FIRST_LOAD for i in at.info)
+    assert not at.success and "tiny test weights" in _texts(at)
+    at.run()
+    assert len(steps) == 4 and "tiny test weights" in _texts(at)
