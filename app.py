@@ -9,13 +9,13 @@ from cnnviz.catalog import PAGES
 
 #: The tab's icon, a file the server sends: a ":material/...:" page icon is fetched from fonts.gstatic.com, which an
 #: offline classroom cannot reach (tests/e2e/test_offline_in_browser.py).
-ICON = Path(__file__).parent / "assets" / "favicon.svg"
+ICON = str(Path(__file__).parent / "assets" / "favicon.svg")
 
 # A training worker started with multiprocessing's "spawn" runs this file again as __mp_main__ (outside any
 # browser session): it must draw nothing, and in a classroom the gate would ask it for a name and fail.
 if __name__ != "__mp_main__":
     compat.install()
-    st.set_page_config(page_title="cnnviz: a CNN lab", page_icon=ICON, layout="wide")
+    st.set_page_config(page_title="cnnviz: a CNN lab", page_icon=compat.icon_data_uri(ICON), layout="wide")
     pages = [st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGES)]
     # The navigation before the gate: a run the gate stops without it forgets the page asked for (a teacher on the
     # Class page's address, a student on a link, let in by the password or a name, landed on Home). Hidden

@@ -8,6 +8,7 @@ import sys
 import types
 
 from cnnviz.app import compat
+from tests.conftest import REPO
 
 
 def _fake_module(monkeypatch, name: str, **attrs) -> list[str]:
@@ -70,3 +71,17 @@ def test_a_streamlit_without_the_patched_function_gets_a_warning_not_a_crash(mon
     with caplog.at_level(logging.WARNING, logger="cnnviz"):
         compat.spare_keras_after_script_runs()
     assert "no _clean_problem_modules any more" in caplog.text
+
+
+def test_a_data_uri_page_icon_is_sent_as_it_is_and_others_as_streamlit_sends_them(monkeypatch):
+    from streamlit.commands import page_config
+
+    real = getattr(page_config._get_favicon_string, "__wrapped__", page_config._get_favicon_string)  # Streamlit's own
+    monkeypatch.setattr(page_config, "_get_favicon_string", real)
+    compat.send_data_uri_icons_as_they_are()
+    compat.send_data_uri_icons_as_they_are()  # once is enough: not wrapped twice
+    patched = page_config._get_favicon_string
+    assert patched is not real and patched.__wrapped__ is real
+    icon = compat.icon_data_uri(str(REPO / "assets" / "favicon.svg"))
+    assert patched(icon) == icon == real(REPO / "assets" / "favicon.svg")  # what Streamlit itself makes of the file
+    assert patched("🧠") == real("🧠") == "emoji:🧠"

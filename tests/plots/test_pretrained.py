@@ -28,7 +28,7 @@ def test_preprocessing_and_gradcam_figures_show_each_step():
     fig = figs.preprocessing_figure(Prepared((30, 40), original, resized, bgr, net_input))
     assert len(fig.data) == 4
     np.testing.assert_array_equal(fig.data[2].z, bgr)
-    assert fig.layout.annotations[0].text == "your photo (30×40)"
+    assert fig.layout.annotations[0].text == "your photo<br>(30×40)"  # wrapped: the panels stay apart on a phone
     heat = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
     cam = figs.gradcam_figure(resized, heat)
     assert len(cam.data) == 3
