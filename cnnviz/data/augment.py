@@ -188,6 +188,55 @@ def preview(images: np.ndarray, cfg: AugmentConfig, seed: int | None = None) -> 
     return np.clip(np.round(np.asarray(out)), 0, 255).astype(np.uint8)
 
 
+def augment_batch(augmenter: "keras.Sequential", images: "tf.Tensor", *, seed: "tf.Tensor") -> "tf.Tensor":
+    """``augmenter``'s layers applied to a batch with draws that are a function of ``seed`` alone.
+
+    Calling the augmenter draws from each layer's seed generator, a state that every call moves on:
+    the draws then depend on how many batches came before (a resumed run starts it again) and, in a
+    parallel ``tf.data`` map, on which call ran first. Here each layer's draws are stateless, seeded
+    by ``seed`` folded with the layer's place and the draw's: the same batch seed, the same changes.
+
+    Args:
+        augmenter: :func:`build_augmenter`'s model.
+        images: float images N×H×W×C in pixel units.
+        seed: two integers (e.g. the augmentation's seed and the batch's index in the run).
+    Returns:
+        The augmented batch, float32.
+    """
+    import tensorflow as tf
+
+    for place, layer in enumerate(augmenter.layers):
+        layer_seed = tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), place)
+        if isinstance(layer, _crop_class()):
+            offsets = tf.random.stateless_uniform([tf.shape(images)[0], 2], seed=layer_seed, minval=0,
+                                                  maxval=2 * layer.pad + 1, dtype=tf.int32)
+            images = layer.shift(images, offsets)
+        elif hasattr(layer, "get_random_transformation"):  # Keras' random image layers
+            change = layer.get_random_transformation(images, training=True, seed=_stateless_draws(layer_seed))
+            images = layer.transform_images(images, change, training=True)
+    return images
+
+
+def _stateless_draws(seed: "tf.Tensor") -> Any:
+    """A stand-in for a Keras ``SeedGenerator`` whose ``k``-th draw is the seed ``fold_in(seed, k)``.
+
+    Keras' random ops take a seed generator or a Python int; this one has no state to move on, the
+    count of draws is kept while the layer's function is traced (each draw is one op in the graph).
+    """
+    import keras
+    import tensorflow as tf
+
+    class StatelessDraws(keras.random.SeedGenerator):
+        def __init__(self) -> None:  # no state variable: nothing to create inside a tf.data function
+            self.draws = 0
+
+        def next(self, ordered=True):
+            self.draws += 1
+            return tf.random.experimental.stateless_fold_in(seed, self.draws)
+
+    return StatelessDraws()
+
+
 def random_crop_layer(pad: int, *, seed: int, name: str) -> "keras.layers.Layer":
     """A Keras layer that shifts each image of a batch by up to ``pad`` whole pixels either way.
 
@@ -216,11 +265,16 @@ def _crop_class():
             def call(self, images, training=None):
                 if not training:
                     return images
+                shape = tf.shape(images)
+                return self.shift(images, tf.random.uniform([shape[0], 2], 0, 2 * self.pad + 1, dtype=tf.int32,
+                                                            seed=self.seed))
+
+            def shift(self, images, offsets):
+                """Each image cut out of its padded copy at its ``offsets`` row (N×2 int32, 0..2·pad)."""
                 p = self.pad
                 shape = tf.shape(images)
-                n, h, w = shape[0], shape[1], shape[2]
+                h, w = shape[1], shape[2]
                 padded = tf.pad(images, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
-                offsets = tf.random.uniform([n, 2], 0, 2 * p + 1, dtype=tf.int32, seed=self.seed)
                 rows = offsets[:, :1] + tf.range(h)[None, :]  # N×H row indices into the padded image
                 cols = offsets[:, 1:] + tf.range(w)[None, :]
                 out = tf.gather(padded, rows, axis=1, batch_dims=1)

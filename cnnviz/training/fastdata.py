@@ -1,6 +1,6 @@
 """airbench's data path: training images padded once in memory, each batch cut, mirrored and scaled in one step.
 
-:func:`cnnviz.training.pipeline.make_pipeline` pads (for crops) and augments every batch with Keras
+:func:`cnnviz.training.pipeline.training_pipeline` pads (for crops) and augments every batch with Keras
 layers after casting it to float. airbench (Keller Jordan, arXiv 2404.00498) instead pads the whole
 training set once and, for flips, either mirrors at random per epoch or *alternates*: a random half of
 the images, drawn once, is mirrored on even epochs and the other half on odd ones, so each image is
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cnnviz.errors import InvalidArgument
-from cnnviz.training.pipeline import mapped_and_prefetched
+from cnnviz.training.pipeline import epoch_batches, mapped_and_prefetched
 
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,7 +67,8 @@ def epoch_pipeline(
     crop: int = 0,
     flip: str = "none",
 ) -> tf.data.Dataset:
-    """The batches of epochs ``first_epoch`` … ``epochs − 1``, shuffled anew each epoch.
+    """The batches of epochs ``first_epoch`` … ``epochs − 1``, each epoch in its own order
+    (:func:`cnnviz.training.pipeline.epoch_batches`: a resumed run's batches are the uninterrupted run's).
 
     Args:
         x_uint8: training images N×H×W×C, uint8.
@@ -92,16 +93,15 @@ def epoch_pipeline(
 
     n, height, width = x_uint8.shape[:3]
     steps = math.ceil(n / batch_size)
-    padded = pad_images(x_uint8, crop)
-    first = first_flips(n, seed)
+    padded = tf.constant(pad_images(x_uint8, crop))
+    labels_all = tf.constant(np.asarray(y, dtype=np.int64))
+    first = tf.constant(first_flips(n, seed))
     scale = tf.constant(affine["scale"], dtype=tf.float32)
     offset = tf.constant(affine["offset"], dtype=tf.float32)
-    data = tf.data.Dataset.from_tensor_slices((padded, np.asarray(y, dtype=np.int64), first))
-    data = data.shuffle(n, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    data = data.repeat(epochs - first_epoch).enumerate(start=first_epoch * steps)
+    data = epoch_batches(n, batch_size=batch_size, seed=seed, epochs=epochs, first_epoch=first_epoch)
 
-    def to_model_input(index, batch):
-        images, labels, first_half = batch
+    def to_model_input(index, order):
+        images, labels, first_half = (tf.gather(t, order) for t in (padded, labels_all, first))
         epoch = index // steps
         count = tf.shape(images)[0]
         if crop:

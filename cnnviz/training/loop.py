@@ -142,8 +142,8 @@ def train(
     build = build or _default_build(spec)
     done_before = resume_from.epochs_done if resume_from is not None else 0
     seconds_before = resume_from.fit_seconds if resume_from is not None else 0.0  # None: not known
-    with _SEED_LOCK:  # weights, dropout/augmentation seeds and shuffle order all follow spec.seed
-        keras.utils.set_random_seed(spec.seed + done_before)
+    with _SEED_LOCK:  # the weights and the dropout layers' seeds follow spec.seed
+        keras.utils.set_random_seed(spec.seed)
         if resume_from is None:
             model = build(data.input_shape, data.num_classes)
         else:
@@ -157,8 +157,9 @@ def train(
             train_ds = fastdata.epoch_pipeline(data.x_train, data.y_train, seed=spec.seed, epochs=spec.epochs,
                                                first_epoch=done_before, **_fast_augment(spec.augment), **common)
         else:
-            train_ds = pipeline.make_pipeline(data.x_train, data.y_train, shuffle_seed=spec.seed, augmenter=augmenter,
-                                              **common)
+            train_ds = pipeline.training_pipeline(
+                data.x_train, data.y_train, seed=spec.seed, epochs=spec.epochs, first_epoch=done_before,
+                augmenter=augmenter, augment_seed=spec.augment.seed if augmenter is not None else 0, **common)
         val_ds = pipeline.make_pipeline(data.x_val, data.y_val, **common) if data.x_val is not None else None
         if spec.tta != "none":  # predictions only: larger batches are cheaper
             common["batch_size"] = tta.PREDICT_BATCH
@@ -199,7 +200,7 @@ def train(
     model.fit(
         train_ds, validation_data=val_ds, epochs=spec.epochs, callbacks=fit_callbacks,
         class_weight=class_weight, shuffle=False, verbose=0, initial_epoch=done_before,
-        steps_per_epoch=steps if spec.prepadded else None,  # the pre-padded pipeline holds every epoch
+        steps_per_epoch=steps,  # the pipeline holds every epoch left
     )
     fit_s = time.monotonic() - t_fit
     trained_batches = progress._done

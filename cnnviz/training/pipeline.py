@@ -7,11 +7,13 @@ TensorFlow and scikit-learn are imported inside the functions that need them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cnnviz.data import augment as augmentation
 from cnnviz.data import datasets, scaling
 from cnnviz.data import selection as data_selection
 from cnnviz.errors import InvalidArgument
@@ -116,10 +118,9 @@ def make_pipeline(
     affine: dict,
     num_classes: int,
     one_hot: bool,
-    shuffle_seed: int | None = None,
-    augmenter: Any = None,
 ) -> tf.data.Dataset:
-    """A ``tf.data`` pipeline: uint8 batches, then cast, augment, scale, (one-hot) per batch.
+    """A ``tf.data`` pipeline of the images in their order: uint8 batches, then cast, scale, (one-hot) per batch
+    (validation and test data; training has :func:`training_pipeline`).
 
     Args:
         x_uint8: images N×H×W×C, uint8 (kept as such in memory).
@@ -128,30 +129,109 @@ def make_pipeline(
         affine: :func:`cnnviz.data.scaling.affine` result.
         num_classes: for one-hot labels.
         one_hot: give one-hot labels (categorical losses) instead of integers.
-        shuffle_seed: shuffle every epoch with this seed; None keeps the order.
-        augmenter: a Keras preprocessing model applied to whole batches in pixel units.
     Returns:
         A prefetched ``tf.data.Dataset`` of (float32 images, labels).
     """
     import tensorflow as tf
 
+    data = tf.data.Dataset.from_tensor_slices((x_uint8, np.asarray(y, dtype=np.int64))).batch(batch_size)
+    to_model_input = _model_input(affine, num_classes, one_hot)
+    return mapped_and_prefetched(data, lambda images, labels: to_model_input(tf.cast(images, tf.float32), labels))
+
+
+def epoch_batches(n: int, *, batch_size: int, seed: int, epochs: int, first_epoch: int = 0) -> tf.data.Dataset:
+    """The batches of epochs ``first_epoch`` … ``epochs − 1`` as (batch index in the run, image indices).
+
+    Each epoch's order is a stateless shuffle of ``0 … n − 1`` seeded by ``(seed, epoch)``: a function of
+    the run's seed and the epoch alone, so a run resumed at ``first_epoch`` sees the batches the uninterrupted
+    run saw from there (``Dataset.shuffle`` would start its sequence of orders again with the resumed job).
+
+    Args:
+        n: number of training images.
+        batch_size: images per batch (the last batch of an epoch may be smaller).
+        seed: the run's seed.
+        epochs: the run's epochs; ``first_epoch``: the first one to give.
+    Returns:
+        A ``tf.data.Dataset`` of ``(epochs − first_epoch) × ceil(n / batch_size)`` pairs (int64 scalar, int64 vector).
+    """
+    if not 0 <= first_epoch < epochs:
+        raise InvalidArgument(f"first epoch must be from 0 to {epochs - 1}, got {first_epoch!r}")
+    import tensorflow as tf
+
+    steps = math.ceil(n / batch_size)
+
+    def epoch_order(epoch):
+        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64),
+                                                         seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    return tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_order).enumerate(start=first_epoch * steps)
+
+
+def training_pipeline(
+    x_uint8: np.ndarray,
+    y: np.ndarray,
+    *,
+    batch_size: int,
+    affine: dict,
+    num_classes: int,
+    one_hot: bool,
+    seed: int,
+    epochs: int,
+    first_epoch: int = 0,
+    augmenter: Any = None,
+    augment_seed: int = 0,
+) -> tf.data.Dataset:
+    """The training batches of epochs ``first_epoch`` … ``epochs − 1``, shuffled anew each epoch, augmented.
+
+    Every batch is a function of the run's seeds and its place in the run: the order of its epoch
+    (:func:`epoch_batches`) and the augmentation's draws (:func:`cnnviz.data.augment.augment_batch`, seeded
+    by ``(augment_seed, batch index)``), so a resumed run trains on what the uninterrupted run would have,
+    and the draws do not depend on which of the parallel map calls runs first. The training job calls
+    ``fit(..., steps_per_epoch=ceil(N / batch_size))``.
+
+    Args:
+        x_uint8: images N×H×W×C, uint8 (kept as such in memory).
+        y: integer labels.
+        batch_size, affine, num_classes, one_hot: as :func:`make_pipeline`.
+        seed: the run's seed (the order of every epoch).
+        epochs: the run's epochs; ``first_epoch``: where a resumed run starts.
+        augmenter: :func:`cnnviz.data.augment.build_augmenter`'s model, applied to whole batches in pixel units.
+        augment_seed: the augmentation's seed.
+    Returns:
+        A prefetched ``tf.data.Dataset`` of (float32 images, labels).
+    """
+    import tensorflow as tf
+
+    images_all = tf.constant(x_uint8)
+    labels_all = tf.constant(np.asarray(y, dtype=np.int64))
+    to_model_input = _model_input(affine, num_classes, one_hot)
+
+    def batch_at(index, order):
+        images = tf.cast(tf.gather(images_all, order), tf.float32)
+        if augmenter is not None:  # geometry only: works in pixel units
+            images = augmentation.augment_batch(augmenter, images, seed=tf.stack([tf.constant(augment_seed, tf.int64),
+                                                                                  index]))
+        return to_model_input(images, tf.gather(labels_all, order))
+
+    data = epoch_batches(len(y), batch_size=batch_size, seed=seed, epochs=epochs, first_epoch=first_epoch)
+    return mapped_and_prefetched(data, batch_at)
+
+
+def _model_input(affine: dict, num_classes: int, one_hot: bool) -> Any:
+    """``(float32 images in pixel units, integer labels) → (scaled images, labels or one-hot labels)``."""
+    import tensorflow as tf
+
     scale = tf.constant(affine["scale"], dtype=tf.float32)
     offset = tf.constant(affine["offset"], dtype=tf.float32)
-    data = tf.data.Dataset.from_tensor_slices((x_uint8, np.asarray(y, dtype=np.int64)))
-    if shuffle_seed is not None:
-        data = data.shuffle(len(y), seed=shuffle_seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size)
 
     def to_model_input(images, labels):
-        images = tf.cast(images, tf.float32)
-        if augmenter is not None:
-            images = augmenter(images, training=True)  # geometry only: works in pixel units
         images = images * scale + offset
         if one_hot:
             labels = tf.one_hot(labels, num_classes)
         return images, labels
 
-    return mapped_and_prefetched(data, to_model_input)
+    return to_model_input
 
 
 #: Batches made ahead of the training step (each a few MB); the map runs on every core.

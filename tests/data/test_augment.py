@@ -108,3 +108,38 @@ def test_crop_shifts_each_image_by_whole_pixels_with_mirrored_edges():
         offsets.add(found[0])
     assert len(offsets) > 1  # each image gets its own shift
     np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+
+
+# --- the training pipeline's draws: a function of the batch's seed -------------------------------
+@pytest.mark.slow
+def test_a_batch_seed_gives_the_same_changes_every_time_and_another_seed_others():
+    """augment_batch draws from the seed it is given, not from the layers' seed generators: the same batch seed
+    twice (in either order, with other batches between) gives the same images; each layer draws its own."""
+    import tensorflow as tf
+
+    x = tf.constant(_images(n=16).astype(np.float32))
+    augmenter = augment.build_augmenter(AugmentConfig(rotation=30, flip="horizontal", translate=0.2, zoom=0.2,
+                                                      crop=2, seed=4))
+    at = lambda a, b: np.asarray(augment.augment_batch(augmenter, x, seed=tf.constant([a, b])))  # noqa: E731
+    first, other, again = at(4, 7), at(4, 8), at(4, 7)
+    np.testing.assert_array_equal(first, again)
+    assert first.shape == x.shape and not np.array_equal(first, other) and not np.array_equal(first, np.asarray(x))
+    augmenter(x, training=True)  # the layers' own generators move on: no change to augment_batch's draws
+    np.testing.assert_array_equal(at(4, 7), first)
+
+
+@pytest.mark.slow
+def test_a_batch_seeds_flips_and_crops_are_mirrors_and_whole_pixel_shifts():
+    import tensorflow as tf
+
+    x = _images(n=16).astype(np.float32)
+    flips = augment.build_augmenter(AugmentConfig(flip="horizontal"))
+    out = np.asarray(augment.augment_batch(flips, tf.constant(x), seed=tf.constant([0, 1])))
+    mirrored = [np.array_equal(o, i[:, ::-1]) for o, i in zip(out, x)]
+    assert all(m or np.array_equal(o, i) for m, o, i in zip(mirrored, out, x)) and 0 < sum(mirrored) < len(x)
+    crops = augment.build_augmenter(AugmentConfig(crop=2))
+    out = np.asarray(augment.augment_batch(crops, tf.constant(x), seed=tf.constant([0, 1])))
+    padded = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="reflect")
+    shifts = {next(((dy, dx) for dy in range(5) for dx in range(5)
+                    if np.array_equal(out[i], padded[i, dy:dy + 16, dx:dx + 16])), None) for i in range(len(x))}
+    assert None not in shifts and len(shifts) > 1

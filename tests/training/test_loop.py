@@ -14,7 +14,8 @@ from cnnviz.runs import predictions, rundata
 from cnnviz.runs import store as runs
 from cnnviz.training import loop as training
 from cnnviz.training.callbacks import MAX_CURVE_POINTS, PUBLISH_INTERVAL_S, Progress, _thin
-from cnnviz.training.pipeline import balanced_class_weights, load_training_data, make_pipeline, wants_one_hot
+from cnnviz.training.pipeline import (balanced_class_weights, load_training_data, make_pipeline, training_pipeline,
+                                     wants_one_hot)
 from cnnviz.training.spec import augment_from_text, spec_from_preset
 from tests.support.models import tiny_build
 from tests.support.specs import FLAT_MODEL, tiny_spec
@@ -86,8 +87,7 @@ def test_pipeline_shuffle_is_seeded():
     affine = scaling.affine("unit", x)
 
     def order(seed):
-        ds = make_pipeline(x, y, batch_size=20, affine=affine, num_classes=2, one_hot=False,
-                                    shuffle_seed=seed)
+        ds = training_pipeline(x, y, batch_size=20, affine=affine, num_classes=2, one_hot=False, seed=seed, epochs=1)
         return np.round(next(iter(ds))[0].numpy().ravel() * 255).astype(int).tolist()
 
     assert sorted(order(1)) == list(range(20))
@@ -359,13 +359,16 @@ def test_augmented_pipeline_changes_training_batches_only():
     y = np.arange(4)
     affine = scaling.affine("unit", x)
     flip = augment.build_augmenter(augment.AugmentConfig(flip="horizontal", seed=3))
-    batches = [next(iter(make_pipeline(x, y, batch_size=4, affine=affine, num_classes=4, one_hot=False,
-                                                augmenter=flip)))[0].numpy() for _ in range(6)]
+    batches = [(images.numpy(), labels.numpy()) for images, labels in training_pipeline(
+        x, y, batch_size=4, affine=affine, num_classes=4, one_hot=False, seed=0, epochs=6, augmenter=flip,
+        augment_seed=3)]
     plain = scaling.apply(x, affine)
-    for out in batches:  # every image is itself or its mirror image
-        for img, ref in zip(out, plain):
+    assert len(batches) == 6
+    for out, labels in batches:  # every image (its label) is itself or its mirror image
+        for img, label in zip(out, labels):
+            ref = plain[label]
             assert np.allclose(img, ref, atol=1e-6) or np.allclose(img, ref[:, ::-1], atol=1e-6)
-    assert any(not np.allclose(out, plain, atol=1e-6) for out in batches)
+    assert any(not np.allclose(out, plain[labels], atol=1e-6) for out, labels in batches)
 
 
 def test_stop_during_validation_ends_the_run_after_that_epoch(cnnviz_home):
