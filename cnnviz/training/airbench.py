@@ -11,7 +11,7 @@ airbench (Keller Jordan, arXiv 2404.00498; its ablation, PFLOP to 94%: 64× bias
 
 Neither is saved in the model: a run's ``model.keras`` holds only Keras' own classes (cnnviz loads
 nothing else, :mod:`cnnviz.runs.modelfile`), so the optimiser stays Keras' SGD and the training job
-applies these again when it resumes a run. Keras is imported inside the functions.
+applies these again when it resumes a run (Lookahead's average from the checkpoint). Keras is imported inside the functions.
 """
 
 from __future__ import annotations
@@ -82,12 +82,16 @@ def scale_bias_learning_rate(model: Any, factor: float) -> list[str]:
     return sorted(paths)
 
 
-def lookahead_callback(total_steps: int, start_step: int = 0) -> Any:
+def lookahead_callback(total_steps: int, start_step: int = 0, average: list[np.ndarray] | None = None) -> Any:
     """A Keras callback doing airbench's Lookahead over a training of ``total_steps`` steps.
+
+    Its ``average`` (float64, one array per model weight) is what a checkpoint keeps beside the model.
 
     Args:
         total_steps: steps of the whole run (epochs × steps per epoch).
-        start_step: steps already done (a resumed run; its average restarts from the weights it resumes with).
+        start_step: steps already done (a resumed run).
+        average: a resumed run's average at ``start_step``; None starts it from the weights (a new run, or
+            a checkpoint written before it was kept).
     """
     if total_steps < 1 or not 0 <= start_step <= total_steps:
         raise InvalidArgument(f"need 0 ≤ start step ≤ total steps ≥ 1, got {start_step!r} of {total_steps!r}")
@@ -100,7 +104,11 @@ def lookahead_callback(total_steps: int, start_step: int = 0) -> Any:
             self.average: list[np.ndarray] = []
 
         def on_train_begin(self, logs=None):
-            self.average = [np.array(w, dtype=np.float64) for w in self.model.get_weights()]
+            weights = self.model.get_weights()
+            if average is not None and [a.shape for a in average] == [w.shape for w in weights]:
+                self.average = [np.array(a, dtype=np.float64) for a in average]
+            else:
+                self.average = [np.array(w, dtype=np.float64) for w in weights]
 
         def update(self, decay: float) -> None:
             weights = self.model.get_weights()

@@ -142,10 +142,14 @@ def make_callbacks(
     publish: Callable[[Progress], None],
     keep_best: bool,
     initial_history: dict | None = None,
+    initial_best_weights: list | None = None,
 ) -> tuple[Any, Any]:
     """Build the progress/stop callback and the best-weights callback (Keras imported lazily).
 
-    ``initial_history``: the per-epoch history of the epochs a resumed run already finished.
+    ``initial_history``: the per-epoch history of the epochs a resumed run already finished;
+    ``initial_best_weights``: the weights of its best epoch among those (the checkpoint keeps them; None when
+    it did not, and then a best epoch before the resume cannot be restored). The best-weights callback's
+    ``weights`` are what a checkpoint keeps.
     """
     done_before = len((initial_history or {}).get("loss", []))
     import keras
@@ -262,11 +266,11 @@ def make_callbacks(
 
         def __init__(self) -> None:
             super().__init__()
-            # A resumed run's earlier epochs count (the curves show them), though their weights are gone.
+            # A resumed run's earlier epochs count (the curves show them), their weights when the checkpoint kept them.
             earlier = [(v, i + 1) for i, v in enumerate((initial_history or {}).get("val_loss", []))
                        if finite(v) is not None]
             self.best, self.best_epoch = min(earlier) if earlier else (math.inf, None)
-            self._weights = None
+            self.weights = list(initial_best_weights) if earlier and initial_best_weights else None
 
         def on_epoch_end(self, epoch, logs=None):
             value = finite((logs or {}).get("val_loss"))
@@ -274,11 +278,11 @@ def make_callbacks(
                 return  # an interrupted epoch's validation is not comparable
             if value is not None and value < self.best:
                 self.best, self.best_epoch = value, epoch + 1
-                self._weights = self.model.get_weights()
+                self.weights = self.model.get_weights()
 
         def on_train_end(self, logs=None):
-            if keep_best and self._weights is not None:
-                self.model.set_weights(self._weights)
+            if keep_best and self.weights is not None:
+                self.model.set_weights(self.weights)
 
     progress = ProgressCallback()
     return progress, BestWeights()

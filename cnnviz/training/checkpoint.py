@@ -1,11 +1,14 @@
 """Per-epoch checkpoints of a running job, so an interrupted run keeps its finished epochs.
 
 A checkpoint is a folder ``CNNVIZ_HOME/jobs/checkpoints/<job_id>/`` with ``model.keras`` (the model
-and its optimiser state after the last finished epoch) and ``state.json`` (epochs done, the history
-so far, the seconds ``fit`` took for them, the model file's SHA-256), each written crash-safely
-(temporary file, fsync, ``os.replace``; model first, state last, so a state always names a complete
-model). Loading checks the checksum and the archive, then ``safe_mode=True``
-(:func:`cnnviz.runs.modelfile.load_model`). Keras is imported inside the functions.
+and its optimiser state after the last finished epoch), ``arrays.npz`` (what the training holds beside the
+model: Lookahead's average, the best epoch's weights) and ``state.json`` (epochs done, the history so far,
+the seconds ``fit`` took for them, the random states of the model's dropout and random layers, the files'
+SHA-256), each written crash-safely (temporary file, fsync, ``os.replace``; the files first, state last, so
+a state always names complete files). With all of it a resumed run is the run it interrupted, to the bit
+(tests/training/test_resume_identical.py); a checkpoint written before the random states were kept resumes
+with new ones (:attr:`Checkpoint.exact` is False). Loading checks the checksums and the archive, then
+``safe_mode=True`` (:func:`cnnviz.runs.modelfile.load_model`). Keras is imported inside the functions.
 """
 
 from __future__ import annotations
@@ -18,11 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from cnnviz import storage
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.runs import modelfile
 
 MODEL_FILE = "model.keras"
+ARRAYS_FILE = "arrays.npz"
 STATE_FILE = "state.json"
 #: Seconds between checkpoints at the least: a tiny model's save took 17-32 ms here, a fifth of a tiny
 #: run's epoch; a CIFAR-10 epoch takes 45 s or more, so those are saved after every epoch.
@@ -35,12 +41,15 @@ class Checkpoint:
 
     ``fit_seconds``: the training time of those epochs, so that a resumed run's time covers all of
     them; None when not known (a checkpoint written before it was kept, or by a run resumed from one).
+    ``exact``: it holds the random states too, so the resumed run is the uninterrupted one (False for a
+    checkpoint written before they were kept: it goes on with new dropout draws and Lookahead average).
     """
 
     folder: Path
     epochs_done: int
     history: dict
     fit_seconds: float | None = None
+    exact: bool = False
 
 
 def checkpoints_dir() -> Path:
@@ -51,19 +60,45 @@ def folder_for(job_id: str) -> Path:
     return checkpoints_dir() / job_id
 
 
-def save(folder: Path, model: Any, *, epochs_done: int, history: dict, fit_seconds: float | None = None) -> None:
+def save(folder: Path, model: Any, *, epochs_done: int, history: dict, fit_seconds: float | None = None,
+         arrays: dict[str, list[np.ndarray]] | None = None) -> None:
     """Write the checkpoint of ``epochs_done`` finished epochs that took ``fit_seconds`` (None: not known)
-    to train (crash-safe, model before state)."""
+    to train (crash-safe, files before state), with the model's random states and ``arrays`` (named lists of
+    arrays the training keeps beside the model, :func:`load_arrays`)."""
     if fit_seconds is not None and not _known_seconds(fit_seconds):
         raise InvalidArgument(f"a checkpoint's training time is a finite number of seconds ≥ 0 or None, "
                               f"got {fit_seconds!r}")
     storage.ensure_dir(folder)
     with storage.atomic_path(folder / MODEL_FILE, ".keras") as tmp:
         model.save(tmp)
+    flat = {f"{name}/{i}": np.asarray(a) for name, values in (arrays or {}).items() for i, a in enumerate(values)}
+    with storage.atomic_path(folder / ARRAYS_FILE, ".npz") as tmp:
+        np.savez(tmp, **flat)
     state = {"epochs_done": int(epochs_done), "history": {k: list(v[:epochs_done]) for k, v in history.items()},
              "fit_seconds": None if fit_seconds is None else float(fit_seconds),
-             "model_sha256": storage.sha256_file(folder / MODEL_FILE)}
+             "seed_states": {key: [int(v) for v in np.asarray(generator.state.value)]
+                             for key, generator in seed_generators(model).items()},
+             "model_sha256": storage.sha256_file(folder / MODEL_FILE),
+             "arrays_sha256": storage.sha256_file(folder / ARRAYS_FILE)}
     storage.atomic_write_bytes(folder / STATE_FILE, json.dumps(state).encode())
+
+
+def seed_generators(model: Any) -> dict[str, Any]:
+    """The Keras seed generators of a model's layers (dropout's, random layers'), by the layers' names and place.
+
+    Their states move on with every draw and are not in ``model.keras`` (Keras saves a layer's weights,
+    not its seed generators): a checkpoint keeps them beside it.
+    """
+    found: dict[str, Any] = {}
+
+    def visit(layer: Any, path: str) -> None:  # layer names are unique within their model, not across models
+        for place, generator in enumerate(getattr(layer, "_seed_generators", [])):
+            found[f"{path}:{place}"] = generator
+        for inner in getattr(layer, "_layers", []):
+            visit(inner, f"{path}/{inner.name}")
+
+    visit(model, model.name)
+    return found
 
 
 def read(folder: Path) -> Checkpoint | None:
@@ -76,20 +111,50 @@ def read(folder: Path) -> Checkpoint | None:
     if epochs < 1 or not (folder / MODEL_FILE).is_file():
         return None
     seconds = state.get("fit_seconds")  # absent in older checkpoints; one that is no time counts as unknown
+    exact = isinstance(state.get("seed_states"), dict) and "arrays_sha256" in state  # absent in older ones
     return Checkpoint(folder=folder, epochs_done=epochs, history=history,
-                      fit_seconds=float(seconds) if _known_seconds(seconds) else None)
+                      fit_seconds=float(seconds) if _known_seconds(seconds) else None, exact=exact)
 
 
 def _known_seconds(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
 
 
+def _damaged() -> CnnvizError:
+    return CnnvizError("The saved progress of this training is damaged, so it cannot be resumed; train it again.")
+
+
 def load_model(point: Checkpoint) -> Any:
-    """The checkpoint's model, compiled with its optimiser state (checksum and archive checked first)."""
+    """The checkpoint's model, compiled with its optimiser state and the random states of its layers
+    (checksum and archive checked first)."""
     state = json.loads((point.folder / STATE_FILE).read_text())
     if storage.sha256_file(point.folder / MODEL_FILE) != state.get("model_sha256"):
-        raise CnnvizError("The saved progress of this training is damaged, so it cannot be resumed; train it again.")
-    return modelfile.load_model(point.folder / MODEL_FILE, f"checkpoint {point.folder.name}")
+        raise _damaged()
+    model = modelfile.load_model(point.folder / MODEL_FILE, f"checkpoint {point.folder.name}")
+    saved = state.get("seed_states") or {}
+    for key, generator in seed_generators(model).items():
+        if key in saved:
+            generator.state.assign(np.asarray(saved[key], dtype=generator.state.dtype))
+    return model
+
+
+def load_arrays(point: Checkpoint) -> dict[str, list[np.ndarray]]:
+    """The named lists of arrays saved with the checkpoint (:func:`save`'s ``arrays``; none in an older one)."""
+    state = json.loads((point.folder / STATE_FILE).read_text())
+    if "arrays_sha256" not in state:
+        return {}
+    path = point.folder / ARRAYS_FILE
+    try:
+        if storage.sha256_file(path) != state["arrays_sha256"]:
+            raise _damaged()
+        with np.load(path, allow_pickle=False) as saved:
+            flat = {key: saved[key] for key in saved.files}
+    except (OSError, ValueError) as err:
+        raise _damaged() from err
+    arrays: dict[str, list[np.ndarray]] = {}
+    for key in sorted(flat, key=lambda k: (k.rsplit("/", 1)[0], int(k.rsplit("/", 1)[1]))):
+        arrays.setdefault(key.rsplit("/", 1)[0], []).append(flat[key])
+    return arrays
 
 
 def remove(folder: Path) -> None:
@@ -97,12 +162,14 @@ def remove(folder: Path) -> None:
 
 
 def callback(folder: Path, progress: Any, *, fit_seconds: Callable[[], float | None] = lambda: None,
-             min_interval_s: float = MIN_INTERVAL_S) -> Any:
+             arrays: Callable[[], dict[str, list[np.ndarray]]] = dict, min_interval_s: float = MIN_INTERVAL_S) -> Any:
     """A Keras callback saving a checkpoint after a whole epoch (not one a stop cut short): the first
     epoch, then any epoch ending ``min_interval_s`` or more after the last save. ``fit_seconds()``
-    gives the training time of the epochs done so far (None: not known), kept with them."""
-    if not callable(fit_seconds):
-        raise InvalidArgument(f"a checkpoint callback's fit_seconds must be a function, got {fit_seconds!r}")
+    gives the training time of the epochs done so far (None: not known), kept with them; ``arrays()``
+    what the training holds beside the model (:func:`save`)."""
+    if not callable(fit_seconds) or not callable(arrays):
+        raise InvalidArgument(f"a checkpoint callback's fit_seconds and arrays must be functions, got "
+                              f"{fit_seconds!r} and {arrays!r}")
     import keras
 
     class EpochCheckpoint(keras.callbacks.Callback):
@@ -116,7 +183,8 @@ def callback(folder: Path, progress: Any, *, fit_seconds: Callable[[], float | N
             now = time.monotonic()
             if self._saved_at is not None and now - self._saved_at < min_interval_s:
                 return
-            save(folder, self.model, epochs_done=epoch + 1, history=progress.history, fit_seconds=fit_seconds())
+            save(folder, self.model, epochs_done=epoch + 1, history=progress.history, fit_seconds=fit_seconds(),
+                 arrays=arrays())
             self._saved_at = time.monotonic()
 
     return EpochCheckpoint()

@@ -142,7 +142,7 @@ def train(
     build = build or _default_build(spec)
     done_before = resume_from.epochs_done if resume_from is not None else 0
     seconds_before = resume_from.fit_seconds if resume_from is not None else 0.0  # None: not known
-    with _SEED_LOCK:  # the weights and the dropout layers' seeds follow spec.seed
+    with _SEED_LOCK:  # the weights and the dropout layers' seeds follow spec.seed (a resumed run's, its checkpoint)
         keras.utils.set_random_seed(spec.seed)
         if resume_from is None:
             model = build(data.input_shape, data.num_classes)
@@ -169,10 +169,12 @@ def train(
     init_s = time.monotonic() - t_init
 
     steps = math.ceil(len(data.y_train) / spec.batch_size)
+    kept = checkpoint.load_arrays(resume_from) if resume_from is not None else {}  # beside the model
     progress, best = callbacks_.make_callbacks(
         epochs=spec.epochs, steps=steps, n_train=len(data.y_train), batch_size=spec.batch_size,
         stop_event=stop_event, publish=publish, keep_best=spec.keep_best,
         initial_history=resume_from.history if resume_from is not None else None,
+        initial_best_weights=kept.get("best"),
     )
     fit_callbacks = [*callbacks, progress]
     fit_started = [0.0]  # set just before fit: a checkpoint keeps the training time of its epochs
@@ -180,16 +182,29 @@ def train(
     def fit_seconds_so_far() -> float | None:
         return None if seconds_before is None else seconds_before + time.monotonic() - fit_started[0]
 
-    if checkpoint_dir is not None:  # after the progress callback, which records the epoch's history
-        fit_callbacks.append(checkpoint.callback(checkpoint_dir, progress, fit_seconds=fit_seconds_so_far))
-    airbench.scale_bias_learning_rate(model, spec.model.bn_bias_lr)  # not saved with the model: every time
+    lookahead = None
     if spec.model.lookahead:
-        fit_callbacks.insert(0, airbench.lookahead_callback(spec.epochs * steps, start_step=done_before * steps))
+        lookahead = airbench.lookahead_callback(spec.epochs * steps, start_step=done_before * steps,
+                                                average=kept.get("lookahead"))
+        fit_callbacks.insert(0, lookahead)
+
+    def beside_the_model() -> dict[str, list[np.ndarray]]:  # what a resumed run needs besides model.keras
+        arrays = {}
+        if lookahead is not None:
+            arrays["lookahead"] = lookahead.average
+        if spec.keep_best and best.weights is not None:
+            arrays["best"] = best.weights
+        return arrays
+
+    airbench.scale_bias_learning_rate(model, spec.model.bn_bias_lr)  # not saved with the model: every time
     if spec.model.lr_schedule != "constant":
         fit_callbacks.insert(0, callbacks_.schedule_callback(spec.model.lr_schedule, spec.model.learning_rate,
                                                              spec.epochs * steps, start_step=done_before * steps))
     if val_ds is not None:
         fit_callbacks.append(best)
+    if checkpoint_dir is not None:  # after the progress and best-weights callbacks: the epoch's history and weights
+        fit_callbacks.append(checkpoint.callback(checkpoint_dir, progress, fit_seconds=fit_seconds_so_far,
+                                                 arrays=beside_the_model))
     early = None
     if spec.early_stopping:
         early = callbacks_.early_stopping_callback(spec.patience, resume_from.history if resume_from else None)
@@ -226,7 +241,7 @@ def train(
         "epochs_completed": round(completed, 3),
         "best_epoch": best.best_epoch,
         "best_val_loss": callbacks_.finite(best.best) if best.best_epoch else None,
-        "restored_best_weights": bool(spec.keep_best and best.best_epoch and best.best_epoch > done_before),
+        "restored_best_weights": bool(spec.keep_best and best.weights is not None),  # a checkpoint keeps them
         "early_stopped": bool(early is not None and early.stopped_epoch > 0),
         **_fit_timing(fit_s, progress.images_done(), seconds_before=seconds_before, epochs_before=done_before,
                       n_train=len(data.y_train)),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 
+import numpy as np
 import pytest
 
 from cnnviz.errors import CnnvizError, InvalidArgument
@@ -25,8 +26,6 @@ def _epochs_saved(folder) -> int:
 
 
 def test_a_checkpoint_is_whole_or_absent_and_checked_before_loading(cnnviz_home):
-    import numpy as np
-
     model = tiny_build((8, 8, 1), 10)
     rng = np.random.default_rng(0)
     model.fit(rng.random((8, 8, 8, 1)), np.eye(10)[np.arange(8)], epochs=1, verbose=0)  # as after an epoch
@@ -85,10 +84,14 @@ def test_a_job_that_finished_no_epoch_has_nothing_to_resume(cnnviz_home):
         jobs.resume("nope")
 
 
-@pytest.mark.parametrize(("first_val_loss", "best", "kept"), [(0.0, 1, False), (99.0, 2, True)])
+@pytest.mark.parametrize(("first_val_loss", "best", "older", "kept"),
+                         [(0.0, 1, False, True), (0.0, 1, True, False), (99.0, 2, False, True), (99.0, 2, True, True)])
 def test_a_resumed_runs_best_validation_epoch_counts_the_epochs_before_the_resume(cnnviz_home, first_val_loss,
-                                                                                   best, kept):
+                                                                                   best, older, kept):
+    """The checkpoint keeps the best epoch's weights, so a best epoch before the resume is restored; one written
+    before they were kept (``older``) cannot, and the run says so."""
     import dataclasses
+    import json
     import threading
 
     import keras
@@ -106,17 +109,62 @@ def test_a_resumed_runs_best_validation_epoch_counts_the_epochs_before_the_resum
     folder = cnnviz_home / "checkpoint"
     training.train(spec, build=tiny_build, stop_event=stop, callbacks=[StopAfterFirstEpoch()], checkpoint_dir=folder)
     point = checkpoint.read(folder)
-    assert point.epochs_done == 1 and point.history["val_loss"][0] is not None
+    assert point.epochs_done == 1 and point.history["val_loss"][0] is not None and point.exact
+    assert [a.shape for a in checkpoint.load_arrays(point)["best"]] == [w.shape for w in tiny_build((8, 8, 1), 10)
+                                                                       .get_weights()]
+    if older:  # as written before the random states and the arrays beside the model were kept
+        state = json.loads((folder / checkpoint.STATE_FILE).read_text())
+        del state["seed_states"], state["arrays_sha256"]
+        (folder / checkpoint.STATE_FILE).write_text(json.dumps(state))
+        point = checkpoint.read(folder)
+        assert not point.exact and checkpoint.load_arrays(point) == {}
     # The first epoch's validation loss made lowest (or highest) of all, as the curves will show it.
     point = dataclasses.replace(point, history={**point.history, "val_loss": [first_val_loss]})
     info = runs.load_run(training.train(spec, build=tiny_build, resume_from=point).run.run_id)
     val = info.history["val_loss"]
     assert val[0] == first_val_loss and len(val) == 2
     assert (info.metrics["best_epoch"], info.metrics["best_val_loss"]) == (best, val[best - 1])
-    assert info.metrics["restored_best_weights"] is kept  # the weights before a resume are not saved
+    assert info.metrics["restored_best_weights"] is kept
     row = next(r["value"] for r in run_details(info) if r["what"] == "best validation epoch")
     assert row == (f"{best} (its weights were kept)" if kept else
                    "1 (before the training was resumed: its weights were not saved, so the last epoch's were kept)")
+
+
+def test_a_damaged_file_beside_the_model_is_found_before_resuming(cnnviz_home):
+    model = tiny_build((8, 8, 1), 10)
+    folder = checkpoint.folder_for("job1")
+    weights = model.get_weights()
+    checkpoint.save(folder, model, epochs_done=1, history={"loss": [1.0]}, arrays={"best": weights})
+    point = checkpoint.read(folder)
+    for saved, original in zip(checkpoint.load_arrays(point)["best"], weights, strict=True):
+        assert saved.dtype == original.dtype
+        np.testing.assert_array_equal(saved, original)
+    with open(folder / checkpoint.ARRAYS_FILE, "r+b") as fh:
+        fh.seek(60)
+        fh.write(b"\0\1\2")
+    with pytest.raises(CnnvizError, match="damaged, so it cannot be resumed"):
+        checkpoint.load_arrays(point)
+
+
+def test_a_checkpoint_keeps_the_dropout_layers_random_states(cnnviz_home):
+    """Keras saves a layer's weights in model.keras, not its seed generator: the checkpoint keeps where each one
+    is, so the resumed model draws the masks the uninterrupted one would have."""
+    import keras
+
+    model = keras.Sequential([keras.Input((4,), name="x"), keras.layers.Dropout(0.5, name="drop"),
+                              keras.layers.Dense(2, name="out")], name="m")
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((8, 4)), np.zeros((8, 2)), batch_size=2, epochs=1, verbose=0)  # 4 draws
+    (generator,) = checkpoint.seed_generators(model).values()
+    state = np.asarray(generator.state.value)
+    assert state[1] == 4
+    folder = checkpoint.folder_for("job1")
+    checkpoint.save(folder, model, epochs_done=1, history={"loss": [1.0]})
+    again = checkpoint.load_model(checkpoint.read(folder))
+    assert list(checkpoint.seed_generators(again)) == ["m/drop:0"]
+    np.testing.assert_array_equal(np.asarray(checkpoint.seed_generators(again)["m/drop:0"].state.value), state)
+    x = np.ones((6, 4), np.float32)
+    np.testing.assert_array_equal(np.asarray(model(x, training=True)), np.asarray(again(x, training=True)))
 
 
 # --- a resumed run's training time ------------------------------------------------------------
