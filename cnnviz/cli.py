@@ -214,7 +214,9 @@ def _cmd_jobs_resume(args: argparse.Namespace) -> int:
     # Without --wait only queue it: the workers of a short-lived process would end with it.
     manager = _cli_manager() if args.wait else jobs.JobManager(workers=False)
     new_id = manager.resume(args.job_id, owner=_cli_owner())
-    print(f"job {new_id} queued: it goes on from epoch {manager.resumable(args.job_id)} of job {args.job_id}")
+    note = manager.resume_note(args.job_id)
+    print(f"job {new_id} queued: it goes on from epoch {manager.resumable(args.job_id)} of job {args.job_id}"
+          + (f", {note}" if note else ""))
     if not args.wait:
         _say_who_trains_it()
         return 0

@@ -188,7 +188,8 @@ def test_jobs_resume_goes_on_from_the_last_finished_epoch(capsys, cnnviz_home):
     done = jobs.resumable(victim)
     assert cli.main(["jobs", "resume", victim, "--wait"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert re.fullmatch(rf"job ([0-9a-f]+) queued: it goes on from epoch {done} of job {victim}", out[0]), out[0]
+    assert re.fullmatch(rf"job ([0-9a-f]+) queued: it goes on from epoch {done} of job {victim}, the same training as "
+                        r"without the interruption \(the same batches, random draws and optimiser steps\)", out[0]), out[0]
     # One line per epoch of the run: the checkpoint's epochs first (its history), then the ones trained now.
     ended = [int(re.match(r"epoch (\d+)/30", line).group(1)) for line in out if re.match(r"epoch \d+/30  batch 6/6", line)]
     assert ended == list(range(1, 31))

@@ -151,9 +151,11 @@ def _job_view(manager, status, suffix: str, key: str = TRAIN_JOB_KEY) -> None:
         st.warning("This training was interrupted: the server stopped while it ran." + kept)
     epochs_done = manager.resumable(status.job_id) if status.state in ("failed", "interrupted") else 0
     if epochs_done:
+        note = manager.resume_note(status.job_id)
         st.button(f"Resume after epoch {epochs_done}", key=f"train_resume{suffix}", icon=":material/replay:",
                   on_click=jobs.resume_training, args=(status.job_id, key),
-                  help="Goes on from the last finished epoch; the new run's history starts with the earlier epochs.")
+                  help="Goes on from the last finished epoch; the new run's history starts with the earlier epochs"
+                       + (f": {note}." if note else "."))
     elif status.state == "cancelled":
         st.info("Training was stopped before it began; nothing was saved.")
 

@@ -62,6 +62,15 @@ def training_time_text(metrics: dict) -> str:
     return text
 
 
+def resumed_text(metrics: dict) -> str:
+    """For a run resumed after an interruption: after which epoch, and whether it is the uninterrupted training."""
+    after = f"after epoch {format_value(metrics.get('resumed_after_epoch'))}"
+    if metrics.get("resumed_exactly"):
+        return after + ": the same training as without the interruption"
+    return (after + ", from progress saved without its random states: the epochs after it drew other random "
+            "numbers (shuffling, augmentation, dropout) than the training without the interruption would have")
+
+
 def images_per_second_text(metrics: dict) -> str:
     """Images trained per second over the whole training (``images_per_s``: the first batch, which traces
     the network, included; a finished training's live panel shows the same figure)."""
@@ -112,4 +121,6 @@ def run_details(info: RunInfo) -> list[dict[str, str]]:
         rows.append(("best validation epoch", format_value(m.get("best_epoch")) + kept))
     if m.get("early_stopped"):
         rows.append(("early stopping", "stopped early"))
+    if m.get("resumed_after_epoch"):
+        rows.append(("resumed", resumed_text(m)))
     return [{"what": what, "value": value if isinstance(value, str) else format_value(value)} for what, value in rows]

@@ -7,8 +7,9 @@ the seconds ``fit`` took for them, the random states of the model's dropout and 
 SHA-256), each written crash-safely (temporary file, fsync, ``os.replace``; the files first, state last, so
 a state always names complete files). With all of it a resumed run is the run it interrupted, to the bit
 (tests/training/test_resume_identical.py); a checkpoint written before the random states were kept resumes
-with new ones (:attr:`Checkpoint.exact` is False). Loading checks the checksums and the archive, then
-``safe_mode=True`` (:func:`cnnviz.runs.modelfile.load_model`). Keras is imported inside the functions.
+with new ones (:attr:`Checkpoint.exact` is False, and so are the checkpoints of the run resumed from it).
+Loading checks the checksums and the archive, then ``safe_mode=True`` (:func:`cnnviz.runs.modelfile.load_model`).
+Keras is imported inside the functions.
 """
 
 from __future__ import annotations
@@ -61,10 +62,11 @@ def folder_for(job_id: str) -> Path:
 
 
 def save(folder: Path, model: Any, *, epochs_done: int, history: dict, fit_seconds: float | None = None,
-         arrays: dict[str, list[np.ndarray]] | None = None) -> None:
+         arrays: dict[str, list[np.ndarray]] | None = None, exact: bool = True) -> None:
     """Write the checkpoint of ``epochs_done`` finished epochs that took ``fit_seconds`` (None: not known)
     to train (crash-safe, files before state), with the model's random states and ``arrays`` (named lists of
-    arrays the training keeps beside the model, :func:`load_arrays`)."""
+    arrays the training keeps beside the model, :func:`load_arrays`). ``exact``: False when these epochs are
+    not those of an uninterrupted training (a run resumed from a checkpoint that was not exact)."""
     if fit_seconds is not None and not _known_seconds(fit_seconds):
         raise InvalidArgument(f"a checkpoint's training time is a finite number of seconds ≥ 0 or None, "
                               f"got {fit_seconds!r}")
@@ -78,6 +80,7 @@ def save(folder: Path, model: Any, *, epochs_done: int, history: dict, fit_secon
              "fit_seconds": None if fit_seconds is None else float(fit_seconds),
              "seed_states": {key: [int(v) for v in np.asarray(generator.state.value)]
                              for key, generator in seed_generators(model).items()},
+             "exact": bool(exact),
              "model_sha256": storage.sha256_file(folder / MODEL_FILE),
              "arrays_sha256": storage.sha256_file(folder / ARRAYS_FILE)}
     storage.atomic_write_bytes(folder / STATE_FILE, json.dumps(state).encode())
@@ -111,9 +114,18 @@ def read(folder: Path) -> Checkpoint | None:
     if epochs < 1 or not (folder / MODEL_FILE).is_file():
         return None
     seconds = state.get("fit_seconds")  # absent in older checkpoints; one that is no time counts as unknown
-    exact = isinstance(state.get("seed_states"), dict) and "arrays_sha256" in state  # absent in older ones
+    exact = state.get("exact") is True and isinstance(state.get("seed_states"), dict) and "arrays_sha256" in state
     return Checkpoint(folder=folder, epochs_done=epochs, history=history,
                       fit_seconds=float(seconds) if _known_seconds(seconds) else None, exact=exact)
+
+
+def resume_note(point: Checkpoint) -> str:
+    """What resuming from ``point`` gives, in words for the app and the command line."""
+    if point.exact:
+        return "the same training as without the interruption (the same batches, random draws and optimiser steps)"
+    return ("not quite the training without the interruption: its progress was saved without the random states "
+            "(by an older cnnviz, or by a run resumed from such progress), so the epochs after it draw other "
+            "random numbers (shuffling, augmentation, dropout)")
 
 
 def _known_seconds(value: Any) -> bool:
@@ -162,11 +174,12 @@ def remove(folder: Path) -> None:
 
 
 def callback(folder: Path, progress: Any, *, fit_seconds: Callable[[], float | None] = lambda: None,
-             arrays: Callable[[], dict[str, list[np.ndarray]]] = dict, min_interval_s: float = MIN_INTERVAL_S) -> Any:
+             arrays: Callable[[], dict[str, list[np.ndarray]]] = dict, exact: bool = True,
+             min_interval_s: float = MIN_INTERVAL_S) -> Any:
     """A Keras callback saving a checkpoint after a whole epoch (not one a stop cut short): the first
     epoch, then any epoch ending ``min_interval_s`` or more after the last save. ``fit_seconds()``
     gives the training time of the epochs done so far (None: not known), kept with them; ``arrays()``
-    what the training holds beside the model (:func:`save`)."""
+    what the training holds beside the model; ``exact`` as :func:`save`'s."""
     if not callable(fit_seconds) or not callable(arrays):
         raise InvalidArgument(f"a checkpoint callback's fit_seconds and arrays must be functions, got "
                               f"{fit_seconds!r} and {arrays!r}")
@@ -184,7 +197,7 @@ def callback(folder: Path, progress: Any, *, fit_seconds: Callable[[], float | N
             if self._saved_at is not None and now - self._saved_at < min_interval_s:
                 return
             save(folder, self.model, epochs_done=epoch + 1, history=progress.history, fit_seconds=fit_seconds(),
-                 arrays=arrays())
+                 arrays=arrays(), exact=exact)
             self._saved_at = time.monotonic()
 
     return EpochCheckpoint()

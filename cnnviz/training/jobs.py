@@ -177,6 +177,12 @@ class JobManager:
         point = checkpoint.read(checkpoint.folder_for(job_id))
         return point.epochs_done if point is not None else 0
 
+    def resume_note(self, job_id: str) -> str | None:
+        """What resuming job ``job_id`` gives, in words (:func:`cnnviz.training.checkpoint.resume_note`);
+        None when it has no saved progress."""
+        point = checkpoint.read(checkpoint.folder_for(job_id))
+        return None if point is None else checkpoint.resume_note(point)
+
     def resume(self, job_id: str, *, owner: Person | str | None = None) -> str:
         """Queue a job that goes on from the last finished epoch of failed or interrupted ``job_id``;
         returns the new job's id (its run's history starts with the earlier epochs).

@@ -106,9 +106,10 @@ def train(
         callbacks: extra Keras callbacks (run before the progress callback).
         dataset: the full dataset ``spec.dataset`` if already loaded (read only).
         checkpoint_dir: save a checkpoint there after every finished epoch (:mod:`~cnnviz.training.checkpoint`).
-        resume_from: go on from this checkpoint (its model, optimiser state and history) instead of
-            building a new model; the saved run's history and training time then start with the
-            checkpoint's epochs.
+        resume_from: go on from this checkpoint (its model, optimiser state, random states and history)
+            instead of building a new model; the saved run's history and training time then start with the
+            checkpoint's epochs, and it ends as the uninterrupted training would have when the checkpoint
+            is exact (``resumed_exactly`` in its metrics).
         owner: ``(user id, display name)`` of whom the run belongs to (default: the teacher).
     Returns:
         The saved run and whether it was stopped.
@@ -170,6 +171,7 @@ def train(
 
     steps = math.ceil(len(data.y_train) / spec.batch_size)
     kept = checkpoint.load_arrays(resume_from) if resume_from is not None else {}  # beside the model
+    exact = resume_from is None or resume_from.exact  # these epochs are the uninterrupted training's
     progress, best = callbacks_.make_callbacks(
         epochs=spec.epochs, steps=steps, n_train=len(data.y_train), batch_size=spec.batch_size,
         stop_event=stop_event, publish=publish, keep_best=spec.keep_best,
@@ -204,7 +206,7 @@ def train(
         fit_callbacks.append(best)
     if checkpoint_dir is not None:  # after the progress and best-weights callbacks: the epoch's history and weights
         fit_callbacks.append(checkpoint.callback(checkpoint_dir, progress, fit_seconds=fit_seconds_so_far,
-                                                 arrays=beside_the_model))
+                                                 arrays=beside_the_model, exact=exact))
     early = None
     if spec.early_stopping:
         early = callbacks_.early_stopping_callback(spec.patience, resume_from.history if resume_from else None)
@@ -254,6 +256,7 @@ def train(
         **tta_metrics,
         **({"data_init_layers": data_init, "data_init_seconds": round(init_s, 2)} if data_init else {}),
         **_preset_reference(spec),
+        **({"resumed_after_epoch": done_before, "resumed_exactly": exact} if resume_from is not None else {}),
     }
     config = {
         **spec.to_dict(),

@@ -111,6 +111,11 @@ def test_an_interrupted_training_says_so_and_offers_resume(restarted, app_path):
     assert at.session_state[TRAIN_JOB_KEY] == ids["Cy"]
     assert any("This training was interrupted" in w.value for w in at.warning)
     assert at.button(key="train_resume").label == "Resume after epoch 2"
+    # progress saved as before the random states were kept: the button does not promise the same training
+    assert at.button(key="train_resume").help.endswith(
+        "earlier epochs: not quite the training without the interruption: its progress was saved without the random "
+        "states (by an older cnnviz, or by a run resumed from such progress), so the epochs after it draw other "
+        "random numbers (shuffling, augmentation, dropout).")
 
 
 def test_someone_without_jobs_gets_none_and_nobody_gets_anothers(restarted, app_path):

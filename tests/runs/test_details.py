@@ -67,6 +67,18 @@ def test_a_training_time_that_misses_the_epochs_before_a_resume_says_so():
     assert no_time["training time"] == "–"
 
 
+def test_a_resumed_run_says_after_which_epoch_and_whether_it_is_the_uninterrupted_training():
+    def resumed_row(metrics):
+        return {r["what"]: r["value"] for r in details.run_details(with_metrics(metrics))}.get("resumed")
+
+    assert resumed_row({"epochs_completed": 4.0}) is None  # never interrupted
+    assert resumed_row({"resumed_after_epoch": 2, "resumed_exactly": True}) == (
+        "after epoch 2: the same training as without the interruption")
+    assert resumed_row({"resumed_after_epoch": 2, "resumed_exactly": False}) == (
+        "after epoch 2, from progress saved without its random states: the epochs after it drew other random "
+        "numbers (shuffling, augmentation, dropout) than the training without the interruption would have")
+
+
 def test_the_best_validation_epoch_says_whose_weights_the_saved_model_has():
     """Keep the best validation weights off (early stopping alone, as Keras' restore_best_weights=False): the
     saved model is the last epoch's, not the best one's, and its row says so; the last epoch being the best needs

@@ -120,7 +120,10 @@ def test_a_resumed_runs_best_validation_epoch_counts_the_epochs_before_the_resum
         assert not point.exact and checkpoint.load_arrays(point) == {}
     # The first epoch's validation loss made lowest (or highest) of all, as the curves will show it.
     point = dataclasses.replace(point, history={**point.history, "val_loss": [first_val_loss]})
-    info = runs.load_run(training.train(spec, build=tiny_build, resume_from=point).run.run_id)
+    info = runs.load_run(training.train(spec, build=tiny_build, resume_from=point,
+                                        checkpoint_dir=cnnviz_home / "again").run.run_id)
+    assert (info.metrics["resumed_after_epoch"], info.metrics["resumed_exactly"]) == (1, not older)
+    assert checkpoint.read(cnnviz_home / "again").exact is not older  # its epochs are no more exact resumed again
     val = info.history["val_loss"]
     assert val[0] == first_val_loss and len(val) == 2
     assert (info.metrics["best_epoch"], info.metrics["best_val_loss"]) == (best, val[best - 1])

@@ -84,6 +84,8 @@ def _whole_and_resumed(spec, tmp_path, dataset=None, stop_after: int = STOP_AFTE
     point = checkpoint.read(tmp_path / "one")
     assert point is not None and point.epochs_done == stop_after and point.exact
     resumed = training.train(spec, resume_from=point, checkpoint_dir=tmp_path / "two", dataset=dataset).run
+    assert (resumed.metrics["resumed_after_epoch"], resumed.metrics["resumed_exactly"]) == (stop_after, True)
+    assert checkpoint.read(tmp_path / "two").exact  # and so is a second resume
     return runs.load_run(whole.run_id), runs.load_run(resumed.run_id)
 
 

@@ -371,6 +371,9 @@ def test_a_training_whose_worker_died_is_resumed_from_the_page(app_path):
     assert not at.exception, at.exception
     assert any(e.value == "failed: the training process ended unexpectedly" for e in at.error)
     assert at.button(key="train_resume").label == f"Resume after epoch {done}"
+    assert at.button(key="train_resume").help.endswith("earlier epochs: the same training as without the "
+                                                       "interruption (the same batches, random draws and optimiser "
+                                                       "steps).")
     at.button(key="train_resume").click().run()
     assert not at.exception, at.exception
     resumed = at.session_state[state.TRAIN_JOB_KEY]
