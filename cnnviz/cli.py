@@ -221,6 +221,7 @@ def _cmd_jobs_resume(args: argparse.Namespace) -> int:
         _say_who_trains_it()
         return 0
     status = terminal.follow(manager, new_id)
+    _let_others_finish(manager)
     print(f"job {new_id} {status.state}" + (f": run {status.run_id}" if status.run_id else "")
           + (f" ({status.error})" if status.error else ""))
     return 0 if status.state in ("finished", "stopped") else 2
@@ -334,6 +335,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 0
     manager = _cli_manager()
     status = terminal.follow(manager, manager.submit(spec, owner=_cli_owner()))
+    _let_others_finish(manager)
     if status.state in ("failed", "interrupted"):
         raise CnnvizError(status.error or f"the training {status.state}")
     if status.run_id is None:
@@ -377,6 +379,22 @@ def _cli_manager() -> jobs.JobManager:
     manager = jobs.JobManager(max_jobs=cap)
     manager.table.recover()
     return manager
+
+
+def _let_others_finish(manager: jobs.JobManager) -> None:
+    """Our workers take the queue in order, so one may be training someone else's job (a student's) when
+    ours ends: let it finish rather than interrupt it by leaving."""
+    told: set[str] = set()
+
+    def tell(running: list[jobtable.JobStatus]) -> None:
+        for job in running:
+            if job.job_id not in told:
+                told.add(job.job_id)
+                print(f"this command's training worker is training job {job.job_id} of {job.owner_name}: waiting for "
+                      "it to end rather than interrupt it (Ctrl-C interrupts it; it can be resumed)",
+                      file=sys.stderr, flush=True)
+
+    manager.end_workers_when_idle(tell)
 
 
 def _cli_owner() -> Person:

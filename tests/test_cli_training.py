@@ -210,3 +210,41 @@ def test_train_takes_the_images_a_notebook_took_or_stratified_ones(capsys):
     with pytest.raises(SystemExit):  # argparse refuses an unknown choice, naming the known ones
         cli.main(["train", *TINY, "--images", "middle"])
     assert "invalid choice: 'middle' (choose from 'stratified', 'first_shuffled'" in capsys.readouterr().err
+
+
+def test_train_wait_lets_a_students_job_its_worker_took_finish_instead_of_interrupting_it(capsys, cnnviz_home):
+    """`train --wait` starts workers that take the queue in order: one may train a student's job queued
+    earlier. When the command's own job ends it waits for that job rather than interrupt it by leaving."""
+    import threading
+
+    from cnnviz.classroom.people import Person
+    from cnnviz.training import jobs, jobtable
+    from tests.support.specs import FLAT_MODEL, tiny_spec
+
+    table = jobtable.JobTable()
+    table.set_max_jobs(2)
+    ann = Person("key:ann", "Ann", False, "key")
+    theirs = jobs.JobManager(workers=False).submit(tiny_spec(FLAT_MODEL, epochs=1000), owner=ann)
+    seen = {}
+
+    def stop_theirs_after_ours_ended() -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            ours = [s for s in table.jobs(jobtable.JOB_STATES) if s.job_id != theirs]
+            if ours and not ours[0].active:
+                time.sleep(1.5)  # the command has had time to leave, if it were to leave now
+                seen["theirs, 1.5 s after ours ended"] = table.status(theirs).state
+                table.stop(theirs)
+                return
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=stop_theirs_after_ours_ended, daemon=True)
+    watcher.start()
+    assert cli.main(["train", "--wait", *TINY, "--epochs", "1"]) == 0
+    theirs_when_we_left = table.status(theirs).state
+    watcher.join(5)
+    assert seen == {"theirs, 1.5 s after ours ended": "running"}
+    assert theirs_when_we_left == "stopped"  # ended by the request above, before the command left
+    err = capsys.readouterr().err
+    assert f"this command's training worker is training job {theirs} of Ann: waiting for it to end rather than " \
+           "interrupt it (Ctrl-C interrupts it; it can be resumed)" in err, err

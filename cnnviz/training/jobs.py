@@ -17,7 +17,7 @@ import os
 import secrets
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from cnnviz import storage
 from cnnviz.classroom import people, policy
@@ -84,6 +84,8 @@ class JobManager:
             self.table.set_max_jobs(default_max_jobs() if max_jobs is None else max_jobs)
         self._lock = threading.Lock()
         self._workers: dict[int, BaseProcess] = {}
+        self._drain = None  # a multiprocessing Event its workers watch (end_workers_when_idle)
+        self._draining = False
         self._checked = 0.0
         _managers.append(self)
 
@@ -255,7 +257,7 @@ class JobManager:
 
     def ensure_workers(self) -> None:
         """Start a worker for every free slot below the cap (at most the cap per CNNVIZ_HOME in all)."""
-        if not self.starts_workers:
+        if not self.starts_workers or self._draining:
             return
         ray_dispatcher = cluster.dispatcher(self.home)
         if ray_dispatcher is not None:  # CNNVIZ_RAY_ADDRESS: the cluster's workers train, not ours
@@ -271,7 +273,9 @@ class JobManager:
                 with storage.exclusive_lock_if_free(worker.slot_lock_path(slot)) as free:
                     if not free:
                         continue  # another process's worker has it
-                process = ctx.Process(target=worker.main, args=(str(self.home), slot, os.getpid()),
+                if self._drain is None:
+                    self._drain = ctx.Event()
+                process = ctx.Process(target=worker.main, args=(str(self.home), slot, os.getpid(), self._drain),
                                       name=f"cnnviz-training-worker-{slot}", daemon=True)
                 process.start()
                 self._workers[slot] = process
@@ -281,6 +285,22 @@ class JobManager:
         """The pids of the workers this manager started that are still alive."""
         with self._lock:
             return [p.pid for p in self._workers.values() if p.is_alive()]
+
+    def end_workers_when_idle(self, waiting: Callable[[list[JobStatus]], None] = lambda running: None) -> None:
+        """End this manager's workers without interrupting anyone: each finishes the job it trains (a
+        command line's workers take the queue in order, so perhaps a student's), takes no other, and ends.
+        ``waiting`` hears twice a second which jobs they still train. Workers start again on the next need."""
+        with self._lock:
+            self._draining = True
+            if self._drain is not None:
+                self._drain.set()
+        try:
+            while pids := set(self.worker_pids()):
+                waiting([s for s in self.table.jobs(("running",)) if s.worker_pid in pids])
+                time.sleep(0.5)
+        finally:
+            with self._lock:
+                self._draining, self._drain = False, None
 
     def close(self, grace_s: float = CLOSE_GRACE_S) -> None:
         """End the workers this manager started (their running jobs end as "interrupted")."""

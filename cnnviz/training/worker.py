@@ -208,9 +208,10 @@ def slot_lock_path(slot: int) -> Path:
     return jobtable.workers_dir() / f"slot-{slot}.lock"
 
 
-def main(home: str, slot: int, parent_pid: int) -> None:
+def main(home: str, slot: int, parent_pid: int, drain=None) -> None:
     """The worker process: take slot ``slot`` of ``home``'s table (or end at once if it is taken),
-    import TensorFlow, then train queued jobs until told to end or orphaned while idle."""
+    import TensorFlow, then train queued jobs until told to end or orphaned while idle. ``drain``
+    (a multiprocessing Event): once set, the worker finishes the job it trains and takes no other."""
     os.environ["CNNVIZ_HOME"] = home
     if not logging.getLogger().handlers:  # the server's stderr: one line per job started/ended
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s [worker %(process)d] %(message)s")
@@ -230,7 +231,7 @@ def main(home: str, slot: int, parent_pid: int) -> None:
 
         table, cache = JobTable(), _DatasetCache()
         log.info("training worker %s ready in slot %d", token, slot)
-        while not _terminating.is_set():
+        while not _terminating.is_set() and not (drain is not None and drain.is_set()):
             if slot >= table.max_jobs() or os.getppid() != parent_pid:
                 break  # the cap was lowered, or the server that started us is gone: end while idle
             table.reap()
