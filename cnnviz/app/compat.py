@@ -18,7 +18,8 @@ from streamlit.runtime.scriptrunner import script_runner
 
 log = logging.getLogger("cnnviz")
 
-#: ``major.minor`` of the packages whose internals the patches below were written against.
+#: ``major.minor`` of the packages whose internals the patches below (and the bit-identical resume's reads of
+#: Keras layers' seed generators: cnnviz/training/checkpoint.py, cnnviz/data/augment.py) were written against.
 WRITTEN_FOR = {"streamlit": "1.67", "keras": "3.15"}
 
 

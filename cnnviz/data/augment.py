@@ -222,6 +222,8 @@ def _stateless_draws(seed: "tf.Tensor") -> Any:
 
     Keras' random ops take a seed generator or a Python int; this one has no state to move on, the
     count of draws is kept while the layer's function is traced (each draw is one op in the graph).
+    Skipping ``SeedGenerator.__init__`` and overriding ``next`` leans on Keras 3.15's internals (as
+    ``cnnviz.app.compat.WRITTEN_FOR`` says): tests/training/test_resume_identical.py checks they still hold.
     """
     import keras
     import tensorflow as tf

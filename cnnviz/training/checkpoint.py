@@ -90,7 +90,9 @@ def seed_generators(model: Any) -> dict[str, Any]:
     """The Keras seed generators of a model's layers (dropout's, random layers'), by the layers' names and place.
 
     Their states move on with every draw and are not in ``model.keras`` (Keras saves a layer's weights,
-    not its seed generators): a checkpoint keeps them beside it.
+    not its seed generators): a checkpoint keeps them beside it. Reads Keras' private ``_seed_generators``
+    and ``_layers`` (written for Keras 3.15, as ``cnnviz.app.compat.WRITTEN_FOR`` says; there is no public
+    list): tests/training/test_resume_identical.py fails where a Keras release renames them.
     """
     found: dict[str, Any] = {}
 
