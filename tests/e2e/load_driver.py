@@ -538,7 +538,9 @@ async def _student(browser, server: str, student: Student, ready: asyncio.Barrie
         student.phase = "Runs, Evaluate and an upload on Convolution"
         await visit_other_pages(page, student)
     except Exception as error:  # say where, and what the page showed instead
-        body = await page.locator("body").inner_text(timeout=5000) if not page.is_closed() else ""
+        body = ""
+        with contextlib.suppress(Exception):  # a starved renderer must not hide the failure itself
+            body = await page.locator("body").inner_text(timeout=5000) if not page.is_closed() else ""
         try:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(SCREENSHOTS / f"load-failure-student-{student.index}.png"), timeout=10000)
