@@ -344,6 +344,24 @@ def database_failure(err: BaseException, path: Path, doing: str, *, waited_s: fl
     return None
 
 
+def newer_database(path: Path, doing: str, *, found: int, known: int, afresh: str) -> DatabaseUnusable:
+    """The refusal of an SQLite file of ``CNNVIZ_HOME`` that a newer cnnviz wrote: its ``PRAGMA user_version``
+    ``found`` is above the ``known`` one this code reads and writes. Never read nor "migrated" downwards: its
+    columns may mean what this code does not know.
+
+    Args:
+        path: the SQLite file.
+        doing: what failed, after "Could not" (e.g. ``"open the training queue"``).
+        found: the file's format version.
+        known: the newest format version this code knows.
+        afresh: what starting with a new file instead loses, for the person running the server.
+    """
+    return DatabaseUnusable(f"Could not {doing}: {path} was written by a newer cnnviz (format version {found}; this "
+                            f"cnnviz knows versions up to {known}), so this one neither reads nor changes it. Whoever "
+                            "runs the server: run the newer cnnviz again (e.g. check out or install it again), or stop "
+                            f"cnnviz and move that file aside to start with a new one ({afresh}).")
+
+
 def _os_errno(err: BaseException | None) -> int | None:
     """The errno of ``err`` or of the first OSError it was raised from (Keras/zipfile may wrap it)."""
     found = _os_error(err)

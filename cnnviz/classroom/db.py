@@ -35,7 +35,7 @@ def path() -> Path:
 def connect(*, write: bool = False) -> Iterator[sqlite3.Connection]:
     """A connection to the class file (created with its tables on first use); ``write``: one transaction.
 
-    A class file that is damaged, locked for long or not a file raises a CnnvizError naming it.
+    A class file that is damaged, locked for long, not a file or a newer cnnviz's raises a CnnvizError naming it.
     """
     file = path()
     storage.ensure_dir(file.parent)
@@ -52,7 +52,11 @@ def _connected(file: Path, *, write: bool) -> Iterator[sqlite3.Connection]:
     db = sqlite3.connect(file, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     try:
         db.row_factory = sqlite3.Row
-        if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:  # a newer cnnviz's class file (the teacher went back to an older checkout)
+            raise storage.newer_database(file, "open the class list", found=version, known=SCHEMA_VERSION,
+                                         afresh=AFRESH)
+        if version < SCHEMA_VERSION:
             if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 db.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the file
             db.execute("BEGIN IMMEDIATE")

@@ -250,11 +250,16 @@ class JobTable:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection; a table that is damaged, locked for long or not a file raises a CnnvizError naming it."""
+        """A connection; a table that is damaged, locked for long, not a file or a newer cnnviz's raises a CnnvizError
+        naming it."""
         try:
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             try:
                 db.row_factory = sqlite3.Row
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:  # a newer cnnviz's table (the teacher went back to an older checkout)
+                    raise storage.newer_database(self.path, "open the training queue", found=version,
+                                                 known=SCHEMA_VERSION, afresh=AFRESH)
                 db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable against a crashed process
                 yield db
             finally:

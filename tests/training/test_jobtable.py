@@ -145,3 +145,26 @@ def test_the_table_is_sqlite_in_wal_mode_in_cnnviz_home(cnnviz_home):
     with pytest.raises(InvalidArgument, match="a job needs an owner, got ''"):
         table.submit(tiny_spec(), owner="", label="x")
     assert JobTable().jobs() == []  # opening it again keeps it
+
+
+def test_a_table_a_newer_cnnviz_wrote_is_refused_naming_both_versions_and_left_as_it_is(cnnviz_home):
+    # A newer checkout ran once, then the teacher went back: its table was read (and written) as if this code's.
+    from cnnviz.storage import DatabaseUnusable
+
+    table = JobTable()
+    job_id = table.submit(tiny_spec(), owner="teacher", label="before")
+    newer = jobtable.SCHEMA_VERSION + 1
+    db = sqlite3.connect(table.path, isolation_level=None)
+    db.execute(f"PRAGMA user_version = {newer}")
+    db.close()
+    said = (f"Could not open the training queue: {table.path} was written by a newer cnnviz (format version {newer}; "
+            f"this cnnviz knows versions up to {jobtable.SCHEMA_VERSION}), so this one neither reads nor changes it. "
+            "Whoever runs the server: run the newer cnnviz again")
+    for use in (JobTable, lambda: table.status(job_id), lambda: table.stop(job_id)):  # a server starting, one running
+        with pytest.raises(DatabaseUnusable) as refused:
+            use()
+        assert str(refused.value).startswith(said), str(refused.value)
+    db = sqlite3.connect(table.path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == newer  # never "migrated" downwards
+    assert db.execute("SELECT state, stop_requested FROM jobs").fetchall() == [("queued", 0)]
+    db.close()
