@@ -14,6 +14,7 @@ from cnnviz.classroom import roster
 from cnnviz.classroom import settings as class_settings
 from cnnviz.runs import results
 from cnnviz.runs import store as runs
+from cnnviz.training.jobs import MAX_JOBS_LIMIT
 
 
 RESULT_COLUMNS = {"best test accuracy": st.column_config.NumberColumn(format="percent"),
@@ -83,8 +84,8 @@ def _trainings(me) -> None:
     else:
         st.caption("Nobody is training right now.")
     left, right = st.columns([3, 1])
-    cap = checked_number("Trainings at once", 1, max(64, manager.max_jobs), manager.max_jobs, key="class_cap",
-                         where=left, help="More at once share the server's cores: each goes slower.")
+    cap = checked_number("Trainings at once", 1, max(MAX_JOBS_LIMIT, manager.max_jobs), manager.max_jobs,
+                         key="class_cap", where=left, help="More at once share the server's cores: each goes slower.")
     if right.button("Apply", key="class_cap_apply", disabled=cap is None or int(cap) == manager.max_jobs):
         with friendly_errors("Changing the number of trainings at once"):
             manager.set_max_jobs(int(cap), by=me)

@@ -158,8 +158,8 @@ def _add_jobs_command(sub: argparse._SubParsersAction) -> None:
     resume.set_defaults(handler=_cmd_jobs_resume)
     work = jobs_sub.add_parser("work", help="run the training workers in the foreground until Ctrl-C "
                                             "(where no app runs, e.g. on a machine that only trains)")
-    work.add_argument("--max-jobs", type=int, help=f"the cap on concurrent jobs (default ${jobs.MAX_JOBS_ENV} "
-                                                   "or half the cores)")
+    work.add_argument("--max-jobs", type=int, help=f"the cap on concurrent jobs, 1..{jobs.MAX_JOBS_LIMIT} (default "
+                                                   f"${jobs.MAX_JOBS_ENV} or half the cores)")
     work.set_defaults(handler=_cmd_jobs_work)
 
 
@@ -228,6 +228,8 @@ def _cmd_jobs_resume(args: argparse.Namespace) -> int:
 
 
 def _cmd_jobs_work(args: argparse.Namespace) -> int:
+    if args.max_jobs is not None and not 1 <= args.max_jobs <= jobs.MAX_JOBS_LIMIT:  # as the Class page allows
+        raise InvalidArgument(f"--max-jobs must be 1..{jobs.MAX_JOBS_LIMIT}, got {args.max_jobs}")
     manager = jobs.JobManager(max_jobs=args.max_jobs)
     manager.table.recover()
     print(f"training workers for {storage.home()} (cap {manager.max_jobs}); Ctrl-C ends them", flush=True)

@@ -499,3 +499,16 @@ def test_jobs_tells_two_students_of_one_name_apart(capsys, cnnviz_home):
     assert owners[0] != owners[1] and all(re.fullmatch(r"Ann \([0-9a-f]{4,}\)", o) for o in owners[:2]), owners
     cut = re.compile(r"Ann Maria Josephine de.*\.\.\. \([0-9a-f]{4,}\)")
     assert owners[2] != owners[3] and all(len(o) == 35 and cut.fullmatch(o) for o in owners[2:]), owners  # the tag kept
+
+
+# 22. jobs work --max-jobs: any number was taken (the Class page allows 1..64), 0 in the backend's words only
+@pytest.mark.parametrize("given", ["0", "-3", "65", "100000"])
+def test_jobs_work_refuses_a_cap_out_of_range_as_other_options_are(capsys, cnnviz_home, monkeypatch, given):
+    from cnnviz.training import jobs
+
+    def no_workers(*args, **kwargs):  # what the code before did: start the workers (and run until Ctrl-C)
+        raise AssertionError(f"workers started with {args} {kwargs}")
+
+    monkeypatch.setattr(jobs, "JobManager", no_workers)
+    assert cli.main(["jobs", "work", "--max-jobs", given]) == 2
+    assert capsys.readouterr().err == f"error: --max-jobs must be 1..{jobs.MAX_JOBS_LIMIT}, got {given}\n"

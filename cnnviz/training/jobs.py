@@ -36,12 +36,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from cnnviz.data.datasets import Dataset
 
-__all__ = ["JOB_STATES", "JobManager", "JobStatus", "MAX_JOBS_ENV", "default_max_jobs", "manager"]
+__all__ = ["JOB_STATES", "JobManager", "JobStatus", "MAX_JOBS_ENV", "MAX_JOBS_LIMIT", "default_max_jobs", "manager"]
 
 log = logging.getLogger("cnnviz.training.jobs")
 
 #: Environment variable that overrides the cap on concurrent training jobs (for the whole CNNVIZ_HOME).
 MAX_JOBS_ENV = "CNNVIZ_MAX_TRAINING_JOBS"
+#: The most trainings at once the Class page and ``python -m cnnviz jobs work --max-jobs`` accept.
+MAX_JOBS_LIMIT = 64
 #: Seconds between a manager's checks for dead workers and missing ones (status polls trigger them).
 MAINTAIN_EVERY_S = 0.5
 #: Seconds a closing manager gives its workers to stop their jobs and save.
