@@ -12,6 +12,7 @@ from cnnviz.app.numbers import checked_number
 from cnnviz.app.state import still_chosen
 from cnnviz.classroom import roster
 from cnnviz.classroom import settings as class_settings
+from cnnviz.markup import plain_text
 from cnnviz.runs import results
 from cnnviz.runs import store as runs
 from cnnviz.training.jobs import MAX_JOBS_LIMIT
@@ -58,6 +59,9 @@ def _trainings(me) -> None:
     stopping = sum(s.stop_requested for s in running)  # a running job ends at its next batch: say it was asked to
     asked = f" ({stopping} stopping within a batch)" if stopping else ""
     st.write(f"{len(running)} training{asked}, {len(waiting)} waiting; the server trains {manager.max_jobs} at a time.")
+    problem = manager.slot_problem()  # e.g. a slot's lock file left by a server once run as root
+    if problem:
+        st.warning(plain_text(problem), icon=":material/block:")
     if active:
         shown = roster.shown_names((s.owner, s.owner_name) for s in active)  # two Anns: "Ann (3f2a)", "Ann (91bc)"
 

@@ -83,6 +83,9 @@ def _job_view(job_id: str) -> None:
     if status.state == "queued":
         st.progress(0.0, text=f"Waiting: place {status.queue_position} in the server's queue "
                               f"(it trains {manager.max_jobs} at a time)")
+        problem = manager.slot_problem()  # e.g. a slot's lock file left by a server once run as root
+        if problem:
+            st.warning(plain_text(problem), icon=":material/block:")
     else:
         p = status.progress
         st.progress(p.fraction, text=f"{p.note or 'Starting'} ({p.fraction:.0%}, {p.elapsed_s:.0f} s)")

@@ -173,16 +173,25 @@ def _cut(name: str, width: int) -> str:
 
 
 def _cmd_jobs(args: argparse.Namespace) -> int:
+    _list_jobs(args)
+    problem = jobs.slot_problem()  # e.g. a slot's lock file left by a server once run as root: why nothing trains
+    if problem:
+        print(f"note: {problem}", file=sys.stderr)
+    return 0
+
+
+def _list_jobs(args: argparse.Namespace) -> None:
+    """The queued and running jobs, as a table or (``--json``) JSON."""
     items = jobtable.JobTable().jobs()
     if args.json:
         print(json.dumps([{"job_id": s.job_id, "state": s.state, "queue_position": s.queue_position,
                            "owner": s.owner, "owner_name": s.owner_name, "kind": s.kind, "label": s.label, "dataset": s.dataset, "submitted": s.submitted,
                            "started": s.started, "worker_pid": s.worker_pid, "stop_requested": s.stop_requested,
                            "progress": dataclasses.asdict(s.progress) | {"curve": None}} for s in items], indent=2))
-        return 0
+        return
     if not items:
         print("no training jobs queued or running")
-        return 0
+        return
     who = roster.shown_names((s.owner, s.owner_name) for s in items)  # two Anns: "Ann (3f2a)", "Ann (91bc)"
     header = f"{'job':<18}{'state':<10}{'place':>6}  {'owner':<36}{'what':<34}progress"
     print(header)
@@ -196,7 +205,6 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
             progress += " (stopping)"
         owner = _cut(who[s.owner, s.owner_name], 35)
         print(f"{s.job_id:<18}{s.state:<10}{s.queue_position or '':>6}  {owner:<36}{s.label[:33]:<34}{progress}")
-    return 0
 
 
 def _cmd_jobs_stop(args: argparse.Namespace) -> int:

@@ -234,6 +234,28 @@ def _locked_fd(path: Path, *, shared: bool) -> int | None:
     return fd
 
 
+def lock_refused(path: Path) -> OSError | None:
+    """The OSError that keeps this process from ever locking ``path`` (a file of another user's, e.g. left by a
+    process once run as root; a folder in its place; a folder it may not write in; a file where one of its folders
+    goes: NotADirectoryError naming that file); None when it can, held by someone else or not. Creates nothing: a
+    check run as root must not leave a file only root may open.
+    """
+    if os.path.lexists(path):
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except OSError as err:
+            return err
+        os.close(fd)
+        return None
+    folder = Path(path).parent
+    blocker = next((p for p in (folder, *folder.parents) if os.path.lexists(p) and not p.is_dir()), None)
+    if blocker is not None:
+        return NotADirectoryError(errno.ENOTDIR, "a file stands where a folder goes", str(blocker))
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        return PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder))
+    return None
+
+
 def sha256_file(path: Path) -> str:
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()

@@ -123,6 +123,9 @@ def _job_view(manager, status, suffix: str, key: str = TRAIN_JOB_KEY) -> None:
     if status.state == "queued":
         st.info(f"Waiting for a free training slot: you are number {status.queue_position} in the queue "
                 f"(this server trains {manager.max_jobs} network(s) at a time).", icon=":material/hourglass_top:")
+        problem = manager.slot_problem()  # e.g. a slot's lock file left by a server once run as root
+        if problem:
+            st.warning(plain_text(problem), icon=":material/block:")
     elif status.state == "running":
         if p.phase == "training":
             st.progress(p.fraction, text=f"Epoch {p.epoch} of {p.epochs}, batch {p.batch} of {p.batches}")

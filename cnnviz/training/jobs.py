@@ -36,7 +36,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from cnnviz.data.datasets import Dataset
 
-__all__ = ["JOB_STATES", "JobManager", "JobStatus", "MAX_JOBS_ENV", "MAX_JOBS_LIMIT", "default_max_jobs", "manager"]
+__all__ = ["JOB_STATES", "JobManager", "JobStatus", "MAX_JOBS_ENV", "MAX_JOBS_LIMIT", "default_max_jobs", "manager",
+           "slot_problem"]
 
 log = logging.getLogger("cnnviz.training.jobs")
 
@@ -265,16 +266,21 @@ class JobManager:
         if ray_dispatcher is not None:  # CNNVIZ_RAY_ADDRESS: the cluster's workers train, not ours
             ray_dispatcher.dispatch(self.table)
             return
-        storage.ensure_dir(jobtable.workers_dir())
+        try:
+            storage.ensure_dir(jobtable.workers_dir())
+        except NotADirectoryError:  # a file where the workers' folder goes: no slot can be locked (said below)
+            slots = 0
+        else:
+            slots = self.table.max_jobs()
         ctx = multiprocessing.get_context("spawn")  # never fork after TensorFlow (tensorflow#27074)
         with self._lock:
-            for slot in range(self.table.max_jobs()):
+            for slot in range(slots):
                 mine = self._workers.get(slot)
                 if mine is not None and mine.is_alive():
                     continue
                 with storage.exclusive_lock_if_free(worker.slot_lock_path(slot)) as free:
                     if not free:
-                        continue  # another process's worker has it
+                        continue  # another process's worker has it, or its lock file cannot be opened (said below)
                 if self._drain is None:
                     self._drain = ctx.Event()
                 process = ctx.Process(target=worker.main, args=(str(self.home), slot, os.getpid(), self._drain),
@@ -282,6 +288,14 @@ class JobManager:
                 process.start()
                 self._workers[slot] = process
                 log.info("started training worker %d (pid %d) for %s", slot, process.pid, self.home)
+        problem = slot_problem(self.table.max_jobs())  # a slot no worker can ever take: in the server's log, once
+        if problem is not None and problem not in _problems_logged:
+            _problems_logged.add(problem)
+            log.warning("%s", problem)
+
+    def slot_problem(self) -> str | None:
+        """Why fewer trainings than the cap can start, in words (:func:`slot_problem`); None: none."""
+        return slot_problem(self.max_jobs)
 
     def worker_pids(self) -> list[int]:
         """The pids of the workers this manager started that are still alive."""
@@ -346,10 +360,40 @@ def workers_running() -> int:
     busy = 0
     for slot in range(table.max_jobs()):
         path = worker.slot_lock_path(slot)
-        if path.exists():
+        if path.exists() and storage.lock_refused(path) is None:  # one nobody can open is no worker's
             with storage.exclusive_lock_if_free(path) as free:
                 busy += not free
     return busy
+
+
+_problems_logged: set[str] = set()  # what slot_problem said that is in this process's log already
+
+
+def slot_problem(max_jobs: int | None = None) -> str | None:
+    """Why fewer trainings than the cap (``max_jobs``, default the table's) can start in the current ``CNNVIZ_HOME``,
+    in words for the class and for whoever runs the server: training slots whose lock file
+    (``jobs/workers/slot-N.lock``) this user cannot open, so no worker ever takes them (a file another user left,
+    e.g. a server once run as root, or a folder in its place). None when every slot can be used (or a Ray cluster
+    trains). A manager that starts workers logs it, once per process.
+    """
+    if cluster.address() is not None:
+        return None
+    cap = JobTable().max_jobs() if max_jobs is None else max_jobs
+    paths = [worker.slot_lock_path(slot) for slot in range(cap)]
+    refused = [(path, err) for path in paths if (err := storage.lock_refused(path)) is not None]
+    if not refused:
+        return None
+    if isinstance(refused[0][1], NotADirectoryError):  # every slot's folder: a file stands in its way
+        return (f"No training can start: a file stands where cnnviz keeps a folder ({refused[0][1].filename}). "
+                "Whoever runs the server: move that file out of the way (cnnviz did not make it); the waiting "
+                "trainings then start.")
+    one = len(refused) == 1
+    start = "No training can start" if len(refused) == cap else \
+        f"Only {cap - len(refused)} of the {cap} trainings at once can run"
+    return (f"{start}: the user running cnnviz may not open the training slot lock file{'' if one else 's'} "
+            f"{', '.join(str(p) for p, _ in refused)} ({refused[0][1].strerror}). Whoever runs the server: delete "
+            f"{'it' if one else 'them'} (left by another user, e.g. a server once run as root, or a folder in "
+            f"{'its' if one else 'their'} place); the waiting trainings then start.")
 
 
 def _stored(dataset: "Dataset") -> bool:

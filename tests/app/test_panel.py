@@ -75,3 +75,41 @@ def test_time_left_says_estimating_until_there_is_an_estimate():
     assert {m.label: m.value for m in at.metric}["time left"] == "42 s"
     at = AppTest.from_function(_job_view_script, args=(None, "testing")).run()
     assert {m.label: m.value for m in at.metric}["time left"] == "–"
+
+
+def _page_with_a_job(job_id: str, refresh_only: bool) -> None:
+    """A page with a Train button and the live panel of job ``job_id`` (``refresh_only``: the panel's own refresh,
+    as its fragment reruns every few seconds without the page)."""
+    import streamlit as st
+
+    from cnnviz.app import jobs, panel
+    from cnnviz.app.state import TRAIN_JOB_KEY
+
+    st.session_state[TRAIN_JOB_KEY] = job_id
+    if refresh_only:
+        panel._panels_fragment([(TRAIN_JOB_KEY, job_id, "queued")], {}, panel.queued_refresh_s(1))
+        return
+    st.button("Train", key="train_start", disabled=jobs.busy())
+    panel.training_panel()
+
+
+def test_a_waiting_student_is_told_why_nothing_trains(cnnviz_home, monkeypatch):
+    # Slot 0's lock file a folder (standing for a file of another user's: see tests/training/test_job_slots.py): the
+    # panel said "number 1 in the queue" for ever.
+    from streamlit.testing.v1 import AppTest
+
+    from cnnviz import storage
+    from cnnviz.training import jobs as jobmanager
+    from cnnviz.training import worker
+    from tests.support.pages import shown
+    from tests.support.specs import tiny_spec
+    from tests.training.test_job_slots import said_about
+
+    manager = jobmanager.JobManager(workers=False)  # the server's manager, its workers out of this test
+    monkeypatch.setattr(jobmanager, "_manager", manager)
+    job_id = manager.submit(tiny_spec())
+    lock = storage.ensure_dir(worker.slot_lock_path(0))
+    at = AppTest.from_function(_page_with_a_job, args=(job_id, False)).run()
+    assert not at.exception, at.exception
+    assert [i.value for i in at.info if i.value.startswith("Waiting for a free training slot: you are number 1")]
+    assert [shown(w.value) for w in at.warning] == [said_about(lock)]
