@@ -48,7 +48,10 @@ def _collect() -> None:
     job = st.session_state.get(JOB_KEY)
     if job is None:
         return
-    status = jobs.training_jobs().status(job["job_id"])
+    try:
+        status = jobs.training_jobs().status(job["job_id"])
+    except CnnvizError:  # e.g. a job table damaged since the session began: the job's view below says so; kept
+        return
     if status is not None and status.active:
         return
     del st.session_state[JOB_KEY]
@@ -75,6 +78,11 @@ def _follow() -> None:
 
 
 def _job_view(job_id: str) -> None:
+    with friendly_errors("Showing the experiment"):  # e.g. a job table damaged since the session began: said
+        _job_status(job_id)
+
+
+def _job_status(job_id: str) -> None:
     manager = jobs.training_jobs()
     status = manager.status(job_id)
     if status is None or not status.active:

@@ -152,7 +152,7 @@ def _training_now() -> bool:
         return False
     from cnnviz.app import jobs  # lazy: only a session that trained needs the job manager here
 
-    return jobs.busy(keys)
+    return jobs.active(keys)  # a job table that cannot be read raises: main()'s friendly_errors says why
 
 
 def main() -> None:

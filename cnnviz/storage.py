@@ -319,7 +319,7 @@ class DatabaseUnusable(CnnvizError):
 
 
 #: Why an SQLite file could not be used, by SQLite's primary result code (``sqlite3.Error.sqlite_errorcode``).
-_NOT_A_DATABASE, _CORRUPT, _BUSY, _LOCKED, _CANTOPEN = 26, 11, 5, 6, 14
+_ERROR, _NOT_A_DATABASE, _CORRUPT, _BUSY, _LOCKED, _CANTOPEN = 1, 26, 11, 5, 6, 14
 _DATABASE_FAILURES = {
     _NOT_A_DATABASE: "is damaged or not an SQLite database",
     _CORRUPT: "is damaged or not an SQLite database",
@@ -357,8 +357,11 @@ def database_failure(err: BaseException, path: Path, doing: str, *, waited_s: fl
                                 "Whoever runs the server: give that user write access to the file and its folder "
                                 "(made by another user, e.g. a server once run as root?), or point CNNVIZ_HOME to a "
                                 "folder it may write to.")
-    if code in _DATABASE_FAILURES:
-        return DatabaseUnusable(f"Could not {doing}: {path} {_DATABASE_FAILURES[code]} ({err}). Whoever runs the "
+    why = _DATABASE_FAILURES.get(code)
+    if code == _ERROR and str(err).startswith("no such table"):  # emptied or replaced since it was opened
+        why = _DATABASE_FAILURES[_CORRUPT]
+    if why is not None:
+        return DatabaseUnusable(f"Could not {doing}: {path} {why} ({err}). Whoever runs the "
                                 "server: stop cnnviz, restore that file from a backup or move it aside, and start "
                                 f"again (without it a new one is made: {afresh}).")
     if code in _DATABASE_DISK_ERRNO:  # the disk refused: the words of a refused write

@@ -32,8 +32,12 @@ def owner() -> Person:
 
 
 def stop_training(job_id: str) -> None:
-    """Stop job ``job_id`` as this session's person (their own job, or any as the teacher)."""
-    training_jobs().stop(job_id, by=owner())
+    """Stop job ``job_id`` as this session's person (their own job, or any as the teacher); a button's callback: a
+    refusal (e.g. a job table damaged since the page drew) is said in a toast."""
+    try:
+        training_jobs().stop(job_id, by=owner())
+    except CnnvizError as err:  # raised in a callback it would be a traceback above the page
+        st.toast(f"Not stopped: {plain_text(str(err))}", icon=":material/block:")
 
 
 def status(key: str = TRAIN_JOB_KEY):
@@ -43,14 +47,23 @@ def status(key: str = TRAIN_JOB_KEY):
     return training_jobs().status(job_id) if job_id else None
 
 
-def busy(keys: str | Iterable[str] = TRAIN_JOB_KEY) -> bool:
-    """True while one of this session's jobs under ``keys`` is queued or running (one training at a
-    time per student)."""
+def active(keys: str | Iterable[str] = TRAIN_JOB_KEY) -> bool:
+    """True while one of this session's jobs under ``keys`` is queued or running (one training at a time per
+    student); a job table that cannot be read (damaged since the page first drew) raises its CnnvizError."""
     for key in [keys] if isinstance(keys, str) else keys:
         found = status(key)
         if found is not None and found.active:
             return True
     return False
+
+
+def busy(keys: str | Iterable[str] = TRAIN_JOB_KEY) -> bool:
+    """Whether a page's Train buttons wait: while :func:`active`, and while the job table cannot be read (nothing can
+    be queued then; the page's live panel, :func:`cnnviz.app.panel.training_panel`, says why)."""
+    try:
+        return active(keys)
+    except CnnvizError:
+        return True
 
 
 def just_trained_run_id() -> str | None:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from cnnviz.app import jobs
+from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.pickers import tta_phrase
 from cnnviz.app.state import TRAIN_JOB_KEY
 from cnnviz.errors import CnnvizError
@@ -26,6 +27,8 @@ from cnnviz.runs import notebook
 from cnnviz.runs import store as runs
 
 
+#: What the live panel does, for its error note ("Showing your training failed because of an internal error").
+SHOWING = "Showing your training"
 #: Seconds between refreshes of the live numbers (progress is published at most this often anyway).
 LIVE_REFRESH_S = 1.0
 #: ... while the session's jobs only wait. A place changes only when a whole job ends, and in a class
@@ -79,24 +82,32 @@ def training_panel(job_keys: str | Sequence[str] = TRAIN_JOB_KEY, titles: dict[s
         titles: a Markdown heading per job key, shown above its panel.
     """
     keys = [job_keys] if isinstance(job_keys, str) else list(job_keys)
-    shown, statuses = [], []
-    for key in keys:
-        job_id = st.session_state.get(key)
-        if not job_id:
-            continue
-        status = jobs.training_jobs().status(job_id)
-        if status is None:
-            st.info("This training is no longer in the server's job list; its finished runs are on the Runs page.")
-            st.session_state.pop(key, None)
-            continue
-        shown.append((key, job_id, status.state))
-        statuses.append(status)
-    if shown:
+    shown, statuses, read = [], [], False
+    with friendly_errors(SHOWING):  # e.g. a job table damaged since the session began: said as at its start
+        for key in keys:
+            job_id = st.session_state.get(key)
+            if not job_id:
+                continue
+            status = jobs.training_jobs().status(job_id)
+            if status is None:
+                st.info("This training is no longer in the server's job list; its finished runs are on the Runs "
+                        "page.")
+                st.session_state.pop(key, None)
+                continue
+            shown.append((key, job_id, status.state))
+            statuses.append(status)
+        read = True
+    if shown and read:
         every = panel_refresh_s(statuses)
         st.fragment(_panels_fragment, run_every=every)(shown, titles or {}, every)
 
 
 def _panels_fragment(shown: list[tuple[str, str, str]], titles: dict[str, str], every: float | None) -> None:
+    with friendly_errors(SHOWING):  # a job table damaged between two refreshes: said, and the next refresh looks again
+        _panels(shown, titles, every)
+
+
+def _panels(shown: list[tuple[str, str, str]], titles: dict[str, str], every: float | None) -> None:
     manager = jobs.training_jobs()
     statuses = [(key, manager.status(job_id), state_then) for key, job_id, state_then in shown]
     for _, status, state_then in statuses:

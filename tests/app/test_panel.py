@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import types
 
+import pytest
+
 from cnnviz.app import panel
 
 
@@ -91,6 +93,70 @@ def _page_with_a_job(job_id: str, refresh_only: bool) -> None:
         return
     st.button("Train", key="train_start", disabled=jobs.busy())
     panel.training_panel()
+
+
+@pytest.mark.parametrize("refresh_only", [False, True], ids=["page", "panel refresh"])
+@pytest.mark.parametrize("damage", ["garbage", "folder", "emptied"])
+def test_a_job_table_damaged_mid_session_is_named_as_at_the_start_not_a_traceback(cnnviz_home, monkeypatch, damage,
+                                                                                   refresh_only):
+    """A student watches their queued training; then jobs.sqlite3 is overwritten (a restore from a backup, a copy
+    in progress), replaced or emptied: the page's busy() check and the panel's refresh were raw tracebacks."""
+    from streamlit.testing.v1 import AppTest
+
+    from cnnviz.errors import CnnvizError
+    from cnnviz.training import jobs as jobmanager
+    from cnnviz.training import jobtable
+    from tests.support.pages import shown
+    from tests.support.specs import tiny_spec
+
+    monkeypatch.setattr(jobmanager, "_managers", [])  # closing it reads the table: not the damaged one
+    manager = jobmanager.JobManager(workers=False)  # the server's manager, its workers out of this test
+    monkeypatch.setattr(jobmanager, "_manager", manager)
+    job_id = manager.submit(tiny_spec())
+    at = AppTest.from_function(_page_with_a_job, args=(job_id, refresh_only)).run()
+    assert not at.exception and not at.error and [i for i in at.info if i.value.startswith("Waiting for a free")]
+    path = jobtable.table_path()
+    for file in cnnviz_home.glob("jobs.sqlite3*"):  # the WAL beside it goes with it
+        file.unlink()
+    if damage == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000 if damage == "garbage" else b"")
+    at.run()
+    assert not at.exception, at.exception
+    said = [shown(e.value) for e in at.error]
+    assert len(said) == 1 and said[0].startswith(f"Could not open the training queue: {path} "), said
+    assert "Whoever runs the server: stop cnnviz" in said[0], said
+    if damage != "emptied":  # (a table opened afresh is made anew: only one open already finds it emptied)
+        with pytest.raises(CnnvizError) as at_start:  # what a session starting now is told (cnnviz.app.reconnect)
+            jobtable.JobTable().status(job_id)
+        assert said == [str(at_start.value)]
+    if not refresh_only:
+        assert at.button(key="train_start").disabled  # nothing is queued on a table that cannot be read
+
+
+def test_stop_pressed_after_the_job_table_was_damaged_says_why_not_a_traceback(cnnviz_home, monkeypatch):
+    # The Stop button's callback read the damaged table: a raw traceback above the page.
+    from streamlit.testing.v1 import AppTest
+
+    from cnnviz.training import jobs as jobmanager
+    from cnnviz.training import jobtable
+    from tests.support.pages import shown
+    from tests.support.specs import tiny_spec
+
+    monkeypatch.setattr(jobmanager, "_managers", [])  # closing it reads the table: not the damaged one
+    manager = jobmanager.JobManager(workers=False)
+    monkeypatch.setattr(jobmanager, "_manager", manager)
+    job_id = manager.submit(tiny_spec())
+    at = AppTest.from_function(_page_with_a_job, args=(job_id, False)).run()
+    path = jobtable.table_path()
+    for file in cnnviz_home.glob("jobs.sqlite3*"):
+        file.unlink()
+    path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    at.button(key="train_stop").click().run()
+    assert not at.exception, at.exception
+    said = [shown(t.value) for t in at.toast]
+    assert len(said) == 1 and said[0].startswith(f"Not stopped: Could not open the training queue: {path} "), said
 
 
 def test_a_waiting_student_is_told_why_nothing_trains(cnnviz_home, monkeypatch):

@@ -130,3 +130,35 @@ def test_a_damaged_result_is_said_beside_its_experiment(app_path):
                                        "again.")], notes  # the path shown as it is, not as Markdown
     at.run()
     assert [w.value for w in at.warning if "is damaged" in w.value] == notes  # still said on the next rerun
+
+
+def test_a_job_table_damaged_while_an_experiment_waits_is_named_once_not_a_traceback(app_path, cnnviz_home,
+                                                                                       monkeypatch):
+    # jobs.sqlite3 overwritten (a restore, a copy in progress) while the experiment waited: the page said the
+    # error once and its live view below was a raw traceback.
+    import pytest
+
+    from cnnviz.errors import CnnvizError
+    from cnnviz.training import experiment_jobs
+    from cnnviz.training import jobs as jobmanager
+    from cnnviz.training import jobtable
+    from tests.support.pages import shown
+
+    monkeypatch.setattr(jobmanager, "_managers", [])  # closing it reads the table: not the damaged one
+    manager = jobmanager.JobManager(workers=False)  # the server's manager, its workers out of this test
+    monkeypatch.setattr(jobmanager, "_manager", manager)
+    at = open_page(app_path, "app_pages/experiments.py")
+    job_id = manager.table.submit({"experiment": "batch_sizes", "settings": {}}, owner=local_teacher().user_id,
+                                  label="Experiment: Compare batch sizes", dataset="images", kind=experiment_jobs.KIND)
+    at.session_state[JOB_KEY] = {"name": "batch", "job_id": job_id, "data": at.session_state["experiments_data"]}
+    at.run()
+    no_errors(at)
+    for file in cnnviz_home.glob("jobs.sqlite3*"):
+        file.unlink()
+    jobtable.table_path().write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    with pytest.raises(CnnvizError) as at_start:
+        jobtable.JobTable().status(job_id)
+    at.run()
+    assert not at.exception, at.exception
+    assert [shown(e.value) for e in at.error] == [str(at_start.value)]
+    assert at.session_state[JOB_KEY]["job_id"] == job_id  # kept: a restored table shows it again
