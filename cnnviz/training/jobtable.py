@@ -166,14 +166,33 @@ def worker_lock_path(token: str) -> Path:
 
 
 def worker_alive(token: str | None) -> bool:
-    """Whether the worker ``token`` still holds its lock (False for None or a missing lock file)."""
+    """Whether the worker ``token`` still holds its lock (False for None or a missing lock file).
+
+    A lock file this user may not open (a worker once run as root, killed before it removed its file) cannot tell:
+    then its process, by the pid its token starts with, is asked.
+    """
     if not token:
         return False
     path = worker_lock_path(token)
     if not path.exists():
         return False
+    if storage.lock_refused(path) is not None:
+        return _process_alive(token.partition("-")[0])
     with storage.exclusive_lock_if_free(path) as free:
         return not free
+
+
+def _process_alive(pid: str) -> bool:
+    """Whether process ``pid`` (text, from a worker's token) exists; True when unsure (not a pid we can ask about)."""
+    if not pid.isdigit() or int(pid) <= 0:
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: another user's process, alive
+        return True
+    return True
 
 
 def _worker_alive(token: str | None, updated: float) -> bool:

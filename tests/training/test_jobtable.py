@@ -168,3 +168,26 @@ def test_a_table_a_newer_cnnviz_wrote_is_refused_naming_both_versions_and_left_a
     assert db.execute("PRAGMA user_version").fetchone()[0] == newer  # never "migrated" downwards
     assert db.execute("SELECT state, stop_requested FROM jobs").fetchall() == [("queued", 0)]
     db.close()
+
+
+def test_a_dead_worker_whose_lock_file_this_user_may_not_open_is_found_dead_by_its_pid(cnnviz_home):
+    # A worker once run as root, killed (SIGKILL, out of memory) before it removed its lock file: the server (another
+    # user) could not open that file, took the worker for alive forever, and its job held a training slot for good.
+    # A folder in the file's place stands for root's file here (these tests run as root, whom no file refuses).
+    import subprocess
+    import sys
+
+    from cnnviz import storage
+
+    table = JobTable()
+    table.set_max_jobs(2)
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()  # a pid no process has now
+    tokens = {"dead": f"{ended.pid}-0a1b2c", "alive": f"{os.getpid()}-3d4e5f"}
+    jobs = {}
+    for who, token in tokens.items():
+        jobs[who] = table.submit(tiny_spec(), owner="teacher", label=who)
+        assert table.claim(token=token, pid=int(token.split("-")[0])).job_id == jobs[who]
+        storage.ensure_dir(jobtable.worker_lock_path(token))
+    assert table.reap() == [jobs["dead"]]
+    assert table.status(jobs["dead"]).state == "failed" and table.status(jobs["alive"]).state == "running"
