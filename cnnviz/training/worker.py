@@ -171,7 +171,9 @@ def run_job(table: JobTable, job: ClaimedJob, cache: _DatasetCache | None = None
     finally:
         done.set()
         _current_stop[:] = []
-        if _terminating.is_set() and outcome["state"] != "failed":
+        # SIGTERM (a server shutting down) stopped it: "interrupted". A training that had run all its epochs when
+        # the signal came (it was being tested or saved) stays "finished": its run is whole, nothing is left to resume.
+        if _terminating.is_set() and outcome["state"] in ("stopped", "cancelled"):
             outcome.update(state="interrupted", error=jobtable.INTERRUPTED_MESSAGE)
         table.finish(job.job_id, **outcome)
         if outcome["state"] not in ("failed", "interrupted"):  # the run is saved: no progress left to resume
