@@ -237,14 +237,15 @@ def _locked_fd(path: Path, *, shared: bool) -> int | None:
 def lock_refused(path: Path) -> OSError | None:
     """The OSError that keeps this process from ever locking ``path`` (a file of another user's, e.g. left by a
     process once run as root; a folder in its place; a folder it may not write in; a file where one of its folders
-    goes: NotADirectoryError naming that file); None when it can, held by someone else or not. Creates nothing: a
-    check run as root must not leave a file only root may open.
+    goes: NotADirectoryError naming that file); None when it can, held by someone else or not, and when a process
+    holds a lock on it now (another user's live worker: it is in use, not in the way). Creates nothing: a check run
+    as root must not leave a file only root may open.
     """
     if os.path.lexists(path):
         try:
             fd = os.open(path, os.O_RDWR)
         except OSError as err:
-            return err
+            return None if _held_now(path) else err
         os.close(fd)
         return None
     folder = Path(path).parent
@@ -254,6 +255,26 @@ def lock_refused(path: Path) -> OSError | None:
     if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
         return PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder))
     return None
+
+
+def _held_now(path: Path) -> bool:
+    """Whether some process holds a ``flock`` on ``path`` now, asked through a read-only descriptor (``flock`` needs
+    no write access); False when it cannot be asked."""
+    try:
+        import fcntl
+
+        fd = os.open(path, os.O_RDONLY)
+    except (ImportError, OSError):
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # the lock taken to ask, if any, goes with it
+    return False
 
 
 def sha256_file(path: Path) -> str:

@@ -72,3 +72,20 @@ def test_a_file_where_the_workers_folder_goes_is_said_and_a_training_is_still_qu
         f"No training can start: a file stands where cnnviz keeps a folder ({blocker}). Whoever runs the server: "
         "move that file out of the way (cnnviz did not make it); the waiting trainings then start.")
     assert jobmanager.workers_running() == 0
+
+
+def test_a_slot_lock_held_now_by_another_users_live_worker_is_in_use_not_in_the_way(blocked_slot):
+    # A root-run `cnnviz jobs work` training in slot 0 right now: its file refuses this user too, but a worker holds
+    # it, so trainings do run; "No training can start ... delete it" would be false (and deleting it would let a
+    # second worker into the slot). flock needs no write access: a read-only descriptor stands for that worker's.
+    import fcntl
+    import os
+
+    held = os.open(blocked_slot, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert jobmanager.slot_problem(1) is None
+        assert jobmanager.slot_problem(2) is None and jobmanager.workers_running() == 1
+    finally:
+        os.close(held)
+    assert jobmanager.slot_problem(1) == said_about(blocked_slot)  # its worker gone: in the way for good
