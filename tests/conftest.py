@@ -38,16 +38,6 @@ def _clear_streamlit_caches():
         st.cache_resource.clear()
 
 
-@pytest.fixture(autouse=True)
-def _forget_wrong_teacher_passwords():
-    """The server's count of wrong teacher passwords (cnnviz.classroom.people) is per process: one per test."""
-    from cnnviz.classroom import people
-
-    people._wrong_passwords.clear()
-    yield
-    people._wrong_passwords.clear()
-
-
 @pytest.fixture
 def app_path() -> str:
     return str(REPO / "app.py")

@@ -191,8 +191,8 @@ def _teacher_box() -> None:
             if st.form_submit_button("Enter"):
                 try:
                     right = people.check_teacher_password(entered)
-                except people.TooManyGuesses as err:
-                    st.error(str(err))
+                except CnnvizError as err:  # too many wrong ones, or the class file that counts them is damaged
+                    st.error(plain_text(str(err)))
                     return
                 if right:
                     st.session_state[TEACHER_FLAG] = True

@@ -1,4 +1,5 @@
-"""``CNNVIZ_HOME/class.sqlite3``: the roster, the class settings and who imported which dataset (WAL).
+"""``CNNVIZ_HOME/class.sqlite3``: the roster, the class settings, who imported which dataset and the last minute's
+wrong teacher passwords (WAL).
 
 Every function opens its own connection, so any thread or process sharing ``CNNVIZ_HOME`` may call it.
 """
@@ -13,7 +14,7 @@ from typing import Iterator
 from cnnviz import storage
 
 BUSY_TIMEOUT_S = 30.0
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: wrong_passwords
 #: What a new class file in place of a damaged one loses (the person running the server reads it).
 AFRESH = ("students choose a name again and get new keys (their earlier runs then only the teacher sees, and datasets "
           "they imported are offered to the whole class), and the class settings are reset; runs and datasets are kept")
@@ -24,6 +25,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS shared_runs (run_id TEXT PRIMARY KEY, at REAL NOT NULL)",
     "CREATE TABLE IF NOT EXISTS dataset_owners (name TEXT PRIMARY KEY, owner TEXT NOT NULL, "
     "owner_name TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS wrong_passwords (at REAL NOT NULL)",
 )
 
 

@@ -7,16 +7,15 @@ or ``CNNVIZ_CLASSROOM=1`` is set.
 
 from __future__ import annotations
 
-import collections
 import hmac
 import logging
 import math
 import os
-import threading
 import time
 import unicodedata
 from dataclasses import dataclass
 
+from cnnviz.classroom import db
 from cnnviz.errors import CnnvizError, InvalidArgument
 
 log = logging.getLogger("cnnviz.classroom")
@@ -136,12 +135,12 @@ def teacher_password_blank() -> bool:
     return PASSWORD_ENV in os.environ and not teacher_password_set()
 
 
-#: Wrong teacher passwords one server process takes in a minute before it compares none for a while: a script
-#: from a student's laptop could otherwise try thousands a minute (a new tab is a new session, so the count is
-#: the server's). The teacher keeps the command line, which needs no password.
+#: Wrong teacher passwords the server takes in a minute before it compares none for a while: a script from a
+#: student's laptop could otherwise try thousands a minute (a new tab is a new session, so the count is the server's).
+#: Counted in the class file, which every Streamlit process sharing ``CNNVIZ_HOME`` opens (README: several processes
+#: behind a proxy), so that a guesser gets the limit once, not once per process. The teacher keeps the command line,
+#: which needs no password.
 WRONG_PASSWORDS_PER_MINUTE = 10
-_wrong_passwords: collections.deque = collections.deque()  # monotonic times of the last minute's wrong ones
-_wrong_passwords_lock = threading.Lock()
 
 
 class TooManyGuesses(CnnvizError):
@@ -156,25 +155,26 @@ def check_teacher_password(entered: object) -> bool:
 
     Raises:
         TooManyGuesses: :data:`WRONG_PASSWORDS_PER_MINUTE` wrong ones came in the last minute (nothing compared).
+        CnnvizError: the class file, which keeps the count, cannot be used (it names the file).
     """
     expected = os.environ.get(PASSWORD_ENV, "")
     if not expected.strip() or not isinstance(entered, str) or not entered:
         return False
-    with _wrong_passwords_lock:
-        now = time.monotonic()
-        while _wrong_passwords and now - _wrong_passwords[0] >= 60:
-            _wrong_passwords.popleft()
-        if len(_wrong_passwords) >= WRONG_PASSWORDS_PER_MINUTE:
-            wait = math.ceil(60 - (now - _wrong_passwords[0]))
-            raise TooManyGuesses(f"{len(_wrong_passwords)} wrong teacher passwords reached this server in the last "
-                                 f"minute, so none is checked for now: try again in {wait} s.")
+    with db.connect(write=True) as conn:  # one transaction: two processes never both take the tenth guess
+        now = time.time()  # wall clock: the processes share it; a time ahead of now is from a clock set back
+        conn.execute("DELETE FROM wrong_passwords WHERE at <= ? OR at > ?", (now - 60, now))
+        count, first = conn.execute("SELECT count(*), min(at) FROM wrong_passwords").fetchone()
+        if count >= WRONG_PASSWORDS_PER_MINUTE:
+            wait = math.ceil(60 - (now - first))
+            raise TooManyGuesses(f"{count} wrong teacher passwords reached this server in the last minute, so none "
+                                 f"is checked for now: try again in {wait} s.")
         if hmac.compare_digest(entered.encode("utf-8"), expected.encode("utf-8")):
             return True
-        _wrong_passwords.append(now)
-        if len(_wrong_passwords) == WRONG_PASSWORDS_PER_MINUTE:  # the count only, never what was typed
-            log.warning("%d wrong teacher passwords in a minute: none is checked until the minute has passed",
-                        WRONG_PASSWORDS_PER_MINUTE)
-        return False
+        conn.execute("INSERT INTO wrong_passwords (at) VALUES (?)", (now,))
+    if count + 1 == WRONG_PASSWORDS_PER_MINUTE:  # the count only, never what was typed
+        log.warning("%d wrong teacher passwords in a minute: none is checked until the minute has passed",
+                    WRONG_PASSWORDS_PER_MINUTE)
+    return False
 
 
 def classroom_mode(*, auth_configured: bool = False) -> bool:

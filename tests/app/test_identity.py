@@ -153,6 +153,21 @@ def test_too_many_wrong_teacher_passwords_are_said_and_not_checked(app_path, mon
                             "for now: try again in ")
 
 
+def test_the_teacher_password_with_a_damaged_class_file_says_why_it_is_not_checked(app_path, monkeypatch,
+                                                                                    cnnviz_home):
+    # The class file counts the wrong passwords of all the server's processes: damaged, Enter says so (no traceback)
+    # and lets nobody in uncounted.
+    monkeypatch.setenv(people.PASSWORD_ENV, "pass-1234")
+    cnnviz_home.mkdir(parents=True)
+    (cnnviz_home / "class.sqlite3").write_bytes(b"SQLite format 3\x00" + b"\x00\xff" * 3000)
+    at = _app(app_path)
+    at.sidebar.text_input(key="identity_password").input("pass-1234")
+    _button(at, "Enter").click().run()
+    assert not at.exception, at.exception
+    assert any(e.value.startswith("Could not open the class list: ") for e in at.error), [e.value for e in at.error]
+    assert "(teacher)" not in _me(at)
+
+
 def test_a_blank_teacher_password_keeps_the_classroom_and_lets_nobody_in(app_path, monkeypatch):
     monkeypatch.setenv(people.PASSWORD_ENV, " ")
     at = _app(app_path)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import pytest
 
 from cnnviz.classroom import people
 from cnnviz.classroom.people import TEACHER_OWNER, Person
 from cnnviz.errors import InvalidArgument
+from tests.conftest import REPO
 
 CLASS_ENVS = (people.PASSWORD_ENV, people.TEACHERS_ENV, people.CLASSROOM_ENV)
 
@@ -105,7 +108,7 @@ def test_wrong_teacher_passwords_are_limited_per_minute_for_the_whole_server(mon
     # A script could try thousands of passwords a minute, from as many sessions as it likes.
     monkeypatch.setenv(people.PASSWORD_ENV, "pass-1234")
     clock = [1000.0]
-    monkeypatch.setattr(people.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(people.time, "time", lambda: clock[0])
     with caplog.at_level(logging.WARNING):
         for guess in range(people.WRONG_PASSWORDS_PER_MINUTE):
             clock[0] += 1
@@ -120,3 +123,37 @@ def test_wrong_teacher_passwords_are_limited_per_minute_for_the_whole_server(mon
     assert not people.check_teacher_password("wrong again")
     with pytest.raises(people.TooManyGuesses):
         people.check_teacher_password("pass-1234")
+
+
+#: Another Streamlit process of the same classroom server (README: several processes behind a proxy, one
+#: CNNVIZ_HOME) at the same wall-clock time: ``argv[1]`` wrong passwords, then the right one.
+_OTHER_PROCESS = """
+import sys, time
+from cnnviz.classroom import people
+time.time = lambda: float(sys.argv[2])
+print(*(people.check_teacher_password(f"other-{i}") for i in range(int(sys.argv[1]))))
+try:
+    print(people.check_teacher_password("pass-1234"))
+except people.TooManyGuesses as err:
+    print(err)
+"""
+
+
+def test_wrong_teacher_passwords_are_counted_once_for_all_the_servers_processes(monkeypatch):
+    # Counted in each process's memory, a guesser behind the proxy got the limit once per process.
+    monkeypatch.setenv(people.PASSWORD_ENV, "pass-1234")
+    now = 1_900_000_000.0
+    monkeypatch.setattr(people.time, "time", lambda: now)
+    half = people.WRONG_PASSWORDS_PER_MINUTE // 2
+    for guess in range(half):
+        assert not people.check_teacher_password(f"guess-{guess}")
+    other = subprocess.run([sys.executable, "-c", _OTHER_PROCESS, str(people.WRONG_PASSWORDS_PER_MINUTE - half),
+                            str(now)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert other.returncode == 0, other.stderr
+    guesses, refused = other.stdout.splitlines()
+    assert guesses.split() == ["False"] * (people.WRONG_PASSWORDS_PER_MINUTE - half)
+    assert refused == ("10 wrong teacher passwords reached this server in the last minute, so none is checked for "
+                       "now: try again in 60 s.")
+    with pytest.raises(people.TooManyGuesses, match="10 wrong teacher passwords reached this server"):
+        people.check_teacher_password("pass-1234")  # and back in the first process
+
