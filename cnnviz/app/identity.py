@@ -14,7 +14,7 @@ import streamlit as st
 from cnnviz import storage
 from cnnviz.app import accounts
 from cnnviz.app.state import RECONNECT_CHECKED_KEY
-from cnnviz.classroom import people, roster
+from cnnviz.classroom import db, people, roster
 from cnnviz.classroom.people import Person
 from cnnviz.errors import CnnvizError
 from cnnviz.markup import plain_text
@@ -31,6 +31,8 @@ TEACHER_FLAG = "identity_teacher"
 WELCOME_KEY = "identity_welcome"
 #: The user id this session's state (job ids, chosen runs, results) belongs to.
 STATE_OWNER_KEY = "identity_state_owner"
+#: ``(user id, display name, class file's stamp, shown name)``: the roster read again only once the class file changed.
+SHOWN_KEY = "identity_shown"
 
 
 def classroom() -> bool:
@@ -131,20 +133,36 @@ def gate(here: str | None = None) -> Person:
             st.query_params[KEY_PARAM] = key
     from cnnviz.data.images import plain_name  # lazy, as in accounts.signed_in_sidebar: numpy and PIL
 
+    me = shown_name(found)  # "Ann (3f2a)" as the teacher's pages say it, while another student reads as "Ann"
     if found.kind == "account":
-        accounts.signed_in_sidebar(found.display_name, found.is_teacher)
+        accounts.signed_in_sidebar(me, found.is_teacher)
     else:
         # names hold no Markdown characters (roster.clean_name), but "www.…" and "a@b.c" would still be links
-        st.sidebar.caption(f"You are **{plain_name(found.display_name)}**" + (" (teacher)" if found.is_teacher else ""))
+        st.sidebar.caption(f"You are **{plain_name(me)}**" + (" (teacher)" if found.is_teacher else ""))
     # lazy: the job modules bring numpy and the training code (0.3-1 s measured), which a laptop's Home never needs
     from cnnviz.app import reconnect
 
     reconnect.reattach(found, here=here)  # a fresh session after a restart: their trainings, found by owner
     if st.session_state.pop(WELCOME_KEY, False):
-        st.success(f"Welcome, {plain_name(found.display_name)}! Bookmark this page: its address holds your private key, "
+        st.success(f"Welcome, {plain_name(me)}! Bookmark this page: its address holds your private key, "
                    "and it brings your runs back. Without it (another browser) you are someone new. Keep it to "
                    "yourself: whoever opens this address is you, and can delete your runs.")
     return found
+
+
+def shown_name(found: Person) -> str:
+    """``found``'s name as the teacher's pages show it (:func:`cnnviz.classroom.roster.shown_name`), read from the
+    roster again only once the class file has changed (:func:`cnnviz.classroom.db.stamp`), not on every page."""
+    stamp = db.stamp()
+    cached = st.session_state.get(SHOWN_KEY)
+    if cached and cached[:3] == (found.user_id, found.display_name, stamp):
+        return cached[3]
+    try:
+        shown = roster.shown_name(found)
+    except CnnvizError:  # a class file that cannot be read: the pages that need it say so; the teacher's lack tags too
+        return found.display_name
+    st.session_state[SHOWN_KEY] = (found.user_id, found.display_name, stamp, shown)
+    return shown
 
 
 def _who_are_you() -> None:

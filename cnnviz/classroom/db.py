@@ -33,6 +33,25 @@ def path() -> Path:
     return storage.home() / "class.sqlite3"
 
 
+def stamp() -> tuple:
+    """What changes whenever the class file is written, read without opening it: the inode, size and time of change
+    of the file and of its WAL (one ``stat`` each, no connection), for a cache of what the file says.
+
+    A write lands in the WAL, or (the last connection closing) in the file itself: either changes. Two writes within
+    one tick of the file system's clock that leave both sizes as they were look alike: a cache keyed by it is
+    refreshed at the next write.
+    """
+    found, main = [], path()
+    for file in (main, main.with_name(main.name + "-wal")):
+        try:
+            info = file.stat()
+        except OSError:  # not there (no class yet, no WAL while nobody has it open)
+            found.append(None)
+            continue
+        found.append((info.st_ino, info.st_size, info.st_mtime_ns))
+    return tuple(found)
+
+
 @contextlib.contextmanager
 def connect(*, write: bool = False) -> Iterator[sqlite3.Connection]:
     """A connection to the class file (created with its tables on first use); ``write``: one transaction.

@@ -126,3 +126,9 @@ def shown_names(owners: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]
         digits = next(d for d in range(TAG_DIGITS, 65) if len({_tag(u, d) for u in group}) == len(group))
         shown[user_id, name] = f"{name} ({_tag(user_id, digits)})"
     return shown
+
+
+def shown_name(person: Person) -> str:
+    """``person``'s name as the teacher's pages show it (:func:`shown_names`): "Ann (3f2a)" while another registered
+    student reads as "Ann", so that Ann knows which "Ann" the teacher means."""
+    return shown_names([(person.user_id, person.display_name)])[person.user_id, person.display_name]

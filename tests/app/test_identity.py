@@ -95,6 +95,31 @@ def test_the_students_own_name_is_shown_as_typed(app_path, classroom):
     assert any(s.value.startswith(f"Welcome, {shown}!") for s in at.success), [s.value for s in at.success]
 
 
+def test_a_student_sees_the_tag_the_teacher_sees_when_another_reads_as_her(app_path, classroom, monkeypatch):
+    """The teacher's pages tell two Anns apart ("Ann (3f2a)"), but each saw only "Ann" as herself: told "Ann (3f2a),
+    your run...", neither knew which one was meant. Her tag comes once the other registers; no roster read per page."""
+    first_key, first = roster.register("Ann")
+    first_tab = _app(app_path, first_key)
+    assert "You are **Ann**" in _me(first_tab)  # alone: no tag
+
+    second_tab = _app(app_path)  # another browser: the second Ann chooses a name that reads the same
+    second_tab.text_input(key="identity_name").input("ann")
+    _button(second_tab, "Start").click().run()
+    second = roster.lookup(second_tab.query_params["key"])
+    tagged = roster.shown_names([(first.user_id, "Ann"), (second.user_id, "ann")])  # as on the teacher's pages
+    her = plain_name(tagged[second.user_id, "ann"])
+    assert "(" in her and f"You are **{her}**" in _me(second_tab)
+    assert any(s.value.startswith(f"Welcome, {her}!") for s in second_tab.success), second_tab.success
+
+    reads = []
+    real = roster.shown_name
+    monkeypatch.setattr(roster, "shown_name", lambda person: reads.append(person) or real(person))
+    first_tab.run()  # the first Ann's next page: the class file changed, so her tag is read once
+    assert f"You are **{plain_name(tagged[first.user_id, 'Ann'])}**" in _me(first_tab)
+    first_tab.run()
+    assert not first_tab.exception and reads == [first], "the roster was read again with nothing changed"
+
+
 def test_an_unknown_key_says_so_and_offers_the_form(app_path, classroom):
     at = _app(app_path, "not-a-key-this-server-made")
     assert any("does not know" in w.value for w in at.warning)
