@@ -30,6 +30,9 @@ CLASSROOM_ENV = "CNNVIZ_CLASSROOM"
 #: Characters that start Markdown, HTML, LaTeX or Streamlit's shortcodes: names are shown in captions
 #: and tables, so a name holds none of them ("[x](http://…)" would be a link on every student's page).
 MARKUP = frozenset("\\`*_[](){}<>$~|#!:")
+#: The most characters of a display name: a student types at most this many (roster), and a longer name from a
+#: sign-in provider is cut to it (a run keeps its owner's name, which the run store takes up to 200 characters).
+NAME_MAX = 40
 #: What a name may not start with: a spreadsheet computes such a cell as a formula (OWASP: CSV injection), and the
 #: teacher downloads the tables that name people (the Class page's results, the Runs table) as CSV.
 FORMULA_START = "=+-@"
@@ -114,6 +117,8 @@ def account_person(email: str, name: str = "") -> Person:
         raise InvalidArgument(f"an account needs an e-mail address, got {email!r}")
     address = email.strip().lower()
     shown = without_markup(name or "")  # the provider's name is the student's to choose: not the teacher's
+    if len(shown) > NAME_MAX:  # 10,000 characters in a profile: every run of theirs read as damaged
+        shown = shown[:NAME_MAX - 1].rstrip() + "…"
     shown = address if not shown or looks_like_teacher(shown) else shown
     return Person(f"account:{address}", shown, address in teacher_emails(), "account")
 

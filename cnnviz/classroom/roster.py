@@ -20,7 +20,7 @@ from cnnviz.errors import InvalidArgument
 
 log = logging.getLogger("cnnviz.classroom")
 
-NAME_MIN, NAME_MAX = 2, 40
+NAME_MIN, NAME_MAX = 2, people.NAME_MAX
 KEY_BYTES = 32
 #: Hex digits of the key's hash in the user id: 64 bits, unique within any class.
 SHORT_HASH = 16

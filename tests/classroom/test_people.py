@@ -97,6 +97,19 @@ def test_an_account_name_from_the_provider_is_not_the_teachers(name):
     assert people.account_person("eve@school.org", "Teachers' pet").display_name == "Teachers' pet"
 
 
+def test_a_long_account_name_from_the_provider_is_cut_and_its_runs_stay_readable(cnnviz_home):
+    # A 10,000-character profile name was kept whole: each run its owner trained then read as damaged (the run
+    # store takes owner names of up to 200 characters), so the student lost sight of all of them.
+    from cnnviz.runs import store
+    from tests.support.runfolders import GOOD_CONFIG, write_run
+
+    ann = people.account_person("ann@school.org", "Ann " + "x" * 10_000)
+    assert ann.display_name == "Ann " + "x" * (people.NAME_MAX - 5) + "…"
+    write_run(cnnviz_home, "20260101-000000-0000a11e",
+              config={**GOOD_CONFIG, "owner": ann.user_id, "owner_name": ann.display_name})
+    assert [r.run_id for r in store.list_runs(ann)] == ["20260101-000000-0000a11e"] and not store.damaged_runs()
+
+
 def test_an_account_name_from_the_provider_does_not_start_as_a_formula():
     """A spreadsheet computes a cell starting with = + - @ (the teacher's CSV of the class's results)."""
     assert people.account_person("ann@school.org", "=1+1 Ann").display_name == "1+1 Ann"
