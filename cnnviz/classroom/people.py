@@ -38,6 +38,24 @@ NAME_MAX = 40
 FORMULA_START = "=+-@"
 
 
+#: Opening and closing brackets of every script (Unicode categories Ps, Pe: "（", "❨", "﴾"): a name holds none, so
+#: that nobody can write a tag of :func:`cnnviz.classroom.roster.shown_names`, "Ann (3f2a)", into their own name.
+BRACKETS = ("Ps", "Pe")
+#: Characters a name may hold (printable) that show as nothing or a blank: Unicode's default-ignorable ones (Hangul
+#: fillers, variation selectors, the combining grapheme joiner...) and the blank braille pattern. "Ann" with one
+#: reads as "Ann": :func:`skeleton` drops them.
+INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u2800\u3164\uffa0"
+                      + "".join(map(chr, [*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)])))
+_DROP_INVISIBLE = dict.fromkeys(map(ord, INVISIBLE))
+
+
+def refused_in_names(ch: str) -> bool:
+    """Whether a name may not hold the character ``ch``: :data:`MARKUP`, a character that reads as one of them
+    (NFKC: full-width "（", "⑴") or another bracket (:data:`BRACKETS`)."""
+    return (ch in MARKUP or unicodedata.category(ch) in BRACKETS
+            or not MARKUP.isdisjoint(unicodedata.normalize("NFKC", ch)))
+
+
 #: Cyrillic and Greek letters that look like Latin ones (Unicode's confusables, the letters of names; lower case,
 #: as :func:`str.casefold` leaves them): "Tеacher" with a Cyrillic "е" is shown as "Teacher".
 LOOK_ALIKES = str.maketrans("асеһіјкмнортхувѕԁԛԝгαβεηικνορτυχ", "acehijkmhoptxybsdqwrabehiknoptux")
@@ -45,8 +63,10 @@ LOOK_ALIKES = str.maketrans("асеһіјкмнортхувѕԁԛԝгαβεηι�
 
 def skeleton(name: str) -> str:
     """How ``name`` reads on screen: any case, full-width letters (NFKC) and Cyrillic and Greek look-alikes
-    (:data:`LOOK_ALIKES`) as one; two names with one skeleton cannot be told apart by reading them."""
-    return " ".join(unicodedata.normalize("NFKC", name).casefold().translate(LOOK_ALIKES).split())
+    (:data:`LOOK_ALIKES`) as one, :data:`INVISIBLE` characters left out; two names with one skeleton cannot be told
+    apart by reading them."""
+    folded = unicodedata.normalize("NFKC", name).casefold().translate(LOOK_ALIKES).translate(_DROP_INVISIBLE)
+    return " ".join(folded.split())
 
 
 def looks_like_teacher(name: str) -> bool:
@@ -55,9 +75,9 @@ def looks_like_teacher(name: str) -> bool:
 
 
 def without_markup(text: str) -> str:
-    """``text`` with :data:`MARKUP` characters dropped, spaces collapsed and no :data:`FORMULA_START` in front (for
-    names from a sign-in provider)."""
-    return " ".join("".join(ch for ch in text if ch not in MARKUP and ch.isprintable()).split()).lstrip(
+    """``text`` with the characters a name may not hold (:func:`refused_in_names`) dropped, spaces collapsed and no
+    :data:`FORMULA_START` in front (for names from a sign-in provider)."""
+    return " ".join("".join(ch for ch in text if not refused_in_names(ch) and ch.isprintable()).split()).lstrip(
         FORMULA_START + " ")
 
 

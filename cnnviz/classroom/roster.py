@@ -43,8 +43,9 @@ def clean_name(name: object) -> str:
         raise InvalidArgument(f"a name needs {NAME_MIN} to {NAME_MAX} characters, got {len(text)} ({text[:60]!r})")
     if not text.isprintable():
         raise InvalidArgument(f"a name may hold only printable characters, got {text!r}")
-    if people.MARKUP & set(text):
-        shown = " ".join(sorted(people.MARKUP & set(text)))
+    refused = {ch for ch in text if people.refused_in_names(ch)}  # markup, and brackets: "Ann （3f2a）" is no tag
+    if refused:
+        shown = " ".join(sorted(refused))
         raise InvalidArgument(f"a name may hold letters, digits, spaces and . - ' , but {text!r} has {shown}")
     if text[0] in people.FORMULA_START:
         raise InvalidArgument(f"a name may not start with = + - @ (a spreadsheet would take it for a formula), "
@@ -110,7 +111,7 @@ def shown_names(owners: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]
     """``{(user id, display name): name to show}`` for the owners of runs or jobs: a name that reads the same as
     another person's (:func:`cnnviz.classroom.people.skeleton`), among these owners or the registered students, gets
     a short stable tag of each one's user id, "Ann (3f2a)", the same on every page (one person under two names, the
-    teacher on a page and on the command line, keeps both). Names hold no "(" (:func:`clean_name`,
+    teacher on a page and on the command line, keeps both). Names hold no bracket of any script (:func:`clean_name`,
     :func:`cnnviz.classroom.people.without_markup`): nobody can type another's tag.
     """
     wanted = set(owners)

@@ -170,3 +170,8 @@ def test_wrong_teacher_passwords_are_counted_once_for_all_the_servers_processes(
     with pytest.raises(people.TooManyGuesses, match="10 wrong teacher passwords reached this server"):
         people.check_teacher_password("pass-1234")  # and back in the first process
 
+
+def test_an_account_name_from_the_provider_holds_no_brackets_to_forge_a_tag():
+    # The teacher's pages tell two "Ann" apart as "Ann (3f2a)"; a profile name "Ann （3f2a）" would read as one.
+    assert people.account_person("eve@school.org", "Ann \uff083f2a\uff09").display_name == "Ann 3f2a"
+    assert people.account_person("eve@school.org", "Ann \u27683f2a\u2769").display_name == "Ann 3f2a"

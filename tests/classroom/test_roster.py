@@ -107,3 +107,23 @@ def test_names_a_spreadsheet_would_read_as_a_formula_are_refused(name):
     with pytest.raises(InvalidArgument) as err:
         roster.clean_name(name)
     assert repr(name) in str(err.value) and "= + - @" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["Ann \uff083f2a\uff09", "Ann \u27683f2a\u2769", "Ann \ufe593f2a\ufe5a",
+                                  "Ann \ufd3e3f2a\ufd3f", "Ann \u2474"])
+def test_a_name_cannot_hold_a_tag_in_look_alike_brackets(name):
+    # "Ann （3f2a）" in full-width brackets read as the tag the teacher's pages give the real Ann "(3f2a)".
+    with pytest.raises(InvalidArgument) as err:
+        roster.clean_name(name)
+    assert repr(name) in str(err.value) and "letters, digits, spaces" in str(err.value)
+
+
+@pytest.mark.parametrize("hidden", ["\u3164", "\u2800", "\ufe0f", "\u034f", "\uffa0"])
+def test_a_name_with_an_invisible_character_gets_the_tag_of_the_name_it_reads_as(cnnviz_home, hidden):
+    # "Ann" with a Hangul filler reads as "Ann" but was another name to the tags: two untagged "Ann" on the teacher's
+    # pages; "Teach" + filler + "er" was not the teacher's name.
+    (_, ann), (_, copy) = roster.register("Ann"), roster.register(f"Ann{hidden}")
+    shown = roster.shown_names([(ann.user_id, ann.display_name), (copy.user_id, copy.display_name)])
+    assert all(v.endswith(")") for v in shown.values()) and len(set(shown.values())) == 2, shown
+    with pytest.raises(InvalidArgument, match="is the teacher's name"):
+        roster.clean_name(f"Teach{hidden}er")
