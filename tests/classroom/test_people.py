@@ -175,3 +175,24 @@ def test_an_account_name_from_the_provider_holds_no_brackets_to_forge_a_tag():
     # The teacher's pages tell two "Ann" apart as "Ann (3f2a)"; a profile name "Ann （3f2a）" would read as one.
     assert people.account_person("eve@school.org", "Ann \uff083f2a\uff09").display_name == "Ann 3f2a"
     assert people.account_person("eve@school.org", "Ann \u27683f2a\u2769").display_name == "Ann 3f2a"
+
+
+def test_a_class_file_from_before_the_shared_count_keeps_its_students_and_counts(cnnviz_home, monkeypatch):
+    # Schema 1 had no wrong_passwords table: a server upgraded in the middle of a term opens the old file.
+    import sqlite3
+
+    from cnnviz.classroom import db, roster
+
+    cnnviz_home.mkdir(parents=True)
+    with sqlite3.connect(db.path()) as conn:
+        conn.execute("CREATE TABLE students (key_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL UNIQUE, "
+                     "display_name TEXT NOT NULL, created REAL NOT NULL)")
+        conn.execute("INSERT INTO students VALUES ('ab', 'key:ab', 'Ann', 1.0)")
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    monkeypatch.setenv(people.PASSWORD_ENV, "pass-1234")
+    assert not people.check_teacher_password("wrong")
+    assert [p.display_name for p in roster.students()] == ["Ann"]
+    with sqlite3.connect(db.path()) as conn:
+        assert conn.execute("SELECT count(*) FROM wrong_passwords").fetchone()[0] == 1
+    conn.close()
