@@ -197,7 +197,8 @@ def test_train_wait_says_the_accuracy_was_tested_with_tta(capsys, monkeypatch):
     info = _saved_run(config={"tta": "flip"}, metrics={"test_accuracy": 0.6, "test_accuracy_without_tta": 0.55,
                                                        "test_tta": "mean over each image and its mirror"})
     assert info.spec.tta == "flip"
-    monkeypatch.setattr(cli.jobs, "manager", lambda: SimpleNamespace(submit=lambda spec, owner: "job1"))
+    monkeypatch.setattr(cli.jobs, "manager", lambda: SimpleNamespace(
+        submit=lambda spec, owner: "job1", end_workers_when_idle=lambda waiting: None))
     monkeypatch.setattr(terminal, "follow", lambda manager, job_id: SimpleNamespace(
         state="finished", run_id=info.run_id, error=None))
     assert cli.main(["train", "--wait", *TINY, "--epochs", "1"]) == 0
