@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cnnviz.data.decodelimits import DecodeBudget, DecodeRefused, check_jpeg_scans
-from cnnviz.data.images import DECODE_ERRORS, code_name, to_rgb_or_l
+from cnnviz.data.images import DECODE_ERRORS, WARNINGS_LOCK, code_name, to_rgb_or_l
 from cnnviz.errors import CnnvizError, InvalidArgument
 
 
@@ -126,9 +126,10 @@ def _decode(data: bytes, *, size: int, mode: str, budget: DecodeBudget | None = 
 
     Not ``cnnviz.data.images.load_image``: a dataset decodes thousands of pictures, so JPEGs are
     decoded at a reduced scale (``draft``) and every picture counts against the zip's pixel
-    budget; the mode conversion and the list of decode errors are the uploads' own.
+    budget; the mode conversion and the list of decode errors are the uploads' own (and so is the lock
+    around the process-wide warnings filters).
     """
-    with warnings.catch_warnings():
+    with WARNINGS_LOCK, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS)) as im:

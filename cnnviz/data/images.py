@@ -90,8 +90,10 @@ _ALLOWED_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, NotImplementedError, OverflowError,
                   IndexError, TypeError, KeyError, struct.error)
 
-# ``warnings.catch_warnings`` swaps a process-wide list; serialise our own uses of it.
-_WARNINGS_LOCK = threading.Lock()
+#: ``warnings.catch_warnings`` swaps a process-wide list: every use of it here and in
+#: :mod:`cnnviz.data.folderdata` holds this lock, else two sessions decoding at once restore each
+#: other's filters and one's (e.g. "ignore UserWarning") stays on for the whole server.
+WARNINGS_LOCK = threading.Lock()
 
 
 class ImageError(CnnvizError):
@@ -342,7 +344,7 @@ def load_image(
         raise ImageError(f"{shown} is empty (0 bytes). Choose the picture again, or try another file.")
 
     notes: list[str] = []
-    with _WARNINGS_LOCK, warnings.catch_warnings():
+    with WARNINGS_LOCK, warnings.catch_warnings():
         # Pillow warns (UserWarning) about damaged metadata such as corrupt EXIF and then skips
         # it; the picture is still good, and one log line per student upload helps nobody.
         warnings.simplefilter("ignore", UserWarning)

@@ -213,3 +213,27 @@ def test_import_passes_progress_through_and_refuses_a_non_function():
     with pytest.raises(InvalidArgument, match=r"progress must be a function called as progress\(done, total\), "
                                               r"got 'a bar'"):
         folderdata.read_zip(make_zip(class_folders(per_class=10)), progress="a bar")
+
+
+def test_decoding_holds_the_warnings_lock_the_uploads_hold(monkeypatch):
+    # warnings.catch_warnings swaps the process-wide filter list and puts back what it found on leaving: a zip
+    # member decoded while a student's photo upload is decoded (images.load_image, which holds the lock) could put
+    # back the upload's filters ("ignore UserWarning") for the whole server, or drop its own bomb filter.
+    import types
+    import warnings
+
+    from cnnviz.data import images
+
+    entered = []
+
+    def recording(*args, **kwargs):
+        entered.append(images.WARNINGS_LOCK.locked())
+        return warnings.catch_warnings(*args, **kwargs)
+
+    # folderdata's own reference only: pytest uses catch_warnings too.
+    monkeypatch.setattr(folderdata, "warnings", types.SimpleNamespace(catch_warnings=recording,
+                                                                      simplefilter=warnings.simplefilter))
+    arr = folderdata._decode(png_bytes(np.zeros((20, 30, 3), np.uint8)), size=16, mode="RGB")
+    assert arr.shape == (16, 16, 3)
+    assert entered == [True]
+    assert not images.WARNINGS_LOCK.locked()  # let go again
