@@ -28,6 +28,7 @@ def _photos(source: str) -> list[pretrained.Photo]:
         return [pretrained.Photo(name=n, array=samples[n]) for n in chosen]
     pictures = imagesource.own_pictures(source, upload_key="pre_upload", camera_key="pre_camera", multiple=True,
                                         upload_label=f"Your photos (up to {pretrained.MAX_IMAGES} at a time)",
+                                        max_files=pretrained.MAX_IMAGES,  # the rest: let go, not held unread
                                         empty_note="")  # the tab says what to do when there is no photo
     photos, messages = caches.load_photos([(p.name, p.data) for p in pictures or []])
     for message in messages:

@@ -1,4 +1,5 @@
-"""Patches of Streamlit internals the app needs, applied explicitly by ``app.py``.
+"""Patches of Streamlit internals the app needs, applied explicitly by ``app.py``, and the helpers that reach into
+them (:func:`release_uploads`).
 
 Each patch names the versions it was written against; :func:`install` logs a warning (and still
 patches what it can) when the installed ones differ, so an upgrade is checked rather than trusted.
@@ -13,7 +14,9 @@ import sys
 from importlib import metadata
 
 from streamlit.commands import page_config
-from streamlit.runtime.scriptrunner import script_runner
+from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+from streamlit.runtime.scriptrunner import get_script_run_ctx, script_runner
+from streamlit.runtime.uploaded_file_manager import DeletedFile, UploadedFile
 
 
 log = logging.getLogger("cnnviz")
@@ -108,3 +111,57 @@ def icon_data_uri(path: str) -> str:
     from pathlib import Path
 
     return "data:image/svg+xml;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def release_uploads(files) -> int:
+    """Let go of uploaded files the page will not use: the server keeps every upload in memory until the session
+    ends or the student removes it in the browser, and ``st.file_uploader`` has no cap on how many (streamlit 1.67).
+
+    The files are removed from the session's ``MemoryUploadedFileManager``, as Streamlit's own ``st.chat_input``
+    does once it has read its attachments (``chat._pop_upload_files``), and emptied: session state keeps the
+    ``UploadedFile`` objects until the browser next sends the uploader's state, and a widget returns deep copies of
+    them, so pass the ones in ``st.session_state[key]``. (Emptied, not closed: Streamlit deep-copies them again
+    when a run starts without the browser's state, e.g. after ``st.rerun()``, and a closed one cannot be copied.)
+    The browser still lists them; later runs get them as ``DeletedFile`` (:func:`released_count`), which
+    ``st.file_uploader`` leaves out.
+
+    Args:
+        files: ``UploadedFile`` objects.
+    Returns:
+        How many were released (0 where Streamlit keeps uploads some other way: nothing is done).
+    """
+    released = release_upload_ids([file.file_id for file in files])
+    if released:
+        for file in files:
+            file.seek(0)
+            file.truncate()
+    return released
+
+
+def release_upload_ids(file_ids) -> int:
+    """Remove the session's uploaded files with these ids from the server's memory (:func:`release_uploads`), for
+    files whose ``UploadedFile`` objects are gone with their widget's state; returns how many ids were given
+    (0 where Streamlit keeps uploads some other way: nothing is done)."""
+    file_ids = list(file_ids)
+    if not file_ids:
+        return 0
+    ctx = get_script_run_ctx()
+    manager = None if ctx is None else ctx.uploaded_file_mgr
+    if not isinstance(manager, MemoryUploadedFileManager):
+        log.warning("streamlit keeps uploads in %s, not in memory: unused uploads are not released "
+                    "(cnnviz.app.compat)", type(manager).__name__)
+        return 0
+    for file_id in file_ids:
+        manager.remove_file(session_id=ctx.session_id, file_id=file_id)
+    return len(file_ids)
+
+
+def held_uploads(value) -> list:
+    """The ``UploadedFile`` objects of an uploader's value, ``st.session_state[key]``."""
+    return [f for f in (value if isinstance(value, list) else [value]) if isinstance(f, UploadedFile)]
+
+
+def released_count(value) -> int:
+    """How many files of an uploader's value (``st.session_state[key]``) were released (:func:`release_uploads`)
+    or are otherwise gone from the server while the browser still lists them."""
+    return sum(isinstance(f, DeletedFile) for f in value) if isinstance(value, list) else 0

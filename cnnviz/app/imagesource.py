@@ -14,6 +14,7 @@ from typing import Sequence
 
 import streamlit as st
 
+from cnnviz.app import uploads
 from cnnviz.app.remember import KEEP
 
 from cnnviz.data import images
@@ -43,7 +44,7 @@ def source_radio(label: str, options: Sequence[str], *, key: str, upload: str = 
 
 
 def own_pictures(choice: str, *, upload: str = UPLOAD, upload_key: str, camera_key: str, upload_label: str,
-                 empty_note: str, multiple: bool = False) -> list[Picture] | None:
+                 empty_note: str, multiple: bool = False, max_files: int | None = None) -> list[Picture] | None:
     """The uploader or the camera for ``choice`` and what the student gave it.
 
     Args:
@@ -54,6 +55,9 @@ def own_pictures(choice: str, *, upload: str = UPLOAD, upload_key: str, camera_k
         empty_note: the info shown while nothing is uploaded yet ("": the page says it itself; the camera's
             own note is then left out too).
         multiple: whether the uploader takes several files.
+        max_files: how many of them the page uses (None: all). The ones after the first ``max_files`` are let go
+            unread (the server would hold them in memory for the session) and a warning says so, on this run and
+            the next ones while the browser still lists them.
     Returns:
         None when ``choice`` is one of the page's own sources; else the pictures (empty until given).
     """
@@ -61,6 +65,8 @@ def own_pictures(choice: str, *, upload: str = UPLOAD, upload_key: str, camera_k
         files = st.file_uploader(upload_label, type=list(images.ALLOWED_EXTENSIONS), accept_multiple_files=multiple,
                                  key=upload_key)
         files = [] if files is None else files if multiple else [files]
+        if max_files is not None:
+            files = uploads.first_files(files, max_files, upload_key)
         if not files and empty_note:
             st.info(empty_note)
         return [Picture(name=f.name, data=f.getvalue()) for f in files]
@@ -72,3 +78,4 @@ def own_pictures(choice: str, *, upload: str = UPLOAD, upload_key: str, camera_k
             return []
         return [Picture(name=CAMERA_NAME, data=shot.getvalue())]
     return None
+

@@ -91,6 +91,38 @@ def test_uploads_good_and_bad(app_path, patched):
     assert [e.value for e in at.error] == [str(err.value)]
 
 
+def _held_uploads(monkeypatch):
+    """``held()``: the names of the uploaded files the server holds after the last ``run()`` (each AppTest run has an
+    upload manager of its own, given the files the browser still lists)."""
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+
+    managers = []
+    real_add = MemoryUploadedFileManager.add_file
+    monkeypatch.setattr(MemoryUploadedFileManager, "add_file",
+                        lambda self, session_id, file: managers.append(self) or real_add(self, session_id, file))
+    return lambda: sorted(rec.name for recs in managers[-1].file_storage.values() for rec in recs.values())
+
+
+def test_only_the_first_twelve_uploads_are_read_and_kept(app_path, patched, monkeypatch):
+    # A student who dropped 300 photos held all 300 in the server's memory for their session, while the page read
+    # 12; the uploader has no cap on how many files it takes (streamlit 1.67), so the page lets the others go.
+    held = _held_uploads(monkeypatch)
+    at = _open_page(app_path)
+    at.radio(key="pre_source").set_value("Upload").run()
+    names = [f"p{i:02d}.png" for i in range(pretrained.MAX_IMAGES + 2)]
+    at.file_uploader(key="pre_upload").set_value([(n, png_bytes(photo(16, 16, seed=i)), "image/png")
+                                                  for i, n in enumerate(names)]).run()
+    assert not at.exception
+    assert held() == names[:12]
+    assert not at.error
+    assert [s.value.split(":")[0] for s in at.subheader] == names[:pretrained.MAX_IMAGES]
+    assert [w.value for w in at.warning] == [
+        "Only the first 12 pictures are used: the other 2 were not read, and the server does not keep them. To look "
+        "at others, remove pictures from the list above and add the ones you want, at most 12 at a time."]
+    # Session state keeps the uploader's files until the browser next sends its state: theirs are let go now.
+    assert [len(f.getvalue()) > 0 for f in at.session_state["pre_upload"]] == [True] * 12 + [False] * 2
+
+
 def test_camera_photo(app_path, patched):
     import io
 
