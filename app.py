@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from cnnviz.app import compat, identity
+from cnnviz.app import compat, identity, uploads
 from cnnviz.catalog import PAGES
 
 #: The tab's icon, a file the server sends: a ":material/...:" page icon is fetched from fonts.gstatic.com, which an
@@ -24,3 +24,4 @@ if __name__ != "__mp_main__":
                          position="sidebar" if identity.known() else "hidden")
     identity.gate(page.title)  # who is who: a laptop draws nothing; a classroom may stop here with a name form
     page.run()
+    uploads.release_undrawn()  # the files of uploaders this run did not draw (another page or source): let go

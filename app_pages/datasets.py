@@ -3,7 +3,7 @@ class balance, subsets and splits, scaling and augmentation (seed 000 Parts 5-9 
 
 import streamlit as st
 
-from cnnviz.app import caches, datachoice, downloads, identity
+from cnnviz.app import caches, datachoice, downloads, identity, uploads
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.numbers import checked_number
 from cnnviz.app.remember import KEEP, URL
@@ -81,7 +81,7 @@ def _import_zip() -> None:
     with st.expander("Make a dataset from your own images (a zip of class folders)"):
         st.write("One folder per class, e.g. `cats/001.jpg` … and `dogs/001.jpg` …, zipped. "
                  "At least 2 classes with 10 images each; other files are skipped and listed.")
-        upload = st.file_uploader("Zip file", type=["zip"], key="datasets_zip")
+        upload = uploads.uploader("Zip file", type=["zip"], key="datasets_zip")
         name = st.text_input("Name for the dataset", value="my_images", key="datasets_zip_name", persist_state=KEEP)
         size = st.select_slider("Image size (pixels)", options=IMAGE_SIZES, value=64,
                                 key="datasets_zip_size", persist_state=KEEP)

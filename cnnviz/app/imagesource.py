@@ -62,7 +62,7 @@ def own_pictures(choice: str, *, upload: str = UPLOAD, upload_key: str, camera_k
         None when ``choice`` is one of the page's own sources; else the pictures (empty until given).
     """
     if choice == upload:
-        files = st.file_uploader(upload_label, type=list(images.ALLOWED_EXTENSIONS), accept_multiple_files=multiple,
+        files = uploads.uploader(upload_label, type=list(images.ALLOWED_EXTENSIONS), accept_multiple_files=multiple,
                                  key=upload_key)
         files = [] if files is None else files if multiple else [files]
         if max_files is not None:
@@ -71,7 +71,7 @@ def own_pictures(choice: str, *, upload: str = UPLOAD, upload_key: str, camera_k
             st.info(empty_note)
         return [Picture(name=f.name, data=f.getvalue()) for f in files]
     if choice == CAMERA:
-        shot = st.camera_input("Take a picture", key=camera_key)
+        shot = uploads.camera("Take a picture", key=camera_key)
         if shot is None:
             if empty_note:
                 st.info(CAMERA_NOTE)

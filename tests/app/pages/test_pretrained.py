@@ -123,6 +123,25 @@ def test_only_the_first_twelve_uploads_are_read_and_kept(app_path, patched, monk
     assert [len(f.getvalue()) > 0 for f in at.session_state["pre_upload"]] == [True] * 12 + [False] * 2
 
 
+@pytest.mark.parametrize("away", ["Sample photos", "Home"])
+def test_photos_are_let_go_once_the_student_turns_to_another_source_or_page(app_path, patched, monkeypatch, away):
+    # The uploader's state goes when a run does not draw it, and the browser shows it empty when it is back, but
+    # its files stayed in the server's memory until the session ended: upload, look at the samples (or another
+    # page), upload again, and each round's photos were held.
+    held = _held_uploads(monkeypatch)
+    at = _open_page(app_path)
+    at.radio(key="pre_source").set_value("Upload").run()
+    at.file_uploader(key="pre_upload").set_value([(f"p{i}.png", png_bytes(photo(16, 16, seed=i)), "image/png")
+                                                  for i in range(2)]).run()
+    assert not at.exception and held() == ["p0.png", "p1.png"]
+    if away == "Home":
+        at.switch_page("app_pages/home.py").run()
+    else:
+        at.radio(key="pre_source").set_value(away).run()
+    assert not at.exception
+    assert held() == []
+
+
 def test_camera_photo(app_path, patched):
     import io
 
