@@ -17,9 +17,10 @@ import hashlib
 import json
 import logging
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from cnnviz import storage
 from cnnviz.classroom import policy
@@ -221,20 +222,37 @@ def forget_run(run_id: str) -> int:
 
     A file that cannot be read is left as it is (logged). Returns how many pins were dropped.
     """
+    # Most files never pinned it: not parsed.
+    return _drop_pins(lambda data: run_id.encode("utf-8") in data, lambda pin: pin.run_id == run_id)
+
+
+#: A pin's run id as :func:`_write` puts it in the file (text inside a figure's JSON has its quotes escaped).
+_RUN_ID_IN_FILE = re.compile(rb'"run_id": "([^"\\]+)"')
+
+
+def forget_gone_runs(gone: Callable[[str], bool]) -> int:
+    """Drop every person's pins of the runs that are ``gone`` (deleted by hand, not through cnnviz: the start-up
+    clean-up, :func:`cnnviz.runs.store.cleanup`). Returns how many pins were dropped."""
+    return _drop_pins(lambda data: any(gone(m.decode("utf-8", "replace")) for m in set(_RUN_ID_IN_FILE.findall(data))),
+                      lambda pin: gone(pin.run_id))
+
+
+def _drop_pins(may_hold: Callable[[bytes], bool], drop: Callable[[Pin], bool]) -> int:
+    """Drop the pins ``drop`` picks from every person's file whose bytes ``may_hold`` some; returns how many."""
     dropped = 0
     folder = pins_dir()
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
         with contextlib.suppress(OSError):
-            if run_id.encode("utf-8") not in path.read_bytes():  # most files never pinned it: not parsed
+            if not may_hold(path.read_bytes()):
                 continue
         found = _read(path)
         if found is None or path != pin_file(found["owner"]):
             continue
         with _locked(path):
             found = _read(path, found["owner"])  # again under the lock: another tab may have changed it
-            if found is None or not for_run(found["pins"], run_id):
+            if found is None or not any(drop(p) for p in found["pins"]):
                 continue
-            kept = [p for p in found["pins"] if p.run_id != run_id]
+            kept = [p for p in found["pins"] if not drop(p)]
             _write(path, found["owner"], found["owner_name"], kept)
             dropped += len(found["pins"]) - len(kept)
     return dropped

@@ -1,7 +1,8 @@
 """Each person's last lab report of each run, kept as a file so that a browser session holds only its name.
 
 ``CNNVIZ_HOME/reports/<run id>/<hash of the user id>.html``: one file per person and run, replaced (atomically)
-when the report is made again, removed with the run (:func:`cnnviz.runs.store.delete_run`). A report inlines
+when the report is made again, removed with the run (:func:`cnnviz.runs.store.delete_run`; a run deleted by hand:
+the start-up clean-up, :func:`leftovers`). A report inlines
 plotly.js (about 5 MB): kept in session state and again in the download button, thirty students' reports held
 150-300 MB of the server's memory until their sessions ended.
 """
@@ -13,6 +14,7 @@ import datetime as _dt
 import hashlib
 import shutil
 from pathlib import Path
+from typing import Callable
 
 from cnnviz import storage
 from cnnviz.errors import InvalidArgument
@@ -60,3 +62,22 @@ def forget_run(run_id: str) -> None:
     """Remove everyone's reports of ``run_id`` (the run was deleted)."""
     with contextlib.suppress(FileNotFoundError):
         shutil.rmtree(report_file(run_id, "anyone").parent)
+
+
+def leftovers(gone: Callable[[str], bool]) -> list[Path]:
+    """Remove the reports of runs that are ``gone`` (deleted by hand, not through cnnviz); returns the paths removed.
+
+    Args:
+        gone: whether the run with this id (a folder's name under ``reports/``) is no longer in the store.
+    """
+    root = reports_dir()
+    if not root.is_dir():
+        return []
+    removed = []
+    for entry in root.iterdir():
+        if entry.is_symlink() or not entry.is_dir():
+            continue
+        if gone(entry.name):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed

@@ -183,6 +183,11 @@ def run_path(run_id: str) -> Path:
     return path
 
 
+def is_stored(run_id: str) -> bool:
+    """Whether the store holds a run (its folder with a manifest) with this id, whoever may see it: one stat."""
+    return (run_path(run_id) / MANIFEST).is_file()
+
+
 # --- reading -------------------------------------------------------------------------------
 def _damaged(run_id: str, err: schema.RunDamaged) -> RunCorrupted:
     return RunCorrupted(f"run {run_id!r} is damaged: {err}")
@@ -447,7 +452,8 @@ _first_cleanup = storage.Once(log, "run store cleanup")
 
 
 def cleanup(*, min_age_s: float = CLEANUP_MIN_AGE_S) -> list[Path]:
-    """Remove leftovers of crashed writes: run folders without a manifest and temporary files.
+    """Remove leftovers of crashed writes: run folders without a manifest and temporary files; and the pins and lab
+    reports that outlived their run (:func:`_cleanup_elsewhere`).
 
     Every save and delete holds a shared lock on :data:`WRITERS_LOCK`, which the kernel drops
     when the writer dies. If cleanup gets the lock exclusively, no writer is alive, so every
@@ -460,11 +466,12 @@ def cleanup(*, min_age_s: float = CLEANUP_MIN_AGE_S) -> list[Path]:
         The paths removed (:func:`cleanup_once` logs them).
     """
     root = storage.runs_dir()
-    if not root.is_dir():
-        return []
-    with storage.exclusive_lock_if_free(storage.home() / WRITERS_LOCK) as no_writer:
-        # -inf, not 0: a clock stepped back must not make a dead writer's leftovers look young.
-        return _cleanup(root, float("-inf") if no_writer else min_age_s)
+    removed: list[Path] = []
+    if root.is_dir():
+        with storage.exclusive_lock_if_free(storage.home() / WRITERS_LOCK) as no_writer:
+            # -inf, not 0: a clock stepped back must not make a dead writer's leftovers look young.
+            removed = _cleanup(root, float("-inf") if no_writer else min_age_s)
+    return removed + _cleanup_elsewhere()
 
 
 def _cleanup(root: Path, min_age_s: float) -> list[Path]:
@@ -494,6 +501,30 @@ def _cleanup(root: Path, min_age_s: float) -> list[Path]:
         elif storage.TEMP_MARKER in entry.name and entry.is_file() and old(entry):
             entry.unlink(missing_ok=True)
             removed.append(entry)
+    return removed
+
+
+def _cleanup_elsewhere() -> list[Path]:
+    """What outlived its run outside the store: the pins and lab reports of runs deleted by hand (``rm -rf``).
+    A failure is logged: the runs' own clean-up is done."""
+
+    def gone(run_id: str) -> bool:  # asked at the moment of removing: a run saved meanwhile is not gone
+        try:
+            return bool(RUN_ID_RE.match(run_id)) and not is_stored(run_id)
+        except InvalidArgument:  # e.g. a symlink where the run's folder goes: not ours to judge, left alone
+            return False
+
+    removed: list[Path] = []
+    try:
+        removed += saved_reports.leftovers(gone)
+    except OSError as err:
+        log.warning("cleaning up the lab reports failed: %s", err)
+    try:
+        dropped = pins.forget_gone_runs(gone)
+        if dropped:
+            log.info("dropped %d pinned views of runs deleted by hand", dropped)
+    except (OSError, CnnvizError) as err:
+        log.warning("cleaning up the pinned views failed: %s", err)
     return removed
 
 

@@ -193,3 +193,24 @@ def test_deleting_a_run_drops_everyones_pins_of_it(cnnviz_home):
     assert pins.load(BEN.user_id) == []
     assert json.loads(pins.pin_file(BEN.user_id).read_text(encoding="utf-8"))["owner_name"] == "Ben"
     assert pins.pin_file(TEACHER_OWNER).read_bytes() == untouched  # a file without the run is not rewritten
+
+
+def test_a_run_deleted_by_hand_loses_everyones_pins_of_it_at_the_next_start(cnnviz_home, monkeypatch):
+    # rm -rf CNNVIZ_HOME/runs/<id> left its pins for ever, counted in each person's file, and no page lists the run
+    # to unpin them.
+    kept_run = "20260101-000000-0000a002"
+    for run_id in (RUN, kept_run):
+        write_run(cnnviz_home, run_id)
+    pins.add(ANN, _pin())
+    pins.add(ANN, _pin(run=kept_run))
+    pins.add(BEN, _pin())
+    pins.add(local_teacher(), _pin(run=kept_run))
+    untouched = pins.pin_file(TEACHER_OWNER).read_bytes()
+    shutil.rmtree(cnnviz_home / "runs" / RUN)
+    monkeypatch.setattr(runs._first_cleanup, "done", False)  # a fresh process: its first listing cleans up
+    assert [r.run_id for r in runs.list_runs()] == [kept_run]
+    assert [p.run_id for p in pins.load(ANN.user_id)] == [kept_run]
+    assert pins.load(BEN.user_id) == []
+    assert json.loads(pins.pin_file(BEN.user_id).read_text(encoding="utf-8"))["owner_name"] == "Ben"
+    assert pins.pin_file(TEACHER_OWNER).read_bytes() == untouched  # a file without the run is not rewritten
+

@@ -4,6 +4,7 @@ the run, a refused write said in words."""
 from __future__ import annotations
 
 import errno
+import shutil
 
 import pytest
 
@@ -37,6 +38,20 @@ def test_deleting_the_run_removes_everyones_reports_of_it(cnnviz_home):
     kept = saved.save(OTHER_RUN, "key:ann0001", "<html>other run</html>")
     runs.delete_run(RUN)
     assert not (cnnviz_home / "reports" / RUN).exists() and kept.is_file()
+
+
+def test_a_run_deleted_by_hand_loses_its_reports_at_the_next_start(cnnviz_home, monkeypatch):
+    # rm -rf CNNVIZ_HOME/runs/<id> (not Delete on the Runs page) left everyone's reports of it for ever.
+    for run_id in (RUN, OTHER_RUN):
+        write_run(cnnviz_home, run_id)
+    gone = saved.save(RUN, "key:ann0001", "<html>Ann's</html>")
+    saved.save(RUN, "key:ben0002", "<html>Ben's</html>")
+    kept = saved.save(OTHER_RUN, "key:ann0001", "<html>other run</html>")
+    shutil.rmtree(cnnviz_home / "runs" / RUN)
+    monkeypatch.setattr(runs._first_cleanup, "done", False)  # a fresh process: its first listing cleans up
+    assert [r.run_id for r in runs.list_runs()] == [OTHER_RUN]
+    assert not gone.parent.exists() and kept.read_text(encoding="utf-8") == "<html>other run</html>"
+    assert sorted(p.name for p in (cnnviz_home / "reports").iterdir()) == [OTHER_RUN]
 
 
 @pytest.mark.parametrize("bad", ["", "..", "../runs", "a/b", None])
