@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -256,6 +257,18 @@ def _drop_pins(may_hold: Callable[[bytes], bool], drop: Callable[[Pin], bool]) -
             _write(path, found["owner"], found["owner_name"], kept)
             dropped += len(found["pins"]) - len(kept)
     return dropped
+
+
+def remove_temporaries(*, min_age_s: float) -> list[Path]:
+    """Remove the temporaries of pin writes killed half-way, if older than ``min_age_s`` (a younger one may be
+    another process's write in progress). Returns the paths removed."""
+    folder, now, removed = pins_dir(), time.time(), []
+    for path in sorted(folder.glob(f"*{storage.TEMP_MARKER}*")) if folder.is_dir() else ():
+        with contextlib.suppress(FileNotFoundError):
+            if path.is_file() and not path.is_symlink() and now - path.lstat().st_mtime >= min_age_s:
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def owners(viewer: Person | None = None) -> dict[str, str]:

@@ -13,6 +13,7 @@ import contextlib
 import datetime as _dt
 import hashlib
 import shutil
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -64,20 +65,30 @@ def forget_run(run_id: str) -> None:
         shutil.rmtree(report_file(run_id, "anyone").parent)
 
 
-def leftovers(gone: Callable[[str], bool]) -> list[Path]:
-    """Remove the reports of runs that are ``gone`` (deleted by hand, not through cnnviz); returns the paths removed.
+def leftovers(gone: Callable[[str], bool], *, min_age_s: float) -> list[Path]:
+    """Remove what outlived its run or its write: the reports of runs that are ``gone`` (deleted by hand, not through
+    cnnviz) and temporaries of writes killed half-way, if older than ``min_age_s`` (a younger one may be another
+    process's write in progress). Returns the paths removed.
 
     Args:
         gone: whether the run with this id (a folder's name under ``reports/``) is no longer in the store.
+        min_age_s: the age in seconds below which a temporary is left alone.
     """
     root = reports_dir()
     if not root.is_dir():
         return []
-    removed = []
+    now, removed = time.time(), []
     for entry in root.iterdir():
         if entry.is_symlink() or not entry.is_dir():
             continue
         if gone(entry.name):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
+            continue
+        for inner in entry.iterdir():
+            with contextlib.suppress(FileNotFoundError):  # replaced or removed meanwhile
+                if (storage.TEMP_MARKER in inner.name and inner.is_file() and not inner.is_symlink()
+                        and now - inner.lstat().st_mtime >= min_age_s):
+                    inner.unlink()
+                    removed.append(inner)
     return removed

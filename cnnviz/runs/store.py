@@ -452,8 +452,8 @@ _first_cleanup = storage.Once(log, "run store cleanup")
 
 
 def cleanup(*, min_age_s: float = CLEANUP_MIN_AGE_S) -> list[Path]:
-    """Remove leftovers of crashed writes: run folders without a manifest and temporary files; and the pins and lab
-    reports that outlived their run (:func:`_cleanup_elsewhere`).
+    """Remove leftovers of crashed writes: run folders without a manifest and temporary files; and the pins, lab
+    reports and their temporaries that outlived their run (:func:`_cleanup_elsewhere`).
 
     Every save and delete holds a shared lock on :data:`WRITERS_LOCK`, which the kernel drops
     when the writer dies. If cleanup gets the lock exclusively, no writer is alive, so every
@@ -471,7 +471,7 @@ def cleanup(*, min_age_s: float = CLEANUP_MIN_AGE_S) -> list[Path]:
         with storage.exclusive_lock_if_free(storage.home() / WRITERS_LOCK) as no_writer:
             # -inf, not 0: a clock stepped back must not make a dead writer's leftovers look young.
             removed = _cleanup(root, float("-inf") if no_writer else min_age_s)
-    return removed + _cleanup_elsewhere()
+    return removed + _cleanup_elsewhere(min_age_s)
 
 
 def _cleanup(root: Path, min_age_s: float) -> list[Path]:
@@ -504,8 +504,9 @@ def _cleanup(root: Path, min_age_s: float) -> list[Path]:
     return removed
 
 
-def _cleanup_elsewhere() -> list[Path]:
-    """What outlived its run outside the store: the pins and lab reports of runs deleted by hand (``rm -rf``).
+def _cleanup_elsewhere(min_age_s: float) -> list[Path]:
+    """What outlived its run outside the store: the pins and lab reports of runs deleted by hand (``rm -rf``), and
+    the temporaries of pin and report writes killed half-way (their writers hold no writers' lock: by age only).
     A failure is logged: the runs' own clean-up is done."""
 
     def gone(run_id: str) -> bool:  # asked at the moment of removing: a run saved meanwhile is not gone
@@ -516,10 +517,11 @@ def _cleanup_elsewhere() -> list[Path]:
 
     removed: list[Path] = []
     try:
-        removed += saved_reports.leftovers(gone)
+        removed += saved_reports.leftovers(gone, min_age_s=min_age_s)
     except OSError as err:
         log.warning("cleaning up the lab reports failed: %s", err)
     try:
+        removed += pins.remove_temporaries(min_age_s=min_age_s)
         dropped = pins.forget_gone_runs(gone)
         if dropped:
             log.info("dropped %d pinned views of runs deleted by hand", dropped)

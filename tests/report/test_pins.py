@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -214,3 +215,16 @@ def test_a_run_deleted_by_hand_loses_everyones_pins_of_it_at_the_next_start(cnnv
     assert json.loads(pins.pin_file(BEN.user_id).read_text(encoding="utf-8"))["owner_name"] == "Ben"
     assert pins.pin_file(TEACHER_OWNER).read_bytes() == untouched  # a file without the run is not rewritten
 
+
+def test_a_pin_write_killed_half_way_leaves_no_temporary_after_a_restart(cnnviz_home):
+    write_run(cnnviz_home, RUN)
+    pins.add(ANN, _pin())
+    path = pins.pin_file(ANN.user_id)
+    killed = path.with_name(f"{path.name}{storage.TEMP_MARKER}4242-abc")  # as storage.temp_path_for names it
+    killed.write_text('{"format": 1, "ow', encoding="utf-8")
+    hour_ago = time.time() - 3600
+    os.utime(killed, (hour_ago, hour_ago))
+    in_progress = path.with_name(f"{path.name}{storage.TEMP_MARKER}4243-def")  # another process writing now
+    in_progress.write_text('{"format": 1, "ow', encoding="utf-8")
+    assert runs.cleanup(min_age_s=600) == [killed]
+    assert in_progress.is_file() and [p.view_id for p in pins.load(ANN.user_id)] == ["explain_occlusion"]

@@ -4,7 +4,9 @@ the run, a refused write said in words."""
 from __future__ import annotations
 
 import errno
+import os
 import shutil
+import time
 
 import pytest
 
@@ -52,6 +54,19 @@ def test_a_run_deleted_by_hand_loses_its_reports_at_the_next_start(cnnviz_home, 
     assert [r.run_id for r in runs.list_runs()] == [OTHER_RUN]
     assert not gone.parent.exists() and kept.read_text(encoding="utf-8") == "<html>other run</html>"
     assert sorted(p.name for p in (cnnviz_home / "reports").iterdir()) == [OTHER_RUN]
+
+
+def test_a_report_write_killed_half_way_leaves_no_temporary_after_a_restart(cnnviz_home):
+    write_run(cnnviz_home, RUN)
+    kept = saved.save(RUN, "key:ann0001", "<html>Ann's</html>")
+    killed = kept.parent / f"{kept.name}{storage.TEMP_MARKER}4242-abc"  # as storage.temp_path_for names it
+    killed.write_text("<html>half a rep", encoding="utf-8")
+    hour_ago = time.time() - 3600
+    os.utime(killed, (hour_ago, hour_ago))
+    in_progress = kept.parent / f"{kept.name}{storage.TEMP_MARKER}4243-def"  # another process writing now
+    in_progress.write_text("<html>being wr", encoding="utf-8")
+    assert runs.cleanup(min_age_s=600) == [killed]  # no run writer alive: still by age (report writers hold no lock)
+    assert in_progress.is_file() and kept.read_text(encoding="utf-8") == "<html>Ann's</html>"
 
 
 @pytest.mark.parametrize("bad", ["", "..", "../runs", "a/b", None])
