@@ -132,7 +132,8 @@ def report_download(info: runs.RunInfo) -> None:
             st.session_state.pop("report_unpin", None)
             st.rerun()
     ids = [p["id"] for p in pins]
-    path = saved.report_file(info.run_id, identity.person().user_id)
+    owner = identity.person().user_id
+    path = saved.report_file(info.run_id, owner)
     if st.button("Make the lab report", key="report_make", icon=":material/description:"):
         from cnnviz.report import page  # lazy: see report_inputs
 
@@ -143,7 +144,8 @@ def report_download(info: runs.RunInfo) -> None:
     made_at = saved.made_at(path)  # None: never made (or the file is gone)
     if made_at is not None:
         made = st.session_state.get(MADE_KEY)
-        st.download_button("Download the lab report (HTML)", data=path.read_bytes,  # read only on a click
+        # Read only on a click, outside this script run: a run deleted since gives a page that says so.
+        st.download_button("Download the lab report (HTML)", data=lambda: saved.download(info.run_id, owner),
                            file_name=f"cnnviz-{info.run_id}-report.html", mime="text/html", on_click="ignore",
                            key="report_download", icon=":material/download:")
         if not made or made["run_id"] != info.run_id:  # made earlier, e.g. before a reload

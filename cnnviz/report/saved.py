@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import hashlib
+import html
 import shutil
 import time
 from pathlib import Path
@@ -49,6 +50,24 @@ def save(run_id: str, owner: str, text: str) -> Path:
             raise
         raise failure from err
     return path
+
+
+def download(run_id: str, owner: str) -> bytes:
+    """What a click on the report's download button gives: the report ``owner`` made of ``run_id``, read now, or,
+    when it is gone since the page offered it (the run was deleted, in another tab or by the teacher), a short HTML
+    page that says so. Never raises for a missing or unreadable file: the click is answered inside Streamlit's
+    download handler, where an error reaches the student only as "Failed to generate file for download"."""
+    try:
+        return report_file(run_id, owner).read_bytes()
+    except FileNotFoundError:
+        why = (f"the lab report of run {run_id} is no longer on the server: the run was deleted (or its report "
+               "removed) after the page offered the download. Reload the Runs page: if the run is still listed, "
+               "make its report again.")
+    except OSError as err:
+        why = (f"the lab report of run {run_id} could not be read ({err.strerror or err}). Reload the Runs page "
+               "and make the report again; if that fails too, tell whoever runs the server.")
+    return ("<!doctype html>\n<html lang=en><meta charset=utf-8><title>cnnviz: no lab report</title>"
+            f"<p>Sorry: {html.escape(why)}</p></html>\n").encode("utf-8")
 
 
 def made_at(path: Path) -> _dt.datetime | None:

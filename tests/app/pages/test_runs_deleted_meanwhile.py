@@ -1,0 +1,48 @@
+"""The Runs page's lab report when its run is deleted after the page was drawn (in another tab, by the teacher): the
+download click and the report being made. The runs are written by hand (no TensorFlow)."""
+
+from __future__ import annotations
+
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.testing.v1 import AppTest
+
+from cnnviz.classroom.people import TEACHER_OWNER
+from cnnviz.report import saved
+from cnnviz.runs import store as runs
+from tests.support.runfolders import write_run
+
+PAGE = "app_pages/runs.py"
+GOOD = "20260101-000000-00000001"
+
+
+def _runs_page(app_path: str) -> AppTest:
+    at = AppTest.from_file(app_path, default_timeout=60).run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_lab_report_of_a_run_deleted_after_the_page_was_drawn_downloads_as_a_note(app_path, cnnviz_home,
+                                                                                       monkeypatch):
+    # The download reads the report on the click, inside Streamlit's handler: a run deleted meanwhile (another tab,
+    # the teacher) failed there, outside the page's error boundary ("Failed to generate file for download" and a
+    # traceback in the server log).
+    deferred = {}
+    real_add = MediaFileManager.add_deferred
+
+    def remember(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        deferred[file_name] = data_callable
+        return real_add(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", remember)
+    write_run(cnnviz_home, GOOD)
+    saved.save(GOOD, TEACHER_OWNER, "<html>the report</html>")
+    at = _runs_page(app_path)
+    click = deferred[f"cnnviz-{GOOD}-report.html"]
+    assert click() == b"<html>the report</html>"
+    runs.delete_run(GOOD)  # in another tab
+    note = click().decode("utf-8")
+    assert note.startswith("<!doctype html>") and (
+        f"Sorry: the lab report of run {GOOD} is no longer on the server: the run was deleted (or its report "
+        "removed) after the page offered the download. Reload the Runs page") in note
+
