@@ -140,6 +140,9 @@ def report_download(info: runs.RunInfo) -> None:
         with friendly_errors("Making the lab report"), st.spinner("Measuring the run and writing its report…"):
             text = page.report_html(info, report_inputs(info), _pinned_views(info.run_id, ids))
             saved.save(info.run_id, identity.person().user_id, text)  # a file: the session keeps kilobytes
+            if not runs.is_stored(info.run_id):  # deleted while it was measured (another tab, the teacher): the
+                saved.forget_run(info.run_id)  # run's reports went with it, this one too (asked after the save)
+                raise runs.RunNotFound(f"Run {info.run_id} was deleted while its report was made: no report is kept.")
             st.session_state[MADE_KEY] = {"run_id": info.run_id, "pins": ids}
     made_at = saved.made_at(path)  # None: never made (or the file is gone)
     if made_at is not None:

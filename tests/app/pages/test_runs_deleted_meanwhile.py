@@ -6,8 +6,9 @@ from __future__ import annotations
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
+from cnnviz.app import report
 from cnnviz.classroom.people import TEACHER_OWNER
-from cnnviz.report import saved
+from cnnviz.report import page, saved
 from cnnviz.runs import store as runs
 from tests.support.runfolders import write_run
 
@@ -46,3 +47,20 @@ def test_the_lab_report_of_a_run_deleted_after_the_page_was_drawn_downloads_as_a
         f"Sorry: the lab report of run {GOOD} is no longer on the server: the run was deleted (or its report "
         "removed) after the page offered the download. Reload the Runs page") in note
 
+
+def test_a_run_deleted_while_its_report_is_made_keeps_no_report(app_path, cnnviz_home, monkeypatch):
+    # The report of a run deleted while it was measured (another tab, the teacher) was written after the run's
+    # reports were removed: kept for ever, and offered for download on the page as if the run were there.
+    def made_while_deleted(info, inputs, pinned):
+        runs.delete_run(GOOD)
+        return "<html>the report</html>"
+
+    monkeypatch.setattr(report, "report_inputs", lambda info: None)
+    monkeypatch.setattr(page, "report_html", made_while_deleted)
+    write_run(cnnviz_home, GOOD)
+    at = _runs_page(app_path)
+    at.button(key="report_make").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [f"Run {GOOD} was deleted while its report was made: no report is kept."]
+    assert not (cnnviz_home / "reports" / GOOD).exists()
+    assert not [d for d in at.get("download_button") if "report_download" in d.proto.id]
