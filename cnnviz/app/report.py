@@ -75,9 +75,18 @@ def _pin(run_id: str, view_id: str, title: str, fig: go.Figure, caption: str) ->
     if person is not None:
         try:
             st.session_state[PINS_KEY] = [_as_dict(p) for p in pin_store.add(person, pin)]
+            # Deleted since the page was drawn (another tab, the teacher): the pins went with the run, this one too.
+            # Asked after the pin is written, so a delete at the same moment either drops it or is seen here.
+            if not runs.is_stored(run_id):
+                st.session_state[PINS_KEY] = [_as_dict(p) for p in pin_store.remove(person, run_id, [view_id])]
+                st.toast(f"Run {run_id} was deleted: nothing was pinned.", icon=":material/block:")
+                return
         except CnnvizError as err:  # e.g. a full disk: the pin is not kept
             st.toast(f"Could not pin this view: {plain_text(str(err))}", icon=":material/error:")
             return
+    elif not runs.is_stored(run_id):
+        st.toast(f"Run {run_id} was deleted: nothing was pinned.", icon=":material/block:")
+        return
     else:  # nobody to keep a file for: the session keeps the figure itself
         st.session_state[PINS_KEY] = [*kept, {**_as_dict(pin), "figure_json": pin.figure_json}]
     st.toast("Pinned to the lab report.", icon=":material/push_pin:")

@@ -227,3 +227,31 @@ def test_pins_are_the_students_own_and_survive_a_reload(app_path, run_id, monkey
     again.button(key="report_unpin_go").click().run()
     no_errors(again)
     assert json.loads(pins.pin_file(ann.user_id).read_text(encoding="utf-8"))["pins"] == []
+
+
+def _pin_button_script(run_id: str) -> None:
+    import plotly.graph_objects as go
+    import streamlit as st
+
+    from cnnviz.app import report
+    from cnnviz.runs import store
+
+    if "info" not in st.session_state:  # the page as drawn while the run was there
+        st.session_state["info"] = store.load_run(run_id)
+    report.pin_button(st.session_state["info"], "explain_occlusion", "Occlusion of cat", go.Figure())
+
+
+def test_a_view_of_a_run_deleted_since_the_page_was_drawn_is_not_pinned(cnnviz_home):
+    # Pin on an Explain page drawn before the run was deleted (another tab, the teacher) said "Pinned" and kept a
+    # pin of a run that no page lists any more, so that nobody could unpin it.
+    from tests.support.runfolders import write_run
+
+    gone = "20260101-000000-0000a001"
+    write_run(cnnviz_home, gone)
+    at = AppTest.from_function(_pin_button_script, args=(gone,), default_timeout=TIMEOUT).run()
+    no_errors(at)
+    runs.delete_run(gone)
+    at.button(key="explain_occlusion_pin").click().run()
+    no_errors(at)
+    assert [t.value for t in at.toast] == [f"Run {gone} was deleted: nothing was pinned."]
+    assert pins.load(people.TEACHER_OWNER) == [] and at.session_state[report.PINS_KEY] == []
