@@ -83,8 +83,13 @@ class JobManager:
         self.home = storage.home()
         self.table = JobTable(self.home / "jobs.sqlite3")
         self.starts_workers = workers
-        if workers or max_jobs is not None:  # a manager that only queues leaves the servers' cap alone
-            self.table.set_max_jobs(default_max_jobs() if max_jobs is None else max_jobs)
+        if max_jobs is not None:
+            self.table.set_max_jobs(max_jobs)
+        elif workers and (os.environ.get(MAX_JOBS_ENV, "").strip() or not self.table.max_jobs(default=0)):
+            self.table.set_max_jobs(default_max_jobs())  # the deployment's setting, or the home's first default
+        elif workers:  # a restarted (or second) server keeps the cap the teacher set on the Class page
+            log.info("keeping the cap of %d trainings at once set for %s (%s not set)", self.table.max_jobs(),
+                     self.home, MAX_JOBS_ENV)
         self._lock = threading.Lock()
         self._workers: dict[int, BaseProcess] = {}
         self._drain = None  # a multiprocessing Event its workers watch (end_workers_when_idle)

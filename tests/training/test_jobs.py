@@ -44,6 +44,17 @@ def test_default_max_jobs(monkeypatch):
         jobmanager.JobManager(max_jobs=0)
 
 
+def test_a_restarted_server_keeps_the_cap_the_teacher_set_unless_the_environment_names_one(monkeypatch, cnnviz_home):
+    monkeypatch.delenv(jobmanager.MAX_JOBS_ENV, raising=False)
+    monkeypatch.setattr(jobmanager.os, "cpu_count", lambda: 2)
+    assert jobmanager.JobManager().max_jobs == 1  # a new home: the default
+    jobmanager.JobManager().set_max_jobs(3)  # the Class page
+    assert jobmanager.JobManager().max_jobs == 3  # a server started again (or a second one) keeps it
+    assert jobmanager.JobManager(workers=False).max_jobs == 3
+    monkeypatch.setenv(jobmanager.MAX_JOBS_ENV, "2")  # the deployment names one: it wins at the start
+    assert jobmanager.JobManager().max_jobs == 2
+
+
 def test_two_jobs_with_a_cap_of_one_queue_in_order(cnnviz_home):
     jobs = jobmanager.JobManager(max_jobs=1)
     long_job = jobs.submit(tiny_spec(epochs=500), build=tiny_build, label="long")
