@@ -52,7 +52,7 @@ CLOSE_GRACE_S = 30.0
 
 
 def default_max_jobs() -> int:
-    """``$CNNVIZ_MAX_TRAINING_JOBS`` if set, else half the cores (TensorFlow uses them all per job)."""
+    """``$CNNVIZ_MAX_TRAINING_JOBS`` (1..:data:`MAX_JOBS_LIMIT`) if set, else half the cores (TensorFlow uses them all per job)."""
     env = os.environ.get(MAX_JOBS_ENV, "").strip()
     if env:
         try:
@@ -61,6 +61,8 @@ def default_max_jobs() -> int:
             raise InvalidArgument(f"{MAX_JOBS_ENV} must be a whole number ≥ 1, got {env!r}") from None
         if value < 1:
             raise InvalidArgument(f"{MAX_JOBS_ENV} must be a whole number ≥ 1, got {env!r}")
+        if value > MAX_JOBS_LIMIT:  # the most the Class page and ``jobs work --max-jobs`` accept
+            raise InvalidArgument(f"{MAX_JOBS_ENV} must be a whole number ≤ {MAX_JOBS_LIMIT}, got {env!r}")
         return value
     return max(1, (os.cpu_count() or 1) // 2)
 
