@@ -306,8 +306,10 @@ def shutdown(table: JobTable | None = None) -> None:
     global _dispatcher
     with _dispatcher_lock:
         item, _dispatcher = _dispatcher, None
-    if item is not None and table is not None:
-        item.close(table)
-    ray = sys.modules.get("ray")
-    if ray is not None and ray.is_initialized():
-        ray.shutdown()
+    try:
+        if item is not None and table is not None:
+            item.close(table)
+    finally:  # a table that cannot be used does not keep this process in the cluster
+        ray = sys.modules.get("ray")
+        if ray is not None and ray.is_initialized():
+            ray.shutdown()

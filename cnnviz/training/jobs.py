@@ -337,9 +337,13 @@ class JobManager:
             if process.is_alive():
                 process.kill()
                 process.join()
-        if self.starts_workers:
-            cluster.shutdown(self.table)
-        self.table.reap(state="interrupted", message=jobtable.INTERRUPTED_MESSAGE)
+        try:  # the workers are ended: a table that cannot be used now (damaged, a full disk) is only logged
+            if self.starts_workers:
+                cluster.shutdown(self.table)
+            self.table.reap(state="interrupted", message=jobtable.INTERRUPTED_MESSAGE)
+        except (CnnvizError, OSError) as err:
+            log.warning("closing the training workers of %s: their jobs were not marked interrupted: %s",
+                        self.home, err)
 
     def _maintain(self) -> None:
         """Now and then: end jobs whose worker died, and start workers while jobs wait."""

@@ -17,3 +17,32 @@ def test_a_cap_above_what_the_class_page_accepts_is_refused_in_the_same_words(mo
         jobmanager.default_max_jobs()
     monkeypatch.setenv(jobmanager.MAX_JOBS_ENV, str(jobmanager.MAX_JOBS_LIMIT))
     assert jobmanager.default_max_jobs() == jobmanager.MAX_JOBS_LIMIT
+
+
+class _Worker:
+    """A stand-in for a worker process the manager started (alive until terminated)."""
+
+    def __init__(self) -> None:
+        self.alive, self.pid = True, 0
+
+    def is_alive(self) -> bool:
+        return self.alive
+
+    def terminate(self) -> None:
+        self.alive = False
+
+    def join(self, timeout=None) -> None:
+        pass
+
+
+def test_a_manager_closing_on_a_damaged_table_ends_its_workers_and_does_not_raise(cnnviz_home, caplog):
+    # A server shutting down after its jobs.sqlite3 was damaged raised DatabaseUnusable from close().
+    manager = jobmanager.JobManager(max_jobs=1, workers=False)
+    worker = _Worker()
+    manager._workers[0] = worker
+    for side in ("", "-wal", "-shm"):
+        (cnnviz_home / f"jobs.sqlite3{side}").unlink(missing_ok=True)
+    (cnnviz_home / "jobs.sqlite3").write_bytes(b"not a database" * 100)
+    manager.close(grace_s=0)
+    assert not worker.alive and manager.worker_pids() == []
+    assert "their jobs were not marked interrupted" in caplog.text and "jobs.sqlite3" in caplog.text
