@@ -429,6 +429,7 @@ def manager() -> JobManager:
             runs.cleanup_once()
             _manager = JobManager()
             _manager.table.recover()
+            storage.Once(log, "training jobs' cleanup").run(_manager.table.remove_leftovers)  # killed processes' files
         return _manager
 
 

@@ -29,6 +29,7 @@ from typing import Callable, Iterator
 
 from cnnviz import storage
 from cnnviz.errors import InvalidArgument
+from cnnviz.training import jobfiles
 from cnnviz.training.callbacks import Progress
 from cnnviz.training.spec import TrainSpec
 
@@ -157,8 +158,7 @@ def workers_dir() -> Path:
     return storage.home() / "jobs" / "workers"
 
 
-def data_files_dir() -> Path:
-    return storage.home() / "jobs" / "data"
+data_files_dir = jobfiles.data_files_dir
 
 
 def worker_lock_path(token: str) -> Path:
@@ -389,7 +389,7 @@ class JobTable:
         """Drop a queued job ("cancelled"), ask a running one to stop within a batch; an ended job
         is left as it is. Returns the job's state after the request (None: unknown id)."""
         with self._write() as db:
-            row = db.execute("SELECT state FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            row = db.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
             if row is None:
                 return None
             now = time.time()
@@ -398,6 +398,7 @@ class JobTable:
                 db.execute("UPDATE jobs SET state = 'cancelled', stop_requested = 1, ended = ?, updated = ?, "
                            "progress = ? WHERE job_id = ?", (now, now, progress, job_id))
                 self._event(db, job_id, "ended", "cancelled")
+                jobfiles.job_ended(db, row)  # the images written for it when it was queued
                 return "cancelled"
             if row["state"] == "running":
                 db.execute("UPDATE jobs SET stop_requested = 1, updated = ? WHERE job_id = ?", (now, job_id))
@@ -452,6 +453,7 @@ class JobTable:
                              (job_id, token)).fetchone()
             if row is not None:
                 self._end(db, job_id, state=state, error=message)
+                jobfiles.job_ended(db, self._row(db, job_id))
         return row is not None
 
     def record(self, job_id: str) -> ClaimedJob | None:
@@ -480,6 +482,7 @@ class JobTable:
             raise InvalidArgument(f"a job ends as one of {', '.join(ENDED_STATES)}, got {state!r}")
         with self._write() as db:
             self._end(db, job_id, state=state, run_id=run_id, test_accuracy=test_accuracy, error=error, detail=detail)
+            jobfiles.job_ended(db, self._row(db, job_id), whole=state not in jobfiles.RESUMABLE_STATES)
 
     def reap(self, *, state: str = "failed", message: str = DIED_MESSAGE) -> list[str]:
         """End every running job whose worker is gone; returns their ids."""
@@ -493,6 +496,7 @@ class JobTable:
                                  (job_id,)).fetchone()
                 if row["state"] == "running" and not _worker_alive(row["worker_token"], row["updated"]):
                     self._end(db, job_id, state=state, error=message)
+                    jobfiles.job_ended(db, self._row(db, job_id))  # kept only if it may be resumed
                     ended.append(job_id)
         return ended
 
@@ -500,10 +504,18 @@ class JobTable:
         """At a server's start: running jobs whose worker is gone become "interrupted"."""
         return self.reap(state="interrupted", message=INTERRUPTED_MESSAGE)
 
+    def remove_leftovers(self) -> list[Path]:
+        """At a server's start: the files beside the table that no job may use (:func:`jobfiles.leftovers`)."""
+        with self._write() as db:
+            return jobfiles.leftovers(db)
+
     # -- internals --------------------------------------------------------------------------
     def _cap(self, db: sqlite3.Connection) -> int:
         row = db.execute("SELECT value FROM settings WHERE key = 'max_jobs'").fetchone()
         return int(row[0]) if row else 1
+
+    def _row(self, db: sqlite3.Connection, job_id: str) -> sqlite3.Row:
+        return db.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
 
     def _progress(self, db: sqlite3.Connection, job_id: str) -> Progress:
         row = db.execute("SELECT progress FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
@@ -529,8 +541,9 @@ class JobTable:
 
     def _prune(self, db: sqlite3.Connection) -> None:
         ended = f"state IN ({', '.join(repr(s) for s in ENDED_STATES)})"
-        db.execute(f"DELETE FROM jobs WHERE {ended} AND seq NOT IN "
-                   f"(SELECT seq FROM jobs WHERE {ended} ORDER BY seq DESC LIMIT {MAX_ENDED_JOBS})")
+        dropped = db.execute(f"DELETE FROM jobs WHERE {ended} AND seq NOT IN (SELECT seq FROM jobs WHERE {ended} "
+                             f"ORDER BY seq DESC LIMIT {MAX_ENDED_JOBS}) RETURNING *").fetchall()
+        jobfiles.remove_unused(db, dropped)  # their data files and checkpoints: nobody can resume them now
         db.execute(f"DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - {MAX_EVENTS}")
 
 

@@ -175,14 +175,9 @@ def run_job(table: JobTable, job: ClaimedJob, cache: _DatasetCache | None = None
         # the signal came (it was being tested or saved) stays "finished": its run is whole, nothing is left to resume.
         if _terminating.is_set() and outcome["state"] in ("stopped", "cancelled"):
             outcome.update(state="interrupted", error=jobtable.INTERRUPTED_MESSAGE)
+        # A run saved: no progress left to resume, its checkpoint and data file go (those of a failed or interrupted
+        # job stay while it may be resumed: jobtable.finish, cnnviz.training.jobfiles).
         table.finish(job.job_id, **outcome)
-        if outcome["state"] not in ("failed", "interrupted"):  # the run is saved: no progress left to resume
-            for done_job in (job.job_id, job.resume_from):
-                if done_job:
-                    checkpoint.remove(checkpoint.folder_for(done_job))
-        if job.data_file:
-            with contextlib.suppress(OSError):
-                os.unlink(job.data_file)
     return outcome["state"]
 
 

@@ -3,10 +3,19 @@ table and the worker's functions are called directly)."""
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
 import pytest
 
-from cnnviz.errors import InvalidArgument
+from cnnviz import storage
+from cnnviz.classroom.people import TEACHER_OWNER
+from cnnviz.errors import CnnvizError, InvalidArgument
+from cnnviz.training import checkpoint, jobtable, worker
 from cnnviz.training import jobs as jobmanager
+from tests.support.specs import tiny_spec
 
 
 @pytest.mark.parametrize("value", ["65", "1000000"])
@@ -46,3 +55,123 @@ def test_a_manager_closing_on_a_damaged_table_ends_its_workers_and_does_not_rais
     manager.close(grace_s=0)
     assert not worker.alive and manager.worker_pids() == []
     assert "their jobs were not marked interrupted" in caplog.text and "jobs.sqlite3" in caplog.text
+
+
+# --- what jobs leave in CNNVIZ_HOME -----------------------------------------------------------------
+def _data_file(job_id: str) -> Path:
+    path = jobtable.data_files_dir() / f"{job_id}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"the images")
+    return path
+
+
+def _checkpoint(job_id: str) -> Path:
+    folder = checkpoint.folder_for(job_id)
+    folder.mkdir(parents=True)
+    (folder / checkpoint.MODEL_FILE).write_bytes(b"a model")
+    (folder / checkpoint.STATE_FILE).write_text('{"epochs_done": 1, "history": {}}')
+    return folder
+
+
+def _queued(table, job_id: str, **kwargs) -> Path:
+    path = _data_file(job_id)
+    table.submit(tiny_spec(), owner=TEACHER_OWNER, label=job_id, job_id=job_id, data_file=str(path), **kwargs)
+    return path
+
+
+def test_a_queued_job_cancelled_before_it_starts_leaves_no_data_file(cnnviz_home):
+    table = jobtable.JobTable()
+    path = _queued(table, "cancelled")
+    assert table.stop("cancelled") == "cancelled"
+    assert not path.exists()
+
+
+def test_ended_jobs_the_table_drops_take_their_files_with_them(cnnviz_home, monkeypatch):
+    # Over a term every dropped job's images and checkpoint stayed in jobs/data and jobs/checkpoints.
+    monkeypatch.setattr(jobtable, "MAX_ENDED_JOBS", 2)
+    table = jobtable.JobTable()
+    table.set_max_jobs(1)
+    files = {}
+    for job_id in ("old", "newer", "newest"):
+        files[job_id] = (_queued(table, job_id), _checkpoint(job_id))
+        table.claim(token="a-dead-worker", pid=1)
+        table.finish(job_id, state="failed", error="out of memory")  # resumable: both files kept
+    assert all(p.exists() for pair in files.values() for p in pair)
+    _queued(table, "next")  # queueing drops the oldest ended job
+    assert table.status("old") is None
+    assert not any(p.exists() for p in files["old"])
+    assert all(p.exists() for job_id in ("newer", "newest") for p in files[job_id])
+
+
+def test_a_failed_job_keeps_its_files_until_its_resumed_run_is_saved(cnnviz_home):
+    table = jobtable.JobTable()
+    table.set_max_jobs(1)
+    data = _queued(table, "first")
+    table.claim(token="a-worker", pid=1)
+    point = _checkpoint("first")
+    table.finish("first", state="failed", error="out of memory")
+    assert data.exists() and point.exists()  # a failed job with a checkpoint may be resumed: on its own images
+    manager = jobmanager.JobManager(workers=False)
+    assert manager.resumable("first") == 1
+    resumed = manager.resume("first")
+    assert table.stop(resumed) == "cancelled"  # a cancelled resume leaves the original resumable
+    assert data.exists() and point.exists() and manager.resumable("first") == 1
+    resumed = manager.resume("first")
+    table.claim(token="a-worker", pid=1)
+    table.finish(resumed, state="finished", run_id="run-1", test_accuracy=0.5)
+    assert not data.exists() and not point.exists()
+
+
+def test_a_job_whose_worker_died_before_its_first_checkpoint_leaves_no_data_file(cnnviz_home):
+    table = jobtable.JobTable()
+    kept, lost = _queued(table, "kept"), _queued(table, "lost")
+    table.set_max_jobs(2)
+    table.claim(token="gone-1", pid=1)
+    table.claim(token="gone-2", pid=2)
+    _checkpoint("kept")
+    assert sorted(table.reap()) == ["kept", "lost"]
+    assert kept.exists() and not lost.exists()
+
+
+def test_the_start_up_clean_up_removes_what_killed_processes_left(cnnviz_home):
+    table = jobtable.JobTable()
+    table.set_max_jobs(1)
+    used, queued = _queued(table, "failed"), _queued(table, "queued")
+    table.claim(token="a-worker", pid=1)
+    point = _checkpoint("failed")
+    table.finish("failed", state="failed", error="out of memory")
+    half = point / f"{checkpoint.MODEL_FILE}{storage.TEMP_MARKER}123-abc.keras"  # a save killed half-way
+    half.write_bytes(b"half a model")
+    dropped, young = _data_file("dropped"), _data_file("being-queued")
+    orphan = _checkpoint("dropped")
+    storage.ensure_dir(jobtable.workers_dir())
+    dead_worker = jobtable.worker_lock_path("123-dead")
+    dead_worker.write_bytes(b"")
+    live_worker = jobtable.worker_lock_path("456-alive")
+    live_worker.write_bytes(b"")
+    old = time.time() - storage.LEFTOVER_MIN_AGE_S - 60
+    for path in (used, queued, half, dropped, orphan, point, dead_worker, live_worker):
+        os.utime(path, (old, old))
+    with storage.shared_lock(live_worker):
+        jobmanager.manager()  # a server starting
+    assert not any(p.exists() for p in (half, dropped, orphan, dead_worker))
+    assert all(p.exists() for p in (used, queued, point, young, live_worker))
+    assert jobmanager.JobManager(workers=False).resumable("failed") == 1
+
+
+def test_a_worker_keeps_the_images_of_a_training_that_failed_after_a_checkpoint(cnnviz_home, monkeypatch):
+    # The worker removed the data file of every job it ended: Resume was offered, then refused ("trained on data that
+    # was not stored, and it is gone").
+    table = jobtable.JobTable()
+    data = _queued(table, "failing")
+    job = table.claim(token="a-worker", pid=os.getpid())
+
+    def train(spec, **kwargs):
+        _checkpoint("failing")
+        raise CnnvizError("Training stopped: the loss became NaN.")
+
+    monkeypatch.setattr(worker.training, "train", train)
+    assert worker.run_job(table, job, SimpleNamespace(get=lambda job: "the dataset")) == "failed"
+    assert data.exists()
+    resumed = jobmanager.JobManager(workers=False).resume("failing")
+    assert table.record(resumed).data_file == str(data)
