@@ -365,6 +365,11 @@ def damaged_runs(viewer: Person | None = None) -> list[DamagedRun]:
     return scan(viewer).damaged
 
 
+def job_run(job_id: str) -> RunInfo | None:
+    """The run training job ``job_id`` saved (its config names the job), or None."""
+    return next((info for info in list_runs() if info.config.get("job_id") == job_id), None)
+
+
 def model_file(run_id: str, viewer: Person | None = None) -> Path:
     """Path of the run's checksum-verified ``model.keras`` (for downloads and loading); a run ``viewer``
     may not see is :class:`RunNotFound` (None: the teacher)."""

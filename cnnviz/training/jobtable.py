@@ -29,6 +29,7 @@ from typing import Callable, Iterator
 
 from cnnviz import storage
 from cnnviz.errors import InvalidArgument
+from cnnviz.runs import store as runs
 from cnnviz.training import jobfiles
 from cnnviz.training.callbacks import Progress
 from cnnviz.training.spec import TrainSpec
@@ -485,18 +486,24 @@ class JobTable:
             jobfiles.job_ended(db, self._row(db, job_id), whole=state not in jobfiles.RESUMABLE_STATES)
 
     def reap(self, *, state: str = "failed", message: str = DIED_MESSAGE) -> list[str]:
-        """End every running job whose worker is gone; returns their ids."""
+        """End every running job whose worker is gone; returns their ids. A job whose run was saved before its
+        worker died ends as that run did (a stopped run the student did not ask for: ``state``, with its run)."""
         with self._connect() as db:
             rows = db.execute("SELECT job_id, worker_token, updated FROM jobs WHERE state = 'running'").fetchall()
         dead = [r["job_id"] for r in rows if not _worker_alive(r["worker_token"], r["updated"])]
         ended = []
         for job_id in dead:
+            saved = runs.job_run(job_id)  # read before the write lock: it reads every run
             with self._write() as db:  # re-checked inside the write lock: it may have ended meanwhile
-                row = db.execute("SELECT state, worker_token, updated FROM jobs WHERE job_id = ?",
-                                 (job_id,)).fetchone()
+                row = self._row(db, job_id)
                 if row["state"] == "running" and not _worker_alive(row["worker_token"], row["updated"]):
-                    self._end(db, job_id, state=state, error=message)
-                    jobfiles.job_ended(db, self._row(db, job_id))  # kept only if it may be resumed
+                    end = {"state": state, "error": message}
+                    if saved is not None:
+                        whole = saved.status == "finished" or bool(row["stop_requested"])
+                        end = {"state": "finished" if saved.status == "finished" else "stopped"} if whole else end
+                        end.update(run_id=saved.run_id, test_accuracy=saved.test_accuracy)
+                    self._end(db, job_id, **end)
+                    jobfiles.job_ended(db, self._row(db, job_id), whole=end["state"] in ("finished", "stopped"))
                     ended.append(job_id)
         return ended
 

@@ -94,6 +94,7 @@ def train(
     checkpoint_dir: Path | None = None,
     resume_from: checkpoint.Checkpoint | None = None,
     owner: tuple[str, str] | None = None,
+    job_id: str | None = None,
 ) -> TrainResult:
     """Train one run to the end (or until ``stop_event`` is set), test it and save it.
 
@@ -111,6 +112,8 @@ def train(
             checkpoint's epochs, and it ends as the uninterrupted training would have when the checkpoint
             is exact (``resumed_exactly`` in its metrics).
         owner: ``(user id, display name)`` of whom the run belongs to (default: the teacher).
+        job_id: the training job this run is saved for, kept in its config (a worker killed after saving it
+            leaves a job the table ends by its saved run: :meth:`cnnviz.training.jobtable.JobTable.reap`).
     Returns:
         The saved run and whether it was stopped.
     """
@@ -267,6 +270,7 @@ def train(
         "test_sha256": rundata.test_digest(data.x_test, data.y_test),  # pages refuse a replaced dataset's images
         "labels": "one_hot" if one_hot else "integer",
         **({"owner": owner[0], "owner_name": owner[1]} if owner else {}),
+        **({"job_id": job_id} if job_id else {}),
     }
     publish_phase("saving")
     status = "stopped" if progress.stopped else "finished"

@@ -157,7 +157,8 @@ def run_job(table: JobTable, job: ClaimedJob, cache: _DatasetCache | None = None
         dataset = (cache or _DatasetCache()).get(job)
         owner = (job.owner, job.owner_name or job.owner) if people.is_user_id(job.owner) else None  # else: teacher's
         result = training.train(job.spec, build=build, stop_event=stop, dataset=dataset, on_progress=publish,
-                                checkpoint_dir=checkpoint.folder_for(job.job_id), resume_from=resume, owner=owner)
+                                checkpoint_dir=checkpoint.folder_for(job.job_id), resume_from=resume, owner=owner,
+                                job_id=job.job_id)
         if result.run is None:
             outcome["state"] = "cancelled"
         else:

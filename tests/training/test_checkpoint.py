@@ -65,6 +65,7 @@ def test_a_killed_training_resumes_from_its_last_finished_epoch(cnnviz_home):
     assert status.state == "finished", status
     info = runs.load_run(status.run_id)
     assert info.metrics["epochs_completed"] == 60 and len(info.history["loss"]) == 60
+    assert info.config["job_id"] == resumed  # a worker killed after saving it: the job ends as its run (JobTable.reap)
     for key, values in point.history.items():  # the run's history goes on from the checkpoint's epochs
         assert info.history[key][:point.epochs_done] == values
     assert not folder.exists() and not checkpoint.folder_for(resumed).exists()  # the run is saved: cleaned up

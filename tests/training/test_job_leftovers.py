@@ -3,6 +3,7 @@ table and the worker's functions are called directly)."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -13,8 +14,10 @@ import pytest
 from cnnviz import storage
 from cnnviz.classroom.people import TEACHER_OWNER
 from cnnviz.errors import CnnvizError, InvalidArgument
+from cnnviz.runs import store as runs
 from cnnviz.training import checkpoint, jobtable, worker
 from cnnviz.training import jobs as jobmanager
+from tests.support import runfolders
 from tests.support.specs import tiny_spec
 
 
@@ -175,3 +178,43 @@ def test_a_worker_keeps_the_images_of_a_training_that_failed_after_a_checkpoint(
     assert data.exists()
     resumed = jobmanager.JobManager(workers=False).resume("failing")
     assert table.record(resumed).data_file == str(data)
+
+
+# --- a worker killed between saving its run and recording its job's end ----------------------------
+@pytest.mark.parametrize(("status", "stop_asked", "ends"), [
+    ("finished", False, "finished"), ("stopped", True, "stopped"), ("stopped", False, "failed")],
+    ids=["finished", "stopped by its student", "stopped by the server's shutdown"])
+def test_a_job_whose_worker_died_after_saving_its_run_ends_as_its_run(cnnviz_home, status, stop_asked, ends):
+    # The job showed "failed" and offered Resume for a run that was already complete; resuming ended "cancelled".
+    table = jobtable.JobTable()
+    data = _queued(table, "saved")
+    table.claim(token="gone", pid=1)  # no lock held: its worker died
+    point = _checkpoint("saved")
+    if stop_asked:
+        table.stop("saved")
+    folder = runfolders.write_run(cnnviz_home, "20260101-000000-0a1b2c3d",
+                                  config={**runfolders.GOOD_CONFIG, "job_id": "saved"})
+    manifest = json.loads((folder / runs.MANIFEST).read_text())
+    (folder / runs.MANIFEST).write_text(json.dumps({**manifest, "status": status}))
+    assert table.reap() == ["saved"]
+    job = table.status("saved")
+    assert (job.state, job.run_id, job.test_accuracy) == (ends, "20260101-000000-0a1b2c3d", 0.5)
+    assert job.error == (jobtable.DIED_MESSAGE if ends == "failed" else None)
+    whole = ends != "failed"  # a whole run leaves nothing to resume; a run the shutdown stopped may go on
+    assert (jobmanager.JobManager(workers=False).resumable("saved") == 0) == whole
+    assert point.exists() != whole and data.exists() != whole
+
+
+def test_a_run_saved_by_a_job_names_the_job(cnnviz_home, monkeypatch):
+    table = jobtable.JobTable()
+    _queued(table, "named")
+    job = table.claim(token="a-worker", pid=os.getpid())
+    seen = {}
+
+    def train(spec, **kwargs):
+        seen.update(kwargs)
+        raise CnnvizError("not trained here")
+
+    monkeypatch.setattr(worker.training, "train", train)
+    worker.run_job(table, job, SimpleNamespace(get=lambda job: "the dataset"))
+    assert seen["job_id"] == "named"
