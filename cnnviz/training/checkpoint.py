@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -64,26 +65,43 @@ def folder_for(job_id: str) -> Path:
 def save(folder: Path, model: Any, *, epochs_done: int, history: dict, fit_seconds: float | None = None,
          arrays: dict[str, list[np.ndarray]] | None = None, exact: bool = True) -> None:
     """Write the checkpoint of ``epochs_done`` finished epochs that took ``fit_seconds`` (None: not known)
-    to train (crash-safe, files before state), with the model's random states and ``arrays`` (named lists of
-    arrays the training keeps beside the model, :func:`load_arrays`). ``exact``: False when these epochs are
-    not those of an uninterrupted training (a run resumed from a checkpoint that was not exact)."""
+    to train, with the model's random states and ``arrays`` (named lists of arrays the training keeps beside
+    the model, :func:`load_arrays`). ``exact``: False when these epochs are not those of an uninterrupted
+    training (a run resumed from a checkpoint that was not exact). Crash-safe: every file is written in full
+    before any replaces the earlier checkpoint's, the state last; a disk that refuses raises
+    :class:`cnnviz.storage.SaveFailed` in words and leaves the earlier checkpoint whole."""
     if fit_seconds is not None and not _known_seconds(fit_seconds):
         raise InvalidArgument(f"a checkpoint's training time is a finite number of seconds ≥ 0 or None, "
                               f"got {fit_seconds!r}")
-    storage.ensure_dir(folder)
-    with storage.atomic_path(folder / MODEL_FILE, ".keras") as tmp:
-        model.save(tmp)
-    flat = {f"{name}/{i}": np.asarray(a) for name, values in (arrays or {}).items() for i, a in enumerate(values)}
-    with storage.atomic_path(folder / ARRAYS_FILE, ".npz") as tmp:
-        np.savez(tmp, **flat)
-    state = {"epochs_done": int(epochs_done), "history": {k: list(v[:epochs_done]) for k, v in history.items()},
-             "fit_seconds": None if fit_seconds is None else float(fit_seconds),
-             "seed_states": {key: [int(v) for v in np.asarray(generator.state.value)]
-                             for key, generator in seed_generators(model).items()},
-             "exact": bool(exact),
-             "model_sha256": storage.sha256_file(folder / MODEL_FILE),
-             "arrays_sha256": storage.sha256_file(folder / ARRAYS_FILE)}
-    storage.atomic_write_bytes(folder / STATE_FILE, json.dumps(state).encode())
+    temps: dict[str, Path] = {}
+    try:  # all three in full first (a full disk stops it here), then the renames, the state last: the earlier
+        storage.ensure_dir(folder)  # checkpoint stays whole until the new one is
+        for name, suffix in ((MODEL_FILE, ".keras"), (ARRAYS_FILE, ".npz"), (STATE_FILE, "")):
+            temps[name] = storage.temp_path_for(folder / name, suffix)
+        model.save(temps[MODEL_FILE])
+        flat = {f"{name}/{i}": np.asarray(a) for name, values in (arrays or {}).items() for i, a in enumerate(values)}
+        np.savez(temps[ARRAYS_FILE], **flat)
+        state = {"epochs_done": int(epochs_done), "history": {k: list(v[:epochs_done]) for k, v in history.items()},
+                 "fit_seconds": None if fit_seconds is None else float(fit_seconds),
+                 "seed_states": {key: [int(v) for v in np.asarray(generator.state.value)]
+                                 for key, generator in seed_generators(model).items()},
+                 "exact": bool(exact),
+                 "model_sha256": storage.sha256_file(temps[MODEL_FILE]),
+                 "arrays_sha256": storage.sha256_file(temps[ARRAYS_FILE])}
+        temps[STATE_FILE].write_bytes(json.dumps(state).encode())
+        for tmp in temps.values():
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+        for name, tmp in temps.items():
+            os.replace(tmp, folder / name)
+        storage.fsync_dir(folder)
+    except BaseException as err:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+        failure = storage.disk_failure(err, "save the training's progress")
+        if failure is not None:  # said in words (the student's job fails with it; the earlier checkpoint stays)
+            raise failure from err
+        raise
 
 
 def seed_generators(model: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@ table and the worker's functions are called directly)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -218,3 +219,36 @@ def test_a_run_saved_by_a_job_names_the_job(cnnviz_home, monkeypatch):
     monkeypatch.setattr(worker.training, "train", train)
     worker.run_job(table, job, SimpleNamespace(get=lambda job: "the dataset"))
     assert seen["job_id"] == "named"
+
+
+# --- a full disk -------------------------------------------------------------------------------------
+class _Model:
+    """Enough of a Keras model for checkpoint.save (no TensorFlow): a name and a save that writes bytes."""
+
+    name = "net"
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    def save(self, path) -> None:
+        Path(path).write_bytes(self.content)
+
+
+def test_a_checkpoint_the_disk_has_no_room_for_keeps_the_earlier_one_whole(cnnviz_home, monkeypatch):
+    # The new model replaced the earlier one before the disk filled up at the arrays: the state still named the earlier
+    # model's checksum, so the progress read as damaged and could not be resumed; the job said "internal error".
+    folder = checkpoint.folder_for("job")
+    checkpoint.save(folder, _Model(b"epoch 1"), epochs_done=1, history={"loss": [1.0]})
+
+    def savez_on_a_full_disk(path, **arrays):
+        Path(path).write_bytes(b"half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(checkpoint.np, "savez", savez_on_a_full_disk)
+    with pytest.raises(storage.DiskFull, match=r"^Could not save the training's progress: the disk is full "):
+        checkpoint.save(folder, _Model(b"epoch 2"), epochs_done=2, history={"loss": [1.0, 0.5]})
+    point = checkpoint.read(folder)
+    assert point.epochs_done == 1 and (folder / checkpoint.MODEL_FILE).read_bytes() == b"epoch 1"
+    state = json.loads((folder / checkpoint.STATE_FILE).read_text())
+    assert state["model_sha256"] == storage.sha256_file(folder / checkpoint.MODEL_FILE)  # still loads
+    assert not list(folder.glob(f"*{storage.TEMP_MARKER}*"))
