@@ -92,7 +92,10 @@ def submit(manager, name: str, data: dict[str, ex.Data], *, label: str, settings
         raise InvalidArgument(f"settings {settings!r} do not fit experiment {name}: {err}") from None
     job_id = secrets.token_hex(8)
     path = jobtable.data_files_dir() / f"{job_id}.npz"
-    write_data(data, path)
+    try:
+        write_data(data, path)
+    except OSError as err:  # a full disk: in words, not "internal error"
+        raise storage.disk_failure(err, "queue the experiment") or err from err
     owner_id, owner_name = people.owner_fields(owner)
     try:
         manager.table.submit({"experiment": name, "settings": settings}, owner=owner_id, owner_name=owner_name,

@@ -140,7 +140,10 @@ class JobManager:
         data_file = None
         if dataset is not None and not _stored(dataset):
             path = jobtable.data_files_dir() / f"{job_id}.npz"
-            worker.write_dataset(dataset, path)
+            try:
+                worker.write_dataset(dataset, path)
+            except OSError as err:  # a full disk: in words, not "internal error"
+                raise storage.disk_failure(err, "queue the training") or err from err
             data_file = str(path)
         owner_id, owner_name = people.owner_fields(owner)
         imported_by = data_owners.owner(spec.dataset) if data_file is None and spec.dataset.startswith("folder:") \

@@ -10,10 +10,12 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from cnnviz import storage
 from cnnviz.classroom.people import TEACHER_OWNER
+from cnnviz.data.datasets import Dataset
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.runs import store as runs
 from cnnviz.training import checkpoint, jobtable, worker
@@ -252,3 +254,39 @@ def test_a_checkpoint_the_disk_has_no_room_for_keeps_the_earlier_one_whole(cnnvi
     state = json.loads((folder / checkpoint.STATE_FILE).read_text())
     assert state["model_sha256"] == storage.sha256_file(folder / checkpoint.MODEL_FILE)  # still loads
     assert not list(folder.glob(f"*{storage.TEMP_MARKER}*"))
+
+
+def test_a_training_queued_on_a_full_disk_is_refused_in_words_and_leaves_nothing(cnnviz_home, monkeypatch):
+    # The images written for the worker hit the full disk: the page said "internal error".
+    rng = np.random.default_rng(0)
+    dataset = Dataset(name="folder:mine", x_train=rng.integers(0, 255, (20, 8, 8, 1), dtype=np.uint8),
+                      y_train=np.arange(20) % 2, x_test=rng.integers(0, 255, (10, 8, 8, 1), dtype=np.uint8),
+                      y_test=np.arange(10) % 2, class_names=("a", "b"), source="memory")
+
+    def savez_on_a_full_disk(path, **arrays):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(worker.np, "savez", savez_on_a_full_disk)
+    manager = jobmanager.JobManager(workers=False)
+    with pytest.raises(storage.DiskFull, match=r"^Could not queue the training: the disk is full "):
+        manager.submit(tiny_spec(dataset="folder:mine"), dataset=dataset)
+    assert manager.table.jobs(jobtable.JOB_STATES) == []
+    assert not list(jobtable.data_files_dir().iterdir())
+
+
+def test_an_experiment_queued_on_a_full_disk_is_refused_in_words_and_leaves_nothing(cnnviz_home, monkeypatch):
+    from cnnviz.lessons import experiments
+    from cnnviz.training import experiment_jobs
+
+    x = np.zeros((4, 8, 8, 1), dtype=np.float32)
+    data = experiments.Data(x_train=x, y_train=np.arange(4) % 2, x_val=x, y_val=np.arange(4) % 2, num_classes=2)
+
+    def savez_on_a_full_disk(path, **arrays):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(experiment_jobs.np, "savez", savez_on_a_full_disk)
+    manager = jobmanager.JobManager(workers=False)
+    with pytest.raises(storage.DiskFull, match=r"^Could not queue the experiment: the disk is full "):
+        experiment_jobs.submit(manager, "dropout", {"mine": data}, label="dropout")
+    assert manager.table.jobs(jobtable.JOB_STATES) == []
+    assert not list(jobtable.data_files_dir().iterdir())
