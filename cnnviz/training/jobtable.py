@@ -483,7 +483,7 @@ class JobTable:
             raise InvalidArgument(f"a job ends as one of {', '.join(ENDED_STATES)}, got {state!r}")
         with self._write() as db:
             self._end(db, job_id, state=state, run_id=run_id, test_accuracy=test_accuracy, error=error, detail=detail)
-            jobfiles.job_ended(db, self._row(db, job_id), whole=state not in jobfiles.RESUMABLE_STATES)
+            jobfiles.job_ended(db, self._row(db, job_id), whole=state in ("finished", "stopped"))  # a run saved
 
     def reap(self, *, state: str = "failed", message: str = DIED_MESSAGE) -> list[str]:
         """End every running job whose worker is gone; returns their ids. A job whose run was saved before its

@@ -20,6 +20,7 @@ from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.runs import store as runs
 from cnnviz.training import checkpoint, jobtable, worker
 from cnnviz.training import jobs as jobmanager
+from cnnviz.training.loop import TrainResult
 from tests.support import runfolders
 from tests.support.specs import tiny_spec
 
@@ -290,3 +291,20 @@ def test_an_experiment_queued_on_a_full_disk_is_refused_in_words_and_leaves_noth
         experiment_jobs.submit(manager, "dropout", {"mine": data}, label="dropout")
     assert manager.table.jobs(jobtable.JOB_STATES) == []
     assert not list(jobtable.data_files_dir().iterdir())
+
+
+def test_a_resumed_training_stopped_before_its_first_batch_keeps_the_progress_it_goes_on_from(cnnviz_home, monkeypatch):
+    # It ended "cancelled" (nothing trained, no run saved), and the worker removed the checkpoint it resumed from too:
+    # the earlier epochs were lost.
+    table = jobtable.JobTable()
+    table.submit(tiny_spec(), owner=TEACHER_OWNER, label="first", job_id="first")
+    table.claim(token="a-worker", pid=1)
+    point = _checkpoint("first")
+    table.finish("first", state="failed", error="out of memory")
+    manager = jobmanager.JobManager(workers=False)
+    resumed = manager.resume("first")
+    job = table.claim(token="a-worker", pid=os.getpid())
+    monkeypatch.setattr(worker.training, "train", lambda spec, **kwargs: TrainResult(run=None, stopped=True))
+    assert worker.run_job(table, job, SimpleNamespace(get=lambda job: "the dataset")) == "cancelled"
+    assert table.status(resumed).state == "cancelled"
+    assert point.exists() and manager.resumable("first") == 1
