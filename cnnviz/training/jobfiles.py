@@ -32,14 +32,15 @@ def data_files_dir() -> Path:
 
 
 def in_use(db: sqlite3.Connection) -> tuple[set[str], set[str]]:
-    """``(data files, job ids whose checkpoint)`` some job of the table may still use."""
+    """``(names of data files, job ids whose checkpoint)`` some job of the table may still use (by name: a data file
+    is named after the job that wrote it, and the path recorded may name a ``CNNVIZ_HOME`` moved since)."""
     data: set[str] = set()
     points: set[str] = set()
     for row in db.execute("SELECT job_id, state, data_file, resume_from FROM jobs WHERE state IN "
                           "('queued', 'running', 'failed', 'interrupted')"):
         if row["state"] in RESUMABLE_STATES and not _has_checkpoint(row["job_id"]):
             continue  # nothing to resume: its files are of no use
-        data.add(row["data_file"])
+        data.add(Path(row["data_file"]).name if row["data_file"] else None)
         points.add(row["job_id"])
         if row["state"] not in RESUMABLE_STATES and row["resume_from"]:
             points.add(row["resume_from"])
@@ -64,7 +65,8 @@ def remove_unused(db: sqlite3.Connection, rows: Iterable[sqlite3.Row]) -> list[P
     data, points = in_use(db)
     removed: list[Path] = []
     for row in rows:
-        if row["data_file"] and row["data_file"] not in data and _inside(Path(row["data_file"]), data_files_dir()):
+        path = Path(row["data_file"]) if row["data_file"] else None
+        if path is not None and path.name not in data and _inside(path, data_files_dir()):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(row["data_file"])
                 removed.append(Path(row["data_file"]))
@@ -90,7 +92,7 @@ def leftovers(db: sqlite3.Connection, *, min_age_s: float = storage.LEFTOVER_MIN
 
     folder = data_files_dir()
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-        if path.is_file() and not path.is_symlink() and str(path) not in data and old(path):
+        if path.is_file() and not path.is_symlink() and path.name not in data and old(path):
             path.unlink(missing_ok=True)
             removed.append(path)
     folder = checkpoint.checkpoints_dir()

@@ -308,3 +308,18 @@ def test_a_resumed_training_stopped_before_its_first_batch_keeps_the_progress_it
     assert worker.run_job(table, job, SimpleNamespace(get=lambda job: "the dataset")) == "cancelled"
     assert table.status(resumed).state == "cancelled"
     assert point.exists() and manager.resumable("first") == 1
+
+
+def test_the_start_up_clean_up_keeps_a_queued_jobs_images_recorded_under_another_name_of_the_home(cnnviz_home,
+                                                                                                   monkeypatch):
+    # CNNVIZ_HOME given as a symlink one day and as its target the next: the queued job's images were not "its" files.
+    alias = cnnviz_home.parent / "home-link"
+    cnnviz_home.mkdir(parents=True, exist_ok=True)
+    alias.symlink_to(cnnviz_home)
+    monkeypatch.setenv("CNNVIZ_HOME", str(alias))
+    path = _queued(jobtable.JobTable(), "queued")
+    monkeypatch.setenv("CNNVIZ_HOME", str(cnnviz_home))
+    old = time.time() - storage.LEFTOVER_MIN_AGE_S - 60
+    os.utime(path, (old, old))
+    assert jobtable.JobTable().remove_leftovers() == []
+    assert path.exists()
