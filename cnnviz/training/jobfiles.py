@@ -79,8 +79,8 @@ def remove_unused(db: sqlite3.Connection, rows: Iterable[sqlite3.Row]) -> list[P
 
 def leftovers(db: sqlite3.Connection, *, min_age_s: float = storage.LEFTOVER_MIN_AGE_S) -> list[Path]:
     """At a server's start: remove data files and checkpoints no job in the table may use (their jobs were dropped
-    or ended while a process was killed), temporaries of writes killed half-way, and the lock files of workers that
-    were killed; each only when ``min_age_s`` old (a job being queued writes its data file before its row).
+    or ended while a process was killed), temporaries of writes killed half-way, the results of experiments no
+    longer listed, and the lock files of workers that were killed; each only when ``min_age_s`` old (a job being queued writes its data file before its row).
     Returns what was removed."""
     data, points = in_use(db)
     now, removed = time.time(), []
@@ -107,6 +107,13 @@ def leftovers(db: sqlite3.Connection, *, min_age_s: float = storage.LEFTOVER_MIN
             if storage.TEMP_MARKER in inner.name and inner.is_file() and old(inner):
                 inner.unlink(missing_ok=True)
                 removed.append(inner)
+    folder = storage.home() / "jobs" / "results"  # experiments' results (cnnviz.training.experiment_jobs)
+    listed = {row[0] for row in db.execute("SELECT job_id FROM jobs")}
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if path.is_file() and not path.is_symlink() and old(path) and (
+                storage.TEMP_MARKER in path.name or (path.suffix == ".json" and path.stem not in listed)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
     folder = storage.home() / "jobs" / "workers"
     for path in sorted(folder.glob("*.lock")) if folder.is_dir() else []:
         if not path.name.startswith("slot-") and path.is_file() and old(path) and storage.lock_refused(path) is None:

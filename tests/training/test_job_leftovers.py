@@ -18,7 +18,7 @@ from cnnviz.classroom.people import TEACHER_OWNER
 from cnnviz.data.datasets import Dataset
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.runs import store as runs
-from cnnviz.training import checkpoint, jobtable, worker
+from cnnviz.training import checkpoint, experiment_jobs, jobtable, worker
 from cnnviz.training import jobs as jobmanager
 from cnnviz.training.loop import TrainResult
 from tests.support import runfolders
@@ -156,13 +156,18 @@ def test_the_start_up_clean_up_removes_what_killed_processes_left(cnnviz_home):
     dead_worker.write_bytes(b"")
     live_worker = jobtable.worker_lock_path("456-alive")
     live_worker.write_bytes(b"")
+    results = storage.ensure_dir(experiment_jobs.results_dir())
+    result, unlisted = experiment_jobs.result_path("failed"), experiment_jobs.result_path("dropped")
+    half_result = results / f"queued.json{storage.TEMP_MARKER}123-abc"
+    for path in (result, unlisted, half_result):
+        path.write_text("{}")
     old = time.time() - storage.LEFTOVER_MIN_AGE_S - 60
-    for path in (used, queued, half, dropped, orphan, point, dead_worker, live_worker):
+    for path in (used, queued, half, dropped, orphan, point, dead_worker, live_worker, result, unlisted, half_result):
         os.utime(path, (old, old))
     with storage.shared_lock(live_worker):
         jobmanager.manager()  # a server starting
-    assert not any(p.exists() for p in (half, dropped, orphan, dead_worker))
-    assert all(p.exists() for p in (used, queued, point, young, live_worker))
+    assert not any(p.exists() for p in (half, dropped, orphan, dead_worker, unlisted, half_result))
+    assert all(p.exists() for p in (used, queued, point, young, live_worker, result))
     assert jobmanager.JobManager(workers=False).resumable("failed") == 1
 
 
