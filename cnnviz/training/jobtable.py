@@ -548,8 +548,9 @@ class JobTable:
 
     def _prune(self, db: sqlite3.Connection) -> None:
         ended = f"state IN ({', '.join(repr(s) for s in ENDED_STATES)})"
-        dropped = db.execute(f"DELETE FROM jobs WHERE {ended} AND seq NOT IN (SELECT seq FROM jobs WHERE {ended} "
-                             f"ORDER BY seq DESC LIMIT {MAX_ENDED_JOBS}) RETURNING *").fetchall()
+        old = f"{ended} AND seq NOT IN (SELECT seq FROM jobs WHERE {ended} ORDER BY seq DESC LIMIT {MAX_ENDED_JOBS})"
+        dropped = db.execute(f"SELECT * FROM jobs WHERE {old}").fetchall()  # not DELETE ... RETURNING: SQLite < 3.35
+        db.execute(f"DELETE FROM jobs WHERE {old}")
         jobfiles.remove_unused(db, dropped)  # their data files and checkpoints: nobody can resume them now
         db.execute(f"DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - {MAX_EVENTS}")
 
