@@ -238,7 +238,9 @@ JSON_CHECKS = {"config.json": schema.check_config, "history.json": schema.check_
 
 
 def _not_found(run_id: str) -> RunNotFound:
-    return RunNotFound(f"there is no complete run {run_id!r} in {storage.runs_dir()}")
+    # In words, never the server's folder: a student reads it (a run deleted in another tab, by the teacher).
+    return RunNotFound(f"there is no complete run {run_id!r} on the server: it was deleted (in another tab or by "
+                       "the teacher), or never finished saving")
 
 
 def load_run(run_id: str, viewer: Person | None = None) -> RunInfo:

@@ -64,3 +64,25 @@ def test_a_run_deleted_while_its_report_is_made_keeps_no_report(app_path, cnnviz
     assert [e.value for e in at.error] == [f"Run {GOOD} was deleted while its report was made: no report is kept."]
     assert not (cnnviz_home / "reports" / GOOD).exists()
     assert not [d for d in at.get("download_button") if "report_download" in d.proto.id]
+
+
+def test_a_run_deleted_by_two_sessions_at_once_is_gone_in_words_not_a_server_path(app_path, cnnviz_home,
+                                                                                   monkeypatch):
+    # Both pages listed the run and both clicked Delete: the second was told "there is no complete run ... in
+    # /srv/.../runs", the server's folder shown to a student.
+    real_delete = runs.delete_run
+
+    def deleted_by_the_other_session_first(run_id, by=None):
+        real_delete(run_id)
+        real_delete(run_id, by)
+
+    write_run(cnnviz_home, GOOD)
+    at = _runs_page(app_path)
+    at.checkbox(key="runs_delete_confirm").check().run()
+    monkeypatch.setattr(runs, "delete_run", deleted_by_the_other_session_first)
+    at.button(key="runs_delete").click().run()
+    assert not at.exception
+    shown = [e.value for e in at.error]
+    assert shown == [f"there is no complete run '{GOOD}' on the server: it was deleted (in another tab or by the "
+                     "teacher), or never finished saving"]
+    assert str(cnnviz_home) not in shown[0]
