@@ -10,7 +10,7 @@ import streamlit as st
 
 from cnnviz.app import caches, identity, jobs
 from cnnviz.app.remember import KEEP
-from cnnviz.app.state import CURRENT_RUN_KEY, SEEN_TRAINED_KEY
+from cnnviz.app.state import CURRENT_RUN_KEY, SEEN_TRAINED_KEY, say_runs_gone
 from cnnviz.classroom import roster
 from cnnviz.data import datasets, images, stored
 from cnnviz.runs import labels
@@ -63,6 +63,9 @@ def default_run_id(items: list[runs.RunInfo]) -> str:
 def pick_run(items: list[runs.RunInfo], *, key: str, label: str = "Run") -> runs.RunInfo:
     """A select box of saved runs that starts on :func:`default_run_id`; returns the RunInfo."""
     by_id = {r.run_id: r for r in items}
+    # The run chosen here, else the one chosen last on another page: deleted meanwhile, the page says so.
+    wanted = st.session_state[key] if key in st.session_state else st.session_state.get(CURRENT_RUN_KEY)
+    say_runs_gone([wanted], items)
     if st.session_state.get(key) not in by_id:
         st.session_state[key] = default_run_id(items)
     # Not kept per page (no persist_state): the run chosen last on any page (CURRENT_RUN_KEY) follows the student.
@@ -76,6 +79,7 @@ def pick_runs(items: list[runs.RunInfo], *, key: str, label: str = "Runs") -> li
     """A multi-select of saved runs; a run this session just trained joins the selection."""
     by_id = {r.run_id: r for r in items}
     if key in st.session_state:
+        say_runs_gone(st.session_state[key], items)  # deleted meanwhile: said, not silently dropped
         chosen = [i for i in st.session_state[key] if i in by_id]
     else:
         chosen = [default_run_id(items)]

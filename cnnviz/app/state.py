@@ -1,4 +1,5 @@
-"""Session-state keys shared by several pages, and the one way to give a choice a valid start.
+"""Session-state keys shared by several pages, the one way to give a choice a valid start, and the words for a
+chosen run that vanished meanwhile.
 
 Only ids live in session state (a job id, a run id, an image index): jobs belong to the
 process-wide job manager and models to the run store, so reruns, clicks and page switches
@@ -8,9 +9,12 @@ never touch them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cnnviz.runs.store import RunInfo
 
 
 #: The job id of this session's training started on Build & train or Robustness.
@@ -54,3 +58,25 @@ def still_chosen(wanted: Any, shown: Any) -> bool:
     picker was drawn; when that item vanished meanwhile (deleted or ended in another tab) the picker
     falls back to another, ``shown``, and a Delete or Stop must not fall through to it."""
     return wanted is None or wanted == shown
+
+
+def say_runs_gone(wanted: Iterable[object], items: list[RunInfo]) -> None:
+    """Say in words which runs this session chose are no longer among ``items``, the runs offered now: deleted (in
+    another tab, by the teacher), or no longer offered (damaged, no longer shared). ``wanted``: the chosen ids, read
+    before the picker is drawn; the picker then falls back to another run, which the page would otherwise show as
+    if it were the one chosen."""
+    from cnnviz.runs import store as runs  # lazy: the store pulls in the training settings (see boundary.run_page)
+
+    listed = {r.run_id for r in items}
+    gone = [i for i in dict.fromkeys(wanted) if isinstance(i, str) and i not in listed and runs.RUN_ID_RE.match(i)]
+    deleted = [i for i in gone if not runs.is_stored(i)]
+    hidden = [i for i in gone if i not in deleted]
+    if deleted:
+        one = len(deleted) == 1
+        st.warning(f"Run{'' if one else 's'} {', '.join(deleted)} {'was' if one else 'were'} deleted (in another tab "
+                   f"or by the teacher): {'it is' if one else 'they are'} no longer shown here.",
+                   icon=":material/block:")
+    if hidden:
+        one = len(hidden) == 1
+        st.warning(f"Run{'' if one else 's'} {', '.join(hidden)} {'is' if one else 'are'} no longer offered here: "
+                   "damaged (the Runs page says why) or no longer shared with you.", icon=":material/block:")

@@ -3,6 +3,9 @@ download click and the report being made. The runs are written by hand (no Tenso
 
 from __future__ import annotations
 
+import shutil
+
+import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
@@ -14,6 +17,8 @@ from tests.support.runfolders import write_run
 
 PAGE = "app_pages/runs.py"
 GOOD = "20260101-000000-00000001"
+OTHER = "20260101-000000-00000002"
+GONE_NOTE = f"Run {GOOD} was deleted (in another tab or by the teacher): it is no longer shown here."
 
 
 def _runs_page(app_path: str) -> AppTest:
@@ -86,3 +91,46 @@ def test_a_run_deleted_by_two_sessions_at_once_is_gone_in_words_not_a_server_pat
     assert shown == [f"there is no complete run '{GOOD}' on the server: it was deleted (in another tab or by the "
                      "teacher), or never finished saving"]
     assert str(cnnviz_home) not in shown[0]
+
+
+@pytest.mark.parametrize("page, key", [("app_pages/evaluate.py", "eval_run"), ("app_pages/inside.py", "inside_run"),
+                                       ("app_pages/explain.py", "explain_run")])
+def test_a_run_picked_on_a_page_and_deleted_meanwhile_is_said_deleted(app_path, cnnviz_home, page, key):
+    # The picker fell back to another run without a word: the page showed that run as if it were the one chosen.
+    write_run(cnnviz_home, GOOD)
+    write_run(cnnviz_home, OTHER)
+    at = AppTest.from_file(app_path, default_timeout=60).run()
+    at.switch_page(page).run()
+    at.selectbox(key=key).set_value(GOOD).run()
+    shutil.rmtree(cnnviz_home / "runs" / GOOD)  # by hand, or by the teacher
+    at.run()
+    assert not at.exception
+    assert GONE_NOTE in [w.value for w in at.warning]
+    assert at.selectbox(key=key).value == OTHER  # the rest is offered
+    at.run()
+    assert GONE_NOTE not in [w.value for w in at.warning]  # said once
+
+
+def test_a_run_chosen_on_another_page_and_deleted_meanwhile_is_said_deleted(app_path, cnnviz_home):
+    write_run(cnnviz_home, GOOD)
+    write_run(cnnviz_home, OTHER)
+    at = AppTest.from_file(app_path, default_timeout=60).run()
+    at.switch_page("app_pages/evaluate.py").run()
+    at.selectbox(key="eval_run").set_value(GOOD).run()
+    shutil.rmtree(cnnviz_home / "runs" / GOOD)
+    at.switch_page("app_pages/inside.py").run()  # opens on the run chosen last: gone
+    assert not at.exception
+    assert GONE_NOTE in [w.value for w in at.warning]
+
+
+def test_runs_compared_on_robustness_and_deleted_meanwhile_are_said_deleted(app_path, cnnviz_home):
+    write_run(cnnviz_home, GOOD)
+    write_run(cnnviz_home, OTHER)
+    at = AppTest.from_file(app_path, default_timeout=60).run()
+    at.switch_page("app_pages/robustness.py").run()
+    at.multiselect(key="robust_runs").set_value([GOOD, OTHER]).run()
+    runs.delete_run(GOOD)
+    at.run()
+    assert not at.exception
+    assert GONE_NOTE in [w.value for w in at.warning]
+    assert at.multiselect(key="robust_runs").value == [OTHER]
