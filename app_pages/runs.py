@@ -9,7 +9,7 @@ from cnnviz.app.boundary import friendly_errors
 from cnnviz.classroom import policy, roster
 from cnnviz.data import images
 from cnnviz.app.remember import KEEP
-from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS, still_chosen, tick_belongs_to
+from cnnviz.app.state import TRAIN_JOB_KEY, TRANSFER_JOB_KEYS, say_runs_gone, still_chosen, tick_belongs_to
 from cnnviz.errors import CnnvizError
 from cnnviz.markup import plain_text
 from cnnviz.plots import training as plots
@@ -46,6 +46,7 @@ def _compare(items: list[runs.RunInfo]) -> None:
     by_id = {r.run_id: r for r in items}
     if COMPARE_KEY not in st.session_state:
         st.session_state[COMPARE_KEY] = list(by_id)[:2]  # the newest two (set here: the page may also set it)
+    say_runs_gone(st.session_state[COMPARE_KEY], items)  # deleted meanwhile: said, not silently dropped
     chosen_ids = st.multiselect("Runs", list(by_id), key=COMPARE_KEY, persist_state=KEEP,
                                 format_func=lambda i: by_id[i].label)
     chosen = [by_id[i] for i in chosen_ids if i in by_id]
@@ -76,6 +77,7 @@ def _one_run(items: list[runs.RunInfo]) -> None:
     st.subheader("One run")
     by_id = {r.run_id: r for r in items}
     wanted = st.session_state.get(SELECTED_KEY)  # what the student chose, before a vanished run is replaced
+    say_runs_gone([wanted], items)
     run_id = st.selectbox("Run", list(by_id), key=SELECTED_KEY, persist_state=KEEP,
                           format_func=lambda i: by_id[i].label)
     info = by_id[run_id]

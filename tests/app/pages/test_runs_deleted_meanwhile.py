@@ -134,3 +134,17 @@ def test_runs_compared_on_robustness_and_deleted_meanwhile_are_said_deleted(app_
     assert not at.exception
     assert GONE_NOTE in [w.value for w in at.warning]
     assert at.multiselect(key="robust_runs").value == [OTHER]
+
+
+def test_a_run_chosen_and_compared_on_runs_and_deleted_meanwhile_is_said_deleted(app_path, cnnviz_home):
+    # One run and Compare fell back to the other run without a word: its numbers shown as the chosen run's.
+    write_run(cnnviz_home, GOOD)
+    write_run(cnnviz_home, OTHER)
+    at = _runs_page(app_path)
+    at.selectbox(key="runs_selected").set_value(GOOD).run()
+    at.multiselect(key="runs_compare").set_value([GOOD, OTHER]).run()
+    shutil.rmtree(cnnviz_home / "runs" / GOOD)  # by hand, or by the teacher
+    at.run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == [GONE_NOTE, GONE_NOTE]  # above Compare and above One run
+    assert at.selectbox(key="runs_selected").value == OTHER and at.multiselect(key="runs_compare").value == [OTHER]
