@@ -8,7 +8,7 @@ from cnnviz.app import boundary, caches, jobs, panel, sweeps
 from cnnviz.app import explain as explain_cache
 from cnnviz.app.pickers import tta_phrase
 from cnnviz.app.remember import KEEP, remembered_tabs
-from cnnviz.app.state import keep_choice_valid
+from cnnviz.app.state import keep_choice_valid, still_chosen
 from cnnviz.data import augment
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import robustness
@@ -153,6 +153,7 @@ def _twin(chosen: list[runs.RunInfo], busy: bool) -> None:
              "each time they are seen (seed 000 Part 17 used up to ±30° and flips). Then compare both here.")
     by_id = {r.run_id: r for r in chosen}
     c1, c2, c3 = st.columns([2, 1, 1])
+    wanted = st.session_state.get("robust_twin_of")  # what the student chose, before a vanished run is replaced
     keep_choice_valid("robust_twin_of", by_id)
     run_id = c1.selectbox("Twin of", list(by_id), key="robust_twin_of", persist_state=KEEP,
                           format_func=lambda i: labels.picker_label(by_id[i]))
@@ -161,6 +162,9 @@ def _twin(chosen: list[runs.RunInfo], busy: bool) -> None:
     flips = c3.toggle("And flips, as the notebook", True, key="robust_twin_flip", persist_state=KEEP)
     if st.button("Train the augmented twin", key="robust_twin_go", type="primary", disabled=busy,
                  icon=":material/rotate_right:", help="One training at a time per student."):
+        if not still_chosen(wanted, run_id):  # deleted in another tab: never train the twin of the next run
+            st.warning("The run you chose is gone (deleted in another tab?): no twin was queued.")
+            return
         info = by_id[run_id]
         jobs.submit_twin(info, twin_spec(info, rotation=rotation, flip=TWIN_FLIP if flips else None))
         st.rerun()  # redraw with the buttons disabled and the live panel

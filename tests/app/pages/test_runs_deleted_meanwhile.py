@@ -3,13 +3,14 @@ download click and the report being made. The runs are written by hand (no Tenso
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 
 import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from cnnviz.app import report
+from cnnviz.app import caches, jobs, remember, report
 from cnnviz.classroom.people import TEACHER_OWNER
 from cnnviz.report import page, saved
 from cnnviz.runs import store as runs
@@ -148,3 +149,28 @@ def test_a_run_chosen_and_compared_on_runs_and_deleted_meanwhile_is_said_deleted
     assert not at.exception
     assert [w.value for w in at.warning] == [GONE_NOTE, GONE_NOTE]  # above Compare and above One run
     assert at.selectbox(key="runs_selected").value == OTHER and at.multiselect(key="runs_compare").value == [OTHER]
+
+
+class _ClosedTab(contextlib.nullcontext):
+    open = False
+
+
+def test_the_twin_of_a_run_deleted_meanwhile_is_not_trained_of_another_run(app_path, cnnviz_home, monkeypatch):
+    # "Twin of" fell back to the other run when the chosen one was deleted before the click arrived: the click
+    # queued the twin of a run the student never chose, in their one training place. (The tabs stay closed: they
+    # test the models, which these hand-written runs do not have.)
+    queued = []
+    monkeypatch.setattr(remember, "remembered_tabs", lambda labels, key: [_ClosedTab() for _ in labels])
+    monkeypatch.setattr(caches, "run_robustness_set", lambda info: {"of": 10})
+    monkeypatch.setattr(jobs, "submit_twin", lambda info, spec: queued.append(info.run_id))
+    write_run(cnnviz_home, GOOD)
+    write_run(cnnviz_home, OTHER)
+    at = AppTest.from_file(app_path, default_timeout=60).run()
+    at.switch_page("app_pages/robustness.py").run()
+    at.multiselect(key="robust_runs").set_value([GOOD, OTHER]).run()
+    at.selectbox(key="robust_twin_of").set_value(GOOD).run()
+    runs.delete_run(GOOD)  # in another tab, before the click arrives
+    at.button(key="robust_twin_go").click().run()
+    assert not at.exception
+    assert queued == []
+    assert "The run you chose is gone (deleted in another tab?): no twin was queued." in [w.value for w in at.warning]
