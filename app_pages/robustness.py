@@ -128,7 +128,7 @@ def _sizes_tab(chosen: list[runs.RunInfo], busy: bool) -> None:
         sizes = sorted({min(robustness.MAX_SIZE, round(side * f)) for f in factors})
         results.update(sweeps.size_results([info], sizes=sizes, method=method))
     st.plotly_chart(figs.sizes_figure(results), key="robust_sizes_chart")
-    for k, (info, (name, rows)) in enumerate(zip(chosen, results.items())):
+    for info, (name, rows) in zip(chosen, results.items()):
         st.markdown(f"**{name}**")
         for r in rows:
             if r.works:
@@ -142,7 +142,8 @@ def _sizes_tab(chosen: list[runs.RunInfo], busy: bool) -> None:
                 st.caption(f"No size-agnostic twin can be trained of this network: {plain_text(str(err))}.")
                 continue
             if st.button("Train its size-agnostic twin (global average pooling instead of Flatten)",
-                         key=f"robust_gap_twin_{k}", disabled=busy, icon=":material/model_training:"):
+                         # keyed by run, not place: a run deleted before the click must not pass it to the next
+                         key=f"robust_gap_twin_{info.run_id}", disabled=busy, icon=":material/model_training:"):
                 jobs.submit_twin(info, twin)
                 st.rerun()
 

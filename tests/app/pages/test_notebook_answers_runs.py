@@ -224,7 +224,7 @@ def other_sizes(at):
         with pytest.raises(ValueError):
             bigger.set_weights(ref["model"].get_weights())
     assert not at.success and len(at.info) >= len(sizes) == 2, [m.value for m in at.success]
-    assert at.button(key="robust_gap_twin_0")  # the way out: the global-pooling twin
+    assert at.button(key=f"robust_gap_twin_{ref['info'].run_id}")  # the way out: the global-pooling twin
 
 
 CHECKS = {"seed 000 Q11": q11_train_against_test, "seed 002 TensorBoard": tensorboard_curves,

@@ -173,7 +173,7 @@ def test_other_sizes_flatten_explains_global_pooling_measures(app_path, run_ids,
         assert f"accuracy {result.accuracy:.1%}" in text and "global pooling" in text
     bars = figure(at, "robust_sizes_chart")["data"]
     assert list(bars[0]["text"]) == ["cannot run", "cannot run"]
-    assert at.button(key="robust_gap_twin_0")  # offered for the Flatten run only
+    assert at.button(key=f"robust_gap_twin_{run_ids['flat']}")  # offered for the Flatten run only
     assert len([b for b in at.button if b.key.startswith("robust_gap_twin")]) == 1
 
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import contextlib
 import shutil
 
+import plotly.graph_objects as go
 import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from cnnviz.app import caches, jobs, remember, report
+from cnnviz.app import caches, jobs, remember, report, sweeps
 from cnnviz.classroom.people import TEACHER_OWNER
+from cnnviz.inspect import robustness
+from cnnviz.plots import robustness as robustness_figs
 from cnnviz.report import page, saved
 from cnnviz.runs import store as runs
 from tests.support.runfolders import write_run
@@ -174,3 +177,36 @@ def test_the_twin_of_a_run_deleted_meanwhile_is_not_trained_of_another_run(app_p
     assert not at.exception
     assert queued == []
     assert "The run you chose is gone (deleted in another tab?): no twin was queued." in [w.value for w in at.warning]
+
+
+class _Tab(contextlib.nullcontext):
+    def __init__(self, open_):
+        super().__init__()
+        self.open = open_
+
+
+def test_the_size_agnostic_twin_of_a_run_deleted_meanwhile_is_not_trained_of_another_run(app_path, cnnviz_home,
+                                                                                        monkeypatch):
+    # The Other sizes tab's twin buttons were keyed by position: with the first run deleted before the click arrived,
+    # the second took its place and its key, and the click queued the second run's twin.
+    queued = []
+    cannot = [robustness.SizeResult(size=16, method="upscale", works=False, accuracy=None, per_class=None,
+                                    explanation="This network cannot take 16×16 images.")]
+    monkeypatch.setattr(remember, "remembered_tabs", lambda labels, key: [_Tab(label == "Other sizes")
+                                                                          for label in labels])
+    monkeypatch.setattr(caches, "run_robustness_set", lambda info: {"of": 10})
+    monkeypatch.setattr(sweeps, "size_results", lambda infos, **kw: {info.run_id: cannot for info in infos})
+    monkeypatch.setattr(robustness_figs, "sizes_figure", lambda results: go.Figure())
+    monkeypatch.setattr(jobs, "submit_twin", lambda info, spec: queued.append(info.run_id))
+    write_run(cnnviz_home, GOOD)
+    write_run(cnnviz_home, OTHER)
+    at = AppTest.from_file(app_path, default_timeout=60).run()
+    at.switch_page("app_pages/robustness.py").run()
+    at.multiselect(key="robust_runs").set_value([GOOD, OTHER]).run()
+    twin_buttons = [b for b in at.button if b.key.startswith("robust_gap_twin")]
+    assert len(twin_buttons) == 2
+    runs.delete_run(GOOD)  # in another tab, before the click arrives
+    twin_buttons[0].click().run()  # GOOD's
+    assert not at.exception
+    assert queued == []
+
