@@ -9,7 +9,7 @@ import streamlit as st
 from cnnviz.app import identity, jobs, tables
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.numbers import checked_number
-from cnnviz.app.state import still_chosen
+from cnnviz.app.state import say_runs_gone, still_chosen
 from cnnviz.classroom import roster
 from cnnviz.classroom import settings as class_settings
 from cnnviz.markup import plain_text
@@ -120,6 +120,7 @@ def _sharing(me) -> None:
     who = roster.shown_names((r.owner, r.owner_name) for r in items)
     label = {r.run_id: f"{who[r.owner, r.owner_name]}: {r.label}" for r in items}
     shared = sorted(i for i in class_settings.shared_runs() if i in by_id)
+    say_runs_gone(st.session_state.get("class_shared_runs", []), items)  # deleted meanwhile: said, not dropped
     chosen = st.multiselect("Runs shared with the class (read-only for them)", list(by_id), default=shared,
                             key="class_shared_runs", format_func=label.get)
     if st.button("Share these runs", key="class_share_apply", disabled=set(chosen) == set(shared)):

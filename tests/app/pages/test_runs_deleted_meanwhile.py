@@ -210,3 +210,16 @@ def test_the_size_agnostic_twin_of_a_run_deleted_meanwhile_is_not_trained_of_ano
     assert not at.exception
     assert queued == []
 
+
+def test_a_run_chosen_for_sharing_and_deleted_meanwhile_is_said_deleted(app_path, cnnviz_home):
+    # The teacher's "Runs shared with the class" dropped it without a word: Share then shared only the others.
+    write_run(cnnviz_home, GOOD)
+    write_run(cnnviz_home, OTHER)
+    at = AppTest.from_file(app_path, default_timeout=60).run()
+    at.switch_page("app_pages/class_room.py").run()
+    at.multiselect(key="class_shared_runs").set_value([GOOD, OTHER]).run()
+    shutil.rmtree(cnnviz_home / "runs" / GOOD)  # by hand, or in another tab
+    at.run()
+    assert not at.exception
+    assert GONE_NOTE in [w.value for w in at.warning]
+    assert at.multiselect(key="class_shared_runs").value == [OTHER]
