@@ -161,8 +161,7 @@ def _job_view(manager, status, suffix: str, key: str = TRAIN_JOB_KEY) -> None:
     elif status.state == "failed":
         st.error(plain_text(status.error or "Training failed."))  # it may name a dataset or label
     elif status.state == "interrupted":
-        kept = f" What it had learned is saved as run `{status.run_id}`{_deleted_since(status, saved)}." \
-            if status.run_id else ""
+        kept = f" What it had learned is saved as run `{status.run_id}`." if status.run_id else ""
         st.warning("This training was interrupted: the server stopped while it ran." + kept)
     epochs_done = manager.resumable(status.job_id) if status.state in ("failed", "interrupted") else 0
     if epochs_done:
@@ -183,17 +182,6 @@ def _saved_run(status) -> runs.RunInfo | None:
         return runs.load_run(status.run_id, jobs.owner())  # only a run this person may see
     except CnnvizError:
         return None
-
-
-def _deleted_since(status, saved: runs.RunInfo | None) -> str:
-    """" (deleted since)" when the run job ``status`` saved is no longer in the store (its owner or the teacher
-    deleted it); else nothing."""
-    if saved is not None or not status.run_id:
-        return ""
-    try:
-        return "" if runs.is_stored(status.run_id) else " (deleted since)"
-    except CnnvizError:  # not a run id the store makes: nothing to say about it
-        return ""
 
 
 def _images_per_second(progress, saved: runs.RunInfo | None) -> tuple[float | None, str]:
@@ -230,7 +218,7 @@ def _live_chart(status, suffix: str) -> None:
 def _finished_note(status, info: runs.RunInfo | None) -> None:
     """What a finished or stopped job saved; ``info``: its run (None when it cannot be read)."""
     word = "Finished" if status.state == "finished" else "Stopped"
-    text = f"{word}: run `{status.run_id}`{_deleted_since(status, info)}"
+    text = f"{word}: run `{status.run_id}`"
     metrics, tta = (info.metrics, info.spec.tta) if info is not None else ({}, "none")
     if status.test_accuracy is not None:
         text += f", test accuracy **{status.test_accuracy:.1%}**"

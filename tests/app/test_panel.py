@@ -179,32 +179,3 @@ def test_a_waiting_student_is_told_why_nothing_trains(cnnviz_home, monkeypatch):
     assert not at.exception, at.exception
     assert [i.value for i in at.info if i.value.startswith("Waiting for a free training slot: you are number 1")]
     assert [shown(w.value) for w in at.warning] == [said_about(lock)]
-
-
-def _ended_job_script(state, run_id):
-    import types as t
-    from unittest import mock
-
-    from cnnviz.app import panel as p
-    from cnnviz.training.callbacks import Progress
-
-    status = t.SimpleNamespace(state=state, active=False, job_id="job-1", progress=Progress(phase="done"),
-                               run_id=run_id, test_accuracy=0.5)
-    with mock.patch.object(p.st, "page_link"):  # a page link needs the app's navigation, absent here
-        p._job_view(t.SimpleNamespace(stop=lambda job_id: None, resumable=lambda job_id: 0), status, "")
-
-
-@pytest.mark.parametrize("state", ["finished", "stopped", "interrupted"])
-def test_a_jobs_run_deleted_since_is_said_to_be_deleted(cnnviz_home, state):
-    # The panel went on saying "Finished: run X" (or "saved as run X") for a run its student had deleted.
-    from streamlit.testing.v1 import AppTest
-
-    from tests.support import runfolders
-
-    kept, deleted = "20260101-000000-0a1b2c3d", "20260101-000000-0e0e0e0e"
-    runfolders.write_run(cnnviz_home, kept)
-    for run_id, said in ((kept, False), (deleted, True)):
-        at = AppTest.from_function(_ended_job_script, args=(state, run_id)).run()
-        assert not at.exception, at.exception
-        text = " ".join(e.value for e in (*at.success, *at.warning))
-        assert f"run `{run_id}`" in text and ("(deleted since)" in text) == said, text
