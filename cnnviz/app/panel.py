@@ -156,13 +156,17 @@ def _job_view(manager, status, suffix: str, key: str = TRAIN_JOB_KEY) -> None:
         estimating = label == "time left" and status.state == "running" and p.phase == "training"
         col.metric(label, ("estimating…" if estimating else "–") if value is None else fmt.format(value),
                    help=rate_meaning if label == "images / s" else None)
+    gone = saved is None and bool(status.run_id) and not status.active and not runs.is_stored(status.run_id)
     if status.state in ("finished", "stopped"):
-        _finished_note(status, saved)
+        _finished_note(status, saved, gone)
     elif status.state == "failed":
         st.error(plain_text(status.error or "Training failed."))  # it may name a dataset or label
     elif status.state == "interrupted":
         kept = f" What it had learned is saved as run `{status.run_id}`." if status.run_id else ""
         st.warning("This training was interrupted: the server stopped while it ran." + kept)
+    if gone:  # its run was saved, then deleted (another tab, the teacher): never point the student at Runs for it
+        st.warning(f"Its run {status.run_id} was deleted since (in another tab or by the teacher): it is no longer "
+                   "on the Runs page.", icon=":material/block:")
     epochs_done = manager.resumable(status.job_id) if status.state in ("failed", "interrupted") else 0
     if epochs_done:
         note = manager.resume_note(status.job_id)
@@ -215,8 +219,9 @@ def _live_chart(status, suffix: str) -> None:
     st.plotly_chart(figure, key=f"train_live_curves{suffix}")
 
 
-def _finished_note(status, info: runs.RunInfo | None) -> None:
-    """What a finished or stopped job saved; ``info``: its run (None when it cannot be read)."""
+def _finished_note(status, info: runs.RunInfo | None, gone: bool = False) -> None:
+    """What a finished or stopped job saved; ``info``: its run (None when it cannot be read); ``gone``: the run was
+    deleted since (no link to Runs then)."""
     word = "Finished" if status.state == "finished" else "Stopped"
     text = f"{word}: run `{status.run_id}`"
     metrics, tta = (info.metrics, info.spec.tta) if info is not None else ({}, "none")
@@ -239,4 +244,5 @@ def _finished_note(status, info: runs.RunInfo | None) -> None:
     gap = runs_labels.accuracy_gap_note(info.spec) if info is not None else None
     if gap:
         st.caption(gap)
-    st.page_link("app_pages/runs.py", label="Compare it with other runs", icon=":material/history:")
+    if not gone:
+        st.page_link("app_pages/runs.py", label="Compare it with other runs", icon=":material/history:")

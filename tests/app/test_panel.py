@@ -3,6 +3,7 @@ slower the further back in the queue they are (the many-students load test, test
 
 from __future__ import annotations
 
+import shutil
 import types
 
 import pytest
@@ -179,3 +180,41 @@ def test_a_waiting_student_is_told_why_nothing_trains(cnnviz_home, monkeypatch):
     assert not at.exception, at.exception
     assert [i.value for i in at.info if i.value.startswith("Waiting for a free training slot: you are number 1")]
     assert [shown(w.value) for w in at.warning] == [said_about(lock)]
+
+
+def _ended_job_view_script(state: str, run_id: str):
+    import types as t
+
+    from cnnviz.app import panel as p
+    from cnnviz.training.callbacks import Progress
+
+    progress = Progress(phase="testing", epoch=3, epochs=3, batch=50, batches=50, eta_s=None)
+    status = t.SimpleNamespace(state=state, active=False, job_id="job-1", progress=progress, run_id=run_id,
+                               test_accuracy=0.5, error=None)
+    p._job_view(t.SimpleNamespace(stop=lambda job_id: None, resumable=lambda job_id: 0), status, "")
+
+
+@pytest.mark.parametrize("state", ["finished", "stopped", "interrupted"])
+def test_a_job_whose_run_was_deleted_since_says_so(cnnviz_home, monkeypatch, state):
+    """The panel of an ended job said its run was saved (and linked to Runs to compare it) after the run had been
+    deleted (in another tab, by the teacher): the student looked for it there in vain."""
+    import streamlit
+    from streamlit.testing.v1 import AppTest
+
+    from tests.support.runfolders import write_run
+
+    links = []  # st.page_link needs the app's pages: recorded instead
+    monkeypatch.setattr(streamlit, "page_link", lambda page, **kwargs: links.append(page))
+    run_id = "20260101-000000-00000001"
+    write_run(cnnviz_home, run_id)
+    at = AppTest.from_function(_ended_job_view_script, args=(state, run_id)).run()
+    assert not at.exception, at.exception
+    assert [w.value for w in at.warning if "deleted" in w.value] == []
+    linked = list(links)
+    shutil.rmtree(cnnviz_home / "runs" / run_id)
+    links.clear()
+    at = AppTest.from_function(_ended_job_view_script, args=(state, run_id)).run()
+    assert not at.exception, at.exception
+    assert [w.value for w in at.warning if "deleted" in w.value] == [
+        f"Its run {run_id} was deleted since (in another tab or by the teacher): it is no longer on the Runs page."]
+    assert links == [] and linked == ([] if state == "interrupted" else ["app_pages/runs.py"])
