@@ -8,7 +8,7 @@ import streamlit as st
 from cnnviz.app import boundary, caches
 from cnnviz.app.pickers import tta_phrase
 from cnnviz.app.remember import KEEP
-from cnnviz.app.state import INSPECT_TARGET_KEY, keep_choice_valid
+from cnnviz.app.state import INSPECT_TARGET_KEY, keep_choice_valid, still_chosen
 from cnnviz.data import images
 from cnnviz.inspect import evaluation
 from cnnviz.plots import evaluation as figs
@@ -102,7 +102,12 @@ def _send_to_inspector(info: runs.RunInfo, ev: evaluation.Evaluation, indices, *
         format_func=lambda i: (f"test image #{i}: said {described[i]['predicted_name']} "
                                f"({described[i]['confidence']:.0%}), truly {described[i]['true_name']}"),
     )
+    drawn_for = st.session_state.get(f"{key}_run")  # the run the button was drawn for: the one the click means
+    st.session_state[f"{key}_run"] = info.run_id
     if c2.button("Look inside", key=f"{key}_go", icon=":material/layers:"):
+        if not still_chosen(drawn_for, info.run_id):  # deleted meanwhile: never send the next run's image
+            c2.warning("The run you chose is gone (deleted in another tab?): nothing was sent to Inside the network.")
+            return
         st.session_state[INSPECT_TARGET_KEY] = {"run_id": info.run_id, "index": int(chosen)}
         st.switch_page(INSIDE_PAGE)
 

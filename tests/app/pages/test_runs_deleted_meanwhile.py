@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 
+import numpy as np
 import plotly.graph_objects as go
 import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
@@ -13,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnnviz.app import caches, jobs, remember, report, sweeps
 from cnnviz.classroom.people import TEACHER_OWNER
-from cnnviz.inspect import robustness
+from cnnviz.inspect import evaluation, robustness
 from cnnviz.plots import robustness as robustness_figs
 from cnnviz.report import page, saved
 from cnnviz.runs import store as runs
@@ -223,3 +224,29 @@ def test_a_run_chosen_for_sharing_and_deleted_meanwhile_is_said_deleted(app_path
     assert not at.exception
     assert GONE_NOTE in [w.value for w in at.warning]
     assert at.multiselect(key="class_shared_runs").value == [OTHER]
+
+
+def _evaluated(info):
+    """A made-up evaluation of the hand-written run: 40 test images, each class four times, said as class 0."""
+    y = np.repeat(np.arange(10), 4)
+    return evaluation.evaluation_from_probabilities(np.eye(10)[np.zeros(40, dtype=int)] * 0.9 + 0.01, y,
+                                                    [str(d) for d in range(10)])
+
+
+def test_look_inside_on_a_run_deleted_meanwhile_sends_no_image_of_another_run(app_path, cnnviz_home, monkeypatch):
+    # Evaluate fell back to the other run when the chosen one was deleted before the click on "Look inside" arrived:
+    # the click opened Inside the network on an image of a run the student never chose.
+    monkeypatch.setattr(caches, "run_evaluation", _evaluated)
+    monkeypatch.setattr(caches, "run_test_set", lambda info: {"x": np.zeros((40, 8, 8, 1), np.uint8)})
+    write_run(cnnviz_home, GOOD)
+    write_run(cnnviz_home, OTHER)
+    at = AppTest.from_file(app_path, default_timeout=60).run()
+    at.switch_page("app_pages/evaluate.py").run()
+    at.selectbox(key="eval_run").set_value(GOOD).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    runs.delete_run(GOOD)  # in another tab, before the click arrives
+    at.button(key="eval_send_pred_go").click().run()
+    assert not at.exception
+    assert "inside_sent" not in at.session_state  # what Inside was sent (it takes "inspect_target" at once)
+    assert [w.value for w in at.warning] == [GONE_NOTE, "The run you chose is gone (deleted in another tab?): "
+                                                        "nothing was sent to Inside the network."]
