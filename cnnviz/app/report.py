@@ -15,6 +15,7 @@ import streamlit as st
 
 from cnnviz.app import identity
 from cnnviz.app.boundary import friendly_errors
+from cnnviz.app.state import still_chosen
 from cnnviz.errors import CnnvizError
 from cnnviz.markup import plain_text
 from cnnviz.report import pins as pin_store
@@ -23,6 +24,7 @@ from cnnviz.runs import store as runs
 
 PINS_KEY = "report_pins"  # [{"run_id", "id", "title", "caption"}], in pinning order (the figures: in the file)
 PINS_OWNER_KEY = "report_pins_owner"  # whose pin file PINS_KEY was read from
+DRAWN_FOR_KEY = "report_drawn_for"  # the run the lab report's buttons were last drawn for
 MADE_KEY = "report_made"  # {"run_id", "pins"}: the last report made in this session (its HTML is a file: saved)
 MAX_PINS = pin_store.MAX_PER_RUN  # each pinned figure is a few hundred KB at most
 
@@ -123,6 +125,9 @@ def report_inputs(info: runs.RunInfo):
 
 def report_download(info: runs.RunInfo) -> None:
     """The Runs page's lab report: which views are pinned, a button to make it, then its download."""
+    drawn_for = st.session_state.get(DRAWN_FOR_KEY)  # the run the buttons were drawn for: the one a click means
+    st.session_state[DRAWN_FOR_KEY] = info.run_id
+    gone = not still_chosen(drawn_for, info.run_id)  # deleted meanwhile: a click must not act on the next run
     pins = pinned(info.run_id)
     st.markdown("**Lab report**: the network, set-up, curves, test results, worst mistakes and rotation test in "
                 "one HTML file that opens offline" + (f", with {len(pins)} pinned Explain view"
@@ -131,7 +136,10 @@ def report_download(info: runs.RunInfo) -> None:
     if pins:
         drop = st.multiselect("Unpin", [p["id"] for p in pins], key="report_unpin",
                               format_func={p["id"]: p["title"] for p in pins}.get)
-        if drop and st.button("Unpin these views", key="report_unpin_go", icon=":material/delete:"):
+        unpin = bool(drop) and st.button("Unpin these views", key="report_unpin_go", icon=":material/delete:")
+        if unpin and gone:
+            st.warning("The run you chose is gone (deleted in another tab?): nothing was unpinned.")
+        elif unpin:
             person = identity.current_person()
             with friendly_errors("Unpinning"):
                 st.session_state[PINS_KEY] = ([_as_dict(p) for p in pin_store.remove(person, info.run_id, drop)]
@@ -143,7 +151,10 @@ def report_download(info: runs.RunInfo) -> None:
     ids = [p["id"] for p in pins]
     owner = identity.person().user_id
     path = saved.report_file(info.run_id, owner)
-    if st.button("Make the lab report", key="report_make", icon=":material/description:"):
+    make = st.button("Make the lab report", key="report_make", icon=":material/description:")
+    if make and gone:
+        st.warning("The run you chose is gone (deleted in another tab?): no report was made.")
+    elif make:
         from cnnviz.report import page  # lazy: see report_inputs
 
         with friendly_errors("Making the lab report"), st.spinner("Measuring the run and writing its report…"):

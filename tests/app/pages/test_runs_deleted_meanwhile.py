@@ -13,10 +13,10 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from cnnviz.app import caches, jobs, remember, report, sweeps
-from cnnviz.classroom.people import TEACHER_OWNER
+from cnnviz.classroom.people import TEACHER_OWNER, local_teacher
 from cnnviz.inspect import evaluation, robustness
 from cnnviz.plots import robustness as robustness_figs
-from cnnviz.report import page, saved
+from cnnviz.report import page, pins, saved
 from cnnviz.runs import store as runs
 from tests.support.runfolders import write_run
 
@@ -250,3 +250,36 @@ def test_look_inside_on_a_run_deleted_meanwhile_sends_no_image_of_another_run(ap
     assert "inside_sent" not in at.session_state  # what Inside was sent (it takes "inspect_target" at once)
     assert [w.value for w in at.warning] == [GONE_NOTE, "The run you chose is gone (deleted in another tab?): "
                                                         "nothing was sent to Inside the network."]
+
+
+def test_make_the_lab_report_of_a_run_deleted_meanwhile_makes_no_report_of_another_run(app_path, cnnviz_home,
+                                                                                      monkeypatch):
+    # One run fell back to the other run when the chosen one was deleted before the click arrived: the click measured
+    # and kept the lab report of a run the student never chose.
+    monkeypatch.setattr(report, "report_inputs", lambda info: None)
+    monkeypatch.setattr(page, "report_html", lambda info, inputs, pinned: "<html>the report</html>")
+    write_run(cnnviz_home, GOOD)
+    write_run(cnnviz_home, OTHER)
+    at = _runs_page(app_path)
+    at.selectbox(key="runs_selected").set_value(GOOD).run()
+    runs.delete_run(GOOD)  # in another tab, before the click arrives
+    at.button(key="report_make").click().run()
+    assert not at.exception
+    assert saved.made_at(saved.report_file(OTHER, TEACHER_OWNER)) is None
+    assert "The run you chose is gone (deleted in another tab?): no report was made." in [w.value for w in at.warning]
+
+
+def test_unpin_on_a_run_deleted_meanwhile_unpins_nothing_of_another_run(app_path, cnnviz_home):
+    # The same view pinned for two runs: Unpin for the chosen run, deleted before the click arrived, unpinned the
+    # view of the run the page fell back to.
+    write_run(cnnviz_home, GOOD)
+    write_run(cnnviz_home, OTHER)
+    for run_id in (GOOD, OTHER):
+        pins.add(local_teacher(), pins.Pin(run_id, "explain_saliency", "Saliency", go.Figure().to_json()))
+    at = _runs_page(app_path)
+    at.selectbox(key="runs_selected").set_value(GOOD).run()
+    at.multiselect(key="report_unpin").set_value(["explain_saliency"]).run()
+    runs.delete_run(GOOD)  # in another tab, before the click arrives
+    at.button(key="report_unpin_go").click().run()
+    assert not at.exception
+    assert [p.run_id for p in pins.load(TEACHER_OWNER)] == [OTHER]
