@@ -24,6 +24,7 @@ from cnnviz.runs.compare import differing_settings, history_csv
 COMPARE_KEY = "runs_compare"
 CONFIRM_KEY = "runs_delete_confirm"
 DAMAGED_CONFIRM_KEY = "runs_damaged_delete_confirm"
+DAMAGED_SHOWN_KEY = "runs_damaged_delete_shown"  # the damaged run the Delete tick was last drawn for
 SHOWN_KEY = "runs_delete_shown"  # the run the Delete tick was last drawn for
 SELECTED_KEY = "runs_selected"
 SEEN_TRAINED_KEY = "runs_seen_trained_run"  # the run this session trained that this page has taken in
@@ -138,6 +139,8 @@ def _damaged(damaged: list[runs.DamagedRun]) -> None:
     by_id = {d.run_id: d for d in damaged}
     left, right = st.columns([3, 1])
     run_id = left.selectbox("Damaged run", list(by_id), key="runs_damaged_selected", persist_state=KEEP)
+    # The tick arms only the run it was given for: one deleted meanwhile must not pass it on to the next.
+    tick_belongs_to(run_id, confirm_key=DAMAGED_CONFIRM_KEY, shown_key=DAMAGED_SHOWN_KEY)
     confirm = right.checkbox("Yes, delete this damaged run", key=DAMAGED_CONFIRM_KEY)
     if right.button("Delete damaged run", key="runs_damaged_delete", disabled=not confirm,
                     icon=":material/delete:"):

@@ -18,7 +18,7 @@ from cnnviz.inspect import evaluation, robustness
 from cnnviz.plots import robustness as robustness_figs
 from cnnviz.report import page, pins, saved
 from cnnviz.runs import store as runs
-from tests.support.runfolders import write_run
+from tests.support.runfolders import write_damaged, write_run
 
 PAGE = "app_pages/runs.py"
 GOOD = "20260101-000000-00000001"
@@ -283,3 +283,19 @@ def test_unpin_on_a_run_deleted_meanwhile_unpins_nothing_of_another_run(app_path
     at.button(key="report_unpin_go").click().run()
     assert not at.exception
     assert [p.run_id for p in pins.load(TEACHER_OWNER)] == [OTHER]
+
+
+def test_delete_damaged_run_never_deletes_a_damaged_run_not_chosen(app_path, cnnviz_home):
+    # The damaged runs' picker fell back to the other one when the chosen one was deleted (by hand, in another tab)
+    # before the click arrived, with 'Yes, delete' still ticked: Delete removed a run the teacher never chose.
+    first = write_damaged(cnnviz_home, GOOD, "config is a list")
+    write_damaged(cnnviz_home, OTHER, "history is null")
+    at = _runs_page(app_path)
+    at.selectbox(key="runs_damaged_selected").set_value(OTHER).run()
+    at.checkbox(key="runs_damaged_delete_confirm").check().run()
+    shutil.rmtree(cnnviz_home / "runs" / OTHER)  # before the click arrives
+    at.button(key="runs_damaged_delete").click().run()
+    assert not at.exception
+    assert first.is_dir(), "Delete removed a damaged run the teacher never chose"
+    assert at.selectbox(key="runs_damaged_selected").value == GOOD
+    assert not at.checkbox(key="runs_damaged_delete_confirm").value  # ticked for the run that went, not this one
