@@ -171,6 +171,7 @@ def main() -> None:
             st.info("Your training is still going on: its run is saved, and listed on Runs when it ends. "
                     "Its live progress is on the page you started it from.", icon=":material/hourglass_top:")
         if not items:
+            say_runs_gone([st.session_state.get(SELECTED_KEY), *st.session_state.get(COMPARE_KEY, [])], items)
             if not training_now:
                 st.info("No runs yet: train a network first.")
             st.page_link("app_pages/build_train.py", label="Build & train", icon=":material/model_training:")

@@ -59,6 +59,7 @@ def run_page(action: str, what: str, draw: Callable, *, key: str, many: bool = F
     # lazy: the run store and the pickers pull in the training and model settings modules, 0.05-0.15 s
     # of Home's start-up (Home needs only friendly_errors)
     from cnnviz.app import identity, pickers
+    from cnnviz.app.state import say_runs_gone
     from cnnviz.runs import store as runs
 
     with friendly_errors(action):
@@ -69,6 +70,7 @@ def run_page(action: str, what: str, draw: Callable, *, key: str, many: bool = F
             st.caption(f"{count} damaged run{'s are' if count > 1 else ' is'} not offered here; the Runs page says "
                        f"what is wrong and can delete {'them' if count > 1 else 'it'}.")
         if not items:
+            say_runs_gone(pickers.chosen_ids(key), items)  # the last one deleted meanwhile: not "no runs yet"
             no_runs_notice(what)
             return
         if before is not None:

@@ -60,12 +60,17 @@ def default_run_id(items: list[runs.RunInfo]) -> str:
     return current if current in ids else ids[0]
 
 
+def chosen_ids(key: str) -> list:
+    """The runs this session chose in the picker ``key`` (one or several), else the one it chose last on another
+    page: what :func:`cnnviz.app.state.say_runs_gone` is asked about."""
+    value = st.session_state[key] if key in st.session_state else st.session_state.get(CURRENT_RUN_KEY)
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 def pick_run(items: list[runs.RunInfo], *, key: str, label: str = "Run") -> runs.RunInfo:
     """A select box of saved runs that starts on :func:`default_run_id`; returns the RunInfo."""
     by_id = {r.run_id: r for r in items}
-    # The run chosen here, else the one chosen last on another page: deleted meanwhile, the page says so.
-    wanted = st.session_state[key] if key in st.session_state else st.session_state.get(CURRENT_RUN_KEY)
-    say_runs_gone([wanted], items)
+    say_runs_gone(chosen_ids(key), items)  # deleted meanwhile: said, not silently replaced
     if st.session_state.get(key) not in by_id:
         st.session_state[key] = default_run_id(items)
     # Not kept per page (no persist_state): the run chosen last on any page (CURRENT_RUN_KEY) follows the student.
@@ -79,7 +84,7 @@ def pick_runs(items: list[runs.RunInfo], *, key: str, label: str = "Runs") -> li
     """A multi-select of saved runs; a run this session just trained joins the selection."""
     by_id = {r.run_id: r for r in items}
     if key in st.session_state:
-        say_runs_gone(st.session_state[key], items)  # deleted meanwhile: said, not silently dropped
+        say_runs_gone(chosen_ids(key), items)  # deleted meanwhile: said, not silently dropped
         chosen = [i for i in st.session_state[key] if i in by_id]
     else:
         chosen = [default_run_id(items)]

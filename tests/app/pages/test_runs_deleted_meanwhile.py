@@ -299,3 +299,15 @@ def test_delete_damaged_run_never_deletes_a_damaged_run_not_chosen(app_path, cnn
     assert first.is_dir(), "Delete removed a damaged run the teacher never chose"
     assert at.selectbox(key="runs_damaged_selected").value == GOOD
     assert not at.checkbox(key="runs_damaged_delete_confirm").value  # ticked for the run that went, not this one
+
+
+@pytest.mark.parametrize("page", ["app_pages/runs.py", "app_pages/evaluate.py", "app_pages/robustness.py"])
+def test_the_only_run_deleted_meanwhile_is_said_deleted_not_no_runs_yet(app_path, cnnviz_home, page):
+    # With no run left the page said only "No runs yet: train a network first", as if there never was one.
+    write_run(cnnviz_home, GOOD)
+    at = AppTest.from_file(app_path, default_timeout=60).run()
+    at.switch_page(page).run()
+    shutil.rmtree(cnnviz_home / "runs" / GOOD)  # by hand, or by the teacher
+    at.run()
+    assert not at.exception
+    assert GONE_NOTE in [w.value for w in at.warning]
