@@ -1,5 +1,6 @@
-"""The Runs page's lab report when its run is deleted after the page was drawn (in another tab, by the teacher): the
-download click and the report being made. The runs are written by hand (no TensorFlow)."""
+"""A run deleted while a session uses it (in another tab, by the teacher, by hand): the downloads' clicks, the report
+being made, the pickers of every page that shows runs (said in words, the rest offered) and clicks that arrive after
+the page fell back to another run (they never act on it). The runs are written by hand (no TensorFlow)."""
 
 from __future__ import annotations
 
