@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from cnnviz import storage
-from cnnviz.classroom import policy
+from cnnviz.classroom import policy, roster
 from cnnviz.classroom.people import TEACHER_NAME, TEACHER_OWNER, Person
 from cnnviz.errors import CnnvizError, InvalidArgument
 
@@ -300,9 +300,13 @@ def find_owner(text: str, viewer: Person | None = None) -> str:
     named = [uid for uid, name in known.items() if name.casefold() == text.casefold()]
     if len(named) == 1:
         return named[0]
+    shown = roster.shown_names(known.items())  # "Ann (3f2a)", as the teacher's pages tell two Anns apart
+    tagged = [uid for (uid, _), name in shown.items() if name != known[uid] and name.casefold() == text.casefold()]
+    if len(tagged) == 1:
+        return tagged[0]
     by_name = sorted(known.items(), key=lambda item: (item[1].casefold(), item[0]))
-    listed = ", ".join(f"{name} ({uid})" for uid, name in by_name) or "nobody yet"
+    listed = ", ".join(f"{shown[uid, name]} ({uid})" for uid, name in by_name) or "nobody yet"
     if named:
-        raise InvalidArgument(f"several people are called {text!r}: give a user id; people with pinned views: "
-                              f"{listed}")
+        raise InvalidArgument(f"several people are called {text!r}: give the name as the pages tag it or a user id; "
+                              f"people with pinned views: {listed}")
     raise InvalidArgument(f"nobody called {text!r} has pinned views; people with pinned views: {listed}")

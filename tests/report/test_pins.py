@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cnnviz import storage
-from cnnviz.classroom import policy
+from cnnviz.classroom import policy, roster
 from cnnviz.classroom.people import TEACHER_OWNER, Person, local_teacher
 from cnnviz.errors import CnnvizError, InvalidArgument
 from cnnviz.report import pins
@@ -148,8 +148,14 @@ def test_find_owner_by_name_or_user_id(cnnviz_home):
                                               r"Ann \(key:ann0001\), Ben \(key:ben0002\)"):
         pins.find_owner("Cy")
     pins.add(OTHER_ANN, _pin())
-    with pytest.raises(InvalidArgument, match="several people are called 'Ann': give a user id"):
+    with pytest.raises(InvalidArgument, match=r"several people are called 'Ann': give the name as the pages tag it or "
+                                              r"a user id; people with pinned views: ann \(....\) "
+                                              r"\(account:ann@school\.example\), Ann \(....\) \(key:ann0001\), Ben"):
         pins.find_owner("Ann")
+    anns = roster.shown_names([(ann.user_id, ann.display_name) for ann in (ANN, OTHER_ANN)])  # as the pages tag them
+    assert len(set(anns.values())) == 2
+    for (user_id, _), shown in anns.items():
+        assert pins.find_owner(shown.upper()) == user_id
     with pytest.raises(InvalidArgument, match="got ' '"):
         pins.find_owner(" ")
 
