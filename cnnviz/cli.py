@@ -400,7 +400,8 @@ def _let_others_finish(manager: jobs.JobManager) -> None:
         for job in running:
             if job.job_id not in told:
                 told.add(job.job_id)
-                print(f"this command's training worker is training job {job.job_id} of {job.owner_name or job.owner}: waiting for "
+                whose = job.owner_name or job.owner
+                print(f"this command's training worker is training job {job.job_id} of {whose}: waiting for "
                       "it to end rather than interrupt it (Ctrl-C interrupts it; it can be resumed)",
                       file=sys.stderr, flush=True)
 
