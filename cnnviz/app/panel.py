@@ -162,7 +162,7 @@ def _job_view(manager, status, suffix: str, key: str = TRAIN_JOB_KEY) -> None:
     elif status.state == "failed":
         st.error(plain_text(status.error or "Training failed."))  # it may name a dataset or label
     elif status.state == "interrupted":
-        kept = f" What it had learned is saved as run `{status.run_id}`." if status.run_id else ""
+        kept = f" What it had learned is saved as run `{status.run_id}`." if status.run_id and not gone else ""
         st.warning("This training was interrupted: the server stopped while it ran." + kept)
     if gone:  # its run was saved, then deleted (another tab, the teacher): never point the student at Runs for it
         st.warning(f"Its run {status.run_id} was deleted since (in another tab or by the teacher): it is no longer "

@@ -218,3 +218,5 @@ def test_a_job_whose_run_was_deleted_since_says_so(cnnviz_home, monkeypatch, sta
     assert [w.value for w in at.warning if "deleted" in w.value] == [
         f"Its run {run_id} was deleted since (in another tab or by the teacher): it is no longer on the Runs page."]
     assert links == [] and linked == ([] if state == "interrupted" else ["app_pages/runs.py"])
+    # nothing on the panel still says the run is kept
+    assert not [m for kind in (at.warning, at.success, at.info, at.markdown) for m in kind if f"saved as run `{run_id}`" in m.value]
