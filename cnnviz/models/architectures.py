@@ -270,11 +270,17 @@ FAST_BN_MOMENTUM = 0.6
 FAST_LOGIT_SCALE = 1 / 9
 
 
+def gelu(name: str) -> Spec:
+    # In float32 even in a bfloat16 model: TensorFlow's bfloat16 GELU on the CPU is 2× slower than casting to
+    # float32 and back (its GELUs were ~70% of the fast networks' forward pass; benchmarks/README, session 19).
+    return act(name, "gelu") | {"dtype": "float32"}
+
+
 def fast_cnn(cfg: ModelConfig, num_classes: int, widths: tuple[int, int, int]) -> list[Spec]:
     """The fast network with groups of ``widths`` filters (airbench94: 64/256/256)."""
     whiten = conv("whiten", FAST_WHITEN_FILTERS, 2, padding="valid", activation=None)
     layers: list[Spec] = [whiten | {"use_bias": False, "trainable": False, "init": "patch_whitening"},
-                          act("whiten_gelu", "gelu")]
+                          gelu("whiten_gelu")]
     # airbench's options (ModelConfig): convs that start as identities, batch norm without a learned γ
     conv_extra = {"use_bias": False} | ({"init": "dirac"} if cfg.dirac_init else {})
     bn_extra = {} if cfg.bn_scale else {"scale": False}
@@ -282,9 +288,9 @@ def fast_cnn(cfg: ModelConfig, num_classes: int, widths: tuple[int, int, int]) -
         layers += [
             conv(f"group{g}_conv_1", width, 3, activation=None) | conv_extra,
             pool(f"group{g}_pool", 2),
-            batchnorm(f"group{g}_bn_1", FAST_BN_MOMENTUM) | bn_extra, act(f"group{g}_gelu_1", "gelu"),
+            batchnorm(f"group{g}_bn_1", FAST_BN_MOMENTUM) | bn_extra, gelu(f"group{g}_gelu_1"),
             conv(f"group{g}_conv_2", width, 3, activation=None) | conv_extra,
-            batchnorm(f"group{g}_bn_2", FAST_BN_MOMENTUM) | bn_extra, act(f"group{g}_gelu_2", "gelu"),
+            batchnorm(f"group{g}_bn_2", FAST_BN_MOMENTUM) | bn_extra, gelu(f"group{g}_gelu_2"),
         ]
     return layers + [
         {"kind": "global_max", "name": "global_max"},

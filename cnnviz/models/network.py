@@ -109,9 +109,9 @@ def build_model(config: ModelConfig, *, input_shape: tuple[int, int, int], num_c
     specs = config.layers(num_classes)
     for i, spec in enumerate(specs):
         sources = [tensors[s] for s in spec.get("inputs") or [previous]]
-        # mixed precision: every layer but the output (probabilities stay float32)
+        # mixed precision: every layer but the output (probabilities stay float32) and those a spec keeps in float32
         mixed = config.precision != "float32" and i < len(specs) - 1
-        layer = _keras_layer(spec, config.precision if mixed else None)
+        layer = _keras_layer(spec, spec.get("dtype") or (config.precision if mixed else None))
         tensors[spec["name"]] = layer(sources if spec["kind"] in ("concat", "add") else sources[0])
         previous = spec["name"]
     model = keras.Model(tensors[INPUT_NAME], tensors[previous], name=config.architecture)

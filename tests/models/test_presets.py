@@ -295,6 +295,9 @@ def test_fast_keras_model_matches_the_formulas(name):
     assert model.get_layer("output").dtype_policy.name == "float32"
     if preset.config.precision == "mixed_bfloat16":
         assert model.get_layer("group1_conv_1").dtype_policy.name == "mixed_bfloat16"
+    # every GELU in float32 (TensorFlow's bfloat16 GELU is the slow part of the forward pass on a CPU)
+    gelus = [layer for layer in model.layers if "gelu" in layer.name]
+    assert len(gelus) == 7 and {layer.dtype_policy.name for layer in gelus} == {"float32"}
     opt = model.optimizer
     assert opt.nesterov and float(opt.momentum) == 0.85 and opt.weight_decay == pytest.approx(0.009)
     assert model.loss.get_config()["label_smoothing"] == pytest.approx(0.2)
@@ -322,3 +325,20 @@ def test_new_layer_kinds_in_the_calculator():
     assert [table.row(n)["output_shape"] for n in ("c", "g", "r")] == ["4×4×4", "4", "4"]
     with pytest.raises(InvalidArgument, match="scale of layer 'r' must be a number, got 'x'"):
         param_calculator([{"kind": "rescale", "name": "r", "scale": "x"}], (5, 5, 3))
+
+
+def test_a_fast_networks_gelu_is_computed_in_float32_between_bfloat16_layers():
+    """GELU of the bfloat16 convolution's output, computed in float32 (x·Φ(x), scipy's normal CDF as the
+    reference) and handed back to the next bfloat16 layer: the model's output equals that chain."""
+    import keras
+    from scipy.stats import norm
+
+    config = PRESETS["fast_3min"].config
+    assert config.precision == "mixed_bfloat16"
+    model = build_model(config, input_shape=(32, 32, 3), num_classes=10)
+    x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype(np.float32)
+    probe = keras.Model(model.input, [model.get_layer("group1_bn_1").output, model.get_layer("group1_gelu_1").output])
+    before, after = (np.asarray(keras.ops.convert_to_numpy(t)) for t in probe(x, training=False))
+    assert before.dtype.name == "bfloat16" and after.dtype == np.float32
+    wide = before.astype(np.float64)
+    np.testing.assert_allclose(after, wide * norm.cdf(wide), rtol=1e-5, atol=1e-6)
