@@ -112,21 +112,38 @@ def shown_names(owners: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]
     another person's (:func:`cnnviz.classroom.people.skeleton`), among these owners or the registered students, gets
     a short stable tag of each one's user id, "Ann (3f2a)", the same on every page (one person under two names, the
     teacher on a page and on the command line, keeps both). Names hold no bracket of any script (:func:`clean_name`,
-    :func:`cnnviz.classroom.people.without_markup`): nobody can type another's tag.
+    :func:`cnnviz.classroom.people.without_markup`): nobody can type another's tag. A name kept from an older
+    cnnviz that the checks now refuse is shown as one allowed now, with its tag (:func:`_allowed_now`).
     """
     wanted = set(owners)
+    everyone = wanted | {(p.user_id, p.display_name) for p in students()}
+    allowed = {pair: _allowed_now(*pair) for pair in everyone}
     alike: dict[str, set[str]] = {}
-    for user_id, name in wanted | {(p.user_id, p.display_name) for p in students()}:
-        alike.setdefault(people.skeleton(name), set()).add(user_id)
+    for pair in everyone:
+        alike.setdefault(people.skeleton(allowed[pair]), set()).add(pair[0])
     shown = {}
     for user_id, name in wanted:
-        group = alike[people.skeleton(name)]
-        if len(group) == 1:
+        text = allowed[user_id, name]
+        group = alike[people.skeleton(text)]
+        if len(group) == 1 and text == name:
             shown[user_id, name] = name
             continue
         digits = next(d for d in range(TAG_DIGITS, 65) if len({_tag(u, d) for u in group}) == len(group))
-        shown[user_id, name] = f"{name} ({_tag(user_id, digits)})"
+        shown[user_id, name] = f"{text} ({_tag(user_id, digits)})"
     return shown
+
+
+def _allowed_now(user_id: str, name: str) -> str:
+    """``name`` as a name given now may read. Names are checked when they are given (:func:`clean_name`, a
+    provider's through :func:`cnnviz.classroom.people.account_person`), but the class file and the runs keep the
+    names older versions took: a formula ("=1+1"), brackets that write another's tag ("Ann （3f2a）"), the teacher's
+    name in look-alike letters ("Tеacher"). Such a name is shown as a provider's would be (markup, brackets and a
+    formula's start dropped; never as the teacher's: "Student"), and always with its tag (:func:`shown_names`)."""
+    if user_id == people.TEACHER_OWNER or (people.without_markup(name) == name
+                                           and not people.looks_like_teacher(name)):
+        return name  # the teacher's own ("ada@lab (command line)" on the command line), or a name allowed now
+    text = people.without_markup(name)
+    return "Student" if len(text) < NAME_MIN or people.looks_like_teacher(text) else text[:NAME_MAX]
 
 
 def shown_name(person: Person) -> str:
