@@ -60,10 +60,15 @@ def _compare(items: list[runs.RunInfo]) -> None:
     metric = st.segmented_control("Curve", ["accuracy", "loss"], default="accuracy", key="runs_metric",
                                   persist_state=KEEP) or "accuracy"
     st.plotly_chart(plots.compare_runs(chosen, metric), key="runs_curves")
-    without = [r.label for r in chosen if not r.has_validation]
+    without = [r for r in chosen if not r.has_validation]
+    kept_none = [r.label for r in without if not r.metrics.get("n_val")]
+    stopped = [r.label for r in without if r.metrics.get("n_val")]  # its validation images were never measured
     st.caption("Solid: training; dashed: validation."
-               + (f" No dashed line for {', '.join(without)}: {'it' if len(without) == 1 else 'they'} kept no "
-                  "validation images (all the training images were used to train)." if without else ""))
+               + (f" No dashed line for {', '.join(kept_none)}: {'it' if len(kept_none) == 1 else 'they'} kept no "
+                  "validation images (all the training images were used to train)." if kept_none else "")
+               + (f" No dashed line for {', '.join(stopped)}: {'it was' if len(stopped) == 1 else 'they were'} "
+                  f"stopped before the end of {'its' if len(stopped) == 1 else 'their'} first epoch, when the "
+                  "validation images are first measured." if stopped else ""))
     if len(chosen) > 1:
         differing = differing_settings(chosen)
         if differing:
