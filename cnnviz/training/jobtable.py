@@ -61,6 +61,13 @@ BUSY_TIMEOUT_S = 30.0
 #: 4: ``dataset_owner``: who had imported the job's dataset when it was queued (its name may change hands since).
 SCHEMA_VERSION = 4
 JOB_KINDS = ("training", "experiment")
+#: Columns the jobs table gained after it first shipped, and how an older table gains them (rows keep their values).
+_ADDED_COLUMNS = {
+    "resume_from": "TEXT",  # checkpoints (still version 1): the first version-1 table has no such column
+    "owner_name": "TEXT NOT NULL DEFAULT ''",  # version 2
+    "kind": "TEXT NOT NULL DEFAULT 'training'",  # version 3: before it every job was a training
+    "dataset_owner": "TEXT",  # version 4: before it the worker checked the job's owner only
+}
 #: What a new table in place of a damaged one loses (the person running the server reads it).
 AFRESH = "the queue and the record of past trainings start empty; saved runs are kept"
 
@@ -255,17 +262,18 @@ class JobTable:
             if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 db.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the file
             with _transaction(db):
-                if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                columns = {r["name"] for r in db.execute("PRAGMA table_info(jobs)")}
+                # Also a table stamped current that lacks a column: the first version-1 table had no resume_from,
+                # and the upgrade to version 4 that looked only at the version-2..4 columns stamped it 4 without it.
+                if (db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION
+                        or not set(_ADDED_COLUMNS) <= columns):
                     for statement in _SCHEMA.split(";"):  # executescript would commit the transaction
                         if statement.strip():
                             db.execute(statement)
                     columns = {r["name"] for r in db.execute("PRAGMA table_info(jobs)")}
-                    if "owner_name" not in columns:  # a version 1 table: its jobs keep their rows
-                        db.execute("ALTER TABLE jobs ADD COLUMN owner_name TEXT NOT NULL DEFAULT ''")
-                    if "kind" not in columns:  # before version 3 every job was a training
-                        db.execute("ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'training'")
-                    if "dataset_owner" not in columns:  # before version 4 the worker checked the job's owner only
-                        db.execute("ALTER TABLE jobs ADD COLUMN dataset_owner TEXT")
+                    for name, kind in _ADDED_COLUMNS.items():  # an older table: its jobs keep their rows
+                        if name not in columns:
+                            db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextlib.contextmanager

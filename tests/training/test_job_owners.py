@@ -54,6 +54,36 @@ def test_a_version_1_table_gains_owner_names_and_dataset_owners_and_keeps_its_jo
     assert table.status("old1").owner == "session 12ab"
 
 
+#: The first job table as shipped (5600f06, also version 1): no ``resume_from`` yet, which the checkpoints' version
+#: added to the table it creates without changing the version.
+FIRST_JOBS = V1_JOBS.replace(" resume_from TEXT,", "")
+
+
+@pytest.mark.parametrize("stamped", [1, 4], ids=["as shipped", "stamped 4 by an upgrade that missed the column"])
+def test_the_first_job_table_gains_resume_from_and_trains_again(cnnviz_home, stamped):
+    """A CNNVIZ_HOME of the first queue (Dec 6, before checkpoints): every Train failed after the upgrade with
+    "table jobs has no column named resume_from", in the page and in `cnnviz train`."""
+    cnnviz_home.mkdir(parents=True)
+    path = cnnviz_home / "jobs.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute(FIRST_JOBS)
+        if stamped == 4:  # what the migration that forgot the column left: the later columns, version 4
+            for column in ("owner_name TEXT NOT NULL DEFAULT ''", "kind TEXT NOT NULL DEFAULT 'training'",
+                           "dataset_owner TEXT"):
+                db.execute(f"ALTER TABLE jobs ADD COLUMN {column}")
+        db.execute("INSERT INTO jobs (job_id, owner, label, spec, dataset, state, progress, submitted, updated) "
+                   "VALUES ('old1', 'process 12', 'old job', ?, 'digits', 'queued', '{}', 1, 1)",
+                   (json.dumps(tiny_spec().to_dict()),))
+        db.execute(f"PRAGMA user_version = {stamped}")
+    table = JobTable(path)
+    new = table.submit(tiny_spec(), owner="key:abc", owner_name="Ann", label="new")
+    assert [s.job_id for s in table.jobs()] == ["old1", new]  # the old queued job is kept, first in the queue
+    claimed = table.claim(token="t", pid=1)
+    assert claimed.job_id == "old1" and claimed.resume_from is None
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == jobtable.SCHEMA_VERSION
+
+
 def test_a_student_may_not_stop_anothers_job(students):
     ann, ben = students
     manager = jobmanager.JobManager(workers=False)
