@@ -500,6 +500,9 @@ def _add_download_commands(sub: argparse._SubParsersAction) -> None:
                     "crash-safely), or copy a file brought from another machine with --from. "
                     "resnet50: the whole classifier (Pretrained ResNet50 page); mobilenetv2, "
                     "resnet50-notop and vgg16-notop: the convolutional bases for the Transfer learning page.",
+        epilog="A file of your own is used instead where its variable names it: " + "; ".join(
+            f"{key}: {weights.weights_file(key).env}" for key in weights.KEYS) + " (MobileNetV2's may name a "
+            "folder holding its files under Keras' names).",
     )
     p.add_argument("model", choices=list(weights.KEYS), help="which weights")
     p.add_argument("--alpha", type=float, default=0.35, help="MobileNetV2 width: 0.35, 0.5, 0.75 or 1.0 (default 0.35)")

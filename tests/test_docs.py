@@ -1,0 +1,35 @@
+"""README.md against the code: what the teacher is told to type exists and says what the README says it does."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from cnnviz import cli, weights
+from tests.conftest import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def _help(capsys: pytest.CaptureFixture, *argv: str) -> str:
+    with pytest.raises(SystemExit):
+        cli.main([*argv, "--help"])
+    return " ".join(capsys.readouterr().out.split())  # argparse wraps lines at any space
+
+
+def test_every_environment_variable_the_code_reads_is_in_the_readme():
+    read = set()
+    for path in [REPO / "app.py", *(REPO / "cnnviz").rglob("*.py"), *(REPO / "app_pages").rglob("*.py")]:
+        read |= set(re.findall(r"\bCNNVIZ_[A-Z0-9_]+\b", path.read_text(encoding="utf-8")))
+    assert "CNNVIZ_HOME" in read and "CNNVIZ_RESNET50_WEIGHTS" in read  # the scan found what it is for
+    assert sorted(v for v in read if f"`{v}" not in README) == []
+
+
+def test_download_help_lists_every_weights_variable_as_the_readme_says(capsys):
+    # README: "CNNVIZ_RESNET50_WEIGHTS points at a ResNet50 weights file of your own; ... (`python -m cnnviz
+    # download --help` lists them all)". The help named the four weights but none of their variables.
+    assert "`python -m cnnviz download --help` lists them all" in README
+    text = _help(capsys, "download")
+    for key in weights.KEYS:
+        assert weights.weights_file(key).env in text, key
