@@ -158,8 +158,9 @@ def _add_jobs_command(sub: argparse._SubParsersAction) -> None:
     resume.set_defaults(handler=_cmd_jobs_resume)
     work = jobs_sub.add_parser("work", help="run the training workers in the foreground until Ctrl-C "
                                             "(where no app runs, e.g. on a machine that only trains)")
-    work.add_argument("--max-jobs", type=int, help=f"the cap on concurrent jobs, 1..{jobs.MAX_JOBS_LIMIT} (default "
-                                                   f"${jobs.MAX_JOBS_ENV} or half the cores)")
+    work.add_argument("--max-jobs", type=int, help=f"the cap on concurrent jobs of every server sharing this CNNVIZ_HOME, "
+                      f"1..{jobs.MAX_JOBS_LIMIT} (default ${jobs.MAX_JOBS_ENV}, else the cap already set, e.g. on the "
+                      "Class page, else half the cores)")
     work.set_defaults(handler=_cmd_jobs_work)
 
 

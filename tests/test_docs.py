@@ -7,6 +7,7 @@ import re
 import pytest
 
 from cnnviz import cli, weights
+from cnnviz.training import jobs, jobtable
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -33,3 +34,14 @@ def test_download_help_lists_every_weights_variable_as_the_readme_says(capsys):
     text = _help(capsys, "download")
     for key in weights.KEYS:
         assert weights.weights_file(key).env in text, key
+
+
+def test_jobs_work_help_gives_the_default_cap_it_really_works_under(capsys, monkeypatch):
+    # Without --max-jobs and the variable, `jobs work` keeps the cap already set for the home (the Class page's, as
+    # README says of a restarted server): the help said "default $CNNVIZ_MAX_TRAINING_JOBS or half the cores".
+    monkeypatch.delenv(jobs.MAX_JOBS_ENV, raising=False)
+    jobtable.JobTable().set_max_jobs(jobs.default_max_jobs() + 2)  # the teacher's number on the Class page
+    manager = jobs.JobManager()  # as `jobs work` makes it (its workers start only later, in its loop)
+    assert manager.max_jobs == jobs.default_max_jobs() + 2
+    text = _help(capsys, "jobs", "work")
+    assert "Class page" in text and "or half the cores)" not in text
