@@ -45,3 +45,11 @@ def test_jobs_work_help_gives_the_default_cap_it_really_works_under(capsys, monk
     assert manager.max_jobs == jobs.default_max_jobs() + 2
     text = _help(capsys, "jobs", "work")
     assert "Class page" in text and "or half the cores)" not in text
+
+
+def test_the_readmes_prefetch_names_every_weights_file_the_pages_need():
+    # A teacher prefetching "what the class needs" word for word had no Transfer learning backbone offline: the
+    # line named only ResNet50's classifier.
+    prefetch = README.split("- Prefetch what the class needs")[1].split("\n- ")[0]
+    for key in weights.KEYS:
+        assert f"`python -m cnnviz download {key}`" in prefetch, key
