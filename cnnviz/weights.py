@@ -532,11 +532,12 @@ _first_cleanup = storage.Once(log, "weights folder cleanup")
 
 
 def _found(wf: WeightsFile) -> list[Path]:
-    """Files present (no checksum: a quick look), the explicit one first."""
+    """Files present (no checksum: a quick look), the explicit one first; none while ``$<wf.env>`` names no usable
+    file, as :func:`resolve_weights` then refuses whatever copies are here (:func:`_why_missing` says why)."""
     try:
         explicit = _explicit_path(wf, None)
-    except (InvalidArgument, Unavailable):  # resolve_weights says why (_why_missing)
-        explicit = None
+    except (InvalidArgument, Unavailable):
+        return []
     return [p for p in ([explicit] if explicit else []) + weights_candidates(wf) if p.is_file()]
 
 
@@ -562,6 +563,8 @@ def status() -> list[dict]:
         found = _found(wf)
         missing = f"{wf.file} ({wf.size_text}) is not on this machine yet"
         missing += "; the Pretrained ResNet50 page downloads it when it can." if wf is RESNET50 else "."
+        if not found and os.environ.get(wf.env, "").strip():  # the variable names no usable file: that, not "get it"
+            missing = _why_missing(wf)
         out.append({
             "name": wf.name,
             "present": bool(found),

@@ -311,3 +311,22 @@ def test_an_explicit_file_is_named_by_its_variable(keras_home, monkeypatch, tmp_
     assert weights.resolve_weights(wf) == tmp_path / "mine.h5"
     with pytest.raises(InvalidArgument, match="must be an HDF5 weights file ending in .h5"):
         weights.resolve_weights(wf, tmp_path / "mine.keras")
+
+
+def test_a_variable_naming_no_file_is_not_hidden_by_a_copy_here(keras_home, cnnviz_home, monkeypatch, tmp_path):
+    # The variable comes first and resolve_weights refuses a wrong one even with a copy here: Home and the Transfer
+    # page said "present" (the copy), and then the page and the training refused the weights.
+    from cnnviz.models.config import ModelConfig
+
+    for wf in (weights.RESNET50, weights.mobilenetv2(0.35, 96)):
+        storage.atomic_write_bytes(cnnviz_home / "weights" / wf.file, b"x")
+        monkeypatch.setenv(wf.env, str(tmp_path / "typo.h5"))
+        with pytest.raises(Unavailable, match=re.escape(f"{tmp_path / 'typo.h5'} (from {wf.env}) does not exist")):
+            weights.resolve_weights(wf)
+    home = weights.status()
+    assert [item["present"] for item in home[:2]] == [False, False]
+    assert home[0]["detail"].startswith(f"the ResNet50 weights file {tmp_path / 'typo.h5'} (from {weights.RESNET50.env}) "
+                                        "does not exist")
+    said = weights.backbone_status(ModelConfig(backbone="mobilenetv2", alpha=0.35, image_size=96, weights="imagenet"))
+    assert not said["present"] and said["path"] is None
+    assert said["message"].startswith(f"the MobileNetV2 weights file {tmp_path / 'typo.h5'} (from ")
