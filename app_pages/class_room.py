@@ -6,11 +6,11 @@ import datetime as dt
 
 import streamlit as st
 
-from cnnviz.app import identity, jobs, tables
+from cnnviz.app import accounts, identity, jobs, tables
 from cnnviz.app.boundary import friendly_errors
 from cnnviz.app.numbers import checked_number
 from cnnviz.app.state import say_runs_gone, still_chosen
-from cnnviz.classroom import roster
+from cnnviz.classroom import people, roster
 from cnnviz.classroom import settings as class_settings
 from cnnviz.markup import plain_text
 from cnnviz.runs import results
@@ -130,12 +130,21 @@ def _sharing(me) -> None:
             st.rerun()
 
 
+def _how_to_enter() -> str:
+    """How the teacher gets in on this server: the password, a teacher's account, or (neither set) not here."""
+    if people.teacher_password_set():
+        return "The teacher opens it with the password in the sidebar's Teacher box."
+    if people.teacher_emails() and accounts.auth_configured():
+        return "The teacher opens it signed in with a teacher's account."
+    return (f"No teacher can open it in a browser on this server: it has no teacher password ({people.PASSWORD_ENV}) "
+            f"and no sign-in with teachers' accounts ({people.TEACHERS_ENV} and [auth] in .streamlit/secrets.toml).")
+
+
 def main() -> None:
     st.title("Class")
     me = identity.person()
     if not me.is_teacher:
-        st.info("This page is for the teacher: who is training, the queue, and what the class shares. "
-                "The teacher opens it with the password in the sidebar's Teacher box.")
+        st.info("This page is for the teacher: who is training, the queue, and what the class shares. " + _how_to_enter())
         with friendly_errors("Reading the results"):
             if class_settings.results_shared():
                 _results_table(me)

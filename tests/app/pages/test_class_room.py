@@ -113,6 +113,35 @@ def test_a_student_gets_a_note_and_the_results_only_when_shared(app_path, ann_an
     assert JobTable().status(ann_job).state == "queued"  # and nothing else to press
 
 
+@pytest.mark.parametrize("env, says", [
+    ({people.PASSWORD_ENV: "pass-1234"}, "The teacher opens it with the password in the sidebar's Teacher box."),
+    ({people.TEACHERS_ENV: "teach@school.example"}, "The teacher opens it signed in with a teacher's account."),
+    ({people.CLASSROOM_ENV: "1"}, "No teacher can open it in a browser on this server: it has no teacher password"),
+    ({people.TEACHERS_ENV: "teach@school.example", "no sign-in": ""}, "No teacher can open it in a browser"),
+])
+def test_a_students_note_says_how_the_teacher_gets_in_on_this_server(app_path, ann_and_ben, monkeypatch, env, says):
+    # The note sent everyone to "the password in the sidebar's Teacher box", also on a server of teachers' accounts
+    # (README: CNNVIZ_TEACHERS) or with no password at all, where that box says no password is set.
+    _, _, ben_key, _ = ann_and_ben
+    for name, value in env.items():
+        if name.startswith("CNNVIZ_"):
+            monkeypatch.setenv(name, value)
+    at = AppTest.from_file(app_path, default_timeout=TIMEOUT)
+    if people.TEACHERS_ENV in env and "no sign-in" not in env:  # a student signed in with a school account
+        at.secrets["auth"] = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+                              "cookie_secret": "a-long-random-cookie-secret", "client_id": "cnnviz",
+                              "client_secret": "client-secret-value",
+                              "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration"}
+        at.user = {"is_logged_in": True, "email": "ben@school.example", "name": "Ben", "sub": "2"}
+    else:
+        at.query_params["key"] = ben_key
+    at.run()
+    at.switch_page(PAGE).run()
+    no_errors(at)
+    notes = [i.value for i in at.info if "This page is for the teacher" in i.value]
+    assert len(notes) == 1 and says in notes[0], notes
+
+
 def test_a_cap_out_of_range_is_said_and_apply_stays_off(app_path, ann_and_ben):
     """Issue 14: the cap's range is checked in Python: 0 stays in the box, is said, and cannot be applied."""
     at = open_page(app_path, PAGE)
