@@ -86,16 +86,16 @@ def _follow_loop(manager, job_id: str, presses: list[int]):
     epochs_shown, shown, phase, stopping, place = 0, None, None, False, 0
     line = _LinePrinter(sys.stdout.isatty())
     while True:
-        if len(presses) >= 2:
-            line.end()
-            _quit_following(manager, job_id)
-            raise KeyboardInterrupt
-        if presses and not stopping:
+        if presses and not stopping:  # first, also when a second press came before this look: a queued job is dropped
             line.end()
             print(f"stopping after this batch (job {job_id}; Ctrl-C again to quit at once)...", file=sys.stderr,
                   flush=True)
             manager.stop(job_id)
             stopping = True
+        if len(presses) >= 2:
+            line.end()
+            _quit_following(manager, job_id)
+            raise KeyboardInterrupt
         status = manager.status(job_id)
         if status.state == "queued" and status.queue_position != place:  # behind other trainings: as the pages say
             place = status.queue_position

@@ -513,3 +513,20 @@ def test_jobs_work_refuses_a_cap_out_of_range_as_other_options_are(capsys, cnnvi
     monkeypatch.setattr(jobs, "JobManager", no_workers)
     assert cli.main(["jobs", "work", "--max-jobs", given]) == 2
     assert capsys.readouterr().err == f"error: --max-jobs must be 1..{jobs.MAX_JOBS_LIMIT}, got {given}\n"
+
+
+# 23. train --wait, Ctrl-C twice while the job still waits in the queue (both presses before the next look): "goes on
+#     stopping in its worker", but no stop was asked and no worker had it: the job stayed queued, and trained (all its
+#     epochs) whenever a server or `jobs work` next started
+def test_ctrl_c_twice_while_queued_drops_the_job(capsys, monkeypatch):
+    from cnnviz.training import jobs, jobtable
+    from tests.support.specs import tiny_spec
+
+    monkeypatch.setattr(jobs.JobManager, "ensure_workers", lambda self: None)  # the worker is still starting
+    manager = jobs.JobManager()
+    job_id = manager.submit(tiny_spec(), build=tiny_build)
+    with pytest.raises(KeyboardInterrupt):
+        terminal._follow_loop(manager, job_id, [1, 1])
+    assert jobtable.JobTable().status(job_id).state == "cancelled"
+    err = capsys.readouterr().err
+    assert f"job {job_id} cancelled: nothing was saved" in err and "goes on stopping" not in err, err
