@@ -12,6 +12,7 @@ import functools
 import logging
 import sys
 from importlib import metadata
+from pathlib import Path
 
 from streamlit.commands import page_config
 from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
@@ -40,10 +41,30 @@ def version_warnings() -> list[str]:
     return lines
 
 
+#: The classroom settings (README, "For teachers"), which Streamlit reads from ``.streamlit/config.toml`` in the folder
+#: it is started in: those of them that keep students safe, and the values the file gives them.
+CONFIG_FILE = Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml"
+SAFE_SETTINGS = {"client.showErrorDetails": lambda value: value in ("none", False),
+                 "server.maxUploadSize": lambda value: value <= 10}  # MB: the pages say "up to 10 MB"
+
+
+def settings_warnings() -> list[str]:
+    """One line when the safety settings of :data:`CONFIG_FILE` are not in effect (the server started elsewhere)."""
+    from streamlit import config
+
+    off = {name: config.get_option(name) for name, safe in SAFE_SETTINGS.items() if not safe(config.get_option(name))}
+    if not off:
+        return []
+    return [f"Streamlit runs without cnnviz's classroom settings ({', '.join(f'{k} = {v!r}' for k, v in off.items())}: "
+            f"students would see error details, or upload more than the pages say): start it from {CONFIG_FILE.parents[1]} "
+            f"so that it reads {CONFIG_FILE}, or pass the settings as --options"]
+
+
 @functools.cache
 def install() -> None:
-    """Apply every patch and warn about version drift, once per process (``app.py`` calls it on every run)."""
-    for line in version_warnings():
+    """Apply every patch and warn about version drift or missing classroom settings, once per process (``app.py``
+    calls it on every run)."""
+    for line in version_warnings() + settings_warnings():
         log.warning(line)
     spare_keras_after_script_runs()
     send_data_uri_icons_as_they_are()

@@ -85,3 +85,17 @@ def test_a_data_uri_page_icon_is_sent_as_it_is_and_others_as_streamlit_sends_the
     icon = compat.icon_data_uri(str(REPO / "assets" / "favicon.svg"))
     assert patched(icon) == icon == real(REPO / "assets" / "favicon.svg")  # what Streamlit itself makes of the file
     assert patched("🧠") == real("🧠") == "emoji:🧠"
+
+
+def test_a_server_started_outside_cnnvizs_folder_is_told_its_classroom_settings_are_off(monkeypatch):
+    # Streamlit reads .streamlit/config.toml from the folder it is started in: `streamlit run /srv/cnnviz/app.py`
+    # from elsewhere (a service) ran with its defaults, error details shown to students and 200 MB uploads, unsaid.
+    from streamlit import config
+
+    defaults = {"client.showErrorDetails": "full", "server.maxUploadSize": 200}
+    monkeypatch.setattr(config, "get_option", lambda name: defaults[name])
+    [line] = compat.settings_warnings()
+    assert str(REPO / ".streamlit" / "config.toml") in line and "start it from" in line, line
+    ours = {"client.showErrorDetails": "none", "server.maxUploadSize": 10}
+    monkeypatch.setattr(config, "get_option", lambda name: ours[name])
+    assert compat.settings_warnings() == []
