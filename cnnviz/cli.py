@@ -174,6 +174,7 @@ def _cut(name: str, width: int) -> str:
 
 
 def _cmd_jobs(args: argparse.Namespace) -> int:
+    jobtable.JobTable().reap()  # a killed `train --wait`'s job (its worker gone, no server to see it) is not "running"
     _list_jobs(args)
     problem = jobs.slot_problem()  # e.g. a slot's lock file left by a server once run as root: why nothing trains
     if problem:
@@ -210,6 +211,7 @@ def _list_jobs(args: argparse.Namespace) -> None:
 
 def _cmd_jobs_stop(args: argparse.Namespace) -> int:
     table = jobtable.JobTable()
+    table.reap()  # as in `jobs`: a job whose worker is gone is not asked to stop, it has ended
     before = table.status(args.job_id)
     if before is None:
         raise InvalidArgument(f"no training job {args.job_id!r} (see `python -m cnnviz jobs`)")
@@ -222,6 +224,7 @@ def _cmd_jobs_stop(args: argparse.Namespace) -> int:
 def _cmd_jobs_resume(args: argparse.Namespace) -> int:
     # Without --wait only queue it: the workers of a short-lived process would end with it.
     manager = _cli_manager() if args.wait else jobs.JobManager(workers=False)
+    manager.table.reap()  # as in `jobs`: a job whose worker is gone has ended, and may be resumed
     new_id = manager.resume(args.job_id, owner=_cli_owner())
     note = manager.resume_note(args.job_id)
     print(f"job {new_id} queued: it goes on from epoch {manager.resumable(args.job_id)} of job {args.job_id}"

@@ -530,3 +530,22 @@ def test_ctrl_c_twice_while_queued_drops_the_job(capsys, monkeypatch):
     assert jobtable.JobTable().status(job_id).state == "cancelled"
     err = capsys.readouterr().err
     assert f"job {job_id} cancelled: nothing was saved" in err and "goes on stopping" not in err, err
+
+
+# 24. a `train --wait` killed with its worker (kill -9, a closed terminal, out of memory) while no server runs: `jobs`
+#     said "running", `jobs resume` refused it as running and `jobs stop` asked a worker that was gone to stop
+@pytest.mark.parametrize("command", [["jobs"], ["jobs", "resume", "JOB"], ["jobs", "stop", "JOB"]])
+def test_a_job_whose_worker_died_is_not_said_running(capsys, monkeypatch, command):
+    from cnnviz.training import jobs, jobtable
+    from tests.support.specs import tiny_spec
+
+    monkeypatch.setattr(jobs.JobManager, "ensure_workers", lambda self: None)
+    table = jobtable.JobTable()
+    job_id = jobs.JobManager(workers=False).submit(tiny_spec(), build=tiny_build)
+    assert table.claim(token="gone-worker", pid=999_999).job_id == job_id  # claimed, then its worker died
+    assert table.status(job_id).state == "running"
+    cli.main([job_id if word == "JOB" else word for word in command])
+    out = capsys.readouterr()
+    said = out.out + out.err
+    assert table.status(job_id).state == "failed", said  # as a server's upkeep ends it: resumable
+    assert not re.search(rf"{job_id} +running|is running|asked to stop", said), said  # resume: "no saved progress"
