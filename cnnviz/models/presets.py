@@ -125,7 +125,9 @@ _C004 = ModelConfig(optimizer="adam", learning_rate=0.001)
 _N003_Q32 = ("A pen-and-paper question (64×64×3 images, 5 classes): the notebook trains nothing. " + SEED003_Q32_NOTE
              + " On CIFAR-10 the same layers see 32×32 images and end in 10 outputs.")
 _CATS_DOGS = "cats_vs_dogs"  # the name to give the Kaggle PetImages zip on the Datasets page
-_IMPORT_CATS = f"Import the photos as '{_CATS_DOGS}' on the Datasets page. "
+_IMPORT_CATS = (f"Import them as '{_CATS_DOGS}' at 200×200 in grey: a zip of class folders on the Datasets page "
+                "takes uploads of up to 10 MB, so on the server run `python -m cnnviz data import folder ZIP --name "
+                f"{_CATS_DOGS} --image-size 200 --grey`. ")
 #: What the report leaves open and cnnviz chose; ``lr``: the network's own learning rate.
 _SETUP_CATS = ("The report shows no optimiser, epochs or batch size: Adam {lr:g}, 10 epochs of batch 32 are cnnviz's "
                "choice.")

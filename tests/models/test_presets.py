@@ -342,3 +342,16 @@ def test_a_fast_networks_gelu_is_computed_in_float32_between_bfloat16_layers():
     assert before.dtype.name == "bfloat16" and after.dtype == np.float32
     wide = before.astype(np.float64)
     np.testing.assert_allclose(after, wide * norm.cdf(wide), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["seed004_cats_dogs", "seed004_vgg16_unfrozen", "seed004_vgg16_frozen"])
+def test_the_cats_and_dogs_presets_say_how_to_import_the_photos_they_need(name):
+    # "Import the photos as 'cats_vs_dogs' on the Datasets page": its uploads stop at 10 MB (.streamlit/config.toml),
+    # 4,000 photos are some 100 MB, and the page's default (64×64 colour) is not the 200×200 grey the network takes.
+    preset = PRESETS[name]
+    notes = preset.training["notes"]
+    command = re.search(r"`python -m cnnviz (data import folder ZIP [^`]+)`", notes)
+    assert command, notes
+    args = cli.build_parser().parse_args(command.group(1).replace("ZIP", "cats.zip").split())
+    assert (f"{stored.FOLDER_PREFIX}{args.name}", args.image_size, args.grey) == (preset.training["dataset"], 200, True)
+    assert preset.input_shape == (200, 200, 1)

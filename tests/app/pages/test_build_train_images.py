@@ -76,7 +76,7 @@ def test_seed_000_on_cifar10_takes_the_first_images_and_shows_their_counts_and_w
 
 
 def test_seed_004_cats_and_dogs_on_the_imported_cats_vs_dogs_is_the_notebooks_data(app_path):
-    """The preset says: import the photos as 'cats_vs_dogs' on the Datasets page. That import (folder:cats_vs_dogs)
+    """The preset says: import the photos as 'cats_vs_dogs' at 200×200 in grey. That import (folder:cats_vs_dogs)
     is the notebook's data: the verdict compares the set-up with the notebook's, it does not call it another dataset."""
     report = datasets.import_folder_zip(make_zip(class_folders(per_class=20)), name="cats_vs_dogs", image_size=200,
                                         mode="L")
