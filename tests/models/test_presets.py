@@ -328,8 +328,8 @@ def test_new_layer_kinds_in_the_calculator():
 
 
 def test_a_fast_networks_gelu_is_computed_in_float32_between_bfloat16_layers():
-    """GELU of the bfloat16 convolution's output, computed in float32 (x·Φ(x), scipy's normal CDF as the
-    reference) and handed back to the next bfloat16 layer: the model's output equals that chain."""
+    """The GELU after a bfloat16 batch norm is a float32 layer: its output is x·Φ(x) of the batch norm's
+    bfloat16 output computed in float32 (scipy's normal CDF as the reference), not rounded to bfloat16."""
     import keras
     from scipy.stats import norm
 
