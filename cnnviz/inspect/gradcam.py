@@ -57,8 +57,10 @@ def last_conv_layer_name(model: "keras.Model") -> str:
 
     That is the output of the last convolution, taken after the layers right after it that
     keep its shape (batch norm, activation, the residual ``Add``): for ResNet50 this is
-    ``conv5_block3_out``, the map the classifier head pools. A nested model with a
-    feature-map output (a transfer-learning backbone) counts as a convolution.
+    ``conv5_block3_out``, the map the classifier head pools. An inception block's last
+    convolution is one of its branches: the ``Concatenate`` right after it, which keeps the
+    height and width, is the block's output and is taken too (as InceptionV3's ``mixed10``).
+    A nested model with a feature-map output (a transfer-learning backbone) counts as a convolution.
 
     Args:
         model: a built Keras model.
@@ -77,8 +79,12 @@ def last_conv_layer_name(model: "keras.Model") -> str:
     shape = output_shape(layers[last])
     chosen = last
     for j in range(last + 1, len(layers)):
-        if type(layers[j]).__name__ in _FOLLOWER_CLASS_NAMES and output_shape(layers[j]) == shape:
+        following = output_shape(layers[j])
+        if type(layers[j]).__name__ in _FOLLOWER_CLASS_NAMES and following == shape:
             chosen = j
+        elif (type(layers[j]).__name__ == "Concatenate" and shape is not None and following is not None
+              and len(following) == 4 and following[:3] == shape[:3]):  # the branches of a block, joined
+            chosen, shape = j, following
         else:
             break
     return layers[chosen].name

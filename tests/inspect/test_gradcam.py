@@ -179,6 +179,22 @@ def test_last_conv_layer_follows_batchnorm_and_activation():
     assert gradcam.last_conv_layer_name(keras.Model(inputs, out)) == "act"
 
 
+def test_a_network_ending_in_an_inception_block_is_explained_by_the_whole_block():
+    """The layer builder lets an inception block be the last conv layer: its last convolution is the pooling
+    branch's 1×1 (8 of the block's 64 channels); the map the head sees is the concatenation."""
+    from cnnviz.models import network
+    from cnnviz.models.config import ModelConfig
+    from cnnviz.models.layerlist import ConvLayer, InceptionBlock, LayerList
+
+    layer_list = LayerList(layers=(ConvLayer(filters=4), InceptionBlock()))
+    model = network.build_model(ModelConfig(architecture="layers", layer_list=layer_list, head="global_avg"),
+                                input_shape=(12, 12, 3), num_classes=3)
+    assert gradcam.last_conv_layer_name(model) == "inception_1_concat"
+    x = np.random.default_rng(4).uniform(size=(12, 12, 3)).astype(np.float32)
+    np.testing.assert_array_equal(gradcam.gradcam(model, x, class_index=1),
+                                  gradcam.gradcam(model, x, class_index=1, layer_name="inception_1_concat"))
+
+
 def test_nested_backbone_counts_as_the_feature_map():
     import keras
 
