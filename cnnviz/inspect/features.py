@@ -72,7 +72,8 @@ class Filters:
         in_channels: indices of the input channels shown.
         per_channel: len(filters)×len(in_channels)×kh×kw float in [0, 1].
         rgb: len(filters)×kh×kw×3 float in [0, 1] when the layer sees 3 channels
-            (a first layer on colour images), else None.
+            (a first layer on colour images), else None; red, green, blue as in the image
+            (see :func:`image_channel_order`).
         scale: "global" (one min/max over the whole kernel, as seed 004) or "per_filter".
         weights: the raw kernel of the shown filters and channels (kh×kw×in×out).
     """
@@ -372,11 +373,43 @@ def layer_filters(
         scaled = _scale01(kernel[..., :n_f], (0, 1, 2))
     per_channel = np.transpose(scaled[:, :, :n_c, :], (3, 2, 0, 1))  # filter, channel, kh, kw
     rgb = np.transpose(scaled, (3, 0, 1, 2)) if cin == 3 else None
+    order = image_channel_order(model, layer_name) if cin == 3 else None
+    if rgb is not None and order is not None:
+        rgb = rgb[..., np.argsort(order)]  # the weights of the input channel that carries red first, then green, blue
     return Filters(
         layer_name=layer_name, kernel_shape=(kh, kw, cin, cout), filters=tuple(range(n_f)),
         in_channels=tuple(range(n_c)), per_channel=per_channel, rgb=rgb, scale=scale,
         weights=kernel[:, :, :n_c, :n_f].astype(np.float32),
     )
+
+
+def image_channel_order(model: "keras.Model", layer_name: str) -> np.ndarray | None:
+    """Which image channel each input channel of a nested backbone's first layer carries (it reads the backbone's
+    input, maybe zero-padded), when the backbone is fed through a fixed channel swap: a frozen 1×1 convolution
+    whose kernel is a permutation (a transfer run of VGG16 or ResNet50 turns RGB into Caffe's B, G, R that way,
+    :func:`cnnviz.models.transfer.caffe_kernel`). ``order[j]`` is the image channel in the layer's input channel
+    ``j``; None when there is no such swap."""
+    import keras
+
+    if not nested.is_nested(layer_name) or layer_name.count(nested.SEPARATOR) != 1:
+        return None
+    source = getattr(getattr(nested.get(model, layer_name).input, "_keras_history", None), "operation", None)
+    while type(source).__name__ == "ZeroPadding2D":  # ResNet50's conv1_pad
+        source = getattr(getattr(source.input, "_keras_history", None), "operation", None)
+    if type(source).__name__ != "InputLayer":
+        return None
+    holder = model.get_layer(layer_name.split(nested.SEPARATOR, 1)[0])
+    nodes = getattr(holder, "_inbound_nodes", None) or []  # Keras 3's record of the call (as nested.graph_tensor)
+    if len(nodes) != 1 or len(nodes[0].input_tensors) != 1:
+        return None
+    feeder = getattr(getattr(nodes[0].input_tensors[0], "_keras_history", None), "operation", None)
+    kernel = getattr(feeder, "kernel", None)
+    if feeder is None or feeder.trainable or kernel is None or tuple(kernel.shape) != (1, 1, 3, 3):
+        return None
+    k = keras.ops.convert_to_numpy(kernel)[0, 0]  # image channel × output channel
+    if not (np.isin(k, (0.0, 1.0)).all() and (k.sum(axis=0) == 1).all() and (k.sum(axis=1) == 1).all()):
+        return None
+    return np.argmax(k, axis=0)
 
 
 def zero_channels(maps: FeatureMaps) -> int:

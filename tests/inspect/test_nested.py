@@ -53,6 +53,31 @@ def test_filters_are_the_inner_kernel(model):
     np.testing.assert_allclose(shown.per_channel, np.transpose((kernel - lo) / (hi - lo), (3, 2, 0, 1)), atol=1e-6)
 
 
+@pytest.mark.parametrize("backbone, first", [("vgg16", "block1_conv1"), ("resnet50", "conv1_conv")])
+def test_colour_tiles_of_a_caffe_backbone_show_the_colours_its_filters_respond_to(backbone, first):
+    """VGG16 and ResNet50 see B, G, R (the transfer network swaps the channels before the backbone): a filter that
+    fires on red weighs input channel 2, and its colour tile must be red, not blue."""
+    from cnnviz.models import transfer
+
+    net = transfer.build(transfer.config(backbone=backbone, weights="none", image_size=32), input_shape=(8, 8, 3),
+                         num_classes=2)
+    conv = net.get_layer(f"{backbone}_backbone").get_layer(first)
+    kernel, bias = (np.zeros(w.shape, np.float32) for w in conv.get_weights())
+    kernel[:, :, 2, 0] = 1.0  # filter 0 weighs the backbone's channel 2 (red in B, G, R)
+    kernel[:, :, 0, 1] = 1.0  # filter 1 weighs its channel 0 (blue)
+    conv.set_weights([kernel, bias])
+    red = np.zeros((8, 8, 3), np.float32)
+    red[..., 0] = 1.0  # a red picture, scaled to [0, 1] as the run's images
+    response = features.activations(net, red, [f"{backbone}_backbone/{first}"])[f"{backbone}_backbone/{first}"]
+    assert response[..., 0].max() > 0 and response[..., 0].max() > response[..., 1].max()  # filter 0 fires on red
+    tiles = features.layer_filters(net, f"{backbone}_backbone/{first}", max_filters=2).rgb
+    np.testing.assert_array_equal(tiles[0, ..., 0], 1.0)  # filter 0: red
+    np.testing.assert_array_equal(tiles[0, ..., 1:], 0.0)
+    np.testing.assert_array_equal(tiles[1, ..., 2], 1.0)  # filter 1: blue
+    np.testing.assert_array_equal(tiles[1, ..., :2], 0.0)
+    assert features.image_channel_order(net, f"{backbone}_backbone/{first}").tolist() == [2, 1, 0]
+
+
 def test_feature_maps_equal_the_inner_layers_called_by_hand(model):
     x = np.random.default_rng(1).uniform(size=(SIZE, SIZE, 3)).astype(np.float32)
     for path, upto in (("tiny_backbone/bb_conv1", "bb_conv1"), ("tiny_backbone/bb_conv2", "bb_conv2")):
