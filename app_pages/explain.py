@@ -103,7 +103,9 @@ def _occlusion_tab(info, image, class_names, predicted: int) -> None:
     c1, c2 = st.columns(2)
     patch = int(c1.slider("Patch size (pixels)", 1, max(1, side // 2), min(4, max(1, side // 2)),
                           key="explain_patch", persist_state=KEEP))
-    stride = int(c2.slider("Stride (pixels)", 1, patch, min(2, patch), key="explain_stride", persist_state=KEEP))
+    stride = 1  # a 1×1 patch has one stride: Streamlit refuses a slider from 1 to 1
+    if patch > 1:
+        stride = int(c2.slider("Stride (pixels)", 1, patch, min(2, patch), key="explain_stride", persist_state=KEEP))
     occ = explain_cache.occlusion_map(info, image, class_index=cls, patch=patch, stride=stride)
     fig = explain_figs.occlusion_figure(image, occ.heat)
     st.plotly_chart(fig, key="explain_occlusion")

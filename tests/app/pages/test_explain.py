@@ -92,6 +92,24 @@ def test_occlusion_tab(app_path, run_id, reference):
     assert title == f"probability drop<br>(red = {max(float(occ.heat.max()), 0.0):.1%})"
 
 
+def test_occlusion_with_one_pixel_patches(app_path, run_id, reference):
+    """A 1×1 patch leaves one stride (1): the page draws no stride slider from 1 to 1, which Streamlit refuses."""
+    model, x, y, names, x_uint8 = reference
+    at = _open_tab(app_path, "Occlusion")
+    at.slider(key="explain_patch").set_value(1).run()
+    no_errors(at)
+    assert "A grey 1×1 patch slid every 1 pixels (64 forward passes)" in texts(at)
+    from cnnviz.runs import store as runs
+    from cnnviz.runs.rundata import prepare_inputs
+    grey = prepare_inputs(runs.load_run(run_id), np.full((1, 1, 1, 1), 128, np.uint8)).reshape(-1)
+    occ = occlusion.occlusion(model, x[0], patch=1, stride=1, fill=grey)
+    title = figure(at, "explain_occlusion")["layout"]["annotations"][1]["text"]
+    assert title == f"probability drop<br>(red = {max(float(occ.heat.max()), 0.0):.1%})"
+    at.slider(key="explain_patch").set_value(3).run()  # a stride slider again, from 1 to 3
+    no_errors(at)
+    assert at.slider(key="explain_stride").max == 3
+
+
 def test_fooling_tab_fgsm_pgd_and_the_curve(app_path, run_id, reference):
     model, x, y, names, x_uint8 = reference
     at = _open_tab(app_path, "Fooling the network")
