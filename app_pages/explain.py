@@ -16,7 +16,7 @@ from cnnviz.app.pickers import tested_answer_caption
 from cnnviz.app.remember import KEEP, remembered_tabs
 from cnnviz.app.state import keep_choice_valid
 from cnnviz.data import images
-from cnnviz.inspect import adversarial, neuron, robustness, saliency
+from cnnviz.inspect import adversarial, neuron, occlusion, robustness, saliency
 from cnnviz.plots import explain as explain_figs
 from cnnviz.plots.common import image_grid
 from cnnviz.runs import store as runs
@@ -99,13 +99,17 @@ def _saliency_tab(info, image, layers, class_names, predicted: int) -> None:
 
 def _occlusion_tab(info, image, class_names, predicted: int) -> None:
     cls = _class_picker("explain_occ_class", class_names, predicted)
-    side = min(image.shape[:2])
+    height, width = image.shape[:2]
     c1, c2 = st.columns(2)
-    patch = int(c1.slider("Patch size (pixels)", 1, max(1, side // 2), min(4, max(1, side // 2)),
-                          key="explain_patch", persist_state=KEEP))
-    stride = 1  # a 1×1 patch has one stride: Streamlit refuses a slider from 1 to 1
-    if patch > 1:
-        stride = int(c2.slider("Stride (pixels)", 1, patch, min(2, patch), key="explain_stride", persist_state=KEEP))
+    # Only sizes and strides within occlusion.MAX_PATCHES forward passes are offered (a large image needs
+    # larger ones); one choice is no slider: Streamlit refuses a slider from 1 to 1.
+    low = occlusion.smallest_patch(height, width)
+    high = max(low, min(height, width) // 2)
+    patch = low if low == high else int(c1.slider("Patch size (pixels)", low, high, min(max(4, low), high),
+                                                  key="explain_patch", persist_state=KEEP))
+    least = occlusion.smallest_stride(height, width, patch)
+    stride = least if least == patch else int(c2.slider("Stride (pixels)", least, patch, max(least, min(2, patch)),
+                                                        key="explain_stride", persist_state=KEEP))
     occ = explain_cache.occlusion_map(info, image, class_index=cls, patch=patch, stride=stride)
     fig = explain_figs.occlusion_figure(image, occ.heat)
     st.plotly_chart(fig, key="explain_occlusion")

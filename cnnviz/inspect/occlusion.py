@@ -66,6 +66,28 @@ def patch_starts(length: int, patch: int, stride: int) -> tuple[int, ...]:
     return tuple(starts)
 
 
+def smallest_stride(height: int, width: int, patch: int) -> int | None:
+    """The smallest stride (1..patch) that keeps a map of ``patch``-sided patches within :data:`MAX_PATCHES`
+    forward passes; None when even a stride of ``patch`` needs more.
+
+    >>> smallest_stride(128, 128, 4), smallest_stride(200, 200, 4), smallest_stride(200, 200, 3)
+    (2, 4, None)
+    """
+    for stride in range(1, int(patch) + 1):
+        if len(patch_starts(height, patch, stride)) * len(patch_starts(width, patch, stride)) <= MAX_PATCHES:
+            return stride
+    return None
+
+
+def smallest_patch(height: int, width: int) -> int:
+    """The smallest patch side that some stride keeps within :data:`MAX_PATCHES` forward passes.
+
+    >>> smallest_patch(32, 32), smallest_patch(200, 200)
+    (1, 4)
+    """
+    return next(p for p in range(1, min(height, width) + 1) if smallest_stride(height, width, p) is not None)
+
+
 def occlusion(model: "keras.Model", image: np.ndarray, *, class_index: int | None = None, patch: int = 4,
               stride: int = 2, fill: float | np.ndarray = 0.0) -> Occlusion:
     """The occlusion map of one image for one class.

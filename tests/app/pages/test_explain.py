@@ -110,6 +110,23 @@ def test_occlusion_with_one_pixel_patches(app_path, run_id, reference):
     assert at.slider(key="explain_stride").max == 3
 
 
+def test_occlusion_offers_only_patches_within_the_forward_pass_budget(app_path, run_id, monkeypatch):
+    """A 160×160 image (a folder dataset's size; seed 004's cats vs dogs are 200×200) makes the default 4×4 patch
+    every 2 pixels 79×79 = 6,241 forward passes, more than occlusion.MAX_PATCHES: the tab opened on an error.
+    Here the budget shrinks to 8 for the 8×8 digits: only a 4×4 patch every 4 pixels fits."""
+    monkeypatch.setattr(occlusion, "MAX_PATCHES", 8)
+    at = _open_tab(app_path, "Occlusion")
+    assert "A grey 4×4 patch slid every 4 pixels (4 forward passes)" in texts(at)
+    assert not at.slider  # nothing else to choose
+    monkeypatch.setattr(occlusion, "MAX_PATCHES", 16)  # 2×2 patches every 2 pixels fit, and 3×3 every 2 or 3
+    at.run()
+    no_errors(at)
+    assert (at.slider(key="explain_patch").min, at.slider(key="explain_patch").max) == (2, 4)
+    at.slider(key="explain_patch").set_value(3).run()
+    no_errors(at)
+    assert (at.slider(key="explain_stride").min, at.slider(key="explain_stride").max) == (2, 3)
+
+
 def test_fooling_tab_fgsm_pgd_and_the_curve(app_path, run_id, reference):
     model, x, y, names, x_uint8 = reference
     at = _open_tab(app_path, "Fooling the network")
