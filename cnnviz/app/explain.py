@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
-from cnnviz.app.caches import (BY_MODEL, IMAGE_CACHE_ENTRIES, ResultStore, computed_once, run_key, run_model,
-                               run_robustness_set)
+from cnnviz.app.caches import (BY_MODEL, IMAGE_CACHE_ENTRIES, ResultStore, computed_once, image_digest, model_key,
+                               run_key, run_model, run_robustness_set)
 from cnnviz.errors import InvalidArgument
 from cnnviz.inspect import adversarial, neuron, occlusion, saliency
 from cnnviz.plots import explain as explain_figs
@@ -55,15 +55,30 @@ def attribution(info: runs.RunInfo, image: np.ndarray, *, method: str, class_ind
         return saliency.integrated_gradients(model, x, x0, class_index=class_index, steps=int(steps))
 
 
-@st.cache_data(max_entries=IMAGE_CACHE_ENTRIES, show_spinner="Hiding one patch at a time…", hash_funcs=BY_MODEL)
+@st.cache_resource(show_spinner=False)
+def _occlusion_maps() -> ResultStore:
+    """Every session's occlusion maps: a ResultStore, not st.cache_data, which would replay the progress bar."""
+    return ResultStore(IMAGE_CACHE_ENTRIES)
+
+
 def occlusion_map(info: runs.RunInfo, image: np.ndarray, *, class_index: int | None, patch: int,
                   stride: int) -> occlusion.Occlusion:
-    """:func:`cnnviz.inspect.occlusion.occlusion` of one uint8 image with a mid-grey patch."""
+    """:func:`cnnviz.inspect.occlusion.occlusion` of one uint8 image with a mid-grey patch, computed once per run,
+    image and settings for all sessions, with a progress bar that moves with every batch of patches (a large
+    image's 4,096 forward passes take tens of seconds on two cores)."""
     grey = prepare_inputs(info, np.full((1, 1, 1, image.shape[-1]), GREY, np.uint8)).reshape(-1)
     model, lock = run_model(info)
-    with lock:
-        return occlusion.occlusion(model, prepare_inputs(info, image), class_index=class_index, patch=int(patch),
-                                   stride=int(stride), fill=grey)
+    key = (model_key(info), image_digest(image), class_index, int(patch), int(stride))
+    return computed_once(_occlusion_maps(), key, lock, "Hiding one patch at a time: forward passes",
+                         lambda step: _shared(occlusion.occlusion(
+                             model, prepare_inputs(info, image), class_index=class_index, patch=int(patch),
+                             stride=int(stride), fill=grey, progress=step)))
+
+
+def _shared(found: occlusion.Occlusion) -> occlusion.Occlusion:
+    for arr in (found.drops, found.heat):
+        arr.flags.writeable = False  # shared by all sessions
+    return found
 
 
 @st.cache_data(max_entries=IMAGE_CACHE_ENTRIES, show_spinner="Attacking the image…", hash_funcs=BY_MODEL)

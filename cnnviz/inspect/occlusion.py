@@ -12,7 +12,7 @@ Shared models: hold the model's lock while calling :func:`occlusion`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -89,7 +89,8 @@ def smallest_patch(height: int, width: int) -> int:
 
 
 def occlusion(model: "keras.Model", image: np.ndarray, *, class_index: int | None = None, patch: int = 4,
-              stride: int = 2, fill: float | np.ndarray = 0.0) -> Occlusion:
+              stride: int = 2, fill: float | np.ndarray = 0.0,
+              progress: Callable[[int, int], None] | None = None) -> Occlusion:
     """The occlusion map of one image for one class.
 
     Args:
@@ -99,6 +100,7 @@ def occlusion(model: "keras.Model", image: np.ndarray, *, class_index: int | Non
         patch: the patch side in pixels (1..the image's smaller side).
         stride: pixels between patches (1..patch).
         fill: the patch's value in the model's input scale (a number or one per channel), e.g. grey.
+        progress: called as ``progress(patches done, patches in all)`` after each batch of forward passes.
     Returns:
         :class:`Occlusion`.
     """
@@ -123,7 +125,7 @@ def occlusion(model: "keras.Model", image: np.ndarray, *, class_index: int | Non
     occluded = np.repeat(x, len(rows) * len(cols), axis=0)
     for k, (r, c) in enumerate((r, c) for r in rows for c in cols):
         occluded[k, r:r + patch, c:c + patch, :] = fill_values
-    probs = evaluation.predict_probabilities(model, occluded, batch_size=BATCH)[:, int(class_index)]
+    probs = evaluation.predict_probabilities(model, occluded, batch_size=BATCH, progress=progress)[:, int(class_index)]
     drops = (base[int(class_index)] - probs).reshape(len(rows), len(cols)).astype(np.float32)
     total = np.zeros((h, w), np.float64)
     count = np.zeros((h, w), np.int32)

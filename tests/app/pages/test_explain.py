@@ -110,6 +110,27 @@ def test_occlusion_with_one_pixel_patches(app_path, run_id, reference):
     assert at.slider(key="explain_stride").max == 3
 
 
+def test_occlusion_moves_a_bar_with_its_forward_passes(app_path, run_id, monkeypatch):
+    """Up to occlusion.MAX_PATCHES forward passes (13 s for 2,500 of seed 004's cats-vs-dogs network on the
+    2-core machine): a bar that moves with each batch of patches, a spinner only before."""
+    moved, compute = [], occlusion.occlusion
+
+    def watched(*args, progress=None, **kw):  # the page's own bar, wrapped to see it move
+        if progress is None:
+            return compute(*args, **kw)
+        return compute(*args, **kw, progress=lambda done, total: moved.append((done, total)) or progress(done, total))
+
+    monkeypatch.setattr(occlusion, "MAX_PATCHES", 256)
+    monkeypatch.setattr(occlusion, "BATCH", 16)
+    monkeypatch.setattr(occlusion, "occlusion", watched)
+    at = _open_tab(app_path, "Occlusion")
+    assert moved == [(9, 9)]  # the default 4×4 patch every 2 pixels: 3×3 positions, one batch
+    at.slider(key="explain_patch").set_value(1).run()  # 64 forward passes, 16 at a time
+    no_errors(at)
+    assert moved[1:] == [(16, 64), (32, 64), (48, 64), (64, 64)]
+    assert "A grey 1×1 patch slid every 1 pixels (64 forward passes)" in texts(at)
+
+
 def test_occlusion_offers_only_patches_within_the_forward_pass_budget(app_path, run_id, monkeypatch):
     """A 160×160 image (a folder dataset's size; seed 004's cats vs dogs are 200×200) makes the default 4×4 patch
     every 2 pixels 79×79 = 6,241 forward passes, more than occlusion.MAX_PATCHES: the tab opened on an error.
