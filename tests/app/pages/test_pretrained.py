@@ -74,6 +74,25 @@ def test_fewer_classes_and_one_sample(app_path, patched):
     assert [s.value.split(":")[0] for s in at.subheader] == ["flower.jpg"]
 
 
+def test_listing_more_or_fewer_classes_does_not_run_the_network_again(app_path, patched, monkeypatch):
+    """The model is the class's one shared ResNet50 (one lock) and its Grad-CAM costs about a second per photo: the
+    'Classes to list' slider only changes how many of the computed classes are shown."""
+    from tests.support.pages import figure
+
+    calls, gradcam = [], patched.gradcam
+    monkeypatch.setattr(patched, "gradcam", lambda *a, **kw: calls.append(len(a[0])) or gradcam(*a, **kw))
+    at = _open_page(app_path)
+    assert calls == [2]  # the two sample photos, once
+    at.slider(key="pre_top").set_value(3).run()
+    assert not at.exception and not at.error
+    assert calls == [2]
+    results = pretrained.classify(patched, list(samples.sample_photos().values()), top=3)
+    for i, result in enumerate(results):
+        bars = figure(at, f"pre_top_{i}")
+        assert bars["layout"]["title"]["text"] == "Top 3 of 1,000 classes"
+        assert list(bars["data"][0]["customdata"]) == [wnid for wnid, _, _ in result.top][::-1]
+
+
 def test_uploads_good_and_bad(app_path, patched):
     at = _open_page(app_path)
     at.radio(key="pre_source").set_value("Upload").run()
