@@ -114,7 +114,7 @@ def _cifar_tab(clf) -> None:
         st.info("The predictions need ResNet50's ImageNet weights: see the note at the top of the page.")
         return
     with friendly_errors("Classifying the CIFAR-10 images"):
-        results = caches.classify_photos(clf, [img for img, _ in picked], top=3)
+        results = caches.classify_photos(clf, [img for img, _ in picked], top=3, explain=False)  # no heat maps here
         cols = st.columns(3)
         for i, ((img, truth), result) in enumerate(zip(picked, results)):
             with cols[i % 3]:

@@ -417,20 +417,22 @@ BY_CLASSIFIER = {pretrained.SharedClassifier: lambda clf: clf.weights_source, np
 
 
 @st.cache_data(max_entries=8, show_spinner="ResNet50 is looking at the photos...", hash_funcs=BY_CLASSIFIER)
-def _classified(clf: pretrained.SharedClassifier, photos: list[np.ndarray]) -> list:
-    return pretrained.classify(clf, list(photos), top=pretrained.MAX_TOP)
+def _classified(clf: pretrained.SharedClassifier, photos: list[np.ndarray], explain: bool) -> list:
+    return pretrained.classify(clf, list(photos), top=pretrained.MAX_TOP, explain=explain)
 
 
-def classify_photos(clf: pretrained.SharedClassifier, photos: list[np.ndarray], *, top: int = 5) -> list:
-    """:func:`cnnviz.inspect.pretrained.classify` of photos (uint8 arrays), with their ``top`` classes.
+def classify_photos(clf: pretrained.SharedClassifier, photos: list[np.ndarray], *, top: int = 5,
+                    explain: bool = True) -> list:
+    """:func:`cnnviz.inspect.pretrained.classify` of photos (uint8 arrays), with their ``top`` classes and, with
+    ``explain``, their Grad-CAM (about a second per photo, under the lock every student's page shares: a page
+    that draws no heat map asks for none).
 
     The photos are classified once with their :data:`~cnnviz.inspect.pretrained.MAX_TOP` classes and cut to
-    ``top``: listing more or fewer classes does not run ResNet50 and its Grad-CAM (about a second per photo,
-    under the lock every student's page shares) again.
+    ``top``: listing more or fewer classes does not run ResNet50 and its Grad-CAM again.
     """
     if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= pretrained.MAX_TOP:
         raise InvalidArgument(f"top must be 1..{pretrained.MAX_TOP}, got {top!r}")
-    return [replace(result, top=result.top[:top]) for result in _classified(clf, photos)]
+    return [replace(result, top=result.top[:top]) for result in _classified(clf, photos, bool(explain))]
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the photos...")

@@ -178,8 +178,11 @@ def test_camera_photo(app_path, patched):
 def test_cifar_bridge_with_images(app_path, patched, monkeypatch):
     pictures = [(photo(32, 32, seed=i), name) for i, name in enumerate(["airplane", "automobile"])]
     monkeypatch.setattr(caches, "cifar_bridge_images", lambda count, seed: pictures)
+    calls, gradcam = [], patched.gradcam  # Grad-CAM costs about a second per photo on the class's one model
+    monkeypatch.setattr(patched, "gradcam", lambda *a, **kw: calls.append(len(a[0])) or gradcam(*a, **kw))
     at = _open_page(app_path)
     assert not at.exception
+    assert calls == [2]  # the two sample photos' heat maps; the bridge draws none, so computes none
     captions = [c for img in at.image for c in img.captions]
     assert captions == ["CIFAR-10 says: airplane", "CIFAR-10 says: automobile"]
     results = pretrained.classify(patched, [img for img, _ in pictures], top=3)
