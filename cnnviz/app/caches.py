@@ -8,9 +8,9 @@ served stale; an image by the sha256 of its pixels, because Streamlit hashes big
 them and two images could collide. Uploaded bytes are hashed whole by Streamlit. Inference on a
 shared model goes through its one compiled forward pass (:mod:`cnnviz.inspect.inference`) and holds
 its lock (Keras inference on one model is not thread-safe, tensorflow#61298). Results that take
-seconds and want a progress bar while they are computed (Evaluate, the Robustness copies, ResNet50 itself) are kept
-in a :class:`ResultStore` in ``st.cache_resource`` instead of ``st.cache_data``, whose cached
-functions would replay their progress bars.
+seconds and want a progress bar while they are computed (Evaluate, the Robustness copies, ResNet50 itself and its
+photos' Grad-CAM) are kept in a :class:`ResultStore` in ``st.cache_resource`` instead of ``st.cache_data``,
+whose cached functions would replay their progress bars.
 """
 
 from __future__ import annotations
@@ -412,13 +412,35 @@ def resnet50() -> pretrained.SharedClassifier:
     return found
 
 
-#: ``hash_funcs`` of a shared classifier (by where its weights came from) and of photos (by their pixels).
-BY_CLASSIFIER = {pretrained.SharedClassifier: lambda clf: clf.weights_source, np.ndarray: image_digest}
+@st.cache_resource(show_spinner=False)
+def _classifications() -> ResultStore:
+    """Every session's classified photos: a ResultStore, not st.cache_data, which would replay the progress bar."""
+    return ResultStore(8)
 
 
-@st.cache_data(max_entries=8, show_spinner="ResNet50 is looking at the photos...", hash_funcs=BY_CLASSIFIER)
 def _classified(clf: pretrained.SharedClassifier, photos: list[np.ndarray], explain: bool) -> list:
-    return pretrained.classify(clf, list(photos), top=pretrained.MAX_TOP, explain=explain)
+    """The photos classified with their MAX_TOP classes, once for all sessions (keyed by the classifier's weights
+    and the photos' pixels); with ``explain``, a bar that moves with each photo's Grad-CAM (about a second each:
+    12 photos took 16 s on the 2-core machine)."""
+    store = _classifications()
+    key = (clf.weights_source, tuple(image_digest(p) for p in photos), explain)
+    found = store.get(key)
+    if found is not None:
+        return found
+    if not explain:  # one forward pass
+        with st.spinner("ResNet50 is looking at the photos..."):
+            found = pretrained.classify(clf, list(photos), top=pretrained.MAX_TOP, explain=False)
+    else:
+        text = "ResNet50 is looking at the photos: Grad-CAM of photo"
+        bar = st.progress(0.0, text=f"{text} 1 of {len(photos)}")
+
+        def step(done: int, total: int) -> None:
+            bar.progress(done / total, text=f"{text} {min(done + 1, total)} of {total}")
+
+        found = pretrained.classify(clf, list(photos), top=pretrained.MAX_TOP, progress=step)
+        bar.empty()
+    store.put(key, found)
+    return found
 
 
 def classify_photos(clf: pretrained.SharedClassifier, photos: list[np.ndarray], *, top: int = 5,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -188,14 +188,16 @@ class Classification:
 
 
 def classify(clf: SharedClassifier, images: Sequence[np.ndarray], *, top: int = 5,
-             explain: bool = True) -> list[Classification]:
+             explain: bool = True, progress: Callable[[int, int], None] | None = None) -> list[Classification]:
     """Classify several photos in one batch, with each one's top classes and Grad-CAM.
 
     Args:
         clf: the shared classifier.
         images: uint8 RGB photos of any size (1..MAX_IMAGES).
         top: classes to list per photo, 1..MAX_TOP.
-        explain: also compute each photo's Grad-CAM for its top class.
+        explain: also compute each photo's Grad-CAM for its top class, one photo at a time (about a second
+            each on two cores; the lock is let go between photos).
+        progress: called as ``progress(photos done, photos in all)`` after each photo's Grad-CAM.
     Returns:
         One :class:`Classification` per photo, in order.
     """
@@ -210,7 +212,10 @@ def classify(clf: SharedClassifier, images: Sequence[np.ndarray], *, top: int = 
     heatmaps: list[np.ndarray | None] = [None] * len(prepared)
     if explain:
         best = [int(np.argmax(row)) for row in probs]
-        heatmaps = list(clf.gradcam(batch, best))
+        for i in range(len(batch)):
+            heatmaps[i] = clf.gradcam(batch[i:i + 1], best[i:i + 1])[0]
+            if progress is not None:
+                progress(i + 1, len(batch))
     return [Classification(prepared=p, probabilities=pr, top=t, heatmap=h)
             for p, pr, t, h in zip(prepared, probs, tops, heatmaps)]
 
