@@ -13,7 +13,7 @@ import threading
 import numpy as np
 import streamlit as st
 
-from cnnviz.app.caches import BY_MODEL, BY_RUN, run_model, run_test_set
+from cnnviz.app.caches import BY_MODEL, BY_RUN, ResultStore, computed_once, run_key, run_model, run_test_set
 from cnnviz.app.report import pin_button
 from cnnviz.data import images
 from cnnviz.inspect import embeddings, evaluation
@@ -36,13 +36,31 @@ def untrained_model(info: runs.RunInfo) -> tuple:
         return embeddings.untrained_twin(model), threading.Lock()
 
 
-@st.cache_data(max_entries=8, show_spinner="Running the test images through the network…", hash_funcs=BY_RUN)
+@st.cache_resource(show_spinner=False)
+def _features() -> ResultStore:
+    """Every session's features: a ResultStore, not st.cache_data, which would replay the progress bar."""
+    return ResultStore(8)
+
+
 def features(info: runs.RunInfo, trained: bool, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(features N×D, probabilities N×K)`` of the run's first ``count`` test images."""
+    """``(features N×D, probabilities N×K)`` of the run's first ``count`` test images, computed once per run,
+    network and count for all sessions, with a bar that moves with every batch (a transfer network takes a minute
+    and more for 1,000 images on two cores). The projections below read them from here once computed (the tab
+    asks for them first), so their cached functions draw no bar."""
     x = prepare_inputs(info, run_test_set(info)["x"][:int(count)])
     model, lock = run_model(info) if trained else untrained_model(info)
-    with lock:
-        return embeddings.features(model, x), evaluation.predict_probabilities(model, x)
+    n = len(x)
+
+    def compute(step) -> tuple[np.ndarray, np.ndarray]:  # each image twice: to the features, then to the answers
+        values = embeddings.features(model, x, progress=lambda done, _: step(done, 2 * n))
+        values.flags.writeable = False  # shared by all sessions
+        probs = evaluation.predict_probabilities(model, x, progress=lambda done, _: step(n + done, 2 * n))
+        probs.flags.writeable = False
+        return values, probs
+
+    return computed_once(_features(), (run_key(info), bool(trained), int(count)), lock,
+                         f"Running the {'trained' if trained else 'untrained'} network on the test images (each "
+                         "twice: features, then answers):", compute)
 
 
 @st.cache_data(max_entries=16, show_spinner="Projecting with PCA…", hash_funcs=BY_RUN)

@@ -13,7 +13,7 @@ compare with the trained network. Shared models: hold the model's lock while cal
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -52,16 +52,21 @@ def feature_layer(model: "keras.Model"):
     return dense[-1]
 
 
-def features(model: "keras.Model", x: np.ndarray, *, batch_size: int = BATCH) -> np.ndarray:
-    """N×D float32: the input of the last Dense layer for each image of ``x`` (scaled as the model expects)."""
+def features(model: "keras.Model", x: np.ndarray, *, batch_size: int = BATCH,
+             progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """N×D float32: the input of the last Dense layer for each image of ``x`` (scaled as the model expects);
+    ``progress(images done, images in all)`` is called after each batch."""
     import keras
 
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 4 or len(x) == 0:
         raise InvalidArgument(f"x must be N×H×W×C images (N ≥ 1), got shape {x.shape}")
     sub = keras.Model(model.inputs[0], feature_layer(model).input, name=f"{model.name}_embedding")
-    parts = [keras.ops.convert_to_numpy(sub(x[s:s + batch_size], training=False))
-             for s in range(0, len(x), int(batch_size))]
+    parts = []
+    for s in range(0, len(x), int(batch_size)):
+        parts.append(keras.ops.convert_to_numpy(sub(x[s:s + batch_size], training=False)))
+        if progress is not None:
+            progress(min(s + int(batch_size), len(x)), len(x))
     return np.concatenate(parts).reshape(len(x), -1).astype(np.float32)
 
 

@@ -56,7 +56,11 @@ def test_features_are_the_last_dense_layers_input():
 
     w = np.random.default_rng(0).normal(size=(4, 4, 2, 3)).astype(np.float32)
     x = np.random.default_rng(1).uniform(size=(7, 4, 4, 2)).astype(np.float32)
-    np.testing.assert_allclose(embeddings.features(linear_model(w), x, batch_size=3), x.reshape(7, -1), rtol=1e-6)
+    moved = []
+    np.testing.assert_allclose(embeddings.features(linear_model(w), x, batch_size=3,
+                                                   progress=lambda *done: moved.append(done)),
+                               x.reshape(7, -1), rtol=1e-6)
+    assert moved == [(3, 7), (6, 7), (7, 7)]  # after every batch
     model = small_cnn(seed=2)
     sub = keras.Model(model.inputs[0], model.get_layer("gap").output)
     images = np.random.default_rng(2).uniform(size=(5, 8, 8, 3)).astype(np.float32)
