@@ -183,10 +183,11 @@ def maximize(model: "keras.Model", units: Sequence[int], *, target: str = "chann
 
 
 def top_images(model: "keras.Model", x: np.ndarray, layer: str, channels: Sequence[int], *, k: int = 5,
-               batch_size: int = TOP_BATCH) -> TopImages:
+               batch_size: int = TOP_BATCH, progress: Callable[[int, int], None] | None = None) -> TopImages:
     """The ``k`` images of ``x`` (scaled as the model expects) with the highest mean activation of each channel.
 
     The activation is the layer's output as Keras computes it (after its activation function).
+    ``progress(images done, images in all)`` is called after each batch.
     """
     import keras
 
@@ -197,8 +198,12 @@ def top_images(model: "keras.Model", x: np.ndarray, layer: str, channels: Sequen
         raise InvalidArgument(f"x must be N×H×W×C images (N ≥ 1), got shape {x.shape}")
     k = _whole(k, "k", 1, len(x))
     sub = keras.Model(model.inputs[0], nested.graph_tensor(model, layer), name=f"{model.name}_top_images")
-    means = np.concatenate([keras.ops.convert_to_numpy(sub(x[s:s + batch_size], training=False)).mean(axis=(1, 2))
-                            for s in range(0, len(x), int(batch_size))])[:, list(channels)]
+    parts = []
+    for s in range(0, len(x), int(batch_size)):
+        parts.append(keras.ops.convert_to_numpy(sub(x[s:s + batch_size], training=False)).mean(axis=(1, 2)))
+        if progress is not None:
+            progress(min(s + int(batch_size), len(x)), len(x))
+    means = np.concatenate(parts)[:, list(channels)]
     order = np.argsort(-means, axis=0, kind="stable")[:k].T
     return TopImages(layer=layer, channels=tuple(channels), indices=order,
                      scores=np.take_along_axis(means.T, order, axis=1).astype(np.float32))

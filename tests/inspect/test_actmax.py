@@ -107,7 +107,9 @@ def test_arguments_are_checked_with_the_values_received():
 
 def test_top_images_are_the_highest_mean_activations(known):
     x = np.random.default_rng(3).uniform(size=(40, 12, 12, 3)).astype(np.float32)
-    got = actmax.top_images(known, x, "known", [1, 0], k=4, batch_size=16)
+    moved = []
+    got = actmax.top_images(known, x, "known", [1, 0], k=4, batch_size=16, progress=lambda *done: moved.append(done))
+    assert moved == [(16, 40), (32, 40), (40, 40)]  # after every batch
     means = _keras_mean(known, x, [1, 0])
     for row, channel in enumerate((1, 0)):
         expected = np.argsort(-means[:, row], kind="stable")[:4]

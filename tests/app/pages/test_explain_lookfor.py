@@ -80,6 +80,21 @@ def test_filters_beside_the_test_images_that_excite_them(app_path, run_ids, refe
     assert "the 5 test images (#number, mean activation) that excite it most" in texts(at)
 
 
+def test_the_top_images_move_a_bar_with_the_test_images(app_path, run_ids, monkeypatch):
+    """2,000 test images through ResNet50's deep layers take minutes on two cores (MobileNetV2's about 16 s): a bar
+    that moves with every batch, a spinner only before."""
+    moved, compute = [], actmax.top_images
+
+    def watched(*args, progress=None, **kw):  # the page's own bar, wrapped to see it move
+        if progress is None:
+            return compute(*args, **kw)
+        return compute(*args, **kw, progress=lambda done, total: moved.append((done, total)) or progress(done, total))
+
+    monkeypatch.setattr(actmax, "top_images", watched)
+    _open(app_path, run_ids["flat"], "What a filter looks for")
+    assert moved == [(40, 40)]  # the run's 40 test images, one batch (the backend's batches: test_actmax.py)
+
+
 def test_stop_keeps_what_is_done_and_go_on_finishes(app_path, run_ids, reference):
     model, *_ = reference["flat"]
     at = open_page(app_path, PAGE)
