@@ -245,9 +245,13 @@ def score_source(model):
         return "input", last
     units = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense) and layer.units == 1
              and getattr(layer.activation, "__name__", "") == "sigmoid"]
-    if len(units) == 1 and (last is units[0] or (isinstance(last, keras.layers.Concatenate)
-                                                 and output_shape(last)[-1] == 2)):
-        return "sigmoid", units[0]
+    if last in units:
+        return "sigmoid", last
+    if isinstance(last, keras.layers.Concatenate) and output_shape(last)[-1] == 2:
+        # the unit the concatenation reads (a hidden Dense(1, sigmoid) may stand before it)
+        fed = [unit for unit in units if any(t is unit.output for t in last.input)]
+        if len(fed) == 1:
+            return "sigmoid", fed[0]
     return "output", None
 
 

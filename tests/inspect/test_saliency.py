@@ -144,3 +144,34 @@ def test_a_sigmoid_unit_gives_the_gradient_of_its_logit_even_when_saturated():
     scores = saliency._scores_and_gradients(mild, image[None], np.zeros(1, np.int32))[0]
     e = np.exp(scores - scores.max())
     np.testing.assert_allclose(e / e.sum(), mild.predict(image[None], verbose=0), atol=1e-6)
+
+
+def test_a_hidden_one_unit_sigmoid_layer_does_not_hide_the_output_units_logit():
+    """The layer builder allows a hidden Dense of 1 sigmoid unit before the sigmoid output: the scores are still
+    the output unit's ±z/2 (its gradient ±w/2 even when p is 1.0), not the probabilities (1 − p, p)."""
+    from cnnviz.inspect import gradcam
+    from cnnviz.models import network
+    from cnnviz.models.config import ModelConfig
+    from cnnviz.models.layerlist import ConvLayer, DenseLayer, LayerList
+
+    layer_list = LayerList(layers=(ConvLayer(filters=2), DenseLayer(units=1, activation="sigmoid")), output="sigmoid")
+    model = network.build_model(ModelConfig(architecture="layers", layer_list=layer_list, head="flatten"),
+                                input_shape=(6, 6, 1), num_classes=2)
+    unit = model.get_layer("output")
+    unit.set_weights([np.array([[3.0]], np.float32), np.array([40.0], np.float32)])  # p = sigmoid(3 h + 40) = 1.0
+    assert gradcam.score_source(model) == ("sigmoid", unit)
+    image = np.random.default_rng(5).uniform(size=(6, 6, 1)).astype(np.float32)
+    assert model.predict(image[None], verbose=0)[0].tolist() == [0.0, 1.0]
+    import keras
+    from tensorflow import GradientTape, constant
+
+    x = constant(image[None])
+    with GradientTape() as tape:
+        tape.watch(x)
+        h = keras.Model(model.inputs[0], model.get_layer("fc_1").output)(x, training=False)
+        z = 3.0 * h[0, 0] + 40.0
+    expected = 0.5 * tape.gradient(z, x).numpy()[0]  # d(z/2)/dx, what the probability's gradient (0) hides
+    got = saliency.gradients(model, image, class_index=1)
+    assert got.score == pytest.approx(0.5 * float(z), rel=1e-5)
+    np.testing.assert_allclose(got.values, expected, atol=1e-7)
+    assert np.abs(got.values).max() > 0
