@@ -92,7 +92,7 @@ def main() -> None:
              train_bfloat16_gelu_img_s=med["train_bfloat16_gelu"], train_float32_gelu_img_s=med["train_float32_gelu"],
              train_new_over_old=med["train_float32_gelu"] / med["train_bfloat16_gelu"],
              agree=float(np.mean(probs["bfloat16_gelu"].argmax(1) == probs["float32_gelu"].argmax(1))),
-             max_probability_difference=float(np.abs(probs["bfloat16_gelu"] - probs["float32_gelu"]).max()))
+             max_probability_difference=f'{np.abs(probs["bfloat16_gelu"] - probs["float32_gelu"]).max():.2e}')
     _row(load_after=list(os.getloadavg()))
 
 
