@@ -362,3 +362,10 @@ def test_evaluate_and_the_app_caches_import_no_scikit_learn():
     code = "import sys, cnnviz.inspect.evaluation, cnnviz.app.caches; print('sklearn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_softmax_rows_with_an_exact_zero_stay_probabilities():
+    """A confident float32 softmax underflows to exact zeros: such rows are probabilities already, not logits to
+    softmax again (which would turn a 100% answer into 58%)."""
+    probs = np.array([[1.0, 0.0, 0.0], [0.0, 0.25, 0.75]])
+    np.testing.assert_array_equal(evaluation.as_probabilities(probs), probs.astype(np.float32))

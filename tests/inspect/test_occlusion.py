@@ -84,3 +84,23 @@ def test_errors_and_doctest(model):
     with pytest.raises(InvalidArgument, match=r"class index must be 0\.\.2, got 7"):
         occlusion.occlusion(model, image, class_index=7)
     assert doctest.testmod(occlusion).failed == 0
+
+
+def test_a_wide_image_is_covered_across_its_whole_width():
+    """Rows and columns get their own patch positions: a 6×10 image has patches at columns 0..8, not only the
+    rows' 0..4, and every pixel's heat is a mean over the patches covering it."""
+    from tests.support.models import linear_model
+
+    weights = np.random.default_rng(4).normal(size=(6, 10, 1, 2)).astype(np.float32)
+    model = linear_model(weights)
+    image = np.random.default_rng(5).uniform(0, 1, (6, 10, 1)).astype(np.float32)
+    got = occlusion.occlusion(model, image, class_index=1, patch=2, stride=2)
+    assert got.row_starts == (0, 2, 4) and got.col_starts == (0, 2, 4, 6, 8)
+    assert got.heat.shape == (6, 10) and got.drops.shape == (3, 5)
+    # stride = patch: each pixel lies under exactly one patch, so its heat is that patch's drop
+    np.testing.assert_allclose(got.heat, np.kron(got.drops, np.ones((2, 2))), rtol=1e-6)
+    logits = lambda im: im.reshape(-1) @ weights.reshape(-1, 2)  # noqa: E731
+    p = lambda im: np.exp(logits(im) - logits(im).max()) / np.exp(logits(im) - logits(im).max()).sum()  # noqa: E731
+    hidden = image.copy()
+    hidden[4:6, 8:10] = 0.0
+    assert got.drops[2, 4] == pytest.approx(p(image)[1] - p(hidden)[1], abs=1e-5)

@@ -476,3 +476,54 @@ def test_sample_indices_are_evenly_spaced_and_refuse_nonsense():
     for count, limit in ((-1, 5), (2.5, 5), (True, 5), (10, 0)):
         with pytest.raises(InvalidArgument, match=repr(count) if limit else "got 0"):
             robustness.sample_indices(count, limit)
+
+
+def test_each_shift_is_named_by_the_way_the_picture_moves(quad):
+    """"shift down 2 px" is the test set moved 2 pixels down (scipy.ndimage.shift by +2 rows), and so on: each
+    named copy's accuracy per class is that of the images moved that way."""
+    model, x, y = quad
+    r = robustness.transform_test(model, x, y, QUAD_NAMES, shifts=(2,))
+    moves = {"shift right 2 px": (0, 2), "shift left 2 px": (0, -2), "shift down 2 px": (2, 0), "shift up 2 px": (-2, 0)}
+    for name, (dy, dx) in moves.items():
+        moved = ndimage.shift(x, (0, dy, dx, 0), order=0, mode="constant", cval=0.0)
+        ev = evaluation.evaluate(model, moved, y, QUAD_NAMES)
+        row = r.names.index(name)
+        assert r.accuracy[row] == pytest.approx(ev.accuracy), name
+        np.testing.assert_allclose(r.per_class[row], [c["recall"] for c in ev.per_class], err_msg=name)
+
+
+def test_the_training_jobs_kept_views_are_the_test_set_as_it_is_and_mirrored_left_right():
+    """The job keeps its answers on each test image and on its mirror image (``flip_images``' default, left-right):
+    Robustness reuses them as exactly those copies, so its "flip left-right" bar is that mirror's accuracy."""
+    from cnnviz.training import tta
+
+    kept = robustness.KEPT_VIEWS
+    np.testing.assert_array_equal(kept[tta.PLAIN_VIEW].apply(X_U8), X_U8)
+    np.testing.assert_array_equal(kept[tta.MIRRORED_VIEW].apply(X_U8), X_U8[:, :, ::-1])
+    named = dict(robustness.transform_variants((1,), fill="constant"))
+    assert kept[tta.MIRRORED_VIEW] == named["flip left-right"] and kept[tta.PLAIN_VIEW] == named["original"]
+
+
+def test_robustness_doctests():
+    import doctest
+
+    assert doctest.testmod(robustness).failed == 0
+
+
+def test_a_sweep_without_0_degrees_has_no_upright_accuracy():
+    names = ("a", "b")
+    y = np.array([0, 1])
+    scores = [(0.5, np.array([1.0, 0.0])), (0.25, np.array([0.5, 0.0]))]
+    assert robustness.sweep_result((180, 90), scores, names, y, "constant").unrotated_accuracy is None
+    assert robustness.sweep_result((360, 90), scores, names, y, "constant").unrotated_accuracy == 0.5
+
+
+def test_figures_write_each_accuracy_on_its_own_bar_and_line():
+    sweep = robustness.sweep_result((0, 90), [(0.75, np.array([1.0, 0.5])), (0.25, np.array([0.5, 0.0]))],
+                                    ("a", "b"), np.array([0, 1]), "constant")
+    fig = plots.accuracy_vs_angle_figure({"plain": sweep})
+    assert [a.text for a in fig.layout.annotations] == ["plain upright 75%"]
+    result = robustness.TransformResult(("original", "flip left-right"), np.array([0.75, 0.25]),
+                                        np.zeros((2, 2)), ("a", "b"))
+    bars = plots.transforms_figure({"plain": result}).data[0]
+    assert list(bars.x) == ["original", "flip left-right"] and list(bars.text) == ["75%", "25%"]

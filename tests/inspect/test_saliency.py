@@ -175,3 +175,24 @@ def test_a_hidden_one_unit_sigmoid_layer_does_not_hide_the_output_units_logit():
     assert got.score == pytest.approx(0.5 * float(z), rel=1e-5)
     np.testing.assert_allclose(got.values, expected, atol=1e-7)
     assert np.abs(got.values).max() > 0
+
+
+def test_blurred_baseline_is_scipys_gaussian_of_each_colour_rounded():
+    """Each colour is blurred on its own (a red patch stays red, no colour bleeds into another), then rounded."""
+    from scipy import ndimage
+
+    img = np.random.default_rng(3).integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    img[2:6, 2:6] = [255, 0, 0]
+    got = saliency.baseline_image("blurred", img, sigma=1.5)
+    want = np.stack([ndimage.gaussian_filter(img[..., c].astype(np.float64), 1.5, mode="nearest") for c in range(3)],
+                    axis=-1)
+    np.testing.assert_array_equal(got, np.clip(np.rint(want), 0, 255).astype(np.uint8))
+
+
+def test_completeness_gap_is_the_error_as_a_share_of_the_score_change():
+    """The Explain page prints it as a percentage: |total − (score − baseline score)| / |score − baseline score|."""
+    heat = np.zeros((1, 1), np.float32)
+    values = np.zeros((1, 1, 1), np.float32)
+    ig = saliency.Attribution("integrated", 0, values, heat, score=3.0, baseline_score=1.0, total=1.5)
+    assert ig.completeness_gap == pytest.approx(0.25)  # |1.5 − 2| / 2
+    assert saliency.Attribution("gradients", 0, values, heat, score=3.0).completeness_gap is None
