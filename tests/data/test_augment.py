@@ -143,3 +143,41 @@ def test_a_batch_seeds_flips_and_crops_are_mirrors_and_whole_pixel_shifts():
     shifts = {next(((dy, dx) for dy in range(5) for dx in range(5)
                     if np.array_equal(out[i], padded[i, dy:dy + 16, dx:dx + 16])), None) for i in range(len(x))}
     assert None not in shifts and len(shifts) > 1
+
+
+@pytest.mark.parametrize("setting", [{"rotation": 10}, {"flip": "vertical"}, {"translate": 0.1}, {"zoom": 0.1},
+                                     {"crop": 2}])
+def test_any_one_setting_is_an_augmentation(setting):
+    """A run with only a crop (or only any other setting) is augmented: an identity config is dropped from the
+    spec (``augment=None``) and would train on the plain images."""
+    cfg = AugmentConfig(**setting)
+    assert not cfg.is_identity
+    assert augment.build_augmenter(cfg).layers[0].name != "augment_none"
+
+
+def test_translation_and_zoom_move_both_ways_by_the_fraction_given():
+    model = augment.build_augmenter(AugmentConfig(translate=0.2, zoom=0.1))
+    move, zoom = model.get_layer("augment_translation"), model.get_layer("augment_zoom")
+    assert (move.height_factor, move.width_factor) == (0.2, 0.2)  # "shift ±20%": up/down and left/right
+    assert zoom.height_factor == 0.1 and zoom.width_factor is None  # None: width zooms with height
+
+
+@pytest.mark.slow
+def test_crop_shifts_reach_every_offset_up_to_the_pad_either_way():
+    """"crop ±2 px": each of the 2·2 + 1 = 5 offsets per axis is drawn, in the layer and in the pipeline's
+    seeded draws (an exclusive upper bound of 2·pad would never shift by +2)."""
+    import tensorflow as tf
+
+    x = np.random.default_rng(6).integers(0, 256, (200, 8, 8, 1)).astype(np.float32)
+    padded = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="reflect")
+    augmenter = augment.build_augmenter(AugmentConfig(crop=2))
+
+    def offsets(out):
+        found = [next((dy, dx) for dy in range(5) for dx in range(5) if np.array_equal(o, p[dy:dy + 8, dx:dx + 8]))
+                 for o, p in zip(out, padded)]
+        return {dy for dy, _ in found}, {dx for _, dx in found}
+
+    layer_out = np.asarray(augmenter.get_layer("augment_crop")(x, training=True))
+    assert offsets(layer_out) == (set(range(5)), set(range(5)))
+    seeded = np.asarray(augment.augment_batch(augmenter, tf.constant(x), seed=tf.constant([0, 3])))
+    assert offsets(seeded) == (set(range(5)), set(range(5)))

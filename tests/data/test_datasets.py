@@ -363,6 +363,9 @@ def test_random_per_class_picks_each_class_repeatably():
     groups = subsets.random_per_class(y, 3, num_classes=4, seed=5)
     assert [len(g) for g in groups] == [3, 3, 2, 0]
     assert all((y[g] == c).all() for c, g in enumerate(groups))
+    # no image twice: a class with no more images than asked for shows each of them once
+    assert sorted(groups[1].tolist()) == [1, 4, 7] and sorted(groups[2].tolist()) == [2, 5]
+    assert len(set(groups[0].tolist())) == 3
     again = subsets.random_per_class(y, 3, num_classes=4, seed=5)
     assert all(np.array_equal(a, b) for a, b in zip(groups, again))
     with pytest.raises(InvalidArgument, match="images per class must be 1..50, got 0"):
@@ -373,7 +376,8 @@ def test_sample_indices():
     idx = subsets.sample_indices(10, 4, seed=1)
     assert len(set(idx.tolist())) == 4 and idx.max() < 10
     assert np.array_equal(idx, subsets.sample_indices(10, 4, seed=1))
-    assert len(subsets.sample_indices(3, 8)) == 3
+    assert sorted(subsets.sample_indices(3, 8).tolist()) == [0, 1, 2]  # each image once
+    assert sorted(subsets.sample_indices(6, 6, seed=2).tolist()) == list(range(6))
 
 
 @pytest.mark.parametrize("num_classes, fraction", [(10, 0.25), (10, 0.05), (2, 0.5), (10, 0.5), (3, 0.1), (7, 0.3)])

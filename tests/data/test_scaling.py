@@ -44,3 +44,20 @@ def test_affine_callable_is_apply(method):
     np.testing.assert_array_equal(mapped(x), scaling.apply(x, saved))
     with pytest.raises(InvalidArgument, match=r"one scale and one offset per channel, got .*'offset': \[0.0\]"):
         scaling.Affine.of({"scale": [1.0, 2.0], "offset": [0.0]})
+
+
+def test_a_constant_training_channel_only_moves_test_pixels_by_its_mean():
+    """Its std is 0: the scale stays 1 (pixels centred, not divided by ~0), so a test image that differs keeps a
+    finite value; the other channel is standardised with the training images' numbers."""
+    train = np.zeros((2, 1, 2, 2), np.uint8)
+    train[..., 0] = 7
+    train[..., 1] = [[10, 30]]
+    affine = scaling.affine("standardize", train)
+    test = np.array([[[[9, 40]]]], np.uint8)
+    np.testing.assert_allclose(scaling.apply(test, affine).ravel(), [2.0, (40 - 20) / 10], rtol=1e-6)
+
+
+def test_scaling_doctests():
+    import doctest
+
+    assert doctest.testmod(scaling).failed == 0

@@ -119,3 +119,21 @@ def test_the_scaling_preview_takes_its_statistics_from_the_selected_training_par
     # the first 10 images, the first 2 for validation: trained on images 2..9, values 20..90
     assert out["raw"].ravel().tolist() == list(range(20, 100, 10))
     assert out["stats"]["mean"] == pytest.approx([55.0])
+
+
+@pytest.mark.parametrize("n", [7, 33, 90, 180, 50_000])
+@pytest.mark.parametrize("fraction", [0.1, 0.2, 0.3, 0.7, 0.15])
+def test_validation_count_is_keras_validation_split(n, fraction):
+    """Keras keeps ``floor(n × (1 − fraction))`` images to train on; rounding the other way (``ceil(n × fraction)``)
+    differs where the products are not exact in binary: 90 × 0.7 = 62.99999999999999, so Keras validates on 28
+    of 90 images, not ceil(90 × 0.3) = 27."""
+    from keras.src.trainers.data_adapters.array_slicing import train_validation_split
+
+    (_,), (x_val,) = train_validation_split((np.arange(n),), validation_split=fraction)
+    assert selection.validation_count(n, fraction) == len(x_val)
+
+
+def test_selection_doctests():
+    import doctest
+
+    assert doctest.testmod(selection).failed == 0

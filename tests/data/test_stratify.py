@@ -89,3 +89,16 @@ def test_a_run_test_set_needs_no_sklearn_import():
             "subsets.split_validation(np.arange(500), y[:500])\nprint('sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("n", "classes", "seed"), [(40, 2, 0), (97, 3, 1), (1_000, 10, 42)])
+def test_the_largest_stratified_subset_is_still_train_test_splits(n, classes, seed):
+    """Leaving out one image per class is the most a stratified subset can take: it is still scikit-learn's
+    draw (a run's images are recomputed from its labels and seed), not the random few of a larger subset."""
+    y_train, y_test = _labels(n, classes, seed, False), _labels(n, classes, seed + 1, False)
+    take = n - classes
+    want_train, _ = train_test_split(np.arange(n), train_size=take, random_state=seed, stratify=y_train)
+    want_test, _ = train_test_split(np.arange(n), train_size=take, random_state=seed, stratify=y_test)
+    got_train, got_test = subsets.subset_indices(y_train, y_test, train_size=take, test_size=take, seed=seed)
+    np.testing.assert_array_equal(got_train, want_train)
+    np.testing.assert_array_equal(got_test, want_test)
