@@ -103,6 +103,7 @@ def test_kernel_constants_have_the_documented_values():
     assert conv.SOBEL_X.tolist() == [[1, 0, -1], [2, 0, -2], [1, 0, -1]]
     np.testing.assert_array_equal(conv.SOBEL_Y, conv.SOBEL_X.T)
     assert conv.LAPLACIAN.sum() == 0 and conv.SHARPEN.sum() == 1 and conv.EMBOSS.sum() == 1
+    assert conv.EMBOSS.tolist() == [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]  # the GIMP manual's emboss matrix
     np.testing.assert_array_equal(conv.SHARPEN, conv.IDENTITY - conv.LAPLACIAN)
 
 
@@ -369,6 +370,12 @@ def test_color_kernels():
     assert conv.color_kernel("Sobel X on every channel", 5).shape == (5, 5, 3)
     red_blue = conv.color_kernel("Red minus blue", 3)
     assert conv.conv2d_like(np.full((4, 4, 3), [200, 0, 0], float), red_blue)[0, 0] == pytest.approx(200)
+    assert conv.conv2d_like(np.full((4, 4, 3), [0, 0, 200], float), red_blue)[0, 0] == pytest.approx(-200)
+    assert conv.conv2d_like(np.full((4, 4, 3), [0, 200, 0], float), red_blue)[0, 0] == pytest.approx(0)
+    # a larger "Sobel X" still finds vertical edges: weights fall from left (+1) to right (−1), equal down a column
+    sobel5 = conv.color_kernel("Sobel X on every channel", 5)
+    for c in range(3):
+        np.testing.assert_allclose(sobel5[..., c], np.tile([1.0, 0.5, 0.0, -0.5, -1.0], (5, 1)))
     with pytest.raises(InvalidArgument, match="colour filter must be one of"):
         conv.color_kernel("Blue")
 
@@ -425,6 +432,8 @@ def test_patterns():
     assert board[0, 0] == 230 and board[0, 8] == 25 and board[8, 8] == 230
     circle = conv.pattern_image("Circle", 64)
     assert circle[32, 32] == 220 and circle[0, 0] == 30
+    # radius 64 / 3 ≈ 21.3 around the centre (31.5, 31.5): column 52 is 20.5 away (in), column 54 is 22.5 (out)
+    assert circle[31, 52] == 220 and circle[31, 54] == 30 and circle[31, 11] == 220 and circle[31, 9] == 30
     np.testing.assert_array_equal(circle, circle.T)
     with pytest.raises(InvalidArgument, match="pattern must be one of"):
         conv.pattern_image("Stripes")
