@@ -97,3 +97,9 @@ def test_lookahead_weights_equal_the_formula_on_a_tiny_model():
         np.testing.assert_allclose(w, a, rtol=1e-5, atol=1e-6)
     with pytest.raises(InvalidArgument, match="got 11 of 10"):
         airbench.lookahead_callback(10, start_step=11)
+
+
+def test_airbench_doctests():
+    import doctest
+
+    assert doctest.testmod(airbench).failed == 0

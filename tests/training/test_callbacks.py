@@ -50,3 +50,64 @@ def test_time_left_waits_for_a_stable_pace():
     assert seconds_left(10, 2.0, 90) == pytest.approx(18.0)
     with pytest.raises(ValueError, match="batches_left=-1"):
         seconds_left(10, 2.0, -1)
+
+
+# --- a resumed run goes on where it stopped ---------------------------------------------------
+def _fake_model():
+    from types import SimpleNamespace
+
+    return SimpleNamespace(optimizer=SimpleNamespace(learning_rate=None), stop_training=False,
+                           get_weights=lambda: [])
+
+
+def test_a_resumed_schedule_starts_at_its_step_not_at_the_first():
+    """11 steps, resumed at step 5 = half way: 0.2 → 1 over the first 23%, then down to 0.07 (airbench's triangle),
+    so at 0.5 the rate is peak × (1 − 0.27 / 0.77 × 0.93)."""
+    from cnnviz.training.callbacks import schedule_callback
+
+    callback, model = schedule_callback("one_cycle", 0.1, total_steps=11, start_step=5), _fake_model()
+    callback.set_model(model)
+    callback.on_train_batch_begin(0)
+    assert model.optimizer.learning_rate == pytest.approx(0.1 * (1 - 0.27 / 0.77 * 0.93))
+    callback.on_train_batch_begin(1)
+    assert model.optimizer.learning_rate == pytest.approx(lr_at("one_cycle", 0.1, 0.6))
+
+
+@pytest.mark.parametrize("earlier", [[1.0, 1.1], [1.0, 0.9, 0.95], [1.0]])
+def test_a_resumed_early_stop_stops_at_the_epoch_the_uninterrupted_run_would(earlier):
+    """Keras' own EarlyStopping fed every epoch is the reference; the resumed one sees only the epochs after the
+    resume and the earlier ones' history."""
+    import keras
+
+    from cnnviz.training.callbacks import early_stopping_callback
+
+    later = [1.2, 1.3, 1.4, 1.5]
+
+    def stopping_epoch(callback, values, first_epoch):
+        model = _fake_model()
+        callback.set_model(model)
+        callback.on_train_begin()
+        for epoch, value in enumerate(values, start=first_epoch):
+            callback.on_epoch_end(epoch, {"val_loss": value})
+            if model.stop_training:
+                return epoch
+        return None
+
+    want = stopping_epoch(keras.callbacks.EarlyStopping(monitor="val_loss", patience=2), earlier + later, 0)
+    assert want is not None
+    assert stopping_epoch(early_stopping_callback(2, {"val_loss": earlier}), later, len(earlier)) == want
+
+
+def test_progress_fraction_counts_the_epochs_before_this_one():
+    from cnnviz.training.callbacks import Progress
+
+    assert Progress(epoch=2, epochs=4, batch=5, batches=10).fraction == pytest.approx(15 / 40)
+    assert Progress(epoch=1, epochs=4, batch=0, batches=10).fraction == 0.0
+
+
+def test_callbacks_doctests():
+    import doctest
+
+    from cnnviz.training import callbacks
+
+    assert doctest.testmod(callbacks).failed == 0
