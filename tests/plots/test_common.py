@@ -104,3 +104,9 @@ def test_image_grid_lays_out_as_make_subplots_did(n, columns, titled):
     else:
         assert not fig.layout.annotations
     assert fig.layout.title.text == "Grid"
+
+
+def test_common_doctests():
+    import doctest
+
+    assert doctest.testmod(common).failed == 0

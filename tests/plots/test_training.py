@@ -52,3 +52,9 @@ def test_compare_runs_one_colour_per_run_dashed_validation():
     assert fig.data[1].line.dash == "dash" and fig.data[0].line.dash is None
     assert list(fig.data[1].y) == [0.2, None]
     assert fig.layout.yaxis.title.text == "accuracy"
+
+
+def test_training_plots_doctests():
+    import doctest
+
+    assert doctest.testmod(plots).failed == 0

@@ -45,3 +45,19 @@ def test_students_see_it_only_when_the_teacher_shares_it(cnnviz_home):
         results.class_results(ann)
     settings.set_results_shared(True, by=local_teacher())
     assert results.class_results(ann) == []
+
+
+def test_networks_of_one_dataset_are_listed_best_first():
+    import dataclasses
+
+    from tests.support.runs import fake_run_info
+
+    def run(run_id, accuracy, **config):
+        info = fake_run_info(**config)
+        return dataclasses.replace(info, run_id=run_id, metrics={"test_accuracy": accuracy})
+
+    rows = results.results_table([run("20250101-120000-0000000a", 0.4),
+                                  run("20250101-120000-0000000b", 0.7, preset="seed000_model1"),
+                                  run("20250101-120000-0000000c", 0.9, dataset="cifar10")])
+    assert [(r["dataset"], r["network"], r["best test accuracy"]) for r in rows] == [
+        ("cifar10", "custom", 0.9), ("digits", "CNN Lab: 2 conv layers, 16 filters", 0.7), ("digits", "custom", 0.4)]
