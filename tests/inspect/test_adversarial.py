@@ -40,6 +40,13 @@ def test_units_and_clipping(binary):
     expected = np.clip(x - 2 * np.array([0.1, 0.01]) * np.sign(w), 0.0, 1.0)
     np.testing.assert_allclose(got.adversarial, expected, atol=1e-6)
     assert got.adversarial.min() >= 0.0 and got.adversarial.max() <= 1.0
+    # The other label moves every value the other way: 0.99 + 0.2 or 0.01 + 0.02 is above 1 in one of the two
+    # attacks, 0.01 − 0.02 below 0 in the other: both bounds clip.
+    away = adversarial.attack(model, x, label=0, epsilon=2, unit=[0.1, 0.01], lower=0.0, upper=1.0)
+    np.testing.assert_allclose(away.adversarial, np.clip(x + 2 * np.array([0.1, 0.01]) * np.sign(w), 0.0, 1.0),
+                               atol=1e-6)
+    both = np.stack([got.adversarial[0, 0], away.adversarial[0, 0]])
+    assert both.max() == 1.0 and both.min() == 0.0
 
 
 def test_pgd_stays_in_the_box_and_lowers_the_label_at_least_as_much_as_fgsm():
