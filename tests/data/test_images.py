@@ -365,6 +365,8 @@ def test_fit_within_keeps_aspect_and_never_enlarges(noise_rgb):
     assert images.fit_within(noise_rgb, 100) is noise_rgb
     assert images.fit_within(noise_rgb, 15).shape == (10, 15, 3)
     assert images.fit_within(np.zeros((1000, 3), np.uint8), 100).shape == (100, 1)
+    assert images.fit_within(noise_rgb, max(noise_rgb.shape[:2])) is noise_rgb  # exactly the limit: as it is
+    assert images.fit_within(np.zeros((1000, 339), np.uint8), 100).shape == (100, 34)  # 33.9 rounds to 34
     with pytest.raises(InvalidArgument, match="max_side must be a positive whole number of pixels, got 0"):
         images.fit_within(noise_rgb, 0)
 
