@@ -34,6 +34,8 @@ pytestmark = pytest.mark.slow
         ({"validation_fraction": 1.0}, r"validation fraction must be in \[0, 1\), got 1.0"),
         ({"scaling": "zscore"}, "scaling must be one of unit, symmetric, standardize, got 'zscore'"),
         ({"seed": -1}, "seed must be a whole number 0..2147483647, got -1"),
+        ({"seed": 2**31}, "seed must be a whole number 0..2147483647, got 2147483648"),
+        ({"test_size": 0}, "test_size must be a positive whole number or empty, got 0"),
         ({"patience": 0}, "early-stopping patience must be 1..1000 epochs, got 0"),
         ({"early_stopping": True, "validation_fraction": 0.0},
          "early stopping needs validation data, but the validation fraction is 0.0"),
