@@ -112,3 +112,20 @@ def test_the_training_pipelines_run_without_tf_data_autotuning():
     assert [ds.options().autotune.enabled for ds in (fast, plain)] == [False, False]
     assert sorted(int(v) for _, labels in plain for v in np.asarray(labels)) == sorted(list(range(n)) * 2)
     assert sorted(int(v) for _, labels in fast for v in np.asarray(labels)) == sorted(list(range(n)) * 2)
+
+
+def test_crops_reach_every_offset_up_to_the_pad_either_way():
+    """crop 2 shifts by −2..+2 pixels: each of the 5 windows per axis is drawn (an upper bound of 2·crop, exclusive
+    in TensorFlow's draw, would never shift by +2)."""
+    x = np.random.default_rng(7).integers(0, 256, size=(120, 5, 5, 1), dtype=np.uint8)
+    padded = fastdata.pad_images(x, 2)
+    ds = fastdata.epoch_pipeline(x, np.arange(120), batch_size=40, affine={"scale": [1.0], "offset": [0.0]},
+                                 num_classes=120, one_hot=False, seed=3, epochs=1, crop=2)
+    rows, cols = set(), set()
+    for images, labels in ds:
+        for image, label in zip(np.asarray(images), np.asarray(labels)):
+            dy, dx = next((dy, dx) for dy in range(5) for dx in range(5)
+                          if np.array_equal(image, padded[label, dy:dy + 5, dx:dx + 5]))
+            rows.add(dy)
+            cols.add(dx)
+    assert rows == cols == set(range(5))
