@@ -75,3 +75,9 @@ def test_sequential_models_and_errors():
     with pytest.raises(InvalidArgument, match=r"row must be 0\.\.3, got -1"):
         neuron.neuron(io, 0, -1, 0)
     assert doctest.testmod(neuron).failed == 0
+
+
+def test_a_sweep_of_a_wide_map_holds_the_chosen_position():
+    """A 4×20 map (a wide image): the 2×2 block around column 19 is the last two columns, not clamped by the height."""
+    assert neuron.sweep_positions((4, 20), (0, 19), limit=4) == [(0, 18), (0, 19), (1, 18), (1, 19)]
+    assert neuron.sweep_positions((20, 4), (19, 0), limit=4) == [(18, 0), (18, 1), (19, 0), (19, 1)]
