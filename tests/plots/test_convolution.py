@@ -187,3 +187,18 @@ def test_fft_timing_figure():
     fig = plots.fft_timing_figure(res)
     assert [t.name for t in fig.data] == ["convolve2d (direct)", "fftconvolve (FFT)"]
     assert fig.layout.title.text == "'same' convolution of a 40×50 image"
+
+
+def test_modes_figure_titles_rows_by_columns_and_centres_a_lopsided_signed_scale_on_zero():
+    """A 32×20 picture: 'full' is 34×22 (rows × columns, as the formulas under the figure say). A ramp falling to
+    black on the right: its Sobel responses reach further above 0 (the bright left edge against the zero padding)
+    than below; the diverging scale still runs from −max|r| to +max|r|, so white stays 0."""
+    image = np.tile(np.linspace(255, 0, 20), (32, 1))
+    res = conv.compare_modes(image, conv.SOBEL_X)
+    fig = plots.modes_figure(res, kernel=conv.SOBEL_X)
+    assert [a.text for a in fig.layout.annotations][:3] == [
+        "<b>full</b><br>34×22", "<b>same</b><br>32×20", "<b>valid</b><br>30×18"]
+    everything = np.concatenate([r.output.ravel() for r in res.values()])
+    assert -everything.min() < everything.max()  # lopsided, so the centring is the figure's doing
+    reach = np.abs(everything).max()
+    assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == pytest.approx((-reach, reach))
