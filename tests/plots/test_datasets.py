@@ -45,6 +45,8 @@ def test_channel_values_one_heatmap_per_channel():
     assert fig.data[0].texttemplate == "%{z}"  # small images show their numbers
     big = plots.channel_values(np.zeros((32, 32, 1), np.uint8))
     assert len(big.data) == 1 and big.data[0].texttemplate is None
+    thin = plots.channel_values(np.zeros((4, 32), np.uint8))  # one long side is enough to crowd the numbers
+    assert thin.data[0].texttemplate is None
 
 
 def test_pixel_histogram_counts_match_numpy():
@@ -53,6 +55,8 @@ def test_pixel_histogram_counts_match_numpy():
     fig = plots.pixel_histogram(img, bins=16)
     expected, _ = np.histogram(img[..., 2].ravel(), bins=np.linspace(0, 255, 17))
     np.testing.assert_array_equal(np.asarray(fig.data[2].y), expected)
+    edges = np.linspace(0, 255, 17)
+    np.testing.assert_allclose(np.asarray(fig.data[2].x), (edges[:-1] + edges[1:]) / 2)  # each bar on its bin
     assert sum(np.asarray(fig.data[0].y)) == 100
     assert [t.name for t in fig.data] == ["R", "G", "B"]
 
