@@ -88,6 +88,10 @@ def test_accuracy_gap_note_says_why_training_accuracy_trails_the_test():
                     "augmentation).")
     dropout = fake_run_info(model={**FLAT_MODEL, "dropout": 0.5}).spec
     assert "had 50% of some layers' nodes switched off at random (dropout)" in labels.accuracy_gap_note(dropout)
+    conv_only = fake_run_info(model={**FLAT_MODEL, "conv_dropout": 0.25}).spec  # after the conv blocks: counts too
+    assert "had 25% of some layers' nodes switched off at random (dropout)" in labels.accuracy_gap_note(conv_only)
+    both = fake_run_info(model={**FLAT_MODEL, "dropout": 0.1, "conv_dropout": 0.3}).spec  # the larger share
+    assert "had 30% of some layers' nodes" in labels.accuracy_gap_note(both)
 
 
 def test_a_transfer_run_is_named_by_its_backbone_and_whether_it_was_frozen():
