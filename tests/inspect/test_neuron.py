@@ -78,6 +78,7 @@ def test_sequential_models_and_errors():
 
 
 def test_a_sweep_of_a_wide_map_holds_the_chosen_position():
-    """A 4×20 map (a wide image): the 2×2 block around column 19 is the last two columns, not clamped by the height."""
+    """A 4×20 map (a wide image): the 2×2 block around column 19 is the last two columns, not clamped by the
+    height."""
     assert neuron.sweep_positions((4, 20), (0, 19), limit=4) == [(0, 18), (0, 19), (1, 18), (1, 19)]
     assert neuron.sweep_positions((20, 4), (19, 0), limit=4) == [(18, 0), (18, 1), (19, 0), (19, 1)]

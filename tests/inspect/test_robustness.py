@@ -483,7 +483,8 @@ def test_each_shift_is_named_by_the_way_the_picture_moves(quad):
     named copy's accuracy per class is that of the images moved that way."""
     model, x, y = quad
     r = robustness.transform_test(model, x, y, QUAD_NAMES, shifts=(2,))
-    moves = {"shift right 2 px": (0, 2), "shift left 2 px": (0, -2), "shift down 2 px": (2, 0), "shift up 2 px": (-2, 0)}
+    moves = {"shift right 2 px": (0, 2), "shift left 2 px": (0, -2), "shift down 2 px": (2, 0),
+             "shift up 2 px": (-2, 0)}
     for name, (dy, dx) in moves.items():
         moved = ndimage.shift(x, (0, dy, dx, 0), order=0, mode="constant", cval=0.0)
         ev = evaluation.evaluate(model, moved, y, QUAD_NAMES)

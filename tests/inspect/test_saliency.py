@@ -190,7 +190,8 @@ def test_blurred_baseline_is_scipys_gaussian_of_each_colour_rounded():
 
 
 def test_completeness_gap_is_the_error_as_a_share_of_the_score_change():
-    """The Explain page prints it as a percentage: |total − (score − baseline score)| / |score − baseline score|."""
+    """The Explain page prints it as a percentage: |total − (score − baseline score)| / |score − baseline
+    score|."""
     heat = np.zeros((1, 1), np.float32)
     values = np.zeros((1, 1, 1), np.float32)
     ig = saliency.Attribution("integrated", 0, values, heat, score=3.0, baseline_score=1.0, total=1.5)
