@@ -161,6 +161,25 @@ def test_prepare_data_uses_the_selected_images():
     assert data.x_test.ravel().tolist() == [0, 1, 2, 3]
 
 
+def test_standardize_takes_its_statistics_from_the_images_trained_on_not_the_validation_ones():
+    """The validation images are held out: like the test images they are scaled with the training part's mean
+    and std (the first 8 pixels 0..7: mean 3.5, std √5.25), not with numbers that include them (0..9)."""
+    import numpy as np
+
+    from cnnviz.data.datasets import Dataset
+    from cnnviz.data.selection import FIRST_LAST
+    from cnnviz.training.pipeline import prepare_data
+
+    x = np.arange(20, dtype=np.uint8).reshape(20, 1, 1, 1)
+    ds = Dataset("tiny", x, np.arange(20) % 2, x[:6], np.arange(6) % 2, ("even", "odd"), "hand-made")
+    spec = TrainSpec(model=ModelConfig(), dataset="tiny", train_size=10, test_size=4, validation_fraction=0.2,
+                     selection=FIRST_LAST, scaling="standardize")
+    data = prepare_data(spec, full=ds)
+    assert data.affine["stats"]["mean"] == pytest.approx([3.5])
+    assert data.affine["stats"]["std"] == pytest.approx([np.sqrt(5.25)])
+    assert data.affine["offset"] == pytest.approx([-3.5 / np.sqrt(5.25)])
+
+
 def test_prepadded_and_alternating_flip_round_trip_and_are_checked():
     aug = AugmentConfig(flip="horizontal", crop=2, alternate_flip=True)
     spec = TrainSpec(model=ModelConfig(), augment=aug, prepadded=True)
