@@ -169,6 +169,18 @@ def test_read_archive_and_directory_agree(tmp_path):
     assert not (tmp_path / "c.tar.gz").with_suffix("").exists()  # nothing was extracted
 
 
+def test_every_training_image_keeps_its_own_label(tmp_path):
+    """Batch k's records all carry label k here: the five batches' labels come out in the order of their images."""
+    files = tiny_files()
+    for k, name in enumerate(cifar10.TRAIN_FILES):
+        records = bytearray(files[name])
+        records[::cifar10.RECORD_BYTES] = bytes([k]) * (len(records) // cifar10.RECORD_BYTES)
+        files[name] = bytes(records)
+    got = cifar10.read_any(write_tiny_dir(tmp_path / "extracted", files).parent)
+    np.testing.assert_array_equal(got.y_train, np.repeat(np.arange(5), 20))
+    np.testing.assert_array_equal(got.x_train[40:60], tiny_batch(2)[0])
+
+
 def test_archive_member_paths_are_not_used(tmp_path):
     archive = tmp_path / "c.tar.gz"
     archive.write_bytes(tiny_archive_bytes(prefix="../../evil"))
