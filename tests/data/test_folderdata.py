@@ -237,3 +237,14 @@ def test_decoding_holds_the_warnings_lock_the_uploads_hold(monkeypatch):
     assert arr.shape == (16, 16, 3)
     assert entered == [True]
     assert not images.WARNINGS_LOCK.locked()  # let go again
+
+
+def test_classes_are_numbered_in_the_folders_sorted_order_whatever_the_zips_order():
+    """A zip listing dogs/ before cats/ still makes cats class 0 (the folder names sorted, as documented), and each
+    image keeps its folder's class: the second folder in the zip, cats, holds the blue images here."""
+    got = folderdata.read_zip(make_zip(class_folders(per_class=10, classes=("dogs", "cats"))),
+                               image_size=16)
+    assert got.class_names == ("cats", "dogs")
+    blue = got.x[..., 2].mean(axis=(1, 2)) > got.x[..., 0].mean(axis=(1, 2))  # class_folders: red, then blue
+    np.testing.assert_array_equal(got.y, np.where(blue, 0, 1))
+    assert sorted(got.y.tolist()) == [0] * 10 + [1] * 10
