@@ -174,7 +174,8 @@ def _neuron_tab(info, image, layers) -> None:
     n = neuron.neuron(io, channel, row, col)
     fig = explain_figs.neuron_figure(n)
     st.plotly_chart(fig, key="explain_neuron")
-    check = "equal" if n.matches else "NOT equal"
+    check = ("equal" + ("" if io.precision == "float32" else f" up to {io.precision} rounding")) if n.matches \
+        else "NOT equal"
     st.markdown(f"Sum of the {n.products.size} products = **{n.total:.4f}**; plus the bias {n.bias:.4f} = "
                 f"{n.pre_activation:.4f}; {n.activation} → **{n.value:.4f}**. Keras computed "
                 f"**{n.keras_value:.4f}**: {check}.")

@@ -26,6 +26,9 @@ if TYPE_CHECKING:  # pragma: no cover
     import keras
 
 TOLERANCE = 1e-4  # relative to the largest |product|: float32 sums in another order
+#: Half a unit in the last place, relative, of the number types a layer computes in: a bfloat16 layer (the fast
+#: presets' mixed precision) rounds its sum and again its bias and activation to 8 significant bits.
+ROUNDING = {"float32": 0.0, "bfloat16": 2.0 ** -8, "float16": 2.0 ** -11}
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Neuron:
         activation: the activation's name ("linear" for none).
         value: the activation of ``pre_activation``: our result.
         keras_value: the value in the layer's output that Keras computed.
+        precision: the number type the layer computes in (its inputs and weights are shown rounded to it).
     """
 
     layer_name: str
@@ -63,17 +67,22 @@ class Neuron:
     activation: str
     value: float
     keras_value: float
+    precision: str = "float32"
 
     @property
     def matches(self) -> bool:
-        """Whether ``value`` equals ``keras_value`` up to float32 rounding."""
+        """Whether ``value`` equals ``keras_value`` up to the rounding of the layer's precision (float32: sums in
+        another order; bfloat16: its output rounded after the sum, the bias and the activation)."""
         scale = max(1.0, float(np.abs(self.products).sum()), abs(self.bias))
-        return abs(self.value - self.keras_value) <= TOLERANCE * scale
+        rounded = ROUNDING.get(self.precision, 0.0) * (abs(self.total) + abs(self.pre_activation)
+                                                       + abs(self.keras_value))
+        return abs(self.value - self.keras_value) <= TOLERANCE * scale + rounded
 
 
 @dataclass(frozen=True)
 class LayerIO:
-    """A Conv2D layer's input and output for one image (H×W×C each), and its settings."""
+    """A Conv2D layer's input and output for one image (H×W×C each), and its settings. The input and the weights
+    are those the layer multiplies: rounded to its ``precision`` (bfloat16 in the fast presets' layers)."""
 
     layer_name: str
     inputs: np.ndarray
@@ -83,6 +92,7 @@ class LayerIO:
     strides: tuple[int, int]
     padding: str
     activation: str
+    precision: str = "float32"
 
 
 def conv2d_layers(model: "keras.Model") -> list[str]:
@@ -105,15 +115,20 @@ def layer_io(model: "keras.Model", image: np.ndarray, layer_name: str) -> LayerI
     x = as_one_image(model, image)
     layer = model.get_layer(layer_name)
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    sub = keras.Model(inputs, [layer.input, graph_output(layer)], name=f"{model.name}_neuron")
+    precision = layer.compute_dtype  # a bfloat16 layer rounds a float32 input (the image, a float32 GELU) first
+
+    def as_computed(t):
+        return keras.ops.convert_to_numpy(keras.ops.cast(t, precision)).astype(np.float32)
+
+    sub = keras.Model(inputs, [keras.ops.cast(layer.input, precision), graph_output(layer)],
+                      name=f"{model.name}_neuron")
     seen, out = (keras.ops.convert_to_numpy(t)[0].astype(np.float32) for t in sub(x, training=False))
-    kernel = keras.ops.convert_to_numpy(layer.kernel).astype(np.float32)
-    bias = (keras.ops.convert_to_numpy(layer.bias).astype(np.float32) if layer.use_bias
-            else np.zeros(kernel.shape[-1], np.float32))
+    kernel = as_computed(layer.kernel)
+    bias = as_computed(layer.bias) if layer.use_bias else np.zeros(kernel.shape[-1], np.float32)
     return LayerIO(layer_name=layer_name, inputs=seen, outputs=out, kernel=kernel, bias=bias,
                    strides=tuple(int(s) for s in layer.strides), padding=layer.padding,
                    activation=keras.activations.serialize(layer.activation) if callable(layer.activation)
-                   else str(layer.activation))
+                   else str(layer.activation), precision=precision)
 
 
 def pad_before(size_in: int, size_out: int, kernel: int, stride: int, padding: str) -> int:
@@ -158,7 +173,7 @@ def neuron(io: LayerIO, channel: int, row: int, col: int) -> Neuron:
                   window=(int(top), int(left)), padded=~inside, patch=patch, kernel=weights, products=products,
                   channel_sums=channel_sums.astype(np.float32), total=total, bias=bias, pre_activation=total + bias,
                   activation=io.activation, value=activate(io.activation, total + bias),
-                  keras_value=float(io.outputs[row, col, channel]))
+                  keras_value=float(io.outputs[row, col, channel]), precision=io.precision)
 
 
 def activate(name: str, value: float) -> float:

@@ -82,3 +82,25 @@ def test_a_sweep_of_a_wide_map_holds_the_chosen_position():
     height."""
     assert neuron.sweep_positions((4, 20), (0, 19), limit=4) == [(0, 18), (0, 19), (1, 18), (1, 19)]
     assert neuron.sweep_positions((20, 4), (19, 0), limit=4) == [(18, 0), (18, 1), (19, 0), (19, 1)]
+
+
+def test_a_bfloat16_convolution_equals_keras_up_to_its_rounding():
+    """A fast network's convolutions compute in bfloat16, reading the float32 image or a float32 GELU: the layer
+    rounds its input and kernel to bfloat16 before multiplying and rounds its output, so the arithmetic shown uses
+    the rounded values and equals Keras up to that rounding (Explain said "NOT equal" for most of its neurons)."""
+    from cnnviz.models.network import build_model
+    from cnnviz.models.presets import PRESETS
+
+    model = build_model(PRESETS["fast_3min"].config, input_shape=(32, 32, 3), num_classes=10)
+    assert model.get_layer("group1_gelu_1").compute_dtype == "float32"
+    image = np.random.default_rng(3).normal(size=(32, 32, 3)).astype(np.float32)
+    for layer in ("group1_conv_2", "group1_conv_1", "group2_conv_1", "whiten"):
+        io = neuron.layer_io(model, image, layer)
+        out_h, out_w, cout = io.outputs.shape
+        misses = [(k, i, j) for k in range(0, cout, 3) for i in range(0, out_h, 2) for j in range(0, out_w, 2)
+                  if not neuron.neuron(io, k, i, j).matches]
+        assert misses == [], layer
+        assert io.precision == "bfloat16"
+        n = neuron.neuron(io, 0, 1, 1)  # the values shown are bfloat16 numbers: 8 significant bits
+        assert np.array_equal(n.patch, n.patch.astype("bfloat16").astype(np.float32))
+        assert np.array_equal(n.kernel, n.kernel.astype("bfloat16").astype(np.float32))
