@@ -89,10 +89,15 @@ def _saliency_tab(info, image, layers, class_names, predicted: int) -> None:
     st.markdown(f"**Completeness check** for **{shown}**: the attributions add up to **{ig.total:.4f}**; "
                 f"score(image) − score(baseline) = {ig.score:.4f} − {ig.baseline_score:.4f} = "
                 f"**{ig.score - ig.baseline_score:.4f}** (gap {gap:.2%}).")
+    precision = info.model_config.precision
+    gap_cause = ("A gap of more than a few percent means too few steps: ReLU kinks make the path's gradient jump; "
+                 "more steps shrink it." if precision == "float32" else
+                 f"This network computes in {precision.removeprefix('mixed_')} (8 significant bits, about 3 digits): "
+                 "its scores and gradients are rounded, so a gap of a few percent can remain however many steps "
+                 "are taken.")
     st.caption("Red: pixels the score of the class is most sensitive to (gradients), the same averaged over noisy "
                "copies (SmoothGrad), and each pixel's share of the score's change from the baseline (Integrated "
-               "Gradients). A gap of more than a few percent means too few steps: ReLU kinks make the path's "
-               "gradient jump; more steps shrink it.")
+               "Gradients). " + gap_cause)
     pin_button(info, "explain_saliency", f"Saliency of {class_names[ig.class_index]}", fig,
                f"Integrated Gradients add up to {ig.total:.4f}; score difference {ig.score - ig.baseline_score:.4f}.")
 

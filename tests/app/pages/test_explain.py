@@ -230,3 +230,14 @@ def test_a_tta_runs_test_image_says_what_evaluate_counted(app_path, run_id, stor
     assert f". It says {names[int(np.argmax(plain))]} ({plain.max():.0%})." in texts(at)
     assert ("Its test accuracy and Evaluate average the answers on each test image and its mirror image "
             f"(test-time augmentation): there it says {names[int(np.argmax(tested))]} ({tested.max():.0%}).") in texts(at)
+
+
+def test_a_bfloat16_networks_completeness_gap_is_put_down_to_its_rounding(app_path, cnnviz_home):
+    """A bfloat16 network (the fast presets from 3 minutes up) rounds its scores and gradients to 8 significant bits:
+    its Integrated Gradients gap stays at a few percent however many steps are taken, so the page must not tell the
+    student that more steps shrink it."""
+    train_runs(cnnviz_home, {"bf16": page_spec({**FLAT_MODEL, "precision": "mixed_bfloat16"})})
+    at = _open_tab(app_path, "Saliency")
+    assert "Completeness check" in texts(at)
+    assert "This network computes in bfloat16" in texts(at) and "however many steps" in texts(at)
+    assert "more steps shrink it" not in texts(at)
