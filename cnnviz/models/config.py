@@ -90,7 +90,7 @@ class ModelConfig:
             job sets the rate before every step, see :func:`cnnviz.training.callbacks.lr_at`).
         weight_decay: decoupled weight decay of the optimiser (Keras ``weight_decay``:
             every weight shrinks by learning rate × decay per step); 0 = none.
-        precision: "float32" or "mixed_bfloat16" (the output layer stays float32).
+        precision: "float32" or "mixed_bfloat16" (the output layer, and the fast networks' GELUs, stay float32).
         dirac_init: the fast networks' 3×3 convs start as identities on their first channels
             (airbench; :mod:`cnnviz.models.dirac`).
         bn_scale: batch norm learns a scale γ (Keras' default); False leaves it out, as airbench

@@ -21,6 +21,9 @@ Kinds and their keys (defaults in brackets):
 - ``flatten``, ``global_avg``, ``global_max``; ``dense``: units, activation [None], use_bias [True], l1, l2 [0]
 - ``rescale``: scale, offset [0] (``x·scale + offset``, e.g. logits by 1/9 in airbench; no weights)
 - ``concat`` / ``add``: inputs (names of two or more earlier layers)
+
+Any kind: dtype [the model's precision] (``"float32"`` keeps one layer in float32 in a bfloat16 model,
+e.g. the fast networks' GELUs; no effect on shapes or counts).
 """
 
 from __future__ import annotations
