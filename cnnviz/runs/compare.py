@@ -21,6 +21,9 @@ SETTING_KEYS = (
     "class_weights", "epochs", "batch_size", "early_stopping", "patience", "keep_best", "seed", "selection",
     "tta", "prepadded",
 )
+#: Model settings only a transfer network uses (cnnviz.models.config.ModelConfig): every other network saves
+#: their defaults (a MobileNetV2 backbone, ImageNet weights), which it never had, so they are shown as not set.
+TRANSFER_ONLY = ("backbone", "alpha", "image_size", "frozen", "weights")
 
 
 def flat_settings(info: RunInfo) -> dict[str, Any]:
@@ -37,8 +40,13 @@ def flat_settings(info: RunInfo) -> dict[str, Any]:
         flat["selection"] = str(flat["selection"])
     if isinstance(flat.get("augment"), dict):
         flat["augment"] = ", ".join(f"{k}={v}" for k, v in sorted(flat["augment"].items()) if k != "seed")
-    for key, value in sorted((config.get("model") or {}).items()):
+    model = config.get("model") or {}
+    for key, value in sorted(model.items()):
         flat[f"model.{key}"] = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
+    if model.get("architecture") != "transfer":
+        flat.update({f"model.{key}": None for key in TRANSFER_ONLY if f"model.{key}" in flat})
+    elif model.get("backbone") != "mobilenetv2" and "model.alpha" in flat:
+        flat["model.alpha"] = None  # MobileNetV2's width: the other backbones have none
     return flat
 
 

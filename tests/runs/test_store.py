@@ -337,3 +337,19 @@ def test_runs_table_shows_how_many_images_all_was():
     unknown = info({"train_size": None, "test_size": None}, {})  # a run saved before the counts were kept
     rows = runs_table([every, subset, unknown])
     assert [(r["train_size"], r["test_size"]) for r in rows] == [(50_000, 10_000), (60, 30), (None, None)]
+
+
+def test_a_network_without_a_backbone_is_not_listed_with_imagenet_weights():
+    """The lab report and Runs' table list every setting: a CNN trained from scratch must not read as one with a
+    MobileNetV2 backbone and ImageNet weights (the defaults a transfer network would use)."""
+    from tests.support.runs import fake_run_info
+
+    own = runs_table([fake_run_info()])[0]
+    assert [own[f"model.{key}"] for key in ("backbone", "alpha", "image_size", "frozen", "weights")] == [None] * 5
+    transfer = {**fake_run_info().config["model"], "architecture": "transfer", "backbone": "resnet50"}
+    row = runs_table([fake_run_info(model=transfer)])[0]
+    assert (row["model.backbone"], row["model.weights"], row["model.frozen"]) == ("resnet50", "imagenet", True)
+    assert row["model.alpha"] is None  # MobileNetV2's width: a ResNet50 has none
+    mobilenet = fake_run_info(model={**transfer, "backbone": "mobilenetv2"})
+    assert runs_table([mobilenet])[0]["model.alpha"] == 0.35
+    assert "model.weights" in differing_settings([fake_run_info(), mobilenet])
