@@ -132,9 +132,13 @@ def _panels(shown: list[tuple[str, str, str]], titles: dict[str, str], every: fl
 def _job_view(manager, status, suffix: str, key: str = TRAIN_JOB_KEY) -> None:
     p = status.progress
     if status.state == "queued":
-        st.info(f"Waiting for a free training slot: you are number {status.queue_position} in the queue "
-                f"(this server trains {manager.max_jobs} network(s) at a time).", icon=":material/hourglass_top:")
         problem = manager.slot_problem()  # e.g. a slot's lock file left by a server once run as root
+        if not problem and status.queue_position <= manager.free_slots():  # nobody ahead: its worker is starting
+            st.info("Starting: a training worker is getting ready (it loads TensorFlow, 10-30 s after the server "
+                    "starts); your training begins as soon as it is.", icon=":material/hourglass_top:")
+        else:
+            st.info(f"Waiting for a free training slot: you are number {status.queue_position} in the queue "
+                    f"(this server trains {manager.max_jobs} network(s) at a time).", icon=":material/hourglass_top:")
         if problem:
             st.warning(plain_text(problem), icon=":material/block:")
     elif status.state == "running":

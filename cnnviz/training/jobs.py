@@ -233,6 +233,14 @@ class JobManager:
         self.ensure_workers()
         return new_id
 
+    def free_slots(self) -> int:
+        """How many more trainings this manager's workers could start now (the cap less those running; 0 for a
+        manager that starts no worker): a job queued within them waits only for its worker to start (it loads
+        TensorFlow), not for anyone's training."""
+        if not self.starts_workers:
+            return 0
+        return max(0, self.max_jobs - len(self.table.jobs(("running",))))
+
     def status(self, job_id: str) -> JobStatus | None:
         """A snapshot of the job, or None for an unknown id."""
         self._maintain()

@@ -220,3 +220,30 @@ def test_a_job_whose_run_was_deleted_since_says_so(cnnviz_home, monkeypatch, sta
     assert links == [] and linked == ([] if state == "interrupted" else ["app_pages/runs.py"])
     # nothing on the panel still says the run is kept
     assert not [m for kind in (at.warning, at.success, at.info, at.markdown) for m in kind if f"saved as run `{run_id}`" in m.value]
+
+
+def _queued_view_script(free_slots):
+    import types as t
+
+    from cnnviz.app import panel as p
+    from cnnviz.training.callbacks import Progress
+
+    status = t.SimpleNamespace(state="queued", queue_position=1, active=True, job_id="job-1", run_id=None,
+                               progress=Progress(phase="waiting", epoch=0, epochs=3, batch=0, batches=0))
+    manager = t.SimpleNamespace(max_jobs=1, free_slots=lambda: free_slots, slot_problem=lambda: None,
+                                stop=lambda job_id: None, resumable=lambda job_id: 0)
+    p._job_view(manager, status, "")
+
+
+def test_a_training_with_a_free_slot_is_not_told_to_wait_for_one():
+    """The first Train after a server start waits 10-30 s for its worker to load TensorFlow, nobody else
+    training: "Waiting for a free training slot: you are number 1 in the queue" sent students looking for who."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_queued_view_script, args=(1,)).run()
+    assert not at.exception, at.exception
+    [said] = [i.value for i in at.info]
+    assert "free training slot" not in said and said.startswith("Starting")
+    at = AppTest.from_function(_queued_view_script, args=(0,)).run()  # every slot busy: it waits its turn
+    assert [i.value for i in at.info] == ["Waiting for a free training slot: you are number 1 in the queue "
+                                          "(this server trains 1 network(s) at a time)."]
