@@ -144,8 +144,9 @@ def _job_view(manager, status, suffix: str, key: str = TRAIN_JOB_KEY) -> None:
     elif status.state == "running":
         if p.phase == "training":
             st.progress(p.fraction, text=f"Epoch {p.epoch} of {p.epochs}, batch {p.batch} of {p.batches}")
-        else:
-            st.progress(p.fraction, text=f"{p.phase.capitalize()}…")
+        else:  # testing: how many test images are done (a large test set with test-time augmentation takes a while)
+            st.progress(p.fraction, text=f"{p.phase.capitalize()}…" + (f" {p.note}" if p.phase == "testing" and
+                                                                        p.note else ""))
     if status.active:
         st.button("Stop training", key=f"train_stop{suffix}", icon=":material/stop_circle:", on_click=jobs.stop_training,
                   args=(status.job_id,), help="Ends within one batch; what was learned so far is saved as a 'stopped' run.")

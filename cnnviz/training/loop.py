@@ -131,7 +131,7 @@ def train(
 
     def publish_phase(phase: str) -> None:  # keep the last numbers, so the bar does not jump back
         publish(dataclasses.replace(last[0], phase=phase, eta_s=None, elapsed_s=time.monotonic() - t_start,
-                                    curve=callbacks_.final_curve(progress)))
+                                    curve=callbacks_.final_curve(progress), note=""))
 
     t_start = time.monotonic()
     publish(last[0])
@@ -229,8 +229,17 @@ def train(
 
     publish_phase("testing")
     t_test = time.monotonic()
+    published = [t_test]
+
+    def testing(done: int, total: int) -> None:  # 10,000 images with test-time augmentation take 5-20 s
+        if done >= total or time.monotonic() - published[0] >= callbacks_.PUBLISH_INTERVAL_S:  # as the batches do
+            published[0] = time.monotonic()
+            publish(dataclasses.replace(last[0], note=f"{done:,} of {total:,} test images",
+                                        elapsed_s=time.monotonic() - t_start))
+
     # Predictions, not model.evaluate, even without TTA: the cross-entropy below needs them.
-    test = tta.evaluate_tta(model, test_ds, data.y_test, tta=spec.tta, one_hot=one_hot, num_classes=data.num_classes)
+    test = tta.evaluate_tta(model, test_ds, data.y_test, tta=spec.tta, one_hot=one_hot, num_classes=data.num_classes,
+                            progress=testing)
     tta_metrics = {} if spec.tta == "none" else {
         "test_tta": tta.TTA_DESCRIPTIONS[spec.tta],
         "test_accuracy_without_tta": round(test["accuracy_plain"], 6),

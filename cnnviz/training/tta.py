@@ -76,9 +76,13 @@ def predict_tta(model: keras.Model, x: np.ndarray | tf.data.Dataset, *, tta: str
 
 
 def _predictions(model: Any, x: Any, *, tta: str, batch_size: int, prepare: Any = None,
-                 progress: Any = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+                 progress: Any = None,
+                 count: int | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Plain, (with TTA) mirrored and augmented predictions, batch by batch through the model's compiled
     forward pass.
+
+    ``progress(done, total)`` hears after each batch how many images are done: of ``len(x)`` for an array, of
+    ``count`` for a dataset (none without it).
 
     A plain loop over a traced forward pass (:func:`cnnviz.inspect.inference.compiled`, traced once per
     model): ``model.predict`` cost here about twice as much for the 10,000 CIFAR-10 test images (issue 8).
@@ -118,8 +122,8 @@ def _predictions(model: Any, x: Any, *, tta: str, batch_size: int, prepare: Any 
             else:  # halving twice is exact: the same numbers as (plain + mirrored) / 4
                 shifted = mirror_mean(translate_images(images, 1, 1)) + mirror_mean(translate_images(images, -1, -1))
                 augmented.append(both / 2 + shifted / 4)
-        if progress is not None and isinstance(x, np.ndarray):
-            progress(sum(len(p) for p in plain), len(x))
+        if progress is not None and (isinstance(x, np.ndarray) or count is not None):
+            progress(sum(len(p) for p in plain), len(x) if isinstance(x, np.ndarray) else count)
     classes = int(model.output_shape[-1])
 
     def stack(parts: list) -> np.ndarray:
@@ -130,11 +134,13 @@ def _predictions(model: Any, x: Any, *, tta: str, batch_size: int, prepare: Any 
     return stack(plain), stack(mirrored), stack(augmented)
 
 
-def evaluate_tta(model: Any, test_ds: Any, y: np.ndarray, *, tta: str, one_hot: bool, num_classes: int) -> dict:
+def evaluate_tta(model: Any, test_ds: Any, y: np.ndarray, *, tta: str, one_hot: bool, num_classes: int,
+                 progress: Any = None) -> dict:
     """Test loss and accuracy of the TTA predictions (the plain ones for "none"), the accuracy without TTA,
     the tested ``probabilities`` (N×C) and the single ``views`` computed on the way (``{PLAIN_VIEW: N×C}``,
-    and ``MIRRORED_VIEW`` with TTA)."""
-    plain, mirrored, augmented = _predictions(model, test_ds, tta=tta, batch_size=PREDICT_BATCH)
+    and ``MIRRORED_VIEW`` with TTA). ``progress(done, len(y))`` hears after each batch how many images are done."""
+    plain, mirrored, augmented = _predictions(model, test_ds, tta=tta, batch_size=PREDICT_BATCH, progress=progress,
+                                              count=len(y))
     probs = augmented if augmented is not None else plain
     target = np.eye(num_classes, dtype=np.float32)[y] if one_hot else y
     import keras  # lazy: as TensorFlow in _predictions

@@ -67,6 +67,27 @@ def _job_view_script(eta_s, phase):
     p._job_view(t.SimpleNamespace(stop=lambda job_id: None, resumable=lambda job_id: 0), status, "")
 
 
+def _testing_view_script(note):
+    import types as t
+
+    from cnnviz.app import panel as p
+    from cnnviz.training.callbacks import Progress
+
+    progress = Progress(phase="testing", epoch=1, epochs=1, batch=50, batches=50, note=note)
+    status = t.SimpleNamespace(state="running", active=True, job_id="job-1", progress=progress, run_id=None)
+    p._job_view(t.SimpleNamespace(stop=lambda job_id: None, resumable=lambda job_id: 0), status, "")
+
+
+def test_testing_shows_how_many_test_images_are_done():
+    """Testing 10,000 images with test-time augmentation takes 5-20 s: the bar's text moves with the images."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_testing_view_script, args=("4,096 of 10,000 test images",)).run()
+    assert not at.exception, at.exception
+    [bar] = at.get("progress")
+    assert bar.proto.text == "Testing… 4,096 of 10,000 test images"
+
+
 def test_time_left_says_estimating_until_there_is_an_estimate():
     """Not a number from batch 1 (issue 14: "time left 583 s" for a run that took 15 s), nor a bare dash."""
     from streamlit.testing.v1 import AppTest
