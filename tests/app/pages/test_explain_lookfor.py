@@ -15,6 +15,7 @@ from cnnviz.runs import labels
 from cnnviz.runs import store as runs
 from cnnviz.training.spec import twin_spec
 from tests.support.pages import chart, chart_keys, figure, no_errors, open_page, texts
+from tests.support.progress import record_progress
 from tests.support.runs import copy_runs, reference_data, train_runs
 from tests.support.specs import FLAT_MODEL, page_spec
 
@@ -83,14 +84,7 @@ def test_filters_beside_the_test_images_that_excite_them(app_path, run_ids, refe
 def test_the_top_images_move_a_bar_with_the_test_images(app_path, run_ids, monkeypatch):
     """2,000 test images through ResNet50's deep layers take minutes on two cores (MobileNetV2's about 16 s): a bar
     that moves with every batch, a spinner only before."""
-    moved, compute = [], actmax.top_images
-
-    def watched(*args, progress=None, **kw):  # the page's own bar, wrapped to see it move
-        if progress is None:
-            return compute(*args, **kw)
-        return compute(*args, **kw, progress=lambda done, total: moved.append((done, total)) or progress(done, total))
-
-    monkeypatch.setattr(actmax, "top_images", watched)
+    moved = record_progress(monkeypatch, actmax, "top_images")  # the page's own bar, wrapped to see it move
     _open(app_path, run_ids["flat"], "What a filter looks for")
     assert moved == [(40, 40)]  # the run's 40 test images, one batch (the backend's batches: test_actmax.py)
 
@@ -177,14 +171,7 @@ def test_embeddings_pca_tsne_click_untrained_and_pictures(app_path, run_ids, ref
 def test_embeddings_move_a_bar_with_the_test_images(app_path, run_ids, reference, monkeypatch):
     """1,000 test images through a ResNet50 transfer network take a minute and more on two cores (3.5 s per 64
     images' features and 2.4 s per 64 answers once warm): a bar that moves with every batch, a spinner only before."""
-    moved, compute = [], embeddings.features
-
-    def watched(*args, progress=None, **kw):  # the page's own bar, wrapped to see it move
-        if progress is None:
-            return compute(*args, **kw)
-        return compute(*args, **kw, progress=lambda done, total: moved.append((done, total)) or progress(done, total))
-
-    monkeypatch.setattr(embeddings, "features", watched)
+    moved = record_progress(monkeypatch, embeddings, "features")  # the page's own bar, wrapped to see it move
     _open(app_path, run_ids["flat"], "Embeddings")
     assert moved == [(40, 40)]  # the run's 40 test images, one batch (the backend's batches: test_embeddings.py)
 

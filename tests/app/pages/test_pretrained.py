@@ -14,6 +14,7 @@ from cnnviz.inspect import imagenet, pretrained
 from tests.support.http import loopback_server, md5
 from tests.support.images import photo, png_bytes
 from tests.support.models import tiny_imagenet_model
+from tests.support.progress import record_progress
 
 
 PAGE = "app_pages/pretrained.py"
@@ -96,14 +97,7 @@ def test_listing_more_or_fewer_classes_does_not_run_the_network_again(app_path, 
 def test_grad_cam_moves_a_bar_photo_by_photo(app_path, patched, monkeypatch):
     """ResNet50's Grad-CAM costs about a second per photo (12 photos: 16 s on the 2-core machine): a bar that moves
     with each photo, a spinner only before."""
-    moved, classify = [], pretrained.classify
-
-    def watched(*args, progress=None, **kw):  # the page's own bar, wrapped to see it move
-        if progress is None:
-            return classify(*args, **kw)
-        return classify(*args, **kw, progress=lambda done, total: moved.append((done, total)) or progress(done, total))
-
-    monkeypatch.setattr(pretrained, "classify", watched)
+    moved = record_progress(monkeypatch, pretrained, "classify")  # the page's own bar, wrapped to see it move
     at = _open_page(app_path)
     assert not at.exception and not at.error
     assert moved == [(1, 2), (2, 2)]  # the two sample photos
