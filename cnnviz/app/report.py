@@ -10,6 +10,8 @@ same rotation steps), so a report of a run already looked at costs little more t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -106,18 +108,30 @@ def _pinned_views(run_id: str, ids: list[str]) -> list:
     return [inputs.Pinned(by_id[i].title, by_id[i].figure_json, by_id[i].caption) for i in ids if i in by_id]
 
 
-def report_inputs(info: runs.RunInfo):
+#: What making a report does, in order: the share of the bar each step starts at, and what the bar says.
+REPORT_STEPS = ((0.0, "Reading the run's test images…"), (0.2, "Testing the run on them (Evaluate's numbers)…"),
+                (0.45, "The rotation test (Robustness' every 90°)…"), (0.7, "Measuring the network…"),
+                (0.85, "Writing the report: figures and tables…"))
+
+
+def report_inputs(info: runs.RunInfo, step: Callable[[int], None] | None = None):
     """:func:`cnnviz.report.inputs.gather` from the Evaluate and Robustness pages' caches (not cached itself:
-    only the parameter table is new, a few milliseconds, and a copy of the test images per entry would not be)."""
+    only the parameter table is new, a few milliseconds, and a copy of the test images per entry would not be).
+    ``step(i)`` hears when step ``i`` of :data:`REPORT_STEPS` begins (0 to 3 here; 4 is the caller's)."""
     # Lazy: the caches, inspection modules and scikit-learn they load took a fresh Runs page from 1.5 to
     # 5.4 s of imports (load 11); the report needs them only when it is made.
     from cnnviz.app import caches, sweeps
     from cnnviz.inspect.robustness import RIGHT_ANGLES
     from cnnviz.report import inputs
 
+    step = step or (lambda i: None)
+    step(0)
     data = caches.run_test_set(info)
+    step(1)
     evaluated = caches.run_evaluation(info)
+    step(2)
     (rotation,) = sweeps.rotation_sweeps([info], RIGHT_ANGLES, fill="constant").values()  # Robustness' store
+    step(3)
     model, lock = caches.run_model(info)
     with lock:
         return inputs.gather(info, model=model, test_set=data, evaluated=evaluated, rotation=rotation)
@@ -157,8 +171,16 @@ def report_download(info: runs.RunInfo) -> None:
     elif make:
         from cnnviz.report import page  # lazy: see report_inputs
 
-        with friendly_errors("Making the lab report"), st.spinner("Measuring the run and writing its report…"):
-            text = page.report_html(info, report_inputs(info), _pinned_views(info.run_id, ids))
+        with friendly_errors("Making the lab report"):
+            bar = st.progress(0.0)  # each step moves it: a fresh run's report takes 10 s and more on 2 cores
+
+            def step(i: int) -> None:
+                bar.progress(REPORT_STEPS[i][0], text=REPORT_STEPS[i][1])
+
+            measured = report_inputs(info, step)
+            step(len(REPORT_STEPS) - 1)
+            text = page.report_html(info, measured, _pinned_views(info.run_id, ids))
+            bar.empty()
             saved.save(info.run_id, identity.person().user_id, text)  # a file: the session keeps kilobytes
             if not runs.is_stored(info.run_id):  # deleted while it was measured (another tab, the teacher): the
                 saved.forget_run(info.run_id)  # run's reports went with it, this one too (asked after the save)

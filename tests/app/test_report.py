@@ -255,3 +255,29 @@ def test_a_view_of_a_run_deleted_since_the_page_was_drawn_is_not_pinned(cnnviz_h
     no_errors(at)
     assert [t.value for t in at.toast] == [f"Run {gone} was deleted: nothing was pinned."]
     assert pins.load(people.TEACHER_OWNER) == [] and at.session_state[report.PINS_KEY] == []
+
+
+def test_making_the_report_moves_a_bar_step_by_step(app_path, run_id, clicked, monkeypatch):
+    """A fresh run's report took 13 s on the 2-core machine behind a spinner: a bar moves at each step."""
+    steps, gather = [], report.report_inputs
+    progress = []
+    real_progress = report.st.progress
+
+    def watched(info, step=None):
+        return gather(info, lambda i: steps.append(i) or step(i))
+
+    def bar(*args, **kwargs):  # the bar the page draws, and each move of it
+        drawn = real_progress(*args, **kwargs)
+        move = drawn.progress
+        drawn.progress = lambda value, text=None: progress.append((value, text)) or move(value, text=text)
+        return drawn
+
+    monkeypatch.setattr(report, "report_inputs", watched)
+    monkeypatch.setattr(report.st, "progress", bar)
+    at = open_page(app_path, "app_pages/runs.py")
+    at.button(key="report_make").click().run()
+    no_errors(at)
+    assert steps == [0, 1, 2, 3]
+    ours = [move for move in progress if move in report.REPORT_STEPS]  # the rotation test moves a bar of its own
+    assert ours == list(report.REPORT_STEPS) and progress[-1] == report.REPORT_STEPS[-1]  # in order, writing last
+    assert "No Explain views were pinned" in clicked(_report_name(run_id))

@@ -66,7 +66,7 @@ def test_a_run_deleted_while_its_report_is_made_keeps_no_report(app_path, cnnviz
         runs.delete_run(GOOD)
         return "<html>the report</html>"
 
-    monkeypatch.setattr(report, "report_inputs", lambda info: None)
+    monkeypatch.setattr(report, "report_inputs", lambda info, step=None: None)
     monkeypatch.setattr(page, "report_html", made_while_deleted)
     write_run(cnnviz_home, GOOD)
     at = _runs_page(app_path)
@@ -257,7 +257,7 @@ def test_make_the_lab_report_of_a_run_deleted_meanwhile_makes_no_report_of_anoth
                                                                                       monkeypatch):
     # One run fell back to the other run when the chosen one was deleted before the click arrived: the click measured
     # and kept the lab report of a run the student never chose.
-    monkeypatch.setattr(report, "report_inputs", lambda info: None)
+    monkeypatch.setattr(report, "report_inputs", lambda info, step=None: None)
     monkeypatch.setattr(page, "report_html", lambda info, inputs, pinned: "<html>the report</html>")
     write_run(cnnviz_home, GOOD)
     write_run(cnnviz_home, OTHER)
