@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from cnnviz.classroom import db
+from cnnviz.envflags import env_flag
 from cnnviz.errors import CnnvizError, InvalidArgument
 
 log = logging.getLogger("cnnviz.classroom")
@@ -208,7 +209,7 @@ def classroom_mode(*, auth_configured: bool = False) -> bool:
     Args:
         auth_configured: Streamlit sign-in is set up (the app layer knows; the backend cannot).
     """
-    flag = os.environ.get(CLASSROOM_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    flag = env_flag(CLASSROOM_ENV)
     # The password's variable counts even when blank: the teacher meant a class, and a laptop would make everyone the
     # teacher.
     return bool(flag or auth_configured or PASSWORD_ENV in os.environ or teacher_emails())

@@ -32,6 +32,7 @@ from cnnviz.data.selection import STRATIFIED, Selection, split_indices, subset_i
 from cnnviz.data.subsets import DEFAULT_VALIDATION_FRACTION, split_validation
 from cnnviz.data.stored import (
     CLI, FOLDER_NAME, FOLDER_PREFIX, SOURCES, WRITERS_LOCK, check_name, file_for, how_to_get, title)
+from cnnviz.envflags import env_flag
 from cnnviz.errors import CnnvizError, InvalidArgument, Unavailable
 
 
@@ -317,7 +318,7 @@ SERVER_PATHS_ENV = "CNNVIZ_ALLOW_SERVER_PATHS"
 
 def server_paths_allowed() -> bool:
     """Whether the app may import datasets from paths on the server (``CNNVIZ_ALLOW_SERVER_PATHS=1``)."""
-    return os.environ.get(SERVER_PATHS_ENV, "").strip().lower() in ("1", "true", "yes")
+    return env_flag(SERVER_PATHS_ENV)
 
 
 def import_cifar10(path: Path | str, *, origin: str | None = None, by: Person | None = None,
